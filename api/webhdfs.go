@@ -1,0 +1,152 @@
+// Package api holds the wire types of Granary's HTTP APIs, shared by the
+// services and their clients. It has no logic: JSON shapes only, with the
+// field names and order of HDFS's WebHDFS (JsonUtil writes sorted keys, so
+// the fields below are in alphabetical order).
+package api
+
+// FileStatus is WebHDFS's FileStatus object.
+type FileStatus struct {
+	AccessTime       int64  `json:"accessTime" example:"1320171722771"`
+	BlockSize        int64  `json:"blockSize" example:"134217728"`
+	ChildrenNum      int    `json:"childrenNum" example:"0"`
+	FileID           int64  `json:"fileId" example:"16386"`
+	Group            string `json:"group" example:"supergroup"`
+	Length           int64  `json:"length" example:"24930"`
+	ModificationTime int64  `json:"modificationTime" example:"1320171722771"`
+	Owner            string `json:"owner" example:"webuser"`
+	PathSuffix       string `json:"pathSuffix" example:"a.patch"`
+	Permission       string `json:"permission" example:"644"`
+	Replication      int    `json:"replication" example:"3"`
+	StoragePolicy    int    `json:"storagePolicy" example:"0"`
+	Type             string `json:"type" example:"FILE" enums:"FILE,DIRECTORY,SYMLINK"`
+}
+
+// FileStatusResponse is the GETFILESTATUS answer.
+type FileStatusResponse struct {
+	FileStatus FileStatus `json:"FileStatus"`
+}
+
+// FileStatuses is a list of FileStatus.
+type FileStatuses struct {
+	FileStatus []FileStatus `json:"FileStatus"`
+}
+
+// FileStatusesResponse is the LISTSTATUS answer.
+type FileStatusesResponse struct {
+	FileStatuses FileStatuses `json:"FileStatuses"`
+}
+
+// PartialListing is one page of a directory listing.
+type PartialListing struct {
+	FileStatuses FileStatuses `json:"FileStatuses"`
+}
+
+// DirectoryListing is the page of LISTSTATUS_BATCH.
+type DirectoryListing struct {
+	PartialListing   PartialListing `json:"partialListing"`
+	RemainingEntries int            `json:"remainingEntries" example:"0"`
+}
+
+// DirectoryListingResponse is the LISTSTATUS_BATCH answer.
+type DirectoryListingResponse struct {
+	DirectoryListing DirectoryListing `json:"DirectoryListing"`
+}
+
+// ContentSummary is WebHDFS's ContentSummary.
+type ContentSummary struct {
+	DirectoryCount int64          `json:"directoryCount" example:"2"`
+	FileCount      int64          `json:"fileCount" example:"1"`
+	Length         int64          `json:"length" example:"24930"`
+	Quota          int64          `json:"quota" example:"-1"`
+	SpaceConsumed  int64          `json:"spaceConsumed" example:"24930"`
+	SpaceQuota     int64          `json:"spaceQuota" example:"-1"`
+	TypeQuota      map[string]any `json:"typeQuota"`
+}
+
+// ContentSummaryResponse is the GETCONTENTSUMMARY answer.
+type ContentSummaryResponse struct {
+	ContentSummary ContentSummary `json:"ContentSummary"`
+}
+
+// QuotaUsage is WebHDFS's QuotaUsage.
+type QuotaUsage struct {
+	FileAndDirectoryCount int64          `json:"fileAndDirectoryCount" example:"1"`
+	Quota                 int64          `json:"quota" example:"100"`
+	SpaceConsumed         int64          `json:"spaceConsumed" example:"24930"`
+	SpaceQuota            int64          `json:"spaceQuota" example:"100000"`
+	TypeQuota             map[string]any `json:"typeQuota"`
+}
+
+// QuotaUsageResponse is the GETQUOTAUSAGE answer.
+type QuotaUsageResponse struct {
+	QuotaUsage QuotaUsage `json:"QuotaUsage"`
+}
+
+// BooleanResponse is the answer of MKDIRS, RENAME, DELETE, SETREPLICATION, TRUNCATE.
+type BooleanResponse struct {
+	Boolean bool `json:"boolean" example:"true"`
+}
+
+// PathResponse is the answer of GETHOMEDIRECTORY and GETTRASHROOT.
+type PathResponse struct {
+	Path string `json:"Path" example:"/user/webuser"`
+}
+
+// FsServerDefaults is WebHDFS's FsServerDefaults.
+type FsServerDefaults struct {
+	BlockSize              int64  `json:"blockSize" example:"134217728"`
+	BytesPerChecksum       int    `json:"bytesPerChecksum" example:"512"`
+	ChecksumType           int    `json:"checksumType" example:"2"`
+	DefaultStoragePolicyID int    `json:"defaultStoragePolicyId" example:"7"`
+	EncryptDataTransfer    bool   `json:"encryptDataTransfer" example:"false"`
+	FileBufferSize         int    `json:"fileBufferSize" example:"4096"`
+	KeyProviderURI         string `json:"keyProviderUri" example:""`
+	Replication            int    `json:"replication" example:"3"`
+	TrashInterval          int64  `json:"trashInterval" example:"0"`
+	WritePacketSize        int    `json:"writePacketSize" example:"65536"`
+}
+
+// FsServerDefaultsResponse is the GETSERVERDEFAULTS answer.
+type FsServerDefaultsResponse struct {
+	FsServerDefaults FsServerDefaults `json:"FsServerDefaults"`
+}
+
+// CreateRequest is the native API's create (HDFS ClientProtocol.create).
+type CreateRequest struct {
+	Path         string `json:"path" example:"/user/me/empty"`
+	ClientName   string `json:"clientName" example:"granary-cli-4711"`
+	Overwrite    bool   `json:"overwrite" example:"false"`
+	CreateParent bool   `json:"createParent" example:"true"`
+	Replication  int    `json:"replication,omitempty" example:"3"`
+	BlockSize    int64  `json:"blockSize,omitempty" example:"134217728"`
+	Permission   string `json:"permission,omitempty" example:"644"`
+}
+
+// CompleteRequest is the native API's complete.
+type CompleteRequest struct {
+	Path       string `json:"path" example:"/user/me/empty"`
+	ClientName string `json:"clientName" example:"granary-cli-4711"`
+}
+
+// SafeModeStatus is the admin API's safe-mode answer.
+type SafeModeStatus struct {
+	On      bool   `json:"on" example:"false"`
+	Message string `json:"message" example:"Safe mode is OFF."`
+}
+
+// SaveNamespaceResponse is the admin API's saveNamespace answer.
+type SaveNamespaceResponse struct {
+	TxID int64 `json:"txid" example:"4711"`
+}
+
+// WebHDFSGetResponse documents the answers of the GET operations in one
+// schema: each answer carries exactly one of these keys.
+type WebHDFSGetResponse struct {
+	FileStatus       *FileStatus       `json:"FileStatus,omitempty"`
+	FileStatuses     *FileStatuses     `json:"FileStatuses,omitempty"`
+	DirectoryListing *DirectoryListing `json:"DirectoryListing,omitempty"`
+	ContentSummary   *ContentSummary   `json:"ContentSummary,omitempty"`
+	QuotaUsage       *QuotaUsage       `json:"QuotaUsage,omitempty"`
+	FsServerDefaults *FsServerDefaults `json:"FsServerDefaults,omitempty"`
+	Path             string            `json:"Path,omitempty"`
+}

@@ -1,0 +1,24 @@
+// Package openapi embeds the generated API contracts (scripts/openapi.sh
+// writes them from the swag annotations) so that each service serves its own.
+package openapi
+
+import (
+	"embed"
+	"net/http"
+)
+
+//go:embed *.json *.yaml
+var files embed.FS
+
+// Handler serves one embedded contract file.
+func Handler(name string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		b, err := files.ReadFile(name)
+		if err != nil {
+			http.Error(w, "no such contract", http.StatusNotFound)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(b)
+	}
+}

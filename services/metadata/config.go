@@ -1,0 +1,81 @@
+package metadata
+
+import (
+	"log/slog"
+	"os/user"
+	"time"
+)
+
+// Config configures the metadata service. Zero fields take HDFS's defaults
+// (hdfs-default.xml) through Defaults.
+type Config struct {
+	DatabaseURL string
+	HTTPAddr    string // dfs.namenode.http-address, default :9870
+	DBMaxConns  int32  // at least the expected concurrency
+
+	Superuser  string // default: the user running the process
+	Supergroup string // dfs.permissions.superusergroup
+
+	SafeModeThresholdPct float64       // dfs.namenode.safemode.threshold-pct
+	SafeModeMinDatanodes int           // dfs.namenode.safemode.min.datanodes
+	SafeModeExtension    time.Duration // dfs.namenode.safemode.extension
+
+	CheckpointTxns   int64         // dfs.namenode.checkpoint.txns
+	CheckpointPeriod time.Duration // dfs.namenode.checkpoint.period
+	CheckpointCheck  time.Duration // dfs.namenode.checkpoint.check.period
+
+	MinBlockSize  int64         // dfs.namenode.fs-limits.min-block-size
+	EditLogRetry  time.Duration // how long a failing batch is retried before the service stops
+	TrashInterval int64         // fs.trash.interval, minutes
+
+	Logger *slog.Logger
+	// BlockReports feeds safe mode; nil until a coordinator exists.
+	BlockReports BlockReports
+}
+
+// Defaults fills zero fields with the defaults.
+func (c *Config) Defaults() {
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = ":9870"
+	}
+	if c.DBMaxConns == 0 {
+		c.DBMaxConns = 16
+	}
+	if c.Superuser == "" {
+		if u, err := user.Current(); err == nil {
+			c.Superuser = u.Username
+		} else {
+			c.Superuser = "hdfs"
+		}
+	}
+	if c.Supergroup == "" {
+		c.Supergroup = "supergroup"
+	}
+	if c.SafeModeThresholdPct == 0 {
+		c.SafeModeThresholdPct = 0.999
+	}
+	if c.SafeModeExtension < 0 {
+		c.SafeModeExtension = 0
+	}
+	if c.CheckpointTxns == 0 {
+		c.CheckpointTxns = 1_000_000
+	}
+	if c.CheckpointPeriod == 0 {
+		c.CheckpointPeriod = time.Hour
+	}
+	if c.CheckpointCheck == 0 {
+		c.CheckpointCheck = time.Minute
+	}
+	if c.MinBlockSize == 0 {
+		c.MinBlockSize = 1 << 20
+	}
+	if c.EditLogRetry == 0 {
+		c.EditLogRetry = 30 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.BlockReports == nil {
+		c.BlockReports = noReports{}
+	}
+}

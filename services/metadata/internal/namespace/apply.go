@@ -1,0 +1,237 @@
+package namespace
+
+import (
+	"fmt"
+)
+
+// apply changes the tree by one op. It checks only what keeps the tree
+// consistent (parents exist, names are free); permissions and quotas are the
+// live path's business, decided before the op was logged.
+func (ns *Namespace) apply(op Op) error {
+	switch o := op.(type) {
+	case *Mkdir:
+		return ns.applyMkdir(o)
+	case *Add:
+		return ns.applyAdd(o)
+	case *Close:
+		return ns.applyClose(o)
+	case *Delete:
+		return ns.applyDelete(o)
+	case *RenameOld:
+		return ns.applyRename(o)
+	case *SetPermissions:
+		return ns.withInode(o.Path, func(n *Inode) error { n.mode = o.Mode; return nil })
+	case *SetOwner:
+		return ns.withInode(o.Path, func(n *Inode) error {
+			if o.Owner != "" {
+				n.owner = ns.strings.id(o.Owner)
+			}
+			if o.Group != "" {
+				n.group = ns.strings.id(o.Group)
+			}
+			return nil
+		})
+	case *Times:
+		return ns.withInode(o.Path, func(n *Inode) error {
+			if o.Mtime >= 0 {
+				n.mtime = o.Mtime
+			}
+			if o.Atime >= 0 && n.dir == nil {
+				n.atime = o.Atime
+			}
+			return nil
+		})
+	case *SetReplication:
+		return ns.withInode(o.Path, func(n *Inode) error {
+			if n.dir != nil {
+				return fmt.Errorf("%s is a directory", o.Path)
+			}
+			before := n.storageSpace()
+			n.repl = o.Replication
+			addUsage(n.parent, 0, n.storageSpace()-before)
+			return nil
+		})
+	case *SetQuota:
+		return ns.withInode(o.Path, func(n *Inode) error { return ns.applySetQuota(n, o) })
+	}
+	return fmt.Errorf("no apply for %v", op.Code())
+}
+
+func (ns *Namespace) withInode(p string, fn func(n *Inode) error) error {
+	n, _, err := ns.lookup(p)
+	if err != nil {
+		return err
+	}
+	if n == nil {
+		return fmt.Errorf("%s does not exist", p)
+	}
+	return fn(n)
+}
+
+// attach links a new inode under parent and accounts for it.
+func (ns *Namespace) attach(parent, n *Inode, mtime int64) {
+	n.parent = parent
+	parent.dir.insert(n)
+	parent.mtime = mtime
+	ns.inodes[n.id] = n
+	if n.id > ns.lastInodeID {
+		ns.lastInodeID = n.id
+	}
+	if n.dir != nil {
+		ns.dirs++
+	} else {
+		ns.files++
+	}
+	addUsage(parent, 1, n.storageSpace())
+}
+
+func (ns *Namespace) applyMkdir(o *Mkdir) error {
+	parent, name, err := ns.parentOf(o.Path)
+	if err != nil {
+		return err
+	}
+	if parent.dir.child(name) != nil {
+		return fmt.Errorf("%s already exists", o.Path)
+	}
+	if _, dup := ns.inodes[o.InodeID]; dup {
+		return fmt.Errorf("inode %d already in use", o.InodeID)
+	}
+	ns.attach(parent, &Inode{
+		id: o.InodeID, name: name, mtime: o.Mtime, dir: &dirInfo{},
+		owner: ns.strings.id(o.Owner), group: ns.strings.id(o.Group), mode: o.Mode,
+	}, o.Mtime)
+	return nil
+}
+
+func (ns *Namespace) applyAdd(o *Add) error {
+	parent, name, err := ns.parentOf(o.Path)
+	if err != nil {
+		return err
+	}
+	if old := parent.dir.child(name); old != nil {
+		if !o.Overwrite || old.dir != nil {
+			return fmt.Errorf("%s already exists", o.Path)
+		}
+		ns.detach(old, o.Mtime)
+	}
+	if _, dup := ns.inodes[o.InodeID]; dup {
+		return fmt.Errorf("inode %d already in use", o.InodeID)
+	}
+	ns.attach(parent, &Inode{
+		id: o.InodeID, name: name, mtime: o.Mtime, atime: o.Atime,
+		blockSize: o.BlockSize, repl: o.Replication,
+		owner: ns.strings.id(o.Owner), group: ns.strings.id(o.Group), mode: o.Mode,
+		uc: &ucInfo{clientName: o.ClientName, clientMachine: o.ClientMachine},
+	}, o.Mtime)
+	return nil
+}
+
+func (ns *Namespace) applyClose(o *Close) error {
+	return ns.withInode(o.Path, func(n *Inode) error {
+		if n.dir != nil || n.uc == nil {
+			return fmt.Errorf("%s is not a file under construction", o.Path)
+		}
+		before := n.storageSpace()
+		n.blocks = o.Blocks
+		n.mtime, n.atime = o.Mtime, o.Atime
+		n.uc = nil
+		ns.blocks += int64(len(n.blocks))
+		addUsage(n.parent, 0, n.storageSpace()-before)
+		return nil
+	})
+}
+
+// detach unlinks n (and its subtree) from the tree and the inode map.
+func (ns *Namespace) detach(n *Inode, mtime int64) {
+	parent := n.parent
+	c, ds := count(n)
+	files, dirs, blocks := countKinds(n)
+	parent.dir.remove(n.name)
+	parent.mtime = mtime
+	addUsage(parent, -c, -ds)
+	ns.files -= files
+	ns.dirs -= dirs
+	ns.blocks -= blocks
+	ns.forget(n)
+	n.parent = nil
+}
+
+func (ns *Namespace) forget(n *Inode) {
+	delete(ns.inodes, n.id)
+	if n.dir != nil {
+		for _, c := range n.dir.children {
+			ns.forget(c)
+		}
+	}
+}
+
+func (ns *Namespace) applyDelete(o *Delete) error {
+	n, comps, err := ns.lookup(o.Path)
+	if err != nil {
+		return err
+	}
+	if n == nil || len(comps) == 0 {
+		return fmt.Errorf("cannot delete %s", o.Path)
+	}
+	ns.detach(n, o.Mtime)
+	return nil
+}
+
+func (ns *Namespace) applyRename(o *RenameOld) error {
+	n, comps, err := ns.lookup(o.Src)
+	if err != nil {
+		return err
+	}
+	if n == nil || len(comps) == 0 {
+		return fmt.Errorf("rename source %s does not exist", o.Src)
+	}
+	parent, name, err := ns.parentOf(o.Dst)
+	if err != nil {
+		return err
+	}
+	if parent.dir.child(name) != nil {
+		return fmt.Errorf("rename destination %s exists", o.Dst)
+	}
+	for a := parent; a != nil; a = a.parent {
+		if a == n {
+			return fmt.Errorf("cannot rename %s into its own subtree %s", o.Src, o.Dst)
+		}
+	}
+	c, ds := count(n)
+	old := n.parent
+	old.dir.remove(n.name)
+	old.mtime = o.Mtime
+	addUsage(old, -c, -ds)
+	n.name = name
+	n.parent = parent
+	parent.dir.insert(n)
+	parent.mtime = o.Mtime
+	addUsage(parent, c, ds)
+	return nil
+}
+
+func (ns *Namespace) applySetQuota(n *Inode, o *SetQuota) error {
+	if n.dir == nil {
+		return fmt.Errorf("cannot set quota on file %s", o.Path)
+	}
+	nsq, dsq := int64(-1), int64(-1)
+	if q := n.dir.quota; q != nil {
+		nsq, dsq = q.ns, q.ds
+	}
+	if o.NS != QuotaDontSet {
+		nsq = o.NS
+	}
+	if o.DS != QuotaDontSet {
+		dsq = o.DS
+	}
+	if nsq < 0 && dsq < 0 {
+		n.dir.quota = nil
+		return nil
+	}
+	if n.dir.quota == nil {
+		c, ds := count(n)
+		n.dir.quota = &quota{nsUsed: c, dsUsed: ds}
+	}
+	n.dir.quota.ns, n.dir.quota.ds = max(nsq, -1), max(dsq, -1)
+	return nil
+}

@@ -1,0 +1,234 @@
+package namespace
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Image format (docs/formats/fsimage.md): the magic, a header of uvarints,
+// the string table, then every inode in pre-order (a parent always before
+// its children, children in name order), then a trailer repeating the inode
+// count. Integrity (checksums) is the store's business.
+const (
+	imageMagic   = "GRNIMG01"
+	imageVersion = 1
+	imageTrailer = "GRNEND01"
+)
+
+const (
+	flagDir   = 1 << 0
+	flagQuota = 1 << 1
+	flagUC    = 1 << 2
+)
+
+// WriteImage serialises the whole namespace (at TxID) to w.
+func (ns *Namespace) WriteImage(w io.Writer) (inodes int64, err error) {
+	ns.mu.RLock()
+	defer ns.mu.RUnlock()
+	bw := bufio.NewWriterSize(w, 1<<20)
+	e := encoder{buf: make([]byte, 0, 4096)}
+	e.buf = append(e.buf, imageMagic...)
+	e.uint(imageVersion)
+	e.int(ns.txid)
+	e.int(ns.lastInodeID)
+	e.int(int64(len(ns.inodes)))
+	e.uint(uint64(len(ns.strings.names)))
+	for _, s := range ns.strings.names {
+		e.str(s)
+	}
+	flush := func() error {
+		if len(e.buf) < 1<<16 {
+			return nil
+		}
+		_, err := bw.Write(e.buf)
+		e.buf = e.buf[:0]
+		return err
+	}
+	var walk func(n *Inode) error
+	walk = func(n *Inode) error {
+		writeInode(&e, n)
+		inodes++
+		if err := flush(); err != nil {
+			return err
+		}
+		if n.dir != nil {
+			for _, c := range n.dir.children {
+				if err := walk(c); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := walk(ns.root); err != nil {
+		return 0, err
+	}
+	e.buf = append(e.buf, imageTrailer...)
+	e.int(inodes)
+	if _, err := bw.Write(e.buf); err != nil {
+		return 0, err
+	}
+	return inodes, bw.Flush()
+}
+
+func writeInode(e *encoder, n *Inode) {
+	var flags uint64
+	if n.dir != nil {
+		flags |= flagDir
+		if n.dir.quota != nil {
+			flags |= flagQuota
+		}
+	}
+	if n.uc != nil {
+		flags |= flagUC
+	}
+	e.uint(flags)
+	e.int(n.id)
+	if n.parent != nil {
+		e.int(n.parent.id)
+	} else {
+		e.int(0)
+	}
+	e.str(n.name)
+	e.int(n.mtime)
+	e.uint(uint64(n.owner))
+	e.uint(uint64(n.group))
+	e.uint(uint64(n.mode))
+	if n.dir != nil {
+		if n.dir.quota != nil {
+			e.int(n.dir.quota.ns)
+			e.int(n.dir.quota.ds)
+		}
+		return
+	}
+	e.int(n.atime)
+	e.uint(uint64(n.repl))
+	e.int(n.blockSize)
+	e.blocks(n.blocks)
+	if n.uc != nil {
+		e.str(n.uc.clientName)
+		e.str(n.uc.clientMachine)
+	}
+}
+
+// ErrCorruptImage is returned (wrapped) for an image that does not decode.
+var ErrCorruptImage = errors.New("corrupt fsimage")
+
+// LoadImage builds a namespace from an image. progress, when set, is called
+// with the number of inodes loaded so far every 65,536 inodes.
+func LoadImage(cfg Config, data []byte, progress func(loaded, total int64)) (*Namespace, error) {
+	if len(data) < len(imageMagic) || string(data[:len(imageMagic)]) != imageMagic {
+		return nil, fmt.Errorf("%w: bad magic", ErrCorruptImage)
+	}
+	d := decoder{buf: data[len(imageMagic):]}
+	if v := d.uint(); v != imageVersion {
+		return nil, fmt.Errorf("%w: unsupported image version %d", ErrCorruptImage, v)
+	}
+	ns := New(cfg)
+	txid, lastID, total := d.int(), d.int(), d.int()
+	nstr := d.uint()
+	if d.err != nil || nstr > uint64(len(d.buf)) || total < 1 || total > int64(len(d.buf)) {
+		return nil, fmt.Errorf("%w: bad header", ErrCorruptImage)
+	}
+	ns.strings = newStrtab()
+	for i := uint64(0); i < nstr; i++ {
+		ns.strings.id(d.str())
+	}
+	ns.inodes = make(map[int64]*Inode, total)
+	ns.files, ns.dirs = 0, 0
+	var quotaDirs []*Inode
+	var loaded int64
+	for loaded = 0; loaded < total && d.err == nil; loaded++ {
+		n, parentID := readInode(&d, ns)
+		if d.err != nil {
+			break
+		}
+		if loaded == 0 {
+			if n.id != RootInodeID || n.dir == nil {
+				return nil, fmt.Errorf("%w: first inode is not the root", ErrCorruptImage)
+			}
+			ns.root = n
+		} else {
+			parent := ns.inodes[parentID]
+			if parent == nil || parent.dir == nil {
+				return nil, fmt.Errorf("%w: inode %d has no parent directory %d", ErrCorruptImage, n.id, parentID)
+			}
+			if k := len(parent.dir.children); k > 0 && parent.dir.children[k-1].name >= n.name {
+				return nil, fmt.Errorf("%w: children of inode %d out of order", ErrCorruptImage, parentID)
+			}
+			n.parent = parent
+			parent.dir.children = append(parent.dir.children, n)
+		}
+		if _, dup := ns.inodes[n.id]; dup {
+			return nil, fmt.Errorf("%w: duplicate inode %d", ErrCorruptImage, n.id)
+		}
+		ns.inodes[n.id] = n
+		if n.dir != nil {
+			ns.dirs++
+			if n.dir.quota != nil {
+				quotaDirs = append(quotaDirs, n)
+			}
+		} else {
+			ns.files++
+			if n.uc == nil {
+				ns.blocks += int64(len(n.blocks))
+			}
+		}
+		if progress != nil && loaded&0xffff == 0 {
+			progress(loaded, total)
+		}
+	}
+	if d.err != nil {
+		return nil, fmt.Errorf("%w: inode %d: %v", ErrCorruptImage, loaded, d.err)
+	}
+	if len(d.buf) < len(imageTrailer) || string(d.buf[:len(imageTrailer)]) != imageTrailer {
+		return nil, fmt.Errorf("%w: missing trailer", ErrCorruptImage)
+	}
+	d.buf = d.buf[len(imageTrailer):]
+	if n := d.int(); n != total || len(d.buf) != 0 || d.err != nil {
+		return nil, fmt.Errorf("%w: bad trailer", ErrCorruptImage)
+	}
+	for _, q := range quotaDirs {
+		q.dir.quota.nsUsed, q.dir.quota.dsUsed = count(q)
+	}
+	ns.txid, ns.lastInodeID = txid, lastID
+	if progress != nil {
+		progress(total, total)
+	}
+	return ns, nil
+}
+
+func readInode(d *decoder, ns *Namespace) (*Inode, int64) {
+	flags := d.uint()
+	n := &Inode{id: d.int()}
+	parentID := d.int()
+	n.name = d.str()
+	n.mtime = d.int()
+	owner, group := d.uint(), d.uint()
+	n.mode = d.u16()
+	if owner >= uint64(len(ns.strings.names)) || group >= uint64(len(ns.strings.names)) {
+		d.fail("owner or group index")
+		return n, 0
+	}
+	n.owner, n.group = uint32(owner), uint32(group)
+	if flags&flagDir != 0 {
+		n.dir = &dirInfo{}
+		if flags&flagQuota != 0 {
+			n.dir.quota = &quota{ns: d.int(), ds: d.int()}
+		}
+		return n, parentID
+	}
+	n.atime = d.int()
+	n.repl = d.u16()
+	n.blockSize = d.int()
+	n.blocks = d.blocks()
+	if len(n.blocks) == 0 {
+		n.blocks = nil
+	}
+	if flags&flagUC != 0 {
+		n.uc = &ucInfo{clientName: d.str(), clientMachine: d.str()}
+	}
+	return n, parentID
+}

@@ -1,0 +1,144 @@
+package metadata
+
+import (
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/granary-fs/granary/internal/errs"
+	"github.com/granary-fs/granary/services/metadata/internal/namespace"
+)
+
+// knownParams is every WebHDFS query parameter name (lower case as HDFS
+// matches them). A name outside it is refused: bad input changes nothing.
+var knownParams = map[string]bool{
+	"op": true, "user.name": true, "doas": true, "delegation": true, "token": true, "service": true,
+	"renewer": true, "kind": true, "namenoderpcaddress": true, "noredirect": true,
+	"overwrite": true, "blocksize": true, "replication": true, "permission": true, "unmaskedpermission": true,
+	"buffersize": true, "createparent": true, "createflag": true, "offset": true, "length": true,
+	"recursive": true, "destination": true, "owner": true, "group": true, "modificationtime": true,
+	"accesstime": true, "sources": true, "newlength": true, "startafter": true,
+	"namespacequota": true, "storagespacequota": true, "storagetype": true,
+	"xattr.name": true, "xattr.value": true, "encoding": true, "flag": true, "aclspec": true,
+	"snapshotname": true, "oldsnapshotname": true, "storagepolicy": true, "fsaction": true,
+	"excludedatanodes": true, "snapshotdiffstartpath": true, "snapshotdiffindex": true,
+}
+
+// params reads WebHDFS query parameters with HDFS's parsing rules; the first
+// bad value is kept in err.
+type params struct {
+	v   url.Values
+	err error
+}
+
+func newParams(v url.Values) (*params, error) {
+	lower := url.Values{}
+	for k, vals := range v {
+		lk := strings.ToLower(k)
+		if !knownParams[lk] {
+			return nil, errs.E(errs.IllegalArgument, "Unknown webhdfs parameter %q", k)
+		}
+		if len(vals) > 1 {
+			return nil, errs.E(errs.IllegalArgument, "Invalid value for webhdfs parameter %q: given %d times", k, len(vals))
+		}
+		lower[lk] = vals
+	}
+	return &params{v: lower}, nil
+}
+
+func (p *params) has(name string) bool { return p.v.Get(name) != "" }
+
+func (p *params) bad(name, val, why string) {
+	if p.err == nil {
+		p.err = errs.E(errs.IllegalArgument, "Invalid value for webhdfs parameter \"%s\": %s", name, why)
+	}
+}
+
+func (p *params) str(name, def string) string {
+	if s := p.v.Get(name); s != "" {
+		return s
+	}
+	return def
+}
+
+func (p *params) boolean(name string, def bool) bool {
+	s := p.v.Get(name)
+	switch strings.ToLower(s) {
+	case "":
+		return def
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	p.bad(name, s, "Failed to parse \""+s+"\" to Boolean.")
+	return def
+}
+
+func (p *params) int64(name string, def, lo, hi int64) int64 {
+	s := p.v.Get(name)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		p.bad(name, s, "Failed to parse \""+s+"\" as a radix-10 long integer.")
+		return def
+	}
+	if n < lo || n > hi {
+		p.bad(name, s, "Invalid parameter range: "+name+" = "+s+" is out of range ["+strconv.FormatInt(lo, 10)+", "+strconv.FormatInt(hi, 10)+"]")
+		return def
+	}
+	return n
+}
+
+// permission parses an octal permission ("755", "1777"); -1 when absent.
+func (p *params) permission(name string) int {
+	s := p.v.Get(name)
+	if s == "" {
+		return -1
+	}
+	n, err := strconv.ParseUint(s, 8, 16)
+	if err != nil || n > 0o1777 {
+		p.bad(name, s, "Failed to parse \""+s+"\" as a radix-8 short integer.")
+		return -1
+	}
+	return int(n)
+}
+
+// path parses a path-valued parameter (destination).
+func (p *params) path(name string) string {
+	s := p.v.Get(name)
+	if s == "" {
+		if p.err == nil {
+			p.err = errs.E(errs.IllegalArgument, "Required param %s for op is null or empty", name)
+		}
+		return ""
+	}
+	if !strings.HasPrefix(s, "/") {
+		p.bad(name, s, "Invalid path \""+s+"\": not absolute")
+	}
+	return s
+}
+
+// user returns the caller: user.name (dr.who, HDFS's static web user, when
+// absent), or doas for a proxy call by the superuser.
+func (s *Service) user(p *params) (*namespace.User, error) {
+	name := p.str("user.name", "dr.who")
+	if doas := p.str("doas", ""); doas != "" && doas != name {
+		if name != s.cfg.Superuser {
+			return nil, errs.E(errs.AccessControl, "User: %s is not allowed to impersonate %s", name, doas)
+		}
+		name = doas
+	}
+	return &namespace.User{Name: name, Groups: s.groupsOf(name)}, nil
+}
+
+// groupsOf is the group mapping: a user is in the group of its own name, and
+// the superuser in the supergroup too.
+func (s *Service) groupsOf(name string) []string {
+	if name == s.cfg.Superuser {
+		return []string{name, s.cfg.Supergroup}
+	}
+	return []string{name}
+}

@@ -1,0 +1,318 @@
+package metadata
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/pprof"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/granary-fs/granary/api"
+	"github.com/granary-fs/granary/internal/errs"
+	"github.com/granary-fs/granary/openapi"
+	"github.com/granary-fs/granary/services/metadata/internal/namespace"
+)
+
+//	@title						Granary metadata service
+//	@version					0.1
+//	@description				The namespace server (HDFS NameNode): WebHDFS, the native API and the admin API. Every error is a WebHDFS RemoteException with HDFS's status mapping.
+//	@BasePath					/
+//	@externalDocs.description	WebHDFS REST API
+//	@externalDocs.url			https://hadoop.apache.org/docs/stable/hadoop-project-dist/hadoop-hdfs/WebHDFS.html
+
+// maxBody caps request bodies of the native and admin APIs.
+const maxBody = 1 << 20
+
+func (s *Service) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Get("/webhdfs/v1/*", s.webhdfsGet)
+	r.Put("/webhdfs/v1/*", s.webhdfsPut)
+	r.Post("/webhdfs/v1/*", s.webhdfsPost)
+	r.Delete("/webhdfs/v1/*", s.webhdfsDelete)
+	r.Get("/webhdfs/v1", s.webhdfsGet)
+	r.Post("/api/v1/create", s.nativeCreate)
+	r.Post("/api/v1/complete", s.nativeComplete)
+	r.Get("/api/v1/admin/safemode", s.adminSafeModeGet)
+	r.Post("/api/v1/admin/safemode/{action}", s.adminSafeMode)
+	r.Post("/api/v1/admin/saveNamespace", s.adminSaveNamespace)
+	r.Get("/api/v1/admin/startupProgress", s.startupProgress)
+	r.Get("/startupProgress", s.startupProgress)
+	r.Get("/healthz", s.healthz)
+	r.Get("/readyz", s.readyz)
+	r.Handle("/metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	r.Get("/swagger.json", openapi.Handler("metadata.json"))
+	r.HandleFunc("/debug/pprof/", pprof.Index)
+	r.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	r.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	r.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	r.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	r.Handle("/debug/pprof/{name}", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		pprof.Handler(chi.URLParam(req, "name")).ServeHTTP(w, req)
+	}))
+	r.NotFound(func(w http.ResponseWriter, req *http.Request) {
+		writeError(w, errs.E(errs.FileNotFound, "No such endpoint: %s %s", req.Method, req.URL.Path))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
+		writeError(w, errs.E(errs.UnsupportedOperation, "Method %s is not allowed on %s", req.Method, req.URL.Path))
+	})
+	return r
+}
+
+// healthz godoc
+//
+//	@Summary	Liveness: the process serves HTTP
+//	@Tags		operations
+//	@Produce	plain
+//	@Success	200	{string}	string	"ok"
+//	@Router		/healthz [get]
+func (s *Service) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain")
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// readyz godoc
+//
+//	@Summary	Readiness: the namespace is loaded and the edit log commits
+//	@Tags		operations
+//	@Produce	plain
+//	@Success	200	{string}	string	"ready"
+//	@Failure	503	{string}	string	"loading or failing"
+//	@Router		/readyz [get]
+func (s *Service) readyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain")
+	if e := s.edits.Load(); !s.ready.Load() || e == nil || e.Failing() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("not ready\n"))
+		return
+	}
+	_, _ = w.Write([]byte("ready\n"))
+}
+
+// startupProgress godoc
+//
+//	@Summary		Start-up progress
+//	@Description	The four start-up phases (LoadingFsImage, LoadingEdits, SavingCheckpoint, SafeMode) with counts and percent; served while the namespace loads.
+//	@Tags			admin
+//	@Produce		json
+//	@Success		200	{object}	StartupProgressView
+//	@Router			/startupProgress [get]
+func (s *Service) startupProgress(w http.ResponseWriter, r *http.Request) {
+	_ = writeJSON(w, http.StatusOK, s.progress.View())
+}
+
+func (s *Service) adminUser(r *http.Request) (*namespace.User, error) {
+	p, err := newParams(r.URL.Query())
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.user(p)
+	if err != nil {
+		return nil, err
+	}
+	if u.Name != s.cfg.Superuser {
+		return nil, errs.E(errs.AccessControl, "Access denied for user %s. Superuser privilege is required", u.Name)
+	}
+	return u, nil
+}
+
+func (s *Service) safeModeStatus() api.SafeModeStatus {
+	return api.SafeModeStatus{On: s.safe.On(), Message: s.safe.Tip()}
+}
+
+// adminSafeModeGet godoc
+//
+//	@Summary	Safe mode status (dfsadmin -safemode get)
+//	@Tags		admin
+//	@Produce	json
+//	@Success	200	{object}	api.SafeModeStatus
+//	@Router		/api/v1/admin/safemode [get]
+func (s *Service) adminSafeModeGet(w http.ResponseWriter, r *http.Request) {
+	_ = writeJSON(w, http.StatusOK, s.safeModeStatus())
+}
+
+// adminSafeMode godoc
+//
+//	@Summary		Enter, leave or wait for safe mode (dfsadmin -safemode enter|leave|wait)
+//	@Description	enter and leave need the superuser; wait blocks until safe mode is off (or the timeout, seconds, default 600, passes).
+//	@Tags			admin
+//	@Produce		json
+//	@Param			action		path		string	true	"action"	Enums(enter,leave,wait,get)
+//	@Param			user.name	query		string	false	"caller"
+//	@Param			timeout		query		integer	false	"wait: seconds"
+//	@Success		200			{object}	api.SafeModeStatus
+//	@Failure		400			{object}	errs.RemoteExceptionBody
+//	@Failure		403			{object}	errs.RemoteExceptionBody
+//	@Router			/api/v1/admin/safemode/{action} [post]
+func (s *Service) adminSafeMode(w http.ResponseWriter, r *http.Request) {
+	action := chi.URLParam(r, "action")
+	q := r.URL.Query()
+	timeout := 600 * time.Second
+	if t := q.Get("timeout"); t != "" {
+		n, err := strconv.Atoi(t)
+		if err != nil || n < 0 {
+			writeError(w, errs.E(errs.IllegalArgument, "Invalid value for parameter \"timeout\": %q", t))
+			return
+		}
+		timeout = time.Duration(n) * time.Second
+		q.Del("timeout")
+		r.URL.RawQuery = q.Encode()
+	}
+	switch action {
+	case "get":
+	case "enter", "leave":
+		if _, err := s.adminUser(r); err != nil {
+			writeError(w, err)
+			return
+		}
+		if action == "enter" {
+			s.safe.Enter()
+		} else {
+			s.safe.Leave()
+			s.progress.End(PhaseSafeMode)
+		}
+		s.log.Info("safe mode changed by the administrator", "action", action)
+	case "wait":
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		for s.safe.On() {
+			select {
+			case <-s.safe.Changed():
+			case <-ctx.Done():
+				writeError(w, errs.E(errs.IO, "timed out waiting for safe mode to be turned off"))
+				return
+			case <-time.After(time.Second):
+			}
+		}
+	default:
+		writeError(w, errs.E(errs.IllegalArgument, "Invalid safe mode action %q: use enter, leave, get or wait", action))
+		return
+	}
+	_ = writeJSON(w, http.StatusOK, s.safeModeStatus())
+}
+
+// adminSaveNamespace godoc
+//
+//	@Summary		Save the namespace as a new fsimage (dfsadmin -saveNamespace)
+//	@Description	Superuser only, and only in safe mode, as in HDFS.
+//	@Tags			admin
+//	@Produce		json
+//	@Param			user.name	query		string	false	"caller"
+//	@Success		200			{object}	api.SaveNamespaceResponse
+//	@Failure		403			{object}	errs.RemoteExceptionBody
+//	@Router			/api/v1/admin/saveNamespace [post]
+func (s *Service) adminSaveNamespace(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.adminUser(r); err != nil {
+		writeError(w, err)
+		return
+	}
+	txid, err := s.SaveNamespace(r.Context())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	_ = writeJSON(w, http.StatusOK, api.SaveNamespaceResponse{TxID: txid})
+}
+
+// nativeCreate godoc
+//
+//	@Summary		Create a file under construction (ClientProtocol.create)
+//	@Description	The file is leased to clientName until complete. Parents are created when createParent is set.
+//	@Tags			native
+//	@Accept			json
+//	@Produce		json
+//	@Param			user.name	query		string				false	"caller"
+//	@Param			request		body		api.CreateRequest	true	"what to create"
+//	@Success		200			{object}	api.FileStatusResponse
+//	@Failure		400			{object}	errs.RemoteExceptionBody
+//	@Failure		403			{object}	errs.RemoteExceptionBody
+//	@Failure		404			{object}	errs.RemoteExceptionBody
+//	@Router			/api/v1/create [post]
+func (s *Service) nativeCreate(w http.ResponseWriter, r *http.Request) {
+	var req api.CreateRequest
+	u, err := s.nativeCall(r, &req)
+	if err == nil && req.ClientName == "" {
+		err = errs.E(errs.IllegalArgument, "clientName is required")
+	}
+	mode := -1
+	if err == nil && req.Permission != "" {
+		m, perr := strconv.ParseUint(req.Permission, 8, 16)
+		if perr != nil || m > 0o1777 {
+			err = errs.E(errs.IllegalArgument, "Invalid permission %q", req.Permission)
+		}
+		mode = int(m)
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	st, err := s.namespace().Create(r.Context(), u, req.Path, namespace.CreateOptions{
+		Overwrite: req.Overwrite, CreateParent: req.CreateParent, Replication: req.Replication,
+		BlockSize: req.BlockSize, Mode: mode, ClientName: req.ClientName, ClientMachine: clientHost(r),
+	})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	_ = writeJSON(w, http.StatusOK, api.FileStatusResponse{FileStatus: toFileStatus(st)})
+}
+
+// nativeComplete godoc
+//
+//	@Summary	Complete (close) a file under construction (ClientProtocol.complete)
+//	@Tags		native
+//	@Accept		json
+//	@Produce	json
+//	@Param		user.name	query		string				false	"caller"
+//	@Param		request		body		api.CompleteRequest	true	"the file and its lease holder"
+//	@Success	200			{object}	api.BooleanResponse
+//	@Failure	400			{object}	errs.RemoteExceptionBody
+//	@Failure	403			{object}	errs.RemoteExceptionBody
+//	@Failure	404			{object}	errs.RemoteExceptionBody
+//	@Router		/api/v1/complete [post]
+func (s *Service) nativeComplete(w http.ResponseWriter, r *http.Request) {
+	var req api.CompleteRequest
+	u, err := s.nativeCall(r, &req)
+	if err == nil {
+		err = s.namespace().Complete(r.Context(), u, req.Path, req.ClientName)
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	_ = writeJSON(w, http.StatusOK, api.BooleanResponse{Boolean: true})
+}
+
+// nativeCall decodes a native API request body into v and returns the caller.
+func (s *Service) nativeCall(r *http.Request, v any) (*namespace.User, error) {
+	p, err := newParams(r.URL.Query())
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.user(p)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return nil, errs.E(errs.IllegalArgument, "Invalid request body: %v", err)
+	}
+	if s.ns.Load() == nil {
+		return nil, errs.E(errs.Retriable, "NameNode still not started")
+	}
+	return u, nil
+}
+
+func clientHost(r *http.Request) string {
+	host := r.RemoteAddr
+	for i := len(host) - 1; i >= 0; i-- {
+		if host[i] == ':' {
+			return host[:i]
+		}
+	}
+	return host
+}

@@ -1,0 +1,314 @@
+// Package metadata is Granary's namespace server (HDFS's NameNode): the
+// namespace in memory, its fsimage and edit log in PostgreSQL, start-up by
+// loading the newest image and replaying edits, safe mode, checkpoints, and
+// the WebHDFS, native and admin HTTP APIs.
+//
+// Shutdown order: stop HTTP (in-flight calls finish and are committed) →
+// flush and stop the edit log → release the writer lock → close the pool.
+package metadata
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/granary-fs/granary/internal/errs"
+	"github.com/granary-fs/granary/services/metadata/internal/namespace"
+	"github.com/granary-fs/granary/services/metadata/internal/store"
+)
+
+// Service is one metadata process.
+type Service struct {
+	cfg      Config
+	log      *slog.Logger
+	safe     *SafeMode
+	progress *Progress
+	metrics  *metrics
+
+	ns    atomic.Pointer[namespace.Namespace] // nil while loading
+	edits atomic.Pointer[store.EditLog]
+	store *store.Store
+	info  store.NamespaceInfo
+	ready atomic.Bool
+	// started is closed once the namespace serves mutations (or Run failed).
+	started   chan struct{}
+	startOnce sync.Once
+
+	listener net.Listener
+	addrSet  chan struct{}
+
+	checkpointMu   sync.Mutex // one checkpoint at a time
+	lastImageTxID  atomic.Int64
+	lastImageAt    atomic.Int64 // unix ms
+	startedAt      time.Time
+	checkpointKick chan struct{}
+}
+
+// New returns a service; nothing happens until Run.
+func New(cfg Config) *Service {
+	cfg.Defaults()
+	s := &Service{
+		cfg: cfg, log: cfg.Logger.With("service", "metadata"), progress: newProgress(),
+		started: make(chan struct{}), addrSet: make(chan struct{}), checkpointKick: make(chan struct{}, 1),
+	}
+	s.safe = newSafeMode(cfg.SafeModeThresholdPct, cfg.SafeModeMinDatanodes, cfg.SafeModeExtension, s.completeBlocks)
+	s.safe.reports = cfg.BlockReports
+	s.metrics = newMetrics(s)
+	return s
+}
+
+func (s *Service) completeBlocks() int64 {
+	if ns := s.ns.Load(); ns != nil {
+		return ns.CompleteBlocks()
+	}
+	return 0
+}
+
+// Addr returns the HTTP address once listening (blocks until then).
+func (s *Service) Addr() string {
+	<-s.addrSet
+	return s.listener.Addr().String()
+}
+
+// Started is closed when the service accepts mutations (safe mode aside),
+// or when Run has failed.
+func (s *Service) Started() <-chan struct{} { return s.started }
+
+// SafeMode returns the service's safe mode.
+func (s *Service) SafeMode() *SafeMode { return s.safe }
+
+// Run starts the service and blocks until ctx is done or it fails.
+func (s *Service) Run(ctx context.Context) error {
+	defer s.startOnce.Do(func() { close(s.started) })
+	s.startedAt = time.Now()
+	st, err := store.Open(ctx, s.cfg.DatabaseURL, s.cfg.DBMaxConns)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	s.store = st
+	if err := st.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrating the metadata database: %w", err)
+	}
+	if s.info, err = st.LoadInfo(ctx); err != nil {
+		return err
+	}
+	lock, err := st.LockWriter(ctx)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+
+	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("metadata HTTP: %w", err)
+	}
+	s.listener = ln
+	close(s.addrSet)
+	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- srv.Serve(ln) }()
+	s.log.Info("metadata HTTP listening", "addr", ln.Addr().String(), "cluster_id", s.info.ClusterID)
+
+	stopHTTP := func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}
+	ns, err := s.load(ctx)
+	if err != nil {
+		stopHTTP()
+		return err
+	}
+	epoch, err := st.ClaimEpoch(ctx)
+	if err != nil {
+		stopHTTP()
+		return err
+	}
+	edits := st.NewEditLog(epoch, ns.TxID(), s.cfg.EditLogRetry, s.metrics, s.log)
+	s.edits.Store(edits)
+	ns.SetJournal(edits)
+	s.ns.Store(ns)
+	s.log.Info("edit log open for writing", "epoch", epoch, "txid", ns.TxID())
+
+	s.progress.Begin(PhaseSafeMode, ns.CompleteBlocks())
+	s.safe.activate()
+	if !s.safe.On() {
+		s.progress.End(PhaseSafeMode)
+	}
+	s.ready.Store(true)
+	s.startOnce.Do(func() { close(s.started) })
+	s.log.Info("metadata service started", "files", func() int64 { f, _ := ns.Counts(); return f }(), "txid", ns.TxID(), "safe_mode", s.safe.Tip())
+
+	editCtx, stopEdits := context.WithCancel(context.Background())
+	editDone := make(chan error, 1)
+	go func() { editDone <- edits.Run(editCtx) }()
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.safeModeLoop(gctx) })
+	g.Go(func() error { return s.checkpointLoop(gctx) })
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-httpDone:
+		runErr = fmt.Errorf("metadata HTTP server: %w", err)
+	case err := <-editDone:
+		editDone <- err
+		runErr = fmt.Errorf("stopping: %w", err)
+	}
+	s.ready.Store(false)
+	stopHTTP()
+	stopEdits()
+	if err := <-editDone; err != nil && runErr == nil {
+		runErr = err
+	}
+	if gerr := g.Wait(); gerr != nil && runErr == nil && !errors.Is(gerr, context.Canceled) {
+		runErr = gerr
+	}
+	s.log.Info("metadata service stopped", "txid", edits.Committed())
+	return runErr
+}
+
+func (s *Service) nsConfig() namespace.Config {
+	return namespace.Config{
+		Superuser: s.cfg.Superuser, Supergroup: s.cfg.Supergroup, MinBlockSize: s.cfg.MinBlockSize,
+		Guard: s.guard,
+	}
+}
+
+func (s *Service) guard(what string) error {
+	if e := s.edits.Load(); e != nil && e.Failing() {
+		return errs.E(errs.Retriable, "%s: the edit log cannot commit right now; retry later", what)
+	}
+	return s.safe.Guard(what)
+}
+
+// load runs the LoadingFsImage, LoadingEdits and SavingCheckpoint phases.
+func (s *Service) load(ctx context.Context) (*namespace.Namespace, error) {
+	images, err := s.store.Images(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(images) == 0 {
+		return nil, errors.New("no fsimage in the database: run `granary metadata format`")
+	}
+	var ns *namespace.Namespace
+	for i, img := range images {
+		s.progress.Begin(PhaseLoadingFsImage, img.Inodes)
+		start := time.Now()
+		ns, err = s.loadImage(ctx, img)
+		if err == nil {
+			s.log.Info("loaded fsimage", "txid", img.TxID, "inodes", img.Inodes, "bytes", img.Size, "took", time.Since(start))
+			s.lastImageTxID.Store(img.TxID)
+			s.lastImageAt.Store(time.Now().UnixMilli())
+			break
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if i == len(images)-1 {
+			return nil, fmt.Errorf("no valid fsimage: the oldest, at txid %d, failed too: %w", img.TxID, err)
+		}
+		s.log.Error("fsimage is corrupt; falling back to the previous image and more edits", "txid", img.TxID, "err", err)
+	}
+	s.progress.End(PhaseLoadingFsImage)
+
+	pending, err := s.store.CountEdits(ctx, ns.TxID())
+	if err != nil {
+		return nil, err
+	}
+	s.progress.Begin(PhaseLoadingEdits, pending)
+	var replayed int64
+	start := time.Now()
+	last, err := s.store.ReadEdits(ctx, ns.TxID(), func(txid int64, op namespace.Op) error {
+		if err := ns.Replay(txid, op); err != nil {
+			return err
+		}
+		replayed++
+		if replayed&0xfff == 0 {
+			s.progress.Set(PhaseLoadingEdits, replayed, pending)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("loading edits stopped at txid %d: %w", last+1, err)
+	}
+	s.progress.End(PhaseLoadingEdits)
+	s.log.Info("replayed edits", "count", replayed, "txid", ns.TxID(), "took", time.Since(start))
+
+	s.progress.Begin(PhaseSavingCheckpoint, 0)
+	if replayed >= s.cfg.CheckpointTxns {
+		if err := s.saveImage(ctx, ns); err != nil {
+			return nil, fmt.Errorf("saving checkpoint: %w", err)
+		}
+	}
+	s.progress.End(PhaseSavingCheckpoint)
+	return ns, nil
+}
+
+func (s *Service) loadImage(ctx context.Context, img store.ImageInfo) (*namespace.Namespace, error) {
+	data, err := s.store.ReadImage(ctx, img.TxID)
+	if err != nil {
+		return nil, err
+	}
+	ns, err := namespace.LoadImage(s.nsConfig(), data, func(loaded, total int64) {
+		s.progress.Set(PhaseLoadingFsImage, loaded, total)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if ns.TxID() != img.TxID {
+		return nil, fmt.Errorf("image row says txid %d but the image holds txid %d", img.TxID, ns.TxID())
+	}
+	return ns, nil
+}
+
+// saveImage writes ns (which no one mutates meanwhile) as a new image.
+func (s *Service) saveImage(ctx context.Context, ns *namespace.Namespace) error {
+	var buf bytes.Buffer
+	inodes, err := ns.WriteImage(&buf)
+	if err != nil {
+		return err
+	}
+	txid := ns.TxID()
+	if err := s.store.SaveImage(ctx, txid, buf.Bytes(), inodes); err != nil {
+		return err
+	}
+	s.lastImageTxID.Store(txid)
+	s.lastImageAt.Store(time.Now().UnixMilli())
+	s.metrics.checkpoints.Inc()
+	s.log.Info("saved fsimage", "txid", txid, "inodes", inodes, "bytes", buf.Len())
+	return nil
+}
+
+func (s *Service) safeModeLoop(ctx context.Context) error {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	wasOn := s.safe.On()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		s.safe.Check()
+		on := s.safe.On()
+		if wasOn && !on {
+			s.progress.End(PhaseSafeMode)
+			s.log.Info("STATE* Safe mode is OFF")
+		}
+		wasOn = on
+		if e := s.edits.Load(); e != nil {
+			s.safe.SetResourceLow(e.Failing())
+		}
+	}
+}
