@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -80,3 +81,34 @@ func Format(ctx context.Context, cfg Config, opts FormatOptions) (store.Namespac
 	}
 	return ni, nil
 }
+
+// LayoutVersion is the metadata layout version this build writes.
+const LayoutVersion = store.LayoutVersion
+
+// Migrate applies the database migrations at cfg.DatabaseURL.
+func Migrate(ctx context.Context, cfg Config) error {
+	st, err := store.Open(ctx, cfg.DatabaseURL, 2)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return st.Migrate(ctx)
+}
+
+// IsFormatted reports whether the database at cfg.DatabaseURL holds a
+// formatted namespace.
+func IsFormatted(ctx context.Context, cfg Config) (bool, error) {
+	st, err := store.Open(ctx, cfg.DatabaseURL, 2)
+	if err != nil {
+		return false, err
+	}
+	defer st.Close()
+	_, err = st.LoadInfo(ctx)
+	if errors.Is(err, store.ErrNotFormatted) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// RedactURL returns a database URL without its password, for logs.
+func RedactURL(url string) string { return store.Redacted(url) }

@@ -161,3 +161,18 @@ func (ns *Namespace) GetQuotaUsage(u *User, path string) (QuotaUsage, error) {
 	c, ds := count(n)
 	return QuotaUsage{FileAndDirectoryCount: c, Quota: -1, SpaceConsumed: ds, SpaceQuota: -1}, nil
 }
+
+// Open returns the status and blocks of a file to read (READ is needed), as
+// HDFS's getBlockLocations resolves a file.
+func (ns *Namespace) Open(u *User, path string) (Status, []Block, error) {
+	ns.mu.RLock()
+	defer ns.mu.RUnlock()
+	_, n, err := ns.readPath(u, path, check{access: actRead})
+	if err != nil {
+		return Status{}, nil, err
+	}
+	if n.dir != nil {
+		return Status{}, nil, errs.E(errs.FileNotFound, "Path is not a file: %s", path)
+	}
+	return ns.status(n, ""), append([]Block(nil), n.blocks...), nil
+}

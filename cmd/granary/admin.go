@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/granary-fs/granary/api"
+	"github.com/granary-fs/granary/internal/errs"
+)
+
+// adminCmd is `granary admin`, HDFS's dfsadmin: it prints what dfsadmin prints.
+func adminCmd(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("granary admin", flag.ContinueOnError)
+	addr := fs.String("fs", env("GRANARY_METADATA_URL", "http://localhost:9870"), "metadata service URL (GRANARY_METADATA_URL)")
+	userName := fs.String("user", currentUser(), "caller (HADOOP_USER_NAME)")
+	safemode := fs.String("safemode", "", "get, enter, leave or wait")
+	save := fs.Bool("saveNamespace", false, "save the namespace as a new fsimage (in safe mode)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected arguments: %v", fs.Args())}
+	}
+	c := &adminClient{base: strings.TrimRight(*addr, "/"), user: *userName, http: &http.Client{Timeout: 15 * time.Minute}}
+	switch {
+	case *safemode != "":
+		switch *safemode {
+		case "get", "enter", "leave", "wait":
+		default:
+			return usageError{fmt.Sprintf("invalid -safemode action %q: use get, enter, leave or wait", *safemode)}
+		}
+		var st api.SafeModeStatus
+		if err := c.post(ctx, "/api/v1/admin/safemode/"+*safemode, &st); err != nil {
+			return err
+		}
+		state := "OFF"
+		if st.On {
+			state = "ON"
+		}
+		fmt.Fprintf(out, "Safe mode is %s\n", state)
+		return nil
+	case *save:
+		var r api.SaveNamespaceResponse
+		if err := c.post(ctx, "/api/v1/admin/saveNamespace", &r); err != nil {
+			return err
+		}
+		fmt.Fprintln(out, "Save namespace successful")
+		return nil
+	}
+	fs.Usage()
+	return usageError{"no admin command given"}
+}
+
+type adminClient struct {
+	base, user string
+	http       *http.Client
+}
+
+func (c *adminClient) post(ctx context.Context, path string, out any) error {
+	u := c.base + path + "?user.name=" + url.QueryEscape(c.user)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		var re errs.RemoteExceptionBody
+		if json.Unmarshal(body, &re) == nil && re.RemoteException.Exception != "" {
+			return errs.FromRemote(resp.StatusCode, re.RemoteException)
+		}
+		return fmt.Errorf("%s: %s", resp.Status, body)
+	}
+	return json.Unmarshal(body, out)
+}

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/granary-fs/granary/services/cluster"
+	"github.com/granary-fs/granary/services/metadata"
+)
+
+// devCmd is `granary dev`: the whole cluster in one process.
+func devCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("granary dev", flag.ContinueOnError)
+	var cfg cluster.Config
+	fs.StringVar(&cfg.DataDir, "data-dir", env("GRANARY_DEV_DATA_DIR", cluster.DefaultDataDir()), "where the cluster keeps its data (GRANARY_DEV_DATA_DIR)")
+	fs.StringVar(&cfg.DatabaseURL, "database-url", env("GRANARY_DATABASE_URL", ""), "use this PostgreSQL instead of starting one (GRANARY_DATABASE_URL)")
+	fs.StringVar(&cfg.MetadataAddr, "metadata-addr", env("GRANARY_METADATA_HTTP_ADDR", ":9870"), "metadata HTTP address")
+	level := fs.String("log-level", env("GRANARY_LOG_LEVEL", "info"), "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg.Logger = newLogger(os.Stderr, *level)
+	return cluster.Run(ctx, cfg, func(c *cluster.Cluster) {
+		fmt.Printf(`
+Granary is running (Ctrl-C stops it).
+  data          %s
+  PostgreSQL    %s
+  metadata      %s   (WebHDFS: %s/webhdfs/v1/, startup progress: %s/startupProgress)
+  metrics       %s/metrics
+
+Try:
+  curl -s '%s/webhdfs/v1/tmp?op=LISTSTATUS'
+  curl -s -X PUT '%s/webhdfs/v1/tmp/hello?op=MKDIRS&user.name=me'
+`, cfg.DataDir, metadata.RedactURL(c.DatabaseURL), c.MetadataURL, c.MetadataURL, c.MetadataURL, c.MetadataURL, c.MetadataURL, c.MetadataURL)
+	})
+}

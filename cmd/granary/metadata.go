@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/granary-fs/granary/services/metadata"
+)
+
+// metadataFlags registers the metadata service's flags, each with a
+// GRANARY_* environment equivalent.
+func metadataFlags(fs *flag.FlagSet, cfg *metadata.Config) (level *string, dbConns *int) {
+	fs.StringVar(&cfg.DatabaseURL, "database-url", env("GRANARY_DATABASE_URL", ""), "PostgreSQL URL of the namespace (GRANARY_DATABASE_URL)")
+	fs.StringVar(&cfg.HTTPAddr, "http-addr", env("GRANARY_METADATA_HTTP_ADDR", ":9870"), "HTTP listen address (GRANARY_METADATA_HTTP_ADDR)")
+	fs.StringVar(&cfg.Superuser, "superuser", env("GRANARY_SUPERUSER", ""), "superuser name; default the user running the service (GRANARY_SUPERUSER)")
+	fs.StringVar(&cfg.Supergroup, "supergroup", env("GRANARY_SUPERGROUP", "supergroup"), "dfs.permissions.superusergroup (GRANARY_SUPERGROUP)")
+	fs.Float64Var(&cfg.SafeModeThresholdPct, "safemode-threshold-pct", 0.999, "dfs.namenode.safemode.threshold-pct")
+	fs.IntVar(&cfg.SafeModeMinDatanodes, "safemode-min-datanodes", envInt("GRANARY_SAFEMODE_MIN_DATANODES", 0), "dfs.namenode.safemode.min.datanodes")
+	fs.DurationVar(&cfg.SafeModeExtension, "safemode-extension", envDuration("GRANARY_SAFEMODE_EXTENSION", 30e9), "dfs.namenode.safemode.extension")
+	fs.Int64Var(&cfg.CheckpointTxns, "checkpoint-txns", int64(envInt("GRANARY_CHECKPOINT_TXNS", 1_000_000)), "dfs.namenode.checkpoint.txns")
+	fs.DurationVar(&cfg.CheckpointPeriod, "checkpoint-period", envDuration("GRANARY_CHECKPOINT_PERIOD", 3600e9), "dfs.namenode.checkpoint.period")
+	fs.DurationVar(&cfg.CheckpointCheck, "checkpoint-check-period", envDuration("GRANARY_CHECKPOINT_CHECK_PERIOD", 60e9), "dfs.namenode.checkpoint.check.period")
+	fs.Int64Var(&cfg.MinBlockSize, "min-block-size", int64(envInt("GRANARY_MIN_BLOCK_SIZE", 1<<20)), "dfs.namenode.fs-limits.min-block-size")
+	fs.Int64Var(&cfg.TrashInterval, "trash-interval", int64(envInt("GRANARY_TRASH_INTERVAL", 0)), "fs.trash.interval in minutes")
+	dbConns = fs.Int("db-max-conns", envInt("GRANARY_DB_MAX_CONNS", 16), "PostgreSQL pool size (GRANARY_DB_MAX_CONNS)")
+	level = fs.String("log-level", env("GRANARY_LOG_LEVEL", "info"), "debug, info, warn or error (GRANARY_LOG_LEVEL)")
+	return level, dbConns
+}
+
+func metadataCmd(ctx context.Context, args []string) error {
+	sub := ""
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		sub, args = args[0], args[1:]
+	}
+	fs := flag.NewFlagSet("granary metadata "+sub, flag.ContinueOnError)
+	var cfg metadata.Config
+	level, dbConns := metadataFlags(fs, &cfg)
+	force := fs.Bool("force", false, "format: erase an existing namespace")
+	clusterID := fs.String("clusterid", "", "format: use this cluster ID instead of a new one")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected arguments: %v", fs.Args())}
+	}
+	cfg.Logger = newLogger(os.Stderr, *level)
+	cfg.DBMaxConns = int32(*dbConns)
+	needDB := func() error {
+		if cfg.DatabaseURL == "" {
+			return usageError{"no database: set -database-url or GRANARY_DATABASE_URL"}
+		}
+		return nil
+	}
+	switch sub {
+	case "":
+		if err := needDB(); err != nil {
+			return err
+		}
+		return metadata.New(cfg).Run(ctx)
+	case "format":
+		if err := needDB(); err != nil {
+			return err
+		}
+		ni, err := metadata.Format(ctx, cfg, metadata.FormatOptions{ClusterID: *clusterID, Force: *force})
+		if err != nil {
+			return err
+		}
+		fmt.Printf("Formatted namespace: clusterID=%s namespaceID=%d blockPoolID=%s layoutVersion=%d\n",
+			ni.ClusterID, ni.NamespaceID, ni.BlockPoolID, ni.LayoutVersion)
+		return nil
+	case "genclusterid":
+		fmt.Println(metadata.GenClusterID())
+		return nil
+	case "metadataversion":
+		fmt.Printf("HDFS Image Version: %d\nSoftware format version: %d\n", metadata.LayoutVersion, metadata.LayoutVersion)
+		return nil
+	case "migrate":
+		if err := needDB(); err != nil {
+			return err
+		}
+		return metadata.Migrate(ctx, cfg)
+	}
+	return usageError{fmt.Sprintf("unknown metadata subcommand %q", sub)}
+}
