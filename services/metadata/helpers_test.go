@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -29,6 +30,7 @@ func testConfig(dbURL string) metadata.Config {
 	return metadata.Config{
 		DatabaseURL: dbURL, HTTPAddr: "127.0.0.1:0", Superuser: superuser,
 		SafeModeExtension: 0, CheckpointCheck: time.Hour, DBMaxConns: 8,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 }
 

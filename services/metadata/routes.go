@@ -44,7 +44,7 @@ func (s *Service) routes() http.Handler {
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	r.Handle("/metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
-	r.Get("/swagger.json", openapi.Handler("metadata.json"))
+	r.Get("/swagger.json", openapi.Handler("metadata.swagger.json"))
 	r.HandleFunc("/debug/pprof/", pprof.Index)
 	r.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	r.HandleFunc("/debug/pprof/profile", pprof.Profile)

@@ -294,9 +294,13 @@ func (d *decoder) fail(what string) {
 	d.buf = nil
 }
 
+// canonical reports whether the n-byte varint at the start of d.buf is in
+// its shortest form: records have exactly one encoding.
+func (d *decoder) canonical(n int) bool { return n == 1 || d.buf[n-1] != 0 }
+
 func (d *decoder) uint() uint64 {
 	v, n := binary.Uvarint(d.buf)
-	if n <= 0 {
+	if n <= 0 || !d.canonical(n) {
 		d.fail("uvarint")
 		return 0
 	}
@@ -306,7 +310,7 @@ func (d *decoder) uint() uint64 {
 
 func (d *decoder) int() int64 {
 	v, n := binary.Varint(d.buf)
-	if n <= 0 {
+	if n <= 0 || !d.canonical(n) {
 		d.fail("varint")
 		return 0
 	}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Regenerates the OpenAPI contracts in openapi/ from the swag annotations
+# next to each handler. With --check it only verifies that the committed
+# files are up to date (the test command runs it that way).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+check=false
+[ "${1:-}" = "--check" ] && check=true
+
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+# service  main-file  directories
+gen() {
+  local svc=$1 main=$2 dirs=$3
+  go tool swag init --quiet --useStructName -g "$main" -d "$dirs" \
+    --parseInternal --outputTypes json,yaml -o "$out/$svc" >/dev/null
+  mv "$out/$svc/swagger.json" "$out/$svc.swagger.json"
+  mv "$out/$svc/swagger.yaml" "$out/$svc.swagger.yaml"
+}
+
+gen metadata routes.go services/metadata,api,internal/errs
+
+stale=0
+for f in "$out"/*.swagger.*; do
+  name=$(basename "$f")
+  if $check; then
+    if ! cmp -s "$f" "openapi/$name"; then
+      echo "openapi/$name is stale: run scripts/openapi.sh" >&2
+      stale=1
+    fi
+  else
+    cp "$f" "openapi/$name"
+  fi
+done
+exit $stale

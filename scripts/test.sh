@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The test command (README, Makefile and .ci/run call it). It checks
+# formatting, vet and the freshness of the OpenAPI contracts, then runs
+# every test against a real PostgreSQL: GRANARY_DATABASE_URL when set, else
+# a throwaway server that each test binary starts from the machine's
+# PostgreSQL binaries and stops afterwards (internal/pgtest). Finally each
+# fuzz target gets a short fuzzing run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== OpenAPI contracts are fresh"
+scripts/openapi.sh --check
+
+echo "== go test"
+go test -count=1 -timeout 30m ./...
+
+echo "== fuzzing (${GRANARY_FUZZTIME:=10s} per target)"
+fuzz() { go test -run='^$' -fuzz="^$2\$" -fuzztime="$GRANARY_FUZZTIME" "$1"; }
+fuzz ./internal/hdfspath FuzzSplit
+fuzz ./services/metadata/internal/namespace FuzzDecodeOp
+fuzz ./services/metadata/internal/namespace FuzzLoadImage
+fuzz ./services/metadata FuzzWebHDFSParams
+echo "== all tests passed"
