@@ -1,0 +1,43 @@
+package metadata
+
+import (
+	"net/url"
+	"testing"
+
+	"github.com/granary-fs/granary/internal/errs"
+)
+
+// FuzzWebHDFSParams feeds arbitrary query strings to the WebHDFS parameter
+// parser: it must never panic, and every refusal is an IllegalArgument.
+func FuzzWebHDFSParams(f *testing.F) {
+	for _, q := range []string{
+		"op=MKDIRS&permission=755", "op=SETTIMES&modificationtime=-1&accesstime=5", "recursive=true",
+		"permission=1777", "permission=8", "replication=70000", "destination=/a/b", "frob=1", "op=a&op=b",
+	} {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		v, err := url.ParseQuery(raw)
+		if err != nil {
+			return
+		}
+		p, err := newParams(v)
+		if err != nil {
+			if !errs.Is(err, errs.IllegalArgument) {
+				t.Fatalf("newParams(%q): %v", raw, err)
+			}
+			return
+		}
+		p.boolean("recursive", false)
+		p.permission("permission")
+		p.int64("modificationtime", -1, -1, 1<<62)
+		p.int64("replication", 3, -32768, 32767)
+		p.path("destination")
+		if p.err != nil && !errs.Is(p.err, errs.IllegalArgument) {
+			t.Fatalf("%q: %v", raw, p.err)
+		}
+		if perm := p.permission("permission"); perm > 0o1777 {
+			t.Fatalf("%q: permission %o accepted", raw, perm)
+		}
+	})
+}

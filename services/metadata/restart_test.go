@@ -1,0 +1,239 @@
+package metadata_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/granary-fs/granary/internal/pgtest"
+	"github.com/granary-fs/granary/services/metadata"
+)
+
+func queryInt(t *testing.T, db, sql string, args ...any) int64 {
+	t.Helper()
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	var v int64
+	if err := c.QueryRow(ctx, sql, args...).Scan(&v); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return v
+}
+
+func mkdirs(n *node, prefix string, count int) {
+	n.t.Helper()
+	for i := 0; i < count; i++ {
+		n.boolean("PUT", fmt.Sprintf("/webhdfs/v1%s/d%03d?op=MKDIRS&user.name=hdfs", prefix, i))
+	}
+}
+
+func checkDirs(n *node, prefix string, count int) {
+	n.t.Helper()
+	var ls struct {
+		FileStatuses struct{ FileStatus []map[string]any }
+	}
+	n.want(200, "GET", "/webhdfs/v1"+prefix+"?op=LISTSTATUS", &ls)
+	if len(ls.FileStatuses.FileStatus) != count {
+		n.t.Fatalf("%s holds %d entries, want %d", prefix, len(ls.FileStatuses.FileStatus), count)
+	}
+}
+
+func TestRestartAcrossCheckpoint(t *testing.T) {
+	db := formatted(t)
+	n := start(t, testConfig(db))
+	mkdirs(n, "/before", 20)
+	n.want(200, "POST", "/api/v1/admin/safemode/enter?user.name=hdfs", nil)
+	var saved struct{ TxID int64 }
+	n.want(200, "POST", "/api/v1/admin/saveNamespace?user.name=hdfs", &saved)
+	if saved.TxID != 21 {
+		t.Fatalf("saveNamespace at txid %d, want 21", saved.TxID)
+	}
+	n.want(200, "POST", "/api/v1/admin/safemode/leave?user.name=hdfs", nil)
+	mkdirs(n, "/after", 10)
+	n.touch("/after/file", "hdfs")
+	n.want(200, "PUT", "/webhdfs/v1/after/file?op=SETOWNER&owner=alice&user.name=hdfs", nil)
+	if err := n.stop(); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	if got := queryInt(t, db, `SELECT count(*) FROM fsimage`); got != 2 {
+		t.Fatalf("%d images stored, want 2 (format + saveNamespace)", got)
+	}
+
+	n2 := start(t, testConfig(db))
+	checkDirs(n2, "/before", 20)
+	checkDirs(n2, "/after", 11)
+	if st := n2.status("/after/file", "hdfs"); st["owner"] != "alice" {
+		t.Fatalf("file status after restart %v", st)
+	}
+	var prog metadata.StartupProgressView
+	n2.want(200, "GET", "/startupProgress", &prog)
+	if len(prog.Phases) != 4 || prog.PercentComplete != 1 {
+		t.Fatalf("startup progress %+v", prog)
+	}
+	names := []string{"LoadingFsImage", "LoadingEdits", "SavingCheckpoint", "SafeMode"}
+	for i, ph := range prog.Phases {
+		if ph.Name != names[i] || ph.Status != "COMPLETE" {
+			t.Fatalf("phase %d: %+v", i, ph)
+		}
+	}
+	if img := prog.Phases[0].Steps[0]; img.Count != 22 || img.Total != 22 {
+		t.Fatalf("LoadingFsImage step %+v, want 22 inodes (root, /before and its 20)", img)
+	}
+	if ed := prog.Phases[1].Steps[0]; ed.Count != 14 {
+		t.Fatalf("LoadingEdits step %+v, want 14 edits (11 mkdirs, add, close, set owner)", ed)
+	}
+}
+
+func TestAutomaticCheckpointAndPurge(t *testing.T) {
+	db := formatted(t)
+	cfg := testConfig(db)
+	cfg.CheckpointTxns = 25
+	cfg.CheckpointCheck = 20 * time.Millisecond
+	n := start(t, cfg)
+	mkdirs(n, "/a", 60)
+	// 61 edits: a checkpoint is due once 25 have accumulated.
+	eventually(t, 30*time.Second, "an automatic checkpoint past txid 25", func() bool {
+		return queryInt(t, db, `SELECT coalesce(max(txid), 0) FROM fsimage`) >= 25
+	})
+	mkdirs(n, "/b", 60)
+	// 122 edits in all: the newest image can lag by at most 24.
+	eventually(t, 30*time.Second, "a checkpoint within 25 edits of txid 122", func() bool {
+		return queryInt(t, db, `SELECT coalesce(max(txid), 0) FROM fsimage`) >= 98
+	})
+	if got := queryInt(t, db, `SELECT count(*) FROM fsimage`); got > 2 {
+		t.Fatalf("%d images kept, want at most 2", got)
+	}
+	oldest := queryInt(t, db, `SELECT min(txid) FROM fsimage`)
+	if got := queryInt(t, db, `SELECT count(*) FROM edit_log WHERE txid <= $1`, oldest); got != 0 {
+		t.Fatalf("%d edits at or before the oldest retained image were not purged", got)
+	}
+	if err := n.stop(); err != nil {
+		t.Fatal(err)
+	}
+	n2 := start(t, testConfig(db))
+	checkDirs(n2, "/a", 60)
+	checkDirs(n2, "/b", 60)
+}
+
+func TestCorruptImageFallsBack(t *testing.T) {
+	db := formatted(t)
+	n := start(t, testConfig(db))
+	mkdirs(n, "/one", 5)
+	n.want(200, "POST", "/api/v1/admin/safemode/enter?user.name=hdfs", nil)
+	n.want(200, "POST", "/api/v1/admin/saveNamespace?user.name=hdfs", nil)
+	n.want(200, "POST", "/api/v1/admin/safemode/leave?user.name=hdfs", nil)
+	mkdirs(n, "/two", 5)
+	n.want(200, "POST", "/api/v1/admin/safemode/enter?user.name=hdfs", nil)
+	n.want(200, "POST", "/api/v1/admin/saveNamespace?user.name=hdfs", nil)
+	n.want(200, "POST", "/api/v1/admin/safemode/leave?user.name=hdfs", nil)
+	mkdirs(n, "/three", 5)
+	if err := n.stop(); err != nil {
+		t.Fatal(err)
+	}
+	newest := queryInt(t, db, `SELECT max(txid) FROM fsimage`)
+	// Flip one byte in the middle of the newest image.
+	pgtest.Exec(t, db, `UPDATE fsimage_chunk SET data = overlay(data placing '\xff'::bytea from (length(data)/2)::int for 1) WHERE txid = $1`, newest)
+
+	n2 := start(t, testConfig(db))
+	checkDirs(n2, "/one", 5)
+	checkDirs(n2, "/two", 5)
+	checkDirs(n2, "/three", 5)
+}
+
+func runExpectingFailure(t *testing.T, cfg metadata.Config) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := metadata.New(cfg).Run(ctx)
+	if err == nil || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("start-up did not fail: %v", err)
+	}
+	return err
+}
+
+func TestEditLogGapStopsStartup(t *testing.T) {
+	db := formatted(t)
+	n := start(t, testConfig(db))
+	mkdirs(n, "/x", 10)
+	if err := n.stop(); err != nil {
+		t.Fatal(err)
+	}
+	pgtest.Exec(t, db, `DELETE FROM edit_log WHERE txid = 5`)
+	err := runExpectingFailure(t, testConfig(db))
+	if !strings.Contains(err.Error(), "gap after txid 4") || !strings.Contains(err.Error(), "txid 5") {
+		t.Fatalf("error does not name the gap: %v", err)
+	}
+}
+
+func TestCorruptEditStopsStartup(t *testing.T) {
+	db := formatted(t)
+	n := start(t, testConfig(db))
+	mkdirs(n, "/x", 10)
+	if err := n.stop(); err != nil {
+		t.Fatal(err)
+	}
+	pgtest.Exec(t, db, `UPDATE edit_log SET payload = payload || '\x00'::bytea WHERE txid = 7`)
+	err := runExpectingFailure(t, testConfig(db))
+	if !strings.Contains(err.Error(), "txid 7") {
+		t.Fatalf("error does not name txid 7: %v", err)
+	}
+}
+
+func TestSecondWriterIsRefused(t *testing.T) {
+	db := formatted(t)
+	n := start(t, testConfig(db))
+	mkdirs(n, "/x", 3)
+	err := runExpectingFailure(t, testConfig(db))
+	if !strings.Contains(err.Error(), "holds the writer lock") {
+		t.Fatalf("second writer error: %v", err)
+	}
+	// The first keeps working.
+	mkdirs(n, "/y", 3)
+}
+
+func TestFencedWriterStops(t *testing.T) {
+	db := formatted(t)
+	n := start(t, testConfig(db))
+	mkdirs(n, "/x", 3)
+	before := n.lastTxID()
+	// A newer writer claims the epoch (as a successor would after taking over).
+	pgtest.Exec(t, db, `UPDATE namespace_info SET writer_epoch = writer_epoch + 1`)
+	code, body := n.call("PUT", "/webhdfs/v1/fenced?op=MKDIRS&user.name=hdfs", nil)
+	if code == 200 {
+		t.Fatalf("a fenced writer acknowledged a mutation: %s", body)
+	}
+	if err := n.stop(); err == nil || !strings.Contains(err.Error(), "fenced") {
+		t.Fatalf("fenced service stopped with %v, want a fencing error", err)
+	}
+	if got := queryInt(t, db, `SELECT count(*) FROM edit_log WHERE txid > $1::bigint`, before); got != 0 {
+		t.Fatalf("a fenced writer committed %d edits", got)
+	}
+}
+
+func TestFormatRules(t *testing.T) {
+	db := pgtest.NewDatabase(t)
+	err := runExpectingFailure(t, testConfig(db))
+	if !strings.Contains(err.Error(), "granary metadata format") {
+		t.Fatalf("unformatted start-up error: %v", err)
+	}
+	ni, err := metadata.Format(context.Background(), testConfig(db), metadata.FormatOptions{ClusterID: "CID-test"})
+	if err != nil || ni.ClusterID != "CID-test" || !strings.HasPrefix(ni.BlockPoolID, "BP-") {
+		t.Fatalf("format: %+v, %v", ni, err)
+	}
+	if _, err := metadata.Format(context.Background(), testConfig(db), metadata.FormatOptions{}); err == nil || !strings.Contains(err.Error(), "CID-test") {
+		t.Fatalf("second format without -force: %v", err)
+	}
+	ni2, err := metadata.Format(context.Background(), testConfig(db), metadata.FormatOptions{Force: true})
+	if err != nil || ni2.ClusterID == "CID-test" {
+		t.Fatalf("forced format: %+v, %v", ni2, err)
+	}
+}
