@@ -43,8 +43,8 @@ func (s *Service) routes() http.Handler {
 	r.Get("/startupProgress", s.startupProgress)
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
-	r.Handle("/metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
-	r.Get("/swagger.json", openapi.Handler("metadata.swagger.json"))
+	r.Get("/metrics", s.metricsHandler)
+	r.Get("/swagger.json", s.swaggerJSON)
 	r.HandleFunc("/debug/pprof/", pprof.Index)
 	r.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	r.HandleFunc("/debug/pprof/profile", pprof.Profile)
@@ -60,6 +60,28 @@ func (s *Service) routes() http.Handler {
 		writeError(w, errs.E(errs.UnsupportedOperation, "Method %s is not allowed on %s", req.Method, req.URL.Path))
 	})
 	return r
+}
+
+// metricsHandler godoc
+//
+//	@Summary	Prometheus metrics
+//	@Tags		operations
+//	@Produce	plain
+//	@Success	200	{string}	string	"Prometheus text exposition format"
+//	@Router		/metrics [get]
+func (s *Service) metricsHandler(w http.ResponseWriter, r *http.Request) {
+	promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+}
+
+// swaggerJSON godoc
+//
+//	@Summary	This service's API contract (Swagger 2.0)
+//	@Tags		operations
+//	@Produce	json
+//	@Success	200	{object}	object	"the contract"
+//	@Router		/swagger.json [get]
+func (s *Service) swaggerJSON(w http.ResponseWriter, r *http.Request) {
+	openapi.Handler("metadata.swagger.json")(w, r)
 }
 
 // healthz godoc
