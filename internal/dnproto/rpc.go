@@ -1,0 +1,91 @@
+package dnproto
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/granary-fs/granary/internal/errs"
+)
+
+// Reply headers: an error reply carries the exception name and message in
+// headers and no body.
+const (
+	HeaderException = "Granary-Exception"
+	HeaderMessage   = "Granary-Message"
+)
+
+// Call sends req as JSON on subj and decodes the JSON reply into resp
+// (which may be nil). An error reply comes back as an *errs.Error of the
+// exception's kind.
+func Call(ctx context.Context, nc *nats.Conn, subj string, req, resp any) error {
+	data, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	return CallRaw(ctx, nc, subj, data, resp)
+}
+
+// CallRaw sends a ready payload (a binary block report) on subj.
+func CallRaw(ctx context.Context, nc *nats.Conn, subj string, data []byte, resp any) error {
+	msg, err := nc.RequestWithContext(ctx, subj, data)
+	if err != nil {
+		if errors.Is(err, nats.ErrNoResponders) {
+			return errs.Wrap(errs.Retriable, err, "no responder on %s", subj)
+		}
+		return errs.Wrap(errs.Retriable, err, "calling %s", subj)
+	}
+	if ex := msg.Header.Get(HeaderException); ex != "" {
+		return errs.FromRemote(403, errs.RemoteException{Exception: ex, Message: msg.Header.Get(HeaderMessage)})
+	}
+	if resp == nil {
+		return nil
+	}
+	if err := json.Unmarshal(msg.Data, resp); err != nil {
+		return fmt.Errorf("decoding reply of %s: %w", subj, err)
+	}
+	return nil
+}
+
+// Handler serves one request payload.
+type Handler func(ctx context.Context, data []byte) (any, error)
+
+// Serve answers requests on subj (in QueueGroup) with h until the
+// subscription is drained. Handler errors are sent as exception headers.
+func Serve(nc *nats.Conn, subj string, log *slog.Logger, h Handler) (*nats.Subscription, error) {
+	return nc.QueueSubscribe(subj, QueueGroup, func(m *nats.Msg) {
+		resp, err := h(context.Background(), m.Data)
+		reply := nats.NewMsg(m.Reply)
+		if err != nil {
+			_, body := errs.Remote(err)
+			reply.Header.Set(HeaderException, body.RemoteException.Exception)
+			reply.Header.Set(HeaderMessage, body.RemoteException.Message)
+		} else if resp != nil {
+			if reply.Data, err = json.Marshal(resp); err != nil {
+				reply.Header.Set(HeaderException, "IOException")
+				reply.Header.Set(HeaderMessage, err.Error())
+			}
+		}
+		if m.Reply == "" {
+			return
+		}
+		if err := m.RespondMsg(reply); err != nil {
+			log.Warn("NATS reply failed", "subject", subj, "err", err)
+		}
+	})
+}
+
+// JSON returns a Handler that decodes the request into a new T first.
+func JSON[T any](fn func(ctx context.Context, req *T) (any, error)) Handler {
+	return func(ctx context.Context, data []byte) (any, error) {
+		req := new(T)
+		if err := json.Unmarshal(data, req); err != nil {
+			return nil, errs.E(errs.IllegalArgument, "malformed request: %v", err)
+		}
+		return fn(ctx, req)
+	}
+}

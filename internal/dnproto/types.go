@@ -1,0 +1,232 @@
+package dnproto
+
+// NamespaceInfo is the answer of the handshake (HDFS's NamespaceInfo).
+type NamespaceInfo struct {
+	ClusterID       string `json:"clusterId"`
+	NamespaceID     int64  `json:"namespaceId"`
+	BlockPoolID     string `json:"blockPoolId"`
+	LayoutVersion   int    `json:"layoutVersion"`
+	CTime           int64  `json:"cTime"`
+	SoftwareVersion string `json:"softwareVersion"`
+}
+
+// StorageInfo names one volume of a datanode.
+type StorageInfo struct {
+	StorageID   string `json:"storageId"`
+	StorageType string `json:"storageType"` // DISK
+}
+
+// Registration is a datanode's registerDatanode call.
+type Registration struct {
+	DatanodeUUID    string        `json:"datanodeUuid"`
+	ClusterID       string        `json:"clusterId"`
+	BlockPoolID     string        `json:"blockPoolId"`
+	HostName        string        `json:"hostName"`
+	IPAddr          string        `json:"ipAddr"`
+	HTTPPort        int           `json:"httpPort"`
+	Storages        []StorageInfo `json:"storages"`
+	SoftwareVersion string        `json:"softwareVersion"`
+}
+
+// StorageReport is one volume's figures in a heartbeat.
+type StorageReport struct {
+	StorageID     string `json:"storageId"`
+	Failed        bool   `json:"failed"`
+	Capacity      int64  `json:"capacity"`
+	DfsUsed       int64  `json:"dfsUsed"`
+	Remaining     int64  `json:"remaining"`
+	BlockPoolUsed int64  `json:"blockPoolUsed"`
+}
+
+// Heartbeat is sendHeartbeat.
+type Heartbeat struct {
+	DatanodeUUID    string          `json:"datanodeUuid"`
+	BlockPoolID     string          `json:"blockPoolId"`
+	Storages        []StorageReport `json:"storages"`
+	XceiverCount    int             `json:"xceiverCount"`
+	XmitsInProgress int             `json:"xmitsInProgress"`
+	FailedVolumes   int             `json:"failedVolumes"`
+	CacheCapacity   int64           `json:"cacheCapacity"`
+	CacheUsed       int64           `json:"cacheUsed"`
+	SlowDisks       []string        `json:"slowDisks,omitempty"`
+	SlowPeers       []string        `json:"slowPeers,omitempty"`
+	// RequestLease asks for a full-block-report lease.
+	RequestLease bool `json:"requestLease"`
+}
+
+// Command actions, as HDFS's DatanodeProtocol.DNA_*.
+const (
+	ActionInvalidate = "INVALIDATE"
+	ActionReregister = "REGISTER"
+	ActionShutdown   = "SHUTDOWN"
+	ActionTransfer   = "TRANSFER"
+	ActionFinalize   = "FINALIZE"
+)
+
+// BlockRef names a replica.
+type BlockRef struct {
+	ID       int64 `json:"id"`
+	GenStamp int64 `json:"genStamp"`
+	NumBytes int64 `json:"numBytes"`
+}
+
+// Command is a DatanodeCommand carried in a heartbeat reply.
+type Command struct {
+	Action      string     `json:"action"`
+	BlockPoolID string     `json:"blockPoolId,omitempty"`
+	Blocks      []BlockRef `json:"blocks,omitempty"`
+	// Targets, for TRANSFER: per block, the HTTP addresses to copy it to.
+	Targets [][]string `json:"targets,omitempty"`
+}
+
+// HeartbeatReply is the answer to a heartbeat.
+type HeartbeatReply struct {
+	Commands []Command `json:"commands,omitempty"`
+	// LeaseID is a full-block-report lease (0: none granted).
+	LeaseID uint64 `json:"leaseId,omitempty"`
+	HAState string `json:"haState"` // "active"
+	TxID    int64  `json:"txid"`
+}
+
+// RegisterReply is the answer to a registration.
+type RegisterReply struct {
+	DatanodeUUID string `json:"datanodeUuid"`
+}
+
+// BlockReportReply answers one full-report chunk.
+type BlockReportReply struct {
+	Commands []Command `json:"commands,omitempty"`
+}
+
+// Replica states in reports, as HDFS's ReplicaState.
+const (
+	StateFinalized uint8 = 0
+	StateRBW       uint8 = 1
+	StateRWR       uint8 = 2
+)
+
+// IBR statuses, as HDFS's ReceivedDeletedBlockInfo.BlockStatus.
+const (
+	Receiving = "RECEIVING"
+	Received  = "RECEIVED"
+	Deleted   = "DELETED"
+)
+
+// ReceivedDeleted is one entry of an incremental report.
+type ReceivedDeleted struct {
+	Block     BlockRef `json:"block"`
+	Status    string   `json:"status"`
+	StorageID string   `json:"storageId"`
+}
+
+// IncrementalReport is blockReceivedAndDeleted.
+type IncrementalReport struct {
+	DatanodeUUID string            `json:"datanodeUuid"`
+	BlockPoolID  string            `json:"blockPoolId"`
+	Blocks       []ReceivedDeleted `json:"blocks"`
+}
+
+// BadBlocks is reportBadBlocks: corrupt replicas found by a datanode.
+type BadBlocks struct {
+	DatanodeUUID string     `json:"datanodeUuid"`
+	BlockPoolID  string     `json:"blockPoolId"`
+	StorageID    string     `json:"storageId"`
+	Blocks       []BlockRef `json:"blocks"`
+}
+
+// Ack is an empty success.
+type Ack struct{}
+
+// BlockEvent is one change of a namespace block, with its absolute new
+// state (so applying an event twice is harmless).
+type BlockEvent struct {
+	ID          int64  `json:"id"`
+	GenStamp    int64  `json:"genStamp"`
+	NumBytes    int64  `json:"numBytes"`
+	Replication uint16 `json:"replication"`
+	Complete    bool   `json:"complete"`
+	Removed     bool   `json:"removed"`
+	InodeID     int64  `json:"inodeId"`
+}
+
+// BlockEvents is one publication of namespace changes. Seq is the txid of
+// the last edit it reflects; PrevSeq is the Seq of the previous publication
+// of the same Epoch: a receiver whose last Seq differs has missed one and
+// must resynchronise from the inventory.
+type BlockEvents struct {
+	// SafeMode tells whether the namespace is in safe mode (no replica
+	// may be deleted then).
+	SafeMode bool         `json:"safeMode"`
+	Epoch    int64        `json:"epoch"`
+	Seq      int64        `json:"seq"`
+	PrevSeq  int64        `json:"prevSeq"`
+	Events   []BlockEvent `json:"events"`
+}
+
+// InventoryRequest asks for the namespace's blocks after AfterID.
+type InventoryRequest struct {
+	AfterID int64 `json:"afterId"`
+	Limit   int   `json:"limit"`
+	// Snapshot identifies the snapshot being paged (0 for a new one).
+	Snapshot uint64 `json:"snapshot"`
+}
+
+// InventoryPage is one page of the namespace's blocks, ordered by ID. Seq
+// is the last published event Seq when the snapshot was taken.
+type InventoryPage struct {
+	Epoch    int64        `json:"epoch"`
+	Seq      int64        `json:"seq"`
+	Snapshot uint64       `json:"snapshot"`
+	Blocks   []BlockEvent `json:"blocks"`
+	More     bool         `json:"more"`
+}
+
+// SafeModeCounts is what the metadata service's safe mode needs.
+type SafeModeCounts struct {
+	// SafeBlocks: complete blocks with at least replication.min live replicas.
+	SafeBlocks    int64 `json:"safeBlocks"`
+	LiveDatanodes int   `json:"liveDatanodes"`
+	// Synced is false until the coordinator holds the namespace's blocks.
+	Synced bool `json:"synced"`
+}
+
+// ChooseTargetsRequest asks for datanodes to write a new block to.
+type ChooseTargetsRequest struct {
+	Replication int      `json:"replication"`
+	ClientHost  string   `json:"clientHost"`
+	Exclude     []string `json:"exclude,omitempty"` // datanode UUIDs
+	BlockSize   int64    `json:"blockSize"`
+}
+
+// DatanodeInfo describes a datanode to clients (HDFS's DatanodeInfo).
+type DatanodeInfo struct {
+	UUID         string `json:"uuid"`
+	HostName     string `json:"hostName"`
+	IPAddr       string `json:"ipAddr"`
+	HTTPPort     int    `json:"httpPort"`
+	Rack         string `json:"rack"`
+	StorageID    string `json:"storageId,omitempty"`
+	Decommission bool   `json:"decommissioning,omitempty"`
+}
+
+// ChooseTargetsReply lists the pipeline, first node first.
+type ChooseTargetsReply struct {
+	Targets []DatanodeInfo `json:"targets"`
+}
+
+// LocationsRequest asks where blocks are.
+type LocationsRequest struct {
+	Blocks []int64 `json:"blocks"`
+}
+
+// BlockLocation is one block's live replicas.
+type BlockLocation struct {
+	ID        int64          `json:"id"`
+	Locations []DatanodeInfo `json:"locations"`
+	Corrupt   bool           `json:"corrupt"`
+}
+
+// LocationsReply answers a LocationsRequest in its order.
+type LocationsReply struct {
+	Blocks []BlockLocation `json:"blocks"`
+}

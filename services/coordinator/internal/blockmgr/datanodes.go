@@ -1,0 +1,224 @@
+package blockmgr
+
+import (
+	"time"
+
+	"github.com/granary-fs/granary/internal/dnproto"
+	"github.com/granary-fs/granary/internal/errs"
+)
+
+// Node is a registered datanode (HDFS's DatanodeDescriptor).
+type Node struct {
+	reg        dnproto.Registration
+	rack       string
+	storageIDs []string
+	storages   map[string]dnproto.StorageReport
+	replicas   map[int64]replica
+
+	registeredAt  time.Time
+	lastHeartbeat time.Time
+	dead          bool
+	xceivers      int
+	xmits         int
+	failedVolumes int
+	cacheCapacity int64
+	cacheUsed     int64
+	adminState    string
+
+	invalidate []dnproto.BlockRef // replicas to delete, sent with heartbeats
+	suspects   map[int64]bool     // replicas to check against the namespace
+	checkAll   bool               // check every replica (after a resync)
+	reportID   uint64             // the full report being received
+	reported   bool               // a full report has been processed
+}
+
+func (n *Node) storageIndex(id string) uint16 {
+	for i, s := range n.storageIDs {
+		if s == id {
+			return uint16(i)
+		}
+	}
+	n.storageIDs = append(n.storageIDs, id)
+	return uint16(len(n.storageIDs) - 1)
+}
+
+// Register records a datanode (phase 2 of the handshake); a registration
+// counts as a heartbeat. A re-registration keeps no replicas: the node
+// re-reports everything.
+func (m *Manager) Register(reg dnproto.Registration, ni dnproto.NamespaceInfo) error {
+	if reg.ClusterID != ni.ClusterID {
+		return errs.E(errs.IncorrectVersion, "datanode %s belongs to cluster %s but this cluster is %s", reg.DatanodeUUID, reg.ClusterID, ni.ClusterID)
+	}
+	if reg.BlockPoolID != ni.BlockPoolID {
+		return errs.E(errs.IncorrectVersion, "datanode %s serves block pool %s but this namespace's is %s", reg.DatanodeUUID, reg.BlockPoolID, ni.BlockPoolID)
+	}
+	if reg.DatanodeUUID == "" || reg.HTTPPort <= 0 || reg.HTTPPort > 65535 {
+		return errs.E(errs.IllegalArgument, "registration needs a datanode UUID and an HTTP port")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.cfg.Now()
+	if old := m.nodes[reg.DatanodeUUID]; old != nil {
+		m.dropReplicas(old)
+	}
+	n := &Node{
+		reg: reg, rack: m.rackOf(reg), storages: map[string]dnproto.StorageReport{}, replicas: map[int64]replica{},
+		registeredAt: now, lastHeartbeat: now, adminState: "NORMAL", suspects: map[int64]bool{},
+	}
+	for _, s := range reg.Storages {
+		n.storageIndex(s.StorageID)
+	}
+	m.nodes[reg.DatanodeUUID] = n
+	return nil
+}
+
+func (m *Manager) rackOf(reg dnproto.Registration) string {
+	for _, k := range []string{reg.IPAddr, reg.HostName} {
+		if r, ok := m.cfg.Topology[k]; ok {
+			return r
+		}
+	}
+	return "/default-rack"
+}
+
+// Heartbeat records a heartbeat and returns the commands for the node. An
+// unknown or dead node is told to re-register.
+func (m *Manager) Heartbeat(hb dnproto.Heartbeat) dnproto.HeartbeatReply {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	reply := dnproto.HeartbeatReply{HAState: "active", TxID: m.seq}
+	n := m.nodes[hb.DatanodeUUID]
+	if n == nil || n.dead {
+		reply.Commands = []dnproto.Command{{Action: dnproto.ActionReregister}}
+		return reply
+	}
+	now := m.cfg.Now()
+	n.lastHeartbeat = now
+	for _, s := range hb.Storages {
+		n.storages[s.StorageID] = s
+		n.storageIndex(s.StorageID)
+	}
+	n.xceivers, n.xmits, n.failedVolumes = hb.XceiverCount, hb.XmitsInProgress, hb.FailedVolumes
+	n.cacheCapacity, n.cacheUsed = hb.CacheCapacity, hb.CacheUsed
+	if len(n.invalidate) > 0 {
+		k := min(len(n.invalidate), m.cfg.InvalidateLimit)
+		reply.Commands = append(reply.Commands, dnproto.Command{
+			Action: dnproto.ActionInvalidate, BlockPoolID: hb.BlockPoolID, Blocks: append([]dnproto.BlockRef(nil), n.invalidate[:k]...),
+		})
+		n.invalidate = n.invalidate[k:]
+	}
+	if hb.RequestLease {
+		reply.LeaseID = m.grantLease(n, now)
+	}
+	return reply
+}
+
+type lease struct {
+	node    string
+	expires time.Time
+}
+
+// grantLease hands out a full-block-report lease while fewer than
+// MaxFBRLeases are outstanding (HDFS's BlockReportLeaseManager).
+func (m *Manager) grantLease(n *Node, now time.Time) uint64 {
+	active := 0
+	for id, l := range m.leases {
+		if now.After(l.expires) {
+			delete(m.leases, id)
+			continue
+		}
+		if l.node == n.reg.DatanodeUUID {
+			return id
+		}
+		active++
+	}
+	if active >= m.cfg.MaxFBRLeases {
+		return 0
+	}
+	m.lease++
+	m.leases[m.lease] = &lease{node: n.reg.DatanodeUUID, expires: now.Add(m.cfg.FBRLeaseLength)}
+	return m.lease
+}
+
+// ActiveLeases returns the number of outstanding full-block-report leases.
+func (m *Manager) ActiveLeases() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.cfg.Now()
+	n := 0
+	for _, l := range m.leases {
+		if !now.After(l.expires) {
+			n++
+		}
+	}
+	return n
+}
+
+// State is a datanode's liveness as an operator sees it.
+type State string
+
+// The liveness states.
+const (
+	Live  State = "live"
+	Stale State = "stale"
+	Dead  State = "dead"
+)
+
+func (m *Manager) state(n *Node, now time.Time) State {
+	switch {
+	case n.dead:
+		return Dead
+	case now.Sub(n.lastHeartbeat) > m.cfg.StaleInterval:
+		return Stale
+	}
+	return Live
+}
+
+// CheckLiveness marks nodes dead after DeadInterval without a heartbeat and
+// removes their replicas from the block map (HeartbeatManager's check).
+// It returns the UUIDs of the nodes it declared dead.
+func (m *Manager) CheckLiveness() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.cfg.Now()
+	var died []string
+	for id, n := range m.nodes {
+		if !n.dead && now.Sub(n.lastHeartbeat) > m.cfg.DeadInterval() {
+			n.dead = true
+			m.dropReplicas(n)
+			for lid, l := range m.leases {
+				if l.node == id {
+					delete(m.leases, lid)
+				}
+			}
+			died = append(died, id)
+		}
+	}
+	return died
+}
+
+// dropReplicas removes every replica of n from the block map.
+func (m *Manager) dropReplicas(n *Node) {
+	for id := range n.replicas {
+		if b := m.blocks[id]; b != nil {
+			b.removeHolder(n)
+		}
+	}
+	n.replicas = map[int64]replica{}
+	n.invalidate = nil
+	n.suspects = map[int64]bool{}
+	n.reported = false
+}
+
+// LiveCount returns the number of datanodes that are not dead.
+func (m *Manager) LiveCount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := 0
+	for _, n := range m.nodes {
+		if !n.dead {
+			c++
+		}
+	}
+	return c
+}

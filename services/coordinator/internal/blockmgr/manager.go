@@ -1,0 +1,138 @@
+// Package blockmgr is the coordinator's domain: the datanode registry with
+// liveness (HDFS's DatanodeManager and HeartbeatManager), the block map of
+// the namespace's blocks and their reported replicas (BlockManager), full
+// and incremental report processing, invalidation, and placement. It holds
+// only soft state, rebuilt from re-registrations, block reports and the
+// metadata service's inventory. It imports no NATS or HTTP package.
+//
+// Lock rules: Manager.mu guards everything below it. Every exported method
+// takes it; none does I/O or waits while holding it.
+package blockmgr
+
+import (
+	"math/rand"
+
+	"github.com/granary-fs/granary/internal/dnproto"
+	"sync"
+	"time"
+)
+
+// Config holds the coordinator's intervals and limits (hdfs-default.xml).
+type Config struct {
+	HeartbeatInterval time.Duration // dfs.heartbeat.interval, 3 s
+	RecheckInterval   time.Duration // dfs.namenode.heartbeat.recheck-interval, 300 s
+	StaleInterval     time.Duration // dfs.namenode.stale.datanode.interval, 30 s
+	MaxFBRLeases      int           // dfs.namenode.max.full.block.report.leases, 6
+	FBRLeaseLength    time.Duration // dfs.namenode.full.block.report.lease.length.ms, 5 min
+	ReplicationMin    int           // dfs.namenode.replication.min, 1
+	InvalidateLimit   int           // dfs.block.invalidate.limit, 1000 per heartbeat
+	Topology          map[string]string
+	Now               func() time.Time
+}
+
+// Defaults fills zero fields.
+func (c *Config) Defaults() {
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = 3 * time.Second
+	}
+	if c.RecheckInterval == 0 {
+		c.RecheckInterval = 300 * time.Second
+	}
+	if c.StaleInterval == 0 {
+		c.StaleInterval = 30 * time.Second
+	}
+	if c.MaxFBRLeases == 0 {
+		c.MaxFBRLeases = 6
+	}
+	if c.FBRLeaseLength == 0 {
+		c.FBRLeaseLength = 5 * time.Minute
+	}
+	if c.ReplicationMin == 0 {
+		c.ReplicationMin = 1
+	}
+	if c.InvalidateLimit == 0 {
+		c.InvalidateLimit = 1000
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// DeadInterval is 2 × recheck + 10 × heartbeat (630 s by default).
+func (c *Config) DeadInterval() time.Duration {
+	return 2*c.RecheckInterval + 10*c.HeartbeatInterval
+}
+
+// Manager is the coordinator's state.
+type Manager struct {
+	mu  sync.Mutex
+	cfg Config
+	rng *rand.Rand
+
+	nodes  map[string]*Node  // by datanode UUID
+	blocks map[int64]*Block  // the namespace's blocks
+	leases map[uint64]*lease // outstanding full-block-report leases
+	lease  uint64            // last lease ID issued
+
+	// Namespace mirror state (see namespace.go).
+	synced     bool
+	epoch, seq int64
+	nsSafeMode bool
+	pending    []*dnproto.BlockEvents // publications received while unsynced
+}
+
+// New returns an empty manager.
+func New(cfg Config) *Manager {
+	cfg.Defaults()
+	return &Manager{
+		cfg: cfg, rng: rand.New(rand.NewSource(time.Now().UnixNano())),
+		nodes: map[string]*Node{}, blocks: map[int64]*Block{}, leases: map[uint64]*lease{},
+		nsSafeMode: true,
+	}
+}
+
+// Block is one namespace block and the datanodes holding a replica that
+// matches it.
+type Block struct {
+	ID, GenStamp, NumBytes int64
+	Replication            uint16
+	Complete               bool
+	InodeID                int64
+	holders                []*Node
+}
+
+// replica is what one datanode reported of one block.
+type replica struct {
+	genStamp, numBytes int64
+	state              uint8
+	storage            uint16 // index into Node.storageIDs
+	report             uint64 // the last full report that listed it
+}
+
+func (b *Block) addHolder(n *Node) {
+	for _, h := range b.holders {
+		if h == n {
+			return
+		}
+	}
+	b.holders = append(b.holders, n)
+}
+
+func (b *Block) removeHolder(n *Node) {
+	for i, h := range b.holders {
+		if h == n {
+			b.holders[i] = b.holders[len(b.holders)-1]
+			b.holders[len(b.holders)-1] = nil
+			b.holders = b.holders[:len(b.holders)-1]
+			return
+		}
+	}
+}
+
+// matches reports whether a replica is a good copy of b.
+func (b *Block) matches(r replica) bool {
+	if r.genStamp != b.GenStamp {
+		return false
+	}
+	return !b.Complete || r.state != 0 || r.numBytes == b.NumBytes
+}

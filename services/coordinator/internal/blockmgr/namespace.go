@@ -1,0 +1,160 @@
+package blockmgr
+
+import "github.com/granary-fs/granary/internal/dnproto"
+
+// The block map mirrors the namespace's blocks from the metadata service's
+// events (dnproto.BlockEvents). Each publication names the sequence number
+// of the previous one; a receiver that missed one, or sees a new metadata
+// epoch, is no longer synced and must reload the inventory
+// (BeginResync/ApplyInventory/EndResync), then apply the events that
+// follow. Events carry absolute block states, so applying one twice, or one
+// the inventory already reflects, is harmless.
+
+// NeedsResync reports whether the mirror must be reloaded.
+func (m *Manager) NeedsResync() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return !m.synced
+}
+
+// maxPending bounds the publications kept while a resync runs.
+const maxPending = 100_000
+
+// ApplyEvents applies a publication. While unsynced it keeps it for the
+// resync in progress; it returns false when the mirror is (or becomes)
+// unsynced.
+func (m *Manager) ApplyEvents(ev *dnproto.BlockEvents) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.nsSafeMode = ev.SafeMode
+	if !m.synced {
+		if len(m.pending) < maxPending {
+			m.pending = append(m.pending, ev)
+		}
+		return false
+	}
+	return m.applyLocked(ev)
+}
+
+func (m *Manager) applyLocked(ev *dnproto.BlockEvents) bool {
+	switch {
+	case ev.Epoch != m.epoch:
+		m.synced, m.pending = false, nil
+		return false
+	case ev.Seq <= m.seq && ev.PrevSeq < m.seq:
+		return true // already reflected
+	case ev.PrevSeq != m.seq:
+		m.synced, m.pending = false, nil
+		return false
+	}
+	for i := range ev.Events {
+		m.applyEvent(&ev.Events[i])
+	}
+	m.seq = ev.Seq
+	return true
+}
+
+func (m *Manager) applyEvent(e *dnproto.BlockEvent) {
+	b := m.blocks[e.ID]
+	if e.Removed {
+		if b != nil {
+			for _, h := range b.holders {
+				h.suspects[e.ID] = true
+			}
+			delete(m.blocks, e.ID)
+		}
+		return
+	}
+	if b == nil {
+		b = &Block{ID: e.ID}
+		m.blocks[e.ID] = b
+	}
+	b.GenStamp, b.NumBytes, b.Replication, b.Complete, b.InodeID = e.GenStamp, e.NumBytes, e.Replication, e.Complete, e.InodeID
+	// Re-link the replicas every node reported of this block.
+	b.holders = b.holders[:0]
+	for _, n := range m.nodes {
+		if r, ok := n.replicas[e.ID]; ok && !n.dead {
+			if b.matches(r) {
+				b.holders = append(b.holders, n)
+			} else {
+				n.suspects[e.ID] = true
+			}
+		}
+	}
+}
+
+// Resync replaces the mirror with an inventory taken at (epoch, seq).
+type Resync struct {
+	m      *Manager
+	blocks map[int64]*Block
+	epoch  int64
+	seq    int64
+}
+
+// BeginResync starts loading an inventory.
+func (m *Manager) BeginResync(epoch, seq int64) *Resync {
+	return &Resync{m: m, blocks: map[int64]*Block{}, epoch: epoch, seq: seq}
+}
+
+// Add adds one page of the inventory.
+func (r *Resync) Add(blocks []dnproto.BlockEvent) {
+	for _, e := range blocks {
+		if !e.Removed {
+			r.blocks[e.ID] = &Block{ID: e.ID, GenStamp: e.GenStamp, NumBytes: e.NumBytes, Replication: e.Replication, Complete: e.Complete, InodeID: e.InodeID}
+		}
+	}
+}
+
+// Commit installs the inventory and re-links every reported replica.
+func (r *Resync) Commit() {
+	m := r.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.blocks = r.blocks
+	m.epoch, m.seq, m.synced = r.epoch, r.seq, true
+	pending := m.pending
+	m.pending = nil
+	for _, n := range m.nodes {
+		if n.dead {
+			continue
+		}
+		for id, rep := range n.replicas {
+			if b := m.blocks[id]; b != nil && b.matches(rep) {
+				b.holders = append(b.holders, n)
+			}
+		}
+		n.checkAll = true
+	}
+	// Publications that arrived while the inventory was read.
+	for _, ev := range pending {
+		if !m.applyLocked(ev) {
+			break
+		}
+	}
+}
+
+// SafeModeCounts returns the complete blocks with at least ReplicationMin
+// live matching replicas and the number of live datanodes.
+func (m *Manager) SafeModeCounts() dnproto.SafeModeCounts {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := dnproto.SafeModeCounts{Synced: m.synced}
+	for _, n := range m.nodes {
+		if !n.dead {
+			c.LiveDatanodes++
+		}
+	}
+	for _, b := range m.blocks {
+		if b.Complete && len(b.holders) >= m.cfg.ReplicationMin {
+			c.SafeBlocks++
+		}
+	}
+	return c
+}
+
+// SetNamespaceSafeMode records whether the namespace is in safe mode.
+func (m *Manager) SetNamespaceSafeMode(on bool) {
+	m.mu.Lock()
+	m.nsSafeMode = on
+	m.mu.Unlock()
+}

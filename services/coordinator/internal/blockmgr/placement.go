@@ -1,0 +1,128 @@
+package blockmgr
+
+import (
+	"github.com/granary-fs/granary/internal/dnproto"
+)
+
+// ChooseTargets picks up to req.Replication datanodes for a new block with
+// HDFS's default policy (BlockPlacementPolicyDefault): the first on the
+// writer's node when it is a datanode, else a random one; the second on
+// another rack; the third on the second's rack, another node; more at
+// random with at most (replicas-1)/racks+2 per rack. Never two on one node;
+// dead, stale, decommissioning, full and overloaded (load > 2 × average)
+// nodes are skipped.
+func (m *Manager) ChooseTargets(req dnproto.ChooseTargetsRequest) []dnproto.DatanodeInfo {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.cfg.Now()
+	excluded := map[string]bool{}
+	for _, id := range req.Exclude {
+		excluded[id] = true
+	}
+	var good []*Node
+	load, live := 0, 0
+	for _, n := range m.nodes {
+		if m.state(n, now) == Live {
+			load += n.xceivers
+			live++
+		}
+	}
+	avg := 0.0
+	if live > 0 {
+		avg = float64(load) / float64(live)
+	}
+	racks := map[string]bool{}
+	for _, n := range m.nodes {
+		if excluded[n.reg.DatanodeUUID] || m.state(n, now) != Live || n.adminState != "NORMAL" {
+			continue
+		}
+		if avg > 0 && float64(n.xceivers) > 2*avg {
+			continue
+		}
+		if req.BlockSize > 0 && len(n.storages) > 0 && n.remaining() < req.BlockSize {
+			continue
+		}
+		good = append(good, n)
+		racks[n.rack] = true
+	}
+	m.rng.Shuffle(len(good), func(i, j int) { good[i], good[j] = good[j], good[i] })
+	want := min(req.Replication, len(good))
+	if want <= 0 {
+		return nil
+	}
+	maxPerRack := (want-1)/len(racks) + 2
+	chosen := make([]*Node, 0, want)
+	perRack := map[string]int{}
+	taken := func(n *Node) bool {
+		for _, c := range chosen {
+			if c == n {
+				return true
+			}
+		}
+		return false
+	}
+	pick := func(ok func(n *Node) bool) bool {
+		for _, n := range good {
+			if !taken(n) && perRack[n.rack] < maxPerRack && ok(n) {
+				chosen = append(chosen, n)
+				perRack[n.rack]++
+				return true
+			}
+		}
+		return false
+	}
+	any := func(*Node) bool { return true }
+	// First replica: the writer's own node when it is a datanode.
+	if !pick(func(n *Node) bool { return n.reg.IPAddr == req.ClientHost || n.reg.HostName == req.ClientHost }) {
+		pick(any)
+	}
+	if len(chosen) < want && !pick(func(n *Node) bool { return n.rack != chosen[0].rack }) {
+		pick(any)
+	}
+	if len(chosen) < want && !pick(func(n *Node) bool { return n.rack == chosen[1].rack }) {
+		pick(any)
+	}
+	for len(chosen) < want && pick(any) {
+	}
+	out := make([]dnproto.DatanodeInfo, len(chosen))
+	for i, n := range chosen {
+		out[i] = n.info()
+	}
+	return out
+}
+
+func (n *Node) remaining() int64 {
+	var r int64
+	for _, s := range n.storages {
+		if !s.Failed {
+			r += s.Remaining
+		}
+	}
+	return r
+}
+
+func (n *Node) info() dnproto.DatanodeInfo {
+	return dnproto.DatanodeInfo{
+		UUID: n.reg.DatanodeUUID, HostName: n.reg.HostName, IPAddr: n.reg.IPAddr, HTTPPort: n.reg.HTTPPort,
+		Rack: n.rack, Decommission: n.adminState != "NORMAL",
+	}
+}
+
+// Locations returns, for each block, the datanodes holding a good replica.
+func (m *Manager) Locations(ids []int64) []dnproto.BlockLocation {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]dnproto.BlockLocation, len(ids))
+	for i, id := range ids {
+		out[i].ID = id
+		out[i].Locations = []dnproto.DatanodeInfo{}
+		if b := m.blocks[id]; b != nil {
+			for _, h := range b.holders {
+				if !h.dead {
+					out[i].Locations = append(out[i].Locations, h.info())
+				}
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,144 @@
+package blockmgr
+
+import (
+	"github.com/granary-fs/granary/internal/dnproto"
+	"github.com/granary-fs/granary/internal/errs"
+)
+
+func (m *Manager) reportingNode(uuid string) (*Node, error) {
+	n := m.nodes[uuid]
+	if n == nil || n.dead {
+		return nil, errs.E(errs.Unregistered, "Data node %s is not registered", uuid)
+	}
+	return n, nil
+}
+
+// FullReport processes one chunk of a full block report. The chunk must be
+// sent under a lease granted in a heartbeat (LeaseID 0 is refused unless
+// the node has never reported, as a first report after registration). Once
+// the last chunk of a storage's report is in, replicas of that storage the
+// report did not list are removed.
+func (m *Manager) FullReport(c *dnproto.ReportChunk) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, err := m.reportingNode(c.DatanodeUUID)
+	if err != nil {
+		return err
+	}
+	l := m.leases[c.LeaseID]
+	if l == nil || l.node != c.DatanodeUUID {
+		return errs.E(errs.IO, "full block report from %s has no valid lease (lease ID %d)", c.DatanodeUUID, c.LeaseID)
+	}
+	storage := n.storageIndex(c.StorageID)
+	n.reportID = c.ReportID
+	for _, r := range c.Replicas {
+		m.addReplica(n, r.ID, replica{genStamp: r.GenStamp, numBytes: r.NumBytes, state: r.State, storage: storage, report: c.ReportID})
+	}
+	if c.Index == c.Count-1 {
+		for id, r := range n.replicas {
+			if r.storage == storage && r.report != c.ReportID {
+				m.removeReplica(n, id)
+			}
+		}
+		n.reported = true
+	}
+	return nil
+}
+
+// ReleaseLease ends a lease once a node's whole report is in.
+func (m *Manager) ReleaseLease(id uint64) {
+	m.mu.Lock()
+	delete(m.leases, id)
+	m.mu.Unlock()
+}
+
+// addReplica records what n reported of block id and links it to the
+// namespace block when it matches; otherwise it becomes a suspect.
+func (m *Manager) addReplica(n *Node, id int64, r replica) {
+	n.replicas[id] = r
+	b := m.blocks[id]
+	if b != nil && b.matches(r) {
+		b.addHolder(n)
+		return
+	}
+	if b != nil {
+		b.removeHolder(n)
+	}
+	n.suspects[id] = true
+}
+
+func (m *Manager) removeReplica(n *Node, id int64) {
+	delete(n.replicas, id)
+	delete(n.suspects, id)
+	if b := m.blocks[id]; b != nil {
+		b.removeHolder(n)
+	}
+}
+
+// Incremental processes an incremental block report.
+func (m *Manager) Incremental(r *dnproto.IncrementalReport) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, err := m.reportingNode(r.DatanodeUUID)
+	if err != nil {
+		return err
+	}
+	for _, e := range r.Blocks {
+		switch e.Status {
+		case dnproto.Received:
+			m.addReplica(n, e.Block.ID, replica{genStamp: e.Block.GenStamp, numBytes: e.Block.NumBytes, storage: n.storageIndex(e.StorageID), report: n.reportID})
+		case dnproto.Receiving:
+			m.addReplica(n, e.Block.ID, replica{genStamp: e.Block.GenStamp, numBytes: e.Block.NumBytes, state: dnproto.StateRBW, storage: n.storageIndex(e.StorageID), report: n.reportID})
+		case dnproto.Deleted:
+			m.removeReplica(n, e.Block.ID)
+		default:
+			return errs.E(errs.IllegalArgument, "unknown incremental report status %q", e.Status)
+		}
+	}
+	return nil
+}
+
+// Reconcile checks suspect replicas against the namespace and queues
+// invalidation of those that belong to no block or carry a stale
+// generation stamp. It does nothing until the namespace is synced and
+// while it is in safe mode: no replica is deleted then. It returns how
+// many replicas it queued.
+func (m *Manager) Reconcile() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.synced || m.nsSafeMode {
+		return 0
+	}
+	queued := 0
+	for _, n := range m.nodes {
+		if n.dead {
+			continue
+		}
+		if n.checkAll {
+			for id := range n.replicas {
+				n.suspects[id] = true
+			}
+			n.checkAll = false
+		}
+		for id := range n.suspects {
+			r, ok := n.replicas[id]
+			delete(n.suspects, id)
+			if !ok {
+				continue
+			}
+			b := m.blocks[id]
+			switch {
+			case b != nil && b.matches(r):
+				b.addHolder(n)
+			case b == nil || r.genStamp < b.GenStamp:
+				n.invalidate = append(n.invalidate, dnproto.BlockRef{ID: id, GenStamp: r.genStamp, NumBytes: r.numBytes})
+				delete(n.replicas, id)
+				if b != nil {
+					b.removeHolder(n)
+				}
+				queued++
+			}
+		}
+	}
+	return queued
+}
