@@ -122,10 +122,12 @@ type CreateRequest struct {
 	Permission   string `json:"permission,omitempty" example:"644"`
 }
 
-// CompleteRequest is the native API's complete.
+// CompleteRequest is the native API's complete: Last is the file's last
+// block with its final length (absent for a file without blocks).
 type CompleteRequest struct {
-	Path       string `json:"path" example:"/user/me/empty"`
-	ClientName string `json:"clientName" example:"granary-cli-4711"`
+	Path       string         `json:"path" example:"/user/me/empty"`
+	ClientName string         `json:"clientName" example:"granary-cli-4711"`
+	Last       *ExtendedBlock `json:"last,omitempty"`
 }
 
 // SafeModeStatus is the admin API's safe-mode answer.

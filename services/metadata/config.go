@@ -11,7 +11,10 @@ import (
 type Config struct {
 	DatabaseURL string
 	HTTPAddr    string // dfs.namenode.http-address, default :9870
-	DBMaxConns  int32  // at least the expected concurrency
+	// NATSURL is the NATS server(s) shared with the coordinator (comma
+	// separated); empty runs the namespace alone, without block management.
+	NATSURL    string
+	DBMaxConns int32 // at least the expected concurrency
 
 	Superuser  string // default: the user running the process
 	Supergroup string // dfs.permissions.superusergroup

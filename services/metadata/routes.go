@@ -2,7 +2,6 @@ package metadata
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/pprof"
 	"strconv"
@@ -36,6 +35,9 @@ func (s *Service) routes() http.Handler {
 	r.Get("/webhdfs/v1", s.webhdfsGet)
 	r.Post("/api/v1/create", s.nativeCreate)
 	r.Post("/api/v1/complete", s.nativeComplete)
+	r.Post("/api/v1/addBlock", s.nativeAddBlock)
+	r.Post("/api/v1/abandonBlock", s.nativeAbandonBlock)
+	r.Get("/api/v1/blockLocations", s.nativeBlockLocations)
 	r.Get("/api/v1/admin/safemode", s.adminSafeModeGet)
 	r.Post("/api/v1/admin/safemode/{action}", s.adminSafeMode)
 	r.Post("/api/v1/admin/saveNamespace", s.adminSaveNamespace)
@@ -237,96 +239,6 @@ func (s *Service) adminSaveNamespace(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_ = writeJSON(w, http.StatusOK, api.SaveNamespaceResponse{TxID: txid})
-}
-
-// nativeCreate godoc
-//
-//	@Summary		Create a file under construction (ClientProtocol.create)
-//	@Description	The file is leased to clientName until complete. Parents are created when createParent is set.
-//	@Tags			native
-//	@Accept			json
-//	@Produce		json
-//	@Param			user.name	query		string				false	"caller"
-//	@Param			request		body		api.CreateRequest	true	"what to create"
-//	@Success		200			{object}	api.FileStatusResponse
-//	@Failure		400			{object}	errs.RemoteExceptionBody
-//	@Failure		403			{object}	errs.RemoteExceptionBody
-//	@Failure		404			{object}	errs.RemoteExceptionBody
-//	@Router			/api/v1/create [post]
-func (s *Service) nativeCreate(w http.ResponseWriter, r *http.Request) {
-	var req api.CreateRequest
-	u, err := s.nativeCall(r, &req)
-	if err == nil && req.ClientName == "" {
-		err = errs.E(errs.IllegalArgument, "clientName is required")
-	}
-	mode := -1
-	if err == nil && req.Permission != "" {
-		m, perr := strconv.ParseUint(req.Permission, 8, 16)
-		if perr != nil || m > 0o1777 {
-			err = errs.E(errs.IllegalArgument, "Invalid permission %q", req.Permission)
-		}
-		mode = int(m)
-	}
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	st, err := s.namespace().Create(r.Context(), u, req.Path, namespace.CreateOptions{
-		Overwrite: req.Overwrite, CreateParent: req.CreateParent, Replication: req.Replication,
-		BlockSize: req.BlockSize, Mode: mode, ClientName: req.ClientName, ClientMachine: clientHost(r),
-	})
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	_ = writeJSON(w, http.StatusOK, api.FileStatusResponse{FileStatus: toFileStatus(st)})
-}
-
-// nativeComplete godoc
-//
-//	@Summary	Complete (close) a file under construction (ClientProtocol.complete)
-//	@Tags		native
-//	@Accept		json
-//	@Produce	json
-//	@Param		user.name	query		string				false	"caller"
-//	@Param		request		body		api.CompleteRequest	true	"the file and its lease holder"
-//	@Success	200			{object}	api.BooleanResponse
-//	@Failure	400			{object}	errs.RemoteExceptionBody
-//	@Failure	403			{object}	errs.RemoteExceptionBody
-//	@Failure	404			{object}	errs.RemoteExceptionBody
-//	@Router		/api/v1/complete [post]
-func (s *Service) nativeComplete(w http.ResponseWriter, r *http.Request) {
-	var req api.CompleteRequest
-	u, err := s.nativeCall(r, &req)
-	if err == nil {
-		err = s.namespace().Complete(r.Context(), u, req.Path, req.ClientName)
-	}
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	_ = writeJSON(w, http.StatusOK, api.BooleanResponse{Boolean: true})
-}
-
-// nativeCall decodes a native API request body into v and returns the caller.
-func (s *Service) nativeCall(r *http.Request, v any) (*namespace.User, error) {
-	p, err := newParams(r.URL.Query())
-	if err != nil {
-		return nil, err
-	}
-	u, err := s.user(p)
-	if err != nil {
-		return nil, err
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return nil, errs.E(errs.IllegalArgument, "Invalid request body: %v", err)
-	}
-	if s.ns.Load() == nil {
-		return nil, errs.E(errs.Retriable, "NameNode still not started")
-	}
-	return u, nil
 }
 
 func clientHost(r *http.Request) string {

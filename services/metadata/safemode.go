@@ -62,6 +62,13 @@ func (s *SafeMode) notify() {
 	s.changed = make(chan struct{})
 }
 
+// setReports sets where reported-block counts come from.
+func (s *SafeMode) setReports(r BlockReports) {
+	s.mu.Lock()
+	s.reports = r
+	s.mu.Unlock()
+}
+
 // activate enters start-up safe mode and leaves at once if the thresholds
 // already hold (no blocks yet, as on a fresh namespace).
 func (s *SafeMode) activate() {

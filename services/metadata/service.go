@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/granary-fs/granary/internal/errs"
@@ -45,6 +46,8 @@ type Service struct {
 
 	listener net.Listener
 	addrSet  chan struct{}
+
+	coord *coordination // nil without NATS
 
 	checkpointMu   sync.Mutex // one checkpoint at a time
 	lastImageTxID  atomic.Int64
@@ -135,6 +138,18 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	edits := st.NewEditLog(epoch, ns.TxID(), s.cfg.EditLogRetry, s.metrics, s.log)
+	if s.cfg.NATSURL != "" {
+		nc, err := nats.Connect(s.cfg.NATSURL, nats.Name("granary-metadata"), nats.RetryOnFailedConnect(true),
+			nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
+		if err != nil {
+			stopHTTP()
+			return fmt.Errorf("connecting to NATS at %s: %w", s.cfg.NATSURL, err)
+		}
+		defer nc.Close()
+		s.coord = newCoordination(s, nc, epoch, ns.TxID())
+		edits.OnCommit(s.coord.committed)
+		s.safe.setReports(s.coord)
+	}
 	s.edits.Store(edits)
 	ns.SetJournal(edits)
 	s.ns.Store(ns)
@@ -156,6 +171,9 @@ func (s *Service) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.safeModeLoop(gctx) })
 	g.Go(func() error { return s.checkpointLoop(gctx) })
+	if s.coord != nil {
+		g.Go(func() error { return s.coord.run(gctx) })
+	}
 	var runErr error
 	select {
 	case <-ctx.Done():

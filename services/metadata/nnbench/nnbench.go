@@ -201,7 +201,7 @@ func throughput(ctx context.Context, e *env, o Options, op string, out io.Writer
 			if _, err := j.ns.Create(ctx, benchUser, p, namespace.CreateOptions{CreateParent: true, Mode: -1, ClientName: "nnbench"}); err != nil {
 				return err
 			}
-			return j.ns.Complete(ctx, benchUser, p, "nnbench")
+			return j.ns.Complete(ctx, benchUser, p, "nnbench", nil)
 		}); err != nil {
 			return fmt.Errorf("generating inputs: %w", err)
 		}
@@ -225,7 +225,7 @@ func throughput(ctx context.Context, e *env, o Options, op string, out io.Writer
 				return err
 			}
 			if o.Close {
-				return j.ns.Complete(ctx, benchUser, p, "nnbench")
+				return j.ns.Complete(ctx, benchUser, p, "nnbench", nil)
 			}
 			return nil
 		}

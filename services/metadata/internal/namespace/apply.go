@@ -49,10 +49,30 @@ func (ns *Namespace) apply(op Op) error {
 			before := n.storageSpace()
 			n.repl = o.Replication
 			addUsage(n.parent, 0, n.storageSpace()-before)
+			ns.emit(n)
 			return nil
 		})
 	case *SetQuota:
 		return ns.withInode(o.Path, func(n *Inode) error { return ns.applySetQuota(n, o) })
+	case *AddBlock:
+		return ns.withUC(o.Path, func(n *Inode) error { return ns.applyAddBlock(n, o) })
+	case *UpdateBlocks:
+		return ns.withUC(o.Path, func(n *Inode) error {
+			kept := map[int64]bool{}
+			for _, b := range o.Blocks {
+				kept[b.ID] = true
+			}
+			for _, b := range n.blocks {
+				if !kept[b.ID] {
+					ns.changes = append(ns.changes, BlockChange{ID: b.ID, Removed: true})
+				}
+			}
+			before := n.storageSpace()
+			n.blocks = append([]Block(nil), o.Blocks...)
+			addUsage(n.parent, 0, n.storageSpace()-before)
+			ns.emit(n)
+			return nil
+		})
 	}
 	return fmt.Errorf("no apply for %v", op.Code())
 }
@@ -137,6 +157,7 @@ func (ns *Namespace) applyClose(o *Close) error {
 		n.uc = nil
 		ns.blocks += int64(len(n.blocks))
 		addUsage(n.parent, 0, n.storageSpace()-before)
+		ns.emit(n)
 		return nil
 	})
 }
@@ -149,6 +170,7 @@ func (ns *Namespace) detach(n *Inode, mtime int64) {
 	parent.dir.remove(n.name)
 	parent.mtime = mtime
 	addUsage(parent, -c, -ds)
+	ns.emitRemoved(n)
 	ns.files -= files
 	ns.dirs -= dirs
 	ns.blocks -= blocks
@@ -233,5 +255,31 @@ func (ns *Namespace) applySetQuota(n *Inode, o *SetQuota) error {
 		n.dir.quota = &quota{nsUsed: c, dsUsed: ds}
 	}
 	n.dir.quota.ns, n.dir.quota.ds = max(nsq, -1), max(dsq, -1)
+	return nil
+}
+
+func (ns *Namespace) withUC(p string, fn func(n *Inode) error) error {
+	return ns.withInode(p, func(n *Inode) error {
+		if n.dir != nil || n.uc == nil {
+			return fmt.Errorf("%s is not a file under construction", p)
+		}
+		return fn(n)
+	})
+}
+
+func (ns *Namespace) applyAddBlock(n *Inode, o *AddBlock) error {
+	before := n.storageSpace()
+	if o.Penultimate != nil {
+		k := len(n.blocks)
+		if k == 0 || n.blocks[k-1].ID != o.Penultimate.ID {
+			return fmt.Errorf("%s: penultimate block %d is not the last block", o.Path, o.Penultimate.ID)
+		}
+		n.blocks[k-1] = *o.Penultimate
+	}
+	n.blocks = append(n.blocks, o.Last)
+	ns.lastBlockID = max(ns.lastBlockID, o.Last.ID)
+	ns.genStamp = max(ns.genStamp, o.Last.GenStamp)
+	addUsage(n.parent, 0, n.storageSpace()-before)
+	ns.emit(n)
 	return nil
 }

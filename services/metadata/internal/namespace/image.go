@@ -33,6 +33,8 @@ func (ns *Namespace) WriteImage(w io.Writer) (inodes int64, err error) {
 	e.uint(imageVersion)
 	e.int(ns.txid)
 	e.int(ns.lastInodeID)
+	e.int(ns.lastBlockID)
+	e.int(ns.genStamp)
 	e.int(int64(len(ns.inodes)))
 	e.uint(uint64(len(ns.strings.names)))
 	for _, s := range ns.strings.names {
@@ -127,7 +129,7 @@ func LoadImage(cfg Config, data []byte, progress func(loaded, total int64)) (*Na
 		return nil, fmt.Errorf("%w: unsupported image version %d", ErrCorruptImage, v)
 	}
 	ns := New(cfg)
-	txid, lastID, total := d.int(), d.int(), d.int()
+	txid, lastID, lastBlock, genStamp, total := d.int(), d.int(), d.int(), d.int(), d.int()
 	nstr := d.uint()
 	if d.err != nil || nstr > uint64(len(d.buf)) || total < 1 || total > int64(len(d.buf)) {
 		return nil, fmt.Errorf("%w: bad header", ErrCorruptImage)
@@ -193,7 +195,7 @@ func LoadImage(cfg Config, data []byte, progress func(loaded, total int64)) (*Na
 	for _, q := range quotaDirs {
 		q.dir.quota.nsUsed, q.dir.quota.dsUsed = count(q)
 	}
-	ns.txid, ns.lastInodeID = txid, lastID
+	ns.txid, ns.lastInodeID, ns.lastBlockID, ns.genStamp = txid, lastID, lastBlock, genStamp
 	if progress != nil {
 		progress(total, total)
 	}

@@ -181,26 +181,35 @@ func verifyReplication(path string, r int) error {
 	return nil
 }
 
-// Complete closes a file under construction held by clientName.
-func (ns *Namespace) Complete(ctx context.Context, u *User, path, clientName string) error {
+// Complete closes a file under construction held by clientName
+// (ClientProtocol.complete). last is the client's last block with its final
+// length (nil for a file without blocks); it must be the file's last block.
+// The caller has checked that the last block has replication.min reported
+// replicas.
+func (ns *Namespace) Complete(ctx context.Context, u *User, path, clientName string, last *Block) error {
 	comps, err := hdfspath.Split(path)
 	if err != nil {
 		return err
 	}
 	return ns.mutate(ctx, "Cannot complete file "+path, func(t *tx) error {
-		ip, _ := ns.resolve(comps)
-		n := ip[len(ip)-1]
-		if n == nil {
-			return errs.E(errs.FileNotFound, "File does not exist: %s", path)
+		n, err := ns.leaseHolder(comps, path, clientName)
+		if err != nil {
+			return err
 		}
-		if n.dir != nil || n.uc == nil {
-			return errs.E(errs.LeaseExpired, "No lease on %s: File is not open for writing", path)
+		blocks := append([]Block(nil), n.blocks...)
+		k := len(blocks)
+		switch {
+		case last == nil && k > 0:
+			return errs.E(errs.IO, "complete of %s without its last block %d", path, blocks[k-1].ID)
+		case last != nil && (k == 0 || blocks[k-1].ID != last.ID):
+			return errs.E(errs.IO, "complete of %s: block %d is not the file's last block", path, last.ID)
+		case last != nil && (last.NumBytes < 0 || last.NumBytes > n.blockSize):
+			return errs.E(errs.IllegalArgument, "last block length %d out of range [0, %d]", last.NumBytes, n.blockSize)
 		}
-		if n.uc.clientName != clientName {
-			return errs.E(errs.LeaseExpired, "Client (=%s) is not the lease owner (=%s) of %s", clientName, n.uc.clientName, path)
+		if last != nil {
+			blocks[k-1].NumBytes = last.NumBytes
 		}
-		now := ns.millis()
-		return t.log(&Close{Path: hdfspath.Join(comps), Mtime: now, Atime: n.atime, Blocks: n.blocks})
+		return t.log(&Close{Path: hdfspath.Join(comps), Mtime: ns.millis(), Atime: n.atime, Blocks: blocks})
 	})
 }
 

@@ -30,7 +30,18 @@ import (
 // block. The returned Commit reports when the op (and all before it) is
 // durable.
 type Journal interface {
-	Append(txid int64, op Op) Commit
+	Append(txid int64, op Op, blocks []BlockChange) Commit
+}
+
+// BlockChange is the new state of one block after an op: what the
+// coordinator's block map must learn (HDFS's BlockManager learns it from
+// the same in-process calls). Removed blocks carry only their ID.
+type BlockChange struct {
+	ID, GenStamp, NumBytes int64
+	Replication            uint16
+	Complete               bool
+	Removed                bool
+	InodeID                int64
 }
 
 // Commit waits for an appended op to be durable.
@@ -61,7 +72,10 @@ type Namespace struct {
 	lastInodeID int64
 	txid        int64 // the last applied transaction
 	files, dirs int64
-	blocks      int64 // blocks of complete files, for safe mode
+	blocks      int64         // blocks of complete files, for safe mode
+	lastBlockID int64         // the last block ID allocated
+	genStamp    int64         // the last generation stamp issued
+	changes     []BlockChange // block changes of the op being applied
 
 	journal    Journal
 	superuser  string
@@ -101,6 +115,8 @@ func New(cfg Config) *Namespace {
 	}
 	ns.inodes[RootInodeID] = ns.root
 	ns.lastInodeID = RootInodeID
+	ns.lastBlockID = FirstBlockID
+	ns.genStamp = FirstGenStamp
 	ns.dirs = 1
 	return ns
 }
@@ -144,7 +160,9 @@ func (ns *Namespace) Replay(txid int64, op Op) error {
 	if txid != ns.txid+1 {
 		return fmt.Errorf("edit log gap: expected txid %d, found %d", ns.txid+1, txid)
 	}
-	if err := ns.apply(op); err != nil {
+	err := ns.apply(op)
+	ns.changes = ns.changes[:0]
+	if err != nil {
 		return fmt.Errorf("txid %d (%v): %w", txid, op.Code(), err)
 	}
 	ns.txid = txid
@@ -169,11 +187,17 @@ type tx struct {
 func (t *tx) log(op Op) error {
 	ns := t.ns
 	if err := ns.apply(op); err != nil {
+		ns.changes = ns.changes[:0]
 		// A validated op that fails to apply is a bug; refuse it loudly.
 		return errs.Wrap(errs.Internal, err, "applying %v", op.Code())
 	}
 	ns.txid++
-	t.last = ns.journal.Append(ns.txid, op)
+	var changes []BlockChange
+	if len(ns.changes) > 0 {
+		changes = append(changes, ns.changes...)
+		ns.changes = ns.changes[:0]
+	}
+	t.last = ns.journal.Append(ns.txid, op, changes)
 	return nil
 }
 
@@ -326,5 +350,28 @@ func checkItems(d *Inode) error {
 }
 
 func (ns *Namespace) millis() int64 { return ns.now().UnixMilli() }
+
+// emit records the new state of every block of file n.
+func (ns *Namespace) emit(n *Inode) {
+	for i, b := range n.blocks {
+		complete := n.uc == nil || i < len(n.blocks)-1
+		ns.changes = append(ns.changes, BlockChange{
+			ID: b.ID, GenStamp: b.GenStamp, NumBytes: b.NumBytes, Replication: n.repl, Complete: complete, InodeID: n.id,
+		})
+	}
+}
+
+// emitRemoved records the removal of every block in n's subtree.
+func (ns *Namespace) emitRemoved(n *Inode) {
+	if n.dir != nil {
+		for _, c := range n.dir.children {
+			ns.emitRemoved(c)
+		}
+		return
+	}
+	for _, b := range n.blocks {
+		ns.changes = append(ns.changes, BlockChange{ID: b.ID, Removed: true})
+	}
+}
 
 func (ns *Namespace) minBlockSize() int64 { return ns.minBlock }

@@ -22,7 +22,7 @@ type done struct{}
 
 func (done) Wait(context.Context) error { return nil }
 
-func (r *recorder) Append(txid int64, op Op) Commit {
+func (r *recorder) Append(txid int64, op Op, _ []BlockChange) Commit {
 	r.txids = append(r.txids, txid)
 	r.ops = append(r.ops, op)
 	return done{}
@@ -59,6 +59,9 @@ func allOps() []Op {
 		&Times{Path: "/b", Mtime: -1, Atime: 11},
 		&SetReplication{Path: "/b/f", Replication: 2},
 		&SetQuota{Path: "/b", NS: 10, DS: QuotaDontSet},
+		&AddBlock{Path: "/b/f", Last: Block{ID: 1<<30 + 1, GenStamp: 1002}},
+		&AddBlock{Path: "/b/f", Penultimate: &Block{ID: 1<<30 + 1, GenStamp: 1002, NumBytes: 7}, Last: Block{ID: 1<<30 + 2, GenStamp: 1003}},
+		&UpdateBlocks{Path: "/b/f", Blocks: []Block{{ID: 1 << 30, GenStamp: 1001, NumBytes: 9}}},
 	}
 }
 
@@ -117,8 +120,24 @@ func randomWorkload(ns *Namespace, seed int64, n int) {
 			err = ns.Mkdirs(ctx, u, path(), -1)
 		case 2:
 			p := path()
-			if _, err = ns.Create(ctx, u, p, CreateOptions{Overwrite: rng.Intn(2) == 0, CreateParent: true, Mode: -1, ClientName: "c"}); err == nil && rng.Intn(2) == 0 {
-				err = ns.Complete(ctx, u, p, "c")
+			if _, err = ns.Create(ctx, u, p, CreateOptions{Overwrite: rng.Intn(2) == 0, CreateParent: true, Mode: -1, ClientName: "c", BlockSize: 1 << 20}); err != nil {
+				break
+			}
+			var last *Block
+			for b := rng.Intn(3); b > 0; b-- {
+				nb, err := ns.AddBlock(ctx, p, "c", last)
+				if err != nil {
+					break
+				}
+				nb.NumBytes = int64(rng.Intn(1 << 20))
+				last = &nb
+			}
+			if last != nil && rng.Intn(4) == 0 {
+				_ = ns.AbandonBlock(ctx, p, "c", last.ID)
+				last, _ = ns.LastBlock(p, "c")
+			}
+			if rng.Intn(3) > 0 {
+				err = ns.Complete(ctx, u, p, "c", last)
 			}
 		case 3:
 			_, err = ns.Delete(ctx, u, path(), rng.Intn(2) == 0)

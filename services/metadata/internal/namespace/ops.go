@@ -23,12 +23,15 @@ const (
 	OpClose          OpCode = 9
 	OpTimes          OpCode = 13
 	OpSetQuota       OpCode = 14
+	OpUpdateBlocks   OpCode = 25
+	OpAddBlock       OpCode = 33
 )
 
 var opNames = map[OpCode]string{
 	OpAdd: "OP_ADD", OpRenameOld: "OP_RENAME_OLD", OpDelete: "OP_DELETE", OpMkdir: "OP_MKDIR",
 	OpSetReplication: "OP_SET_REPLICATION", OpSetPermissions: "OP_SET_PERMISSIONS",
 	OpSetOwner: "OP_SET_OWNER", OpClose: "OP_CLOSE", OpTimes: "OP_TIMES", OpSetQuota: "OP_SET_QUOTA",
+	OpUpdateBlocks: "OP_UPDATE_BLOCKS", OpAddBlock: "OP_ADD_BLOCK",
 }
 
 func (c OpCode) String() string {
@@ -120,6 +123,52 @@ type SetQuota struct {
 	Path   string
 	NS, DS int64
 }
+
+// AddBlock appends a new block to a file under construction
+// (OP_ADD_BLOCK), committing the length of the previous last block. The new
+// block's ID and generation stamp advance the namespace's counters (HDFS
+// logs them as OP_ALLOCATE_BLOCK_ID and OP_SET_GENSTAMP_V2 too; here they
+// ride on this op).
+type AddBlock struct {
+	Path        string
+	Penultimate *Block // the previous last block with its final length, if any
+	Last        Block
+}
+
+// UpdateBlocks replaces the block list of a file under construction
+// (OP_UPDATE_BLOCKS): abandonBlock.
+type UpdateBlocks struct {
+	Path   string
+	Blocks []Block
+}
+
+func (*AddBlock) Code() OpCode     { return OpAddBlock }
+func (*UpdateBlocks) Code() OpCode { return OpUpdateBlocks }
+
+func (o *AddBlock) encode(e *encoder) {
+	e.str(o.Path)
+	if o.Penultimate != nil {
+		e.blocks([]Block{*o.Penultimate, o.Last})
+	} else {
+		e.blocks([]Block{o.Last})
+	}
+}
+
+func (o *AddBlock) decode(d *decoder) {
+	o.Path = d.str()
+	bs := d.blocks()
+	switch len(bs) {
+	case 1:
+		o.Last = bs[0]
+	case 2:
+		o.Penultimate, o.Last = &bs[0], bs[1]
+	default:
+		d.fail("add-block block count")
+	}
+}
+
+func (o *UpdateBlocks) encode(e *encoder) { e.str(o.Path); e.blocks(o.Blocks) }
+func (o *UpdateBlocks) decode(d *decoder) { o.Path, o.Blocks = d.str(), d.blocks() }
 
 func (*Mkdir) Code() OpCode          { return OpMkdir }
 func (*Add) Code() OpCode            { return OpAdd }
@@ -238,6 +287,10 @@ func DecodeOp(code OpCode, payload []byte) (Op, error) {
 		op = &SetReplication{}
 	case OpSetQuota:
 		op = &SetQuota{}
+	case OpAddBlock:
+		op = &AddBlock{}
+	case OpUpdateBlocks:
+		op = &UpdateBlocks{}
 	default:
 		return nil, fmt.Errorf("%w: unknown op code %d", ErrCorruptOp, code)
 	}

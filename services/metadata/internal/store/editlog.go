@@ -37,7 +37,13 @@ type EditLog struct {
 	failing   atomic.Bool
 	committed atomic.Int64
 	metrics   EditLogMetrics
+	// onCommit, when set, is called by the writer goroutine after each
+	// committed batch with its last txid and its block changes, in order.
+	onCommit func(lastTxID int64, changes []namespace.BlockChange)
 }
+
+// OnCommit sets the function told of every committed batch; set it before Run.
+func (l *EditLog) OnCommit(fn func(lastTxID int64, changes []namespace.BlockChange)) { l.onCommit = fn }
 
 // EditLogMetrics receives the edit log's figures (Prometheus in the service).
 type EditLogMetrics interface {
@@ -45,10 +51,11 @@ type EditLogMetrics interface {
 }
 
 type batch struct {
-	txids []int64
-	ops   []namespace.Op
-	done  chan struct{}
-	err   error
+	txids   []int64
+	ops     []namespace.Op
+	changes []namespace.BlockChange
+	done    chan struct{}
+	err     error
 }
 
 func newBatch() *batch { return &batch{done: make(chan struct{})} }
@@ -71,11 +78,12 @@ func (s *Store) NewEditLog(epoch, lastTxID int64, retryFor time.Duration, m Edit
 }
 
 // Append queues op at txid; it never blocks on I/O.
-func (l *EditLog) Append(txid int64, op namespace.Op) namespace.Commit {
+func (l *EditLog) Append(txid int64, op namespace.Op, changes []namespace.BlockChange) namespace.Commit {
 	l.mu.Lock()
 	b := l.cur
 	b.txids = append(b.txids, txid)
 	b.ops = append(b.ops, op)
+	b.changes = append(b.changes, changes...)
 	l.mu.Unlock()
 	select {
 	case l.kick <- struct{}{}:
@@ -131,7 +139,11 @@ func (l *EditLog) flush(ctx context.Context) error {
 			close(rest.done)
 			return err
 		}
-		l.committed.Store(b.txids[len(b.txids)-1])
+		last := b.txids[len(b.txids)-1]
+		l.committed.Store(last)
+		if l.onCommit != nil {
+			l.onCommit(last, b.changes)
+		}
 		if ctx.Err() == nil {
 			return nil
 		}

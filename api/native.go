@@ -1,0 +1,55 @@
+package api
+
+// ExtendedBlock names a block in the native API (HDFS's ExtendedBlock).
+type ExtendedBlock struct {
+	BlockPoolID     string `json:"blockPoolId,omitempty" example:"BP-1-10.0.0.1-1700000000000"`
+	BlockID         int64  `json:"blockId" example:"1073741825"`
+	GenerationStamp int64  `json:"generationStamp" example:"1001"`
+	NumBytes        int64  `json:"numBytes" example:"134217728"`
+}
+
+// DatanodeInfo is a datanode as clients see it.
+type DatanodeInfo struct {
+	UUID     string `json:"uuid" example:"5b0b2c4e-..."`
+	HostName string `json:"hostName" example:"dn1"`
+	IPAddr   string `json:"ipAddr" example:"10.0.0.5"`
+	HTTPPort int    `json:"infoPort" example:"9864"`
+	Rack     string `json:"networkLocation" example:"/default-rack"`
+}
+
+// LocatedBlock is a block with its locations.
+type LocatedBlock struct {
+	Block       ExtendedBlock  `json:"block"`
+	StartOffset int64          `json:"startOffset" example:"0"`
+	Locations   []DatanodeInfo `json:"locations"`
+	IsCorrupt   bool           `json:"isCorrupt" example:"false"`
+}
+
+// LocatedBlocks is getBlockLocations' answer.
+type LocatedBlocks struct {
+	FileLength          int64          `json:"fileLength" example:"134217728"`
+	IsUnderConstruction bool           `json:"isUnderConstruction" example:"false"`
+	LocatedBlocks       []LocatedBlock `json:"locatedBlocks"`
+	IsLastBlockComplete bool           `json:"isLastBlockComplete" example:"true"`
+}
+
+// LocatedBlocksResponse wraps LocatedBlocks.
+type LocatedBlocksResponse struct {
+	LocatedBlocks LocatedBlocks `json:"LocatedBlocks"`
+}
+
+// AddBlockRequest is ClientProtocol.addBlock.
+type AddBlockRequest struct {
+	Path       string         `json:"path" example:"/user/me/f"`
+	ClientName string         `json:"clientName" example:"granary-cli-4711"`
+	Previous   *ExtendedBlock `json:"previous,omitempty"`
+	// ExcludeNodes are datanode UUIDs not to write to.
+	ExcludeNodes []string `json:"excludeNodes,omitempty"`
+}
+
+// AbandonBlockRequest is ClientProtocol.abandonBlock.
+type AbandonBlockRequest struct {
+	Path       string `json:"path" example:"/user/me/f"`
+	ClientName string `json:"clientName" example:"granary-cli-4711"`
+	BlockID    int64  `json:"blockId" example:"1073741825"`
+}

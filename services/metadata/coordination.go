@@ -1,0 +1,240 @@
+package metadata
+
+import (
+	"context"
+	"encoding/json"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/granary-fs/granary/internal/dnproto"
+	"github.com/granary-fs/granary/internal/errs"
+	"github.com/granary-fs/granary/services/metadata/internal/namespace"
+)
+
+// coordination is the metadata service's side of the NATS contract with
+// the coordinator: it publishes block changes after they commit, answers
+// inventory and namespace-info requests, and polls the coordinator's
+// safe-mode counts.
+type coordination struct {
+	s     *Service
+	nc    *nats.Conn
+	epoch int64
+
+	mu        sync.Mutex
+	queue     []pendingChanges
+	kick      chan struct{}
+	published atomic.Int64 // Seq of the last publication
+
+	snapMu    sync.Mutex
+	snapshots map[uint64]*snapshot
+	snapID    uint64
+
+	counts atomic.Pointer[dnproto.SafeModeCounts]
+}
+
+type pendingChanges struct {
+	seq     int64
+	changes []namespace.BlockChange
+}
+
+type snapshot struct {
+	seq     int64
+	blocks  []namespace.BlockChange
+	expires time.Time
+}
+
+// maxEventsPerMessage keeps publications well under NATS's payload limit.
+const maxEventsPerMessage = 4096
+
+func newCoordination(s *Service, nc *nats.Conn, epoch, lastTxID int64) *coordination {
+	c := &coordination{s: s, nc: nc, epoch: epoch, kick: make(chan struct{}, 1), snapshots: map[uint64]*snapshot{}}
+	c.published.Store(lastTxID)
+	return c
+}
+
+// committed is the edit log's OnCommit hook: it only queues.
+func (c *coordination) committed(lastTxID int64, changes []namespace.BlockChange) {
+	if len(changes) == 0 {
+		return
+	}
+	c.mu.Lock()
+	c.queue = append(c.queue, pendingChanges{seq: lastTxID, changes: changes})
+	c.mu.Unlock()
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// run publishes queued changes in commit order, and an empty publication
+// every second so that the coordinator sees the epoch, the sequence and the
+// safe-mode state even when nothing changes.
+func (c *coordination) run(ctx context.Context) error {
+	subs := []struct {
+		subj string
+		h    dnproto.Handler
+	}{
+		{dnproto.SubjNamespaceInfo, func(context.Context, []byte) (any, error) { return c.s.namespaceInfo(), nil }},
+		{dnproto.SubjNamespaceInventory, dnproto.JSON(c.inventory)},
+	}
+	for _, sub := range subs {
+		s, err := dnproto.Serve(c.nc, sub.subj, c.s.log, sub.h)
+		if err != nil {
+			return err
+		}
+		defer s.Unsubscribe()
+	}
+	go c.countsLoop(ctx)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			c.publishQueued()
+			return nil
+		case <-c.kick:
+			c.publishQueued()
+		case <-tick.C:
+			if !c.publishQueued() {
+				c.publish(nil, c.published.Load())
+			}
+		}
+	}
+}
+
+// publishQueued publishes everything queued; it reports whether it
+// published anything.
+func (c *coordination) publishQueued() bool {
+	c.mu.Lock()
+	q := c.queue
+	c.queue = nil
+	c.mu.Unlock()
+	for _, p := range q {
+		for len(p.changes) > 0 {
+			k := min(len(p.changes), maxEventsPerMessage)
+			c.publish(p.changes[:k], p.seq)
+			p.changes = p.changes[k:]
+		}
+	}
+	return len(q) > 0
+}
+
+func (c *coordination) publish(changes []namespace.BlockChange, seq int64) {
+	ev := dnproto.BlockEvents{
+		SafeMode: c.s.safe.On(), Epoch: c.epoch, Seq: seq, PrevSeq: c.published.Load(),
+		Events: toEvents(changes),
+	}
+	data, err := json.Marshal(ev)
+	if err == nil {
+		err = c.nc.Publish(dnproto.SubjNamespaceEvents, data)
+	}
+	if err != nil {
+		// The coordinator will notice the gap and resynchronise.
+		c.s.log.Warn("publishing block changes failed", "seq", seq, "err", err)
+	}
+	c.published.Store(seq)
+}
+
+func toEvents(changes []namespace.BlockChange) []dnproto.BlockEvent {
+	out := make([]dnproto.BlockEvent, len(changes))
+	for i, ch := range changes {
+		out[i] = dnproto.BlockEvent{
+			ID: ch.ID, GenStamp: ch.GenStamp, NumBytes: ch.NumBytes, Replication: ch.Replication,
+			Complete: ch.Complete, Removed: ch.Removed, InodeID: ch.InodeID,
+		}
+	}
+	return out
+}
+
+// inventory answers one page of a block snapshot. A new snapshot records
+// the last published Seq first, so it reflects at least everything
+// published up to it.
+func (c *coordination) inventory(ctx context.Context, req *dnproto.InventoryRequest) (any, error) {
+	ns := c.s.ns.Load()
+	if ns == nil {
+		return nil, errs.E(errs.Retriable, "NameNode still not started")
+	}
+	limit := req.Limit
+	if limit <= 0 || limit > maxEventsPerMessage {
+		limit = maxEventsPerMessage
+	}
+	c.snapMu.Lock()
+	defer c.snapMu.Unlock()
+	now := time.Now()
+	for id, sn := range c.snapshots {
+		if now.After(sn.expires) {
+			delete(c.snapshots, id)
+		}
+	}
+	sn := c.snapshots[req.Snapshot]
+	if sn == nil {
+		if req.Snapshot != 0 {
+			return nil, errs.E(errs.Retriable, "inventory snapshot %d expired", req.Snapshot)
+		}
+		seq := c.published.Load()
+		c.snapID++
+		sn = &snapshot{seq: seq, blocks: ns.Blocks()}
+		c.snapshots[c.snapID] = sn
+		req.Snapshot = c.snapID
+	}
+	sn.expires = now.Add(time.Minute)
+	i := sort.Search(len(sn.blocks), func(i int) bool { return sn.blocks[i].ID > req.AfterID })
+	end := min(len(sn.blocks), i+limit)
+	page := dnproto.InventoryPage{Epoch: c.epoch, Seq: sn.seq, Snapshot: req.Snapshot, Blocks: toEvents(sn.blocks[i:end]), More: end < len(sn.blocks)}
+	if !page.More {
+		delete(c.snapshots, req.Snapshot)
+	}
+	return page, nil
+}
+
+// countsLoop polls the coordinator's safe-mode counts every second.
+func (c *coordination) countsLoop(ctx context.Context) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		var counts dnproto.SafeModeCounts
+		err := dnproto.Call(cctx, c.nc, dnproto.SubjSafeModeCounts, struct{}{}, &counts)
+		cancel()
+		if err != nil {
+			continue
+		}
+		c.counts.Store(&counts)
+		c.s.safe.Check()
+	}
+}
+
+// SafeBlocks implements BlockReports.
+func (c *coordination) SafeBlocks() int64 {
+	if p := c.counts.Load(); p != nil && p.Synced {
+		return p.SafeBlocks
+	}
+	return 0
+}
+
+// LiveDatanodes implements BlockReports.
+func (c *coordination) LiveDatanodes() int {
+	if p := c.counts.Load(); p != nil {
+		return p.LiveDatanodes
+	}
+	return 0
+}
+
+func (s *Service) namespaceInfo() dnproto.NamespaceInfo {
+	return dnproto.NamespaceInfo{
+		ClusterID: s.info.ClusterID, NamespaceID: s.info.NamespaceID, BlockPoolID: s.info.BlockPoolID,
+		LayoutVersion: s.info.LayoutVersion, CTime: s.info.CTime, SoftwareVersion: SoftwareVersion,
+	}
+}
+
+// SoftwareVersion is reported in handshakes.
+const SoftwareVersion = "0.1.0"

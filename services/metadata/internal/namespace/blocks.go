@@ -1,0 +1,139 @@
+package namespace
+
+import (
+	"context"
+	"sort"
+
+	"github.com/granary-fs/granary/internal/errs"
+	"github.com/granary-fs/granary/internal/hdfspath"
+)
+
+// MaxBlocksPerFile is dfs.namenode.fs-limits.max-blocks-per-file.
+const MaxBlocksPerFile = 10000
+
+// leaseHolder resolves a file under construction held by clientName, as
+// HDFS's checkLease.
+func (ns *Namespace) leaseHolder(comps []string, path, clientName string) (*Inode, error) {
+	ip, _ := ns.resolve(comps)
+	n := ip[len(ip)-1]
+	if n == nil {
+		return nil, errs.E(errs.FileNotFound, "File does not exist: %s", path)
+	}
+	if n.dir != nil {
+		return nil, errs.E(errs.FileNotFound, "Path is not a file: %s", path)
+	}
+	if n.uc == nil {
+		return nil, errs.E(errs.LeaseExpired, "No lease on %s (inode %d): File is not open for writing.", path, n.id)
+	}
+	if n.uc.clientName != clientName {
+		return nil, errs.E(errs.LeaseExpired, "Client (=%s) is not the lease owner (=%s) of %s", clientName, n.uc.clientName, path)
+	}
+	return n, nil
+}
+
+// AddBlock allocates the next block of a file under construction
+// (ClientProtocol.addBlock). previous is the client's last block with its
+// final length (nil for the first block); it must be the file's last block.
+// It returns the new block with its ID and generation stamp.
+func (ns *Namespace) AddBlock(ctx context.Context, path, clientName string, previous *Block) (Block, error) {
+	comps, err := hdfspath.Split(path)
+	if err != nil {
+		return Block{}, err
+	}
+	var nb Block
+	err = ns.mutate(ctx, "Cannot add block to "+path, func(t *tx) error {
+		n, err := ns.leaseHolder(comps, path, clientName)
+		if err != nil {
+			return err
+		}
+		k := len(n.blocks)
+		switch {
+		case previous == nil && k > 0:
+			return errs.E(errs.IO, "addBlock on %s without the previous block %d", path, n.blocks[k-1].ID)
+		case previous != nil && (k == 0 || n.blocks[k-1].ID != previous.ID):
+			return errs.E(errs.IO, "addBlock on %s: previous block %d is not the file's last block", path, previous.ID)
+		case previous != nil && (previous.NumBytes < 0 || previous.NumBytes > n.blockSize):
+			return errs.E(errs.IllegalArgument, "previous block length %d out of range [0, %d]", previous.NumBytes, n.blockSize)
+		case k >= MaxBlocksPerFile:
+			return errs.E(errs.IO, "File has reached the limit on maximum number of blocks (dfs.namenode.fs-limits.max-blocks-per-file): %d >= %d", k, MaxBlocksPerFile)
+		}
+		// The new block counts at its full size until it is committed.
+		delta := n.blockSize * int64(n.repl)
+		if previous != nil {
+			delta -= (n.blockSize - previous.NumBytes) * int64(n.repl)
+		}
+		if err := checkQuota(n.parent, nil, 0, delta); err != nil {
+			return err
+		}
+		op := &AddBlock{Path: hdfspath.Join(comps), Last: Block{ID: ns.lastBlockID + 1, GenStamp: ns.genStamp + 1}}
+		if previous != nil {
+			p := n.blocks[k-1]
+			p.NumBytes = previous.NumBytes
+			op.Penultimate = &p
+		}
+		nb = op.Last
+		return t.log(op)
+	})
+	return nb, err
+}
+
+// AbandonBlock drops the last block of a file under construction
+// (ClientProtocol.abandonBlock), after a failed pipeline set-up.
+func (ns *Namespace) AbandonBlock(ctx context.Context, path, clientName string, blockID int64) error {
+	comps, err := hdfspath.Split(path)
+	if err != nil {
+		return err
+	}
+	return ns.mutate(ctx, "Cannot abandon block of "+path, func(t *tx) error {
+		n, err := ns.leaseHolder(comps, path, clientName)
+		if err != nil {
+			return err
+		}
+		k := len(n.blocks)
+		if k == 0 || n.blocks[k-1].ID != blockID {
+			return errs.E(errs.IO, "Block %d is not the last block of %s", blockID, path)
+		}
+		return t.log(&UpdateBlocks{Path: hdfspath.Join(comps), Blocks: append([]Block(nil), n.blocks[:k-1]...)})
+	})
+}
+
+// LastBlock returns the last block of a file under construction held by
+// clientName (what complete must see replicated first).
+func (ns *Namespace) LastBlock(path, clientName string) (*Block, error) {
+	comps, err := hdfspath.Split(path)
+	if err != nil {
+		return nil, err
+	}
+	ns.mu.RLock()
+	defer ns.mu.RUnlock()
+	n, err := ns.leaseHolder(comps, path, clientName)
+	if err != nil {
+		return nil, err
+	}
+	if len(n.blocks) == 0 {
+		return nil, nil
+	}
+	b := n.blocks[len(n.blocks)-1]
+	return &b, nil
+}
+
+// Blocks returns every block of the namespace, sorted by ID: the inventory
+// the coordinator loads its block map from.
+func (ns *Namespace) Blocks() []BlockChange {
+	ns.mu.RLock()
+	out := make([]BlockChange, 0, ns.blocks+64)
+	for _, n := range ns.inodes {
+		if n.dir != nil {
+			continue
+		}
+		for i, b := range n.blocks {
+			out = append(out, BlockChange{
+				ID: b.ID, GenStamp: b.GenStamp, NumBytes: b.NumBytes, Replication: n.repl,
+				Complete: n.uc == nil || i < len(n.blocks)-1, InodeID: n.id,
+			})
+		}
+	}
+	ns.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}

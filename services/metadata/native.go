@@ -1,0 +1,354 @@
+package metadata
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/granary-fs/granary/api"
+	"github.com/granary-fs/granary/internal/dnproto"
+	"github.com/granary-fs/granary/internal/errs"
+	"github.com/granary-fs/granary/services/metadata/internal/namespace"
+)
+
+// nativeCreate godoc
+//
+//	@Summary		Create a file under construction (ClientProtocol.create)
+//	@Description	The file is leased to clientName until complete. Parents are created when createParent is set.
+//	@Tags			native
+//	@Accept			json
+//	@Produce		json
+//	@Param			user.name	query		string				false	"caller"
+//	@Param			request		body		api.CreateRequest	true	"what to create"
+//	@Success		200			{object}	api.FileStatusResponse
+//	@Failure		400			{object}	errs.RemoteExceptionBody
+//	@Failure		403			{object}	errs.RemoteExceptionBody
+//	@Failure		404			{object}	errs.RemoteExceptionBody
+//	@Router			/api/v1/create [post]
+func (s *Service) nativeCreate(w http.ResponseWriter, r *http.Request) {
+	var req api.CreateRequest
+	u, err := s.nativeCall(r, &req)
+	if err == nil && req.ClientName == "" {
+		err = errs.E(errs.IllegalArgument, "clientName is required")
+	}
+	mode := -1
+	if err == nil && req.Permission != "" {
+		m, perr := strconv.ParseUint(req.Permission, 8, 16)
+		if perr != nil || m > 0o1777 {
+			err = errs.E(errs.IllegalArgument, "Invalid permission %q", req.Permission)
+		}
+		mode = int(m)
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	st, err := s.namespace().Create(r.Context(), u, req.Path, namespace.CreateOptions{
+		Overwrite: req.Overwrite, CreateParent: req.CreateParent, Replication: req.Replication,
+		BlockSize: req.BlockSize, Mode: mode, ClientName: req.ClientName, ClientMachine: clientHost(r),
+	})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	_ = writeJSON(w, http.StatusOK, api.FileStatusResponse{FileStatus: toFileStatus(st)})
+}
+
+// nativeAddBlock godoc
+//
+//	@Summary		Allocate the next block of a file and its pipeline (ClientProtocol.addBlock)
+//	@Description	previous is the file's current last block with its final length (absent for the first block). The answer lists the datanodes to write to, first node first, chosen by the coordinator's placement policy.
+//	@Tags			native
+//	@Accept			json
+//	@Produce		json
+//	@Param			user.name	query		string				false	"caller"
+//	@Param			request		body		api.AddBlockRequest	true	"the file, its lease holder and its last block"
+//	@Success		200			{object}	api.LocatedBlock
+//	@Failure		400			{object}	errs.RemoteExceptionBody
+//	@Failure		403			{object}	errs.RemoteExceptionBody	"LeaseExpiredException, NotReplicatedYetException, IOException (no datanodes)"
+//	@Failure		404			{object}	errs.RemoteExceptionBody
+//	@Router			/api/v1/addBlock [post]
+func (s *Service) nativeAddBlock(w http.ResponseWriter, r *http.Request) {
+	var req api.AddBlockRequest
+	u, err := s.nativeCall(r, &req)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	lb, err := s.addBlock(r.Context(), u, &req, clientHost(r))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	_ = writeJSON(w, http.StatusOK, lb)
+}
+
+func (s *Service) addBlock(ctx context.Context, u *namespace.User, req *api.AddBlockRequest, client string) (*api.LocatedBlock, error) {
+	ns := s.namespace()
+	last, err := ns.LastBlock(req.Path, req.ClientName)
+	if err != nil {
+		return nil, err
+	}
+	st, err := ns.GetFileInfo(u, req.Path)
+	if err != nil {
+		return nil, err
+	}
+	// The previous block must be minimally replicated first (HDFS throws
+	// NotReplicatedYetException and the client retries).
+	if last != nil {
+		ok, err := s.minReplicated(ctx, last.ID)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, errs.E(errs.NotReplicatedYet, "Not replicated yet: %s", req.Path)
+		}
+	}
+	if s.coord == nil {
+		return nil, errs.E(errs.IO, "no coordinator: this metadata service runs without block management")
+	}
+	var targets dnproto.ChooseTargetsReply
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	err = dnproto.Call(cctx, s.coord.nc, dnproto.SubjChooseTargets, dnproto.ChooseTargetsRequest{
+		Replication: st.Replication, ClientHost: client, Exclude: req.ExcludeNodes, BlockSize: st.BlockSize,
+	}, &targets)
+	if err != nil {
+		return nil, err
+	}
+	if len(targets.Targets) < minReplication {
+		return nil, errs.E(errs.IO, "File %s could only be written to %d of the %d minReplication nodes. There are %d datanode(s) running and %d node(s) are excluded in this operation.",
+			req.Path, len(targets.Targets), minReplication, s.coord.LiveDatanodes(), len(req.ExcludeNodes))
+	}
+	var prev *namespace.Block
+	if req.Previous != nil {
+		prev = &namespace.Block{ID: req.Previous.BlockID, GenStamp: req.Previous.GenerationStamp, NumBytes: req.Previous.NumBytes}
+	}
+	nb, err := ns.AddBlock(ctx, req.Path, req.ClientName, prev)
+	if err != nil {
+		return nil, err
+	}
+	var offset int64
+	if blocks, err := s.fileBlocks(req.Path); err == nil {
+		for _, b := range blocks[:len(blocks)-1] {
+			offset += b.NumBytes
+		}
+	}
+	return &api.LocatedBlock{
+		Block:       api.ExtendedBlock{BlockPoolID: s.info.BlockPoolID, BlockID: nb.ID, GenerationStamp: nb.GenStamp},
+		StartOffset: offset, Locations: toDatanodes(targets.Targets),
+	}, nil
+}
+
+// minReplication is dfs.namenode.replication.min.
+const minReplication = 1
+
+// minReplicated asks the coordinator whether block id has replication.min
+// live replicas.
+func (s *Service) minReplicated(ctx context.Context, id int64) (bool, error) {
+	locs, err := s.locations(ctx, []int64{id})
+	if err != nil {
+		return false, err
+	}
+	return len(locs[0].Locations) >= minReplication, nil
+}
+
+func (s *Service) locations(ctx context.Context, ids []int64) ([]dnproto.BlockLocation, error) {
+	if s.coord == nil {
+		return nil, errs.E(errs.IO, "no coordinator: this metadata service runs without block management")
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var reply dnproto.LocationsReply
+	if err := dnproto.Call(cctx, s.coord.nc, dnproto.SubjBlockLocations, dnproto.LocationsRequest{Blocks: ids}, &reply); err != nil {
+		return nil, err
+	}
+	if len(reply.Blocks) != len(ids) {
+		return nil, errs.E(errs.IO, "coordinator answered %d locations for %d blocks", len(reply.Blocks), len(ids))
+	}
+	return reply.Blocks, nil
+}
+
+func (s *Service) fileBlocks(path string) ([]namespace.Block, error) {
+	_, blocks, err := s.namespace().Open(&namespace.User{Name: s.cfg.Superuser}, path)
+	return blocks, err
+}
+
+func toDatanodes(in []dnproto.DatanodeInfo) []api.DatanodeInfo {
+	out := make([]api.DatanodeInfo, len(in))
+	for i, d := range in {
+		out[i] = api.DatanodeInfo{UUID: d.UUID, HostName: d.HostName, IPAddr: d.IPAddr, HTTPPort: d.HTTPPort, Rack: d.Rack}
+	}
+	return out
+}
+
+// nativeAbandonBlock godoc
+//
+//	@Summary	Drop the last block of a file after a failed pipeline set-up (ClientProtocol.abandonBlock)
+//	@Tags		native
+//	@Accept		json
+//	@Produce	json
+//	@Param		user.name	query		string					false	"caller"
+//	@Param		request		body		api.AbandonBlockRequest	true	"the block"
+//	@Success	200			{object}	api.BooleanResponse
+//	@Failure	400			{object}	errs.RemoteExceptionBody
+//	@Failure	403			{object}	errs.RemoteExceptionBody
+//	@Failure	404			{object}	errs.RemoteExceptionBody
+//	@Router		/api/v1/abandonBlock [post]
+func (s *Service) nativeAbandonBlock(w http.ResponseWriter, r *http.Request) {
+	var req api.AbandonBlockRequest
+	_, err := s.nativeCall(r, &req)
+	if err == nil {
+		err = s.namespace().AbandonBlock(r.Context(), req.Path, req.ClientName, req.BlockID)
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	_ = writeJSON(w, http.StatusOK, api.BooleanResponse{Boolean: true})
+}
+
+// nativeComplete godoc
+//
+//	@Summary		Complete (close) a file under construction (ClientProtocol.complete)
+//	@Description	Answers {"boolean": false} while the last block has fewer than replication.min reported replicas; the client retries, as with HDFS.
+//	@Tags			native
+//	@Accept			json
+//	@Produce		json
+//	@Param			user.name	query		string				false	"caller"
+//	@Param			request		body		api.CompleteRequest	true	"the file, its lease holder and its last block"
+//	@Success		200			{object}	api.BooleanResponse
+//	@Failure		400			{object}	errs.RemoteExceptionBody
+//	@Failure		403			{object}	errs.RemoteExceptionBody
+//	@Failure		404			{object}	errs.RemoteExceptionBody
+//	@Router			/api/v1/complete [post]
+func (s *Service) nativeComplete(w http.ResponseWriter, r *http.Request) {
+	var req api.CompleteRequest
+	u, err := s.nativeCall(r, &req)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	var last *namespace.Block
+	if req.Last != nil {
+		last = &namespace.Block{ID: req.Last.BlockID, GenStamp: req.Last.GenerationStamp, NumBytes: req.Last.NumBytes}
+		ok, err := s.minReplicated(r.Context(), last.ID)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		if !ok {
+			_ = writeJSON(w, http.StatusOK, api.BooleanResponse{Boolean: false})
+			return
+		}
+	}
+	if err := s.namespace().Complete(r.Context(), u, req.Path, req.ClientName, last); err != nil {
+		writeError(w, err)
+		return
+	}
+	_ = writeJSON(w, http.StatusOK, api.BooleanResponse{Boolean: true})
+}
+
+// nativeBlockLocations godoc
+//
+//	@Summary	Where a file's blocks are (ClientProtocol.getBlockLocations)
+//	@Tags		native
+//	@Produce	json
+//	@Param		path		query		string	true	"absolute path"
+//	@Param		offset		query		integer	false	"first byte of interest"
+//	@Param		length		query		integer	false	"bytes of interest (default: to the end)"
+//	@Param		user.name	query		string	false	"caller"
+//	@Success	200			{object}	api.LocatedBlocksResponse
+//	@Failure	400			{object}	errs.RemoteExceptionBody
+//	@Failure	403			{object}	errs.RemoteExceptionBody
+//	@Failure	404			{object}	errs.RemoteExceptionBody
+//	@Router		/api/v1/blockLocations [get]
+func (s *Service) nativeBlockLocations(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	path := q.Get("path")
+	q.Del("path")
+	p, err := newParams(q)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	offset := p.int64("offset", 0, 0, 1<<62)
+	length := p.int64("length", 1<<62, 0, 1<<62)
+	if p.err != nil {
+		writeError(w, p.err)
+		return
+	}
+	u, err := s.user(p)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	lbs, err := s.getBlockLocations(r.Context(), u, path, offset, length)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	_ = writeJSON(w, http.StatusOK, api.LocatedBlocksResponse{LocatedBlocks: *lbs})
+}
+
+func (s *Service) getBlockLocations(ctx context.Context, u *namespace.User, path string, offset, length int64) (*api.LocatedBlocks, error) {
+	ns := s.ns.Load()
+	if ns == nil {
+		return nil, errs.E(errs.Retriable, "NameNode still not started")
+	}
+	st, blocks, err := ns.Open(u, path)
+	if err != nil {
+		return nil, err
+	}
+	if offset > st.Length {
+		return nil, errs.E(errs.IO, "Offset: %d exceeds file length: %d", offset, st.Length)
+	}
+	out := &api.LocatedBlocks{FileLength: st.Length, IsUnderConstruction: st.UnderConstruction, LocatedBlocks: []api.LocatedBlock{}, IsLastBlockComplete: !st.UnderConstruction}
+	var ids []int64
+	var pos int64
+	for _, b := range blocks {
+		end := pos + b.NumBytes
+		if end > offset && pos < offset+length || (b.NumBytes == 0 && pos >= offset && pos <= offset+length) {
+			out.LocatedBlocks = append(out.LocatedBlocks, api.LocatedBlock{
+				Block:       api.ExtendedBlock{BlockPoolID: s.info.BlockPoolID, BlockID: b.ID, GenerationStamp: b.GenStamp, NumBytes: b.NumBytes},
+				StartOffset: pos, Locations: []api.DatanodeInfo{},
+			})
+			ids = append(ids, b.ID)
+		}
+		pos = end
+	}
+	if len(ids) > 0 {
+		locs, err := s.locations(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		for i := range out.LocatedBlocks {
+			out.LocatedBlocks[i].Locations = toDatanodes(locs[i].Locations)
+			out.LocatedBlocks[i].IsCorrupt = locs[i].Corrupt
+		}
+	}
+	return out, nil
+}
+
+// nativeCall decodes a native API request body into v and returns the caller.
+func (s *Service) nativeCall(r *http.Request, v any) (*namespace.User, error) {
+	p, err := newParams(r.URL.Query())
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.user(p)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return nil, errs.E(errs.IllegalArgument, "Invalid request body: %v", err)
+	}
+	if s.ns.Load() == nil {
+		return nil, errs.E(errs.Retriable, "NameNode still not started")
+	}
+	return u, nil
+}
