@@ -21,6 +21,8 @@ gen() {
 }
 
 gen metadata routes.go services/metadata,api,internal/errs
+gen coordinator http.go services/coordinator,services/coordinator/internal/blockmgr,internal/errs
+gen datanode http.go services/datanode,api,internal/errs
 
 stale=0
 for f in "$out"/*.swagger.*; do

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/granary-fs/granary/services/cluster"
 	"github.com/granary-fs/granary/services/metadata"
@@ -17,6 +18,9 @@ func devCmd(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.DataDir, "data-dir", env("GRANARY_DEV_DATA_DIR", cluster.DefaultDataDir()), "where the cluster keeps its data (GRANARY_DEV_DATA_DIR)")
 	fs.StringVar(&cfg.DatabaseURL, "database-url", env("GRANARY_DATABASE_URL", ""), "use this PostgreSQL instead of starting one (GRANARY_DATABASE_URL)")
 	fs.StringVar(&cfg.MetadataAddr, "metadata-addr", env("GRANARY_METADATA_HTTP_ADDR", ":9870"), "metadata HTTP address")
+	fs.StringVar(&cfg.CoordinatorAddr, "coordinator-addr", env("GRANARY_COORDINATOR_HTTP_ADDR", ":9880"), "coordinator HTTP address")
+	fs.StringVar(&cfg.NATSAddr, "nats-addr", env("GRANARY_NATS_ADDR", "127.0.0.1:4222"), "embedded NATS server address")
+	fs.IntVar(&cfg.Datanodes, "datanodes", envInt("GRANARY_DEV_DATANODES", 3), "how many datanodes to run")
 	level := fs.String("log-level", env("GRANARY_LOG_LEVEL", "info"), "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -27,12 +31,15 @@ func devCmd(ctx context.Context, args []string) error {
 Granary is running (Ctrl-C stops it).
   data          %s
   PostgreSQL    %s
+  NATS          %s
   metadata      %s   (WebHDFS: %s/webhdfs/v1/, startup progress: %s/startupProgress)
-  metrics       %s/metrics
+  coordinator   %s   (datanodes: %s/api/v1/datanodes)
+  datanodes     %s
 
 Try:
   curl -s '%s/webhdfs/v1/tmp?op=LISTSTATUS'
   curl -s -X PUT '%s/webhdfs/v1/tmp/hello?op=MKDIRS&user.name=me'
-`, cfg.DataDir, metadata.RedactURL(c.DatabaseURL), c.MetadataURL, c.MetadataURL, c.MetadataURL, c.MetadataURL, c.MetadataURL, c.MetadataURL)
+`, cfg.DataDir, metadata.RedactURL(c.DatabaseURL), c.NATSURL, c.MetadataURL, c.MetadataURL, c.MetadataURL,
+			c.CoordinatorURL, c.CoordinatorURL, strings.Join(c.DatanodeURLs, " "), c.MetadataURL, c.MetadataURL)
 	})
 }

@@ -28,9 +28,11 @@ Services:
   metadata genclusterid
   metadata metadataversion
   metadata migrate     apply database migrations and exit
+  coordinator          run the coordinator (HDFS BlockManager); see 'granary coordinator -h'
+  datanode             run a datanode; see 'granary datanode -h'
 
 Operations:
-  dev                  run the whole cluster in one process (PostgreSQL + services)
+  dev                  run the whole cluster in one process (PostgreSQL, NATS, metadata, coordinator, 3 datanodes)
   admin                administer the cluster: -safemode get|enter|leave|wait, -saveNamespace
   bench nn             namespace throughput benchmark (like NNThroughputBenchmark)
   version              print the version
@@ -48,6 +50,10 @@ func main() {
 	switch os.Args[1] {
 	case "metadata":
 		err = metadataCmd(ctx, args)
+	case "coordinator":
+		err = coordinatorCmd(ctx, args)
+	case "datanode":
+		err = datanodeCmd(ctx, args)
 	case "admin":
 		err = adminCmd(ctx, args, os.Stdout)
 	case "dev":

@@ -12,8 +12,9 @@ import (
 //	magic "GRBR" | version 1 | header fields | count | replicas
 //
 // Header fields are length-prefixed strings (datanode UUID, block pool ID,
-// storage ID) and uvarints (lease ID, report ID, chunk index, chunk
-// count). Replicas are sorted by block ID; each is the uvarint delta of its
+// storage ID) and uvarints (lease ID, report ID, chunk index and chunk
+// count within the storage's report, flags: 1 = last chunk of the whole
+// report, replica count). Replicas are sorted by block ID; each is the uvarint delta of its
 // ID from the previous one (the first from 0), then uvarint generation
 // stamp, uvarint length and one state byte. A million replicas take about
 // 8 MB instead of the 24 MB of HDFS's BlockListAsLongs.
@@ -34,7 +35,8 @@ type ReportChunk struct {
 	StorageID    string
 	LeaseID      uint64
 	ReportID     uint64
-	Index, Count int // this chunk's index and the report's chunk count
+	Index, Count int  // this chunk's index and count within its storage's report
+	Last         bool // the last chunk of the whole report (all storages)
 	Replicas     []Replica
 }
 
@@ -54,7 +56,11 @@ func EncodeChunk(c *ReportChunk) []byte {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
-	for _, v := range []uint64{c.LeaseID, c.ReportID, uint64(c.Index), uint64(c.Count), uint64(len(c.Replicas))} {
+	var flags uint64
+	if c.Last {
+		flags = 1
+	}
+	for _, v := range []uint64{c.LeaseID, c.ReportID, uint64(c.Index), uint64(c.Count), flags, uint64(len(c.Replicas))} {
 		b = binary.AppendUvarint(b, v)
 	}
 	prev := int64(0)
@@ -108,7 +114,7 @@ func DecodeChunk(data []byte, replicas []Replica) (*ReportChunk, error) {
 	if c.StorageID, ok = str(); !ok {
 		return bad("storage ID")
 	}
-	var hdr [5]uint64
+	var hdr [6]uint64
 	for i := range hdr {
 		if hdr[i], ok = uv(); !ok {
 			return bad("header")
@@ -119,7 +125,11 @@ func DecodeChunk(data []byte, replicas []Replica) (*ReportChunk, error) {
 		return bad("chunk index/count")
 	}
 	c.Index, c.Count = int(hdr[2]), int(hdr[3])
-	n := hdr[4]
+	if hdr[4] > 1 {
+		return bad("flags")
+	}
+	c.Last = hdr[4] == 1
+	n := hdr[5]
 	if n > uint64(len(d))/4 { // every replica takes at least 4 bytes
 		return bad("replica count")
 	}

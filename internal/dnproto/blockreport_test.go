@@ -7,7 +7,7 @@ import (
 
 func sample() *ReportChunk {
 	return &ReportChunk{
-		DatanodeUUID: "dn-1", BlockPoolID: "BP-1-127.0.0.1-1", StorageID: "DS-1", LeaseID: 7, ReportID: 9, Index: 0, Count: 1,
+		DatanodeUUID: "dn-1", BlockPoolID: "BP-1-127.0.0.1-1", StorageID: "DS-1", LeaseID: 7, ReportID: 9, Index: 0, Count: 1, Last: true,
 		Replicas: []Replica{{ID: 1<<30 + 5, GenStamp: 1001, NumBytes: 42, State: StateFinalized}, {ID: 1<<30 + 1, GenStamp: 1002, NumBytes: 0, State: StateRBW}},
 	}
 }

@@ -21,6 +21,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/granary-fs/granary/internal/localpg"
+	"github.com/granary-fs/granary/services/coordinator"
+	"github.com/granary-fs/granary/services/datanode"
 	"github.com/granary-fs/granary/services/metadata"
 )
 
@@ -29,9 +31,20 @@ type Config struct {
 	DataDir      string // where PostgreSQL's data (and later datanode volumes) live
 	DatabaseURL  string // use this PostgreSQL instead of starting one
 	MetadataAddr string // default :9870
-	Logger       *slog.Logger
-	// Metadata adjusts the metadata service's configuration before start.
-	Metadata func(*metadata.Config)
+	// CoordinatorAddr is the coordinator's HTTP address (default :9880).
+	CoordinatorAddr string
+	// NATSAddr is the embedded NATS server's address (default 127.0.0.1:4222).
+	NATSAddr string
+	// Datanodes is how many datanodes to run (default 3); DatanodeAddrs
+	// their HTTP addresses (default :9864, :9865, :9866, ...).
+	Datanodes     int
+	DatanodeAddrs []string
+	Logger        *slog.Logger
+	// Metadata, Coordinator and Datanode adjust each service's
+	// configuration before start (tests shorten intervals with them).
+	Metadata    func(*metadata.Config)
+	Coordinator func(*coordinator.Config)
+	Datanode    func(i int, c *datanode.Config)
 }
 
 // DefaultDataDir is ~/.local/share/granary/dev, or /var/lib/granary/dev for root.
@@ -48,9 +61,14 @@ func DefaultDataDir() string {
 
 // Cluster is a running all-in-one cluster.
 type Cluster struct {
-	DatabaseURL string
-	Metadata    *metadata.Service
-	MetadataURL string
+	DatabaseURL    string
+	NATSURL        string
+	Metadata       *metadata.Service
+	MetadataURL    string
+	Coordinator    *coordinator.Service
+	CoordinatorURL string
+	Datanodes      []*datanode.Service
+	DatanodeURLs   []string
 }
 
 // Run starts everything, calls ready once the cluster serves, and blocks
@@ -81,7 +99,14 @@ func Run(ctx context.Context, cfg Config, ready func(*Cluster)) error {
 			return err
 		}
 	}
-	mcfg := metadata.Config{DatabaseURL: dbURL, HTTPAddr: cfg.MetadataAddr, Logger: log}
+	natsSrv, err := startNATS(cfg.NATSAddr, filepath.Join(cfg.DataDir, "nats"))
+	if err != nil {
+		return err
+	}
+	defer natsSrv.Shutdown()
+	c := &Cluster{DatabaseURL: dbURL, NATSURL: natsSrv.ClientURL()}
+
+	mcfg := metadata.Config{DatabaseURL: dbURL, HTTPAddr: cfg.MetadataAddr, NATSURL: c.NATSURL, Logger: log}
 	if cfg.Metadata != nil {
 		cfg.Metadata(&mcfg)
 	}
@@ -90,15 +115,55 @@ func Run(ctx context.Context, cfg Config, ready func(*Cluster)) error {
 	if err != nil {
 		return err
 	}
-	svc := metadata.New(mcfg)
-	errc := make(chan error, 1)
-	go func() { errc <- svc.Run(ctx) }()
-	select {
-	case <-svc.Started():
-	case err := <-errc:
+	var g runGroup
+	defer g.stop()
+	c.Metadata = metadata.New(mcfg)
+	if err := g.start(ctx, "metadata", c.Metadata.Run, c.Metadata.Started()); err != nil {
 		return err
 	}
-	c := &Cluster{DatabaseURL: dbURL, Metadata: svc, MetadataURL: "http://" + localAddr(svc.Addr())}
+	c.MetadataURL = "http://" + localAddr(c.Metadata.Addr())
+
+	ccfg := coordinator.Config{NATSURL: c.NATSURL, HTTPAddr: cfg.CoordinatorAddr, Logger: log}
+	if ccfg.HTTPAddr == "" {
+		ccfg.HTTPAddr = ":9880"
+	}
+	if cfg.Coordinator != nil {
+		cfg.Coordinator(&ccfg)
+	}
+	if c.Coordinator, err = coordinator.New(ccfg); err != nil {
+		return err
+	}
+	if err := g.start(ctx, "coordinator", c.Coordinator.Run, c.Coordinator.Started()); err != nil {
+		return err
+	}
+	c.CoordinatorURL = "http://" + localAddr(c.Coordinator.Addr())
+
+	n := cfg.Datanodes
+	if n == 0 {
+		n = 3
+	}
+	for i := 0; i < n; i++ {
+		addr := fmt.Sprintf(":%d", 9864+i)
+		if i < len(cfg.DatanodeAddrs) {
+			addr = cfg.DatanodeAddrs[i]
+		}
+		dcfg := datanode.Config{
+			DataDirs: []string{filepath.Join(cfg.DataDir, fmt.Sprintf("datanode%d", i+1))},
+			NATSURL:  c.NATSURL, HTTPAddr: addr, Logger: log.With("datanode", i+1),
+		}
+		if cfg.Datanode != nil {
+			cfg.Datanode(i, &dcfg)
+		}
+		dn, err := datanode.New(dcfg)
+		if err != nil {
+			return err
+		}
+		if err := g.start(ctx, fmt.Sprintf("datanode %d", i+1), dn.Run, dn.Started()); err != nil {
+			return err
+		}
+		c.Datanodes = append(c.Datanodes, dn)
+		c.DatanodeURLs = append(c.DatanodeURLs, "http://"+localAddr(dn.Addr()))
+	}
 	if firstRun {
 		if err := c.initLayout(ctx, mcfg.Superuser); err != nil {
 			return fmt.Errorf("creating /tmp and /user: %w", err)
@@ -107,7 +172,7 @@ func Run(ctx context.Context, cfg Config, ready func(*Cluster)) error {
 	if ready != nil {
 		ready(c)
 	}
-	return <-errc
+	return g.wait(ctx)
 }
 
 // startPostgres starts (initialising on first use) the PostgreSQL kept in

@@ -22,8 +22,9 @@ func run(t *testing.T, dataDir string) (string, func()) {
 	done := make(chan error, 1)
 	go func() {
 		done <- cluster.Run(ctx, cluster.Config{
-			DataDir: dataDir, MetadataAddr: "127.0.0.1:0",
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			DataDir: dataDir, MetadataAddr: "127.0.0.1:0", CoordinatorAddr: "127.0.0.1:0", NATSAddr: "127.0.0.1:0",
+			DatanodeAddrs: []string{"127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"},
+			Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 		}, func(c *cluster.Cluster) { ready <- c })
 	}()
 	select {

@@ -3,15 +3,14 @@ package metadata
 import (
 	"context"
 	"net/http"
-	"net/http/pprof"
 	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/granary-fs/granary/api"
 	"github.com/granary-fs/granary/internal/errs"
+	"github.com/granary-fs/granary/internal/rest"
 	"github.com/granary-fs/granary/openapi"
 	"github.com/granary-fs/granary/services/metadata/internal/namespace"
 )
@@ -45,22 +44,9 @@ func (s *Service) routes() http.Handler {
 	r.Get("/startupProgress", s.startupProgress)
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
-	r.Get("/metrics", s.metricsHandler)
 	r.Get("/swagger.json", s.swaggerJSON)
-	r.HandleFunc("/debug/pprof/", pprof.Index)
-	r.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	r.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	r.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	r.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	r.Handle("/debug/pprof/{name}", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		pprof.Handler(chi.URLParam(req, "name")).ServeHTTP(w, req)
-	}))
-	r.NotFound(func(w http.ResponseWriter, req *http.Request) {
-		writeError(w, errs.E(errs.FileNotFound, "No such endpoint: %s %s", req.Method, req.URL.Path))
-	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
-		writeError(w, errs.E(errs.UnsupportedOperation, "Method %s is not allowed on %s", req.Method, req.URL.Path))
-	})
+	r.Get("/metrics", s.metricsHandler)
+	rest.Operations(r)
 	return r
 }
 
@@ -72,7 +58,7 @@ func (s *Service) routes() http.Handler {
 //	@Success	200	{string}	string	"Prometheus text exposition format"
 //	@Router		/metrics [get]
 func (s *Service) metricsHandler(w http.ResponseWriter, r *http.Request) {
-	promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+	rest.Metrics(s.metrics.reg)(w, r)
 }
 
 // swaggerJSON godoc

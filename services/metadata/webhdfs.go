@@ -1,14 +1,13 @@
 package metadata
 
 import (
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/granary-fs/granary/api"
 	"github.com/granary-fs/granary/internal/errs"
+	"github.com/granary-fs/granary/internal/rest"
 	"github.com/granary-fs/granary/services/metadata/internal/namespace"
 )
 
@@ -363,24 +362,8 @@ func emptyOK(w http.ResponseWriter, err error) error {
 	return nil
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(code)
-	_, err = w.Write(b)
-	return nil
-}
+func writeJSON(w http.ResponseWriter, code int, v any) error { return rest.WriteJSON(w, code, v) }
 
 // writeError writes err as a RemoteException with HDFS's status and
 // returns the status.
-func writeError(w http.ResponseWriter, err error) int {
-	code, body := errs.Remote(err)
-	if err := writeJSON(w, code, body); err != nil {
-		http.Error(w, fmt.Sprint(err), http.StatusInternalServerError)
-	}
-	return code
-}
+func writeError(w http.ResponseWriter, err error) int { return rest.WriteError(w, err) }

@@ -142,3 +142,21 @@ func (m *Manager) Reconcile() int {
 	}
 	return queued
 }
+
+// BadBlocks records replicas a datanode found corrupt: they stop counting
+// as good copies (and are not offered to readers). Replacing them is the
+// redundancy monitor's work.
+func (m *Manager) BadBlocks(r *dnproto.BadBlocks) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, err := m.reportingNode(r.DatanodeUUID)
+	if err != nil {
+		return err
+	}
+	for _, b := range r.Blocks {
+		if blk := m.blocks[b.ID]; blk != nil {
+			blk.removeHolder(n)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/granary-fs/granary/services/coordinator"
+	"github.com/granary-fs/granary/services/datanode"
+)
+
+// coordinatorCmd is `granary coordinator`.
+func coordinatorCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("granary coordinator", flag.ContinueOnError)
+	var cfg coordinator.Config
+	fs.StringVar(&cfg.NATSURL, "nats-url", env("GRANARY_NATS_URL", "nats://127.0.0.1:4222"), "NATS server(s), comma separated (GRANARY_NATS_URL)")
+	fs.StringVar(&cfg.HTTPAddr, "http-addr", env("GRANARY_COORDINATOR_HTTP_ADDR", ":9880"), "HTTP listen address (GRANARY_COORDINATOR_HTTP_ADDR)")
+	fs.StringVar(&cfg.TopologyFile, "topology-file", env("GRANARY_TOPOLOGY_FILE", ""), "host-to-rack table, lines \"host /rack\" (GRANARY_TOPOLOGY_FILE)")
+	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat-interval", envDuration("GRANARY_HEARTBEAT_INTERVAL", 3e9), "dfs.heartbeat.interval")
+	fs.DurationVar(&cfg.RecheckInterval, "heartbeat-recheck-interval", envDuration("GRANARY_HEARTBEAT_RECHECK_INTERVAL", 300e9), "dfs.namenode.heartbeat.recheck-interval")
+	fs.DurationVar(&cfg.StaleInterval, "stale-interval", envDuration("GRANARY_STALE_INTERVAL", 30e9), "dfs.namenode.stale.datanode.interval")
+	fs.IntVar(&cfg.MaxFBRLeases, "max-full-block-report-leases", envInt("GRANARY_MAX_FBR_LEASES", 6), "dfs.namenode.max.full.block.report.leases")
+	level := fs.String("log-level", env("GRANARY_LOG_LEVEL", "info"), "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected arguments: %v", fs.Args())}
+	}
+	cfg.Logger = newLogger(os.Stderr, *level)
+	svc, err := coordinator.New(cfg)
+	if err != nil {
+		return err
+	}
+	return svc.Run(ctx)
+}
+
+// dirList is a repeatable -data-dir flag.
+type dirList []string
+
+func (d *dirList) String() string     { return strings.Join(*d, ",") }
+func (d *dirList) Set(v string) error { *d = append(*d, v); return nil }
+
+// datanodeCmd is `granary datanode`.
+func datanodeCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("granary datanode", flag.ContinueOnError)
+	var cfg datanode.Config
+	var dirs dirList
+	fs.Var(&dirs, "data-dir", "a volume (repeat for several; GRANARY_DATA_DIRS, comma separated)")
+	fs.StringVar(&cfg.NATSURL, "nats-url", env("GRANARY_NATS_URL", "nats://127.0.0.1:4222"), "NATS server(s) (GRANARY_NATS_URL)")
+	fs.StringVar(&cfg.HTTPAddr, "http-addr", env("GRANARY_DATANODE_HTTP_ADDR", ":9864"), "HTTP listen address (GRANARY_DATANODE_HTTP_ADDR)")
+	fs.StringVar(&cfg.HostName, "hostname", env("GRANARY_DATANODE_HOSTNAME", ""), "advertised host name (default: the machine's)")
+	fs.StringVar(&cfg.IPAddr, "ip", env("GRANARY_DATANODE_IP", "127.0.0.1"), "advertised IP address")
+	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat-interval", envDuration("GRANARY_HEARTBEAT_INTERVAL", 3e9), "dfs.heartbeat.interval")
+	fs.DurationVar(&cfg.BlockReportInterval, "blockreport-interval", envDuration("GRANARY_BLOCKREPORT_INTERVAL", 6*3600e9), "dfs.blockreport.intervalMsec")
+	fs.DurationVar(&cfg.BlockReportInitialDelay, "blockreport-initial-delay", envDuration("GRANARY_BLOCKREPORT_INITIAL_DELAY", 0), "dfs.blockreport.initialDelay")
+	fs.IntVar(&cfg.SplitThreshold, "blockreport-split-threshold", envInt("GRANARY_BLOCKREPORT_SPLIT_THRESHOLD", 1_000_000), "dfs.blockreport.split.threshold")
+	fs.IntVar(&cfg.FailedVolumesTolerated, "failed-volumes-tolerated", envInt("GRANARY_FAILED_VOLUMES_TOLERATED", 0), "dfs.datanode.failed.volumes.tolerated")
+	level := fs.String("log-level", env("GRANARY_LOG_LEVEL", "info"), "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected arguments: %v", fs.Args())}
+	}
+	if len(dirs) == 0 {
+		if v := os.Getenv("GRANARY_DATA_DIRS"); v != "" {
+			dirs = strings.Split(v, ",")
+		}
+	}
+	if len(dirs) == 0 {
+		return usageError{"at least one -data-dir is needed"}
+	}
+	cfg.DataDirs = dirs
+	cfg.Logger = newLogger(os.Stderr, *level)
+	svc, err := datanode.New(cfg)
+	if err != nil {
+		return err
+	}
+	return svc.Run(ctx)
+}

@@ -1,0 +1,63 @@
+// Package rest holds the HTTP plumbing every Granary service shares:
+// writing JSON answers and RemoteException error bodies (the status comes
+// from the error's kind, internal/errs), and the operations endpoints.
+package rest
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/pprof"
+	"strconv"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/granary-fs/granary/internal/errs"
+)
+
+// WriteJSON writes v with status code.
+func WriteJSON(w http.ResponseWriter, code int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(code)
+	_, err = w.Write(b)
+	return err
+}
+
+// WriteError writes err as a RemoteException and returns the status.
+func WriteError(w http.ResponseWriter, err error) int {
+	code, body := errs.Remote(err)
+	if werr := WriteJSON(w, code, body); werr != nil {
+		http.Error(w, werr.Error(), http.StatusInternalServerError)
+	}
+	return code
+}
+
+// Metrics serves reg in Prometheus's text format.
+func Metrics(reg *prometheus.Registry) http.HandlerFunc {
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP
+}
+
+// Operations mounts /debug/pprof and RemoteException answers for unknown
+// endpoints and methods on r.
+func Operations(r chi.Router) {
+	r.HandleFunc("/debug/pprof/", pprof.Index)
+	r.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	r.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	r.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	r.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	r.HandleFunc("/debug/pprof/{name}", func(w http.ResponseWriter, req *http.Request) {
+		pprof.Handler(chi.URLParam(req, "name")).ServeHTTP(w, req)
+	})
+	r.NotFound(func(w http.ResponseWriter, req *http.Request) {
+		WriteError(w, errs.E(errs.FileNotFound, "No such endpoint: %s %s", req.Method, req.URL.Path))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
+		WriteError(w, errs.E(errs.UnsupportedOperation, "Method %s is not allowed on %s", req.Method, req.URL.Path))
+	})
+}

@@ -1,0 +1,152 @@
+package coordinator
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/granary-fs/granary/internal/errs"
+	"github.com/granary-fs/granary/internal/rest"
+	"github.com/granary-fs/granary/openapi"
+	"github.com/granary-fs/granary/services/coordinator/internal/blockmgr"
+)
+
+//	@title			Granary coordinator
+//	@version		0.1
+//	@description	The block manager (HDFS BlockManager/DatanodeManager): datanode registry, block map and placement. Datanodes talk to it over NATS (docs/nats-protocol.md); this is its HTTP admin API. Errors are WebHDFS RemoteException bodies.
+//	@BasePath		/
+
+func (s *Service) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Get("/api/v1/datanodes", s.listDatanodes)
+	r.Get("/api/v1/datanodes/{uuid}", s.getDatanode)
+	r.Get("/api/v1/cluster", s.getCluster)
+	r.Get("/api/v1/blocks/{id}", s.getBlock)
+	r.Get("/healthz", s.healthz)
+	r.Get("/readyz", s.readyz)
+	r.Get("/metrics", s.metricsHandler)
+	r.Get("/swagger.json", s.swaggerJSON)
+	rest.Operations(r)
+	return r
+}
+
+// DatanodeList is the answer of GET /api/v1/datanodes.
+type DatanodeList struct {
+	Datanodes []blockmgr.DatanodeView `json:"datanodes"`
+}
+
+// listDatanodes godoc
+//
+//	@Summary	Every datanode with the fields of `hdfs dfsadmin -report`
+//	@Tags		datanodes
+//	@Produce	json
+//	@Success	200	{object}	DatanodeList
+//	@Router		/api/v1/datanodes [get]
+func (s *Service) listDatanodes(w http.ResponseWriter, r *http.Request) {
+	_ = rest.WriteJSON(w, http.StatusOK, DatanodeList{Datanodes: s.mgr.Datanodes()})
+}
+
+// getDatanode godoc
+//
+//	@Summary	One datanode
+//	@Tags		datanodes
+//	@Produce	json
+//	@Param		uuid	path		string	true	"datanode UUID"
+//	@Success	200		{object}	blockmgr.DatanodeView
+//	@Failure	404		{object}	errs.RemoteExceptionBody
+//	@Router		/api/v1/datanodes/{uuid} [get]
+func (s *Service) getDatanode(w http.ResponseWriter, r *http.Request) {
+	uuid := chi.URLParam(r, "uuid")
+	v, ok := s.mgr.Datanode(uuid)
+	if !ok {
+		rest.WriteError(w, errs.E(errs.FileNotFound, "no datanode %s", uuid))
+		return
+	}
+	_ = rest.WriteJSON(w, http.StatusOK, v)
+}
+
+// getCluster godoc
+//
+//	@Summary	Cluster totals: capacity, live/stale/dead datanodes, blocks, missing and under-replicated blocks
+//	@Tags		cluster
+//	@Produce	json
+//	@Success	200	{object}	blockmgr.ClusterView
+//	@Router		/api/v1/cluster [get]
+func (s *Service) getCluster(w http.ResponseWriter, r *http.Request) {
+	_ = rest.WriteJSON(w, http.StatusOK, s.mgr.Cluster())
+}
+
+// getBlock godoc
+//
+//	@Summary	One block of the block map with its replica locations
+//	@Tags		blocks
+//	@Produce	json
+//	@Param		id	path		integer	true	"block ID"
+//	@Success	200	{object}	blockmgr.BlockView
+//	@Failure	400	{object}	errs.RemoteExceptionBody
+//	@Failure	404	{object}	errs.RemoteExceptionBody
+//	@Router		/api/v1/blocks/{id} [get]
+func (s *Service) getBlock(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+	if err != nil {
+		rest.WriteError(w, errs.E(errs.IllegalArgument, "invalid block ID %q", chi.URLParam(r, "id")))
+		return
+	}
+	v, ok := s.mgr.BlockInfo(id)
+	if !ok {
+		rest.WriteError(w, errs.E(errs.FileNotFound, "block %d is not in the block map", id))
+		return
+	}
+	_ = rest.WriteJSON(w, http.StatusOK, v)
+}
+
+// healthz godoc
+//
+//	@Summary	Liveness
+//	@Tags		operations
+//	@Produce	plain
+//	@Success	200	{string}	string	"ok"
+//	@Router		/healthz [get]
+func (s *Service) healthz(w http.ResponseWriter, r *http.Request) {
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// readyz godoc
+//
+//	@Summary	Readiness: connected to NATS and the block map is synchronised with the namespace
+//	@Tags		operations
+//	@Produce	plain
+//	@Success	200	{string}	string	"ready"
+//	@Failure	503	{string}	string	"not ready"
+//	@Router		/readyz [get]
+func (s *Service) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.nc == nil || !s.nc.IsConnected() || s.mgr.NeedsResync() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("not ready\n"))
+		return
+	}
+	_, _ = w.Write([]byte("ready\n"))
+}
+
+// metricsHandler godoc
+//
+//	@Summary	Prometheus metrics
+//	@Tags		operations
+//	@Produce	plain
+//	@Success	200	{string}	string	"Prometheus text exposition format"
+//	@Router		/metrics [get]
+func (s *Service) metricsHandler(w http.ResponseWriter, r *http.Request) {
+	rest.Metrics(s.metrics.reg)(w, r)
+}
+
+// swaggerJSON godoc
+//
+//	@Summary	This service's API contract (Swagger 2.0)
+//	@Tags		operations
+//	@Produce	json
+//	@Success	200	{object}	object	"the contract"
+//	@Router		/swagger.json [get]
+func (s *Service) swaggerJSON(w http.ResponseWriter, r *http.Request) {
+	openapi.Handler("coordinator.swagger.json")(w, r)
+}

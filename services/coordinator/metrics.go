@@ -1,0 +1,63 @@
+package coordinator
+
+import (
+	"context"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/granary-fs/granary/internal/dnproto"
+)
+
+type metrics struct {
+	reg              *prometheus.Registry
+	requests         *prometheus.CounterVec
+	reportedReplicas prometheus.Counter
+	reportSeconds    prometheus.Histogram
+}
+
+func newMetrics(s *Service) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "granary_coordinator_requests_total", Help: "NATS requests served, by subject and outcome.",
+		}, []string{"subject", "outcome"}),
+		reportedReplicas: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "granary_coordinator_reported_replicas_total", Help: "Replicas processed in full block reports.",
+		}),
+		reportSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "granary_coordinator_block_report_chunk_seconds", Help: "Time to process one block-report chunk.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
+		}),
+	}
+	gauge := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
+	}
+	m.reg.MustRegister(m.requests, m.reportedReplicas, m.reportSeconds,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		gauge("granary_coordinator_live_datanodes", "Live datanodes.", func() float64 { return float64(s.mgr.Cluster().Live) }),
+		gauge("granary_coordinator_stale_datanodes", "Stale datanodes.", func() float64 { return float64(s.mgr.Cluster().Stale) }),
+		gauge("granary_coordinator_dead_datanodes", "Dead datanodes.", func() float64 { return float64(s.mgr.Cluster().Dead) }),
+		gauge("granary_coordinator_blocks", "Blocks in the block map.", func() float64 { return float64(s.mgr.Cluster().Blocks) }),
+		gauge("granary_coordinator_missing_blocks", "Complete blocks with no live replica.", func() float64 { return float64(s.mgr.Cluster().Missing) }),
+		gauge("granary_coordinator_under_replicated_blocks", "Blocks with fewer live replicas than their replication.", func() float64 {
+			return float64(s.mgr.Cluster().UnderReplicated)
+		}),
+	)
+	return m
+}
+
+// counted wraps a handler to count its outcomes.
+func (s *Service) counted(subj string, h dnproto.Handler) dnproto.Handler {
+	label := subj[strings.LastIndex(subj, ".")+1:]
+	return func(ctx context.Context, data []byte) (any, error) {
+		resp, err := h(ctx, data)
+		outcome := "ok"
+		if err != nil {
+			outcome = "error"
+		}
+		s.metrics.requests.WithLabelValues(label, outcome).Inc()
+		return resp, err
+	}
+}

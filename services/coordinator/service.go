@@ -1,0 +1,386 @@
+// Package coordinator is Granary's block manager service (HDFS's
+// BlockManager, DatanodeManager and HeartbeatManager): it answers datanodes'
+// handshakes, registrations, heartbeats and block reports over NATS, keeps
+// the block map and the datanode registry (soft state, rebuilt after a
+// restart from re-registrations, reports and the metadata service's
+// inventory), places new blocks, and serves an HTTP admin API.
+//
+// Shutdown order: stop HTTP → drain NATS → stop the loops.
+package coordinator
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/granary-fs/granary/internal/dnproto"
+	"github.com/granary-fs/granary/internal/errs"
+	"github.com/granary-fs/granary/services/coordinator/internal/blockmgr"
+)
+
+// Config configures the coordinator.
+type Config struct {
+	NATSURL  string
+	HTTPAddr string // default :9880
+	// TopologyFile maps hosts to racks: lines "host-or-ip /rack" (HDFS's
+	// TableMapping); unlisted hosts are on /default-rack.
+	TopologyFile      string
+	HeartbeatInterval time.Duration
+	RecheckInterval   time.Duration
+	StaleInterval     time.Duration
+	MaxFBRLeases      int
+	// ReconcileInterval is how often suspect replicas are checked against
+	// the namespace (default 1 s).
+	ReconcileInterval time.Duration
+	Logger            *slog.Logger
+}
+
+// Service is a running coordinator.
+type Service struct {
+	cfg     Config
+	log     *slog.Logger
+	mgr     *blockmgr.Manager
+	nc      *nats.Conn
+	metrics *metrics
+
+	niMu sync.Mutex
+	ni   *dnproto.NamespaceInfo
+
+	resync   chan struct{}
+	listener net.Listener
+	addrSet  chan struct{}
+	started  chan struct{}
+	once     sync.Once
+}
+
+// New returns a coordinator; nothing happens until Run.
+func New(cfg Config) (*Service, error) {
+	if cfg.HTTPAddr == "" {
+		cfg.HTTPAddr = ":9880"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.ReconcileInterval == 0 {
+		cfg.ReconcileInterval = time.Second
+	}
+	topo, err := readTopology(cfg.TopologyFile)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{
+		cfg: cfg, log: cfg.Logger.With("service", "coordinator"),
+		mgr: blockmgr.New(blockmgr.Config{
+			HeartbeatInterval: cfg.HeartbeatInterval, RecheckInterval: cfg.RecheckInterval,
+			StaleInterval: cfg.StaleInterval, MaxFBRLeases: cfg.MaxFBRLeases, Topology: topo,
+		}),
+		resync: make(chan struct{}, 1), addrSet: make(chan struct{}), started: make(chan struct{}),
+	}
+	s.metrics = newMetrics(s)
+	return s, nil
+}
+
+// readTopology reads a TableMapping file.
+func readTopology(path string) (map[string]string, error) {
+	topo := map[string]string{}
+	if path == "" {
+		return topo, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("topology file: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		fields := strings.Fields(sc.Text())
+		if len(fields) == 0 || strings.HasPrefix(fields[0], "#") {
+			continue
+		}
+		if len(fields) != 2 || !strings.HasPrefix(fields[1], "/") {
+			return nil, fmt.Errorf("topology file %s:%d: want \"host /rack\"", path, line)
+		}
+		topo[fields[0]] = fields[1]
+	}
+	return topo, sc.Err()
+}
+
+// Addr returns the HTTP address once listening.
+func (s *Service) Addr() string {
+	<-s.addrSet
+	return s.listener.Addr().String()
+}
+
+// Started is closed once the coordinator answers on NATS.
+func (s *Service) Started() <-chan struct{} { return s.started }
+
+// Manager exposes the block manager (benchmarks drive it in-process).
+func (s *Service) Manager() *blockmgr.Manager { return s.mgr }
+
+// Run serves until ctx is done.
+func (s *Service) Run(ctx context.Context) error {
+	defer s.once.Do(func() { close(s.started) })
+	nc, err := nats.Connect(s.cfg.NATSURL, nats.Name("granary-coordinator"), nats.RetryOnFailedConnect(true),
+		nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
+	if err != nil {
+		return fmt.Errorf("connecting to NATS at %s: %w", s.cfg.NATSURL, err)
+	}
+	s.nc = nc
+	defer nc.Close()
+
+	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("coordinator HTTP: %w", err)
+	}
+	s.listener = ln
+	close(s.addrSet)
+	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- srv.Serve(ln) }()
+
+	if err := s.subscribe(); err != nil {
+		_ = srv.Close()
+		return err
+	}
+	s.log.Info("coordinator started", "http", ln.Addr().String(), "nats", s.cfg.NATSURL)
+	s.once.Do(func() { close(s.started) })
+
+	loopCtx, stopLoops := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, loop := range []func(context.Context){s.resyncLoop, s.livenessLoop, s.reconcileLoop} {
+		wg.Add(1)
+		go func() { defer wg.Done(); loop(loopCtx) }()
+	}
+	s.requestResync()
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-httpDone:
+		runErr = fmt.Errorf("coordinator HTTP server: %w", err)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	_ = srv.Shutdown(sctx)
+	cancel()
+	_ = nc.Drain()
+	stopLoops()
+	wg.Wait()
+	s.log.Info("coordinator stopped")
+	return runErr
+}
+
+func (s *Service) subscribe() error {
+	handlers := map[string]dnproto.Handler{
+		dnproto.SubjHandshake:         s.handshake,
+		dnproto.SubjRegister:          dnproto.JSON(s.register),
+		dnproto.SubjHeartbeat:         dnproto.JSON(s.heartbeat),
+		dnproto.SubjBlockReport:       s.blockReport,
+		dnproto.SubjIncrementalReport: dnproto.JSON(s.incremental),
+		dnproto.SubjBadBlocks:         dnproto.JSON(s.badBlocks),
+		dnproto.SubjSafeModeCounts: func(context.Context, []byte) (any, error) {
+			return s.mgr.SafeModeCounts(), nil
+		},
+		dnproto.SubjChooseTargets: dnproto.JSON(func(_ context.Context, req *dnproto.ChooseTargetsRequest) (any, error) {
+			return dnproto.ChooseTargetsReply{Targets: s.mgr.ChooseTargets(*req)}, nil
+		}),
+		dnproto.SubjBlockLocations: dnproto.JSON(func(_ context.Context, req *dnproto.LocationsRequest) (any, error) {
+			return dnproto.LocationsReply{Blocks: s.mgr.Locations(req.Blocks)}, nil
+		}),
+	}
+	for subj, h := range handlers {
+		if _, err := dnproto.Serve(s.nc, subj, s.log, s.counted(subj, h)); err != nil {
+			return err
+		}
+	}
+	_, err := s.nc.Subscribe(dnproto.SubjNamespaceEvents, s.namespaceEvents)
+	return err
+}
+
+// namespaceInfo returns the namespace identity, asking the metadata service
+// the first time.
+func (s *Service) namespaceInfo(ctx context.Context) (dnproto.NamespaceInfo, error) {
+	s.niMu.Lock()
+	defer s.niMu.Unlock()
+	if s.ni != nil {
+		return *s.ni, nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var ni dnproto.NamespaceInfo
+	if err := dnproto.Call(cctx, s.nc, dnproto.SubjNamespaceInfo, struct{}{}, &ni); err != nil {
+		return ni, errs.Wrap(errs.Retriable, err, "the metadata service is not reachable yet")
+	}
+	s.ni = &ni
+	return ni, nil
+}
+
+func (s *Service) handshake(ctx context.Context, _ []byte) (any, error) {
+	return s.namespaceInfo(ctx)
+}
+
+func (s *Service) register(ctx context.Context, reg *dnproto.Registration) (any, error) {
+	ni, err := s.namespaceInfo(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.mgr.Register(*reg, ni); err != nil {
+		s.log.Warn("registration refused", "datanode", reg.DatanodeUUID, "err", err)
+		return nil, err
+	}
+	s.log.Info("datanode registered", "datanode", reg.DatanodeUUID, "host", reg.HostName, "http_port", reg.HTTPPort, "storages", len(reg.Storages))
+	return dnproto.RegisterReply{DatanodeUUID: reg.DatanodeUUID}, nil
+}
+
+func (s *Service) heartbeat(_ context.Context, hb *dnproto.Heartbeat) (any, error) {
+	return s.mgr.Heartbeat(*hb), nil
+}
+
+func (s *Service) blockReport(_ context.Context, data []byte) (any, error) {
+	c, err := dnproto.DecodeChunk(data, nil)
+	if err != nil {
+		return nil, errs.Wrap(errs.IllegalArgument, err, "block report")
+	}
+	start := time.Now()
+	if err := s.mgr.FullReport(c); err != nil {
+		return nil, err
+	}
+	s.metrics.reportedReplicas.Add(float64(len(c.Replicas)))
+	s.metrics.reportSeconds.Observe(time.Since(start).Seconds())
+	if c.Index == c.Count-1 && c.Last {
+		s.mgr.ReleaseLease(c.LeaseID)
+	}
+	return dnproto.BlockReportReply{}, nil
+}
+
+func (s *Service) incremental(_ context.Context, r *dnproto.IncrementalReport) (any, error) {
+	return dnproto.Ack{}, s.mgr.Incremental(r)
+}
+
+func (s *Service) badBlocks(_ context.Context, r *dnproto.BadBlocks) (any, error) {
+	s.log.Warn("datanode reported corrupt replicas", "datanode", r.DatanodeUUID, "blocks", len(r.Blocks))
+	return dnproto.Ack{}, s.mgr.BadBlocks(r)
+}
+
+func (s *Service) namespaceEvents(m *nats.Msg) {
+	var ev dnproto.BlockEvents
+	if err := json.Unmarshal(m.Data, &ev); err != nil {
+		s.log.Warn("malformed namespace events", "err", err)
+		return
+	}
+	if !s.mgr.ApplyEvents(&ev) {
+		s.requestResync()
+	}
+}
+
+func (s *Service) requestResync() {
+	select {
+	case s.resync <- struct{}{}:
+	default:
+	}
+}
+
+// resyncLoop reloads the namespace's block inventory whenever the mirror is
+// unsynced: at start, after a gap in the events, after a metadata restart.
+func (s *Service) resyncLoop(ctx context.Context) {
+	backoff := 100 * time.Millisecond
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.resync:
+		}
+		if !s.mgr.NeedsResync() {
+			continue
+		}
+		if err := s.loadInventory(ctx); err != nil {
+			s.log.Debug("inventory not loaded; retrying", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, 5*time.Second)
+			s.requestResync()
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		if s.mgr.NeedsResync() {
+			s.requestResync()
+		}
+	}
+}
+
+func (s *Service) loadInventory(ctx context.Context) error {
+	start := time.Now()
+	var r *blockmgr.Resync
+	req := dnproto.InventoryRequest{}
+	total := 0
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		var page dnproto.InventoryPage
+		err := dnproto.Call(cctx, s.nc, dnproto.SubjNamespaceInventory, req, &page)
+		cancel()
+		if err != nil {
+			return err
+		}
+		if r == nil {
+			r = s.mgr.BeginResync(page.Epoch, page.Seq)
+		}
+		r.Add(page.Blocks)
+		total += len(page.Blocks)
+		if !page.More {
+			break
+		}
+		req.Snapshot = page.Snapshot
+		req.AfterID = page.Blocks[len(page.Blocks)-1].ID
+	}
+	r.Commit()
+	s.log.Info("block map synchronised with the namespace", "blocks", total, "took", time.Since(start))
+	return nil
+}
+
+func (s *Service) livenessLoop(ctx context.Context) {
+	t := time.NewTicker(min(time.Second, s.mgrConfig().HeartbeatInterval))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, id := range s.mgr.CheckLiveness() {
+			s.log.Warn("datanode is dead: its replicas leave the block map", "datanode", id)
+		}
+	}
+}
+
+func (s *Service) reconcileLoop(ctx context.Context) {
+	t := time.NewTicker(s.cfg.ReconcileInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n := s.mgr.Reconcile(); n > 0 {
+			s.log.Info("replicas scheduled for deletion (unknown block or stale generation stamp)", "count", n)
+		}
+	}
+}
+
+func (s *Service) mgrConfig() blockmgr.Config {
+	c := blockmgr.Config{HeartbeatInterval: s.cfg.HeartbeatInterval}
+	c.Defaults()
+	return c
+}

@@ -1,0 +1,322 @@
+package datanode
+
+import (
+	"context"
+	"errors"
+	"math/rand"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/granary-fs/granary/internal/dnproto"
+	"github.com/granary-fs/granary/internal/errs"
+	"github.com/granary-fs/granary/services/datanode/internal/storage"
+)
+
+// actor is HDFS's BPServiceActor for the one block pool this datanode
+// serves: connect → handshake → verify/initialise storage → register →
+// offerService (heartbeats, incremental and full block reports, commands).
+// Every step retries with backoff while NATS or the coordinator cannot be
+// reached; reads keep being served meanwhile.
+type actor struct {
+	dn *Service
+	nc *nats.Conn
+
+	mu            sync.Mutex
+	state         string // connecting, handshake, registering, running, refused
+	bpid          string
+	clusterID     string
+	lastHeartbeat time.Time
+	lastReport    time.Time
+	fatal         error // the datanode may not join (another cluster)
+
+	ibrMu   sync.Mutex
+	ibr     []dnproto.ReceivedDeleted
+	ibrKick chan struct{}
+
+	fbrNow     chan struct{} // an administrator asked for a full report
+	reregister chan struct{}
+}
+
+func newActor(dn *Service, nc *nats.Conn) *actor {
+	return &actor{dn: dn, nc: nc, state: "connecting", ibrKick: make(chan struct{}, 1),
+		fbrNow: make(chan struct{}, 1), reregister: make(chan struct{}, 1)}
+}
+
+func (a *actor) setState(s string) {
+	a.mu.Lock()
+	a.state = s
+	a.mu.Unlock()
+}
+
+// queueIBR adds replica changes to the next incremental report and wakes
+// the sender.
+func (a *actor) queueIBR(items ...dnproto.ReceivedDeleted) {
+	a.ibrMu.Lock()
+	a.ibr = append(a.ibr, items...)
+	a.ibrMu.Unlock()
+	select {
+	case a.ibrKick <- struct{}{}:
+	default:
+	}
+}
+
+func (a *actor) run(ctx context.Context) {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := a.connectAndServe(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		var fatal *fatalError
+		if errors.As(err, &fatal) {
+			a.mu.Lock()
+			a.state, a.fatal = "refused", fatal.err
+			a.mu.Unlock()
+			a.dn.log.Error("this datanode cannot join the cluster", "err", fatal.err)
+			return
+		}
+		a.dn.log.Info("block pool service: retrying", "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+// fatalError ends the actor: retrying cannot help.
+type fatalError struct{ err error }
+
+func (f *fatalError) Error() string { return f.err.Error() }
+
+func (a *actor) call(ctx context.Context, subj string, req, resp any) error {
+	cctx, cancel := context.WithTimeout(ctx, a.dn.cfg.RPCTimeout)
+	defer cancel()
+	return dnproto.Call(cctx, a.nc, subj, req, resp)
+}
+
+func (a *actor) connectAndServe(ctx context.Context) error {
+	a.setState("handshake")
+	var ni dnproto.NamespaceInfo
+	if err := a.call(ctx, dnproto.SubjHandshake, struct{}{}, &ni); err != nil {
+		return err
+	}
+	st := a.dn.store
+	if err := st.InitBlockPool(ni.ClusterID, ni.BlockPoolID, ni.NamespaceID, ni.CTime); err != nil {
+		if errors.Is(err, storage.ErrWrongCluster) {
+			return &fatalError{err}
+		}
+		return err
+	}
+	a.mu.Lock()
+	a.bpid, a.clusterID = ni.BlockPoolID, ni.ClusterID
+	a.mu.Unlock()
+	if err := a.register(ctx); err != nil {
+		return err
+	}
+	return a.offerService(ctx)
+}
+
+func (a *actor) register(ctx context.Context) error {
+	a.setState("registering")
+	reg := a.dn.registration(a.bpid, a.clusterID)
+	var reply dnproto.RegisterReply
+	if err := a.call(ctx, dnproto.SubjRegister, reg, &reply); err != nil {
+		if errs.Is(err, errs.IncorrectVersion) {
+			return &fatalError{err}
+		}
+		return err
+	}
+	a.setState("running")
+	a.dn.log.Info("registered with the coordinator", "datanode", reg.DatanodeUUID, "block_pool", a.bpid)
+	return nil
+}
+
+// offerService is the heartbeat loop (BPServiceActor.offerService).
+func (a *actor) offerService(ctx context.Context) error {
+	cfg := a.dn.cfg
+	// A full report follows every registration, after a random delay of
+	// up to blockreport.initialDelay.
+	nextFBR := time.Now()
+	if cfg.BlockReportInitialDelay > 0 {
+		nextFBR = nextFBR.Add(time.Duration(rand.Int63n(int64(cfg.BlockReportInitialDelay))))
+	}
+	hb := time.NewTimer(0)
+	defer hb.Stop()
+	failures := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-a.ibrKick:
+			if err := a.sendIBR(ctx); err != nil {
+				a.dn.log.Warn("incremental block report failed; re-queued", "err", err)
+			}
+			continue
+		case <-a.fbrNow:
+			nextFBR = time.Now()
+		case <-a.reregister:
+			if err := a.register(ctx); err != nil {
+				return err
+			}
+			nextFBR = time.Now()
+		case <-hb.C:
+		}
+		hb.Reset(cfg.HeartbeatInterval)
+		wantFBR := !time.Now().Before(nextFBR)
+		reply, err := a.heartbeat(ctx, wantFBR)
+		if err != nil {
+			failures++
+			if errs.Is(err, errs.Unregistered) || failures >= 10 {
+				return err
+			}
+			a.dn.log.Warn("heartbeat failed", "err", err)
+			continue
+		}
+		failures = 0
+		if err := a.execute(ctx, reply.Commands); err != nil {
+			return err
+		}
+		if reply.LeaseID != 0 && wantFBR {
+			if err := a.sendFullReport(ctx, reply.LeaseID); err != nil {
+				a.dn.log.Warn("full block report failed", "err", err)
+				continue
+			}
+			nextFBR = time.Now().Add(cfg.BlockReportInterval)
+		}
+		// Pending IBRs that failed before are retried with each heartbeat.
+		if err := a.sendIBR(ctx); err != nil {
+			a.dn.log.Warn("incremental block report failed; re-queued", "err", err)
+		}
+	}
+}
+
+func (a *actor) heartbeat(ctx context.Context, wantLease bool) (*dnproto.HeartbeatReply, error) {
+	st := a.dn.store
+	hb := dnproto.Heartbeat{
+		DatanodeUUID: st.DatanodeUUID(), BlockPoolID: a.bpid, FailedVolumes: st.FailedVolumes(),
+		XceiverCount: int(a.dn.xceivers.Load()), RequestLease: wantLease,
+		SlowDisks: []string{}, SlowPeers: []string{},
+	}
+	for _, v := range st.Reports(a.bpid) {
+		hb.Storages = append(hb.Storages, dnproto.StorageReport{
+			StorageID: v.StorageID, Failed: v.Failed, Capacity: v.Capacity, DfsUsed: v.DfsUsed,
+			Remaining: v.Remaining, BlockPoolUsed: v.BPUsed,
+		})
+	}
+	var reply dnproto.HeartbeatReply
+	if err := a.call(ctx, dnproto.SubjHeartbeat, hb, &reply); err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	a.lastHeartbeat = time.Now()
+	a.mu.Unlock()
+	return &reply, nil
+}
+
+// execute runs the commands of a heartbeat reply.
+func (a *actor) execute(ctx context.Context, cmds []dnproto.Command) error {
+	for _, c := range cmds {
+		switch c.Action {
+		case dnproto.ActionInvalidate:
+			var deleted []dnproto.ReceivedDeleted
+			for _, b := range c.Blocks {
+				if r, ok := a.dn.store.Get(a.bpid, b.ID); ok && a.dn.store.Delete(a.bpid, b.ID, b.GenStamp) {
+					deleted = append(deleted, dnproto.ReceivedDeleted{Block: b, Status: dnproto.Deleted, StorageID: r.Volume.StorageID})
+				}
+			}
+			a.dn.log.Info("invalidated replicas", "count", len(deleted))
+			if len(deleted) > 0 {
+				a.queueIBR(deleted...)
+			}
+		case dnproto.ActionReregister:
+			a.dn.log.Info("the coordinator asked this datanode to re-register")
+			if err := a.register(ctx); err != nil {
+				return err
+			}
+			a.triggerFBR()
+		case dnproto.ActionShutdown:
+			a.dn.log.Warn("the coordinator asked this datanode to shut down")
+			a.dn.shutdown()
+		default:
+			a.dn.log.Warn("unsupported command", "action", c.Action)
+		}
+	}
+	return nil
+}
+
+// sendIBR sends the queued incremental report; on failure the entries go
+// back to the front of the queue.
+func (a *actor) sendIBR(ctx context.Context) error {
+	a.ibrMu.Lock()
+	items := a.ibr
+	a.ibr = nil
+	a.ibrMu.Unlock()
+	if len(items) == 0 {
+		return nil
+	}
+	err := a.call(ctx, dnproto.SubjIncrementalReport, dnproto.IncrementalReport{
+		DatanodeUUID: a.dn.store.DatanodeUUID(), BlockPoolID: a.bpid, Blocks: items,
+	}, nil)
+	if err != nil {
+		a.ibrMu.Lock()
+		a.ibr = append(items, a.ibr...)
+		a.ibrMu.Unlock()
+		return err
+	}
+	a.dn.metrics.ibrSent.Add(float64(len(items)))
+	return nil
+}
+
+// sendFullReport sends every storage's replicas under the lease, one
+// message per storage, or several when a storage holds more than
+// split.threshold replicas or a message would pass NATS's payload limit.
+func (a *actor) sendFullReport(ctx context.Context, lease uint64) error {
+	start := time.Now()
+	byStorage := a.dn.store.Replicas(a.bpid)
+	reportID := uint64(time.Now().UnixNano())
+	chunkSize := min(a.dn.cfg.SplitThreshold, dnproto.MaxReplicasPerChunk)
+	storages := make([]string, 0, len(byStorage))
+	for id := range byStorage {
+		storages = append(storages, id)
+	}
+	total := 0
+	for si, sid := range storages {
+		reps := byStorage[sid]
+		n := max(1, (len(reps)+chunkSize-1)/chunkSize)
+		for i := 0; i < n; i++ {
+			part := reps[i*chunkSize : min(len(reps), (i+1)*chunkSize)]
+			c := &dnproto.ReportChunk{
+				DatanodeUUID: a.dn.store.DatanodeUUID(), BlockPoolID: a.bpid, StorageID: sid,
+				LeaseID: lease, ReportID: reportID, Index: i, Count: n, Last: si == len(storages)-1 && i == n-1,
+			}
+			c.Replicas = make([]dnproto.Replica, len(part))
+			for k, r := range part {
+				c.Replicas[k] = dnproto.Replica{ID: r.ID, GenStamp: r.GenStamp, NumBytes: r.NumBytes, State: r.State}
+			}
+			cctx, cancel := context.WithTimeout(ctx, a.dn.cfg.RPCTimeout)
+			err := dnproto.CallRaw(cctx, a.nc, dnproto.SubjBlockReport, dnproto.EncodeChunk(c), nil)
+			cancel()
+			if err != nil {
+				return err
+			}
+			total += len(part)
+		}
+	}
+	a.mu.Lock()
+	a.lastReport = time.Now()
+	a.mu.Unlock()
+	a.dn.log.Info("sent full block report", "replicas", total, "storages", len(storages), "took", time.Since(start))
+	return nil
+}
+
+// triggerFBR asks for a full block report with the next heartbeat.
+func (a *actor) triggerFBR() {
+	select {
+	case a.fbrNow <- struct{}{}:
+	default:
+	}
+}

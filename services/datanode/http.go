@@ -1,0 +1,206 @@
+package datanode
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/granary-fs/granary/api"
+	"github.com/granary-fs/granary/internal/errs"
+	"github.com/granary-fs/granary/internal/rest"
+	"github.com/granary-fs/granary/openapi"
+)
+
+//	@title			Granary datanode
+//	@version		0.1
+//	@description	A datanode's HTTP API: its admin endpoints (HDFS's ClientDatanodeProtocol). Errors are WebHDFS RemoteException bodies.
+//	@BasePath		/
+
+func (s *Service) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Get("/api/v1/info", s.info)
+	r.Post("/api/v1/admin/triggerBlockReport", s.triggerBlockReport)
+	r.Post("/api/v1/admin/refreshNamenodes", s.refreshNamenodes)
+	r.Post("/api/v1/admin/shutdown", s.shutdownDatanode)
+	r.Get("/healthz", s.healthz)
+	r.Get("/readyz", s.readyz)
+	r.Get("/metrics", s.metricsHandler)
+	r.Get("/swagger.json", s.swaggerJSON)
+	rest.Operations(r)
+	return r
+}
+
+// VolumeInfo is one volume in /api/v1/info.
+type VolumeInfo struct {
+	Dir           string `json:"dir" example:"/data/1"`
+	StorageID     string `json:"storageId" example:"DS-6c1c..."`
+	Failed        string `json:"failed,omitempty" example:""`
+	Capacity      int64  `json:"capacity"`
+	DfsUsed       int64  `json:"dfsUsed"`
+	Remaining     int64  `json:"remaining"`
+	BlockPoolUsed int64  `json:"blockPoolUsed"`
+}
+
+// Info is the datanode's state (GET /api/v1/info).
+type Info struct {
+	DatanodeUUID      string       `json:"datanodeUuid"`
+	ClusterID         string       `json:"clusterId"`
+	BlockPools        []string     `json:"blockPools"`
+	Registration      string       `json:"registration" example:"running" enums:"connecting,handshake,registering,running,refused"`
+	RefusedBecause    string       `json:"refusedBecause,omitempty"`
+	LastHeartbeat     *time.Time   `json:"lastHeartbeat,omitempty"`
+	LastBlockReport   *time.Time   `json:"lastBlockReport,omitempty"`
+	Replicas          int          `json:"replicas"`
+	FailedVolumes     int          `json:"failedVolumes"`
+	Volumes           []VolumeInfo `json:"volumes"`
+	HTTPAddress       string       `json:"httpAddress"`
+	StartedAt         time.Time    `json:"startedAt"`
+	HeartbeatInterval string       `json:"heartbeatInterval"`
+}
+
+// info godoc
+//
+//	@Summary	Volumes, block pools, registration state, last heartbeat and block report
+//	@Tags		datanode
+//	@Produce	json
+//	@Success	200	{object}	Info
+//	@Router		/api/v1/info [get]
+func (s *Service) info(w http.ResponseWriter, r *http.Request) {
+	_ = rest.WriteJSON(w, http.StatusOK, s.Info())
+}
+
+// Info returns the datanode's state.
+func (s *Service) Info() Info {
+	a := s.actor
+	a.mu.Lock()
+	in := Info{
+		DatanodeUUID: s.store.DatanodeUUID(), ClusterID: s.store.ClusterID(), Registration: a.state, BlockPools: []string{},
+		HTTPAddress: s.listener.Addr().String(), StartedAt: s.startedAt, HeartbeatInterval: s.cfg.HeartbeatInterval.String(),
+		FailedVolumes: s.store.FailedVolumes(),
+	}
+	if a.fatal != nil {
+		in.RefusedBecause = a.fatal.Error()
+	}
+	if !a.lastHeartbeat.IsZero() {
+		t := a.lastHeartbeat
+		in.LastHeartbeat = &t
+	}
+	if !a.lastReport.IsZero() {
+		t := a.lastReport
+		in.LastBlockReport = &t
+	}
+	bpid := a.bpid
+	a.mu.Unlock()
+	if bpid != "" {
+		in.BlockPools = append(in.BlockPools, bpid)
+		in.Replicas = s.store.Count(bpid)
+	}
+	reports := s.store.Reports(bpid)
+	for i, v := range s.store.Volumes() {
+		vi := VolumeInfo{Dir: v.Dir, StorageID: v.StorageID}
+		if err := v.Failed(); err != nil {
+			vi.Failed = err.Error()
+		}
+		if i < len(reports) {
+			vi.Capacity, vi.DfsUsed, vi.Remaining, vi.BlockPoolUsed = reports[i].Capacity, reports[i].DfsUsed, reports[i].Remaining, reports[i].BPUsed
+		}
+		in.Volumes = append(in.Volumes, vi)
+	}
+	return in
+}
+
+// triggerBlockReport godoc
+//
+//	@Summary	Send a full block report with the next heartbeat (dfsadmin -triggerBlockReport)
+//	@Tags		datanode
+//	@Produce	json
+//	@Success	200	{object}	api.BooleanResponse
+//	@Failure	403	{object}	errs.RemoteExceptionBody	"not registered yet"
+//	@Router		/api/v1/admin/triggerBlockReport [post]
+func (s *Service) triggerBlockReport(w http.ResponseWriter, r *http.Request) {
+	if s.actor.blockPool() == "" {
+		rest.WriteError(w, errs.E(errs.IO, "the datanode has not joined a block pool yet"))
+		return
+	}
+	s.actor.triggerFBR()
+	_ = rest.WriteJSON(w, http.StatusOK, api.BooleanResponse{Boolean: true})
+}
+
+// refreshNamenodes godoc
+//
+//	@Summary	Re-read the list of nameservices and re-register (dfsadmin -refreshNamenodes)
+//	@Tags		datanode
+//	@Produce	json
+//	@Success	200	{object}	api.BooleanResponse
+//	@Router		/api/v1/admin/refreshNamenodes [post]
+func (s *Service) refreshNamenodes(w http.ResponseWriter, r *http.Request) {
+	select {
+	case s.actor.reregister <- struct{}{}:
+	default:
+	}
+	_ = rest.WriteJSON(w, http.StatusOK, api.BooleanResponse{Boolean: true})
+}
+
+// shutdownDatanode godoc
+//
+//	@Summary	Shut the datanode down gracefully (dfsadmin -shutdownDatanode)
+//	@Tags		datanode
+//	@Produce	json
+//	@Success	200	{object}	api.BooleanResponse
+//	@Router		/api/v1/admin/shutdown [post]
+func (s *Service) shutdownDatanode(w http.ResponseWriter, r *http.Request) {
+	_ = rest.WriteJSON(w, http.StatusOK, api.BooleanResponse{Boolean: true})
+	go s.shutdown()
+}
+
+// healthz godoc
+//
+//	@Summary	Liveness
+//	@Tags		operations
+//	@Produce	plain
+//	@Success	200	{string}	string	"ok"
+//	@Router		/healthz [get]
+func (s *Service) healthz(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) }
+
+// readyz godoc
+//
+//	@Summary	Readiness: registered with the coordinator
+//	@Tags		operations
+//	@Produce	plain
+//	@Success	200	{string}	string	"ready"
+//	@Failure	503	{string}	string	"not registered"
+//	@Router		/readyz [get]
+func (s *Service) readyz(w http.ResponseWriter, r *http.Request) {
+	s.actor.mu.Lock()
+	state := s.actor.state
+	s.actor.mu.Unlock()
+	if state != "running" {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(state + "\n"))
+		return
+	}
+	_, _ = w.Write([]byte("ready\n"))
+}
+
+// metricsHandler godoc
+//
+//	@Summary	Prometheus metrics
+//	@Tags		operations
+//	@Produce	plain
+//	@Success	200	{string}	string	"Prometheus text exposition format"
+//	@Router		/metrics [get]
+func (s *Service) metricsHandler(w http.ResponseWriter, r *http.Request) {
+	rest.Metrics(s.metrics.reg)(w, r)
+}
+
+// swaggerJSON godoc
+//
+//	@Summary	This service's API contract (Swagger 2.0)
+//	@Tags		operations
+//	@Produce	json
+//	@Success	200	{object}	object	"the contract"
+//	@Router		/swagger.json [get]
+func (s *Service) swaggerJSON(w http.ResponseWriter, r *http.Request) {
+	openapi.Handler("datanode.swagger.json")(w, r)
+}

@@ -1,0 +1,179 @@
+package storage
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// dfsUsedFresh is how old a cached dfsUsed may be to be trusted (HDFS: 600 s).
+const dfsUsedFresh = 10 * time.Minute
+
+// scanAll scans every healthy volume in parallel (one goroutine each) for
+// every block pool found on it: tmp/ is cleared, finalized/ and rbw/ go
+// into the replica map. A volume that cannot be read is taken out.
+func (s *Store) scanAll() error {
+	vols := s.healthy()
+	type found struct {
+		bpid     string
+		replicas []*Replica
+		used     int64
+		err      error
+	}
+	results := make([][]found, len(vols))
+	var wg sync.WaitGroup
+	for i, v := range vols {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			bps, err := filepath.Glob(filepath.Join(v.Dir, "current", "BP-*"))
+			if err != nil {
+				results[i] = []found{{err: err}}
+				return
+			}
+			for _, bp := range bps {
+				bpid := filepath.Base(bp)
+				_ = os.RemoveAll(filepath.Join(bp, "tmp"))
+				_ = os.MkdirAll(filepath.Join(bp, "tmp"), 0o755)
+				reps, used, err := scanBlockPool(v, bp)
+				results[i] = append(results[i], found{bpid: bpid, replicas: reps, used: used, err: err})
+			}
+		}()
+	}
+	wg.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, v := range vols {
+		var used int64
+		for _, f := range results[i] {
+			if f.err != nil {
+				v.failed = f.err
+				break
+			}
+			m := s.replicas[f.bpid]
+			if m == nil {
+				m = make(map[int64]*Replica, len(f.replicas))
+				s.replicas[f.bpid] = m
+			}
+			for _, r := range f.replicas {
+				// The same block on two volumes: keep the newer generation stamp.
+				if old := m[r.ID]; old == nil || old.GenStamp < r.GenStamp {
+					m[r.ID] = r
+				}
+			}
+			used += f.used
+		}
+		if cached, ok := readDfsUsed(v.Dir); ok {
+			used = cached
+		}
+		v.used = used
+	}
+	for bpid, m := range s.replicas {
+		for id, r := range m {
+			if r.Volume.failed != nil {
+				delete(s.replicas[bpid], id)
+			}
+		}
+	}
+	return nil
+}
+
+// readDfsUsed reads and removes a volume's cached dfsUsed when it is fresh.
+func readDfsUsed(dir string) (int64, bool) {
+	path := filepath.Join(dir, "current", "dfsUsed")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false
+	}
+	_ = os.Remove(path) // a crash must not leave a stale figure behind
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return 0, false
+	}
+	used, err1 := strconv.ParseInt(f[0], 10, 64)
+	at, err2 := strconv.ParseInt(f[1], 10, 64)
+	if err1 != nil || err2 != nil || time.Since(time.UnixMilli(at)) > dfsUsedFresh {
+		return 0, false
+	}
+	return used, true
+}
+
+// scanBlockPool lists the replicas of one block pool on one volume.
+func scanBlockPool(v *Volume, bp string) ([]*Replica, int64, error) {
+	var out []*Replica
+	var used int64
+	finalized := filepath.Join(bp, "current", "finalized")
+	xs, err := os.ReadDir(finalized)
+	if err != nil && !os.IsNotExist(err) {
+		return nil, 0, err
+	}
+	for _, x := range xs {
+		if !x.IsDir() || !strings.HasPrefix(x.Name(), "subdir") {
+			continue
+		}
+		ys, err := os.ReadDir(filepath.Join(finalized, x.Name()))
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, y := range ys {
+			if !y.IsDir() {
+				continue
+			}
+			reps, u, err := scanDir(v, filepath.Join(finalized, x.Name(), y.Name()), Finalized)
+			if err != nil {
+				return nil, 0, err
+			}
+			out = append(out, reps...)
+			used += u
+		}
+	}
+	reps, u, err := scanDir(v, filepath.Join(bp, "current", "rbw"), RBW)
+	if err != nil && !os.IsNotExist(err) {
+		return nil, 0, err
+	}
+	return append(out, reps...), used + u, nil
+}
+
+// scanDir pairs blk_<id> files with their blk_<id>_<gs>.meta files. A block
+// file without a meta file (or the reverse) is left for the directory
+// scanner to report.
+func scanDir(v *Volume, dir string, state uint8) ([]*Replica, int64, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, 0, err
+	}
+	metas := map[int64]int64{}
+	var blocks []os.DirEntry
+	for _, e := range entries {
+		id, gs, meta, ok := parseBlockName(e.Name())
+		switch {
+		case !ok:
+		case meta:
+			if gs > metas[id] {
+				metas[id] = gs
+			}
+		default:
+			_ = id
+			blocks = append(blocks, e)
+		}
+	}
+	out := make([]*Replica, 0, len(blocks))
+	var used int64
+	for _, e := range blocks {
+		id, _, _, _ := parseBlockName(e.Name())
+		gs, ok := metas[id]
+		if !ok {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue // removed meanwhile
+		}
+		out = append(out, &Replica{ID: id, GenStamp: gs, NumBytes: info.Size(), State: state, Volume: v})
+		used += info.Size() + metaSize(info.Size())
+	}
+	return out, used, nil
+}

@@ -1,0 +1,407 @@
+package storage
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Replica states.
+const (
+	Finalized uint8 = 0
+	RBW       uint8 = 1
+)
+
+// Replica is one replica in the replica map.
+type Replica struct {
+	ID, GenStamp, NumBytes int64
+	State                  uint8
+	Volume                 *Volume
+}
+
+// Volume is one data directory.
+type Volume struct {
+	Dir       string
+	StorageID string
+	failed    error
+	used      int64 // bytes of block and meta files, all block pools
+}
+
+// Failed reports why the volume failed, or nil.
+func (v *Volume) Failed() error { return v.failed }
+
+// Store is a datanode's volumes and replica map.
+type Store struct {
+	mu           sync.RWMutex
+	volumes      []*Volume
+	datanodeUUID string
+	clusterID    string
+	replicas     map[string]map[int64]*Replica // block pool → block ID → replica
+	next         int                           // round-robin volume index
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Open prepares every data directory (creating current/VERSION on a new
+// one), takes out volumes that cannot be used, refuses to start when more
+// than tolerated failed, and scans all block pools' replicas in parallel.
+func Open(dirs []string, tolerated int) (*Store, error) {
+	if len(dirs) == 0 {
+		return nil, errors.New("no data directories configured")
+	}
+	s := &Store{replicas: map[string]map[int64]*Replica{}}
+	var failed int
+	for _, d := range dirs {
+		v, err := s.openVolume(d)
+		if err != nil {
+			v = &Volume{Dir: d, failed: err}
+			failed++
+		}
+		s.volumes = append(s.volumes, v)
+	}
+	if failed > tolerated {
+		var why []string
+		for _, v := range s.volumes {
+			if v.failed != nil {
+				why = append(why, v.failed.Error())
+			}
+		}
+		return nil, fmt.Errorf("Too many failed volumes - current valid volumes: %d, volumes configured: %d, volumes failed: %d, volume failures tolerated: %d (%s)",
+			len(dirs)-failed, len(dirs), failed, tolerated, strings.Join(why, "; "))
+	}
+	if s.datanodeUUID == "" {
+		s.datanodeUUID = uuid.NewString()
+	}
+	for _, v := range s.healthy() {
+		if err := s.writeVersion(v); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.scanAll(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// openVolume checks a data directory and reads (or creates) its VERSION.
+func (s *Store) openVolume(dir string) (*Volume, error) {
+	cur := filepath.Join(dir, "current")
+	if err := os.MkdirAll(cur, 0o755); err != nil {
+		return nil, fmt.Errorf("volume %s: %w", dir, err)
+	}
+	probe := filepath.Join(cur, ".probe")
+	if err := os.WriteFile(probe, nil, 0o644); err != nil {
+		return nil, fmt.Errorf("volume %s is not writable: %w", dir, err)
+	}
+	_ = os.Remove(probe)
+	v := &Volume{Dir: dir}
+	p, err := readProperties(filepath.Join(cur, "VERSION"))
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		v.StorageID = "DS-" + uuid.NewString()
+	case err != nil:
+		return nil, fmt.Errorf("volume %s: %w", dir, err)
+	default:
+		if p["storageType"] != "DATA_NODE" || p["storageID"] == "" {
+			return nil, fmt.Errorf("volume %s: VERSION is not a datanode's", dir)
+		}
+		v.StorageID = p["storageID"]
+		if id := p["datanodeUuid"]; id != "" {
+			if s.datanodeUUID != "" && s.datanodeUUID != id {
+				return nil, fmt.Errorf("volume %s belongs to datanode %s, not %s", dir, id, s.datanodeUUID)
+			}
+			s.datanodeUUID = id
+		}
+		if cid := p["clusterID"]; cid != "" {
+			if s.clusterID != "" && s.clusterID != cid {
+				return nil, fmt.Errorf("volume %s belongs to cluster %s, not %s", dir, cid, s.clusterID)
+			}
+			s.clusterID = cid
+		}
+	}
+	return v, nil
+}
+
+func (s *Store) writeVersion(v *Volume) error {
+	return properties{
+		"storageID": v.StorageID, "clusterID": s.clusterID, "cTime": "0", "datanodeUuid": s.datanodeUUID,
+		"storageType": "DATA_NODE", "layoutVersion": strconv.Itoa(LayoutVersion),
+	}.write(filepath.Join(v.Dir, "current", "VERSION"))
+}
+
+func (s *Store) healthy() []*Volume {
+	var out []*Volume
+	for _, v := range s.volumes {
+		if v.failed == nil {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// DatanodeUUID is the datanode's persistent identity (from VERSION).
+func (s *Store) DatanodeUUID() string { return s.datanodeUUID }
+
+// ClusterID is the cluster the volumes were formatted for ("" until the
+// first handshake).
+func (s *Store) ClusterID() string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.clusterID
+}
+
+// ErrWrongCluster is returned (wrapped) when the volumes belong to another cluster.
+var ErrWrongCluster = errors.New("incompatible cluster ID")
+
+// InitBlockPool binds the volumes to clusterID (on first contact) and
+// creates the block pool's directories and VERSION on every volume. A
+// datanode formatted for another cluster refuses, naming both IDs.
+func (s *Store) InitBlockPool(clusterID, bpid string, namespaceID, cTime int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.clusterID != "" && s.clusterID != clusterID {
+		return fmt.Errorf("%w: the datanode's volumes have clusterID = %s but the cluster's is %s", ErrWrongCluster, s.clusterID, clusterID)
+	}
+	if s.clusterID == "" {
+		s.clusterID = clusterID
+		for _, v := range s.healthy() {
+			if err := s.writeVersion(v); err != nil {
+				return err
+			}
+		}
+	}
+	for _, v := range s.healthy() {
+		bp := filepath.Join(v.Dir, "current", bpid)
+		for _, d := range []string{"current/finalized", "current/rbw", "tmp"} {
+			if err := os.MkdirAll(filepath.Join(bp, d), 0o755); err != nil {
+				return err
+			}
+		}
+		err := properties{
+			"namespaceID": strconv.FormatInt(namespaceID, 10), "cTime": strconv.FormatInt(cTime, 10),
+			"blockpoolID": bpid, "layoutVersion": strconv.Itoa(LayoutVersion),
+		}.write(filepath.Join(bp, "current", "VERSION"))
+		if err != nil {
+			return err
+		}
+	}
+	if s.replicas[bpid] == nil {
+		s.replicas[bpid] = map[int64]*Replica{}
+	}
+	return nil
+}
+
+// Volumes returns the configured volumes.
+func (s *Store) Volumes() []*Volume {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return append([]*Volume(nil), s.volumes...)
+}
+
+// FailedVolumes counts failed volumes.
+func (s *Store) FailedVolumes() int {
+	return len(s.volumes) - len(s.healthy())
+}
+
+// VolumeReport is one volume's figures for heartbeats.
+type VolumeReport struct {
+	StorageID                            string
+	Failed                               bool
+	Capacity, DfsUsed, Remaining, BPUsed int64
+}
+
+// Reports returns capacity and usage per volume.
+func (s *Store) Reports(bpid string) []VolumeReport {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	bpUsed := map[*Volume]int64{}
+	for _, r := range s.replicas[bpid] {
+		bpUsed[r.Volume] += r.NumBytes + metaSize(r.NumBytes)
+	}
+	var out []VolumeReport
+	for _, v := range s.volumes {
+		r := VolumeReport{StorageID: v.StorageID, Failed: v.failed != nil}
+		if v.failed == nil {
+			var st syscall.Statfs_t
+			if err := syscall.Statfs(v.Dir, &st); err == nil {
+				r.Capacity = int64(st.Blocks) * int64(st.Bsize)
+				r.Remaining = int64(st.Bavail) * int64(st.Bsize)
+			}
+			r.DfsUsed, r.BPUsed = v.used, bpUsed[v]
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// metaSize is the size of the meta file of a block of n bytes.
+func metaSize(n int64) int64 {
+	return MetaHeaderLen + 4*((n+BytesPerChecksum-1)/BytesPerChecksum)
+}
+
+// Replicas returns a copy of the block pool's replica map, grouped by storage ID.
+func (s *Store) Replicas(bpid string) map[string][]Replica {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := map[string][]Replica{}
+	for _, v := range s.healthy() {
+		out[v.StorageID] = nil
+	}
+	for _, r := range s.replicas[bpid] {
+		out[r.Volume.StorageID] = append(out[r.Volume.StorageID], *r)
+	}
+	return out
+}
+
+// Get returns one replica.
+func (s *Store) Get(bpid string, id int64) (Replica, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	r, ok := s.replicas[bpid][id]
+	if !ok {
+		return Replica{}, false
+	}
+	return *r, true
+}
+
+// Count returns the number of replicas of a block pool.
+func (s *Store) Count(bpid string) int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.replicas[bpid])
+}
+
+func (v *Volume) bpDir(bpid string) string { return filepath.Join(v.Dir, "current", bpid) }
+
+// FinalizedPath returns the block file path of a finalized replica on v.
+func (v *Volume) FinalizedPath(bpid string, id int64) string {
+	return filepath.Join(v.bpDir(bpid), "current", "finalized", subdirs(id), BlockFileName(id))
+}
+
+// nextVolume picks a healthy volume round-robin.
+func (s *Store) nextVolume() (*Volume, error) {
+	vols := s.healthy()
+	if len(vols) == 0 {
+		return nil, errors.New("no healthy volume")
+	}
+	v := vols[s.next%len(vols)]
+	s.next++
+	return v, nil
+}
+
+// WriteFinalized stores data as a finalized replica: block and meta files
+// written in the block pool's tmp/, fsynced, then moved into
+// finalized/subdirX/subdirY. It replaces an older replica of the block.
+func (s *Store) WriteFinalized(bpid string, id, gs int64, data []byte) (Replica, error) {
+	s.mu.Lock()
+	v, err := s.nextVolume()
+	s.mu.Unlock()
+	if err != nil {
+		return Replica{}, err
+	}
+	tmp := filepath.Join(v.bpDir(bpid), "tmp")
+	blk, meta := filepath.Join(tmp, BlockFileName(id)), filepath.Join(tmp, MetaFileName(id, gs))
+	if err := writeSynced(blk, data); err != nil {
+		return Replica{}, err
+	}
+	if err := writeSynced(meta, ChecksumFile(data)); err != nil {
+		return Replica{}, err
+	}
+	dir := filepath.Dir(v.FinalizedPath(bpid, id))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return Replica{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old := s.replicas[bpid][id]; old != nil {
+		s.removeFilesLocked(bpid, old)
+	}
+	if err := os.Rename(meta, filepath.Join(dir, MetaFileName(id, gs))); err != nil {
+		return Replica{}, err
+	}
+	if err := os.Rename(blk, filepath.Join(dir, BlockFileName(id))); err != nil {
+		return Replica{}, err
+	}
+	r := &Replica{ID: id, GenStamp: gs, NumBytes: int64(len(data)), State: Finalized, Volume: v}
+	if s.replicas[bpid] == nil {
+		s.replicas[bpid] = map[int64]*Replica{}
+	}
+	s.replicas[bpid][id] = r
+	v.used += r.NumBytes + metaSize(r.NumBytes)
+	return *r, nil
+}
+
+// ChecksumFile returns the meta file of data: the 7-byte header and one
+// big-endian CRC32C per 512-byte chunk (the last over its partial bytes).
+func ChecksumFile(data []byte) []byte {
+	out := make([]byte, MetaHeaderLen, metaSize(int64(len(data))))
+	binary.BigEndian.PutUint16(out[0:2], MetaVersion)
+	out[2] = ChecksumCRC32C
+	binary.BigEndian.PutUint32(out[3:7], BytesPerChecksum)
+	for off := 0; off < len(data); off += BytesPerChecksum {
+		end := min(off+BytesPerChecksum, len(data))
+		out = binary.BigEndian.AppendUint32(out, crc32.Checksum(data[off:end], castagnoli))
+	}
+	return out
+}
+
+func writeSynced(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// Delete removes a replica (an invalidate command); it reports whether the
+// replica was there with that generation stamp or older.
+func (s *Store) Delete(bpid string, id, gs int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.replicas[bpid][id]
+	if r == nil || r.GenStamp > gs {
+		return false
+	}
+	s.removeFilesLocked(bpid, r)
+	delete(s.replicas[bpid], id)
+	return true
+}
+
+func (s *Store) removeFilesLocked(bpid string, r *Replica) {
+	dir := filepath.Dir(r.Volume.FinalizedPath(bpid, r.ID))
+	if r.State == RBW {
+		dir = filepath.Join(r.Volume.bpDir(bpid), "current", "rbw")
+	}
+	_ = os.Remove(filepath.Join(dir, BlockFileName(r.ID)))
+	_ = os.Remove(filepath.Join(dir, MetaFileName(r.ID, r.GenStamp)))
+	r.Volume.used -= r.NumBytes + metaSize(r.NumBytes)
+}
+
+// SaveDfsUsed caches each volume's usage for a quick restart (HDFS's
+// dfsUsed file: "<bytes> <time ms>").
+func (s *Store) SaveDfsUsed() {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, v := range s.healthy() {
+		line := fmt.Sprintf("%d %d\n", v.used, time.Now().UnixMilli())
+		_ = writeFileAtomic(filepath.Join(v.Dir, "current", "dfsUsed"), []byte(line))
+	}
+}

@@ -1,0 +1,36 @@
+package datanode
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+type metrics struct {
+	reg     *prometheus.Registry
+	ibrSent prometheus.Counter
+}
+
+func newMetrics(s *Service) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		ibrSent: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "granary_datanode_incremental_report_entries_total", Help: "Replica changes sent in incremental block reports.",
+		}),
+	}
+	m.reg.MustRegister(m.ibrSent,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "granary_datanode_replicas", Help: "Replicas in the replica map."}, func() float64 {
+			if s.store == nil || s.actor == nil {
+				return 0
+			}
+			return float64(s.store.Count(s.actor.blockPool()))
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "granary_datanode_failed_volumes", Help: "Failed volumes."}, func() float64 {
+			if s.store == nil {
+				return 0
+			}
+			return float64(s.store.FailedVolumes())
+		}),
+	)
+	return m
+}

@@ -1,0 +1,216 @@
+// Package datanode is Granary's datanode: a stateless agent around its
+// disks. It scans its volumes into the replica map at start, registers with
+// the coordinator over NATS, sends heartbeats and block reports, executes
+// the coordinator's commands and serves an HTTP admin API (HDFS's
+// ClientDatanodeProtocol). Everything it knows is on its volumes.
+//
+// Shutdown order: stop HTTP → stop the block pool actor → drain NATS →
+// save the dfsUsed cache.
+package datanode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/granary-fs/granary/internal/dnproto"
+	"github.com/granary-fs/granary/services/datanode/internal/storage"
+)
+
+// Config configures a datanode. Zero fields take HDFS's defaults.
+type Config struct {
+	DataDirs []string // dfs.datanode.data.dir
+	NATSURL  string
+	HTTPAddr string // dfs.datanode.http.address, default :9864
+	// HostName and IPAddr are advertised to the coordinator and clients.
+	HostName string
+	IPAddr   string
+
+	HeartbeatInterval       time.Duration // dfs.heartbeat.interval, 3 s
+	BlockReportInterval     time.Duration // dfs.blockreport.intervalMsec, 6 h
+	BlockReportInitialDelay time.Duration // dfs.blockreport.initialDelay, 0
+	SplitThreshold          int           // dfs.blockreport.split.threshold, 1,000,000
+	FailedVolumesTolerated  int           // dfs.datanode.failed.volumes.tolerated, 0
+	RPCTimeout              time.Duration // one NATS request, default 30 s
+	Logger                  *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = ":9864"
+	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = 3 * time.Second
+	}
+	if c.BlockReportInterval == 0 {
+		c.BlockReportInterval = 6 * time.Hour
+	}
+	if c.SplitThreshold == 0 {
+		c.SplitThreshold = 1_000_000
+	}
+	if c.RPCTimeout == 0 {
+		c.RPCTimeout = 30 * time.Second
+	}
+	if c.HostName == "" {
+		c.HostName, _ = os.Hostname()
+	}
+	if c.IPAddr == "" {
+		c.IPAddr = "127.0.0.1"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Service is one datanode.
+type Service struct {
+	cfg      Config
+	log      *slog.Logger
+	store    *storage.Store
+	actor    *actor
+	metrics  *metrics
+	xceivers atomic.Int64
+
+	listener  net.Listener
+	addrSet   chan struct{}
+	started   chan struct{}
+	once      sync.Once
+	stop      context.CancelFunc
+	startedAt time.Time
+}
+
+// New returns a datanode; nothing happens until Run.
+func New(cfg Config) (*Service, error) {
+	cfg.defaults()
+	if len(cfg.DataDirs) == 0 {
+		return nil, errors.New("datanode: at least one -data-dir is needed")
+	}
+	s := &Service{cfg: cfg, log: cfg.Logger.With("service", "datanode"), addrSet: make(chan struct{}), started: make(chan struct{})}
+	s.metrics = newMetrics(s)
+	return s, nil
+}
+
+// Addr returns the HTTP address once listening.
+func (s *Service) Addr() string {
+	<-s.addrSet
+	return s.listener.Addr().String()
+}
+
+// Started is closed once the volumes are scanned and HTTP serves.
+func (s *Service) Started() <-chan struct{} { return s.started }
+
+// UUID returns the datanode's UUID (after Started).
+func (s *Service) UUID() string { return s.store.DatanodeUUID() }
+
+// Run runs the datanode until ctx is done (or a shutdown command).
+func (s *Service) Run(ctx context.Context) error {
+	defer s.once.Do(func() { close(s.started) })
+	ctx, s.stop = context.WithCancel(ctx)
+	defer s.stop()
+	s.startedAt = time.Now()
+	start := time.Now()
+	st, err := storage.Open(s.cfg.DataDirs, s.cfg.FailedVolumesTolerated)
+	if err != nil {
+		return err
+	}
+	s.store = st
+	s.log.Info("volumes scanned", "volumes", len(s.cfg.DataDirs), "failed", st.FailedVolumes(), "took", time.Since(start), "datanode", st.DatanodeUUID())
+	defer st.SaveDfsUsed()
+
+	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("datanode HTTP: %w", err)
+	}
+	s.listener = ln
+	close(s.addrSet)
+	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- srv.Serve(ln) }()
+
+	nc, err := nats.Connect(s.cfg.NATSURL, nats.Name("granary-datanode-"+st.DatanodeUUID()), nats.RetryOnFailedConnect(true),
+		nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
+	if err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("connecting to NATS at %s: %w", s.cfg.NATSURL, err)
+	}
+	s.actor = newActor(s, nc)
+	actorDone := make(chan struct{})
+	go func() { defer close(actorDone); s.actor.run(ctx) }()
+	s.once.Do(func() { close(s.started) })
+	s.log.Info("datanode started", "http", ln.Addr().String(), "nats", s.cfg.NATSURL)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-httpDone:
+		runErr = fmt.Errorf("datanode HTTP server: %w", err)
+		s.stop()
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	_ = srv.Shutdown(sctx)
+	cancel()
+	<-actorDone
+	_ = nc.Drain()
+	s.log.Info("datanode stopped")
+	return runErr
+}
+
+// shutdown stops the datanode (a SHUTDOWN command or the admin API).
+func (s *Service) shutdown() {
+	if s.stop != nil {
+		s.stop()
+	}
+}
+
+func (s *Service) registration(bpid, clusterID string) dnproto.Registration {
+	port, _ := strconv.Atoi(portOf(s.listener.Addr().String()))
+	reg := dnproto.Registration{
+		DatanodeUUID: s.store.DatanodeUUID(), ClusterID: clusterID, BlockPoolID: bpid,
+		HostName: s.cfg.HostName, IPAddr: s.cfg.IPAddr, HTTPPort: port, SoftwareVersion: "0.1.0",
+	}
+	for _, v := range s.store.Volumes() {
+		if v.Failed() == nil {
+			reg.Storages = append(reg.Storages, dnproto.StorageInfo{StorageID: v.StorageID, StorageType: "DISK"})
+		}
+	}
+	return reg
+}
+
+func portOf(addr string) string {
+	_, p, _ := net.SplitHostPort(addr)
+	return p
+}
+
+// PutReplica stores a finalized replica of block id in the datanode's block
+// pool and reports it received (the data path will write through the same
+// storage; tests use it to place replicas).
+func (s *Service) PutReplica(id, genStamp int64, data []byte) error {
+	bpid := s.actor.blockPool()
+	if bpid == "" {
+		return errors.New("the datanode has no block pool yet")
+	}
+	r, err := s.store.WriteFinalized(bpid, id, genStamp, data)
+	if err != nil {
+		return err
+	}
+	s.actor.queueIBR(dnproto.ReceivedDeleted{
+		Block: dnproto.BlockRef{ID: id, GenStamp: genStamp, NumBytes: r.NumBytes}, Status: dnproto.Received, StorageID: r.Volume.StorageID,
+	})
+	return nil
+}
+
+func (a *actor) blockPool() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.bpid
+}
