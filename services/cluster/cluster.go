@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/granary-fs/granary/internal/localpg"
 	"github.com/granary-fs/granary/services/coordinator"
@@ -67,13 +68,40 @@ type Cluster struct {
 	MetadataURL    string
 	Coordinator    *coordinator.Service
 	CoordinatorURL string
-	Datanodes      []*datanode.Service
+	Datanodes      []*datanode.Service // nil where stopped
 	DatanodeURLs   []string
+
+	cfg     Config
+	mcfg    metadata.Config
+	pg      *localpg.Server
+	nats    *server.Server
+	members map[string]*member
+	failed  chan error
 }
 
-// Run starts everything, calls ready once the cluster serves, and blocks
-// until ctx is done; then it stops the services and PostgreSQL.
+// Run starts the cluster, calls ready once it serves, and blocks until ctx
+// is done (or a service stops by itself); then it stops everything.
 func Run(ctx context.Context, cfg Config, ready func(*Cluster)) error {
+	c, err := Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer c.Stop()
+	if ready != nil {
+		ready(c)
+	}
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-c.failed:
+		return err
+	}
+}
+
+// Start starts PostgreSQL (unless DatabaseURL is set), embedded NATS, the
+// metadata service (formatting the namespace on first run), the
+// coordinator and the datanodes; on first run it creates /tmp and /user.
+func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -83,96 +111,162 @@ func Run(ctx context.Context, cfg Config, ready func(*Cluster)) error {
 	if cfg.MetadataAddr == "" {
 		cfg.MetadataAddr = ":9870"
 	}
-	log := cfg.Logger
-	dbURL := cfg.DatabaseURL
-	if dbURL == "" {
-		pg, err := startPostgres(ctx, cfg.DataDir, log)
+	if cfg.CoordinatorAddr == "" {
+		cfg.CoordinatorAddr = ":9880"
+	}
+	if cfg.Datanodes == 0 {
+		cfg.Datanodes = 3
+	}
+	c = &Cluster{cfg: cfg, members: map[string]*member{}, failed: make(chan error, 16), DatabaseURL: cfg.DatabaseURL}
+	defer func() {
 		if err != nil {
-			return err
+			c.Stop()
 		}
-		defer func() {
-			if err := pg.Stop(); err != nil {
-				log.Error("stopping PostgreSQL", "err", err)
-			}
-		}()
-		if dbURL, err = ensureDatabase(ctx, pg, "granary"); err != nil {
-			return err
+	}()
+	log := cfg.Logger
+	if c.DatabaseURL == "" {
+		if c.pg, err = startPostgres(ctx, cfg.DataDir, log); err != nil {
+			return nil, err
+		}
+		if c.DatabaseURL, err = ensureDatabase(ctx, c.pg, "granary"); err != nil {
+			return nil, err
 		}
 	}
-	natsSrv, err := startNATS(cfg.NATSAddr, filepath.Join(cfg.DataDir, "nats"))
-	if err != nil {
-		return err
+	if c.nats, err = startNATS(cfg.NATSAddr, filepath.Join(cfg.DataDir, "nats")); err != nil {
+		return nil, err
 	}
-	defer natsSrv.Shutdown()
-	c := &Cluster{DatabaseURL: dbURL, NATSURL: natsSrv.ClientURL()}
-
-	mcfg := metadata.Config{DatabaseURL: dbURL, HTTPAddr: cfg.MetadataAddr, NATSURL: c.NATSURL, Logger: log}
+	c.NATSURL = c.nats.ClientURL()
+	c.mcfg = metadata.Config{DatabaseURL: c.DatabaseURL, HTTPAddr: cfg.MetadataAddr, NATSURL: c.NATSURL, Logger: log}
 	if cfg.Metadata != nil {
-		cfg.Metadata(&mcfg)
+		cfg.Metadata(&c.mcfg)
 	}
-	mcfg.Defaults()
-	firstRun, err := formatIfNeeded(ctx, mcfg, log)
+	c.mcfg.Defaults()
+	firstRun, err := formatIfNeeded(ctx, c.mcfg, log)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var g runGroup
-	defer g.stop()
-	c.Metadata = metadata.New(mcfg)
-	if err := g.start(ctx, "metadata", c.Metadata.Run, c.Metadata.Started()); err != nil {
+	if err := c.StartMetadata(ctx); err != nil {
+		return nil, err
+	}
+	if err := c.StartCoordinator(ctx); err != nil {
+		return nil, err
+	}
+	c.Datanodes = make([]*datanode.Service, cfg.Datanodes)
+	c.DatanodeURLs = make([]string, cfg.Datanodes)
+	for i := range c.Datanodes {
+		if err := c.StartDatanode(ctx, i); err != nil {
+			return nil, err
+		}
+	}
+	if firstRun {
+		if err := c.initLayout(ctx, c.mcfg.Superuser); err != nil {
+			return nil, fmt.Errorf("creating /tmp and /user: %w", err)
+		}
+	}
+	return c, nil
+}
+
+// StartMetadata (re)starts the metadata service, on the same address as before.
+func (c *Cluster) StartMetadata(ctx context.Context) error {
+	cfg := c.mcfg
+	if c.MetadataURL != "" {
+		cfg.HTTPAddr = strings.TrimPrefix(c.MetadataURL, "http://")
+	}
+	c.Metadata = metadata.New(cfg)
+	if err := c.start(ctx, "metadata", c.Metadata.Run, c.Metadata.Started()); err != nil {
 		return err
 	}
 	c.MetadataURL = "http://" + localAddr(c.Metadata.Addr())
+	return nil
+}
 
-	ccfg := coordinator.Config{NATSURL: c.NATSURL, HTTPAddr: cfg.CoordinatorAddr, Logger: log}
-	if ccfg.HTTPAddr == "" {
-		ccfg.HTTPAddr = ":9880"
+// StartCoordinator (re)starts the coordinator, on the same address as before.
+func (c *Cluster) StartCoordinator(ctx context.Context) error {
+	ccfg := coordinator.Config{NATSURL: c.NATSURL, HTTPAddr: c.cfg.CoordinatorAddr, Logger: c.cfg.Logger}
+	if c.CoordinatorURL != "" {
+		ccfg.HTTPAddr = strings.TrimPrefix(c.CoordinatorURL, "http://")
 	}
-	if cfg.Coordinator != nil {
-		cfg.Coordinator(&ccfg)
+	if c.cfg.Coordinator != nil {
+		c.cfg.Coordinator(&ccfg)
 	}
-	if c.Coordinator, err = coordinator.New(ccfg); err != nil {
+	svc, err := coordinator.New(ccfg)
+	if err != nil {
 		return err
 	}
-	if err := g.start(ctx, "coordinator", c.Coordinator.Run, c.Coordinator.Started()); err != nil {
+	c.Coordinator = svc
+	if err := c.start(ctx, "coordinator", svc.Run, svc.Started()); err != nil {
 		return err
 	}
-	c.CoordinatorURL = "http://" + localAddr(c.Coordinator.Addr())
+	c.CoordinatorURL = "http://" + localAddr(svc.Addr())
+	return nil
+}
 
-	n := cfg.Datanodes
-	if n == 0 {
-		n = 3
+// StartDatanode (re)starts datanode i on its volume datanode<i+1>.
+func (c *Cluster) StartDatanode(ctx context.Context, i int) error {
+	addr := fmt.Sprintf(":%d", 9864+i)
+	if i < len(c.cfg.DatanodeAddrs) {
+		addr = c.cfg.DatanodeAddrs[i]
 	}
-	for i := 0; i < n; i++ {
-		addr := fmt.Sprintf(":%d", 9864+i)
-		if i < len(cfg.DatanodeAddrs) {
-			addr = cfg.DatanodeAddrs[i]
-		}
-		dcfg := datanode.Config{
-			DataDirs: []string{filepath.Join(cfg.DataDir, fmt.Sprintf("datanode%d", i+1))},
-			NATSURL:  c.NATSURL, HTTPAddr: addr, Logger: log.With("datanode", i+1),
-		}
-		if cfg.Datanode != nil {
-			cfg.Datanode(i, &dcfg)
-		}
-		dn, err := datanode.New(dcfg)
-		if err != nil {
-			return err
-		}
-		if err := g.start(ctx, fmt.Sprintf("datanode %d", i+1), dn.Run, dn.Started()); err != nil {
-			return err
-		}
-		c.Datanodes = append(c.Datanodes, dn)
-		c.DatanodeURLs = append(c.DatanodeURLs, "http://"+localAddr(dn.Addr()))
+	if c.DatanodeURLs[i] != "" {
+		addr = strings.TrimPrefix(c.DatanodeURLs[i], "http://")
 	}
-	if firstRun {
-		if err := c.initLayout(ctx, mcfg.Superuser); err != nil {
-			return fmt.Errorf("creating /tmp and /user: %w", err)
+	dcfg := datanode.Config{
+		DataDirs: []string{c.DatanodeDir(i)},
+		NATSURL:  c.NATSURL, HTTPAddr: addr, Logger: c.cfg.Logger.With("datanode", i+1),
+	}
+	if c.cfg.Datanode != nil {
+		c.cfg.Datanode(i, &dcfg)
+	}
+	dn, err := datanode.New(dcfg)
+	if err != nil {
+		return err
+	}
+	if err := c.start(ctx, datanodeName(i), dn.Run, dn.Started()); err != nil {
+		return err
+	}
+	c.Datanodes[i] = dn
+	c.DatanodeURLs[i] = "http://" + localAddr(dn.Addr())
+	return nil
+}
+
+// DatanodeDir is the volume of datanode i.
+func (c *Cluster) DatanodeDir(i int) string {
+	return filepath.Join(c.cfg.DataDir, fmt.Sprintf("datanode%d", i+1))
+}
+
+func datanodeName(i int) string { return fmt.Sprintf("datanode %d", i+1) }
+
+// StopMetadata stops the metadata service; StartMetadata brings it back.
+func (c *Cluster) StopMetadata() error { return c.stopMember("metadata") }
+
+// StopCoordinator stops the coordinator; StartCoordinator brings it back.
+func (c *Cluster) StopCoordinator() error { return c.stopMember("coordinator") }
+
+// StopDatanode stops datanode i; StartDatanode brings it back.
+func (c *Cluster) StopDatanode(i int) error {
+	err := c.stopMember(datanodeName(i))
+	c.Datanodes[i] = nil
+	return err
+}
+
+// Stop stops every service (datanodes, coordinator, metadata), NATS and
+// PostgreSQL.
+func (c *Cluster) Stop() {
+	for i := range c.Datanodes {
+		_ = c.StopDatanode(i)
+	}
+	_ = c.StopCoordinator()
+	_ = c.StopMetadata()
+	if c.nats != nil {
+		c.nats.Shutdown()
+		c.nats = nil
+	}
+	if c.pg != nil {
+		if err := c.pg.Stop(); err != nil {
+			c.cfg.Logger.Error("stopping PostgreSQL", "err", err)
 		}
+		c.pg = nil
 	}
-	if ready != nil {
-		ready(c)
-	}
-	return g.wait(ctx)
 }
 
 // startPostgres starts (initialising on first use) the PostgreSQL kept in

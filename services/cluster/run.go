@@ -5,45 +5,36 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 )
 
-// runGroup runs the services, each with its own context, and stops them in
-// the reverse order of their start (datanodes, coordinator, metadata).
-type runGroup struct {
-	mu      sync.Mutex
-	members []*member
-	failed  chan error
-}
-
 type member struct {
-	name   string
 	cancel context.CancelFunc
 	done   chan error
 }
 
-func (g *runGroup) start(ctx context.Context, name string, run func(context.Context) error, started <-chan struct{}) error {
-	g.mu.Lock()
-	if g.failed == nil {
-		g.failed = make(chan error, 16)
-	}
-	g.mu.Unlock()
+// start runs a service with its own context until stopMember; a service
+// that stops by itself is reported on c.failed.
+func (c *Cluster) start(ctx context.Context, name string, run func(context.Context) error, started <-chan struct{}) error {
 	mctx, cancel := context.WithCancel(context.Background())
-	m := &member{name: name, cancel: cancel, done: make(chan error, 1)}
+	m := &member{cancel: cancel, done: make(chan error, 1)}
 	go func() {
 		err := run(mctx)
-		m.done <- err
 		if mctx.Err() == nil {
-			g.failed <- fmt.Errorf("%s stopped: %v", name, err)
+			select {
+			case c.failed <- fmt.Errorf("%s stopped: %v", name, err):
+			default:
+			}
 		}
+		m.done <- err
 	}()
 	select {
 	case <-started:
 	case <-ctx.Done():
 		cancel()
+		<-m.done
 		return ctx.Err()
 	}
 	select {
@@ -52,32 +43,18 @@ func (g *runGroup) start(ctx context.Context, name string, run func(context.Cont
 		return fmt.Errorf("%s failed to start: %w", name, err)
 	default:
 	}
-	g.mu.Lock()
-	g.members = append(g.members, m)
-	g.mu.Unlock()
+	c.members[name] = m
 	return nil
 }
 
-// wait blocks until ctx is done or a member stops by itself.
-func (g *runGroup) wait(ctx context.Context) error {
-	select {
-	case <-ctx.Done():
+func (c *Cluster) stopMember(name string) error {
+	m := c.members[name]
+	if m == nil {
 		return nil
-	case err := <-g.failed:
-		return err
 	}
-}
-
-// stop stops the members, last started first.
-func (g *runGroup) stop() {
-	g.mu.Lock()
-	ms := g.members
-	g.members = nil
-	g.mu.Unlock()
-	for i := len(ms) - 1; i >= 0; i-- {
-		ms[i].cancel()
-		<-ms[i].done
-	}
+	delete(c.members, name)
+	m.cancel()
+	return <-m.done
 }
 
 // startNATS runs an embedded NATS server (JetStream on, in its own store

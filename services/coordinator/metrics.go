@@ -15,6 +15,7 @@ type metrics struct {
 	requests         *prometheus.CounterVec
 	reportedReplicas prometheus.Counter
 	reportSeconds    prometheus.Histogram
+	reconcileRuns    prometheus.Counter
 }
 
 func newMetrics(s *Service) *metrics {
@@ -30,11 +31,14 @@ func newMetrics(s *Service) *metrics {
 			Name: "granary_coordinator_block_report_chunk_seconds", Help: "Time to process one block-report chunk.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
 		}),
+		reconcileRuns: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "granary_coordinator_reconcile_runs_total", Help: "Passes that checked suspect replicas against the namespace.",
+		}),
 	}
 	gauge := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
 	}
-	m.reg.MustRegister(m.requests, m.reportedReplicas, m.reportSeconds,
+	m.reg.MustRegister(m.requests, m.reportedReplicas, m.reportSeconds, m.reconcileRuns,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		gauge("granary_coordinator_live_datanodes", "Live datanodes.", func() float64 { return float64(s.mgr.Cluster().Live) }),
 		gauge("granary_coordinator_stale_datanodes", "Stale datanodes.", func() float64 { return float64(s.mgr.Cluster().Stale) }),

@@ -373,7 +373,9 @@ func (s *Service) reconcileLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if n := s.mgr.Reconcile(); n > 0 {
+		n := s.mgr.Reconcile()
+		s.metrics.reconcileRuns.Inc()
+		if n > 0 {
 			s.log.Info("replicas scheduled for deletion (unknown block or stale generation stamp)", "count", n)
 		}
 	}

@@ -214,3 +214,15 @@ func (a *actor) blockPool() string {
 	defer a.mu.Unlock()
 	return a.bpid
 }
+
+// FinalizedPath is where HDFS's layout keeps the block file of a finalized
+// replica of block id on the volume dataDir.
+func FinalizedPath(dataDir, bpid string, id int64) string {
+	return (&storage.Volume{Dir: dataDir}).FinalizedPath(bpid, id)
+}
+
+// MetaFileName is blk_<id>_<genstamp>.meta.
+func MetaFileName(id, genStamp int64) string { return storage.MetaFileName(id, genStamp) }
+
+// MetaFile returns the checksum (meta) file of a replica holding data.
+func MetaFile(data []byte) []byte { return storage.ChecksumFile(data) }

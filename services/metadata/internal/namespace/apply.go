@@ -155,7 +155,7 @@ func (ns *Namespace) applyClose(o *Close) error {
 		n.blocks = o.Blocks
 		n.mtime, n.atime = o.Mtime, o.Atime
 		n.uc = nil
-		ns.blocks += int64(len(n.blocks))
+		ns.blocks.Add(int64(len(n.blocks)))
 		addUsage(n.parent, 0, n.storageSpace()-before)
 		ns.emit(n)
 		return nil
@@ -173,7 +173,7 @@ func (ns *Namespace) detach(n *Inode, mtime int64) {
 	ns.emitRemoved(n)
 	ns.files -= files
 	ns.dirs -= dirs
-	ns.blocks -= blocks
+	ns.blocks.Add(-blocks)
 	ns.forget(n)
 	n.parent = nil
 }

@@ -121,7 +121,7 @@ func (ns *Namespace) LastBlock(path, clientName string) (*Block, error) {
 // the coordinator loads its block map from.
 func (ns *Namespace) Blocks() []BlockChange {
 	ns.mu.RLock()
-	out := make([]BlockChange, 0, ns.blocks+64)
+	out := make([]BlockChange, 0, ns.blocks.Load()+64)
 	for _, n := range ns.inodes {
 		if n.dir != nil {
 			continue

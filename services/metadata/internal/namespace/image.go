@@ -175,7 +175,7 @@ func LoadImage(cfg Config, data []byte, progress func(loaded, total int64)) (*Na
 		} else {
 			ns.files++
 			if n.uc == nil {
-				ns.blocks += int64(len(n.blocks))
+				ns.blocks.Add(int64(len(n.blocks)))
 			}
 		}
 		if progress != nil && loaded&0xffff == 0 {

@@ -12,13 +12,16 @@
 // Inode reachable from it. Readers hold mu.RLock, mutators mu.Lock. No I/O
 // and no waiting is ever done while mu is held; Journal.Append must only
 // queue. The same apply functions serve live mutations and replay, so a
-// replayed log yields the same tree.
+// replayed log yields the same tree. Guard (safe mode) is called with mu
+// held: it must never call back into the namespace except through
+// lock-free accessors such as CompleteBlocks.
 package namespace
 
 import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/granary-fs/granary/internal/errs"
@@ -72,7 +75,7 @@ type Namespace struct {
 	lastInodeID int64
 	txid        int64 // the last applied transaction
 	files, dirs int64
-	blocks      int64         // blocks of complete files, for safe mode
+	blocks      atomic.Int64  // blocks of complete files, for safe mode (read without mu)
 	lastBlockID int64         // the last block ID allocated
 	genStamp    int64         // the last generation stamp issued
 	changes     []BlockChange // block changes of the op being applied
@@ -145,11 +148,8 @@ func (ns *Namespace) Counts() (files, dirs int64) {
 
 // CompleteBlocks returns the number of blocks of complete files: the total
 // that safe mode compares reported blocks with.
-func (ns *Namespace) CompleteBlocks() int64 {
-	ns.mu.RLock()
-	defer ns.mu.RUnlock()
-	return ns.blocks
-}
+// It takes no lock, so that safe mode can ask while a mutation holds mu.
+func (ns *Namespace) CompleteBlocks() int64 { return ns.blocks.Load() }
 
 // Replay applies one logged op at txid, which must follow the last applied
 // transaction exactly: a gap or an op that does not fit the tree is an error
