@@ -4,13 +4,28 @@ import (
 	"context"
 	"io"
 
+	"github.com/granary-fs/granary/services/coordinator/cobench"
+	"github.com/granary-fs/granary/services/datanode/dnbench"
 	"github.com/granary-fs/granary/services/metadata/nnbench"
 )
 
-// benchCmd is `granary bench nn ...`.
+const benchUsage = `usage: granary bench nn|coordinator|dnscan [flags]
+  nn           -op create|mkdirs|open|fileStatus|listStatus|rename|delete|httpFileStatus|heap|imageLoad|all [-threads N] [-files M]
+  coordinator  -op fbr|heartbeat|heartbeat-nats|all [-blocks N] [-datanodes N] [-duration D]
+  dnscan       [-replicas N] [-volumes N] [-dir DIR]`
+
+// benchCmd is `granary bench ...`.
 func benchCmd(ctx context.Context, args []string, out io.Writer) error {
-	if len(args) == 0 || args[0] != "nn" {
-		return usageError{"usage: granary bench nn -op create|mkdirs|open|fileStatus|rename|delete|listStatus|httpFileStatus|heap|imageLoad|all [-threads N] [-files M]"}
+	if len(args) == 0 {
+		return usageError{benchUsage}
 	}
-	return nnbench.Main(ctx, args[1:], out)
+	switch args[0] {
+	case "nn":
+		return nnbench.Main(ctx, args[1:], out)
+	case "coordinator":
+		return cobench.Main(ctx, args[1:], out)
+	case "dnscan":
+		return dnbench.Main(ctx, args[1:], out)
+	}
+	return usageError{benchUsage}
 }

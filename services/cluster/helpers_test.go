@@ -254,4 +254,3 @@ func safeModeOf(t *testing.T, c *cluster.Cluster) safeMode {
 	call(t, "GET", c.MetadataURL+"/api/v1/admin/safemode", nil, &sm)
 	return sm
 }
-

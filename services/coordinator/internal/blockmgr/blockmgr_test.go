@@ -1,0 +1,242 @@
+package blockmgr
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/granary-fs/granary/internal/dnproto"
+)
+
+var ni = dnproto.NamespaceInfo{ClusterID: "CID-1", BlockPoolID: "BP-1"}
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+func newTestManager(topo map[string]string) (*Manager, *clock) {
+	c := &clock{t: time.Unix(1_700_000_000, 0)}
+	return New(Config{Topology: topo, Now: c.now}), c
+}
+
+func register(t testing.TB, m *Manager, i int) string {
+	id := fmt.Sprintf("dn-%d", i)
+	err := m.Register(dnproto.Registration{
+		DatanodeUUID: id, ClusterID: "CID-1", BlockPoolID: "BP-1", HostName: fmt.Sprintf("host%d", i),
+		IPAddr: fmt.Sprintf("10.0.0.%d", i), HTTPPort: 9864, Storages: []dnproto.StorageInfo{{StorageID: "DS-" + id}},
+	}, ni)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Heartbeat(dnproto.Heartbeat{DatanodeUUID: id, Storages: []dnproto.StorageReport{{StorageID: "DS-" + id, Capacity: 1 << 40, Remaining: 1 << 40}}})
+	return id
+}
+
+func syncNS(m *Manager, blocks ...dnproto.BlockEvent) {
+	r := m.BeginResync(1, 10)
+	r.Add(blocks)
+	r.Commit()
+}
+
+func TestRegistrationChecksCluster(t *testing.T) {
+	m, _ := newTestManager(nil)
+	err := m.Register(dnproto.Registration{DatanodeUUID: "x", ClusterID: "CID-other", BlockPoolID: "BP-1", HTTPPort: 1}, ni)
+	if err == nil {
+		t.Fatal("a datanode of another cluster registered")
+	}
+	if r := m.Heartbeat(dnproto.Heartbeat{DatanodeUUID: "unknown"}); len(r.Commands) != 1 || r.Commands[0].Action != dnproto.ActionReregister {
+		t.Fatalf("unknown datanode's heartbeat reply %+v", r)
+	}
+}
+
+func TestFullReportLeasesAreLimited(t *testing.T) {
+	m, _ := newTestManager(nil)
+	granted := 0
+	for i := 0; i < 10; i++ {
+		id := register(t, m, i)
+		if r := m.Heartbeat(dnproto.Heartbeat{DatanodeUUID: id, RequestLease: true}); r.LeaseID != 0 {
+			granted++
+		}
+	}
+	if granted != 6 || m.ActiveLeases() != 6 {
+		t.Fatalf("%d leases granted (%d active), want 6", granted, m.ActiveLeases())
+	}
+	if err := m.FullReport(&dnproto.ReportChunk{DatanodeUUID: "dn-9", StorageID: "DS-dn-9", Count: 1}); err == nil {
+		t.Fatal("a full report without a lease was accepted")
+	}
+	m.ReleaseLease(1)
+	if r := m.Heartbeat(dnproto.Heartbeat{DatanodeUUID: "dn-9", RequestLease: true}); r.LeaseID == 0 {
+		t.Fatal("no lease granted after one was released")
+	}
+}
+
+func report(t *testing.T, m *Manager, node string, reportID uint64, ids ...int64) {
+	t.Helper()
+	r := m.Heartbeat(dnproto.Heartbeat{DatanodeUUID: node, RequestLease: true})
+	if r.LeaseID == 0 {
+		t.Fatal("no lease")
+	}
+	c := &dnproto.ReportChunk{DatanodeUUID: node, StorageID: "DS-" + node, LeaseID: r.LeaseID, ReportID: reportID, Count: 1, Last: true}
+	for _, id := range ids {
+		c.Replicas = append(c.Replicas, dnproto.Replica{ID: id, GenStamp: 1001, NumBytes: 10})
+	}
+	if err := m.FullReport(c); err != nil {
+		t.Fatal(err)
+	}
+	m.ReleaseLease(r.LeaseID)
+}
+
+func holders(m *Manager, id int64) int {
+	locs := m.Locations([]int64{id})
+	return len(locs[0].Locations)
+}
+
+func TestFullReportReplacesTheStoragesReplicas(t *testing.T) {
+	m, _ := newTestManager(nil)
+	dn := register(t, m, 1)
+	syncNS(m, dnproto.BlockEvent{ID: 1, GenStamp: 1001, NumBytes: 10, Complete: true, Replication: 1},
+		dnproto.BlockEvent{ID: 2, GenStamp: 1001, NumBytes: 10, Complete: true, Replication: 1},
+		dnproto.BlockEvent{ID: 3, GenStamp: 1001, NumBytes: 10, Complete: true, Replication: 1})
+	report(t, m, dn, 1, 1, 2)
+	if holders(m, 1) != 1 || holders(m, 2) != 1 || holders(m, 3) != 0 {
+		t.Fatal("first report not reflected")
+	}
+	if c := m.SafeModeCounts(); c.SafeBlocks != 2 || c.LiveDatanodes != 1 || !c.Synced {
+		t.Fatalf("safe-mode counts %+v", c)
+	}
+	report(t, m, dn, 2, 2, 3)
+	if holders(m, 1) != 0 || holders(m, 2) != 1 || holders(m, 3) != 1 {
+		t.Fatal("second report did not replace the first")
+	}
+}
+
+func TestUnknownAndStaleReplicasAreInvalidatedOutsideSafeMode(t *testing.T) {
+	m, _ := newTestManager(nil)
+	dn := register(t, m, 1)
+	syncNS(m, dnproto.BlockEvent{ID: 1, GenStamp: 1005, NumBytes: 10, Complete: true, Replication: 1})
+	report(t, m, dn, 1, 1, 99) // block 1 with a stale genstamp, block 99 unknown
+	if n := m.Reconcile(); n != 0 {
+		t.Fatalf("%d replicas invalidated while the namespace is in safe mode", n)
+	}
+	m.ApplyEvents(&dnproto.BlockEvents{Epoch: 1, Seq: 10, PrevSeq: 10, SafeMode: false})
+	if n := m.Reconcile(); n != 2 {
+		t.Fatalf("%d replicas invalidated, want 2", n)
+	}
+	r := m.Heartbeat(dnproto.Heartbeat{DatanodeUUID: dn})
+	if len(r.Commands) != 1 || r.Commands[0].Action != dnproto.ActionInvalidate || len(r.Commands[0].Blocks) != 2 {
+		t.Fatalf("heartbeat reply %+v", r)
+	}
+}
+
+func TestEventGapForcesResync(t *testing.T) {
+	m, _ := newTestManager(nil)
+	syncNS(m)
+	if !m.ApplyEvents(&dnproto.BlockEvents{Epoch: 1, Seq: 12, PrevSeq: 10, Events: []dnproto.BlockEvent{{ID: 5, GenStamp: 1001}}}) {
+		t.Fatal("an in-order publication was refused")
+	}
+	if m.ApplyEvents(&dnproto.BlockEvents{Epoch: 1, Seq: 20, PrevSeq: 15}) || !m.NeedsResync() {
+		t.Fatal("a gap did not unsync the mirror")
+	}
+	// Publications that arrive during the resync are applied after it.
+	m.ApplyEvents(&dnproto.BlockEvents{Epoch: 1, Seq: 30, PrevSeq: 20, Events: []dnproto.BlockEvent{{ID: 6, GenStamp: 1001}}})
+	r := m.BeginResync(1, 20)
+	r.Add([]dnproto.BlockEvent{{ID: 5, GenStamp: 1001}})
+	r.Commit()
+	if m.NeedsResync() {
+		t.Fatal("still unsynced after the inventory")
+	}
+	if _, ok := m.BlockInfo(6); !ok {
+		t.Fatal("the publication received during the resync was lost")
+	}
+	if m.ApplyEvents(&dnproto.BlockEvents{Epoch: 2, Seq: 1, PrevSeq: 0}) {
+		t.Fatal("a new metadata epoch did not unsync the mirror")
+	}
+}
+
+func TestDeadDatanodeLeavesTheBlockMap(t *testing.T) {
+	m, clk := newTestManager(nil)
+	dn := register(t, m, 1)
+	syncNS(m, dnproto.BlockEvent{ID: 1, GenStamp: 1001, NumBytes: 10, Complete: true, Replication: 1})
+	report(t, m, dn, 1, 1)
+	clk.t = clk.t.Add(31 * time.Second)
+	if v, _ := m.Datanode(dn); v.State != "stale" {
+		t.Fatalf("state after 31 s: %s", v.State)
+	}
+	if died := m.CheckLiveness(); len(died) != 0 {
+		t.Fatal("dead too early")
+	}
+	clk.t = clk.t.Add(600 * time.Second)
+	if died := m.CheckLiveness(); len(died) != 1 || holders(m, 1) != 0 {
+		t.Fatalf("died %v, holders %d", died, holders(m, 1))
+	}
+	if r := m.Heartbeat(dnproto.Heartbeat{DatanodeUUID: dn}); len(r.Commands) == 0 || r.Commands[0].Action != dnproto.ActionReregister {
+		t.Fatal("a dead datanode's heartbeat was not answered with re-register")
+	}
+}
+
+func TestPlacementFollowsTheDefaultPolicy(t *testing.T) {
+	topo := map[string]string{}
+	for i := 1; i <= 6; i++ {
+		rack := "/rack-a"
+		if i > 3 {
+			rack = "/rack-b"
+		}
+		topo[fmt.Sprintf("10.0.0.%d", i)] = rack
+	}
+	m, _ := newTestManager(topo)
+	for i := 1; i <= 6; i++ {
+		register(t, m, i)
+	}
+	for round := 0; round < 200; round++ {
+		targets := m.ChooseTargets(dnproto.ChooseTargetsRequest{Replication: 3, ClientHost: "10.0.0.2", BlockSize: 1 << 20})
+		if len(targets) != 3 {
+			t.Fatalf("%d targets", len(targets))
+		}
+		if targets[0].IPAddr != "10.0.0.2" {
+			t.Fatalf("first replica on %s, not on the writer", targets[0].IPAddr)
+		}
+		if targets[1].Rack == targets[0].Rack {
+			t.Fatalf("second replica on the writer's rack: %+v", targets)
+		}
+		if targets[2].Rack != targets[1].Rack || targets[2].UUID == targets[1].UUID {
+			t.Fatalf("third replica not on the second's rack, another node: %+v", targets)
+		}
+	}
+	// A writer that is not a datanode still gets 3 distinct nodes; more than
+	// the cluster has is capped.
+	targets := m.ChooseTargets(dnproto.ChooseTargetsRequest{Replication: 10, ClientHost: "192.0.2.1"})
+	seen := map[string]bool{}
+	for _, d := range targets {
+		if seen[d.UUID] {
+			t.Fatal("two replicas on one node")
+		}
+		seen[d.UUID] = true
+	}
+	if len(targets) != 6 {
+		t.Fatalf("%d targets for replication 10 on 6 nodes", len(targets))
+	}
+}
+
+// BenchmarkFullBlockReport measures report processing in blocks per second.
+func BenchmarkFullBlockReport(b *testing.B) {
+	m, _ := newTestManager(nil)
+	dn := register(b, m, 1)
+	const n = 100_000
+	ev := make([]dnproto.BlockEvent, n)
+	chunk := &dnproto.ReportChunk{DatanodeUUID: dn, StorageID: "DS-" + dn, Count: 1, Last: true}
+	for i := range ev {
+		ev[i] = dnproto.BlockEvent{ID: int64(1<<30 + i), GenStamp: 1001, NumBytes: 10, Complete: true, Replication: 3}
+		chunk.Replicas = append(chunk.Replicas, dnproto.Replica{ID: ev[i].ID, GenStamp: 1001, NumBytes: 10})
+	}
+	syncNS(m, ev...)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r := m.Heartbeat(dnproto.Heartbeat{DatanodeUUID: dn, RequestLease: true})
+		chunk.LeaseID, chunk.ReportID = r.LeaseID, uint64(i+1)
+		if err := m.FullReport(chunk); err != nil {
+			b.Fatal(err)
+		}
+		m.ReleaseLease(r.LeaseID)
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "blocks/s")
+}

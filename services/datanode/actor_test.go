@@ -1,0 +1,137 @@
+package datanode
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/granary-fs/granary/internal/dnproto"
+	"github.com/granary-fs/granary/internal/errs"
+)
+
+// fakeCoordinator answers the datanode protocol on a real (embedded) NATS
+// server, so the datanode's side can be tested alone.
+type fakeCoordinator struct {
+	mu        sync.Mutex
+	failIBRs  int // how many incremental reports to refuse
+	ibrs      []dnproto.IncrementalReport
+	heartbeat int
+}
+
+func (f *fakeCoordinator) serve(t *testing.T, nc *nats.Conn) {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ni := dnproto.NamespaceInfo{ClusterID: "CID-test", NamespaceID: 7, BlockPoolID: "BP-1-127.0.0.1-1"}
+	handlers := map[string]dnproto.Handler{
+		dnproto.SubjHandshake: func(context.Context, []byte) (any, error) { return ni, nil },
+		dnproto.SubjRegister: func(_ context.Context, data []byte) (any, error) {
+			var r dnproto.Registration
+			_ = json.Unmarshal(data, &r)
+			return dnproto.RegisterReply{DatanodeUUID: r.DatanodeUUID}, nil
+		},
+		dnproto.SubjHeartbeat: func(context.Context, []byte) (any, error) {
+			f.mu.Lock()
+			f.heartbeat++
+			f.mu.Unlock()
+			return dnproto.HeartbeatReply{HAState: "active", LeaseID: 1}, nil
+		},
+		dnproto.SubjBlockReport: func(context.Context, []byte) (any, error) { return dnproto.BlockReportReply{}, nil },
+		dnproto.SubjIncrementalReport: func(_ context.Context, data []byte) (any, error) {
+			var r dnproto.IncrementalReport
+			if err := json.Unmarshal(data, &r); err != nil {
+				return nil, err
+			}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.ibrs = append(f.ibrs, r)
+			if f.failIBRs > 0 {
+				f.failIBRs--
+				return nil, errs.E(errs.Retriable, "coordinator busy")
+			}
+			return dnproto.Ack{}, nil
+		},
+	}
+	for subj, h := range handlers {
+		if _, err := dnproto.Serve(nc, subj, log, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestLostIncrementalReportIsResent(t *testing.T) {
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	defer ns.Shutdown()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats did not start")
+	}
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	fake := &fakeCoordinator{failIBRs: 2}
+	fake.serve(t, nc)
+
+	dir, err := os.MkdirTemp("", "granary-dn-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	dn, err := New(Config{DataDirs: []string{dir}, NATSURL: ns.ClientURL(), HTTPAddr: "127.0.0.1:0",
+		HeartbeatInterval: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- dn.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	<-dn.Started()
+	deadline := time.Now().Add(10 * time.Second)
+	for dn.Info().Registration != "running" {
+		if time.Now().After(deadline) {
+			t.Fatal("the datanode did not register")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	const id = 1<<30 + 1
+	if err := dn.PutReplica(id, 1001, []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	// The first two sends are refused; the entry must come back until one
+	// is accepted.
+	for {
+		fake.mu.Lock()
+		n := len(fake.ibrs)
+		fake.mu.Unlock()
+		if n >= 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d incremental reports were sent", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	for i, r := range fake.ibrs[:3] {
+		if len(r.Blocks) != 1 || r.Blocks[0].Block.ID != id || r.Blocks[0].Status != dnproto.Received || r.Blocks[0].Block.NumBytes != 5 {
+			t.Fatalf("report %d: %+v", i, r)
+		}
+	}
+	if len(fake.ibrs) != 3 {
+		t.Fatalf("%d reports sent; the accepted one was sent again", len(fake.ibrs))
+	}
+}
