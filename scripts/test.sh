@@ -29,4 +29,5 @@ fuzz ./internal/hdfspath FuzzSplit
 fuzz ./services/metadata/internal/namespace FuzzDecodeOp
 fuzz ./services/metadata/internal/namespace FuzzLoadImage
 fuzz ./services/metadata FuzzWebHDFSParams
+fuzz ./internal/dnproto FuzzDecodeChunk
 echo "== all tests passed"

@@ -22,6 +22,8 @@ func adminCmd(ctx context.Context, args []string, out io.Writer) error {
 	userName := fs.String("user", currentUser(), "caller (HADOOP_USER_NAME)")
 	safemode := fs.String("safemode", "", "get, enter, leave or wait")
 	save := fs.Bool("saveNamespace", false, "save the namespace as a new fsimage (in safe mode)")
+	report := fs.Bool("report", false, "print the cluster's capacity and datanodes, as dfsadmin -report")
+	coordURL := fs.String("coordinator", env("GRANARY_COORDINATOR_URL", "http://localhost:9880"), "coordinator URL, for -report (GRANARY_COORDINATOR_URL)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -46,6 +48,8 @@ func adminCmd(ctx context.Context, args []string, out io.Writer) error {
 		}
 		fmt.Fprintf(out, "Safe mode is %s\n", state)
 		return nil
+	case *report:
+		return printReport(ctx, strings.TrimRight(*coordURL, "/"), out)
 	case *save:
 		var r api.SaveNamespaceResponse
 		if err := c.post(ctx, "/api/v1/admin/saveNamespace", &r); err != nil {

@@ -6,10 +6,10 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/granary-fs/granary/api"
 	"github.com/granary-fs/granary/internal/errs"
 	"github.com/granary-fs/granary/internal/rest"
 	"github.com/granary-fs/granary/openapi"
-	"github.com/granary-fs/granary/services/coordinator/internal/blockmgr"
 )
 
 //	@title			Granary coordinator
@@ -31,20 +31,15 @@ func (s *Service) routes() http.Handler {
 	return r
 }
 
-// DatanodeList is the answer of GET /api/v1/datanodes.
-type DatanodeList struct {
-	Datanodes []blockmgr.DatanodeView `json:"datanodes"`
-}
-
 // listDatanodes godoc
 //
 //	@Summary	Every datanode with the fields of `hdfs dfsadmin -report`
 //	@Tags		datanodes
 //	@Produce	json
-//	@Success	200	{object}	DatanodeList
+//	@Success	200	{object}	api.DatanodeList
 //	@Router		/api/v1/datanodes [get]
 func (s *Service) listDatanodes(w http.ResponseWriter, r *http.Request) {
-	_ = rest.WriteJSON(w, http.StatusOK, DatanodeList{Datanodes: s.mgr.Datanodes()})
+	_ = rest.WriteJSON(w, http.StatusOK, api.DatanodeList{Datanodes: s.mgr.Datanodes()})
 }
 
 // getDatanode godoc
@@ -53,7 +48,7 @@ func (s *Service) listDatanodes(w http.ResponseWriter, r *http.Request) {
 //	@Tags		datanodes
 //	@Produce	json
 //	@Param		uuid	path		string	true	"datanode UUID"
-//	@Success	200		{object}	blockmgr.DatanodeView
+//	@Success	200		{object}	api.DatanodeView
 //	@Failure	404		{object}	errs.RemoteExceptionBody
 //	@Router		/api/v1/datanodes/{uuid} [get]
 func (s *Service) getDatanode(w http.ResponseWriter, r *http.Request) {
@@ -71,7 +66,7 @@ func (s *Service) getDatanode(w http.ResponseWriter, r *http.Request) {
 //	@Summary	Cluster totals: capacity, live/stale/dead datanodes, blocks, missing and under-replicated blocks
 //	@Tags		cluster
 //	@Produce	json
-//	@Success	200	{object}	blockmgr.ClusterView
+//	@Success	200	{object}	api.ClusterView
 //	@Router		/api/v1/cluster [get]
 func (s *Service) getCluster(w http.ResponseWriter, r *http.Request) {
 	_ = rest.WriteJSON(w, http.StatusOK, s.mgr.Cluster())
@@ -83,7 +78,7 @@ func (s *Service) getCluster(w http.ResponseWriter, r *http.Request) {
 //	@Tags		blocks
 //	@Produce	json
 //	@Param		id	path		integer	true	"block ID"
-//	@Success	200	{object}	blockmgr.BlockView
+//	@Success	200	{object}	api.BlockView
 //	@Failure	400	{object}	errs.RemoteExceptionBody
 //	@Failure	404	{object}	errs.RemoteExceptionBody
 //	@Router		/api/v1/blocks/{id} [get]

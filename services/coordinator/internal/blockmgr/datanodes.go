@@ -30,6 +30,7 @@ type Node struct {
 	checkAll   bool               // check every replica (after a resync)
 	reportID   uint64             // the full report being received
 	reported   bool               // a full report has been processed
+	lastReport time.Time          // when the last full report completed
 }
 
 func (n *Node) storageIndex(id string) uint16 {

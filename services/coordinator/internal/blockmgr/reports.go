@@ -41,6 +41,7 @@ func (m *Manager) FullReport(c *dnproto.ReportChunk) error {
 			}
 		}
 		n.reported = true
+		n.lastReport = m.cfg.Now()
 	}
 	return nil
 }

@@ -110,25 +110,50 @@ func scanBlockPool(v *Volume, bp string) ([]*Replica, int64, error) {
 	if err != nil && !os.IsNotExist(err) {
 		return nil, 0, err
 	}
-	for _, x := range xs {
+	// The subdir trees are scanned by a few goroutines: directory reads and
+	// stats overlap their waits.
+	type part struct {
+		reps []*Replica
+		used int64
+		err  error
+	}
+	parts := make([]part, len(xs))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	for i, x := range xs {
 		if !x.IsDir() || !strings.HasPrefix(x.Name(), "subdir") {
 			continue
 		}
-		ys, err := os.ReadDir(filepath.Join(finalized, x.Name()))
-		if err != nil {
-			return nil, 0, err
-		}
-		for _, y := range ys {
-			if !y.IsDir() {
-				continue
-			}
-			reps, u, err := scanDir(v, filepath.Join(finalized, x.Name(), y.Name()), Finalized)
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			ys, err := os.ReadDir(filepath.Join(finalized, x.Name()))
 			if err != nil {
-				return nil, 0, err
+				parts[i].err = err
+				return
 			}
-			out = append(out, reps...)
-			used += u
+			for _, y := range ys {
+				if !y.IsDir() {
+					continue
+				}
+				reps, u, err := scanDir(v, filepath.Join(finalized, x.Name(), y.Name()), Finalized)
+				if err != nil {
+					parts[i].err = err
+					return
+				}
+				parts[i].reps = append(parts[i].reps, reps...)
+				parts[i].used += u
+			}
+		}()
+	}
+	wg.Wait()
+	for _, p := range parts {
+		if p.err != nil {
+			return nil, 0, p.err
 		}
+		out = append(out, p.reps...)
+		used += p.used
 	}
 	reps, u, err := scanDir(v, filepath.Join(bp, "current", "rbw"), RBW)
 	if err != nil && !os.IsNotExist(err) {

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/granary-fs/granary/api"
+)
+
+// printReport prints the cluster as `hdfs dfsadmin -report` does.
+func printReport(ctx context.Context, coordURL string, out io.Writer) error {
+	var cl api.ClusterView
+	if err := getJSON(ctx, coordURL+"/api/v1/cluster", &cl); err != nil {
+		return err
+	}
+	var dns api.DatanodeList
+	if err := getJSON(ctx, coordURL+"/api/v1/datanodes", &dns); err != nil {
+		return err
+	}
+	present := cl.DfsUsed + cl.Remaining
+	fmt.Fprintf(out, "Configured Capacity: %d (%s)\n", cl.Capacity, byteDesc(cl.Capacity))
+	fmt.Fprintf(out, "Present Capacity: %d (%s)\n", present, byteDesc(present))
+	fmt.Fprintf(out, "DFS Remaining: %d (%s)\n", cl.Remaining, byteDesc(cl.Remaining))
+	fmt.Fprintf(out, "DFS Used: %d (%s)\n", cl.DfsUsed, byteDesc(cl.DfsUsed))
+	fmt.Fprintf(out, "DFS Used%%: %s\n", percent(cl.DfsUsed, present))
+	fmt.Fprintf(out, "Replicated Blocks:\n")
+	fmt.Fprintf(out, "\tUnder replicated blocks: %d\n", cl.UnderReplicated)
+	fmt.Fprintf(out, "\tBlocks with corrupt replicas: %d\n", 0)
+	fmt.Fprintf(out, "\tMissing blocks: %d\n", cl.Missing)
+	fmt.Fprintf(out, "\tMissing blocks (with replication factor 1): %d\n", 0)
+	fmt.Fprintf(out, "\tPending deletion blocks: %d\n", 0)
+	fmt.Fprintln(out)
+	fmt.Fprintln(out, "-------------------------------------------------")
+	for _, section := range []struct {
+		title string
+		state string
+	}{{"Live", "live"}, {"Stale", "stale"}, {"Dead", "dead"}} {
+		var nodes []api.DatanodeView
+		for _, d := range dns.Datanodes {
+			if d.State == section.state {
+				nodes = append(nodes, d)
+			}
+		}
+		if section.state == "stale" && len(nodes) == 0 {
+			continue
+		}
+		fmt.Fprintf(out, "%s datanodes (%d):\n\n", section.title, len(nodes))
+		for _, d := range nodes {
+			printDatanode(out, d)
+		}
+	}
+	return nil
+}
+
+func printDatanode(out io.Writer, d api.DatanodeView) {
+	fmt.Fprintf(out, "Name: %s:%d (%s)\n", d.IPAddr, d.HTTPPort, d.HostName)
+	fmt.Fprintf(out, "Hostname: %s\n", d.HostName)
+	if d.Rack != "/default-rack" {
+		fmt.Fprintf(out, "Rack: %s\n", d.Rack)
+	}
+	status := map[string]string{
+		"NORMAL": "Normal", "DECOMMISSION_INPROGRESS": "Decommission in progress", "DECOMMISSIONED": "Decommissioned",
+	}[d.AdminState]
+	fmt.Fprintf(out, "Decommission Status : %s\n", status)
+	fmt.Fprintf(out, "Configured Capacity: %d (%s)\n", d.Capacity, byteDesc(d.Capacity))
+	fmt.Fprintf(out, "DFS Used: %d (%s)\n", d.DfsUsed, byteDesc(d.DfsUsed))
+	fmt.Fprintf(out, "Non DFS Used: %d (%s)\n", d.NonDfsUsed, byteDesc(d.NonDfsUsed))
+	fmt.Fprintf(out, "DFS Remaining: %d (%s)\n", d.Remaining, byteDesc(d.Remaining))
+	fmt.Fprintf(out, "DFS Used%%: %s\n", percent(d.DfsUsed, d.Capacity))
+	fmt.Fprintf(out, "DFS Remaining%%: %s\n", percentRemaining(d.Remaining, d.Capacity))
+	fmt.Fprintf(out, "Configured Cache Capacity: %d (%s)\n", d.CacheCapacity, byteDesc(d.CacheCapacity))
+	fmt.Fprintf(out, "Cache Used: %d (%s)\n", d.CacheUsed, byteDesc(d.CacheUsed))
+	fmt.Fprintf(out, "Cache Remaining: %d (%s)\n", d.CacheCapacity-d.CacheUsed, byteDesc(d.CacheCapacity-d.CacheUsed))
+	fmt.Fprintf(out, "Cache Used%%: %s\n", percent(d.CacheUsed, d.CacheCapacity))
+	fmt.Fprintf(out, "Cache Remaining%%: %s\n", percentRemaining(d.CacheCapacity-d.CacheUsed, d.CacheCapacity))
+	fmt.Fprintf(out, "Xceivers: %d\n", d.XceiverCount)
+	fmt.Fprintf(out, "Last contact: %s\n", d.LastHeartbeat.Local().Format(javaDate))
+	if !d.LastReport.IsZero() {
+		fmt.Fprintf(out, "Last Block Report: %s\n", d.LastReport.Local().Format(javaDate))
+	} else {
+		fmt.Fprintf(out, "Last Block Report: Never\n")
+	}
+	fmt.Fprintf(out, "Num of Blocks: %d\n", d.Blocks)
+	if d.FailedVolumes > 0 {
+		fmt.Fprintf(out, "Volume Failures: %d\n", d.FailedVolumes)
+	}
+	fmt.Fprintln(out)
+}
+
+// javaDate is java.util.Date's toString layout, which dfsadmin prints.
+const javaDate = "Mon Jan 02 15:04:05 MST 2006"
+
+// byteDesc formats like Hadoop's StringUtils.byteDesc: binary units, two decimals.
+func byteDesc(n int64) string {
+	units := []string{"B", "KB", "MB", "GB", "TB", "PB", "EB"}
+	v := float64(n)
+	i := 0
+	for v >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%d B", n)
+	}
+	return fmt.Sprintf("%.2f %s", v, units[i])
+}
+
+// percent is DFSUtilClient.getPercentUsed: 100% of nothing is used.
+func percent(part, whole int64) string {
+	if whole <= 0 {
+		return "100.00%"
+	}
+	return fmt.Sprintf("%.2f%%", float64(part)*100/float64(whole))
+}
+
+func getJSON(ctx context.Context, url string, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("%s: %s: %s", url, resp.Status, b)
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// percentRemaining is DFSUtilClient.getPercentRemaining: 0% of nothing remains.
+func percentRemaining(part, whole int64) string {
+	if whole <= 0 {
+		return "0.00%"
+	}
+	return fmt.Sprintf("%.2f%%", float64(part)*100/float64(whole))
+}

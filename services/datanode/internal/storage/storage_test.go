@@ -1,0 +1,118 @@
+package storage
+
+import (
+	"encoding/binary"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const bp = "BP-1-127.0.0.1-1"
+
+func volumes(t *testing.T, n int) []string {
+	t.Helper()
+	root := t.TempDir()
+	dirs := make([]string, n)
+	for i := range dirs {
+		dirs[i] = filepath.Join(root, "vol"+string(rune('a'+i)))
+	}
+	return dirs
+}
+
+func TestLayoutAndRestart(t *testing.T) {
+	dirs := volumes(t, 2)
+	st, err := Open(dirs, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.InitBlockPool("CID-1", bp, 42, 7); err != nil {
+		t.Fatal(err)
+	}
+	data := []byte(strings.Repeat("a", 1300))
+	ids := []int64{1 << 30, 1<<30 + 1, 1<<30 + 0x12345}
+	for _, id := range ids {
+		if _, err := st.WriteFinalized(bp, id, 1001, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// HDFS's layout: finalized/subdir((id>>16)&31)/subdir((id>>8)&31)/blk_<id>.
+	r, _ := st.Get(bp, 1<<30+0x12345)
+	want := filepath.Join(r.Volume.Dir, "current", bp, "current", "finalized", "subdir1", "subdir3", "blk_1073816389")
+	if _, err := os.Stat(want); err != nil {
+		t.Fatalf("block file not at %s: %v", want, err)
+	}
+	meta, err := os.ReadFile(filepath.Join(filepath.Dir(want), "blk_1073816389_1001.meta"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if binary.BigEndian.Uint16(meta[0:2]) != 1 || meta[2] != 2 || binary.BigEndian.Uint32(meta[3:7]) != 512 || len(meta) != 7+3*4 {
+		t.Fatalf("meta header/length wrong: %x (len %d)", meta[:7], len(meta))
+	}
+	if got := binary.BigEndian.Uint32(meta[7+2*4:]); got != crc32.Checksum(data[1024:], crc32.MakeTable(crc32.Castagnoli)) {
+		t.Fatal("last chunk's CRC32C is not over its partial bytes")
+	}
+	// Round-robin over the volumes.
+	r0, _ := st.Get(bp, ids[0])
+	r1, _ := st.Get(bp, ids[1])
+	if r0.Volume == r1.Volume {
+		t.Fatal("two consecutive replicas on one volume")
+	}
+	// A tmp file left by a crash is cleared at start; VERSION keeps the identity.
+	junk := filepath.Join(dirs[0], "current", bp, "tmp", "blk_99")
+	if err := os.WriteFile(junk, []byte("partial"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	uuid := st.DatanodeUUID()
+	st.SaveDfsUsed()
+	st2, err := Open(dirs, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st2.DatanodeUUID() != uuid || st2.ClusterID() != "CID-1" {
+		t.Fatalf("identity after restart: %s %s", st2.DatanodeUUID(), st2.ClusterID())
+	}
+	if st2.Count(bp) != len(ids) {
+		t.Fatalf("scan found %d replicas, want %d", st2.Count(bp), len(ids))
+	}
+	if _, err := os.Stat(junk); !os.IsNotExist(err) {
+		t.Fatal("tmp/ was not cleared at start")
+	}
+	var used int64
+	for _, v := range st2.Reports(bp) {
+		used += v.DfsUsed
+	}
+	if used != 3*(1300+7+3*4) {
+		t.Fatalf("dfsUsed after restart %d", used)
+	}
+	// Another cluster's handshake is refused with both IDs named.
+	err = st2.InitBlockPool("CID-2", bp, 42, 7)
+	if err == nil || !strings.Contains(err.Error(), "CID-1") || !strings.Contains(err.Error(), "CID-2") {
+		t.Fatalf("wrong-cluster error: %v", err)
+	}
+	if !st2.Delete(bp, ids[0], 1001) || st2.Count(bp) != 2 {
+		t.Fatal("delete failed")
+	}
+	if _, err := os.Stat(r0.Volume.FinalizedPath(bp, ids[0])); !os.IsNotExist(err) {
+		t.Fatal("deleted replica's block file remains")
+	}
+}
+
+func TestFailedVolumesTolerated(t *testing.T) {
+	dirs := volumes(t, 2)
+	// A volume whose path is a file cannot be used.
+	if err := os.WriteFile(dirs[1], []byte("not a directory"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dirs, 0); err == nil || !strings.Contains(err.Error(), "volumes failed: 1, volume failures tolerated: 0") {
+		t.Fatalf("with 0 tolerated: %v", err)
+	}
+	st, err := Open(dirs, 1)
+	if err != nil {
+		t.Fatalf("with 1 tolerated: %v", err)
+	}
+	if st.FailedVolumes() != 1 || len(st.Reports(bp)) != 2 || !st.Reports(bp)[1].Failed {
+		t.Fatalf("failed volumes %d, reports %+v", st.FailedVolumes(), st.Reports(bp))
+	}
+}
