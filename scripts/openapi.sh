@@ -21,7 +21,7 @@ gen() {
 }
 
 gen metadata routes.go services/metadata,api,internal/errs
-gen coordinator http.go services/coordinator,services/coordinator/internal/blockmgr,internal/errs
+gen coordinator http.go services/coordinator,api,internal/errs
 gen datanode http.go services/datanode,api,internal/errs
 
 stale=0
