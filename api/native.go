@@ -53,3 +53,35 @@ type AbandonBlockRequest struct {
 	ClientName string `json:"clientName" example:"granary-cli-4711"`
 	BlockID    int64  `json:"blockId" example:"1073741825"`
 }
+
+// BlockWriteResult is a datanode's answer to a block write: the datanodes
+// of the pipeline (HTTP addresses) that stored the block, and those that
+// failed.
+type BlockWriteResult struct {
+	BlockID int64    `json:"blockId" example:"1073741825"`
+	Length  int64    `json:"length" example:"134217728"`
+	Stored  []string `json:"stored"`
+	Failed  []string `json:"failed"`
+}
+
+// BlockChecksum is a replica's checksum: the MD5 of its CRCs.
+type BlockChecksum struct {
+	BlockID     int64  `json:"blockId" example:"1073741825"`
+	MD5         string `json:"md5" example:"3b5d5c3712955042212316173ccf37be"`
+	CRCPerBlock int64  `json:"crcPerBlock" example:"262144"`
+	BytesPerCRC int    `json:"bytesPerCrc" example:"512"`
+	CRCType     string `json:"crcType" example:"CRC32C"`
+}
+
+// AppendRequest is ClientProtocol.append.
+type AppendRequest struct {
+	Path       string `json:"path" example:"/user/me/f"`
+	ClientName string `json:"clientName" example:"granary-cli-4711"`
+}
+
+// AppendResponse is the reopened file and its last block (the previous
+// block of the next addBlock).
+type AppendResponse struct {
+	FileStatus FileStatus     `json:"FileStatus"`
+	LastBlock  *ExtendedBlock `json:"lastBlock,omitempty"`
+}

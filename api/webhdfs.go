@@ -152,3 +152,20 @@ type WebHDFSGetResponse struct {
 	FsServerDefaults *FsServerDefaults `json:"FsServerDefaults,omitempty"`
 	Path             string            `json:"Path,omitempty"`
 }
+
+// FileChecksum is WebHDFS's FileChecksum (MD5MD5CRC32FileChecksum).
+type FileChecksum struct {
+	Algorithm string `json:"algorithm" example:"MD5-of-0MD5-of-512CRC32C"`
+	Bytes     string `json:"bytes" example:"000002000000000000000000a4c9f6a1a3b0a0c5c2a1bde12e4b9a76"`
+	Length    int    `json:"length" example:"28"`
+}
+
+// FileChecksumResponse is the GETFILECHECKSUM answer.
+type FileChecksumResponse struct {
+	FileChecksum FileChecksum `json:"FileChecksum"`
+}
+
+// LocationResponse is the answer of a two-step operation with noredirect=true.
+type LocationResponse struct {
+	Location string `json:"Location" example:"http://dn1:9864/webhdfs/v1/tmp/f?op=CREATE&namenoderpcaddress=nn:9870&user.name=me"`
+}

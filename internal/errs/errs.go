@@ -41,6 +41,8 @@ const (
 	Unregistered
 	IncorrectVersion
 	PathIsNotDirectory
+	Checksum
+	ReplicaNotFound
 )
 
 type kindInfo struct {
@@ -77,6 +79,8 @@ var kinds = map[Kind]kindInfo{
 	Unregistered:              {"UnregisteredNodeException", "org.apache.hadoop.hdfs.protocol.UnregisteredNodeException", http.StatusForbidden},
 	IncorrectVersion:          {"IncorrectVersionException", "org.apache.hadoop.hdfs.server.common.IncorrectVersionException", http.StatusForbidden},
 	PathIsNotDirectory:        {"PathIsNotDirectoryException", "org.apache.hadoop.fs.PathIsNotDirectoryException", http.StatusForbidden},
+	Checksum:                  {"ChecksumException", "org.apache.hadoop.fs.ChecksumException", http.StatusForbidden},
+	ReplicaNotFound:           {"ReplicaNotFoundException", "org.apache.hadoop.hdfs.server.datanode.ReplicaNotFoundException", http.StatusForbidden},
 }
 
 // Error is a Granary error: a kind, the operation that failed and a message

@@ -20,6 +20,9 @@ import (
 func (s *Service) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Get("/api/v1/info", s.info)
+	r.Put("/api/v1/blocks/{id}", s.writeBlock)
+	r.Get("/api/v1/blocks/{id}", s.readBlock)
+	r.Get("/api/v1/blocks/{id}/checksum", s.blockChecksum)
 	r.Post("/api/v1/admin/triggerBlockReport", s.triggerBlockReport)
 	r.Post("/api/v1/admin/refreshNamenodes", s.refreshNamenodes)
 	r.Post("/api/v1/admin/shutdown", s.shutdownDatanode)

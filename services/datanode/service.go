@@ -87,6 +87,8 @@ type Service struct {
 	once      sync.Once
 	stop      context.CancelFunc
 	startedAt time.Time
+	// pipelineClient forwards blocks to the next datanode.
+	pipelineClient *http.Client
 }
 
 // New returns a datanode; nothing happens until Run.
@@ -95,7 +97,8 @@ func New(cfg Config) (*Service, error) {
 	if len(cfg.DataDirs) == 0 {
 		return nil, errors.New("datanode: at least one -data-dir is needed")
 	}
-	s := &Service{cfg: cfg, log: cfg.Logger.With("service", "datanode"), addrSet: make(chan struct{}), started: make(chan struct{})}
+	s := &Service{cfg: cfg, log: cfg.Logger.With("service", "datanode"), addrSet: make(chan struct{}), started: make(chan struct{}),
+		pipelineClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}}
 	s.metrics = newMetrics(s)
 	return s, nil
 }
@@ -184,6 +187,11 @@ func (s *Service) registration(bpid, clusterID string) dnproto.Registration {
 		}
 	}
 	return reg
+}
+
+// advertisedAddr is this datanode's HTTP address as others reach it.
+func (s *Service) advertisedAddr() string {
+	return net.JoinHostPort(s.cfg.IPAddr, portOf(s.listener.Addr().String()))
 }
 
 func portOf(addr string) string {

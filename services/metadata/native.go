@@ -56,6 +56,42 @@ func (s *Service) nativeCreate(w http.ResponseWriter, r *http.Request) {
 	_ = writeJSON(w, http.StatusOK, api.FileStatusResponse{FileStatus: toFileStatus(st)})
 }
 
+// nativeAppend godoc
+//
+//	@Summary		Reopen a closed file for writing (ClientProtocol.append with NEW_BLOCK)
+//	@Description	The file is leased to clientName; new data goes to new blocks (addBlock with the file's last block as previous), then complete.
+//	@Tags			native
+//	@Accept			json
+//	@Produce		json
+//	@Param			user.name	query		string				false	"caller"
+//	@Param			request		body		api.AppendRequest	true	"the file and the new lease holder"
+//	@Success		200			{object}	api.AppendResponse
+//	@Failure		400			{object}	errs.RemoteExceptionBody
+//	@Failure		403			{object}	errs.RemoteExceptionBody	"AlreadyBeingCreatedException, AccessControlException"
+//	@Failure		404			{object}	errs.RemoteExceptionBody
+//	@Router			/api/v1/append [post]
+func (s *Service) nativeAppend(w http.ResponseWriter, r *http.Request) {
+	var req api.AppendRequest
+	u, err := s.nativeCall(r, &req)
+	if err == nil && req.ClientName == "" {
+		err = errs.E(errs.IllegalArgument, "clientName is required")
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	st, err := s.namespace().Append(r.Context(), u, req.Path, req.ClientName, clientHost(r))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	resp := api.AppendResponse{FileStatus: toFileStatus(st)}
+	if last, err := s.namespace().LastBlock(req.Path, req.ClientName); err == nil && last != nil {
+		resp.LastBlock = &api.ExtendedBlock{BlockPoolID: s.info.BlockPoolID, BlockID: last.ID, GenerationStamp: last.GenStamp, NumBytes: last.NumBytes}
+	}
+	_ = writeJSON(w, http.StatusOK, resp)
+}
+
 // nativeAddBlock godoc
 //
 //	@Summary		Allocate the next block of a file and its pipeline (ClientProtocol.addBlock)

@@ -299,46 +299,19 @@ func (s *Store) nextVolume() (*Volume, error) {
 	return v, nil
 }
 
-// WriteFinalized stores data as a finalized replica: block and meta files
-// written in the block pool's tmp/, fsynced, then moved into
-// finalized/subdirX/subdirY. It replaces an older replica of the block.
+// WriteFinalized stores data as a finalized replica (through rbw/, like a
+// received block), replacing an older replica of the block.
 func (s *Store) WriteFinalized(bpid string, id, gs int64, data []byte) (Replica, error) {
-	s.mu.Lock()
-	v, err := s.nextVolume()
-	s.mu.Unlock()
+	w, err := s.CreateRBW(bpid, id, gs)
 	if err != nil {
 		return Replica{}, err
 	}
-	tmp := filepath.Join(v.bpDir(bpid), "tmp")
-	blk, meta := filepath.Join(tmp, BlockFileName(id)), filepath.Join(tmp, MetaFileName(id, gs))
-	if err := writeSynced(blk, data); err != nil {
+	meta := ChecksumFile(data)
+	if err := w.Write(data, meta[MetaHeaderLen:]); err != nil {
+		w.Abort()
 		return Replica{}, err
 	}
-	if err := writeSynced(meta, ChecksumFile(data)); err != nil {
-		return Replica{}, err
-	}
-	dir := filepath.Dir(v.FinalizedPath(bpid, id))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return Replica{}, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if old := s.replicas[bpid][id]; old != nil {
-		s.removeFilesLocked(bpid, old)
-	}
-	if err := os.Rename(meta, filepath.Join(dir, MetaFileName(id, gs))); err != nil {
-		return Replica{}, err
-	}
-	if err := os.Rename(blk, filepath.Join(dir, BlockFileName(id))); err != nil {
-		return Replica{}, err
-	}
-	r := &Replica{ID: id, GenStamp: gs, NumBytes: int64(len(data)), State: Finalized, Volume: v}
-	if s.replicas[bpid] == nil {
-		s.replicas[bpid] = map[int64]*Replica{}
-	}
-	s.replicas[bpid][id] = r
-	v.used += r.NumBytes + metaSize(r.NumBytes)
-	return *r, nil
+	return w.Finalize()
 }
 
 // ChecksumFile returns the meta file of data: the 7-byte header and one
@@ -353,22 +326,6 @@ func ChecksumFile(data []byte) []byte {
 		out = binary.BigEndian.AppendUint32(out, crc32.Checksum(data[off:end], castagnoli))
 	}
 	return out
-}
-
-func writeSynced(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // Delete removes a replica (an invalidate command); it reports whether the

@@ -56,6 +56,16 @@ func (ns *Namespace) apply(op Op) error {
 		return ns.withInode(o.Path, func(n *Inode) error { return ns.applySetQuota(n, o) })
 	case *AddBlock:
 		return ns.withUC(o.Path, func(n *Inode) error { return ns.applyAddBlock(n, o) })
+	case *AppendOp:
+		return ns.withInode(o.Path, func(n *Inode) error {
+			if n.dir != nil || n.uc != nil {
+				return fmt.Errorf("%s is not a closed file", o.Path)
+			}
+			ns.blocks.Add(-int64(len(n.blocks)))
+			n.uc = &ucInfo{clientName: o.ClientName, clientMachine: o.ClientMachine, lastComplete: true}
+			ns.blocks.Add(int64(len(n.blocks))) // all blocks stay complete
+			return nil
+		})
 	case *UpdateBlocks:
 		return ns.withUC(o.Path, func(n *Inode) error {
 			kept := map[int64]bool{}
@@ -152,10 +162,11 @@ func (ns *Namespace) applyClose(o *Close) error {
 			return fmt.Errorf("%s is not a file under construction", o.Path)
 		}
 		before := n.storageSpace()
+		_, _, had := countKinds(n)
 		n.blocks = o.Blocks
 		n.mtime, n.atime = o.Mtime, o.Atime
 		n.uc = nil
-		ns.blocks.Add(int64(len(n.blocks)))
+		ns.blocks.Add(int64(len(n.blocks)) - had)
 		addUsage(n.parent, 0, n.storageSpace()-before)
 		ns.emit(n)
 		return nil
@@ -277,6 +288,7 @@ func (ns *Namespace) applyAddBlock(n *Inode, o *AddBlock) error {
 		n.blocks[k-1] = *o.Penultimate
 	}
 	n.blocks = append(n.blocks, o.Last)
+	n.uc.lastComplete = false
 	ns.lastBlockID = max(ns.lastBlockID, o.Last.ID)
 	ns.genStamp = max(ns.genStamp, o.Last.GenStamp)
 	addUsage(n.parent, 0, n.storageSpace()-before)

@@ -129,11 +129,45 @@ func (ns *Namespace) Blocks() []BlockChange {
 		for i, b := range n.blocks {
 			out = append(out, BlockChange{
 				ID: b.ID, GenStamp: b.GenStamp, NumBytes: b.NumBytes, Replication: n.repl,
-				Complete: n.uc == nil || i < len(n.blocks)-1, InodeID: n.id,
+				Complete: n.blockComplete(i), InodeID: n.id,
 			})
 		}
 	}
 	ns.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
+}
+
+// Append reopens a closed file for writing by clientName
+// (ClientProtocol.append with NEW_BLOCK): WRITE is needed on the file.
+func (ns *Namespace) Append(ctx context.Context, u *User, path, clientName, clientMachine string) (Status, error) {
+	comps, err := hdfspath.Split(path)
+	if err != nil {
+		return Status{}, err
+	}
+	var st Status
+	err = ns.mutate(ctx, "Cannot append to file "+path, func(t *tx) error {
+		ip, _ := ns.resolve(comps)
+		n := ip[len(ip)-1]
+		if n == nil {
+			return errs.E(errs.FileNotFound, "File does not exist: %s", path)
+		}
+		if n.dir != nil {
+			return errs.E(errs.FileNotFound, "Path is not a file: %s", path)
+		}
+		if err := ns.checkPermission(u, ip, check{access: actWrite}); err != nil {
+			return err
+		}
+		if n.uc != nil {
+			return errs.E(errs.AlreadyBeingCreated,
+				"Failed to APPEND_FILE %s for %s on %s because this file lease is currently owned by %s on %s",
+				path, clientName, clientMachine, n.uc.clientName, n.uc.clientMachine)
+		}
+		if err := t.log(&AppendOp{Path: hdfspath.Join(comps), ClientName: clientName, ClientMachine: clientMachine}); err != nil {
+			return err
+		}
+		st = ns.status(n, "")
+		return nil
+	})
+	return st, err
 }

@@ -112,6 +112,7 @@ func writeInode(e *encoder, n *Inode) {
 	if n.uc != nil {
 		e.str(n.uc.clientName)
 		e.str(n.uc.clientMachine)
+		e.bool(n.uc.lastComplete)
 	}
 }
 
@@ -174,9 +175,8 @@ func LoadImage(cfg Config, data []byte, progress func(loaded, total int64)) (*Na
 			}
 		} else {
 			ns.files++
-			if n.uc == nil {
-				ns.blocks.Add(int64(len(n.blocks)))
-			}
+			_, _, b := countKinds(n)
+			ns.blocks.Add(b)
 		}
 		if progress != nil && loaded&0xffff == 0 {
 			progress(loaded, total)
@@ -230,7 +230,7 @@ func readInode(d *decoder, ns *Namespace) (*Inode, int64) {
 		n.blocks = nil
 	}
 	if flags&flagUC != 0 {
-		n.uc = &ucInfo{clientName: d.str(), clientMachine: d.str()}
+		n.uc = &ucInfo{clientName: d.str(), clientMachine: d.str(), lastComplete: d.bool()}
 	}
 	return n, parentID
 }

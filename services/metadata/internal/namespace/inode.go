@@ -69,6 +69,14 @@ type quota struct {
 type ucInfo struct {
 	clientName    string
 	clientMachine string
+	// lastComplete: the last block was complete when the file was reopened
+	// for append and no block was added since.
+	lastComplete bool
+}
+
+// blockComplete reports whether block i of file n is complete.
+func (n *Inode) blockComplete(i int) bool {
+	return n.uc == nil || i < len(n.blocks)-1 || n.uc.lastComplete
 }
 
 // IsDir reports whether n is a directory.
@@ -97,7 +105,7 @@ func (n *Inode) storageSpace() int64 {
 		return 0
 	}
 	l := n.length()
-	if n.uc != nil && len(n.blocks) > 0 {
+	if n.uc != nil && !n.uc.lastComplete && len(n.blocks) > 0 {
 		last := n.blocks[len(n.blocks)-1].NumBytes
 		if last < n.blockSize {
 			l += n.blockSize - last

@@ -292,8 +292,10 @@ func count(n *Inode) (nsCount, ds int64) {
 // complete files in n's subtree.
 func countKinds(n *Inode) (files, dirs, blocks int64) {
 	if n.dir == nil {
-		if n.uc == nil {
-			blocks = int64(len(n.blocks))
+		for i := range n.blocks {
+			if n.blockComplete(i) {
+				blocks++
+			}
 		}
 		return 1, 0, blocks
 	}
@@ -354,7 +356,7 @@ func (ns *Namespace) millis() int64 { return ns.now().UnixMilli() }
 // emit records the new state of every block of file n.
 func (ns *Namespace) emit(n *Inode) {
 	for i, b := range n.blocks {
-		complete := n.uc == nil || i < len(n.blocks)-1
+		complete := n.blockComplete(i)
 		ns.changes = append(ns.changes, BlockChange{
 			ID: b.ID, GenStamp: b.GenStamp, NumBytes: b.NumBytes, Replication: n.repl, Complete: complete, InodeID: n.id,
 		})

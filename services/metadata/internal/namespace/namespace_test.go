@@ -62,6 +62,7 @@ func allOps() []Op {
 		&AddBlock{Path: "/b/f", Last: Block{ID: 1<<30 + 1, GenStamp: 1002}},
 		&AddBlock{Path: "/b/f", Penultimate: &Block{ID: 1<<30 + 1, GenStamp: 1002, NumBytes: 7}, Last: Block{ID: 1<<30 + 2, GenStamp: 1003}},
 		&UpdateBlocks{Path: "/b/f", Blocks: []Block{{ID: 1 << 30, GenStamp: 1001, NumBytes: 9}}},
+		&AppendOp{Path: "/b/f", ClientName: "c2", ClientMachine: "10.0.0.1"},
 	}
 }
 
@@ -140,6 +141,16 @@ func randomWorkload(ns *Namespace, seed int64, n int) {
 				err = ns.Complete(ctx, u, p, "c", last)
 			}
 		case 3:
+			if rng.Intn(3) == 0 {
+				p := path()
+				if _, err = ns.Append(ctx, u, p, "c", "h"); err == nil {
+					if nb, err := ns.AddBlock(ctx, p, "c", lastOf(ns, p)); err == nil {
+						nb.NumBytes = 10
+						_ = ns.Complete(ctx, u, p, "c", &nb)
+					}
+				}
+				break
+			}
 			_, err = ns.Delete(ctx, u, path(), rng.Intn(2) == 0)
 		case 4:
 			_, err = ns.Rename(ctx, u, path(), path())
@@ -242,4 +253,9 @@ func FuzzLoadImage(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+func lastOf(ns *Namespace, p string) *Block {
+	b, _ := ns.LastBlock(p, "c")
+	return b
 }

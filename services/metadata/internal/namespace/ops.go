@@ -25,13 +25,14 @@ const (
 	OpSetQuota       OpCode = 14
 	OpUpdateBlocks   OpCode = 25
 	OpAddBlock       OpCode = 33
+	OpAppend         OpCode = 47
 )
 
 var opNames = map[OpCode]string{
 	OpAdd: "OP_ADD", OpRenameOld: "OP_RENAME_OLD", OpDelete: "OP_DELETE", OpMkdir: "OP_MKDIR",
 	OpSetReplication: "OP_SET_REPLICATION", OpSetPermissions: "OP_SET_PERMISSIONS",
 	OpSetOwner: "OP_SET_OWNER", OpClose: "OP_CLOSE", OpTimes: "OP_TIMES", OpSetQuota: "OP_SET_QUOTA",
-	OpUpdateBlocks: "OP_UPDATE_BLOCKS", OpAddBlock: "OP_ADD_BLOCK",
+	OpUpdateBlocks: "OP_UPDATE_BLOCKS", OpAddBlock: "OP_ADD_BLOCK", OpAppend: "OP_APPEND",
 }
 
 func (c OpCode) String() string {
@@ -140,6 +141,21 @@ type AddBlock struct {
 type UpdateBlocks struct {
 	Path   string
 	Blocks []Block
+}
+
+// AppendOp reopens a closed file for writing (OP_APPEND); new data goes to
+// new blocks (HDFS's CreateFlag.NEW_BLOCK append).
+type AppendOp struct {
+	Path          string
+	ClientName    string
+	ClientMachine string
+}
+
+func (*AppendOp) Code() OpCode { return OpAppend }
+
+func (o *AppendOp) encode(e *encoder) { e.str(o.Path); e.str(o.ClientName); e.str(o.ClientMachine) }
+func (o *AppendOp) decode(d *decoder) {
+	o.Path, o.ClientName, o.ClientMachine = d.str(), d.str(), d.str()
 }
 
 func (*AddBlock) Code() OpCode     { return OpAddBlock }
@@ -291,6 +307,8 @@ func DecodeOp(code OpCode, payload []byte) (Op, error) {
 		op = &AddBlock{}
 	case OpUpdateBlocks:
 		op = &UpdateBlocks{}
+	case OpAppend:
+		op = &AppendOp{}
 	default:
 		return nil, fmt.Errorf("%w: unknown op code %d", ErrCorruptOp, code)
 	}

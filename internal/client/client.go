@@ -1,0 +1,212 @@
+// Package client is Granary's Go client, the one the CLI and the datanodes
+// use: namespace operations through WebHDFS, file data through the native
+// API and the datanodes' block API — streaming writers through the
+// replication pipeline and streaming readers that fail over between
+// replicas. Errors come back typed (internal/errs), rebuilt from the
+// RemoteException names.
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/granary-fs/granary/api"
+	"github.com/granary-fs/granary/internal/errs"
+)
+
+// Client talks to one metadata service as one user.
+type Client struct {
+	base       string // metadata service URL, e.g. http://localhost:9870
+	user       string
+	clientName string
+	http       *http.Client
+	data       *http.Client // to datanodes: no overall timeout, bodies stream
+}
+
+// New returns a client of the metadata service at metadataURL acting as user.
+func New(metadataURL, user string) *Client {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	tr := &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true, IdleConnTimeout: 90 * time.Second}
+	return &Client{
+		base: strings.TrimRight(metadataURL, "/"), user: user, clientName: "granary-client-" + hex.EncodeToString(b[:]),
+		http: &http.Client{Transport: tr, Timeout: 5 * time.Minute},
+		data: &http.Client{Transport: tr},
+	}
+}
+
+// ClientName is the lease holder name of this client's writes.
+func (c *Client) ClientName() string { return c.clientName }
+
+// remoteError turns an error answer into a typed error.
+func remoteError(resp *http.Response) error {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var re errs.RemoteExceptionBody
+	if json.Unmarshal(body, &re) == nil && re.RemoteException.Exception != "" {
+		return errs.FromRemote(resp.StatusCode, re.RemoteException)
+	}
+	return errs.E(errs.IO, "%s: %s", resp.Status, bytes.TrimSpace(body))
+}
+
+// do sends a request and decodes a JSON answer into out (if not nil).
+func (c *Client) do(ctx context.Context, method, u string, body any, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return errs.Wrap(errs.Retriable, err, "%s %s", method, u)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return remoteError(resp)
+	}
+	if out == nil {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// webhdfs builds a WebHDFS URL for path with op and extra parameters.
+func (c *Client) webhdfs(path, op string, params ...string) string {
+	q := url.Values{"op": {op}, "user.name": {c.user}}
+	for i := 0; i+1 < len(params); i += 2 {
+		q.Set(params[i], params[i+1])
+	}
+	return c.base + "/webhdfs/v1" + escapePath(path) + "?" + q.Encode()
+}
+
+func escapePath(p string) string {
+	return (&url.URL{Path: p}).EscapedPath()
+}
+
+func (c *Client) native(endpoint string) string {
+	return c.base + "/api/v1/" + endpoint + "?user.name=" + url.QueryEscape(c.user)
+}
+
+// Stat returns the status of path.
+func (c *Client) Stat(ctx context.Context, path string) (api.FileStatus, error) {
+	var r api.FileStatusResponse
+	err := c.do(ctx, http.MethodGet, c.webhdfs(path, "GETFILESTATUS"), nil, &r)
+	return r.FileStatus, err
+}
+
+// List returns the entries of a directory (or the file itself), paging
+// through LISTSTATUS_BATCH.
+func (c *Client) List(ctx context.Context, path string) ([]api.FileStatus, error) {
+	var out []api.FileStatus
+	after := ""
+	for {
+		var r api.DirectoryListingResponse
+		if err := c.do(ctx, http.MethodGet, c.webhdfs(path, "LISTSTATUS_BATCH", "startAfter", after), nil, &r); err != nil {
+			return nil, err
+		}
+		page := r.DirectoryListing.PartialListing.FileStatuses.FileStatus
+		out = append(out, page...)
+		if r.DirectoryListing.RemainingEntries == 0 || len(page) == 0 {
+			return out, nil
+		}
+		after = page[len(page)-1].PathSuffix
+	}
+}
+
+func (c *Client) boolean(ctx context.Context, method, u string) (bool, error) {
+	var r api.BooleanResponse
+	err := c.do(ctx, method, u, nil, &r)
+	return r.Boolean, err
+}
+
+// Mkdirs creates path and its parents; perm 0 means the default.
+func (c *Client) Mkdirs(ctx context.Context, path string, perm uint16) error {
+	params := []string{}
+	if perm != 0 {
+		params = append(params, "permission", strconv.FormatUint(uint64(perm), 8))
+	}
+	_, err := c.boolean(ctx, http.MethodPut, c.webhdfs(path, "MKDIRS", params...))
+	return err
+}
+
+// Delete removes path; false when it did not exist.
+func (c *Client) Delete(ctx context.Context, path string, recursive bool) (bool, error) {
+	return c.boolean(ctx, http.MethodDelete, c.webhdfs(path, "DELETE", "recursive", strconv.FormatBool(recursive)))
+}
+
+// Rename moves src to dst (into dst when it is a directory).
+func (c *Client) Rename(ctx context.Context, src, dst string) (bool, error) {
+	return c.boolean(ctx, http.MethodPut, c.webhdfs(src, "RENAME", "destination", dst))
+}
+
+// SetReplication sets a file's replication.
+func (c *Client) SetReplication(ctx context.Context, path string, r int) (bool, error) {
+	return c.boolean(ctx, http.MethodPut, c.webhdfs(path, "SETREPLICATION", "replication", strconv.Itoa(r)))
+}
+
+// SetPermission sets mode bits.
+func (c *Client) SetPermission(ctx context.Context, path string, perm uint16) error {
+	return c.do(ctx, http.MethodPut, c.webhdfs(path, "SETPERMISSION", "permission", strconv.FormatUint(uint64(perm), 8)), nil, nil)
+}
+
+// SetOwner sets owner and/or group ("" leaves one).
+func (c *Client) SetOwner(ctx context.Context, path, owner, group string) error {
+	params := []string{}
+	if owner != "" {
+		params = append(params, "owner", owner)
+	}
+	if group != "" {
+		params = append(params, "group", group)
+	}
+	return c.do(ctx, http.MethodPut, c.webhdfs(path, "SETOWNER", params...), nil, nil)
+}
+
+// SetTimes sets modification and access times (-1 leaves one).
+func (c *Client) SetTimes(ctx context.Context, path string, mtime, atime int64) error {
+	return c.do(ctx, http.MethodPut, c.webhdfs(path, "SETTIMES", "modificationtime", strconv.FormatInt(mtime, 10), "accesstime", strconv.FormatInt(atime, 10)), nil, nil)
+}
+
+// ContentSummary returns the subtree's counts.
+func (c *Client) ContentSummary(ctx context.Context, path string) (api.ContentSummary, error) {
+	var r api.ContentSummaryResponse
+	err := c.do(ctx, http.MethodGet, c.webhdfs(path, "GETCONTENTSUMMARY"), nil, &r)
+	return r.ContentSummary, err
+}
+
+// Touch creates an empty file (or fails if it exists), as -touchz.
+func (c *Client) Touch(ctx context.Context, path string) error {
+	w, err := c.Create(ctx, path, CreateOptions{})
+	if err != nil {
+		return err
+	}
+	return w.Close()
+}
+
+// blockLocations returns where a file's blocks are.
+func (c *Client) blockLocations(ctx context.Context, path string) (api.LocatedBlocks, error) {
+	var r api.LocatedBlocksResponse
+	err := c.do(ctx, http.MethodGet, c.base+"/api/v1/blockLocations?path="+url.QueryEscape(path)+"&user.name="+url.QueryEscape(c.user), nil, &r)
+	return r.LocatedBlocks, err
+}
+
+func addr(d api.DatanodeInfo) string { return fmt.Sprintf("%s:%d", d.IPAddr, d.HTTPPort) }

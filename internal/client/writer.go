@@ -1,0 +1,270 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/granary-fs/granary/api"
+	"github.com/granary-fs/granary/internal/errs"
+	"github.com/granary-fs/granary/internal/packet"
+)
+
+// CreateOptions are the options of Create; zero values take the server's defaults.
+type CreateOptions struct {
+	Overwrite   bool
+	Replication int
+	BlockSize   int64
+	Permission  uint16
+}
+
+// Writer streams a file's bytes into blocks through the datanode pipeline.
+// The bytes of the block in flight are kept until the pipeline stored them,
+// so a failed first datanode is replaced (the block is abandoned and
+// written again to other datanodes) without losing data; datanodes that
+// fail further down the pipeline are left to re-replication.
+type Writer struct {
+	c         *Client
+	ctx       context.Context
+	path      string
+	blockSize int64
+	prev      *api.ExtendedBlock // the last finished block
+	blk       *blockWrite
+	pkt       []byte
+	closed    bool
+	err       error
+}
+
+type blockWrite struct {
+	lb       api.LocatedBlock
+	data     []byte // what was sent so far, for a retry
+	pw       *io.PipeWriter
+	result   chan blockResult
+	excluded []string
+}
+
+type blockResult struct {
+	res api.BlockWriteResult
+	err error
+}
+
+// Create starts a new file (its parents are created) and returns its writer.
+func (c *Client) Create(ctx context.Context, path string, opts CreateOptions) (*Writer, error) {
+	req := api.CreateRequest{Path: path, ClientName: c.clientName, Overwrite: opts.Overwrite, CreateParent: true,
+		Replication: opts.Replication, BlockSize: opts.BlockSize}
+	if opts.Permission != 0 {
+		req.Permission = strconv.FormatUint(uint64(opts.Permission), 8)
+	}
+	var st api.FileStatusResponse
+	if err := c.do(ctx, http.MethodPost, c.native("create"), req, &st); err != nil {
+		return nil, err
+	}
+	return &Writer{c: c, ctx: ctx, path: path, blockSize: st.FileStatus.BlockSize, pkt: make([]byte, 0, packet.MaxData)}, nil
+}
+
+// Append reopens a file for writing at its end.
+func (c *Client) Append(ctx context.Context, path string) (*Writer, error) {
+	var r api.AppendResponse
+	if err := c.do(ctx, http.MethodPost, c.native("append"), api.AppendRequest{Path: path, ClientName: c.clientName}, &r); err != nil {
+		return nil, err
+	}
+	return &Writer{c: c, ctx: ctx, path: path, blockSize: r.FileStatus.BlockSize, prev: r.LastBlock, pkt: make([]byte, 0, packet.MaxData)}, nil
+}
+
+// Write implements io.Writer.
+func (w *Writer) Write(p []byte) (int, error) {
+	if w.closed {
+		return 0, errs.E(errs.IO, "write to a closed writer of %s", w.path)
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	written := 0
+	for len(p) > 0 {
+		if w.blk == nil {
+			if err := w.startBlock(nil); err != nil {
+				w.err = err
+				return written, err
+			}
+		}
+		inBlock := int64(len(w.blk.data) + len(w.pkt))
+		n := min(len(p), packet.MaxData-len(w.pkt), int(w.blockSize-inBlock))
+		w.pkt = append(w.pkt, p[:n]...)
+		p = p[n:]
+		written += n
+		if len(w.pkt) == packet.MaxData || inBlock+int64(n) == w.blockSize {
+			w.sendPacket()
+		}
+		if int64(len(w.blk.data)) == w.blockSize {
+			if err := w.finishBlock(); err != nil {
+				w.err = err
+				return written, err
+			}
+		}
+	}
+	return written, nil
+}
+
+// sendPacket sends the pending bytes; a broken pipeline shows at finishBlock.
+func (w *Writer) sendPacket() {
+	if len(w.pkt) == 0 {
+		return
+	}
+	w.blk.data = append(w.blk.data, w.pkt...)
+	_, _ = w.blk.pw.Write(packet.Append(nil, w.pkt))
+	w.pkt = w.pkt[:0]
+}
+
+// startBlock allocates the next block and opens its pipeline.
+func (w *Writer) startBlock(excluded []string) error {
+	req := api.AddBlockRequest{Path: w.path, ClientName: w.c.clientName, Previous: w.prev, ExcludeNodes: excluded}
+	var lb api.LocatedBlock
+	backoff := 100 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		err := w.c.do(w.ctx, http.MethodPost, w.c.native("addBlock"), req, &lb)
+		if err == nil {
+			break
+		}
+		// The previous block is not minimally replicated yet: retry, as
+		// HDFS's client does.
+		if !errs.Is(err, errs.NotReplicatedYet) || attempt >= 8 {
+			return err
+		}
+		select {
+		case <-w.ctx.Done():
+			return w.ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff *= 2
+	}
+	if len(lb.Locations) == 0 {
+		return errs.E(errs.IO, "addBlock of %s returned no datanodes", w.path)
+	}
+	w.blk = &blockWrite{lb: lb, excluded: excluded, result: make(chan blockResult, 1)}
+	w.blk.data = make([]byte, 0, min(w.blockSize, 8<<20))
+	w.openPipeline()
+	return nil
+}
+
+func (w *Writer) openPipeline() {
+	b := w.blk
+	pr, pw := io.Pipe()
+	b.pw = pw
+	var rest []string
+	for _, d := range b.lb.Locations[1:] {
+		rest = append(rest, addr(d))
+	}
+	u := fmt.Sprintf("http://%s/api/v1/blocks/%d?bpid=%s&gs=%d", addr(b.lb.Locations[0]), b.lb.Block.BlockID, b.lb.Block.BlockPoolID, b.lb.Block.GenerationStamp)
+	if len(rest) > 0 {
+		u += "&targets=" + strings.Join(rest, ",")
+	}
+	go func() {
+		req, err := http.NewRequestWithContext(w.ctx, http.MethodPut, u, pr)
+		if err != nil {
+			pr.CloseWithError(err)
+			b.result <- blockResult{err: err}
+			return
+		}
+		req.Header.Set("Content-Type", packet.ContentType)
+		resp, err := w.c.data.Do(req)
+		if err != nil {
+			pr.CloseWithError(err)
+			b.result <- blockResult{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			err := remoteError(resp)
+			pr.CloseWithError(err)
+			b.result <- blockResult{err: err}
+			return
+		}
+		var res api.BlockWriteResult
+		err = json.NewDecoder(resp.Body).Decode(&res)
+		pr.Close()
+		b.result <- blockResult{res: res, err: err}
+	}()
+}
+
+// finishBlock ends the block's stream and waits for the pipeline. When the
+// first datanode failed, the block is abandoned and written again, whole,
+// to a new pipeline without that datanode.
+func (w *Writer) finishBlock() error {
+	w.sendPacket()
+	for attempt := 0; ; attempt++ {
+		b := w.blk
+		_, _ = b.pw.Write(packet.AppendEnd(nil))
+		b.pw.Close()
+		r := <-b.result
+		if r.err == nil && len(r.res.Stored) > 0 && r.res.Length == int64(len(b.data)) {
+			w.prev = &api.ExtendedBlock{BlockPoolID: b.lb.Block.BlockPoolID, BlockID: b.lb.Block.BlockID,
+				GenerationStamp: b.lb.Block.GenerationStamp, NumBytes: int64(len(b.data))}
+			w.blk = nil
+			return nil
+		}
+		if errs.Is(r.err, errs.Checksum) || attempt >= 3 {
+			return fmt.Errorf("writing block %d of %s: %w", b.lb.Block.BlockID, w.path, r.err)
+		}
+		// Pipeline set-up or first-node failure: abandon, exclude, retry.
+		data := b.data
+		excluded := append(b.excluded, b.lb.Locations[0].UUID)
+		if err := w.c.do(w.ctx, http.MethodPost, w.c.native("abandonBlock"), api.AbandonBlockRequest{
+			Path: w.path, ClientName: w.c.clientName, BlockID: b.lb.Block.BlockID,
+		}, nil); err != nil {
+			return err
+		}
+		if err := w.startBlock(excluded); err != nil {
+			return err
+		}
+		for off := 0; off < len(data); off += packet.MaxData {
+			w.pkt = append(w.pkt[:0], data[off:min(len(data), off+packet.MaxData)]...)
+			w.sendPacket()
+		}
+	}
+}
+
+// Close finishes the last block and completes the file, retrying while
+// its last block is not minimally replicated yet.
+func (w *Writer) Close() error {
+	if w.closed {
+		return w.err
+	}
+	w.closed = true
+	if w.err != nil {
+		return w.err
+	}
+	if w.blk != nil {
+		if err := w.finishBlock(); err != nil {
+			w.err = err
+			return err
+		}
+	}
+	req := api.CompleteRequest{Path: w.path, ClientName: w.c.clientName, Last: w.prev}
+	backoff := 20 * time.Millisecond
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var r api.BooleanResponse
+		if err := w.c.do(w.ctx, http.MethodPost, w.c.native("complete"), req, &r); err != nil {
+			w.err = err
+			return err
+		}
+		if r.Boolean {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			w.err = errs.E(errs.IO, "Unable to close file %s because the last block does not have enough number of replicas", w.path)
+			return w.err
+		}
+		select {
+		case <-w.ctx.Done():
+			return w.ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, time.Second)
+	}
+}

@@ -1,0 +1,93 @@
+// Package packet is the framing of block data on the write pipeline (HDFS's
+// data-transfer packets over HTTP): each packet carries up to 64 KiB of
+// data with one CRC32C per 512-byte chunk, so every datanode of the
+// pipeline verifies what it stores before it stores it and forwards the
+// packet unchanged. docs/formats/packets.md describes the bytes.
+package packet
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+)
+
+// Sizes of the framing.
+const (
+	ChunkSize = 512
+	MaxData   = 128 * ChunkSize // 64 KiB
+	// ContentType is the media type of a packet stream.
+	ContentType = "application/x-granary-packets"
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Checksums returns the CRC32C of each 512-byte chunk of data (the last
+// over its partial bytes), appended to dst.
+func Checksums(dst, data []byte) []byte {
+	for off := 0; off < len(data); off += ChunkSize {
+		dst = binary.BigEndian.AppendUint32(dst, crc32.Checksum(data[off:min(off+ChunkSize, len(data))], castagnoli))
+	}
+	return dst
+}
+
+// Append appends one packet (4-byte big-endian data length, the CRCs, the
+// data) to dst. Only the last data packet of a stream may hold a partial
+// chunk.
+func Append(dst, data []byte) []byte {
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(data)))
+	dst = Checksums(dst, data)
+	return append(dst, data...)
+}
+
+// AppendEnd appends the end-of-stream marker (a packet of length 0).
+func AppendEnd(dst []byte) []byte { return binary.BigEndian.AppendUint32(dst, 0) }
+
+// ErrMalformed is returned (wrapped) for a stream that breaks the framing.
+var ErrMalformed = errors.New("malformed packet stream")
+
+// Reader reads packets.
+type Reader struct {
+	r       *bufio.Reader
+	buf     []byte
+	partial bool // a partial chunk was seen: it must be the last
+}
+
+// NewReader reads packets from r.
+func NewReader(r io.Reader) *Reader {
+	return &Reader{r: bufio.NewReaderSize(r, MaxData+4096), buf: make([]byte, 4+4*(MaxData/ChunkSize)+MaxData)}
+}
+
+// Next returns the next packet: its data, its CRCs and its raw bytes (to
+// forward), valid until the next call. It returns io.EOF at the end marker
+// and io.ErrUnexpectedEOF when the stream stops without one.
+func (p *Reader) Next() (data, crcs, raw []byte, err error) {
+	if _, err := io.ReadFull(p.r, p.buf[:4]); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, nil, nil, err
+	}
+	n := int(binary.BigEndian.Uint32(p.buf[:4]))
+	if n == 0 {
+		return nil, nil, nil, io.EOF
+	}
+	if n > MaxData {
+		return nil, nil, nil, fmt.Errorf("%w: packet of %d bytes", ErrMalformed, n)
+	}
+	if p.partial {
+		return nil, nil, nil, fmt.Errorf("%w: data after a partial chunk", ErrMalformed)
+	}
+	p.partial = n%ChunkSize != 0
+	nc := 4 * ((n + ChunkSize - 1) / ChunkSize)
+	total := 4 + nc + n
+	if _, err := io.ReadFull(p.r, p.buf[4:total]); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, nil, nil, err
+	}
+	return p.buf[4+nc : total], p.buf[4 : 4+nc], p.buf[:total], nil
+}

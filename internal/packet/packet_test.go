@@ -1,0 +1,48 @@
+package packet
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"testing"
+)
+
+func TestRoundTrip(t *testing.T) {
+	var stream []byte
+	a := bytes.Repeat([]byte("a"), MaxData)
+	b := []byte("tail of 13 b.")
+	stream = Append(stream, a)
+	stream = Append(stream, b)
+	stream = AppendEnd(stream)
+	r := NewReader(bytes.NewReader(stream))
+	var got []byte
+	for {
+		data, crcs, raw, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(crcs, Checksums(nil, data)) || len(raw) != 4+len(crcs)+len(data) {
+			t.Fatal("checksums or raw bytes wrong")
+		}
+		got = append(got, data...)
+	}
+	if !bytes.Equal(got, append(a, b...)) {
+		t.Fatal("data differs")
+	}
+	// A stream cut short is an error, not a clean end.
+	if _, _, _, err := NewReader(bytes.NewReader(stream[:100])).Next(); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("short stream: %v", err)
+	}
+	// Nothing may follow a partial chunk.
+	bad := AppendEnd(Append(Append(nil, b), a))
+	r = NewReader(bytes.NewReader(bad))
+	if _, _, _, err := r.Next(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := r.Next(); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("data after a partial chunk: %v", err)
+	}
+}

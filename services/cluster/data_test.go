@@ -1,0 +1,132 @@
+package cluster_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"math/rand"
+	"strconv"
+	"testing"
+
+	"github.com/granary-fs/granary/internal/client"
+	"github.com/granary-fs/granary/internal/errs"
+	"github.com/granary-fs/granary/services/cluster"
+	"github.com/granary-fs/granary/services/metadata"
+)
+
+// smallBlocks makes the minimum block size 1 KiB so tests can cross block
+// boundaries with small files.
+func smallBlocks(cfg *cluster.Config) {
+	inner := cfg.Metadata
+	cfg.Metadata = func(m *metadata.Config) {
+		inner(m)
+		m.MinBlockSize = 1024
+	}
+}
+
+func randomBytes(n int, seed int64) []byte {
+	b := make([]byte, n)
+	rand.New(rand.NewSource(seed)).Read(b)
+	return b
+}
+
+func writeFile(t *testing.T, c *client.Client, path string, data []byte, opts client.CreateOptions) {
+	t.Helper()
+	w, err := c.Create(context.Background(), path, opts)
+	if err != nil {
+		t.Fatalf("create %s: %v", path, err)
+	}
+	// Uneven writes, as real callers do.
+	for off := 0; off < len(data); {
+		n := min(len(data)-off, 1+off%7919)
+		if _, err := w.Write(data[off : off+n]); err != nil {
+			t.Fatalf("write %s: %v", path, err)
+		}
+		off += n
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("close %s: %v", path, err)
+	}
+}
+
+func readFile(t *testing.T, c *client.Client, path string) []byte {
+	t.Helper()
+	r, err := c.Open(context.Background(), path)
+	if err != nil {
+		t.Fatalf("open %s: %v", path, err)
+	}
+	defer r.Close()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatalf("read %s: %v", path, err)
+	}
+	return b
+}
+
+func TestClientRoundTrips(t *testing.T) {
+	c := testCluster(t, 3, smallBlocks)
+	cl := client.New(c.MetadataURL, "hdfs")
+	const bs = 4096
+	for _, size := range []int{0, 1, 511, 512, 513, bs - 1, bs, bs + 1, 3*bs + 100} {
+		data := randomBytes(size, int64(size))
+		path := "/rt/f" + strconv.Itoa(size)
+		writeFile(t, cl, path, data, client.CreateOptions{BlockSize: bs, Replication: 3})
+		if got := readFile(t, cl, path); !bytes.Equal(got, data) {
+			t.Fatalf("size %d: read %d bytes back, different", size, len(got))
+		}
+		st, err := cl.Stat(context.Background(), path)
+		if err != nil || st.Length != int64(size) {
+			t.Fatalf("size %d: stat %+v %v", size, st, err)
+		}
+	}
+	// Append adds at the end.
+	data := randomBytes(5000, 1)
+	writeFile(t, cl, "/rt/app", data[:3000], client.CreateOptions{BlockSize: bs})
+	w, err := cl.Append(context.Background(), "/rt/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(data[3000:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, cl, "/rt/app"); !bytes.Equal(got, data) {
+		t.Fatalf("after append: %d bytes, different", len(got))
+	}
+	// A second writer of an open file is refused.
+	w1, err := cl.Create(context.Background(), "/rt/busy", client.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := client.New(c.MetadataURL, "hdfs")
+	if _, err := other.Create(context.Background(), "/rt/busy", client.CreateOptions{Overwrite: true}); !errs.Is(err, errs.AlreadyBeingCreated) {
+		t.Fatalf("second writer: %v", err)
+	}
+	if _, err := other.Append(context.Background(), "/rt/busy"); !errs.Is(err, errs.AlreadyBeingCreated) {
+		t.Fatalf("second appender: %v", err)
+	}
+	if err := w1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Checksums: equal for equal bytes written alike, different otherwise.
+	same := randomBytes(3*bs+7, 42)
+	writeFile(t, cl, "/ck/a", same, client.CreateOptions{BlockSize: bs})
+	writeFile(t, cl, "/ck/b", same, client.CreateOptions{BlockSize: bs})
+	writeFile(t, cl, "/ck/c", append(append([]byte{}, same[:len(same)-1]...), same[len(same)-1]^1), client.CreateOptions{BlockSize: bs})
+	ca, _ := cl.FileChecksum(context.Background(), "/ck/a")
+	cb, _ := cl.FileChecksum(context.Background(), "/ck/b")
+	cc, _ := cl.FileChecksum(context.Background(), "/ck/c")
+	if ca.Bytes == "" || ca != cb || ca == cc {
+		t.Fatalf("checksums a=%+v b=%+v c=%+v", ca, cb, cc)
+	}
+	if ca.Algorithm != "MD5-of-8MD5-of-512CRC32C" || ca.Length != 28 {
+		t.Fatalf("algorithm %q length %d", ca.Algorithm, ca.Length)
+	}
+	writeFile(t, cl, "/ck/empty", nil, client.CreateOptions{})
+	ce, _ := cl.FileChecksum(context.Background(), "/ck/empty")
+	if ce.Algorithm != "MD5-of-0MD5-of-0CRC32" || ce.Bytes != "00000000000000000000000070bc8f4b72a86921468bf8e8441dce51" {
+		t.Fatalf("empty file checksum %+v", ce)
+	}
+}

@@ -1,0 +1,357 @@
+package datanode
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/granary-fs/granary/api"
+	"github.com/granary-fs/granary/internal/dnproto"
+	"github.com/granary-fs/granary/internal/errs"
+	"github.com/granary-fs/granary/internal/packet"
+	"github.com/granary-fs/granary/internal/rest"
+	"github.com/granary-fs/granary/services/datanode/internal/storage"
+)
+
+// blockParams reads the block ID from the path and the block pool from the query.
+func (s *Service) blockParams(r *http.Request) (bpid string, id int64, err error) {
+	id, err = strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+	if err != nil || id <= 0 {
+		return "", 0, errs.E(errs.IllegalArgument, "invalid block ID %q", chi.URLParam(r, "id"))
+	}
+	bpid = r.URL.Query().Get("bpid")
+	if own := s.actor.blockPool(); bpid == "" || bpid != own {
+		return "", 0, errs.E(errs.IO, "block pool %q is not served by this datanode (it serves %q)", bpid, own)
+	}
+	return bpid, id, nil
+}
+
+func queryInt(r *http.Request, name string, def int64) (int64, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, errs.E(errs.IllegalArgument, "Invalid value for parameter %q: %q", name, v)
+	}
+	return n, nil
+}
+
+// writeBlock godoc
+//
+//	@Summary		Write a block and forward it down the pipeline
+//	@Description	The body is a packet stream (docs/formats/packets.md): each packet's CRC32C checksums are verified before it is stored and it is forwarded unchanged to the next datanode of targets. The replica is written in rbw/ and finalized when the stream ends; the answer lists the datanodes that stored it and those that failed.
+//	@Tags			blocks
+//	@Accept			application/x-granary-packets
+//	@Produce		json
+//	@Param			id		path		integer	true	"block ID"
+//	@Param			bpid	query		string	true	"block pool ID"
+//	@Param			gs		query		integer	true	"generation stamp"
+//	@Param			targets	query		string	false	"the rest of the pipeline: datanode HTTP addresses, comma separated"
+//	@Success		200		{object}	api.BlockWriteResult
+//	@Failure		400		{object}	errs.RemoteExceptionBody
+//	@Failure		403		{object}	errs.RemoteExceptionBody	"ChecksumException, IOException"
+//	@Router			/api/v1/blocks/{id} [put]
+func (s *Service) writeBlock(w http.ResponseWriter, r *http.Request) {
+	res, err := s.receiveBlock(r)
+	if err != nil {
+		rest.WriteError(w, err)
+		return
+	}
+	_ = rest.WriteJSON(w, http.StatusOK, res)
+}
+
+func (s *Service) receiveBlock(r *http.Request) (*api.BlockWriteResult, error) {
+	bpid, id, err := s.blockParams(r)
+	if err != nil {
+		return nil, err
+	}
+	gs, err := queryInt(r, "gs", 0)
+	if err != nil || gs == 0 {
+		return nil, errs.E(errs.IllegalArgument, "a generation stamp (gs) is required")
+	}
+	var targets []string
+	if t := r.URL.Query().Get("targets"); t != "" {
+		targets = strings.Split(t, ",")
+	}
+	s.xceivers.Add(1)
+	defer s.xceivers.Add(-1)
+	rw, err := s.store.CreateRBW(bpid, id, gs)
+	if err != nil {
+		return nil, err
+	}
+	var down *downstream
+	if len(targets) > 0 {
+		down = s.startDownstream(r.Context(), targets, bpid, id, gs)
+	}
+	pr := packet.NewReader(r.Body)
+	for {
+		data, crcs, raw, err := pr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err == nil {
+			err = rw.Write(data, crcs)
+		}
+		if err != nil {
+			rw.Abort()
+			if down != nil {
+				down.abort(err)
+			}
+			if errors.Is(err, storage.ErrChecksum) {
+				return nil, errs.Wrap(errs.Checksum, err, "block %d", id)
+			}
+			return nil, errs.Wrap(errs.IO, err, "receiving block %d", id)
+		}
+		if down != nil {
+			down.send(raw)
+		}
+	}
+	rep, err := rw.Finalize()
+	if err != nil {
+		if down != nil {
+			down.abort(err)
+		}
+		return nil, errs.Wrap(errs.IO, err, "storing block %d", id)
+	}
+	res := &api.BlockWriteResult{BlockID: id, Length: rep.NumBytes, Stored: []string{s.advertisedAddr()}, Failed: []string{}}
+	if down != nil {
+		dres := down.finish()
+		res.Stored = append(res.Stored, dres.Stored...)
+		res.Failed = append(res.Failed, dres.Failed...)
+	}
+	s.actor.queueIBR(dnproto.ReceivedDeleted{
+		Block: dnproto.BlockRef{ID: id, GenStamp: gs, NumBytes: rep.NumBytes}, Status: dnproto.Received, StorageID: rep.Volume.StorageID,
+	})
+	return res, nil
+}
+
+// downstream forwards packets to the next datanode of the pipeline.
+type downstream struct {
+	targets []string
+	pw      *io.PipeWriter
+	err     error
+	done    chan api.BlockWriteResult
+}
+
+func (s *Service) startDownstream(ctx context.Context, targets []string, bpid string, id, gs int64) *downstream {
+	pr, pw := io.Pipe()
+	d := &downstream{targets: targets, pw: pw, done: make(chan api.BlockWriteResult, 1)}
+	u := fmt.Sprintf("http://%s/api/v1/blocks/%d?bpid=%s&gs=%d", targets[0], id, bpid, gs)
+	if len(targets) > 1 {
+		u += "&targets=" + strings.Join(targets[1:], ",")
+	}
+	go func() {
+		failed := api.BlockWriteResult{Failed: targets}
+		req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodPut, u, pr)
+		if err != nil {
+			pr.CloseWithError(err)
+			d.done <- failed
+			return
+		}
+		req.Header.Set("Content-Type", packet.ContentType)
+		resp, err := s.pipelineClient.Do(req)
+		if err != nil {
+			pr.CloseWithError(err)
+			s.log.Warn("pipeline: downstream datanode failed", "target", targets[0], "err", err)
+			d.done <- failed
+			return
+		}
+		defer resp.Body.Close()
+		var res api.BlockWriteResult
+		if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&res) != nil {
+			pr.CloseWithError(fmt.Errorf("downstream %s answered %s", targets[0], resp.Status))
+			d.done <- failed
+			return
+		}
+		pr.Close()
+		d.done <- res
+	}()
+	return d
+}
+
+func (d *downstream) send(raw []byte) {
+	if d.err == nil {
+		_, d.err = d.pw.Write(raw)
+	}
+}
+
+func (d *downstream) abort(err error) { d.pw.CloseWithError(err) }
+
+func (d *downstream) finish() api.BlockWriteResult {
+	if d.err == nil {
+		_, d.err = d.pw.Write(packet.AppendEnd(nil))
+	}
+	d.pw.Close()
+	return <-d.done
+}
+
+// readBlock godoc
+//
+//	@Summary		Read a block or a byte range of it, checksums verified
+//	@Description	Every 512-byte chunk is checked against the replica's meta file before it is sent. A mismatch is reported to the coordinator as a bad replica and answered with ChecksumException (or, once bytes were sent, by cutting the connection) so that the client reads another replica.
+//	@Tags			blocks
+//	@Produce		octet-stream
+//	@Param			id		path		integer	true	"block ID"
+//	@Param			bpid	query		string	true	"block pool ID"
+//	@Param			offset	query		integer	false	"first byte"
+//	@Param			length	query		integer	false	"bytes to read (default: to the end)"
+//	@Param			Range	header		string	false	"bytes=first-last, instead of offset/length"
+//	@Success		200		{file}		binary
+//	@Success		206		{file}		binary
+//	@Failure		400		{object}	errs.RemoteExceptionBody
+//	@Failure		403		{object}	errs.RemoteExceptionBody	"ChecksumException, ReplicaNotFoundException"
+//	@Router			/api/v1/blocks/{id} [get]
+func (s *Service) readBlock(w http.ResponseWriter, r *http.Request) {
+	bpid, id, err := s.blockParams(r)
+	if err != nil {
+		rest.WriteError(w, err)
+		return
+	}
+	rr, err := s.store.OpenReplica(bpid, id)
+	if err != nil {
+		rest.WriteError(w, errs.Wrap(errs.ReplicaNotFound, err, "Replica not found for block %d", id))
+		return
+	}
+	defer rr.Close()
+	offset, err := queryInt(r, "offset", 0)
+	if err != nil {
+		rest.WriteError(w, err)
+		return
+	}
+	length, err := queryInt(r, "length", rr.NumBytes-min(offset, rr.NumBytes))
+	if err != nil {
+		rest.WriteError(w, err)
+		return
+	}
+	status := http.StatusOK
+	if rg := r.Header.Get("Range"); rg != "" {
+		first, last, ok := parseRange(rg, rr.NumBytes)
+		if !ok {
+			w.Header().Set("Content-Range", fmt.Sprintf("bytes */%d", rr.NumBytes))
+			rest.WriteError(w, errs.E(errs.IllegalArgument, "unsatisfiable range %q for %d bytes", rg, rr.NumBytes))
+			return
+		}
+		offset, length, status = first, last-first+1, http.StatusPartialContent
+		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", first, last, rr.NumBytes))
+	}
+	if offset > rr.NumBytes || offset+length > rr.NumBytes {
+		rest.WriteError(w, errs.E(errs.IO, "Offset %d and length %d are out of range for block %d of %d bytes", offset, length, id, rr.NumBytes))
+		return
+	}
+	s.xceivers.Add(1)
+	defer s.xceivers.Add(-1)
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.FormatInt(length, 10))
+	tw := &trackingWriter{w: w, status: status}
+	if _, err := rr.ReadVerified(tw, offset, length); err != nil {
+		if errors.Is(err, storage.ErrChecksum) {
+			s.log.Error("corrupt replica", "block", id, "err", err)
+			s.actor.reportBad(dnproto.BlockRef{ID: id, GenStamp: rr.GenStamp, NumBytes: rr.NumBytes}, rr.Volume.StorageID)
+		}
+		if !tw.wrote {
+			w.Header().Del("Content-Length")
+			w.Header().Del("Content-Range")
+			rest.WriteError(w, errs.Wrap(errs.Checksum, err, "block %d", id))
+			return
+		}
+		panic(http.ErrAbortHandler) // cut the connection: the client sees a short read
+	}
+}
+
+// trackingWriter sends the status with the first bytes and remembers it did.
+type trackingWriter struct {
+	w      http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (t *trackingWriter) Write(p []byte) (int, error) {
+	if !t.wrote {
+		t.wrote = true
+		t.w.WriteHeader(t.status)
+	}
+	return t.w.Write(p)
+}
+
+// parseRange parses a single "bytes=first-last" range (or "bytes=first-"
+// or "bytes=-suffix").
+func parseRange(h string, size int64) (first, last int64, ok bool) {
+	spec, found := strings.CutPrefix(h, "bytes=")
+	if !found || strings.Contains(spec, ",") {
+		return 0, 0, false
+	}
+	a, b, found := strings.Cut(spec, "-")
+	if !found {
+		return 0, 0, false
+	}
+	switch {
+	case a == "":
+		n, err := strconv.ParseInt(b, 10, 64)
+		if err != nil || n <= 0 {
+			return 0, 0, false
+		}
+		first, last = max(0, size-n), size-1
+	default:
+		var err error
+		if first, err = strconv.ParseInt(a, 10, 64); err != nil {
+			return 0, 0, false
+		}
+		last = size - 1
+		if b != "" {
+			if last, err = strconv.ParseInt(b, 10, 64); err != nil {
+				return 0, 0, false
+			}
+			last = min(last, size-1)
+		}
+	}
+	return first, last, first >= 0 && first <= last && first < size
+}
+
+// blockChecksum godoc
+//
+//	@Summary	A replica's checksum: the MD5 of its CRCs (for GETFILECHECKSUM)
+//	@Tags		blocks
+//	@Produce	json
+//	@Param		id		path		integer	true	"block ID"
+//	@Param		bpid	query		string	true	"block pool ID"
+//	@Success	200		{object}	api.BlockChecksum
+//	@Failure	400		{object}	errs.RemoteExceptionBody
+//	@Failure	403		{object}	errs.RemoteExceptionBody
+//	@Router		/api/v1/blocks/{id}/checksum [get]
+func (s *Service) blockChecksum(w http.ResponseWriter, r *http.Request) {
+	bpid, id, err := s.blockParams(r)
+	if err != nil {
+		rest.WriteError(w, err)
+		return
+	}
+	sum, crcs, err := s.store.BlockChecksum(bpid, id)
+	if err != nil {
+		rest.WriteError(w, errs.Wrap(errs.ReplicaNotFound, err, "block %d", id))
+		return
+	}
+	_ = rest.WriteJSON(w, http.StatusOK, api.BlockChecksum{BlockID: id, MD5: hex.EncodeToString(sum[:]), CRCPerBlock: crcs, BytesPerCRC: storage.BytesPerChecksum, CRCType: "CRC32C"})
+}
+
+// reportBad tells the coordinator about a corrupt replica, in the background.
+func (a *actor) reportBad(b dnproto.BlockRef, storageID string) {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := a.call(ctx, dnproto.SubjBadBlocks, dnproto.BadBlocks{
+			DatanodeUUID: a.dn.store.DatanodeUUID(), BlockPoolID: a.blockPool(), StorageID: storageID, Blocks: []dnproto.BlockRef{b},
+		}, nil); err != nil {
+			a.dn.log.Warn("reporting a bad block failed", "block", b.ID, "err", err)
+		}
+	}()
+}
