@@ -151,6 +151,25 @@ type WebHDFSGetResponse struct {
 	QuotaUsage       *QuotaUsage       `json:"QuotaUsage,omitempty"`
 	FsServerDefaults *FsServerDefaults `json:"FsServerDefaults,omitempty"`
 	Path             string            `json:"Path,omitempty"`
+	Location         string            `json:"Location,omitempty"`
+	BlockLocations   *BlockLocations   `json:"BlockLocations,omitempty"`
+}
+
+// BlockLocations is GETFILEBLOCKLOCATIONS' answer body.
+type BlockLocations struct {
+	BlockLocation []BlockLocation `json:"BlockLocation"`
+}
+
+// BlockLocation is Hadoop's BlockLocation as JsonUtil writes it.
+type BlockLocation struct {
+	CachedHosts   []string `json:"cachedHosts"`
+	Corrupt       bool     `json:"corrupt"`
+	Hosts         []string `json:"hosts"`
+	Length        int64    `json:"length"`
+	Names         []string `json:"names"`
+	Offset        int64    `json:"offset"`
+	StorageTypes  []string `json:"storageTypes"`
+	TopologyPaths []string `json:"topologyPaths"`
 }
 
 // FileChecksum is WebHDFS's FileChecksum (MD5MD5CRC32FileChecksum).

@@ -15,6 +15,7 @@ func metadataFlags(fs *flag.FlagSet, cfg *metadata.Config) (level *string, dbCon
 	fs.StringVar(&cfg.DatabaseURL, "database-url", env("GRANARY_DATABASE_URL", ""), "PostgreSQL URL of the namespace (GRANARY_DATABASE_URL)")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", env("GRANARY_METADATA_HTTP_ADDR", ":9870"), "HTTP listen address (GRANARY_METADATA_HTTP_ADDR)")
 	fs.StringVar(&cfg.NATSURL, "nats-url", env("GRANARY_NATS_URL", ""), "NATS server(s) shared with the coordinator; empty runs without block management (GRANARY_NATS_URL)")
+	fs.StringVar(&cfg.AdvertiseAddr, "advertise-addr", env("GRANARY_METADATA_ADVERTISE_ADDR", ""), "host:port datanodes reach this service at, in WebHDFS redirects (GRANARY_METADATA_ADVERTISE_ADDR)")
 	fs.StringVar(&cfg.Superuser, "superuser", env("GRANARY_SUPERUSER", ""), "superuser name; default the user running the service (GRANARY_SUPERUSER)")
 	fs.StringVar(&cfg.Supergroup, "supergroup", env("GRANARY_SUPERGROUP", "supergroup"), "dfs.permissions.superusergroup (GRANARY_SUPERGROUP)")
 	fs.Float64Var(&cfg.SafeModeThresholdPct, "safemode-threshold-pct", 0.999, "dfs.namenode.safemode.threshold-pct")

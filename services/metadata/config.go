@@ -13,8 +13,11 @@ type Config struct {
 	HTTPAddr    string // dfs.namenode.http-address, default :9870
 	// NATSURL is the NATS server(s) shared with the coordinator (comma
 	// separated); empty runs the namespace alone, without block management.
-	NATSURL    string
-	DBMaxConns int32 // at least the expected concurrency
+	NATSURL string
+	// AdvertiseAddr is host:port datanodes use to reach this service in
+	// WebHDFS redirects (namenoderpcaddress); default: the Host the client used.
+	AdvertiseAddr string
+	DBMaxConns    int32 // at least the expected concurrency
 
 	Superuser  string // default: the user running the process
 	Supergroup string // dfs.permissions.superusergroup

@@ -28,7 +28,7 @@ var webhdfsOps = map[string]map[string]func(s *Service, w http.ResponseWriter, r
 		"LISTSTATUS_BATCH": (*Service).listStatusBatch, "GETCONTENTSUMMARY": (*Service).getContentSummary,
 		"GETQUOTAUSAGE": (*Service).getQuotaUsage, "GETHOMEDIRECTORY": (*Service).getHomeDirectory,
 		"GETTRASHROOT": (*Service).getTrashRoot, "GETSERVERDEFAULTS": (*Service).getServerDefaults,
-		"OPEN": nil, "GETFILECHECKSUM": nil, "GETFILEBLOCKLOCATIONS": nil, "GET_BLOCK_LOCATIONS": nil,
+		"OPEN": (*Service).openOp, "GETFILECHECKSUM": (*Service).checksumOp, "GETFILEBLOCKLOCATIONS": (*Service).fileBlockLocationsOp, "GET_BLOCK_LOCATIONS": nil,
 		"GETACLSTATUS": nil, "GETXATTRS": nil, "LISTXATTRS": nil, "CHECKACCESS": nil, "GETALLSTORAGEPOLICY": nil,
 		"GETSTORAGEPOLICY": nil, "GETSNAPSHOTDIFF": nil, "GETSNAPSHOTTABLEDIRECTORYLIST": nil,
 		"GETDELEGATIONTOKEN": nil, "GETSTATUS": nil, "GETECPOLICY": nil, "GETSNAPSHOTLIST": nil,
@@ -37,14 +37,14 @@ var webhdfsOps = map[string]map[string]func(s *Service, w http.ResponseWriter, r
 		"MKDIRS": (*Service).mkdirs, "RENAME": (*Service).rename, "SETPERMISSION": (*Service).setPermission,
 		"SETOWNER": (*Service).setOwner, "SETTIMES": (*Service).setTimes, "SETREPLICATION": (*Service).setReplication,
 		"SETQUOTA": (*Service).setQuota,
-		"CREATE":   nil, "CREATESYMLINK": nil, "RENEWDELEGATIONTOKEN": nil, "CANCELDELEGATIONTOKEN": nil,
+		"CREATE":   (*Service).createOp, "CREATESYMLINK": nil, "RENEWDELEGATIONTOKEN": nil, "CANCELDELEGATIONTOKEN": nil,
 		"MODIFYACLENTRIES": nil, "REMOVEACLENTRIES": nil, "REMOVEDEFAULTACL": nil, "REMOVEACL": nil, "SETACL": nil,
 		"SETXATTR": nil, "REMOVEXATTR": nil, "ALLOWSNAPSHOT": nil, "DISALLOWSNAPSHOT": nil, "CREATESNAPSHOT": nil,
 		"RENAMESNAPSHOT": nil, "SETSTORAGEPOLICY": nil, "SATISFYSTORAGEPOLICY": nil, "SETQUOTABYSTORAGETYPE": nil,
 		"ENABLEECPOLICY": nil, "DISABLEECPOLICY": nil, "SETECPOLICY": nil,
 	},
 	http.MethodPost: {
-		"APPEND": nil, "CONCAT": nil, "TRUNCATE": nil, "UNSETSTORAGEPOLICY": nil, "UNSETECPOLICY": nil,
+		"APPEND": (*Service).appendOp, "CONCAT": nil, "TRUNCATE": nil, "UNSETSTORAGEPOLICY": nil, "UNSETECPOLICY": nil,
 	},
 	http.MethodDelete: {
 		"DELETE": (*Service).deleteOp, "DELETESNAPSHOT": nil,
@@ -62,11 +62,15 @@ var opParamClass = map[string]string{
 //	@Tags			webhdfs
 //	@Produce		json
 //	@Param			path		path		string	true	"absolute path without the leading slash"
-//	@Param			op			query		string	true	"operation"	Enums(GETFILESTATUS,LISTSTATUS,LISTSTATUS_BATCH,GETCONTENTSUMMARY,GETQUOTAUSAGE,GETHOMEDIRECTORY,GETTRASHROOT,GETSERVERDEFAULTS)
+//	@Param			op			query		string	true	"operation"	Enums(GETFILESTATUS,LISTSTATUS,LISTSTATUS_BATCH,GETCONTENTSUMMARY,GETQUOTAUSAGE,GETHOMEDIRECTORY,GETTRASHROOT,GETSERVERDEFAULTS,OPEN,GETFILECHECKSUM,GETFILEBLOCKLOCATIONS)
 //	@Param			user.name	query		string	false	"caller (simple authentication); dr.who when absent"
 //	@Param			doas		query		string	false	"user to act as (superuser only)"
 //	@Param			startAfter	query		string	false	"LISTSTATUS_BATCH: the last pathSuffix of the previous page"
-//	@Success		200			{object}	api.WebHDFSGetResponse	"exactly one key, by op: FileStatus, FileStatuses, DirectoryListing, ContentSummary, QuotaUsage, FsServerDefaults or Path"
+//	@Param			offset		query		integer	false	"OPEN, GETFILEBLOCKLOCATIONS: first byte"
+//	@Param			length		query		integer	false	"OPEN, GETFILEBLOCKLOCATIONS: bytes"
+//	@Param			noredirect	query		boolean	false	"OPEN, GETFILECHECKSUM: answer 200 {Location} instead of 307"
+//	@Success		200			{object}	api.WebHDFSGetResponse	"exactly one key, by op: FileStatus, FileStatuses, DirectoryListing, ContentSummary, QuotaUsage, FsServerDefaults, Path, BlockLocations, or Location (noredirect)"
+//	@Success		307			{string}	string					"OPEN, GETFILECHECKSUM: Location header names a datanode"
 //	@Failure		400			{object}	errs.RemoteExceptionBody	"IllegalArgumentException, InvalidPathException, UnsupportedOperationException"
 //	@Failure		403			{object}	errs.RemoteExceptionBody	"AccessControlException and other IOExceptions"
 //	@Failure		404			{object}	errs.RemoteExceptionBody	"FileNotFoundException"
@@ -81,7 +85,7 @@ func (s *Service) webhdfsGet(w http.ResponseWriter, r *http.Request) { s.webhdfs
 //	@Tags			webhdfs
 //	@Produce		json
 //	@Param			path				path		string	true	"absolute path without the leading slash"
-//	@Param			op					query		string	true	"operation"	Enums(MKDIRS,RENAME,SETPERMISSION,SETOWNER,SETTIMES,SETREPLICATION,SETQUOTA)
+//	@Param			op					query		string	true	"operation"	Enums(MKDIRS,RENAME,SETPERMISSION,SETOWNER,SETTIMES,SETREPLICATION,SETQUOTA,CREATE)
 //	@Param			user.name			query		string	false	"caller"
 //	@Param			doas				query		string	false	"user to act as (superuser only)"
 //	@Param			permission			query		string	false	"octal permission, e.g. 755"
@@ -93,7 +97,11 @@ func (s *Service) webhdfsGet(w http.ResponseWriter, r *http.Request) { s.webhdfs
 //	@Param			replication			query		integer	false	"SETREPLICATION: new factor"
 //	@Param			namespacequota		query		integer	false	"SETQUOTA: name quota, -1 clears"
 //	@Param			storagespacequota	query		integer	false	"SETQUOTA: space quota in bytes, -1 clears"
-//	@Success		200					{object}	api.BooleanResponse	"MKDIRS, RENAME, SETREPLICATION; the other setters answer an empty body"
+//	@Param			overwrite			query		boolean	false	"CREATE: replace an existing file"
+//	@Param			blocksize			query		integer	false	"CREATE: block size"
+//	@Param			noredirect			query		boolean	false	"CREATE: answer 200 {Location} instead of 307"
+//	@Success		200					{object}	api.BooleanResponse	"MKDIRS, RENAME, SETREPLICATION; the other setters answer an empty body; CREATE with noredirect answers {Location}"
+//	@Success		307					{string}	string				"CREATE: Location header names a datanode"
 //	@Failure		400					{object}	errs.RemoteExceptionBody
 //	@Failure		403					{object}	errs.RemoteExceptionBody
 //	@Failure		404					{object}	errs.RemoteExceptionBody
@@ -104,12 +112,15 @@ func (s *Service) webhdfsPut(w http.ResponseWriter, r *http.Request) { s.webhdfs
 // webhdfsPost godoc
 //
 //	@Summary		WebHDFS POST operations
-//	@Description	APPEND, CONCAT and TRUNCATE arrive with the data path; until then they answer UnsupportedOperationException.
+//	@Description	APPEND answers 307 to the datanode holding the file's last block; CONCAT and TRUNCATE answer UnsupportedOperationException for now.
 //	@Tags			webhdfs
 //	@Produce		json
 //	@Param			path		path		string	true	"absolute path without the leading slash"
 //	@Param			op			query		string	true	"operation"	Enums(APPEND,CONCAT,TRUNCATE)
 //	@Param			user.name	query		string	false	"caller"
+//	@Param			noredirect	query		boolean	false	"answer 200 {Location} instead of 307"
+//	@Success		200			{object}	api.LocationResponse
+//	@Success		307			{string}	string	"Location header names a datanode"
 //	@Failure		400			{object}	errs.RemoteExceptionBody
 //	@Failure		403			{object}	errs.RemoteExceptionBody
 //	@Failure		404			{object}	errs.RemoteExceptionBody

@@ -1,0 +1,167 @@
+package datanode
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/granary-fs/granary/api"
+	"github.com/granary-fs/granary/internal/client"
+	"github.com/granary-fs/granary/internal/errs"
+	"github.com/granary-fs/granary/internal/rest"
+)
+
+// webhdfs godoc
+//
+//	@Summary		WebHDFS, datanode side: CREATE (PUT), APPEND (POST), OPEN and GETFILECHECKSUM (GET)
+//	@Description	Reached through the metadata service's 307 redirect. The datanode acts as a client of the metadata service at namenoderpcaddress and of the pipeline. CREATE answers 201 Created with a Location, APPEND 200, OPEN streams application/octet-stream (offset, length), GETFILECHECKSUM the FileChecksum JSON. Other ops answer 400.
+//	@Tags			webhdfs
+//	@Accept			octet-stream
+//	@Produce		octet-stream
+//	@Produce		json
+//	@Param			path				path		string	true	"absolute path without the leading slash"
+//	@Param			op					query		string	true	"operation"	Enums(CREATE,APPEND,OPEN,GETFILECHECKSUM)
+//	@Param			namenoderpcaddress	query		string	true	"host:port of the metadata service"
+//	@Param			user.name			query		string	false	"caller"
+//	@Param			overwrite			query		boolean	false	"CREATE"
+//	@Param			blocksize			query		integer	false	"CREATE"
+//	@Param			replication			query		integer	false	"CREATE"
+//	@Param			permission			query		string	false	"CREATE: octal"
+//	@Param			offset				query		integer	false	"OPEN"
+//	@Param			length				query		integer	false	"OPEN"
+//	@Success		200					{object}	api.FileChecksumResponse	"GETFILECHECKSUM; OPEN streams the bytes; APPEND answers an empty body"
+//	@Success		201					{string}	string						"CREATE: Location header"
+//	@Failure		400					{object}	errs.RemoteExceptionBody
+//	@Failure		403					{object}	errs.RemoteExceptionBody
+//	@Failure		404					{object}	errs.RemoteExceptionBody
+//	@Router			/webhdfs/v1/{path} [put]
+//	@Router			/webhdfs/v1/{path} [post]
+//	@Router			/webhdfs/v1/{path} [get]
+func (s *Service) webhdfs(w http.ResponseWriter, r *http.Request) {
+	if err := s.serveWebHDFS(w, r); err != nil {
+		rest.WriteError(w, err)
+	}
+}
+
+func (s *Service) serveWebHDFS(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	op := strings.ToUpper(q.Get("op"))
+	path := "/" + strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/webhdfs/v1"), "/")
+	allowed := map[string]string{"CREATE": http.MethodPut, "APPEND": http.MethodPost, "OPEN": http.MethodGet, "GETFILECHECKSUM": http.MethodGet}
+	if m, ok := allowed[op]; !ok || m != r.Method {
+		return errs.E(errs.IllegalArgument, "Invalid value for webhdfs parameter \"op\": %s %q is not served by a datanode", r.Method, q.Get("op"))
+	}
+	nn := q.Get("namenoderpcaddress")
+	if nn == "" {
+		return errs.E(errs.IllegalArgument, "Namenode RPC address is not specified.")
+	}
+	user := q.Get("user.name")
+	if d := q.Get("doas"); d != "" {
+		user = d
+	}
+	if user == "" {
+		user = "dr.who"
+	}
+	c := client.New("http://"+nn, user)
+	ctx := r.Context()
+	num := func(name string, def int64) (int64, error) {
+		v := q.Get(name)
+		if v == "" {
+			return def, nil
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return 0, errs.E(errs.IllegalArgument, "Invalid value for webhdfs parameter \"%s\": %s", name, v)
+		}
+		return n, nil
+	}
+	switch op {
+	case "CREATE":
+		opts := client.CreateOptions{Overwrite: strings.EqualFold(q.Get("overwrite"), "true")}
+		bs, err := num("blocksize", 0)
+		if err != nil {
+			return err
+		}
+		repl, err := num("replication", 0)
+		if err != nil {
+			return err
+		}
+		opts.BlockSize, opts.Replication = bs, int(repl)
+		if p := q.Get("permission"); p != "" {
+			m, err := strconv.ParseUint(p, 8, 16)
+			if err != nil || m > 0o1777 {
+				return errs.E(errs.IllegalArgument, "Invalid value for webhdfs parameter \"permission\": %s", p)
+			}
+			opts.Permission = uint16(m)
+		}
+		fw, err := c.Create(ctx, path, opts)
+		if err != nil {
+			return err
+		}
+		if err := copyAndClose(fw, r.Body); err != nil {
+			return err
+		}
+		w.Header().Set("Location", "hdfs://"+nn+path)
+		w.Header().Set("Content-Length", "0")
+		w.WriteHeader(http.StatusCreated)
+		return nil
+	case "APPEND":
+		fw, err := c.Append(ctx, path)
+		if err != nil {
+			return err
+		}
+		if err := copyAndClose(fw, r.Body); err != nil {
+			return err
+		}
+		w.Header().Set("Content-Length", "0")
+		w.WriteHeader(http.StatusOK)
+		return nil
+	case "OPEN":
+		offset, err := num("offset", 0)
+		if err != nil {
+			return err
+		}
+		fr, err := c.Open(ctx, path)
+		if err != nil {
+			return err
+		}
+		defer fr.Close()
+		if offset > fr.Size() {
+			return errs.E(errs.IO, "Offset=%d out of the range [0, %d); OPEN, path=%s", offset, fr.Size(), path)
+		}
+		length, err := num("length", fr.Size()-offset)
+		if err != nil {
+			return err
+		}
+		length = min(length, fr.Size()-offset)
+		if _, err := fr.Seek(offset, io.SeekStart); err != nil {
+			return err
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Length", strconv.FormatInt(length, 10))
+		w.WriteHeader(http.StatusOK)
+		if _, err := io.CopyN(w, fr, length); err != nil {
+			panic(http.ErrAbortHandler) // headers are out: cut the stream
+		}
+		return nil
+	case "GETFILECHECKSUM":
+		sum, err := c.FileChecksum(ctx, path)
+		if err != nil {
+			return err
+		}
+		return rest.WriteJSON(w, http.StatusOK, api.FileChecksumResponse{FileChecksum: sum})
+	}
+	return nil
+}
+
+// copyAndClose streams body into a file writer and closes it; a failed
+// copy still closes the writer so the file is not left open.
+func copyAndClose(fw io.WriteCloser, body io.Reader) error {
+	_, err := io.Copy(fw, body)
+	cerr := fw.Close()
+	if err != nil {
+		return errs.Wrap(errs.IO, err, "receiving the file's bytes")
+	}
+	return cerr
+}
