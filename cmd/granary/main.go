@@ -33,7 +33,8 @@ Services:
 
 Operations:
   dev                  run the whole cluster in one process (PostgreSQL, NATS, metadata, coordinator, 3 datanodes)
-  admin                administer the cluster: -safemode get|enter|leave|wait, -saveNamespace
+  fs                   file system shell, like hdfs dfs: -ls -put -get -cat -mkdir -rm -mv -du -count -stat ...
+  admin                administer the cluster: -report, -safemode get|enter|leave|wait, -saveNamespace
   bench nn             namespace throughput benchmark (like NNThroughputBenchmark)
   version              print the version
 `
@@ -56,6 +57,8 @@ func main() {
 		err = datanodeCmd(ctx, args)
 	case "admin":
 		err = adminCmd(ctx, args, os.Stdout)
+	case "fs", "dfs":
+		os.Exit(fsCmd(ctx, args, os.Stdout, os.Stderr))
 	case "dev":
 		err = devCmd(ctx, args)
 	case "bench":

@@ -1,0 +1,663 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/granary-fs/granary/api"
+	"github.com/granary-fs/granary/internal/client"
+	"github.com/granary-fs/granary/internal/errs"
+)
+
+const fsUsage = `Usage: granary fs [-fs URL] <command> [args]
+  -ls [-R] [-h] <path>...            -mkdir [-p] <path>...
+  -put [-f] <localsrc>... <dst>      -get <src> <localdst>
+  -cat <src>...                      -text <src>...
+  -rm [-r] [-f] [-skipTrash] <path>...  -mv <src>... <dst>
+  -du [-s] [-h] <path>...            -count [-h] <path>...
+  -stat [format] <path>...           -checksum <path>...
+  -setrep [-w] <rep> <path>...       -chmod <mode> <path>...
+  -chown <owner>[:<group>] <path>... -touchz <path>...
+  -tail <file>                       -appendToFile <localsrc>... <dst>
+  -test -[defsz] <path>`
+
+// fsCmd is `granary fs`, HDFS's `hdfs dfs`: same commands, same output.
+func fsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	base := env("GRANARY_METADATA_URL", "http://localhost:9870")
+	if len(args) >= 2 && args[0] == "-fs" {
+		base, args = args[1], args[2:]
+	}
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, fsUsage)
+		return 2
+	}
+	sh := &shell{c: client.New(base, currentUser()), ctx: ctx, out: stdout, errw: stderr, cmd: strings.TrimPrefix(args[0], "-")}
+	return sh.run(args[0], args[1:])
+}
+
+type shell struct {
+	c    *client.Client
+	ctx  context.Context
+	out  io.Writer
+	errw io.Writer
+	cmd  string
+}
+
+// fail prints an error the way hdfs dfs does and returns exit status 1.
+func (s *shell) fail(p string, err error) int {
+	msg := err.Error()
+	switch {
+	case errs.Is(err, errs.FileNotFound):
+		msg = fmt.Sprintf("`%s': No such file or directory", p)
+	case errs.Is(err, errs.FileAlreadyExists):
+		msg = fmt.Sprintf("`%s': File exists", p)
+	case errs.Is(err, errs.PathIsNotEmptyDirectory):
+		msg = fmt.Sprintf("`%s': Directory is not empty", p)
+	}
+	fmt.Fprintf(s.errw, "%s: %s\n", s.cmd, msg)
+	return 1
+}
+
+// flags splits leading single-letter flags from operands.
+func flags(args []string, allowed string) (map[byte]bool, []string, error) {
+	set := map[byte]bool{}
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") && len(args[0]) > 1 {
+		for _, f := range []byte(args[0][1:]) {
+			if !strings.ContainsRune(allowed, rune(f)) {
+				if args[0] == "-skipTrash" && strings.Contains(allowed, "T") {
+					set['T'] = true
+					break
+				}
+				return nil, nil, fmt.Errorf("Illegal option %s", args[0])
+			}
+			set[f] = true
+		}
+		args = args[1:]
+	}
+	return set, args, nil
+}
+
+func (s *shell) run(command string, args []string) int {
+	type handler struct {
+		flags   string
+		minArgs int
+		fn      func(f map[byte]bool, args []string) int
+	}
+	cmds := map[string]handler{
+		"-ls": {"Rh", 0, s.ls}, "-mkdir": {"p", 1, s.mkdir}, "-put": {"f", 2, s.put}, "-copyFromLocal": {"f", 2, s.put},
+		"-get": {"", 2, s.get}, "-copyToLocal": {"", 2, s.get}, "-cat": {"", 1, s.cat}, "-text": {"", 1, s.cat},
+		"-rm": {"rRfT", 1, s.rm}, "-mv": {"", 2, s.mv}, "-du": {"sh", 0, s.du}, "-count": {"hq", 1, s.count},
+		"-stat": {"", 1, s.stat}, "-checksum": {"", 1, s.checksum}, "-setrep": {"w", 2, s.setrep},
+		"-chmod": {"R", 2, s.chmod}, "-chown": {"R", 2, s.chown}, "-touchz": {"", 1, s.touchz},
+		"-tail": {"f", 1, s.tail}, "-appendToFile": {"", 2, s.appendToFile}, "-test": {"defsz", 1, s.test},
+	}
+	h, ok := cmds[command]
+	if !ok {
+		fmt.Fprintf(s.errw, "%s: Unknown command\n%s\n", command, fsUsage)
+		return 1
+	}
+	f, operands, err := flags(args, h.flags)
+	if err != nil || len(operands) < h.minArgs {
+		if err == nil {
+			err = errors.New("Not enough arguments")
+		}
+		fmt.Fprintf(s.errw, "%s: %v\nUsage: granary fs [%s ...]\n", s.cmd, err, command)
+		return 2
+	}
+	return h.fn(f, operands)
+}
+
+func modeString(st api.FileStatus) string {
+	m, _ := strconv.ParseUint(st.Permission, 8, 16)
+	b := []byte("-rwxrwxrwx")
+	if st.Type == "DIRECTORY" {
+		b[0] = 'd'
+	}
+	for i := 0; i < 9; i++ {
+		if m&(1<<(8-i)) == 0 {
+			b[i+1] = '-'
+		}
+	}
+	if m&0o1000 != 0 {
+		if b[9] == 'x' {
+			b[9] = 't'
+		} else {
+			b[9] = 'T'
+		}
+	}
+	return string(b)
+}
+
+// humanSize is TraditionalBinaryPrefix.long2String as -h prints it.
+func humanSize(n int64) string {
+	if n < 1024 {
+		return strconv.FormatInt(n, 10)
+	}
+	units := "KMGTPE"
+	v := float64(n)
+	i := -1
+	for v >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	return strconv.FormatFloat(v, 'f', 1, 64) + " " + string(units[i])
+}
+
+func (s *shell) ls(f map[byte]bool, args []string) int {
+	if len(args) == 0 {
+		args = []string{"/user/" + currentUser()}
+	}
+	rc := 0
+	for _, p := range args {
+		st, err := s.c.Stat(s.ctx, p)
+		if err != nil {
+			rc = s.fail(p, err)
+			continue
+		}
+		if st.Type != "DIRECTORY" {
+			st.PathSuffix = p
+			s.printLs([]api.FileStatus{st}, "", f['h'])
+			continue
+		}
+		if err := s.lsDir(p, f['R'], f['h']); err != nil {
+			rc = s.fail(p, err)
+		}
+	}
+	return rc
+}
+
+func (s *shell) lsDir(p string, recursive, human bool) error {
+	list, err := s.c.List(s.ctx, p)
+	if err != nil {
+		return err
+	}
+	if !recursive {
+		fmt.Fprintf(s.out, "Found %d items\n", len(list))
+	}
+	for _, st := range list {
+		s.printLs([]api.FileStatus{st}, p, human)
+		if recursive && st.Type == "DIRECTORY" {
+			if err := s.lsDir(path.Join(p, st.PathSuffix), true, human); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// printLs prints entries like hdfs dfs -ls (Ls's minimum column widths:
+// replication 3, size 10).
+func (s *shell) printLs(list []api.FileStatus, dir string, human bool) {
+	for _, st := range list {
+		repl := "-"
+		if st.Type == "FILE" {
+			repl = strconv.Itoa(st.Replication)
+		}
+		size := strconv.FormatInt(st.Length, 10)
+		if human {
+			size = humanSize(st.Length)
+		}
+		name := st.PathSuffix
+		if dir != "" {
+			name = path.Join(dir, st.PathSuffix)
+		}
+		t := time.UnixMilli(st.ModificationTime).Format("2006-01-02 15:04")
+		fmt.Fprintf(s.out, "%s %3s %s %s %10s %s %s\n", modeString(st), repl, st.Owner, st.Group, size, t, name)
+	}
+}
+
+func (s *shell) mkdir(f map[byte]bool, args []string) int {
+	rc := 0
+	for _, p := range args {
+		if !f['p'] {
+			if _, err := s.c.Stat(s.ctx, p); err == nil {
+				rc = s.fail(p, errs.E(errs.FileAlreadyExists, "%s", p))
+				continue
+			}
+			if _, err := s.c.Stat(s.ctx, path.Dir(p)); err != nil {
+				rc = s.fail(path.Dir(p), err)
+				continue
+			}
+		}
+		if err := s.c.Mkdirs(s.ctx, p, 0); err != nil {
+			rc = s.fail(p, err)
+		}
+	}
+	return rc
+}
+
+// target resolves the destination of a copy: into dst when it is a directory.
+func (s *shell) target(src, dst string, many bool) string {
+	if st, err := s.c.Stat(s.ctx, dst); (err == nil && st.Type == "DIRECTORY") || many {
+		return path.Join(dst, filepath.Base(src))
+	}
+	return dst
+}
+
+func progress(size int64, what string, w io.Writer) (io.Writer, func()) {
+	f, ok := w.(*os.File)
+	if !ok || size < 8<<20 || !term.IsTerminal(int(f.Fd())) {
+		return io.Discard, func() {}
+	}
+	bar := progressbar.NewOptions64(size, progressbar.OptionSetWriter(f), progressbar.OptionSetDescription(what),
+		progressbar.OptionShowBytes(true), progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
+	return bar, func() { _ = bar.Finish() }
+}
+
+func (s *shell) put(f map[byte]bool, args []string) int {
+	srcs, dst := args[:len(args)-1], args[len(args)-1]
+	rc := 0
+	for _, src := range srcs {
+		to := s.target(src, dst, len(srcs) > 1)
+		if err := s.putOne(src, to, f['f'], false); err != nil {
+			rc = s.fail(to, err)
+		}
+	}
+	return rc
+}
+
+func (s *shell) putOne(src, to string, overwrite, appendTo bool) error {
+	var in io.Reader = os.Stdin
+	var size int64
+	if src != "-" {
+		fh, err := os.Open(src)
+		if err != nil {
+			return err
+		}
+		defer fh.Close()
+		if fi, err := fh.Stat(); err == nil {
+			size = fi.Size()
+		}
+		in = fh
+	}
+	if !overwrite && !appendTo {
+		if _, err := s.c.Stat(s.ctx, to); err == nil {
+			return errs.E(errs.FileAlreadyExists, "%s", to)
+		}
+	}
+	var w io.WriteCloser
+	var err error
+	if appendTo {
+		w, err = s.c.Append(s.ctx, to)
+		if errs.Is(err, errs.FileNotFound) {
+			w, err = s.c.Create(s.ctx, to, client.CreateOptions{})
+		}
+	} else {
+		w, err = s.c.Create(s.ctx, to, client.CreateOptions{Overwrite: overwrite})
+	}
+	if err != nil {
+		return err
+	}
+	bar, done := progress(size, "put "+path.Base(to), s.errw)
+	_, err = io.Copy(io.MultiWriter(w, bar), in)
+	done()
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (s *shell) get(_ map[byte]bool, args []string) int {
+	src, dst := args[0], args[1]
+	r, err := s.c.Open(s.ctx, src)
+	if err != nil {
+		return s.fail(src, err)
+	}
+	defer r.Close()
+	if fi, err := os.Stat(dst); err == nil && fi.IsDir() {
+		dst = filepath.Join(dst, path.Base(src))
+	}
+	if _, err := os.Stat(dst); err == nil {
+		return s.fail(dst, errs.E(errs.FileAlreadyExists, "%s", dst))
+	}
+	tmp := dst + "._COPYING_"
+	out, err := os.Create(tmp)
+	if err != nil {
+		return s.fail(dst, err)
+	}
+	bar, done := progress(r.Size(), "get "+path.Base(src), s.errw)
+	_, err = io.Copy(io.MultiWriter(out, bar), r)
+	done()
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, dst)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return s.fail(src, err)
+	}
+	return 0
+}
+
+func (s *shell) cat(_ map[byte]bool, args []string) int {
+	rc := 0
+	for _, p := range args {
+		r, err := s.c.Open(s.ctx, p)
+		if err != nil {
+			rc = s.fail(p, err)
+			continue
+		}
+		if _, err := io.Copy(s.out, r); err != nil {
+			rc = s.fail(p, err)
+		}
+		r.Close()
+	}
+	return rc
+}
+
+func (s *shell) rm(f map[byte]bool, args []string) int {
+	rc := 0
+	for _, p := range args {
+		st, err := s.c.Stat(s.ctx, p)
+		if err != nil {
+			if !f['f'] {
+				rc = s.fail(p, err)
+			}
+			continue
+		}
+		if st.Type == "DIRECTORY" && !f['r'] && !f['R'] {
+			fmt.Fprintf(s.errw, "rm: `%s': Is a directory\n", p)
+			rc = 1
+			continue
+		}
+		if _, err := s.c.Delete(s.ctx, p, true); err != nil {
+			rc = s.fail(p, err)
+			continue
+		}
+		fmt.Fprintf(s.out, "Deleted %s\n", p)
+	}
+	return rc
+}
+
+func (s *shell) mv(_ map[byte]bool, args []string) int {
+	srcs, dst := args[:len(args)-1], args[len(args)-1]
+	rc := 0
+	for _, src := range srcs {
+		to := s.target(src, dst, len(srcs) > 1)
+		if _, err := s.c.Stat(s.ctx, src); err != nil {
+			rc = s.fail(src, err)
+			continue
+		}
+		if _, err := s.c.Stat(s.ctx, to); err == nil {
+			rc = s.fail(to, errs.E(errs.FileAlreadyExists, "%s", to))
+			continue
+		}
+		ok, err := s.c.Rename(s.ctx, src, to)
+		if err == nil && !ok {
+			err = fmt.Errorf("`%s': Input/output error", src)
+		}
+		if err != nil {
+			rc = s.fail(src, err)
+		}
+	}
+	return rc
+}
+
+func (s *shell) du(f map[byte]bool, args []string) int {
+	if len(args) == 0 {
+		args = []string{"/user/" + currentUser()}
+	}
+	size := func(n int64) string {
+		if f['h'] {
+			return humanSize(n)
+		}
+		return strconv.FormatInt(n, 10)
+	}
+	rc := 0
+	for _, p := range args {
+		entries := []string{p}
+		if !f['s'] {
+			st, err := s.c.Stat(s.ctx, p)
+			if err != nil {
+				rc = s.fail(p, err)
+				continue
+			}
+			if st.Type == "DIRECTORY" {
+				list, err := s.c.List(s.ctx, p)
+				if err != nil {
+					rc = s.fail(p, err)
+					continue
+				}
+				entries = entries[:0]
+				for _, e := range list {
+					entries = append(entries, path.Join(p, e.PathSuffix))
+				}
+			}
+		}
+		for _, e := range entries {
+			cs, err := s.c.ContentSummary(s.ctx, e)
+			if err != nil {
+				rc = s.fail(e, err)
+				continue
+			}
+			fmt.Fprintf(s.out, "%-10s %-10s %s\n", size(cs.Length), size(cs.SpaceConsumed), e)
+		}
+	}
+	return rc
+}
+
+func (s *shell) count(f map[byte]bool, args []string) int {
+	rc := 0
+	for _, p := range args {
+		cs, err := s.c.ContentSummary(s.ctx, p)
+		if err != nil {
+			rc = s.fail(p, err)
+			continue
+		}
+		length := strconv.FormatInt(cs.Length, 10)
+		if f['h'] {
+			length = humanSize(cs.Length)
+		}
+		if f['q'] {
+			q, sq := "none", "none"
+			rq, rsq := "inf", "inf"
+			if cs.Quota >= 0 {
+				q, rq = strconv.FormatInt(cs.Quota, 10), strconv.FormatInt(cs.Quota-cs.DirectoryCount-cs.FileCount, 10)
+			}
+			if cs.SpaceQuota >= 0 {
+				sq, rsq = strconv.FormatInt(cs.SpaceQuota, 10), strconv.FormatInt(cs.SpaceQuota-cs.SpaceConsumed, 10)
+			}
+			fmt.Fprintf(s.out, "%12s %15s %15s %15s ", q, rq, sq, rsq)
+		}
+		fmt.Fprintf(s.out, "%12d %12d %18s %s\n", cs.DirectoryCount, cs.FileCount, length, p)
+	}
+	return rc
+}
+
+func (s *shell) stat(_ map[byte]bool, args []string) int {
+	format := "%y"
+	if len(args) > 1 && strings.Contains(args[0], "%") {
+		format, args = args[0], args[1:]
+	}
+	rc := 0
+	for _, p := range args {
+		st, err := s.c.Stat(s.ctx, p)
+		if err != nil {
+			rc = s.fail(p, err)
+			continue
+		}
+		fmt.Fprintln(s.out, statFormat(format, p, st))
+	}
+	return rc
+}
+
+// statFormat expands hdfs dfs -stat's format: %b %F %g %n %o %r %u %y %Y %a %A.
+func statFormat(format, p string, st api.FileStatus) string {
+	var b strings.Builder
+	for i := 0; i < len(format); i++ {
+		if format[i] != '%' || i+1 == len(format) {
+			b.WriteByte(format[i])
+			continue
+		}
+		i++
+		switch format[i] {
+		case 'b':
+			b.WriteString(strconv.FormatInt(st.Length, 10))
+		case 'F':
+			if st.Type == "DIRECTORY" {
+				b.WriteString("directory")
+			} else {
+				b.WriteString("regular file")
+			}
+		case 'g':
+			b.WriteString(st.Group)
+		case 'n':
+			b.WriteString(path.Base(p))
+		case 'o':
+			b.WriteString(strconv.FormatInt(st.BlockSize, 10))
+		case 'r':
+			b.WriteString(strconv.Itoa(st.Replication))
+		case 'u':
+			b.WriteString(st.Owner)
+		case 'a':
+			b.WriteString(st.Permission)
+		case 'A':
+			b.WriteString(modeString(st))
+		case 'y':
+			b.WriteString(time.UnixMilli(st.ModificationTime).UTC().Format("2006-01-02 15:04:05"))
+		case 'Y':
+			b.WriteString(strconv.FormatInt(st.ModificationTime, 10))
+		default:
+			b.WriteByte('%')
+			b.WriteByte(format[i])
+		}
+	}
+	return b.String()
+}
+
+func (s *shell) checksum(_ map[byte]bool, args []string) int {
+	rc := 0
+	for _, p := range args {
+		sum, err := s.c.FileChecksum(s.ctx, p)
+		if err != nil {
+			rc = s.fail(p, err)
+			continue
+		}
+		fmt.Fprintf(s.out, "%s\t%s\t%s\n", p, sum.Algorithm, sum.Bytes)
+	}
+	return rc
+}
+
+func (s *shell) setrep(f map[byte]bool, args []string) int {
+	n, err := strconv.Atoi(args[0])
+	if err != nil || n < 1 {
+		fmt.Fprintf(s.errw, "setrep: Illegal replication, a positive integer expected\n")
+		return 1
+	}
+	rc := 0
+	for _, p := range args[1:] {
+		if ok, err := s.c.SetReplication(s.ctx, p, n); err != nil || !ok {
+			if err == nil {
+				err = fmt.Errorf("`%s': Is a directory", p)
+			}
+			rc = s.fail(p, err)
+			continue
+		}
+		fmt.Fprintf(s.out, "Replication %d set: %s\n", n, p)
+	}
+	return rc
+}
+
+func (s *shell) chmod(_ map[byte]bool, args []string) int {
+	m, err := strconv.ParseUint(args[0], 8, 16)
+	if err != nil || m > 0o1777 {
+		fmt.Fprintf(s.errw, "chmod: chmod : mode '%s' does not match the expected pattern.\n", args[0])
+		return 1
+	}
+	rc := 0
+	for _, p := range args[1:] {
+		if err := s.c.SetPermission(s.ctx, p, uint16(m)); err != nil {
+			rc = s.fail(p, err)
+		}
+	}
+	return rc
+}
+
+func (s *shell) chown(_ map[byte]bool, args []string) int {
+	owner, group, _ := strings.Cut(args[0], ":")
+	rc := 0
+	for _, p := range args[1:] {
+		if err := s.c.SetOwner(s.ctx, p, owner, group); err != nil {
+			rc = s.fail(p, err)
+		}
+	}
+	return rc
+}
+
+func (s *shell) touchz(_ map[byte]bool, args []string) int {
+	rc := 0
+	for _, p := range args {
+		if st, err := s.c.Stat(s.ctx, p); err == nil {
+			if st.Length != 0 {
+				fmt.Fprintf(s.errw, "touchz: `%s': Not a zero-length file\n", p)
+				rc = 1
+			}
+			continue
+		}
+		if err := s.c.Touch(s.ctx, p); err != nil {
+			rc = s.fail(p, err)
+		}
+	}
+	return rc
+}
+
+func (s *shell) tail(_ map[byte]bool, args []string) int {
+	r, err := s.c.Open(s.ctx, args[0])
+	if err != nil {
+		return s.fail(args[0], err)
+	}
+	defer r.Close()
+	if _, err := r.Seek(max(0, r.Size()-1024), io.SeekStart); err != nil {
+		return s.fail(args[0], err)
+	}
+	if _, err := io.Copy(s.out, r); err != nil {
+		return s.fail(args[0], err)
+	}
+	return 0
+}
+
+func (s *shell) appendToFile(_ map[byte]bool, args []string) int {
+	srcs, dst := args[:len(args)-1], args[len(args)-1]
+	for _, src := range srcs {
+		if err := s.putOne(src, dst, false, true); err != nil {
+			return s.fail(dst, err)
+		}
+	}
+	return 0
+}
+
+func (s *shell) test(f map[byte]bool, args []string) int {
+	st, err := s.c.Stat(s.ctx, args[0])
+	exists := err == nil
+	if err != nil && !errs.Is(err, errs.FileNotFound) {
+		return s.fail(args[0], err)
+	}
+	ok := exists
+	switch {
+	case f['d']:
+		ok = exists && st.Type == "DIRECTORY"
+	case f['f']:
+		ok = exists && st.Type == "FILE"
+	case f['s']:
+		ok = exists && st.Length > 0
+	case f['z']:
+		ok = exists && st.Length == 0
+	}
+	if ok {
+		return 0
+	}
+	return 1
+}
