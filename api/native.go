@@ -85,3 +85,8 @@ type AppendResponse struct {
 	FileStatus FileStatus     `json:"FileStatus"`
 	LastBlock  *ExtendedBlock `json:"lastBlock,omitempty"`
 }
+
+// RenewLeaseRequest is ClientProtocol.renewLease.
+type RenewLeaseRequest struct {
+	ClientName string `json:"clientName" example:"granary-cli-4711"`
+}

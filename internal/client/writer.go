@@ -38,6 +38,30 @@ type Writer struct {
 	pkt       []byte
 	closed    bool
 	err       error
+	stopRenew chan struct{}
+}
+
+// renewInterval is how often an open writer renews its lease (half the
+// 60 s soft limit, as HDFS's LeaseRenewer).
+const renewInterval = 30 * time.Second
+
+// renewer keeps the lease alive while the writer is open and its context lives.
+func (w *Writer) renewer() {
+	w.stopRenew = make(chan struct{})
+	go func() {
+		t := time.NewTicker(renewInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-w.stopRenew:
+				return
+			case <-w.ctx.Done():
+				return
+			case <-t.C:
+				_ = w.c.do(w.ctx, http.MethodPost, w.c.native("renewLease"), api.RenewLeaseRequest{ClientName: w.c.clientName}, nil)
+			}
+		}
+	}()
 }
 
 type blockWrite struct {
@@ -64,7 +88,9 @@ func (c *Client) Create(ctx context.Context, path string, opts CreateOptions) (*
 	if err := c.do(ctx, http.MethodPost, c.native("create"), req, &st); err != nil {
 		return nil, err
 	}
-	return &Writer{c: c, ctx: ctx, path: path, blockSize: st.FileStatus.BlockSize, pkt: make([]byte, 0, packet.MaxData)}, nil
+	w := &Writer{c: c, ctx: ctx, path: path, blockSize: st.FileStatus.BlockSize, pkt: make([]byte, 0, packet.MaxData)}
+	w.renewer()
+	return w, nil
 }
 
 // Append reopens a file for writing at its end.
@@ -73,7 +99,9 @@ func (c *Client) Append(ctx context.Context, path string) (*Writer, error) {
 	if err := c.do(ctx, http.MethodPost, c.native("append"), api.AppendRequest{Path: path, ClientName: c.clientName}, &r); err != nil {
 		return nil, err
 	}
-	return &Writer{c: c, ctx: ctx, path: path, blockSize: r.FileStatus.BlockSize, prev: r.LastBlock, pkt: make([]byte, 0, packet.MaxData)}, nil
+	w := &Writer{c: c, ctx: ctx, path: path, blockSize: r.FileStatus.BlockSize, prev: r.LastBlock, pkt: make([]byte, 0, packet.MaxData)}
+	w.renewer()
+	return w, nil
 }
 
 // Write implements io.Writer.
@@ -235,6 +263,7 @@ func (w *Writer) Close() error {
 		return w.err
 	}
 	w.closed = true
+	close(w.stopRenew)
 	if w.err != nil {
 		return w.err
 	}

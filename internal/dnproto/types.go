@@ -223,7 +223,10 @@ type LocationsRequest struct {
 type BlockLocation struct {
 	ID        int64          `json:"id"`
 	Locations []DatanodeInfo `json:"locations"`
-	Corrupt   bool           `json:"corrupt"`
+	// Lengths are the replica lengths the datanodes reported, in the order
+	// of Locations (lease recovery uses them).
+	Lengths []int64 `json:"lengths"`
+	Corrupt bool    `json:"corrupt"`
 }
 
 // LocationsReply answers a LocationsRequest in its order.

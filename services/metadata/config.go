@@ -30,9 +30,14 @@ type Config struct {
 	CheckpointPeriod time.Duration // dfs.namenode.checkpoint.period
 	CheckpointCheck  time.Duration // dfs.namenode.checkpoint.check.period
 
-	MinBlockSize  int64         // dfs.namenode.fs-limits.min-block-size
-	EditLogRetry  time.Duration // how long a failing batch is retried before the service stops
-	TrashInterval int64         // fs.trash.interval, minutes
+	MinBlockSize int64 // dfs.namenode.fs-limits.min-block-size
+	// Lease limits (HdfsConstants.LEASE_SOFTLIMIT_PERIOD, 60 s, and
+	// dfs.namenode.lease-hard-limit-sec, 20 min) and the monitor period (2 s).
+	LeaseSoftLimit time.Duration
+	LeaseHardLimit time.Duration
+	LeaseCheck     time.Duration
+	EditLogRetry   time.Duration // how long a failing batch is retried before the service stops
+	TrashInterval  int64         // fs.trash.interval, minutes
 
 	Logger *slog.Logger
 	// BlockReports feeds safe mode; nil until a coordinator exists.
@@ -74,6 +79,15 @@ func (c *Config) Defaults() {
 	}
 	if c.MinBlockSize == 0 {
 		c.MinBlockSize = 1 << 20
+	}
+	if c.LeaseSoftLimit == 0 {
+		c.LeaseSoftLimit = time.Minute
+	}
+	if c.LeaseHardLimit == 0 {
+		c.LeaseHardLimit = 20 * time.Minute
+	}
+	if c.LeaseCheck == 0 {
+		c.LeaseCheck = 2 * time.Second
 	}
 	if c.EditLogRetry == 0 {
 		c.EditLogRetry = 30 * time.Second

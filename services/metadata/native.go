@@ -45,6 +45,10 @@ func (s *Service) nativeCreate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	if req.Overwrite {
+		s.takeOver(r.Context(), req.Path, req.ClientName)
+	}
+	s.leases.renew(req.ClientName)
 	st, err := s.namespace().Create(r.Context(), u, req.Path, namespace.CreateOptions{
 		Overwrite: req.Overwrite, CreateParent: req.CreateParent, Replication: req.Replication,
 		BlockSize: req.BlockSize, Mode: mode, ClientName: req.ClientName, ClientMachine: clientHost(r),
@@ -80,6 +84,8 @@ func (s *Service) nativeAppend(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	s.takeOver(r.Context(), req.Path, req.ClientName)
+	s.leases.renew(req.ClientName)
 	st, err := s.namespace().Append(r.Context(), u, req.Path, req.ClientName, clientHost(r))
 	if err != nil {
 		writeError(w, err)
@@ -113,6 +119,7 @@ func (s *Service) nativeAddBlock(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	s.leases.renew(req.ClientName)
 	lb, err := s.addBlock(r.Context(), u, &req, clientHost(r))
 	if err != nil {
 		writeError(w, err)
@@ -267,6 +274,7 @@ func (s *Service) nativeComplete(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	s.leases.renew(req.ClientName)
 	var last *namespace.Block
 	if req.Last != nil {
 		last = &namespace.Block{ID: req.Last.BlockID, GenStamp: req.Last.GenerationStamp, NumBytes: req.Last.NumBytes}
@@ -284,6 +292,30 @@ func (s *Service) nativeComplete(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	_ = writeJSON(w, http.StatusOK, api.BooleanResponse{Boolean: true})
+}
+
+// nativeRenewLease godoc
+//
+//	@Summary	Renew a client's lease on all its open files (ClientProtocol.renewLease)
+//	@Tags		native
+//	@Accept		json
+//	@Produce	json
+//	@Param		request	body		api.RenewLeaseRequest	true	"the lease holder"
+//	@Success	200		{object}	api.BooleanResponse
+//	@Failure	400		{object}	errs.RemoteExceptionBody
+//	@Router		/api/v1/renewLease [post]
+func (s *Service) nativeRenewLease(w http.ResponseWriter, r *http.Request) {
+	var req api.RenewLeaseRequest
+	_, err := s.nativeCall(r, &req)
+	if err == nil && req.ClientName == "" {
+		err = errs.E(errs.IllegalArgument, "clientName is required")
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	s.leases.renew(req.ClientName)
 	_ = writeJSON(w, http.StatusOK, api.BooleanResponse{Boolean: true})
 }
 

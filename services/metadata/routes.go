@@ -36,6 +36,7 @@ func (s *Service) routes() http.Handler {
 	r.Post("/api/v1/complete", s.nativeComplete)
 	r.Post("/api/v1/addBlock", s.nativeAddBlock)
 	r.Post("/api/v1/append", s.nativeAppend)
+	r.Post("/api/v1/renewLease", s.nativeRenewLease)
 	r.Post("/api/v1/abandonBlock", s.nativeAbandonBlock)
 	r.Get("/api/v1/blockLocations", s.nativeBlockLocations)
 	r.Get("/api/v1/admin/safemode", s.adminSafeModeGet)

@@ -47,7 +47,8 @@ type Service struct {
 	listener net.Listener
 	addrSet  chan struct{}
 
-	coord *coordination // nil without NATS
+	coord  *coordination // nil without NATS
+	leases *leaseManager
 
 	checkpointMu   sync.Mutex // one checkpoint at a time
 	lastImageTxID  atomic.Int64
@@ -62,6 +63,7 @@ func New(cfg Config) *Service {
 	s := &Service{
 		cfg: cfg, log: cfg.Logger.With("service", "metadata"), progress: newProgress(),
 		started: make(chan struct{}), addrSet: make(chan struct{}), checkpointKick: make(chan struct{}, 1),
+		leases: newLeaseManager(),
 	}
 	s.safe = newSafeMode(cfg.SafeModeThresholdPct, cfg.SafeModeMinDatanodes, cfg.SafeModeExtension, s.completeBlocks)
 	s.safe.reports = cfg.BlockReports
@@ -171,6 +173,7 @@ func (s *Service) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.safeModeLoop(gctx) })
 	g.Go(func() error { return s.checkpointLoop(gctx) })
+	g.Go(func() error { return s.leaseLoop(gctx) })
 	if s.coord != nil {
 		g.Go(func() error { return s.coord.run(gctx) })
 	}

@@ -116,10 +116,12 @@ func (m *Manager) Locations(ids []int64) []dnproto.BlockLocation {
 	for i, id := range ids {
 		out[i].ID = id
 		out[i].Locations = []dnproto.DatanodeInfo{}
+		out[i].Lengths = []int64{}
 		if b := m.blocks[id]; b != nil {
 			for _, h := range b.holders {
 				if !h.dead {
 					out[i].Locations = append(out[i].Locations, h.info())
+					out[i].Lengths = append(out[i].Lengths, h.replicas[id].numBytes)
 				}
 			}
 		}

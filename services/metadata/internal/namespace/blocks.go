@@ -171,3 +171,67 @@ func (ns *Namespace) Append(ctx context.Context, u *User, path, clientName, clie
 	})
 	return st, err
 }
+
+// UnderConstruction returns the files under construction by lease holder.
+func (ns *Namespace) UnderConstruction() map[string][]string {
+	ns.mu.RLock()
+	defer ns.mu.RUnlock()
+	out := map[string][]string{}
+	for _, n := range ns.inodes {
+		if n.uc != nil {
+			out[n.uc.clientName] = append(out[n.uc.clientName], n.path())
+		}
+	}
+	return out
+}
+
+// LeaseOf returns the holder of a file under construction ("" when the file
+// is closed) and its blocks, and whether its last block is still being
+// written (its length is not known to the namespace).
+func (ns *Namespace) LeaseOf(path string) (holder string, blocks []Block, lastOpen bool, err error) {
+	comps, err := hdfspath.Split(path)
+	if err != nil {
+		return "", nil, false, err
+	}
+	ns.mu.RLock()
+	defer ns.mu.RUnlock()
+	ip, _ := ns.resolve(comps)
+	n := ip[len(ip)-1]
+	if n == nil || n.dir != nil {
+		return "", nil, false, errs.E(errs.FileNotFound, "File does not exist: %s", path)
+	}
+	if n.uc == nil {
+		return "", nil, false, nil
+	}
+	return n.uc.clientName, append([]Block(nil), n.blocks...), len(n.blocks) > 0 && !n.uc.lastComplete, nil
+}
+
+// RecoverLease closes a file whose lease holder is gone (HDFS's
+// internalReleaseLease): blocks are the file's blocks as recovered from the
+// datanodes (the last one with the length they hold, or dropped when no
+// datanode holds it). It changes nothing when the file is no longer held
+// by holder.
+func (ns *Namespace) RecoverLease(ctx context.Context, path, holder string, blocks []Block) error {
+	comps, err := hdfspath.Split(path)
+	if err != nil {
+		return err
+	}
+	return ns.mutate(ctx, "Cannot recover the lease of "+path, func(t *tx) error {
+		ip, _ := ns.resolve(comps)
+		n := ip[len(ip)-1]
+		if n == nil || n.dir != nil || n.uc == nil || n.uc.clientName != holder {
+			return nil
+		}
+		for i, b := range blocks {
+			if i >= len(n.blocks) || n.blocks[i].ID != b.ID {
+				return errs.E(errs.IO, "lease recovery of %s: block list changed", path)
+			}
+		}
+		if len(blocks) < len(n.blocks) {
+			if err := t.log(&UpdateBlocks{Path: hdfspath.Join(comps), Blocks: blocks}); err != nil {
+				return err
+			}
+		}
+		return t.log(&Close{Path: hdfspath.Join(comps), Mtime: ns.millis(), Atime: n.atime, Blocks: blocks})
+	})
+}

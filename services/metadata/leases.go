@@ -1,0 +1,125 @@
+package metadata
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// leaseManager is HDFS's LeaseManager: the last renewal of each lease
+// holder (soft state: after a restart every holder starts afresh). A
+// holder past the hard limit loses its files: they are closed at the
+// length the datanodes hold. Past the soft limit, another client may take a
+// file over (create with overwrite, append).
+type leaseManager struct {
+	mu      sync.Mutex
+	renewed map[string]time.Time
+	now     func() time.Time
+}
+
+func newLeaseManager() *leaseManager {
+	return &leaseManager{renewed: map[string]time.Time{}, now: time.Now}
+}
+
+func (l *leaseManager) renew(holder string) {
+	l.mu.Lock()
+	l.renewed[holder] = l.now()
+	l.mu.Unlock()
+}
+
+// expired reports whether holder has not renewed for longer than limit; a
+// holder never seen starts its lease now.
+func (l *leaseManager) expired(holder string, limit time.Duration) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t, ok := l.renewed[holder]
+	if !ok {
+		l.renewed[holder] = l.now()
+		return false
+	}
+	return l.now().Sub(t) > limit
+}
+
+func (l *leaseManager) forget(holder string) {
+	l.mu.Lock()
+	delete(l.renewed, holder)
+	l.mu.Unlock()
+}
+
+// leaseLoop checks leases every LeaseCheck (2 s) and recovers the files of
+// holders past the hard limit.
+func (s *Service) leaseLoop(ctx context.Context) error {
+	t := time.NewTicker(s.cfg.LeaseCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		ns := s.ns.Load()
+		if ns == nil || s.safe.On() {
+			continue
+		}
+		for holder, paths := range ns.UnderConstruction() {
+			if !s.leases.expired(holder, s.cfg.LeaseHardLimit) {
+				continue
+			}
+			for _, p := range paths {
+				if err := s.recoverLease(ctx, p, holder); err != nil {
+					s.log.Warn("lease recovery failed", "path", p, "holder", holder, "err", err)
+				}
+			}
+		}
+	}
+}
+
+// recoverLease closes path, held by holder, at the length the datanodes
+// hold of its last block (the shortest replica), dropping a last block no
+// datanode holds.
+func (s *Service) recoverLease(ctx context.Context, path, holder string) error {
+	ns := s.namespace()
+	h, blocks, lastOpen, err := ns.LeaseOf(path)
+	if err != nil || h != holder {
+		return err
+	}
+	if lastOpen {
+		last := blocks[len(blocks)-1]
+		locs, err := s.locations(ctx, []int64{last.ID})
+		if err != nil {
+			return err
+		}
+		if lengths := locs[0].Lengths; len(lengths) > 0 {
+			n := lengths[0]
+			for _, l := range lengths {
+				n = min(n, l)
+			}
+			blocks[len(blocks)-1].NumBytes = n
+		} else {
+			blocks = blocks[:len(blocks)-1]
+		}
+	}
+	if err := ns.RecoverLease(ctx, path, holder, blocks); err != nil {
+		return err
+	}
+	var size int64
+	for _, b := range blocks {
+		size += b.NumBytes
+	}
+	s.log.Info("lease recovered: file closed", "path", path, "holder", holder, "length", size)
+	return nil
+}
+
+// takeOver recovers path first when another client's lease on it is past
+// the soft limit, so that create-with-overwrite or append can proceed.
+func (s *Service) takeOver(ctx context.Context, path, client string) {
+	holder, _, _, err := s.namespace().LeaseOf(path)
+	if err != nil || holder == "" || holder == client {
+		return
+	}
+	if s.leases.expired(holder, s.cfg.LeaseSoftLimit) {
+		if err := s.recoverLease(ctx, path, holder); err != nil {
+			s.log.Warn("soft-limit lease recovery failed", "path", path, "holder", holder, "err", err)
+		}
+	}
+}
