@@ -297,3 +297,16 @@ func (w *Writer) Close() error {
 		backoff = min(backoff*2, time.Second)
 	}
 }
+
+// Pipeline returns the UUIDs of the datanodes the block in flight is being
+// written to, first first (nil between blocks).
+func (w *Writer) Pipeline() []string {
+	if w.blk == nil {
+		return nil
+	}
+	var out []string
+	for _, d := range w.blk.lb.Locations {
+		out = append(out, d.UUID)
+	}
+	return out
+}

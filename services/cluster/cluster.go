@@ -249,6 +249,14 @@ func (c *Cluster) StopDatanode(i int) error {
 	return err
 }
 
+// KillDatanode stops datanode i abruptly, connections cut mid-transfer.
+func (c *Cluster) KillDatanode(i int) error {
+	if dn := c.Datanodes[i]; dn != nil {
+		dn.Kill()
+	}
+	return c.StopDatanode(i)
+}
+
 // Stop stops every service (datanodes, coordinator, metadata), NATS and
 // PostgreSQL.
 func (c *Cluster) Stop() {

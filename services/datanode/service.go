@@ -89,6 +89,7 @@ type Service struct {
 	startedAt time.Time
 	// pipelineClient forwards blocks to the next datanode.
 	pipelineClient *http.Client
+	srv            *http.Server
 }
 
 // New returns a datanode; nothing happens until Run.
@@ -137,6 +138,7 @@ func (s *Service) Run(ctx context.Context) error {
 	s.listener = ln
 	close(s.addrSet)
 	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
+	s.srv = srv
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- srv.Serve(ln) }()
 
@@ -156,7 +158,9 @@ func (s *Service) Run(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 	case err := <-httpDone:
-		runErr = fmt.Errorf("datanode HTTP server: %w", err)
+		if !errors.Is(err, http.ErrServerClosed) { // Kill closes it on purpose
+			runErr = fmt.Errorf("datanode HTTP server: %w", err)
+		}
 		s.stop()
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -166,6 +170,15 @@ func (s *Service) Run(ctx context.Context) error {
 	_ = nc.Drain()
 	s.log.Info("datanode stopped")
 	return runErr
+}
+
+// Kill stops the datanode abruptly, as a crash would: every connection is
+// closed at once, in-flight reads and writes included.
+func (s *Service) Kill() {
+	if s.srv != nil {
+		_ = s.srv.Close()
+	}
+	s.shutdown()
 }
 
 // shutdown stops the datanode (a SHUTDOWN command or the admin API).

@@ -1,0 +1,123 @@
+package cluster_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/granary-fs/granary/internal/client"
+	"github.com/granary-fs/granary/services/cluster"
+	"github.com/granary-fs/granary/services/datanode"
+	"github.com/granary-fs/granary/services/metadata"
+)
+
+func TestWriteSurvivesADatanodeKilledMidWrite(t *testing.T) {
+	c := testCluster(t, 4, smallBlocks)
+	cl := client.New(c.MetadataURL, "hdfs")
+	const bs = 256 << 10
+	data := randomBytes(6*bs+1234, 7)
+	w, err := cl.Create(context.Background(), "/kill/f", client.CreateOptions{BlockSize: bs, Replication: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	half := len(data) / 2
+	if _, err := w.Write(data[:half]); err != nil {
+		t.Fatal(err)
+	}
+	// Kill the first datanode of the block being written: it carries the
+	// whole pipeline, so the client must write the block again elsewhere.
+	pipeline := w.Pipeline()
+	if len(pipeline) != 3 {
+		t.Fatalf("pipeline %v", pipeline)
+	}
+	start := time.Now()
+	if err := c.KillDatanode(index(t, c, pipeline[0])); err != nil {
+		t.Fatalf("killing the datanode: %v", err)
+	}
+	t.Logf("kill took %v", time.Since(start))
+	if _, err := w.Write(data[half:]); err != nil {
+		t.Fatalf("write after the kill: %v", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("close after the kill: %v", err)
+	}
+	if got := readFile(t, cl, "/kill/f"); !bytes.Equal(got, data) {
+		t.Fatalf("read back %d bytes, different from the %d written", len(got), len(data))
+	}
+}
+
+func TestCorruptReplicaIsSkippedAndReported(t *testing.T) {
+	c := testCluster(t, 3, smallBlocks)
+	cl := client.New(c.MetadataURL, "hdfs")
+	data := randomBytes(100_000, 9)
+	writeFile(t, cl, "/bad/f", data, client.CreateOptions{BlockSize: 1 << 20, Replication: 2})
+	lb := locations(t, c, "/bad/f")[0]
+	holders := lb.uuids()
+	if len(holders) != 2 {
+		t.Fatalf("holders %v", holders)
+	}
+	// Flip a byte in the replica the reader will try first.
+	first := index(t, c, holders[0])
+	path := datanode.FinalizedPath(c.DatanodeDir(first), lb.Block.BlockPoolID, lb.Block.BlockID)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[777] ^= 0x40
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, cl, "/bad/f"); !bytes.Equal(got, data) {
+		t.Fatal("read returned wrong bytes from a corrupt replica")
+	}
+	// The corrupt replica was reported: it is no longer offered.
+	eventually(t, 10*time.Second, "the corrupt replica to leave the block's locations", func() bool {
+		l := locations(t, c, "/bad/f")[0].uuids()
+		return len(l) == 1 && l[0] == holders[1]
+	})
+	// A direct read of the corrupt replica is refused with ChecksumException.
+	resp, err := http.Get(fmt.Sprintf("%s/api/v1/blocks/%d?bpid=%s", c.DatanodeURLs[first], lb.Block.BlockID, lb.Block.BlockPoolID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 403 || !bytes.Contains(body, []byte("ChecksumException")) {
+		t.Fatalf("direct read of the corrupt replica: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestAbandonedFileIsClosedByLeaseRecovery(t *testing.T) {
+	c := testCluster(t, 3, func(cfg *cluster.Config) {
+		smallBlocks(cfg)
+		inner := cfg.Metadata
+		cfg.Metadata = func(m *metadata.Config) {
+			inner(m)
+			m.LeaseHardLimit = time.Second
+			m.LeaseCheck = 100 * time.Millisecond
+		}
+	})
+	ctx, disappear := context.WithCancel(context.Background())
+	cl := client.New(c.MetadataURL, "hdfs")
+	const bs = 64 << 10
+	data := randomBytes(bs, 3)
+	w, err := cl.Create(ctx, "/lease/f", client.CreateOptions{BlockSize: bs, Replication: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One full block reaches the datanodes; then the client vanishes
+	// without closing the file.
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	disappear()
+	eventually(t, 20*time.Second, "lease recovery to close the file", func() bool { return isClosed(t, c, "/lease/f") })
+	if got := readFile(t, client.New(c.MetadataURL, "hdfs"), "/lease/f"); !bytes.Equal(got, data) {
+		t.Fatalf("recovered file holds %d bytes, want the %d the datanodes hold", len(got), len(data))
+	}
+}
