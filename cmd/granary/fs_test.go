@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/granary-fs/granary/internal/pgtest"
+	"github.com/granary-fs/granary/services/cluster"
+	"github.com/granary-fs/granary/services/coordinator"
+	"github.com/granary-fs/granary/services/datanode"
+	"github.com/granary-fs/granary/services/metadata"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+func TestFsShell(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	c, err := cluster.Start(ctx, cluster.Config{
+		DataDir: filepath.Join(dir, "cluster"), DatabaseURL: pgtest.NewDatabase(t), MetadataAddr: "127.0.0.1:0",
+		CoordinatorAddr: "127.0.0.1:0", NATSAddr: "127.0.0.1:0", Datanodes: 3,
+		DatanodeAddrs: []string{"127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"},
+		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Metadata:      func(m *metadata.Config) { m.Superuser = "alice"; m.MinBlockSize = 1024 },
+		Coordinator:   func(c *coordinator.Config) { c.HeartbeatInterval = 100 * time.Millisecond },
+		Datanode:      func(i int, c *datanode.Config) { c.HeartbeatInterval = 100 * time.Millisecond },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	t.Setenv("HADOOP_USER_NAME", "alice")
+	run := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := fsCmd(ctx, append([]string{"-fs", c.MetadataURL}, args...), &out, &errb)
+		return code, out.String(), errb.String()
+	}
+	must := func(args ...string) string {
+		t.Helper()
+		code, out, errs := run(args...)
+		if code != 0 {
+			t.Fatalf("granary fs %v: exit %d: %s", args, code, errs)
+		}
+		return out
+	}
+	local := filepath.Join(dir, "local.bin")
+	data := make([]byte, 200_000)
+	rand.New(rand.NewSource(1)).Read(data)
+	if err := os.WriteFile(local, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	must("-mkdir", "-p", "/user/alice/d")
+	must("-put", local, "/user/alice/d/")
+	if code, _, errs := run("-put", local, "/user/alice/d/"); code != 1 || errs != "put: `/user/alice/d/local.bin': File exists\n" {
+		t.Fatalf("second put: %d %q", code, errs)
+	}
+	out := must("-ls", "/user/alice/d")
+	if !regexp.MustCompile(`^Found 1 items\n-rw-r--r--   3 alice supergroup     200000 \d{4}-\d\d-\d\d \d\d:\d\d /user/alice/d/local.bin\n$`).MatchString(out) {
+		t.Fatalf("ls output:\n%s", out)
+	}
+	back := filepath.Join(dir, "back.bin")
+	must("-get", "/user/alice/d/local.bin", back)
+	if got, _ := os.ReadFile(back); !bytes.Equal(got, data) {
+		t.Fatal("-get returned different bytes")
+	}
+	if out := must("-cat", "/user/alice/d/local.bin"); out != string(data) {
+		t.Fatal("-cat returned different bytes")
+	}
+	if out := must("-count", "/user/alice"); out != "           2            1             200000 /user/alice\n" {
+		t.Fatalf("count: %q", out)
+	}
+	if out := must("-stat", "%n %b %r %F", "/user/alice/d/local.bin"); out != "local.bin 200000 3 regular file\n" {
+		t.Fatalf("stat: %q", out)
+	}
+	if out := must("-checksum", "/user/alice/d/local.bin"); !strings.HasPrefix(out, "/user/alice/d/local.bin\tMD5-of-0MD5-of-512CRC32C\t") {
+		t.Fatalf("checksum: %q", out)
+	}
+	if out := must("-setrep", "2", "/user/alice/d/local.bin"); out != "Replication 2 set: /user/alice/d/local.bin\n" {
+		t.Fatalf("setrep: %q", out)
+	}
+	must("-touchz", "/user/alice/empty")
+	if code, _, _ := run("-test", "-z", "/user/alice/empty"); code != 0 {
+		t.Fatal("-test -z of an empty file failed")
+	}
+	if code, _, _ := run("-test", "-e", "/user/alice/nope"); code != 1 {
+		t.Fatal("-test -e of a missing file succeeded")
+	}
+	must("-appendToFile", local, "/user/alice/log")
+	must("-appendToFile", local, "/user/alice/log")
+	if out := must("-tail", "/user/alice/log"); out != string(data[len(data)-1024:]) {
+		t.Fatal("-tail is not the last kilobyte")
+	}
+	must("-mv", "/user/alice/log", "/user/alice/log2")
+	if code, _, errs := run("-rm", "/user/alice/d"); code != 1 || errs != "rm: `/user/alice/d': Is a directory\n" {
+		t.Fatalf("rm of a directory: %d %q", code, errs)
+	}
+	if out := must("-rm", "-r", "/user/alice/d"); out != "Deleted /user/alice/d\n" {
+		t.Fatalf("rm -r: %q", out)
+	}
+	if code, _, errs := run("-ls", "/user/alice/d"); code != 1 || errs != "ls: `/user/alice/d': No such file or directory\n" {
+		t.Fatalf("ls of a deleted path: %d %q", code, errs)
+	}
+}

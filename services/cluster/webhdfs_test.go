@@ -1,0 +1,104 @@
+package cluster_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// curlL sends a request and follows redirects with the body, as curl -L does.
+func curlL(t *testing.T, method, url string, body []byte) (int, http.Header, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, b
+}
+
+func TestWebHDFSDataRoundTrips(t *testing.T) {
+	c := testCluster(t, 3, smallBlocks)
+	base := c.MetadataURL + "/webhdfs/v1"
+	const bs = 4096
+	for _, size := range []int{0, 1, 511, 512, 513, bs - 1, bs, bs + 1, 3*bs + 17} {
+		data := randomBytes(size, int64(size)+100)
+		u := fmt.Sprintf("%s/tmp/web/f%d?op=CREATE&user.name=me&blocksize=%d&replication=2&permission=640", base, size, bs)
+		code, hdr, body := curlL(t, "PUT", u, data)
+		if code != 201 || !strings.HasPrefix(hdr.Get("Location"), "hdfs://") {
+			t.Fatalf("CREATE %d bytes: %d %s (Location %q)", size, code, body, hdr.Get("Location"))
+		}
+		code, _, got := curlL(t, "GET", fmt.Sprintf("%s/tmp/web/f%d?op=OPEN&user.name=me", base, size), nil)
+		if code != 200 || !bytes.Equal(got, data) {
+			t.Fatalf("OPEN %d bytes: %d, %d bytes back", size, code, len(got))
+		}
+	}
+	// The redirect itself: 307 with a datanode Location, or 200 {Location} with noredirect.
+	req, _ := http.NewRequest("PUT", base+"/tmp/web/r?op=CREATE&user.name=me", nil)
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 307 || !strings.Contains(resp.Header.Get("Location"), "op=CREATE") || !strings.Contains(resp.Header.Get("Location"), "namenoderpcaddress=") {
+		t.Fatalf("CREATE without following: %d Location %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	code, _, body := curlL(t, "PUT", base+"/tmp/web/r?op=CREATE&user.name=me&noredirect=true", nil)
+	var loc struct{ Location string }
+	if code != 200 || json.Unmarshal(body, &loc) != nil || !strings.Contains(loc.Location, "/webhdfs/v1/tmp/web/r?") {
+		t.Fatalf("noredirect: %d %s", code, body)
+	}
+	// OPEN with offset and length; APPEND; the checksum.
+	data := randomBytes(3*bs+17, 3*bs+17+100)
+	code, _, got := curlL(t, "GET", base+fmt.Sprintf("/tmp/web/f%d?op=OPEN&offset=4000&length=300&user.name=me", 3*bs+17), nil)
+	if code != 200 || !bytes.Equal(got, data[4000:4300]) {
+		t.Fatalf("OPEN offset/length: %d, %d bytes", code, len(got))
+	}
+	more := randomBytes(5000, 5)
+	if code, _, body := curlL(t, "POST", base+fmt.Sprintf("/tmp/web/f%d?op=APPEND&user.name=me", 3*bs+17), more); code != 200 {
+		t.Fatalf("APPEND: %d %s", code, body)
+	}
+	_, _, got = curlL(t, "GET", base+fmt.Sprintf("/tmp/web/f%d?op=OPEN&user.name=me", 3*bs+17), nil)
+	if !bytes.Equal(got, append(append([]byte{}, data...), more...)) {
+		t.Fatalf("after APPEND: %d bytes, different", len(got))
+	}
+	code, _, body = curlL(t, "GET", base+"/tmp/web/f1?op=GETFILECHECKSUM&user.name=me", nil)
+	var ck struct{ FileChecksum struct{ Algorithm, Bytes string } }
+	if code != 200 || json.Unmarshal(body, &ck) != nil || ck.FileChecksum.Algorithm != "MD5-of-0MD5-of-512CRC32C" || len(ck.FileChecksum.Bytes) != 56 {
+		t.Fatalf("GETFILECHECKSUM: %d %s", code, body)
+	}
+	// Errors keep HDFS's shapes.
+	if code, _, body := curlL(t, "GET", base+"/tmp/web/none?op=OPEN", nil); code != 404 || !bytes.Contains(body, []byte("FileNotFoundException")) {
+		t.Fatalf("OPEN of a missing file: %d %s", code, body)
+	}
+	if code, _, body := curlL(t, "PUT", base+"/tmp/web/f1?op=CREATE&user.name=me", []byte("x")); code != 403 || !bytes.Contains(body, []byte("FileAlreadyExistsException")) {
+		t.Fatalf("CREATE over a file: %d %s", code, body)
+	}
+	if code, _, body := curlL(t, "GET", base+"/tmp/web/f1?op=OPEN&offset=99&user.name=me", nil); code != 403 {
+		t.Fatalf("OPEN past the end: %d %s", code, body)
+	}
+	if code, _, _ := curlL(t, "GET", base+"/tmp/web/f1?op=OPEN&offset=-1", nil); code != 400 {
+		t.Fatalf("OPEN at a negative offset: %d", code)
+	}
+	code, _, body = curlL(t, "GET", base+"/tmp/web/f1?op=GETFILEBLOCKLOCATIONS&user.name=me", nil)
+	if code != 200 || !bytes.Contains(body, []byte(`"BlockLocation":[{"cachedHosts":[]`)) {
+		t.Fatalf("GETFILEBLOCKLOCATIONS: %d %s", code, body)
+	}
+	// The datanode serves only the four data ops.
+	if code, _, body := curlL(t, "GET", c.DatanodeURLs[0]+"/webhdfs/v1/tmp/web/f1?op=LISTSTATUS&namenoderpcaddress=x", nil); code != 400 {
+		t.Fatalf("LISTSTATUS on a datanode: %d %s", code, body)
+	}
+}
