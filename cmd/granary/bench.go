@@ -4,15 +4,18 @@ import (
 	"context"
 	"io"
 
+	"github.com/granary-fs/granary/services/cluster/iobench"
 	"github.com/granary-fs/granary/services/coordinator/cobench"
 	"github.com/granary-fs/granary/services/datanode/dnbench"
 	"github.com/granary-fs/granary/services/metadata/nnbench"
 )
 
-const benchUsage = `usage: granary bench nn|coordinator|dnscan [flags]
+const benchUsage = `usage: granary bench nn|coordinator|dnscan|io|smallfiles [flags]
   nn           -op create|mkdirs|open|fileStatus|listStatus|rename|delete|httpFileStatus|heap|imageLoad|all [-threads N] [-files M]
   coordinator  -op fbr|heartbeat|heartbeat-nats|all [-blocks N] [-datanodes N] [-duration D]
-  dnscan       [-replicas N] [-volumes N] [-dir DIR]`
+  dnscan       [-replicas N] [-volumes N] [-dir DIR]
+  io           [-nrFiles N] [-fileSize MB] [-blockSize MB] [-synconclose]   (like TestDFSIO)
+  smallfiles   [-files N] [-clients N] [-size BYTES]                        (like weed benchmark)`
 
 // benchCmd is `granary bench ...`.
 func benchCmd(ctx context.Context, args []string, out io.Writer) error {
@@ -26,6 +29,10 @@ func benchCmd(ctx context.Context, args []string, out io.Writer) error {
 		return cobench.Main(ctx, args[1:], out)
 	case "dnscan":
 		return dnbench.Main(ctx, args[1:], out)
+	case "io":
+		return iobench.IOMain(ctx, args[1:], out)
+	case "smallfiles":
+		return iobench.SmallFilesMain(ctx, args[1:], out)
 	}
 	return usageError{benchUsage}
 }

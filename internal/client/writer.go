@@ -39,6 +39,8 @@ type Writer struct {
 	closed    bool
 	err       error
 	stopRenew chan struct{}
+	spare     []byte // the block buffer, reused from block to block
+	hdr       []byte // a packet header being sent
 }
 
 // renewInterval is how often an open writer renews its lease (half the
@@ -144,7 +146,10 @@ func (w *Writer) sendPacket() {
 		return
 	}
 	w.blk.data = append(w.blk.data, w.pkt...)
-	_, _ = w.blk.pw.Write(packet.Append(nil, w.pkt))
+	w.hdr = packet.AppendHeader(w.hdr[:0], w.pkt)
+	if _, err := w.blk.pw.Write(w.hdr); err == nil {
+		_, _ = w.blk.pw.Write(w.pkt)
+	}
 	w.pkt = w.pkt[:0]
 }
 
@@ -174,7 +179,10 @@ func (w *Writer) startBlock(excluded []string) error {
 		return errs.E(errs.IO, "addBlock of %s returned no datanodes", w.path)
 	}
 	w.blk = &blockWrite{lb: lb, excluded: excluded, result: make(chan blockResult, 1)}
-	w.blk.data = make([]byte, 0, min(w.blockSize, 8<<20))
+	w.blk.data, w.spare = w.spare[:0], nil
+	if w.blk.data == nil {
+		w.blk.data = make([]byte, 0, min(w.blockSize, packet.MaxData))
+	}
 	w.openPipeline()
 	return nil
 }
@@ -232,7 +240,7 @@ func (w *Writer) finishBlock() error {
 		if r.err == nil && len(r.res.Stored) > 0 && r.res.Length == int64(len(b.data)) {
 			w.prev = &api.ExtendedBlock{BlockPoolID: b.lb.Block.BlockPoolID, BlockID: b.lb.Block.BlockID,
 				GenerationStamp: b.lb.Block.GenerationStamp, NumBytes: int64(len(b.data))}
-			w.blk = nil
+			w.blk, w.spare = nil, b.data
 			return nil
 		}
 		if errs.Is(r.err, errs.Checksum) || attempt >= 3 {

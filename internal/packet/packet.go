@@ -6,12 +6,12 @@
 package packet
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
+	"sync"
 )
 
 // Sizes of the framing.
@@ -42,6 +42,13 @@ func Append(dst, data []byte) []byte {
 	return append(dst, data...)
 }
 
+// AppendHeader appends a packet's header (length and CRCs) for data, to be
+// followed by data itself (a writer can then send data without copying it).
+func AppendHeader(dst, data []byte) []byte {
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(data)))
+	return Checksums(dst, data)
+}
+
 // AppendEnd appends the end-of-stream marker (a packet of length 0).
 func AppendEnd(dst []byte) []byte { return binary.BigEndian.AppendUint32(dst, 0) }
 
@@ -50,14 +57,25 @@ var ErrMalformed = errors.New("malformed packet stream")
 
 // Reader reads packets.
 type Reader struct {
-	r       *bufio.Reader
+	r       io.Reader
 	buf     []byte
 	partial bool // a partial chunk was seen: it must be the last
 }
 
-// NewReader reads packets from r.
+var bufs = sync.Pool{New: func() any { b := make([]byte, 4+4*(MaxData/ChunkSize)+MaxData); return &b }}
+
+// NewReader reads packets from r. Release gives its buffer back.
 func NewReader(r io.Reader) *Reader {
-	return &Reader{r: bufio.NewReaderSize(r, MaxData+4096), buf: make([]byte, 4+4*(MaxData/ChunkSize)+MaxData)}
+	return &Reader{r: r, buf: *bufs.Get().(*[]byte)}
+}
+
+// Release returns the reader's buffer for reuse; the reader is done.
+func (p *Reader) Release() {
+	if p.buf != nil {
+		b := p.buf
+		bufs.Put(&b)
+		p.buf = nil
+	}
 }
 
 // Next returns the next packet: its data, its CRCs and its raw bytes (to

@@ -51,6 +51,7 @@ func testCluster(t *testing.T, datanodes int, tweak func(*cluster.Config)) *clus
 			c.StaleInterval = 500 * time.Millisecond
 			c.RecheckInterval = 250 * time.Millisecond
 			c.ReconcileInterval = 50 * time.Millisecond
+			c.UnknownReplicaGrace = 200 * time.Millisecond
 		},
 		Datanode: func(i int, c *datanode.Config) {
 			c.HeartbeatInterval = 100 * time.Millisecond

@@ -76,7 +76,9 @@ func TestWebHDFSDataRoundTrips(t *testing.T) {
 		t.Fatalf("after APPEND: %d bytes, different", len(got))
 	}
 	code, _, body = curlL(t, "GET", base+"/tmp/web/f1?op=GETFILECHECKSUM&user.name=me", nil)
-	var ck struct{ FileChecksum struct{ Algorithm, Bytes string } }
+	var ck struct {
+		FileChecksum struct{ Algorithm, Bytes string }
+	}
 	if code != 200 || json.Unmarshal(body, &ck) != nil || ck.FileChecksum.Algorithm != "MD5-of-0MD5-of-512CRC32C" || len(ck.FileChecksum.Bytes) != 56 {
 		t.Fatalf("GETFILECHECKSUM: %d %s", code, body)
 	}

@@ -42,7 +42,9 @@ type Config struct {
 	// ReconcileInterval is how often suspect replicas are checked against
 	// the namespace (default 1 s).
 	ReconcileInterval time.Duration
-	Logger            *slog.Logger
+	// UnknownReplicaGrace: see blockmgr.Config (default 30 s).
+	UnknownReplicaGrace time.Duration
+	Logger              *slog.Logger
 }
 
 // Service is a running coordinator.
@@ -83,6 +85,7 @@ func New(cfg Config) (*Service, error) {
 		mgr: blockmgr.New(blockmgr.Config{
 			HeartbeatInterval: cfg.HeartbeatInterval, RecheckInterval: cfg.RecheckInterval,
 			StaleInterval: cfg.StaleInterval, MaxFBRLeases: cfg.MaxFBRLeases, Topology: topo,
+			UnknownReplicaGrace: cfg.UnknownReplicaGrace,
 		}),
 		resync: make(chan struct{}, 1), addrSet: make(chan struct{}), started: make(chan struct{}),
 	}

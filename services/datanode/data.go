@@ -95,6 +95,7 @@ func (s *Service) receiveBlock(r *http.Request) (*api.BlockWriteResult, error) {
 		down = s.startDownstream(r.Context(), targets, bpid, id, gs)
 	}
 	pr := packet.NewReader(r.Body)
+	defer pr.Release()
 	for {
 		data, crcs, raw, err := pr.Next()
 		if err == io.EOF {
@@ -130,7 +131,10 @@ func (s *Service) receiveBlock(r *http.Request) (*api.BlockWriteResult, error) {
 		res.Stored = append(res.Stored, dres.Stored...)
 		res.Failed = append(res.Failed, dres.Failed...)
 	}
-	s.actor.queueIBR(dnproto.ReceivedDeleted{
+	// The RECEIVED report goes out before the writer is answered, so that
+	// the coordinator knows the replica by the time the client completes
+	// the file; if it cannot be sent now it is queued and re-sent.
+	s.actor.reportReceived(r.Context(), dnproto.ReceivedDeleted{
 		Block: dnproto.BlockRef{ID: id, GenStamp: gs, NumBytes: rep.NumBytes}, Status: dnproto.Received, StorageID: rep.Volume.StorageID,
 	})
 	return res, nil
@@ -354,4 +358,19 @@ func (a *actor) reportBad(b dnproto.BlockRef, storageID string) {
 			a.dn.log.Warn("reporting a bad block failed", "block", b.ID, "err", err)
 		}
 	}()
+}
+
+// reportReceived sends one RECEIVED entry at once (falling back to the
+// incremental-report queue when that fails).
+func (a *actor) reportReceived(ctx context.Context, e dnproto.ReceivedDeleted) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	err := a.call(ctx, dnproto.SubjIncrementalReport, dnproto.IncrementalReport{
+		DatanodeUUID: a.dn.store.DatanodeUUID(), BlockPoolID: a.blockPool(), Blocks: []dnproto.ReceivedDeleted{e},
+	}, nil)
+	if err != nil {
+		a.queueIBR(e)
+		return
+	}
+	a.dn.metrics.ibrSent.Inc()
 }

@@ -42,7 +42,10 @@ type Config struct {
 	SplitThreshold          int           // dfs.blockreport.split.threshold, 1,000,000
 	FailedVolumesTolerated  int           // dfs.datanode.failed.volumes.tolerated, 0
 	RPCTimeout              time.Duration // one NATS request, default 30 s
-	Logger                  *slog.Logger
+	// SyncOnClose fsyncs a replica's files when it is finalized
+	// (dfs.datanode.synconclose, false by default as in HDFS).
+	SyncOnClose bool
+	Logger      *slog.Logger
 }
 
 func (c *Config) defaults() {
@@ -128,6 +131,7 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	s.store = st
+	st.SyncOnClose = s.cfg.SyncOnClose
 	s.log.Info("volumes scanned", "volumes", len(s.cfg.DataDirs), "failed", st.FailedVolumes(), "took", time.Since(start), "datanode", st.DatanodeUUID())
 	defer st.SaveDfsUsed()
 

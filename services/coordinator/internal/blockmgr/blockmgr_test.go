@@ -111,7 +111,7 @@ func TestFullReportReplacesTheStoragesReplicas(t *testing.T) {
 }
 
 func TestUnknownAndStaleReplicasAreInvalidatedOutsideSafeMode(t *testing.T) {
-	m, _ := newTestManager(nil)
+	m, clk := newTestManager(nil)
 	dn := register(t, m, 1)
 	syncNS(m, dnproto.BlockEvent{ID: 1, GenStamp: 1005, NumBytes: 10, Complete: true, Replication: 1})
 	report(t, m, dn, 1, 1, 99) // block 1 with a stale genstamp, block 99 unknown
@@ -119,11 +119,17 @@ func TestUnknownAndStaleReplicasAreInvalidatedOutsideSafeMode(t *testing.T) {
 		t.Fatalf("%d replicas invalidated while the namespace is in safe mode", n)
 	}
 	m.ApplyEvents(&dnproto.BlockEvents{Epoch: 1, Seq: 10, PrevSeq: 10, SafeMode: false})
-	if n := m.Reconcile(); n != 2 {
-		t.Fatalf("%d replicas invalidated, want 2", n)
+	// The stale replica goes at once; the unknown one after the grace.
+	if n := m.Reconcile(); n != 1 {
+		t.Fatalf("%d replicas invalidated, want 1", n)
+	}
+	clk.t = clk.t.Add(31 * time.Second)
+	m.Heartbeat(dnproto.Heartbeat{DatanodeUUID: dn})
+	if n := m.Reconcile(); n != 1 {
+		t.Fatalf("%d replicas invalidated after the grace, want 1", n)
 	}
 	r := m.Heartbeat(dnproto.Heartbeat{DatanodeUUID: dn})
-	if len(r.Commands) != 1 || r.Commands[0].Action != dnproto.ActionInvalidate || len(r.Commands[0].Blocks) != 2 {
+	if len(r.Commands) != 1 || r.Commands[0].Action != dnproto.ActionInvalidate || len(r.Commands[0].Blocks) != 1 {
 		t.Fatalf("heartbeat reply %+v", r)
 	}
 }

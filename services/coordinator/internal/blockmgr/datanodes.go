@@ -25,12 +25,12 @@ type Node struct {
 	cacheUsed     int64
 	adminState    string
 
-	invalidate []dnproto.BlockRef // replicas to delete, sent with heartbeats
-	suspects   map[int64]bool     // replicas to check against the namespace
-	checkAll   bool               // check every replica (after a resync)
-	reportID   uint64             // the full report being received
-	reported   bool               // a full report has been processed
-	lastReport time.Time          // when the last full report completed
+	invalidate []dnproto.BlockRef  // replicas to delete, sent with heartbeats
+	suspects   map[int64]time.Time // replicas to check against the namespace, since when
+	checkAll   bool                // check every replica (after a resync)
+	reportID   uint64              // the full report being received
+	reported   bool                // a full report has been processed
+	lastReport time.Time           // when the last full report completed
 }
 
 func (n *Node) storageIndex(id string) uint16 {
@@ -64,7 +64,7 @@ func (m *Manager) Register(reg dnproto.Registration, ni dnproto.NamespaceInfo) e
 	}
 	n := &Node{
 		reg: reg, rack: m.rackOf(reg), storages: map[string]dnproto.StorageReport{}, replicas: map[int64]replica{},
-		registeredAt: now, lastHeartbeat: now, adminState: "NORMAL", suspects: map[int64]bool{},
+		registeredAt: now, lastHeartbeat: now, adminState: "NORMAL", suspects: map[int64]time.Time{},
 	}
 	for _, s := range reg.Storages {
 		n.storageIndex(s.StorageID)
@@ -207,7 +207,7 @@ func (m *Manager) dropReplicas(n *Node) {
 	}
 	n.replicas = map[int64]replica{}
 	n.invalidate = nil
-	n.suspects = map[int64]bool{}
+	n.suspects = map[int64]time.Time{}
 	n.reported = false
 }
 

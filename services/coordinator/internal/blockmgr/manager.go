@@ -26,8 +26,12 @@ type Config struct {
 	FBRLeaseLength    time.Duration // dfs.namenode.full.block.report.lease.length.ms, 5 min
 	ReplicationMin    int           // dfs.namenode.replication.min, 1
 	InvalidateLimit   int           // dfs.block.invalidate.limit, 1000 per heartbeat
-	Topology          map[string]string
-	Now               func() time.Time
+	// UnknownReplicaGrace is how long a replica of a block the namespace
+	// does not know is kept before it is invalidated (default 30 s): the
+	// namespace event of a new block can arrive after the replica's report.
+	UnknownReplicaGrace time.Duration
+	Topology            map[string]string
+	Now                 func() time.Time
 }
 
 // Defaults fills zero fields.
@@ -52,6 +56,9 @@ func (c *Config) Defaults() {
 	}
 	if c.InvalidateLimit == 0 {
 		c.InvalidateLimit = 1000
+	}
+	if c.UnknownReplicaGrace == 0 {
+		c.UnknownReplicaGrace = 30 * time.Second
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -59,7 +59,7 @@ func (m *Manager) applyEvent(e *dnproto.BlockEvent) {
 	if e.Removed {
 		if b != nil {
 			for _, h := range b.holders {
-				h.suspects[e.ID] = true
+				h.suspects[e.ID] = m.cfg.Now()
 			}
 			delete(m.blocks, e.ID)
 		}
@@ -77,7 +77,7 @@ func (m *Manager) applyEvent(e *dnproto.BlockEvent) {
 			if b.matches(r) {
 				b.holders = append(b.holders, n)
 			} else {
-				n.suspects[e.ID] = true
+				n.suspects[e.ID] = m.cfg.Now()
 			}
 		}
 	}

@@ -65,7 +65,9 @@ func (m *Manager) addReplica(n *Node, id int64, r replica) {
 	if b != nil {
 		b.removeHolder(n)
 	}
-	n.suspects[id] = true
+	if _, ok := n.suspects[id]; !ok {
+		n.suspects[id] = m.cfg.Now()
+	}
 }
 
 func (m *Manager) removeReplica(n *Node, id int64) {
@@ -110,6 +112,7 @@ func (m *Manager) Reconcile() int {
 	if !m.synced || m.nsSafeMode {
 		return 0
 	}
+	now := m.cfg.Now()
 	queued := 0
 	for _, n := range m.nodes {
 		if n.dead {
@@ -117,17 +120,25 @@ func (m *Manager) Reconcile() int {
 		}
 		if n.checkAll {
 			for id := range n.replicas {
-				n.suspects[id] = true
+				if _, ok := n.suspects[id]; !ok {
+					n.suspects[id] = now
+				}
 			}
 			n.checkAll = false
 		}
-		for id := range n.suspects {
+		for id, since := range n.suspects {
 			r, ok := n.replicas[id]
-			delete(n.suspects, id)
 			if !ok {
+				delete(n.suspects, id)
 				continue
 			}
 			b := m.blocks[id]
+			if b == nil && now.Sub(since) < m.cfg.UnknownReplicaGrace {
+				// A replica may be reported before the namespace event of
+				// its new block arrives: give the mirror time to catch up.
+				continue
+			}
+			delete(n.suspects, id)
 			switch {
 			case b != nil && b.matches(r):
 				b.addHolder(n)

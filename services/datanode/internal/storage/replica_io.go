@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 )
 
 // ErrChecksum is returned (wrapped) when data does not match its CRC32C.
@@ -52,14 +53,33 @@ func (s *Store) CreateRBW(bpid string, id, gs int64) (*ReplicaWriter, error) {
 		blk.Close()
 		return nil, err
 	}
-	w := &ReplicaWriter{s: s, bpid: bpid, id: id, gs: gs, vol: v, blk: blk, meta: meta,
-		bw: bufio.NewWriterSize(blk, 1<<20), mw: bufio.NewWriterSize(meta, 64<<10)}
+	bw, mw := blockBufs.Get().(*bufio.Writer), metaBufs.Get().(*bufio.Writer)
+	bw.Reset(blk)
+	mw.Reset(meta)
+	w := &ReplicaWriter{s: s, bpid: bpid, id: id, gs: gs, vol: v, blk: blk, meta: meta, bw: bw, mw: mw}
 	hdr := ChecksumFile(nil)
 	if _, err := w.mw.Write(hdr); err != nil {
 		w.Abort()
 		return nil, err
 	}
 	return w, nil
+}
+
+// Buffers of replica writers are reused: a datanode receiving many small
+// blocks must not allocate a megabyte for each.
+var (
+	blockBufs = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 1<<20) }}
+	metaBufs  = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<<10) }}
+)
+
+func (w *ReplicaWriter) release() {
+	if w.bw != nil {
+		w.bw.Reset(nil)
+		blockBufs.Put(w.bw)
+		w.mw.Reset(nil)
+		metaBufs.Put(w.mw)
+		w.bw, w.mw = nil, nil
+	}
 }
 
 // Write appends data and its CRCs (one big-endian CRC32C per 512 bytes),
@@ -97,13 +117,14 @@ func VerifyChunks(data, crcs []byte, base int64) error {
 // Len is the number of bytes written so far.
 func (w *ReplicaWriter) Len() int64 { return w.n }
 
-// Finalize flushes, fsyncs and moves the replica to finalized/, replacing
-// an older replica of the block.
+// Finalize flushes (and with SyncOnClose fsyncs) the replica and moves it
+// to finalized/, replacing an older replica of the block.
 func (w *ReplicaWriter) Finalize() (Replica, error) {
 	if w.done {
 		return Replica{}, errors.New("replica writer already closed")
 	}
 	w.done = true
+	defer w.release()
 	for _, f := range []struct {
 		b *bufio.Writer
 		f *os.File
@@ -112,9 +133,11 @@ func (w *ReplicaWriter) Finalize() (Replica, error) {
 			w.removeFiles()
 			return Replica{}, err
 		}
-		if err := f.f.Sync(); err != nil {
-			w.removeFiles()
-			return Replica{}, err
+		if w.s.SyncOnClose {
+			if err := f.f.Sync(); err != nil {
+				w.removeFiles()
+				return Replica{}, err
+			}
 		}
 		if err := f.f.Close(); err != nil {
 			w.removeFiles()
@@ -155,6 +178,7 @@ func (w *ReplicaWriter) Abort() {
 	w.blk.Close()
 	w.meta.Close()
 	w.removeFiles()
+	w.release()
 }
 
 func (w *ReplicaWriter) removeFiles() {
@@ -200,7 +224,7 @@ func (r *ReplicaReader) ReadVerified(w io.Writer, offset, length int64) (int64, 
 	if offset < 0 || length < 0 || offset+length > r.NumBytes {
 		return 0, fmt.Errorf("range [%d, %d) is outside the replica's %d bytes", offset, offset+length, r.NumBytes)
 	}
-	const piece = 128 * BytesPerChecksum // 64 KiB
+	const piece = 2048 * BytesPerChecksum // 1 MiB
 	first := offset / BytesPerChecksum
 	pos := first * BytesPerChecksum
 	end := offset + length

@@ -48,6 +48,8 @@ type Store struct {
 	clusterID    string
 	replicas     map[string]map[int64]*Replica // block pool → block ID → replica
 	next         int                           // round-robin volume index
+	// SyncOnClose fsyncs finalized replicas (dfs.datanode.synconclose).
+	SyncOnClose bool
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

@@ -1,0 +1,297 @@
+// Package iobench is `granary bench io` (modelled on HDFS's TestDFSIO) and
+// `granary bench smallfiles` (modelled on `weed benchmark`). Both start a
+// whole cluster in-process on this machine (PostgreSQL, NATS, metadata,
+// coordinator, datanodes) and drive it through the Go client, the public
+// interface the CLI uses. bench io also measures the same disk's raw
+// sequential write and read speed in the same run, with the same sync
+// policy as the datanodes (dfs.datanode.synconclose, false by default).
+package iobench
+
+import (
+	"context"
+	"crypto/rand"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/granary-fs/granary/internal/client"
+	"github.com/granary-fs/granary/services/cluster"
+	"github.com/granary-fs/granary/services/coordinator"
+	"github.com/granary-fs/granary/services/datanode"
+	"github.com/granary-fs/granary/services/metadata"
+)
+
+type env struct {
+	dir string
+	c   *cluster.Cluster
+	cl  *client.Client
+}
+
+func start(ctx context.Context, dir, dbURL string, datanodes int, sync bool) (*env, error) {
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "granary-bench-"); err != nil {
+			return nil, err
+		}
+	}
+	addrs := make([]string, datanodes)
+	for i := range addrs {
+		addrs[i] = "127.0.0.1:0"
+	}
+	c, err := cluster.Start(ctx, cluster.Config{
+		DataDir: filepath.Join(dir, "cluster"), DatabaseURL: dbURL, MetadataAddr: "127.0.0.1:0", CoordinatorAddr: "127.0.0.1:0",
+		NATSAddr: "127.0.0.1:0", Datanodes: datanodes, DatanodeAddrs: addrs,
+		Logger:      benchLogger(),
+		Metadata:    func(m *metadata.Config) { m.Superuser = "bench"; m.SafeModeExtension = -1; m.DBMaxConns = 32 },
+		Coordinator: func(c *coordinator.Config) {},
+		Datanode:    func(i int, c *datanode.Config) { c.SyncOnClose = sync },
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &env{dir: dir, c: c, cl: client.New(c.MetadataURL, "bench")}, nil
+}
+
+func (e *env) close() {
+	e.c.Stop()
+	_ = os.RemoveAll(e.dir)
+}
+
+// IOMain is `granary bench io`.
+func IOMain(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("granary bench io", flag.ContinueOnError)
+	nrFiles := fs.Int("nrFiles", 2, "files written and read concurrently (TestDFSIO -nrFiles)")
+	size := fs.Int64("fileSize", 512, "file size in MB (TestDFSIO -fileSize)")
+	blockSize := fs.Int64("blockSize", 128, "block size in MB")
+	dir := fs.String("dir", "", "where the cluster and the raw-disk file live (default: a temporary folder on the same disk as /tmp)")
+	syncClose := fs.Bool("synconclose", false, "fsync replicas (and the raw file) on close")
+	dbURL := fs.String("database-url", os.Getenv("GRANARY_DATABASE_URL"), "use this PostgreSQL instead of starting one")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the Granary part of the run to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	e, err := start(ctx, *dir, *dbURL, 3, *syncClose)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	total := int64(*nrFiles) * *size << 20
+	buf := make([]byte, 1<<20)
+	_, _ = rand.Read(buf)
+
+	rawW, rawR, err := rawDisk(filepath.Join(e.dir, "raw"), *nrFiles, *size<<20, buf, *syncClose)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "----- raw disk (same folder, %d files in parallel, synconclose=%v) -----\nwrite: %.1f MB/s\nread:  %.1f MB/s\n", *nrFiles, *syncClose, rawW, rawR)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	for _, repl := range []int{1, 3} {
+		var written atomic.Int64
+		start := time.Now()
+		err := parallel(*nrFiles, func(i int) error {
+			w, err := e.cl.Create(ctx, fmt.Sprintf("/benchmarks/TestDFSIO/r%d/io_data/test_io_%d", repl, i),
+				client.CreateOptions{Replication: repl, BlockSize: *blockSize << 20, Overwrite: true})
+			if err != nil {
+				return err
+			}
+			for n := int64(0); n < *size<<20; n += int64(len(buf)) {
+				if _, err := w.Write(buf); err != nil {
+					return err
+				}
+				written.Add(int64(len(buf)))
+			}
+			return w.Close()
+		})
+		if err != nil {
+			return err
+		}
+		wMBs := mbps(total, time.Since(start))
+		start = time.Now()
+		var read atomic.Int64
+		err = parallel(*nrFiles, func(i int) error {
+			r, err := e.cl.Open(ctx, fmt.Sprintf("/benchmarks/TestDFSIO/r%d/io_data/test_io_%d", repl, i))
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			n, err := io.CopyBuffer(io.Discard, r, make([]byte, 1<<20))
+			read.Add(n)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if read.Load() != total {
+			return fmt.Errorf("read %d bytes, wrote %d", read.Load(), total)
+		}
+		rMBs := mbps(total, time.Since(start))
+		fmt.Fprintf(out, "----- TestDFSIO ----- : replication %d\n           Number of files: %d\n    Total MBytes processed: %d\n  write throughput MB/sec: %.1f (%.0f%% of raw write%s)\n   read throughput MB/sec: %.1f (%.0f%% of raw read)\n",
+			repl, *nrFiles, total>>20, wMBs, 100*wMBs/rawW, map[bool]string{true: fmt.Sprintf("; %.0f%% of raw write ÷ 3", 300*wMBs/rawW), false: ""}[repl == 3], rMBs, 100*rMBs/rawR)
+	}
+	return nil
+}
+
+func mbps(n int64, d time.Duration) float64 { return float64(n) / (1 << 20) / d.Seconds() }
+
+func parallel(n int, fn func(i int) error) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(i); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// rawDisk writes and reads n files of size bytes in dir, in parallel.
+func rawDisk(dir string, n int, size int64, buf []byte, syncClose bool) (float64, float64, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return 0, 0, err
+	}
+	defer os.RemoveAll(dir)
+	start := time.Now()
+	err := parallel(n, func(i int) error {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprint(i)))
+		if err != nil {
+			return err
+		}
+		for w := int64(0); w < size; w += int64(len(buf)) {
+			if _, err := f.Write(buf); err != nil {
+				f.Close()
+				return err
+			}
+		}
+		if syncClose {
+			if err := f.Sync(); err != nil {
+				f.Close()
+				return err
+			}
+		}
+		return f.Close()
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	w := mbps(int64(n)*size, time.Since(start))
+	start = time.Now()
+	err = parallel(n, func(i int) error {
+		f, err := os.Open(filepath.Join(dir, fmt.Sprint(i)))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = io.CopyBuffer(io.Discard, f, make([]byte, 1<<20))
+		return err
+	})
+	return w, mbps(int64(n)*size, time.Since(start)), err
+}
+
+// SmallFilesMain is `granary bench smallfiles`.
+func SmallFilesMain(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("granary bench smallfiles", flag.ContinueOnError)
+	n := fs.Int("files", 20000, "files to write, then read")
+	clients := fs.Int("clients", 16, "concurrent clients")
+	size := fs.Int("size", 1024, "bytes per file")
+	dir := fs.String("dir", "", "where the cluster lives (default: a temporary folder)")
+	dbURL := fs.String("database-url", os.Getenv("GRANARY_DATABASE_URL"), "use this PostgreSQL instead of starting one")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	e, err := start(ctx, *dir, *dbURL, 3, false)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	data := make([]byte, *size)
+	_, _ = rand.Read(data)
+	per := *n / *clients
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	name := func(c, i int) string { return fmt.Sprintf("/bench/small/c%d/d%d/f%d", c, i/100, i%100) }
+	start := time.Now()
+	err = parallel(*clients, func(c int) error {
+		cl := client.New(e.c.MetadataURL, "bench")
+		for i := 0; i < per; i++ {
+			w, err := cl.Create(ctx, name(c, i), client.CreateOptions{Replication: 1})
+			if err != nil {
+				return err
+			}
+			if _, err := w.Write(data); err != nil {
+				return err
+			}
+			if err := w.Close(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	wd := time.Since(start)
+	start = time.Now()
+	err = parallel(*clients, func(c int) error {
+		cl := client.New(e.c.MetadataURL, "bench")
+		buf := make([]byte, *size+1)
+		for i := 0; i < per; i++ {
+			r, err := cl.Open(ctx, name(c, i))
+			if err != nil {
+				return err
+			}
+			k, err := io.ReadFull(r, buf)
+			r.Close()
+			if err != io.ErrUnexpectedEOF || k != *size {
+				return fmt.Errorf("read %d bytes of %s: %v", k, name(c, i), err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	rd := time.Since(start)
+	total := per * *clients
+	fmt.Fprintf(out, "----- small files: %d files of %d bytes, replication 1, %d concurrent clients (Go client) -----\nwrite: %.0f files/s (%v)\nread:  %.0f files/s (%v)\n",
+		total, *size, *clients, float64(total)/wd.Seconds(), wd.Round(time.Millisecond), float64(total)/rd.Seconds(), rd.Round(time.Millisecond))
+	return nil
+}
+
+// benchLogger discards logs unless GRANARY_BENCH_LOG is set.
+func benchLogger() *slog.Logger {
+	if os.Getenv("GRANARY_BENCH_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
