@@ -104,3 +104,42 @@ func TestWebHDFSDataRoundTrips(t *testing.T) {
 		t.Fatalf("LISTSTATUS on a datanode: %d %s", code, body)
 	}
 }
+
+func TestWebHDFSConcatAndTruncate(t *testing.T) {
+	c := testCluster(t, 3, smallBlocks)
+	base := c.MetadataURL + "/webhdfs/v1/tmp/ct"
+	const bs = 4096
+	var want []byte
+	for i, size := range []int{2 * bs, bs, 3000} {
+		data := randomBytes(size, int64(i)+500)
+		if code, _, body := curlL(t, "PUT", fmt.Sprintf("%s/p%d?op=CREATE&user.name=me&blocksize=%d", base, i, bs), data); code != 201 {
+			t.Fatalf("CREATE p%d: %d %s", i, code, body)
+		}
+		want = append(want, data...)
+	}
+	if code, _, body := curlL(t, "POST", base+"/p0?op=CONCAT&sources=/tmp/ct/p1,/tmp/ct/p2&user.name=me", nil); code != 200 || len(body) != 0 {
+		t.Fatalf("CONCAT: %d %s", code, body)
+	}
+	if code, _, got := curlL(t, "GET", base+"/p0?op=OPEN&user.name=me", nil); code != 200 || !bytes.Equal(got, want) {
+		t.Fatalf("after CONCAT: %d, %d bytes (want %d)", code, len(got), len(want))
+	}
+	if code, _, _ := curlL(t, "GET", base+"/p1?op=GETFILESTATUS&user.name=me", nil); code != 404 {
+		t.Fatalf("a concatenated source still exists: %d", code)
+	}
+	if code, _, body := curlL(t, "POST", base+"/p0?op=CONCAT&sources=/tmp/ct/none&user.name=me", nil); code != 404 {
+		t.Fatalf("CONCAT of a missing source: %d %s", code, body)
+	}
+	// Truncate on a block boundary, then inside a block.
+	for _, n := range []int{3 * bs, 2*bs + 1000, 10, 0} {
+		code, _, body := curlL(t, "POST", fmt.Sprintf("%s/p0?op=TRUNCATE&newlength=%d&user.name=me", base, n), nil)
+		if code != 200 || string(body) != `{"boolean":true}` {
+			t.Fatalf("TRUNCATE to %d: %d %s", n, code, body)
+		}
+		if code, _, got := curlL(t, "GET", base+"/p0?op=OPEN&user.name=me", nil); code != 200 || !bytes.Equal(got, want[:n]) {
+			t.Fatalf("after TRUNCATE to %d: %d, %d bytes", n, code, len(got))
+		}
+	}
+	if code, _, body := curlL(t, "POST", base+"/p0?op=TRUNCATE&newlength=99&user.name=me", nil); code != 400 || !bytes.Contains(body, []byte("Cannot truncate to a larger file size")) {
+		t.Fatalf("TRUNCATE past the end: %d %s", code, body)
+	}
+}

@@ -44,7 +44,7 @@ var webhdfsOps = map[string]map[string]func(s *Service, w http.ResponseWriter, r
 		"ENABLEECPOLICY": nil, "DISABLEECPOLICY": nil, "SETECPOLICY": nil,
 	},
 	http.MethodPost: {
-		"APPEND": (*Service).appendOp, "CONCAT": nil, "TRUNCATE": nil, "UNSETSTORAGEPOLICY": nil, "UNSETECPOLICY": nil,
+		"APPEND": (*Service).appendOp, "CONCAT": (*Service).concatOp, "TRUNCATE": (*Service).truncateOp, "UNSETSTORAGEPOLICY": nil, "UNSETECPOLICY": nil,
 	},
 	http.MethodDelete: {
 		"DELETE": (*Service).deleteOp, "DELETESNAPSHOT": nil,
@@ -112,14 +112,16 @@ func (s *Service) webhdfsPut(w http.ResponseWriter, r *http.Request) { s.webhdfs
 // webhdfsPost godoc
 //
 //	@Summary		WebHDFS POST operations
-//	@Description	APPEND answers 307 to the datanode holding the file's last block; CONCAT and TRUNCATE answer UnsupportedOperationException for now.
+//	@Description	APPEND answers 307 to the datanode holding the file's last block; CONCAT (sources=comma list) answers 200 with an empty body; TRUNCATE (newlength) answers {"boolean": true} once the file has its new length.
 //	@Tags			webhdfs
 //	@Produce		json
 //	@Param			path		path		string	true	"absolute path without the leading slash"
 //	@Param			op			query		string	true	"operation"	Enums(APPEND,CONCAT,TRUNCATE)
 //	@Param			user.name	query		string	false	"caller"
-//	@Param			noredirect	query		boolean	false	"answer 200 {Location} instead of 307"
-//	@Success		200			{object}	api.LocationResponse
+//	@Param			noredirect	query		boolean	false	"APPEND: answer 200 {Location} instead of 307"
+//	@Param			sources		query		string	false	"CONCAT: absolute paths, comma separated"
+//	@Param			newlength	query		integer	false	"TRUNCATE: the new length"
+//	@Success		200			{object}	api.BooleanResponse	"TRUNCATE {boolean}; APPEND with noredirect {Location}; CONCAT an empty body"
 //	@Success		307			{string}	string	"Location header names a datanode"
 //	@Failure		400			{object}	errs.RemoteExceptionBody
 //	@Failure		403			{object}	errs.RemoteExceptionBody

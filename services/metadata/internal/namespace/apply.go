@@ -66,6 +66,30 @@ func (ns *Namespace) apply(op Op) error {
 			ns.blocks.Add(int64(len(n.blocks))) // all blocks stay complete
 			return nil
 		})
+	case *ConcatDelete:
+		return ns.applyConcat(o)
+	case *Truncate:
+		return ns.withInode(o.Path, func(n *Inode) error {
+			if n.dir != nil || n.uc != nil {
+				return fmt.Errorf("%s is not a closed file", o.Path)
+			}
+			kept := map[int64]bool{}
+			for _, b := range o.Blocks {
+				kept[b.ID] = true
+			}
+			for _, b := range n.blocks {
+				if !kept[b.ID] {
+					ns.changes = append(ns.changes, BlockChange{ID: b.ID, Removed: true})
+				}
+			}
+			before := n.storageSpace()
+			ns.blocks.Add(int64(len(o.Blocks) - len(n.blocks)))
+			n.blocks = append([]Block(nil), o.Blocks...)
+			n.mtime = o.Mtime
+			addUsage(n.parent, 0, n.storageSpace()-before)
+			ns.emit(n)
+			return nil
+		})
 	case *UpdateBlocks:
 		return ns.withUC(o.Path, func(n *Inode) error {
 			kept := map[int64]bool{}
@@ -293,5 +317,39 @@ func (ns *Namespace) applyAddBlock(n *Inode, o *AddBlock) error {
 	ns.genStamp = max(ns.genStamp, o.Last.GenStamp)
 	addUsage(n.parent, 0, n.storageSpace()-before)
 	ns.emit(n)
+	return nil
+}
+
+func (ns *Namespace) applyConcat(o *ConcatDelete) error {
+	t, _, err := ns.lookup(o.Target)
+	if err != nil {
+		return err
+	}
+	if t == nil || t.dir != nil || t.uc != nil {
+		return fmt.Errorf("concat target %s is not a closed file", o.Target)
+	}
+	var srcs []*Inode
+	for _, p := range o.Sources {
+		n, _, err := ns.lookup(p)
+		if err != nil {
+			return err
+		}
+		if n == nil || n.dir != nil || n.uc != nil || n == t {
+			return fmt.Errorf("concat source %s is not a closed file", p)
+		}
+		srcs = append(srcs, n)
+	}
+	before := t.storageSpace()
+	for _, n := range srcs {
+		// The blocks move to the target (they stay complete blocks of the
+		// namespace); the emptied source is then deleted.
+		t.blocks = append(t.blocks, n.blocks...)
+		addUsage(n.parent, 0, -n.storageSpace())
+		n.blocks = nil
+		ns.detach(n, o.Mtime)
+	}
+	t.mtime = o.Mtime
+	addUsage(t.parent, 0, t.storageSpace()-before)
+	ns.emit(t)
 	return nil
 }

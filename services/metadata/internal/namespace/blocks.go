@@ -235,3 +235,108 @@ func (ns *Namespace) RecoverLease(ctx context.Context, path, holder string, bloc
 		return t.log(&Close{Path: hdfspath.Join(comps), Mtime: ns.millis(), Atime: n.atime, Blocks: blocks})
 	})
 }
+
+// Concat moves the blocks of sources to the end of target and deletes the
+// sources (ClientProtocol.concat). As HDFS: the target and the sources are
+// closed files in one directory, the sources distinct and not the target;
+// WRITE is needed on the directory and READ on the sources.
+func (ns *Namespace) Concat(ctx context.Context, u *User, target string, sources []string) error {
+	tc, err := hdfspath.Split(target)
+	if err != nil {
+		return err
+	}
+	if len(sources) == 0 {
+		return errs.E(errs.IllegalArgument, "Concat: no sources given")
+	}
+	return ns.mutate(ctx, "Cannot concat "+target, func(t *tx) error {
+		tip, _ := ns.resolve(tc)
+		tn := tip[len(tip)-1]
+		if tn == nil {
+			return errs.E(errs.FileNotFound, "File does not exist: %s", target)
+		}
+		if tn.dir != nil || tn.uc != nil {
+			return errs.E(errs.IllegalArgument, "concat: target file %s is not a closed file", target)
+		}
+		if err := ns.checkPermission(u, tip, check{access: actWrite, parent: actWrite}); err != nil {
+			return err
+		}
+		seen := map[*Inode]bool{}
+		var paths []string
+		for _, src := range sources {
+			sc, err := hdfspath.Split(src)
+			if err != nil {
+				return err
+			}
+			sip, _ := ns.resolve(sc)
+			sn := sip[len(sip)-1]
+			switch {
+			case sn == nil:
+				return errs.E(errs.FileNotFound, "File does not exist: %s", src)
+			case sn == tn:
+				return errs.E(errs.IllegalArgument, "concat: the target file %s is among the sources", target)
+			case seen[sn]:
+				return errs.E(errs.IllegalArgument, "concat: %s is given twice", src)
+			case sn.dir != nil || sn.uc != nil:
+				return errs.E(errs.IllegalArgument, "concat: source file %s is invalid or empty or underConstruction", src)
+			case sn.parent != tn.parent:
+				return errs.E(errs.IllegalArgument, "Source file %s is not in the same directory with the target %s", src, target)
+			}
+			if err := ns.checkPermission(u, sip, check{access: actRead, parent: actWrite}); err != nil {
+				return err
+			}
+			seen[sn] = true
+			paths = append(paths, hdfspath.Join(sc))
+		}
+		return t.log(&ConcatDelete{Target: hdfspath.Join(tc), Sources: paths, Mtime: ns.millis()})
+	})
+}
+
+// Truncate cuts a closed file to newLength (ClientProtocol.truncate). On a
+// block boundary it is done at once; otherwise the block holding the new
+// end is dropped too and tail returns how many of its bytes the caller
+// must write back (with Append) to finish the truncation, and from which
+// block: HDFS's copy-on-truncate.
+func (ns *Namespace) Truncate(ctx context.Context, u *User, path string, newLength int64) (tail int64, from Block, err error) {
+	comps, err := hdfspath.Split(path)
+	if err != nil {
+		return 0, Block{}, err
+	}
+	err = ns.mutate(ctx, "Cannot truncate "+path, func(t *tx) error {
+		ip, _ := ns.resolve(comps)
+		n := ip[len(ip)-1]
+		if n == nil {
+			return errs.E(errs.FileNotFound, "File does not exist: %s", path)
+		}
+		if n.dir != nil {
+			return errs.E(errs.FileNotFound, "Path is not a file: %s", path)
+		}
+		if err := ns.checkPermission(u, ip, check{access: actWrite}); err != nil {
+			return err
+		}
+		if n.uc != nil {
+			return errs.E(errs.AlreadyBeingCreated, "Failed to TRUNCATE_FILE %s because this file lease is currently owned by %s on %s", path, n.uc.clientName, n.uc.clientMachine)
+		}
+		length := n.length()
+		if newLength > length {
+			return errs.E(errs.IllegalArgument, "Cannot truncate to a larger file size. Current size: %d, truncate size: %d.", length, newLength)
+		}
+		if newLength == length {
+			return nil
+		}
+		var kept []Block
+		var pos int64
+		for _, b := range n.blocks {
+			if pos+b.NumBytes <= newLength {
+				kept = append(kept, b)
+				pos += b.NumBytes
+				continue
+			}
+			if pos < newLength {
+				tail, from = newLength-pos, b
+			}
+			break
+		}
+		return t.log(&Truncate{Path: hdfspath.Join(comps), Blocks: kept, Mtime: ns.millis()})
+	})
+	return tail, from, err
+}

@@ -63,6 +63,8 @@ func allOps() []Op {
 		&AddBlock{Path: "/b/f", Penultimate: &Block{ID: 1<<30 + 1, GenStamp: 1002, NumBytes: 7}, Last: Block{ID: 1<<30 + 2, GenStamp: 1003}},
 		&UpdateBlocks{Path: "/b/f", Blocks: []Block{{ID: 1 << 30, GenStamp: 1001, NumBytes: 9}}},
 		&AppendOp{Path: "/b/f", ClientName: "c2", ClientMachine: "10.0.0.1"},
+		&ConcatDelete{Target: "/b/f", Sources: []string{"/b/g", "/b/h"}, Mtime: 12},
+		&Truncate{Path: "/b/f", Blocks: []Block{{ID: 1 << 30, GenStamp: 1001, NumBytes: 9}}, Mtime: 13},
 	}
 }
 
@@ -161,7 +163,14 @@ func randomWorkload(ns *Namespace, seed int64, n int) {
 		case 7:
 			_, err = ns.SetReplication(ctx, u, path(), rng.Intn(5)+1)
 		case 8:
-			err = ns.SetTimes(ctx, u, path(), int64(rng.Intn(1000)), -1)
+			switch rng.Intn(3) {
+			case 0:
+				err = ns.SetTimes(ctx, u, path(), int64(rng.Intn(1000)), -1)
+			case 1:
+				err = ns.Concat(ctx, u, path(), []string{path(), path()})
+			case 2:
+				_, _, err = ns.Truncate(ctx, u, path(), int64(rng.Intn(1<<21)))
+			}
 		}
 		_ = err // failures are part of the workload: they must log nothing
 	}

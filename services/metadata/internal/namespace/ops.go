@@ -26,6 +26,8 @@ const (
 	OpUpdateBlocks   OpCode = 25
 	OpAddBlock       OpCode = 33
 	OpAppend         OpCode = 47
+	OpConcatDelete   OpCode = 16
+	OpTruncate       OpCode = 46
 )
 
 var opNames = map[OpCode]string{
@@ -33,6 +35,7 @@ var opNames = map[OpCode]string{
 	OpSetReplication: "OP_SET_REPLICATION", OpSetPermissions: "OP_SET_PERMISSIONS",
 	OpSetOwner: "OP_SET_OWNER", OpClose: "OP_CLOSE", OpTimes: "OP_TIMES", OpSetQuota: "OP_SET_QUOTA",
 	OpUpdateBlocks: "OP_UPDATE_BLOCKS", OpAddBlock: "OP_ADD_BLOCK", OpAppend: "OP_APPEND",
+	OpConcatDelete: "OP_CONCAT_DELETE", OpTruncate: "OP_TRUNCATE",
 }
 
 func (c OpCode) String() string {
@@ -157,6 +160,51 @@ func (o *AppendOp) encode(e *encoder) { e.str(o.Path); e.str(o.ClientName); e.st
 func (o *AppendOp) decode(d *decoder) {
 	o.Path, o.ClientName, o.ClientMachine = d.str(), d.str(), d.str()
 }
+
+// ConcatDelete moves the blocks of Sources, in order, to the end of Target
+// and deletes the sources (OP_CONCAT_DELETE).
+type ConcatDelete struct {
+	Target  string
+	Sources []string
+	Mtime   int64
+}
+
+// Truncate cuts a closed file to the blocks given, on a block boundary
+// (OP_TRUNCATE).
+type Truncate struct {
+	Path   string
+	Blocks []Block
+	Mtime  int64
+}
+
+func (*ConcatDelete) Code() OpCode { return OpConcatDelete }
+func (*Truncate) Code() OpCode     { return OpTruncate }
+
+func (o *ConcatDelete) encode(e *encoder) {
+	e.str(o.Target)
+	e.uint(uint64(len(o.Sources)))
+	for _, s := range o.Sources {
+		e.str(s)
+	}
+	e.int(o.Mtime)
+}
+
+func (o *ConcatDelete) decode(d *decoder) {
+	o.Target = d.str()
+	n := d.uint()
+	if n > uint64(len(d.buf)) {
+		d.fail("source count")
+		return
+	}
+	o.Sources = make([]string, n)
+	for i := range o.Sources {
+		o.Sources[i] = d.str()
+	}
+	o.Mtime = d.int()
+}
+
+func (o *Truncate) encode(e *encoder) { e.str(o.Path); e.blocks(o.Blocks); e.int(o.Mtime) }
+func (o *Truncate) decode(d *decoder) { o.Path, o.Blocks, o.Mtime = d.str(), d.blocks(), d.int() }
 
 func (*AddBlock) Code() OpCode     { return OpAddBlock }
 func (*UpdateBlocks) Code() OpCode { return OpUpdateBlocks }
@@ -309,6 +357,10 @@ func DecodeOp(code OpCode, payload []byte) (Op, error) {
 		op = &UpdateBlocks{}
 	case OpAppend:
 		op = &AppendOp{}
+	case OpConcatDelete:
+		op = &ConcatDelete{}
+	case OpTruncate:
+		op = &Truncate{}
 	default:
 		return nil, fmt.Errorf("%w: unknown op code %d", ErrCorruptOp, code)
 	}

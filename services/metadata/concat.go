@@ -1,0 +1,109 @@
+package metadata
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/granary-fs/granary/api"
+	"github.com/granary-fs/granary/internal/client"
+	"github.com/granary-fs/granary/internal/errs"
+)
+
+func (s *Service) concatOp(w http.ResponseWriter, r *http.Request, c *webhdfsCall) error {
+	srcs := c.p.str("sources", "")
+	if srcs == "" {
+		return errs.E(errs.IllegalArgument, "Required param sources for op: CONCAT is null or empty")
+	}
+	return emptyOK(w, s.namespace().Concat(r.Context(), c.user, c.path, strings.Split(srcs, ",")))
+}
+
+// truncateOp truncates a file. On a block boundary it is immediate; inside
+// a block the bytes of that block up to the new end are read from a
+// datanode first, the file is cut before that block, and they are written
+// back as a new last block (copy-on-truncate), so the answer is true once
+// the file has its new length.
+func (s *Service) truncateOp(w http.ResponseWriter, r *http.Request, c *webhdfsCall) error {
+	if !c.p.has("newlength") {
+		return errs.E(errs.IllegalArgument, "Required param newlength for op: TRUNCATE is null or empty")
+	}
+	newLength := c.p.int64("newlength", 0, 0, 1<<62)
+	if c.p.err != nil {
+		return c.p.err
+	}
+	ctx := r.Context()
+	// Keep the bytes of the block that will hold the new end, while its
+	// replicas are still located.
+	var keep []byte
+	var keptFrom int64
+	if lbs, err := s.getBlockLocations(ctx, c.user, c.path, newLength, 1); err == nil && len(lbs.LocatedBlocks) > 0 && newLength < lbs.FileLength {
+		b := lbs.LocatedBlocks[0]
+		if n := newLength - b.StartOffset; n > 0 {
+			if keep, err = readBlockPrefix(ctx, b, n); err != nil {
+				return err
+			}
+			keptFrom = b.Block.BlockID
+		}
+	}
+	tail, from, err := s.namespace().Truncate(ctx, c.user, c.path, newLength)
+	if err != nil {
+		return err
+	}
+	if tail > 0 {
+		if from.ID != keptFrom || int64(len(keep)) != tail {
+			return errs.E(errs.IO, "truncate of %s: the file changed during the operation", c.path)
+		}
+		cl := client.New("http://"+s.selfAddr(), c.user.Name)
+		fw, err := cl.Append(ctx, c.path)
+		if err != nil {
+			return err
+		}
+		if _, err := fw.Write(keep); err != nil {
+			fw.Close()
+			return err
+		}
+		if err := fw.Close(); err != nil {
+			return err
+		}
+	}
+	return writeJSON(w, http.StatusOK, api.BooleanResponse{Boolean: true})
+}
+
+// readBlockPrefix reads the first n bytes of a block from its first
+// replica that answers.
+func readBlockPrefix(ctx context.Context, b api.LocatedBlock, n int64) ([]byte, error) {
+	var last error = errs.E(errs.IO, "block %d has no live replica", b.Block.BlockID)
+	for _, d := range b.Locations {
+		u := fmt.Sprintf("http://%s:%d/api/v1/blocks/%d?bpid=%s&offset=0&length=%d", d.IPAddr, d.HTTPPort, b.Block.BlockID, b.Block.BlockPoolID, n)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			last = err
+			continue
+		}
+		var buf bytes.Buffer
+		_, err = io.Copy(&buf, resp.Body)
+		resp.Body.Close()
+		if err == nil && resp.StatusCode == http.StatusOK && int64(buf.Len()) == n {
+			return buf.Bytes(), nil
+		}
+		last = fmt.Errorf("reading block %d from %s: %s %v", b.Block.BlockID, d.IPAddr, resp.Status, err)
+	}
+	return nil, last
+}
+
+// selfAddr is an address this service can be reached at from itself.
+func (s *Service) selfAddr() string {
+	host, port, _ := net.SplitHostPort(s.listener.Addr().String())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
