@@ -37,9 +37,11 @@ Granary is running (Ctrl-C stops it).
   datanodes     %s
 
 Try:
-  curl -s '%s/webhdfs/v1/tmp?op=LISTSTATUS'
-  curl -s -X PUT '%s/webhdfs/v1/tmp/hello?op=MKDIRS&user.name=me'
+  curl -L -X PUT -T somefile '%s/webhdfs/v1/tmp/f?op=CREATE&user.name=me'
+  curl -L '%s/webhdfs/v1/tmp/f?op=OPEN&user.name=me'
+  granary fs -fs %s -put somefile /tmp/   (or go run ./cmd/granary fs ...)
+  granary fs -fs %s -ls /tmp
 `, cfg.DataDir, metadata.RedactURL(c.DatabaseURL), c.NATSURL, c.MetadataURL, c.MetadataURL, c.MetadataURL,
-			c.CoordinatorURL, c.CoordinatorURL, strings.Join(c.DatanodeURLs, " "), c.MetadataURL, c.MetadataURL)
+			c.CoordinatorURL, c.CoordinatorURL, strings.Join(c.DatanodeURLs, " "), c.MetadataURL, c.MetadataURL, c.MetadataURL, c.MetadataURL)
 	})
 }
