@@ -261,6 +261,16 @@ func SmallFilesMain(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	wd := time.Since(start)
+	if *cpuProfile != "" && os.Getenv("GRANARY_PROFILE_READS") != "" {
+		pprof.StopCPUProfile()
+		f, err := os.Create(*cpuProfile + ".reads")
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 	start = time.Now()
 	err = parallel(*clients, func(c int) error {
 		cl := client.New(e.c.MetadataURL, "bench")

@@ -217,6 +217,11 @@ func (r *ReplicaReader) Close() error {
 	return r.blk.Close()
 }
 
+// readPiece is how much of a replica is read and verified at a time.
+const readPiece = 2048 * BytesPerChecksum // 1 MiB
+
+var readBufs = sync.Pool{New: func() any { b := make([]byte, readPiece); return &b }}
+
 // ReadVerified copies length bytes from offset to w, reading whole 512-byte
 // chunks and checking each against the meta file before any of its bytes
 // are written. It returns ErrChecksum (wrapped) at the first bad chunk.
@@ -224,15 +229,26 @@ func (r *ReplicaReader) ReadVerified(w io.Writer, offset, length int64) (int64, 
 	if offset < 0 || length < 0 || offset+length > r.NumBytes {
 		return 0, fmt.Errorf("range [%d, %d) is outside the replica's %d bytes", offset, offset+length, r.NumBytes)
 	}
-	const piece = 2048 * BytesPerChecksum // 1 MiB
 	first := offset / BytesPerChecksum
 	pos := first * BytesPerChecksum
 	end := offset + length
-	data := make([]byte, piece)
+	// Small reads get a small buffer; large ones a pooled megabyte.
+	piece := int64(readPiece)
+	if span := end - pos; span < piece {
+		piece = (span + BytesPerChecksum - 1) / BytesPerChecksum * BytesPerChecksum
+	}
+	var data []byte
+	if piece == readPiece {
+		bp := readBufs.Get().(*[]byte)
+		defer readBufs.Put(bp)
+		data = *bp
+	} else {
+		data = make([]byte, piece)
+	}
 	crcs := make([]byte, 4*(piece/BytesPerChecksum))
 	var sent int64
 	for pos < end {
-		n := min(int64(piece), r.NumBytes-pos)
+		n := min(piece, r.NumBytes-pos)
 		nc := (n + BytesPerChecksum - 1) / BytesPerChecksum
 		if _, err := r.blk.ReadAt(data[:n], pos); err != nil {
 			return sent, err
