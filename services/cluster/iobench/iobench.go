@@ -92,11 +92,7 @@ func IOMain(ctx context.Context, args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "----- raw disk (same folder, %d files in parallel, synconclose=%v) -----\nwrite: %.1f MB/s\nread:  %.1f MB/s\n", *nrFiles, *syncClose, rawW, rawR)
 	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
+		if err := startProfile(*cpuProfile); err != nil {
 			return err
 		}
 		defer pprof.StopCPUProfile()
@@ -230,11 +226,7 @@ func SmallFilesMain(ctx context.Context, args []string, out io.Writer) error {
 	_, _ = rand.Read(data)
 	per := *n / *clients
 	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
+		if err := startProfile(*cpuProfile); err != nil {
 			return err
 		}
 		defer pprof.StopCPUProfile()
@@ -263,11 +255,7 @@ func SmallFilesMain(ctx context.Context, args []string, out io.Writer) error {
 	wd := time.Since(start)
 	if *cpuProfile != "" && os.Getenv("GRANARY_PROFILE_READS") != "" {
 		pprof.StopCPUProfile()
-		f, err := os.Create(*cpuProfile + ".reads")
-		if err != nil {
-			return err
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
+		if err := startProfile(*cpuProfile + ".reads"); err != nil {
 			return err
 		}
 	}
@@ -304,4 +292,13 @@ func benchLogger() *slog.Logger {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// startProfile starts a CPU profile into path.
+func startProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	return pprof.StartCPUProfile(f)
 }
