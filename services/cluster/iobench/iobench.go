@@ -19,6 +19,7 @@ import (
 	"runtime/pprof"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/granary-fs/granary/internal/client"
@@ -74,6 +75,7 @@ func IOMain(ctx context.Context, args []string, out io.Writer) error {
 	syncClose := fs.Bool("synconclose", false, "fsync replicas (and the raw file) on close")
 	dbURL := fs.String("database-url", os.Getenv("GRANARY_DATABASE_URL"), "use this PostgreSQL instead of starting one")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the Granary part of the run to this file")
+	drop := fs.Bool("dropcaches", true, "drop the page cache before each read phase (needs root), so reads come from the disk on both sides")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -86,11 +88,22 @@ func IOMain(ctx context.Context, args []string, out io.Writer) error {
 	buf := make([]byte, 1<<20)
 	_, _ = rand.Read(buf)
 
-	rawW, rawR, err := rawDisk(filepath.Join(e.dir, "raw"), *nrFiles, *size<<20, buf, *syncClose)
+	beforeRead := func() {}
+	cacheNote := "page cache dropped before reads"
+	if *drop {
+		if err := dropCaches(); err != nil {
+			cacheNote = "page cache NOT dropped (" + err.Error() + "): reads may come from memory"
+		} else {
+			beforeRead = func() { _ = dropCaches() }
+		}
+	} else {
+		cacheNote = "page cache not dropped: reads may come from memory"
+	}
+	rawW, rawR, err := rawDisk(filepath.Join(e.dir, "raw"), *nrFiles, *size<<20, buf, *syncClose, beforeRead)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "----- raw disk (same folder, %d files in parallel, synconclose=%v) -----\nwrite: %.1f MB/s\nread:  %.1f MB/s\n", *nrFiles, *syncClose, rawW, rawR)
+	fmt.Fprintf(out, "----- raw disk (same folder, %d files in parallel, synconclose=%v, %s) -----\nwrite: %.1f MB/s\nread:  %.1f MB/s\n", *nrFiles, *syncClose, cacheNote, rawW, rawR)
 	if *cpuProfile != "" {
 		if err := startProfile(*cpuProfile); err != nil {
 			return err
@@ -118,6 +131,7 @@ func IOMain(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 		wMBs := mbps(total, time.Since(start))
+		beforeRead()
 		start = time.Now()
 		var read atomic.Int64
 		err = parallel(*nrFiles, func(i int) error {
@@ -163,7 +177,7 @@ func parallel(n int, fn func(i int) error) error {
 }
 
 // rawDisk writes and reads n files of size bytes in dir, in parallel.
-func rawDisk(dir string, n int, size int64, buf []byte, syncClose bool) (float64, float64, error) {
+func rawDisk(dir string, n int, size int64, buf []byte, syncClose bool, beforeRead func()) (float64, float64, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 0, 0, err
 	}
@@ -192,6 +206,7 @@ func rawDisk(dir string, n int, size int64, buf []byte, syncClose bool) (float64
 		return 0, 0, err
 	}
 	w := mbps(int64(n)*size, time.Since(start))
+	beforeRead()
 	start = time.Now()
 	err = parallel(n, func(i int) error {
 		f, err := os.Open(filepath.Join(dir, fmt.Sprint(i)))
@@ -301,4 +316,10 @@ func startProfile(path string) error {
 		return err
 	}
 	return pprof.StartCPUProfile(f)
+}
+
+// dropCaches writes dirty pages back and drops the page cache (root only).
+func dropCaches() error {
+	syscall.Sync()
+	return os.WriteFile("/proc/sys/vm/drop_caches", []byte("3\n"), 0o644)
 }
