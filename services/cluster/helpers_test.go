@@ -41,7 +41,7 @@ func testCluster(t *testing.T, datanodes int, tweak func(*cluster.Config)) *clus
 	cfg := cluster.Config{
 		DataDir: dir, DatabaseURL: pgtest.NewDatabase(t), MetadataAddr: "127.0.0.1:0", CoordinatorAddr: "127.0.0.1:0",
 		NATSAddr: "127.0.0.1:0", Datanodes: datanodes, DatanodeAddrs: addrs,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger: testLogger(),
 		Metadata: func(c *metadata.Config) {
 			c.Superuser = "hdfs"
 			c.SafeModeExtension = -1 // none
@@ -52,6 +52,7 @@ func testCluster(t *testing.T, datanodes int, tweak func(*cluster.Config)) *clus
 			c.RecheckInterval = 250 * time.Millisecond
 			c.ReconcileInterval = 50 * time.Millisecond
 			c.UnknownReplicaGrace = 200 * time.Millisecond
+			c.RedundancyInterval = 100 * time.Millisecond
 		},
 		Datanode: func(i int, c *datanode.Config) {
 			c.HeartbeatInterval = 100 * time.Millisecond
@@ -254,4 +255,12 @@ func safeModeOf(t *testing.T, c *cluster.Cluster) safeMode {
 	var sm safeMode
 	call(t, "GET", c.MetadataURL+"/api/v1/admin/safemode", nil, &sm)
 	return sm
+}
+
+// testLogger discards logs unless GRANARY_TEST_LOG is set.
+func testLogger() *slog.Logger {
+	if os.Getenv("GRANARY_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }

@@ -48,6 +48,9 @@ func newMetrics(s *Service) *metrics {
 		gauge("granary_coordinator_under_replicated_blocks", "Blocks with fewer live replicas than their replication.", func() float64 {
 			return float64(s.mgr.Cluster().UnderReplicated)
 		}),
+		gauge("granary_coordinator_corrupt_blocks", "Blocks with replicas reported corrupt (last redundancy pass).", func() float64 { return float64(s.mgr.Stats().Corrupt) }),
+		gauge("granary_coordinator_pending_replication_blocks", "Blocks with transfers scheduled and not yet done.", func() float64 { return float64(s.mgr.Stats().PendingReplication) }),
+		gauge("granary_coordinator_excess_replicas", "Excess replicas found by the last redundancy pass.", func() float64 { return float64(s.mgr.Stats().Excess) }),
 	)
 	return m
 }

@@ -44,7 +44,11 @@ type Config struct {
 	ReconcileInterval time.Duration
 	// UnknownReplicaGrace: see blockmgr.Config (default 30 s).
 	UnknownReplicaGrace time.Duration
-	Logger              *slog.Logger
+	// RedundancyInterval is dfs.namenode.redundancy.interval.seconds (3 s).
+	RedundancyInterval time.Duration
+	MaxStreams         int           // dfs.namenode.replication.max-streams (2)
+	PendingTimeout     time.Duration // dfs.namenode.reconstruction.pending.timeout-sec (300 s)
+	Logger             *slog.Logger
 }
 
 // Service is a running coordinator.
@@ -76,6 +80,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.ReconcileInterval == 0 {
 		cfg.ReconcileInterval = time.Second
 	}
+	if cfg.RedundancyInterval == 0 {
+		cfg.RedundancyInterval = 3 * time.Second
+	}
 	topo, err := readTopology(cfg.TopologyFile)
 	if err != nil {
 		return nil, err
@@ -85,7 +92,7 @@ func New(cfg Config) (*Service, error) {
 		mgr: blockmgr.New(blockmgr.Config{
 			HeartbeatInterval: cfg.HeartbeatInterval, RecheckInterval: cfg.RecheckInterval,
 			StaleInterval: cfg.StaleInterval, MaxFBRLeases: cfg.MaxFBRLeases, Topology: topo,
-			UnknownReplicaGrace: cfg.UnknownReplicaGrace,
+			UnknownReplicaGrace: cfg.UnknownReplicaGrace, MaxStreams: cfg.MaxStreams, PendingTimeout: cfg.PendingTimeout,
 		}),
 		resync: make(chan struct{}, 1), addrSet: make(chan struct{}), started: make(chan struct{}),
 	}
@@ -160,7 +167,7 @@ func (s *Service) Run(ctx context.Context) error {
 
 	loopCtx, stopLoops := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	for _, loop := range []func(context.Context){s.resyncLoop, s.livenessLoop, s.reconcileLoop} {
+	for _, loop := range []func(context.Context){s.resyncLoop, s.livenessLoop, s.reconcileLoop, s.redundancyLoop} {
 		wg.Add(1)
 		go func() { defer wg.Done(); loop(loopCtx) }()
 	}
@@ -388,4 +395,23 @@ func (s *Service) mgrConfig() blockmgr.Config {
 	c := blockmgr.Config{HeartbeatInterval: s.cfg.HeartbeatInterval}
 	c.Defaults()
 	return c
+}
+
+// redundancyLoop runs the redundancy monitor every redundancy interval.
+func (s *Service) redundancyLoop(ctx context.Context) {
+	t := time.NewTicker(s.cfg.RedundancyInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		st := s.mgr.CheckRedundancy()
+		if st.Scheduled > 0 {
+			s.log.Info("re-replication scheduled", "transfers", st.Scheduled, "under_replicated", st.UnderReplicated, "missing", st.Missing)
+		} else if st.UnderReplicated > 0 {
+			s.log.Debug("under-replicated blocks wait", "under_replicated", st.UnderReplicated, "pending", st.PendingReplication)
+		}
+	}
 }

@@ -198,7 +198,7 @@ func (a *actor) heartbeat(ctx context.Context, wantLease bool) (*dnproto.Heartbe
 	st := a.dn.store
 	hb := dnproto.Heartbeat{
 		DatanodeUUID: st.DatanodeUUID(), BlockPoolID: a.bpid, FailedVolumes: st.FailedVolumes(),
-		XceiverCount: int(a.dn.xceivers.Load()), RequestLease: wantLease,
+		XceiverCount: int(a.dn.xceivers.Load()), XmitsInProgress: int(a.dn.xmits.Load()), RequestLease: wantLease,
 		SlowDisks: []string{}, SlowPeers: []string{},
 	}
 	for _, v := range st.Reports(a.bpid) {
@@ -238,6 +238,19 @@ func (a *actor) execute(ctx context.Context, cmds []dnproto.Command) error {
 				return err
 			}
 			a.triggerFBR()
+		case dnproto.ActionTransfer:
+			for i, b := range c.Blocks {
+				if i >= len(c.Targets) {
+					break
+				}
+				go func() {
+					if err := a.dn.transfer(ctx, a.blockPool(), b, c.Targets[i]); err != nil {
+						a.dn.log.Warn("block transfer failed", "block", b.ID, "targets", c.Targets[i], "err", err)
+					} else {
+						a.dn.log.Info("block transferred", "block", b.ID, "targets", c.Targets[i])
+					}
+				}()
+			}
 		case dnproto.ActionShutdown:
 			a.dn.log.Warn("the coordinator asked this datanode to shut down")
 			a.dn.shutdown()

@@ -83,6 +83,7 @@ type Service struct {
 	actor    *actor
 	metrics  *metrics
 	xceivers atomic.Int64
+	xmits    atomic.Int64 // transfers in progress
 
 	listener  net.Listener
 	addrSet   chan struct{}

@@ -26,6 +26,7 @@ type Node struct {
 	adminState    string
 
 	invalidate []dnproto.BlockRef  // replicas to delete, sent with heartbeats
+	transfers  []dnproto.Command   // TRANSFER commands, sent with heartbeats
 	suspects   map[int64]time.Time // replicas to check against the namespace, since when
 	checkAll   bool                // check every replica (after a resync)
 	reportID   uint64              // the full report being received
@@ -107,6 +108,10 @@ func (m *Manager) Heartbeat(hb dnproto.Heartbeat) dnproto.HeartbeatReply {
 			Action: dnproto.ActionInvalidate, BlockPoolID: hb.BlockPoolID, Blocks: append([]dnproto.BlockRef(nil), n.invalidate[:k]...),
 		})
 		n.invalidate = n.invalidate[k:]
+	}
+	if len(n.transfers) > 0 {
+		reply.Commands = append(reply.Commands, n.transfers...)
+		n.transfers = nil
 	}
 	if hb.RequestLease {
 		reply.LeaseID = m.grantLease(n, now)
@@ -207,6 +212,7 @@ func (m *Manager) dropReplicas(n *Node) {
 	}
 	n.replicas = map[int64]replica{}
 	n.invalidate = nil
+	n.transfers = nil
 	n.suspects = map[int64]time.Time{}
 	n.reported = false
 }

@@ -30,6 +30,8 @@ type Config struct {
 	// does not know is kept before it is invalidated (default 30 s): the
 	// namespace event of a new block can arrive after the replica's report.
 	UnknownReplicaGrace time.Duration
+	MaxStreams          int           // dfs.namenode.replication.max-streams, 2
+	PendingTimeout      time.Duration // dfs.namenode.reconstruction.pending.timeout-sec, 300 s
 	Topology            map[string]string
 	Now                 func() time.Time
 }
@@ -56,6 +58,12 @@ func (c *Config) Defaults() {
 	}
 	if c.InvalidateLimit == 0 {
 		c.InvalidateLimit = 1000
+	}
+	if c.MaxStreams == 0 {
+		c.MaxStreams = 2
+	}
+	if c.PendingTimeout == 0 {
+		c.PendingTimeout = 300 * time.Second
 	}
 	if c.UnknownReplicaGrace == 0 {
 		c.UnknownReplicaGrace = 30 * time.Second
@@ -86,6 +94,9 @@ type Manager struct {
 	epoch, seq int64
 	nsSafeMode bool
 	pending    []*dnproto.BlockEvents // publications received while unsynced
+
+	pendingRepl map[int64]*pending // scheduled transfers by block
+	stats       RedundancyStats
 }
 
 // New returns an empty manager.
@@ -93,7 +104,7 @@ func New(cfg Config) *Manager {
 	cfg.Defaults()
 	return &Manager{
 		cfg: cfg, rng: rand.New(rand.NewSource(time.Now().UnixNano())),
-		nodes: map[string]*Node{}, blocks: map[int64]*Block{}, leases: map[uint64]*lease{},
+		nodes: map[string]*Node{}, blocks: map[int64]*Block{}, leases: map[uint64]*lease{}, pendingRepl: map[int64]*pending{},
 		nsSafeMode: true,
 	}
 }
@@ -106,6 +117,7 @@ type Block struct {
 	Complete               bool
 	InodeID                int64
 	holders                []*Node
+	corrupt                map[*Node]bool // replicas reported corrupt
 }
 
 // replica is what one datanode reported of one block.

@@ -14,12 +14,25 @@ import (
 func (m *Manager) ChooseTargets(req dnproto.ChooseTargetsRequest) []dnproto.DatanodeInfo {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	now := m.cfg.Now()
-	excluded := map[string]bool{}
+	exclude := map[*Node]bool{}
 	for _, id := range req.Exclude {
-		excluded[id] = true
+		if n := m.nodes[id]; n != nil {
+			exclude[n] = true
+		}
 	}
-	var good []*Node
+	chosen := m.chooseLocked(req.Replication, req.ClientHost, exclude, req.BlockSize, nil)
+	out := make([]dnproto.DatanodeInfo, len(chosen))
+	for i, n := range chosen {
+		out[i] = n.info()
+	}
+	return out
+}
+
+// chooseLocked picks up to want nodes not in exclude. existing are the
+// racks of replicas the block already has (re-replication): the first new
+// replica then goes to another rack when there is one.
+func (m *Manager) chooseLocked(want int, clientHost string, exclude map[*Node]bool, blockSize int64, existing map[string]bool) []*Node {
+	now := m.cfg.Now()
 	load, live := 0, 0
 	for _, n := range m.nodes {
 		if m.state(n, now) == Live {
@@ -31,26 +44,27 @@ func (m *Manager) ChooseTargets(req dnproto.ChooseTargetsRequest) []dnproto.Data
 	if live > 0 {
 		avg = float64(load) / float64(live)
 	}
+	var good []*Node
 	racks := map[string]bool{}
 	for _, n := range m.nodes {
-		if excluded[n.reg.DatanodeUUID] || m.state(n, now) != Live || n.adminState != "NORMAL" {
+		if exclude[n] || m.state(n, now) != Live || n.adminState != "NORMAL" {
 			continue
 		}
 		if avg > 0 && float64(n.xceivers) > 2*avg {
 			continue
 		}
-		if req.BlockSize > 0 && len(n.storages) > 0 && n.remaining() < req.BlockSize {
+		if blockSize > 0 && len(n.storages) > 0 && n.remaining() < blockSize {
 			continue
 		}
 		good = append(good, n)
 		racks[n.rack] = true
 	}
 	m.rng.Shuffle(len(good), func(i, j int) { good[i], good[j] = good[j], good[i] })
-	want := min(req.Replication, len(good))
+	want = min(want, len(good))
 	if want <= 0 {
 		return nil
 	}
-	maxPerRack := (want-1)/len(racks) + 2
+	maxPerRack := (want+len(existing)-1)/len(racks) + 2
 	chosen := make([]*Node, 0, want)
 	perRack := map[string]int{}
 	taken := func(n *Node) bool {
@@ -71,24 +85,29 @@ func (m *Manager) ChooseTargets(req dnproto.ChooseTargetsRequest) []dnproto.Data
 		}
 		return false
 	}
-	any := func(*Node) bool { return true }
+	anyNode := func(*Node) bool { return true }
+	if len(existing) > 0 {
+		// Re-replication: a rack the block is not on yet, when there is one.
+		if !pick(func(n *Node) bool { return !existing[n.rack] }) {
+			pick(anyNode)
+		}
+		for len(chosen) < want && pick(anyNode) {
+		}
+		return chosen
+	}
 	// First replica: the writer's own node when it is a datanode.
-	if !pick(func(n *Node) bool { return n.reg.IPAddr == req.ClientHost || n.reg.HostName == req.ClientHost }) {
-		pick(any)
+	if !pick(func(n *Node) bool { return n.reg.IPAddr == clientHost || n.reg.HostName == clientHost }) {
+		pick(anyNode)
 	}
 	if len(chosen) < want && !pick(func(n *Node) bool { return n.rack != chosen[0].rack }) {
-		pick(any)
+		pick(anyNode)
 	}
 	if len(chosen) < want && !pick(func(n *Node) bool { return n.rack == chosen[1].rack }) {
-		pick(any)
+		pick(anyNode)
 	}
-	for len(chosen) < want && pick(any) {
+	for len(chosen) < want && pick(anyNode) {
 	}
-	out := make([]dnproto.DatanodeInfo, len(chosen))
-	for i, n := range chosen {
-		out[i] = n.info()
-	}
-	return out
+	return chosen
 }
 
 func (n *Node) remaining() int64 {

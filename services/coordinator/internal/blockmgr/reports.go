@@ -59,7 +59,9 @@ func (m *Manager) addReplica(n *Node, id int64, r replica) {
 	n.replicas[id] = r
 	b := m.blocks[id]
 	if b != nil && b.matches(r) {
-		b.addHolder(n)
+		if !b.corrupt[n] {
+			b.addHolder(n)
+		}
 		return
 	}
 	if b != nil {
@@ -75,6 +77,7 @@ func (m *Manager) removeReplica(n *Node, id int64) {
 	delete(n.suspects, id)
 	if b := m.blocks[id]; b != nil {
 		b.removeHolder(n)
+		delete(b.corrupt, n)
 	}
 }
 
@@ -94,6 +97,7 @@ func (m *Manager) Incremental(r *dnproto.IncrementalReport) error {
 			m.addReplica(n, e.Block.ID, replica{genStamp: e.Block.GenStamp, numBytes: e.Block.NumBytes, state: dnproto.StateRBW, storage: n.storageIndex(e.StorageID), report: n.reportID})
 		case dnproto.Deleted:
 			m.removeReplica(n, e.Block.ID)
+			m.transferFailed(n, e.Block.ID)
 		default:
 			return errs.E(errs.IllegalArgument, "unknown incremental report status %q", e.Status)
 		}
@@ -168,6 +172,10 @@ func (m *Manager) BadBlocks(r *dnproto.BadBlocks) error {
 	for _, b := range r.Blocks {
 		if blk := m.blocks[b.ID]; blk != nil {
 			blk.removeHolder(n)
+			if blk.corrupt == nil {
+				blk.corrupt = map[*Node]bool{}
+			}
+			blk.corrupt[n] = true
 		}
 	}
 	return nil

@@ -1,0 +1,121 @@
+package cluster_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/granary-fs/granary/internal/client"
+	"github.com/granary-fs/granary/services/cluster"
+	"github.com/granary-fs/granary/services/datanode"
+)
+
+// allBlocks reports whether every block of path has exactly want
+// locations on distinct datanodes, none of them in not.
+func allBlocks(t *testing.T, c *cluster.Cluster, path string, want int, not ...string) bool {
+	for _, b := range locations(t, c, path) {
+		u := b.uuids()
+		slices.Sort(u)
+		if len(u) != want || len(slices.Compact(u)) != want {
+			return false
+		}
+		for _, n := range not {
+			if slices.Contains(u, n) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func TestReReplicationAfterADatanodeDies(t *testing.T) {
+	c := testCluster(t, 4, smallBlocks)
+	cl := client.New(c.MetadataURL, "hdfs")
+	const bs = 64 << 10
+	files := map[string][]byte{}
+	for i, name := range []string{"/heal/a", "/heal/b", "/heal/c"} {
+		files[name] = randomBytes(3*bs+100*i, int64(i)+900)
+		writeFile(t, cl, name, files[name], client.CreateOptions{BlockSize: bs, Replication: 3})
+	}
+	victim := locations(t, c, "/heal/a")[0].uuids()[0]
+	if err := c.KillDatanode(index(t, c, victim)); err != nil {
+		t.Fatal(err)
+	}
+	for name := range files {
+		eventually(t, 30*time.Second, "3 live replicas of every block of "+name, func() bool {
+			return allBlocks(t, c, name, 3, victim)
+		})
+	}
+	for name, data := range files {
+		if got := readFile(t, cl, name); !bytes.Equal(got, data) {
+			t.Fatalf("%s differs after re-replication", name)
+		}
+	}
+	if v := clusterView(t, c); v.DeadDatanodes != 1 || v.LiveDatanodes != 3 {
+		t.Fatalf("cluster after the loss: %+v", v)
+	}
+}
+
+func TestSetReplicationConverges(t *testing.T) {
+	c := testCluster(t, 3, smallBlocks)
+	cl := client.New(c.MetadataURL, "hdfs")
+	data := randomBytes(200<<10, 5)
+	writeFile(t, cl, "/rep/f", data, client.CreateOptions{BlockSize: 64 << 10, Replication: 3})
+	for _, r := range []int{1, 2, 3} {
+		if ok, err := cl.SetReplication(context.Background(), "/rep/f", r); err != nil || !ok {
+			t.Fatalf("setrep %d: %v %v", r, ok, err)
+		}
+		eventually(t, 30*time.Second, "every block at replication "+strconv.Itoa(r), func() bool { return allBlocks(t, c, "/rep/f", r) })
+		if got := readFile(t, cl, "/rep/f"); !bytes.Equal(got, data) {
+			t.Fatalf("file differs at replication %d", r)
+		}
+	}
+	// Excess replicas were deleted from the datanodes' disks too.
+	if _, err := cl.SetReplication(context.Background(), "/rep/f", 1); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the datanodes to hold one replica per block", func() bool {
+		total := 0
+		for _, dn := range c.Datanodes {
+			total += dn.Info().Replicas
+		}
+		return total == len(locations(t, c, "/rep/f"))
+	})
+}
+
+func TestCorruptReplicaIsReplaced(t *testing.T) {
+	c := testCluster(t, 3, smallBlocks)
+	cl := client.New(c.MetadataURL, "hdfs")
+	data := randomBytes(50_000, 11)
+	writeFile(t, cl, "/corrupt/f", data, client.CreateOptions{BlockSize: 1 << 20, Replication: 2})
+	lb := locations(t, c, "/corrupt/f")[0]
+	holders := lb.uuids()
+	bad := index(t, c, holders[0])
+	path := datanode.FinalizedPath(c.DatanodeDir(bad), lb.Block.BlockPoolID, lb.Block.BlockID)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[100] ^= 1
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A read finds the corruption (and still returns the right bytes).
+	if got := readFile(t, cl, "/corrupt/f"); !bytes.Equal(got, data) {
+		t.Fatal("a read returned corrupt bytes")
+	}
+	eventually(t, 30*time.Second, "a healthy copy on the third datanode", func() bool {
+		return allBlocks(t, c, "/corrupt/f", 2, holders[0])
+	})
+	eventually(t, 30*time.Second, "the corrupt replica deleted", func() bool {
+		_, err := os.Stat(path)
+		return os.IsNotExist(err)
+	})
+	if got := readFile(t, cl, "/corrupt/f"); !bytes.Equal(got, data) {
+		t.Fatal("file differs after the repair")
+	}
+}
