@@ -34,6 +34,7 @@ Services:
 Operations:
   dev                  run the whole cluster in one process (PostgreSQL, NATS, metadata, coordinator, 3 datanodes)
   fs                   file system shell, like hdfs dfs: -ls -put -get -cat -mkdir -rm -mv -du -count -stat ...
+  fsck <path>          check the health of a subtree: -files -blocks -locations -racks (like hdfs fsck)
   admin                administer the cluster: -report, -safemode get|enter|leave|wait, -saveNamespace
   bench nn             namespace throughput benchmark (like NNThroughputBenchmark)
   version              print the version
@@ -57,6 +58,8 @@ func main() {
 		err = datanodeCmd(ctx, args)
 	case "admin":
 		err = adminCmd(ctx, args, os.Stdout)
+	case "fsck":
+		os.Exit(fsckCmd(ctx, args, os.Stdout, os.Stderr))
 	case "fs", "dfs":
 		os.Exit(fsCmd(ctx, args, os.Stdout, os.Stderr))
 	case "dev":

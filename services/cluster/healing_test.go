@@ -3,9 +3,12 @@ package cluster_test
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,5 +120,38 @@ func TestCorruptReplicaIsReplaced(t *testing.T) {
 	})
 	if got := readFile(t, cl, "/corrupt/f"); !bytes.Equal(got, data) {
 		t.Fatal("file differs after the repair")
+	}
+}
+
+func TestFsckReport(t *testing.T) {
+	c := testCluster(t, 3, smallBlocks)
+	cl := client.New(c.MetadataURL, "hdfs")
+	writeFile(t, cl, "/fsck/a", randomBytes(100_000, 1), client.CreateOptions{BlockSize: 64 << 10, Replication: 3})
+	fsck := func() (string, string) {
+		resp, err := http.Get(c.MetadataURL + "/api/v1/admin/fsck?path=/fsck&files=true&blocks=true&locations=true&user.name=hdfs")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b), resp.Header.Get("X-Granary-Fsck-Status")
+	}
+	report, status := fsck()
+	for _, want := range []string{"/fsck/a 100000 bytes, replicated: replication=3, 2 block(s):   OK", "Live_repl=3", " Total files:\t1", " Total blocks (validated):\t2 ", " Under-replicated blocks:\t0 (0.0 %)", "The filesystem under path '/fsck' is HEALTHY"} {
+		if !strings.Contains(report, want) || status != "HEALTHY" {
+			t.Fatalf("fsck report lacks %q (status %s):\n%s", want, status, report)
+		}
+	}
+	// With a datanode gone and no fourth to copy to, blocks are under-replicated.
+	victim := locations(t, c, "/fsck/a")[0].uuids()[0]
+	if err := c.KillDatanode(index(t, c, victim)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "fsck to see under-replicated blocks", func() bool {
+		r, _ := fsck()
+		return strings.Contains(r, " Under-replicated blocks:\t2 (100.0 %)")
+	})
+	if report, status = fsck(); status != "HEALTHY" || !strings.Contains(report, "Target Replicas is 3 but found 2 live replica(s)") {
+		t.Fatalf("fsck after the loss (status %s):\n%s", status, report)
 	}
 }

@@ -42,6 +42,7 @@ func (s *Service) routes() http.Handler {
 	r.Get("/api/v1/admin/safemode", s.adminSafeModeGet)
 	r.Post("/api/v1/admin/safemode/{action}", s.adminSafeMode)
 	r.Post("/api/v1/admin/saveNamespace", s.adminSaveNamespace)
+	r.Get("/api/v1/admin/fsck", s.fsck)
 	r.Get("/api/v1/admin/startupProgress", s.startupProgress)
 	r.Get("/startupProgress", s.startupProgress)
 	r.Get("/healthz", s.healthz)

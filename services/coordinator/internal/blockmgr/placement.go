@@ -121,10 +121,14 @@ func (n *Node) remaining() int64 {
 }
 
 func (n *Node) info() dnproto.DatanodeInfo {
-	return dnproto.DatanodeInfo{
+	d := dnproto.DatanodeInfo{
 		UUID: n.reg.DatanodeUUID, HostName: n.reg.HostName, IPAddr: n.reg.IPAddr, HTTPPort: n.reg.HTTPPort,
 		Rack: n.rack, Decommission: n.adminState != "NORMAL",
 	}
+	if len(n.storageIDs) > 0 {
+		d.StorageID = n.storageIDs[0]
+	}
+	return d
 }
 
 // Locations returns, for each block, the datanodes holding a good replica.

@@ -1,6 +1,8 @@
 package namespace
 
 import (
+	"strings"
+
 	"github.com/granary-fs/granary/internal/errs"
 	"github.com/granary-fs/granary/internal/hdfspath"
 )
@@ -175,4 +177,39 @@ func (ns *Namespace) Open(u *User, path string) (Status, []Block, error) {
 		return Status{}, nil, errs.E(errs.FileNotFound, "Path is not a file: %s", path)
 	}
 	return ns.status(n, ""), append([]Block(nil), n.blocks...), nil
+}
+
+// FileBlocks is one file of a subtree walk (for fsck).
+type FileBlocks struct {
+	Path        string
+	Length      int64
+	Replication int
+	UC          bool
+	Blocks      []Block
+}
+
+// Walk lists every file under path (path itself when it is a file) with its
+// blocks, in name order, and counts the directories (READ_EXECUTE is
+// needed on every directory, as for a content summary).
+func (ns *Namespace) Walk(u *User, path string) (files []FileBlocks, dirs int, err error) {
+	ns.mu.RLock()
+	defer ns.mu.RUnlock()
+	_, n, err := ns.readPath(u, path, check{sub: actRead | actExecute})
+	if err != nil {
+		return nil, 0, err
+	}
+	var walk func(n *Inode, p string)
+	walk = func(n *Inode, p string) {
+		if n.dir != nil {
+			dirs++
+			for _, c := range n.dir.children {
+				walk(c, strings.TrimSuffix(p, "/")+"/"+c.name)
+			}
+			return
+		}
+		files = append(files, FileBlocks{Path: p, Length: n.length(), Replication: int(n.repl), UC: n.uc != nil,
+			Blocks: append([]Block(nil), n.blocks...)})
+	}
+	walk(n, n.path())
+	return files, dirs, nil
 }
