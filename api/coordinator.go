@@ -39,6 +39,7 @@ type ClusterView struct {
 	Stale           int   `json:"staleDatanodes"`
 	Dead            int   `json:"deadDatanodes"`
 	Blocks          int   `json:"blocks"`
+	Decommissioning int   `json:"decommissioningDatanodes"`
 	Missing         int   `json:"missingBlocks"`
 	UnderReplicated int   `json:"underReplicatedBlocks"`
 	Synced          bool  `json:"namespaceSynced"`

@@ -23,6 +23,8 @@ func adminCmd(ctx context.Context, args []string, out io.Writer) error {
 	safemode := fs.String("safemode", "", "get, enter, leave or wait")
 	save := fs.Bool("saveNamespace", false, "save the namespace as a new fsimage (in safe mode)")
 	report := fs.Bool("report", false, "print the cluster's capacity and datanodes, as dfsadmin -report")
+	decom := fs.String("decommission", "", "start decommissioning the datanode with this UUID")
+	recom := fs.String("recommission", "", "return the datanode with this UUID to service")
 	coordURL := fs.String("coordinator", env("GRANARY_COORDINATOR_URL", "http://localhost:9880"), "coordinator URL, for -report (GRANARY_COORDINATOR_URL)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -50,6 +52,18 @@ func adminCmd(ctx context.Context, args []string, out io.Writer) error {
 		return nil
 	case *report:
 		return printReport(ctx, strings.TrimRight(*coordURL, "/"), out)
+	case *decom != "" || *recom != "":
+		id, action := *decom, "decommission"
+		if id == "" {
+			id, action = *recom, "recommission"
+		}
+		cc := &adminClient{base: strings.TrimRight(*coordURL, "/"), user: *userName, http: c.http}
+		var v api.DatanodeView
+		if err := cc.post(ctx, "/api/v1/datanodes/"+url.PathEscape(id)+"/"+action, &v); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "%s %s: %s (%s:%d)\n", map[string]string{"decommission": "Decommission", "recommission": "Recommission"}[action], id, v.AdminState, v.IPAddr, v.HTTPPort)
+		return nil
 	case *save:
 		var r api.SaveNamespaceResponse
 		if err := c.post(ctx, "/api/v1/admin/saveNamespace", &r); err != nil {

@@ -155,3 +155,39 @@ func TestFsckReport(t *testing.T) {
 		t.Fatalf("fsck after the loss (status %s):\n%s", status, report)
 	}
 }
+
+func TestDecommissionCopiesEveryBlockFirst(t *testing.T) {
+	c := testCluster(t, 4, smallBlocks)
+	cl := client.New(c.MetadataURL, "hdfs")
+	data := randomBytes(300_000, 77)
+	writeFile(t, cl, "/decom/f", data, client.CreateOptions{BlockSize: 64 << 10, Replication: 3})
+	node := locations(t, c, "/decom/f")[0].uuids()[0]
+	var v struct{ AdminState string }
+	if code := call(t, "POST", c.CoordinatorURL+"/api/v1/datanodes/"+node+"/decommission", nil, &v); code != 200 || v.AdminState != "DECOMMISSION_INPROGRESS" {
+		t.Fatalf("decommission: %d %+v", code, v)
+	}
+	// Reads keep working while it drains: read on every poll.
+	eventually(t, 30*time.Second, "the datanode DECOMMISSIONED", func() bool {
+		if got := readFile(t, cl, "/decom/f"); !bytes.Equal(got, data) {
+			t.Fatal("a read failed during decommissioning")
+		}
+		call(t, "GET", c.CoordinatorURL+"/api/v1/datanodes/"+node, nil, &v)
+		return v.AdminState == "DECOMMISSIONED"
+	})
+	// Every block now has 3 replicas besides the decommissioned node.
+	for _, b := range locations(t, c, "/decom/f") {
+		others := 0
+		for _, u := range b.uuids() {
+			if u != node {
+				others++
+			}
+		}
+		if others < 3 {
+			t.Fatalf("block %d has %d replicas besides the decommissioned node", b.Block.BlockID, others)
+		}
+	}
+	if code := call(t, "POST", c.CoordinatorURL+"/api/v1/datanodes/"+node+"/recommission", nil, &v); code != 200 || v.AdminState != "NORMAL" {
+		t.Fatalf("recommission: %d %+v", code, v)
+	}
+	eventually(t, 30*time.Second, "excess replicas trimmed after recommissioning", func() bool { return allBlocks(t, c, "/decom/f", 3) })
+}

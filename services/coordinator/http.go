@@ -21,6 +21,8 @@ func (s *Service) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Get("/api/v1/datanodes", s.listDatanodes)
 	r.Get("/api/v1/datanodes/{uuid}", s.getDatanode)
+	r.Post("/api/v1/datanodes/{uuid}/decommission", s.decommission)
+	r.Post("/api/v1/datanodes/{uuid}/recommission", s.recommission)
 	r.Get("/api/v1/cluster", s.getCluster)
 	r.Get("/api/v1/blocks/{id}", s.getBlock)
 	r.Get("/healthz", s.healthz)
@@ -58,6 +60,44 @@ func (s *Service) getDatanode(w http.ResponseWriter, r *http.Request) {
 		rest.WriteError(w, errs.E(errs.FileNotFound, "no datanode %s", uuid))
 		return
 	}
+	_ = rest.WriteJSON(w, http.StatusOK, v)
+}
+
+// decommission godoc
+//
+//	@Summary		Start decommissioning a datanode (dfsadmin -refreshNodes with the node excluded)
+//	@Description	Its blocks are copied to other datanodes while it keeps serving reads; its adminState goes DECOMMISSION_INPROGRESS, then DECOMMISSIONED.
+//	@Tags			datanodes
+//	@Produce		json
+//	@Param			uuid	path		string	true	"datanode UUID"
+//	@Success		200		{object}	api.DatanodeView
+//	@Failure		404		{object}	errs.RemoteExceptionBody
+//	@Router			/api/v1/datanodes/{uuid}/decommission [post]
+func (s *Service) decommission(w http.ResponseWriter, r *http.Request) {
+	s.adminChange(w, r, s.mgr.Decommission, "decommissioning")
+}
+
+// recommission godoc
+//
+//	@Summary	Return a datanode to service
+//	@Tags		datanodes
+//	@Produce	json
+//	@Param		uuid	path		string	true	"datanode UUID"
+//	@Success	200		{object}	api.DatanodeView
+//	@Failure	404		{object}	errs.RemoteExceptionBody
+//	@Router		/api/v1/datanodes/{uuid}/recommission [post]
+func (s *Service) recommission(w http.ResponseWriter, r *http.Request) {
+	s.adminChange(w, r, s.mgr.Recommission, "recommissioned")
+}
+
+func (s *Service) adminChange(w http.ResponseWriter, r *http.Request, change func(string) error, what string) {
+	uuid := chi.URLParam(r, "uuid")
+	if err := change(uuid); err != nil {
+		rest.WriteError(w, err)
+		return
+	}
+	s.log.Info("datanode "+what, "datanode", uuid)
+	v, _ := s.mgr.Datanode(uuid)
 	_ = rest.WriteJSON(w, http.StatusOK, v)
 }
 

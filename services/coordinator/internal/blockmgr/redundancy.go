@@ -64,8 +64,11 @@ func (m *Manager) CheckRedundancy() RedundancyStats {
 			}
 		}
 		switch {
-		case live == 0:
+		case live == 0 && len(b.holders) == 0:
 			st.Missing++
+		case live == 0:
+			st.UnderReplicated++
+			under = append(under, need{b, live})
 		case live < want:
 			st.UnderReplicated++
 			under = append(under, need{b, live})
@@ -97,6 +100,7 @@ func (m *Manager) CheckRedundancy() RedundancyStats {
 		}
 	}
 	st.PendingReplication = len(m.pendingRepl)
+	m.checkDecommissioning()
 	m.stats = st
 	return st
 }

@@ -70,6 +70,9 @@ func (m *Manager) Cluster() api.ClusterView {
 			c.Dead++
 			continue
 		}
+		if n.adminState == AdminDecommissionInProgress {
+			c.Decommissioning++
+		}
 		v := m.view(n, now)
 		c.Capacity += v.Capacity
 		c.DfsUsed += v.DfsUsed
@@ -82,7 +85,7 @@ func (m *Manager) Cluster() api.ClusterView {
 		case !b.Complete:
 		case len(b.holders) == 0:
 			c.Missing++
-		case len(b.holders) < int(b.Replication):
+		case m.liveHolders(b) < int(b.Replication):
 			c.UnderReplicated++
 		}
 	}
