@@ -10,12 +10,13 @@ import (
 	"github.com/granary-fs/granary/services/metadata/nnbench"
 )
 
-const benchUsage = `usage: granary bench nn|coordinator|dnscan|io|smallfiles [flags]
+const benchUsage = `usage: granary bench nn|coordinator|dnscan|io|smallfiles|rereplication [flags]
   nn           -op create|mkdirs|open|fileStatus|listStatus|rename|delete|httpFileStatus|heap|imageLoad|all [-threads N] [-files M]
   coordinator  -op fbr|heartbeat|heartbeat-nats|all [-blocks N] [-datanodes N] [-duration D]
   dnscan       [-replicas N] [-volumes N] [-dir DIR]
   io           [-nrFiles N] [-fileSize MB] [-blockSize MB] [-synconclose]   (like TestDFSIO)
-  smallfiles   [-files N] [-clients N] [-size BYTES]                        (like weed benchmark)`
+  smallfiles   [-files N] [-clients N] [-size BYTES]                        (like weed benchmark)
+  rereplication [-blocks N] [-blockSize BYTES] [-datanodes N] [-redundancy-interval D] [-max-streams N]`
 
 // benchCmd is `granary bench ...`.
 func benchCmd(ctx context.Context, args []string, out io.Writer) error {
@@ -33,6 +34,8 @@ func benchCmd(ctx context.Context, args []string, out io.Writer) error {
 		return iobench.IOMain(ctx, args[1:], out)
 	case "smallfiles":
 		return iobench.SmallFilesMain(ctx, args[1:], out)
+	case "rereplication":
+		return iobench.ReReplicationMain(ctx, args[1:], out)
 	}
 	return usageError{benchUsage}
 }
