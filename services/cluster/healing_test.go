@@ -191,3 +191,77 @@ func TestDecommissionCopiesEveryBlockFirst(t *testing.T) {
 	}
 	eventually(t, 30*time.Second, "excess replicas trimmed after recommissioning", func() bool { return allBlocks(t, c, "/decom/f", 3) })
 }
+
+func TestBlockScannerFindsAndReplacesCorruption(t *testing.T) {
+	c := testCluster(t, 3, func(cfg *cluster.Config) {
+		smallBlocks(cfg)
+		inner := cfg.Datanode
+		cfg.Datanode = func(i int, d *datanode.Config) {
+			inner(i, d)
+			d.ScanPeriod, d.ScanBytesPerSecond = 200*time.Millisecond, 64<<20
+		}
+	})
+	cl := client.New(c.MetadataURL, "hdfs")
+	data := randomBytes(80_000, 21)
+	writeFile(t, cl, "/scan/f", data, client.CreateOptions{BlockSize: 1 << 20, Replication: 2})
+	lb := locations(t, c, "/scan/f")[0]
+	holders := lb.uuids()
+	bad := index(t, c, holders[0])
+	path := datanode.FinalizedPath(c.DatanodeDir(bad), lb.Block.BlockPoolID, lb.Block.BlockID)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[len(raw)-1] ^= 0x80
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// No client reads the file: the scanner must find the corruption.
+	eventually(t, 30*time.Second, "the scanner's report to replace the corrupt replica", func() bool {
+		return allBlocks(t, c, "/scan/f", 2, holders[0])
+	})
+	eventually(t, 30*time.Second, "the corrupt replica deleted", func() bool {
+		_, err := os.Stat(path)
+		return os.IsNotExist(err)
+	})
+	if got := readFile(t, cl, "/scan/f"); !bytes.Equal(got, data) {
+		t.Fatal("file differs after the repair")
+	}
+}
+
+func TestFailedVolumeIsDroppedAndItsBlocksReReplicated(t *testing.T) {
+	var vols [3][2]string
+	c := testCluster(t, 3, func(cfg *cluster.Config) {
+		smallBlocks(cfg)
+		inner := cfg.Datanode
+		cfg.Datanode = func(i int, d *datanode.Config) {
+			inner(i, d)
+			vols[i] = [2]string{d.DataDirs[0] + "-a", d.DataDirs[0] + "-b"}
+			d.DataDirs = vols[i][:]
+			d.FailedVolumesTolerated = 1
+			d.VolumeCheckInterval = 100 * time.Millisecond
+		}
+	})
+	cl := client.New(c.MetadataURL, "hdfs")
+	data := randomBytes(600_000, 31)
+	writeFile(t, cl, "/vol/f", data, client.CreateOptions{BlockSize: 64 << 10, Replication: 2})
+	i := index(t, c, locations(t, c, "/vol/f")[0].uuids()[0])
+	dn := c.Datanodes[i]
+	// The volumes are used round-robin, so both hold replicas; one
+	// disappears from under the datanode.
+	if err := os.Rename(vols[i][0], vols[i][0]+".gone"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "the volume taken out", func() bool { return dn.Info().FailedVolumes == 1 })
+	eventually(t, 30*time.Second, "every block back at 2 replicas", func() bool { return allBlocks(t, c, "/vol/f", 2) })
+	if got := readFile(t, cl, "/vol/f"); !bytes.Equal(got, data) {
+		t.Fatal("file differs after the volume failure")
+	}
+	var v struct {
+		FailedVolumes int `json:"failedVolumes"`
+	}
+	call(t, "GET", c.CoordinatorURL+"/api/v1/datanodes/"+dn.UUID(), nil, &v)
+	if v.FailedVolumes != 1 {
+		t.Fatalf("the coordinator sees %d failed volumes", v.FailedVolumes)
+	}
+}

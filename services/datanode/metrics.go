@@ -6,8 +6,10 @@ import (
 )
 
 type metrics struct {
-	reg     *prometheus.Registry
-	ibrSent prometheus.Counter
+	reg          *prometheus.Registry
+	ibrSent      prometheus.Counter
+	scanned      prometheus.Counter
+	corruptFound prometheus.Counter
 }
 
 func newMetrics(s *Service) *metrics {
@@ -17,7 +19,9 @@ func newMetrics(s *Service) *metrics {
 			Name: "granary_datanode_incremental_report_entries_total", Help: "Replica changes sent in incremental block reports.",
 		}),
 	}
-	m.reg.MustRegister(m.ibrSent,
+	m.scanned = prometheus.NewCounter(prometheus.CounterOpts{Name: "granary_datanode_block_scanner_replicas_total", Help: "Replicas verified by the block scanner."})
+	m.corruptFound = prometheus.NewCounter(prometheus.CounterOpts{Name: "granary_datanode_block_scanner_corrupt_total", Help: "Corrupt replicas found by the block scanner."})
+	m.reg.MustRegister(m.ibrSent, m.scanned, m.corruptFound,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "granary_datanode_replicas", Help: "Replicas in the replica map."}, func() float64 {
 			if s.store == nil || s.actor == nil {

@@ -45,7 +45,14 @@ type Config struct {
 	// SyncOnClose fsyncs a replica's files when it is finalized
 	// (dfs.datanode.synconclose, false by default as in HDFS).
 	SyncOnClose bool
-	Logger      *slog.Logger
+	// ScanPeriod is dfs.datanode.scan.period.hours (3 weeks); negative
+	// disables the block scanner. ScanBytesPerSecond is
+	// dfs.block.scanner.volume.bytes.per.second (1 MiB/s).
+	ScanPeriod         time.Duration
+	ScanBytesPerSecond int64
+	// VolumeCheckInterval is how often volumes are probed (default 1 min).
+	VolumeCheckInterval time.Duration
+	Logger              *slog.Logger
 }
 
 func (c *Config) defaults() {
@@ -63,6 +70,15 @@ func (c *Config) defaults() {
 	}
 	if c.RPCTimeout == 0 {
 		c.RPCTimeout = 30 * time.Second
+	}
+	if c.ScanPeriod == 0 {
+		c.ScanPeriod = 504 * time.Hour
+	}
+	if c.ScanBytesPerSecond == 0 {
+		c.ScanBytesPerSecond = 1 << 20
+	}
+	if c.VolumeCheckInterval == 0 {
+		c.VolumeCheckInterval = time.Minute
 	}
 	if c.HostName == "" {
 		c.HostName, _ = os.Hostname()
@@ -156,6 +172,15 @@ func (s *Service) Run(ctx context.Context) error {
 	s.actor = newActor(s, nc)
 	actorDone := make(chan struct{})
 	go func() { defer close(actorDone); s.actor.run(ctx) }()
+	var bg sync.WaitGroup
+	if s.cfg.ScanPeriod > 0 {
+		for _, v := range st.Volumes() {
+			bg.Add(1)
+			go func() { defer bg.Done(); s.blockScanner(ctx, v) }()
+		}
+	}
+	bg.Add(1)
+	go func() { defer bg.Done(); s.volumeChecker(ctx) }()
 	s.once.Do(func() { close(s.started) })
 	s.log.Info("datanode started", "http", ln.Addr().String(), "nats", s.cfg.NATSURL)
 
@@ -172,6 +197,7 @@ func (s *Service) Run(ctx context.Context) error {
 	_ = srv.Shutdown(sctx)
 	cancel()
 	<-actorDone
+	bg.Wait()
 	_ = nc.Drain()
 	s.log.Info("datanode stopped")
 	return runErr

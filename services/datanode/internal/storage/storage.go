@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -363,4 +364,55 @@ func (s *Store) SaveDfsUsed() {
 		line := fmt.Sprintf("%d %d\n", v.used, time.Now().UnixMilli())
 		_ = writeFileAtomic(filepath.Join(v.Dir, "current", "dfsUsed"), []byte(line))
 	}
+}
+
+// ReplicasOn returns the replicas of a block pool on one volume, sorted by ID.
+func (s *Store) ReplicasOn(bpid string, v *Volume) []Replica {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []Replica
+	for _, r := range s.replicas[bpid] {
+		if r.Volume == v && r.State == Finalized {
+			out = append(out, *r)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// CheckVolumes probes every healthy volume (write and remove a file, list
+// the block pool's finalized directory) and takes out those that fail:
+// their replicas leave the replica map. It returns the replicas lost.
+func (s *Store) CheckVolumes(bpid string) (failed []*Volume, lost []Replica) {
+	for _, v := range s.healthy() {
+		if err := probe(v, bpid); err != nil {
+			s.mu.Lock()
+			v.failed = err
+			for id, r := range s.replicas[bpid] {
+				if r.Volume == v {
+					lost = append(lost, *r)
+					delete(s.replicas[bpid], id)
+				}
+			}
+			s.mu.Unlock()
+			failed = append(failed, v)
+		}
+	}
+	return failed, lost
+}
+
+func probe(v *Volume, bpid string) error {
+	p := filepath.Join(v.Dir, "current", ".probe")
+	if err := os.WriteFile(p, []byte("probe"), 0o644); err != nil {
+		return fmt.Errorf("volume %s is not writable: %w", v.Dir, err)
+	}
+	if err := os.Remove(p); err != nil {
+		return fmt.Errorf("volume %s: %w", v.Dir, err)
+	}
+	if bpid != "" {
+		if _, err := os.ReadDir(filepath.Join(v.bpDir(bpid), "current", "finalized")); err != nil {
+			return fmt.Errorf("volume %s is not readable: %w", v.Dir, err)
+		}
+	}
+	return nil
 }
