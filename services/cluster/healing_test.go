@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/granary-fs/granary/internal/client"
 	"github.com/granary-fs/granary/services/cluster"
+	"github.com/granary-fs/granary/services/coordinator"
 	"github.com/granary-fs/granary/services/datanode"
 )
 
@@ -263,5 +265,73 @@ func TestFailedVolumeIsDroppedAndItsBlocksReReplicated(t *testing.T) {
 	call(t, "GET", c.CoordinatorURL+"/api/v1/datanodes/"+dn.UUID(), nil, &v)
 	if v.FailedVolumes != 1 {
 		t.Fatalf("the coordinator sees %d failed volumes", v.FailedVolumes)
+	}
+}
+
+func TestStaleReplicaOnARestartedDatanodeIsInvalidated(t *testing.T) {
+	c := testCluster(t, 3, smallBlocks)
+	cl := client.New(c.MetadataURL, "hdfs")
+	data := randomBytes(10_000, 41)
+	writeFile(t, cl, "/stale/f", data, client.CreateOptions{Replication: 1})
+	lb := locations(t, c, "/stale/f")[0]
+	// Another datanode has an old copy of the block (an older generation
+	// stamp) on disk, found when it restarts.
+	other := (index(t, c, lb.uuids()[0]) + 1) % 3
+	old := lb.Block
+	old.GenerationStamp--
+	path := placeOnDisk(t, c, other, old.BlockPoolID, old, data)
+	if err := c.StopDatanode(other); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StartDatanode(context.Background(), other); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the stale replica deleted", func() bool {
+		_, err := os.Stat(path)
+		return os.IsNotExist(err)
+	})
+	if l := locations(t, c, "/stale/f")[0].uuids(); len(l) != 1 || l[0] != lb.uuids()[0] {
+		t.Fatalf("locations after the stale replica: %v", l)
+	}
+}
+
+func TestReReplicationCrossesRacks(t *testing.T) {
+	dir := t.TempDir()
+	topo := filepath.Join(dir, "racks.txt")
+	if err := os.WriteFile(topo, []byte("127.0.0.1 /r1\n127.0.0.2 /r1\n127.0.0.3 /r2\n127.0.0.4 /r2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := testCluster(t, 4, func(cfg *cluster.Config) {
+		smallBlocks(cfg)
+		for i := range cfg.DatanodeAddrs {
+			cfg.DatanodeAddrs[i] = "127.0.0." + strconv.Itoa(i+1) + ":0"
+		}
+		innerD, innerC := cfg.Datanode, cfg.Coordinator
+		cfg.Datanode = func(i int, d *datanode.Config) {
+			innerD(i, d)
+			d.IPAddr = "127.0.0." + strconv.Itoa(i+1)
+		}
+		cfg.Coordinator = func(cc *coordinator.Config) {
+			innerC(cc)
+			cc.TopologyFile = topo
+		}
+	})
+	cl := client.New(c.MetadataURL, "hdfs")
+	writeFile(t, cl, "/racks/f", randomBytes(200_000, 51), client.CreateOptions{BlockSize: 64 << 10, Replication: 1})
+	if _, err := cl.SetReplication(context.Background(), "/racks/f", 2); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "two replicas per block", func() bool { return allBlocks(t, c, "/racks/f", 2) })
+	var views struct{ Datanodes []struct{ UUID, Rack string } }
+	call(t, "GET", c.CoordinatorURL+"/api/v1/datanodes", nil, &views)
+	rack := map[string]string{}
+	for _, d := range views.Datanodes {
+		rack[d.UUID] = d.Rack
+	}
+	for _, b := range locations(t, c, "/racks/f") {
+		u := b.uuids()
+		if rack[u[0]] == rack[u[1]] {
+			t.Fatalf("block %d re-replicated within rack %s", b.Block.BlockID, rack[u[0]])
+		}
 	}
 }
