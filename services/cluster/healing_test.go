@@ -335,3 +335,41 @@ func TestReReplicationCrossesRacks(t *testing.T) {
 		}
 	}
 }
+
+func TestDirectoryScannerReconcilesDiskAndMemory(t *testing.T) {
+	c := testCluster(t, 3, func(cfg *cluster.Config) {
+		smallBlocks(cfg)
+		inner := cfg.Datanode
+		cfg.Datanode = func(i int, d *datanode.Config) {
+			inner(i, d)
+			d.DirectoryScanInterval = 100 * time.Millisecond
+		}
+	})
+	cl := client.New(c.MetadataURL, "hdfs")
+	data := randomBytes(20_000, 61)
+	writeFile(t, cl, "/dirscan/f", data, client.CreateOptions{Replication: 2})
+	lb := locations(t, c, "/dirscan/f")[0]
+	i := index(t, c, lb.uuids()[0])
+	// A replica file vanishes behind the datanode's back: the scan reports
+	// it deleted and the block is re-replicated.
+	path := datanode.FinalizedPath(c.DatanodeDir(i), lb.Block.BlockPoolID, lb.Block.BlockID)
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	// Repaired: two replicas located again, each one really on its disk
+	// (the new copy may land back on the same datanode).
+	eventually(t, 30*time.Second, "the missing replica noticed and replaced", func() bool {
+		if !allBlocks(t, c, "/dirscan/f", 2) {
+			return false
+		}
+		for _, u := range locations(t, c, "/dirscan/f")[0].uuids() {
+			if _, err := os.Stat(datanode.FinalizedPath(c.DatanodeDir(index(t, c, u)), lb.Block.BlockPoolID, lb.Block.BlockID)); err != nil {
+				return false
+			}
+		}
+		return true
+	})
+	if got := readFile(t, cl, "/dirscan/f"); !bytes.Equal(got, data) {
+		t.Fatal("file differs")
+	}
+}

@@ -147,3 +147,31 @@ func (s *Service) volumeChecker(ctx context.Context) {
 		}
 	}
 }
+
+// directoryScanner reconciles the replica map with the disks every
+// DirectoryScanInterval (dfs.datanode.directoryscan.interval, 6 h) and
+// reports what changed: new replicas as RECEIVED, vanished ones as DELETED.
+func (s *Service) directoryScanner(ctx context.Context) {
+	for sleepCtx(ctx, s.cfg.DirectoryScanInterval) {
+		bpid := s.actor.blockPool()
+		if bpid == "" {
+			continue
+		}
+		diff, err := s.store.ReconcileDisk(bpid)
+		if err != nil {
+			s.log.Warn("directory scan failed", "err", err)
+			continue
+		}
+		var items []dnproto.ReceivedDeleted
+		for _, r := range append(diff.Added, diff.Changed...) {
+			items = append(items, dnproto.ReceivedDeleted{Block: dnproto.BlockRef{ID: r.ID, GenStamp: r.GenStamp, NumBytes: r.NumBytes}, Status: dnproto.Received, StorageID: r.Volume.StorageID})
+		}
+		for _, r := range diff.Removed {
+			items = append(items, dnproto.ReceivedDeleted{Block: dnproto.BlockRef{ID: r.ID, GenStamp: r.GenStamp, NumBytes: r.NumBytes}, Status: dnproto.Deleted, StorageID: r.Volume.StorageID})
+		}
+		if len(items) > 0 {
+			s.log.Info("directory scan found differences", "added", len(diff.Added), "removed", len(diff.Removed), "changed", len(diff.Changed))
+			s.actor.queueIBR(items...)
+		}
+	}
+}

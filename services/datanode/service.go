@@ -52,7 +52,9 @@ type Config struct {
 	ScanBytesPerSecond int64
 	// VolumeCheckInterval is how often volumes are probed (default 1 min).
 	VolumeCheckInterval time.Duration
-	Logger              *slog.Logger
+	// DirectoryScanInterval is dfs.datanode.directoryscan.interval (6 h).
+	DirectoryScanInterval time.Duration
+	Logger                *slog.Logger
 }
 
 func (c *Config) defaults() {
@@ -79,6 +81,9 @@ func (c *Config) defaults() {
 	}
 	if c.VolumeCheckInterval == 0 {
 		c.VolumeCheckInterval = time.Minute
+	}
+	if c.DirectoryScanInterval == 0 {
+		c.DirectoryScanInterval = 6 * time.Hour
 	}
 	if c.HostName == "" {
 		c.HostName, _ = os.Hostname()
@@ -179,8 +184,9 @@ func (s *Service) Run(ctx context.Context) error {
 			go func() { defer bg.Done(); s.blockScanner(ctx, v) }()
 		}
 	}
-	bg.Add(1)
+	bg.Add(2)
 	go func() { defer bg.Done(); s.volumeChecker(ctx) }()
+	go func() { defer bg.Done(); s.directoryScanner(ctx) }()
 	s.once.Do(func() { close(s.started) })
 	s.log.Info("datanode started", "http", ln.Addr().String(), "nats", s.cfg.NATSURL)
 

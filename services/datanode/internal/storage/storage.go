@@ -416,3 +416,53 @@ func probe(v *Volume, bpid string) error {
 	}
 	return nil
 }
+
+// DirectoryDiff is what the directory scanner found: replicas on disk the
+// map did not know, replicas in the map missing from disk, and replicas
+// whose length or generation stamp on disk differs.
+type DirectoryDiff struct {
+	Added, Removed, Changed []Replica
+}
+
+// ReconcileDisk scans the block pool on every healthy volume and brings the
+// replica map in line with the disk (HDFS's DirectoryScanner).
+func (s *Store) ReconcileDisk(bpid string) (DirectoryDiff, error) {
+	var d DirectoryDiff
+	onDisk := map[int64]*Replica{}
+	for _, v := range s.healthy() {
+		reps, _, err := scanBlockPool(v, v.bpDir(bpid))
+		if err != nil {
+			return d, err
+		}
+		for _, r := range reps {
+			if old := onDisk[r.ID]; old == nil || old.GenStamp < r.GenStamp {
+				onDisk[r.ID] = r
+			}
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.replicas[bpid]
+	if m == nil {
+		m = map[int64]*Replica{}
+		s.replicas[bpid] = m
+	}
+	for id, r := range m {
+		disk := onDisk[id]
+		switch {
+		case disk == nil:
+			d.Removed = append(d.Removed, *r)
+			delete(m, id)
+		case disk.GenStamp != r.GenStamp || disk.NumBytes != r.NumBytes || disk.Volume != r.Volume:
+			d.Changed = append(d.Changed, *disk)
+			m[id] = disk
+		}
+	}
+	for id, r := range onDisk {
+		if _, ok := m[id]; !ok {
+			d.Added = append(d.Added, *r)
+			m[id] = r
+		}
+	}
+	return d, nil
+}
