@@ -61,3 +61,8 @@ type BlockView struct {
 type DatanodeList struct {
 	Datanodes []DatanodeView `json:"datanodes"`
 }
+
+// RefreshNodesResponse says how many datanodes changed admin state.
+type RefreshNodesResponse struct {
+	Changed int `json:"changed" example:"1"`
+}

@@ -25,6 +25,8 @@ func adminCmd(ctx context.Context, args []string, out io.Writer) error {
 	report := fs.Bool("report", false, "print the cluster's capacity and datanodes, as dfsadmin -report")
 	decom := fs.String("decommission", "", "start decommissioning the datanode with this UUID")
 	recom := fs.String("recommission", "", "return the datanode with this UUID to service")
+	refresh := fs.Bool("refreshNodes", false, "re-read the coordinator's hosts exclude file")
+	metasave := fs.Bool("metasave", false, "print the coordinator's block queues")
 	coordURL := fs.String("coordinator", env("GRANARY_COORDINATOR_URL", "http://localhost:9880"), "coordinator URL, for -report (GRANARY_COORDINATOR_URL)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -52,6 +54,22 @@ func adminCmd(ctx context.Context, args []string, out io.Writer) error {
 		return nil
 	case *report:
 		return printReport(ctx, strings.TrimRight(*coordURL, "/"), out)
+	case *refresh:
+		cc := &adminClient{base: strings.TrimRight(*coordURL, "/"), user: *userName, http: c.http}
+		var r api.RefreshNodesResponse
+		if err := cc.post(ctx, "/api/v1/admin/refreshNodes", &r); err != nil {
+			return err
+		}
+		fmt.Fprintln(out, "Refresh nodes successful")
+		return nil
+	case *metasave:
+		resp, err := c.http.Get(strings.TrimRight(*coordURL, "/") + "/api/v1/admin/metasave")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		_, err = io.Copy(out, resp.Body)
+		return err
 	case *decom != "" || *recom != "":
 		id, action := *decom, "decommission"
 		if id == "" {

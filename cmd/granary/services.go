@@ -18,6 +18,7 @@ func coordinatorCmd(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.NATSURL, "nats-url", env("GRANARY_NATS_URL", "nats://127.0.0.1:4222"), "NATS server(s), comma separated (GRANARY_NATS_URL)")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", env("GRANARY_COORDINATOR_HTTP_ADDR", ":9880"), "HTTP listen address (GRANARY_COORDINATOR_HTTP_ADDR)")
 	fs.StringVar(&cfg.TopologyFile, "topology-file", env("GRANARY_TOPOLOGY_FILE", ""), "host-to-rack table, lines \"host /rack\" (GRANARY_TOPOLOGY_FILE)")
+	fs.StringVar(&cfg.HostsExcludeFile, "hosts-exclude-file", env("GRANARY_HOSTS_EXCLUDE_FILE", ""), "dfs.hosts.exclude: datanodes to decommission, re-read by admin -refreshNodes (GRANARY_HOSTS_EXCLUDE_FILE)")
 	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat-interval", envDuration("GRANARY_HEARTBEAT_INTERVAL", 3e9), "dfs.heartbeat.interval")
 	fs.DurationVar(&cfg.RecheckInterval, "heartbeat-recheck-interval", envDuration("GRANARY_HEARTBEAT_RECHECK_INTERVAL", 300e9), "dfs.namenode.heartbeat.recheck-interval")
 	fs.DurationVar(&cfg.StaleInterval, "stale-interval", envDuration("GRANARY_STALE_INTERVAL", 30e9), "dfs.namenode.stale.datanode.interval")

@@ -373,3 +373,39 @@ func TestDirectoryScannerReconcilesDiskAndMemory(t *testing.T) {
 		t.Fatal("file differs")
 	}
 }
+
+func TestRefreshNodesDecommissionsExcludedHosts(t *testing.T) {
+	exclude := filepath.Join(t.TempDir(), "exclude")
+	if err := os.WriteFile(exclude, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := testCluster(t, 4, func(cfg *cluster.Config) {
+		smallBlocks(cfg)
+		inner := cfg.Coordinator
+		cfg.Coordinator = func(cc *coordinator.Config) { inner(cc); cc.HostsExcludeFile = exclude }
+	})
+	cl := client.New(c.MetadataURL, "hdfs")
+	writeFile(t, cl, "/ex/f", randomBytes(100_000, 71), client.CreateOptions{BlockSize: 64 << 10, Replication: 3})
+	node := locations(t, c, "/ex/f")[0].uuids()[0]
+	if err := os.WriteFile(exclude, []byte("# retiring\n"+node+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var r struct{ Changed int }
+	if code := call(t, "POST", c.CoordinatorURL+"/api/v1/admin/refreshNodes", nil, &r); code != 200 || r.Changed != 1 {
+		t.Fatalf("refreshNodes: %d %+v", code, r)
+	}
+	eventually(t, 30*time.Second, "the excluded datanode DECOMMISSIONED", func() bool {
+		var v struct{ AdminState string }
+		call(t, "GET", c.CoordinatorURL+"/api/v1/datanodes/"+node, nil, &v)
+		return v.AdminState == "DECOMMISSIONED"
+	})
+	resp, err := http.Get(c.CoordinatorURL + "/api/v1/admin/metasave")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "Metasave: Blocks waiting for reconstruction: 0") || !strings.Contains(string(body), "DECOMMISSIONED") {
+		t.Fatalf("metasave:\n%s", body)
+	}
+}

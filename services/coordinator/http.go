@@ -2,7 +2,9 @@ package coordinator
 
 import (
 	"net/http"
+	"os"
 	"strconv"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
@@ -24,6 +26,8 @@ func (s *Service) routes() http.Handler {
 	r.Post("/api/v1/datanodes/{uuid}/decommission", s.decommission)
 	r.Post("/api/v1/datanodes/{uuid}/recommission", s.recommission)
 	r.Get("/api/v1/cluster", s.getCluster)
+	r.Post("/api/v1/admin/refreshNodes", s.refreshNodes)
+	r.Get("/api/v1/admin/metasave", s.metasave)
 	r.Get("/api/v1/blocks/{id}", s.getBlock)
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
@@ -99,6 +103,48 @@ func (s *Service) adminChange(w http.ResponseWriter, r *http.Request, change fun
 	s.log.Info("datanode "+what, "datanode", uuid)
 	v, _ := s.mgr.Datanode(uuid)
 	_ = rest.WriteJSON(w, http.StatusOK, v)
+}
+
+// refreshNodes godoc
+//
+//	@Summary		Re-read the exclude file (dfsadmin -refreshNodes)
+//	@Description	Datanodes listed in the hosts exclude file (by IP, host name, ip:port or UUID) start decommissioning; those no longer listed return to service.
+//	@Tags			admin
+//	@Produce		json
+//	@Success		200	{object}	api.RefreshNodesResponse
+//	@Failure		403	{object}	errs.RemoteExceptionBody	"no exclude file configured, or it cannot be read"
+//	@Router			/api/v1/admin/refreshNodes [post]
+func (s *Service) refreshNodes(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.HostsExcludeFile == "" {
+		rest.WriteError(w, errs.E(errs.IO, "no hosts exclude file is configured (-hosts-exclude-file)"))
+		return
+	}
+	data, err := os.ReadFile(s.cfg.HostsExcludeFile)
+	if err != nil {
+		rest.WriteError(w, errs.Wrap(errs.IO, err, "reading the hosts exclude file"))
+		return
+	}
+	excluded := map[string]bool{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && !strings.HasPrefix(f[0], "#") {
+			excluded[f[0]] = true
+		}
+	}
+	changed := s.mgr.RefreshNodes(excluded)
+	s.log.Info("nodes refreshed from the exclude file", "excluded", len(excluded), "changed", changed)
+	_ = rest.WriteJSON(w, http.StatusOK, api.RefreshNodesResponse{Changed: changed})
+}
+
+// metasave godoc
+//
+//	@Summary	The block manager's queues (dfsadmin -metasave)
+//	@Tags		admin
+//	@Produce	plain
+//	@Success	200	{string}	string	"blocks waiting for reconstruction, transfers pending, datanodes"
+//	@Router		/api/v1/admin/metasave [get]
+func (s *Service) metasave(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	s.mgr.MetaSave(w)
 }
 
 // getCluster godoc

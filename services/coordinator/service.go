@@ -34,7 +34,10 @@ type Config struct {
 	HTTPAddr string // default :9880
 	// TopologyFile maps hosts to racks: lines "host-or-ip /rack" (HDFS's
 	// TableMapping); unlisted hosts are on /default-rack.
-	TopologyFile      string
+	TopologyFile string
+	// HostsExcludeFile is dfs.hosts.exclude: datanodes to decommission,
+	// re-read by refreshNodes.
+	HostsExcludeFile  string
 	HeartbeatInterval time.Duration
 	RecheckInterval   time.Duration
 	StaleInterval     time.Duration

@@ -1,6 +1,13 @@
 package blockmgr
 
 import (
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
 	"github.com/granary-fs/granary/internal/errs"
 )
 
@@ -77,4 +84,87 @@ func (m *Manager) Decommissioning(uuid string) (state string, pending int, err e
 		}
 	}
 	return n.adminState, pending, nil
+}
+
+// RefreshNodes applies an exclude list (dfs.hosts.exclude): datanodes whose
+// IP, host name, ip:port or UUID is listed start decommissioning; listed
+// before and no more, they return to service. It returns how many nodes
+// changed state.
+func (m *Manager) RefreshNodes(excluded map[string]bool) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	changed := 0
+	for _, n := range m.nodes {
+		r := n.reg
+		listed := excluded[r.IPAddr] || excluded[r.HostName] || excluded[r.DatanodeUUID] ||
+			excluded[r.IPAddr+":"+strconv.Itoa(r.HTTPPort)] || excluded[r.HostName+":"+strconv.Itoa(r.HTTPPort)]
+		switch {
+		case listed && n.adminState == AdminNormal:
+			n.adminState = AdminDecommissionInProgress
+			changed++
+		case !listed && n.adminState != AdminNormal:
+			n.adminState = AdminNormal
+			changed++
+		}
+	}
+	return changed
+}
+
+// MetaSave writes the block manager's queues, as dfsadmin -metasave: the
+// blocks waiting for replication, the transfers pending and the deletions
+// queued per datanode.
+func (m *Manager) MetaSave(w io.Writer) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.cfg.Now()
+	live, dead := 0, 0
+	for _, n := range m.nodes {
+		if n.dead {
+			dead++
+		} else {
+			live++
+		}
+	}
+	fmt.Fprintf(w, "%d blocks in the block map\n", len(m.blocks))
+	fmt.Fprintf(w, "Live Datanodes: %d\nDead Datanodes: %d\n", live, dead)
+	var under []*Block
+	missing := 0
+	for _, b := range m.blocks {
+		if b.Complete && m.liveHolders(b) < int(b.Replication) {
+			under = append(under, b)
+		}
+		if b.Complete && len(b.holders) == 0 {
+			missing++
+		}
+	}
+	sort.Slice(under, func(i, j int) bool { return under[i].ID < under[j].ID })
+	fmt.Fprintf(w, "Metasave: Blocks waiting for reconstruction: %d\n", len(under))
+	for _, b := range under {
+		var locs []string
+		for _, h := range b.holders {
+			locs = append(locs, fmt.Sprintf("%s:%d", h.reg.IPAddr, h.reg.HTTPPort))
+		}
+		fmt.Fprintf(w, "blk_%d_%d (replicas: l: %d d: %d c: %d e: 0)  %s\n", b.ID, b.GenStamp, m.liveHolders(b), len(b.holders)-m.liveHolders(b), len(b.corrupt), strings.Join(locs, " "))
+	}
+	fmt.Fprintf(w, "Metasave: Blocks being reconstructed: %d\n", len(m.pendingRepl))
+	ids := make([]int64, 0, len(m.pendingRepl))
+	for id := range m.pendingRepl {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	for _, id := range ids {
+		p := m.pendingRepl[id]
+		fmt.Fprintf(w, "blk_%d StartTime: %s NumReconstructInProgress: %d\n", id, p.deadline.Add(-m.cfg.PendingTimeout).Format(time.RFC3339), len(p.targets))
+	}
+	fmt.Fprintf(w, "Metasave: Blocks currently missing: %d\n", missing)
+	var uuids []string
+	for id := range m.nodes {
+		uuids = append(uuids, id)
+	}
+	sort.Strings(uuids)
+	fmt.Fprintln(w, "Metasave: Number of datanodes: ", len(m.nodes))
+	for _, id := range uuids {
+		n := m.nodes[id]
+		fmt.Fprintf(w, "%s:%d %s %s %d blocks, %d to invalidate, last contact %ds ago\n", n.reg.IPAddr, n.reg.HTTPPort, n.rack, n.adminState, len(n.replicas), len(n.invalidate), int(now.Sub(n.lastHeartbeat).Seconds()))
+	}
 }
