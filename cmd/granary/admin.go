@@ -26,6 +26,7 @@ func adminCmd(ctx context.Context, args []string, out io.Writer) error {
 	decom := fs.String("decommission", "", "start decommissioning the datanode with this UUID")
 	recom := fs.String("recommission", "", "return the datanode with this UUID to service")
 	refresh := fs.Bool("refreshNodes", false, "re-read the coordinator's hosts exclude file")
+	roll := fs.Bool("rollEdits", false, "roll the edit log (make every edit durable, print the next txid)")
 	metasave := fs.Bool("metasave", false, "print the coordinator's block queues")
 	coordURL := fs.String("coordinator", env("GRANARY_COORDINATOR_URL", "http://localhost:9880"), "coordinator URL, for -report (GRANARY_COORDINATOR_URL)")
 	if err := fs.Parse(args); err != nil {
@@ -54,6 +55,13 @@ func adminCmd(ctx context.Context, args []string, out io.Writer) error {
 		return nil
 	case *report:
 		return printReport(ctx, strings.TrimRight(*coordURL, "/"), out)
+	case *roll:
+		var r api.SaveNamespaceResponse
+		if err := c.post(ctx, "/api/v1/admin/rollEdits", &r); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "Successfully rolled edit logs.\nNew segment starts at txid %d\n", r.TxID)
+		return nil
 	case *refresh:
 		cc := &adminClient{base: strings.TrimRight(*coordURL, "/"), user: *userName, http: c.http}
 		var r api.RefreshNodesResponse

@@ -156,6 +156,24 @@ func TestFsckReport(t *testing.T) {
 	if report, status = fsck(); status != "HEALTHY" || !strings.Contains(report, "Target Replicas is 3 but found 2 live replica(s)") {
 		t.Fatalf("fsck after the loss (status %s):\n%s", status, report)
 	}
+	// The datanode comes back: fsck is clean again.
+	if err := c.StartDatanode(context.Background(), stoppedIndex(c, victim)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "fsck without under-replicated blocks", func() bool {
+		r, st := fsck()
+		return st == "HEALTHY" && strings.Contains(r, " Under-replicated blocks:\t0 (0.0 %)")
+	})
+}
+
+// stoppedIndex finds the slot of a stopped datanode by the UUID it had, from its volume.
+func stoppedIndex(c *cluster.Cluster, uuid string) int {
+	for i := range c.Datanodes {
+		if b, err := os.ReadFile(filepath.Join(c.DatanodeDir(i), "current", "VERSION")); err == nil && strings.Contains(string(b), "datanodeUuid="+uuid) {
+			return i
+		}
+	}
+	return -1
 }
 
 func TestDecommissionCopiesEveryBlockFirst(t *testing.T) {

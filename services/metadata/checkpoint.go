@@ -105,3 +105,27 @@ func (s *Service) SaveNamespace(ctx context.Context) (int64, error) {
 	}
 	return ns.TxID(), nil
 }
+
+// RollEdits is dfsadmin -rollEdits. Granary's edit log is one PostgreSQL
+// table, not segment files, so there is nothing to close: rolling waits
+// until every edit applied so far is committed and returns the txid the
+// next segment would start at, as HDFS reports it.
+func (s *Service) RollEdits(ctx context.Context) (int64, error) {
+	ns, edits := s.ns.Load(), s.edits.Load()
+	if ns == nil || edits == nil {
+		return 0, errs.E(errs.Retriable, "NameNode still not started")
+	}
+	target := ns.TxID()
+	deadline := time.Now().Add(30 * time.Second)
+	for edits.Committed() < target {
+		if time.Now().After(deadline) {
+			return 0, errors.New("rollEdits: edits are not committing")
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return edits.Committed() + 1, nil
+}

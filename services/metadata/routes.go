@@ -43,6 +43,7 @@ func (s *Service) routes() http.Handler {
 	r.Post("/api/v1/admin/safemode/{action}", s.adminSafeMode)
 	r.Post("/api/v1/admin/saveNamespace", s.adminSaveNamespace)
 	r.Get("/api/v1/admin/fsck", s.fsck)
+	r.Post("/api/v1/admin/rollEdits", s.adminRollEdits)
 	r.Get("/api/v1/admin/startupProgress", s.startupProgress)
 	r.Get("/startupProgress", s.startupProgress)
 	r.Get("/healthz", s.healthz)
@@ -223,6 +224,29 @@ func (s *Service) adminSaveNamespace(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	txid, err := s.SaveNamespace(r.Context())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	_ = writeJSON(w, http.StatusOK, api.SaveNamespaceResponse{TxID: txid})
+}
+
+// adminRollEdits godoc
+//
+//	@Summary		Roll the edit log (dfsadmin -rollEdits)
+//	@Description	The edit log is a PostgreSQL table without segment files: every applied edit is made durable and the txid the next segment starts at is returned.
+//	@Tags			admin
+//	@Produce		json
+//	@Param			user.name	query		string	false	"caller (superuser)"
+//	@Success		200			{object}	api.SaveNamespaceResponse
+//	@Failure		403			{object}	errs.RemoteExceptionBody
+//	@Router			/api/v1/admin/rollEdits [post]
+func (s *Service) adminRollEdits(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.adminUser(r); err != nil {
+		writeError(w, err)
+		return
+	}
+	txid, err := s.RollEdits(r.Context())
 	if err != nil {
 		writeError(w, err)
 		return
