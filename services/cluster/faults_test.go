@@ -6,13 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/granary-fs/granary/internal/client"
 	"github.com/granary-fs/granary/services/cluster"
-	"github.com/granary-fs/granary/services/datanode"
 	"github.com/granary-fs/granary/services/metadata"
 )
 
@@ -63,15 +61,7 @@ func TestCorruptReplicaIsSkippedAndReported(t *testing.T) {
 	}
 	// Flip a byte in the replica the reader will try first.
 	first := index(t, c, holders[0])
-	path := datanode.FinalizedPath(c.DatanodeDir(first), lb.Block.BlockPoolID, lb.Block.BlockID)
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw[777] ^= 0x40
-	if err := os.WriteFile(path, raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	flipByte(t, c, lb, holders[0], 777)
 	if got := readFile(t, cl, "/bad/f"); !bytes.Equal(got, data) {
 		t.Fatal("read returned wrong bytes from a corrupt replica")
 	}

@@ -99,16 +99,7 @@ func TestCorruptReplicaIsReplaced(t *testing.T) {
 	writeFile(t, cl, "/corrupt/f", data, client.CreateOptions{BlockSize: 1 << 20, Replication: 2})
 	lb := locations(t, c, "/corrupt/f")[0]
 	holders := lb.uuids()
-	bad := index(t, c, holders[0])
-	path := datanode.FinalizedPath(c.DatanodeDir(bad), lb.Block.BlockPoolID, lb.Block.BlockID)
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw[100] ^= 1
-	if err := os.WriteFile(path, raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path := flipByte(t, c, lb, holders[0], 100)
 	// A read finds the corruption (and still returns the right bytes).
 	if got := readFile(t, cl, "/corrupt/f"); !bytes.Equal(got, data) {
 		t.Fatal("a read returned corrupt bytes")
@@ -226,16 +217,7 @@ func TestBlockScannerFindsAndReplacesCorruption(t *testing.T) {
 	writeFile(t, cl, "/scan/f", data, client.CreateOptions{BlockSize: 1 << 20, Replication: 2})
 	lb := locations(t, c, "/scan/f")[0]
 	holders := lb.uuids()
-	bad := index(t, c, holders[0])
-	path := datanode.FinalizedPath(c.DatanodeDir(bad), lb.Block.BlockPoolID, lb.Block.BlockID)
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw[len(raw)-1] ^= 0x80
-	if err := os.WriteFile(path, raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path := flipByte(t, c, lb, holders[0], -1)
 	// No client reads the file: the scanner must find the corruption.
 	eventually(t, 30*time.Second, "the scanner's report to replace the corrupt replica", func() bool {
 		return allBlocks(t, c, "/scan/f", 2, holders[0])
@@ -426,4 +408,23 @@ func TestRefreshNodesDecommissionsExcludedHosts(t *testing.T) {
 	if !strings.Contains(string(body), "Metasave: Blocks waiting for reconstruction: 0") || !strings.Contains(string(body), "DECOMMISSIONED") {
 		t.Fatalf("metasave:\n%s", body)
 	}
+}
+
+// flipByte corrupts the replica of lb held by datanode uuid (byte at, or
+// the last byte when at < 0) and returns its block file's path.
+func flipByte(t *testing.T, c *cluster.Cluster, lb located, uuid string, at int) string {
+	t.Helper()
+	path := datanode.FinalizedPath(c.DatanodeDir(index(t, c, uuid)), lb.Block.BlockPoolID, lb.Block.BlockID)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if at < 0 {
+		at = len(raw) - 1
+	}
+	raw[at] ^= 0x80
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

@@ -362,8 +362,9 @@ func (s *Service) loadInventory(ctx context.Context) error {
 	return nil
 }
 
-func (s *Service) livenessLoop(ctx context.Context) {
-	t := time.NewTicker(min(time.Second, s.mgrConfig().HeartbeatInterval))
+// every runs fn every d until ctx is done.
+func every(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
@@ -371,27 +372,28 @@ func (s *Service) livenessLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		for _, id := range s.mgr.CheckLiveness() {
-			s.log.Warn("datanode is dead: its replicas leave the block map", "datanode", id)
-		}
+		fn()
 	}
 }
 
-func (s *Service) reconcileLoop(ctx context.Context) {
-	t := time.NewTicker(s.cfg.ReconcileInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+// livenessLoop marks datanodes dead (HeartbeatManager's check).
+func (s *Service) livenessLoop(ctx context.Context) {
+	every(ctx, min(time.Second, s.mgrConfig().HeartbeatInterval), func() {
+		for _, id := range s.mgr.CheckLiveness() {
+			s.log.Warn("datanode is dead: its replicas leave the block map", "datanode", id)
 		}
+	})
+}
+
+// reconcileLoop checks suspect replicas against the namespace.
+func (s *Service) reconcileLoop(ctx context.Context) {
+	every(ctx, s.cfg.ReconcileInterval, func() {
 		n := s.mgr.Reconcile()
 		s.metrics.reconcileRuns.Inc()
 		if n > 0 {
 			s.log.Info("replicas scheduled for deletion (unknown block or stale generation stamp)", "count", n)
 		}
-	}
+	})
 }
 
 func (s *Service) mgrConfig() blockmgr.Config {
@@ -402,19 +404,12 @@ func (s *Service) mgrConfig() blockmgr.Config {
 
 // redundancyLoop runs the redundancy monitor every redundancy interval.
 func (s *Service) redundancyLoop(ctx context.Context) {
-	t := time.NewTicker(s.cfg.RedundancyInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, s.cfg.RedundancyInterval, func() {
 		st := s.mgr.CheckRedundancy()
 		if st.Scheduled > 0 {
 			s.log.Info("re-replication scheduled", "transfers", st.Scheduled, "under_replicated", st.UnderReplicated, "missing", st.Missing)
 		} else if st.UnderReplicated > 0 {
 			s.log.Debug("under-replicated blocks wait", "under_replicated", st.UnderReplicated, "pending", st.PendingReplication)
 		}
-	}
+	})
 }
