@@ -63,6 +63,15 @@ func TestReReplicationAfterADatanodeDies(t *testing.T) {
 	if v := clusterView(t, c); v.DeadDatanodes != 1 || v.LiveDatanodes != 3 {
 		t.Fatalf("cluster after the loss: %+v", v)
 	}
+	resp, err := http.Get(c.MetadataURL + "/api/v1/admin/fsck?path=/heal&user.name=hdfs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	report, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.Header.Get("X-Granary-Fsck-Status") != "HEALTHY" || !strings.Contains(string(report), " Under-replicated blocks:\t0 (0.0 %)") {
+		t.Fatalf("fsck after healing:\n%s", report)
+	}
 }
 
 func TestSetReplicationConverges(t *testing.T) {
