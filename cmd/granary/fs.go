@@ -42,7 +42,9 @@ func fsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, fsUsage)
 		return 2
 	}
-	sh := &shell{c: client.New(base, currentUser()), ctx: ctx, out: stdout, errw: stderr, cmd: strings.TrimPrefix(args[0], "-")}
+	c := client.New(base, currentUser())
+	c.UseDatanodeHostname = os.Getenv("GRANARY_USE_DATANODE_HOSTNAME") == "true"
+	sh := &shell{c: c, ctx: ctx, out: stdout, errw: stderr, cmd: strings.TrimPrefix(args[0], "-")}
 	return sh.run(args[0], args[1:])
 }
 

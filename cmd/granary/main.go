@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"os/user"
@@ -37,6 +39,7 @@ Operations:
   fsck <path>          check the health of a subtree: -files -blocks -locations -racks (like hdfs fsck)
   admin                administer the cluster: -report, -safemode get|enter|leave|wait, -saveNamespace
   bench nn             namespace throughput benchmark (like NNThroughputBenchmark)
+  healthcheck URL      exit 0 when URL answers 200 (container health checks)
   version              print the version
 `
 
@@ -51,11 +54,13 @@ func main() {
 	args := os.Args[2:]
 	switch os.Args[1] {
 	case "metadata":
-		err = metadataCmd(ctx, args)
+		err = metadataCmd(ctx, args, true)
 	case "coordinator":
-		err = coordinatorCmd(ctx, args)
+		err = coordinatorCmd(ctx, args, true)
 	case "datanode":
-		err = datanodeCmd(ctx, args)
+		err = datanodeCmd(ctx, args, true)
+	case "healthcheck":
+		err = healthcheckCmd(ctx, args)
 	case "admin":
 		err = adminCmd(ctx, args, os.Stdout)
 	case "fsck":
@@ -135,4 +140,50 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// healthcheckCmd is `granary healthcheck URL`: the health check of the
+// container images, which have no curl.
+func healthcheckCmd(ctx context.Context, args []string) error {
+	if len(args) != 1 {
+		return usageError{"usage: granary healthcheck URL"}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, args[0], nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", args[0], resp.Status)
+	}
+	return nil
+}
+
+// validateCommand checks that args form a command line of a service
+// subcommand with valid flags, without running it (the compose file test).
+func validateCommand(args []string) error {
+	if len(args) == 0 {
+		return usageError{"no command"}
+	}
+	switch args[0] {
+	case "metadata":
+		return metadataCmd(context.Background(), args[1:], false)
+	case "coordinator":
+		return coordinatorCmd(context.Background(), args[1:], false)
+	case "datanode":
+		return datanodeCmd(context.Background(), args[1:], false)
+	case "healthcheck":
+		if len(args) != 2 {
+			return usageError{"usage: granary healthcheck URL"}
+		}
+		_, err := url.ParseRequestURI(args[1])
+		return err
+	}
+	return usageError{fmt.Sprintf("not a service command: %q", args[0])}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/granary-fs/granary/services/metadata"
@@ -15,6 +16,7 @@ func metadataFlags(fs *flag.FlagSet, cfg *metadata.Config) (level *string, dbCon
 	fs.StringVar(&cfg.DatabaseURL, "database-url", env("GRANARY_DATABASE_URL", ""), "PostgreSQL URL of the namespace (GRANARY_DATABASE_URL)")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", env("GRANARY_METADATA_HTTP_ADDR", ":9870"), "HTTP listen address (GRANARY_METADATA_HTTP_ADDR)")
 	fs.StringVar(&cfg.NATSURL, "nats-url", env("GRANARY_NATS_URL", ""), "NATS server(s) shared with the coordinator; empty runs without block management (GRANARY_NATS_URL)")
+	fs.BoolVar(&cfg.RedirectToDatanodeHostname, "redirect-to-datanode-hostname", os.Getenv("GRANARY_REDIRECT_TO_DATANODE_HOSTNAME") == "true", "WebHDFS redirects name datanodes by host name, not IP (dfs.client.use.datanode.hostname)")
 	fs.StringVar(&cfg.AdvertiseAddr, "advertise-addr", env("GRANARY_METADATA_ADVERTISE_ADDR", ""), "host:port datanodes reach this service at, in WebHDFS redirects (GRANARY_METADATA_ADVERTISE_ADDR)")
 	fs.StringVar(&cfg.Superuser, "superuser", env("GRANARY_SUPERUSER", ""), "superuser name; default the user running the service (GRANARY_SUPERUSER)")
 	fs.StringVar(&cfg.Supergroup, "supergroup", env("GRANARY_SUPERGROUP", "supergroup"), "dfs.permissions.superusergroup (GRANARY_SUPERGROUP)")
@@ -31,16 +33,22 @@ func metadataFlags(fs *flag.FlagSet, cfg *metadata.Config) (level *string, dbCon
 	return level, dbConns
 }
 
-func metadataCmd(ctx context.Context, args []string) error {
+// metadataCmd is `granary metadata ...`; with run false it only parses
+// and checks the command line.
+func metadataCmd(ctx context.Context, args []string, run bool) error {
 	sub := ""
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		sub, args = args[0], args[1:]
 	}
 	fs := flag.NewFlagSet("granary metadata "+sub, flag.ContinueOnError)
+	if !run {
+		fs.SetOutput(io.Discard)
+	}
 	var cfg metadata.Config
 	level, dbConns := metadataFlags(fs, &cfg)
 	force := fs.Bool("force", false, "format: erase an existing namespace")
 	clusterID := fs.String("clusterid", "", "format: use this cluster ID instead of a new one")
+	formatIfNeeded := fs.Bool("format-if-needed", false, "run: format the namespace first when the database holds none (never re-formats)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -49,6 +57,14 @@ func metadataCmd(ctx context.Context, args []string) error {
 	}
 	cfg.Logger = newLogger(os.Stderr, *level)
 	cfg.DBMaxConns = int32(*dbConns)
+	switch sub {
+	case "", "format", "genclusterid", "metadataversion", "migrate":
+	default:
+		return usageError{fmt.Sprintf("unknown metadata subcommand %q", sub)}
+	}
+	if !run {
+		return nil
+	}
 	needDB := func() error {
 		if cfg.DatabaseURL == "" {
 			return usageError{"no database: set -database-url or GRANARY_DATABASE_URL"}
@@ -59,6 +75,19 @@ func metadataCmd(ctx context.Context, args []string) error {
 	case "":
 		if err := needDB(); err != nil {
 			return err
+		}
+		if *formatIfNeeded {
+			done, err := metadata.IsFormatted(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			if !done {
+				ni, err := metadata.Format(ctx, cfg, metadata.FormatOptions{ClusterID: *clusterID})
+				if err != nil {
+					return err
+				}
+				cfg.Logger.Info("formatted a new namespace", "cluster_id", ni.ClusterID)
+			}
 		}
 		return metadata.New(cfg).Run(ctx)
 	case "format":

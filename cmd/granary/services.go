@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -12,8 +13,11 @@ import (
 )
 
 // coordinatorCmd is `granary coordinator`.
-func coordinatorCmd(ctx context.Context, args []string) error {
+func coordinatorCmd(ctx context.Context, args []string, run bool) error {
 	fs := flag.NewFlagSet("granary coordinator", flag.ContinueOnError)
+	if !run {
+		fs.SetOutput(io.Discard)
+	}
 	var cfg coordinator.Config
 	fs.StringVar(&cfg.NATSURL, "nats-url", env("GRANARY_NATS_URL", "nats://127.0.0.1:4222"), "NATS server(s), comma separated (GRANARY_NATS_URL)")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", env("GRANARY_COORDINATOR_HTTP_ADDR", ":9880"), "HTTP listen address (GRANARY_COORDINATOR_HTTP_ADDR)")
@@ -31,6 +35,9 @@ func coordinatorCmd(ctx context.Context, args []string) error {
 		return usageError{fmt.Sprintf("unexpected arguments: %v", fs.Args())}
 	}
 	cfg.Logger = newLogger(os.Stderr, *level)
+	if !run {
+		return nil
+	}
 	svc, err := coordinator.New(cfg)
 	if err != nil {
 		return err
@@ -45,8 +52,11 @@ func (d *dirList) String() string     { return strings.Join(*d, ",") }
 func (d *dirList) Set(v string) error { *d = append(*d, v); return nil }
 
 // datanodeCmd is `granary datanode`.
-func datanodeCmd(ctx context.Context, args []string) error {
+func datanodeCmd(ctx context.Context, args []string, run bool) error {
 	fs := flag.NewFlagSet("granary datanode", flag.ContinueOnError)
+	if !run {
+		fs.SetOutput(io.Discard)
+	}
 	var cfg datanode.Config
 	var dirs dirList
 	fs.Var(&dirs, "data-dir", "a volume (repeat for several; GRANARY_DATA_DIRS, comma separated)")
@@ -76,6 +86,9 @@ func datanodeCmd(ctx context.Context, args []string) error {
 	}
 	cfg.DataDirs = dirs
 	cfg.Logger = newLogger(os.Stderr, *level)
+	if !run {
+		return nil
+	}
 	svc, err := datanode.New(cfg)
 	if err != nil {
 		return err

@@ -26,6 +26,11 @@ import (
 
 // Client talks to one metadata service as one user.
 type Client struct {
+	// UseDatanodeHostname connects to datanodes by host name rather than IP
+	// address (HDFS's dfs.client.use.datanode.hostname), for clients outside
+	// the datanodes' network.
+	UseDatanodeHostname bool
+
 	base       string // metadata service URL, e.g. http://localhost:9870
 	user       string
 	clientName string
@@ -209,4 +214,13 @@ func (c *Client) blockLocations(ctx context.Context, path string) (api.LocatedBl
 	return r.LocatedBlocks, err
 }
 
-func addr(d api.DatanodeInfo) string { return fmt.Sprintf("%s:%d", d.IPAddr, d.HTTPPort) }
+// addr is where this client reaches a datanode.
+func (c *Client) addr(d api.DatanodeInfo) string {
+	if c.UseDatanodeHostname && d.HostName != "" {
+		return fmt.Sprintf("%s:%d", d.HostName, d.HTTPPort)
+	}
+	return internalAddr(d)
+}
+
+// internalAddr is where datanodes reach each other (pipeline targets).
+func internalAddr(d api.DatanodeInfo) string { return fmt.Sprintf("%s:%d", d.IPAddr, d.HTTPPort) }

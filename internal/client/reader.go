@@ -114,7 +114,7 @@ func (r *Reader) openAt(pos int64) error {
 				if r.bad[key] {
 					continue
 				}
-				u := fmt.Sprintf("http://%s/api/v1/blocks/%d?bpid=%s&offset=%d&length=%d", addr(loc), b.Block.BlockID, b.Block.BlockPoolID, pos-start, end-pos)
+				u := fmt.Sprintf("http://%s/api/v1/blocks/%d?bpid=%s&offset=%d&length=%d", r.c.addr(loc), b.Block.BlockID, b.Block.BlockPoolID, pos-start, end-pos)
 				req, err := http.NewRequestWithContext(r.ctx, http.MethodGet, u, nil)
 				if err != nil {
 					return err

@@ -193,9 +193,9 @@ func (w *Writer) openPipeline() {
 	b.pw = pw
 	var rest []string
 	for _, d := range b.lb.Locations[1:] {
-		rest = append(rest, addr(d))
+		rest = append(rest, internalAddr(d))
 	}
-	u := fmt.Sprintf("http://%s/api/v1/blocks/%d?bpid=%s&gs=%d", addr(b.lb.Locations[0]), b.lb.Block.BlockID, b.lb.Block.BlockPoolID, b.lb.Block.GenerationStamp)
+	u := fmt.Sprintf("http://%s/api/v1/blocks/%d?bpid=%s&gs=%d", w.c.addr(b.lb.Locations[0]), b.lb.Block.BlockID, b.lb.Block.BlockPoolID, b.lb.Block.GenerationStamp)
 	if len(rest) > 0 {
 		u += "&targets=" + strings.Join(rest, ",")
 	}

@@ -17,7 +17,11 @@ type Config struct {
 	// AdvertiseAddr is host:port datanodes use to reach this service in
 	// WebHDFS redirects (namenoderpcaddress); default: the Host the client used.
 	AdvertiseAddr string
-	DBMaxConns    int32 // at least the expected concurrency
+	// RedirectToDatanodeHostname puts datanodes' host names, not their IP
+	// addresses, in WebHDFS redirects (HDFS's dfs.client.use.datanode.hostname):
+	// for clients outside the network the datanodes talk on (docker compose).
+	RedirectToDatanodeHostname bool
+	DBMaxConns                 int32 // at least the expected concurrency
 
 	Superuser  string // default: the user running the process
 	Supergroup string // dfs.permissions.superusergroup

@@ -35,7 +35,11 @@ func (s *Service) redirect(w http.ResponseWriter, r *http.Request, c *webhdfsCal
 	if q.Get("user.name") == "" {
 		q.Set("user.name", c.user.Name)
 	}
-	loc := fmt.Sprintf("http://%s:%d/webhdfs/v1%s?%s", dn.IPAddr, dn.HTTPPort, (&url.URL{Path: c.path}).EscapedPath(), q.Encode())
+	host := dn.IPAddr
+	if s.cfg.RedirectToDatanodeHostname && dn.HostName != "" {
+		host = dn.HostName
+	}
+	loc := fmt.Sprintf("http://%s:%d/webhdfs/v1%s?%s", host, dn.HTTPPort, (&url.URL{Path: c.path}).EscapedPath(), q.Encode())
 	if c.p.boolean("noredirect", false) {
 		return writeJSON(w, http.StatusOK, api.LocationResponse{Location: loc})
 	}
