@@ -5,6 +5,7 @@ package openapi
 import (
 	"embed"
 	"net/http"
+	"strings"
 )
 
 //go:embed *.json *.yaml
@@ -18,7 +19,11 @@ func Handler(name string) http.HandlerFunc {
 			http.Error(w, "no such contract", http.StatusNotFound)
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
+		ct := "application/json"
+		if strings.HasSuffix(name, ".yaml") {
+			ct = "application/yaml"
+		}
+		w.Header().Set("Content-Type", ct)
 		_, _ = w.Write(b)
 	}
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the OpenAPI contracts in openapi/ from the swag annotations
-# next to each handler. With --check it only verifies that the committed
+# next to each handler: Swagger 2.0 from swag, OpenAPI 3.0 converted from it
+# with kin-openapi and validated. With --check it only verifies that the committed
 # files are up to date (the test command runs it that way).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,8 +25,11 @@ gen metadata routes.go services/metadata,api,internal/errs
 gen coordinator http.go services/coordinator,api,internal/errs
 gen datanode http.go services/datanode,api,internal/errs
 
+# OpenAPI 3.0, converted from the Swagger 2.0 documents and validated.
+go run ./scripts/openapi3 "$out" "$out"
+
 stale=0
-for f in "$out"/*.swagger.*; do
+for f in "$out"/*.swagger.* "$out"/*.openapi.*; do
   name=$(basename "$f")
   if $check; then
     if ! cmp -s "$f" "openapi/$name"; then

@@ -33,6 +33,8 @@ func (s *Service) routes() http.Handler {
 	r.Get("/readyz", s.readyz)
 	r.Get("/metrics", s.metricsHandler)
 	r.Get("/swagger.json", s.swaggerJSON)
+	r.Get("/openapi.json", s.openapiJSON)
+	r.Get("/openapi.yaml", s.openapiYAML)
 	rest.Operations(r)
 	return r
 }
@@ -209,4 +211,26 @@ func (s *Service) metricsHandler(w http.ResponseWriter, r *http.Request) {
 //	@Router		/swagger.json [get]
 func (s *Service) swaggerJSON(w http.ResponseWriter, r *http.Request) {
 	openapi.Handler("datanode.swagger.json")(w, r)
+}
+
+// openapiJSON godoc
+//
+//	@Summary	This service's API contract (OpenAPI 3.0, JSON)
+//	@Tags		operations
+//	@Produce	json
+//	@Success	200	{object}	object	"the contract"
+//	@Router		/openapi.json [get]
+func (s *Service) openapiJSON(w http.ResponseWriter, r *http.Request) {
+	openapi.Handler("datanode.openapi.json")(w, r)
+}
+
+// openapiYAML godoc
+//
+//	@Summary	This service's API contract (OpenAPI 3.0, YAML)
+//	@Tags		operations
+//	@Produce	plain
+//	@Success	200	{string}	string	"the contract"
+//	@Router		/openapi.yaml [get]
+func (s *Service) openapiYAML(w http.ResponseWriter, r *http.Request) {
+	openapi.Handler("datanode.openapi.yaml")(w, r)
 }

@@ -49,6 +49,8 @@ func (s *Service) routes() http.Handler {
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	r.Get("/swagger.json", s.swaggerJSON)
+	r.Get("/openapi.json", s.openapiJSON)
+	r.Get("/openapi.yaml", s.openapiYAML)
 	r.Get("/metrics", s.metricsHandler)
 	rest.Operations(r)
 	return r
@@ -262,4 +264,26 @@ func clientHost(r *http.Request) string {
 		}
 	}
 	return host
+}
+
+// openapiJSON godoc
+//
+//	@Summary	This service's API contract (OpenAPI 3.0, JSON)
+//	@Tags		operations
+//	@Produce	json
+//	@Success	200	{object}	object	"the contract"
+//	@Router		/openapi.json [get]
+func (s *Service) openapiJSON(w http.ResponseWriter, r *http.Request) {
+	openapi.Handler("metadata.openapi.json")(w, r)
+}
+
+// openapiYAML godoc
+//
+//	@Summary	This service's API contract (OpenAPI 3.0, YAML)
+//	@Tags		operations
+//	@Produce	plain
+//	@Success	200	{string}	string	"the contract"
+//	@Router		/openapi.yaml [get]
+func (s *Service) openapiYAML(w http.ResponseWriter, r *http.Request) {
+	openapi.Handler("metadata.openapi.yaml")(w, r)
 }
