@@ -414,6 +414,13 @@ func TestWebHDFSInfoOpsAndBadRequests(t *testing.T) {
 		n.remote(403, "AccessControlException", "PUT", "/webhdfs/v1/x?op=MKDIRS&user.name=bob&doas=hdfs")
 		n.remote(404, "FileNotFoundException", "GET", "/no/such/endpoint")
 	})
+	// The service serves its own contract.
+	if body := n.want(200, "GET", "/openapi.json", nil); !bytes.Contains(body, []byte(`"openapi": "3.0`)) || !bytes.Contains(body, []byte("/webhdfs/v1/{path}")) {
+		t.Fatalf("/openapi.json: %.200s", body)
+	}
+	if body := n.want(200, "GET", "/openapi.yaml", nil); !bytes.Contains(body, []byte("openapi: 3.0")) {
+		t.Fatalf("/openapi.yaml: %.200s", body)
+	}
 	// The superuser may act as another user.
 	n.boolean("PUT", "/webhdfs/v1/asbob?op=MKDIRS&user.name=hdfs")
 	n.want(200, "PUT", "/webhdfs/v1/asbob?op=SETOWNER&owner=bob&user.name=hdfs", nil)
