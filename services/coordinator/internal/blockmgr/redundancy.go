@@ -57,8 +57,8 @@ func (m *Manager) CheckRedundancy() RedundancyStats {
 		if live >= want {
 			delete(m.pendingRepl, b.ID)
 		} else if p := m.pendingRepl[b.ID]; p != nil {
-			// Targets that hold the block now are done.
-			p.targets = slices.DeleteFunc(p.targets, func(t *Node) bool { return slices.Contains(b.holders, t) })
+			// Targets that hold the block now are done; dead ones never will.
+			p.targets = slices.DeleteFunc(p.targets, func(t *Node) bool { return t.dead || slices.Contains(b.holders, t) })
 			if len(p.targets) == 0 {
 				delete(m.pendingRepl, b.ID)
 			}
