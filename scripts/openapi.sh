@@ -28,7 +28,24 @@ gen datanode http.go services/datanode,api,internal/errs
 # OpenAPI 3.0, converted from the Swagger 2.0 documents and validated.
 go run ./scripts/openapi3 "$out" "$out"
 
+# Go SDKs generated from the OpenAPI 3 documents (oapi-codegen), committed
+# in api/sdk/<service>.
+for svc in metadata coordinator datanode; do
+  go tool oapi-codegen -generate types,client -package "$svc" -o "$out/$svc.gen.go" "$out/$svc.openapi.json"
+done
+
 stale=0
+for svc in metadata coordinator datanode; do
+  if $check; then
+    if ! cmp -s "$out/$svc.gen.go" "api/sdk/$svc/$svc.gen.go"; then
+      echo "api/sdk/$svc/$svc.gen.go is stale: run scripts/openapi.sh" >&2
+      stale=1
+    fi
+  else
+    mkdir -p "api/sdk/$svc"
+    cp "$out/$svc.gen.go" "api/sdk/$svc/$svc.gen.go"
+  fi
+done
 for f in "$out"/*.swagger.* "$out"/*.openapi.*; do
   name=$(basename "$f")
   if $check; then

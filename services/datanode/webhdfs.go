@@ -12,32 +12,65 @@ import (
 	"github.com/granary-fs/granary/internal/rest"
 )
 
-// webhdfs godoc
+// webhdfsPut godoc
 //
-//	@Summary		WebHDFS, datanode side: CREATE (PUT), APPEND (POST), OPEN and GETFILECHECKSUM (GET)
-//	@Description	Reached through the metadata service's 307 redirect. The datanode acts as a client of the metadata service at namenoderpcaddress and of the pipeline. CREATE answers 201 Created with a Location, APPEND 200, OPEN streams application/octet-stream (offset, length), GETFILECHECKSUM the FileChecksum JSON. Other ops answer 400.
+//	@Summary		WebHDFS CREATE, datanode side
+//	@Description	Reached through the metadata service's 307 redirect; the datanode acts as a client of the metadata service at namenoderpcaddress and of the pipeline, and answers 201 Created with a Location.
 //	@Tags			webhdfs
 //	@Accept			octet-stream
-//	@Produce		octet-stream
-//	@Produce		json
-//	@Param			path				path		string	true	"absolute path without the leading slash"
-//	@Param			op					query		string	true	"operation"	Enums(CREATE,APPEND,OPEN,GETFILECHECKSUM)
-//	@Param			namenoderpcaddress	query		string	true	"host:port of the metadata service"
-//	@Param			user.name			query		string	false	"caller"
-//	@Param			overwrite			query		boolean	false	"CREATE"
-//	@Param			blocksize			query		integer	false	"CREATE"
-//	@Param			replication			query		integer	false	"CREATE"
-//	@Param			permission			query		string	false	"CREATE: octal"
-//	@Param			offset				query		integer	false	"OPEN"
-//	@Param			length				query		integer	false	"OPEN"
-//	@Success		200					{object}	api.FileChecksumResponse	"GETFILECHECKSUM; OPEN streams the bytes; APPEND answers an empty body"
-//	@Success		201					{string}	string						"CREATE: Location header"
+//	@Param			path				path	string	true	"absolute path without the leading slash"
+//	@Param			op					query	string	true	"operation"	Enums(CREATE)
+//	@Param			namenoderpcaddress	query	string	true	"host:port of the metadata service"
+//	@Param			user.name			query	string	false	"caller"
+//	@Param			overwrite			query	boolean	false	"replace an existing file"
+//	@Param			blocksize			query	integer	false	"block size"
+//	@Param			replication			query	integer	false	"replication"
+//	@Param			permission			query	string	false	"octal permission"
+//	@Param			data				body	string	true	"the file's bytes"
+//	@Success		201					{string}	string	"Location header"
 //	@Failure		400					{object}	errs.RemoteExceptionBody
 //	@Failure		403					{object}	errs.RemoteExceptionBody
 //	@Failure		404					{object}	errs.RemoteExceptionBody
 //	@Router			/webhdfs/v1/{path} [put]
-//	@Router			/webhdfs/v1/{path} [post]
+func (s *Service) webhdfsPut(w http.ResponseWriter, r *http.Request) { s.webhdfs(w, r) }
+
+// webhdfsPost godoc
+//
+//	@Summary	WebHDFS APPEND, datanode side: answers 200 with an empty body
+//	@Tags		webhdfs
+//	@Accept		octet-stream
+//	@Param		path				path	string	true	"absolute path without the leading slash"
+//	@Param		op					query	string	true	"operation"	Enums(APPEND)
+//	@Param		namenoderpcaddress	query	string	true	"host:port of the metadata service"
+//	@Param		user.name			query	string	false	"caller"
+//	@Param		data				body	string	true	"the bytes to append"
+//	@Success	200					{string}	string	"empty"
+//	@Failure	400					{object}	errs.RemoteExceptionBody
+//	@Failure	403					{object}	errs.RemoteExceptionBody
+//	@Failure	404					{object}	errs.RemoteExceptionBody
+//	@Router		/webhdfs/v1/{path} [post]
+func (s *Service) webhdfsPost(w http.ResponseWriter, r *http.Request) { s.webhdfs(w, r) }
+
+// webhdfsGet godoc
+//
+//	@Summary		WebHDFS OPEN and GETFILECHECKSUM, datanode side
+//	@Description	OPEN streams application/octet-stream (offset, length); GETFILECHECKSUM answers the FileChecksum JSON. Other ops answer 400.
+//	@Tags			webhdfs
+//	@Produce		octet-stream
+//	@Produce		json
+//	@Param			path				path		string	true	"absolute path without the leading slash"
+//	@Param			op					query		string	true	"operation"	Enums(OPEN,GETFILECHECKSUM)
+//	@Param			namenoderpcaddress	query		string	true	"host:port of the metadata service"
+//	@Param			user.name			query		string	false	"caller"
+//	@Param			offset				query		integer	false	"OPEN: first byte"
+//	@Param			length				query		integer	false	"OPEN: bytes"
+//	@Success		200					{object}	api.FileChecksumResponse	"GETFILECHECKSUM; OPEN streams the bytes"
+//	@Failure		400					{object}	errs.RemoteExceptionBody
+//	@Failure		403					{object}	errs.RemoteExceptionBody
+//	@Failure		404					{object}	errs.RemoteExceptionBody
 //	@Router			/webhdfs/v1/{path} [get]
+func (s *Service) webhdfsGet(w http.ResponseWriter, r *http.Request) { s.webhdfs(w, r) }
+
 func (s *Service) webhdfs(w http.ResponseWriter, r *http.Request) {
 	if err := s.serveWebHDFS(w, r); err != nil {
 		rest.WriteError(w, err)
