@@ -4,6 +4,8 @@ package openapi
 
 import (
 	"embed"
+
+	"github.com/getkin/kin-openapi/openapi3"
 	"net/http"
 	"strings"
 )
@@ -26,4 +28,14 @@ func Handler(name string) http.HandlerFunc {
 		w.Header().Set("Content-Type", ct)
 		_, _ = w.Write(b)
 	}
+}
+
+// Load parses a service's OpenAPI 3 document ("metadata", "coordinator",
+// "datanode").
+func Load(service string) (*openapi3.T, error) {
+	b, err := files.ReadFile(service + ".openapi.json")
+	if err != nil {
+		return nil, err
+	}
+	return openapi3.NewLoader().LoadFromData(b)
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/granary-fs/granary/internal/contract"
 	"github.com/granary-fs/granary/internal/pgtest"
 	"github.com/granary-fs/granary/services/cluster"
 	"github.com/granary-fs/granary/services/coordinator"
@@ -69,8 +70,42 @@ func testCluster(t *testing.T, datanodes int, tweak func(*cluster.Config)) *clus
 		t.Fatalf("starting the cluster: %v", err)
 	}
 	t.Cleanup(c.Stop)
+	checkContracts(t, c)
 	eventually(t, 30*time.Second, "every datanode live", func() bool { return clusterView(t, c).LiveDatanodes == datanodes })
 	return c
+}
+
+// checkContracts validates every exchange the test makes with the
+// services through http.DefaultClient against their OpenAPI 3 documents;
+// a mismatch fails the test.
+func checkContracts(t *testing.T, c *cluster.Cluster) {
+	t.Helper()
+	tr := contract.NewTransport(http.DefaultTransport)
+	hosts := map[string]string{strings.TrimPrefix(c.MetadataURL, "http://"): "metadata", strings.TrimPrefix(c.CoordinatorURL, "http://"): "coordinator"}
+	for _, u := range c.DatanodeURLs {
+		hosts[strings.TrimPrefix(u, "http://")] = "datanode"
+	}
+	for host, svc := range hosts {
+		if err := tr.Serve(svc, host); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := http.DefaultClient.Transport
+	http.DefaultClient.Transport = tr
+	t.Cleanup(func() {
+		http.DefaultClient.Transport = old
+		failures, checked := tr.Failures()
+		for i, f := range failures {
+			if i == 10 {
+				t.Errorf("... and %d more contract violations", len(failures)-10)
+				break
+			}
+			t.Errorf("contract violation: %s", f)
+		}
+		if checked == 0 {
+			t.Errorf("no exchange was checked against the contracts")
+		}
+	})
 }
 
 func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {

@@ -206,6 +206,7 @@ func (d *downstream) finish() api.BlockWriteResult {
 //	@Description	Every 512-byte chunk is checked against the replica's meta file before it is sent. A mismatch is reported to the coordinator as a bad replica and answered with ChecksumException (or, once bytes were sent, by cutting the connection) so that the client reads another replica.
 //	@Tags			blocks
 //	@Produce		octet-stream
+//	@Produce		json
 //	@Param			id		path		integer	true	"block ID"
 //	@Param			bpid	query		string	true	"block pool ID"
 //	@Param			offset	query		integer	false	"first byte"

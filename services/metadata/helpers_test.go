@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/granary-fs/granary/internal/contract"
 	"github.com/granary-fs/granary/internal/pgtest"
 	"github.com/granary-fs/granary/services/metadata"
 )
@@ -71,7 +72,31 @@ func start(t *testing.T, cfg metadata.Config) *node {
 		return stopErr
 	}
 	t.Cleanup(func() { _ = stop() })
+	checkContract(t, svc.Addr())
 	return &node{t: t, svc: svc, base: "http://" + svc.Addr(), stop: stop}
+}
+
+// checkContract validates the test's exchanges with the service at addr
+// against openapi/metadata.openapi.json.
+func checkContract(t *testing.T, addr string) {
+	t.Helper()
+	tr := contract.NewTransport(http.DefaultTransport)
+	if err := tr.Serve("metadata", addr); err != nil {
+		t.Fatal(err)
+	}
+	old := http.DefaultClient.Transport
+	http.DefaultClient.Transport = tr
+	t.Cleanup(func() {
+		http.DefaultClient.Transport = old
+		failures, _ := tr.Failures()
+		for i, f := range failures {
+			if i == 10 {
+				t.Errorf("... and %d more contract violations", len(failures)-10)
+				break
+			}
+			t.Errorf("contract violation: %s", f)
+		}
+	})
 }
 
 // call sends a request and returns the status and body.

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/oapi-codegen/runtime"
+	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
 // Defines values for InfoRegistration.
@@ -1818,6 +1819,34 @@ func (r PostApiV1AdminTriggerBlockReportResponse) ContentType() string {
 type GetApiV1BlocksIdResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *openapi_types.File
+	// JSON206 the response for an HTTP 206 `application/json` response
+	JSON206 *openapi_types.File
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *RemoteExceptionBody
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *RemoteExceptionBody
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetApiV1BlocksIdResponse) GetJSON200() *openapi_types.File {
+	return r.JSON200
+}
+
+// GetJSON206 returns the response for an HTTP 206 `application/json` response
+func (r GetApiV1BlocksIdResponse) GetJSON206() *openapi_types.File {
+	return r.JSON206
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetApiV1BlocksIdResponse) GetJSON400() *RemoteExceptionBody {
+	return r.JSON400
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetApiV1BlocksIdResponse) GetJSON403() *RemoteExceptionBody {
+	return r.JSON403
 }
 
 // GetBody returns the raw response body bytes
@@ -2716,6 +2745,49 @@ func ParseGetApiV1BlocksIdResponse(rsp *http.Response) (*GetApiV1BlocksIdRespons
 	response := &GetApiV1BlocksIdResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest openapi_types.File
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 206:
+		var dest openapi_types.File
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON206 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case rsp.StatusCode == 200:
+	// Content-type (application/octet-stream) unsupported
+
+	case rsp.StatusCode == 206:
+	// Content-type (application/octet-stream) unsupported
+
+	case rsp.StatusCode == 400:
+	// Content-type (application/octet-stream) unsupported
+
+	case rsp.StatusCode == 403:
+		// Content-type (application/octet-stream) unsupported
+
 	}
 
 	return response, nil
