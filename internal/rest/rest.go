@@ -12,6 +12,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	httpSwagger "github.com/swaggo/http-swagger/v2"
 
 	"github.com/granary-fs/granary/internal/errs"
 )
@@ -60,4 +61,18 @@ func Operations(r chi.Router) {
 	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
 		WriteError(w, errs.E(errs.UnsupportedOperation, "Method %s is not allowed on %s", req.Method, req.URL.Path))
 	})
+}
+
+// SwaggerUI serves Swagger UI for the service's /openapi.json under
+// /docs/ (its assets are embedded in the binary: nothing is fetched at run
+// time). The service routes GET /docs here.
+func SwaggerUI() http.HandlerFunc {
+	ui := httpSwagger.Handler(httpSwagger.URL("/openapi.json"))
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/docs" || r.URL.Path == "/docs/" {
+			http.Redirect(w, r, "/docs/index.html", http.StatusMovedPermanently)
+			return
+		}
+		ui.ServeHTTP(w, r)
+	}
 }

@@ -35,6 +35,8 @@ func (s *Service) routes() http.Handler {
 	r.Get("/swagger.json", s.swaggerJSON)
 	r.Get("/openapi.json", s.openapiJSON)
 	r.Get("/openapi.yaml", s.openapiYAML)
+	r.Get("/docs", s.docs)
+	r.Get("/docs/*", rest.SwaggerUI())
 	rest.Operations(r)
 	return r
 }
@@ -234,3 +236,12 @@ func (s *Service) openapiJSON(w http.ResponseWriter, r *http.Request) {
 func (s *Service) openapiYAML(w http.ResponseWriter, r *http.Request) {
 	openapi.Handler("datanode.openapi.yaml")(w, r)
 }
+
+// docs godoc
+//
+//	@Summary	Swagger UI for this service's OpenAPI 3 contract
+//	@Tags		operations
+//	@Produce	html
+//	@Success	301	{string}	string	"to /docs/index.html"
+//	@Router		/docs [get]
+func (s *Service) docs(w http.ResponseWriter, r *http.Request) { rest.SwaggerUI()(w, r) }

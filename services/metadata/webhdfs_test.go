@@ -421,6 +421,22 @@ func TestWebHDFSInfoOpsAndBadRequests(t *testing.T) {
 	if body := n.want(200, "GET", "/openapi.yaml", nil); !bytes.Contains(body, []byte("openapi: 3.0")) {
 		t.Fatalf("/openapi.yaml: %.200s", body)
 	}
+	// And Swagger UI for it, with its assets embedded (the UI's own files are
+	// not part of the API contract, so they are fetched past the checker).
+	req, _ := http.NewRequest("GET", n.base+"/docs", nil)
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil || resp.StatusCode != 301 || resp.Header.Get("Location") != "/docs/index.html" {
+		t.Fatalf("/docs: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	for _, asset := range []string{"/docs/index.html", "/docs/swagger-ui-bundle.js"} {
+		req, _ = http.NewRequest("GET", n.base+asset, nil)
+		resp, err = http.DefaultTransport.RoundTrip(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s: %v %v", asset, resp, err)
+		}
+		resp.Body.Close()
+	}
 	// The superuser may act as another user.
 	n.boolean("PUT", "/webhdfs/v1/asbob?op=MKDIRS&user.name=hdfs")
 	n.want(200, "PUT", "/webhdfs/v1/asbob?op=SETOWNER&owner=bob&user.name=hdfs", nil)

@@ -255,6 +255,11 @@ type ClientInterface interface {
 	// Corresponds with POST /api/v1/datanodes/{uuid}/recommission (the `PostApiV1DatanodesUuidRecommission` operationId).
 	PostApiV1DatanodesUuidRecommission(ctx context.Context, uuid string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetDocs Swagger UI for this service's OpenAPI 3 contract
+	//
+	// Corresponds with GET /docs (the `GetDocs` operationId).
+	GetDocs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetHealthz Liveness
 	//
 	// Corresponds with GET /healthz (the `GetHealthz` operationId).
@@ -400,6 +405,21 @@ func (c *Client) PostApiV1DatanodesUuidDecommission(ctx context.Context, uuid st
 // Corresponds with POST /api/v1/datanodes/{uuid}/recommission (the `PostApiV1DatanodesUuidRecommission` operationId).
 func (c *Client) PostApiV1DatanodesUuidRecommission(ctx context.Context, uuid string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPostApiV1DatanodesUuidRecommissionRequest(c.Server, uuid)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetDocs Swagger UI for this service's OpenAPI 3 contract
+//
+// Corresponds with GET /docs (the `GetDocs` operationId).
+func (c *Client) GetDocs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDocsRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -744,6 +764,33 @@ func NewPostApiV1DatanodesUuidRecommissionRequest(server string, uuid string) (*
 	return req, nil
 }
 
+// NewGetDocsRequest constructs an http.Request for the GetDocs method
+func NewGetDocsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/docs")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetHealthzRequest constructs an http.Request for the GetHealthz method
 func NewGetHealthzRequest(server string) (*http.Request, error) {
 	var err error
@@ -1009,6 +1056,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/v1/datanodes/{uuid}/recommission (the `PostApiV1DatanodesUuidRecommission` operationId).
 	PostApiV1DatanodesUuidRecommissionWithResponse(ctx context.Context, uuid string, reqEditors ...RequestEditorFn) (*PostApiV1DatanodesUuidRecommissionResponse, error)
+
+	// GetDocsWithResponse Swagger UI for this service's OpenAPI 3 contract
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /docs (the `GetDocs` operationId).
+	GetDocsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetDocsResponse, error)
 
 	// GetHealthzWithResponse Liveness
 	//
@@ -1416,6 +1470,40 @@ func (r PostApiV1DatanodesUuidRecommissionResponse) ContentType() string {
 	return ""
 }
 
+type GetDocsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+}
+
+// GetBody returns the raw response body bytes
+func (r GetDocsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetDocsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetDocsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetDocsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetHealthzResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -1742,6 +1830,19 @@ func (c *ClientWithResponses) PostApiV1DatanodesUuidRecommissionWithResponse(ctx
 	return ParsePostApiV1DatanodesUuidRecommissionResponse(rsp)
 }
 
+// GetDocsWithResponse Swagger UI for this service's OpenAPI 3 contract
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /docs (the `GetDocs` operationId).
+func (c *ClientWithResponses) GetDocsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetDocsResponse, error) {
+	rsp, err := c.GetDocs(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetDocsResponse(rsp)
+}
+
 // GetHealthzWithResponse Liveness
 //
 // Returns a wrapper object for the known response body format(s).
@@ -2055,6 +2156,22 @@ func ParsePostApiV1DatanodesUuidRecommissionResponse(rsp *http.Response) (*PostA
 		}
 		response.JSON404 = &dest
 
+	}
+
+	return response, nil
+}
+
+// ParseGetDocsResponse parses an HTTP response from a GetDocsWithResponse call
+func ParseGetDocsResponse(rsp *http.Response) (*GetDocsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetDocsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
 	}
 
 	return response, nil

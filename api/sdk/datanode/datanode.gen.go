@@ -408,6 +408,11 @@ type ClientInterface interface {
 	// Corresponds with GET /api/v1/info (the `GetApiV1Info` operationId).
 	GetApiV1Info(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetDocs Swagger UI for this service's OpenAPI 3 contract
+	//
+	// Corresponds with GET /docs (the `GetDocs` operationId).
+	GetDocs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetHealthz Liveness
 	//
 	// Corresponds with GET /healthz (the `GetHealthz` operationId).
@@ -561,6 +566,21 @@ func (c *Client) GetApiV1BlocksIdChecksum(ctx context.Context, id int, params *G
 // Corresponds with GET /api/v1/info (the `GetApiV1Info` operationId).
 func (c *Client) GetApiV1Info(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetApiV1InfoRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetDocs Swagger UI for this service's OpenAPI 3 contract
+//
+// Corresponds with GET /docs (the `GetDocs` operationId).
+func (c *Client) GetDocs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDocsRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -1035,6 +1055,33 @@ func NewGetApiV1InfoRequest(server string) (*http.Request, error) {
 	}
 
 	operationPath := fmt.Sprintf("/api/v1/info")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetDocsRequest constructs an http.Request for the GetDocs method
+func NewGetDocsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/docs")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -1618,6 +1665,13 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/v1/info (the `GetApiV1Info` operationId).
 	GetApiV1InfoWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiV1InfoResponse, error)
 
+	// GetDocsWithResponse Swagger UI for this service's OpenAPI 3 contract
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /docs (the `GetDocs` operationId).
+	GetDocsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetDocsResponse, error)
+
 	// GetHealthzWithResponse Liveness
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -2023,6 +2077,40 @@ func (r GetApiV1InfoResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetApiV1InfoResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetDocsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+}
+
+// GetBody returns the raw response body bytes
+func (r GetDocsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetDocsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetDocsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetDocsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -2528,6 +2616,19 @@ func (c *ClientWithResponses) GetApiV1InfoWithResponse(ctx context.Context, reqE
 	return ParseGetApiV1InfoResponse(rsp)
 }
 
+// GetDocsWithResponse Swagger UI for this service's OpenAPI 3 contract
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /docs (the `GetDocs` operationId).
+func (c *ClientWithResponses) GetDocsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetDocsResponse, error) {
+	rsp, err := c.GetDocs(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetDocsResponse(rsp)
+}
+
 // GetHealthzWithResponse Liveness
 //
 // Returns a wrapper object for the known response body format(s).
@@ -2894,6 +2995,22 @@ func ParseGetApiV1InfoResponse(rsp *http.Response) (*GetApiV1InfoResponse, error
 		}
 		response.JSON200 = &dest
 
+	}
+
+	return response, nil
+}
+
+// ParseGetDocsResponse parses an HTTP response from a GetDocsWithResponse call
+func ParseGetDocsResponse(rsp *http.Response) (*GetDocsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetDocsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
 	}
 
 	return response, nil

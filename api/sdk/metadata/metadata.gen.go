@@ -1030,6 +1030,11 @@ type ClientInterface interface {
 	// Corresponds with POST /api/v1/renewLease (the `PostApiV1RenewLease` operationId).
 	PostApiV1RenewLease(ctx context.Context, body PostApiV1RenewLeaseJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetDocs Swagger UI for this service's OpenAPI 3 contract
+	//
+	// Corresponds with GET /docs (the `GetDocs` operationId).
+	GetDocs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetHealthz Liveness: the process serves HTTP
 	//
 	// Corresponds with GET /healthz (the `GetHealthz` operationId).
@@ -1404,6 +1409,21 @@ func (c *Client) PostApiV1RenewLeaseWithBody(ctx context.Context, contentType st
 // Corresponds with POST /api/v1/renewLease (the `PostApiV1RenewLease` operationId).
 func (c *Client) PostApiV1RenewLease(ctx context.Context, body PostApiV1RenewLeaseJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPostApiV1RenewLeaseRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetDocs Swagger UI for this service's OpenAPI 3 contract
+//
+// Corresponds with GET /docs (the `GetDocs` operationId).
+func (c *Client) GetDocs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDocsRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -2368,6 +2388,33 @@ func NewPostApiV1RenewLeaseRequestWithBody(server string, contentType string, bo
 	return req, nil
 }
 
+// NewGetDocsRequest constructs an http.Request for the GetDocs method
+func NewGetDocsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/docs")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetHealthzRequest constructs an http.Request for the GetHealthz method
 func NewGetHealthzRequest(server string) (*http.Request, error) {
 	var err error
@@ -3291,6 +3338,13 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/v1/renewLease (the `PostApiV1RenewLease` operationId).
 	PostApiV1RenewLeaseWithResponse(ctx context.Context, body PostApiV1RenewLeaseJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1RenewLeaseResponse, error)
 
+	// GetDocsWithResponse Swagger UI for this service's OpenAPI 3 contract
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /docs (the `GetDocs` operationId).
+	GetDocsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetDocsResponse, error)
+
 	// GetHealthzWithResponse Liveness: the process serves HTTP
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -4019,6 +4073,40 @@ func (r PostApiV1RenewLeaseResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PostApiV1RenewLeaseResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetDocsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+}
+
+// GetBody returns the raw response body bytes
+func (r GetDocsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetDocsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetDocsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetDocsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -4825,6 +4913,19 @@ func (c *ClientWithResponses) PostApiV1RenewLeaseWithResponse(ctx context.Contex
 	return ParsePostApiV1RenewLeaseResponse(rsp)
 }
 
+// GetDocsWithResponse Swagger UI for this service's OpenAPI 3 contract
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /docs (the `GetDocs` operationId).
+func (c *ClientWithResponses) GetDocsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetDocsResponse, error) {
+	rsp, err := c.GetDocs(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetDocsResponse(rsp)
+}
+
 // GetHealthzWithResponse Liveness: the process serves HTTP
 //
 // Returns a wrapper object for the known response body format(s).
@@ -5436,6 +5537,22 @@ func ParsePostApiV1RenewLeaseResponse(rsp *http.Response) (*PostApiV1RenewLeaseR
 		}
 		response.JSON400 = &dest
 
+	}
+
+	return response, nil
+}
+
+// ParseGetDocsResponse parses an HTTP response from a GetDocsWithResponse call
+func ParseGetDocsResponse(rsp *http.Response) (*GetDocsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetDocsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
 	}
 
 	return response, nil
