@@ -188,3 +188,11 @@ type FileChecksumResponse struct {
 type LocationResponse struct {
 	Location string `json:"Location" example:"http://dn1:9864/webhdfs/v1/tmp/f?op=CREATE&namenoderpcaddress=nn:9870&user.name=me"`
 }
+
+// WebHDFSPutResponse documents the answers of the PUT operations with a
+// body: {"boolean": ...} (MKDIRS, RENAME, SETREPLICATION) or
+// {"Location": ...} (CREATE with noredirect=true).
+type WebHDFSPutResponse struct {
+	Boolean  *bool  `json:"boolean,omitempty" example:"true"`
+	Location string `json:"Location,omitempty"`
+}

@@ -47,6 +47,11 @@ func (t *Transport) Serve(service, hostport string) error {
 		return err
 	}
 	doc.Servers = openapi3.Servers{{URL: "http://" + hostport}}
+	// An undocumented field is a violation: objects with declared
+	// properties admit no others.
+	for _, ref := range doc.Components.Schemas {
+		closeObjects(ref.Value, map[*openapi3.Schema]bool{})
+	}
 	r, err := gorillamux.NewRouter(doc)
 	if err != nil {
 		return err
@@ -141,4 +146,28 @@ func routable(u *url.URL) *url.URL {
 		c.Path, c.RawPath = "/webhdfs/v1/%2F", "/webhdfs/v1/%2F"
 	}
 	return &c
+}
+
+// closeObjects sets additionalProperties: false on every object schema
+// that declares properties, recursively.
+func closeObjects(s *openapi3.Schema, seen map[*openapi3.Schema]bool) {
+	if s == nil || seen[s] {
+		return
+	}
+	seen[s] = true
+	if len(s.Properties) > 0 && s.AdditionalProperties.Has == nil && s.AdditionalProperties.Schema == nil {
+		no := false
+		s.AdditionalProperties.Has = &no
+	}
+	for _, p := range s.Properties {
+		closeObjects(p.Value, seen)
+	}
+	if s.Items != nil {
+		closeObjects(s.Items.Value, seen)
+	}
+	for _, list := range []openapi3.SchemaRefs{s.AllOf, s.AnyOf, s.OneOf} {
+		for _, r := range list {
+			closeObjects(r.Value, seen)
+		}
+	}
 }

@@ -18,6 +18,9 @@ func TestTransportCatchesViolations(t *testing.T) {
 			_, _ = w.Write([]byte(`{"FileStatus":{"length":"not a number"}}`)) // wrong type
 		case r.URL.Path == "/undocumented":
 			w.WriteHeader(http.StatusOK)
+		case r.URL.Query().Get("op") == "GETTRASHROOT":
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"Path":"/user/me/.Trash","Extra":1}`)) // undocumented field
 		default:
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = w.Write([]byte(`{"Path":"/user/me"}`))
@@ -29,7 +32,7 @@ func TestTransportCatchesViolations(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := &http.Client{Transport: tr}
-	for _, u := range []string{"/healthz", "/webhdfs/v1/a/b?op=GETFILESTATUS", "/undocumented", "/webhdfs/v1/?op=GETHOMEDIRECTORY&user.name=me"} {
+	for _, u := range []string{"/healthz", "/webhdfs/v1/a/b?op=GETFILESTATUS", "/undocumented", "/webhdfs/v1/?op=GETTRASHROOT", "/webhdfs/v1/?op=GETHOMEDIRECTORY&user.name=me"} {
 		resp, err := c.Get(srv.URL + u)
 		if err != nil {
 			t.Fatal(err)
@@ -37,10 +40,10 @@ func TestTransportCatchesViolations(t *testing.T) {
 		resp.Body.Close()
 	}
 	failures, checked := tr.Failures()
-	if len(failures) != 3 {
-		t.Fatalf("%d violations, want 3 (status, body, endpoint): %q", len(failures), failures)
+	if len(failures) != 4 {
+		t.Fatalf("%d violations, want 4 (status, body type, endpoint, extra field): %q", len(failures), failures)
 	}
-	for i, want := range []string{"/healthz", "GETFILESTATUS", "/undocumented"} {
+	for i, want := range []string{"/healthz", "GETFILESTATUS", "/undocumented", "GETTRASHROOT"} {
 		if !strings.Contains(failures[i], want) {
 			t.Fatalf("violation %d is %q, want one about %s", i, failures[i], want)
 		}

@@ -100,7 +100,7 @@ func (s *Service) webhdfsGet(w http.ResponseWriter, r *http.Request) { s.webhdfs
 //	@Param			overwrite			query		boolean	false	"CREATE: replace an existing file"
 //	@Param			blocksize			query		integer	false	"CREATE: block size"
 //	@Param			noredirect			query		boolean	false	"CREATE: answer 200 {Location} instead of 307"
-//	@Success		200					{object}	api.BooleanResponse	"MKDIRS, RENAME, SETREPLICATION; the other setters answer an empty body; CREATE with noredirect answers {Location}"
+//	@Success		200					{object}	api.WebHDFSPutResponse	"MKDIRS, RENAME, SETREPLICATION: {boolean}; CREATE with noredirect: {Location}; the other setters answer an empty body"
 //	@Success		307					{string}	string				"CREATE: Location header names a datanode"
 //	@Failure		400					{object}	errs.RemoteExceptionBody
 //	@Failure		403					{object}	errs.RemoteExceptionBody
@@ -121,7 +121,7 @@ func (s *Service) webhdfsPut(w http.ResponseWriter, r *http.Request) { s.webhdfs
 //	@Param			noredirect	query		boolean	false	"APPEND: answer 200 {Location} instead of 307"
 //	@Param			sources		query		string	false	"CONCAT: absolute paths, comma separated"
 //	@Param			newlength	query		integer	false	"TRUNCATE: the new length"
-//	@Success		200			{object}	api.BooleanResponse	"TRUNCATE {boolean}; APPEND with noredirect {Location}; CONCAT an empty body"
+//	@Success		200			{object}	api.WebHDFSPutResponse	"TRUNCATE {boolean}; APPEND with noredirect {Location}; CONCAT an empty body"
 //	@Success		307			{string}	string	"Location header names a datanode"
 //	@Failure		400			{object}	errs.RemoteExceptionBody
 //	@Failure		403			{object}	errs.RemoteExceptionBody

@@ -596,6 +596,14 @@ type WebHDFSGetResponse struct {
 	QuotaUsage       *QuotaUsage       `json:"QuotaUsage,omitempty"`
 }
 
+// WebHDFSPutResponse defines model for WebHDFSPutResponse.
+type WebHDFSPutResponse struct {
+	Location *string `json:"Location,omitempty"`
+
+	// Boolean Example: true
+	Boolean *bool `json:"boolean,omitempty"`
+}
+
 // PostApiV1AbandonBlockParams defines parameters for PostApiV1AbandonBlock.
 type PostApiV1AbandonBlockParams struct {
 	// UserName caller
@@ -4514,7 +4522,7 @@ type PostWebhdfsV1PathResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *BooleanResponse
+	JSON200 *WebHDFSPutResponse
 	// JSON307 the response for an HTTP 307 `application/json` response
 	JSON307 *string
 	// JSON400 the response for an HTTP 400 `application/json` response
@@ -4526,7 +4534,7 @@ type PostWebhdfsV1PathResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r PostWebhdfsV1PathResponse) GetJSON200() *BooleanResponse {
+func (r PostWebhdfsV1PathResponse) GetJSON200() *WebHDFSPutResponse {
 	return r.JSON200
 }
 
@@ -4583,7 +4591,7 @@ type PutWebhdfsV1PathResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *BooleanResponse
+	JSON200 *WebHDFSPutResponse
 	// JSON307 the response for an HTTP 307 `application/json` response
 	JSON307 *string
 	// JSON400 the response for an HTTP 400 `application/json` response
@@ -4597,7 +4605,7 @@ type PutWebhdfsV1PathResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r PutWebhdfsV1PathResponse) GetJSON200() *BooleanResponse {
+func (r PutWebhdfsV1PathResponse) GetJSON200() *WebHDFSPutResponse {
 	return r.JSON200
 }
 
@@ -5823,7 +5831,7 @@ func ParsePostWebhdfsV1PathResponse(rsp *http.Response) (*PostWebhdfsV1PathRespo
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest BooleanResponse
+		var dest WebHDFSPutResponse
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -5877,7 +5885,7 @@ func ParsePutWebhdfsV1PathResponse(rsp *http.Response) (*PutWebhdfsV1PathRespons
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest BooleanResponse
+		var dest WebHDFSPutResponse
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
