@@ -50,6 +50,13 @@ func New(metadataURL, user string) *Client {
 	}
 }
 
+// SetTransport routes this client's HTTP exchanges (with the metadata
+// service and the datanodes) through rt, e.g. a contract checker in tests.
+func (c *Client) SetTransport(rt http.RoundTripper) {
+	c.http.Transport = rt
+	c.data.Transport = rt
+}
+
 // ClientName is the lease holder name of this client's writes.
 func (c *Client) ClientName() string { return c.clientName }
 

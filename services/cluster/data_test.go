@@ -65,7 +65,7 @@ func readFile(t *testing.T, c *client.Client, path string) []byte {
 
 func TestClientRoundTrips(t *testing.T) {
 	c := testCluster(t, 3, smallBlocks)
-	cl := client.New(c.MetadataURL, "hdfs")
+	cl := newClient(c, "hdfs")
 	const bs = 4096
 	for _, size := range []int{0, 1, 511, 512, 513, bs - 1, bs, bs + 1, 3*bs + 100} {
 		data := randomBytes(size, int64(size))
@@ -100,7 +100,7 @@ func TestClientRoundTrips(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := client.New(c.MetadataURL, "hdfs")
+	other := newClient(c, "hdfs")
 	if _, err := other.Create(context.Background(), "/rt/busy", client.CreateOptions{Overwrite: true}); !errs.Is(err, errs.AlreadyBeingCreated) {
 		t.Fatalf("second writer: %v", err)
 	}

@@ -16,7 +16,7 @@ import (
 
 func TestWriteSurvivesADatanodeKilledMidWrite(t *testing.T) {
 	c := testCluster(t, 4, smallBlocks)
-	cl := client.New(c.MetadataURL, "hdfs")
+	cl := newClient(c, "hdfs")
 	const bs = 256 << 10
 	data := randomBytes(6*bs+1234, 7)
 	w, err := cl.Create(context.Background(), "/kill/f", client.CreateOptions{BlockSize: bs, Replication: 3})
@@ -51,7 +51,7 @@ func TestWriteSurvivesADatanodeKilledMidWrite(t *testing.T) {
 
 func TestCorruptReplicaIsSkippedAndReported(t *testing.T) {
 	c := testCluster(t, 3, smallBlocks)
-	cl := client.New(c.MetadataURL, "hdfs")
+	cl := newClient(c, "hdfs")
 	data := randomBytes(100_000, 9)
 	writeFile(t, cl, "/bad/f", data, client.CreateOptions{BlockSize: 1 << 20, Replication: 2})
 	lb := locations(t, c, "/bad/f")[0]
@@ -93,7 +93,7 @@ func TestAbandonedFileIsClosedByLeaseRecovery(t *testing.T) {
 		}
 	})
 	ctx, disappear := context.WithCancel(context.Background())
-	cl := client.New(c.MetadataURL, "hdfs")
+	cl := newClient(c, "hdfs")
 	const bs = 64 << 10
 	data := randomBytes(bs, 3)
 	w, err := cl.Create(ctx, "/lease/f", client.CreateOptions{BlockSize: bs, Replication: 2})
@@ -107,7 +107,7 @@ func TestAbandonedFileIsClosedByLeaseRecovery(t *testing.T) {
 	}
 	disappear()
 	eventually(t, 20*time.Second, "lease recovery to close the file", func() bool { return isClosed(t, c, "/lease/f") })
-	if got := readFile(t, client.New(c.MetadataURL, "hdfs"), "/lease/f"); !bytes.Equal(got, data) {
+	if got := readFile(t, newClient(c, "hdfs"), "/lease/f"); !bytes.Equal(got, data) {
 		t.Fatalf("recovered file holds %d bytes, want the %d the datanodes hold", len(got), len(data))
 	}
 }

@@ -39,7 +39,7 @@ func allBlocks(t *testing.T, c *cluster.Cluster, path string, want int, not ...s
 
 func TestReReplicationAfterADatanodeDies(t *testing.T) {
 	c := testCluster(t, 4, smallBlocks)
-	cl := client.New(c.MetadataURL, "hdfs")
+	cl := newClient(c, "hdfs")
 	const bs = 64 << 10
 	files := map[string][]byte{}
 	for i, name := range []string{"/heal/a", "/heal/b", "/heal/c"} {
@@ -76,7 +76,7 @@ func TestReReplicationAfterADatanodeDies(t *testing.T) {
 
 func TestSetReplicationConverges(t *testing.T) {
 	c := testCluster(t, 3, smallBlocks)
-	cl := client.New(c.MetadataURL, "hdfs")
+	cl := newClient(c, "hdfs")
 	data := randomBytes(200<<10, 5)
 	writeFile(t, cl, "/rep/f", data, client.CreateOptions{BlockSize: 64 << 10, Replication: 3})
 	for _, r := range []int{1, 2, 3} {
@@ -103,7 +103,7 @@ func TestSetReplicationConverges(t *testing.T) {
 
 func TestCorruptReplicaIsReplaced(t *testing.T) {
 	c := testCluster(t, 3, smallBlocks)
-	cl := client.New(c.MetadataURL, "hdfs")
+	cl := newClient(c, "hdfs")
 	data := randomBytes(50_000, 11)
 	writeFile(t, cl, "/corrupt/f", data, client.CreateOptions{BlockSize: 1 << 20, Replication: 2})
 	lb := locations(t, c, "/corrupt/f")[0]
@@ -127,7 +127,7 @@ func TestCorruptReplicaIsReplaced(t *testing.T) {
 
 func TestFsckReport(t *testing.T) {
 	c := testCluster(t, 3, smallBlocks)
-	cl := client.New(c.MetadataURL, "hdfs")
+	cl := newClient(c, "hdfs")
 	writeFile(t, cl, "/fsck/a", randomBytes(100_000, 1), client.CreateOptions{BlockSize: 64 << 10, Replication: 3})
 	fsck := func() (string, string) {
 		resp, err := http.Get(c.MetadataURL + "/api/v1/admin/fsck?path=/fsck&files=true&blocks=true&locations=true&user.name=hdfs")
@@ -178,7 +178,7 @@ func stoppedIndex(c *cluster.Cluster, uuid string) int {
 
 func TestDecommissionCopiesEveryBlockFirst(t *testing.T) {
 	c := testCluster(t, 4, smallBlocks)
-	cl := client.New(c.MetadataURL, "hdfs")
+	cl := newClient(c, "hdfs")
 	data := randomBytes(300_000, 77)
 	writeFile(t, cl, "/decom/f", data, client.CreateOptions{BlockSize: 64 << 10, Replication: 3})
 	node := locations(t, c, "/decom/f")[0].uuids()[0]
@@ -221,7 +221,7 @@ func TestBlockScannerFindsAndReplacesCorruption(t *testing.T) {
 			d.ScanPeriod, d.ScanBytesPerSecond = 200*time.Millisecond, 64<<20
 		}
 	})
-	cl := client.New(c.MetadataURL, "hdfs")
+	cl := newClient(c, "hdfs")
 	data := randomBytes(80_000, 21)
 	writeFile(t, cl, "/scan/f", data, client.CreateOptions{BlockSize: 1 << 20, Replication: 2})
 	lb := locations(t, c, "/scan/f")[0]
@@ -253,7 +253,7 @@ func TestFailedVolumeIsDroppedAndItsBlocksReReplicated(t *testing.T) {
 			d.VolumeCheckInterval = 100 * time.Millisecond
 		}
 	})
-	cl := client.New(c.MetadataURL, "hdfs")
+	cl := newClient(c, "hdfs")
 	data := randomBytes(600_000, 31)
 	writeFile(t, cl, "/vol/f", data, client.CreateOptions{BlockSize: 64 << 10, Replication: 2})
 	i := index(t, c, locations(t, c, "/vol/f")[0].uuids()[0])
@@ -279,7 +279,7 @@ func TestFailedVolumeIsDroppedAndItsBlocksReReplicated(t *testing.T) {
 
 func TestStaleReplicaOnARestartedDatanodeIsInvalidated(t *testing.T) {
 	c := testCluster(t, 3, smallBlocks)
-	cl := client.New(c.MetadataURL, "hdfs")
+	cl := newClient(c, "hdfs")
 	data := randomBytes(10_000, 41)
 	writeFile(t, cl, "/stale/f", data, client.CreateOptions{Replication: 1})
 	lb := locations(t, c, "/stale/f")[0]
@@ -325,7 +325,7 @@ func TestReReplicationCrossesRacks(t *testing.T) {
 			cc.TopologyFile = topo
 		}
 	})
-	cl := client.New(c.MetadataURL, "hdfs")
+	cl := newClient(c, "hdfs")
 	writeFile(t, cl, "/racks/f", randomBytes(200_000, 51), client.CreateOptions{BlockSize: 64 << 10, Replication: 1})
 	if _, err := cl.SetReplication(context.Background(), "/racks/f", 2); err != nil {
 		t.Fatal(err)
@@ -354,7 +354,7 @@ func TestDirectoryScannerReconcilesDiskAndMemory(t *testing.T) {
 			d.DirectoryScanInterval = 100 * time.Millisecond
 		}
 	})
-	cl := client.New(c.MetadataURL, "hdfs")
+	cl := newClient(c, "hdfs")
 	data := randomBytes(20_000, 61)
 	writeFile(t, cl, "/dirscan/f", data, client.CreateOptions{Replication: 2})
 	lb := locations(t, c, "/dirscan/f")[0]
@@ -393,7 +393,7 @@ func TestRefreshNodesDecommissionsExcludedHosts(t *testing.T) {
 		inner := cfg.Coordinator
 		cfg.Coordinator = func(cc *coordinator.Config) { inner(cc); cc.HostsExcludeFile = exclude }
 	})
-	cl := client.New(c.MetadataURL, "hdfs")
+	cl := newClient(c, "hdfs")
 	writeFile(t, cl, "/ex/f", randomBytes(100_000, 71), client.CreateOptions{BlockSize: 64 << 10, Replication: 3})
 	node := locations(t, c, "/ex/f")[0].uuids()[0]
 	if err := os.WriteFile(exclude, []byte("# retiring\n"+node+"\n"), 0o644); err != nil {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/granary-fs/granary/internal/client"
 	"github.com/granary-fs/granary/internal/contract"
 	"github.com/granary-fs/granary/internal/pgtest"
 	"github.com/granary-fs/granary/services/cluster"
@@ -92,8 +93,10 @@ func checkContracts(t *testing.T, c *cluster.Cluster) {
 	}
 	old := http.DefaultClient.Transport
 	http.DefaultClient.Transport = tr
+	contracts = tr
 	t.Cleanup(func() {
 		http.DefaultClient.Transport = old
+		contracts = nil
 		failures, checked := tr.Failures()
 		for i, f := range failures {
 			if i == 10 {
@@ -298,4 +301,17 @@ func testLogger() *slog.Logger {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// contracts is the running test's contract checker (tests here run one at
+// a time).
+var contracts *contract.Transport
+
+// newClient returns a Go client whose exchanges are checked too.
+func newClient(c *cluster.Cluster, user string) *client.Client {
+	cl := client.New(c.MetadataURL, user)
+	if contracts != nil {
+		cl.SetTransport(contracts)
+	}
+	return cl
 }
