@@ -102,7 +102,9 @@ func (ns *Namespace) apply(op Op) error {
 				}
 			}
 			before := n.storageSpace()
+			_, _, had := countKinds(n)
 			n.blocks = append([]Block(nil), o.Blocks...)
+			ns.recount(n, had)
 			addUsage(n.parent, 0, n.storageSpace()-before)
 			ns.emit(n)
 			return nil
@@ -302,8 +304,16 @@ func (ns *Namespace) withUC(p string, fn func(n *Inode) error) error {
 	})
 }
 
+// recount adjusts the complete-block count after the blocks of file n
+// changed; had is what countKinds counted for n before.
+func (ns *Namespace) recount(n *Inode, had int64) {
+	_, _, now := countKinds(n)
+	ns.blocks.Add(now - had)
+}
+
 func (ns *Namespace) applyAddBlock(n *Inode, o *AddBlock) error {
 	before := n.storageSpace()
+	_, _, had := countKinds(n)
 	if o.Penultimate != nil {
 		k := len(n.blocks)
 		if k == 0 || n.blocks[k-1].ID != o.Penultimate.ID {
@@ -313,6 +323,7 @@ func (ns *Namespace) applyAddBlock(n *Inode, o *AddBlock) error {
 	}
 	n.blocks = append(n.blocks, o.Last)
 	n.uc.lastComplete = false
+	ns.recount(n, had) // the previous last block is complete now
 	ns.lastBlockID = max(ns.lastBlockID, o.Last.ID)
 	ns.genStamp = max(ns.genStamp, o.Last.GenStamp)
 	addUsage(n.parent, 0, n.storageSpace()-before)

@@ -197,6 +197,18 @@ func TestReplayReproducesTheTree(t *testing.T) {
 		if !bytes.Equal(image(t, live), image(t, replayed)) {
 			t.Fatalf("seed %d: replayed tree differs from the live tree", seed)
 		}
+		checkBlockCount(t, "live", live)
+		checkBlockCount(t, "replayed", replayed)
+	}
+}
+
+// checkBlockCount compares the complete-block counter safe mode reads with
+// a count of the tree.
+func checkBlockCount(t *testing.T, what string, ns *Namespace) {
+	t.Helper()
+	_, _, want := countKinds(ns.root)
+	if got := ns.CompleteBlocks(); got != want {
+		t.Fatalf("%s namespace: CompleteBlocks() = %d, the tree holds %d complete blocks", what, got, want)
 	}
 }
 
