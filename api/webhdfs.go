@@ -136,6 +136,12 @@ type SafeModeStatus struct {
 	Message string `json:"message" example:"Safe mode is OFF."`
 }
 
+// JMXResponse is the answer of the metadata service's /jmx: HDFS's JMX
+// servlet shape, one object per bean with its "name" and attributes.
+type JMXResponse struct {
+	Beans []map[string]any `json:"beans"`
+}
+
 // SaveNamespaceResponse is the admin API's saveNamespace answer.
 type SaveNamespaceResponse struct {
 	TxID int64 `json:"txid" example:"4711"`

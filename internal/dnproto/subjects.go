@@ -37,12 +37,19 @@ const (
 	SubjChooseTargets = "granary.v1.coord.choosetargets"
 	// SubjBlockLocations: LocationsRequest → LocationsReply.
 	SubjBlockLocations = "granary.v1.coord.locations"
+	// SubjCluster: metadata asks for the cluster summary (→ api.ClusterView,
+	// the body of the coordinator's GET /api/v1/cluster).
+	SubjCluster = "granary.v1.coord.cluster"
+	// SubjDatanodes: metadata asks for every datanode (→ api.DatanodeList,
+	// the body of the coordinator's GET /api/v1/datanodes).
+	SubjDatanodes = "granary.v1.coord.datanodes"
 )
 
 // AllSubjects lists every subject, for the contract test and the docs.
 var AllSubjects = []string{
 	SubjHandshake, SubjRegister, SubjHeartbeat, SubjBlockReport, SubjIncrementalReport, SubjBadBlocks,
 	SubjNamespaceEvents, SubjNamespaceInventory, SubjNamespaceInfo, SubjSafeModeCounts, SubjChooseTargets, SubjBlockLocations,
+	SubjCluster, SubjDatanodes,
 }
 
 // QueueGroup is the queue group every responder subscribes in, so that more

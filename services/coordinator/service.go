@@ -23,6 +23,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/granary-fs/granary/api"
 	"github.com/granary-fs/granary/internal/dnproto"
 	"github.com/granary-fs/granary/internal/errs"
 	"github.com/granary-fs/granary/services/coordinator/internal/blockmgr"
@@ -209,6 +210,12 @@ func (s *Service) subscribe() error {
 		dnproto.SubjBlockLocations: dnproto.JSON(func(_ context.Context, req *dnproto.LocationsRequest) (any, error) {
 			return dnproto.LocationsReply{Blocks: s.mgr.Locations(req.Blocks)}, nil
 		}),
+		dnproto.SubjCluster: func(context.Context, []byte) (any, error) {
+			return s.mgr.Cluster(), nil
+		},
+		dnproto.SubjDatanodes: func(context.Context, []byte) (any, error) {
+			return api.DatanodeList{Datanodes: s.mgr.Datanodes()}, nil
+		},
 	}
 	for subj, h := range handlers {
 		if _, err := dnproto.Serve(s.nc, subj, s.log, s.counted(subj, h)); err != nil {

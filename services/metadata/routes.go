@@ -46,6 +46,7 @@ func (s *Service) routes() http.Handler {
 	r.Post("/api/v1/admin/rollEdits", s.adminRollEdits)
 	r.Get("/api/v1/admin/startupProgress", s.startupProgress)
 	r.Get("/startupProgress", s.startupProgress)
+	r.Get("/jmx", s.jmx)
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	r.Get("/swagger.json", s.swaggerJSON)

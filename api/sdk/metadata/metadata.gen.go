@@ -447,6 +447,11 @@ type FsServerDefaults struct {
 	WritePacketSize *int `json:"writePacketSize,omitempty"`
 }
 
+// JMXResponse defines model for JMXResponse.
+type JMXResponse struct {
+	Beans *[]map[string]interface{} `json:"beans,omitempty"`
+}
+
 // LocatedBlock defines model for LocatedBlock.
 type LocatedBlock struct {
 	Block *ExtendedBlock `json:"block,omitempty"`
@@ -692,6 +697,12 @@ type PostApiV1CompleteParams struct {
 type PostApiV1CreateParams struct {
 	// UserName caller
 	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
+}
+
+// GetJmxParams defines parameters for GetJmx.
+type GetJmxParams struct {
+	// Qry JMX object-name pattern
+	Qry *string `form:"qry,omitempty" json:"qry,omitempty"`
 }
 
 // DeleteWebhdfsV1PathParams defines parameters for DeleteWebhdfsV1Path.
@@ -1047,6 +1058,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /healthz (the `GetHealthz` operationId).
 	GetHealthz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetJmx NameNode JMX beans (HDFS's /jmx servlet)
+	//
+	// The beans HDFS's web UI reads: NameNodeInfo, FSNamesystemState, FSNamesystem and NameNodeStatus, with HDFS's attribute names. qry is a JMX object-name pattern ("Hadoop:service=NameNode,name=NameNodeInfo", "Hadoop:service=NameNode,*", "Hadoop:*"); a pattern matching nothing answers {"beans":[]}. Datanode figures come from the coordinator.
+	//
+	// Corresponds with GET /jmx (the `GetJmx` operationId).
+	GetJmx(ctx context.Context, params *GetJmxParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetMetrics Prometheus metrics
 	//
@@ -1447,6 +1465,23 @@ func (c *Client) GetDocs(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 // Corresponds with GET /healthz (the `GetHealthz` operationId).
 func (c *Client) GetHealthz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetHealthzRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetJmx NameNode JMX beans (HDFS's /jmx servlet)
+//
+// The beans HDFS's web UI reads: NameNodeInfo, FSNamesystemState, FSNamesystem and NameNodeStatus, with HDFS's attribute names. qry is a JMX object-name pattern ("Hadoop:service=NameNode,name=NameNodeInfo", "Hadoop:service=NameNode,*", "Hadoop:*"); a pattern matching nothing answers {"beans":[]}. Datanode figures come from the coordinator.
+//
+// Corresponds with GET /jmx (the `GetJmx` operationId).
+func (c *Client) GetJmx(ctx context.Context, params *GetJmxParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetJmxRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -2450,6 +2485,60 @@ func NewGetHealthzRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewGetJmxRequest constructs an http.Request for the GetJmx method
+func NewGetJmxRequest(server string, params *GetJmxParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/jmx")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Qry != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "qry", *params.Qry, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetMetricsRequest constructs an http.Request for the GetMetrics method
 func NewGetMetricsRequest(server string) (*http.Request, error) {
 	var err error
@@ -3360,6 +3449,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /healthz (the `GetHealthz` operationId).
 	GetHealthzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetHealthzResponse, error)
 
+	// GetJmxWithResponse NameNode JMX beans (HDFS's /jmx servlet)
+	//
+	// The beans HDFS's web UI reads: NameNodeInfo, FSNamesystemState, FSNamesystem and NameNodeStatus, with HDFS's attribute names. qry is a JMX object-name pattern ("Hadoop:service=NameNode,name=NameNodeInfo", "Hadoop:service=NameNode,*", "Hadoop:*"); a pattern matching nothing answers {"beans":[]}. Datanode figures come from the coordinator.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /jmx (the `GetJmx` operationId).
+	GetJmxWithResponse(ctx context.Context, params *GetJmxParams, reqEditors ...RequestEditorFn) (*GetJmxResponse, error)
+
 	// GetMetricsWithResponse Prometheus metrics
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -4149,6 +4247,61 @@ func (r GetHealthzResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetHealthzResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetJmxResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *JMXResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *RemoteExceptionBody
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *RemoteExceptionBody
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetJmxResponse) GetJSON200() *JMXResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetJmxResponse) GetJSON400() *RemoteExceptionBody {
+	return r.JSON400
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetJmxResponse) GetJSON403() *RemoteExceptionBody {
+	return r.JSON403
+}
+
+// GetBody returns the raw response body bytes
+func (r GetJmxResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetJmxResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetJmxResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetJmxResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -4947,6 +5100,21 @@ func (c *ClientWithResponses) GetHealthzWithResponse(ctx context.Context, reqEdi
 	return ParseGetHealthzResponse(rsp)
 }
 
+// GetJmxWithResponse NameNode JMX beans (HDFS's /jmx servlet)
+//
+// The beans HDFS's web UI reads: NameNodeInfo, FSNamesystemState, FSNamesystem and NameNodeStatus, with HDFS's attribute names. qry is a JMX object-name pattern ("Hadoop:service=NameNode,name=NameNodeInfo", "Hadoop:service=NameNode,*", "Hadoop:*"); a pattern matching nothing answers {"beans":[]}. Datanode figures come from the coordinator.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /jmx (the `GetJmx` operationId).
+func (c *ClientWithResponses) GetJmxWithResponse(ctx context.Context, params *GetJmxParams, reqEditors ...RequestEditorFn) (*GetJmxResponse, error) {
+	rsp, err := c.GetJmx(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetJmxResponse(rsp)
+}
+
 // GetMetricsWithResponse Prometheus metrics
 //
 // Returns a wrapper object for the known response body format(s).
@@ -5577,6 +5745,46 @@ func ParseGetHealthzResponse(rsp *http.Response) (*GetHealthzResponse, error) {
 	response := &GetHealthzResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
+	}
+
+	return response, nil
+}
+
+// ParseGetJmxResponse parses an HTTP response from a GetJmxWithResponse call
+func ParseGetJmxResponse(rsp *http.Response) (*GetJmxResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetJmxResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest JMXResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
 	}
 
 	return response, nil
