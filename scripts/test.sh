@@ -20,7 +20,14 @@ go vet ./...
 echo "== OpenAPI contracts are fresh"
 scripts/openapi.sh --check
 
-echo "== go test"
+echo "== chromium for the web UI test (Debian's package, installed when missing)"
+if ! command -v chromium >/dev/null 2>&1; then
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium
+fi
+
+echo "== go test (web UI screenshots go to build/ui-screenshots/)"
 go test -count=1 -timeout 30m ./...
 
 echo "== fuzzing (${GRANARY_FUZZTIME:=100000x} per target: a count of inputs, so the run ends on a count, not a clock)"

@@ -268,13 +268,15 @@ func TestFailedVolumeIsDroppedAndItsBlocksReReplicated(t *testing.T) {
 	if got := readFile(t, cl, "/vol/f"); !bytes.Equal(got, data) {
 		t.Fatal("file differs after the volume failure")
 	}
-	var v struct {
-		FailedVolumes int `json:"failedVolumes"`
-	}
-	call(t, "GET", c.CoordinatorURL+"/api/v1/datanodes/"+dn.UUID(), nil, &v)
-	if v.FailedVolumes != 1 {
-		t.Fatalf("the coordinator sees %d failed volumes", v.FailedVolumes)
-	}
+	// The coordinator learns it with the datanode's next heartbeat, which
+	// re-replication may beat.
+	eventually(t, 10*time.Second, "the coordinator counting the failed volume", func() bool {
+		var v struct {
+			FailedVolumes int `json:"failedVolumes"`
+		}
+		call(t, "GET", c.CoordinatorURL+"/api/v1/datanodes/"+dn.UUID(), nil, &v)
+		return v.FailedVolumes == 1
+	})
 }
 
 func TestStaleReplicaOnARestartedDatanodeIsInvalidated(t *testing.T) {

@@ -47,6 +47,8 @@ func (s *Service) routes() http.Handler {
 	r.Get("/api/v1/admin/startupProgress", s.startupProgress)
 	r.Get("/startupProgress", s.startupProgress)
 	r.Get("/jmx", s.jmx)
+	r.Get("/", s.uiIndex)
+	r.Get("/ui/{file}", s.uiAsset)
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	r.Get("/swagger.json", s.swaggerJSON)

@@ -82,6 +82,24 @@ func (e PostApiV1AdminSafemodeActionParamsAction) Valid() bool {
 	}
 }
 
+// Defines values for GetUiFileParamsFile.
+const (
+	AppJs    GetUiFileParamsFile = "app.js"
+	StyleCss GetUiFileParamsFile = "style.css"
+)
+
+// Valid indicates whether the value is a known member of the GetUiFileParamsFile enum.
+func (e GetUiFileParamsFile) Valid() bool {
+	switch e {
+	case AppJs:
+		return true
+	case StyleCss:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for DeleteWebhdfsV1PathParamsOp.
 const (
 	DELETE DeleteWebhdfsV1PathParamsOp = "DELETE"
@@ -705,6 +723,9 @@ type GetJmxParams struct {
 	Qry *string `form:"qry,omitempty" json:"qry,omitempty"`
 }
 
+// GetUiFileParamsFile defines parameters for GetUiFile.
+type GetUiFileParamsFile string
+
 // DeleteWebhdfsV1PathParams defines parameters for DeleteWebhdfsV1Path.
 type DeleteWebhdfsV1PathParams struct {
 	// Op operation
@@ -911,6 +932,13 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 // The interface specification for the client above.
 type ClientInterface interface {
 
+	// Get The web UI (HDFS's NameNode UI): overview, datanodes, startup progress, browse the file system
+	//
+	// An HTML page whose script reads /jmx, /startupProgress and WebHDFS from this service.
+	//
+	// Corresponds with GET / (the `Get` operationId).
+	Get(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// PostApiV1AbandonBlockWithBody Drop the last block of a file after a failed pipeline set-up (ClientProtocol.abandonBlock)
 	//
 	// Takes any type of body and a specified content type.
@@ -1098,6 +1126,11 @@ type ClientInterface interface {
 	// Corresponds with GET /swagger.json (the `GetSwaggerJson` operationId).
 	GetSwaggerJson(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetUiFile A static asset of the web UI
+	//
+	// Corresponds with GET /ui/{file} (the `GetUiFile` operationId).
+	GetUiFile(ctx context.Context, file GetUiFileParamsFile, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// DeleteWebhdfsV1Path WebHDFS DELETE
 	//
 	// Deletes a path; a non-empty directory only with recursive=true. A missing path answers {"boolean": false}.
@@ -1125,6 +1158,23 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /webhdfs/v1/{path} (the `PutWebhdfsV1Path` operationId).
 	PutWebhdfsV1Path(ctx context.Context, path string, params *PutWebhdfsV1PathParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+// Get The web UI (HDFS's NameNode UI): overview, datanodes, startup progress, browse the file system
+//
+// An HTML page whose script reads /jmx, /startupProgress and WebHDFS from this service.
+//
+// Corresponds with GET / (the `Get` operationId).
+func (c *Client) Get(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
 }
 
 // PostApiV1AbandonBlockWithBody Drop the last block of a file after a failed pipeline set-up (ClientProtocol.abandonBlock)
@@ -1584,6 +1634,21 @@ func (c *Client) GetSwaggerJson(ctx context.Context, reqEditors ...RequestEditor
 	return c.Client.Do(req)
 }
 
+// GetUiFile A static asset of the web UI
+//
+// Corresponds with GET /ui/{file} (the `GetUiFile` operationId).
+func (c *Client) GetUiFile(ctx context.Context, file GetUiFileParamsFile, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetUiFileRequest(c.Server, file)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // DeleteWebhdfsV1Path WebHDFS DELETE
 //
 // Deletes a path; a non-empty directory only with recursive=true. A missing path answers {"boolean": false}.
@@ -1650,6 +1715,33 @@ func (c *Client) PutWebhdfsV1Path(ctx context.Context, path string, params *PutW
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// NewGetRequest constructs an http.Request for the Get method
+func NewGetRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
 }
 
 // NewPostApiV1AbandonBlockRequest calls the generic PostApiV1AbandonBlock builder with application/json body
@@ -2701,6 +2793,40 @@ func NewGetSwaggerJsonRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewGetUiFileRequest constructs an http.Request for the GetUiFile method
+func NewGetUiFileRequest(server string, file GetUiFileParamsFile) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "file", file, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/ui/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewDeleteWebhdfsV1PathRequest constructs an http.Request for the DeleteWebhdfsV1Path method
 func NewDeleteWebhdfsV1PathRequest(server string, path string, params *DeleteWebhdfsV1PathParams) (*http.Request, error) {
 	var err error
@@ -3285,6 +3411,15 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// GetWithResponse The web UI (HDFS's NameNode UI): overview, datanodes, startup progress, browse the file system
+	//
+	// An HTML page whose script reads /jmx, /startupProgress and WebHDFS from this service.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET / (the `Get` operationId).
+	GetWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetResponse, error)
+
 	// PostApiV1AbandonBlockWithBodyWithResponse Drop the last block of a file after a failed pipeline set-up (ClientProtocol.abandonBlock)
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -3502,6 +3637,13 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /swagger.json (the `GetSwaggerJson` operationId).
 	GetSwaggerJsonWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetSwaggerJsonResponse, error)
 
+	// GetUiFileWithResponse A static asset of the web UI
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /ui/{file} (the `GetUiFile` operationId).
+	GetUiFileWithResponse(ctx context.Context, file GetUiFileParamsFile, reqEditors ...RequestEditorFn) (*GetUiFileResponse, error)
+
 	// DeleteWebhdfsV1PathWithResponse WebHDFS DELETE
 	//
 	// Deletes a path; a non-empty directory only with recursive=true. A missing path answers {"boolean": false}.
@@ -3537,6 +3679,40 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /webhdfs/v1/{path} (the `PutWebhdfsV1Path` operationId).
 	PutWebhdfsV1PathWithResponse(ctx context.Context, path string, params *PutWebhdfsV1PathParams, reqEditors ...RequestEditorFn) (*PutWebhdfsV1PathResponse, error)
+}
+
+type GetResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+}
+
+// GetBody returns the raw response body bytes
+func (r GetResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 type PostApiV1AbandonBlockResponse struct {
@@ -4533,6 +4709,40 @@ func (r GetSwaggerJsonResponse) ContentType() string {
 	return ""
 }
 
+type GetUiFileResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+}
+
+// GetBody returns the raw response body bytes
+func (r GetUiFileResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetUiFileResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetUiFileResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetUiFileResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type DeleteWebhdfsV1PathResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4814,6 +5024,21 @@ func (r PutWebhdfsV1PathResponse) ContentType() string {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
+}
+
+// GetWithResponse The web UI (HDFS's NameNode UI): overview, datanodes, startup progress, browse the file system
+//
+// An HTML page whose script reads /jmx, /startupProgress and WebHDFS from this service.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET / (the `Get` operationId).
+func (c *ClientWithResponses) GetWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetResponse, error) {
+	rsp, err := c.Get(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetResponse(rsp)
 }
 
 // PostApiV1AbandonBlockWithBodyWithResponse Drop the last block of a file after a failed pipeline set-up (ClientProtocol.abandonBlock)
@@ -5195,6 +5420,19 @@ func (c *ClientWithResponses) GetSwaggerJsonWithResponse(ctx context.Context, re
 	return ParseGetSwaggerJsonResponse(rsp)
 }
 
+// GetUiFileWithResponse A static asset of the web UI
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /ui/{file} (the `GetUiFile` operationId).
+func (c *ClientWithResponses) GetUiFileWithResponse(ctx context.Context, file GetUiFileParamsFile, reqEditors ...RequestEditorFn) (*GetUiFileResponse, error) {
+	rsp, err := c.GetUiFile(ctx, file, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetUiFileResponse(rsp)
+}
+
 // DeleteWebhdfsV1PathWithResponse WebHDFS DELETE
 //
 // Deletes a path; a non-empty directory only with recursive=true. A missing path answers {"boolean": false}.
@@ -5253,6 +5491,22 @@ func (c *ClientWithResponses) PutWebhdfsV1PathWithResponse(ctx context.Context, 
 		return nil, err
 	}
 	return ParsePutWebhdfsV1PathResponse(rsp)
+}
+
+// ParseGetResponse parses an HTTP response from a GetWithResponse call
+func ParseGetResponse(rsp *http.Response) (*GetResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	return response, nil
 }
 
 // ParsePostApiV1AbandonBlockResponse parses an HTTP response from a PostApiV1AbandonBlockWithResponse call
@@ -5911,6 +6165,22 @@ func ParseGetSwaggerJsonResponse(rsp *http.Response) (*GetSwaggerJsonResponse, e
 		}
 		response.JSON200 = &dest
 
+	}
+
+	return response, nil
+}
+
+// ParseGetUiFileResponse parses an HTTP response from a GetUiFileWithResponse call
+func ParseGetUiFileResponse(rsp *http.Response) (*GetUiFileResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetUiFileResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
 	}
 
 	return response, nil

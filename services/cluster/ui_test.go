@@ -1,0 +1,208 @@
+package cluster_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/granary-fs/granary/api"
+	"github.com/granary-fs/granary/internal/client"
+)
+
+// screenshotDir is where the UI test writes a screenshot of each page
+// (GRANARY_UI_SCREENSHOTS, default build/ui-screenshots at the repository
+// root).
+func screenshotDir(t *testing.T) string {
+	dir := os.Getenv("GRANARY_UI_SCREENSHOTS")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "build", "ui-screenshots")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// browser starts headless Chromium (Debian's chromium, which
+// scripts/test.sh installs) and records console errors, uncaught
+// exceptions and failed loads.
+func browser(t *testing.T) (context.Context, func() []string) {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatalf("the web UI test needs Debian's chromium (scripts/test.sh installs it: apt-get install chromium): %v", err)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.WindowSize(1280, 1000))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
+	t.Cleanup(func() { cancelTimeout(); cancel(); cancelAlloc() })
+	var mu sync.Mutex
+	var problems []string
+	chromedp.ListenTarget(ctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch e := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			if e.Type == runtime.APITypeError {
+				var args []string
+				for _, a := range e.Args {
+					args = append(args, string(a.Value)+a.Description)
+				}
+				problems = append(problems, "console.error: "+strings.Join(args, " "))
+			}
+		case *runtime.EventExceptionThrown:
+			problems = append(problems, "exception: "+e.ExceptionDetails.Error())
+		case *cdplog.EventEntryAdded:
+			if e.Entry.Level == cdplog.LevelError {
+				problems = append(problems, "log: "+e.Entry.Text+" "+e.Entry.URL)
+			}
+		}
+	})
+	if err := chromedp.Run(ctx, cdplog.Enable(), runtime.Enable()); err != nil {
+		t.Fatalf("starting chromium: %v", err)
+	}
+	return ctx, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), problems...)
+	}
+}
+
+// show switches the single-page UI to a route and waits until it rendered.
+func show(t *testing.T, ctx context.Context, route string) {
+	t.Helper()
+	sel := fmt.Sprintf(`#page[data-loaded=%q]`, route)
+	if err := chromedp.Run(ctx, chromedp.Evaluate(fmt.Sprintf("location.hash = %q", "#"+route), nil), chromedp.WaitVisible(sel, chromedp.ByQuery)); err != nil {
+		t.Fatalf("showing %s: %v", route, err)
+	}
+}
+
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	var png []byte
+	if err := chromedp.Run(ctx, chromedp.FullScreenshot(&png, 100)); err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(screenshotDir(t), name+".png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func evalInt(t *testing.T, ctx context.Context, js string) int {
+	t.Helper()
+	var n int
+	if err := chromedp.Run(ctx, chromedp.Evaluate(js, &n)); err != nil {
+		t.Fatalf("%s: %v", js, err)
+	}
+	return n
+}
+
+func TestWebUI(t *testing.T) {
+	c := testCluster(t, 3, smallBlocks)
+	cl := newClient(c, "hdfs")
+	data := randomBytes(2*(64<<10)+17, 97)
+	writeFile(t, cl, "/ui/dir/big", data, client.CreateOptions{BlockSize: 64 << 10, Replication: 2})
+	writeFile(t, cl, "/ui/dir/small", []byte("hello"), client.CreateOptions{Replication: 1})
+	ctx, problems := browser(t)
+
+	// Overview: the coordinator's figures.
+	if err := chromedp.Run(ctx, chromedp.Navigate(c.MetadataURL+"/"), chromedp.WaitVisible(`#page[data-loaded="overview"]`, chromedp.ByQuery)); err != nil {
+		t.Fatalf("loading the overview: %v", err)
+	}
+	var view api.ClusterView
+	call(t, http.MethodGet, c.CoordinatorURL+"/api/v1/cluster", nil, &view)
+	var liveText, safeText string
+	if err := chromedp.Run(ctx, chromedp.Text("#live-nodes", &liveText, chromedp.ByQuery), chromedp.Text("#safemode", &safeText, chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	if liveText != strconv.Itoa(view.Live) || safeText != "Safe mode is OFF." {
+		t.Fatalf("overview shows %q live nodes and %q; the coordinator counts %d live", liveText, safeText, view.Live)
+	}
+	screenshot(t, ctx, "overview")
+
+	show(t, ctx, "datanodes")
+	if n := evalInt(t, ctx, `document.querySelectorAll("#live-table tbody tr").length`); n != 3 {
+		t.Fatalf("datanodes page lists %d live nodes, want 3", n)
+	}
+	screenshot(t, ctx, "datanodes")
+
+	show(t, ctx, "startup")
+	var total string
+	if err := chromedp.Run(ctx, chromedp.Text("#startup-total", &total, chromedp.ByQuery)); err != nil || !strings.Contains(total, "100% complete") {
+		t.Fatalf("startup progress: %q (%v)", total, err)
+	}
+	screenshot(t, ctx, "startup")
+
+	// Browse into the directory the test wrote, then make one from the page.
+	show(t, ctx, "browse/ui/dir")
+	var names string
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`[...document.querySelectorAll("#listing a.entry")].map(a => a.textContent).join(",")`, &names)); err != nil || names != "big,small" {
+		t.Fatalf("listing of /ui/dir: %q (%v)", names, err)
+	}
+	screenshot(t, ctx, "browse")
+	if err := chromedp.Run(ctx,
+		chromedp.Evaluate(`localStorage.setItem("granary.user", "hdfs")`, nil),
+		chromedp.SendKeys(`#mkdir input`, "made-in-ui", chromedp.ByQuery),
+		chromedp.Click(`#mkdir button`, chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the new directory listed", func() bool {
+		var s string
+		_ = chromedp.Run(ctx, chromedp.Evaluate(`[...document.querySelectorAll("#listing a.entry")].map(a => a.textContent).join(",")`, &s))
+		return s == "big,made-in-ui,small"
+	})
+	if code := call(t, http.MethodGet, c.MetadataURL+"/webhdfs/v1/ui/dir/made-in-ui?op=GETFILESTATUS", nil, &api.FileStatusResponse{}); code != http.StatusOK {
+		t.Fatalf("the directory made from the page: %d", code)
+	}
+
+	// A file's blocks and its download link.
+	show(t, ctx, "browse/ui/dir/big")
+	if n := evalInt(t, ctx, `document.querySelectorAll("#blocks tbody tr").length`); n != 3 {
+		t.Fatalf("file page lists %d blocks, want 3", n)
+	}
+	var href string
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`document.getElementById("download").href`, &href)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(href)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Equal(got, data) {
+		t.Fatalf("download link %s returned %d bytes (status %d), want the %d written", href, len(got), resp.StatusCode, len(data))
+	}
+	screenshot(t, ctx, "file")
+
+	// A killed datanode shows as dead (the page refreshes itself).
+	if err := c.KillDatanode(2); err != nil {
+		t.Fatal(err)
+	}
+	show(t, ctx, "datanodes")
+	eventually(t, 30*time.Second, "the killed datanode listed dead", func() bool {
+		var n int
+		_ = chromedp.Run(ctx, chromedp.Evaluate(`document.querySelectorAll("#dead-table tbody tr").length`, &n))
+		return n == 1
+	})
+	screenshot(t, ctx, "datanodes-dead")
+
+	if p := problems(); len(p) > 0 {
+		t.Fatalf("the browser reported problems:\n%s", strings.Join(p, "\n"))
+	}
+}
