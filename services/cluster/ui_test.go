@@ -170,6 +170,24 @@ func TestWebUI(t *testing.T) {
 		t.Fatalf("the directory made from the page: %d", code)
 	}
 
+	// Upload a file from the page; it reads back byte for byte.
+	up := filepath.Join(t.TempDir(), "uploaded.bin")
+	upData := randomBytes(70_000, 98)
+	if err := os.WriteFile(up, upData, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Run(ctx, chromedp.SetUploadFiles(`#upload input`, []string{up}, chromedp.ByQuery), chromedp.Click(`#upload button`, chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the uploaded file listed", func() bool {
+		var s string
+		_ = chromedp.Run(ctx, chromedp.Evaluate(`[...document.querySelectorAll("#listing a.entry")].map(a => a.textContent).join(",")`, &s))
+		return s == "big,made-in-ui,small,uploaded.bin"
+	})
+	if got := readFile(t, cl, "/ui/dir/uploaded.bin"); !bytes.Equal(got, upData) {
+		t.Fatalf("the uploaded file reads back %d bytes, want the %d uploaded", len(got), len(upData))
+	}
+
 	// A file's blocks and its download link.
 	show(t, ctx, "browse/ui/dir/big")
 	if n := evalInt(t, ctx, `document.querySelectorAll("#blocks tbody tr").length`); n != 3 {
@@ -201,6 +219,18 @@ func TestWebUI(t *testing.T) {
 		return n == 1
 	})
 	screenshot(t, ctx, "datanodes-dead")
+
+	// Phone width: no page is wider than the window.
+	if err := chromedp.Run(ctx, chromedp.EmulateViewport(375, 800)); err != nil {
+		t.Fatal(err)
+	}
+	for _, route := range []string{"overview", "datanodes", "browse/ui/dir"} {
+		show(t, ctx, route)
+		if w := evalInt(t, ctx, `document.documentElement.scrollWidth - window.innerWidth`); w > 0 {
+			t.Fatalf("%s is %d px wider than a 375 px window", route, w)
+		}
+		screenshot(t, ctx, "phone-"+strings.ReplaceAll(route, "/", "-"))
+	}
 
 	if p := problems(); len(p) > 0 {
 		t.Fatalf("the browser reported problems:\n%s", strings.Join(p, "\n"))

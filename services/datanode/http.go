@@ -23,9 +23,13 @@ func (s *Service) routes() http.Handler {
 	r.Put("/api/v1/blocks/{id}", s.writeBlock)
 	r.Get("/api/v1/blocks/{id}", s.readBlock)
 	r.Get("/api/v1/blocks/{id}/checksum", s.blockChecksum)
-	r.Put("/webhdfs/v1/*", s.webhdfsPut)
-	r.Post("/webhdfs/v1/*", s.webhdfsPost)
-	r.Get("/webhdfs/v1/*", s.webhdfsGet)
+	r.Group(func(r chi.Router) {
+		r.Use(allowAnyOrigin)
+		r.Put("/webhdfs/v1/*", s.webhdfsPut)
+		r.Post("/webhdfs/v1/*", s.webhdfsPost)
+		r.Get("/webhdfs/v1/*", s.webhdfsGet)
+		r.Options("/webhdfs/v1/*", s.webhdfsPreflight)
+	})
 	r.Post("/api/v1/admin/triggerBlockReport", s.triggerBlockReport)
 	r.Post("/api/v1/admin/refreshNamenodes", s.refreshNamenodes)
 	r.Post("/api/v1/admin/shutdown", s.shutdownDatanode)
@@ -39,6 +43,33 @@ func (s *Service) routes() http.Handler {
 	r.Get("/docs/*", rest.SwaggerUI())
 	rest.Operations(r)
 	return r
+}
+
+// allowAnyOrigin lets pages of another origin (the metadata service's web
+// UI) read the datanode's WebHDFS answers: a browser upload is a PUT sent
+// straight to the datanode the metadata service redirected it to. HDFS
+// needs hadoop.http.cross-origin.enabled for the same; see docs/decisions.md.
+func allowAnyOrigin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// webhdfsPreflight godoc
+//
+//	@Summary		CORS preflight of the WebHDFS data operations (a browser's upload)
+//	@Description	Any origin may PUT, POST and GET; the answer carries no body.
+//	@Tags			webhdfs
+//	@Param			path	path	string	true	"file path"
+//	@Success		204
+//	@Router			/webhdfs/v1/{path} [options]
+func (s *Service) webhdfsPreflight(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Methods", "GET, PUT, POST, OPTIONS")
+	h.Set("Access-Control-Allow-Headers", "Content-Type")
+	h.Set("Access-Control-Max-Age", "600")
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // VolumeInfo is one volume in /api/v1/info.

@@ -450,6 +450,13 @@ type ClientInterface interface {
 	// Corresponds with GET /webhdfs/v1/{path} (the `GetWebhdfsV1Path` operationId).
 	GetWebhdfsV1Path(ctx context.Context, path string, params *GetWebhdfsV1PathParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// OptionsWebhdfsV1Path CORS preflight of the WebHDFS data operations (a browser's upload)
+	//
+	// Any origin may PUT, POST and GET; the answer carries no body.
+	//
+	// Corresponds with OPTIONS /webhdfs/v1/{path} (the `OptionsWebhdfsV1Path` operationId).
+	OptionsWebhdfsV1Path(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// PostWebhdfsV1PathWithBody WebHDFS APPEND, datanode side: answers 200 with an empty body
 	//
 	// Takes any type of body and a specified content type.
@@ -688,6 +695,23 @@ func (c *Client) GetSwaggerJson(ctx context.Context, reqEditors ...RequestEditor
 // Corresponds with GET /webhdfs/v1/{path} (the `GetWebhdfsV1Path` operationId).
 func (c *Client) GetWebhdfsV1Path(ctx context.Context, path string, params *GetWebhdfsV1PathParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetWebhdfsV1PathRequest(c.Server, path, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// OptionsWebhdfsV1Path CORS preflight of the WebHDFS data operations (a browser's upload)
+//
+// Any origin may PUT, POST and GET; the answer carries no body.
+//
+// Corresponds with OPTIONS /webhdfs/v1/{path} (the `OptionsWebhdfsV1Path` operationId).
+func (c *Client) OptionsWebhdfsV1Path(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOptionsWebhdfsV1PathRequest(c.Server, path)
 	if err != nil {
 		return nil, err
 	}
@@ -1362,6 +1386,40 @@ func NewGetWebhdfsV1PathRequest(server string, path string, params *GetWebhdfsV1
 	return req, nil
 }
 
+// NewOptionsWebhdfsV1PathRequest constructs an http.Request for the OptionsWebhdfsV1Path method
+func NewOptionsWebhdfsV1PathRequest(server string, path string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "path", path, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/webhdfs/v1/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodOptions, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewPostWebhdfsV1PathRequestWithBody constructs an http.Request for the PostWebhdfsV1Path method, with any body, and a specified content type
 func NewPostWebhdfsV1PathRequestWithBody(server string, path string, params *PostWebhdfsV1PathParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
@@ -1722,6 +1780,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /webhdfs/v1/{path} (the `GetWebhdfsV1Path` operationId).
 	GetWebhdfsV1PathWithResponse(ctx context.Context, path string, params *GetWebhdfsV1PathParams, reqEditors ...RequestEditorFn) (*GetWebhdfsV1PathResponse, error)
+
+	// OptionsWebhdfsV1PathWithResponse CORS preflight of the WebHDFS data operations (a browser's upload)
+	//
+	// Any origin may PUT, POST and GET; the answer carries no body.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with OPTIONS /webhdfs/v1/{path} (the `OptionsWebhdfsV1Path` operationId).
+	OptionsWebhdfsV1PathWithResponse(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*OptionsWebhdfsV1PathResponse, error)
 
 	// PostWebhdfsV1PathWithBodyWithResponse WebHDFS APPEND, datanode side: answers 200 with an empty body
 	//
@@ -2397,6 +2464,40 @@ func (r GetWebhdfsV1PathResponse) ContentType() string {
 	return ""
 }
 
+type OptionsWebhdfsV1PathResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+}
+
+// GetBody returns the raw response body bytes
+func (r OptionsWebhdfsV1PathResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r OptionsWebhdfsV1PathResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r OptionsWebhdfsV1PathResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r OptionsWebhdfsV1PathResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type PostWebhdfsV1PathResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -2720,6 +2821,21 @@ func (c *ClientWithResponses) GetWebhdfsV1PathWithResponse(ctx context.Context, 
 		return nil, err
 	}
 	return ParseGetWebhdfsV1PathResponse(rsp)
+}
+
+// OptionsWebhdfsV1PathWithResponse CORS preflight of the WebHDFS data operations (a browser's upload)
+//
+// Any origin may PUT, POST and GET; the answer carries no body.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with OPTIONS /webhdfs/v1/{path} (the `OptionsWebhdfsV1Path` operationId).
+func (c *ClientWithResponses) OptionsWebhdfsV1PathWithResponse(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*OptionsWebhdfsV1PathResponse, error) {
+	rsp, err := c.OptionsWebhdfsV1Path(ctx, path, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseOptionsWebhdfsV1PathResponse(rsp)
 }
 
 // PostWebhdfsV1PathWithBodyWithResponse WebHDFS APPEND, datanode side: answers 200 with an empty body
@@ -3186,6 +3302,22 @@ func ParseGetWebhdfsV1PathResponse(rsp *http.Response) (*GetWebhdfsV1PathRespons
 	case rsp.StatusCode == 404:
 		// Content-type (application/octet-stream) unsupported
 
+	}
+
+	return response, nil
+}
+
+// ParseOptionsWebhdfsV1PathResponse parses an HTTP response from a OptionsWebhdfsV1PathWithResponse call
+func ParseOptionsWebhdfsV1PathResponse(rsp *http.Response) (*OptionsWebhdfsV1PathResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &OptionsWebhdfsV1PathResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
 	}
 
 	return response, nil

@@ -153,8 +153,22 @@ async function browse(path) {
     el("input", { name: "d", placeholder: "new directory", required: "" }), el("button", {}, "Create directory"));
   const rename = el("form", { id: "rename", onsubmit: ev => { ev.preventDefault(); act(() => getJSON(webhdfs(base + ev.target.s.value, "RENAME", "&destination=" + encodeURIComponent(ev.target.t.value)), { method: "PUT" })); } },
     el("input", { name: "s", placeholder: "name", required: "" }), el("input", { name: "t", placeholder: "to /absolute/path", required: "" }), el("button", {}, "Rename"));
-  return [el("h2", {}, "Browse directory"), crumbs(path), userForm, mkdir, rename,
+  const upload = el("form", { id: "upload", onsubmit: ev => { ev.preventDefault(); act(() => uploadFile(base, ev.target.f.files[0])); } },
+    el("input", { name: "f", type: "file", required: "" }), el("button", {}, "Upload"));
+  return [el("h2", {}, "Browse directory"), crumbs(path), userForm, mkdir, rename, upload,
     el("div", { id: "listing" }, table(["Permission", "Owner", "Group", "Size", "Last modified", "Replication", "Block size", "Name", ""], rows))];
+}
+
+// uploadFile is WebHDFS's two-step CREATE: the metadata service names the
+// datanode (noredirect=true), the browser sends the bytes there.
+async function uploadFile(dir, file) {
+  const loc = (await getJSON(webhdfs(dir + file.name, "CREATE", "&overwrite=false&noredirect=true"), { method: "PUT" })).Location;
+  const r = await fetch(loc, { method: "PUT", body: file });
+  if (r.status !== 201) {
+    const body = await r.json().catch(() => null);
+    const e = body && body.RemoteException;
+    throw new Error(e ? e.exception + ": " + e.message : "upload failed: " + r.status);
+  }
 }
 
 function perm(octal) {
