@@ -103,6 +103,34 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	}
 }
 
+// listing returns the names the browse page lists, comma-separated.
+func listing(ctx context.Context) string {
+	var s string
+	_ = chromedp.Run(ctx, chromedp.Evaluate(`[...document.querySelectorAll("#listing a.entry")].map(a => a.textContent).join(",")`, &s))
+	return s
+}
+
+// download shows a file's page and fetches its download link as the
+// browser would (following the redirect to a datanode).
+func download(t *testing.T, ctx context.Context, route string) []byte {
+	t.Helper()
+	show(t, ctx, route)
+	var href string
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`document.getElementById("download").href`, &href)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(href)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("download %s: %d %v", href, resp.StatusCode, err)
+	}
+	return b
+}
+
 func evalInt(t *testing.T, ctx context.Context, js string) int {
 	t.Helper()
 	var n int
@@ -150,9 +178,8 @@ func TestWebUI(t *testing.T) {
 
 	// Browse into the directory the test wrote, then make one from the page.
 	show(t, ctx, "browse/ui/dir")
-	var names string
-	if err := chromedp.Run(ctx, chromedp.Evaluate(`[...document.querySelectorAll("#listing a.entry")].map(a => a.textContent).join(",")`, &names)); err != nil || names != "big,small" {
-		t.Fatalf("listing of /ui/dir: %q (%v)", names, err)
+	if names := listing(ctx); names != "big,small" {
+		t.Fatalf("listing of /ui/dir: %q", names)
 	}
 	screenshot(t, ctx, "browse")
 	if err := chromedp.Run(ctx,
@@ -161,11 +188,7 @@ func TestWebUI(t *testing.T) {
 		chromedp.Click(`#mkdir button`, chromedp.ByQuery)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "the new directory listed", func() bool {
-		var s string
-		_ = chromedp.Run(ctx, chromedp.Evaluate(`[...document.querySelectorAll("#listing a.entry")].map(a => a.textContent).join(",")`, &s))
-		return s == "big,made-in-ui,small"
-	})
+	eventually(t, 30*time.Second, "the new directory listed", func() bool { return listing(ctx) == "big,made-in-ui,small" })
 	if code := call(t, http.MethodGet, c.MetadataURL+"/webhdfs/v1/ui/dir/made-in-ui?op=GETFILESTATUS", nil, &api.FileStatusResponse{}); code != http.StatusOK {
 		t.Fatalf("the directory made from the page: %d", code)
 	}
@@ -179,32 +202,34 @@ func TestWebUI(t *testing.T) {
 	if err := chromedp.Run(ctx, chromedp.SetUploadFiles(`#upload input`, []string{up}, chromedp.ByQuery), chromedp.Click(`#upload button`, chromedp.ByQuery)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "the uploaded file listed", func() bool {
-		var s string
-		_ = chromedp.Run(ctx, chromedp.Evaluate(`[...document.querySelectorAll("#listing a.entry")].map(a => a.textContent).join(",")`, &s))
-		return s == "big,made-in-ui,small,uploaded.bin"
-	})
-	if got := readFile(t, cl, "/ui/dir/uploaded.bin"); !bytes.Equal(got, upData) {
-		t.Fatalf("the uploaded file reads back %d bytes, want the %d uploaded", len(got), len(upData))
+	eventually(t, 30*time.Second, "the uploaded file listed", func() bool { return listing(ctx) == "big,made-in-ui,small,uploaded.bin" })
+	if got := download(t, ctx, "browse/ui/dir/uploaded.bin"); !bytes.Equal(got, upData) {
+		t.Fatalf("the uploaded file downloads as %d bytes, want the %d uploaded", len(got), len(upData))
 	}
+
+	// Rename, then delete (the page asks to confirm; the test agrees).
+	show(t, ctx, "browse/ui/dir")
+	if err := chromedp.Run(ctx,
+		chromedp.SendKeys(`#rename input[name="s"]`, "made-in-ui", chromedp.ByQuery),
+		chromedp.SendKeys(`#rename input[name="t"]`, "/ui/dir/renamed", chromedp.ByQuery),
+		chromedp.Click(`#rename button`, chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the renamed directory listed", func() bool { return listing(ctx) == "big,renamed,small,uploaded.bin" })
+	if err := chromedp.Run(ctx,
+		chromedp.Evaluate(`window.confirm = () => true`, nil),
+		chromedp.Click(`#listing tbody tr:nth-child(2) button`, chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the deleted directory gone", func() bool { return listing(ctx) == "big,small,uploaded.bin" })
 
 	// A file's blocks and its download link.
 	show(t, ctx, "browse/ui/dir/big")
 	if n := evalInt(t, ctx, `document.querySelectorAll("#blocks tbody tr").length`); n != 3 {
 		t.Fatalf("file page lists %d blocks, want 3", n)
 	}
-	var href string
-	if err := chromedp.Run(ctx, chromedp.Evaluate(`document.getElementById("download").href`, &href)); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.Get(href)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !bytes.Equal(got, data) {
-		t.Fatalf("download link %s returned %d bytes (status %d), want the %d written", href, len(got), resp.StatusCode, len(data))
+	if got := download(t, ctx, "browse/ui/dir/big"); !bytes.Equal(got, data) {
+		t.Fatalf("the download link returned %d bytes, want the %d written", len(got), len(data))
 	}
 	screenshot(t, ctx, "file")
 
