@@ -32,6 +32,7 @@ Granary is running (Ctrl-C stops it).
   data          %s
   PostgreSQL    %s
   NATS          %s
+  web UI        %s/
   metadata      %s   (WebHDFS: %s/webhdfs/v1/, startup progress: %s/startupProgress)
   coordinator   %s   (datanodes: %s/api/v1/datanodes)
   datanodes     %s
@@ -41,7 +42,7 @@ Try:
   curl -L '%s/webhdfs/v1/tmp/f?op=OPEN&user.name=me'
   granary fs -fs %s -put somefile /tmp/   (or go run ./cmd/granary fs ...)
   granary fs -fs %s -ls /tmp
-`, cfg.DataDir, metadata.RedactURL(c.DatabaseURL), c.NATSURL, c.MetadataURL, c.MetadataURL, c.MetadataURL,
+`, cfg.DataDir, metadata.RedactURL(c.DatabaseURL), c.NATSURL, c.MetadataURL, c.MetadataURL, c.MetadataURL, c.MetadataURL,
 			c.CoordinatorURL, c.CoordinatorURL, strings.Join(c.DatanodeURLs, " "), c.MetadataURL, c.MetadataURL, c.MetadataURL, c.MetadataURL)
 	})
 }
