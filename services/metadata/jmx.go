@@ -87,13 +87,9 @@ func (s *Service) jmxBeans(ctx context.Context, names []string) ([]map[string]an
 		files, dirs = ns.Counts()
 		blocks, txid = ns.CompleteBlocks(), ns.TxID()
 	}
-	safeMode := ""
+	safeMode, fsState := "", "Operational" // HDFS's values out of safe mode
 	if s.safe.On() {
-		safeMode = s.safe.Tip()
-	}
-	fsState := "Operational"
-	if s.safe.On() {
-		fsState = "safeMode"
+		safeMode, fsState = s.safe.Tip(), "safeMode"
 	}
 	for _, name := range names {
 		b := map[string]any{"name": name}
