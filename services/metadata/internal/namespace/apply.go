@@ -73,39 +73,14 @@ func (ns *Namespace) apply(op Op) error {
 			if n.dir != nil || n.uc != nil {
 				return fmt.Errorf("%s is not a closed file", o.Path)
 			}
-			kept := map[int64]bool{}
-			for _, b := range o.Blocks {
-				kept[b.ID] = true
-			}
-			for _, b := range n.blocks {
-				if !kept[b.ID] {
-					ns.changes = append(ns.changes, BlockChange{ID: b.ID, Removed: true})
-				}
-			}
-			before := n.storageSpace()
-			ns.blocks.Add(int64(len(o.Blocks) - len(n.blocks)))
-			n.blocks = append([]Block(nil), o.Blocks...)
+			ns.replaceBlocks(n, o.Blocks)
 			n.mtime = o.Mtime
-			addUsage(n.parent, 0, n.storageSpace()-before)
 			ns.emit(n)
 			return nil
 		})
 	case *UpdateBlocks:
 		return ns.withUC(o.Path, func(n *Inode) error {
-			kept := map[int64]bool{}
-			for _, b := range o.Blocks {
-				kept[b.ID] = true
-			}
-			for _, b := range n.blocks {
-				if !kept[b.ID] {
-					ns.changes = append(ns.changes, BlockChange{ID: b.ID, Removed: true})
-				}
-			}
-			before := n.storageSpace()
-			_, _, had := countKinds(n)
-			n.blocks = append([]Block(nil), o.Blocks...)
-			ns.recount(n, had)
-			addUsage(n.parent, 0, n.storageSpace()-before)
+			ns.replaceBlocks(n, o.Blocks)
 			ns.emit(n)
 			return nil
 		})
@@ -192,7 +167,7 @@ func (ns *Namespace) applyClose(o *Close) error {
 		n.blocks = o.Blocks
 		n.mtime, n.atime = o.Mtime, o.Atime
 		n.uc = nil
-		ns.blocks.Add(int64(len(n.blocks)) - had)
+		ns.recount(n, had)
 		addUsage(n.parent, 0, n.storageSpace()-before)
 		ns.emit(n)
 		return nil
@@ -302,6 +277,25 @@ func (ns *Namespace) withUC(p string, fn func(n *Inode) error) error {
 		}
 		return fn(n)
 	})
+}
+
+// replaceBlocks gives file n a new block list: the blocks it drops are
+// reported removed, and the complete-block count and quota usage follow.
+func (ns *Namespace) replaceBlocks(n *Inode, blocks []Block) {
+	kept := map[int64]bool{}
+	for _, b := range blocks {
+		kept[b.ID] = true
+	}
+	for _, b := range n.blocks {
+		if !kept[b.ID] {
+			ns.changes = append(ns.changes, BlockChange{ID: b.ID, Removed: true})
+		}
+	}
+	before := n.storageSpace()
+	_, _, had := countKinds(n)
+	n.blocks = append([]Block(nil), blocks...)
+	ns.recount(n, had)
+	addUsage(n.parent, 0, n.storageSpace()-before)
 }
 
 // recount adjusts the complete-block count after the blocks of file n

@@ -14,13 +14,9 @@ const MaxBlocksPerFile = 10000
 // leaseHolder resolves a file under construction held by clientName, as
 // HDFS's checkLease.
 func (ns *Namespace) leaseHolder(comps []string, path, clientName string) (*Inode, error) {
-	ip, _ := ns.resolve(comps)
-	n := ip[len(ip)-1]
-	if n == nil {
-		return nil, errs.E(errs.FileNotFound, "File does not exist: %s", path)
-	}
-	if n.dir != nil {
-		return nil, errs.E(errs.FileNotFound, "Path is not a file: %s", path)
+	_, n, err := ns.existingFile(comps, path)
+	if err != nil {
+		return nil, err
 	}
 	if n.uc == nil {
 		return nil, errs.E(errs.LeaseExpired, "No lease on %s (inode %d): File is not open for writing.", path, n.id)
@@ -147,13 +143,9 @@ func (ns *Namespace) Append(ctx context.Context, u *User, path, clientName, clie
 	}
 	var st Status
 	err = ns.mutate(ctx, "Cannot append to file "+path, func(t *tx) error {
-		ip, _ := ns.resolve(comps)
-		n := ip[len(ip)-1]
-		if n == nil {
-			return errs.E(errs.FileNotFound, "File does not exist: %s", path)
-		}
-		if n.dir != nil {
-			return errs.E(errs.FileNotFound, "Path is not a file: %s", path)
+		ip, n, err := ns.existingFile(comps, path)
+		if err != nil {
+			return err
 		}
 		if err := ns.checkPermission(u, ip, check{access: actWrite}); err != nil {
 			return err
@@ -302,13 +294,9 @@ func (ns *Namespace) Truncate(ctx context.Context, u *User, path string, newLeng
 		return 0, Block{}, err
 	}
 	err = ns.mutate(ctx, "Cannot truncate "+path, func(t *tx) error {
-		ip, _ := ns.resolve(comps)
-		n := ip[len(ip)-1]
-		if n == nil {
-			return errs.E(errs.FileNotFound, "File does not exist: %s", path)
-		}
-		if n.dir != nil {
-			return errs.E(errs.FileNotFound, "Path is not a file: %s", path)
+		ip, n, err := ns.existingFile(comps, path)
+		if err != nil {
+			return err
 		}
 		if err := ns.checkPermission(u, ip, check{access: actWrite}); err != nil {
 			return err

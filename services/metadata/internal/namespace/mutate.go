@@ -334,6 +334,15 @@ func (ns *Namespace) existing(comps []string, path string) ([]*Inode, *Inode, er
 	return ip, n, nil
 }
 
+// existingFile resolves path to a file that must exist.
+func (ns *Namespace) existingFile(comps []string, path string) ([]*Inode, *Inode, error) {
+	ip, n, err := ns.existing(comps, path)
+	if err == nil && n.dir != nil {
+		err = errs.E(errs.FileNotFound, "Path is not a file: %s", path)
+	}
+	return ip, n, err
+}
+
 // SetPermission sets the mode bits (owner or superuser only).
 func (ns *Namespace) SetPermission(ctx context.Context, u *User, path string, mode uint16) error {
 	return ns.setter(ctx, u, path, "Cannot set permission for "+path, check{owner: true}, func(n *Inode, p string) (Op, error) {
