@@ -2,7 +2,6 @@ package cluster_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -125,30 +124,20 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 // call sends a JSON request (body may be nil) and decodes the answer.
 func call(t *testing.T, method, url string, body, out any) int {
 	t.Helper()
-	var rd io.Reader
+	var b []byte
 	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
+		b, _ = json.Marshal(body)
 	}
-	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if out != nil && resp.StatusCode == 200 {
+	code, _, data := curlL(t, method, url, b)
+	if out != nil && code == 200 {
 		if err := json.Unmarshal(data, out); err != nil {
 			t.Fatalf("%s %s: %s: %v", method, url, data, err)
 		}
 	}
-	if resp.StatusCode != 200 && out != nil {
-		t.Logf("%s %s: %d %s", method, url, resp.StatusCode, data)
+	if code != 200 && out != nil {
+		t.Logf("%s %s: %d %s", method, url, code, data)
 	}
-	return resp.StatusCode
+	return code
 }
 
 type clusterSummary struct {

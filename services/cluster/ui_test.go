@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -119,14 +118,9 @@ func download(t *testing.T, ctx context.Context, route string) []byte {
 	if err := chromedp.Run(ctx, chromedp.Evaluate(`document.getElementById("download").href`, &href)); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.Get(href)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("download %s: %d %v", href, resp.StatusCode, err)
+	code, _, b := curlL(t, http.MethodGet, href, nil)
+	if code != http.StatusOK {
+		t.Fatalf("download %s: %d %s", href, code, b)
 	}
 	return b
 }
