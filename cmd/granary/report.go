@@ -2,23 +2,24 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"time"
 
 	"github.com/granary-fs/granary/api"
+	"github.com/granary-fs/granary/internal/rest"
 )
 
 // printReport prints the cluster as `hdfs dfsadmin -report` does.
 func printReport(ctx context.Context, coordURL string, out io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
 	var cl api.ClusterView
-	if err := getJSON(ctx, coordURL+"/api/v1/cluster", &cl); err != nil {
+	if err := rest.GetJSON(ctx, coordURL+"/api/v1/cluster", &cl); err != nil {
 		return err
 	}
 	var dns api.DatanodeList
-	if err := getJSON(ctx, coordURL+"/api/v1/datanodes", &dns); err != nil {
+	if err := rest.GetJSON(ctx, coordURL+"/api/v1/datanodes", &dns); err != nil {
 		return err
 	}
 	present := cl.DfsUsed + cl.Remaining
@@ -115,25 +116,6 @@ func percent(part, whole int64) string {
 		return "100.00%"
 	}
 	return fmt.Sprintf("%.2f%%", float64(part)*100/float64(whole))
-}
-
-func getJSON(ctx context.Context, url string, out any) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		return fmt.Errorf("%s: %s: %s", url, resp.Status, b)
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
 }
 
 // percentRemaining is DFSUtilClient.getPercentRemaining: 0% of nothing remains.

@@ -4,7 +4,10 @@
 package rest
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/pprof"
 	"strconv"
@@ -75,4 +78,23 @@ func SwaggerUI() http.HandlerFunc {
 		}
 		ui.ServeHTTP(w, r)
 	}
+}
+
+// GetJSON fetches url and decodes its JSON answer into out; any status but
+// 200 is an error carrying the body.
+func GetJSON(ctx context.Context, url string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("%s: %s: %s", url, resp.Status, b)
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
 }

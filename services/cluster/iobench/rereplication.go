@@ -3,17 +3,16 @@ package iobench
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/granary-fs/granary/api"
 	"github.com/granary-fs/granary/internal/client"
+	"github.com/granary-fs/granary/internal/rest"
 	"github.com/granary-fs/granary/services/cluster"
 	"github.com/granary-fs/granary/services/coordinator"
 	"github.com/granary-fs/granary/services/datanode"
@@ -95,7 +94,7 @@ func ReReplicationMain(ctx context.Context, args []string, out io.Writer) error 
 	var dead time.Time
 	for {
 		var v api.ClusterView
-		if err := getJSON(ctx, c.CoordinatorURL+"/api/v1/cluster", &v); err != nil {
+		if err := rest.GetJSON(ctx, c.CoordinatorURL+"/api/v1/cluster", &v); err != nil {
 			return err
 		}
 		if dead.IsZero() && v.Dead == 1 {
@@ -114,17 +113,4 @@ func ReReplicationMain(ctx context.Context, args []string, out io.Writer) error 
 		*interval, *streams, lost, float64(lost**blockSize)/(1<<20), dead.Sub(killed).Round(time.Millisecond), healed.Round(time.Millisecond),
 		float64(lost)/healed.Seconds(), float64(lost**blockSize)/(1<<20)/healed.Seconds(), time.Since(killed).Round(time.Millisecond))
 	return nil
-}
-
-func getJSON(ctx context.Context, url string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	return json.NewDecoder(resp.Body).Decode(out)
 }
