@@ -79,6 +79,13 @@ type AppendRequest struct {
 	ClientName string `json:"clientName" example:"granary-cli-4711"`
 }
 
+// CreateResponse is the new file and, when the request asked for it with
+// firstBlock, its first block and pipeline (as addBlock answers them).
+type CreateResponse struct {
+	FileStatus FileStatus    `json:"FileStatus"`
+	Block      *LocatedBlock `json:"block,omitempty"`
+}
+
 // AppendResponse is the reopened file and its last block (the previous
 // block of the next addBlock).
 type AppendResponse struct {

@@ -120,6 +120,10 @@ type CreateRequest struct {
 	Replication  int    `json:"replication,omitempty" example:"3"`
 	BlockSize    int64  `json:"blockSize,omitempty" example:"134217728"`
 	Permission   string `json:"permission,omitempty" example:"644"`
+	// FirstBlock also allocates the file's first block and its pipeline in
+	// the same commit (create followed by addBlock, one round trip less).
+	// A writer that ends up writing nothing abandons it before complete.
+	FirstBlock bool `json:"firstBlock,omitempty" example:"true"`
 }
 
 // CompleteRequest is the native API's complete: Last is the file's last

@@ -34,6 +34,7 @@ type Writer struct {
 	path      string
 	blockSize int64
 	prev      *api.ExtendedBlock // the last finished block
+	first     *api.LocatedBlock  // allocated by create, not used yet
 	blk       *blockWrite
 	pkt       []byte
 	closed    bool
@@ -80,17 +81,18 @@ type blockResult struct {
 }
 
 // Create starts a new file (its parents are created) and returns its writer.
+// The file's first block is allocated with it, in the same round trip.
 func (c *Client) Create(ctx context.Context, path string, opts CreateOptions) (*Writer, error) {
 	req := api.CreateRequest{Path: path, ClientName: c.clientName, Overwrite: opts.Overwrite, CreateParent: true,
-		Replication: opts.Replication, BlockSize: opts.BlockSize}
+		Replication: opts.Replication, BlockSize: opts.BlockSize, FirstBlock: true}
 	if opts.Permission != 0 {
 		req.Permission = strconv.FormatUint(uint64(opts.Permission), 8)
 	}
-	var st api.FileStatusResponse
-	if err := c.do(ctx, http.MethodPost, c.native("create"), req, &st); err != nil {
+	var cr api.CreateResponse
+	if err := c.do(ctx, http.MethodPost, c.native("create"), req, &cr); err != nil {
 		return nil, err
 	}
-	w := &Writer{c: c, ctx: ctx, path: path, blockSize: st.FileStatus.BlockSize, pkt: make([]byte, 0, packet.MaxData)}
+	w := &Writer{c: c, ctx: ctx, path: path, blockSize: cr.FileStatus.BlockSize, first: cr.Block, pkt: make([]byte, 0, packet.MaxData)}
 	w.renewer()
 	return w, nil
 }
@@ -153,12 +155,17 @@ func (w *Writer) sendPacket() {
 	w.pkt = w.pkt[:0]
 }
 
-// startBlock allocates the next block and opens its pipeline.
+// startBlock allocates the next block (or takes the one create allocated)
+// and opens its pipeline.
 func (w *Writer) startBlock(excluded []string) error {
 	req := api.AddBlockRequest{Path: w.path, ClientName: w.c.clientName, Previous: w.prev, ExcludeNodes: excluded}
 	var lb api.LocatedBlock
 	backoff := 100 * time.Millisecond
 	for attempt := 0; ; attempt++ {
+		if w.first != nil {
+			lb, w.first = *w.first, nil
+			break
+		}
 		err := w.c.do(w.ctx, http.MethodPost, w.c.native("addBlock"), req, &lb)
 		if err == nil {
 			break
@@ -249,9 +256,7 @@ func (w *Writer) finishBlock() error {
 		// Pipeline set-up or first-node failure: abandon, exclude, retry.
 		data := b.data
 		excluded := append(b.excluded, b.lb.Locations[0].UUID)
-		if err := w.c.do(w.ctx, http.MethodPost, w.c.native("abandonBlock"), api.AbandonBlockRequest{
-			Path: w.path, ClientName: w.c.clientName, BlockID: b.lb.Block.BlockID,
-		}, nil); err != nil {
+		if err := w.abandon(b.lb.Block.BlockID); err != nil {
 			return err
 		}
 		if err := w.startBlock(excluded); err != nil {
@@ -262,6 +267,13 @@ func (w *Writer) finishBlock() error {
 			w.sendPacket()
 		}
 	}
+}
+
+// abandon drops the file's last block, which was never stored.
+func (w *Writer) abandon(id int64) error {
+	return w.c.do(w.ctx, http.MethodPost, w.c.native("abandonBlock"), api.AbandonBlockRequest{
+		Path: w.path, ClientName: w.c.clientName, BlockID: id,
+	}, nil)
 }
 
 // Close finishes the last block and completes the file, retrying while
@@ -280,6 +292,14 @@ func (w *Writer) Close() error {
 			w.err = err
 			return err
 		}
+	}
+	if w.first != nil {
+		// Nothing was written: the block create allocated goes.
+		if err := w.abandon(w.first.Block.BlockID); err != nil {
+			w.err = err
+			return err
+		}
+		w.first = nil
 	}
 	req := api.CompleteRequest{Path: w.path, ClientName: w.c.clientName, Last: w.prev}
 	backoff := 20 * time.Millisecond

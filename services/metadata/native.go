@@ -1,6 +1,7 @@
 package metadata
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -16,13 +17,13 @@ import (
 // nativeCreate godoc
 //
 //	@Summary		Create a file under construction (ClientProtocol.create)
-//	@Description	The file is leased to clientName until complete. Parents are created when createParent is set.
+//	@Description	The file is leased to clientName until complete. Parents are created when createParent is set. With firstBlock the answer also carries the first block and its pipeline, allocated in the same commit; it is absent when no block could be allocated (the client's addBlock then reports why).
 //	@Tags			native
 //	@Accept			json
 //	@Produce		json
 //	@Param			user.name	query		string				false	"caller"
 //	@Param			request		body		api.CreateRequest	true	"what to create"
-//	@Success		200			{object}	api.FileStatusResponse
+//	@Success		200			{object}	api.CreateResponse
 //	@Failure		400			{object}	errs.RemoteExceptionBody
 //	@Failure		403			{object}	errs.RemoteExceptionBody
 //	@Failure		404			{object}	errs.RemoteExceptionBody
@@ -49,15 +50,37 @@ func (s *Service) nativeCreate(w http.ResponseWriter, r *http.Request) {
 		s.takeOver(r.Context(), req.Path, req.ClientName)
 	}
 	s.leases.renew(req.ClientName)
-	st, err := s.namespace().Create(r.Context(), u, req.Path, namespace.CreateOptions{
+	opts := namespace.CreateOptions{
 		Overwrite: req.Overwrite, CreateParent: req.CreateParent, Replication: req.Replication,
 		BlockSize: req.BlockSize, Mode: mode, ClientName: req.ClientName, ClientMachine: clientHost(r),
-	})
+	}
+	var targets []dnproto.DatanodeInfo
+	if req.FirstBlock {
+		// The pipeline is chosen first so that a block is only allocated
+		// with one; without datanodes the file is still created and the
+		// client's addBlock reports the refusal.
+		targets, _ = s.chooseTargets(r.Context(), req.Path, cmp.Or(req.Replication, namespace.DefaultReplication),
+			cmp.Or(req.BlockSize, namespace.DefaultBlockSize), clientHost(r), nil)
+	}
+	var st namespace.Status
+	var first *namespace.Block
+	if targets != nil {
+		st, first, err = s.namespace().CreateWithBlock(r.Context(), u, req.Path, opts)
+	} else {
+		st, err = s.namespace().Create(r.Context(), u, req.Path, opts)
+	}
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	_ = writeJSON(w, http.StatusOK, api.FileStatusResponse{FileStatus: toFileStatus(st)})
+	resp := api.CreateResponse{FileStatus: toFileStatus(st)}
+	if first != nil {
+		resp.Block = &api.LocatedBlock{
+			Block:     api.ExtendedBlock{BlockPoolID: s.info.BlockPoolID, BlockID: first.ID, GenerationStamp: first.GenStamp},
+			Locations: toDatanodes(targets),
+		}
+	}
+	_ = writeJSON(w, http.StatusOK, resp)
 }
 
 // nativeAppend godoc
@@ -149,21 +172,9 @@ func (s *Service) addBlock(ctx context.Context, u *namespace.User, req *api.AddB
 			return nil, errs.E(errs.NotReplicatedYet, "Not replicated yet: %s", req.Path)
 		}
 	}
-	if s.coord == nil {
-		return nil, errs.E(errs.IO, "no coordinator: this metadata service runs without block management")
-	}
-	var targets dnproto.ChooseTargetsReply
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	err = dnproto.Call(cctx, s.coord.nc, dnproto.SubjChooseTargets, dnproto.ChooseTargetsRequest{
-		Replication: st.Replication, ClientHost: client, Exclude: req.ExcludeNodes, BlockSize: st.BlockSize,
-	}, &targets)
+	targets, err := s.chooseTargets(ctx, req.Path, st.Replication, st.BlockSize, client, req.ExcludeNodes)
 	if err != nil {
 		return nil, err
-	}
-	if len(targets.Targets) < minReplication {
-		return nil, errs.E(errs.IO, "File %s could only be written to %d of the %d minReplication nodes. There are %d datanode(s) running and %d node(s) are excluded in this operation.",
-			req.Path, len(targets.Targets), minReplication, s.coord.LiveDatanodes(), len(req.ExcludeNodes))
 	}
 	var prev *namespace.Block
 	if req.Previous != nil {
@@ -181,8 +192,30 @@ func (s *Service) addBlock(ctx context.Context, u *namespace.User, req *api.AddB
 	}
 	return &api.LocatedBlock{
 		Block:       api.ExtendedBlock{BlockPoolID: s.info.BlockPoolID, BlockID: nb.ID, GenerationStamp: nb.GenStamp},
-		StartOffset: offset, Locations: toDatanodes(targets.Targets),
+		StartOffset: offset, Locations: toDatanodes(targets),
 	}, nil
+}
+
+// chooseTargets asks the coordinator's placement policy for the pipeline
+// of a new block of path; fewer than replication.min targets is an error.
+func (s *Service) chooseTargets(ctx context.Context, path string, repl int, blockSize int64, client string, exclude []string) ([]dnproto.DatanodeInfo, error) {
+	if s.coord == nil {
+		return nil, errs.E(errs.IO, "no coordinator: this metadata service runs without block management")
+	}
+	var reply dnproto.ChooseTargetsReply
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	err := dnproto.Call(cctx, s.coord.nc, dnproto.SubjChooseTargets, dnproto.ChooseTargetsRequest{
+		Replication: repl, ClientHost: client, Exclude: exclude, BlockSize: blockSize,
+	}, &reply)
+	if err != nil {
+		return nil, err
+	}
+	if len(reply.Targets) < minReplication {
+		return nil, errs.E(errs.IO, "File %s could only be written to %d of the %d minReplication nodes. There are %d datanode(s) running and %d node(s) are excluded in this operation.",
+			path, len(reply.Targets), minReplication, s.coord.LiveDatanodes(), len(exclude))
+	}
+	return reply.Targets, nil
 }
 
 // minReplication is dfs.namenode.replication.min.

@@ -323,6 +323,13 @@ type CreateRequest struct {
 	// CreateParent Example: true
 	CreateParent *bool `json:"createParent,omitempty"`
 
+	// FirstBlock FirstBlock also allocates the file's first block and its pipeline in
+	// the same commit (create followed by addBlock, one round trip less).
+	// A writer that ends up writing nothing abandons it before complete.
+	//
+	// Example: true
+	FirstBlock *bool `json:"firstBlock,omitempty"`
+
 	// Overwrite Example: false
 	Overwrite *bool `json:"overwrite,omitempty"`
 
@@ -334,6 +341,12 @@ type CreateRequest struct {
 
 	// Replication Example: 3
 	Replication *int `json:"replication,omitempty"`
+}
+
+// CreateResponse defines model for CreateResponse.
+type CreateResponse struct {
+	FileStatus *FileStatus   `json:"FileStatus,omitempty"`
+	Block      *LocatedBlock `json:"block,omitempty"`
 }
 
 // DatanodeInfo defines model for DatanodeInfo.
@@ -421,11 +434,6 @@ type FileStatus struct {
 
 // FileStatusType Example: FILE
 type FileStatusType string
-
-// FileStatusResponse defines model for FileStatusResponse.
-type FileStatusResponse struct {
-	FileStatus *FileStatus `json:"FileStatus,omitempty"`
-}
 
 // FileStatuses defines model for FileStatuses.
 type FileStatuses struct {
@@ -1047,7 +1055,7 @@ type ClientInterface interface {
 
 	// PostApiV1CreateWithBody Create a file under construction (ClientProtocol.create)
 	//
-	// The file is leased to clientName until complete. Parents are created when createParent is set.
+	// The file is leased to clientName until complete. Parents are created when createParent is set. With firstBlock the answer also carries the first block and its pipeline, allocated in the same commit; it is absent when no block could be allocated (the client's addBlock then reports why).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1056,7 +1064,7 @@ type ClientInterface interface {
 
 	// PostApiV1Create Create a file under construction (ClientProtocol.create)
 	//
-	// The file is leased to clientName until complete. Parents are created when createParent is set.
+	// The file is leased to clientName until complete. Parents are created when createParent is set. With firstBlock the answer also carries the first block and its pipeline, allocated in the same commit; it is absent when no block could be allocated (the client's addBlock then reports why).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1425,7 +1433,7 @@ func (c *Client) PostApiV1Complete(ctx context.Context, params *PostApiV1Complet
 
 // PostApiV1CreateWithBody Create a file under construction (ClientProtocol.create)
 //
-// The file is leased to clientName until complete. Parents are created when createParent is set.
+// The file is leased to clientName until complete. Parents are created when createParent is set. With firstBlock the answer also carries the first block and its pipeline, allocated in the same commit; it is absent when no block could be allocated (the client's addBlock then reports why).
 //
 // Takes any type of body and a specified content type.
 //
@@ -1444,7 +1452,7 @@ func (c *Client) PostApiV1CreateWithBody(ctx context.Context, params *PostApiV1C
 
 // PostApiV1Create Create a file under construction (ClientProtocol.create)
 //
-// The file is leased to clientName until complete. Parents are created when createParent is set.
+// The file is leased to clientName until complete. Parents are created when createParent is set. With firstBlock the answer also carries the first block and its pipeline, allocated in the same commit; it is absent when no block could be allocated (the client's addBlock then reports why).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3540,7 +3548,7 @@ type ClientWithResponsesInterface interface {
 
 	// PostApiV1CreateWithBodyWithResponse Create a file under construction (ClientProtocol.create)
 	//
-	// The file is leased to clientName until complete. Parents are created when createParent is set.
+	// The file is leased to clientName until complete. Parents are created when createParent is set. With firstBlock the answer also carries the first block and its pipeline, allocated in the same commit; it is absent when no block could be allocated (the client's addBlock then reports why).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3549,7 +3557,7 @@ type ClientWithResponsesInterface interface {
 
 	// PostApiV1CreateWithResponse Create a file under construction (ClientProtocol.create)
 	//
-	// The file is leased to clientName until complete. Parents are created when createParent is set.
+	// The file is leased to clientName until complete. Parents are created when createParent is set. With firstBlock the answer also carries the first block and its pipeline, allocated in the same commit; it is absent when no block could be allocated (the client's addBlock then reports why).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4255,7 +4263,7 @@ type PostApiV1CreateResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *FileStatusResponse
+	JSON200 *CreateResponse
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *RemoteExceptionBody
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -4265,7 +4273,7 @@ type PostApiV1CreateResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r PostApiV1CreateResponse) GetJSON200() *FileStatusResponse {
+func (r PostApiV1CreateResponse) GetJSON200() *CreateResponse {
 	return r.JSON200
 }
 
@@ -5245,7 +5253,7 @@ func (c *ClientWithResponses) PostApiV1CompleteWithResponse(ctx context.Context,
 
 // PostApiV1CreateWithBodyWithResponse Create a file under construction (ClientProtocol.create)
 //
-// The file is leased to clientName until complete. Parents are created when createParent is set.
+// The file is leased to clientName until complete. Parents are created when createParent is set. With firstBlock the answer also carries the first block and its pipeline, allocated in the same commit; it is absent when no block could be allocated (the client's addBlock then reports why).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5260,7 +5268,7 @@ func (c *ClientWithResponses) PostApiV1CreateWithBodyWithResponse(ctx context.Co
 
 // PostApiV1CreateWithResponse Create a file under construction (ClientProtocol.create)
 //
-// The file is leased to clientName until complete. Parents are created when createParent is set.
+// The file is leased to clientName until complete. Parents are created when createParent is set. With firstBlock the answer also carries the first block and its pipeline, allocated in the same commit; it is absent when no block could be allocated (the client's addBlock then reports why).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5907,7 +5915,7 @@ func ParsePostApiV1CreateResponse(rsp *http.Response) (*PostApiV1CreateResponse,
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest FileStatusResponse
+		var dest CreateResponse
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

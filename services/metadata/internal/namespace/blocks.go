@@ -42,35 +42,42 @@ func (ns *Namespace) AddBlock(ctx context.Context, path, clientName string, prev
 		if err != nil {
 			return err
 		}
-		k := len(n.blocks)
-		switch {
-		case previous == nil && k > 0:
-			return errs.E(errs.IO, "addBlock on %s without the previous block %d", path, n.blocks[k-1].ID)
-		case previous != nil && (k == 0 || n.blocks[k-1].ID != previous.ID):
-			return errs.E(errs.IO, "addBlock on %s: previous block %d is not the file's last block", path, previous.ID)
-		case previous != nil && (previous.NumBytes < 0 || previous.NumBytes > n.blockSize):
-			return errs.E(errs.IllegalArgument, "previous block length %d out of range [0, %d]", previous.NumBytes, n.blockSize)
-		case k >= MaxBlocksPerFile:
-			return errs.E(errs.IO, "File has reached the limit on maximum number of blocks (dfs.namenode.fs-limits.max-blocks-per-file): %d >= %d", k, MaxBlocksPerFile)
-		}
-		// The new block counts at its full size until it is committed.
-		delta := n.blockSize * int64(n.repl)
-		if previous != nil {
-			delta -= (n.blockSize - previous.NumBytes) * int64(n.repl)
-		}
-		if err := checkQuota(n.parent, nil, 0, delta); err != nil {
-			return err
-		}
-		op := &AddBlock{Path: hdfspath.Join(comps), Last: Block{ID: ns.lastBlockID + 1, GenStamp: ns.genStamp + 1}}
-		if previous != nil {
-			p := n.blocks[k-1]
-			p.NumBytes = previous.NumBytes
-			op.Penultimate = &p
-		}
-		nb = op.Last
-		return t.log(op)
+		nb, err = ns.logAddBlock(t, n, comps, previous)
+		return err
 	})
 	return nb, err
+}
+
+// logAddBlock logs the allocation of the next block of n, a file under
+// construction at comps, after previous (nil for the first block).
+func (ns *Namespace) logAddBlock(t *tx, n *Inode, comps []string, previous *Block) (Block, error) {
+	path := hdfspath.Join(comps)
+	k := len(n.blocks)
+	switch {
+	case previous == nil && k > 0:
+		return Block{}, errs.E(errs.IO, "addBlock on %s without the previous block %d", path, n.blocks[k-1].ID)
+	case previous != nil && (k == 0 || n.blocks[k-1].ID != previous.ID):
+		return Block{}, errs.E(errs.IO, "addBlock on %s: previous block %d is not the file's last block", path, previous.ID)
+	case previous != nil && (previous.NumBytes < 0 || previous.NumBytes > n.blockSize):
+		return Block{}, errs.E(errs.IllegalArgument, "previous block length %d out of range [0, %d]", previous.NumBytes, n.blockSize)
+	case k >= MaxBlocksPerFile:
+		return Block{}, errs.E(errs.IO, "File has reached the limit on maximum number of blocks (dfs.namenode.fs-limits.max-blocks-per-file): %d >= %d", k, MaxBlocksPerFile)
+	}
+	// The new block counts at its full size until it is committed.
+	delta := n.blockSize * int64(n.repl)
+	if previous != nil {
+		delta -= (n.blockSize - previous.NumBytes) * int64(n.repl)
+	}
+	if err := checkQuota(n.parent, nil, 0, delta); err != nil {
+		return Block{}, err
+	}
+	op := &AddBlock{Path: path, Last: Block{ID: ns.lastBlockID + 1, GenStamp: ns.genStamp + 1}}
+	if previous != nil {
+		p := n.blocks[k-1]
+		p.NumBytes = previous.NumBytes
+		op.Penultimate = &p
+	}
+	return op.Last, t.log(op)
 }
 
 // AbandonBlock drops the last block of a file under construction

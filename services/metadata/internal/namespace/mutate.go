@@ -92,12 +92,26 @@ type CreateOptions struct {
 // Create makes a new file under construction, leased to opts.ClientName
 // (HDFS's startFile). The file is closed by Complete.
 func (ns *Namespace) Create(ctx context.Context, u *User, path string, opts CreateOptions) (Status, error) {
+	st, _, err := ns.create(ctx, u, path, opts, false)
+	return st, err
+}
+
+// CreateWithBlock is Create followed by AddBlock of the first block, both
+// logged in one commit: a small file's write costs one durable commit
+// less. The block is nil when the first block cannot be allocated (a
+// space quota): the file is created all the same and the caller's addBlock
+// reports the refusal, as after HDFS's create.
+func (ns *Namespace) CreateWithBlock(ctx context.Context, u *User, path string, opts CreateOptions) (Status, *Block, error) {
+	return ns.create(ctx, u, path, opts, true)
+}
+
+func (ns *Namespace) create(ctx context.Context, u *User, path string, opts CreateOptions, withBlock bool) (Status, *Block, error) {
 	comps, err := hdfspath.Split(path)
 	if err != nil {
-		return Status{}, err
+		return Status{}, nil, err
 	}
 	if len(comps) == 0 {
-		return Status{}, errs.E(errs.FileAlreadyExists, "/ already exists as a directory")
+		return Status{}, nil, errs.E(errs.FileAlreadyExists, "/ already exists as a directory")
 	}
 	if opts.Replication == 0 {
 		opts.Replication = DefaultReplication
@@ -109,12 +123,13 @@ func (ns *Namespace) Create(ctx context.Context, u *User, path string, opts Crea
 		opts.Mode = DefaultFileMode
 	}
 	if err := verifyReplication(path, opts.Replication); err != nil {
-		return Status{}, err
+		return Status{}, nil, err
 	}
 	if opts.BlockSize < ns.minBlockSize() {
-		return Status{}, errs.E(errs.IO, "Specified block size is less than configured minimum value (dfs.namenode.fs-limits.min-block-size): %d < %d", opts.BlockSize, ns.minBlockSize())
+		return Status{}, nil, errs.E(errs.IO, "Specified block size is less than configured minimum value (dfs.namenode.fs-limits.min-block-size): %d < %d", opts.BlockSize, ns.minBlockSize())
 	}
 	var st Status
+	var first *Block
 	err = ns.mutate(ctx, "Cannot create file "+path, func(t *tx) error {
 		ip, notDir := ns.resolve(comps)
 		if notDir >= 0 {
@@ -165,10 +180,20 @@ func (ns *Namespace) Create(ctx context.Context, u *User, path string, opts Crea
 		if err := t.log(op); err != nil {
 			return err
 		}
-		st = ns.status(parent.dir.child(comps[len(comps)-1]), "")
+		n := parent.dir.child(comps[len(comps)-1])
+		if withBlock {
+			b, err := ns.logAddBlock(t, n, comps, nil)
+			switch {
+			case err == nil:
+				first = &b
+			case !errs.Is(err, errs.DSQuotaExceeded):
+				return err
+			}
+		}
+		st = ns.status(n, "")
 		return nil
 	})
-	return st, err
+	return st, first, err
 }
 
 func verifyReplication(path string, r int) error {

@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/granary-fs/granary/internal/errs"
 )
 
 // recorder is a Journal that keeps ops in memory and commits at once: the
@@ -123,10 +125,18 @@ func randomWorkload(ns *Namespace, seed int64, n int) {
 			err = ns.Mkdirs(ctx, u, path(), -1)
 		case 2:
 			p := path()
-			if _, err = ns.Create(ctx, u, p, CreateOptions{Overwrite: rng.Intn(2) == 0, CreateParent: true, Mode: -1, ClientName: "c", BlockSize: 1 << 20}); err != nil {
+			opts := CreateOptions{Overwrite: rng.Intn(2) == 0, CreateParent: true, Mode: -1, ClientName: "c", BlockSize: 1 << 20}
+			var last *Block
+			if rng.Intn(2) == 0 {
+				if _, last, err = ns.CreateWithBlock(ctx, u, p, opts); err != nil {
+					break
+				}
+				if last != nil {
+					last.NumBytes = int64(rng.Intn(1 << 20))
+				}
+			} else if _, err = ns.Create(ctx, u, p, opts); err != nil {
 				break
 			}
-			var last *Block
 			for b := rng.Intn(3); b > 0; b-- {
 				nb, err := ns.AddBlock(ctx, p, "c", last)
 				if err != nil {
@@ -209,6 +219,57 @@ func checkBlockCount(t *testing.T, what string, ns *Namespace) {
 	_, _, want := countKinds(ns.root)
 	if got := ns.CompleteBlocks(); got != want {
 		t.Fatalf("%s namespace: CompleteBlocks() = %d, the tree holds %d complete blocks", what, got, want)
+	}
+}
+
+func TestCreateWithBlock(t *testing.T) {
+	ctx := context.Background()
+	ns, rec := newTestNS()
+	opts := CreateOptions{CreateParent: true, Mode: -1, ClientName: "c", BlockSize: 1 << 20, Replication: 2}
+	st, b, err := ns.CreateWithBlock(ctx, super, "/d/f", opts)
+	if err != nil || b == nil {
+		t.Fatalf("CreateWithBlock = %v, %v", b, err)
+	}
+	if !st.UnderConstruction || st.Length != 0 || st.Replication != 2 {
+		t.Fatalf("status %+v", st)
+	}
+	if last, err := ns.LastBlock("/d/f", "c"); err != nil || last == nil || last.ID != b.ID || last.GenStamp != b.GenStamp {
+		t.Fatalf("LastBlock = %v, %v; want block %d", last, err, b.ID)
+	}
+	n := len(rec.ops)
+	if n < 3 || rec.ops[n-2].Code() != OpAdd || rec.ops[n-1].Code() != OpAddBlock {
+		t.Fatalf("logged %v, want ... OP_ADD, OP_ADD_BLOCK", rec.ops)
+	}
+	// The block is the one addBlock would have allocated: complete closes it.
+	b.NumBytes = 100
+	if err := ns.Complete(ctx, super, "/d/f", "c", b); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := ns.GetFileInfo(super, "/d/f"); st.Length != 100 || st.UnderConstruction {
+		t.Fatalf("after complete: %+v", st)
+	}
+	// A refused create allocates nothing.
+	before := len(rec.ops)
+	if _, b, err := ns.CreateWithBlock(ctx, super, "/d/f", opts); !errs.Is(err, errs.FileAlreadyExists) || b != nil {
+		t.Fatalf("second create = %v, %v; want FileAlreadyExistsException", b, err)
+	}
+	if len(rec.ops) != before {
+		t.Fatalf("a refused create logged %v", rec.ops[before:])
+	}
+	// A space quota too small for one block: the file is created without
+	// it and addBlock reports the quota, as in HDFS.
+	if err := ns.Mkdirs(ctx, super, "/q", -1); err != nil {
+		t.Fatal(err)
+	}
+	if err := ns.SetQuota(ctx, super, "/q", QuotaDontSet, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	st, b, err = ns.CreateWithBlock(ctx, super, "/q/f", opts)
+	if err != nil || b != nil || !st.UnderConstruction {
+		t.Fatalf("create under a small quota = %+v, %v, %v; want the file without a block", st, b, err)
+	}
+	if _, err := ns.AddBlock(ctx, "/q/f", "c", nil); !errs.Is(err, errs.DSQuotaExceeded) {
+		t.Fatalf("addBlock under the quota: %v, want DSQuotaExceededException", err)
 	}
 }
 
