@@ -217,6 +217,9 @@ type ChooseTargetsReply struct {
 // LocationsRequest asks where blocks are.
 type LocationsRequest struct {
 	Blocks []int64 `json:"blocks"`
+	// ClientHost is the reader's address: each block's holders come back
+	// nearest first (absent: random order, decommissioned nodes last).
+	ClientHost string `json:"clientHost,omitempty"`
 }
 
 // BlockLocation is one block's live replicas.

@@ -109,11 +109,12 @@ func TestCorruptReplicaIsReplaced(t *testing.T) {
 	lb := locations(t, c, "/corrupt/f")[0]
 	holders := lb.uuids()
 	path := flipByte(t, c, lb, holders[0], 100)
-	// A read finds the corruption (and still returns the right bytes).
-	if got := readFile(t, cl, "/corrupt/f"); !bytes.Equal(got, data) {
-		t.Fatal("a read returned corrupt bytes")
-	}
+	// Reads find the corruption (whichever replica they are offered first,
+	// they return the right bytes), and a healthy copy replaces it.
 	eventually(t, 30*time.Second, "a healthy copy on the third datanode", func() bool {
+		if got := readFile(t, cl, "/corrupt/f"); !bytes.Equal(got, data) {
+			t.Fatal("a read returned corrupt bytes")
+		}
 		return allBlocks(t, c, "/corrupt/f", 2, holders[0])
 	})
 	eventually(t, 30*time.Second, "the corrupt replica deleted", func() bool {

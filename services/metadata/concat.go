@@ -40,7 +40,7 @@ func (s *Service) truncateOp(w http.ResponseWriter, r *http.Request, c *webhdfsC
 	// replicas are still located.
 	var keep []byte
 	var keptFrom int64
-	if lbs, err := s.getBlockLocations(ctx, c.user, c.path, newLength, 1); err == nil && len(lbs.LocatedBlocks) > 0 && newLength < lbs.FileLength {
+	if lbs, err := s.getBlockLocations(ctx, c.user, c.path, newLength, 1, ""); err == nil && len(lbs.LocatedBlocks) > 0 && newLength < lbs.FileLength {
 		b := lbs.LocatedBlocks[0]
 		if n := newLength - b.StartOffset; n > 0 {
 			if keep, err = readBlockPrefix(ctx, b, n); err != nil {

@@ -88,7 +88,7 @@ func (s *Service) runFsck(ctx context.Context, out io.Writer, u *namespace.User,
 	}
 	locs := map[int64]dnproto.BlockLocation{}
 	for i := 0; i < len(ids); i += 1000 {
-		part, err := s.locations(ctx, ids[i:min(len(ids), i+1000)])
+		part, err := s.locations(ctx, ids[i:min(len(ids), i+1000)], "")
 		if err != nil {
 			return false, err
 		}

@@ -85,7 +85,7 @@ func (s *Service) recoverLease(ctx context.Context, path, holder string) error {
 	}
 	if lastOpen {
 		last := blocks[len(blocks)-1]
-		locs, err := s.locations(ctx, []int64{last.ID})
+		locs, err := s.locations(ctx, []int64{last.ID}, "")
 		if err != nil {
 			return err
 		}

@@ -224,21 +224,22 @@ const minReplication = 1
 // minReplicated asks the coordinator whether block id has replication.min
 // live replicas.
 func (s *Service) minReplicated(ctx context.Context, id int64) (bool, error) {
-	locs, err := s.locations(ctx, []int64{id})
+	locs, err := s.locations(ctx, []int64{id}, "")
 	if err != nil {
 		return false, err
 	}
 	return len(locs[0].Locations) >= minReplication, nil
 }
 
-func (s *Service) locations(ctx context.Context, ids []int64) ([]dnproto.BlockLocation, error) {
+// locations asks the coordinator where blocks are, nearest reader first.
+func (s *Service) locations(ctx context.Context, ids []int64, reader string) ([]dnproto.BlockLocation, error) {
 	if s.coord == nil {
 		return nil, errs.E(errs.IO, "no coordinator: this metadata service runs without block management")
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	var reply dnproto.LocationsReply
-	if err := dnproto.Call(cctx, s.coord.nc, dnproto.SubjBlockLocations, dnproto.LocationsRequest{Blocks: ids}, &reply); err != nil {
+	if err := dnproto.Call(cctx, s.coord.nc, dnproto.SubjBlockLocations, dnproto.LocationsRequest{Blocks: ids, ClientHost: reader}, &reply); err != nil {
 		return nil, err
 	}
 	if len(reply.Blocks) != len(ids) {
@@ -386,7 +387,7 @@ func (s *Service) nativeBlockLocations(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	lbs, err := s.getBlockLocations(r.Context(), u, path, offset, length)
+	lbs, err := s.getBlockLocations(r.Context(), u, path, offset, length, clientHost(r))
 	if err != nil {
 		writeError(w, err)
 		return
@@ -394,7 +395,10 @@ func (s *Service) nativeBlockLocations(w http.ResponseWriter, r *http.Request) {
 	_ = writeJSON(w, http.StatusOK, api.LocatedBlocksResponse{LocatedBlocks: *lbs})
 }
 
-func (s *Service) getBlockLocations(ctx context.Context, u *namespace.User, path string, offset, length int64) (*api.LocatedBlocks, error) {
+// getBlockLocations is ClientProtocol.getBlockLocations: the blocks of
+// path overlapping [offset, offset+length), each with its replicas nearest
+// the reader first.
+func (s *Service) getBlockLocations(ctx context.Context, u *namespace.User, path string, offset, length int64, reader string) (*api.LocatedBlocks, error) {
 	ns := s.ns.Load()
 	if ns == nil {
 		return nil, errs.E(errs.Retriable, "NameNode still not started")
@@ -421,7 +425,7 @@ func (s *Service) getBlockLocations(ctx context.Context, u *namespace.User, path
 		pos = end
 	}
 	if len(ids) > 0 {
-		locs, err := s.locations(ctx, ids)
+		locs, err := s.locations(ctx, ids, reader)
 		if err != nil {
 			return nil, err
 		}

@@ -3,7 +3,6 @@ package metadata
 import (
 	"context"
 	"fmt"
-	"math/rand"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -76,10 +75,12 @@ func (s *Service) anyDatanode(ctx context.Context, client string) (dnproto.Datan
 	return reply.Targets[0], nil
 }
 
-// datanodeHolding picks a live replica holder of the block containing
-// offset (the last block when offset < 0), else any datanode.
+// datanodeHolding picks the replica holder of the block containing offset
+// (the last block when offset < 0) nearest the client, as HDFS's
+// chooseDatanode takes the first of the sorted locations; else any
+// datanode.
 func (s *Service) datanodeHolding(ctx context.Context, r *http.Request, c *webhdfsCall, offset int64) (dnproto.DatanodeInfo, error) {
-	lbs, err := s.getBlockLocations(ctx, c.user, c.path, 0, 1<<62)
+	lbs, err := s.getBlockLocations(ctx, c.user, c.path, 0, 1<<62, clientHost(r))
 	if err != nil {
 		return dnproto.DatanodeInfo{}, err
 	}
@@ -89,7 +90,7 @@ func (s *Service) datanodeHolding(ctx context.Context, r *http.Request, c *webhd
 		inside := offset >= b.StartOffset && offset < b.StartOffset+b.Block.NumBytes
 		if (offset < 0 && last) || inside {
 			if len(b.Locations) > 0 {
-				d := b.Locations[rand.Intn(len(b.Locations))]
+				d := b.Locations[0]
 				return dnproto.DatanodeInfo{UUID: d.UUID, HostName: d.HostName, IPAddr: d.IPAddr, HTTPPort: d.HTTPPort}, nil
 			}
 		}
@@ -175,7 +176,7 @@ func (s *Service) fileBlockLocationsOp(w http.ResponseWriter, r *http.Request, c
 	if c.p.err != nil {
 		return c.p.err
 	}
-	lbs, err := s.getBlockLocations(r.Context(), c.user, c.path, offset, length)
+	lbs, err := s.getBlockLocations(r.Context(), c.user, c.path, offset, length, clientHost(r))
 	if err != nil {
 		return err
 	}

@@ -87,7 +87,7 @@ func report(t *testing.T, m *Manager, node string, reportID uint64, ids ...int64
 }
 
 func holders(m *Manager, id int64) int {
-	locs := m.Locations([]int64{id})
+	locs := m.Locations([]int64{id}, "")
 	return len(locs[0].Locations)
 }
 
@@ -220,6 +220,51 @@ func TestPlacementFollowsTheDefaultPolicy(t *testing.T) {
 	}
 	if len(targets) != 6 {
 		t.Fatalf("%d targets for replication 10 on 6 nodes", len(targets))
+	}
+}
+
+func TestLocationsAreSortedForTheReader(t *testing.T) {
+	// dn-1, dn-2, dn-3 on /rack-a; dn-4, dn-5 on /rack-b; all hold block 1.
+	topo := map[string]string{}
+	for i := 1; i <= 5; i++ {
+		topo[fmt.Sprintf("10.0.0.%d", i)] = map[bool]string{true: "/rack-a", false: "/rack-b"}[i <= 3]
+	}
+	m, _ := newTestManager(topo)
+	syncNS(m, dnproto.BlockEvent{ID: 1, GenStamp: 1001, NumBytes: 10, Complete: true, Replication: 5})
+	for i := 1; i <= 5; i++ {
+		report(t, m, register(t, m, i), 1, 1)
+	}
+	m.nodes["dn-3"].adminState = AdminDecommissioned
+	order := func(reader string) []string {
+		var out []string
+		for _, d := range m.Locations([]int64{1}, reader)[0].Locations {
+			out = append(out, d.UUID)
+		}
+		return out
+	}
+	firsts := map[string]int{}
+	secondRack := map[string]int{}
+	for round := 0; round < 200; round++ {
+		// A reader on dn-1: itself, then its rack (dn-2), then the other
+		// rack in random order, the decommissioned dn-3 last.
+		got := order("10.0.0.1")
+		if len(got) != 5 || got[0] != "dn-1" || got[1] != "dn-2" || got[4] != "dn-3" {
+			t.Fatalf("locations for a reader on dn-1: %v", got)
+		}
+		secondRack[got[2]]++
+		// A reader that is no datanode, at no known rack: random order,
+		// the decommissioned node still last.
+		got = order("192.0.2.7")
+		if len(got) != 5 || got[4] != "dn-3" {
+			t.Fatalf("locations for an outside reader: %v", got)
+		}
+		firsts[got[0]]++
+	}
+	if len(secondRack) != 2 {
+		t.Fatalf("equally distant replicas always in one order: %v", secondRack)
+	}
+	if len(firsts) != 4 {
+		t.Fatalf("an outside reader was not offered every live replica first over 200 reads: %v", firsts)
 	}
 }
 

@@ -1,6 +1,8 @@
 package blockmgr
 
 import (
+	"slices"
+
 	"github.com/granary-fs/granary/internal/dnproto"
 )
 
@@ -131,22 +133,49 @@ func (n *Node) info() dnproto.DatanodeInfo {
 	return d
 }
 
-// Locations returns, for each block, the datanodes holding a good replica.
-func (m *Manager) Locations(ids []int64) []dnproto.BlockLocation {
+// Locations returns, for each block, the datanodes holding a good replica,
+// in the order a reader on host reader should try them (HDFS's
+// DatanodeManager.sortLocatedBlock): decommissioned nodes last, the others
+// by network distance from the reader — its own node, then its rack, then
+// other racks — with equally distant nodes in random order to spread the
+// reads. An empty reader (an internal look-up) is at no known place.
+func (m *Manager) Locations(ids []int64, reader string) []dnproto.BlockLocation {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	readerRack, known := m.cfg.Topology[reader]
+	if !known {
+		readerRack = "/default-rack"
+	}
+	var hs []*Node
 	out := make([]dnproto.BlockLocation, len(ids))
 	for i, id := range ids {
 		out[i].ID = id
-		out[i].Locations = []dnproto.DatanodeInfo{}
-		out[i].Lengths = []int64{}
+		hs = hs[:0]
 		if b := m.blocks[id]; b != nil {
 			for _, h := range b.holders {
 				if !h.dead {
-					out[i].Locations = append(out[i].Locations, h.info())
-					out[i].Lengths = append(out[i].Lengths, h.replicas[id].numBytes)
+					hs = append(hs, h)
 				}
 			}
+		}
+		m.rng.Shuffle(len(hs), func(i, j int) { hs[i], hs[j] = hs[j], hs[i] })
+		weight := func(n *Node) int {
+			switch {
+			case n.adminState == AdminDecommissioned:
+				return 3
+			case reader != "" && (n.reg.IPAddr == reader || n.reg.HostName == reader):
+				return 0
+			case reader != "" && n.rack == readerRack:
+				return 1
+			}
+			return 2
+		}
+		slices.SortStableFunc(hs, func(a, b *Node) int { return weight(a) - weight(b) })
+		out[i].Locations = make([]dnproto.DatanodeInfo, len(hs))
+		out[i].Lengths = make([]int64, len(hs))
+		for k, h := range hs {
+			out[i].Locations[k] = h.info()
+			out[i].Lengths[k] = h.replicas[id].numBytes
 		}
 	}
 	return out
