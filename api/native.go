@@ -54,6 +54,24 @@ type AbandonBlockRequest struct {
 	BlockID    int64  `json:"blockId" example:"1073741825"`
 }
 
+// UpdateBlockForPipelineRequest is ClientProtocol.updateBlockForPipeline:
+// a new generation stamp for the file's last block after its pipeline
+// failed. The answer is a LocatedBlock with the new stamp and no locations.
+type UpdateBlockForPipelineRequest struct {
+	Path       string        `json:"path" example:"/user/me/f"`
+	ClientName string        `json:"clientName" example:"granary-cli-4711"`
+	Block      ExtendedBlock `json:"block"`
+}
+
+// UpdatePipelineRequest is ClientProtocol.updatePipeline: the surviving
+// pipeline holds the last block under newBlock's generation stamp.
+type UpdatePipelineRequest struct {
+	Path       string        `json:"path" example:"/user/me/f"`
+	ClientName string        `json:"clientName" example:"granary-cli-4711"`
+	OldBlock   ExtendedBlock `json:"oldBlock"`
+	NewBlock   ExtendedBlock `json:"newBlock"`
+}
+
 // BlockWriteResult is a datanode's answer to a block write: the datanodes
 // of the pipeline (HTTP addresses) that stored the block, and those that
 // failed.

@@ -73,6 +73,9 @@ type blockWrite struct {
 	pw       *io.PipeWriter
 	result   chan blockResult
 	excluded []string
+	// recovered is the block as the namespace knows it while the pipeline
+	// writes it under a new generation stamp (updatePipeline records it).
+	recovered *api.ExtendedBlock
 }
 
 type blockResult struct {
@@ -245,28 +248,71 @@ func (w *Writer) finishBlock() error {
 		b.pw.Close()
 		r := <-b.result
 		if r.err == nil && len(r.res.Stored) > 0 && r.res.Length == int64(len(b.data)) {
-			w.prev = &api.ExtendedBlock{BlockPoolID: b.lb.Block.BlockPoolID, BlockID: b.lb.Block.BlockID,
+			done := &api.ExtendedBlock{BlockPoolID: b.lb.Block.BlockPoolID, BlockID: b.lb.Block.BlockID,
 				GenerationStamp: b.lb.Block.GenerationStamp, NumBytes: int64(len(b.data))}
+			if b.recovered != nil {
+				if err := w.c.do(w.ctx, http.MethodPost, w.c.native("updatePipeline"), api.UpdatePipelineRequest{
+					Path: w.path, ClientName: w.c.clientName, OldBlock: *b.recovered, NewBlock: *done,
+				}, nil); err != nil {
+					return err
+				}
+			}
+			w.prev = done
 			w.blk, w.spare = nil, b.data
 			return nil
 		}
 		if errs.Is(r.err, errs.Checksum) || attempt >= 3 {
 			return fmt.Errorf("writing block %d of %s: %w", b.lb.Block.BlockID, w.path, r.err)
 		}
-		// Pipeline set-up or first-node failure: abandon, exclude, retry.
-		data := b.data
+		// The first datanode failed (the pipeline could not be set up, or
+		// broke): the rest of the pipeline lost the stream with it.
 		excluded := append(b.excluded, b.lb.Locations[0].UUID)
-		if err := w.abandon(b.lb.Block.BlockID); err != nil {
-			return err
+		if survivors := b.lb.Locations[1:]; len(survivors) > 0 {
+			// HDFS's pipeline recovery: the surviving datanodes take the
+			// block again under a new generation stamp, same block ID, so
+			// that whatever the failed node kept is stale; the coordinator
+			// restores the replication later.
+			if err := w.recoverPipeline(b, survivors, excluded); err != nil {
+				return err
+			}
+		} else {
+			// Nobody is left: abandon the block and write it to a new
+			// pipeline without the failed node.
+			if err := w.abandon(b.lb.Block.BlockID); err != nil {
+				return err
+			}
+			if err := w.startBlock(excluded); err != nil {
+				return err
+			}
 		}
-		if err := w.startBlock(excluded); err != nil {
-			return err
-		}
-		for off := 0; off < len(data); off += packet.MaxData {
-			w.pkt = append(w.pkt[:0], data[off:min(len(data), off+packet.MaxData)]...)
+		for off := 0; off < len(b.data); off += packet.MaxData {
+			w.pkt = append(w.pkt[:0], b.data[off:min(len(b.data), off+packet.MaxData)]...)
 			w.sendPacket()
 		}
 	}
+}
+
+// recoverPipeline asks for a new generation stamp for the block in flight
+// and opens a pipeline of the survivors for it (the caller sends the data
+// again); the old block is kept for updatePipeline.
+func (w *Writer) recoverPipeline(b *blockWrite, survivors []api.DatanodeInfo, excluded []string) error {
+	var lb api.LocatedBlock
+	if err := w.c.do(w.ctx, http.MethodPost, w.c.native("updateBlockForPipeline"), api.UpdateBlockForPipelineRequest{
+		Path: w.path, ClientName: w.c.clientName, Block: b.lb.Block,
+	}, &lb); err != nil {
+		return err
+	}
+	old := b.recovered
+	if old == nil {
+		old = &b.lb.Block
+	}
+	w.blk = &blockWrite{
+		lb:       api.LocatedBlock{Block: lb.Block, StartOffset: b.lb.StartOffset, Locations: survivors},
+		data:     make([]byte, 0, len(b.data)),
+		excluded: excluded, result: make(chan blockResult, 1), recovered: old,
+	}
+	w.openPipeline()
+	return nil
 }
 
 // abandon drops the file's last block, which was never stored.
@@ -324,6 +370,15 @@ func (w *Writer) Close() error {
 		}
 		backoff = min(backoff*2, time.Second)
 	}
+}
+
+// Block returns the block in flight (nil between blocks).
+func (w *Writer) Block() *api.ExtendedBlock {
+	if w.blk == nil {
+		return nil
+	}
+	b := w.blk.lb.Block
+	return &b
 }
 
 // Pipeline returns the UUIDs of the datanodes the block in flight is being

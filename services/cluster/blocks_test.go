@@ -72,7 +72,9 @@ func TestBlockReportsLocateReplicas(t *testing.T) {
 		v, _ := datanodeView(t, c, victim)
 		return v.State == "dead"
 	})
-	if locs := locations(t, c, "/f")[0].uuids(); slices.Contains(locs, victim) || len(locs) != 1 {
+	// (The redundancy monitor may already have copied the block to the
+	// third datanode.)
+	if locs := locations(t, c, "/f")[0].uuids(); slices.Contains(locs, victim) || len(locs) == 0 {
 		t.Fatalf("after the death of %s the block is located on %v", victim, locs)
 	}
 
@@ -87,7 +89,7 @@ func TestBlockReportsLocateReplicas(t *testing.T) {
 		v := clusterView(t, c)
 		return v.LiveDatanodes == 2 && v.Synced && v.Blocks == 1
 	})
-	eventually(t, 20*time.Second, "the block located again", func() bool { return len(locations(t, c, "/f")[0].Locations) == 1 })
+	eventually(t, 20*time.Second, "the block located again", func() bool { return len(locations(t, c, "/f")[0].Locations) >= 1 })
 
 	// A restarted metadata service: the coordinator resynchronises and no
 	// namespace change is missed.

@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/granary-fs/granary/internal/client"
 	"github.com/granary-fs/granary/services/cluster"
+	"github.com/granary-fs/granary/services/datanode"
 	"github.com/granary-fs/granary/services/metadata"
 )
 
@@ -28,13 +31,14 @@ func TestWriteSurvivesADatanodeKilledMidWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Kill the first datanode of the block being written: it carries the
-	// whole pipeline, so the client must write the block again elsewhere.
-	pipeline := w.Pipeline()
-	if len(pipeline) != 3 {
-		t.Fatalf("pipeline %v", pipeline)
+	// whole pipeline, so the stream breaks for every node of it.
+	pipeline, inFlight := w.Pipeline(), w.Block()
+	if len(pipeline) != 3 || inFlight == nil {
+		t.Fatalf("pipeline %v, block %v", pipeline, inFlight)
 	}
+	victim := index(t, c, pipeline[0])
 	start := time.Now()
-	if err := c.KillDatanode(index(t, c, pipeline[0])); err != nil {
+	if err := c.KillDatanode(victim); err != nil {
 		t.Fatalf("killing the datanode: %v", err)
 	}
 	t.Logf("kill took %v", time.Since(start))
@@ -46,6 +50,45 @@ func TestWriteSurvivesADatanodeKilledMidWrite(t *testing.T) {
 	}
 	if got := readFile(t, cl, "/kill/f"); !bytes.Equal(got, data) {
 		t.Fatalf("read back %d bytes, different from the %d written", len(got), len(data))
+	}
+	// Pipeline recovery kept the block (same ID) under a new generation
+	// stamp, on the two survivors.
+	var recovered located
+	for _, lb := range locations(t, c, "/kill/f") {
+		if lb.Block.BlockID == inFlight.BlockID {
+			recovered = lb
+		}
+	}
+	if recovered.Block.BlockID == 0 || recovered.Block.GenerationStamp <= inFlight.GenerationStamp {
+		t.Fatalf("block %d (stamp %d) after the recovery: %+v", inFlight.BlockID, inFlight.GenerationStamp, recovered.Block)
+	}
+	for _, u := range recovered.uuids() {
+		if u == pipeline[0] {
+			t.Fatalf("the killed datanode still holds the recovered block: %v", recovered.uuids())
+		}
+	}
+	// A crashed datanode process comes back with what it had received of
+	// the block, under the old stamp, in rbw/ (the in-process kill drops
+	// it; it is put back as a crash leaves it). That replica is stale and
+	// is deleted.
+	rbw := filepath.Join(c.DatanodeDir(victim), "current", inFlight.BlockPoolID, "current", "rbw")
+	partial := data[:512]
+	stale := filepath.Join(rbw, fmt.Sprintf("blk_%d", inFlight.BlockID))
+	if err := os.WriteFile(stale, partial, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(rbw, datanode.MetaFileName(inFlight.BlockID, inFlight.GenerationStamp)), datanode.MetaFile(partial), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StartDatanode(context.Background(), victim); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the stale replica deleted", func() bool {
+		_, err := os.Stat(stale)
+		return os.IsNotExist(err)
+	})
+	if got := readFile(t, cl, "/kill/f"); !bytes.Equal(got, data) {
+		t.Fatal("file differs after the stale replica went")
 	}
 }
 

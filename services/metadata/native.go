@@ -287,6 +287,87 @@ func (s *Service) nativeAbandonBlock(w http.ResponseWriter, r *http.Request) {
 	_ = writeJSON(w, http.StatusOK, api.BooleanResponse{Boolean: true})
 }
 
+// nativeUpdateBlockForPipeline godoc
+//
+//	@Summary		A new generation stamp for the last block after its pipeline failed (ClientProtocol.updateBlockForPipeline)
+//	@Description	The client then writes the block to the surviving datanodes under the new stamp and records it with updatePipeline; replicas left on failed datanodes keep the old stamp and are deleted as stale.
+//	@Tags			native
+//	@Accept			json
+//	@Produce		json
+//	@Param			user.name	query		string								false	"caller"
+//	@Param			request		body		api.UpdateBlockForPipelineRequest	true	"the file, its lease holder and its last block"
+//	@Success		200			{object}	api.LocatedBlock
+//	@Failure		400			{object}	errs.RemoteExceptionBody
+//	@Failure		403			{object}	errs.RemoteExceptionBody	"LeaseExpiredException, IOException (not the last block)"
+//	@Failure		404			{object}	errs.RemoteExceptionBody
+//	@Router			/api/v1/updateBlockForPipeline [post]
+func (s *Service) nativeUpdateBlockForPipeline(w http.ResponseWriter, r *http.Request) {
+	var req api.UpdateBlockForPipelineRequest
+	_, err := s.nativeCall(r, &req)
+	if err == nil {
+		err = s.checkBlockPool(req.Block)
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	s.leases.renew(req.ClientName)
+	nb, err := s.namespace().UpdateBlockForPipeline(r.Context(), req.Path, req.ClientName, req.Block.BlockID)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	_ = writeJSON(w, http.StatusOK, api.LocatedBlock{
+		Block:     api.ExtendedBlock{BlockPoolID: s.info.BlockPoolID, BlockID: nb.ID, GenerationStamp: nb.GenStamp, NumBytes: req.Block.NumBytes},
+		Locations: []api.DatanodeInfo{},
+	})
+}
+
+// nativeUpdatePipeline godoc
+//
+//	@Summary	Record the last block's new generation stamp and length once the surviving pipeline holds it (ClientProtocol.updatePipeline)
+//	@Tags		native
+//	@Accept		json
+//	@Produce	json
+//	@Param		user.name	query		string						false	"caller"
+//	@Param		request		body		api.UpdatePipelineRequest	true	"the block before and after"
+//	@Success	200			{object}	api.BooleanResponse
+//	@Failure	400			{object}	errs.RemoteExceptionBody
+//	@Failure	403			{object}	errs.RemoteExceptionBody	"LeaseExpiredException, IOException (stale block, stamp not issued)"
+//	@Failure	404			{object}	errs.RemoteExceptionBody
+//	@Router		/api/v1/updatePipeline [post]
+func (s *Service) nativeUpdatePipeline(w http.ResponseWriter, r *http.Request) {
+	var req api.UpdatePipelineRequest
+	_, err := s.nativeCall(r, &req)
+	if err == nil {
+		err = s.checkBlockPool(req.OldBlock)
+	}
+	if err == nil {
+		err = s.checkBlockPool(req.NewBlock)
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	s.leases.renew(req.ClientName)
+	toBlock := func(b api.ExtendedBlock) namespace.Block {
+		return namespace.Block{ID: b.BlockID, GenStamp: b.GenerationStamp, NumBytes: b.NumBytes}
+	}
+	if err := s.namespace().UpdatePipeline(r.Context(), req.Path, req.ClientName, toBlock(req.OldBlock), toBlock(req.NewBlock)); err != nil {
+		writeError(w, err)
+		return
+	}
+	_ = writeJSON(w, http.StatusOK, api.BooleanResponse{Boolean: true})
+}
+
+// checkBlockPool refuses a block of another block pool.
+func (s *Service) checkBlockPool(b api.ExtendedBlock) error {
+	if b.BlockPoolID != s.info.BlockPoolID {
+		return errs.E(errs.IllegalArgument, "block pool %q is not this namespace's (%s)", b.BlockPoolID, s.info.BlockPoolID)
+	}
+	return nil
+}
+
 // nativeComplete godoc
 //
 //	@Summary		Complete (close) a file under construction (ClientProtocol.complete)

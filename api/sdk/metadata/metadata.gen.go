@@ -614,6 +614,28 @@ type StepView struct {
 	Total *int `json:"total,omitempty"`
 }
 
+// UpdateBlockForPipelineRequest defines model for UpdateBlockForPipelineRequest.
+type UpdateBlockForPipelineRequest struct {
+	Block *ExtendedBlock `json:"block,omitempty"`
+
+	// ClientName Example: granary-cli-4711
+	ClientName *string `json:"clientName,omitempty"`
+
+	// Path Example: /user/me/f
+	Path *string `json:"path,omitempty"`
+}
+
+// UpdatePipelineRequest defines model for UpdatePipelineRequest.
+type UpdatePipelineRequest struct {
+	// ClientName Example: granary-cli-4711
+	ClientName *string        `json:"clientName,omitempty"`
+	NewBlock   *ExtendedBlock `json:"newBlock,omitempty"`
+	OldBlock   *ExtendedBlock `json:"oldBlock,omitempty"`
+
+	// Path Example: /user/me/f
+	Path *string `json:"path,omitempty"`
+}
+
 // WebHDFSGetResponse defines model for WebHDFSGetResponse.
 type WebHDFSGetResponse struct {
 	BlockLocations   *BlockLocations   `json:"BlockLocations,omitempty"`
@@ -721,6 +743,18 @@ type PostApiV1CompleteParams struct {
 
 // PostApiV1CreateParams defines parameters for PostApiV1Create.
 type PostApiV1CreateParams struct {
+	// UserName caller
+	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
+}
+
+// PostApiV1UpdateBlockForPipelineParams defines parameters for PostApiV1UpdateBlockForPipeline.
+type PostApiV1UpdateBlockForPipelineParams struct {
+	// UserName caller
+	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
+}
+
+// PostApiV1UpdatePipelineParams defines parameters for PostApiV1UpdatePipeline.
+type PostApiV1UpdatePipelineParams struct {
 	// UserName caller
 	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
 }
@@ -865,6 +899,12 @@ type PostApiV1CreateJSONRequestBody = CreateRequest
 
 // PostApiV1RenewLeaseJSONRequestBody defines body for PostApiV1RenewLease for application/json ContentType.
 type PostApiV1RenewLeaseJSONRequestBody = RenewLeaseRequest
+
+// PostApiV1UpdateBlockForPipelineJSONRequestBody defines body for PostApiV1UpdateBlockForPipeline for application/json ContentType.
+type PostApiV1UpdateBlockForPipelineJSONRequestBody = UpdateBlockForPipelineRequest
+
+// PostApiV1UpdatePipelineJSONRequestBody defines body for PostApiV1UpdatePipeline for application/json ContentType.
+type PostApiV1UpdatePipelineJSONRequestBody = UpdatePipelineRequest
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -1084,6 +1124,38 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/v1/renewLease (the `PostApiV1RenewLease` operationId).
 	PostApiV1RenewLease(ctx context.Context, body PostApiV1RenewLeaseJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiV1UpdateBlockForPipelineWithBody A new generation stamp for the last block after its pipeline failed (ClientProtocol.updateBlockForPipeline)
+	//
+	// The client then writes the block to the surviving datanodes under the new stamp and records it with updatePipeline; replicas left on failed datanodes keep the old stamp and are deleted as stale.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/updateBlockForPipeline (the `PostApiV1UpdateBlockForPipeline` operationId).
+	PostApiV1UpdateBlockForPipelineWithBody(ctx context.Context, params *PostApiV1UpdateBlockForPipelineParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiV1UpdateBlockForPipeline A new generation stamp for the last block after its pipeline failed (ClientProtocol.updateBlockForPipeline)
+	//
+	// The client then writes the block to the surviving datanodes under the new stamp and records it with updatePipeline; replicas left on failed datanodes keep the old stamp and are deleted as stale.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/updateBlockForPipeline (the `PostApiV1UpdateBlockForPipeline` operationId).
+	PostApiV1UpdateBlockForPipeline(ctx context.Context, params *PostApiV1UpdateBlockForPipelineParams, body PostApiV1UpdateBlockForPipelineJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiV1UpdatePipelineWithBody Record the last block's new generation stamp and length once the surviving pipeline holds it (ClientProtocol.updatePipeline)
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/updatePipeline (the `PostApiV1UpdatePipeline` operationId).
+	PostApiV1UpdatePipelineWithBody(ctx context.Context, params *PostApiV1UpdatePipelineParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiV1UpdatePipeline Record the last block's new generation stamp and length once the surviving pipeline holds it (ClientProtocol.updatePipeline)
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/updatePipeline (the `PostApiV1UpdatePipeline` operationId).
+	PostApiV1UpdatePipeline(ctx context.Context, params *PostApiV1UpdatePipelineParams, body PostApiV1UpdatePipelineJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetDocs Swagger UI for this service's OpenAPI 3 contract
 	//
@@ -1493,6 +1565,78 @@ func (c *Client) PostApiV1RenewLeaseWithBody(ctx context.Context, contentType st
 // Corresponds with POST /api/v1/renewLease (the `PostApiV1RenewLease` operationId).
 func (c *Client) PostApiV1RenewLease(ctx context.Context, body PostApiV1RenewLeaseJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPostApiV1RenewLeaseRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiV1UpdateBlockForPipelineWithBody A new generation stamp for the last block after its pipeline failed (ClientProtocol.updateBlockForPipeline)
+//
+// The client then writes the block to the surviving datanodes under the new stamp and records it with updatePipeline; replicas left on failed datanodes keep the old stamp and are deleted as stale.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/updateBlockForPipeline (the `PostApiV1UpdateBlockForPipeline` operationId).
+func (c *Client) PostApiV1UpdateBlockForPipelineWithBody(ctx context.Context, params *PostApiV1UpdateBlockForPipelineParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1UpdateBlockForPipelineRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiV1UpdateBlockForPipeline A new generation stamp for the last block after its pipeline failed (ClientProtocol.updateBlockForPipeline)
+//
+// The client then writes the block to the surviving datanodes under the new stamp and records it with updatePipeline; replicas left on failed datanodes keep the old stamp and are deleted as stale.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/updateBlockForPipeline (the `PostApiV1UpdateBlockForPipeline` operationId).
+func (c *Client) PostApiV1UpdateBlockForPipeline(ctx context.Context, params *PostApiV1UpdateBlockForPipelineParams, body PostApiV1UpdateBlockForPipelineJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1UpdateBlockForPipelineRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiV1UpdatePipelineWithBody Record the last block's new generation stamp and length once the surviving pipeline holds it (ClientProtocol.updatePipeline)
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/updatePipeline (the `PostApiV1UpdatePipeline` operationId).
+func (c *Client) PostApiV1UpdatePipelineWithBody(ctx context.Context, params *PostApiV1UpdatePipelineParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1UpdatePipelineRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiV1UpdatePipeline Record the last block's new generation stamp and length once the surviving pipeline holds it (ClientProtocol.updatePipeline)
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/updatePipeline (the `PostApiV1UpdatePipeline` operationId).
+func (c *Client) PostApiV1UpdatePipeline(ctx context.Context, params *PostApiV1UpdatePipelineParams, body PostApiV1UpdatePipelineJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1UpdatePipelineRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2519,6 +2663,140 @@ func NewPostApiV1RenewLeaseRequestWithBody(server string, contentType string, bo
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPostApiV1UpdateBlockForPipelineRequest calls the generic PostApiV1UpdateBlockForPipeline builder with application/json body
+func NewPostApiV1UpdateBlockForPipelineRequest(server string, params *PostApiV1UpdateBlockForPipelineParams, body PostApiV1UpdateBlockForPipelineJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiV1UpdateBlockForPipelineRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewPostApiV1UpdateBlockForPipelineRequestWithBody constructs an http.Request for the PostApiV1UpdateBlockForPipeline method, with any body, and a specified content type
+func NewPostApiV1UpdateBlockForPipelineRequestWithBody(server string, params *PostApiV1UpdateBlockForPipelineParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/updateBlockForPipeline")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.UserName != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "user.name", *params.UserName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPostApiV1UpdatePipelineRequest calls the generic PostApiV1UpdatePipeline builder with application/json body
+func NewPostApiV1UpdatePipelineRequest(server string, params *PostApiV1UpdatePipelineParams, body PostApiV1UpdatePipelineJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiV1UpdatePipelineRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewPostApiV1UpdatePipelineRequestWithBody constructs an http.Request for the PostApiV1UpdatePipeline method, with any body, and a specified content type
+func NewPostApiV1UpdatePipelineRequestWithBody(server string, params *PostApiV1UpdatePipelineParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/updatePipeline")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.UserName != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "user.name", *params.UserName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
@@ -3578,6 +3856,38 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/v1/renewLease (the `PostApiV1RenewLease` operationId).
 	PostApiV1RenewLeaseWithResponse(ctx context.Context, body PostApiV1RenewLeaseJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1RenewLeaseResponse, error)
 
+	// PostApiV1UpdateBlockForPipelineWithBodyWithResponse A new generation stamp for the last block after its pipeline failed (ClientProtocol.updateBlockForPipeline)
+	//
+	// The client then writes the block to the surviving datanodes under the new stamp and records it with updatePipeline; replicas left on failed datanodes keep the old stamp and are deleted as stale.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/updateBlockForPipeline (the `PostApiV1UpdateBlockForPipeline` operationId).
+	PostApiV1UpdateBlockForPipelineWithBodyWithResponse(ctx context.Context, params *PostApiV1UpdateBlockForPipelineParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1UpdateBlockForPipelineResponse, error)
+
+	// PostApiV1UpdateBlockForPipelineWithResponse A new generation stamp for the last block after its pipeline failed (ClientProtocol.updateBlockForPipeline)
+	//
+	// The client then writes the block to the surviving datanodes under the new stamp and records it with updatePipeline; replicas left on failed datanodes keep the old stamp and are deleted as stale.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/updateBlockForPipeline (the `PostApiV1UpdateBlockForPipeline` operationId).
+	PostApiV1UpdateBlockForPipelineWithResponse(ctx context.Context, params *PostApiV1UpdateBlockForPipelineParams, body PostApiV1UpdateBlockForPipelineJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1UpdateBlockForPipelineResponse, error)
+
+	// PostApiV1UpdatePipelineWithBodyWithResponse Record the last block's new generation stamp and length once the surviving pipeline holds it (ClientProtocol.updatePipeline)
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/updatePipeline (the `PostApiV1UpdatePipeline` operationId).
+	PostApiV1UpdatePipelineWithBodyWithResponse(ctx context.Context, params *PostApiV1UpdatePipelineParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1UpdatePipelineResponse, error)
+
+	// PostApiV1UpdatePipelineWithResponse Record the last block's new generation stamp and length once the surviving pipeline holds it (ClientProtocol.updatePipeline)
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/updatePipeline (the `PostApiV1UpdatePipeline` operationId).
+	PostApiV1UpdatePipelineWithResponse(ctx context.Context, params *PostApiV1UpdatePipelineParams, body PostApiV1UpdatePipelineJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1UpdatePipelineResponse, error)
+
 	// GetDocsWithResponse Swagger UI for this service's OpenAPI 3 contract
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -4363,6 +4673,130 @@ func (r PostApiV1RenewLeaseResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PostApiV1RenewLeaseResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostApiV1UpdateBlockForPipelineResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *LocatedBlock
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *RemoteExceptionBody
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *RemoteExceptionBody
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *RemoteExceptionBody
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostApiV1UpdateBlockForPipelineResponse) GetJSON200() *LocatedBlock {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiV1UpdateBlockForPipelineResponse) GetJSON400() *RemoteExceptionBody {
+	return r.JSON400
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiV1UpdateBlockForPipelineResponse) GetJSON403() *RemoteExceptionBody {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiV1UpdateBlockForPipelineResponse) GetJSON404() *RemoteExceptionBody {
+	return r.JSON404
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiV1UpdateBlockForPipelineResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiV1UpdateBlockForPipelineResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiV1UpdateBlockForPipelineResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiV1UpdateBlockForPipelineResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostApiV1UpdatePipelineResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *BooleanResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *RemoteExceptionBody
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *RemoteExceptionBody
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *RemoteExceptionBody
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostApiV1UpdatePipelineResponse) GetJSON200() *BooleanResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiV1UpdatePipelineResponse) GetJSON400() *RemoteExceptionBody {
+	return r.JSON400
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiV1UpdatePipelineResponse) GetJSON403() *RemoteExceptionBody {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiV1UpdatePipelineResponse) GetJSON404() *RemoteExceptionBody {
+	return r.JSON404
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiV1UpdatePipelineResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiV1UpdatePipelineResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiV1UpdatePipelineResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiV1UpdatePipelineResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -5307,6 +5741,62 @@ func (c *ClientWithResponses) PostApiV1RenewLeaseWithResponse(ctx context.Contex
 	return ParsePostApiV1RenewLeaseResponse(rsp)
 }
 
+// PostApiV1UpdateBlockForPipelineWithBodyWithResponse A new generation stamp for the last block after its pipeline failed (ClientProtocol.updateBlockForPipeline)
+//
+// The client then writes the block to the surviving datanodes under the new stamp and records it with updatePipeline; replicas left on failed datanodes keep the old stamp and are deleted as stale.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/updateBlockForPipeline (the `PostApiV1UpdateBlockForPipeline` operationId).
+func (c *ClientWithResponses) PostApiV1UpdateBlockForPipelineWithBodyWithResponse(ctx context.Context, params *PostApiV1UpdateBlockForPipelineParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1UpdateBlockForPipelineResponse, error) {
+	rsp, err := c.PostApiV1UpdateBlockForPipelineWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiV1UpdateBlockForPipelineResponse(rsp)
+}
+
+// PostApiV1UpdateBlockForPipelineWithResponse A new generation stamp for the last block after its pipeline failed (ClientProtocol.updateBlockForPipeline)
+//
+// The client then writes the block to the surviving datanodes under the new stamp and records it with updatePipeline; replicas left on failed datanodes keep the old stamp and are deleted as stale.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/updateBlockForPipeline (the `PostApiV1UpdateBlockForPipeline` operationId).
+func (c *ClientWithResponses) PostApiV1UpdateBlockForPipelineWithResponse(ctx context.Context, params *PostApiV1UpdateBlockForPipelineParams, body PostApiV1UpdateBlockForPipelineJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1UpdateBlockForPipelineResponse, error) {
+	rsp, err := c.PostApiV1UpdateBlockForPipeline(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiV1UpdateBlockForPipelineResponse(rsp)
+}
+
+// PostApiV1UpdatePipelineWithBodyWithResponse Record the last block's new generation stamp and length once the surviving pipeline holds it (ClientProtocol.updatePipeline)
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/updatePipeline (the `PostApiV1UpdatePipeline` operationId).
+func (c *ClientWithResponses) PostApiV1UpdatePipelineWithBodyWithResponse(ctx context.Context, params *PostApiV1UpdatePipelineParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1UpdatePipelineResponse, error) {
+	rsp, err := c.PostApiV1UpdatePipelineWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiV1UpdatePipelineResponse(rsp)
+}
+
+// PostApiV1UpdatePipelineWithResponse Record the last block's new generation stamp and length once the surviving pipeline holds it (ClientProtocol.updatePipeline)
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/updatePipeline (the `PostApiV1UpdatePipeline` operationId).
+func (c *ClientWithResponses) PostApiV1UpdatePipelineWithResponse(ctx context.Context, params *PostApiV1UpdatePipelineParams, body PostApiV1UpdatePipelineJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1UpdatePipelineResponse, error) {
+	rsp, err := c.PostApiV1UpdatePipeline(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiV1UpdatePipelineResponse(rsp)
+}
+
 // GetDocsWithResponse Swagger UI for this service's OpenAPI 3 contract
 //
 // Returns a wrapper object for the known response body format(s).
@@ -5974,6 +6464,100 @@ func ParsePostApiV1RenewLeaseResponse(rsp *http.Response) (*PostApiV1RenewLeaseR
 			return nil, err
 		}
 		response.JSON400 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostApiV1UpdateBlockForPipelineResponse parses an HTTP response from a PostApiV1UpdateBlockForPipelineWithResponse call
+func ParsePostApiV1UpdateBlockForPipelineResponse(rsp *http.Response) (*PostApiV1UpdateBlockForPipelineResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiV1UpdateBlockForPipelineResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest LocatedBlock
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostApiV1UpdatePipelineResponse parses an HTTP response from a PostApiV1UpdatePipelineWithResponse call
+func ParsePostApiV1UpdatePipelineResponse(rsp *http.Response) (*PostApiV1UpdatePipelineResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiV1UpdatePipelineResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest BooleanResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
 
 	}
 

@@ -78,6 +78,9 @@ func (ns *Namespace) apply(op Op) error {
 			ns.emit(n)
 			return nil
 		})
+	case *SetGenstamp:
+		ns.genStamp = max(ns.genStamp, o.GenStamp)
+		return nil
 	case *UpdateBlocks:
 		return ns.withUC(o.Path, func(n *Inode) error {
 			ns.replaceBlocks(n, o.Blocks)

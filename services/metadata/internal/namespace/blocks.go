@@ -100,6 +100,66 @@ func (ns *Namespace) AbandonBlock(ctx context.Context, path, clientName string, 
 	})
 }
 
+// UpdateBlockForPipeline issues a new generation stamp for blockID, the
+// last block of a file under construction held by clientName, after its
+// pipeline failed (ClientProtocol.updateBlockForPipeline). The surviving
+// datanodes take the block under the new stamp, so that replicas left on
+// the failed ones are recognisably stale; UpdatePipeline then records it.
+func (ns *Namespace) UpdateBlockForPipeline(ctx context.Context, path, clientName string, blockID int64) (Block, error) {
+	comps, err := hdfspath.Split(path)
+	if err != nil {
+		return Block{}, err
+	}
+	var nb Block
+	err = ns.mutate(ctx, "Cannot update the pipeline of "+path, func(t *tx) error {
+		n, err := ns.leaseHolder(comps, path, clientName)
+		if err != nil {
+			return err
+		}
+		k := len(n.blocks)
+		if k == 0 || n.blocks[k-1].ID != blockID {
+			return errs.E(errs.IO, "Block %d is not the last block of %s", blockID, path)
+		}
+		nb = n.blocks[k-1]
+		nb.GenStamp = ns.genStamp + 1
+		return t.log(&SetGenstamp{GenStamp: nb.GenStamp})
+	})
+	return nb, err
+}
+
+// UpdatePipeline records the new generation stamp (and length) of the last
+// block of a file under construction once the surviving pipeline holds it
+// (ClientProtocol.updatePipeline). old must be the block as the namespace
+// knows it; updated must carry a stamp issued by UpdateBlockForPipeline.
+func (ns *Namespace) UpdatePipeline(ctx context.Context, path, clientName string, old, updated Block) error {
+	comps, err := hdfspath.Split(path)
+	if err != nil {
+		return err
+	}
+	return ns.mutate(ctx, "Cannot update the pipeline of "+path, func(t *tx) error {
+		n, err := ns.leaseHolder(comps, path, clientName)
+		if err != nil {
+			return err
+		}
+		k := len(n.blocks)
+		switch {
+		case k == 0 || n.blocks[k-1].ID != old.ID || updated.ID != old.ID:
+			return errs.E(errs.IO, "Block %d is not the last block of %s", old.ID, path)
+		case n.blocks[k-1].GenStamp != old.GenStamp:
+			cur := n.blocks[k-1]
+			return errs.E(errs.IO, "blk_%d_%d is not the current state of the last block of %s: blk_%d_%d",
+				old.ID, old.GenStamp, path, cur.ID, cur.GenStamp)
+		case updated.GenStamp <= old.GenStamp || updated.GenStamp > ns.genStamp:
+			return errs.E(errs.IO, "Generation stamp %d of block %d was not issued by updateBlockForPipeline", updated.GenStamp, old.ID)
+		case updated.NumBytes < 0 || updated.NumBytes > n.blockSize:
+			return errs.E(errs.IllegalArgument, "block length %d out of range [0, %d]", updated.NumBytes, n.blockSize)
+		}
+		blocks := append([]Block(nil), n.blocks...)
+		blocks[k-1] = updated
+		return t.log(&UpdateBlocks{Path: hdfspath.Join(comps), Blocks: blocks})
+	})
+}
+
 // LastBlock returns the last block of a file under construction held by
 // clientName (what complete must see replicated first).
 func (ns *Namespace) LastBlock(path, clientName string) (*Block, error) {

@@ -64,6 +64,7 @@ func allOps() []Op {
 		&AddBlock{Path: "/b/f", Last: Block{ID: 1<<30 + 1, GenStamp: 1002}},
 		&AddBlock{Path: "/b/f", Penultimate: &Block{ID: 1<<30 + 1, GenStamp: 1002, NumBytes: 7}, Last: Block{ID: 1<<30 + 2, GenStamp: 1003}},
 		&UpdateBlocks{Path: "/b/f", Blocks: []Block{{ID: 1 << 30, GenStamp: 1001, NumBytes: 9}}},
+		&SetGenstamp{GenStamp: 1004},
 		&AppendOp{Path: "/b/f", ClientName: "c2", ClientMachine: "10.0.0.1"},
 		&ConcatDelete{Target: "/b/f", Sources: []string{"/b/g", "/b/h"}, Mtime: 12},
 		&Truncate{Path: "/b/f", Blocks: []Block{{ID: 1 << 30, GenStamp: 1001, NumBytes: 9}}, Mtime: 13},

@@ -24,6 +24,7 @@ const (
 	OpTimes          OpCode = 13
 	OpSetQuota       OpCode = 14
 	OpUpdateBlocks   OpCode = 25
+	OpSetGenstampV2  OpCode = 31
 	OpAddBlock       OpCode = 33
 	OpAppend         OpCode = 47
 	OpConcatDelete   OpCode = 16
@@ -35,7 +36,7 @@ var opNames = map[OpCode]string{
 	OpSetReplication: "OP_SET_REPLICATION", OpSetPermissions: "OP_SET_PERMISSIONS",
 	OpSetOwner: "OP_SET_OWNER", OpClose: "OP_CLOSE", OpTimes: "OP_TIMES", OpSetQuota: "OP_SET_QUOTA",
 	OpUpdateBlocks: "OP_UPDATE_BLOCKS", OpAddBlock: "OP_ADD_BLOCK", OpAppend: "OP_APPEND",
-	OpConcatDelete: "OP_CONCAT_DELETE", OpTruncate: "OP_TRUNCATE",
+	OpConcatDelete: "OP_CONCAT_DELETE", OpTruncate: "OP_TRUNCATE", OpSetGenstampV2: "OP_SET_GENSTAMP_V2",
 }
 
 func (c OpCode) String() string {
@@ -140,11 +141,22 @@ type AddBlock struct {
 }
 
 // UpdateBlocks replaces the block list of a file under construction
-// (OP_UPDATE_BLOCKS): abandonBlock.
+// (OP_UPDATE_BLOCKS): abandonBlock, updatePipeline.
 type UpdateBlocks struct {
 	Path   string
 	Blocks []Block
 }
+
+// SetGenstamp records a newly issued generation stamp (OP_SET_GENSTAMP_V2):
+// updateBlockForPipeline's, so that no stamp is issued twice across a
+// restart.
+type SetGenstamp struct {
+	GenStamp int64
+}
+
+func (*SetGenstamp) Code() OpCode        { return OpSetGenstampV2 }
+func (o *SetGenstamp) encode(e *encoder) { e.int(o.GenStamp) }
+func (o *SetGenstamp) decode(d *decoder) { o.GenStamp = d.int() }
 
 // AppendOp reopens a closed file for writing (OP_APPEND); new data goes to
 // new blocks (HDFS's CreateFlag.NEW_BLOCK append).
@@ -355,6 +367,8 @@ func DecodeOp(code OpCode, payload []byte) (Op, error) {
 		op = &AddBlock{}
 	case OpUpdateBlocks:
 		op = &UpdateBlocks{}
+	case OpSetGenstampV2:
+		op = &SetGenstamp{}
 	case OpAppend:
 		op = &AppendOp{}
 	case OpConcatDelete:
