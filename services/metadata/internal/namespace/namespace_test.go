@@ -147,6 +147,14 @@ func randomWorkload(ns *Namespace, seed int64, n int) {
 				last = &nb
 			}
 			if last != nil && rng.Intn(4) == 0 {
+				if nb, err := ns.UpdateBlockForPipeline(ctx, p, "c", last.ID); err == nil && rng.Intn(2) == 0 {
+					nb.NumBytes = last.NumBytes
+					if ns.UpdatePipeline(ctx, p, "c", Block{ID: last.ID, GenStamp: last.GenStamp}, nb) == nil {
+						last = &nb
+					}
+				}
+			}
+			if last != nil && rng.Intn(4) == 0 {
 				_ = ns.AbandonBlock(ctx, p, "c", last.ID)
 				last, _ = ns.LastBlock(p, "c")
 			}
@@ -271,6 +279,70 @@ func TestCreateWithBlock(t *testing.T) {
 	}
 	if _, err := ns.AddBlock(ctx, "/q/f", "c", nil); !errs.Is(err, errs.DSQuotaExceeded) {
 		t.Fatalf("addBlock under the quota: %v, want DSQuotaExceededException", err)
+	}
+}
+
+func TestPipelineRecoveryStamps(t *testing.T) {
+	ctx := context.Background()
+	ns, rec := newTestNS()
+	opts := CreateOptions{CreateParent: true, Mode: -1, ClientName: "c", BlockSize: 1 << 20, Replication: 3}
+	_, b, err := ns.CreateWithBlock(ctx, super, "/p/f", opts)
+	if err != nil || b == nil {
+		t.Fatal(b, err)
+	}
+	nb, err := ns.UpdateBlockForPipeline(ctx, "/p/f", "c", b.ID)
+	if err != nil || nb.ID != b.ID || nb.GenStamp <= b.GenStamp {
+		t.Fatalf("UpdateBlockForPipeline = %+v, %v (block %+v)", nb, err, *b)
+	}
+	if last := rec.ops[len(rec.ops)-1]; last.Code() != OpSetGenstampV2 {
+		t.Fatalf("logged %v, want OP_SET_GENSTAMP_V2", last.Code())
+	}
+	// Refused: another client, a block that is not the last, a stale old
+	// block, a stamp that was never issued.
+	if _, err := ns.UpdateBlockForPipeline(ctx, "/p/f", "other", b.ID); !errs.Is(err, errs.LeaseExpired) {
+		t.Fatalf("another client: %v", err)
+	}
+	if _, err := ns.UpdateBlockForPipeline(ctx, "/p/f", "c", b.ID+1); !errs.Is(err, errs.IO) {
+		t.Fatalf("not the last block: %v", err)
+	}
+	stale := *b
+	stale.GenStamp--
+	nb.NumBytes = 700
+	if err := ns.UpdatePipeline(ctx, "/p/f", "c", stale, nb); !errs.Is(err, errs.IO) {
+		t.Fatalf("stale old block: %v", err)
+	}
+	future := nb
+	future.GenStamp += 5
+	if err := ns.UpdatePipeline(ctx, "/p/f", "c", *b, future); !errs.Is(err, errs.IO) {
+		t.Fatalf("a stamp never issued: %v", err)
+	}
+	before := len(rec.ops)
+	if err := ns.UpdatePipeline(ctx, "/p/f", "c", *b, nb); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.ops) != before+1 || rec.ops[before].Code() != OpUpdateBlocks {
+		t.Fatalf("updatePipeline logged %v", rec.ops[before:])
+	}
+	if last, _ := ns.LastBlock("/p/f", "c"); last == nil || *last != nb {
+		t.Fatalf("last block %+v, want %+v", last, nb)
+	}
+	// The recorded block completes the file; a new block gets a stamp
+	// above the recovery's, also after a replay.
+	if err := ns.Complete(ctx, super, "/p/f", "c", &nb); err != nil {
+		t.Fatal(err)
+	}
+	replayed := New(Config{Superuser: "hdfs"})
+	for i, op := range rec.ops {
+		if err := replayed.Replay(rec.txids[i], op); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replayed.SetJournal(&recorder{})
+	for _, n := range []*Namespace{ns, replayed} {
+		_, b2, err := n.CreateWithBlock(ctx, super, "/p/g", opts)
+		if err != nil || b2 == nil || b2.GenStamp <= nb.GenStamp {
+			t.Fatalf("next block %+v, %v: stamp not above %d", b2, err, nb.GenStamp)
+		}
 	}
 }
 
