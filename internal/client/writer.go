@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -247,7 +248,20 @@ func (w *Writer) finishBlock() error {
 		_, _ = b.pw.Write(packet.AppendEnd(nil))
 		b.pw.Close()
 		r := <-b.result
-		if r.err == nil && len(r.res.Stored) > 0 && r.res.Length == int64(len(b.data)) {
+		stored := r.err == nil && len(r.res.Stored) > 0 && r.res.Length == int64(len(b.data))
+		if stored && len(r.res.Failed) > 0 && attempt < 3 {
+			// A datanode further down the pipeline failed: the block goes
+			// on with those that stored it, under a new stamp, so that
+			// what the failed ones kept is stale.
+			if survivors := storedOn(b.lb.Locations, r.res.Stored); len(survivors) > 0 {
+				if err := w.recoverPipeline(b, survivors, b.excluded); err != nil {
+					return err
+				}
+				w.resend(b.data)
+				continue
+			}
+		}
+		if stored {
 			done := &api.ExtendedBlock{BlockPoolID: b.lb.Block.BlockPoolID, BlockID: b.lb.Block.BlockID,
 				GenerationStamp: b.lb.Block.GenerationStamp, NumBytes: int64(len(b.data))}
 			if b.recovered != nil {
@@ -285,11 +299,29 @@ func (w *Writer) finishBlock() error {
 				return err
 			}
 		}
-		for off := 0; off < len(b.data); off += packet.MaxData {
-			w.pkt = append(w.pkt[:0], b.data[off:min(len(b.data), off+packet.MaxData)]...)
-			w.sendPacket()
+		w.resend(b.data)
+	}
+}
+
+// resend streams data, a whole block kept by the writer, into the block in
+// flight.
+func (w *Writer) resend(data []byte) {
+	for off := 0; off < len(data); off += packet.MaxData {
+		w.pkt = append(w.pkt[:0], data[off:min(len(data), off+packet.MaxData)]...)
+		w.sendPacket()
+	}
+}
+
+// storedOn returns the datanodes of pipeline whose addresses are in stored,
+// in pipeline order.
+func storedOn(pipeline []api.DatanodeInfo, stored []string) []api.DatanodeInfo {
+	var out []api.DatanodeInfo
+	for _, d := range pipeline {
+		if slices.Contains(stored, internalAddr(d)) {
+			out = append(out, d)
 		}
 	}
+	return out
 }
 
 // recoverPipeline asks for a new generation stamp for the block in flight
