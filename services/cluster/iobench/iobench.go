@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -232,6 +234,11 @@ func SmallFilesMain(ctx context.Context, args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	// The ceiling is measured first, on an idle machine.
+	ceiling, err := httpCeiling(*clients, 2*time.Second)
+	if err != nil {
+		return err
+	}
 	e, err := start(ctx, *dir, *dbURL, 3, false)
 	if err != nil {
 		return err
@@ -247,6 +254,7 @@ func SmallFilesMain(ctx context.Context, args []string, out io.Writer) error {
 		defer pprof.StopCPUProfile()
 	}
 	name := func(c, i int) string { return fmt.Sprintf("/bench/small/c%d/d%d/f%d", c, i/100, i%100) }
+	cpu0 := processCPU()
 	start := time.Now()
 	err = parallel(*clients, func(c int) error {
 		cl := client.New(e.c.MetadataURL, "bench")
@@ -268,12 +276,14 @@ func SmallFilesMain(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	wd := time.Since(start)
+	wCPU := processCPU() - cpu0
 	if *cpuProfile != "" && os.Getenv("GRANARY_PROFILE_READS") != "" {
 		pprof.StopCPUProfile()
 		if err := startProfile(*cpuProfile + ".reads"); err != nil {
 			return err
 		}
 	}
+	cpu0 = processCPU()
 	start = time.Now()
 	err = parallel(*clients, func(c int) error {
 		cl := client.New(e.c.MetadataURL, "bench")
@@ -295,10 +305,61 @@ func SmallFilesMain(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	rd := time.Since(start)
+	rCPU := processCPU() - cpu0
 	total := per * *clients
 	fmt.Fprintf(out, "----- small files: %d files of %d bytes, replication 1, %d concurrent clients (Go client) -----\nwrite: %.0f files/s (%v)\nread:  %.0f files/s (%v)\n",
 		total, *size, *clients, float64(total)/wd.Seconds(), wd.Round(time.Millisecond), float64(total)/rd.Seconds(), rd.Round(time.Millisecond))
+	fmt.Fprintf(out, "CPU per file in this process (every service, NATS and the clients; PostgreSQL apart): write %v, read %v\n",
+		(wCPU / time.Duration(total)).Round(time.Microsecond), (rCPU / time.Duration(total)).Round(time.Microsecond))
+	fmt.Fprintf(out, "this machine's net/http ceiling: %.0f round trips/s (empty handler, %d keep-alive clients)\n"+
+		"  a write needs >= 3 (create with its first block, block PUT, complete): <= %.0f files/s doing nothing else\n"+
+		"  a read needs >= 2 (getBlockLocations, block GET): <= %.0f files/s doing nothing else\n",
+		ceiling, *clients, ceiling/3, ceiling/2)
 	return nil
+}
+
+// processCPU is the CPU time this process has used so far (all threads).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// httpCeiling measures how many HTTP round trips per second net/http makes
+// on this machine, client and server in this process, with a handler that
+// does nothing: the ceiling of any service built on it here.
+func httpCeiling(clients int, d time.Duration) (float64, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"boolean":true}`))
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
+	defer hc.CloseIdleConnections()
+	u := "http://" + ln.Addr().String() + "/"
+	var n atomic.Int64
+	stop := time.Now().Add(d)
+	start := time.Now()
+	err = parallel(clients, func(int) error {
+		for time.Now().Before(stop) {
+			resp, err := hc.Get(u)
+			if err != nil {
+				return err
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			n.Add(1)
+		}
+		return nil
+	})
+	return float64(n.Load()) / time.Since(start).Seconds(), err
 }
 
 // benchLogger discards logs unless GRANARY_BENCH_LOG is set.
