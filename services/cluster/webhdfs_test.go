@@ -129,11 +129,24 @@ func TestWebHDFSConcatAndTruncate(t *testing.T) {
 	if code, _, body := curlL(t, "POST", base+"/p0?op=CONCAT&sources=/tmp/ct/none&user.name=me", nil); code != 404 {
 		t.Fatalf("CONCAT of a missing source: %d %s", code, body)
 	}
-	// Truncate on a block boundary, then inside a block.
-	for _, n := range []int{3 * bs, 2*bs + 1000, 10, 0} {
+	// Truncate on a block boundary (true), then inside a block (false, as
+	// HDFS answers when the cut block needs recovery), to the same length
+	// (true) and to 0 (true).
+	for _, step := range []struct {
+		n    int
+		want string
+	}{{3 * bs, "true"}, {2*bs + 1000, "false"}, {2*bs + 1000, "true"}, {10, "false"}, {0, "true"}} {
+		n := step.n
 		code, _, body := curlL(t, "POST", fmt.Sprintf("%s/p0?op=TRUNCATE&newlength=%d&user.name=me", base, n), nil)
-		if code != 200 || string(body) != `{"boolean":true}` {
-			t.Fatalf("TRUNCATE to %d: %d %s", n, code, body)
+		if code != 200 || string(body) != `{"boolean":`+step.want+`}` {
+			t.Fatalf("TRUNCATE to %d: %d %s, want {\"boolean\":%s}", n, code, body, step.want)
+		}
+		var st struct{ FileStatus struct{ Length int64 } }
+		if code := call(t, "GET", base+"/p0?op=GETFILESTATUS&user.name=me", nil, &st); code != 200 || st.FileStatus.Length != int64(n) {
+			t.Fatalf("after TRUNCATE to %d the file is %d bytes long (%d)", n, st.FileStatus.Length, code)
+		}
+		if !isClosed(t, c, "/tmp/ct/p0") {
+			t.Fatalf("after TRUNCATE to %d the file is not closed: an HDFS client told false would wait", n)
 		}
 		if code, _, got := curlL(t, "GET", base+"/p0?op=OPEN&user.name=me", nil); code != 200 || !bytes.Equal(got, want[:n]) {
 			t.Fatalf("after TRUNCATE to %d: %d, %d bytes", n, code, len(got))

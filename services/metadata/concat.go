@@ -25,8 +25,10 @@ func (s *Service) concatOp(w http.ResponseWriter, r *http.Request, c *webhdfsCal
 // truncateOp truncates a file. On a block boundary it is immediate; inside
 // a block the bytes of that block up to the new end are read from a
 // datanode first, the file is cut before that block, and they are written
-// back as a new last block (copy-on-truncate), so the answer is true once
-// the file has its new length.
+// back as a new last block (copy-on-truncate). The answer is HDFS's: true
+// on a block boundary, false when a block was cut (HDFS recovers that
+// block in the background and its clients wait for the file to be closed;
+// here it is closed by the time the answer goes out).
 func (s *Service) truncateOp(w http.ResponseWriter, r *http.Request, c *webhdfsCall) error {
 	if !c.p.has("newlength") {
 		return errs.E(errs.IllegalArgument, "Required param newlength for op: TRUNCATE is null or empty")
@@ -70,7 +72,7 @@ func (s *Service) truncateOp(w http.ResponseWriter, r *http.Request, c *webhdfsC
 			return err
 		}
 	}
-	return writeJSON(w, http.StatusOK, api.BooleanResponse{Boolean: true})
+	return writeJSON(w, http.StatusOK, api.BooleanResponse{Boolean: tail == 0})
 }
 
 // readBlockPrefix reads the first n bytes of a block from its first

@@ -1227,7 +1227,7 @@ type ClientInterface interface {
 
 	// PostWebhdfsV1Path WebHDFS POST operations
 	//
-	// APPEND answers 307 to the datanode holding the file's last block; CONCAT (sources=comma list) answers 200 with an empty body; TRUNCATE (newlength) answers {"boolean": true} once the file has its new length.
+	// APPEND answers 307 to the datanode holding the file's last block; CONCAT (sources=comma list) answers 200 with an empty body; TRUNCATE (newlength) answers {"boolean": true} when the new length is on a block boundary (or the file's length) and {"boolean": false} when a block was cut, as HDFS, whose client then waits for the file to be closed; here the cut block is rewritten before the answer, so the file is already closed.
 	//
 	// Corresponds with POST /webhdfs/v1/{path} (the `PostWebhdfsV1Path` operationId).
 	PostWebhdfsV1Path(ctx context.Context, path string, params *PostWebhdfsV1PathParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1837,7 +1837,7 @@ func (c *Client) GetWebhdfsV1Path(ctx context.Context, path string, params *GetW
 
 // PostWebhdfsV1Path WebHDFS POST operations
 //
-// APPEND answers 307 to the datanode holding the file's last block; CONCAT (sources=comma list) answers 200 with an empty body; TRUNCATE (newlength) answers {"boolean": true} once the file has its new length.
+// APPEND answers 307 to the datanode holding the file's last block; CONCAT (sources=comma list) answers 200 with an empty body; TRUNCATE (newlength) answers {"boolean": true} when the new length is on a block boundary (or the file's length) and {"boolean": false} when a block was cut, as HDFS, whose client then waits for the file to be closed; here the cut block is rewritten before the answer, so the file is already closed.
 //
 // Corresponds with POST /webhdfs/v1/{path} (the `PostWebhdfsV1Path` operationId).
 func (c *Client) PostWebhdfsV1Path(ctx context.Context, path string, params *PostWebhdfsV1PathParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3982,7 +3982,7 @@ type ClientWithResponsesInterface interface {
 
 	// PostWebhdfsV1PathWithResponse WebHDFS POST operations
 	//
-	// APPEND answers 307 to the datanode holding the file's last block; CONCAT (sources=comma list) answers 200 with an empty body; TRUNCATE (newlength) answers {"boolean": true} once the file has its new length.
+	// APPEND answers 307 to the datanode holding the file's last block; CONCAT (sources=comma list) answers 200 with an empty body; TRUNCATE (newlength) answers {"boolean": true} when the new length is on a block boundary (or the file's length) and {"boolean": false} when a block was cut, as HDFS, whose client then waits for the file to be closed; here the cut block is rewritten before the answer, so the file is already closed.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -5963,7 +5963,7 @@ func (c *ClientWithResponses) GetWebhdfsV1PathWithResponse(ctx context.Context, 
 
 // PostWebhdfsV1PathWithResponse WebHDFS POST operations
 //
-// APPEND answers 307 to the datanode holding the file's last block; CONCAT (sources=comma list) answers 200 with an empty body; TRUNCATE (newlength) answers {"boolean": true} once the file has its new length.
+// APPEND answers 307 to the datanode holding the file's last block; CONCAT (sources=comma list) answers 200 with an empty body; TRUNCATE (newlength) answers {"boolean": true} when the new length is on a block boundary (or the file's length) and {"boolean": false} when a block was cut, as HDFS, whose client then waits for the file to be closed; here the cut block is rewritten before the answer, so the file is already closed.
 //
 // Returns a wrapper object for the known response body format(s).
 //
