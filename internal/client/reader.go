@@ -114,22 +114,12 @@ func (r *Reader) openAt(pos int64) error {
 				if r.bad[key] {
 					continue
 				}
-				u := fmt.Sprintf("http://%s/api/v1/blocks/%d?bpid=%s&offset=%d&length=%d", r.c.addr(loc), b.Block.BlockID, b.Block.BlockPoolID, pos-start, end-pos)
-				req, err := http.NewRequestWithContext(r.ctx, http.MethodGet, u, nil)
-				if err != nil {
-					return err
-				}
-				resp, err := r.c.data.Do(req)
+				body, err := r.c.getBlock(r.ctx, loc, b.Block, pos-start, end-pos)
 				if err != nil {
 					r.bad[key] = true
 					continue
 				}
-				if resp.StatusCode != http.StatusOK {
-					resp.Body.Close()
-					r.bad[key] = true
-					continue
-				}
-				r.cur, r.curEnd, r.failedKey = resp.Body, end, key
+				r.cur, r.curEnd, r.failedKey = body, end, key
 				return nil
 			}
 		}
@@ -144,4 +134,37 @@ func (r *Reader) openAt(pos int64) error {
 		r.blocks = lbs.LocatedBlocks
 		r.bad = map[string]bool{}
 	}
+}
+
+// getBlock asks datanode d for length bytes of blk from offset; the body
+// streams them, checksums verified by the datanode.
+func (c *Client) getBlock(ctx context.Context, d api.DatanodeInfo, blk api.ExtendedBlock, offset, length int64) (io.ReadCloser, error) {
+	u := fmt.Sprintf("http://%s/api/v1/blocks/%d?bpid=%s&offset=%d&length=%d", c.addr(d), blk.BlockID, blk.BlockPoolID, offset, length)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.data.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		return nil, remoteError(resp)
+	}
+	return resp.Body, nil
+}
+
+// readBlockRange reads length bytes of blk from offset on datanode d.
+func (c *Client) readBlockRange(ctx context.Context, d api.DatanodeInfo, blk api.ExtendedBlock, offset, length int64) ([]byte, error) {
+	body, err := c.getBlock(ctx, d, blk, offset, length)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	buf := make([]byte, length)
+	if _, err := io.ReadFull(body, buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
 }

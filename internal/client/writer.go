@@ -36,6 +36,7 @@ type Writer struct {
 	blockSize int64
 	prev      *api.ExtendedBlock // the last finished block
 	first     *api.LocatedBlock  // allocated by create, not used yet
+	appendTo  *api.LocatedBlock  // the partial last block an append continues
 	blk       *blockWrite
 	pkt       []byte
 	closed    bool
@@ -77,6 +78,10 @@ type blockWrite struct {
 	// recovered is the block as the namespace knows it while the pipeline
 	// writes it under a new generation stamp (updatePipeline records it).
 	recovered *api.ExtendedBlock
+	// An append continues the replicas of stamp appendGS, which hold base
+	// bytes already; data is what follows them.
+	appendGS int64
+	base     int64
 }
 
 type blockResult struct {
@@ -108,6 +113,19 @@ func (c *Client) Append(ctx context.Context, path string) (*Writer, error) {
 		return nil, err
 	}
 	w := &Writer{c: c, ctx: ctx, path: path, blockSize: r.FileStatus.BlockSize, prev: r.LastBlock, pkt: make([]byte, 0, packet.MaxData)}
+	if last := r.LastBlock; last != nil && last.NumBytes > 0 && last.NumBytes < w.blockSize {
+		// The new bytes continue the partial last block (HDFS's append
+		// without NEW_BLOCK), on the datanodes that hold it.
+		lbs, err := c.blockLocations(ctx, path)
+		if err != nil {
+			return nil, err
+		}
+		if n := len(lbs.LocatedBlocks); n > 0 && lbs.LocatedBlocks[n-1].Block.BlockID == last.BlockID && len(lbs.LocatedBlocks[n-1].Locations) > 0 {
+			lb := lbs.LocatedBlocks[n-1]
+			lb.Block = *last
+			w.appendTo = &lb
+		}
+	}
 	w.renewer()
 	return w, nil
 }
@@ -128,15 +146,20 @@ func (w *Writer) Write(p []byte) (int, error) {
 				return written, err
 			}
 		}
-		inBlock := int64(len(w.blk.data) + len(w.pkt))
-		n := min(len(p), packet.MaxData-len(w.pkt), int(w.blockSize-inBlock))
+		inBlock := w.blk.base + int64(len(w.blk.data)+len(w.pkt))
+		room := packet.MaxData - len(w.pkt)
+		if partial := int(w.blk.base % packet.ChunkSize); partial > 0 && len(w.blk.data) == 0 {
+			// An append's first packet completes the partial chunk alone.
+			room = packet.ChunkSize - partial - len(w.pkt)
+		}
+		n := min(len(p), room, int(w.blockSize-inBlock))
 		w.pkt = append(w.pkt, p[:n]...)
 		p = p[n:]
 		written += n
-		if len(w.pkt) == packet.MaxData || inBlock+int64(n) == w.blockSize {
+		if n == room || inBlock+int64(n) == w.blockSize {
 			w.sendPacket()
 		}
-		if int64(len(w.blk.data)) == w.blockSize {
+		if w.blk.base+int64(len(w.blk.data)) == w.blockSize {
 			if err := w.finishBlock(); err != nil {
 				w.err = err
 				return written, err
@@ -165,6 +188,9 @@ func (w *Writer) startBlock(excluded []string) error {
 	req := api.AddBlockRequest{Path: w.path, ClientName: w.c.clientName, Previous: w.prev, ExcludeNodes: excluded}
 	var lb api.LocatedBlock
 	backoff := 100 * time.Millisecond
+	if w.appendTo != nil {
+		return w.startAppend()
+	}
 	for attempt := 0; ; attempt++ {
 		if w.first != nil {
 			lb, w.first = *w.first, nil
@@ -198,6 +224,28 @@ func (w *Writer) startBlock(excluded []string) error {
 	return nil
 }
 
+// startAppend opens a pipeline continuing the partial last block under a
+// new generation stamp; updatePipeline records it when it is done.
+func (w *Writer) startAppend() error {
+	lb := *w.appendTo
+	w.appendTo = nil
+	var nb api.LocatedBlock
+	if err := w.c.do(w.ctx, http.MethodPost, w.c.native("updateBlockForPipeline"), api.UpdateBlockForPipelineRequest{
+		Path: w.path, ClientName: w.c.clientName, Block: lb.Block,
+	}, &nb); err != nil {
+		return err
+	}
+	old := lb.Block
+	w.blk = &blockWrite{
+		lb:       api.LocatedBlock{Block: nb.Block, StartOffset: lb.StartOffset, Locations: lb.Locations},
+		result:   make(chan blockResult, 1),
+		appendGS: old.GenerationStamp, base: old.NumBytes, recovered: &old,
+	}
+	w.blk.data, w.spare = w.spare[:0], nil
+	w.openPipeline()
+	return nil
+}
+
 func (w *Writer) openPipeline() {
 	b := w.blk
 	pr, pw := io.Pipe()
@@ -209,6 +257,9 @@ func (w *Writer) openPipeline() {
 	u := fmt.Sprintf("http://%s/api/v1/blocks/%d?bpid=%s&gs=%d", w.c.addr(b.lb.Locations[0]), b.lb.Block.BlockID, b.lb.Block.BlockPoolID, b.lb.Block.GenerationStamp)
 	if len(rest) > 0 {
 		u += "&targets=" + strings.Join(rest, ",")
+	}
+	if b.appendGS > 0 {
+		u += fmt.Sprintf("&appendgs=%d&appendlength=%d", b.appendGS, b.base)
 	}
 	go func() {
 		req, err := http.NewRequestWithContext(w.ctx, http.MethodPut, u, pr)
@@ -248,12 +299,16 @@ func (w *Writer) finishBlock() error {
 		_, _ = b.pw.Write(packet.AppendEnd(nil))
 		b.pw.Close()
 		r := <-b.result
-		stored := r.err == nil && len(r.res.Stored) > 0 && r.res.Length == int64(len(b.data))
+		length := b.base + int64(len(b.data))
+		stored := r.err == nil && len(r.res.Stored) > 0 && r.res.Length == length
 		if stored && len(r.res.Failed) > 0 && attempt < 3 {
 			// A datanode further down the pipeline failed: the block goes
 			// on with those that stored it, under a new stamp, so that
 			// what the failed ones kept is stale.
 			if survivors := storedOn(b.lb.Locations, r.res.Stored); len(survivors) > 0 {
+				if err := w.withPrefix(b); err != nil {
+					return err
+				}
 				if err := w.recoverPipeline(b, survivors, b.excluded); err != nil {
 					return err
 				}
@@ -263,7 +318,7 @@ func (w *Writer) finishBlock() error {
 		}
 		if stored {
 			done := &api.ExtendedBlock{BlockPoolID: b.lb.Block.BlockPoolID, BlockID: b.lb.Block.BlockID,
-				GenerationStamp: b.lb.Block.GenerationStamp, NumBytes: int64(len(b.data))}
+				GenerationStamp: b.lb.Block.GenerationStamp, NumBytes: length}
 			if b.recovered != nil {
 				if err := w.c.do(w.ctx, http.MethodPost, w.c.native("updatePipeline"), api.UpdatePipelineRequest{
 					Path: w.path, ClientName: w.c.clientName, OldBlock: *b.recovered, NewBlock: *done,
@@ -281,7 +336,13 @@ func (w *Writer) finishBlock() error {
 		// The first datanode failed (the pipeline could not be set up, or
 		// broke): the rest of the pipeline lost the stream with it.
 		excluded := append(b.excluded, b.lb.Locations[0].UUID)
+		if b.base > 0 && len(b.lb.Locations) == 1 {
+			return fmt.Errorf("appending to block %d of %s: all datanodes are bad: %w", b.lb.Block.BlockID, w.path, r.err)
+		}
 		if survivors := b.lb.Locations[1:]; len(survivors) > 0 {
+			if err := w.withPrefix(b); err != nil {
+				return err
+			}
 			// HDFS's pipeline recovery: the surviving datanodes take the
 			// block again under a new generation stamp, same block ID, so
 			// that whatever the failed node kept is stale; the coordinator
@@ -301,6 +362,27 @@ func (w *Writer) finishBlock() error {
 		}
 		w.resend(b.data)
 	}
+}
+
+// withPrefix turns a failed append into a whole-block write: the bytes the
+// block held before the append are read from its pipeline's datanodes
+// (those that took part of the append hold them too, under the new
+// stamp) and put before the appended ones.
+func (w *Writer) withPrefix(b *blockWrite) error {
+	if b.base == 0 {
+		return nil
+	}
+	var last error
+	for _, d := range b.lb.Locations {
+		prefix, err := w.c.readBlockRange(w.ctx, d, b.lb.Block, 0, b.base)
+		if err == nil {
+			b.data = append(prefix, b.data...)
+			b.base, b.appendGS = 0, 0
+			return nil
+		}
+		last = err
+	}
+	return fmt.Errorf("appending to block %d of %s: the block's first %d bytes cannot be read again: %w", b.lb.Block.BlockID, w.path, b.base, last)
 }
 
 // resend streams data, a whole block kept by the writer, into the block in

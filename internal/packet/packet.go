@@ -59,14 +59,20 @@ var ErrMalformed = errors.New("malformed packet stream")
 type Reader struct {
 	r       io.Reader
 	buf     []byte
-	partial bool // a partial chunk was seen: it must be the last
+	pos     int64 // the block offset of the next packet's data
+	partial bool  // a packet ended inside a chunk: it must be the last
 }
 
 var bufs = sync.Pool{New: func() any { b := make([]byte, 4+4*(MaxData/ChunkSize)+MaxData); return &b }}
 
 // NewReader reads packets from r. Release gives its buffer back.
-func NewReader(r io.Reader) *Reader {
-	return &Reader{r: r, buf: *bufs.Get().(*[]byte)}
+func NewReader(r io.Reader) *Reader { return NewReaderAt(r, 0) }
+
+// NewReaderAt reads packets whose data starts at block offset offset (an
+// append to a replica of that length): when offset is inside a chunk, the
+// first packet completes that chunk at most.
+func NewReaderAt(r io.Reader, offset int64) *Reader {
+	return &Reader{r: r, buf: *bufs.Get().(*[]byte), pos: offset}
 }
 
 // Release returns the reader's buffer for reuse; the reader is done.
@@ -98,7 +104,11 @@ func (p *Reader) Next() (data, crcs, raw []byte, err error) {
 	if p.partial {
 		return nil, nil, nil, fmt.Errorf("%w: data after a partial chunk", ErrMalformed)
 	}
-	p.partial = n%ChunkSize != 0
+	if in := int(p.pos % ChunkSize); in > 0 && in+n > ChunkSize {
+		return nil, nil, nil, fmt.Errorf("%w: a packet starting inside a chunk goes past its end", ErrMalformed)
+	}
+	p.pos += int64(n)
+	p.partial = p.pos%ChunkSize != 0
 	nc := 4 * ((n + ChunkSize - 1) / ChunkSize)
 	total := 4 + nc + n
 	if _, err := io.ReadFull(p.r, p.buf[4:total]); err != nil {

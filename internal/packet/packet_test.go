@@ -46,3 +46,32 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatalf("data after a partial chunk: %v", err)
 	}
 }
+
+func TestAppendStreamStartsInsideAChunk(t *testing.T) {
+	// A replica of 1300 bytes: 236 bytes complete its third chunk, then
+	// whole chunks follow and the last packet may end anywhere.
+	first, next := bytes.Repeat([]byte("x"), 236), bytes.Repeat([]byte("y"), 1024)
+	ok := AppendEnd(Append(Append(Append(nil, first), next), []byte("end")))
+	r := NewReaderAt(bytes.NewReader(ok), 1300)
+	for i := 0; ; i++ {
+		_, _, _, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("packet %d: %v", i, err)
+		}
+	}
+	// A first packet going past the chunk it starts in is refused, and so
+	// is one that leaves it unfinished before more data.
+	for _, s := range [][]byte{AppendEnd(Append(nil, bytes.Repeat([]byte("x"), 237))), AppendEnd(Append(Append(nil, first[:100]), next))} {
+		r := NewReaderAt(bytes.NewReader(s), 1300)
+		var err error
+		for err == nil {
+			_, _, _, err = r.Next()
+		}
+		if !errors.Is(err, ErrMalformed) {
+			t.Fatalf("misaligned append stream: %v", err)
+		}
+	}
+}

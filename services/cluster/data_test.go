@@ -130,3 +130,65 @@ func TestClientRoundTrips(t *testing.T) {
 		t.Fatalf("empty file checksum %+v", ce)
 	}
 }
+
+// appendBytes appends data to path through the Go client.
+func appendBytes(t *testing.T, cl *client.Client, path string, data []byte) {
+	t.Helper()
+	w, err := cl.Append(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAppendContinuesThePartialBlock: as HDFS's append (without
+// NEW_BLOCK), appended bytes fill the file's partial last block under a new
+// generation stamp, so an appended file has the blocks — and the file
+// checksum — of the same bytes written in one go; with a datanode of the
+// last block gone, the append still succeeds.
+func TestAppendContinuesThePartialBlock(t *testing.T) {
+	c := testCluster(t, 3, smallBlocks)
+	cl := newClient(c, "hdfs")
+	const bs = 64 << 10
+	data := randomBytes(2*bs+5000, 9)
+	opts := client.CreateOptions{BlockSize: bs, Replication: 3}
+	writeFile(t, cl, "/ap/one", data, opts)
+	writeFile(t, cl, "/ap/f", data[:1000], opts)
+	before := locations(t, c, "/ap/f")[0].Block
+	for _, cut := range [][2]int{{1000, 1000}, {1000, 3000}, {3000, bs + 100}, {bs + 100, 2*bs + 5000}} {
+		appendBytes(t, cl, "/ap/f", data[cut[0]:cut[1]])
+		if got := readFile(t, cl, "/ap/f"); !bytes.Equal(got, data[:cut[1]]) {
+			t.Fatalf("after appending up to %d: %d bytes, different", cut[1], len(got))
+		}
+	}
+	lbs := locations(t, c, "/ap/f")
+	if len(lbs) != 3 || lbs[0].Block.BlockID != before.BlockID || lbs[0].Block.GenerationStamp <= before.GenerationStamp {
+		t.Fatalf("blocks after the appends: %+v (the first was %+v)", lbs, before)
+	}
+	one, _ := cl.FileChecksum(context.Background(), "/ap/one")
+	got, _ := cl.FileChecksum(context.Background(), "/ap/f")
+	if one.Bytes == "" || got != one {
+		t.Fatalf("checksum of the appended file %+v, of the same bytes written at once %+v", got, one)
+	}
+	// A datanode of the partial last block is gone (not yet declared
+	// dead, so still offered): the append goes on without it.
+	last := lbs[len(lbs)-1]
+	if err := c.KillDatanode(index(t, c, last.uuids()[0])); err != nil {
+		t.Fatal(err)
+	}
+	more := randomBytes(3000, 10)
+	appendBytes(t, cl, "/ap/f", more)
+	want := append(append([]byte{}, data...), more...)
+	if got := readFile(t, cl, "/ap/f"); !bytes.Equal(got, want) {
+		t.Fatalf("after the append without a datanode: %d bytes, different", len(got))
+	}
+	final := locations(t, c, "/ap/f")
+	if len(final) != 3 || final[2].Block.BlockID != last.Block.BlockID || final[2].Block.GenerationStamp <= last.Block.GenerationStamp {
+		t.Fatalf("last block after the recovered append: %+v, was %+v", final[2].Block, last.Block)
+	}
+}

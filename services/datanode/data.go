@@ -50,7 +50,7 @@ func queryInt(r *http.Request, name string, def int64) (int64, error) {
 // writeBlock godoc
 //
 //	@Summary		Write a block and forward it down the pipeline
-//	@Description	The body is a packet stream (docs/formats/packets.md): each packet's CRC32C checksums are verified before it is stored and it is forwarded unchanged to the next datanode of targets. The replica is written in rbw/ and finalized when the stream ends; the answer lists the datanodes that stored it and those that failed.
+//	@Description	The body is a packet stream (docs/formats/packets.md): each packet's CRC32C checksums are verified before it is stored and it is forwarded unchanged to the next datanode of targets. The replica is written in rbw/ and finalized when the stream ends; the answer lists the datanodes that stored it and those that failed. With appendgs and appendlength the stream continues this datanode's finalized replica of that stamp and length under the new stamp gs (HDFS's PIPELINE_SETUP_APPEND); the first packet then carries at most the rest of the replica's partial 512-byte chunk. A failed append leaves the replica as it was.
 //	@Tags			blocks
 //	@Accept			application/x-granary-packets
 //	@Produce		json
@@ -58,6 +58,8 @@ func queryInt(r *http.Request, name string, def int64) (int64, error) {
 //	@Param			bpid	query		string	true	"block pool ID"
 //	@Param			gs		query		integer	true	"generation stamp"
 //	@Param			targets	query		string	false	"the rest of the pipeline: datanode HTTP addresses, comma separated"
+//	@Param			appendgs		query		integer	false	"append: the stamp of the replica to continue"
+//	@Param			appendlength	query		integer	false	"append: the length of the replica to continue"
 //	@Success		200		{object}	api.BlockWriteResult
 //	@Failure		400		{object}	errs.RemoteExceptionBody
 //	@Failure		403		{object}	errs.RemoteExceptionBody	"ChecksumException, IOException"
@@ -84,17 +86,36 @@ func (s *Service) receiveBlock(r *http.Request) (*api.BlockWriteResult, error) {
 	if t := r.URL.Query().Get("targets"); t != "" {
 		targets = strings.Split(t, ",")
 	}
+	appendGS, err := queryInt(r, "appendgs", 0)
+	if err != nil {
+		return nil, err
+	}
+	appendLen, err := queryInt(r, "appendlength", 0)
+	if err != nil {
+		return nil, err
+	}
+	if appendLen > 0 && appendGS == 0 {
+		return nil, errs.E(errs.IllegalArgument, "appendlength without appendgs")
+	}
 	s.xceivers.Add(1)
 	defer s.xceivers.Add(-1)
-	rw, err := s.store.CreateRBW(bpid, id, gs)
+	var rw *storage.ReplicaWriter
+	if appendGS > 0 {
+		rw, err = s.store.AppendRBW(bpid, id, appendGS, gs, appendLen)
+		if errors.Is(err, storage.ErrNoReplica) {
+			err = errs.Wrap(errs.ReplicaNotFound, err, "append to block %d", id)
+		}
+	} else {
+		rw, err = s.store.CreateRBW(bpid, id, gs)
+	}
 	if err != nil {
 		return nil, err
 	}
 	var down *downstream
 	if len(targets) > 0 {
-		down = s.startDownstream(r.Context(), targets, bpid, id, gs)
+		down = s.startDownstream(r.Context(), targets, bpid, id, gs, appendGS, appendLen)
 	}
-	pr := packet.NewReader(r.Body)
+	pr := packet.NewReaderAt(r.Body, appendLen)
 	defer pr.Release()
 	for {
 		data, crcs, raw, err := pr.Next()
@@ -148,10 +169,13 @@ type downstream struct {
 	done    chan api.BlockWriteResult
 }
 
-func (s *Service) startDownstream(ctx context.Context, targets []string, bpid string, id, gs int64) *downstream {
+func (s *Service) startDownstream(ctx context.Context, targets []string, bpid string, id, gs, appendGS, appendLen int64) *downstream {
 	pr, pw := io.Pipe()
 	d := &downstream{targets: targets, pw: pw, done: make(chan api.BlockWriteResult, 1)}
 	u := fmt.Sprintf("http://%s/api/v1/blocks/%d?bpid=%s&gs=%d", targets[0], id, bpid, gs)
+	if appendGS > 0 {
+		u += fmt.Sprintf("&appendgs=%d&appendlength=%d", appendGS, appendLen)
+	}
 	if len(targets) > 1 {
 		u += "&targets=" + strings.Join(targets[1:], ",")
 	}

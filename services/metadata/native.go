@@ -85,8 +85,8 @@ func (s *Service) nativeCreate(w http.ResponseWriter, r *http.Request) {
 
 // nativeAppend godoc
 //
-//	@Summary		Reopen a closed file for writing (ClientProtocol.append with NEW_BLOCK)
-//	@Description	The file is leased to clientName; new data goes to new blocks (addBlock with the file's last block as previous), then complete.
+//	@Summary		Reopen a closed file for writing (ClientProtocol.append)
+//	@Description	The file is leased to clientName and its last block is returned. When that block is partial the client continues it (updateBlockForPipeline, a block PUT with appendgs/appendlength to the datanodes holding it, updatePipeline); further data goes to new blocks (addBlock with the last block as previous); then complete.
 //	@Tags			native
 //	@Accept			json
 //	@Produce		json

@@ -224,6 +224,12 @@ type PutApiV1BlocksIdParams struct {
 
 	// Targets the rest of the pipeline: datanode HTTP addresses, comma separated
 	Targets *string `form:"targets,omitempty" json:"targets,omitempty"`
+
+	// Appendgs append: the stamp of the replica to continue
+	Appendgs *int `form:"appendgs,omitempty" json:"appendgs,omitempty"`
+
+	// Appendlength append: the length of the replica to continue
+	Appendlength *int `form:"appendlength,omitempty" json:"appendlength,omitempty"`
 }
 
 // GetApiV1BlocksIdChecksumParams defines parameters for GetApiV1BlocksIdChecksum.
@@ -393,7 +399,7 @@ type ClientInterface interface {
 
 	// PutApiV1BlocksId Write a block and forward it down the pipeline
 	//
-	// The body is a packet stream (docs/formats/packets.md): each packet's CRC32C checksums are verified before it is stored and it is forwarded unchanged to the next datanode of targets. The replica is written in rbw/ and finalized when the stream ends; the answer lists the datanodes that stored it and those that failed.
+	// The body is a packet stream (docs/formats/packets.md): each packet's CRC32C checksums are verified before it is stored and it is forwarded unchanged to the next datanode of targets. The replica is written in rbw/ and finalized when the stream ends; the answer lists the datanodes that stored it and those that failed. With appendgs and appendlength the stream continues this datanode's finalized replica of that stamp and length under the new stamp gs (HDFS's PIPELINE_SETUP_APPEND); the first packet then carries at most the rest of the replica's partial 512-byte chunk. A failed append leaves the replica as it was.
 	//
 	// Corresponds with PUT /api/v1/blocks/{id} (the `PutApiV1BlocksId` operationId).
 	PutApiV1BlocksId(ctx context.Context, id int, params *PutApiV1BlocksIdParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -538,7 +544,7 @@ func (c *Client) GetApiV1BlocksId(ctx context.Context, id int, params *GetApiV1B
 
 // PutApiV1BlocksId Write a block and forward it down the pipeline
 //
-// The body is a packet stream (docs/formats/packets.md): each packet's CRC32C checksums are verified before it is stored and it is forwarded unchanged to the next datanode of targets. The replica is written in rbw/ and finalized when the stream ends; the answer lists the datanodes that stored it and those that failed.
+// The body is a packet stream (docs/formats/packets.md): each packet's CRC32C checksums are verified before it is stored and it is forwarded unchanged to the next datanode of targets. The replica is written in rbw/ and finalized when the stream ends; the answer lists the datanodes that stored it and those that failed. With appendgs and appendlength the stream continues this datanode's finalized replica of that stamp and length under the new stamp gs (HDFS's PIPELINE_SETUP_APPEND); the first packet then carries at most the rest of the replica's partial 512-byte chunk. A failed append leaves the replica as it was.
 //
 // Corresponds with PUT /api/v1/blocks/{id} (the `PutApiV1BlocksId` operationId).
 func (c *Client) PutApiV1BlocksId(ctx context.Context, id int, params *PutApiV1BlocksIdParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -989,6 +995,30 @@ func NewPutApiV1BlocksIdRequest(server string, id int, params *PutApiV1BlocksIdP
 		if params.Targets != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "targets", *params.Targets, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Appendgs != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "appendgs", *params.Appendgs, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Appendlength != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "appendlength", *params.Appendlength, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -1702,7 +1732,7 @@ type ClientWithResponsesInterface interface {
 
 	// PutApiV1BlocksIdWithResponse Write a block and forward it down the pipeline
 	//
-	// The body is a packet stream (docs/formats/packets.md): each packet's CRC32C checksums are verified before it is stored and it is forwarded unchanged to the next datanode of targets. The replica is written in rbw/ and finalized when the stream ends; the answer lists the datanodes that stored it and those that failed.
+	// The body is a packet stream (docs/formats/packets.md): each packet's CRC32C checksums are verified before it is stored and it is forwarded unchanged to the next datanode of targets. The replica is written in rbw/ and finalized when the stream ends; the answer lists the datanodes that stored it and those that failed. With appendgs and appendlength the stream continues this datanode's finalized replica of that stamp and length under the new stamp gs (HDFS's PIPELINE_SETUP_APPEND); the first packet then carries at most the rest of the replica's partial 512-byte chunk. A failed append leaves the replica as it was.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2678,7 +2708,7 @@ func (c *ClientWithResponses) GetApiV1BlocksIdWithResponse(ctx context.Context, 
 
 // PutApiV1BlocksIdWithResponse Write a block and forward it down the pipeline
 //
-// The body is a packet stream (docs/formats/packets.md): each packet's CRC32C checksums are verified before it is stored and it is forwarded unchanged to the next datanode of targets. The replica is written in rbw/ and finalized when the stream ends; the answer lists the datanodes that stored it and those that failed.
+// The body is a packet stream (docs/formats/packets.md): each packet's CRC32C checksums are verified before it is stored and it is forwarded unchanged to the next datanode of targets. The replica is written in rbw/ and finalized when the stream ends; the answer lists the datanodes that stored it and those that failed. With appendgs and appendlength the stream continues this datanode's finalized replica of that stamp and length under the new stamp gs (HDFS's PIPELINE_SETUP_APPEND); the first packet then carries at most the rest of the replica's partial 512-byte chunk. A failed append leaves the replica as it was.
 //
 // Returns a wrapper object for the known response body format(s).
 //

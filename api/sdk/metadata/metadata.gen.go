@@ -1052,18 +1052,18 @@ type ClientInterface interface {
 	// Corresponds with POST /api/v1/admin/saveNamespace (the `PostApiV1AdminSaveNamespace` operationId).
 	PostApiV1AdminSaveNamespace(ctx context.Context, params *PostApiV1AdminSaveNamespaceParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostApiV1AppendWithBody Reopen a closed file for writing (ClientProtocol.append with NEW_BLOCK)
+	// PostApiV1AppendWithBody Reopen a closed file for writing (ClientProtocol.append)
 	//
-	// The file is leased to clientName; new data goes to new blocks (addBlock with the file's last block as previous), then complete.
+	// The file is leased to clientName and its last block is returned. When that block is partial the client continues it (updateBlockForPipeline, a block PUT with appendgs/appendlength to the datanodes holding it, updatePipeline); further data goes to new blocks (addBlock with the last block as previous); then complete.
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /api/v1/append (the `PostApiV1Append` operationId).
 	PostApiV1AppendWithBody(ctx context.Context, params *PostApiV1AppendParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostApiV1Append Reopen a closed file for writing (ClientProtocol.append with NEW_BLOCK)
+	// PostApiV1Append Reopen a closed file for writing (ClientProtocol.append)
 	//
-	// The file is leased to clientName; new data goes to new blocks (addBlock with the file's last block as previous), then complete.
+	// The file is leased to clientName and its last block is returned. When that block is partial the client continues it (updateBlockForPipeline, a block PUT with appendgs/appendlength to the datanodes holding it, updatePipeline); further data goes to new blocks (addBlock with the last block as previous); then complete.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1412,9 +1412,9 @@ func (c *Client) PostApiV1AdminSaveNamespace(ctx context.Context, params *PostAp
 	return c.Client.Do(req)
 }
 
-// PostApiV1AppendWithBody Reopen a closed file for writing (ClientProtocol.append with NEW_BLOCK)
+// PostApiV1AppendWithBody Reopen a closed file for writing (ClientProtocol.append)
 //
-// The file is leased to clientName; new data goes to new blocks (addBlock with the file's last block as previous), then complete.
+// The file is leased to clientName and its last block is returned. When that block is partial the client continues it (updateBlockForPipeline, a block PUT with appendgs/appendlength to the datanodes holding it, updatePipeline); further data goes to new blocks (addBlock with the last block as previous); then complete.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1431,9 +1431,9 @@ func (c *Client) PostApiV1AppendWithBody(ctx context.Context, params *PostApiV1A
 	return c.Client.Do(req)
 }
 
-// PostApiV1Append Reopen a closed file for writing (ClientProtocol.append with NEW_BLOCK)
+// PostApiV1Append Reopen a closed file for writing (ClientProtocol.append)
 //
-// The file is leased to clientName; new data goes to new blocks (addBlock with the file's last block as previous), then complete.
+// The file is leased to clientName and its last block is returned. When that block is partial the client continues it (updateBlockForPipeline, a block PUT with appendgs/appendlength to the datanodes holding it, updatePipeline); further data goes to new blocks (addBlock with the last block as previous); then complete.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3781,18 +3781,18 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/v1/admin/saveNamespace (the `PostApiV1AdminSaveNamespace` operationId).
 	PostApiV1AdminSaveNamespaceWithResponse(ctx context.Context, params *PostApiV1AdminSaveNamespaceParams, reqEditors ...RequestEditorFn) (*PostApiV1AdminSaveNamespaceResponse, error)
 
-	// PostApiV1AppendWithBodyWithResponse Reopen a closed file for writing (ClientProtocol.append with NEW_BLOCK)
+	// PostApiV1AppendWithBodyWithResponse Reopen a closed file for writing (ClientProtocol.append)
 	//
-	// The file is leased to clientName; new data goes to new blocks (addBlock with the file's last block as previous), then complete.
+	// The file is leased to clientName and its last block is returned. When that block is partial the client continues it (updateBlockForPipeline, a block PUT with appendgs/appendlength to the datanodes holding it, updatePipeline); further data goes to new blocks (addBlock with the last block as previous); then complete.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/v1/append (the `PostApiV1Append` operationId).
 	PostApiV1AppendWithBodyWithResponse(ctx context.Context, params *PostApiV1AppendParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1AppendResponse, error)
 
-	// PostApiV1AppendWithResponse Reopen a closed file for writing (ClientProtocol.append with NEW_BLOCK)
+	// PostApiV1AppendWithResponse Reopen a closed file for writing (ClientProtocol.append)
 	//
-	// The file is leased to clientName; new data goes to new blocks (addBlock with the file's last block as previous), then complete.
+	// The file is leased to clientName and its last block is returned. When that block is partial the client continues it (updateBlockForPipeline, a block PUT with appendgs/appendlength to the datanodes holding it, updatePipeline); further data goes to new blocks (addBlock with the last block as previous); then complete.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5612,9 +5612,9 @@ func (c *ClientWithResponses) PostApiV1AdminSaveNamespaceWithResponse(ctx contex
 	return ParsePostApiV1AdminSaveNamespaceResponse(rsp)
 }
 
-// PostApiV1AppendWithBodyWithResponse Reopen a closed file for writing (ClientProtocol.append with NEW_BLOCK)
+// PostApiV1AppendWithBodyWithResponse Reopen a closed file for writing (ClientProtocol.append)
 //
-// The file is leased to clientName; new data goes to new blocks (addBlock with the file's last block as previous), then complete.
+// The file is leased to clientName and its last block is returned. When that block is partial the client continues it (updateBlockForPipeline, a block PUT with appendgs/appendlength to the datanodes holding it, updatePipeline); further data goes to new blocks (addBlock with the last block as previous); then complete.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5627,9 +5627,9 @@ func (c *ClientWithResponses) PostApiV1AppendWithBodyWithResponse(ctx context.Co
 	return ParsePostApiV1AppendResponse(rsp)
 }
 
-// PostApiV1AppendWithResponse Reopen a closed file for writing (ClientProtocol.append with NEW_BLOCK)
+// PostApiV1AppendWithResponse Reopen a closed file for writing (ClientProtocol.append)
 //
-// The file is leased to clientName; new data goes to new blocks (addBlock with the file's last block as previous), then complete.
+// The file is leased to clientName and its last block is returned. When that block is partial the client continues it (updateBlockForPipeline, a block PUT with appendgs/appendlength to the datanodes holding it, updatePipeline); further data goes to new blocks (addBlock with the last block as previous); then complete.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

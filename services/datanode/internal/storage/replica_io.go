@@ -30,6 +30,14 @@ type ReplicaWriter struct {
 	bw, mw    *bufio.Writer
 	n         int64
 	done      bool
+
+	// An append (AppendRBW) continues a finalized replica: partial holds
+	// the bytes of its last, partial checksum chunk, whose CRC is
+	// recomputed over them and the bytes that complete it; orig is the
+	// replica as it was, put back by Abort.
+	partial []byte
+	orig    *Replica
+	origCRC []byte // the partial chunk's CRC as it was
 }
 
 // CreateRBW starts a replica of block id in a volume chosen round-robin.
@@ -84,9 +92,30 @@ func (w *ReplicaWriter) release() {
 
 // Write appends data and its CRCs (one big-endian CRC32C per 512 bytes),
 // verifying them first: a mismatch writes nothing and returns ErrChecksum.
+// After an append to a partial chunk the first data must not go past the
+// end of that chunk (the writer sends the rest of it alone, as HDFS's).
 func (w *ReplicaWriter) Write(data, crcs []byte) error {
 	if err := VerifyChunks(data, crcs, w.n); err != nil {
 		return err
+	}
+	if len(w.partial) > 0 && len(data) > 0 {
+		if len(w.partial)+len(data) > BytesPerChecksum {
+			return fmt.Errorf("%w: %d bytes appended to a partial chunk of %d", ErrChecksum, len(data), len(w.partial))
+		}
+		if len(w.partial) == int(w.orig.NumBytes%BytesPerChecksum) {
+			// The first bytes for the partial chunk: its CRC is replaced.
+			if err := w.meta.Truncate(metaSize(w.orig.NumBytes) - 4); err != nil {
+				return err
+			}
+			if _, err := w.meta.Seek(0, io.SeekEnd); err != nil {
+				return err
+			}
+		}
+		w.partial = append(w.partial, data...)
+		crcs = binary.BigEndian.AppendUint32(nil, crc32.Checksum(w.partial, castagnoli))
+		if len(w.partial) == BytesPerChecksum {
+			w.partial = nil
+		}
 	}
 	if _, err := w.bw.Write(data); err != nil {
 		return err
@@ -169,7 +198,8 @@ func (w *ReplicaWriter) Finalize() (Replica, error) {
 	return *r, nil
 }
 
-// Abort drops a replica being written.
+// Abort drops a replica being written; an append is rolled back to the
+// replica it continued.
 func (w *ReplicaWriter) Abort() {
 	if w.done {
 		return
@@ -177,8 +207,139 @@ func (w *ReplicaWriter) Abort() {
 	w.done = true
 	w.blk.Close()
 	w.meta.Close()
-	w.removeFiles()
+	if w.orig != nil {
+		w.rollBack()
+	} else {
+		w.removeFiles()
+	}
 	w.release()
+}
+
+// AppendRBW reopens finalized replica id, of generation stamp gs and
+// numBytes bytes, for an append under stamp newGS (HDFS's
+// FsDatasetImpl.append): its files move to rbw/, the meta file taking the
+// new stamp, and writing continues at its end. The replica is not offered
+// for reading until Finalize; Abort puts it back as it was.
+func (s *Store) AppendRBW(bpid string, id, gs, newGS, numBytes int64) (*ReplicaWriter, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.replicas[bpid][id]
+	switch {
+	case r == nil || r.State != Finalized:
+		return nil, fmt.Errorf("%w: no finalized replica of block %d to append to", ErrNoReplica, id)
+	case r.GenStamp != gs || r.NumBytes != numBytes:
+		return nil, fmt.Errorf("%w: replica blk_%d_%d has %d bytes; the append expects stamp %d and %d bytes", ErrNoReplica, id, r.GenStamp, r.NumBytes, gs, numBytes)
+	case newGS <= gs:
+		return nil, fmt.Errorf("append to block %d: new generation stamp %d is not above %d", id, newGS, gs)
+	}
+	fin := filepath.Dir(r.Volume.FinalizedPath(bpid, id))
+	rbw := filepath.Join(r.Volume.bpDir(bpid), "current", "rbw")
+	if err := os.MkdirAll(rbw, 0o755); err != nil {
+		return nil, err
+	}
+	w := &ReplicaWriter{s: s, bpid: bpid, id: id, gs: newGS, vol: r.Volume, n: numBytes, orig: r}
+	full := numBytes / BytesPerChecksum * BytesPerChecksum
+	if full < numBytes {
+		// Keep the partial chunk's bytes and CRC: the CRC is recomputed as
+		// the chunk fills, and put back if the append is aborted.
+		f, err := os.Open(filepath.Join(fin, BlockFileName(id)))
+		if err != nil {
+			return nil, err
+		}
+		w.partial = make([]byte, numBytes-full, BytesPerChecksum)
+		_, err = f.ReadAt(w.partial, full)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+		m, err := os.Open(filepath.Join(fin, MetaFileName(id, gs)))
+		if err != nil {
+			return nil, err
+		}
+		w.origCRC = make([]byte, 4)
+		_, err = m.ReadAt(w.origCRC, MetaHeaderLen+4*(full/BytesPerChecksum))
+		m.Close()
+		if err != nil {
+			return nil, err
+		}
+		if crc32.Checksum(w.partial, castagnoli) != binary.BigEndian.Uint32(w.origCRC) {
+			return nil, fmt.Errorf("%w: the last chunk of block %d does not match its CRC", ErrChecksum, id)
+		}
+	}
+	blkPath, metaPath := filepath.Join(rbw, BlockFileName(id)), filepath.Join(rbw, MetaFileName(id, newGS))
+	if err := os.Rename(filepath.Join(fin, MetaFileName(id, gs)), metaPath); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(filepath.Join(fin, BlockFileName(id)), blkPath); err != nil {
+		_ = os.Rename(metaPath, filepath.Join(fin, MetaFileName(id, gs)))
+		return nil, err
+	}
+	delete(s.replicas[bpid], id)
+	r.Volume.used -= r.NumBytes + metaSize(r.NumBytes)
+	var err error
+	if w.blk, err = os.OpenFile(blkPath, os.O_WRONLY|os.O_APPEND, 0); err == nil {
+		w.meta, err = os.OpenFile(metaPath, os.O_RDWR, 0)
+	}
+	if err == nil {
+		// The meta file continues at its end; a partial chunk's CRC is
+		// replaced when bytes for that chunk arrive.
+		_, err = w.meta.Seek(0, io.SeekEnd)
+	}
+	if err != nil {
+		if w.blk != nil {
+			w.blk.Close()
+		}
+		if w.meta != nil {
+			w.meta.Close()
+		}
+		w.rollBackLocked()
+		return nil, err
+	}
+	w.bw, w.mw = blockBufs.Get().(*bufio.Writer), metaBufs.Get().(*bufio.Writer)
+	w.bw.Reset(w.blk)
+	w.mw.Reset(w.meta)
+	return w, nil
+}
+
+// rollBack puts an aborted append's replica back as it was.
+func (w *ReplicaWriter) rollBack() {
+	w.s.mu.Lock()
+	defer w.s.mu.Unlock()
+	w.rollBackLocked()
+}
+
+func (w *ReplicaWriter) rollBackLocked() {
+	r := w.orig
+	fin := filepath.Dir(r.Volume.FinalizedPath(w.bpid, w.id))
+	rbw := filepath.Join(r.Volume.bpDir(w.bpid), "current", "rbw")
+	blkPath, metaPath := filepath.Join(rbw, BlockFileName(w.id)), filepath.Join(rbw, MetaFileName(w.id, w.gs))
+	full := r.NumBytes / BytesPerChecksum * BytesPerChecksum
+	err := os.Truncate(blkPath, r.NumBytes)
+	if err == nil {
+		err = os.Truncate(metaPath, MetaHeaderLen+4*(full/BytesPerChecksum))
+	}
+	if err == nil && w.origCRC != nil {
+		var f *os.File
+		if f, err = os.OpenFile(metaPath, os.O_WRONLY|os.O_APPEND, 0); err == nil {
+			_, err = f.Write(w.origCRC)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+	}
+	if err == nil {
+		err = os.Rename(metaPath, filepath.Join(fin, MetaFileName(w.id, r.GenStamp)))
+	}
+	if err == nil {
+		err = os.Rename(blkPath, filepath.Join(fin, BlockFileName(w.id)))
+	}
+	if err != nil {
+		// The replica stays in rbw/ under the new stamp: the restart scan
+		// reports it and the coordinator decides.
+		return
+	}
+	w.s.replicas[w.bpid][w.id] = r
+	r.Volume.used += r.NumBytes + metaSize(r.NumBytes)
 }
 
 func (w *ReplicaWriter) removeFiles() {

@@ -116,3 +116,102 @@ func TestFailedVolumesTolerated(t *testing.T) {
 		t.Fatalf("failed volumes %d, reports %+v", st.FailedVolumes(), st.Reports(bp))
 	}
 }
+
+// appendPackets writes data to w as a writer does after an append: the
+// rest of a partial chunk alone first, then whole chunks.
+func appendPackets(w *ReplicaWriter, have int64, data []byte) error {
+	first := (BytesPerChecksum - int(have%BytesPerChecksum)) % BytesPerChecksum
+	for len(data) > 0 {
+		n := len(data)
+		if first > 0 {
+			n = min(n, first)
+			first = 0
+		} else {
+			n = min(n, 4*BytesPerChecksum)
+		}
+		if err := w.Write(data[:n], ChecksumFile(data[:n])[MetaHeaderLen:]); err != nil {
+			return err
+		}
+		data = data[n:]
+	}
+	return nil
+}
+
+func TestAppendContinuesTheReplica(t *testing.T) {
+	st, err := Open(volumes(t, 1), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.InitBlockPool("CID-1", bp, 42, 7); err != nil {
+		t.Fatal(err)
+	}
+	all := []byte(strings.Repeat("0123456789abcdef", 200)) // 3200 bytes
+	for i, c := range []struct{ before, added int }{{1300, 1000}, {1024, 700}, {100, 10}, {511, 1}, {0, 600}, {700, 0}} {
+		id := int64(1<<30 + i)
+		if _, err := st.WriteFinalized(bp, id, 1001, all[:c.before]); err != nil {
+			t.Fatal(err)
+		}
+		w, err := st.AppendRBW(bp, id, 1001, 1002, int64(c.before))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := st.Get(bp, id); ok {
+			t.Fatal("a replica being appended to is still offered")
+		}
+		if err := appendPackets(w, int64(c.before), all[c.before:c.before+c.added]); err != nil {
+			t.Fatalf("append %d to %d: %v", c.added, c.before, err)
+		}
+		r, err := w.Finalize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := all[:c.before+c.added]
+		if r.GenStamp != 1002 || r.NumBytes != int64(len(want)) {
+			t.Fatalf("replica after the append: %+v", r)
+		}
+		dir := filepath.Dir(r.Volume.FinalizedPath(bp, id))
+		data, _ := os.ReadFile(filepath.Join(dir, BlockFileName(id)))
+		meta, _ := os.ReadFile(filepath.Join(dir, MetaFileName(id, 1002)))
+		if string(data) != string(want) || string(meta) != string(ChecksumFile(want)) {
+			t.Fatalf("%d+%d: the files differ from a replica written in one go", c.before, c.added)
+		}
+		if _, err := os.Stat(filepath.Join(dir, MetaFileName(id, 1001))); !os.IsNotExist(err) {
+			t.Fatal("the old meta file is still there")
+		}
+	}
+
+	// An aborted append puts the replica back as it was; a wrong stamp or
+	// length is refused; bytes past a partial chunk's end are refused.
+	id := int64(1<<30 + 100)
+	orig := all[:1300]
+	if _, err := st.WriteFinalized(bp, id, 1001, orig); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AppendRBW(bp, id, 1000, 1002, 1300); err == nil {
+		t.Fatal("an append with the wrong stamp was accepted")
+	}
+	if _, err := st.AppendRBW(bp, id, 1001, 1002, 1299); err == nil {
+		t.Fatal("an append with the wrong length was accepted")
+	}
+	w, err := st.AppendRBW(bp, id, 1001, 1002, 1300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(all[1300:1900], ChecksumFile(all[1300:1900])[MetaHeaderLen:]); err == nil {
+		t.Fatal("bytes past the partial chunk were accepted")
+	}
+	if err := appendPackets(w, 1300, all[1300:2000]); err != nil {
+		t.Fatal(err)
+	}
+	w.Abort()
+	r, ok := st.Get(bp, id)
+	if !ok || r.GenStamp != 1001 || r.NumBytes != 1300 {
+		t.Fatalf("after the abort: %+v %v", r, ok)
+	}
+	dir := filepath.Dir(r.Volume.FinalizedPath(bp, id))
+	data, _ := os.ReadFile(filepath.Join(dir, BlockFileName(id)))
+	meta, _ := os.ReadFile(filepath.Join(dir, MetaFileName(id, 1001)))
+	if string(data) != string(orig) || string(meta) != string(ChecksumFile(orig)) {
+		t.Fatal("an aborted append did not restore the replica")
+	}
+}
