@@ -72,9 +72,23 @@ type UpdatePipelineRequest struct {
 	NewBlock   ExtendedBlock `json:"newBlock"`
 }
 
+// GetAdditionalDatanodeRequest is ClientProtocol.getAdditionalDatanode: a
+// datanode to add to the pipeline of the file's last block after others
+// failed (replace-datanode-on-failure). The answer is a LocatedBlock whose
+// locations are the added datanodes.
+type GetAdditionalDatanodeRequest struct {
+	Path               string        `json:"path" example:"/user/me/f"`
+	ClientName         string        `json:"clientName" example:"granary-cli-4711"`
+	Block              ExtendedBlock `json:"block"`
+	Existing           []string      `json:"existing" example:"5f0e..."`
+	Exclude            []string      `json:"exclude,omitempty"`
+	NumAdditionalNodes int           `json:"numAdditionalNodes" example:"1"`
+}
+
 // BlockWriteResult is a datanode's answer to a block write: the datanodes
-// of the pipeline (HTTP addresses) that stored the block, and those that
-// failed.
+// of the pipeline (HTTP addresses) that stored the block, and the one that
+// failed (those after a failed node are in neither list: the stream did not
+// reach them).
 type BlockWriteResult struct {
 	BlockID int64    `json:"blockId" example:"1073741825"`
 	Length  int64    `json:"length" example:"134217728"`

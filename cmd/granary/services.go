@@ -27,10 +27,12 @@ func coordinatorCmd(ctx context.Context, args []string, run bool) error {
 	fs.DurationVar(&cfg.RecheckInterval, "heartbeat-recheck-interval", envDuration("GRANARY_HEARTBEAT_RECHECK_INTERVAL", 300e9), "dfs.namenode.heartbeat.recheck-interval")
 	fs.DurationVar(&cfg.StaleInterval, "stale-interval", envDuration("GRANARY_STALE_INTERVAL", 30e9), "dfs.namenode.stale.datanode.interval")
 	fs.IntVar(&cfg.MaxFBRLeases, "max-full-block-report-leases", envInt("GRANARY_MAX_FBR_LEASES", 6), "dfs.namenode.max.full.block.report.leases")
+	considerLoad := fs.Bool("consider-load", true, "dfs.namenode.redundancy.considerLoad: placement skips datanodes busier than twice the average")
 	level := fs.String("log-level", env("GRANARY_LOG_LEVEL", "info"), "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	cfg.IgnoreLoad = !*considerLoad
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("unexpected arguments: %v", fs.Args())}
 	}

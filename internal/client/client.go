@@ -30,6 +30,17 @@ type Client struct {
 	// address (HDFS's dfs.client.use.datanode.hostname), for clients outside
 	// the datanodes' network.
 	UseDatanodeHostname bool
+	// ReplaceDatanodeOnFailure is HDFS's
+	// dfs.client.block.write.replace-datanode-on-failure.policy: when a
+	// pipeline loses datanodes, DEFAULT ("" too) adds one if the
+	// replication is 3 or more and at most half the pipeline survives, or
+	// fewer nodes than the replication survive an append; ALWAYS adds one
+	// whenever a node failed; NEVER does not.
+	ReplaceDatanodeOnFailure string
+	// ReplaceDatanodeBestEffort is ...replace-datanode-on-failure.best-effort:
+	// when no datanode can be added the write goes on with the survivors
+	// instead of failing.
+	ReplaceDatanodeBestEffort bool
 
 	base       string // metadata service URL, e.g. http://localhost:9870
 	user       string

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -34,6 +35,8 @@ type Writer struct {
 	ctx       context.Context
 	path      string
 	blockSize int64
+	repl      int                // the file's replication
+	appending bool               // opened by Append (replace-datanode-on-failure counts it)
 	prev      *api.ExtendedBlock // the last finished block
 	first     *api.LocatedBlock  // allocated by create, not used yet
 	appendTo  *api.LocatedBlock  // the partial last block an append continues
@@ -101,7 +104,7 @@ func (c *Client) Create(ctx context.Context, path string, opts CreateOptions) (*
 	if err := c.do(ctx, http.MethodPost, c.native("create"), req, &cr); err != nil {
 		return nil, err
 	}
-	w := &Writer{c: c, ctx: ctx, path: path, blockSize: cr.FileStatus.BlockSize, first: cr.Block, pkt: make([]byte, 0, packet.MaxData)}
+	w := &Writer{c: c, ctx: ctx, path: path, blockSize: cr.FileStatus.BlockSize, repl: cr.FileStatus.Replication, first: cr.Block, pkt: make([]byte, 0, packet.MaxData)}
 	w.renewer()
 	return w, nil
 }
@@ -112,7 +115,8 @@ func (c *Client) Append(ctx context.Context, path string) (*Writer, error) {
 	if err := c.do(ctx, http.MethodPost, c.native("append"), api.AppendRequest{Path: path, ClientName: c.clientName}, &r); err != nil {
 		return nil, err
 	}
-	w := &Writer{c: c, ctx: ctx, path: path, blockSize: r.FileStatus.BlockSize, prev: r.LastBlock, pkt: make([]byte, 0, packet.MaxData)}
+	w := &Writer{c: c, ctx: ctx, path: path, blockSize: r.FileStatus.BlockSize, repl: r.FileStatus.Replication, appending: true,
+		prev: r.LastBlock, pkt: make([]byte, 0, packet.MaxData)}
 	if last := r.LastBlock; last != nil && last.NumBytes > 0 && last.NumBytes < w.blockSize {
 		// The new bytes continue the partial last block (HDFS's append
 		// without NEW_BLOCK), on the datanodes that hold it.
@@ -303,13 +307,19 @@ func (w *Writer) finishBlock() error {
 		stored := r.err == nil && len(r.res.Stored) > 0 && r.res.Length == length
 		if stored && len(r.res.Failed) > 0 && attempt < 3 {
 			// A datanode further down the pipeline failed: the block goes
-			// on with those that stored it, under a new stamp, so that
-			// what the failed ones kept is stale.
-			if survivors := storedOn(b.lb.Locations, r.res.Stored); len(survivors) > 0 {
+			// on without it, under a new stamp, so that what it kept is
+			// stale. (Nodes after it were not reached; they stay.)
+			if survivors := without(b.lb.Locations, r.res.Failed); len(survivors) > 0 {
 				if err := w.withPrefix(b); err != nil {
 					return err
 				}
-				if err := w.recoverPipeline(b, survivors, b.excluded); err != nil {
+				excluded := slices.Clip(b.excluded)
+				for _, d := range b.lb.Locations {
+					if !slices.Contains(survivors, d) {
+						excluded = append(excluded, d.UUID)
+					}
+				}
+				if err := w.recoverPipeline(b, survivors, excluded); err != nil {
 					return err
 				}
 				w.resend(b.data)
@@ -394,12 +404,12 @@ func (w *Writer) resend(data []byte) {
 	}
 }
 
-// storedOn returns the datanodes of pipeline whose addresses are in stored,
-// in pipeline order.
-func storedOn(pipeline []api.DatanodeInfo, stored []string) []api.DatanodeInfo {
+// without returns the datanodes of pipeline whose addresses are not in
+// failed, in pipeline order.
+func without(pipeline []api.DatanodeInfo, failed []string) []api.DatanodeInfo {
 	var out []api.DatanodeInfo
 	for _, d := range pipeline {
-		if slices.Contains(stored, internalAddr(d)) {
+		if !slices.Contains(failed, internalAddr(d)) {
 			out = append(out, d)
 		}
 	}
@@ -410,6 +420,31 @@ func storedOn(pipeline []api.DatanodeInfo, stored []string) []api.DatanodeInfo {
 // and opens a pipeline of the survivors for it (the caller sends the data
 // again); the old block is kept for updatePipeline.
 func (w *Writer) recoverPipeline(b *blockWrite, survivors []api.DatanodeInfo, excluded []string) error {
+	if w.needsReplacement(len(survivors)) {
+		var add api.LocatedBlock
+		existing := make([]string, len(survivors))
+		for i, d := range survivors {
+			existing[i] = d.UUID
+		}
+		err := w.c.do(w.ctx, http.MethodPost, w.c.native("getAdditionalDatanode"), api.GetAdditionalDatanodeRequest{
+			Path: w.path, ClientName: w.c.clientName, Block: b.lb.Block, Existing: existing, Exclude: excluded, NumAdditionalNodes: 1,
+		}, &add)
+		switch {
+		case err == nil && len(add.Locations) > 0:
+			survivors = append(slices.Clip(survivors), add.Locations...)
+		case !w.c.ReplaceDatanodeBestEffort:
+			var original []string
+			for _, d := range b.lb.Locations {
+				original = append(original, internalAddr(d))
+			}
+			var current []string
+			for _, d := range survivors {
+				current = append(current, internalAddr(d))
+			}
+			return errs.E(errs.IO, "Failed to replace a bad datanode on the existing pipeline due to no more good datanodes being available to try. (Nodes: current=%v, original=%v). The current failed datanode replacement policy is %s, and a client may configure this via 'dfs.client.block.write.replace-datanode-on-failure.policy' in its configuration.",
+				current, original, cmp.Or(w.c.ReplaceDatanodeOnFailure, "DEFAULT"))
+		}
+	}
 	var lb api.LocatedBlock
 	if err := w.c.do(w.ctx, http.MethodPost, w.c.native("updateBlockForPipeline"), api.UpdateBlockForPipelineRequest{
 		Path: w.path, ClientName: w.c.clientName, Block: b.lb.Block,
@@ -427,6 +462,19 @@ func (w *Writer) recoverPipeline(b *blockWrite, survivors []api.DatanodeInfo, ex
 	}
 	w.openPipeline()
 	return nil
+}
+
+// needsReplacement applies the replace-datanode-on-failure policy to a
+// pipeline left with n datanodes.
+func (w *Writer) needsReplacement(n int) bool {
+	r := w.repl
+	switch w.c.ReplaceDatanodeOnFailure {
+	case "NEVER":
+		return false
+	case "ALWAYS":
+		return n < r
+	}
+	return r >= 3 && (r/2 >= n || (w.appending && r > n))
 }
 
 // abandon drops the file's last block, which was never stored.

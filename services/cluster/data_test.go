@@ -5,7 +5,9 @@ import (
 	"context"
 	"io"
 	"math/rand"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/granary-fs/granary/internal/client"
@@ -150,9 +152,10 @@ func appendBytes(t *testing.T, cl *client.Client, path string, data []byte) {
 // NEW_BLOCK), appended bytes fill the file's partial last block under a new
 // generation stamp, so an appended file has the blocks — and the file
 // checksum — of the same bytes written in one go; with a datanode of the
-// last block gone, the append still succeeds.
+// last block gone, the append still succeeds, a fourth datanode replacing
+// the lost one (replace-datanode-on-failure).
 func TestAppendContinuesThePartialBlock(t *testing.T) {
-	c := testCluster(t, 3, smallBlocks)
+	c := testCluster(t, 4, smallBlocks)
 	cl := newClient(c, "hdfs")
 	const bs = 64 << 10
 	data := randomBytes(2*bs+5000, 9)
@@ -178,7 +181,8 @@ func TestAppendContinuesThePartialBlock(t *testing.T) {
 	// A datanode of the partial last block is gone (not yet declared
 	// dead, so still offered): the append goes on without it.
 	last := lbs[len(lbs)-1]
-	if err := c.KillDatanode(index(t, c, last.uuids()[0])); err != nil {
+	victim := last.uuids()[0]
+	if err := c.KillDatanode(index(t, c, victim)); err != nil {
 		t.Fatal(err)
 	}
 	more := randomBytes(3000, 10)
@@ -190,5 +194,41 @@ func TestAppendContinuesThePartialBlock(t *testing.T) {
 	final := locations(t, c, "/ap/f")
 	if len(final) != 3 || final[2].Block.BlockID != last.Block.BlockID || final[2].Block.GenerationStamp <= last.Block.GenerationStamp {
 		t.Fatalf("last block after the recovered append: %+v, was %+v", final[2].Block, last.Block)
+	}
+	if holders := final[2].uuids(); len(holders) != 3 || slices.Contains(holders, victim) {
+		t.Fatalf("last block on %v after the append without %s: want the two survivors and a replacement", holders, victim)
+	}
+}
+
+// TestReplaceDatanodeOnFailurePolicy: with no datanode left to replace a
+// failed one, HDFS's default policy fails an append (replication 3, two
+// survivors) with its message; best effort goes on with the survivors.
+func TestReplaceDatanodeOnFailurePolicy(t *testing.T) {
+	c := testCluster(t, 3, smallBlocks)
+	cl := newClient(c, "hdfs")
+	opts := client.CreateOptions{BlockSize: 64 << 10, Replication: 3}
+	data := randomBytes(3000, 11)
+	writeFile(t, cl, "/rp/a", data[:1000], opts)
+	writeFile(t, cl, "/rp/b", data[:1000], opts)
+	if err := c.KillDatanode(index(t, c, locations(t, c, "/rp/a")[0].uuids()[0])); err != nil {
+		t.Fatal(err)
+	}
+	w, err := cl.Append(context.Background(), "/rp/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.Write(data[1000:])
+	if err == nil {
+		err = w.Close()
+	}
+	if err == nil || !strings.Contains(err.Error(), "Failed to replace a bad datanode on the existing pipeline due to no more good datanodes being available to try") ||
+		!strings.Contains(err.Error(), "The current failed datanode replacement policy is DEFAULT") {
+		t.Fatalf("append without a replacement datanode: %v", err)
+	}
+	best := newClient(c, "hdfs")
+	best.ReplaceDatanodeBestEffort = true
+	appendBytes(t, best, "/rp/b", data[1000:])
+	if got := readFile(t, best, "/rp/b"); !bytes.Equal(got, data) {
+		t.Fatalf("best-effort append: %d bytes, different", len(got))
 	}
 }

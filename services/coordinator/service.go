@@ -52,7 +52,10 @@ type Config struct {
 	RedundancyInterval time.Duration
 	MaxStreams         int           // dfs.namenode.replication.max-streams (2)
 	PendingTimeout     time.Duration // dfs.namenode.reconstruction.pending.timeout-sec (300 s)
-	Logger             *slog.Logger
+	// IgnoreLoad is dfs.namenode.redundancy.considerLoad=false (default:
+	// consider it, skipping datanodes busier than twice the average).
+	IgnoreLoad bool
+	Logger     *slog.Logger
 }
 
 // Service is a running coordinator.
@@ -97,6 +100,7 @@ func New(cfg Config) (*Service, error) {
 			HeartbeatInterval: cfg.HeartbeatInterval, RecheckInterval: cfg.RecheckInterval,
 			StaleInterval: cfg.StaleInterval, MaxFBRLeases: cfg.MaxFBRLeases, Topology: topo,
 			UnknownReplicaGrace: cfg.UnknownReplicaGrace, MaxStreams: cfg.MaxStreams, PendingTimeout: cfg.PendingTimeout,
+			IgnoreLoad: cfg.IgnoreLoad,
 		}),
 		resync: make(chan struct{}, 1), addrSet: make(chan struct{}), started: make(chan struct{}),
 	}

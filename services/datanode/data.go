@@ -180,7 +180,9 @@ func (s *Service) startDownstream(ctx context.Context, targets []string, bpid st
 		u += "&targets=" + strings.Join(targets[1:], ",")
 	}
 	go func() {
-		failed := api.BlockWriteResult{Failed: targets}
+		// Only the next datanode failed; those after it were not reached
+		// (HDFS's pipeline error index names the one bad node).
+		failed := api.BlockWriteResult{Failed: targets[:1]}
 		req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodPut, u, pr)
 		if err != nil {
 			pr.CloseWithError(err)

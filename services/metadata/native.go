@@ -360,6 +360,51 @@ func (s *Service) nativeUpdatePipeline(w http.ResponseWriter, r *http.Request) {
 	_ = writeJSON(w, http.StatusOK, api.BooleanResponse{Boolean: true})
 }
 
+// nativeGetAdditionalDatanode godoc
+//
+//	@Summary		Datanodes to add to the pipeline of the last block after others failed (ClientProtocol.getAdditionalDatanode)
+//	@Description	Chosen by the coordinator's placement policy among the datanodes neither existing nor excluded. The answer's locations are the added datanodes only.
+//	@Tags			native
+//	@Accept			json
+//	@Produce		json
+//	@Param			user.name	query		string								false	"caller"
+//	@Param			request		body		api.GetAdditionalDatanodeRequest	true	"the block, its current pipeline and the datanodes to avoid"
+//	@Success		200			{object}	api.LocatedBlock
+//	@Failure		400			{object}	errs.RemoteExceptionBody
+//	@Failure		403			{object}	errs.RemoteExceptionBody	"LeaseExpiredException, IOException (not the last block, no datanode left)"
+//	@Failure		404			{object}	errs.RemoteExceptionBody
+//	@Router			/api/v1/getAdditionalDatanode [post]
+func (s *Service) nativeGetAdditionalDatanode(w http.ResponseWriter, r *http.Request) {
+	var req api.GetAdditionalDatanodeRequest
+	u, err := s.nativeCall(r, &req)
+	if err == nil {
+		err = s.checkBlockPool(req.Block)
+	}
+	if err == nil && (req.NumAdditionalNodes < 1 || req.NumAdditionalNodes > namespace.MaxReplication) {
+		err = errs.E(errs.IllegalArgument, "numAdditionalNodes %d out of range [1, %d]", req.NumAdditionalNodes, namespace.MaxReplication)
+	}
+	var st namespace.Status
+	if err == nil {
+		var last *namespace.Block
+		if last, err = s.namespace().LastBlock(req.Path, req.ClientName); err == nil && (last == nil || last.ID != req.Block.BlockID) {
+			err = errs.E(errs.IO, "Block %d is not the last block of %s", req.Block.BlockID, req.Path)
+		}
+	}
+	if err == nil {
+		st, err = s.namespace().GetFileInfo(u, req.Path)
+	}
+	var targets []dnproto.DatanodeInfo
+	if err == nil {
+		targets, err = s.chooseTargets(r.Context(), req.Path, req.NumAdditionalNodes, st.BlockSize, clientHost(r), append(req.Existing, req.Exclude...))
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	s.leases.renew(req.ClientName)
+	_ = writeJSON(w, http.StatusOK, api.LocatedBlock{Block: req.Block, Locations: toDatanodes(targets)})
+}
+
 // checkBlockPool refuses a block of another block pool.
 func (s *Service) checkBlockPool(b api.ExtendedBlock) error {
 	if b.BlockPoolID != s.info.BlockPoolID {

@@ -473,6 +473,24 @@ type FsServerDefaults struct {
 	WritePacketSize *int `json:"writePacketSize,omitempty"`
 }
 
+// GetAdditionalDatanodeRequest defines model for GetAdditionalDatanodeRequest.
+type GetAdditionalDatanodeRequest struct {
+	Block *ExtendedBlock `json:"block,omitempty"`
+
+	// ClientName Example: granary-cli-4711
+	ClientName *string   `json:"clientName,omitempty"`
+	Exclude    *[]string `json:"exclude,omitempty"`
+
+	// Existing Example: ["5f0e..."]
+	Existing *[]string `json:"existing,omitempty"`
+
+	// NumAdditionalNodes Example: 1
+	NumAdditionalNodes *int `json:"numAdditionalNodes,omitempty"`
+
+	// Path Example: /user/me/f
+	Path *string `json:"path,omitempty"`
+}
+
 // JMXResponse defines model for JMXResponse.
 type JMXResponse struct {
 	Beans *[]map[string]interface{} `json:"beans,omitempty"`
@@ -747,6 +765,12 @@ type PostApiV1CreateParams struct {
 	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
 }
 
+// PostApiV1GetAdditionalDatanodeParams defines parameters for PostApiV1GetAdditionalDatanode.
+type PostApiV1GetAdditionalDatanodeParams struct {
+	// UserName caller
+	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
+}
+
 // PostApiV1UpdateBlockForPipelineParams defines parameters for PostApiV1UpdateBlockForPipeline.
 type PostApiV1UpdateBlockForPipelineParams struct {
 	// UserName caller
@@ -896,6 +920,9 @@ type PostApiV1CompleteJSONRequestBody = CompleteRequest
 
 // PostApiV1CreateJSONRequestBody defines body for PostApiV1Create for application/json ContentType.
 type PostApiV1CreateJSONRequestBody = CreateRequest
+
+// PostApiV1GetAdditionalDatanodeJSONRequestBody defines body for PostApiV1GetAdditionalDatanode for application/json ContentType.
+type PostApiV1GetAdditionalDatanodeJSONRequestBody = GetAdditionalDatanodeRequest
 
 // PostApiV1RenewLeaseJSONRequestBody defines body for PostApiV1RenewLease for application/json ContentType.
 type PostApiV1RenewLeaseJSONRequestBody = RenewLeaseRequest
@@ -1110,6 +1137,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/v1/create (the `PostApiV1Create` operationId).
 	PostApiV1Create(ctx context.Context, params *PostApiV1CreateParams, body PostApiV1CreateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiV1GetAdditionalDatanodeWithBody Datanodes to add to the pipeline of the last block after others failed (ClientProtocol.getAdditionalDatanode)
+	//
+	// Chosen by the coordinator's placement policy among the datanodes neither existing nor excluded. The answer's locations are the added datanodes only.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/getAdditionalDatanode (the `PostApiV1GetAdditionalDatanode` operationId).
+	PostApiV1GetAdditionalDatanodeWithBody(ctx context.Context, params *PostApiV1GetAdditionalDatanodeParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiV1GetAdditionalDatanode Datanodes to add to the pipeline of the last block after others failed (ClientProtocol.getAdditionalDatanode)
+	//
+	// Chosen by the coordinator's placement policy among the datanodes neither existing nor excluded. The answer's locations are the added datanodes only.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/getAdditionalDatanode (the `PostApiV1GetAdditionalDatanode` operationId).
+	PostApiV1GetAdditionalDatanode(ctx context.Context, params *PostApiV1GetAdditionalDatanodeParams, body PostApiV1GetAdditionalDatanodeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PostApiV1RenewLeaseWithBody Renew a client's lease on all its open files (ClientProtocol.renewLease)
 	//
@@ -1531,6 +1576,44 @@ func (c *Client) PostApiV1CreateWithBody(ctx context.Context, params *PostApiV1C
 // Corresponds with POST /api/v1/create (the `PostApiV1Create` operationId).
 func (c *Client) PostApiV1Create(ctx context.Context, params *PostApiV1CreateParams, body PostApiV1CreateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPostApiV1CreateRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiV1GetAdditionalDatanodeWithBody Datanodes to add to the pipeline of the last block after others failed (ClientProtocol.getAdditionalDatanode)
+//
+// Chosen by the coordinator's placement policy among the datanodes neither existing nor excluded. The answer's locations are the added datanodes only.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/getAdditionalDatanode (the `PostApiV1GetAdditionalDatanode` operationId).
+func (c *Client) PostApiV1GetAdditionalDatanodeWithBody(ctx context.Context, params *PostApiV1GetAdditionalDatanodeParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1GetAdditionalDatanodeRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiV1GetAdditionalDatanode Datanodes to add to the pipeline of the last block after others failed (ClientProtocol.getAdditionalDatanode)
+//
+// Chosen by the coordinator's placement policy among the datanodes neither existing nor excluded. The answer's locations are the added datanodes only.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/getAdditionalDatanode (the `PostApiV1GetAdditionalDatanode` operationId).
+func (c *Client) PostApiV1GetAdditionalDatanode(ctx context.Context, params *PostApiV1GetAdditionalDatanodeParams, body PostApiV1GetAdditionalDatanodeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1GetAdditionalDatanodeRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2589,6 +2672,73 @@ func NewPostApiV1CreateRequestWithBody(server string, params *PostApiV1CreatePar
 	}
 
 	operationPath := fmt.Sprintf("/api/v1/create")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.UserName != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "user.name", *params.UserName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPostApiV1GetAdditionalDatanodeRequest calls the generic PostApiV1GetAdditionalDatanode builder with application/json body
+func NewPostApiV1GetAdditionalDatanodeRequest(server string, params *PostApiV1GetAdditionalDatanodeParams, body PostApiV1GetAdditionalDatanodeJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiV1GetAdditionalDatanodeRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewPostApiV1GetAdditionalDatanodeRequestWithBody constructs an http.Request for the PostApiV1GetAdditionalDatanode method, with any body, and a specified content type
+func NewPostApiV1GetAdditionalDatanodeRequestWithBody(server string, params *PostApiV1GetAdditionalDatanodeParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/getAdditionalDatanode")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -3842,6 +3992,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/v1/create (the `PostApiV1Create` operationId).
 	PostApiV1CreateWithResponse(ctx context.Context, params *PostApiV1CreateParams, body PostApiV1CreateJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1CreateResponse, error)
 
+	// PostApiV1GetAdditionalDatanodeWithBodyWithResponse Datanodes to add to the pipeline of the last block after others failed (ClientProtocol.getAdditionalDatanode)
+	//
+	// Chosen by the coordinator's placement policy among the datanodes neither existing nor excluded. The answer's locations are the added datanodes only.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/getAdditionalDatanode (the `PostApiV1GetAdditionalDatanode` operationId).
+	PostApiV1GetAdditionalDatanodeWithBodyWithResponse(ctx context.Context, params *PostApiV1GetAdditionalDatanodeParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1GetAdditionalDatanodeResponse, error)
+
+	// PostApiV1GetAdditionalDatanodeWithResponse Datanodes to add to the pipeline of the last block after others failed (ClientProtocol.getAdditionalDatanode)
+	//
+	// Chosen by the coordinator's placement policy among the datanodes neither existing nor excluded. The answer's locations are the added datanodes only.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/getAdditionalDatanode (the `PostApiV1GetAdditionalDatanode` operationId).
+	PostApiV1GetAdditionalDatanodeWithResponse(ctx context.Context, params *PostApiV1GetAdditionalDatanodeParams, body PostApiV1GetAdditionalDatanodeJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1GetAdditionalDatanodeResponse, error)
+
 	// PostApiV1RenewLeaseWithBodyWithResponse Renew a client's lease on all its open files (ClientProtocol.renewLease)
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -4625,6 +4793,68 @@ func (r PostApiV1CreateResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PostApiV1CreateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostApiV1GetAdditionalDatanodeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *LocatedBlock
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *RemoteExceptionBody
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *RemoteExceptionBody
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *RemoteExceptionBody
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostApiV1GetAdditionalDatanodeResponse) GetJSON200() *LocatedBlock {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiV1GetAdditionalDatanodeResponse) GetJSON400() *RemoteExceptionBody {
+	return r.JSON400
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiV1GetAdditionalDatanodeResponse) GetJSON403() *RemoteExceptionBody {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiV1GetAdditionalDatanodeResponse) GetJSON404() *RemoteExceptionBody {
+	return r.JSON404
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiV1GetAdditionalDatanodeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiV1GetAdditionalDatanodeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiV1GetAdditionalDatanodeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiV1GetAdditionalDatanodeResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -5715,6 +5945,36 @@ func (c *ClientWithResponses) PostApiV1CreateWithResponse(ctx context.Context, p
 	return ParsePostApiV1CreateResponse(rsp)
 }
 
+// PostApiV1GetAdditionalDatanodeWithBodyWithResponse Datanodes to add to the pipeline of the last block after others failed (ClientProtocol.getAdditionalDatanode)
+//
+// Chosen by the coordinator's placement policy among the datanodes neither existing nor excluded. The answer's locations are the added datanodes only.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/getAdditionalDatanode (the `PostApiV1GetAdditionalDatanode` operationId).
+func (c *ClientWithResponses) PostApiV1GetAdditionalDatanodeWithBodyWithResponse(ctx context.Context, params *PostApiV1GetAdditionalDatanodeParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1GetAdditionalDatanodeResponse, error) {
+	rsp, err := c.PostApiV1GetAdditionalDatanodeWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiV1GetAdditionalDatanodeResponse(rsp)
+}
+
+// PostApiV1GetAdditionalDatanodeWithResponse Datanodes to add to the pipeline of the last block after others failed (ClientProtocol.getAdditionalDatanode)
+//
+// Chosen by the coordinator's placement policy among the datanodes neither existing nor excluded. The answer's locations are the added datanodes only.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/getAdditionalDatanode (the `PostApiV1GetAdditionalDatanode` operationId).
+func (c *ClientWithResponses) PostApiV1GetAdditionalDatanodeWithResponse(ctx context.Context, params *PostApiV1GetAdditionalDatanodeParams, body PostApiV1GetAdditionalDatanodeJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1GetAdditionalDatanodeResponse, error) {
+	rsp, err := c.PostApiV1GetAdditionalDatanode(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiV1GetAdditionalDatanodeResponse(rsp)
+}
+
 // PostApiV1RenewLeaseWithBodyWithResponse Renew a client's lease on all its open files (ClientProtocol.renewLease)
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -6406,6 +6666,53 @@ func ParsePostApiV1CreateResponse(rsp *http.Response) (*PostApiV1CreateResponse,
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest CreateResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostApiV1GetAdditionalDatanodeResponse parses an HTTP response from a PostApiV1GetAdditionalDatanodeWithResponse call
+func ParsePostApiV1GetAdditionalDatanodeResponse(rsp *http.Response) (*PostApiV1GetAdditionalDatanodeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiV1GetAdditionalDatanodeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest LocatedBlock
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

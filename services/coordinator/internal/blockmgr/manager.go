@@ -32,8 +32,11 @@ type Config struct {
 	UnknownReplicaGrace time.Duration
 	MaxStreams          int           // dfs.namenode.replication.max-streams, 2
 	PendingTimeout      time.Duration // dfs.namenode.reconstruction.pending.timeout-sec, 300 s
-	Topology            map[string]string
-	Now                 func() time.Time
+	// IgnoreLoad is dfs.namenode.redundancy.considerLoad=false: placement
+	// does not skip datanodes busier than twice the average.
+	IgnoreLoad bool
+	Topology   map[string]string
+	Now        func() time.Time
 }
 
 // Defaults fills zero fields.

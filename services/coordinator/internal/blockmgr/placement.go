@@ -52,7 +52,7 @@ func (m *Manager) chooseLocked(want int, clientHost string, exclude map[*Node]bo
 		if exclude[n] || m.state(n, now) != Live || n.adminState != "NORMAL" {
 			continue
 		}
-		if avg > 0 && float64(n.xceivers) > 2*avg {
+		if !m.cfg.IgnoreLoad && avg > 0 && float64(n.xceivers) > 2*avg {
 			continue
 		}
 		if blockSize > 0 && len(n.storages) > 0 && n.remaining() < blockSize {
