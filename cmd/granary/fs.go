@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -20,7 +21,7 @@ import (
 	"github.com/granary-fs/granary/internal/errs"
 )
 
-const fsUsage = `Usage: granary fs [-fs URL] <command> [args]
+const fsUsage = `Usage: granary fs [-fs URL] [-D key=value]... <command> [args]
   -ls [-R] [-h] <path>...            -mkdir [-p] <path>...
   -put [-f] <localsrc>... <dst>      -get <src> <localdst>
   -cat <src>...                      -text <src>...
@@ -35,15 +36,44 @@ const fsUsage = `Usage: granary fs [-fs URL] <command> [args]
 // fsCmd is `granary fs`, HDFS's `hdfs dfs`: same commands, same output.
 func fsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	base := env("GRANARY_METADATA_URL", "http://localhost:9870")
-	if len(args) >= 2 && args[0] == "-fs" {
-		base, args = args[1], args[2:]
+	// Hadoop's generic options: -fs URL and -D key=value (keys this client
+	// has no use for are ignored, as Hadoop's configuration does).
+	conf := map[string]string{}
+	for len(args) >= 2 {
+		switch {
+		case args[0] == "-fs":
+			base, args = args[1], args[2:]
+			continue
+		case args[0] == "-D" || strings.HasPrefix(args[0], "-D") && len(args[0]) > 2:
+			kv := strings.TrimPrefix(args[0], "-D")
+			args = args[1:]
+			if kv == "" {
+				kv, args = args[0], args[1:]
+			}
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok {
+				fmt.Fprintf(stderr, "-D %s: expected key=value\n", kv)
+				return 2
+			}
+			conf[k] = v
+			continue
+		}
+		break
+	}
+	if v, ok := conf["fs.defaultFS"]; ok {
+		base = v
 	}
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, fsUsage)
 		return 2
 	}
 	c := client.New(base, currentUser())
-	c.UseDatanodeHostname = os.Getenv("GRANARY_USE_DATANODE_HOSTNAME") == "true"
+	c.UseDatanodeHostname = cmp.Or(conf["dfs.client.use.datanode.hostname"], os.Getenv("GRANARY_USE_DATANODE_HOSTNAME")) == "true"
+	c.ReplaceDatanodeOnFailure = strings.ToUpper(conf["dfs.client.block.write.replace-datanode-on-failure.policy"])
+	if conf["dfs.client.block.write.replace-datanode-on-failure.enable"] == "false" {
+		c.ReplaceDatanodeOnFailure = "NEVER"
+	}
+	c.ReplaceDatanodeBestEffort = conf["dfs.client.block.write.replace-datanode-on-failure.best-effort"] == "true"
 	sh := &shell{c: c, ctx: ctx, out: stdout, errw: stderr, cmd: strings.TrimPrefix(args[0], "-")}
 	return sh.run(args[0], args[1:])
 }

@@ -109,4 +109,15 @@ func TestFsShell(t *testing.T) {
 	if code, _, errs := run("-ls", "/user/alice/d"); code != 1 || errs != "ls: `/user/alice/d': No such file or directory\n" {
 		t.Fatalf("ls of a deleted path: %d %q", code, errs)
 	}
+	// Hadoop's generic options: -D fs.defaultFS names the service, other
+	// keys set the client up or are ignored; a -D without key=value is a
+	// usage error.
+	var gout, gerr bytes.Buffer
+	if code := fsCmd(ctx, []string{"-D", "fs.defaultFS=" + c.MetadataURL, "-Ddfs.client.block.write.replace-datanode-on-failure.policy=NEVER",
+		"-D", "io.file.buffer.size=4096", "-ls", "/user/alice"}, &gout, &gerr); code != 0 || !strings.Contains(gout.String(), "/user/alice/log") {
+		t.Fatalf("-D options: exit %d: %s %s", code, gout.String(), gerr.String())
+	}
+	if code := fsCmd(ctx, []string{"-D", "fs.defaultFS", "-ls", "/"}, &gout, &gerr); code != 2 {
+		t.Fatalf("-D without a value: exit %d", code)
+	}
 }
