@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"math/rand"
 	"slices"
@@ -230,5 +231,48 @@ func TestReplaceDatanodeOnFailurePolicy(t *testing.T) {
 	appendBytes(t, best, "/rp/b", data[1000:])
 	if got := readFile(t, best, "/rp/b"); !bytes.Equal(got, data) {
 		t.Fatalf("best-effort append: %d bytes, different", len(got))
+	}
+}
+
+// TestPipelineCallsRefuseBadInput: updateBlockForPipeline, updatePipeline
+// and getAdditionalDatanode answer RemoteExceptions with HDFS's status codes
+// and change nothing when the request is wrong.
+func TestPipelineCallsRefuseBadInput(t *testing.T) {
+	c := testCluster(t, 3, smallBlocks)
+	lb := newFile(t, c, "/pc/f", 2)
+	blk := lb.Block
+	u := func(op string) string { return c.MetadataURL + "/api/v1/" + op + "?user.name=hdfs" }
+	other := blk
+	other.BlockID++
+	pool := blk
+	pool.BlockPoolID = "BP-0-other"
+	for _, tc := range []struct {
+		op        string
+		body      map[string]any
+		code      int
+		exception string
+	}{
+		{"updateBlockForPipeline", map[string]any{"path": "/pc/f", "clientName": "test", "block": other}, 403, "IOException"},
+		{"updateBlockForPipeline", map[string]any{"path": "/pc/f", "clientName": "intruder", "block": blk}, 403, "LeaseExpiredException"},
+		{"updateBlockForPipeline", map[string]any{"path": "/pc/f", "clientName": "test", "block": pool}, 400, "IllegalArgumentException"},
+		{"updateBlockForPipeline", map[string]any{"path": "/pc/none", "clientName": "test", "block": blk}, 404, "FileNotFoundException"},
+		{"updateBlockForPipeline", map[string]any{"path": "/pc/f", "clientName": "test", "block": blk, "extra": 1}, 400, "IllegalArgumentException"},
+		{"updatePipeline", map[string]any{"path": "/pc/f", "clientName": "test", "oldBlock": blk, "newBlock": blk}, 403, "IOException"},
+		{"getAdditionalDatanode", map[string]any{"path": "/pc/f", "clientName": "test", "block": blk, "existing": lb.uuids(), "numAdditionalNodes": 0}, 400, "IllegalArgumentException"},
+		{"getAdditionalDatanode", map[string]any{"path": "/pc/f", "clientName": "test", "block": other, "existing": lb.uuids(), "numAdditionalNodes": 1}, 403, "IOException"},
+	} {
+		b, _ := json.Marshal(tc.body)
+		code, _, body := curlL(t, "POST", u(tc.op), b)
+		if code != tc.code || !bytes.Contains(body, []byte(`"exception":"`+tc.exception+`"`)) {
+			t.Errorf("%s %s: %d %s, want %d %s", tc.op, b, code, body, tc.code, tc.exception)
+		}
+	}
+	// Nothing changed: the block keeps its stamp, and a good call works.
+	if got := locations(t, c, "/pc/f"); len(got) != 1 || got[0].Block.GenerationStamp != blk.GenerationStamp {
+		t.Fatalf("blocks after refused calls: %+v, want stamp %d", got, blk.GenerationStamp)
+	}
+	var add located
+	if code := call(t, "POST", u("getAdditionalDatanode"), map[string]any{"path": "/pc/f", "clientName": "test", "block": blk, "existing": lb.uuids(), "numAdditionalNodes": 1}, &add); code != 200 || len(add.Locations) != 1 || slices.Contains(lb.uuids(), add.Locations[0].UUID) {
+		t.Fatalf("getAdditionalDatanode: %d %+v (existing %v)", code, add, lb.uuids())
 	}
 }

@@ -88,16 +88,25 @@ func (ns *Namespace) AbandonBlock(ctx context.Context, path, clientName string, 
 		return err
 	}
 	return ns.mutate(ctx, "Cannot abandon block of "+path, func(t *tx) error {
-		n, err := ns.leaseHolder(comps, path, clientName)
+		n, err := ns.heldLastBlock(comps, path, clientName, blockID)
 		if err != nil {
 			return err
 		}
-		k := len(n.blocks)
-		if k == 0 || n.blocks[k-1].ID != blockID {
-			return errs.E(errs.IO, "Block %d is not the last block of %s", blockID, path)
-		}
-		return t.log(&UpdateBlocks{Path: hdfspath.Join(comps), Blocks: append([]Block(nil), n.blocks[:k-1]...)})
+		return t.log(&UpdateBlocks{Path: hdfspath.Join(comps), Blocks: append([]Block(nil), n.blocks[:len(n.blocks)-1]...)})
 	})
+}
+
+// heldLastBlock resolves a file under construction held by clientName whose
+// last block is blockID.
+func (ns *Namespace) heldLastBlock(comps []string, path, clientName string, blockID int64) (*Inode, error) {
+	n, err := ns.leaseHolder(comps, path, clientName)
+	if err != nil {
+		return nil, err
+	}
+	if k := len(n.blocks); k == 0 || n.blocks[k-1].ID != blockID {
+		return nil, errs.E(errs.IO, "Block %d is not the last block of %s", blockID, path)
+	}
+	return n, nil
 }
 
 // UpdateBlockForPipeline issues a new generation stamp for blockID, the
@@ -112,15 +121,11 @@ func (ns *Namespace) UpdateBlockForPipeline(ctx context.Context, path, clientNam
 	}
 	var nb Block
 	err = ns.mutate(ctx, "Cannot update the pipeline of "+path, func(t *tx) error {
-		n, err := ns.leaseHolder(comps, path, clientName)
+		n, err := ns.heldLastBlock(comps, path, clientName, blockID)
 		if err != nil {
 			return err
 		}
-		k := len(n.blocks)
-		if k == 0 || n.blocks[k-1].ID != blockID {
-			return errs.E(errs.IO, "Block %d is not the last block of %s", blockID, path)
-		}
-		nb = n.blocks[k-1]
+		nb = n.blocks[len(n.blocks)-1]
 		nb.GenStamp = ns.genStamp + 1
 		return t.log(&SetGenstamp{GenStamp: nb.GenStamp})
 	})
@@ -137,14 +142,14 @@ func (ns *Namespace) UpdatePipeline(ctx context.Context, path, clientName string
 		return err
 	}
 	return ns.mutate(ctx, "Cannot update the pipeline of "+path, func(t *tx) error {
-		n, err := ns.leaseHolder(comps, path, clientName)
+		n, err := ns.heldLastBlock(comps, path, clientName, old.ID)
 		if err != nil {
 			return err
 		}
 		k := len(n.blocks)
 		switch {
-		case k == 0 || n.blocks[k-1].ID != old.ID || updated.ID != old.ID:
-			return errs.E(errs.IO, "Block %d is not the last block of %s", old.ID, path)
+		case updated.ID != old.ID:
+			return errs.E(errs.IllegalArgument, "updatePipeline of block %d to block %d", old.ID, updated.ID)
 		case n.blocks[k-1].GenStamp != old.GenStamp:
 			cur := n.blocks[k-1]
 			return errs.E(errs.IO, "blk_%d_%d is not the current state of the last block of %s: blk_%d_%d",
