@@ -220,6 +220,10 @@ type LocationsRequest struct {
 	// ClientHost is the reader's address: each block's holders come back
 	// nearest first (absent: random order, decommissioned nodes last).
 	ClientHost string `json:"clientHost,omitempty"`
+	// Newer asks, instead, for the replicas whose generation stamp is newer
+	// than the namespace's: a pipeline recovery or an append the datanodes
+	// finished but the namespace never recorded (lease recovery adopts them).
+	Newer bool `json:"newer,omitempty"`
 }
 
 // BlockLocation is one block's live replicas.
@@ -229,7 +233,10 @@ type BlockLocation struct {
 	// Lengths are the replica lengths the datanodes reported, in the order
 	// of Locations (lease recovery uses them).
 	Lengths []int64 `json:"lengths"`
-	Corrupt bool    `json:"corrupt"`
+	// GenStamps are the replicas' generation stamps, in the same order
+	// (with Newer only).
+	GenStamps []int64 `json:"genStamps,omitempty"`
+	Corrupt   bool    `json:"corrupt"`
 }
 
 // LocationsReply answers a LocationsRequest in its order.

@@ -9,10 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/granary-fs/granary/internal/client"
+	"github.com/granary-fs/granary/internal/packet"
 	"github.com/granary-fs/granary/services/cluster"
 	"github.com/granary-fs/granary/services/datanode"
 	"github.com/granary-fs/granary/services/metadata"
@@ -158,5 +160,64 @@ func TestAbandonedFileIsClosedByLeaseRecovery(t *testing.T) {
 	eventually(t, 20*time.Second, "lease recovery to close the file", func() bool { return isClosed(t, c, "/lease/f") })
 	if got := readFile(t, newClient(c, "hdfs"), "/lease/f"); !bytes.Equal(got, data) {
 		t.Fatalf("recovered file holds %d bytes, want the %d the datanodes hold", len(got), len(data))
+	}
+}
+
+// TestLeaseRecoveryAdoptsAnUnrecordedAppend: a writer appends to a file's
+// partial last block on every datanode holding it, under the new stamp it
+// was given, and vanishes before recording it (updatePipeline). Lease
+// recovery finds the replicas under the newer stamp and closes the file
+// with them, as HDFS's block recovery does: neither the old bytes nor the
+// appended ones are lost.
+func TestLeaseRecoveryAdoptsAnUnrecordedAppend(t *testing.T) {
+	c := testCluster(t, 3, func(cfg *cluster.Config) {
+		smallBlocks(cfg)
+		inner := cfg.Metadata
+		cfg.Metadata = func(m *metadata.Config) {
+			inner(m)
+			m.LeaseHardLimit = time.Second
+			m.LeaseCheck = 100 * time.Millisecond
+		}
+	})
+	cl := newClient(c, "hdfs")
+	data := randomBytes(2000, 5)
+	writeFile(t, cl, "/lease/a", data[:1000], client.CreateOptions{BlockSize: 64 << 10, Replication: 2})
+	lb := locations(t, c, "/lease/a")[0]
+	holders := lb.uuids()
+	if len(holders) != 2 {
+		t.Fatalf("holders %v", holders)
+	}
+	u := func(op string) string { return c.MetadataURL + "/api/v1/" + op + "?user.name=hdfs" }
+	if code := call(t, "POST", u("append"), map[string]any{"path": "/lease/a", "clientName": "ghost"}, &struct{}{}); code != 200 {
+		t.Fatalf("append: %d", code)
+	}
+	var nb located
+	if code := call(t, "POST", u("updateBlockForPipeline"), map[string]any{"path": "/lease/a", "clientName": "ghost", "block": lb.Block}, &nb); code != 200 {
+		t.Fatalf("updateBlockForPipeline: %d", code)
+	}
+	// The append reaches both datanodes: 24 bytes complete the partial
+	// chunk, the rest follows.
+	body := packet.AppendEnd(packet.Append(packet.Append(nil, data[1000:1024]), data[1024:]))
+	second := strings.TrimPrefix(c.DatanodeURLs[index(t, c, holders[1])], "http://")
+	put := fmt.Sprintf("%s/api/v1/blocks/%d?bpid=%s&gs=%d&appendgs=%d&appendlength=1000&targets=%s", c.DatanodeURLs[index(t, c, holders[0])],
+		lb.Block.BlockID, lb.Block.BlockPoolID, nb.Block.GenerationStamp, lb.Block.GenerationStamp, second)
+	req, _ := http.NewRequest(http.MethodPut, put, bytes.NewReader(body))
+	req.Header.Set("Content-Type", packet.ContentType)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Contains(res, []byte(`"length":2000`)) || !bytes.Contains(res, []byte(`"failed":[]`)) {
+		t.Fatalf("the append on the datanodes: %d %s", resp.StatusCode, res)
+	}
+	// The ghost never calls updatePipeline nor renews its lease.
+	eventually(t, 20*time.Second, "lease recovery to close the file", func() bool { return isClosed(t, c, "/lease/a") })
+	if got := readFile(t, cl, "/lease/a"); !bytes.Equal(got, data) {
+		t.Fatalf("recovered file: %d bytes, want the %d on the datanodes", len(got), len(data))
+	}
+	if after := locations(t, c, "/lease/a")[0].Block; after.GenerationStamp != nb.Block.GenerationStamp || after.NumBytes != 2000 {
+		t.Fatalf("last block after the recovery %+v, want stamp %d and 2000 bytes", after, nb.Block.GenerationStamp)
 	}
 }

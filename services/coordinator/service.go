@@ -212,6 +212,9 @@ func (s *Service) subscribe() error {
 			return dnproto.ChooseTargetsReply{Targets: s.mgr.ChooseTargets(*req)}, nil
 		}),
 		dnproto.SubjBlockLocations: dnproto.JSON(func(_ context.Context, req *dnproto.LocationsRequest) (any, error) {
+			if req.Newer {
+				return dnproto.LocationsReply{Blocks: s.mgr.NewerReplicas(req.Blocks)}, nil
+			}
 			return dnproto.LocationsReply{Blocks: s.mgr.Locations(req.Blocks, req.ClientHost)}, nil
 		}),
 		dnproto.SubjCluster: func(context.Context, []byte) (any, error) {

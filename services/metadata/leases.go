@@ -2,8 +2,11 @@ package metadata
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
+
+	"github.com/granary-fs/granary/internal/dnproto"
 )
 
 // leaseManager is HDFS's LeaseManager: the last renewal of each lease
@@ -76,14 +79,35 @@ func (s *Service) leaseLoop(ctx context.Context) error {
 
 // recoverLease closes path, held by holder, at the length the datanodes
 // hold of its last block (the shortest replica), dropping a last block no
-// datanode holds.
+// datanode holds. Replicas of the last block under a newer generation
+// stamp — a pipeline recovery or an append the datanodes finished but the
+// writer never recorded with updatePipeline — are adopted, stamp and
+// shortest length, as HDFS's block recovery would.
 func (s *Service) recoverLease(ctx context.Context, path, holder string) error {
 	ns := s.namespace()
 	h, blocks, lastOpen, err := ns.LeaseOf(path)
 	if err != nil || h != holder {
 		return err
 	}
-	if lastOpen {
+	adopted := false
+	if len(blocks) > 0 {
+		last := &blocks[len(blocks)-1]
+		newer, err := s.askLocations(ctx, dnproto.LocationsRequest{Blocks: []int64{last.ID}, Newer: true})
+		if err != nil {
+			return err
+		}
+		if gs := newer[0].GenStamps; len(gs) > 0 {
+			top := slices.Max(gs)
+			n := int64(-1)
+			for i, g := range gs {
+				if g == top && (n < 0 || newer[0].Lengths[i] < n) {
+					n = newer[0].Lengths[i]
+				}
+			}
+			last.GenStamp, last.NumBytes, adopted = top, n, true
+		}
+	}
+	if lastOpen && !adopted {
 		last := blocks[len(blocks)-1]
 		locs, err := s.locations(ctx, []int64{last.ID}, "")
 		if err != nil {
@@ -106,7 +130,7 @@ func (s *Service) recoverLease(ctx context.Context, path, holder string) error {
 	for _, b := range blocks {
 		size += b.NumBytes
 	}
-	s.log.Info("lease recovered: file closed", "path", path, "holder", holder, "length", size)
+	s.log.Info("lease recovered: file closed", "path", path, "holder", holder, "length", size, "newerStampAdopted", adopted)
 	return nil
 }
 

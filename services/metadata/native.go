@@ -233,13 +233,18 @@ func (s *Service) minReplicated(ctx context.Context, id int64) (bool, error) {
 
 // locations asks the coordinator where blocks are, nearest reader first.
 func (s *Service) locations(ctx context.Context, ids []int64, reader string) ([]dnproto.BlockLocation, error) {
+	return s.askLocations(ctx, dnproto.LocationsRequest{Blocks: ids, ClientHost: reader})
+}
+
+func (s *Service) askLocations(ctx context.Context, req dnproto.LocationsRequest) ([]dnproto.BlockLocation, error) {
+	ids := req.Blocks
 	if s.coord == nil {
 		return nil, errs.E(errs.IO, "no coordinator: this metadata service runs without block management")
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	var reply dnproto.LocationsReply
-	if err := dnproto.Call(cctx, s.coord.nc, dnproto.SubjBlockLocations, dnproto.LocationsRequest{Blocks: ids, ClientHost: reader}, &reply); err != nil {
+	if err := dnproto.Call(cctx, s.coord.nc, dnproto.SubjBlockLocations, req, &reply); err != nil {
 		return nil, err
 	}
 	if len(reply.Blocks) != len(ids) {

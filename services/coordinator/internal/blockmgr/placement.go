@@ -180,3 +180,27 @@ func (m *Manager) Locations(ids []int64, reader string) []dnproto.BlockLocation 
 	}
 	return out
 }
+
+// NewerReplicas returns, for each block, the replicas whose generation
+// stamp is newer than the block's — written under a stamp the namespace
+// issued but did not record before its writer went away.
+func (m *Manager) NewerReplicas(ids []int64) []dnproto.BlockLocation {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]dnproto.BlockLocation, len(ids))
+	for i, id := range ids {
+		out[i] = dnproto.BlockLocation{ID: id, Locations: []dnproto.DatanodeInfo{}, Lengths: []int64{}, GenStamps: []int64{}}
+		b := m.blocks[id]
+		if b == nil {
+			continue
+		}
+		for _, n := range m.nodes {
+			if r, ok := n.replicas[id]; ok && !n.dead && r.genStamp > b.GenStamp {
+				out[i].Locations = append(out[i].Locations, n.info())
+				out[i].Lengths = append(out[i].Lengths, r.numBytes)
+				out[i].GenStamps = append(out[i].GenStamps, r.genStamp)
+			}
+		}
+	}
+	return out
+}
