@@ -44,22 +44,31 @@ type ReplicaWriter struct {
 func (s *Store) CreateRBW(bpid string, id, gs int64) (*ReplicaWriter, error) {
 	s.mu.Lock()
 	v, err := s.nextVolume()
+	if err == nil {
+		s.startWriting(bpid, id)
+	}
 	s.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
+	fail := func(err error) (*ReplicaWriter, error) {
+		s.mu.Lock()
+		s.doneWriting(bpid, id)
+		s.mu.Unlock()
+		return nil, err
+	}
 	dir := filepath.Join(v.bpDir(bpid), "current", "rbw")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
+		return fail(err)
 	}
 	blk, err := os.OpenFile(filepath.Join(dir, BlockFileName(id)), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	meta, err := os.OpenFile(filepath.Join(dir, MetaFileName(id, gs)), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		blk.Close()
-		return nil, err
+		return fail(err)
 	}
 	bw, mw := blockBufs.Get().(*bufio.Writer), metaBufs.Get().(*bufio.Writer)
 	bw.Reset(blk)
@@ -154,22 +163,26 @@ func (w *ReplicaWriter) Finalize() (Replica, error) {
 	}
 	w.done = true
 	defer w.release()
+	defer func() {
+		w.s.mu.Lock()
+		w.s.doneWriting(w.bpid, w.id)
+		w.s.mu.Unlock()
+	}()
 	for _, f := range []struct {
 		b *bufio.Writer
 		f *os.File
 	}{{w.bw, w.blk}, {w.mw, w.meta}} {
-		if err := f.b.Flush(); err != nil {
-			w.removeFiles()
-			return Replica{}, err
+		err := f.b.Flush()
+		if err == nil && w.s.SyncOnClose {
+			err = f.f.Sync()
 		}
-		if w.s.SyncOnClose {
-			if err := f.f.Sync(); err != nil {
-				w.removeFiles()
-				return Replica{}, err
-			}
+		if cerr := f.f.Close(); err == nil {
+			err = cerr
 		}
-		if err := f.f.Close(); err != nil {
-			w.removeFiles()
+		if err != nil {
+			w.blk.Close()
+			w.meta.Close()
+			w.discard()
 			return Replica{}, err
 		}
 	}
@@ -207,11 +220,10 @@ func (w *ReplicaWriter) Abort() {
 	w.done = true
 	w.blk.Close()
 	w.meta.Close()
-	if w.orig != nil {
-		w.rollBack()
-	} else {
-		w.removeFiles()
-	}
+	w.discard()
+	w.s.mu.Lock()
+	w.s.doneWriting(w.bpid, w.id)
+	w.s.mu.Unlock()
 	w.release()
 }
 
@@ -298,6 +310,7 @@ func (s *Store) AppendRBW(bpid string, id, gs, newGS, numBytes int64) (*ReplicaW
 	w.bw, w.mw = blockBufs.Get().(*bufio.Writer), metaBufs.Get().(*bufio.Writer)
 	w.bw.Reset(w.blk)
 	w.mw.Reset(w.meta)
+	s.startWriting(bpid, id)
 	return w, nil
 }
 
@@ -340,6 +353,16 @@ func (w *ReplicaWriter) rollBackLocked() {
 	}
 	w.s.replicas[w.bpid][w.id] = r
 	r.Volume.used += r.NumBytes + metaSize(r.NumBytes)
+}
+
+// discard drops what a failed writer wrote: an append is rolled back, a
+// new replica removed.
+func (w *ReplicaWriter) discard() {
+	if w.orig != nil {
+		w.rollBack()
+	} else {
+		w.removeFiles()
+	}
 }
 
 func (w *ReplicaWriter) removeFiles() {

@@ -48,6 +48,7 @@ type Store struct {
 	datanodeUUID string
 	clusterID    string
 	replicas     map[string]map[int64]*Replica // block pool → block ID → replica
+	writing      map[string]int                // "bpid/id" of replicas being written → writers
 	next         int                           // round-robin volume index
 	// SyncOnClose fsyncs finalized replicas (dfs.datanode.synconclose).
 	SyncOnClose bool
@@ -62,7 +63,7 @@ func Open(dirs []string, tolerated int) (*Store, error) {
 	if len(dirs) == 0 {
 		return nil, errors.New("no data directories configured")
 	}
-	s := &Store{replicas: map[string]map[int64]*Replica{}}
+	s := &Store{replicas: map[string]map[int64]*Replica{}, writing: map[string]int{}}
 	var failed int
 	for _, d := range dirs {
 		v, err := s.openVolume(d)
@@ -355,6 +356,20 @@ func (s *Store) removeFilesLocked(bpid string, r *Replica) {
 	r.Volume.used -= r.NumBytes + metaSize(r.NumBytes)
 }
 
+func writingKey(bpid string, id int64) string { return fmt.Sprintf("%s/%d", bpid, id) }
+
+// startWriting and doneWriting bracket a replica being written, which the
+// directory scan leaves alone (HDFS's replica map holds RBW replicas for
+// the same reason). Callers hold s.mu.
+func (s *Store) startWriting(bpid string, id int64) { s.writing[writingKey(bpid, id)]++ }
+
+func (s *Store) doneWriting(bpid string, id int64) {
+	k := writingKey(bpid, id)
+	if s.writing[k]--; s.writing[k] <= 0 {
+		delete(s.writing, k)
+	}
+}
+
 // SaveDfsUsed caches each volume's usage for a quick restart (HDFS's
 // dfsUsed file: "<bytes> <time ms>").
 func (s *Store) SaveDfsUsed() {
@@ -450,6 +465,9 @@ func (s *Store) ReconcileDisk(bpid string) (DirectoryDiff, error) {
 	for id, r := range m {
 		disk := onDisk[id]
 		switch {
+		case s.writing[writingKey(bpid, id)] > 0:
+			// Being written (an append moved it to rbw/): its writer
+			// finishes it.
 		case disk == nil:
 			d.Removed = append(d.Removed, *r)
 			delete(m, id)
@@ -459,7 +477,7 @@ func (s *Store) ReconcileDisk(bpid string) (DirectoryDiff, error) {
 		}
 	}
 	for id, r := range onDisk {
-		if _, ok := m[id]; !ok {
+		if _, ok := m[id]; !ok && s.writing[writingKey(bpid, id)] == 0 {
 			d.Added = append(d.Added, *r)
 			m[id] = r
 		}

@@ -215,3 +215,50 @@ func TestAppendContinuesTheReplica(t *testing.T) {
 		t.Fatal("an aborted append did not restore the replica")
 	}
 }
+
+// TestDirectoryScanLeavesWritersAlone: replicas being written (a new one
+// in rbw/, an append moved to rbw/) are neither added nor removed by the
+// directory scan; once finished, the scan finds nothing to change.
+func TestDirectoryScanLeavesWritersAlone(t *testing.T) {
+	st, err := Open(volumes(t, 1), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.InitBlockPool("CID-1", bp, 42, 7); err != nil {
+		t.Fatal(err)
+	}
+	data := []byte(strings.Repeat("z", 1500))
+	if _, err := st.WriteFinalized(bp, 1, 1001, data); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := st.CreateRBW(bp, 2, 1001)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fresh.Write(data, ChecksumFile(data)[MetaHeaderLen:]); err != nil {
+		t.Fatal(err)
+	}
+	appending, err := st.AppendRBW(bp, 1, 1001, 1002, 1500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := appendPackets(appending, 1500, data[:100]); err != nil {
+		t.Fatal(err)
+	}
+	empty := func(d DirectoryDiff) bool { return len(d.Added)+len(d.Removed)+len(d.Changed) == 0 }
+	if d, err := st.ReconcileDisk(bp); err != nil || !empty(d) {
+		t.Fatalf("scan during the writes: %+v %v", d, err)
+	}
+	if _, err := fresh.Finalize(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := appending.Finalize(); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := st.ReconcileDisk(bp); err != nil || !empty(d) {
+		t.Fatalf("scan after the writes: %+v %v", d, err)
+	}
+	if r, ok := st.Get(bp, 1); !ok || r.GenStamp != 1002 || r.NumBytes != 1600 {
+		t.Fatalf("appended replica %+v %v", r, ok)
+	}
+}
