@@ -227,6 +227,13 @@ func (ns *Namespace) Append(ctx context.Context, u *User, path, clientName, clie
 				"Failed to APPEND_FILE %s for %s on %s because this file lease is currently owned by %s on %s",
 				path, clientName, clientMachine, n.uc.clientName, n.uc.clientMachine)
 		}
+		// A partial last block becomes under construction again and counts
+		// at its full size (HDFS's verifyQuotaForUCBlock).
+		if k := len(n.blocks); k > 0 && n.blocks[k-1].NumBytes < n.blockSize {
+			if err := checkQuota(n.parent, nil, 0, (n.blockSize-n.blocks[k-1].NumBytes)*int64(n.repl)); err != nil {
+				return err
+			}
+		}
 		if err := t.log(&AppendOp{Path: hdfspath.Join(comps), ClientName: clientName, ClientMachine: clientMachine}); err != nil {
 			return err
 		}

@@ -346,6 +346,33 @@ func TestPipelineRecoveryStamps(t *testing.T) {
 	}
 }
 
+func TestAppendChecksTheSpaceQuota(t *testing.T) {
+	ctx := context.Background()
+	ns, _ := newTestNS()
+	opts := CreateOptions{CreateParent: true, Mode: -1, ClientName: "c", BlockSize: 1 << 20, Replication: 2}
+	_, b, err := ns.CreateWithBlock(ctx, super, "/q/f", opts)
+	if err != nil || b == nil {
+		t.Fatal(b, err)
+	}
+	b.NumBytes = 1000
+	if err := ns.Complete(ctx, super, "/q/f", "c", b); err != nil {
+		t.Fatal(err)
+	}
+	// The block at its full size, twice, is 2 MiB: one byte less refuses.
+	if err := ns.SetQuota(ctx, super, "/q", QuotaDontSet, 2*(1<<20)-1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ns.Append(ctx, super, "/q/f", "c2", "h"); !errs.Is(err, errs.DSQuotaExceeded) {
+		t.Fatalf("append over the space quota: %v, want DSQuotaExceededException", err)
+	}
+	if err := ns.SetQuota(ctx, super, "/q", QuotaDontSet, 2*(1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ns.Append(ctx, super, "/q/f", "c2", "h"); err != nil {
+		t.Fatalf("append within the quota: %v", err)
+	}
+}
+
 func TestReplayRefusesGaps(t *testing.T) {
 	ns := New(Config{Superuser: "hdfs"})
 	if err := ns.Replay(2, &Mkdir{InodeID: 16386, Path: "/a", Mode: 0o755}); err == nil {
