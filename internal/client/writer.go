@@ -27,9 +27,11 @@ type CreateOptions struct {
 
 // Writer streams a file's bytes into blocks through the datanode pipeline.
 // The bytes of the block in flight are kept until the pipeline stored them,
-// so a failed first datanode is replaced (the block is abandoned and
-// written again to other datanodes) without losing data; datanodes that
-// fail further down the pipeline are left to re-replication.
+// so that when a datanode fails the block is written again to the
+// survivors under a new generation stamp (HDFS's pipeline recovery, with
+// its replace-datanode-on-failure policy); with no survivor a new block is
+// written to other datanodes. A writer from Append first continues the
+// file's partial last block.
 type Writer struct {
 	c         *Client
 	ctx       context.Context
@@ -189,12 +191,12 @@ func (w *Writer) sendPacket() {
 // startBlock allocates the next block (or takes the one create allocated)
 // and opens its pipeline.
 func (w *Writer) startBlock(excluded []string) error {
-	req := api.AddBlockRequest{Path: w.path, ClientName: w.c.clientName, Previous: w.prev, ExcludeNodes: excluded}
-	var lb api.LocatedBlock
-	backoff := 100 * time.Millisecond
 	if w.appendTo != nil {
 		return w.startAppend()
 	}
+	req := api.AddBlockRequest{Path: w.path, ClientName: w.c.clientName, Previous: w.prev, ExcludeNodes: excluded}
+	var lb api.LocatedBlock
+	backoff := 100 * time.Millisecond
 	for attempt := 0; ; attempt++ {
 		if w.first != nil {
 			lb, w.first = *w.first, nil
@@ -293,9 +295,10 @@ func (w *Writer) openPipeline() {
 	}()
 }
 
-// finishBlock ends the block's stream and waits for the pipeline. When the
-// first datanode failed, the block is abandoned and written again, whole,
-// to a new pipeline without that datanode.
+// finishBlock ends the block's stream and waits for the pipeline. When a
+// datanode failed, the block is written again, whole, to the others under
+// a new generation stamp (recoverPipeline); when none is left it is
+// abandoned and written to a new pipeline without the failed node.
 func (w *Writer) finishBlock() error {
 	w.sendPacket()
 	for attempt := 0; ; attempt++ {
