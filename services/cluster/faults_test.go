@@ -175,7 +175,9 @@ func TestLeaseRecoveryAdoptsAnUnrecordedAppend(t *testing.T) {
 		inner := cfg.Metadata
 		cfg.Metadata = func(m *metadata.Config) {
 			inner(m)
-			m.LeaseHardLimit = time.Second
+			// Long enough for the append below to reach the datanodes
+			// before the lease can expire.
+			m.LeaseHardLimit = 3 * time.Second
 			m.LeaseCheck = 100 * time.Millisecond
 		}
 	})
