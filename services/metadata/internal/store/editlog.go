@@ -127,8 +127,8 @@ func (l *EditLog) flush(ctx context.Context) error {
 		l.mu.Unlock()
 		err := l.commitWithRetry(ctx, b)
 		b.err = err
-		close(b.done)
 		if err != nil {
+			close(b.done)
 			l.failing.Store(true)
 			// Everything queued behind the failed batch fails too.
 			l.mu.Lock()
@@ -139,11 +139,14 @@ func (l *EditLog) flush(ctx context.Context) error {
 			close(rest.done)
 			return err
 		}
+		// Committed() and the block changes are up to date before any
+		// waiter of the batch is answered.
 		last := b.txids[len(b.txids)-1]
 		l.committed.Store(last)
 		if l.onCommit != nil {
 			l.onCommit(last, b.changes)
 		}
+		close(b.done)
 		if ctx.Err() == nil {
 			return nil
 		}
