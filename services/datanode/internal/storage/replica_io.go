@@ -311,6 +311,7 @@ func (s *Store) AppendRBW(bpid string, id, gs, newGS, numBytes int64) (*ReplicaW
 	w.bw.Reset(w.blk)
 	w.mw.Reset(w.meta)
 	s.startWriting(bpid, id)
+	s.appends[writingKey(bpid, id)] = w
 	return w, nil
 }
 
@@ -370,29 +371,53 @@ func (w *ReplicaWriter) removeFiles() {
 	_ = os.Remove(w.meta.Name())
 }
 
-// OpenReplica opens a finalized replica's block and meta files.
+// OpenReplica opens a finalized replica's block and meta files. A replica
+// being appended to is read as it was before the append (HDFS serves its
+// visible length), from rbw/.
 func (s *Store) OpenReplica(bpid string, id int64) (*ReplicaReader, error) {
-	r, ok := s.Get(bpid, id)
-	if !ok || r.State != Finalized {
+	s.mu.RLock()
+	var r Replica
+	var blkPath, metaPath string
+	var lastCRC []byte
+	if p, ok := s.replicas[bpid][id]; ok && p.State == Finalized {
+		r = *p
+		dir := filepath.Dir(r.Volume.FinalizedPath(bpid, id))
+		blkPath, metaPath = filepath.Join(dir, BlockFileName(id)), filepath.Join(dir, MetaFileName(id, r.GenStamp))
+	} else if w := s.appends[writingKey(bpid, id)]; w != nil {
+		r, lastCRC = *w.orig, w.origCRC
+		blkPath, metaPath = w.blk.Name(), w.meta.Name()
+	}
+	s.mu.RUnlock()
+	if blkPath == "" {
 		return nil, fmt.Errorf("%w: block %d in %s", ErrNoReplica, id, bpid)
 	}
-	dir := filepath.Dir(r.Volume.FinalizedPath(bpid, id))
-	blk, err := os.Open(filepath.Join(dir, BlockFileName(id)))
+	blk, err := os.Open(blkPath)
 	if err != nil {
 		return nil, err
 	}
-	meta, err := os.Open(filepath.Join(dir, MetaFileName(id, r.GenStamp)))
+	meta, err := os.Open(metaPath)
 	if err != nil {
 		blk.Close()
 		return nil, err
 	}
-	return &ReplicaReader{Replica: r, blk: blk, meta: meta}, nil
+	rr := &ReplicaReader{Replica: r, blk: blk, meta: meta, lastCRC: lastCRC}
+	if rr.lastCRC == nil && r.NumBytes%BytesPerChecksum != 0 {
+		// The CRC of a partial last chunk is taken now: an append may
+		// replace it while this reader reads the bytes it covers.
+		rr.lastCRC = make([]byte, 4)
+		if _, err := meta.ReadAt(rr.lastCRC, MetaHeaderLen+4*(r.NumBytes/BytesPerChecksum)); err != nil {
+			rr.Close()
+			return nil, fmt.Errorf("%w: meta file too short: %v", ErrChecksum, err)
+		}
+	}
+	return rr, nil
 }
 
 // ReplicaReader reads a finalized replica, verifying checksums.
 type ReplicaReader struct {
 	Replica
 	blk, meta *os.File
+	lastCRC   []byte // the CRC of a partial last chunk, as of the open
 }
 
 // Close closes the files.
@@ -440,6 +465,9 @@ func (r *ReplicaReader) ReadVerified(w io.Writer, offset, length int64) (int64, 
 		if _, err := r.meta.ReadAt(crcs[:4*nc], MetaHeaderLen+4*(pos/BytesPerChecksum)); err != nil {
 			return sent, fmt.Errorf("%w: meta file too short: %v", ErrChecksum, err)
 		}
+		if r.lastCRC != nil && pos+n == r.NumBytes {
+			copy(crcs[4*(nc-1):], r.lastCRC)
+		}
 		if err := VerifyChunks(data[:n], crcs[:4*nc], pos); err != nil {
 			return sent, err
 		}
@@ -464,9 +492,11 @@ func (s *Store) BlockChecksum(bpid string, id int64) ([16]byte, int64, error) {
 	defer rr.Close()
 	h := md5.New()
 	crcs := (rr.NumBytes + BytesPerChecksum - 1) / BytesPerChecksum
-	if _, err := io.Copy(h, io.NewSectionReader(rr.meta, MetaHeaderLen, 4*crcs)); err != nil {
+	full := rr.NumBytes / BytesPerChecksum
+	if _, err := io.Copy(h, io.NewSectionReader(rr.meta, MetaHeaderLen, 4*full)); err != nil {
 		return [16]byte{}, 0, err
 	}
+	h.Write(rr.lastCRC) // nil without a partial chunk
 	var sum [16]byte
 	copy(sum[:], h.Sum(nil))
 	return sum, crcs, nil

@@ -49,6 +49,7 @@ type Store struct {
 	clusterID    string
 	replicas     map[string]map[int64]*Replica // block pool → block ID → replica
 	writing      map[string]int                // "bpid/id" of replicas being written → writers
+	appends      map[string]*ReplicaWriter     // "bpid/id" → the append in progress
 	next         int                           // round-robin volume index
 	// SyncOnClose fsyncs finalized replicas (dfs.datanode.synconclose).
 	SyncOnClose bool
@@ -63,7 +64,7 @@ func Open(dirs []string, tolerated int) (*Store, error) {
 	if len(dirs) == 0 {
 		return nil, errors.New("no data directories configured")
 	}
-	s := &Store{replicas: map[string]map[int64]*Replica{}, writing: map[string]int{}}
+	s := &Store{replicas: map[string]map[int64]*Replica{}, writing: map[string]int{}, appends: map[string]*ReplicaWriter{}}
 	var failed int
 	for _, d := range dirs {
 		v, err := s.openVolume(d)
@@ -368,6 +369,7 @@ func (s *Store) doneWriting(bpid string, id int64) {
 	if s.writing[k]--; s.writing[k] <= 0 {
 		delete(s.writing, k)
 	}
+	delete(s.appends, k)
 }
 
 // SaveDfsUsed caches each volume's usage for a quick restart (HDFS's

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"encoding/binary"
 	"hash/crc32"
 	"os"
@@ -260,5 +261,63 @@ func TestDirectoryScanLeavesWritersAlone(t *testing.T) {
 	}
 	if r, ok := st.Get(bp, 1); !ok || r.GenStamp != 1002 || r.NumBytes != 1600 {
 		t.Fatalf("appended replica %+v %v", r, ok)
+	}
+}
+
+// TestReadsDuringAnAppend: readers see the replica as it was before the
+// append — one opened before it and one opened during it — even after the
+// append replaced the CRC of the partial last chunk they read.
+func TestReadsDuringAnAppend(t *testing.T) {
+	st, err := Open(volumes(t, 1), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.InitBlockPool("CID-1", bp, 42, 7); err != nil {
+		t.Fatal(err)
+	}
+	data := []byte(strings.Repeat("0123456789", 200)) // 2000 bytes
+	if _, err := st.WriteFinalized(bp, 7, 1001, data[:1300]); err != nil {
+		t.Fatal(err)
+	}
+	before, err := st.OpenReplica(bp, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer before.Close()
+	w, err := st.AppendRBW(bp, 7, 1001, 1002, 1300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := appendPackets(w, 1300, data[1300:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.bw.Flush(); err != nil { // the appended bytes and CRCs reach the files
+		t.Fatal(err)
+	}
+	if err := w.mw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	during, err := st.OpenReplica(bp, 7)
+	if err != nil {
+		t.Fatalf("a replica being appended to cannot be read: %v", err)
+	}
+	defer during.Close()
+	for name, rr := range map[string]*ReplicaReader{"opened before": before, "opened during": during} {
+		var got bytes.Buffer
+		if _, err := rr.ReadVerified(&got, 0, rr.NumBytes); err != nil || got.String() != string(data[:1300]) || rr.GenStamp != 1001 {
+			t.Fatalf("reader %s the append: %d bytes, stamp %d, %v", name, got.Len(), rr.GenStamp, err)
+		}
+	}
+	if _, err := w.Finalize(); err != nil {
+		t.Fatal(err)
+	}
+	after, err := st.OpenReplica(bp, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer after.Close()
+	var got bytes.Buffer
+	if _, err := after.ReadVerified(&got, 0, after.NumBytes); err != nil || got.String() != string(data) {
+		t.Fatalf("after the append: %d bytes, %v", got.Len(), err)
 	}
 }
