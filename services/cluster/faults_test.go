@@ -133,16 +133,22 @@ func TestCorruptReplicaIsSkippedAndReported(t *testing.T) {
 	}
 }
 
-func TestAbandonedFileIsClosedByLeaseRecovery(t *testing.T) {
-	c := testCluster(t, 3, func(cfg *cluster.Config) {
+// leaseCluster is a test cluster whose leases expire after hardLimit,
+// checked every 100 ms.
+func leaseCluster(t *testing.T, hardLimit time.Duration) *cluster.Cluster {
+	return testCluster(t, 3, func(cfg *cluster.Config) {
 		smallBlocks(cfg)
 		inner := cfg.Metadata
 		cfg.Metadata = func(m *metadata.Config) {
 			inner(m)
-			m.LeaseHardLimit = time.Second
+			m.LeaseHardLimit = hardLimit
 			m.LeaseCheck = 100 * time.Millisecond
 		}
 	})
+}
+
+func TestAbandonedFileIsClosedByLeaseRecovery(t *testing.T) {
+	c := leaseCluster(t, time.Second)
 	ctx, disappear := context.WithCancel(context.Background())
 	cl := newClient(c, "hdfs")
 	const bs = 64 << 10
@@ -170,17 +176,9 @@ func TestAbandonedFileIsClosedByLeaseRecovery(t *testing.T) {
 // with them, as HDFS's block recovery does: neither the old bytes nor the
 // appended ones are lost.
 func TestLeaseRecoveryAdoptsAnUnrecordedAppend(t *testing.T) {
-	c := testCluster(t, 3, func(cfg *cluster.Config) {
-		smallBlocks(cfg)
-		inner := cfg.Metadata
-		cfg.Metadata = func(m *metadata.Config) {
-			inner(m)
-			// Long enough for the append below to reach the datanodes
-			// before the lease can expire.
-			m.LeaseHardLimit = 3 * time.Second
-			m.LeaseCheck = 100 * time.Millisecond
-		}
-	})
+	// The hard limit leaves the append below time to reach the datanodes
+	// before the lease can expire.
+	c := leaseCluster(t, 3*time.Second)
 	cl := newClient(c, "hdfs")
 	data := randomBytes(2000, 5)
 	writeFile(t, cl, "/lease/a", data[:1000], client.CreateOptions{BlockSize: 64 << 10, Replication: 2})

@@ -118,6 +118,19 @@ func TestFailedVolumesTolerated(t *testing.T) {
 	}
 }
 
+// openStore opens a store of one volume with the test block pool.
+func openStore(t *testing.T) *Store {
+	t.Helper()
+	st, err := Open(volumes(t, 1), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.InitBlockPool("CID-1", bp, 42, 7); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
 // appendPackets writes data to w as a writer does after an append: the
 // rest of a partial chunk alone first, then whole chunks.
 func appendPackets(w *ReplicaWriter, have int64, data []byte) error {
@@ -139,13 +152,7 @@ func appendPackets(w *ReplicaWriter, have int64, data []byte) error {
 }
 
 func TestAppendContinuesTheReplica(t *testing.T) {
-	st, err := Open(volumes(t, 1), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.InitBlockPool("CID-1", bp, 42, 7); err != nil {
-		t.Fatal(err)
-	}
+	st := openStore(t)
 	all := []byte(strings.Repeat("0123456789abcdef", 200)) // 3200 bytes
 	for i, c := range []struct{ before, added int }{{1300, 1000}, {1024, 700}, {100, 10}, {511, 1}, {0, 600}, {700, 0}} {
 		id := int64(1<<30 + i)
@@ -221,13 +228,7 @@ func TestAppendContinuesTheReplica(t *testing.T) {
 // in rbw/, an append moved to rbw/) are neither added nor removed by the
 // directory scan; once finished, the scan finds nothing to change.
 func TestDirectoryScanLeavesWritersAlone(t *testing.T) {
-	st, err := Open(volumes(t, 1), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.InitBlockPool("CID-1", bp, 42, 7); err != nil {
-		t.Fatal(err)
-	}
+	st := openStore(t)
 	data := []byte(strings.Repeat("z", 1500))
 	if _, err := st.WriteFinalized(bp, 1, 1001, data); err != nil {
 		t.Fatal(err)
@@ -268,13 +269,7 @@ func TestDirectoryScanLeavesWritersAlone(t *testing.T) {
 // append — one opened before it and one opened during it — even after the
 // append replaced the CRC of the partial last chunk they read.
 func TestReadsDuringAnAppend(t *testing.T) {
-	st, err := Open(volumes(t, 1), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.InitBlockPool("CID-1", bp, 42, 7); err != nil {
-		t.Fatal(err)
-	}
+	st := openStore(t)
 	data := []byte(strings.Repeat("0123456789", 200)) // 2000 bytes
 	if _, err := st.WriteFinalized(bp, 7, 1001, data[:1300]); err != nil {
 		t.Fatal(err)
