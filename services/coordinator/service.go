@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -225,8 +226,16 @@ func (s *Service) subscribe() error {
 		},
 	}
 	for subj, h := range handlers {
-		if _, err := dnproto.Serve(s.nc, subj, s.log, s.counted(subj, h)); err != nil {
-			return err
+		// Look-ups that change nothing are answered concurrently (one
+		// queue member per core); reports keep their order.
+		members := 1
+		if subj == dnproto.SubjBlockLocations || subj == dnproto.SubjChooseTargets {
+			members = runtime.GOMAXPROCS(0)
+		}
+		for range members {
+			if _, err := dnproto.Serve(s.nc, subj, s.log, s.counted(subj, h)); err != nil {
+				return err
+			}
 		}
 	}
 	_, err := s.nc.Subscribe(dnproto.SubjNamespaceEvents, s.namespaceEvents)
