@@ -77,3 +77,39 @@ func nodeByAddr(m *Manager, addr string) string {
 	}
 	return ""
 }
+
+func TestWrongLengthReplicaIsCorrupt(t *testing.T) {
+	m, _ := newTestManager(nil)
+	a, b, c := register(t, m, 1), register(t, m, 2), register(t, m, 3)
+	syncNS(m, dnproto.BlockEvent{ID: 1, GenStamp: 1001, NumBytes: 10, Complete: true, Replication: 2})
+	m.ApplyEvents(&dnproto.BlockEvents{Epoch: 1, Seq: 10, PrevSeq: 10})
+	report(t, m, a, 1, 1) // 10 bytes, as the namespace says
+	report(t, m, b, 1, 1)
+	// c holds the block finalized under the same stamp but 20 bytes long
+	// (a longer replica left by a lease recovery at the shortest length).
+	if err := m.Incremental(&dnproto.IncrementalReport{DatanodeUUID: c, Blocks: []dnproto.ReceivedDeleted{
+		{Block: dnproto.BlockRef{ID: 1, GenStamp: 1001, NumBytes: 20}, Status: dnproto.Received, StorageID: "DS-" + c},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	m.Reconcile()
+	if holders(m, 1) != 2 {
+		t.Fatalf("%d holders: the wrong-length replica is offered", holders(m, 1))
+	}
+	if st := m.CheckRedundancy(); st.Corrupt != 1 {
+		t.Fatalf("corrupt blocks %d, want 1", st.Corrupt)
+	}
+	// Enough good replicas: the wrong one is deleted from c.
+	r := m.Heartbeat(dnproto.Heartbeat{DatanodeUUID: c})
+	deleted := false
+	for _, cmd := range r.Commands {
+		if cmd.Action == dnproto.ActionInvalidate {
+			for _, blk := range cmd.Blocks {
+				deleted = deleted || (blk.ID == 1 && blk.NumBytes == 20)
+			}
+		}
+	}
+	if !deleted {
+		t.Fatalf("the wrong-length replica was not invalidated: %+v", r.Commands)
+	}
+}

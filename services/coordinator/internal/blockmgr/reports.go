@@ -146,6 +146,15 @@ func (m *Manager) Reconcile() int {
 			switch {
 			case b != nil && b.matches(r):
 				b.addHolder(n)
+			case b != nil && b.Complete && r.state == 0 && r.genStamp == b.GenStamp:
+				// A finalized replica of the right stamp but another length
+				// than the complete block (HDFS's SIZE_MISMATCH): corrupt,
+				// deleted once the block has enough good replicas.
+				b.removeHolder(n)
+				if b.corrupt == nil {
+					b.corrupt = map[*Node]bool{}
+				}
+				b.corrupt[n] = true
 			case b == nil || r.genStamp < b.GenStamp:
 				n.invalidate = append(n.invalidate, dnproto.BlockRef{ID: id, GenStamp: r.genStamp, NumBytes: r.numBytes})
 				delete(n.replicas, id)
