@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 
 	"github.com/granary-fs/granary/api"
 	"github.com/granary-fs/granary/internal/errs"
+	"github.com/granary-fs/granary/internal/packet"
 )
 
 // Reader streams a file, block by block, from one replica at a time; a
@@ -136,14 +138,18 @@ func (r *Reader) openAt(pos int64) error {
 	}
 }
 
-// getBlock asks datanode d for length bytes of blk from offset; the body
-// streams them, checksums verified by the datanode.
+// getBlock asks datanode d for length bytes of blk from offset. The
+// datanode checks its checksums before sending and sends them along; the
+// body checks them again as it streams the bytes (HDFS's end-to-end
+// checksums): a mismatch is a read error, and the reader goes to another
+// replica.
 func (c *Client) getBlock(ctx context.Context, d api.DatanodeInfo, blk api.ExtendedBlock, offset, length int64) (io.ReadCloser, error) {
 	u := fmt.Sprintf("http://%s/api/v1/blocks/%d?bpid=%s&offset=%d&length=%d", c.addr(d), blk.BlockID, blk.BlockPoolID, offset, length)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err
 	}
+	req.Header.Set("Accept", packet.ContentType)
 	resp, err := c.data.Do(req)
 	if err != nil {
 		return nil, err
@@ -152,7 +158,63 @@ func (c *Client) getBlock(ctx context.Context, d api.DatanodeInfo, blk api.Exten
 		defer resp.Body.Close()
 		return nil, remoteError(resp)
 	}
-	return resp.Body, nil
+	if resp.Header.Get("Content-Type") != packet.ContentType {
+		return resp.Body, nil
+	}
+	start, err := strconv.ParseInt(resp.Header.Get("X-Granary-Block-Offset"), 10, 64)
+	if err != nil || start > offset || offset-start >= packet.ChunkSize {
+		resp.Body.Close()
+		return nil, errs.E(errs.IO, "datanode %s: bad X-Granary-Block-Offset %q for offset %d", d.IPAddr, resp.Header.Get("X-Granary-Block-Offset"), offset)
+	}
+	return &verifiedBody{body: resp.Body, pr: packet.NewReaderAt(resp.Body, start), skip: offset - start, left: length, pos: start}, nil
+}
+
+// verifiedBody streams the data of a packet stream, checking every chunk's
+// CRC, without the bytes before the asked offset or after its length.
+type verifiedBody struct {
+	body       io.ReadCloser
+	pr         *packet.Reader
+	cur        []byte
+	skip, left int64
+	pos        int64 // block offset of the next packet
+}
+
+func (v *verifiedBody) Read(p []byte) (int, error) {
+	for len(v.cur) == 0 {
+		if v.left == 0 {
+			return 0, io.EOF
+		}
+		data, crcs, _, err := v.pr.Next()
+		if err == io.EOF {
+			return 0, io.ErrUnexpectedEOF // the stream ended before the range
+		}
+		if err != nil {
+			return 0, err
+		}
+		if bad := packet.Verify(data, crcs); bad >= 0 {
+			return 0, errs.E(errs.Checksum, "Checksum error: block offset %d", v.pos+int64(bad*packet.ChunkSize))
+		}
+		v.pos += int64(len(data))
+		k := min(v.skip, int64(len(data)))
+		data, v.skip = data[k:], v.skip-k
+		v.cur = data[:min(int64(len(data)), v.left)]
+	}
+	n := copy(p, v.cur)
+	v.cur = v.cur[n:]
+	v.left -= int64(n)
+	return n, nil
+}
+
+// Close ends the stream; read whole, its end marker is consumed so that the
+// connection can carry the next request.
+func (v *verifiedBody) Close() error {
+	if v.left == 0 && len(v.cur) == 0 {
+		if _, _, _, err := v.pr.Next(); err == io.EOF {
+			_, _ = io.CopyN(io.Discard, v.body, 1) // the body's own end
+		}
+	}
+	v.pr.Release()
+	return v.body.Close()
 }
 
 // readBlockRange reads length bytes of blk from offset on datanode d.

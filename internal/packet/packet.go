@@ -33,6 +33,22 @@ func Checksums(dst, data []byte) []byte {
 	return dst
 }
 
+// Verify checks data against crcs (one per 512-byte chunk, the last over
+// its partial bytes). It returns the index of the first chunk that does not
+// match, or -1; a count of CRCs that does not fit data is chunk 0.
+func Verify(data, crcs []byte) int {
+	chunks := (len(data) + ChunkSize - 1) / ChunkSize
+	if len(crcs) != 4*chunks {
+		return 0
+	}
+	for i := 0; i < chunks; i++ {
+		if crc32.Checksum(data[i*ChunkSize:min(len(data), (i+1)*ChunkSize)], castagnoli) != binary.BigEndian.Uint32(crcs[4*i:]) {
+			return i
+		}
+	}
+	return -1
+}
+
 // Append appends one packet (4-byte big-endian data length, the CRCs, the
 // data) to dst. Only the last data packet of a stream may hold a partial
 // chunk.

@@ -229,15 +229,17 @@ func (d *downstream) finish() api.BlockWriteResult {
 // readBlock godoc
 //
 //	@Summary		Read a block or a byte range of it, checksums verified
-//	@Description	Every 512-byte chunk is checked against the replica's meta file before it is sent. A mismatch is reported to the coordinator as a bad replica and answered with ChecksumException (or, once bytes were sent, by cutting the connection) so that the client reads another replica.
+//	@Description	Every 512-byte chunk is checked against the replica's meta file before it is sent. A mismatch is reported to the coordinator as a bad replica and answered with ChecksumException (or, once bytes were sent, by cutting the connection) so that the client reads another replica. With Accept: application/x-granary-packets the answer is a packet stream (docs/formats/packets.md) of the whole chunks covering the range, with their CRCs, for the reader to verify again (HDFS's end-to-end checksums); X-Granary-Block-Offset is the block offset of its first byte.
 //	@Tags			blocks
 //	@Produce		octet-stream
+//	@Produce		application/x-granary-packets
 //	@Produce		json
 //	@Param			id		path		integer	true	"block ID"
 //	@Param			bpid	query		string	true	"block pool ID"
 //	@Param			offset	query		integer	false	"first byte"
 //	@Param			length	query		integer	false	"bytes to read (default: to the end)"
 //	@Param			Range	header		string	false	"bytes=first-last, instead of offset/length"
+//	@Param			Accept	header		string	false	"application/x-granary-packets for a packet stream with CRCs"
 //	@Success		200		{file}		binary
 //	@Success		206		{file}		binary
 //	@Failure		400		{object}	errs.RemoteExceptionBody
@@ -282,10 +284,18 @@ func (s *Service) readBlock(w http.ResponseWriter, r *http.Request) {
 	}
 	s.xceivers.Add(1)
 	defer s.xceivers.Add(-1)
-	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Content-Length", strconv.FormatInt(length, 10))
 	tw := &trackingWriter{w: w, status: status}
-	if _, err := rr.ReadVerified(tw, offset, length); err != nil {
+	var err2 error
+	if r.Header.Get("Accept") == packet.ContentType && status == http.StatusOK {
+		w.Header().Set("Content-Type", packet.ContentType)
+		w.Header().Set("X-Granary-Block-Offset", strconv.FormatInt(offset/storage.BytesPerChecksum*storage.BytesPerChecksum, 10))
+		_, err2 = rr.ReadPackets(tw, offset, length)
+	} else {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Length", strconv.FormatInt(length, 10))
+		_, err2 = rr.ReadVerified(tw, offset, length)
+	}
+	if err := err2; err != nil {
 		if errors.Is(err, storage.ErrChecksum) {
 			s.log.Error("corrupt replica", "block", id, "err", err)
 			s.actor.reportBad(dnproto.BlockRef{ID: id, GenStamp: rr.GenStamp, NumBytes: rr.NumBytes}, rr.Volume.StorageID)

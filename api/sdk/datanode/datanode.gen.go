@@ -212,6 +212,9 @@ type GetApiV1BlocksIdParams struct {
 
 	// Range bytes=first-last, instead of offset/length
 	Range *string `json:"Range,omitempty"`
+
+	// Accept application/x-granary-packets for a packet stream with CRCs
+	Accept *string `json:"Accept,omitempty"`
 }
 
 // PutApiV1BlocksIdParams defines parameters for PutApiV1BlocksId.
@@ -392,7 +395,7 @@ type ClientInterface interface {
 
 	// GetApiV1BlocksId Read a block or a byte range of it, checksums verified
 	//
-	// Every 512-byte chunk is checked against the replica's meta file before it is sent. A mismatch is reported to the coordinator as a bad replica and answered with ChecksumException (or, once bytes were sent, by cutting the connection) so that the client reads another replica.
+	// Every 512-byte chunk is checked against the replica's meta file before it is sent. A mismatch is reported to the coordinator as a bad replica and answered with ChecksumException (or, once bytes were sent, by cutting the connection) so that the client reads another replica. With Accept: application/x-granary-packets the answer is a packet stream (docs/formats/packets.md) of the whole chunks covering the range, with their CRCs, for the reader to verify again (HDFS's end-to-end checksums); X-Granary-Block-Offset is the block offset of its first byte.
 	//
 	// Corresponds with GET /api/v1/blocks/{id} (the `GetApiV1BlocksId` operationId).
 	GetApiV1BlocksId(ctx context.Context, id int, params *GetApiV1BlocksIdParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -527,7 +530,7 @@ func (c *Client) PostApiV1AdminTriggerBlockReport(ctx context.Context, reqEditor
 
 // GetApiV1BlocksId Read a block or a byte range of it, checksums verified
 //
-// Every 512-byte chunk is checked against the replica's meta file before it is sent. A mismatch is reported to the coordinator as a bad replica and answered with ChecksumException (or, once bytes were sent, by cutting the connection) so that the client reads another replica.
+// Every 512-byte chunk is checked against the replica's meta file before it is sent. A mismatch is reported to the coordinator as a bad replica and answered with ChecksumException (or, once bytes were sent, by cutting the connection) so that the client reads another replica. With Accept: application/x-granary-packets the answer is a packet stream (docs/formats/packets.md) of the whole chunks covering the range, with their CRCs, for the reader to verify again (HDFS's end-to-end checksums); X-Granary-Block-Offset is the block offset of its first byte.
 //
 // Corresponds with GET /api/v1/blocks/{id} (the `GetApiV1BlocksId` operationId).
 func (c *Client) GetApiV1BlocksId(ctx context.Context, id int, params *GetApiV1BlocksIdParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -934,6 +937,17 @@ func NewGetApiV1BlocksIdRequest(server string, id int, params *GetApiV1BlocksIdP
 			}
 
 			req.Header.Set("Range", headerParam0)
+		}
+
+		if params.Accept != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "Accept", *params.Accept, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Accept", headerParam1)
 		}
 
 	}
@@ -1723,7 +1737,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetApiV1BlocksIdWithResponse Read a block or a byte range of it, checksums verified
 	//
-	// Every 512-byte chunk is checked against the replica's meta file before it is sent. A mismatch is reported to the coordinator as a bad replica and answered with ChecksumException (or, once bytes were sent, by cutting the connection) so that the client reads another replica.
+	// Every 512-byte chunk is checked against the replica's meta file before it is sent. A mismatch is reported to the coordinator as a bad replica and answered with ChecksumException (or, once bytes were sent, by cutting the connection) so that the client reads another replica. With Accept: application/x-granary-packets the answer is a packet stream (docs/formats/packets.md) of the whole chunks covering the range, with their CRCs, for the reader to verify again (HDFS's end-to-end checksums); X-Granary-Block-Offset is the block offset of its first byte.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2693,7 +2707,7 @@ func (c *ClientWithResponses) PostApiV1AdminTriggerBlockReportWithResponse(ctx c
 
 // GetApiV1BlocksIdWithResponse Read a block or a byte range of it, checksums verified
 //
-// Every 512-byte chunk is checked against the replica's meta file before it is sent. A mismatch is reported to the coordinator as a bad replica and answered with ChecksumException (or, once bytes were sent, by cutting the connection) so that the client reads another replica.
+// Every 512-byte chunk is checked against the replica's meta file before it is sent. A mismatch is reported to the coordinator as a bad replica and answered with ChecksumException (or, once bytes were sent, by cutting the connection) so that the client reads another replica. With Accept: application/x-granary-packets the answer is a packet stream (docs/formats/packets.md) of the whole chunks covering the range, with their CRCs, for the reader to verify again (HDFS's end-to-end checksums); X-Granary-Block-Offset is the block offset of its first byte.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -3024,16 +3038,16 @@ func ParseGetApiV1BlocksIdResponse(rsp *http.Response) (*GetApiV1BlocksIdRespons
 		response.JSON403 = &dest
 
 	case rsp.StatusCode == 200:
-	// Content-type (application/octet-stream) unsupported
+	// Content-type (application/x-granary-packets) unsupported
 
 	case rsp.StatusCode == 206:
-	// Content-type (application/octet-stream) unsupported
+	// Content-type (application/x-granary-packets) unsupported
 
 	case rsp.StatusCode == 400:
-	// Content-type (application/octet-stream) unsupported
+	// Content-type (application/x-granary-packets) unsupported
 
 	case rsp.StatusCode == 403:
-		// Content-type (application/octet-stream) unsupported
+		// Content-type (application/x-granary-packets) unsupported
 
 	}
 

@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/granary-fs/granary/internal/packet"
 )
 
 // ErrChecksum is returned (wrapped) when data does not match its CRC32C.
@@ -139,15 +141,11 @@ func (w *ReplicaWriter) Write(data, crcs []byte) error {
 // VerifyChunks checks data against crcs; base is the offset of data in the
 // block, for the error message.
 func VerifyChunks(data, crcs []byte, base int64) error {
-	chunks := (len(data) + BytesPerChecksum - 1) / BytesPerChecksum
-	if len(crcs) != 4*chunks {
+	if len(crcs) != 4*((len(data)+BytesPerChecksum-1)/BytesPerChecksum) {
 		return fmt.Errorf("%w: %d checksum bytes for %d data bytes", ErrChecksum, len(crcs), len(data))
 	}
-	for i := 0; i < chunks; i++ {
-		chunk := data[i*BytesPerChecksum : min(len(data), (i+1)*BytesPerChecksum)]
-		if crc32.Checksum(chunk, castagnoli) != binary.BigEndian.Uint32(crcs[4*i:]) {
-			return fmt.Errorf("%w at block offset %d", ErrChecksum, base+int64(i*BytesPerChecksum))
-		}
+	if bad := packet.Verify(data, crcs); bad >= 0 {
+		return fmt.Errorf("%w at block offset %d", ErrChecksum, base+int64(bad*BytesPerChecksum))
 	}
 	return nil
 }
@@ -435,14 +433,49 @@ var readBufs = sync.Pool{New: func() any { b := make([]byte, readPiece); return 
 // chunks and checking each against the meta file before any of its bytes
 // are written. It returns ErrChecksum (wrapped) at the first bad chunk.
 func (r *ReplicaReader) ReadVerified(w io.Writer, offset, length int64) (int64, error) {
-	if offset < 0 || length < 0 || offset+length > r.NumBytes {
-		return 0, fmt.Errorf("range [%d, %d) is outside the replica's %d bytes", offset, offset+length, r.NumBytes)
-	}
-	first := offset / BytesPerChecksum
-	pos := first * BytesPerChecksum
+	var sent int64
 	end := offset + length
+	err := r.eachPiece(offset, end, readPiece, func(pos int64, data, _ []byte) error {
+		lo, hi := max(offset, pos)-pos, min(end, pos+int64(len(data)))-pos
+		m, err := w.Write(data[lo:hi])
+		sent += int64(m)
+		return err
+	})
+	return sent, err
+}
+
+// ReadPackets writes the whole chunks covering [offset, offset+length) to w
+// as packets (docs/formats/packets.md) with the CRCs of the meta file,
+// each chunk checked first, then the end marker: the reader verifies them
+// again (HDFS's end-to-end checksums). It returns the block offset of the
+// first byte sent, offset rounded down to a chunk.
+func (r *ReplicaReader) ReadPackets(w io.Writer, offset, length int64) (int64, error) {
+	start := offset / BytesPerChecksum * BytesPerChecksum
+	var hdr []byte
+	err := r.eachPiece(offset, offset+length, packet.MaxData, func(_ int64, data, crcs []byte) error {
+		hdr = binary.BigEndian.AppendUint32(hdr[:0], uint32(len(data)))
+		hdr = append(hdr, crcs...)
+		if _, err := w.Write(hdr); err != nil {
+			return err
+		}
+		_, err := w.Write(data)
+		return err
+	})
+	if err == nil {
+		_, err = w.Write(packet.AppendEnd(nil))
+	}
+	return start, err
+}
+
+// eachPiece reads the whole chunks covering [offset, end), piece bytes at a
+// time, checks them against the meta file and hands each piece, its CRCs
+// and its block offset to fn.
+func (r *ReplicaReader) eachPiece(offset, end, piece int64, fn func(pos int64, data, crcs []byte) error) error {
+	if offset < 0 || end < offset || end > r.NumBytes {
+		return fmt.Errorf("range [%d, %d) is outside the replica's %d bytes", offset, end, r.NumBytes)
+	}
+	pos := offset / BytesPerChecksum * BytesPerChecksum
 	// Small reads get a small buffer; large ones a pooled megabyte.
-	piece := int64(readPiece)
 	if span := end - pos; span < piece {
 		piece = (span + BytesPerChecksum - 1) / BytesPerChecksum * BytesPerChecksum
 	}
@@ -455,31 +488,28 @@ func (r *ReplicaReader) ReadVerified(w io.Writer, offset, length int64) (int64, 
 		data = make([]byte, piece)
 	}
 	crcs := make([]byte, 4*(piece/BytesPerChecksum))
-	var sent int64
+	limit := min(r.NumBytes, (end+BytesPerChecksum-1)/BytesPerChecksum*BytesPerChecksum)
 	for pos < end {
-		n := min(piece, r.NumBytes-pos)
+		n := min(piece, limit-pos)
 		nc := (n + BytesPerChecksum - 1) / BytesPerChecksum
 		if _, err := r.blk.ReadAt(data[:n], pos); err != nil {
-			return sent, err
+			return err
 		}
 		if _, err := r.meta.ReadAt(crcs[:4*nc], MetaHeaderLen+4*(pos/BytesPerChecksum)); err != nil {
-			return sent, fmt.Errorf("%w: meta file too short: %v", ErrChecksum, err)
+			return fmt.Errorf("%w: meta file too short: %v", ErrChecksum, err)
 		}
 		if r.lastCRC != nil && pos+n == r.NumBytes {
 			copy(crcs[4*(nc-1):], r.lastCRC)
 		}
 		if err := VerifyChunks(data[:n], crcs[:4*nc], pos); err != nil {
-			return sent, err
+			return err
 		}
-		lo, hi := max(offset, pos)-pos, min(end, pos+n)-pos
-		m, err := w.Write(data[lo:hi])
-		sent += int64(m)
-		if err != nil {
-			return sent, err
+		if err := fn(pos, data[:n], crcs[:4*nc]); err != nil {
+			return err
 		}
 		pos += n
 	}
-	return sent, nil
+	return nil
 }
 
 // BlockChecksum is the MD5 of a replica's CRCs (the meta file after its

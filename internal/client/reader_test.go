@@ -1,0 +1,50 @@
+package client
+
+import (
+	"bytes"
+	"io"
+	"testing"
+
+	"github.com/granary-fs/granary/internal/errs"
+	"github.com/granary-fs/granary/internal/packet"
+)
+
+// stream frames block[start:end] as a datanode answers a packet read.
+func stream(block []byte, start, end int) []byte {
+	var out []byte
+	for pos := start; pos < end; pos += packet.MaxData {
+		out = packet.Append(out, block[pos:min(end, pos+packet.MaxData)])
+	}
+	return packet.AppendEnd(out)
+}
+
+func TestVerifiedBodyServesTheRange(t *testing.T) {
+	block := bytes.Repeat([]byte("granary!"), 20_000) // 160,000 bytes
+	for _, r := range []struct{ offset, length int64 }{{0, 160_000}, {0, 1}, {511, 2}, {512, 512}, {100_000, 60_000}, {70_001, 5}} {
+		start := r.offset / packet.ChunkSize * packet.ChunkSize
+		end := min(int64(len(block)), (r.offset+r.length+packet.ChunkSize-1)/packet.ChunkSize*packet.ChunkSize)
+		s := stream(block, int(start), int(end))
+		v := &verifiedBody{body: io.NopCloser(bytes.NewReader(s)), pr: packet.NewReaderAt(bytes.NewReader(s), start), skip: r.offset - start, left: r.length, pos: start}
+		got, err := io.ReadAll(v)
+		if err != nil || !bytes.Equal(got, block[r.offset:r.offset+r.length]) {
+			t.Fatalf("offset %d length %d: %d bytes, %v", r.offset, r.length, len(got), err)
+		}
+		v.Close()
+	}
+}
+
+func TestVerifiedBodyRefusesBadBytes(t *testing.T) {
+	block := bytes.Repeat([]byte("x"), 3000)
+	s := stream(block, 0, 3000)
+	s[4+4*6+1000] ^= 1 // a data byte of the second chunk, flipped in transit
+	v := &verifiedBody{body: io.NopCloser(bytes.NewReader(s)), pr: packet.NewReaderAt(bytes.NewReader(s), 0), left: 3000}
+	if _, err := io.ReadAll(v); !errs.Is(err, errs.Checksum) {
+		t.Fatalf("a flipped byte: %v, want a checksum error", err)
+	}
+	// A stream that stops before the range is a short read, not the end.
+	short := stream(block, 0, 1024)
+	v = &verifiedBody{body: io.NopCloser(bytes.NewReader(short)), pr: packet.NewReaderAt(bytes.NewReader(short), 0), left: 3000}
+	if _, err := io.ReadAll(v); err != io.ErrUnexpectedEOF {
+		t.Fatalf("a short stream: %v, want io.ErrUnexpectedEOF", err)
+	}
+}
