@@ -85,6 +85,12 @@ type GetAdditionalDatanodeRequest struct {
 	NumAdditionalNodes int           `json:"numAdditionalNodes" example:"1"`
 }
 
+// ReportBadBlocksRequest is ClientProtocol.reportBadBlocks: each block's
+// locations are the datanodes whose replica a reader found corrupt.
+type ReportBadBlocksRequest struct {
+	Blocks []LocatedBlock `json:"blocks"`
+}
+
 // BlockWriteResult is a datanode's answer to a block write: the datanodes
 // of the pipeline (HTTP addresses) that stored the block, and the one that
 // failed (those after a failed node are in neither list: the stream did not

@@ -26,6 +26,8 @@ type Reader struct {
 	curEnd    int64
 	bad       map[string]bool // "blockID/uuid" that failed
 	failedKey string          // the replica being read
+	curBlock  api.LocatedBlock
+	curNode   api.DatanodeInfo
 }
 
 // Open opens a file for reading.
@@ -60,10 +62,16 @@ func (r *Reader) Read(p []byte) (int, error) {
 			return n, nil
 		}
 		if err != nil {
-			// A short or broken stream: this replica is done for.
+			// A short or broken stream: this replica is done for. One that
+			// failed its checksums is reported, as HDFS's client does.
 			r.cur.Close()
 			r.cur = nil
 			r.bad[r.failedKey] = true
+			if errs.Is(err, errs.Checksum) {
+				lb := r.curBlock
+				lb.Locations = []api.DatanodeInfo{r.curNode}
+				_ = r.c.do(r.ctx, http.MethodPost, r.c.native("reportBadBlocks"), api.ReportBadBlocksRequest{Blocks: []api.LocatedBlock{lb}}, nil)
+			}
 			if n > 0 {
 				return n, nil
 			}
@@ -121,7 +129,7 @@ func (r *Reader) openAt(pos int64) error {
 					r.bad[key] = true
 					continue
 				}
-				r.cur, r.curEnd, r.failedKey = body, end, key
+				r.cur, r.curEnd, r.failedKey, r.curBlock, r.curNode = body, end, key, b, loc
 				return nil
 			}
 		}

@@ -234,8 +234,8 @@ func TestReplaceDatanodeOnFailurePolicy(t *testing.T) {
 	}
 }
 
-// TestPipelineCallsRefuseBadInput: updateBlockForPipeline, updatePipeline
-// and getAdditionalDatanode answer RemoteExceptions with HDFS's status codes
+// TestPipelineCallsRefuseBadInput: updateBlockForPipeline, updatePipeline,
+// getAdditionalDatanode and reportBadBlocks answer RemoteExceptions with HDFS's status codes
 // and change nothing when the request is wrong.
 func TestPipelineCallsRefuseBadInput(t *testing.T) {
 	c := testCluster(t, 3, smallBlocks)
@@ -260,6 +260,9 @@ func TestPipelineCallsRefuseBadInput(t *testing.T) {
 		{"updatePipeline", map[string]any{"path": "/pc/f", "clientName": "test", "oldBlock": blk, "newBlock": blk}, 403, "IOException"},
 		{"getAdditionalDatanode", map[string]any{"path": "/pc/f", "clientName": "test", "block": blk, "existing": lb.uuids(), "numAdditionalNodes": 0}, 400, "IllegalArgumentException"},
 		{"getAdditionalDatanode", map[string]any{"path": "/pc/f", "clientName": "test", "block": other, "existing": lb.uuids(), "numAdditionalNodes": 1}, 403, "IOException"},
+		{"reportBadBlocks", map[string]any{"blocks": []any{}}, 400, "IllegalArgumentException"},
+		{"reportBadBlocks", map[string]any{"blocks": []any{map[string]any{"block": pool, "locations": []any{map[string]any{"uuid": "x"}}}}}, 400, "IllegalArgumentException"},
+		{"reportBadBlocks", map[string]any{"blocks": []any{map[string]any{"block": blk, "locations": []any{}}}}, 400, "IllegalArgumentException"},
 	} {
 		b, _ := json.Marshal(tc.body)
 		code, _, body := curlL(t, "POST", u(tc.op), b)

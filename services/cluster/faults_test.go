@@ -221,3 +221,55 @@ func TestLeaseRecoveryAdoptsAnUnrecordedAppend(t *testing.T) {
 		t.Fatalf("last block after the recovery %+v, want stamp %d and 2000 bytes", after, nb.Block.GenerationStamp)
 	}
 }
+
+// corruptingTransport flips a data byte in the packet streams one datanode
+// sends: corruption after the datanode's own check (in transit).
+type corruptingTransport struct {
+	next http.RoundTripper
+	host string // host:port of the datanode whose answers are damaged
+}
+
+func (c corruptingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := c.next.RoundTrip(req)
+	if err != nil || req.URL.Host != c.host || resp.Header.Get("Content-Type") != packet.ContentType {
+		return resp, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	if len(body) > 1000 {
+		body[1000] ^= 0x40
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return resp, nil
+}
+
+// TestClientReportsChecksumMismatches: a replica whose bytes arrive
+// damaged fails the client's own checksum check; the read goes on from
+// another replica with the right bytes, and the client reports the replica
+// (reportBadBlocks), which then is no longer offered.
+func TestClientReportsChecksumMismatches(t *testing.T) {
+	c := testCluster(t, 3, smallBlocks)
+	data := randomBytes(50_000, 21)
+	writeFile(t, newClient(c, "hdfs"), "/e2e/f", data, client.CreateOptions{BlockSize: 1 << 20, Replication: 2})
+	holders := locations(t, c, "/e2e/f")[0].uuids()
+	if len(holders) != 2 {
+		t.Fatalf("holders %v", holders)
+	}
+	victim := holders[0]
+	var next http.RoundTripper = http.DefaultTransport
+	if contracts != nil {
+		next = contracts
+	}
+	cl := newClient(c, "hdfs")
+	cl.SetTransport(corruptingTransport{next: next, host: strings.TrimPrefix(c.DatanodeURLs[index(t, c, victim)], "http://")})
+	eventually(t, 10*time.Second, "the damaged replica reported and no longer offered", func() bool {
+		if got := readFile(t, cl, "/e2e/f"); !bytes.Equal(got, data) {
+			t.Fatal("a read returned damaged bytes")
+		}
+		l := locations(t, c, "/e2e/f")[0].uuids()
+		return len(l) == 1 && l[0] == holders[1]
+	})
+}

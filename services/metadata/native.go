@@ -410,6 +410,55 @@ func (s *Service) nativeGetAdditionalDatanode(w http.ResponseWriter, r *http.Req
 	_ = writeJSON(w, http.StatusOK, api.LocatedBlock{Block: req.Block, Locations: toDatanodes(targets)})
 }
 
+// nativeReportBadBlocks godoc
+//
+//	@Summary		Report replicas a reader found corrupt (ClientProtocol.reportBadBlocks)
+//	@Description	The coordinator stops offering them at once and deletes them once their blocks have enough good replicas, as for a datanode's report.
+//	@Tags			native
+//	@Accept			json
+//	@Produce		json
+//	@Param			user.name	query		string						false	"caller"
+//	@Param			request		body		api.ReportBadBlocksRequest	true	"the blocks, each with the datanodes of its corrupt replicas"
+//	@Success		200			{object}	api.BooleanResponse
+//	@Failure		400			{object}	errs.RemoteExceptionBody
+//	@Failure		403			{object}	errs.RemoteExceptionBody	"IOException (no coordinator)"
+//	@Router			/api/v1/reportBadBlocks [post]
+func (s *Service) nativeReportBadBlocks(w http.ResponseWriter, r *http.Request) {
+	var req api.ReportBadBlocksRequest
+	_, err := s.nativeCall(r, &req)
+	if err == nil && len(req.Blocks) == 0 {
+		err = errs.E(errs.IllegalArgument, "blocks is required")
+	}
+	for i := 0; err == nil && i < len(req.Blocks); i++ {
+		if err = s.checkBlockPool(req.Blocks[i].Block); err == nil && len(req.Blocks[i].Locations) == 0 {
+			err = errs.E(errs.IllegalArgument, "block %d: no datanode named", req.Blocks[i].Block.BlockID)
+		}
+	}
+	if err == nil && s.coord == nil {
+		err = errs.E(errs.IO, "no coordinator: this metadata service runs without block management")
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	for _, lb := range req.Blocks {
+		b := lb.Block
+		for _, d := range lb.Locations {
+			cctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+			err = dnproto.Call(cctx, s.coord.nc, dnproto.SubjBadBlocks, dnproto.BadBlocks{
+				DatanodeUUID: d.UUID, BlockPoolID: b.BlockPoolID,
+				Blocks: []dnproto.BlockRef{{ID: b.BlockID, GenStamp: b.GenerationStamp, NumBytes: b.NumBytes}},
+			}, nil)
+			cancel()
+			if err != nil {
+				writeError(w, err)
+				return
+			}
+		}
+	}
+	_ = writeJSON(w, http.StatusOK, api.BooleanResponse{Boolean: true})
+}
+
 // checkBlockPool refuses a block of another block pool.
 func (s *Service) checkBlockPool(b api.ExtendedBlock) error {
 	if b.BlockPoolID != s.info.BlockPoolID {

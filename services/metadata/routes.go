@@ -41,6 +41,7 @@ func (s *Service) routes() http.Handler {
 	r.Post("/api/v1/updateBlockForPipeline", s.nativeUpdateBlockForPipeline)
 	r.Post("/api/v1/updatePipeline", s.nativeUpdatePipeline)
 	r.Post("/api/v1/getAdditionalDatanode", s.nativeGetAdditionalDatanode)
+	r.Post("/api/v1/reportBadBlocks", s.nativeReportBadBlocks)
 	r.Get("/api/v1/blockLocations", s.nativeBlockLocations)
 	r.Get("/api/v1/admin/safemode", s.adminSafeModeGet)
 	r.Post("/api/v1/admin/safemode/{action}", s.adminSafeMode)

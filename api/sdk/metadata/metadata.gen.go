@@ -592,6 +592,11 @@ type RenewLeaseRequest struct {
 	ClientName *string `json:"clientName,omitempty"`
 }
 
+// ReportBadBlocksRequest defines model for ReportBadBlocksRequest.
+type ReportBadBlocksRequest struct {
+	Blocks *[]LocatedBlock `json:"blocks,omitempty"`
+}
+
 // SafeModeStatus defines model for SafeModeStatus.
 type SafeModeStatus struct {
 	// Message Example: Safe mode is OFF.
@@ -771,6 +776,12 @@ type PostApiV1GetAdditionalDatanodeParams struct {
 	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
 }
 
+// PostApiV1ReportBadBlocksParams defines parameters for PostApiV1ReportBadBlocks.
+type PostApiV1ReportBadBlocksParams struct {
+	// UserName caller
+	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
+}
+
 // PostApiV1UpdateBlockForPipelineParams defines parameters for PostApiV1UpdateBlockForPipeline.
 type PostApiV1UpdateBlockForPipelineParams struct {
 	// UserName caller
@@ -926,6 +937,9 @@ type PostApiV1GetAdditionalDatanodeJSONRequestBody = GetAdditionalDatanodeReques
 
 // PostApiV1RenewLeaseJSONRequestBody defines body for PostApiV1RenewLease for application/json ContentType.
 type PostApiV1RenewLeaseJSONRequestBody = RenewLeaseRequest
+
+// PostApiV1ReportBadBlocksJSONRequestBody defines body for PostApiV1ReportBadBlocks for application/json ContentType.
+type PostApiV1ReportBadBlocksJSONRequestBody = ReportBadBlocksRequest
 
 // PostApiV1UpdateBlockForPipelineJSONRequestBody defines body for PostApiV1UpdateBlockForPipeline for application/json ContentType.
 type PostApiV1UpdateBlockForPipelineJSONRequestBody = UpdateBlockForPipelineRequest
@@ -1169,6 +1183,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/v1/renewLease (the `PostApiV1RenewLease` operationId).
 	PostApiV1RenewLease(ctx context.Context, body PostApiV1RenewLeaseJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiV1ReportBadBlocksWithBody Report replicas a reader found corrupt (ClientProtocol.reportBadBlocks)
+	//
+	// The coordinator stops offering them at once and deletes them once their blocks have enough good replicas, as for a datanode's report.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/reportBadBlocks (the `PostApiV1ReportBadBlocks` operationId).
+	PostApiV1ReportBadBlocksWithBody(ctx context.Context, params *PostApiV1ReportBadBlocksParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiV1ReportBadBlocks Report replicas a reader found corrupt (ClientProtocol.reportBadBlocks)
+	//
+	// The coordinator stops offering them at once and deletes them once their blocks have enough good replicas, as for a datanode's report.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/reportBadBlocks (the `PostApiV1ReportBadBlocks` operationId).
+	PostApiV1ReportBadBlocks(ctx context.Context, params *PostApiV1ReportBadBlocksParams, body PostApiV1ReportBadBlocksJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PostApiV1UpdateBlockForPipelineWithBody A new generation stamp for the last block after its pipeline failed (ClientProtocol.updateBlockForPipeline)
 	//
@@ -1648,6 +1680,44 @@ func (c *Client) PostApiV1RenewLeaseWithBody(ctx context.Context, contentType st
 // Corresponds with POST /api/v1/renewLease (the `PostApiV1RenewLease` operationId).
 func (c *Client) PostApiV1RenewLease(ctx context.Context, body PostApiV1RenewLeaseJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPostApiV1RenewLeaseRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiV1ReportBadBlocksWithBody Report replicas a reader found corrupt (ClientProtocol.reportBadBlocks)
+//
+// The coordinator stops offering them at once and deletes them once their blocks have enough good replicas, as for a datanode's report.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/reportBadBlocks (the `PostApiV1ReportBadBlocks` operationId).
+func (c *Client) PostApiV1ReportBadBlocksWithBody(ctx context.Context, params *PostApiV1ReportBadBlocksParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1ReportBadBlocksRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiV1ReportBadBlocks Report replicas a reader found corrupt (ClientProtocol.reportBadBlocks)
+//
+// The coordinator stops offering them at once and deletes them once their blocks have enough good replicas, as for a datanode's report.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/reportBadBlocks (the `PostApiV1ReportBadBlocks` operationId).
+func (c *Client) PostApiV1ReportBadBlocks(ctx context.Context, params *PostApiV1ReportBadBlocksParams, body PostApiV1ReportBadBlocksJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1ReportBadBlocksRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2813,6 +2883,73 @@ func NewPostApiV1RenewLeaseRequestWithBody(server string, contentType string, bo
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPostApiV1ReportBadBlocksRequest calls the generic PostApiV1ReportBadBlocks builder with application/json body
+func NewPostApiV1ReportBadBlocksRequest(server string, params *PostApiV1ReportBadBlocksParams, body PostApiV1ReportBadBlocksJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiV1ReportBadBlocksRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewPostApiV1ReportBadBlocksRequestWithBody constructs an http.Request for the PostApiV1ReportBadBlocks method, with any body, and a specified content type
+func NewPostApiV1ReportBadBlocksRequestWithBody(server string, params *PostApiV1ReportBadBlocksParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/reportBadBlocks")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.UserName != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "user.name", *params.UserName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
@@ -4024,6 +4161,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/v1/renewLease (the `PostApiV1RenewLease` operationId).
 	PostApiV1RenewLeaseWithResponse(ctx context.Context, body PostApiV1RenewLeaseJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1RenewLeaseResponse, error)
 
+	// PostApiV1ReportBadBlocksWithBodyWithResponse Report replicas a reader found corrupt (ClientProtocol.reportBadBlocks)
+	//
+	// The coordinator stops offering them at once and deletes them once their blocks have enough good replicas, as for a datanode's report.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/reportBadBlocks (the `PostApiV1ReportBadBlocks` operationId).
+	PostApiV1ReportBadBlocksWithBodyWithResponse(ctx context.Context, params *PostApiV1ReportBadBlocksParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1ReportBadBlocksResponse, error)
+
+	// PostApiV1ReportBadBlocksWithResponse Report replicas a reader found corrupt (ClientProtocol.reportBadBlocks)
+	//
+	// The coordinator stops offering them at once and deletes them once their blocks have enough good replicas, as for a datanode's report.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/reportBadBlocks (the `PostApiV1ReportBadBlocks` operationId).
+	PostApiV1ReportBadBlocksWithResponse(ctx context.Context, params *PostApiV1ReportBadBlocksParams, body PostApiV1ReportBadBlocksJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1ReportBadBlocksResponse, error)
+
 	// PostApiV1UpdateBlockForPipelineWithBodyWithResponse A new generation stamp for the last block after its pipeline failed (ClientProtocol.updateBlockForPipeline)
 	//
 	// The client then writes the block to the surviving datanodes under the new stamp and records it with updatePipeline; replicas left on failed datanodes keep the old stamp and are deleted as stale.
@@ -4903,6 +5058,61 @@ func (r PostApiV1RenewLeaseResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PostApiV1RenewLeaseResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostApiV1ReportBadBlocksResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *BooleanResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *RemoteExceptionBody
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *RemoteExceptionBody
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostApiV1ReportBadBlocksResponse) GetJSON200() *BooleanResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiV1ReportBadBlocksResponse) GetJSON400() *RemoteExceptionBody {
+	return r.JSON400
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiV1ReportBadBlocksResponse) GetJSON403() *RemoteExceptionBody {
+	return r.JSON403
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiV1ReportBadBlocksResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiV1ReportBadBlocksResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiV1ReportBadBlocksResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiV1ReportBadBlocksResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -6001,6 +6211,36 @@ func (c *ClientWithResponses) PostApiV1RenewLeaseWithResponse(ctx context.Contex
 	return ParsePostApiV1RenewLeaseResponse(rsp)
 }
 
+// PostApiV1ReportBadBlocksWithBodyWithResponse Report replicas a reader found corrupt (ClientProtocol.reportBadBlocks)
+//
+// The coordinator stops offering them at once and deletes them once their blocks have enough good replicas, as for a datanode's report.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/reportBadBlocks (the `PostApiV1ReportBadBlocks` operationId).
+func (c *ClientWithResponses) PostApiV1ReportBadBlocksWithBodyWithResponse(ctx context.Context, params *PostApiV1ReportBadBlocksParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1ReportBadBlocksResponse, error) {
+	rsp, err := c.PostApiV1ReportBadBlocksWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiV1ReportBadBlocksResponse(rsp)
+}
+
+// PostApiV1ReportBadBlocksWithResponse Report replicas a reader found corrupt (ClientProtocol.reportBadBlocks)
+//
+// The coordinator stops offering them at once and deletes them once their blocks have enough good replicas, as for a datanode's report.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/reportBadBlocks (the `PostApiV1ReportBadBlocks` operationId).
+func (c *ClientWithResponses) PostApiV1ReportBadBlocksWithResponse(ctx context.Context, params *PostApiV1ReportBadBlocksParams, body PostApiV1ReportBadBlocksJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1ReportBadBlocksResponse, error) {
+	rsp, err := c.PostApiV1ReportBadBlocks(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiV1ReportBadBlocksResponse(rsp)
+}
+
 // PostApiV1UpdateBlockForPipelineWithBodyWithResponse A new generation stamp for the last block after its pipeline failed (ClientProtocol.updateBlockForPipeline)
 //
 // The client then writes the block to the surviving datanodes under the new stamp and records it with updatePipeline; replicas left on failed datanodes keep the old stamp and are deleted as stale.
@@ -6771,6 +7011,46 @@ func ParsePostApiV1RenewLeaseResponse(rsp *http.Response) (*PostApiV1RenewLeaseR
 			return nil, err
 		}
 		response.JSON400 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostApiV1ReportBadBlocksResponse parses an HTTP response from a PostApiV1ReportBadBlocksWithResponse call
+func ParsePostApiV1ReportBadBlocksResponse(rsp *http.Response) (*PostApiV1ReportBadBlocksResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiV1ReportBadBlocksResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest BooleanResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	}
 
