@@ -30,7 +30,7 @@ const fsUsage = `Usage: granary fs [-fs URL] [-D key=value]... <command> [args]
   -stat [format] <path>...           -checksum <path>...
   -setrep [-w] <rep> <path>...       -chmod <mode> <path>...
   -chown <owner>[:<group>] <path>... -touchz <path>...
-  -tail <file>                       -appendToFile <localsrc>... <dst>
+  -tail [-f] [-s <ms>] <file>        -appendToFile <localsrc>... <dst>
   -test -[defsz] <path>`
 
 // fsCmd is `granary fs`, HDFS's `hdfs dfs`: same commands, same output.
@@ -132,7 +132,7 @@ func (s *shell) run(command string, args []string) int {
 		"-rm": {"rRfT", 1, s.rm}, "-mv": {"", 2, s.mv}, "-du": {"sh", 0, s.du}, "-count": {"hq", 1, s.count},
 		"-stat": {"", 1, s.stat}, "-checksum": {"", 1, s.checksum}, "-setrep": {"w", 2, s.setrep},
 		"-chmod": {"R", 2, s.chmod}, "-chown": {"R", 2, s.chown}, "-touchz": {"", 1, s.touchz},
-		"-tail": {"f", 1, s.tail}, "-appendToFile": {"", 2, s.appendToFile}, "-test": {"defsz", 1, s.test},
+		"-tail": {"fs", 1, s.tail}, "-appendToFile": {"", 2, s.appendToFile}, "-test": {"defsz", 1, s.test},
 	}
 	h, ok := cmds[command]
 	if !ok {
@@ -646,19 +646,69 @@ func (s *shell) touchz(_ map[byte]bool, args []string) int {
 	return rc
 }
 
-func (s *shell) tail(_ map[byte]bool, args []string) int {
-	r, err := s.c.Open(s.ctx, args[0])
+// tail is Hadoop's -tail [-f] [-s <sleep interval>] <file>: the last
+// kilobyte, then with -f what is appended, every 5 s or -s milliseconds,
+// until interrupted.
+func (s *shell) tail(f map[byte]bool, args []string) int {
+	delay := 5 * time.Second
+	if f['s'] {
+		ms, err := strconv.ParseInt(args[0], 10, 64)
+		more, rest, ferr := flags(args[1:], "f")
+		if err != nil || ferr != nil || len(rest) < 1 {
+			fmt.Fprintf(s.errw, "%s: -s needs a sleep interval in milliseconds and a file\nUsage: granary fs [-tail [-f] [-s <sleep interval>] <file>]\n", s.cmd)
+			return 2
+		}
+		if ms > 0 {
+			delay = time.Duration(ms) * time.Millisecond
+		}
+		f['f'] = f['f'] || more['f']
+		args = rest
+	}
+	p := args[0]
+	st, err := s.c.Stat(s.ctx, p)
+	if err == nil && st.Type == "DIRECTORY" {
+		fmt.Fprintf(s.errw, "%s: `%s': Is a directory\n", s.cmd, p)
+		return 1
+	}
+	offset := int64(-1024)
+	for {
+		if err == nil {
+			offset, err = s.dumpFrom(p, offset)
+		}
+		if err != nil {
+			return s.fail(p, err)
+		}
+		if !f['f'] {
+			return 0
+		}
+		select {
+		case <-s.ctx.Done():
+			return 0
+		case <-time.After(delay):
+		}
+	}
+}
+
+// dumpFrom copies path from offset (negative: from the end) to the output
+// and returns where it stopped.
+func (s *shell) dumpFrom(p string, offset int64) (int64, error) {
+	r, err := s.c.Open(s.ctx, p)
 	if err != nil {
-		return s.fail(args[0], err)
+		return offset, err
 	}
 	defer r.Close()
-	if _, err := r.Seek(max(0, r.Size()-1024), io.SeekStart); err != nil {
-		return s.fail(args[0], err)
+	size := r.Size()
+	if offset > size {
+		return size, nil
 	}
-	if _, err := io.Copy(s.out, r); err != nil {
-		return s.fail(args[0], err)
+	if offset < 0 {
+		offset = max(size+offset, 0)
 	}
-	return 0
+	if _, err := r.Seek(offset, io.SeekStart); err != nil {
+		return offset, err
+	}
+	n, err := io.Copy(s.out, r)
+	return offset + n, err
 }
 
 func (s *shell) appendToFile(_ map[byte]bool, args []string) int {

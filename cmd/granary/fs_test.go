@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -120,4 +121,49 @@ func TestFsShell(t *testing.T) {
 	if code := fsCmd(ctx, []string{"-D", "fs.defaultFS", "-ls", "/"}, &gout, &gerr); code != 2 {
 		t.Fatalf("-D without a value: exit %d", code)
 	}
+	// -tail -f follows what is appended (-s: the interval in ms) until
+	// interrupted; a directory is refused.
+	tailCtx, stopTail := context.WithCancel(ctx)
+	var tailOut syncBuffer
+	tailDone := make(chan int, 1)
+	go func() {
+		tailDone <- fsCmd(tailCtx, []string{"-fs", c.MetadataURL, "-tail", "-f", "-s", "50", "/user/alice/log2"}, &tailOut, &tailOut)
+	}()
+	more := filepath.Join(dir, "more.txt")
+	if err := os.WriteFile(more, []byte("appended while followed\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	must("-appendToFile", more, "/user/alice/log2")
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.HasSuffix(tailOut.String(), "appended while followed\n") {
+		if time.Now().After(deadline) {
+			t.Fatalf("tail -f did not show the appended line: %q", tailOut.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stopTail()
+	if code := <-tailDone; code != 0 {
+		t.Fatalf("tail -f ended with %d", code)
+	}
+	if code, _, errs := run("-tail", "/user/alice"); code != 1 || errs != "tail: `/user/alice': Is a directory\n" {
+		t.Fatalf("tail of a directory: %d %q", code, errs)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
