@@ -28,7 +28,7 @@ const fsUsage = `Usage: granary fs [-fs URL] [-D key=value]... <command> [args]
   -rm [-r] [-f] [-skipTrash] <path>...  -mv <src>... <dst>
   -du [-s] [-h] <path>...            -count [-h] <path>...
   -stat [format] <path>...           -checksum <path>...
-  -setrep [-w] <rep> <path>...       -chmod <mode> <path>...
+  -setrep [-R] [-w] <rep> <path>...  -chmod <mode> <path>...
   -chown <owner>[:<group>] <path>... -touchz <path>...
   -tail [-f] [-s <ms>] <file>        -appendToFile <localsrc>... <dst>
   -test -[defsz] <path>`
@@ -130,7 +130,7 @@ func (s *shell) run(command string, args []string) int {
 		"-ls": {"Rh", 0, s.ls}, "-mkdir": {"p", 1, s.mkdir}, "-put": {"f", 2, s.put}, "-copyFromLocal": {"f", 2, s.put},
 		"-get": {"", 2, s.get}, "-copyToLocal": {"", 2, s.get}, "-cat": {"", 1, s.cat}, "-text": {"", 1, s.cat},
 		"-rm": {"rRfT", 1, s.rm}, "-mv": {"", 2, s.mv}, "-du": {"sh", 0, s.du}, "-count": {"hq", 1, s.count},
-		"-stat": {"", 1, s.stat}, "-checksum": {"", 1, s.checksum}, "-setrep": {"w", 2, s.setrep},
+		"-stat": {"", 1, s.stat}, "-checksum": {"", 1, s.checksum}, "-setrep": {"Rw", 2, s.setrep},
 		"-chmod": {"R", 2, s.chmod}, "-chown": {"R", 2, s.chown}, "-touchz": {"", 1, s.touchz},
 		"-tail": {"fs", 1, s.tail}, "-appendToFile": {"", 2, s.appendToFile}, "-test": {"defsz", 1, s.test},
 	}
@@ -583,24 +583,97 @@ func (s *shell) checksum(_ map[byte]bool, args []string) int {
 	return rc
 }
 
+// setrepWait is how often -setrep -w looks at the replicas again (10 s in
+// Hadoop's SetReplication).
+var setrepWait = 10 * time.Second
+
+// setrep is Hadoop's -setrep [-R] [-w] <rep> <path>...: files get the new
+// replication, directories their whole tree (-R is accepted and changes
+// nothing); -w then waits until every block has exactly rep replicas.
 func (s *shell) setrep(f map[byte]bool, args []string) int {
 	n, err := strconv.Atoi(args[0])
 	if err != nil || n < 1 {
 		fmt.Fprintf(s.errw, "setrep: Illegal replication, a positive integer expected\n")
 		return 1
 	}
-	rc := 0
-	for _, p := range args[1:] {
-		if ok, err := s.c.SetReplication(s.ctx, p, n); err != nil || !ok {
-			if err == nil {
-				err = fmt.Errorf("`%s': Is a directory", p)
+	var waitList []string
+	var apply func(p string) error
+	apply = func(p string) error {
+		st, err := s.c.Stat(s.ctx, p)
+		if err != nil {
+			return err
+		}
+		if st.Type == "DIRECTORY" {
+			list, err := s.c.List(s.ctx, p)
+			if err != nil {
+				return err
 			}
-			rc = s.fail(p, err)
-			continue
+			for _, child := range list {
+				if err := apply(path.Join(p, child.PathSuffix)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		ok, err := s.c.SetReplication(s.ctx, p, n)
+		if err == nil && !ok {
+			err = fmt.Errorf("Could not set replication for: %s", p)
+		}
+		if err != nil {
+			return err
 		}
 		fmt.Fprintf(s.out, "Replication %d set: %s\n", n, p)
+		if f['w'] {
+			waitList = append(waitList, p)
+		}
+		return nil
+	}
+	rc := 0
+	for _, p := range args[1:] {
+		if err := apply(p); err != nil {
+			rc = s.fail(p, err)
+		}
+	}
+	for _, p := range waitList {
+		if err := s.waitReplication(p, n); err != nil {
+			rc = s.fail(p, err)
+		}
 	}
 	return rc
+}
+
+// waitReplication prints Hadoop's "Waiting for <path> ... done", a dot per
+// look, until every block of p has exactly n replicas.
+func (s *shell) waitReplication(p string, n int) error {
+	fmt.Fprintf(s.out, "Waiting for %s ...", p)
+	warned := false
+	for {
+		lbs, err := s.c.BlockLocations(s.ctx, p)
+		if err != nil {
+			return err
+		}
+		done := true
+		for _, b := range lbs.LocatedBlocks {
+			if have := len(b.Locations); have != n {
+				if !warned && have > n {
+					fmt.Fprintln(s.out, "\nWARNING: the waiting time may be long for DECREASING the number of replications.")
+					warned = true
+				}
+				done = false
+				break
+			}
+		}
+		if done {
+			fmt.Fprintln(s.out, " done")
+			return nil
+		}
+		fmt.Fprint(s.out, ".")
+		select {
+		case <-s.ctx.Done():
+			return s.ctx.Err()
+		case <-time.After(setrepWait):
+		}
+	}
 }
 
 func (s *shell) chmod(_ map[byte]bool, args []string) int {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/granary-fs/granary/internal/client"
 	"github.com/granary-fs/granary/internal/pgtest"
 	"github.com/granary-fs/granary/services/cluster"
 	"github.com/granary-fs/granary/services/coordinator"
@@ -87,6 +88,17 @@ func TestFsShell(t *testing.T) {
 	}
 	if out := must("-setrep", "2", "/user/alice/d/local.bin"); out != "Replication 2 set: /user/alice/d/local.bin\n" {
 		t.Fatalf("setrep: %q", out)
+	}
+	// On a directory, setrep changes every file under it; -w waits, a dot
+	// per look, until every block has that many replicas.
+	defer func(d time.Duration) { setrepWait = d }(setrepWait)
+	setrepWait = 50 * time.Millisecond
+	out = must("-setrep", "-w", "1", "/user/alice/d")
+	if !regexp.MustCompile(`^Replication 1 set: /user/alice/d/local\.bin\nWaiting for /user/alice/d/local\.bin \.\.\.(\nWARNING: the waiting time may be long for DECREASING the number of replications\.\n)?\.* done\n$`).MatchString(out) {
+		t.Fatalf("setrep -w on a directory: %q", out)
+	}
+	if lbs, err := client.New(c.MetadataURL, "alice").BlockLocations(ctx, "/user/alice/d/local.bin"); err != nil || len(lbs.LocatedBlocks) == 0 || len(lbs.LocatedBlocks[0].Locations) != 1 {
+		t.Fatalf("after setrep -w 1: %+v %v", lbs, err)
 	}
 	must("-touchz", "/user/alice/empty")
 	if code, _, _ := run("-test", "-z", "/user/alice/empty"); code != 0 {

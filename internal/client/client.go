@@ -226,6 +226,12 @@ func (c *Client) Touch(ctx context.Context, path string) error {
 }
 
 // blockLocations returns where a file's blocks are.
+// BlockLocations returns the file's blocks and where their replicas are
+// (ClientProtocol.getBlockLocations), nearest this client first.
+func (c *Client) BlockLocations(ctx context.Context, path string) (api.LocatedBlocks, error) {
+	return c.blockLocations(ctx, path)
+}
+
 func (c *Client) blockLocations(ctx context.Context, path string) (api.LocatedBlocks, error) {
 	var r api.LocatedBlocksResponse
 	err := c.do(ctx, http.MethodGet, c.base+"/api/v1/blockLocations?path="+url.QueryEscape(path)+"&user.name="+url.QueryEscape(c.user), nil, &r)
