@@ -390,8 +390,19 @@ func (s *shell) cat(_ map[byte]bool, args []string) int {
 	return rc
 }
 
+// rm is Hadoop's -rm: with the service's fs.trash.interval set (and no
+// -skipTrash) paths move to the user's trash, .Trash/Current/<path>, which
+// the metadata service's emptier checkpoints and deletes later.
 func (s *shell) rm(f map[byte]bool, args []string) int {
 	rc := 0
+	trash := false
+	if !f['T'] {
+		defaults, err := s.c.ServerDefaults(s.ctx)
+		if err != nil {
+			return s.fail(args[0], err)
+		}
+		trash = defaults.TrashInterval > 0
+	}
 	for _, p := range args {
 		st, err := s.c.Stat(s.ctx, p)
 		if err != nil {
@@ -405,6 +416,16 @@ func (s *shell) rm(f map[byte]bool, args []string) int {
 			rc = 1
 			continue
 		}
+		if trash && !s.inTrash(p) {
+			dst, err := s.moveToTrash(p)
+			if err != nil {
+				fmt.Fprintf(s.errw, "rm: Failed to move to trash: %s: %v. Consider using -skipTrash option\n", p, err)
+				rc = 1
+				continue
+			}
+			fmt.Fprintf(s.out, "Moved: '%s' to trash at: %s\n", p, dst)
+			continue
+		}
 		if _, err := s.c.Delete(s.ctx, p, true); err != nil {
 			rc = s.fail(p, err)
 			continue
@@ -412,6 +433,36 @@ func (s *shell) rm(f map[byte]bool, args []string) int {
 		fmt.Fprintf(s.out, "Deleted %s\n", p)
 	}
 	return rc
+}
+
+// trashCurrent is the user's trash directory of the moment.
+func (s *shell) trashCurrent() string { return "/user/" + s.c.User() + "/.Trash/Current" }
+
+// inTrash reports whether p is the user's trash or inside it: it is
+// deleted for good.
+func (s *shell) inTrash(p string) bool {
+	root := path.Dir(s.trashCurrent())
+	return p == root || strings.HasPrefix(p, root+"/")
+}
+
+// moveToTrash renames p to .Trash/Current/<p> (with the time in
+// milliseconds appended when that name is taken, as TrashPolicyDefault).
+func (s *shell) moveToTrash(p string) (string, error) {
+	if home := path.Dir(path.Dir(s.trashCurrent())); p == "/" || p == home || strings.HasPrefix(home, p+"/") {
+		return "", fmt.Errorf("Cannot move \"%s\" to the trash, as it contains the trash", p)
+	}
+	dst := path.Join(s.trashCurrent(), p)
+	if err := s.c.Mkdirs(s.ctx, path.Dir(dst), 0o700); err != nil {
+		return "", err
+	}
+	if _, err := s.c.Stat(s.ctx, dst); err == nil {
+		dst += strconv.FormatInt(time.Now().UnixMilli(), 10)
+	}
+	ok, err := s.c.Rename(s.ctx, p, dst)
+	if err == nil && !ok {
+		err = fmt.Errorf("could not rename %s to %s", p, dst)
+	}
+	return dst, err
 }
 
 func (s *shell) mv(_ map[byte]bool, args []string) int {

@@ -24,7 +24,11 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-func TestFsShell(t *testing.T) {
+// fsCluster starts a cluster (3 datanodes, alice its superuser, config
+// adjusting the metadata service) and returns it with functions running
+// `granary fs` against it as alice.
+func fsCluster(t *testing.T, config func(*metadata.Config)) (c *cluster.Cluster, run func(args ...string) (int, string, string), must func(args ...string) string) {
+	t.Helper()
 	dir := t.TempDir()
 	ctx := context.Background()
 	c, err := cluster.Start(ctx, cluster.Config{
@@ -32,21 +36,27 @@ func TestFsShell(t *testing.T) {
 		CoordinatorAddr: "127.0.0.1:0", NATSAddr: "127.0.0.1:0", Datanodes: 3,
 		DatanodeAddrs: []string{"127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"},
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Metadata:      func(m *metadata.Config) { m.Superuser = "alice"; m.MinBlockSize = 1024 },
-		Coordinator:   func(c *coordinator.Config) { c.HeartbeatInterval = 100 * time.Millisecond },
-		Datanode:      func(i int, c *datanode.Config) { c.HeartbeatInterval = 100 * time.Millisecond },
+		Metadata: func(m *metadata.Config) {
+			m.Superuser = "alice"
+			m.MinBlockSize = 1024
+			if config != nil {
+				config(m)
+			}
+		},
+		Coordinator: func(c *coordinator.Config) { c.HeartbeatInterval = 100 * time.Millisecond },
+		Datanode:    func(i int, c *datanode.Config) { c.HeartbeatInterval = 100 * time.Millisecond },
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Stop()
+	t.Cleanup(c.Stop)
 	t.Setenv("HADOOP_USER_NAME", "alice")
-	run := func(args ...string) (int, string, string) {
+	run = func(args ...string) (int, string, string) {
 		var out, errb bytes.Buffer
 		code := fsCmd(ctx, append([]string{"-fs", c.MetadataURL}, args...), &out, &errb)
 		return code, out.String(), errb.String()
 	}
-	must := func(args ...string) string {
+	must = func(args ...string) string {
 		t.Helper()
 		code, out, errs := run(args...)
 		if code != 0 {
@@ -54,6 +64,13 @@ func TestFsShell(t *testing.T) {
 		}
 		return out
 	}
+	return c, run, must
+}
+
+func TestFsShell(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	c, run, must := fsCluster(t, nil)
 	local := filepath.Join(dir, "local.bin")
 	data := make([]byte, 200_000)
 	rand.New(rand.NewSource(1)).Read(data)
@@ -178,4 +195,38 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestFsRmUsesTheTrash: with fs.trash.interval set on the service, -rm
+// moves paths to the user's trash as Hadoop's shell does; -skipTrash and
+// paths inside the trash are deleted for good; a path containing the trash
+// is refused.
+func TestFsRmUsesTheTrash(t *testing.T) {
+	_, run, must := fsCluster(t, func(m *metadata.Config) { m.TrashInterval = 60 })
+	must("-mkdir", "-p", "/user/alice/d", "/tmp")
+	must("-touchz", "/user/alice/d/f", "/user/alice/g", "/tmp/t")
+	if out := must("-rm", "/user/alice/d/f"); out != "Moved: '/user/alice/d/f' to trash at: /user/alice/.Trash/Current/user/alice/d/f\n" {
+		t.Fatalf("rm with trash: %q", out)
+	}
+	must("-test", "-e", "/user/alice/.Trash/Current/user/alice/d/f")
+	// The same name again: the time in milliseconds is appended.
+	must("-touchz", "/user/alice/d/f")
+	if out := must("-rm", "/user/alice/d/f"); !regexp.MustCompile(`^Moved: '/user/alice/d/f' to trash at: /user/alice/\.Trash/Current/user/alice/d/f\d{13}\n$`).MatchString(out) {
+		t.Fatalf("rm of a name already in the trash: %q", out)
+	}
+	if out := must("-rm", "/tmp/t"); out != "Moved: '/tmp/t' to trash at: /user/alice/.Trash/Current/tmp/t\n" {
+		t.Fatalf("rm outside home: %q", out)
+	}
+	if out := must("-rm", "-skipTrash", "/user/alice/g"); out != "Deleted /user/alice/g\n" {
+		t.Fatalf("rm -skipTrash: %q", out)
+	}
+	if code, _, errs := run("-rm", "-r", "/user/alice"); code != 1 || !strings.Contains(errs, `Cannot move "/user/alice" to the trash, as it contains the trash. Consider using -skipTrash option`) {
+		t.Fatalf("rm of the home directory: %d %q", code, errs)
+	}
+	if out := must("-rm", "-r", "/user/alice/.Trash"); out != "Deleted /user/alice/.Trash\n" {
+		t.Fatalf("rm of the trash itself: %q", out)
+	}
+	if code, _, _ := run("-test", "-e", "/user/alice/.Trash"); code != 1 {
+		t.Fatal("the trash is still there")
+	}
 }

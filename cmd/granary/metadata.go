@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"time"
 
 	"github.com/granary-fs/granary/services/metadata"
 )
@@ -27,7 +29,13 @@ func metadataFlags(fs *flag.FlagSet, cfg *metadata.Config) (level *string, dbCon
 	fs.DurationVar(&cfg.CheckpointPeriod, "checkpoint-period", envDuration("GRANARY_CHECKPOINT_PERIOD", 3600e9), "dfs.namenode.checkpoint.period")
 	fs.DurationVar(&cfg.CheckpointCheck, "checkpoint-check-period", envDuration("GRANARY_CHECKPOINT_CHECK_PERIOD", 60e9), "dfs.namenode.checkpoint.check.period")
 	fs.Int64Var(&cfg.MinBlockSize, "min-block-size", int64(envInt("GRANARY_MIN_BLOCK_SIZE", 1<<20)), "dfs.namenode.fs-limits.min-block-size")
-	fs.Int64Var(&cfg.TrashInterval, "trash-interval", int64(envInt("GRANARY_TRASH_INTERVAL", 0)), "fs.trash.interval in minutes")
+	fs.Int64Var(&cfg.TrashInterval, "trash-interval", int64(envInt("GRANARY_TRASH_INTERVAL", 0)), "fs.trash.interval in minutes: granary fs -rm moves to the trash, checkpoints older than this are deleted (0: no trash)")
+	cfg.TrashCheckpointInterval = time.Duration(envInt("GRANARY_TRASH_CHECKPOINT_INTERVAL", 0)) * time.Minute
+	fs.Func("trash-checkpoint-interval", "fs.trash.checkpoint.interval in minutes (0: the trash interval)", func(v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		cfg.TrashCheckpointInterval = time.Duration(n) * time.Minute
+		return err
+	})
 	dbConns = fs.Int("db-max-conns", envInt("GRANARY_DB_MAX_CONNS", 16), "PostgreSQL pool size (GRANARY_DB_MAX_CONNS)")
 	level = fs.String("log-level", env("GRANARY_LOG_LEVEL", "info"), "debug, info, warn or error (GRANARY_LOG_LEVEL)")
 	return level, dbConns

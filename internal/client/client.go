@@ -209,6 +209,17 @@ func (c *Client) SetTimes(ctx context.Context, path string, mtime, atime int64) 
 	return c.do(ctx, http.MethodPut, c.webhdfs(path, "SETTIMES", "modificationtime", strconv.FormatInt(mtime, 10), "accesstime", strconv.FormatInt(atime, 10)), nil, nil)
 }
 
+// ServerDefaults returns the metadata service's defaults (GETSERVERDEFAULTS),
+// among them fs.trash.interval.
+func (c *Client) ServerDefaults(ctx context.Context) (api.FsServerDefaults, error) {
+	var r api.FsServerDefaultsResponse
+	err := c.do(ctx, http.MethodGet, c.webhdfs("/", "GETSERVERDEFAULTS"), nil, &r)
+	return r.FsServerDefaults, err
+}
+
+// User is the user this client acts as.
+func (c *Client) User() string { return c.user }
+
 // ContentSummary returns the subtree's counts.
 func (c *Client) ContentSummary(ctx context.Context, path string) (api.ContentSummary, error) {
 	var r api.ContentSummaryResponse

@@ -41,7 +41,10 @@ type Config struct {
 	LeaseHardLimit time.Duration
 	LeaseCheck     time.Duration
 	EditLogRetry   time.Duration // how long a failing batch is retried before the service stops
-	TrashInterval  int64         // fs.trash.interval, minutes
+	TrashInterval  int64         // fs.trash.interval, minutes (0: no trash)
+	// TrashCheckpointInterval is fs.trash.checkpoint.interval: how often the
+	// trash emptier runs (0 or more than TrashInterval: TrashInterval).
+	TrashCheckpointInterval time.Duration
 
 	Logger *slog.Logger
 	// BlockReports feeds safe mode; nil until a coordinator exists.

@@ -174,6 +174,7 @@ func (s *Service) Run(ctx context.Context) error {
 	g.Go(func() error { return s.safeModeLoop(gctx) })
 	g.Go(func() error { return s.checkpointLoop(gctx) })
 	g.Go(func() error { return s.leaseLoop(gctx) })
+	g.Go(func() error { return s.trashLoop(gctx) })
 	if s.coord != nil {
 		g.Go(func() error { return s.coord.run(gctx) })
 	}
