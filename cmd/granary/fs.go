@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -28,8 +29,8 @@ const fsUsage = `Usage: granary fs [-fs URL] [-D key=value]... <command> [args]
   -rm [-r] [-f] [-skipTrash] <path>...  -mv <src>... <dst>
   -du [-s] [-h] <path>...            -count [-h] <path>...
   -stat [format] <path>...           -checksum <path>...
-  -setrep [-R] [-w] <rep> <path>...  -chmod <mode> <path>...
-  -chown <owner>[:<group>] <path>... -touchz <path>...
+  -setrep [-R] [-w] <rep> <path>...  -chmod [-R] <mode> <path>...
+  -chown [-R] <owner>[:<group>] <path>...  -touchz <path>...
   -tail [-f] [-s <ms>] <file>        -appendToFile <localsrc>... <dst>
   -test -[defsz] <path>`
 
@@ -727,26 +728,149 @@ func (s *shell) waitReplication(p string, n int) error {
 	}
 }
 
-func (s *shell) chmod(_ map[byte]bool, args []string) int {
-	m, err := strconv.ParseUint(args[0], 8, 16)
-	if err != nil || m > 0o1777 {
+// chmod is Hadoop's -chmod [-R] <MODE[,MODE]... | OCTALMODE> <path>...
+func (s *shell) chmod(f map[byte]bool, args []string) int {
+	spec, ok := parseChmod(args[0])
+	if !ok {
 		fmt.Fprintf(s.errw, "chmod: chmod : mode '%s' does not match the expected pattern.\n", args[0])
 		return 1
 	}
 	rc := 0
 	for _, p := range args[1:] {
-		if err := s.c.SetPermission(s.ctx, p, uint16(m)); err != nil {
+		err := s.walk(p, f['R'], func(p string, st api.FileStatus) error {
+			existing, _ := strconv.ParseUint(st.Permission, 8, 16)
+			return s.c.SetPermission(s.ctx, p, uint16(spec.apply(int(existing), st.Type == "DIRECTORY")))
+		})
+		if err != nil {
 			rc = s.fail(p, err)
 		}
 	}
 	return rc
 }
 
-func (s *shell) chown(_ map[byte]bool, args []string) int {
+// walk calls fn on p and, with recursive, on everything under it.
+func (s *shell) walk(p string, recursive bool, fn func(p string, st api.FileStatus) error) error {
+	st, err := s.c.Stat(s.ctx, p)
+	if err != nil {
+		return err
+	}
+	if err := fn(p, st); err != nil {
+		return err
+	}
+	if !recursive || st.Type != "DIRECTORY" {
+		return nil
+	}
+	list, err := s.c.List(s.ctx, p)
+	if err != nil {
+		return err
+	}
+	for _, child := range list {
+		if err := s.walk(path.Join(p, child.PathSuffix), true, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// chmodSpec is a parsed mode, as Hadoop's ChmodParser: for the sticky bit,
+// user, group and others, how (+, -, =) and which bits (r 4, w 2, x 1, X 8).
+type chmodSpec struct {
+	op   [4]byte
+	bits [4]int
+}
+
+var (
+	octalMode    = regexp.MustCompile(`^\s*\+?([01]?)([0-7]{3})\s*$`)
+	symbolicMode = regexp.MustCompile(`^\s*([ugoa]*)([-+=]+)([rwxXt]+)\s*$`)
+)
+
+// parseChmod reads an octal ([01]?[0-7]{3}) or symbolic
+// ([ugoa]*[+-=][rwxXt]+, comma separated) mode.
+func parseChmod(mode string) (chmodSpec, bool) {
+	c := chmodSpec{op: [4]byte{'+', '+', '+', '+'}}
+	if m := octalMode.FindStringSubmatch(mode); m != nil {
+		c.op = [4]byte{'=', '=', '=', '='}
+		if m[1] != "" {
+			c.bits[0] = int(m[1][0] - '0')
+		}
+		for i := range 3 {
+			c.bits[i+1] = int(m[2][i] - '0')
+		}
+		return c, true
+	}
+	for _, part := range strings.Split(mode, ",") {
+		m := symbolicMode.FindStringSubmatch(part)
+		if m == nil {
+			return c, false
+		}
+		op := m[2][len(m[2])-1]
+		who := m[1]
+		if strings.Trim(who, "a") == "" {
+			who = "ugo"
+		}
+		bits, sticky := 0, 0
+		for _, b := range m[3] {
+			switch b {
+			case 'r':
+				bits |= 4
+			case 'w':
+				bits |= 2
+			case 'x':
+				bits |= 1
+			case 'X':
+				bits |= 8
+			case 't':
+				sticky = 1
+			}
+		}
+		for i, w := range "ugo" {
+			if strings.ContainsRune(who, w) {
+				c.op[i+1], c.bits[i+1] = op, bits
+			}
+		}
+		if strings.ContainsRune(who, 'o') {
+			c.op[0], c.bits[0] = op, sticky
+		}
+	}
+	return c, true
+}
+
+// apply computes the new mode of a path whose mode is existing; X sets x
+// only on directories and on what some already may execute.
+func (c chmodSpec) apply(existing int, dir bool) int {
+	exeOK := dir || existing&0o111 != 0
+	shifts := [4]int{9, 6, 3, 0}
+	out := 0
+	for i, sh := range shifts {
+		cur := existing >> sh & 7
+		if i == 0 {
+			cur = existing >> 9 & 1
+		}
+		bits, capX := c.bits[i], c.bits[i]&8 != 0
+		if capX {
+			bits = bits&^8 | 1
+		}
+		switch c.op[i] {
+		case '+':
+			bits |= cur
+		case '-':
+			bits = ^bits & cur
+		}
+		if capX && !exeOK && bits&1 != 0 && cur&1 == 0 {
+			bits &^= 1
+		}
+		out |= bits << sh
+	}
+	return out
+}
+
+// chown is Hadoop's -chown [-R] [OWNER][:[GROUP]] <path>...
+func (s *shell) chown(f map[byte]bool, args []string) int {
 	owner, group, _ := strings.Cut(args[0], ":")
 	rc := 0
 	for _, p := range args[1:] {
-		if err := s.c.SetOwner(s.ctx, p, owner, group); err != nil {
+		err := s.walk(p, f['R'], func(p string, _ api.FileStatus) error { return s.c.SetOwner(s.ctx, p, owner, group) })
+		if err != nil {
 			rc = s.fail(p, err)
 		}
 	}

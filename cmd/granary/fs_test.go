@@ -100,6 +100,22 @@ func TestFsShell(t *testing.T) {
 	if out := must("-stat", "%n %b %r %F", "/user/alice/d/local.bin"); out != "local.bin 200000 3 regular file\n" {
 		t.Fatalf("stat: %q", out)
 	}
+	// chmod and chown: octal and symbolic modes, -R over a tree.
+	must("-mkdir", "-p", "/user/alice/m/n")
+	must("-touchz", "/user/alice/m/n/f")
+	must("-chmod", "-R", "700", "/user/alice/m")
+	must("-chmod", "-R", "go+rX,u-w", "/user/alice/m")
+	must("-chmod", "+t", "/user/alice/m")
+	if out := must("-stat", "%a %u:%g", "/user/alice/m", "/user/alice/m/n", "/user/alice/m/n/f"); out != "1555 alice:supergroup\n555 alice:supergroup\n555 alice:supergroup\n" {
+		t.Fatalf("modes after chmod -R: %q", out)
+	}
+	must("-chown", "-R", "bob:staff", "/user/alice/m")
+	if out := must("-stat", "%u:%g", "/user/alice/m/n/f"); out != "bob:staff\n" {
+		t.Fatalf("owner after chown -R: %q", out)
+	}
+	if code, _, errs := run("-chmod", "u+z", "/user/alice/m"); code != 1 || errs != "chmod: chmod : mode 'u+z' does not match the expected pattern.\n" {
+		t.Fatalf("a bad mode: %d %q", code, errs)
+	}
 	if out := must("-checksum", "/user/alice/d/local.bin"); !strings.HasPrefix(out, "/user/alice/d/local.bin\tMD5-of-0MD5-of-512CRC32C\t") {
 		t.Fatalf("checksum: %q", out)
 	}
@@ -228,5 +244,33 @@ func TestFsRmUsesTheTrash(t *testing.T) {
 	}
 	if code, _, _ := run("-test", "-e", "/user/alice/.Trash"); code != 1 {
 		t.Fatal("the trash is still there")
+	}
+}
+
+func TestChmodModes(t *testing.T) {
+	for _, c := range []struct {
+		mode     string
+		existing int
+		dir      bool
+		want     int
+	}{
+		{"755", 0o644, false, 0o755}, {"1777", 0o755, true, 0o1777}, {"0644", 0o1777, true, 0o644}, {"+755", 0o600, false, 0o755},
+		{"u+x", 0o644, false, 0o744}, {"go-w", 0o666, false, 0o644}, {"a=r", 0o755, false, 0o444}, {"=rw", 0o700, false, 0o666},
+		{"+t", 0o777, true, 0o1777}, {"o-t", 0o1777, true, 0o777}, {"u-t", 0o1777, true, 0o1777},
+		{"a+X", 0o644, false, 0o644}, {"a+X", 0o644, true, 0o755}, {"a+X", 0o744, false, 0o755},
+		{"u+x,g+w", 0o600, false, 0o720}, {"ug=rw,o-r", 0o777, false, 0o663},
+	} {
+		spec, ok := parseChmod(c.mode)
+		if !ok {
+			t.Fatalf("%q refused", c.mode)
+		}
+		if got := spec.apply(c.existing, c.dir); got != c.want {
+			t.Errorf("chmod %s on %o (dir %v) = %o, want %o", c.mode, c.existing, c.dir, got, c.want)
+		}
+	}
+	for _, bad := range []string{"abc", "8", "u+z", "2755", "u+", "o=", "u+x,", "77"} {
+		if _, ok := parseChmod(bad); ok {
+			t.Errorf("%q accepted", bad)
+		}
 	}
 }
