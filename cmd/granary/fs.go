@@ -10,9 +10,11 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
@@ -23,7 +25,7 @@ import (
 )
 
 const fsUsage = `Usage: granary fs [-fs URL] [-D key=value]... <command> [args]
-  -ls [-R] [-h] <path>...            -mkdir [-p] <path>...
+  -ls [-C] [-d] [-h] [-q] [-R] [-t] [-S] [-r] [-u] <path>...  -mkdir [-p] <path>...
   -put [-f] <localsrc>... <dst>      -get <src> <localdst>
   -cat <src>...                      -text <src>...
   -rm [-r] [-f] [-skipTrash] <path>...  -mv <src>... <dst>
@@ -85,7 +87,12 @@ type shell struct {
 	out  io.Writer
 	errw io.Writer
 	cmd  string
+	ls   lsWidths
 }
+
+// lsWidths are -ls's column widths, grown with every listing as Hadoop's
+// Ls does (replication 3 and size 10 at least).
+type lsWidths struct{ repl, owner, group, size int }
 
 // fail prints an error the way hdfs dfs does and returns exit status 1.
 func (s *shell) fail(p string, err error) int {
@@ -128,7 +135,7 @@ func (s *shell) run(command string, args []string) int {
 		fn      func(f map[byte]bool, args []string) int
 	}
 	cmds := map[string]handler{
-		"-ls": {"Rh", 0, s.ls}, "-mkdir": {"p", 1, s.mkdir}, "-put": {"f", 2, s.put}, "-copyFromLocal": {"f", 2, s.put},
+		"-ls": {"CdhqRrStu", 0, s.lsCmd}, "-mkdir": {"p", 1, s.mkdir}, "-put": {"f", 2, s.put}, "-copyFromLocal": {"f", 2, s.put},
 		"-get": {"", 2, s.get}, "-copyToLocal": {"", 2, s.get}, "-cat": {"", 1, s.cat}, "-text": {"", 1, s.cat},
 		"-rm": {"rRfT", 1, s.rm}, "-mv": {"", 2, s.mv}, "-du": {"sh", 0, s.du}, "-count": {"hq", 1, s.count},
 		"-stat": {"", 1, s.stat}, "-checksum": {"", 1, s.checksum}, "-setrep": {"Rw", 2, s.setrep},
@@ -187,7 +194,12 @@ func humanSize(n int64) string {
 	return strconv.FormatFloat(v, 'f', 1, 64) + " " + string(units[i])
 }
 
-func (s *shell) ls(f map[byte]bool, args []string) int {
+// lsCmd is Hadoop's -ls [-C] [-d] [-h] [-q] [-R] [-t] [-S] [-r] [-u]
+// [<path> ...]: -C paths only, -d directories as plain entries, -h human
+// sizes, -q ? for non-printable characters, -R recursive, -t by time
+// (newest first), -S by size (largest first), -r reversed, -u access time
+// instead of modification time.
+func (s *shell) lsCmd(f map[byte]bool, args []string) int {
 	if len(args) == 0 {
 		args = []string{"/user/" + currentUser()}
 	}
@@ -198,30 +210,32 @@ func (s *shell) ls(f map[byte]bool, args []string) int {
 			rc = s.fail(p, err)
 			continue
 		}
-		if st.Type != "DIRECTORY" {
+		if st.Type != "DIRECTORY" || f['d'] {
 			st.PathSuffix = p
-			s.printLs([]api.FileStatus{st}, "", f['h'])
+			s.printLs([]api.FileStatus{st}, "", f)
 			continue
 		}
-		if err := s.lsDir(p, f['R'], f['h']); err != nil {
+		if err := s.lsDir(p, f); err != nil {
 			rc = s.fail(p, err)
 		}
 	}
 	return rc
 }
 
-func (s *shell) lsDir(p string, recursive, human bool) error {
+func (s *shell) lsDir(p string, f map[byte]bool) error {
 	list, err := s.c.List(s.ctx, p)
 	if err != nil {
 		return err
 	}
-	if !recursive {
+	sortLs(list, f)
+	if !f['R'] && !f['C'] {
 		fmt.Fprintf(s.out, "Found %d items\n", len(list))
 	}
+	s.adjustLs(list)
 	for _, st := range list {
-		s.printLs([]api.FileStatus{st}, p, human)
-		if recursive && st.Type == "DIRECTORY" {
-			if err := s.lsDir(path.Join(p, st.PathSuffix), true, human); err != nil {
+		s.printLs([]api.FileStatus{st}, p, f)
+		if f['R'] && st.Type == "DIRECTORY" {
+			if err := s.lsDir(path.Join(p, st.PathSuffix), f); err != nil {
 				return err
 			}
 		}
@@ -229,24 +243,77 @@ func (s *shell) lsDir(p string, recursive, human bool) error {
 	return nil
 }
 
-// printLs prints entries like hdfs dfs -ls (Ls's minimum column widths:
-// replication 3, size 10).
-func (s *shell) printLs(list []api.FileStatus, dir string, human bool) {
+// sortLs orders a listing as Ls: by name, or -t by time and -S by size
+// (newest, largest first), -r reversed.
+func sortLs(list []api.FileStatus, f map[byte]bool) {
+	key := func(st api.FileStatus) int64 {
+		switch {
+		case f['t'] && f['u']:
+			return st.AccessTime
+		case f['t']:
+			return st.ModificationTime
+		case f['S']:
+			return st.Length
+		}
+		return 0
+	}
+	slices.SortStableFunc(list, func(a, b api.FileStatus) int {
+		c := cmp.Compare(key(b), key(a))
+		if c == 0 {
+			c = strings.Compare(a.PathSuffix, b.PathSuffix)
+		}
+		if f['r'] {
+			c = -c
+		}
+		return c
+	})
+}
+
+// adjustLs grows the column widths to fit list.
+func (s *shell) adjustLs(list []api.FileStatus) {
+	w := &s.ls
+	w.repl, w.size = max(w.repl, 3), max(w.size, 10)
 	for _, st := range list {
+		w.repl = max(w.repl, len(strconv.Itoa(st.Replication)))
+		w.size = max(w.size, len(strconv.FormatInt(st.Length, 10)))
+		w.owner, w.group = max(w.owner, len(st.Owner)), max(w.group, len(st.Group))
+	}
+}
+
+// printLs prints entries like hdfs dfs -ls, names under dir.
+func (s *shell) printLs(list []api.FileStatus, dir string, f map[byte]bool) {
+	s.adjustLs(list)
+	for _, st := range list {
+		name := st.PathSuffix
+		if dir != "" {
+			name = path.Join(dir, st.PathSuffix)
+		}
+		if f['q'] {
+			name = strings.Map(func(r rune) rune {
+				if unicode.IsPrint(r) {
+					return r
+				}
+				return '?'
+			}, name)
+		}
+		if f['C'] {
+			fmt.Fprintln(s.out, name)
+			continue
+		}
 		repl := "-"
 		if st.Type == "FILE" {
 			repl = strconv.Itoa(st.Replication)
 		}
 		size := strconv.FormatInt(st.Length, 10)
-		if human {
+		if f['h'] {
 			size = humanSize(st.Length)
 		}
-		name := st.PathSuffix
-		if dir != "" {
-			name = path.Join(dir, st.PathSuffix)
+		when := st.ModificationTime
+		if f['u'] {
+			when = st.AccessTime
 		}
-		t := time.UnixMilli(st.ModificationTime).Format("2006-01-02 15:04")
-		fmt.Fprintf(s.out, "%s %3s %s %s %10s %s %s\n", modeString(st), repl, st.Owner, st.Group, size, t, name)
+		t := time.UnixMilli(when).Format("2006-01-02 15:04")
+		fmt.Fprintf(s.out, "%s %*s %-*s %-*s %*s %s %s\n", modeString(st), s.ls.repl, repl, s.ls.owner, st.Owner, s.ls.group, st.Group, s.ls.size, size, t, name)
 	}
 }
 

@@ -113,6 +113,20 @@ func TestFsShell(t *testing.T) {
 	if out := must("-stat", "%u:%g", "/user/alice/m/n/f"); out != "bob:staff\n" {
 		t.Fatalf("owner after chown -R: %q", out)
 	}
+	// -ls aligns owner and group columns as Hadoop's Ls; -C names only,
+	// -d the directory itself, -S by size, -r reversed.
+	must("-chown", "alice:supergroup", "/user/alice/m")
+	must("-put", local, "/user/alice/m/big")
+	out = must("-ls", "/user/alice/m")
+	if !regexp.MustCompile(`^Found 2 items\n-rw-r--r--   3 alice supergroup +200000 \S+ \S+ /user/alice/m/big\ndr-xr-xr-x   - bob   staff +0 \S+ \S+ /user/alice/m/n\n$`).MatchString(out) {
+		t.Fatalf("ls with two owners: %q", out)
+	}
+	if out := must("-ls", "-C", "-S", "-r", "/user/alice/m"); out != "/user/alice/m/n\n/user/alice/m/big\n" {
+		t.Fatalf("ls -C -S -r: %q", out)
+	}
+	if out := must("-ls", "-d", "-C", "/user/alice/m"); out != "/user/alice/m\n" {
+		t.Fatalf("ls -d -C: %q", out)
+	}
 	if code, _, errs := run("-chmod", "u+z", "/user/alice/m"); code != 1 || errs != "chmod: chmod : mode 'u+z' does not match the expected pattern.\n" {
 		t.Fatalf("a bad mode: %d %q", code, errs)
 	}
