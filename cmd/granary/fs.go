@@ -26,7 +26,7 @@ import (
 
 const fsUsage = `Usage: granary fs [-fs URL] [-D key=value]... <command> [args]
   -ls [-C] [-d] [-h] [-q] [-R] [-t] [-S] [-r] [-u] <path>...  -mkdir [-p] <path>...
-  -put [-f] <localsrc>... <dst>      -get <src> <localdst>
+  -put [-f] [-d] <localsrc>... <dst> -get <src> <localdst>
   -cat <src>...                      -text <src>...
   -rm [-r] [-f] [-skipTrash] <path>...  -mv <src>... <dst>
   -du [-s] [-h] <path>...            -count [-h] <path>...
@@ -135,7 +135,7 @@ func (s *shell) run(command string, args []string) int {
 		fn      func(f map[byte]bool, args []string) int
 	}
 	cmds := map[string]handler{
-		"-ls": {"CdhqRrStu", 0, s.lsCmd}, "-mkdir": {"p", 1, s.mkdir}, "-put": {"f", 2, s.put}, "-copyFromLocal": {"f", 2, s.put},
+		"-ls": {"CdhqRrStu", 0, s.lsCmd}, "-mkdir": {"p", 1, s.mkdir}, "-put": {"fd", 2, s.put}, "-copyFromLocal": {"fd", 2, s.put},
 		"-get": {"", 2, s.get}, "-copyToLocal": {"", 2, s.get}, "-cat": {"", 1, s.cat}, "-text": {"", 1, s.cat},
 		"-rm": {"rRfT", 1, s.rm}, "-mv": {"", 2, s.mv}, "-du": {"sh", 0, s.du}, "-count": {"hq", 1, s.count},
 		"-stat": {"", 1, s.stat}, "-checksum": {"", 1, s.checksum}, "-setrep": {"Rw", 2, s.setrep},
@@ -360,14 +360,17 @@ func (s *shell) put(f map[byte]bool, args []string) int {
 	rc := 0
 	for _, src := range srcs {
 		to := s.target(src, dst, len(srcs) > 1)
-		if err := s.putOne(src, to, f['f'], false); err != nil {
+		if err := s.putOne(src, to, f['f'], false, f['d']); err != nil {
 			rc = s.fail(to, err)
 		}
 	}
 	return rc
 }
 
-func (s *shell) putOne(src, to string, overwrite, appendTo bool) error {
+// putOne copies src (- for standard input) to to. As Hadoop's shell, a new
+// file is written as to._COPYING_ and renamed when complete, so nobody
+// sees it half written (-d writes it in place).
+func (s *shell) putOne(src, to string, overwrite, appendTo, direct bool) error {
 	var in io.Reader = os.Stdin
 	var size int64
 	if src != "-" {
@@ -388,13 +391,18 @@ func (s *shell) putOne(src, to string, overwrite, appendTo bool) error {
 	}
 	var w io.WriteCloser
 	var err error
-	if appendTo {
+	target := to
+	switch {
+	case appendTo:
 		w, err = s.c.Append(s.ctx, to)
 		if errs.Is(err, errs.FileNotFound) {
 			w, err = s.c.Create(s.ctx, to, client.CreateOptions{})
 		}
-	} else {
+	case direct:
 		w, err = s.c.Create(s.ctx, to, client.CreateOptions{Overwrite: overwrite})
+	default:
+		target = to + "._COPYING_"
+		w, err = s.c.Create(s.ctx, target, client.CreateOptions{Overwrite: true})
 	}
 	if err != nil {
 		return err
@@ -404,6 +412,23 @@ func (s *shell) putOne(src, to string, overwrite, appendTo bool) error {
 	done()
 	if cerr := w.Close(); err == nil {
 		err = cerr
+	}
+	if target == to {
+		return err
+	}
+	if err == nil && overwrite {
+		if _, derr := s.c.Delete(s.ctx, to, false); derr != nil && !errs.Is(derr, errs.FileNotFound) {
+			err = derr
+		}
+	}
+	if err == nil {
+		var ok bool
+		if ok, err = s.c.Rename(s.ctx, target, to); err == nil && !ok {
+			err = errs.E(errs.FileAlreadyExists, "%s", to)
+		}
+	}
+	if err != nil {
+		_, _ = s.c.Delete(context.WithoutCancel(s.ctx), target, false)
 	}
 	return err
 }
@@ -1029,7 +1054,7 @@ func (s *shell) dumpFrom(p string, offset int64) (int64, error) {
 func (s *shell) appendToFile(_ map[byte]bool, args []string) int {
 	srcs, dst := args[:len(args)-1], args[len(args)-1]
 	for _, src := range srcs {
-		if err := s.putOne(src, dst, false, true); err != nil {
+		if err := s.putOne(src, dst, false, true, false); err != nil {
 			return s.fail(dst, err)
 		}
 	}

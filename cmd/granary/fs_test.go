@@ -82,6 +82,22 @@ func TestFsShell(t *testing.T) {
 	if code, _, errs := run("-put", local, "/user/alice/d/"); code != 1 || errs != "put: `/user/alice/d/local.bin': File exists\n" {
 		t.Fatalf("second put: %d %q", code, errs)
 	}
+	// -f replaces through a ._COPYING_ file that does not stay; -d writes
+	// in place.
+	small := filepath.Join(dir, "small.txt")
+	if err := os.WriteFile(small, []byte("replaced\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	must("-put", "-f", small, "/user/alice/d/local.bin")
+	must("-put", "-d", small, "/user/alice/d/direct.txt")
+	if out := must("-cat", "/user/alice/d/local.bin", "/user/alice/d/direct.txt"); out != "replaced\nreplaced\n" {
+		t.Fatalf("after put -f and -d: %q", out)
+	}
+	if out := must("-ls", "-C", "/user/alice/d"); strings.Contains(out, "_COPYING_") {
+		t.Fatalf("a ._COPYING_ file stayed: %q", out)
+	}
+	must("-rm", "/user/alice/d/direct.txt")
+	must("-put", "-f", local, "/user/alice/d/local.bin")
 	out := must("-ls", "/user/alice/d")
 	if !regexp.MustCompile(`^Found 1 items\n-rw-r--r--   3 alice supergroup     200000 \d{4}-\d\d-\d\d \d\d:\d\d /user/alice/d/local.bin\n$`).MatchString(out) {
 		t.Fatalf("ls output:\n%s", out)
