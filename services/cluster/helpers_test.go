@@ -54,6 +54,9 @@ func testCluster(t *testing.T, datanodes int, tweak func(*cluster.Config)) *clus
 			c.ReconcileInterval = 50 * time.Millisecond
 			c.UnknownReplicaGrace = 200 * time.Millisecond
 			c.RedundancyInterval = 100 * time.Millisecond
+			// A transfer that failed (a datanode busy under the whole test
+			// suite) is scheduled again after 3 s instead of HDFS's 5 min.
+			c.PendingTimeout = 3 * time.Second
 			// Three or four datanodes heartbeating every 100 ms mid-write:
 			// a single block in flight can make one look "busy" (over twice
 			// an average of a fraction), which HDFS's small test clusters
