@@ -29,7 +29,7 @@ const fsUsage = `Usage: granary fs [-fs URL] [-D key=value]... <command> [args]
   -put [-f] [-d] <localsrc>... <dst> -get <src> <localdst>
   -cat <src>...                      -text <src>...
   -rm [-r] [-f] [-skipTrash] <path>...  -mv <src>... <dst>
-  -du [-s] [-h] <path>...            -count [-h] <path>...
+  -du [-s] [-h] <path>...            -count [-q] [-h] [-v] <path>...
   -stat [format] <path>...           -checksum <path>...
   -setrep [-R] [-w] <rep> <path>...  -chmod [-R] <mode> <path>...
   -chown [-R] <owner>[:<group>] <path>...  -touchz <path>...
@@ -137,7 +137,7 @@ func (s *shell) run(command string, args []string) int {
 	cmds := map[string]handler{
 		"-ls": {"CdhqRrStu", 0, s.lsCmd}, "-mkdir": {"p", 1, s.mkdir}, "-put": {"fd", 2, s.put}, "-copyFromLocal": {"fd", 2, s.put},
 		"-get": {"", 2, s.get}, "-copyToLocal": {"", 2, s.get}, "-cat": {"", 1, s.cat}, "-text": {"", 1, s.cat},
-		"-rm": {"rRfT", 1, s.rm}, "-mv": {"", 2, s.mv}, "-du": {"sh", 0, s.du}, "-count": {"hq", 1, s.count},
+		"-rm": {"rRfT", 1, s.rm}, "-mv": {"", 2, s.mv}, "-du": {"sh", 0, s.du}, "-count": {"hqv", 1, s.count},
 		"-stat": {"", 1, s.stat}, "-checksum": {"", 1, s.checksum}, "-setrep": {"Rw", 2, s.setrep},
 		"-chmod": {"R", 2, s.chmod}, "-chown": {"R", 2, s.chown}, "-touchz": {"", 1, s.touchz},
 		"-tail": {"fs", 1, s.tail}, "-appendToFile": {"", 2, s.appendToFile}, "-test": {"defsz", 1, s.test},
@@ -625,7 +625,15 @@ func (s *shell) du(f map[byte]bool, args []string) int {
 	return rc
 }
 
+// count is Hadoop's -count [-q] [-h] [-v] <path>...: -v prints the header
+// line first.
 func (s *shell) count(f map[byte]bool, args []string) int {
+	if f['v'] {
+		if f['q'] {
+			fmt.Fprintf(s.out, "%12s %15s %15s %15s ", "QUOTA", "REM_QUOTA", "SPACE_QUOTA", "REM_SPACE_QUOTA")
+		}
+		fmt.Fprintf(s.out, "%12s %12s %18s PATHNAME\n", "DIR_COUNT", "FILE_COUNT", "CONTENT_SIZE")
+	}
 	rc := 0
 	for _, p := range args {
 		cs, err := s.c.ContentSummary(s.ctx, p)

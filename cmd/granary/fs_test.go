@@ -113,6 +113,12 @@ func TestFsShell(t *testing.T) {
 	if out := must("-count", "/user/alice"); out != "           2            1             200000 /user/alice\n" {
 		t.Fatalf("count: %q", out)
 	}
+	if out := must("-count", "-v", "/user/alice"); out != "   DIR_COUNT   FILE_COUNT       CONTENT_SIZE PATHNAME\n           2            1             200000 /user/alice\n" {
+		t.Fatalf("count -v: %q", out)
+	}
+	if out := must("-count", "-q", "-v", "/user/alice"); !strings.HasPrefix(out, "       QUOTA       REM_QUOTA     SPACE_QUOTA REM_SPACE_QUOTA    DIR_COUNT   FILE_COUNT       CONTENT_SIZE PATHNAME\n") {
+		t.Fatalf("count -q -v: %q", out)
+	}
 	if out := must("-stat", "%n %b %r %F", "/user/alice/d/local.bin"); out != "local.bin 200000 3 regular file\n" {
 		t.Fatalf("stat: %q", out)
 	}
