@@ -220,6 +220,10 @@ type LocationsRequest struct {
 	// ClientHost is the reader's address: each block's holders come back
 	// nearest first (absent: random order, decommissioned nodes last).
 	ClientHost string `json:"clientHost,omitempty"`
+	// GenStamps, when given, are the namespace's stamp of each block: when
+	// the coordinator's mirror has not caught up with it yet (a block just
+	// recovered or appended to), the replicas of that stamp are answered.
+	GenStamps []int64 `json:"genStamps,omitempty"`
 	// Newer asks, instead, for the replicas whose generation stamp is newer
 	// than the namespace's: a pipeline recovery or an append the datanodes
 	// finished but the namespace never recorded (lease recovery adopts them).

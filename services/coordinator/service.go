@@ -216,7 +216,7 @@ func (s *Service) subscribe() error {
 			if req.Newer {
 				return dnproto.LocationsReply{Blocks: s.mgr.NewerReplicas(req.Blocks)}, nil
 			}
-			return dnproto.LocationsReply{Blocks: s.mgr.Locations(req.Blocks, req.ClientHost)}, nil
+			return dnproto.LocationsReply{Blocks: s.mgr.Locations(req.Blocks, req.GenStamps, req.ClientHost)}, nil
 		}),
 		dnproto.SubjCluster: func(context.Context, []byte) (any, error) {
 			return s.mgr.Cluster(), nil

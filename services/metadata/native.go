@@ -164,7 +164,7 @@ func (s *Service) addBlock(ctx context.Context, u *namespace.User, req *api.AddB
 	// The previous block must be minimally replicated first (HDFS throws
 	// NotReplicatedYetException and the client retries).
 	if last != nil {
-		ok, err := s.minReplicated(ctx, last.ID)
+		ok, err := s.minReplicated(ctx, *last)
 		if err != nil {
 			return nil, err
 		}
@@ -221,10 +221,10 @@ func (s *Service) chooseTargets(ctx context.Context, path string, repl int, bloc
 // minReplication is dfs.namenode.replication.min.
 const minReplication = 1
 
-// minReplicated asks the coordinator whether block id has replication.min
-// live replicas.
-func (s *Service) minReplicated(ctx context.Context, id int64) (bool, error) {
-	locs, err := s.locations(ctx, []int64{id}, "")
+// minReplicated asks the coordinator whether block b has replication.min
+// live replicas of its generation stamp.
+func (s *Service) minReplicated(ctx context.Context, b namespace.Block) (bool, error) {
+	locs, err := s.askLocations(ctx, dnproto.LocationsRequest{Blocks: []int64{b.ID}, GenStamps: []int64{b.GenStamp}})
 	if err != nil {
 		return false, err
 	}
@@ -492,7 +492,7 @@ func (s *Service) nativeComplete(w http.ResponseWriter, r *http.Request) {
 	var last *namespace.Block
 	if req.Last != nil {
 		last = &namespace.Block{ID: req.Last.BlockID, GenStamp: req.Last.GenerationStamp, NumBytes: req.Last.NumBytes}
-		ok, err := s.minReplicated(r.Context(), last.ID)
+		ok, err := s.minReplicated(r.Context(), *last)
 		if err != nil {
 			writeError(w, err)
 			return
@@ -591,7 +591,7 @@ func (s *Service) getBlockLocations(ctx context.Context, u *namespace.User, path
 		return nil, errs.E(errs.IO, "Offset: %d exceeds file length: %d", offset, st.Length)
 	}
 	out := &api.LocatedBlocks{FileLength: st.Length, IsUnderConstruction: st.UnderConstruction, LocatedBlocks: []api.LocatedBlock{}, IsLastBlockComplete: !st.UnderConstruction}
-	var ids []int64
+	var ids, stamps []int64
 	var pos int64
 	for _, b := range blocks {
 		end := pos + b.NumBytes
@@ -600,12 +600,15 @@ func (s *Service) getBlockLocations(ctx context.Context, u *namespace.User, path
 				Block:       api.ExtendedBlock{BlockPoolID: s.info.BlockPoolID, BlockID: b.ID, GenerationStamp: b.GenStamp, NumBytes: b.NumBytes},
 				StartOffset: pos, Locations: []api.DatanodeInfo{},
 			})
-			ids = append(ids, b.ID)
+			ids, stamps = append(ids, b.ID), append(stamps, b.GenStamp)
 		}
 		pos = end
 	}
 	if len(ids) > 0 {
-		locs, err := s.locations(ctx, ids, reader)
+		// The stamps make the answer follow this namespace even while the
+		// coordinator's mirror still has an older stamp (just appended to
+		// or recovered).
+		locs, err := s.askLocations(ctx, dnproto.LocationsRequest{Blocks: ids, GenStamps: stamps, ClientHost: reader})
 		if err != nil {
 			return nil, err
 		}

@@ -87,7 +87,7 @@ func report(t *testing.T, m *Manager, node string, reportID uint64, ids ...int64
 }
 
 func holders(m *Manager, id int64) int {
-	locs := m.Locations([]int64{id}, "")
+	locs := m.Locations([]int64{id}, nil, "")
 	return len(locs[0].Locations)
 }
 
@@ -237,7 +237,7 @@ func TestLocationsAreSortedForTheReader(t *testing.T) {
 	m.nodes["dn-3"].adminState = AdminDecommissioned
 	order := func(reader string) []string {
 		var out []string
-		for _, d := range m.Locations([]int64{1}, reader)[0].Locations {
+		for _, d := range m.Locations([]int64{1}, nil, reader)[0].Locations {
 			out = append(out, d.UUID)
 		}
 		return out
@@ -290,4 +290,34 @@ func BenchmarkFullBlockReport(b *testing.B) {
 		m.ReleaseLease(r.LeaseID)
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "blocks/s")
+}
+
+// TestLocationsFollowTheAskedStamp: while the mirror still has a block's
+// old stamp (or does not know the block yet), a look-up with the
+// namespace's newer stamp gets the replicas reported under it.
+func TestLocationsFollowTheAskedStamp(t *testing.T) {
+	m, _ := newTestManager(nil)
+	a, b := register(t, m, 1), register(t, m, 2)
+	syncNS(m, dnproto.BlockEvent{ID: 1, GenStamp: 1001, NumBytes: 10, Complete: true, Replication: 2})
+	for _, n := range []string{a, b} {
+		if err := m.Incremental(&dnproto.IncrementalReport{DatanodeUUID: n, Blocks: []dnproto.ReceivedDeleted{
+			{Block: dnproto.BlockRef{ID: 1, GenStamp: 1002, NumBytes: 30}, Status: dnproto.Received, StorageID: "DS-" + n},
+			{Block: dnproto.BlockRef{ID: 2, GenStamp: 1003, NumBytes: 5}, Status: dnproto.Received, StorageID: "DS-" + n},
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := m.Locations([]int64{1, 2}, nil, ""); len(got[0].Locations) != 0 || len(got[1].Locations) != 0 {
+		t.Fatalf("without stamps: %+v", got)
+	}
+	got := m.Locations([]int64{1, 2}, []int64{1002, 1003}, "")
+	for i, want := range []int64{30, 5} {
+		if len(got[i].Locations) != 2 || got[i].Lengths[0] != want {
+			t.Fatalf("block %d with the namespace's stamp: %+v", got[i].ID, got[i])
+		}
+	}
+	// An older stamp than the mirror's changes nothing.
+	if got := m.Locations([]int64{1}, []int64{1000}, ""); len(got[0].Locations) != 0 {
+		t.Fatalf("with an older stamp: %+v", got)
+	}
 }

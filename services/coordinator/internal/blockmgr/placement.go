@@ -139,7 +139,11 @@ func (n *Node) info() dnproto.DatanodeInfo {
 // by network distance from the reader — its own node, then its rack, then
 // other racks — with equally distant nodes in random order to spread the
 // reads. An empty reader (an internal look-up) is at no known place.
-func (m *Manager) Locations(ids []int64, reader string) []dnproto.BlockLocation {
+// genStamps (optional) are the namespace's stamps of the blocks: when it is
+// ahead of the mirror (its event not applied yet), the replicas reported
+// under that stamp are answered, so that a reader is never told of fewer
+// replicas than the namespace it asked has.
+func (m *Manager) Locations(ids, genStamps []int64, reader string) []dnproto.BlockLocation {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	readerRack, known := m.cfg.Topology[reader]
@@ -151,7 +155,15 @@ func (m *Manager) Locations(ids []int64, reader string) []dnproto.BlockLocation 
 	for i, id := range ids {
 		out[i].ID = id
 		hs = hs[:0]
-		if b := m.blocks[id]; b != nil {
+		b := m.blocks[id]
+		switch {
+		case i < len(genStamps) && genStamps[i] > 0 && (b == nil || genStamps[i] > b.GenStamp):
+			for _, n := range m.nodes {
+				if r, ok := n.replicas[id]; ok && !n.dead && r.genStamp == genStamps[i] && r.state == 0 && (b == nil || !b.corrupt[n]) {
+					hs = append(hs, n)
+				}
+			}
+		case b != nil:
 			for _, h := range b.holders {
 				if !h.dead {
 					hs = append(hs, h)

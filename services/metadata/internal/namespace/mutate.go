@@ -228,6 +228,9 @@ func (ns *Namespace) Complete(ctx context.Context, u *User, path, clientName str
 			return errs.E(errs.IO, "complete of %s without its last block %d", path, blocks[k-1].ID)
 		case last != nil && (k == 0 || blocks[k-1].ID != last.ID):
 			return errs.E(errs.IO, "complete of %s: block %d is not the file's last block", path, last.ID)
+		case last != nil && last.GenStamp != blocks[k-1].GenStamp:
+			return errs.E(errs.IO, "Commit block with mismatching GS. NN has blk_%d_%d, client submits blk_%d_%d",
+				blocks[k-1].ID, blocks[k-1].GenStamp, last.ID, last.GenStamp)
 		case last != nil && (last.NumBytes < 0 || last.NumBytes > n.blockSize):
 			return errs.E(errs.IllegalArgument, "last block length %d out of range [0, %d]", last.NumBytes, n.blockSize)
 		}

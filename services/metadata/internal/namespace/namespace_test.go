@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -249,8 +250,14 @@ func TestCreateWithBlock(t *testing.T) {
 	if n < 3 || rec.ops[n-2].Code() != OpAdd || rec.ops[n-1].Code() != OpAddBlock {
 		t.Fatalf("logged %v, want ... OP_ADD, OP_ADD_BLOCK", rec.ops)
 	}
-	// The block is the one addBlock would have allocated: complete closes it.
+	// The block is the one addBlock would have allocated: complete closes
+	// it, under its own stamp only.
 	b.NumBytes = 100
+	wrong := *b
+	wrong.GenStamp++
+	if err := ns.Complete(ctx, super, "/d/f", "c", &wrong); !errs.Is(err, errs.IO) || !strings.Contains(err.Error(), "mismatching GS") {
+		t.Fatalf("complete with another stamp: %v", err)
+	}
 	if err := ns.Complete(ctx, super, "/d/f", "c", b); err != nil {
 		t.Fatal(err)
 	}
