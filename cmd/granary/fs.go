@@ -749,22 +749,8 @@ func (s *shell) setrep(f map[byte]bool, args []string) int {
 		return 1
 	}
 	var waitList []string
-	var apply func(p string) error
-	apply = func(p string) error {
-		st, err := s.c.Stat(s.ctx, p)
-		if err != nil {
-			return err
-		}
+	apply := func(p string, st api.FileStatus) error {
 		if st.Type == "DIRECTORY" {
-			list, err := s.c.List(s.ctx, p)
-			if err != nil {
-				return err
-			}
-			for _, child := range list {
-				if err := apply(path.Join(p, child.PathSuffix)); err != nil {
-					return err
-				}
-			}
 			return nil
 		}
 		ok, err := s.c.SetReplication(s.ctx, p, n)
@@ -782,7 +768,7 @@ func (s *shell) setrep(f map[byte]bool, args []string) int {
 	}
 	rc := 0
 	for _, p := range args[1:] {
-		if err := apply(p); err != nil {
+		if err := s.walk(p, true, apply); err != nil {
 			rc = s.fail(p, err)
 		}
 	}

@@ -225,16 +225,23 @@ func (v *verifiedBody) Close() error {
 	return v.body.Close()
 }
 
-// readBlockRange reads length bytes of blk from offset on datanode d.
-func (c *Client) readBlockRange(ctx context.Context, d api.DatanodeInfo, blk api.ExtendedBlock, offset, length int64) ([]byte, error) {
-	body, err := c.getBlock(ctx, d, blk, offset, length)
-	if err != nil {
-		return nil, err
+// ReadBlock reads length bytes of lb's block from offset, from the first
+// of its locations that answers, checksums verified.
+func (c *Client) ReadBlock(ctx context.Context, lb api.LocatedBlock, offset, length int64) ([]byte, error) {
+	var last error = errs.E(errs.IO, "block %d has no live replica", lb.Block.BlockID)
+	for _, d := range lb.Locations {
+		body, err := c.getBlock(ctx, d, lb.Block, offset, length)
+		if err != nil {
+			last = err
+			continue
+		}
+		buf := make([]byte, length)
+		_, err = io.ReadFull(body, buf)
+		body.Close()
+		if err == nil {
+			return buf, nil
+		}
+		last = fmt.Errorf("reading block %d from %s: %w", lb.Block.BlockID, d.IPAddr, err)
 	}
-	defer body.Close()
-	buf := make([]byte, length)
-	if _, err := io.ReadFull(body, buf); err != nil {
-		return nil, err
-	}
-	return buf, nil
+	return nil, last
 }

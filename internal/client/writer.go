@@ -385,17 +385,13 @@ func (w *Writer) withPrefix(b *blockWrite) error {
 	if b.base == 0 {
 		return nil
 	}
-	var last error
-	for _, d := range b.lb.Locations {
-		prefix, err := w.c.readBlockRange(w.ctx, d, b.lb.Block, 0, b.base)
-		if err == nil {
-			b.data = append(prefix, b.data...)
-			b.base, b.appendGS = 0, 0
-			return nil
-		}
-		last = err
+	prefix, err := w.c.ReadBlock(w.ctx, b.lb, 0, b.base)
+	if err != nil {
+		return fmt.Errorf("appending to block %d of %s: the block's first %d bytes cannot be read again: %w", b.lb.Block.BlockID, w.path, b.base, err)
 	}
-	return fmt.Errorf("appending to block %d of %s: the block's first %d bytes cannot be read again: %w", b.lb.Block.BlockID, w.path, b.base, last)
+	b.data = append(prefix, b.data...)
+	b.base, b.appendGS = 0, 0
+	return nil
 }
 
 // resend streams data, a whole block kept by the writer, into the block in

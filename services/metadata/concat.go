@@ -1,10 +1,6 @@
 package metadata
 
 import (
-	"bytes"
-	"context"
-	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -38,6 +34,7 @@ func (s *Service) truncateOp(w http.ResponseWriter, r *http.Request, c *webhdfsC
 		return c.p.err
 	}
 	ctx := r.Context()
+	cl := client.New("http://"+s.selfAddr(), c.user.Name)
 	// Keep the bytes of the block that will hold the new end, while its
 	// replicas are still located.
 	var keep []byte
@@ -45,7 +42,7 @@ func (s *Service) truncateOp(w http.ResponseWriter, r *http.Request, c *webhdfsC
 	if lbs, err := s.getBlockLocations(ctx, c.user, c.path, newLength, 1, ""); err == nil && len(lbs.LocatedBlocks) > 0 && newLength < lbs.FileLength {
 		b := lbs.LocatedBlocks[0]
 		if n := newLength - b.StartOffset; n > 0 {
-			if keep, err = readBlockPrefix(ctx, b, n); err != nil {
+			if keep, err = cl.ReadBlock(ctx, b, 0, n); err != nil {
 				return err
 			}
 			keptFrom = b.Block.BlockID
@@ -59,7 +56,6 @@ func (s *Service) truncateOp(w http.ResponseWriter, r *http.Request, c *webhdfsC
 		if from.ID != keptFrom || int64(len(keep)) != tail {
 			return errs.E(errs.IO, "truncate of %s: the file changed during the operation", c.path)
 		}
-		cl := client.New("http://"+s.selfAddr(), c.user.Name)
 		fw, err := cl.Append(ctx, c.path)
 		if err != nil {
 			return err
@@ -73,32 +69,6 @@ func (s *Service) truncateOp(w http.ResponseWriter, r *http.Request, c *webhdfsC
 		}
 	}
 	return writeJSON(w, http.StatusOK, api.BooleanResponse{Boolean: tail == 0})
-}
-
-// readBlockPrefix reads the first n bytes of a block from its first
-// replica that answers.
-func readBlockPrefix(ctx context.Context, b api.LocatedBlock, n int64) ([]byte, error) {
-	var last error = errs.E(errs.IO, "block %d has no live replica", b.Block.BlockID)
-	for _, d := range b.Locations {
-		u := fmt.Sprintf("http://%s:%d/api/v1/blocks/%d?bpid=%s&offset=0&length=%d", d.IPAddr, d.HTTPPort, b.Block.BlockID, b.Block.BlockPoolID, n)
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		if err != nil {
-			return nil, err
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			last = err
-			continue
-		}
-		var buf bytes.Buffer
-		_, err = io.Copy(&buf, resp.Body)
-		resp.Body.Close()
-		if err == nil && resp.StatusCode == http.StatusOK && int64(buf.Len()) == n {
-			return buf.Bytes(), nil
-		}
-		last = fmt.Errorf("reading block %d from %s: %s %v", b.Block.BlockID, d.IPAddr, resp.Status, err)
-	}
-	return nil, last
 }
 
 // selfAddr is an address this service can be reached at from itself.

@@ -52,19 +52,8 @@ func (l *leaseManager) forget(holder string) {
 // leaseLoop checks leases every LeaseCheck (2 s) and recovers the files of
 // holders past the hard limit.
 func (s *Service) leaseLoop(ctx context.Context) error {
-	t := time.NewTicker(s.cfg.LeaseCheck)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-		ns := s.ns.Load()
-		if ns == nil || s.safe.On() {
-			continue
-		}
-		for holder, paths := range ns.UnderConstruction() {
+	s.whileActive(ctx, s.cfg.LeaseCheck, func(time.Time) {
+		for holder, paths := range s.namespace().UnderConstruction() {
 			if !s.leases.expired(holder, s.cfg.LeaseHardLimit) {
 				continue
 			}
@@ -72,6 +61,25 @@ func (s *Service) leaseLoop(ctx context.Context) error {
 				if err := s.recoverLease(ctx, p, holder); err != nil {
 					s.log.Warn("lease recovery failed", "path", p, "holder", holder, "err", err)
 				}
+			}
+		}
+	})
+	return nil
+}
+
+// whileActive calls fn every period until ctx ends, skipping the ticks
+// when the namespace is not loaded yet or in safe mode (when it may not
+// change).
+func (s *Service) whileActive(ctx context.Context, period time.Duration, fn func(now time.Time)) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if s.ns.Load() != nil && !s.safe.On() {
+				fn(now)
 			}
 		}
 	}

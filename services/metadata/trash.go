@@ -27,19 +27,8 @@ func (s *Service) trashLoop(ctx context.Context) error {
 		every = deletion
 	}
 	s.log.Info("trash emptier started", "deletionInterval", deletion, "checkpointInterval", every)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case now := <-t.C:
-			if s.ns.Load() == nil || s.safe.On() {
-				continue
-			}
-			s.emptyTrash(ctx, now)
-		}
-	}
+	s.whileActive(ctx, every, func(now time.Time) { s.emptyTrash(ctx, now) })
+	return nil
 }
 
 // emptyTrash deletes the expired checkpoints and checkpoints Current in
