@@ -467,20 +467,28 @@ func (s *shell) get(_ map[byte]bool, args []string) int {
 	return 0
 }
 
-func (s *shell) cat(_ map[byte]bool, args []string) int {
+// each runs fn on every path, printing each failure as hdfs dfs does; it
+// returns the exit status.
+func (s *shell) each(paths []string, fn func(p string) error) int {
 	rc := 0
-	for _, p := range args {
-		r, err := s.c.Open(s.ctx, p)
-		if err != nil {
-			rc = s.fail(p, err)
-			continue
-		}
-		if _, err := io.Copy(s.out, r); err != nil {
+	for _, p := range paths {
+		if err := fn(p); err != nil {
 			rc = s.fail(p, err)
 		}
-		r.Close()
 	}
 	return rc
+}
+
+func (s *shell) cat(_ map[byte]bool, args []string) int {
+	return s.each(args, func(p string) error {
+		r, err := s.c.Open(s.ctx, p)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		_, err = io.Copy(s.out, r)
+		return err
+	})
 }
 
 // rm is Hadoop's -rm: with the service's fs.trash.interval set (and no
@@ -723,16 +731,13 @@ func statFormat(format, p string, st api.FileStatus) string {
 }
 
 func (s *shell) checksum(_ map[byte]bool, args []string) int {
-	rc := 0
-	for _, p := range args {
+	return s.each(args, func(p string) error {
 		sum, err := s.c.FileChecksum(s.ctx, p)
-		if err != nil {
-			rc = s.fail(p, err)
-			continue
+		if err == nil {
+			fmt.Fprintf(s.out, "%s\t%s\t%s\n", p, sum.Algorithm, sum.Bytes)
 		}
-		fmt.Fprintf(s.out, "%s\t%s\t%s\n", p, sum.Algorithm, sum.Bytes)
-	}
-	return rc
+		return err
+	})
 }
 
 // setrepWait is how often -setrep -w looks at the replicas again (10 s in
@@ -766,18 +771,8 @@ func (s *shell) setrep(f map[byte]bool, args []string) int {
 		}
 		return nil
 	}
-	rc := 0
-	for _, p := range args[1:] {
-		if err := s.walk(p, true, apply); err != nil {
-			rc = s.fail(p, err)
-		}
-	}
-	for _, p := range waitList {
-		if err := s.waitReplication(p, n); err != nil {
-			rc = s.fail(p, err)
-		}
-	}
-	return rc
+	rc := s.each(args[1:], func(p string) error { return s.walk(p, true, apply) })
+	return max(rc, s.each(waitList, func(p string) error { return s.waitReplication(p, n) }))
 }
 
 // waitReplication prints Hadoop's "Waiting for <path> ... done", a dot per
@@ -821,17 +816,12 @@ func (s *shell) chmod(f map[byte]bool, args []string) int {
 		fmt.Fprintf(s.errw, "chmod: chmod : mode '%s' does not match the expected pattern.\n", args[0])
 		return 1
 	}
-	rc := 0
-	for _, p := range args[1:] {
-		err := s.walk(p, f['R'], func(p string, st api.FileStatus) error {
+	return s.each(args[1:], func(p string) error {
+		return s.walk(p, f['R'], func(p string, st api.FileStatus) error {
 			existing, _ := strconv.ParseUint(st.Permission, 8, 16)
 			return s.c.SetPermission(s.ctx, p, uint16(spec.apply(int(existing), st.Type == "DIRECTORY")))
 		})
-		if err != nil {
-			rc = s.fail(p, err)
-		}
-	}
-	return rc
+	})
 }
 
 // walk calls fn on p and, with recursive, on everything under it.
@@ -953,14 +943,9 @@ func (c chmodSpec) apply(existing int, dir bool) int {
 // chown is Hadoop's -chown [-R] [OWNER][:[GROUP]] <path>...
 func (s *shell) chown(f map[byte]bool, args []string) int {
 	owner, group, _ := strings.Cut(args[0], ":")
-	rc := 0
-	for _, p := range args[1:] {
-		err := s.walk(p, f['R'], func(p string, _ api.FileStatus) error { return s.c.SetOwner(s.ctx, p, owner, group) })
-		if err != nil {
-			rc = s.fail(p, err)
-		}
-	}
-	return rc
+	return s.each(args[1:], func(p string) error {
+		return s.walk(p, f['R'], func(p string, _ api.FileStatus) error { return s.c.SetOwner(s.ctx, p, owner, group) })
+	})
 }
 
 func (s *shell) touchz(_ map[byte]bool, args []string) int {
