@@ -43,17 +43,25 @@ func (l *leaseManager) expired(holder string, limit time.Duration) bool {
 	return l.now().Sub(t) > limit
 }
 
-func (l *leaseManager) forget(holder string) {
+// prune forgets the holders that hold no file and have not renewed for
+// longer than limit: every client name would stay otherwise.
+func (l *leaseManager) prune(holding map[string][]string, limit time.Duration) {
 	l.mu.Lock()
-	delete(l.renewed, holder)
-	l.mu.Unlock()
+	defer l.mu.Unlock()
+	for h, t := range l.renewed {
+		if _, ok := holding[h]; !ok && l.now().Sub(t) > limit {
+			delete(l.renewed, h)
+		}
+	}
 }
 
 // leaseLoop checks leases every LeaseCheck (2 s) and recovers the files of
 // holders past the hard limit.
 func (s *Service) leaseLoop(ctx context.Context) error {
 	s.whileActive(ctx, s.cfg.LeaseCheck, func(time.Time) {
-		for holder, paths := range s.namespace().UnderConstruction() {
+		holding := s.namespace().UnderConstruction()
+		s.leases.prune(holding, s.cfg.LeaseHardLimit)
+		for holder, paths := range holding {
 			if !s.leases.expired(holder, s.cfg.LeaseHardLimit) {
 				continue
 			}
