@@ -50,7 +50,7 @@ func (s *Store) scanAll() error {
 		var used int64
 		for _, f := range results[i] {
 			if f.err != nil {
-				v.failed = f.err
+				v.fail(f.err)
 				break
 			}
 			m := s.replicas[f.bpid]
@@ -73,7 +73,7 @@ func (s *Store) scanAll() error {
 	}
 	for bpid, m := range s.replicas {
 		for id, r := range m {
-			if r.Volume.failed != nil {
+			if r.Volume.Failed() != nil {
 				delete(s.replicas[bpid], id)
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -34,12 +35,24 @@ type Replica struct {
 type Volume struct {
 	Dir       string
 	StorageID string
-	failed    error
-	used      int64 // bytes of block and meta files, all block pools
+	// failed is why the volume was taken out: set by the volume checker
+	// and read by HTTP handlers and heartbeats without the store's lock.
+	failed atomic.Pointer[volumeFailure]
+	used   int64 // bytes of block and meta files, all block pools
 }
 
+type volumeFailure struct{ err error }
+
 // Failed reports why the volume failed, or nil.
-func (v *Volume) Failed() error { return v.failed }
+func (v *Volume) Failed() error {
+	if f := v.failed.Load(); f != nil {
+		return f.err
+	}
+	return nil
+}
+
+// fail takes the volume out for err.
+func (v *Volume) fail(err error) { v.failed.Store(&volumeFailure{err}) }
 
 // Store is a datanode's volumes and replica map.
 type Store struct {
@@ -69,7 +82,8 @@ func Open(dirs []string, tolerated int) (*Store, error) {
 	for _, d := range dirs {
 		v, err := s.openVolume(d)
 		if err != nil {
-			v = &Volume{Dir: d, failed: err}
+			v = &Volume{Dir: d}
+			v.fail(err)
 			failed++
 		}
 		s.volumes = append(s.volumes, v)
@@ -77,8 +91,8 @@ func Open(dirs []string, tolerated int) (*Store, error) {
 	if failed > tolerated {
 		var why []string
 		for _, v := range s.volumes {
-			if v.failed != nil {
-				why = append(why, v.failed.Error())
+			if v.Failed() != nil {
+				why = append(why, v.Failed().Error())
 			}
 		}
 		return nil, fmt.Errorf("Too many failed volumes - current valid volumes: %d, volumes configured: %d, volumes failed: %d, volume failures tolerated: %d (%s)",
@@ -147,7 +161,7 @@ func (s *Store) writeVersion(v *Volume) error {
 func (s *Store) healthy() []*Volume {
 	var out []*Volume
 	for _, v := range s.volumes {
-		if v.failed == nil {
+		if v.Failed() == nil {
 			out = append(out, v)
 		}
 	}
@@ -235,8 +249,8 @@ func (s *Store) Reports(bpid string) []VolumeReport {
 	}
 	var out []VolumeReport
 	for _, v := range s.volumes {
-		r := VolumeReport{StorageID: v.StorageID, Failed: v.failed != nil}
-		if v.failed == nil {
+		r := VolumeReport{StorageID: v.StorageID, Failed: v.Failed() != nil}
+		if v.Failed() == nil {
 			var st syscall.Statfs_t
 			if err := syscall.Statfs(v.Dir, &st); err == nil {
 				r.Capacity = int64(st.Blocks) * int64(st.Bsize)
@@ -404,7 +418,7 @@ func (s *Store) CheckVolumes(bpid string) (failed []*Volume, lost []Replica) {
 	for _, v := range s.healthy() {
 		if err := probe(v, bpid); err != nil {
 			s.mu.Lock()
-			v.failed = err
+			v.fail(err)
 			for id, r := range s.replicas[bpid] {
 				if r.Volume == v {
 					lost = append(lost, *r)
