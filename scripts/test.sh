@@ -4,7 +4,7 @@
 # every test against a real PostgreSQL: GRANARY_DATABASE_URL when set, else
 # a throwaway server that each test binary starts from the machine's
 # PostgreSQL binaries and stops afterwards (internal/pgtest). Finally each
-# fuzz target gets a short fuzzing run.
+# fuzz target gets a short fuzzing run (without the race detector).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,8 +27,11 @@ if ! command -v chromium >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium
 fi
 
-echo "== go test (web UI screenshots go to build/ui-screenshots/)"
-go test -count=1 -timeout 30m ./...
+echo "== go test -race (web UI screenshots go to build/ui-screenshots/)"
+# Every test runs under Go's race detector: the services are concurrent
+# (actors, loops, group commit, HTTP handlers) and a race found here is a
+# bug. It costs ~2x CPU; the whole suite stays within a few minutes.
+go test -race -count=1 -timeout 30m ./...
 
 echo "== fuzzing (${GRANARY_FUZZTIME:=100000x} per target: a count of inputs, so the run ends on a count, not a clock)"
 fuzz() { go test -run='^$' -fuzz="^$2\$" -fuzztime="$GRANARY_FUZZTIME" "$1"; }
