@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -196,15 +197,26 @@ func TestDatanodeOfAnotherClusterIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- dn.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	<-dn.Started()
-	eventually(t, 20*time.Second, "the foreign datanode to be refused", func() bool { return dn.Info().Registration == "refused" })
-	why := dn.Info().RefusedBecause
+	// Refused, its only block pool service ends and the datanode stops
+	// (HDFS's datanode shuts down with no block pool service alive): Run
+	// returns the refusal with nothing cancelling it.
+	var runErr error
+	select {
+	case runErr = <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the refused datanode did not stop within 20s")
+	}
 	ours := c.Datanodes[0].Info().ClusterID
-	if !strings.Contains(why, "CID-some-other-cluster") || !strings.Contains(why, ours) {
-		t.Fatalf("refusal %q does not name both cluster IDs (ours %s)", why, ours)
+	for _, why := range []string{fmt.Sprint(runErr), dn.Info().RefusedBecause} {
+		if !strings.Contains(why, "CID-some-other-cluster") || !strings.Contains(why, ours) {
+			t.Fatalf("refusal %q does not name both cluster IDs (ours %s)", why, ours)
+		}
+	}
+	if dn.Info().Registration != "refused" {
+		t.Fatalf("registration state %q, want refused", dn.Info().Registration)
 	}
 	if _, code := datanodeView(t, c, "foreign-dn"); code != 404 {
 		t.Fatalf("the foreign datanode is known to the coordinator (status %d)", code)

@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"runtime"
 	"strings"
@@ -27,6 +26,7 @@ import (
 	"github.com/granary-fs/granary/api"
 	"github.com/granary-fs/granary/internal/dnproto"
 	"github.com/granary-fs/granary/internal/errs"
+	"github.com/granary-fs/granary/internal/lifecycle"
 	"github.com/granary-fs/granary/services/coordinator/internal/blockmgr"
 )
 
@@ -34,6 +34,9 @@ import (
 type Config struct {
 	NATSURL  string
 	HTTPAddr string // default :9880
+	// HTTPIdleTimeout closes idle keep-alive connections
+	// (hadoop.http.idle_timeout.ms, 60 s).
+	HTTPIdleTimeout time.Duration
 	// TopologyFile maps hosts to racks: lines "host-or-ip /rack" (HDFS's
 	// TableMapping); unlisted hosts are on /default-rack.
 	TopologyFile string
@@ -157,45 +160,34 @@ func (s *Service) Run(ctx context.Context) error {
 	s.nc = nc
 	defer nc.Close()
 
+	g := lifecycle.New(ctx)
 	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("coordinator HTTP: %w", err)
 	}
 	s.listener = ln
 	close(s.addrSet)
-	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
-	httpDone := make(chan error, 1)
-	go func() { httpDone <- srv.Serve(ln) }()
+	g.Go("coordinator HTTP server", lifecycle.Serve(lifecycle.NewServer(s.routes(), s.cfg.HTTPIdleTimeout), ln, nil))
 
 	if err := s.subscribe(); err != nil {
-		_ = srv.Close()
-		return err
+		g.Fail(err)
+		return g.Wait()
 	}
 	s.log.Info("coordinator started", "http", ln.Addr().String(), "nats", s.cfg.NATSURL)
 	s.once.Do(func() { close(s.started) })
 
-	loopCtx, stopLoops := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for _, loop := range []func(context.Context){s.resyncLoop, s.livenessLoop, s.reconcileLoop, s.redundancyLoop} {
-		wg.Add(1)
-		go func() { defer wg.Done(); loop(loopCtx) }()
+	loops := map[string]func(context.Context){
+		"namespace resync": s.resyncLoop, "liveness monitor": s.livenessLoop,
+		"reconciler": s.reconcileLoop, "redundancy monitor": s.redundancyLoop,
+	}
+	for name, loop := range loops {
+		g.Go(name, func(ctx context.Context) error { loop(ctx); return nil })
 	}
 	s.requestResync()
-
-	var runErr error
-	select {
-	case <-ctx.Done():
-	case err := <-httpDone:
-		runErr = fmt.Errorf("coordinator HTTP server: %w", err)
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	_ = srv.Shutdown(sctx)
-	cancel()
+	err = g.Wait()
 	_ = nc.Drain()
-	stopLoops()
-	wg.Wait()
-	s.log.Info("coordinator stopped")
-	return runErr
+	s.log.Info("coordinator stopped", "err", err)
+	return err
 }
 
 func (s *Service) subscribe() error {

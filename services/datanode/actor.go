@@ -3,6 +3,7 @@ package datanode
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand"
 	"sync"
 	"time"
@@ -62,29 +63,31 @@ func (a *actor) queueIBR(items ...dnproto.ReceivedDeleted) {
 	}
 }
 
-func (a *actor) run(ctx context.Context) {
+func (a *actor) run(ctx context.Context) error {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		err := a.connectAndServe(ctx)
 		if ctx.Err() != nil {
-			return
+			return nil
 		}
 		var fatal *fatalError
 		if errors.As(err, &fatal) {
+			// HDFS: the actor exits, and a datanode with no block pool
+			// service left shuts down.
 			a.mu.Lock()
 			a.state, a.fatal = "refused", fatal.err
 			a.mu.Unlock()
-			a.dn.log.Error("this datanode cannot join the cluster", "err", fatal.err)
-			return
+			return fmt.Errorf("this datanode cannot join the cluster: %w", fatal.err)
 		}
 		a.dn.log.Info("block pool service: retrying", "err", err, "in", backoff)
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-time.After(backoff):
 		}
 		backoff = min(backoff*2, 5*time.Second)
 	}
+	return nil
 }
 
 // fatalError ends the actor: retrying cannot help.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -122,8 +123,8 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 // volumeChecker probes the volumes every VolumeCheckInterval. A failed
 // volume is taken out: its replicas are reported DELETED so the coordinator
 // re-replicates them, heartbeats report it failed, and more failures than
-// failed.volumes.tolerated stop the datanode.
-func (s *Service) volumeChecker(ctx context.Context) {
+// failed.volumes.tolerated stop the datanode (its error ends Run).
+func (s *Service) volumeChecker(ctx context.Context) error {
 	for sleepCtx(ctx, s.cfg.VolumeCheckInterval) {
 		bpid := s.actor.blockPool()
 		failed, lost := s.store.CheckVolumes(bpid)
@@ -141,11 +142,11 @@ func (s *Service) volumeChecker(ctx context.Context) {
 			s.actor.queueIBR(items...)
 		}
 		if s.store.FailedVolumes() > s.cfg.FailedVolumesTolerated {
-			s.log.Error("more failed volumes than tolerated: shutting down", "failed", s.store.FailedVolumes(), "tolerated", s.cfg.FailedVolumesTolerated)
-			s.shutdown()
-			return
+			return fmt.Errorf("more failed volumes than tolerated (dfs.datanode.failed.volumes.tolerated = %d): %d failed",
+				s.cfg.FailedVolumesTolerated, s.store.FailedVolumes())
 		}
 	}
+	return nil
 }
 
 // directoryScanner reconciles the replica map with the disks every

@@ -24,6 +24,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/granary-fs/granary/internal/dnproto"
+	"github.com/granary-fs/granary/internal/lifecycle"
 	"github.com/granary-fs/granary/services/datanode/internal/storage"
 )
 
@@ -32,6 +33,9 @@ type Config struct {
 	DataDirs []string // dfs.datanode.data.dir
 	NATSURL  string
 	HTTPAddr string // dfs.datanode.http.address, default :9864
+	// HTTPIdleTimeout closes idle keep-alive connections
+	// (hadoop.http.idle_timeout.ms, 60 s).
+	HTTPIdleTimeout time.Duration
 	// HostName and IPAddr are advertised to the coordinator and clients.
 	HostName string
 	IPAddr   string
@@ -141,11 +145,13 @@ func (s *Service) Started() <-chan struct{} { return s.started }
 // UUID returns the datanode's UUID (after Started).
 func (s *Service) UUID() string { return s.store.DatanodeUUID() }
 
-// Run runs the datanode until ctx is done (or a shutdown command).
+// Run runs the datanode until ctx is done, a shutdown command or the
+// admin API stops it (nil), or a component fails: too many failed volumes,
+// a refusal by the cluster, a dead listener (its error).
 func (s *Service) Run(ctx context.Context) error {
 	defer s.once.Do(func() { close(s.started) })
-	ctx, s.stop = context.WithCancel(ctx)
-	defer s.stop()
+	g := lifecycle.New(ctx)
+	s.stop = g.Stop
 	s.startedAt = time.Now()
 	start := time.Now()
 	st, err := storage.Open(s.cfg.DataDirs, s.cfg.FailedVolumesTolerated)
@@ -163,59 +169,40 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	s.listener = ln
 	close(s.addrSet)
-	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
-	s.srv = srv
-	httpDone := make(chan error, 1)
-	go func() { httpDone <- srv.Serve(ln) }()
+	s.srv = lifecycle.NewServer(s.routes(), s.cfg.HTTPIdleTimeout)
+	g.Go("datanode HTTP server", lifecycle.Serve(s.srv, ln, nil))
 
 	nc, err := nats.Connect(s.cfg.NATSURL, nats.Name("granary-datanode-"+st.DatanodeUUID()), nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
 	if err != nil {
-		_ = srv.Close()
-		return fmt.Errorf("connecting to NATS at %s: %w", s.cfg.NATSURL, err)
+		g.Fail(fmt.Errorf("connecting to NATS at %s: %w", s.cfg.NATSURL, err))
+		return g.Wait()
 	}
 	s.actor = newActor(s, nc)
-	actorDone := make(chan struct{})
-	go func() { defer close(actorDone); s.actor.run(ctx) }()
-	var bg sync.WaitGroup
+	g.Go("block pool service", s.actor.run)
 	if s.cfg.ScanPeriod > 0 {
 		for _, v := range st.Volumes() {
-			bg.Add(1)
-			go func() { defer bg.Done(); s.blockScanner(ctx, v) }()
+			g.Go("block scanner "+v.Dir, func(ctx context.Context) error { s.blockScanner(ctx, v); return nil })
 		}
 	}
-	bg.Add(2)
-	go func() { defer bg.Done(); s.volumeChecker(ctx) }()
-	go func() { defer bg.Done(); s.directoryScanner(ctx) }()
+	g.Go("volume checker", s.volumeChecker)
+	g.Go("directory scanner", func(ctx context.Context) error { s.directoryScanner(ctx); return nil })
 	s.once.Do(func() { close(s.started) })
 	s.log.Info("datanode started", "http", ln.Addr().String(), "nats", s.cfg.NATSURL)
 
-	var runErr error
-	select {
-	case <-ctx.Done():
-	case err := <-httpDone:
-		if !errors.Is(err, http.ErrServerClosed) { // Kill closes it on purpose
-			runErr = fmt.Errorf("datanode HTTP server: %w", err)
-		}
-		s.stop()
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	_ = srv.Shutdown(sctx)
-	cancel()
-	<-actorDone
-	bg.Wait()
+	err = g.Wait()
 	_ = nc.Drain()
-	s.log.Info("datanode stopped")
-	return runErr
+	s.log.Info("datanode stopped", "err", err)
+	return err
 }
 
 // Kill stops the datanode abruptly, as a crash would: every connection is
 // closed at once, in-flight reads and writes included.
 func (s *Service) Kill() {
+	s.shutdown()
 	if s.srv != nil {
 		_ = s.srv.Close()
 	}
-	s.shutdown()
 }
 
 // shutdown stops the datanode (a SHUTDOWN command or the admin API).

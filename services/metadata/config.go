@@ -11,6 +11,9 @@ import (
 type Config struct {
 	DatabaseURL string
 	HTTPAddr    string // dfs.namenode.http-address, default :9870
+	// HTTPIdleTimeout closes idle keep-alive connections
+	// (hadoop.http.idle_timeout.ms, 60 s).
+	HTTPIdleTimeout time.Duration
 	// NATSURL is the NATS server(s) shared with the coordinator (comma
 	// separated); empty runs the namespace alone, without block management.
 	NATSURL string

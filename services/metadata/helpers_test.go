@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +26,7 @@ type node struct {
 	svc  *metadata.Service
 	base string
 	stop func() error
+	done <-chan error // Run's result, once it returned
 }
 
 func testConfig(dbURL string) metadata.Config {
@@ -61,19 +63,31 @@ func start(t *testing.T, cfg metadata.Config) *node {
 		cancel()
 		t.Fatal("metadata service did not start within 60s")
 	}
-	stopped := false
+	exited := make(chan error, 1)
+	var stopOnce sync.Once
 	var stopErr error
-	stop := func() error {
-		if !stopped {
-			stopped = true
-			cancel()
-			stopErr = <-done
-		}
+	wait := func() error {
+		stopOnce.Do(func() { stopErr = <-done; exited <- stopErr })
 		return stopErr
 	}
+	go func() { _ = wait() }()
+	stop := func() error { cancel(); return wait() }
 	t.Cleanup(func() { _ = stop() })
 	checkContract(t, svc.Addr())
-	return &node{t: t, svc: svc, base: "http://" + svc.Addr(), stop: stop}
+	return &node{t: t, svc: svc, base: "http://" + svc.Addr(), stop: stop, done: exited}
+}
+
+// exits waits until Run returns by itself (nothing cancels it) and returns
+// its error.
+func (n *node) exits(within time.Duration) error {
+	n.t.Helper()
+	select {
+	case err := <-n.done:
+		return err
+	case <-time.After(within):
+		n.t.Fatalf("Run did not return within %v", within)
+		return nil
+	}
 }
 
 // checkContract validates the test's exchanges with the service at addr

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -211,7 +212,8 @@ func TestFencedWriterStops(t *testing.T) {
 	if code == 200 {
 		t.Fatalf("a fenced writer acknowledged a mutation: %s", body)
 	}
-	if err := n.stop(); err == nil || !strings.Contains(err.Error(), "fenced") {
+	// Run returns by itself: nothing outside cancels it.
+	if err := n.exits(30 * time.Second); err == nil || !strings.Contains(err.Error(), "fenced") {
 		t.Fatalf("fenced service stopped with %v, want a fencing error", err)
 	}
 	if got := queryInt(t, db, `SELECT count(*) FROM edit_log WHERE txid > $1::bigint`, before); got != 0 {
@@ -235,5 +237,35 @@ func TestFormatRules(t *testing.T) {
 	ni2, err := metadata.Format(context.Background(), testConfig(db), metadata.FormatOptions{Force: true})
 	if err != nil || ni2.ClusterID == "CID-test" {
 		t.Fatalf("forced format: %+v, %v", ni2, err)
+	}
+}
+
+// TestLostDatabaseStopsTheService: when PostgreSQL cannot be reached past
+// the edit log's retry window, writes are answered RetriableException
+// meanwhile, then Run returns an error by itself (the process exits and a
+// supervisor restarts it) instead of lingering with its HTTP port closed.
+func TestLostDatabaseStopsTheService(t *testing.T) {
+	db := formatted(t)
+	cfg := testConfig(db)
+	cfg.EditLogRetry = 2 * time.Second
+	n := start(t, cfg)
+	mkdirs(n, "/before", 1)
+	// The database goes away for this service: no new connection is
+	// accepted and every open one is cut.
+	u, err := url.Parse(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	u.Path = "/postgres"
+	admin := u.String()
+	pgtest.Exec(t, admin, `ALTER DATABASE `+name+` ALLOW_CONNECTIONS false`)
+	pgtest.Exec(t, admin, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, name)
+	code, body := n.call("PUT", "/webhdfs/v1/during?op=MKDIRS&user.name=hdfs", nil)
+	if code == 200 {
+		t.Fatalf("a mutation was acknowledged without a database: %s", body)
+	}
+	if err := n.exits(60 * time.Second); err == nil {
+		t.Fatal("Run returned nil after losing its database")
 	}
 }

@@ -14,15 +14,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/granary-fs/granary/internal/errs"
+	"github.com/granary-fs/granary/internal/lifecycle"
 	"github.com/granary-fs/granary/services/metadata/internal/namespace"
 	"github.com/granary-fs/granary/services/metadata/internal/store"
 )
@@ -113,44 +112,59 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	defer lock.Release()
 
+	// One lifecycle: the first component to end (a lost database, a
+	// fenced edit log, a dead listener) stops every other, and Run
+	// returns its error.
+	g := lifecycle.New(ctx)
 	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("metadata HTTP: %w", err)
 	}
 	s.listener = ln
 	close(s.addrSet)
-	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
-	httpDone := make(chan error, 1)
-	go func() { httpDone <- srv.Serve(ln) }()
+	httpStopped := make(chan struct{})
+	g.Go("metadata HTTP server", lifecycle.Serve(lifecycle.NewServer(s.routes(), s.cfg.HTTPIdleTimeout), ln, httpStopped))
 	s.log.Info("metadata HTTP listening", "addr", ln.Addr().String(), "cluster_id", s.info.ClusterID)
 
-	stopHTTP := func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
+	if err := s.open(g, httpStopped); err != nil {
+		g.Fail(err)
 	}
+	err = g.Wait()
+	if e := s.edits.Load(); e != nil {
+		s.log.Info("metadata service stopped", "txid", e.Committed(), "err", err)
+	} else {
+		s.log.Info("metadata service stopped", "err", err)
+	}
+	return err
+}
+
+// open loads the namespace, opens the edit log for writing and starts the
+// service's components in g. The edit log stops last: after the HTTP server
+// (signalled by httpStopped) no request can queue an edit any more.
+func (s *Service) open(g *lifecycle.Group, httpStopped <-chan struct{}) error {
+	ctx := g.Context()
 	ns, err := s.load(ctx)
 	if err != nil {
-		stopHTTP()
 		return err
 	}
-	epoch, err := st.ClaimEpoch(ctx)
+	epoch, err := s.store.ClaimEpoch(ctx)
 	if err != nil {
-		stopHTTP()
 		return err
 	}
-	edits := st.NewEditLog(epoch, ns.TxID(), s.cfg.EditLogRetry, s.metrics, s.log)
+	edits := s.store.NewEditLog(epoch, ns.TxID(), s.cfg.EditLogRetry, s.metrics, s.log)
 	if s.cfg.NATSURL != "" {
 		nc, err := nats.Connect(s.cfg.NATSURL, nats.Name("granary-metadata"), nats.RetryOnFailedConnect(true),
 			nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
 		if err != nil {
-			stopHTTP()
 			return fmt.Errorf("connecting to NATS at %s: %w", s.cfg.NATSURL, err)
 		}
-		defer nc.Close()
 		s.coord = newCoordination(s, nc, epoch, ns.TxID())
 		edits.OnCommit(s.coord.committed)
 		s.safe.setReports(s.coord)
+		g.Go("coordination", func(ctx context.Context) error {
+			defer nc.Close()
+			return s.coord.run(ctx)
+		})
 	}
 	s.edits.Store(edits)
 	ns.SetJournal(edits)
@@ -166,38 +180,28 @@ func (s *Service) Run(ctx context.Context) error {
 	s.startOnce.Do(func() { close(s.started) })
 	s.log.Info("metadata service started", "files", func() int64 { f, _ := ns.Counts(); return f }(), "txid", ns.TxID(), "safe_mode", s.safe.Tip())
 
-	editCtx, stopEdits := context.WithCancel(context.Background())
-	editDone := make(chan error, 1)
-	go func() { editDone <- edits.Run(editCtx) }()
-
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return s.safeModeLoop(gctx) })
-	g.Go(func() error { return s.checkpointLoop(gctx) })
-	g.Go(func() error { return s.leaseLoop(gctx) })
-	g.Go(func() error { return s.trashLoop(gctx) })
-	if s.coord != nil {
-		g.Go(func() error { return s.coord.run(gctx) })
+	g.Go("edit log", func(ctx context.Context) error {
+		editCtx, stopEdits := context.WithCancel(context.Background())
+		defer stopEdits()
+		done := make(chan error, 1)
+		go func() { done <- edits.Run(editCtx) }()
+		select {
+		case err := <-done:
+			return err
+		case <-ctx.Done():
+		}
+		s.ready.Store(false)
+		<-httpStopped
+		stopEdits()
+		return <-done
+	})
+	g.Go("safe mode monitor", s.safeModeLoop)
+	g.Go("checkpointer", s.checkpointLoop)
+	g.Go("lease monitor", s.leaseLoop)
+	if s.cfg.TrashInterval > 0 {
+		g.Go("trash emptier", s.trashLoop)
 	}
-	var runErr error
-	select {
-	case <-ctx.Done():
-	case err := <-httpDone:
-		runErr = fmt.Errorf("metadata HTTP server: %w", err)
-	case err := <-editDone:
-		editDone <- err
-		runErr = fmt.Errorf("stopping: %w", err)
-	}
-	s.ready.Store(false)
-	stopHTTP()
-	stopEdits()
-	if err := <-editDone; err != nil && runErr == nil {
-		runErr = err
-	}
-	if gerr := g.Wait(); gerr != nil && runErr == nil && !errors.Is(gerr, context.Canceled) {
-		runErr = gerr
-	}
-	s.log.Info("metadata service stopped", "txid", edits.Committed())
-	return runErr
+	return nil
 }
 
 func (s *Service) nsConfig() namespace.Config {

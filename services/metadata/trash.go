@@ -18,9 +18,6 @@ const checkpointFormat = "060102150405"
 // checkpoints older than fs.trash.interval from each /user/<name>/.Trash
 // and turns .Trash/Current into a new checkpoint.
 func (s *Service) trashLoop(ctx context.Context) error {
-	if s.cfg.TrashInterval <= 0 {
-		return nil
-	}
 	deletion := time.Duration(s.cfg.TrashInterval) * time.Minute
 	every := s.cfg.TrashCheckpointInterval
 	if every <= 0 || every > deletion {
