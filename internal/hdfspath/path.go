@@ -7,12 +7,22 @@ package hdfspath
 
 import (
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/granary-fs/granary/internal/errs"
 )
 
 // MaxComponentLength is dfs.namenode.fs-limits.max-component-length.
 const MaxComponentLength = 255
+
+// The limits HDFS's NameNode puts on the path of a new file or directory
+// (HdfsServerConstants.MAX_PATH_LENGTH and MAX_PATH_DEPTH, checked by
+// NameNodeRpcServer's create, mkdirs and rename).
+const (
+	MaxPathLength = 8000 // characters (UTF-16 code units, as Java's String.length)
+	MaxPathDepth  = 1000 // levels
+)
 
 // Split validates an absolute path and returns its components; the root is
 // an empty slice. A trailing slash is allowed ("/a/b/" is "/a/b"), as in HDFS.
@@ -22,6 +32,11 @@ func Split(p string) ([]string, error) {
 	}
 	if strings.IndexByte(p, 0) >= 0 {
 		return nil, errs.E(errs.InvalidPath, "Invalid path name %s: NUL byte in path", quote(p))
+	}
+	if !utf8.ValidString(p) {
+		// Such a name would be listed with U+FFFD and could never be
+		// reached again by the listed name.
+		return nil, errs.E(errs.InvalidPath, "Invalid path name %s: not valid UTF-8", strings.ToValidUTF8(quote(p), "\uFFFD"))
 	}
 	if p == "/" {
 		return []string{}, nil
@@ -51,6 +66,24 @@ func CheckComponentLength(parent, name string) error {
 			name, parent, MaxComponentLength, len(name))
 	}
 	return nil
+}
+
+// CheckPathLength refuses a new path longer than MaxPathLength characters
+// or deeper than MaxPathDepth levels with HDFS's IOException, whose message
+// starts with the operation ("mkdirs", "create", "rename").
+func CheckPathLength(op, p string, depth int) error {
+	if depth > MaxPathDepth || utf16Len(p) > MaxPathLength {
+		return errs.E(errs.IO, "%s: Pathname too long.  Limit %d characters, %d levels.", op, MaxPathLength, MaxPathDepth)
+	}
+	return nil
+}
+
+func utf16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		n += utf16.RuneLen(r)
+	}
+	return n
 }
 
 // Join builds the absolute path of components.

@@ -3,6 +3,7 @@ package hdfspath
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/granary-fs/granary/internal/errs"
 )
@@ -53,7 +54,7 @@ func FuzzSplit(f *testing.F) {
 			return
 		}
 		for _, c := range parts {
-			if c == "" || c == "." || c == ".." || strings.ContainsAny(c, "/:\x00") {
+			if c == "" || c == "." || c == ".." || strings.ContainsAny(c, "/:\x00") || !utf8.ValidString(c) {
 				t.Fatalf("Split(%q) accepted component %q", s, c)
 			}
 		}

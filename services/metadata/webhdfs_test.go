@@ -117,7 +117,10 @@ func TestWebHDFSMkdirsAndFileStatus(t *testing.T) {
 		n.remote(403, "AccessControlException", "PUT", "/webhdfs/v1/bobdir?op=MKDIRS&user.name=bob")
 		n.remote(403, "AccessControlException", "GET", "/webhdfs/v1/p/x?op=GETFILESTATUS&user.name=bob")
 		n.remote(403, "PathComponentTooLongException", "PUT", "/webhdfs/v1/"+strings.Repeat("x", 256)+"?op=MKDIRS&user.name=hdfs")
-		for _, bad := range []string{"/a/../b", "/a/./b", "/a//b", "/a%00b", "/a:b"} {
+		// HDFS's MAX_PATH_DEPTH (1000 levels) and MAX_PATH_LENGTH (8000).
+		n.remote(403, "IOException", "PUT", "/webhdfs/v1"+strings.Repeat("/d", 1001)+"?op=MKDIRS&user.name=hdfs")
+		n.remote(403, "IOException", "PUT", "/webhdfs/v1"+strings.Repeat("/"+strings.Repeat("x", 200), 40)+"?op=MKDIRS&user.name=hdfs")
+		for _, bad := range []string{"/a/../b", "/a/./b", "/a//b", "/a%00b", "/a:b", "/a%FFb", "/%C3"} {
 			n.remote(400, "InvalidPathException", "PUT", "/webhdfs/v1"+bad+"?op=MKDIRS&user.name=hdfs")
 		}
 		n.remote(400, "IllegalArgumentException", "PUT", "/webhdfs/v1/q?op=MKDIRS&permission=999&user.name=hdfs")

@@ -2,12 +2,16 @@ package namespace
 
 import (
 	"fmt"
+	"strings"
 )
 
 // apply changes the tree by one op. It checks only what keeps the tree
 // consistent (parents exist, names are free); permissions and quotas are the
 // live path's business, decided before the op was logged.
 func (ns *Namespace) apply(op Op) error {
+	if _, ok := op.(*Mkdir); !ok {
+		ns.lastMkdir = nil
+	}
 	switch o := op.(type) {
 	case *Mkdir:
 		return ns.applyMkdir(o)
@@ -120,7 +124,8 @@ func (ns *Namespace) attach(parent, n *Inode, mtime int64) {
 }
 
 func (ns *Namespace) applyMkdir(o *Mkdir) error {
-	parent, name, err := ns.parentOf(o.Path)
+	parent, name, err := ns.mkdirParent(o.Path)
+	ns.lastMkdir = nil
 	if err != nil {
 		return err
 	}
@@ -130,11 +135,24 @@ func (ns *Namespace) applyMkdir(o *Mkdir) error {
 	if _, dup := ns.inodes[o.InodeID]; dup {
 		return fmt.Errorf("inode %d already in use", o.InodeID)
 	}
-	ns.attach(parent, &Inode{
+	n := &Inode{
 		id: o.InodeID, name: name, mtime: o.Mtime, dir: &dirInfo{},
 		owner: ns.strings.id(o.Owner), group: ns.strings.id(o.Group), mode: o.Mode,
-	}, o.Mtime)
+	}
+	ns.attach(parent, n, o.Mtime)
+	ns.lastMkdir, ns.lastMkdirPath = n, o.Path
 	return nil
+}
+
+// mkdirParent is parentOf for a Mkdir: the directory the previous op
+// created when p names a child of it, else p's parent resolved.
+func (ns *Namespace) mkdirParent(p string) (*Inode, string, error) {
+	if d, dp := ns.lastMkdir, ns.lastMkdirPath; d != nil && len(p) > len(dp)+1 && p[len(dp)] == '/' && strings.HasPrefix(p, dp) {
+		if name := p[len(dp)+1:]; strings.IndexByte(name, '/') < 0 {
+			return d, name, nil
+		}
+	}
+	return ns.parentOf(p)
 }
 
 func (ns *Namespace) applyAdd(o *Add) error {

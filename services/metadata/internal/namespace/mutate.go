@@ -14,6 +14,9 @@ func (ns *Namespace) Mkdirs(ctx context.Context, u *User, path string, mode int)
 	if err != nil {
 		return err
 	}
+	if err := hdfspath.CheckPathLength("mkdirs", path, len(comps)); err != nil {
+		return err
+	}
 	if mode < 0 {
 		mode = DefaultDirMode
 	}
@@ -36,18 +39,31 @@ func (ns *Namespace) Mkdirs(ctx context.Context, u *User, path string, mode int)
 }
 
 // createMissingDirs logs a Mkdir for every missing component of comps; the
-// last gets mode when lastToo, the others mode|0300.
+// last gets mode when lastToo, the others mode|0300. Its cost is linear in
+// the number of levels: the quota is checked once for all the new
+// directories, each one's path is a prefix of the full path, and applying
+// each Mkdir finds its parent without resolving the path again.
 func (ns *Namespace) createMissingDirs(t *tx, u *User, comps []string, ip []*Inode, mode uint16, lastToo bool) error {
 	end := len(comps)
 	if !lastToo {
 		end--
 	}
+	full := hdfspath.Join(comps)
+	prefix, quotaChecked := 0, false // prefix: the length of full's path so far
 	for i := 0; i < end; i++ {
+		prefix += 1 + len(comps[i])
 		if ip[i+1] != nil {
 			continue
 		}
 		parent := ip[i]
-		if err := ns.checkNewChild(parent, comps[i]); err != nil {
+		if !quotaChecked {
+			// Every level from here on is new.
+			if err := checkQuota(parent, nil, int64(end-i), 0); err != nil {
+				return err
+			}
+			quotaChecked = true
+		}
+		if err := ns.checkName(parent, comps[i]); err != nil {
 			return err
 		}
 		m := mode
@@ -56,7 +72,7 @@ func (ns *Namespace) createMissingDirs(t *tx, u *User, comps []string, ip []*Ino
 		}
 		now := ns.millis()
 		op := &Mkdir{
-			InodeID: ns.lastInodeID + 1, Path: hdfspath.Join(comps[:i+1]),
+			InodeID: ns.lastInodeID + 1, Path: full[:prefix],
 			Owner: u.Name, Group: ns.strings.name(parent.group), Mode: m, Mtime: now,
 		}
 		if err := t.log(op); err != nil {
@@ -69,13 +85,19 @@ func (ns *Namespace) createMissingDirs(t *tx, u *User, comps []string, ip []*Ino
 
 // checkNewChild checks the limits a new entry name in parent must meet.
 func (ns *Namespace) checkNewChild(parent *Inode, name string) error {
-	if err := hdfspath.CheckComponentLength(parent.path(), name); err != nil {
-		return err
-	}
-	if err := checkItems(parent); err != nil {
+	if err := ns.checkName(parent, name); err != nil {
 		return err
 	}
 	return checkQuota(parent, nil, 1, 0)
+}
+
+// checkName checks name's length and parent's item limit; parent's path is
+// built only for the error.
+func (ns *Namespace) checkName(parent *Inode, name string) error {
+	if len(name) > hdfspath.MaxComponentLength {
+		return hdfspath.CheckComponentLength(parent.path(), name)
+	}
+	return checkItems(parent)
 }
 
 // CreateOptions are the parameters of Create.
@@ -108,6 +130,9 @@ func (ns *Namespace) CreateWithBlock(ctx context.Context, u *User, path string, 
 func (ns *Namespace) create(ctx context.Context, u *User, path string, opts CreateOptions, withBlock bool) (Status, *Block, error) {
 	comps, err := hdfspath.Split(path)
 	if err != nil {
+		return Status{}, nil, err
+	}
+	if err := hdfspath.CheckPathLength("create", path, len(comps)); err != nil {
 		return Status{}, nil, err
 	}
 	if len(comps) == 0 {
@@ -284,6 +309,9 @@ func (ns *Namespace) Rename(ctx context.Context, u *User, src, dst string) (bool
 	}
 	dc, err := hdfspath.Split(dst)
 	if err != nil {
+		return false, err
+	}
+	if err := hdfspath.CheckPathLength("rename", dst, len(dc)); err != nil {
 		return false, err
 	}
 	renamed := false

@@ -79,6 +79,12 @@ type Namespace struct {
 	lastBlockID int64         // the last block ID allocated
 	genStamp    int64         // the last generation stamp issued
 	changes     []BlockChange // block changes of the op being applied
+	// lastMkdir is the directory the last applied op created, at path
+	// lastMkdirPath; any other op forgets it. A Mkdir of a child of it
+	// (the next level of a mkdirs -p, live or replayed) finds its parent
+	// without resolving the path, so a deep mkdirs costs linear time.
+	lastMkdir     *Inode
+	lastMkdirPath string
 
 	journal    Journal
 	superuser  string
