@@ -43,6 +43,10 @@ const (
 	PathIsNotDirectory
 	Checksum
 	ReplicaNotFound
+	ReplicaAlreadyExists
+	BlockMissing
+
+	numKinds // not a kind: every kind above is in the table below
 )
 
 type kindInfo struct {
@@ -81,6 +85,8 @@ var kinds = map[Kind]kindInfo{
 	PathIsNotDirectory:        {"PathIsNotDirectoryException", "org.apache.hadoop.fs.PathIsNotDirectoryException", http.StatusForbidden},
 	Checksum:                  {"ChecksumException", "org.apache.hadoop.fs.ChecksumException", http.StatusForbidden},
 	ReplicaNotFound:           {"ReplicaNotFoundException", "org.apache.hadoop.hdfs.server.datanode.ReplicaNotFoundException", http.StatusForbidden},
+	ReplicaAlreadyExists:      {"ReplicaAlreadyExistsException", "org.apache.hadoop.hdfs.server.datanode.ReplicaAlreadyExistsException", http.StatusForbidden},
+	BlockMissing:              {"BlockMissingException", "org.apache.hadoop.hdfs.BlockMissingException", http.StatusForbidden},
 }
 
 // Error is a Granary error: a kind, the operation that failed and a message
@@ -151,8 +157,10 @@ type RemoteExceptionBody struct {
 
 // Remote returns the HTTP status and wire body for err.
 func Remote(err error) (int, RemoteExceptionBody) {
-	k := KindOf(err)
-	info := kinds[k]
+	info, ok := kinds[KindOf(err)]
+	if !ok { // never: TestEveryKindIsMapped
+		info = kinds[Internal]
+	}
 	return info.status, RemoteExceptionBody{RemoteException{
 		Exception:     info.exception,
 		JavaClassName: info.javaClass,

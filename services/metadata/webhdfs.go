@@ -379,4 +379,4 @@ func writeJSON(w http.ResponseWriter, code int, v any) error { return rest.Write
 
 // writeError writes err as a RemoteException with HDFS's status and
 // returns the status.
-func writeError(w http.ResponseWriter, err error) int { return rest.WriteError(w, err) }
+func writeError(w http.ResponseWriter, err error) int { return rest.WriteError(w, remoteError(err)) }

@@ -177,8 +177,8 @@ func (l *EditLog) commitWithRetry(ctx context.Context, b *batch) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("edit log: cannot commit txids %d-%d after %d attempts: %w",
-				b.txids[0], b.txids[len(b.txids)-1], attempt, err)
+			return fmt.Errorf("%w: txids %d-%d after %d attempts: %w",
+				ErrCommitFailed, b.txids[0], b.txids[len(b.txids)-1], attempt, err)
 		}
 		l.failing.Store(true)
 		l.log.Error("edit log commit failed; retrying", "err", err, "attempt", attempt)

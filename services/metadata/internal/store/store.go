@@ -163,6 +163,10 @@ func (s *Store) Format(ctx context.Context, ni NamespaceInfo, image []byte, inod
 // writer epoch: this process must stop writing.
 var ErrFenced = errors.New("fenced: another metadata service has become the writer of this namespace")
 
+// ErrCommitFailed is returned (wrapped) for edits the edit log could not
+// commit within its retry window; the service stops after it.
+var ErrCommitFailed = errors.New("the edit log cannot commit")
+
 // writerLock is the advisory lock a running writer holds on its own
 // connection for its whole life.
 const writerLock = 0x6772616e_61727932 // "granary2"
