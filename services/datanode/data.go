@@ -60,9 +60,10 @@ func queryInt(r *http.Request, name string, def int64) (int64, error) {
 //	@Param			targets	query		string	false	"the rest of the pipeline: datanode HTTP addresses, comma separated"
 //	@Param			appendgs		query		integer	false	"append: the stamp of the replica to continue"
 //	@Param			appendlength	query		integer	false	"append: the length of the replica to continue"
+//	@Param			blocksize		query		integer	false	"the file's block size: the block may not grow past it (default dfs.blocksize, 134217728)"
 //	@Success		200		{object}	api.BlockWriteResult
 //	@Failure		400		{object}	errs.RemoteExceptionBody
-//	@Failure		403		{object}	errs.RemoteExceptionBody	"ChecksumException, IOException"
+//	@Failure		403		{object}	errs.RemoteExceptionBody	"ChecksumException, ReplicaAlreadyExistsException (a replica of this or a newer stamp exists), ReplicaNotFoundException (append), IOException"
 //	@Router			/api/v1/blocks/{id} [put]
 func (s *Service) writeBlock(w http.ResponseWriter, r *http.Request) {
 	res, err := s.receiveBlock(r)
@@ -97,23 +98,26 @@ func (s *Service) receiveBlock(r *http.Request) (*api.BlockWriteResult, error) {
 	if appendLen > 0 && appendGS == 0 {
 		return nil, errs.E(errs.IllegalArgument, "appendlength without appendgs")
 	}
+	// The block never grows past the file's block size (the writer and
+	// transfers send it; dfs.blocksize's default when absent).
+	maxLen, err := queryInt(r, "blocksize", DefaultBlockSize)
+	if err != nil {
+		return nil, err
+	}
 	s.xceivers.Add(1)
 	defer s.xceivers.Add(-1)
 	var rw *storage.ReplicaWriter
 	if appendGS > 0 {
 		rw, err = s.store.AppendRBW(bpid, id, appendGS, gs, appendLen)
-		if errors.Is(err, storage.ErrNoReplica) {
-			err = errs.Wrap(errs.ReplicaNotFound, err, "append to block %d", id)
-		}
 	} else {
 		rw, err = s.store.CreateRBW(bpid, id, gs)
 	}
 	if err != nil {
-		return nil, err
+		return nil, storageError(err, id)
 	}
 	var down *downstream
 	if len(targets) > 0 {
-		down = s.startDownstream(r.Context(), targets, bpid, id, gs, appendGS, appendLen)
+		down = s.startDownstream(r.Context(), targets, bpid, id, gs, appendGS, appendLen, maxLen)
 	}
 	pr := packet.NewReaderAt(r.Body, appendLen)
 	defer pr.Release()
@@ -121,6 +125,9 @@ func (s *Service) receiveBlock(r *http.Request) (*api.BlockWriteResult, error) {
 		data, crcs, raw, err := pr.Next()
 		if err == io.EOF {
 			break
+		}
+		if err == nil && rw.Len()+int64(len(data)) > maxLen {
+			err = errs.E(errs.IO, "block %d would grow past the block size of %d bytes", id, maxLen)
 		}
 		if err == nil {
 			err = rw.Write(data, crcs)
@@ -130,10 +137,7 @@ func (s *Service) receiveBlock(r *http.Request) (*api.BlockWriteResult, error) {
 			if down != nil {
 				down.abort(err)
 			}
-			if errors.Is(err, storage.ErrChecksum) {
-				return nil, errs.Wrap(errs.Checksum, err, "block %d", id)
-			}
-			return nil, errs.Wrap(errs.IO, err, "receiving block %d", id)
+			return nil, storageError(err, id)
 		}
 		if down != nil {
 			down.send(raw)
@@ -144,7 +148,7 @@ func (s *Service) receiveBlock(r *http.Request) (*api.BlockWriteResult, error) {
 		if down != nil {
 			down.abort(err)
 		}
-		return nil, errs.Wrap(errs.IO, err, "storing block %d", id)
+		return nil, storageError(err, id)
 	}
 	res := &api.BlockWriteResult{BlockID: id, Length: rep.NumBytes, Stored: []string{s.advertisedAddr()}, Failed: []string{}}
 	if down != nil {
@@ -169,10 +173,10 @@ type downstream struct {
 	done    chan api.BlockWriteResult
 }
 
-func (s *Service) startDownstream(ctx context.Context, targets []string, bpid string, id, gs, appendGS, appendLen int64) *downstream {
+func (s *Service) startDownstream(ctx context.Context, targets []string, bpid string, id, gs, appendGS, appendLen, blockSize int64) *downstream {
 	pr, pw := io.Pipe()
 	d := &downstream{targets: targets, pw: pw, done: make(chan api.BlockWriteResult, 1)}
-	u := fmt.Sprintf("http://%s/api/v1/blocks/%d?bpid=%s&gs=%d", targets[0], id, bpid, gs)
+	u := fmt.Sprintf("http://%s/api/v1/blocks/%d?bpid=%s&gs=%d&blocksize=%d", targets[0], id, bpid, gs, blockSize)
 	if appendGS > 0 {
 		u += fmt.Sprintf("&appendgs=%d&appendlength=%d", appendGS, appendLen)
 	}
@@ -243,7 +247,7 @@ func (d *downstream) finish() api.BlockWriteResult {
 //	@Success		200		{file}		binary
 //	@Success		206		{file}		binary
 //	@Failure		400		{object}	errs.RemoteExceptionBody
-//	@Failure		403		{object}	errs.RemoteExceptionBody	"ChecksumException, ReplicaNotFoundException"
+//	@Failure		403		{object}	errs.RemoteExceptionBody	"ChecksumException (a bad or short replica, reported to the coordinator), ReplicaNotFoundException (a replica whose file is gone is reported deleted), IOException"
 //	@Router			/api/v1/blocks/{id} [get]
 func (s *Service) readBlock(w http.ResponseWriter, r *http.Request) {
 	bpid, id, err := s.blockParams(r)
@@ -251,9 +255,9 @@ func (s *Service) readBlock(w http.ResponseWriter, r *http.Request) {
 		rest.WriteError(w, err)
 		return
 	}
-	rr, err := s.store.OpenReplica(bpid, id)
+	rr, err := s.openReplica(bpid, id)
 	if err != nil {
-		rest.WriteError(w, errs.Wrap(errs.ReplicaNotFound, err, "Replica not found for block %d", id))
+		rest.WriteError(w, storageError(err, id))
 		return
 	}
 	defer rr.Close()
@@ -303,7 +307,7 @@ func (s *Service) readBlock(w http.ResponseWriter, r *http.Request) {
 		if !tw.wrote {
 			w.Header().Del("Content-Length")
 			w.Header().Del("Content-Range")
-			rest.WriteError(w, errs.Wrap(errs.Checksum, err, "block %d", id))
+			rest.WriteError(w, storageError(err, id))
 			return
 		}
 		panic(http.ErrAbortHandler) // cut the connection: the client sees a short read
@@ -378,7 +382,8 @@ func (s *Service) blockChecksum(w http.ResponseWriter, r *http.Request) {
 	}
 	sum, crcs, err := s.store.BlockChecksum(bpid, id)
 	if err != nil {
-		rest.WriteError(w, errs.Wrap(errs.ReplicaNotFound, err, "block %d", id))
+		s.reportUnreadable(err)
+		rest.WriteError(w, storageError(err, id))
 		return
 	}
 	_ = rest.WriteJSON(w, http.StatusOK, api.BlockChecksum{BlockID: id, MD5: hex.EncodeToString(sum[:]), CRCPerBlock: crcs, BytesPerCRC: storage.BytesPerChecksum, CRCType: "CRC32C"})

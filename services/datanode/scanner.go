@@ -78,9 +78,9 @@ func writeCursor(path string, c scanCursor) {
 
 // scanReplica verifies one replica at the configured bandwidth.
 func (s *Service) scanReplica(ctx context.Context, bpid string, r storage.Replica) {
-	rr, err := s.store.OpenReplica(bpid, r.ID)
+	rr, err := s.openReplica(bpid, r.ID)
 	if err != nil {
-		return // deleted meanwhile
+		return // deleted meanwhile, or found unreadable and reported
 	}
 	defer rr.Close()
 	_, err = rr.ReadVerified(&throttled{ctx: ctx, rate: s.cfg.ScanBytesPerSecond}, 0, rr.NumBytes)

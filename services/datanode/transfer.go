@@ -22,7 +22,7 @@ func (s *Service) transfer(ctx context.Context, bpid string, b dnproto.BlockRef,
 	}
 	s.xmits.Add(1)
 	defer s.xmits.Add(-1)
-	rr, err := s.store.OpenReplica(bpid, b.ID)
+	rr, err := s.openReplica(bpid, b.ID)
 	if err != nil {
 		return err
 	}
@@ -34,7 +34,7 @@ func (s *Service) transfer(ctx context.Context, bpid string, b dnproto.BlockRef,
 	go func() {
 		pw.CloseWithError(s.streamReplica(rr, pw))
 	}()
-	u := fmt.Sprintf("http://%s/api/v1/blocks/%d?bpid=%s&gs=%d", targets[0], b.ID, bpid, b.GenStamp)
+	u := fmt.Sprintf("http://%s/api/v1/blocks/%d?bpid=%s&gs=%d&blocksize=%d", targets[0], b.ID, bpid, b.GenStamp, rr.NumBytes)
 	if len(targets) > 1 {
 		u += "&targets=" + strings.Join(targets[1:], ",")
 	}

@@ -233,6 +233,9 @@ type PutApiV1BlocksIdParams struct {
 
 	// Appendlength append: the length of the replica to continue
 	Appendlength *int `form:"appendlength,omitempty" json:"appendlength,omitempty"`
+
+	// Blocksize the file's block size: the block may not grow past it (default dfs.blocksize, 134217728)
+	Blocksize *int `form:"blocksize,omitempty" json:"blocksize,omitempty"`
 }
 
 // GetApiV1BlocksIdChecksumParams defines parameters for GetApiV1BlocksIdChecksum.
@@ -1033,6 +1036,18 @@ func NewPutApiV1BlocksIdRequest(server string, id int, params *PutApiV1BlocksIdP
 		if params.Appendlength != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "appendlength", *params.Appendlength, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Blocksize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "blocksize", *params.Blocksize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {

@@ -21,6 +21,24 @@ var ErrChecksum = errors.New("checksum error")
 // ErrNoReplica is returned (wrapped) for a replica the datanode does not hold.
 var ErrNoReplica = errors.New("replica not found")
 
+// ErrReplicaExists is returned (wrapped) when a replica cannot be created
+// because one of the same or a newer generation stamp exists.
+var ErrReplicaExists = errors.New("replica already exists")
+
+// UnreadableError is returned by OpenReplica for a replica in the replica
+// map that cannot be read: its block file is gone (Gone; the replica has
+// left the map, and Err wraps ErrNoReplica) or damaged (shorter than the
+// replica, or its meta file gone; Err wraps ErrChecksum). The datanode
+// reports it: a gone replica as deleted, a damaged one as corrupt.
+type UnreadableError struct {
+	Replica Replica
+	Gone    bool
+	Err     error
+}
+
+func (e *UnreadableError) Error() string { return e.Err.Error() }
+func (e *UnreadableError) Unwrap() error { return e.Err }
+
 // ReplicaWriter writes a replica being received into rbw/ (block file and
 // meta file side by side); Finalize moves it to finalized/.
 type ReplicaWriter struct {
@@ -43,8 +61,20 @@ type ReplicaWriter struct {
 }
 
 // CreateRBW starts a replica of block id in a volume chosen round-robin.
+// A replica of the same or a newer generation stamp is never replaced
+// (HDFS's ReplicaAlreadyExistsException): only a newer stamp (a pipeline
+// recovery, a transfer of a newer replica) replaces one.
 func (s *Store) CreateRBW(bpid string, id, gs int64) (*ReplicaWriter, error) {
 	s.mu.Lock()
+	if old := s.replicas[bpid][id]; old != nil && old.GenStamp >= gs {
+		s.mu.Unlock()
+		state := "FINALIZED"
+		if old.State == RBW {
+			state = "RBW"
+		}
+		return nil, fmt.Errorf("%w: Block %s:blk_%d_%d already exists in state %s and thus cannot be created",
+			ErrReplicaExists, bpid, id, old.GenStamp, state)
+	}
 	v, err := s.nextVolume()
 	if err == nil {
 		s.startWriting(bpid, id)
@@ -192,6 +222,12 @@ func (w *ReplicaWriter) Finalize() (Replica, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if old := s.replicas[w.bpid][w.id]; old != nil {
+		if old.GenStamp >= w.gs && w.orig == nil {
+			// Another writer of the block finished first.
+			w.removeFiles()
+			return Replica{}, fmt.Errorf("%w: Block %s:blk_%d_%d already exists and thus cannot be finalized again",
+				ErrReplicaExists, w.bpid, w.id, old.GenStamp)
+		}
 		s.removeFilesLocked(w.bpid, old)
 	}
 	if err := os.Rename(w.meta.Name(), filepath.Join(dst, MetaFileName(w.id, w.gs))); err != nil {
@@ -390,13 +426,27 @@ func (s *Store) OpenReplica(bpid string, id int64) (*ReplicaReader, error) {
 		return nil, fmt.Errorf("%w: block %d in %s", ErrNoReplica, id, bpid)
 	}
 	blk, err := os.Open(blkPath)
+	if errors.Is(err, os.ErrNotExist) && lastCRC == nil {
+		// Removed behind the datanode's back (HDFS's invalidateMissingBlock).
+		s.forget(bpid, r)
+		return nil, &UnreadableError{Replica: r, Gone: true, Err: fmt.Errorf("%w: the block file of block %d is gone: %v", ErrNoReplica, id, err)}
+	}
 	if err != nil {
 		return nil, err
 	}
 	meta, err := os.Open(metaPath)
+	if errors.Is(err, os.ErrNotExist) && lastCRC == nil {
+		blk.Close()
+		return nil, &UnreadableError{Replica: r, Err: fmt.Errorf("%w: the meta file of block %d is gone: %v", ErrChecksum, id, err)}
+	}
 	if err != nil {
 		blk.Close()
 		return nil, err
+	}
+	if fi, err := blk.Stat(); err == nil && fi.Size() < r.NumBytes && lastCRC == nil {
+		blk.Close()
+		meta.Close()
+		return nil, &UnreadableError{Replica: r, Err: fmt.Errorf("%w: the block file of block %d has %d bytes, the replica %d", ErrChecksum, id, fi.Size(), r.NumBytes)}
 	}
 	rr := &ReplicaReader{Replica: r, blk: blk, meta: meta, lastCRC: lastCRC}
 	if rr.lastCRC == nil && r.NumBytes%BytesPerChecksum != 0 {
@@ -493,6 +543,9 @@ func (r *ReplicaReader) eachPiece(offset, end, piece int64, fn func(pos int64, d
 		n := min(piece, limit-pos)
 		nc := (n + BytesPerChecksum - 1) / BytesPerChecksum
 		if _, err := r.blk.ReadAt(data[:n], pos); err != nil {
+			if errors.Is(err, io.EOF) { // truncated since it was opened
+				return fmt.Errorf("%w: the block file ends before byte %d of %d", ErrChecksum, pos+n, r.NumBytes)
+			}
 			return err
 		}
 		if _, err := r.meta.ReadAt(crcs[:4*nc], MetaHeaderLen+4*(pos/BytesPerChecksum)); err != nil {

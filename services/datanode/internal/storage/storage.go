@@ -361,6 +361,17 @@ func (s *Store) Delete(bpid string, id, gs int64) bool {
 	return true
 }
 
+// forget drops r from the replica map, if the map still holds that replica,
+// without touching its files.
+func (s *Store) forget(bpid string, r Replica) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cur := s.replicas[bpid][r.ID]; cur != nil && cur.GenStamp == r.GenStamp && cur.Volume == r.Volume && cur.State == r.State {
+		delete(s.replicas[bpid], r.ID)
+		cur.Volume.used -= cur.NumBytes + metaSize(cur.NumBytes)
+	}
+}
+
 func (s *Store) removeFilesLocked(bpid string, r *Replica) {
 	dir := filepath.Dir(r.Volume.FinalizedPath(bpid, r.ID))
 	if r.State == RBW {

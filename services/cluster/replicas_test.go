@@ -1,0 +1,134 @@
+package cluster_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/granary-fs/granary/internal/client"
+	"github.com/granary-fs/granary/internal/packet"
+	"github.com/granary-fs/granary/services/datanode"
+)
+
+// blockRequest sends method to a datanode's block API and returns the
+// status and the RemoteException name (empty on success).
+func blockRequest(t *testing.T, method, url string, body []byte) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", packet.ContentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var e struct{ RemoteException struct{ Exception string } }
+	_ = json.Unmarshal(b, &e)
+	return resp.StatusCode, e.RemoteException.Exception
+}
+
+func packets(data []byte) []byte {
+	var b []byte
+	for len(data) > 0 {
+		n := min(len(data), packet.MaxData)
+		b = packet.Append(b, data[:n])
+		data = data[n:]
+	}
+	return packet.AppendEnd(b)
+}
+
+// TestFinalizedReplicaIsNotOverwritten: a block PUT for a replica the
+// datanode holds finalized under the same or a newer generation stamp is
+// refused (HDFS's ReplicaAlreadyExistsException) and the replica keeps its
+// bytes; a PUT may not store more than the block size it names.
+func TestFinalizedReplicaIsNotOverwritten(t *testing.T) {
+	c := testCluster(t, 1, smallBlocks)
+	cl := newClient(c, "hdfs")
+	data := randomBytes(10_000, 21)
+	writeFile(t, cl, "/own/f", data, client.CreateOptions{BlockSize: 1 << 20, Replication: 1})
+	lb := locations(t, c, "/own/f")[0]
+	other := randomBytes(10_000, 22)
+	for _, gs := range []int64{lb.Block.GenerationStamp, lb.Block.GenerationStamp - 1} {
+		url := fmt.Sprintf("%s/api/v1/blocks/%d?bpid=%s&gs=%d", c.DatanodeURLs[0], lb.Block.BlockID, lb.Block.BlockPoolID, gs)
+		if code, exc := blockRequest(t, "PUT", url, packets(other)); code != 403 || exc != "ReplicaAlreadyExistsException" {
+			t.Fatalf("PUT over a finalized replica (stamp %d): %d %s, want 403 ReplicaAlreadyExistsException", gs, code, exc)
+		}
+	}
+	if got := readFile(t, cl, "/own/f"); !bytes.Equal(got, data) {
+		t.Fatal("the replica's bytes changed")
+	}
+	// A made-up block larger than the block size it names is refused and
+	// not stored.
+	url := fmt.Sprintf("%s/api/v1/blocks/%d?bpid=%s&gs=1001&blocksize=4096", c.DatanodeURLs[0], lb.Block.BlockID+1000, lb.Block.BlockPoolID)
+	if code, exc := blockRequest(t, "PUT", url, packets(other)); code != 403 || exc != "IOException" {
+		t.Fatalf("PUT of 10,000 bytes with blocksize 4096: %d %s, want 403 IOException", code, exc)
+	}
+	get := fmt.Sprintf("%s/api/v1/blocks/%d?bpid=%s", c.DatanodeURLs[0], lb.Block.BlockID+1000, lb.Block.BlockPoolID)
+	if code, exc := blockRequest(t, "GET", get, nil); code != 403 || exc != "ReplicaNotFoundException" {
+		t.Fatalf("the refused block was stored: GET answered %d %s", code, exc)
+	}
+}
+
+// TestGoneAndShortReplicasAreReported: a replica whose block file was
+// removed, or truncated, behind the datanode's back is reported when a
+// read finds it (deleted, or bad), so the coordinator stops offering it
+// and restores the replication; reads keep returning the right bytes.
+func TestGoneAndShortReplicasAreReported(t *testing.T) {
+	for _, damage := range []string{"removed", "truncated"} {
+		t.Run(damage, func(t *testing.T) {
+			c := testCluster(t, 3, smallBlocks)
+			cl := newClient(c, "hdfs")
+			data := randomBytes(100_000, 23)
+			writeFile(t, cl, "/dmg/f", data, client.CreateOptions{BlockSize: 1 << 20, Replication: 2})
+			lb := locations(t, c, "/dmg/f")[0]
+			victim := lb.uuids()[0]
+			i := index(t, c, victim)
+			path := datanode.FinalizedPath(c.DatanodeDir(i), lb.Block.BlockPoolID, lb.Block.BlockID)
+			want := "ReplicaNotFoundException"
+			if damage == "removed" {
+				if err := os.Remove(path); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				if err := os.Truncate(path, 4000); err != nil {
+					t.Fatal(err)
+				}
+				want = "ChecksumException"
+			}
+			url := fmt.Sprintf("%s/api/v1/blocks/%d?bpid=%s", c.DatanodeURLs[i], lb.Block.BlockID, lb.Block.BlockPoolID)
+			if code, exc := blockRequest(t, "GET", url, nil); code != 403 || exc != want {
+				t.Fatalf("direct read of the %s replica: %d %s, want 403 %s", damage, code, exc, want)
+			}
+			eventually(t, 10*time.Second, "the damaged replica to leave the block's locations", func() bool {
+				return !strings.Contains(strings.Join(locations(t, c, "/dmg/f")[0].uuids(), ","), victim)
+			})
+			eventually(t, 30*time.Second, "two good replicas again", func() bool {
+				l := locations(t, c, "/dmg/f")[0].uuids()
+				if len(l) != 2 {
+					return false
+				}
+				for _, u := range l {
+					fi, err := os.Stat(datanode.FinalizedPath(c.DatanodeDir(index(t, c, u)), lb.Block.BlockPoolID, lb.Block.BlockID))
+					if err != nil || fi.Size() != int64(len(data)) {
+						return false
+					}
+				}
+				return true
+			})
+			if got := readFile(t, cl, "/dmg/f"); !bytes.Equal(got, data) {
+				t.Fatal("read returned wrong bytes")
+			}
+		})
+	}
+}
