@@ -113,12 +113,14 @@ func (r *Reader) Close() error {
 
 // openAt opens the block holding pos on the first replica that answers.
 func (r *Reader) openAt(pos int64) error {
+	var missing string // the block holding pos, as HDFS names it
 	for refreshed := false; ; refreshed = true {
 		for _, b := range r.blocks {
 			start, end := b.StartOffset, b.StartOffset+b.Block.NumBytes
 			if pos < start || pos >= end {
 				continue
 			}
+			missing = fmt.Sprintf("%s:blk_%d_%d", b.Block.BlockPoolID, b.Block.BlockID, b.Block.GenerationStamp)
 			for _, loc := range b.Locations {
 				key := fmt.Sprintf("%d/%s", b.Block.BlockID, loc.UUID)
 				if r.bad[key] {
@@ -134,7 +136,11 @@ func (r *Reader) openAt(pos int64) error {
 			}
 		}
 		if refreshed {
-			return errs.E(errs.IO, "Could not obtain the block holding offset %d of %s from any replica", pos, r.path)
+			if missing == "" {
+				return errs.E(errs.IO, "no block holds offset %d of %s", pos, r.path)
+			}
+			// HDFS's DFSInputStream: no replica could be read.
+			return errs.E(errs.BlockMissing, "Could not obtain block: %s file=%s", missing, r.path)
 		}
 		// Locations may have changed (re-replication): ask again once.
 		lbs, err := r.c.blockLocations(r.ctx, r.path)

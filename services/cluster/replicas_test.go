@@ -132,3 +132,19 @@ func TestGoneAndShortReplicasAreReported(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenWithNoReadableReplica: WebHDFS OPEN of a file none of whose
+// replicas can be read answers HDFS's BlockMissingException as a
+// RemoteException, not an empty reply.
+func TestOpenWithNoReadableReplica(t *testing.T) {
+	c := testCluster(t, 1, smallBlocks)
+	cl := newClient(c, "hdfs")
+	writeFile(t, cl, "/lost/f", randomBytes(5000, 24), client.CreateOptions{BlockSize: 1 << 20, Replication: 1})
+	lb := locations(t, c, "/lost/f")[0]
+	flipByte(t, c, lb, lb.uuids()[0], 100)
+	// http.DefaultClient follows the 307 to the datanode.
+	code, exc := blockRequest(t, "GET", c.MetadataURL+"/webhdfs/v1/lost/f?op=OPEN&user.name=hdfs", nil)
+	if code != 403 || exc != "BlockMissingException" {
+		t.Fatalf("OPEN with no readable replica: %d %q, want 403 BlockMissingException", code, exc)
+	}
+}

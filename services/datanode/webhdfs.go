@@ -171,10 +171,20 @@ func (s *Service) serveWebHDFS(w http.ResponseWriter, r *http.Request) error {
 		if _, err := fr.Seek(offset, io.SeekStart); err != nil {
 			return err
 		}
+		// The first bytes are read before the status is sent: a file none
+		// of whose replicas can be read is answered with the
+		// RemoteException (BlockMissingException), not an empty reply.
+		first := make([]byte, min(length, 64<<10))
+		if _, err := io.ReadFull(fr, first); err != nil {
+			return err
+		}
 		w.Header().Set("Content-Type", "application/octet-stream")
 		w.Header().Set("Content-Length", strconv.FormatInt(length, 10))
 		w.WriteHeader(http.StatusOK)
-		if _, err := io.CopyN(w, fr, length); err != nil {
+		if _, err := w.Write(first); err != nil {
+			return nil // the client went away
+		}
+		if _, err := io.CopyN(w, fr, length-int64(len(first))); err != nil {
 			panic(http.ErrAbortHandler) // headers are out: cut the stream
 		}
 		return nil
