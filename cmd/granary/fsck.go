@@ -13,7 +13,7 @@ import (
 	"github.com/granary-fs/granary/internal/errs"
 )
 
-// fsckCmd is `granary fsck PATH [-files -blocks -locations -racks]`, HDFS's
+// fsckCmd is `granary fsck PATH [-files -blocks -locations -racks -openforwrite]`, HDFS's
 // fsck: it prints the report and exits 0 when the subtree is HEALTHY, 1
 // otherwise.
 func fsckCmd(ctx context.Context, args []string, out, errw io.Writer) int {
@@ -22,7 +22,7 @@ func fsckCmd(ctx context.Context, args []string, out, errw io.Writer) int {
 	path := ""
 	for i := 0; i < len(args); i++ {
 		switch a := args[i]; a {
-		case "-files", "-blocks", "-locations", "-racks":
+		case "-files", "-blocks", "-locations", "-racks", "-openforwrite":
 			q.Set(strings.TrimPrefix(a, "-"), "true")
 		case "-fs":
 			if i+1 < len(args) {
@@ -31,7 +31,7 @@ func fsckCmd(ctx context.Context, args []string, out, errw io.Writer) int {
 			}
 		default:
 			if strings.HasPrefix(a, "-") || path != "" {
-				fmt.Fprintf(errw, "fsck: Illegal option '%s'\nUsage: granary fsck <path> [-files [-blocks [-locations | -racks]]]\n", a)
+				fmt.Fprintf(errw, "fsck: Illegal option '%s'\nUsage: granary fsck <path> [-openforwrite] [-files [-blocks [-locations | -racks]]]\n", a)
 				return 2
 			}
 			path = a

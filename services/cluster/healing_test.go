@@ -440,3 +440,40 @@ func flipByte(t *testing.T, c *cluster.Cluster, lb located, uuid string, at int)
 	}
 	return path
 }
+
+// TestFsckLeavesOpenFilesOut: files left open (a crashed writer's) are not
+// missing blocks: fsck counts them apart unless -openforwrite, which lists
+// them as OPENFORWRITE without checking the block still being written, as
+// HDFS's fsck does.
+func TestFsckLeavesOpenFilesOut(t *testing.T) {
+	c := testCluster(t, 1, smallBlocks)
+	cl := newClient(c, "hdfs")
+	writeFile(t, cl, "/open/closed", randomBytes(1000, 2), client.CreateOptions{BlockSize: 1 << 20, Replication: 1})
+	for _, p := range []string{"/open/a", "/open/b"} {
+		newFile(t, c, p, 1) // created, a block allocated, nothing written, never closed
+	}
+	fsck := func(extra string) (string, string) {
+		resp, err := http.Get(c.MetadataURL + "/api/v1/admin/fsck?path=/open&files=true&user.name=hdfs" + extra)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b), resp.Header.Get("X-Granary-Fsck-Status")
+	}
+	report, status := fsck("")
+	for _, want := range []string{" Total files:\t1 (Files currently being written: 2)", " Total blocks (validated):\t1 (avg. block size 1000 B) (Total open file blocks (not validated): 2)", " Missing blocks:\t\t0", "is HEALTHY"} {
+		if !strings.Contains(report, want) || status != "HEALTHY" {
+			t.Fatalf("fsck report lacks %q (status %s):\n%s", want, status, report)
+		}
+	}
+	if strings.Contains(report, "/open/a") {
+		t.Fatalf("an open file is listed without -openforwrite:\n%s", report)
+	}
+	report, status = fsck("&openforwrite=true")
+	for _, want := range []string{"/open/a 0 bytes, replicated: replication=1, 0 block(s), OPENFORWRITE:", " Total files:\t3\n", "is HEALTHY"} {
+		if !strings.Contains(report, want) || status != "HEALTHY" {
+			t.Fatalf("fsck -openforwrite report lacks %q (status %s):\n%s", want, status, report)
+		}
+	}
+}

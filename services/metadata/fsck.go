@@ -15,7 +15,7 @@ import (
 
 // fsckOptions are fsck's switches.
 type fsckOptions struct {
-	files, blocks, locations, racks bool
+	files, blocks, locations, racks, openForWrite bool
 }
 
 // fsck godoc
@@ -29,6 +29,7 @@ type fsckOptions struct {
 //	@Param			blocks		query		boolean	false	"list blocks"
 //	@Param			locations	query		boolean	false	"list block locations"
 //	@Param			racks		query		boolean	false	"list racks"
+//	@Param			openforwrite	query	boolean	false	"check files open for write too (left out by default, counted apart, as HDFS)"
 //	@Param			user.name	query		string	false	"caller"
 //	@Success		200			{string}	string	"the report"
 //	@Failure		400			{object}	errs.RemoteExceptionBody
@@ -42,7 +43,7 @@ func (s *Service) fsck(w http.ResponseWriter, r *http.Request) {
 	for _, f := range []struct {
 		name string
 		v    *bool
-	}{{"files", &opts.files}, {"blocks", &opts.blocks}, {"locations", &opts.locations}, {"racks", &opts.racks}} {
+	}{{"files", &opts.files}, {"blocks", &opts.blocks}, {"locations", &opts.locations}, {"racks", &opts.racks}, {"openforwrite", &opts.openForWrite}} {
 		*f.v = q.Get(f.name) == "true" || q.Get(f.name) == "1"
 		q.Del(f.name)
 	}
@@ -99,13 +100,29 @@ func (s *Service) runFsck(ctx context.Context, out io.Writer, u *namespace.User,
 	fmt.Fprintf(out, "FSCK started by %s (auth:SIMPLE) from /%s for path %s at %s\n\n", u.Name, client, path, start.Format(javaDate))
 	var st struct {
 		size, blocks, minimal, over, under, mis, missing, missingSize, corrupt, missingReplicas, replicas, expected int64
+		files, openFiles, openSize, openBlocks                                                                      int64
 	}
 	racksSeen, nodesSeen := map[string]bool{}, map[string]bool{}
 	for _, f := range files {
+		blocks := f.Blocks
+		if f.UC {
+			// HDFS checks an open file only with -openforwrite, and never
+			// its last block, still being written: it is not missing.
+			if !o.openForWrite {
+				st.openFiles++
+				st.openSize += f.Length
+				st.openBlocks += int64(len(blocks))
+				continue
+			}
+			if len(blocks) > 0 {
+				blocks = blocks[:len(blocks)-1]
+			}
+		}
+		st.files++
 		var line strings.Builder
 		var lines []string
 		fileMissing, fileMissingSize := 0, int64(0)
-		for i, b := range f.Blocks {
+		for i, b := range blocks {
 			l := locs[b.ID]
 			live := len(l.Locations)
 			racks := map[string]bool{}
@@ -163,11 +180,11 @@ func (s *Service) runFsck(ctx context.Context, out io.Writer, u *namespace.User,
 			if fileMissing > 0 {
 				state = fmt.Sprintf("  MISSING %d blocks of total size %d B.", fileMissing, fileMissingSize)
 			}
-			uc := ""
+			sep := ":"
 			if f.UC {
-				uc = " [under construction]"
+				sep = ", OPENFORWRITE:"
 			}
-			fmt.Fprintf(out, "%s %d bytes, replicated: replication=%d, %d block(s)%s: %s%s\n", f.Path, f.Length, f.Replication, len(f.Blocks), uc, line.String(), state)
+			fmt.Fprintf(out, "%s %d bytes, replicated: replication=%d, %d block(s)%s %s%s\n", f.Path, f.Length, f.Replication, len(blocks), sep, line.String(), state)
 			for _, l := range lines {
 				fmt.Fprintln(out, l)
 			}
@@ -202,7 +219,22 @@ func (s *Service) runFsck(ctx context.Context, out io.Writer, u *namespace.User,
 	}
 	fmt.Fprintf(out, "\nStatus: %s\n", status)
 	fmt.Fprintf(out, " Number of data-nodes:\t%d\n Number of racks:\t\t%d\n Total dirs:\t\t\t%d\n Total symlinks:\t\t0\n\n", live, max(1, len(racksSeen)), dirs)
-	fmt.Fprintf(out, "Replicated Blocks:\n Total size:\t%d B\n Total files:\t%d\n Total blocks (validated):\t%d (avg. block size %d B)\n", st.size, len(files), st.blocks, avgSize)
+	fmt.Fprintf(out, "Replicated Blocks:\n Total size:\t%d B", st.size)
+	if st.openSize != 0 {
+		fmt.Fprintf(out, " (Total open files size: %d B)", st.openSize)
+	}
+	fmt.Fprintf(out, "\n Total files:\t%d", st.files)
+	if st.openFiles != 0 {
+		fmt.Fprintf(out, " (Files currently being written: %d)", st.openFiles)
+	}
+	fmt.Fprintf(out, "\n Total blocks (validated):\t%d", st.blocks)
+	if st.blocks > 0 {
+		fmt.Fprintf(out, " (avg. block size %d B)", avgSize)
+	}
+	if st.openBlocks != 0 {
+		fmt.Fprintf(out, " (Total open file blocks (not validated): %d)", st.openBlocks)
+	}
+	fmt.Fprintln(out)
 	if st.missing > 0 {
 		fmt.Fprintf(out, "  ********************************\n  UNDER MIN REPL'D BLOCKS:\t%d (%.1f %%)\n  MISSING BLOCKS:\t%d\n  MISSING SIZE:\t\t%d B\n  ********************************\n", st.missing, pct(st.missing), st.missing, st.missingSize)
 	}

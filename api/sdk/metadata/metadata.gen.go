@@ -709,6 +709,9 @@ type GetApiV1AdminFsckParams struct {
 	// Racks list racks
 	Racks *bool `form:"racks,omitempty" json:"racks,omitempty"`
 
+	// Openforwrite check files open for write too (left out by default, counted apart, as HDFS)
+	Openforwrite *bool `form:"openforwrite,omitempty" json:"openforwrite,omitempty"`
+
 	// UserName caller
 	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
 }
@@ -2258,6 +2261,18 @@ func NewGetApiV1AdminFsckRequest(server string, params *GetApiV1AdminFsckParams)
 		if params.Racks != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "racks", *params.Racks, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Openforwrite != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "openforwrite", *params.Openforwrite, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
