@@ -71,11 +71,15 @@ func adminCmd(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprintln(out, "Refresh nodes successful")
 		return nil
 	case *metasave:
-		resp, err := c.http.Get(strings.TrimRight(*coordURL, "/") + "/api/v1/admin/metasave")
+		resp, err := c.http.Get(strings.TrimRight(*coordURL, "/") + "/api/v1/admin/metasave?user.name=" + url.QueryEscape(*userName))
 		if err != nil {
 			return err
 		}
 		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			body, _ := io.ReadAll(resp.Body)
+			return remoteErr(resp.StatusCode, body)
+		}
 		_, err = io.Copy(out, resp.Body)
 		return err
 	case *decom != "" || *recom != "":

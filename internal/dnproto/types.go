@@ -8,6 +8,9 @@ type NamespaceInfo struct {
 	LayoutVersion   int    `json:"layoutVersion"`
 	CTime           int64  `json:"cTime"`
 	SoftwareVersion string `json:"softwareVersion"`
+	// HTTPAddresses are the host:port pairs of the metadata service's HTTP
+	// API: a datanode accepts a WebHDFS namenoderpcaddress only from them.
+	HTTPAddresses []string `json:"httpAddresses,omitempty"`
 }
 
 // StorageInfo names one volume of a datanode.

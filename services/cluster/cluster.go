@@ -182,7 +182,8 @@ func (c *Cluster) StartMetadata(ctx context.Context) error {
 
 // StartCoordinator (re)starts the coordinator, on the same address as before.
 func (c *Cluster) StartCoordinator(ctx context.Context) error {
-	ccfg := coordinator.Config{NATSURL: c.NATSURL, HTTPAddr: c.cfg.CoordinatorAddr, Logger: c.cfg.Logger}
+	ccfg := coordinator.Config{NATSURL: c.NATSURL, HTTPAddr: c.cfg.CoordinatorAddr, Logger: c.cfg.Logger,
+		Superuser: c.mcfg.Superuser, Supergroup: c.mcfg.Supergroup}
 	if c.CoordinatorURL != "" {
 		ccfg.HTTPAddr = strings.TrimPrefix(c.CoordinatorURL, "http://")
 	}
@@ -211,6 +212,7 @@ func (c *Cluster) StartDatanode(ctx context.Context, i int) error {
 		addr = strings.TrimPrefix(c.DatanodeURLs[i], "http://")
 	}
 	dcfg := datanode.Config{
+		Superuser: c.mcfg.Superuser, Supergroup: c.mcfg.Supergroup,
 		DataDirs: []string{c.DatanodeDir(i)},
 		NATSURL:  c.NATSURL, HTTPAddr: addr, Logger: c.cfg.Logger.With("datanode", i+1),
 	}

@@ -184,7 +184,7 @@ func TestDecommissionCopiesEveryBlockFirst(t *testing.T) {
 	writeFile(t, cl, "/decom/f", data, client.CreateOptions{BlockSize: 64 << 10, Replication: 3})
 	node := locations(t, c, "/decom/f")[0].uuids()[0]
 	var v struct{ AdminState string }
-	if code := call(t, "POST", c.CoordinatorURL+"/api/v1/datanodes/"+node+"/decommission", nil, &v); code != 200 || v.AdminState != "DECOMMISSION_INPROGRESS" {
+	if code := call(t, "POST", c.CoordinatorURL+"/api/v1/datanodes/"+node+"/decommission?user.name=hdfs", nil, &v); code != 200 || v.AdminState != "DECOMMISSION_INPROGRESS" {
 		t.Fatalf("decommission: %d %+v", code, v)
 	}
 	// Reads keep working while it drains: read on every poll.
@@ -207,7 +207,7 @@ func TestDecommissionCopiesEveryBlockFirst(t *testing.T) {
 			t.Fatalf("block %d has %d replicas besides the decommissioned node", b.Block.BlockID, others)
 		}
 	}
-	if code := call(t, "POST", c.CoordinatorURL+"/api/v1/datanodes/"+node+"/recommission", nil, &v); code != 200 || v.AdminState != "NORMAL" {
+	if code := call(t, "POST", c.CoordinatorURL+"/api/v1/datanodes/"+node+"/recommission?user.name=hdfs", nil, &v); code != 200 || v.AdminState != "NORMAL" {
 		t.Fatalf("recommission: %d %+v", code, v)
 	}
 	eventually(t, 30*time.Second, "excess replicas trimmed after recommissioning", func() bool { return allBlocks(t, c, "/decom/f", 3) })
@@ -403,7 +403,7 @@ func TestRefreshNodesDecommissionsExcludedHosts(t *testing.T) {
 		t.Fatal(err)
 	}
 	var r struct{ Changed int }
-	if code := call(t, "POST", c.CoordinatorURL+"/api/v1/admin/refreshNodes", nil, &r); code != 200 || r.Changed != 1 {
+	if code := call(t, "POST", c.CoordinatorURL+"/api/v1/admin/refreshNodes?user.name=hdfs", nil, &r); code != 200 || r.Changed != 1 {
 		t.Fatalf("refreshNodes: %d %+v", code, r)
 	}
 	eventually(t, 30*time.Second, "the excluded datanode DECOMMISSIONED", func() bool {
@@ -411,7 +411,7 @@ func TestRefreshNodesDecommissionsExcludedHosts(t *testing.T) {
 		call(t, "GET", c.CoordinatorURL+"/api/v1/datanodes/"+node, nil, &v)
 		return v.AdminState == "DECOMMISSIONED"
 	})
-	resp, err := http.Get(c.CoordinatorURL + "/api/v1/admin/metasave")
+	resp, err := http.Get(c.CoordinatorURL + "/api/v1/admin/metasave?user.name=hdfs")
 	if err != nil {
 		t.Fatal(err)
 	}

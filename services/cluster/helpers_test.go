@@ -163,9 +163,10 @@ func clusterView(t *testing.T, c *cluster.Cluster) clusterSummary {
 }
 
 type datanodeSummary struct {
-	UUID   string `json:"uuid"`
-	State  string `json:"state"`
-	Blocks int    `json:"blocks"`
+	UUID       string `json:"uuid"`
+	State      string `json:"state"`
+	AdminState string `json:"adminState"`
+	Blocks     int    `json:"blocks"`
 }
 
 func datanodeView(t *testing.T, c *cluster.Cluster, uuid string) (datanodeSummary, int) {

@@ -148,3 +148,49 @@ func TestOpenWithNoReadableReplica(t *testing.T) {
 		t.Fatalf("OPEN with no readable replica: %d %q, want 403 BlockMissingException", code, exc)
 	}
 }
+
+// TestAdminEndpointsNeedTheSuperuser: the coordinator's and datanodes'
+// administrative endpoints answer AccessControlException to anyone but
+// the superuser, as HDFS's dfsadmin operations; a datanode checks doas as
+// the metadata service does and follows namenoderpcaddress only to its
+// cluster's metadata service.
+func TestAdminEndpointsNeedTheSuperuser(t *testing.T) {
+	c := testCluster(t, 1, nil)
+	uuid := c.Datanodes[0].UUID()
+	dn := c.DatanodeURLs[0]
+	for _, who := range []string{"", "?user.name=bob", "?user.name=bob&doas=hdfs"} {
+		for _, req := range []struct{ method, url string }{
+			{"POST", c.CoordinatorURL + "/api/v1/datanodes/" + uuid + "/decommission"},
+			{"POST", c.CoordinatorURL + "/api/v1/datanodes/" + uuid + "/recommission"},
+			{"POST", c.CoordinatorURL + "/api/v1/admin/refreshNodes"},
+			{"GET", c.CoordinatorURL + "/api/v1/admin/metasave"},
+			{"POST", dn + "/api/v1/admin/triggerBlockReport"},
+			{"POST", dn + "/api/v1/admin/refreshNamenodes"},
+			{"POST", dn + "/api/v1/admin/shutdown"},
+		} {
+			if code, exc := blockRequest(t, req.method, req.url+who, nil); code != 403 || exc != "AccessControlException" {
+				t.Fatalf("%s %s%s: %d %s, want 403 AccessControlException", req.method, req.url, who, code, exc)
+			}
+		}
+	}
+	if v, code := datanodeView(t, c, uuid); code != 200 || v.AdminState != "NORMAL" {
+		t.Fatalf("the datanode after refused admin calls: %d %+v", code, v)
+	}
+	if code, exc := blockRequest(t, "POST", dn+"/api/v1/admin/triggerBlockReport?user.name=hdfs", nil); code != 200 {
+		t.Fatalf("triggerBlockReport as the superuser: %d %s", code, exc)
+	}
+	nn := strings.TrimPrefix(c.MetadataURL, "http://")
+	// doas is the superuser's only.
+	if code, exc := blockRequest(t, "GET", dn+"/webhdfs/v1/tmp?op=OPEN&user.name=bob&doas=alice&namenoderpcaddress="+nn, nil); code != 403 || exc != "AccessControlException" {
+		t.Fatalf("datanode WebHDFS with bob doas alice: %d %s, want 403 AccessControlException", code, exc)
+	}
+	// An address that is not the metadata service's is never fetched.
+	if code, exc := blockRequest(t, "GET", dn+"/webhdfs/v1/tmp/x?op=OPEN&user.name=hdfs&namenoderpcaddress=127.0.0.1:1", nil); code != 400 || exc != "IllegalArgumentException" {
+		t.Fatalf("datanode WebHDFS with a made-up namenoderpcaddress: %d %s, want 400 IllegalArgumentException", code, exc)
+	}
+	cl := newClient(c, "hdfs")
+	writeFile(t, cl, "/adm/f", []byte("through the datanode"), client.CreateOptions{Replication: 1})
+	if code, exc := blockRequest(t, "GET", dn+"/webhdfs/v1/adm/f?op=OPEN&user.name=hdfs&namenoderpcaddress="+nn, nil); code != 200 {
+		t.Fatalf("datanode WebHDFS OPEN with the metadata service's address: %d %s", code, exc)
+	}
+}

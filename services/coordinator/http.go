@@ -23,11 +23,12 @@ func (s *Service) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Get("/api/v1/datanodes", s.listDatanodes)
 	r.Get("/api/v1/datanodes/{uuid}", s.getDatanode)
-	r.Post("/api/v1/datanodes/{uuid}/decommission", s.decommission)
-	r.Post("/api/v1/datanodes/{uuid}/recommission", s.recommission)
+	admin := r.With(s.auth().SuperuserOnly)
+	admin.Post("/api/v1/datanodes/{uuid}/decommission", s.decommission)
+	admin.Post("/api/v1/datanodes/{uuid}/recommission", s.recommission)
 	r.Get("/api/v1/cluster", s.getCluster)
-	r.Post("/api/v1/admin/refreshNodes", s.refreshNodes)
-	r.Get("/api/v1/admin/metasave", s.metasave)
+	admin.Post("/api/v1/admin/refreshNodes", s.refreshNodes)
+	admin.Get("/api/v1/admin/metasave", s.metasave)
 	r.Get("/api/v1/blocks/{id}", s.getBlock)
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
@@ -78,8 +79,10 @@ func (s *Service) getDatanode(w http.ResponseWriter, r *http.Request) {
 //	@Tags			datanodes
 //	@Produce		json
 //	@Param			uuid	path		string	true	"datanode UUID"
+//	@Param	user.name	query	string	false	"the caller: the superuser or a member of the supergroup (dr.who when absent)"
 //	@Success		200		{object}	api.DatanodeView
 //	@Failure		404		{object}	errs.RemoteExceptionBody
+//	@Failure	403	{object}	errs.RemoteExceptionBody	"AccessControlException: not the superuser"
 //	@Router			/api/v1/datanodes/{uuid}/decommission [post]
 func (s *Service) decommission(w http.ResponseWriter, r *http.Request) {
 	s.adminChange(w, r, s.mgr.Decommission, "decommissioning")
@@ -91,8 +94,10 @@ func (s *Service) decommission(w http.ResponseWriter, r *http.Request) {
 //	@Tags		datanodes
 //	@Produce	json
 //	@Param		uuid	path		string	true	"datanode UUID"
+//	@Param	user.name	query	string	false	"the caller: the superuser or a member of the supergroup (dr.who when absent)"
 //	@Success	200		{object}	api.DatanodeView
 //	@Failure	404		{object}	errs.RemoteExceptionBody
+//	@Failure	403	{object}	errs.RemoteExceptionBody	"AccessControlException: not the superuser"
 //	@Router		/api/v1/datanodes/{uuid}/recommission [post]
 func (s *Service) recommission(w http.ResponseWriter, r *http.Request) {
 	s.adminChange(w, r, s.mgr.Recommission, "recommissioned")
@@ -115,8 +120,9 @@ func (s *Service) adminChange(w http.ResponseWriter, r *http.Request, change fun
 //	@Description	Datanodes listed in the hosts exclude file (by IP, host name, ip:port or UUID) start decommissioning; those no longer listed return to service.
 //	@Tags			admin
 //	@Produce		json
+//	@Param	user.name	query	string	false	"the caller: the superuser or a member of the supergroup (dr.who when absent)"
 //	@Success		200	{object}	api.RefreshNodesResponse
-//	@Failure		403	{object}	errs.RemoteExceptionBody	"no exclude file configured, or it cannot be read"
+//	@Failure		403	{object}	errs.RemoteExceptionBody	"AccessControlException (not the superuser), or IOException: no exclude file configured, or it cannot be read"
 //	@Router			/api/v1/admin/refreshNodes [post]
 func (s *Service) refreshNodes(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.HostsExcludeFile == "" {
@@ -143,8 +149,10 @@ func (s *Service) refreshNodes(w http.ResponseWriter, r *http.Request) {
 //
 //	@Summary	The block manager's queues (dfsadmin -metasave)
 //	@Tags		admin
-//	@Produce	plain
+//	@Produce	plain,json
+//	@Param	user.name	query	string	false	"the caller: the superuser or a member of the supergroup (dr.who when absent)"
 //	@Success	200	{string}	string	"blocks waiting for reconstruction, transfers pending, datanodes"
+//	@Failure	403	{object}	errs.RemoteExceptionBody	"AccessControlException: not the superuser"
 //	@Router		/api/v1/admin/metasave [get]
 func (s *Service) metasave(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -27,6 +27,7 @@ import (
 	"github.com/granary-fs/granary/internal/dnproto"
 	"github.com/granary-fs/granary/internal/errs"
 	"github.com/granary-fs/granary/internal/lifecycle"
+	"github.com/granary-fs/granary/internal/simpleauth"
 	"github.com/granary-fs/granary/services/coordinator/internal/blockmgr"
 )
 
@@ -34,6 +35,10 @@ import (
 type Config struct {
 	NATSURL  string
 	HTTPAddr string // default :9880
+	// Superuser and Supergroup may run the administrative endpoints
+	// (decommission, refreshNodes, metasave), as HDFS's dfsadmin requires.
+	Superuser  string // default: the user running the process
+	Supergroup string // dfs.permissions.superusergroup, "supergroup"
 	// HTTPIdleTimeout closes idle keep-alive connections
 	// (hadoop.http.idle_timeout.ms, 60 s).
 	HTTPIdleTimeout time.Duration
@@ -85,6 +90,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.HTTPAddr == "" {
 		cfg.HTTPAddr = ":9880"
 	}
+	cfg.Superuser, cfg.Supergroup = simpleauth.Defaults(cfg.Superuser, cfg.Supergroup)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -148,6 +154,11 @@ func (s *Service) Started() <-chan struct{} { return s.started }
 
 // Manager exposes the block manager (benchmarks drive it in-process).
 func (s *Service) Manager() *blockmgr.Manager { return s.mgr }
+
+// auth is the coordinator's simple-authentication policy.
+func (s *Service) auth() simpleauth.Policy {
+	return simpleauth.Policy{Superuser: s.cfg.Superuser, Supergroup: s.cfg.Supergroup}
+}
 
 // Run serves until ctx is done.
 func (s *Service) Run(ctx context.Context) error {

@@ -30,9 +30,10 @@ func (s *Service) routes() http.Handler {
 		r.Get("/webhdfs/v1/*", s.webhdfsGet)
 		r.Options("/webhdfs/v1/*", s.webhdfsPreflight)
 	})
-	r.Post("/api/v1/admin/triggerBlockReport", s.triggerBlockReport)
-	r.Post("/api/v1/admin/refreshNamenodes", s.refreshNamenodes)
-	r.Post("/api/v1/admin/shutdown", s.shutdownDatanode)
+	admin := r.With(s.auth().SuperuserOnly)
+	admin.Post("/api/v1/admin/triggerBlockReport", s.triggerBlockReport)
+	admin.Post("/api/v1/admin/refreshNamenodes", s.refreshNamenodes)
+	admin.Post("/api/v1/admin/shutdown", s.shutdownDatanode)
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	r.Get("/metrics", s.metricsHandler)
@@ -156,8 +157,9 @@ func (s *Service) Info() Info {
 //	@Summary	Send a full block report with the next heartbeat (dfsadmin -triggerBlockReport)
 //	@Tags		datanode
 //	@Produce	json
+//	@Param		user.name	query	string	false	"the caller: the superuser or a member of the supergroup (dr.who when absent)"
 //	@Success	200	{object}	api.BooleanResponse
-//	@Failure	403	{object}	errs.RemoteExceptionBody	"not registered yet"
+//	@Failure	403	{object}	errs.RemoteExceptionBody	"AccessControlException (not the superuser), or IOException: not registered yet"
 //	@Router		/api/v1/admin/triggerBlockReport [post]
 func (s *Service) triggerBlockReport(w http.ResponseWriter, r *http.Request) {
 	if s.actor.blockPool() == "" {
@@ -173,7 +175,9 @@ func (s *Service) triggerBlockReport(w http.ResponseWriter, r *http.Request) {
 //	@Summary	Re-read the list of nameservices and re-register (dfsadmin -refreshNamenodes)
 //	@Tags		datanode
 //	@Produce	json
+//	@Param		user.name	query	string	false	"the caller: the superuser or a member of the supergroup (dr.who when absent)"
 //	@Success	200	{object}	api.BooleanResponse
+//	@Failure	403	{object}	errs.RemoteExceptionBody	"AccessControlException: not the superuser"
 //	@Router		/api/v1/admin/refreshNamenodes [post]
 func (s *Service) refreshNamenodes(w http.ResponseWriter, r *http.Request) {
 	select {
@@ -188,7 +192,9 @@ func (s *Service) refreshNamenodes(w http.ResponseWriter, r *http.Request) {
 //	@Summary	Shut the datanode down gracefully (dfsadmin -shutdownDatanode)
 //	@Tags		datanode
 //	@Produce	json
+//	@Param		user.name	query	string	false	"the caller: the superuser or a member of the supergroup (dr.who when absent)"
 //	@Success	200	{object}	api.BooleanResponse
+//	@Failure	403	{object}	errs.RemoteExceptionBody	"AccessControlException: not the superuser"
 //	@Router		/api/v1/admin/shutdown [post]
 func (s *Service) shutdownDatanode(w http.ResponseWriter, r *http.Request) {
 	_ = rest.WriteJSON(w, http.StatusOK, api.BooleanResponse{Boolean: true})

@@ -25,6 +25,7 @@ import (
 
 	"github.com/granary-fs/granary/internal/dnproto"
 	"github.com/granary-fs/granary/internal/lifecycle"
+	"github.com/granary-fs/granary/internal/simpleauth"
 	"github.com/granary-fs/granary/services/datanode/internal/storage"
 )
 
@@ -36,6 +37,11 @@ type Config struct {
 	// HTTPIdleTimeout closes idle keep-alive connections
 	// (hadoop.http.idle_timeout.ms, 60 s).
 	HTTPIdleTimeout time.Duration
+	// Superuser and Supergroup may run the admin endpoints (dfsadmin
+	// -triggerBlockReport, -shutdownDatanode, ...) and impersonate users
+	// (doas) in WebHDFS.
+	Superuser  string // default: the user running the process
+	Supergroup string // dfs.permissions.superusergroup, "supergroup"
 	// HostName and IPAddr are advertised to the coordinator and clients.
 	HostName string
 	IPAddr   string
@@ -65,6 +71,7 @@ func (c *Config) defaults() {
 	if c.HTTPAddr == "" {
 		c.HTTPAddr = ":9864"
 	}
+	c.Superuser, c.Supergroup = simpleauth.Defaults(c.Superuser, c.Supergroup)
 	if c.HeartbeatInterval == 0 {
 		c.HeartbeatInterval = 3 * time.Second
 	}
@@ -119,6 +126,7 @@ type Service struct {
 	// pipelineClient forwards blocks to the next datanode.
 	pipelineClient *http.Client
 	srv            *http.Server
+	nnAddrs        metadataAddrs // the metadata service's addresses, for WebHDFS
 }
 
 // New returns a datanode; nothing happens until Run.
@@ -194,6 +202,11 @@ func (s *Service) Run(ctx context.Context) error {
 	_ = nc.Drain()
 	s.log.Info("datanode stopped", "err", err)
 	return err
+}
+
+// auth is the datanode's simple-authentication policy.
+func (s *Service) auth() simpleauth.Policy {
+	return simpleauth.Policy{Superuser: s.cfg.Superuser, Supergroup: s.cfg.Supergroup}
 }
 
 // Kill stops the datanode abruptly, as a crash would: every connection is

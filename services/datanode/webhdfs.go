@@ -89,12 +89,13 @@ func (s *Service) serveWebHDFS(w http.ResponseWriter, r *http.Request) error {
 	if nn == "" {
 		return errs.E(errs.IllegalArgument, "Namenode RPC address is not specified.")
 	}
-	user := q.Get("user.name")
-	if d := q.Get("doas"); d != "" {
-		user = d
+	if err := s.checkMetadataAddr(r.Context(), nn); err != nil {
+		return err
 	}
-	if user == "" {
-		user = "dr.who"
+	// doas is the superuser's only, as on the metadata service.
+	user, err := s.auth().Caller(q)
+	if err != nil {
+		return err
 	}
 	c := client.New("http://"+nn, user)
 	ctx := r.Context()

@@ -233,6 +233,7 @@ func (s *Service) namespaceInfo() dnproto.NamespaceInfo {
 	return dnproto.NamespaceInfo{
 		ClusterID: s.info.ClusterID, NamespaceID: s.info.NamespaceID, BlockPoolID: s.info.BlockPoolID,
 		LayoutVersion: s.info.LayoutVersion, CTime: s.info.CTime, SoftwareVersion: SoftwareVersion,
+		HTTPAddresses: s.httpAddrs,
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/granary-fs/granary/internal/errs"
+	"github.com/granary-fs/granary/internal/simpleauth"
 	"github.com/granary-fs/granary/services/metadata/internal/namespace"
 )
 
@@ -124,21 +125,14 @@ func (p *params) path(name string) string {
 // user returns the caller: user.name (dr.who, HDFS's static web user, when
 // absent), or doas for a proxy call by the superuser.
 func (s *Service) user(p *params) (*namespace.User, error) {
-	name := p.str("user.name", "dr.who")
-	if doas := p.str("doas", ""); doas != "" && doas != name {
-		if name != s.cfg.Superuser {
-			return nil, errs.E(errs.AccessControl, "User: %s is not allowed to impersonate %s", name, doas)
-		}
-		name = doas
+	name, err := s.auth().Caller(p.v)
+	if err != nil {
+		return nil, err
 	}
-	return &namespace.User{Name: name, Groups: s.groupsOf(name)}, nil
+	return &namespace.User{Name: name, Groups: s.auth().Groups(name)}, nil
 }
 
-// groupsOf is the group mapping: a user is in the group of its own name, and
-// the superuser in the supergroup too.
-func (s *Service) groupsOf(name string) []string {
-	if name == s.cfg.Superuser {
-		return []string{name, s.cfg.Supergroup}
-	}
-	return []string{name}
+// auth is the service's simple-authentication policy.
+func (s *Service) auth() simpleauth.Policy {
+	return simpleauth.Policy{Superuser: s.cfg.Superuser, Supergroup: s.cfg.Supergroup}
 }

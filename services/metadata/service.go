@@ -43,8 +43,9 @@ type Service struct {
 	started   chan struct{}
 	startOnce sync.Once
 
-	listener net.Listener
-	addrSet  chan struct{}
+	listener  net.Listener
+	addrSet   chan struct{}
+	httpAddrs []string // ownAddresses, set before addrSet closes
 
 	coord  *coordination // nil without NATS
 	leases *leaseManager
@@ -121,6 +122,7 @@ func (s *Service) Run(ctx context.Context) error {
 		return fmt.Errorf("metadata HTTP: %w", err)
 	}
 	s.listener = ln
+	s.httpAddrs = ownAddresses(ln.Addr(), s.cfg.AdvertiseAddr)
 	close(s.addrSet)
 	httpStopped := make(chan struct{})
 	g.Go("metadata HTTP server", lifecycle.Serve(lifecycle.NewServer(s.routes(), s.cfg.HTTPIdleTimeout), ln, httpStopped))

@@ -51,13 +51,6 @@ func (s *Service) redirect(w http.ResponseWriter, r *http.Request, c *webhdfsCal
 
 // advertisedAddr is how datanodes reach this service: the configured
 // address, else the host the client used.
-func (s *Service) advertisedAddr(r *http.Request) string {
-	if s.cfg.AdvertiseAddr != "" {
-		return s.cfg.AdvertiseAddr
-	}
-	return r.Host
-}
-
 // anyDatanode picks a datanode near the client (placement's first choice).
 func (s *Service) anyDatanode(ctx context.Context, client string) (dnproto.DatanodeInfo, error) {
 	if s.coord == nil {

@@ -137,6 +137,30 @@ type RemoteExceptionBody struct {
 	RemoteException *RemoteException `json:"RemoteException,omitempty"`
 }
 
+// GetApiV1AdminMetasaveParams defines parameters for GetApiV1AdminMetasave.
+type GetApiV1AdminMetasaveParams struct {
+	// UserName the caller: the superuser or a member of the supergroup (dr.who when absent)
+	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
+}
+
+// PostApiV1AdminRefreshNodesParams defines parameters for PostApiV1AdminRefreshNodes.
+type PostApiV1AdminRefreshNodesParams struct {
+	// UserName the caller: the superuser or a member of the supergroup (dr.who when absent)
+	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
+}
+
+// PostApiV1DatanodesUuidDecommissionParams defines parameters for PostApiV1DatanodesUuidDecommission.
+type PostApiV1DatanodesUuidDecommissionParams struct {
+	// UserName the caller: the superuser or a member of the supergroup (dr.who when absent)
+	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
+}
+
+// PostApiV1DatanodesUuidRecommissionParams defines parameters for PostApiV1DatanodesUuidRecommission.
+type PostApiV1DatanodesUuidRecommissionParams struct {
+	// UserName the caller: the superuser or a member of the supergroup (dr.who when absent)
+	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
+}
+
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
 
@@ -214,14 +238,14 @@ type ClientInterface interface {
 	// GetApiV1AdminMetasave The block manager's queues (dfsadmin -metasave)
 	//
 	// Corresponds with GET /api/v1/admin/metasave (the `GetApiV1AdminMetasave` operationId).
-	GetApiV1AdminMetasave(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiV1AdminMetasave(ctx context.Context, params *GetApiV1AdminMetasaveParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PostApiV1AdminRefreshNodes Re-read the exclude file (dfsadmin -refreshNodes)
 	//
 	// Datanodes listed in the hosts exclude file (by IP, host name, ip:port or UUID) start decommissioning; those no longer listed return to service.
 	//
 	// Corresponds with POST /api/v1/admin/refreshNodes (the `PostApiV1AdminRefreshNodes` operationId).
-	PostApiV1AdminRefreshNodes(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	PostApiV1AdminRefreshNodes(ctx context.Context, params *PostApiV1AdminRefreshNodesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApiV1BlocksId One block of the block map with its replica locations
 	//
@@ -248,12 +272,12 @@ type ClientInterface interface {
 	// Its blocks are copied to other datanodes while it keeps serving reads; its adminState goes DECOMMISSION_INPROGRESS, then DECOMMISSIONED.
 	//
 	// Corresponds with POST /api/v1/datanodes/{uuid}/decommission (the `PostApiV1DatanodesUuidDecommission` operationId).
-	PostApiV1DatanodesUuidDecommission(ctx context.Context, uuid string, reqEditors ...RequestEditorFn) (*http.Response, error)
+	PostApiV1DatanodesUuidDecommission(ctx context.Context, uuid string, params *PostApiV1DatanodesUuidDecommissionParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PostApiV1DatanodesUuidRecommission Return a datanode to service
 	//
 	// Corresponds with POST /api/v1/datanodes/{uuid}/recommission (the `PostApiV1DatanodesUuidRecommission` operationId).
-	PostApiV1DatanodesUuidRecommission(ctx context.Context, uuid string, reqEditors ...RequestEditorFn) (*http.Response, error)
+	PostApiV1DatanodesUuidRecommission(ctx context.Context, uuid string, params *PostApiV1DatanodesUuidRecommissionParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetDocs Swagger UI for this service's OpenAPI 3 contract
 	//
@@ -294,8 +318,8 @@ type ClientInterface interface {
 // GetApiV1AdminMetasave The block manager's queues (dfsadmin -metasave)
 //
 // Corresponds with GET /api/v1/admin/metasave (the `GetApiV1AdminMetasave` operationId).
-func (c *Client) GetApiV1AdminMetasave(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiV1AdminMetasaveRequest(c.Server)
+func (c *Client) GetApiV1AdminMetasave(ctx context.Context, params *GetApiV1AdminMetasaveParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiV1AdminMetasaveRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -311,8 +335,8 @@ func (c *Client) GetApiV1AdminMetasave(ctx context.Context, reqEditors ...Reques
 // Datanodes listed in the hosts exclude file (by IP, host name, ip:port or UUID) start decommissioning; those no longer listed return to service.
 //
 // Corresponds with POST /api/v1/admin/refreshNodes (the `PostApiV1AdminRefreshNodes` operationId).
-func (c *Client) PostApiV1AdminRefreshNodes(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostApiV1AdminRefreshNodesRequest(c.Server)
+func (c *Client) PostApiV1AdminRefreshNodes(ctx context.Context, params *PostApiV1AdminRefreshNodesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1AdminRefreshNodesRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -388,8 +412,8 @@ func (c *Client) GetApiV1DatanodesUuid(ctx context.Context, uuid string, reqEdit
 // Its blocks are copied to other datanodes while it keeps serving reads; its adminState goes DECOMMISSION_INPROGRESS, then DECOMMISSIONED.
 //
 // Corresponds with POST /api/v1/datanodes/{uuid}/decommission (the `PostApiV1DatanodesUuidDecommission` operationId).
-func (c *Client) PostApiV1DatanodesUuidDecommission(ctx context.Context, uuid string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostApiV1DatanodesUuidDecommissionRequest(c.Server, uuid)
+func (c *Client) PostApiV1DatanodesUuidDecommission(ctx context.Context, uuid string, params *PostApiV1DatanodesUuidDecommissionParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1DatanodesUuidDecommissionRequest(c.Server, uuid, params)
 	if err != nil {
 		return nil, err
 	}
@@ -403,8 +427,8 @@ func (c *Client) PostApiV1DatanodesUuidDecommission(ctx context.Context, uuid st
 // PostApiV1DatanodesUuidRecommission Return a datanode to service
 //
 // Corresponds with POST /api/v1/datanodes/{uuid}/recommission (the `PostApiV1DatanodesUuidRecommission` operationId).
-func (c *Client) PostApiV1DatanodesUuidRecommission(ctx context.Context, uuid string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostApiV1DatanodesUuidRecommissionRequest(c.Server, uuid)
+func (c *Client) PostApiV1DatanodesUuidRecommission(ctx context.Context, uuid string, params *PostApiV1DatanodesUuidRecommissionParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1DatanodesUuidRecommissionRequest(c.Server, uuid, params)
 	if err != nil {
 		return nil, err
 	}
@@ -521,7 +545,7 @@ func (c *Client) GetSwaggerJson(ctx context.Context, reqEditors ...RequestEditor
 }
 
 // NewGetApiV1AdminMetasaveRequest constructs an http.Request for the GetApiV1AdminMetasave method
-func NewGetApiV1AdminMetasaveRequest(server string) (*http.Request, error) {
+func NewGetApiV1AdminMetasaveRequest(server string, params *GetApiV1AdminMetasaveParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -539,6 +563,33 @@ func NewGetApiV1AdminMetasaveRequest(server string) (*http.Request, error) {
 		return nil, err
 	}
 
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.UserName != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "user.name", *params.UserName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
@@ -548,7 +599,7 @@ func NewGetApiV1AdminMetasaveRequest(server string) (*http.Request, error) {
 }
 
 // NewPostApiV1AdminRefreshNodesRequest constructs an http.Request for the PostApiV1AdminRefreshNodes method
-func NewPostApiV1AdminRefreshNodesRequest(server string) (*http.Request, error) {
+func NewPostApiV1AdminRefreshNodesRequest(server string, params *PostApiV1AdminRefreshNodesParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -564,6 +615,33 @@ func NewPostApiV1AdminRefreshNodesRequest(server string) (*http.Request, error) 
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.UserName != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "user.name", *params.UserName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
@@ -697,7 +775,7 @@ func NewGetApiV1DatanodesUuidRequest(server string, uuid string) (*http.Request,
 }
 
 // NewPostApiV1DatanodesUuidDecommissionRequest constructs an http.Request for the PostApiV1DatanodesUuidDecommission method
-func NewPostApiV1DatanodesUuidDecommissionRequest(server string, uuid string) (*http.Request, error) {
+func NewPostApiV1DatanodesUuidDecommissionRequest(server string, uuid string, params *PostApiV1DatanodesUuidDecommissionParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -722,6 +800,33 @@ func NewPostApiV1DatanodesUuidDecommissionRequest(server string, uuid string) (*
 		return nil, err
 	}
 
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.UserName != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "user.name", *params.UserName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
@@ -731,7 +836,7 @@ func NewPostApiV1DatanodesUuidDecommissionRequest(server string, uuid string) (*
 }
 
 // NewPostApiV1DatanodesUuidRecommissionRequest constructs an http.Request for the PostApiV1DatanodesUuidRecommission method
-func NewPostApiV1DatanodesUuidRecommissionRequest(server string, uuid string) (*http.Request, error) {
+func NewPostApiV1DatanodesUuidRecommissionRequest(server string, uuid string, params *PostApiV1DatanodesUuidRecommissionParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -754,6 +859,33 @@ func NewPostApiV1DatanodesUuidRecommissionRequest(server string, uuid string) (*
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.UserName != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "user.name", *params.UserName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
@@ -1002,7 +1134,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/v1/admin/metasave (the `GetApiV1AdminMetasave` operationId).
-	GetApiV1AdminMetasaveWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiV1AdminMetasaveResponse, error)
+	GetApiV1AdminMetasaveWithResponse(ctx context.Context, params *GetApiV1AdminMetasaveParams, reqEditors ...RequestEditorFn) (*GetApiV1AdminMetasaveResponse, error)
 
 	// PostApiV1AdminRefreshNodesWithResponse Re-read the exclude file (dfsadmin -refreshNodes)
 	//
@@ -1011,7 +1143,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/v1/admin/refreshNodes (the `PostApiV1AdminRefreshNodes` operationId).
-	PostApiV1AdminRefreshNodesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*PostApiV1AdminRefreshNodesResponse, error)
+	PostApiV1AdminRefreshNodesWithResponse(ctx context.Context, params *PostApiV1AdminRefreshNodesParams, reqEditors ...RequestEditorFn) (*PostApiV1AdminRefreshNodesResponse, error)
 
 	// GetApiV1BlocksIdWithResponse One block of the block map with its replica locations
 	//
@@ -1048,14 +1180,14 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/v1/datanodes/{uuid}/decommission (the `PostApiV1DatanodesUuidDecommission` operationId).
-	PostApiV1DatanodesUuidDecommissionWithResponse(ctx context.Context, uuid string, reqEditors ...RequestEditorFn) (*PostApiV1DatanodesUuidDecommissionResponse, error)
+	PostApiV1DatanodesUuidDecommissionWithResponse(ctx context.Context, uuid string, params *PostApiV1DatanodesUuidDecommissionParams, reqEditors ...RequestEditorFn) (*PostApiV1DatanodesUuidDecommissionResponse, error)
 
 	// PostApiV1DatanodesUuidRecommissionWithResponse Return a datanode to service
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/v1/datanodes/{uuid}/recommission (the `PostApiV1DatanodesUuidRecommission` operationId).
-	PostApiV1DatanodesUuidRecommissionWithResponse(ctx context.Context, uuid string, reqEditors ...RequestEditorFn) (*PostApiV1DatanodesUuidRecommissionResponse, error)
+	PostApiV1DatanodesUuidRecommissionWithResponse(ctx context.Context, uuid string, params *PostApiV1DatanodesUuidRecommissionParams, reqEditors ...RequestEditorFn) (*PostApiV1DatanodesUuidRecommissionResponse, error)
 
 	// GetDocsWithResponse Swagger UI for this service's OpenAPI 3 contract
 	//
@@ -1110,6 +1242,20 @@ type ClientWithResponsesInterface interface {
 type GetApiV1AdminMetasaveResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *string
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *RemoteExceptionBody
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetApiV1AdminMetasaveResponse) GetJSON200() *string {
+	return r.JSON200
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetApiV1AdminMetasaveResponse) GetJSON403() *RemoteExceptionBody {
+	return r.JSON403
 }
 
 // GetBody returns the raw response body bytes
@@ -1379,6 +1525,8 @@ type PostApiV1DatanodesUuidDecommissionResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *DatanodeView
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *RemoteExceptionBody
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *RemoteExceptionBody
 }
@@ -1386,6 +1534,11 @@ type PostApiV1DatanodesUuidDecommissionResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r PostApiV1DatanodesUuidDecommissionResponse) GetJSON200() *DatanodeView {
 	return r.JSON200
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiV1DatanodesUuidDecommissionResponse) GetJSON403() *RemoteExceptionBody {
+	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
@@ -1427,6 +1580,8 @@ type PostApiV1DatanodesUuidRecommissionResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *DatanodeView
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *RemoteExceptionBody
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *RemoteExceptionBody
 }
@@ -1434,6 +1589,11 @@ type PostApiV1DatanodesUuidRecommissionResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r PostApiV1DatanodesUuidRecommissionResponse) GetJSON200() *DatanodeView {
 	return r.JSON200
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiV1DatanodesUuidRecommissionResponse) GetJSON403() *RemoteExceptionBody {
+	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
@@ -1727,8 +1887,8 @@ func (r GetSwaggerJsonResponse) ContentType() string {
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/v1/admin/metasave (the `GetApiV1AdminMetasave` operationId).
-func (c *ClientWithResponses) GetApiV1AdminMetasaveWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiV1AdminMetasaveResponse, error) {
-	rsp, err := c.GetApiV1AdminMetasave(ctx, reqEditors...)
+func (c *ClientWithResponses) GetApiV1AdminMetasaveWithResponse(ctx context.Context, params *GetApiV1AdminMetasaveParams, reqEditors ...RequestEditorFn) (*GetApiV1AdminMetasaveResponse, error) {
+	rsp, err := c.GetApiV1AdminMetasave(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -1742,8 +1902,8 @@ func (c *ClientWithResponses) GetApiV1AdminMetasaveWithResponse(ctx context.Cont
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/v1/admin/refreshNodes (the `PostApiV1AdminRefreshNodes` operationId).
-func (c *ClientWithResponses) PostApiV1AdminRefreshNodesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*PostApiV1AdminRefreshNodesResponse, error) {
-	rsp, err := c.PostApiV1AdminRefreshNodes(ctx, reqEditors...)
+func (c *ClientWithResponses) PostApiV1AdminRefreshNodesWithResponse(ctx context.Context, params *PostApiV1AdminRefreshNodesParams, reqEditors ...RequestEditorFn) (*PostApiV1AdminRefreshNodesResponse, error) {
+	rsp, err := c.PostApiV1AdminRefreshNodes(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -1809,8 +1969,8 @@ func (c *ClientWithResponses) GetApiV1DatanodesUuidWithResponse(ctx context.Cont
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/v1/datanodes/{uuid}/decommission (the `PostApiV1DatanodesUuidDecommission` operationId).
-func (c *ClientWithResponses) PostApiV1DatanodesUuidDecommissionWithResponse(ctx context.Context, uuid string, reqEditors ...RequestEditorFn) (*PostApiV1DatanodesUuidDecommissionResponse, error) {
-	rsp, err := c.PostApiV1DatanodesUuidDecommission(ctx, uuid, reqEditors...)
+func (c *ClientWithResponses) PostApiV1DatanodesUuidDecommissionWithResponse(ctx context.Context, uuid string, params *PostApiV1DatanodesUuidDecommissionParams, reqEditors ...RequestEditorFn) (*PostApiV1DatanodesUuidDecommissionResponse, error) {
+	rsp, err := c.PostApiV1DatanodesUuidDecommission(ctx, uuid, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -1822,8 +1982,8 @@ func (c *ClientWithResponses) PostApiV1DatanodesUuidDecommissionWithResponse(ctx
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/v1/datanodes/{uuid}/recommission (the `PostApiV1DatanodesUuidRecommission` operationId).
-func (c *ClientWithResponses) PostApiV1DatanodesUuidRecommissionWithResponse(ctx context.Context, uuid string, reqEditors ...RequestEditorFn) (*PostApiV1DatanodesUuidRecommissionResponse, error) {
-	rsp, err := c.PostApiV1DatanodesUuidRecommission(ctx, uuid, reqEditors...)
+func (c *ClientWithResponses) PostApiV1DatanodesUuidRecommissionWithResponse(ctx context.Context, uuid string, params *PostApiV1DatanodesUuidRecommissionParams, reqEditors ...RequestEditorFn) (*PostApiV1DatanodesUuidRecommissionResponse, error) {
+	rsp, err := c.PostApiV1DatanodesUuidRecommission(ctx, uuid, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -1932,6 +2092,29 @@ func ParseGetApiV1AdminMetasaveResponse(rsp *http.Response) (*GetApiV1AdminMetas
 	response := &GetApiV1AdminMetasaveResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest string
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case rsp.StatusCode == 200:
+	// Content-type (text/plain) unsupported
+
+	case rsp.StatusCode == 403:
+		// Content-type (text/plain) unsupported
+
 	}
 
 	return response, nil
@@ -2116,6 +2299,13 @@ func ParsePostApiV1DatanodesUuidDecommissionResponse(rsp *http.Response) (*PostA
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest RemoteExceptionBody
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -2148,6 +2338,13 @@ func ParsePostApiV1DatanodesUuidRecommissionResponse(rsp *http.Response) (*PostA
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest RemoteExceptionBody

@@ -199,6 +199,24 @@ type VolumeInfo struct {
 	StorageId *string `json:"storageId,omitempty"`
 }
 
+// PostApiV1AdminRefreshNamenodesParams defines parameters for PostApiV1AdminRefreshNamenodes.
+type PostApiV1AdminRefreshNamenodesParams struct {
+	// UserName the caller: the superuser or a member of the supergroup (dr.who when absent)
+	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
+}
+
+// PostApiV1AdminShutdownParams defines parameters for PostApiV1AdminShutdown.
+type PostApiV1AdminShutdownParams struct {
+	// UserName the caller: the superuser or a member of the supergroup (dr.who when absent)
+	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
+}
+
+// PostApiV1AdminTriggerBlockReportParams defines parameters for PostApiV1AdminTriggerBlockReport.
+type PostApiV1AdminTriggerBlockReportParams struct {
+	// UserName the caller: the superuser or a member of the supergroup (dr.who when absent)
+	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
+}
+
 // GetApiV1BlocksIdParams defines parameters for GetApiV1BlocksId.
 type GetApiV1BlocksIdParams struct {
 	// Bpid block pool ID
@@ -384,17 +402,17 @@ type ClientInterface interface {
 	// PostApiV1AdminRefreshNamenodes Re-read the list of nameservices and re-register (dfsadmin -refreshNamenodes)
 	//
 	// Corresponds with POST /api/v1/admin/refreshNamenodes (the `PostApiV1AdminRefreshNamenodes` operationId).
-	PostApiV1AdminRefreshNamenodes(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	PostApiV1AdminRefreshNamenodes(ctx context.Context, params *PostApiV1AdminRefreshNamenodesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PostApiV1AdminShutdown Shut the datanode down gracefully (dfsadmin -shutdownDatanode)
 	//
 	// Corresponds with POST /api/v1/admin/shutdown (the `PostApiV1AdminShutdown` operationId).
-	PostApiV1AdminShutdown(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	PostApiV1AdminShutdown(ctx context.Context, params *PostApiV1AdminShutdownParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PostApiV1AdminTriggerBlockReport Send a full block report with the next heartbeat (dfsadmin -triggerBlockReport)
 	//
 	// Corresponds with POST /api/v1/admin/triggerBlockReport (the `PostApiV1AdminTriggerBlockReport` operationId).
-	PostApiV1AdminTriggerBlockReport(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	PostApiV1AdminTriggerBlockReport(ctx context.Context, params *PostApiV1AdminTriggerBlockReportParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApiV1BlocksId Read a block or a byte range of it, checksums verified
 	//
@@ -489,8 +507,8 @@ type ClientInterface interface {
 // PostApiV1AdminRefreshNamenodes Re-read the list of nameservices and re-register (dfsadmin -refreshNamenodes)
 //
 // Corresponds with POST /api/v1/admin/refreshNamenodes (the `PostApiV1AdminRefreshNamenodes` operationId).
-func (c *Client) PostApiV1AdminRefreshNamenodes(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostApiV1AdminRefreshNamenodesRequest(c.Server)
+func (c *Client) PostApiV1AdminRefreshNamenodes(ctx context.Context, params *PostApiV1AdminRefreshNamenodesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1AdminRefreshNamenodesRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -504,8 +522,8 @@ func (c *Client) PostApiV1AdminRefreshNamenodes(ctx context.Context, reqEditors 
 // PostApiV1AdminShutdown Shut the datanode down gracefully (dfsadmin -shutdownDatanode)
 //
 // Corresponds with POST /api/v1/admin/shutdown (the `PostApiV1AdminShutdown` operationId).
-func (c *Client) PostApiV1AdminShutdown(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostApiV1AdminShutdownRequest(c.Server)
+func (c *Client) PostApiV1AdminShutdown(ctx context.Context, params *PostApiV1AdminShutdownParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1AdminShutdownRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -519,8 +537,8 @@ func (c *Client) PostApiV1AdminShutdown(ctx context.Context, reqEditors ...Reque
 // PostApiV1AdminTriggerBlockReport Send a full block report with the next heartbeat (dfsadmin -triggerBlockReport)
 //
 // Corresponds with POST /api/v1/admin/triggerBlockReport (the `PostApiV1AdminTriggerBlockReport` operationId).
-func (c *Client) PostApiV1AdminTriggerBlockReport(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostApiV1AdminTriggerBlockReportRequest(c.Server)
+func (c *Client) PostApiV1AdminTriggerBlockReport(ctx context.Context, params *PostApiV1AdminTriggerBlockReportParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1AdminTriggerBlockReportRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -771,7 +789,7 @@ func (c *Client) PutWebhdfsV1PathWithBody(ctx context.Context, path string, para
 }
 
 // NewPostApiV1AdminRefreshNamenodesRequest constructs an http.Request for the PostApiV1AdminRefreshNamenodes method
-func NewPostApiV1AdminRefreshNamenodesRequest(server string) (*http.Request, error) {
+func NewPostApiV1AdminRefreshNamenodesRequest(server string, params *PostApiV1AdminRefreshNamenodesParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -789,6 +807,33 @@ func NewPostApiV1AdminRefreshNamenodesRequest(server string) (*http.Request, err
 		return nil, err
 	}
 
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.UserName != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "user.name", *params.UserName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
@@ -798,7 +843,7 @@ func NewPostApiV1AdminRefreshNamenodesRequest(server string) (*http.Request, err
 }
 
 // NewPostApiV1AdminShutdownRequest constructs an http.Request for the PostApiV1AdminShutdown method
-func NewPostApiV1AdminShutdownRequest(server string) (*http.Request, error) {
+func NewPostApiV1AdminShutdownRequest(server string, params *PostApiV1AdminShutdownParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -816,6 +861,33 @@ func NewPostApiV1AdminShutdownRequest(server string) (*http.Request, error) {
 		return nil, err
 	}
 
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.UserName != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "user.name", *params.UserName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
@@ -825,7 +897,7 @@ func NewPostApiV1AdminShutdownRequest(server string) (*http.Request, error) {
 }
 
 // NewPostApiV1AdminTriggerBlockReportRequest constructs an http.Request for the PostApiV1AdminTriggerBlockReport method
-func NewPostApiV1AdminTriggerBlockReportRequest(server string) (*http.Request, error) {
+func NewPostApiV1AdminTriggerBlockReportRequest(server string, params *PostApiV1AdminTriggerBlockReportParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -841,6 +913,33 @@ func NewPostApiV1AdminTriggerBlockReportRequest(server string) (*http.Request, e
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.UserName != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "user.name", *params.UserName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
@@ -1734,21 +1833,21 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/v1/admin/refreshNamenodes (the `PostApiV1AdminRefreshNamenodes` operationId).
-	PostApiV1AdminRefreshNamenodesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*PostApiV1AdminRefreshNamenodesResponse, error)
+	PostApiV1AdminRefreshNamenodesWithResponse(ctx context.Context, params *PostApiV1AdminRefreshNamenodesParams, reqEditors ...RequestEditorFn) (*PostApiV1AdminRefreshNamenodesResponse, error)
 
 	// PostApiV1AdminShutdownWithResponse Shut the datanode down gracefully (dfsadmin -shutdownDatanode)
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/v1/admin/shutdown (the `PostApiV1AdminShutdown` operationId).
-	PostApiV1AdminShutdownWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*PostApiV1AdminShutdownResponse, error)
+	PostApiV1AdminShutdownWithResponse(ctx context.Context, params *PostApiV1AdminShutdownParams, reqEditors ...RequestEditorFn) (*PostApiV1AdminShutdownResponse, error)
 
 	// PostApiV1AdminTriggerBlockReportWithResponse Send a full block report with the next heartbeat (dfsadmin -triggerBlockReport)
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/v1/admin/triggerBlockReport (the `PostApiV1AdminTriggerBlockReport` operationId).
-	PostApiV1AdminTriggerBlockReportWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*PostApiV1AdminTriggerBlockReportResponse, error)
+	PostApiV1AdminTriggerBlockReportWithResponse(ctx context.Context, params *PostApiV1AdminTriggerBlockReportParams, reqEditors ...RequestEditorFn) (*PostApiV1AdminTriggerBlockReportResponse, error)
 
 	// GetApiV1BlocksIdWithResponse Read a block or a byte range of it, checksums verified
 	//
@@ -1871,11 +1970,18 @@ type PostApiV1AdminRefreshNamenodesResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *BooleanResponse
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *RemoteExceptionBody
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r PostApiV1AdminRefreshNamenodesResponse) GetJSON200() *BooleanResponse {
 	return r.JSON200
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiV1AdminRefreshNamenodesResponse) GetJSON403() *RemoteExceptionBody {
+	return r.JSON403
 }
 
 // GetBody returns the raw response body bytes
@@ -1912,11 +2018,18 @@ type PostApiV1AdminShutdownResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *BooleanResponse
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *RemoteExceptionBody
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r PostApiV1AdminShutdownResponse) GetJSON200() *BooleanResponse {
 	return r.JSON200
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiV1AdminShutdownResponse) GetJSON403() *RemoteExceptionBody {
+	return r.JSON403
 }
 
 // GetBody returns the raw response body bytes
@@ -2686,8 +2799,8 @@ func (r PutWebhdfsV1PathResponse) ContentType() string {
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/v1/admin/refreshNamenodes (the `PostApiV1AdminRefreshNamenodes` operationId).
-func (c *ClientWithResponses) PostApiV1AdminRefreshNamenodesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*PostApiV1AdminRefreshNamenodesResponse, error) {
-	rsp, err := c.PostApiV1AdminRefreshNamenodes(ctx, reqEditors...)
+func (c *ClientWithResponses) PostApiV1AdminRefreshNamenodesWithResponse(ctx context.Context, params *PostApiV1AdminRefreshNamenodesParams, reqEditors ...RequestEditorFn) (*PostApiV1AdminRefreshNamenodesResponse, error) {
+	rsp, err := c.PostApiV1AdminRefreshNamenodes(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -2699,8 +2812,8 @@ func (c *ClientWithResponses) PostApiV1AdminRefreshNamenodesWithResponse(ctx con
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/v1/admin/shutdown (the `PostApiV1AdminShutdown` operationId).
-func (c *ClientWithResponses) PostApiV1AdminShutdownWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*PostApiV1AdminShutdownResponse, error) {
-	rsp, err := c.PostApiV1AdminShutdown(ctx, reqEditors...)
+func (c *ClientWithResponses) PostApiV1AdminShutdownWithResponse(ctx context.Context, params *PostApiV1AdminShutdownParams, reqEditors ...RequestEditorFn) (*PostApiV1AdminShutdownResponse, error) {
+	rsp, err := c.PostApiV1AdminShutdown(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -2712,8 +2825,8 @@ func (c *ClientWithResponses) PostApiV1AdminShutdownWithResponse(ctx context.Con
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/v1/admin/triggerBlockReport (the `PostApiV1AdminTriggerBlockReport` operationId).
-func (c *ClientWithResponses) PostApiV1AdminTriggerBlockReportWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*PostApiV1AdminTriggerBlockReportResponse, error) {
-	rsp, err := c.PostApiV1AdminTriggerBlockReport(ctx, reqEditors...)
+func (c *ClientWithResponses) PostApiV1AdminTriggerBlockReportWithResponse(ctx context.Context, params *PostApiV1AdminTriggerBlockReportParams, reqEditors ...RequestEditorFn) (*PostApiV1AdminTriggerBlockReportResponse, error) {
+	rsp, err := c.PostApiV1AdminTriggerBlockReport(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -2946,6 +3059,13 @@ func ParsePostApiV1AdminRefreshNamenodesResponse(rsp *http.Response) (*PostApiV1
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
 	}
 
 	return response, nil
@@ -2971,6 +3091,13 @@ func ParsePostApiV1AdminShutdownResponse(rsp *http.Response) (*PostApiV1AdminShu
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	}
 
