@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/granary-fs/granary/internal/client"
 	"github.com/granary-fs/granary/internal/packet"
+	"github.com/granary-fs/granary/services/cluster"
 	"github.com/granary-fs/granary/services/datanode"
 )
 
@@ -192,5 +194,70 @@ func TestAdminEndpointsNeedTheSuperuser(t *testing.T) {
 	writeFile(t, cl, "/adm/f", []byte("through the datanode"), client.CreateOptions{Replication: 1})
 	if code, exc := blockRequest(t, "GET", dn+"/webhdfs/v1/adm/f?op=OPEN&user.name=hdfs&namenoderpcaddress="+nn, nil); code != 200 {
 		t.Fatalf("datanode WebHDFS OPEN with the metadata service's address: %d %s", code, exc)
+	}
+}
+
+// TestCorruptMarksSurviveRestarts: a replica reported corrupt stays out of
+// the block's locations when the metadata service restarts (the
+// coordinator resyncs the namespace) and when the coordinator restarts
+// (the datanode reports it again after registering).
+func TestCorruptMarksSurviveRestarts(t *testing.T) {
+	c := testCluster(t, 3, func(cfg *cluster.Config) {
+		smallBlocks(cfg)
+		// No block scanner: only the reports under test find the replica.
+		dn := cfg.Datanode
+		cfg.Datanode = func(i int, c *datanode.Config) { dn(i, c); c.ScanPeriod = -1 }
+	})
+	cl := newClient(c, "hdfs")
+	data := randomBytes(50_000, 25)
+	// Replication 3 on 3 datanodes: no healthy copy can replace the corrupt
+	// one, so it stays on disk, known corrupt.
+	writeFile(t, cl, "/cm/f", data, client.CreateOptions{BlockSize: 1 << 20, Replication: 3})
+	lb := locations(t, c, "/cm/f")[0]
+	victim := lb.uuids()[0]
+	flipByte(t, c, lb, victim, 300)
+	url := fmt.Sprintf("%s/api/v1/blocks/%d?bpid=%s", c.DatanodeURLs[index(t, c, victim)], lb.Block.BlockID, lb.Block.BlockPoolID)
+	if code, exc := blockRequest(t, "GET", url, nil); code != 403 || exc != "ChecksumException" {
+		t.Fatalf("direct read of the corrupt replica: %d %s", code, exc)
+	}
+	notOffered := func() bool {
+		l := locations(t, c, "/cm/f")[0].uuids()
+		return len(l) == 2 && !strings.Contains(strings.Join(l, ","), victim)
+	}
+	eventually(t, 10*time.Second, "the corrupt replica to leave the locations", notOffered)
+	ctx := context.Background()
+
+	// The metadata service restarts: a new epoch, a namespace resync.
+	if err := c.StopMetadata(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StartMetadata(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A block written after the restart is located once the coordinator
+	// has resynced; by then the old block's locations are the resynced ones.
+	writeFile(t, cl, "/cm/after-metadata", []byte("x"), client.CreateOptions{Replication: 1})
+	eventually(t, 20*time.Second, "the coordinator to resync", func() bool {
+		return len(locations(t, c, "/cm/after-metadata")[0].uuids()) == 1
+	})
+	if !notOffered() {
+		t.Fatalf("after a metadata restart the corrupt replica is offered again: %v", locations(t, c, "/cm/f")[0].uuids())
+	}
+
+	// The coordinator restarts: it knows nothing until the datanodes
+	// register and report, and the datanode reports the corrupt replica again.
+	if err := c.StopCoordinator(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StartCoordinator(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "every datanode's full report to the new coordinator", func() bool {
+		v, code := datanodeView(t, c, victim)
+		return code == 200 && v.Blocks >= 1 && len(locations(t, c, "/cm/f")[0].uuids()) >= 2
+	})
+	eventually(t, 10*time.Second, "the corrupt replica known again", notOffered)
+	if got := readFile(t, cl, "/cm/f"); !bytes.Equal(got, data) {
+		t.Fatal("read returned wrong bytes")
 	}
 }

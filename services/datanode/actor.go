@@ -38,11 +38,23 @@ type actor struct {
 
 	fbrNow     chan struct{} // an administrator asked for a full report
 	reregister chan struct{}
+
+	// bad are the replicas this datanode found corrupt (block ID → the
+	// replica and its storage), re-reported after every registration so a
+	// coordinator that restarted learns them again; an entry goes when the
+	// replica is no longer the one held.
+	badMu sync.Mutex
+	bad   map[int64]badReplica
+}
+
+type badReplica struct {
+	ref       dnproto.BlockRef
+	storageID string
 }
 
 func newActor(dn *Service, nc *nats.Conn) *actor {
 	return &actor{dn: dn, nc: nc, state: "connecting", ibrKick: make(chan struct{}, 1),
-		fbrNow: make(chan struct{}, 1), reregister: make(chan struct{}, 1)}
+		fbrNow: make(chan struct{}, 1), reregister: make(chan struct{}, 1), bad: map[int64]badReplica{}}
 }
 
 func (a *actor) setState(s string) {
@@ -135,7 +147,26 @@ func (a *actor) register(ctx context.Context) error {
 	}
 	a.setState("running")
 	a.dn.log.Info("registered with the coordinator", "datanode", reg.DatanodeUUID, "block_pool", a.bpid)
+	a.rereportBad()
 	return nil
+}
+
+// rereportBad sends again the bad-block reports of the replicas still held
+// as they were when found corrupt.
+func (a *actor) rereportBad() {
+	a.badMu.Lock()
+	var again []badReplica
+	for id, b := range a.bad {
+		if r, ok := a.dn.store.Get(a.bpid, id); ok && r.GenStamp == b.ref.GenStamp {
+			again = append(again, b)
+		} else {
+			delete(a.bad, id)
+		}
+	}
+	a.badMu.Unlock()
+	for _, b := range again {
+		a.sendBad(b.ref, b.storageID)
+	}
 }
 
 // offerService is the heartbeat loop (BPServiceActor.offerService).

@@ -391,6 +391,14 @@ func (s *Service) blockChecksum(w http.ResponseWriter, r *http.Request) {
 
 // reportBad tells the coordinator about a corrupt replica, in the background.
 func (a *actor) reportBad(b dnproto.BlockRef, storageID string) {
+	a.badMu.Lock()
+	a.bad[b.ID] = badReplica{ref: b, storageID: storageID}
+	a.badMu.Unlock()
+	a.sendBad(b, storageID)
+}
+
+// sendBad sends one bad-block report, in the background.
+func (a *actor) sendBad(b dnproto.BlockRef, storageID string) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

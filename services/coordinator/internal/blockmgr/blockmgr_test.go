@@ -321,3 +321,42 @@ func TestLocationsFollowTheAskedStamp(t *testing.T) {
 		t.Fatalf("with an older stamp: %+v", got)
 	}
 }
+
+// TestCorruptReplicasStayCorruptAcrossAResync: a namespace resync (the
+// metadata service restarted: a new epoch) keeps the replicas reported
+// corrupt out of the block's locations.
+func TestCorruptReplicasStayCorruptAcrossAResync(t *testing.T) {
+	m, _ := newTestManager(nil)
+	a, b := register(t, m, 1), register(t, m, 2)
+	blk := dnproto.BlockEvent{ID: 1, GenStamp: 1001, NumBytes: 10, Complete: true, Replication: 2}
+	syncNS(m, blk)
+	report(t, m, a, 1, 1)
+	report(t, m, b, 1, 1)
+	if err := m.BadBlocks(&dnproto.BadBlocks{DatanodeUUID: a, BlockPoolID: "BP-1", StorageID: "DS-" + a, Blocks: []dnproto.BlockRef{{ID: 1, GenStamp: 1001, NumBytes: 10}}}); err != nil {
+		t.Fatal(err)
+	}
+	if holders(m, 1) != 1 {
+		t.Fatalf("%d locations after a bad-block report, want 1", holders(m, 1))
+	}
+	// An event for the block (its file's replication changed, say).
+	if !m.ApplyEvents(&dnproto.BlockEvents{Epoch: 1, Seq: 11, PrevSeq: 10, Events: []dnproto.BlockEvent{blk}}) {
+		t.Fatal("event not applied")
+	}
+	if holders(m, 1) != 1 {
+		t.Fatalf("%d locations after an event for the block, want the corrupt replica left out", holders(m, 1))
+	}
+	r := m.BeginResync(2, 1)
+	r.Add([]dnproto.BlockEvent{blk})
+	r.Commit()
+	if holders(m, 1) != 1 {
+		t.Fatalf("%d locations after a resync, want the corrupt replica left out", holders(m, 1))
+	}
+	// A new stamp (the block rewritten) starts with no corrupt replica.
+	r = m.BeginResync(3, 1)
+	blk.GenStamp = 1002
+	r.Add([]dnproto.BlockEvent{blk})
+	r.Commit()
+	if got := m.Locations([]int64{1}, nil, ""); got[0].Corrupt {
+		t.Fatalf("a new stamp kept the old stamp's corrupt mark: %+v", got[0])
+	}
+}

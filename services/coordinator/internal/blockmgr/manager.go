@@ -97,6 +97,9 @@ type Manager struct {
 	epoch, seq int64
 	nsSafeMode bool
 	pending    []*dnproto.BlockEvents // publications received while unsynced
+	// pendingBad are bad-block reports received while unsynced, for blocks
+	// the mirror does not hold yet: applied when the inventory is.
+	pendingBad []pendingBad
 
 	pendingRepl map[int64]*pending // scheduled transfers by block
 	stats       RedundancyStats
@@ -110,6 +113,11 @@ func New(cfg Config) *Manager {
 		nodes: map[string]*Node{}, blocks: map[int64]*Block{}, leases: map[uint64]*lease{}, pendingRepl: map[int64]*pending{},
 		nsSafeMode: true,
 	}
+}
+
+type pendingBad struct {
+	id, genStamp int64
+	node         *Node
 }
 
 // Block is one namespace block and the datanodes holding a replica that

@@ -69,11 +69,18 @@ func (m *Manager) applyEvent(e *dnproto.BlockEvent) {
 		b = &Block{ID: e.ID}
 		m.blocks[e.ID] = b
 	}
+	if b.GenStamp != e.GenStamp {
+		b.corrupt = nil // marks were for the replicas of the old stamp
+	}
 	b.GenStamp, b.NumBytes, b.Replication, b.Complete, b.InodeID = e.GenStamp, e.NumBytes, e.Replication, e.Complete, e.InodeID
-	// Re-link the replicas every node reported of this block.
+	// Re-link the replicas every node reported of this block, but those
+	// known corrupt.
 	b.holders = b.holders[:0]
 	for _, n := range m.nodes {
 		if r, ok := n.replicas[e.ID]; ok && !n.dead {
+			if b.corrupt[n] {
+				continue
+			}
 			if b.matches(r) {
 				b.holders = append(b.holders, n)
 			} else {
@@ -105,12 +112,27 @@ func (r *Resync) Add(blocks []dnproto.BlockEvent) {
 	}
 }
 
-// Commit installs the inventory and re-links every reported replica.
+// Commit installs the inventory and re-links every reported replica. The
+// replicas known corrupt stay corrupt (HDFS's corrupt-replica map lives in
+// the BlockManager, whatever happens to the namespace's event stream): a
+// resync after a metadata restart must not offer them again.
 func (r *Resync) Commit() {
 	m := r.m
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	old := m.blocks
 	m.blocks = r.blocks
+	for id, b := range m.blocks {
+		if o := old[id]; o != nil && o.GenStamp == b.GenStamp && len(o.corrupt) > 0 {
+			b.corrupt = o.corrupt
+		}
+	}
+	for _, p := range m.pendingBad {
+		if b := m.blocks[p.id]; b != nil && b.GenStamp == p.genStamp {
+			b.markCorrupt(p.node)
+		}
+	}
+	m.pendingBad = nil
 	m.epoch, m.seq, m.synced = r.epoch, r.seq, true
 	pending := m.pending
 	m.pending = nil
@@ -119,7 +141,7 @@ func (r *Resync) Commit() {
 			continue
 		}
 		for id, rep := range n.replicas {
-			if b := m.blocks[id]; b != nil && b.matches(rep) {
+			if b := m.blocks[id]; b != nil && b.matches(rep) && !b.corrupt[n] {
 				b.holders = append(b.holders, n)
 			}
 		}

@@ -168,6 +168,15 @@ func (m *Manager) Reconcile() int {
 	return queued
 }
 
+// markCorrupt takes n's replica out of b's locations as corrupt.
+func (b *Block) markCorrupt(n *Node) {
+	b.removeHolder(n)
+	if b.corrupt == nil {
+		b.corrupt = map[*Node]bool{}
+	}
+	b.corrupt[n] = true
+}
+
 // BadBlocks records replicas a datanode found corrupt: they stop counting
 // as good copies (and are not offered to readers). Replacing them is the
 // redundancy monitor's work.
@@ -180,11 +189,11 @@ func (m *Manager) BadBlocks(r *dnproto.BadBlocks) error {
 	}
 	for _, b := range r.Blocks {
 		if blk := m.blocks[b.ID]; blk != nil {
-			blk.removeHolder(n)
-			if blk.corrupt == nil {
-				blk.corrupt = map[*Node]bool{}
-			}
-			blk.corrupt[n] = true
+			blk.markCorrupt(n)
+		} else if !m.synced && len(m.pendingBad) < maxPending {
+			// A datanode re-reporting to a coordinator that is still
+			// loading the namespace.
+			m.pendingBad = append(m.pendingBad, pendingBad{id: b.ID, genStamp: b.GenStamp, node: n})
 		}
 	}
 	return nil
