@@ -67,6 +67,7 @@ func datanodeCmd(ctx context.Context, args []string, run bool) error {
 	fs.Var(&dirs, "data-dir", "a volume (repeat for several; GRANARY_DATA_DIRS, comma separated)")
 	fs.StringVar(&cfg.NATSURL, "nats-url", env("GRANARY_NATS_URL", "nats://127.0.0.1:4222"), "NATS server(s) (GRANARY_NATS_URL)")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", env("GRANARY_DATANODE_HTTP_ADDR", ":9864"), "HTTP listen address (GRANARY_DATANODE_HTTP_ADDR)")
+	fs.Int64Var(&cfg.DuReserved, "du-reserved", int64(envInt("GRANARY_DU_RESERVED", 0)), "dfs.datanode.du.reserved: bytes per volume kept free; a volume with less than a block's size available beyond it takes no new replica (GRANARY_DU_RESERVED)")
 	fs.StringVar(&cfg.Superuser, "superuser", env("GRANARY_SUPERUSER", ""), "superuser name, who may run the admin endpoints; default the user running the service (GRANARY_SUPERUSER)")
 	fs.StringVar(&cfg.Supergroup, "supergroup", env("GRANARY_SUPERGROUP", "supergroup"), "dfs.permissions.superusergroup (GRANARY_SUPERGROUP)")
 	fs.DurationVar(&cfg.HTTPIdleTimeout, "http-idle-timeout", envDuration("GRANARY_HTTP_IDLE_TIMEOUT", 60e9), "hadoop.http.idle_timeout.ms: idle keep-alive connections are closed after this (GRANARY_HTTP_IDLE_TIMEOUT)")
@@ -76,6 +77,7 @@ func datanodeCmd(ctx context.Context, args []string, run bool) error {
 	fs.DurationVar(&cfg.BlockReportInterval, "blockreport-interval", envDuration("GRANARY_BLOCKREPORT_INTERVAL", 6*3600e9), "dfs.blockreport.intervalMsec")
 	fs.DurationVar(&cfg.BlockReportInitialDelay, "blockreport-initial-delay", envDuration("GRANARY_BLOCKREPORT_INITIAL_DELAY", 0), "dfs.blockreport.initialDelay")
 	fs.IntVar(&cfg.SplitThreshold, "blockreport-split-threshold", envInt("GRANARY_BLOCKREPORT_SPLIT_THRESHOLD", 1_000_000), "dfs.blockreport.split.threshold")
+	fs.DurationVar(&cfg.VolumeCheckInterval, "volume-check-interval", envDuration("GRANARY_VOLUME_CHECK_INTERVAL", 60e9), "how often every volume is probed (a failed one is taken out; a full one is not failed)")
 	fs.IntVar(&cfg.FailedVolumesTolerated, "failed-volumes-tolerated", envInt("GRANARY_FAILED_VOLUMES_TOLERATED", 0), "dfs.datanode.failed.volumes.tolerated")
 	level := fs.String("log-level", env("GRANARY_LOG_LEVEL", "info"), "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {

@@ -45,6 +45,7 @@ const (
 	ReplicaNotFound
 	ReplicaAlreadyExists
 	BlockMissing
+	DiskOutOfSpace
 
 	numKinds // not a kind: every kind above is in the table below
 )
@@ -87,6 +88,7 @@ var kinds = map[Kind]kindInfo{
 	ReplicaNotFound:           {"ReplicaNotFoundException", "org.apache.hadoop.hdfs.server.datanode.ReplicaNotFoundException", http.StatusForbidden},
 	ReplicaAlreadyExists:      {"ReplicaAlreadyExistsException", "org.apache.hadoop.hdfs.server.datanode.ReplicaAlreadyExistsException", http.StatusForbidden},
 	BlockMissing:              {"BlockMissingException", "org.apache.hadoop.hdfs.BlockMissingException", http.StatusForbidden},
+	DiskOutOfSpace:            {"DiskOutOfSpaceException", "org.apache.hadoop.util.DiskChecker$DiskOutOfSpaceException", http.StatusForbidden},
 }
 
 // Error is a Granary error: a kind, the operation that failed and a message

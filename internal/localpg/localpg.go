@@ -178,3 +178,14 @@ func lastLines(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// PID is the postmaster's process ID (from postmaster.pid), for tests that
+// kill the server abruptly.
+func (s *Server) PID() (int, error) {
+	b, err := os.ReadFile(filepath.Join(s.Dir, "postmaster.pid"))
+	if err != nil {
+		return 0, err
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	return strconv.Atoi(strings.TrimSpace(first))
+}

@@ -110,7 +110,7 @@ func (s *Service) receiveBlock(r *http.Request) (*api.BlockWriteResult, error) {
 	if appendGS > 0 {
 		rw, err = s.store.AppendRBW(bpid, id, appendGS, gs, appendLen)
 	} else {
-		rw, err = s.store.CreateRBW(bpid, id, gs)
+		rw, err = s.store.CreateRBW(bpid, id, gs, maxLen)
 	}
 	if err != nil {
 		return nil, storageError(err, id)

@@ -2,6 +2,7 @@ package datanode
 
 import (
 	"errors"
+	"syscall"
 
 	"github.com/granary-fs/granary/internal/dnproto"
 	"github.com/granary-fs/granary/internal/errs"
@@ -13,7 +14,8 @@ import (
 // a replica it does not hold is ReplicaNotFoundException, one that exists
 // already ReplicaAlreadyExistsException, bytes that fail their CRC (or a
 // replica shorter than it should be) ChecksumException, and any other
-// failure — a disk error, a full volume — IOException. Errors that already
+// failure — a disk error — IOException; no room for the block is
+// DiskOutOfSpaceException. Errors that already
 // carry a kind pass through.
 func storageError(err error, id int64) error {
 	if err == nil || errs.KindOf(err) != errs.Internal {
@@ -26,6 +28,8 @@ func storageError(err error, id int64) error {
 		return errs.Wrap(errs.ReplicaAlreadyExists, err, "block %d", id)
 	case errors.Is(err, storage.ErrChecksum):
 		return errs.Wrap(errs.Checksum, err, "block %d", id)
+	case errors.Is(err, storage.ErrOutOfSpace), errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return errs.Wrap(errs.DiskOutOfSpace, err, "block %d", id)
 	}
 	return errs.Wrap(errs.IO, err, "block %d", id)
 }

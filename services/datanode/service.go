@@ -52,6 +52,9 @@ type Config struct {
 	SplitThreshold          int           // dfs.blockreport.split.threshold, 1,000,000
 	FailedVolumesTolerated  int           // dfs.datanode.failed.volumes.tolerated, 0
 	RPCTimeout              time.Duration // one NATS request, default 30 s
+	// DuReserved is dfs.datanode.du.reserved: bytes per volume kept free
+	// for other uses (0, HDFS's default).
+	DuReserved int64
 	// SyncOnClose fsyncs a replica's files when it is finalized
 	// (dfs.datanode.synconclose, false by default as in HDFS).
 	SyncOnClose bool
@@ -168,6 +171,7 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	s.store = st
 	st.SyncOnClose = s.cfg.SyncOnClose
+	st.Reserved = s.cfg.DuReserved
 	s.log.Info("volumes scanned", "volumes", len(s.cfg.DataDirs), "failed", st.FailedVolumes(), "took", time.Since(start), "datanode", st.DatanodeUUID())
 	defer st.SaveDfsUsed()
 

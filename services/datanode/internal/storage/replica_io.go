@@ -50,6 +50,7 @@ type ReplicaWriter struct {
 	bw, mw    *bufio.Writer
 	n         int64
 	done      bool
+	reserved  int64 // space reserved on vol until finalized or aborted
 
 	// An append (AppendRBW) continues a finalized replica: partial holds
 	// the bytes of its last, partial checksum chunk, whose CRC is
@@ -64,7 +65,9 @@ type ReplicaWriter struct {
 // A replica of the same or a newer generation stamp is never replaced
 // (HDFS's ReplicaAlreadyExistsException): only a newer stamp (a pipeline
 // recovery, a transfer of a newer replica) replaces one.
-func (s *Store) CreateRBW(bpid string, id, gs int64) (*ReplicaWriter, error) {
+// blockSize is reserved on the volume chosen until the replica is finalized
+// or aborted; no volume with room for it is ErrOutOfSpace.
+func (s *Store) CreateRBW(bpid string, id, gs, blockSize int64) (*ReplicaWriter, error) {
 	s.mu.Lock()
 	if old := s.replicas[bpid][id]; old != nil && old.GenStamp >= gs {
 		s.mu.Unlock()
@@ -75,7 +78,7 @@ func (s *Store) CreateRBW(bpid string, id, gs int64) (*ReplicaWriter, error) {
 		return nil, fmt.Errorf("%w: Block %s:blk_%d_%d already exists in state %s and thus cannot be created",
 			ErrReplicaExists, bpid, id, old.GenStamp, state)
 	}
-	v, err := s.nextVolume()
+	v, err := s.nextVolume(blockSize)
 	if err == nil {
 		s.startWriting(bpid, id)
 	}
@@ -84,6 +87,7 @@ func (s *Store) CreateRBW(bpid string, id, gs int64) (*ReplicaWriter, error) {
 		return nil, err
 	}
 	fail := func(err error) (*ReplicaWriter, error) {
+		v.inflight.Add(-blockSize)
 		s.mu.Lock()
 		s.doneWriting(bpid, id)
 		s.mu.Unlock()
@@ -105,7 +109,7 @@ func (s *Store) CreateRBW(bpid string, id, gs int64) (*ReplicaWriter, error) {
 	bw, mw := blockBufs.Get().(*bufio.Writer), metaBufs.Get().(*bufio.Writer)
 	bw.Reset(blk)
 	mw.Reset(meta)
-	w := &ReplicaWriter{s: s, bpid: bpid, id: id, gs: gs, vol: v, blk: blk, meta: meta, bw: bw, mw: mw}
+	w := &ReplicaWriter{s: s, bpid: bpid, id: id, gs: gs, vol: v, blk: blk, meta: meta, bw: bw, mw: mw, reserved: blockSize}
 	hdr := ChecksumFile(nil)
 	if _, err := w.mw.Write(hdr); err != nil {
 		w.Abort()
@@ -122,6 +126,8 @@ var (
 )
 
 func (w *ReplicaWriter) release() {
+	w.vol.inflight.Add(-w.reserved)
+	w.reserved = 0
 	if w.bw != nil {
 		w.bw.Reset(nil)
 		blockBufs.Put(w.bw)

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -39,6 +38,9 @@ type Volume struct {
 	// and read by HTTP handlers and heartbeats without the store's lock.
 	failed atomic.Pointer[volumeFailure]
 	used   int64 // bytes of block and meta files, all block pools
+	// inflight is the block sizes reserved by the replicas being written
+	// to the volume (HDFS's reservedForReplicas).
+	inflight atomic.Int64
 }
 
 type volumeFailure struct{ err error }
@@ -66,6 +68,10 @@ type Store struct {
 	next         int                           // round-robin volume index
 	// SyncOnClose fsyncs finalized replicas (dfs.datanode.synconclose).
 	SyncOnClose bool
+	// Reserved is dfs.datanode.du.reserved: bytes per volume left free for
+	// other uses; a volume with less than a block's size available beyond
+	// it takes no new replica.
+	Reserved int64
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -119,7 +125,7 @@ func (s *Store) openVolume(dir string) (*Volume, error) {
 		return nil, fmt.Errorf("volume %s: %w", dir, err)
 	}
 	probe := filepath.Join(cur, ".probe")
-	if err := os.WriteFile(probe, nil, 0o644); err != nil {
+	if err := os.WriteFile(probe, nil, 0o644); err != nil && !isNoSpace(err) {
 		return nil, fmt.Errorf("volume %s is not writable: %w", dir, err)
 	}
 	_ = os.Remove(probe)
@@ -155,7 +161,7 @@ func (s *Store) writeVersion(v *Volume) error {
 	return properties{
 		"storageID": v.StorageID, "clusterID": s.clusterID, "cTime": "0", "datanodeUuid": s.datanodeUUID,
 		"storageType": "DATA_NODE", "layoutVersion": strconv.Itoa(LayoutVersion),
-	}.write(filepath.Join(v.Dir, "current", "VERSION"))
+	}.writeIfChanged(filepath.Join(v.Dir, "current", "VERSION"))
 }
 
 func (s *Store) healthy() []*Volume {
@@ -209,7 +215,7 @@ func (s *Store) InitBlockPool(clusterID, bpid string, namespaceID, cTime int64) 
 		err := properties{
 			"namespaceID": strconv.FormatInt(namespaceID, 10), "cTime": strconv.FormatInt(cTime, 10),
 			"blockpoolID": bpid, "layoutVersion": strconv.Itoa(LayoutVersion),
-		}.write(filepath.Join(bp, "current", "VERSION"))
+		}.writeIfChanged(filepath.Join(bp, "current", "VERSION"))
 		if err != nil {
 			return err
 		}
@@ -251,10 +257,9 @@ func (s *Store) Reports(bpid string) []VolumeReport {
 	for _, v := range s.volumes {
 		r := VolumeReport{StorageID: v.StorageID, Failed: v.Failed() != nil}
 		if v.Failed() == nil {
-			var st syscall.Statfs_t
-			if err := syscall.Statfs(v.Dir, &st); err == nil {
-				r.Capacity = int64(st.Blocks) * int64(st.Bsize)
-				r.Remaining = int64(st.Bavail) * int64(st.Bsize)
+			if total, _, err := v.capacity(); err == nil {
+				r.Capacity = total
+				r.Remaining = s.available(v)
 			}
 			r.DfsUsed, r.BPUsed = v.used, bpUsed[v]
 		}
@@ -308,20 +313,11 @@ func (v *Volume) FinalizedPath(bpid string, id int64) string {
 }
 
 // nextVolume picks a healthy volume round-robin.
-func (s *Store) nextVolume() (*Volume, error) {
-	vols := s.healthy()
-	if len(vols) == 0 {
-		return nil, errors.New("no healthy volume")
-	}
-	v := vols[s.next%len(vols)]
-	s.next++
-	return v, nil
-}
 
 // WriteFinalized stores data as a finalized replica (through rbw/, like a
 // received block), replacing an older replica of the block.
 func (s *Store) WriteFinalized(bpid string, id, gs int64, data []byte) (Replica, error) {
-	w, err := s.CreateRBW(bpid, id, gs)
+	w, err := s.CreateRBW(bpid, id, gs, int64(len(data)))
 	if err != nil {
 		return Replica{}, err
 	}
@@ -445,11 +441,15 @@ func (s *Store) CheckVolumes(bpid string) (failed []*Volume, lost []Replica) {
 
 func probe(v *Volume, bpid string) error {
 	p := filepath.Join(v.Dir, "current", ".probe")
-	if err := os.WriteFile(p, []byte("probe"), 0o644); err != nil {
+	switch err := os.WriteFile(p, []byte("probe"), 0o644); {
+	case isNoSpace(err):
+		_ = os.Remove(p) // full, not failed: the read checks below decide
+	case err != nil:
 		return fmt.Errorf("volume %s is not writable: %w", v.Dir, err)
-	}
-	if err := os.Remove(p); err != nil {
-		return fmt.Errorf("volume %s: %w", v.Dir, err)
+	default:
+		if err := os.Remove(p); err != nil {
+			return fmt.Errorf("volume %s: %w", v.Dir, err)
+		}
 	}
 	if bpid != "" {
 		if _, err := os.ReadDir(filepath.Join(v.bpDir(bpid), "current", "finalized")); err != nil {

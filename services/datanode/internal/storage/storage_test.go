@@ -233,7 +233,7 @@ func TestDirectoryScanLeavesWritersAlone(t *testing.T) {
 	if _, err := st.WriteFinalized(bp, 1, 1001, data); err != nil {
 		t.Fatal(err)
 	}
-	fresh, err := st.CreateRBW(bp, 2, 1001)
+	fresh, err := st.CreateRBW(bp, 2, 1001, 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
