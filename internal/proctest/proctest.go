@@ -71,9 +71,59 @@ type Proc struct {
 	err     error
 }
 
+// Group owns processes that outlive the subtest that started them (a
+// restarted service): they are killed when the test that made the group
+// ends.
+type Group struct {
+	mu    sync.Mutex
+	procs []*Proc
+}
+
+// NewGroup returns a group whose processes are killed when t ends; if t
+// failed, each one's last lines are logged.
+func NewGroup(t testing.TB) *Group {
+	g := &Group{}
+	t.Cleanup(func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		for _, p := range g.procs {
+			p.Kill9()
+			if t.Failed() {
+				t.Logf("last lines of %s:\n%s", p.Name, p.Tail(40))
+			}
+			os.Remove(p.logPath)
+		}
+	})
+	return g
+}
+
+// Start starts bin with args as a process named name, owned by the group
+// (t reports a failure to start).
+func (g *Group) Start(t testing.TB, name, bin string, args ...string) *Proc {
+	t.Helper()
+	p := start(t, name, bin, args...)
+	g.mu.Lock()
+	g.procs = append(g.procs, p)
+	g.mu.Unlock()
+	return p
+}
+
 // Start starts bin with args as a process named name; the test's cleanup
 // kills it if it still runs.
 func Start(t testing.TB, name, bin string, args ...string) *Proc {
+	t.Helper()
+	p := start(t, name, bin, args...)
+	t.Cleanup(func() {
+		p.Kill9()
+		if t.Failed() {
+			t.Logf("last lines of %s:\n%s", name, p.Tail(40))
+		}
+		os.Remove(p.logPath)
+	})
+	return p
+}
+
+func start(t testing.TB, name, bin string, args ...string) *Proc {
 	t.Helper()
 	logf, err := os.CreateTemp("", "granary-proc-"+strings.ReplaceAll(name, "/", "-")+"-*.log")
 	if err != nil {
@@ -94,13 +144,6 @@ func Start(t testing.TB, name, bin string, args ...string) *Proc {
 		logf.Close()
 		close(p.done)
 	}()
-	t.Cleanup(func() {
-		p.Kill9()
-		if t.Failed() {
-			t.Logf("last lines of %s:\n%s", name, p.Tail(30))
-		}
-		os.Remove(p.logPath)
-	})
 	return p
 }
 
@@ -167,3 +210,7 @@ func (p prefixed) Write(b []byte) (int, error) {
 	}
 	return len(b), nil
 }
+
+// Signal sends sig to the process (SIGQUIT makes a Go program print every
+// goroutine's stack before it exits).
+func (p *Proc) Signal(sig os.Signal) { _ = p.cmd.Process.Signal(sig) }

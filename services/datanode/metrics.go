@@ -10,6 +10,7 @@ type metrics struct {
 	ibrSent      prometheus.Counter
 	scanned      prometheus.Counter
 	corruptFound prometheus.Counter
+	volumeChecks prometheus.Counter
 }
 
 func newMetrics(s *Service) *metrics {
@@ -21,7 +22,8 @@ func newMetrics(s *Service) *metrics {
 	}
 	m.scanned = prometheus.NewCounter(prometheus.CounterOpts{Name: "granary_datanode_block_scanner_replicas_total", Help: "Replicas verified by the block scanner."})
 	m.corruptFound = prometheus.NewCounter(prometheus.CounterOpts{Name: "granary_datanode_block_scanner_corrupt_total", Help: "Corrupt replicas found by the block scanner."})
-	m.reg.MustRegister(m.ibrSent, m.scanned, m.corruptFound,
+	m.volumeChecks = prometheus.NewCounter(prometheus.CounterOpts{Name: "granary_datanode_volume_checks_total", Help: "Passes of the volume checker over every volume."})
+	m.reg.MustRegister(m.ibrSent, m.scanned, m.corruptFound, m.volumeChecks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "granary_datanode_replicas", Help: "Replicas in the replica map."}, func() float64 {
 			if s.store == nil || s.actor == nil {

@@ -128,6 +128,7 @@ func (s *Service) volumeChecker(ctx context.Context) error {
 	for sleepCtx(ctx, s.cfg.VolumeCheckInterval) {
 		bpid := s.actor.blockPool()
 		failed, lost := s.store.CheckVolumes(bpid)
+		s.metrics.volumeChecks.Inc()
 		if len(failed) == 0 {
 			continue
 		}

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,34 +14,11 @@ import (
 	"time"
 
 	"github.com/granary-fs/granary/internal/localpg"
+	"github.com/granary-fs/granary/internal/proctest"
 )
 
-// buildGranary builds the granary binary once per test run.
-var buildOnce struct {
-	sync.Once
-	path string
-	err  error
-}
-
-func granaryBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "granary-bin-")
-		if err != nil {
-			buildOnce.err = err
-			return
-		}
-		buildOnce.path = filepath.Join(dir, "granary")
-		out, err := exec.Command("go", "build", "-o", buildOnce.path, "github.com/granary-fs/granary/cmd/granary").CombinedOutput()
-		if err != nil {
-			buildOnce.err = fmt.Errorf("go build: %v: %s", err, out)
-		}
-	})
-	if buildOnce.err != nil {
-		t.Fatal(buildOnce.err)
-	}
-	return buildOnce.path
-}
+// granaryBinary is the granary binary built from this tree.
+func granaryBinary(t *testing.T) string { return proctest.Granary(t) }
 
 // process is a metadata service running as its own process.
 type process struct {
