@@ -115,16 +115,7 @@ func TestMkdirParentShortcutFollowsTheTree(t *testing.T) {
 	if _, err := live.GetFileInfo(super, "/x/w/q"); err == nil {
 		t.Fatal("/x/w/q exists: a mkdir went into the renamed directory")
 	}
-	replayed := New(Config{Superuser: "hdfs"})
-	for i, op := range rec.ops {
-		decoded, err := DecodeOp(op.Code(), EncodeOp(op))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := replayed.Replay(rec.txids[i], decoded); err != nil {
-			t.Fatalf("replay of %v: %v", op.Code(), err)
-		}
-	}
+	replayed := replay(t, rec)
 	if !bytes.Equal(image(t, live), image(t, replayed)) {
 		t.Fatal("replayed tree differs from the live tree")
 	}

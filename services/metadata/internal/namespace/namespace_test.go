@@ -196,6 +196,23 @@ func randomWorkload(ns *Namespace, seed int64, n int) {
 	}
 }
 
+// replay replays what rec logged into a new namespace, each op
+// round-tripped through the codec as the edit log does.
+func replay(t *testing.T, rec *recorder) *Namespace {
+	t.Helper()
+	replayed := New(Config{Superuser: "hdfs"})
+	for i, op := range rec.ops {
+		decoded, err := DecodeOp(op.Code(), EncodeOp(op))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := replayed.Replay(rec.txids[i], decoded); err != nil {
+			t.Fatalf("replay of txid %d (%v): %v", rec.txids[i], op.Code(), err)
+		}
+	}
+	return replayed
+}
+
 func TestReplayReproducesTheTree(t *testing.T) {
 	for seed := int64(1); seed <= 5; seed++ {
 		live, rec := newTestNS()
@@ -203,17 +220,7 @@ func TestReplayReproducesTheTree(t *testing.T) {
 		if len(rec.ops) == 0 {
 			t.Fatal("workload logged nothing")
 		}
-		replayed := New(Config{Superuser: "hdfs"})
-		for i, op := range rec.ops {
-			// Round-trip through the codec, as the edit log does.
-			decoded, err := DecodeOp(op.Code(), EncodeOp(op))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := replayed.Replay(rec.txids[i], decoded); err != nil {
-				t.Fatalf("seed %d: replay: %v", seed, err)
-			}
-		}
+		replayed := replay(t, rec)
 		if !bytes.Equal(image(t, live), image(t, replayed)) {
 			t.Fatalf("seed %d: replayed tree differs from the live tree", seed)
 		}
