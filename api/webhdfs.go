@@ -163,6 +163,20 @@ type WebHDFSGetResponse struct {
 	Path             string            `json:"Path,omitempty"`
 	Location         string            `json:"Location,omitempty"`
 	BlockLocations   *BlockLocations   `json:"BlockLocations,omitempty"`
+	// Token is GETDELEGATIONTOKEN's answer: null when security is off, as
+	// HDFS answers it.
+	Token *DelegationToken `json:"Token,omitempty" extensions:"x-nullable"`
+}
+
+// DelegationToken is a delegation token as WebHDFS sends it (JsonUtil).
+type DelegationToken struct {
+	URLString string `json:"urlString" example:"HAAEaGRmcwRoZGZz..."`
+}
+
+// TokenResponse is GETDELEGATIONTOKEN's body; Token is null with simple
+// authentication.
+type TokenResponse struct {
+	Token *DelegationToken `json:"Token" extensions:"x-nullable"`
 }
 
 // BlockLocations is GETFILEBLOCKLOCATIONS' answer body.

@@ -46,6 +46,7 @@ const (
 	ReplicaAlreadyExists
 	BlockMissing
 	DiskOutOfSpace
+	InvalidToken
 
 	numKinds // not a kind: every kind above is in the table below
 )
@@ -89,6 +90,7 @@ var kinds = map[Kind]kindInfo{
 	ReplicaAlreadyExists:      {"ReplicaAlreadyExistsException", "org.apache.hadoop.hdfs.server.datanode.ReplicaAlreadyExistsException", http.StatusForbidden},
 	BlockMissing:              {"BlockMissingException", "org.apache.hadoop.hdfs.BlockMissingException", http.StatusForbidden},
 	DiskOutOfSpace:            {"DiskOutOfSpaceException", "org.apache.hadoop.util.DiskChecker$DiskOutOfSpaceException", http.StatusForbidden},
+	InvalidToken:              {"InvalidToken", "org.apache.hadoop.security.token.SecretManager$InvalidToken", http.StatusForbidden},
 }
 
 // Error is a Granary error: a kind, the operation that failed and a message

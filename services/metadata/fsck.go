@@ -48,8 +48,9 @@ func (s *Service) fsck(w http.ResponseWriter, r *http.Request) {
 		q.Del(f.name)
 	}
 	q.Del("path")
-	p, err := newParams(q)
-	if err == nil && s.ns.Load() == nil {
+	p := newParams(q)
+	var err error
+	if s.ns.Load() == nil {
 		err = errs.E(errs.Retriable, "NameNode still not started")
 	}
 	var u *namespace.User

@@ -551,11 +551,7 @@ func (s *Service) nativeBlockLocations(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	path := q.Get("path")
 	q.Del("path")
-	p, err := newParams(q)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
+	p := newParams(q)
 	offset := p.int64("offset", 0, 0, 1<<62)
 	length := p.int64("length", 1<<62, 0, 1<<62)
 	if p.err != nil {
@@ -622,10 +618,7 @@ func (s *Service) getBlockLocations(ctx context.Context, u *namespace.User, path
 
 // nativeCall decodes a native API request body into v and returns the caller.
 func (s *Service) nativeCall(r *http.Request, v any) (*namespace.User, error) {
-	p, err := newParams(r.URL.Query())
-	if err != nil {
-		return nil, err
-	}
+	p := newParams(r.URL.Query())
 	u, err := s.user(p)
 	if err != nil {
 		return nil, err

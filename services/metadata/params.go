@@ -2,6 +2,7 @@ package metadata
 
 import (
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -11,7 +12,8 @@ import (
 )
 
 // knownParams is every WebHDFS query parameter name (lower case as HDFS
-// matches them). A name outside it is refused: bad input changes nothing.
+// matches them). A name outside it is ignored, as HDFS ignores it (clients
+// such as fsspec send their own, tempdir=...), and logged at debug level.
 var knownParams = map[string]bool{
 	"op": true, "user.name": true, "doas": true, "delegation": true, "token": true, "service": true,
 	"renewer": true, "kind": true, "namenoderpcaddress": true, "noredirect": true,
@@ -28,23 +30,38 @@ var knownParams = map[string]bool{
 // params reads WebHDFS query parameters with HDFS's parsing rules; the first
 // bad value is kept in err.
 type params struct {
-	v   url.Values
-	err error
+	v       url.Values
+	err     error
+	unknown []string // names HDFS does not define, ignored
 }
 
-func newParams(v url.Values) (*params, error) {
+// newParams reads a query as HDFS's ParamFilter does: names are matched
+// without regard to case, and a parameter given more than once takes its
+// first value (Jersey's getFirst); unknown names are ignored.
+func newParams(v url.Values) *params {
 	lower := url.Values{}
-	for k, vals := range v {
+	var unknownNames []string
+	keys := make([]string, 0, len(v))
+	for k := range v {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // "OP" before "op": the same choice every time
+	for _, k := range keys {
 		lk := strings.ToLower(k)
 		if !knownParams[lk] {
-			return nil, errs.E(errs.IllegalArgument, "Unknown webhdfs parameter %q", k)
+			p := k
+			if len(p) > 64 {
+				p = p[:64] + "..."
+			}
+			unknownNames = append(unknownNames, p)
+			continue
 		}
-		if len(vals) > 1 {
-			return nil, errs.E(errs.IllegalArgument, "Invalid value for webhdfs parameter %q: given %d times", k, len(vals))
-		}
-		lower[lk] = vals
+		lower[lk] = append(lower[lk], v[k]...)
 	}
-	return &params{v: lower}, nil
+	for k, vals := range lower {
+		lower[k] = vals[:1]
+	}
+	return &params{v: lower, unknown: unknownNames}
 }
 
 func (p *params) has(name string) bool { return p.v.Get(name) != "" }

@@ -130,10 +130,7 @@ func (s *Service) startupProgress(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) adminUser(r *http.Request) (*namespace.User, error) {
-	p, err := newParams(r.URL.Query())
-	if err != nil {
-		return nil, err
-	}
+	p := newParams(r.URL.Query())
 	u, err := s.user(p)
 	if err != nil {
 		return nil, err

@@ -31,13 +31,13 @@ var webhdfsOps = map[string]map[string]func(s *Service, w http.ResponseWriter, r
 		"OPEN": (*Service).openOp, "GETFILECHECKSUM": (*Service).checksumOp, "GETFILEBLOCKLOCATIONS": (*Service).fileBlockLocationsOp, "GET_BLOCK_LOCATIONS": nil,
 		"GETACLSTATUS": nil, "GETXATTRS": nil, "LISTXATTRS": nil, "CHECKACCESS": nil, "GETALLSTORAGEPOLICY": nil,
 		"GETSTORAGEPOLICY": nil, "GETSNAPSHOTDIFF": nil, "GETSNAPSHOTTABLEDIRECTORYLIST": nil,
-		"GETDELEGATIONTOKEN": nil, "GETSTATUS": nil, "GETECPOLICY": nil, "GETSNAPSHOTLIST": nil,
+		"GETDELEGATIONTOKEN": (*Service).getDelegationToken, "GETSTATUS": nil, "GETECPOLICY": nil, "GETSNAPSHOTLIST": nil,
 	},
 	http.MethodPut: {
 		"MKDIRS": (*Service).mkdirs, "RENAME": (*Service).rename, "SETPERMISSION": (*Service).setPermission,
 		"SETOWNER": (*Service).setOwner, "SETTIMES": (*Service).setTimes, "SETREPLICATION": (*Service).setReplication,
 		"SETQUOTA": (*Service).setQuota,
-		"CREATE":   (*Service).createOp, "CREATESYMLINK": nil, "RENEWDELEGATIONTOKEN": nil, "CANCELDELEGATIONTOKEN": nil,
+		"CREATE":   (*Service).createOp, "CREATESYMLINK": nil, "RENEWDELEGATIONTOKEN": (*Service).renewDelegationToken, "CANCELDELEGATIONTOKEN": (*Service).cancelDelegationToken,
 		"MODIFYACLENTRIES": nil, "REMOVEACLENTRIES": nil, "REMOVEDEFAULTACL": nil, "REMOVEACL": nil, "SETACL": nil,
 		"SETXATTR": nil, "REMOVEXATTR": nil, "ALLOWSNAPSHOT": nil, "DISALLOWSNAPSHOT": nil, "CREATESNAPSHOT": nil,
 		"RENAMESNAPSHOT": nil, "SETSTORAGEPOLICY": nil, "SATISFYSTORAGEPOLICY": nil, "SETQUOTABYSTORAGETYPE": nil,
@@ -62,14 +62,15 @@ var opParamClass = map[string]string{
 //	@Tags			webhdfs
 //	@Produce		json
 //	@Param			path		path		string	true	"absolute path without the leading slash"
-//	@Param			op			query		string	true	"operation"	Enums(GETFILESTATUS,LISTSTATUS,LISTSTATUS_BATCH,GETCONTENTSUMMARY,GETQUOTAUSAGE,GETHOMEDIRECTORY,GETTRASHROOT,GETSERVERDEFAULTS,OPEN,GETFILECHECKSUM,GETFILEBLOCKLOCATIONS)
+//	@Param			op			query		string	true	"operation"	Enums(GETFILESTATUS,LISTSTATUS,LISTSTATUS_BATCH,GETCONTENTSUMMARY,GETQUOTAUSAGE,GETHOMEDIRECTORY,GETTRASHROOT,GETSERVERDEFAULTS,OPEN,GETFILECHECKSUM,GETFILEBLOCKLOCATIONS,GETDELEGATIONTOKEN)
 //	@Param			user.name	query		string	false	"caller (simple authentication); dr.who when absent"
 //	@Param			doas		query		string	false	"user to act as (superuser only)"
 //	@Param			startAfter	query		string	false	"LISTSTATUS_BATCH: the last pathSuffix of the previous page"
 //	@Param			offset		query		integer	false	"OPEN, GETFILEBLOCKLOCATIONS: first byte"
 //	@Param			length		query		integer	false	"OPEN, GETFILEBLOCKLOCATIONS: bytes"
 //	@Param			noredirect	query		boolean	false	"OPEN, GETFILECHECKSUM: answer 200 {Location} instead of 307"
-//	@Success		200			{object}	api.WebHDFSGetResponse	"exactly one key, by op: FileStatus, FileStatuses, DirectoryListing, ContentSummary, QuotaUsage, FsServerDefaults, Path, BlockLocations, or Location (noredirect)"
+//	@Param			renewer		query		string	false	"GETDELEGATIONTOKEN: the token's renewer"
+//	@Success		200			{object}	api.WebHDFSGetResponse	"exactly one key, by op: FileStatus, FileStatuses, DirectoryListing, ContentSummary, QuotaUsage, FsServerDefaults, Path, BlockLocations, Token (null with simple authentication), or Location (noredirect)"
 //	@Success		307			{string}	string					"OPEN, GETFILECHECKSUM: Location header names a datanode"
 //	@Failure		400			{object}	errs.RemoteExceptionBody	"IllegalArgumentException, InvalidPathException, UnsupportedOperationException"
 //	@Failure		403			{object}	errs.RemoteExceptionBody	"AccessControlException and other IOExceptions"
@@ -85,7 +86,7 @@ func (s *Service) webhdfsGet(w http.ResponseWriter, r *http.Request) { s.webhdfs
 //	@Tags			webhdfs
 //	@Produce		json
 //	@Param			path				path		string	true	"absolute path without the leading slash"
-//	@Param			op					query		string	true	"operation"	Enums(MKDIRS,RENAME,SETPERMISSION,SETOWNER,SETTIMES,SETREPLICATION,SETQUOTA,CREATE)
+//	@Param			op					query		string	true	"operation"	Enums(MKDIRS,RENAME,SETPERMISSION,SETOWNER,SETTIMES,SETREPLICATION,SETQUOTA,CREATE,RENEWDELEGATIONTOKEN,CANCELDELEGATIONTOKEN)
 //	@Param			user.name			query		string	false	"caller"
 //	@Param			doas				query		string	false	"user to act as (superuser only)"
 //	@Param			permission			query		string	false	"octal permission, e.g. 755"
@@ -100,6 +101,7 @@ func (s *Service) webhdfsGet(w http.ResponseWriter, r *http.Request) { s.webhdfs
 //	@Param			overwrite			query		boolean	false	"CREATE: replace an existing file"
 //	@Param			blocksize			query		integer	false	"CREATE: block size"
 //	@Param			noredirect			query		boolean	false	"CREATE: answer 200 {Location} instead of 307"
+//	@Param			token				query		string	false	"RENEWDELEGATIONTOKEN, CANCELDELEGATIONTOKEN: the token (its urlString)"
 //	@Success		200					{object}	api.WebHDFSPutResponse	"MKDIRS, RENAME, SETREPLICATION: {boolean}; CREATE with noredirect: {Location}; the other setters answer an empty body"
 //	@Success		307					{string}	string				"CREATE: Location header names a datanode"
 //	@Failure		400					{object}	errs.RemoteExceptionBody
@@ -163,9 +165,9 @@ func (s *Service) webhdfs(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) parseWebHDFS(r *http.Request) (*webhdfsCall, func(*Service, http.ResponseWriter, *http.Request, *webhdfsCall) error, error) {
-	p, err := newParams(r.URL.Query())
-	if err != nil {
-		return nil, nil, err
+	p := newParams(r.URL.Query())
+	if len(p.unknown) > 0 {
+		s.log.Debug("ignored unknown WebHDFS parameters", "names", p.unknown, "path", r.URL.Path)
 	}
 	c := &webhdfsCall{p: p, path: "/" + strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/webhdfs/v1"), "/")}
 	c.op = strings.ToUpper(p.str("op", ""))
@@ -182,6 +184,7 @@ func (s *Service) parseWebHDFS(r *http.Request) (*webhdfsCall, func(*Service, ht
 	if handler == nil {
 		return c, nil, errs.E(errs.UnsupportedOperation, "%s is not supported by this metadata service yet", c.op)
 	}
+	var err error
 	if c.user, err = s.user(p); err != nil {
 		return c, nil, err
 	}

@@ -410,12 +410,30 @@ func TestWebHDFSInfoOpsAndBadRequests(t *testing.T) {
 			t.Fatalf("unknown op message %q", msg)
 		}
 		n.remote(400, "IllegalArgumentException", "GET", "/webhdfs/v1/x?op=MKDIRS&user.name=hdfs")
-		n.remote(400, "IllegalArgumentException", "PUT", "/webhdfs/v1/x?op=MKDIRS&frobnicate=1&user.name=hdfs")
-		n.remote(400, "IllegalArgumentException", "PUT", "/webhdfs/v1/x?op=MKDIRS&permission=755&permission=700&user.name=hdfs")
+		// A known parameter with a bad value is still refused.
+		n.remote(400, "IllegalArgumentException", "PUT", "/webhdfs/v1/x?op=MKDIRS&frobnicate=1&permission=x&user.name=hdfs")
 		n.remote(400, "IllegalArgumentException", "PUT", "/webhdfs/v1/x?user.name=hdfs")
 		n.remote(400, "UnsupportedOperationException", "PUT", "/webhdfs/v1/x?op=CREATESYMLINK&user.name=hdfs")
 		n.remote(403, "AccessControlException", "PUT", "/webhdfs/v1/x?op=MKDIRS&user.name=bob&doas=hdfs")
 		n.remote(404, "FileNotFoundException", "GET", "/no/such/endpoint")
+	})
+	// Unknown parameters are ignored, as HDFS ignores them (fsspec sends
+	// tempdir on every CREATE), and a parameter given twice takes its first
+	// value (Jersey's getFirst).
+	n.boolean("PUT", "/webhdfs/v1/unknown?op=MKDIRS&tempdir=/tmp&frobnicate=1&user.name=hdfs")
+	n.boolean("PUT", "/webhdfs/v1/twice?op=MKDIRS&permission=750&permission=700&user.name=hdfs")
+	if st := n.status("/twice", "hdfs"); st["permission"] != "750" {
+		t.Fatalf("permission given twice: %v, want the first (750)", st["permission"])
+	}
+	// Delegation tokens with security off, as HDFS: none is issued, so
+	// none can be renewed or cancelled.
+	if body := n.want(200, "GET", "/webhdfs/v1/?op=GETDELEGATIONTOKEN&renewer=yarn&user.name=bob", nil); string(body) != `{"Token":null}` {
+		t.Fatalf("GETDELEGATIONTOKEN with simple authentication: %s", body)
+	}
+	n.unchanged(func() {
+		n.remote(403, "InvalidToken", "PUT", "/webhdfs/v1/?op=RENEWDELEGATIONTOKEN&token=HAAEaGRmcw&user.name=bob")
+		n.remote(403, "InvalidToken", "PUT", "/webhdfs/v1/?op=CANCELDELEGATIONTOKEN&token=HAAEaGRmcw&user.name=bob")
+		n.remote(400, "IllegalArgumentException", "PUT", "/webhdfs/v1/?op=RENEWDELEGATIONTOKEN&user.name=bob")
 	})
 	// The service serves its own contract.
 	if body := n.want(200, "GET", "/openapi.json", nil); !bytes.Contains(body, []byte(`"openapi": "3.0`)) || !bytes.Contains(body, []byte("/webhdfs/v1/{path}")) {

@@ -118,6 +118,7 @@ func (e DeleteWebhdfsV1PathParamsOp) Valid() bool {
 // Defines values for GetWebhdfsV1PathParamsOp.
 const (
 	GETCONTENTSUMMARY     GetWebhdfsV1PathParamsOp = "GETCONTENTSUMMARY"
+	GETDELEGATIONTOKEN    GetWebhdfsV1PathParamsOp = "GETDELEGATIONTOKEN"
 	GETFILEBLOCKLOCATIONS GetWebhdfsV1PathParamsOp = "GETFILEBLOCKLOCATIONS"
 	GETFILECHECKSUM       GetWebhdfsV1PathParamsOp = "GETFILECHECKSUM"
 	GETFILESTATUS         GetWebhdfsV1PathParamsOp = "GETFILESTATUS"
@@ -134,6 +135,8 @@ const (
 func (e GetWebhdfsV1PathParamsOp) Valid() bool {
 	switch e {
 	case GETCONTENTSUMMARY:
+		return true
+	case GETDELEGATIONTOKEN:
 		return true
 	case GETFILEBLOCKLOCATIONS:
 		return true
@@ -183,24 +186,30 @@ func (e PostWebhdfsV1PathParamsOp) Valid() bool {
 
 // Defines values for PutWebhdfsV1PathParamsOp.
 const (
-	CREATE         PutWebhdfsV1PathParamsOp = "CREATE"
-	MKDIRS         PutWebhdfsV1PathParamsOp = "MKDIRS"
-	RENAME         PutWebhdfsV1PathParamsOp = "RENAME"
-	SETOWNER       PutWebhdfsV1PathParamsOp = "SETOWNER"
-	SETPERMISSION  PutWebhdfsV1PathParamsOp = "SETPERMISSION"
-	SETQUOTA       PutWebhdfsV1PathParamsOp = "SETQUOTA"
-	SETREPLICATION PutWebhdfsV1PathParamsOp = "SETREPLICATION"
-	SETTIMES       PutWebhdfsV1PathParamsOp = "SETTIMES"
+	CANCELDELEGATIONTOKEN PutWebhdfsV1PathParamsOp = "CANCELDELEGATIONTOKEN"
+	CREATE                PutWebhdfsV1PathParamsOp = "CREATE"
+	MKDIRS                PutWebhdfsV1PathParamsOp = "MKDIRS"
+	RENAME                PutWebhdfsV1PathParamsOp = "RENAME"
+	RENEWDELEGATIONTOKEN  PutWebhdfsV1PathParamsOp = "RENEWDELEGATIONTOKEN"
+	SETOWNER              PutWebhdfsV1PathParamsOp = "SETOWNER"
+	SETPERMISSION         PutWebhdfsV1PathParamsOp = "SETPERMISSION"
+	SETQUOTA              PutWebhdfsV1PathParamsOp = "SETQUOTA"
+	SETREPLICATION        PutWebhdfsV1PathParamsOp = "SETREPLICATION"
+	SETTIMES              PutWebhdfsV1PathParamsOp = "SETTIMES"
 )
 
 // Valid indicates whether the value is a known member of the PutWebhdfsV1PathParamsOp enum.
 func (e PutWebhdfsV1PathParamsOp) Valid() bool {
 	switch e {
+	case CANCELDELEGATIONTOKEN:
+		return true
 	case CREATE:
 		return true
 	case MKDIRS:
 		return true
 	case RENAME:
+		return true
+	case RENEWDELEGATIONTOKEN:
 		return true
 	case SETOWNER:
 		return true
@@ -365,6 +374,12 @@ type DatanodeInfo struct {
 
 	// Uuid Example: 5b0b2c4e-...
 	Uuid *string `json:"uuid,omitempty"`
+}
+
+// DelegationToken defines model for DelegationToken.
+type DelegationToken struct {
+	// UrlString Example: HAAEaGRmcwRoZGZz...
+	UrlString *string `json:"urlString,omitempty"`
 }
 
 // DirectoryListing defines model for DirectoryListing.
@@ -670,6 +685,10 @@ type WebHDFSGetResponse struct {
 	Location         *string           `json:"Location,omitempty"`
 	Path             *string           `json:"Path,omitempty"`
 	QuotaUsage       *QuotaUsage       `json:"QuotaUsage,omitempty"`
+
+	// Token Token is GETDELEGATIONTOKEN's answer: null when security is off, as
+	// HDFS answers it.
+	Token *DelegationToken `json:"Token,omitempty"`
 }
 
 // WebHDFSPutResponse defines model for WebHDFSPutResponse.
@@ -843,6 +862,9 @@ type GetWebhdfsV1PathParams struct {
 
 	// Noredirect OPEN, GETFILECHECKSUM: answer 200 {Location} instead of 307
 	Noredirect *bool `form:"noredirect,omitempty" json:"noredirect,omitempty"`
+
+	// Renewer GETDELEGATIONTOKEN: the token's renewer
+	Renewer *string `form:"renewer,omitempty" json:"renewer,omitempty"`
 }
 
 // GetWebhdfsV1PathParamsOp defines parameters for GetWebhdfsV1Path.
@@ -915,6 +937,9 @@ type PutWebhdfsV1PathParams struct {
 
 	// Noredirect CREATE: answer 200 {Location} instead of 307
 	Noredirect *bool `form:"noredirect,omitempty" json:"noredirect,omitempty"`
+
+	// Token RENEWDELEGATIONTOKEN, CANCELDELEGATIONTOKEN: the token (its urlString)
+	Token *string `form:"token,omitempty" json:"token,omitempty"`
 }
 
 // PutWebhdfsV1PathParamsOp defines parameters for PutWebhdfsV1Path.
@@ -3611,6 +3636,18 @@ func NewGetWebhdfsV1PathRequest(server string, path string, params *GetWebhdfsV1
 
 		}
 
+		if params.Renewer != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "renewer", *params.Renewer, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if encoded := queryValues.Encode(); encoded != "" {
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
@@ -3932,6 +3969,18 @@ func NewPutWebhdfsV1PathRequest(server string, path string, params *PutWebhdfsV1
 		if params.Noredirect != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "noredirect", *params.Noredirect, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Token != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "token", *params.Token, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
