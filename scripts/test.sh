@@ -20,11 +20,14 @@ go vet ./...
 echo "== OpenAPI contracts are fresh"
 scripts/openapi.sh --check
 
-echo "== chromium for the web UI test (Debian's package, installed when missing)"
-if ! command -v chromium >/dev/null 2>&1; then
+echo "== chromium (web UI test) and python3-fsspec (client test): Debian's packages, installed when missing"
+missing=""
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+/usr/bin/python3 -c 'import fsspec.implementations.webhdfs, requests' >/dev/null 2>&1 || missing="$missing python3-fsspec python3-requests"
+if [ -n "$missing" ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
 fi
 
 echo "== go test -race (web UI screenshots go to build/ui-screenshots/)"
