@@ -58,7 +58,7 @@ func metadataCmd(ctx context.Context, args []string, run bool) error {
 	level, dbConns := metadataFlags(fs, &cfg)
 	force := fs.Bool("force", false, "format: erase an existing namespace")
 	clusterID := fs.String("clusterid", "", "format: use this cluster ID instead of a new one")
-	formatIfNeeded := fs.Bool("format-if-needed", false, "run: format the namespace first when the database holds none (never re-formats)")
+	formatIfNeeded := fs.Bool("format-if-needed", false, "run: format the namespace first when the database holds none (never re-formats), then create /tmp (1777) and /user (755)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -97,6 +97,8 @@ func metadataCmd(ctx context.Context, args []string, run bool) error {
 					return err
 				}
 				cfg.Logger.Info("formatted a new namespace", "cluster_id", ni.ClusterID)
+				// /tmp and /user, as granary dev makes them.
+				cfg.InitialLayout = true
 			}
 		}
 		return metadata.New(cfg).Run(ctx)

@@ -352,7 +352,12 @@ func (w *Writer) finishBlock() error {
 		if b.base > 0 && len(b.lb.Locations) == 1 {
 			return fmt.Errorf("appending to block %d of %s: all datanodes are bad: %w", b.lb.Block.BlockID, w.path, r.err)
 		}
-		if survivors := b.lb.Locations[1:]; len(survivors) > 0 {
+		// A first datanode that refused the block when the pipeline was set
+		// up (no room for it) stored nothing: as HDFS's DataStreamer does
+		// when createBlockOutputStream fails, the block is abandoned and a
+		// new one allocated without that datanode.
+		refused := b.base == 0 && b.recovered == nil && errs.Is(r.err, errs.DiskOutOfSpace)
+		if survivors := b.lb.Locations[1:]; len(survivors) > 0 && !refused {
 			if err := w.withPrefix(b); err != nil {
 				return err
 			}
@@ -364,8 +369,8 @@ func (w *Writer) finishBlock() error {
 				return err
 			}
 		} else {
-			// Nobody is left: abandon the block and write it to a new
-			// pipeline without the failed node.
+			// Nobody is left, or the block was refused: abandon it and
+			// write it to a new pipeline without the failed node.
 			if err := w.abandon(b.lb.Block.BlockID); err != nil {
 				return err
 			}

@@ -6,17 +6,13 @@ package cluster
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"net/url"
 	"os"
 	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats-server/v2/server"
@@ -159,7 +155,7 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 		}
 	}
 	if firstRun {
-		if err := c.initLayout(ctx, c.mcfg.Superuser); err != nil {
+		if err := c.Metadata.CreateInitialLayout(ctx); err != nil {
 			return nil, fmt.Errorf("creating /tmp and /user: %w", err)
 		}
 	}
@@ -337,40 +333,6 @@ func formatIfNeeded(ctx context.Context, cfg metadata.Config, log *slog.Logger) 
 	return true, nil
 }
 
-// initLayout creates /tmp (1777) and /user (755) like a fresh HDFS install,
-// through WebHDFS as the superuser, once safe mode is off.
-func (c *Cluster) initLayout(ctx context.Context, superuser string) error {
-	deadline := time.Now().Add(2 * time.Minute)
-	for c.Metadata.SafeMode().On() {
-		if time.Now().After(deadline) {
-			return errors.New("safe mode did not turn off")
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-c.Metadata.SafeMode().Changed():
-		case <-time.After(time.Second):
-		}
-	}
-	u := url.QueryEscape(superuser)
-	for _, op := range []string{
-		"/tmp?op=MKDIRS&permission=1777", "/tmp?op=SETPERMISSION&permission=1777", "/user?op=MKDIRS&permission=755",
-	} {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPut, c.MetadataURL+"/webhdfs/v1"+op+"&user.name="+u, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("%s: %s", op, resp.Status)
-		}
-	}
-	return nil
-}
 
 // localAddr turns a listen address like [::]:9870 into one to dial.
 func localAddr(addr string) string {

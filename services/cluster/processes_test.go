@@ -99,7 +99,10 @@ func (c *procCluster) startMetadata() {
 func (c *procCluster) startCoordinator() {
 	c.coord = c.procs.Start(c.t, "coordinator", c.granary, "coordinator", "-nats-url", c.natsURL,
 		"-http-addr", fmt.Sprintf("127.0.0.1:%d", c.coordPort), "-superuser", "hdfs", "-heartbeat-interval", "200ms",
-		"-heartbeat-recheck-interval", "500ms", "-stale-interval", "1s", "-log-level", procLogLevel())
+		"-heartbeat-recheck-interval", "500ms", "-stale-interval", "1s", "-log-level", procLogLevel(),
+		// One write in flight makes a node of three "busy" (twice an
+		// average of a fraction): the small test clusters ignore load.
+		"-consider-load=false")
 	c.waitHTTP(fmt.Sprintf("http://127.0.0.1:%d/readyz", c.coordPort), "coordinator")
 }
 
@@ -351,6 +354,28 @@ func TestProcessFaults(t *testing.T) {
 	c.addDatanode(filepath.Join(c.dir, "dn2"))
 	full := c.addDatanode(small)
 	eventually(t, 30*time.Second, "3 live datanodes", func() bool { return c.cluster().Live == 3 })
+	// -format-if-needed made /tmp (1777) and /user (755), so the README's
+	// first command works: any user writes to /tmp.
+	for dir, perm := range map[string]string{"/tmp": "1777", "/user": "755"} {
+		var st struct{ FileStatus struct{ Permission, Owner string } }
+		eventually(t, 30*time.Second, dir+" created by -format-if-needed", func() bool {
+			return c.getJSON(fmt.Sprintf("http://127.0.0.1:%d/webhdfs/v1%s?op=GETFILESTATUS", c.metaPort, dir), &st) == 200
+		})
+		if st.FileStatus.Permission != perm || st.FileStatus.Owner != "hdfs" {
+			t.Fatalf("%s: %+v, want permission %s owned by hdfs", dir, st.FileStatus, perm)
+		}
+	}
+	readme := []byte("a README written as the README says\n")
+	req, _ := http.NewRequest("PUT", fmt.Sprintf("http://127.0.0.1:%d/webhdfs/v1/tmp/f?op=CREATE&user.name=me", c.metaPort), bytes.NewReader(readme))
+	resp, err := http.DefaultClient.Do(req) // follows the 307 to a datanode, as curl -L does
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("the README's CREATE in /tmp as user me: %s", resp.Status)
+	}
+	c.acked["/tmp/f"] = readme
 	for i := range 4 {
 		c.writeEventually(fmt.Sprintf("/faults/before-%d", i), randomBytes(50_000+i, int64(i)), "a first write")
 	}

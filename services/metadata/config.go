@@ -49,6 +49,10 @@ type Config struct {
 	// trash emptier runs (0 or more than TrashInterval: TrashInterval).
 	TrashCheckpointInterval time.Duration
 
+	// InitialLayout creates /tmp and /user once the service is up
+	// (CreateInitialLayout): for a namespace formatted just before.
+	InitialLayout bool
+
 	Logger *slog.Logger
 	// BlockReports feeds safe mode; nil until a coordinator exists.
 	BlockReports BlockReports

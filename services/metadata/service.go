@@ -203,6 +203,18 @@ func (s *Service) open(g *lifecycle.Group, httpStopped <-chan struct{}) error {
 	if s.cfg.TrashInterval > 0 {
 		g.Go("trash emptier", s.trashLoop)
 	}
+	if s.cfg.InitialLayout {
+		g.Go("initial layout", func(ctx context.Context) error {
+			switch err := s.CreateInitialLayout(ctx); {
+			case err != nil && ctx.Err() == nil:
+				return fmt.Errorf("creating /tmp and /user: %w", err)
+			case err == nil:
+				s.log.Info("created /tmp (1777) and /user (755)")
+			}
+			<-ctx.Done()
+			return nil
+		})
+	}
 	return nil
 }
 
