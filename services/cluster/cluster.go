@@ -333,7 +333,6 @@ func formatIfNeeded(ctx context.Context, cfg metadata.Config, log *slog.Logger) 
 	return true, nil
 }
 
-
 // localAddr turns a listen address like [::]:9870 into one to dial.
 func localAddr(addr string) string {
 	if strings.HasPrefix(addr, "[::]:") || strings.HasPrefix(addr, "0.0.0.0:") {

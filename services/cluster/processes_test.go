@@ -357,7 +357,9 @@ func TestProcessFaults(t *testing.T) {
 	// -format-if-needed made /tmp (1777) and /user (755), so the README's
 	// first command works: any user writes to /tmp.
 	for dir, perm := range map[string]string{"/tmp": "1777", "/user": "755"} {
-		var st struct{ FileStatus struct{ Permission, Owner string } }
+		var st struct {
+			FileStatus struct{ Permission, Owner string }
+		}
 		eventually(t, 30*time.Second, dir+" created by -format-if-needed", func() bool {
 			return c.getJSON(fmt.Sprintf("http://127.0.0.1:%d/webhdfs/v1%s?op=GETFILESTATUS", c.metaPort, dir), &st) == 200
 		})
