@@ -19,21 +19,21 @@ func metadataFlags(fs *flag.FlagSet, cfg *metadata.Config) (level *string, dbCon
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", env("GRANARY_METADATA_HTTP_ADDR", ":9870"), "HTTP listen address (GRANARY_METADATA_HTTP_ADDR)")
 	fs.DurationVar(&cfg.HTTPIdleTimeout, "http-idle-timeout", envDuration("GRANARY_HTTP_IDLE_TIMEOUT", 60e9), "hadoop.http.idle_timeout.ms: idle keep-alive connections are closed after this (GRANARY_HTTP_IDLE_TIMEOUT)")
 	fs.DurationVar(&cfg.EditLogRetry, "edit-log-retry", envDuration("GRANARY_EDIT_LOG_RETRY", 30e9), "how long a failing edit-log commit is retried (writes answer RetriableException meanwhile) before the service exits (GRANARY_EDIT_LOG_RETRY)")
-	fs.StringVar(&cfg.NATSURL, "nats-url", env("GRANARY_NATS_URL", ""), "NATS server(s) shared with the coordinator; empty runs without block management (GRANARY_NATS_URL)")
-	fs.BoolVar(&cfg.RedirectToDatanodeHostname, "redirect-to-datanode-hostname", os.Getenv("GRANARY_REDIRECT_TO_DATANODE_HOSTNAME") == "true", "WebHDFS redirects name datanodes by host name, not IP (dfs.client.use.datanode.hostname)")
+	fs.StringVar(&cfg.NATSURL, "nats-url", env("GRANARY_NATS_URL", "nats://127.0.0.1:4222"), "NATS server(s) shared with the coordinator, comma separated; empty runs the namespace alone, without block management (GRANARY_NATS_URL)")
+	fs.BoolVar(&cfg.RedirectToDatanodeHostname, "redirect-to-datanode-hostname", envBool("GRANARY_REDIRECT_TO_DATANODE_HOSTNAME", false), "WebHDFS redirects name datanodes by host name, not IP (dfs.client.use.datanode.hostname; GRANARY_REDIRECT_TO_DATANODE_HOSTNAME)")
 	fs.StringVar(&cfg.AdvertiseAddr, "advertise-addr", env("GRANARY_METADATA_ADVERTISE_ADDR", ""), "host:port datanodes reach this service at, in WebHDFS redirects (GRANARY_METADATA_ADVERTISE_ADDR)")
 	fs.StringVar(&cfg.Superuser, "superuser", env("GRANARY_SUPERUSER", ""), "superuser name; default the user running the service (GRANARY_SUPERUSER)")
 	fs.StringVar(&cfg.Supergroup, "supergroup", env("GRANARY_SUPERGROUP", "supergroup"), "dfs.permissions.superusergroup (GRANARY_SUPERGROUP)")
-	fs.Float64Var(&cfg.SafeModeThresholdPct, "safemode-threshold-pct", 0.999, "dfs.namenode.safemode.threshold-pct")
-	fs.IntVar(&cfg.SafeModeMinDatanodes, "safemode-min-datanodes", envInt("GRANARY_SAFEMODE_MIN_DATANODES", 0), "dfs.namenode.safemode.min.datanodes")
-	fs.DurationVar(&cfg.SafeModeExtension, "safemode-extension", envDuration("GRANARY_SAFEMODE_EXTENSION", 30e9), "dfs.namenode.safemode.extension")
-	fs.Int64Var(&cfg.CheckpointTxns, "checkpoint-txns", int64(envInt("GRANARY_CHECKPOINT_TXNS", 1_000_000)), "dfs.namenode.checkpoint.txns")
-	fs.DurationVar(&cfg.CheckpointPeriod, "checkpoint-period", envDuration("GRANARY_CHECKPOINT_PERIOD", 3600e9), "dfs.namenode.checkpoint.period")
-	fs.DurationVar(&cfg.CheckpointCheck, "checkpoint-check-period", envDuration("GRANARY_CHECKPOINT_CHECK_PERIOD", 60e9), "dfs.namenode.checkpoint.check.period")
-	fs.Int64Var(&cfg.MinBlockSize, "min-block-size", int64(envInt("GRANARY_MIN_BLOCK_SIZE", 1<<20)), "dfs.namenode.fs-limits.min-block-size")
-	fs.Int64Var(&cfg.TrashInterval, "trash-interval", int64(envInt("GRANARY_TRASH_INTERVAL", 0)), "fs.trash.interval in minutes: granary fs -rm moves to the trash, checkpoints older than this are deleted (0: no trash)")
+	fs.Float64Var(&cfg.SafeModeThresholdPct, "safemode-threshold-pct", envFloat("GRANARY_SAFEMODE_THRESHOLD_PCT", 0.999), "dfs.namenode.safemode.threshold-pct (GRANARY_SAFEMODE_THRESHOLD_PCT)")
+	fs.IntVar(&cfg.SafeModeMinDatanodes, "safemode-min-datanodes", envInt("GRANARY_SAFEMODE_MIN_DATANODES", 0), "dfs.namenode.safemode.min.datanodes (GRANARY_SAFEMODE_MIN_DATANODES)")
+	fs.DurationVar(&cfg.SafeModeExtension, "safemode-extension", envDuration("GRANARY_SAFEMODE_EXTENSION", 30e9), "dfs.namenode.safemode.extension (GRANARY_SAFEMODE_EXTENSION)")
+	fs.Int64Var(&cfg.CheckpointTxns, "checkpoint-txns", int64(envInt("GRANARY_CHECKPOINT_TXNS", 1_000_000)), "dfs.namenode.checkpoint.txns (GRANARY_CHECKPOINT_TXNS)")
+	fs.DurationVar(&cfg.CheckpointPeriod, "checkpoint-period", envDuration("GRANARY_CHECKPOINT_PERIOD", 3600e9), "dfs.namenode.checkpoint.period (GRANARY_CHECKPOINT_PERIOD)")
+	fs.DurationVar(&cfg.CheckpointCheck, "checkpoint-check-period", envDuration("GRANARY_CHECKPOINT_CHECK_PERIOD", 60e9), "dfs.namenode.checkpoint.check.period (GRANARY_CHECKPOINT_CHECK_PERIOD)")
+	fs.Int64Var(&cfg.MinBlockSize, "min-block-size", int64(envInt("GRANARY_MIN_BLOCK_SIZE", 1<<20)), "dfs.namenode.fs-limits.min-block-size (GRANARY_MIN_BLOCK_SIZE)")
+	fs.Int64Var(&cfg.TrashInterval, "trash-interval", int64(envInt("GRANARY_TRASH_INTERVAL", 0)), "fs.trash.interval in minutes: granary fs -rm moves to the trash, checkpoints older than this are deleted (0: no trash; GRANARY_TRASH_INTERVAL)")
 	cfg.TrashCheckpointInterval = time.Duration(envInt("GRANARY_TRASH_CHECKPOINT_INTERVAL", 0)) * time.Minute
-	fs.Func("trash-checkpoint-interval", "fs.trash.checkpoint.interval in minutes (0: the trash interval)", func(v string) error {
+	fs.Func("trash-checkpoint-interval", "fs.trash.checkpoint.interval in minutes (0: the trash interval; GRANARY_TRASH_CHECKPOINT_INTERVAL)", func(v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
 		cfg.TrashCheckpointInterval = time.Duration(n) * time.Minute
 		return err
@@ -56,9 +56,9 @@ func metadataCmd(ctx context.Context, args []string, run bool) error {
 	}
 	var cfg metadata.Config
 	level, dbConns := metadataFlags(fs, &cfg)
-	force := fs.Bool("force", false, "format: erase an existing namespace")
-	clusterID := fs.String("clusterid", "", "format: use this cluster ID instead of a new one")
-	formatIfNeeded := fs.Bool("format-if-needed", false, "run: format the namespace first when the database holds none (never re-formats), then create /tmp (1777) and /user (755)")
+	force := fs.Bool("force", envBool("GRANARY_FORMAT_FORCE", false), "format: erase an existing namespace (GRANARY_FORMAT_FORCE)")
+	clusterID := fs.String("clusterid", env("GRANARY_CLUSTER_ID", ""), "format: use this cluster ID instead of a new one (GRANARY_CLUSTER_ID)")
+	formatIfNeeded := fs.Bool("format-if-needed", envBool("GRANARY_FORMAT_IF_NEEDED", false), "run: format the namespace first when the database holds none (never re-formats), then create /tmp (1777) and /user (755) (GRANARY_FORMAT_IF_NEEDED)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -26,12 +26,12 @@ func coordinatorCmd(ctx context.Context, args []string, run bool) error {
 	fs.DurationVar(&cfg.HTTPIdleTimeout, "http-idle-timeout", envDuration("GRANARY_HTTP_IDLE_TIMEOUT", 60e9), "hadoop.http.idle_timeout.ms: idle keep-alive connections are closed after this (GRANARY_HTTP_IDLE_TIMEOUT)")
 	fs.StringVar(&cfg.TopologyFile, "topology-file", env("GRANARY_TOPOLOGY_FILE", ""), "host-to-rack table, lines \"host /rack\" (GRANARY_TOPOLOGY_FILE)")
 	fs.StringVar(&cfg.HostsExcludeFile, "hosts-exclude-file", env("GRANARY_HOSTS_EXCLUDE_FILE", ""), "dfs.hosts.exclude: datanodes to decommission, re-read by admin -refreshNodes (GRANARY_HOSTS_EXCLUDE_FILE)")
-	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat-interval", envDuration("GRANARY_HEARTBEAT_INTERVAL", 3e9), "dfs.heartbeat.interval")
-	fs.DurationVar(&cfg.RecheckInterval, "heartbeat-recheck-interval", envDuration("GRANARY_HEARTBEAT_RECHECK_INTERVAL", 300e9), "dfs.namenode.heartbeat.recheck-interval")
-	fs.DurationVar(&cfg.StaleInterval, "stale-interval", envDuration("GRANARY_STALE_INTERVAL", 30e9), "dfs.namenode.stale.datanode.interval")
-	fs.IntVar(&cfg.MaxFBRLeases, "max-full-block-report-leases", envInt("GRANARY_MAX_FBR_LEASES", 6), "dfs.namenode.max.full.block.report.leases")
-	considerLoad := fs.Bool("consider-load", true, "dfs.namenode.redundancy.considerLoad: placement skips datanodes busier than twice the average")
-	level := fs.String("log-level", env("GRANARY_LOG_LEVEL", "info"), "debug, info, warn or error")
+	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat-interval", envDuration("GRANARY_HEARTBEAT_INTERVAL", 3e9), "dfs.heartbeat.interval (GRANARY_HEARTBEAT_INTERVAL)")
+	fs.DurationVar(&cfg.RecheckInterval, "heartbeat-recheck-interval", envDuration("GRANARY_HEARTBEAT_RECHECK_INTERVAL", 300e9), "dfs.namenode.heartbeat.recheck-interval (GRANARY_HEARTBEAT_RECHECK_INTERVAL)")
+	fs.DurationVar(&cfg.StaleInterval, "stale-interval", envDuration("GRANARY_STALE_INTERVAL", 30e9), "dfs.namenode.stale.datanode.interval (GRANARY_STALE_INTERVAL)")
+	fs.IntVar(&cfg.MaxFBRLeases, "max-full-block-report-leases", envInt("GRANARY_MAX_FBR_LEASES", 6), "dfs.namenode.max.full.block.report.leases (GRANARY_MAX_FBR_LEASES)")
+	considerLoad := fs.Bool("consider-load", envBool("GRANARY_CONSIDER_LOAD", true), "dfs.namenode.redundancy.considerLoad: placement skips datanodes busier than twice the average (GRANARY_CONSIDER_LOAD)")
+	level := fs.String("log-level", env("GRANARY_LOG_LEVEL", "info"), "debug, info, warn or error (GRANARY_LOG_LEVEL)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -71,15 +71,15 @@ func datanodeCmd(ctx context.Context, args []string, run bool) error {
 	fs.StringVar(&cfg.Superuser, "superuser", env("GRANARY_SUPERUSER", ""), "superuser name, who may run the admin endpoints; default the user running the service (GRANARY_SUPERUSER)")
 	fs.StringVar(&cfg.Supergroup, "supergroup", env("GRANARY_SUPERGROUP", "supergroup"), "dfs.permissions.superusergroup (GRANARY_SUPERGROUP)")
 	fs.DurationVar(&cfg.HTTPIdleTimeout, "http-idle-timeout", envDuration("GRANARY_HTTP_IDLE_TIMEOUT", 60e9), "hadoop.http.idle_timeout.ms: idle keep-alive connections are closed after this (GRANARY_HTTP_IDLE_TIMEOUT)")
-	fs.StringVar(&cfg.HostName, "hostname", env("GRANARY_DATANODE_HOSTNAME", ""), "advertised host name (default: the machine's)")
-	fs.StringVar(&cfg.IPAddr, "ip", env("GRANARY_DATANODE_IP", "127.0.0.1"), "advertised IP address")
-	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat-interval", envDuration("GRANARY_HEARTBEAT_INTERVAL", 3e9), "dfs.heartbeat.interval")
-	fs.DurationVar(&cfg.BlockReportInterval, "blockreport-interval", envDuration("GRANARY_BLOCKREPORT_INTERVAL", 6*3600e9), "dfs.blockreport.intervalMsec")
-	fs.DurationVar(&cfg.BlockReportInitialDelay, "blockreport-initial-delay", envDuration("GRANARY_BLOCKREPORT_INITIAL_DELAY", 0), "dfs.blockreport.initialDelay")
-	fs.IntVar(&cfg.SplitThreshold, "blockreport-split-threshold", envInt("GRANARY_BLOCKREPORT_SPLIT_THRESHOLD", 1_000_000), "dfs.blockreport.split.threshold")
-	fs.DurationVar(&cfg.VolumeCheckInterval, "volume-check-interval", envDuration("GRANARY_VOLUME_CHECK_INTERVAL", 60e9), "how often every volume is probed (a failed one is taken out; a full one is not failed)")
-	fs.IntVar(&cfg.FailedVolumesTolerated, "failed-volumes-tolerated", envInt("GRANARY_FAILED_VOLUMES_TOLERATED", 0), "dfs.datanode.failed.volumes.tolerated")
-	level := fs.String("log-level", env("GRANARY_LOG_LEVEL", "info"), "debug, info, warn or error")
+	fs.StringVar(&cfg.HostName, "hostname", env("GRANARY_DATANODE_HOSTNAME", ""), "advertised host name (default: the machine's; GRANARY_DATANODE_HOSTNAME)")
+	fs.StringVar(&cfg.IPAddr, "ip", env("GRANARY_DATANODE_IP", "127.0.0.1"), "advertised IP address (GRANARY_DATANODE_IP)")
+	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat-interval", envDuration("GRANARY_HEARTBEAT_INTERVAL", 3e9), "dfs.heartbeat.interval (GRANARY_HEARTBEAT_INTERVAL)")
+	fs.DurationVar(&cfg.BlockReportInterval, "blockreport-interval", envDuration("GRANARY_BLOCKREPORT_INTERVAL", 6*3600e9), "dfs.blockreport.intervalMsec (GRANARY_BLOCKREPORT_INTERVAL)")
+	fs.DurationVar(&cfg.BlockReportInitialDelay, "blockreport-initial-delay", envDuration("GRANARY_BLOCKREPORT_INITIAL_DELAY", 0), "dfs.blockreport.initialDelay (GRANARY_BLOCKREPORT_INITIAL_DELAY)")
+	fs.IntVar(&cfg.SplitThreshold, "blockreport-split-threshold", envInt("GRANARY_BLOCKREPORT_SPLIT_THRESHOLD", 1_000_000), "dfs.blockreport.split.threshold (GRANARY_BLOCKREPORT_SPLIT_THRESHOLD)")
+	fs.DurationVar(&cfg.VolumeCheckInterval, "volume-check-interval", envDuration("GRANARY_VOLUME_CHECK_INTERVAL", 60e9), "how often every volume is probed (a failed one is taken out; a full one is not failed) (GRANARY_VOLUME_CHECK_INTERVAL)")
+	fs.IntVar(&cfg.FailedVolumesTolerated, "failed-volumes-tolerated", envInt("GRANARY_FAILED_VOLUMES_TOLERATED", 0), "dfs.datanode.failed.volumes.tolerated (GRANARY_FAILED_VOLUMES_TOLERATED)")
+	level := fs.String("log-level", env("GRANARY_LOG_LEVEL", "info"), "debug, info, warn or error (GRANARY_LOG_LEVEL)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -32,7 +32,7 @@ func startProcess(t *testing.T, bin, db string) *process {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "metadata", "-database-url", db, "-http-addr", fmt.Sprintf("127.0.0.1:%d", port),
+	cmd := exec.Command(bin, "metadata", "-database-url", db, "-nats-url", "", "-http-addr", fmt.Sprintf("127.0.0.1:%d", port),
 		"-superuser", "hdfs", "-safemode-extension", "0", "-log-level", "warn")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
