@@ -222,6 +222,26 @@ func TestWebUI(t *testing.T) {
 	if n := evalInt(t, ctx, `document.querySelectorAll("#blocks tbody tr").length`); n != 3 {
 		t.Fatalf("file page lists %d blocks, want 3", n)
 	}
+	// Locations are host:port of real datanodes (the page once read a
+	// field the API does not send: "host:undefined").
+	var locs string
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`[...document.querySelectorAll("#blocks tbody tr td:last-child")].map(td => td.textContent).join(";")`, &locs)); err != nil {
+		t.Fatal(err)
+	}
+	for _, loc := range strings.FieldsFunc(locs, func(r rune) bool { return r == ';' || r == ',' || r == ' ' }) {
+		if _, port, ok := strings.Cut(loc, ":"); !ok || port == "" || port == "undefined" || strings.Trim(port, "0123456789") != "" {
+			t.Fatalf("block location %q is not host:port (all: %q)", loc, locs)
+		}
+	}
+	// The sticky bit shows, as ls shows it: /tmp is drwxrwxrwt.
+	show(t, ctx, "browse/")
+	var tmpMode string
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`[...document.querySelectorAll("#listing tr")].filter(tr => tr.textContent.includes("tmp")).map(tr => tr.cells[0].textContent).join()`, &tmpMode)); err != nil {
+		t.Fatal(err)
+	}
+	if tmpMode != "drwxrwxrwt" {
+		t.Fatalf("/tmp's mode in the listing: %q, want drwxrwxrwt", tmpMode)
+	}
 	if got := download(t, ctx, "browse/ui/dir/big"); !bytes.Equal(got, data) {
 		t.Fatalf("the download link returned %d bytes, want the %d written", len(got), len(data))
 	}

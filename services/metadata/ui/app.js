@@ -171,17 +171,20 @@ async function uploadFile(dir, file) {
   }
 }
 
+// perm renders a WebHDFS octal permission as ls does: the sticky bit (1000)
+// shows as t (or T without other-execute) in the last place.
 function perm(octal) {
   const p = parseInt(octal, 8), s = "rwxrwxrwx";
   let out = "";
   for (let i = 0; i < 9; i++) out += (p & (1 << (8 - i))) ? s[i] : "-";
+  if (p & 0o1000) out = out.slice(0, 8) + ((p & 1) ? "t" : "T");
   return out;
 }
 
 async function fileDetails(path, st, userForm) {
   const lb = (await getJSON("api/v1/blockLocations?path=" + encodeURIComponent(path) + "&user.name=" + encodeURIComponent(user()))).LocatedBlocks;
   const rows = lb.locatedBlocks.map(b => [b.block.blockId, b.block.generationStamp, bytes(b.block.numBytes),
-    b.locations.map(l => l.hostName + ":" + l.httpPort).join(", ")]);
+    b.locations.map(l => l.hostName + ":" + l.infoPort).join(", ")]);
   return [el("h2", {}, "File information"), crumbs(path), userForm,
     kv([["Size", bytes(st.length)], ["Replication", st.replication], ["Block size", bytes(st.blockSize)], ["Owner", st.owner + ":" + st.group],
       ["Permission", "-" + perm(st.permission)], ["Last modified", when(st.modificationTime)]]),
