@@ -24,7 +24,10 @@ import (
 	"github.com/granary-fs/granary/internal/errs"
 )
 
-const fsUsage = `Usage: granary fs [-fs URL] [-D key=value]... <command> [args]
+const fsUsage = `Usage: granary fs [-fs URI] [-D key=value]... <command> [args]
+  URI: hdfs://host:port, webhdfs://host:port or http://host:port (WebHDFS;
+  the port defaults to 9870); paths are absolute, URIs of the same cluster,
+  or relative to /user/<you>. -D fs.defaultFS=URI, -D user.name=NAME.
   -ls [-C] [-d] [-h] [-q] [-R] [-t] [-S] [-r] [-u] <path>...  -mkdir [-p] <path>...
   -put [-f] [-d] <localsrc>... <dst> -get <src> <localdst>
   -cat <src>...                      -text <src>...
@@ -66,23 +69,35 @@ func fsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if v, ok := conf["fs.defaultFS"]; ok {
 		base = v
 	}
+	base, err := fsBaseURL(base)
+	if err != nil {
+		fmt.Fprintf(stderr, "-fs: %v\n", err)
+		return 2
+	}
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, fsUsage)
 		return 2
 	}
-	c := client.New(base, currentUser())
+	switch args[0] {
+	case "--help", "-h", "-help", "-usage":
+		fmt.Fprintln(stdout, fsUsage)
+		return 0
+	}
+	userName := cmp.Or(conf["user.name"], currentUser())
+	c := client.New(base, userName)
 	c.UseDatanodeHostname = cmp.Or(conf["dfs.client.use.datanode.hostname"], os.Getenv("GRANARY_USE_DATANODE_HOSTNAME")) == "true"
 	c.ReplaceDatanodeOnFailure = strings.ToUpper(conf["dfs.client.block.write.replace-datanode-on-failure.policy"])
 	if conf["dfs.client.block.write.replace-datanode-on-failure.enable"] == "false" {
 		c.ReplaceDatanodeOnFailure = "NEVER"
 	}
 	c.ReplaceDatanodeBestEffort = conf["dfs.client.block.write.replace-datanode-on-failure.best-effort"] == "true"
-	sh := &shell{c: c, ctx: ctx, out: stdout, errw: stderr, cmd: strings.TrimPrefix(args[0], "-")}
+	sh := &shell{c: c, ctx: ctx, out: stdout, errw: stderr, cmd: strings.TrimPrefix(args[0], "-"), base: base}
 	return sh.run(args[0], args[1:])
 }
 
 type shell struct {
 	c    *client.Client
+	base string // the metadata service's URL
 	ctx  context.Context
 	out  io.Writer
 	errw io.Writer
@@ -133,14 +148,18 @@ func (s *shell) run(command string, args []string) int {
 		flags   string
 		minArgs int
 		fn      func(f map[byte]bool, args []string) int
+		paths   operands // which operands are cluster paths
 	}
 	cmds := map[string]handler{
-		"-ls": {"CdhqRrStu", 0, s.lsCmd}, "-mkdir": {"p", 1, s.mkdir}, "-put": {"fd", 2, s.put}, "-copyFromLocal": {"fd", 2, s.put},
-		"-get": {"", 2, s.get}, "-copyToLocal": {"", 2, s.get}, "-cat": {"", 1, s.cat}, "-text": {"", 1, s.cat},
-		"-rm": {"rRfT", 1, s.rm}, "-mv": {"", 2, s.mv}, "-du": {"sh", 0, s.du}, "-count": {"hqv", 1, s.count},
-		"-stat": {"", 1, s.stat}, "-checksum": {"", 1, s.checksum}, "-setrep": {"Rw", 2, s.setrep},
-		"-chmod": {"R", 2, s.chmod}, "-chown": {"R", 2, s.chown}, "-touchz": {"", 1, s.touchz},
-		"-tail": {"fs", 1, s.tail}, "-appendToFile": {"", 2, s.appendToFile}, "-test": {"defsz", 1, s.test},
+		"-ls": {"CdhqRrStu", 0, s.lsCmd, allPaths}, "-mkdir": {"p", 1, s.mkdir, allPaths},
+		"-put": {"fd", 2, s.put, lastPath}, "-copyFromLocal": {"fd", 2, s.put, lastPath},
+		"-get": {"", 2, s.get, allButLast}, "-copyToLocal": {"", 2, s.get, allButLast},
+		"-cat": {"", 1, s.cat, allPaths}, "-text": {"", 1, s.cat, allPaths},
+		"-rm": {"rRfT", 1, s.rm, allPaths}, "-mv": {"", 2, s.mv, allPaths}, "-du": {"sh", 0, s.du, allPaths},
+		"-count": {"hqv", 1, s.count, allPaths}, "-stat": {"", 1, s.stat, statPaths}, "-checksum": {"", 1, s.checksum, allPaths},
+		"-setrep": {"Rw", 2, s.setrep, allButFirst}, "-chmod": {"R", 2, s.chmod, allButFirst}, "-chown": {"R", 2, s.chown, allButFirst},
+		"-touchz": {"", 1, s.touchz, allPaths}, "-tail": {"fs", 1, s.tail, lastPath},
+		"-appendToFile": {"", 2, s.appendToFile, lastPath}, "-test": {"defsz", 1, s.test, allPaths},
 	}
 	h, ok := cmds[command]
 	if !ok {
@@ -155,8 +174,32 @@ func (s *shell) run(command string, args []string) int {
 		fmt.Fprintf(s.errw, "%s: %v\nUsage: granary fs [%s ...]\n", s.cmd, err, command)
 		return 2
 	}
+	for i := range operands {
+		if !h.paths(i, len(operands), operands[i]) {
+			continue
+		}
+		p, err := resolve(s.base, s.c.User(), operands[i])
+		if err != nil {
+			fmt.Fprintf(s.errw, "%s: %v\n", s.cmd, err)
+			return 1
+		}
+		operands[i] = p
+	}
 	return h.fn(f, operands)
 }
+
+// operands tells which of a command's operands are cluster paths (the
+// others are local files, modes, owners or counts).
+type operands func(i, n int, arg string) bool
+
+var (
+	allPaths    operands = func(int, int, string) bool { return true }
+	lastPath    operands = func(i, n int, _ string) bool { return i == n-1 }
+	allButLast  operands = func(i, n int, _ string) bool { return i < n-1 }
+	allButFirst operands = func(i, _ int, _ string) bool { return i > 0 }
+	// -stat [format] <path>...: a first operand with a % is the format.
+	statPaths operands = func(i, n int, arg string) bool { return i > 0 || !strings.Contains(arg, "%") || n == 1 }
+)
 
 func modeString(st api.FileStatus) string {
 	m, _ := strconv.ParseUint(st.Permission, 8, 16)
@@ -201,7 +244,7 @@ func humanSize(n int64) string {
 // instead of modification time.
 func (s *shell) lsCmd(f map[byte]bool, args []string) int {
 	if len(args) == 0 {
-		args = []string{"/user/" + currentUser()}
+		args = []string{"/user/" + s.c.User()}
 	}
 	rc := 0
 	for _, p := range args {
@@ -592,7 +635,7 @@ func (s *shell) mv(_ map[byte]bool, args []string) int {
 
 func (s *shell) du(f map[byte]bool, args []string) int {
 	if len(args) == 0 {
-		args = []string{"/user/" + currentUser()}
+		args = []string{"/user/" + s.c.User()}
 	}
 	size := func(n int64) string {
 		if f['h'] {

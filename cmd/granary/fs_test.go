@@ -310,3 +310,46 @@ func TestChmodModes(t *testing.T) {
 		}
 	}
 }
+
+// TestFsPathsAsHadoopTypesThem: relative paths are taken from the user's
+// home directory, and hdfs://, webhdfs:// and http:// URIs name the
+// cluster, in -fs, in fs.defaultFS and in path arguments.
+func TestFsPathsAsHadoopTypesThem(t *testing.T) {
+	c, run, must := fsCluster(t, nil)
+	hostport := strings.TrimPrefix(c.MetadataURL, "http://")
+	local := filepath.Join(t.TempDir(), "a.txt")
+	if err := os.WriteFile(local, []byte("relative\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	must("-mkdir", "-p", "docs/sub")
+	must("-put", local, "f")
+	must("-put", local, "docs/sub")
+	if out := must("-cat", "hdfs://"+hostport+"/user/alice/f"); out != "relative\n" {
+		t.Fatalf("-cat of an hdfs:// URI: %q", out)
+	}
+	if out := must("-cat", "webhdfs://"+hostport+"/user/alice/docs/sub/a.txt"); out != "relative\n" {
+		t.Fatalf("-cat of a webhdfs:// URI: %q", out)
+	}
+	if out := must("-stat", "%n %b", "f"); out != "f 9\n" {
+		t.Fatalf("-stat of a relative path: %q", out)
+	}
+	if out := must("-ls", "-C"); !strings.Contains(out, "/user/alice/docs") || !strings.Contains(out, "/user/alice/f") {
+		t.Fatalf("-ls with no path lists the home directory: %q", out)
+	}
+	ctx := context.Background()
+	for _, fsArgs := range [][]string{{"-fs", "hdfs://" + hostport}, {"-fs", "webhdfs://" + hostport}, {"-D", "fs.defaultFS=hdfs://" + hostport}} {
+		var out, errb bytes.Buffer
+		if code := fsCmd(ctx, append(fsArgs, "-cat", "f"), &out, &errb); code != 0 || out.String() != "relative\n" {
+			t.Fatalf("%v -cat f: %d %q %q", fsArgs, code, out.String(), errb.String())
+		}
+	}
+	if code, _, errb := run("-cat", "hdfs://elsewhere:8020/user/alice/f"); code != 1 || !strings.Contains(errb, "Wrong FS: hdfs://elsewhere:8020/user/alice/f") {
+		t.Fatalf("a path on another cluster: %d %q", code, errb)
+	}
+	for _, h := range []string{"--help", "-help", "-h", "-usage"} {
+		var out, errb bytes.Buffer
+		if code := fsCmd(ctx, []string{h}, &out, &errb); code != 0 || !strings.Contains(out.String(), "-ls") {
+			t.Fatalf("granary fs %s: %d %q %q", h, code, out.String(), errb.String())
+		}
+	}
+}
