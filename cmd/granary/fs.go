@@ -37,7 +37,12 @@ const fsUsage = `Usage: granary fs [-fs URI] [-D key=value]... <command> [args]
   -setrep [-R] [-w] <rep> <path>...  -chmod [-R] <mode> <path>...
   -chown [-R] <owner>[:<group>] <path>...  -touchz <path>...
   -tail [-f] [-s <ms>] <file>        -appendToFile <localsrc>... <dst>
-  -test -[defsz] <path>`
+  -test -[defsz] <path>              -cp [-f] [-p] <src>... <dst>
+  -head <file>                       -truncate [-w] <length> <path>...
+  -concat <target> <src>...          -getmerge [-nl] <src> <localdst>
+  -rmdir [--ignore-fail-on-non-empty] <dir>...  -find <path>... [-name|-iname <pattern>] [-print|-print0]
+  -df [-h] [<path>...]               -expunge
+  -copyFromLocal, -moveFromLocal, -copyToLocal (as -put and -get)`
 
 // fsCmd is `granary fs`, HDFS's `hdfs dfs`: same commands, same output.
 func fsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -128,6 +133,10 @@ func (s *shell) fail(p string, err error) int {
 func flags(args []string, allowed string) (map[byte]bool, []string, error) {
 	set := map[byte]bool{}
 	for len(args) > 0 && strings.HasPrefix(args[0], "-") && len(args[0]) > 1 {
+		if args[0] == "--ignore-fail-on-non-empty" && strings.Contains(allowed, "I") {
+			set['I'], args = true, args[1:]
+			continue
+		}
 		for _, f := range []byte(args[0][1:]) {
 			if !strings.ContainsRune(allowed, rune(f)) {
 				if args[0] == "-skipTrash" && strings.Contains(allowed, "T") {
@@ -160,6 +169,11 @@ func (s *shell) run(command string, args []string) int {
 		"-setrep": {"Rw", 2, s.setrep, allButFirst}, "-chmod": {"R", 2, s.chmod, allButFirst}, "-chown": {"R", 2, s.chown, allButFirst},
 		"-touchz": {"", 1, s.touchz, allPaths}, "-tail": {"fs", 1, s.tail, lastPath},
 		"-appendToFile": {"", 2, s.appendToFile, lastPath}, "-test": {"defsz", 1, s.test, allPaths},
+		"-cp": {"fp", 2, s.cp, allPaths}, "-head": {"", 1, s.head, allPaths}, "-truncate": {"w", 2, s.truncate, allButFirst},
+		"-concat": {"", 2, s.concat, allPaths}, "-getmerge": {"nl", 2, s.getmerge, allButLast},
+		"-moveFromLocal": {"fd", 2, s.moveFromLocal, lastPath}, "-moveToLocal": {"", 0, s.moveToLocal, noPaths},
+		"-rmdir": {"I", 1, s.rmdir, allPaths}, "-find": {"", 0, s.find, noPaths}, "-df": {"h", 0, s.df, allPaths},
+		"-expunge": {"", 0, s.expunge, noPaths},
 	}
 	h, ok := cmds[command]
 	if !ok {
@@ -197,6 +211,7 @@ var (
 	lastPath    operands = func(i, n int, _ string) bool { return i == n-1 }
 	allButLast  operands = func(i, n int, _ string) bool { return i < n-1 }
 	allButFirst operands = func(i, _ int, _ string) bool { return i > 0 }
+	noPaths     operands = func(int, int, string) bool { return false }
 	// -stat [format] <path>...: a first operand with a % is the format.
 	statPaths operands = func(i, n int, arg string) bool { return i > 0 || !strings.Contains(arg, "%") || n == 1 }
 )

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -352,4 +353,124 @@ func TestFsPathsAsHadoopTypesThem(t *testing.T) {
 			t.Fatalf("granary fs %s: %d %q %q", h, code, out.String(), errb.String())
 		}
 	}
+}
+
+// TestFsMoreCommands: the hdfs dfs commands granary fs lacked: -cp, -head,
+// -truncate, -concat, -getmerge, -rmdir, -find, -df, -moveFromLocal,
+// -moveToLocal, -expunge.
+func TestFsMoreCommands(t *testing.T) {
+	c, run, must := fsCluster(t, nil)
+	ctx := context.Background()
+	cl := client.New(c.MetadataURL, "alice")
+	data := make([]byte, 2000)
+	rand.New(rand.NewSource(5)).Read(data)
+	write := func(p string, b []byte) {
+		t.Helper()
+		w, err := cl.Create(ctx, p, client.CreateOptions{BlockSize: 1024})
+		if err == nil {
+			_, err = w.Write(b)
+		}
+		if err == nil {
+			err = w.Close()
+		}
+		if err != nil {
+			t.Fatalf("writing %s: %v", p, err)
+		}
+	}
+	must("-mkdir", "-p", "/m/dir")
+	write("/m/a", data)
+
+	must("-cp", "/m/a", "/m/b")
+	if out := must("-cat", "/m/b"); out != string(data) {
+		t.Fatal("-cp copied other bytes")
+	}
+	if code, _, errb := run("-cp", "/m/a", "/m/b"); code != 1 || !strings.Contains(errb, "File exists") {
+		t.Fatalf("-cp onto an existing file: %d %q", code, errb)
+	}
+	must("-chmod", "600", "/m/a")
+	must("-cp", "-f", "-p", "/m/a", "/m/b")
+	if out := must("-ls", "/m/b"); !strings.HasPrefix(out, "-rw------- ") {
+		t.Fatalf("-cp -p kept no permission: %q", out)
+	}
+
+	if out := must("-head", "/m/a"); out != string(data[:1024]) {
+		t.Fatalf("-head printed %d bytes, want the first 1024", len(out))
+	}
+	if code, _, errb := run("-head", "/m/dir"); code != 1 || !strings.Contains(errb, "Is a directory") {
+		t.Fatalf("-head of a directory: %d %q", code, errb)
+	}
+
+	must("-truncate", "-w", "1500", "/m/b")
+	if out := must("-stat", "%b", "/m/b"); out != "1500\n" {
+		t.Fatalf("-truncate -w 1500: length %q", out)
+	}
+
+	write("/m/t", data[:1024])
+	write("/m/c1", data[:1024])
+	write("/m/c2", data[:500])
+	must("-concat", "/m/t", "/m/c1", "/m/c2")
+	if out := must("-stat", "%b", "/m/t"); out != "2548\n" {
+		t.Fatalf("-concat: target length %q, want 2548", out)
+	}
+	if code, _, _ := run("-test", "-e", "/m/c1"); code == 0 {
+		t.Fatal("-concat left a source behind")
+	}
+
+	write("/m/dir/2", []byte("two"))
+	write("/m/dir/1", []byte("one"))
+	merged := filepath.Join(t.TempDir(), "merged")
+	must("-getmerge", "-nl", "/m/dir", merged)
+	if b, err := os.ReadFile(merged); err != nil || string(b) != "one\ntwo\n" {
+		t.Fatalf("-getmerge -nl: %q %v", b, err)
+	}
+
+	if code, _, errb := run("-rmdir", "/m/dir"); code != 1 || !strings.Contains(errb, "Directory is not empty") {
+		t.Fatalf("-rmdir of a non-empty directory: %d %q", code, errb)
+	}
+	must("-rmdir", "--ignore-fail-on-non-empty", "/m/dir")
+	if code, _, errb := run("-rmdir", "/m/a"); code != 1 || !strings.Contains(errb, "Is not a directory") {
+		t.Fatalf("-rmdir of a file: %d %q", code, errb)
+	}
+	must("-mkdir", "/m/empty")
+	must("-rmdir", "/m/empty")
+	if code, _, _ := run("-test", "-e", "/m/empty"); code == 0 {
+		t.Fatal("-rmdir left the empty directory")
+	}
+
+	if out := must("-find", "/m", "-name", "?"); !sameLines(out, "/m\n/m/a\n/m/b\n/m/t\n/m/dir/1\n/m/dir/2\n") {
+		t.Fatalf("-find -name '?': %q", out)
+	}
+	if out := must("-find", "/m", "-iname", "DIR"); out != "/m/dir\n" {
+		t.Fatalf("-find -iname DIR: %q", out)
+	}
+
+	if out := must("-df", "-h"); !strings.Contains(out, "Filesystem") || !strings.Contains(out, "hdfs://") {
+		t.Fatalf("-df -h: %q", out)
+	}
+
+	local := filepath.Join(t.TempDir(), "moving")
+	if err := os.WriteFile(local, []byte("moved"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	must("-moveFromLocal", local, "/m/moved")
+	if _, err := os.Stat(local); !os.IsNotExist(err) {
+		t.Fatalf("-moveFromLocal kept the local file: %v", err)
+	}
+	if out := must("-cat", "/m/moved"); out != "moved" {
+		t.Fatalf("-moveFromLocal: %q", out)
+	}
+	if code, _, errb := run("-moveToLocal", "/m/moved", local); code != 1 || !strings.Contains(errb, "Option '-moveToLocal' is not implemented yet.") {
+		t.Fatalf("-moveToLocal: %d %q", code, errb)
+	}
+	if code, out, errb := run("-expunge"); code != 0 || out != "" {
+		t.Fatalf("-expunge without a trash: %d %q %q", code, out, errb)
+	}
+}
+
+// sameLines compares two outputs as sets of lines.
+func sameLines(a, b string) bool {
+	x, y := strings.Split(a, "\n"), strings.Split(b, "\n")
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(x, y)
 }

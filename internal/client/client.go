@@ -217,6 +217,18 @@ func (c *Client) ServerDefaults(ctx context.Context) (api.FsServerDefaults, erro
 	return r.FsServerDefaults, err
 }
 
+// Truncate cuts a file to newLength (WebHDFS TRUNCATE); false when the last
+// block is being recovered and the file is not closed yet.
+func (c *Client) Truncate(ctx context.Context, path string, newLength int64) (bool, error) {
+	return c.boolean(ctx, http.MethodPost, c.webhdfs(path, "TRUNCATE", "newlength", strconv.FormatInt(newLength, 10)))
+}
+
+// Concat moves the blocks of sources to the end of target (WebHDFS
+// CONCAT); the sources are deleted.
+func (c *Client) Concat(ctx context.Context, target string, sources []string) error {
+	return c.do(ctx, http.MethodPost, c.webhdfs(target, "CONCAT", "sources", strings.Join(sources, ",")), nil, nil)
+}
+
 // User is the user this client acts as.
 func (c *Client) User() string { return c.user }
 
