@@ -286,7 +286,7 @@ func (s *shell) lsDir(p string, f map[byte]bool) error {
 		return err
 	}
 	sortLs(list, f)
-	if !f['R'] && !f['C'] {
+	if !f['R'] && !f['C'] && len(list) > 0 { // Hadoop prints no header for an empty directory
 		fmt.Fprintf(s.out, "Found %d items\n", len(list))
 	}
 	s.adjustLs(list)
@@ -537,8 +537,21 @@ func (s *shell) each(paths []string, fn func(p string) error) int {
 	return rc
 }
 
+// notDirectory refuses a directory where a file is needed, as Hadoop's
+// shell: "`p': Is a directory".
+func (s *shell) notDirectory(p string) error {
+	st, err := s.c.Stat(s.ctx, p)
+	if err == nil && st.Type == "DIRECTORY" {
+		err = errs.E(errs.IO, "`%s': Is a directory", p)
+	}
+	return err
+}
+
 func (s *shell) cat(_ map[byte]bool, args []string) int {
 	return s.each(args, func(p string) error {
+		if err := s.notDirectory(p); err != nil {
+			return err
+		}
 		r, err := s.c.Open(s.ctx, p)
 		if err != nil {
 			return err
@@ -585,7 +598,13 @@ func (s *shell) rm(f map[byte]bool, args []string) int {
 			fmt.Fprintf(s.out, "Moved: '%s' to trash at: %s\n", p, dst)
 			continue
 		}
-		if _, err := s.c.Delete(s.ctx, p, true); err != nil {
+		ok, err := s.c.Delete(s.ctx, p, true)
+		if err == nil && !ok {
+			// The service deleted nothing (the root, say): Hadoop's
+			// PathIOException, and no "Deleted".
+			err = errs.E(errs.IO, "`%s': Input/output error", p)
+		}
+		if err != nil {
 			rc = s.fail(p, err)
 			continue
 		}
@@ -626,6 +645,16 @@ func (s *shell) moveToTrash(p string) (string, error) {
 
 func (s *shell) mv(_ map[byte]bool, args []string) int {
 	srcs, dst := args[:len(args)-1], args[len(args)-1]
+	if len(srcs) > 1 {
+		// Several sources need an existing directory, as Hadoop's.
+		st, err := s.c.Stat(s.ctx, dst)
+		if err == nil && st.Type != "DIRECTORY" {
+			err = errs.E(errs.IO, "`%s': Is not a directory", dst)
+		}
+		if err != nil {
+			return s.fail(dst, err)
+		}
+	}
 	rc := 0
 	for _, src := range srcs {
 		to := s.target(src, dst, len(srcs) > 1)
@@ -635,6 +664,10 @@ func (s *shell) mv(_ map[byte]bool, args []string) int {
 		}
 		if _, err := s.c.Stat(s.ctx, to); err == nil {
 			rc = s.fail(to, errs.E(errs.FileAlreadyExists, "%s", to))
+			continue
+		}
+		if _, err := s.c.Stat(s.ctx, path.Dir(to)); err != nil {
+			rc = s.fail(to, err)
 			continue
 		}
 		ok, err := s.c.Rename(s.ctx, src, to)
@@ -790,6 +823,9 @@ func statFormat(format, p string, st api.FileStatus) string {
 
 func (s *shell) checksum(_ map[byte]bool, args []string) int {
 	return s.each(args, func(p string) error {
+		if err := s.notDirectory(p); err != nil {
+			return err
+		}
 		sum, err := s.c.FileChecksum(s.ctx, p)
 		if err == nil {
 			fmt.Fprintf(s.out, "%s\t%s\t%s\n", p, sum.Algorithm, sum.Bytes)
@@ -1014,6 +1050,10 @@ func (s *shell) touchz(_ map[byte]bool, args []string) int {
 				fmt.Fprintf(s.errw, "touchz: `%s': Not a zero-length file\n", p)
 				rc = 1
 			}
+			continue
+		}
+		if _, err := s.c.Stat(s.ctx, path.Dir(p)); err != nil {
+			rc = s.fail(p, err) // Hadoop's Touchz needs the parent
 			continue
 		}
 		if err := s.c.Touch(s.ctx, p); err != nil {

@@ -106,11 +106,7 @@ func (s *shell) preserve(to string, st api.FileStatus, on bool) error {
 // head is Hadoop's -head <file>: its first kilobyte.
 func (s *shell) head(_ map[byte]bool, args []string) int {
 	p := args[0]
-	st, err := s.c.Stat(s.ctx, p)
-	if err == nil && st.Type == "DIRECTORY" {
-		err = errs.E(errs.IO, "`%s': Is a directory", p)
-	}
-	if err != nil {
+	if err := s.notDirectory(p); err != nil {
 		return s.fail(p, err)
 	}
 	r, err := s.c.Open(s.ctx, p)

@@ -474,3 +474,36 @@ func sameLines(a, b string) bool {
 	slices.Sort(y)
 	return slices.Equal(x, y)
 }
+
+// TestFsFailuresAsHadoop: failures print what Hadoop's shell prints, with
+// its exit codes.
+func TestFsFailuresAsHadoop(t *testing.T) {
+	_, run, must := fsCluster(t, nil)
+	must("-mkdir", "-p", "/f/dir", "/f/empty")
+	must("-touchz", "/f/a", "/f/b")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-cat", "/f/dir"}, "cat: `/f/dir': Is a directory\n"},
+		{[]string{"-checksum", "/f/dir"}, "checksum: `/f/dir': Is a directory\n"},
+		{[]string{"-mv", "/f/a", "/f/b", "/missing"}, "mv: `/missing': No such file or directory\n"},
+		{[]string{"-mv", "/f/a", "/missing/x"}, "mv: `/missing/x': No such file or directory\n"},
+		{[]string{"-touchz", "/missing/x"}, "touchz: `/missing/x': No such file or directory\n"},
+	} {
+		code, out, errb := run(c.args...)
+		if code != 1 || errb != c.want || out != "" {
+			t.Errorf("granary fs %v: %d %q %q, want 1 and %q", c.args, code, out, errb, c.want)
+		}
+	}
+	if out := must("-ls", "/f/empty"); out != "" {
+		t.Errorf("-ls of an empty directory: %q, want nothing (Hadoop prints no Found 0 items)", out)
+	}
+	code, out, errb := run("-rm", "-r", "-skipTrash", "/")
+	if code != 1 || strings.Contains(out, "Deleted /") || !strings.HasPrefix(errb, "rm: ") {
+		t.Errorf("-rm -r /: %d %q %q, want a refusal and no Deleted", code, out, errb)
+	}
+	if code, _, _ := run("-test", "-e", "/f/a"); code != 0 {
+		t.Error("-rm -r / deleted /f/a")
+	}
+}
