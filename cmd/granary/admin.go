@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -15,14 +16,35 @@ import (
 	"github.com/granary-fs/granary/internal/errs"
 )
 
+// adminUsage is dfsadmin's command list, as `granary admin` spells it.
+const adminUsage = `Usage: granary admin
+Note: Administrative commands can only be run as the superuser.
+	[-report [-live] [-dead] [-decommissioning]]
+	[-safemode <enter | leave | get | wait>]
+	[-saveNamespace]
+	[-rollEdits]
+	[-refreshNodes]
+	[-printTopology]
+	[-metasave]
+	[-decommission <datanode UUID>]
+	[-recommission <datanode UUID>]
+	[-help]
+Generic options: -fs <metadata service URL>, -coordinator <coordinator URL>, -user <name>
+`
+
 // adminCmd is `granary admin`, HDFS's dfsadmin: it prints what dfsadmin prints.
 func adminCmd(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("granary admin", flag.ContinueOnError)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), adminUsage) }
 	addr := fs.String("fs", env("GRANARY_METADATA_URL", "http://localhost:9870"), "metadata service URL (GRANARY_METADATA_URL)")
 	userName := fs.String("user", currentUser(), "caller (HADOOP_USER_NAME)")
 	safemode := fs.String("safemode", "", "get, enter, leave or wait")
 	save := fs.Bool("saveNamespace", false, "save the namespace as a new fsimage (in safe mode)")
 	report := fs.Bool("report", false, "print the cluster's capacity and datanodes, as dfsadmin -report")
+	live := fs.Bool("live", false, "-report: live datanodes only")
+	dead := fs.Bool("dead", false, "-report: dead datanodes only")
+	decommissioning := fs.Bool("decommissioning", false, "-report: decommissioning datanodes only")
+	topology := fs.Bool("printTopology", false, "print the datanodes by rack, as dfsadmin -printTopology")
 	decom := fs.String("decommission", "", "start decommissioning the datanode with this UUID")
 	recom := fs.String("recommission", "", "return the datanode with this UUID to service")
 	refresh := fs.Bool("refreshNodes", false, "re-read the coordinator's hosts exclude file")
@@ -34,6 +56,10 @@ func adminCmd(ctx context.Context, args []string, out io.Writer) error {
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("unexpected arguments: %v", fs.Args())}
+	}
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, adminUsage)
+		return usageError{"no admin command given"}
 	}
 	c := &adminClient{base: strings.TrimRight(*addr, "/"), user: *userName, http: &http.Client{Timeout: 15 * time.Minute}}
 	switch {
@@ -54,7 +80,9 @@ func adminCmd(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprintf(out, "Safe mode is %s\n", state)
 		return nil
 	case *report:
-		return printReport(ctx, strings.TrimRight(*coordURL, "/"), out)
+		return printReport(ctx, strings.TrimRight(*coordURL, "/"), out, reportFilter{*live, *dead, *decommissioning})
+	case *topology:
+		return printTopology(ctx, strings.TrimRight(*coordURL, "/"), out)
 	case *roll:
 		var r api.SaveNamespaceResponse
 		if err := c.post(ctx, "/api/v1/admin/rollEdits", &r); err != nil {

@@ -507,3 +507,43 @@ func TestFsFailuresAsHadoop(t *testing.T) {
 		t.Error("-rm -r / deleted /f/a")
 	}
 }
+
+// TestAdminCommands: granary admin as hdfs dfsadmin: -report and its
+// filters, -printTopology, and the command list.
+func TestAdminCommands(t *testing.T) {
+	c, _, _ := fsCluster(t, nil)
+	ctx := context.Background()
+	admin := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := adminCmd(ctx, append([]string{"-fs", c.MetadataURL, "-coordinator", c.CoordinatorURL, "-user", "alice"}, args...), &out)
+		return out.String(), err
+	}
+	var out string
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		o, err := admin("-report")
+		if out = o; err == nil && strings.Contains(o, "Live datanodes (3):") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("-report never showed 3 live datanodes: %v\n%s", err, o)
+		}
+	}
+	if !strings.Contains(out, "Dead datanodes (0):") || strings.Contains(out, "Decommissioning datanodes") {
+		t.Fatalf("-report:\n%s", out)
+	}
+	out, err := admin("-report", "-dead")
+	if err != nil || !strings.Contains(out, "Dead datanodes (0):") || strings.Contains(out, "Live datanodes") || !strings.Contains(out, "Configured Capacity:") {
+		t.Fatalf("-report -dead: %v\n%s", err, out)
+	}
+	out, err = admin("-report", "-decommissioning")
+	if err != nil || !strings.Contains(out, "Decommissioning datanodes (0):") || strings.Contains(out, "Live datanodes") {
+		t.Fatalf("-report -decommissioning: %v\n%s", err, out)
+	}
+	out, err = admin("-printTopology")
+	if err != nil || !strings.HasPrefix(out, "Rack: /default-rack\n") || strings.Count(out, ") In Service\n") != 3 {
+		t.Fatalf("-printTopology: %v\n%s", err, out)
+	}
+	if err := adminCmd(ctx, nil, &bytes.Buffer{}); err == nil {
+		t.Fatal("granary admin with no command succeeded")
+	}
+}

@@ -4,14 +4,21 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sort"
 	"time"
 
 	"github.com/granary-fs/granary/api"
 	"github.com/granary-fs/granary/internal/rest"
 )
 
+// reportFilter is -report's -live, -dead and -decommissioning: with none
+// set, every section is printed.
+type reportFilter struct{ live, dead, decommissioning bool }
+
+func (f reportFilter) all() bool { return !f.live && !f.dead && !f.decommissioning }
+
 // printReport prints the cluster as `hdfs dfsadmin -report` does.
-func printReport(ctx context.Context, coordURL string, out io.Writer) error {
+func printReport(ctx context.Context, coordURL string, out io.Writer, filter reportFilter) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	var cl api.ClusterView
@@ -37,12 +44,18 @@ func printReport(ctx context.Context, coordURL string, out io.Writer) error {
 	fmt.Fprintln(out)
 	fmt.Fprintln(out, "-------------------------------------------------")
 	for _, section := range []struct {
-		title string
-		state string
-	}{{"Live", "live"}, {"Stale", "stale"}, {"Dead", "dead"}} {
+		title, state string
+		on           bool
+	}{
+		{"Live", "live", filter.all() || filter.live}, {"Stale", "stale", filter.all()}, {"Dead", "dead", filter.all() || filter.dead},
+		{"Decommissioning", "decommissioning", filter.decommissioning},
+	} {
+		if !section.on {
+			continue
+		}
 		var nodes []api.DatanodeView
 		for _, d := range dns.Datanodes {
-			if d.State == section.state {
+			if d.State == section.state || section.state == "decommissioning" && d.AdminState == "DECOMMISSION_INPROGRESS" {
 				nodes = append(nodes, d)
 			}
 		}
@@ -53,6 +66,39 @@ func printReport(ctx context.Context, coordURL string, out io.Writer) error {
 		for _, d := range nodes {
 			printDatanode(out, d)
 		}
+	}
+	return nil
+}
+
+// printTopology prints the datanodes by rack, as `hdfs dfsadmin
+// -printTopology` does.
+func printTopology(ctx context.Context, coordURL string, out io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var dns api.DatanodeList
+	if err := rest.GetJSON(ctx, coordURL+"/api/v1/datanodes", &dns); err != nil {
+		return err
+	}
+	racks := map[string][]api.DatanodeView{}
+	for _, d := range dns.Datanodes {
+		racks[d.Rack] = append(racks[d.Rack], d)
+	}
+	names := make([]string, 0, len(racks))
+	for r := range racks {
+		names = append(names, r)
+	}
+	sort.Strings(names)
+	for _, r := range names {
+		fmt.Fprintf(out, "Rack: %s\n", r)
+		nodes := racks[r]
+		sort.Slice(nodes, func(i, j int) bool {
+			return fmt.Sprintf("%s:%d", nodes[i].IPAddr, nodes[i].HTTPPort) < fmt.Sprintf("%s:%d", nodes[j].IPAddr, nodes[j].HTTPPort)
+		})
+		for _, d := range nodes {
+			state := map[string]string{"NORMAL": "In Service", "DECOMMISSION_INPROGRESS": "Decommission In Progress", "DECOMMISSIONED": "Decommissioned"}[d.AdminState]
+			fmt.Fprintf(out, "   %s:%d (%s) %s\n", d.IPAddr, d.HTTPPort, d.HostName, state)
+		}
+		fmt.Fprintln(out)
 	}
 	return nil
 }

@@ -178,10 +178,10 @@ func (s *SafeMode) tipLocked() string {
 		return "Safe mode is OFF."
 	}
 	if s.manual {
-		return `Safe mode is ON. It was turned on manually. Use "hdfs dfsadmin -safemode leave" to turn safe mode off.`
+		return `Safe mode is ON. It was turned on manually. Use "granary admin -safemode leave" to turn safe mode off.`
 	}
 	if s.resourceLow {
-		return "Safe mode is ON. Resources are low on NN. Please add or free up more resources then turn off safe mode manually. NOTE:  If you turn off safe mode before adding resources, the NN will immediately return to safe mode. Use \"hdfs dfsadmin -safemode leave\" to turn safe mode off."
+		return "Safe mode is ON. Resources are low on NN. Please add or free up more resources then turn off safe mode manually. NOTE:  If you turn off safe mode before adding resources, the NN will immediately return to safe mode. Use \"granary admin -safemode leave\" to turn safe mode off."
 	}
 	safe, total, need := s.thresholdBlocks()
 	msg := "Safe mode is ON. "
