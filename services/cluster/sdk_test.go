@@ -43,13 +43,13 @@ func TestGeneratedSDK(t *testing.T) {
 		t.Fatal(err)
 	}
 	me := ptr("me")
-	resp, err := metaRaw.PutWebhdfsV1Path(ctx, "tmp/sdk", &metadata.PutWebhdfsV1PathParams{Op: metadata.MKDIRS, UserName: me})
+	resp, err := metaRaw.WebhdfsPut(ctx, "tmp/sdk", &metadata.WebhdfsPutParams{Op: metadata.MKDIRS, UserName: me})
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("MKDIRS: %v %v", resp, err)
 	}
 	resp.Body.Close()
 	// CREATE: the metadata service names a datanode, the datanode takes the bytes.
-	resp, err = metaRaw.PutWebhdfsV1Path(ctx, "tmp/sdk/f", &metadata.PutWebhdfsV1PathParams{Op: metadata.CREATE, UserName: me, Noredirect: ptr(true)})
+	resp, err = metaRaw.WebhdfsPut(ctx, "tmp/sdk/f", &metadata.WebhdfsPutParams{Op: metadata.CREATE, UserName: me, Noredirect: ptr(true)})
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("CREATE at the metadata service: %v %v", resp, err)
 	}
@@ -60,7 +60,7 @@ func TestGeneratedSDK(t *testing.T) {
 		t.Fatal(err)
 	}
 	data := randomBytes(70_000, 3)
-	resp, err = dn.PutWebhdfsV1PathWithBody(ctx, "tmp/sdk/f", &datanode.PutWebhdfsV1PathParams{
+	resp, err = dn.WebhdfsPutWithBody(ctx, "tmp/sdk/f", &datanode.WebhdfsPutParams{
 		Op: datanode.CREATE, Namenoderpcaddress: loc.Query().Get("namenoderpcaddress"), UserName: me,
 	}, "application/octet-stream", bytes.NewReader(data))
 	if err != nil || resp.StatusCode != 201 {
@@ -68,7 +68,7 @@ func TestGeneratedSDK(t *testing.T) {
 	}
 	resp.Body.Close()
 	// LIST through the typed response.
-	list, err := meta.GetWebhdfsV1PathWithResponse(ctx, "tmp/sdk", &metadata.GetWebhdfsV1PathParams{Op: metadata.LISTSTATUS, UserName: me})
+	list, err := meta.WebhdfsGetWithResponse(ctx, "tmp/sdk", &metadata.WebhdfsGetParams{Op: metadata.LISTSTATUS, UserName: me})
 	if err != nil || list.JSON200 == nil || list.JSON200.FileStatuses == nil || len(*list.JSON200.FileStatuses.FileStatus) != 1 {
 		t.Fatalf("LISTSTATUS: %v %s", err, list.Body)
 	}
@@ -76,14 +76,14 @@ func TestGeneratedSDK(t *testing.T) {
 		t.Fatalf("listed %+v", st)
 	}
 	// OPEN: again through the datanode the metadata service names.
-	resp, err = metaRaw.GetWebhdfsV1Path(ctx, "tmp/sdk/f", &metadata.GetWebhdfsV1PathParams{Op: metadata.OPEN, UserName: me, Noredirect: ptr(true)})
+	resp, err = metaRaw.WebhdfsGet(ctx, "tmp/sdk/f", &metadata.WebhdfsGetParams{Op: metadata.OPEN, UserName: me, Noredirect: ptr(true)})
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("OPEN at the metadata service: %v %v", resp, err)
 	}
 	loc = location(t, resp.Body)
 	resp.Body.Close()
 	dn, _ = datanode.NewClient("http://" + loc.Host)
-	resp, err = dn.GetWebhdfsV1Path(ctx, "tmp/sdk/f", &datanode.GetWebhdfsV1PathParams{
+	resp, err = dn.WebhdfsGet(ctx, "tmp/sdk/f", &datanode.WebhdfsGetParams{
 		Op: datanode.OPEN, Namenoderpcaddress: loc.Query().Get("namenoderpcaddress"), UserName: me,
 	})
 	if err != nil || resp.StatusCode != 200 {
@@ -94,7 +94,7 @@ func TestGeneratedSDK(t *testing.T) {
 	if !bytes.Equal(got, data) {
 		t.Fatalf("read %d bytes, different", len(got))
 	}
-	del, err := meta.DeleteWebhdfsV1PathWithResponse(ctx, "tmp/sdk", &metadata.DeleteWebhdfsV1PathParams{Op: metadata.DELETE, UserName: me, Recursive: ptr(true)})
+	del, err := meta.WebhdfsDeleteWithResponse(ctx, "tmp/sdk", &metadata.WebhdfsDeleteParams{Op: metadata.DELETE, UserName: me, Recursive: ptr(true)})
 	if err != nil || del.JSON200 == nil || del.JSON200.Boolean == nil || !*del.JSON200.Boolean {
 		t.Fatalf("DELETE: %v %s", err, del.Body)
 	}
@@ -103,7 +103,7 @@ func TestGeneratedSDK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dns, err := coord.GetApiV1DatanodesWithResponse(ctx)
+	dns, err := coord.ListDatanodesWithResponse(ctx)
 	if err != nil || dns.JSON200 == nil || dns.JSON200.Datanodes == nil || len(*dns.JSON200.Datanodes) != 3 {
 		t.Fatalf("datanode report: %v %s", err, dns.Body)
 	}

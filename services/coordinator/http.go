@@ -48,6 +48,7 @@ func (s *Service) routes() http.Handler {
 //	@Tags		datanodes
 //	@Produce	json
 //	@Success	200	{object}	api.DatanodeList
+//	@ID			listDatanodes
 //	@Router		/api/v1/datanodes [get]
 func (s *Service) listDatanodes(w http.ResponseWriter, r *http.Request) {
 	_ = rest.WriteJSON(w, http.StatusOK, api.DatanodeList{Datanodes: s.mgr.Datanodes()})
@@ -61,6 +62,7 @@ func (s *Service) listDatanodes(w http.ResponseWriter, r *http.Request) {
 //	@Param		uuid	path		string	true	"datanode UUID"
 //	@Success	200		{object}	api.DatanodeView
 //	@Failure	404		{object}	errs.RemoteExceptionBody
+//	@ID			getDatanode
 //	@Router		/api/v1/datanodes/{uuid} [get]
 func (s *Service) getDatanode(w http.ResponseWriter, r *http.Request) {
 	uuid := chi.URLParam(r, "uuid")
@@ -83,6 +85,7 @@ func (s *Service) getDatanode(w http.ResponseWriter, r *http.Request) {
 //	@Success		200		{object}	api.DatanodeView
 //	@Failure		404		{object}	errs.RemoteExceptionBody
 //	@Failure	403	{object}	errs.RemoteExceptionBody	"AccessControlException: not the superuser"
+//	@ID			decommission
 //	@Router			/api/v1/datanodes/{uuid}/decommission [post]
 func (s *Service) decommission(w http.ResponseWriter, r *http.Request) {
 	s.adminChange(w, r, s.mgr.Decommission, "decommissioning")
@@ -98,6 +101,7 @@ func (s *Service) decommission(w http.ResponseWriter, r *http.Request) {
 //	@Success	200		{object}	api.DatanodeView
 //	@Failure	404		{object}	errs.RemoteExceptionBody
 //	@Failure	403	{object}	errs.RemoteExceptionBody	"AccessControlException: not the superuser"
+//	@ID			recommission
 //	@Router		/api/v1/datanodes/{uuid}/recommission [post]
 func (s *Service) recommission(w http.ResponseWriter, r *http.Request) {
 	s.adminChange(w, r, s.mgr.Recommission, "recommissioned")
@@ -123,6 +127,7 @@ func (s *Service) adminChange(w http.ResponseWriter, r *http.Request, change fun
 //	@Param	user.name	query	string	false	"the caller: the superuser or a member of the supergroup (dr.who when absent)"
 //	@Success		200	{object}	api.RefreshNodesResponse
 //	@Failure		403	{object}	errs.RemoteExceptionBody	"AccessControlException (not the superuser), or IOException: no exclude file configured, or it cannot be read"
+//	@ID			refreshExcludedNodes
 //	@Router			/api/v1/admin/refreshNodes [post]
 func (s *Service) refreshNodes(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.HostsExcludeFile == "" {
@@ -153,6 +158,7 @@ func (s *Service) refreshNodes(w http.ResponseWriter, r *http.Request) {
 //	@Param	user.name	query	string	false	"the caller: the superuser or a member of the supergroup (dr.who when absent)"
 //	@Success	200	{string}	string	"blocks waiting for reconstruction, transfers pending, datanodes"
 //	@Failure	403	{object}	errs.RemoteExceptionBody	"AccessControlException: not the superuser"
+//	@ID			metasave
 //	@Router		/api/v1/admin/metasave [get]
 func (s *Service) metasave(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -165,6 +171,7 @@ func (s *Service) metasave(w http.ResponseWriter, r *http.Request) {
 //	@Tags		cluster
 //	@Produce	json
 //	@Success	200	{object}	api.ClusterView
+//	@ID			getCluster
 //	@Router		/api/v1/cluster [get]
 func (s *Service) getCluster(w http.ResponseWriter, r *http.Request) {
 	_ = rest.WriteJSON(w, http.StatusOK, s.mgr.Cluster())
@@ -179,6 +186,7 @@ func (s *Service) getCluster(w http.ResponseWriter, r *http.Request) {
 //	@Success	200	{object}	api.BlockView
 //	@Failure	400	{object}	errs.RemoteExceptionBody
 //	@Failure	404	{object}	errs.RemoteExceptionBody
+//	@ID			getBlock
 //	@Router		/api/v1/blocks/{id} [get]
 func (s *Service) getBlock(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
@@ -200,6 +208,7 @@ func (s *Service) getBlock(w http.ResponseWriter, r *http.Request) {
 //	@Tags		operations
 //	@Produce	plain
 //	@Success	200	{string}	string	"ok"
+//	@ID			healthz
 //	@Router		/healthz [get]
 func (s *Service) healthz(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte("ok\n"))
@@ -212,6 +221,7 @@ func (s *Service) healthz(w http.ResponseWriter, r *http.Request) {
 //	@Produce	plain
 //	@Success	200	{string}	string	"ready"
 //	@Failure	503	{string}	string	"not ready"
+//	@ID			readyz
 //	@Router		/readyz [get]
 func (s *Service) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.nc == nil || !s.nc.IsConnected() || s.mgr.NeedsResync() {
@@ -228,6 +238,7 @@ func (s *Service) readyz(w http.ResponseWriter, r *http.Request) {
 //	@Tags		operations
 //	@Produce	plain
 //	@Success	200	{string}	string	"Prometheus text exposition format"
+//	@ID			metricsHandler
 //	@Router		/metrics [get]
 func (s *Service) metricsHandler(w http.ResponseWriter, r *http.Request) {
 	rest.Metrics(s.metrics.reg)(w, r)
@@ -239,6 +250,7 @@ func (s *Service) metricsHandler(w http.ResponseWriter, r *http.Request) {
 //	@Tags		operations
 //	@Produce	json
 //	@Success	200	{object}	object	"the contract"
+//	@ID			swaggerJSON
 //	@Router		/swagger.json [get]
 func (s *Service) swaggerJSON(w http.ResponseWriter, r *http.Request) {
 	openapi.Handler("coordinator.swagger.json")(w, r)
@@ -250,6 +262,7 @@ func (s *Service) swaggerJSON(w http.ResponseWriter, r *http.Request) {
 //	@Tags		operations
 //	@Produce	json
 //	@Success	200	{object}	object	"the contract"
+//	@ID			openapiJSON
 //	@Router		/openapi.json [get]
 func (s *Service) openapiJSON(w http.ResponseWriter, r *http.Request) {
 	openapi.Handler("coordinator.openapi.json")(w, r)
@@ -261,6 +274,7 @@ func (s *Service) openapiJSON(w http.ResponseWriter, r *http.Request) {
 //	@Tags		operations
 //	@Produce	plain
 //	@Success	200	{string}	string	"the contract"
+//	@ID			openapiYAML
 //	@Router		/openapi.yaml [get]
 func (s *Service) openapiYAML(w http.ResponseWriter, r *http.Request) {
 	openapi.Handler("coordinator.openapi.yaml")(w, r)
@@ -272,5 +286,6 @@ func (s *Service) openapiYAML(w http.ResponseWriter, r *http.Request) {
 //	@Tags		operations
 //	@Produce	html
 //	@Success	301	{string}	string	"to /docs/index.html"
+//	@ID			docs
 //	@Router		/docs [get]
 func (s *Service) docs(w http.ResponseWriter, r *http.Request) { rest.SwaggerUI()(w, r) }

@@ -64,6 +64,7 @@ func queryInt(r *http.Request, name string, def int64) (int64, error) {
 //	@Success		200		{object}	api.BlockWriteResult
 //	@Failure		400		{object}	errs.RemoteExceptionBody
 //	@Failure		403		{object}	errs.RemoteExceptionBody	"ChecksumException, ReplicaAlreadyExistsException (a replica of this or a newer stamp exists), ReplicaNotFoundException (append), IOException"
+//	@ID			writeBlock
 //	@Router			/api/v1/blocks/{id} [put]
 func (s *Service) writeBlock(w http.ResponseWriter, r *http.Request) {
 	res, err := s.receiveBlock(r)
@@ -248,6 +249,7 @@ func (d *downstream) finish() api.BlockWriteResult {
 //	@Success		206		{file}		binary
 //	@Failure		400		{object}	errs.RemoteExceptionBody
 //	@Failure		403		{object}	errs.RemoteExceptionBody	"ChecksumException (a bad or short replica, reported to the coordinator), ReplicaNotFoundException (a replica whose file is gone is reported deleted), IOException"
+//	@ID			readBlock
 //	@Router			/api/v1/blocks/{id} [get]
 func (s *Service) readBlock(w http.ResponseWriter, r *http.Request) {
 	bpid, id, err := s.blockParams(r)
@@ -373,6 +375,7 @@ func parseRange(h string, size int64) (first, last int64, ok bool) {
 //	@Success	200		{object}	api.BlockChecksum
 //	@Failure	400		{object}	errs.RemoteExceptionBody
 //	@Failure	403		{object}	errs.RemoteExceptionBody
+//	@ID			getBlockChecksum
 //	@Router		/api/v1/blocks/{id}/checksum [get]
 func (s *Service) blockChecksum(w http.ResponseWriter, r *http.Request) {
 	bpid, id, err := s.blockParams(r)

@@ -64,6 +64,7 @@ func allowAnyOrigin(next http.Handler) http.Handler {
 //	@Tags			webhdfs
 //	@Param			path	path	string	true	"file path"
 //	@Success		204
+//	@ID			webhdfsPreflight
 //	@Router			/webhdfs/v1/{path} [options]
 func (s *Service) webhdfsPreflight(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
@@ -107,6 +108,7 @@ type Info struct {
 //	@Tags		datanode
 //	@Produce	json
 //	@Success	200	{object}	Info
+//	@ID			getDatanodeInfo
 //	@Router		/api/v1/info [get]
 func (s *Service) info(w http.ResponseWriter, r *http.Request) {
 	_ = rest.WriteJSON(w, http.StatusOK, s.Info())
@@ -160,6 +162,7 @@ func (s *Service) Info() Info {
 //	@Param		user.name	query	string	false	"the caller: the superuser or a member of the supergroup (dr.who when absent)"
 //	@Success	200	{object}	api.BooleanResponse
 //	@Failure	403	{object}	errs.RemoteExceptionBody	"AccessControlException (not the superuser), or IOException: not registered yet"
+//	@ID			triggerBlockReport
 //	@Router		/api/v1/admin/triggerBlockReport [post]
 func (s *Service) triggerBlockReport(w http.ResponseWriter, r *http.Request) {
 	if s.actor.blockPool() == "" {
@@ -178,6 +181,7 @@ func (s *Service) triggerBlockReport(w http.ResponseWriter, r *http.Request) {
 //	@Param		user.name	query	string	false	"the caller: the superuser or a member of the supergroup (dr.who when absent)"
 //	@Success	200	{object}	api.BooleanResponse
 //	@Failure	403	{object}	errs.RemoteExceptionBody	"AccessControlException: not the superuser"
+//	@ID			refreshNamenodes
 //	@Router		/api/v1/admin/refreshNamenodes [post]
 func (s *Service) refreshNamenodes(w http.ResponseWriter, r *http.Request) {
 	select {
@@ -195,6 +199,7 @@ func (s *Service) refreshNamenodes(w http.ResponseWriter, r *http.Request) {
 //	@Param		user.name	query	string	false	"the caller: the superuser or a member of the supergroup (dr.who when absent)"
 //	@Success	200	{object}	api.BooleanResponse
 //	@Failure	403	{object}	errs.RemoteExceptionBody	"AccessControlException: not the superuser"
+//	@ID			shutdownDatanode
 //	@Router		/api/v1/admin/shutdown [post]
 func (s *Service) shutdownDatanode(w http.ResponseWriter, r *http.Request) {
 	_ = rest.WriteJSON(w, http.StatusOK, api.BooleanResponse{Boolean: true})
@@ -207,6 +212,7 @@ func (s *Service) shutdownDatanode(w http.ResponseWriter, r *http.Request) {
 //	@Tags		operations
 //	@Produce	plain
 //	@Success	200	{string}	string	"ok"
+//	@ID			healthz
 //	@Router		/healthz [get]
 func (s *Service) healthz(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) }
 
@@ -217,6 +223,7 @@ func (s *Service) healthz(w http.ResponseWriter, r *http.Request) { _, _ = w.Wri
 //	@Produce	plain
 //	@Success	200	{string}	string	"ready"
 //	@Failure	503	{string}	string	"not registered"
+//	@ID			readyz
 //	@Router		/readyz [get]
 func (s *Service) readyz(w http.ResponseWriter, r *http.Request) {
 	s.actor.mu.Lock()
@@ -236,6 +243,7 @@ func (s *Service) readyz(w http.ResponseWriter, r *http.Request) {
 //	@Tags		operations
 //	@Produce	plain
 //	@Success	200	{string}	string	"Prometheus text exposition format"
+//	@ID			metricsHandler
 //	@Router		/metrics [get]
 func (s *Service) metricsHandler(w http.ResponseWriter, r *http.Request) {
 	rest.Metrics(s.metrics.reg)(w, r)
@@ -247,6 +255,7 @@ func (s *Service) metricsHandler(w http.ResponseWriter, r *http.Request) {
 //	@Tags		operations
 //	@Produce	json
 //	@Success	200	{object}	object	"the contract"
+//	@ID			swaggerJSON
 //	@Router		/swagger.json [get]
 func (s *Service) swaggerJSON(w http.ResponseWriter, r *http.Request) {
 	openapi.Handler("datanode.swagger.json")(w, r)
@@ -258,6 +267,7 @@ func (s *Service) swaggerJSON(w http.ResponseWriter, r *http.Request) {
 //	@Tags		operations
 //	@Produce	json
 //	@Success	200	{object}	object	"the contract"
+//	@ID			openapiJSON
 //	@Router		/openapi.json [get]
 func (s *Service) openapiJSON(w http.ResponseWriter, r *http.Request) {
 	openapi.Handler("datanode.openapi.json")(w, r)
@@ -269,6 +279,7 @@ func (s *Service) openapiJSON(w http.ResponseWriter, r *http.Request) {
 //	@Tags		operations
 //	@Produce	plain
 //	@Success	200	{string}	string	"the contract"
+//	@ID			openapiYAML
 //	@Router		/openapi.yaml [get]
 func (s *Service) openapiYAML(w http.ResponseWriter, r *http.Request) {
 	openapi.Handler("datanode.openapi.yaml")(w, r)
@@ -280,5 +291,6 @@ func (s *Service) openapiYAML(w http.ResponseWriter, r *http.Request) {
 //	@Tags		operations
 //	@Produce	html
 //	@Success	301	{string}	string	"to /docs/index.html"
+//	@ID			docs
 //	@Router		/docs [get]
 func (s *Service) docs(w http.ResponseWriter, r *http.Request) { rest.SwaggerUI()(w, r) }

@@ -31,6 +31,7 @@ import (
 //	@Failure		400					{object}	errs.RemoteExceptionBody
 //	@Failure		403					{object}	errs.RemoteExceptionBody
 //	@Failure		404					{object}	errs.RemoteExceptionBody
+//	@ID			webhdfsPut
 //	@Router			/webhdfs/v1/{path} [put]
 func (s *Service) webhdfsPut(w http.ResponseWriter, r *http.Request) { s.webhdfs(w, r) }
 
@@ -48,6 +49,7 @@ func (s *Service) webhdfsPut(w http.ResponseWriter, r *http.Request) { s.webhdfs
 //	@Failure	400					{object}	errs.RemoteExceptionBody
 //	@Failure	403					{object}	errs.RemoteExceptionBody
 //	@Failure	404					{object}	errs.RemoteExceptionBody
+//	@ID			webhdfsPost
 //	@Router		/webhdfs/v1/{path} [post]
 func (s *Service) webhdfsPost(w http.ResponseWriter, r *http.Request) { s.webhdfs(w, r) }
 
@@ -68,6 +70,7 @@ func (s *Service) webhdfsPost(w http.ResponseWriter, r *http.Request) { s.webhdf
 //	@Failure		400					{object}	errs.RemoteExceptionBody
 //	@Failure		403					{object}	errs.RemoteExceptionBody
 //	@Failure		404					{object}	errs.RemoteExceptionBody
+//	@ID			webhdfsGet
 //	@Router			/webhdfs/v1/{path} [get]
 func (s *Service) webhdfsGet(w http.ResponseWriter, r *http.Request) { s.webhdfs(w, r) }
 

@@ -35,6 +35,7 @@ type fsckOptions struct {
 //	@Failure		400			{object}	errs.RemoteExceptionBody
 //	@Failure		403			{object}	errs.RemoteExceptionBody
 //	@Failure		404			{object}	errs.RemoteExceptionBody
+//	@ID			fsck
 //	@Router			/api/v1/admin/fsck [get]
 func (s *Service) fsck(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()

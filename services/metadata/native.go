@@ -27,6 +27,7 @@ import (
 //	@Failure		400			{object}	errs.RemoteExceptionBody
 //	@Failure		403			{object}	errs.RemoteExceptionBody
 //	@Failure		404			{object}	errs.RemoteExceptionBody
+//	@ID			nativeCreate
 //	@Router			/api/v1/create [post]
 func (s *Service) nativeCreate(w http.ResponseWriter, r *http.Request) {
 	var req api.CreateRequest
@@ -96,6 +97,7 @@ func (s *Service) nativeCreate(w http.ResponseWriter, r *http.Request) {
 //	@Failure		400			{object}	errs.RemoteExceptionBody
 //	@Failure		403			{object}	errs.RemoteExceptionBody	"AlreadyBeingCreatedException, AccessControlException"
 //	@Failure		404			{object}	errs.RemoteExceptionBody
+//	@ID			nativeAppend
 //	@Router			/api/v1/append [post]
 func (s *Service) nativeAppend(w http.ResponseWriter, r *http.Request) {
 	var req api.AppendRequest
@@ -134,6 +136,7 @@ func (s *Service) nativeAppend(w http.ResponseWriter, r *http.Request) {
 //	@Failure		400			{object}	errs.RemoteExceptionBody
 //	@Failure		403			{object}	errs.RemoteExceptionBody	"LeaseExpiredException, NotReplicatedYetException, IOException (no datanodes)"
 //	@Failure		404			{object}	errs.RemoteExceptionBody
+//	@ID			nativeAddBlock
 //	@Router			/api/v1/addBlock [post]
 func (s *Service) nativeAddBlock(w http.ResponseWriter, r *http.Request) {
 	var req api.AddBlockRequest
@@ -278,6 +281,7 @@ func toDatanodes(in []dnproto.DatanodeInfo) []api.DatanodeInfo {
 //	@Failure	400			{object}	errs.RemoteExceptionBody
 //	@Failure	403			{object}	errs.RemoteExceptionBody
 //	@Failure	404			{object}	errs.RemoteExceptionBody
+//	@ID			nativeAbandonBlock
 //	@Router		/api/v1/abandonBlock [post]
 func (s *Service) nativeAbandonBlock(w http.ResponseWriter, r *http.Request) {
 	var req api.AbandonBlockRequest
@@ -305,6 +309,7 @@ func (s *Service) nativeAbandonBlock(w http.ResponseWriter, r *http.Request) {
 //	@Failure		400			{object}	errs.RemoteExceptionBody
 //	@Failure		403			{object}	errs.RemoteExceptionBody	"LeaseExpiredException, IOException (not the last block)"
 //	@Failure		404			{object}	errs.RemoteExceptionBody
+//	@ID			nativeUpdateBlockForPipeline
 //	@Router			/api/v1/updateBlockForPipeline [post]
 func (s *Service) nativeUpdateBlockForPipeline(w http.ResponseWriter, r *http.Request) {
 	var req api.UpdateBlockForPipelineRequest
@@ -340,6 +345,7 @@ func (s *Service) nativeUpdateBlockForPipeline(w http.ResponseWriter, r *http.Re
 //	@Failure	400			{object}	errs.RemoteExceptionBody
 //	@Failure	403			{object}	errs.RemoteExceptionBody	"LeaseExpiredException, IOException (stale block, stamp not issued)"
 //	@Failure	404			{object}	errs.RemoteExceptionBody
+//	@ID			nativeUpdatePipeline
 //	@Router		/api/v1/updatePipeline [post]
 func (s *Service) nativeUpdatePipeline(w http.ResponseWriter, r *http.Request) {
 	var req api.UpdatePipelineRequest
@@ -378,6 +384,7 @@ func (s *Service) nativeUpdatePipeline(w http.ResponseWriter, r *http.Request) {
 //	@Failure		400			{object}	errs.RemoteExceptionBody
 //	@Failure		403			{object}	errs.RemoteExceptionBody	"LeaseExpiredException, IOException (not the last block, no datanode left)"
 //	@Failure		404			{object}	errs.RemoteExceptionBody
+//	@ID			nativeGetAdditionalDatanode
 //	@Router			/api/v1/getAdditionalDatanode [post]
 func (s *Service) nativeGetAdditionalDatanode(w http.ResponseWriter, r *http.Request) {
 	var req api.GetAdditionalDatanodeRequest
@@ -422,6 +429,7 @@ func (s *Service) nativeGetAdditionalDatanode(w http.ResponseWriter, r *http.Req
 //	@Success		200			{object}	api.BooleanResponse
 //	@Failure		400			{object}	errs.RemoteExceptionBody
 //	@Failure		403			{object}	errs.RemoteExceptionBody	"IOException (no coordinator)"
+//	@ID			nativeReportBadBlocks
 //	@Router			/api/v1/reportBadBlocks [post]
 func (s *Service) nativeReportBadBlocks(w http.ResponseWriter, r *http.Request) {
 	var req api.ReportBadBlocksRequest
@@ -480,6 +488,7 @@ func (s *Service) checkBlockPool(b api.ExtendedBlock) error {
 //	@Failure		400			{object}	errs.RemoteExceptionBody
 //	@Failure		403			{object}	errs.RemoteExceptionBody
 //	@Failure		404			{object}	errs.RemoteExceptionBody
+//	@ID			nativeComplete
 //	@Router			/api/v1/complete [post]
 func (s *Service) nativeComplete(w http.ResponseWriter, r *http.Request) {
 	var req api.CompleteRequest
@@ -518,6 +527,7 @@ func (s *Service) nativeComplete(w http.ResponseWriter, r *http.Request) {
 //	@Param		request	body		api.RenewLeaseRequest	true	"the lease holder"
 //	@Success	200		{object}	api.BooleanResponse
 //	@Failure	400		{object}	errs.RemoteExceptionBody
+//	@ID			nativeRenewLease
 //	@Router		/api/v1/renewLease [post]
 func (s *Service) nativeRenewLease(w http.ResponseWriter, r *http.Request) {
 	var req api.RenewLeaseRequest
@@ -546,6 +556,7 @@ func (s *Service) nativeRenewLease(w http.ResponseWriter, r *http.Request) {
 //	@Failure	400			{object}	errs.RemoteExceptionBody
 //	@Failure	403			{object}	errs.RemoteExceptionBody
 //	@Failure	404			{object}	errs.RemoteExceptionBody
+//	@ID			nativeBlockLocations
 //	@Router		/api/v1/blockLocations [get]
 func (s *Service) nativeBlockLocations(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()

@@ -71,6 +71,7 @@ func (s *Service) routes() http.Handler {
 //	@Tags		operations
 //	@Produce	plain
 //	@Success	200	{string}	string	"Prometheus text exposition format"
+//	@ID			metricsHandler
 //	@Router		/metrics [get]
 func (s *Service) metricsHandler(w http.ResponseWriter, r *http.Request) {
 	rest.Metrics(s.metrics.reg)(w, r)
@@ -82,6 +83,7 @@ func (s *Service) metricsHandler(w http.ResponseWriter, r *http.Request) {
 //	@Tags		operations
 //	@Produce	json
 //	@Success	200	{object}	object	"the contract"
+//	@ID			swaggerJSON
 //	@Router		/swagger.json [get]
 func (s *Service) swaggerJSON(w http.ResponseWriter, r *http.Request) {
 	openapi.Handler("metadata.swagger.json")(w, r)
@@ -93,6 +95,7 @@ func (s *Service) swaggerJSON(w http.ResponseWriter, r *http.Request) {
 //	@Tags		operations
 //	@Produce	plain
 //	@Success	200	{string}	string	"ok"
+//	@ID			healthz
 //	@Router		/healthz [get]
 func (s *Service) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain")
@@ -106,6 +109,7 @@ func (s *Service) healthz(w http.ResponseWriter, r *http.Request) {
 //	@Produce	plain
 //	@Success	200	{string}	string	"ready"
 //	@Failure	503	{string}	string	"loading or failing"
+//	@ID			readyz
 //	@Router		/readyz [get]
 func (s *Service) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain")
@@ -124,6 +128,7 @@ func (s *Service) readyz(w http.ResponseWriter, r *http.Request) {
 //	@Tags			admin
 //	@Produce		json
 //	@Success		200	{object}	StartupProgressView
+//	@ID			startupProgress
 //	@Router			/startupProgress [get]
 func (s *Service) startupProgress(w http.ResponseWriter, r *http.Request) {
 	_ = writeJSON(w, http.StatusOK, s.progress.View())
@@ -151,6 +156,7 @@ func (s *Service) safeModeStatus() api.SafeModeStatus {
 //	@Tags		admin
 //	@Produce	json
 //	@Success	200	{object}	api.SafeModeStatus
+//	@ID			adminSafeModeGet
 //	@Router		/api/v1/admin/safemode [get]
 func (s *Service) adminSafeModeGet(w http.ResponseWriter, r *http.Request) {
 	_ = writeJSON(w, http.StatusOK, s.safeModeStatus())
@@ -168,6 +174,7 @@ func (s *Service) adminSafeModeGet(w http.ResponseWriter, r *http.Request) {
 //	@Success		200			{object}	api.SafeModeStatus
 //	@Failure		400			{object}	errs.RemoteExceptionBody
 //	@Failure		403			{object}	errs.RemoteExceptionBody
+//	@ID			adminSafeMode
 //	@Router			/api/v1/admin/safemode/{action} [post]
 func (s *Service) adminSafeMode(w http.ResponseWriter, r *http.Request) {
 	action := chi.URLParam(r, "action")
@@ -225,6 +232,7 @@ func (s *Service) adminSafeMode(w http.ResponseWriter, r *http.Request) {
 //	@Param			user.name	query		string	false	"caller"
 //	@Success		200			{object}	api.SaveNamespaceResponse
 //	@Failure		403			{object}	errs.RemoteExceptionBody
+//	@ID			adminSaveNamespace
 //	@Router			/api/v1/admin/saveNamespace [post]
 func (s *Service) adminSaveNamespace(w http.ResponseWriter, r *http.Request) {
 	if _, err := s.adminUser(r); err != nil {
@@ -248,6 +256,7 @@ func (s *Service) adminSaveNamespace(w http.ResponseWriter, r *http.Request) {
 //	@Param			user.name	query		string	false	"caller (superuser)"
 //	@Success		200			{object}	api.SaveNamespaceResponse
 //	@Failure		403			{object}	errs.RemoteExceptionBody
+//	@ID			adminRollEdits
 //	@Router			/api/v1/admin/rollEdits [post]
 func (s *Service) adminRollEdits(w http.ResponseWriter, r *http.Request) {
 	if _, err := s.adminUser(r); err != nil {
@@ -278,6 +287,7 @@ func clientHost(r *http.Request) string {
 //	@Tags		operations
 //	@Produce	json
 //	@Success	200	{object}	object	"the contract"
+//	@ID			openapiJSON
 //	@Router		/openapi.json [get]
 func (s *Service) openapiJSON(w http.ResponseWriter, r *http.Request) {
 	openapi.Handler("metadata.openapi.json")(w, r)
@@ -289,6 +299,7 @@ func (s *Service) openapiJSON(w http.ResponseWriter, r *http.Request) {
 //	@Tags		operations
 //	@Produce	plain
 //	@Success	200	{string}	string	"the contract"
+//	@ID			openapiYAML
 //	@Router		/openapi.yaml [get]
 func (s *Service) openapiYAML(w http.ResponseWriter, r *http.Request) {
 	openapi.Handler("metadata.openapi.yaml")(w, r)
@@ -300,5 +311,6 @@ func (s *Service) openapiYAML(w http.ResponseWriter, r *http.Request) {
 //	@Tags		operations
 //	@Produce	html
 //	@Success	301	{string}	string	"to /docs/index.html"
+//	@ID			docs
 //	@Router		/docs [get]
 func (s *Service) docs(w http.ResponseWriter, r *http.Request) { rest.SwaggerUI()(w, r) }

@@ -23,6 +23,7 @@ var uiFiles embed.FS
 //	@Tags			ui
 //	@Produce		html
 //	@Success		200	{string}	string	"HTML"
+//	@ID			uiIndex
 //	@Router			/ [get]
 func (s *Service) uiIndex(w http.ResponseWriter, r *http.Request) {
 	s.uiFile(w, "index.html")
@@ -36,6 +37,7 @@ func (s *Service) uiIndex(w http.ResponseWriter, r *http.Request) {
 //	@Param		file	path		string	true	"asset name"	Enums(app.js,style.css)
 //	@Success	200		{string}	string	"the asset"
 //	@Failure	404		{object}	errs.RemoteExceptionBody
+//	@ID			uiAsset
 //	@Router		/ui/{file} [get]
 func (s *Service) uiAsset(w http.ResponseWriter, r *http.Request) {
 	s.uiFile(w, chi.URLParam(r, "file"))

@@ -76,6 +76,7 @@ var opParamClass = map[string]string{
 //	@Failure		403			{object}	errs.RemoteExceptionBody	"AccessControlException and other IOExceptions"
 //	@Failure		404			{object}	errs.RemoteExceptionBody	"FileNotFoundException"
 //	@Failure		500			{object}	errs.RemoteExceptionBody	"unexpected failure"
+//	@ID			webhdfsGet
 //	@Router			/webhdfs/v1/{path} [get]
 func (s *Service) webhdfsGet(w http.ResponseWriter, r *http.Request) { s.webhdfs(w, r) }
 
@@ -108,6 +109,7 @@ func (s *Service) webhdfsGet(w http.ResponseWriter, r *http.Request) { s.webhdfs
 //	@Failure		403					{object}	errs.RemoteExceptionBody
 //	@Failure		404					{object}	errs.RemoteExceptionBody
 //	@Failure		500					{object}	errs.RemoteExceptionBody
+//	@ID			webhdfsPut
 //	@Router			/webhdfs/v1/{path} [put]
 func (s *Service) webhdfsPut(w http.ResponseWriter, r *http.Request) { s.webhdfs(w, r) }
 
@@ -128,6 +130,7 @@ func (s *Service) webhdfsPut(w http.ResponseWriter, r *http.Request) { s.webhdfs
 //	@Failure		400			{object}	errs.RemoteExceptionBody
 //	@Failure		403			{object}	errs.RemoteExceptionBody
 //	@Failure		404			{object}	errs.RemoteExceptionBody
+//	@ID			webhdfsPost
 //	@Router			/webhdfs/v1/{path} [post]
 func (s *Service) webhdfsPost(w http.ResponseWriter, r *http.Request) { s.webhdfs(w, r) }
 
@@ -145,6 +148,7 @@ func (s *Service) webhdfsPost(w http.ResponseWriter, r *http.Request) { s.webhdf
 //	@Failure		400			{object}	errs.RemoteExceptionBody
 //	@Failure		403			{object}	errs.RemoteExceptionBody
 //	@Failure		404			{object}	errs.RemoteExceptionBody
+//	@ID			webhdfsDelete
 //	@Router			/webhdfs/v1/{path} [delete]
 func (s *Service) webhdfsDelete(w http.ResponseWriter, r *http.Request) { s.webhdfs(w, r) }
 

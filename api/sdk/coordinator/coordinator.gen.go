@@ -137,26 +137,26 @@ type RemoteExceptionBody struct {
 	RemoteException *RemoteException `json:"RemoteException,omitempty"`
 }
 
-// GetApiV1AdminMetasaveParams defines parameters for GetApiV1AdminMetasave.
-type GetApiV1AdminMetasaveParams struct {
+// MetasaveParams defines parameters for Metasave.
+type MetasaveParams struct {
 	// UserName the caller: the superuser or a member of the supergroup (dr.who when absent)
 	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
 }
 
-// PostApiV1AdminRefreshNodesParams defines parameters for PostApiV1AdminRefreshNodes.
-type PostApiV1AdminRefreshNodesParams struct {
+// RefreshExcludedNodesParams defines parameters for RefreshExcludedNodes.
+type RefreshExcludedNodesParams struct {
 	// UserName the caller: the superuser or a member of the supergroup (dr.who when absent)
 	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
 }
 
-// PostApiV1DatanodesUuidDecommissionParams defines parameters for PostApiV1DatanodesUuidDecommission.
-type PostApiV1DatanodesUuidDecommissionParams struct {
+// DecommissionParams defines parameters for Decommission.
+type DecommissionParams struct {
 	// UserName the caller: the superuser or a member of the supergroup (dr.who when absent)
 	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
 }
 
-// PostApiV1DatanodesUuidRecommissionParams defines parameters for PostApiV1DatanodesUuidRecommission.
-type PostApiV1DatanodesUuidRecommissionParams struct {
+// RecommissionParams defines parameters for Recommission.
+type RecommissionParams struct {
 	// UserName the caller: the superuser or a member of the supergroup (dr.who when absent)
 	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
 }
@@ -235,91 +235,91 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 // The interface specification for the client above.
 type ClientInterface interface {
 
-	// GetApiV1AdminMetasave The block manager's queues (dfsadmin -metasave)
+	// Metasave The block manager's queues (dfsadmin -metasave)
 	//
-	// Corresponds with GET /api/v1/admin/metasave (the `GetApiV1AdminMetasave` operationId).
-	GetApiV1AdminMetasave(ctx context.Context, params *GetApiV1AdminMetasaveParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /api/v1/admin/metasave (the `Metasave` operationId).
+	Metasave(ctx context.Context, params *MetasaveParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostApiV1AdminRefreshNodes Re-read the exclude file (dfsadmin -refreshNodes)
+	// RefreshExcludedNodes Re-read the exclude file (dfsadmin -refreshNodes)
 	//
 	// Datanodes listed in the hosts exclude file (by IP, host name, ip:port or UUID) start decommissioning; those no longer listed return to service.
 	//
-	// Corresponds with POST /api/v1/admin/refreshNodes (the `PostApiV1AdminRefreshNodes` operationId).
-	PostApiV1AdminRefreshNodes(ctx context.Context, params *PostApiV1AdminRefreshNodesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /api/v1/admin/refreshNodes (the `RefreshExcludedNodes` operationId).
+	RefreshExcludedNodes(ctx context.Context, params *RefreshExcludedNodesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetApiV1BlocksId One block of the block map with its replica locations
+	// GetBlock One block of the block map with its replica locations
 	//
-	// Corresponds with GET /api/v1/blocks/{id} (the `GetApiV1BlocksId` operationId).
-	GetApiV1BlocksId(ctx context.Context, id int, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /api/v1/blocks/{id} (the `GetBlock` operationId).
+	GetBlock(ctx context.Context, id int, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetApiV1Cluster Cluster totals: capacity, live/stale/dead datanodes, blocks, missing and under-replicated blocks
+	// GetCluster Cluster totals: capacity, live/stale/dead datanodes, blocks, missing and under-replicated blocks
 	//
-	// Corresponds with GET /api/v1/cluster (the `GetApiV1Cluster` operationId).
-	GetApiV1Cluster(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /api/v1/cluster (the `GetCluster` operationId).
+	GetCluster(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetApiV1Datanodes Every datanode with the fields of `hdfs dfsadmin -report`
+	// ListDatanodes Every datanode with the fields of `hdfs dfsadmin -report`
 	//
-	// Corresponds with GET /api/v1/datanodes (the `GetApiV1Datanodes` operationId).
-	GetApiV1Datanodes(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /api/v1/datanodes (the `ListDatanodes` operationId).
+	ListDatanodes(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetApiV1DatanodesUuid One datanode
+	// GetDatanode One datanode
 	//
-	// Corresponds with GET /api/v1/datanodes/{uuid} (the `GetApiV1DatanodesUuid` operationId).
-	GetApiV1DatanodesUuid(ctx context.Context, uuid string, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /api/v1/datanodes/{uuid} (the `GetDatanode` operationId).
+	GetDatanode(ctx context.Context, uuid string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostApiV1DatanodesUuidDecommission Start decommissioning a datanode (dfsadmin -refreshNodes with the node excluded)
+	// Decommission Start decommissioning a datanode (dfsadmin -refreshNodes with the node excluded)
 	//
 	// Its blocks are copied to other datanodes while it keeps serving reads; its adminState goes DECOMMISSION_INPROGRESS, then DECOMMISSIONED.
 	//
-	// Corresponds with POST /api/v1/datanodes/{uuid}/decommission (the `PostApiV1DatanodesUuidDecommission` operationId).
-	PostApiV1DatanodesUuidDecommission(ctx context.Context, uuid string, params *PostApiV1DatanodesUuidDecommissionParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /api/v1/datanodes/{uuid}/decommission (the `Decommission` operationId).
+	Decommission(ctx context.Context, uuid string, params *DecommissionParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostApiV1DatanodesUuidRecommission Return a datanode to service
+	// Recommission Return a datanode to service
 	//
-	// Corresponds with POST /api/v1/datanodes/{uuid}/recommission (the `PostApiV1DatanodesUuidRecommission` operationId).
-	PostApiV1DatanodesUuidRecommission(ctx context.Context, uuid string, params *PostApiV1DatanodesUuidRecommissionParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /api/v1/datanodes/{uuid}/recommission (the `Recommission` operationId).
+	Recommission(ctx context.Context, uuid string, params *RecommissionParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetDocs Swagger UI for this service's OpenAPI 3 contract
+	// Docs Swagger UI for this service's OpenAPI 3 contract
 	//
-	// Corresponds with GET /docs (the `GetDocs` operationId).
-	GetDocs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /docs (the `Docs` operationId).
+	Docs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetHealthz Liveness
+	// Healthz Liveness
 	//
-	// Corresponds with GET /healthz (the `GetHealthz` operationId).
-	GetHealthz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /healthz (the `Healthz` operationId).
+	Healthz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetMetrics Prometheus metrics
+	// MetricsHandler Prometheus metrics
 	//
-	// Corresponds with GET /metrics (the `GetMetrics` operationId).
-	GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /metrics (the `MetricsHandler` operationId).
+	MetricsHandler(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetOpenapiJson This service's API contract (OpenAPI 3.0, JSON)
+	// OpenapiJSON This service's API contract (OpenAPI 3.0, JSON)
 	//
-	// Corresponds with GET /openapi.json (the `GetOpenapiJson` operationId).
-	GetOpenapiJson(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /openapi.json (the `OpenapiJSON` operationId).
+	OpenapiJSON(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetOpenapiYaml This service's API contract (OpenAPI 3.0, YAML)
+	// OpenapiYAML This service's API contract (OpenAPI 3.0, YAML)
 	//
-	// Corresponds with GET /openapi.yaml (the `GetOpenapiYaml` operationId).
-	GetOpenapiYaml(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /openapi.yaml (the `OpenapiYAML` operationId).
+	OpenapiYAML(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetReadyz Readiness: connected to NATS and the block map is synchronised with the namespace
+	// Readyz Readiness: connected to NATS and the block map is synchronised with the namespace
 	//
-	// Corresponds with GET /readyz (the `GetReadyz` operationId).
-	GetReadyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /readyz (the `Readyz` operationId).
+	Readyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetSwaggerJson This service's API contract (Swagger 2.0)
+	// SwaggerJSON This service's API contract (Swagger 2.0)
 	//
-	// Corresponds with GET /swagger.json (the `GetSwaggerJson` operationId).
-	GetSwaggerJson(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /swagger.json (the `SwaggerJSON` operationId).
+	SwaggerJSON(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
-// GetApiV1AdminMetasave The block manager's queues (dfsadmin -metasave)
+// Metasave The block manager's queues (dfsadmin -metasave)
 //
-// Corresponds with GET /api/v1/admin/metasave (the `GetApiV1AdminMetasave` operationId).
-func (c *Client) GetApiV1AdminMetasave(ctx context.Context, params *GetApiV1AdminMetasaveParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiV1AdminMetasaveRequest(c.Server, params)
+// Corresponds with GET /api/v1/admin/metasave (the `Metasave` operationId).
+func (c *Client) Metasave(ctx context.Context, params *MetasaveParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewMetasaveRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -330,13 +330,13 @@ func (c *Client) GetApiV1AdminMetasave(ctx context.Context, params *GetApiV1Admi
 	return c.Client.Do(req)
 }
 
-// PostApiV1AdminRefreshNodes Re-read the exclude file (dfsadmin -refreshNodes)
+// RefreshExcludedNodes Re-read the exclude file (dfsadmin -refreshNodes)
 //
 // Datanodes listed in the hosts exclude file (by IP, host name, ip:port or UUID) start decommissioning; those no longer listed return to service.
 //
-// Corresponds with POST /api/v1/admin/refreshNodes (the `PostApiV1AdminRefreshNodes` operationId).
-func (c *Client) PostApiV1AdminRefreshNodes(ctx context.Context, params *PostApiV1AdminRefreshNodesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostApiV1AdminRefreshNodesRequest(c.Server, params)
+// Corresponds with POST /api/v1/admin/refreshNodes (the `RefreshExcludedNodes` operationId).
+func (c *Client) RefreshExcludedNodes(ctx context.Context, params *RefreshExcludedNodesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRefreshExcludedNodesRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -347,11 +347,11 @@ func (c *Client) PostApiV1AdminRefreshNodes(ctx context.Context, params *PostApi
 	return c.Client.Do(req)
 }
 
-// GetApiV1BlocksId One block of the block map with its replica locations
+// GetBlock One block of the block map with its replica locations
 //
-// Corresponds with GET /api/v1/blocks/{id} (the `GetApiV1BlocksId` operationId).
-func (c *Client) GetApiV1BlocksId(ctx context.Context, id int, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiV1BlocksIdRequest(c.Server, id)
+// Corresponds with GET /api/v1/blocks/{id} (the `GetBlock` operationId).
+func (c *Client) GetBlock(ctx context.Context, id int, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetBlockRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -362,11 +362,11 @@ func (c *Client) GetApiV1BlocksId(ctx context.Context, id int, reqEditors ...Req
 	return c.Client.Do(req)
 }
 
-// GetApiV1Cluster Cluster totals: capacity, live/stale/dead datanodes, blocks, missing and under-replicated blocks
+// GetCluster Cluster totals: capacity, live/stale/dead datanodes, blocks, missing and under-replicated blocks
 //
-// Corresponds with GET /api/v1/cluster (the `GetApiV1Cluster` operationId).
-func (c *Client) GetApiV1Cluster(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiV1ClusterRequest(c.Server)
+// Corresponds with GET /api/v1/cluster (the `GetCluster` operationId).
+func (c *Client) GetCluster(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetClusterRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -377,11 +377,11 @@ func (c *Client) GetApiV1Cluster(ctx context.Context, reqEditors ...RequestEdito
 	return c.Client.Do(req)
 }
 
-// GetApiV1Datanodes Every datanode with the fields of `hdfs dfsadmin -report`
+// ListDatanodes Every datanode with the fields of `hdfs dfsadmin -report`
 //
-// Corresponds with GET /api/v1/datanodes (the `GetApiV1Datanodes` operationId).
-func (c *Client) GetApiV1Datanodes(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiV1DatanodesRequest(c.Server)
+// Corresponds with GET /api/v1/datanodes (the `ListDatanodes` operationId).
+func (c *Client) ListDatanodes(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListDatanodesRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -392,11 +392,11 @@ func (c *Client) GetApiV1Datanodes(ctx context.Context, reqEditors ...RequestEdi
 	return c.Client.Do(req)
 }
 
-// GetApiV1DatanodesUuid One datanode
+// GetDatanode One datanode
 //
-// Corresponds with GET /api/v1/datanodes/{uuid} (the `GetApiV1DatanodesUuid` operationId).
-func (c *Client) GetApiV1DatanodesUuid(ctx context.Context, uuid string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiV1DatanodesUuidRequest(c.Server, uuid)
+// Corresponds with GET /api/v1/datanodes/{uuid} (the `GetDatanode` operationId).
+func (c *Client) GetDatanode(ctx context.Context, uuid string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDatanodeRequest(c.Server, uuid)
 	if err != nil {
 		return nil, err
 	}
@@ -407,13 +407,13 @@ func (c *Client) GetApiV1DatanodesUuid(ctx context.Context, uuid string, reqEdit
 	return c.Client.Do(req)
 }
 
-// PostApiV1DatanodesUuidDecommission Start decommissioning a datanode (dfsadmin -refreshNodes with the node excluded)
+// Decommission Start decommissioning a datanode (dfsadmin -refreshNodes with the node excluded)
 //
 // Its blocks are copied to other datanodes while it keeps serving reads; its adminState goes DECOMMISSION_INPROGRESS, then DECOMMISSIONED.
 //
-// Corresponds with POST /api/v1/datanodes/{uuid}/decommission (the `PostApiV1DatanodesUuidDecommission` operationId).
-func (c *Client) PostApiV1DatanodesUuidDecommission(ctx context.Context, uuid string, params *PostApiV1DatanodesUuidDecommissionParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostApiV1DatanodesUuidDecommissionRequest(c.Server, uuid, params)
+// Corresponds with POST /api/v1/datanodes/{uuid}/decommission (the `Decommission` operationId).
+func (c *Client) Decommission(ctx context.Context, uuid string, params *DecommissionParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDecommissionRequest(c.Server, uuid, params)
 	if err != nil {
 		return nil, err
 	}
@@ -424,11 +424,11 @@ func (c *Client) PostApiV1DatanodesUuidDecommission(ctx context.Context, uuid st
 	return c.Client.Do(req)
 }
 
-// PostApiV1DatanodesUuidRecommission Return a datanode to service
+// Recommission Return a datanode to service
 //
-// Corresponds with POST /api/v1/datanodes/{uuid}/recommission (the `PostApiV1DatanodesUuidRecommission` operationId).
-func (c *Client) PostApiV1DatanodesUuidRecommission(ctx context.Context, uuid string, params *PostApiV1DatanodesUuidRecommissionParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostApiV1DatanodesUuidRecommissionRequest(c.Server, uuid, params)
+// Corresponds with POST /api/v1/datanodes/{uuid}/recommission (the `Recommission` operationId).
+func (c *Client) Recommission(ctx context.Context, uuid string, params *RecommissionParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRecommissionRequest(c.Server, uuid, params)
 	if err != nil {
 		return nil, err
 	}
@@ -439,11 +439,11 @@ func (c *Client) PostApiV1DatanodesUuidRecommission(ctx context.Context, uuid st
 	return c.Client.Do(req)
 }
 
-// GetDocs Swagger UI for this service's OpenAPI 3 contract
+// Docs Swagger UI for this service's OpenAPI 3 contract
 //
-// Corresponds with GET /docs (the `GetDocs` operationId).
-func (c *Client) GetDocs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetDocsRequest(c.Server)
+// Corresponds with GET /docs (the `Docs` operationId).
+func (c *Client) Docs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDocsRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -454,11 +454,11 @@ func (c *Client) GetDocs(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 	return c.Client.Do(req)
 }
 
-// GetHealthz Liveness
+// Healthz Liveness
 //
-// Corresponds with GET /healthz (the `GetHealthz` operationId).
-func (c *Client) GetHealthz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetHealthzRequest(c.Server)
+// Corresponds with GET /healthz (the `Healthz` operationId).
+func (c *Client) Healthz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHealthzRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -469,11 +469,11 @@ func (c *Client) GetHealthz(ctx context.Context, reqEditors ...RequestEditorFn) 
 	return c.Client.Do(req)
 }
 
-// GetMetrics Prometheus metrics
+// MetricsHandler Prometheus metrics
 //
-// Corresponds with GET /metrics (the `GetMetrics` operationId).
-func (c *Client) GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetMetricsRequest(c.Server)
+// Corresponds with GET /metrics (the `MetricsHandler` operationId).
+func (c *Client) MetricsHandler(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewMetricsHandlerRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -484,11 +484,11 @@ func (c *Client) GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) 
 	return c.Client.Do(req)
 }
 
-// GetOpenapiJson This service's API contract (OpenAPI 3.0, JSON)
+// OpenapiJSON This service's API contract (OpenAPI 3.0, JSON)
 //
-// Corresponds with GET /openapi.json (the `GetOpenapiJson` operationId).
-func (c *Client) GetOpenapiJson(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetOpenapiJsonRequest(c.Server)
+// Corresponds with GET /openapi.json (the `OpenapiJSON` operationId).
+func (c *Client) OpenapiJSON(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOpenapiJSONRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -499,11 +499,11 @@ func (c *Client) GetOpenapiJson(ctx context.Context, reqEditors ...RequestEditor
 	return c.Client.Do(req)
 }
 
-// GetOpenapiYaml This service's API contract (OpenAPI 3.0, YAML)
+// OpenapiYAML This service's API contract (OpenAPI 3.0, YAML)
 //
-// Corresponds with GET /openapi.yaml (the `GetOpenapiYaml` operationId).
-func (c *Client) GetOpenapiYaml(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetOpenapiYamlRequest(c.Server)
+// Corresponds with GET /openapi.yaml (the `OpenapiYAML` operationId).
+func (c *Client) OpenapiYAML(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOpenapiYAMLRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -514,11 +514,11 @@ func (c *Client) GetOpenapiYaml(ctx context.Context, reqEditors ...RequestEditor
 	return c.Client.Do(req)
 }
 
-// GetReadyz Readiness: connected to NATS and the block map is synchronised with the namespace
+// Readyz Readiness: connected to NATS and the block map is synchronised with the namespace
 //
-// Corresponds with GET /readyz (the `GetReadyz` operationId).
-func (c *Client) GetReadyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetReadyzRequest(c.Server)
+// Corresponds with GET /readyz (the `Readyz` operationId).
+func (c *Client) Readyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReadyzRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -529,11 +529,11 @@ func (c *Client) GetReadyz(ctx context.Context, reqEditors ...RequestEditorFn) (
 	return c.Client.Do(req)
 }
 
-// GetSwaggerJson This service's API contract (Swagger 2.0)
+// SwaggerJSON This service's API contract (Swagger 2.0)
 //
-// Corresponds with GET /swagger.json (the `GetSwaggerJson` operationId).
-func (c *Client) GetSwaggerJson(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetSwaggerJsonRequest(c.Server)
+// Corresponds with GET /swagger.json (the `SwaggerJSON` operationId).
+func (c *Client) SwaggerJSON(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSwaggerJSONRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -544,8 +544,8 @@ func (c *Client) GetSwaggerJson(ctx context.Context, reqEditors ...RequestEditor
 	return c.Client.Do(req)
 }
 
-// NewGetApiV1AdminMetasaveRequest constructs an http.Request for the GetApiV1AdminMetasave method
-func NewGetApiV1AdminMetasaveRequest(server string, params *GetApiV1AdminMetasaveParams) (*http.Request, error) {
+// NewMetasaveRequest constructs an http.Request for the Metasave method
+func NewMetasaveRequest(server string, params *MetasaveParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -598,8 +598,8 @@ func NewGetApiV1AdminMetasaveRequest(server string, params *GetApiV1AdminMetasav
 	return req, nil
 }
 
-// NewPostApiV1AdminRefreshNodesRequest constructs an http.Request for the PostApiV1AdminRefreshNodes method
-func NewPostApiV1AdminRefreshNodesRequest(server string, params *PostApiV1AdminRefreshNodesParams) (*http.Request, error) {
+// NewRefreshExcludedNodesRequest constructs an http.Request for the RefreshExcludedNodes method
+func NewRefreshExcludedNodesRequest(server string, params *RefreshExcludedNodesParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -652,8 +652,8 @@ func NewPostApiV1AdminRefreshNodesRequest(server string, params *PostApiV1AdminR
 	return req, nil
 }
 
-// NewGetApiV1BlocksIdRequest constructs an http.Request for the GetApiV1BlocksId method
-func NewGetApiV1BlocksIdRequest(server string, id int) (*http.Request, error) {
+// NewGetBlockRequest constructs an http.Request for the GetBlock method
+func NewGetBlockRequest(server string, id int) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -686,8 +686,8 @@ func NewGetApiV1BlocksIdRequest(server string, id int) (*http.Request, error) {
 	return req, nil
 }
 
-// NewGetApiV1ClusterRequest constructs an http.Request for the GetApiV1Cluster method
-func NewGetApiV1ClusterRequest(server string) (*http.Request, error) {
+// NewGetClusterRequest constructs an http.Request for the GetCluster method
+func NewGetClusterRequest(server string) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -713,8 +713,8 @@ func NewGetApiV1ClusterRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
-// NewGetApiV1DatanodesRequest constructs an http.Request for the GetApiV1Datanodes method
-func NewGetApiV1DatanodesRequest(server string) (*http.Request, error) {
+// NewListDatanodesRequest constructs an http.Request for the ListDatanodes method
+func NewListDatanodesRequest(server string) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -740,8 +740,8 @@ func NewGetApiV1DatanodesRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
-// NewGetApiV1DatanodesUuidRequest constructs an http.Request for the GetApiV1DatanodesUuid method
-func NewGetApiV1DatanodesUuidRequest(server string, uuid string) (*http.Request, error) {
+// NewGetDatanodeRequest constructs an http.Request for the GetDatanode method
+func NewGetDatanodeRequest(server string, uuid string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -774,8 +774,8 @@ func NewGetApiV1DatanodesUuidRequest(server string, uuid string) (*http.Request,
 	return req, nil
 }
 
-// NewPostApiV1DatanodesUuidDecommissionRequest constructs an http.Request for the PostApiV1DatanodesUuidDecommission method
-func NewPostApiV1DatanodesUuidDecommissionRequest(server string, uuid string, params *PostApiV1DatanodesUuidDecommissionParams) (*http.Request, error) {
+// NewDecommissionRequest constructs an http.Request for the Decommission method
+func NewDecommissionRequest(server string, uuid string, params *DecommissionParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -835,8 +835,8 @@ func NewPostApiV1DatanodesUuidDecommissionRequest(server string, uuid string, pa
 	return req, nil
 }
 
-// NewPostApiV1DatanodesUuidRecommissionRequest constructs an http.Request for the PostApiV1DatanodesUuidRecommission method
-func NewPostApiV1DatanodesUuidRecommissionRequest(server string, uuid string, params *PostApiV1DatanodesUuidRecommissionParams) (*http.Request, error) {
+// NewRecommissionRequest constructs an http.Request for the Recommission method
+func NewRecommissionRequest(server string, uuid string, params *RecommissionParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -896,8 +896,8 @@ func NewPostApiV1DatanodesUuidRecommissionRequest(server string, uuid string, pa
 	return req, nil
 }
 
-// NewGetDocsRequest constructs an http.Request for the GetDocs method
-func NewGetDocsRequest(server string) (*http.Request, error) {
+// NewDocsRequest constructs an http.Request for the Docs method
+func NewDocsRequest(server string) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -923,8 +923,8 @@ func NewGetDocsRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
-// NewGetHealthzRequest constructs an http.Request for the GetHealthz method
-func NewGetHealthzRequest(server string) (*http.Request, error) {
+// NewHealthzRequest constructs an http.Request for the Healthz method
+func NewHealthzRequest(server string) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -950,8 +950,8 @@ func NewGetHealthzRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
-// NewGetMetricsRequest constructs an http.Request for the GetMetrics method
-func NewGetMetricsRequest(server string) (*http.Request, error) {
+// NewMetricsHandlerRequest constructs an http.Request for the MetricsHandler method
+func NewMetricsHandlerRequest(server string) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -977,8 +977,8 @@ func NewGetMetricsRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
-// NewGetOpenapiJsonRequest constructs an http.Request for the GetOpenapiJson method
-func NewGetOpenapiJsonRequest(server string) (*http.Request, error) {
+// NewOpenapiJSONRequest constructs an http.Request for the OpenapiJSON method
+func NewOpenapiJSONRequest(server string) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -1004,8 +1004,8 @@ func NewGetOpenapiJsonRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
-// NewGetOpenapiYamlRequest constructs an http.Request for the GetOpenapiYaml method
-func NewGetOpenapiYamlRequest(server string) (*http.Request, error) {
+// NewOpenapiYAMLRequest constructs an http.Request for the OpenapiYAML method
+func NewOpenapiYAMLRequest(server string) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -1031,8 +1031,8 @@ func NewGetOpenapiYamlRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
-// NewGetReadyzRequest constructs an http.Request for the GetReadyz method
-func NewGetReadyzRequest(server string) (*http.Request, error) {
+// NewReadyzRequest constructs an http.Request for the Readyz method
+func NewReadyzRequest(server string) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -1058,8 +1058,8 @@ func NewGetReadyzRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
-// NewGetSwaggerJsonRequest constructs an http.Request for the GetSwaggerJson method
-func NewGetSwaggerJsonRequest(server string) (*http.Request, error) {
+// NewSwaggerJSONRequest constructs an http.Request for the SwaggerJSON method
+func NewSwaggerJSONRequest(server string) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -1129,117 +1129,117 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
-	// GetApiV1AdminMetasaveWithResponse The block manager's queues (dfsadmin -metasave)
+	// MetasaveWithResponse The block manager's queues (dfsadmin -metasave)
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /api/v1/admin/metasave (the `GetApiV1AdminMetasave` operationId).
-	GetApiV1AdminMetasaveWithResponse(ctx context.Context, params *GetApiV1AdminMetasaveParams, reqEditors ...RequestEditorFn) (*GetApiV1AdminMetasaveResponse, error)
+	// Corresponds with GET /api/v1/admin/metasave (the `Metasave` operationId).
+	MetasaveWithResponse(ctx context.Context, params *MetasaveParams, reqEditors ...RequestEditorFn) (*MetasaveResponse, error)
 
-	// PostApiV1AdminRefreshNodesWithResponse Re-read the exclude file (dfsadmin -refreshNodes)
+	// RefreshExcludedNodesWithResponse Re-read the exclude file (dfsadmin -refreshNodes)
 	//
 	// Datanodes listed in the hosts exclude file (by IP, host name, ip:port or UUID) start decommissioning; those no longer listed return to service.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /api/v1/admin/refreshNodes (the `PostApiV1AdminRefreshNodes` operationId).
-	PostApiV1AdminRefreshNodesWithResponse(ctx context.Context, params *PostApiV1AdminRefreshNodesParams, reqEditors ...RequestEditorFn) (*PostApiV1AdminRefreshNodesResponse, error)
+	// Corresponds with POST /api/v1/admin/refreshNodes (the `RefreshExcludedNodes` operationId).
+	RefreshExcludedNodesWithResponse(ctx context.Context, params *RefreshExcludedNodesParams, reqEditors ...RequestEditorFn) (*RefreshExcludedNodesResponse, error)
 
-	// GetApiV1BlocksIdWithResponse One block of the block map with its replica locations
+	// GetBlockWithResponse One block of the block map with its replica locations
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /api/v1/blocks/{id} (the `GetApiV1BlocksId` operationId).
-	GetApiV1BlocksIdWithResponse(ctx context.Context, id int, reqEditors ...RequestEditorFn) (*GetApiV1BlocksIdResponse, error)
+	// Corresponds with GET /api/v1/blocks/{id} (the `GetBlock` operationId).
+	GetBlockWithResponse(ctx context.Context, id int, reqEditors ...RequestEditorFn) (*GetBlockResponse, error)
 
-	// GetApiV1ClusterWithResponse Cluster totals: capacity, live/stale/dead datanodes, blocks, missing and under-replicated blocks
+	// GetClusterWithResponse Cluster totals: capacity, live/stale/dead datanodes, blocks, missing and under-replicated blocks
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /api/v1/cluster (the `GetApiV1Cluster` operationId).
-	GetApiV1ClusterWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiV1ClusterResponse, error)
+	// Corresponds with GET /api/v1/cluster (the `GetCluster` operationId).
+	GetClusterWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetClusterResponse, error)
 
-	// GetApiV1DatanodesWithResponse Every datanode with the fields of `hdfs dfsadmin -report`
+	// ListDatanodesWithResponse Every datanode with the fields of `hdfs dfsadmin -report`
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /api/v1/datanodes (the `GetApiV1Datanodes` operationId).
-	GetApiV1DatanodesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiV1DatanodesResponse, error)
+	// Corresponds with GET /api/v1/datanodes (the `ListDatanodes` operationId).
+	ListDatanodesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListDatanodesResponse, error)
 
-	// GetApiV1DatanodesUuidWithResponse One datanode
+	// GetDatanodeWithResponse One datanode
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /api/v1/datanodes/{uuid} (the `GetApiV1DatanodesUuid` operationId).
-	GetApiV1DatanodesUuidWithResponse(ctx context.Context, uuid string, reqEditors ...RequestEditorFn) (*GetApiV1DatanodesUuidResponse, error)
+	// Corresponds with GET /api/v1/datanodes/{uuid} (the `GetDatanode` operationId).
+	GetDatanodeWithResponse(ctx context.Context, uuid string, reqEditors ...RequestEditorFn) (*GetDatanodeResponse, error)
 
-	// PostApiV1DatanodesUuidDecommissionWithResponse Start decommissioning a datanode (dfsadmin -refreshNodes with the node excluded)
+	// DecommissionWithResponse Start decommissioning a datanode (dfsadmin -refreshNodes with the node excluded)
 	//
 	// Its blocks are copied to other datanodes while it keeps serving reads; its adminState goes DECOMMISSION_INPROGRESS, then DECOMMISSIONED.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /api/v1/datanodes/{uuid}/decommission (the `PostApiV1DatanodesUuidDecommission` operationId).
-	PostApiV1DatanodesUuidDecommissionWithResponse(ctx context.Context, uuid string, params *PostApiV1DatanodesUuidDecommissionParams, reqEditors ...RequestEditorFn) (*PostApiV1DatanodesUuidDecommissionResponse, error)
+	// Corresponds with POST /api/v1/datanodes/{uuid}/decommission (the `Decommission` operationId).
+	DecommissionWithResponse(ctx context.Context, uuid string, params *DecommissionParams, reqEditors ...RequestEditorFn) (*DecommissionResponse, error)
 
-	// PostApiV1DatanodesUuidRecommissionWithResponse Return a datanode to service
+	// RecommissionWithResponse Return a datanode to service
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /api/v1/datanodes/{uuid}/recommission (the `PostApiV1DatanodesUuidRecommission` operationId).
-	PostApiV1DatanodesUuidRecommissionWithResponse(ctx context.Context, uuid string, params *PostApiV1DatanodesUuidRecommissionParams, reqEditors ...RequestEditorFn) (*PostApiV1DatanodesUuidRecommissionResponse, error)
+	// Corresponds with POST /api/v1/datanodes/{uuid}/recommission (the `Recommission` operationId).
+	RecommissionWithResponse(ctx context.Context, uuid string, params *RecommissionParams, reqEditors ...RequestEditorFn) (*RecommissionResponse, error)
 
-	// GetDocsWithResponse Swagger UI for this service's OpenAPI 3 contract
+	// DocsWithResponse Swagger UI for this service's OpenAPI 3 contract
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /docs (the `GetDocs` operationId).
-	GetDocsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetDocsResponse, error)
+	// Corresponds with GET /docs (the `Docs` operationId).
+	DocsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*DocsResponse, error)
 
-	// GetHealthzWithResponse Liveness
+	// HealthzWithResponse Liveness
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /healthz (the `GetHealthz` operationId).
-	GetHealthzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetHealthzResponse, error)
+	// Corresponds with GET /healthz (the `Healthz` operationId).
+	HealthzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*HealthzResponse, error)
 
-	// GetMetricsWithResponse Prometheus metrics
+	// MetricsHandlerWithResponse Prometheus metrics
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /metrics (the `GetMetrics` operationId).
-	GetMetricsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMetricsResponse, error)
+	// Corresponds with GET /metrics (the `MetricsHandler` operationId).
+	MetricsHandlerWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*MetricsHandlerResponse, error)
 
-	// GetOpenapiJsonWithResponse This service's API contract (OpenAPI 3.0, JSON)
+	// OpenapiJSONWithResponse This service's API contract (OpenAPI 3.0, JSON)
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /openapi.json (the `GetOpenapiJson` operationId).
-	GetOpenapiJsonWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetOpenapiJsonResponse, error)
+	// Corresponds with GET /openapi.json (the `OpenapiJSON` operationId).
+	OpenapiJSONWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*OpenapiJSONResponse, error)
 
-	// GetOpenapiYamlWithResponse This service's API contract (OpenAPI 3.0, YAML)
+	// OpenapiYAMLWithResponse This service's API contract (OpenAPI 3.0, YAML)
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /openapi.yaml (the `GetOpenapiYaml` operationId).
-	GetOpenapiYamlWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetOpenapiYamlResponse, error)
+	// Corresponds with GET /openapi.yaml (the `OpenapiYAML` operationId).
+	OpenapiYAMLWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*OpenapiYAMLResponse, error)
 
-	// GetReadyzWithResponse Readiness: connected to NATS and the block map is synchronised with the namespace
+	// ReadyzWithResponse Readiness: connected to NATS and the block map is synchronised with the namespace
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /readyz (the `GetReadyz` operationId).
-	GetReadyzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadyzResponse, error)
+	// Corresponds with GET /readyz (the `Readyz` operationId).
+	ReadyzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ReadyzResponse, error)
 
-	// GetSwaggerJsonWithResponse This service's API contract (Swagger 2.0)
+	// SwaggerJSONWithResponse This service's API contract (Swagger 2.0)
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /swagger.json (the `GetSwaggerJson` operationId).
-	GetSwaggerJsonWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetSwaggerJsonResponse, error)
+	// Corresponds with GET /swagger.json (the `SwaggerJSON` operationId).
+	SwaggerJSONWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*SwaggerJSONResponse, error)
 }
 
-type GetApiV1AdminMetasaveResponse struct {
+type MetasaveResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -1249,22 +1249,22 @@ type GetApiV1AdminMetasaveResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetApiV1AdminMetasaveResponse) GetJSON200() *string {
+func (r MetasaveResponse) GetJSON200() *string {
 	return r.JSON200
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r GetApiV1AdminMetasaveResponse) GetJSON403() *RemoteExceptionBody {
+func (r MetasaveResponse) GetJSON403() *RemoteExceptionBody {
 	return r.JSON403
 }
 
 // GetBody returns the raw response body bytes
-func (r GetApiV1AdminMetasaveResponse) GetBody() []byte {
+func (r MetasaveResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetApiV1AdminMetasaveResponse) Status() string {
+func (r MetasaveResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -1272,7 +1272,7 @@ func (r GetApiV1AdminMetasaveResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetApiV1AdminMetasaveResponse) StatusCode() int {
+func (r MetasaveResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -1280,14 +1280,14 @@ func (r GetApiV1AdminMetasaveResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetApiV1AdminMetasaveResponse) ContentType() string {
+func (r MetasaveResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type PostApiV1AdminRefreshNodesResponse struct {
+type RefreshExcludedNodesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -1297,22 +1297,22 @@ type PostApiV1AdminRefreshNodesResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r PostApiV1AdminRefreshNodesResponse) GetJSON200() *RefreshNodesResponse {
+func (r RefreshExcludedNodesResponse) GetJSON200() *RefreshNodesResponse {
 	return r.JSON200
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r PostApiV1AdminRefreshNodesResponse) GetJSON403() *RemoteExceptionBody {
+func (r RefreshExcludedNodesResponse) GetJSON403() *RemoteExceptionBody {
 	return r.JSON403
 }
 
 // GetBody returns the raw response body bytes
-func (r PostApiV1AdminRefreshNodesResponse) GetBody() []byte {
+func (r RefreshExcludedNodesResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r PostApiV1AdminRefreshNodesResponse) Status() string {
+func (r RefreshExcludedNodesResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -1320,7 +1320,7 @@ func (r PostApiV1AdminRefreshNodesResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r PostApiV1AdminRefreshNodesResponse) StatusCode() int {
+func (r RefreshExcludedNodesResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -1328,14 +1328,14 @@ func (r PostApiV1AdminRefreshNodesResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r PostApiV1AdminRefreshNodesResponse) ContentType() string {
+func (r RefreshExcludedNodesResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetApiV1BlocksIdResponse struct {
+type GetBlockResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -1347,27 +1347,27 @@ type GetApiV1BlocksIdResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetApiV1BlocksIdResponse) GetJSON200() *BlockView {
+func (r GetBlockResponse) GetJSON200() *BlockView {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r GetApiV1BlocksIdResponse) GetJSON400() *RemoteExceptionBody {
+func (r GetBlockResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r GetApiV1BlocksIdResponse) GetJSON404() *RemoteExceptionBody {
+func (r GetBlockResponse) GetJSON404() *RemoteExceptionBody {
 	return r.JSON404
 }
 
 // GetBody returns the raw response body bytes
-func (r GetApiV1BlocksIdResponse) GetBody() []byte {
+func (r GetBlockResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetApiV1BlocksIdResponse) Status() string {
+func (r GetBlockResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -1375,7 +1375,7 @@ func (r GetApiV1BlocksIdResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetApiV1BlocksIdResponse) StatusCode() int {
+func (r GetBlockResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -1383,14 +1383,14 @@ func (r GetApiV1BlocksIdResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetApiV1BlocksIdResponse) ContentType() string {
+func (r GetBlockResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetApiV1ClusterResponse struct {
+type GetClusterResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -1398,17 +1398,17 @@ type GetApiV1ClusterResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetApiV1ClusterResponse) GetJSON200() *ClusterView {
+func (r GetClusterResponse) GetJSON200() *ClusterView {
 	return r.JSON200
 }
 
 // GetBody returns the raw response body bytes
-func (r GetApiV1ClusterResponse) GetBody() []byte {
+func (r GetClusterResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetApiV1ClusterResponse) Status() string {
+func (r GetClusterResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -1416,7 +1416,7 @@ func (r GetApiV1ClusterResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetApiV1ClusterResponse) StatusCode() int {
+func (r GetClusterResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -1424,14 +1424,14 @@ func (r GetApiV1ClusterResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetApiV1ClusterResponse) ContentType() string {
+func (r GetClusterResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetApiV1DatanodesResponse struct {
+type ListDatanodesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -1439,17 +1439,17 @@ type GetApiV1DatanodesResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetApiV1DatanodesResponse) GetJSON200() *DatanodeList {
+func (r ListDatanodesResponse) GetJSON200() *DatanodeList {
 	return r.JSON200
 }
 
 // GetBody returns the raw response body bytes
-func (r GetApiV1DatanodesResponse) GetBody() []byte {
+func (r ListDatanodesResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetApiV1DatanodesResponse) Status() string {
+func (r ListDatanodesResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -1457,7 +1457,7 @@ func (r GetApiV1DatanodesResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetApiV1DatanodesResponse) StatusCode() int {
+func (r ListDatanodesResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -1465,14 +1465,14 @@ func (r GetApiV1DatanodesResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetApiV1DatanodesResponse) ContentType() string {
+func (r ListDatanodesResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetApiV1DatanodesUuidResponse struct {
+type GetDatanodeResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -1482,22 +1482,22 @@ type GetApiV1DatanodesUuidResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetApiV1DatanodesUuidResponse) GetJSON200() *DatanodeView {
+func (r GetDatanodeResponse) GetJSON200() *DatanodeView {
 	return r.JSON200
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r GetApiV1DatanodesUuidResponse) GetJSON404() *RemoteExceptionBody {
+func (r GetDatanodeResponse) GetJSON404() *RemoteExceptionBody {
 	return r.JSON404
 }
 
 // GetBody returns the raw response body bytes
-func (r GetApiV1DatanodesUuidResponse) GetBody() []byte {
+func (r GetDatanodeResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetApiV1DatanodesUuidResponse) Status() string {
+func (r GetDatanodeResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -1505,7 +1505,7 @@ func (r GetApiV1DatanodesUuidResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetApiV1DatanodesUuidResponse) StatusCode() int {
+func (r GetDatanodeResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -1513,69 +1513,14 @@ func (r GetApiV1DatanodesUuidResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetApiV1DatanodesUuidResponse) ContentType() string {
+func (r GetDatanodeResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type PostApiV1DatanodesUuidDecommissionResponse struct {
-	Body         []byte
-	HTTPResponse *http.Response
-	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *DatanodeView
-	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *RemoteExceptionBody
-	// JSON404 the response for an HTTP 404 `application/json` response
-	JSON404 *RemoteExceptionBody
-}
-
-// GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r PostApiV1DatanodesUuidDecommissionResponse) GetJSON200() *DatanodeView {
-	return r.JSON200
-}
-
-// GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r PostApiV1DatanodesUuidDecommissionResponse) GetJSON403() *RemoteExceptionBody {
-	return r.JSON403
-}
-
-// GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r PostApiV1DatanodesUuidDecommissionResponse) GetJSON404() *RemoteExceptionBody {
-	return r.JSON404
-}
-
-// GetBody returns the raw response body bytes
-func (r PostApiV1DatanodesUuidDecommissionResponse) GetBody() []byte {
-	return r.Body
-}
-
-// Status returns HTTPResponse.Status
-func (r PostApiV1DatanodesUuidDecommissionResponse) Status() string {
-	if r.HTTPResponse != nil {
-		return r.HTTPResponse.Status
-	}
-	return http.StatusText(0)
-}
-
-// StatusCode returns HTTPResponse.StatusCode
-func (r PostApiV1DatanodesUuidDecommissionResponse) StatusCode() int {
-	if r.HTTPResponse != nil {
-		return r.HTTPResponse.StatusCode
-	}
-	return 0
-}
-
-// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r PostApiV1DatanodesUuidDecommissionResponse) ContentType() string {
-	if r.HTTPResponse != nil {
-		return r.HTTPResponse.Header.Get("Content-Type")
-	}
-	return ""
-}
-
-type PostApiV1DatanodesUuidRecommissionResponse struct {
+type DecommissionResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -1587,27 +1532,27 @@ type PostApiV1DatanodesUuidRecommissionResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r PostApiV1DatanodesUuidRecommissionResponse) GetJSON200() *DatanodeView {
+func (r DecommissionResponse) GetJSON200() *DatanodeView {
 	return r.JSON200
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r PostApiV1DatanodesUuidRecommissionResponse) GetJSON403() *RemoteExceptionBody {
+func (r DecommissionResponse) GetJSON403() *RemoteExceptionBody {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r PostApiV1DatanodesUuidRecommissionResponse) GetJSON404() *RemoteExceptionBody {
+func (r DecommissionResponse) GetJSON404() *RemoteExceptionBody {
 	return r.JSON404
 }
 
 // GetBody returns the raw response body bytes
-func (r PostApiV1DatanodesUuidRecommissionResponse) GetBody() []byte {
+func (r DecommissionResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r PostApiV1DatanodesUuidRecommissionResponse) Status() string {
+func (r DecommissionResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -1615,7 +1560,7 @@ func (r PostApiV1DatanodesUuidRecommissionResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r PostApiV1DatanodesUuidRecommissionResponse) StatusCode() int {
+func (r DecommissionResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -1623,25 +1568,80 @@ func (r PostApiV1DatanodesUuidRecommissionResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r PostApiV1DatanodesUuidRecommissionResponse) ContentType() string {
+func (r DecommissionResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetDocsResponse struct {
+type RecommissionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DatanodeView
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *RemoteExceptionBody
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *RemoteExceptionBody
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RecommissionResponse) GetJSON200() *DatanodeView {
+	return r.JSON200
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RecommissionResponse) GetJSON403() *RemoteExceptionBody {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RecommissionResponse) GetJSON404() *RemoteExceptionBody {
+	return r.JSON404
+}
+
+// GetBody returns the raw response body bytes
+func (r RecommissionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RecommissionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RecommissionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RecommissionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DocsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 }
 
 // GetBody returns the raw response body bytes
-func (r GetDocsResponse) GetBody() []byte {
+func (r DocsResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetDocsResponse) Status() string {
+func (r DocsResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -1649,7 +1649,7 @@ func (r GetDocsResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetDocsResponse) StatusCode() int {
+func (r DocsResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -1657,25 +1657,25 @@ func (r GetDocsResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetDocsResponse) ContentType() string {
+func (r DocsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetHealthzResponse struct {
+type HealthzResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 }
 
 // GetBody returns the raw response body bytes
-func (r GetHealthzResponse) GetBody() []byte {
+func (r HealthzResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetHealthzResponse) Status() string {
+func (r HealthzResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -1683,7 +1683,7 @@ func (r GetHealthzResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetHealthzResponse) StatusCode() int {
+func (r HealthzResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -1691,25 +1691,25 @@ func (r GetHealthzResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetHealthzResponse) ContentType() string {
+func (r HealthzResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetMetricsResponse struct {
+type MetricsHandlerResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 }
 
 // GetBody returns the raw response body bytes
-func (r GetMetricsResponse) GetBody() []byte {
+func (r MetricsHandlerResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetMetricsResponse) Status() string {
+func (r MetricsHandlerResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -1717,7 +1717,7 @@ func (r GetMetricsResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetMetricsResponse) StatusCode() int {
+func (r MetricsHandlerResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -1725,14 +1725,14 @@ func (r GetMetricsResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetMetricsResponse) ContentType() string {
+func (r MetricsHandlerResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetOpenapiJsonResponse struct {
+type OpenapiJSONResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -1740,17 +1740,17 @@ type GetOpenapiJsonResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetOpenapiJsonResponse) GetJSON200() *map[string]interface{} {
+func (r OpenapiJSONResponse) GetJSON200() *map[string]interface{} {
 	return r.JSON200
 }
 
 // GetBody returns the raw response body bytes
-func (r GetOpenapiJsonResponse) GetBody() []byte {
+func (r OpenapiJSONResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetOpenapiJsonResponse) Status() string {
+func (r OpenapiJSONResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -1758,7 +1758,7 @@ func (r GetOpenapiJsonResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetOpenapiJsonResponse) StatusCode() int {
+func (r OpenapiJSONResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -1766,25 +1766,25 @@ func (r GetOpenapiJsonResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetOpenapiJsonResponse) ContentType() string {
+func (r OpenapiJSONResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetOpenapiYamlResponse struct {
+type OpenapiYAMLResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 }
 
 // GetBody returns the raw response body bytes
-func (r GetOpenapiYamlResponse) GetBody() []byte {
+func (r OpenapiYAMLResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetOpenapiYamlResponse) Status() string {
+func (r OpenapiYAMLResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -1792,7 +1792,7 @@ func (r GetOpenapiYamlResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetOpenapiYamlResponse) StatusCode() int {
+func (r OpenapiYAMLResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -1800,25 +1800,25 @@ func (r GetOpenapiYamlResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetOpenapiYamlResponse) ContentType() string {
+func (r OpenapiYAMLResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetReadyzResponse struct {
+type ReadyzResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 }
 
 // GetBody returns the raw response body bytes
-func (r GetReadyzResponse) GetBody() []byte {
+func (r ReadyzResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetReadyzResponse) Status() string {
+func (r ReadyzResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -1826,7 +1826,7 @@ func (r GetReadyzResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetReadyzResponse) StatusCode() int {
+func (r ReadyzResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -1834,14 +1834,14 @@ func (r GetReadyzResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetReadyzResponse) ContentType() string {
+func (r ReadyzResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetSwaggerJsonResponse struct {
+type SwaggerJSONResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -1849,17 +1849,17 @@ type GetSwaggerJsonResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetSwaggerJsonResponse) GetJSON200() *map[string]interface{} {
+func (r SwaggerJSONResponse) GetJSON200() *map[string]interface{} {
 	return r.JSON200
 }
 
 // GetBody returns the raw response body bytes
-func (r GetSwaggerJsonResponse) GetBody() []byte {
+func (r SwaggerJSONResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetSwaggerJsonResponse) Status() string {
+func (r SwaggerJSONResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -1867,7 +1867,7 @@ func (r GetSwaggerJsonResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetSwaggerJsonResponse) StatusCode() int {
+func (r SwaggerJSONResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -1875,221 +1875,221 @@ func (r GetSwaggerJsonResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetSwaggerJsonResponse) ContentType() string {
+func (r SwaggerJSONResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-// GetApiV1AdminMetasaveWithResponse The block manager's queues (dfsadmin -metasave)
+// MetasaveWithResponse The block manager's queues (dfsadmin -metasave)
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /api/v1/admin/metasave (the `GetApiV1AdminMetasave` operationId).
-func (c *ClientWithResponses) GetApiV1AdminMetasaveWithResponse(ctx context.Context, params *GetApiV1AdminMetasaveParams, reqEditors ...RequestEditorFn) (*GetApiV1AdminMetasaveResponse, error) {
-	rsp, err := c.GetApiV1AdminMetasave(ctx, params, reqEditors...)
+// Corresponds with GET /api/v1/admin/metasave (the `Metasave` operationId).
+func (c *ClientWithResponses) MetasaveWithResponse(ctx context.Context, params *MetasaveParams, reqEditors ...RequestEditorFn) (*MetasaveResponse, error) {
+	rsp, err := c.Metasave(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetApiV1AdminMetasaveResponse(rsp)
+	return ParseMetasaveResponse(rsp)
 }
 
-// PostApiV1AdminRefreshNodesWithResponse Re-read the exclude file (dfsadmin -refreshNodes)
+// RefreshExcludedNodesWithResponse Re-read the exclude file (dfsadmin -refreshNodes)
 //
 // Datanodes listed in the hosts exclude file (by IP, host name, ip:port or UUID) start decommissioning; those no longer listed return to service.
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /api/v1/admin/refreshNodes (the `PostApiV1AdminRefreshNodes` operationId).
-func (c *ClientWithResponses) PostApiV1AdminRefreshNodesWithResponse(ctx context.Context, params *PostApiV1AdminRefreshNodesParams, reqEditors ...RequestEditorFn) (*PostApiV1AdminRefreshNodesResponse, error) {
-	rsp, err := c.PostApiV1AdminRefreshNodes(ctx, params, reqEditors...)
+// Corresponds with POST /api/v1/admin/refreshNodes (the `RefreshExcludedNodes` operationId).
+func (c *ClientWithResponses) RefreshExcludedNodesWithResponse(ctx context.Context, params *RefreshExcludedNodesParams, reqEditors ...RequestEditorFn) (*RefreshExcludedNodesResponse, error) {
+	rsp, err := c.RefreshExcludedNodes(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePostApiV1AdminRefreshNodesResponse(rsp)
+	return ParseRefreshExcludedNodesResponse(rsp)
 }
 
-// GetApiV1BlocksIdWithResponse One block of the block map with its replica locations
+// GetBlockWithResponse One block of the block map with its replica locations
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /api/v1/blocks/{id} (the `GetApiV1BlocksId` operationId).
-func (c *ClientWithResponses) GetApiV1BlocksIdWithResponse(ctx context.Context, id int, reqEditors ...RequestEditorFn) (*GetApiV1BlocksIdResponse, error) {
-	rsp, err := c.GetApiV1BlocksId(ctx, id, reqEditors...)
+// Corresponds with GET /api/v1/blocks/{id} (the `GetBlock` operationId).
+func (c *ClientWithResponses) GetBlockWithResponse(ctx context.Context, id int, reqEditors ...RequestEditorFn) (*GetBlockResponse, error) {
+	rsp, err := c.GetBlock(ctx, id, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetApiV1BlocksIdResponse(rsp)
+	return ParseGetBlockResponse(rsp)
 }
 
-// GetApiV1ClusterWithResponse Cluster totals: capacity, live/stale/dead datanodes, blocks, missing and under-replicated blocks
+// GetClusterWithResponse Cluster totals: capacity, live/stale/dead datanodes, blocks, missing and under-replicated blocks
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /api/v1/cluster (the `GetApiV1Cluster` operationId).
-func (c *ClientWithResponses) GetApiV1ClusterWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiV1ClusterResponse, error) {
-	rsp, err := c.GetApiV1Cluster(ctx, reqEditors...)
+// Corresponds with GET /api/v1/cluster (the `GetCluster` operationId).
+func (c *ClientWithResponses) GetClusterWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetClusterResponse, error) {
+	rsp, err := c.GetCluster(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetApiV1ClusterResponse(rsp)
+	return ParseGetClusterResponse(rsp)
 }
 
-// GetApiV1DatanodesWithResponse Every datanode with the fields of `hdfs dfsadmin -report`
+// ListDatanodesWithResponse Every datanode with the fields of `hdfs dfsadmin -report`
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /api/v1/datanodes (the `GetApiV1Datanodes` operationId).
-func (c *ClientWithResponses) GetApiV1DatanodesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiV1DatanodesResponse, error) {
-	rsp, err := c.GetApiV1Datanodes(ctx, reqEditors...)
+// Corresponds with GET /api/v1/datanodes (the `ListDatanodes` operationId).
+func (c *ClientWithResponses) ListDatanodesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListDatanodesResponse, error) {
+	rsp, err := c.ListDatanodes(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetApiV1DatanodesResponse(rsp)
+	return ParseListDatanodesResponse(rsp)
 }
 
-// GetApiV1DatanodesUuidWithResponse One datanode
+// GetDatanodeWithResponse One datanode
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /api/v1/datanodes/{uuid} (the `GetApiV1DatanodesUuid` operationId).
-func (c *ClientWithResponses) GetApiV1DatanodesUuidWithResponse(ctx context.Context, uuid string, reqEditors ...RequestEditorFn) (*GetApiV1DatanodesUuidResponse, error) {
-	rsp, err := c.GetApiV1DatanodesUuid(ctx, uuid, reqEditors...)
+// Corresponds with GET /api/v1/datanodes/{uuid} (the `GetDatanode` operationId).
+func (c *ClientWithResponses) GetDatanodeWithResponse(ctx context.Context, uuid string, reqEditors ...RequestEditorFn) (*GetDatanodeResponse, error) {
+	rsp, err := c.GetDatanode(ctx, uuid, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetApiV1DatanodesUuidResponse(rsp)
+	return ParseGetDatanodeResponse(rsp)
 }
 
-// PostApiV1DatanodesUuidDecommissionWithResponse Start decommissioning a datanode (dfsadmin -refreshNodes with the node excluded)
+// DecommissionWithResponse Start decommissioning a datanode (dfsadmin -refreshNodes with the node excluded)
 //
 // Its blocks are copied to other datanodes while it keeps serving reads; its adminState goes DECOMMISSION_INPROGRESS, then DECOMMISSIONED.
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /api/v1/datanodes/{uuid}/decommission (the `PostApiV1DatanodesUuidDecommission` operationId).
-func (c *ClientWithResponses) PostApiV1DatanodesUuidDecommissionWithResponse(ctx context.Context, uuid string, params *PostApiV1DatanodesUuidDecommissionParams, reqEditors ...RequestEditorFn) (*PostApiV1DatanodesUuidDecommissionResponse, error) {
-	rsp, err := c.PostApiV1DatanodesUuidDecommission(ctx, uuid, params, reqEditors...)
+// Corresponds with POST /api/v1/datanodes/{uuid}/decommission (the `Decommission` operationId).
+func (c *ClientWithResponses) DecommissionWithResponse(ctx context.Context, uuid string, params *DecommissionParams, reqEditors ...RequestEditorFn) (*DecommissionResponse, error) {
+	rsp, err := c.Decommission(ctx, uuid, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePostApiV1DatanodesUuidDecommissionResponse(rsp)
+	return ParseDecommissionResponse(rsp)
 }
 
-// PostApiV1DatanodesUuidRecommissionWithResponse Return a datanode to service
+// RecommissionWithResponse Return a datanode to service
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /api/v1/datanodes/{uuid}/recommission (the `PostApiV1DatanodesUuidRecommission` operationId).
-func (c *ClientWithResponses) PostApiV1DatanodesUuidRecommissionWithResponse(ctx context.Context, uuid string, params *PostApiV1DatanodesUuidRecommissionParams, reqEditors ...RequestEditorFn) (*PostApiV1DatanodesUuidRecommissionResponse, error) {
-	rsp, err := c.PostApiV1DatanodesUuidRecommission(ctx, uuid, params, reqEditors...)
+// Corresponds with POST /api/v1/datanodes/{uuid}/recommission (the `Recommission` operationId).
+func (c *ClientWithResponses) RecommissionWithResponse(ctx context.Context, uuid string, params *RecommissionParams, reqEditors ...RequestEditorFn) (*RecommissionResponse, error) {
+	rsp, err := c.Recommission(ctx, uuid, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePostApiV1DatanodesUuidRecommissionResponse(rsp)
+	return ParseRecommissionResponse(rsp)
 }
 
-// GetDocsWithResponse Swagger UI for this service's OpenAPI 3 contract
+// DocsWithResponse Swagger UI for this service's OpenAPI 3 contract
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /docs (the `GetDocs` operationId).
-func (c *ClientWithResponses) GetDocsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetDocsResponse, error) {
-	rsp, err := c.GetDocs(ctx, reqEditors...)
+// Corresponds with GET /docs (the `Docs` operationId).
+func (c *ClientWithResponses) DocsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*DocsResponse, error) {
+	rsp, err := c.Docs(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetDocsResponse(rsp)
+	return ParseDocsResponse(rsp)
 }
 
-// GetHealthzWithResponse Liveness
+// HealthzWithResponse Liveness
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /healthz (the `GetHealthz` operationId).
-func (c *ClientWithResponses) GetHealthzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetHealthzResponse, error) {
-	rsp, err := c.GetHealthz(ctx, reqEditors...)
+// Corresponds with GET /healthz (the `Healthz` operationId).
+func (c *ClientWithResponses) HealthzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*HealthzResponse, error) {
+	rsp, err := c.Healthz(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetHealthzResponse(rsp)
+	return ParseHealthzResponse(rsp)
 }
 
-// GetMetricsWithResponse Prometheus metrics
+// MetricsHandlerWithResponse Prometheus metrics
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /metrics (the `GetMetrics` operationId).
-func (c *ClientWithResponses) GetMetricsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMetricsResponse, error) {
-	rsp, err := c.GetMetrics(ctx, reqEditors...)
+// Corresponds with GET /metrics (the `MetricsHandler` operationId).
+func (c *ClientWithResponses) MetricsHandlerWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*MetricsHandlerResponse, error) {
+	rsp, err := c.MetricsHandler(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetMetricsResponse(rsp)
+	return ParseMetricsHandlerResponse(rsp)
 }
 
-// GetOpenapiJsonWithResponse This service's API contract (OpenAPI 3.0, JSON)
+// OpenapiJSONWithResponse This service's API contract (OpenAPI 3.0, JSON)
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /openapi.json (the `GetOpenapiJson` operationId).
-func (c *ClientWithResponses) GetOpenapiJsonWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetOpenapiJsonResponse, error) {
-	rsp, err := c.GetOpenapiJson(ctx, reqEditors...)
+// Corresponds with GET /openapi.json (the `OpenapiJSON` operationId).
+func (c *ClientWithResponses) OpenapiJSONWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*OpenapiJSONResponse, error) {
+	rsp, err := c.OpenapiJSON(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetOpenapiJsonResponse(rsp)
+	return ParseOpenapiJSONResponse(rsp)
 }
 
-// GetOpenapiYamlWithResponse This service's API contract (OpenAPI 3.0, YAML)
+// OpenapiYAMLWithResponse This service's API contract (OpenAPI 3.0, YAML)
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /openapi.yaml (the `GetOpenapiYaml` operationId).
-func (c *ClientWithResponses) GetOpenapiYamlWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetOpenapiYamlResponse, error) {
-	rsp, err := c.GetOpenapiYaml(ctx, reqEditors...)
+// Corresponds with GET /openapi.yaml (the `OpenapiYAML` operationId).
+func (c *ClientWithResponses) OpenapiYAMLWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*OpenapiYAMLResponse, error) {
+	rsp, err := c.OpenapiYAML(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetOpenapiYamlResponse(rsp)
+	return ParseOpenapiYAMLResponse(rsp)
 }
 
-// GetReadyzWithResponse Readiness: connected to NATS and the block map is synchronised with the namespace
+// ReadyzWithResponse Readiness: connected to NATS and the block map is synchronised with the namespace
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /readyz (the `GetReadyz` operationId).
-func (c *ClientWithResponses) GetReadyzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadyzResponse, error) {
-	rsp, err := c.GetReadyz(ctx, reqEditors...)
+// Corresponds with GET /readyz (the `Readyz` operationId).
+func (c *ClientWithResponses) ReadyzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ReadyzResponse, error) {
+	rsp, err := c.Readyz(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetReadyzResponse(rsp)
+	return ParseReadyzResponse(rsp)
 }
 
-// GetSwaggerJsonWithResponse This service's API contract (Swagger 2.0)
+// SwaggerJSONWithResponse This service's API contract (Swagger 2.0)
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /swagger.json (the `GetSwaggerJson` operationId).
-func (c *ClientWithResponses) GetSwaggerJsonWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetSwaggerJsonResponse, error) {
-	rsp, err := c.GetSwaggerJson(ctx, reqEditors...)
+// Corresponds with GET /swagger.json (the `SwaggerJSON` operationId).
+func (c *ClientWithResponses) SwaggerJSONWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*SwaggerJSONResponse, error) {
+	rsp, err := c.SwaggerJSON(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetSwaggerJsonResponse(rsp)
+	return ParseSwaggerJSONResponse(rsp)
 }
 
-// ParseGetApiV1AdminMetasaveResponse parses an HTTP response from a GetApiV1AdminMetasaveWithResponse call
-func ParseGetApiV1AdminMetasaveResponse(rsp *http.Response) (*GetApiV1AdminMetasaveResponse, error) {
+// ParseMetasaveResponse parses an HTTP response from a MetasaveWithResponse call
+func ParseMetasaveResponse(rsp *http.Response) (*MetasaveResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetApiV1AdminMetasaveResponse{
+	response := &MetasaveResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -2120,15 +2120,15 @@ func ParseGetApiV1AdminMetasaveResponse(rsp *http.Response) (*GetApiV1AdminMetas
 	return response, nil
 }
 
-// ParsePostApiV1AdminRefreshNodesResponse parses an HTTP response from a PostApiV1AdminRefreshNodesWithResponse call
-func ParsePostApiV1AdminRefreshNodesResponse(rsp *http.Response) (*PostApiV1AdminRefreshNodesResponse, error) {
+// ParseRefreshExcludedNodesResponse parses an HTTP response from a RefreshExcludedNodesWithResponse call
+func ParseRefreshExcludedNodesResponse(rsp *http.Response) (*RefreshExcludedNodesResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &PostApiV1AdminRefreshNodesResponse{
+	response := &RefreshExcludedNodesResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -2153,15 +2153,15 @@ func ParsePostApiV1AdminRefreshNodesResponse(rsp *http.Response) (*PostApiV1Admi
 	return response, nil
 }
 
-// ParseGetApiV1BlocksIdResponse parses an HTTP response from a GetApiV1BlocksIdWithResponse call
-func ParseGetApiV1BlocksIdResponse(rsp *http.Response) (*GetApiV1BlocksIdResponse, error) {
+// ParseGetBlockResponse parses an HTTP response from a GetBlockWithResponse call
+func ParseGetBlockResponse(rsp *http.Response) (*GetBlockResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetApiV1BlocksIdResponse{
+	response := &GetBlockResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -2193,15 +2193,15 @@ func ParseGetApiV1BlocksIdResponse(rsp *http.Response) (*GetApiV1BlocksIdRespons
 	return response, nil
 }
 
-// ParseGetApiV1ClusterResponse parses an HTTP response from a GetApiV1ClusterWithResponse call
-func ParseGetApiV1ClusterResponse(rsp *http.Response) (*GetApiV1ClusterResponse, error) {
+// ParseGetClusterResponse parses an HTTP response from a GetClusterWithResponse call
+func ParseGetClusterResponse(rsp *http.Response) (*GetClusterResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetApiV1ClusterResponse{
+	response := &GetClusterResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -2219,15 +2219,15 @@ func ParseGetApiV1ClusterResponse(rsp *http.Response) (*GetApiV1ClusterResponse,
 	return response, nil
 }
 
-// ParseGetApiV1DatanodesResponse parses an HTTP response from a GetApiV1DatanodesWithResponse call
-func ParseGetApiV1DatanodesResponse(rsp *http.Response) (*GetApiV1DatanodesResponse, error) {
+// ParseListDatanodesResponse parses an HTTP response from a ListDatanodesWithResponse call
+func ParseListDatanodesResponse(rsp *http.Response) (*ListDatanodesResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetApiV1DatanodesResponse{
+	response := &ListDatanodesResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -2245,15 +2245,15 @@ func ParseGetApiV1DatanodesResponse(rsp *http.Response) (*GetApiV1DatanodesRespo
 	return response, nil
 }
 
-// ParseGetApiV1DatanodesUuidResponse parses an HTTP response from a GetApiV1DatanodesUuidWithResponse call
-func ParseGetApiV1DatanodesUuidResponse(rsp *http.Response) (*GetApiV1DatanodesUuidResponse, error) {
+// ParseGetDatanodeResponse parses an HTTP response from a GetDatanodeWithResponse call
+func ParseGetDatanodeResponse(rsp *http.Response) (*GetDatanodeResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetApiV1DatanodesUuidResponse{
+	response := &GetDatanodeResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -2278,55 +2278,15 @@ func ParseGetApiV1DatanodesUuidResponse(rsp *http.Response) (*GetApiV1DatanodesU
 	return response, nil
 }
 
-// ParsePostApiV1DatanodesUuidDecommissionResponse parses an HTTP response from a PostApiV1DatanodesUuidDecommissionWithResponse call
-func ParsePostApiV1DatanodesUuidDecommissionResponse(rsp *http.Response) (*PostApiV1DatanodesUuidDecommissionResponse, error) {
+// ParseDecommissionResponse parses an HTTP response from a DecommissionWithResponse call
+func ParseDecommissionResponse(rsp *http.Response) (*DecommissionResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &PostApiV1DatanodesUuidDecommissionResponse{
-		Body:         bodyBytes,
-		HTTPResponse: rsp,
-	}
-
-	switch {
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest DatanodeView
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON200 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest RemoteExceptionBody
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON403 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
-		var dest RemoteExceptionBody
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON404 = &dest
-
-	}
-
-	return response, nil
-}
-
-// ParsePostApiV1DatanodesUuidRecommissionResponse parses an HTTP response from a PostApiV1DatanodesUuidRecommissionWithResponse call
-func ParsePostApiV1DatanodesUuidRecommissionResponse(rsp *http.Response) (*PostApiV1DatanodesUuidRecommissionResponse, error) {
-	bodyBytes, err := io.ReadAll(rsp.Body)
-	defer func() { _ = rsp.Body.Close() }()
-	if err != nil {
-		return nil, err
-	}
-
-	response := &PostApiV1DatanodesUuidRecommissionResponse{
+	response := &DecommissionResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -2358,15 +2318,55 @@ func ParsePostApiV1DatanodesUuidRecommissionResponse(rsp *http.Response) (*PostA
 	return response, nil
 }
 
-// ParseGetDocsResponse parses an HTTP response from a GetDocsWithResponse call
-func ParseGetDocsResponse(rsp *http.Response) (*GetDocsResponse, error) {
+// ParseRecommissionResponse parses an HTTP response from a RecommissionWithResponse call
+func ParseRecommissionResponse(rsp *http.Response) (*RecommissionResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetDocsResponse{
+	response := &RecommissionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DatanodeView
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDocsResponse parses an HTTP response from a DocsWithResponse call
+func ParseDocsResponse(rsp *http.Response) (*DocsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DocsResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -2374,15 +2374,15 @@ func ParseGetDocsResponse(rsp *http.Response) (*GetDocsResponse, error) {
 	return response, nil
 }
 
-// ParseGetHealthzResponse parses an HTTP response from a GetHealthzWithResponse call
-func ParseGetHealthzResponse(rsp *http.Response) (*GetHealthzResponse, error) {
+// ParseHealthzResponse parses an HTTP response from a HealthzWithResponse call
+func ParseHealthzResponse(rsp *http.Response) (*HealthzResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetHealthzResponse{
+	response := &HealthzResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -2390,15 +2390,15 @@ func ParseGetHealthzResponse(rsp *http.Response) (*GetHealthzResponse, error) {
 	return response, nil
 }
 
-// ParseGetMetricsResponse parses an HTTP response from a GetMetricsWithResponse call
-func ParseGetMetricsResponse(rsp *http.Response) (*GetMetricsResponse, error) {
+// ParseMetricsHandlerResponse parses an HTTP response from a MetricsHandlerWithResponse call
+func ParseMetricsHandlerResponse(rsp *http.Response) (*MetricsHandlerResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetMetricsResponse{
+	response := &MetricsHandlerResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -2406,15 +2406,15 @@ func ParseGetMetricsResponse(rsp *http.Response) (*GetMetricsResponse, error) {
 	return response, nil
 }
 
-// ParseGetOpenapiJsonResponse parses an HTTP response from a GetOpenapiJsonWithResponse call
-func ParseGetOpenapiJsonResponse(rsp *http.Response) (*GetOpenapiJsonResponse, error) {
+// ParseOpenapiJSONResponse parses an HTTP response from a OpenapiJSONWithResponse call
+func ParseOpenapiJSONResponse(rsp *http.Response) (*OpenapiJSONResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetOpenapiJsonResponse{
+	response := &OpenapiJSONResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -2432,15 +2432,15 @@ func ParseGetOpenapiJsonResponse(rsp *http.Response) (*GetOpenapiJsonResponse, e
 	return response, nil
 }
 
-// ParseGetOpenapiYamlResponse parses an HTTP response from a GetOpenapiYamlWithResponse call
-func ParseGetOpenapiYamlResponse(rsp *http.Response) (*GetOpenapiYamlResponse, error) {
+// ParseOpenapiYAMLResponse parses an HTTP response from a OpenapiYAMLWithResponse call
+func ParseOpenapiYAMLResponse(rsp *http.Response) (*OpenapiYAMLResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetOpenapiYamlResponse{
+	response := &OpenapiYAMLResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -2448,15 +2448,15 @@ func ParseGetOpenapiYamlResponse(rsp *http.Response) (*GetOpenapiYamlResponse, e
 	return response, nil
 }
 
-// ParseGetReadyzResponse parses an HTTP response from a GetReadyzWithResponse call
-func ParseGetReadyzResponse(rsp *http.Response) (*GetReadyzResponse, error) {
+// ParseReadyzResponse parses an HTTP response from a ReadyzWithResponse call
+func ParseReadyzResponse(rsp *http.Response) (*ReadyzResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetReadyzResponse{
+	response := &ReadyzResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -2464,15 +2464,15 @@ func ParseGetReadyzResponse(rsp *http.Response) (*GetReadyzResponse, error) {
 	return response, nil
 }
 
-// ParseGetSwaggerJsonResponse parses an HTTP response from a GetSwaggerJsonWithResponse call
-func ParseGetSwaggerJsonResponse(rsp *http.Response) (*GetSwaggerJsonResponse, error) {
+// ParseSwaggerJSONResponse parses an HTTP response from a SwaggerJSONWithResponse call
+func ParseSwaggerJSONResponse(rsp *http.Response) (*SwaggerJSONResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetSwaggerJsonResponse{
+	response := &SwaggerJSONResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}

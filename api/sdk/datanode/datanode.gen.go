@@ -43,14 +43,14 @@ func (e InfoRegistration) Valid() bool {
 	}
 }
 
-// Defines values for GetWebhdfsV1PathParamsOp.
+// Defines values for WebhdfsGetParamsOp.
 const (
-	GETFILECHECKSUM GetWebhdfsV1PathParamsOp = "GETFILECHECKSUM"
-	OPEN            GetWebhdfsV1PathParamsOp = "OPEN"
+	GETFILECHECKSUM WebhdfsGetParamsOp = "GETFILECHECKSUM"
+	OPEN            WebhdfsGetParamsOp = "OPEN"
 )
 
-// Valid indicates whether the value is a known member of the GetWebhdfsV1PathParamsOp enum.
-func (e GetWebhdfsV1PathParamsOp) Valid() bool {
+// Valid indicates whether the value is a known member of the WebhdfsGetParamsOp enum.
+func (e WebhdfsGetParamsOp) Valid() bool {
 	switch e {
 	case GETFILECHECKSUM:
 		return true
@@ -61,13 +61,13 @@ func (e GetWebhdfsV1PathParamsOp) Valid() bool {
 	}
 }
 
-// Defines values for PostWebhdfsV1PathParamsOp.
+// Defines values for WebhdfsPostParamsOp.
 const (
-	APPEND PostWebhdfsV1PathParamsOp = "APPEND"
+	APPEND WebhdfsPostParamsOp = "APPEND"
 )
 
-// Valid indicates whether the value is a known member of the PostWebhdfsV1PathParamsOp enum.
-func (e PostWebhdfsV1PathParamsOp) Valid() bool {
+// Valid indicates whether the value is a known member of the WebhdfsPostParamsOp enum.
+func (e WebhdfsPostParamsOp) Valid() bool {
 	switch e {
 	case APPEND:
 		return true
@@ -76,13 +76,13 @@ func (e PostWebhdfsV1PathParamsOp) Valid() bool {
 	}
 }
 
-// Defines values for PutWebhdfsV1PathParamsOp.
+// Defines values for WebhdfsPutParamsOp.
 const (
-	CREATE PutWebhdfsV1PathParamsOp = "CREATE"
+	CREATE WebhdfsPutParamsOp = "CREATE"
 )
 
-// Valid indicates whether the value is a known member of the PutWebhdfsV1PathParamsOp enum.
-func (e PutWebhdfsV1PathParamsOp) Valid() bool {
+// Valid indicates whether the value is a known member of the WebhdfsPutParamsOp enum.
+func (e WebhdfsPutParamsOp) Valid() bool {
 	switch e {
 	case CREATE:
 		return true
@@ -199,26 +199,26 @@ type VolumeInfo struct {
 	StorageId *string `json:"storageId,omitempty"`
 }
 
-// PostApiV1AdminRefreshNamenodesParams defines parameters for PostApiV1AdminRefreshNamenodes.
-type PostApiV1AdminRefreshNamenodesParams struct {
+// RefreshNamenodesParams defines parameters for RefreshNamenodes.
+type RefreshNamenodesParams struct {
 	// UserName the caller: the superuser or a member of the supergroup (dr.who when absent)
 	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
 }
 
-// PostApiV1AdminShutdownParams defines parameters for PostApiV1AdminShutdown.
-type PostApiV1AdminShutdownParams struct {
+// ShutdownDatanodeParams defines parameters for ShutdownDatanode.
+type ShutdownDatanodeParams struct {
 	// UserName the caller: the superuser or a member of the supergroup (dr.who when absent)
 	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
 }
 
-// PostApiV1AdminTriggerBlockReportParams defines parameters for PostApiV1AdminTriggerBlockReport.
-type PostApiV1AdminTriggerBlockReportParams struct {
+// TriggerBlockReportParams defines parameters for TriggerBlockReport.
+type TriggerBlockReportParams struct {
 	// UserName the caller: the superuser or a member of the supergroup (dr.who when absent)
 	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
 }
 
-// GetApiV1BlocksIdParams defines parameters for GetApiV1BlocksId.
-type GetApiV1BlocksIdParams struct {
+// ReadBlockParams defines parameters for ReadBlock.
+type ReadBlockParams struct {
 	// Bpid block pool ID
 	Bpid string `form:"bpid" json:"bpid"`
 
@@ -235,8 +235,8 @@ type GetApiV1BlocksIdParams struct {
 	Accept *string `json:"Accept,omitempty"`
 }
 
-// PutApiV1BlocksIdParams defines parameters for PutApiV1BlocksId.
-type PutApiV1BlocksIdParams struct {
+// WriteBlockParams defines parameters for WriteBlock.
+type WriteBlockParams struct {
 	// Bpid block pool ID
 	Bpid string `form:"bpid" json:"bpid"`
 
@@ -256,16 +256,16 @@ type PutApiV1BlocksIdParams struct {
 	Blocksize *int `form:"blocksize,omitempty" json:"blocksize,omitempty"`
 }
 
-// GetApiV1BlocksIdChecksumParams defines parameters for GetApiV1BlocksIdChecksum.
-type GetApiV1BlocksIdChecksumParams struct {
+// GetBlockChecksumParams defines parameters for GetBlockChecksum.
+type GetBlockChecksumParams struct {
 	// Bpid block pool ID
 	Bpid string `form:"bpid" json:"bpid"`
 }
 
-// GetWebhdfsV1PathParams defines parameters for GetWebhdfsV1Path.
-type GetWebhdfsV1PathParams struct {
+// WebhdfsGetParams defines parameters for WebhdfsGet.
+type WebhdfsGetParams struct {
 	// Op operation
-	Op GetWebhdfsV1PathParamsOp `form:"op" json:"op"`
+	Op WebhdfsGetParamsOp `form:"op" json:"op"`
 
 	// Namenoderpcaddress host:port of the metadata service
 	Namenoderpcaddress string `form:"namenoderpcaddress" json:"namenoderpcaddress"`
@@ -280,13 +280,13 @@ type GetWebhdfsV1PathParams struct {
 	Length *int `form:"length,omitempty" json:"length,omitempty"`
 }
 
-// GetWebhdfsV1PathParamsOp defines parameters for GetWebhdfsV1Path.
-type GetWebhdfsV1PathParamsOp string
+// WebhdfsGetParamsOp defines parameters for WebhdfsGet.
+type WebhdfsGetParamsOp string
 
-// PostWebhdfsV1PathParams defines parameters for PostWebhdfsV1Path.
-type PostWebhdfsV1PathParams struct {
+// WebhdfsPostParams defines parameters for WebhdfsPost.
+type WebhdfsPostParams struct {
 	// Op operation
-	Op PostWebhdfsV1PathParamsOp `form:"op" json:"op"`
+	Op WebhdfsPostParamsOp `form:"op" json:"op"`
 
 	// Namenoderpcaddress host:port of the metadata service
 	Namenoderpcaddress string `form:"namenoderpcaddress" json:"namenoderpcaddress"`
@@ -295,13 +295,13 @@ type PostWebhdfsV1PathParams struct {
 	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
 }
 
-// PostWebhdfsV1PathParamsOp defines parameters for PostWebhdfsV1Path.
-type PostWebhdfsV1PathParamsOp string
+// WebhdfsPostParamsOp defines parameters for WebhdfsPost.
+type WebhdfsPostParamsOp string
 
-// PutWebhdfsV1PathParams defines parameters for PutWebhdfsV1Path.
-type PutWebhdfsV1PathParams struct {
+// WebhdfsPutParams defines parameters for WebhdfsPut.
+type WebhdfsPutParams struct {
 	// Op operation
-	Op PutWebhdfsV1PathParamsOp `form:"op" json:"op"`
+	Op WebhdfsPutParamsOp `form:"op" json:"op"`
 
 	// Namenoderpcaddress host:port of the metadata service
 	Namenoderpcaddress string `form:"namenoderpcaddress" json:"namenoderpcaddress"`
@@ -322,8 +322,8 @@ type PutWebhdfsV1PathParams struct {
 	Permission *string `form:"permission,omitempty" json:"permission,omitempty"`
 }
 
-// PutWebhdfsV1PathParamsOp defines parameters for PutWebhdfsV1Path.
-type PutWebhdfsV1PathParamsOp string
+// WebhdfsPutParamsOp defines parameters for WebhdfsPut.
+type WebhdfsPutParamsOp string
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -399,116 +399,116 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 // The interface specification for the client above.
 type ClientInterface interface {
 
-	// PostApiV1AdminRefreshNamenodes Re-read the list of nameservices and re-register (dfsadmin -refreshNamenodes)
+	// RefreshNamenodes Re-read the list of nameservices and re-register (dfsadmin -refreshNamenodes)
 	//
-	// Corresponds with POST /api/v1/admin/refreshNamenodes (the `PostApiV1AdminRefreshNamenodes` operationId).
-	PostApiV1AdminRefreshNamenodes(ctx context.Context, params *PostApiV1AdminRefreshNamenodesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /api/v1/admin/refreshNamenodes (the `RefreshNamenodes` operationId).
+	RefreshNamenodes(ctx context.Context, params *RefreshNamenodesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostApiV1AdminShutdown Shut the datanode down gracefully (dfsadmin -shutdownDatanode)
+	// ShutdownDatanode Shut the datanode down gracefully (dfsadmin -shutdownDatanode)
 	//
-	// Corresponds with POST /api/v1/admin/shutdown (the `PostApiV1AdminShutdown` operationId).
-	PostApiV1AdminShutdown(ctx context.Context, params *PostApiV1AdminShutdownParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /api/v1/admin/shutdown (the `ShutdownDatanode` operationId).
+	ShutdownDatanode(ctx context.Context, params *ShutdownDatanodeParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostApiV1AdminTriggerBlockReport Send a full block report with the next heartbeat (dfsadmin -triggerBlockReport)
+	// TriggerBlockReport Send a full block report with the next heartbeat (dfsadmin -triggerBlockReport)
 	//
-	// Corresponds with POST /api/v1/admin/triggerBlockReport (the `PostApiV1AdminTriggerBlockReport` operationId).
-	PostApiV1AdminTriggerBlockReport(ctx context.Context, params *PostApiV1AdminTriggerBlockReportParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /api/v1/admin/triggerBlockReport (the `TriggerBlockReport` operationId).
+	TriggerBlockReport(ctx context.Context, params *TriggerBlockReportParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetApiV1BlocksId Read a block or a byte range of it, checksums verified
+	// ReadBlock Read a block or a byte range of it, checksums verified
 	//
 	// Every 512-byte chunk is checked against the replica's meta file before it is sent. A mismatch is reported to the coordinator as a bad replica and answered with ChecksumException (or, once bytes were sent, by cutting the connection) so that the client reads another replica. With Accept: application/x-granary-packets the answer is a packet stream (docs/formats/packets.md) of the whole chunks covering the range, with their CRCs, for the reader to verify again (HDFS's end-to-end checksums); X-Granary-Block-Offset is the block offset of its first byte.
 	//
-	// Corresponds with GET /api/v1/blocks/{id} (the `GetApiV1BlocksId` operationId).
-	GetApiV1BlocksId(ctx context.Context, id int, params *GetApiV1BlocksIdParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /api/v1/blocks/{id} (the `ReadBlock` operationId).
+	ReadBlock(ctx context.Context, id int, params *ReadBlockParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PutApiV1BlocksId Write a block and forward it down the pipeline
+	// WriteBlock Write a block and forward it down the pipeline
 	//
 	// The body is a packet stream (docs/formats/packets.md): each packet's CRC32C checksums are verified before it is stored and it is forwarded unchanged to the next datanode of targets. The replica is written in rbw/ and finalized when the stream ends; the answer lists the datanodes that stored it and those that failed. With appendgs and appendlength the stream continues this datanode's finalized replica of that stamp and length under the new stamp gs (HDFS's PIPELINE_SETUP_APPEND); the first packet then carries at most the rest of the replica's partial 512-byte chunk. A failed append leaves the replica as it was.
 	//
-	// Corresponds with PUT /api/v1/blocks/{id} (the `PutApiV1BlocksId` operationId).
-	PutApiV1BlocksId(ctx context.Context, id int, params *PutApiV1BlocksIdParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with PUT /api/v1/blocks/{id} (the `WriteBlock` operationId).
+	WriteBlock(ctx context.Context, id int, params *WriteBlockParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetApiV1BlocksIdChecksum A replica's checksum: the MD5 of its CRCs (for GETFILECHECKSUM)
+	// GetBlockChecksum A replica's checksum: the MD5 of its CRCs (for GETFILECHECKSUM)
 	//
-	// Corresponds with GET /api/v1/blocks/{id}/checksum (the `GetApiV1BlocksIdChecksum` operationId).
-	GetApiV1BlocksIdChecksum(ctx context.Context, id int, params *GetApiV1BlocksIdChecksumParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /api/v1/blocks/{id}/checksum (the `GetBlockChecksum` operationId).
+	GetBlockChecksum(ctx context.Context, id int, params *GetBlockChecksumParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetApiV1Info Volumes, block pools, registration state, last heartbeat and block report
+	// GetDatanodeInfo Volumes, block pools, registration state, last heartbeat and block report
 	//
-	// Corresponds with GET /api/v1/info (the `GetApiV1Info` operationId).
-	GetApiV1Info(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /api/v1/info (the `GetDatanodeInfo` operationId).
+	GetDatanodeInfo(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetDocs Swagger UI for this service's OpenAPI 3 contract
+	// Docs Swagger UI for this service's OpenAPI 3 contract
 	//
-	// Corresponds with GET /docs (the `GetDocs` operationId).
-	GetDocs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /docs (the `Docs` operationId).
+	Docs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetHealthz Liveness
+	// Healthz Liveness
 	//
-	// Corresponds with GET /healthz (the `GetHealthz` operationId).
-	GetHealthz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /healthz (the `Healthz` operationId).
+	Healthz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetMetrics Prometheus metrics
+	// MetricsHandler Prometheus metrics
 	//
-	// Corresponds with GET /metrics (the `GetMetrics` operationId).
-	GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /metrics (the `MetricsHandler` operationId).
+	MetricsHandler(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetOpenapiJson This service's API contract (OpenAPI 3.0, JSON)
+	// OpenapiJSON This service's API contract (OpenAPI 3.0, JSON)
 	//
-	// Corresponds with GET /openapi.json (the `GetOpenapiJson` operationId).
-	GetOpenapiJson(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /openapi.json (the `OpenapiJSON` operationId).
+	OpenapiJSON(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetOpenapiYaml This service's API contract (OpenAPI 3.0, YAML)
+	// OpenapiYAML This service's API contract (OpenAPI 3.0, YAML)
 	//
-	// Corresponds with GET /openapi.yaml (the `GetOpenapiYaml` operationId).
-	GetOpenapiYaml(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /openapi.yaml (the `OpenapiYAML` operationId).
+	OpenapiYAML(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetReadyz Readiness: registered with the coordinator
+	// Readyz Readiness: registered with the coordinator
 	//
-	// Corresponds with GET /readyz (the `GetReadyz` operationId).
-	GetReadyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /readyz (the `Readyz` operationId).
+	Readyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetSwaggerJson This service's API contract (Swagger 2.0)
+	// SwaggerJSON This service's API contract (Swagger 2.0)
 	//
-	// Corresponds with GET /swagger.json (the `GetSwaggerJson` operationId).
-	GetSwaggerJson(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /swagger.json (the `SwaggerJSON` operationId).
+	SwaggerJSON(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetWebhdfsV1Path WebHDFS OPEN and GETFILECHECKSUM, datanode side
+	// WebhdfsGet WebHDFS OPEN and GETFILECHECKSUM, datanode side
 	//
 	// OPEN streams application/octet-stream (offset, length); GETFILECHECKSUM answers the FileChecksum JSON. Other ops answer 400.
 	//
-	// Corresponds with GET /webhdfs/v1/{path} (the `GetWebhdfsV1Path` operationId).
-	GetWebhdfsV1Path(ctx context.Context, path string, params *GetWebhdfsV1PathParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /webhdfs/v1/{path} (the `WebhdfsGet` operationId).
+	WebhdfsGet(ctx context.Context, path string, params *WebhdfsGetParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// OptionsWebhdfsV1Path CORS preflight of the WebHDFS data operations (a browser's upload)
+	// WebhdfsPreflight CORS preflight of the WebHDFS data operations (a browser's upload)
 	//
 	// Any origin may PUT, POST and GET; the answer carries no body.
 	//
-	// Corresponds with OPTIONS /webhdfs/v1/{path} (the `OptionsWebhdfsV1Path` operationId).
-	OptionsWebhdfsV1Path(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with OPTIONS /webhdfs/v1/{path} (the `WebhdfsPreflight` operationId).
+	WebhdfsPreflight(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostWebhdfsV1PathWithBody WebHDFS APPEND, datanode side: answers 200 with an empty body
+	// WebhdfsPostWithBody WebHDFS APPEND, datanode side: answers 200 with an empty body
 	//
 	// Takes any type of body and a specified content type.
 	//
-	// Corresponds with POST /webhdfs/v1/{path} (the `PostWebhdfsV1Path` operationId).
-	PostWebhdfsV1PathWithBody(ctx context.Context, path string, params *PostWebhdfsV1PathParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /webhdfs/v1/{path} (the `WebhdfsPost` operationId).
+	WebhdfsPostWithBody(ctx context.Context, path string, params *WebhdfsPostParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PutWebhdfsV1PathWithBody WebHDFS CREATE, datanode side
+	// WebhdfsPutWithBody WebHDFS CREATE, datanode side
 	//
 	// Reached through the metadata service's 307 redirect; the datanode acts as a client of the metadata service at namenoderpcaddress and of the pipeline, and answers 201 Created with a Location.
 	//
 	// Takes any type of body and a specified content type.
 	//
-	// Corresponds with PUT /webhdfs/v1/{path} (the `PutWebhdfsV1Path` operationId).
-	PutWebhdfsV1PathWithBody(ctx context.Context, path string, params *PutWebhdfsV1PathParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with PUT /webhdfs/v1/{path} (the `WebhdfsPut` operationId).
+	WebhdfsPutWithBody(ctx context.Context, path string, params *WebhdfsPutParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
-// PostApiV1AdminRefreshNamenodes Re-read the list of nameservices and re-register (dfsadmin -refreshNamenodes)
+// RefreshNamenodes Re-read the list of nameservices and re-register (dfsadmin -refreshNamenodes)
 //
-// Corresponds with POST /api/v1/admin/refreshNamenodes (the `PostApiV1AdminRefreshNamenodes` operationId).
-func (c *Client) PostApiV1AdminRefreshNamenodes(ctx context.Context, params *PostApiV1AdminRefreshNamenodesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostApiV1AdminRefreshNamenodesRequest(c.Server, params)
+// Corresponds with POST /api/v1/admin/refreshNamenodes (the `RefreshNamenodes` operationId).
+func (c *Client) RefreshNamenodes(ctx context.Context, params *RefreshNamenodesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRefreshNamenodesRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -519,11 +519,11 @@ func (c *Client) PostApiV1AdminRefreshNamenodes(ctx context.Context, params *Pos
 	return c.Client.Do(req)
 }
 
-// PostApiV1AdminShutdown Shut the datanode down gracefully (dfsadmin -shutdownDatanode)
+// ShutdownDatanode Shut the datanode down gracefully (dfsadmin -shutdownDatanode)
 //
-// Corresponds with POST /api/v1/admin/shutdown (the `PostApiV1AdminShutdown` operationId).
-func (c *Client) PostApiV1AdminShutdown(ctx context.Context, params *PostApiV1AdminShutdownParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostApiV1AdminShutdownRequest(c.Server, params)
+// Corresponds with POST /api/v1/admin/shutdown (the `ShutdownDatanode` operationId).
+func (c *Client) ShutdownDatanode(ctx context.Context, params *ShutdownDatanodeParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewShutdownDatanodeRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -534,11 +534,11 @@ func (c *Client) PostApiV1AdminShutdown(ctx context.Context, params *PostApiV1Ad
 	return c.Client.Do(req)
 }
 
-// PostApiV1AdminTriggerBlockReport Send a full block report with the next heartbeat (dfsadmin -triggerBlockReport)
+// TriggerBlockReport Send a full block report with the next heartbeat (dfsadmin -triggerBlockReport)
 //
-// Corresponds with POST /api/v1/admin/triggerBlockReport (the `PostApiV1AdminTriggerBlockReport` operationId).
-func (c *Client) PostApiV1AdminTriggerBlockReport(ctx context.Context, params *PostApiV1AdminTriggerBlockReportParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostApiV1AdminTriggerBlockReportRequest(c.Server, params)
+// Corresponds with POST /api/v1/admin/triggerBlockReport (the `TriggerBlockReport` operationId).
+func (c *Client) TriggerBlockReport(ctx context.Context, params *TriggerBlockReportParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewTriggerBlockReportRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -549,13 +549,13 @@ func (c *Client) PostApiV1AdminTriggerBlockReport(ctx context.Context, params *P
 	return c.Client.Do(req)
 }
 
-// GetApiV1BlocksId Read a block or a byte range of it, checksums verified
+// ReadBlock Read a block or a byte range of it, checksums verified
 //
 // Every 512-byte chunk is checked against the replica's meta file before it is sent. A mismatch is reported to the coordinator as a bad replica and answered with ChecksumException (or, once bytes were sent, by cutting the connection) so that the client reads another replica. With Accept: application/x-granary-packets the answer is a packet stream (docs/formats/packets.md) of the whole chunks covering the range, with their CRCs, for the reader to verify again (HDFS's end-to-end checksums); X-Granary-Block-Offset is the block offset of its first byte.
 //
-// Corresponds with GET /api/v1/blocks/{id} (the `GetApiV1BlocksId` operationId).
-func (c *Client) GetApiV1BlocksId(ctx context.Context, id int, params *GetApiV1BlocksIdParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiV1BlocksIdRequest(c.Server, id, params)
+// Corresponds with GET /api/v1/blocks/{id} (the `ReadBlock` operationId).
+func (c *Client) ReadBlock(ctx context.Context, id int, params *ReadBlockParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReadBlockRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -566,13 +566,13 @@ func (c *Client) GetApiV1BlocksId(ctx context.Context, id int, params *GetApiV1B
 	return c.Client.Do(req)
 }
 
-// PutApiV1BlocksId Write a block and forward it down the pipeline
+// WriteBlock Write a block and forward it down the pipeline
 //
 // The body is a packet stream (docs/formats/packets.md): each packet's CRC32C checksums are verified before it is stored and it is forwarded unchanged to the next datanode of targets. The replica is written in rbw/ and finalized when the stream ends; the answer lists the datanodes that stored it and those that failed. With appendgs and appendlength the stream continues this datanode's finalized replica of that stamp and length under the new stamp gs (HDFS's PIPELINE_SETUP_APPEND); the first packet then carries at most the rest of the replica's partial 512-byte chunk. A failed append leaves the replica as it was.
 //
-// Corresponds with PUT /api/v1/blocks/{id} (the `PutApiV1BlocksId` operationId).
-func (c *Client) PutApiV1BlocksId(ctx context.Context, id int, params *PutApiV1BlocksIdParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPutApiV1BlocksIdRequest(c.Server, id, params)
+// Corresponds with PUT /api/v1/blocks/{id} (the `WriteBlock` operationId).
+func (c *Client) WriteBlock(ctx context.Context, id int, params *WriteBlockParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewWriteBlockRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -583,11 +583,11 @@ func (c *Client) PutApiV1BlocksId(ctx context.Context, id int, params *PutApiV1B
 	return c.Client.Do(req)
 }
 
-// GetApiV1BlocksIdChecksum A replica's checksum: the MD5 of its CRCs (for GETFILECHECKSUM)
+// GetBlockChecksum A replica's checksum: the MD5 of its CRCs (for GETFILECHECKSUM)
 //
-// Corresponds with GET /api/v1/blocks/{id}/checksum (the `GetApiV1BlocksIdChecksum` operationId).
-func (c *Client) GetApiV1BlocksIdChecksum(ctx context.Context, id int, params *GetApiV1BlocksIdChecksumParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiV1BlocksIdChecksumRequest(c.Server, id, params)
+// Corresponds with GET /api/v1/blocks/{id}/checksum (the `GetBlockChecksum` operationId).
+func (c *Client) GetBlockChecksum(ctx context.Context, id int, params *GetBlockChecksumParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetBlockChecksumRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -598,11 +598,11 @@ func (c *Client) GetApiV1BlocksIdChecksum(ctx context.Context, id int, params *G
 	return c.Client.Do(req)
 }
 
-// GetApiV1Info Volumes, block pools, registration state, last heartbeat and block report
+// GetDatanodeInfo Volumes, block pools, registration state, last heartbeat and block report
 //
-// Corresponds with GET /api/v1/info (the `GetApiV1Info` operationId).
-func (c *Client) GetApiV1Info(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiV1InfoRequest(c.Server)
+// Corresponds with GET /api/v1/info (the `GetDatanodeInfo` operationId).
+func (c *Client) GetDatanodeInfo(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDatanodeInfoRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -613,11 +613,11 @@ func (c *Client) GetApiV1Info(ctx context.Context, reqEditors ...RequestEditorFn
 	return c.Client.Do(req)
 }
 
-// GetDocs Swagger UI for this service's OpenAPI 3 contract
+// Docs Swagger UI for this service's OpenAPI 3 contract
 //
-// Corresponds with GET /docs (the `GetDocs` operationId).
-func (c *Client) GetDocs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetDocsRequest(c.Server)
+// Corresponds with GET /docs (the `Docs` operationId).
+func (c *Client) Docs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDocsRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -628,11 +628,11 @@ func (c *Client) GetDocs(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 	return c.Client.Do(req)
 }
 
-// GetHealthz Liveness
+// Healthz Liveness
 //
-// Corresponds with GET /healthz (the `GetHealthz` operationId).
-func (c *Client) GetHealthz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetHealthzRequest(c.Server)
+// Corresponds with GET /healthz (the `Healthz` operationId).
+func (c *Client) Healthz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHealthzRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -643,11 +643,11 @@ func (c *Client) GetHealthz(ctx context.Context, reqEditors ...RequestEditorFn) 
 	return c.Client.Do(req)
 }
 
-// GetMetrics Prometheus metrics
+// MetricsHandler Prometheus metrics
 //
-// Corresponds with GET /metrics (the `GetMetrics` operationId).
-func (c *Client) GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetMetricsRequest(c.Server)
+// Corresponds with GET /metrics (the `MetricsHandler` operationId).
+func (c *Client) MetricsHandler(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewMetricsHandlerRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -658,11 +658,11 @@ func (c *Client) GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) 
 	return c.Client.Do(req)
 }
 
-// GetOpenapiJson This service's API contract (OpenAPI 3.0, JSON)
+// OpenapiJSON This service's API contract (OpenAPI 3.0, JSON)
 //
-// Corresponds with GET /openapi.json (the `GetOpenapiJson` operationId).
-func (c *Client) GetOpenapiJson(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetOpenapiJsonRequest(c.Server)
+// Corresponds with GET /openapi.json (the `OpenapiJSON` operationId).
+func (c *Client) OpenapiJSON(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOpenapiJSONRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -673,11 +673,11 @@ func (c *Client) GetOpenapiJson(ctx context.Context, reqEditors ...RequestEditor
 	return c.Client.Do(req)
 }
 
-// GetOpenapiYaml This service's API contract (OpenAPI 3.0, YAML)
+// OpenapiYAML This service's API contract (OpenAPI 3.0, YAML)
 //
-// Corresponds with GET /openapi.yaml (the `GetOpenapiYaml` operationId).
-func (c *Client) GetOpenapiYaml(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetOpenapiYamlRequest(c.Server)
+// Corresponds with GET /openapi.yaml (the `OpenapiYAML` operationId).
+func (c *Client) OpenapiYAML(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOpenapiYAMLRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -688,11 +688,11 @@ func (c *Client) GetOpenapiYaml(ctx context.Context, reqEditors ...RequestEditor
 	return c.Client.Do(req)
 }
 
-// GetReadyz Readiness: registered with the coordinator
+// Readyz Readiness: registered with the coordinator
 //
-// Corresponds with GET /readyz (the `GetReadyz` operationId).
-func (c *Client) GetReadyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetReadyzRequest(c.Server)
+// Corresponds with GET /readyz (the `Readyz` operationId).
+func (c *Client) Readyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReadyzRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -703,11 +703,11 @@ func (c *Client) GetReadyz(ctx context.Context, reqEditors ...RequestEditorFn) (
 	return c.Client.Do(req)
 }
 
-// GetSwaggerJson This service's API contract (Swagger 2.0)
+// SwaggerJSON This service's API contract (Swagger 2.0)
 //
-// Corresponds with GET /swagger.json (the `GetSwaggerJson` operationId).
-func (c *Client) GetSwaggerJson(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetSwaggerJsonRequest(c.Server)
+// Corresponds with GET /swagger.json (the `SwaggerJSON` operationId).
+func (c *Client) SwaggerJSON(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSwaggerJSONRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -718,13 +718,13 @@ func (c *Client) GetSwaggerJson(ctx context.Context, reqEditors ...RequestEditor
 	return c.Client.Do(req)
 }
 
-// GetWebhdfsV1Path WebHDFS OPEN and GETFILECHECKSUM, datanode side
+// WebhdfsGet WebHDFS OPEN and GETFILECHECKSUM, datanode side
 //
 // OPEN streams application/octet-stream (offset, length); GETFILECHECKSUM answers the FileChecksum JSON. Other ops answer 400.
 //
-// Corresponds with GET /webhdfs/v1/{path} (the `GetWebhdfsV1Path` operationId).
-func (c *Client) GetWebhdfsV1Path(ctx context.Context, path string, params *GetWebhdfsV1PathParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetWebhdfsV1PathRequest(c.Server, path, params)
+// Corresponds with GET /webhdfs/v1/{path} (the `WebhdfsGet` operationId).
+func (c *Client) WebhdfsGet(ctx context.Context, path string, params *WebhdfsGetParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewWebhdfsGetRequest(c.Server, path, params)
 	if err != nil {
 		return nil, err
 	}
@@ -735,13 +735,13 @@ func (c *Client) GetWebhdfsV1Path(ctx context.Context, path string, params *GetW
 	return c.Client.Do(req)
 }
 
-// OptionsWebhdfsV1Path CORS preflight of the WebHDFS data operations (a browser's upload)
+// WebhdfsPreflight CORS preflight of the WebHDFS data operations (a browser's upload)
 //
 // Any origin may PUT, POST and GET; the answer carries no body.
 //
-// Corresponds with OPTIONS /webhdfs/v1/{path} (the `OptionsWebhdfsV1Path` operationId).
-func (c *Client) OptionsWebhdfsV1Path(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewOptionsWebhdfsV1PathRequest(c.Server, path)
+// Corresponds with OPTIONS /webhdfs/v1/{path} (the `WebhdfsPreflight` operationId).
+func (c *Client) WebhdfsPreflight(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewWebhdfsPreflightRequest(c.Server, path)
 	if err != nil {
 		return nil, err
 	}
@@ -752,13 +752,13 @@ func (c *Client) OptionsWebhdfsV1Path(ctx context.Context, path string, reqEdito
 	return c.Client.Do(req)
 }
 
-// PostWebhdfsV1PathWithBody WebHDFS APPEND, datanode side: answers 200 with an empty body
+// WebhdfsPostWithBody WebHDFS APPEND, datanode side: answers 200 with an empty body
 //
 // Takes any type of body and a specified content type.
 //
-// Corresponds with POST /webhdfs/v1/{path} (the `PostWebhdfsV1Path` operationId).
-func (c *Client) PostWebhdfsV1PathWithBody(ctx context.Context, path string, params *PostWebhdfsV1PathParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostWebhdfsV1PathRequestWithBody(c.Server, path, params, contentType, body)
+// Corresponds with POST /webhdfs/v1/{path} (the `WebhdfsPost` operationId).
+func (c *Client) WebhdfsPostWithBody(ctx context.Context, path string, params *WebhdfsPostParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewWebhdfsPostRequestWithBody(c.Server, path, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -769,15 +769,15 @@ func (c *Client) PostWebhdfsV1PathWithBody(ctx context.Context, path string, par
 	return c.Client.Do(req)
 }
 
-// PutWebhdfsV1PathWithBody WebHDFS CREATE, datanode side
+// WebhdfsPutWithBody WebHDFS CREATE, datanode side
 //
 // Reached through the metadata service's 307 redirect; the datanode acts as a client of the metadata service at namenoderpcaddress and of the pipeline, and answers 201 Created with a Location.
 //
 // Takes any type of body and a specified content type.
 //
-// Corresponds with PUT /webhdfs/v1/{path} (the `PutWebhdfsV1Path` operationId).
-func (c *Client) PutWebhdfsV1PathWithBody(ctx context.Context, path string, params *PutWebhdfsV1PathParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPutWebhdfsV1PathRequestWithBody(c.Server, path, params, contentType, body)
+// Corresponds with PUT /webhdfs/v1/{path} (the `WebhdfsPut` operationId).
+func (c *Client) WebhdfsPutWithBody(ctx context.Context, path string, params *WebhdfsPutParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewWebhdfsPutRequestWithBody(c.Server, path, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -788,8 +788,8 @@ func (c *Client) PutWebhdfsV1PathWithBody(ctx context.Context, path string, para
 	return c.Client.Do(req)
 }
 
-// NewPostApiV1AdminRefreshNamenodesRequest constructs an http.Request for the PostApiV1AdminRefreshNamenodes method
-func NewPostApiV1AdminRefreshNamenodesRequest(server string, params *PostApiV1AdminRefreshNamenodesParams) (*http.Request, error) {
+// NewRefreshNamenodesRequest constructs an http.Request for the RefreshNamenodes method
+func NewRefreshNamenodesRequest(server string, params *RefreshNamenodesParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -842,8 +842,8 @@ func NewPostApiV1AdminRefreshNamenodesRequest(server string, params *PostApiV1Ad
 	return req, nil
 }
 
-// NewPostApiV1AdminShutdownRequest constructs an http.Request for the PostApiV1AdminShutdown method
-func NewPostApiV1AdminShutdownRequest(server string, params *PostApiV1AdminShutdownParams) (*http.Request, error) {
+// NewShutdownDatanodeRequest constructs an http.Request for the ShutdownDatanode method
+func NewShutdownDatanodeRequest(server string, params *ShutdownDatanodeParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -896,8 +896,8 @@ func NewPostApiV1AdminShutdownRequest(server string, params *PostApiV1AdminShutd
 	return req, nil
 }
 
-// NewPostApiV1AdminTriggerBlockReportRequest constructs an http.Request for the PostApiV1AdminTriggerBlockReport method
-func NewPostApiV1AdminTriggerBlockReportRequest(server string, params *PostApiV1AdminTriggerBlockReportParams) (*http.Request, error) {
+// NewTriggerBlockReportRequest constructs an http.Request for the TriggerBlockReport method
+func NewTriggerBlockReportRequest(server string, params *TriggerBlockReportParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -950,8 +950,8 @@ func NewPostApiV1AdminTriggerBlockReportRequest(server string, params *PostApiV1
 	return req, nil
 }
 
-// NewGetApiV1BlocksIdRequest constructs an http.Request for the GetApiV1BlocksId method
-func NewGetApiV1BlocksIdRequest(server string, id int, params *GetApiV1BlocksIdParams) (*http.Request, error) {
+// NewReadBlockRequest constructs an http.Request for the ReadBlock method
+func NewReadBlockRequest(server string, id int, params *ReadBlockParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -1057,8 +1057,8 @@ func NewGetApiV1BlocksIdRequest(server string, id int, params *GetApiV1BlocksIdP
 	return req, nil
 }
 
-// NewPutApiV1BlocksIdRequest constructs an http.Request for the PutApiV1BlocksId method
-func NewPutApiV1BlocksIdRequest(server string, id int, params *PutApiV1BlocksIdParams) (*http.Request, error) {
+// NewWriteBlockRequest constructs an http.Request for the WriteBlock method
+func NewWriteBlockRequest(server string, id int, params *WriteBlockParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -1170,8 +1170,8 @@ func NewPutApiV1BlocksIdRequest(server string, id int, params *PutApiV1BlocksIdP
 	return req, nil
 }
 
-// NewGetApiV1BlocksIdChecksumRequest constructs an http.Request for the GetApiV1BlocksIdChecksum method
-func NewGetApiV1BlocksIdChecksumRequest(server string, id int, params *GetApiV1BlocksIdChecksumParams) (*http.Request, error) {
+// NewGetBlockChecksumRequest constructs an http.Request for the GetBlockChecksum method
+func NewGetBlockChecksumRequest(server string, id int, params *GetBlockChecksumParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -1227,8 +1227,8 @@ func NewGetApiV1BlocksIdChecksumRequest(server string, id int, params *GetApiV1B
 	return req, nil
 }
 
-// NewGetApiV1InfoRequest constructs an http.Request for the GetApiV1Info method
-func NewGetApiV1InfoRequest(server string) (*http.Request, error) {
+// NewGetDatanodeInfoRequest constructs an http.Request for the GetDatanodeInfo method
+func NewGetDatanodeInfoRequest(server string) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -1254,8 +1254,8 @@ func NewGetApiV1InfoRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
-// NewGetDocsRequest constructs an http.Request for the GetDocs method
-func NewGetDocsRequest(server string) (*http.Request, error) {
+// NewDocsRequest constructs an http.Request for the Docs method
+func NewDocsRequest(server string) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -1281,8 +1281,8 @@ func NewGetDocsRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
-// NewGetHealthzRequest constructs an http.Request for the GetHealthz method
-func NewGetHealthzRequest(server string) (*http.Request, error) {
+// NewHealthzRequest constructs an http.Request for the Healthz method
+func NewHealthzRequest(server string) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -1308,8 +1308,8 @@ func NewGetHealthzRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
-// NewGetMetricsRequest constructs an http.Request for the GetMetrics method
-func NewGetMetricsRequest(server string) (*http.Request, error) {
+// NewMetricsHandlerRequest constructs an http.Request for the MetricsHandler method
+func NewMetricsHandlerRequest(server string) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -1335,8 +1335,8 @@ func NewGetMetricsRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
-// NewGetOpenapiJsonRequest constructs an http.Request for the GetOpenapiJson method
-func NewGetOpenapiJsonRequest(server string) (*http.Request, error) {
+// NewOpenapiJSONRequest constructs an http.Request for the OpenapiJSON method
+func NewOpenapiJSONRequest(server string) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -1362,8 +1362,8 @@ func NewGetOpenapiJsonRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
-// NewGetOpenapiYamlRequest constructs an http.Request for the GetOpenapiYaml method
-func NewGetOpenapiYamlRequest(server string) (*http.Request, error) {
+// NewOpenapiYAMLRequest constructs an http.Request for the OpenapiYAML method
+func NewOpenapiYAMLRequest(server string) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -1389,8 +1389,8 @@ func NewGetOpenapiYamlRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
-// NewGetReadyzRequest constructs an http.Request for the GetReadyz method
-func NewGetReadyzRequest(server string) (*http.Request, error) {
+// NewReadyzRequest constructs an http.Request for the Readyz method
+func NewReadyzRequest(server string) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -1416,8 +1416,8 @@ func NewGetReadyzRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
-// NewGetSwaggerJsonRequest constructs an http.Request for the GetSwaggerJson method
-func NewGetSwaggerJsonRequest(server string) (*http.Request, error) {
+// NewSwaggerJSONRequest constructs an http.Request for the SwaggerJSON method
+func NewSwaggerJSONRequest(server string) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -1443,8 +1443,8 @@ func NewGetSwaggerJsonRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
-// NewGetWebhdfsV1PathRequest constructs an http.Request for the GetWebhdfsV1Path method
-func NewGetWebhdfsV1PathRequest(server string, path string, params *GetWebhdfsV1PathParams) (*http.Request, error) {
+// NewWebhdfsGetRequest constructs an http.Request for the WebhdfsGet method
+func NewWebhdfsGetRequest(server string, path string, params *WebhdfsGetParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -1544,8 +1544,8 @@ func NewGetWebhdfsV1PathRequest(server string, path string, params *GetWebhdfsV1
 	return req, nil
 }
 
-// NewOptionsWebhdfsV1PathRequest constructs an http.Request for the OptionsWebhdfsV1Path method
-func NewOptionsWebhdfsV1PathRequest(server string, path string) (*http.Request, error) {
+// NewWebhdfsPreflightRequest constructs an http.Request for the WebhdfsPreflight method
+func NewWebhdfsPreflightRequest(server string, path string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -1578,8 +1578,8 @@ func NewOptionsWebhdfsV1PathRequest(server string, path string) (*http.Request, 
 	return req, nil
 }
 
-// NewPostWebhdfsV1PathRequestWithBody constructs an http.Request for the PostWebhdfsV1Path method, with any body, and a specified content type
-func NewPostWebhdfsV1PathRequestWithBody(server string, path string, params *PostWebhdfsV1PathParams, contentType string, body io.Reader) (*http.Request, error) {
+// NewWebhdfsPostRequestWithBody constructs an http.Request for the WebhdfsPost method, with any body, and a specified content type
+func NewWebhdfsPostRequestWithBody(server string, path string, params *WebhdfsPostParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -1657,8 +1657,8 @@ func NewPostWebhdfsV1PathRequestWithBody(server string, path string, params *Pos
 	return req, nil
 }
 
-// NewPutWebhdfsV1PathRequestWithBody constructs an http.Request for the PutWebhdfsV1Path method, with any body, and a specified content type
-func NewPutWebhdfsV1PathRequestWithBody(server string, path string, params *PutWebhdfsV1PathParams, contentType string, body io.Reader) (*http.Request, error) {
+// NewWebhdfsPutRequestWithBody constructs an http.Request for the WebhdfsPut method, with any body, and a specified content type
+func NewWebhdfsPutRequestWithBody(server string, path string, params *WebhdfsPutParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -1828,144 +1828,144 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
-	// PostApiV1AdminRefreshNamenodesWithResponse Re-read the list of nameservices and re-register (dfsadmin -refreshNamenodes)
+	// RefreshNamenodesWithResponse Re-read the list of nameservices and re-register (dfsadmin -refreshNamenodes)
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /api/v1/admin/refreshNamenodes (the `PostApiV1AdminRefreshNamenodes` operationId).
-	PostApiV1AdminRefreshNamenodesWithResponse(ctx context.Context, params *PostApiV1AdminRefreshNamenodesParams, reqEditors ...RequestEditorFn) (*PostApiV1AdminRefreshNamenodesResponse, error)
+	// Corresponds with POST /api/v1/admin/refreshNamenodes (the `RefreshNamenodes` operationId).
+	RefreshNamenodesWithResponse(ctx context.Context, params *RefreshNamenodesParams, reqEditors ...RequestEditorFn) (*RefreshNamenodesResponse, error)
 
-	// PostApiV1AdminShutdownWithResponse Shut the datanode down gracefully (dfsadmin -shutdownDatanode)
+	// ShutdownDatanodeWithResponse Shut the datanode down gracefully (dfsadmin -shutdownDatanode)
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /api/v1/admin/shutdown (the `PostApiV1AdminShutdown` operationId).
-	PostApiV1AdminShutdownWithResponse(ctx context.Context, params *PostApiV1AdminShutdownParams, reqEditors ...RequestEditorFn) (*PostApiV1AdminShutdownResponse, error)
+	// Corresponds with POST /api/v1/admin/shutdown (the `ShutdownDatanode` operationId).
+	ShutdownDatanodeWithResponse(ctx context.Context, params *ShutdownDatanodeParams, reqEditors ...RequestEditorFn) (*ShutdownDatanodeResponse, error)
 
-	// PostApiV1AdminTriggerBlockReportWithResponse Send a full block report with the next heartbeat (dfsadmin -triggerBlockReport)
+	// TriggerBlockReportWithResponse Send a full block report with the next heartbeat (dfsadmin -triggerBlockReport)
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /api/v1/admin/triggerBlockReport (the `PostApiV1AdminTriggerBlockReport` operationId).
-	PostApiV1AdminTriggerBlockReportWithResponse(ctx context.Context, params *PostApiV1AdminTriggerBlockReportParams, reqEditors ...RequestEditorFn) (*PostApiV1AdminTriggerBlockReportResponse, error)
+	// Corresponds with POST /api/v1/admin/triggerBlockReport (the `TriggerBlockReport` operationId).
+	TriggerBlockReportWithResponse(ctx context.Context, params *TriggerBlockReportParams, reqEditors ...RequestEditorFn) (*TriggerBlockReportResponse, error)
 
-	// GetApiV1BlocksIdWithResponse Read a block or a byte range of it, checksums verified
+	// ReadBlockWithResponse Read a block or a byte range of it, checksums verified
 	//
 	// Every 512-byte chunk is checked against the replica's meta file before it is sent. A mismatch is reported to the coordinator as a bad replica and answered with ChecksumException (or, once bytes were sent, by cutting the connection) so that the client reads another replica. With Accept: application/x-granary-packets the answer is a packet stream (docs/formats/packets.md) of the whole chunks covering the range, with their CRCs, for the reader to verify again (HDFS's end-to-end checksums); X-Granary-Block-Offset is the block offset of its first byte.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /api/v1/blocks/{id} (the `GetApiV1BlocksId` operationId).
-	GetApiV1BlocksIdWithResponse(ctx context.Context, id int, params *GetApiV1BlocksIdParams, reqEditors ...RequestEditorFn) (*GetApiV1BlocksIdResponse, error)
+	// Corresponds with GET /api/v1/blocks/{id} (the `ReadBlock` operationId).
+	ReadBlockWithResponse(ctx context.Context, id int, params *ReadBlockParams, reqEditors ...RequestEditorFn) (*ReadBlockResponse, error)
 
-	// PutApiV1BlocksIdWithResponse Write a block and forward it down the pipeline
+	// WriteBlockWithResponse Write a block and forward it down the pipeline
 	//
 	// The body is a packet stream (docs/formats/packets.md): each packet's CRC32C checksums are verified before it is stored and it is forwarded unchanged to the next datanode of targets. The replica is written in rbw/ and finalized when the stream ends; the answer lists the datanodes that stored it and those that failed. With appendgs and appendlength the stream continues this datanode's finalized replica of that stamp and length under the new stamp gs (HDFS's PIPELINE_SETUP_APPEND); the first packet then carries at most the rest of the replica's partial 512-byte chunk. A failed append leaves the replica as it was.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with PUT /api/v1/blocks/{id} (the `PutApiV1BlocksId` operationId).
-	PutApiV1BlocksIdWithResponse(ctx context.Context, id int, params *PutApiV1BlocksIdParams, reqEditors ...RequestEditorFn) (*PutApiV1BlocksIdResponse, error)
+	// Corresponds with PUT /api/v1/blocks/{id} (the `WriteBlock` operationId).
+	WriteBlockWithResponse(ctx context.Context, id int, params *WriteBlockParams, reqEditors ...RequestEditorFn) (*WriteBlockResponse, error)
 
-	// GetApiV1BlocksIdChecksumWithResponse A replica's checksum: the MD5 of its CRCs (for GETFILECHECKSUM)
+	// GetBlockChecksumWithResponse A replica's checksum: the MD5 of its CRCs (for GETFILECHECKSUM)
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /api/v1/blocks/{id}/checksum (the `GetApiV1BlocksIdChecksum` operationId).
-	GetApiV1BlocksIdChecksumWithResponse(ctx context.Context, id int, params *GetApiV1BlocksIdChecksumParams, reqEditors ...RequestEditorFn) (*GetApiV1BlocksIdChecksumResponse, error)
+	// Corresponds with GET /api/v1/blocks/{id}/checksum (the `GetBlockChecksum` operationId).
+	GetBlockChecksumWithResponse(ctx context.Context, id int, params *GetBlockChecksumParams, reqEditors ...RequestEditorFn) (*GetBlockChecksumResponse, error)
 
-	// GetApiV1InfoWithResponse Volumes, block pools, registration state, last heartbeat and block report
+	// GetDatanodeInfoWithResponse Volumes, block pools, registration state, last heartbeat and block report
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /api/v1/info (the `GetApiV1Info` operationId).
-	GetApiV1InfoWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiV1InfoResponse, error)
+	// Corresponds with GET /api/v1/info (the `GetDatanodeInfo` operationId).
+	GetDatanodeInfoWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetDatanodeInfoResponse, error)
 
-	// GetDocsWithResponse Swagger UI for this service's OpenAPI 3 contract
+	// DocsWithResponse Swagger UI for this service's OpenAPI 3 contract
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /docs (the `GetDocs` operationId).
-	GetDocsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetDocsResponse, error)
+	// Corresponds with GET /docs (the `Docs` operationId).
+	DocsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*DocsResponse, error)
 
-	// GetHealthzWithResponse Liveness
+	// HealthzWithResponse Liveness
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /healthz (the `GetHealthz` operationId).
-	GetHealthzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetHealthzResponse, error)
+	// Corresponds with GET /healthz (the `Healthz` operationId).
+	HealthzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*HealthzResponse, error)
 
-	// GetMetricsWithResponse Prometheus metrics
+	// MetricsHandlerWithResponse Prometheus metrics
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /metrics (the `GetMetrics` operationId).
-	GetMetricsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMetricsResponse, error)
+	// Corresponds with GET /metrics (the `MetricsHandler` operationId).
+	MetricsHandlerWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*MetricsHandlerResponse, error)
 
-	// GetOpenapiJsonWithResponse This service's API contract (OpenAPI 3.0, JSON)
+	// OpenapiJSONWithResponse This service's API contract (OpenAPI 3.0, JSON)
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /openapi.json (the `GetOpenapiJson` operationId).
-	GetOpenapiJsonWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetOpenapiJsonResponse, error)
+	// Corresponds with GET /openapi.json (the `OpenapiJSON` operationId).
+	OpenapiJSONWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*OpenapiJSONResponse, error)
 
-	// GetOpenapiYamlWithResponse This service's API contract (OpenAPI 3.0, YAML)
+	// OpenapiYAMLWithResponse This service's API contract (OpenAPI 3.0, YAML)
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /openapi.yaml (the `GetOpenapiYaml` operationId).
-	GetOpenapiYamlWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetOpenapiYamlResponse, error)
+	// Corresponds with GET /openapi.yaml (the `OpenapiYAML` operationId).
+	OpenapiYAMLWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*OpenapiYAMLResponse, error)
 
-	// GetReadyzWithResponse Readiness: registered with the coordinator
+	// ReadyzWithResponse Readiness: registered with the coordinator
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /readyz (the `GetReadyz` operationId).
-	GetReadyzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadyzResponse, error)
+	// Corresponds with GET /readyz (the `Readyz` operationId).
+	ReadyzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ReadyzResponse, error)
 
-	// GetSwaggerJsonWithResponse This service's API contract (Swagger 2.0)
+	// SwaggerJSONWithResponse This service's API contract (Swagger 2.0)
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /swagger.json (the `GetSwaggerJson` operationId).
-	GetSwaggerJsonWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetSwaggerJsonResponse, error)
+	// Corresponds with GET /swagger.json (the `SwaggerJSON` operationId).
+	SwaggerJSONWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*SwaggerJSONResponse, error)
 
-	// GetWebhdfsV1PathWithResponse WebHDFS OPEN and GETFILECHECKSUM, datanode side
+	// WebhdfsGetWithResponse WebHDFS OPEN and GETFILECHECKSUM, datanode side
 	//
 	// OPEN streams application/octet-stream (offset, length); GETFILECHECKSUM answers the FileChecksum JSON. Other ops answer 400.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /webhdfs/v1/{path} (the `GetWebhdfsV1Path` operationId).
-	GetWebhdfsV1PathWithResponse(ctx context.Context, path string, params *GetWebhdfsV1PathParams, reqEditors ...RequestEditorFn) (*GetWebhdfsV1PathResponse, error)
+	// Corresponds with GET /webhdfs/v1/{path} (the `WebhdfsGet` operationId).
+	WebhdfsGetWithResponse(ctx context.Context, path string, params *WebhdfsGetParams, reqEditors ...RequestEditorFn) (*WebhdfsGetResponse, error)
 
-	// OptionsWebhdfsV1PathWithResponse CORS preflight of the WebHDFS data operations (a browser's upload)
+	// WebhdfsPreflightWithResponse CORS preflight of the WebHDFS data operations (a browser's upload)
 	//
 	// Any origin may PUT, POST and GET; the answer carries no body.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with OPTIONS /webhdfs/v1/{path} (the `OptionsWebhdfsV1Path` operationId).
-	OptionsWebhdfsV1PathWithResponse(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*OptionsWebhdfsV1PathResponse, error)
+	// Corresponds with OPTIONS /webhdfs/v1/{path} (the `WebhdfsPreflight` operationId).
+	WebhdfsPreflightWithResponse(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*WebhdfsPreflightResponse, error)
 
-	// PostWebhdfsV1PathWithBodyWithResponse WebHDFS APPEND, datanode side: answers 200 with an empty body
+	// WebhdfsPostWithBodyWithResponse WebHDFS APPEND, datanode side: answers 200 with an empty body
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /webhdfs/v1/{path} (the `PostWebhdfsV1Path` operationId).
-	PostWebhdfsV1PathWithBodyWithResponse(ctx context.Context, path string, params *PostWebhdfsV1PathParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostWebhdfsV1PathResponse, error)
+	// Corresponds with POST /webhdfs/v1/{path} (the `WebhdfsPost` operationId).
+	WebhdfsPostWithBodyWithResponse(ctx context.Context, path string, params *WebhdfsPostParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*WebhdfsPostResponse, error)
 
-	// PutWebhdfsV1PathWithBodyWithResponse WebHDFS CREATE, datanode side
+	// WebhdfsPutWithBodyWithResponse WebHDFS CREATE, datanode side
 	//
 	// Reached through the metadata service's 307 redirect; the datanode acts as a client of the metadata service at namenoderpcaddress and of the pipeline, and answers 201 Created with a Location.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with PUT /webhdfs/v1/{path} (the `PutWebhdfsV1Path` operationId).
-	PutWebhdfsV1PathWithBodyWithResponse(ctx context.Context, path string, params *PutWebhdfsV1PathParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutWebhdfsV1PathResponse, error)
+	// Corresponds with PUT /webhdfs/v1/{path} (the `WebhdfsPut` operationId).
+	WebhdfsPutWithBodyWithResponse(ctx context.Context, path string, params *WebhdfsPutParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*WebhdfsPutResponse, error)
 }
 
-type PostApiV1AdminRefreshNamenodesResponse struct {
+type RefreshNamenodesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -1975,22 +1975,22 @@ type PostApiV1AdminRefreshNamenodesResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r PostApiV1AdminRefreshNamenodesResponse) GetJSON200() *BooleanResponse {
+func (r RefreshNamenodesResponse) GetJSON200() *BooleanResponse {
 	return r.JSON200
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r PostApiV1AdminRefreshNamenodesResponse) GetJSON403() *RemoteExceptionBody {
+func (r RefreshNamenodesResponse) GetJSON403() *RemoteExceptionBody {
 	return r.JSON403
 }
 
 // GetBody returns the raw response body bytes
-func (r PostApiV1AdminRefreshNamenodesResponse) GetBody() []byte {
+func (r RefreshNamenodesResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r PostApiV1AdminRefreshNamenodesResponse) Status() string {
+func (r RefreshNamenodesResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -1998,7 +1998,7 @@ func (r PostApiV1AdminRefreshNamenodesResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r PostApiV1AdminRefreshNamenodesResponse) StatusCode() int {
+func (r RefreshNamenodesResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -2006,14 +2006,14 @@ func (r PostApiV1AdminRefreshNamenodesResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r PostApiV1AdminRefreshNamenodesResponse) ContentType() string {
+func (r RefreshNamenodesResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type PostApiV1AdminShutdownResponse struct {
+type ShutdownDatanodeResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -2023,22 +2023,22 @@ type PostApiV1AdminShutdownResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r PostApiV1AdminShutdownResponse) GetJSON200() *BooleanResponse {
+func (r ShutdownDatanodeResponse) GetJSON200() *BooleanResponse {
 	return r.JSON200
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r PostApiV1AdminShutdownResponse) GetJSON403() *RemoteExceptionBody {
+func (r ShutdownDatanodeResponse) GetJSON403() *RemoteExceptionBody {
 	return r.JSON403
 }
 
 // GetBody returns the raw response body bytes
-func (r PostApiV1AdminShutdownResponse) GetBody() []byte {
+func (r ShutdownDatanodeResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r PostApiV1AdminShutdownResponse) Status() string {
+func (r ShutdownDatanodeResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -2046,7 +2046,7 @@ func (r PostApiV1AdminShutdownResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r PostApiV1AdminShutdownResponse) StatusCode() int {
+func (r ShutdownDatanodeResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -2054,14 +2054,14 @@ func (r PostApiV1AdminShutdownResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r PostApiV1AdminShutdownResponse) ContentType() string {
+func (r ShutdownDatanodeResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type PostApiV1AdminTriggerBlockReportResponse struct {
+type TriggerBlockReportResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -2071,22 +2071,22 @@ type PostApiV1AdminTriggerBlockReportResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r PostApiV1AdminTriggerBlockReportResponse) GetJSON200() *BooleanResponse {
+func (r TriggerBlockReportResponse) GetJSON200() *BooleanResponse {
 	return r.JSON200
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r PostApiV1AdminTriggerBlockReportResponse) GetJSON403() *RemoteExceptionBody {
+func (r TriggerBlockReportResponse) GetJSON403() *RemoteExceptionBody {
 	return r.JSON403
 }
 
 // GetBody returns the raw response body bytes
-func (r PostApiV1AdminTriggerBlockReportResponse) GetBody() []byte {
+func (r TriggerBlockReportResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r PostApiV1AdminTriggerBlockReportResponse) Status() string {
+func (r TriggerBlockReportResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -2094,7 +2094,7 @@ func (r PostApiV1AdminTriggerBlockReportResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r PostApiV1AdminTriggerBlockReportResponse) StatusCode() int {
+func (r TriggerBlockReportResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -2102,14 +2102,14 @@ func (r PostApiV1AdminTriggerBlockReportResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r PostApiV1AdminTriggerBlockReportResponse) ContentType() string {
+func (r TriggerBlockReportResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetApiV1BlocksIdResponse struct {
+type ReadBlockResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -2123,32 +2123,32 @@ type GetApiV1BlocksIdResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetApiV1BlocksIdResponse) GetJSON200() *openapi_types.File {
+func (r ReadBlockResponse) GetJSON200() *openapi_types.File {
 	return r.JSON200
 }
 
 // GetJSON206 returns the response for an HTTP 206 `application/json` response
-func (r GetApiV1BlocksIdResponse) GetJSON206() *openapi_types.File {
+func (r ReadBlockResponse) GetJSON206() *openapi_types.File {
 	return r.JSON206
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r GetApiV1BlocksIdResponse) GetJSON400() *RemoteExceptionBody {
+func (r ReadBlockResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r GetApiV1BlocksIdResponse) GetJSON403() *RemoteExceptionBody {
+func (r ReadBlockResponse) GetJSON403() *RemoteExceptionBody {
 	return r.JSON403
 }
 
 // GetBody returns the raw response body bytes
-func (r GetApiV1BlocksIdResponse) GetBody() []byte {
+func (r ReadBlockResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetApiV1BlocksIdResponse) Status() string {
+func (r ReadBlockResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -2156,7 +2156,7 @@ func (r GetApiV1BlocksIdResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetApiV1BlocksIdResponse) StatusCode() int {
+func (r ReadBlockResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -2164,14 +2164,14 @@ func (r GetApiV1BlocksIdResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetApiV1BlocksIdResponse) ContentType() string {
+func (r ReadBlockResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type PutApiV1BlocksIdResponse struct {
+type WriteBlockResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -2183,27 +2183,27 @@ type PutApiV1BlocksIdResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r PutApiV1BlocksIdResponse) GetJSON200() *BlockWriteResult {
+func (r WriteBlockResponse) GetJSON200() *BlockWriteResult {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r PutApiV1BlocksIdResponse) GetJSON400() *RemoteExceptionBody {
+func (r WriteBlockResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r PutApiV1BlocksIdResponse) GetJSON403() *RemoteExceptionBody {
+func (r WriteBlockResponse) GetJSON403() *RemoteExceptionBody {
 	return r.JSON403
 }
 
 // GetBody returns the raw response body bytes
-func (r PutApiV1BlocksIdResponse) GetBody() []byte {
+func (r WriteBlockResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r PutApiV1BlocksIdResponse) Status() string {
+func (r WriteBlockResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -2211,7 +2211,7 @@ func (r PutApiV1BlocksIdResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r PutApiV1BlocksIdResponse) StatusCode() int {
+func (r WriteBlockResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -2219,14 +2219,14 @@ func (r PutApiV1BlocksIdResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r PutApiV1BlocksIdResponse) ContentType() string {
+func (r WriteBlockResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetApiV1BlocksIdChecksumResponse struct {
+type GetBlockChecksumResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -2238,27 +2238,27 @@ type GetApiV1BlocksIdChecksumResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetApiV1BlocksIdChecksumResponse) GetJSON200() *BlockChecksum {
+func (r GetBlockChecksumResponse) GetJSON200() *BlockChecksum {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r GetApiV1BlocksIdChecksumResponse) GetJSON400() *RemoteExceptionBody {
+func (r GetBlockChecksumResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r GetApiV1BlocksIdChecksumResponse) GetJSON403() *RemoteExceptionBody {
+func (r GetBlockChecksumResponse) GetJSON403() *RemoteExceptionBody {
 	return r.JSON403
 }
 
 // GetBody returns the raw response body bytes
-func (r GetApiV1BlocksIdChecksumResponse) GetBody() []byte {
+func (r GetBlockChecksumResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetApiV1BlocksIdChecksumResponse) Status() string {
+func (r GetBlockChecksumResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -2266,7 +2266,7 @@ func (r GetApiV1BlocksIdChecksumResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetApiV1BlocksIdChecksumResponse) StatusCode() int {
+func (r GetBlockChecksumResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -2274,14 +2274,14 @@ func (r GetApiV1BlocksIdChecksumResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetApiV1BlocksIdChecksumResponse) ContentType() string {
+func (r GetBlockChecksumResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetApiV1InfoResponse struct {
+type GetDatanodeInfoResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -2289,17 +2289,17 @@ type GetApiV1InfoResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetApiV1InfoResponse) GetJSON200() *Info {
+func (r GetDatanodeInfoResponse) GetJSON200() *Info {
 	return r.JSON200
 }
 
 // GetBody returns the raw response body bytes
-func (r GetApiV1InfoResponse) GetBody() []byte {
+func (r GetDatanodeInfoResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetApiV1InfoResponse) Status() string {
+func (r GetDatanodeInfoResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -2307,7 +2307,7 @@ func (r GetApiV1InfoResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetApiV1InfoResponse) StatusCode() int {
+func (r GetDatanodeInfoResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -2315,25 +2315,25 @@ func (r GetApiV1InfoResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetApiV1InfoResponse) ContentType() string {
+func (r GetDatanodeInfoResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetDocsResponse struct {
+type DocsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 }
 
 // GetBody returns the raw response body bytes
-func (r GetDocsResponse) GetBody() []byte {
+func (r DocsResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetDocsResponse) Status() string {
+func (r DocsResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -2341,7 +2341,7 @@ func (r GetDocsResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetDocsResponse) StatusCode() int {
+func (r DocsResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -2349,25 +2349,25 @@ func (r GetDocsResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetDocsResponse) ContentType() string {
+func (r DocsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetHealthzResponse struct {
+type HealthzResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 }
 
 // GetBody returns the raw response body bytes
-func (r GetHealthzResponse) GetBody() []byte {
+func (r HealthzResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetHealthzResponse) Status() string {
+func (r HealthzResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -2375,7 +2375,7 @@ func (r GetHealthzResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetHealthzResponse) StatusCode() int {
+func (r HealthzResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -2383,25 +2383,25 @@ func (r GetHealthzResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetHealthzResponse) ContentType() string {
+func (r HealthzResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetMetricsResponse struct {
+type MetricsHandlerResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 }
 
 // GetBody returns the raw response body bytes
-func (r GetMetricsResponse) GetBody() []byte {
+func (r MetricsHandlerResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetMetricsResponse) Status() string {
+func (r MetricsHandlerResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -2409,7 +2409,7 @@ func (r GetMetricsResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetMetricsResponse) StatusCode() int {
+func (r MetricsHandlerResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -2417,14 +2417,14 @@ func (r GetMetricsResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetMetricsResponse) ContentType() string {
+func (r MetricsHandlerResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetOpenapiJsonResponse struct {
+type OpenapiJSONResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -2432,17 +2432,17 @@ type GetOpenapiJsonResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetOpenapiJsonResponse) GetJSON200() *map[string]interface{} {
+func (r OpenapiJSONResponse) GetJSON200() *map[string]interface{} {
 	return r.JSON200
 }
 
 // GetBody returns the raw response body bytes
-func (r GetOpenapiJsonResponse) GetBody() []byte {
+func (r OpenapiJSONResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetOpenapiJsonResponse) Status() string {
+func (r OpenapiJSONResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -2450,7 +2450,7 @@ func (r GetOpenapiJsonResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetOpenapiJsonResponse) StatusCode() int {
+func (r OpenapiJSONResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -2458,25 +2458,25 @@ func (r GetOpenapiJsonResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetOpenapiJsonResponse) ContentType() string {
+func (r OpenapiJSONResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetOpenapiYamlResponse struct {
+type OpenapiYAMLResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 }
 
 // GetBody returns the raw response body bytes
-func (r GetOpenapiYamlResponse) GetBody() []byte {
+func (r OpenapiYAMLResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetOpenapiYamlResponse) Status() string {
+func (r OpenapiYAMLResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -2484,7 +2484,7 @@ func (r GetOpenapiYamlResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetOpenapiYamlResponse) StatusCode() int {
+func (r OpenapiYAMLResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -2492,25 +2492,25 @@ func (r GetOpenapiYamlResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetOpenapiYamlResponse) ContentType() string {
+func (r OpenapiYAMLResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetReadyzResponse struct {
+type ReadyzResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 }
 
 // GetBody returns the raw response body bytes
-func (r GetReadyzResponse) GetBody() []byte {
+func (r ReadyzResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetReadyzResponse) Status() string {
+func (r ReadyzResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -2518,7 +2518,7 @@ func (r GetReadyzResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetReadyzResponse) StatusCode() int {
+func (r ReadyzResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -2526,14 +2526,14 @@ func (r GetReadyzResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetReadyzResponse) ContentType() string {
+func (r ReadyzResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetSwaggerJsonResponse struct {
+type SwaggerJSONResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -2541,17 +2541,17 @@ type GetSwaggerJsonResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetSwaggerJsonResponse) GetJSON200() *map[string]interface{} {
+func (r SwaggerJSONResponse) GetJSON200() *map[string]interface{} {
 	return r.JSON200
 }
 
 // GetBody returns the raw response body bytes
-func (r GetSwaggerJsonResponse) GetBody() []byte {
+func (r SwaggerJSONResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetSwaggerJsonResponse) Status() string {
+func (r SwaggerJSONResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -2559,7 +2559,7 @@ func (r GetSwaggerJsonResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetSwaggerJsonResponse) StatusCode() int {
+func (r SwaggerJSONResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -2567,14 +2567,14 @@ func (r GetSwaggerJsonResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetSwaggerJsonResponse) ContentType() string {
+func (r SwaggerJSONResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetWebhdfsV1PathResponse struct {
+type WebhdfsGetResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -2588,32 +2588,32 @@ type GetWebhdfsV1PathResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetWebhdfsV1PathResponse) GetJSON200() *FileChecksumResponse {
+func (r WebhdfsGetResponse) GetJSON200() *FileChecksumResponse {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r GetWebhdfsV1PathResponse) GetJSON400() *RemoteExceptionBody {
+func (r WebhdfsGetResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r GetWebhdfsV1PathResponse) GetJSON403() *RemoteExceptionBody {
+func (r WebhdfsGetResponse) GetJSON403() *RemoteExceptionBody {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r GetWebhdfsV1PathResponse) GetJSON404() *RemoteExceptionBody {
+func (r WebhdfsGetResponse) GetJSON404() *RemoteExceptionBody {
 	return r.JSON404
 }
 
 // GetBody returns the raw response body bytes
-func (r GetWebhdfsV1PathResponse) GetBody() []byte {
+func (r WebhdfsGetResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetWebhdfsV1PathResponse) Status() string {
+func (r WebhdfsGetResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -2621,7 +2621,7 @@ func (r GetWebhdfsV1PathResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetWebhdfsV1PathResponse) StatusCode() int {
+func (r WebhdfsGetResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -2629,25 +2629,25 @@ func (r GetWebhdfsV1PathResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetWebhdfsV1PathResponse) ContentType() string {
+func (r WebhdfsGetResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type OptionsWebhdfsV1PathResponse struct {
+type WebhdfsPreflightResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 }
 
 // GetBody returns the raw response body bytes
-func (r OptionsWebhdfsV1PathResponse) GetBody() []byte {
+func (r WebhdfsPreflightResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r OptionsWebhdfsV1PathResponse) Status() string {
+func (r WebhdfsPreflightResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -2655,7 +2655,7 @@ func (r OptionsWebhdfsV1PathResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r OptionsWebhdfsV1PathResponse) StatusCode() int {
+func (r WebhdfsPreflightResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -2663,14 +2663,14 @@ func (r OptionsWebhdfsV1PathResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r OptionsWebhdfsV1PathResponse) ContentType() string {
+func (r WebhdfsPreflightResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type PostWebhdfsV1PathResponse struct {
+type WebhdfsPostResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -2684,32 +2684,32 @@ type PostWebhdfsV1PathResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r PostWebhdfsV1PathResponse) GetJSON200() *string {
+func (r WebhdfsPostResponse) GetJSON200() *string {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r PostWebhdfsV1PathResponse) GetJSON400() *RemoteExceptionBody {
+func (r WebhdfsPostResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r PostWebhdfsV1PathResponse) GetJSON403() *RemoteExceptionBody {
+func (r WebhdfsPostResponse) GetJSON403() *RemoteExceptionBody {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r PostWebhdfsV1PathResponse) GetJSON404() *RemoteExceptionBody {
+func (r WebhdfsPostResponse) GetJSON404() *RemoteExceptionBody {
 	return r.JSON404
 }
 
 // GetBody returns the raw response body bytes
-func (r PostWebhdfsV1PathResponse) GetBody() []byte {
+func (r WebhdfsPostResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r PostWebhdfsV1PathResponse) Status() string {
+func (r WebhdfsPostResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -2717,7 +2717,7 @@ func (r PostWebhdfsV1PathResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r PostWebhdfsV1PathResponse) StatusCode() int {
+func (r WebhdfsPostResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -2725,14 +2725,14 @@ func (r PostWebhdfsV1PathResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r PostWebhdfsV1PathResponse) ContentType() string {
+func (r WebhdfsPostResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type PutWebhdfsV1PathResponse struct {
+type WebhdfsPutResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON201 the response for an HTTP 201 `application/json` response
@@ -2746,32 +2746,32 @@ type PutWebhdfsV1PathResponse struct {
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
-func (r PutWebhdfsV1PathResponse) GetJSON201() *string {
+func (r WebhdfsPutResponse) GetJSON201() *string {
 	return r.JSON201
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r PutWebhdfsV1PathResponse) GetJSON400() *RemoteExceptionBody {
+func (r WebhdfsPutResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r PutWebhdfsV1PathResponse) GetJSON403() *RemoteExceptionBody {
+func (r WebhdfsPutResponse) GetJSON403() *RemoteExceptionBody {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r PutWebhdfsV1PathResponse) GetJSON404() *RemoteExceptionBody {
+func (r WebhdfsPutResponse) GetJSON404() *RemoteExceptionBody {
 	return r.JSON404
 }
 
 // GetBody returns the raw response body bytes
-func (r PutWebhdfsV1PathResponse) GetBody() []byte {
+func (r WebhdfsPutResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r PutWebhdfsV1PathResponse) Status() string {
+func (r WebhdfsPutResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -2779,7 +2779,7 @@ func (r PutWebhdfsV1PathResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r PutWebhdfsV1PathResponse) StatusCode() int {
+func (r WebhdfsPutResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -2787,266 +2787,266 @@ func (r PutWebhdfsV1PathResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r PutWebhdfsV1PathResponse) ContentType() string {
+func (r WebhdfsPutResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-// PostApiV1AdminRefreshNamenodesWithResponse Re-read the list of nameservices and re-register (dfsadmin -refreshNamenodes)
+// RefreshNamenodesWithResponse Re-read the list of nameservices and re-register (dfsadmin -refreshNamenodes)
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /api/v1/admin/refreshNamenodes (the `PostApiV1AdminRefreshNamenodes` operationId).
-func (c *ClientWithResponses) PostApiV1AdminRefreshNamenodesWithResponse(ctx context.Context, params *PostApiV1AdminRefreshNamenodesParams, reqEditors ...RequestEditorFn) (*PostApiV1AdminRefreshNamenodesResponse, error) {
-	rsp, err := c.PostApiV1AdminRefreshNamenodes(ctx, params, reqEditors...)
+// Corresponds with POST /api/v1/admin/refreshNamenodes (the `RefreshNamenodes` operationId).
+func (c *ClientWithResponses) RefreshNamenodesWithResponse(ctx context.Context, params *RefreshNamenodesParams, reqEditors ...RequestEditorFn) (*RefreshNamenodesResponse, error) {
+	rsp, err := c.RefreshNamenodes(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePostApiV1AdminRefreshNamenodesResponse(rsp)
+	return ParseRefreshNamenodesResponse(rsp)
 }
 
-// PostApiV1AdminShutdownWithResponse Shut the datanode down gracefully (dfsadmin -shutdownDatanode)
+// ShutdownDatanodeWithResponse Shut the datanode down gracefully (dfsadmin -shutdownDatanode)
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /api/v1/admin/shutdown (the `PostApiV1AdminShutdown` operationId).
-func (c *ClientWithResponses) PostApiV1AdminShutdownWithResponse(ctx context.Context, params *PostApiV1AdminShutdownParams, reqEditors ...RequestEditorFn) (*PostApiV1AdminShutdownResponse, error) {
-	rsp, err := c.PostApiV1AdminShutdown(ctx, params, reqEditors...)
+// Corresponds with POST /api/v1/admin/shutdown (the `ShutdownDatanode` operationId).
+func (c *ClientWithResponses) ShutdownDatanodeWithResponse(ctx context.Context, params *ShutdownDatanodeParams, reqEditors ...RequestEditorFn) (*ShutdownDatanodeResponse, error) {
+	rsp, err := c.ShutdownDatanode(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePostApiV1AdminShutdownResponse(rsp)
+	return ParseShutdownDatanodeResponse(rsp)
 }
 
-// PostApiV1AdminTriggerBlockReportWithResponse Send a full block report with the next heartbeat (dfsadmin -triggerBlockReport)
+// TriggerBlockReportWithResponse Send a full block report with the next heartbeat (dfsadmin -triggerBlockReport)
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /api/v1/admin/triggerBlockReport (the `PostApiV1AdminTriggerBlockReport` operationId).
-func (c *ClientWithResponses) PostApiV1AdminTriggerBlockReportWithResponse(ctx context.Context, params *PostApiV1AdminTriggerBlockReportParams, reqEditors ...RequestEditorFn) (*PostApiV1AdminTriggerBlockReportResponse, error) {
-	rsp, err := c.PostApiV1AdminTriggerBlockReport(ctx, params, reqEditors...)
+// Corresponds with POST /api/v1/admin/triggerBlockReport (the `TriggerBlockReport` operationId).
+func (c *ClientWithResponses) TriggerBlockReportWithResponse(ctx context.Context, params *TriggerBlockReportParams, reqEditors ...RequestEditorFn) (*TriggerBlockReportResponse, error) {
+	rsp, err := c.TriggerBlockReport(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePostApiV1AdminTriggerBlockReportResponse(rsp)
+	return ParseTriggerBlockReportResponse(rsp)
 }
 
-// GetApiV1BlocksIdWithResponse Read a block or a byte range of it, checksums verified
+// ReadBlockWithResponse Read a block or a byte range of it, checksums verified
 //
 // Every 512-byte chunk is checked against the replica's meta file before it is sent. A mismatch is reported to the coordinator as a bad replica and answered with ChecksumException (or, once bytes were sent, by cutting the connection) so that the client reads another replica. With Accept: application/x-granary-packets the answer is a packet stream (docs/formats/packets.md) of the whole chunks covering the range, with their CRCs, for the reader to verify again (HDFS's end-to-end checksums); X-Granary-Block-Offset is the block offset of its first byte.
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /api/v1/blocks/{id} (the `GetApiV1BlocksId` operationId).
-func (c *ClientWithResponses) GetApiV1BlocksIdWithResponse(ctx context.Context, id int, params *GetApiV1BlocksIdParams, reqEditors ...RequestEditorFn) (*GetApiV1BlocksIdResponse, error) {
-	rsp, err := c.GetApiV1BlocksId(ctx, id, params, reqEditors...)
+// Corresponds with GET /api/v1/blocks/{id} (the `ReadBlock` operationId).
+func (c *ClientWithResponses) ReadBlockWithResponse(ctx context.Context, id int, params *ReadBlockParams, reqEditors ...RequestEditorFn) (*ReadBlockResponse, error) {
+	rsp, err := c.ReadBlock(ctx, id, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetApiV1BlocksIdResponse(rsp)
+	return ParseReadBlockResponse(rsp)
 }
 
-// PutApiV1BlocksIdWithResponse Write a block and forward it down the pipeline
+// WriteBlockWithResponse Write a block and forward it down the pipeline
 //
 // The body is a packet stream (docs/formats/packets.md): each packet's CRC32C checksums are verified before it is stored and it is forwarded unchanged to the next datanode of targets. The replica is written in rbw/ and finalized when the stream ends; the answer lists the datanodes that stored it and those that failed. With appendgs and appendlength the stream continues this datanode's finalized replica of that stamp and length under the new stamp gs (HDFS's PIPELINE_SETUP_APPEND); the first packet then carries at most the rest of the replica's partial 512-byte chunk. A failed append leaves the replica as it was.
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with PUT /api/v1/blocks/{id} (the `PutApiV1BlocksId` operationId).
-func (c *ClientWithResponses) PutApiV1BlocksIdWithResponse(ctx context.Context, id int, params *PutApiV1BlocksIdParams, reqEditors ...RequestEditorFn) (*PutApiV1BlocksIdResponse, error) {
-	rsp, err := c.PutApiV1BlocksId(ctx, id, params, reqEditors...)
+// Corresponds with PUT /api/v1/blocks/{id} (the `WriteBlock` operationId).
+func (c *ClientWithResponses) WriteBlockWithResponse(ctx context.Context, id int, params *WriteBlockParams, reqEditors ...RequestEditorFn) (*WriteBlockResponse, error) {
+	rsp, err := c.WriteBlock(ctx, id, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePutApiV1BlocksIdResponse(rsp)
+	return ParseWriteBlockResponse(rsp)
 }
 
-// GetApiV1BlocksIdChecksumWithResponse A replica's checksum: the MD5 of its CRCs (for GETFILECHECKSUM)
+// GetBlockChecksumWithResponse A replica's checksum: the MD5 of its CRCs (for GETFILECHECKSUM)
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /api/v1/blocks/{id}/checksum (the `GetApiV1BlocksIdChecksum` operationId).
-func (c *ClientWithResponses) GetApiV1BlocksIdChecksumWithResponse(ctx context.Context, id int, params *GetApiV1BlocksIdChecksumParams, reqEditors ...RequestEditorFn) (*GetApiV1BlocksIdChecksumResponse, error) {
-	rsp, err := c.GetApiV1BlocksIdChecksum(ctx, id, params, reqEditors...)
+// Corresponds with GET /api/v1/blocks/{id}/checksum (the `GetBlockChecksum` operationId).
+func (c *ClientWithResponses) GetBlockChecksumWithResponse(ctx context.Context, id int, params *GetBlockChecksumParams, reqEditors ...RequestEditorFn) (*GetBlockChecksumResponse, error) {
+	rsp, err := c.GetBlockChecksum(ctx, id, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetApiV1BlocksIdChecksumResponse(rsp)
+	return ParseGetBlockChecksumResponse(rsp)
 }
 
-// GetApiV1InfoWithResponse Volumes, block pools, registration state, last heartbeat and block report
+// GetDatanodeInfoWithResponse Volumes, block pools, registration state, last heartbeat and block report
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /api/v1/info (the `GetApiV1Info` operationId).
-func (c *ClientWithResponses) GetApiV1InfoWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiV1InfoResponse, error) {
-	rsp, err := c.GetApiV1Info(ctx, reqEditors...)
+// Corresponds with GET /api/v1/info (the `GetDatanodeInfo` operationId).
+func (c *ClientWithResponses) GetDatanodeInfoWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetDatanodeInfoResponse, error) {
+	rsp, err := c.GetDatanodeInfo(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetApiV1InfoResponse(rsp)
+	return ParseGetDatanodeInfoResponse(rsp)
 }
 
-// GetDocsWithResponse Swagger UI for this service's OpenAPI 3 contract
+// DocsWithResponse Swagger UI for this service's OpenAPI 3 contract
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /docs (the `GetDocs` operationId).
-func (c *ClientWithResponses) GetDocsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetDocsResponse, error) {
-	rsp, err := c.GetDocs(ctx, reqEditors...)
+// Corresponds with GET /docs (the `Docs` operationId).
+func (c *ClientWithResponses) DocsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*DocsResponse, error) {
+	rsp, err := c.Docs(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetDocsResponse(rsp)
+	return ParseDocsResponse(rsp)
 }
 
-// GetHealthzWithResponse Liveness
+// HealthzWithResponse Liveness
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /healthz (the `GetHealthz` operationId).
-func (c *ClientWithResponses) GetHealthzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetHealthzResponse, error) {
-	rsp, err := c.GetHealthz(ctx, reqEditors...)
+// Corresponds with GET /healthz (the `Healthz` operationId).
+func (c *ClientWithResponses) HealthzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*HealthzResponse, error) {
+	rsp, err := c.Healthz(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetHealthzResponse(rsp)
+	return ParseHealthzResponse(rsp)
 }
 
-// GetMetricsWithResponse Prometheus metrics
+// MetricsHandlerWithResponse Prometheus metrics
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /metrics (the `GetMetrics` operationId).
-func (c *ClientWithResponses) GetMetricsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMetricsResponse, error) {
-	rsp, err := c.GetMetrics(ctx, reqEditors...)
+// Corresponds with GET /metrics (the `MetricsHandler` operationId).
+func (c *ClientWithResponses) MetricsHandlerWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*MetricsHandlerResponse, error) {
+	rsp, err := c.MetricsHandler(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetMetricsResponse(rsp)
+	return ParseMetricsHandlerResponse(rsp)
 }
 
-// GetOpenapiJsonWithResponse This service's API contract (OpenAPI 3.0, JSON)
+// OpenapiJSONWithResponse This service's API contract (OpenAPI 3.0, JSON)
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /openapi.json (the `GetOpenapiJson` operationId).
-func (c *ClientWithResponses) GetOpenapiJsonWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetOpenapiJsonResponse, error) {
-	rsp, err := c.GetOpenapiJson(ctx, reqEditors...)
+// Corresponds with GET /openapi.json (the `OpenapiJSON` operationId).
+func (c *ClientWithResponses) OpenapiJSONWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*OpenapiJSONResponse, error) {
+	rsp, err := c.OpenapiJSON(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetOpenapiJsonResponse(rsp)
+	return ParseOpenapiJSONResponse(rsp)
 }
 
-// GetOpenapiYamlWithResponse This service's API contract (OpenAPI 3.0, YAML)
+// OpenapiYAMLWithResponse This service's API contract (OpenAPI 3.0, YAML)
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /openapi.yaml (the `GetOpenapiYaml` operationId).
-func (c *ClientWithResponses) GetOpenapiYamlWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetOpenapiYamlResponse, error) {
-	rsp, err := c.GetOpenapiYaml(ctx, reqEditors...)
+// Corresponds with GET /openapi.yaml (the `OpenapiYAML` operationId).
+func (c *ClientWithResponses) OpenapiYAMLWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*OpenapiYAMLResponse, error) {
+	rsp, err := c.OpenapiYAML(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetOpenapiYamlResponse(rsp)
+	return ParseOpenapiYAMLResponse(rsp)
 }
 
-// GetReadyzWithResponse Readiness: registered with the coordinator
+// ReadyzWithResponse Readiness: registered with the coordinator
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /readyz (the `GetReadyz` operationId).
-func (c *ClientWithResponses) GetReadyzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadyzResponse, error) {
-	rsp, err := c.GetReadyz(ctx, reqEditors...)
+// Corresponds with GET /readyz (the `Readyz` operationId).
+func (c *ClientWithResponses) ReadyzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ReadyzResponse, error) {
+	rsp, err := c.Readyz(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetReadyzResponse(rsp)
+	return ParseReadyzResponse(rsp)
 }
 
-// GetSwaggerJsonWithResponse This service's API contract (Swagger 2.0)
+// SwaggerJSONWithResponse This service's API contract (Swagger 2.0)
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /swagger.json (the `GetSwaggerJson` operationId).
-func (c *ClientWithResponses) GetSwaggerJsonWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetSwaggerJsonResponse, error) {
-	rsp, err := c.GetSwaggerJson(ctx, reqEditors...)
+// Corresponds with GET /swagger.json (the `SwaggerJSON` operationId).
+func (c *ClientWithResponses) SwaggerJSONWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*SwaggerJSONResponse, error) {
+	rsp, err := c.SwaggerJSON(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetSwaggerJsonResponse(rsp)
+	return ParseSwaggerJSONResponse(rsp)
 }
 
-// GetWebhdfsV1PathWithResponse WebHDFS OPEN and GETFILECHECKSUM, datanode side
+// WebhdfsGetWithResponse WebHDFS OPEN and GETFILECHECKSUM, datanode side
 //
 // OPEN streams application/octet-stream (offset, length); GETFILECHECKSUM answers the FileChecksum JSON. Other ops answer 400.
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /webhdfs/v1/{path} (the `GetWebhdfsV1Path` operationId).
-func (c *ClientWithResponses) GetWebhdfsV1PathWithResponse(ctx context.Context, path string, params *GetWebhdfsV1PathParams, reqEditors ...RequestEditorFn) (*GetWebhdfsV1PathResponse, error) {
-	rsp, err := c.GetWebhdfsV1Path(ctx, path, params, reqEditors...)
+// Corresponds with GET /webhdfs/v1/{path} (the `WebhdfsGet` operationId).
+func (c *ClientWithResponses) WebhdfsGetWithResponse(ctx context.Context, path string, params *WebhdfsGetParams, reqEditors ...RequestEditorFn) (*WebhdfsGetResponse, error) {
+	rsp, err := c.WebhdfsGet(ctx, path, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetWebhdfsV1PathResponse(rsp)
+	return ParseWebhdfsGetResponse(rsp)
 }
 
-// OptionsWebhdfsV1PathWithResponse CORS preflight of the WebHDFS data operations (a browser's upload)
+// WebhdfsPreflightWithResponse CORS preflight of the WebHDFS data operations (a browser's upload)
 //
 // Any origin may PUT, POST and GET; the answer carries no body.
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with OPTIONS /webhdfs/v1/{path} (the `OptionsWebhdfsV1Path` operationId).
-func (c *ClientWithResponses) OptionsWebhdfsV1PathWithResponse(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*OptionsWebhdfsV1PathResponse, error) {
-	rsp, err := c.OptionsWebhdfsV1Path(ctx, path, reqEditors...)
+// Corresponds with OPTIONS /webhdfs/v1/{path} (the `WebhdfsPreflight` operationId).
+func (c *ClientWithResponses) WebhdfsPreflightWithResponse(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*WebhdfsPreflightResponse, error) {
+	rsp, err := c.WebhdfsPreflight(ctx, path, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseOptionsWebhdfsV1PathResponse(rsp)
+	return ParseWebhdfsPreflightResponse(rsp)
 }
 
-// PostWebhdfsV1PathWithBodyWithResponse WebHDFS APPEND, datanode side: answers 200 with an empty body
+// WebhdfsPostWithBodyWithResponse WebHDFS APPEND, datanode side: answers 200 with an empty body
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /webhdfs/v1/{path} (the `PostWebhdfsV1Path` operationId).
-func (c *ClientWithResponses) PostWebhdfsV1PathWithBodyWithResponse(ctx context.Context, path string, params *PostWebhdfsV1PathParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostWebhdfsV1PathResponse, error) {
-	rsp, err := c.PostWebhdfsV1PathWithBody(ctx, path, params, contentType, body, reqEditors...)
+// Corresponds with POST /webhdfs/v1/{path} (the `WebhdfsPost` operationId).
+func (c *ClientWithResponses) WebhdfsPostWithBodyWithResponse(ctx context.Context, path string, params *WebhdfsPostParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*WebhdfsPostResponse, error) {
+	rsp, err := c.WebhdfsPostWithBody(ctx, path, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePostWebhdfsV1PathResponse(rsp)
+	return ParseWebhdfsPostResponse(rsp)
 }
 
-// PutWebhdfsV1PathWithBodyWithResponse WebHDFS CREATE, datanode side
+// WebhdfsPutWithBodyWithResponse WebHDFS CREATE, datanode side
 //
 // Reached through the metadata service's 307 redirect; the datanode acts as a client of the metadata service at namenoderpcaddress and of the pipeline, and answers 201 Created with a Location.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with PUT /webhdfs/v1/{path} (the `PutWebhdfsV1Path` operationId).
-func (c *ClientWithResponses) PutWebhdfsV1PathWithBodyWithResponse(ctx context.Context, path string, params *PutWebhdfsV1PathParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutWebhdfsV1PathResponse, error) {
-	rsp, err := c.PutWebhdfsV1PathWithBody(ctx, path, params, contentType, body, reqEditors...)
+// Corresponds with PUT /webhdfs/v1/{path} (the `WebhdfsPut` operationId).
+func (c *ClientWithResponses) WebhdfsPutWithBodyWithResponse(ctx context.Context, path string, params *WebhdfsPutParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*WebhdfsPutResponse, error) {
+	rsp, err := c.WebhdfsPutWithBody(ctx, path, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePutWebhdfsV1PathResponse(rsp)
+	return ParseWebhdfsPutResponse(rsp)
 }
 
-// ParsePostApiV1AdminRefreshNamenodesResponse parses an HTTP response from a PostApiV1AdminRefreshNamenodesWithResponse call
-func ParsePostApiV1AdminRefreshNamenodesResponse(rsp *http.Response) (*PostApiV1AdminRefreshNamenodesResponse, error) {
+// ParseRefreshNamenodesResponse parses an HTTP response from a RefreshNamenodesWithResponse call
+func ParseRefreshNamenodesResponse(rsp *http.Response) (*RefreshNamenodesResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &PostApiV1AdminRefreshNamenodesResponse{
+	response := &RefreshNamenodesResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -3071,15 +3071,15 @@ func ParsePostApiV1AdminRefreshNamenodesResponse(rsp *http.Response) (*PostApiV1
 	return response, nil
 }
 
-// ParsePostApiV1AdminShutdownResponse parses an HTTP response from a PostApiV1AdminShutdownWithResponse call
-func ParsePostApiV1AdminShutdownResponse(rsp *http.Response) (*PostApiV1AdminShutdownResponse, error) {
+// ParseShutdownDatanodeResponse parses an HTTP response from a ShutdownDatanodeWithResponse call
+func ParseShutdownDatanodeResponse(rsp *http.Response) (*ShutdownDatanodeResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &PostApiV1AdminShutdownResponse{
+	response := &ShutdownDatanodeResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -3104,15 +3104,15 @@ func ParsePostApiV1AdminShutdownResponse(rsp *http.Response) (*PostApiV1AdminShu
 	return response, nil
 }
 
-// ParsePostApiV1AdminTriggerBlockReportResponse parses an HTTP response from a PostApiV1AdminTriggerBlockReportWithResponse call
-func ParsePostApiV1AdminTriggerBlockReportResponse(rsp *http.Response) (*PostApiV1AdminTriggerBlockReportResponse, error) {
+// ParseTriggerBlockReportResponse parses an HTTP response from a TriggerBlockReportWithResponse call
+func ParseTriggerBlockReportResponse(rsp *http.Response) (*TriggerBlockReportResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &PostApiV1AdminTriggerBlockReportResponse{
+	response := &TriggerBlockReportResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -3137,15 +3137,15 @@ func ParsePostApiV1AdminTriggerBlockReportResponse(rsp *http.Response) (*PostApi
 	return response, nil
 }
 
-// ParseGetApiV1BlocksIdResponse parses an HTTP response from a GetApiV1BlocksIdWithResponse call
-func ParseGetApiV1BlocksIdResponse(rsp *http.Response) (*GetApiV1BlocksIdResponse, error) {
+// ParseReadBlockResponse parses an HTTP response from a ReadBlockWithResponse call
+func ParseReadBlockResponse(rsp *http.Response) (*ReadBlockResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetApiV1BlocksIdResponse{
+	response := &ReadBlockResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -3196,15 +3196,15 @@ func ParseGetApiV1BlocksIdResponse(rsp *http.Response) (*GetApiV1BlocksIdRespons
 	return response, nil
 }
 
-// ParsePutApiV1BlocksIdResponse parses an HTTP response from a PutApiV1BlocksIdWithResponse call
-func ParsePutApiV1BlocksIdResponse(rsp *http.Response) (*PutApiV1BlocksIdResponse, error) {
+// ParseWriteBlockResponse parses an HTTP response from a WriteBlockWithResponse call
+func ParseWriteBlockResponse(rsp *http.Response) (*WriteBlockResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &PutApiV1BlocksIdResponse{
+	response := &WriteBlockResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -3236,15 +3236,15 @@ func ParsePutApiV1BlocksIdResponse(rsp *http.Response) (*PutApiV1BlocksIdRespons
 	return response, nil
 }
 
-// ParseGetApiV1BlocksIdChecksumResponse parses an HTTP response from a GetApiV1BlocksIdChecksumWithResponse call
-func ParseGetApiV1BlocksIdChecksumResponse(rsp *http.Response) (*GetApiV1BlocksIdChecksumResponse, error) {
+// ParseGetBlockChecksumResponse parses an HTTP response from a GetBlockChecksumWithResponse call
+func ParseGetBlockChecksumResponse(rsp *http.Response) (*GetBlockChecksumResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetApiV1BlocksIdChecksumResponse{
+	response := &GetBlockChecksumResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -3276,15 +3276,15 @@ func ParseGetApiV1BlocksIdChecksumResponse(rsp *http.Response) (*GetApiV1BlocksI
 	return response, nil
 }
 
-// ParseGetApiV1InfoResponse parses an HTTP response from a GetApiV1InfoWithResponse call
-func ParseGetApiV1InfoResponse(rsp *http.Response) (*GetApiV1InfoResponse, error) {
+// ParseGetDatanodeInfoResponse parses an HTTP response from a GetDatanodeInfoWithResponse call
+func ParseGetDatanodeInfoResponse(rsp *http.Response) (*GetDatanodeInfoResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetApiV1InfoResponse{
+	response := &GetDatanodeInfoResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -3302,15 +3302,15 @@ func ParseGetApiV1InfoResponse(rsp *http.Response) (*GetApiV1InfoResponse, error
 	return response, nil
 }
 
-// ParseGetDocsResponse parses an HTTP response from a GetDocsWithResponse call
-func ParseGetDocsResponse(rsp *http.Response) (*GetDocsResponse, error) {
+// ParseDocsResponse parses an HTTP response from a DocsWithResponse call
+func ParseDocsResponse(rsp *http.Response) (*DocsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetDocsResponse{
+	response := &DocsResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -3318,15 +3318,15 @@ func ParseGetDocsResponse(rsp *http.Response) (*GetDocsResponse, error) {
 	return response, nil
 }
 
-// ParseGetHealthzResponse parses an HTTP response from a GetHealthzWithResponse call
-func ParseGetHealthzResponse(rsp *http.Response) (*GetHealthzResponse, error) {
+// ParseHealthzResponse parses an HTTP response from a HealthzWithResponse call
+func ParseHealthzResponse(rsp *http.Response) (*HealthzResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetHealthzResponse{
+	response := &HealthzResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -3334,15 +3334,15 @@ func ParseGetHealthzResponse(rsp *http.Response) (*GetHealthzResponse, error) {
 	return response, nil
 }
 
-// ParseGetMetricsResponse parses an HTTP response from a GetMetricsWithResponse call
-func ParseGetMetricsResponse(rsp *http.Response) (*GetMetricsResponse, error) {
+// ParseMetricsHandlerResponse parses an HTTP response from a MetricsHandlerWithResponse call
+func ParseMetricsHandlerResponse(rsp *http.Response) (*MetricsHandlerResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetMetricsResponse{
+	response := &MetricsHandlerResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -3350,73 +3350,15 @@ func ParseGetMetricsResponse(rsp *http.Response) (*GetMetricsResponse, error) {
 	return response, nil
 }
 
-// ParseGetOpenapiJsonResponse parses an HTTP response from a GetOpenapiJsonWithResponse call
-func ParseGetOpenapiJsonResponse(rsp *http.Response) (*GetOpenapiJsonResponse, error) {
+// ParseOpenapiJSONResponse parses an HTTP response from a OpenapiJSONWithResponse call
+func ParseOpenapiJSONResponse(rsp *http.Response) (*OpenapiJSONResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetOpenapiJsonResponse{
-		Body:         bodyBytes,
-		HTTPResponse: rsp,
-	}
-
-	switch {
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest map[string]interface{}
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON200 = &dest
-
-	}
-
-	return response, nil
-}
-
-// ParseGetOpenapiYamlResponse parses an HTTP response from a GetOpenapiYamlWithResponse call
-func ParseGetOpenapiYamlResponse(rsp *http.Response) (*GetOpenapiYamlResponse, error) {
-	bodyBytes, err := io.ReadAll(rsp.Body)
-	defer func() { _ = rsp.Body.Close() }()
-	if err != nil {
-		return nil, err
-	}
-
-	response := &GetOpenapiYamlResponse{
-		Body:         bodyBytes,
-		HTTPResponse: rsp,
-	}
-
-	return response, nil
-}
-
-// ParseGetReadyzResponse parses an HTTP response from a GetReadyzWithResponse call
-func ParseGetReadyzResponse(rsp *http.Response) (*GetReadyzResponse, error) {
-	bodyBytes, err := io.ReadAll(rsp.Body)
-	defer func() { _ = rsp.Body.Close() }()
-	if err != nil {
-		return nil, err
-	}
-
-	response := &GetReadyzResponse{
-		Body:         bodyBytes,
-		HTTPResponse: rsp,
-	}
-
-	return response, nil
-}
-
-// ParseGetSwaggerJsonResponse parses an HTTP response from a GetSwaggerJsonWithResponse call
-func ParseGetSwaggerJsonResponse(rsp *http.Response) (*GetSwaggerJsonResponse, error) {
-	bodyBytes, err := io.ReadAll(rsp.Body)
-	defer func() { _ = rsp.Body.Close() }()
-	if err != nil {
-		return nil, err
-	}
-
-	response := &GetSwaggerJsonResponse{
+	response := &OpenapiJSONResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -3434,15 +3376,73 @@ func ParseGetSwaggerJsonResponse(rsp *http.Response) (*GetSwaggerJsonResponse, e
 	return response, nil
 }
 
-// ParseGetWebhdfsV1PathResponse parses an HTTP response from a GetWebhdfsV1PathWithResponse call
-func ParseGetWebhdfsV1PathResponse(rsp *http.Response) (*GetWebhdfsV1PathResponse, error) {
+// ParseOpenapiYAMLResponse parses an HTTP response from a OpenapiYAMLWithResponse call
+func ParseOpenapiYAMLResponse(rsp *http.Response) (*OpenapiYAMLResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetWebhdfsV1PathResponse{
+	response := &OpenapiYAMLResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	return response, nil
+}
+
+// ParseReadyzResponse parses an HTTP response from a ReadyzWithResponse call
+func ParseReadyzResponse(rsp *http.Response) (*ReadyzResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ReadyzResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	return response, nil
+}
+
+// ParseSwaggerJSONResponse parses an HTTP response from a SwaggerJSONWithResponse call
+func ParseSwaggerJSONResponse(rsp *http.Response) (*SwaggerJSONResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SwaggerJSONResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest map[string]interface{}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseWebhdfsGetResponse parses an HTTP response from a WebhdfsGetWithResponse call
+func ParseWebhdfsGetResponse(rsp *http.Response) (*WebhdfsGetResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &WebhdfsGetResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -3493,15 +3493,15 @@ func ParseGetWebhdfsV1PathResponse(rsp *http.Response) (*GetWebhdfsV1PathRespons
 	return response, nil
 }
 
-// ParseOptionsWebhdfsV1PathResponse parses an HTTP response from a OptionsWebhdfsV1PathWithResponse call
-func ParseOptionsWebhdfsV1PathResponse(rsp *http.Response) (*OptionsWebhdfsV1PathResponse, error) {
+// ParseWebhdfsPreflightResponse parses an HTTP response from a WebhdfsPreflightWithResponse call
+func ParseWebhdfsPreflightResponse(rsp *http.Response) (*WebhdfsPreflightResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &OptionsWebhdfsV1PathResponse{
+	response := &WebhdfsPreflightResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -3509,15 +3509,15 @@ func ParseOptionsWebhdfsV1PathResponse(rsp *http.Response) (*OptionsWebhdfsV1Pat
 	return response, nil
 }
 
-// ParsePostWebhdfsV1PathResponse parses an HTTP response from a PostWebhdfsV1PathWithResponse call
-func ParsePostWebhdfsV1PathResponse(rsp *http.Response) (*PostWebhdfsV1PathResponse, error) {
+// ParseWebhdfsPostResponse parses an HTTP response from a WebhdfsPostWithResponse call
+func ParseWebhdfsPostResponse(rsp *http.Response) (*WebhdfsPostResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &PostWebhdfsV1PathResponse{
+	response := &WebhdfsPostResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -3556,15 +3556,15 @@ func ParsePostWebhdfsV1PathResponse(rsp *http.Response) (*PostWebhdfsV1PathRespo
 	return response, nil
 }
 
-// ParsePutWebhdfsV1PathResponse parses an HTTP response from a PutWebhdfsV1PathWithResponse call
-func ParsePutWebhdfsV1PathResponse(rsp *http.Response) (*PutWebhdfsV1PathResponse, error) {
+// ParseWebhdfsPutResponse parses an HTTP response from a WebhdfsPutWithResponse call
+func ParseWebhdfsPutResponse(rsp *http.Response) (*WebhdfsPutResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &PutWebhdfsV1PathResponse{
+	response := &WebhdfsPutResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}

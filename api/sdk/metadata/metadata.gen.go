@@ -58,16 +58,16 @@ func (e PhaseViewStatus) Valid() bool {
 	}
 }
 
-// Defines values for PostApiV1AdminSafemodeActionParamsAction.
+// Defines values for AdminSafeModeParamsAction.
 const (
-	Enter PostApiV1AdminSafemodeActionParamsAction = "enter"
-	Get   PostApiV1AdminSafemodeActionParamsAction = "get"
-	Leave PostApiV1AdminSafemodeActionParamsAction = "leave"
-	Wait  PostApiV1AdminSafemodeActionParamsAction = "wait"
+	Enter AdminSafeModeParamsAction = "enter"
+	Get   AdminSafeModeParamsAction = "get"
+	Leave AdminSafeModeParamsAction = "leave"
+	Wait  AdminSafeModeParamsAction = "wait"
 )
 
-// Valid indicates whether the value is a known member of the PostApiV1AdminSafemodeActionParamsAction enum.
-func (e PostApiV1AdminSafemodeActionParamsAction) Valid() bool {
+// Valid indicates whether the value is a known member of the AdminSafeModeParamsAction enum.
+func (e AdminSafeModeParamsAction) Valid() bool {
 	switch e {
 	case Enter:
 		return true
@@ -82,14 +82,14 @@ func (e PostApiV1AdminSafemodeActionParamsAction) Valid() bool {
 	}
 }
 
-// Defines values for GetUiFileParamsFile.
+// Defines values for UiAssetParamsFile.
 const (
-	AppJs    GetUiFileParamsFile = "app.js"
-	StyleCss GetUiFileParamsFile = "style.css"
+	AppJs    UiAssetParamsFile = "app.js"
+	StyleCss UiAssetParamsFile = "style.css"
 )
 
-// Valid indicates whether the value is a known member of the GetUiFileParamsFile enum.
-func (e GetUiFileParamsFile) Valid() bool {
+// Valid indicates whether the value is a known member of the UiAssetParamsFile enum.
+func (e UiAssetParamsFile) Valid() bool {
 	switch e {
 	case AppJs:
 		return true
@@ -100,13 +100,13 @@ func (e GetUiFileParamsFile) Valid() bool {
 	}
 }
 
-// Defines values for DeleteWebhdfsV1PathParamsOp.
+// Defines values for WebhdfsDeleteParamsOp.
 const (
-	DELETE DeleteWebhdfsV1PathParamsOp = "DELETE"
+	DELETE WebhdfsDeleteParamsOp = "DELETE"
 )
 
-// Valid indicates whether the value is a known member of the DeleteWebhdfsV1PathParamsOp enum.
-func (e DeleteWebhdfsV1PathParamsOp) Valid() bool {
+// Valid indicates whether the value is a known member of the WebhdfsDeleteParamsOp enum.
+func (e WebhdfsDeleteParamsOp) Valid() bool {
 	switch e {
 	case DELETE:
 		return true
@@ -115,24 +115,24 @@ func (e DeleteWebhdfsV1PathParamsOp) Valid() bool {
 	}
 }
 
-// Defines values for GetWebhdfsV1PathParamsOp.
+// Defines values for WebhdfsGetParamsOp.
 const (
-	GETCONTENTSUMMARY     GetWebhdfsV1PathParamsOp = "GETCONTENTSUMMARY"
-	GETDELEGATIONTOKEN    GetWebhdfsV1PathParamsOp = "GETDELEGATIONTOKEN"
-	GETFILEBLOCKLOCATIONS GetWebhdfsV1PathParamsOp = "GETFILEBLOCKLOCATIONS"
-	GETFILECHECKSUM       GetWebhdfsV1PathParamsOp = "GETFILECHECKSUM"
-	GETFILESTATUS         GetWebhdfsV1PathParamsOp = "GETFILESTATUS"
-	GETHOMEDIRECTORY      GetWebhdfsV1PathParamsOp = "GETHOMEDIRECTORY"
-	GETQUOTAUSAGE         GetWebhdfsV1PathParamsOp = "GETQUOTAUSAGE"
-	GETSERVERDEFAULTS     GetWebhdfsV1PathParamsOp = "GETSERVERDEFAULTS"
-	GETTRASHROOT          GetWebhdfsV1PathParamsOp = "GETTRASHROOT"
-	LISTSTATUS            GetWebhdfsV1PathParamsOp = "LISTSTATUS"
-	LISTSTATUSBATCH       GetWebhdfsV1PathParamsOp = "LISTSTATUS_BATCH"
-	OPEN                  GetWebhdfsV1PathParamsOp = "OPEN"
+	GETCONTENTSUMMARY     WebhdfsGetParamsOp = "GETCONTENTSUMMARY"
+	GETDELEGATIONTOKEN    WebhdfsGetParamsOp = "GETDELEGATIONTOKEN"
+	GETFILEBLOCKLOCATIONS WebhdfsGetParamsOp = "GETFILEBLOCKLOCATIONS"
+	GETFILECHECKSUM       WebhdfsGetParamsOp = "GETFILECHECKSUM"
+	GETFILESTATUS         WebhdfsGetParamsOp = "GETFILESTATUS"
+	GETHOMEDIRECTORY      WebhdfsGetParamsOp = "GETHOMEDIRECTORY"
+	GETQUOTAUSAGE         WebhdfsGetParamsOp = "GETQUOTAUSAGE"
+	GETSERVERDEFAULTS     WebhdfsGetParamsOp = "GETSERVERDEFAULTS"
+	GETTRASHROOT          WebhdfsGetParamsOp = "GETTRASHROOT"
+	LISTSTATUS            WebhdfsGetParamsOp = "LISTSTATUS"
+	LISTSTATUSBATCH       WebhdfsGetParamsOp = "LISTSTATUS_BATCH"
+	OPEN                  WebhdfsGetParamsOp = "OPEN"
 )
 
-// Valid indicates whether the value is a known member of the GetWebhdfsV1PathParamsOp enum.
-func (e GetWebhdfsV1PathParamsOp) Valid() bool {
+// Valid indicates whether the value is a known member of the WebhdfsGetParamsOp enum.
+func (e WebhdfsGetParamsOp) Valid() bool {
 	switch e {
 	case GETCONTENTSUMMARY:
 		return true
@@ -163,15 +163,15 @@ func (e GetWebhdfsV1PathParamsOp) Valid() bool {
 	}
 }
 
-// Defines values for PostWebhdfsV1PathParamsOp.
+// Defines values for WebhdfsPostParamsOp.
 const (
-	APPEND   PostWebhdfsV1PathParamsOp = "APPEND"
-	CONCAT   PostWebhdfsV1PathParamsOp = "CONCAT"
-	TRUNCATE PostWebhdfsV1PathParamsOp = "TRUNCATE"
+	APPEND   WebhdfsPostParamsOp = "APPEND"
+	CONCAT   WebhdfsPostParamsOp = "CONCAT"
+	TRUNCATE WebhdfsPostParamsOp = "TRUNCATE"
 )
 
-// Valid indicates whether the value is a known member of the PostWebhdfsV1PathParamsOp enum.
-func (e PostWebhdfsV1PathParamsOp) Valid() bool {
+// Valid indicates whether the value is a known member of the WebhdfsPostParamsOp enum.
+func (e WebhdfsPostParamsOp) Valid() bool {
 	switch e {
 	case APPEND:
 		return true
@@ -184,22 +184,22 @@ func (e PostWebhdfsV1PathParamsOp) Valid() bool {
 	}
 }
 
-// Defines values for PutWebhdfsV1PathParamsOp.
+// Defines values for WebhdfsPutParamsOp.
 const (
-	CANCELDELEGATIONTOKEN PutWebhdfsV1PathParamsOp = "CANCELDELEGATIONTOKEN"
-	CREATE                PutWebhdfsV1PathParamsOp = "CREATE"
-	MKDIRS                PutWebhdfsV1PathParamsOp = "MKDIRS"
-	RENAME                PutWebhdfsV1PathParamsOp = "RENAME"
-	RENEWDELEGATIONTOKEN  PutWebhdfsV1PathParamsOp = "RENEWDELEGATIONTOKEN"
-	SETOWNER              PutWebhdfsV1PathParamsOp = "SETOWNER"
-	SETPERMISSION         PutWebhdfsV1PathParamsOp = "SETPERMISSION"
-	SETQUOTA              PutWebhdfsV1PathParamsOp = "SETQUOTA"
-	SETREPLICATION        PutWebhdfsV1PathParamsOp = "SETREPLICATION"
-	SETTIMES              PutWebhdfsV1PathParamsOp = "SETTIMES"
+	CANCELDELEGATIONTOKEN WebhdfsPutParamsOp = "CANCELDELEGATIONTOKEN"
+	CREATE                WebhdfsPutParamsOp = "CREATE"
+	MKDIRS                WebhdfsPutParamsOp = "MKDIRS"
+	RENAME                WebhdfsPutParamsOp = "RENAME"
+	RENEWDELEGATIONTOKEN  WebhdfsPutParamsOp = "RENEWDELEGATIONTOKEN"
+	SETOWNER              WebhdfsPutParamsOp = "SETOWNER"
+	SETPERMISSION         WebhdfsPutParamsOp = "SETPERMISSION"
+	SETQUOTA              WebhdfsPutParamsOp = "SETQUOTA"
+	SETREPLICATION        WebhdfsPutParamsOp = "SETREPLICATION"
+	SETTIMES              WebhdfsPutParamsOp = "SETTIMES"
 )
 
-// Valid indicates whether the value is a known member of the PutWebhdfsV1PathParamsOp enum.
-func (e PutWebhdfsV1PathParamsOp) Valid() bool {
+// Valid indicates whether the value is a known member of the WebhdfsPutParamsOp enum.
+func (e WebhdfsPutParamsOp) Valid() bool {
 	switch e {
 	case CANCELDELEGATIONTOKEN:
 		return true
@@ -699,20 +699,20 @@ type WebHDFSPutResponse struct {
 	Boolean *bool `json:"boolean,omitempty"`
 }
 
-// PostApiV1AbandonBlockParams defines parameters for PostApiV1AbandonBlock.
-type PostApiV1AbandonBlockParams struct {
+// NativeAbandonBlockParams defines parameters for NativeAbandonBlock.
+type NativeAbandonBlockParams struct {
 	// UserName caller
 	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
 }
 
-// PostApiV1AddBlockParams defines parameters for PostApiV1AddBlock.
-type PostApiV1AddBlockParams struct {
+// NativeAddBlockParams defines parameters for NativeAddBlock.
+type NativeAddBlockParams struct {
 	// UserName caller
 	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
 }
 
-// GetApiV1AdminFsckParams defines parameters for GetApiV1AdminFsck.
-type GetApiV1AdminFsckParams struct {
+// FsckParams defines parameters for Fsck.
+type FsckParams struct {
 	// Path absolute path
 	Path string `form:"path" json:"path"`
 
@@ -735,14 +735,14 @@ type GetApiV1AdminFsckParams struct {
 	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
 }
 
-// PostApiV1AdminRollEditsParams defines parameters for PostApiV1AdminRollEdits.
-type PostApiV1AdminRollEditsParams struct {
+// AdminRollEditsParams defines parameters for AdminRollEdits.
+type AdminRollEditsParams struct {
 	// UserName caller (superuser)
 	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
 }
 
-// PostApiV1AdminSafemodeActionParams defines parameters for PostApiV1AdminSafemodeAction.
-type PostApiV1AdminSafemodeActionParams struct {
+// AdminSafeModeParams defines parameters for AdminSafeMode.
+type AdminSafeModeParams struct {
 	// UserName caller
 	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
 
@@ -750,23 +750,23 @@ type PostApiV1AdminSafemodeActionParams struct {
 	Timeout *int `form:"timeout,omitempty" json:"timeout,omitempty"`
 }
 
-// PostApiV1AdminSafemodeActionParamsAction defines parameters for PostApiV1AdminSafemodeAction.
-type PostApiV1AdminSafemodeActionParamsAction string
+// AdminSafeModeParamsAction defines parameters for AdminSafeMode.
+type AdminSafeModeParamsAction string
 
-// PostApiV1AdminSaveNamespaceParams defines parameters for PostApiV1AdminSaveNamespace.
-type PostApiV1AdminSaveNamespaceParams struct {
+// AdminSaveNamespaceParams defines parameters for AdminSaveNamespace.
+type AdminSaveNamespaceParams struct {
 	// UserName caller
 	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
 }
 
-// PostApiV1AppendParams defines parameters for PostApiV1Append.
-type PostApiV1AppendParams struct {
+// NativeAppendParams defines parameters for NativeAppend.
+type NativeAppendParams struct {
 	// UserName caller
 	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
 }
 
-// GetApiV1BlockLocationsParams defines parameters for GetApiV1BlockLocations.
-type GetApiV1BlockLocationsParams struct {
+// NativeBlockLocationsParams defines parameters for NativeBlockLocations.
+type NativeBlockLocationsParams struct {
 	// Path absolute path
 	Path string `form:"path" json:"path"`
 
@@ -780,55 +780,55 @@ type GetApiV1BlockLocationsParams struct {
 	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
 }
 
-// PostApiV1CompleteParams defines parameters for PostApiV1Complete.
-type PostApiV1CompleteParams struct {
+// NativeCompleteParams defines parameters for NativeComplete.
+type NativeCompleteParams struct {
 	// UserName caller
 	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
 }
 
-// PostApiV1CreateParams defines parameters for PostApiV1Create.
-type PostApiV1CreateParams struct {
+// NativeCreateParams defines parameters for NativeCreate.
+type NativeCreateParams struct {
 	// UserName caller
 	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
 }
 
-// PostApiV1GetAdditionalDatanodeParams defines parameters for PostApiV1GetAdditionalDatanode.
-type PostApiV1GetAdditionalDatanodeParams struct {
+// NativeGetAdditionalDatanodeParams defines parameters for NativeGetAdditionalDatanode.
+type NativeGetAdditionalDatanodeParams struct {
 	// UserName caller
 	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
 }
 
-// PostApiV1ReportBadBlocksParams defines parameters for PostApiV1ReportBadBlocks.
-type PostApiV1ReportBadBlocksParams struct {
+// NativeReportBadBlocksParams defines parameters for NativeReportBadBlocks.
+type NativeReportBadBlocksParams struct {
 	// UserName caller
 	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
 }
 
-// PostApiV1UpdateBlockForPipelineParams defines parameters for PostApiV1UpdateBlockForPipeline.
-type PostApiV1UpdateBlockForPipelineParams struct {
+// NativeUpdateBlockForPipelineParams defines parameters for NativeUpdateBlockForPipeline.
+type NativeUpdateBlockForPipelineParams struct {
 	// UserName caller
 	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
 }
 
-// PostApiV1UpdatePipelineParams defines parameters for PostApiV1UpdatePipeline.
-type PostApiV1UpdatePipelineParams struct {
+// NativeUpdatePipelineParams defines parameters for NativeUpdatePipeline.
+type NativeUpdatePipelineParams struct {
 	// UserName caller
 	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
 }
 
-// GetJmxParams defines parameters for GetJmx.
-type GetJmxParams struct {
+// JmxParams defines parameters for Jmx.
+type JmxParams struct {
 	// Qry JMX object-name pattern
 	Qry *string `form:"qry,omitempty" json:"qry,omitempty"`
 }
 
-// GetUiFileParamsFile defines parameters for GetUiFile.
-type GetUiFileParamsFile string
+// UiAssetParamsFile defines parameters for UiAsset.
+type UiAssetParamsFile string
 
-// DeleteWebhdfsV1PathParams defines parameters for DeleteWebhdfsV1Path.
-type DeleteWebhdfsV1PathParams struct {
+// WebhdfsDeleteParams defines parameters for WebhdfsDelete.
+type WebhdfsDeleteParams struct {
 	// Op operation
-	Op DeleteWebhdfsV1PathParamsOp `form:"op" json:"op"`
+	Op WebhdfsDeleteParamsOp `form:"op" json:"op"`
 
 	// UserName caller
 	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
@@ -837,13 +837,13 @@ type DeleteWebhdfsV1PathParams struct {
 	Recursive *bool `form:"recursive,omitempty" json:"recursive,omitempty"`
 }
 
-// DeleteWebhdfsV1PathParamsOp defines parameters for DeleteWebhdfsV1Path.
-type DeleteWebhdfsV1PathParamsOp string
+// WebhdfsDeleteParamsOp defines parameters for WebhdfsDelete.
+type WebhdfsDeleteParamsOp string
 
-// GetWebhdfsV1PathParams defines parameters for GetWebhdfsV1Path.
-type GetWebhdfsV1PathParams struct {
+// WebhdfsGetParams defines parameters for WebhdfsGet.
+type WebhdfsGetParams struct {
 	// Op operation
-	Op GetWebhdfsV1PathParamsOp `form:"op" json:"op"`
+	Op WebhdfsGetParamsOp `form:"op" json:"op"`
 
 	// UserName caller (simple authentication); dr.who when absent
 	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
@@ -867,13 +867,13 @@ type GetWebhdfsV1PathParams struct {
 	Renewer *string `form:"renewer,omitempty" json:"renewer,omitempty"`
 }
 
-// GetWebhdfsV1PathParamsOp defines parameters for GetWebhdfsV1Path.
-type GetWebhdfsV1PathParamsOp string
+// WebhdfsGetParamsOp defines parameters for WebhdfsGet.
+type WebhdfsGetParamsOp string
 
-// PostWebhdfsV1PathParams defines parameters for PostWebhdfsV1Path.
-type PostWebhdfsV1PathParams struct {
+// WebhdfsPostParams defines parameters for WebhdfsPost.
+type WebhdfsPostParams struct {
 	// Op operation
-	Op PostWebhdfsV1PathParamsOp `form:"op" json:"op"`
+	Op WebhdfsPostParamsOp `form:"op" json:"op"`
 
 	// UserName caller
 	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
@@ -888,13 +888,13 @@ type PostWebhdfsV1PathParams struct {
 	Newlength *int `form:"newlength,omitempty" json:"newlength,omitempty"`
 }
 
-// PostWebhdfsV1PathParamsOp defines parameters for PostWebhdfsV1Path.
-type PostWebhdfsV1PathParamsOp string
+// WebhdfsPostParamsOp defines parameters for WebhdfsPost.
+type WebhdfsPostParamsOp string
 
-// PutWebhdfsV1PathParams defines parameters for PutWebhdfsV1Path.
-type PutWebhdfsV1PathParams struct {
+// WebhdfsPutParams defines parameters for WebhdfsPut.
+type WebhdfsPutParams struct {
 	// Op operation
-	Op PutWebhdfsV1PathParamsOp `form:"op" json:"op"`
+	Op WebhdfsPutParamsOp `form:"op" json:"op"`
 
 	// UserName caller
 	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
@@ -942,38 +942,38 @@ type PutWebhdfsV1PathParams struct {
 	Token *string `form:"token,omitempty" json:"token,omitempty"`
 }
 
-// PutWebhdfsV1PathParamsOp defines parameters for PutWebhdfsV1Path.
-type PutWebhdfsV1PathParamsOp string
+// WebhdfsPutParamsOp defines parameters for WebhdfsPut.
+type WebhdfsPutParamsOp string
 
-// PostApiV1AbandonBlockJSONRequestBody defines body for PostApiV1AbandonBlock for application/json ContentType.
-type PostApiV1AbandonBlockJSONRequestBody = AbandonBlockRequest
+// NativeAbandonBlockJSONRequestBody defines body for NativeAbandonBlock for application/json ContentType.
+type NativeAbandonBlockJSONRequestBody = AbandonBlockRequest
 
-// PostApiV1AddBlockJSONRequestBody defines body for PostApiV1AddBlock for application/json ContentType.
-type PostApiV1AddBlockJSONRequestBody = AddBlockRequest
+// NativeAddBlockJSONRequestBody defines body for NativeAddBlock for application/json ContentType.
+type NativeAddBlockJSONRequestBody = AddBlockRequest
 
-// PostApiV1AppendJSONRequestBody defines body for PostApiV1Append for application/json ContentType.
-type PostApiV1AppendJSONRequestBody = AppendRequest
+// NativeAppendJSONRequestBody defines body for NativeAppend for application/json ContentType.
+type NativeAppendJSONRequestBody = AppendRequest
 
-// PostApiV1CompleteJSONRequestBody defines body for PostApiV1Complete for application/json ContentType.
-type PostApiV1CompleteJSONRequestBody = CompleteRequest
+// NativeCompleteJSONRequestBody defines body for NativeComplete for application/json ContentType.
+type NativeCompleteJSONRequestBody = CompleteRequest
 
-// PostApiV1CreateJSONRequestBody defines body for PostApiV1Create for application/json ContentType.
-type PostApiV1CreateJSONRequestBody = CreateRequest
+// NativeCreateJSONRequestBody defines body for NativeCreate for application/json ContentType.
+type NativeCreateJSONRequestBody = CreateRequest
 
-// PostApiV1GetAdditionalDatanodeJSONRequestBody defines body for PostApiV1GetAdditionalDatanode for application/json ContentType.
-type PostApiV1GetAdditionalDatanodeJSONRequestBody = GetAdditionalDatanodeRequest
+// NativeGetAdditionalDatanodeJSONRequestBody defines body for NativeGetAdditionalDatanode for application/json ContentType.
+type NativeGetAdditionalDatanodeJSONRequestBody = GetAdditionalDatanodeRequest
 
-// PostApiV1RenewLeaseJSONRequestBody defines body for PostApiV1RenewLease for application/json ContentType.
-type PostApiV1RenewLeaseJSONRequestBody = RenewLeaseRequest
+// NativeRenewLeaseJSONRequestBody defines body for NativeRenewLease for application/json ContentType.
+type NativeRenewLeaseJSONRequestBody = RenewLeaseRequest
 
-// PostApiV1ReportBadBlocksJSONRequestBody defines body for PostApiV1ReportBadBlocks for application/json ContentType.
-type PostApiV1ReportBadBlocksJSONRequestBody = ReportBadBlocksRequest
+// NativeReportBadBlocksJSONRequestBody defines body for NativeReportBadBlocks for application/json ContentType.
+type NativeReportBadBlocksJSONRequestBody = ReportBadBlocksRequest
 
-// PostApiV1UpdateBlockForPipelineJSONRequestBody defines body for PostApiV1UpdateBlockForPipeline for application/json ContentType.
-type PostApiV1UpdateBlockForPipelineJSONRequestBody = UpdateBlockForPipelineRequest
+// NativeUpdateBlockForPipelineJSONRequestBody defines body for NativeUpdateBlockForPipeline for application/json ContentType.
+type NativeUpdateBlockForPipelineJSONRequestBody = UpdateBlockForPipelineRequest
 
-// PostApiV1UpdatePipelineJSONRequestBody defines body for PostApiV1UpdatePipeline for application/json ContentType.
-type PostApiV1UpdatePipelineJSONRequestBody = UpdatePipelineRequest
+// NativeUpdatePipelineJSONRequestBody defines body for NativeUpdatePipeline for application/json ContentType.
+type NativeUpdatePipelineJSONRequestBody = UpdatePipelineRequest
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -1049,309 +1049,309 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 // The interface specification for the client above.
 type ClientInterface interface {
 
-	// Get The web UI (HDFS's NameNode UI): overview, datanodes, startup progress, browse the file system
+	// UiIndex The web UI (HDFS's NameNode UI): overview, datanodes, startup progress, browse the file system
 	//
 	// An HTML page whose script reads /jmx, /startupProgress and WebHDFS from this service.
 	//
-	// Corresponds with GET / (the `Get` operationId).
-	Get(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET / (the `UiIndex` operationId).
+	UiIndex(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostApiV1AbandonBlockWithBody Drop the last block of a file after a failed pipeline set-up (ClientProtocol.abandonBlock)
+	// NativeAbandonBlockWithBody Drop the last block of a file after a failed pipeline set-up (ClientProtocol.abandonBlock)
 	//
 	// Takes any type of body and a specified content type.
 	//
-	// Corresponds with POST /api/v1/abandonBlock (the `PostApiV1AbandonBlock` operationId).
-	PostApiV1AbandonBlockWithBody(ctx context.Context, params *PostApiV1AbandonBlockParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /api/v1/abandonBlock (the `NativeAbandonBlock` operationId).
+	NativeAbandonBlockWithBody(ctx context.Context, params *NativeAbandonBlockParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostApiV1AbandonBlock Drop the last block of a file after a failed pipeline set-up (ClientProtocol.abandonBlock)
+	// NativeAbandonBlock Drop the last block of a file after a failed pipeline set-up (ClientProtocol.abandonBlock)
 	//
 	// Takes a body of the `application/json` content type.
 	//
-	// Corresponds with POST /api/v1/abandonBlock (the `PostApiV1AbandonBlock` operationId).
-	PostApiV1AbandonBlock(ctx context.Context, params *PostApiV1AbandonBlockParams, body PostApiV1AbandonBlockJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /api/v1/abandonBlock (the `NativeAbandonBlock` operationId).
+	NativeAbandonBlock(ctx context.Context, params *NativeAbandonBlockParams, body NativeAbandonBlockJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostApiV1AddBlockWithBody Allocate the next block of a file and its pipeline (ClientProtocol.addBlock)
+	// NativeAddBlockWithBody Allocate the next block of a file and its pipeline (ClientProtocol.addBlock)
 	//
 	// previous is the file's current last block with its final length (absent for the first block). The answer lists the datanodes to write to, first node first, chosen by the coordinator's placement policy.
 	//
 	// Takes any type of body and a specified content type.
 	//
-	// Corresponds with POST /api/v1/addBlock (the `PostApiV1AddBlock` operationId).
-	PostApiV1AddBlockWithBody(ctx context.Context, params *PostApiV1AddBlockParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /api/v1/addBlock (the `NativeAddBlock` operationId).
+	NativeAddBlockWithBody(ctx context.Context, params *NativeAddBlockParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostApiV1AddBlock Allocate the next block of a file and its pipeline (ClientProtocol.addBlock)
+	// NativeAddBlock Allocate the next block of a file and its pipeline (ClientProtocol.addBlock)
 	//
 	// previous is the file's current last block with its final length (absent for the first block). The answer lists the datanodes to write to, first node first, chosen by the coordinator's placement policy.
 	//
 	// Takes a body of the `application/json` content type.
 	//
-	// Corresponds with POST /api/v1/addBlock (the `PostApiV1AddBlock` operationId).
-	PostApiV1AddBlock(ctx context.Context, params *PostApiV1AddBlockParams, body PostApiV1AddBlockJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /api/v1/addBlock (the `NativeAddBlock` operationId).
+	NativeAddBlock(ctx context.Context, params *NativeAddBlockParams, body NativeAddBlockJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetApiV1AdminFsck Check the health of a subtree (hdfs fsck)
+	// Fsck Check the health of a subtree (hdfs fsck)
 	//
 	// A text report as HDFS's fsck prints it: per file (with files=true) its blocks (blocks=true), their locations (locations=true) and racks (racks=true); then the totals (minimally, under-, over- and mis-replicated, missing and corrupt blocks) and the status, HEALTHY or CORRUPT (missing blocks). The X-Granary-Fsck-Status header carries the status too.
 	//
-	// Corresponds with GET /api/v1/admin/fsck (the `GetApiV1AdminFsck` operationId).
-	GetApiV1AdminFsck(ctx context.Context, params *GetApiV1AdminFsckParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /api/v1/admin/fsck (the `Fsck` operationId).
+	Fsck(ctx context.Context, params *FsckParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostApiV1AdminRollEdits Roll the edit log (dfsadmin -rollEdits)
+	// AdminRollEdits Roll the edit log (dfsadmin -rollEdits)
 	//
 	// The edit log is a PostgreSQL table without segment files: every applied edit is made durable and the txid the next segment starts at is returned.
 	//
-	// Corresponds with POST /api/v1/admin/rollEdits (the `PostApiV1AdminRollEdits` operationId).
-	PostApiV1AdminRollEdits(ctx context.Context, params *PostApiV1AdminRollEditsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /api/v1/admin/rollEdits (the `AdminRollEdits` operationId).
+	AdminRollEdits(ctx context.Context, params *AdminRollEditsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetApiV1AdminSafemode Safe mode status (dfsadmin -safemode get)
+	// AdminSafeModeGet Safe mode status (dfsadmin -safemode get)
 	//
-	// Corresponds with GET /api/v1/admin/safemode (the `GetApiV1AdminSafemode` operationId).
-	GetApiV1AdminSafemode(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /api/v1/admin/safemode (the `AdminSafeModeGet` operationId).
+	AdminSafeModeGet(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostApiV1AdminSafemodeAction Enter, leave or wait for safe mode (dfsadmin -safemode enter|leave|wait)
+	// AdminSafeMode Enter, leave or wait for safe mode (dfsadmin -safemode enter|leave|wait)
 	//
 	// enter and leave need the superuser; wait blocks until safe mode is off (or the timeout, seconds, default 600, passes).
 	//
-	// Corresponds with POST /api/v1/admin/safemode/{action} (the `PostApiV1AdminSafemodeAction` operationId).
-	PostApiV1AdminSafemodeAction(ctx context.Context, action PostApiV1AdminSafemodeActionParamsAction, params *PostApiV1AdminSafemodeActionParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /api/v1/admin/safemode/{action} (the `AdminSafeMode` operationId).
+	AdminSafeMode(ctx context.Context, action AdminSafeModeParamsAction, params *AdminSafeModeParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostApiV1AdminSaveNamespace Save the namespace as a new fsimage (dfsadmin -saveNamespace)
+	// AdminSaveNamespace Save the namespace as a new fsimage (dfsadmin -saveNamespace)
 	//
 	// Superuser only, and only in safe mode, as in HDFS.
 	//
-	// Corresponds with POST /api/v1/admin/saveNamespace (the `PostApiV1AdminSaveNamespace` operationId).
-	PostApiV1AdminSaveNamespace(ctx context.Context, params *PostApiV1AdminSaveNamespaceParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /api/v1/admin/saveNamespace (the `AdminSaveNamespace` operationId).
+	AdminSaveNamespace(ctx context.Context, params *AdminSaveNamespaceParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostApiV1AppendWithBody Reopen a closed file for writing (ClientProtocol.append)
+	// NativeAppendWithBody Reopen a closed file for writing (ClientProtocol.append)
 	//
 	// The file is leased to clientName and its last block is returned. When that block is partial the client continues it (updateBlockForPipeline, a block PUT with appendgs/appendlength to the datanodes holding it, updatePipeline); further data goes to new blocks (addBlock with the last block as previous); then complete.
 	//
 	// Takes any type of body and a specified content type.
 	//
-	// Corresponds with POST /api/v1/append (the `PostApiV1Append` operationId).
-	PostApiV1AppendWithBody(ctx context.Context, params *PostApiV1AppendParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /api/v1/append (the `NativeAppend` operationId).
+	NativeAppendWithBody(ctx context.Context, params *NativeAppendParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostApiV1Append Reopen a closed file for writing (ClientProtocol.append)
+	// NativeAppend Reopen a closed file for writing (ClientProtocol.append)
 	//
 	// The file is leased to clientName and its last block is returned. When that block is partial the client continues it (updateBlockForPipeline, a block PUT with appendgs/appendlength to the datanodes holding it, updatePipeline); further data goes to new blocks (addBlock with the last block as previous); then complete.
 	//
 	// Takes a body of the `application/json` content type.
 	//
-	// Corresponds with POST /api/v1/append (the `PostApiV1Append` operationId).
-	PostApiV1Append(ctx context.Context, params *PostApiV1AppendParams, body PostApiV1AppendJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /api/v1/append (the `NativeAppend` operationId).
+	NativeAppend(ctx context.Context, params *NativeAppendParams, body NativeAppendJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetApiV1BlockLocations Where a file's blocks are (ClientProtocol.getBlockLocations)
+	// NativeBlockLocations Where a file's blocks are (ClientProtocol.getBlockLocations)
 	//
-	// Corresponds with GET /api/v1/blockLocations (the `GetApiV1BlockLocations` operationId).
-	GetApiV1BlockLocations(ctx context.Context, params *GetApiV1BlockLocationsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /api/v1/blockLocations (the `NativeBlockLocations` operationId).
+	NativeBlockLocations(ctx context.Context, params *NativeBlockLocationsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostApiV1CompleteWithBody Complete (close) a file under construction (ClientProtocol.complete)
+	// NativeCompleteWithBody Complete (close) a file under construction (ClientProtocol.complete)
 	//
 	// Answers {"boolean": false} while the last block has fewer than replication.min reported replicas; the client retries, as with HDFS.
 	//
 	// Takes any type of body and a specified content type.
 	//
-	// Corresponds with POST /api/v1/complete (the `PostApiV1Complete` operationId).
-	PostApiV1CompleteWithBody(ctx context.Context, params *PostApiV1CompleteParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /api/v1/complete (the `NativeComplete` operationId).
+	NativeCompleteWithBody(ctx context.Context, params *NativeCompleteParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostApiV1Complete Complete (close) a file under construction (ClientProtocol.complete)
+	// NativeComplete Complete (close) a file under construction (ClientProtocol.complete)
 	//
 	// Answers {"boolean": false} while the last block has fewer than replication.min reported replicas; the client retries, as with HDFS.
 	//
 	// Takes a body of the `application/json` content type.
 	//
-	// Corresponds with POST /api/v1/complete (the `PostApiV1Complete` operationId).
-	PostApiV1Complete(ctx context.Context, params *PostApiV1CompleteParams, body PostApiV1CompleteJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /api/v1/complete (the `NativeComplete` operationId).
+	NativeComplete(ctx context.Context, params *NativeCompleteParams, body NativeCompleteJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostApiV1CreateWithBody Create a file under construction (ClientProtocol.create)
+	// NativeCreateWithBody Create a file under construction (ClientProtocol.create)
 	//
 	// The file is leased to clientName until complete. Parents are created when createParent is set. With firstBlock the answer also carries the first block and its pipeline, allocated in the same commit; it is absent when no block could be allocated (the client's addBlock then reports why).
 	//
 	// Takes any type of body and a specified content type.
 	//
-	// Corresponds with POST /api/v1/create (the `PostApiV1Create` operationId).
-	PostApiV1CreateWithBody(ctx context.Context, params *PostApiV1CreateParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /api/v1/create (the `NativeCreate` operationId).
+	NativeCreateWithBody(ctx context.Context, params *NativeCreateParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostApiV1Create Create a file under construction (ClientProtocol.create)
+	// NativeCreate Create a file under construction (ClientProtocol.create)
 	//
 	// The file is leased to clientName until complete. Parents are created when createParent is set. With firstBlock the answer also carries the first block and its pipeline, allocated in the same commit; it is absent when no block could be allocated (the client's addBlock then reports why).
 	//
 	// Takes a body of the `application/json` content type.
 	//
-	// Corresponds with POST /api/v1/create (the `PostApiV1Create` operationId).
-	PostApiV1Create(ctx context.Context, params *PostApiV1CreateParams, body PostApiV1CreateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /api/v1/create (the `NativeCreate` operationId).
+	NativeCreate(ctx context.Context, params *NativeCreateParams, body NativeCreateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostApiV1GetAdditionalDatanodeWithBody Datanodes to add to the pipeline of the last block after others failed (ClientProtocol.getAdditionalDatanode)
+	// NativeGetAdditionalDatanodeWithBody Datanodes to add to the pipeline of the last block after others failed (ClientProtocol.getAdditionalDatanode)
 	//
 	// Chosen by the coordinator's placement policy among the datanodes neither existing nor excluded. The answer's locations are the added datanodes only.
 	//
 	// Takes any type of body and a specified content type.
 	//
-	// Corresponds with POST /api/v1/getAdditionalDatanode (the `PostApiV1GetAdditionalDatanode` operationId).
-	PostApiV1GetAdditionalDatanodeWithBody(ctx context.Context, params *PostApiV1GetAdditionalDatanodeParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /api/v1/getAdditionalDatanode (the `NativeGetAdditionalDatanode` operationId).
+	NativeGetAdditionalDatanodeWithBody(ctx context.Context, params *NativeGetAdditionalDatanodeParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostApiV1GetAdditionalDatanode Datanodes to add to the pipeline of the last block after others failed (ClientProtocol.getAdditionalDatanode)
+	// NativeGetAdditionalDatanode Datanodes to add to the pipeline of the last block after others failed (ClientProtocol.getAdditionalDatanode)
 	//
 	// Chosen by the coordinator's placement policy among the datanodes neither existing nor excluded. The answer's locations are the added datanodes only.
 	//
 	// Takes a body of the `application/json` content type.
 	//
-	// Corresponds with POST /api/v1/getAdditionalDatanode (the `PostApiV1GetAdditionalDatanode` operationId).
-	PostApiV1GetAdditionalDatanode(ctx context.Context, params *PostApiV1GetAdditionalDatanodeParams, body PostApiV1GetAdditionalDatanodeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /api/v1/getAdditionalDatanode (the `NativeGetAdditionalDatanode` operationId).
+	NativeGetAdditionalDatanode(ctx context.Context, params *NativeGetAdditionalDatanodeParams, body NativeGetAdditionalDatanodeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostApiV1RenewLeaseWithBody Renew a client's lease on all its open files (ClientProtocol.renewLease)
+	// NativeRenewLeaseWithBody Renew a client's lease on all its open files (ClientProtocol.renewLease)
 	//
 	// Takes any type of body and a specified content type.
 	//
-	// Corresponds with POST /api/v1/renewLease (the `PostApiV1RenewLease` operationId).
-	PostApiV1RenewLeaseWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /api/v1/renewLease (the `NativeRenewLease` operationId).
+	NativeRenewLeaseWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostApiV1RenewLease Renew a client's lease on all its open files (ClientProtocol.renewLease)
+	// NativeRenewLease Renew a client's lease on all its open files (ClientProtocol.renewLease)
 	//
 	// Takes a body of the `application/json` content type.
 	//
-	// Corresponds with POST /api/v1/renewLease (the `PostApiV1RenewLease` operationId).
-	PostApiV1RenewLease(ctx context.Context, body PostApiV1RenewLeaseJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /api/v1/renewLease (the `NativeRenewLease` operationId).
+	NativeRenewLease(ctx context.Context, body NativeRenewLeaseJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostApiV1ReportBadBlocksWithBody Report replicas a reader found corrupt (ClientProtocol.reportBadBlocks)
+	// NativeReportBadBlocksWithBody Report replicas a reader found corrupt (ClientProtocol.reportBadBlocks)
 	//
 	// The coordinator stops offering them at once and deletes them once their blocks have enough good replicas, as for a datanode's report.
 	//
 	// Takes any type of body and a specified content type.
 	//
-	// Corresponds with POST /api/v1/reportBadBlocks (the `PostApiV1ReportBadBlocks` operationId).
-	PostApiV1ReportBadBlocksWithBody(ctx context.Context, params *PostApiV1ReportBadBlocksParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /api/v1/reportBadBlocks (the `NativeReportBadBlocks` operationId).
+	NativeReportBadBlocksWithBody(ctx context.Context, params *NativeReportBadBlocksParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostApiV1ReportBadBlocks Report replicas a reader found corrupt (ClientProtocol.reportBadBlocks)
+	// NativeReportBadBlocks Report replicas a reader found corrupt (ClientProtocol.reportBadBlocks)
 	//
 	// The coordinator stops offering them at once and deletes them once their blocks have enough good replicas, as for a datanode's report.
 	//
 	// Takes a body of the `application/json` content type.
 	//
-	// Corresponds with POST /api/v1/reportBadBlocks (the `PostApiV1ReportBadBlocks` operationId).
-	PostApiV1ReportBadBlocks(ctx context.Context, params *PostApiV1ReportBadBlocksParams, body PostApiV1ReportBadBlocksJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /api/v1/reportBadBlocks (the `NativeReportBadBlocks` operationId).
+	NativeReportBadBlocks(ctx context.Context, params *NativeReportBadBlocksParams, body NativeReportBadBlocksJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostApiV1UpdateBlockForPipelineWithBody A new generation stamp for the last block after its pipeline failed (ClientProtocol.updateBlockForPipeline)
+	// NativeUpdateBlockForPipelineWithBody A new generation stamp for the last block after its pipeline failed (ClientProtocol.updateBlockForPipeline)
 	//
 	// The client then writes the block to the surviving datanodes under the new stamp and records it with updatePipeline; replicas left on failed datanodes keep the old stamp and are deleted as stale.
 	//
 	// Takes any type of body and a specified content type.
 	//
-	// Corresponds with POST /api/v1/updateBlockForPipeline (the `PostApiV1UpdateBlockForPipeline` operationId).
-	PostApiV1UpdateBlockForPipelineWithBody(ctx context.Context, params *PostApiV1UpdateBlockForPipelineParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /api/v1/updateBlockForPipeline (the `NativeUpdateBlockForPipeline` operationId).
+	NativeUpdateBlockForPipelineWithBody(ctx context.Context, params *NativeUpdateBlockForPipelineParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostApiV1UpdateBlockForPipeline A new generation stamp for the last block after its pipeline failed (ClientProtocol.updateBlockForPipeline)
+	// NativeUpdateBlockForPipeline A new generation stamp for the last block after its pipeline failed (ClientProtocol.updateBlockForPipeline)
 	//
 	// The client then writes the block to the surviving datanodes under the new stamp and records it with updatePipeline; replicas left on failed datanodes keep the old stamp and are deleted as stale.
 	//
 	// Takes a body of the `application/json` content type.
 	//
-	// Corresponds with POST /api/v1/updateBlockForPipeline (the `PostApiV1UpdateBlockForPipeline` operationId).
-	PostApiV1UpdateBlockForPipeline(ctx context.Context, params *PostApiV1UpdateBlockForPipelineParams, body PostApiV1UpdateBlockForPipelineJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /api/v1/updateBlockForPipeline (the `NativeUpdateBlockForPipeline` operationId).
+	NativeUpdateBlockForPipeline(ctx context.Context, params *NativeUpdateBlockForPipelineParams, body NativeUpdateBlockForPipelineJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostApiV1UpdatePipelineWithBody Record the last block's new generation stamp and length once the surviving pipeline holds it (ClientProtocol.updatePipeline)
+	// NativeUpdatePipelineWithBody Record the last block's new generation stamp and length once the surviving pipeline holds it (ClientProtocol.updatePipeline)
 	//
 	// Takes any type of body and a specified content type.
 	//
-	// Corresponds with POST /api/v1/updatePipeline (the `PostApiV1UpdatePipeline` operationId).
-	PostApiV1UpdatePipelineWithBody(ctx context.Context, params *PostApiV1UpdatePipelineParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /api/v1/updatePipeline (the `NativeUpdatePipeline` operationId).
+	NativeUpdatePipelineWithBody(ctx context.Context, params *NativeUpdatePipelineParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostApiV1UpdatePipeline Record the last block's new generation stamp and length once the surviving pipeline holds it (ClientProtocol.updatePipeline)
+	// NativeUpdatePipeline Record the last block's new generation stamp and length once the surviving pipeline holds it (ClientProtocol.updatePipeline)
 	//
 	// Takes a body of the `application/json` content type.
 	//
-	// Corresponds with POST /api/v1/updatePipeline (the `PostApiV1UpdatePipeline` operationId).
-	PostApiV1UpdatePipeline(ctx context.Context, params *PostApiV1UpdatePipelineParams, body PostApiV1UpdatePipelineJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /api/v1/updatePipeline (the `NativeUpdatePipeline` operationId).
+	NativeUpdatePipeline(ctx context.Context, params *NativeUpdatePipelineParams, body NativeUpdatePipelineJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetDocs Swagger UI for this service's OpenAPI 3 contract
+	// Docs Swagger UI for this service's OpenAPI 3 contract
 	//
-	// Corresponds with GET /docs (the `GetDocs` operationId).
-	GetDocs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /docs (the `Docs` operationId).
+	Docs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetHealthz Liveness: the process serves HTTP
+	// Healthz Liveness: the process serves HTTP
 	//
-	// Corresponds with GET /healthz (the `GetHealthz` operationId).
-	GetHealthz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /healthz (the `Healthz` operationId).
+	Healthz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetJmx NameNode JMX beans (HDFS's /jmx servlet)
+	// Jmx NameNode JMX beans (HDFS's /jmx servlet)
 	//
 	// The beans HDFS's web UI reads: NameNodeInfo, FSNamesystemState, FSNamesystem and NameNodeStatus, with HDFS's attribute names. qry is a JMX object-name pattern ("Hadoop:service=NameNode,name=NameNodeInfo", "Hadoop:service=NameNode,*", "Hadoop:*"); a pattern matching nothing answers {"beans":[]}. Datanode figures come from the coordinator.
 	//
-	// Corresponds with GET /jmx (the `GetJmx` operationId).
-	GetJmx(ctx context.Context, params *GetJmxParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /jmx (the `Jmx` operationId).
+	Jmx(ctx context.Context, params *JmxParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetMetrics Prometheus metrics
+	// MetricsHandler Prometheus metrics
 	//
-	// Corresponds with GET /metrics (the `GetMetrics` operationId).
-	GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /metrics (the `MetricsHandler` operationId).
+	MetricsHandler(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetOpenapiJson This service's API contract (OpenAPI 3.0, JSON)
+	// OpenapiJSON This service's API contract (OpenAPI 3.0, JSON)
 	//
-	// Corresponds with GET /openapi.json (the `GetOpenapiJson` operationId).
-	GetOpenapiJson(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /openapi.json (the `OpenapiJSON` operationId).
+	OpenapiJSON(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetOpenapiYaml This service's API contract (OpenAPI 3.0, YAML)
+	// OpenapiYAML This service's API contract (OpenAPI 3.0, YAML)
 	//
-	// Corresponds with GET /openapi.yaml (the `GetOpenapiYaml` operationId).
-	GetOpenapiYaml(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /openapi.yaml (the `OpenapiYAML` operationId).
+	OpenapiYAML(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetReadyz Readiness: the namespace is loaded and the edit log commits
+	// Readyz Readiness: the namespace is loaded and the edit log commits
 	//
-	// Corresponds with GET /readyz (the `GetReadyz` operationId).
-	GetReadyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /readyz (the `Readyz` operationId).
+	Readyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetStartupProgress Start-up progress
+	// StartupProgress Start-up progress
 	//
 	// The four start-up phases (LoadingFsImage, LoadingEdits, SavingCheckpoint, SafeMode) with counts and percent; served while the namespace loads.
 	//
-	// Corresponds with GET /startupProgress (the `GetStartupProgress` operationId).
-	GetStartupProgress(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /startupProgress (the `StartupProgress` operationId).
+	StartupProgress(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetSwaggerJson This service's API contract (Swagger 2.0)
+	// SwaggerJSON This service's API contract (Swagger 2.0)
 	//
-	// Corresponds with GET /swagger.json (the `GetSwaggerJson` operationId).
-	GetSwaggerJson(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /swagger.json (the `SwaggerJSON` operationId).
+	SwaggerJSON(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetUiFile A static asset of the web UI
+	// UiAsset A static asset of the web UI
 	//
-	// Corresponds with GET /ui/{file} (the `GetUiFile` operationId).
-	GetUiFile(ctx context.Context, file GetUiFileParamsFile, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /ui/{file} (the `UiAsset` operationId).
+	UiAsset(ctx context.Context, file UiAssetParamsFile, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// DeleteWebhdfsV1Path WebHDFS DELETE
+	// WebhdfsDelete WebHDFS DELETE
 	//
 	// Deletes a path; a non-empty directory only with recursive=true. A missing path answers {"boolean": false}.
 	//
-	// Corresponds with DELETE /webhdfs/v1/{path} (the `DeleteWebhdfsV1Path` operationId).
-	DeleteWebhdfsV1Path(ctx context.Context, path string, params *DeleteWebhdfsV1PathParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with DELETE /webhdfs/v1/{path} (the `WebhdfsDelete` operationId).
+	WebhdfsDelete(ctx context.Context, path string, params *WebhdfsDeleteParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetWebhdfsV1Path WebHDFS namespace operations (GET)
+	// WebhdfsGet WebHDFS namespace operations (GET)
 	//
 	// GETFILESTATUS, LISTSTATUS, LISTSTATUS_BATCH, GETCONTENTSUMMARY, GETQUOTAUSAGE, GETHOMEDIRECTORY, GETTRASHROOT, GETSERVERDEFAULTS. Answers are HDFS's JSON objects; errors are RemoteException bodies with HDFS's status mapping.
 	//
-	// Corresponds with GET /webhdfs/v1/{path} (the `GetWebhdfsV1Path` operationId).
-	GetWebhdfsV1Path(ctx context.Context, path string, params *GetWebhdfsV1PathParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /webhdfs/v1/{path} (the `WebhdfsGet` operationId).
+	WebhdfsGet(ctx context.Context, path string, params *WebhdfsGetParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostWebhdfsV1Path WebHDFS POST operations
+	// WebhdfsPost WebHDFS POST operations
 	//
 	// APPEND answers 307 to the datanode holding the file's last block; CONCAT (sources=comma list) answers 200 with an empty body; TRUNCATE (newlength) answers {"boolean": true} when the new length is on a block boundary (or the file's length) and {"boolean": false} when a block was cut, as HDFS, whose client then waits for the file to be closed; here the cut block is rewritten before the answer, so the file is already closed.
 	//
-	// Corresponds with POST /webhdfs/v1/{path} (the `PostWebhdfsV1Path` operationId).
-	PostWebhdfsV1Path(ctx context.Context, path string, params *PostWebhdfsV1PathParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /webhdfs/v1/{path} (the `WebhdfsPost` operationId).
+	WebhdfsPost(ctx context.Context, path string, params *WebhdfsPostParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PutWebhdfsV1Path WebHDFS namespace operations (PUT)
+	// WebhdfsPut WebHDFS namespace operations (PUT)
 	//
 	// MKDIRS, RENAME, SETPERMISSION, SETOWNER, SETTIMES, SETREPLICATION, SETQUOTA. MKDIRS, RENAME and SETREPLICATION answer {"boolean": ...}; the setters answer 200 with an empty body.
 	//
-	// Corresponds with PUT /webhdfs/v1/{path} (the `PutWebhdfsV1Path` operationId).
-	PutWebhdfsV1Path(ctx context.Context, path string, params *PutWebhdfsV1PathParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with PUT /webhdfs/v1/{path} (the `WebhdfsPut` operationId).
+	WebhdfsPut(ctx context.Context, path string, params *WebhdfsPutParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
-// Get The web UI (HDFS's NameNode UI): overview, datanodes, startup progress, browse the file system
+// UiIndex The web UI (HDFS's NameNode UI): overview, datanodes, startup progress, browse the file system
 //
 // An HTML page whose script reads /jmx, /startupProgress and WebHDFS from this service.
 //
-// Corresponds with GET / (the `Get` operationId).
-func (c *Client) Get(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetRequest(c.Server)
+// Corresponds with GET / (the `UiIndex` operationId).
+func (c *Client) UiIndex(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUiIndexRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -1362,13 +1362,13 @@ func (c *Client) Get(ctx context.Context, reqEditors ...RequestEditorFn) (*http.
 	return c.Client.Do(req)
 }
 
-// PostApiV1AbandonBlockWithBody Drop the last block of a file after a failed pipeline set-up (ClientProtocol.abandonBlock)
+// NativeAbandonBlockWithBody Drop the last block of a file after a failed pipeline set-up (ClientProtocol.abandonBlock)
 //
 // Takes any type of body and a specified content type.
 //
-// Corresponds with POST /api/v1/abandonBlock (the `PostApiV1AbandonBlock` operationId).
-func (c *Client) PostApiV1AbandonBlockWithBody(ctx context.Context, params *PostApiV1AbandonBlockParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostApiV1AbandonBlockRequestWithBody(c.Server, params, contentType, body)
+// Corresponds with POST /api/v1/abandonBlock (the `NativeAbandonBlock` operationId).
+func (c *Client) NativeAbandonBlockWithBody(ctx context.Context, params *NativeAbandonBlockParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewNativeAbandonBlockRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1379,13 +1379,13 @@ func (c *Client) PostApiV1AbandonBlockWithBody(ctx context.Context, params *Post
 	return c.Client.Do(req)
 }
 
-// PostApiV1AbandonBlock Drop the last block of a file after a failed pipeline set-up (ClientProtocol.abandonBlock)
+// NativeAbandonBlock Drop the last block of a file after a failed pipeline set-up (ClientProtocol.abandonBlock)
 //
 // Takes a body of the `application/json` content type.
 //
-// Corresponds with POST /api/v1/abandonBlock (the `PostApiV1AbandonBlock` operationId).
-func (c *Client) PostApiV1AbandonBlock(ctx context.Context, params *PostApiV1AbandonBlockParams, body PostApiV1AbandonBlockJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostApiV1AbandonBlockRequest(c.Server, params, body)
+// Corresponds with POST /api/v1/abandonBlock (the `NativeAbandonBlock` operationId).
+func (c *Client) NativeAbandonBlock(ctx context.Context, params *NativeAbandonBlockParams, body NativeAbandonBlockJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewNativeAbandonBlockRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1396,15 +1396,15 @@ func (c *Client) PostApiV1AbandonBlock(ctx context.Context, params *PostApiV1Aba
 	return c.Client.Do(req)
 }
 
-// PostApiV1AddBlockWithBody Allocate the next block of a file and its pipeline (ClientProtocol.addBlock)
+// NativeAddBlockWithBody Allocate the next block of a file and its pipeline (ClientProtocol.addBlock)
 //
 // previous is the file's current last block with its final length (absent for the first block). The answer lists the datanodes to write to, first node first, chosen by the coordinator's placement policy.
 //
 // Takes any type of body and a specified content type.
 //
-// Corresponds with POST /api/v1/addBlock (the `PostApiV1AddBlock` operationId).
-func (c *Client) PostApiV1AddBlockWithBody(ctx context.Context, params *PostApiV1AddBlockParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostApiV1AddBlockRequestWithBody(c.Server, params, contentType, body)
+// Corresponds with POST /api/v1/addBlock (the `NativeAddBlock` operationId).
+func (c *Client) NativeAddBlockWithBody(ctx context.Context, params *NativeAddBlockParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewNativeAddBlockRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1415,15 +1415,15 @@ func (c *Client) PostApiV1AddBlockWithBody(ctx context.Context, params *PostApiV
 	return c.Client.Do(req)
 }
 
-// PostApiV1AddBlock Allocate the next block of a file and its pipeline (ClientProtocol.addBlock)
+// NativeAddBlock Allocate the next block of a file and its pipeline (ClientProtocol.addBlock)
 //
 // previous is the file's current last block with its final length (absent for the first block). The answer lists the datanodes to write to, first node first, chosen by the coordinator's placement policy.
 //
 // Takes a body of the `application/json` content type.
 //
-// Corresponds with POST /api/v1/addBlock (the `PostApiV1AddBlock` operationId).
-func (c *Client) PostApiV1AddBlock(ctx context.Context, params *PostApiV1AddBlockParams, body PostApiV1AddBlockJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostApiV1AddBlockRequest(c.Server, params, body)
+// Corresponds with POST /api/v1/addBlock (the `NativeAddBlock` operationId).
+func (c *Client) NativeAddBlock(ctx context.Context, params *NativeAddBlockParams, body NativeAddBlockJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewNativeAddBlockRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1434,13 +1434,13 @@ func (c *Client) PostApiV1AddBlock(ctx context.Context, params *PostApiV1AddBloc
 	return c.Client.Do(req)
 }
 
-// GetApiV1AdminFsck Check the health of a subtree (hdfs fsck)
+// Fsck Check the health of a subtree (hdfs fsck)
 //
 // A text report as HDFS's fsck prints it: per file (with files=true) its blocks (blocks=true), their locations (locations=true) and racks (racks=true); then the totals (minimally, under-, over- and mis-replicated, missing and corrupt blocks) and the status, HEALTHY or CORRUPT (missing blocks). The X-Granary-Fsck-Status header carries the status too.
 //
-// Corresponds with GET /api/v1/admin/fsck (the `GetApiV1AdminFsck` operationId).
-func (c *Client) GetApiV1AdminFsck(ctx context.Context, params *GetApiV1AdminFsckParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiV1AdminFsckRequest(c.Server, params)
+// Corresponds with GET /api/v1/admin/fsck (the `Fsck` operationId).
+func (c *Client) Fsck(ctx context.Context, params *FsckParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewFsckRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -1451,13 +1451,13 @@ func (c *Client) GetApiV1AdminFsck(ctx context.Context, params *GetApiV1AdminFsc
 	return c.Client.Do(req)
 }
 
-// PostApiV1AdminRollEdits Roll the edit log (dfsadmin -rollEdits)
+// AdminRollEdits Roll the edit log (dfsadmin -rollEdits)
 //
 // The edit log is a PostgreSQL table without segment files: every applied edit is made durable and the txid the next segment starts at is returned.
 //
-// Corresponds with POST /api/v1/admin/rollEdits (the `PostApiV1AdminRollEdits` operationId).
-func (c *Client) PostApiV1AdminRollEdits(ctx context.Context, params *PostApiV1AdminRollEditsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostApiV1AdminRollEditsRequest(c.Server, params)
+// Corresponds with POST /api/v1/admin/rollEdits (the `AdminRollEdits` operationId).
+func (c *Client) AdminRollEdits(ctx context.Context, params *AdminRollEditsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminRollEditsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -1468,11 +1468,11 @@ func (c *Client) PostApiV1AdminRollEdits(ctx context.Context, params *PostApiV1A
 	return c.Client.Do(req)
 }
 
-// GetApiV1AdminSafemode Safe mode status (dfsadmin -safemode get)
+// AdminSafeModeGet Safe mode status (dfsadmin -safemode get)
 //
-// Corresponds with GET /api/v1/admin/safemode (the `GetApiV1AdminSafemode` operationId).
-func (c *Client) GetApiV1AdminSafemode(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiV1AdminSafemodeRequest(c.Server)
+// Corresponds with GET /api/v1/admin/safemode (the `AdminSafeModeGet` operationId).
+func (c *Client) AdminSafeModeGet(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminSafeModeGetRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -1483,13 +1483,13 @@ func (c *Client) GetApiV1AdminSafemode(ctx context.Context, reqEditors ...Reques
 	return c.Client.Do(req)
 }
 
-// PostApiV1AdminSafemodeAction Enter, leave or wait for safe mode (dfsadmin -safemode enter|leave|wait)
+// AdminSafeMode Enter, leave or wait for safe mode (dfsadmin -safemode enter|leave|wait)
 //
 // enter and leave need the superuser; wait blocks until safe mode is off (or the timeout, seconds, default 600, passes).
 //
-// Corresponds with POST /api/v1/admin/safemode/{action} (the `PostApiV1AdminSafemodeAction` operationId).
-func (c *Client) PostApiV1AdminSafemodeAction(ctx context.Context, action PostApiV1AdminSafemodeActionParamsAction, params *PostApiV1AdminSafemodeActionParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostApiV1AdminSafemodeActionRequest(c.Server, action, params)
+// Corresponds with POST /api/v1/admin/safemode/{action} (the `AdminSafeMode` operationId).
+func (c *Client) AdminSafeMode(ctx context.Context, action AdminSafeModeParamsAction, params *AdminSafeModeParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminSafeModeRequest(c.Server, action, params)
 	if err != nil {
 		return nil, err
 	}
@@ -1500,13 +1500,13 @@ func (c *Client) PostApiV1AdminSafemodeAction(ctx context.Context, action PostAp
 	return c.Client.Do(req)
 }
 
-// PostApiV1AdminSaveNamespace Save the namespace as a new fsimage (dfsadmin -saveNamespace)
+// AdminSaveNamespace Save the namespace as a new fsimage (dfsadmin -saveNamespace)
 //
 // Superuser only, and only in safe mode, as in HDFS.
 //
-// Corresponds with POST /api/v1/admin/saveNamespace (the `PostApiV1AdminSaveNamespace` operationId).
-func (c *Client) PostApiV1AdminSaveNamespace(ctx context.Context, params *PostApiV1AdminSaveNamespaceParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostApiV1AdminSaveNamespaceRequest(c.Server, params)
+// Corresponds with POST /api/v1/admin/saveNamespace (the `AdminSaveNamespace` operationId).
+func (c *Client) AdminSaveNamespace(ctx context.Context, params *AdminSaveNamespaceParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminSaveNamespaceRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -1517,15 +1517,15 @@ func (c *Client) PostApiV1AdminSaveNamespace(ctx context.Context, params *PostAp
 	return c.Client.Do(req)
 }
 
-// PostApiV1AppendWithBody Reopen a closed file for writing (ClientProtocol.append)
+// NativeAppendWithBody Reopen a closed file for writing (ClientProtocol.append)
 //
 // The file is leased to clientName and its last block is returned. When that block is partial the client continues it (updateBlockForPipeline, a block PUT with appendgs/appendlength to the datanodes holding it, updatePipeline); further data goes to new blocks (addBlock with the last block as previous); then complete.
 //
 // Takes any type of body and a specified content type.
 //
-// Corresponds with POST /api/v1/append (the `PostApiV1Append` operationId).
-func (c *Client) PostApiV1AppendWithBody(ctx context.Context, params *PostApiV1AppendParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostApiV1AppendRequestWithBody(c.Server, params, contentType, body)
+// Corresponds with POST /api/v1/append (the `NativeAppend` operationId).
+func (c *Client) NativeAppendWithBody(ctx context.Context, params *NativeAppendParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewNativeAppendRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1536,15 +1536,15 @@ func (c *Client) PostApiV1AppendWithBody(ctx context.Context, params *PostApiV1A
 	return c.Client.Do(req)
 }
 
-// PostApiV1Append Reopen a closed file for writing (ClientProtocol.append)
+// NativeAppend Reopen a closed file for writing (ClientProtocol.append)
 //
 // The file is leased to clientName and its last block is returned. When that block is partial the client continues it (updateBlockForPipeline, a block PUT with appendgs/appendlength to the datanodes holding it, updatePipeline); further data goes to new blocks (addBlock with the last block as previous); then complete.
 //
 // Takes a body of the `application/json` content type.
 //
-// Corresponds with POST /api/v1/append (the `PostApiV1Append` operationId).
-func (c *Client) PostApiV1Append(ctx context.Context, params *PostApiV1AppendParams, body PostApiV1AppendJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostApiV1AppendRequest(c.Server, params, body)
+// Corresponds with POST /api/v1/append (the `NativeAppend` operationId).
+func (c *Client) NativeAppend(ctx context.Context, params *NativeAppendParams, body NativeAppendJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewNativeAppendRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1555,11 +1555,11 @@ func (c *Client) PostApiV1Append(ctx context.Context, params *PostApiV1AppendPar
 	return c.Client.Do(req)
 }
 
-// GetApiV1BlockLocations Where a file's blocks are (ClientProtocol.getBlockLocations)
+// NativeBlockLocations Where a file's blocks are (ClientProtocol.getBlockLocations)
 //
-// Corresponds with GET /api/v1/blockLocations (the `GetApiV1BlockLocations` operationId).
-func (c *Client) GetApiV1BlockLocations(ctx context.Context, params *GetApiV1BlockLocationsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiV1BlockLocationsRequest(c.Server, params)
+// Corresponds with GET /api/v1/blockLocations (the `NativeBlockLocations` operationId).
+func (c *Client) NativeBlockLocations(ctx context.Context, params *NativeBlockLocationsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewNativeBlockLocationsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -1570,15 +1570,15 @@ func (c *Client) GetApiV1BlockLocations(ctx context.Context, params *GetApiV1Blo
 	return c.Client.Do(req)
 }
 
-// PostApiV1CompleteWithBody Complete (close) a file under construction (ClientProtocol.complete)
+// NativeCompleteWithBody Complete (close) a file under construction (ClientProtocol.complete)
 //
 // Answers {"boolean": false} while the last block has fewer than replication.min reported replicas; the client retries, as with HDFS.
 //
 // Takes any type of body and a specified content type.
 //
-// Corresponds with POST /api/v1/complete (the `PostApiV1Complete` operationId).
-func (c *Client) PostApiV1CompleteWithBody(ctx context.Context, params *PostApiV1CompleteParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostApiV1CompleteRequestWithBody(c.Server, params, contentType, body)
+// Corresponds with POST /api/v1/complete (the `NativeComplete` operationId).
+func (c *Client) NativeCompleteWithBody(ctx context.Context, params *NativeCompleteParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewNativeCompleteRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1589,15 +1589,15 @@ func (c *Client) PostApiV1CompleteWithBody(ctx context.Context, params *PostApiV
 	return c.Client.Do(req)
 }
 
-// PostApiV1Complete Complete (close) a file under construction (ClientProtocol.complete)
+// NativeComplete Complete (close) a file under construction (ClientProtocol.complete)
 //
 // Answers {"boolean": false} while the last block has fewer than replication.min reported replicas; the client retries, as with HDFS.
 //
 // Takes a body of the `application/json` content type.
 //
-// Corresponds with POST /api/v1/complete (the `PostApiV1Complete` operationId).
-func (c *Client) PostApiV1Complete(ctx context.Context, params *PostApiV1CompleteParams, body PostApiV1CompleteJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostApiV1CompleteRequest(c.Server, params, body)
+// Corresponds with POST /api/v1/complete (the `NativeComplete` operationId).
+func (c *Client) NativeComplete(ctx context.Context, params *NativeCompleteParams, body NativeCompleteJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewNativeCompleteRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1608,15 +1608,15 @@ func (c *Client) PostApiV1Complete(ctx context.Context, params *PostApiV1Complet
 	return c.Client.Do(req)
 }
 
-// PostApiV1CreateWithBody Create a file under construction (ClientProtocol.create)
+// NativeCreateWithBody Create a file under construction (ClientProtocol.create)
 //
 // The file is leased to clientName until complete. Parents are created when createParent is set. With firstBlock the answer also carries the first block and its pipeline, allocated in the same commit; it is absent when no block could be allocated (the client's addBlock then reports why).
 //
 // Takes any type of body and a specified content type.
 //
-// Corresponds with POST /api/v1/create (the `PostApiV1Create` operationId).
-func (c *Client) PostApiV1CreateWithBody(ctx context.Context, params *PostApiV1CreateParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostApiV1CreateRequestWithBody(c.Server, params, contentType, body)
+// Corresponds with POST /api/v1/create (the `NativeCreate` operationId).
+func (c *Client) NativeCreateWithBody(ctx context.Context, params *NativeCreateParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewNativeCreateRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1627,15 +1627,15 @@ func (c *Client) PostApiV1CreateWithBody(ctx context.Context, params *PostApiV1C
 	return c.Client.Do(req)
 }
 
-// PostApiV1Create Create a file under construction (ClientProtocol.create)
+// NativeCreate Create a file under construction (ClientProtocol.create)
 //
 // The file is leased to clientName until complete. Parents are created when createParent is set. With firstBlock the answer also carries the first block and its pipeline, allocated in the same commit; it is absent when no block could be allocated (the client's addBlock then reports why).
 //
 // Takes a body of the `application/json` content type.
 //
-// Corresponds with POST /api/v1/create (the `PostApiV1Create` operationId).
-func (c *Client) PostApiV1Create(ctx context.Context, params *PostApiV1CreateParams, body PostApiV1CreateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostApiV1CreateRequest(c.Server, params, body)
+// Corresponds with POST /api/v1/create (the `NativeCreate` operationId).
+func (c *Client) NativeCreate(ctx context.Context, params *NativeCreateParams, body NativeCreateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewNativeCreateRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1646,15 +1646,15 @@ func (c *Client) PostApiV1Create(ctx context.Context, params *PostApiV1CreatePar
 	return c.Client.Do(req)
 }
 
-// PostApiV1GetAdditionalDatanodeWithBody Datanodes to add to the pipeline of the last block after others failed (ClientProtocol.getAdditionalDatanode)
+// NativeGetAdditionalDatanodeWithBody Datanodes to add to the pipeline of the last block after others failed (ClientProtocol.getAdditionalDatanode)
 //
 // Chosen by the coordinator's placement policy among the datanodes neither existing nor excluded. The answer's locations are the added datanodes only.
 //
 // Takes any type of body and a specified content type.
 //
-// Corresponds with POST /api/v1/getAdditionalDatanode (the `PostApiV1GetAdditionalDatanode` operationId).
-func (c *Client) PostApiV1GetAdditionalDatanodeWithBody(ctx context.Context, params *PostApiV1GetAdditionalDatanodeParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostApiV1GetAdditionalDatanodeRequestWithBody(c.Server, params, contentType, body)
+// Corresponds with POST /api/v1/getAdditionalDatanode (the `NativeGetAdditionalDatanode` operationId).
+func (c *Client) NativeGetAdditionalDatanodeWithBody(ctx context.Context, params *NativeGetAdditionalDatanodeParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewNativeGetAdditionalDatanodeRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1665,15 +1665,15 @@ func (c *Client) PostApiV1GetAdditionalDatanodeWithBody(ctx context.Context, par
 	return c.Client.Do(req)
 }
 
-// PostApiV1GetAdditionalDatanode Datanodes to add to the pipeline of the last block after others failed (ClientProtocol.getAdditionalDatanode)
+// NativeGetAdditionalDatanode Datanodes to add to the pipeline of the last block after others failed (ClientProtocol.getAdditionalDatanode)
 //
 // Chosen by the coordinator's placement policy among the datanodes neither existing nor excluded. The answer's locations are the added datanodes only.
 //
 // Takes a body of the `application/json` content type.
 //
-// Corresponds with POST /api/v1/getAdditionalDatanode (the `PostApiV1GetAdditionalDatanode` operationId).
-func (c *Client) PostApiV1GetAdditionalDatanode(ctx context.Context, params *PostApiV1GetAdditionalDatanodeParams, body PostApiV1GetAdditionalDatanodeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostApiV1GetAdditionalDatanodeRequest(c.Server, params, body)
+// Corresponds with POST /api/v1/getAdditionalDatanode (the `NativeGetAdditionalDatanode` operationId).
+func (c *Client) NativeGetAdditionalDatanode(ctx context.Context, params *NativeGetAdditionalDatanodeParams, body NativeGetAdditionalDatanodeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewNativeGetAdditionalDatanodeRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1684,13 +1684,13 @@ func (c *Client) PostApiV1GetAdditionalDatanode(ctx context.Context, params *Pos
 	return c.Client.Do(req)
 }
 
-// PostApiV1RenewLeaseWithBody Renew a client's lease on all its open files (ClientProtocol.renewLease)
+// NativeRenewLeaseWithBody Renew a client's lease on all its open files (ClientProtocol.renewLease)
 //
 // Takes any type of body and a specified content type.
 //
-// Corresponds with POST /api/v1/renewLease (the `PostApiV1RenewLease` operationId).
-func (c *Client) PostApiV1RenewLeaseWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostApiV1RenewLeaseRequestWithBody(c.Server, contentType, body)
+// Corresponds with POST /api/v1/renewLease (the `NativeRenewLease` operationId).
+func (c *Client) NativeRenewLeaseWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewNativeRenewLeaseRequestWithBody(c.Server, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1701,13 +1701,13 @@ func (c *Client) PostApiV1RenewLeaseWithBody(ctx context.Context, contentType st
 	return c.Client.Do(req)
 }
 
-// PostApiV1RenewLease Renew a client's lease on all its open files (ClientProtocol.renewLease)
+// NativeRenewLease Renew a client's lease on all its open files (ClientProtocol.renewLease)
 //
 // Takes a body of the `application/json` content type.
 //
-// Corresponds with POST /api/v1/renewLease (the `PostApiV1RenewLease` operationId).
-func (c *Client) PostApiV1RenewLease(ctx context.Context, body PostApiV1RenewLeaseJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostApiV1RenewLeaseRequest(c.Server, body)
+// Corresponds with POST /api/v1/renewLease (the `NativeRenewLease` operationId).
+func (c *Client) NativeRenewLease(ctx context.Context, body NativeRenewLeaseJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewNativeRenewLeaseRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1718,15 +1718,15 @@ func (c *Client) PostApiV1RenewLease(ctx context.Context, body PostApiV1RenewLea
 	return c.Client.Do(req)
 }
 
-// PostApiV1ReportBadBlocksWithBody Report replicas a reader found corrupt (ClientProtocol.reportBadBlocks)
+// NativeReportBadBlocksWithBody Report replicas a reader found corrupt (ClientProtocol.reportBadBlocks)
 //
 // The coordinator stops offering them at once and deletes them once their blocks have enough good replicas, as for a datanode's report.
 //
 // Takes any type of body and a specified content type.
 //
-// Corresponds with POST /api/v1/reportBadBlocks (the `PostApiV1ReportBadBlocks` operationId).
-func (c *Client) PostApiV1ReportBadBlocksWithBody(ctx context.Context, params *PostApiV1ReportBadBlocksParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostApiV1ReportBadBlocksRequestWithBody(c.Server, params, contentType, body)
+// Corresponds with POST /api/v1/reportBadBlocks (the `NativeReportBadBlocks` operationId).
+func (c *Client) NativeReportBadBlocksWithBody(ctx context.Context, params *NativeReportBadBlocksParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewNativeReportBadBlocksRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1737,15 +1737,15 @@ func (c *Client) PostApiV1ReportBadBlocksWithBody(ctx context.Context, params *P
 	return c.Client.Do(req)
 }
 
-// PostApiV1ReportBadBlocks Report replicas a reader found corrupt (ClientProtocol.reportBadBlocks)
+// NativeReportBadBlocks Report replicas a reader found corrupt (ClientProtocol.reportBadBlocks)
 //
 // The coordinator stops offering them at once and deletes them once their blocks have enough good replicas, as for a datanode's report.
 //
 // Takes a body of the `application/json` content type.
 //
-// Corresponds with POST /api/v1/reportBadBlocks (the `PostApiV1ReportBadBlocks` operationId).
-func (c *Client) PostApiV1ReportBadBlocks(ctx context.Context, params *PostApiV1ReportBadBlocksParams, body PostApiV1ReportBadBlocksJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostApiV1ReportBadBlocksRequest(c.Server, params, body)
+// Corresponds with POST /api/v1/reportBadBlocks (the `NativeReportBadBlocks` operationId).
+func (c *Client) NativeReportBadBlocks(ctx context.Context, params *NativeReportBadBlocksParams, body NativeReportBadBlocksJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewNativeReportBadBlocksRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1756,15 +1756,15 @@ func (c *Client) PostApiV1ReportBadBlocks(ctx context.Context, params *PostApiV1
 	return c.Client.Do(req)
 }
 
-// PostApiV1UpdateBlockForPipelineWithBody A new generation stamp for the last block after its pipeline failed (ClientProtocol.updateBlockForPipeline)
+// NativeUpdateBlockForPipelineWithBody A new generation stamp for the last block after its pipeline failed (ClientProtocol.updateBlockForPipeline)
 //
 // The client then writes the block to the surviving datanodes under the new stamp and records it with updatePipeline; replicas left on failed datanodes keep the old stamp and are deleted as stale.
 //
 // Takes any type of body and a specified content type.
 //
-// Corresponds with POST /api/v1/updateBlockForPipeline (the `PostApiV1UpdateBlockForPipeline` operationId).
-func (c *Client) PostApiV1UpdateBlockForPipelineWithBody(ctx context.Context, params *PostApiV1UpdateBlockForPipelineParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostApiV1UpdateBlockForPipelineRequestWithBody(c.Server, params, contentType, body)
+// Corresponds with POST /api/v1/updateBlockForPipeline (the `NativeUpdateBlockForPipeline` operationId).
+func (c *Client) NativeUpdateBlockForPipelineWithBody(ctx context.Context, params *NativeUpdateBlockForPipelineParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewNativeUpdateBlockForPipelineRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1775,15 +1775,15 @@ func (c *Client) PostApiV1UpdateBlockForPipelineWithBody(ctx context.Context, pa
 	return c.Client.Do(req)
 }
 
-// PostApiV1UpdateBlockForPipeline A new generation stamp for the last block after its pipeline failed (ClientProtocol.updateBlockForPipeline)
+// NativeUpdateBlockForPipeline A new generation stamp for the last block after its pipeline failed (ClientProtocol.updateBlockForPipeline)
 //
 // The client then writes the block to the surviving datanodes under the new stamp and records it with updatePipeline; replicas left on failed datanodes keep the old stamp and are deleted as stale.
 //
 // Takes a body of the `application/json` content type.
 //
-// Corresponds with POST /api/v1/updateBlockForPipeline (the `PostApiV1UpdateBlockForPipeline` operationId).
-func (c *Client) PostApiV1UpdateBlockForPipeline(ctx context.Context, params *PostApiV1UpdateBlockForPipelineParams, body PostApiV1UpdateBlockForPipelineJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostApiV1UpdateBlockForPipelineRequest(c.Server, params, body)
+// Corresponds with POST /api/v1/updateBlockForPipeline (the `NativeUpdateBlockForPipeline` operationId).
+func (c *Client) NativeUpdateBlockForPipeline(ctx context.Context, params *NativeUpdateBlockForPipelineParams, body NativeUpdateBlockForPipelineJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewNativeUpdateBlockForPipelineRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1794,13 +1794,13 @@ func (c *Client) PostApiV1UpdateBlockForPipeline(ctx context.Context, params *Po
 	return c.Client.Do(req)
 }
 
-// PostApiV1UpdatePipelineWithBody Record the last block's new generation stamp and length once the surviving pipeline holds it (ClientProtocol.updatePipeline)
+// NativeUpdatePipelineWithBody Record the last block's new generation stamp and length once the surviving pipeline holds it (ClientProtocol.updatePipeline)
 //
 // Takes any type of body and a specified content type.
 //
-// Corresponds with POST /api/v1/updatePipeline (the `PostApiV1UpdatePipeline` operationId).
-func (c *Client) PostApiV1UpdatePipelineWithBody(ctx context.Context, params *PostApiV1UpdatePipelineParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostApiV1UpdatePipelineRequestWithBody(c.Server, params, contentType, body)
+// Corresponds with POST /api/v1/updatePipeline (the `NativeUpdatePipeline` operationId).
+func (c *Client) NativeUpdatePipelineWithBody(ctx context.Context, params *NativeUpdatePipelineParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewNativeUpdatePipelineRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1811,13 +1811,13 @@ func (c *Client) PostApiV1UpdatePipelineWithBody(ctx context.Context, params *Po
 	return c.Client.Do(req)
 }
 
-// PostApiV1UpdatePipeline Record the last block's new generation stamp and length once the surviving pipeline holds it (ClientProtocol.updatePipeline)
+// NativeUpdatePipeline Record the last block's new generation stamp and length once the surviving pipeline holds it (ClientProtocol.updatePipeline)
 //
 // Takes a body of the `application/json` content type.
 //
-// Corresponds with POST /api/v1/updatePipeline (the `PostApiV1UpdatePipeline` operationId).
-func (c *Client) PostApiV1UpdatePipeline(ctx context.Context, params *PostApiV1UpdatePipelineParams, body PostApiV1UpdatePipelineJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostApiV1UpdatePipelineRequest(c.Server, params, body)
+// Corresponds with POST /api/v1/updatePipeline (the `NativeUpdatePipeline` operationId).
+func (c *Client) NativeUpdatePipeline(ctx context.Context, params *NativeUpdatePipelineParams, body NativeUpdatePipelineJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewNativeUpdatePipelineRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1828,11 +1828,11 @@ func (c *Client) PostApiV1UpdatePipeline(ctx context.Context, params *PostApiV1U
 	return c.Client.Do(req)
 }
 
-// GetDocs Swagger UI for this service's OpenAPI 3 contract
+// Docs Swagger UI for this service's OpenAPI 3 contract
 //
-// Corresponds with GET /docs (the `GetDocs` operationId).
-func (c *Client) GetDocs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetDocsRequest(c.Server)
+// Corresponds with GET /docs (the `Docs` operationId).
+func (c *Client) Docs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDocsRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -1843,11 +1843,11 @@ func (c *Client) GetDocs(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 	return c.Client.Do(req)
 }
 
-// GetHealthz Liveness: the process serves HTTP
+// Healthz Liveness: the process serves HTTP
 //
-// Corresponds with GET /healthz (the `GetHealthz` operationId).
-func (c *Client) GetHealthz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetHealthzRequest(c.Server)
+// Corresponds with GET /healthz (the `Healthz` operationId).
+func (c *Client) Healthz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHealthzRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -1858,13 +1858,13 @@ func (c *Client) GetHealthz(ctx context.Context, reqEditors ...RequestEditorFn) 
 	return c.Client.Do(req)
 }
 
-// GetJmx NameNode JMX beans (HDFS's /jmx servlet)
+// Jmx NameNode JMX beans (HDFS's /jmx servlet)
 //
 // The beans HDFS's web UI reads: NameNodeInfo, FSNamesystemState, FSNamesystem and NameNodeStatus, with HDFS's attribute names. qry is a JMX object-name pattern ("Hadoop:service=NameNode,name=NameNodeInfo", "Hadoop:service=NameNode,*", "Hadoop:*"); a pattern matching nothing answers {"beans":[]}. Datanode figures come from the coordinator.
 //
-// Corresponds with GET /jmx (the `GetJmx` operationId).
-func (c *Client) GetJmx(ctx context.Context, params *GetJmxParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetJmxRequest(c.Server, params)
+// Corresponds with GET /jmx (the `Jmx` operationId).
+func (c *Client) Jmx(ctx context.Context, params *JmxParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewJmxRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -1875,11 +1875,11 @@ func (c *Client) GetJmx(ctx context.Context, params *GetJmxParams, reqEditors ..
 	return c.Client.Do(req)
 }
 
-// GetMetrics Prometheus metrics
+// MetricsHandler Prometheus metrics
 //
-// Corresponds with GET /metrics (the `GetMetrics` operationId).
-func (c *Client) GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetMetricsRequest(c.Server)
+// Corresponds with GET /metrics (the `MetricsHandler` operationId).
+func (c *Client) MetricsHandler(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewMetricsHandlerRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -1890,11 +1890,11 @@ func (c *Client) GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) 
 	return c.Client.Do(req)
 }
 
-// GetOpenapiJson This service's API contract (OpenAPI 3.0, JSON)
+// OpenapiJSON This service's API contract (OpenAPI 3.0, JSON)
 //
-// Corresponds with GET /openapi.json (the `GetOpenapiJson` operationId).
-func (c *Client) GetOpenapiJson(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetOpenapiJsonRequest(c.Server)
+// Corresponds with GET /openapi.json (the `OpenapiJSON` operationId).
+func (c *Client) OpenapiJSON(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOpenapiJSONRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -1905,11 +1905,11 @@ func (c *Client) GetOpenapiJson(ctx context.Context, reqEditors ...RequestEditor
 	return c.Client.Do(req)
 }
 
-// GetOpenapiYaml This service's API contract (OpenAPI 3.0, YAML)
+// OpenapiYAML This service's API contract (OpenAPI 3.0, YAML)
 //
-// Corresponds with GET /openapi.yaml (the `GetOpenapiYaml` operationId).
-func (c *Client) GetOpenapiYaml(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetOpenapiYamlRequest(c.Server)
+// Corresponds with GET /openapi.yaml (the `OpenapiYAML` operationId).
+func (c *Client) OpenapiYAML(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOpenapiYAMLRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -1920,11 +1920,11 @@ func (c *Client) GetOpenapiYaml(ctx context.Context, reqEditors ...RequestEditor
 	return c.Client.Do(req)
 }
 
-// GetReadyz Readiness: the namespace is loaded and the edit log commits
+// Readyz Readiness: the namespace is loaded and the edit log commits
 //
-// Corresponds with GET /readyz (the `GetReadyz` operationId).
-func (c *Client) GetReadyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetReadyzRequest(c.Server)
+// Corresponds with GET /readyz (the `Readyz` operationId).
+func (c *Client) Readyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReadyzRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -1935,13 +1935,13 @@ func (c *Client) GetReadyz(ctx context.Context, reqEditors ...RequestEditorFn) (
 	return c.Client.Do(req)
 }
 
-// GetStartupProgress Start-up progress
+// StartupProgress Start-up progress
 //
 // The four start-up phases (LoadingFsImage, LoadingEdits, SavingCheckpoint, SafeMode) with counts and percent; served while the namespace loads.
 //
-// Corresponds with GET /startupProgress (the `GetStartupProgress` operationId).
-func (c *Client) GetStartupProgress(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetStartupProgressRequest(c.Server)
+// Corresponds with GET /startupProgress (the `StartupProgress` operationId).
+func (c *Client) StartupProgress(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStartupProgressRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -1952,11 +1952,11 @@ func (c *Client) GetStartupProgress(ctx context.Context, reqEditors ...RequestEd
 	return c.Client.Do(req)
 }
 
-// GetSwaggerJson This service's API contract (Swagger 2.0)
+// SwaggerJSON This service's API contract (Swagger 2.0)
 //
-// Corresponds with GET /swagger.json (the `GetSwaggerJson` operationId).
-func (c *Client) GetSwaggerJson(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetSwaggerJsonRequest(c.Server)
+// Corresponds with GET /swagger.json (the `SwaggerJSON` operationId).
+func (c *Client) SwaggerJSON(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSwaggerJSONRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -1967,11 +1967,11 @@ func (c *Client) GetSwaggerJson(ctx context.Context, reqEditors ...RequestEditor
 	return c.Client.Do(req)
 }
 
-// GetUiFile A static asset of the web UI
+// UiAsset A static asset of the web UI
 //
-// Corresponds with GET /ui/{file} (the `GetUiFile` operationId).
-func (c *Client) GetUiFile(ctx context.Context, file GetUiFileParamsFile, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetUiFileRequest(c.Server, file)
+// Corresponds with GET /ui/{file} (the `UiAsset` operationId).
+func (c *Client) UiAsset(ctx context.Context, file UiAssetParamsFile, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUiAssetRequest(c.Server, file)
 	if err != nil {
 		return nil, err
 	}
@@ -1982,13 +1982,13 @@ func (c *Client) GetUiFile(ctx context.Context, file GetUiFileParamsFile, reqEdi
 	return c.Client.Do(req)
 }
 
-// DeleteWebhdfsV1Path WebHDFS DELETE
+// WebhdfsDelete WebHDFS DELETE
 //
 // Deletes a path; a non-empty directory only with recursive=true. A missing path answers {"boolean": false}.
 //
-// Corresponds with DELETE /webhdfs/v1/{path} (the `DeleteWebhdfsV1Path` operationId).
-func (c *Client) DeleteWebhdfsV1Path(ctx context.Context, path string, params *DeleteWebhdfsV1PathParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewDeleteWebhdfsV1PathRequest(c.Server, path, params)
+// Corresponds with DELETE /webhdfs/v1/{path} (the `WebhdfsDelete` operationId).
+func (c *Client) WebhdfsDelete(ctx context.Context, path string, params *WebhdfsDeleteParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewWebhdfsDeleteRequest(c.Server, path, params)
 	if err != nil {
 		return nil, err
 	}
@@ -1999,13 +1999,13 @@ func (c *Client) DeleteWebhdfsV1Path(ctx context.Context, path string, params *D
 	return c.Client.Do(req)
 }
 
-// GetWebhdfsV1Path WebHDFS namespace operations (GET)
+// WebhdfsGet WebHDFS namespace operations (GET)
 //
 // GETFILESTATUS, LISTSTATUS, LISTSTATUS_BATCH, GETCONTENTSUMMARY, GETQUOTAUSAGE, GETHOMEDIRECTORY, GETTRASHROOT, GETSERVERDEFAULTS. Answers are HDFS's JSON objects; errors are RemoteException bodies with HDFS's status mapping.
 //
-// Corresponds with GET /webhdfs/v1/{path} (the `GetWebhdfsV1Path` operationId).
-func (c *Client) GetWebhdfsV1Path(ctx context.Context, path string, params *GetWebhdfsV1PathParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetWebhdfsV1PathRequest(c.Server, path, params)
+// Corresponds with GET /webhdfs/v1/{path} (the `WebhdfsGet` operationId).
+func (c *Client) WebhdfsGet(ctx context.Context, path string, params *WebhdfsGetParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewWebhdfsGetRequest(c.Server, path, params)
 	if err != nil {
 		return nil, err
 	}
@@ -2016,13 +2016,13 @@ func (c *Client) GetWebhdfsV1Path(ctx context.Context, path string, params *GetW
 	return c.Client.Do(req)
 }
 
-// PostWebhdfsV1Path WebHDFS POST operations
+// WebhdfsPost WebHDFS POST operations
 //
 // APPEND answers 307 to the datanode holding the file's last block; CONCAT (sources=comma list) answers 200 with an empty body; TRUNCATE (newlength) answers {"boolean": true} when the new length is on a block boundary (or the file's length) and {"boolean": false} when a block was cut, as HDFS, whose client then waits for the file to be closed; here the cut block is rewritten before the answer, so the file is already closed.
 //
-// Corresponds with POST /webhdfs/v1/{path} (the `PostWebhdfsV1Path` operationId).
-func (c *Client) PostWebhdfsV1Path(ctx context.Context, path string, params *PostWebhdfsV1PathParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostWebhdfsV1PathRequest(c.Server, path, params)
+// Corresponds with POST /webhdfs/v1/{path} (the `WebhdfsPost` operationId).
+func (c *Client) WebhdfsPost(ctx context.Context, path string, params *WebhdfsPostParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewWebhdfsPostRequest(c.Server, path, params)
 	if err != nil {
 		return nil, err
 	}
@@ -2033,13 +2033,13 @@ func (c *Client) PostWebhdfsV1Path(ctx context.Context, path string, params *Pos
 	return c.Client.Do(req)
 }
 
-// PutWebhdfsV1Path WebHDFS namespace operations (PUT)
+// WebhdfsPut WebHDFS namespace operations (PUT)
 //
 // MKDIRS, RENAME, SETPERMISSION, SETOWNER, SETTIMES, SETREPLICATION, SETQUOTA. MKDIRS, RENAME and SETREPLICATION answer {"boolean": ...}; the setters answer 200 with an empty body.
 //
-// Corresponds with PUT /webhdfs/v1/{path} (the `PutWebhdfsV1Path` operationId).
-func (c *Client) PutWebhdfsV1Path(ctx context.Context, path string, params *PutWebhdfsV1PathParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPutWebhdfsV1PathRequest(c.Server, path, params)
+// Corresponds with PUT /webhdfs/v1/{path} (the `WebhdfsPut` operationId).
+func (c *Client) WebhdfsPut(ctx context.Context, path string, params *WebhdfsPutParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewWebhdfsPutRequest(c.Server, path, params)
 	if err != nil {
 		return nil, err
 	}
@@ -2050,8 +2050,8 @@ func (c *Client) PutWebhdfsV1Path(ctx context.Context, path string, params *PutW
 	return c.Client.Do(req)
 }
 
-// NewGetRequest constructs an http.Request for the Get method
-func NewGetRequest(server string) (*http.Request, error) {
+// NewUiIndexRequest constructs an http.Request for the UiIndex method
+func NewUiIndexRequest(server string) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -2077,19 +2077,19 @@ func NewGetRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
-// NewPostApiV1AbandonBlockRequest calls the generic PostApiV1AbandonBlock builder with application/json body
-func NewPostApiV1AbandonBlockRequest(server string, params *PostApiV1AbandonBlockParams, body PostApiV1AbandonBlockJSONRequestBody) (*http.Request, error) {
+// NewNativeAbandonBlockRequest calls the generic NativeAbandonBlock builder with application/json body
+func NewNativeAbandonBlockRequest(server string, params *NativeAbandonBlockParams, body NativeAbandonBlockJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewPostApiV1AbandonBlockRequestWithBody(server, params, "application/json", bodyReader)
+	return NewNativeAbandonBlockRequestWithBody(server, params, "application/json", bodyReader)
 }
 
-// NewPostApiV1AbandonBlockRequestWithBody constructs an http.Request for the PostApiV1AbandonBlock method, with any body, and a specified content type
-func NewPostApiV1AbandonBlockRequestWithBody(server string, params *PostApiV1AbandonBlockParams, contentType string, body io.Reader) (*http.Request, error) {
+// NewNativeAbandonBlockRequestWithBody constructs an http.Request for the NativeAbandonBlock method, with any body, and a specified content type
+func NewNativeAbandonBlockRequestWithBody(server string, params *NativeAbandonBlockParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -2144,19 +2144,19 @@ func NewPostApiV1AbandonBlockRequestWithBody(server string, params *PostApiV1Aba
 	return req, nil
 }
 
-// NewPostApiV1AddBlockRequest calls the generic PostApiV1AddBlock builder with application/json body
-func NewPostApiV1AddBlockRequest(server string, params *PostApiV1AddBlockParams, body PostApiV1AddBlockJSONRequestBody) (*http.Request, error) {
+// NewNativeAddBlockRequest calls the generic NativeAddBlock builder with application/json body
+func NewNativeAddBlockRequest(server string, params *NativeAddBlockParams, body NativeAddBlockJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewPostApiV1AddBlockRequestWithBody(server, params, "application/json", bodyReader)
+	return NewNativeAddBlockRequestWithBody(server, params, "application/json", bodyReader)
 }
 
-// NewPostApiV1AddBlockRequestWithBody constructs an http.Request for the PostApiV1AddBlock method, with any body, and a specified content type
-func NewPostApiV1AddBlockRequestWithBody(server string, params *PostApiV1AddBlockParams, contentType string, body io.Reader) (*http.Request, error) {
+// NewNativeAddBlockRequestWithBody constructs an http.Request for the NativeAddBlock method, with any body, and a specified content type
+func NewNativeAddBlockRequestWithBody(server string, params *NativeAddBlockParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -2211,8 +2211,8 @@ func NewPostApiV1AddBlockRequestWithBody(server string, params *PostApiV1AddBloc
 	return req, nil
 }
 
-// NewGetApiV1AdminFsckRequest constructs an http.Request for the GetApiV1AdminFsck method
-func NewGetApiV1AdminFsckRequest(server string, params *GetApiV1AdminFsckParams) (*http.Request, error) {
+// NewFsckRequest constructs an http.Request for the Fsck method
+func NewFsckRequest(server string, params *FsckParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -2333,8 +2333,8 @@ func NewGetApiV1AdminFsckRequest(server string, params *GetApiV1AdminFsckParams)
 	return req, nil
 }
 
-// NewPostApiV1AdminRollEditsRequest constructs an http.Request for the PostApiV1AdminRollEdits method
-func NewPostApiV1AdminRollEditsRequest(server string, params *PostApiV1AdminRollEditsParams) (*http.Request, error) {
+// NewAdminRollEditsRequest constructs an http.Request for the AdminRollEdits method
+func NewAdminRollEditsRequest(server string, params *AdminRollEditsParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -2387,8 +2387,8 @@ func NewPostApiV1AdminRollEditsRequest(server string, params *PostApiV1AdminRoll
 	return req, nil
 }
 
-// NewGetApiV1AdminSafemodeRequest constructs an http.Request for the GetApiV1AdminSafemode method
-func NewGetApiV1AdminSafemodeRequest(server string) (*http.Request, error) {
+// NewAdminSafeModeGetRequest constructs an http.Request for the AdminSafeModeGet method
+func NewAdminSafeModeGetRequest(server string) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -2414,8 +2414,8 @@ func NewGetApiV1AdminSafemodeRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
-// NewPostApiV1AdminSafemodeActionRequest constructs an http.Request for the PostApiV1AdminSafemodeAction method
-func NewPostApiV1AdminSafemodeActionRequest(server string, action PostApiV1AdminSafemodeActionParamsAction, params *PostApiV1AdminSafemodeActionParams) (*http.Request, error) {
+// NewAdminSafeModeRequest constructs an http.Request for the AdminSafeMode method
+func NewAdminSafeModeRequest(server string, action AdminSafeModeParamsAction, params *AdminSafeModeParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -2487,8 +2487,8 @@ func NewPostApiV1AdminSafemodeActionRequest(server string, action PostApiV1Admin
 	return req, nil
 }
 
-// NewPostApiV1AdminSaveNamespaceRequest constructs an http.Request for the PostApiV1AdminSaveNamespace method
-func NewPostApiV1AdminSaveNamespaceRequest(server string, params *PostApiV1AdminSaveNamespaceParams) (*http.Request, error) {
+// NewAdminSaveNamespaceRequest constructs an http.Request for the AdminSaveNamespace method
+func NewAdminSaveNamespaceRequest(server string, params *AdminSaveNamespaceParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -2541,19 +2541,19 @@ func NewPostApiV1AdminSaveNamespaceRequest(server string, params *PostApiV1Admin
 	return req, nil
 }
 
-// NewPostApiV1AppendRequest calls the generic PostApiV1Append builder with application/json body
-func NewPostApiV1AppendRequest(server string, params *PostApiV1AppendParams, body PostApiV1AppendJSONRequestBody) (*http.Request, error) {
+// NewNativeAppendRequest calls the generic NativeAppend builder with application/json body
+func NewNativeAppendRequest(server string, params *NativeAppendParams, body NativeAppendJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewPostApiV1AppendRequestWithBody(server, params, "application/json", bodyReader)
+	return NewNativeAppendRequestWithBody(server, params, "application/json", bodyReader)
 }
 
-// NewPostApiV1AppendRequestWithBody constructs an http.Request for the PostApiV1Append method, with any body, and a specified content type
-func NewPostApiV1AppendRequestWithBody(server string, params *PostApiV1AppendParams, contentType string, body io.Reader) (*http.Request, error) {
+// NewNativeAppendRequestWithBody constructs an http.Request for the NativeAppend method, with any body, and a specified content type
+func NewNativeAppendRequestWithBody(server string, params *NativeAppendParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -2608,8 +2608,8 @@ func NewPostApiV1AppendRequestWithBody(server string, params *PostApiV1AppendPar
 	return req, nil
 }
 
-// NewGetApiV1BlockLocationsRequest constructs an http.Request for the GetApiV1BlockLocations method
-func NewGetApiV1BlockLocationsRequest(server string, params *GetApiV1BlockLocationsParams) (*http.Request, error) {
+// NewNativeBlockLocationsRequest constructs an http.Request for the NativeBlockLocations method
+func NewNativeBlockLocationsRequest(server string, params *NativeBlockLocationsParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -2694,19 +2694,19 @@ func NewGetApiV1BlockLocationsRequest(server string, params *GetApiV1BlockLocati
 	return req, nil
 }
 
-// NewPostApiV1CompleteRequest calls the generic PostApiV1Complete builder with application/json body
-func NewPostApiV1CompleteRequest(server string, params *PostApiV1CompleteParams, body PostApiV1CompleteJSONRequestBody) (*http.Request, error) {
+// NewNativeCompleteRequest calls the generic NativeComplete builder with application/json body
+func NewNativeCompleteRequest(server string, params *NativeCompleteParams, body NativeCompleteJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewPostApiV1CompleteRequestWithBody(server, params, "application/json", bodyReader)
+	return NewNativeCompleteRequestWithBody(server, params, "application/json", bodyReader)
 }
 
-// NewPostApiV1CompleteRequestWithBody constructs an http.Request for the PostApiV1Complete method, with any body, and a specified content type
-func NewPostApiV1CompleteRequestWithBody(server string, params *PostApiV1CompleteParams, contentType string, body io.Reader) (*http.Request, error) {
+// NewNativeCompleteRequestWithBody constructs an http.Request for the NativeComplete method, with any body, and a specified content type
+func NewNativeCompleteRequestWithBody(server string, params *NativeCompleteParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -2761,19 +2761,19 @@ func NewPostApiV1CompleteRequestWithBody(server string, params *PostApiV1Complet
 	return req, nil
 }
 
-// NewPostApiV1CreateRequest calls the generic PostApiV1Create builder with application/json body
-func NewPostApiV1CreateRequest(server string, params *PostApiV1CreateParams, body PostApiV1CreateJSONRequestBody) (*http.Request, error) {
+// NewNativeCreateRequest calls the generic NativeCreate builder with application/json body
+func NewNativeCreateRequest(server string, params *NativeCreateParams, body NativeCreateJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewPostApiV1CreateRequestWithBody(server, params, "application/json", bodyReader)
+	return NewNativeCreateRequestWithBody(server, params, "application/json", bodyReader)
 }
 
-// NewPostApiV1CreateRequestWithBody constructs an http.Request for the PostApiV1Create method, with any body, and a specified content type
-func NewPostApiV1CreateRequestWithBody(server string, params *PostApiV1CreateParams, contentType string, body io.Reader) (*http.Request, error) {
+// NewNativeCreateRequestWithBody constructs an http.Request for the NativeCreate method, with any body, and a specified content type
+func NewNativeCreateRequestWithBody(server string, params *NativeCreateParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -2828,19 +2828,19 @@ func NewPostApiV1CreateRequestWithBody(server string, params *PostApiV1CreatePar
 	return req, nil
 }
 
-// NewPostApiV1GetAdditionalDatanodeRequest calls the generic PostApiV1GetAdditionalDatanode builder with application/json body
-func NewPostApiV1GetAdditionalDatanodeRequest(server string, params *PostApiV1GetAdditionalDatanodeParams, body PostApiV1GetAdditionalDatanodeJSONRequestBody) (*http.Request, error) {
+// NewNativeGetAdditionalDatanodeRequest calls the generic NativeGetAdditionalDatanode builder with application/json body
+func NewNativeGetAdditionalDatanodeRequest(server string, params *NativeGetAdditionalDatanodeParams, body NativeGetAdditionalDatanodeJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewPostApiV1GetAdditionalDatanodeRequestWithBody(server, params, "application/json", bodyReader)
+	return NewNativeGetAdditionalDatanodeRequestWithBody(server, params, "application/json", bodyReader)
 }
 
-// NewPostApiV1GetAdditionalDatanodeRequestWithBody constructs an http.Request for the PostApiV1GetAdditionalDatanode method, with any body, and a specified content type
-func NewPostApiV1GetAdditionalDatanodeRequestWithBody(server string, params *PostApiV1GetAdditionalDatanodeParams, contentType string, body io.Reader) (*http.Request, error) {
+// NewNativeGetAdditionalDatanodeRequestWithBody constructs an http.Request for the NativeGetAdditionalDatanode method, with any body, and a specified content type
+func NewNativeGetAdditionalDatanodeRequestWithBody(server string, params *NativeGetAdditionalDatanodeParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -2895,19 +2895,19 @@ func NewPostApiV1GetAdditionalDatanodeRequestWithBody(server string, params *Pos
 	return req, nil
 }
 
-// NewPostApiV1RenewLeaseRequest calls the generic PostApiV1RenewLease builder with application/json body
-func NewPostApiV1RenewLeaseRequest(server string, body PostApiV1RenewLeaseJSONRequestBody) (*http.Request, error) {
+// NewNativeRenewLeaseRequest calls the generic NativeRenewLease builder with application/json body
+func NewNativeRenewLeaseRequest(server string, body NativeRenewLeaseJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewPostApiV1RenewLeaseRequestWithBody(server, "application/json", bodyReader)
+	return NewNativeRenewLeaseRequestWithBody(server, "application/json", bodyReader)
 }
 
-// NewPostApiV1RenewLeaseRequestWithBody constructs an http.Request for the PostApiV1RenewLease method, with any body, and a specified content type
-func NewPostApiV1RenewLeaseRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+// NewNativeRenewLeaseRequestWithBody constructs an http.Request for the NativeRenewLease method, with any body, and a specified content type
+func NewNativeRenewLeaseRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -2935,19 +2935,19 @@ func NewPostApiV1RenewLeaseRequestWithBody(server string, contentType string, bo
 	return req, nil
 }
 
-// NewPostApiV1ReportBadBlocksRequest calls the generic PostApiV1ReportBadBlocks builder with application/json body
-func NewPostApiV1ReportBadBlocksRequest(server string, params *PostApiV1ReportBadBlocksParams, body PostApiV1ReportBadBlocksJSONRequestBody) (*http.Request, error) {
+// NewNativeReportBadBlocksRequest calls the generic NativeReportBadBlocks builder with application/json body
+func NewNativeReportBadBlocksRequest(server string, params *NativeReportBadBlocksParams, body NativeReportBadBlocksJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewPostApiV1ReportBadBlocksRequestWithBody(server, params, "application/json", bodyReader)
+	return NewNativeReportBadBlocksRequestWithBody(server, params, "application/json", bodyReader)
 }
 
-// NewPostApiV1ReportBadBlocksRequestWithBody constructs an http.Request for the PostApiV1ReportBadBlocks method, with any body, and a specified content type
-func NewPostApiV1ReportBadBlocksRequestWithBody(server string, params *PostApiV1ReportBadBlocksParams, contentType string, body io.Reader) (*http.Request, error) {
+// NewNativeReportBadBlocksRequestWithBody constructs an http.Request for the NativeReportBadBlocks method, with any body, and a specified content type
+func NewNativeReportBadBlocksRequestWithBody(server string, params *NativeReportBadBlocksParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -3002,19 +3002,19 @@ func NewPostApiV1ReportBadBlocksRequestWithBody(server string, params *PostApiV1
 	return req, nil
 }
 
-// NewPostApiV1UpdateBlockForPipelineRequest calls the generic PostApiV1UpdateBlockForPipeline builder with application/json body
-func NewPostApiV1UpdateBlockForPipelineRequest(server string, params *PostApiV1UpdateBlockForPipelineParams, body PostApiV1UpdateBlockForPipelineJSONRequestBody) (*http.Request, error) {
+// NewNativeUpdateBlockForPipelineRequest calls the generic NativeUpdateBlockForPipeline builder with application/json body
+func NewNativeUpdateBlockForPipelineRequest(server string, params *NativeUpdateBlockForPipelineParams, body NativeUpdateBlockForPipelineJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewPostApiV1UpdateBlockForPipelineRequestWithBody(server, params, "application/json", bodyReader)
+	return NewNativeUpdateBlockForPipelineRequestWithBody(server, params, "application/json", bodyReader)
 }
 
-// NewPostApiV1UpdateBlockForPipelineRequestWithBody constructs an http.Request for the PostApiV1UpdateBlockForPipeline method, with any body, and a specified content type
-func NewPostApiV1UpdateBlockForPipelineRequestWithBody(server string, params *PostApiV1UpdateBlockForPipelineParams, contentType string, body io.Reader) (*http.Request, error) {
+// NewNativeUpdateBlockForPipelineRequestWithBody constructs an http.Request for the NativeUpdateBlockForPipeline method, with any body, and a specified content type
+func NewNativeUpdateBlockForPipelineRequestWithBody(server string, params *NativeUpdateBlockForPipelineParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -3069,19 +3069,19 @@ func NewPostApiV1UpdateBlockForPipelineRequestWithBody(server string, params *Po
 	return req, nil
 }
 
-// NewPostApiV1UpdatePipelineRequest calls the generic PostApiV1UpdatePipeline builder with application/json body
-func NewPostApiV1UpdatePipelineRequest(server string, params *PostApiV1UpdatePipelineParams, body PostApiV1UpdatePipelineJSONRequestBody) (*http.Request, error) {
+// NewNativeUpdatePipelineRequest calls the generic NativeUpdatePipeline builder with application/json body
+func NewNativeUpdatePipelineRequest(server string, params *NativeUpdatePipelineParams, body NativeUpdatePipelineJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewPostApiV1UpdatePipelineRequestWithBody(server, params, "application/json", bodyReader)
+	return NewNativeUpdatePipelineRequestWithBody(server, params, "application/json", bodyReader)
 }
 
-// NewPostApiV1UpdatePipelineRequestWithBody constructs an http.Request for the PostApiV1UpdatePipeline method, with any body, and a specified content type
-func NewPostApiV1UpdatePipelineRequestWithBody(server string, params *PostApiV1UpdatePipelineParams, contentType string, body io.Reader) (*http.Request, error) {
+// NewNativeUpdatePipelineRequestWithBody constructs an http.Request for the NativeUpdatePipeline method, with any body, and a specified content type
+func NewNativeUpdatePipelineRequestWithBody(server string, params *NativeUpdatePipelineParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -3136,8 +3136,8 @@ func NewPostApiV1UpdatePipelineRequestWithBody(server string, params *PostApiV1U
 	return req, nil
 }
 
-// NewGetDocsRequest constructs an http.Request for the GetDocs method
-func NewGetDocsRequest(server string) (*http.Request, error) {
+// NewDocsRequest constructs an http.Request for the Docs method
+func NewDocsRequest(server string) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -3163,8 +3163,8 @@ func NewGetDocsRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
-// NewGetHealthzRequest constructs an http.Request for the GetHealthz method
-func NewGetHealthzRequest(server string) (*http.Request, error) {
+// NewHealthzRequest constructs an http.Request for the Healthz method
+func NewHealthzRequest(server string) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -3190,8 +3190,8 @@ func NewGetHealthzRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
-// NewGetJmxRequest constructs an http.Request for the GetJmx method
-func NewGetJmxRequest(server string, params *GetJmxParams) (*http.Request, error) {
+// NewJmxRequest constructs an http.Request for the Jmx method
+func NewJmxRequest(server string, params *JmxParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -3244,8 +3244,8 @@ func NewGetJmxRequest(server string, params *GetJmxParams) (*http.Request, error
 	return req, nil
 }
 
-// NewGetMetricsRequest constructs an http.Request for the GetMetrics method
-func NewGetMetricsRequest(server string) (*http.Request, error) {
+// NewMetricsHandlerRequest constructs an http.Request for the MetricsHandler method
+func NewMetricsHandlerRequest(server string) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -3271,8 +3271,8 @@ func NewGetMetricsRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
-// NewGetOpenapiJsonRequest constructs an http.Request for the GetOpenapiJson method
-func NewGetOpenapiJsonRequest(server string) (*http.Request, error) {
+// NewOpenapiJSONRequest constructs an http.Request for the OpenapiJSON method
+func NewOpenapiJSONRequest(server string) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -3298,8 +3298,8 @@ func NewGetOpenapiJsonRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
-// NewGetOpenapiYamlRequest constructs an http.Request for the GetOpenapiYaml method
-func NewGetOpenapiYamlRequest(server string) (*http.Request, error) {
+// NewOpenapiYAMLRequest constructs an http.Request for the OpenapiYAML method
+func NewOpenapiYAMLRequest(server string) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -3325,8 +3325,8 @@ func NewGetOpenapiYamlRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
-// NewGetReadyzRequest constructs an http.Request for the GetReadyz method
-func NewGetReadyzRequest(server string) (*http.Request, error) {
+// NewReadyzRequest constructs an http.Request for the Readyz method
+func NewReadyzRequest(server string) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -3352,8 +3352,8 @@ func NewGetReadyzRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
-// NewGetStartupProgressRequest constructs an http.Request for the GetStartupProgress method
-func NewGetStartupProgressRequest(server string) (*http.Request, error) {
+// NewStartupProgressRequest constructs an http.Request for the StartupProgress method
+func NewStartupProgressRequest(server string) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -3379,8 +3379,8 @@ func NewGetStartupProgressRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
-// NewGetSwaggerJsonRequest constructs an http.Request for the GetSwaggerJson method
-func NewGetSwaggerJsonRequest(server string) (*http.Request, error) {
+// NewSwaggerJSONRequest constructs an http.Request for the SwaggerJSON method
+func NewSwaggerJSONRequest(server string) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -3406,8 +3406,8 @@ func NewGetSwaggerJsonRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
-// NewGetUiFileRequest constructs an http.Request for the GetUiFile method
-func NewGetUiFileRequest(server string, file GetUiFileParamsFile) (*http.Request, error) {
+// NewUiAssetRequest constructs an http.Request for the UiAsset method
+func NewUiAssetRequest(server string, file UiAssetParamsFile) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -3440,8 +3440,8 @@ func NewGetUiFileRequest(server string, file GetUiFileParamsFile) (*http.Request
 	return req, nil
 }
 
-// NewDeleteWebhdfsV1PathRequest constructs an http.Request for the DeleteWebhdfsV1Path method
-func NewDeleteWebhdfsV1PathRequest(server string, path string, params *DeleteWebhdfsV1PathParams) (*http.Request, error) {
+// NewWebhdfsDeleteRequest constructs an http.Request for the WebhdfsDelete method
+func NewWebhdfsDeleteRequest(server string, path string, params *WebhdfsDeleteParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -3521,8 +3521,8 @@ func NewDeleteWebhdfsV1PathRequest(server string, path string, params *DeleteWeb
 	return req, nil
 }
 
-// NewGetWebhdfsV1PathRequest constructs an http.Request for the GetWebhdfsV1Path method
-func NewGetWebhdfsV1PathRequest(server string, path string, params *GetWebhdfsV1PathParams) (*http.Request, error) {
+// NewWebhdfsGetRequest constructs an http.Request for the WebhdfsGet method
+func NewWebhdfsGetRequest(server string, path string, params *WebhdfsGetParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -3662,8 +3662,8 @@ func NewGetWebhdfsV1PathRequest(server string, path string, params *GetWebhdfsV1
 	return req, nil
 }
 
-// NewPostWebhdfsV1PathRequest constructs an http.Request for the PostWebhdfsV1Path method
-func NewPostWebhdfsV1PathRequest(server string, path string, params *PostWebhdfsV1PathParams) (*http.Request, error) {
+// NewWebhdfsPostRequest constructs an http.Request for the WebhdfsPost method
+func NewWebhdfsPostRequest(server string, path string, params *WebhdfsPostParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -3767,8 +3767,8 @@ func NewPostWebhdfsV1PathRequest(server string, path string, params *PostWebhdfs
 	return req, nil
 }
 
-// NewPutWebhdfsV1PathRequest constructs an http.Request for the PutWebhdfsV1Path method
-func NewPutWebhdfsV1PathRequest(server string, path string, params *PutWebhdfsV1PathParams) (*http.Request, error) {
+// NewWebhdfsPutRequest constructs an http.Request for the WebhdfsPut method
+func NewWebhdfsPutRequest(server string, path string, params *WebhdfsPutParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -4048,356 +4048,356 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
-	// GetWithResponse The web UI (HDFS's NameNode UI): overview, datanodes, startup progress, browse the file system
+	// UiIndexWithResponse The web UI (HDFS's NameNode UI): overview, datanodes, startup progress, browse the file system
 	//
 	// An HTML page whose script reads /jmx, /startupProgress and WebHDFS from this service.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET / (the `Get` operationId).
-	GetWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetResponse, error)
+	// Corresponds with GET / (the `UiIndex` operationId).
+	UiIndexWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*UiIndexResponse, error)
 
-	// PostApiV1AbandonBlockWithBodyWithResponse Drop the last block of a file after a failed pipeline set-up (ClientProtocol.abandonBlock)
+	// NativeAbandonBlockWithBodyWithResponse Drop the last block of a file after a failed pipeline set-up (ClientProtocol.abandonBlock)
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /api/v1/abandonBlock (the `PostApiV1AbandonBlock` operationId).
-	PostApiV1AbandonBlockWithBodyWithResponse(ctx context.Context, params *PostApiV1AbandonBlockParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1AbandonBlockResponse, error)
+	// Corresponds with POST /api/v1/abandonBlock (the `NativeAbandonBlock` operationId).
+	NativeAbandonBlockWithBodyWithResponse(ctx context.Context, params *NativeAbandonBlockParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*NativeAbandonBlockResponse, error)
 
-	// PostApiV1AbandonBlockWithResponse Drop the last block of a file after a failed pipeline set-up (ClientProtocol.abandonBlock)
+	// NativeAbandonBlockWithResponse Drop the last block of a file after a failed pipeline set-up (ClientProtocol.abandonBlock)
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /api/v1/abandonBlock (the `PostApiV1AbandonBlock` operationId).
-	PostApiV1AbandonBlockWithResponse(ctx context.Context, params *PostApiV1AbandonBlockParams, body PostApiV1AbandonBlockJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1AbandonBlockResponse, error)
+	// Corresponds with POST /api/v1/abandonBlock (the `NativeAbandonBlock` operationId).
+	NativeAbandonBlockWithResponse(ctx context.Context, params *NativeAbandonBlockParams, body NativeAbandonBlockJSONRequestBody, reqEditors ...RequestEditorFn) (*NativeAbandonBlockResponse, error)
 
-	// PostApiV1AddBlockWithBodyWithResponse Allocate the next block of a file and its pipeline (ClientProtocol.addBlock)
+	// NativeAddBlockWithBodyWithResponse Allocate the next block of a file and its pipeline (ClientProtocol.addBlock)
 	//
 	// previous is the file's current last block with its final length (absent for the first block). The answer lists the datanodes to write to, first node first, chosen by the coordinator's placement policy.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /api/v1/addBlock (the `PostApiV1AddBlock` operationId).
-	PostApiV1AddBlockWithBodyWithResponse(ctx context.Context, params *PostApiV1AddBlockParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1AddBlockResponse, error)
+	// Corresponds with POST /api/v1/addBlock (the `NativeAddBlock` operationId).
+	NativeAddBlockWithBodyWithResponse(ctx context.Context, params *NativeAddBlockParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*NativeAddBlockResponse, error)
 
-	// PostApiV1AddBlockWithResponse Allocate the next block of a file and its pipeline (ClientProtocol.addBlock)
+	// NativeAddBlockWithResponse Allocate the next block of a file and its pipeline (ClientProtocol.addBlock)
 	//
 	// previous is the file's current last block with its final length (absent for the first block). The answer lists the datanodes to write to, first node first, chosen by the coordinator's placement policy.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /api/v1/addBlock (the `PostApiV1AddBlock` operationId).
-	PostApiV1AddBlockWithResponse(ctx context.Context, params *PostApiV1AddBlockParams, body PostApiV1AddBlockJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1AddBlockResponse, error)
+	// Corresponds with POST /api/v1/addBlock (the `NativeAddBlock` operationId).
+	NativeAddBlockWithResponse(ctx context.Context, params *NativeAddBlockParams, body NativeAddBlockJSONRequestBody, reqEditors ...RequestEditorFn) (*NativeAddBlockResponse, error)
 
-	// GetApiV1AdminFsckWithResponse Check the health of a subtree (hdfs fsck)
+	// FsckWithResponse Check the health of a subtree (hdfs fsck)
 	//
 	// A text report as HDFS's fsck prints it: per file (with files=true) its blocks (blocks=true), their locations (locations=true) and racks (racks=true); then the totals (minimally, under-, over- and mis-replicated, missing and corrupt blocks) and the status, HEALTHY or CORRUPT (missing blocks). The X-Granary-Fsck-Status header carries the status too.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /api/v1/admin/fsck (the `GetApiV1AdminFsck` operationId).
-	GetApiV1AdminFsckWithResponse(ctx context.Context, params *GetApiV1AdminFsckParams, reqEditors ...RequestEditorFn) (*GetApiV1AdminFsckResponse, error)
+	// Corresponds with GET /api/v1/admin/fsck (the `Fsck` operationId).
+	FsckWithResponse(ctx context.Context, params *FsckParams, reqEditors ...RequestEditorFn) (*FsckResponse, error)
 
-	// PostApiV1AdminRollEditsWithResponse Roll the edit log (dfsadmin -rollEdits)
+	// AdminRollEditsWithResponse Roll the edit log (dfsadmin -rollEdits)
 	//
 	// The edit log is a PostgreSQL table without segment files: every applied edit is made durable and the txid the next segment starts at is returned.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /api/v1/admin/rollEdits (the `PostApiV1AdminRollEdits` operationId).
-	PostApiV1AdminRollEditsWithResponse(ctx context.Context, params *PostApiV1AdminRollEditsParams, reqEditors ...RequestEditorFn) (*PostApiV1AdminRollEditsResponse, error)
+	// Corresponds with POST /api/v1/admin/rollEdits (the `AdminRollEdits` operationId).
+	AdminRollEditsWithResponse(ctx context.Context, params *AdminRollEditsParams, reqEditors ...RequestEditorFn) (*AdminRollEditsResponse, error)
 
-	// GetApiV1AdminSafemodeWithResponse Safe mode status (dfsadmin -safemode get)
+	// AdminSafeModeGetWithResponse Safe mode status (dfsadmin -safemode get)
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /api/v1/admin/safemode (the `GetApiV1AdminSafemode` operationId).
-	GetApiV1AdminSafemodeWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiV1AdminSafemodeResponse, error)
+	// Corresponds with GET /api/v1/admin/safemode (the `AdminSafeModeGet` operationId).
+	AdminSafeModeGetWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AdminSafeModeGetResponse, error)
 
-	// PostApiV1AdminSafemodeActionWithResponse Enter, leave or wait for safe mode (dfsadmin -safemode enter|leave|wait)
+	// AdminSafeModeWithResponse Enter, leave or wait for safe mode (dfsadmin -safemode enter|leave|wait)
 	//
 	// enter and leave need the superuser; wait blocks until safe mode is off (or the timeout, seconds, default 600, passes).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /api/v1/admin/safemode/{action} (the `PostApiV1AdminSafemodeAction` operationId).
-	PostApiV1AdminSafemodeActionWithResponse(ctx context.Context, action PostApiV1AdminSafemodeActionParamsAction, params *PostApiV1AdminSafemodeActionParams, reqEditors ...RequestEditorFn) (*PostApiV1AdminSafemodeActionResponse, error)
+	// Corresponds with POST /api/v1/admin/safemode/{action} (the `AdminSafeMode` operationId).
+	AdminSafeModeWithResponse(ctx context.Context, action AdminSafeModeParamsAction, params *AdminSafeModeParams, reqEditors ...RequestEditorFn) (*AdminSafeModeResponse, error)
 
-	// PostApiV1AdminSaveNamespaceWithResponse Save the namespace as a new fsimage (dfsadmin -saveNamespace)
+	// AdminSaveNamespaceWithResponse Save the namespace as a new fsimage (dfsadmin -saveNamespace)
 	//
 	// Superuser only, and only in safe mode, as in HDFS.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /api/v1/admin/saveNamespace (the `PostApiV1AdminSaveNamespace` operationId).
-	PostApiV1AdminSaveNamespaceWithResponse(ctx context.Context, params *PostApiV1AdminSaveNamespaceParams, reqEditors ...RequestEditorFn) (*PostApiV1AdminSaveNamespaceResponse, error)
+	// Corresponds with POST /api/v1/admin/saveNamespace (the `AdminSaveNamespace` operationId).
+	AdminSaveNamespaceWithResponse(ctx context.Context, params *AdminSaveNamespaceParams, reqEditors ...RequestEditorFn) (*AdminSaveNamespaceResponse, error)
 
-	// PostApiV1AppendWithBodyWithResponse Reopen a closed file for writing (ClientProtocol.append)
+	// NativeAppendWithBodyWithResponse Reopen a closed file for writing (ClientProtocol.append)
 	//
 	// The file is leased to clientName and its last block is returned. When that block is partial the client continues it (updateBlockForPipeline, a block PUT with appendgs/appendlength to the datanodes holding it, updatePipeline); further data goes to new blocks (addBlock with the last block as previous); then complete.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /api/v1/append (the `PostApiV1Append` operationId).
-	PostApiV1AppendWithBodyWithResponse(ctx context.Context, params *PostApiV1AppendParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1AppendResponse, error)
+	// Corresponds with POST /api/v1/append (the `NativeAppend` operationId).
+	NativeAppendWithBodyWithResponse(ctx context.Context, params *NativeAppendParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*NativeAppendResponse, error)
 
-	// PostApiV1AppendWithResponse Reopen a closed file for writing (ClientProtocol.append)
+	// NativeAppendWithResponse Reopen a closed file for writing (ClientProtocol.append)
 	//
 	// The file is leased to clientName and its last block is returned. When that block is partial the client continues it (updateBlockForPipeline, a block PUT with appendgs/appendlength to the datanodes holding it, updatePipeline); further data goes to new blocks (addBlock with the last block as previous); then complete.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /api/v1/append (the `PostApiV1Append` operationId).
-	PostApiV1AppendWithResponse(ctx context.Context, params *PostApiV1AppendParams, body PostApiV1AppendJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1AppendResponse, error)
+	// Corresponds with POST /api/v1/append (the `NativeAppend` operationId).
+	NativeAppendWithResponse(ctx context.Context, params *NativeAppendParams, body NativeAppendJSONRequestBody, reqEditors ...RequestEditorFn) (*NativeAppendResponse, error)
 
-	// GetApiV1BlockLocationsWithResponse Where a file's blocks are (ClientProtocol.getBlockLocations)
+	// NativeBlockLocationsWithResponse Where a file's blocks are (ClientProtocol.getBlockLocations)
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /api/v1/blockLocations (the `GetApiV1BlockLocations` operationId).
-	GetApiV1BlockLocationsWithResponse(ctx context.Context, params *GetApiV1BlockLocationsParams, reqEditors ...RequestEditorFn) (*GetApiV1BlockLocationsResponse, error)
+	// Corresponds with GET /api/v1/blockLocations (the `NativeBlockLocations` operationId).
+	NativeBlockLocationsWithResponse(ctx context.Context, params *NativeBlockLocationsParams, reqEditors ...RequestEditorFn) (*NativeBlockLocationsResponse, error)
 
-	// PostApiV1CompleteWithBodyWithResponse Complete (close) a file under construction (ClientProtocol.complete)
+	// NativeCompleteWithBodyWithResponse Complete (close) a file under construction (ClientProtocol.complete)
 	//
 	// Answers {"boolean": false} while the last block has fewer than replication.min reported replicas; the client retries, as with HDFS.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /api/v1/complete (the `PostApiV1Complete` operationId).
-	PostApiV1CompleteWithBodyWithResponse(ctx context.Context, params *PostApiV1CompleteParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1CompleteResponse, error)
+	// Corresponds with POST /api/v1/complete (the `NativeComplete` operationId).
+	NativeCompleteWithBodyWithResponse(ctx context.Context, params *NativeCompleteParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*NativeCompleteResponse, error)
 
-	// PostApiV1CompleteWithResponse Complete (close) a file under construction (ClientProtocol.complete)
+	// NativeCompleteWithResponse Complete (close) a file under construction (ClientProtocol.complete)
 	//
 	// Answers {"boolean": false} while the last block has fewer than replication.min reported replicas; the client retries, as with HDFS.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /api/v1/complete (the `PostApiV1Complete` operationId).
-	PostApiV1CompleteWithResponse(ctx context.Context, params *PostApiV1CompleteParams, body PostApiV1CompleteJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1CompleteResponse, error)
+	// Corresponds with POST /api/v1/complete (the `NativeComplete` operationId).
+	NativeCompleteWithResponse(ctx context.Context, params *NativeCompleteParams, body NativeCompleteJSONRequestBody, reqEditors ...RequestEditorFn) (*NativeCompleteResponse, error)
 
-	// PostApiV1CreateWithBodyWithResponse Create a file under construction (ClientProtocol.create)
+	// NativeCreateWithBodyWithResponse Create a file under construction (ClientProtocol.create)
 	//
 	// The file is leased to clientName until complete. Parents are created when createParent is set. With firstBlock the answer also carries the first block and its pipeline, allocated in the same commit; it is absent when no block could be allocated (the client's addBlock then reports why).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /api/v1/create (the `PostApiV1Create` operationId).
-	PostApiV1CreateWithBodyWithResponse(ctx context.Context, params *PostApiV1CreateParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1CreateResponse, error)
+	// Corresponds with POST /api/v1/create (the `NativeCreate` operationId).
+	NativeCreateWithBodyWithResponse(ctx context.Context, params *NativeCreateParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*NativeCreateResponse, error)
 
-	// PostApiV1CreateWithResponse Create a file under construction (ClientProtocol.create)
+	// NativeCreateWithResponse Create a file under construction (ClientProtocol.create)
 	//
 	// The file is leased to clientName until complete. Parents are created when createParent is set. With firstBlock the answer also carries the first block and its pipeline, allocated in the same commit; it is absent when no block could be allocated (the client's addBlock then reports why).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /api/v1/create (the `PostApiV1Create` operationId).
-	PostApiV1CreateWithResponse(ctx context.Context, params *PostApiV1CreateParams, body PostApiV1CreateJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1CreateResponse, error)
+	// Corresponds with POST /api/v1/create (the `NativeCreate` operationId).
+	NativeCreateWithResponse(ctx context.Context, params *NativeCreateParams, body NativeCreateJSONRequestBody, reqEditors ...RequestEditorFn) (*NativeCreateResponse, error)
 
-	// PostApiV1GetAdditionalDatanodeWithBodyWithResponse Datanodes to add to the pipeline of the last block after others failed (ClientProtocol.getAdditionalDatanode)
+	// NativeGetAdditionalDatanodeWithBodyWithResponse Datanodes to add to the pipeline of the last block after others failed (ClientProtocol.getAdditionalDatanode)
 	//
 	// Chosen by the coordinator's placement policy among the datanodes neither existing nor excluded. The answer's locations are the added datanodes only.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /api/v1/getAdditionalDatanode (the `PostApiV1GetAdditionalDatanode` operationId).
-	PostApiV1GetAdditionalDatanodeWithBodyWithResponse(ctx context.Context, params *PostApiV1GetAdditionalDatanodeParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1GetAdditionalDatanodeResponse, error)
+	// Corresponds with POST /api/v1/getAdditionalDatanode (the `NativeGetAdditionalDatanode` operationId).
+	NativeGetAdditionalDatanodeWithBodyWithResponse(ctx context.Context, params *NativeGetAdditionalDatanodeParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*NativeGetAdditionalDatanodeResponse, error)
 
-	// PostApiV1GetAdditionalDatanodeWithResponse Datanodes to add to the pipeline of the last block after others failed (ClientProtocol.getAdditionalDatanode)
+	// NativeGetAdditionalDatanodeWithResponse Datanodes to add to the pipeline of the last block after others failed (ClientProtocol.getAdditionalDatanode)
 	//
 	// Chosen by the coordinator's placement policy among the datanodes neither existing nor excluded. The answer's locations are the added datanodes only.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /api/v1/getAdditionalDatanode (the `PostApiV1GetAdditionalDatanode` operationId).
-	PostApiV1GetAdditionalDatanodeWithResponse(ctx context.Context, params *PostApiV1GetAdditionalDatanodeParams, body PostApiV1GetAdditionalDatanodeJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1GetAdditionalDatanodeResponse, error)
+	// Corresponds with POST /api/v1/getAdditionalDatanode (the `NativeGetAdditionalDatanode` operationId).
+	NativeGetAdditionalDatanodeWithResponse(ctx context.Context, params *NativeGetAdditionalDatanodeParams, body NativeGetAdditionalDatanodeJSONRequestBody, reqEditors ...RequestEditorFn) (*NativeGetAdditionalDatanodeResponse, error)
 
-	// PostApiV1RenewLeaseWithBodyWithResponse Renew a client's lease on all its open files (ClientProtocol.renewLease)
+	// NativeRenewLeaseWithBodyWithResponse Renew a client's lease on all its open files (ClientProtocol.renewLease)
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /api/v1/renewLease (the `PostApiV1RenewLease` operationId).
-	PostApiV1RenewLeaseWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1RenewLeaseResponse, error)
+	// Corresponds with POST /api/v1/renewLease (the `NativeRenewLease` operationId).
+	NativeRenewLeaseWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*NativeRenewLeaseResponse, error)
 
-	// PostApiV1RenewLeaseWithResponse Renew a client's lease on all its open files (ClientProtocol.renewLease)
+	// NativeRenewLeaseWithResponse Renew a client's lease on all its open files (ClientProtocol.renewLease)
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /api/v1/renewLease (the `PostApiV1RenewLease` operationId).
-	PostApiV1RenewLeaseWithResponse(ctx context.Context, body PostApiV1RenewLeaseJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1RenewLeaseResponse, error)
+	// Corresponds with POST /api/v1/renewLease (the `NativeRenewLease` operationId).
+	NativeRenewLeaseWithResponse(ctx context.Context, body NativeRenewLeaseJSONRequestBody, reqEditors ...RequestEditorFn) (*NativeRenewLeaseResponse, error)
 
-	// PostApiV1ReportBadBlocksWithBodyWithResponse Report replicas a reader found corrupt (ClientProtocol.reportBadBlocks)
+	// NativeReportBadBlocksWithBodyWithResponse Report replicas a reader found corrupt (ClientProtocol.reportBadBlocks)
 	//
 	// The coordinator stops offering them at once and deletes them once their blocks have enough good replicas, as for a datanode's report.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /api/v1/reportBadBlocks (the `PostApiV1ReportBadBlocks` operationId).
-	PostApiV1ReportBadBlocksWithBodyWithResponse(ctx context.Context, params *PostApiV1ReportBadBlocksParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1ReportBadBlocksResponse, error)
+	// Corresponds with POST /api/v1/reportBadBlocks (the `NativeReportBadBlocks` operationId).
+	NativeReportBadBlocksWithBodyWithResponse(ctx context.Context, params *NativeReportBadBlocksParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*NativeReportBadBlocksResponse, error)
 
-	// PostApiV1ReportBadBlocksWithResponse Report replicas a reader found corrupt (ClientProtocol.reportBadBlocks)
+	// NativeReportBadBlocksWithResponse Report replicas a reader found corrupt (ClientProtocol.reportBadBlocks)
 	//
 	// The coordinator stops offering them at once and deletes them once their blocks have enough good replicas, as for a datanode's report.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /api/v1/reportBadBlocks (the `PostApiV1ReportBadBlocks` operationId).
-	PostApiV1ReportBadBlocksWithResponse(ctx context.Context, params *PostApiV1ReportBadBlocksParams, body PostApiV1ReportBadBlocksJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1ReportBadBlocksResponse, error)
+	// Corresponds with POST /api/v1/reportBadBlocks (the `NativeReportBadBlocks` operationId).
+	NativeReportBadBlocksWithResponse(ctx context.Context, params *NativeReportBadBlocksParams, body NativeReportBadBlocksJSONRequestBody, reqEditors ...RequestEditorFn) (*NativeReportBadBlocksResponse, error)
 
-	// PostApiV1UpdateBlockForPipelineWithBodyWithResponse A new generation stamp for the last block after its pipeline failed (ClientProtocol.updateBlockForPipeline)
+	// NativeUpdateBlockForPipelineWithBodyWithResponse A new generation stamp for the last block after its pipeline failed (ClientProtocol.updateBlockForPipeline)
 	//
 	// The client then writes the block to the surviving datanodes under the new stamp and records it with updatePipeline; replicas left on failed datanodes keep the old stamp and are deleted as stale.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /api/v1/updateBlockForPipeline (the `PostApiV1UpdateBlockForPipeline` operationId).
-	PostApiV1UpdateBlockForPipelineWithBodyWithResponse(ctx context.Context, params *PostApiV1UpdateBlockForPipelineParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1UpdateBlockForPipelineResponse, error)
+	// Corresponds with POST /api/v1/updateBlockForPipeline (the `NativeUpdateBlockForPipeline` operationId).
+	NativeUpdateBlockForPipelineWithBodyWithResponse(ctx context.Context, params *NativeUpdateBlockForPipelineParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*NativeUpdateBlockForPipelineResponse, error)
 
-	// PostApiV1UpdateBlockForPipelineWithResponse A new generation stamp for the last block after its pipeline failed (ClientProtocol.updateBlockForPipeline)
+	// NativeUpdateBlockForPipelineWithResponse A new generation stamp for the last block after its pipeline failed (ClientProtocol.updateBlockForPipeline)
 	//
 	// The client then writes the block to the surviving datanodes under the new stamp and records it with updatePipeline; replicas left on failed datanodes keep the old stamp and are deleted as stale.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /api/v1/updateBlockForPipeline (the `PostApiV1UpdateBlockForPipeline` operationId).
-	PostApiV1UpdateBlockForPipelineWithResponse(ctx context.Context, params *PostApiV1UpdateBlockForPipelineParams, body PostApiV1UpdateBlockForPipelineJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1UpdateBlockForPipelineResponse, error)
+	// Corresponds with POST /api/v1/updateBlockForPipeline (the `NativeUpdateBlockForPipeline` operationId).
+	NativeUpdateBlockForPipelineWithResponse(ctx context.Context, params *NativeUpdateBlockForPipelineParams, body NativeUpdateBlockForPipelineJSONRequestBody, reqEditors ...RequestEditorFn) (*NativeUpdateBlockForPipelineResponse, error)
 
-	// PostApiV1UpdatePipelineWithBodyWithResponse Record the last block's new generation stamp and length once the surviving pipeline holds it (ClientProtocol.updatePipeline)
+	// NativeUpdatePipelineWithBodyWithResponse Record the last block's new generation stamp and length once the surviving pipeline holds it (ClientProtocol.updatePipeline)
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /api/v1/updatePipeline (the `PostApiV1UpdatePipeline` operationId).
-	PostApiV1UpdatePipelineWithBodyWithResponse(ctx context.Context, params *PostApiV1UpdatePipelineParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1UpdatePipelineResponse, error)
+	// Corresponds with POST /api/v1/updatePipeline (the `NativeUpdatePipeline` operationId).
+	NativeUpdatePipelineWithBodyWithResponse(ctx context.Context, params *NativeUpdatePipelineParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*NativeUpdatePipelineResponse, error)
 
-	// PostApiV1UpdatePipelineWithResponse Record the last block's new generation stamp and length once the surviving pipeline holds it (ClientProtocol.updatePipeline)
+	// NativeUpdatePipelineWithResponse Record the last block's new generation stamp and length once the surviving pipeline holds it (ClientProtocol.updatePipeline)
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /api/v1/updatePipeline (the `PostApiV1UpdatePipeline` operationId).
-	PostApiV1UpdatePipelineWithResponse(ctx context.Context, params *PostApiV1UpdatePipelineParams, body PostApiV1UpdatePipelineJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1UpdatePipelineResponse, error)
+	// Corresponds with POST /api/v1/updatePipeline (the `NativeUpdatePipeline` operationId).
+	NativeUpdatePipelineWithResponse(ctx context.Context, params *NativeUpdatePipelineParams, body NativeUpdatePipelineJSONRequestBody, reqEditors ...RequestEditorFn) (*NativeUpdatePipelineResponse, error)
 
-	// GetDocsWithResponse Swagger UI for this service's OpenAPI 3 contract
+	// DocsWithResponse Swagger UI for this service's OpenAPI 3 contract
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /docs (the `GetDocs` operationId).
-	GetDocsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetDocsResponse, error)
+	// Corresponds with GET /docs (the `Docs` operationId).
+	DocsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*DocsResponse, error)
 
-	// GetHealthzWithResponse Liveness: the process serves HTTP
+	// HealthzWithResponse Liveness: the process serves HTTP
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /healthz (the `GetHealthz` operationId).
-	GetHealthzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetHealthzResponse, error)
+	// Corresponds with GET /healthz (the `Healthz` operationId).
+	HealthzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*HealthzResponse, error)
 
-	// GetJmxWithResponse NameNode JMX beans (HDFS's /jmx servlet)
+	// JmxWithResponse NameNode JMX beans (HDFS's /jmx servlet)
 	//
 	// The beans HDFS's web UI reads: NameNodeInfo, FSNamesystemState, FSNamesystem and NameNodeStatus, with HDFS's attribute names. qry is a JMX object-name pattern ("Hadoop:service=NameNode,name=NameNodeInfo", "Hadoop:service=NameNode,*", "Hadoop:*"); a pattern matching nothing answers {"beans":[]}. Datanode figures come from the coordinator.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /jmx (the `GetJmx` operationId).
-	GetJmxWithResponse(ctx context.Context, params *GetJmxParams, reqEditors ...RequestEditorFn) (*GetJmxResponse, error)
+	// Corresponds with GET /jmx (the `Jmx` operationId).
+	JmxWithResponse(ctx context.Context, params *JmxParams, reqEditors ...RequestEditorFn) (*JmxResponse, error)
 
-	// GetMetricsWithResponse Prometheus metrics
+	// MetricsHandlerWithResponse Prometheus metrics
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /metrics (the `GetMetrics` operationId).
-	GetMetricsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMetricsResponse, error)
+	// Corresponds with GET /metrics (the `MetricsHandler` operationId).
+	MetricsHandlerWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*MetricsHandlerResponse, error)
 
-	// GetOpenapiJsonWithResponse This service's API contract (OpenAPI 3.0, JSON)
+	// OpenapiJSONWithResponse This service's API contract (OpenAPI 3.0, JSON)
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /openapi.json (the `GetOpenapiJson` operationId).
-	GetOpenapiJsonWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetOpenapiJsonResponse, error)
+	// Corresponds with GET /openapi.json (the `OpenapiJSON` operationId).
+	OpenapiJSONWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*OpenapiJSONResponse, error)
 
-	// GetOpenapiYamlWithResponse This service's API contract (OpenAPI 3.0, YAML)
+	// OpenapiYAMLWithResponse This service's API contract (OpenAPI 3.0, YAML)
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /openapi.yaml (the `GetOpenapiYaml` operationId).
-	GetOpenapiYamlWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetOpenapiYamlResponse, error)
+	// Corresponds with GET /openapi.yaml (the `OpenapiYAML` operationId).
+	OpenapiYAMLWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*OpenapiYAMLResponse, error)
 
-	// GetReadyzWithResponse Readiness: the namespace is loaded and the edit log commits
+	// ReadyzWithResponse Readiness: the namespace is loaded and the edit log commits
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /readyz (the `GetReadyz` operationId).
-	GetReadyzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadyzResponse, error)
+	// Corresponds with GET /readyz (the `Readyz` operationId).
+	ReadyzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ReadyzResponse, error)
 
-	// GetStartupProgressWithResponse Start-up progress
+	// StartupProgressWithResponse Start-up progress
 	//
 	// The four start-up phases (LoadingFsImage, LoadingEdits, SavingCheckpoint, SafeMode) with counts and percent; served while the namespace loads.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /startupProgress (the `GetStartupProgress` operationId).
-	GetStartupProgressWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetStartupProgressResponse, error)
+	// Corresponds with GET /startupProgress (the `StartupProgress` operationId).
+	StartupProgressWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*StartupProgressResponse, error)
 
-	// GetSwaggerJsonWithResponse This service's API contract (Swagger 2.0)
+	// SwaggerJSONWithResponse This service's API contract (Swagger 2.0)
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /swagger.json (the `GetSwaggerJson` operationId).
-	GetSwaggerJsonWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetSwaggerJsonResponse, error)
+	// Corresponds with GET /swagger.json (the `SwaggerJSON` operationId).
+	SwaggerJSONWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*SwaggerJSONResponse, error)
 
-	// GetUiFileWithResponse A static asset of the web UI
+	// UiAssetWithResponse A static asset of the web UI
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /ui/{file} (the `GetUiFile` operationId).
-	GetUiFileWithResponse(ctx context.Context, file GetUiFileParamsFile, reqEditors ...RequestEditorFn) (*GetUiFileResponse, error)
+	// Corresponds with GET /ui/{file} (the `UiAsset` operationId).
+	UiAssetWithResponse(ctx context.Context, file UiAssetParamsFile, reqEditors ...RequestEditorFn) (*UiAssetResponse, error)
 
-	// DeleteWebhdfsV1PathWithResponse WebHDFS DELETE
+	// WebhdfsDeleteWithResponse WebHDFS DELETE
 	//
 	// Deletes a path; a non-empty directory only with recursive=true. A missing path answers {"boolean": false}.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with DELETE /webhdfs/v1/{path} (the `DeleteWebhdfsV1Path` operationId).
-	DeleteWebhdfsV1PathWithResponse(ctx context.Context, path string, params *DeleteWebhdfsV1PathParams, reqEditors ...RequestEditorFn) (*DeleteWebhdfsV1PathResponse, error)
+	// Corresponds with DELETE /webhdfs/v1/{path} (the `WebhdfsDelete` operationId).
+	WebhdfsDeleteWithResponse(ctx context.Context, path string, params *WebhdfsDeleteParams, reqEditors ...RequestEditorFn) (*WebhdfsDeleteResponse, error)
 
-	// GetWebhdfsV1PathWithResponse WebHDFS namespace operations (GET)
+	// WebhdfsGetWithResponse WebHDFS namespace operations (GET)
 	//
 	// GETFILESTATUS, LISTSTATUS, LISTSTATUS_BATCH, GETCONTENTSUMMARY, GETQUOTAUSAGE, GETHOMEDIRECTORY, GETTRASHROOT, GETSERVERDEFAULTS. Answers are HDFS's JSON objects; errors are RemoteException bodies with HDFS's status mapping.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /webhdfs/v1/{path} (the `GetWebhdfsV1Path` operationId).
-	GetWebhdfsV1PathWithResponse(ctx context.Context, path string, params *GetWebhdfsV1PathParams, reqEditors ...RequestEditorFn) (*GetWebhdfsV1PathResponse, error)
+	// Corresponds with GET /webhdfs/v1/{path} (the `WebhdfsGet` operationId).
+	WebhdfsGetWithResponse(ctx context.Context, path string, params *WebhdfsGetParams, reqEditors ...RequestEditorFn) (*WebhdfsGetResponse, error)
 
-	// PostWebhdfsV1PathWithResponse WebHDFS POST operations
+	// WebhdfsPostWithResponse WebHDFS POST operations
 	//
 	// APPEND answers 307 to the datanode holding the file's last block; CONCAT (sources=comma list) answers 200 with an empty body; TRUNCATE (newlength) answers {"boolean": true} when the new length is on a block boundary (or the file's length) and {"boolean": false} when a block was cut, as HDFS, whose client then waits for the file to be closed; here the cut block is rewritten before the answer, so the file is already closed.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /webhdfs/v1/{path} (the `PostWebhdfsV1Path` operationId).
-	PostWebhdfsV1PathWithResponse(ctx context.Context, path string, params *PostWebhdfsV1PathParams, reqEditors ...RequestEditorFn) (*PostWebhdfsV1PathResponse, error)
+	// Corresponds with POST /webhdfs/v1/{path} (the `WebhdfsPost` operationId).
+	WebhdfsPostWithResponse(ctx context.Context, path string, params *WebhdfsPostParams, reqEditors ...RequestEditorFn) (*WebhdfsPostResponse, error)
 
-	// PutWebhdfsV1PathWithResponse WebHDFS namespace operations (PUT)
+	// WebhdfsPutWithResponse WebHDFS namespace operations (PUT)
 	//
 	// MKDIRS, RENAME, SETPERMISSION, SETOWNER, SETTIMES, SETREPLICATION, SETQUOTA. MKDIRS, RENAME and SETREPLICATION answer {"boolean": ...}; the setters answer 200 with an empty body.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with PUT /webhdfs/v1/{path} (the `PutWebhdfsV1Path` operationId).
-	PutWebhdfsV1PathWithResponse(ctx context.Context, path string, params *PutWebhdfsV1PathParams, reqEditors ...RequestEditorFn) (*PutWebhdfsV1PathResponse, error)
+	// Corresponds with PUT /webhdfs/v1/{path} (the `WebhdfsPut` operationId).
+	WebhdfsPutWithResponse(ctx context.Context, path string, params *WebhdfsPutParams, reqEditors ...RequestEditorFn) (*WebhdfsPutResponse, error)
 }
 
-type GetResponse struct {
+type UiIndexResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 }
 
 // GetBody returns the raw response body bytes
-func (r GetResponse) GetBody() []byte {
+func (r UiIndexResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetResponse) Status() string {
+func (r UiIndexResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -4405,7 +4405,7 @@ func (r GetResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetResponse) StatusCode() int {
+func (r UiIndexResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -4413,14 +4413,14 @@ func (r GetResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetResponse) ContentType() string {
+func (r UiIndexResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type PostApiV1AbandonBlockResponse struct {
+type NativeAbandonBlockResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -4434,32 +4434,32 @@ type PostApiV1AbandonBlockResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r PostApiV1AbandonBlockResponse) GetJSON200() *BooleanResponse {
+func (r NativeAbandonBlockResponse) GetJSON200() *BooleanResponse {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r PostApiV1AbandonBlockResponse) GetJSON400() *RemoteExceptionBody {
+func (r NativeAbandonBlockResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r PostApiV1AbandonBlockResponse) GetJSON403() *RemoteExceptionBody {
+func (r NativeAbandonBlockResponse) GetJSON403() *RemoteExceptionBody {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r PostApiV1AbandonBlockResponse) GetJSON404() *RemoteExceptionBody {
+func (r NativeAbandonBlockResponse) GetJSON404() *RemoteExceptionBody {
 	return r.JSON404
 }
 
 // GetBody returns the raw response body bytes
-func (r PostApiV1AbandonBlockResponse) GetBody() []byte {
+func (r NativeAbandonBlockResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r PostApiV1AbandonBlockResponse) Status() string {
+func (r NativeAbandonBlockResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -4467,7 +4467,7 @@ func (r PostApiV1AbandonBlockResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r PostApiV1AbandonBlockResponse) StatusCode() int {
+func (r NativeAbandonBlockResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -4475,14 +4475,14 @@ func (r PostApiV1AbandonBlockResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r PostApiV1AbandonBlockResponse) ContentType() string {
+func (r NativeAbandonBlockResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type PostApiV1AddBlockResponse struct {
+type NativeAddBlockResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -4496,32 +4496,32 @@ type PostApiV1AddBlockResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r PostApiV1AddBlockResponse) GetJSON200() *LocatedBlock {
+func (r NativeAddBlockResponse) GetJSON200() *LocatedBlock {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r PostApiV1AddBlockResponse) GetJSON400() *RemoteExceptionBody {
+func (r NativeAddBlockResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r PostApiV1AddBlockResponse) GetJSON403() *RemoteExceptionBody {
+func (r NativeAddBlockResponse) GetJSON403() *RemoteExceptionBody {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r PostApiV1AddBlockResponse) GetJSON404() *RemoteExceptionBody {
+func (r NativeAddBlockResponse) GetJSON404() *RemoteExceptionBody {
 	return r.JSON404
 }
 
 // GetBody returns the raw response body bytes
-func (r PostApiV1AddBlockResponse) GetBody() []byte {
+func (r NativeAddBlockResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r PostApiV1AddBlockResponse) Status() string {
+func (r NativeAddBlockResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -4529,7 +4529,7 @@ func (r PostApiV1AddBlockResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r PostApiV1AddBlockResponse) StatusCode() int {
+func (r NativeAddBlockResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -4537,25 +4537,25 @@ func (r PostApiV1AddBlockResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r PostApiV1AddBlockResponse) ContentType() string {
+func (r NativeAddBlockResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetApiV1AdminFsckResponse struct {
+type FsckResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 }
 
 // GetBody returns the raw response body bytes
-func (r GetApiV1AdminFsckResponse) GetBody() []byte {
+func (r FsckResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetApiV1AdminFsckResponse) Status() string {
+func (r FsckResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -4563,7 +4563,7 @@ func (r GetApiV1AdminFsckResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetApiV1AdminFsckResponse) StatusCode() int {
+func (r FsckResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -4571,14 +4571,14 @@ func (r GetApiV1AdminFsckResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetApiV1AdminFsckResponse) ContentType() string {
+func (r FsckResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type PostApiV1AdminRollEditsResponse struct {
+type AdminRollEditsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -4588,22 +4588,22 @@ type PostApiV1AdminRollEditsResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r PostApiV1AdminRollEditsResponse) GetJSON200() *SaveNamespaceResponse {
+func (r AdminRollEditsResponse) GetJSON200() *SaveNamespaceResponse {
 	return r.JSON200
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r PostApiV1AdminRollEditsResponse) GetJSON403() *RemoteExceptionBody {
+func (r AdminRollEditsResponse) GetJSON403() *RemoteExceptionBody {
 	return r.JSON403
 }
 
 // GetBody returns the raw response body bytes
-func (r PostApiV1AdminRollEditsResponse) GetBody() []byte {
+func (r AdminRollEditsResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r PostApiV1AdminRollEditsResponse) Status() string {
+func (r AdminRollEditsResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -4611,7 +4611,7 @@ func (r PostApiV1AdminRollEditsResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r PostApiV1AdminRollEditsResponse) StatusCode() int {
+func (r AdminRollEditsResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -4619,14 +4619,14 @@ func (r PostApiV1AdminRollEditsResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r PostApiV1AdminRollEditsResponse) ContentType() string {
+func (r AdminRollEditsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetApiV1AdminSafemodeResponse struct {
+type AdminSafeModeGetResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -4634,17 +4634,17 @@ type GetApiV1AdminSafemodeResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetApiV1AdminSafemodeResponse) GetJSON200() *SafeModeStatus {
+func (r AdminSafeModeGetResponse) GetJSON200() *SafeModeStatus {
 	return r.JSON200
 }
 
 // GetBody returns the raw response body bytes
-func (r GetApiV1AdminSafemodeResponse) GetBody() []byte {
+func (r AdminSafeModeGetResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetApiV1AdminSafemodeResponse) Status() string {
+func (r AdminSafeModeGetResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -4652,7 +4652,7 @@ func (r GetApiV1AdminSafemodeResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetApiV1AdminSafemodeResponse) StatusCode() int {
+func (r AdminSafeModeGetResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -4660,14 +4660,14 @@ func (r GetApiV1AdminSafemodeResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetApiV1AdminSafemodeResponse) ContentType() string {
+func (r AdminSafeModeGetResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type PostApiV1AdminSafemodeActionResponse struct {
+type AdminSafeModeResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -4679,27 +4679,27 @@ type PostApiV1AdminSafemodeActionResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r PostApiV1AdminSafemodeActionResponse) GetJSON200() *SafeModeStatus {
+func (r AdminSafeModeResponse) GetJSON200() *SafeModeStatus {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r PostApiV1AdminSafemodeActionResponse) GetJSON400() *RemoteExceptionBody {
+func (r AdminSafeModeResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r PostApiV1AdminSafemodeActionResponse) GetJSON403() *RemoteExceptionBody {
+func (r AdminSafeModeResponse) GetJSON403() *RemoteExceptionBody {
 	return r.JSON403
 }
 
 // GetBody returns the raw response body bytes
-func (r PostApiV1AdminSafemodeActionResponse) GetBody() []byte {
+func (r AdminSafeModeResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r PostApiV1AdminSafemodeActionResponse) Status() string {
+func (r AdminSafeModeResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -4707,7 +4707,7 @@ func (r PostApiV1AdminSafemodeActionResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r PostApiV1AdminSafemodeActionResponse) StatusCode() int {
+func (r AdminSafeModeResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -4715,14 +4715,14 @@ func (r PostApiV1AdminSafemodeActionResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r PostApiV1AdminSafemodeActionResponse) ContentType() string {
+func (r AdminSafeModeResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type PostApiV1AdminSaveNamespaceResponse struct {
+type AdminSaveNamespaceResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -4732,22 +4732,22 @@ type PostApiV1AdminSaveNamespaceResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r PostApiV1AdminSaveNamespaceResponse) GetJSON200() *SaveNamespaceResponse {
+func (r AdminSaveNamespaceResponse) GetJSON200() *SaveNamespaceResponse {
 	return r.JSON200
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r PostApiV1AdminSaveNamespaceResponse) GetJSON403() *RemoteExceptionBody {
+func (r AdminSaveNamespaceResponse) GetJSON403() *RemoteExceptionBody {
 	return r.JSON403
 }
 
 // GetBody returns the raw response body bytes
-func (r PostApiV1AdminSaveNamespaceResponse) GetBody() []byte {
+func (r AdminSaveNamespaceResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r PostApiV1AdminSaveNamespaceResponse) Status() string {
+func (r AdminSaveNamespaceResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -4755,7 +4755,7 @@ func (r PostApiV1AdminSaveNamespaceResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r PostApiV1AdminSaveNamespaceResponse) StatusCode() int {
+func (r AdminSaveNamespaceResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -4763,14 +4763,14 @@ func (r PostApiV1AdminSaveNamespaceResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r PostApiV1AdminSaveNamespaceResponse) ContentType() string {
+func (r AdminSaveNamespaceResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type PostApiV1AppendResponse struct {
+type NativeAppendResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -4784,32 +4784,32 @@ type PostApiV1AppendResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r PostApiV1AppendResponse) GetJSON200() *AppendResponse {
+func (r NativeAppendResponse) GetJSON200() *AppendResponse {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r PostApiV1AppendResponse) GetJSON400() *RemoteExceptionBody {
+func (r NativeAppendResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r PostApiV1AppendResponse) GetJSON403() *RemoteExceptionBody {
+func (r NativeAppendResponse) GetJSON403() *RemoteExceptionBody {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r PostApiV1AppendResponse) GetJSON404() *RemoteExceptionBody {
+func (r NativeAppendResponse) GetJSON404() *RemoteExceptionBody {
 	return r.JSON404
 }
 
 // GetBody returns the raw response body bytes
-func (r PostApiV1AppendResponse) GetBody() []byte {
+func (r NativeAppendResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r PostApiV1AppendResponse) Status() string {
+func (r NativeAppendResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -4817,7 +4817,7 @@ func (r PostApiV1AppendResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r PostApiV1AppendResponse) StatusCode() int {
+func (r NativeAppendResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -4825,14 +4825,14 @@ func (r PostApiV1AppendResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r PostApiV1AppendResponse) ContentType() string {
+func (r NativeAppendResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetApiV1BlockLocationsResponse struct {
+type NativeBlockLocationsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -4846,32 +4846,32 @@ type GetApiV1BlockLocationsResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetApiV1BlockLocationsResponse) GetJSON200() *LocatedBlocksResponse {
+func (r NativeBlockLocationsResponse) GetJSON200() *LocatedBlocksResponse {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r GetApiV1BlockLocationsResponse) GetJSON400() *RemoteExceptionBody {
+func (r NativeBlockLocationsResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r GetApiV1BlockLocationsResponse) GetJSON403() *RemoteExceptionBody {
+func (r NativeBlockLocationsResponse) GetJSON403() *RemoteExceptionBody {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r GetApiV1BlockLocationsResponse) GetJSON404() *RemoteExceptionBody {
+func (r NativeBlockLocationsResponse) GetJSON404() *RemoteExceptionBody {
 	return r.JSON404
 }
 
 // GetBody returns the raw response body bytes
-func (r GetApiV1BlockLocationsResponse) GetBody() []byte {
+func (r NativeBlockLocationsResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetApiV1BlockLocationsResponse) Status() string {
+func (r NativeBlockLocationsResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -4879,7 +4879,7 @@ func (r GetApiV1BlockLocationsResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetApiV1BlockLocationsResponse) StatusCode() int {
+func (r NativeBlockLocationsResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -4887,14 +4887,14 @@ func (r GetApiV1BlockLocationsResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetApiV1BlockLocationsResponse) ContentType() string {
+func (r NativeBlockLocationsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type PostApiV1CompleteResponse struct {
+type NativeCompleteResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -4908,32 +4908,32 @@ type PostApiV1CompleteResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r PostApiV1CompleteResponse) GetJSON200() *BooleanResponse {
+func (r NativeCompleteResponse) GetJSON200() *BooleanResponse {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r PostApiV1CompleteResponse) GetJSON400() *RemoteExceptionBody {
+func (r NativeCompleteResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r PostApiV1CompleteResponse) GetJSON403() *RemoteExceptionBody {
+func (r NativeCompleteResponse) GetJSON403() *RemoteExceptionBody {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r PostApiV1CompleteResponse) GetJSON404() *RemoteExceptionBody {
+func (r NativeCompleteResponse) GetJSON404() *RemoteExceptionBody {
 	return r.JSON404
 }
 
 // GetBody returns the raw response body bytes
-func (r PostApiV1CompleteResponse) GetBody() []byte {
+func (r NativeCompleteResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r PostApiV1CompleteResponse) Status() string {
+func (r NativeCompleteResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -4941,7 +4941,7 @@ func (r PostApiV1CompleteResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r PostApiV1CompleteResponse) StatusCode() int {
+func (r NativeCompleteResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -4949,14 +4949,14 @@ func (r PostApiV1CompleteResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r PostApiV1CompleteResponse) ContentType() string {
+func (r NativeCompleteResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type PostApiV1CreateResponse struct {
+type NativeCreateResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -4970,32 +4970,32 @@ type PostApiV1CreateResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r PostApiV1CreateResponse) GetJSON200() *CreateResponse {
+func (r NativeCreateResponse) GetJSON200() *CreateResponse {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r PostApiV1CreateResponse) GetJSON400() *RemoteExceptionBody {
+func (r NativeCreateResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r PostApiV1CreateResponse) GetJSON403() *RemoteExceptionBody {
+func (r NativeCreateResponse) GetJSON403() *RemoteExceptionBody {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r PostApiV1CreateResponse) GetJSON404() *RemoteExceptionBody {
+func (r NativeCreateResponse) GetJSON404() *RemoteExceptionBody {
 	return r.JSON404
 }
 
 // GetBody returns the raw response body bytes
-func (r PostApiV1CreateResponse) GetBody() []byte {
+func (r NativeCreateResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r PostApiV1CreateResponse) Status() string {
+func (r NativeCreateResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5003,7 +5003,7 @@ func (r PostApiV1CreateResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r PostApiV1CreateResponse) StatusCode() int {
+func (r NativeCreateResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5011,14 +5011,14 @@ func (r PostApiV1CreateResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r PostApiV1CreateResponse) ContentType() string {
+func (r NativeCreateResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type PostApiV1GetAdditionalDatanodeResponse struct {
+type NativeGetAdditionalDatanodeResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -5032,32 +5032,32 @@ type PostApiV1GetAdditionalDatanodeResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r PostApiV1GetAdditionalDatanodeResponse) GetJSON200() *LocatedBlock {
+func (r NativeGetAdditionalDatanodeResponse) GetJSON200() *LocatedBlock {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r PostApiV1GetAdditionalDatanodeResponse) GetJSON400() *RemoteExceptionBody {
+func (r NativeGetAdditionalDatanodeResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r PostApiV1GetAdditionalDatanodeResponse) GetJSON403() *RemoteExceptionBody {
+func (r NativeGetAdditionalDatanodeResponse) GetJSON403() *RemoteExceptionBody {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r PostApiV1GetAdditionalDatanodeResponse) GetJSON404() *RemoteExceptionBody {
+func (r NativeGetAdditionalDatanodeResponse) GetJSON404() *RemoteExceptionBody {
 	return r.JSON404
 }
 
 // GetBody returns the raw response body bytes
-func (r PostApiV1GetAdditionalDatanodeResponse) GetBody() []byte {
+func (r NativeGetAdditionalDatanodeResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r PostApiV1GetAdditionalDatanodeResponse) Status() string {
+func (r NativeGetAdditionalDatanodeResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5065,7 +5065,7 @@ func (r PostApiV1GetAdditionalDatanodeResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r PostApiV1GetAdditionalDatanodeResponse) StatusCode() int {
+func (r NativeGetAdditionalDatanodeResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5073,14 +5073,14 @@ func (r PostApiV1GetAdditionalDatanodeResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r PostApiV1GetAdditionalDatanodeResponse) ContentType() string {
+func (r NativeGetAdditionalDatanodeResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type PostApiV1RenewLeaseResponse struct {
+type NativeRenewLeaseResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -5090,22 +5090,22 @@ type PostApiV1RenewLeaseResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r PostApiV1RenewLeaseResponse) GetJSON200() *BooleanResponse {
+func (r NativeRenewLeaseResponse) GetJSON200() *BooleanResponse {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r PostApiV1RenewLeaseResponse) GetJSON400() *RemoteExceptionBody {
+func (r NativeRenewLeaseResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
 }
 
 // GetBody returns the raw response body bytes
-func (r PostApiV1RenewLeaseResponse) GetBody() []byte {
+func (r NativeRenewLeaseResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r PostApiV1RenewLeaseResponse) Status() string {
+func (r NativeRenewLeaseResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5113,7 +5113,7 @@ func (r PostApiV1RenewLeaseResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r PostApiV1RenewLeaseResponse) StatusCode() int {
+func (r NativeRenewLeaseResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5121,14 +5121,14 @@ func (r PostApiV1RenewLeaseResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r PostApiV1RenewLeaseResponse) ContentType() string {
+func (r NativeRenewLeaseResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type PostApiV1ReportBadBlocksResponse struct {
+type NativeReportBadBlocksResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -5140,27 +5140,27 @@ type PostApiV1ReportBadBlocksResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r PostApiV1ReportBadBlocksResponse) GetJSON200() *BooleanResponse {
+func (r NativeReportBadBlocksResponse) GetJSON200() *BooleanResponse {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r PostApiV1ReportBadBlocksResponse) GetJSON400() *RemoteExceptionBody {
+func (r NativeReportBadBlocksResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r PostApiV1ReportBadBlocksResponse) GetJSON403() *RemoteExceptionBody {
+func (r NativeReportBadBlocksResponse) GetJSON403() *RemoteExceptionBody {
 	return r.JSON403
 }
 
 // GetBody returns the raw response body bytes
-func (r PostApiV1ReportBadBlocksResponse) GetBody() []byte {
+func (r NativeReportBadBlocksResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r PostApiV1ReportBadBlocksResponse) Status() string {
+func (r NativeReportBadBlocksResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5168,7 +5168,7 @@ func (r PostApiV1ReportBadBlocksResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r PostApiV1ReportBadBlocksResponse) StatusCode() int {
+func (r NativeReportBadBlocksResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5176,14 +5176,14 @@ func (r PostApiV1ReportBadBlocksResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r PostApiV1ReportBadBlocksResponse) ContentType() string {
+func (r NativeReportBadBlocksResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type PostApiV1UpdateBlockForPipelineResponse struct {
+type NativeUpdateBlockForPipelineResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -5197,32 +5197,32 @@ type PostApiV1UpdateBlockForPipelineResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r PostApiV1UpdateBlockForPipelineResponse) GetJSON200() *LocatedBlock {
+func (r NativeUpdateBlockForPipelineResponse) GetJSON200() *LocatedBlock {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r PostApiV1UpdateBlockForPipelineResponse) GetJSON400() *RemoteExceptionBody {
+func (r NativeUpdateBlockForPipelineResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r PostApiV1UpdateBlockForPipelineResponse) GetJSON403() *RemoteExceptionBody {
+func (r NativeUpdateBlockForPipelineResponse) GetJSON403() *RemoteExceptionBody {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r PostApiV1UpdateBlockForPipelineResponse) GetJSON404() *RemoteExceptionBody {
+func (r NativeUpdateBlockForPipelineResponse) GetJSON404() *RemoteExceptionBody {
 	return r.JSON404
 }
 
 // GetBody returns the raw response body bytes
-func (r PostApiV1UpdateBlockForPipelineResponse) GetBody() []byte {
+func (r NativeUpdateBlockForPipelineResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r PostApiV1UpdateBlockForPipelineResponse) Status() string {
+func (r NativeUpdateBlockForPipelineResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5230,7 +5230,7 @@ func (r PostApiV1UpdateBlockForPipelineResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r PostApiV1UpdateBlockForPipelineResponse) StatusCode() int {
+func (r NativeUpdateBlockForPipelineResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5238,14 +5238,14 @@ func (r PostApiV1UpdateBlockForPipelineResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r PostApiV1UpdateBlockForPipelineResponse) ContentType() string {
+func (r NativeUpdateBlockForPipelineResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type PostApiV1UpdatePipelineResponse struct {
+type NativeUpdatePipelineResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -5259,32 +5259,32 @@ type PostApiV1UpdatePipelineResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r PostApiV1UpdatePipelineResponse) GetJSON200() *BooleanResponse {
+func (r NativeUpdatePipelineResponse) GetJSON200() *BooleanResponse {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r PostApiV1UpdatePipelineResponse) GetJSON400() *RemoteExceptionBody {
+func (r NativeUpdatePipelineResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r PostApiV1UpdatePipelineResponse) GetJSON403() *RemoteExceptionBody {
+func (r NativeUpdatePipelineResponse) GetJSON403() *RemoteExceptionBody {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r PostApiV1UpdatePipelineResponse) GetJSON404() *RemoteExceptionBody {
+func (r NativeUpdatePipelineResponse) GetJSON404() *RemoteExceptionBody {
 	return r.JSON404
 }
 
 // GetBody returns the raw response body bytes
-func (r PostApiV1UpdatePipelineResponse) GetBody() []byte {
+func (r NativeUpdatePipelineResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r PostApiV1UpdatePipelineResponse) Status() string {
+func (r NativeUpdatePipelineResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5292,7 +5292,7 @@ func (r PostApiV1UpdatePipelineResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r PostApiV1UpdatePipelineResponse) StatusCode() int {
+func (r NativeUpdatePipelineResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5300,25 +5300,25 @@ func (r PostApiV1UpdatePipelineResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r PostApiV1UpdatePipelineResponse) ContentType() string {
+func (r NativeUpdatePipelineResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetDocsResponse struct {
+type DocsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 }
 
 // GetBody returns the raw response body bytes
-func (r GetDocsResponse) GetBody() []byte {
+func (r DocsResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetDocsResponse) Status() string {
+func (r DocsResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5326,7 +5326,7 @@ func (r GetDocsResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetDocsResponse) StatusCode() int {
+func (r DocsResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5334,25 +5334,25 @@ func (r GetDocsResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetDocsResponse) ContentType() string {
+func (r DocsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetHealthzResponse struct {
+type HealthzResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 }
 
 // GetBody returns the raw response body bytes
-func (r GetHealthzResponse) GetBody() []byte {
+func (r HealthzResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetHealthzResponse) Status() string {
+func (r HealthzResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5360,7 +5360,7 @@ func (r GetHealthzResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetHealthzResponse) StatusCode() int {
+func (r HealthzResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5368,14 +5368,14 @@ func (r GetHealthzResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetHealthzResponse) ContentType() string {
+func (r HealthzResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetJmxResponse struct {
+type JmxResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -5387,27 +5387,27 @@ type GetJmxResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetJmxResponse) GetJSON200() *JMXResponse {
+func (r JmxResponse) GetJSON200() *JMXResponse {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r GetJmxResponse) GetJSON400() *RemoteExceptionBody {
+func (r JmxResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r GetJmxResponse) GetJSON403() *RemoteExceptionBody {
+func (r JmxResponse) GetJSON403() *RemoteExceptionBody {
 	return r.JSON403
 }
 
 // GetBody returns the raw response body bytes
-func (r GetJmxResponse) GetBody() []byte {
+func (r JmxResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetJmxResponse) Status() string {
+func (r JmxResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5415,7 +5415,7 @@ func (r GetJmxResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetJmxResponse) StatusCode() int {
+func (r JmxResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5423,25 +5423,25 @@ func (r GetJmxResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetJmxResponse) ContentType() string {
+func (r JmxResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetMetricsResponse struct {
+type MetricsHandlerResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 }
 
 // GetBody returns the raw response body bytes
-func (r GetMetricsResponse) GetBody() []byte {
+func (r MetricsHandlerResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetMetricsResponse) Status() string {
+func (r MetricsHandlerResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5449,7 +5449,7 @@ func (r GetMetricsResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetMetricsResponse) StatusCode() int {
+func (r MetricsHandlerResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5457,14 +5457,14 @@ func (r GetMetricsResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetMetricsResponse) ContentType() string {
+func (r MetricsHandlerResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetOpenapiJsonResponse struct {
+type OpenapiJSONResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -5472,17 +5472,17 @@ type GetOpenapiJsonResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetOpenapiJsonResponse) GetJSON200() *map[string]interface{} {
+func (r OpenapiJSONResponse) GetJSON200() *map[string]interface{} {
 	return r.JSON200
 }
 
 // GetBody returns the raw response body bytes
-func (r GetOpenapiJsonResponse) GetBody() []byte {
+func (r OpenapiJSONResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetOpenapiJsonResponse) Status() string {
+func (r OpenapiJSONResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5490,7 +5490,7 @@ func (r GetOpenapiJsonResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetOpenapiJsonResponse) StatusCode() int {
+func (r OpenapiJSONResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5498,25 +5498,25 @@ func (r GetOpenapiJsonResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetOpenapiJsonResponse) ContentType() string {
+func (r OpenapiJSONResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetOpenapiYamlResponse struct {
+type OpenapiYAMLResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 }
 
 // GetBody returns the raw response body bytes
-func (r GetOpenapiYamlResponse) GetBody() []byte {
+func (r OpenapiYAMLResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetOpenapiYamlResponse) Status() string {
+func (r OpenapiYAMLResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5524,7 +5524,7 @@ func (r GetOpenapiYamlResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetOpenapiYamlResponse) StatusCode() int {
+func (r OpenapiYAMLResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5532,25 +5532,25 @@ func (r GetOpenapiYamlResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetOpenapiYamlResponse) ContentType() string {
+func (r OpenapiYAMLResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetReadyzResponse struct {
+type ReadyzResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 }
 
 // GetBody returns the raw response body bytes
-func (r GetReadyzResponse) GetBody() []byte {
+func (r ReadyzResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetReadyzResponse) Status() string {
+func (r ReadyzResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5558,7 +5558,7 @@ func (r GetReadyzResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetReadyzResponse) StatusCode() int {
+func (r ReadyzResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5566,14 +5566,14 @@ func (r GetReadyzResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetReadyzResponse) ContentType() string {
+func (r ReadyzResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetStartupProgressResponse struct {
+type StartupProgressResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -5581,17 +5581,17 @@ type GetStartupProgressResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetStartupProgressResponse) GetJSON200() *StartupProgressView {
+func (r StartupProgressResponse) GetJSON200() *StartupProgressView {
 	return r.JSON200
 }
 
 // GetBody returns the raw response body bytes
-func (r GetStartupProgressResponse) GetBody() []byte {
+func (r StartupProgressResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetStartupProgressResponse) Status() string {
+func (r StartupProgressResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5599,7 +5599,7 @@ func (r GetStartupProgressResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetStartupProgressResponse) StatusCode() int {
+func (r StartupProgressResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5607,14 +5607,14 @@ func (r GetStartupProgressResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetStartupProgressResponse) ContentType() string {
+func (r StartupProgressResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetSwaggerJsonResponse struct {
+type SwaggerJSONResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -5622,17 +5622,17 @@ type GetSwaggerJsonResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetSwaggerJsonResponse) GetJSON200() *map[string]interface{} {
+func (r SwaggerJSONResponse) GetJSON200() *map[string]interface{} {
 	return r.JSON200
 }
 
 // GetBody returns the raw response body bytes
-func (r GetSwaggerJsonResponse) GetBody() []byte {
+func (r SwaggerJSONResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetSwaggerJsonResponse) Status() string {
+func (r SwaggerJSONResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5640,7 +5640,7 @@ func (r GetSwaggerJsonResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetSwaggerJsonResponse) StatusCode() int {
+func (r SwaggerJSONResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5648,25 +5648,25 @@ func (r GetSwaggerJsonResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetSwaggerJsonResponse) ContentType() string {
+func (r SwaggerJSONResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetUiFileResponse struct {
+type UiAssetResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 }
 
 // GetBody returns the raw response body bytes
-func (r GetUiFileResponse) GetBody() []byte {
+func (r UiAssetResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetUiFileResponse) Status() string {
+func (r UiAssetResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5674,7 +5674,7 @@ func (r GetUiFileResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetUiFileResponse) StatusCode() int {
+func (r UiAssetResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5682,14 +5682,14 @@ func (r GetUiFileResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetUiFileResponse) ContentType() string {
+func (r UiAssetResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type DeleteWebhdfsV1PathResponse struct {
+type WebhdfsDeleteResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -5703,32 +5703,32 @@ type DeleteWebhdfsV1PathResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r DeleteWebhdfsV1PathResponse) GetJSON200() *BooleanResponse {
+func (r WebhdfsDeleteResponse) GetJSON200() *BooleanResponse {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r DeleteWebhdfsV1PathResponse) GetJSON400() *RemoteExceptionBody {
+func (r WebhdfsDeleteResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r DeleteWebhdfsV1PathResponse) GetJSON403() *RemoteExceptionBody {
+func (r WebhdfsDeleteResponse) GetJSON403() *RemoteExceptionBody {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r DeleteWebhdfsV1PathResponse) GetJSON404() *RemoteExceptionBody {
+func (r WebhdfsDeleteResponse) GetJSON404() *RemoteExceptionBody {
 	return r.JSON404
 }
 
 // GetBody returns the raw response body bytes
-func (r DeleteWebhdfsV1PathResponse) GetBody() []byte {
+func (r WebhdfsDeleteResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r DeleteWebhdfsV1PathResponse) Status() string {
+func (r WebhdfsDeleteResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5736,7 +5736,7 @@ func (r DeleteWebhdfsV1PathResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r DeleteWebhdfsV1PathResponse) StatusCode() int {
+func (r WebhdfsDeleteResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5744,14 +5744,14 @@ func (r DeleteWebhdfsV1PathResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r DeleteWebhdfsV1PathResponse) ContentType() string {
+func (r WebhdfsDeleteResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetWebhdfsV1PathResponse struct {
+type WebhdfsGetResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -5769,42 +5769,42 @@ type GetWebhdfsV1PathResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetWebhdfsV1PathResponse) GetJSON200() *WebHDFSGetResponse {
+func (r WebhdfsGetResponse) GetJSON200() *WebHDFSGetResponse {
 	return r.JSON200
 }
 
 // GetJSON307 returns the response for an HTTP 307 `application/json` response
-func (r GetWebhdfsV1PathResponse) GetJSON307() *string {
+func (r WebhdfsGetResponse) GetJSON307() *string {
 	return r.JSON307
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r GetWebhdfsV1PathResponse) GetJSON400() *RemoteExceptionBody {
+func (r WebhdfsGetResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r GetWebhdfsV1PathResponse) GetJSON403() *RemoteExceptionBody {
+func (r WebhdfsGetResponse) GetJSON403() *RemoteExceptionBody {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r GetWebhdfsV1PathResponse) GetJSON404() *RemoteExceptionBody {
+func (r WebhdfsGetResponse) GetJSON404() *RemoteExceptionBody {
 	return r.JSON404
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
-func (r GetWebhdfsV1PathResponse) GetJSON500() *RemoteExceptionBody {
+func (r WebhdfsGetResponse) GetJSON500() *RemoteExceptionBody {
 	return r.JSON500
 }
 
 // GetBody returns the raw response body bytes
-func (r GetWebhdfsV1PathResponse) GetBody() []byte {
+func (r WebhdfsGetResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetWebhdfsV1PathResponse) Status() string {
+func (r WebhdfsGetResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5812,7 +5812,7 @@ func (r GetWebhdfsV1PathResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetWebhdfsV1PathResponse) StatusCode() int {
+func (r WebhdfsGetResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5820,14 +5820,14 @@ func (r GetWebhdfsV1PathResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetWebhdfsV1PathResponse) ContentType() string {
+func (r WebhdfsGetResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type PostWebhdfsV1PathResponse struct {
+type WebhdfsPostResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -5843,37 +5843,37 @@ type PostWebhdfsV1PathResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r PostWebhdfsV1PathResponse) GetJSON200() *WebHDFSPutResponse {
+func (r WebhdfsPostResponse) GetJSON200() *WebHDFSPutResponse {
 	return r.JSON200
 }
 
 // GetJSON307 returns the response for an HTTP 307 `application/json` response
-func (r PostWebhdfsV1PathResponse) GetJSON307() *string {
+func (r WebhdfsPostResponse) GetJSON307() *string {
 	return r.JSON307
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r PostWebhdfsV1PathResponse) GetJSON400() *RemoteExceptionBody {
+func (r WebhdfsPostResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r PostWebhdfsV1PathResponse) GetJSON403() *RemoteExceptionBody {
+func (r WebhdfsPostResponse) GetJSON403() *RemoteExceptionBody {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r PostWebhdfsV1PathResponse) GetJSON404() *RemoteExceptionBody {
+func (r WebhdfsPostResponse) GetJSON404() *RemoteExceptionBody {
 	return r.JSON404
 }
 
 // GetBody returns the raw response body bytes
-func (r PostWebhdfsV1PathResponse) GetBody() []byte {
+func (r WebhdfsPostResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r PostWebhdfsV1PathResponse) Status() string {
+func (r WebhdfsPostResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5881,7 +5881,7 @@ func (r PostWebhdfsV1PathResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r PostWebhdfsV1PathResponse) StatusCode() int {
+func (r WebhdfsPostResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5889,14 +5889,14 @@ func (r PostWebhdfsV1PathResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r PostWebhdfsV1PathResponse) ContentType() string {
+func (r WebhdfsPostResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type PutWebhdfsV1PathResponse struct {
+type WebhdfsPutResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -5914,42 +5914,42 @@ type PutWebhdfsV1PathResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r PutWebhdfsV1PathResponse) GetJSON200() *WebHDFSPutResponse {
+func (r WebhdfsPutResponse) GetJSON200() *WebHDFSPutResponse {
 	return r.JSON200
 }
 
 // GetJSON307 returns the response for an HTTP 307 `application/json` response
-func (r PutWebhdfsV1PathResponse) GetJSON307() *string {
+func (r WebhdfsPutResponse) GetJSON307() *string {
 	return r.JSON307
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r PutWebhdfsV1PathResponse) GetJSON400() *RemoteExceptionBody {
+func (r WebhdfsPutResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r PutWebhdfsV1PathResponse) GetJSON403() *RemoteExceptionBody {
+func (r WebhdfsPutResponse) GetJSON403() *RemoteExceptionBody {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r PutWebhdfsV1PathResponse) GetJSON404() *RemoteExceptionBody {
+func (r WebhdfsPutResponse) GetJSON404() *RemoteExceptionBody {
 	return r.JSON404
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
-func (r PutWebhdfsV1PathResponse) GetJSON500() *RemoteExceptionBody {
+func (r WebhdfsPutResponse) GetJSON500() *RemoteExceptionBody {
 	return r.JSON500
 }
 
 // GetBody returns the raw response body bytes
-func (r PutWebhdfsV1PathResponse) GetBody() []byte {
+func (r WebhdfsPutResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r PutWebhdfsV1PathResponse) Status() string {
+func (r WebhdfsPutResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5957,7 +5957,7 @@ func (r PutWebhdfsV1PathResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r PutWebhdfsV1PathResponse) StatusCode() int {
+func (r WebhdfsPutResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5965,605 +5965,605 @@ func (r PutWebhdfsV1PathResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r PutWebhdfsV1PathResponse) ContentType() string {
+func (r WebhdfsPutResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-// GetWithResponse The web UI (HDFS's NameNode UI): overview, datanodes, startup progress, browse the file system
+// UiIndexWithResponse The web UI (HDFS's NameNode UI): overview, datanodes, startup progress, browse the file system
 //
 // An HTML page whose script reads /jmx, /startupProgress and WebHDFS from this service.
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET / (the `Get` operationId).
-func (c *ClientWithResponses) GetWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetResponse, error) {
-	rsp, err := c.Get(ctx, reqEditors...)
+// Corresponds with GET / (the `UiIndex` operationId).
+func (c *ClientWithResponses) UiIndexWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*UiIndexResponse, error) {
+	rsp, err := c.UiIndex(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetResponse(rsp)
+	return ParseUiIndexResponse(rsp)
 }
 
-// PostApiV1AbandonBlockWithBodyWithResponse Drop the last block of a file after a failed pipeline set-up (ClientProtocol.abandonBlock)
+// NativeAbandonBlockWithBodyWithResponse Drop the last block of a file after a failed pipeline set-up (ClientProtocol.abandonBlock)
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /api/v1/abandonBlock (the `PostApiV1AbandonBlock` operationId).
-func (c *ClientWithResponses) PostApiV1AbandonBlockWithBodyWithResponse(ctx context.Context, params *PostApiV1AbandonBlockParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1AbandonBlockResponse, error) {
-	rsp, err := c.PostApiV1AbandonBlockWithBody(ctx, params, contentType, body, reqEditors...)
+// Corresponds with POST /api/v1/abandonBlock (the `NativeAbandonBlock` operationId).
+func (c *ClientWithResponses) NativeAbandonBlockWithBodyWithResponse(ctx context.Context, params *NativeAbandonBlockParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*NativeAbandonBlockResponse, error) {
+	rsp, err := c.NativeAbandonBlockWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePostApiV1AbandonBlockResponse(rsp)
+	return ParseNativeAbandonBlockResponse(rsp)
 }
 
-// PostApiV1AbandonBlockWithResponse Drop the last block of a file after a failed pipeline set-up (ClientProtocol.abandonBlock)
+// NativeAbandonBlockWithResponse Drop the last block of a file after a failed pipeline set-up (ClientProtocol.abandonBlock)
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /api/v1/abandonBlock (the `PostApiV1AbandonBlock` operationId).
-func (c *ClientWithResponses) PostApiV1AbandonBlockWithResponse(ctx context.Context, params *PostApiV1AbandonBlockParams, body PostApiV1AbandonBlockJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1AbandonBlockResponse, error) {
-	rsp, err := c.PostApiV1AbandonBlock(ctx, params, body, reqEditors...)
+// Corresponds with POST /api/v1/abandonBlock (the `NativeAbandonBlock` operationId).
+func (c *ClientWithResponses) NativeAbandonBlockWithResponse(ctx context.Context, params *NativeAbandonBlockParams, body NativeAbandonBlockJSONRequestBody, reqEditors ...RequestEditorFn) (*NativeAbandonBlockResponse, error) {
+	rsp, err := c.NativeAbandonBlock(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePostApiV1AbandonBlockResponse(rsp)
+	return ParseNativeAbandonBlockResponse(rsp)
 }
 
-// PostApiV1AddBlockWithBodyWithResponse Allocate the next block of a file and its pipeline (ClientProtocol.addBlock)
+// NativeAddBlockWithBodyWithResponse Allocate the next block of a file and its pipeline (ClientProtocol.addBlock)
 //
 // previous is the file's current last block with its final length (absent for the first block). The answer lists the datanodes to write to, first node first, chosen by the coordinator's placement policy.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /api/v1/addBlock (the `PostApiV1AddBlock` operationId).
-func (c *ClientWithResponses) PostApiV1AddBlockWithBodyWithResponse(ctx context.Context, params *PostApiV1AddBlockParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1AddBlockResponse, error) {
-	rsp, err := c.PostApiV1AddBlockWithBody(ctx, params, contentType, body, reqEditors...)
+// Corresponds with POST /api/v1/addBlock (the `NativeAddBlock` operationId).
+func (c *ClientWithResponses) NativeAddBlockWithBodyWithResponse(ctx context.Context, params *NativeAddBlockParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*NativeAddBlockResponse, error) {
+	rsp, err := c.NativeAddBlockWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePostApiV1AddBlockResponse(rsp)
+	return ParseNativeAddBlockResponse(rsp)
 }
 
-// PostApiV1AddBlockWithResponse Allocate the next block of a file and its pipeline (ClientProtocol.addBlock)
+// NativeAddBlockWithResponse Allocate the next block of a file and its pipeline (ClientProtocol.addBlock)
 //
 // previous is the file's current last block with its final length (absent for the first block). The answer lists the datanodes to write to, first node first, chosen by the coordinator's placement policy.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /api/v1/addBlock (the `PostApiV1AddBlock` operationId).
-func (c *ClientWithResponses) PostApiV1AddBlockWithResponse(ctx context.Context, params *PostApiV1AddBlockParams, body PostApiV1AddBlockJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1AddBlockResponse, error) {
-	rsp, err := c.PostApiV1AddBlock(ctx, params, body, reqEditors...)
+// Corresponds with POST /api/v1/addBlock (the `NativeAddBlock` operationId).
+func (c *ClientWithResponses) NativeAddBlockWithResponse(ctx context.Context, params *NativeAddBlockParams, body NativeAddBlockJSONRequestBody, reqEditors ...RequestEditorFn) (*NativeAddBlockResponse, error) {
+	rsp, err := c.NativeAddBlock(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePostApiV1AddBlockResponse(rsp)
+	return ParseNativeAddBlockResponse(rsp)
 }
 
-// GetApiV1AdminFsckWithResponse Check the health of a subtree (hdfs fsck)
+// FsckWithResponse Check the health of a subtree (hdfs fsck)
 //
 // A text report as HDFS's fsck prints it: per file (with files=true) its blocks (blocks=true), their locations (locations=true) and racks (racks=true); then the totals (minimally, under-, over- and mis-replicated, missing and corrupt blocks) and the status, HEALTHY or CORRUPT (missing blocks). The X-Granary-Fsck-Status header carries the status too.
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /api/v1/admin/fsck (the `GetApiV1AdminFsck` operationId).
-func (c *ClientWithResponses) GetApiV1AdminFsckWithResponse(ctx context.Context, params *GetApiV1AdminFsckParams, reqEditors ...RequestEditorFn) (*GetApiV1AdminFsckResponse, error) {
-	rsp, err := c.GetApiV1AdminFsck(ctx, params, reqEditors...)
+// Corresponds with GET /api/v1/admin/fsck (the `Fsck` operationId).
+func (c *ClientWithResponses) FsckWithResponse(ctx context.Context, params *FsckParams, reqEditors ...RequestEditorFn) (*FsckResponse, error) {
+	rsp, err := c.Fsck(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetApiV1AdminFsckResponse(rsp)
+	return ParseFsckResponse(rsp)
 }
 
-// PostApiV1AdminRollEditsWithResponse Roll the edit log (dfsadmin -rollEdits)
+// AdminRollEditsWithResponse Roll the edit log (dfsadmin -rollEdits)
 //
 // The edit log is a PostgreSQL table without segment files: every applied edit is made durable and the txid the next segment starts at is returned.
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /api/v1/admin/rollEdits (the `PostApiV1AdminRollEdits` operationId).
-func (c *ClientWithResponses) PostApiV1AdminRollEditsWithResponse(ctx context.Context, params *PostApiV1AdminRollEditsParams, reqEditors ...RequestEditorFn) (*PostApiV1AdminRollEditsResponse, error) {
-	rsp, err := c.PostApiV1AdminRollEdits(ctx, params, reqEditors...)
+// Corresponds with POST /api/v1/admin/rollEdits (the `AdminRollEdits` operationId).
+func (c *ClientWithResponses) AdminRollEditsWithResponse(ctx context.Context, params *AdminRollEditsParams, reqEditors ...RequestEditorFn) (*AdminRollEditsResponse, error) {
+	rsp, err := c.AdminRollEdits(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePostApiV1AdminRollEditsResponse(rsp)
+	return ParseAdminRollEditsResponse(rsp)
 }
 
-// GetApiV1AdminSafemodeWithResponse Safe mode status (dfsadmin -safemode get)
+// AdminSafeModeGetWithResponse Safe mode status (dfsadmin -safemode get)
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /api/v1/admin/safemode (the `GetApiV1AdminSafemode` operationId).
-func (c *ClientWithResponses) GetApiV1AdminSafemodeWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiV1AdminSafemodeResponse, error) {
-	rsp, err := c.GetApiV1AdminSafemode(ctx, reqEditors...)
+// Corresponds with GET /api/v1/admin/safemode (the `AdminSafeModeGet` operationId).
+func (c *ClientWithResponses) AdminSafeModeGetWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AdminSafeModeGetResponse, error) {
+	rsp, err := c.AdminSafeModeGet(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetApiV1AdminSafemodeResponse(rsp)
+	return ParseAdminSafeModeGetResponse(rsp)
 }
 
-// PostApiV1AdminSafemodeActionWithResponse Enter, leave or wait for safe mode (dfsadmin -safemode enter|leave|wait)
+// AdminSafeModeWithResponse Enter, leave or wait for safe mode (dfsadmin -safemode enter|leave|wait)
 //
 // enter and leave need the superuser; wait blocks until safe mode is off (or the timeout, seconds, default 600, passes).
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /api/v1/admin/safemode/{action} (the `PostApiV1AdminSafemodeAction` operationId).
-func (c *ClientWithResponses) PostApiV1AdminSafemodeActionWithResponse(ctx context.Context, action PostApiV1AdminSafemodeActionParamsAction, params *PostApiV1AdminSafemodeActionParams, reqEditors ...RequestEditorFn) (*PostApiV1AdminSafemodeActionResponse, error) {
-	rsp, err := c.PostApiV1AdminSafemodeAction(ctx, action, params, reqEditors...)
+// Corresponds with POST /api/v1/admin/safemode/{action} (the `AdminSafeMode` operationId).
+func (c *ClientWithResponses) AdminSafeModeWithResponse(ctx context.Context, action AdminSafeModeParamsAction, params *AdminSafeModeParams, reqEditors ...RequestEditorFn) (*AdminSafeModeResponse, error) {
+	rsp, err := c.AdminSafeMode(ctx, action, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePostApiV1AdminSafemodeActionResponse(rsp)
+	return ParseAdminSafeModeResponse(rsp)
 }
 
-// PostApiV1AdminSaveNamespaceWithResponse Save the namespace as a new fsimage (dfsadmin -saveNamespace)
+// AdminSaveNamespaceWithResponse Save the namespace as a new fsimage (dfsadmin -saveNamespace)
 //
 // Superuser only, and only in safe mode, as in HDFS.
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /api/v1/admin/saveNamespace (the `PostApiV1AdminSaveNamespace` operationId).
-func (c *ClientWithResponses) PostApiV1AdminSaveNamespaceWithResponse(ctx context.Context, params *PostApiV1AdminSaveNamespaceParams, reqEditors ...RequestEditorFn) (*PostApiV1AdminSaveNamespaceResponse, error) {
-	rsp, err := c.PostApiV1AdminSaveNamespace(ctx, params, reqEditors...)
+// Corresponds with POST /api/v1/admin/saveNamespace (the `AdminSaveNamespace` operationId).
+func (c *ClientWithResponses) AdminSaveNamespaceWithResponse(ctx context.Context, params *AdminSaveNamespaceParams, reqEditors ...RequestEditorFn) (*AdminSaveNamespaceResponse, error) {
+	rsp, err := c.AdminSaveNamespace(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePostApiV1AdminSaveNamespaceResponse(rsp)
+	return ParseAdminSaveNamespaceResponse(rsp)
 }
 
-// PostApiV1AppendWithBodyWithResponse Reopen a closed file for writing (ClientProtocol.append)
+// NativeAppendWithBodyWithResponse Reopen a closed file for writing (ClientProtocol.append)
 //
 // The file is leased to clientName and its last block is returned. When that block is partial the client continues it (updateBlockForPipeline, a block PUT with appendgs/appendlength to the datanodes holding it, updatePipeline); further data goes to new blocks (addBlock with the last block as previous); then complete.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /api/v1/append (the `PostApiV1Append` operationId).
-func (c *ClientWithResponses) PostApiV1AppendWithBodyWithResponse(ctx context.Context, params *PostApiV1AppendParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1AppendResponse, error) {
-	rsp, err := c.PostApiV1AppendWithBody(ctx, params, contentType, body, reqEditors...)
+// Corresponds with POST /api/v1/append (the `NativeAppend` operationId).
+func (c *ClientWithResponses) NativeAppendWithBodyWithResponse(ctx context.Context, params *NativeAppendParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*NativeAppendResponse, error) {
+	rsp, err := c.NativeAppendWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePostApiV1AppendResponse(rsp)
+	return ParseNativeAppendResponse(rsp)
 }
 
-// PostApiV1AppendWithResponse Reopen a closed file for writing (ClientProtocol.append)
+// NativeAppendWithResponse Reopen a closed file for writing (ClientProtocol.append)
 //
 // The file is leased to clientName and its last block is returned. When that block is partial the client continues it (updateBlockForPipeline, a block PUT with appendgs/appendlength to the datanodes holding it, updatePipeline); further data goes to new blocks (addBlock with the last block as previous); then complete.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /api/v1/append (the `PostApiV1Append` operationId).
-func (c *ClientWithResponses) PostApiV1AppendWithResponse(ctx context.Context, params *PostApiV1AppendParams, body PostApiV1AppendJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1AppendResponse, error) {
-	rsp, err := c.PostApiV1Append(ctx, params, body, reqEditors...)
+// Corresponds with POST /api/v1/append (the `NativeAppend` operationId).
+func (c *ClientWithResponses) NativeAppendWithResponse(ctx context.Context, params *NativeAppendParams, body NativeAppendJSONRequestBody, reqEditors ...RequestEditorFn) (*NativeAppendResponse, error) {
+	rsp, err := c.NativeAppend(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePostApiV1AppendResponse(rsp)
+	return ParseNativeAppendResponse(rsp)
 }
 
-// GetApiV1BlockLocationsWithResponse Where a file's blocks are (ClientProtocol.getBlockLocations)
+// NativeBlockLocationsWithResponse Where a file's blocks are (ClientProtocol.getBlockLocations)
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /api/v1/blockLocations (the `GetApiV1BlockLocations` operationId).
-func (c *ClientWithResponses) GetApiV1BlockLocationsWithResponse(ctx context.Context, params *GetApiV1BlockLocationsParams, reqEditors ...RequestEditorFn) (*GetApiV1BlockLocationsResponse, error) {
-	rsp, err := c.GetApiV1BlockLocations(ctx, params, reqEditors...)
+// Corresponds with GET /api/v1/blockLocations (the `NativeBlockLocations` operationId).
+func (c *ClientWithResponses) NativeBlockLocationsWithResponse(ctx context.Context, params *NativeBlockLocationsParams, reqEditors ...RequestEditorFn) (*NativeBlockLocationsResponse, error) {
+	rsp, err := c.NativeBlockLocations(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetApiV1BlockLocationsResponse(rsp)
+	return ParseNativeBlockLocationsResponse(rsp)
 }
 
-// PostApiV1CompleteWithBodyWithResponse Complete (close) a file under construction (ClientProtocol.complete)
+// NativeCompleteWithBodyWithResponse Complete (close) a file under construction (ClientProtocol.complete)
 //
 // Answers {"boolean": false} while the last block has fewer than replication.min reported replicas; the client retries, as with HDFS.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /api/v1/complete (the `PostApiV1Complete` operationId).
-func (c *ClientWithResponses) PostApiV1CompleteWithBodyWithResponse(ctx context.Context, params *PostApiV1CompleteParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1CompleteResponse, error) {
-	rsp, err := c.PostApiV1CompleteWithBody(ctx, params, contentType, body, reqEditors...)
+// Corresponds with POST /api/v1/complete (the `NativeComplete` operationId).
+func (c *ClientWithResponses) NativeCompleteWithBodyWithResponse(ctx context.Context, params *NativeCompleteParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*NativeCompleteResponse, error) {
+	rsp, err := c.NativeCompleteWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePostApiV1CompleteResponse(rsp)
+	return ParseNativeCompleteResponse(rsp)
 }
 
-// PostApiV1CompleteWithResponse Complete (close) a file under construction (ClientProtocol.complete)
+// NativeCompleteWithResponse Complete (close) a file under construction (ClientProtocol.complete)
 //
 // Answers {"boolean": false} while the last block has fewer than replication.min reported replicas; the client retries, as with HDFS.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /api/v1/complete (the `PostApiV1Complete` operationId).
-func (c *ClientWithResponses) PostApiV1CompleteWithResponse(ctx context.Context, params *PostApiV1CompleteParams, body PostApiV1CompleteJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1CompleteResponse, error) {
-	rsp, err := c.PostApiV1Complete(ctx, params, body, reqEditors...)
+// Corresponds with POST /api/v1/complete (the `NativeComplete` operationId).
+func (c *ClientWithResponses) NativeCompleteWithResponse(ctx context.Context, params *NativeCompleteParams, body NativeCompleteJSONRequestBody, reqEditors ...RequestEditorFn) (*NativeCompleteResponse, error) {
+	rsp, err := c.NativeComplete(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePostApiV1CompleteResponse(rsp)
+	return ParseNativeCompleteResponse(rsp)
 }
 
-// PostApiV1CreateWithBodyWithResponse Create a file under construction (ClientProtocol.create)
+// NativeCreateWithBodyWithResponse Create a file under construction (ClientProtocol.create)
 //
 // The file is leased to clientName until complete. Parents are created when createParent is set. With firstBlock the answer also carries the first block and its pipeline, allocated in the same commit; it is absent when no block could be allocated (the client's addBlock then reports why).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /api/v1/create (the `PostApiV1Create` operationId).
-func (c *ClientWithResponses) PostApiV1CreateWithBodyWithResponse(ctx context.Context, params *PostApiV1CreateParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1CreateResponse, error) {
-	rsp, err := c.PostApiV1CreateWithBody(ctx, params, contentType, body, reqEditors...)
+// Corresponds with POST /api/v1/create (the `NativeCreate` operationId).
+func (c *ClientWithResponses) NativeCreateWithBodyWithResponse(ctx context.Context, params *NativeCreateParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*NativeCreateResponse, error) {
+	rsp, err := c.NativeCreateWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePostApiV1CreateResponse(rsp)
+	return ParseNativeCreateResponse(rsp)
 }
 
-// PostApiV1CreateWithResponse Create a file under construction (ClientProtocol.create)
+// NativeCreateWithResponse Create a file under construction (ClientProtocol.create)
 //
 // The file is leased to clientName until complete. Parents are created when createParent is set. With firstBlock the answer also carries the first block and its pipeline, allocated in the same commit; it is absent when no block could be allocated (the client's addBlock then reports why).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /api/v1/create (the `PostApiV1Create` operationId).
-func (c *ClientWithResponses) PostApiV1CreateWithResponse(ctx context.Context, params *PostApiV1CreateParams, body PostApiV1CreateJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1CreateResponse, error) {
-	rsp, err := c.PostApiV1Create(ctx, params, body, reqEditors...)
+// Corresponds with POST /api/v1/create (the `NativeCreate` operationId).
+func (c *ClientWithResponses) NativeCreateWithResponse(ctx context.Context, params *NativeCreateParams, body NativeCreateJSONRequestBody, reqEditors ...RequestEditorFn) (*NativeCreateResponse, error) {
+	rsp, err := c.NativeCreate(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePostApiV1CreateResponse(rsp)
+	return ParseNativeCreateResponse(rsp)
 }
 
-// PostApiV1GetAdditionalDatanodeWithBodyWithResponse Datanodes to add to the pipeline of the last block after others failed (ClientProtocol.getAdditionalDatanode)
+// NativeGetAdditionalDatanodeWithBodyWithResponse Datanodes to add to the pipeline of the last block after others failed (ClientProtocol.getAdditionalDatanode)
 //
 // Chosen by the coordinator's placement policy among the datanodes neither existing nor excluded. The answer's locations are the added datanodes only.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /api/v1/getAdditionalDatanode (the `PostApiV1GetAdditionalDatanode` operationId).
-func (c *ClientWithResponses) PostApiV1GetAdditionalDatanodeWithBodyWithResponse(ctx context.Context, params *PostApiV1GetAdditionalDatanodeParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1GetAdditionalDatanodeResponse, error) {
-	rsp, err := c.PostApiV1GetAdditionalDatanodeWithBody(ctx, params, contentType, body, reqEditors...)
+// Corresponds with POST /api/v1/getAdditionalDatanode (the `NativeGetAdditionalDatanode` operationId).
+func (c *ClientWithResponses) NativeGetAdditionalDatanodeWithBodyWithResponse(ctx context.Context, params *NativeGetAdditionalDatanodeParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*NativeGetAdditionalDatanodeResponse, error) {
+	rsp, err := c.NativeGetAdditionalDatanodeWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePostApiV1GetAdditionalDatanodeResponse(rsp)
+	return ParseNativeGetAdditionalDatanodeResponse(rsp)
 }
 
-// PostApiV1GetAdditionalDatanodeWithResponse Datanodes to add to the pipeline of the last block after others failed (ClientProtocol.getAdditionalDatanode)
+// NativeGetAdditionalDatanodeWithResponse Datanodes to add to the pipeline of the last block after others failed (ClientProtocol.getAdditionalDatanode)
 //
 // Chosen by the coordinator's placement policy among the datanodes neither existing nor excluded. The answer's locations are the added datanodes only.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /api/v1/getAdditionalDatanode (the `PostApiV1GetAdditionalDatanode` operationId).
-func (c *ClientWithResponses) PostApiV1GetAdditionalDatanodeWithResponse(ctx context.Context, params *PostApiV1GetAdditionalDatanodeParams, body PostApiV1GetAdditionalDatanodeJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1GetAdditionalDatanodeResponse, error) {
-	rsp, err := c.PostApiV1GetAdditionalDatanode(ctx, params, body, reqEditors...)
+// Corresponds with POST /api/v1/getAdditionalDatanode (the `NativeGetAdditionalDatanode` operationId).
+func (c *ClientWithResponses) NativeGetAdditionalDatanodeWithResponse(ctx context.Context, params *NativeGetAdditionalDatanodeParams, body NativeGetAdditionalDatanodeJSONRequestBody, reqEditors ...RequestEditorFn) (*NativeGetAdditionalDatanodeResponse, error) {
+	rsp, err := c.NativeGetAdditionalDatanode(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePostApiV1GetAdditionalDatanodeResponse(rsp)
+	return ParseNativeGetAdditionalDatanodeResponse(rsp)
 }
 
-// PostApiV1RenewLeaseWithBodyWithResponse Renew a client's lease on all its open files (ClientProtocol.renewLease)
+// NativeRenewLeaseWithBodyWithResponse Renew a client's lease on all its open files (ClientProtocol.renewLease)
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /api/v1/renewLease (the `PostApiV1RenewLease` operationId).
-func (c *ClientWithResponses) PostApiV1RenewLeaseWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1RenewLeaseResponse, error) {
-	rsp, err := c.PostApiV1RenewLeaseWithBody(ctx, contentType, body, reqEditors...)
+// Corresponds with POST /api/v1/renewLease (the `NativeRenewLease` operationId).
+func (c *ClientWithResponses) NativeRenewLeaseWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*NativeRenewLeaseResponse, error) {
+	rsp, err := c.NativeRenewLeaseWithBody(ctx, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePostApiV1RenewLeaseResponse(rsp)
+	return ParseNativeRenewLeaseResponse(rsp)
 }
 
-// PostApiV1RenewLeaseWithResponse Renew a client's lease on all its open files (ClientProtocol.renewLease)
+// NativeRenewLeaseWithResponse Renew a client's lease on all its open files (ClientProtocol.renewLease)
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /api/v1/renewLease (the `PostApiV1RenewLease` operationId).
-func (c *ClientWithResponses) PostApiV1RenewLeaseWithResponse(ctx context.Context, body PostApiV1RenewLeaseJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1RenewLeaseResponse, error) {
-	rsp, err := c.PostApiV1RenewLease(ctx, body, reqEditors...)
+// Corresponds with POST /api/v1/renewLease (the `NativeRenewLease` operationId).
+func (c *ClientWithResponses) NativeRenewLeaseWithResponse(ctx context.Context, body NativeRenewLeaseJSONRequestBody, reqEditors ...RequestEditorFn) (*NativeRenewLeaseResponse, error) {
+	rsp, err := c.NativeRenewLease(ctx, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePostApiV1RenewLeaseResponse(rsp)
+	return ParseNativeRenewLeaseResponse(rsp)
 }
 
-// PostApiV1ReportBadBlocksWithBodyWithResponse Report replicas a reader found corrupt (ClientProtocol.reportBadBlocks)
+// NativeReportBadBlocksWithBodyWithResponse Report replicas a reader found corrupt (ClientProtocol.reportBadBlocks)
 //
 // The coordinator stops offering them at once and deletes them once their blocks have enough good replicas, as for a datanode's report.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /api/v1/reportBadBlocks (the `PostApiV1ReportBadBlocks` operationId).
-func (c *ClientWithResponses) PostApiV1ReportBadBlocksWithBodyWithResponse(ctx context.Context, params *PostApiV1ReportBadBlocksParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1ReportBadBlocksResponse, error) {
-	rsp, err := c.PostApiV1ReportBadBlocksWithBody(ctx, params, contentType, body, reqEditors...)
+// Corresponds with POST /api/v1/reportBadBlocks (the `NativeReportBadBlocks` operationId).
+func (c *ClientWithResponses) NativeReportBadBlocksWithBodyWithResponse(ctx context.Context, params *NativeReportBadBlocksParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*NativeReportBadBlocksResponse, error) {
+	rsp, err := c.NativeReportBadBlocksWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePostApiV1ReportBadBlocksResponse(rsp)
+	return ParseNativeReportBadBlocksResponse(rsp)
 }
 
-// PostApiV1ReportBadBlocksWithResponse Report replicas a reader found corrupt (ClientProtocol.reportBadBlocks)
+// NativeReportBadBlocksWithResponse Report replicas a reader found corrupt (ClientProtocol.reportBadBlocks)
 //
 // The coordinator stops offering them at once and deletes them once their blocks have enough good replicas, as for a datanode's report.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /api/v1/reportBadBlocks (the `PostApiV1ReportBadBlocks` operationId).
-func (c *ClientWithResponses) PostApiV1ReportBadBlocksWithResponse(ctx context.Context, params *PostApiV1ReportBadBlocksParams, body PostApiV1ReportBadBlocksJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1ReportBadBlocksResponse, error) {
-	rsp, err := c.PostApiV1ReportBadBlocks(ctx, params, body, reqEditors...)
+// Corresponds with POST /api/v1/reportBadBlocks (the `NativeReportBadBlocks` operationId).
+func (c *ClientWithResponses) NativeReportBadBlocksWithResponse(ctx context.Context, params *NativeReportBadBlocksParams, body NativeReportBadBlocksJSONRequestBody, reqEditors ...RequestEditorFn) (*NativeReportBadBlocksResponse, error) {
+	rsp, err := c.NativeReportBadBlocks(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePostApiV1ReportBadBlocksResponse(rsp)
+	return ParseNativeReportBadBlocksResponse(rsp)
 }
 
-// PostApiV1UpdateBlockForPipelineWithBodyWithResponse A new generation stamp for the last block after its pipeline failed (ClientProtocol.updateBlockForPipeline)
+// NativeUpdateBlockForPipelineWithBodyWithResponse A new generation stamp for the last block after its pipeline failed (ClientProtocol.updateBlockForPipeline)
 //
 // The client then writes the block to the surviving datanodes under the new stamp and records it with updatePipeline; replicas left on failed datanodes keep the old stamp and are deleted as stale.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /api/v1/updateBlockForPipeline (the `PostApiV1UpdateBlockForPipeline` operationId).
-func (c *ClientWithResponses) PostApiV1UpdateBlockForPipelineWithBodyWithResponse(ctx context.Context, params *PostApiV1UpdateBlockForPipelineParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1UpdateBlockForPipelineResponse, error) {
-	rsp, err := c.PostApiV1UpdateBlockForPipelineWithBody(ctx, params, contentType, body, reqEditors...)
+// Corresponds with POST /api/v1/updateBlockForPipeline (the `NativeUpdateBlockForPipeline` operationId).
+func (c *ClientWithResponses) NativeUpdateBlockForPipelineWithBodyWithResponse(ctx context.Context, params *NativeUpdateBlockForPipelineParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*NativeUpdateBlockForPipelineResponse, error) {
+	rsp, err := c.NativeUpdateBlockForPipelineWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePostApiV1UpdateBlockForPipelineResponse(rsp)
+	return ParseNativeUpdateBlockForPipelineResponse(rsp)
 }
 
-// PostApiV1UpdateBlockForPipelineWithResponse A new generation stamp for the last block after its pipeline failed (ClientProtocol.updateBlockForPipeline)
+// NativeUpdateBlockForPipelineWithResponse A new generation stamp for the last block after its pipeline failed (ClientProtocol.updateBlockForPipeline)
 //
 // The client then writes the block to the surviving datanodes under the new stamp and records it with updatePipeline; replicas left on failed datanodes keep the old stamp and are deleted as stale.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /api/v1/updateBlockForPipeline (the `PostApiV1UpdateBlockForPipeline` operationId).
-func (c *ClientWithResponses) PostApiV1UpdateBlockForPipelineWithResponse(ctx context.Context, params *PostApiV1UpdateBlockForPipelineParams, body PostApiV1UpdateBlockForPipelineJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1UpdateBlockForPipelineResponse, error) {
-	rsp, err := c.PostApiV1UpdateBlockForPipeline(ctx, params, body, reqEditors...)
+// Corresponds with POST /api/v1/updateBlockForPipeline (the `NativeUpdateBlockForPipeline` operationId).
+func (c *ClientWithResponses) NativeUpdateBlockForPipelineWithResponse(ctx context.Context, params *NativeUpdateBlockForPipelineParams, body NativeUpdateBlockForPipelineJSONRequestBody, reqEditors ...RequestEditorFn) (*NativeUpdateBlockForPipelineResponse, error) {
+	rsp, err := c.NativeUpdateBlockForPipeline(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePostApiV1UpdateBlockForPipelineResponse(rsp)
+	return ParseNativeUpdateBlockForPipelineResponse(rsp)
 }
 
-// PostApiV1UpdatePipelineWithBodyWithResponse Record the last block's new generation stamp and length once the surviving pipeline holds it (ClientProtocol.updatePipeline)
+// NativeUpdatePipelineWithBodyWithResponse Record the last block's new generation stamp and length once the surviving pipeline holds it (ClientProtocol.updatePipeline)
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /api/v1/updatePipeline (the `PostApiV1UpdatePipeline` operationId).
-func (c *ClientWithResponses) PostApiV1UpdatePipelineWithBodyWithResponse(ctx context.Context, params *PostApiV1UpdatePipelineParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1UpdatePipelineResponse, error) {
-	rsp, err := c.PostApiV1UpdatePipelineWithBody(ctx, params, contentType, body, reqEditors...)
+// Corresponds with POST /api/v1/updatePipeline (the `NativeUpdatePipeline` operationId).
+func (c *ClientWithResponses) NativeUpdatePipelineWithBodyWithResponse(ctx context.Context, params *NativeUpdatePipelineParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*NativeUpdatePipelineResponse, error) {
+	rsp, err := c.NativeUpdatePipelineWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePostApiV1UpdatePipelineResponse(rsp)
+	return ParseNativeUpdatePipelineResponse(rsp)
 }
 
-// PostApiV1UpdatePipelineWithResponse Record the last block's new generation stamp and length once the surviving pipeline holds it (ClientProtocol.updatePipeline)
+// NativeUpdatePipelineWithResponse Record the last block's new generation stamp and length once the surviving pipeline holds it (ClientProtocol.updatePipeline)
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /api/v1/updatePipeline (the `PostApiV1UpdatePipeline` operationId).
-func (c *ClientWithResponses) PostApiV1UpdatePipelineWithResponse(ctx context.Context, params *PostApiV1UpdatePipelineParams, body PostApiV1UpdatePipelineJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1UpdatePipelineResponse, error) {
-	rsp, err := c.PostApiV1UpdatePipeline(ctx, params, body, reqEditors...)
+// Corresponds with POST /api/v1/updatePipeline (the `NativeUpdatePipeline` operationId).
+func (c *ClientWithResponses) NativeUpdatePipelineWithResponse(ctx context.Context, params *NativeUpdatePipelineParams, body NativeUpdatePipelineJSONRequestBody, reqEditors ...RequestEditorFn) (*NativeUpdatePipelineResponse, error) {
+	rsp, err := c.NativeUpdatePipeline(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePostApiV1UpdatePipelineResponse(rsp)
+	return ParseNativeUpdatePipelineResponse(rsp)
 }
 
-// GetDocsWithResponse Swagger UI for this service's OpenAPI 3 contract
+// DocsWithResponse Swagger UI for this service's OpenAPI 3 contract
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /docs (the `GetDocs` operationId).
-func (c *ClientWithResponses) GetDocsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetDocsResponse, error) {
-	rsp, err := c.GetDocs(ctx, reqEditors...)
+// Corresponds with GET /docs (the `Docs` operationId).
+func (c *ClientWithResponses) DocsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*DocsResponse, error) {
+	rsp, err := c.Docs(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetDocsResponse(rsp)
+	return ParseDocsResponse(rsp)
 }
 
-// GetHealthzWithResponse Liveness: the process serves HTTP
+// HealthzWithResponse Liveness: the process serves HTTP
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /healthz (the `GetHealthz` operationId).
-func (c *ClientWithResponses) GetHealthzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetHealthzResponse, error) {
-	rsp, err := c.GetHealthz(ctx, reqEditors...)
+// Corresponds with GET /healthz (the `Healthz` operationId).
+func (c *ClientWithResponses) HealthzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*HealthzResponse, error) {
+	rsp, err := c.Healthz(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetHealthzResponse(rsp)
+	return ParseHealthzResponse(rsp)
 }
 
-// GetJmxWithResponse NameNode JMX beans (HDFS's /jmx servlet)
+// JmxWithResponse NameNode JMX beans (HDFS's /jmx servlet)
 //
 // The beans HDFS's web UI reads: NameNodeInfo, FSNamesystemState, FSNamesystem and NameNodeStatus, with HDFS's attribute names. qry is a JMX object-name pattern ("Hadoop:service=NameNode,name=NameNodeInfo", "Hadoop:service=NameNode,*", "Hadoop:*"); a pattern matching nothing answers {"beans":[]}. Datanode figures come from the coordinator.
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /jmx (the `GetJmx` operationId).
-func (c *ClientWithResponses) GetJmxWithResponse(ctx context.Context, params *GetJmxParams, reqEditors ...RequestEditorFn) (*GetJmxResponse, error) {
-	rsp, err := c.GetJmx(ctx, params, reqEditors...)
+// Corresponds with GET /jmx (the `Jmx` operationId).
+func (c *ClientWithResponses) JmxWithResponse(ctx context.Context, params *JmxParams, reqEditors ...RequestEditorFn) (*JmxResponse, error) {
+	rsp, err := c.Jmx(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetJmxResponse(rsp)
+	return ParseJmxResponse(rsp)
 }
 
-// GetMetricsWithResponse Prometheus metrics
+// MetricsHandlerWithResponse Prometheus metrics
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /metrics (the `GetMetrics` operationId).
-func (c *ClientWithResponses) GetMetricsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMetricsResponse, error) {
-	rsp, err := c.GetMetrics(ctx, reqEditors...)
+// Corresponds with GET /metrics (the `MetricsHandler` operationId).
+func (c *ClientWithResponses) MetricsHandlerWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*MetricsHandlerResponse, error) {
+	rsp, err := c.MetricsHandler(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetMetricsResponse(rsp)
+	return ParseMetricsHandlerResponse(rsp)
 }
 
-// GetOpenapiJsonWithResponse This service's API contract (OpenAPI 3.0, JSON)
+// OpenapiJSONWithResponse This service's API contract (OpenAPI 3.0, JSON)
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /openapi.json (the `GetOpenapiJson` operationId).
-func (c *ClientWithResponses) GetOpenapiJsonWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetOpenapiJsonResponse, error) {
-	rsp, err := c.GetOpenapiJson(ctx, reqEditors...)
+// Corresponds with GET /openapi.json (the `OpenapiJSON` operationId).
+func (c *ClientWithResponses) OpenapiJSONWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*OpenapiJSONResponse, error) {
+	rsp, err := c.OpenapiJSON(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetOpenapiJsonResponse(rsp)
+	return ParseOpenapiJSONResponse(rsp)
 }
 
-// GetOpenapiYamlWithResponse This service's API contract (OpenAPI 3.0, YAML)
+// OpenapiYAMLWithResponse This service's API contract (OpenAPI 3.0, YAML)
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /openapi.yaml (the `GetOpenapiYaml` operationId).
-func (c *ClientWithResponses) GetOpenapiYamlWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetOpenapiYamlResponse, error) {
-	rsp, err := c.GetOpenapiYaml(ctx, reqEditors...)
+// Corresponds with GET /openapi.yaml (the `OpenapiYAML` operationId).
+func (c *ClientWithResponses) OpenapiYAMLWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*OpenapiYAMLResponse, error) {
+	rsp, err := c.OpenapiYAML(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetOpenapiYamlResponse(rsp)
+	return ParseOpenapiYAMLResponse(rsp)
 }
 
-// GetReadyzWithResponse Readiness: the namespace is loaded and the edit log commits
+// ReadyzWithResponse Readiness: the namespace is loaded and the edit log commits
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /readyz (the `GetReadyz` operationId).
-func (c *ClientWithResponses) GetReadyzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadyzResponse, error) {
-	rsp, err := c.GetReadyz(ctx, reqEditors...)
+// Corresponds with GET /readyz (the `Readyz` operationId).
+func (c *ClientWithResponses) ReadyzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ReadyzResponse, error) {
+	rsp, err := c.Readyz(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetReadyzResponse(rsp)
+	return ParseReadyzResponse(rsp)
 }
 
-// GetStartupProgressWithResponse Start-up progress
+// StartupProgressWithResponse Start-up progress
 //
 // The four start-up phases (LoadingFsImage, LoadingEdits, SavingCheckpoint, SafeMode) with counts and percent; served while the namespace loads.
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /startupProgress (the `GetStartupProgress` operationId).
-func (c *ClientWithResponses) GetStartupProgressWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetStartupProgressResponse, error) {
-	rsp, err := c.GetStartupProgress(ctx, reqEditors...)
+// Corresponds with GET /startupProgress (the `StartupProgress` operationId).
+func (c *ClientWithResponses) StartupProgressWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*StartupProgressResponse, error) {
+	rsp, err := c.StartupProgress(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetStartupProgressResponse(rsp)
+	return ParseStartupProgressResponse(rsp)
 }
 
-// GetSwaggerJsonWithResponse This service's API contract (Swagger 2.0)
+// SwaggerJSONWithResponse This service's API contract (Swagger 2.0)
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /swagger.json (the `GetSwaggerJson` operationId).
-func (c *ClientWithResponses) GetSwaggerJsonWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetSwaggerJsonResponse, error) {
-	rsp, err := c.GetSwaggerJson(ctx, reqEditors...)
+// Corresponds with GET /swagger.json (the `SwaggerJSON` operationId).
+func (c *ClientWithResponses) SwaggerJSONWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*SwaggerJSONResponse, error) {
+	rsp, err := c.SwaggerJSON(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetSwaggerJsonResponse(rsp)
+	return ParseSwaggerJSONResponse(rsp)
 }
 
-// GetUiFileWithResponse A static asset of the web UI
+// UiAssetWithResponse A static asset of the web UI
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /ui/{file} (the `GetUiFile` operationId).
-func (c *ClientWithResponses) GetUiFileWithResponse(ctx context.Context, file GetUiFileParamsFile, reqEditors ...RequestEditorFn) (*GetUiFileResponse, error) {
-	rsp, err := c.GetUiFile(ctx, file, reqEditors...)
+// Corresponds with GET /ui/{file} (the `UiAsset` operationId).
+func (c *ClientWithResponses) UiAssetWithResponse(ctx context.Context, file UiAssetParamsFile, reqEditors ...RequestEditorFn) (*UiAssetResponse, error) {
+	rsp, err := c.UiAsset(ctx, file, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetUiFileResponse(rsp)
+	return ParseUiAssetResponse(rsp)
 }
 
-// DeleteWebhdfsV1PathWithResponse WebHDFS DELETE
+// WebhdfsDeleteWithResponse WebHDFS DELETE
 //
 // Deletes a path; a non-empty directory only with recursive=true. A missing path answers {"boolean": false}.
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with DELETE /webhdfs/v1/{path} (the `DeleteWebhdfsV1Path` operationId).
-func (c *ClientWithResponses) DeleteWebhdfsV1PathWithResponse(ctx context.Context, path string, params *DeleteWebhdfsV1PathParams, reqEditors ...RequestEditorFn) (*DeleteWebhdfsV1PathResponse, error) {
-	rsp, err := c.DeleteWebhdfsV1Path(ctx, path, params, reqEditors...)
+// Corresponds with DELETE /webhdfs/v1/{path} (the `WebhdfsDelete` operationId).
+func (c *ClientWithResponses) WebhdfsDeleteWithResponse(ctx context.Context, path string, params *WebhdfsDeleteParams, reqEditors ...RequestEditorFn) (*WebhdfsDeleteResponse, error) {
+	rsp, err := c.WebhdfsDelete(ctx, path, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseDeleteWebhdfsV1PathResponse(rsp)
+	return ParseWebhdfsDeleteResponse(rsp)
 }
 
-// GetWebhdfsV1PathWithResponse WebHDFS namespace operations (GET)
+// WebhdfsGetWithResponse WebHDFS namespace operations (GET)
 //
 // GETFILESTATUS, LISTSTATUS, LISTSTATUS_BATCH, GETCONTENTSUMMARY, GETQUOTAUSAGE, GETHOMEDIRECTORY, GETTRASHROOT, GETSERVERDEFAULTS. Answers are HDFS's JSON objects; errors are RemoteException bodies with HDFS's status mapping.
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /webhdfs/v1/{path} (the `GetWebhdfsV1Path` operationId).
-func (c *ClientWithResponses) GetWebhdfsV1PathWithResponse(ctx context.Context, path string, params *GetWebhdfsV1PathParams, reqEditors ...RequestEditorFn) (*GetWebhdfsV1PathResponse, error) {
-	rsp, err := c.GetWebhdfsV1Path(ctx, path, params, reqEditors...)
+// Corresponds with GET /webhdfs/v1/{path} (the `WebhdfsGet` operationId).
+func (c *ClientWithResponses) WebhdfsGetWithResponse(ctx context.Context, path string, params *WebhdfsGetParams, reqEditors ...RequestEditorFn) (*WebhdfsGetResponse, error) {
+	rsp, err := c.WebhdfsGet(ctx, path, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetWebhdfsV1PathResponse(rsp)
+	return ParseWebhdfsGetResponse(rsp)
 }
 
-// PostWebhdfsV1PathWithResponse WebHDFS POST operations
+// WebhdfsPostWithResponse WebHDFS POST operations
 //
 // APPEND answers 307 to the datanode holding the file's last block; CONCAT (sources=comma list) answers 200 with an empty body; TRUNCATE (newlength) answers {"boolean": true} when the new length is on a block boundary (or the file's length) and {"boolean": false} when a block was cut, as HDFS, whose client then waits for the file to be closed; here the cut block is rewritten before the answer, so the file is already closed.
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /webhdfs/v1/{path} (the `PostWebhdfsV1Path` operationId).
-func (c *ClientWithResponses) PostWebhdfsV1PathWithResponse(ctx context.Context, path string, params *PostWebhdfsV1PathParams, reqEditors ...RequestEditorFn) (*PostWebhdfsV1PathResponse, error) {
-	rsp, err := c.PostWebhdfsV1Path(ctx, path, params, reqEditors...)
+// Corresponds with POST /webhdfs/v1/{path} (the `WebhdfsPost` operationId).
+func (c *ClientWithResponses) WebhdfsPostWithResponse(ctx context.Context, path string, params *WebhdfsPostParams, reqEditors ...RequestEditorFn) (*WebhdfsPostResponse, error) {
+	rsp, err := c.WebhdfsPost(ctx, path, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePostWebhdfsV1PathResponse(rsp)
+	return ParseWebhdfsPostResponse(rsp)
 }
 
-// PutWebhdfsV1PathWithResponse WebHDFS namespace operations (PUT)
+// WebhdfsPutWithResponse WebHDFS namespace operations (PUT)
 //
 // MKDIRS, RENAME, SETPERMISSION, SETOWNER, SETTIMES, SETREPLICATION, SETQUOTA. MKDIRS, RENAME and SETREPLICATION answer {"boolean": ...}; the setters answer 200 with an empty body.
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with PUT /webhdfs/v1/{path} (the `PutWebhdfsV1Path` operationId).
-func (c *ClientWithResponses) PutWebhdfsV1PathWithResponse(ctx context.Context, path string, params *PutWebhdfsV1PathParams, reqEditors ...RequestEditorFn) (*PutWebhdfsV1PathResponse, error) {
-	rsp, err := c.PutWebhdfsV1Path(ctx, path, params, reqEditors...)
+// Corresponds with PUT /webhdfs/v1/{path} (the `WebhdfsPut` operationId).
+func (c *ClientWithResponses) WebhdfsPutWithResponse(ctx context.Context, path string, params *WebhdfsPutParams, reqEditors ...RequestEditorFn) (*WebhdfsPutResponse, error) {
+	rsp, err := c.WebhdfsPut(ctx, path, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePutWebhdfsV1PathResponse(rsp)
+	return ParseWebhdfsPutResponse(rsp)
 }
 
-// ParseGetResponse parses an HTTP response from a GetWithResponse call
-func ParseGetResponse(rsp *http.Response) (*GetResponse, error) {
+// ParseUiIndexResponse parses an HTTP response from a UiIndexWithResponse call
+func ParseUiIndexResponse(rsp *http.Response) (*UiIndexResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetResponse{
+	response := &UiIndexResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -6571,15 +6571,15 @@ func ParseGetResponse(rsp *http.Response) (*GetResponse, error) {
 	return response, nil
 }
 
-// ParsePostApiV1AbandonBlockResponse parses an HTTP response from a PostApiV1AbandonBlockWithResponse call
-func ParsePostApiV1AbandonBlockResponse(rsp *http.Response) (*PostApiV1AbandonBlockResponse, error) {
+// ParseNativeAbandonBlockResponse parses an HTTP response from a NativeAbandonBlockWithResponse call
+func ParseNativeAbandonBlockResponse(rsp *http.Response) (*NativeAbandonBlockResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &PostApiV1AbandonBlockResponse{
+	response := &NativeAbandonBlockResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -6618,15 +6618,15 @@ func ParsePostApiV1AbandonBlockResponse(rsp *http.Response) (*PostApiV1AbandonBl
 	return response, nil
 }
 
-// ParsePostApiV1AddBlockResponse parses an HTTP response from a PostApiV1AddBlockWithResponse call
-func ParsePostApiV1AddBlockResponse(rsp *http.Response) (*PostApiV1AddBlockResponse, error) {
+// ParseNativeAddBlockResponse parses an HTTP response from a NativeAddBlockWithResponse call
+func ParseNativeAddBlockResponse(rsp *http.Response) (*NativeAddBlockResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &PostApiV1AddBlockResponse{
+	response := &NativeAddBlockResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -6665,15 +6665,15 @@ func ParsePostApiV1AddBlockResponse(rsp *http.Response) (*PostApiV1AddBlockRespo
 	return response, nil
 }
 
-// ParseGetApiV1AdminFsckResponse parses an HTTP response from a GetApiV1AdminFsckWithResponse call
-func ParseGetApiV1AdminFsckResponse(rsp *http.Response) (*GetApiV1AdminFsckResponse, error) {
+// ParseFsckResponse parses an HTTP response from a FsckWithResponse call
+func ParseFsckResponse(rsp *http.Response) (*FsckResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetApiV1AdminFsckResponse{
+	response := &FsckResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -6681,15 +6681,15 @@ func ParseGetApiV1AdminFsckResponse(rsp *http.Response) (*GetApiV1AdminFsckRespo
 	return response, nil
 }
 
-// ParsePostApiV1AdminRollEditsResponse parses an HTTP response from a PostApiV1AdminRollEditsWithResponse call
-func ParsePostApiV1AdminRollEditsResponse(rsp *http.Response) (*PostApiV1AdminRollEditsResponse, error) {
+// ParseAdminRollEditsResponse parses an HTTP response from a AdminRollEditsWithResponse call
+func ParseAdminRollEditsResponse(rsp *http.Response) (*AdminRollEditsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &PostApiV1AdminRollEditsResponse{
+	response := &AdminRollEditsResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -6714,15 +6714,15 @@ func ParsePostApiV1AdminRollEditsResponse(rsp *http.Response) (*PostApiV1AdminRo
 	return response, nil
 }
 
-// ParseGetApiV1AdminSafemodeResponse parses an HTTP response from a GetApiV1AdminSafemodeWithResponse call
-func ParseGetApiV1AdminSafemodeResponse(rsp *http.Response) (*GetApiV1AdminSafemodeResponse, error) {
+// ParseAdminSafeModeGetResponse parses an HTTP response from a AdminSafeModeGetWithResponse call
+func ParseAdminSafeModeGetResponse(rsp *http.Response) (*AdminSafeModeGetResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetApiV1AdminSafemodeResponse{
+	response := &AdminSafeModeGetResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -6740,15 +6740,15 @@ func ParseGetApiV1AdminSafemodeResponse(rsp *http.Response) (*GetApiV1AdminSafem
 	return response, nil
 }
 
-// ParsePostApiV1AdminSafemodeActionResponse parses an HTTP response from a PostApiV1AdminSafemodeActionWithResponse call
-func ParsePostApiV1AdminSafemodeActionResponse(rsp *http.Response) (*PostApiV1AdminSafemodeActionResponse, error) {
+// ParseAdminSafeModeResponse parses an HTTP response from a AdminSafeModeWithResponse call
+func ParseAdminSafeModeResponse(rsp *http.Response) (*AdminSafeModeResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &PostApiV1AdminSafemodeActionResponse{
+	response := &AdminSafeModeResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -6780,15 +6780,15 @@ func ParsePostApiV1AdminSafemodeActionResponse(rsp *http.Response) (*PostApiV1Ad
 	return response, nil
 }
 
-// ParsePostApiV1AdminSaveNamespaceResponse parses an HTTP response from a PostApiV1AdminSaveNamespaceWithResponse call
-func ParsePostApiV1AdminSaveNamespaceResponse(rsp *http.Response) (*PostApiV1AdminSaveNamespaceResponse, error) {
+// ParseAdminSaveNamespaceResponse parses an HTTP response from a AdminSaveNamespaceWithResponse call
+func ParseAdminSaveNamespaceResponse(rsp *http.Response) (*AdminSaveNamespaceResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &PostApiV1AdminSaveNamespaceResponse{
+	response := &AdminSaveNamespaceResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -6813,15 +6813,15 @@ func ParsePostApiV1AdminSaveNamespaceResponse(rsp *http.Response) (*PostApiV1Adm
 	return response, nil
 }
 
-// ParsePostApiV1AppendResponse parses an HTTP response from a PostApiV1AppendWithResponse call
-func ParsePostApiV1AppendResponse(rsp *http.Response) (*PostApiV1AppendResponse, error) {
+// ParseNativeAppendResponse parses an HTTP response from a NativeAppendWithResponse call
+func ParseNativeAppendResponse(rsp *http.Response) (*NativeAppendResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &PostApiV1AppendResponse{
+	response := &NativeAppendResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -6860,15 +6860,15 @@ func ParsePostApiV1AppendResponse(rsp *http.Response) (*PostApiV1AppendResponse,
 	return response, nil
 }
 
-// ParseGetApiV1BlockLocationsResponse parses an HTTP response from a GetApiV1BlockLocationsWithResponse call
-func ParseGetApiV1BlockLocationsResponse(rsp *http.Response) (*GetApiV1BlockLocationsResponse, error) {
+// ParseNativeBlockLocationsResponse parses an HTTP response from a NativeBlockLocationsWithResponse call
+func ParseNativeBlockLocationsResponse(rsp *http.Response) (*NativeBlockLocationsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetApiV1BlockLocationsResponse{
+	response := &NativeBlockLocationsResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -6907,15 +6907,15 @@ func ParseGetApiV1BlockLocationsResponse(rsp *http.Response) (*GetApiV1BlockLoca
 	return response, nil
 }
 
-// ParsePostApiV1CompleteResponse parses an HTTP response from a PostApiV1CompleteWithResponse call
-func ParsePostApiV1CompleteResponse(rsp *http.Response) (*PostApiV1CompleteResponse, error) {
+// ParseNativeCompleteResponse parses an HTTP response from a NativeCompleteWithResponse call
+func ParseNativeCompleteResponse(rsp *http.Response) (*NativeCompleteResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &PostApiV1CompleteResponse{
+	response := &NativeCompleteResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -6954,15 +6954,15 @@ func ParsePostApiV1CompleteResponse(rsp *http.Response) (*PostApiV1CompleteRespo
 	return response, nil
 }
 
-// ParsePostApiV1CreateResponse parses an HTTP response from a PostApiV1CreateWithResponse call
-func ParsePostApiV1CreateResponse(rsp *http.Response) (*PostApiV1CreateResponse, error) {
+// ParseNativeCreateResponse parses an HTTP response from a NativeCreateWithResponse call
+func ParseNativeCreateResponse(rsp *http.Response) (*NativeCreateResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &PostApiV1CreateResponse{
+	response := &NativeCreateResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7001,15 +7001,15 @@ func ParsePostApiV1CreateResponse(rsp *http.Response) (*PostApiV1CreateResponse,
 	return response, nil
 }
 
-// ParsePostApiV1GetAdditionalDatanodeResponse parses an HTTP response from a PostApiV1GetAdditionalDatanodeWithResponse call
-func ParsePostApiV1GetAdditionalDatanodeResponse(rsp *http.Response) (*PostApiV1GetAdditionalDatanodeResponse, error) {
+// ParseNativeGetAdditionalDatanodeResponse parses an HTTP response from a NativeGetAdditionalDatanodeWithResponse call
+func ParseNativeGetAdditionalDatanodeResponse(rsp *http.Response) (*NativeGetAdditionalDatanodeResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &PostApiV1GetAdditionalDatanodeResponse{
+	response := &NativeGetAdditionalDatanodeResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7048,15 +7048,15 @@ func ParsePostApiV1GetAdditionalDatanodeResponse(rsp *http.Response) (*PostApiV1
 	return response, nil
 }
 
-// ParsePostApiV1RenewLeaseResponse parses an HTTP response from a PostApiV1RenewLeaseWithResponse call
-func ParsePostApiV1RenewLeaseResponse(rsp *http.Response) (*PostApiV1RenewLeaseResponse, error) {
+// ParseNativeRenewLeaseResponse parses an HTTP response from a NativeRenewLeaseWithResponse call
+func ParseNativeRenewLeaseResponse(rsp *http.Response) (*NativeRenewLeaseResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &PostApiV1RenewLeaseResponse{
+	response := &NativeRenewLeaseResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7081,15 +7081,15 @@ func ParsePostApiV1RenewLeaseResponse(rsp *http.Response) (*PostApiV1RenewLeaseR
 	return response, nil
 }
 
-// ParsePostApiV1ReportBadBlocksResponse parses an HTTP response from a PostApiV1ReportBadBlocksWithResponse call
-func ParsePostApiV1ReportBadBlocksResponse(rsp *http.Response) (*PostApiV1ReportBadBlocksResponse, error) {
+// ParseNativeReportBadBlocksResponse parses an HTTP response from a NativeReportBadBlocksWithResponse call
+func ParseNativeReportBadBlocksResponse(rsp *http.Response) (*NativeReportBadBlocksResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &PostApiV1ReportBadBlocksResponse{
+	response := &NativeReportBadBlocksResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7121,15 +7121,15 @@ func ParsePostApiV1ReportBadBlocksResponse(rsp *http.Response) (*PostApiV1Report
 	return response, nil
 }
 
-// ParsePostApiV1UpdateBlockForPipelineResponse parses an HTTP response from a PostApiV1UpdateBlockForPipelineWithResponse call
-func ParsePostApiV1UpdateBlockForPipelineResponse(rsp *http.Response) (*PostApiV1UpdateBlockForPipelineResponse, error) {
+// ParseNativeUpdateBlockForPipelineResponse parses an HTTP response from a NativeUpdateBlockForPipelineWithResponse call
+func ParseNativeUpdateBlockForPipelineResponse(rsp *http.Response) (*NativeUpdateBlockForPipelineResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &PostApiV1UpdateBlockForPipelineResponse{
+	response := &NativeUpdateBlockForPipelineResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7168,15 +7168,15 @@ func ParsePostApiV1UpdateBlockForPipelineResponse(rsp *http.Response) (*PostApiV
 	return response, nil
 }
 
-// ParsePostApiV1UpdatePipelineResponse parses an HTTP response from a PostApiV1UpdatePipelineWithResponse call
-func ParsePostApiV1UpdatePipelineResponse(rsp *http.Response) (*PostApiV1UpdatePipelineResponse, error) {
+// ParseNativeUpdatePipelineResponse parses an HTTP response from a NativeUpdatePipelineWithResponse call
+func ParseNativeUpdatePipelineResponse(rsp *http.Response) (*NativeUpdatePipelineResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &PostApiV1UpdatePipelineResponse{
+	response := &NativeUpdatePipelineResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7215,15 +7215,15 @@ func ParsePostApiV1UpdatePipelineResponse(rsp *http.Response) (*PostApiV1UpdateP
 	return response, nil
 }
 
-// ParseGetDocsResponse parses an HTTP response from a GetDocsWithResponse call
-func ParseGetDocsResponse(rsp *http.Response) (*GetDocsResponse, error) {
+// ParseDocsResponse parses an HTTP response from a DocsWithResponse call
+func ParseDocsResponse(rsp *http.Response) (*DocsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetDocsResponse{
+	response := &DocsResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7231,15 +7231,15 @@ func ParseGetDocsResponse(rsp *http.Response) (*GetDocsResponse, error) {
 	return response, nil
 }
 
-// ParseGetHealthzResponse parses an HTTP response from a GetHealthzWithResponse call
-func ParseGetHealthzResponse(rsp *http.Response) (*GetHealthzResponse, error) {
+// ParseHealthzResponse parses an HTTP response from a HealthzWithResponse call
+func ParseHealthzResponse(rsp *http.Response) (*HealthzResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetHealthzResponse{
+	response := &HealthzResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7247,15 +7247,15 @@ func ParseGetHealthzResponse(rsp *http.Response) (*GetHealthzResponse, error) {
 	return response, nil
 }
 
-// ParseGetJmxResponse parses an HTTP response from a GetJmxWithResponse call
-func ParseGetJmxResponse(rsp *http.Response) (*GetJmxResponse, error) {
+// ParseJmxResponse parses an HTTP response from a JmxWithResponse call
+func ParseJmxResponse(rsp *http.Response) (*JmxResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetJmxResponse{
+	response := &JmxResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7287,15 +7287,15 @@ func ParseGetJmxResponse(rsp *http.Response) (*GetJmxResponse, error) {
 	return response, nil
 }
 
-// ParseGetMetricsResponse parses an HTTP response from a GetMetricsWithResponse call
-func ParseGetMetricsResponse(rsp *http.Response) (*GetMetricsResponse, error) {
+// ParseMetricsHandlerResponse parses an HTTP response from a MetricsHandlerWithResponse call
+func ParseMetricsHandlerResponse(rsp *http.Response) (*MetricsHandlerResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetMetricsResponse{
+	response := &MetricsHandlerResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7303,15 +7303,15 @@ func ParseGetMetricsResponse(rsp *http.Response) (*GetMetricsResponse, error) {
 	return response, nil
 }
 
-// ParseGetOpenapiJsonResponse parses an HTTP response from a GetOpenapiJsonWithResponse call
-func ParseGetOpenapiJsonResponse(rsp *http.Response) (*GetOpenapiJsonResponse, error) {
+// ParseOpenapiJSONResponse parses an HTTP response from a OpenapiJSONWithResponse call
+func ParseOpenapiJSONResponse(rsp *http.Response) (*OpenapiJSONResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetOpenapiJsonResponse{
+	response := &OpenapiJSONResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7329,15 +7329,15 @@ func ParseGetOpenapiJsonResponse(rsp *http.Response) (*GetOpenapiJsonResponse, e
 	return response, nil
 }
 
-// ParseGetOpenapiYamlResponse parses an HTTP response from a GetOpenapiYamlWithResponse call
-func ParseGetOpenapiYamlResponse(rsp *http.Response) (*GetOpenapiYamlResponse, error) {
+// ParseOpenapiYAMLResponse parses an HTTP response from a OpenapiYAMLWithResponse call
+func ParseOpenapiYAMLResponse(rsp *http.Response) (*OpenapiYAMLResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetOpenapiYamlResponse{
+	response := &OpenapiYAMLResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7345,15 +7345,15 @@ func ParseGetOpenapiYamlResponse(rsp *http.Response) (*GetOpenapiYamlResponse, e
 	return response, nil
 }
 
-// ParseGetReadyzResponse parses an HTTP response from a GetReadyzWithResponse call
-func ParseGetReadyzResponse(rsp *http.Response) (*GetReadyzResponse, error) {
+// ParseReadyzResponse parses an HTTP response from a ReadyzWithResponse call
+func ParseReadyzResponse(rsp *http.Response) (*ReadyzResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetReadyzResponse{
+	response := &ReadyzResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7361,15 +7361,15 @@ func ParseGetReadyzResponse(rsp *http.Response) (*GetReadyzResponse, error) {
 	return response, nil
 }
 
-// ParseGetStartupProgressResponse parses an HTTP response from a GetStartupProgressWithResponse call
-func ParseGetStartupProgressResponse(rsp *http.Response) (*GetStartupProgressResponse, error) {
+// ParseStartupProgressResponse parses an HTTP response from a StartupProgressWithResponse call
+func ParseStartupProgressResponse(rsp *http.Response) (*StartupProgressResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetStartupProgressResponse{
+	response := &StartupProgressResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7387,15 +7387,15 @@ func ParseGetStartupProgressResponse(rsp *http.Response) (*GetStartupProgressRes
 	return response, nil
 }
 
-// ParseGetSwaggerJsonResponse parses an HTTP response from a GetSwaggerJsonWithResponse call
-func ParseGetSwaggerJsonResponse(rsp *http.Response) (*GetSwaggerJsonResponse, error) {
+// ParseSwaggerJSONResponse parses an HTTP response from a SwaggerJSONWithResponse call
+func ParseSwaggerJSONResponse(rsp *http.Response) (*SwaggerJSONResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetSwaggerJsonResponse{
+	response := &SwaggerJSONResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7413,15 +7413,15 @@ func ParseGetSwaggerJsonResponse(rsp *http.Response) (*GetSwaggerJsonResponse, e
 	return response, nil
 }
 
-// ParseGetUiFileResponse parses an HTTP response from a GetUiFileWithResponse call
-func ParseGetUiFileResponse(rsp *http.Response) (*GetUiFileResponse, error) {
+// ParseUiAssetResponse parses an HTTP response from a UiAssetWithResponse call
+func ParseUiAssetResponse(rsp *http.Response) (*UiAssetResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetUiFileResponse{
+	response := &UiAssetResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7429,15 +7429,15 @@ func ParseGetUiFileResponse(rsp *http.Response) (*GetUiFileResponse, error) {
 	return response, nil
 }
 
-// ParseDeleteWebhdfsV1PathResponse parses an HTTP response from a DeleteWebhdfsV1PathWithResponse call
-func ParseDeleteWebhdfsV1PathResponse(rsp *http.Response) (*DeleteWebhdfsV1PathResponse, error) {
+// ParseWebhdfsDeleteResponse parses an HTTP response from a WebhdfsDeleteWithResponse call
+func ParseWebhdfsDeleteResponse(rsp *http.Response) (*WebhdfsDeleteResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &DeleteWebhdfsV1PathResponse{
+	response := &WebhdfsDeleteResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7476,15 +7476,15 @@ func ParseDeleteWebhdfsV1PathResponse(rsp *http.Response) (*DeleteWebhdfsV1PathR
 	return response, nil
 }
 
-// ParseGetWebhdfsV1PathResponse parses an HTTP response from a GetWebhdfsV1PathWithResponse call
-func ParseGetWebhdfsV1PathResponse(rsp *http.Response) (*GetWebhdfsV1PathResponse, error) {
+// ParseWebhdfsGetResponse parses an HTTP response from a WebhdfsGetWithResponse call
+func ParseWebhdfsGetResponse(rsp *http.Response) (*WebhdfsGetResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetWebhdfsV1PathResponse{
+	response := &WebhdfsGetResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7537,15 +7537,15 @@ func ParseGetWebhdfsV1PathResponse(rsp *http.Response) (*GetWebhdfsV1PathRespons
 	return response, nil
 }
 
-// ParsePostWebhdfsV1PathResponse parses an HTTP response from a PostWebhdfsV1PathWithResponse call
-func ParsePostWebhdfsV1PathResponse(rsp *http.Response) (*PostWebhdfsV1PathResponse, error) {
+// ParseWebhdfsPostResponse parses an HTTP response from a WebhdfsPostWithResponse call
+func ParseWebhdfsPostResponse(rsp *http.Response) (*WebhdfsPostResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &PostWebhdfsV1PathResponse{
+	response := &WebhdfsPostResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7591,15 +7591,15 @@ func ParsePostWebhdfsV1PathResponse(rsp *http.Response) (*PostWebhdfsV1PathRespo
 	return response, nil
 }
 
-// ParsePutWebhdfsV1PathResponse parses an HTTP response from a PutWebhdfsV1PathWithResponse call
-func ParsePutWebhdfsV1PathResponse(rsp *http.Response) (*PutWebhdfsV1PathResponse, error) {
+// ParseWebhdfsPutResponse parses an HTTP response from a WebhdfsPutWithResponse call
+func ParseWebhdfsPutResponse(rsp *http.Response) (*WebhdfsPutResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &PutWebhdfsV1PathResponse{
+	response := &WebhdfsPutResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
