@@ -13,6 +13,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi2"
 	"github.com/getkin/kin-openapi/openapi2conv"
+	"github.com/getkin/kin-openapi/openapi3"
 	"gopkg.in/yaml.v3"
 )
 
@@ -30,6 +31,27 @@ func main() {
 	}
 }
 
+// binaryBodies types every application/octet-stream response body as a
+// binary string: Swagger 2.0 has one schema for all of an operation's
+// content types, so an operation answering JSON for one op and bytes for
+// another (the datanode's WebHDFS GET: GETFILECHECKSUM, OPEN) would
+// otherwise promise JSON for the bytes, and generated clients would parse
+// them.
+func binaryBodies(doc *openapi3.T) {
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			for _, resp := range op.Responses.Map() {
+				if resp.Value == nil {
+					continue
+				}
+				if mt := resp.Value.Content.Get("application/octet-stream"); mt != nil {
+					mt.Schema = openapi3.NewSchemaRef("", openapi3.NewStringSchema().WithFormat("binary"))
+				}
+			}
+		}
+	}
+}
+
 func convert(path, outDir string) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -43,6 +65,7 @@ func convert(path, outDir string) error {
 	if err != nil {
 		return err
 	}
+	binaryBodies(v3)
 	if err := v3.Validate(context.Background()); err != nil {
 		return fmt.Errorf("the OpenAPI 3 document is not valid: %w", err)
 	}
