@@ -3,39 +3,39 @@ package api
 // ExtendedBlock names a block in the native API (HDFS's ExtendedBlock).
 type ExtendedBlock struct {
 	BlockPoolID     string `json:"blockPoolId,omitempty" example:"BP-1-10.0.0.1-1700000000000"`
-	BlockID         int64  `json:"blockId" example:"1073741825"`
-	GenerationStamp int64  `json:"generationStamp" example:"1001"`
-	NumBytes        int64  `json:"numBytes" example:"134217728"`
+	BlockID         int64  `json:"blockId" example:"1073741825" validate:"required"`
+	GenerationStamp int64  `json:"generationStamp" example:"1001" validate:"required"`
+	NumBytes        int64  `json:"numBytes" example:"134217728" validate:"required"`
 }
 
 // DatanodeInfo is a datanode as clients see it.
 type DatanodeInfo struct {
-	UUID     string `json:"uuid" example:"5b0b2c4e-..."`
-	HostName string `json:"hostName" example:"dn1"`
-	IPAddr   string `json:"ipAddr" example:"10.0.0.5"`
-	HTTPPort int    `json:"infoPort" example:"9864"`
-	Rack     string `json:"networkLocation" example:"/default-rack"`
+	UUID     string `json:"uuid" example:"5b0b2c4e-..." validate:"required"`
+	HostName string `json:"hostName" example:"dn1" validate:"required"`
+	IPAddr   string `json:"ipAddr" example:"10.0.0.5" validate:"required"`
+	HTTPPort int    `json:"infoPort" example:"9864" validate:"required"`
+	Rack     string `json:"networkLocation" example:"/default-rack" validate:"required"`
 }
 
 // LocatedBlock is a block with its locations.
 type LocatedBlock struct {
-	Block       ExtendedBlock  `json:"block"`
-	StartOffset int64          `json:"startOffset" example:"0"`
-	Locations   []DatanodeInfo `json:"locations"`
-	IsCorrupt   bool           `json:"isCorrupt" example:"false"`
+	Block       ExtendedBlock  `json:"block" validate:"required"`
+	StartOffset int64          `json:"startOffset" example:"0" validate:"required"`
+	Locations   []DatanodeInfo `json:"locations" validate:"required"`
+	IsCorrupt   bool           `json:"isCorrupt" example:"false" validate:"required"`
 }
 
 // LocatedBlocks is getBlockLocations' answer.
 type LocatedBlocks struct {
-	FileLength          int64          `json:"fileLength" example:"134217728"`
-	IsUnderConstruction bool           `json:"isUnderConstruction" example:"false"`
-	LocatedBlocks       []LocatedBlock `json:"locatedBlocks"`
-	IsLastBlockComplete bool           `json:"isLastBlockComplete" example:"true"`
+	FileLength          int64          `json:"fileLength" example:"134217728" validate:"required"`
+	IsUnderConstruction bool           `json:"isUnderConstruction" example:"false" validate:"required"`
+	LocatedBlocks       []LocatedBlock `json:"locatedBlocks" validate:"required"`
+	IsLastBlockComplete bool           `json:"isLastBlockComplete" example:"true" validate:"required"`
 }
 
 // LocatedBlocksResponse wraps LocatedBlocks.
 type LocatedBlocksResponse struct {
-	LocatedBlocks LocatedBlocks `json:"LocatedBlocks"`
+	LocatedBlocks LocatedBlocks `json:"LocatedBlocks" validate:"required"`
 }
 
 // AddBlockRequest is ClientProtocol.addBlock.
@@ -96,19 +96,19 @@ type ReportBadBlocksRequest struct {
 // failed (those after a failed node are in neither list: the stream did not
 // reach them).
 type BlockWriteResult struct {
-	BlockID int64    `json:"blockId" example:"1073741825"`
-	Length  int64    `json:"length" example:"134217728"`
-	Stored  []string `json:"stored"`
-	Failed  []string `json:"failed"`
+	BlockID int64    `json:"blockId" example:"1073741825" validate:"required"`
+	Length  int64    `json:"length" example:"134217728" validate:"required"`
+	Stored  []string `json:"stored" validate:"required"`
+	Failed  []string `json:"failed" validate:"required"`
 }
 
 // BlockChecksum is a replica's checksum: the MD5 of its CRCs.
 type BlockChecksum struct {
-	BlockID     int64  `json:"blockId" example:"1073741825"`
-	MD5         string `json:"md5" example:"3b5d5c3712955042212316173ccf37be"`
-	CRCPerBlock int64  `json:"crcPerBlock" example:"262144"`
-	BytesPerCRC int    `json:"bytesPerCrc" example:"512"`
-	CRCType     string `json:"crcType" example:"CRC32C"`
+	BlockID     int64  `json:"blockId" example:"1073741825" validate:"required"`
+	MD5         string `json:"md5" example:"3b5d5c3712955042212316173ccf37be" validate:"required"`
+	CRCPerBlock int64  `json:"crcPerBlock" example:"262144" validate:"required"`
+	BytesPerCRC int    `json:"bytesPerCrc" example:"512" validate:"required"`
+	CRCType     string `json:"crcType" example:"CRC32C" validate:"required"`
 }
 
 // AppendRequest is ClientProtocol.append.
@@ -120,14 +120,14 @@ type AppendRequest struct {
 // CreateResponse is the new file and, when the request asked for it with
 // firstBlock, its first block and pipeline (as addBlock answers them).
 type CreateResponse struct {
-	FileStatus FileStatus    `json:"FileStatus"`
+	FileStatus FileStatus    `json:"FileStatus" validate:"required"`
 	Block      *LocatedBlock `json:"block,omitempty"`
 }
 
 // AppendResponse is the reopened file and its last block (the previous
 // block of the next addBlock).
 type AppendResponse struct {
-	FileStatus FileStatus     `json:"FileStatus"`
+	FileStatus FileStatus     `json:"FileStatus" validate:"required"`
 	LastBlock  *ExtendedBlock `json:"lastBlock,omitempty"`
 }
 

@@ -6,109 +6,109 @@ package api
 
 // FileStatus is WebHDFS's FileStatus object.
 type FileStatus struct {
-	AccessTime       int64  `json:"accessTime" example:"1320171722771"`
-	BlockSize        int64  `json:"blockSize" example:"134217728"`
-	ChildrenNum      int    `json:"childrenNum" example:"0"`
-	FileID           int64  `json:"fileId" example:"16386"`
-	Group            string `json:"group" example:"supergroup"`
-	Length           int64  `json:"length" example:"24930"`
-	ModificationTime int64  `json:"modificationTime" example:"1320171722771"`
-	Owner            string `json:"owner" example:"webuser"`
-	PathSuffix       string `json:"pathSuffix" example:"a.patch"`
-	Permission       string `json:"permission" example:"644"`
-	Replication      int    `json:"replication" example:"3"`
-	StoragePolicy    int    `json:"storagePolicy" example:"0"`
-	Type             string `json:"type" example:"FILE" enums:"FILE,DIRECTORY,SYMLINK"`
+	AccessTime       int64  `json:"accessTime" example:"1320171722771" validate:"required"`
+	BlockSize        int64  `json:"blockSize" example:"134217728" validate:"required"`
+	ChildrenNum      int    `json:"childrenNum" example:"0" validate:"required"`
+	FileID           int64  `json:"fileId" example:"16386" validate:"required"`
+	Group            string `json:"group" example:"supergroup" validate:"required"`
+	Length           int64  `json:"length" example:"24930" validate:"required"`
+	ModificationTime int64  `json:"modificationTime" example:"1320171722771" validate:"required"`
+	Owner            string `json:"owner" example:"webuser" validate:"required"`
+	PathSuffix       string `json:"pathSuffix" example:"a.patch" validate:"required"`
+	Permission       string `json:"permission" example:"644" validate:"required"`
+	Replication      int    `json:"replication" example:"3" validate:"required"`
+	StoragePolicy    int    `json:"storagePolicy" example:"0" validate:"required"`
+	Type             string `json:"type" example:"FILE" enums:"FILE,DIRECTORY,SYMLINK" validate:"required"`
 }
 
 // FileStatusResponse is the GETFILESTATUS answer.
 type FileStatusResponse struct {
-	FileStatus FileStatus `json:"FileStatus"`
+	FileStatus FileStatus `json:"FileStatus" validate:"required"`
 }
 
 // FileStatuses is a list of FileStatus.
 type FileStatuses struct {
-	FileStatus []FileStatus `json:"FileStatus"`
+	FileStatus []FileStatus `json:"FileStatus" validate:"required"`
 }
 
 // FileStatusesResponse is the LISTSTATUS answer.
 type FileStatusesResponse struct {
-	FileStatuses FileStatuses `json:"FileStatuses"`
+	FileStatuses FileStatuses `json:"FileStatuses" validate:"required"`
 }
 
 // PartialListing is one page of a directory listing.
 type PartialListing struct {
-	FileStatuses FileStatuses `json:"FileStatuses"`
+	FileStatuses FileStatuses `json:"FileStatuses" validate:"required"`
 }
 
 // DirectoryListing is the page of LISTSTATUS_BATCH.
 type DirectoryListing struct {
-	PartialListing   PartialListing `json:"partialListing"`
-	RemainingEntries int            `json:"remainingEntries" example:"0"`
+	PartialListing   PartialListing `json:"partialListing" validate:"required"`
+	RemainingEntries int            `json:"remainingEntries" example:"0" validate:"required"`
 }
 
 // DirectoryListingResponse is the LISTSTATUS_BATCH answer.
 type DirectoryListingResponse struct {
-	DirectoryListing DirectoryListing `json:"DirectoryListing"`
+	DirectoryListing DirectoryListing `json:"DirectoryListing" validate:"required"`
 }
 
 // ContentSummary is WebHDFS's ContentSummary.
 type ContentSummary struct {
-	DirectoryCount int64          `json:"directoryCount" example:"2"`
-	FileCount      int64          `json:"fileCount" example:"1"`
-	Length         int64          `json:"length" example:"24930"`
-	Quota          int64          `json:"quota" example:"-1"`
-	SpaceConsumed  int64          `json:"spaceConsumed" example:"24930"`
-	SpaceQuota     int64          `json:"spaceQuota" example:"-1"`
-	TypeQuota      map[string]any `json:"typeQuota"`
+	DirectoryCount int64          `json:"directoryCount" example:"2" validate:"required"`
+	FileCount      int64          `json:"fileCount" example:"1" validate:"required"`
+	Length         int64          `json:"length" example:"24930" validate:"required"`
+	Quota          int64          `json:"quota" example:"-1" validate:"required"`
+	SpaceConsumed  int64          `json:"spaceConsumed" example:"24930" validate:"required"`
+	SpaceQuota     int64          `json:"spaceQuota" example:"-1" validate:"required"`
+	TypeQuota      map[string]any `json:"typeQuota" validate:"required"`
 }
 
 // ContentSummaryResponse is the GETCONTENTSUMMARY answer.
 type ContentSummaryResponse struct {
-	ContentSummary ContentSummary `json:"ContentSummary"`
+	ContentSummary ContentSummary `json:"ContentSummary" validate:"required"`
 }
 
 // QuotaUsage is WebHDFS's QuotaUsage.
 type QuotaUsage struct {
-	FileAndDirectoryCount int64          `json:"fileAndDirectoryCount" example:"1"`
-	Quota                 int64          `json:"quota" example:"100"`
-	SpaceConsumed         int64          `json:"spaceConsumed" example:"24930"`
-	SpaceQuota            int64          `json:"spaceQuota" example:"100000"`
-	TypeQuota             map[string]any `json:"typeQuota"`
+	FileAndDirectoryCount int64          `json:"fileAndDirectoryCount" example:"1" validate:"required"`
+	Quota                 int64          `json:"quota" example:"100" validate:"required"`
+	SpaceConsumed         int64          `json:"spaceConsumed" example:"24930" validate:"required"`
+	SpaceQuota            int64          `json:"spaceQuota" example:"100000" validate:"required"`
+	TypeQuota             map[string]any `json:"typeQuota" validate:"required"`
 }
 
 // QuotaUsageResponse is the GETQUOTAUSAGE answer.
 type QuotaUsageResponse struct {
-	QuotaUsage QuotaUsage `json:"QuotaUsage"`
+	QuotaUsage QuotaUsage `json:"QuotaUsage" validate:"required"`
 }
 
 // BooleanResponse is the answer of MKDIRS, RENAME, DELETE, SETREPLICATION, TRUNCATE.
 type BooleanResponse struct {
-	Boolean bool `json:"boolean" example:"true"`
+	Boolean bool `json:"boolean" example:"true" validate:"required"`
 }
 
 // PathResponse is the answer of GETHOMEDIRECTORY and GETTRASHROOT.
 type PathResponse struct {
-	Path string `json:"Path" example:"/user/webuser"`
+	Path string `json:"Path" example:"/user/webuser" validate:"required"`
 }
 
 // FsServerDefaults is WebHDFS's FsServerDefaults.
 type FsServerDefaults struct {
-	BlockSize              int64  `json:"blockSize" example:"134217728"`
-	BytesPerChecksum       int    `json:"bytesPerChecksum" example:"512"`
-	ChecksumType           int    `json:"checksumType" example:"2"`
-	DefaultStoragePolicyID int    `json:"defaultStoragePolicyId" example:"7"`
-	EncryptDataTransfer    bool   `json:"encryptDataTransfer" example:"false"`
-	FileBufferSize         int    `json:"fileBufferSize" example:"4096"`
-	KeyProviderURI         string `json:"keyProviderUri" example:""`
-	Replication            int    `json:"replication" example:"3"`
-	TrashInterval          int64  `json:"trashInterval" example:"0"`
-	WritePacketSize        int    `json:"writePacketSize" example:"65536"`
+	BlockSize              int64  `json:"blockSize" example:"134217728" validate:"required"`
+	BytesPerChecksum       int    `json:"bytesPerChecksum" example:"512" validate:"required"`
+	ChecksumType           int    `json:"checksumType" example:"2" validate:"required"`
+	DefaultStoragePolicyID int    `json:"defaultStoragePolicyId" example:"7" validate:"required"`
+	EncryptDataTransfer    bool   `json:"encryptDataTransfer" example:"false" validate:"required"`
+	FileBufferSize         int    `json:"fileBufferSize" example:"4096" validate:"required"`
+	KeyProviderURI         string `json:"keyProviderUri" example:"" validate:"required"`
+	Replication            int    `json:"replication" example:"3" validate:"required"`
+	TrashInterval          int64  `json:"trashInterval" example:"0" validate:"required"`
+	WritePacketSize        int    `json:"writePacketSize" example:"65536" validate:"required"`
 }
 
 // FsServerDefaultsResponse is the GETSERVERDEFAULTS answer.
 type FsServerDefaultsResponse struct {
-	FsServerDefaults FsServerDefaults `json:"FsServerDefaults"`
+	FsServerDefaults FsServerDefaults `json:"FsServerDefaults" validate:"required"`
 }
 
 // CreateRequest is the native API's create (HDFS ClientProtocol.create).
@@ -136,19 +136,19 @@ type CompleteRequest struct {
 
 // SafeModeStatus is the admin API's safe-mode answer.
 type SafeModeStatus struct {
-	On      bool   `json:"on" example:"false"`
-	Message string `json:"message" example:"Safe mode is OFF."`
+	On      bool   `json:"on" example:"false" validate:"required"`
+	Message string `json:"message" example:"Safe mode is OFF." validate:"required"`
 }
 
 // JMXResponse is the answer of the metadata service's /jmx: HDFS's JMX
 // servlet shape, one object per bean with its "name" and attributes.
 type JMXResponse struct {
-	Beans []map[string]any `json:"beans"`
+	Beans []map[string]any `json:"beans" validate:"required"`
 }
 
 // SaveNamespaceResponse is the admin API's saveNamespace answer.
 type SaveNamespaceResponse struct {
-	TxID int64 `json:"txid" example:"4711"`
+	TxID int64 `json:"txid" example:"4711" validate:"required"`
 }
 
 // WebHDFSGetResponse documents the answers of the GET operations in one
@@ -170,47 +170,47 @@ type WebHDFSGetResponse struct {
 
 // DelegationToken is a delegation token as WebHDFS sends it (JsonUtil).
 type DelegationToken struct {
-	URLString string `json:"urlString" example:"HAAEaGRmcwRoZGZz..."`
+	URLString string `json:"urlString" example:"HAAEaGRmcwRoZGZz..." validate:"required"`
 }
 
 // TokenResponse is GETDELEGATIONTOKEN's body; Token is null with simple
 // authentication.
 type TokenResponse struct {
-	Token *DelegationToken `json:"Token" extensions:"x-nullable"`
+	Token *DelegationToken `json:"Token" extensions:"x-nullable" validate:"required"`
 }
 
 // BlockLocations is GETFILEBLOCKLOCATIONS' answer body.
 type BlockLocations struct {
-	BlockLocation []BlockLocation `json:"BlockLocation"`
+	BlockLocation []BlockLocation `json:"BlockLocation" validate:"required"`
 }
 
 // BlockLocation is Hadoop's BlockLocation as JsonUtil writes it.
 type BlockLocation struct {
-	CachedHosts   []string `json:"cachedHosts"`
-	Corrupt       bool     `json:"corrupt"`
-	Hosts         []string `json:"hosts"`
-	Length        int64    `json:"length"`
-	Names         []string `json:"names"`
-	Offset        int64    `json:"offset"`
-	StorageTypes  []string `json:"storageTypes"`
-	TopologyPaths []string `json:"topologyPaths"`
+	CachedHosts   []string `json:"cachedHosts" validate:"required"`
+	Corrupt       bool     `json:"corrupt" validate:"required"`
+	Hosts         []string `json:"hosts" validate:"required"`
+	Length        int64    `json:"length" validate:"required"`
+	Names         []string `json:"names" validate:"required"`
+	Offset        int64    `json:"offset" validate:"required"`
+	StorageTypes  []string `json:"storageTypes" validate:"required"`
+	TopologyPaths []string `json:"topologyPaths" validate:"required"`
 }
 
 // FileChecksum is WebHDFS's FileChecksum (MD5MD5CRC32FileChecksum).
 type FileChecksum struct {
-	Algorithm string `json:"algorithm" example:"MD5-of-0MD5-of-512CRC32C"`
-	Bytes     string `json:"bytes" example:"000002000000000000000000a4c9f6a1a3b0a0c5c2a1bde12e4b9a76"`
-	Length    int    `json:"length" example:"28"`
+	Algorithm string `json:"algorithm" example:"MD5-of-0MD5-of-512CRC32C" validate:"required"`
+	Bytes     string `json:"bytes" example:"000002000000000000000000a4c9f6a1a3b0a0c5c2a1bde12e4b9a76" validate:"required"`
+	Length    int    `json:"length" example:"28" validate:"required"`
 }
 
 // FileChecksumResponse is the GETFILECHECKSUM answer.
 type FileChecksumResponse struct {
-	FileChecksum FileChecksum `json:"FileChecksum"`
+	FileChecksum FileChecksum `json:"FileChecksum" validate:"required"`
 }
 
 // LocationResponse is the answer of a two-step operation with noredirect=true.
 type LocationResponse struct {
-	Location string `json:"Location" example:"http://dn1:9864/webhdfs/v1/tmp/f?op=CREATE&namenoderpcaddress=nn:9870&user.name=me"`
+	Location string `json:"Location" example:"http://dn1:9864/webhdfs/v1/tmp/f?op=CREATE&namenoderpcaddress=nn:9870&user.name=me" validate:"required"`
 }
 
 // WebHDFSPutResponse documents the answers of the PUT operations with a

@@ -69,10 +69,10 @@ func TestGeneratedSDK(t *testing.T) {
 	resp.Body.Close()
 	// LIST through the typed response.
 	list, err := meta.WebhdfsGetWithResponse(ctx, "tmp/sdk", &metadata.WebhdfsGetParams{Op: metadata.LISTSTATUS, UserName: me})
-	if err != nil || list.JSON200 == nil || list.JSON200.FileStatuses == nil || len(*list.JSON200.FileStatuses.FileStatus) != 1 {
+	if err != nil || list.JSON200 == nil || list.JSON200.FileStatuses == nil || len(list.JSON200.FileStatuses.FileStatus) != 1 {
 		t.Fatalf("LISTSTATUS: %v %s", err, list.Body)
 	}
-	if st := (*list.JSON200.FileStatuses.FileStatus)[0]; *st.PathSuffix != "f" || *st.Length != int(len(data)) {
+	if st := list.JSON200.FileStatuses.FileStatus[0]; st.PathSuffix != "f" || st.Length != int(len(data)) {
 		t.Fatalf("listed %+v", st)
 	}
 	// OPEN: again through the datanode the metadata service names.
@@ -95,7 +95,7 @@ func TestGeneratedSDK(t *testing.T) {
 		t.Fatalf("read %d bytes, different", len(got))
 	}
 	del, err := meta.WebhdfsDeleteWithResponse(ctx, "tmp/sdk", &metadata.WebhdfsDeleteParams{Op: metadata.DELETE, UserName: me, Recursive: ptr(true)})
-	if err != nil || del.JSON200 == nil || del.JSON200.Boolean == nil || !*del.JSON200.Boolean {
+	if err != nil || del.JSON200 == nil || !del.JSON200.Boolean {
 		t.Fatalf("DELETE: %v %s", err, del.Body)
 	}
 	// The datanode report from the coordinator.
@@ -104,11 +104,11 @@ func TestGeneratedSDK(t *testing.T) {
 		t.Fatal(err)
 	}
 	dns, err := coord.ListDatanodesWithResponse(ctx)
-	if err != nil || dns.JSON200 == nil || dns.JSON200.Datanodes == nil || len(*dns.JSON200.Datanodes) != 3 {
+	if err != nil || dns.JSON200 == nil || len(dns.JSON200.Datanodes) != 3 {
 		t.Fatalf("datanode report: %v %s", err, dns.Body)
 	}
-	for _, d := range *dns.JSON200.Datanodes {
-		if *d.State != "live" || *d.Capacity <= 0 {
+	for _, d := range dns.JSON200.Datanodes {
+		if d.State != "live" || d.Capacity <= 0 {
 			t.Fatalf("datanode %+v", d)
 		}
 	}

@@ -38,77 +38,77 @@ func (e DatanodeViewState) Valid() bool {
 
 // BlockView defines model for BlockView.
 type BlockView struct {
-	Complete *bool `json:"complete,omitempty"`
-	GenStamp *int  `json:"genStamp,omitempty"`
-	Id       *int  `json:"id,omitempty"`
-	InodeId  *int  `json:"inodeId,omitempty"`
+	Complete bool `json:"complete"`
+	GenStamp int  `json:"genStamp"`
+	Id       int  `json:"id"`
+	InodeId  int  `json:"inodeId"`
 
 	// Locations datanode UUIDs
-	Locations   *[]string `json:"locations,omitempty"`
-	NumBytes    *int      `json:"numBytes,omitempty"`
-	Replication *int      `json:"replication,omitempty"`
+	Locations   []string `json:"locations"`
+	NumBytes    int      `json:"numBytes"`
+	Replication int      `json:"replication"`
 }
 
 // ClusterView defines model for ClusterView.
 type ClusterView struct {
-	BlockPoolUsed            *int  `json:"blockPoolUsed,omitempty"`
-	Blocks                   *int  `json:"blocks,omitempty"`
-	Capacity                 *int  `json:"capacity,omitempty"`
-	DeadDatanodes            *int  `json:"deadDatanodes,omitempty"`
-	DecommissioningDatanodes *int  `json:"decommissioningDatanodes,omitempty"`
-	DfsUsed                  *int  `json:"dfsUsed,omitempty"`
-	LiveDatanodes            *int  `json:"liveDatanodes,omitempty"`
-	MissingBlocks            *int  `json:"missingBlocks,omitempty"`
-	NamespaceInSafeMode      *bool `json:"namespaceInSafeMode,omitempty"`
-	NamespaceSynced          *bool `json:"namespaceSynced,omitempty"`
-	NonDfsUsed               *int  `json:"nonDfsUsed,omitempty"`
-	Remaining                *int  `json:"remaining,omitempty"`
-	StaleDatanodes           *int  `json:"staleDatanodes,omitempty"`
-	UnderReplicatedBlocks    *int  `json:"underReplicatedBlocks,omitempty"`
+	BlockPoolUsed            int  `json:"blockPoolUsed"`
+	Blocks                   int  `json:"blocks"`
+	Capacity                 int  `json:"capacity"`
+	DeadDatanodes            int  `json:"deadDatanodes"`
+	DecommissioningDatanodes int  `json:"decommissioningDatanodes"`
+	DfsUsed                  int  `json:"dfsUsed"`
+	LiveDatanodes            int  `json:"liveDatanodes"`
+	MissingBlocks            int  `json:"missingBlocks"`
+	NamespaceInSafeMode      bool `json:"namespaceInSafeMode"`
+	NamespaceSynced          bool `json:"namespaceSynced"`
+	NonDfsUsed               int  `json:"nonDfsUsed"`
+	Remaining                int  `json:"remaining"`
+	StaleDatanodes           int  `json:"staleDatanodes"`
+	UnderReplicatedBlocks    int  `json:"underReplicatedBlocks"`
 }
 
 // DatanodeList defines model for DatanodeList.
 type DatanodeList struct {
-	Datanodes *[]DatanodeView `json:"datanodes,omitempty"`
+	Datanodes []DatanodeView `json:"datanodes"`
 }
 
 // DatanodeView defines model for DatanodeView.
 type DatanodeView struct {
 	// AdminState Example: NORMAL
-	AdminState    *string `json:"adminState,omitempty"`
-	BlockPoolUsed *int    `json:"blockPoolUsed,omitempty"`
-	Blocks        *int    `json:"blocks,omitempty"`
-	CacheCapacity *int    `json:"cacheCapacity,omitempty"`
-	CacheUsed     *int    `json:"cacheUsed,omitempty"`
-	Capacity      *int    `json:"capacity,omitempty"`
-	DfsUsed       *int    `json:"dfsUsed,omitempty"`
-	FailedVolumes *int    `json:"failedVolumes,omitempty"`
+	AdminState    string `json:"adminState"`
+	BlockPoolUsed int    `json:"blockPoolUsed"`
+	Blocks        int    `json:"blocks"`
+	CacheCapacity int    `json:"cacheCapacity"`
+	CacheUsed     int    `json:"cacheUsed"`
+	Capacity      int    `json:"capacity"`
+	DfsUsed       int    `json:"dfsUsed"`
+	FailedVolumes int    `json:"failedVolumes"`
 
 	// HostName Example: dn1.example.com
-	HostName *string `json:"hostName,omitempty"`
+	HostName string `json:"hostName"`
 
 	// HttpPort Example: 9864
-	HttpPort *int `json:"httpPort,omitempty"`
+	HttpPort int `json:"httpPort"`
 
 	// IpAddr Example: 10.0.0.5
-	IpAddr             *string `json:"ipAddr,omitempty"`
-	LastBlockReport    *string `json:"lastBlockReport,omitempty"`
-	LastContactSeconds *int    `json:"lastContactSeconds,omitempty"`
-	LastHeartbeat      *string `json:"lastHeartbeat,omitempty"`
-	NonDfsUsed         *int    `json:"nonDfsUsed,omitempty"`
+	IpAddr             string `json:"ipAddr"`
+	LastBlockReport    string `json:"lastBlockReport"`
+	LastContactSeconds int    `json:"lastContactSeconds"`
+	LastHeartbeat      string `json:"lastHeartbeat"`
+	NonDfsUsed         int    `json:"nonDfsUsed"`
 
 	// Rack Example: /default-rack
-	Rack         *string `json:"rack,omitempty"`
-	RegisteredAt *string `json:"registeredAt,omitempty"`
-	Remaining    *int    `json:"remaining,omitempty"`
+	Rack         string `json:"rack"`
+	RegisteredAt string `json:"registeredAt"`
+	Remaining    int    `json:"remaining"`
 
 	// State Example: live
-	State    *DatanodeViewState `json:"state,omitempty"`
-	Storages *[]string          `json:"storages,omitempty"`
+	State    DatanodeViewState `json:"state"`
+	Storages []string          `json:"storages"`
 
 	// Uuid Example: 3f2a...
-	Uuid         *string `json:"uuid,omitempty"`
-	XceiverCount *int    `json:"xceiverCount,omitempty"`
+	Uuid         string `json:"uuid"`
+	XceiverCount int    `json:"xceiverCount"`
 }
 
 // DatanodeViewState Example: live
@@ -117,7 +117,7 @@ type DatanodeViewState string
 // RefreshNodesResponse defines model for RefreshNodesResponse.
 type RefreshNodesResponse struct {
 	// Changed Example: 1
-	Changed *int `json:"changed,omitempty"`
+	Changed int `json:"changed"`
 }
 
 // RemoteException defines model for RemoteException.

@@ -94,53 +94,53 @@ func (e WebhdfsPutParamsOp) Valid() bool {
 // BlockChecksum defines model for BlockChecksum.
 type BlockChecksum struct {
 	// BlockId Example: 1073741825
-	BlockId *int `json:"blockId,omitempty"`
+	BlockId int `json:"blockId"`
 
 	// BytesPerCrc Example: 512
-	BytesPerCrc *int `json:"bytesPerCrc,omitempty"`
+	BytesPerCrc int `json:"bytesPerCrc"`
 
 	// CrcPerBlock Example: 262144
-	CrcPerBlock *int `json:"crcPerBlock,omitempty"`
+	CrcPerBlock int `json:"crcPerBlock"`
 
 	// CrcType Example: CRC32C
-	CrcType *string `json:"crcType,omitempty"`
+	CrcType string `json:"crcType"`
 
 	// Md5 Example: 3b5d5c3712955042212316173ccf37be
-	Md5 *string `json:"md5,omitempty"`
+	Md5 string `json:"md5"`
 }
 
 // BlockWriteResult defines model for BlockWriteResult.
 type BlockWriteResult struct {
 	// BlockId Example: 1073741825
-	BlockId *int      `json:"blockId,omitempty"`
-	Failed  *[]string `json:"failed,omitempty"`
+	BlockId int      `json:"blockId"`
+	Failed  []string `json:"failed"`
 
 	// Length Example: 134217728
-	Length *int      `json:"length,omitempty"`
-	Stored *[]string `json:"stored,omitempty"`
+	Length int      `json:"length"`
+	Stored []string `json:"stored"`
 }
 
 // BooleanResponse defines model for BooleanResponse.
 type BooleanResponse struct {
 	// Boolean Example: true
-	Boolean *bool `json:"boolean,omitempty"`
+	Boolean bool `json:"boolean"`
 }
 
 // FileChecksum defines model for FileChecksum.
 type FileChecksum struct {
 	// Algorithm Example: MD5-of-0MD5-of-512CRC32C
-	Algorithm *string `json:"algorithm,omitempty"`
+	Algorithm string `json:"algorithm"`
 
 	// Bytes Example: 000002000000000000000000a4c9f6a1a3b0a0c5c2a1bde12e4b9a76
-	Bytes *string `json:"bytes,omitempty"`
+	Bytes string `json:"bytes"`
 
 	// Length Example: 28
-	Length *int `json:"length,omitempty"`
+	Length int `json:"length"`
 }
 
 // FileChecksumResponse defines model for FileChecksumResponse.
 type FileChecksumResponse struct {
-	FileChecksum *FileChecksum `json:"FileChecksum,omitempty"`
+	FileChecksum FileChecksum `json:"FileChecksum"`
 }
 
 // Info defines model for Info.

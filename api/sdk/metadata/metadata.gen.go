@@ -262,31 +262,31 @@ type AppendRequest struct {
 
 // AppendResponse defines model for AppendResponse.
 type AppendResponse struct {
-	FileStatus *FileStatus    `json:"FileStatus,omitempty"`
+	FileStatus FileStatus     `json:"FileStatus"`
 	LastBlock  *ExtendedBlock `json:"lastBlock,omitempty"`
 }
 
 // BlockLocation defines model for BlockLocation.
 type BlockLocation struct {
-	CachedHosts   *[]string `json:"cachedHosts,omitempty"`
-	Corrupt       *bool     `json:"corrupt,omitempty"`
-	Hosts         *[]string `json:"hosts,omitempty"`
-	Length        *int      `json:"length,omitempty"`
-	Names         *[]string `json:"names,omitempty"`
-	Offset        *int      `json:"offset,omitempty"`
-	StorageTypes  *[]string `json:"storageTypes,omitempty"`
-	TopologyPaths *[]string `json:"topologyPaths,omitempty"`
+	CachedHosts   []string `json:"cachedHosts"`
+	Corrupt       bool     `json:"corrupt"`
+	Hosts         []string `json:"hosts"`
+	Length        int      `json:"length"`
+	Names         []string `json:"names"`
+	Offset        int      `json:"offset"`
+	StorageTypes  []string `json:"storageTypes"`
+	TopologyPaths []string `json:"topologyPaths"`
 }
 
 // BlockLocations defines model for BlockLocations.
 type BlockLocations struct {
-	BlockLocation *[]BlockLocation `json:"BlockLocation,omitempty"`
+	BlockLocation []BlockLocation `json:"BlockLocation"`
 }
 
 // BooleanResponse defines model for BooleanResponse.
 type BooleanResponse struct {
 	// Boolean Example: true
-	Boolean *bool `json:"boolean,omitempty"`
+	Boolean bool `json:"boolean"`
 }
 
 // CompleteRequest defines model for CompleteRequest.
@@ -302,23 +302,23 @@ type CompleteRequest struct {
 // ContentSummary defines model for ContentSummary.
 type ContentSummary struct {
 	// DirectoryCount Example: 2
-	DirectoryCount *int `json:"directoryCount,omitempty"`
+	DirectoryCount int `json:"directoryCount"`
 
 	// FileCount Example: 1
-	FileCount *int `json:"fileCount,omitempty"`
+	FileCount int `json:"fileCount"`
 
 	// Length Example: 24930
-	Length *int `json:"length,omitempty"`
+	Length int `json:"length"`
 
 	// Quota Example: -1
-	Quota *int `json:"quota,omitempty"`
+	Quota int `json:"quota"`
 
 	// SpaceConsumed Example: 24930
-	SpaceConsumed *int `json:"spaceConsumed,omitempty"`
+	SpaceConsumed int `json:"spaceConsumed"`
 
 	// SpaceQuota Example: -1
-	SpaceQuota *int                    `json:"spaceQuota,omitempty"`
-	TypeQuota  *map[string]interface{} `json:"typeQuota,omitempty"`
+	SpaceQuota int                    `json:"spaceQuota"`
+	TypeQuota  map[string]interface{} `json:"typeQuota"`
 }
 
 // CreateRequest defines model for CreateRequest.
@@ -354,97 +354,97 @@ type CreateRequest struct {
 
 // CreateResponse defines model for CreateResponse.
 type CreateResponse struct {
-	FileStatus *FileStatus   `json:"FileStatus,omitempty"`
+	FileStatus FileStatus    `json:"FileStatus"`
 	Block      *LocatedBlock `json:"block,omitempty"`
 }
 
 // DatanodeInfo defines model for DatanodeInfo.
 type DatanodeInfo struct {
 	// HostName Example: dn1
-	HostName *string `json:"hostName,omitempty"`
+	HostName string `json:"hostName"`
 
 	// InfoPort Example: 9864
-	InfoPort *int `json:"infoPort,omitempty"`
+	InfoPort int `json:"infoPort"`
 
 	// IpAddr Example: 10.0.0.5
-	IpAddr *string `json:"ipAddr,omitempty"`
+	IpAddr string `json:"ipAddr"`
 
 	// NetworkLocation Example: /default-rack
-	NetworkLocation *string `json:"networkLocation,omitempty"`
+	NetworkLocation string `json:"networkLocation"`
 
 	// Uuid Example: 5b0b2c4e-...
-	Uuid *string `json:"uuid,omitempty"`
+	Uuid string `json:"uuid"`
 }
 
 // DelegationToken defines model for DelegationToken.
 type DelegationToken struct {
 	// UrlString Example: HAAEaGRmcwRoZGZz...
-	UrlString *string `json:"urlString,omitempty"`
+	UrlString string `json:"urlString"`
 }
 
 // DirectoryListing defines model for DirectoryListing.
 type DirectoryListing struct {
-	PartialListing *PartialListing `json:"partialListing,omitempty"`
+	PartialListing PartialListing `json:"partialListing"`
 
 	// RemainingEntries Example: 0
-	RemainingEntries *int `json:"remainingEntries,omitempty"`
+	RemainingEntries int `json:"remainingEntries"`
 }
 
 // ExtendedBlock defines model for ExtendedBlock.
 type ExtendedBlock struct {
 	// BlockId Example: 1073741825
-	BlockId *int `json:"blockId,omitempty"`
+	BlockId int `json:"blockId"`
 
 	// BlockPoolId Example: BP-1-10.0.0.1-1700000000000
 	BlockPoolId *string `json:"blockPoolId,omitempty"`
 
 	// GenerationStamp Example: 1001
-	GenerationStamp *int `json:"generationStamp,omitempty"`
+	GenerationStamp int `json:"generationStamp"`
 
 	// NumBytes Example: 134217728
-	NumBytes *int `json:"numBytes,omitempty"`
+	NumBytes int `json:"numBytes"`
 }
 
 // FileStatus defines model for FileStatus.
 type FileStatus struct {
 	// AccessTime Example: 1320171722771
-	AccessTime *int `json:"accessTime,omitempty"`
+	AccessTime int `json:"accessTime"`
 
 	// BlockSize Example: 134217728
-	BlockSize *int `json:"blockSize,omitempty"`
+	BlockSize int `json:"blockSize"`
 
 	// ChildrenNum Example: 0
-	ChildrenNum *int `json:"childrenNum,omitempty"`
+	ChildrenNum int `json:"childrenNum"`
 
 	// FileId Example: 16386
-	FileId *int `json:"fileId,omitempty"`
+	FileId int `json:"fileId"`
 
 	// Group Example: supergroup
-	Group *string `json:"group,omitempty"`
+	Group string `json:"group"`
 
 	// Length Example: 24930
-	Length *int `json:"length,omitempty"`
+	Length int `json:"length"`
 
 	// ModificationTime Example: 1320171722771
-	ModificationTime *int `json:"modificationTime,omitempty"`
+	ModificationTime int `json:"modificationTime"`
 
 	// Owner Example: webuser
-	Owner *string `json:"owner,omitempty"`
+	Owner string `json:"owner"`
 
 	// PathSuffix Example: a.patch
-	PathSuffix *string `json:"pathSuffix,omitempty"`
+	PathSuffix string `json:"pathSuffix"`
 
 	// Permission Example: 644
-	Permission *string `json:"permission,omitempty"`
+	Permission string `json:"permission"`
 
 	// Replication Example: 3
-	Replication *int `json:"replication,omitempty"`
+	Replication int `json:"replication"`
 
 	// StoragePolicy Example: 0
-	StoragePolicy *int `json:"storagePolicy,omitempty"`
+	StoragePolicy int `json:"storagePolicy"`
 
 	// Type Example: FILE
-	Type *FileStatusType `json:"type,omitempty"`
+	Type FileStatusType `json:"type"`
 }
 
 // FileStatusType Example: FILE
@@ -452,40 +452,40 @@ type FileStatusType string
 
 // FileStatuses defines model for FileStatuses.
 type FileStatuses struct {
-	FileStatus *[]FileStatus `json:"FileStatus,omitempty"`
+	FileStatus []FileStatus `json:"FileStatus"`
 }
 
 // FsServerDefaults defines model for FsServerDefaults.
 type FsServerDefaults struct {
 	// BlockSize Example: 134217728
-	BlockSize *int `json:"blockSize,omitempty"`
+	BlockSize int `json:"blockSize"`
 
 	// BytesPerChecksum Example: 512
-	BytesPerChecksum *int `json:"bytesPerChecksum,omitempty"`
+	BytesPerChecksum int `json:"bytesPerChecksum"`
 
 	// ChecksumType Example: 2
-	ChecksumType *int `json:"checksumType,omitempty"`
+	ChecksumType int `json:"checksumType"`
 
 	// DefaultStoragePolicyId Example: 7
-	DefaultStoragePolicyId *int `json:"defaultStoragePolicyId,omitempty"`
+	DefaultStoragePolicyId int `json:"defaultStoragePolicyId"`
 
 	// EncryptDataTransfer Example: false
-	EncryptDataTransfer *bool `json:"encryptDataTransfer,omitempty"`
+	EncryptDataTransfer bool `json:"encryptDataTransfer"`
 
 	// FileBufferSize Example: 4096
-	FileBufferSize *int `json:"fileBufferSize,omitempty"`
+	FileBufferSize int `json:"fileBufferSize"`
 
 	// KeyProviderUri Example:
-	KeyProviderUri *string `json:"keyProviderUri,omitempty"`
+	KeyProviderUri string `json:"keyProviderUri"`
 
 	// Replication Example: 3
-	Replication *int `json:"replication,omitempty"`
+	Replication int `json:"replication"`
 
 	// TrashInterval Example: 0
-	TrashInterval *int `json:"trashInterval,omitempty"`
+	TrashInterval int `json:"trashInterval"`
 
 	// WritePacketSize Example: 65536
-	WritePacketSize *int `json:"writePacketSize,omitempty"`
+	WritePacketSize int `json:"writePacketSize"`
 }
 
 // GetAdditionalDatanodeRequest defines model for GetAdditionalDatanodeRequest.
@@ -508,42 +508,42 @@ type GetAdditionalDatanodeRequest struct {
 
 // JMXResponse defines model for JMXResponse.
 type JMXResponse struct {
-	Beans *[]map[string]interface{} `json:"beans,omitempty"`
+	Beans []map[string]interface{} `json:"beans"`
 }
 
 // LocatedBlock defines model for LocatedBlock.
 type LocatedBlock struct {
-	Block *ExtendedBlock `json:"block,omitempty"`
+	Block ExtendedBlock `json:"block"`
 
 	// IsCorrupt Example: false
-	IsCorrupt *bool           `json:"isCorrupt,omitempty"`
-	Locations *[]DatanodeInfo `json:"locations,omitempty"`
+	IsCorrupt bool           `json:"isCorrupt"`
+	Locations []DatanodeInfo `json:"locations"`
 
 	// StartOffset Example: 0
-	StartOffset *int `json:"startOffset,omitempty"`
+	StartOffset int `json:"startOffset"`
 }
 
 // LocatedBlocks defines model for LocatedBlocks.
 type LocatedBlocks struct {
 	// FileLength Example: 134217728
-	FileLength *int `json:"fileLength,omitempty"`
+	FileLength int `json:"fileLength"`
 
 	// IsLastBlockComplete Example: true
-	IsLastBlockComplete *bool `json:"isLastBlockComplete,omitempty"`
+	IsLastBlockComplete bool `json:"isLastBlockComplete"`
 
 	// IsUnderConstruction Example: false
-	IsUnderConstruction *bool           `json:"isUnderConstruction,omitempty"`
-	LocatedBlocks       *[]LocatedBlock `json:"locatedBlocks,omitempty"`
+	IsUnderConstruction bool           `json:"isUnderConstruction"`
+	LocatedBlocks       []LocatedBlock `json:"locatedBlocks"`
 }
 
 // LocatedBlocksResponse defines model for LocatedBlocksResponse.
 type LocatedBlocksResponse struct {
-	LocatedBlocks *LocatedBlocks `json:"LocatedBlocks,omitempty"`
+	LocatedBlocks LocatedBlocks `json:"LocatedBlocks"`
 }
 
 // PartialListing defines model for PartialListing.
 type PartialListing struct {
-	FileStatuses *FileStatuses `json:"FileStatuses,omitempty"`
+	FileStatuses FileStatuses `json:"FileStatuses"`
 }
 
 // PhaseView defines model for PhaseView.
@@ -571,17 +571,17 @@ type PhaseViewStatus string
 // QuotaUsage defines model for QuotaUsage.
 type QuotaUsage struct {
 	// FileAndDirectoryCount Example: 1
-	FileAndDirectoryCount *int `json:"fileAndDirectoryCount,omitempty"`
+	FileAndDirectoryCount int `json:"fileAndDirectoryCount"`
 
 	// Quota Example: 100
-	Quota *int `json:"quota,omitempty"`
+	Quota int `json:"quota"`
 
 	// SpaceConsumed Example: 24930
-	SpaceConsumed *int `json:"spaceConsumed,omitempty"`
+	SpaceConsumed int `json:"spaceConsumed"`
 
 	// SpaceQuota Example: 100000
-	SpaceQuota *int                    `json:"spaceQuota,omitempty"`
-	TypeQuota  *map[string]interface{} `json:"typeQuota,omitempty"`
+	SpaceQuota int                    `json:"spaceQuota"`
+	TypeQuota  map[string]interface{} `json:"typeQuota"`
 }
 
 // RemoteException defines model for RemoteException.
@@ -615,16 +615,16 @@ type ReportBadBlocksRequest struct {
 // SafeModeStatus defines model for SafeModeStatus.
 type SafeModeStatus struct {
 	// Message Example: Safe mode is OFF.
-	Message *string `json:"message,omitempty"`
+	Message string `json:"message"`
 
 	// On Example: false
-	On *bool `json:"on,omitempty"`
+	On bool `json:"on"`
 }
 
 // SaveNamespaceResponse defines model for SaveNamespaceResponse.
 type SaveNamespaceResponse struct {
 	// Txid Example: 4711
-	Txid *int `json:"txid,omitempty"`
+	Txid int `json:"txid"`
 }
 
 // StartupProgressView defines model for StartupProgressView.
