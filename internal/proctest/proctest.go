@@ -101,7 +101,14 @@ func NewGroup(t testing.TB) *Group {
 // (t reports a failure to start).
 func (g *Group) Start(t testing.TB, name, bin string, args ...string) *Proc {
 	t.Helper()
-	p := start(t, name, bin, args...)
+	return g.StartCmd(t, name, exec.Command(bin, args...))
+}
+
+// StartCmd starts cmd (its environment and folder as set) as a process
+// named name, owned by the group.
+func (g *Group) StartCmd(t testing.TB, name string, cmd *exec.Cmd) *Proc {
+	t.Helper()
+	p := startCmd(t, name, cmd)
 	g.mu.Lock()
 	g.procs = append(g.procs, p)
 	g.mu.Unlock()
@@ -125,11 +132,16 @@ func Start(t testing.TB, name, bin string, args ...string) *Proc {
 
 func start(t testing.TB, name, bin string, args ...string) *Proc {
 	t.Helper()
+	return startCmd(t, name, exec.Command(bin, args...))
+}
+
+func startCmd(t testing.TB, name string, cmd *exec.Cmd) *Proc {
+	t.Helper()
 	logf, err := os.CreateTemp("", "granary-proc-"+strings.ReplaceAll(name, "/", "-")+"-*.log")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Proc{Name: name, cmd: exec.Command(bin, args...), logPath: logf.Name(), done: make(chan struct{})}
+	p := &Proc{Name: name, cmd: cmd, logPath: logf.Name(), done: make(chan struct{})}
 	var out io.Writer = logf
 	if os.Getenv("GRANARY_TEST_LOG") != "" {
 		out = io.MultiWriter(logf, prefixed{name: name, w: os.Stderr})
