@@ -118,6 +118,17 @@ func checkContracts(t *testing.T, c *cluster.Cluster) {
 	})
 }
 
+// consistently checks cond again and again for d: a negative can only be
+// asserted over some time.
+func consistently(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if !cond() {
+			t.Fatalf("not %s", what)
+		}
+	}
+}
+
 func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)

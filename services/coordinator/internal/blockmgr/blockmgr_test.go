@@ -351,6 +351,12 @@ func TestCorruptReplicasStayCorruptAcrossAResync(t *testing.T) {
 	if holders(m, 1) != 1 {
 		t.Fatalf("%d locations after a resync, want the corrupt replica left out", holders(m, 1))
 	}
+	// The reconcile pass after a resync checks every replica again.
+	m.ApplyEvents(&dnproto.BlockEvents{Epoch: 2, Seq: 1, PrevSeq: 1, SafeMode: false})
+	m.Reconcile()
+	if holders(m, 1) != 1 {
+		t.Fatalf("%d locations after the reconcile pass, want the corrupt replica left out", holders(m, 1))
+	}
 	// A new stamp (the block rewritten) starts with no corrupt replica.
 	r = m.BeginResync(3, 1)
 	blk.GenStamp = 1002

@@ -145,7 +145,9 @@ func (m *Manager) Reconcile() int {
 			delete(n.suspects, id)
 			switch {
 			case b != nil && b.matches(r):
-				b.addHolder(n)
+				if !b.corrupt[n] { // a replica known corrupt is never offered again
+					b.addHolder(n)
+				}
 			case b != nil && b.Complete && r.state == 0 && r.genStamp == b.GenStamp:
 				// A finalized replica of the right stamp but another length
 				// than the complete block (HDFS's SIZE_MISMATCH): corrupt,
