@@ -161,7 +161,40 @@ func TestWebUI(t *testing.T) {
 	if n := evalInt(t, ctx, `document.querySelectorAll("#live-table tbody tr").length`); n != 3 {
 		t.Fatalf("datanodes page lists %d live nodes, want 3", n)
 	}
+	// Capacity, non-DFS used and the last block report are listed; an
+	// empty table says none.
+	var head, deadText string
+	if err := chromedp.Run(ctx, chromedp.Text("#live-table thead", &head, chromedp.ByQuery), chromedp.Text("#dead-table tbody", &deadText, chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	for _, col := range []string{"Capacity", "Non DFS used", "Last block report"} {
+		if !strings.Contains(head, col) {
+			t.Fatalf("the datanodes table has no %s column: %q", col, head)
+		}
+	}
+	if strings.TrimSpace(deadText) != "none" {
+		t.Fatalf("the empty dead-nodes table shows %q, want none", deadText)
+	}
 	screenshot(t, ctx, "datanodes")
+	// A datanode's name leads to its own page.
+	var dnPage string
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`document.querySelector("#live-table a.dn").href`, &dnPage)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Run(ctx, chromedp.Navigate(dnPage), chromedp.WaitVisible("#volumes", chromedp.ByQuery)); err != nil {
+		t.Fatalf("the datanode page %s: %v", dnPage, err)
+	}
+	var volumes, pools string
+	if err := chromedp.Run(ctx, chromedp.Text("#volumes", &volumes, chromedp.ByQuery), chromedp.Text("#block-pools", &pools, chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(volumes, "DS-") || !strings.HasPrefix(strings.TrimSpace(pools), "BP-") {
+		t.Fatalf("the datanode page: volumes %q, block pools %q", volumes, pools)
+	}
+	screenshot(t, ctx, "datanode-page")
+	if err := chromedp.Run(ctx, chromedp.Navigate(c.MetadataURL+"/")); err != nil {
+		t.Fatal(err)
+	}
 
 	show(t, ctx, "startup")
 	var total string
@@ -254,7 +287,7 @@ func TestWebUI(t *testing.T) {
 	show(t, ctx, "datanodes")
 	eventually(t, 30*time.Second, "the killed datanode listed dead", func() bool {
 		var n int
-		_ = chromedp.Run(ctx, chromedp.Evaluate(`document.querySelectorAll("#dead-table tbody tr").length`, &n))
+		_ = chromedp.Run(ctx, chromedp.Evaluate(`document.querySelectorAll("#dead-table tbody tr.dead").length`, &n))
 		return n == 1
 	})
 	screenshot(t, ctx, "datanodes-dead")

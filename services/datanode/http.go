@@ -19,6 +19,7 @@ import (
 
 func (s *Service) routes() http.Handler {
 	r := chi.NewRouter()
+	r.Get("/", s.page)
 	r.Get("/api/v1/info", s.info)
 	r.Put("/api/v1/blocks/{id}", s.writeBlock)
 	r.Get("/api/v1/blocks/{id}", s.readBlock)

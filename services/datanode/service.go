@@ -233,7 +233,7 @@ func (s *Service) registration(bpid, clusterID string) dnproto.Registration {
 	port, _ := strconv.Atoi(portOf(s.listener.Addr().String()))
 	reg := dnproto.Registration{
 		DatanodeUUID: s.store.DatanodeUUID(), ClusterID: clusterID, BlockPoolID: bpid,
-		HostName: s.cfg.HostName, IPAddr: s.cfg.IPAddr, HTTPPort: port, SoftwareVersion: "0.1.0",
+		HostName: s.cfg.HostName, IPAddr: s.cfg.IPAddr, HTTPPort: port, SoftwareVersion: softwareVersion,
 	}
 	for _, v := range s.store.Volumes() {
 		if v.Failed() == nil {

@@ -192,12 +192,22 @@ func nodeMaps(nodes []api.DatanodeView) (live, dead, decom string) {
 			"capacity": d.Capacity, "numBlocks": d.Blocks, "version": SoftwareVersion,
 			"used": d.DfsUsed, "remaining": d.Remaining, "blockPoolUsed": d.BlockPoolUsed,
 			"blockPoolUsedPercent": percent(d.BlockPoolUsed, d.Capacity), "volfails": d.FailedVolumes,
+			"lastBlockReport": lastReportMinutes(d.LastReport),
 		}
 		if d.AdminState == "DECOMMISSION_INPROGRESS" {
 			cm[key] = map[string]any{"xferaddr": addr}
 		}
 	}
 	return jsonString(lm), jsonString(dm), jsonString(cm)
+}
+
+// lastReportMinutes is NameNodeInfo's lastBlockReport: minutes since the
+// datanode's last full block report (-1: none yet).
+func lastReportMinutes(t time.Time) int64 {
+	if t.IsZero() {
+		return -1
+	}
+	return int64(time.Since(t) / time.Minute)
 }
 
 func jsonString(v any) string {

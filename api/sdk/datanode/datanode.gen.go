@@ -399,6 +399,11 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 // The interface specification for the client above.
 type ClientInterface interface {
 
+	// DatanodePage The datanode's page (HDFS's datanode.html): block pools, volumes, last heartbeat and block report, version
+	//
+	// Corresponds with GET / (the `DatanodePage` operationId).
+	DatanodePage(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// RefreshNamenodes Re-read the list of nameservices and re-register (dfsadmin -refreshNamenodes)
 	//
 	// Corresponds with POST /api/v1/admin/refreshNamenodes (the `RefreshNamenodes` operationId).
@@ -502,6 +507,21 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /webhdfs/v1/{path} (the `WebhdfsPut` operationId).
 	WebhdfsPutWithBody(ctx context.Context, path string, params *WebhdfsPutParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+// DatanodePage The datanode's page (HDFS's datanode.html): block pools, volumes, last heartbeat and block report, version
+//
+// Corresponds with GET / (the `DatanodePage` operationId).
+func (c *Client) DatanodePage(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDatanodePageRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
 }
 
 // RefreshNamenodes Re-read the list of nameservices and re-register (dfsadmin -refreshNamenodes)
@@ -786,6 +806,33 @@ func (c *Client) WebhdfsPutWithBody(ctx context.Context, path string, params *We
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// NewDatanodePageRequest constructs an http.Request for the DatanodePage method
+func NewDatanodePageRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
 }
 
 // NewRefreshNamenodesRequest constructs an http.Request for the RefreshNamenodes method
@@ -1828,6 +1875,13 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// DatanodePageWithResponse The datanode's page (HDFS's datanode.html): block pools, volumes, last heartbeat and block report, version
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET / (the `DatanodePage` operationId).
+	DatanodePageWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*DatanodePageResponse, error)
+
 	// RefreshNamenodesWithResponse Re-read the list of nameservices and re-register (dfsadmin -refreshNamenodes)
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -1963,6 +2017,40 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /webhdfs/v1/{path} (the `WebhdfsPut` operationId).
 	WebhdfsPutWithBodyWithResponse(ctx context.Context, path string, params *WebhdfsPutParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*WebhdfsPutResponse, error)
+}
+
+type DatanodePageResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+}
+
+// GetBody returns the raw response body bytes
+func (r DatanodePageResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DatanodePageResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DatanodePageResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DatanodePageResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 type RefreshNamenodesResponse struct {
@@ -2794,6 +2882,19 @@ func (r WebhdfsPutResponse) ContentType() string {
 	return ""
 }
 
+// DatanodePageWithResponse The datanode's page (HDFS's datanode.html): block pools, volumes, last heartbeat and block report, version
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET / (the `DatanodePage` operationId).
+func (c *ClientWithResponses) DatanodePageWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*DatanodePageResponse, error) {
+	rsp, err := c.DatanodePage(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDatanodePageResponse(rsp)
+}
+
 // RefreshNamenodesWithResponse Re-read the list of nameservices and re-register (dfsadmin -refreshNamenodes)
 //
 // Returns a wrapper object for the known response body format(s).
@@ -3036,6 +3137,22 @@ func (c *ClientWithResponses) WebhdfsPutWithBodyWithResponse(ctx context.Context
 		return nil, err
 	}
 	return ParseWebhdfsPutResponse(rsp)
+}
+
+// ParseDatanodePageResponse parses an HTTP response from a DatanodePageWithResponse call
+func ParseDatanodePageResponse(rsp *http.Response) (*DatanodePageResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DatanodePageResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	return response, nil
 }
 
 // ParseRefreshNamenodesResponse parses an HTTP response from a RefreshNamenodesWithResponse call

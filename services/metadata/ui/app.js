@@ -91,21 +91,30 @@ async function overview() {
   ];
 }
 
+// none stands in a table with no rows.
+function rowsOrNone(rows, width) {
+  return rows.length ? rows : [[el("span", { class: "none" }, "none"), ...Array(width - 1).fill("")]];
+}
+
 async function datanodes() {
   const info = (await getJSON("jmx?qry=Hadoop:service=NameNode,name=NameNodeInfo")).beans[0];
   const live = JSON.parse(info.LiveNodes), dead = JSON.parse(info.DeadNodes), decom = JSON.parse(info.DecomNodes);
-  const liveRows = Object.entries(live).sort().map(([k, n]) => [k, n.lastContact + " s", n.adminState,
-    el("span", {}, bytes(n.used) + " / " + bytes(n.capacity) + " ", bar(n.capacity ? 100 * n.used / n.capacity : 0)),
+  // A datanode's name links to its own page, served by the datanode.
+  const node = (k, n) => el("a", { href: "http://" + n.infoAddr + "/", class: "dn" }, k);
+  const liveRows = Object.entries(live).sort().map(([k, n]) => [node(k, n), n.lastContact + " s",
+    n.lastBlockReport < 0 ? "never" : n.lastBlockReport + " min", n.adminState, bytes(n.capacity),
+    el("span", {}, bytes(n.used) + " ", bar(n.capacity ? 100 * n.used / n.capacity : 0)), bytes(n.nonDfsUsedSpace),
     n.volfails, n.numBlocks, n.version]);
   const deadRows = Object.entries(dead).sort().map(([k, n]) => [k, n.lastContact + " s", n.adminState]);
   const decomRows = Object.entries(decom).sort().map(([k, n]) => [k, n.xferaddr]);
+  const liveHead = ["Node", "Last contact", "Last block report", "Admin state", "Capacity", "Used", "Non DFS used", "Failed volumes", "Blocks", "Version"];
   return [
     el("h2", {}, "In operation (" + liveRows.length + ")"),
-    el("div", { id: "live-table" }, table(["Node", "Last contact", "Admin state", "Used / capacity", "Failed volumes", "Blocks", "Version"], liveRows)),
+    el("div", { id: "live-table" }, table(liveHead, rowsOrNone(liveRows, liveHead.length))),
     el("h2", {}, "Dead (" + deadRows.length + ")"),
-    el("div", { id: "dead-table" }, table(["Node", "Last contact", "Admin state"], deadRows, () => "dead")),
+    el("div", { id: "dead-table" }, table(["Node", "Last contact", "Admin state"], rowsOrNone(deadRows, 3), () => deadRows.length ? "dead" : "")),
     el("h2", {}, "Decommissioning (" + decomRows.length + ")"),
-    table(["Node", "Address"], decomRows),
+    el("div", { id: "decom-table" }, table(["Node", "Address"], rowsOrNone(decomRows, 2))),
   ];
 }
 
