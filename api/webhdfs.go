@@ -220,3 +220,17 @@ type WebHDFSPutResponse struct {
 	Boolean  *bool  `json:"boolean,omitempty" example:"true"`
 	Location string `json:"Location,omitempty"`
 }
+
+// ConfProperty is one setting of a service's effective configuration, as
+// HDFS's /conf?format=json lists it.
+type ConfProperty struct {
+	Key      string `json:"key" example:"dfs.namenode.http-address" validate:"required"`
+	Value    string `json:"value" example:":9870" validate:"required"`
+	IsFinal  bool   `json:"isFinal" validate:"required"`
+	Resource string `json:"resource" example:"granary metadata" validate:"required"`
+}
+
+// ConfResponse is /conf's body.
+type ConfResponse struct {
+	Properties []ConfProperty `json:"properties" validate:"required"`
+}

@@ -1,6 +1,9 @@
 package openapi
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestEveryOperationHasAnID: generated SDKs name their methods after the
 // operationIds, so every operation has one, unique in its document.
@@ -22,6 +25,12 @@ func TestEveryOperationHasAnID(t *testing.T) {
 					t.Errorf("%s: operationId %s names both %s and %s", svc, op.OperationID, other, where)
 				}
 				seen[op.OperationID] = where
+				// oapi-codegen names an operation's answer <ID>Response:
+				// a schema of that name would be declared twice.
+				title := strings.ToUpper(op.OperationID[:1]) + op.OperationID[1:]
+				if _, clash := doc.Components.Schemas[title+"Response"]; clash {
+					t.Errorf("%s: operationId %s clashes with the schema %sResponse in generated SDKs", svc, op.OperationID, title)
+				}
 			}
 		}
 		if len(seen) < 5 {

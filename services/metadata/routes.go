@@ -51,6 +51,8 @@ func (s *Service) routes() http.Handler {
 	r.Get("/api/v1/admin/startupProgress", s.startupProgress)
 	r.Get("/startupProgress", s.startupProgress)
 	r.Get("/jmx", s.jmx)
+	r.Get("/conf", s.conf)
+	r.Get("/logs", s.logs)
 	r.Get("/", s.uiIndex)
 	r.Get("/ui/{file}", s.uiAsset)
 	r.Get("/healthz", s.healthz)

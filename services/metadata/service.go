@@ -46,6 +46,7 @@ type Service struct {
 	listener  net.Listener
 	addrSet   chan struct{}
 	httpAddrs []string // ownAddresses, set before addrSet closes
+	logRing   *logRing // the recent log lines, for /logs
 
 	coord  *coordination // nil without NATS
 	leases *leaseManager
@@ -60,8 +61,9 @@ type Service struct {
 // New returns a service; nothing happens until Run.
 func New(cfg Config) *Service {
 	cfg.Defaults()
+	ring := newLogRing(cfg.Logger.Handler())
 	s := &Service{
-		cfg: cfg, log: cfg.Logger.With("service", "metadata"), progress: newProgress(),
+		cfg: cfg, log: slog.New(ring).With("service", "metadata"), logRing: ring, progress: newProgress(),
 		started: make(chan struct{}), addrSet: make(chan struct{}), checkpointKick: make(chan struct{}, 1),
 		leases: newLeaseManager(),
 	}

@@ -299,6 +299,25 @@ type CompleteRequest struct {
 	Path *string `json:"path,omitempty"`
 }
 
+// ConfProperty defines model for ConfProperty.
+type ConfProperty struct {
+	IsFinal bool `json:"isFinal"`
+
+	// Key Example: dfs.namenode.http-address
+	Key string `json:"key"`
+
+	// Resource Example: granary metadata
+	Resource string `json:"resource"`
+
+	// Value Example: :9870
+	Value string `json:"value"`
+}
+
+// ConfResponse defines model for ConfResponse.
+type ConfResponse struct {
+	Properties []ConfProperty `json:"properties"`
+}
+
 // ContentSummary defines model for ContentSummary.
 type ContentSummary struct {
 	// DirectoryCount Example: 2
@@ -1262,6 +1281,13 @@ type ClientInterface interface {
 	// Corresponds with POST /api/v1/updatePipeline (the `NativeUpdatePipeline` operationId).
 	NativeUpdatePipeline(ctx context.Context, params *NativeUpdatePipelineParams, body NativeUpdatePipelineJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetConfiguration The effective configuration
+	//
+	// The metadata service's settings under the HDFS keys they mirror, as HDFS's /conf?format=json; passwords in URLs are redacted.
+	//
+	// Corresponds with GET /conf (the `GetConfiguration` operationId).
+	GetConfiguration(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// Docs Swagger UI for this service's OpenAPI 3 contract
 	//
 	// Corresponds with GET /docs (the `Docs` operationId).
@@ -1278,6 +1304,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /jmx (the `Jmx` operationId).
 	Jmx(ctx context.Context, params *JmxParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetLogs The service's recent log lines
+	//
+	// The last 1000 lines the metadata service logged (HDFS's web UI links its logs under Utilities), oldest first.
+	//
+	// Corresponds with GET /logs (the `GetLogs` operationId).
+	GetLogs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// MetricsHandler Prometheus metrics
 	//
@@ -1828,6 +1861,23 @@ func (c *Client) NativeUpdatePipeline(ctx context.Context, params *NativeUpdateP
 	return c.Client.Do(req)
 }
 
+// GetConfiguration The effective configuration
+//
+// The metadata service's settings under the HDFS keys they mirror, as HDFS's /conf?format=json; passwords in URLs are redacted.
+//
+// Corresponds with GET /conf (the `GetConfiguration` operationId).
+func (c *Client) GetConfiguration(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetConfigurationRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // Docs Swagger UI for this service's OpenAPI 3 contract
 //
 // Corresponds with GET /docs (the `Docs` operationId).
@@ -1865,6 +1915,23 @@ func (c *Client) Healthz(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 // Corresponds with GET /jmx (the `Jmx` operationId).
 func (c *Client) Jmx(ctx context.Context, params *JmxParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewJmxRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetLogs The service's recent log lines
+//
+// The last 1000 lines the metadata service logged (HDFS's web UI links its logs under Utilities), oldest first.
+//
+// Corresponds with GET /logs (the `GetLogs` operationId).
+func (c *Client) GetLogs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetLogsRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -3136,6 +3203,33 @@ func NewNativeUpdatePipelineRequestWithBody(server string, params *NativeUpdateP
 	return req, nil
 }
 
+// NewGetConfigurationRequest constructs an http.Request for the GetConfiguration method
+func NewGetConfigurationRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conf")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewDocsRequest constructs an http.Request for the Docs method
 func NewDocsRequest(server string) (*http.Request, error) {
 	var err error
@@ -3234,6 +3328,33 @@ func NewJmxRequest(server string, params *JmxParams) (*http.Request, error) {
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
 		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetLogsRequest constructs an http.Request for the GetLogs method
+func NewGetLogsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/logs")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -4275,6 +4396,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/v1/updatePipeline (the `NativeUpdatePipeline` operationId).
 	NativeUpdatePipelineWithResponse(ctx context.Context, params *NativeUpdatePipelineParams, body NativeUpdatePipelineJSONRequestBody, reqEditors ...RequestEditorFn) (*NativeUpdatePipelineResponse, error)
 
+	// GetConfigurationWithResponse The effective configuration
+	//
+	// The metadata service's settings under the HDFS keys they mirror, as HDFS's /conf?format=json; passwords in URLs are redacted.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /conf (the `GetConfiguration` operationId).
+	GetConfigurationWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetConfigurationResponse, error)
+
 	// DocsWithResponse Swagger UI for this service's OpenAPI 3 contract
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -4297,6 +4427,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /jmx (the `Jmx` operationId).
 	JmxWithResponse(ctx context.Context, params *JmxParams, reqEditors ...RequestEditorFn) (*JmxResponse, error)
+
+	// GetLogsWithResponse The service's recent log lines
+	//
+	// The last 1000 lines the metadata service logged (HDFS's web UI links its logs under Utilities), oldest first.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /logs (the `GetLogs` operationId).
+	GetLogsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetLogsResponse, error)
 
 	// MetricsHandlerWithResponse Prometheus metrics
 	//
@@ -5307,6 +5446,47 @@ func (r NativeUpdatePipelineResponse) ContentType() string {
 	return ""
 }
 
+type GetConfigurationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ConfResponse
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetConfigurationResponse) GetJSON200() *ConfResponse {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetConfigurationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetConfigurationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetConfigurationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetConfigurationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type DocsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5424,6 +5604,40 @@ func (r JmxResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r JmxResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetLogsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+}
+
+// GetBody returns the raw response body bytes
+func (r GetLogsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetLogsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetLogsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetLogsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -6361,6 +6575,21 @@ func (c *ClientWithResponses) NativeUpdatePipelineWithResponse(ctx context.Conte
 	return ParseNativeUpdatePipelineResponse(rsp)
 }
 
+// GetConfigurationWithResponse The effective configuration
+//
+// The metadata service's settings under the HDFS keys they mirror, as HDFS's /conf?format=json; passwords in URLs are redacted.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /conf (the `GetConfiguration` operationId).
+func (c *ClientWithResponses) GetConfigurationWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetConfigurationResponse, error) {
+	rsp, err := c.GetConfiguration(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetConfigurationResponse(rsp)
+}
+
 // DocsWithResponse Swagger UI for this service's OpenAPI 3 contract
 //
 // Returns a wrapper object for the known response body format(s).
@@ -6400,6 +6629,21 @@ func (c *ClientWithResponses) JmxWithResponse(ctx context.Context, params *JmxPa
 		return nil, err
 	}
 	return ParseJmxResponse(rsp)
+}
+
+// GetLogsWithResponse The service's recent log lines
+//
+// The last 1000 lines the metadata service logged (HDFS's web UI links its logs under Utilities), oldest first.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /logs (the `GetLogs` operationId).
+func (c *ClientWithResponses) GetLogsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetLogsResponse, error) {
+	rsp, err := c.GetLogs(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetLogsResponse(rsp)
 }
 
 // MetricsHandlerWithResponse Prometheus metrics
@@ -7215,6 +7459,32 @@ func ParseNativeUpdatePipelineResponse(rsp *http.Response) (*NativeUpdatePipelin
 	return response, nil
 }
 
+// ParseGetConfigurationResponse parses an HTTP response from a GetConfigurationWithResponse call
+func ParseGetConfigurationResponse(rsp *http.Response) (*GetConfigurationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetConfigurationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ConfResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseDocsResponse parses an HTTP response from a DocsWithResponse call
 func ParseDocsResponse(rsp *http.Response) (*DocsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -7282,6 +7552,22 @@ func ParseJmxResponse(rsp *http.Response) (*JmxResponse, error) {
 		}
 		response.JSON403 = &dest
 
+	}
+
+	return response, nil
+}
+
+// ParseGetLogsResponse parses an HTTP response from a GetLogsWithResponse call
+func ParseGetLogsResponse(rsp *http.Response) (*GetLogsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetLogsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
 	}
 
 	return response, nil

@@ -134,10 +134,11 @@ function webhdfs(path, op, extra) {
   return "webhdfs/v1" + path.split("/").map(encodeURIComponent).join("/") + "?op=" + op + "&user.name=" + encodeURIComponent(user()) + (extra || "");
 }
 
+// crumbs links every ancestor of path: / a / b / f (no slash after the last).
 function crumbs(path) {
   const parts = path.split("/").filter(Boolean);
   const out = [el("a", { href: "#browse/" }, "/")];
-  parts.forEach((p, i) => out.push(el("a", { href: "#browse/" + parts.slice(0, i + 1).join("/") }, p), "/"));
+  parts.forEach((p, i) => out.push(i ? " / " : " ", el("a", { href: "#browse/" + parts.slice(0, i + 1).join("/") }, p)));
   return el("p", { id: "breadcrumbs" }, ...out);
 }
 
@@ -146,11 +147,18 @@ async function act(fn) {
 }
 
 async function browse(path) {
-  const st = (await getJSON(webhdfs(path, "GETFILESTATUS"))).FileStatus;
-  const userForm = el("form", { onsubmit: ev => { ev.preventDefault(); localStorage.setItem("granary.user", ev.target.u.value); route(); } },
+  const userForm = el("form", { id: "user-form", onsubmit: ev => { ev.preventDefault(); localStorage.setItem("granary.user", ev.target.u.value); route(); } },
     "User ", el("input", { name: "u", value: user(), size: 10 }), el("button", {}, "Set"));
+  let st, list;
+  try {
+    st = (await getJSON(webhdfs(path, "GETFILESTATUS"))).FileStatus;
+    if (st.type === "DIRECTORY") list = (await getJSON(webhdfs(path, "LISTSTATUS"))).FileStatuses.FileStatus;
+  } catch (e) {
+    // A refusal (permission, missing path) keeps the page: the user box to
+    // switch user and the way back, with the RemoteException in place.
+    return [el("h2", {}, "Browse directory"), crumbs(path), userForm, el("p", { class: "error", id: "browse-error" }, e.message)];
+  }
   if (st.type !== "DIRECTORY") return fileDetails(path, st, userForm);
-  const list = (await getJSON(webhdfs(path, "LISTSTATUS"))).FileStatuses.FileStatus;
   const base = path.endsWith("/") ? path : path + "/";
   const rows = list.map(f => [
     (f.type === "DIRECTORY" ? "d" : "-") + perm(f.permission), f.owner, f.group, f.type === "DIRECTORY" ? "" : bytes(f.length),
@@ -198,7 +206,33 @@ async function fileDetails(path, st, userForm) {
     kv([["Size", bytes(st.length)], ["Replication", st.replication], ["Block size", bytes(st.blockSize)], ["Owner", st.owner + ":" + st.group],
       ["Permission", "-" + perm(st.permission)], ["Last modified", when(st.modificationTime)]]),
     el("p", {}, el("a", { href: webhdfs(path, "OPEN"), id: "download", download: path.split("/").pop() }, "Download")),
-    el("div", { id: "blocks" }, table(["Block ID", "Generation stamp", "Length", "Locations"], rows))];
+    el("div", { id: "blocks" }, table(["Block ID", "Generation stamp", "Length", "Locations"], rowsOrNone(rows, 4))),
+    ...(await preview(path, st.length))];
+}
+
+// preview shows a file's first and last 32 KB as text (HDFS's head/tail).
+async function preview(path, length) {
+  if (length === 0) return [];
+  const piece = 32 * 1024;
+  const read = async (offset) => {
+    const r = await fetch(webhdfs(path, "OPEN", "&offset=" + offset + "&length=" + piece));
+    return r.ok ? await r.text() : "(" + r.status + ")";
+  };
+  const out = [el("h3", {}, "Head (first 32 KB)"), el("pre", { id: "head" }, await read(0))];
+  if (length > piece) out.push(el("h3", {}, "Tail (last 32 KB)"), el("pre", { id: "tail" }, await read(length - piece)));
+  return out;
+}
+
+// Utilities -----------------------------------------------------------------
+
+async function conf() {
+  const props = (await getJSON("conf")).properties;
+  return [el("h2", {}, "Configuration"), el("div", { id: "conf-table" }, table(["Key", "Value", "Source"], props.map(p => [p.key, p.value, p.resource])))];
+}
+
+async function logs() {
+  const r = await fetch("logs");
+  return [el("h2", {}, "Logs (the last 1000 lines)"), el("pre", { id: "log-lines" }, await r.text())];
 }
 
 // Routing -------------------------------------------------------------------
@@ -216,6 +250,8 @@ async function render() {
   switch (name) {
     case "datanodes": kids = await datanodes(); break;
     case "startup": kids = await startup(); break;
+    case "conf": kids = await conf(); break;
+    case "logs": kids = await logs(); break;
     case "browse": kids = await browse("/" + decodeURIComponent(h.slice("browse/".length)).replace(/^\/+/, "")); break;
     default: kids = await overview();
   }
@@ -228,7 +264,7 @@ function route() {
   clearInterval(timer);
   const name = (location.hash.slice(1) || "overview").split("/")[0];
   render().catch(showError);
-  if (name !== "browse") timer = setInterval(() => render().catch(showError), name === "startup" ? 1000 : 5000);
+  if (name !== "browse" && name !== "conf" && name !== "logs") timer = setInterval(() => render().catch(showError), name === "startup" ? 1000 : 5000);
 }
 
 window.addEventListener("hashchange", route);
