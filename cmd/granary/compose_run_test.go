@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/granary-fs/granary/internal/localpg"
@@ -35,13 +34,7 @@ import (
 // or variable the compose file names that does not exist, or a cluster
 // that does not form from it, fails the test.
 func TestComposeClusterAsProcesses(t *testing.T) {
-	path, _ := filepath.Abs("../../docker-compose.yml")
-	project, err := loader.LoadWithContext(context.Background(), types.ConfigDetails{
-		WorkingDir: filepath.Dir(path), ConfigFiles: []types.ConfigFile{{Filename: path}}, Environment: types.Mapping{},
-	}, func(o *loader.Options) { o.SetProjectName("granary", true) })
-	if err != nil {
-		t.Fatalf("loading docker-compose.yml: %v", err)
-	}
+	project, _ := loadCompose(t)
 	for _, port := range []string{"9870", "9880", "9864", "9865", "9866"} {
 		if conn, err := http.Get("http://127.0.0.1:" + port + "/"); err == nil {
 			conn.Body.Close()

@@ -12,12 +12,10 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 )
 
-// TestComposeFile loads docker-compose.yml with the compose specification's
-// own library (there is no Docker engine here) and checks what `docker
-// compose up` would run: the services, images, commands (each a real
-// granary command line with valid flags), ports, volumes, health checks and
-// start-up order.
-func TestComposeFile(t *testing.T) {
+// loadCompose loads docker-compose.yml as `docker compose` does and returns
+// it with its absolute path.
+func loadCompose(t *testing.T) (*types.Project, string) {
+	t.Helper()
 	path, _ := filepath.Abs("../../docker-compose.yml")
 	project, err := loader.LoadWithContext(context.Background(), types.ConfigDetails{
 		WorkingDir: filepath.Dir(path), ConfigFiles: []types.ConfigFile{{Filename: path}}, Environment: types.Mapping{},
@@ -25,6 +23,16 @@ func TestComposeFile(t *testing.T) {
 	if err != nil {
 		t.Fatalf("loading docker-compose.yml: %v", err)
 	}
+	return project, path
+}
+
+// TestComposeFile loads docker-compose.yml with the compose specification's
+// own library (there is no Docker engine here) and checks what `docker
+// compose up` would run: the services, images, commands (each a real
+// granary command line with valid flags), ports, volumes, health checks and
+// start-up order.
+func TestComposeFile(t *testing.T) {
+	project, path := loadCompose(t)
 	var names []string
 	for name := range project.Services {
 		names = append(names, name)

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/url"
 	"path"
 	"regexp"
@@ -14,6 +11,7 @@ import (
 
 	"github.com/granary-fs/granary/api"
 	"github.com/granary-fs/granary/internal/errs"
+	"github.com/granary-fs/granary/internal/rest"
 )
 
 // The commands of hdfs dfs over directories and the file system: -rmdir,
@@ -131,7 +129,7 @@ func (s *shell) df(f map[byte]bool, _ []string) int {
 		} `json:"beans"`
 	}
 	u := s.base + "/jmx?qry=" + url.QueryEscape("Hadoop:service=NameNode,name=FSNamesystemState")
-	if err := getJSON(s.ctx, u, &jmx); err != nil || len(jmx.Beans) != 1 {
+	if err := rest.GetJSON(s.ctx, u, &jmx); err != nil || len(jmx.Beans) != 1 {
 		if err == nil {
 			err = fmt.Errorf("no FSNamesystemState bean")
 		}
@@ -155,21 +153,6 @@ func (s *shell) df(f map[byte]bool, _ []string) int {
 	return 0
 }
 
-func getJSON(ctx context.Context, u string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s", u, resp.Status)
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
-}
 
 // expunge is Hadoop's -expunge: the user's trash checkpoints older than
 // fs.trash.interval are deleted and .Trash/Current becomes a new
