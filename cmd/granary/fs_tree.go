@@ -153,7 +153,6 @@ func (s *shell) df(f map[byte]bool, _ []string) int {
 	return 0
 }
 
-
 // expunge is Hadoop's -expunge: the user's trash checkpoints older than
 // fs.trash.interval are deleted and .Trash/Current becomes a new
 // checkpoint (TrashPolicyDefault, run by the client).
