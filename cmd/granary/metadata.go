@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/granary-fs/granary/services/metadata"
@@ -56,6 +57,7 @@ func metadataCmd(ctx context.Context, args []string, run bool) error {
 	}
 	var cfg metadata.Config
 	level, dbConns := metadataFlags(fs, &cfg)
+	dbURLFile := fs.String("database-url-file", env("GRANARY_DATABASE_URL_FILE", ""), "read the PostgreSQL URL from this file (a mounted secret), so that no password shows on the command line (GRANARY_DATABASE_URL_FILE)")
 	force := fs.Bool("force", envBool("GRANARY_FORMAT_FORCE", false), "format: erase an existing namespace (GRANARY_FORMAT_FORCE)")
 	clusterID := fs.String("clusterid", env("GRANARY_CLUSTER_ID", ""), "format: use this cluster ID instead of a new one (GRANARY_CLUSTER_ID)")
 	formatIfNeeded := fs.Bool("format-if-needed", envBool("GRANARY_FORMAT_IF_NEEDED", false), "run: format the namespace first when the database holds none (never re-formats), then create /tmp (1777) and /user (755) (GRANARY_FORMAT_IF_NEEDED)")
@@ -74,6 +76,13 @@ func metadataCmd(ctx context.Context, args []string, run bool) error {
 	}
 	if !run {
 		return nil
+	}
+	if *dbURLFile != "" {
+		b, err := os.ReadFile(*dbURLFile)
+		if err != nil {
+			return fmt.Errorf("-database-url-file: %w", err)
+		}
+		cfg.DatabaseURL = strings.TrimSpace(string(b))
 	}
 	needDB := func() error {
 		if cfg.DatabaseURL == "" {

@@ -10,7 +10,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/pprof"
+	"os"
+	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
@@ -51,7 +54,7 @@ func Metrics(reg *prometheus.Registry) http.HandlerFunc {
 // endpoints and methods on r.
 func Operations(r chi.Router) {
 	r.HandleFunc("/debug/pprof/", pprof.Index)
-	r.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	r.HandleFunc("/debug/pprof/cmdline", cmdline)
 	r.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	r.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	r.HandleFunc("/debug/pprof/trace", pprof.Trace)
@@ -65,6 +68,25 @@ func Operations(r chi.Router) {
 		WriteError(w, errs.E(errs.UnsupportedOperation, "Method %s is not allowed on %s", req.Method, req.URL.Path))
 	})
 }
+
+// cmdline is pprof's /debug/pprof/cmdline with secrets taken out: a
+// password in a URL argument (a database URL passed as a flag) shows as
+// xxxxx.
+func cmdline(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	args := make([]string, len(os.Args))
+	for i, a := range os.Args {
+		args[i] = RedactURLs(a)
+	}
+	_, _ = io.WriteString(w, strings.Join(args, "\x00"))
+}
+
+var urlPassword = regexp.MustCompile(`(://[^/:@\s]*:)[^@\s]*@`)
+
+// RedactURLs replaces the password of every URL in s (scheme://user:password@host)
+// with xxxxx.
+func RedactURLs(s string) string { return urlPassword.ReplaceAllString(s, "${1}xxxxx@") }
 
 // SwaggerUI serves Swagger UI for the service's /openapi.json under
 // /docs/ (its assets are embedded in the binary: nothing is fetched at run

@@ -90,7 +90,13 @@ func (c *procCluster) startNATS() {
 }
 
 func (c *procCluster) startMetadata() {
-	c.meta = c.procs.Start(c.t, "metadata", c.granary, "metadata", "-format-if-needed", "-database-url", c.dbURL,
+	// The database URL comes from a file (a mounted secret), as a
+	// deployment keeps its password off the command line.
+	secret := filepath.Join(c.dir, "database-url")
+	if err := os.WriteFile(secret, []byte(c.dbURL+"\n"), 0o600); err != nil {
+		c.t.Fatal(err)
+	}
+	c.meta = c.procs.Start(c.t, "metadata", c.granary, "metadata", "-format-if-needed", "-database-url-file", secret,
 		"-nats-url", c.natsURL, "-http-addr", fmt.Sprintf("127.0.0.1:%d", c.metaPort), "-superuser", "hdfs",
 		"-safemode-extension", "0", "-edit-log-retry", "3s", "-log-level", procLogLevel())
 	c.waitHTTP(fmt.Sprintf("http://127.0.0.1:%d/readyz", c.metaPort), "metadata")
