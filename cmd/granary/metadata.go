@@ -19,6 +19,7 @@ func metadataFlags(fs *flag.FlagSet, cfg *metadata.Config) (level *string, dbCon
 	fs.StringVar(&cfg.DatabaseURL, "database-url", env("GRANARY_DATABASE_URL", ""), "PostgreSQL URL of the namespace (GRANARY_DATABASE_URL)")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", env("GRANARY_METADATA_HTTP_ADDR", ":9870"), "HTTP listen address (GRANARY_METADATA_HTTP_ADDR)")
 	fs.DurationVar(&cfg.HTTPIdleTimeout, "http-idle-timeout", envDuration("GRANARY_HTTP_IDLE_TIMEOUT", 60e9), "hadoop.http.idle_timeout.ms: idle keep-alive connections are closed after this (GRANARY_HTTP_IDLE_TIMEOUT)")
+	fs.StringVar(&cfg.AuditLog, "audit-log", env("GRANARY_AUDIT_LOG", ""), "the audit log (HDFS's hdfs-audit.log format): a file, or - for standard error; empty for none (GRANARY_AUDIT_LOG)")
 	fs.DurationVar(&cfg.EditLogRetry, "edit-log-retry", envDuration("GRANARY_EDIT_LOG_RETRY", 30e9), "how long a failing edit-log commit is retried (writes answer RetriableException meanwhile) before the service exits (GRANARY_EDIT_LOG_RETRY)")
 	fs.StringVar(&cfg.NATSURL, "nats-url", env("GRANARY_NATS_URL", "nats://127.0.0.1:4222"), "NATS server(s) shared with the coordinator, comma separated; empty runs the namespace alone, without block management (GRANARY_NATS_URL)")
 	fs.BoolVar(&cfg.RedirectToDatanodeHostname, "redirect-to-datanode-hostname", envBool("GRANARY_REDIRECT_TO_DATANODE_HOSTNAME", false), "WebHDFS redirects name datanodes by host name, not IP (dfs.client.use.datanode.hostname; GRANARY_REDIRECT_TO_DATANODE_HOSTNAME)")

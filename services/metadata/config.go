@@ -49,6 +49,10 @@ type Config struct {
 	// trash emptier runs (0 or more than TrashInterval: TrashInterval).
 	TrashCheckpointInterval time.Duration
 
+	// AuditLog is where the audit log goes (HDFS's hdfs-audit.log): a file,
+	// "-" for standard error, "" for none.
+	AuditLog string
+
 	// InitialLayout creates /tmp and /user once the service is up
 	// (CreateInitialLayout): for a namespace formatted just before.
 	InitialLayout bool

@@ -70,6 +70,7 @@ func (s *Service) nativeCreate(w http.ResponseWriter, r *http.Request) {
 	} else {
 		st, err = s.namespace().Create(r.Context(), u, req.Path, opts)
 	}
+	s.audit(u, clientHost(r), "create", req.Path, "", "rpc", err)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -112,6 +113,7 @@ func (s *Service) nativeAppend(w http.ResponseWriter, r *http.Request) {
 	s.takeOver(r.Context(), req.Path, req.ClientName)
 	s.leases.renew(req.ClientName)
 	st, err := s.namespace().Append(r.Context(), u, req.Path, req.ClientName, clientHost(r))
+	s.audit(u, clientHost(r), "append", req.Path, "", "rpc", err)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -575,6 +577,7 @@ func (s *Service) nativeBlockLocations(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	lbs, err := s.getBlockLocations(r.Context(), u, path, offset, length, clientHost(r))
+	s.audit(u, clientHost(r), "open", path, "", "rpc", err)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -45,8 +45,9 @@ type Service struct {
 
 	listener  net.Listener
 	addrSet   chan struct{}
-	httpAddrs []string // ownAddresses, set before addrSet closes
-	logRing   *logRing // the recent log lines, for /logs
+	httpAddrs []string  // ownAddresses, set before addrSet closes
+	logRing   *logRing  // the recent log lines, for /logs
+	auditLog  *auditLog // nil when the audit log is off
 
 	coord  *coordination // nil without NATS
 	leases *leaseManager
@@ -199,6 +200,14 @@ func (s *Service) open(g *lifecycle.Group, httpStopped <-chan struct{}) error {
 		stopEdits()
 		return <-done
 	})
+	if s.cfg.AuditLog != "" {
+		a, err := openAuditLog(s.cfg.AuditLog)
+		if err != nil {
+			return err
+		}
+		s.auditLog = a
+		g.Go("audit log", func(ctx context.Context) error { return a.run(ctx, httpStopped) })
+	}
 	g.Go("safe mode monitor", s.safeModeLoop)
 	g.Go("checkpointer", s.checkpointLoop)
 	g.Go("lease monitor", s.leaseLoop)

@@ -161,6 +161,9 @@ func (s *Service) webhdfs(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = handler(s, w, r, c)
 	}
+	if c != nil {
+		s.audit(c.user, clientHost(r), auditCmds[c.op], c.path, c.p.str("destination", ""), "webhdfs", err)
+	}
 	code := http.StatusOK
 	if err != nil {
 		code = writeError(w, err)

@@ -22,7 +22,7 @@ func httpFileStatus(ctx context.Context, e *env, o Options, out io.Writer) error
 		return err
 	}
 	svc := metadata.New(metadata.Config{
-		DatabaseURL: url, HTTPAddr: "127.0.0.1:0", Superuser: "bench", DBMaxConns: 16,
+		DatabaseURL: url, HTTPAddr: "127.0.0.1:0", Superuser: "bench", DBMaxConns: 16, AuditLog: o.AuditLog,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	rctx, stop := context.WithCancel(ctx)

@@ -36,6 +36,7 @@ type Options struct {
 	Close       bool // create: complete each file too
 	DatabaseURL string
 	Duration    time.Duration // httpFileStatus: how long to run
+	AuditLog    string        // httpFileStatus: the service writes its audit log here
 }
 
 // Main parses args and runs the benchmark.
@@ -49,6 +50,7 @@ func Main(ctx context.Context, args []string, out io.Writer) error {
 	fs.BoolVar(&o.Close, "close", false, "create: close each file after creating it")
 	fs.StringVar(&o.DatabaseURL, "database-url", os.Getenv("GRANARY_DATABASE_URL"), "PostgreSQL server to create the benchmark database on; default a throwaway local one")
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "httpFileStatus: run time")
+	fs.StringVar(&o.AuditLog, "audit-log", "", "httpFileStatus: write the service's audit log to this file (compare with and without)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
