@@ -24,25 +24,70 @@ import (
 	"github.com/granary-fs/granary/internal/errs"
 )
 
-const fsUsage = `Usage: granary fs [-fs URI] [-D key=value]... <command> [args]
-  URI: hdfs://host:port, webhdfs://host:port or http://host:port (WebHDFS;
-  the port defaults to 9870); paths are absolute, URIs of the same cluster,
-  or relative to /user/<you>. -D fs.defaultFS=URI, -D user.name=NAME.
-  -ls [-C] [-d] [-h] [-q] [-R] [-t] [-S] [-r] [-u] <path>...  -mkdir [-p] <path>...
-  -put [-f] [-d] <localsrc>... <dst> -get <src> <localdst>
-  -cat <src>...                      -text <src>...
-  -rm [-r] [-f] [-skipTrash] <path>...  -mv <src>... <dst>
-  -du [-s] [-h] <path>...            -count [-q] [-h] [-v] <path>...
-  -stat [format] <path>...           -checksum <path>...
-  -setrep [-R] [-w] <rep> <path>...  -chmod [-R] <mode> <path>...
-  -chown [-R] <owner>[:<group>] <path>...  -touchz <path>...
-  -tail [-f] [-s <ms>] <file>        -appendToFile <localsrc>... <dst>
-  -test -[defsz] <path>              -cp [-f] [-p] <src>... <dst>
-  -head <file>                       -truncate [-w] <length> <path>...
-  -concat <target> <src>...          -getmerge [-nl] <src> <localdst>
-  -rmdir [--ignore-fail-on-non-empty] <dir>...  -find <path>... [-name|-iname <pattern>] [-print|-print0]
-  -df [-h] [<path>...]               -expunge
-  -copyFromLocal, -moveFromLocal, -copyToLocal (as -put and -get)`
+// fsSynopses are the commands as Hadoop's FsShell lists them.
+var fsSynopses = []string{
+	"-appendToFile <localsrc>... <dst>",
+	"-cat <src>...",
+	"-checksum <src>...",
+	"-chmod [-R] <MODE[,MODE]... | OCTALMODE> <path>...",
+	"-chown [-R] [OWNER][:[GROUP]] <path>...",
+	"-concat <target path> <src path> <src path>...",
+	"-copyFromLocal [-f] [-d] <localsrc>... <dst>",
+	"-copyToLocal <src> <localdst>",
+	"-count [-q] [-h] [-v] <path>...",
+	"-cp [-f] [-p] <src>... <dst>",
+	"-df [-h] [<path>...]",
+	"-du [-s] [-h] <path>...",
+	"-expunge",
+	"-find <path>... [-name <pattern> | -iname <pattern>] [-print | -print0]",
+	"-get <src> <localdst>",
+	"-getmerge [-nl] <src> <localdst>",
+	"-head <file>",
+	"-help [cmd]",
+	"-ls [-C] [-d] [-h] [-q] [-R] [-t] [-S] [-r] [-u] [<path>...]",
+	"-mkdir [-p] <path>...",
+	"-moveFromLocal [-f] [-d] <localsrc>... <dst>",
+	"-moveToLocal <src> <localdst>",
+	"-mv <src>... <dst>",
+	"-put [-f] [-d] <localsrc>... <dst>",
+	"-rm [-f] [-r|-R] [-skipTrash] <src>...",
+	"-rmdir [--ignore-fail-on-non-empty] <dir>...",
+	"-setrep [-R] [-w] <rep> <path>...",
+	"-stat [format] <path>...",
+	"-tail [-f] [-s <sleep interval>] <file>",
+	"-test -[defsz] <path>",
+	"-text <src>...",
+	"-touchz <path>...",
+	"-truncate [-w] <length> <path>...",
+	"-usage [cmd]",
+}
+
+// fsUsage is the command list, as `hadoop fs` prints it.
+var fsUsage = func() string {
+	var b strings.Builder
+	b.WriteString("Usage: granary fs [generic options]\n")
+	for _, c := range fsSynopses {
+		b.WriteString("\t[" + c + "]\n")
+	}
+	b.WriteString(`Generic options: -fs <hdfs://host:port | webhdfs://host:port | http://host:port>
+  (the port defaults to 9870), -D key=value (fs.defaultFS, user.name, dfs.client.*).
+Paths are absolute, URIs of the same cluster, or relative to /user/<you>.`)
+	return b.String()
+}()
+
+// commandUsage prints one command's synopsis, as Hadoop's -usage <cmd> and
+// -help <cmd> do.
+func commandUsage(cmd string, stdout, stderr io.Writer) int {
+	cmd = "-" + strings.TrimPrefix(cmd, "-")
+	for _, c := range fsSynopses {
+		if c == cmd || strings.HasPrefix(c, cmd+" ") {
+			fmt.Fprintf(stdout, "Usage: granary fs [generic options] %s\n", c)
+			return 0
+		}
+	}
+	fmt.Fprintf(stderr, "%s: No such command\n", cmd)
+	return 1
+}
 
 // fsCmd is `granary fs`, HDFS's `hdfs dfs`: same commands, same output.
 func fsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -85,6 +130,9 @@ func fsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "--help", "-h", "-help", "-usage":
+		if len(args) > 1 {
+			return commandUsage(args[1], stdout, stderr)
+		}
 		fmt.Fprintln(stdout, fsUsage)
 		return 0
 	}

@@ -547,3 +547,31 @@ func TestAdminCommands(t *testing.T) {
 		t.Fatal("granary admin with no command succeeded")
 	}
 }
+
+// TestFsUsage: -usage <cmd> and -help <cmd> print that command's synopsis,
+// and every listed command is one the shell runs.
+func TestFsUsage(t *testing.T) {
+	ctx := context.Background()
+	for _, h := range []string{"-usage", "-help"} {
+		var out, errb bytes.Buffer
+		if code := fsCmd(ctx, []string{h, "rmdir"}, &out, &errb); code != 0 || out.String() != "Usage: granary fs [generic options] -rmdir [--ignore-fail-on-non-empty] <dir>...\n" {
+			t.Fatalf("%s rmdir: %d %q %q", h, code, out.String(), errb.String())
+		}
+	}
+	var out, errb bytes.Buffer
+	if code := fsCmd(ctx, []string{"-usage", "frob"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "-frob: No such command") {
+		t.Fatalf("-usage frob: %d %q", code, errb.String())
+	}
+	for _, syn := range fsSynopses {
+		cmd := strings.Fields(syn)[0]
+		if cmd == "-help" || cmd == "-usage" {
+			continue
+		}
+		var out, errb bytes.Buffer
+		// No operands: every command refuses or acts, none is unknown.
+		fsCmd(ctx, []string{"-fs", "http://127.0.0.1:1", cmd}, &out, &errb)
+		if strings.Contains(errb.String(), "Unknown command") {
+			t.Errorf("%s is listed but the shell does not know it", cmd)
+		}
+	}
+}
