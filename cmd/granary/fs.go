@@ -144,13 +144,17 @@ func fsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		c.ReplaceDatanodeOnFailure = "NEVER"
 	}
 	c.ReplaceDatanodeBestEffort = conf["dfs.client.block.write.replace-datanode-on-failure.best-effort"] == "true"
-	sh := &shell{c: c, ctx: ctx, out: stdout, errw: stderr, cmd: strings.TrimPrefix(args[0], "-"), base: base}
+	sh := &shell{c: c, ctx: ctx, out: stdout, errw: stderr, cmd: strings.TrimPrefix(args[0], "-"), base: base, typed: map[string]string{}}
 	return sh.run(args[0], args[1:])
 }
 
 type shell struct {
 	c    *client.Client
 	base string // the metadata service's URL
+	// typed maps an operand resolved to an absolute path back to the form
+	// it was typed in (relative, or a URI), so that output names paths as
+	// Hadoop's shell does: as the user typed them.
+	typed map[string]string
 	ctx  context.Context
 	out  io.Writer
 	errw io.Writer
@@ -162,8 +166,32 @@ type shell struct {
 // Ls does (replication 3 and size 10 at least).
 type lsWidths struct{ repl, owner, group, size int }
 
+// shown is p as the user typed it: an absolute path under a relative (or
+// URI) operand is named from that operand.
+func (s *shell) shown(p string) string {
+	best := ""
+	for abs := range s.typed {
+		if (p == abs || strings.HasPrefix(p, abs+"/") || abs == "/") && len(abs) > len(best) {
+			best = abs
+		}
+	}
+	if best == "" {
+		return p
+	}
+	rest := strings.TrimPrefix(strings.TrimPrefix(p, best), "/")
+	switch typed := s.typed[best]; {
+	case rest == "":
+		return typed
+	case typed == "":
+		return rest
+	default:
+		return typed + "/" + rest
+	}
+}
+
 // fail prints an error the way hdfs dfs does and returns exit status 1.
 func (s *shell) fail(p string, err error) int {
+	p = s.shown(p)
 	msg := err.Error()
 	switch {
 	case errs.Is(err, errs.FileNotFound):
@@ -245,6 +273,9 @@ func (s *shell) run(command string, args []string) int {
 			fmt.Fprintf(s.errw, "%s: %v\n", s.cmd, err)
 			return 1
 		}
+		if p != operands[i] {
+			s.typed[p] = strings.TrimSuffix(operands[i], "/")
+		}
 		operands[i] = p
 	}
 	return h.fn(f, operands)
@@ -307,7 +338,8 @@ func humanSize(n int64) string {
 // instead of modification time.
 func (s *shell) lsCmd(f map[byte]bool, args []string) int {
 	if len(args) == 0 {
-		args = []string{"/user/" + s.c.User()}
+		home := "/user/" + s.c.User()
+		args, s.typed[home] = []string{home}, "" // listed by bare names, as Hadoop's
 	}
 	rc := 0
 	for _, p := range args {
@@ -317,7 +349,7 @@ func (s *shell) lsCmd(f map[byte]bool, args []string) int {
 			continue
 		}
 		if st.Type != "DIRECTORY" || f['d'] {
-			st.PathSuffix = p
+			st.PathSuffix = s.shown(p)
 			s.printLs([]api.FileStatus{st}, "", f)
 			continue
 		}
@@ -392,7 +424,7 @@ func (s *shell) printLs(list []api.FileStatus, dir string, f map[byte]bool) {
 	for _, st := range list {
 		name := st.PathSuffix
 		if dir != "" {
-			name = path.Join(dir, st.PathSuffix)
+			name = s.shown(path.Join(dir, st.PathSuffix))
 		}
 		if f['q'] {
 			name = strings.Map(func(r rune) rune {
@@ -656,7 +688,7 @@ func (s *shell) rm(f map[byte]bool, args []string) int {
 			rc = s.fail(p, err)
 			continue
 		}
-		fmt.Fprintf(s.out, "Deleted %s\n", p)
+		fmt.Fprintf(s.out, "Deleted %s\n", s.shown(p))
 	}
 	return rc
 }

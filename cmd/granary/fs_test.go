@@ -334,8 +334,18 @@ func TestFsPathsAsHadoopTypesThem(t *testing.T) {
 	if out := must("-stat", "%n %b", "f"); out != "f 9\n" {
 		t.Fatalf("-stat of a relative path: %q", out)
 	}
-	if out := must("-ls", "-C"); !strings.Contains(out, "/user/alice/docs") || !strings.Contains(out, "/user/alice/f") {
-		t.Fatalf("-ls with no path lists the home directory: %q", out)
+	// Output names paths as they were typed, as Hadoop's shell does.
+	if out := must("-ls", "-C"); out != "docs\nf\n" {
+		t.Fatalf("-ls with no path lists the home directory by bare names: %q", out)
+	}
+	if out := must("-ls", "-C", "docs"); out != "docs/sub\n" {
+		t.Fatalf("-ls -C docs: %q", out)
+	}
+	if out := must("-ls", "-C", "hdfs://"+hostport+"/user/alice/docs"); out != "hdfs://"+hostport+"/user/alice/docs/sub\n" {
+		t.Fatalf("-ls -C of a URI: %q", out)
+	}
+	if code, _, errb := run("-cat", "nope"); code != 1 || errb != "cat: `nope': No such file or directory\n" {
+		t.Fatalf("-cat of a missing relative path: %d %q", code, errb)
 	}
 	ctx := context.Background()
 	for _, fsArgs := range [][]string{{"-fs", "hdfs://" + hostport}, {"-fs", "webhdfs://" + hostport}, {"-D", "fs.defaultFS=hdfs://" + hostport}} {
