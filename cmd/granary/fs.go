@@ -155,11 +155,11 @@ type shell struct {
 	// it was typed in (relative, or a URI), so that output names paths as
 	// Hadoop's shell does: as the user typed them.
 	typed map[string]string
-	ctx  context.Context
-	out  io.Writer
-	errw io.Writer
-	cmd  string
-	ls   lsWidths
+	ctx   context.Context
+	out   io.Writer
+	errw  io.Writer
+	cmd   string
+	ls    lsWidths
 }
 
 // lsWidths are -ls's column widths, grown with every listing as Hadoop's
