@@ -82,11 +82,16 @@ func cmdline(w http.ResponseWriter, _ *http.Request) {
 	_, _ = io.WriteString(w, strings.Join(args, "\x00"))
 }
 
-var urlPassword = regexp.MustCompile(`(://[^/:@\s]*:)[^@\s]*@`)
+var (
+	urlPassword   = regexp.MustCompile(`(://[^/:@\s]*:)[^@\s]*@`)
+	queryPassword = regexp.MustCompile(`([?&]password=)[^&\s]*`)
+)
 
-// RedactURLs replaces the password of every URL in s (scheme://user:password@host)
-// with xxxxx.
-func RedactURLs(s string) string { return urlPassword.ReplaceAllString(s, "${1}xxxxx@") }
+// RedactURLs replaces the password of every URL in s
+// (scheme://user:password@host, or a password= query parameter) with xxxxx.
+func RedactURLs(s string) string {
+	return queryPassword.ReplaceAllString(urlPassword.ReplaceAllString(s, "${1}xxxxx@"), "${1}xxxxx")
+}
 
 // SwaggerUI serves Swagger UI for the service's /openapi.json under
 // /docs/ (its assets are embedded in the binary: nothing is fetched at run

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/granary-fs/granary/internal/errs"
@@ -130,7 +129,7 @@ func (s *Service) audit(u *namespace.User, ip, cmd, src, dst, proto string, err 
 		if ns := s.namespace(); ns != nil {
 			su := &namespace.User{Name: s.cfg.Superuser, Groups: s.auth().Groups(s.cfg.Superuser)}
 			if st, serr := ns.GetFileInfo(su, target); serr == nil {
-				perm = st.Owner + ":" + st.Group + ":" + modeSymbolic(st.Mode)
+				perm = st.Owner + ":" + st.Group + ":" + namespace.ModeString(st.Mode)
 			}
 		}
 	}
@@ -138,26 +137,4 @@ func (s *Service) audit(u *namespace.User, ip, cmd, src, dst, proto string, err 
 		dst = "null"
 	}
 	s.auditLog.events <- auditEvent{at: time.Now(), allowed: err == nil, user: u.Name, ip: ip, cmd: cmd, src: src, dst: dst, perm: perm, proto: proto}
-}
-
-// modeSymbolic is FsPermission.toString: rwxr-xr-x, with t/T for the sticky
-// bit.
-func modeSymbolic(mode uint16) string {
-	var b strings.Builder
-	for i := 8; i >= 0; i-- {
-		if mode&(1<<i) == 0 {
-			b.WriteByte('-')
-		} else {
-			b.WriteByte("rwx"[(8-i)%3])
-		}
-	}
-	s := b.String()
-	if mode&0o1000 != 0 {
-		if s[8] == 'x' {
-			s = s[:8] + "t"
-		} else {
-			s = s[:8] + "T"
-		}
-	}
-	return s
 }

@@ -3,14 +3,13 @@ package metadata
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strconv"
 	"sync"
 
 	"github.com/granary-fs/granary/api"
+	"github.com/granary-fs/granary/internal/rest"
 )
 
 // The web UI's Utilities, as HDFS's: the effective configuration (/conf)
@@ -109,8 +108,8 @@ func (s *Service) conf(w http.ResponseWriter, r *http.Request) {
 	c := s.cfg
 	props := []api.ConfProperty{
 		{Key: "dfs.namenode.http-address", Value: c.HTTPAddr},
-		{Key: "granary.metadata.database-url", Value: redactURL(c.DatabaseURL)},
-		{Key: "granary.nats-url", Value: redactURL(c.NATSURL)},
+		{Key: "granary.metadata.database-url", Value: rest.RedactURLs(c.DatabaseURL)},
+		{Key: "granary.nats-url", Value: rest.RedactURLs(c.NATSURL)},
 		{Key: "granary.metadata.advertise-addr", Value: c.AdvertiseAddr},
 		{Key: "dfs.client.use.datanode.hostname", Value: strconv.FormatBool(c.RedirectToDatanodeHostname)},
 		{Key: "dfs.permissions.superuser", Value: c.Superuser},
@@ -132,21 +131,4 @@ func (s *Service) conf(w http.ResponseWriter, r *http.Request) {
 		props[i].Resource = "granary metadata"
 	}
 	_ = writeJSON(w, http.StatusOK, api.ConfResponse{Properties: props})
-}
-
-// redactURL hides a URL's password (and a password query parameter).
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || s == "" {
-		return s
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	q := u.Query()
-	if q.Has("password") {
-		q.Set("password", "xxxxx")
-		u.RawQuery = q.Encode()
-	}
-	return fmt.Sprint(u)
 }

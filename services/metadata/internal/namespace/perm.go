@@ -2,7 +2,6 @@ package namespace
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/granary-fs/granary/internal/errs"
 )
@@ -139,27 +138,28 @@ func (ns *Namespace) checkSticky(u *User, parent, child *Inode) error {
 
 // modeString renders mode bits like ls: drwxr-xr-x, with t/T for sticky.
 func modeString(n *Inode) string {
-	var b strings.Builder
 	if n.dir != nil {
-		b.WriteByte('d')
-	} else {
-		b.WriteByte('-')
+		return "d" + ModeString(n.mode)
 	}
+	return "-" + ModeString(n.mode)
+}
+
+// ModeString renders permission bits as Hadoop's FsPermission.toString:
+// rwxr-xr-x, the sticky bit as t (or T without other-execute).
+func ModeString(mode uint16) string {
 	const rwx = "rwxrwxrwx"
-	for i := 0; i < 9; i++ {
-		if n.mode&(1<<(8-i)) != 0 {
-			b.WriteByte(rwx[i])
-		} else {
-			b.WriteByte('-')
+	b := []byte("---------")
+	for i := range b {
+		if mode&(1<<(8-i)) != 0 {
+			b[i] = rwx[i]
 		}
 	}
-	s := []byte(b.String())
-	if n.mode&StickyBit != 0 {
-		if s[9] == 'x' {
-			s[9] = 't'
+	if mode&StickyBit != 0 {
+		if b[8] == 'x' {
+			b[8] = 't'
 		} else {
-			s[9] = 'T'
+			b[8] = 'T'
 		}
 	}
-	return string(s)
+	return string(b)
 }
