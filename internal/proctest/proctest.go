@@ -115,26 +115,6 @@ func (g *Group) StartCmd(t testing.TB, name string, cmd *exec.Cmd) *Proc {
 	return p
 }
 
-// Start starts bin with args as a process named name; the test's cleanup
-// kills it if it still runs.
-func Start(t testing.TB, name, bin string, args ...string) *Proc {
-	t.Helper()
-	p := start(t, name, bin, args...)
-	t.Cleanup(func() {
-		p.Kill9()
-		if t.Failed() {
-			t.Logf("last lines of %s:\n%s", name, p.Tail(40))
-		}
-		os.Remove(p.logPath)
-	})
-	return p
-}
-
-func start(t testing.TB, name, bin string, args ...string) *Proc {
-	t.Helper()
-	return startCmd(t, name, exec.Command(bin, args...))
-}
-
 func startCmd(t testing.TB, name string, cmd *exec.Cmd) *Proc {
 	t.Helper()
 	logf, err := os.CreateTemp("", "granary-proc-"+strings.ReplaceAll(name, "/", "-")+"-*.log")

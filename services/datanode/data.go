@@ -47,6 +47,10 @@ func queryInt(r *http.Request, name string, def int64) (int64, error) {
 	return n, nil
 }
 
+// DefaultBlockSize is dfs.blocksize's default: the most a block PUT that
+// names no blocksize may store.
+const DefaultBlockSize = 128 << 20
+
 // writeBlock godoc
 //
 //	@Summary		Write a block and forward it down the pipeline

@@ -34,10 +34,6 @@ func storageError(err error, id int64) error {
 	return errs.Wrap(errs.IO, err, "block %d", id)
 }
 
-// DefaultBlockSize is dfs.blocksize's default: the most a block PUT that
-// names no blocksize may store.
-const DefaultBlockSize = 128 << 20
-
 // openReplica opens a replica for reading; one found unreadable is
 // reported at once (reportUnreadable).
 func (s *Service) openReplica(bpid string, id int64) (*storage.ReplicaReader, error) {
