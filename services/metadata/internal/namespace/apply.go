@@ -85,6 +85,8 @@ func (ns *Namespace) apply(op Op) error {
 	case *SetGenstamp:
 		ns.genStamp = max(ns.genStamp, o.GenStamp)
 		return nil
+	case *UpdateMasterKey, *GetDelegationToken, *RenewDelegationToken, *CancelDelegationToken:
+		return ns.applySecret(o)
 	case *UpdateBlocks:
 		return ns.withUC(o.Path, func(n *Inode) error {
 			ns.replaceBlocks(n, o.Blocks)

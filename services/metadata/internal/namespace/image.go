@@ -13,7 +13,7 @@ import (
 // count. Integrity (checksums) is the store's business.
 const (
 	imageMagic   = "GRNIMG01"
-	imageVersion = 1
+	imageVersion = 2 // 2 adds the secret section; 1 is still read
 	imageTrailer = "GRNEND01"
 )
 
@@ -67,6 +67,7 @@ func (ns *Namespace) WriteImage(w io.Writer) (inodes int64, err error) {
 	if err := walk(ns.root); err != nil {
 		return 0, err
 	}
+	ns.writeSecrets(&e)
 	e.buf = append(e.buf, imageTrailer...)
 	e.int(inodes)
 	if _, err := bw.Write(e.buf); err != nil {
@@ -126,7 +127,8 @@ func LoadImage(cfg Config, data []byte, progress func(loaded, total int64)) (*Na
 		return nil, fmt.Errorf("%w: bad magic", ErrCorruptImage)
 	}
 	d := decoder{buf: data[len(imageMagic):]}
-	if v := d.uint(); v != imageVersion {
+	v := d.uint()
+	if v != 1 && v != imageVersion {
 		return nil, fmt.Errorf("%w: unsupported image version %d", ErrCorruptImage, v)
 	}
 	ns := New(cfg)
@@ -184,6 +186,12 @@ func LoadImage(cfg Config, data []byte, progress func(loaded, total int64)) (*Na
 	}
 	if d.err != nil {
 		return nil, fmt.Errorf("%w: inode %d: %v", ErrCorruptImage, loaded, d.err)
+	}
+	if v >= 2 {
+		ns.readSecrets(&d)
+		if d.err != nil {
+			return nil, fmt.Errorf("%w: secret section: %v", ErrCorruptImage, d.err)
+		}
 	}
 	if len(d.buf) < len(imageTrailer) || string(d.buf[:len(imageTrailer)]) != imageTrailer {
 		return nil, fmt.Errorf("%w: missing trailer", ErrCorruptImage)

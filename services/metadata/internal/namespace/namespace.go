@@ -86,6 +86,8 @@ type Namespace struct {
 	lastMkdir     *Inode
 	lastMkdirPath string
 
+	secrets secrets // delegation-token keys and tokens
+
 	journal    Journal
 	superuser  string
 	supergroup string

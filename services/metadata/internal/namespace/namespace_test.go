@@ -69,6 +69,10 @@ func allOps() []Op {
 		&AppendOp{Path: "/b/f", ClientName: "c2", ClientMachine: "10.0.0.1"},
 		&ConcatDelete{Target: "/b/f", Sources: []string{"/b/g", "/b/h"}, Mtime: 12},
 		&Truncate{Path: "/b/f", Blocks: []Block{{ID: 1 << 30, GenStamp: 1001, NumBytes: 9}}, Mtime: 13},
+		&UpdateMasterKey{Key: DelegationKey{ID: 1, Expiry: 14, Key: []byte{1, 2, 3}}},
+		&GetDelegationToken{Token: DelegationToken{Ident: []byte{0, 1, 'a'}, Renewal: 15, Groups: []string{"a", "b"}}},
+		&RenewDelegationToken{Ident: []byte{0, 1, 'a'}, Renewal: 16},
+		&CancelDelegationToken{Ident: []byte{0, 1, 'a'}},
 	}
 }
 

@@ -29,6 +29,11 @@ const (
 	OpAppend         OpCode = 47
 	OpConcatDelete   OpCode = 16
 	OpTruncate       OpCode = 46
+
+	OpGetDelegationToken    OpCode = 18
+	OpRenewDelegationToken  OpCode = 19
+	OpCancelDelegationToken OpCode = 20
+	OpUpdateMasterKey       OpCode = 21
 )
 
 var opNames = map[OpCode]string{
@@ -37,6 +42,8 @@ var opNames = map[OpCode]string{
 	OpSetOwner: "OP_SET_OWNER", OpClose: "OP_CLOSE", OpTimes: "OP_TIMES", OpSetQuota: "OP_SET_QUOTA",
 	OpUpdateBlocks: "OP_UPDATE_BLOCKS", OpAddBlock: "OP_ADD_BLOCK", OpAppend: "OP_APPEND",
 	OpConcatDelete: "OP_CONCAT_DELETE", OpTruncate: "OP_TRUNCATE", OpSetGenstampV2: "OP_SET_GENSTAMP_V2",
+	OpGetDelegationToken: "OP_GET_DELEGATION_TOKEN", OpRenewDelegationToken: "OP_RENEW_DELEGATION_TOKEN",
+	OpCancelDelegationToken: "OP_CANCEL_DELEGATION_TOKEN", OpUpdateMasterKey: "OP_UPDATE_MASTER_KEY",
 }
 
 func (c OpCode) String() string {
@@ -375,6 +382,14 @@ func DecodeOp(code OpCode, payload []byte) (Op, error) {
 		op = &ConcatDelete{}
 	case OpTruncate:
 		op = &Truncate{}
+	case OpGetDelegationToken:
+		op = &GetDelegationToken{}
+	case OpRenewDelegationToken:
+		op = &RenewDelegationToken{}
+	case OpCancelDelegationToken:
+		op = &CancelDelegationToken{}
+	case OpUpdateMasterKey:
+		op = &UpdateMasterKey{}
 	default:
 		return nil, fmt.Errorf("%w: unknown op code %d", ErrCorruptOp, code)
 	}
