@@ -47,6 +47,7 @@ const (
 	BlockMissing
 	DiskOutOfSpace
 	InvalidToken
+	Security // no or a bad credential in token mode: 401
 
 	numKinds // not a kind: every kind above is in the table below
 )
@@ -91,6 +92,7 @@ var kinds = map[Kind]kindInfo{
 	BlockMissing:              {"BlockMissingException", "org.apache.hadoop.hdfs.BlockMissingException", http.StatusForbidden},
 	DiskOutOfSpace:            {"DiskOutOfSpaceException", "org.apache.hadoop.util.DiskChecker$DiskOutOfSpaceException", http.StatusForbidden},
 	InvalidToken:              {"InvalidToken", "org.apache.hadoop.security.token.SecretManager$InvalidToken", http.StatusForbidden},
+	Security:                  {"SecurityException", "java.lang.SecurityException", http.StatusUnauthorized},
 }
 
 // Error is a Granary error: a kind, the operation that failed and a message
