@@ -173,6 +173,12 @@ type DelegationToken struct {
 	URLString string `json:"urlString" example:"HAAEaGRmcwRoZGZz..." validate:"required"`
 }
 
+// LongResponse is RENEWDELEGATIONTOKEN's body: the token's new expiry
+// (milliseconds since the epoch).
+type LongResponse struct {
+	Long int64 `json:"long" example:"1320962673997" validate:"required"`
+}
+
 // TokenResponse is GETDELEGATIONTOKEN's body; Token is null with simple
 // authentication.
 type TokenResponse struct {
@@ -215,10 +221,12 @@ type LocationResponse struct {
 
 // WebHDFSPutResponse documents the answers of the PUT operations with a
 // body: {"boolean": ...} (MKDIRS, RENAME, SETREPLICATION) or
-// {"Location": ...} (CREATE with noredirect=true).
+// {"Location": ...} (CREATE with noredirect=true) or {"long": ...}
+// (RENEWDELEGATIONTOKEN).
 type WebHDFSPutResponse struct {
 	Boolean  *bool  `json:"boolean,omitempty" example:"true"`
 	Location string `json:"Location,omitempty"`
+	Long     *int64 `json:"long,omitempty" example:"1320962673997"`
 }
 
 // ConfProperty is one setting of a service's effective configuration, as

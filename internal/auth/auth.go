@@ -41,8 +41,11 @@ type Identity struct {
 	// RealUser is the proxy user behind a doas, and RealMethod how it
 	// authenticated.
 	RealUser, RealMethod string
-	// Delegation is the delegation token the request carried, if any.
+	// Delegation is the delegation token the request carried, if any;
+	// Bearer the bearer token. A datanode forwards them to the metadata
+	// service it acts on behalf of the caller with.
 	Delegation string
+	Bearer     string `json:"-"`
 }
 
 // UGI renders the identity as HDFS's audit log does: "alice (auth:TOKEN)",
@@ -215,7 +218,9 @@ func (a *Authenticator) authenticate(r *http.Request) (Identity, error) {
 		if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
 			return Identity{}, errs.E(errs.Security, "Authentication failed: only Bearer credentials are accepted")
 		}
-		return a.bearer(r.Context(), strings.TrimSpace(tok))
+		id, err := a.bearer(r.Context(), strings.TrimSpace(tok))
+		id.Bearer = strings.TrimSpace(tok)
+		return id, err
 	}
 	if d := r.URL.Query().Get("delegation"); d != "" {
 		if a.delegation == nil {
@@ -329,7 +334,7 @@ func (a *Authenticator) Identify(r *http.Request) (Identity, error) {
 	if err := a.authorizeProxy(id, doas, clientIP(r)); err != nil {
 		return Identity{}, err
 	}
-	return Identity{User: doas, Groups: a.policy.Groups(doas), Method: "PROXY", RealUser: id.User, RealMethod: id.Method, Delegation: id.Delegation}, nil
+	return Identity{User: doas, Groups: a.policy.Groups(doas), Method: "PROXY", RealUser: id.User, RealMethod: id.Method, Delegation: id.Delegation, Bearer: id.Bearer}, nil
 }
 
 // authorizeProxy is HDFS's DefaultImpersonationProvider.authorize: the

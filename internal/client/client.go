@@ -44,6 +44,8 @@ type Client struct {
 
 	base       string // metadata service URL, e.g. http://localhost:9870
 	user       string
+	bearer     string // token mode: an OIDC bearer token for the metadata service
+	delegation string // token mode: a delegation token, sent as the delegation parameter
 	clientName string
 	http       *http.Client
 	data       *http.Client // to datanodes: no overall timeout, bodies stream
@@ -66,6 +68,23 @@ func New(metadataURL, user string) *Client {
 func (c *Client) SetTransport(rt http.RoundTripper) {
 	c.http.Transport = rt
 	c.data.Transport = rt
+}
+
+// SetBearer makes the client authenticate to the metadata service with an
+// OpenID Connect bearer token (token mode).
+func (c *Client) SetBearer(token string) { c.bearer = token }
+
+// SetDelegation makes the client authenticate with a delegation token, the
+// delegation parameter of every request, instead of user.name (token mode).
+func (c *Client) SetDelegation(token string) { c.delegation = token }
+
+// credential adds the client's credential to q.
+func (c *Client) credential(q url.Values) {
+	if c.delegation != "" {
+		q.Set("delegation", c.delegation)
+	} else if c.bearer == "" {
+		q.Set("user.name", c.user)
+	}
 }
 
 // ClientName is the lease holder name of this client's writes.
@@ -98,6 +117,9 @@ func (c *Client) do(ctx context.Context, method, u string, body any, out any) er
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if c.bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+c.bearer)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return errs.Wrap(errs.Retriable, err, "%s %s", method, u)
@@ -115,7 +137,8 @@ func (c *Client) do(ctx context.Context, method, u string, body any, out any) er
 
 // webhdfs builds a WebHDFS URL for path with op and extra parameters.
 func (c *Client) webhdfs(path, op string, params ...string) string {
-	q := url.Values{"op": {op}, "user.name": {c.user}}
+	q := url.Values{"op": {op}}
+	c.credential(q)
 	for i := 0; i+1 < len(params); i += 2 {
 		q.Set(params[i], params[i+1])
 	}
@@ -127,7 +150,9 @@ func escapePath(p string) string {
 }
 
 func (c *Client) native(endpoint string) string {
-	return c.base + "/api/v1/" + endpoint + "?user.name=" + url.QueryEscape(c.user)
+	q := url.Values{}
+	c.credential(q)
+	return c.base + "/api/v1/" + endpoint + "?" + q.Encode()
 }
 
 // Stat returns the status of path.
@@ -257,7 +282,7 @@ func (c *Client) BlockLocations(ctx context.Context, path string) (api.LocatedBl
 
 func (c *Client) blockLocations(ctx context.Context, path string) (api.LocatedBlocks, error) {
 	var r api.LocatedBlocksResponse
-	err := c.do(ctx, http.MethodGet, c.base+"/api/v1/blockLocations?path="+url.QueryEscape(path)+"&user.name="+url.QueryEscape(c.user), nil, &r)
+	err := c.do(ctx, http.MethodGet, c.native("blockLocations")+"&path="+url.QueryEscape(path), nil, &r)
 	return r.LocatedBlocks, err
 }
 

@@ -50,15 +50,16 @@ func Metrics(reg *prometheus.Registry) http.HandlerFunc {
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP
 }
 
-// Operations mounts /debug/pprof and RemoteException answers for unknown
-// endpoints and methods on r.
-func Operations(r chi.Router) {
-	r.HandleFunc("/debug/pprof/", pprof.Index)
-	r.HandleFunc("/debug/pprof/cmdline", cmdline)
-	r.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	r.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	r.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	r.HandleFunc("/debug/pprof/{name}", func(w http.ResponseWriter, req *http.Request) {
+// Operations mounts /debug/pprof behind admin (the superuser's in token
+// mode) and RemoteException answers for unknown endpoints and methods on r.
+func Operations(r chi.Router, admin func(http.Handler) http.Handler) {
+	a := r.With(admin)
+	a.HandleFunc("/debug/pprof/", pprof.Index)
+	a.HandleFunc("/debug/pprof/cmdline", cmdline)
+	a.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	a.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	a.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	a.HandleFunc("/debug/pprof/{name}", func(w http.ResponseWriter, req *http.Request) {
 		pprof.Handler(chi.URLParam(req, "name")).ServeHTTP(w, req)
 	})
 	r.NotFound(func(w http.ResponseWriter, req *http.Request) {

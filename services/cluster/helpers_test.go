@@ -30,6 +30,14 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // 2 × 250 ms + 10 × 100 ms = 1.5 s.
 func testCluster(t *testing.T, datanodes int, tweak func(*cluster.Config)) *cluster.Cluster {
 	t.Helper()
+	return startCluster(t, datanodes, tweak, "")
+}
+
+// startCluster is testCluster; in token mode bearer is the superuser's
+// token, which http.DefaultClient sends where a request carries no
+// credential of its own.
+func startCluster(t *testing.T, datanodes int, tweak func(*cluster.Config), bearer string) *cluster.Cluster {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "granary-cluster-test-")
 	if err != nil {
 		t.Fatal(err)
@@ -79,6 +87,9 @@ func testCluster(t *testing.T, datanodes int, tweak func(*cluster.Config)) *clus
 	}
 	t.Cleanup(c.Stop)
 	checkContracts(t, c)
+	if bearer != "" {
+		http.DefaultClient.Transport = withBearer{contracts, bearer}
+	}
 	eventually(t, 30*time.Second, "every datanode live", func() bool { return clusterView(t, c).LiveDatanodes == datanodes })
 	return c
 }
@@ -323,4 +334,18 @@ func newClient(c *cluster.Cluster, user string) *client.Client {
 		cl.SetTransport(contracts)
 	}
 	return cl
+}
+
+// withBearer adds a bearer token to requests that carry no credential.
+type withBearer struct {
+	next   http.RoundTripper
+	bearer string
+}
+
+func (b withBearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Header.Get("Authorization") == "" && !r.URL.Query().Has("delegation") {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+b.bearer)
+	}
+	return b.next.RoundTrip(r)
 }

@@ -21,24 +21,27 @@ import (
 
 func (s *Service) routes() http.Handler {
 	r := chi.NewRouter()
+	r.Use(s.authn.Middleware(nil))
 	r.Get("/api/v1/datanodes", s.listDatanodes)
 	r.Get("/api/v1/datanodes/{uuid}", s.getDatanode)
-	admin := r.With(s.auth().SuperuserOnly)
+	admin := r.With(s.authn.SuperuserOnly)
 	admin.Post("/api/v1/datanodes/{uuid}/decommission", s.decommission)
 	admin.Post("/api/v1/datanodes/{uuid}/recommission", s.recommission)
 	r.Get("/api/v1/cluster", s.getCluster)
 	admin.Post("/api/v1/admin/refreshNodes", s.refreshNodes)
 	admin.Get("/api/v1/admin/metasave", s.metasave)
-	r.Get("/api/v1/blocks/{id}", s.getBlock)
+	// The block map tells where every block is: the superuser's in
+	// token mode, where block IDs must not be handed out.
+	r.With(s.authn.AdminOnly).Get("/api/v1/blocks/{id}", s.getBlock)
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
-	r.Get("/metrics", s.metricsHandler)
+	r.With(s.authn.AdminOnly).Get("/metrics", s.metricsHandler)
 	r.Get("/swagger.json", s.swaggerJSON)
 	r.Get("/openapi.json", s.openapiJSON)
 	r.Get("/openapi.yaml", s.openapiYAML)
 	r.Get("/docs", s.docs)
 	r.Get("/docs/*", rest.SwaggerUI())
-	rest.Operations(r)
+	rest.Operations(r, s.authn.AdminOnly)
 	return r
 }
 
@@ -48,6 +51,7 @@ func (s *Service) routes() http.Handler {
 //	@Tags		datanodes
 //	@Produce	json
 //	@Success	200	{object}	api.DatanodeList
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			listDatanodes
 //	@Router		/api/v1/datanodes [get]
 func (s *Service) listDatanodes(w http.ResponseWriter, r *http.Request) {
@@ -62,6 +66,7 @@ func (s *Service) listDatanodes(w http.ResponseWriter, r *http.Request) {
 //	@Param		uuid	path		string	true	"datanode UUID"
 //	@Success	200		{object}	api.DatanodeView
 //	@Failure	404		{object}	errs.RemoteExceptionBody
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			getDatanode
 //	@Router		/api/v1/datanodes/{uuid} [get]
 func (s *Service) getDatanode(w http.ResponseWriter, r *http.Request) {
@@ -85,6 +90,7 @@ func (s *Service) getDatanode(w http.ResponseWriter, r *http.Request) {
 //	@Success		200		{object}	api.DatanodeView
 //	@Failure		404		{object}	errs.RemoteExceptionBody
 //	@Failure	403	{object}	errs.RemoteExceptionBody	"AccessControlException: not the superuser"
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			decommission
 //	@Router			/api/v1/datanodes/{uuid}/decommission [post]
 func (s *Service) decommission(w http.ResponseWriter, r *http.Request) {
@@ -101,6 +107,7 @@ func (s *Service) decommission(w http.ResponseWriter, r *http.Request) {
 //	@Success	200		{object}	api.DatanodeView
 //	@Failure	404		{object}	errs.RemoteExceptionBody
 //	@Failure	403	{object}	errs.RemoteExceptionBody	"AccessControlException: not the superuser"
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			recommission
 //	@Router		/api/v1/datanodes/{uuid}/recommission [post]
 func (s *Service) recommission(w http.ResponseWriter, r *http.Request) {
@@ -127,6 +134,7 @@ func (s *Service) adminChange(w http.ResponseWriter, r *http.Request, change fun
 //	@Param	user.name	query	string	false	"the caller: the superuser or a member of the supergroup (dr.who when absent)"
 //	@Success		200	{object}	api.RefreshNodesResponse
 //	@Failure		403	{object}	errs.RemoteExceptionBody	"AccessControlException (not the superuser), or IOException: no exclude file configured, or it cannot be read"
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			refreshExcludedNodes
 //	@Router			/api/v1/admin/refreshNodes [post]
 func (s *Service) refreshNodes(w http.ResponseWriter, r *http.Request) {
@@ -158,6 +166,7 @@ func (s *Service) refreshNodes(w http.ResponseWriter, r *http.Request) {
 //	@Param	user.name	query	string	false	"the caller: the superuser or a member of the supergroup (dr.who when absent)"
 //	@Success	200	{string}	string	"blocks waiting for reconstruction, transfers pending, datanodes"
 //	@Failure	403	{object}	errs.RemoteExceptionBody	"AccessControlException: not the superuser"
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			metasave
 //	@Router		/api/v1/admin/metasave [get]
 func (s *Service) metasave(w http.ResponseWriter, r *http.Request) {
@@ -171,6 +180,7 @@ func (s *Service) metasave(w http.ResponseWriter, r *http.Request) {
 //	@Tags		cluster
 //	@Produce	json
 //	@Success	200	{object}	api.ClusterView
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			getCluster
 //	@Router		/api/v1/cluster [get]
 func (s *Service) getCluster(w http.ResponseWriter, r *http.Request) {
@@ -186,6 +196,8 @@ func (s *Service) getCluster(w http.ResponseWriter, r *http.Request) {
 //	@Success	200	{object}	api.BlockView
 //	@Failure	400	{object}	errs.RemoteExceptionBody
 //	@Failure	404	{object}	errs.RemoteExceptionBody
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
+//	@Failure	403	{object}	errs.RemoteExceptionBody	"token mode: not the superuser (AccessControlException)"
 //	@ID			getBlock
 //	@Router		/api/v1/blocks/{id} [get]
 func (s *Service) getBlock(w http.ResponseWriter, r *http.Request) {
@@ -238,6 +250,8 @@ func (s *Service) readyz(w http.ResponseWriter, r *http.Request) {
 //	@Tags		operations
 //	@Produce	plain
 //	@Success	200	{string}	string	"Prometheus text exposition format"
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
+//	@Failure	403	{object}	errs.RemoteExceptionBody	"token mode: not the superuser (AccessControlException)"
 //	@ID			metricsHandler
 //	@Router		/metrics [get]
 func (s *Service) metricsHandler(w http.ResponseWriter, r *http.Request) {
@@ -250,6 +264,7 @@ func (s *Service) metricsHandler(w http.ResponseWriter, r *http.Request) {
 //	@Tags		operations
 //	@Produce	json
 //	@Success	200	{object}	object	"the contract"
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			swaggerJSON
 //	@Router		/swagger.json [get]
 func (s *Service) swaggerJSON(w http.ResponseWriter, r *http.Request) {

@@ -24,6 +24,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/granary-fs/granary/api"
+	"github.com/granary-fs/granary/internal/auth"
 	"github.com/granary-fs/granary/internal/dnproto"
 	"github.com/granary-fs/granary/internal/errs"
 	"github.com/granary-fs/granary/internal/lifecycle"
@@ -39,6 +40,9 @@ type Config struct {
 	// (decommission, refreshNodes, metasave), as HDFS's dfsadmin requires.
 	Superuser  string // default: the user running the process
 	Supergroup string // dfs.permissions.superusergroup, "supergroup"
+	// Auth is how callers of the HTTP API authenticate (-auth simple|token;
+	// token mode takes bearer JWTs).
+	Auth auth.Config
 	// HTTPIdleTimeout closes idle keep-alive connections
 	// (hadoop.http.idle_timeout.ms, 60 s).
 	HTTPIdleTimeout time.Duration
@@ -69,6 +73,7 @@ type Config struct {
 
 // Service is a running coordinator.
 type Service struct {
+	authn   *auth.Authenticator
 	cfg     Config
 	log     *slog.Logger
 	mgr     *blockmgr.Manager
@@ -115,6 +120,9 @@ func New(cfg Config) (*Service, error) {
 		resync: make(chan struct{}, 1), addrSet: make(chan struct{}), started: make(chan struct{}),
 	}
 	s.metrics = newMetrics(s)
+	if s.authn, err = auth.New(cfg.Auth, simpleauth.Policy{Superuser: cfg.Superuser, Supergroup: cfg.Supergroup}, nil); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -154,11 +162,6 @@ func (s *Service) Started() <-chan struct{} { return s.started }
 
 // Manager exposes the block manager (benchmarks drive it in-process).
 func (s *Service) Manager() *blockmgr.Manager { return s.mgr }
-
-// auth is the coordinator's simple-authentication policy.
-func (s *Service) auth() simpleauth.Policy {
-	return simpleauth.Policy{Superuser: s.cfg.Superuser, Supergroup: s.cfg.Supergroup}
-}
 
 // Run serves until ctx is done.
 func (s *Service) Run(ctx context.Context) error {

@@ -68,6 +68,7 @@ const DefaultBlockSize = 128 << 20
 //	@Success		200		{object}	api.BlockWriteResult
 //	@Failure		400		{object}	errs.RemoteExceptionBody
 //	@Failure		403		{object}	errs.RemoteExceptionBody	"ChecksumException, ReplicaAlreadyExistsException (a replica of this or a newer stamp exists), ReplicaNotFoundException (append), IOException"
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			writeBlock
 //	@Router			/api/v1/blocks/{id} [put]
 func (s *Service) writeBlock(w http.ResponseWriter, r *http.Request) {
@@ -253,6 +254,7 @@ func (d *downstream) finish() api.BlockWriteResult {
 //	@Success		206		{file}		binary
 //	@Failure		400		{object}	errs.RemoteExceptionBody
 //	@Failure		403		{object}	errs.RemoteExceptionBody	"ChecksumException (a bad or short replica, reported to the coordinator), ReplicaNotFoundException (a replica whose file is gone is reported deleted), IOException"
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			readBlock
 //	@Router			/api/v1/blocks/{id} [get]
 func (s *Service) readBlock(w http.ResponseWriter, r *http.Request) {
@@ -379,6 +381,7 @@ func parseRange(h string, size int64) (first, last int64, ok bool) {
 //	@Success	200		{object}	api.BlockChecksum
 //	@Failure	400		{object}	errs.RemoteExceptionBody
 //	@Failure	403		{object}	errs.RemoteExceptionBody
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			getBlockChecksum
 //	@Router		/api/v1/blocks/{id}/checksum [get]
 func (s *Service) blockChecksum(w http.ResponseWriter, r *http.Request) {

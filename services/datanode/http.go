@@ -2,6 +2,7 @@ package datanode
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -19,6 +20,8 @@ import (
 
 func (s *Service) routes() http.Handler {
 	r := chi.NewRouter()
+	// Block requests carry block tokens instead (blockToken).
+	r.Use(s.authn.Middleware(func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/api/v1/blocks/") }))
 	r.Get("/", s.page)
 	r.Get("/api/v1/info", s.info)
 	r.Put("/api/v1/blocks/{id}", s.writeBlock)
@@ -31,19 +34,19 @@ func (s *Service) routes() http.Handler {
 		r.Get("/webhdfs/v1/*", s.webhdfsGet)
 		r.Options("/webhdfs/v1/*", s.webhdfsPreflight)
 	})
-	admin := r.With(s.auth().SuperuserOnly)
+	admin := r.With(s.authn.SuperuserOnly)
 	admin.Post("/api/v1/admin/triggerBlockReport", s.triggerBlockReport)
 	admin.Post("/api/v1/admin/refreshNamenodes", s.refreshNamenodes)
 	admin.Post("/api/v1/admin/shutdown", s.shutdownDatanode)
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
-	r.Get("/metrics", s.metricsHandler)
+	r.With(s.authn.AdminOnly).Get("/metrics", s.metricsHandler)
 	r.Get("/swagger.json", s.swaggerJSON)
 	r.Get("/openapi.json", s.openapiJSON)
 	r.Get("/openapi.yaml", s.openapiYAML)
 	r.Get("/docs", s.docs)
 	r.Get("/docs/*", rest.SwaggerUI())
-	rest.Operations(r)
+	rest.Operations(r, s.authn.AdminOnly)
 	return r
 }
 
@@ -65,6 +68,7 @@ func allowAnyOrigin(next http.Handler) http.Handler {
 //	@Tags			webhdfs
 //	@Param			path	path	string	true	"file path"
 //	@Success		204
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			webhdfsPreflight
 //	@Router			/webhdfs/v1/{path} [options]
 func (s *Service) webhdfsPreflight(w http.ResponseWriter, r *http.Request) {
@@ -109,6 +113,7 @@ type Info struct {
 //	@Tags		datanode
 //	@Produce	json
 //	@Success	200	{object}	Info
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			getDatanodeInfo
 //	@Router		/api/v1/info [get]
 func (s *Service) info(w http.ResponseWriter, r *http.Request) {
@@ -163,6 +168,7 @@ func (s *Service) Info() Info {
 //	@Param		user.name	query	string	false	"the caller: the superuser or a member of the supergroup (dr.who when absent)"
 //	@Success	200	{object}	api.BooleanResponse
 //	@Failure	403	{object}	errs.RemoteExceptionBody	"AccessControlException (not the superuser), or IOException: not registered yet"
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			triggerBlockReport
 //	@Router		/api/v1/admin/triggerBlockReport [post]
 func (s *Service) triggerBlockReport(w http.ResponseWriter, r *http.Request) {
@@ -182,6 +188,7 @@ func (s *Service) triggerBlockReport(w http.ResponseWriter, r *http.Request) {
 //	@Param		user.name	query	string	false	"the caller: the superuser or a member of the supergroup (dr.who when absent)"
 //	@Success	200	{object}	api.BooleanResponse
 //	@Failure	403	{object}	errs.RemoteExceptionBody	"AccessControlException: not the superuser"
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			refreshNamenodes
 //	@Router		/api/v1/admin/refreshNamenodes [post]
 func (s *Service) refreshNamenodes(w http.ResponseWriter, r *http.Request) {
@@ -200,6 +207,7 @@ func (s *Service) refreshNamenodes(w http.ResponseWriter, r *http.Request) {
 //	@Param		user.name	query	string	false	"the caller: the superuser or a member of the supergroup (dr.who when absent)"
 //	@Success	200	{object}	api.BooleanResponse
 //	@Failure	403	{object}	errs.RemoteExceptionBody	"AccessControlException: not the superuser"
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			shutdownDatanode
 //	@Router		/api/v1/admin/shutdown [post]
 func (s *Service) shutdownDatanode(w http.ResponseWriter, r *http.Request) {
@@ -244,6 +252,8 @@ func (s *Service) readyz(w http.ResponseWriter, r *http.Request) {
 //	@Tags		operations
 //	@Produce	plain
 //	@Success	200	{string}	string	"Prometheus text exposition format"
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
+//	@Failure	403	{object}	errs.RemoteExceptionBody	"token mode: not the superuser (AccessControlException)"
 //	@ID			metricsHandler
 //	@Router		/metrics [get]
 func (s *Service) metricsHandler(w http.ResponseWriter, r *http.Request) {
@@ -256,6 +266,7 @@ func (s *Service) metricsHandler(w http.ResponseWriter, r *http.Request) {
 //	@Tags		operations
 //	@Produce	json
 //	@Success	200	{object}	object	"the contract"
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			swaggerJSON
 //	@Router		/swagger.json [get]
 func (s *Service) swaggerJSON(w http.ResponseWriter, r *http.Request) {

@@ -66,6 +66,7 @@ th,td{text-align:left;padding:.25em .5em;border-bottom:1px solid #ddd}td{overflo
 //	@Tags		datanode
 //	@Produce	html
 //	@Success	200	{string}	string	"an HTML page"
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			datanodePage
 //	@Router		/ [get]
 func (s *Service) page(w http.ResponseWriter, r *http.Request) {

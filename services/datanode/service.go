@@ -23,7 +23,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/granary-fs/granary/internal/auth"
 	"github.com/granary-fs/granary/internal/dnproto"
+	"github.com/granary-fs/granary/internal/errs"
+	"github.com/granary-fs/granary/internal/hadooptoken"
 	"github.com/granary-fs/granary/internal/lifecycle"
 	"github.com/granary-fs/granary/internal/simpleauth"
 	"github.com/granary-fs/granary/services/datanode/internal/storage"
@@ -42,6 +45,11 @@ type Config struct {
 	// (doas) in WebHDFS.
 	Superuser  string // default: the user running the process
 	Supergroup string // dfs.permissions.superusergroup, "supergroup"
+	// Auth is how callers authenticate (-auth simple|token). In token mode
+	// the WebHDFS side takes the delegation token of the metadata
+	// service's redirect and acts as its owner (the metadata service
+	// verifies it on every call), and block requests need block tokens.
+	Auth auth.Config
 	// HostName and IPAddr are advertised to the coordinator and clients.
 	HostName string
 	IPAddr   string
@@ -112,6 +120,7 @@ func (c *Config) defaults() {
 
 // Service is one datanode.
 type Service struct {
+	authn    *auth.Authenticator
 	cfg      Config
 	log      *slog.Logger
 	store    *storage.Store
@@ -141,7 +150,30 @@ func New(cfg Config) (*Service, error) {
 	s := &Service{cfg: cfg, log: cfg.Logger.With("service", "datanode"), addrSet: make(chan struct{}), started: make(chan struct{}),
 		pipelineClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}}
 	s.metrics = newMetrics(s)
+	var err error
+	if s.authn, err = auth.New(cfg.Auth, simpleauth.Policy{Superuser: cfg.Superuser, Supergroup: cfg.Supergroup}, delegationOwner); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// delegationOwner reads the owner of a delegation token without checking
+// it: the datanode cannot (the secret manager is the metadata service's),
+// and every use of it goes to the metadata service, which does.
+func delegationOwner(_ context.Context, encoded string) (auth.Identity, error) {
+	tok, err := hadooptoken.Decode(encoded)
+	if err != nil {
+		return auth.Identity{}, errs.Wrap(errs.InvalidToken, err, "Invalid delegation token")
+	}
+	id, err := hadooptoken.UnmarshalDelegation(tok.Identifier)
+	if err != nil {
+		return auth.Identity{}, errs.Wrap(errs.InvalidToken, err, "Invalid delegation token identifier")
+	}
+	out := auth.Identity{User: id.Owner, Groups: []string{id.Owner}}
+	if id.RealUser != "" && id.RealUser != id.Owner {
+		out.RealUser, out.RealMethod = id.RealUser, "TOKEN"
+	}
+	return out, nil
 }
 
 // Addr returns the HTTP address once listening.
@@ -206,11 +238,6 @@ func (s *Service) Run(ctx context.Context) error {
 	_ = nc.Drain()
 	s.log.Info("datanode stopped", "err", err)
 	return err
-}
-
-// auth is the datanode's simple-authentication policy.
-func (s *Service) auth() simpleauth.Policy {
-	return simpleauth.Policy{Superuser: s.cfg.Superuser, Supergroup: s.cfg.Supergroup}
 }
 
 // Kill stops the datanode abruptly, as a crash would: every connection is

@@ -31,6 +31,7 @@ import (
 //	@Failure		400					{object}	errs.RemoteExceptionBody
 //	@Failure		403					{object}	errs.RemoteExceptionBody
 //	@Failure		404					{object}	errs.RemoteExceptionBody
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			webhdfsPut
 //	@Router			/webhdfs/v1/{path} [put]
 func (s *Service) webhdfsPut(w http.ResponseWriter, r *http.Request) { s.webhdfs(w, r) }
@@ -49,6 +50,7 @@ func (s *Service) webhdfsPut(w http.ResponseWriter, r *http.Request) { s.webhdfs
 //	@Failure	400					{object}	errs.RemoteExceptionBody
 //	@Failure	403					{object}	errs.RemoteExceptionBody
 //	@Failure	404					{object}	errs.RemoteExceptionBody
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			webhdfsPost
 //	@Router		/webhdfs/v1/{path} [post]
 func (s *Service) webhdfsPost(w http.ResponseWriter, r *http.Request) { s.webhdfs(w, r) }
@@ -70,6 +72,7 @@ func (s *Service) webhdfsPost(w http.ResponseWriter, r *http.Request) { s.webhdf
 //	@Failure		400					{object}	errs.RemoteExceptionBody
 //	@Failure		403					{object}	errs.RemoteExceptionBody
 //	@Failure		404					{object}	errs.RemoteExceptionBody
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			webhdfsGet
 //	@Router			/webhdfs/v1/{path} [get]
 func (s *Service) webhdfsGet(w http.ResponseWriter, r *http.Request) { s.webhdfs(w, r) }
@@ -95,12 +98,15 @@ func (s *Service) serveWebHDFS(w http.ResponseWriter, r *http.Request) error {
 	if err := s.checkMetadataAddr(r.Context(), nn); err != nil {
 		return err
 	}
-	// doas is the superuser's only, as on the metadata service.
-	user, err := s.auth().Caller(q)
+	// doas is the superuser's only in simple mode, as on the metadata
+	// service; in token mode the caller's credential goes with every call.
+	id, err := s.authn.Identify(r)
 	if err != nil {
 		return err
 	}
-	c := client.New("http://"+nn, user)
+	c := client.New("http://"+nn, id.User)
+	c.SetDelegation(id.Delegation)
+	c.SetBearer(id.Bearer)
 	ctx := r.Context()
 	num := func(name string, def int64) (int64, error) {
 		v := q.Get(name)

@@ -64,7 +64,7 @@ func openAuditLog(dest string) (*auditLog, error) {
 func (a *auditLog) run(ctx context.Context, httpStopped <-chan struct{}) error {
 	bw := bufio.NewWriterSize(a.w, 64<<10)
 	write := func(e auditEvent) {
-		fmt.Fprintf(bw, "%s INFO FSNamesystem.audit: allowed=%t\tugi=%s (auth:SIMPLE)\tip=/%s\tcmd=%s\tsrc=%s\tdst=%s\tperm=%s\tproto=%s\n",
+		fmt.Fprintf(bw, "%s INFO FSNamesystem.audit: allowed=%t\tugi=%s\tip=/%s\tcmd=%s\tsrc=%s\tdst=%s\tperm=%s\tproto=%s\n",
 			e.at.Format("2006-01-02 15:04:05,000"), e.allowed, e.user, e.ip, e.cmd, e.src, e.dst, e.perm, e.proto)
 	}
 	defer a.close()
@@ -136,5 +136,13 @@ func (s *Service) audit(u *namespace.User, ip, cmd, src, dst, proto string, err 
 	if dst == "" {
 		dst = "null"
 	}
-	s.auditLog.events <- auditEvent{at: time.Now(), allowed: err == nil, user: u.Name, ip: ip, cmd: cmd, src: src, dst: dst, perm: perm, proto: proto}
+	s.auditLog.events <- auditEvent{at: time.Now(), allowed: err == nil, user: ugi(u), ip: ip, cmd: cmd, src: src, dst: dst, perm: perm, proto: proto}
+}
+
+// ugi is how the audit log names the caller: "alice (auth:SIMPLE)".
+func ugi(u *namespace.User) string {
+	if u.UGI != "" {
+		return u.UGI
+	}
+	return u.Name + " (auth:SIMPLE)"
 }

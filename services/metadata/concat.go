@@ -34,7 +34,10 @@ func (s *Service) truncateOp(w http.ResponseWriter, r *http.Request, c *webhdfsC
 		return c.p.err
 	}
 	ctx := r.Context()
-	cl := client.New("http://"+s.selfAddr(), c.user.Name)
+	cl, err := s.selfClient(r, c)
+	if err != nil {
+		return err
+	}
 	// Keep the bytes of the block that will hold the new end, while its
 	// replicas are still located.
 	var keep []byte
@@ -78,4 +81,18 @@ func (s *Service) selfAddr() string {
 		host = "127.0.0.1"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// selfClient is a client of this service acting as the caller (with a
+// delegation token in token mode), for the operations that move data.
+func (s *Service) selfClient(r *http.Request, c *webhdfsCall) (*client.Client, error) {
+	cl := client.New("http://"+s.selfAddr(), c.user.Name)
+	if s.authn.TokenMode() {
+		tok, err := s.redirectDelegation(r, c.id)
+		if err != nil {
+			return nil, err
+		}
+		cl.SetDelegation(tok)
+	}
+	return cl, nil
 }

@@ -2,6 +2,8 @@ package metadata
 
 import (
 	"log/slog"
+
+	"github.com/granary-fs/granary/internal/auth"
 	"os/user"
 	"time"
 )
@@ -49,6 +51,16 @@ type Config struct {
 	// trash emptier runs (0 or more than TrashInterval: TrashInterval).
 	TrashCheckpointInterval time.Duration
 
+	// Auth is how callers authenticate (-auth simple|token, the OIDC
+	// issuer, proxy-user rules).
+	Auth auth.Config
+	// Delegation tokens: dfs.namenode.delegation.key.update-interval (1
+	// day), dfs.namenode.delegation.token.max-lifetime (7 days) and
+	// dfs.namenode.delegation.token.renew-interval (1 day).
+	DelegationKeyUpdateInterval  time.Duration
+	DelegationTokenMaxLifetime   time.Duration
+	DelegationTokenRenewInterval time.Duration
+
 	// AuditLog is where the audit log goes (HDFS's hdfs-audit.log): a file,
 	// "-" for standard error, "" for none.
 	AuditLog string
@@ -79,6 +91,15 @@ func (c *Config) Defaults() {
 	}
 	if c.Supergroup == "" {
 		c.Supergroup = "supergroup"
+	}
+	if c.DelegationKeyUpdateInterval <= 0 {
+		c.DelegationKeyUpdateInterval = 24 * time.Hour
+	}
+	if c.DelegationTokenMaxLifetime <= 0 {
+		c.DelegationTokenMaxLifetime = 7 * 24 * time.Hour
+	}
+	if c.DelegationTokenRenewInterval <= 0 {
+		c.DelegationTokenRenewInterval = 24 * time.Hour
 	}
 	if c.SafeModeThresholdPct == 0 {
 		c.SafeModeThresholdPct = 0.999

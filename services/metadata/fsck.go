@@ -35,6 +35,7 @@ type fsckOptions struct {
 //	@Failure		400			{object}	errs.RemoteExceptionBody
 //	@Failure		403			{object}	errs.RemoteExceptionBody
 //	@Failure		404			{object}	errs.RemoteExceptionBody
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			fsck
 //	@Router			/api/v1/admin/fsck [get]
 func (s *Service) fsck(w http.ResponseWriter, r *http.Request) {
@@ -48,15 +49,13 @@ func (s *Service) fsck(w http.ResponseWriter, r *http.Request) {
 		*f.v = q.Get(f.name) == "true" || q.Get(f.name) == "1"
 		q.Del(f.name)
 	}
-	q.Del("path")
-	p := newParams(q)
 	var err error
 	if s.ns.Load() == nil {
 		err = errs.E(errs.Retriable, "NameNode still not started")
 	}
 	var u *namespace.User
 	if err == nil {
-		u, err = s.user(p)
+		u, err = s.user(r)
 	}
 	if err != nil {
 		writeError(w, err)

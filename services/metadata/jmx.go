@@ -35,6 +35,7 @@ var jmxBeans = []string{beanNameNodeInfo, beanFSNamesystemState, beanFSNamesyste
 //	@Success		200	{object}	api.JMXResponse
 //	@Failure		400	{object}	errs.RemoteExceptionBody
 //	@Failure		403	{object}	errs.RemoteExceptionBody
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			jmx
 //	@Router			/jmx [get]
 func (s *Service) jmx(w http.ResponseWriter, r *http.Request) {

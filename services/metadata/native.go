@@ -27,6 +27,7 @@ import (
 //	@Failure		400			{object}	errs.RemoteExceptionBody
 //	@Failure		403			{object}	errs.RemoteExceptionBody
 //	@Failure		404			{object}	errs.RemoteExceptionBody
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			nativeCreate
 //	@Router			/api/v1/create [post]
 func (s *Service) nativeCreate(w http.ResponseWriter, r *http.Request) {
@@ -98,6 +99,7 @@ func (s *Service) nativeCreate(w http.ResponseWriter, r *http.Request) {
 //	@Failure		400			{object}	errs.RemoteExceptionBody
 //	@Failure		403			{object}	errs.RemoteExceptionBody	"AlreadyBeingCreatedException, AccessControlException"
 //	@Failure		404			{object}	errs.RemoteExceptionBody
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			nativeAppend
 //	@Router			/api/v1/append [post]
 func (s *Service) nativeAppend(w http.ResponseWriter, r *http.Request) {
@@ -138,6 +140,7 @@ func (s *Service) nativeAppend(w http.ResponseWriter, r *http.Request) {
 //	@Failure		400			{object}	errs.RemoteExceptionBody
 //	@Failure		403			{object}	errs.RemoteExceptionBody	"LeaseExpiredException, NotReplicatedYetException, IOException (no datanodes)"
 //	@Failure		404			{object}	errs.RemoteExceptionBody
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			nativeAddBlock
 //	@Router			/api/v1/addBlock [post]
 func (s *Service) nativeAddBlock(w http.ResponseWriter, r *http.Request) {
@@ -283,6 +286,7 @@ func toDatanodes(in []dnproto.DatanodeInfo) []api.DatanodeInfo {
 //	@Failure	400			{object}	errs.RemoteExceptionBody
 //	@Failure	403			{object}	errs.RemoteExceptionBody
 //	@Failure	404			{object}	errs.RemoteExceptionBody
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			nativeAbandonBlock
 //	@Router		/api/v1/abandonBlock [post]
 func (s *Service) nativeAbandonBlock(w http.ResponseWriter, r *http.Request) {
@@ -311,6 +315,7 @@ func (s *Service) nativeAbandonBlock(w http.ResponseWriter, r *http.Request) {
 //	@Failure		400			{object}	errs.RemoteExceptionBody
 //	@Failure		403			{object}	errs.RemoteExceptionBody	"LeaseExpiredException, IOException (not the last block)"
 //	@Failure		404			{object}	errs.RemoteExceptionBody
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			nativeUpdateBlockForPipeline
 //	@Router			/api/v1/updateBlockForPipeline [post]
 func (s *Service) nativeUpdateBlockForPipeline(w http.ResponseWriter, r *http.Request) {
@@ -347,6 +352,7 @@ func (s *Service) nativeUpdateBlockForPipeline(w http.ResponseWriter, r *http.Re
 //	@Failure	400			{object}	errs.RemoteExceptionBody
 //	@Failure	403			{object}	errs.RemoteExceptionBody	"LeaseExpiredException, IOException (stale block, stamp not issued)"
 //	@Failure	404			{object}	errs.RemoteExceptionBody
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			nativeUpdatePipeline
 //	@Router		/api/v1/updatePipeline [post]
 func (s *Service) nativeUpdatePipeline(w http.ResponseWriter, r *http.Request) {
@@ -386,6 +392,7 @@ func (s *Service) nativeUpdatePipeline(w http.ResponseWriter, r *http.Request) {
 //	@Failure		400			{object}	errs.RemoteExceptionBody
 //	@Failure		403			{object}	errs.RemoteExceptionBody	"LeaseExpiredException, IOException (not the last block, no datanode left)"
 //	@Failure		404			{object}	errs.RemoteExceptionBody
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			nativeGetAdditionalDatanode
 //	@Router			/api/v1/getAdditionalDatanode [post]
 func (s *Service) nativeGetAdditionalDatanode(w http.ResponseWriter, r *http.Request) {
@@ -431,6 +438,7 @@ func (s *Service) nativeGetAdditionalDatanode(w http.ResponseWriter, r *http.Req
 //	@Success		200			{object}	api.BooleanResponse
 //	@Failure		400			{object}	errs.RemoteExceptionBody
 //	@Failure		403			{object}	errs.RemoteExceptionBody	"IOException (no coordinator)"
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			nativeReportBadBlocks
 //	@Router			/api/v1/reportBadBlocks [post]
 func (s *Service) nativeReportBadBlocks(w http.ResponseWriter, r *http.Request) {
@@ -490,6 +498,7 @@ func (s *Service) checkBlockPool(b api.ExtendedBlock) error {
 //	@Failure		400			{object}	errs.RemoteExceptionBody
 //	@Failure		403			{object}	errs.RemoteExceptionBody
 //	@Failure		404			{object}	errs.RemoteExceptionBody
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			nativeComplete
 //	@Router			/api/v1/complete [post]
 func (s *Service) nativeComplete(w http.ResponseWriter, r *http.Request) {
@@ -529,6 +538,7 @@ func (s *Service) nativeComplete(w http.ResponseWriter, r *http.Request) {
 //	@Param		request	body		api.RenewLeaseRequest	true	"the lease holder"
 //	@Success	200		{object}	api.BooleanResponse
 //	@Failure	400		{object}	errs.RemoteExceptionBody
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			nativeRenewLease
 //	@Router		/api/v1/renewLease [post]
 func (s *Service) nativeRenewLease(w http.ResponseWriter, r *http.Request) {
@@ -558,6 +568,7 @@ func (s *Service) nativeRenewLease(w http.ResponseWriter, r *http.Request) {
 //	@Failure	400			{object}	errs.RemoteExceptionBody
 //	@Failure	403			{object}	errs.RemoteExceptionBody
 //	@Failure	404			{object}	errs.RemoteExceptionBody
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			nativeBlockLocations
 //	@Router		/api/v1/blockLocations [get]
 func (s *Service) nativeBlockLocations(w http.ResponseWriter, r *http.Request) {
@@ -571,7 +582,7 @@ func (s *Service) nativeBlockLocations(w http.ResponseWriter, r *http.Request) {
 		writeError(w, p.err)
 		return
 	}
-	u, err := s.user(p)
+	u, err := s.user(r)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -632,8 +643,7 @@ func (s *Service) getBlockLocations(ctx context.Context, u *namespace.User, path
 
 // nativeCall decodes a native API request body into v and returns the caller.
 func (s *Service) nativeCall(r *http.Request, v any) (*namespace.User, error) {
-	p := newParams(r.URL.Query())
-	u, err := s.user(p)
+	u, err := s.user(r)
 	if err != nil {
 		return nil, err
 	}

@@ -1,11 +1,13 @@
 package metadata
 
 import (
+	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/granary-fs/granary/internal/auth"
 	"github.com/granary-fs/granary/internal/errs"
 	"github.com/granary-fs/granary/internal/simpleauth"
 	"github.com/granary-fs/granary/services/metadata/internal/namespace"
@@ -139,14 +141,21 @@ func (p *params) path(name string) string {
 	return s
 }
 
-// user returns the caller: user.name (dr.who, HDFS's static web user, when
-// absent), or doas for a proxy call by the superuser.
-func (s *Service) user(p *params) (*namespace.User, error) {
-	name, err := s.auth().Caller(p.v)
+// user returns the caller: in simple mode user.name (dr.who, HDFS's static
+// web user, when absent) or doas for a proxy call by the superuser; in token
+// mode the authenticated user, or doas as the proxy-user rules allow.
+func (s *Service) user(r *http.Request) (*namespace.User, error) {
+	_, u, err := s.caller(r)
+	return u, err
+}
+
+// caller is user with the identity behind it.
+func (s *Service) caller(r *http.Request) (auth.Identity, *namespace.User, error) {
+	id, err := s.authn.Identify(r)
 	if err != nil {
-		return nil, err
+		return id, nil, err
 	}
-	return &namespace.User{Name: name, Groups: s.auth().Groups(name)}, nil
+	return id, &namespace.User{Name: id.User, Groups: id.Groups, UGI: id.UGI()}, nil
 }
 
 // auth is the service's simple-authentication policy.

@@ -27,6 +27,8 @@ const maxBody = 1 << 20
 
 func (s *Service) routes() http.Handler {
 	r := chi.NewRouter()
+	r.Use(s.authn.Middleware(nil))
+	admin := r.With(s.authn.AdminOnly)
 	r.Get("/webhdfs/v1/*", s.webhdfsGet)
 	r.Put("/webhdfs/v1/*", s.webhdfsPut)
 	r.Post("/webhdfs/v1/*", s.webhdfsPost)
@@ -50,9 +52,9 @@ func (s *Service) routes() http.Handler {
 	r.Post("/api/v1/admin/rollEdits", s.adminRollEdits)
 	r.Get("/api/v1/admin/startupProgress", s.startupProgress)
 	r.Get("/startupProgress", s.startupProgress)
-	r.Get("/jmx", s.jmx)
-	r.Get("/conf", s.conf)
-	r.Get("/logs", s.logs)
+	admin.Get("/jmx", s.jmx)
+	admin.Get("/conf", s.conf)
+	admin.Get("/logs", s.logs)
 	r.Get("/", s.uiIndex)
 	r.Get("/ui/{file}", s.uiAsset)
 	r.Get("/healthz", s.healthz)
@@ -62,8 +64,8 @@ func (s *Service) routes() http.Handler {
 	r.Get("/openapi.yaml", s.openapiYAML)
 	r.Get("/docs", s.docs)
 	r.Get("/docs/*", rest.SwaggerUI())
-	r.Get("/metrics", s.metricsHandler)
-	rest.Operations(r)
+	admin.Get("/metrics", s.metricsHandler)
+	rest.Operations(r, s.authn.AdminOnly)
 	return r
 }
 
@@ -73,6 +75,8 @@ func (s *Service) routes() http.Handler {
 //	@Tags		operations
 //	@Produce	plain
 //	@Success	200	{string}	string	"Prometheus text exposition format"
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
+//	@Failure	403	{object}	errs.RemoteExceptionBody	"token mode: not the superuser (AccessControlException)"
 //	@ID			metricsHandler
 //	@Router		/metrics [get]
 func (s *Service) metricsHandler(w http.ResponseWriter, r *http.Request) {
@@ -85,6 +89,7 @@ func (s *Service) metricsHandler(w http.ResponseWriter, r *http.Request) {
 //	@Tags		operations
 //	@Produce	json
 //	@Success	200	{object}	object	"the contract"
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			swaggerJSON
 //	@Router		/swagger.json [get]
 func (s *Service) swaggerJSON(w http.ResponseWriter, r *http.Request) {
@@ -130,22 +135,21 @@ func (s *Service) readyz(w http.ResponseWriter, r *http.Request) {
 //	@Tags			admin
 //	@Produce		json
 //	@Success		200	{object}	StartupProgressView
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			startupProgress
 //	@Router			/startupProgress [get]
 func (s *Service) startupProgress(w http.ResponseWriter, r *http.Request) {
 	_ = writeJSON(w, http.StatusOK, s.progress.View())
 }
 
+// adminUser is the caller when it is the superuser or in the supergroup
+// (HDFS's checkSuperuserPrivilege).
 func (s *Service) adminUser(r *http.Request) (*namespace.User, error) {
-	p := newParams(r.URL.Query())
-	u, err := s.user(p)
+	id, err := s.authn.RequireSuperuser(r)
 	if err != nil {
 		return nil, err
 	}
-	if u.Name != s.cfg.Superuser {
-		return nil, errs.E(errs.AccessControl, "Access denied for user %s. Superuser privilege is required", u.Name)
-	}
-	return u, nil
+	return &namespace.User{Name: id.User, Groups: id.Groups, UGI: id.UGI()}, nil
 }
 
 func (s *Service) safeModeStatus() api.SafeModeStatus {
@@ -158,6 +162,7 @@ func (s *Service) safeModeStatus() api.SafeModeStatus {
 //	@Tags		admin
 //	@Produce	json
 //	@Success	200	{object}	api.SafeModeStatus
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			adminSafeModeGet
 //	@Router		/api/v1/admin/safemode [get]
 func (s *Service) adminSafeModeGet(w http.ResponseWriter, r *http.Request) {
@@ -176,6 +181,7 @@ func (s *Service) adminSafeModeGet(w http.ResponseWriter, r *http.Request) {
 //	@Success		200			{object}	api.SafeModeStatus
 //	@Failure		400			{object}	errs.RemoteExceptionBody
 //	@Failure		403			{object}	errs.RemoteExceptionBody
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			adminSafeMode
 //	@Router			/api/v1/admin/safemode/{action} [post]
 func (s *Service) adminSafeMode(w http.ResponseWriter, r *http.Request) {
@@ -234,6 +240,7 @@ func (s *Service) adminSafeMode(w http.ResponseWriter, r *http.Request) {
 //	@Param			user.name	query		string	false	"caller"
 //	@Success		200			{object}	api.SaveNamespaceResponse
 //	@Failure		403			{object}	errs.RemoteExceptionBody
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			adminSaveNamespace
 //	@Router			/api/v1/admin/saveNamespace [post]
 func (s *Service) adminSaveNamespace(w http.ResponseWriter, r *http.Request) {
@@ -258,6 +265,7 @@ func (s *Service) adminSaveNamespace(w http.ResponseWriter, r *http.Request) {
 //	@Param			user.name	query		string	false	"caller (superuser)"
 //	@Success		200			{object}	api.SaveNamespaceResponse
 //	@Failure		403			{object}	errs.RemoteExceptionBody
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			adminRollEdits
 //	@Router			/api/v1/admin/rollEdits [post]
 func (s *Service) adminRollEdits(w http.ResponseWriter, r *http.Request) {

@@ -20,8 +20,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/granary-fs/granary/internal/auth"
 	"github.com/granary-fs/granary/internal/errs"
 	"github.com/granary-fs/granary/internal/lifecycle"
+	"github.com/granary-fs/granary/internal/simpleauth"
 	"github.com/granary-fs/granary/services/metadata/internal/namespace"
 	"github.com/granary-fs/granary/services/metadata/internal/store"
 )
@@ -57,6 +59,10 @@ type Service struct {
 	lastImageAt    atomic.Int64 // unix ms
 	startedAt      time.Time
 	checkpointKick chan struct{}
+
+	authn     *auth.Authenticator
+	authErr   error // a bad auth configuration, returned by Run
+	redirects redirectTokens
 }
 
 // New returns a service; nothing happens until Run.
@@ -71,6 +77,10 @@ func New(cfg Config) *Service {
 	s.safe = newSafeMode(cfg.SafeModeThresholdPct, cfg.SafeModeMinDatanodes, cfg.SafeModeExtension, s.completeBlocks)
 	s.safe.reports = cfg.BlockReports
 	s.metrics = newMetrics(s)
+	s.authn, s.authErr = auth.New(cfg.Auth, simpleauth.Policy{Superuser: cfg.Superuser, Supergroup: cfg.Supergroup}, s.verifyDelegation)
+	if s.authErr != nil {
+		s.authn, _ = auth.New(auth.Config{}, simpleauth.Policy{Superuser: cfg.Superuser, Supergroup: cfg.Supergroup}, nil)
+	}
 	return s
 }
 
@@ -98,6 +108,9 @@ func (s *Service) SafeMode() *SafeMode { return s.safe }
 func (s *Service) Run(ctx context.Context) error {
 	defer s.startOnce.Do(func() { close(s.started) })
 	s.startedAt = time.Now()
+	if s.authErr != nil {
+		return s.authErr
+	}
 	st, err := store.Open(ctx, s.cfg.DatabaseURL, s.cfg.DBMaxConns)
 	if err != nil {
 		return err
@@ -211,6 +224,9 @@ func (s *Service) open(g *lifecycle.Group, httpStopped <-chan struct{}) error {
 	g.Go("safe mode monitor", s.safeModeLoop)
 	g.Go("checkpointer", s.checkpointLoop)
 	g.Go("lease monitor", s.leaseLoop)
+	if s.authn.TokenMode() {
+		g.Go("delegation token secret manager", s.runSecretManager)
+	}
 	if s.cfg.TrashInterval > 0 {
 		g.Go("trash emptier", s.trashLoop)
 	}

@@ -31,7 +31,19 @@ func (s *Service) redirect(w http.ResponseWriter, r *http.Request, c *webhdfsCal
 	}
 	q.Set("op", c.op)
 	q.Set("namenoderpcaddress", s.advertisedAddr(r))
-	if q.Get("user.name") == "" {
+	if s.authn.TokenMode() {
+		// The datanode acts as the caller with a delegation token, as
+		// HDFS's redirect; the token names the effective user.
+		tok, err := s.redirectDelegation(r, c.id)
+		if err != nil {
+			return err
+		}
+		q.Del("user.name")
+		if c.id.Delegation == "" {
+			q.Del("doas")
+		}
+		q.Set("delegation", tok)
+	} else if q.Get("user.name") == "" {
 		q.Set("user.name", c.user.Name)
 	}
 	host := dn.IPAddr

@@ -23,6 +23,7 @@ var uiFiles embed.FS
 //	@Tags			ui
 //	@Produce		html
 //	@Success		200	{string}	string	"HTML"
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			uiIndex
 //	@Router			/ [get]
 func (s *Service) uiIndex(w http.ResponseWriter, r *http.Request) {
@@ -37,6 +38,7 @@ func (s *Service) uiIndex(w http.ResponseWriter, r *http.Request) {
 //	@Param		file	path		string	true	"asset name"	Enums(app.js,style.css)
 //	@Success	200		{string}	string	"the asset"
 //	@Failure	404		{object}	errs.RemoteExceptionBody
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			uiAsset
 //	@Router		/ui/{file} [get]
 func (s *Service) uiAsset(w http.ResponseWriter, r *http.Request) {

@@ -88,6 +88,8 @@ func (h *logRing) recent() []byte {
 //	@Tags			operations
 //	@Produce		plain
 //	@Success		200	{string}	string	"log lines"
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
+//	@Failure	403	{object}	errs.RemoteExceptionBody	"token mode: not the superuser (AccessControlException)"
 //	@ID				getLogs
 //	@Router			/logs [get]
 func (s *Service) logs(w http.ResponseWriter, r *http.Request) {
@@ -102,6 +104,8 @@ func (s *Service) logs(w http.ResponseWriter, r *http.Request) {
 //	@Tags			operations
 //	@Produce		json
 //	@Success		200	{object}	api.ConfResponse
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
+//	@Failure	403	{object}	errs.RemoteExceptionBody	"token mode: not the superuser (AccessControlException)"
 //	@ID				getConfiguration
 //	@Router			/conf [get]
 func (s *Service) conf(w http.ResponseWriter, r *http.Request) {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/granary-fs/granary/api"
+	"github.com/granary-fs/granary/internal/auth"
 	"github.com/granary-fs/granary/internal/errs"
 	"github.com/granary-fs/granary/internal/rest"
 	"github.com/granary-fs/granary/services/metadata/internal/namespace"
@@ -17,6 +18,7 @@ type webhdfsCall struct {
 	path string
 	p    *params
 	user *namespace.User
+	id   auth.Identity
 }
 
 // webhdfsOps lists the ops per method, as HDFS's GetOpParam, PutOpParam,
@@ -76,6 +78,7 @@ var opParamClass = map[string]string{
 //	@Failure		403			{object}	errs.RemoteExceptionBody	"AccessControlException and other IOExceptions"
 //	@Failure		404			{object}	errs.RemoteExceptionBody	"FileNotFoundException"
 //	@Failure		500			{object}	errs.RemoteExceptionBody	"unexpected failure"
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			webhdfsGet
 //	@Router			/webhdfs/v1/{path} [get]
 func (s *Service) webhdfsGet(w http.ResponseWriter, r *http.Request) { s.webhdfs(w, r) }
@@ -109,6 +112,7 @@ func (s *Service) webhdfsGet(w http.ResponseWriter, r *http.Request) { s.webhdfs
 //	@Failure		403					{object}	errs.RemoteExceptionBody
 //	@Failure		404					{object}	errs.RemoteExceptionBody
 //	@Failure		500					{object}	errs.RemoteExceptionBody
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			webhdfsPut
 //	@Router			/webhdfs/v1/{path} [put]
 func (s *Service) webhdfsPut(w http.ResponseWriter, r *http.Request) { s.webhdfs(w, r) }
@@ -130,6 +134,7 @@ func (s *Service) webhdfsPut(w http.ResponseWriter, r *http.Request) { s.webhdfs
 //	@Failure		400			{object}	errs.RemoteExceptionBody
 //	@Failure		403			{object}	errs.RemoteExceptionBody
 //	@Failure		404			{object}	errs.RemoteExceptionBody
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			webhdfsPost
 //	@Router			/webhdfs/v1/{path} [post]
 func (s *Service) webhdfsPost(w http.ResponseWriter, r *http.Request) { s.webhdfs(w, r) }
@@ -148,6 +153,7 @@ func (s *Service) webhdfsPost(w http.ResponseWriter, r *http.Request) { s.webhdf
 //	@Failure		400			{object}	errs.RemoteExceptionBody
 //	@Failure		403			{object}	errs.RemoteExceptionBody
 //	@Failure		404			{object}	errs.RemoteExceptionBody
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			webhdfsDelete
 //	@Router			/webhdfs/v1/{path} [delete]
 func (s *Service) webhdfsDelete(w http.ResponseWriter, r *http.Request) { s.webhdfs(w, r) }
@@ -192,7 +198,7 @@ func (s *Service) parseWebHDFS(r *http.Request) (*webhdfsCall, func(*Service, ht
 		return c, nil, errs.E(errs.UnsupportedOperation, "%s is not supported by this metadata service yet", c.op)
 	}
 	var err error
-	if c.user, err = s.user(p); err != nil {
+	if c.id, c.user, err = s.caller(r); err != nil {
 		return c, nil, err
 	}
 	if s.ns.Load() == nil {

@@ -1244,6 +1244,8 @@ type MetasaveResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *string
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *RemoteExceptionBody
 }
@@ -1251,6 +1253,11 @@ type MetasaveResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r MetasaveResponse) GetJSON200() *string {
 	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r MetasaveResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
@@ -1292,6 +1299,8 @@ type RefreshExcludedNodesResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *RefreshNodesResponse
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *RemoteExceptionBody
 }
@@ -1299,6 +1308,11 @@ type RefreshExcludedNodesResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r RefreshExcludedNodesResponse) GetJSON200() *RefreshNodesResponse {
 	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RefreshExcludedNodesResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
@@ -1342,6 +1356,10 @@ type GetBlockResponse struct {
 	JSON200 *BlockView
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *RemoteExceptionBody
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *RemoteExceptionBody
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *RemoteExceptionBody
 }
@@ -1354,6 +1372,16 @@ func (r GetBlockResponse) GetJSON200() *BlockView {
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
 func (r GetBlockResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetBlockResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetBlockResponse) GetJSON403() *RemoteExceptionBody {
+	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
@@ -1395,11 +1423,18 @@ type GetClusterResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *ClusterView
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetClusterResponse) GetJSON200() *ClusterView {
 	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetClusterResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetBody returns the raw response body bytes
@@ -1436,11 +1471,18 @@ type ListDatanodesResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *DatanodeList
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ListDatanodesResponse) GetJSON200() *DatanodeList {
 	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListDatanodesResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetBody returns the raw response body bytes
@@ -1477,6 +1519,8 @@ type GetDatanodeResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *DatanodeView
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *RemoteExceptionBody
 }
@@ -1484,6 +1528,11 @@ type GetDatanodeResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetDatanodeResponse) GetJSON200() *DatanodeView {
 	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetDatanodeResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
@@ -1525,6 +1574,8 @@ type DecommissionResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *DatanodeView
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *RemoteExceptionBody
 	// JSON404 the response for an HTTP 404 `application/json` response
@@ -1534,6 +1585,11 @@ type DecommissionResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r DecommissionResponse) GetJSON200() *DatanodeView {
 	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DecommissionResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
@@ -1580,6 +1636,8 @@ type RecommissionResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *DatanodeView
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *RemoteExceptionBody
 	// JSON404 the response for an HTTP 404 `application/json` response
@@ -1589,6 +1647,11 @@ type RecommissionResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r RecommissionResponse) GetJSON200() *DatanodeView {
 	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RecommissionResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
@@ -1846,11 +1909,18 @@ type SwaggerJSONResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *map[string]interface{}
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r SwaggerJSONResponse) GetJSON200() *map[string]interface{} {
 	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SwaggerJSONResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetBody returns the raw response body bytes
@@ -2102,6 +2172,13 @@ func ParseMetasaveResponse(rsp *http.Response) (*MetasaveResponse, error) {
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
 		var dest RemoteExceptionBody
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -2110,6 +2187,9 @@ func ParseMetasaveResponse(rsp *http.Response) (*MetasaveResponse, error) {
 		response.JSON403 = &dest
 
 	case rsp.StatusCode == 200:
+	// Content-type (text/plain) unsupported
+
+	case rsp.StatusCode == 401:
 	// Content-type (text/plain) unsupported
 
 	case rsp.StatusCode == 403:
@@ -2140,6 +2220,13 @@ func ParseRefreshExcludedNodesResponse(rsp *http.Response) (*RefreshExcludedNode
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
 		var dest RemoteExceptionBody
@@ -2181,6 +2268,20 @@ func ParseGetBlockResponse(rsp *http.Response) (*GetBlockResponse, error) {
 		}
 		response.JSON400 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest RemoteExceptionBody
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -2214,6 +2315,13 @@ func ParseGetClusterResponse(rsp *http.Response) (*GetClusterResponse, error) {
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
 	}
 
 	return response, nil
@@ -2240,6 +2348,13 @@ func ParseListDatanodesResponse(rsp *http.Response) (*ListDatanodesResponse, err
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
 	}
 
 	return response, nil
@@ -2265,6 +2380,13 @@ func ParseGetDatanodeResponse(rsp *http.Response) (*GetDatanodeResponse, error) 
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest RemoteExceptionBody
@@ -2298,6 +2420,13 @@ func ParseDecommissionResponse(rsp *http.Response) (*DecommissionResponse, error
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
 		var dest RemoteExceptionBody
@@ -2338,6 +2467,13 @@ func ParseRecommissionResponse(rsp *http.Response) (*RecommissionResponse, error
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
 		var dest RemoteExceptionBody
@@ -2484,6 +2620,13 @@ func ParseSwaggerJSONResponse(rsp *http.Response) (*SwaggerJSONResponse, error) 
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
 
 	}
 

@@ -2058,6 +2058,8 @@ type RefreshNamenodesResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *BooleanResponse
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *RemoteExceptionBody
 }
@@ -2065,6 +2067,11 @@ type RefreshNamenodesResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r RefreshNamenodesResponse) GetJSON200() *BooleanResponse {
 	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RefreshNamenodesResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
@@ -2106,6 +2113,8 @@ type ShutdownDatanodeResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *BooleanResponse
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *RemoteExceptionBody
 }
@@ -2113,6 +2122,11 @@ type ShutdownDatanodeResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ShutdownDatanodeResponse) GetJSON200() *BooleanResponse {
 	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ShutdownDatanodeResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
@@ -2154,6 +2168,8 @@ type TriggerBlockReportResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *BooleanResponse
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *RemoteExceptionBody
 }
@@ -2161,6 +2177,11 @@ type TriggerBlockReportResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r TriggerBlockReportResponse) GetJSON200() *BooleanResponse {
 	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r TriggerBlockReportResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
@@ -2206,6 +2227,8 @@ type ReadBlockResponse struct {
 	JSON206 *openapi_types.File
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *RemoteExceptionBody
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *RemoteExceptionBody
 }
@@ -2223,6 +2246,11 @@ func (r ReadBlockResponse) GetJSON206() *openapi_types.File {
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
 func (r ReadBlockResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ReadBlockResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
@@ -2266,6 +2294,8 @@ type WriteBlockResponse struct {
 	JSON200 *BlockWriteResult
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *RemoteExceptionBody
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *RemoteExceptionBody
 }
@@ -2278,6 +2308,11 @@ func (r WriteBlockResponse) GetJSON200() *BlockWriteResult {
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
 func (r WriteBlockResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r WriteBlockResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
@@ -2321,6 +2356,8 @@ type GetBlockChecksumResponse struct {
 	JSON200 *BlockChecksum
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *RemoteExceptionBody
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *RemoteExceptionBody
 }
@@ -2333,6 +2370,11 @@ func (r GetBlockChecksumResponse) GetJSON200() *BlockChecksum {
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
 func (r GetBlockChecksumResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetBlockChecksumResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
@@ -2374,11 +2416,18 @@ type GetDatanodeInfoResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Info
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetDatanodeInfoResponse) GetJSON200() *Info {
 	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetDatanodeInfoResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetBody returns the raw response body bytes
@@ -2626,11 +2675,18 @@ type SwaggerJSONResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *map[string]interface{}
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r SwaggerJSONResponse) GetJSON200() *map[string]interface{} {
 	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SwaggerJSONResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetBody returns the raw response body bytes
@@ -2669,6 +2725,8 @@ type WebhdfsGetResponse struct {
 	JSON200 *FileChecksumResponse
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *RemoteExceptionBody
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *RemoteExceptionBody
 	// JSON404 the response for an HTTP 404 `application/json` response
@@ -2683,6 +2741,11 @@ func (r WebhdfsGetResponse) GetJSON200() *FileChecksumResponse {
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
 func (r WebhdfsGetResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r WebhdfsGetResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
@@ -2727,6 +2790,13 @@ func (r WebhdfsGetResponse) ContentType() string {
 type WebhdfsPreflightResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r WebhdfsPreflightResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetBody returns the raw response body bytes
@@ -2765,6 +2835,8 @@ type WebhdfsPostResponse struct {
 	JSON200 *string
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *RemoteExceptionBody
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *RemoteExceptionBody
 	// JSON404 the response for an HTTP 404 `application/json` response
@@ -2779,6 +2851,11 @@ func (r WebhdfsPostResponse) GetJSON200() *string {
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
 func (r WebhdfsPostResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r WebhdfsPostResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
@@ -2827,6 +2904,8 @@ type WebhdfsPutResponse struct {
 	JSON201 *string
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *RemoteExceptionBody
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *RemoteExceptionBody
 	// JSON404 the response for an HTTP 404 `application/json` response
@@ -2841,6 +2920,11 @@ func (r WebhdfsPutResponse) GetJSON201() *string {
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
 func (r WebhdfsPutResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r WebhdfsPutResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
@@ -3176,6 +3260,13 @@ func ParseRefreshNamenodesResponse(rsp *http.Response) (*RefreshNamenodesRespons
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
 		var dest RemoteExceptionBody
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -3209,6 +3300,13 @@ func ParseShutdownDatanodeResponse(rsp *http.Response) (*ShutdownDatanodeRespons
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
 		var dest RemoteExceptionBody
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -3241,6 +3339,13 @@ func ParseTriggerBlockReportResponse(rsp *http.Response) (*TriggerBlockReportRes
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
 		var dest RemoteExceptionBody
@@ -3289,6 +3394,13 @@ func ParseReadBlockResponse(rsp *http.Response) (*ReadBlockResponse, error) {
 		}
 		response.JSON400 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
 		var dest RemoteExceptionBody
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -3303,6 +3415,9 @@ func ParseReadBlockResponse(rsp *http.Response) (*ReadBlockResponse, error) {
 	// Content-type (application/x-granary-packets) unsupported
 
 	case rsp.StatusCode == 400:
+	// Content-type (application/x-granary-packets) unsupported
+
+	case rsp.StatusCode == 401:
 	// Content-type (application/x-granary-packets) unsupported
 
 	case rsp.StatusCode == 403:
@@ -3340,6 +3455,13 @@ func ParseWriteBlockResponse(rsp *http.Response) (*WriteBlockResponse, error) {
 			return nil, err
 		}
 		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
 		var dest RemoteExceptionBody
@@ -3381,6 +3503,13 @@ func ParseGetBlockChecksumResponse(rsp *http.Response) (*GetBlockChecksumRespons
 		}
 		response.JSON400 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
 		var dest RemoteExceptionBody
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -3413,6 +3542,13 @@ func ParseGetDatanodeInfoResponse(rsp *http.Response) (*GetDatanodeInfoResponse,
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
 
 	}
 
@@ -3546,6 +3682,13 @@ func ParseSwaggerJSONResponse(rsp *http.Response) (*SwaggerJSONResponse, error) 
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
 	}
 
 	return response, nil
@@ -3579,6 +3722,13 @@ func ParseWebhdfsGetResponse(rsp *http.Response) (*WebhdfsGetResponse, error) {
 		}
 		response.JSON400 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
 		var dest RemoteExceptionBody
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -3597,6 +3747,9 @@ func ParseWebhdfsGetResponse(rsp *http.Response) (*WebhdfsGetResponse, error) {
 	// Content-type (application/octet-stream) unsupported
 
 	case rsp.StatusCode == 400:
+	// Content-type (application/octet-stream) unsupported
+
+	case rsp.StatusCode == 401:
 	// Content-type (application/octet-stream) unsupported
 
 	case rsp.StatusCode == 403:
@@ -3621,6 +3774,19 @@ func ParseWebhdfsPreflightResponse(rsp *http.Response) (*WebhdfsPreflightRespons
 	response := &WebhdfsPreflightResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
 	}
 
 	return response, nil
@@ -3653,6 +3819,13 @@ func ParseWebhdfsPostResponse(rsp *http.Response) (*WebhdfsPostResponse, error) 
 			return nil, err
 		}
 		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
 		var dest RemoteExceptionBody
@@ -3700,6 +3873,13 @@ func ParseWebhdfsPutResponse(rsp *http.Response) (*WebhdfsPutResponse, error) {
 			return nil, err
 		}
 		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
 		var dest RemoteExceptionBody

@@ -716,6 +716,9 @@ type WebHDFSPutResponse struct {
 
 	// Boolean Example: true
 	Boolean *bool `json:"boolean,omitempty"`
+
+	// Long Example: 1320962673997
+	Long *int `json:"long,omitempty"`
 }
 
 // NativeAbandonBlockParams defines parameters for NativeAbandonBlock.
@@ -4566,6 +4569,8 @@ type NativeAbandonBlockResponse struct {
 	JSON200 *BooleanResponse
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *RemoteExceptionBody
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *RemoteExceptionBody
 	// JSON404 the response for an HTTP 404 `application/json` response
@@ -4580,6 +4585,11 @@ func (r NativeAbandonBlockResponse) GetJSON200() *BooleanResponse {
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
 func (r NativeAbandonBlockResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r NativeAbandonBlockResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
@@ -4628,6 +4638,8 @@ type NativeAddBlockResponse struct {
 	JSON200 *LocatedBlock
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *RemoteExceptionBody
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *RemoteExceptionBody
 	// JSON404 the response for an HTTP 404 `application/json` response
@@ -4642,6 +4654,11 @@ func (r NativeAddBlockResponse) GetJSON200() *LocatedBlock {
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
 func (r NativeAddBlockResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r NativeAddBlockResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
@@ -4722,6 +4739,8 @@ type AdminRollEditsResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *SaveNamespaceResponse
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *RemoteExceptionBody
 }
@@ -4729,6 +4748,11 @@ type AdminRollEditsResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r AdminRollEditsResponse) GetJSON200() *SaveNamespaceResponse {
 	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminRollEditsResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
@@ -4770,11 +4794,18 @@ type AdminSafeModeGetResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *SafeModeStatus
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r AdminSafeModeGetResponse) GetJSON200() *SafeModeStatus {
 	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminSafeModeGetResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetBody returns the raw response body bytes
@@ -4813,6 +4844,8 @@ type AdminSafeModeResponse struct {
 	JSON200 *SafeModeStatus
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *RemoteExceptionBody
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *RemoteExceptionBody
 }
@@ -4825,6 +4858,11 @@ func (r AdminSafeModeResponse) GetJSON200() *SafeModeStatus {
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
 func (r AdminSafeModeResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminSafeModeResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
@@ -4866,6 +4904,8 @@ type AdminSaveNamespaceResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *SaveNamespaceResponse
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *RemoteExceptionBody
 }
@@ -4873,6 +4913,11 @@ type AdminSaveNamespaceResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r AdminSaveNamespaceResponse) GetJSON200() *SaveNamespaceResponse {
 	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminSaveNamespaceResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
@@ -4916,6 +4961,8 @@ type NativeAppendResponse struct {
 	JSON200 *AppendResponse
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *RemoteExceptionBody
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *RemoteExceptionBody
 	// JSON404 the response for an HTTP 404 `application/json` response
@@ -4930,6 +4977,11 @@ func (r NativeAppendResponse) GetJSON200() *AppendResponse {
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
 func (r NativeAppendResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r NativeAppendResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
@@ -4978,6 +5030,8 @@ type NativeBlockLocationsResponse struct {
 	JSON200 *LocatedBlocksResponse
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *RemoteExceptionBody
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *RemoteExceptionBody
 	// JSON404 the response for an HTTP 404 `application/json` response
@@ -4992,6 +5046,11 @@ func (r NativeBlockLocationsResponse) GetJSON200() *LocatedBlocksResponse {
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
 func (r NativeBlockLocationsResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r NativeBlockLocationsResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
@@ -5040,6 +5099,8 @@ type NativeCompleteResponse struct {
 	JSON200 *BooleanResponse
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *RemoteExceptionBody
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *RemoteExceptionBody
 	// JSON404 the response for an HTTP 404 `application/json` response
@@ -5054,6 +5115,11 @@ func (r NativeCompleteResponse) GetJSON200() *BooleanResponse {
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
 func (r NativeCompleteResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r NativeCompleteResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
@@ -5102,6 +5168,8 @@ type NativeCreateResponse struct {
 	JSON200 *CreateResponse
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *RemoteExceptionBody
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *RemoteExceptionBody
 	// JSON404 the response for an HTTP 404 `application/json` response
@@ -5116,6 +5184,11 @@ func (r NativeCreateResponse) GetJSON200() *CreateResponse {
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
 func (r NativeCreateResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r NativeCreateResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
@@ -5164,6 +5237,8 @@ type NativeGetAdditionalDatanodeResponse struct {
 	JSON200 *LocatedBlock
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *RemoteExceptionBody
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *RemoteExceptionBody
 	// JSON404 the response for an HTTP 404 `application/json` response
@@ -5178,6 +5253,11 @@ func (r NativeGetAdditionalDatanodeResponse) GetJSON200() *LocatedBlock {
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
 func (r NativeGetAdditionalDatanodeResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r NativeGetAdditionalDatanodeResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
@@ -5226,6 +5306,8 @@ type NativeRenewLeaseResponse struct {
 	JSON200 *BooleanResponse
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *RemoteExceptionBody
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5236,6 +5318,11 @@ func (r NativeRenewLeaseResponse) GetJSON200() *BooleanResponse {
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
 func (r NativeRenewLeaseResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r NativeRenewLeaseResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetBody returns the raw response body bytes
@@ -5274,6 +5361,8 @@ type NativeReportBadBlocksResponse struct {
 	JSON200 *BooleanResponse
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *RemoteExceptionBody
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *RemoteExceptionBody
 }
@@ -5286,6 +5375,11 @@ func (r NativeReportBadBlocksResponse) GetJSON200() *BooleanResponse {
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
 func (r NativeReportBadBlocksResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r NativeReportBadBlocksResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
@@ -5329,6 +5423,8 @@ type NativeUpdateBlockForPipelineResponse struct {
 	JSON200 *LocatedBlock
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *RemoteExceptionBody
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *RemoteExceptionBody
 	// JSON404 the response for an HTTP 404 `application/json` response
@@ -5343,6 +5439,11 @@ func (r NativeUpdateBlockForPipelineResponse) GetJSON200() *LocatedBlock {
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
 func (r NativeUpdateBlockForPipelineResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r NativeUpdateBlockForPipelineResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
@@ -5391,6 +5492,8 @@ type NativeUpdatePipelineResponse struct {
 	JSON200 *BooleanResponse
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *RemoteExceptionBody
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *RemoteExceptionBody
 	// JSON404 the response for an HTTP 404 `application/json` response
@@ -5405,6 +5508,11 @@ func (r NativeUpdatePipelineResponse) GetJSON200() *BooleanResponse {
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
 func (r NativeUpdatePipelineResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r NativeUpdatePipelineResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
@@ -5451,11 +5559,25 @@ type GetConfigurationResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *ConfResponse
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *RemoteExceptionBody
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetConfigurationResponse) GetJSON200() *ConfResponse {
 	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetConfigurationResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetConfigurationResponse) GetJSON403() *RemoteExceptionBody {
+	return r.JSON403
 }
 
 // GetBody returns the raw response body bytes
@@ -5562,6 +5684,8 @@ type JmxResponse struct {
 	JSON200 *JMXResponse
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *RemoteExceptionBody
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *RemoteExceptionBody
 }
@@ -5574,6 +5698,11 @@ func (r JmxResponse) GetJSON200() *JMXResponse {
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
 func (r JmxResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r JmxResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
@@ -5792,11 +5921,18 @@ type StartupProgressResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *StartupProgressView
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r StartupProgressResponse) GetJSON200() *StartupProgressView {
 	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r StartupProgressResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetBody returns the raw response body bytes
@@ -5833,11 +5969,18 @@ type SwaggerJSONResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *map[string]interface{}
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r SwaggerJSONResponse) GetJSON200() *map[string]interface{} {
 	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SwaggerJSONResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetBody returns the raw response body bytes
@@ -5910,6 +6053,8 @@ type WebhdfsDeleteResponse struct {
 	JSON200 *BooleanResponse
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *RemoteExceptionBody
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *RemoteExceptionBody
 	// JSON404 the response for an HTTP 404 `application/json` response
@@ -5924,6 +6069,11 @@ func (r WebhdfsDeleteResponse) GetJSON200() *BooleanResponse {
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
 func (r WebhdfsDeleteResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r WebhdfsDeleteResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
@@ -5974,6 +6124,8 @@ type WebhdfsGetResponse struct {
 	JSON307 *string
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *RemoteExceptionBody
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *RemoteExceptionBody
 	// JSON404 the response for an HTTP 404 `application/json` response
@@ -5995,6 +6147,11 @@ func (r WebhdfsGetResponse) GetJSON307() *string {
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
 func (r WebhdfsGetResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r WebhdfsGetResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
@@ -6050,6 +6207,8 @@ type WebhdfsPostResponse struct {
 	JSON307 *string
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *RemoteExceptionBody
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *RemoteExceptionBody
 	// JSON404 the response for an HTTP 404 `application/json` response
@@ -6069,6 +6228,11 @@ func (r WebhdfsPostResponse) GetJSON307() *string {
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
 func (r WebhdfsPostResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r WebhdfsPostResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
@@ -6119,6 +6283,8 @@ type WebhdfsPutResponse struct {
 	JSON307 *string
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *RemoteExceptionBody
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *RemoteExceptionBody
 	// JSON404 the response for an HTTP 404 `application/json` response
@@ -6140,6 +6306,11 @@ func (r WebhdfsPutResponse) GetJSON307() *string {
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
 func (r WebhdfsPutResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r WebhdfsPutResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
@@ -6843,6 +7014,13 @@ func ParseNativeAbandonBlockResponse(rsp *http.Response) (*NativeAbandonBlockRes
 		}
 		response.JSON400 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
 		var dest RemoteExceptionBody
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6889,6 +7067,13 @@ func ParseNativeAddBlockResponse(rsp *http.Response) (*NativeAddBlockResponse, e
 			return nil, err
 		}
 		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
 		var dest RemoteExceptionBody
@@ -6946,6 +7131,13 @@ func ParseAdminRollEditsResponse(rsp *http.Response) (*AdminRollEditsResponse, e
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
 		var dest RemoteExceptionBody
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6978,6 +7170,13 @@ func ParseAdminSafeModeGetResponse(rsp *http.Response) (*AdminSafeModeGetRespons
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
 
 	}
 
@@ -7012,6 +7211,13 @@ func ParseAdminSafeModeResponse(rsp *http.Response) (*AdminSafeModeResponse, err
 		}
 		response.JSON400 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
 		var dest RemoteExceptionBody
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7044,6 +7250,13 @@ func ParseAdminSaveNamespaceResponse(rsp *http.Response) (*AdminSaveNamespaceRes
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
 		var dest RemoteExceptionBody
@@ -7084,6 +7297,13 @@ func ParseNativeAppendResponse(rsp *http.Response) (*NativeAppendResponse, error
 			return nil, err
 		}
 		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
 		var dest RemoteExceptionBody
@@ -7132,6 +7352,13 @@ func ParseNativeBlockLocationsResponse(rsp *http.Response) (*NativeBlockLocation
 		}
 		response.JSON400 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
 		var dest RemoteExceptionBody
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7178,6 +7405,13 @@ func ParseNativeCompleteResponse(rsp *http.Response) (*NativeCompleteResponse, e
 			return nil, err
 		}
 		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
 		var dest RemoteExceptionBody
@@ -7226,6 +7460,13 @@ func ParseNativeCreateResponse(rsp *http.Response) (*NativeCreateResponse, error
 		}
 		response.JSON400 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
 		var dest RemoteExceptionBody
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7272,6 +7513,13 @@ func ParseNativeGetAdditionalDatanodeResponse(rsp *http.Response) (*NativeGetAdd
 			return nil, err
 		}
 		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
 		var dest RemoteExceptionBody
@@ -7320,6 +7568,13 @@ func ParseNativeRenewLeaseResponse(rsp *http.Response) (*NativeRenewLeaseRespons
 		}
 		response.JSON400 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
 	}
 
 	return response, nil
@@ -7352,6 +7607,13 @@ func ParseNativeReportBadBlocksResponse(rsp *http.Response) (*NativeReportBadBlo
 			return nil, err
 		}
 		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
 		var dest RemoteExceptionBody
@@ -7392,6 +7654,13 @@ func ParseNativeUpdateBlockForPipelineResponse(rsp *http.Response) (*NativeUpdat
 			return nil, err
 		}
 		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
 		var dest RemoteExceptionBody
@@ -7440,6 +7709,13 @@ func ParseNativeUpdatePipelineResponse(rsp *http.Response) (*NativeUpdatePipelin
 		}
 		response.JSON400 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
 		var dest RemoteExceptionBody
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7479,6 +7755,20 @@ func ParseGetConfigurationResponse(rsp *http.Response) (*GetConfigurationRespons
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	}
 
@@ -7544,6 +7834,13 @@ func ParseJmxResponse(rsp *http.Response) (*JmxResponse, error) {
 			return nil, err
 		}
 		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
 		var dest RemoteExceptionBody
@@ -7668,6 +7965,13 @@ func ParseStartupProgressResponse(rsp *http.Response) (*StartupProgressResponse,
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
 	}
 
 	return response, nil
@@ -7693,6 +7997,13 @@ func ParseSwaggerJSONResponse(rsp *http.Response) (*SwaggerJSONResponse, error) 
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
 
 	}
 
@@ -7742,6 +8053,13 @@ func ParseWebhdfsDeleteResponse(rsp *http.Response) (*WebhdfsDeleteResponse, err
 			return nil, err
 		}
 		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
 		var dest RemoteExceptionBody
@@ -7796,6 +8114,13 @@ func ParseWebhdfsGetResponse(rsp *http.Response) (*WebhdfsGetResponse, error) {
 			return nil, err
 		}
 		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
 		var dest RemoteExceptionBody
@@ -7858,6 +8183,13 @@ func ParseWebhdfsPostResponse(rsp *http.Response) (*WebhdfsPostResponse, error) 
 		}
 		response.JSON400 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
 		var dest RemoteExceptionBody
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7911,6 +8243,13 @@ func ParseWebhdfsPutResponse(rsp *http.Response) (*WebhdfsPutResponse, error) {
 			return nil, err
 		}
 		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
 		var dest RemoteExceptionBody

@@ -21,6 +21,7 @@ var actionNames = [8]string{"NONE", "EXECUTE", "WRITE", "WRITE_EXECUTE", "READ",
 type User struct {
 	Name   string
 	Groups []string
+	UGI    string // how the caller authenticated, as the audit log prints it
 }
 
 // check is one permission check, shaped like HDFS's

@@ -1,0 +1,22 @@
+package main
+
+import (
+	"flag"
+	"strings"
+
+	"github.com/granary-fs/granary/internal/auth"
+)
+
+// authFlags registers the authentication flags every service shares.
+func authFlags(fs *flag.FlagSet, cfg *auth.Config) {
+	fs.StringVar(&cfg.Mode, "auth", env("GRANARY_AUTH", auth.Simple), "hadoop.security.authentication: simple (user.name is trusted) or token (every request needs a bearer JWT or a delegation token) (GRANARY_AUTH)")
+	fs.StringVar(&cfg.OIDCIssuer, "oidc-issuer", env("GRANARY_OIDC_ISSUER", ""), "token mode: the OpenID Connect issuer URL whose keys sign bearer tokens (GRANARY_OIDC_ISSUER)")
+	fs.StringVar(&cfg.OIDCAudience, "oidc-audience", env("GRANARY_OIDC_AUDIENCE", "granary"), "token mode: the audience (aud) bearer tokens must name (GRANARY_OIDC_AUDIENCE)")
+	fs.StringVar(&cfg.UserClaim, "oidc-user-claim", env("GRANARY_OIDC_USER_CLAIM", "preferred_username"), "token mode: the claim holding the user name (GRANARY_OIDC_USER_CLAIM)")
+	fs.StringVar(&cfg.GroupsClaim, "oidc-groups-claim", env("GRANARY_OIDC_GROUPS_CLAIM", "groups"), "token mode: the claim holding the user's groups (GRANARY_OIDC_GROUPS_CLAIM)")
+	cfg.ProxyUsers = strings.Fields(env("GRANARY_PROXYUSERS", ""))
+	fs.Func("proxyuser", "token mode, repeatable: a hadoop.proxyuser.<user>.<users|groups|hosts>=<list> rule allowing doas (GRANARY_PROXYUSERS, space separated)", func(v string) error {
+		cfg.ProxyUsers = append(cfg.ProxyUsers, v)
+		return nil
+	})
+}

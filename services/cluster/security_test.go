@@ -1,0 +1,273 @@
+package cluster_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/granary-fs/granary/internal/auth"
+	"github.com/granary-fs/granary/internal/client"
+	"github.com/granary-fs/granary/internal/devissuer"
+	"github.com/granary-fs/granary/internal/hadooptoken"
+	"github.com/granary-fs/granary/services/cluster"
+	"github.com/granary-fs/granary/services/coordinator"
+	"github.com/granary-fs/granary/services/datanode"
+	"github.com/granary-fs/granary/services/metadata"
+)
+
+// startIssuer runs a real OpenID Connect issuer (its own RSA key,
+// discovery document and JWKS) on a loopback port.
+func startIssuer(t *testing.T) *devissuer.Issuer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss, err := devissuer.New("http://"+ln.Addr().String(), "granary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: iss.Handler()}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return iss
+}
+
+// secureCluster is a cluster whose services all run in token mode against
+// a real issuer.
+func secureCluster(t *testing.T, datanodes int, tweak func(*cluster.Config)) (*cluster.Cluster, *devissuer.Issuer) {
+	t.Helper()
+	iss := startIssuer(t)
+	ac := auth.Config{Mode: auth.Token, OIDCIssuer: iss.URL, OIDCAudience: "granary",
+		ProxyUsers: []string{"hadoop.proxyuser.hue.users=alice", "hadoop.proxyuser.hue.hosts=127.0.0.1"}}
+	su, err := iss.Token("hdfs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := startCluster(t, datanodes, func(cfg *cluster.Config) {
+		m, co, d := cfg.Metadata, cfg.Coordinator, cfg.Datanode
+		cfg.Metadata = func(c *metadata.Config) { m(c); c.Auth = ac }
+		cfg.Coordinator = func(c *coordinator.Config) { co(c); c.Superuser = "hdfs"; c.Auth = ac }
+		cfg.Datanode = func(i int, c *datanode.Config) { d(i, c); c.Superuser = "hdfs"; c.Auth = ac }
+		if tweak != nil {
+			tweak(cfg)
+		}
+	}, su)
+	return c, iss
+}
+
+// bearerClient is a Go client authenticating with a token for user.
+func bearerClient(t *testing.T, c *cluster.Cluster, iss *devissuer.Issuer, user string, groups ...string) *client.Client {
+	t.Helper()
+	tok, err := iss.Token(user, groups...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := newClient(c, user)
+	cl.SetBearer(tok)
+	return cl
+}
+
+// send makes one request with an optional bearer, following no redirect.
+func send(t *testing.T, method, u, bearer string, body []byte) (int, []byte, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(method, u, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	hc := &http.Client{Transport: contracts, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: 30 * time.Second}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, u, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, data, resp.Header
+}
+
+// exception is the RemoteException name of an error body.
+func exception(data []byte) string {
+	var re struct{ RemoteException struct{ Exception string } }
+	_ = json.Unmarshal(data, &re)
+	return re.RemoteException.Exception
+}
+
+// twoStep runs a WebHDFS CREATE/APPEND/OPEN: the metadata service's 307,
+// then the datanode, as curl -L does (the Authorization header is not
+// resent to another host; the redirect's delegation token is what the
+// datanode gets).
+func twoStep(t *testing.T, method, u, bearer string, body []byte) (int, []byte) {
+	t.Helper()
+	code, data, h := send(t, method, u, bearer, nil)
+	if code != http.StatusTemporaryRedirect {
+		return code, data
+	}
+	loc := h.Get("Location")
+	if !strings.Contains(loc, "delegation=") || strings.Contains(loc, "user.name=") {
+		t.Fatalf("redirect %s carries no delegation token, or a user.name", loc)
+	}
+	code, data, _ = send(t, method, loc, "", body)
+	return code, data
+}
+
+// TestTokenModeUsers: bearer tokens and delegation tokens on every kind of
+// operation, through the Go client, the two-step WebHDFS ops and the
+// delegation token's life (renew, cancel, expiry, a metadata restart).
+func TestTokenModeUsers(t *testing.T) {
+	c, iss := secureCluster(t, 3, func(cfg *cluster.Config) {
+		m := cfg.Metadata
+		cfg.Metadata = func(c *metadata.Config) { m(c); c.DelegationTokenRenewInterval = 3 * time.Second }
+	})
+	ctx := context.Background()
+	hdfs := bearerClient(t, c, iss, "hdfs")
+	if err := hdfs.Mkdirs(ctx, "/user/alice", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := hdfs.SetOwner(ctx, "/user/alice", "alice", ""); err != nil {
+		t.Fatal(err)
+	}
+	alice := bearerClient(t, c, iss, "alice", "staff")
+	data := bytes.Repeat([]byte("granary "), 40000)
+	writeFile(t, alice, "/user/alice/f", data, client.CreateOptions{})
+	if got := readFile(t, alice, "/user/alice/f"); !bytes.Equal(got, data) {
+		t.Fatal("read back differs")
+	}
+	st, err := alice.Stat(ctx, "/user/alice/f")
+	if err != nil || st.Owner != "alice" || st.Group != "supergroup" {
+		t.Fatalf("stat: %+v %v", st, err)
+	}
+
+	base := c.MetadataURL + "/webhdfs/v1"
+	aliceTok, _ := iss.Token("alice", "staff")
+	bobTok, _ := iss.Token("bob")
+
+	// user.name is ignored: it names nobody in token mode.
+	if code, data, _ := send(t, "GET", base+"/user/alice/f?op=GETFILESTATUS&user.name=alice", "", nil); code != 401 || exception(data) != "SecurityException" {
+		t.Fatalf("user.name alone: %d %s", code, data)
+	}
+	// A proxy user within its rule, and outside it.
+	hue, _ := iss.Token("hue")
+	if code, data, _ := send(t, "GET", base+"/user/alice/f?op=GETFILESTATUS&doas=alice", hue, nil); code != 200 {
+		t.Fatalf("hue as alice: %d %s", code, data)
+	}
+	if code, data, _ := send(t, "GET", base+"/user/alice/f?op=GETFILESTATUS&doas=bob", hue, nil); code != 403 || exception(data) != "AccessControlException" {
+		t.Fatalf("hue as bob: %d %s", code, data)
+	}
+
+	// A delegation token for alice, renewable by bob.
+	code, body, _ := send(t, "GET", base+"/?op=GETDELEGATIONTOKEN&renewer=bob", aliceTok, nil)
+	var tr struct{ Token struct{ URLString string } }
+	if code != 200 || json.Unmarshal(body, &tr) != nil || tr.Token.URLString == "" {
+		t.Fatalf("GETDELEGATIONTOKEN: %d %s", code, body)
+	}
+	dt := tr.Token.URLString
+	tok, err := hadooptoken.Decode(dt)
+	if err != nil || tok.Kind != hadooptoken.KindWebHDFS {
+		t.Fatalf("token %+v %v", tok, err)
+	}
+	id, err := hadooptoken.UnmarshalDelegation(tok.Identifier)
+	if err != nil || id.Owner != "alice" || id.Renewer != "bob" || id.MaxDate-id.IssueDate != (7*24*time.Hour).Milliseconds() {
+		t.Fatalf("identifier %+v %v", id, err)
+	}
+	d := "delegation=" + url.QueryEscape(dt)
+	// Every kind of op with the delegation token alone.
+	for _, op := range []struct {
+		method, path string
+		want         int
+	}{
+		{"GET", "/user/alice/f?op=GETFILESTATUS", 200},
+		{"GET", "/user/alice?op=LISTSTATUS", 200},
+		{"PUT", "/user/alice/d?op=MKDIRS", 200},
+		{"PUT", "/user/alice/d?op=RENAME&destination=/user/alice/e", 200},
+		{"PUT", "/user/alice/e?op=SETPERMISSION&permission=700", 200},
+		{"DELETE", "/user/alice/e?op=DELETE", 200},
+		{"GET", "/user/bob?op=GETFILESTATUS", 404},
+	} {
+		if code, data, _ := send(t, op.method, base+op.path+"&"+d, "", nil); code != op.want {
+			t.Errorf("%s %s with a delegation token: %d %s", op.method, op.path, code, data)
+		}
+	}
+	// The two-step ops, with the token and with a bearer (the redirect
+	// then carries a token issued for the caller).
+	for _, cred := range []struct{ q, bearer string }{{"&" + d, ""}, {"", aliceTok}} {
+		if code, data := twoStep(t, "PUT", base+"/user/alice/g?op=CREATE&overwrite=true"+cred.q, cred.bearer, []byte("hello")); code != 201 {
+			t.Fatalf("CREATE: %d %s", code, data)
+		}
+		if code, data := twoStep(t, "POST", base+"/user/alice/g?op=APPEND"+cred.q, cred.bearer, []byte(" world")); code != 200 {
+			t.Fatalf("APPEND: %d %s", code, data)
+		}
+		if code, data := twoStep(t, "GET", base+"/user/alice/g?op=OPEN"+cred.q, cred.bearer, nil); code != 200 || string(data) != "hello world" {
+			t.Fatalf("OPEN: %d %q", code, data)
+		}
+		if code, data := twoStep(t, "GET", base+"/user/alice/g?op=GETFILECHECKSUM"+cred.q, cred.bearer, nil); code != 200 {
+			t.Fatalf("GETFILECHECKSUM: %d %s", code, data)
+		}
+	}
+	st, err = alice.Stat(ctx, "/user/alice/g")
+	if err != nil || st.Owner != "alice" {
+		t.Fatalf("the datanode wrote as %q (%v), not alice", st.Owner, err)
+	}
+	// Renew: only the renewer, and not with a token.
+	if code, data, _ := send(t, "PUT", base+"/?op=RENEWDELEGATIONTOKEN&token="+url.QueryEscape(dt), aliceTok, nil); code != 403 || exception(data) != "AccessControlException" {
+		t.Fatalf("renew by the owner: %d %s", code, data)
+	}
+	code, body, _ = send(t, "PUT", base+"/?op=RENEWDELEGATIONTOKEN&token="+url.QueryEscape(dt), bobTok, nil)
+	var renewed struct{ Long int64 }
+	if code != 200 || json.Unmarshal(body, &renewed) != nil || renewed.Long <= time.Now().UnixMilli() {
+		t.Fatalf("renew by bob: %d %s", code, body)
+	}
+	if code, data, _ := send(t, "PUT", base+"/?op=RENEWDELEGATIONTOKEN&token="+url.QueryEscape(dt)+"&"+d, "", nil); code != 403 || exception(data) != "IOException" {
+		t.Fatalf("renew with the token itself: %d %s", code, data)
+	}
+
+	// The token survives a metadata restart (the edit log holds it).
+	if err := c.StopMetadata(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StartMetadata(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "safe mode to end", func() bool { return !safeModeOf(t, c).On })
+	if code, data, _ := send(t, "GET", base+"/user/alice/f?op=GETFILESTATUS&"+d, "", nil); code != 200 {
+		t.Fatalf("after a restart: %d %s", code, data)
+	}
+	// A forged password, another user's cancel, then the owner's cancel.
+	forged := tok
+	forged.Password = bytes.Repeat([]byte{1}, len(tok.Password))
+	if code, data, _ := send(t, "GET", base+"/user/alice/f?op=GETFILESTATUS&delegation="+forged.Encode(), "", nil); code != 403 || exception(data) != "InvalidToken" {
+		t.Fatalf("forged password: %d %s", code, data)
+	}
+	carol, _ := iss.Token("carol")
+	if code, data, _ := send(t, "PUT", base+"/?op=CANCELDELEGATIONTOKEN&token="+url.QueryEscape(dt), carol, nil); code != 403 || exception(data) != "AccessControlException" {
+		t.Fatalf("cancel by carol: %d %s", code, data)
+	}
+	if code, data, _ := send(t, "PUT", base+"/?op=CANCELDELEGATIONTOKEN&token="+url.QueryEscape(dt), aliceTok, nil); code != 200 {
+		t.Fatalf("cancel by alice: %d %s", code, data)
+	}
+	if code, data, _ := send(t, "GET", base+"/user/alice/f?op=GETFILESTATUS&"+d, "", nil); code != 403 || exception(data) != "InvalidToken" {
+		t.Fatalf("a cancelled token: %d %s", code, data)
+	}
+	// Expiry: a token not renewed within the renew interval lapses.
+	code, body, _ = send(t, "GET", base+"/?op=GETDELEGATIONTOKEN", aliceTok, nil)
+	if code != 200 || json.Unmarshal(body, &tr) != nil {
+		t.Fatalf("GETDELEGATIONTOKEN: %d %s", code, body)
+	}
+	short := "delegation=" + url.QueryEscape(tr.Token.URLString)
+	if code, data, _ := send(t, "GET", base+"/user/alice/f?op=GETFILESTATUS&"+short, "", nil); code != 200 {
+		t.Fatalf("fresh token: %d %s", code, data)
+	}
+	eventually(t, 10*time.Second, "the token to lapse", func() bool {
+		code, data, _ := send(t, "GET", base+"/user/alice/f?op=GETFILESTATUS&"+short, "", nil)
+		return code == 403 && exception(data) == "InvalidToken"
+	})
+}
