@@ -23,6 +23,9 @@ type LocatedBlock struct {
 	StartOffset int64          `json:"startOffset" example:"0" validate:"required"`
 	Locations   []DatanodeInfo `json:"locations" validate:"required"`
 	IsCorrupt   bool           `json:"isCorrupt" example:"false" validate:"required"`
+	// BlockToken is the block access token the datanodes need for this
+	// block (token mode), sent in their X-Granary-Block-Token header.
+	BlockToken *DelegationToken `json:"blockToken,omitempty"`
 }
 
 // LocatedBlocks is getBlockLocations' answer.

@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"net/http"
 
 	"github.com/granary-fs/granary/api"
 	"github.com/granary-fs/granary/internal/errs"
@@ -65,7 +64,7 @@ func (c *Client) blockChecksum(ctx context.Context, b api.LocatedBlock) (api.Blo
 	for _, loc := range b.Locations {
 		var sum api.BlockChecksum
 		u := fmt.Sprintf("http://%s/api/v1/blocks/%d/checksum?bpid=%s", c.addr(loc), b.Block.BlockID, b.Block.BlockPoolID)
-		if last = c.do(ctx, http.MethodGet, u, nil, &sum); last == nil {
+		if last = c.doBlock(ctx, u, b, &sum); last == nil {
 			return sum, nil
 		}
 	}

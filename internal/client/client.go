@@ -135,6 +135,24 @@ func (c *Client) do(ctx context.Context, method, u string, body any, out any) er
 	return json.NewDecoder(resp.Body).Decode(out)
 }
 
+// doBlock GETs a datanode's JSON answer about block lb, with its token.
+func (c *Client) doBlock(ctx context.Context, u string, lb api.LocatedBlock, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	setBlockToken(req, lb)
+	resp, err := c.data.Do(req)
+	if err != nil {
+		return errs.Wrap(errs.Retriable, err, "GET %s", u)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return remoteError(resp)
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
 // webhdfs builds a WebHDFS URL for path with op and extra parameters.
 func (c *Client) webhdfs(path, op string, params ...string) string {
 	q := url.Values{"op": {op}}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/granary-fs/granary/api"
+	"github.com/granary-fs/granary/internal/blocktoken"
 	"github.com/granary-fs/granary/internal/errs"
 	"github.com/granary-fs/granary/internal/packet"
 )
@@ -126,7 +127,7 @@ func (r *Reader) openAt(pos int64) error {
 				if r.bad[key] {
 					continue
 				}
-				body, err := r.c.getBlock(r.ctx, loc, b.Block, pos-start, end-pos)
+				body, err := r.c.getBlock(r.ctx, loc, b, pos-start, end-pos)
 				if err != nil {
 					r.bad[key] = true
 					continue
@@ -157,13 +158,15 @@ func (r *Reader) openAt(pos int64) error {
 // body checks them again as it streams the bytes (HDFS's end-to-end
 // checksums): a mismatch is a read error, and the reader goes to another
 // replica.
-func (c *Client) getBlock(ctx context.Context, d api.DatanodeInfo, blk api.ExtendedBlock, offset, length int64) (io.ReadCloser, error) {
+func (c *Client) getBlock(ctx context.Context, d api.DatanodeInfo, lb api.LocatedBlock, offset, length int64) (io.ReadCloser, error) {
+	blk := lb.Block
 	u := fmt.Sprintf("http://%s/api/v1/blocks/%d?bpid=%s&offset=%d&length=%d", c.addr(d), blk.BlockID, blk.BlockPoolID, offset, length)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Accept", packet.ContentType)
+	setBlockToken(req, lb)
 	resp, err := c.data.Do(req)
 	if err != nil {
 		return nil, err
@@ -236,7 +239,7 @@ func (v *verifiedBody) Close() error {
 func (c *Client) ReadBlock(ctx context.Context, lb api.LocatedBlock, offset, length int64) ([]byte, error) {
 	var last error = errs.E(errs.IO, "block %d has no live replica", lb.Block.BlockID)
 	for _, d := range lb.Locations {
-		body, err := c.getBlock(ctx, d, lb.Block, offset, length)
+		body, err := c.getBlock(ctx, d, lb, offset, length)
 		if err != nil {
 			last = err
 			continue
@@ -250,4 +253,12 @@ func (c *Client) ReadBlock(ctx context.Context, lb api.LocatedBlock, offset, len
 		last = fmt.Errorf("reading block %d from %s: %w", lb.Block.BlockID, d.IPAddr, err)
 	}
 	return nil, last
+}
+
+// setBlockToken sends lb's block access token (token mode) with a block
+// request.
+func setBlockToken(req *http.Request, lb api.LocatedBlock) {
+	if lb.BlockToken != nil && lb.BlockToken.URLString != "" {
+		req.Header.Set(blocktoken.Header, lb.BlockToken.URLString)
+	}
 }

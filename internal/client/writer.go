@@ -243,7 +243,7 @@ func (w *Writer) startAppend() error {
 	}
 	old := lb.Block
 	w.blk = &blockWrite{
-		lb:       api.LocatedBlock{Block: nb.Block, StartOffset: lb.StartOffset, Locations: lb.Locations},
+		lb:       api.LocatedBlock{Block: nb.Block, StartOffset: lb.StartOffset, Locations: lb.Locations, BlockToken: nb.BlockToken},
 		result:   make(chan blockResult, 1),
 		appendGS: old.GenerationStamp, base: old.NumBytes, recovered: &old,
 	}
@@ -275,6 +275,7 @@ func (w *Writer) openPipeline() {
 			return
 		}
 		req.Header.Set("Content-Type", packet.ContentType)
+		setBlockToken(req, b.lb)
 		resp, err := w.c.data.Do(req)
 		if err != nil {
 			pr.CloseWithError(err)
@@ -460,7 +461,7 @@ func (w *Writer) recoverPipeline(b *blockWrite, survivors []api.DatanodeInfo, ex
 		old = &b.lb.Block
 	}
 	w.blk = &blockWrite{
-		lb:       api.LocatedBlock{Block: lb.Block, StartOffset: b.lb.StartOffset, Locations: survivors},
+		lb:       api.LocatedBlock{Block: lb.Block, StartOffset: b.lb.StartOffset, Locations: survivors, BlockToken: lb.BlockToken},
 		data:     make([]byte, 0, len(b.data)),
 		excluded: excluded, result: make(chan blockResult, 1), recovered: old,
 	}

@@ -31,6 +31,9 @@ const (
 	SubjNamespaceInventory = "granary.v1.ns.inventory"
 	// SubjNamespaceInfo: coordinator asks metadata for NamespaceInfo.
 	SubjNamespaceInfo = "granary.v1.ns.info"
+	// SubjBlockKeys: coordinator asks metadata for the block keys
+	// (→ blocktoken.Keys; generation 0: block tokens are off).
+	SubjBlockKeys = "granary.v1.ns.blockkeys"
 	// SubjSafeModeCounts: metadata asks the coordinator for SafeModeCounts.
 	SubjSafeModeCounts = "granary.v1.coord.safemode"
 	// SubjChooseTargets: ChooseTargetsRequest → ChooseTargetsReply.
@@ -48,7 +51,7 @@ const (
 // AllSubjects lists every subject, for the contract test and the docs.
 var AllSubjects = []string{
 	SubjHandshake, SubjRegister, SubjHeartbeat, SubjBlockReport, SubjIncrementalReport, SubjBadBlocks,
-	SubjNamespaceEvents, SubjNamespaceInventory, SubjNamespaceInfo, SubjSafeModeCounts, SubjChooseTargets, SubjBlockLocations,
+	SubjNamespaceEvents, SubjNamespaceInventory, SubjNamespaceInfo, SubjBlockKeys, SubjSafeModeCounts, SubjChooseTargets, SubjBlockLocations,
 	SubjCluster, SubjDatanodes,
 }
 

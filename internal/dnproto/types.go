@@ -1,5 +1,7 @@
 package dnproto
 
+import "github.com/granary-fs/granary/internal/blocktoken"
+
 // NamespaceInfo is the answer of the handshake (HDFS's NamespaceInfo).
 type NamespaceInfo struct {
 	ClusterID       string `json:"clusterId"`
@@ -55,6 +57,9 @@ type Heartbeat struct {
 	SlowPeers       []string        `json:"slowPeers,omitempty"`
 	// RequestLease asks for a full-block-report lease.
 	RequestLease bool `json:"requestLease"`
+	// KeysGeneration is the generation of the block keys the datanode
+	// holds: a reply carries KEYUPDATE when the coordinator's differ.
+	KeysGeneration int64 `json:"keysGeneration,omitempty"`
 }
 
 // Command actions, as HDFS's DatanodeProtocol.DNA_*.
@@ -64,6 +69,7 @@ const (
 	ActionShutdown   = "SHUTDOWN"
 	ActionTransfer   = "TRANSFER"
 	ActionFinalize   = "FINALIZE"
+	ActionKeyUpdate  = "KEYUPDATE"
 )
 
 // BlockRef names a replica.
@@ -80,6 +86,11 @@ type Command struct {
 	Blocks      []BlockRef `json:"blocks,omitempty"`
 	// Targets, for TRANSFER: per block, the HTTP addresses to copy it to.
 	Targets [][]string `json:"targets,omitempty"`
+	// Tokens, for TRANSFER in token mode: per block, the block token the
+	// targets need (signed by the coordinator, WRITE and COPY).
+	Tokens []string `json:"tokens,omitempty"`
+	// Keys, for KEYUPDATE: the block keys (HDFS's ExportedBlockKeys).
+	Keys *blocktoken.Keys `json:"keys,omitempty"`
 }
 
 // HeartbeatReply is the answer to a heartbeat.
@@ -94,6 +105,8 @@ type HeartbeatReply struct {
 // RegisterReply is the answer to a registration.
 type RegisterReply struct {
 	DatanodeUUID string `json:"datanodeUuid"`
+	// Keys are the block keys when block tokens are on.
+	Keys *blocktoken.Keys `json:"keys,omitempty"`
 }
 
 // BlockReportReply answers one full-report chunk.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -12,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/granary-fs/granary/api"
 	"github.com/granary-fs/granary/internal/auth"
+	"github.com/granary-fs/granary/internal/blocktoken"
 	"github.com/granary-fs/granary/internal/client"
 	"github.com/granary-fs/granary/internal/devissuer"
 	"github.com/granary-fs/granary/internal/hadooptoken"
@@ -270,4 +273,125 @@ func TestTokenModeUsers(t *testing.T) {
 		code, data, _ := send(t, "GET", base+"/user/alice/f?op=GETFILESTATUS&"+short, "", nil)
 		return code == 403 && exception(data) == "InvalidToken"
 	})
+}
+
+// locatedAs asks the native API for path's blocks with user's bearer.
+func locatedAs(t *testing.T, c *cluster.Cluster, bearer, path string) (int, api.LocatedBlocks) {
+	t.Helper()
+	code, body, _ := send(t, "GET", c.MetadataURL+"/api/v1/blockLocations?path="+url.QueryEscape(path), bearer, nil)
+	var r api.LocatedBlocksResponse
+	if code == 200 {
+		if err := json.Unmarshal(body, &r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return code, r.LocatedBlocks
+}
+
+// blockGet reads a block from a datanode with a token (none when empty).
+func blockGet(t *testing.T, dn string, b api.ExtendedBlock, token string) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", fmt.Sprintf("http://%s/api/v1/blocks/%d?bpid=%s", dn, b.BlockID, b.BlockPoolID), nil)
+	if token != "" {
+		req.Header.Set(blocktoken.Header, token)
+	}
+	resp, err := (&http.Client{Transport: contracts}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, data
+}
+
+// TestBlockTokens: datanodes serve, take and copy blocks only with a
+// valid token for that block and access mode; keys roll and reach the
+// datanodes through heartbeats; transfers carry the coordinator's tokens.
+func TestBlockTokens(t *testing.T) {
+	c, iss := secureCluster(t, 3, func(cfg *cluster.Config) {
+		m := cfg.Metadata
+		cfg.Metadata = func(c *metadata.Config) {
+			m(c)
+			c.BlockKeyUpdateInterval = 4 * time.Second
+			c.BlockTokenLifetime = 3 * time.Second
+		}
+	})
+	ctx := context.Background()
+	hdfs := bearerClient(t, c, iss, "hdfs")
+	if err := hdfs.Mkdirs(ctx, "/private", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("secret "), 1000)
+	writeFile(t, hdfs, "/private/f", data, client.CreateOptions{Replication: 1})
+	writeFile(t, hdfs, "/private/g", data, client.CreateOptions{Replication: 1})
+	su, _ := iss.Token("hdfs")
+	bob, _ := iss.Token("bob")
+
+	// bob may not locate the blocks, so he holds no token: guessing the
+	// block ID gets him nothing.
+	if code, _ := locatedAs(t, c, bob, "/private/f"); code != 403 {
+		t.Fatalf("bob located /private/f: %d", code)
+	}
+	_, f := locatedAs(t, c, su, "/private/f")
+	_, g := locatedAs(t, c, su, "/private/g")
+	fb, gb := f.LocatedBlocks[0], g.LocatedBlocks[0]
+	if fb.BlockToken == nil || gb.BlockToken == nil {
+		t.Fatal("located blocks carry no token in token mode")
+	}
+	dn := fmt.Sprintf("%s:%d", fb.Locations[0].IPAddr, fb.Locations[0].HTTPPort)
+	if code, body := blockGet(t, dn, fb.Block, ""); code != 401 || exception(body) != "SecurityException" {
+		t.Fatalf("no token: %d %s", code, body)
+	}
+	if code, body := blockGet(t, dn, fb.Block, gb.BlockToken.URLString); code != 403 || exception(body) != "InvalidToken" {
+		t.Fatalf("another block's token: %d %s", code, body)
+	}
+	if code, body := blockGet(t, dn, fb.Block, fb.BlockToken.URLString); code != 200 || len(body) == 0 {
+		t.Fatalf("the right token: %d %s", code, body)
+	}
+	// A read token does not write: a PUT of that block with it is refused.
+	req, _ := http.NewRequest("PUT", fmt.Sprintf("http://%s/api/v1/blocks/%d?bpid=%s&gs=%d", dn, fb.Block.BlockID, fb.Block.BlockPoolID, fb.Block.GenerationStamp+1), strings.NewReader(""))
+	req.Header.Set(blocktoken.Header, fb.BlockToken.URLString)
+	resp, err := (&http.Client{Transport: contracts}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 403 || !strings.Contains(string(body), "access mode") {
+		t.Fatalf("a READ token on a write: %d %s", resp.StatusCode, body)
+	}
+	// A leaked token expires.
+	eventually(t, 10*time.Second, "the token to expire", func() bool {
+		code, body := blockGet(t, dn, fb.Block, fb.BlockToken.URLString)
+		return code == 403 && strings.Contains(string(body), "expired")
+	})
+	// Keys roll every 4 s: after two rolls every datanode has been sent
+	// the new keys (KEYUPDATE), and reads with fresh tokens go on.
+	first := fb.BlockToken.URLString
+	eventually(t, 20*time.Second, "tokens signed with a newer key", func() bool {
+		_, now := locatedAs(t, c, su, "/private/f")
+		a, _ := hadooptoken.Decode(first)
+		b, _ := hadooptoken.Decode(now.LocatedBlocks[0].BlockToken.URLString)
+		ia, _ := hadooptoken.UnmarshalBlock(a.Identifier)
+		ib, _ := hadooptoken.UnmarshalBlock(b.Identifier)
+		return ib.KeyID != ia.KeyID
+	})
+	if got := readFile(t, hdfs, "/private/f"); !bytes.Equal(got, data) {
+		t.Fatal("read after a key roll differs")
+	}
+	// Re-replication: the coordinator's transfer carries its own token.
+	if _, err := hdfs.SetReplication(ctx, "/private/f", 3); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "three replicas", func() bool {
+		_, now := locatedAs(t, c, su, "/private/f")
+		return len(now.LocatedBlocks[0].Locations) == 3
+	})
+	_, now := locatedAs(t, c, su, "/private/f")
+	for _, d := range now.LocatedBlocks[0].Locations {
+		code, body := blockGet(t, fmt.Sprintf("%s:%d", d.IPAddr, d.HTTPPort), now.LocatedBlocks[0].Block, now.LocatedBlocks[0].BlockToken.URLString)
+		if code != 200 {
+			t.Fatalf("replica on %s: %d %s", d.UUID, code, body)
+		}
+	}
 }

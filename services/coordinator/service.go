@@ -25,6 +25,7 @@ import (
 
 	"github.com/granary-fs/granary/api"
 	"github.com/granary-fs/granary/internal/auth"
+	"github.com/granary-fs/granary/internal/blocktoken"
 	"github.com/granary-fs/granary/internal/dnproto"
 	"github.com/granary-fs/granary/internal/errs"
 	"github.com/granary-fs/granary/internal/lifecycle"
@@ -73,12 +74,13 @@ type Config struct {
 
 // Service is a running coordinator.
 type Service struct {
-	authn   *auth.Authenticator
-	cfg     Config
-	log     *slog.Logger
-	mgr     *blockmgr.Manager
-	nc      *nats.Conn
-	metrics *metrics
+	authn     *auth.Authenticator
+	blockKeys *blocktoken.Set // the metadata service's, when block tokens are on
+	cfg       Config
+	log       *slog.Logger
+	mgr       *blockmgr.Manager
+	nc        *nats.Conn
+	metrics   *metrics
 
 	niMu sync.Mutex
 	ni   *dnproto.NamespaceInfo
@@ -120,6 +122,7 @@ func New(cfg Config) (*Service, error) {
 		resync: make(chan struct{}, 1), addrSet: make(chan struct{}), started: make(chan struct{}),
 	}
 	s.metrics = newMetrics(s)
+	s.blockKeys = blocktoken.NewSet()
 	if s.authn, err = auth.New(cfg.Auth, simpleauth.Policy{Superuser: cfg.Superuser, Supergroup: cfg.Supergroup}, nil); err != nil {
 		return nil, err
 	}
@@ -193,6 +196,7 @@ func (s *Service) Run(ctx context.Context) error {
 	loops := map[string]func(context.Context){
 		"namespace resync": s.resyncLoop, "liveness monitor": s.livenessLoop,
 		"reconciler": s.reconcileLoop, "redundancy monitor": s.redundancyLoop,
+		"block keys": s.blockKeysLoop,
 	}
 	for name, loop := range loops {
 		g.Go(name, func(ctx context.Context) error { loop(ctx); return nil })
@@ -280,11 +284,16 @@ func (s *Service) register(ctx context.Context, reg *dnproto.Registration) (any,
 		return nil, err
 	}
 	s.log.Info("datanode registered", "datanode", reg.DatanodeUUID, "host", reg.HostName, "http_port", reg.HTTPPort, "storages", len(reg.Storages))
-	return dnproto.RegisterReply{DatanodeUUID: reg.DatanodeUUID}, nil
+	if s.blockKeys.Generation() == 0 {
+		// A datanode registering before the first fetch gets the keys
+		// now rather than at its next heartbeat.
+		s.fetchBlockKeys(ctx)
+	}
+	return dnproto.RegisterReply{DatanodeUUID: reg.DatanodeUUID, Keys: s.keysFor(0)}, nil
 }
 
 func (s *Service) heartbeat(_ context.Context, hb *dnproto.Heartbeat) (any, error) {
-	return s.mgr.Heartbeat(*hb), nil
+	return s.withKeysAndTokens(hb, s.mgr.Heartbeat(*hb)), nil
 }
 
 func (s *Service) blockReport(_ context.Context, data []byte) (any, error) {

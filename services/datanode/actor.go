@@ -145,6 +145,9 @@ func (a *actor) register(ctx context.Context) error {
 		}
 		return err
 	}
+	if reply.Keys != nil {
+		a.dn.blockKeys.Update(*reply.Keys)
+	}
 	a.setState("running")
 	a.dn.log.Info("registered with the coordinator", "datanode", reg.DatanodeUUID, "block_pool", a.bpid)
 	a.rereportBad()
@@ -233,7 +236,8 @@ func (a *actor) heartbeat(ctx context.Context, wantLease bool) (*dnproto.Heartbe
 	hb := dnproto.Heartbeat{
 		DatanodeUUID: st.DatanodeUUID(), BlockPoolID: a.bpid, FailedVolumes: st.FailedVolumes(),
 		XceiverCount: int(a.dn.xceivers.Load()), XmitsInProgress: int(a.dn.xmits.Load()), RequestLease: wantLease,
-		SlowDisks: []string{}, SlowPeers: []string{},
+		KeysGeneration: a.dn.blockKeys.Generation(),
+		SlowDisks:      []string{}, SlowPeers: []string{},
 	}
 	for _, v := range st.Reports(a.bpid) {
 		hb.Storages = append(hb.Storages, dnproto.StorageReport{
@@ -277,13 +281,22 @@ func (a *actor) execute(ctx context.Context, cmds []dnproto.Command) error {
 				if i >= len(c.Targets) {
 					break
 				}
+				token := ""
+				if i < len(c.Tokens) {
+					token = c.Tokens[i]
+				}
 				go func() {
-					if err := a.dn.transfer(ctx, a.blockPool(), b, c.Targets[i]); err != nil {
+					if err := a.dn.transfer(ctx, a.blockPool(), b, c.Targets[i], token); err != nil {
 						a.dn.log.Warn("block transfer failed", "block", b.ID, "targets", c.Targets[i], "err", err)
 					} else {
 						a.dn.log.Info("block transferred", "block", b.ID, "targets", c.Targets[i])
 					}
 				}()
+			}
+		case dnproto.ActionKeyUpdate:
+			if c.Keys != nil {
+				a.dn.blockKeys.Update(*c.Keys)
+				a.dn.log.Info("block keys updated", "keys", c.Keys.String())
 			}
 		case dnproto.ActionShutdown:
 			a.dn.log.Warn("the coordinator asked this datanode to shut down")

@@ -15,15 +15,40 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/granary-fs/granary/api"
+	"github.com/granary-fs/granary/internal/blocktoken"
 	"github.com/granary-fs/granary/internal/dnproto"
 	"github.com/granary-fs/granary/internal/errs"
+	"github.com/granary-fs/granary/internal/hadooptoken"
 	"github.com/granary-fs/granary/internal/packet"
 	"github.com/granary-fs/granary/internal/rest"
 	"github.com/granary-fs/granary/services/datanode/internal/storage"
 )
 
 // blockParams reads the block ID from the path and the block pool from the query.
-func (s *Service) blockParams(r *http.Request) (bpid string, id int64, err error) {
+// blockParams reads the block of a block request and, in token mode,
+// checks its block token for mode: no token is 401 (the request carries no
+// credential), a bad one 403 InvalidToken, as HDFS's
+// BlockTokenSecretManager.checkAccess.
+func (s *Service) blockParams(r *http.Request, mode hadooptoken.AccessMode) (bpid string, id int64, err error) {
+	bpid, id, err = s.blockID(r)
+	if err != nil || !s.authn.TokenMode() {
+		return bpid, id, err
+	}
+	tok := r.Header.Get(blocktoken.Header)
+	if tok == "" {
+		return "", 0, errs.E(errs.Security, "Block token is required for %s access to block %s:blk_%d (send it in %s)", mode, bpid, id, blocktoken.Header)
+	}
+	err = s.blockKeys.Check(tok, bpid, id, mode)
+	if err != nil && mode == hadooptoken.Read && s.blockKeys.Check(tok, bpid, id, hadooptoken.Copy) == nil {
+		err = nil // a copy reads the block too (HDFS's copyBlock)
+	}
+	if err != nil {
+		return "", 0, err
+	}
+	return bpid, id, nil
+}
+
+func (s *Service) blockID(r *http.Request) (bpid string, id int64, err error) {
 	id, err = strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
 	if err != nil || id <= 0 {
 		return "", 0, errs.E(errs.IllegalArgument, "invalid block ID %q", chi.URLParam(r, "id"))
@@ -81,7 +106,7 @@ func (s *Service) writeBlock(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) receiveBlock(r *http.Request) (*api.BlockWriteResult, error) {
-	bpid, id, err := s.blockParams(r)
+	bpid, id, err := s.blockParams(r, hadooptoken.Write)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +148,7 @@ func (s *Service) receiveBlock(r *http.Request) (*api.BlockWriteResult, error) {
 	}
 	var down *downstream
 	if len(targets) > 0 {
-		down = s.startDownstream(r.Context(), targets, bpid, id, gs, appendGS, appendLen, maxLen)
+		down = s.startDownstream(r.Context(), targets, r.Header.Get(blocktoken.Header), bpid, id, gs, appendGS, appendLen, maxLen)
 	}
 	pr := packet.NewReaderAt(r.Body, appendLen)
 	defer pr.Release()
@@ -179,7 +204,7 @@ type downstream struct {
 	done    chan api.BlockWriteResult
 }
 
-func (s *Service) startDownstream(ctx context.Context, targets []string, bpid string, id, gs, appendGS, appendLen, blockSize int64) *downstream {
+func (s *Service) startDownstream(ctx context.Context, targets []string, token, bpid string, id, gs, appendGS, appendLen, blockSize int64) *downstream {
 	pr, pw := io.Pipe()
 	d := &downstream{targets: targets, pw: pw, done: make(chan api.BlockWriteResult, 1)}
 	u := fmt.Sprintf("http://%s/api/v1/blocks/%d?bpid=%s&gs=%d&blocksize=%d", targets[0], id, bpid, gs, blockSize)
@@ -200,6 +225,9 @@ func (s *Service) startDownstream(ctx context.Context, targets []string, bpid st
 			return
 		}
 		req.Header.Set("Content-Type", packet.ContentType)
+		if token != "" {
+			req.Header.Set(blocktoken.Header, token)
+		}
 		resp, err := s.pipelineClient.Do(req)
 		if err != nil {
 			pr.CloseWithError(err)
@@ -258,7 +286,7 @@ func (d *downstream) finish() api.BlockWriteResult {
 //	@ID			readBlock
 //	@Router			/api/v1/blocks/{id} [get]
 func (s *Service) readBlock(w http.ResponseWriter, r *http.Request) {
-	bpid, id, err := s.blockParams(r)
+	bpid, id, err := s.blockParams(r, hadooptoken.Read)
 	if err != nil {
 		rest.WriteError(w, err)
 		return
@@ -385,7 +413,7 @@ func parseRange(h string, size int64) (first, last int64, ok bool) {
 //	@ID			getBlockChecksum
 //	@Router		/api/v1/blocks/{id}/checksum [get]
 func (s *Service) blockChecksum(w http.ResponseWriter, r *http.Request) {
-	bpid, id, err := s.blockParams(r)
+	bpid, id, err := s.blockParams(r, hadooptoken.Read)
 	if err != nil {
 		rest.WriteError(w, err)
 		return

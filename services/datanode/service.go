@@ -24,6 +24,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/granary-fs/granary/internal/auth"
+	"github.com/granary-fs/granary/internal/blocktoken"
 	"github.com/granary-fs/granary/internal/dnproto"
 	"github.com/granary-fs/granary/internal/errs"
 	"github.com/granary-fs/granary/internal/hadooptoken"
@@ -120,14 +121,15 @@ func (c *Config) defaults() {
 
 // Service is one datanode.
 type Service struct {
-	authn    *auth.Authenticator
-	cfg      Config
-	log      *slog.Logger
-	store    *storage.Store
-	actor    *actor
-	metrics  *metrics
-	xceivers atomic.Int64
-	xmits    atomic.Int64 // transfers in progress
+	authn     *auth.Authenticator
+	blockKeys *blocktoken.Set // from the coordinator; checked in token mode
+	cfg       Config
+	log       *slog.Logger
+	store     *storage.Store
+	actor     *actor
+	metrics   *metrics
+	xceivers  atomic.Int64
+	xmits     atomic.Int64 // transfers in progress
 
 	listener  net.Listener
 	addrSet   chan struct{}
@@ -150,6 +152,7 @@ func New(cfg Config) (*Service, error) {
 	s := &Service{cfg: cfg, log: cfg.Logger.With("service", "datanode"), addrSet: make(chan struct{}), started: make(chan struct{}),
 		pipelineClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}}
 	s.metrics = newMetrics(s)
+	s.blockKeys = blocktoken.NewSet()
 	var err error
 	if s.authn, err = auth.New(cfg.Auth, simpleauth.Policy{Superuser: cfg.Superuser, Supergroup: cfg.Supergroup}, delegationOwner); err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/granary-fs/granary/internal/blocktoken"
 	"github.com/granary-fs/granary/internal/dnproto"
 	"github.com/granary-fs/granary/internal/packet"
 	"github.com/granary-fs/granary/services/datanode/internal/storage"
@@ -16,7 +17,7 @@ import (
 // transfer copies a replica to targets (the coordinator's TRANSFER command,
 // HDFS's DataTransfer): the block is read with its checksums verified and
 // written to the first target, which forwards it to the others.
-func (s *Service) transfer(ctx context.Context, bpid string, b dnproto.BlockRef, targets []string) error {
+func (s *Service) transfer(ctx context.Context, bpid string, b dnproto.BlockRef, targets []string, token string) error {
 	if len(targets) == 0 {
 		return nil
 	}
@@ -44,6 +45,9 @@ func (s *Service) transfer(ctx context.Context, bpid string, b dnproto.BlockRef,
 		return err
 	}
 	req.Header.Set("Content-Type", packet.ContentType)
+	if token != "" {
+		req.Header.Set(blocktoken.Header, token)
+	}
 	resp, err := s.pipelineClient.Do(req)
 	if err != nil {
 		pr.CloseWithError(err)

@@ -60,6 +60,10 @@ type Config struct {
 	DelegationKeyUpdateInterval  time.Duration
 	DelegationTokenMaxLifetime   time.Duration
 	DelegationTokenRenewInterval time.Duration
+	// Block tokens (on in token mode): dfs.block.access.key.update.interval
+	// (600 min) and dfs.block.access.token.lifetime (600 min).
+	BlockKeyUpdateInterval time.Duration
+	BlockTokenLifetime     time.Duration
 
 	// AuditLog is where the audit log goes (HDFS's hdfs-audit.log): a file,
 	// "-" for standard error, "" for none.
@@ -100,6 +104,12 @@ func (c *Config) Defaults() {
 	}
 	if c.DelegationTokenRenewInterval <= 0 {
 		c.DelegationTokenRenewInterval = 24 * time.Hour
+	}
+	if c.BlockKeyUpdateInterval <= 0 {
+		c.BlockKeyUpdateInterval = 600 * time.Minute
+	}
+	if c.BlockTokenLifetime <= 0 {
+		c.BlockTokenLifetime = 600 * time.Minute
 	}
 	if c.SafeModeThresholdPct == 0 {
 		c.SafeModeThresholdPct = 0.999

@@ -80,6 +80,7 @@ func (c *coordination) run(ctx context.Context) error {
 	}{
 		{dnproto.SubjNamespaceInfo, func(context.Context, []byte) (any, error) { return c.s.namespaceInfo(), nil }},
 		{dnproto.SubjNamespaceInventory, dnproto.JSON(c.inventory)},
+		{dnproto.SubjBlockKeys, c.s.exportBlockKeys},
 	}
 	for _, sub := range subs {
 		s, err := dnproto.Serve(c.nc, sub.subj, c.s.log, sub.h)

@@ -11,6 +11,7 @@ import (
 	"github.com/granary-fs/granary/api"
 	"github.com/granary-fs/granary/internal/dnproto"
 	"github.com/granary-fs/granary/internal/errs"
+	"github.com/granary-fs/granary/internal/hadooptoken"
 	"github.com/granary-fs/granary/services/metadata/internal/namespace"
 )
 
@@ -81,6 +82,10 @@ func (s *Service) nativeCreate(w http.ResponseWriter, r *http.Request) {
 		resp.Block = &api.LocatedBlock{
 			Block:     api.ExtendedBlock{BlockPoolID: s.info.BlockPoolID, BlockID: first.ID, GenerationStamp: first.GenStamp},
 			Locations: toDatanodes(targets),
+		}
+		if err := s.signBlocks(u, hadooptoken.Write, resp.Block); err != nil {
+			writeError(w, err)
+			return
 		}
 	}
 	_ = writeJSON(w, http.StatusOK, resp)
@@ -198,10 +203,11 @@ func (s *Service) addBlock(ctx context.Context, u *namespace.User, req *api.AddB
 			offset += b.NumBytes
 		}
 	}
-	return &api.LocatedBlock{
+	lb := &api.LocatedBlock{
 		Block:       api.ExtendedBlock{BlockPoolID: s.info.BlockPoolID, BlockID: nb.ID, GenerationStamp: nb.GenStamp},
 		StartOffset: offset, Locations: toDatanodes(targets),
-	}, nil
+	}
+	return lb, s.signBlocks(u, hadooptoken.Write, lb)
 }
 
 // chooseTargets asks the coordinator's placement policy for the pipeline
@@ -320,7 +326,7 @@ func (s *Service) nativeAbandonBlock(w http.ResponseWriter, r *http.Request) {
 //	@Router			/api/v1/updateBlockForPipeline [post]
 func (s *Service) nativeUpdateBlockForPipeline(w http.ResponseWriter, r *http.Request) {
 	var req api.UpdateBlockForPipelineRequest
-	_, err := s.nativeCall(r, &req)
+	u, err := s.nativeCall(r, &req)
 	if err == nil {
 		err = s.checkBlockPool(req.Block)
 	}
@@ -334,10 +340,15 @@ func (s *Service) nativeUpdateBlockForPipeline(w http.ResponseWriter, r *http.Re
 		writeError(w, err)
 		return
 	}
-	_ = writeJSON(w, http.StatusOK, api.LocatedBlock{
+	lb := api.LocatedBlock{
 		Block:     api.ExtendedBlock{BlockPoolID: s.info.BlockPoolID, BlockID: nb.ID, GenerationStamp: nb.GenStamp, NumBytes: req.Block.NumBytes},
 		Locations: []api.DatanodeInfo{},
-	})
+	}
+	if err := s.signBlocks(u, hadooptoken.Write, &lb); err != nil {
+		writeError(w, err)
+		return
+	}
+	_ = writeJSON(w, http.StatusOK, lb)
 }
 
 // nativeUpdatePipeline godoc
@@ -423,7 +434,12 @@ func (s *Service) nativeGetAdditionalDatanode(w http.ResponseWriter, r *http.Req
 		return
 	}
 	s.leases.renew(req.ClientName)
-	_ = writeJSON(w, http.StatusOK, api.LocatedBlock{Block: req.Block, Locations: toDatanodes(targets)})
+	lb := api.LocatedBlock{Block: req.Block, Locations: toDatanodes(targets)}
+	if err := s.signBlocks(u, hadooptoken.Write, &lb); err != nil {
+		writeError(w, err)
+		return
+	}
+	_ = writeJSON(w, http.StatusOK, lb)
 }
 
 // nativeReportBadBlocks godoc
@@ -636,6 +652,9 @@ func (s *Service) getBlockLocations(ctx context.Context, u *namespace.User, path
 		for i := range out.LocatedBlocks {
 			out.LocatedBlocks[i].Locations = toDatanodes(locs[i].Locations)
 			out.LocatedBlocks[i].IsCorrupt = locs[i].Corrupt
+			if err := s.signBlocks(u, hadooptoken.Read, &out.LocatedBlocks[i]); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return out, nil

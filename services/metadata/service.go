@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/granary-fs/granary/internal/auth"
+	"github.com/granary-fs/granary/internal/blocktoken"
 	"github.com/granary-fs/granary/internal/errs"
 	"github.com/granary-fs/granary/internal/lifecycle"
 	"github.com/granary-fs/granary/internal/simpleauth"
@@ -61,7 +62,8 @@ type Service struct {
 	checkpointKick chan struct{}
 
 	authn     *auth.Authenticator
-	authErr   error // a bad auth configuration, returned by Run
+	blockKeys *blocktoken.Master // nil: block tokens are off (simple mode)
+	authErr   error              // a bad auth configuration, returned by Run
 	redirects redirectTokens
 }
 
@@ -78,6 +80,9 @@ func New(cfg Config) *Service {
 	s.safe.reports = cfg.BlockReports
 	s.metrics = newMetrics(s)
 	s.authn, s.authErr = auth.New(cfg.Auth, simpleauth.Policy{Superuser: cfg.Superuser, Supergroup: cfg.Supergroup}, s.verifyDelegation)
+	if s.authn != nil && s.authn.TokenMode() {
+		s.blockKeys = blocktoken.NewMaster(cfg.BlockKeyUpdateInterval, cfg.BlockTokenLifetime)
+	}
 	if s.authErr != nil {
 		s.authn, _ = auth.New(auth.Config{}, simpleauth.Policy{Superuser: cfg.Superuser, Supergroup: cfg.Supergroup}, nil)
 	}
@@ -226,6 +231,7 @@ func (s *Service) open(g *lifecycle.Group, httpStopped <-chan struct{}) error {
 	g.Go("lease monitor", s.leaseLoop)
 	if s.authn.TokenMode() {
 		g.Go("delegation token secret manager", s.runSecretManager)
+		g.Go("block key roller", s.rollBlockKeys)
 	}
 	if s.cfg.TrashInterval > 0 {
 		g.Go("trash emptier", s.trashLoop)

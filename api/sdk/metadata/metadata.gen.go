@@ -534,6 +534,10 @@ type JMXResponse struct {
 type LocatedBlock struct {
 	Block ExtendedBlock `json:"block"`
 
+	// BlockToken BlockToken is the block access token the datanodes need for this
+	// block (token mode), sent in their X-Granary-Block-Token header.
+	BlockToken *DelegationToken `json:"blockToken,omitempty"`
+
 	// IsCorrupt Example: false
 	IsCorrupt bool           `json:"isCorrupt"`
 	Locations []DatanodeInfo `json:"locations"`
