@@ -163,8 +163,13 @@ func (a *Authenticator) Policy() simpleauth.Policy { return a.policy }
 type ctxKey struct{}
 
 // open is what token mode serves without a credential: liveness,
-// readiness and the contracts.
-func open(path string) bool {
+// readiness, the contracts, and CORS preflights (a browser never sends
+// credentials with one).
+func open(r *http.Request) bool {
+	if r.Method == http.MethodOptions {
+		return true
+	}
+	path := r.URL.Path
 	switch path {
 	case "/healthz", "/readyz", "/openapi.json", "/openapi.yaml", "/docs":
 		return true
@@ -182,7 +187,7 @@ func (a *Authenticator) Middleware(skip func(*http.Request) bool) func(http.Hand
 			return next
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if open(r.URL.Path) || skip != nil && skip(r) {
+			if open(r) || skip != nil && skip(r) {
 				next.ServeHTTP(w, r)
 				return
 			}
@@ -204,7 +209,6 @@ func (a *Authenticator) Middleware(skip func(*http.Request) bool) func(http.Hand
 
 // Unauthorized answers 401 with a RemoteException and the challenge.
 func Unauthorized(w http.ResponseWriter, err error) {
-	w.Header().Set("WWW-Authenticate", `Bearer realm="granary"`)
 	if !errs.Is(err, errs.Security) {
 		err = errs.Wrap(errs.Security, err, "Authentication failed")
 	}

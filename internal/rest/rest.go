@@ -39,6 +39,10 @@ func WriteJSON(w http.ResponseWriter, code int, v any) error {
 // WriteError writes err as a RemoteException and returns the status.
 func WriteError(w http.ResponseWriter, err error) int {
 	code, body := errs.Remote(err)
+	if code == http.StatusUnauthorized {
+		// The challenge of token mode (RFC 6750).
+		w.Header().Set("WWW-Authenticate", `Bearer realm="granary"`)
+	}
 	if werr := WriteJSON(w, code, body); werr != nil {
 		http.Error(w, werr.Error(), http.StatusInternalServerError)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/granary-fs/granary/internal/client"
 	"github.com/granary-fs/granary/internal/devissuer"
 	"github.com/granary-fs/granary/internal/hadooptoken"
+	"github.com/granary-fs/granary/openapi"
 	"github.com/granary-fs/granary/services/cluster"
 	"github.com/granary-fs/granary/services/coordinator"
 	"github.com/granary-fs/granary/services/datanode"
@@ -394,4 +395,63 @@ func TestBlockTokens(t *testing.T) {
 			t.Fatalf("replica on %s: %d %s", d.UUID, code, body)
 		}
 	}
+}
+
+// TestTokenModeNeedsCredentials walks every path and method of each
+// service's OpenAPI document and calls it with no credential in token
+// mode: everything answers 401 SecurityException with a challenge, except
+// liveness, readiness, the contracts, Swagger UI and CORS preflights.
+func TestTokenModeNeedsCredentials(t *testing.T) {
+	c, _ := secureCluster(t, 1, nil)
+	open := map[string]bool{"/healthz": true, "/readyz": true, "/openapi.json": true, "/openapi.yaml": true, "/docs": true}
+	params := strings.NewReplacer("{path}", "user/x", "{id}", "1073741825", "{uuid}", "x", "{action}", "enter", "{file}", "app.js", "{name}", "heap")
+	services := map[string]string{"metadata": c.MetadataURL, "coordinator": c.CoordinatorURL, "datanode": c.DatanodeURLs[0]}
+	checked := 0
+	for svc, base := range services {
+		doc, err := openapi.Load(svc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range doc.Paths.InMatchingOrder() {
+			for method := range doc.Paths.Find(p).Operations() {
+				code, body, h := sendRaw(t, method, base+params.Replace(p)+"?user.name=hdfs&op=GETFILESTATUS")
+				checked++
+				switch {
+				case open[p] || method == http.MethodOptions:
+					if code == 401 {
+						t.Errorf("%s %s %s: 401, but it is open", svc, method, p)
+					}
+				case code != 401 || exception(body) != "SecurityException" || h.Get("WWW-Authenticate") == "":
+					t.Errorf("%s %s %s without credentials: %d %s", svc, method, p, code, body)
+				}
+			}
+		}
+	}
+	// pprof is not in the contracts; it is closed too.
+	for _, base := range services {
+		if code, _, _ := sendRaw(t, "GET", base+"/debug/pprof/cmdline"); code != 401 {
+			t.Errorf("%s/debug/pprof/cmdline: %d", base, code)
+		}
+	}
+	if checked < 60 {
+		t.Fatalf("only %d operations walked", checked)
+	}
+}
+
+// sendRaw makes a request outside the contract checker (the walk sends
+// what the contracts call invalid).
+func sendRaw(t *testing.T, method, u string) (int, []byte, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(method, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: 30 * time.Second}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, u, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, data, resp.Header
 }

@@ -30,13 +30,13 @@ import (
 // credential), a bad one 403 InvalidToken, as HDFS's
 // BlockTokenSecretManager.checkAccess.
 func (s *Service) blockParams(r *http.Request, mode hadooptoken.AccessMode) (bpid string, id int64, err error) {
+	tok := r.Header.Get(blocktoken.Header)
+	if s.authn.TokenMode() && tok == "" {
+		return "", 0, errs.E(errs.Security, "Block token is required for %s access to block %s (send it in %s)", mode, chi.URLParam(r, "id"), blocktoken.Header)
+	}
 	bpid, id, err = s.blockID(r)
 	if err != nil || !s.authn.TokenMode() {
 		return bpid, id, err
-	}
-	tok := r.Header.Get(blocktoken.Header)
-	if tok == "" {
-		return "", 0, errs.E(errs.Security, "Block token is required for %s access to block %s:blk_%d (send it in %s)", mode, bpid, id, blocktoken.Header)
 	}
 	err = s.blockKeys.Check(tok, bpid, id, mode)
 	if err != nil && mode == hadooptoken.Read && s.blockKeys.Check(tok, bpid, id, hadooptoken.Copy) == nil {
