@@ -20,3 +20,9 @@ func authFlags(fs *flag.FlagSet, cfg *auth.Config) {
 		return nil
 	})
 }
+
+// natsFlags registers the NATS credential flags every service shares.
+func natsFlags(fs *flag.FlagSet, nkey, ca *string) {
+	fs.StringVar(nkey, "nats-nkey-file", env("GRANARY_NATS_NKEY_FILE", ""), "the service's NATS nkey seed file: authenticate to NATS with it (GRANARY_NATS_NKEY_FILE)")
+	fs.StringVar(ca, "nats-ca-file", env("GRANARY_NATS_CA_FILE", ""), "the CA certificate that signed the NATS server's: connect with TLS and check it (GRANARY_NATS_CA_FILE)")
+}

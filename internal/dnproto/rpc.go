@@ -58,7 +58,7 @@ type Handler func(ctx context.Context, data []byte) (any, error)
 // subscription is drained. Handler errors are sent as exception headers.
 func Serve(nc *nats.Conn, subj string, log *slog.Logger, h Handler) (*nats.Subscription, error) {
 	return nc.QueueSubscribe(subj, QueueGroup, func(m *nats.Msg) {
-		resp, err := h(context.Background(), m.Data)
+		resp, err := h(context.WithValue(context.Background(), subjectKey{}, m.Subject), m.Data)
 		reply := nats.NewMsg(m.Reply)
 		if err != nil {
 			_, body := errs.Remote(err)
@@ -77,6 +77,14 @@ func Serve(nc *nats.Conn, subj string, log *slog.Logger, h Handler) (*nats.Subsc
 			log.Warn("NATS reply failed", "subject", subj, "err", err)
 		}
 	})
+}
+
+type subjectKey struct{}
+
+// Subject is the subject the request being handled came on.
+func Subject(ctx context.Context) string {
+	s, _ := ctx.Value(subjectKey{}).(string)
+	return s
 }
 
 // JSON returns a Handler that decodes the request into a new T first.

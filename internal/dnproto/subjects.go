@@ -6,21 +6,42 @@
 // carry a version; docs/nats-protocol.md and api/asyncapi.yaml describe them.
 package dnproto
 
-// Datanode → coordinator (request/reply).
+import "strings"
+
+// Datanode → coordinator (request/reply). These subjects carry the
+// datanode's NATS identity in place of {identity} (ForIdentity), so that a
+// NATS server can let each datanode publish only its own, and the
+// coordinator knows which identity sent a message (IdentityOf).
 const (
 	// SubjHandshake: phase 1, returns NamespaceInfo (versionRequest).
-	SubjHandshake = "granary.v1.dn.handshake"
+	SubjHandshake = "granary.v1.dn.{identity}.handshake"
 	// SubjRegister: phase 2, Registration → RegisterReply (registerDatanode).
-	SubjRegister = "granary.v1.dn.register"
+	SubjRegister = "granary.v1.dn.{identity}.register"
 	// SubjHeartbeat: Heartbeat → HeartbeatReply (sendHeartbeat).
-	SubjHeartbeat = "granary.v1.dn.heartbeat"
+	SubjHeartbeat = "granary.v1.dn.{identity}.heartbeat"
 	// SubjBlockReport: one binary full-report chunk → BlockReportReply.
-	SubjBlockReport = "granary.v1.dn.blockreport"
+	SubjBlockReport = "granary.v1.dn.{identity}.blockreport"
 	// SubjIncrementalReport: IncrementalReport → Ack (blockReceivedAndDeleted).
-	SubjIncrementalReport = "granary.v1.dn.ibr"
+	SubjIncrementalReport = "granary.v1.dn.{identity}.ibr"
 	// SubjBadBlocks: BadBlocks → Ack (reportBadBlocks).
-	SubjBadBlocks = "granary.v1.dn.badblocks"
+	SubjBadBlocks = "granary.v1.dn.{identity}.badblocks"
 )
+
+// ForIdentity is subj as the datanode with NATS identity id sends it.
+func ForIdentity(subj, id string) string { return strings.Replace(subj, "{identity}", id, 1) }
+
+// AnyIdentity is subj for every datanode (the coordinator subscribes to it).
+func AnyIdentity(subj string) string { return strings.Replace(subj, "{identity}", "*", 1) }
+
+// IdentityOf returns the datanode identity in a datanode subject
+// (granary.v1.dn.<identity>.<verb>), or "".
+func IdentityOf(subject string) string {
+	parts := strings.Split(subject, ".")
+	if len(parts) != 5 || parts[2] != "dn" {
+		return ""
+	}
+	return parts[3]
+}
 
 // Metadata ⇄ coordinator.
 const (
@@ -38,6 +59,9 @@ const (
 	SubjSafeModeCounts = "granary.v1.coord.safemode"
 	// SubjChooseTargets: ChooseTargetsRequest → ChooseTargetsReply.
 	SubjChooseTargets = "granary.v1.coord.choosetargets"
+	// SubjReaderBadBlocks: the metadata service reports replicas a
+	// client's end-to-end check found corrupt (BadBlocks → Ack).
+	SubjReaderBadBlocks = "granary.v1.coord.badblocks"
 	// SubjBlockLocations: LocationsRequest → LocationsReply.
 	SubjBlockLocations = "granary.v1.coord.locations"
 	// SubjCluster: metadata asks for the cluster summary (→ api.ClusterView,
@@ -52,6 +76,7 @@ const (
 var AllSubjects = []string{
 	SubjHandshake, SubjRegister, SubjHeartbeat, SubjBlockReport, SubjIncrementalReport, SubjBadBlocks,
 	SubjNamespaceEvents, SubjNamespaceInventory, SubjNamespaceInfo, SubjBlockKeys, SubjSafeModeCounts, SubjChooseTargets, SubjBlockLocations,
+	SubjReaderBadBlocks,
 	SubjCluster, SubjDatanodes,
 }
 

@@ -29,14 +29,18 @@ import (
 	"github.com/granary-fs/granary/internal/dnproto"
 	"github.com/granary-fs/granary/internal/errs"
 	"github.com/granary-fs/granary/internal/lifecycle"
+	"github.com/granary-fs/granary/internal/natsconn"
 	"github.com/granary-fs/granary/internal/simpleauth"
 	"github.com/granary-fs/granary/services/coordinator/internal/blockmgr"
 )
 
 // Config configures the coordinator.
 type Config struct {
-	NATSURL  string
-	HTTPAddr string // default :9880
+	NATSURL string
+	// NATSNKeyFile and NATSCAFile authenticate to NATS with an nkey and
+	// check its TLS certificate (docs/security.md).
+	NATSNKeyFile, NATSCAFile string
+	HTTPAddr                 string // default :9880
 	// Superuser and Supergroup may run the administrative endpoints
 	// (decommission, refreshNodes, metasave), as HDFS's dfsadmin requires.
 	Superuser  string // default: the user running the process
@@ -74,6 +78,7 @@ type Config struct {
 
 // Service is a running coordinator.
 type Service struct {
+	idents    identities
 	authn     *auth.Authenticator
 	blockKeys *blocktoken.Set // the metadata service's, when block tokens are on
 	cfg       Config
@@ -169,8 +174,8 @@ func (s *Service) Manager() *blockmgr.Manager { return s.mgr }
 // Run serves until ctx is done.
 func (s *Service) Run(ctx context.Context) error {
 	defer s.once.Do(func() { close(s.started) })
-	nc, err := nats.Connect(s.cfg.NATSURL, nats.Name("granary-coordinator"), nats.RetryOnFailedConnect(true),
-		nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
+	nc, err := natsconn.Connect(natsconn.Config{URL: s.cfg.NATSURL, Name: "granary-coordinator", Identity: "coordinator",
+		NKeyFile: s.cfg.NATSNKeyFile, CAFile: s.cfg.NATSCAFile})
 	if err != nil {
 		return fmt.Errorf("connecting to NATS at %s: %w", s.cfg.NATSURL, err)
 	}
@@ -210,12 +215,13 @@ func (s *Service) Run(ctx context.Context) error {
 
 func (s *Service) subscribe() error {
 	handlers := map[string]dnproto.Handler{
-		dnproto.SubjHandshake:         s.handshake,
-		dnproto.SubjRegister:          dnproto.JSON(s.register),
-		dnproto.SubjHeartbeat:         dnproto.JSON(s.heartbeat),
-		dnproto.SubjBlockReport:       s.blockReport,
-		dnproto.SubjIncrementalReport: dnproto.JSON(s.incremental),
-		dnproto.SubjBadBlocks:         dnproto.JSON(s.badBlocks),
+		dnproto.AnyIdentity(dnproto.SubjHandshake):         s.handshake,
+		dnproto.AnyIdentity(dnproto.SubjRegister):          dnproto.JSON(s.register),
+		dnproto.AnyIdentity(dnproto.SubjHeartbeat):         dnproto.JSON(s.heartbeat),
+		dnproto.AnyIdentity(dnproto.SubjBlockReport):       s.blockReport,
+		dnproto.AnyIdentity(dnproto.SubjIncrementalReport): dnproto.JSON(s.incremental),
+		dnproto.AnyIdentity(dnproto.SubjBadBlocks):         dnproto.JSON(s.badBlocks),
+		dnproto.SubjReaderBadBlocks:                        dnproto.JSON(s.badBlocks),
 		dnproto.SubjSafeModeCounts: func(context.Context, []byte) (any, error) {
 			return s.mgr.SafeModeCounts(), nil
 		},
@@ -279,6 +285,10 @@ func (s *Service) register(ctx context.Context, reg *dnproto.Registration) (any,
 	if err != nil {
 		return nil, err
 	}
+	if err := s.bindIdentity(ctx, reg.DatanodeUUID); err != nil {
+		s.log.Warn("registration refused", "datanode", reg.DatanodeUUID, "err", err)
+		return nil, err
+	}
 	if err := s.mgr.Register(*reg, ni); err != nil {
 		s.log.Warn("registration refused", "datanode", reg.DatanodeUUID, "err", err)
 		return nil, err
@@ -292,14 +302,20 @@ func (s *Service) register(ctx context.Context, reg *dnproto.Registration) (any,
 	return dnproto.RegisterReply{DatanodeUUID: reg.DatanodeUUID, Keys: s.keysFor(0)}, nil
 }
 
-func (s *Service) heartbeat(_ context.Context, hb *dnproto.Heartbeat) (any, error) {
+func (s *Service) heartbeat(ctx context.Context, hb *dnproto.Heartbeat) (any, error) {
+	if err := s.checkIdentity(ctx, hb.DatanodeUUID); err != nil {
+		return nil, err
+	}
 	return s.withKeysAndTokens(hb, s.mgr.Heartbeat(*hb)), nil
 }
 
-func (s *Service) blockReport(_ context.Context, data []byte) (any, error) {
+func (s *Service) blockReport(ctx context.Context, data []byte) (any, error) {
 	c, err := dnproto.DecodeChunk(data, nil)
 	if err != nil {
 		return nil, errs.Wrap(errs.IllegalArgument, err, "block report")
+	}
+	if err := s.checkIdentity(ctx, c.DatanodeUUID); err != nil {
+		return nil, err
 	}
 	start := time.Now()
 	if err := s.mgr.FullReport(c); err != nil {
@@ -313,11 +329,17 @@ func (s *Service) blockReport(_ context.Context, data []byte) (any, error) {
 	return dnproto.BlockReportReply{}, nil
 }
 
-func (s *Service) incremental(_ context.Context, r *dnproto.IncrementalReport) (any, error) {
+func (s *Service) incremental(ctx context.Context, r *dnproto.IncrementalReport) (any, error) {
+	if err := s.checkIdentity(ctx, r.DatanodeUUID); err != nil {
+		return nil, err
+	}
 	return dnproto.Ack{}, s.mgr.Incremental(r)
 }
 
-func (s *Service) badBlocks(_ context.Context, r *dnproto.BadBlocks) (any, error) {
+func (s *Service) badBlocks(ctx context.Context, r *dnproto.BadBlocks) (any, error) {
+	if err := s.checkIdentity(ctx, r.DatanodeUUID); err != nil {
+		return nil, err
+	}
 	s.log.Warn("datanode reported corrupt replicas", "datanode", r.DatanodeUUID, "blocks", len(r.Blocks))
 	return dnproto.Ack{}, s.mgr.BadBlocks(r)
 }

@@ -21,14 +21,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/granary-fs/granary/internal/auth"
 	"github.com/granary-fs/granary/internal/blocktoken"
 	"github.com/granary-fs/granary/internal/dnproto"
 	"github.com/granary-fs/granary/internal/errs"
 	"github.com/granary-fs/granary/internal/hadooptoken"
 	"github.com/granary-fs/granary/internal/lifecycle"
+	"github.com/granary-fs/granary/internal/natsconn"
 	"github.com/granary-fs/granary/internal/simpleauth"
 	"github.com/granary-fs/granary/services/datanode/internal/storage"
 )
@@ -37,7 +36,14 @@ import (
 type Config struct {
 	DataDirs []string // dfs.datanode.data.dir
 	NATSURL  string
-	HTTPAddr string // dfs.datanode.http.address, default :9864
+	// NATSIdentity names the datanode on NATS: its subjects are
+	// granary.v1.dn.<identity>.* and its replies come to
+	// _INBOX.<identity>.>, which a secured NATS server limits it to
+	// (default: the datanode UUID). NATSNKeyFile and NATSCAFile
+	// authenticate with an nkey and check the server's TLS certificate.
+	NATSIdentity             string
+	NATSNKeyFile, NATSCAFile string
+	HTTPAddr                 string // dfs.datanode.http.address, default :9864
 	// HTTPIdleTimeout closes idle keep-alive connections
 	// (hadoop.http.idle_timeout.ms, 60 s).
 	HTTPIdleTimeout time.Duration
@@ -219,8 +225,11 @@ func (s *Service) Run(ctx context.Context) error {
 	s.srv = lifecycle.NewServer(s.routes(), s.cfg.HTTPIdleTimeout)
 	g.Go("datanode HTTP server", lifecycle.Serve(s.srv, ln, nil))
 
-	nc, err := nats.Connect(s.cfg.NATSURL, nats.Name("granary-datanode-"+st.DatanodeUUID()), nats.RetryOnFailedConnect(true),
-		nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
+	if s.cfg.NATSIdentity == "" {
+		s.cfg.NATSIdentity = st.DatanodeUUID()
+	}
+	nc, err := natsconn.Connect(natsconn.Config{URL: s.cfg.NATSURL, Name: "granary-datanode-" + st.DatanodeUUID(), Identity: s.cfg.NATSIdentity,
+		NKeyFile: s.cfg.NATSNKeyFile, CAFile: s.cfg.NATSCAFile})
 	if err != nil {
 		g.Fail(fmt.Errorf("connecting to NATS at %s: %w", s.cfg.NATSURL, err))
 		return g.Wait()

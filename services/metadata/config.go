@@ -19,6 +19,9 @@ type Config struct {
 	// NATSURL is the NATS server(s) shared with the coordinator (comma
 	// separated); empty runs the namespace alone, without block management.
 	NATSURL string
+	// NATSNKeyFile and NATSCAFile authenticate to NATS with an nkey and
+	// check its TLS certificate (docs/security.md).
+	NATSNKeyFile, NATSCAFile string
 	// AdvertiseAddr is host:port datanodes use to reach this service in
 	// WebHDFS redirects (namenoderpcaddress); default: the Host the client used.
 	AdvertiseAddr string

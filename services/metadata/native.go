@@ -479,7 +479,7 @@ func (s *Service) nativeReportBadBlocks(w http.ResponseWriter, r *http.Request) 
 		b := lb.Block
 		for _, d := range lb.Locations {
 			cctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
-			err = dnproto.Call(cctx, s.coord.nc, dnproto.SubjBadBlocks, dnproto.BadBlocks{
+			err = dnproto.Call(cctx, s.coord.nc, dnproto.SubjReaderBadBlocks, dnproto.BadBlocks{
 				DatanodeUUID: d.UUID, BlockPoolID: b.BlockPoolID,
 				Blocks: []dnproto.BlockRef{{ID: b.BlockID, GenStamp: b.GenerationStamp, NumBytes: b.NumBytes}},
 			}, nil)

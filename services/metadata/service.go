@@ -18,12 +18,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/granary-fs/granary/internal/auth"
 	"github.com/granary-fs/granary/internal/blocktoken"
 	"github.com/granary-fs/granary/internal/errs"
 	"github.com/granary-fs/granary/internal/lifecycle"
+	"github.com/granary-fs/granary/internal/natsconn"
 	"github.com/granary-fs/granary/internal/simpleauth"
 	"github.com/granary-fs/granary/services/metadata/internal/namespace"
 	"github.com/granary-fs/granary/services/metadata/internal/store"
@@ -176,8 +175,8 @@ func (s *Service) open(g *lifecycle.Group, httpStopped <-chan struct{}) error {
 	}
 	edits := s.store.NewEditLog(epoch, ns.TxID(), s.cfg.EditLogRetry, s.metrics, s.log)
 	if s.cfg.NATSURL != "" {
-		nc, err := nats.Connect(s.cfg.NATSURL, nats.Name("granary-metadata"), nats.RetryOnFailedConnect(true),
-			nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
+		nc, err := natsconn.Connect(natsconn.Config{URL: s.cfg.NATSURL, Name: "granary-metadata", Identity: "metadata",
+			NKeyFile: s.cfg.NATSNKeyFile, CAFile: s.cfg.NATSCAFile})
 		if err != nil {
 			return fmt.Errorf("connecting to NATS at %s: %w", s.cfg.NATSURL, err)
 		}
