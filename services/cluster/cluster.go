@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/granary-fs/granary/internal/localpg"
+	"github.com/granary-fs/granary/internal/natsauth"
 	"github.com/granary-fs/granary/services/coordinator"
 	"github.com/granary-fs/granary/services/datanode"
 	"github.com/granary-fs/granary/services/metadata"
@@ -36,6 +37,10 @@ type Config struct {
 	// their HTTP addresses (default :9864, :9865, :9866, ...).
 	Datanodes     int
 	DatanodeAddrs []string
+	// SecureNATS runs the embedded NATS server with one nkey per service
+	// and per-subject permissions (internal/natsauth): the seeds go to
+	// <DataDir>/nats-keys, datanode i is NATS identity dn<i+1>.
+	SecureNATS bool
 	Logger        *slog.Logger
 	// Metadata, Coordinator and Datanode adjust each service's
 	// configuration before start (tests shorten intervals with them).
@@ -128,11 +133,26 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 			return nil, err
 		}
 	}
-	if c.nats, err = startNATS(cfg.NATSAddr, filepath.Join(cfg.DataDir, "nats")); err != nil {
+	var users []*server.NkeyUser
+	if cfg.SecureNATS {
+		names := make([]string, cfg.Datanodes)
+		for i := range names {
+			names[i] = datanodeIdentity(i)
+		}
+		ids, err := natsauth.Generate(c.NATSKeyDir(), names)
+		if err != nil {
+			return nil, fmt.Errorf("NATS keys: %w", err)
+		}
+		users = natsauth.Users(ids)
+	}
+	if c.nats, err = startNATS(cfg.NATSAddr, filepath.Join(cfg.DataDir, "nats"), users); err != nil {
 		return nil, err
 	}
 	c.NATSURL = c.nats.ClientURL()
 	c.mcfg = metadata.Config{DatabaseURL: c.DatabaseURL, HTTPAddr: cfg.MetadataAddr, NATSURL: c.NATSURL, Logger: log}
+	if cfg.SecureNATS {
+		c.mcfg.NATSNKeyFile = c.NATSKey("metadata")
+	}
 	if cfg.Metadata != nil {
 		cfg.Metadata(&c.mcfg)
 	}
@@ -183,6 +203,9 @@ func (c *Cluster) StartCoordinator(ctx context.Context) error {
 	if c.CoordinatorURL != "" {
 		ccfg.HTTPAddr = strings.TrimPrefix(c.CoordinatorURL, "http://")
 	}
+	if c.cfg.SecureNATS {
+		ccfg.NATSNKeyFile = c.NATSKey("coordinator")
+	}
 	if c.cfg.Coordinator != nil {
 		c.cfg.Coordinator(&ccfg)
 	}
@@ -212,6 +235,9 @@ func (c *Cluster) StartDatanode(ctx context.Context, i int) error {
 		DataDirs: []string{c.DatanodeDir(i)},
 		NATSURL:  c.NATSURL, HTTPAddr: addr, Logger: c.cfg.Logger.With("datanode", i+1),
 	}
+	if c.cfg.SecureNATS {
+		dcfg.NATSIdentity, dcfg.NATSNKeyFile = datanodeIdentity(i), c.NATSKey(datanodeIdentity(i))
+	}
 	if c.cfg.Datanode != nil {
 		c.cfg.Datanode(i, &dcfg)
 	}
@@ -226,6 +252,15 @@ func (c *Cluster) StartDatanode(ctx context.Context, i int) error {
 	c.DatanodeURLs[i] = "http://" + localAddr(dn.Addr())
 	return nil
 }
+
+// NATSKeyDir holds the services' nkey seeds with SecureNATS.
+func (c *Cluster) NATSKeyDir() string { return filepath.Join(c.cfg.DataDir, "nats-keys") }
+
+// NATSKey is the seed file of NATS identity name (metadata, coordinator,
+// dn1, ...).
+func (c *Cluster) NATSKey(name string) string { return filepath.Join(c.NATSKeyDir(), name+".nk") }
+
+func datanodeIdentity(i int) string { return fmt.Sprintf("dn%d", i+1) }
 
 // DatanodeDir is the volume of datanode i.
 func (c *Cluster) DatanodeDir(i int) string {
