@@ -41,7 +41,7 @@ type Config struct {
 	// and per-subject permissions (internal/natsauth): the seeds go to
 	// <DataDir>/nats-keys, datanode i is NATS identity dn<i+1>.
 	SecureNATS bool
-	Logger        *slog.Logger
+	Logger     *slog.Logger
 	// Metadata, Coordinator and Datanode adjust each service's
 	// configuration before start (tests shorten intervals with them).
 	Metadata    func(*metadata.Config)
