@@ -61,7 +61,12 @@ func adminCmd(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprint(os.Stderr, adminUsage)
 		return usageError{"no admin command given"}
 	}
-	c := &adminClient{base: strings.TrimRight(*addr, "/"), user: *userName, http: &http.Client{Timeout: 15 * time.Minute}}
+	hc, err := cliHTTPClient()
+	if err != nil {
+		return err
+	}
+	hc.Timeout = 15 * time.Minute
+	c := &adminClient{base: strings.TrimRight(*addr, "/"), user: *userName, http: hc}
 	switch {
 	case *safemode != "":
 		switch *safemode {

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/granary-fs/granary/internal/auth"
+	"github.com/granary-fs/granary/internal/tlsconf"
 )
 
 // authFlags registers the authentication flags every service shares.
@@ -25,4 +26,12 @@ func authFlags(fs *flag.FlagSet, cfg *auth.Config) {
 func natsFlags(fs *flag.FlagSet, nkey, ca *string) {
 	fs.StringVar(nkey, "nats-nkey-file", env("GRANARY_NATS_NKEY_FILE", ""), "the service's NATS nkey seed file: authenticate to NATS with it (GRANARY_NATS_NKEY_FILE)")
 	fs.StringVar(ca, "nats-ca-file", env("GRANARY_NATS_CA_FILE", ""), "the CA certificate that signed the NATS server's: connect with TLS and check it (GRANARY_NATS_CA_FILE)")
+}
+
+// tlsFlags registers the HTTPS flags every service shares.
+func tlsFlags(fs *flag.FlagSet, f *tlsconf.Files) {
+	fs.StringVar(&f.Cert, "tls-cert", env("GRANARY_TLS_CERT", ""), "serve HTTPS with this PEM certificate (dfs.http.policy HTTPS_ONLY) (GRANARY_TLS_CERT)")
+	fs.StringVar(&f.Key, "tls-key", env("GRANARY_TLS_KEY", ""), "the key of -tls-cert (GRANARY_TLS_KEY)")
+	fs.StringVar(&f.ClientCA, "tls-client-ca", env("GRANARY_TLS_CLIENT_CA", ""), "require client certificates signed by this CA (dfs.client.https.need-auth) (GRANARY_TLS_CLIENT_CA)")
+	fs.StringVar(&f.CA, "tls-ca", env("GRANARY_TLS_CA", ""), "the CA bundle trusted when calling other services over HTTPS (GRANARY_TLS_CA)")
 }

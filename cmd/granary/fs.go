@@ -138,6 +138,10 @@ func fsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	userName := cmp.Or(conf["user.name"], currentUser())
 	c := client.New(base, userName)
+	if err := withCredentials(c); err != nil {
+		fmt.Fprintf(stderr, "%v\n", err)
+		return 1
+	}
 	c.UseDatanodeHostname = cmp.Or(conf["dfs.client.use.datanode.hostname"], os.Getenv("GRANARY_USE_DATANODE_HOSTNAME")) == "true"
 	c.ReplaceDatanodeOnFailure = strings.ToUpper(conf["dfs.client.block.write.replace-datanode-on-failure.policy"])
 	if conf["dfs.client.block.write.replace-datanode-on-failure.enable"] == "false" {

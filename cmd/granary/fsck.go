@@ -49,7 +49,12 @@ func fsckCmd(ctx context.Context, args []string, out, errw io.Writer) int {
 		fmt.Fprintln(errw, "fsck:", err)
 		return 1
 	}
-	resp, err := http.DefaultClient.Do(req)
+	hc, err := cliHTTPClient()
+	if err != nil {
+		fmt.Fprintln(errw, "fsck:", err)
+		return 1
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		fmt.Fprintln(errw, "fsck:", err)
 		return 1

@@ -21,6 +21,7 @@ func metadataFlags(fs *flag.FlagSet, cfg *metadata.Config) (level *string, dbCon
 	fs.DurationVar(&cfg.HTTPIdleTimeout, "http-idle-timeout", envDuration("GRANARY_HTTP_IDLE_TIMEOUT", 60e9), "hadoop.http.idle_timeout.ms: idle keep-alive connections are closed after this (GRANARY_HTTP_IDLE_TIMEOUT)")
 	authFlags(fs, &cfg.Auth)
 	natsFlags(fs, &cfg.NATSNKeyFile, &cfg.NATSCAFile)
+	tlsFlags(fs, &cfg.TLS)
 	fs.DurationVar(&cfg.DelegationKeyUpdateInterval, "delegation-key-update-interval", envDuration("GRANARY_DELEGATION_KEY_UPDATE_INTERVAL", 24*time.Hour), "dfs.namenode.delegation.key.update-interval: how often the delegation-token master key rolls (GRANARY_DELEGATION_KEY_UPDATE_INTERVAL)")
 	fs.DurationVar(&cfg.DelegationTokenMaxLifetime, "delegation-token-max-lifetime", envDuration("GRANARY_DELEGATION_TOKEN_MAX_LIFETIME", 7*24*time.Hour), "dfs.namenode.delegation.token.max-lifetime (GRANARY_DELEGATION_TOKEN_MAX_LIFETIME)")
 	fs.DurationVar(&cfg.DelegationTokenRenewInterval, "delegation-token-renew-interval", envDuration("GRANARY_DELEGATION_TOKEN_RENEW_INTERVAL", 24*time.Hour), "dfs.namenode.delegation.token.renew-interval: a token lapses unless renewed within this (GRANARY_DELEGATION_TOKEN_RENEW_INTERVAL)")

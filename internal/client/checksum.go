@@ -63,7 +63,7 @@ func (c *Client) blockChecksum(ctx context.Context, b api.LocatedBlock) (api.Blo
 	var last error = errs.E(errs.IO, "block %d has no replica", b.Block.BlockID)
 	for _, loc := range b.Locations {
 		var sum api.BlockChecksum
-		u := fmt.Sprintf("http://%s/api/v1/blocks/%d/checksum?bpid=%s", c.addr(loc), b.Block.BlockID, b.Block.BlockPoolID)
+		u := fmt.Sprintf("%s://%s/api/v1/blocks/%d/checksum?bpid=%s", c.scheme, c.addr(loc), b.Block.BlockID, b.Block.BlockPoolID)
 		if last = c.doBlock(ctx, u, b, &sum); last == nil {
 			return sum, nil
 		}

@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -43,6 +44,7 @@ type Client struct {
 	ReplaceDatanodeBestEffort bool
 
 	base       string // metadata service URL, e.g. http://localhost:9870
+	scheme     string // of base: datanodes are reached the same way
 	user       string
 	bearer     string // token mode: an OIDC bearer token for the metadata service
 	delegation string // token mode: a delegation token, sent as the delegation parameter
@@ -56,8 +58,13 @@ func New(metadataURL, user string) *Client {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	tr := &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true, IdleConnTimeout: 90 * time.Second}
+	scheme := "http"
+	if strings.HasPrefix(metadataURL, "https://") {
+		scheme = "https"
+	}
 	return &Client{
-		base: strings.TrimRight(metadataURL, "/"), user: user, clientName: "granary-client-" + hex.EncodeToString(b[:]),
+		scheme: scheme,
+		base:   strings.TrimRight(metadataURL, "/"), user: user, clientName: "granary-client-" + hex.EncodeToString(b[:]),
 		http: &http.Client{Transport: tr, Timeout: 5 * time.Minute},
 		data: &http.Client{Transport: tr},
 	}
@@ -68,6 +75,16 @@ func New(metadataURL, user string) *Client {
 func (c *Client) SetTransport(rt http.RoundTripper) {
 	c.http.Transport = rt
 	c.data.Transport = rt
+}
+
+// SetTLS sets the TLS configuration of the client's HTTPS exchanges (the
+// CA it trusts, a client certificate).
+func (c *Client) SetTLS(cfg *tls.Config) {
+	for _, hc := range []*http.Client{c.http, c.data} {
+		if tr, ok := hc.Transport.(*http.Transport); ok {
+			tr.TLSClientConfig = cfg
+		}
+	}
 }
 
 // SetBearer makes the client authenticate to the metadata service with an

@@ -160,7 +160,7 @@ func (r *Reader) openAt(pos int64) error {
 // replica.
 func (c *Client) getBlock(ctx context.Context, d api.DatanodeInfo, lb api.LocatedBlock, offset, length int64) (io.ReadCloser, error) {
 	blk := lb.Block
-	u := fmt.Sprintf("http://%s/api/v1/blocks/%d?bpid=%s&offset=%d&length=%d", c.addr(d), blk.BlockID, blk.BlockPoolID, offset, length)
+	u := fmt.Sprintf("%s://%s/api/v1/blocks/%d?bpid=%s&offset=%d&length=%d", c.scheme, c.addr(d), blk.BlockID, blk.BlockPoolID, offset, length)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err

@@ -260,7 +260,7 @@ func (w *Writer) openPipeline() {
 	for _, d := range b.lb.Locations[1:] {
 		rest = append(rest, internalAddr(d))
 	}
-	u := fmt.Sprintf("http://%s/api/v1/blocks/%d?bpid=%s&gs=%d&blocksize=%d", w.c.addr(b.lb.Locations[0]), b.lb.Block.BlockID, b.lb.Block.BlockPoolID, b.lb.Block.GenerationStamp, w.blockSize)
+	u := fmt.Sprintf("%s://%s/api/v1/blocks/%d?bpid=%s&gs=%d&blocksize=%d", w.c.scheme, w.c.addr(b.lb.Locations[0]), b.lb.Block.BlockID, b.lb.Block.BlockPoolID, b.lb.Block.GenerationStamp, w.blockSize)
 	if len(rest) > 0 {
 		u += "&targets=" + strings.Join(rest, ",")
 	}

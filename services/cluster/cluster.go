@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -17,8 +18,11 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/granary-fs/granary/internal/auth"
+	"github.com/granary-fs/granary/internal/devissuer"
 	"github.com/granary-fs/granary/internal/localpg"
 	"github.com/granary-fs/granary/internal/natsauth"
+	"github.com/granary-fs/granary/internal/tlsconf"
 	"github.com/granary-fs/granary/services/coordinator"
 	"github.com/granary-fs/granary/services/datanode"
 	"github.com/granary-fs/granary/services/metadata"
@@ -41,6 +45,11 @@ type Config struct {
 	// and per-subject permissions (internal/natsauth): the seeds go to
 	// <DataDir>/nats-keys, datanode i is NATS identity dn<i+1>.
 	SecureNATS bool
+	// Secure runs everything secured (`granary dev -secure`): SecureNATS,
+	// token mode against a development OIDC issuer at IssuerAddr
+	// (default 127.0.0.1:9871), block tokens, HTTPS from a throwaway CA.
+	Secure     bool
+	IssuerAddr string
 	Logger     *slog.Logger
 	// Metadata, Coordinator and Datanode adjust each service's
 	// configuration before start (tests shorten intervals with them).
@@ -71,6 +80,14 @@ type Cluster struct {
 	CoordinatorURL string
 	Datanodes      []*datanode.Service // nil where stopped
 	DatanodeURLs   []string
+	// Secure mode: the development issuer, its URL, and the CA that
+	// signed every service's certificate.
+	Issuer    *devissuer.Issuer
+	IssuerURL string
+	CAFile    string
+	issuerSrv *http.Server
+	auth      auth.Config
+	tls       tlsconf.Files
 
 	cfg     Config
 	mcfg    metadata.Config
@@ -133,6 +150,13 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 			return nil, err
 		}
 	}
+	if cfg.Secure {
+		cfg.SecureNATS = true
+		c.cfg.SecureNATS = true
+		if c.auth, c.tls, err = c.secureSetup(ctx); err != nil {
+			return nil, err
+		}
+	}
 	var users []*server.NkeyUser
 	if cfg.SecureNATS {
 		names := make([]string, cfg.Datanodes)
@@ -153,6 +177,7 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	if cfg.SecureNATS {
 		c.mcfg.NATSNKeyFile = c.NATSKey("metadata")
 	}
+	c.mcfg.Auth, c.mcfg.TLS = c.auth, c.tls
 	if cfg.Metadata != nil {
 		cfg.Metadata(&c.mcfg)
 	}
@@ -186,13 +211,13 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 func (c *Cluster) StartMetadata(ctx context.Context) error {
 	cfg := c.mcfg
 	if c.MetadataURL != "" {
-		cfg.HTTPAddr = strings.TrimPrefix(c.MetadataURL, "http://")
+		cfg.HTTPAddr = hostPort(c.MetadataURL)
 	}
 	c.Metadata = metadata.New(cfg)
 	if err := c.start(ctx, "metadata", c.Metadata.Run, c.Metadata.Started()); err != nil {
 		return err
 	}
-	c.MetadataURL = "http://" + localAddr(c.Metadata.Addr())
+	c.MetadataURL = c.tls.Scheme() + "://" + localAddr(c.Metadata.Addr())
 	return nil
 }
 
@@ -201,11 +226,12 @@ func (c *Cluster) StartCoordinator(ctx context.Context) error {
 	ccfg := coordinator.Config{NATSURL: c.NATSURL, HTTPAddr: c.cfg.CoordinatorAddr, Logger: c.cfg.Logger,
 		Superuser: c.mcfg.Superuser, Supergroup: c.mcfg.Supergroup}
 	if c.CoordinatorURL != "" {
-		ccfg.HTTPAddr = strings.TrimPrefix(c.CoordinatorURL, "http://")
+		ccfg.HTTPAddr = hostPort(c.CoordinatorURL)
 	}
 	if c.cfg.SecureNATS {
 		ccfg.NATSNKeyFile = c.NATSKey("coordinator")
 	}
+	ccfg.Auth, ccfg.TLS = c.auth, c.tls
 	if c.cfg.Coordinator != nil {
 		c.cfg.Coordinator(&ccfg)
 	}
@@ -217,7 +243,7 @@ func (c *Cluster) StartCoordinator(ctx context.Context) error {
 	if err := c.start(ctx, "coordinator", svc.Run, svc.Started()); err != nil {
 		return err
 	}
-	c.CoordinatorURL = "http://" + localAddr(svc.Addr())
+	c.CoordinatorURL = c.tls.Scheme() + "://" + localAddr(svc.Addr())
 	return nil
 }
 
@@ -228,7 +254,7 @@ func (c *Cluster) StartDatanode(ctx context.Context, i int) error {
 		addr = c.cfg.DatanodeAddrs[i]
 	}
 	if c.DatanodeURLs[i] != "" {
-		addr = strings.TrimPrefix(c.DatanodeURLs[i], "http://")
+		addr = hostPort(c.DatanodeURLs[i])
 	}
 	dcfg := datanode.Config{
 		Superuser: c.mcfg.Superuser, Supergroup: c.mcfg.Supergroup,
@@ -238,6 +264,7 @@ func (c *Cluster) StartDatanode(ctx context.Context, i int) error {
 	if c.cfg.SecureNATS {
 		dcfg.NATSIdentity, dcfg.NATSNKeyFile = datanodeIdentity(i), c.NATSKey(datanodeIdentity(i))
 	}
+	dcfg.Auth, dcfg.TLS = c.auth, c.tls
 	if c.cfg.Datanode != nil {
 		c.cfg.Datanode(i, &dcfg)
 	}
@@ -249,7 +276,7 @@ func (c *Cluster) StartDatanode(ctx context.Context, i int) error {
 		return err
 	}
 	c.Datanodes[i] = dn
-	c.DatanodeURLs[i] = "http://" + localAddr(dn.Addr())
+	c.DatanodeURLs[i] = c.tls.Scheme() + "://" + localAddr(dn.Addr())
 	return nil
 }
 
@@ -298,6 +325,9 @@ func (c *Cluster) Stop() {
 	}
 	_ = c.StopCoordinator()
 	_ = c.StopMetadata()
+	if c.issuerSrv != nil {
+		_ = c.issuerSrv.Close()
+	}
 	if c.nats != nil {
 		c.nats.Shutdown()
 		c.nats = nil
@@ -369,6 +399,9 @@ func formatIfNeeded(ctx context.Context, cfg metadata.Config, log *slog.Logger) 
 }
 
 // localAddr turns a listen address like [::]:9870 into one to dial.
+// hostPort is the host:port of a service URL.
+func hostPort(u string) string { return u[strings.Index(u, "://")+3:] }
+
 func localAddr(addr string) string {
 	if strings.HasPrefix(addr, "[::]:") || strings.HasPrefix(addr, "0.0.0.0:") {
 		return "localhost" + addr[strings.LastIndex(addr, ":"):]

@@ -31,6 +31,7 @@ import (
 	"github.com/granary-fs/granary/internal/lifecycle"
 	"github.com/granary-fs/granary/internal/natsconn"
 	"github.com/granary-fs/granary/internal/simpleauth"
+	"github.com/granary-fs/granary/internal/tlsconf"
 	"github.com/granary-fs/granary/services/coordinator/internal/blockmgr"
 )
 
@@ -40,7 +41,9 @@ type Config struct {
 	// NATSNKeyFile and NATSCAFile authenticate to NATS with an nkey and
 	// check its TLS certificate (docs/security.md).
 	NATSNKeyFile, NATSCAFile string
-	HTTPAddr                 string // default :9880
+	// TLS is the HTTPS material of the HTTP API.
+	TLS      tlsconf.Files
+	HTTPAddr string // default :9880
 	// Superuser and Supergroup may run the administrative endpoints
 	// (decommission, refreshNodes, metasave), as HDFS's dfsadmin requires.
 	Superuser  string // default: the user running the process
@@ -183,7 +186,7 @@ func (s *Service) Run(ctx context.Context) error {
 	defer nc.Close()
 
 	g := lifecycle.New(ctx)
-	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
+	ln, err := tlsconf.Listen(s.cfg.HTTPAddr, s.cfg.TLS)
 	if err != nil {
 		return fmt.Errorf("coordinator HTTP: %w", err)
 	}

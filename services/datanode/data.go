@@ -207,7 +207,7 @@ type downstream struct {
 func (s *Service) startDownstream(ctx context.Context, targets []string, token, bpid string, id, gs, appendGS, appendLen, blockSize int64) *downstream {
 	pr, pw := io.Pipe()
 	d := &downstream{targets: targets, pw: pw, done: make(chan api.BlockWriteResult, 1)}
-	u := fmt.Sprintf("http://%s/api/v1/blocks/%d?bpid=%s&gs=%d&blocksize=%d", targets[0], id, bpid, gs, blockSize)
+	u := fmt.Sprintf("%s://%s/api/v1/blocks/%d?bpid=%s&gs=%d&blocksize=%d", s.cfg.TLS.Scheme(), targets[0], id, bpid, gs, blockSize)
 	if appendGS > 0 {
 		u += fmt.Sprintf("&appendgs=%d&appendlength=%d", appendGS, appendLen)
 	}

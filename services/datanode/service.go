@@ -10,6 +10,7 @@ package datanode
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,6 +30,7 @@ import (
 	"github.com/granary-fs/granary/internal/lifecycle"
 	"github.com/granary-fs/granary/internal/natsconn"
 	"github.com/granary-fs/granary/internal/simpleauth"
+	"github.com/granary-fs/granary/internal/tlsconf"
 	"github.com/granary-fs/granary/services/datanode/internal/storage"
 )
 
@@ -43,7 +45,11 @@ type Config struct {
 	// authenticate with an nkey and check the server's TLS certificate.
 	NATSIdentity             string
 	NATSNKeyFile, NATSCAFile string
-	HTTPAddr                 string // dfs.datanode.http.address, default :9864
+	// TLS is the HTTPS material: the listener's certificate, and the CA
+	// trusted when forwarding blocks to other datanodes and calling the
+	// metadata service (which are then https too).
+	TLS      tlsconf.Files
+	HTTPAddr string // dfs.datanode.http.address, default :9864
 	// HTTPIdleTimeout closes idle keep-alive connections
 	// (hadoop.http.idle_timeout.ms, 60 s).
 	HTTPIdleTimeout time.Duration
@@ -129,6 +135,7 @@ func (c *Config) defaults() {
 type Service struct {
 	authn     *auth.Authenticator
 	blockKeys *blocktoken.Set // from the coordinator; checked in token mode
+	tlsClient *tls.Config     // outgoing HTTPS
 	cfg       Config
 	log       *slog.Logger
 	store     *storage.Store
@@ -158,8 +165,12 @@ func New(cfg Config) (*Service, error) {
 	s := &Service{cfg: cfg, log: cfg.Logger.With("service", "datanode"), addrSet: make(chan struct{}), started: make(chan struct{}),
 		pipelineClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}}
 	s.metrics = newMetrics(s)
-	s.blockKeys = blocktoken.NewSet()
 	var err error
+	s.blockKeys = blocktoken.NewSet()
+	if s.tlsClient, err = cfg.TLS.Client(); err != nil {
+		return nil, err
+	}
+	s.pipelineClient.Transport.(*http.Transport).TLSClientConfig = s.tlsClient
 	if s.authn, err = auth.New(cfg.Auth, simpleauth.Policy{Superuser: cfg.Superuser, Supergroup: cfg.Supergroup}, delegationOwner); err != nil {
 		return nil, err
 	}
@@ -216,7 +227,7 @@ func (s *Service) Run(ctx context.Context) error {
 	s.log.Info("volumes scanned", "volumes", len(s.cfg.DataDirs), "failed", st.FailedVolumes(), "took", time.Since(start), "datanode", st.DatanodeUUID())
 	defer st.SaveDfsUsed()
 
-	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
+	ln, err := tlsconf.Listen(s.cfg.HTTPAddr, s.cfg.TLS)
 	if err != nil {
 		return fmt.Errorf("datanode HTTP: %w", err)
 	}

@@ -35,7 +35,7 @@ func (s *Service) transfer(ctx context.Context, bpid string, b dnproto.BlockRef,
 	go func() {
 		pw.CloseWithError(s.streamReplica(rr, pw))
 	}()
-	u := fmt.Sprintf("http://%s/api/v1/blocks/%d?bpid=%s&gs=%d&blocksize=%d", targets[0], b.ID, bpid, b.GenStamp, rr.NumBytes)
+	u := fmt.Sprintf("%s://%s/api/v1/blocks/%d?bpid=%s&gs=%d&blocksize=%d", s.cfg.TLS.Scheme(), targets[0], b.ID, bpid, b.GenStamp, rr.NumBytes)
 	if len(targets) > 1 {
 		u += "&targets=" + strings.Join(targets[1:], ",")
 	}

@@ -104,7 +104,8 @@ func (s *Service) serveWebHDFS(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	c := client.New("http://"+nn, id.User)
+	c := client.New(s.cfg.TLS.Scheme()+"://"+nn, id.User)
+	c.SetTLS(s.tlsClient)
 	c.SetDelegation(id.Delegation)
 	c.SetBearer(id.Bearer)
 	ctx := r.Context()

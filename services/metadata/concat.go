@@ -86,7 +86,14 @@ func (s *Service) selfAddr() string {
 // selfClient is a client of this service acting as the caller (with a
 // delegation token in token mode), for the operations that move data.
 func (s *Service) selfClient(r *http.Request, c *webhdfsCall) (*client.Client, error) {
-	cl := client.New("http://"+s.selfAddr(), c.user.Name)
+	cl := client.New(s.cfg.TLS.Scheme()+"://"+s.selfAddr(), c.user.Name)
+	if s.cfg.TLS.Enabled() {
+		tc, err := s.cfg.TLS.Client()
+		if err != nil {
+			return nil, err
+		}
+		cl.SetTLS(tc)
+	}
 	if s.authn.TokenMode() {
 		tok, err := s.redirectDelegation(r, c.id)
 		if err != nil {

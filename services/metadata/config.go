@@ -4,6 +4,7 @@ import (
 	"log/slog"
 
 	"github.com/granary-fs/granary/internal/auth"
+	"github.com/granary-fs/granary/internal/tlsconf"
 	"os/user"
 	"time"
 )
@@ -22,6 +23,9 @@ type Config struct {
 	// NATSNKeyFile and NATSCAFile authenticate to NATS with an nkey and
 	// check its TLS certificate (docs/security.md).
 	NATSNKeyFile, NATSCAFile string
+	// TLS is the HTTPS material (-tls-cert, -tls-key, -tls-client-ca,
+	// -tls-ca); with a certificate WebHDFS redirects name https datanodes.
+	TLS tlsconf.Files
 	// AdvertiseAddr is host:port datanodes use to reach this service in
 	// WebHDFS redirects (namenoderpcaddress); default: the Host the client used.
 	AdvertiseAddr string

@@ -24,6 +24,7 @@ import (
 	"github.com/granary-fs/granary/internal/lifecycle"
 	"github.com/granary-fs/granary/internal/natsconn"
 	"github.com/granary-fs/granary/internal/simpleauth"
+	"github.com/granary-fs/granary/internal/tlsconf"
 	"github.com/granary-fs/granary/services/metadata/internal/namespace"
 	"github.com/granary-fs/granary/services/metadata/internal/store"
 )
@@ -137,7 +138,7 @@ func (s *Service) Run(ctx context.Context) error {
 	// fenced edit log, a dead listener) stops every other, and Run
 	// returns its error.
 	g := lifecycle.New(ctx)
-	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
+	ln, err := tlsconf.Listen(s.cfg.HTTPAddr, s.cfg.TLS)
 	if err != nil {
 		return fmt.Errorf("metadata HTTP: %w", err)
 	}

@@ -50,7 +50,7 @@ func (s *Service) redirect(w http.ResponseWriter, r *http.Request, c *webhdfsCal
 	if s.cfg.RedirectToDatanodeHostname && dn.HostName != "" {
 		host = dn.HostName
 	}
-	loc := fmt.Sprintf("http://%s:%d/webhdfs/v1%s?%s", host, dn.HTTPPort, (&url.URL{Path: c.path}).EscapedPath(), q.Encode())
+	loc := fmt.Sprintf("%s://%s:%d/webhdfs/v1%s?%s", s.cfg.TLS.Scheme(), host, dn.HTTPPort, (&url.URL{Path: c.path}).EscapedPath(), q.Encode())
 	if c.p.boolean("noredirect", false) {
 		return writeJSON(w, http.StatusOK, api.LocationResponse{Location: loc})
 	}
