@@ -21,11 +21,23 @@ func devCmd(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.CoordinatorAddr, "coordinator-addr", env("GRANARY_COORDINATOR_HTTP_ADDR", ":9880"), "coordinator HTTP address")
 	fs.StringVar(&cfg.NATSAddr, "nats-addr", env("GRANARY_NATS_ADDR", "127.0.0.1:4222"), "embedded NATS server address")
 	fs.IntVar(&cfg.Datanodes, "datanodes", envInt("GRANARY_DEV_DATANODES", 3), "how many datanodes to run")
+	fs.Func("datanode-addrs", "the datanodes' HTTP addresses, comma separated (default :9864, :9865, ...) (GRANARY_DEV_DATANODE_ADDRS)", func(v string) error {
+		cfg.DatanodeAddrs = strings.Split(v, ",")
+		return nil
+	})
+	if v := env("GRANARY_DEV_DATANODE_ADDRS", ""); v != "" {
+		cfg.DatanodeAddrs = strings.Split(v, ",")
+	}
+	fs.BoolVar(&cfg.Secure, "secure", envBool("GRANARY_DEV_SECURE", false), "run secured: HTTPS from a throwaway CA, token authentication against a development OIDC issuer, block tokens, NATS with nkeys (GRANARY_DEV_SECURE)")
+	fs.StringVar(&cfg.IssuerAddr, "issuer-addr", env("GRANARY_DEV_ISSUER_ADDR", cluster.DefaultIssuerAddr), "-secure: the development OIDC issuer's address (GRANARY_DEV_ISSUER_ADDR)")
 	level := fs.String("log-level", env("GRANARY_LOG_LEVEL", "info"), "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	cfg.Logger = newLogger(os.Stderr, *level)
+	if cfg.Secure {
+		return cluster.Run(ctx, cfg, func(c *cluster.Cluster) { printSecure(cfg, c) })
+	}
 	return cluster.Run(ctx, cfg, func(c *cluster.Cluster) {
 		fmt.Printf(`
 Granary is running (Ctrl-C stops it).
@@ -45,4 +57,29 @@ Try:
 `, cfg.DataDir, metadata.RedactURL(c.DatabaseURL), c.NATSURL, c.MetadataURL, c.MetadataURL, c.MetadataURL, c.MetadataURL,
 			c.CoordinatorURL, c.CoordinatorURL, strings.Join(c.DatanodeURLs, " "), c.MetadataURL, c.MetadataURL, c.MetadataURL, c.MetadataURL)
 	})
+}
+
+// printSecure tells how to reach a secured dev cluster: the CA to trust, a
+// token from the development issuer, and lines that work as printed.
+func printSecure(cfg cluster.Config, c *cluster.Cluster) {
+	fmt.Printf(`
+Granary is running secured (Ctrl-C stops it): HTTPS from a throwaway CA,
+token authentication (OIDC bearer tokens and delegation tokens), block
+access tokens, NATS with one nkey per service.
+  data          %s
+  CA            %s
+  OIDC issuer   %s   (development only: it signs a token for any user name)
+  NATS          %s   (nkeys in %s)
+  metadata      %s
+  coordinator   %s
+  datanodes     %s
+
+Get a token and use it:
+  export GRANARY_TLS_CA=%s
+  export GRANARY_TOKEN=$(curl -s --cacert "$GRANARY_TLS_CA" -d username=%s %s/token | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+  curl -s --cacert "$GRANARY_TLS_CA" -H "Authorization: Bearer $GRANARY_TOKEN" '%s/webhdfs/v1/?op=LISTSTATUS'
+  curl -s --cacert "$GRANARY_TLS_CA" -H "Authorization: Bearer $GRANARY_TOKEN" '%s/webhdfs/v1/?op=GETDELEGATIONTOKEN'
+  granary fs -fs %s -ls /
+`, cfg.DataDir, c.CAFile, c.IssuerURL, c.NATSURL, c.NATSKeyDir(), c.MetadataURL, c.CoordinatorURL, strings.Join(c.DatanodeURLs, " "),
+		c.CAFile, c.Metadata.Superuser(), c.IssuerURL, c.MetadataURL, c.MetadataURL, strings.Replace(c.MetadataURL, "https://", "swebhdfs://", 1))
 }

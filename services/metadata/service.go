@@ -385,3 +385,7 @@ func (s *Service) safeModeLoop(ctx context.Context) error {
 		}
 	}
 }
+
+// Superuser is the superuser's name (-superuser, else the user running
+// the service).
+func (s *Service) Superuser() string { return s.cfg.Superuser }
