@@ -14,8 +14,8 @@ const benchUsage = `usage: granary bench nn|coordinator|dnscan|io|smallfiles|rer
   nn           -op create|mkdirs|open|fileStatus|listStatus|rename|delete|httpFileStatus|heap|imageLoad|all [-threads N] [-files M]
   coordinator  -op fbr|heartbeat|heartbeat-nats|all [-blocks N] [-datanodes N] [-duration D]
   dnscan       [-replicas N] [-volumes N] [-dir DIR]
-  io           [-nrFiles N] [-fileSize MB] [-blockSize MB] [-synconclose]   (like TestDFSIO)
-  smallfiles   [-files N] [-clients N] [-size BYTES]                        (like weed benchmark)
+  io           [-nrFiles N] [-fileSize MB] [-blockSize MB] [-synconclose] [-auth simple|token|both]   (like TestDFSIO)
+  smallfiles   [-files N] [-clients N] [-size BYTES] [-auth simple|token|both]                        (like weed benchmark)
   rereplication [-blocks N] [-blockSize BYTES] [-datanodes N] [-redundancy-interval D] [-max-streams N]`
 
 // benchCmd is `granary bench ...`.

@@ -85,7 +85,22 @@ type Authenticator struct {
 
 	mu       sync.Mutex
 	verifier *oidc.IDTokenVerifier
+
+	// verified remembers the bearer tokens already checked until they
+	// expire, so that a client's every request does not pay a signature
+	// check and a JSON decoding (a JWT cannot change; only time can
+	// invalidate it).
+	cacheMu  sync.RWMutex
+	verified map[string]verifiedToken
 }
+
+type verifiedToken struct {
+	id     Identity
+	expiry time.Time
+}
+
+// maxVerified bounds the cache of verified bearer tokens.
+const maxVerified = 10000
 
 type proxyRule struct{ users, groups, hosts []string }
 
@@ -240,23 +255,46 @@ func (a *Authenticator) authenticate(r *http.Request) (Identity, error) {
 	return Identity{}, errs.E(errs.Security, "Authentication required: send Authorization: Bearer <token> or a delegation parameter")
 }
 
-// bearer verifies a JWT against the issuer's keys.
+// bearer verifies a JWT against the issuer's keys, or finds it verified
+// already.
 func (a *Authenticator) bearer(ctx context.Context, raw string) (Identity, error) {
+	a.cacheMu.RLock()
+	hit, ok := a.verified[raw]
+	a.cacheMu.RUnlock()
+	if ok && time.Now().Before(hit.expiry) {
+		return hit.id, nil
+	}
+	id, expiry, err := a.verifyBearer(ctx, raw)
+	if err != nil {
+		return id, err
+	}
+	a.cacheMu.Lock()
+	if a.verified == nil || len(a.verified) >= maxVerified {
+		a.verified = map[string]verifiedToken{}
+	}
+	a.verified[raw] = verifiedToken{id: id, expiry: expiry}
+	a.cacheMu.Unlock()
+	return id, nil
+}
+
+// verifyBearer checks a JWT's signature, issuer, audience and expiry and
+// reads its user and groups.
+func (a *Authenticator) verifyBearer(ctx context.Context, raw string) (Identity, time.Time, error) {
 	v, err := a.oidcVerifier(ctx)
 	if err != nil {
-		return Identity{}, err
+		return Identity{}, time.Time{}, err
 	}
 	tok, err := v.Verify(ctx, raw)
 	if err != nil {
-		return Identity{}, errs.Wrap(errs.Security, err, "Authentication failed: invalid bearer token")
+		return Identity{}, time.Time{}, errs.Wrap(errs.Security, err, "Authentication failed: invalid bearer token")
 	}
 	var claims map[string]any
 	if err := tok.Claims(&claims); err != nil {
-		return Identity{}, errs.Wrap(errs.Security, err, "Authentication failed: unreadable claims")
+		return Identity{}, time.Time{}, errs.Wrap(errs.Security, err, "Authentication failed: unreadable claims")
 	}
 	user, _ := claims[a.cfg.UserClaim].(string)
 	if user == "" {
-		return Identity{}, errs.E(errs.Security, "Authentication failed: the token has no %q claim", a.cfg.UserClaim)
+		return Identity{}, time.Time{}, errs.E(errs.Security, "Authentication failed: the token has no %q claim", a.cfg.UserClaim)
 	}
 	id := Identity{User: user, Method: "TOKEN"}
 	switch g := claims[a.cfg.GroupsClaim].(type) {
@@ -270,7 +308,7 @@ func (a *Authenticator) bearer(ctx context.Context, raw string) (Identity, error
 		id.Groups = strings.Fields(strings.ReplaceAll(g, ",", " "))
 	}
 	id.Groups = a.withOwnGroups(user, id.Groups)
-	return id, nil
+	return id, tok.Expiry, nil
 }
 
 // withOwnGroups adds what simple mode's group mapping gives a user (its own

@@ -111,6 +111,20 @@ func TestBearerTokens(t *testing.T) {
 	if code, _ := call(t, h, "/x", alice); code != 200 {
 		t.Fatalf("old key's token after rotation: %d", code)
 	}
+	// A verified token is remembered only until it expires.
+	iss.TTL = 2 * time.Second
+	brief, _ := iss.Token("dave")
+	iss.TTL = time.Hour
+	if code, _ := call(t, h, "/x", brief); code != 200 {
+		t.Fatalf("brief token: %d", code)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for code, _ := call(t, h, "/x", brief); code != http.StatusUnauthorized; code, _ = call(t, h, "/x", brief) {
+		if time.Now().After(deadline) {
+			t.Fatal("an expired token stayed accepted")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	// Open paths need nothing.
 	if code, _ := call(t, a.Middleware(nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})), "/healthz", ""); code != 200 {
 		t.Fatalf("/healthz: %d", code)

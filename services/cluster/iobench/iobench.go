@@ -24,7 +24,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/granary-fs/granary/internal/auth"
 	"github.com/granary-fs/granary/internal/client"
+	"github.com/granary-fs/granary/internal/devissuer"
 	"github.com/granary-fs/granary/services/cluster"
 	"github.com/granary-fs/granary/services/coordinator"
 	"github.com/granary-fs/granary/services/datanode"
@@ -32,12 +34,38 @@ import (
 )
 
 type env struct {
-	dir string
-	c   *cluster.Cluster
-	cl  *client.Client
+	dir    string
+	c      *cluster.Cluster
+	cl     *client.Client
+	bearer string // token mode: the bench user's bearer token
+	issuer *http.Server
 }
 
-func start(ctx context.Context, dir, dbURL string, datanodes int, sync bool) (*env, error) {
+// client is a client of the cluster as the bench user.
+func (e *env) client() *client.Client {
+	cl := client.New(e.c.MetadataURL, "bench")
+	cl.SetBearer(e.bearer)
+	return cl
+}
+
+// tokenMode starts a development OIDC issuer and returns the token-mode
+// settings of every service and the bench user's token.
+func tokenMode() (auth.Config, *http.Server, string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return auth.Config{}, nil, "", err
+	}
+	iss, err := devissuer.New("http://"+ln.Addr().String(), "granary")
+	if err != nil {
+		return auth.Config{}, nil, "", err
+	}
+	srv := &http.Server{Handler: iss.Handler()}
+	go func() { _ = srv.Serve(ln) }()
+	tok, err := iss.Token("bench")
+	return auth.Config{Mode: auth.Token, OIDCIssuer: iss.URL, OIDCAudience: "granary"}, srv, tok, err
+}
+
+func start(ctx context.Context, dir, dbURL string, datanodes int, sync, token bool) (*env, error) {
 	if dir == "" {
 		var err error
 		if dir, err = os.MkdirTemp("", "granary-bench-"); err != nil {
@@ -48,22 +76,66 @@ func start(ctx context.Context, dir, dbURL string, datanodes int, sync bool) (*e
 	for i := range addrs {
 		addrs[i] = "127.0.0.1:0"
 	}
+	e := &env{dir: dir}
+	var ac auth.Config
+	if token {
+		var err error
+		if ac, e.issuer, e.bearer, err = tokenMode(); err != nil {
+			return nil, err
+		}
+	}
 	c, err := cluster.Start(ctx, cluster.Config{
 		DataDir: filepath.Join(dir, "cluster"), DatabaseURL: dbURL, MetadataAddr: "127.0.0.1:0", CoordinatorAddr: "127.0.0.1:0",
 		NATSAddr: "127.0.0.1:0", Datanodes: datanodes, DatanodeAddrs: addrs,
-		Logger:      benchLogger(),
-		Metadata:    func(m *metadata.Config) { m.Superuser = "bench"; m.SafeModeExtension = -1; m.DBMaxConns = 32 },
-		Coordinator: func(c *coordinator.Config) {},
-		Datanode:    func(i int, c *datanode.Config) { c.SyncOnClose = sync },
+		Logger: benchLogger(),
+		Metadata: func(m *metadata.Config) {
+			m.Superuser = "bench"
+			m.SafeModeExtension = -1
+			m.DBMaxConns = 32
+			m.Auth = ac
+		},
+		Coordinator: func(c *coordinator.Config) { c.Auth = ac },
+		Datanode:    func(i int, c *datanode.Config) { c.SyncOnClose = sync; c.Auth = ac },
 	})
 	if err != nil {
+		if e.issuer != nil {
+			_ = e.issuer.Close()
+		}
 		return nil, err
 	}
-	return &env{dir: dir, c: c, cl: client.New(c.MetadataURL, "bench")}, nil
+	e.c = c
+	e.cl = e.client()
+	return e, nil
+}
+
+// authModes reads -auth: simple, token or both.
+func authModes(v string) ([]bool, error) {
+	switch v {
+	case "simple":
+		return []bool{false}, nil
+	case "token":
+		return []bool{true}, nil
+	case "both":
+		// Simple, token, token, simple: what the disk and the heap carry
+		// from one run into the next weighs the same on both sides.
+		return []bool{false, true, true, false}, nil
+	}
+	return nil, fmt.Errorf("-auth must be simple, token or both, not %q", v)
+}
+
+func modeName(token bool) string {
+	if token {
+		return "token mode (bearer JWT, block access tokens)"
+	}
+	return "simple mode"
 }
 
 func (e *env) close() {
 	e.c.Stop()
+	if e.issuer != nil {
+		_ = e.issuer.Close()
+	}
+	defer syscall.Sync() // the next run starts on a settled disk
 	_ = os.RemoveAll(e.dir)
 }
 
@@ -78,15 +150,20 @@ func IOMain(ctx context.Context, args []string, out io.Writer) error {
 	dbURL := fs.String("database-url", os.Getenv("GRANARY_DATABASE_URL"), "use this PostgreSQL instead of starting one")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the Granary part of the run to this file")
 	drop := fs.Bool("dropcaches", true, "drop the page cache before each read phase (needs root), so reads come from the disk on both sides")
+	authMode := fs.String("auth", "simple", "simple, token, or both (side by side: what token mode costs)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	e, err := start(ctx, *dir, *dbURL, 3, *syncClose)
+	modes, err := authModes(*authMode)
 	if err != nil {
 		return err
 	}
-	defer e.close()
-	total := int64(*nrFiles) * *size << 20
+	if *dir == "" {
+		if *dir, err = os.MkdirTemp("", "granary-bench-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(*dir)
+	}
 	buf := make([]byte, 1<<20)
 	_, _ = rand.Read(buf)
 
@@ -101,7 +178,7 @@ func IOMain(ctx context.Context, args []string, out io.Writer) error {
 	} else {
 		cacheNote = "page cache not dropped: reads may come from memory"
 	}
-	rawW, rawR, err := rawDisk(filepath.Join(e.dir, "raw"), *nrFiles, *size<<20, buf, *syncClose, beforeRead)
+	rawW, rawR, err := rawDisk(filepath.Join(*dir, "raw"), *nrFiles, *size<<20, buf, *syncClose, beforeRead)
 	if err != nil {
 		return err
 	}
@@ -112,16 +189,60 @@ func IOMain(ctx context.Context, args []string, out io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	for _, repl := range []int{1, 3} {
+	var rates [2][2][2]float64 // [token][replication 1, 3][write, read], summed over runs
+	for round, token := range modes {
+		e, err := start(ctx, filepath.Join(*dir, fmt.Sprintf("%s%d", modeDir(token), round)), *dbURL, 3, *syncClose, token)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "===== %s =====\n", modeName(token))
+		var r [2][2]float64
+		err = ioRuns(ctx, e, out, *nrFiles, *size, *blockSize, buf, rawW, rawR, beforeRead, &r)
+		e.close()
+		if err != nil {
+			return err
+		}
+		for i := range r {
+			for j := range r[i] {
+				rates[b2i(token)][i][j] += r[i][j] / float64(max(1, len(modes)/2))
+			}
+		}
+	}
+	if len(modes) > 1 {
+		fmt.Fprintf(out, "----- token mode against simple mode (means of %d runs each, alternated) -----\n", len(modes)/2)
+		for i, repl := range []int{1, 3} {
+			fmt.Fprintf(out, "replication %d: write %.1f vs %.1f MB/s (%+.1f%%), read %.1f vs %.1f MB/s (%+.1f%%)\n", repl,
+				rates[1][i][0], rates[0][i][0], pct(rates[1][i][0], rates[0][i][0]), rates[1][i][1], rates[0][i][1], pct(rates[1][i][1], rates[0][i][1]))
+		}
+	}
+	return nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func modeDir(token bool) string { return map[bool]string{false: "simple", true: "token"}[token] }
+
+// pct is how much a differs from b, in percent of b.
+func pct(a, b float64) float64 { return 100 * (a - b) / b }
+
+// ioRuns is TestDFSIO's write and read at replication 1 and 3 on one cluster.
+func ioRuns(ctx context.Context, e *env, out io.Writer, nrFiles int, size, blockSize int64, buf []byte, rawW, rawR float64, beforeRead func(), rates *[2][2]float64) error {
+	total := int64(nrFiles) * size << 20
+	for ri, repl := range []int{1, 3} {
 		var written atomic.Int64
 		start := time.Now()
-		err := parallel(*nrFiles, func(i int) error {
+		err := parallel(nrFiles, func(i int) error {
 			w, err := e.cl.Create(ctx, fmt.Sprintf("/benchmarks/TestDFSIO/r%d/io_data/test_io_%d", repl, i),
-				client.CreateOptions{Replication: repl, BlockSize: *blockSize << 20, Overwrite: true})
+				client.CreateOptions{Replication: repl, BlockSize: blockSize << 20, Overwrite: true})
 			if err != nil {
 				return err
 			}
-			for n := int64(0); n < *size<<20; n += int64(len(buf)) {
+			for n := int64(0); n < size<<20; n += int64(len(buf)) {
 				if _, err := w.Write(buf); err != nil {
 					return err
 				}
@@ -136,7 +257,7 @@ func IOMain(ctx context.Context, args []string, out io.Writer) error {
 		beforeRead()
 		start = time.Now()
 		var read atomic.Int64
-		err = parallel(*nrFiles, func(i int) error {
+		err = parallel(nrFiles, func(i int) error {
 			r, err := e.cl.Open(ctx, fmt.Sprintf("/benchmarks/TestDFSIO/r%d/io_data/test_io_%d", repl, i))
 			if err != nil {
 				return err
@@ -153,8 +274,9 @@ func IOMain(ctx context.Context, args []string, out io.Writer) error {
 			return fmt.Errorf("read %d bytes, wrote %d", read.Load(), total)
 		}
 		rMBs := mbps(total, time.Since(start))
+		rates[ri] = [2]float64{wMBs, rMBs}
 		fmt.Fprintf(out, "----- TestDFSIO ----- : replication %d\n           Number of files: %d\n    Total MBytes processed: %d\n  write throughput MB/sec: %.1f (%.0f%% of raw write%s)\n   read throughput MB/sec: %.1f (%.0f%% of raw read)\n",
-			repl, *nrFiles, total>>20, wMBs, 100*wMBs/rawW, map[bool]string{true: fmt.Sprintf("; %.0f%% of raw write ÷ 3", 300*wMBs/rawW), false: ""}[repl == 3], rMBs, 100*rMBs/rawR)
+			repl, nrFiles, total>>20, wMBs, 100*wMBs/rawW, map[bool]string{true: fmt.Sprintf("; %.0f%% of raw write ÷ 3", 300*wMBs/rawW), false: ""}[repl == 3], rMBs, 100*rMBs/rawR)
 	}
 	return nil
 }
@@ -231,7 +353,12 @@ func SmallFilesMain(ctx context.Context, args []string, out io.Writer) error {
 	dir := fs.String("dir", "", "where the cluster lives (default: a temporary folder)")
 	dbURL := fs.String("database-url", os.Getenv("GRANARY_DATABASE_URL"), "use this PostgreSQL instead of starting one")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	authMode := fs.String("auth", "simple", "simple, token, or both (side by side: what token mode costs)")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	modes, err := authModes(*authMode)
+	if err != nil {
 		return err
 	}
 	// The ceiling is measured first, on an idle machine.
@@ -239,27 +366,86 @@ func SmallFilesMain(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	e, err := start(ctx, *dir, *dbURL, 3, false)
+	if *dir == "" {
+		if *dir, err = os.MkdirTemp("", "granary-bench-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(*dir)
+	}
+	var res [2]smallResult
+	for round, token := range modes {
+		r, err := smallRun(ctx, filepath.Join(*dir, fmt.Sprintf("%s%d", modeDir(token), round)), *dbURL, token, *n, *clients, *size, *cpuProfile)
+		if err != nil {
+			return err
+		}
+		res[b2i(token)].add(r)
+		fmt.Fprintf(out, "----- small files, %s: %d files of %d bytes, replication 1, %d concurrent clients (Go client) -----\nwrite: %.0f files/s (%v)\nread:  %.0f files/s (%v)\n",
+			modeName(token), r.files, *size, *clients, r.wRate, r.wd.Round(time.Millisecond), r.rRate, r.rd.Round(time.Millisecond))
+		fmt.Fprintf(out, "CPU per file in this process (every service, NATS and the clients; PostgreSQL apart): write %v, read %v\n",
+			r.wCPU.Round(time.Microsecond), r.rCPU.Round(time.Microsecond))
+	}
+	if len(modes) > 1 {
+		res[0].mean()
+		res[1].mean()
+		fmt.Fprintf(out, "----- token mode against simple mode (means of %d runs each, alternated) -----\nwrite: %.0f vs %.0f files/s (%+.1f%%), CPU per file %v vs %v (%+.1f%%)\nread:  %.0f vs %.0f files/s (%+.1f%%), CPU per file %v vs %v (%+.1f%%)\n",
+			len(modes)/2, res[1].wRate, res[0].wRate, pct(res[1].wRate, res[0].wRate), res[1].wCPU.Round(time.Microsecond), res[0].wCPU.Round(time.Microsecond), pct(float64(res[1].wCPU), float64(res[0].wCPU)),
+			res[1].rRate, res[0].rRate, pct(res[1].rRate, res[0].rRate), res[1].rCPU.Round(time.Microsecond), res[0].rCPU.Round(time.Microsecond), pct(float64(res[1].rCPU), float64(res[0].rCPU)))
+	}
+	fmt.Fprintf(out, "this machine's net/http ceiling: %.0f round trips/s (empty handler, %d keep-alive clients)\n"+
+		"  a write needs >= 3 (create with its first block, block PUT, complete): <= %.0f files/s doing nothing else\n"+
+		"  a read needs >= 2 (getBlockLocations, block GET): <= %.0f files/s doing nothing else\n",
+		ceiling, *clients, ceiling/3, ceiling/2)
+	return nil
+}
+
+// smallResult is one small-files run.
+type smallResult struct {
+	files        int
+	wd, rd       time.Duration
+	wRate, rRate float64       // files/s
+	wCPU, rCPU   time.Duration // per file
+	runs         int
+}
+
+// add sums r into s (mean divides).
+func (s *smallResult) add(r smallResult) {
+	s.files = r.files
+	s.wd, s.rd, s.wRate, s.rRate, s.wCPU, s.rCPU = s.wd+r.wd, s.rd+r.rd, s.wRate+r.wRate, s.rRate+r.rRate, s.wCPU+r.wCPU, s.rCPU+r.rCPU
+	s.runs++
+}
+
+func (s *smallResult) mean() {
+	if s.runs > 1 {
+		n := float64(s.runs)
+		s.wRate, s.rRate = s.wRate/n, s.rRate/n
+		s.wd, s.rd, s.wCPU, s.rCPU = s.wd/time.Duration(s.runs), s.rd/time.Duration(s.runs), s.wCPU/time.Duration(s.runs), s.rCPU/time.Duration(s.runs)
+		s.runs = 1
+	}
+}
+
+// smallRun writes and reads the small files on a new cluster.
+func smallRun(ctx context.Context, dir, dbURL string, token bool, n, clients, size int, cpuProfile string) (smallResult, error) {
+	e, err := start(ctx, dir, dbURL, 3, false, token)
 	if err != nil {
-		return err
+		return smallResult{}, err
 	}
 	defer e.close()
-	data := make([]byte, *size)
+	data := make([]byte, size)
 	_, _ = rand.Read(data)
-	per := *n / *clients
-	if *cpuProfile != "" {
-		if err := startProfile(*cpuProfile); err != nil {
-			return err
+	per := n / clients
+	if cpuProfile != "" {
+		if err := startProfile(cpuProfile + "." + modeDir(token)); err != nil {
+			return smallResult{}, err
 		}
 		defer pprof.StopCPUProfile()
 	}
 	name := func(c, i int) string { return fmt.Sprintf("/bench/small/c%d/d%d/f%d", c, i/100, i%100) }
 	cpu0 := processCPU()
 	start := time.Now()
-	err = parallel(*clients, func(c int) error {
-		cl := client.New(e.c.MetadataURL, "bench")
+	err = parallel(clients, func(c int) error {
+		cl := e.client()
 		for i := 0; i < per; i++ {
-			w, err := cl.Create(ctx, name(c, i), client.CreateOptions{Replication: 1})
+			w, err := cl.Create(ctx, name(c, i), client.CreateOptions{Replication: 1, Overwrite: true})
 			if err != nil {
 				return err
 			}
@@ -273,21 +459,15 @@ func SmallFilesMain(ctx context.Context, args []string, out io.Writer) error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return smallResult{}, err
 	}
 	wd := time.Since(start)
 	wCPU := processCPU() - cpu0
-	if *cpuProfile != "" && os.Getenv("GRANARY_PROFILE_READS") != "" {
-		pprof.StopCPUProfile()
-		if err := startProfile(*cpuProfile + ".reads"); err != nil {
-			return err
-		}
-	}
 	cpu0 = processCPU()
 	start = time.Now()
-	err = parallel(*clients, func(c int) error {
-		cl := client.New(e.c.MetadataURL, "bench")
-		buf := make([]byte, *size+1)
+	err = parallel(clients, func(c int) error {
+		cl := e.client()
+		buf := make([]byte, size+1)
 		for i := 0; i < per; i++ {
 			r, err := cl.Open(ctx, name(c, i))
 			if err != nil {
@@ -295,27 +475,20 @@ func SmallFilesMain(ctx context.Context, args []string, out io.Writer) error {
 			}
 			k, err := io.ReadFull(r, buf)
 			r.Close()
-			if err != io.ErrUnexpectedEOF || k != *size {
+			if err != io.ErrUnexpectedEOF || k != size {
 				return fmt.Errorf("read %d bytes of %s: %v", k, name(c, i), err)
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return err
+		return smallResult{}, err
 	}
 	rd := time.Since(start)
 	rCPU := processCPU() - cpu0
-	total := per * *clients
-	fmt.Fprintf(out, "----- small files: %d files of %d bytes, replication 1, %d concurrent clients (Go client) -----\nwrite: %.0f files/s (%v)\nread:  %.0f files/s (%v)\n",
-		total, *size, *clients, float64(total)/wd.Seconds(), wd.Round(time.Millisecond), float64(total)/rd.Seconds(), rd.Round(time.Millisecond))
-	fmt.Fprintf(out, "CPU per file in this process (every service, NATS and the clients; PostgreSQL apart): write %v, read %v\n",
-		(wCPU / time.Duration(total)).Round(time.Microsecond), (rCPU / time.Duration(total)).Round(time.Microsecond))
-	fmt.Fprintf(out, "this machine's net/http ceiling: %.0f round trips/s (empty handler, %d keep-alive clients)\n"+
-		"  a write needs >= 3 (create with its first block, block PUT, complete): <= %.0f files/s doing nothing else\n"+
-		"  a read needs >= 2 (getBlockLocations, block GET): <= %.0f files/s doing nothing else\n",
-		ceiling, *clients, ceiling/3, ceiling/2)
-	return nil
+	total := per * clients
+	return smallResult{files: total, wd: wd, rd: rd, wRate: float64(total) / wd.Seconds(), rRate: float64(total) / rd.Seconds(),
+		wCPU: wCPU / time.Duration(total), rCPU: rCPU / time.Duration(total)}, nil
 }
 
 // processCPU is the CPU time this process has used so far (all threads).
