@@ -6,6 +6,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -169,7 +170,13 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 		}
 		users = natsauth.Users(ids)
 	}
-	if c.nats, err = startNATS(cfg.NATSAddr, filepath.Join(cfg.DataDir, "nats"), users); err != nil {
+	var natsTLS *tls.Config
+	if cfg.Secure {
+		if natsTLS, err = c.tls.Server(); err != nil {
+			return nil, err
+		}
+	}
+	if c.nats, err = startNATS(cfg.NATSAddr, filepath.Join(cfg.DataDir, "nats"), users, natsTLS); err != nil {
 		return nil, err
 	}
 	c.NATSURL = c.nats.ClientURL()
@@ -177,6 +184,7 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	if cfg.SecureNATS {
 		c.mcfg.NATSNKeyFile = c.NATSKey("metadata")
 	}
+	c.mcfg.NATSCAFile = c.CAFile
 	c.mcfg.Auth, c.mcfg.TLS = c.auth, c.tls
 	if cfg.Metadata != nil {
 		cfg.Metadata(&c.mcfg)
@@ -231,6 +239,7 @@ func (c *Cluster) StartCoordinator(ctx context.Context) error {
 	if c.cfg.SecureNATS {
 		ccfg.NATSNKeyFile = c.NATSKey("coordinator")
 	}
+	ccfg.NATSCAFile = c.CAFile
 	ccfg.Auth, ccfg.TLS = c.auth, c.tls
 	if c.cfg.Coordinator != nil {
 		c.cfg.Coordinator(&ccfg)
@@ -264,6 +273,7 @@ func (c *Cluster) StartDatanode(ctx context.Context, i int) error {
 	if c.cfg.SecureNATS {
 		dcfg.NATSIdentity, dcfg.NATSNKeyFile = datanodeIdentity(i), c.NATSKey(datanodeIdentity(i))
 	}
+	dcfg.NATSCAFile = c.CAFile
 	dcfg.Auth, dcfg.TLS = c.auth, c.tls
 	if c.cfg.Datanode != nil {
 		c.cfg.Datanode(i, &dcfg)

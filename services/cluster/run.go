@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"strconv"
@@ -59,7 +60,7 @@ func (c *Cluster) stopMember(name string) error {
 
 // startNATS runs an embedded NATS server (JetStream on, in its own store
 // directory) on addr, "127.0.0.1:4222" by default ("127.0.0.1:0" picks a port).
-func startNATS(addr, storeDir string, users []*server.NkeyUser) (*server.Server, error) {
+func startNATS(addr, storeDir string, users []*server.NkeyUser, tlsCfg *tls.Config) (*server.Server, error) {
 	if addr == "" {
 		addr = "127.0.0.1:4222"
 	}
@@ -76,7 +77,7 @@ func startNATS(addr, storeDir string, users []*server.NkeyUser) (*server.Server,
 	}
 	ns, err := server.NewServer(&server.Options{
 		Host: host, Port: port, JetStream: true, StoreDir: storeDir, NoSigs: true, NoLog: true,
-		MaxPayload: 8 << 20, Nkeys: users,
+		MaxPayload: 8 << 20, Nkeys: users, TLSConfig: tlsCfg, TLS: tlsCfg != nil, TLSTimeout: 5,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("embedded NATS: %w", err)

@@ -7,12 +7,14 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/granary-fs/granary/internal/client"
+	"github.com/granary-fs/granary/internal/natsconn"
 	"github.com/granary-fs/granary/internal/pgtest"
 	"github.com/granary-fs/granary/internal/tlsconf"
 	"github.com/granary-fs/granary/services/cluster"
@@ -111,7 +113,16 @@ func TestSecureCluster(t *testing.T) {
 	if _, err := http.Get(c.MetadataURL + "/healthz"); err == nil {
 		t.Fatal("a client that does not trust the dev CA connected")
 	}
-	if _, err := os.Stat(c.NATSKey("dn1")); err != nil {
-		t.Fatal(err)
+	// NATS wants TLS and an nkey: a plain connection is refused, a TLS one
+	// without an nkey too.
+	if nc, err := nats.Connect(c.NATSURL, nats.Timeout(2*time.Second)); err == nil {
+		nc.Close()
+		t.Fatal("plain NATS connection accepted")
+	}
+	if nc, err := natsconn.Connect(natsconn.Config{URL: c.NATSURL, CAFile: c.CAFile}); err == nil {
+		if err := nc.Flush(); err == nil {
+			t.Fatal("a TLS NATS connection without an nkey works")
+		}
+		nc.Close()
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -128,9 +130,10 @@ func twoStep(t *testing.T, method, u, bearer string, body []byte) (int, []byte) 
 // operation, through the Go client, the two-step WebHDFS ops and the
 // delegation token's life (renew, cancel, expiry, a metadata restart).
 func TestTokenModeUsers(t *testing.T) {
+	audit := filepath.Join(t.TempDir(), "hdfs-audit.log")
 	c, iss := secureCluster(t, 3, func(cfg *cluster.Config) {
 		m := cfg.Metadata
-		cfg.Metadata = func(c *metadata.Config) { m(c); c.DelegationTokenRenewInterval = 3 * time.Second }
+		cfg.Metadata = func(c *metadata.Config) { m(c); c.DelegationTokenRenewInterval = 3 * time.Second; c.AuditLog = audit }
 	})
 	ctx := context.Background()
 	hdfs := bearerClient(t, c, iss, "hdfs")
@@ -155,6 +158,11 @@ func TestTokenModeUsers(t *testing.T) {
 	aliceTok, _ := iss.Token("alice", "staff")
 	bobTok, _ := iss.Token("bob")
 
+	// The audit log names how callers authenticated.
+	eventually(t, 5*time.Second, "the audit line of alice's create", func() bool {
+		b, _ := os.ReadFile(audit)
+		return strings.Contains(string(b), "ugi=alice (auth:TOKEN)\tip=/127.0.0.1\tcmd=create\tsrc=/user/alice/f")
+	})
 	// user.name is ignored: it names nobody in token mode.
 	if code, data, _ := send(t, "GET", base+"/user/alice/f?op=GETFILESTATUS&user.name=alice", "", nil); code != 401 || exception(data) != "SecurityException" {
 		t.Fatalf("user.name alone: %d %s", code, data)
