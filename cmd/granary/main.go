@@ -39,7 +39,8 @@ Operations:
   fsck <path>          check the health of a subtree: -files -blocks -locations -racks (like hdfs fsck)
   admin                administer the cluster: -report, -safemode get|enter|leave|wait, -saveNamespace
   bench nn             namespace throughput benchmark (like NNThroughputBenchmark)
-  healthcheck URL      exit 0 when URL answers 200 (container health checks)
+  natsauth             nkey seeds and a nats-server.conf authorization for the services: -dir DIR -datanodes dn1,dn2
+  healthcheck URL      exit 0 when URL answers 200 (container health checks; trusts GRANARY_TLS_CA)
   version              print the version
 `
 
@@ -59,6 +60,8 @@ func main() {
 		err = coordinatorCmd(ctx, args, true)
 	case "datanode":
 		err = datanodeCmd(ctx, args, true)
+	case "natsauth":
+		err = natsauthCmd(args, os.Stdout)
 	case "healthcheck":
 		err = healthcheckCmd(ctx, args)
 	case "admin":
@@ -172,7 +175,11 @@ func healthcheckCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	hc, err := cliHTTPClient()
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return err
 	}
