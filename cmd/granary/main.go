@@ -39,6 +39,8 @@ Operations:
   fsck <path>          check the health of a subtree: -files -blocks -locations -racks (like hdfs fsck)
   admin                administer the cluster: -report, -safemode get|enter|leave|wait, -saveNamespace
   bench nn             namespace throughput benchmark (like NNThroughputBenchmark)
+  secure-init          nkeys, a nats-server.conf and a throwaway CA for a secured cluster: -dir DIR -hosts h1,h2
+  dev-issuer           a development OIDC issuer (signs a token for any user): -url https://host:9871
   natsauth             nkey seeds and a nats-server.conf authorization for the services: -dir DIR -datanodes dn1,dn2
   healthcheck URL      exit 0 when URL answers 200 (container health checks; trusts GRANARY_TLS_CA)
   version              print the version
@@ -60,6 +62,10 @@ func main() {
 		err = coordinatorCmd(ctx, args, true)
 	case "datanode":
 		err = datanodeCmd(ctx, args, true)
+	case "secure-init":
+		err = secureInitCmd(args, os.Stdout, true)
+	case "dev-issuer":
+		err = devIssuerCmd(ctx, args, true)
 	case "natsauth":
 		err = natsauthCmd(args, os.Stdout)
 	case "healthcheck":
@@ -203,6 +209,10 @@ func validateCommand(args []string) error {
 		return coordinatorCmd(context.Background(), args[1:], false)
 	case "datanode":
 		return datanodeCmd(context.Background(), args[1:], false)
+	case "secure-init":
+		return secureInitCmd(args[1:], io.Discard, false)
+	case "dev-issuer":
+		return devIssuerCmd(context.Background(), args[1:], false)
 	case "healthcheck":
 		if len(args) != 2 {
 			return usageError{"usage: granary healthcheck URL"}

@@ -49,7 +49,7 @@ func TestNatsauthConfigOnARealServer(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	connect := func(identity string) (*nats.Conn, *[]string) {
+	connect := func(identity string) (*nats.Conn, func() string) {
 		var mu sync.Mutex
 		var denied []string
 		o, err := nats.NkeyOptionFromSeed(filepath.Join(dir, identity+".nk"))
@@ -65,7 +65,11 @@ func TestNatsauthConfigOnARealServer(t *testing.T) {
 			t.Fatalf("%s: %v", identity, err)
 		}
 		t.Cleanup(c.Close)
-		return c, &denied
+		return c, func() string {
+			mu.Lock()
+			defer mu.Unlock()
+			return strings.Join(denied, "\n")
+		}
 	}
 	coord, _ := connect("coordinator")
 	got := make(chan string, 10)
@@ -98,7 +102,7 @@ func TestNatsauthConfigOnARealServer(t *testing.T) {
 	}
 	deadline = time.Now().Add(10 * time.Second)
 	for {
-		d := strings.Join(*denied, "\n")
+		d := denied()
 		if strings.Count(d, "Permissions Violation") >= 3 {
 			break
 		}

@@ -9,10 +9,13 @@ package auth
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -69,8 +72,10 @@ type Config struct {
 	// entries.
 	ProxyUsers []string
 	// HTTPClient fetches the issuer's discovery document and keys (a
-	// client that trusts the issuer's CA); nil is http.DefaultClient.
+	// client that trusts the issuer's CA); nil is a client trusting
+	// CAFile, or http.DefaultClient.
 	HTTPClient *http.Client
+	CAFile     string
 }
 
 // DelegationFunc verifies a delegation token and returns its owner.
@@ -122,6 +127,17 @@ func New(cfg Config, policy simpleauth.Policy, delegation DelegationFunc) (*Auth
 	}
 	if cfg.Mode == Token && cfg.OIDCIssuer != "" && cfg.OIDCAudience == "" {
 		return nil, fmt.Errorf("-oidc-audience is needed with -oidc-issuer")
+	}
+	if cfg.HTTPClient == nil && cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("the CA of the OIDC issuer: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s holds no certificate", cfg.CAFile)
+		}
+		cfg.HTTPClient = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
 	}
 	a := &Authenticator{cfg: cfg, policy: policy, proxy: map[string]proxyRule{}, delegation: delegation}
 	for _, e := range cfg.ProxyUsers {

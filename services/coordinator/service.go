@@ -131,6 +131,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	s.metrics = newMetrics(s)
 	s.blockKeys = blocktoken.NewSet()
+	if cfg.Auth.CAFile == "" {
+		cfg.Auth.CAFile = cfg.TLS.CA
+	}
 	if s.authn, err = auth.New(cfg.Auth, simpleauth.Policy{Superuser: cfg.Superuser, Supergroup: cfg.Supergroup}, nil); err != nil {
 		return nil, err
 	}

@@ -171,6 +171,9 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s.pipelineClient.Transport.(*http.Transport).TLSClientConfig = s.tlsClient
+	if cfg.Auth.CAFile == "" {
+		cfg.Auth.CAFile = cfg.TLS.CA
+	}
 	if s.authn, err = auth.New(cfg.Auth, simpleauth.Policy{Superuser: cfg.Superuser, Supergroup: cfg.Supergroup}, delegationOwner); err != nil {
 		return nil, err
 	}

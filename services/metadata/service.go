@@ -79,6 +79,9 @@ func New(cfg Config) *Service {
 	s.safe = newSafeMode(cfg.SafeModeThresholdPct, cfg.SafeModeMinDatanodes, cfg.SafeModeExtension, s.completeBlocks)
 	s.safe.reports = cfg.BlockReports
 	s.metrics = newMetrics(s)
+	if cfg.Auth.CAFile == "" {
+		cfg.Auth.CAFile = cfg.TLS.CA // the issuer's certificate is signed like the cluster's
+	}
 	s.authn, s.authErr = auth.New(cfg.Auth, simpleauth.Policy{Superuser: cfg.Superuser, Supergroup: cfg.Supergroup}, s.verifyDelegation)
 	if s.authn != nil && s.authn.TokenMode() {
 		s.blockKeys = blocktoken.NewMaster(cfg.BlockKeyUpdateInterval, cfg.BlockTokenLifetime)
