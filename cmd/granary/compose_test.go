@@ -38,7 +38,7 @@ func TestComposeFile(t *testing.T) {
 		names = append(names, name)
 	}
 	slices.Sort(names)
-	want := []string{"coordinator", "datanode1", "datanode2", "datanode3", "metadata", "nats", "postgres"}
+	want := []string{"coordinator", "datanode1", "datanode2", "datanode3", "issuer", "metadata", "nats", "postgres", "secrets"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("services %v, want %v", names, want)
 	}
@@ -47,11 +47,17 @@ func TestComposeFile(t *testing.T) {
 		t.Fatalf("postgres service: image %q, health check %v, volumes %+v", pg.Image, pg.HealthCheck, pg.Volumes)
 	}
 	nats := project.Services["nats"]
-	if !slices.Contains(nats.Command, "-js") || !slices.Contains(nats.Command, "-sd") || nats.HealthCheck == nil {
-		t.Fatalf("nats service: command %v (JetStream with a store dir wanted), health check %v", nats.Command, nats.HealthCheck)
+	if !slices.Contains(nats.Command, "-js") || !slices.Contains(nats.Command, "-sd") || nats.HealthCheck == nil ||
+		!slices.Contains(nats.Command, "/secrets/nats-server.conf") || !hasVolume(nats, "secrets", "/secrets") {
+		t.Fatalf("nats service: command %v (JetStream with a store dir and the secrets' config wanted), health check %v", nats.Command, nats.HealthCheck)
 	}
-	ports := map[string]string{"metadata": "9870", "coordinator": "9880", "datanode1": "9864", "datanode2": "9865", "datanode3": "9866"}
-	dependsOn := map[string][]string{"metadata": {"nats", "postgres"}, "coordinator": {"metadata"}, "datanode1": {"coordinator"}, "datanode2": {"coordinator"}, "datanode3": {"coordinator"}}
+	// The one-shot secrets service fills the secrets volume first.
+	sec := project.Services["secrets"]
+	if err := validateCommand(sec.Command); err != nil || sec.Command[0] != "secure-init" || !hasVolume(sec, "secrets", "/secrets") || sec.Restart != "no" {
+		t.Fatalf("secrets service: %v %v restart %q volumes %+v", sec.Command, err, sec.Restart, sec.Volumes)
+	}
+	ports := map[string]string{"issuer": "9871", "metadata": "9870", "coordinator": "9880", "datanode1": "9864", "datanode2": "9865", "datanode3": "9866"}
+	dependsOn := map[string][]string{"issuer": {"secrets"}, "metadata": {"issuer", "nats", "postgres"}, "coordinator": {"metadata"}, "datanode1": {"coordinator"}, "datanode2": {"coordinator"}, "datanode3": {"coordinator"}}
 	for name, port := range ports {
 		s := project.Services[name]
 		if s.Build == nil || s.Build.Context != filepath.Dir(path) || s.Image != "granary:dev" || s.Restart != "unless-stopped" {
@@ -75,7 +81,11 @@ func TestComposeFile(t *testing.T) {
 		}
 		var deps []string
 		for dep, d := range s.DependsOn {
-			if d.Condition != types.ServiceConditionHealthy {
+			want := types.ServiceConditionHealthy
+			if dep == "secrets" {
+				want = types.ServiceConditionCompletedSuccessfully
+			}
+			if d.Condition != want {
 				t.Fatalf("%s depends on %s with condition %q", name, dep, d.Condition)
 			}
 			deps = append(deps, dep)
@@ -87,11 +97,19 @@ func TestComposeFile(t *testing.T) {
 		if strings.HasPrefix(name, "datanode") && !hasVolume(s, name, "/data") {
 			t.Fatalf("%s volumes %+v", name, s.Volumes)
 		}
+		// Secured: every granary service runs in token mode over HTTPS,
+		// and all but the issuer speak to NATS with their own nkey.
+		if !hasVolume(s, "secrets", "/secrets") || !slices.Contains(s.Command, "/secrets/tls/cert.pem") || !strings.HasPrefix(hc.Test[3], "https://") {
+			t.Fatalf("%s is not secured: %v", name, s.Command)
+		}
+		if name != "issuer" && (!slices.Contains(s.Command, "token") || !slices.Contains(s.Command, "-nats-nkey-file")) {
+			t.Fatalf("%s runs without token authentication or an nkey: %v", name, s.Command)
+		}
 	}
 	if env := project.Services["metadata"].Environment["GRANARY_DATABASE_URL"]; env == nil || !strings.Contains(*env, "@postgres:5432/") {
 		t.Fatalf("metadata's database URL %v", env)
 	}
-	for _, v := range []string{"pgdata", "natsdata", "datanode1", "datanode2", "datanode3"} {
+	for _, v := range []string{"secrets", "pgdata", "natsdata", "datanode1", "datanode2", "datanode3"} {
 		if _, ok := project.Volumes[v]; !ok {
 			t.Fatalf("named volume %s is not declared", v)
 		}
