@@ -15,11 +15,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/granary-fs/granary/api"
 	"github.com/granary-fs/granary/internal/auth"
 	"github.com/granary-fs/granary/internal/blocktoken"
 	"github.com/granary-fs/granary/internal/client"
 	"github.com/granary-fs/granary/internal/devissuer"
+	"github.com/granary-fs/granary/internal/dnproto"
 	"github.com/granary-fs/granary/internal/hadooptoken"
 	"github.com/granary-fs/granary/openapi"
 	"github.com/granary-fs/granary/services/cluster"
@@ -356,6 +359,24 @@ func TestBlockTokens(t *testing.T) {
 	}
 	if code, body := blockGet(t, dn, fb.Block, fb.BlockToken.URLString); code != 200 || len(body) == 0 {
 		t.Fatalf("the right token: %d %s", code, body)
+	}
+	// A token signed with the cluster's own keys (as someone who read them
+	// off an open NATS could) but for another block pool does not apply.
+	nc, err := nats.Connect(c.NATSURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys blocktoken.Keys
+	err = dnproto.Call(ctx, nc, dnproto.SubjBlockKeys, struct{}{}, &keys)
+	nc.Close()
+	if err != nil || keys.Generation == 0 {
+		t.Fatalf("block keys: %v %+v", err, keys)
+	}
+	signer := blocktoken.NewSet()
+	signer.Update(keys)
+	otherPool, _ := signer.Issue("hdfs", "BP-1-10.0.0.1-1", fb.Block.BlockID, hadooptoken.Read)
+	if code, body := blockGet(t, dn, fb.Block, otherPool); code != 403 || !strings.Contains(string(body), "doesn't apply to block") {
+		t.Fatalf("another pool's token: %d %s", code, body)
 	}
 	// A read token does not write: a PUT of that block with it is refused.
 	req, _ := http.NewRequest("PUT", fmt.Sprintf("http://%s/api/v1/blocks/%d?bpid=%s&gs=%d", dn, fb.Block.BlockID, fb.Block.BlockPoolID, fb.Block.GenerationStamp+1), strings.NewReader(""))
