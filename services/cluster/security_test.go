@@ -170,6 +170,14 @@ func TestTokenModeUsers(t *testing.T) {
 	if code, data, _ := send(t, "GET", base+"/user/alice/f?op=GETFILESTATUS&user.name=alice", "", nil); code != 401 || exception(data) != "SecurityException" {
 		t.Fatalf("user.name alone: %d %s", code, data)
 	}
+	// fsck is the superuser's in token mode.
+	if code, data, _ := send(t, "GET", c.MetadataURL+"/api/v1/admin/fsck?path=/user/alice", aliceTok, nil); code != 403 || exception(data) != "AccessControlException" {
+		t.Fatalf("fsck by alice: %d %s", code, data)
+	}
+	hdfsTok, _ := iss.Token("hdfs")
+	if code, data, _ := send(t, "GET", c.MetadataURL+"/api/v1/admin/fsck?path=/user/alice", hdfsTok, nil); code != 200 || !strings.Contains(string(data), "HEALTHY") {
+		t.Fatalf("fsck by hdfs: %d %s", code, data)
+	}
 	// A proxy user within its rule, and outside it.
 	hue, _ := iss.Token("hue")
 	if code, data, _ := send(t, "GET", base+"/user/alice/f?op=GETFILESTATUS&doas=alice", hue, nil); code != 200 {

@@ -248,7 +248,7 @@ func (s *Service) readyz(w http.ResponseWriter, r *http.Request) {
 //
 //	@Summary	Prometheus metrics
 //	@Tags		operations
-//	@Produce	plain
+//	@Produce	plain,json
 //	@Success	200	{string}	string	"Prometheus text exposition format"
 //	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@Failure	403	{object}	errs.RemoteExceptionBody	"token mode: not the superuser (AccessControlException)"

@@ -269,8 +269,8 @@ func (d *downstream) finish() api.BlockWriteResult {
 //	@Summary		Read a block or a byte range of it, checksums verified
 //	@Description	Every 512-byte chunk is checked against the replica's meta file before it is sent. A mismatch is reported to the coordinator as a bad replica and answered with ChecksumException (or, once bytes were sent, by cutting the connection) so that the client reads another replica. With Accept: application/x-granary-packets the answer is a packet stream (docs/formats/packets.md) of the whole chunks covering the range, with their CRCs, for the reader to verify again (HDFS's end-to-end checksums); X-Granary-Block-Offset is the block offset of its first byte.
 //	@Tags			blocks
-//	@Produce		octet-stream
-//	@Produce		application/x-granary-packets
+//	@Produce		octet-stream,json
+//	@Produce		application/x-granary-packets,json
 //	@Produce		json
 //	@Param			id		path		integer	true	"block ID"
 //	@Param			bpid	query		string	true	"block pool ID"

@@ -64,7 +64,7 @@ th,td{text-align:left;padding:.25em .5em;border-bottom:1px solid #ddd}td{overflo
 //
 //	@Summary	The datanode's page (HDFS's datanode.html): block pools, volumes, last heartbeat and block report, version
 //	@Tags		datanode
-//	@Produce	html
+//	@Produce	html,json
 //	@Success	200	{string}	string	"an HTML page"
 //	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			datanodePage

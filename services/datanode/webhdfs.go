@@ -60,7 +60,7 @@ func (s *Service) webhdfsPost(w http.ResponseWriter, r *http.Request) { s.webhdf
 //	@Summary		WebHDFS OPEN and GETFILECHECKSUM, datanode side
 //	@Description	OPEN streams application/octet-stream (offset, length); GETFILECHECKSUM answers the FileChecksum JSON. Other ops answer 400.
 //	@Tags			webhdfs
-//	@Produce		octet-stream
+//	@Produce		octet-stream,json
 //	@Produce		json
 //	@Param			path				path		string	true	"absolute path without the leading slash"
 //	@Param			op					query		string	true	"operation"	Enums(OPEN,GETFILECHECKSUM)

@@ -23,7 +23,7 @@ type fsckOptions struct {
 //	@Summary		Check the health of a subtree (hdfs fsck)
 //	@Description	A text report as HDFS's fsck prints it: per file (with files=true) its blocks (blocks=true), their locations (locations=true) and racks (racks=true); then the totals (minimally, under-, over- and mis-replicated, missing and corrupt blocks) and the status, HEALTHY or CORRUPT (missing blocks). The X-Granary-Fsck-Status header carries the status too.
 //	@Tags			admin
-//	@Produce		plain
+//	@Produce		plain,json
 //	@Param			path		query		string	true	"absolute path"
 //	@Param			files		query		boolean	false	"list files"
 //	@Param			blocks		query		boolean	false	"list blocks"
@@ -54,7 +54,13 @@ func (s *Service) fsck(w http.ResponseWriter, r *http.Request) {
 		err = errs.E(errs.Retriable, "NameNode still not started")
 	}
 	var u *namespace.User
-	if err == nil {
+	switch {
+	case err != nil:
+	case s.authn.TokenMode():
+		// fsck lists block IDs and locations: the superuser's in token
+		// mode, where block IDs are not handed out.
+		u, err = s.adminUser(r)
+	default:
 		u, err = s.user(r)
 	}
 	if err != nil {

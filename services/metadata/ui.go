@@ -21,7 +21,7 @@ var uiFiles embed.FS
 //	@Summary		The web UI (HDFS's NameNode UI): overview, datanodes, startup progress, browse the file system
 //	@Description	An HTML page whose script reads /jmx, /startupProgress and WebHDFS from this service.
 //	@Tags			ui
-//	@Produce		html
+//	@Produce		html,json
 //	@Success		200	{string}	string	"HTML"
 //	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			uiIndex
@@ -34,7 +34,7 @@ func (s *Service) uiIndex(w http.ResponseWriter, r *http.Request) {
 //
 //	@Summary	A static asset of the web UI
 //	@Tags		ui
-//	@Produce	plain
+//	@Produce	plain,json
 //	@Param		file	path		string	true	"asset name"	Enums(app.js,style.css)
 //	@Success	200		{string}	string	"the asset"
 //	@Failure	404		{object}	errs.RemoteExceptionBody

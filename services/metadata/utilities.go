@@ -86,7 +86,7 @@ func (h *logRing) recent() []byte {
 //	@Summary		The service's recent log lines
 //	@Description	The last 1000 lines the metadata service logged (HDFS's web UI links its logs under Utilities), oldest first.
 //	@Tags			operations
-//	@Produce		plain
+//	@Produce		plain,json
 //	@Success		200	{string}	string	"log lines"
 //	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@Failure	403	{object}	errs.RemoteExceptionBody	"token mode: not the superuser (AccessControlException)"

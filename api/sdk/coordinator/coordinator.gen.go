@@ -1764,6 +1764,27 @@ func (r HealthzResponse) ContentType() string {
 type MetricsHandlerResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *string
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *RemoteExceptionBody
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r MetricsHandlerResponse) GetJSON200() *string {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r MetricsHandlerResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r MetricsHandlerResponse) GetJSON403() *RemoteExceptionBody {
+	return r.JSON403
 }
 
 // GetBody returns the raw response body bytes
@@ -2537,6 +2558,39 @@ func ParseMetricsHandlerResponse(rsp *http.Response) (*MetricsHandlerResponse, e
 	response := &MetricsHandlerResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest string
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case rsp.StatusCode == 200:
+	// Content-type (text/plain) unsupported
+
+	case rsp.StatusCode == 401:
+	// Content-type (text/plain) unsupported
+
+	case rsp.StatusCode == 403:
+		// Content-type (text/plain) unsupported
+
 	}
 
 	return response, nil

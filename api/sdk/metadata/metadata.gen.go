@@ -4535,6 +4535,20 @@ type ClientWithResponsesInterface interface {
 type UiIndexResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *string
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UiIndexResponse) GetJSON200() *string {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UiIndexResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetBody returns the raw response body bytes
@@ -4707,6 +4721,41 @@ func (r NativeAddBlockResponse) ContentType() string {
 type FsckResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *string
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *RemoteExceptionBody
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *RemoteExceptionBody
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *RemoteExceptionBody
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r FsckResponse) GetJSON200() *string {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r FsckResponse) GetJSON400() *RemoteExceptionBody {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r FsckResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r FsckResponse) GetJSON403() *RemoteExceptionBody {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r FsckResponse) GetJSON404() *RemoteExceptionBody {
+	return r.JSON404
 }
 
 // GetBody returns the raw response body bytes
@@ -5746,6 +5795,27 @@ func (r JmxResponse) ContentType() string {
 type GetLogsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *string
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *RemoteExceptionBody
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetLogsResponse) GetJSON200() *string {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetLogsResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetLogsResponse) GetJSON403() *RemoteExceptionBody {
+	return r.JSON403
 }
 
 // GetBody returns the raw response body bytes
@@ -5780,6 +5850,27 @@ func (r GetLogsResponse) ContentType() string {
 type MetricsHandlerResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *string
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *RemoteExceptionBody
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r MetricsHandlerResponse) GetJSON200() *string {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r MetricsHandlerResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r MetricsHandlerResponse) GetJSON403() *RemoteExceptionBody {
+	return r.JSON403
 }
 
 // GetBody returns the raw response body bytes
@@ -6019,6 +6110,27 @@ func (r SwaggerJSONResponse) ContentType() string {
 type UiAssetResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *string
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *RemoteExceptionBody
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UiAssetResponse) GetJSON200() *string {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UiAssetResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UiAssetResponse) GetJSON404() *RemoteExceptionBody {
+	return r.JSON404
 }
 
 // GetBody returns the raw response body bytes
@@ -6987,6 +7099,29 @@ func ParseUiIndexResponse(rsp *http.Response) (*UiIndexResponse, error) {
 		HTTPResponse: rsp,
 	}
 
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest string
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case rsp.StatusCode == 200:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 401:
+		// Content-type (text/html) unsupported
+
+	}
+
 	return response, nil
 }
 
@@ -7109,6 +7244,59 @@ func ParseFsckResponse(rsp *http.Response) (*FsckResponse, error) {
 	response := &FsckResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest string
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case rsp.StatusCode == 200:
+	// Content-type (text/plain) unsupported
+
+	case rsp.StatusCode == 400:
+	// Content-type (text/plain) unsupported
+
+	case rsp.StatusCode == 401:
+	// Content-type (text/plain) unsupported
+
+	case rsp.StatusCode == 403:
+	// Content-type (text/plain) unsupported
+
+	case rsp.StatusCode == 404:
+		// Content-type (text/plain) unsupported
+
 	}
 
 	return response, nil
@@ -7871,6 +8059,39 @@ func ParseGetLogsResponse(rsp *http.Response) (*GetLogsResponse, error) {
 		HTTPResponse: rsp,
 	}
 
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest string
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case rsp.StatusCode == 200:
+	// Content-type (text/plain) unsupported
+
+	case rsp.StatusCode == 401:
+	// Content-type (text/plain) unsupported
+
+	case rsp.StatusCode == 403:
+		// Content-type (text/plain) unsupported
+
+	}
+
 	return response, nil
 }
 
@@ -7885,6 +8106,39 @@ func ParseMetricsHandlerResponse(rsp *http.Response) (*MetricsHandlerResponse, e
 	response := &MetricsHandlerResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest string
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case rsp.StatusCode == 200:
+	// Content-type (text/plain) unsupported
+
+	case rsp.StatusCode == 401:
+	// Content-type (text/plain) unsupported
+
+	case rsp.StatusCode == 403:
+		// Content-type (text/plain) unsupported
+
 	}
 
 	return response, nil
@@ -8025,6 +8279,39 @@ func ParseUiAssetResponse(rsp *http.Response) (*UiAssetResponse, error) {
 	response := &UiAssetResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest string
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case rsp.StatusCode == 200:
+	// Content-type (text/plain) unsupported
+
+	case rsp.StatusCode == 401:
+	// Content-type (text/plain) unsupported
+
+	case rsp.StatusCode == 404:
+		// Content-type (text/plain) unsupported
+
 	}
 
 	return response, nil
