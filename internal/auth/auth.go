@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -187,9 +186,6 @@ func (a *Authenticator) addProxyRule(entry string) error {
 
 // TokenMode reports whether every request needs a credential.
 func (a *Authenticator) TokenMode() bool { return a.cfg.Mode == Token }
-
-// Policy is the superuser policy the authenticator applies.
-func (a *Authenticator) Policy() simpleauth.Policy { return a.policy }
 
 type ctxKey struct{}
 
@@ -473,16 +469,4 @@ func (a *Authenticator) AdminOnly(next http.Handler) http.Handler {
 		return next
 	}
 	return a.SuperuserOnly(next)
-}
-
-// Query adds the credential parts of id that travel in a URL (the
-// delegation token) to q, or user.name in simple mode.
-func (a *Authenticator) Query(id Identity, q url.Values) {
-	if id.Delegation != "" {
-		q.Set("delegation", id.Delegation)
-		return
-	}
-	if !a.TokenMode() {
-		q.Set("user.name", id.User)
-	}
 }

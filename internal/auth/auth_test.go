@@ -180,3 +180,29 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestRequireSuperuser: the superuser by name in simple mode, by name or a
+// supergroup membership its token claims in token mode.
+func TestRequireSuperuser(t *testing.T) {
+	policy := simpleauth.Policy{Superuser: "hdfs", Supergroup: "supergroup"}
+	simple, _ := New(Config{}, policy, nil)
+	for q, ok := range map[string]bool{"user.name=hdfs": true, "user.name=bob": false, "": false, "user.name=hdfs&doas=bob": false} {
+		_, err := simple.RequireSuperuser(httptest.NewRequest("GET", "/x?"+q, nil))
+		if ok != (err == nil) || err != nil && !errs.Is(err, errs.AccessControl) {
+			t.Errorf("simple %q: %v", q, err)
+		}
+	}
+	iss := issuer(t)
+	token, err := New(Config{Mode: Token, OIDCIssuer: iss.URL, OIDCAudience: "granary"}, policy, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, _ := iss.Token("carol", "supergroup")
+	plain, _ := iss.Token("dave", "staff")
+	h := token.Middleware(nil)(token.SuperuserOnly(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
+	for tok, want := range map[string]int{admin: 200, plain: 403} {
+		if code, _ := call(t, h, "/x?user.name=hdfs", tok); code != want {
+			t.Errorf("token of %s: %d, want %d", map[string]string{admin: "carol", plain: "dave"}[tok], code, want)
+		}
+	}
+}
