@@ -179,3 +179,51 @@ func TestNATSAuthorization(t *testing.T) {
 		})
 	}
 }
+
+// TestBlockPoolIsEnforced: the coordinator refuses heartbeats and reports
+// that name another block pool than its namespace's (Unregistered), so
+// that equal block IDs of two pools can never meet in its block map.
+func TestBlockPoolIsEnforced(t *testing.T) {
+	c := testCluster(t, 1, nil)
+	nc, err := nats.Connect(c.NATSURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	uuid := c.Datanodes[0].UUID()
+	bpid := locationsPool(t, c)
+	call := func(subj string, req any) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return dnproto.Call(ctx, nc, dnproto.ForIdentity(subj, uuid), req, nil)
+	}
+	if err := call(dnproto.SubjHeartbeat, dnproto.Heartbeat{DatanodeUUID: uuid, BlockPoolID: bpid}); err != nil {
+		t.Fatalf("a heartbeat for the namespace's pool: %v", err)
+	}
+	for name, req := range map[string]struct {
+		subj string
+		body any
+	}{
+		"heartbeat":   {dnproto.SubjHeartbeat, dnproto.Heartbeat{DatanodeUUID: uuid, BlockPoolID: "BP-other"}},
+		"incremental": {dnproto.SubjIncrementalReport, dnproto.IncrementalReport{DatanodeUUID: uuid, BlockPoolID: "BP-other"}},
+		"bad blocks":  {dnproto.SubjBadBlocks, dnproto.BadBlocks{DatanodeUUID: uuid, BlockPoolID: "BP-other"}},
+	} {
+		if err := call(req.subj, req.body); err == nil || !strings.Contains(err.Error(), "is not this namespace's") {
+			t.Errorf("%s for another pool: %v", name, err)
+		}
+	}
+	chunk := dnproto.EncodeChunk(&dnproto.ReportChunk{DatanodeUUID: uuid, BlockPoolID: "BP-other", StorageID: "DS-x", Count: 1, Last: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := dnproto.CallRaw(ctx, nc, dnproto.ForIdentity(dnproto.SubjBlockReport, uuid), chunk, nil); err == nil || !strings.Contains(err.Error(), "is not this namespace's") {
+		t.Errorf("a full report for another pool: %v", err)
+	}
+}
+
+// locationsPool is the cluster's block pool ID, as a written file's block
+// names it.
+func locationsPool(t *testing.T, c *cluster.Cluster) string {
+	t.Helper()
+	writeFile(t, newClient(c, "hdfs"), "/pool", []byte("p"), client.CreateOptions{Replication: 1})
+	return locations(t, c, "/pool")[0].Block.BlockPoolID
+}

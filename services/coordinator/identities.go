@@ -51,3 +51,26 @@ func (s *Service) checkIdentity(ctx context.Context, uuid string) error {
 	}
 	return nil
 }
+
+// checkPool refuses a message about another block pool than this
+// namespace's: block IDs of different pools may be equal and must never
+// meet in this block map. (HDFS's NameNode refuses a datanode whose
+// registration ID is not its namespace's with UnregisteredNodeException.)
+func (s *Service) checkPool(ctx context.Context, bpid string) error {
+	ni, err := s.namespaceInfo(ctx)
+	if err != nil {
+		return err
+	}
+	if bpid != ni.BlockPoolID {
+		return errs.E(errs.Unregistered, "Unregistered server: block pool %s is not this namespace's (%s)", bpid, ni.BlockPoolID)
+	}
+	return nil
+}
+
+// checkSender is checkIdentity and checkPool.
+func (s *Service) checkSender(ctx context.Context, uuid, bpid string) error {
+	if err := s.checkIdentity(ctx, uuid); err != nil {
+		return err
+	}
+	return s.checkPool(ctx, bpid)
+}

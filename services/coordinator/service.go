@@ -19,6 +19,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -90,8 +91,9 @@ type Service struct {
 	nc        *nats.Conn
 	metrics   *metrics
 
-	niMu sync.Mutex
-	ni   *dnproto.NamespaceInfo
+	niMu      sync.Mutex
+	lastEpoch atomic.Int64 // the metadata writer's epoch in the last events
+	ni        *dnproto.NamespaceInfo
 
 	resync   chan struct{}
 	listener net.Listener
@@ -309,7 +311,7 @@ func (s *Service) register(ctx context.Context, reg *dnproto.Registration) (any,
 }
 
 func (s *Service) heartbeat(ctx context.Context, hb *dnproto.Heartbeat) (any, error) {
-	if err := s.checkIdentity(ctx, hb.DatanodeUUID); err != nil {
+	if err := s.checkSender(ctx, hb.DatanodeUUID, hb.BlockPoolID); err != nil {
 		return nil, err
 	}
 	return s.withKeysAndTokens(hb, s.mgr.Heartbeat(*hb)), nil
@@ -320,7 +322,7 @@ func (s *Service) blockReport(ctx context.Context, data []byte) (any, error) {
 	if err != nil {
 		return nil, errs.Wrap(errs.IllegalArgument, err, "block report")
 	}
-	if err := s.checkIdentity(ctx, c.DatanodeUUID); err != nil {
+	if err := s.checkSender(ctx, c.DatanodeUUID, c.BlockPoolID); err != nil {
 		return nil, err
 	}
 	start := time.Now()
@@ -336,14 +338,14 @@ func (s *Service) blockReport(ctx context.Context, data []byte) (any, error) {
 }
 
 func (s *Service) incremental(ctx context.Context, r *dnproto.IncrementalReport) (any, error) {
-	if err := s.checkIdentity(ctx, r.DatanodeUUID); err != nil {
+	if err := s.checkSender(ctx, r.DatanodeUUID, r.BlockPoolID); err != nil {
 		return nil, err
 	}
 	return dnproto.Ack{}, s.mgr.Incremental(r)
 }
 
 func (s *Service) badBlocks(ctx context.Context, r *dnproto.BadBlocks) (any, error) {
-	if err := s.checkIdentity(ctx, r.DatanodeUUID); err != nil {
+	if err := s.checkSender(ctx, r.DatanodeUUID, r.BlockPoolID); err != nil {
 		return nil, err
 	}
 	s.log.Warn("datanode reported corrupt replicas", "datanode", r.DatanodeUUID, "blocks", len(r.Blocks))
@@ -355,6 +357,13 @@ func (s *Service) namespaceEvents(m *nats.Msg) {
 	if err := json.Unmarshal(m.Data, &ev); err != nil {
 		s.log.Warn("malformed namespace events", "err", err)
 		return
+	}
+	if last := s.lastEpoch.Swap(ev.Epoch); last != 0 && last != ev.Epoch {
+		// A new metadata writer (a restart, a re-format): the namespace
+		// info is asked again rather than kept for ever.
+		s.niMu.Lock()
+		s.ni = nil
+		s.niMu.Unlock()
 	}
 	if !s.mgr.ApplyEvents(&ev) {
 		s.requestResync()
