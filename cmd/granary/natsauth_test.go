@@ -73,20 +73,20 @@ func TestNatsauthConfigOnARealServer(t *testing.T) {
 	}
 	coord, _ := connect("coordinator")
 	got := make(chan string, 10)
-	if _, err := coord.Subscribe("granary.v1.ns.events", func(m *nats.Msg) { got <- string(m.Data) }); err != nil {
+	if _, err := coord.Subscribe("granary.v1.ns1.ns.events", func(m *nats.Msg) { got <- string(m.Data) }); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := coord.Subscribe("granary.v1.dn.*.heartbeat", func(m *nats.Msg) { got <- m.Subject }); err != nil {
+	if _, err := coord.Subscribe("granary.v1.ns1.dn.*.heartbeat", func(m *nats.Msg) { got <- m.Subject }); err != nil {
 		t.Fatal(err)
 	}
 	_ = coord.Flush()
 	meta, _ := connect("metadata")
-	_ = meta.Publish("granary.v1.ns.events", []byte("ok"))
+	_ = meta.Publish("granary.v1.ns1.ns.events", []byte("ok"))
 	dn2, denied := connect("dn2")
-	_ = dn2.Publish("granary.v1.dn.dn1.heartbeat", []byte("forged"))
-	_ = dn2.Publish("granary.v1.ns.events", []byte("forged"))
-	_ = dn2.Publish("granary.v1.dn.dn2.heartbeat", []byte("own"))
-	_, _ = dn2.Subscribe("granary.v1.dn.*.heartbeat", func(*nats.Msg) {})
+	_ = dn2.Publish("granary.v1.ns1.dn.dn1.heartbeat", []byte("forged"))
+	_ = dn2.Publish("granary.v1.ns1.ns.events", []byte("forged"))
+	_ = dn2.Publish("granary.v1.ns1.dn.dn2.heartbeat", []byte("own"))
+	_, _ = dn2.Subscribe("granary.v1.ns1.dn.*.heartbeat", func(*nats.Msg) {})
 	_ = dn2.Flush()
 	var seen []string
 	for len(seen) < 2 {
@@ -97,7 +97,7 @@ func TestNatsauthConfigOnARealServer(t *testing.T) {
 			t.Fatalf("the coordinator saw only %v", seen)
 		}
 	}
-	if strings.Join(seen, ",") != "ok,granary.v1.dn.dn2.heartbeat" && strings.Join(seen, ",") != "granary.v1.dn.dn2.heartbeat,ok" {
+	if strings.Join(seen, ",") != "ok,granary.v1.ns1.dn.dn2.heartbeat" && strings.Join(seen, ",") != "granary.v1.ns1.dn.dn2.heartbeat,ok" {
 		t.Fatalf("the coordinator saw %v", seen)
 	}
 	deadline = time.Now().Add(10 * time.Second)

@@ -21,6 +21,7 @@ func coordinatorCmd(ctx context.Context, args []string, run bool) error {
 	var cfg coordinator.Config
 	fs.StringVar(&cfg.NATSURL, "nats-url", env("GRANARY_NATS_URL", "nats://127.0.0.1:4222"), "NATS server(s), comma separated (GRANARY_NATS_URL)")
 	natsFlags(fs, &cfg.NATSNKeyFile, &cfg.NATSCAFile)
+	fs.StringVar(&cfg.Nameservice, "nameservice", env("GRANARY_NAMESERVICE", "ns1"), "dfs.nameservice.id: the nameservice whose blocks this manages/serves; it names every NATS subject (GRANARY_NAMESERVICE)")
 	tlsFlags(fs, &cfg.TLS)
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", env("GRANARY_COORDINATOR_HTTP_ADDR", ":9880"), "HTTP listen address (GRANARY_COORDINATOR_HTTP_ADDR)")
 	fs.StringVar(&cfg.Superuser, "superuser", env("GRANARY_SUPERUSER", ""), "superuser name, who may run the admin endpoints; default the user running the service (GRANARY_SUPERUSER)")
@@ -70,8 +71,9 @@ func datanodeCmd(ctx context.Context, args []string, run bool) error {
 	fs.Var(&dirs, "data-dir", "a volume (repeat for several; GRANARY_DATA_DIRS, comma separated)")
 	fs.StringVar(&cfg.NATSURL, "nats-url", env("GRANARY_NATS_URL", "nats://127.0.0.1:4222"), "NATS server(s) (GRANARY_NATS_URL)")
 	natsFlags(fs, &cfg.NATSNKeyFile, &cfg.NATSCAFile)
+	fs.StringVar(&cfg.Nameservice, "nameservice", env("GRANARY_NAMESERVICE", "ns1"), "dfs.nameservice.id: the nameservice whose blocks this manages/serves; it names every NATS subject (GRANARY_NAMESERVICE)")
 	tlsFlags(fs, &cfg.TLS)
-	fs.StringVar(&cfg.NATSIdentity, "nats-identity", env("GRANARY_NATS_IDENTITY", ""), "the datanode's NATS identity: its subjects are granary.v1.dn.<identity>.*, its replies come to _INBOX.<identity>.> (default: its UUID) (GRANARY_NATS_IDENTITY)")
+	fs.StringVar(&cfg.NATSIdentity, "nats-identity", env("GRANARY_NATS_IDENTITY", ""), "the datanode's NATS identity: its subjects are granary.v1.<ns>.dn.<identity>.*, its replies come to _INBOX.<identity>.> (default: its UUID) (GRANARY_NATS_IDENTITY)")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", env("GRANARY_DATANODE_HTTP_ADDR", ":9864"), "HTTP listen address (GRANARY_DATANODE_HTTP_ADDR)")
 	fs.Int64Var(&cfg.DuReserved, "du-reserved", int64(envInt("GRANARY_DU_RESERVED", 0)), "dfs.datanode.du.reserved: bytes per volume kept free; a volume with less than a block's size available beyond it takes no new replica (GRANARY_DU_RESERVED)")
 	fs.StringVar(&cfg.Superuser, "superuser", env("GRANARY_SUPERUSER", ""), "superuser name, who may run the admin endpoints; default the user running the service (GRANARY_SUPERUSER)")

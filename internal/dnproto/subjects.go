@@ -8,23 +8,33 @@ package dnproto
 
 import "strings"
 
+// Every subject carries the nameservice ({ns}, In): two nameservices on one
+// NATS never see each other's traffic (HDFS federation: each NameNode of a
+// nameservice talks to the datanodes' actor for its block pool only).
+
+// DefaultNameservice is dfs.nameservice.id's value when none is set.
+const DefaultNameservice = "ns1"
+
+// In is subj in nameservice ns.
+func In(ns, subj string) string { return strings.Replace(subj, "{ns}", ns, 1) }
+
 // Datanode → coordinator (request/reply). These subjects carry the
 // datanode's NATS identity in place of {identity} (ForIdentity), so that a
 // NATS server can let each datanode publish only its own, and the
 // coordinator knows which identity sent a message (IdentityOf).
 const (
 	// SubjHandshake: phase 1, returns NamespaceInfo (versionRequest).
-	SubjHandshake = "granary.v1.dn.{identity}.handshake"
+	SubjHandshake = "granary.v1.{ns}.dn.{identity}.handshake"
 	// SubjRegister: phase 2, Registration → RegisterReply (registerDatanode).
-	SubjRegister = "granary.v1.dn.{identity}.register"
+	SubjRegister = "granary.v1.{ns}.dn.{identity}.register"
 	// SubjHeartbeat: Heartbeat → HeartbeatReply (sendHeartbeat).
-	SubjHeartbeat = "granary.v1.dn.{identity}.heartbeat"
+	SubjHeartbeat = "granary.v1.{ns}.dn.{identity}.heartbeat"
 	// SubjBlockReport: one binary full-report chunk → BlockReportReply.
-	SubjBlockReport = "granary.v1.dn.{identity}.blockreport"
+	SubjBlockReport = "granary.v1.{ns}.dn.{identity}.blockreport"
 	// SubjIncrementalReport: IncrementalReport → Ack (blockReceivedAndDeleted).
-	SubjIncrementalReport = "granary.v1.dn.{identity}.ibr"
+	SubjIncrementalReport = "granary.v1.{ns}.dn.{identity}.ibr"
 	// SubjBadBlocks: BadBlocks → Ack (reportBadBlocks).
-	SubjBadBlocks = "granary.v1.dn.{identity}.badblocks"
+	SubjBadBlocks = "granary.v1.{ns}.dn.{identity}.badblocks"
 )
 
 // ForIdentity is subj as the datanode with NATS identity id sends it.
@@ -34,42 +44,42 @@ func ForIdentity(subj, id string) string { return strings.Replace(subj, "{identi
 func AnyIdentity(subj string) string { return strings.Replace(subj, "{identity}", "*", 1) }
 
 // IdentityOf returns the datanode identity in a datanode subject
-// (granary.v1.dn.<identity>.<verb>), or "".
+// (granary.v1.<ns>.dn.<identity>.<verb>), or "".
 func IdentityOf(subject string) string {
 	parts := strings.Split(subject, ".")
-	if len(parts) != 5 || parts[2] != "dn" {
+	if len(parts) != 6 || parts[3] != "dn" {
 		return ""
 	}
-	return parts[3]
+	return parts[4]
 }
 
 // Metadata ⇄ coordinator.
 const (
 	// SubjNamespaceEvents: metadata publishes BlockEvents after each commit.
-	SubjNamespaceEvents = "granary.v1.ns.events"
+	SubjNamespaceEvents = "granary.v1.{ns}.ns.events"
 	// SubjNamespaceInventory: coordinator asks metadata for a page of the
 	// namespace's blocks (InventoryRequest → InventoryPage).
-	SubjNamespaceInventory = "granary.v1.ns.inventory"
+	SubjNamespaceInventory = "granary.v1.{ns}.ns.inventory"
 	// SubjNamespaceInfo: coordinator asks metadata for NamespaceInfo.
-	SubjNamespaceInfo = "granary.v1.ns.info"
+	SubjNamespaceInfo = "granary.v1.{ns}.ns.info"
 	// SubjBlockKeys: coordinator asks metadata for the block keys
 	// (→ blocktoken.Keys; generation 0: block tokens are off).
-	SubjBlockKeys = "granary.v1.ns.blockkeys"
+	SubjBlockKeys = "granary.v1.{ns}.ns.blockkeys"
 	// SubjSafeModeCounts: metadata asks the coordinator for SafeModeCounts.
-	SubjSafeModeCounts = "granary.v1.coord.safemode"
+	SubjSafeModeCounts = "granary.v1.{ns}.coord.safemode"
 	// SubjChooseTargets: ChooseTargetsRequest → ChooseTargetsReply.
-	SubjChooseTargets = "granary.v1.coord.choosetargets"
+	SubjChooseTargets = "granary.v1.{ns}.coord.choosetargets"
 	// SubjReaderBadBlocks: the metadata service reports replicas a
 	// client's end-to-end check found corrupt (BadBlocks → Ack).
-	SubjReaderBadBlocks = "granary.v1.coord.badblocks"
+	SubjReaderBadBlocks = "granary.v1.{ns}.coord.badblocks"
 	// SubjBlockLocations: LocationsRequest → LocationsReply.
-	SubjBlockLocations = "granary.v1.coord.locations"
+	SubjBlockLocations = "granary.v1.{ns}.coord.locations"
 	// SubjCluster: metadata asks for the cluster summary (→ api.ClusterView,
 	// the body of the coordinator's GET /api/v1/cluster).
-	SubjCluster = "granary.v1.coord.cluster"
+	SubjCluster = "granary.v1.{ns}.coord.cluster"
 	// SubjDatanodes: metadata asks for every datanode (→ api.DatanodeList,
 	// the body of the coordinator's GET /api/v1/datanodes).
-	SubjDatanodes = "granary.v1.coord.datanodes"
+	SubjDatanodes = "granary.v1.{ns}.coord.datanodes"
 )
 
 // AllSubjects lists every subject, for the contract test and the docs.

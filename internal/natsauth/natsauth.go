@@ -1,7 +1,7 @@
 // Package natsauth is the authorization of Granary's NATS control plane:
 // one nkey per service, and per identity exactly the subjects its part of
 // the protocol needs (docs/security.md). A datanode may publish only its own
-// subjects (granary.v1.dn.<identity>.*) and the namespace-info request, and
+// subjects (granary.v1.<ns>.dn.<identity>.*) and the namespace-info request, and
 // receive only replies on its own inbox: it cannot take heartbeats (act as
 // the coordinator), answer another datanode, or speak for one. The
 // coordinator and the metadata service answer requests through NATS's
@@ -48,24 +48,26 @@ type Rules struct {
 	Responses          bool
 }
 
-// RulesFor returns the permissions of id.
+// RulesFor returns the permissions of id. The nameservice token of every
+// subject is a wildcard: one identity may serve several nameservices (a
+// datanode serves a block pool of each).
 func RulesFor(id Identity) Rules {
 	switch id.Kind {
 	case Metadata:
 		return Rules{
-			Publish:   []string{"granary.v1.ns.events", "granary.v1.coord.>"},
-			Subscribe: []string{"granary.v1.ns.info", "granary.v1.ns.inventory", "granary.v1.ns.blockkeys", "_INBOX.metadata.>"},
+			Publish:   []string{"granary.v1.*.ns.events", "granary.v1.*.coord.>"},
+			Subscribe: []string{"granary.v1.*.ns.info", "granary.v1.*.ns.inventory", "granary.v1.*.ns.blockkeys", "_INBOX.metadata.>"},
 			Responses: true,
 		}
 	case Coordinator:
 		return Rules{
-			Publish:   []string{"granary.v1.ns.info", "granary.v1.ns.inventory", "granary.v1.ns.blockkeys"},
-			Subscribe: []string{"granary.v1.dn.*.>", "granary.v1.coord.>", "granary.v1.ns.events", "_INBOX.coordinator.>"},
+			Publish:   []string{"granary.v1.*.ns.info", "granary.v1.*.ns.inventory", "granary.v1.*.ns.blockkeys"},
+			Subscribe: []string{"granary.v1.*.dn.*.>", "granary.v1.*.coord.>", "granary.v1.*.ns.events", "_INBOX.coordinator.>"},
 			Responses: true,
 		}
 	default:
 		return Rules{
-			Publish:   []string{"granary.v1.dn." + id.Name + ".>", "granary.v1.ns.info"},
+			Publish:   []string{"granary.v1.*.dn." + id.Name + ".>", "granary.v1.*.ns.info"},
 			Subscribe: []string{"_INBOX." + id.Name + ".>"},
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/granary-fs/granary/internal/dnproto"
 	"github.com/granary-fs/granary/internal/natsconn"
 	"github.com/granary-fs/granary/services/cluster"
+	"github.com/granary-fs/granary/services/coordinator"
 )
 
 // attacker is a NATS connection that records the server's permission
@@ -67,7 +68,7 @@ func (a *attacker) wasDenied(what string) bool {
 func (a *attacker) forgeInvalidate(t *testing.T, bpid string, b dnproto.BlockRef) {
 	t.Helper()
 	reply, _ := json.Marshal(dnproto.HeartbeatReply{HAState: "active", Commands: []dnproto.Command{{Action: dnproto.ActionInvalidate, BlockPoolID: bpid, Blocks: []dnproto.BlockRef{b}}}})
-	if _, err := a.nc.Subscribe(dnproto.AnyIdentity(dnproto.SubjHeartbeat), func(m *nats.Msg) { _ = m.Respond(reply) }); err != nil {
+	if _, err := a.nc.Subscribe(ns1(dnproto.AnyIdentity(dnproto.SubjHeartbeat)), func(m *nats.Msg) { _ = m.Respond(reply) }); err != nil {
 		t.Fatal(err)
 	}
 	_ = a.nc.Flush()
@@ -108,7 +109,7 @@ func TestNATSAuthorization(t *testing.T) {
 			// The handshake tells anyone who may make it the cluster ID.
 			handshake := func(a *attacker, id string) {
 				var ni dnproto.NamespaceInfo
-				if err := call(a.nc, dnproto.ForIdentity(dnproto.SubjHandshake, id), struct{}{}, &ni); err != nil {
+				if err := call(a.nc, ns1(dnproto.ForIdentity(dnproto.SubjHandshake, id)), struct{}{}, &ni); err != nil {
 					t.Fatalf("handshake as %s: %v", id, err)
 				}
 				fake.ClusterID = ni.ClusterID
@@ -123,7 +124,7 @@ func TestNATSAuthorization(t *testing.T) {
 				eventually(t, 15*time.Second, "the forged INVALIDATE to delete a replica", func() bool {
 					return !holds(t, c.DatanodeURLs[0], bpid, b.ID) || !holds(t, c.DatanodeURLs[1], bpid, b.ID)
 				})
-				if err := call(a.nc, dnproto.ForIdentity(dnproto.SubjRegister, "evil"), fake, nil); err != nil {
+				if err := call(a.nc, ns1(dnproto.ForIdentity(dnproto.SubjRegister, "evil")), fake, nil); err != nil {
 					t.Fatalf("an open NATS refused a fake registration: %v", err)
 				}
 				return
@@ -144,24 +145,24 @@ func TestNATSAuthorization(t *testing.T) {
 			// events, a registration on dn1's subject.
 			transfer, _ := json.Marshal(dnproto.HeartbeatReply{Commands: []dnproto.Command{{Action: dnproto.ActionTransfer, BlockPoolID: bpid, Blocks: []dnproto.BlockRef{b}, Targets: [][]string{{"10.6.6.6:1"}}}}})
 			_ = a.nc.Publish("_INBOX.dn1.forged", transfer)
-			_ = a.nc.Publish(dnproto.SubjNamespaceEvents, []byte(`{"events":[]}`))
+			_ = a.nc.Publish(ns1(dnproto.SubjNamespaceEvents), []byte(`{"events":[]}`))
 			_ = a.nc.Flush()
 			eventually(t, 5*time.Second, "the forged publications to be refused", func() bool {
-				return a.wasDenied(`"_INBOX.dn1.forged"`) && a.wasDenied(dnproto.SubjNamespaceEvents)
+				return a.wasDenied(`"_INBOX.dn1.forged"`) && a.wasDenied(ns1(dnproto.SubjNamespaceEvents))
 			})
-			if err := call(a.nc, dnproto.ForIdentity(dnproto.SubjRegister, "dn1"), fake, nil); err == nil {
+			if err := call(a.nc, ns1(dnproto.ForIdentity(dnproto.SubjRegister, "dn1")), fake, nil); err == nil {
 				t.Fatal("dn2's credentials registered on dn1's subject")
 			}
 			// On its own subject, dn2 cannot speak for dn1's UUID.
 			dn1 := c.Datanodes[0].UUID()
 			var reply dnproto.HeartbeatReply
-			err = call(a.nc, dnproto.ForIdentity(dnproto.SubjHeartbeat, "dn2"), dnproto.Heartbeat{DatanodeUUID: dn1, BlockPoolID: bpid}, &reply)
+			err = call(a.nc, ns1(dnproto.ForIdentity(dnproto.SubjHeartbeat, "dn2")), dnproto.Heartbeat{DatanodeUUID: dn1, BlockPoolID: bpid}, &reply)
 			if err == nil || !strings.Contains(err.Error(), "may not speak for it") {
 				t.Fatalf("dn2 heartbeating for dn1: %v", err)
 			}
 			reg := fake
 			reg.DatanodeUUID = dn1
-			if err := call(a.nc, dnproto.ForIdentity(dnproto.SubjRegister, "dn2"), reg, nil); err == nil || !strings.Contains(err.Error(), "may not register it") {
+			if err := call(a.nc, ns1(dnproto.ForIdentity(dnproto.SubjRegister, "dn2")), reg, nil); err == nil || !strings.Contains(err.Error(), "may not register it") {
 				t.Fatalf("dn2 registering dn1's UUID: %v", err)
 			}
 			// Meanwhile the cluster works and no replica was touched.
@@ -195,7 +196,7 @@ func TestBlockPoolIsEnforced(t *testing.T) {
 	call := func(subj string, req any) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		return dnproto.Call(ctx, nc, dnproto.ForIdentity(subj, uuid), req, nil)
+		return dnproto.Call(ctx, nc, ns1(dnproto.ForIdentity(subj, uuid)), req, nil)
 	}
 	if err := call(dnproto.SubjHeartbeat, dnproto.Heartbeat{DatanodeUUID: uuid, BlockPoolID: bpid}); err != nil {
 		t.Fatalf("a heartbeat for the namespace's pool: %v", err)
@@ -215,7 +216,7 @@ func TestBlockPoolIsEnforced(t *testing.T) {
 	chunk := dnproto.EncodeChunk(&dnproto.ReportChunk{DatanodeUUID: uuid, BlockPoolID: "BP-other", StorageID: "DS-x", Count: 1, Last: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := dnproto.CallRaw(ctx, nc, dnproto.ForIdentity(dnproto.SubjBlockReport, uuid), chunk, nil); err == nil || !strings.Contains(err.Error(), "is not this namespace's") {
+	if err := dnproto.CallRaw(ctx, nc, ns1(dnproto.ForIdentity(dnproto.SubjBlockReport, uuid)), chunk, nil); err == nil || !strings.Contains(err.Error(), "is not this namespace's") {
 		t.Errorf("a full report for another pool: %v", err)
 	}
 }
@@ -226,4 +227,28 @@ func locationsPool(t *testing.T, c *cluster.Cluster) string {
 	t.Helper()
 	writeFile(t, newClient(c, "hdfs"), "/pool", []byte("p"), client.CreateOptions{Replication: 1})
 	return locations(t, c, "/pool")[0].Block.BlockPoolID
+}
+
+// ns1 is a subject in the default nameservice.
+func ns1(subj string) string { return dnproto.In(dnproto.DefaultNameservice, subj) }
+
+// TestNameservicesDoNotShareTraffic: a coordinator of another nameservice
+// on the same NATS hears nothing of this one: no datanode registers with
+// it, while this nameservice's coordinator keeps all of them.
+func TestNameservicesDoNotShareTraffic(t *testing.T) {
+	c := testCluster(t, 2, nil)
+	other, err := coordinator.New(coordinator.Config{NATSURL: c.NATSURL, HTTPAddr: "127.0.0.1:0", Nameservice: "ns2", Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- other.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	<-other.Started()
+	// ns1's datanodes heartbeat every 100 ms: many rounds go by.
+	consistently(t, 2*time.Second, "ns2's coordinator to know no datanode", func() bool {
+		return len(other.Manager().Datanodes()) == 0 && c.Coordinator.Manager().Cluster().Live == 2
+	})
+	writeFile(t, newClient(c, "hdfs"), "/ns1-only", []byte("x"), client.CreateOptions{Replication: 2})
 }

@@ -375,7 +375,7 @@ func TestBlockTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	var keys blocktoken.Keys
-	err = dnproto.Call(ctx, nc, dnproto.SubjBlockKeys, struct{}{}, &keys)
+	err = dnproto.Call(ctx, nc, ns1(dnproto.SubjBlockKeys), struct{}{}, &keys)
 	nc.Close()
 	if err != nil || keys.Generation == 0 {
 		t.Fatalf("block keys: %v %+v", err, keys)

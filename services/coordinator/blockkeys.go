@@ -32,7 +32,7 @@ func (s *Service) fetchBlockKeys(ctx context.Context) {
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	var k blocktoken.Keys
-	if err := dnproto.Call(cctx, s.nc, dnproto.SubjBlockKeys, struct{}{}, &k); err == nil && k.Generation != s.blockKeys.Generation() {
+	if err := dnproto.Call(cctx, s.nc, s.subj(dnproto.SubjBlockKeys), struct{}{}, &k); err == nil && k.Generation != s.blockKeys.Generation() {
 		s.blockKeys.Update(k)
 		s.log.Info("block keys from the metadata service", "keys", k.String())
 	}

@@ -9,7 +9,7 @@ import (
 )
 
 // Each datanode speaks on subjects that carry its NATS identity
-// (granary.v1.dn.<identity>.*), which a secured NATS server lets only that
+// (granary.v1.<ns>.dn.<identity>.*), which a secured NATS server lets only that
 // identity publish on. The coordinator binds a datanode UUID to the
 // identity that registered it and refuses every later message about that
 // UUID from another identity: a datanode's credentials cannot speak for

@@ -42,6 +42,9 @@ type Config struct {
 	// NATSNKeyFile and NATSCAFile authenticate to NATS with an nkey and
 	// check its TLS certificate (docs/security.md).
 	NATSNKeyFile, NATSCAFile string
+	// Nameservice is dfs.nameservice.id (default ns1): the namespace whose
+	// blocks this coordinator manages; it names every NATS subject.
+	Nameservice string
 	// TLS is the HTTPS material of the HTTP API.
 	TLS      tlsconf.Files
 	HTTPAddr string // default :9880
@@ -106,6 +109,9 @@ type Service struct {
 func New(cfg Config) (*Service, error) {
 	if cfg.HTTPAddr == "" {
 		cfg.HTTPAddr = ":9880"
+	}
+	if cfg.Nameservice == "" {
+		cfg.Nameservice = dnproto.DefaultNameservice
 	}
 	cfg.Superuser, cfg.Supergroup = simpleauth.Defaults(cfg.Superuser, cfg.Supergroup)
 	if cfg.Logger == nil {
@@ -249,11 +255,12 @@ func (s *Service) subscribe() error {
 			return api.DatanodeList{Datanodes: s.mgr.Datanodes()}, nil
 		},
 	}
-	for subj, h := range handlers {
+	for tmpl, h := range handlers {
+		subj := s.subj(tmpl)
 		// Look-ups that change nothing are answered concurrently (one
 		// queue member per core); reports keep their order.
 		members := 1
-		if subj == dnproto.SubjBlockLocations || subj == dnproto.SubjChooseTargets {
+		if tmpl == dnproto.SubjBlockLocations || tmpl == dnproto.SubjChooseTargets {
 			members = runtime.GOMAXPROCS(0)
 		}
 		for range members {
@@ -262,7 +269,7 @@ func (s *Service) subscribe() error {
 			}
 		}
 	}
-	_, err := s.nc.Subscribe(dnproto.SubjNamespaceEvents, s.namespaceEvents)
+	_, err := s.nc.Subscribe(s.subj(dnproto.SubjNamespaceEvents), s.namespaceEvents)
 	return err
 }
 
@@ -277,7 +284,7 @@ func (s *Service) namespaceInfo(ctx context.Context) (dnproto.NamespaceInfo, err
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	var ni dnproto.NamespaceInfo
-	if err := dnproto.Call(cctx, s.nc, dnproto.SubjNamespaceInfo, struct{}{}, &ni); err != nil {
+	if err := dnproto.Call(cctx, s.nc, s.subj(dnproto.SubjNamespaceInfo), struct{}{}, &ni); err != nil {
 		return ni, errs.Wrap(errs.Retriable, err, "the metadata service is not reachable yet")
 	}
 	s.ni = &ni
@@ -416,7 +423,7 @@ func (s *Service) loadInventory(ctx context.Context) error {
 	for {
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		var page dnproto.InventoryPage
-		err := dnproto.Call(cctx, s.nc, dnproto.SubjNamespaceInventory, req, &page)
+		err := dnproto.Call(cctx, s.nc, s.subj(dnproto.SubjNamespaceInventory), req, &page)
 		cancel()
 		if err != nil {
 			return err
@@ -488,3 +495,6 @@ func (s *Service) redundancyLoop(ctx context.Context) {
 		}
 	})
 }
+
+// subj is a NATS subject in this coordinator's nameservice.
+func (s *Service) subj(t string) string { return dnproto.In(s.cfg.Nameservice, t) }

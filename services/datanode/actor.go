@@ -110,7 +110,7 @@ func (f *fatalError) Error() string { return f.err.Error() }
 func (a *actor) call(ctx context.Context, subj string, req, resp any) error {
 	cctx, cancel := context.WithTimeout(ctx, a.dn.cfg.RPCTimeout)
 	defer cancel()
-	return dnproto.Call(cctx, a.nc, dnproto.ForIdentity(subj, a.dn.cfg.NATSIdentity), req, resp)
+	return dnproto.Call(cctx, a.nc, a.dn.subj(subj), req, resp)
 }
 
 func (a *actor) connectAndServe(ctx context.Context) error {
@@ -358,7 +358,7 @@ func (a *actor) sendFullReport(ctx context.Context, lease uint64) error {
 				c.Replicas[k] = dnproto.Replica{ID: r.ID, GenStamp: r.GenStamp, NumBytes: r.NumBytes, State: r.State}
 			}
 			cctx, cancel := context.WithTimeout(ctx, a.dn.cfg.RPCTimeout)
-			err := dnproto.CallRaw(cctx, a.nc, dnproto.ForIdentity(dnproto.SubjBlockReport, a.dn.cfg.NATSIdentity), dnproto.EncodeChunk(c), nil)
+			err := dnproto.CallRaw(cctx, a.nc, a.dn.subj(dnproto.SubjBlockReport), dnproto.EncodeChunk(c), nil)
 			cancel()
 			if err != nil {
 				return err

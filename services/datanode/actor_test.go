@@ -60,7 +60,7 @@ func (f *fakeCoordinator) serve(t *testing.T, nc *nats.Conn) {
 		},
 	}
 	for subj, h := range handlers {
-		if _, err := dnproto.Serve(nc, dnproto.AnyIdentity(subj), log, h); err != nil {
+		if _, err := dnproto.Serve(nc, dnproto.In(dnproto.DefaultNameservice, dnproto.AnyIdentity(subj)), log, h); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -39,7 +39,7 @@ func (s *Service) checkMetadataAddr(ctx context.Context, addr string) error {
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	var ni dnproto.NamespaceInfo
-	if err := dnproto.Call(cctx, s.actor.nc, dnproto.SubjNamespaceInfo, struct{}{}, &ni); err != nil {
+	if err := dnproto.Call(cctx, s.actor.nc, s.subj(dnproto.SubjNamespaceInfo), struct{}{}, &ni); err != nil {
 		return errs.Wrap(errs.Retriable, err, "cannot ask the metadata service for its addresses")
 	}
 	m.mu.Lock()

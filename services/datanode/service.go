@@ -39,11 +39,14 @@ type Config struct {
 	DataDirs []string // dfs.datanode.data.dir
 	NATSURL  string
 	// NATSIdentity names the datanode on NATS: its subjects are
-	// granary.v1.dn.<identity>.* and its replies come to
+	// granary.v1.<ns>.dn.<identity>.* and its replies come to
 	// _INBOX.<identity>.>, which a secured NATS server limits it to
 	// (default: the datanode UUID). NATSNKeyFile and NATSCAFile
 	// authenticate with an nkey and check the server's TLS certificate.
 	NATSIdentity             string
+	// Nameservice is the nameservice whose block pool this datanode
+	// serves (dfs.nameservices; default ns1): it names every NATS subject.
+	Nameservice string
 	NATSNKeyFile, NATSCAFile string
 	// TLS is the HTTPS material: the listener's certificate, and the CA
 	// trusted when forwarding blocks to other datanodes and calling the
@@ -94,6 +97,9 @@ type Config struct {
 func (c *Config) defaults() {
 	if c.HTTPAddr == "" {
 		c.HTTPAddr = ":9864"
+	}
+	if c.Nameservice == "" {
+		c.Nameservice = dnproto.DefaultNameservice
 	}
 	c.Superuser, c.Supergroup = simpleauth.Defaults(c.Superuser, c.Supergroup)
 	if c.HeartbeatInterval == 0 {
@@ -341,3 +347,8 @@ func MetaFileName(id, genStamp int64) string { return storage.MetaFileName(id, g
 
 // MetaFile returns the checksum (meta) file of a replica holding data.
 func MetaFile(data []byte) []byte { return storage.ChecksumFile(data) }
+
+// subj is a NATS subject of this datanode in its nameservice.
+func (s *Service) subj(t string) string {
+	return dnproto.In(s.cfg.Nameservice, dnproto.ForIdentity(t, s.cfg.NATSIdentity))
+}

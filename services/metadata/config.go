@@ -4,6 +4,7 @@ import (
 	"log/slog"
 
 	"github.com/granary-fs/granary/internal/auth"
+	"github.com/granary-fs/granary/internal/dnproto"
 	"github.com/granary-fs/granary/internal/tlsconf"
 	"os/user"
 	"time"
@@ -20,6 +21,10 @@ type Config struct {
 	// NATSURL is the NATS server(s) shared with the coordinator (comma
 	// separated); empty runs the namespace alone, without block management.
 	NATSURL string
+	// Nameservice is dfs.nameservice.id (default ns1): it names this
+	// namespace in every NATS subject, so that nameservices sharing NATS
+	// and datanodes never see each other's traffic.
+	Nameservice string
 	// NATSNKeyFile and NATSCAFile authenticate to NATS with an nkey and
 	// check its TLS certificate (docs/security.md).
 	NATSNKeyFile, NATSCAFile string
@@ -102,6 +107,9 @@ func (c *Config) Defaults() {
 	}
 	if c.Supergroup == "" {
 		c.Supergroup = "supergroup"
+	}
+	if c.Nameservice == "" {
+		c.Nameservice = dnproto.DefaultNameservice
 	}
 	if c.DelegationKeyUpdateInterval <= 0 {
 		c.DelegationKeyUpdateInterval = 24 * time.Hour

@@ -78,9 +78,9 @@ func (c *coordination) run(ctx context.Context) error {
 		subj string
 		h    dnproto.Handler
 	}{
-		{dnproto.SubjNamespaceInfo, func(context.Context, []byte) (any, error) { return c.s.namespaceInfo(), nil }},
-		{dnproto.SubjNamespaceInventory, dnproto.JSON(c.inventory)},
-		{dnproto.SubjBlockKeys, c.s.exportBlockKeys},
+		{c.s.subj(dnproto.SubjNamespaceInfo), func(context.Context, []byte) (any, error) { return c.s.namespaceInfo(), nil }},
+		{c.s.subj(dnproto.SubjNamespaceInventory), dnproto.JSON(c.inventory)},
+		{c.s.subj(dnproto.SubjBlockKeys), c.s.exportBlockKeys},
 	}
 	for _, sub := range subs {
 		s, err := dnproto.Serve(c.nc, sub.subj, c.s.log, sub.h)
@@ -131,7 +131,7 @@ func (c *coordination) publish(changes []namespace.BlockChange, seq int64) {
 	}
 	data, err := json.Marshal(ev)
 	if err == nil {
-		err = c.nc.Publish(dnproto.SubjNamespaceEvents, data)
+		err = c.nc.Publish(c.s.subj(dnproto.SubjNamespaceEvents), data)
 	}
 	if err != nil {
 		// The coordinator will notice the gap and resynchronise.
@@ -204,7 +204,7 @@ func (c *coordination) countsLoop(ctx context.Context) {
 		}
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		var counts dnproto.SafeModeCounts
-		err := dnproto.Call(cctx, c.nc, dnproto.SubjSafeModeCounts, struct{}{}, &counts)
+		err := dnproto.Call(cctx, c.nc, c.s.subj(dnproto.SubjSafeModeCounts), struct{}{}, &counts)
 		cancel()
 		if err != nil {
 			continue

@@ -219,7 +219,7 @@ func (s *Service) chooseTargets(ctx context.Context, path string, repl int, bloc
 	var reply dnproto.ChooseTargetsReply
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	err := dnproto.Call(cctx, s.coord.nc, dnproto.SubjChooseTargets, dnproto.ChooseTargetsRequest{
+	err := dnproto.Call(cctx, s.coord.nc, s.subj(dnproto.SubjChooseTargets), dnproto.ChooseTargetsRequest{
 		Replication: repl, ClientHost: client, Exclude: exclude, BlockSize: blockSize,
 	}, &reply)
 	if err != nil {
@@ -258,7 +258,7 @@ func (s *Service) askLocations(ctx context.Context, req dnproto.LocationsRequest
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	var reply dnproto.LocationsReply
-	if err := dnproto.Call(cctx, s.coord.nc, dnproto.SubjBlockLocations, req, &reply); err != nil {
+	if err := dnproto.Call(cctx, s.coord.nc, s.subj(dnproto.SubjBlockLocations), req, &reply); err != nil {
 		return nil, err
 	}
 	if len(reply.Blocks) != len(ids) {
@@ -479,7 +479,7 @@ func (s *Service) nativeReportBadBlocks(w http.ResponseWriter, r *http.Request) 
 		b := lb.Block
 		for _, d := range lb.Locations {
 			cctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
-			err = dnproto.Call(cctx, s.coord.nc, dnproto.SubjReaderBadBlocks, dnproto.BadBlocks{
+			err = dnproto.Call(cctx, s.coord.nc, s.subj(dnproto.SubjReaderBadBlocks), dnproto.BadBlocks{
 				DatanodeUUID: d.UUID, BlockPoolID: b.BlockPoolID,
 				Blocks: []dnproto.BlockRef{{ID: b.BlockID, GenStamp: b.GenerationStamp, NumBytes: b.NumBytes}},
 			}, nil)

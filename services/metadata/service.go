@@ -20,6 +20,7 @@ import (
 
 	"github.com/granary-fs/granary/internal/auth"
 	"github.com/granary-fs/granary/internal/blocktoken"
+	"github.com/granary-fs/granary/internal/dnproto"
 	"github.com/granary-fs/granary/internal/errs"
 	"github.com/granary-fs/granary/internal/lifecycle"
 	"github.com/granary-fs/granary/internal/natsconn"
@@ -392,3 +393,6 @@ func (s *Service) safeModeLoop(ctx context.Context) error {
 // Superuser is the superuser's name (-superuser, else the user running
 // the service).
 func (s *Service) Superuser() string { return s.cfg.Superuser }
+
+// subj is a NATS subject in this service's nameservice.
+func (s *Service) subj(t string) string { return dnproto.In(s.cfg.Nameservice, t) }

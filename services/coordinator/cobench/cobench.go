@@ -183,7 +183,7 @@ func heartbeatNATS(ctx context.Context, out io.Writer, nodes, clients int, d tim
 	}
 	defer meta.Close()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if _, err := dnproto.Serve(meta, dnproto.SubjNamespaceInfo, quiet, func(context.Context, []byte) (any, error) { return ni, nil }); err != nil {
+	if _, err := dnproto.Serve(meta, dnproto.In(dnproto.DefaultNameservice, dnproto.SubjNamespaceInfo), quiet, func(context.Context, []byte) (any, error) { return ni, nil }); err != nil {
 		return err
 	}
 	svc, err := coordinator.New(coordinator.Config{NATSURL: ns.ClientURL(), HTTPAddr: "127.0.0.1:0", Logger: quiet})
@@ -203,7 +203,7 @@ func heartbeatNATS(ctx context.Context, out io.Writer, nodes, clients int, d tim
 		defer conns[i].Close()
 	}
 	for i := 0; i < nodes; i++ {
-		if err := dnproto.Call(ctx, conns[i%clients], dnproto.ForIdentity(dnproto.SubjRegister, registration(i).DatanodeUUID), registration(i), nil); err != nil {
+		if err := dnproto.Call(ctx, conns[i%clients], dnproto.In(dnproto.DefaultNameservice, dnproto.ForIdentity(dnproto.SubjRegister, registration(i).DatanodeUUID)), registration(i), nil); err != nil {
 			return fmt.Errorf("register: %w", err)
 		}
 	}
@@ -222,7 +222,7 @@ func heartbeatNATS(ctx context.Context, out io.Writer, nodes, clients int, d tim
 			var reply dnproto.HeartbeatReply
 			for i := c; time.Now().Before(deadline); i += clients * perConn {
 				rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-				err := dnproto.Call(rctx, nc, dnproto.ForIdentity(dnproto.SubjHeartbeat, heartbeat(i%nodes).DatanodeUUID), heartbeat(i%nodes), &reply)
+				err := dnproto.Call(rctx, nc, dnproto.In(dnproto.DefaultNameservice, dnproto.ForIdentity(dnproto.SubjHeartbeat, heartbeat(i%nodes).DatanodeUUID)), heartbeat(i%nodes), &reply)
 				cancel()
 				if err != nil {
 					failed.Add(1)
