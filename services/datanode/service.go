@@ -43,10 +43,10 @@ type Config struct {
 	// _INBOX.<identity>.>, which a secured NATS server limits it to
 	// (default: the datanode UUID). NATSNKeyFile and NATSCAFile
 	// authenticate with an nkey and check the server's TLS certificate.
-	NATSIdentity             string
+	NATSIdentity string
 	// Nameservice is the nameservice whose block pool this datanode
 	// serves (dfs.nameservices; default ns1): it names every NATS subject.
-	Nameservice string
+	Nameservice              string
 	NATSNKeyFile, NATSCAFile string
 	// TLS is the HTTPS material: the listener's certificate, and the CA
 	// trusted when forwarding blocks to other datanodes and calling the
