@@ -121,7 +121,10 @@ func (a *actor) connectAndServe(ctx context.Context) error {
 	}
 	st := a.dn.store
 	if err := st.InitBlockPool(ni.ClusterID, ni.BlockPoolID, ni.NamespaceID, ni.CTime); err != nil {
-		if errors.Is(err, storage.ErrWrongCluster) {
+		if errors.Is(err, storage.ErrWrongCluster) || errors.Is(err, storage.ErrWrongNamespace) {
+			// This datanode serves one block pool: with it refused there is
+			// nothing left to serve (HDFS's datanode ends when its last
+			// block pool service does).
 			return &fatalError{err}
 		}
 		return err

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -95,5 +96,41 @@ func TestRestartLeavesVersionFilesAlone(t *testing.T) {
 		if !os.SameFile(fi, before[i]) {
 			t.Fatalf("%s was rewritten by a restart", f)
 		}
+	}
+}
+
+// TestBlockPoolVersionIsVerified: a block pool's VERSION is written once
+// and verified on every later handshake; one naming another namespace ID
+// (or block pool) is refused with HDFS's message and left as it was.
+func TestBlockPoolVersionIsVerified(t *testing.T) {
+	dirs := volumes(t, 2)
+	st, err := Open(dirs, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.InitBlockPool("CID-1", bp, 42, 7); err != nil {
+		t.Fatal(err)
+	}
+	version := filepath.Join(dirs[0], "current", bp, "current", "VERSION")
+	before, err := os.Stat(version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.InitBlockPool("CID-1", bp, 42, 7); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := os.Stat(version); !after.ModTime().Equal(before.ModTime()) {
+		t.Fatal("a matching VERSION was rewritten")
+	}
+	err = st.InitBlockPool("CID-1", bp, 43, 7)
+	if !errors.Is(err, ErrWrongNamespace) || !strings.Contains(err.Error(), "Incompatible namespaceIDs in") || !strings.Contains(err.Error(), "namenode namespaceID = 43; datanode namespaceID = 42") {
+		t.Fatalf("another namespace's pool: %v", err)
+	}
+	if p, _ := readProperties(version); p["namespaceID"] != "42" {
+		t.Fatalf("the refused VERSION was changed: %v", p)
+	}
+	// Another pool of the same cluster on the same volumes is fine.
+	if err := st.InitBlockPool("CID-1", "BP-2-127.0.0.1-2", 77, 7); err != nil {
+		t.Fatalf("a second block pool: %v", err)
 	}
 }

@@ -188,9 +188,17 @@ func (s *Store) ClusterID() string {
 // ErrWrongCluster is returned (wrapped) when the volumes belong to another cluster.
 var ErrWrongCluster = errors.New("incompatible cluster ID")
 
+// ErrWrongNamespace is returned (wrapped) when a block pool's VERSION on a
+// volume names another namespace or block pool than the one handshaken
+// with (HDFS's BlockPoolSliceStorage: "Incompatible namespaceIDs in ...").
+var ErrWrongNamespace = errors.New("incompatible block pool")
+
 // InitBlockPool binds the volumes to clusterID (on first contact) and
-// creates the block pool's directories and VERSION on every volume. A
-// datanode formatted for another cluster refuses, naming both IDs.
+// creates the block pool's directories and VERSION on every volume where
+// there is none; an existing VERSION is verified, not rewritten. A datanode
+// formatted for another cluster refuses, naming both IDs; a block pool
+// whose VERSION names another namespace ID or block pool ID is refused
+// with HDFS's message (the volumes' other pools are untouched).
 func (s *Store) InitBlockPool(clusterID, bpid string, namespaceID, cTime int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -207,6 +215,18 @@ func (s *Store) InitBlockPool(clusterID, bpid string, namespaceID, cTime int64) 
 	}
 	for _, v := range s.healthy() {
 		bp := filepath.Join(v.Dir, "current", bpid)
+		version := filepath.Join(bp, "current", "VERSION")
+		if old, err := readProperties(version); err == nil {
+			if old["namespaceID"] != strconv.FormatInt(namespaceID, 10) {
+				return fmt.Errorf("%w: Incompatible namespaceIDs in %s: namenode namespaceID = %d; datanode namespaceID = %s", ErrWrongNamespace, bp, namespaceID, old["namespaceID"])
+			}
+			if old["blockpoolID"] != bpid {
+				return fmt.Errorf("%w: Incompatible blockpoolIDs in %s: namenode blockpoolID = %s; datanode blockpoolID = %s", ErrWrongNamespace, bp, bpid, old["blockpoolID"])
+			}
+			continue
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
 		for _, d := range []string{"current/finalized", "current/rbw", "tmp"} {
 			if err := os.MkdirAll(filepath.Join(bp, d), 0o755); err != nil {
 				return err
@@ -215,7 +235,7 @@ func (s *Store) InitBlockPool(clusterID, bpid string, namespaceID, cTime int64) 
 		err := properties{
 			"namespaceID": strconv.FormatInt(namespaceID, 10), "cTime": strconv.FormatInt(cTime, 10),
 			"blockpoolID": bpid, "layoutVersion": strconv.Itoa(LayoutVersion),
-		}.writeIfChanged(filepath.Join(bp, "current", "VERSION"))
+		}.writeIfChanged(version)
 		if err != nil {
 			return err
 		}
