@@ -21,7 +21,7 @@ func coordinatorCmd(ctx context.Context, args []string, run bool) error {
 	var cfg coordinator.Config
 	fs.StringVar(&cfg.NATSURL, "nats-url", env("GRANARY_NATS_URL", "nats://127.0.0.1:4222"), "NATS server(s), comma separated (GRANARY_NATS_URL)")
 	natsFlags(fs, &cfg.NATSNKeyFile, &cfg.NATSCAFile)
-	fs.StringVar(&cfg.Nameservice, "nameservice", env("GRANARY_NAMESERVICE", "ns1"), "dfs.nameservice.id: the nameservice whose blocks this manages/serves; it names every NATS subject (GRANARY_NAMESERVICE)")
+	fs.StringVar(&cfg.Nameservice, "nameservice", env("GRANARY_NAMESERVICE", "ns1"), "dfs.nameservice.id: the nameservice whose blocks this coordinator manages; it names every NATS subject (GRANARY_NAMESERVICE)")
 	tlsFlags(fs, &cfg.TLS)
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", env("GRANARY_COORDINATOR_HTTP_ADDR", ":9880"), "HTTP listen address (GRANARY_COORDINATOR_HTTP_ADDR)")
 	fs.StringVar(&cfg.Superuser, "superuser", env("GRANARY_SUPERUSER", ""), "superuser name, who may run the admin endpoints; default the user running the service (GRANARY_SUPERUSER)")
@@ -71,7 +71,11 @@ func datanodeCmd(ctx context.Context, args []string, run bool) error {
 	fs.Var(&dirs, "data-dir", "a volume (repeat for several; GRANARY_DATA_DIRS, comma separated)")
 	fs.StringVar(&cfg.NATSURL, "nats-url", env("GRANARY_NATS_URL", "nats://127.0.0.1:4222"), "NATS server(s) (GRANARY_NATS_URL)")
 	natsFlags(fs, &cfg.NATSNKeyFile, &cfg.NATSCAFile)
-	fs.StringVar(&cfg.Nameservice, "nameservice", env("GRANARY_NAMESERVICE", "ns1"), "dfs.nameservice.id: the nameservice whose blocks this manages/serves; it names every NATS subject (GRANARY_NAMESERVICE)")
+	cfg.Nameservices = splitList(env("GRANARY_NAMESERVICES", "ns1"))
+	fs.Func("nameservices", "dfs.nameservices: the nameservices whose block pools this datanode serves, comma separated, one block pool service each (default ns1) (GRANARY_NAMESERVICES)", func(v string) error {
+		cfg.Nameservices = splitList(v)
+		return nil
+	})
 	tlsFlags(fs, &cfg.TLS)
 	fs.StringVar(&cfg.NATSIdentity, "nats-identity", env("GRANARY_NATS_IDENTITY", ""), "the datanode's NATS identity: its subjects are granary.v1.<ns>.dn.<identity>.*, its replies come to _INBOX.<identity>.> (default: its UUID) (GRANARY_NATS_IDENTITY)")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", env("GRANARY_DATANODE_HTTP_ADDR", ":9864"), "HTTP listen address (GRANARY_DATANODE_HTTP_ADDR)")

@@ -23,6 +23,7 @@ import (
 type actor struct {
 	dn *Service
 	nc *nats.Conn
+	ns string // the nameservice served
 
 	mu            sync.Mutex
 	state         string // connecting, handshake, registering, running, refused
@@ -52,8 +53,8 @@ type badReplica struct {
 	storageID string
 }
 
-func newActor(dn *Service, nc *nats.Conn) *actor {
-	return &actor{dn: dn, nc: nc, state: "connecting", ibrKick: make(chan struct{}, 1),
+func newActor(dn *Service, nc *nats.Conn, ns string) *actor {
+	return &actor{dn: dn, nc: nc, ns: ns, state: "connecting", ibrKick: make(chan struct{}, 1),
 		fbrNow: make(chan struct{}, 1), reregister: make(chan struct{}, 1), bad: map[int64]badReplica{}}
 }
 
@@ -110,7 +111,7 @@ func (f *fatalError) Error() string { return f.err.Error() }
 func (a *actor) call(ctx context.Context, subj string, req, resp any) error {
 	cctx, cancel := context.WithTimeout(ctx, a.dn.cfg.RPCTimeout)
 	defer cancel()
-	return dnproto.Call(cctx, a.nc, a.dn.subj(subj), req, resp)
+	return dnproto.Call(cctx, a.nc, a.subj(subj), req, resp)
 }
 
 func (a *actor) connectAndServe(ctx context.Context) error {
@@ -361,7 +362,7 @@ func (a *actor) sendFullReport(ctx context.Context, lease uint64) error {
 				c.Replicas[k] = dnproto.Replica{ID: r.ID, GenStamp: r.GenStamp, NumBytes: r.NumBytes, State: r.State}
 			}
 			cctx, cancel := context.WithTimeout(ctx, a.dn.cfg.RPCTimeout)
-			err := dnproto.CallRaw(cctx, a.nc, a.dn.subj(dnproto.SubjBlockReport), dnproto.EncodeChunk(c), nil)
+			err := dnproto.CallRaw(cctx, a.nc, a.subj(dnproto.SubjBlockReport), dnproto.EncodeChunk(c), nil)
 			cancel()
 			if err != nil {
 				return err
@@ -382,4 +383,9 @@ func (a *actor) triggerFBR() {
 	case a.fbrNow <- struct{}{}:
 	default:
 	}
+}
+
+// subj is a NATS subject of this datanode in the actor's nameservice.
+func (a *actor) subj(t string) string {
+	return dnproto.In(a.ns, dnproto.ForIdentity(t, a.dn.cfg.NATSIdentity))
 }

@@ -54,8 +54,8 @@ func (s *Service) blockID(r *http.Request) (bpid string, id int64, err error) {
 		return "", 0, errs.E(errs.IllegalArgument, "invalid block ID %q", chi.URLParam(r, "id"))
 	}
 	bpid = r.URL.Query().Get("bpid")
-	if own := s.actor.blockPool(); bpid == "" || bpid != own {
-		return "", 0, errs.E(errs.IO, "block pool %q is not served by this datanode (it serves %q)", bpid, own)
+	if s.actorFor(bpid) == nil {
+		return "", 0, errs.E(errs.IO, "block pool %q is not served by this datanode (it serves %q)", bpid, s.blockPools())
 	}
 	return bpid, id, nil
 }
@@ -190,7 +190,7 @@ func (s *Service) receiveBlock(r *http.Request) (*api.BlockWriteResult, error) {
 	// The RECEIVED report goes out before the writer is answered, so that
 	// the coordinator knows the replica by the time the client completes
 	// the file; if it cannot be sent now it is queued and re-sent.
-	s.actor.reportReceived(r.Context(), dnproto.ReceivedDeleted{
+	s.actorFor(bpid).reportReceived(r.Context(), dnproto.ReceivedDeleted{
 		Block: dnproto.BlockRef{ID: id, GenStamp: gs, NumBytes: rep.NumBytes}, Status: dnproto.Received, StorageID: rep.Volume.StorageID,
 	})
 	return res, nil
@@ -338,7 +338,7 @@ func (s *Service) readBlock(w http.ResponseWriter, r *http.Request) {
 	if err := err2; err != nil {
 		if errors.Is(err, storage.ErrChecksum) {
 			s.log.Error("corrupt replica", "block", id, "err", err)
-			s.actor.reportBad(dnproto.BlockRef{ID: id, GenStamp: rr.GenStamp, NumBytes: rr.NumBytes}, rr.Volume.StorageID)
+			s.reportBad(bpid, dnproto.BlockRef{ID: id, GenStamp: rr.GenStamp, NumBytes: rr.NumBytes}, rr.Volume.StorageID)
 		}
 		if !tw.wrote {
 			w.Header().Del("Content-Length")

@@ -59,9 +59,9 @@ func (s *Service) reportUnreadable(err error) {
 	ref := dnproto.BlockRef{ID: r.ID, GenStamp: r.GenStamp, NumBytes: r.NumBytes}
 	if u.Gone {
 		s.log.Warn("replica file is gone: reported deleted", "block", r.ID, "err", err)
-		s.actor.queueIBR(dnproto.ReceivedDeleted{Block: ref, Status: dnproto.Deleted, StorageID: r.Volume.StorageID})
+		s.queueIBR(u.BlockPoolID, dnproto.ReceivedDeleted{Block: ref, Status: dnproto.Deleted, StorageID: r.Volume.StorageID})
 		return
 	}
 	s.log.Error("replica is damaged: reported bad", "block", r.ID, "err", err)
-	s.actor.reportBad(ref, r.Volume.StorageID)
+	s.reportBad(u.BlockPoolID, ref, r.Volume.StorageID)
 }

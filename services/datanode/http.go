@@ -121,43 +121,65 @@ func (s *Service) info(w http.ResponseWriter, r *http.Request) {
 }
 
 // Info returns the datanode's state.
+// With several block pools the registration is the least advanced of
+// their services' states, the times the latest, the replicas and each
+// volume's block-pool usage summed over the pools.
 func (s *Service) Info() Info {
-	a := s.actor
-	a.mu.Lock()
 	in := Info{
-		DatanodeUUID: s.store.DatanodeUUID(), ClusterID: s.store.ClusterID(), Registration: a.state, BlockPools: []string{},
+		DatanodeUUID: s.store.DatanodeUUID(), ClusterID: s.store.ClusterID(), Registration: s.registrationState(), BlockPools: []string{},
 		HTTPAddress: s.listener.Addr().String(), StartedAt: s.startedAt, HeartbeatInterval: s.cfg.HeartbeatInterval.String(),
 		FailedVolumes: s.store.FailedVolumes(),
 	}
-	if a.fatal != nil {
-		in.RefusedBecause = a.fatal.Error()
+	var refused []string
+	for _, a := range s.actors {
+		a.mu.Lock()
+		if a.fatal != nil {
+			refused = append(refused, a.ns+": "+a.fatal.Error())
+		}
+		if t := a.lastHeartbeat; !t.IsZero() && (in.LastHeartbeat == nil || t.After(*in.LastHeartbeat)) {
+			in.LastHeartbeat = &t
+		}
+		if t := a.lastReport; !t.IsZero() && (in.LastBlockReport == nil || t.After(*in.LastBlockReport)) {
+			in.LastBlockReport = &t
+		}
+		a.mu.Unlock()
 	}
-	if !a.lastHeartbeat.IsZero() {
-		t := a.lastHeartbeat
-		in.LastHeartbeat = &t
-	}
-	if !a.lastReport.IsZero() {
-		t := a.lastReport
-		in.LastBlockReport = &t
-	}
-	bpid := a.bpid
-	a.mu.Unlock()
-	if bpid != "" {
+	in.RefusedBecause = strings.Join(refused, "; ")
+	bpUsed := map[string]int64{}
+	for _, bpid := range s.blockPools() {
 		in.BlockPools = append(in.BlockPools, bpid)
-		in.Replicas = s.store.Count(bpid)
+		in.Replicas += s.store.Count(bpid)
+		for _, r := range s.store.Reports(bpid) {
+			bpUsed[r.StorageID] += r.BPUsed
+		}
 	}
-	reports := s.store.Reports(bpid)
+	reports := s.store.Reports("")
 	for i, v := range s.store.Volumes() {
-		vi := VolumeInfo{Dir: v.Dir, StorageID: v.StorageID}
+		vi := VolumeInfo{Dir: v.Dir, StorageID: v.StorageID, BlockPoolUsed: bpUsed[v.StorageID]}
 		if err := v.Failed(); err != nil {
 			vi.Failed = err.Error()
 		}
 		if i < len(reports) {
-			vi.Capacity, vi.DfsUsed, vi.Remaining, vi.BlockPoolUsed = reports[i].Capacity, reports[i].DfsUsed, reports[i].Remaining, reports[i].BPUsed
+			vi.Capacity, vi.DfsUsed, vi.Remaining = reports[i].Capacity, reports[i].DfsUsed, reports[i].Remaining
 		}
 		in.Volumes = append(in.Volumes, vi)
 	}
 	return in
+}
+
+// registrationState is the least advanced state of the block pool services.
+func (s *Service) registrationState() string {
+	order := map[string]int{"refused": 0, "connecting": 1, "handshake": 2, "registering": 3, "running": 4}
+	state := "running"
+	for _, a := range s.actors {
+		a.mu.Lock()
+		st := a.state
+		a.mu.Unlock()
+		if order[st] < order[state] {
+			state = st
+		}
+	}
+	return state
 }
 
 // triggerBlockReport godoc
@@ -172,11 +194,13 @@ func (s *Service) Info() Info {
 //	@ID			triggerBlockReport
 //	@Router		/api/v1/admin/triggerBlockReport [post]
 func (s *Service) triggerBlockReport(w http.ResponseWriter, r *http.Request) {
-	if s.actor.blockPool() == "" {
+	if len(s.blockPools()) == 0 {
 		rest.WriteError(w, errs.E(errs.IO, "the datanode has not joined a block pool yet"))
 		return
 	}
-	s.actor.triggerFBR()
+	for _, a := range s.actors {
+		a.triggerFBR()
+	}
 	_ = rest.WriteJSON(w, http.StatusOK, api.BooleanResponse{Boolean: true})
 }
 
@@ -192,9 +216,11 @@ func (s *Service) triggerBlockReport(w http.ResponseWriter, r *http.Request) {
 //	@ID			refreshNamenodes
 //	@Router		/api/v1/admin/refreshNamenodes [post]
 func (s *Service) refreshNamenodes(w http.ResponseWriter, r *http.Request) {
-	select {
-	case s.actor.reregister <- struct{}{}:
-	default:
+	for _, a := range s.actors {
+		select {
+		case a.reregister <- struct{}{}:
+		default:
+		}
 	}
 	_ = rest.WriteJSON(w, http.StatusOK, api.BooleanResponse{Boolean: true})
 }
@@ -235,10 +261,7 @@ func (s *Service) healthz(w http.ResponseWriter, r *http.Request) { _, _ = w.Wri
 //	@ID			readyz
 //	@Router		/readyz [get]
 func (s *Service) readyz(w http.ResponseWriter, r *http.Request) {
-	s.actor.mu.Lock()
-	state := s.actor.state
-	s.actor.mu.Unlock()
-	if state != "running" {
+	if state := s.registrationState(); state != "running" {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte(state + "\n"))
 		return

@@ -36,16 +36,27 @@ func (s *Service) checkMetadataAddr(ctx context.Context, addr string) error {
 	if fresh {
 		return nil
 	}
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	var ni dnproto.NamespaceInfo
-	if err := dnproto.Call(cctx, s.actor.nc, s.subj(dnproto.SubjNamespaceInfo), struct{}{}, &ni); err != nil {
-		return errs.Wrap(errs.Retriable, err, "cannot ask the metadata service for its addresses")
+	// Every nameservice's metadata service, as each may redirect here.
+	var addrs []string
+	var lastErr error
+	for _, a := range s.actors {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		var ni dnproto.NamespaceInfo
+		err := dnproto.Call(cctx, s.nc, dnproto.In(a.ns, dnproto.SubjNamespaceInfo), struct{}{}, &ni)
+		cancel()
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		addrs = append(addrs, ni.HTTPAddresses...)
+	}
+	if len(addrs) == 0 && lastErr != nil {
+		return errs.Wrap(errs.Retriable, lastErr, "cannot ask the metadata service for its addresses")
 	}
 	m.mu.Lock()
-	m.addrs, m.at = ni.HTTPAddresses, time.Now()
+	m.addrs, m.at = addrs, time.Now()
 	m.mu.Unlock()
-	if !slices.Contains(ni.HTTPAddresses, addr) {
+	if !slices.Contains(addrs, addr) {
 		return errs.E(errs.IllegalArgument, "Invalid value for webhdfs parameter \"namenoderpcaddress\": %s is not an address of this cluster's metadata service (set its -advertise-addr)", addr)
 	}
 	return nil

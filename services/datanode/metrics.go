@@ -26,10 +26,14 @@ func newMetrics(s *Service) *metrics {
 	m.reg.MustRegister(m.ibrSent, m.scanned, m.corruptFound, m.volumeChecks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "granary_datanode_replicas", Help: "Replicas in the replica map."}, func() float64 {
-			if s.store == nil || s.actor == nil {
+			if s.store == nil {
 				return 0
 			}
-			return float64(s.store.Count(s.actor.blockPool()))
+			n := 0
+			for _, bpid := range s.blockPools() {
+				n += s.store.Count(bpid)
+			}
+			return float64(n)
 		}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "granary_datanode_failed_volumes", Help: "Failed volumes."}, func() float64 {
 			if s.store == nil {

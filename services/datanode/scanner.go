@@ -21,41 +21,58 @@ import (
 // saved in the block pool's scanner.cursor file, so a restart resumes.
 func (s *Service) blockScanner(ctx context.Context, v *storage.Volume) {
 	for ctx.Err() == nil {
-		bpid := s.actor.blockPool()
-		if bpid == "" || v.Failed() != nil {
+		pools := s.blockPools()
+		if len(pools) == 0 || v.Failed() != nil {
 			if !sleepCtx(ctx, time.Second) {
 				return
 			}
 			continue
 		}
-		cursorFile := filepath.Join(v.Dir, "current", bpid, "scanner.cursor")
-		cur := readCursor(cursorFile)
-		start := time.Now()
-		if !cur.Start.IsZero() && cur.Last == 0 && time.Since(cur.Start) < s.cfg.ScanPeriod {
-			// A pass finished recently: wait for the next period.
-			if !sleepCtx(ctx, min(s.cfg.ScanPeriod-time.Since(cur.Start), time.Minute)) {
-				return
+		// Every block pool on the volume in turn, as HDFS's VolumeScanner.
+		wait := time.Minute
+		ran := false
+		for _, bpid := range pools {
+			did, next := s.scanPool(ctx, v, bpid)
+			ran = ran || did
+			wait = min(wait, next)
+			if ctx.Err() != nil || v.Failed() != nil {
+				break
 			}
+		}
+		if !ran && !sleepCtx(ctx, wait) {
+			return // every pool's pass is recent: wait for the next period
+		}
+	}
+}
+
+// scanPool makes one pass over bpid's replicas on v, unless one finished
+// within the scan period; it reports whether it scanned, and otherwise how
+// long until the next pass is due.
+func (s *Service) scanPool(ctx context.Context, v *storage.Volume, bpid string) (bool, time.Duration) {
+	cursorFile := filepath.Join(v.Dir, "current", bpid, "scanner.cursor")
+	cur := readCursor(cursorFile)
+	start := time.Now()
+	if !cur.Start.IsZero() && cur.Last == 0 && time.Since(cur.Start) < s.cfg.ScanPeriod {
+		return false, s.cfg.ScanPeriod - time.Since(cur.Start)
+	}
+	if cur.Last == 0 {
+		cur.Start = start
+	}
+	for _, r := range s.store.ReplicasOn(bpid, v) {
+		if r.ID <= cur.Last {
 			continue
 		}
-		if cur.Last == 0 {
-			cur.Start = start
+		if ctx.Err() != nil || v.Failed() != nil {
+			return true, 0
 		}
-		for _, r := range s.store.ReplicasOn(bpid, v) {
-			if r.ID <= cur.Last {
-				continue
-			}
-			if ctx.Err() != nil || v.Failed() != nil {
-				return
-			}
-			s.scanReplica(ctx, bpid, r)
-			cur.Last = r.ID
-			writeCursor(cursorFile, cur)
-		}
-		cur.Last = 0 // the pass is complete
+		s.scanReplica(ctx, bpid, r)
+		cur.Last = r.ID
 		writeCursor(cursorFile, cur)
-		s.log.Info("block scanner pass complete", "volume", v.Dir, "took", time.Since(start))
 	}
+	cur.Last = 0 // the pass is complete
+	writeCursor(cursorFile, cur)
+	s.log.Info("block scanner pass complete", "volume", v.Dir, "block_pool", bpid, "took", time.Since(start))
+	return true, 0
 }
 
 type scanCursor struct {
@@ -87,7 +104,7 @@ func (s *Service) scanReplica(ctx context.Context, bpid string, r storage.Replic
 	if errors.Is(err, storage.ErrChecksum) {
 		s.log.Error("block scanner found a corrupt replica", "block", r.ID, "err", err)
 		s.metrics.corruptFound.Inc()
-		s.actor.reportBad(dnproto.BlockRef{ID: r.ID, GenStamp: r.GenStamp, NumBytes: r.NumBytes}, r.Volume.StorageID)
+		s.reportBad(bpid, dnproto.BlockRef{ID: r.ID, GenStamp: r.GenStamp, NumBytes: r.NumBytes}, r.Volume.StorageID)
 	}
 	s.metrics.scanned.Inc()
 }
@@ -126,21 +143,23 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 // failed.volumes.tolerated stop the datanode (its error ends Run).
 func (s *Service) volumeChecker(ctx context.Context) error {
 	for sleepCtx(ctx, s.cfg.VolumeCheckInterval) {
-		bpid := s.actor.blockPool()
-		failed, lost := s.store.CheckVolumes(bpid)
+		failed, lost := s.store.CheckVolumes()
 		s.metrics.volumeChecks.Inc()
 		if len(failed) == 0 {
 			continue
 		}
 		for _, v := range failed {
-			s.log.Error("volume failed and was taken out", "volume", v.Dir, "err", v.Failed(), "replicas_lost", len(lost))
+			s.log.Error("volume failed and was taken out", "volume", v.Dir, "err", v.Failed())
 		}
-		var items []dnproto.ReceivedDeleted
-		for _, r := range lost {
-			items = append(items, dnproto.ReceivedDeleted{Block: dnproto.BlockRef{ID: r.ID, GenStamp: r.GenStamp, NumBytes: r.NumBytes}, Status: dnproto.Deleted, StorageID: r.Volume.StorageID})
-		}
-		if len(items) > 0 {
-			s.actor.queueIBR(items...)
+		// Its replicas of every block pool are reported deleted, each to
+		// its own nameservice.
+		for bpid, reps := range lost {
+			var items []dnproto.ReceivedDeleted
+			for _, r := range reps {
+				items = append(items, dnproto.ReceivedDeleted{Block: dnproto.BlockRef{ID: r.ID, GenStamp: r.GenStamp, NumBytes: r.NumBytes}, Status: dnproto.Deleted, StorageID: r.Volume.StorageID})
+			}
+			s.log.Error("replicas lost with the failed volumes", "block_pool", bpid, "replicas", len(items))
+			s.queueIBR(bpid, items...)
 		}
 		if s.store.FailedVolumes() > s.cfg.FailedVolumesTolerated {
 			return fmt.Errorf("more failed volumes than tolerated (dfs.datanode.failed.volumes.tolerated = %d): %d failed",
@@ -155,25 +174,28 @@ func (s *Service) volumeChecker(ctx context.Context) error {
 // reports what changed: new replicas as RECEIVED, vanished ones as DELETED.
 func (s *Service) directoryScanner(ctx context.Context) {
 	for sleepCtx(ctx, s.cfg.DirectoryScanInterval) {
-		bpid := s.actor.blockPool()
-		if bpid == "" {
-			continue
+		for _, bpid := range s.blockPools() {
+			s.scanDirectories(bpid)
 		}
-		diff, err := s.store.ReconcileDisk(bpid)
-		if err != nil {
-			s.log.Warn("directory scan failed", "err", err)
-			continue
-		}
-		var items []dnproto.ReceivedDeleted
-		for _, r := range append(diff.Added, diff.Changed...) {
-			items = append(items, dnproto.ReceivedDeleted{Block: dnproto.BlockRef{ID: r.ID, GenStamp: r.GenStamp, NumBytes: r.NumBytes}, Status: dnproto.Received, StorageID: r.Volume.StorageID})
-		}
-		for _, r := range diff.Removed {
-			items = append(items, dnproto.ReceivedDeleted{Block: dnproto.BlockRef{ID: r.ID, GenStamp: r.GenStamp, NumBytes: r.NumBytes}, Status: dnproto.Deleted, StorageID: r.Volume.StorageID})
-		}
-		if len(items) > 0 {
-			s.log.Info("directory scan found differences", "added", len(diff.Added), "removed", len(diff.Removed), "changed", len(diff.Changed))
-			s.actor.queueIBR(items...)
-		}
+	}
+}
+
+// scanDirectories reconciles one block pool's replica map with the disks.
+func (s *Service) scanDirectories(bpid string) {
+	diff, err := s.store.ReconcileDisk(bpid)
+	if err != nil {
+		s.log.Warn("directory scan failed", "block_pool", bpid, "err", err)
+		return
+	}
+	var items []dnproto.ReceivedDeleted
+	for _, r := range append(diff.Added, diff.Changed...) {
+		items = append(items, dnproto.ReceivedDeleted{Block: dnproto.BlockRef{ID: r.ID, GenStamp: r.GenStamp, NumBytes: r.NumBytes}, Status: dnproto.Received, StorageID: r.Volume.StorageID})
+	}
+	for _, r := range diff.Removed {
+		items = append(items, dnproto.ReceivedDeleted{Block: dnproto.BlockRef{ID: r.ID, GenStamp: r.GenStamp, NumBytes: r.NumBytes}, Status: dnproto.Deleted, StorageID: r.Volume.StorageID})
+	}
+	if len(items) > 0 {
+		s.log.Info("directory scan found differences", "block_pool", bpid, "added", len(diff.Added), "removed", len(diff.Removed), "changed", len(diff.Changed))
+		s.queueIBR(bpid, items...)
 	}
 }

@@ -22,6 +22,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/granary-fs/granary/internal/auth"
 	"github.com/granary-fs/granary/internal/blocktoken"
 	"github.com/granary-fs/granary/internal/dnproto"
@@ -44,9 +46,10 @@ type Config struct {
 	// (default: the datanode UUID). NATSNKeyFile and NATSCAFile
 	// authenticate with an nkey and check the server's TLS certificate.
 	NATSIdentity string
-	// Nameservice is the nameservice whose block pool this datanode
-	// serves (dfs.nameservices; default ns1): it names every NATS subject.
-	Nameservice              string
+	// Nameservices are the nameservices whose block pools this datanode
+	// serves (dfs.nameservices; default ns1): one block pool service (HDFS's
+	// BPOfferService) each, on that nameservice's NATS subjects.
+	Nameservices             []string
 	NATSNKeyFile, NATSCAFile string
 	// TLS is the HTTPS material: the listener's certificate, and the CA
 	// trusted when forwarding blocks to other datanodes and calling the
@@ -98,8 +101,8 @@ func (c *Config) defaults() {
 	if c.HTTPAddr == "" {
 		c.HTTPAddr = ":9864"
 	}
-	if c.Nameservice == "" {
-		c.Nameservice = dnproto.DefaultNameservice
+	if len(c.Nameservices) == 0 {
+		c.Nameservices = []string{dnproto.DefaultNameservice}
 	}
 	c.Superuser, c.Supergroup = simpleauth.Defaults(c.Superuser, c.Supergroup)
 	if c.HeartbeatInterval == 0 {
@@ -139,13 +142,14 @@ func (c *Config) defaults() {
 
 // Service is one datanode.
 type Service struct {
+	nc        *nats.Conn
+	actors    []*actor // one per nameservice, in -nameservices order
 	authn     *auth.Authenticator
 	blockKeys *blocktoken.Set // from the coordinator; checked in token mode
 	tlsClient *tls.Config     // outgoing HTTPS
 	cfg       Config
 	log       *slog.Logger
 	store     *storage.Store
-	actor     *actor
 	metrics   *metrics
 	xceivers  atomic.Int64
 	xmits     atomic.Int64 // transfers in progress
@@ -236,26 +240,30 @@ func (s *Service) Run(ctx context.Context) error {
 	s.log.Info("volumes scanned", "volumes", len(s.cfg.DataDirs), "failed", st.FailedVolumes(), "took", time.Since(start), "datanode", st.DatanodeUUID())
 	defer st.SaveDfsUsed()
 
-	ln, err := tlsconf.Listen(s.cfg.HTTPAddr, s.cfg.TLS)
-	if err != nil {
-		return fmt.Errorf("datanode HTTP: %w", err)
-	}
-	s.listener = ln
-	close(s.addrSet)
-	s.srv = lifecycle.NewServer(s.routes(), s.cfg.HTTPIdleTimeout)
-	g.Go("datanode HTTP server", lifecycle.Serve(s.srv, ln, nil))
-
+	// NATS and the block pool services exist before HTTP serves (the
+	// connection retries in the background), so handlers always see them.
 	if s.cfg.NATSIdentity == "" {
 		s.cfg.NATSIdentity = st.DatanodeUUID()
 	}
 	nc, err := natsconn.Connect(natsconn.Config{URL: s.cfg.NATSURL, Name: "granary-datanode-" + st.DatanodeUUID(), Identity: s.cfg.NATSIdentity,
 		NKeyFile: s.cfg.NATSNKeyFile, CAFile: s.cfg.NATSCAFile})
 	if err != nil {
-		g.Fail(fmt.Errorf("connecting to NATS at %s: %w", s.cfg.NATSURL, err))
-		return g.Wait()
+		return fmt.Errorf("connecting to NATS at %s: %w", s.cfg.NATSURL, err)
 	}
-	s.actor = newActor(s, nc)
-	g.Go("block pool service", s.actor.run)
+	s.nc = nc
+	for _, ns := range s.cfg.Nameservices {
+		s.actors = append(s.actors, newActor(s, nc, ns))
+	}
+	ln, err := tlsconf.Listen(s.cfg.HTTPAddr, s.cfg.TLS)
+	if err != nil {
+		nc.Close()
+		return fmt.Errorf("datanode HTTP: %w", err)
+	}
+	s.listener = ln
+	close(s.addrSet)
+	s.srv = lifecycle.NewServer(s.routes(), s.cfg.HTTPIdleTimeout)
+	g.Go("datanode HTTP server", lifecycle.Serve(s.srv, ln, nil))
+	g.Go("block pool manager", s.runActors)
 	if s.cfg.ScanPeriod > 0 {
 		for _, v := range st.Volumes() {
 			g.Go("block scanner "+v.Dir, func(ctx context.Context) error { s.blockScanner(ctx, v); return nil })
@@ -316,7 +324,7 @@ func portOf(addr string) string {
 // pool and reports it received (the data path will write through the same
 // storage; tests use it to place replicas).
 func (s *Service) PutReplica(id, genStamp int64, data []byte) error {
-	bpid := s.actor.blockPool()
+	bpid := s.actors[0].blockPool()
 	if bpid == "" {
 		return errors.New("the datanode has no block pool yet")
 	}
@@ -324,7 +332,7 @@ func (s *Service) PutReplica(id, genStamp int64, data []byte) error {
 	if err != nil {
 		return err
 	}
-	s.actor.queueIBR(dnproto.ReceivedDeleted{
+	s.queueIBR(bpid, dnproto.ReceivedDeleted{
 		Block: dnproto.BlockRef{ID: id, GenStamp: genStamp, NumBytes: r.NumBytes}, Status: dnproto.Received, StorageID: r.Volume.StorageID,
 	})
 	return nil
@@ -348,7 +356,60 @@ func MetaFileName(id, genStamp int64) string { return storage.MetaFileName(id, g
 // MetaFile returns the checksum (meta) file of a replica holding data.
 func MetaFile(data []byte) []byte { return storage.ChecksumFile(data) }
 
-// subj is a NATS subject of this datanode in its nameservice.
-func (s *Service) subj(t string) string {
-	return dnproto.In(s.cfg.Nameservice, dnproto.ForIdentity(t, s.cfg.NATSIdentity))
+// runActors runs one block pool service per nameservice (HDFS's
+// BlockPoolManager). One that is refused for good (another cluster,
+// another namespace's pool) ends alone; when none is left the datanode
+// stops with the last refusal, as HDFS's does.
+func (s *Service) runActors(ctx context.Context) error {
+	errc := make(chan error, len(s.actors))
+	for _, a := range s.actors {
+		go func() { errc <- a.run(ctx) }()
+	}
+	var last error
+	for range s.actors {
+		if err := <-errc; err != nil {
+			s.log.Error("a block pool service ended", "err", err)
+			last = err
+		}
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	return last
+}
+
+// actorFor is the block pool service of bpid, or nil.
+func (s *Service) actorFor(bpid string) *actor {
+	for _, a := range s.actors {
+		if bpid != "" && a.blockPool() == bpid {
+			return a
+		}
+	}
+	return nil
+}
+
+// blockPools lists the block pools this datanode has joined.
+func (s *Service) blockPools() []string {
+	var out []string
+	for _, a := range s.actors {
+		if bp := a.blockPool(); bp != "" {
+			out = append(out, bp)
+		}
+	}
+	return out
+}
+
+// queueIBR queues replica changes of block pool bpid for its next
+// incremental report (dropped for a pool no longer served).
+func (s *Service) queueIBR(bpid string, items ...dnproto.ReceivedDeleted) {
+	if a := s.actorFor(bpid); a != nil {
+		a.queueIBR(items...)
+	}
+}
+
+// reportBad reports a corrupt replica of block pool bpid.
+func (s *Service) reportBad(bpid string, b dnproto.BlockRef, storageID string) {
+	if a := s.actorFor(bpid); a != nil {
+		a.reportBad(b, storageID)
+	}
 }

@@ -33,7 +33,7 @@ func (s *Service) transfer(ctx context.Context, bpid string, b dnproto.BlockRef,
 	}
 	pr, pw := io.Pipe()
 	go func() {
-		pw.CloseWithError(s.streamReplica(rr, pw))
+		pw.CloseWithError(s.streamReplica(bpid, rr, pw))
 	}()
 	u := fmt.Sprintf("%s://%s/api/v1/blocks/%d?bpid=%s&gs=%d&blocksize=%d", s.cfg.TLS.Scheme(), targets[0], b.ID, bpid, b.GenStamp, rr.NumBytes)
 	if len(targets) > 1 {
@@ -63,10 +63,10 @@ func (s *Service) transfer(ctx context.Context, bpid string, b dnproto.BlockRef,
 
 // streamReplica writes a replica as a packet stream, verifying it as it
 // goes; a corrupt replica is reported and the stream fails.
-func (s *Service) streamReplica(rr *storage.ReplicaReader, w io.Writer) error {
+func (s *Service) streamReplica(bpid string, rr *storage.ReplicaReader, w io.Writer) error {
 	if _, err := rr.ReadVerified(&packetWriter{w: w}, 0, rr.NumBytes); err != nil {
 		if errors.Is(err, storage.ErrChecksum) {
-			s.actor.reportBad(dnproto.BlockRef{ID: rr.ID, GenStamp: rr.GenStamp, NumBytes: rr.NumBytes}, rr.Volume.StorageID)
+			s.reportBad(bpid, dnproto.BlockRef{ID: rr.ID, GenStamp: rr.GenStamp, NumBytes: rr.NumBytes}, rr.Volume.StorageID)
 		}
 		return err
 	}

@@ -31,9 +31,10 @@ var ErrReplicaExists = errors.New("replica already exists")
 // replica, or its meta file gone; Err wraps ErrChecksum). The datanode
 // reports it: a gone replica as deleted, a damaged one as corrupt.
 type UnreadableError struct {
-	Replica Replica
-	Gone    bool
-	Err     error
+	BlockPoolID string
+	Replica     Replica
+	Gone        bool
+	Err         error
 }
 
 func (e *UnreadableError) Error() string { return e.Err.Error() }
@@ -435,7 +436,7 @@ func (s *Store) OpenReplica(bpid string, id int64) (*ReplicaReader, error) {
 	if errors.Is(err, os.ErrNotExist) && lastCRC == nil {
 		// Removed behind the datanode's back (HDFS's invalidateMissingBlock).
 		s.forget(bpid, r)
-		return nil, &UnreadableError{Replica: r, Gone: true, Err: fmt.Errorf("%w: the block file of block %d is gone: %v", ErrNoReplica, id, err)}
+		return nil, &UnreadableError{BlockPoolID: bpid, Replica: r, Gone: true, Err: fmt.Errorf("%w: the block file of block %d is gone: %v", ErrNoReplica, id, err)}
 	}
 	if err != nil {
 		return nil, err
@@ -443,7 +444,7 @@ func (s *Store) OpenReplica(bpid string, id int64) (*ReplicaReader, error) {
 	meta, err := os.Open(metaPath)
 	if errors.Is(err, os.ErrNotExist) && lastCRC == nil {
 		blk.Close()
-		return nil, &UnreadableError{Replica: r, Err: fmt.Errorf("%w: the meta file of block %d is gone: %v", ErrChecksum, id, err)}
+		return nil, &UnreadableError{BlockPoolID: bpid, Replica: r, Err: fmt.Errorf("%w: the meta file of block %d is gone: %v", ErrChecksum, id, err)}
 	}
 	if err != nil {
 		blk.Close()
@@ -452,7 +453,7 @@ func (s *Store) OpenReplica(bpid string, id int64) (*ReplicaReader, error) {
 	if fi, err := blk.Stat(); err == nil && fi.Size() < r.NumBytes && lastCRC == nil {
 		blk.Close()
 		meta.Close()
-		return nil, &UnreadableError{Replica: r, Err: fmt.Errorf("%w: the block file of block %d has %d bytes, the replica %d", ErrChecksum, id, fi.Size(), r.NumBytes)}
+		return nil, &UnreadableError{BlockPoolID: bpid, Replica: r, Err: fmt.Errorf("%w: the block file of block %d has %d bytes, the replica %d", ErrChecksum, id, fi.Size(), r.NumBytes)}
 	}
 	rr := &ReplicaReader{Replica: r, blk: blk, meta: meta, lastCRC: lastCRC}
 	if rr.lastCRC == nil && r.NumBytes%BytesPerChecksum != 0 {

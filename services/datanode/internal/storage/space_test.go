@@ -50,7 +50,7 @@ func TestVolumeWithoutRoomTakesNoReplica(t *testing.T) {
 	if r := st.Reports(bp)[0]; r.Failed || r.Remaining != 0 {
 		t.Fatalf("a full volume reports %+v, want healthy with 0 remaining", r)
 	}
-	if failed, _ := st.CheckVolumes(bp); len(failed) != 0 {
+	if failed, _ := st.CheckVolumes(); len(failed) != 0 {
 		t.Fatal("the volume checker failed a full volume")
 	}
 	rr, err := st.OpenReplica(bp, 1)

@@ -439,17 +439,21 @@ func (s *Store) ReplicasOn(bpid string, v *Volume) []Replica {
 }
 
 // CheckVolumes probes every healthy volume (write and remove a file, list
-// the block pool's finalized directory) and takes out those that fail:
-// their replicas leave the replica map. It returns the replicas lost.
-func (s *Store) CheckVolumes(bpid string) (failed []*Volume, lost []Replica) {
+// every block pool's finalized directory) and takes out those that fail:
+// their replicas of every pool leave the replica map. It returns the
+// replicas lost, by block pool.
+func (s *Store) CheckVolumes() (failed []*Volume, lost map[string][]Replica) {
+	lost = map[string][]Replica{}
 	for _, v := range s.healthy() {
-		if err := probe(v, bpid); err != nil {
+		if err := probe(v, s.BlockPools()); err != nil {
 			s.mu.Lock()
 			v.fail(err)
-			for id, r := range s.replicas[bpid] {
-				if r.Volume == v {
-					lost = append(lost, *r)
-					delete(s.replicas[bpid], id)
+			for bpid, pool := range s.replicas {
+				for id, r := range pool {
+					if r.Volume == v {
+						lost[bpid] = append(lost[bpid], *r)
+						delete(pool, id)
+					}
 				}
 			}
 			s.mu.Unlock()
@@ -459,7 +463,19 @@ func (s *Store) CheckVolumes(bpid string) (failed []*Volume, lost []Replica) {
 	return failed, lost
 }
 
-func probe(v *Volume, bpid string) error {
+// BlockPools lists the block pools initialised on this datanode, sorted.
+func (s *Store) BlockPools() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]string, 0, len(s.replicas))
+	for bpid := range s.replicas {
+		out = append(out, bpid)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func probe(v *Volume, bpids []string) error {
 	p := filepath.Join(v.Dir, "current", ".probe")
 	switch err := os.WriteFile(p, []byte("probe"), 0o644); {
 	case isNoSpace(err):
@@ -471,7 +487,7 @@ func probe(v *Volume, bpid string) error {
 			return fmt.Errorf("volume %s: %w", v.Dir, err)
 		}
 	}
-	if bpid != "" {
+	for _, bpid := range bpids {
 		if _, err := os.ReadDir(filepath.Join(v.bpDir(bpid), "current", "finalized")); err != nil {
 			return fmt.Errorf("volume %s is not readable: %w", v.Dir, err)
 		}
