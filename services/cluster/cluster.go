@@ -51,7 +51,16 @@ type Config struct {
 	// (default 127.0.0.1:9871), block tokens, HTTPS from a throwaway CA.
 	Secure     bool
 	IssuerAddr string
-	Logger     *slog.Logger
+	// Nameservices is how many nameservices share the datanodes
+	// (federation; default 1). Nameservice k+1 (k from 1) gets its own
+	// database (FederatedDatabaseURLs[k-1], else one of the local
+	// PostgreSQL), metadata service (FederatedMetadataAddrs[k-1], default
+	// :9870+2k) and coordinator (FederatedCoordinatorAddrs[k-1], default
+	// :9880+2k).
+	Nameservices                                      int
+	FederatedDatabaseURLs                             []string
+	FederatedMetadataAddrs, FederatedCoordinatorAddrs []string
+	Logger                                            *slog.Logger
 	// Metadata, Coordinator and Datanode adjust each service's
 	// configuration before start (tests shorten intervals with them).
 	Metadata    func(*metadata.Config)
@@ -87,6 +96,8 @@ type Cluster struct {
 	IssuerURL string
 	CAFile    string
 	issuerSrv *http.Server
+	// Federated are the nameservices after ns1 (Nameservices > 1).
+	Federated []*Nameservice
 	auth      auth.Config
 	tls       tlsconf.Files
 
@@ -200,6 +211,9 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	if err := c.StartCoordinator(ctx); err != nil {
 		return nil, err
 	}
+	if err := c.startFederated(ctx); err != nil {
+		return nil, err
+	}
 	c.Datanodes = make([]*datanode.Service, cfg.Datanodes)
 	c.DatanodeURLs = make([]string, cfg.Datanodes)
 	for i := range c.Datanodes {
@@ -231,20 +245,11 @@ func (c *Cluster) StartMetadata(ctx context.Context) error {
 
 // StartCoordinator (re)starts the coordinator, on the same address as before.
 func (c *Cluster) StartCoordinator(ctx context.Context) error {
-	ccfg := coordinator.Config{NATSURL: c.NATSURL, HTTPAddr: c.cfg.CoordinatorAddr, Logger: c.cfg.Logger,
-		Superuser: c.mcfg.Superuser, Supergroup: c.mcfg.Supergroup}
+	addr := c.cfg.CoordinatorAddr
 	if c.CoordinatorURL != "" {
-		ccfg.HTTPAddr = hostPort(c.CoordinatorURL)
+		addr = hostPort(c.CoordinatorURL)
 	}
-	if c.cfg.SecureNATS {
-		ccfg.NATSNKeyFile = c.NATSKey("coordinator")
-	}
-	ccfg.NATSCAFile = c.CAFile
-	ccfg.Auth, ccfg.TLS = c.auth, c.tls
-	if c.cfg.Coordinator != nil {
-		c.cfg.Coordinator(&ccfg)
-	}
-	svc, err := coordinator.New(ccfg)
+	svc, err := coordinator.New(c.coordinatorConfig(addr))
 	if err != nil {
 		return err
 	}
@@ -254,6 +259,22 @@ func (c *Cluster) StartCoordinator(ctx context.Context) error {
 	}
 	c.CoordinatorURL = c.tls.Scheme() + "://" + localAddr(svc.Addr())
 	return nil
+}
+
+// coordinatorConfig is a coordinator's configuration on addr, after the
+// Coordinator hook.
+func (c *Cluster) coordinatorConfig(addr string) coordinator.Config {
+	ccfg := coordinator.Config{NATSURL: c.NATSURL, HTTPAddr: addr, Logger: c.cfg.Logger,
+		Superuser: c.mcfg.Superuser, Supergroup: c.mcfg.Supergroup, Nameservice: c.mcfg.Nameservice}
+	if c.cfg.SecureNATS {
+		ccfg.NATSNKeyFile = c.NATSKey("coordinator")
+	}
+	ccfg.NATSCAFile = c.CAFile
+	ccfg.Auth, ccfg.TLS = c.auth, c.tls
+	if c.cfg.Coordinator != nil {
+		c.cfg.Coordinator(&ccfg)
+	}
+	return ccfg
 }
 
 // StartDatanode (re)starts datanode i on its volume datanode<i+1>.
@@ -275,6 +296,7 @@ func (c *Cluster) StartDatanode(ctx context.Context, i int) error {
 	}
 	dcfg.NATSCAFile = c.CAFile
 	dcfg.Auth, dcfg.TLS = c.auth, c.tls
+	dcfg.Nameservices = c.nameserviceNames()
 	if c.cfg.Datanode != nil {
 		c.cfg.Datanode(i, &dcfg)
 	}
@@ -333,6 +355,7 @@ func (c *Cluster) Stop() {
 	for i := range c.Datanodes {
 		_ = c.StopDatanode(i)
 	}
+	c.stopFederated()
 	_ = c.StopCoordinator()
 	_ = c.StopMetadata()
 	if c.issuerSrv != nil {

@@ -396,3 +396,10 @@ func (s *Service) Superuser() string { return s.cfg.Superuser }
 
 // subj is a NATS subject in this service's nameservice.
 func (s *Service) subj(t string) string { return dnproto.In(s.cfg.Nameservice, t) }
+
+// ClusterID is the cluster ID the namespace was formatted with (after
+// Started).
+func (s *Service) ClusterID() string { return s.info.ClusterID }
+
+// BlockPoolID is the namespace's block pool (after Started).
+func (s *Service) BlockPoolID() string { return s.info.BlockPoolID }

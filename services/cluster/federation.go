@@ -1,0 +1,110 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/granary-fs/granary/services/coordinator"
+	"github.com/granary-fs/granary/services/metadata"
+)
+
+// Federation (seed 003): several nameservices over the same datanodes. A
+// nameservice is a metadata service (its own namespace, database and block
+// pool, the cluster's ID) with its own coordinator; every datanode runs a
+// block pool service for each. ns1 is the cluster's Metadata and
+// Coordinator; the others are in Federated.
+
+// Nameservice is one of the other nameservices of a federated cluster.
+type Nameservice struct {
+	Name           string
+	Metadata       *metadata.Service
+	MetadataURL    string
+	Coordinator    *coordinator.Service
+	CoordinatorURL string
+	mcfg           metadata.Config
+}
+
+// nameserviceName is the name of nameservice k (counting from 0): ns1, ns2...
+func nameserviceName(k int) string { return fmt.Sprintf("ns%d", k+1) }
+
+// nameserviceNames lists every nameservice of the cluster.
+func (c *Cluster) nameserviceNames() []string {
+	names := []string{c.mcfg.Nameservice}
+	for _, n := range c.Federated {
+		names = append(names, n.Name)
+	}
+	return names
+}
+
+// startFederated formats (on first run, with ns1's cluster ID) and starts
+// nameservices 2..n: metadata on 9870+2k, coordinator on 9880+2k unless
+// the configuration names addresses.
+func (c *Cluster) startFederated(ctx context.Context) error {
+	for k := 1; k < c.cfg.Nameservices; k++ {
+		name := nameserviceName(k)
+		n := &Nameservice{Name: name, mcfg: c.mcfg}
+		n.mcfg.Nameservice = name
+		n.mcfg.HTTPAddr = pick(c.cfg.FederatedMetadataAddrs, k-1, fmt.Sprintf(":%d", 9870+2*k))
+		switch {
+		case k-1 < len(c.cfg.FederatedDatabaseURLs):
+			n.mcfg.DatabaseURL = c.cfg.FederatedDatabaseURLs[k-1]
+		case c.pg != nil:
+			url, err := ensureDatabase(ctx, c.pg, "granary_"+name)
+			if err != nil {
+				return err
+			}
+			n.mcfg.DatabaseURL = url
+		default:
+			return fmt.Errorf("nameservice %s needs a database: set FederatedDatabaseURLs", name)
+		}
+		done, err := metadata.IsFormatted(ctx, n.mcfg)
+		if err != nil {
+			return err
+		}
+		if !done {
+			ni, err := metadata.Format(ctx, n.mcfg, metadata.FormatOptions{ClusterID: c.Metadata.ClusterID()})
+			if err != nil {
+				return fmt.Errorf("formatting %s: %w", name, err)
+			}
+			c.cfg.Logger.Info("formatted a new namespace", "nameservice", name, "cluster_id", ni.ClusterID, "block_pool_id", ni.BlockPoolID)
+		}
+		n.Metadata = metadata.New(n.mcfg)
+		if err := c.start(ctx, "metadata-"+name, n.Metadata.Run, n.Metadata.Started()); err != nil {
+			return err
+		}
+		n.MetadataURL = c.tls.Scheme() + "://" + localAddr(n.Metadata.Addr())
+		ccfg := c.coordinatorConfig(pick(c.cfg.FederatedCoordinatorAddrs, k-1, fmt.Sprintf(":%d", 9880+2*k)))
+		ccfg.Nameservice = name
+		svc, err := coordinator.New(ccfg)
+		if err != nil {
+			return err
+		}
+		if err := c.start(ctx, "coordinator-"+name, svc.Run, svc.Started()); err != nil {
+			return err
+		}
+		n.Coordinator, n.CoordinatorURL = svc, c.tls.Scheme()+"://"+localAddr(svc.Addr())
+		c.Federated = append(c.Federated, n)
+		if !done {
+			if err := n.Metadata.CreateInitialLayout(ctx); err != nil {
+				return fmt.Errorf("creating /tmp and /user in %s: %w", name, err)
+			}
+		}
+	}
+	return nil
+}
+
+func pick(list []string, i int, def string) string {
+	if i < len(list) && strings.TrimSpace(list[i]) != "" {
+		return list[i]
+	}
+	return def
+}
+
+// stopFederated stops nameservices 2..n.
+func (c *Cluster) stopFederated() {
+	for _, n := range c.Federated {
+		_ = c.stopMember("coordinator-" + n.Name)
+		_ = c.stopMember("metadata-" + n.Name)
+	}
+}

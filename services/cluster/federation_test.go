@@ -1,0 +1,109 @@
+package cluster_test
+
+import (
+	"bytes"
+	"context"
+	"io/fs"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/granary-fs/granary/internal/client"
+	"github.com/granary-fs/granary/internal/pgtest"
+	"github.com/granary-fs/granary/services/cluster"
+)
+
+// replicaFiles lists the block files of block id under block pool bpid on
+// every datanode's volume.
+func replicaFiles(t *testing.T, c *cluster.Cluster, bpid string, id int64) []string {
+	t.Helper()
+	var out []string
+	for i := range c.Datanodes {
+		root := filepath.Join(c.DatanodeDir(i), "current", bpid)
+		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && d.Name() == "blk_"+itoa(id) {
+				out = append(out, p)
+			}
+			return nil
+		})
+	}
+	return out
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestTwoNameservicesShareDatanodes (seed 003): two nameservices, each its
+// own metadata service, database, coordinator and block pool, over the
+// same three datanodes. Files of each are read back; each pool's replicas
+// sit under its own current/<bpid>/; each coordinator knows only its own
+// blocks; the first block of each namespace has the same ID in both pools
+// and stays two blocks through writes, reads and a delete.
+func TestTwoNameservicesShareDatanodes(t *testing.T) {
+	c := testCluster(t, 3, func(cfg *cluster.Config) {
+		cfg.Nameservices = 2
+		cfg.FederatedDatabaseURLs = []string{pgtest.NewDatabase(t)}
+		cfg.FederatedMetadataAddrs = []string{"127.0.0.1:0"}
+		cfg.FederatedCoordinatorAddrs = []string{"127.0.0.1:0"}
+	})
+	if len(c.Federated) != 1 {
+		t.Fatalf("%d federated nameservices", len(c.Federated))
+	}
+	ns2 := c.Federated[0]
+	for svc, u := range map[string]string{"metadata": ns2.MetadataURL, "coordinator": ns2.CoordinatorURL} {
+		if err := contracts.Serve(svc, strings.TrimPrefix(u, "http://")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ns2.Metadata.ClusterID() != c.Metadata.ClusterID() || ns2.Metadata.BlockPoolID() == c.Metadata.BlockPoolID() {
+		t.Fatalf("ns2: cluster %s (ns1 %s), block pool %s (ns1 %s)", ns2.Metadata.ClusterID(), c.Metadata.ClusterID(), ns2.Metadata.BlockPoolID(), c.Metadata.BlockPoolID())
+	}
+	eventually(t, 30*time.Second, "ns2's coordinator to see the three datanodes", func() bool { return ns2.Coordinator.Manager().Cluster().Live == 3 })
+
+	cl1 := newClient(c, "hdfs")
+	cl2 := client.New(ns2.MetadataURL, "hdfs")
+	cl2.SetTransport(contracts)
+	one, two := bytes.Repeat([]byte("one "), 3000), bytes.Repeat([]byte("two "), 5000)
+	writeFile(t, cl1, "/f", one, client.CreateOptions{Replication: 3})
+	writeFile(t, cl2, "/f", two, client.CreateOptions{Replication: 3})
+	if got := readFile(t, cl1, "/f"); !bytes.Equal(got, one) {
+		t.Fatal("ns1's /f differs")
+	}
+	if got := readFile(t, cl2, "/f"); !bytes.Equal(got, two) {
+		t.Fatal("ns2's /f differs")
+	}
+	ctx := context.Background()
+	l1, err := cl1.BlockLocations(ctx, "/f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l2, err := cl2.BlockLocations(ctx, "/f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b1, b2 := l1.LocatedBlocks[0].Block, l2.LocatedBlocks[0].Block
+	if b1.BlockID != b2.BlockID || b1.BlockPoolID == b2.BlockPoolID {
+		t.Fatalf("blocks %+v and %+v: the same ID in two pools was wanted", b1, b2)
+	}
+	eventually(t, 10*time.Second, "three replicas of each pool's block under its own pool", func() bool {
+		return len(replicaFiles(t, c, b1.BlockPoolID, b1.BlockID)) == 3 && len(replicaFiles(t, c, b2.BlockPoolID, b2.BlockID)) == 3
+	})
+	if n1, n2 := c.Coordinator.Manager().Cluster().Blocks, ns2.Coordinator.Manager().Cluster().Blocks; n1 != 1 || n2 != 1 {
+		t.Fatalf("ns1's coordinator knows %d blocks, ns2's %d; each wanted its own one", n1, n2)
+	}
+	for _, dn := range c.Datanodes {
+		if pools := dn.Info().BlockPools; len(pools) != 2 {
+			t.Fatalf("datanode serves %v", pools)
+		}
+	}
+	// Deleting ns1's file removes its replicas only.
+	if _, err := cl1.Delete(ctx, "/f", false); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "ns1's replicas to go", func() bool { return len(replicaFiles(t, c, b1.BlockPoolID, b1.BlockID)) == 0 })
+	consistently(t, time.Second, "ns2's replicas to stay", func() bool { return len(replicaFiles(t, c, b2.BlockPoolID, b2.BlockID)) == 3 })
+	if got := readFile(t, cl2, "/f"); !bytes.Equal(got, two) {
+		t.Fatal("ns2's /f differs after ns1's delete")
+	}
+}
