@@ -28,6 +28,7 @@ func devCmd(ctx context.Context, args []string) error {
 	if v := env("GRANARY_DEV_DATANODE_ADDRS", ""); v != "" {
 		cfg.DatanodeAddrs = strings.Split(v, ",")
 	}
+	fs.IntVar(&cfg.Nameservices, "nameservices", envInt("GRANARY_DEV_NAMESERVICES", 1), "how many nameservices share the datanodes (federation): nameservice k (from 0) has its metadata service on :9870+2k and its coordinator on :9880+2k (GRANARY_DEV_NAMESERVICES)")
 	fs.BoolVar(&cfg.Secure, "secure", envBool("GRANARY_DEV_SECURE", false), "run secured: HTTPS from a throwaway CA, token authentication against a development OIDC issuer, block tokens, NATS with nkeys (GRANARY_DEV_SECURE)")
 	fs.StringVar(&cfg.IssuerAddr, "issuer-addr", env("GRANARY_DEV_ISSUER_ADDR", cluster.DefaultIssuerAddr), "-secure: the development OIDC issuer's address (GRANARY_DEV_ISSUER_ADDR)")
 	level := fs.String("log-level", env("GRANARY_LOG_LEVEL", "info"), "debug, info, warn or error")
@@ -36,7 +37,7 @@ func devCmd(ctx context.Context, args []string) error {
 	}
 	cfg.Logger = newLogger(os.Stderr, *level)
 	if cfg.Secure {
-		return cluster.Run(ctx, cfg, func(c *cluster.Cluster) { printSecure(cfg, c) })
+		return cluster.Run(ctx, cfg, func(c *cluster.Cluster) { printSecure(cfg, c); printFederated(c) })
 	}
 	return cluster.Run(ctx, cfg, func(c *cluster.Cluster) {
 		fmt.Printf(`
@@ -56,6 +57,7 @@ Try:
   granary fs -fs %s -ls /tmp
 `, cfg.DataDir, metadata.RedactURL(c.DatabaseURL), c.NATSURL, c.MetadataURL, c.MetadataURL, c.MetadataURL, c.MetadataURL,
 			c.CoordinatorURL, c.CoordinatorURL, strings.Join(c.DatanodeURLs, " "), c.MetadataURL, c.MetadataURL, c.MetadataURL, c.MetadataURL)
+		printFederated(c)
 	})
 }
 
@@ -82,4 +84,15 @@ Get a token and use it:
   granary fs -fs %s -ls /
 `, cfg.DataDir, c.CAFile, c.IssuerURL, c.NATSURL, c.NATSKeyDir(), c.MetadataURL, c.CoordinatorURL, strings.Join(c.DatanodeURLs, " "),
 		c.CAFile, c.Metadata.Superuser(), c.IssuerURL, c.MetadataURL, c.MetadataURL, strings.Replace(c.MetadataURL, "https://", "swebhdfs://", 1))
+}
+
+// printFederated lists the nameservices after ns1 (dev -nameservices N).
+func printFederated(c *cluster.Cluster) {
+	if len(c.Federated) == 0 {
+		return
+	}
+	fmt.Printf("Federation: ns1 above, and over the same datanodes:\n")
+	for _, n := range c.Federated {
+		fmt.Printf("  %s  metadata %s   coordinator %s   (granary fs -fs %s -ls /)\n", n.Name, n.MetadataURL, n.CoordinatorURL, n.MetadataURL)
+	}
 }

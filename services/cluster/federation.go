@@ -69,21 +69,9 @@ func (c *Cluster) startFederated(ctx context.Context) error {
 			}
 			c.cfg.Logger.Info("formatted a new namespace", "nameservice", name, "cluster_id", ni.ClusterID, "block_pool_id", ni.BlockPoolID)
 		}
-		n.Metadata = metadata.New(n.mcfg)
-		if err := c.start(ctx, "metadata-"+name, n.Metadata.Run, n.Metadata.Started()); err != nil {
+		if err := c.startNameservice(ctx, n, pick(c.cfg.FederatedCoordinatorAddrs, k-1, fmt.Sprintf(":%d", 9880+2*k))); err != nil {
 			return err
 		}
-		n.MetadataURL = c.tls.Scheme() + "://" + localAddr(n.Metadata.Addr())
-		ccfg := c.coordinatorConfig(pick(c.cfg.FederatedCoordinatorAddrs, k-1, fmt.Sprintf(":%d", 9880+2*k)))
-		ccfg.Nameservice = name
-		svc, err := coordinator.New(ccfg)
-		if err != nil {
-			return err
-		}
-		if err := c.start(ctx, "coordinator-"+name, svc.Run, svc.Started()); err != nil {
-			return err
-		}
-		n.Coordinator, n.CoordinatorURL = svc, c.tls.Scheme()+"://"+localAddr(svc.Addr())
 		c.Federated = append(c.Federated, n)
 		if !done {
 			if err := n.Metadata.CreateInitialLayout(ctx); err != nil {
@@ -92,6 +80,41 @@ func (c *Cluster) startFederated(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// startNameservice starts n's metadata service (on n.mcfg.HTTPAddr) and
+// coordinator (on coordAddr).
+func (c *Cluster) startNameservice(ctx context.Context, n *Nameservice, coordAddr string) error {
+	n.Metadata = metadata.New(n.mcfg)
+	if err := c.start(ctx, "metadata-"+n.Name, n.Metadata.Run, n.Metadata.Started()); err != nil {
+		return err
+	}
+	n.MetadataURL = c.tls.Scheme() + "://" + localAddr(n.Metadata.Addr())
+	n.mcfg.HTTPAddr = hostPort(n.MetadataURL) // a restart keeps the address
+	ccfg := c.coordinatorConfig(coordAddr)
+	ccfg.Nameservice = n.Name
+	svc, err := coordinator.New(ccfg)
+	if err != nil {
+		return err
+	}
+	if err := c.start(ctx, "coordinator-"+n.Name, svc.Run, svc.Started()); err != nil {
+		return err
+	}
+	n.Coordinator, n.CoordinatorURL = svc, c.tls.Scheme()+"://"+localAddr(svc.Addr())
+	return nil
+}
+
+// StopNameservice stops a federated nameservice's metadata service and
+// coordinator (the datanodes keep serving the others).
+func (c *Cluster) StopNameservice(n *Nameservice) {
+	_ = c.stopMember("coordinator-" + n.Name)
+	_ = c.stopMember("metadata-" + n.Name)
+}
+
+// StartNameservice restarts a stopped federated nameservice on its
+// addresses.
+func (c *Cluster) StartNameservice(ctx context.Context, n *Nameservice) error {
+	return c.startNameservice(ctx, n, hostPort(n.CoordinatorURL))
 }
 
 func pick(list []string, i int, def string) string {
@@ -104,7 +127,6 @@ func pick(list []string, i int, def string) string {
 // stopFederated stops nameservices 2..n.
 func (c *Cluster) stopFederated() {
 	for _, n := range c.Federated {
-		_ = c.stopMember("coordinator-" + n.Name)
-		_ = c.stopMember("metadata-" + n.Name)
+		c.StopNameservice(n)
 	}
 }

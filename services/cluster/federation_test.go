@@ -97,6 +97,23 @@ func TestTwoNameservicesShareDatanodes(t *testing.T) {
 			t.Fatalf("datanode serves %v", pools)
 		}
 	}
+	// ns2 down: ns1 goes on writing and reading on the same datanodes;
+	// ns2 back: its block pool is reported again and its file read.
+	c.StopNameservice(ns2)
+	writeFile(t, cl1, "/while-ns2-is-down", one, client.CreateOptions{Replication: 3})
+	if got := readFile(t, cl1, "/while-ns2-is-down"); !bytes.Equal(got, one) {
+		t.Fatal("ns1 while ns2 is down")
+	}
+	if err := c.StartNameservice(ctx, ns2); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "ns2's block pool reported again", func() bool {
+		cl := ns2.Coordinator.Manager().Cluster()
+		return cl.Live == 3 && ns2.Coordinator.Manager().SafeModeCounts().SafeBlocks == 1
+	})
+	if got := readFile(t, cl2, "/f"); !bytes.Equal(got, two) {
+		t.Fatal("ns2's /f after its restart")
+	}
 	// Deleting ns1's file removes its replicas only.
 	if _, err := cl1.Delete(ctx, "/f", false); err != nil {
 		t.Fatal(err)
