@@ -28,6 +28,7 @@ Note: Administrative commands can only be run as the superuser.
 	[-metasave]
 	[-decommission <datanode UUID>]
 	[-recommission <datanode UUID>]
+	[-refreshNamenodes <datanode host:port>]
 	[-help]
 Generic options: -fs <metadata service URL>, -coordinator <coordinator URL>, -user <name>
 `
@@ -50,6 +51,7 @@ func adminCmd(ctx context.Context, args []string, out io.Writer) error {
 	refresh := fs.Bool("refreshNodes", false, "re-read the coordinator's hosts exclude file")
 	roll := fs.Bool("rollEdits", false, "roll the edit log (make every edit durable, print the next txid)")
 	metasave := fs.Bool("metasave", false, "print the coordinator's block queues")
+	refreshNN := fs.String("refreshNamenodes", "", "make the datanode at host:port re-read its nameservices and start or stop block pool services")
 	coordURL := fs.String("coordinator", env("GRANARY_COORDINATOR_URL", "http://localhost:9880"), "coordinator URL, for -report (GRANARY_COORDINATOR_URL)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -127,6 +129,16 @@ func adminCmd(ctx context.Context, args []string, out io.Writer) error {
 		}
 		fmt.Fprintf(out, "%s %s: %s (%s:%d)\n", map[string]string{"decommission": "Decommission", "recommission": "Recommission"}[action], id, v.AdminState, v.IPAddr, v.HTTPPort)
 		return nil
+	case *refreshNN != "":
+		// The datanode is reached the way the metadata service is (http
+		// or https).
+		scheme := "http"
+		if strings.HasPrefix(*addr, "https://") {
+			scheme = "https"
+		}
+		dc := &adminClient{base: scheme + "://" + *refreshNN, user: *userName, http: c.http}
+		var r api.BooleanResponse
+		return dc.post(ctx, "/api/v1/admin/refreshNamenodes", &r)
 	case *save:
 		var r api.SaveNamespaceResponse
 		if err := c.post(ctx, "/api/v1/admin/saveNamespace", &r); err != nil {

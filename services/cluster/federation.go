@@ -42,44 +42,59 @@ func (c *Cluster) nameserviceNames() []string {
 // the configuration names addresses.
 func (c *Cluster) startFederated(ctx context.Context) error {
 	for k := 1; k < c.cfg.Nameservices; k++ {
-		name := nameserviceName(k)
-		n := &Nameservice{Name: name, mcfg: c.mcfg}
-		n.mcfg.Nameservice = name
-		n.mcfg.HTTPAddr = pick(c.cfg.FederatedMetadataAddrs, k-1, fmt.Sprintf(":%d", 9870+2*k))
-		switch {
-		case k-1 < len(c.cfg.FederatedDatabaseURLs):
-			n.mcfg.DatabaseURL = c.cfg.FederatedDatabaseURLs[k-1]
-		case c.pg != nil:
-			url, err := ensureDatabase(ctx, c.pg, "granary_"+name)
-			if err != nil {
-				return err
-			}
-			n.mcfg.DatabaseURL = url
-		default:
-			return fmt.Errorf("nameservice %s needs a database: set FederatedDatabaseURLs", name)
+		db := ""
+		if k-1 < len(c.cfg.FederatedDatabaseURLs) {
+			db = c.cfg.FederatedDatabaseURLs[k-1]
 		}
-		done, err := metadata.IsFormatted(ctx, n.mcfg)
-		if err != nil {
+		if _, err := c.AddNameservice(ctx, db, pick(c.cfg.FederatedMetadataAddrs, k-1, fmt.Sprintf(":%d", 9870+2*k)),
+			pick(c.cfg.FederatedCoordinatorAddrs, k-1, fmt.Sprintf(":%d", 9880+2*k))); err != nil {
 			return err
-		}
-		if !done {
-			ni, err := metadata.Format(ctx, n.mcfg, metadata.FormatOptions{ClusterID: c.Metadata.ClusterID()})
-			if err != nil {
-				return fmt.Errorf("formatting %s: %w", name, err)
-			}
-			c.cfg.Logger.Info("formatted a new namespace", "nameservice", name, "cluster_id", ni.ClusterID, "block_pool_id", ni.BlockPoolID)
-		}
-		if err := c.startNameservice(ctx, n, pick(c.cfg.FederatedCoordinatorAddrs, k-1, fmt.Sprintf(":%d", 9880+2*k))); err != nil {
-			return err
-		}
-		c.Federated = append(c.Federated, n)
-		if !done {
-			if err := n.Metadata.CreateInitialLayout(ctx); err != nil {
-				return fmt.Errorf("creating /tmp and /user in %s: %w", name, err)
-			}
 		}
 	}
 	return nil
+}
+
+// AddNameservice formats (unless its database holds one already, with the
+// cluster's ID) and starts the next nameservice: its metadata service on
+// metaAddr with the database at dbURL (empty: a database of the local
+// PostgreSQL), its coordinator on coordAddr. Running datanodes serve it
+// once they are told to (refreshNamenodes); datanodes started later serve
+// it from the start.
+func (c *Cluster) AddNameservice(ctx context.Context, dbURL, metaAddr, coordAddr string) (*Nameservice, error) {
+	name := nameserviceName(len(c.Federated) + 1)
+	n := &Nameservice{Name: name, mcfg: c.mcfg}
+	n.mcfg.Nameservice, n.mcfg.HTTPAddr, n.mcfg.DatabaseURL = name, metaAddr, dbURL
+	if dbURL == "" {
+		if c.pg == nil {
+			return nil, fmt.Errorf("nameservice %s needs a database", name)
+		}
+		url, err := ensureDatabase(ctx, c.pg, "granary_"+name)
+		if err != nil {
+			return nil, err
+		}
+		n.mcfg.DatabaseURL = url
+	}
+	done, err := metadata.IsFormatted(ctx, n.mcfg)
+	if err != nil {
+		return nil, err
+	}
+	if !done {
+		ni, err := metadata.Format(ctx, n.mcfg, metadata.FormatOptions{ClusterID: c.Metadata.ClusterID()})
+		if err != nil {
+			return nil, fmt.Errorf("formatting %s: %w", name, err)
+		}
+		c.cfg.Logger.Info("formatted a new namespace", "nameservice", name, "cluster_id", ni.ClusterID, "block_pool_id", ni.BlockPoolID)
+	}
+	if err := c.startNameservice(ctx, n, coordAddr); err != nil {
+		return nil, err
+	}
+	c.Federated = append(c.Federated, n)
+	if !done {
+		if err := n.Metadata.CreateInitialLayout(ctx); err != nil {
+			return nil, fmt.Errorf("creating /tmp and /user in %s: %w", name, err)
+		}
+	}
+	return n, nil
 }
 
 // startNameservice starts n's metadata service (on n.mcfg.HTTPAddr) and

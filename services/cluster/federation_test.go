@@ -3,8 +3,11 @@ package cluster_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +16,7 @@ import (
 	"github.com/granary-fs/granary/internal/client"
 	"github.com/granary-fs/granary/internal/pgtest"
 	"github.com/granary-fs/granary/services/cluster"
+	"github.com/granary-fs/granary/services/datanode"
 )
 
 // replicaFiles lists the block files of block id under block pool bpid on
@@ -123,4 +127,72 @@ func TestTwoNameservicesShareDatanodes(t *testing.T) {
 	if got := readFile(t, cl2, "/f"); !bytes.Equal(got, two) {
 		t.Fatal("ns2's /f differs after ns1's delete")
 	}
+}
+
+// TestRefreshNamenodes: running datanodes re-read their nameservices file
+// when told (refreshNamenodes): a new nameservice's block pool service
+// starts (the datanodes register and take its files), one no longer listed
+// stops, and its replicas stay on disk.
+func TestRefreshNamenodes(t *testing.T) {
+	dir := t.TempDir()
+	files := make([]string, 3)
+	c := testCluster(t, 3, func(cfg *cluster.Config) {
+		cfg.Nameservices = 2
+		cfg.FederatedDatabaseURLs = []string{pgtest.NewDatabase(t)}
+		cfg.FederatedMetadataAddrs = []string{"127.0.0.1:0"}
+		cfg.FederatedCoordinatorAddrs = []string{"127.0.0.1:0"}
+		d := cfg.Datanode
+		cfg.Datanode = func(i int, dc *datanode.Config) {
+			d(i, dc)
+			files[i] = filepath.Join(dir, fmt.Sprintf("nameservices%d", i))
+			if err := os.WriteFile(files[i], []byte("ns1\nns2\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			dc.NameservicesFile = files[i]
+		}
+	})
+	ctx := context.Background()
+	ns2 := c.Federated[0]
+	eventually(t, 30*time.Second, "ns2's coordinator to see the datanodes", func() bool { return ns2.Coordinator.Manager().Cluster().Live == 3 })
+	cl2 := client.New(ns2.MetadataURL, "hdfs")
+	writeFile(t, cl2, "/kept", []byte("kept on disk"), client.CreateOptions{Replication: 3})
+	l2, err := cl2.BlockLocations(ctx, "/kept")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2 := l2.LocatedBlocks[0].Block
+
+	ns3, err := c.AddNameservice(ctx, pgtest.NewDatabase(t), "127.0.0.1:0", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	consistently(t, 500*time.Millisecond, "no datanode to serve ns3 before it is told", func() bool { return ns3.Coordinator.Manager().Cluster().Live == 0 })
+	for i, f := range files {
+		if err := os.WriteFile(f, []byte("ns1\n# ns2 retired\nns3\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if code, exc := blockRequest(t, "POST", c.DatanodeURLs[i]+"/api/v1/admin/refreshNamenodes?user.name=hdfs", nil); code != 200 {
+			t.Fatalf("refreshNamenodes: %d %s", code, exc)
+		}
+	}
+	eventually(t, 30*time.Second, "ns3's coordinator to see the three datanodes", func() bool { return ns3.Coordinator.Manager().Cluster().Live == 3 })
+	eventually(t, 30*time.Second, "the datanodes to leave ns2", func() bool {
+		for _, dn := range c.Datanodes {
+			if slices.Contains(dn.Info().BlockPools, ns2.Metadata.BlockPoolID()) || len(dn.Info().BlockPools) != 2 {
+				return false
+			}
+		}
+		return true
+	})
+	cl3 := client.New(ns3.MetadataURL, "hdfs")
+	data := bytes.Repeat([]byte("ns3 "), 2000)
+	writeFile(t, cl3, "/new", data, client.CreateOptions{Replication: 3})
+	if got := readFile(t, cl3, "/new"); !bytes.Equal(got, data) {
+		t.Fatal("ns3's file differs")
+	}
+	if n := len(replicaFiles(t, c, b2.BlockPoolID, b2.BlockID)); n != 3 {
+		t.Fatalf("ns2's replicas on disk after it was retired: %d, want 3", n)
+	}
+	// ns1 is untouched.
+	writeFile(t, newClient(c, "hdfs"), "/still", data, client.CreateOptions{Replication: 3})
 }

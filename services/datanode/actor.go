@@ -37,8 +37,7 @@ type actor struct {
 	ibr     []dnproto.ReceivedDeleted
 	ibrKick chan struct{}
 
-	fbrNow     chan struct{} // an administrator asked for a full report
-	reregister chan struct{}
+	fbrNow chan struct{} // an administrator asked for a full report
 
 	// bad are the replicas this datanode found corrupt (block ID → the
 	// replica and its storage), re-reported after every registration so a
@@ -55,7 +54,7 @@ type badReplica struct {
 
 func newActor(dn *Service, nc *nats.Conn, ns string) *actor {
 	return &actor{dn: dn, nc: nc, ns: ns, state: "connecting", ibrKick: make(chan struct{}, 1),
-		fbrNow: make(chan struct{}, 1), reregister: make(chan struct{}, 1), bad: map[int64]badReplica{}}
+		fbrNow: make(chan struct{}, 1), bad: map[int64]badReplica{}}
 }
 
 func (a *actor) setState(s string) {
@@ -198,11 +197,6 @@ func (a *actor) offerService(ctx context.Context) error {
 			}
 			continue
 		case <-a.fbrNow:
-			nextFBR = time.Now()
-		case <-a.reregister:
-			if err := a.register(ctx); err != nil {
-				return err
-			}
 			nextFBR = time.Now()
 		case <-hb.C:
 		}

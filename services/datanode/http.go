@@ -131,7 +131,7 @@ func (s *Service) Info() Info {
 		FailedVolumes: s.store.FailedVolumes(),
 	}
 	var refused []string
-	for _, a := range s.actors {
+	for _, a := range s.actorList() {
 		a.mu.Lock()
 		if a.fatal != nil {
 			refused = append(refused, a.ns+": "+a.fatal.Error())
@@ -171,7 +171,7 @@ func (s *Service) Info() Info {
 func (s *Service) registrationState() string {
 	order := map[string]int{"refused": 0, "connecting": 1, "handshake": 2, "registering": 3, "running": 4}
 	state := "running"
-	for _, a := range s.actors {
+	for _, a := range s.actorList() {
 		a.mu.Lock()
 		st := a.state
 		a.mu.Unlock()
@@ -198,7 +198,7 @@ func (s *Service) triggerBlockReport(w http.ResponseWriter, r *http.Request) {
 		rest.WriteError(w, errs.E(errs.IO, "the datanode has not joined a block pool yet"))
 		return
 	}
-	for _, a := range s.actors {
+	for _, a := range s.actorList() {
 		a.triggerFBR()
 	}
 	_ = rest.WriteJSON(w, http.StatusOK, api.BooleanResponse{Boolean: true})
@@ -206,7 +206,7 @@ func (s *Service) triggerBlockReport(w http.ResponseWriter, r *http.Request) {
 
 // refreshNamenodes godoc
 //
-//	@Summary	Re-read the list of nameservices and re-register (dfsadmin -refreshNamenodes)
+//	@Summary		Re-read the nameservices (-nameservices-file): start block pool services for new ones, stop those no longer listed, their replicas kept (dfsadmin -refreshNamenodes)
 //	@Tags		datanode
 //	@Produce	json
 //	@Param		user.name	query	string	false	"the caller: the superuser or a member of the supergroup (dr.who when absent)"
@@ -216,11 +216,9 @@ func (s *Service) triggerBlockReport(w http.ResponseWriter, r *http.Request) {
 //	@ID			refreshNamenodes
 //	@Router		/api/v1/admin/refreshNamenodes [post]
 func (s *Service) refreshNamenodes(w http.ResponseWriter, r *http.Request) {
-	for _, a := range s.actors {
-		select {
-		case a.reregister <- struct{}{}:
-		default:
-		}
+	select {
+	case s.refresh <- struct{}{}:
+	default:
 	}
 	_ = rest.WriteJSON(w, http.StatusOK, api.BooleanResponse{Boolean: true})
 }

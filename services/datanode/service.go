@@ -17,7 +17,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,7 +51,11 @@ type Config struct {
 	// Nameservices are the nameservices whose block pools this datanode
 	// serves (dfs.nameservices; default ns1): one block pool service (HDFS's
 	// BPOfferService) each, on that nameservice's NATS subjects.
-	Nameservices             []string
+	Nameservices []string
+	// NameservicesFile, when set, lists the nameservices instead (one per
+	// line); refreshNamenodes re-reads it and adds or removes block pool
+	// services without a restart.
+	NameservicesFile         string
 	NATSNKeyFile, NATSCAFile string
 	// TLS is the HTTPS material: the listener's certificate, and the CA
 	// trusted when forwarding blocks to other datanodes and calling the
@@ -143,7 +149,9 @@ func (c *Config) defaults() {
 // Service is one datanode.
 type Service struct {
 	nc        *nats.Conn
-	actors    []*actor // one per nameservice, in -nameservices order
+	actorsMu  sync.RWMutex
+	actors    []*actor      // one per nameservice served
+	refresh   chan struct{} // refreshNamenodes: re-read the nameservices
 	authn     *auth.Authenticator
 	blockKeys *blocktoken.Set // from the coordinator; checked in token mode
 	tlsClient *tls.Config     // outgoing HTTPS
@@ -172,7 +180,7 @@ func New(cfg Config) (*Service, error) {
 	if len(cfg.DataDirs) == 0 {
 		return nil, errors.New("datanode: at least one -data-dir is needed")
 	}
-	s := &Service{cfg: cfg, log: cfg.Logger.With("service", "datanode"), addrSet: make(chan struct{}), started: make(chan struct{}),
+	s := &Service{cfg: cfg, log: cfg.Logger.With("service", "datanode"), addrSet: make(chan struct{}), started: make(chan struct{}), refresh: make(chan struct{}, 1),
 		pipelineClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}}
 	s.metrics = newMetrics(s)
 	var err error
@@ -251,8 +259,13 @@ func (s *Service) Run(ctx context.Context) error {
 		return fmt.Errorf("connecting to NATS at %s: %w", s.cfg.NATSURL, err)
 	}
 	s.nc = nc
-	for _, ns := range s.cfg.Nameservices {
-		s.actors = append(s.actors, newActor(s, nc, ns))
+	names, err := s.nameservices()
+	if err != nil {
+		nc.Close()
+		return err
+	}
+	for _, ns := range names {
+		s.addActor(newActor(s, nc, ns))
 	}
 	ln, err := tlsconf.Listen(s.cfg.HTTPAddr, s.cfg.TLS)
 	if err != nil {
@@ -324,7 +337,7 @@ func portOf(addr string) string {
 // pool and reports it received (the data path will write through the same
 // storage; tests use it to place replicas).
 func (s *Service) PutReplica(id, genStamp int64, data []byte) error {
-	bpid := s.actors[0].blockPool()
+	bpid := s.actorList()[0].blockPool()
 	if bpid == "" {
 		return errors.New("the datanode has no block pool yet")
 	}
@@ -359,28 +372,136 @@ func MetaFile(data []byte) []byte { return storage.ChecksumFile(data) }
 // runActors runs one block pool service per nameservice (HDFS's
 // BlockPoolManager). One that is refused for good (another cluster,
 // another namespace's pool) ends alone; when none is left the datanode
-// stops with the last refusal, as HDFS's does.
+// stops with the last refusal, as HDFS's does. A refresh (refreshNamenodes)
+// re-reads -nameservices-file: services of new nameservices start, those of
+// nameservices no longer listed stop (their replicas stay on disk, as
+// HDFS's), the others go on.
 func (s *Service) runActors(ctx context.Context) error {
-	errc := make(chan error, len(s.actors))
-	for _, a := range s.actors {
-		go func() { errc <- a.run(ctx) }()
+	type ended struct {
+		a   *actor
+		err error
+	}
+	endc := make(chan ended, 16)
+	running := map[*actor]context.CancelFunc{}
+	start := func(a *actor) {
+		actx, cancel := context.WithCancel(ctx)
+		running[a] = cancel
+		go func() { endc <- ended{a, a.run(actx)} }()
+	}
+	for _, a := range s.actorList() {
+		start(a)
 	}
 	var last error
-	for range s.actors {
-		if err := <-errc; err != nil {
-			s.log.Error("a block pool service ended", "err", err)
-			last = err
+	for {
+		select {
+		case <-ctx.Done():
+			for _, cancel := range running {
+				cancel()
+			}
+			for range running {
+				<-endc
+			}
+			return nil
+		case e := <-endc:
+			delete(running, e.a)
+			if e.err != nil {
+				s.log.Error("a block pool service ended", "nameservice", e.a.ns, "err", e.err)
+				last = e.err
+			}
+			if len(running) == 0 && ctx.Err() == nil {
+				return last
+			}
+		case <-s.refresh:
+			names, err := s.nameservices()
+			if err != nil {
+				s.log.Error("refreshNamenodes: cannot read the nameservices", "err", err)
+				continue
+			}
+			for _, a := range s.actorList() {
+				if !slices.Contains(names, a.ns) {
+					s.log.Info("refreshNamenodes: stopping the block pool service", "nameservice", a.ns, "block_pool", a.blockPool())
+					if cancel := running[a]; cancel != nil {
+						cancel()
+						for e := range endc {
+							delete(running, e.a)
+							if e.a == a {
+								break
+							}
+							if e.err != nil {
+								s.log.Error("a block pool service ended", "nameservice", e.a.ns, "err", e.err)
+								last = e.err
+							}
+						}
+					}
+					s.removeActor(a)
+				}
+			}
+			for _, ns := range names {
+				if s.actorOf(ns) == nil {
+					s.log.Info("refreshNamenodes: starting a block pool service", "nameservice", ns)
+					a := newActor(s, s.nc, ns)
+					s.addActor(a)
+					start(a)
+				}
+			}
 		}
 	}
-	if ctx.Err() != nil {
-		return nil
+}
+
+// nameservices is the list of nameservices to serve: -nameservices-file
+// when set (re-read on every refresh), else -nameservices.
+func (s *Service) nameservices() ([]string, error) {
+	if s.cfg.NameservicesFile == "" {
+		return s.cfg.Nameservices, nil
 	}
-	return last
+	data, err := os.ReadFile(s.cfg.NameservicesFile)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			out = append(out, l)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s lists no nameservice", s.cfg.NameservicesFile)
+	}
+	return out, nil
+}
+
+// actorList is a copy of the block pool services.
+func (s *Service) actorList() []*actor {
+	s.actorsMu.RLock()
+	defer s.actorsMu.RUnlock()
+	return slices.Clone(s.actors)
+}
+
+func (s *Service) addActor(a *actor) {
+	s.actorsMu.Lock()
+	s.actors = append(s.actors, a)
+	s.actorsMu.Unlock()
+}
+
+func (s *Service) removeActor(a *actor) {
+	s.actorsMu.Lock()
+	s.actors = slices.DeleteFunc(s.actors, func(x *actor) bool { return x == a })
+	s.actorsMu.Unlock()
+}
+
+// actorOf is the block pool service of nameservice ns, or nil.
+func (s *Service) actorOf(ns string) *actor {
+	for _, a := range s.actorList() {
+		if a.ns == ns {
+			return a
+		}
+	}
+	return nil
 }
 
 // actorFor is the block pool service of bpid, or nil.
 func (s *Service) actorFor(bpid string) *actor {
-	for _, a := range s.actors {
+	for _, a := range s.actorList() {
 		if bpid != "" && a.blockPool() == bpid {
 			return a
 		}
@@ -391,7 +512,7 @@ func (s *Service) actorFor(bpid string) *actor {
 // blockPools lists the block pools this datanode has joined.
 func (s *Service) blockPools() []string {
 	var out []string
-	for _, a := range s.actors {
+	for _, a := range s.actorList() {
 		if bp := a.blockPool(); bp != "" {
 			out = append(out, bp)
 		}

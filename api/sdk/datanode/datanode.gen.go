@@ -404,7 +404,7 @@ type ClientInterface interface {
 	// Corresponds with GET / (the `DatanodePage` operationId).
 	DatanodePage(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// RefreshNamenodes Re-read the list of nameservices and re-register (dfsadmin -refreshNamenodes)
+	// RefreshNamenodes Re-read the nameservices (-nameservices-file): start block pool services for new ones, stop those no longer listed, their replicas kept (dfsadmin -refreshNamenodes)
 	//
 	// Corresponds with POST /api/v1/admin/refreshNamenodes (the `RefreshNamenodes` operationId).
 	RefreshNamenodes(ctx context.Context, params *RefreshNamenodesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -524,7 +524,7 @@ func (c *Client) DatanodePage(ctx context.Context, reqEditors ...RequestEditorFn
 	return c.Client.Do(req)
 }
 
-// RefreshNamenodes Re-read the list of nameservices and re-register (dfsadmin -refreshNamenodes)
+// RefreshNamenodes Re-read the nameservices (-nameservices-file): start block pool services for new ones, stop those no longer listed, their replicas kept (dfsadmin -refreshNamenodes)
 //
 // Corresponds with POST /api/v1/admin/refreshNamenodes (the `RefreshNamenodes` operationId).
 func (c *Client) RefreshNamenodes(ctx context.Context, params *RefreshNamenodesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1882,7 +1882,7 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET / (the `DatanodePage` operationId).
 	DatanodePageWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*DatanodePageResponse, error)
 
-	// RefreshNamenodesWithResponse Re-read the list of nameservices and re-register (dfsadmin -refreshNamenodes)
+	// RefreshNamenodesWithResponse Re-read the nameservices (-nameservices-file): start block pool services for new ones, stop those no longer listed, their replicas kept (dfsadmin -refreshNamenodes)
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3014,7 +3014,7 @@ func (c *ClientWithResponses) DatanodePageWithResponse(ctx context.Context, reqE
 	return ParseDatanodePageResponse(rsp)
 }
 
-// RefreshNamenodesWithResponse Re-read the list of nameservices and re-register (dfsadmin -refreshNamenodes)
+// RefreshNamenodesWithResponse Re-read the nameservices (-nameservices-file): start block pool services for new ones, stop those no longer listed, their replicas kept (dfsadmin -refreshNamenodes)
 //
 // Returns a wrapper object for the known response body format(s).
 //
