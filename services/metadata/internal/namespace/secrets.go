@@ -90,7 +90,18 @@ func (e *encoder) delegationKey(k DelegationKey) {
 }
 
 func (d *decoder) delegationKey() DelegationKey {
-	return DelegationKey{ID: int32(d.int()), Expiry: d.int(), Key: []byte(d.str())}
+	return DelegationKey{ID: d.i32(), Expiry: d.int(), Key: []byte(d.str())}
+}
+
+// i32 reads a varint that must fit an int32 (key IDs, sequence numbers):
+// a record has one encoding.
+func (d *decoder) i32() int32 {
+	v := d.int()
+	if v < -1<<31 || v >= 1<<31 {
+		d.fail("int32")
+		return 0
+	}
+	return int32(v)
 }
 
 func (e *encoder) delegationToken(t DelegationToken) {
@@ -259,7 +270,7 @@ func (ns *Namespace) writeSecrets(e *encoder) {
 func (ns *Namespace) readSecrets(d *decoder) {
 	s := &ns.secrets
 	s.init()
-	s.keyID, s.seq = int32(d.int()), int32(d.int())
+	s.keyID, s.seq = d.i32(), d.i32()
 	n := d.uint()
 	for i := uint64(0); i < n && d.err == nil; i++ {
 		k := d.delegationKey()
