@@ -126,6 +126,20 @@ func (c *Cluster) StopNameservice(n *Nameservice) {
 	_ = c.stopMember("metadata-" + n.Name)
 }
 
+// ReformatNameservice stops a federated nameservice, formats its namespace
+// again (metadata format -force, the cluster's ID: a new namespace and
+// block pool) and starts it on its addresses, the datanodes running.
+func (c *Cluster) ReformatNameservice(ctx context.Context, n *Nameservice) error {
+	c.StopNameservice(n)
+	if _, err := metadata.Format(ctx, n.mcfg, metadata.FormatOptions{ClusterID: c.Metadata.ClusterID(), Force: true}); err != nil {
+		return err
+	}
+	if err := c.StartNameservice(ctx, n); err != nil {
+		return err
+	}
+	return n.Metadata.CreateInitialLayout(ctx)
+}
+
 // StartNameservice restarts a stopped federated nameservice on its
 // addresses.
 func (c *Cluster) StartNameservice(ctx context.Context, n *Nameservice) error {

@@ -196,3 +196,62 @@ func TestRefreshNamenodes(t *testing.T) {
 	// ns1 is untouched.
 	writeFile(t, newClient(c, "hdfs"), "/still", data, client.CreateOptions{Replication: 3})
 }
+
+// TestReformatNameserviceWhileDatanodesRun: ns2 formatted again (a new
+// namespace and block pool) while the datanodes run: they retire its old
+// pool (its replicas stay on disk, no longer served) and join the new one;
+// not one replica of ns1 is touched.
+func TestReformatNameserviceWhileDatanodesRun(t *testing.T) {
+	c := testCluster(t, 3, func(cfg *cluster.Config) {
+		cfg.Nameservices = 2
+		cfg.FederatedDatabaseURLs = []string{pgtest.NewDatabase(t)}
+		cfg.FederatedMetadataAddrs = []string{"127.0.0.1:0"}
+		cfg.FederatedCoordinatorAddrs = []string{"127.0.0.1:0"}
+	})
+	ctx := context.Background()
+	ns2 := c.Federated[0]
+	eventually(t, 30*time.Second, "ns2's coordinator to see the datanodes", func() bool { return ns2.Coordinator.Manager().Cluster().Live == 3 })
+	cl1 := newClient(c, "hdfs")
+	data := bytes.Repeat([]byte("ns1 "), 3000)
+	writeFile(t, cl1, "/ns1", data, client.CreateOptions{Replication: 3})
+	writeFile(t, client.New(ns2.MetadataURL, "hdfs"), "/old", data, client.CreateOptions{Replication: 3})
+	l1, err := cl1.BlockLocations(ctx, "/ns1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b1 := l1.LocatedBlocks[0].Block
+	oldPool := ns2.Metadata.BlockPoolID()
+	if err := c.ReformatNameservice(ctx, ns2); err != nil {
+		t.Fatal(err)
+	}
+	newPool := ns2.Metadata.BlockPoolID()
+	if newPool == oldPool {
+		t.Fatal("the re-format kept the block pool ID")
+	}
+	eventually(t, 30*time.Second, "the datanodes to join ns2's new pool and retire the old one", func() bool {
+		for _, dn := range c.Datanodes {
+			pools := dn.Info().BlockPools
+			if !slices.Contains(pools, newPool) || slices.Contains(pools, oldPool) {
+				return false
+			}
+		}
+		return ns2.Coordinator.Manager().Cluster().Live == 3
+	})
+	cl2 := client.New(ns2.MetadataURL, "hdfs")
+	writeFile(t, cl2, "/new", data, client.CreateOptions{Replication: 3})
+	if got := readFile(t, cl2, "/new"); !bytes.Equal(got, data) {
+		t.Fatal("ns2's new file differs")
+	}
+	if _, err := cl2.Stat(ctx, "/old"); err == nil {
+		t.Fatal("the re-formatted namespace still has /old")
+	}
+	consistently(t, time.Second, "ns1's replicas to stay", func() bool { return len(replicaFiles(t, c, b1.BlockPoolID, b1.BlockID)) == 3 })
+	if got := readFile(t, cl1, "/ns1"); !bytes.Equal(got, data) {
+		t.Fatal("ns1's file differs")
+	}
+	for i := range c.Datanodes {
+		if _, err := os.Stat(filepath.Join(c.DatanodeDir(i), "current", oldPool)); err != nil {
+			t.Fatalf("the retired pool's folder on datanode %d: %v", i, err)
+		}
+	}
+}

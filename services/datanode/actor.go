@@ -130,6 +130,12 @@ func (a *actor) connectAndServe(ctx context.Context) error {
 		return err
 	}
 	a.mu.Lock()
+	if a.bpid != "" && a.bpid != ni.BlockPoolID {
+		// The nameservice was re-formatted: its old pool is retired (its
+		// replicas stay on disk, no longer served or reported).
+		a.dn.log.Warn("Blockpool ID mismatch: previously connected to Blockpool ID "+a.bpid+" but now connected to Blockpool ID "+ni.BlockPoolID,
+			"nameservice", a.ns)
+	}
 	a.bpid, a.clusterID = ni.BlockPoolID, ni.ClusterID
 	a.mu.Unlock()
 	if err := a.register(ctx); err != nil {
