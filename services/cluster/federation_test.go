@@ -255,3 +255,63 @@ func TestReformatNameserviceWhileDatanodesRun(t *testing.T) {
 		}
 	}
 }
+
+// TestDatanodeLossHealsEachPool: a datanode serving two pools dies; each
+// nameservice's coordinator re-replicates its own block onto the
+// survivors, under its own pool, and nothing crosses pools.
+func TestDatanodeLossHealsEachPool(t *testing.T) {
+	c := testCluster(t, 4, func(cfg *cluster.Config) {
+		cfg.Nameservices = 2
+		cfg.FederatedDatabaseURLs = []string{pgtest.NewDatabase(t)}
+		cfg.FederatedMetadataAddrs = []string{"127.0.0.1:0"}
+		cfg.FederatedCoordinatorAddrs = []string{"127.0.0.1:0"}
+	})
+	ctx := context.Background()
+	ns2 := c.Federated[0]
+	eventually(t, 30*time.Second, "ns2's coordinator to see the datanodes", func() bool { return ns2.Coordinator.Manager().Cluster().Live == 4 })
+	cl1, cl2 := newClient(c, "hdfs"), client.New(ns2.MetadataURL, "hdfs")
+	writeFile(t, cl1, "/a", bytes.Repeat([]byte("1"), 4000), client.CreateOptions{Replication: 3})
+	writeFile(t, cl2, "/a", bytes.Repeat([]byte("2"), 6000), client.CreateOptions{Replication: 3})
+	l1, err := cl1.BlockLocations(ctx, "/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l2, err := cl2.BlockLocations(ctx, "/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b1, b2 := l1.LocatedBlocks[0], l2.LocatedBlocks[0]
+	// A datanode holding a replica of both blocks.
+	victim := -1
+	for _, d1 := range b1.Locations {
+		for _, d2 := range b2.Locations {
+			if d1.UUID == d2.UUID && victim < 0 {
+				victim = index(t, c, d1.UUID)
+			}
+		}
+	}
+	if victim < 0 {
+		t.Fatal("no datanode holds both blocks") // 3 of 4 each: impossible
+	}
+	if err := c.KillDatanode(victim); err != nil {
+		t.Fatal(err)
+	}
+	live := func(files []string) int {
+		n := 0
+		for _, f := range files {
+			if !strings.HasPrefix(f, c.DatanodeDir(victim)+string(filepath.Separator)) {
+				n++
+			}
+		}
+		return n
+	}
+	eventually(t, 60*time.Second, "each pool's block back to three live replicas", func() bool {
+		return live(replicaFiles(t, c, b1.Block.BlockPoolID, b1.Block.BlockID)) == 3 && live(replicaFiles(t, c, b2.Block.BlockPoolID, b2.Block.BlockID)) == 3
+	})
+	if got := readFile(t, cl1, "/a"); !bytes.Equal(got, bytes.Repeat([]byte("1"), 4000)) {
+		t.Fatal("ns1's /a differs")
+	}
+	if got := readFile(t, cl2, "/a"); !bytes.Equal(got, bytes.Repeat([]byte("2"), 6000)) {
+		t.Fatal("ns2's /a differs")
+	}
+}
