@@ -30,6 +30,7 @@ func Main(ctx context.Context, args []string, out io.Writer) error {
 	nodes := fs.Int("datanodes", 1000, "heartbeat: simulated datanodes")
 	clients := fs.Int("clients", 64, "heartbeat-nats: concurrent NATS connections")
 	duration := fs.Duration("duration", 5*time.Second, "heartbeat: run time")
+	pools := fs.Int("pools", 1, "fbr: block pools the datanode serves (federation), each reported to its own coordinator at once")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -41,7 +42,7 @@ func Main(ctx context.Context, args []string, out io.Writer) error {
 		var err error
 		switch o {
 		case "fbr":
-			err = fullReport(out, *blocks)
+			err = fullReport(out, *blocks, max(1, *pools))
 		case "heartbeat":
 			err = heartbeatInProcess(out, *nodes, *duration)
 		case "heartbeat-nats":
@@ -78,53 +79,87 @@ func heartbeat(i int) dnproto.Heartbeat {
 // fullReport times a datanode's first full report of n replicas of blocks
 // the namespace knows, in chunks as a datanode sends them: decoding and
 // processing, then a second (steady-state) report of the same replicas.
-func fullReport(out io.Writer, n int) error {
-	m := blockmgr.New(blockmgr.Config{})
-	ev := make([]dnproto.BlockEvent, n)
-	for i := range ev {
-		ev[i] = dnproto.BlockEvent{ID: int64(1<<30 + i), GenStamp: 1001, NumBytes: 64 << 20, Complete: true, Replication: 3}
+// With pools > 1 the datanode serves that many block pools (federation):
+// each pool's coordinator (block manager) takes its own report of n
+// replicas — the same block IDs in every pool — all at once.
+func fullReport(out io.Writer, n, pools int) error {
+	type pool struct {
+		m      *blockmgr.Manager
+		uuid   string
+		chunks [][]byte
 	}
-	r := m.BeginResync(1, 1)
-	r.Add(ev)
-	r.Commit()
-	reg := registration(1)
-	if err := m.Register(reg, ni); err != nil {
-		return err
-	}
-	var chunks [][]byte
-	per := dnproto.MaxReplicasPerChunk
-	count := (n + per - 1) / per
-	for c := 0; c < count; c++ {
-		ch := &dnproto.ReportChunk{DatanodeUUID: reg.DatanodeUUID, BlockPoolID: ni.BlockPoolID, StorageID: "DS-" + reg.DatanodeUUID,
-			ReportID: 1, Index: c, Count: count, Last: c == count-1}
-		for i := c * per; i < min(n, (c+1)*per); i++ {
-			ch.Replicas = append(ch.Replicas, dnproto.Replica{ID: ev[i].ID, GenStamp: 1001, NumBytes: 64 << 20})
+	ps := make([]pool, pools)
+	for p := range ps {
+		pni := ni
+		if p > 0 {
+			pni.BlockPoolID = fmt.Sprintf("%s-%d", ni.BlockPoolID, p+1)
 		}
-		chunks = append(chunks, dnproto.EncodeChunk(ch))
+		m := blockmgr.New(blockmgr.Config{})
+		ev := make([]dnproto.BlockEvent, n)
+		for i := range ev {
+			ev[i] = dnproto.BlockEvent{ID: int64(1<<30 + i), GenStamp: 1001, NumBytes: 64 << 20, Complete: true, Replication: 3}
+		}
+		r := m.BeginResync(1, 1)
+		r.Add(ev)
+		r.Commit()
+		reg := registration(1)
+		reg.BlockPoolID = pni.BlockPoolID
+		if err := m.Register(reg, pni); err != nil {
+			return err
+		}
+		per := dnproto.MaxReplicasPerChunk
+		count := (n + per - 1) / per
+		var chunks [][]byte
+		for c := 0; c < count; c++ {
+			ch := &dnproto.ReportChunk{DatanodeUUID: reg.DatanodeUUID, BlockPoolID: pni.BlockPoolID, StorageID: "DS-" + reg.DatanodeUUID,
+				ReportID: 1, Index: c, Count: count, Last: c == count-1}
+			for i := c * per; i < min(n, (c+1)*per); i++ {
+				ch.Replicas = append(ch.Replicas, dnproto.Replica{ID: ev[i].ID, GenStamp: 1001, NumBytes: 64 << 20})
+			}
+			chunks = append(chunks, dnproto.EncodeChunk(ch))
+		}
+		ps[p] = pool{m: m, uuid: reg.DatanodeUUID, chunks: chunks}
 	}
-	ev = nil
 	runtime.GC()
-	for round, name := range []string{"first report", "repeat report"} {
-		hb := m.Heartbeat(dnproto.Heartbeat{DatanodeUUID: reg.DatanodeUUID, RequestLease: true})
-		start := time.Now()
+	report := func(p pool, round int) error {
+		hb := p.m.Heartbeat(dnproto.Heartbeat{DatanodeUUID: p.uuid, RequestLease: true})
 		var buf []dnproto.Replica
-		for _, data := range chunks {
+		for _, data := range p.chunks {
 			c, err := dnproto.DecodeChunk(data, buf)
 			if err != nil {
 				return err
 			}
 			c.LeaseID, c.ReportID = hb.LeaseID, uint64(round+1)
-			if err := m.FullReport(c); err != nil {
+			if err := p.m.FullReport(c); err != nil {
 				return err
 			}
 			buf = c.Replicas
 		}
-		m.ReleaseLease(hb.LeaseID)
-		el := time.Since(start)
-		fmt.Fprintf(out, "--- fbr (%s) ---\nreplicas: %d in %d chunks, elapsed: %v\nblocks per sec: %.0f\n", name, n, len(chunks), el.Round(time.Millisecond), float64(n)/el.Seconds())
+		p.m.ReleaseLease(hb.LeaseID)
+		return nil
 	}
-	if c := m.SafeModeCounts(); c.SafeBlocks != int64(n) {
-		return fmt.Errorf("only %d of %d blocks located after the report", c.SafeBlocks, n)
+	for round, name := range []string{"first report", "repeat report"} {
+		start := time.Now()
+		errc := make(chan error, pools)
+		for _, p := range ps {
+			go func() { errc <- report(p, round) }()
+		}
+		for range ps {
+			if err := <-errc; err != nil {
+				return err
+			}
+		}
+		el := time.Since(start)
+		what := name
+		if pools > 1 {
+			what = fmt.Sprintf("%s, %d block pools at once", name, pools)
+		}
+		fmt.Fprintf(out, "--- fbr (%s) ---\nreplicas: %d in %d chunks, elapsed: %v\nblocks per sec: %.0f\n", what, n*pools, len(ps[0].chunks)*pools, el.Round(time.Millisecond), float64(n*pools)/el.Seconds())
+	}
+	for _, p := range ps {
+		if c := p.m.SafeModeCounts(); c.SafeBlocks != int64(n) {
+			return fmt.Errorf("only %d of %d blocks located after the report", c.SafeBlocks, n)
+		}
 	}
 	return nil
 }
