@@ -20,10 +20,11 @@ go vet ./...
 echo "== OpenAPI contracts are fresh"
 scripts/openapi.sh --check
 
-echo "== chromium (web UI test) and python3-fsspec (client test): Debian's packages, installed when missing"
+echo "== chromium (web UI test), python3-fsspec (client test) and curl (dev -secure test): Debian's packages, installed when missing"
 missing=""
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 /usr/bin/python3 -c 'import fsspec.implementations.webhdfs, requests' >/dev/null 2>&1 || missing="$missing python3-fsspec python3-requests"
+command -v curl >/dev/null 2>&1 || missing="$missing curl"
 if [ -n "$missing" ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -qq
