@@ -242,3 +242,18 @@ type ConfProperty struct {
 type ConfResponse struct {
 	Properties []ConfProperty `json:"properties" validate:"required"`
 }
+
+// MountEntry is one entry of the router's mount table (HDFS RBF's
+// MountTable): a source path of the global namespace, the nameservice and
+// the path there it maps to.
+type MountEntry struct {
+	Source      string `json:"source" example:"/data" validate:"required"`
+	Nameservice string `json:"nameservice" example:"ns1" validate:"required"`
+	Destination string `json:"destination" example:"/data" validate:"required"`
+	Created     int64  `json:"created" example:"1320171722771" validate:"required"`
+}
+
+// MountTable is the router's mount table.
+type MountTable struct {
+	Entries []MountEntry `json:"entries" validate:"required"`
+}

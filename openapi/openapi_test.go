@@ -8,7 +8,7 @@ import (
 // TestEveryOperationHasAnID: generated SDKs name their methods after the
 // operationIds, so every operation has one, unique in its document.
 func TestEveryOperationHasAnID(t *testing.T) {
-	for _, svc := range []string{"metadata", "coordinator", "datanode"} {
+	for _, svc := range []string{"metadata", "coordinator", "datanode", "router"} {
 		doc, err := Load(svc)
 		if err != nil {
 			t.Fatal(err)

@@ -24,18 +24,19 @@ gen() {
 gen metadata routes.go services/metadata,api,internal/errs
 gen coordinator http.go services/coordinator,api,internal/errs
 gen datanode http.go services/datanode,api,internal/errs
+gen router http.go services/router,api,internal/errs
 
 # OpenAPI 3.0, converted from the Swagger 2.0 documents and validated.
 go run ./scripts/openapi3 "$out" "$out"
 
 # Go SDKs generated from the OpenAPI 3 documents (oapi-codegen), committed
 # in api/sdk/<service>.
-for svc in metadata coordinator datanode; do
+for svc in metadata coordinator datanode router; do
   go tool oapi-codegen -generate types,client -package "$svc" -o "$out/$svc.gen.go" "$out/$svc.openapi.json"
 done
 
 stale=0
-for svc in metadata coordinator datanode; do
+for svc in metadata coordinator datanode router; do
   if $check; then
     if ! cmp -s "$out/$svc.gen.go" "api/sdk/$svc/$svc.gen.go"; then
       echo "api/sdk/$svc/$svc.gen.go is stale: run scripts/openapi.sh" >&2

@@ -27,6 +27,7 @@ import (
 	"github.com/granary-fs/granary/services/coordinator"
 	"github.com/granary-fs/granary/services/datanode"
 	"github.com/granary-fs/granary/services/metadata"
+	"github.com/granary-fs/granary/services/router"
 )
 
 // Config configures the all-in-one cluster.
@@ -57,7 +58,13 @@ type Config struct {
 	// PostgreSQL), metadata service (FederatedMetadataAddrs[k-1], default
 	// :9870+2k) and coordinator (FederatedCoordinatorAddrs[k-1], default
 	// :9880+2k).
-	Nameservices                                      int
+	Nameservices int
+	// Router runs `granary router` over every nameservice (RouterAddr,
+	// default :50071; its mount table in RouterDatabaseURL, else a database
+	// of the local PostgreSQL), mounting /<ns> on each nameservice's root
+	// when the table is empty.
+	Router                                            bool
+	RouterAddr, RouterDatabaseURL                     string
 	FederatedDatabaseURLs                             []string
 	FederatedMetadataAddrs, FederatedCoordinatorAddrs []string
 	Logger                                            *slog.Logger
@@ -98,6 +105,9 @@ type Cluster struct {
 	issuerSrv *http.Server
 	// Federated are the nameservices after ns1 (Nameservices > 1).
 	Federated []*Nameservice
+	// Router and RouterURL: the router, with Config.Router.
+	Router    *router.Service
+	RouterURL string
 	auth      auth.Config
 	tls       tlsconf.Files
 
@@ -213,6 +223,11 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	}
 	if err := c.startFederated(ctx); err != nil {
 		return nil, err
+	}
+	if cfg.Router {
+		if err := c.startRouter(ctx); err != nil {
+			return nil, err
+		}
 	}
 	c.Datanodes = make([]*datanode.Service, cfg.Datanodes)
 	c.DatanodeURLs = make([]string, cfg.Datanodes)
@@ -355,6 +370,7 @@ func (c *Cluster) Stop() {
 	for i := range c.Datanodes {
 		_ = c.StopDatanode(i)
 	}
+	_ = c.stopMember("router")
 	c.stopFederated()
 	_ = c.StopCoordinator()
 	_ = c.StopMetadata()

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/granary-fs/granary/api"
 	"github.com/granary-fs/granary/services/coordinator"
 	"github.com/granary-fs/granary/services/metadata"
+	"github.com/granary-fs/granary/services/router"
 )
 
 // Federation (seed 003): several nameservices over the same datanodes. A
@@ -158,4 +160,44 @@ func (c *Cluster) stopFederated() {
 	for _, n := range c.Federated {
 		c.StopNameservice(n)
 	}
+}
+
+// startRouter starts the router over every nameservice and, on an empty
+// mount table, mounts /<ns> on each nameservice's root.
+func (c *Cluster) startRouter(ctx context.Context) error {
+	db := c.cfg.RouterDatabaseURL
+	if db == "" {
+		if c.pg == nil {
+			return fmt.Errorf("the router needs a database: set RouterDatabaseURL")
+		}
+		var err error
+		if db, err = ensureDatabase(ctx, c.pg, "granary_router"); err != nil {
+			return err
+		}
+	}
+	nss := map[string]string{c.mcfg.Nameservice: c.MetadataURL}
+	for _, n := range c.Federated {
+		nss[n.Name] = n.MetadataURL
+	}
+	addr := c.cfg.RouterAddr
+	if addr == "" {
+		addr = ":50071"
+	}
+	r, err := router.New(router.Config{HTTPAddr: addr, DatabaseURL: db, Nameservices: nss, Superuser: c.mcfg.Superuser,
+		Supergroup: c.mcfg.Supergroup, Logger: c.cfg.Logger})
+	if err != nil {
+		return err
+	}
+	if err := c.start(ctx, "router", r.Run, r.Started()); err != nil {
+		return err
+	}
+	c.Router, c.RouterURL = r, "http://"+localAddr(r.Addr())
+	if len(r.Mounts()) == 0 {
+		for _, ns := range c.nameserviceNames() {
+			if err := r.PutMount(ctx, api.MountEntry{Source: "/" + ns, Nameservice: ns, Destination: "/"}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

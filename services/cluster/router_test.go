@@ -1,0 +1,97 @@
+package cluster_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/granary-fs/granary/internal/client"
+	"github.com/granary-fs/granary/internal/pgtest"
+	"github.com/granary-fs/granary/services/cluster"
+)
+
+// TestRouter: one WebHDFS endpoint over two nameservices (HDFS's
+// router-based federation): files created, read, listed, summed and
+// deleted through it land in the nameservice their mount names; the root
+// lists the mount points; a rename across nameservices is refused; a
+// mount added at run time is used at once; Debian's fsspec WebHDFS client
+// works through it unpatched.
+func TestRouter(t *testing.T) {
+	c := testCluster(t, 3, func(cfg *cluster.Config) {
+		cfg.Nameservices = 2
+		cfg.FederatedDatabaseURLs = []string{pgtest.NewDatabase(t)}
+		cfg.FederatedMetadataAddrs = []string{"127.0.0.1:0"}
+		cfg.FederatedCoordinatorAddrs = []string{"127.0.0.1:0"}
+		cfg.Router, cfg.RouterAddr, cfg.RouterDatabaseURL = true, "127.0.0.1:0", pgtest.NewDatabase(t)
+	})
+	ns2 := c.Federated[0]
+	for svc, u := range map[string]string{"router": c.RouterURL, "metadata": ns2.MetadataURL} {
+		if err := contracts.Serve(svc, strings.TrimPrefix(u, "http://")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 30*time.Second, "ns2's coordinator to see the datanodes", func() bool { return ns2.Coordinator.Manager().Cluster().Live == 3 })
+	rt := c.RouterURL + "/webhdfs/v1"
+	one, two := bytes.Repeat([]byte("one "), 1000), bytes.Repeat([]byte("two "), 2000)
+	for p, data := range map[string][]byte{"/ns1/tmp/a": one, "/ns2/tmp/b": two} {
+		if code, _, body := curlL(t, "PUT", rt+p+"?op=CREATE&user.name=hdfs", data); code != 201 {
+			t.Fatalf("CREATE %s through the router: %d %s", p, code, body)
+		}
+		if code, _, body := curlL(t, "GET", rt+p+"?op=OPEN&user.name=hdfs", nil); code != 200 || !bytes.Equal(body, data) {
+			t.Fatalf("OPEN %s through the router: %d, %d bytes", p, code, len(body))
+		}
+	}
+	// They are in their own nameservices, at the mounted paths.
+	if got := readFile(t, newClient(c, "hdfs"), "/tmp/a"); !bytes.Equal(got, one) {
+		t.Fatal("ns1 does not hold /tmp/a")
+	}
+	if got := readFile(t, client.New(ns2.MetadataURL, "hdfs"), "/tmp/b"); !bytes.Equal(got, two) {
+		t.Fatal("ns2 does not hold /tmp/b")
+	}
+	// The root lists the mount points.
+	code, _, body := curlL(t, "GET", rt+"/?op=LISTSTATUS&user.name=hdfs", nil)
+	var ls struct{ FileStatuses struct{ FileStatus []struct{ PathSuffix, Type string } } }
+	if code != 200 || json.Unmarshal(body, &ls) != nil || len(ls.FileStatuses.FileStatus) != 2 ||
+		ls.FileStatuses.FileStatus[0].PathSuffix != "ns1" || ls.FileStatuses.FileStatus[1].Type != "DIRECTORY" {
+		t.Fatalf("LISTSTATUS / through the router: %d %s", code, body)
+	}
+	// A content summary of the root covers both.
+	code, _, body = curlL(t, "GET", rt+"/?op=GETCONTENTSUMMARY&user.name=hdfs", nil)
+	var cs struct{ ContentSummary struct{ Length, FileCount int64 } }
+	if code != 200 || json.Unmarshal(body, &cs) != nil || cs.ContentSummary.Length != int64(len(one)+len(two)) || cs.ContentSummary.FileCount != 2 {
+		t.Fatalf("GETCONTENTSUMMARY / through the router: %d %s", code, body)
+	}
+	// A rename inside a nameservice works, across is refused.
+	if code, _, body := curlL(t, "PUT", rt+"/ns1/tmp/a?op=RENAME&destination=/ns1/tmp/a2&user.name=hdfs", nil); code != 200 || !strings.Contains(string(body), "true") {
+		t.Fatalf("RENAME within ns1: %d %s", code, body)
+	}
+	if code, _, body := curlL(t, "PUT", rt+"/ns1/tmp/a2?op=RENAME&destination=/ns2/tmp/a2&user.name=hdfs", nil); code != 403 || exception(body) != "IOException" {
+		t.Fatalf("RENAME across nameservices: %d %s", code, body)
+	}
+	// A mount added at run time, used at once.
+	put := `{"source":"/data","nameservice":"ns2","destination":"/tmp"}`
+	if code, _, body := curlL(t, "PUT", c.RouterURL+"/api/v1/router/mounttable", []byte(put)); code != 200 {
+		t.Fatalf("adding a mount: %d %s", code, body)
+	}
+	if code, _, body := curlL(t, "GET", rt+"/data/b?op=OPEN&user.name=hdfs", nil); code != 200 || !bytes.Equal(body, two) {
+		t.Fatalf("OPEN /data/b through the new mount: %d, %d bytes", code, len(body))
+	}
+	if code, _, body := curlL(t, "DELETE", rt+"/ns1/tmp/a2?op=DELETE&user.name=hdfs", nil); code != 200 || !strings.Contains(string(body), "true") {
+		t.Fatalf("DELETE through the router: %d %s", code, body)
+	}
+	if code, _, _ := curlL(t, "GET", rt+"/nowhere?op=GETFILESTATUS&user.name=hdfs", nil); code != 404 {
+		t.Fatalf("a path no mount covers: %d", code)
+	}
+	// fsspec, unpatched, through the router into ns2.
+	host, port, _ := strings.Cut(strings.TrimPrefix(c.RouterURL, "http://"), ":")
+	out, err := exec.Command(fsspecPython, "testdata/fsspec_client.py", host, port, "/ns2/tmp/fsspec").CombinedOutput()
+	if err != nil {
+		t.Fatalf("fsspec through the router: %v\n%s", err, out)
+	}
+	if _, err := client.New(ns2.MetadataURL, "alice").Stat(t.Context(), "/tmp/fsspec/big"); err != nil {
+		t.Fatalf("fsspec's file is not in ns2: %v", err)
+	}
+}
