@@ -53,14 +53,20 @@ func TestRouter(t *testing.T) {
 	}
 	// The root lists the mount points.
 	code, _, body := curlL(t, "GET", rt+"/?op=LISTSTATUS&user.name=hdfs", nil)
-	var ls struct{ FileStatuses struct{ FileStatus []struct{ PathSuffix, Type string } } }
+	var ls struct {
+		FileStatuses struct {
+			FileStatus []struct{ PathSuffix, Type string }
+		}
+	}
 	if code != 200 || json.Unmarshal(body, &ls) != nil || len(ls.FileStatuses.FileStatus) != 2 ||
 		ls.FileStatuses.FileStatus[0].PathSuffix != "ns1" || ls.FileStatuses.FileStatus[1].Type != "DIRECTORY" {
 		t.Fatalf("LISTSTATUS / through the router: %d %s", code, body)
 	}
 	// A content summary of the root covers both.
 	code, _, body = curlL(t, "GET", rt+"/?op=GETCONTENTSUMMARY&user.name=hdfs", nil)
-	var cs struct{ ContentSummary struct{ Length, FileCount int64 } }
+	var cs struct {
+		ContentSummary struct{ Length, FileCount int64 }
+	}
 	if code != 200 || json.Unmarshal(body, &cs) != nil || cs.ContentSummary.Length != int64(len(one)+len(two)) || cs.ContentSummary.FileCount != 2 {
 		t.Fatalf("GETCONTENTSUMMARY / through the router: %d %s", code, body)
 	}
