@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -29,6 +30,10 @@ Note: Administrative commands can only be run as the superuser.
 	[-decommission <datanode UUID>]
 	[-recommission <datanode UUID>]
 	[-refreshNamenodes <datanode host:port>]
+	[-router -add <source> <nameservice> <destination>]   (like hdfs dfsrouteradmin)
+	[-router -update <source> <nameservice> <destination>]
+	[-router -rm <source>]
+	[-router -ls]
 	[-help]
 Generic options: -fs <metadata service URL>, -coordinator <coordinator URL>, -user <name>
 `
@@ -52,9 +57,23 @@ func adminCmd(ctx context.Context, args []string, out io.Writer) error {
 	roll := fs.Bool("rollEdits", false, "roll the edit log (make every edit durable, print the next txid)")
 	metasave := fs.Bool("metasave", false, "print the coordinator's block queues")
 	refreshNN := fs.String("refreshNamenodes", "", "make the datanode at host:port re-read its nameservices and start or stop block pool services")
+	routerAdmin := fs.Bool("router", false, "administer the router's mount table (-add, -update, -rm, -ls), as hdfs dfsrouteradmin")
+	routerURL := fs.String("router-url", env("GRANARY_ROUTER_URL", "http://localhost:50071"), "router URL, for -router (GRANARY_ROUTER_URL)")
+	mountAdd := fs.String("add", "", "-router: add the mount point <source> <nameservice> <destination>")
+	mountUpdate := fs.String("update", "", "-router: change the mount point <source> <nameservice> <destination>")
+	mountRm := fs.String("rm", "", "-router: remove the mount point <source>")
+	mountLs := fs.Bool("ls", false, "-router: list the mount table")
 	coordURL := fs.String("coordinator", env("GRANARY_COORDINATOR_URL", "http://localhost:9880"), "coordinator URL, for -report (GRANARY_COORDINATOR_URL)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *routerAdmin {
+		hc, err := cliHTTPClient()
+		if err != nil {
+			return err
+		}
+		rc := &adminClient{base: strings.TrimRight(*routerURL, "/"), user: *userName, http: hc}
+		return routerAdminCmd(ctx, rc, out, *mountAdd, *mountUpdate, *mountRm, *mountLs, fs.Args())
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("unexpected arguments: %v", fs.Args())}
@@ -179,4 +198,72 @@ func (c *adminClient) post(ctx context.Context, path string, out any) error {
 		return fmt.Errorf("%s: %s", resp.Status, body)
 	}
 	return json.Unmarshal(body, out)
+}
+
+// routerAdminCmd is `granary admin -router`, HDFS's dfsrouteradmin on the
+// mount table: -add and -update take <source> then <nameservice>
+// <destination> as arguments, -rm <source>, -ls prints the table.
+func routerAdminCmd(ctx context.Context, c *adminClient, out io.Writer, add, update, rm string, ls bool, rest []string) error {
+	switch {
+	case add != "" || update != "":
+		src, verb := add, "added"
+		if src == "" {
+			src, verb = update, "updated"
+		}
+		if len(rest) != 2 {
+			return usageError{"usage: granary admin -router -add|-update <source> <nameservice> <destination>"}
+		}
+		body, _ := json.Marshal(api.MountEntry{Source: src, Nameservice: rest[0], Destination: rest[1]})
+		if err := c.send(ctx, http.MethodPut, "/api/v1/router/mounttable", nil, body, &api.MountTable{}); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "Successfully %s mount point %s\n", verb, src)
+		return nil
+	case rm != "":
+		if err := c.send(ctx, http.MethodDelete, "/api/v1/router/mounttable", url.Values{"source": {rm}}, nil, &api.MountTable{}); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "Successfully removed mount point %s\n", rm)
+		return nil
+	case ls:
+		var t api.MountTable
+		if err := c.send(ctx, http.MethodGet, "/api/v1/router/mounttable", nil, nil, &t); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "Mount Table Entries:\n%-30s %-30s\n", "Source", "Destinations")
+		for _, e := range t.Entries {
+			fmt.Fprintf(out, "%-30s %-30s\n", e.Source, e.Nameservice+"->"+e.Destination)
+		}
+		return nil
+	}
+	return usageError{"granary admin -router: give -add, -update, -rm or -ls"}
+}
+
+// send makes one request with a JSON body (may be nil) and decodes the
+// JSON answer.
+func (c *adminClient) send(ctx context.Context, method, path string, q url.Values, body []byte, out any) error {
+	if q == nil {
+		q = url.Values{}
+	}
+	q.Set("user.name", c.user)
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path+"?"+q.Encode(), bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return remoteErr(resp.StatusCode, data)
+	}
+	return json.Unmarshal(data, out)
 }

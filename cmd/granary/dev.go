@@ -36,6 +36,7 @@ func devCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg.Logger = newLogger(os.Stderr, *level)
+	cfg.Router = cfg.Nameservices > 1 // one endpoint over them all, as dev -nameservices promises
 	if cfg.Secure {
 		return cluster.Run(ctx, cfg, func(c *cluster.Cluster) { printSecure(cfg, c); printFederated(c) })
 	}
@@ -94,5 +95,8 @@ func printFederated(c *cluster.Cluster) {
 	fmt.Printf("Federation: ns1 above, and over the same datanodes:\n")
 	for _, n := range c.Federated {
 		fmt.Printf("  %s  metadata %s   coordinator %s   (granary fs -fs %s -ls /)\n", n.Name, n.MetadataURL, n.CoordinatorURL, n.MetadataURL)
+	}
+	if c.RouterURL != "" {
+		fmt.Printf("  router  %s   (WebHDFS over every nameservice; mounts: granary admin -router -ls)\n    curl '%s/webhdfs/v1/?op=LISTSTATUS&user.name=me'\n", c.RouterURL, c.RouterURL)
 	}
 }

@@ -12,7 +12,7 @@ import (
 // flag, the GRANARY_* variable that sets it.
 func TestEveryFlagNamesItsVariable(t *testing.T) {
 	bin := proctest.Granary(t)
-	for _, svc := range []string{"metadata", "coordinator", "datanode"} {
+	for _, svc := range []string{"metadata", "coordinator", "datanode", "router"} {
 		out, _ := exec.Command(bin, svc, "-h").CombinedOutput()
 		lines := strings.Split(string(out), "\n")
 		flags := 0

@@ -32,6 +32,7 @@ Services:
   metadata migrate     apply database migrations and exit
   coordinator          run the coordinator (HDFS BlockManager); see 'granary coordinator -h'
   datanode             run a datanode; see 'granary datanode -h'
+  router               run a router over several nameservices (HDFS DFSRouter); see 'granary router -h'
 
 Operations:
   dev                  run the whole cluster in one process (PostgreSQL, NATS, metadata, coordinator, 3 datanodes)
@@ -62,6 +63,8 @@ func main() {
 		err = coordinatorCmd(ctx, args, true)
 	case "datanode":
 		err = datanodeCmd(ctx, args, true)
+	case "router":
+		err = routerCmd(ctx, args, true)
 	case "secure-init":
 		err = secureInitCmd(args, os.Stdout, true)
 	case "dev-issuer":
@@ -209,6 +212,8 @@ func validateCommand(args []string) error {
 		return coordinatorCmd(context.Background(), args[1:], false)
 	case "datanode":
 		return datanodeCmd(context.Background(), args[1:], false)
+	case "router":
+		return routerCmd(context.Background(), args[1:], false)
 	case "secure-init":
 		return secureInitCmd(args[1:], io.Discard, false)
 	case "dev-issuer":

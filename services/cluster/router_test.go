@@ -10,6 +10,7 @@ import (
 
 	"github.com/granary-fs/granary/internal/client"
 	"github.com/granary-fs/granary/internal/pgtest"
+	"github.com/granary-fs/granary/internal/proctest"
 	"github.com/granary-fs/granary/services/cluster"
 )
 
@@ -79,7 +80,10 @@ func TestRouter(t *testing.T) {
 	}
 	// A mount added at run time, used at once.
 	put := `{"source":"/data","nameservice":"ns2","destination":"/tmp"}`
-	if code, _, body := curlL(t, "PUT", c.RouterURL+"/api/v1/router/mounttable", []byte(put)); code != 200 {
+	if code, _, body := curlL(t, "PUT", c.RouterURL+"/api/v1/router/mounttable?user.name=bob", []byte(put)); code != 403 || exception(body) != "AccessControlException" {
+		t.Fatalf("bob adding a mount: %d %s", code, body)
+	}
+	if code, _, body := curlL(t, "PUT", c.RouterURL+"/api/v1/router/mounttable?user.name=hdfs", []byte(put)); code != 200 {
 		t.Fatalf("adding a mount: %d %s", code, body)
 	}
 	if code, _, body := curlL(t, "GET", rt+"/data/b?op=OPEN&user.name=hdfs", nil); code != 200 || !bytes.Equal(body, two) {
@@ -90,6 +94,28 @@ func TestRouter(t *testing.T) {
 	}
 	if code, _, _ := curlL(t, "GET", rt+"/nowhere?op=GETFILESTATUS&user.name=hdfs", nil); code != 404 {
 		t.Fatalf("a path no mount covers: %d", code)
+	}
+	// granary admin -router, as hdfs dfsrouteradmin.
+	bin := proctest.Granary(t)
+	admin := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(bin, append([]string{"admin", "-router", "-router-url", c.RouterURL, "-user", "hdfs"}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("granary admin -router %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	if out := admin("-add", "/cli", "ns1", "/tmp"); !strings.Contains(out, "Successfully added mount point /cli") {
+		t.Fatalf("-add: %s", out)
+	}
+	if out := admin("-ls"); !strings.Contains(out, "/cli") || !strings.Contains(out, "ns1->/tmp") || !strings.Contains(out, "ns2->/") {
+		t.Fatalf("-ls: %s", out)
+	}
+	if code, _, _ := curlL(t, "GET", rt+"/cli?op=GETFILESTATUS&user.name=hdfs", nil); code != 200 {
+		t.Fatalf("the mount added with granary admin: %d", code)
+	}
+	if out := admin("-rm", "/cli"); !strings.Contains(out, "Successfully removed mount point /cli") {
+		t.Fatalf("-rm: %s", out)
 	}
 	// fsspec, unpatched, through the router into ns2.
 	host, port, _ := strings.Cut(strings.TrimPrefix(c.RouterURL, "http://"), ":")

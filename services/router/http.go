@@ -29,9 +29,11 @@ func (s *Service) routes() http.Handler {
 	r.Post("/webhdfs/v1/*", s.webhdfsPost)
 	r.Delete("/webhdfs/v1/*", s.webhdfsDelete)
 	r.Get("/webhdfs/v1", s.webhdfsGet)
-	r.Get("/api/v1/router/mounttable", s.getMountTable)
-	r.Put("/api/v1/router/mounttable", s.putMount)
-	r.Delete("/api/v1/router/mounttable", s.deleteMount)
+	mt := r.With(s.authn.Middleware(nil))
+	mt.Get("/api/v1/router/mounttable", s.getMountTable)
+	admin := mt.With(s.authn.SuperuserOnly)
+	admin.Put("/api/v1/router/mounttable", s.putMount)
+	admin.Delete("/api/v1/router/mounttable", s.deleteMount)
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.healthz)
 	r.Get("/openapi.json", s.openapiJSON)
@@ -313,6 +315,7 @@ func (s *Service) summaryWithMounts(w http.ResponseWriter, r *http.Request, resp
 //	@Tags		router
 //	@Produce	json
 //	@Success	200	{object}	api.MountTable
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			getMountTable
 //	@Router		/api/v1/router/mounttable [get]
 func (s *Service) getMountTable(w http.ResponseWriter, r *http.Request) {
@@ -326,9 +329,12 @@ func (s *Service) getMountTable(w http.ResponseWriter, r *http.Request) {
 //	@Tags			router
 //	@Accept			json
 //	@Produce		json
-//	@Param			entry	body		api.MountEntry	true	"source, nameservice, destination (created is ignored)"
-//	@Success		200		{object}	api.MountTable
-//	@Failure		400		{object}	errs.RemoteExceptionBody
+//	@Param			entry		body		api.MountEntry	true	"source, nameservice, destination (created is ignored)"
+//	@Param			user.name	query		string			false	"the caller: the superuser or a member of the supergroup"
+//	@Success		200			{object}	api.MountTable
+//	@Failure		400			{object}	errs.RemoteExceptionBody
+//	@Failure		401			{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
+//	@Failure		403			{object}	errs.RemoteExceptionBody	"AccessControlException: not the superuser"
 //	@ID				putMount
 //	@Router			/api/v1/router/mounttable [put]
 func (s *Service) putMount(w http.ResponseWriter, r *http.Request) {
@@ -349,10 +355,13 @@ func (s *Service) putMount(w http.ResponseWriter, r *http.Request) {
 //	@Summary	Remove a mount point (dfsrouteradmin -rm)
 //	@Tags		router
 //	@Produce	json
-//	@Param		source	query		string	true	"the mount point"
-//	@Success	200		{object}	api.MountTable
-//	@Failure	400		{object}	errs.RemoteExceptionBody
-//	@Failure	404		{object}	errs.RemoteExceptionBody
+//	@Param		source		query		string	true	"the mount point"
+//	@Param		user.name	query		string	false	"the caller: the superuser or a member of the supergroup"
+//	@Success	200			{object}	api.MountTable
+//	@Failure	400			{object}	errs.RemoteExceptionBody
+//	@Failure	401			{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
+//	@Failure	403			{object}	errs.RemoteExceptionBody	"AccessControlException: not the superuser"
+//	@Failure	404			{object}	errs.RemoteExceptionBody
 //	@ID			deleteMount
 //	@Router		/api/v1/router/mounttable [delete]
 func (s *Service) deleteMount(w http.ResponseWriter, r *http.Request) {

@@ -22,7 +22,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/granary-fs/granary/api"
+	"github.com/granary-fs/granary/internal/auth"
 	"github.com/granary-fs/granary/internal/lifecycle"
+	"github.com/granary-fs/granary/internal/simpleauth"
 )
 
 // Config configures a router.
@@ -31,14 +33,20 @@ type Config struct {
 	DatabaseURL string // the mount table's PostgreSQL (the State Store)
 	// Nameservices maps each nameservice to its metadata service's URL.
 	Nameservices map[string]string
-	// Superuser owns the directories the router shows for mount points.
+	// Superuser owns the directories the router shows for mount points
+	// and alone may change the mount table (with Supergroup).
 	Superuser, Supergroup string
-	HTTPIdleTimeout       time.Duration
-	Logger                *slog.Logger
+	// Auth authenticates the mount table's callers (-auth simple|token);
+	// WebHDFS calls are forwarded with their credential and checked by
+	// the nameservices.
+	Auth            auth.Config
+	HTTPIdleTimeout time.Duration
+	Logger          *slog.Logger
 }
 
 // Service is a router.
 type Service struct {
+	authn    *auth.Authenticator
 	cfg      Config
 	log      *slog.Logger
 	mounts   mountTable
@@ -68,8 +76,13 @@ func New(cfg Config) (*Service, error) {
 	for ns, u := range cfg.Nameservices {
 		cfg.Nameservices[ns] = strings.TrimRight(u, "/")
 	}
+	authn, err := auth.New(cfg.Auth, simpleauth.Policy{Superuser: cfg.Superuser, Supergroup: cfg.Supergroup}, nil)
+	if err != nil {
+		return nil, err
+	}
 	return &Service{
-		cfg: cfg, log: cfg.Logger.With("service", "router"),
+		authn: authn,
+		cfg:   cfg, log: cfg.Logger.With("service", "router"),
 		proxy: &http.Client{
 			Transport:     &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true},
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

@@ -57,6 +57,15 @@ type RemoteExceptionBody struct {
 type DeleteMountParams struct {
 	// Source the mount point
 	Source string `form:"source" json:"source"`
+
+	// UserName the caller: the superuser or a member of the supergroup
+	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
+}
+
+// PutMountParams defines parameters for PutMount.
+type PutMountParams struct {
+	// UserName the caller: the superuser or a member of the supergroup
+	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
 }
 
 // RouterWebhdfsDeleteParams defines parameters for RouterWebhdfsDelete.
@@ -177,7 +186,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with PUT /api/v1/router/mounttable (the `PutMount` operationId).
-	PutMountWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	PutMountWithBody(ctx context.Context, params *PutMountParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PutMount Add or update a mount point (dfsrouteradmin -add, -update)
 	//
@@ -186,7 +195,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with PUT /api/v1/router/mounttable (the `PutMount` operationId).
-	PutMount(ctx context.Context, body PutMountJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	PutMount(ctx context.Context, params *PutMountParams, body PutMountJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RouterHealthz Liveness and readiness: the router serves
 	//
@@ -265,8 +274,8 @@ func (c *Client) GetMountTable(ctx context.Context, reqEditors ...RequestEditorF
 // Takes any type of body and a specified content type.
 //
 // Corresponds with PUT /api/v1/router/mounttable (the `PutMount` operationId).
-func (c *Client) PutMountWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPutMountRequestWithBody(c.Server, contentType, body)
+func (c *Client) PutMountWithBody(ctx context.Context, params *PutMountParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPutMountRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -284,8 +293,8 @@ func (c *Client) PutMountWithBody(ctx context.Context, contentType string, body 
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with PUT /api/v1/router/mounttable (the `PutMount` operationId).
-func (c *Client) PutMount(ctx context.Context, body PutMountJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPutMountRequest(c.Server, body)
+func (c *Client) PutMount(ctx context.Context, params *PutMountParams, body PutMountJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPutMountRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -441,6 +450,18 @@ func NewDeleteMountRequest(server string, params *DeleteMountParams) (*http.Requ
 			}
 		}
 
+		if params.UserName != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "user.name", *params.UserName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if encoded := queryValues.Encode(); encoded != "" {
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
@@ -483,18 +504,18 @@ func NewGetMountTableRequest(server string) (*http.Request, error) {
 }
 
 // NewPutMountRequest calls the generic PutMount builder with application/json body
-func NewPutMountRequest(server string, body PutMountJSONRequestBody) (*http.Request, error) {
+func NewPutMountRequest(server string, params *PutMountParams, body PutMountJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewPutMountRequestWithBody(server, "application/json", bodyReader)
+	return NewPutMountRequestWithBody(server, params, "application/json", bodyReader)
 }
 
 // NewPutMountRequestWithBody constructs an http.Request for the PutMount method, with any body, and a specified content type
-func NewPutMountRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+func NewPutMountRequestWithBody(server string, params *PutMountParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -510,6 +531,33 @@ func NewPutMountRequestWithBody(server string, contentType string, body io.Reade
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.UserName != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "user.name", *params.UserName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
@@ -896,7 +944,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /api/v1/router/mounttable (the `PutMount` operationId).
-	PutMountWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutMountResponse, error)
+	PutMountWithBodyWithResponse(ctx context.Context, params *PutMountParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutMountResponse, error)
 
 	// PutMountWithResponse Add or update a mount point (dfsrouteradmin -add, -update)
 	//
@@ -905,7 +953,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /api/v1/router/mounttable (the `PutMount` operationId).
-	PutMountWithResponse(ctx context.Context, body PutMountJSONRequestBody, reqEditors ...RequestEditorFn) (*PutMountResponse, error)
+	PutMountWithResponse(ctx context.Context, params *PutMountParams, body PutMountJSONRequestBody, reqEditors ...RequestEditorFn) (*PutMountResponse, error)
 
 	// RouterHealthzWithResponse Liveness and readiness: the router serves
 	//
@@ -968,6 +1016,10 @@ type DeleteMountResponse struct {
 	JSON200 *MountTable
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *RemoteExceptionBody
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *RemoteExceptionBody
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *RemoteExceptionBody
 }
@@ -980,6 +1032,16 @@ func (r DeleteMountResponse) GetJSON200() *MountTable {
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
 func (r DeleteMountResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteMountResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteMountResponse) GetJSON403() *RemoteExceptionBody {
+	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
@@ -1021,11 +1083,18 @@ type GetMountTableResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *MountTable
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetMountTableResponse) GetJSON200() *MountTable {
 	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetMountTableResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
 }
 
 // GetBody returns the raw response body bytes
@@ -1064,6 +1133,10 @@ type PutMountResponse struct {
 	JSON200 *MountTable
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *RemoteExceptionBody
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *RemoteExceptionBody
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -1074,6 +1147,16 @@ func (r PutMountResponse) GetJSON200() *MountTable {
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
 func (r PutMountResponse) GetJSON400() *RemoteExceptionBody {
 	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PutMountResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PutMountResponse) GetJSON403() *RemoteExceptionBody {
+	return r.JSON403
 }
 
 // GetBody returns the raw response body bytes
@@ -1495,8 +1578,8 @@ func (c *ClientWithResponses) GetMountTableWithResponse(ctx context.Context, req
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PUT /api/v1/router/mounttable (the `PutMount` operationId).
-func (c *ClientWithResponses) PutMountWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutMountResponse, error) {
-	rsp, err := c.PutMountWithBody(ctx, contentType, body, reqEditors...)
+func (c *ClientWithResponses) PutMountWithBodyWithResponse(ctx context.Context, params *PutMountParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutMountResponse, error) {
+	rsp, err := c.PutMountWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -1510,8 +1593,8 @@ func (c *ClientWithResponses) PutMountWithBodyWithResponse(ctx context.Context, 
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PUT /api/v1/router/mounttable (the `PutMount` operationId).
-func (c *ClientWithResponses) PutMountWithResponse(ctx context.Context, body PutMountJSONRequestBody, reqEditors ...RequestEditorFn) (*PutMountResponse, error) {
-	rsp, err := c.PutMount(ctx, body, reqEditors...)
+func (c *ClientWithResponses) PutMountWithResponse(ctx context.Context, params *PutMountParams, body PutMountJSONRequestBody, reqEditors ...RequestEditorFn) (*PutMountResponse, error) {
+	rsp, err := c.PutMount(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -1641,6 +1724,20 @@ func ParseDeleteMountResponse(rsp *http.Response) (*DeleteMountResponse, error) 
 		}
 		response.JSON400 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest RemoteExceptionBody
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -1674,6 +1771,13 @@ func ParseGetMountTableResponse(rsp *http.Response) (*GetMountTableResponse, err
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
 	}
 
 	return response, nil
@@ -1706,6 +1810,20 @@ func ParsePutMountResponse(rsp *http.Response) (*PutMountResponse, error) {
 			return nil, err
 		}
 		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	}
 
