@@ -95,6 +95,11 @@ func TestRouter(t *testing.T) {
 	if code, _, _ := curlL(t, "GET", rt+"/nowhere?op=GETFILESTATUS&user.name=hdfs", nil); code != 404 {
 		t.Fatalf("a path no mount covers: %d", code)
 	}
+	// The router's page: the nameservices' state and the mount table.
+	code, _, body = curlL(t, "GET", c.RouterURL+"/", nil)
+	if page := string(body); code != 200 || !strings.Contains(page, "<td>ns2</td>") || strings.Count(page, ">active<") != 2 || !strings.Contains(page, "<td>/data</td>") {
+		t.Fatalf("the router's page: %d %s", code, body)
+	}
 	// granary admin -router, as hdfs dfsrouteradmin.
 	bin := proctest.Granary(t)
 	admin := func(args ...string) string {

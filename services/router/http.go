@@ -34,6 +34,7 @@ func (s *Service) routes() http.Handler {
 	admin := mt.With(s.authn.SuperuserOnly)
 	admin.Put("/api/v1/router/mounttable", s.putMount)
 	admin.Delete("/api/v1/router/mounttable", s.deleteMount)
+	r.Get("/", s.page)
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.healthz)
 	r.Get("/openapi.json", s.openapiJSON)

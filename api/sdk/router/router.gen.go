@@ -169,6 +169,11 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 // The interface specification for the client above.
 type ClientInterface interface {
 
+	// RouterPage The router's page: each nameservice's state and the mount table
+	//
+	// Corresponds with GET / (the `RouterPage` operationId).
+	RouterPage(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// DeleteMount Remove a mount point (dfsrouteradmin -rm)
 	//
 	// Corresponds with DELETE /api/v1/router/mounttable (the `DeleteMount` operationId).
@@ -235,6 +240,21 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /webhdfs/v1/{path} (the `RouterWebhdfsPut` operationId).
 	RouterWebhdfsPut(ctx context.Context, path string, params *RouterWebhdfsPutParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+// RouterPage The router's page: each nameservice's state and the mount table
+//
+// Corresponds with GET / (the `RouterPage` operationId).
+func (c *Client) RouterPage(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRouterPageRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
 }
 
 // DeleteMount Remove a mount point (dfsrouteradmin -rm)
@@ -412,6 +432,33 @@ func (c *Client) RouterWebhdfsPut(ctx context.Context, path string, params *Rout
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// NewRouterPageRequest constructs an http.Request for the RouterPage method
+func NewRouterPageRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
 }
 
 // NewDeleteMountRequest constructs an http.Request for the DeleteMount method
@@ -923,6 +970,13 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// RouterPageWithResponse The router's page: each nameservice's state and the mount table
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET / (the `RouterPage` operationId).
+	RouterPageWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*RouterPageResponse, error)
+
 	// DeleteMountWithResponse Remove a mount point (dfsrouteradmin -rm)
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -1007,6 +1061,40 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /webhdfs/v1/{path} (the `RouterWebhdfsPut` operationId).
 	RouterWebhdfsPutWithResponse(ctx context.Context, path string, params *RouterWebhdfsPutParams, reqEditors ...RequestEditorFn) (*RouterWebhdfsPutResponse, error)
+}
+
+type RouterPageResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+}
+
+// GetBody returns the raw response body bytes
+func (r RouterPageResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RouterPageResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RouterPageResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RouterPageResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 type DeleteMountResponse struct {
@@ -1545,6 +1633,19 @@ func (r RouterWebhdfsPutResponse) ContentType() string {
 	return ""
 }
 
+// RouterPageWithResponse The router's page: each nameservice's state and the mount table
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET / (the `RouterPage` operationId).
+func (c *ClientWithResponses) RouterPageWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*RouterPageResponse, error) {
+	rsp, err := c.RouterPage(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRouterPageResponse(rsp)
+}
+
 // DeleteMountWithResponse Remove a mount point (dfsrouteradmin -rm)
 //
 // Returns a wrapper object for the known response body format(s).
@@ -1694,6 +1795,22 @@ func (c *ClientWithResponses) RouterWebhdfsPutWithResponse(ctx context.Context, 
 		return nil, err
 	}
 	return ParseRouterWebhdfsPutResponse(rsp)
+}
+
+// ParseRouterPageResponse parses an HTTP response from a RouterPageWithResponse call
+func ParseRouterPageResponse(rsp *http.Response) (*RouterPageResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RouterPageResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	return response, nil
 }
 
 // ParseDeleteMountResponse parses an HTTP response from a DeleteMountWithResponse call
