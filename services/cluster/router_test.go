@@ -3,7 +3,9 @@ package cluster_test
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -131,4 +133,34 @@ func TestRouter(t *testing.T) {
 	if _, err := client.New(ns2.MetadataURL, "alice").Stat(t.Context(), "/tmp/fsspec/big"); err != nil {
 		t.Fatalf("fsspec's file is not in ns2: %v", err)
 	}
+	t.Run("npm webhdfs", func(t *testing.T) {
+		npm, err := exec.LookPath("npm")
+		if err != nil {
+			t.Skip("npm is not installed: this part needs Node.js and npm")
+		}
+		dir := t.TempDir()
+		for _, f := range []string{"package.json", "client.js"} {
+			b, err := os.ReadFile(filepath.Join("testdata", "npm-webhdfs", f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		install := exec.Command(npm, "install", "--no-audit", "--no-fund", "--loglevel=error")
+		install.Dir = dir
+		if out, err := install.CombinedOutput(); err != nil {
+			t.Fatalf("npm install: %v\n%s", err, out)
+		}
+		run := exec.Command("node", "client.js", host, port, "/ns1/tmp/npm")
+		run.Dir = dir
+		out, err := run.CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != "ok" {
+			t.Fatalf("npm webhdfs through the router: %v\n%s", err, out)
+		}
+		if _, err := newClient(c, "hdfs").Stat(t.Context(), "/tmp/npm"); err != nil {
+			t.Fatalf("the npm client's folder is not in ns1: %v", err)
+		}
+	})
 }
