@@ -179,12 +179,14 @@ func (s *Service) forward(r *http.Request, ns, dest string, q url.Values, body i
 	if err != nil {
 		return nil, err
 	}
-	for _, h := range []string{"Authorization", "Content-Type", "Content-Length"} {
+	for _, h := range []string{"Authorization", "Content-Type"} {
 		if v := r.Header.Get(h); v != "" {
 			req.Header.Set(h, v)
 		}
 	}
-	req.ContentLength = r.ContentLength
+	if body != nil {
+		req.ContentLength = r.ContentLength
+	}
 	resp, err := s.proxy.Do(req)
 	if err != nil {
 		return nil, errs.Wrap(errs.Retriable, err, "nameservice %s is not reachable", ns)
