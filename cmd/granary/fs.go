@@ -119,11 +119,19 @@ func fsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if v, ok := conf["fs.defaultFS"]; ok {
 		base = v
 	}
-	base, err := fsBaseURL(base)
-	if err != nil {
-		fmt.Fprintf(stderr, "-fs: %v\n", err)
-		return 2
+	// -fs may list the metadata services of an HA nameservice, comma
+	// separated: the client fails over between them; paths are shown and
+	// checked against the first.
+	var bases []string
+	for _, b := range strings.Split(base, ",") {
+		u, err := fsBaseURL(strings.TrimSpace(b))
+		if err != nil {
+			fmt.Fprintf(stderr, "-fs: %v\n", err)
+			return 2
+		}
+		bases = append(bases, u)
 	}
+	base = bases[0]
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, fsUsage)
 		return 2
@@ -137,7 +145,7 @@ func fsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	userName := cmp.Or(conf["user.name"], currentUser())
-	c := client.New(base, userName)
+	c := client.New(strings.Join(bases, ","), userName)
 	if err := withCredentials(c); err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)
 		return 1

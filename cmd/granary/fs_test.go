@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -583,5 +584,35 @@ func TestFsUsage(t *testing.T) {
 		if strings.Contains(errb.String(), "Unknown command") {
 			t.Errorf("%s is listed but the shell does not know it", cmd)
 		}
+	}
+}
+
+// TestFsFailsOverBetweenMetadataURLs: -fs may list several metadata
+// services (HA); one refusing connections is passed over, for reads and
+// for writes alike (nothing reached it).
+func TestFsFailsOverBetweenMetadataURLs(t *testing.T) {
+	c, _, _ := fsCluster(t, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+	local := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(local, []byte("failed over\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fs := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := fsCmd(context.Background(), append([]string{"-fs", dead + "," + c.MetadataURL}, args...), &out, &errb)
+		return code, out.String(), errb.String()
+	}
+	for _, args := range [][]string{{"-mkdir", "-p", "/user/alice/ha"}, {"-put", local, "/user/alice/ha/f"}} {
+		if code, _, errs := fs(args...); code != 0 {
+			t.Fatalf("granary fs %v with a dead first service: %d %s", args, code, errs)
+		}
+	}
+	if code, out, errs := fs("-cat", "/user/alice/ha/f"); code != 0 || out != "failed over\n" {
+		t.Fatalf("-cat: %d %q %s", code, out, errs)
 	}
 }

@@ -13,12 +13,15 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/granary-fs/granary/api"
@@ -43,8 +46,9 @@ type Client struct {
 	// instead of failing.
 	ReplaceDatanodeBestEffort bool
 
-	base       string // metadata service URL, e.g. http://localhost:9870
-	scheme     string // of base: datanodes are reached the same way
+	bases      []string     // the metadata services of the nameservice (HA), e.g. http://localhost:9870
+	current    atomic.Int32 // the one in use: the first, until a failover
+	scheme     string       // of base: datanodes are reached the same way
 	user       string
 	bearer     string // token mode: an OIDC bearer token for the metadata service
 	delegation string // token mode: a delegation token, sent as the delegation parameter
@@ -53,7 +57,10 @@ type Client struct {
 	data       *http.Client // to datanodes: no overall timeout, bodies stream
 }
 
-// New returns a client of the metadata service at metadataURL acting as user.
+// New returns a client of the metadata service at metadataURL acting as
+// user. metadataURL may list several services of one nameservice, comma
+// separated (HA): a call that finds one refusing the connection or in
+// standby goes on with the next, as HDFS's ConfiguredFailoverProxyProvider.
 func New(metadataURL, user string) *Client {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
@@ -62,9 +69,18 @@ func New(metadataURL, user string) *Client {
 	if strings.HasPrefix(metadataURL, "https://") {
 		scheme = "https"
 	}
+	var bases []string
+	for _, u := range strings.Split(metadataURL, ",") {
+		if u = strings.TrimRight(strings.TrimSpace(u), "/"); u != "" {
+			bases = append(bases, u)
+		}
+	}
+	if len(bases) == 0 {
+		bases = []string{""}
+	}
 	return &Client{
 		scheme: scheme,
-		base:   strings.TrimRight(metadataURL, "/"), user: user, clientName: "granary-client-" + hex.EncodeToString(b[:]),
+		bases:  bases, user: user, clientName: "granary-client-" + hex.EncodeToString(b[:]),
 		http: &http.Client{Transport: tr, Timeout: 5 * time.Minute},
 		data: &http.Client{Transport: tr},
 	}
@@ -117,21 +133,73 @@ func remoteError(resp *http.Response) error {
 	return errs.E(errs.IO, "%s: %s", resp.Status, bytes.TrimSpace(body))
 }
 
-// do sends a request and decodes a JSON answer into out (if not nil).
+// baseURL is the metadata service in use.
+func (c *Client) baseURL() string { return c.bases[int(c.current.Load())%len(c.bases)] }
+
+// failoverFrom moves to the metadata service after base, unless another
+// call did already.
+func (c *Client) failoverFrom(base string) {
+	for i, b := range c.bases {
+		if b == base {
+			c.current.CompareAndSwap(int32(i), int32((i+1)%len(c.bases)))
+			return
+		}
+	}
+}
+
+// maxFailovers is dfs.client.failover.max.attempts (15).
+const maxFailovers = 15
+
+// do sends a request to the metadata service and decodes a JSON answer
+// into out (if not nil). With several metadata services (HA), a request
+// that could not reach one (connection refused) or that one answered in
+// standby (StandbyException) is sent to the next, with HDFS's exponential
+// back-off: neither was applied, so even a non-idempotent call is safe to
+// send again. Any other failure is returned, never retried here.
 func (c *Client) do(ctx context.Context, method, u string, body any, out any) error {
-	var rd io.Reader
+	var payload []byte
 	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
+		var err error
+		if payload, err = json.Marshal(body); err != nil {
 			return err
 		}
-		rd = bytes.NewReader(b)
+	}
+	for attempt := 0; ; attempt++ {
+		base := c.baseURL()
+		err := c.doOnce(ctx, method, u, body != nil, payload, out)
+		if len(c.bases) == 1 || attempt >= maxFailovers || !strings.HasPrefix(u, base) || !(errs.Is(err, errs.Standby) || refused(err)) {
+			return err
+		}
+		c.failoverFrom(base)
+		u = c.baseURL() + strings.TrimPrefix(u, base)
+		if attempt >= len(c.bases)-1 {
+			// Every service was tried: wait before the next round
+			// (dfs.client.failover.sleep.base.millis 500, capped at 15 s).
+			select {
+			case <-ctx.Done():
+				return err
+			case <-time.After(min(500*time.Millisecond<<min(attempt/len(c.bases), 5), 15*time.Second)):
+			}
+		}
+	}
+}
+
+// refused reports whether err is a connection the metadata service refused
+// (nothing was sent).
+func refused(err error) bool {
+	return errors.Is(err, syscall.ECONNREFUSED)
+}
+
+func (c *Client) doOnce(ctx context.Context, method, u string, hasBody bool, payload []byte, out any) error {
+	var rd io.Reader
+	if hasBody {
+		rd = bytes.NewReader(payload)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
 		return err
 	}
-	if body != nil {
+	if hasBody {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.bearer != "" {
@@ -177,7 +245,7 @@ func (c *Client) webhdfs(path, op string, params ...string) string {
 	for i := 0; i+1 < len(params); i += 2 {
 		q.Set(params[i], params[i+1])
 	}
-	return c.base + "/webhdfs/v1" + escapePath(path) + "?" + q.Encode()
+	return c.baseURL() + "/webhdfs/v1" + escapePath(path) + "?" + q.Encode()
 }
 
 func escapePath(p string) string {
@@ -187,7 +255,7 @@ func escapePath(p string) string {
 func (c *Client) native(endpoint string) string {
 	q := url.Values{}
 	c.credential(q)
-	return c.base + "/api/v1/" + endpoint + "?" + q.Encode()
+	return c.baseURL() + "/api/v1/" + endpoint + "?" + q.Encode()
 }
 
 // Stat returns the status of path.

@@ -48,6 +48,7 @@ const (
 	DiskOutOfSpace
 	InvalidToken
 	Security // no or a bad credential in token mode: 401
+	Standby  // a standby metadata service refuses client operations
 
 	numKinds // not a kind: every kind above is in the table below
 )
@@ -93,6 +94,7 @@ var kinds = map[Kind]kindInfo{
 	DiskOutOfSpace:            {"DiskOutOfSpaceException", "org.apache.hadoop.util.DiskChecker$DiskOutOfSpaceException", http.StatusForbidden},
 	InvalidToken:              {"InvalidToken", "org.apache.hadoop.security.token.SecretManager$InvalidToken", http.StatusForbidden},
 	Security:                  {"SecurityException", "java.lang.SecurityException", http.StatusUnauthorized},
+	Standby:                   {"StandbyException", "org.apache.hadoop.ipc.StandbyException", http.StatusForbidden},
 }
 
 // Error is a Granary error: a kind, the operation that failed and a message

@@ -1,0 +1,80 @@
+package client
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/granary-fs/granary/internal/errs"
+)
+
+// closedURL is the URL of a port nothing listens on (connection refused).
+func closedURL(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := "http://" + ln.Addr().String()
+	ln.Close()
+	return u
+}
+
+// TestFailover: with several metadata URLs a call goes on past a service
+// that refuses the connection or answers StandbyException (as HDFS's
+// ConfiguredFailoverProxyProvider), sticks to the one that answered, and
+// is not sent again after any other failure.
+func TestFailover(t *testing.T) {
+	var active, standby, broken atomic.Int32
+	status := `{"FileStatus":{"accessTime":0,"blockSize":0,"childrenNum":0,"fileId":16386,"group":"g","length":0,"modificationTime":0,"owner":"o","pathSuffix":"","permission":"755","replication":0,"storagePolicy":0,"type":"DIRECTORY"}}`
+	act := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		active.Add(1)
+		_, _ = w.Write([]byte(status))
+	}))
+	defer act.Close()
+	sb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		standby.Add(1)
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = w.Write([]byte(`{"RemoteException":{"exception":"StandbyException","javaClassName":"org.apache.hadoop.ipc.StandbyException","message":"Operation category READ is not supported in state standby"}}`))
+	}))
+	defer sb.Close()
+	ctx := context.Background()
+
+	c := New(strings.Join([]string{closedURL(t), sb.URL, act.URL}, ","), "alice")
+	if _, err := c.Stat(ctx, "/"); err != nil {
+		t.Fatalf("past a dead and a standby service: %v", err)
+	}
+	if active.Load() != 1 || standby.Load() != 1 {
+		t.Fatalf("active asked %d times, standby %d", active.Load(), standby.Load())
+	}
+	if _, err := c.Stat(ctx, "/"); err != nil || active.Load() != 2 || standby.Load() != 1 {
+		t.Fatalf("the client did not stay with the active service: %v, %d, %d", err, active.Load(), standby.Load())
+	}
+
+	// A failure after the request was sent (the server broke the
+	// connection) is not retried: the call may have been applied.
+	brk := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		broken.Add(1)
+		conn, _, _ := w.(http.Hijacker).Hijack()
+		conn.Close()
+	}))
+	defer brk.Close()
+	c = New(brk.URL+","+act.URL, "alice")
+	if err := c.Mkdirs(ctx, "/x", 0o755); err == nil || broken.Load() != 1 {
+		t.Fatalf("a call broken after it was sent: %v, sent %d times", err, broken.Load())
+	}
+
+	// Every service in standby: the error comes back once the attempts
+	// are spent (the context bounds the back-off).
+	c = New(sb.URL+","+sb.URL, "alice")
+	tctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if _, err := c.Stat(tctx, "/"); !errs.Is(err, errs.Standby) {
+		t.Fatalf("only standbys: %v", err)
+	}
+}
