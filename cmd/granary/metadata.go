@@ -20,6 +20,7 @@ func metadataFlags(fs *flag.FlagSet, cfg *metadata.Config) (level *string, dbCon
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", env("GRANARY_METADATA_HTTP_ADDR", ":9870"), "HTTP listen address (GRANARY_METADATA_HTTP_ADDR)")
 	fs.DurationVar(&cfg.HTTPIdleTimeout, "http-idle-timeout", envDuration("GRANARY_HTTP_IDLE_TIMEOUT", 60e9), "hadoop.http.idle_timeout.ms: idle keep-alive connections are closed after this (GRANARY_HTTP_IDLE_TIMEOUT)")
 	fs.StringVar(&cfg.Nameservice, "nameservice", env("GRANARY_NAMESERVICE", "ns1"), "dfs.nameservice.id: the nameservice this namespace is; it names every NATS subject (GRANARY_NAMESERVICE)")
+	fs.StringVar(&cfg.NamenodeID, "namenode-id", env("GRANARY_NAMENODE_ID", ""), "dfs.ha.namenode.id: run in HA, active while holding the nameservice's writer lock in PostgreSQL, standby (StandbyException to clients) otherwise (GRANARY_NAMENODE_ID)")
 	authFlags(fs, &cfg.Auth)
 	natsFlags(fs, &cfg.NATSNKeyFile, &cfg.NATSCAFile)
 	tlsFlags(fs, &cfg.TLS)

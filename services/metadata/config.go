@@ -25,6 +25,11 @@ type Config struct {
 	// namespace in every NATS subject, so that nameservices sharing NATS
 	// and datanodes never see each other's traffic.
 	Nameservice string
+	// NamenodeID (dfs.ha.namenode.id) turns on HA: several metadata
+	// services of one nameservice share its database; the one holding the
+	// writer lock (a PostgreSQL session-held advisory lock) is active, the
+	// others are standby until it goes (docs/ha.md).
+	NamenodeID string
 	// NATSNKeyFile and NATSCAFile authenticate to NATS with an nkey and
 	// check its TLS certificate (docs/security.md).
 	NATSNKeyFile, NATSCAFile string

@@ -138,7 +138,7 @@ func (s *Service) jmxBeans(ctx context.Context, names []string) ([]map[string]an
 		case beanFSNamesystem:
 			b["modelerType"] = "FSNamesystem"
 			b["tag.Context"] = "dfs"
-			b["tag.HAState"] = "active"
+			b["tag.HAState"] = s.HAState()
 			b["LastCheckpointTime"] = s.lastImageAt.Load()
 			b["TransactionsSinceLastCheckpoint"] = txid - s.lastImageTxID.Load()
 			b["LastWrittenTransactionId"] = txid
@@ -147,7 +147,7 @@ func (s *Service) jmxBeans(ctx context.Context, names []string) ([]map[string]an
 		case beanNameNodeStatus:
 			b["modelerType"] = "org.apache.hadoop.hdfs.server.namenode.NameNode"
 			b["NNRole"] = "NameNode"
-			b["State"] = "active"
+			b["State"] = s.HAState()
 			b["SecurityEnabled"] = false
 			b["HostAndPort"] = s.listener.Addr().String()
 		}

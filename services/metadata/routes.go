@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -28,6 +29,7 @@ const maxBody = 1 << 20
 func (s *Service) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Use(s.authn.Middleware(nil))
+	r.Use(s.standbyGuard)
 	admin := r.With(s.authn.AdminOnly)
 	r.Get("/webhdfs/v1/*", s.webhdfsGet)
 	r.Put("/webhdfs/v1/*", s.webhdfsPut)
@@ -120,6 +122,11 @@ func (s *Service) healthz(w http.ResponseWriter, r *http.Request) {
 //	@Router		/readyz [get]
 func (s *Service) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain")
+	if s.standby.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("standby\n"))
+		return
+	}
 	if e := s.edits.Load(); !s.ready.Load() || e == nil || e.Failing() {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("not ready\n"))
@@ -324,3 +331,20 @@ func (s *Service) openapiYAML(w http.ResponseWriter, r *http.Request) {
 //	@ID			docs
 //	@Router		/docs [get]
 func (s *Service) docs(w http.ResponseWriter, r *http.Request) { rest.SwaggerUI()(w, r) }
+
+// standbyGuard answers HDFS's StandbyException to the client operations
+// (WebHDFS and the native API) of a standby, so that clients fail over.
+func (s *Service) standbyGuard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.standby.Load() && (strings.HasPrefix(r.URL.Path, "/webhdfs/") || strings.HasPrefix(r.URL.Path, "/api/v1/")) &&
+			!strings.HasPrefix(r.URL.Path, "/api/v1/admin/") {
+			category := "WRITE"
+			if r.Method == http.MethodGet {
+				category = "READ"
+			}
+			writeError(w, errs.E(errs.Standby, "Operation category %s is not supported in state standby. Visit https://s.apache.org/sbnn-error", category))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

@@ -62,6 +62,7 @@ type Service struct {
 	startedAt      time.Time
 	checkpointKick chan struct{}
 
+	standby   atomic.Bool // HA: waiting for the writer lock
 	authn     *auth.Authenticator
 	blockKeys *blocktoken.Master // nil: block tokens are off (simple mode)
 	authErr   error              // a bad auth configuration, returned by Run
@@ -132,11 +133,13 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.info, err = st.LoadInfo(ctx); err != nil {
 		return err
 	}
-	lock, err := st.LockWriter(ctx)
-	if err != nil {
-		return err
+	var lock *store.WriterLock
+	if s.cfg.NamenodeID == "" {
+		if lock, err = st.LockWriter(ctx); err != nil {
+			return err
+		}
+		defer func() { lock.Release() }()
 	}
-	defer lock.Release()
 
 	// One lifecycle: the first component to end (a lost database, a
 	// fenced edit log, a dead listener) stops every other, and Run
@@ -153,6 +156,15 @@ func (s *Service) Run(ctx context.Context) error {
 	g.Go("metadata HTTP server", lifecycle.Serve(lifecycle.NewServer(s.routes(), s.cfg.HTTPIdleTimeout), ln, httpStopped))
 	s.log.Info("metadata HTTP listening", "addr", ln.Addr().String(), "cluster_id", s.info.ClusterID)
 
+	if s.cfg.NamenodeID != "" {
+		// HA: standby until the writer lock is ours.
+		if lock, err = s.awaitActive(g.Context(), st); err != nil {
+			g.Fail(err)
+			return g.Wait()
+		}
+		defer func() { lock.Release() }()
+		g.Go("writer lock watchdog", func(ctx context.Context) error { return s.watchLock(ctx, lock) })
+	}
 	if err := s.open(g, httpStopped); err != nil {
 		g.Fail(err)
 	}
@@ -403,3 +415,57 @@ func (s *Service) ClusterID() string { return s.info.ClusterID }
 
 // BlockPoolID is the namespace's block pool (after Started).
 func (s *Service) BlockPoolID() string { return s.info.BlockPoolID }
+
+// awaitActive is the standby state of an HA metadata service: it answers
+// StandbyException to client operations until it holds the writer lock —
+// which the active holds for as long as its database session lives — and
+// then becomes active (the epoch it claims next fences the old active's
+// writes). The namespace is loaded when it takes over (a cold standby: see
+// docs/ha.md).
+func (s *Service) awaitActive(ctx context.Context, st *store.Store) (*store.WriterLock, error) {
+	s.standby.Store(true)
+	defer s.standby.Store(false)
+	logged := false
+	for {
+		lock, err := st.LockWriter(ctx)
+		if err == nil {
+			s.log.Info("this metadata service is becoming active", "namenode_id", s.cfg.NamenodeID)
+			return lock, nil
+		}
+		if !errors.Is(err, store.ErrWriterLocked) {
+			return nil, err
+		}
+		if !logged {
+			s.log.Info("standby: another metadata service is active", "namenode_id", s.cfg.NamenodeID, "err", err)
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// watchLock ends the service when the session holding the writer lock is
+// lost: a standby may take over at once, and this one must not go on.
+func (s *Service) watchLock(ctx context.Context, lock *store.WriterLock) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+		if err := lock.Alive(ctx); err != nil && ctx.Err() == nil {
+			return fmt.Errorf("the writer lock's database session is lost; stepping down: %w", err)
+		}
+	}
+}
+
+// HAState is "active" or "standby".
+func (s *Service) HAState() string {
+	if s.standby.Load() {
+		return "standby"
+	}
+	return "active"
+}

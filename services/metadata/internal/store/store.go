@@ -201,6 +201,13 @@ func (s *Store) LockWriter(ctx context.Context) (*WriterLock, error) {
 	return &WriterLock{conn: conn}, nil
 }
 
+// Alive checks that the session holding the lock is still there (the lock
+// goes with it).
+func (w *WriterLock) Alive(ctx context.Context) error {
+	_, err := w.conn.Exec(ctx, `SELECT 1`)
+	return err
+}
+
 // Release drops the writer lock.
 func (w *WriterLock) Release() {
 	_, _ = w.conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, int64(writerLock))

@@ -1,0 +1,73 @@
+package metadata_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/granary-fs/granary/internal/client"
+	"github.com/granary-fs/granary/internal/errs"
+	"github.com/granary-fs/granary/services/metadata"
+)
+
+// TestStandbyTakesOver: two metadata services of one nameservice (HA) on
+// one database. The one holding the writer lock is active; the other is
+// standby — StandbyException to client operations, /readyz 503, JMX state
+// "standby" — and becomes active once the active is gone, with everything
+// the active acknowledged. A client given both URLs carries on.
+func TestStandbyTakesOver(t *testing.T) {
+	db := formatted(t)
+	cfg1 := testConfig(db)
+	cfg1.NamenodeID = "nn1"
+	nn1 := start(t, cfg1)
+	if nn1.svc.HAState() != "active" {
+		t.Fatalf("nn1 is %s", nn1.svc.HAState())
+	}
+	cfg2 := testConfig(db)
+	cfg2.NamenodeID = "nn2"
+	nn2 := metadata.New(cfg2)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- nn2.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	base2 := "http://" + nn2.Addr()
+	eventually(t, 10*time.Second, "nn2 to be standby", func() bool { return nn2.HAState() == "standby" })
+	n2 := &node{t: t, svc: nn2, base: base2}
+	if msg := n2.remote(403, "StandbyException", "GET", "/webhdfs/v1/?op=GETFILESTATUS&user.name=hdfs"); msg == "" {
+		t.Fatal("no StandbyException message")
+	}
+	n2.remote(403, "StandbyException", "PUT", "/webhdfs/v1/x?op=MKDIRS&user.name=hdfs")
+	if code, _ := n2.call("GET", "/readyz", nil); code != http.StatusServiceUnavailable {
+		t.Fatalf("standby /readyz: %d", code)
+	}
+	var jmx struct{ Beans []map[string]any }
+	n2.want(200, "GET", "/jmx?qry=Hadoop:service=NameNode,name=NameNodeStatus", &jmx)
+	if len(jmx.Beans) != 1 || jmx.Beans[0]["State"] != "standby" {
+		t.Fatalf("standby JMX: %+v", jmx.Beans)
+	}
+
+	// A client with both URLs, the standby first.
+	cl := client.New(base2+","+nn1.base, superuser)
+	bg := context.Background()
+	if err := cl.Mkdirs(bg, "/before", 0o755); err != nil {
+		t.Fatalf("mkdirs through the failover client: %v", err)
+	}
+	// The active goes; the standby takes over with what it acknowledged.
+	if err := nn1.stop(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "nn2 to be active", func() bool {
+		code, _ := n2.call("GET", "/readyz", nil)
+		return nn2.HAState() == "active" && code == http.StatusOK
+	})
+	if st, err := cl.Stat(bg, "/before"); err != nil || st.Type != "DIRECTORY" {
+		t.Fatalf("/before after the takeover: %+v %v", st, err)
+	}
+	if err := cl.Mkdirs(bg, "/after", 0o755); err != nil {
+		t.Fatalf("mkdirs after the takeover: %v", err)
+	}
+	if _, err := cl.Stat(bg, "/nothing"); !errs.Is(err, errs.FileNotFound) {
+		t.Fatalf("a missing path after the takeover: %v", err)
+	}
+}
