@@ -34,6 +34,7 @@ Note: Administrative commands can only be run as the superuser.
 	[-router -update <source> <nameservice> <destination>]
 	[-router -rm <source>]
 	[-router -ls]
+	[-getServiceState <metadata URL>] [-getAllServiceState]   (like hdfs haadmin; -fs may list several)
 	[-help]
 Generic options: -fs <metadata service URL>, -coordinator <coordinator URL>, -user <name>
 `
@@ -63,6 +64,8 @@ func adminCmd(ctx context.Context, args []string, out io.Writer) error {
 	mountUpdate := fs.String("update", "", "-router: change the mount point <source> <nameservice> <destination>")
 	mountRm := fs.String("rm", "", "-router: remove the mount point <source>")
 	mountLs := fs.Bool("ls", false, "-router: list the mount table")
+	serviceState := fs.String("getServiceState", "", "print the HA state (active or standby) of the metadata service at this URL, as hdfs haadmin")
+	allStates := fs.Bool("getAllServiceState", false, "print the HA state of every metadata service -fs lists, as hdfs haadmin")
 	coordURL := fs.String("coordinator", env("GRANARY_COORDINATOR_URL", "http://localhost:9880"), "coordinator URL, for -report (GRANARY_COORDINATOR_URL)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -158,6 +161,27 @@ func adminCmd(ctx context.Context, args []string, out io.Writer) error {
 		dc := &adminClient{base: scheme + "://" + *refreshNN, user: *userName, http: c.http}
 		var r api.BooleanResponse
 		return dc.post(ctx, "/api/v1/admin/refreshNamenodes", &r)
+	case *serviceState != "" || *allStates:
+		urls := []string{*serviceState}
+		if *allStates {
+			urls = strings.Split(*addr, ",")
+		}
+		for _, u := range urls {
+			u = strings.TrimRight(strings.TrimSpace(u), "/")
+			state, err := haState(ctx, c.http, u, *userName)
+			if err != nil {
+				if !*allStates {
+					return err
+				}
+				state = "unreachable: " + err.Error()
+			}
+			if *allStates {
+				fmt.Fprintf(out, "%-40s %s\n", strings.TrimPrefix(strings.TrimPrefix(u, "http://"), "https://"), state)
+			} else {
+				fmt.Fprintln(out, state)
+			}
+		}
+		return nil
 	case *save:
 		var r api.SaveNamespaceResponse
 		if err := c.post(ctx, "/api/v1/admin/saveNamespace", &r); err != nil {
@@ -266,4 +290,28 @@ func (c *adminClient) send(ctx context.Context, method, path string, q url.Value
 		return remoteErr(resp.StatusCode, data)
 	}
 	return json.Unmarshal(data, out)
+}
+
+// haState asks the metadata service at base for its HA state (the
+// NameNodeStatus JMX bean's State, as haadmin reads it over RPC).
+func haState(ctx context.Context, hc *http.Client, base, user string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/jmx?qry="+url.QueryEscape("Hadoop:service=NameNode,name=NameNodeStatus")+"&user.name="+url.QueryEscape(user), nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return "", remoteErr(resp.StatusCode, data)
+	}
+	var jmx struct{ Beans []map[string]any }
+	if err := json.Unmarshal(data, &jmx); err != nil || len(jmx.Beans) == 0 {
+		return "", fmt.Errorf("%s: no NameNodeStatus bean", base)
+	}
+	state, _ := jmx.Beans[0]["State"].(string)
+	return state, nil
 }
