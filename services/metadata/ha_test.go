@@ -50,9 +50,13 @@ func TestStandbyTakesOver(t *testing.T) {
 	// A client with both URLs, the standby first.
 	cl := client.New(base2+","+nn1.base, superuser)
 	bg := context.Background()
+	eventually(t, 10*time.Second, "the standby to load the namespace", func() bool { return nn2.StandbyTxID() >= 0 })
+	before := nn2.StandbyTxID()
 	if err := cl.Mkdirs(bg, "/before", 0o755); err != nil {
 		t.Fatalf("mkdirs through the failover client: %v", err)
 	}
+	// The standby tails the edit log (a warm standby).
+	eventually(t, 10*time.Second, "the standby to apply the new edit", func() bool { return nn2.StandbyTxID() > before })
 	// The active goes; the standby takes over with what it acknowledged.
 	if err := nn1.stop(); err != nil {
 		t.Fatal(err)

@@ -62,11 +62,13 @@ type Service struct {
 	startedAt      time.Time
 	checkpointKick chan struct{}
 
-	standby   atomic.Bool // HA: waiting for the writer lock
-	authn     *auth.Authenticator
-	blockKeys *blocktoken.Master // nil: block tokens are off (simple mode)
-	authErr   error              // a bad auth configuration, returned by Run
-	redirects redirectTokens
+	standby     atomic.Bool          // HA: waiting for the writer lock
+	standbyNS   *namespace.Namespace // HA: the namespace a standby keeps up to date
+	standbyTxID atomic.Int64
+	authn       *auth.Authenticator
+	blockKeys   *blocktoken.Master // nil: block tokens are off (simple mode)
+	authErr     error              // a bad auth configuration, returned by Run
+	redirects   redirectTokens
 }
 
 // New returns a service; nothing happens until Run.
@@ -182,12 +184,21 @@ func (s *Service) Run(ctx context.Context) error {
 // (signalled by httpStopped) no request can queue an edit any more.
 func (s *Service) open(g *lifecycle.Group, httpStopped <-chan struct{}) error {
 	ctx := g.Context()
-	ns, err := s.load(ctx)
+	// The epoch is claimed before the log is read to its end: from this
+	// moment no earlier writer (a demoted active) can commit, so the end
+	// read is the end.
+	epoch, err := s.store.ClaimEpoch(ctx)
 	if err != nil {
 		return err
 	}
-	epoch, err := s.store.ClaimEpoch(ctx)
-	if err != nil {
+	ns := s.standbyNS
+	if ns != nil {
+		// A standby taking over: only the tail it has not applied yet.
+		if err := s.tail(ctx, ns); err != nil {
+			return err
+		}
+		s.log.Info("caught up with the edit log", "txid", ns.TxID())
+	} else if ns, err = s.load(ctx); err != nil {
 		return err
 	}
 	edits := s.store.NewEditLog(epoch, ns.TxID(), s.cfg.EditLogRetry, s.metrics, s.log)
@@ -335,7 +346,7 @@ func (s *Service) load(ctx context.Context) (*namespace.Namespace, error) {
 	s.log.Info("replayed edits", "count", replayed, "txid", ns.TxID(), "took", time.Since(start))
 
 	s.progress.Begin(PhaseSavingCheckpoint, 0)
-	if replayed >= s.cfg.CheckpointTxns {
+	if replayed >= s.cfg.CheckpointTxns && !s.standby.Load() {
 		if err := s.saveImage(ctx, ns); err != nil {
 			return nil, fmt.Errorf("saving checkpoint: %w", err)
 		}
@@ -423,10 +434,25 @@ func (s *Service) BlockPoolID() string { return s.info.BlockPoolID }
 // writes). The namespace is loaded when it takes over (a cold standby: see
 // docs/ha.md).
 func (s *Service) awaitActive(ctx context.Context, st *store.Store) (*store.WriterLock, error) {
+	s.standbyTxID.Store(-1)
 	s.standby.Store(true)
 	defer s.standby.Store(false)
 	logged := false
 	for {
+		// A warm standby: the namespace loaded once, then the edit log
+		// tailed every round, so that a takeover applies only the last
+		// edits (HDFS's EditLogTailer).
+		if s.standbyNS == nil {
+			ns, err := s.load(ctx)
+			if err != nil {
+				s.log.Warn("standby: cannot load the namespace yet", "err", err)
+			} else {
+				s.standbyNS = ns
+				s.standbyTxID.Store(ns.TxID())
+			}
+		} else if err := s.tail(ctx, s.standbyNS); err != nil {
+			s.log.Warn("standby: tailing the edit log failed", "err", err)
+		}
 		lock, err := st.LockWriter(ctx)
 		if err == nil {
 			s.log.Info("this metadata service is becoming active", "namenode_id", s.cfg.NamenodeID)
@@ -469,3 +495,17 @@ func (s *Service) HAState() string {
 	}
 	return "active"
 }
+
+// tail applies the committed edits after ns's txid.
+func (s *Service) tail(ctx context.Context, ns *namespace.Namespace) error {
+	last, err := s.store.ReadEdits(ctx, ns.TxID(), func(txid int64, op namespace.Op) error { return ns.Replay(txid, op) })
+	if err != nil {
+		return fmt.Errorf("tailing the edit log stopped at txid %d: %w", last+1, err)
+	}
+	s.standbyTxID.Store(ns.TxID())
+	return nil
+}
+
+// StandbyTxID is the last txid a standby applied (-1 until it loaded the
+// namespace).
+func (s *Service) StandbyTxID() int64 { return s.standbyTxID.Load() }
