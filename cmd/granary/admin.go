@@ -35,6 +35,7 @@ Note: Administrative commands can only be run as the superuser.
 	[-router -rm <source>]
 	[-router -ls]
 	[-getServiceState <metadata URL>] [-getAllServiceState]   (like hdfs haadmin; -fs may list several)
+	[-transitionToStandby <metadata URL>] [-failover <from URL> <to URL>]
 	[-help]
 Generic options: -fs <metadata service URL>, -coordinator <coordinator URL>, -user <name>
 `
@@ -66,14 +67,22 @@ func adminCmd(ctx context.Context, args []string, out io.Writer) error {
 	mountLs := fs.Bool("ls", false, "-router: list the mount table")
 	serviceState := fs.String("getServiceState", "", "print the HA state (active or standby) of the metadata service at this URL, as hdfs haadmin")
 	allStates := fs.Bool("getAllServiceState", false, "print the HA state of every metadata service -fs lists, as hdfs haadmin")
+	toStandby := fs.String("transitionToStandby", "", "make the active metadata service at this URL give up (it drains and ends; a standby takes over)")
+	failover := fs.String("failover", "", "<from URL> <to URL>: graceful failover from the active to the standby named after it")
 	coordURL := fs.String("coordinator", env("GRANARY_COORDINATOR_URL", "http://localhost:9880"), "coordinator URL, for -report (GRANARY_COORDINATOR_URL)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *routerAdmin {
+	if *failover != "" || *routerAdmin {
 		hc, err := cliHTTPClient()
 		if err != nil {
 			return err
+		}
+		if *failover != "" {
+			if fs.NArg() != 1 {
+				return usageError{"usage: granary admin -failover <from URL> <to URL>"}
+			}
+			return haFailover(ctx, out, hc, strings.TrimRight(*failover, "/"), strings.TrimRight(fs.Arg(0), "/"), *userName)
 		}
 		rc := &adminClient{base: strings.TrimRight(*routerURL, "/"), user: *userName, http: hc}
 		return routerAdminCmd(ctx, rc, out, *mountAdd, *mountUpdate, *mountRm, *mountLs, fs.Args())
@@ -161,6 +170,9 @@ func adminCmd(ctx context.Context, args []string, out io.Writer) error {
 		dc := &adminClient{base: scheme + "://" + *refreshNN, user: *userName, http: c.http}
 		var r api.BooleanResponse
 		return dc.post(ctx, "/api/v1/admin/refreshNamenodes", &r)
+	case *toStandby != "":
+		sc := &adminClient{base: strings.TrimRight(*toStandby, "/"), user: *userName, http: c.http}
+		return sc.send(ctx, http.MethodPost, "/api/v1/admin/transitionToStandby", nil, nil, &api.BooleanResponse{})
 	case *serviceState != "" || *allStates:
 		urls := []string{*serviceState}
 		if *allStates {
@@ -314,4 +326,34 @@ func haState(ctx context.Context, hc *http.Client, base, user string) (string, e
 	}
 	state, _ := jmx.Beans[0]["State"].(string)
 	return state, nil
+}
+
+// haFailover is haadmin -failover: the active at from gives up (it stops
+// taking requests, drains those in flight and ends), then the standby at
+// to is waited for until it is active.
+func haFailover(ctx context.Context, out io.Writer, hc *http.Client, from, to, user string) error {
+	if st, err := haState(ctx, hc, to, user); err != nil {
+		return err
+	} else if st != "standby" {
+		return fmt.Errorf("failover target %s is %s, not standby", to, st)
+	}
+	fc := &adminClient{base: from, user: user, http: hc}
+	if err := fc.send(ctx, http.MethodPost, "/api/v1/admin/transitionToStandby", nil, nil, &api.BooleanResponse{}); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if st, err := haState(ctx, hc, to, user); err == nil && st == "active" {
+			fmt.Fprintf(out, "Failover to %s successful\n", to)
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("failover: %s did not become active within 2 minutes", to)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

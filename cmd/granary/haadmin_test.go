@@ -3,12 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/granary-fs/granary/internal/client"
+	"github.com/granary-fs/granary/internal/errs"
 	"github.com/granary-fs/granary/internal/pgtest"
 	"github.com/granary-fs/granary/services/metadata"
 )
@@ -26,14 +31,16 @@ func TestHaadminServiceState(t *testing.T) {
 	if _, err := metadata.Format(ctx, cfg("nn1"), metadata.FormatOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	run := func(svc *metadata.Service) {
+	run := func(svc *metadata.Service) <-chan error {
 		rctx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
-		go func() { done <- svc.Run(rctx) }()
+		ended := make(chan error, 1)
+		go func() { err := svc.Run(rctx); done <- err; ended <- err }()
 		t.Cleanup(func() { cancel(); <-done })
+		return ended
 	}
 	nn1 := metadata.New(cfg("nn1"))
-	run(nn1)
+	nn1Ended := run(nn1)
 	select {
 	case <-nn1.Started():
 	case <-time.After(30 * time.Second):
@@ -63,4 +70,83 @@ func TestHaadminServiceState(t *testing.T) {
 	if err := adminCmd(ctx, []string{"-getServiceState", u2}, &out); err != nil || out.String() != "standby\n" {
 		t.Fatalf("-getServiceState: %q %v", out.String(), err)
 	}
+
+	// A graceful failover under load: the old active drains and ends, the
+	// standby takes over with every acknowledged operation. Calls cut on a
+	// kept-alive connection the draining server closed fail with a
+	// transport error (never retried: without the retry cache the client
+	// cannot know they were not applied); none fails otherwise.
+	var mu sync.Mutex
+	var acked []string
+	var failures []error
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cl := client.New(u1+","+u2, "hdfs")
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				p := fmt.Sprintf("/f/c%d/d%d", g, i)
+				err := cl.Mkdirs(ctx, p, 0o755)
+				mu.Lock()
+				if err != nil {
+					failures = append(failures, err)
+				} else {
+					acked = append(acked, p)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	out.Reset()
+	if err := adminCmd(ctx, []string{"-failover", u1, u2}, &out); err != nil || !strings.Contains(out.String(), "Failover to "+u2+" successful") {
+		t.Fatalf("-failover: %q %v", out.String(), err)
+	}
+	select {
+	case err := <-nn1Ended:
+		if err != nil {
+			t.Fatalf("nn1 ended with %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("nn1 did not end after transitionToStandby")
+	}
+	// The clients go on against nn2.
+	mu.Lock()
+	atFailover := len(acked)
+	mu.Unlock()
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= atFailover+20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the clients made %d operations after the failover", n-atFailover)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	for _, err := range failures {
+		var re *errs.Error
+		if errors.As(err, &re) && re.Kind != errs.Retriable {
+			t.Fatalf("a client operation failed with %v during a graceful failover", err)
+		}
+	}
+	t.Logf("graceful failover: %d operations acknowledged, %d cut in flight", len(acked), len(failures))
+	cl := client.New(u2, "hdfs")
+	for _, p := range acked {
+		if _, err := cl.Stat(ctx, p); err != nil {
+			t.Fatalf("acknowledged %s: %v", p, err)
+		}
+	}
+
 }

@@ -52,6 +52,7 @@ func (s *Service) routes() http.Handler {
 	r.Post("/api/v1/admin/saveNamespace", s.adminSaveNamespace)
 	r.Get("/api/v1/admin/fsck", s.fsck)
 	r.Post("/api/v1/admin/rollEdits", s.adminRollEdits)
+	r.Post("/api/v1/admin/transitionToStandby", s.adminTransitionToStandby)
 	r.Get("/api/v1/admin/startupProgress", s.startupProgress)
 	r.Get("/startupProgress", s.startupProgress)
 	admin.Get("/jmx", s.jmx)
@@ -347,4 +348,36 @@ func (s *Service) standbyGuard(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// adminTransitionToStandby godoc
+//
+//	@Summary		Give up the active state (haadmin -transitionToStandby)
+//	@Description	HA only, superuser only. The active stops taking requests, lets those in flight finish, makes every edit durable and ends, releasing the writer lock: a standby takes over and clients fail over to it (haadmin -failover does this, then waits for the target). Restart the process to have it standby again. A standby answers true and does nothing.
+//	@Tags			admin
+//	@Produce		json
+//	@Param			user.name	query		string	false	"caller (superuser)"
+//	@Success		200			{object}	api.BooleanResponse
+//	@Failure		400			{object}	errs.RemoteExceptionBody	"HA is not enabled (no -namenode-id)"
+//	@Failure		401			{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
+//	@Failure		403			{object}	errs.RemoteExceptionBody	"AccessControlException: not the superuser"
+//	@ID				adminTransitionToStandby
+//	@Router			/api/v1/admin/transitionToStandby [post]
+func (s *Service) adminTransitionToStandby(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.adminUser(r); err != nil {
+		writeError(w, err)
+		return
+	}
+	if s.cfg.NamenodeID == "" {
+		writeError(w, errs.E(errs.IllegalArgument, "HA is not enabled for this metadata service (run it with -namenode-id)"))
+		return
+	}
+	active := !s.standby.Load()
+	_ = writeJSON(w, http.StatusOK, api.BooleanResponse{Boolean: true})
+	if stop := s.stopFn.Load(); active && stop != nil {
+		s.log.Warn("transitioning to standby: stopping after the requests in flight", "namenode_id", s.cfg.NamenodeID)
+		// After this answer is out: the HTTP server's graceful shutdown
+		// waits for the requests in flight, this one included.
+		go (*stop)()
+	}
 }

@@ -65,6 +65,7 @@ type Service struct {
 	standby     atomic.Bool          // HA: waiting for the writer lock
 	standbyNS   *namespace.Namespace // HA: the namespace a standby keeps up to date
 	standbyTxID atomic.Int64
+	stopFn      atomic.Pointer[func()] // ends Run gracefully (transitionToStandby)
 	authn       *auth.Authenticator
 	blockKeys   *blocktoken.Master // nil: block tokens are off (simple mode)
 	authErr     error              // a bad auth configuration, returned by Run
@@ -147,6 +148,8 @@ func (s *Service) Run(ctx context.Context) error {
 	// fenced edit log, a dead listener) stops every other, and Run
 	// returns its error.
 	g := lifecycle.New(ctx)
+	stop := g.Stop
+	s.stopFn.Store(&stop)
 	ln, err := tlsconf.Listen(s.cfg.HTTPAddr, s.cfg.TLS)
 	if err != nil {
 		return fmt.Errorf("metadata HTTP: %w", err)

@@ -785,6 +785,12 @@ type AdminSaveNamespaceParams struct {
 	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
 }
 
+// AdminTransitionToStandbyParams defines parameters for AdminTransitionToStandby.
+type AdminTransitionToStandbyParams struct {
+	// UserName caller (superuser)
+	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
+}
+
 // NativeAppendParams defines parameters for NativeAppend.
 type NativeAppendParams struct {
 	// UserName caller
@@ -1146,6 +1152,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/v1/admin/saveNamespace (the `AdminSaveNamespace` operationId).
 	AdminSaveNamespace(ctx context.Context, params *AdminSaveNamespaceParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminTransitionToStandby Give up the active state (haadmin -transitionToStandby)
+	//
+	// HA only, superuser only. The active stops taking requests, lets those in flight finish, makes every edit durable and ends, releasing the writer lock: a standby takes over and clients fail over to it (haadmin -failover does this, then waits for the target). Restart the process to have it standby again. A standby answers true and does nothing.
+	//
+	// Corresponds with POST /api/v1/admin/transitionToStandby (the `AdminTransitionToStandby` operationId).
+	AdminTransitionToStandby(ctx context.Context, params *AdminTransitionToStandbyParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// NativeAppendWithBody Reopen a closed file for writing (ClientProtocol.append)
 	//
@@ -1547,6 +1560,23 @@ func (c *Client) AdminSafeMode(ctx context.Context, action AdminSafeModeParamsAc
 // Corresponds with POST /api/v1/admin/saveNamespace (the `AdminSaveNamespace` operationId).
 func (c *Client) AdminSaveNamespace(ctx context.Context, params *AdminSaveNamespaceParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAdminSaveNamespaceRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminTransitionToStandby Give up the active state (haadmin -transitionToStandby)
+//
+// HA only, superuser only. The active stops taking requests, lets those in flight finish, makes every edit durable and ends, releasing the writer lock: a standby takes over and clients fail over to it (haadmin -failover does this, then waits for the target). Restart the process to have it standby again. A standby answers true and does nothing.
+//
+// Corresponds with POST /api/v1/admin/transitionToStandby (the `AdminTransitionToStandby` operationId).
+func (c *Client) AdminTransitionToStandby(ctx context.Context, params *AdminTransitionToStandbyParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminTransitionToStandbyRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -2571,6 +2601,60 @@ func NewAdminSaveNamespaceRequest(server string, params *AdminSaveNamespaceParam
 	}
 
 	operationPath := fmt.Sprintf("/api/v1/admin/saveNamespace")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.UserName != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "user.name", *params.UserName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminTransitionToStandbyRequest constructs an http.Request for the AdminTransitionToStandby method
+func NewAdminTransitionToStandbyRequest(server string, params *AdminTransitionToStandbyParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/admin/transitionToStandby")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -4260,6 +4344,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/v1/admin/saveNamespace (the `AdminSaveNamespace` operationId).
 	AdminSaveNamespaceWithResponse(ctx context.Context, params *AdminSaveNamespaceParams, reqEditors ...RequestEditorFn) (*AdminSaveNamespaceResponse, error)
 
+	// AdminTransitionToStandbyWithResponse Give up the active state (haadmin -transitionToStandby)
+	//
+	// HA only, superuser only. The active stops taking requests, lets those in flight finish, makes every edit durable and ends, releasing the writer lock: a standby takes over and clients fail over to it (haadmin -failover does this, then waits for the target). Restart the process to have it standby again. A standby answers true and does nothing.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/admin/transitionToStandby (the `AdminTransitionToStandby` operationId).
+	AdminTransitionToStandbyWithResponse(ctx context.Context, params *AdminTransitionToStandbyParams, reqEditors ...RequestEditorFn) (*AdminTransitionToStandbyResponse, error)
+
 	// NativeAppendWithBodyWithResponse Reopen a closed file for writing (ClientProtocol.append)
 	//
 	// The file is leased to clientName and its last block is returned. When that block is partial the client continues it (updateBlockForPipeline, a block PUT with appendgs/appendlength to the datanodes holding it, updatePipeline); further data goes to new blocks (addBlock with the last block as previous); then complete.
@@ -5001,6 +5094,68 @@ func (r AdminSaveNamespaceResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r AdminSaveNamespaceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminTransitionToStandbyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *BooleanResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *RemoteExceptionBody
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *RemoteExceptionBody
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminTransitionToStandbyResponse) GetJSON200() *BooleanResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminTransitionToStandbyResponse) GetJSON400() *RemoteExceptionBody {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminTransitionToStandbyResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AdminTransitionToStandbyResponse) GetJSON403() *RemoteExceptionBody {
+	return r.JSON403
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminTransitionToStandbyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminTransitionToStandbyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminTransitionToStandbyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminTransitionToStandbyResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -6617,6 +6772,21 @@ func (c *ClientWithResponses) AdminSaveNamespaceWithResponse(ctx context.Context
 	return ParseAdminSaveNamespaceResponse(rsp)
 }
 
+// AdminTransitionToStandbyWithResponse Give up the active state (haadmin -transitionToStandby)
+//
+// HA only, superuser only. The active stops taking requests, lets those in flight finish, makes every edit durable and ends, releasing the writer lock: a standby takes over and clients fail over to it (haadmin -failover does this, then waits for the target). Restart the process to have it standby again. A standby answers true and does nothing.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/admin/transitionToStandby (the `AdminTransitionToStandby` operationId).
+func (c *ClientWithResponses) AdminTransitionToStandbyWithResponse(ctx context.Context, params *AdminTransitionToStandbyParams, reqEditors ...RequestEditorFn) (*AdminTransitionToStandbyResponse, error) {
+	rsp, err := c.AdminTransitionToStandby(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminTransitionToStandbyResponse(rsp)
+}
+
 // NativeAppendWithBodyWithResponse Reopen a closed file for writing (ClientProtocol.append)
 //
 // The file is leased to clientName and its last block is returned. When that block is partial the client continues it (updateBlockForPipeline, a block PUT with appendgs/appendlength to the datanodes holding it, updatePipeline); further data goes to new blocks (addBlock with the last block as previous); then complete.
@@ -7442,6 +7612,53 @@ func ParseAdminSaveNamespaceResponse(rsp *http.Response) (*AdminSaveNamespaceRes
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminTransitionToStandbyResponse parses an HTTP response from a AdminTransitionToStandbyWithResponse call
+func ParseAdminTransitionToStandbyResponse(rsp *http.Response) (*AdminTransitionToStandbyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminTransitionToStandbyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest BooleanResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest RemoteExceptionBody
