@@ -75,3 +75,40 @@ func TestStandbyTakesOver(t *testing.T) {
 		t.Fatalf("a missing path after the takeover: %v", err)
 	}
 }
+
+// TestStandbyCheckpoints: with HA the standby saves the images (HDFS's
+// StandbyCheckpointer) and the active never does; a service started later
+// loads the standby's image.
+func TestStandbyCheckpoints(t *testing.T) {
+	db := formatted(t)
+	cfg := func(id string) metadata.Config {
+		c := testConfig(db)
+		c.NamenodeID, c.CheckpointTxns = id, 5
+		return c
+	}
+	nn1 := start(t, cfg("nn1"))
+	nn2 := metadata.New(cfg("nn2"))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- nn2.Run(ctx) }()
+	eventually(t, 10*time.Second, "nn2 to load the namespace as standby", func() bool { return nn2.StandbyTxID() >= 0 })
+	for i := 0; i < 12; i++ {
+		nn1.want(200, "PUT", "/webhdfs/v1/cp/d"+string(rune('a'+i))+"?op=MKDIRS&user.name=hdfs", nil)
+	}
+	eventually(t, 10*time.Second, "the standby to save an image", func() bool { return nn2.LastImageTxID() >= 10 })
+	if got := nn1.svc.LastImageTxID(); got != 0 {
+		t.Fatalf("the active saved an image at txid %d", got)
+	}
+	image := nn2.LastImageTxID()
+	cancel()
+	<-done
+	if err := nn1.stop(); err != nil {
+		t.Fatal(err)
+	}
+	// A plain start loads the standby's image.
+	nn3 := start(t, testConfig(db))
+	if got := nn3.svc.LastImageTxID(); got < image {
+		t.Fatalf("the next start loaded the image at txid %d, the standby saved %d", got, image)
+	}
+	nn3.want(200, "GET", "/webhdfs/v1/cp/dl?op=GETFILESTATUS&user.name=hdfs", nil)
+}

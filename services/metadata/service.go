@@ -257,7 +257,11 @@ func (s *Service) open(g *lifecycle.Group, httpStopped <-chan struct{}) error {
 		g.Go("audit log", func(ctx context.Context) error { return a.run(ctx, httpStopped) })
 	}
 	g.Go("safe mode monitor", s.safeModeLoop)
-	g.Go("checkpointer", s.checkpointLoop)
+	if s.cfg.NamenodeID == "" {
+		// With HA the standbys checkpoint (HDFS's StandbyCheckpointer):
+		// the active never spends its time on one.
+		g.Go("checkpointer", s.checkpointLoop)
+	}
 	g.Go("lease monitor", s.leaseLoop)
 	if s.authn.TokenMode() {
 		g.Go("delegation token secret manager", s.runSecretManager)
@@ -455,6 +459,12 @@ func (s *Service) awaitActive(ctx context.Context, st *store.Store) (*store.Writ
 			}
 		} else if err := s.tail(ctx, s.standbyNS); err != nil {
 			s.log.Warn("standby: tailing the edit log failed", "err", err)
+		} else if s.standbyCheckpointDue() {
+			// The standby checkpointer: the image of the namespace it
+			// keeps, which only this loop changes.
+			if err := s.saveImage(ctx, s.standbyNS); err != nil && ctx.Err() == nil {
+				s.log.Warn("standby checkpoint failed", "err", err)
+			}
 		}
 		lock, err := st.LockWriter(ctx)
 		if err == nil {
@@ -512,3 +522,17 @@ func (s *Service) tail(ctx context.Context, ns *namespace.Namespace) error {
 // StandbyTxID is the last txid a standby applied (-1 until it loaded the
 // namespace).
 func (s *Service) StandbyTxID() int64 { return s.standbyTxID.Load() }
+
+// standbyCheckpointDue applies the checkpoint thresholds
+// (dfs.namenode.checkpoint.txns, .period) to a standby's namespace.
+func (s *Service) standbyCheckpointDue() bool {
+	since := s.standbyNS.TxID() - s.lastImageTxID.Load()
+	if since <= 0 {
+		return false
+	}
+	return since >= s.cfg.CheckpointTxns || time.Since(time.UnixMilli(s.lastImageAt.Load())) >= s.cfg.CheckpointPeriod
+}
+
+// LastImageTxID is the txid of the newest image this service loaded or
+// saved.
+func (s *Service) LastImageTxID() int64 { return s.lastImageTxID.Load() }
