@@ -5,6 +5,7 @@
 package cluster
 
 import (
+	"net"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -64,6 +65,10 @@ type Config struct {
 	// of the local PostgreSQL), mounting /<ns> on each nameservice's root
 	// when the table is empty.
 	Router                                            bool
+	// HA runs ns1's metadata service as nn1 (MetadataAddr) with a standby
+	// nn2 (StandbyAddr, default the next port) on the same database.
+	HA          bool
+	StandbyAddr string
 	RouterAddr, RouterDatabaseURL                     string
 	FederatedDatabaseURLs                             []string
 	FederatedMetadataAddrs, FederatedCoordinatorAddrs []string
@@ -105,6 +110,9 @@ type Cluster struct {
 	issuerSrv *http.Server
 	// Federated are the nameservices after ns1 (Nameservices > 1).
 	Federated []*Nameservice
+	// Standby and StandbyURL: ns1's standby metadata service (Config.HA).
+	Standby    *metadata.Service
+	StandbyURL string
 	// Router and RouterURL: the router, with Config.Router.
 	Router    *router.Service
 	RouterURL string
@@ -207,6 +215,9 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	}
 	c.mcfg.NATSCAFile = c.CAFile
 	c.mcfg.Auth, c.mcfg.TLS = c.auth, c.tls
+	if cfg.HA {
+		c.mcfg.NamenodeID = "nn1"
+	}
 	if cfg.Metadata != nil {
 		cfg.Metadata(&c.mcfg)
 	}
@@ -217,6 +228,11 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	}
 	if err := c.StartMetadata(ctx); err != nil {
 		return nil, err
+	}
+	if cfg.HA {
+		if err := c.startStandby(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if err := c.StartCoordinator(ctx); err != nil {
 		return nil, err
@@ -374,6 +390,7 @@ func (c *Cluster) Stop() {
 	c.stopFederated()
 	_ = c.StopCoordinator()
 	_ = c.StopMetadata()
+	_ = c.stopMember("metadata-standby")
 	if c.issuerSrv != nil {
 		_ = c.issuerSrv.Close()
 	}
@@ -464,4 +481,28 @@ func CurrentUser() string {
 		return u.Username
 	}
 	return "hdfs"
+}
+
+// startStandby starts ns1's standby metadata service (nn2) and waits until
+// it serves HTTP as standby.
+func (c *Cluster) startStandby(ctx context.Context) error {
+	cfg := c.mcfg
+	cfg.NamenodeID = "nn2"
+	cfg.HTTPAddr = c.cfg.StandbyAddr
+	if cfg.HTTPAddr == "" {
+		host, port, err := net.SplitHostPort(c.mcfg.HTTPAddr)
+		if err != nil {
+			return err
+		}
+		p, _ := strconv.Atoi(port)
+		cfg.HTTPAddr = net.JoinHostPort(host, strconv.Itoa(p+1))
+	}
+	c.Standby = metadata.New(cfg)
+	listening := make(chan struct{})
+	go func() { c.Standby.Addr(); close(listening) }()
+	if err := c.start(ctx, "metadata-standby", c.Standby.Run, listening); err != nil {
+		return err
+	}
+	c.StandbyURL = c.tls.Scheme() + "://" + localAddr(c.Standby.Addr())
+	return nil
 }

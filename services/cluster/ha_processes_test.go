@@ -1,6 +1,7 @@
 package cluster_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"github.com/granary-fs/granary/internal/errs"
 	"github.com/granary-fs/granary/internal/localpg"
 	"github.com/granary-fs/granary/internal/proctest"
+	"github.com/granary-fs/granary/services/cluster"
 )
 
 // readyzBody is a service's /readyz status and text.
@@ -112,5 +114,31 @@ func TestKill9ActiveMetadata(t *testing.T) {
 	}
 	if _, err := cl.Stat(ctx, "/load/c0/none"); !errs.Is(err, errs.FileNotFound) {
 		t.Fatalf("a path never made: %v", err)
+	}
+}
+
+// TestHAClusterTakeover: the whole cluster with ns1's metadata service in
+// HA (cluster.Config.HA): when the active stops, the standby takes over
+// the namespace and the coordination with the coordinator, and files are
+// written and read on through a client given both URLs.
+func TestHAClusterTakeover(t *testing.T) {
+	c := testCluster(t, 3, func(cfg *cluster.Config) { cfg.HA, cfg.StandbyAddr = true, "127.0.0.1:0" })
+	if c.Standby.HAState() != "standby" {
+		t.Fatalf("nn2 is %s", c.Standby.HAState())
+	}
+	cl := client.New(c.MetadataURL+","+c.StandbyURL, "hdfs")
+	one := bytes.Repeat([]byte("before "), 3000)
+	writeFile(t, cl, "/ha/before", one, client.CreateOptions{Replication: 3})
+	if err := c.StopMetadata(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "nn2 to be active", func() bool { code, _ := readyzBody(c.StandbyURL); return code == 200 })
+	two := bytes.Repeat([]byte("after "), 3000)
+	writeFile(t, cl, "/ha/after", two, client.CreateOptions{Replication: 3})
+	if got := readFile(t, cl, "/ha/before"); !bytes.Equal(got, one) {
+		t.Fatal("/ha/before differs after the takeover")
+	}
+	if got := readFile(t, cl, "/ha/after"); !bytes.Equal(got, two) {
+		t.Fatal("/ha/after differs")
 	}
 }
