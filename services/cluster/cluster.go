@@ -5,11 +5,11 @@
 package cluster
 
 import (
-	"net"
 	"context"
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/user"
@@ -64,11 +64,11 @@ type Config struct {
 	// default :50071; its mount table in RouterDatabaseURL, else a database
 	// of the local PostgreSQL), mounting /<ns> on each nameservice's root
 	// when the table is empty.
-	Router                                            bool
+	Router bool
 	// HA runs ns1's metadata service as nn1 (MetadataAddr) with a standby
 	// nn2 (StandbyAddr, default the next port) on the same database.
-	HA          bool
-	StandbyAddr string
+	HA                                                bool
+	StandbyAddr                                       string
 	RouterAddr, RouterDatabaseURL                     string
 	FederatedDatabaseURLs                             []string
 	FederatedMetadataAddrs, FederatedCoordinatorAddrs []string
