@@ -9,12 +9,9 @@ package auth
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -25,6 +22,7 @@ import (
 	"github.com/granary-fs/granary/internal/errs"
 	"github.com/granary-fs/granary/internal/rest"
 	"github.com/granary-fs/granary/internal/simpleauth"
+	"github.com/granary-fs/granary/internal/tlsconf"
 )
 
 // The modes of -auth.
@@ -128,15 +126,11 @@ func New(cfg Config, policy simpleauth.Policy, delegation DelegationFunc) (*Auth
 		return nil, fmt.Errorf("-oidc-audience is needed with -oidc-issuer")
 	}
 	if cfg.HTTPClient == nil && cfg.CAFile != "" {
-		pem, err := os.ReadFile(cfg.CAFile)
+		tc, err := tlsconf.Files{CA: cfg.CAFile}.Client()
 		if err != nil {
 			return nil, fmt.Errorf("the CA of the OIDC issuer: %w", err)
 		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s holds no certificate", cfg.CAFile)
-		}
-		cfg.HTTPClient = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+		cfg.HTTPClient = &http.Client{Transport: &http.Transport{TLSClientConfig: tc}}
 	}
 	a := &Authenticator{cfg: cfg, policy: policy, proxy: map[string]proxyRule{}, delegation: delegation}
 	for _, e := range cfg.ProxyUsers {

@@ -6,14 +6,13 @@
 package natsconn
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/granary-fs/granary/internal/tlsconf"
 )
 
 // Config is one service's connection.
@@ -50,15 +49,11 @@ func Connect(c Config) (*nats.Conn, error) {
 		opts = append(opts, o)
 	}
 	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
+		tc, err := tlsconf.Files{CA: c.CAFile}.Client()
 		if err != nil {
 			return nil, fmt.Errorf("NATS CA: %w", err)
 		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("NATS CA %s: no certificate", c.CAFile)
-		}
-		opts = append(opts, nats.Secure(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}))
+		opts = append(opts, nats.Secure(tc))
 	}
 	return nats.Connect(c.URL, opts...)
 }
