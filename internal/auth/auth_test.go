@@ -3,7 +3,6 @@ package auth
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -17,16 +16,10 @@ import (
 // issuer starts a real OIDC issuer on a loopback port.
 func issuer(t *testing.T) *devissuer.Issuer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	iss, srv, err := devissuer.Start("127.0.0.1:0", nil, "granary")
 	if err != nil {
 		t.Fatal(err)
 	}
-	iss, err := devissuer.New("http://"+ln.Addr().String(), "granary")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: iss.Handler()}
-	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return iss
 }

@@ -8,8 +8,10 @@ package devissuer
 import (
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -121,4 +123,31 @@ func (i *Issuer) Handler() http.Handler {
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Start listens on addr (TLS with tlsCfg when not nil), serves a new
+// issuer there and returns it with its server; the issuer's URL names the
+// address it listens on ("localhost" for an unspecified host).
+func Start(addr string, tlsCfg *tls.Config, audience string) (*Issuer, *http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("dev OIDC issuer: %w", err)
+	}
+	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	scheme := "http"
+	if tlsCfg != nil {
+		scheme = "https"
+		ln = tls.NewListener(ln, tlsCfg)
+	}
+	iss, err := New(scheme+"://"+net.JoinHostPort(host, port), audience)
+	if err != nil {
+		ln.Close()
+		return nil, nil, err
+	}
+	srv := &http.Server{Handler: iss.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return iss, srv, nil
 }

@@ -19,6 +19,15 @@ import (
 	"github.com/granary-fs/granary/services/datanode"
 )
 
+// twoNameservices configures a second nameservice (its own database,
+// loopback ports) over the cluster's datanodes.
+func twoNameservices(t *testing.T, cfg *cluster.Config) {
+	cfg.Nameservices = 2
+	cfg.FederatedDatabaseURLs = []string{pgtest.NewDatabase(t)}
+	cfg.FederatedMetadataAddrs = []string{"127.0.0.1:0"}
+	cfg.FederatedCoordinatorAddrs = []string{"127.0.0.1:0"}
+}
+
 // replicaFiles lists the block files of block id under block pool bpid on
 // every datanode's volume.
 func replicaFiles(t *testing.T, c *cluster.Cluster, bpid string, id int64) []string {
@@ -45,12 +54,7 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 // blocks; the first block of each namespace has the same ID in both pools
 // and stays two blocks through writes, reads and a delete.
 func TestTwoNameservicesShareDatanodes(t *testing.T) {
-	c := testCluster(t, 3, func(cfg *cluster.Config) {
-		cfg.Nameservices = 2
-		cfg.FederatedDatabaseURLs = []string{pgtest.NewDatabase(t)}
-		cfg.FederatedMetadataAddrs = []string{"127.0.0.1:0"}
-		cfg.FederatedCoordinatorAddrs = []string{"127.0.0.1:0"}
-	})
+	c := testCluster(t, 3, func(cfg *cluster.Config) { twoNameservices(t, cfg) })
 	if len(c.Federated) != 1 {
 		t.Fatalf("%d federated nameservices", len(c.Federated))
 	}
@@ -137,10 +141,7 @@ func TestRefreshNamenodes(t *testing.T) {
 	dir := t.TempDir()
 	files := make([]string, 3)
 	c := testCluster(t, 3, func(cfg *cluster.Config) {
-		cfg.Nameservices = 2
-		cfg.FederatedDatabaseURLs = []string{pgtest.NewDatabase(t)}
-		cfg.FederatedMetadataAddrs = []string{"127.0.0.1:0"}
-		cfg.FederatedCoordinatorAddrs = []string{"127.0.0.1:0"}
+		twoNameservices(t, cfg)
 		d := cfg.Datanode
 		cfg.Datanode = func(i int, dc *datanode.Config) {
 			d(i, dc)
@@ -202,12 +203,7 @@ func TestRefreshNamenodes(t *testing.T) {
 // pool (its replicas stay on disk, no longer served) and join the new one;
 // not one replica of ns1 is touched.
 func TestReformatNameserviceWhileDatanodesRun(t *testing.T) {
-	c := testCluster(t, 3, func(cfg *cluster.Config) {
-		cfg.Nameservices = 2
-		cfg.FederatedDatabaseURLs = []string{pgtest.NewDatabase(t)}
-		cfg.FederatedMetadataAddrs = []string{"127.0.0.1:0"}
-		cfg.FederatedCoordinatorAddrs = []string{"127.0.0.1:0"}
-	})
+	c := testCluster(t, 3, func(cfg *cluster.Config) { twoNameservices(t, cfg) })
 	ctx := context.Background()
 	ns2 := c.Federated[0]
 	eventually(t, 30*time.Second, "ns2's coordinator to see the datanodes", func() bool { return ns2.Coordinator.Manager().Cluster().Live == 3 })
@@ -260,12 +256,7 @@ func TestReformatNameserviceWhileDatanodesRun(t *testing.T) {
 // nameservice's coordinator re-replicates its own block onto the
 // survivors, under its own pool, and nothing crosses pools.
 func TestDatanodeLossHealsEachPool(t *testing.T) {
-	c := testCluster(t, 4, func(cfg *cluster.Config) {
-		cfg.Nameservices = 2
-		cfg.FederatedDatabaseURLs = []string{pgtest.NewDatabase(t)}
-		cfg.FederatedMetadataAddrs = []string{"127.0.0.1:0"}
-		cfg.FederatedCoordinatorAddrs = []string{"127.0.0.1:0"}
-	})
+	c := testCluster(t, 4, func(cfg *cluster.Config) { twoNameservices(t, cfg) })
 	ctx := context.Background()
 	ns2 := c.Federated[0]
 	eventually(t, 30*time.Second, "ns2's coordinator to see the datanodes", func() bool { return ns2.Coordinator.Manager().Cluster().Live == 4 })

@@ -24,10 +24,7 @@ import (
 // works through it unpatched.
 func TestRouter(t *testing.T) {
 	c := testCluster(t, 3, func(cfg *cluster.Config) {
-		cfg.Nameservices = 2
-		cfg.FederatedDatabaseURLs = []string{pgtest.NewDatabase(t)}
-		cfg.FederatedMetadataAddrs = []string{"127.0.0.1:0"}
-		cfg.FederatedCoordinatorAddrs = []string{"127.0.0.1:0"}
+		twoNameservices(t, cfg)
 		cfg.Router, cfg.RouterAddr, cfg.RouterDatabaseURL = true, "127.0.0.1:0", pgtest.NewDatabase(t)
 	})
 	ns2 := c.Federated[0]

@@ -2,9 +2,7 @@ package cluster
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -40,17 +38,10 @@ func (c *Cluster) secureSetup(ctx context.Context) (auth.Config, tlsconf.Files, 
 	if addr == "" {
 		addr = DefaultIssuerAddr
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return auth.Config{}, files, fmt.Errorf("dev OIDC issuer: %w", err)
-	}
-	c.IssuerURL = "https://" + localAddr(ln.Addr().String())
-	if c.Issuer, err = devissuer.New(c.IssuerURL, "granary"); err != nil {
-		ln.Close()
+	if c.Issuer, c.issuerSrv, err = devissuer.Start(addr, srvTLS, "granary"); err != nil {
 		return auth.Config{}, files, err
 	}
-	c.issuerSrv = &http.Server{Handler: c.Issuer.Handler(), TLSConfig: srvTLS}
-	go func() { _ = c.issuerSrv.Serve(tls.NewListener(ln, srvTLS)) }()
+	c.IssuerURL = c.Issuer.URL
 	cli, err := files.Client()
 	if err != nil {
 		return auth.Config{}, files, err

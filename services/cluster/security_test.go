@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -35,16 +34,10 @@ import (
 // discovery document and JWKS) on a loopback port.
 func startIssuer(t *testing.T) *devissuer.Issuer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	iss, srv, err := devissuer.Start("127.0.0.1:0", nil, "granary")
 	if err != nil {
 		t.Fatal(err)
 	}
-	iss, err := devissuer.New("http://"+ln.Addr().String(), "granary")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: iss.Handler()}
-	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return iss
 }

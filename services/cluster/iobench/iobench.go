@@ -51,16 +51,10 @@ func (e *env) client() *client.Client {
 // tokenMode starts a development OIDC issuer and returns the token-mode
 // settings of every service and the bench user's token.
 func tokenMode() (auth.Config, *http.Server, string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	iss, srv, err := devissuer.Start("127.0.0.1:0", nil, "granary")
 	if err != nil {
 		return auth.Config{}, nil, "", err
 	}
-	iss, err := devissuer.New("http://"+ln.Addr().String(), "granary")
-	if err != nil {
-		return auth.Config{}, nil, "", err
-	}
-	srv := &http.Server{Handler: iss.Handler()}
-	go func() { _ = srv.Serve(ln) }()
 	tok, err := iss.Token("bench")
 	return auth.Config{Mode: auth.Token, OIDCIssuer: iss.URL, OIDCAudience: "granary"}, srv, tok, err
 }
