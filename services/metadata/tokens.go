@@ -228,9 +228,14 @@ func (s *Service) getDelegationToken(w http.ResponseWriter, r *http.Request, c *
 
 // tokenParam decodes the token parameter of RENEW/CANCELDELEGATIONTOKEN,
 // refusing callers that authenticated with a delegation token, as HDFS.
-func (s *Service) tokenParam(c *webhdfsCall, verb string) (hadooptoken.Token, hadooptoken.Delegation, error) {
+// With simple authentication no token exists: InvalidToken with unknown,
+// HDFS's message for that case.
+func (s *Service) tokenParam(c *webhdfsCall, verb, unknown string) (hadooptoken.Token, hadooptoken.Delegation, error) {
 	if !c.p.has("token") {
 		return hadooptoken.Token{}, hadooptoken.Delegation{}, errs.E(errs.IllegalArgument, "Required param token for op: %sDELEGATIONTOKEN is null", verb)
+	}
+	if !s.authn.TokenMode() {
+		return hadooptoken.Token{}, hadooptoken.Delegation{}, errs.E(errs.InvalidToken, "%s", unknown)
 	}
 	if c.id.Delegation != "" {
 		return hadooptoken.Token{}, hadooptoken.Delegation{}, errs.E(errs.IO, "Delegation Token can be %s only with kerberos or web authentication", map[string]string{"RENEW": "renewed", "CANCEL": "cancelled"}[verb])
@@ -239,13 +244,7 @@ func (s *Service) tokenParam(c *webhdfsCall, verb string) (hadooptoken.Token, ha
 }
 
 func (s *Service) renewDelegationToken(w http.ResponseWriter, r *http.Request, c *webhdfsCall) error {
-	if !s.authn.TokenMode() {
-		if !c.p.has("token") {
-			return errs.E(errs.IllegalArgument, "Required param token for op: RENEWDELEGATIONTOKEN is null")
-		}
-		return errs.E(errs.InvalidToken, "Renewal request for unknown token")
-	}
-	tok, id, err := s.tokenParam(c, "RENEW")
+	tok, id, err := s.tokenParam(c, "RENEW", "Renewal request for unknown token")
 	if err != nil {
 		return err
 	}
@@ -278,13 +277,7 @@ func (s *Service) renewDelegationToken(w http.ResponseWriter, r *http.Request, c
 }
 
 func (s *Service) cancelDelegationToken(w http.ResponseWriter, r *http.Request, c *webhdfsCall) error {
-	if !s.authn.TokenMode() {
-		if !c.p.has("token") {
-			return errs.E(errs.IllegalArgument, "Required param token for op: CANCELDELEGATIONTOKEN is null")
-		}
-		return errs.E(errs.InvalidToken, "Token not found")
-	}
-	tok, id, err := s.tokenParam(c, "CANCEL")
+	tok, id, err := s.tokenParam(c, "CANCEL", "Token not found")
 	if err != nil {
 		return err
 	}
