@@ -501,7 +501,10 @@ func (s *Service) actorOf(ns string) *actor {
 
 // actorFor is the block pool service of bpid, or nil.
 func (s *Service) actorFor(bpid string) *actor {
-	for _, a := range s.actorList() {
+	// Every block request asks: no copy of the list.
+	s.actorsMu.RLock()
+	defer s.actorsMu.RUnlock()
+	for _, a := range s.actors {
 		if bpid != "" && a.blockPool() == bpid {
 			return a
 		}
