@@ -9,6 +9,7 @@ import (
 
 	"github.com/granary-fs/granary/api"
 	"github.com/granary-fs/granary/internal/rest"
+	"github.com/granary-fs/granary/internal/units"
 )
 
 // reportFilter is -report's -live, -dead and -decommissioning: with none
@@ -30,10 +31,10 @@ func printReport(ctx context.Context, coordURL string, out io.Writer, filter rep
 		return err
 	}
 	present := cl.DfsUsed + cl.Remaining
-	fmt.Fprintf(out, "Configured Capacity: %d (%s)\n", cl.Capacity, byteDesc(cl.Capacity))
-	fmt.Fprintf(out, "Present Capacity: %d (%s)\n", present, byteDesc(present))
-	fmt.Fprintf(out, "DFS Remaining: %d (%s)\n", cl.Remaining, byteDesc(cl.Remaining))
-	fmt.Fprintf(out, "DFS Used: %d (%s)\n", cl.DfsUsed, byteDesc(cl.DfsUsed))
+	fmt.Fprintf(out, "Configured Capacity: %d (%s)\n", cl.Capacity, units.ByteDesc(cl.Capacity))
+	fmt.Fprintf(out, "Present Capacity: %d (%s)\n", present, units.ByteDesc(present))
+	fmt.Fprintf(out, "DFS Remaining: %d (%s)\n", cl.Remaining, units.ByteDesc(cl.Remaining))
+	fmt.Fprintf(out, "DFS Used: %d (%s)\n", cl.DfsUsed, units.ByteDesc(cl.DfsUsed))
 	fmt.Fprintf(out, "DFS Used%%: %s\n", percent(cl.DfsUsed, present))
 	fmt.Fprintf(out, "Replicated Blocks:\n")
 	fmt.Fprintf(out, "\tUnder replicated blocks: %d\n", cl.UnderReplicated)
@@ -113,15 +114,15 @@ func printDatanode(out io.Writer, d api.DatanodeView) {
 		"NORMAL": "Normal", "DECOMMISSION_INPROGRESS": "Decommission in progress", "DECOMMISSIONED": "Decommissioned",
 	}[d.AdminState]
 	fmt.Fprintf(out, "Decommission Status : %s\n", status)
-	fmt.Fprintf(out, "Configured Capacity: %d (%s)\n", d.Capacity, byteDesc(d.Capacity))
-	fmt.Fprintf(out, "DFS Used: %d (%s)\n", d.DfsUsed, byteDesc(d.DfsUsed))
-	fmt.Fprintf(out, "Non DFS Used: %d (%s)\n", d.NonDfsUsed, byteDesc(d.NonDfsUsed))
-	fmt.Fprintf(out, "DFS Remaining: %d (%s)\n", d.Remaining, byteDesc(d.Remaining))
+	fmt.Fprintf(out, "Configured Capacity: %d (%s)\n", d.Capacity, units.ByteDesc(d.Capacity))
+	fmt.Fprintf(out, "DFS Used: %d (%s)\n", d.DfsUsed, units.ByteDesc(d.DfsUsed))
+	fmt.Fprintf(out, "Non DFS Used: %d (%s)\n", d.NonDfsUsed, units.ByteDesc(d.NonDfsUsed))
+	fmt.Fprintf(out, "DFS Remaining: %d (%s)\n", d.Remaining, units.ByteDesc(d.Remaining))
 	fmt.Fprintf(out, "DFS Used%%: %s\n", percent(d.DfsUsed, d.Capacity))
 	fmt.Fprintf(out, "DFS Remaining%%: %s\n", percentRemaining(d.Remaining, d.Capacity))
-	fmt.Fprintf(out, "Configured Cache Capacity: %d (%s)\n", d.CacheCapacity, byteDesc(d.CacheCapacity))
-	fmt.Fprintf(out, "Cache Used: %d (%s)\n", d.CacheUsed, byteDesc(d.CacheUsed))
-	fmt.Fprintf(out, "Cache Remaining: %d (%s)\n", d.CacheCapacity-d.CacheUsed, byteDesc(d.CacheCapacity-d.CacheUsed))
+	fmt.Fprintf(out, "Configured Cache Capacity: %d (%s)\n", d.CacheCapacity, units.ByteDesc(d.CacheCapacity))
+	fmt.Fprintf(out, "Cache Used: %d (%s)\n", d.CacheUsed, units.ByteDesc(d.CacheUsed))
+	fmt.Fprintf(out, "Cache Remaining: %d (%s)\n", d.CacheCapacity-d.CacheUsed, units.ByteDesc(d.CacheCapacity-d.CacheUsed))
 	fmt.Fprintf(out, "Cache Used%%: %s\n", percent(d.CacheUsed, d.CacheCapacity))
 	fmt.Fprintf(out, "Cache Remaining%%: %s\n", percentRemaining(d.CacheCapacity-d.CacheUsed, d.CacheCapacity))
 	fmt.Fprintf(out, "Xceivers: %d\n", d.XceiverCount)
@@ -140,21 +141,6 @@ func printDatanode(out io.Writer, d api.DatanodeView) {
 
 // javaDate is java.util.Date's toString layout, which dfsadmin prints.
 const javaDate = "Mon Jan 02 15:04:05 MST 2006"
-
-// byteDesc formats like Hadoop's StringUtils.byteDesc: binary units, two decimals.
-func byteDesc(n int64) string {
-	units := []string{"B", "KB", "MB", "GB", "TB", "PB", "EB"}
-	v := float64(n)
-	i := 0
-	for v >= 1024 && i < len(units)-1 {
-		v /= 1024
-		i++
-	}
-	if i == 0 {
-		return fmt.Sprintf("%d B", n)
-	}
-	return fmt.Sprintf("%.2f %s", v, units[i])
-}
 
 // percent is DFSUtilClient.getPercentUsed: 100% of nothing is used.
 func percent(part, whole int64) string {

@@ -5,6 +5,8 @@ import (
 	"html/template"
 	"net/http"
 	"time"
+
+	"github.com/granary-fs/granary/internal/units"
 )
 
 // The datanode's own page, as HDFS's datanode.html: its block pools,
@@ -16,18 +18,7 @@ import (
 const softwareVersion = "0.1.0"
 
 var pageTmpl = template.Must(template.New("datanode").Funcs(template.FuncMap{
-	"bytes": func(n int64) string {
-		units := []string{"B", "KB", "MB", "GB", "TB", "PB"}
-		v, i := float64(n), 0
-		for v >= 1024 && i < len(units)-1 {
-			v /= 1024
-			i++
-		}
-		if i == 0 {
-			return fmt.Sprintf("%d B", n)
-		}
-		return fmt.Sprintf("%.2f %s", v, units[i])
-	},
+	"bytes": units.ByteDesc,
 	"when": func(t *time.Time) string {
 		if t == nil {
 			return "never"

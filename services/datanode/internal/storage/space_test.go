@@ -43,7 +43,9 @@ func TestVolumeWithoutRoomTakesNoReplica(t *testing.T) {
 	} else {
 		w.Abort()
 	}
-	st.Reserved = free // dfs.datanode.du.reserved: nothing left
+	// dfs.datanode.du.reserved: nothing left, with a GiB to spare because
+	// the disk is shared: whatever else runs may free space meanwhile.
+	st.Reserved = free + 1<<30
 	if _, err := st.CreateRBW(bp, 4, 1001, 1<<20); !errors.Is(err, ErrOutOfSpace) {
 		t.Fatalf("with everything reserved: %v, want ErrOutOfSpace", err)
 	}
