@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/granary-fs/granary/internal/natsauth"
 )
@@ -25,13 +24,7 @@ func natsauthCmd(args []string, out io.Writer) error {
 	if *dir == "" || fs.NArg() > 0 {
 		return usageError{"usage: granary natsauth -dir DIR [-datanodes dn1,dn2,dn3]"}
 	}
-	var names []string
-	for _, n := range strings.Split(*dns, ",") {
-		if n = strings.TrimSpace(n); n != "" {
-			names = append(names, n)
-		}
-	}
-	ids, err := natsauth.Generate(*dir, names)
+	ids, err := natsauth.Generate(*dir, splitList(*dns))
 	if err != nil {
 		return err
 	}
