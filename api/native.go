@@ -138,3 +138,14 @@ type AppendResponse struct {
 type RenewLeaseRequest struct {
 	ClientName string `json:"clientName" example:"granary-cli-4711"`
 }
+
+// The headers that identify a client call (HDFS's RPC header clientId and
+// callId): a client sends its fixed client ID and a new call number with
+// every call, and the same pair when it resends a call after a lost answer
+// or a failover, so that the metadata service's retry cache answers a
+// non-idempotent operation it already applied (create, append, delete,
+// rename, concat, updatePipeline) instead of applying it twice.
+const (
+	ClientIDHeader = "X-Granary-Client-Id" // 1 to 64 letters, digits, '-' or '_'
+	CallIDHeader   = "X-Granary-Call-Id"   // a decimal number ≥ 0
+)

@@ -26,6 +26,9 @@ func routerCmd(ctx context.Context, args []string, run bool) error {
 			if !ok || ns == "" || !strings.Contains(u, "://") {
 				return fmt.Errorf("-nameservice %q: want ns1=http://host:9870", e)
 			}
+			if prev := cfg.Nameservices[ns]; prev != "" {
+				u = prev + "," + u // HA: the nameservice's next metadata service
+			}
 			cfg.Nameservices[ns] = u
 		}
 		return nil
@@ -33,7 +36,7 @@ func routerCmd(ctx context.Context, args []string, run bool) error {
 	if err := nsFlag(env("GRANARY_ROUTER_NAMESERVICES", "")); err != nil {
 		return err
 	}
-	fs.Func("nameservice", "repeatable: a nameservice and its metadata service, ns1=http://host:9870 (GRANARY_ROUTER_NAMESERVICES, comma separated)", nsFlag)
+	fs.Func("nameservice", "repeatable: a nameservice and its metadata service, ns1=http://host:9870; repeated for one nameservice, its HA metadata services, between which the router fails over (GRANARY_ROUTER_NAMESERVICES, comma separated)", nsFlag)
 	fs.StringVar(&cfg.Superuser, "superuser", env("GRANARY_SUPERUSER", ""), "superuser name, who may change the mount table; default the user running the router (GRANARY_SUPERUSER)")
 	fs.StringVar(&cfg.Supergroup, "supergroup", env("GRANARY_SUPERGROUP", "supergroup"), "dfs.permissions.superusergroup (GRANARY_SUPERGROUP)")
 	authFlags(fs, &cfg.Auth)

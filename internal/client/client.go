@@ -53,6 +53,8 @@ type Client struct {
 	bearer     string // token mode: an OIDC bearer token for the metadata service
 	delegation string // token mode: a delegation token, sent as the delegation parameter
 	clientName string
+	clientID   string       // api.ClientIDHeader: fixed for the client's life
+	calls      atomic.Int64 // the last call number (api.CallIDHeader)
 	http       *http.Client
 	data       *http.Client // to datanodes: no overall timeout, bodies stream
 }
@@ -64,6 +66,8 @@ type Client struct {
 func New(metadataURL, user string) *Client {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
+	var id [16]byte
+	_, _ = rand.Read(id[:])
 	tr := &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true, IdleConnTimeout: 90 * time.Second}
 	scheme := "http"
 	if strings.HasPrefix(metadataURL, "https://") {
@@ -80,7 +84,7 @@ func New(metadataURL, user string) *Client {
 	}
 	return &Client{
 		scheme: scheme,
-		bases:  bases, user: user, clientName: "granary-client-" + hex.EncodeToString(b[:]),
+		bases:  bases, user: user, clientName: "granary-client-" + hex.EncodeToString(b[:]), clientID: hex.EncodeToString(id[:]),
 		http: &http.Client{Transport: tr, Timeout: 5 * time.Minute},
 		data: &http.Client{Transport: tr},
 	}
@@ -151,11 +155,16 @@ func (c *Client) failoverFrom(base string) {
 const maxFailovers = 15
 
 // do sends a request to the metadata service and decodes a JSON answer
-// into out (if not nil). With several metadata services (HA), a request
-// that could not reach one (connection refused) or that one answered in
-// standby (StandbyException) is sent to the next, with HDFS's exponential
-// back-off: neither was applied, so even a non-idempotent call is safe to
-// send again. Any other failure is returned, never retried here.
+// into out (if not nil). Every call carries the client's ID and a new call
+// number, the same on every attempt. With several metadata services (HA),
+// a request that could not reach one (connection refused), that one
+// answered in standby (StandbyException) or whose answer was lost (the
+// connection failed after it was sent: the service may have applied it) is
+// sent to the next, with HDFS's exponential back-off, as HDFS's
+// RetryInvocationHandler does for idempotent and at-most-once calls: a
+// non-idempotent call that was applied is answered from the service's
+// retry cache, which a new active rebuilds from the edit log. Any other
+// failure is returned, never retried here.
 func (c *Client) do(ctx context.Context, method, u string, body any, out any) error {
 	var payload []byte
 	if body != nil {
@@ -164,10 +173,12 @@ func (c *Client) do(ctx context.Context, method, u string, body any, out any) er
 			return err
 		}
 	}
+	call := strconv.FormatInt(c.calls.Add(1), 10)
 	for attempt := 0; ; attempt++ {
 		base := c.baseURL()
-		err := c.doOnce(ctx, method, u, body != nil, payload, out)
-		if len(c.bases) == 1 || attempt >= maxFailovers || !strings.HasPrefix(u, base) || !(errs.Is(err, errs.Standby) || refused(err)) {
+		err := c.doOnce(ctx, method, u, call, body != nil, payload, out)
+		if len(c.bases) == 1 || attempt >= maxFailovers || !strings.HasPrefix(u, base) || ctx.Err() != nil ||
+			!(errs.Is(err, errs.Standby) || refused(err) || lostAnswer(err)) {
 			return err
 		}
 		c.failoverFrom(base)
@@ -190,7 +201,18 @@ func refused(err error) bool {
 	return errors.Is(err, syscall.ECONNREFUSED)
 }
 
-func (c *Client) doOnce(ctx context.Context, method, u string, hasBody bool, payload []byte, out any) error {
+// transportError is a failed exchange with the metadata service: the
+// request may or may not have been applied.
+type transportError struct{ error }
+
+func (e transportError) Unwrap() error { return e.error }
+
+func lostAnswer(err error) bool {
+	var te transportError
+	return errors.As(err, &te)
+}
+
+func (c *Client) doOnce(ctx context.Context, method, u, call string, hasBody bool, payload []byte, out any) error {
 	var rd io.Reader
 	if hasBody {
 		rd = bytes.NewReader(payload)
@@ -205,19 +227,31 @@ func (c *Client) doOnce(ctx context.Context, method, u string, hasBody bool, pay
 	if c.bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+c.bearer)
 	}
+	req.Header.Set(api.ClientIDHeader, c.clientID)
+	req.Header.Set(api.CallIDHeader, call)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return errs.Wrap(errs.Retriable, err, "%s %s", method, u)
+		return errs.Wrap(errs.Retriable, transportError{err}, "%s %s", method, u)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return remoteError(resp)
 	}
 	if out == nil {
-		_, _ = io.Copy(io.Discard, resp.Body)
+		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+			return errs.Wrap(errs.Retriable, transportError{err}, "%s %s", method, u)
+		}
 		return nil
 	}
-	return json.NewDecoder(resp.Body).Decode(out)
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		var syn *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		if errors.As(err, &syn) || errors.As(err, &typ) {
+			return err
+		}
+		return errs.Wrap(errs.Retriable, transportError{err}, "%s %s", method, u)
+	}
+	return nil
 }
 
 // doBlock GETs a datanode's JSON answer about block lb, with its token.

@@ -6,10 +6,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/granary-fs/granary/api"
 	"github.com/granary-fs/granary/internal/errs"
 )
 
@@ -27,8 +29,9 @@ func closedURL(t *testing.T) string {
 
 // TestFailover: with several metadata URLs a call goes on past a service
 // that refuses the connection or answers StandbyException (as HDFS's
-// ConfiguredFailoverProxyProvider), sticks to the one that answered, and
-// is not sent again after any other failure.
+// ConfiguredFailoverProxyProvider), sticks to the one that answered,
+// resends a call whose answer was lost with the same call ID, and is not
+// sent again after any other failure.
 func TestFailover(t *testing.T) {
 	var active, standby, broken atomic.Int32
 	status := `{"FileStatus":{"accessTime":0,"blockSize":0,"childrenNum":0,"fileId":16386,"group":"g","length":0,"modificationTime":0,"owner":"o","pathSuffix":"","permission":"755","replication":0,"storagePolicy":0,"type":"DIRECTORY"}}`
@@ -57,16 +60,43 @@ func TestFailover(t *testing.T) {
 	}
 
 	// A failure after the request was sent (the server broke the
-	// connection) is not retried: the call may have been applied.
+	// connection: the call may have been applied) is sent again to the
+	// next service with the same client and call IDs, for its retry cache;
+	// every call has a new call number.
+	var ids []string
+	var mu sync.Mutex
+	record := func(r *http.Request) {
+		mu.Lock()
+		ids = append(ids, r.Header.Get(api.ClientIDHeader)+"/"+r.Header.Get(api.CallIDHeader))
+		mu.Unlock()
+	}
 	brk := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		broken.Add(1)
+		record(r)
 		conn, _, _ := w.(http.Hijacker).Hijack()
 		conn.Close()
 	}))
 	defer brk.Close()
-	c = New(brk.URL+","+act.URL, "alice")
-	if err := c.Mkdirs(ctx, "/x", 0o755); err == nil || broken.Load() != 1 {
-		t.Fatalf("a call broken after it was sent: %v, sent %d times", err, broken.Load())
+	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		record(r)
+		_, _ = w.Write([]byte(`{"boolean":true}`))
+	}))
+	defer ok.Close()
+	c = New(brk.URL+","+ok.URL, "alice")
+	if err := c.Mkdirs(ctx, "/x", 0o755); err != nil || broken.Load() != 1 {
+		t.Fatalf("a call broken after it was sent: %v, sent %d times to the broken service", err, broken.Load())
+	}
+	if err := c.Mkdirs(ctx, "/y", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 3 || ids[0] != ids[1] || ids[1] == ids[2] || !strings.HasPrefix(ids[0], c.clientID+"/") || c.clientID == "" {
+		t.Fatalf("call IDs sent: %v (client %s), want one call twice then a new one", ids, c.clientID)
+	}
+	// With one service (no HA) such a call is not resent, as HDFS's
+	// client without a retry policy.
+	c = New(brk.URL, "alice")
+	if err := c.Mkdirs(ctx, "/x", 0o755); err == nil || broken.Load() != 2 {
+		t.Fatalf("without HA: %v, sent %d times", err, broken.Load()-1)
 	}
 
 	// Every service in standby: the error comes back once the attempts

@@ -166,9 +166,10 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 		cfg.Datanodes = 3
 	}
 	c = &Cluster{cfg: cfg, members: map[string]*member{}, failed: make(chan error, 16), DatabaseURL: cfg.DatabaseURL}
+	started := c // c is nil once an error is returned
 	defer func() {
 		if err != nil {
-			c.Stop()
+			started.Stop()
 		}
 	}()
 	log := cfg.Logger

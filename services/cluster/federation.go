@@ -176,6 +176,9 @@ func (c *Cluster) startRouter(ctx context.Context) error {
 		}
 	}
 	nss := map[string]string{c.mcfg.Nameservice: c.MetadataURL}
+	if c.StandbyURL != "" {
+		nss[c.mcfg.Nameservice] += "," + c.StandbyURL // HA: the router fails over
+	}
 	for _, n := range c.Federated {
 		nss[n.Name] = n.MetadataURL
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/granary-fs/granary/internal/client"
 	"github.com/granary-fs/granary/internal/errs"
 	"github.com/granary-fs/granary/internal/localpg"
+	"github.com/granary-fs/granary/internal/pgtest"
 	"github.com/granary-fs/granary/internal/proctest"
 	"github.com/granary-fs/granary/services/cluster"
 )
@@ -120,9 +121,13 @@ func TestKill9ActiveMetadata(t *testing.T) {
 // TestHAClusterTakeover: the whole cluster with ns1's metadata service in
 // HA (cluster.Config.HA): when the active stops, the standby takes over
 // the namespace and the coordination with the coordinator, and files are
-// written and read on through a client given both URLs.
+// written and read on through a client given both URLs, and through the
+// router, which fails over too: curl users keep one URL.
 func TestHAClusterTakeover(t *testing.T) {
-	c := testCluster(t, 3, func(cfg *cluster.Config) { cfg.HA, cfg.StandbyAddr = true, "127.0.0.1:0" })
+	c := testCluster(t, 3, func(cfg *cluster.Config) {
+		cfg.HA, cfg.StandbyAddr = true, "127.0.0.1:0"
+		cfg.Router, cfg.RouterAddr, cfg.RouterDatabaseURL = true, "127.0.0.1:0", pgtest.NewDatabase(t)
+	})
 	if c.Standby.HAState() != "standby" {
 		t.Fatalf("nn2 is %s", c.Standby.HAState())
 	}
@@ -140,5 +145,26 @@ func TestHAClusterTakeover(t *testing.T) {
 	}
 	if got := readFile(t, cl, "/ha/after"); !bytes.Equal(got, two) {
 		t.Fatal("/ha/after differs")
+	}
+	// Through the router (configured with nn1 first, now gone): plain
+	// HTTP requests as curl sends them.
+	for _, q := range []struct{ method, path string }{
+		{"GET", "/webhdfs/v1/ns1/ha/before?op=GETFILESTATUS&user.name=hdfs"},
+		{"PUT", "/webhdfs/v1/ns1/ha/routed?op=MKDIRS&user.name=hdfs"},
+		{"PUT", "/webhdfs/v1/ns1/ha/routed?op=RENAME&destination=/ns1/ha/routed2&user.name=hdfs"},
+	} {
+		req, _ := http.NewRequest(q.method, c.RouterURL+q.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || strings.Contains(string(body), "false") {
+			t.Fatalf("%s %s through the router after the takeover: %d %s", q.method, q.path, resp.StatusCode, body)
+		}
+	}
+	if st, err := cl.Stat(context.Background(), "/ha/routed2"); err != nil || st.Type != "DIRECTORY" {
+		t.Fatalf("/ha/routed2: %+v %v", st, err)
 	}
 }

@@ -2,10 +2,13 @@ package metadata_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/granary-fs/granary/api"
 	"github.com/granary-fs/granary/internal/client"
 	"github.com/granary-fs/granary/internal/errs"
 	"github.com/granary-fs/granary/services/metadata"
@@ -57,6 +60,25 @@ func TestStandbyTakesOver(t *testing.T) {
 	}
 	// The standby tails the edit log (a warm standby).
 	eventually(t, 10*time.Second, "the standby to apply the new edit", func() bool { return nn2.StandbyTxID() > before })
+	// Calls carrying a client call ID, applied by nn1; their retries go to
+	// nn2 after the takeover.
+	callHeader := func(n string) http.Header {
+		return http.Header{api.ClientIDHeader: {"test-client-1"}, api.CallIDHeader: {n}}
+	}
+	nn1.want(200, "PUT", "/webhdfs/v1/r1?op=MKDIRS&user.name=hdfs", nil)
+	rename := "/webhdfs/v1/r1?op=RENAME&destination=/r2&user.name=hdfs"
+	if code, body := nn1.callWith("PUT", rename, nil, callHeader("1")); code != 200 || !strings.Contains(string(body), "true") {
+		t.Fatalf("rename on nn1: %d %s", code, body)
+	}
+	create := `{"path":"/r2/f","clientName":"c1","createParent":true}`
+	code, created := nn1.callWith("POST", "/api/v1/create?user.name=hdfs", strings.NewReader(create), callHeader("2"))
+	if code != 200 {
+		t.Fatalf("create on nn1: %d %s", code, created)
+	}
+	if code, body := nn1.callWith("PUT", "/webhdfs/v1/x?op=MKDIRS&user.name=hdfs", nil, http.Header{api.ClientIDHeader: {"bad id"}, api.CallIDHeader: {"1"}}); code != 400 || !strings.Contains(string(body), "IllegalArgumentException") {
+		t.Fatalf("a malformed client ID: %d %s", code, body)
+	}
+
 	// The active goes; the standby takes over with what it acknowledged.
 	if err := nn1.stop(); err != nil {
 		t.Fatal(err)
@@ -73,6 +95,20 @@ func TestStandbyTakesOver(t *testing.T) {
 	}
 	if _, err := cl.Stat(bg, "/nothing"); !errs.Is(err, errs.FileNotFound) {
 		t.Fatalf("a missing path after the takeover: %v", err)
+	}
+	// The retries are answered from the retry cache nn2 rebuilt from the
+	// edit log: applied again, the rename would answer false and the
+	// create AlreadyBeingCreatedException.
+	if code, body := n2.callWith("PUT", rename, nil, callHeader("1")); code != 200 || !strings.Contains(string(body), "true") {
+		t.Fatalf("the rename retried on nn2: %d %s", code, body)
+	}
+	code, again := n2.callWith("POST", "/api/v1/create?user.name=hdfs", strings.NewReader(create), callHeader("2"))
+	var first, second api.CreateResponse
+	if code != 200 || json.Unmarshal(created, &first) != nil || json.Unmarshal(again, &second) != nil || second.FileStatus.FileID != first.FileStatus.FileID {
+		t.Fatalf("the create retried on nn2: %d %s; first answer %s", code, again, created)
+	}
+	if code, body := n2.callWith("PUT", rename, nil, callHeader("3")); code != 200 || !strings.Contains(string(body), "false") {
+		t.Fatalf("a new rename call of the moved source: %d %s", code, body)
 	}
 }
 

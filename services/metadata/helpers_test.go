@@ -116,9 +116,18 @@ func checkContract(t *testing.T, addr string) {
 // call sends a request and returns the status and body.
 func (n *node) call(method, path string, body io.Reader) (int, []byte) {
 	n.t.Helper()
+	return n.callWith(method, path, body, nil)
+}
+
+// callWith is call with extra request headers.
+func (n *node) callWith(method, path string, body io.Reader, header http.Header) (int, []byte) {
+	n.t.Helper()
 	req, err := http.NewRequest(method, n.base+path, body)
 	if err != nil {
 		n.t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

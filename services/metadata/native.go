@@ -23,6 +23,8 @@ import (
 //	@Accept			json
 //	@Produce		json
 //	@Param			user.name	query		string				false	"caller"
+//	@Param			X-Granary-Client-Id	header		string	false	"the client's ID, sent with X-Granary-Call-Id: a retried call with the same pair that was applied (create, append, rename, delete, concat, updatePipeline) is answered from the retry cache, also after a failover"
+//	@Param			X-Granary-Call-Id	header		integer	false	"the call's number (see X-Granary-Client-Id)"
 //	@Param			request		body		api.CreateRequest	true	"what to create"
 //	@Success		200			{object}	api.CreateResponse
 //	@Failure		400			{object}	errs.RemoteExceptionBody
@@ -99,6 +101,8 @@ func (s *Service) nativeCreate(w http.ResponseWriter, r *http.Request) {
 //	@Accept			json
 //	@Produce		json
 //	@Param			user.name	query		string				false	"caller"
+//	@Param			X-Granary-Client-Id	header		string	false	"the client's ID, sent with X-Granary-Call-Id: a retried call with the same pair that was applied (create, append, rename, delete, concat, updatePipeline) is answered from the retry cache, also after a failover"
+//	@Param			X-Granary-Call-Id	header		integer	false	"the call's number (see X-Granary-Client-Id)"
 //	@Param			request		body		api.AppendRequest	true	"the file and the new lease holder"
 //	@Success		200			{object}	api.AppendResponse
 //	@Failure		400			{object}	errs.RemoteExceptionBody
@@ -358,6 +362,8 @@ func (s *Service) nativeUpdateBlockForPipeline(w http.ResponseWriter, r *http.Re
 //	@Accept		json
 //	@Produce	json
 //	@Param		user.name	query		string						false	"caller"
+//	@Param			X-Granary-Client-Id	header		string	false	"the client's ID, sent with X-Granary-Call-Id: a retried call with the same pair that was applied (create, append, rename, delete, concat, updatePipeline) is answered from the retry cache, also after a failover"
+//	@Param			X-Granary-Call-Id	header		integer	false	"the call's number (see X-Granary-Client-Id)"
 //	@Param		request		body		api.UpdatePipelineRequest	true	"the block before and after"
 //	@Success	200			{object}	api.BooleanResponse
 //	@Failure	400			{object}	errs.RemoteExceptionBody

@@ -30,6 +30,7 @@ func (s *Service) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Use(s.authn.Middleware(nil))
 	r.Use(s.standbyGuard)
+	r.Use(s.callIDs)
 	admin := r.With(s.authn.AdminOnly)
 	r.Get("/webhdfs/v1/*", s.webhdfsGet)
 	r.Put("/webhdfs/v1/*", s.webhdfsPut)

@@ -92,6 +92,8 @@ func (s *Service) webhdfsGet(w http.ResponseWriter, r *http.Request) { s.webhdfs
 //	@Param			path				path		string	true	"absolute path without the leading slash"
 //	@Param			op					query		string	true	"operation"	Enums(MKDIRS,RENAME,SETPERMISSION,SETOWNER,SETTIMES,SETREPLICATION,SETQUOTA,CREATE,RENEWDELEGATIONTOKEN,CANCELDELEGATIONTOKEN)
 //	@Param			user.name			query		string	false	"caller"
+//	@Param			X-Granary-Client-Id	header		string	false	"the client's ID, sent with X-Granary-Call-Id: a retried call with the same pair that was applied (create, append, rename, delete, concat, updatePipeline) is answered from the retry cache, also after a failover"
+//	@Param			X-Granary-Call-Id	header		integer	false	"the call's number (see X-Granary-Client-Id)"
 //	@Param			doas				query		string	false	"user to act as (superuser only)"
 //	@Param			permission			query		string	false	"octal permission, e.g. 755"
 //	@Param			destination			query		string	false	"RENAME: the absolute destination path"
@@ -126,6 +128,8 @@ func (s *Service) webhdfsPut(w http.ResponseWriter, r *http.Request) { s.webhdfs
 //	@Param			path		path		string	true	"absolute path without the leading slash"
 //	@Param			op			query		string	true	"operation"	Enums(APPEND,CONCAT,TRUNCATE)
 //	@Param			user.name	query		string	false	"caller"
+//	@Param			X-Granary-Client-Id	header		string	false	"the client's ID, sent with X-Granary-Call-Id: a retried call with the same pair that was applied (create, append, rename, delete, concat, updatePipeline) is answered from the retry cache, also after a failover"
+//	@Param			X-Granary-Call-Id	header		integer	false	"the call's number (see X-Granary-Client-Id)"
 //	@Param			noredirect	query		boolean	false	"APPEND: answer 200 {Location} instead of 307"
 //	@Param			sources		query		string	false	"CONCAT: absolute paths, comma separated"
 //	@Param			newlength	query		integer	false	"TRUNCATE: the new length"
@@ -148,6 +152,8 @@ func (s *Service) webhdfsPost(w http.ResponseWriter, r *http.Request) { s.webhdf
 //	@Param			path		path		string	true	"absolute path without the leading slash"
 //	@Param			op			query		string	true	"operation"	Enums(DELETE)
 //	@Param			user.name	query		string	false	"caller"
+//	@Param			X-Granary-Client-Id	header		string	false	"the client's ID, sent with X-Granary-Call-Id: a retried call with the same pair that was applied (create, append, rename, delete, concat, updatePipeline) is answered from the retry cache, also after a failover"
+//	@Param			X-Granary-Call-Id	header		integer	false	"the call's number (see X-Granary-Client-Id)"
 //	@Param			recursive	query		boolean	false	"delete a non-empty directory"
 //	@Success		200			{object}	api.BooleanResponse
 //	@Failure		400			{object}	errs.RemoteExceptionBody

@@ -167,11 +167,11 @@ func (s *Service) webhdfs(w http.ResponseWriter, r *http.Request) {
 // forward sends the request to nameservice ns's metadata service for
 // path dest with query q, the caller's credential unchanged.
 func (s *Service) forward(r *http.Request, ns, dest string, q url.Values, body io.Reader) (*http.Response, error) {
-	base, ok := s.cfg.Nameservices[ns]
+	n, ok := s.nameservices[ns]
 	if !ok {
-		return nil, errs.E(errs.IO, "No namenode available for nameservice %s", ns)
+		return nil, errNoNameservice(ns)
 	}
-	u := base + "/webhdfs/v1" + (&url.URL{Path: dest}).EscapedPath() + "?" + q.Encode()
+	u := n.base() + "/webhdfs/v1" + (&url.URL{Path: dest}).EscapedPath() + "?" + q.Encode()
 	if r.Method == http.MethodGet || r.Method == http.MethodDelete {
 		body = nil
 	}
@@ -179,7 +179,7 @@ func (s *Service) forward(r *http.Request, ns, dest string, q url.Values, body i
 	if err != nil {
 		return nil, err
 	}
-	for _, h := range []string{"Authorization", "Content-Type"} {
+	for _, h := range []string{"Authorization", "Content-Type", api.ClientIDHeader, api.CallIDHeader} {
 		if v := r.Header.Get(h); v != "" {
 			req.Header.Set(h, v)
 		}
@@ -187,7 +187,7 @@ func (s *Service) forward(r *http.Request, ns, dest string, q url.Values, body i
 	if body != nil {
 		req.ContentLength = r.ContentLength
 	}
-	resp, err := s.proxy.Do(req)
+	resp, err := s.send(n, req)
 	if err != nil {
 		return nil, errs.Wrap(errs.Retriable, err, "nameservice %s is not reachable", ns)
 	}

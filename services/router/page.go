@@ -47,22 +47,26 @@ func (s *Service) page(w http.ResponseWriter, r *http.Request) {
 	}{nss, s.mounts.list()})
 }
 
-// nameserviceState asks a nameservice's metadata service whether it is
+// nameserviceState asks a nameservice's metadata services whether one is
 // ready: "active", "not ready" or "unreachable".
 func (s *Service) nameserviceState(ctx context.Context, ns string) string {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.cfg.Nameservices[ns]+"/readyz", nil)
-	if err != nil {
-		return "unreachable"
+	state := "unreachable"
+	for _, base := range s.nameservices[ns].bases {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/readyz", nil)
+		if err != nil {
+			continue
+		}
+		resp, err := s.proxy.Do(req)
+		if err != nil {
+			continue
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			return "active"
+		}
+		state = "not ready"
 	}
-	resp, err := s.proxy.Do(req)
-	if err != nil {
-		return "unreachable"
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return "not ready"
-	}
-	return "active"
+	return state
 }

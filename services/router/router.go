@@ -31,7 +31,9 @@ import (
 type Config struct {
 	HTTPAddr    string // dfs.federation.router.http-address, default :50071
 	DatabaseURL string // the mount table's PostgreSQL (the State Store)
-	// Nameservices maps each nameservice to its metadata service's URL.
+	// Nameservices maps each nameservice to its metadata service's URL,
+	// or the comma-separated URLs of its HA metadata services (the router
+	// fails over between them).
 	Nameservices map[string]string
 	// Superuser owns the directories the router shows for mount points
 	// and alone may change the mount table (with Supergroup).
@@ -46,14 +48,17 @@ type Config struct {
 
 // Service is a router.
 type Service struct {
-	authn    *auth.Authenticator
-	cfg      Config
-	log      *slog.Logger
-	mounts   mountTable
-	proxy    *http.Client
-	started  chan struct{}
-	addrSet  chan struct{}
-	listener net.Listener
+	authn  *auth.Authenticator
+	cfg    Config
+	log    *slog.Logger
+	mounts mountTable
+	proxy  *http.Client
+	// nameservices holds each nameservice's metadata services.
+	nameservices map[string]*nameservice
+	ids          *callIDs
+	started      chan struct{}
+	addrSet      chan struct{}
+	listener     net.Listener
 }
 
 // New returns a router; nothing happens until Run.
@@ -73,8 +78,12 @@ func New(cfg Config) (*Service, error) {
 	if len(cfg.Nameservices) == 0 {
 		return nil, fmt.Errorf("router: no nameservice (-nameservice ns1=http://host:9870)")
 	}
+	nss := map[string]*nameservice{}
 	for ns, u := range cfg.Nameservices {
 		cfg.Nameservices[ns] = strings.TrimRight(u, "/")
+		if nss[ns] = newNameservice(u); len(nss[ns].bases) == 0 {
+			return nil, fmt.Errorf("router: nameservice %s has no URL", ns)
+		}
 	}
 	authn, err := auth.New(cfg.Auth, simpleauth.Policy{Superuser: cfg.Superuser, Supergroup: cfg.Supergroup}, nil)
 	if err != nil {
@@ -87,6 +96,7 @@ func New(cfg Config) (*Service, error) {
 			Transport:     &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true},
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
+		nameservices: nss, ids: newCallIDs(),
 		started: make(chan struct{}), addrSet: make(chan struct{}),
 	}, nil
 }

@@ -795,6 +795,12 @@ type AdminTransitionToStandbyParams struct {
 type NativeAppendParams struct {
 	// UserName caller
 	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
+
+	// XGranaryClientId the client's ID, sent with X-Granary-Call-Id: a retried call with the same pair that was applied (create, append, rename, delete, concat, updatePipeline) is answered from the retry cache, also after a failover
+	XGranaryClientId *string `json:"X-Granary-Client-Id,omitempty"`
+
+	// XGranaryCallId the call's number (see X-Granary-Client-Id)
+	XGranaryCallId *int `json:"X-Granary-Call-Id,omitempty"`
 }
 
 // NativeBlockLocationsParams defines parameters for NativeBlockLocations.
@@ -822,6 +828,12 @@ type NativeCompleteParams struct {
 type NativeCreateParams struct {
 	// UserName caller
 	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
+
+	// XGranaryClientId the client's ID, sent with X-Granary-Call-Id: a retried call with the same pair that was applied (create, append, rename, delete, concat, updatePipeline) is answered from the retry cache, also after a failover
+	XGranaryClientId *string `json:"X-Granary-Client-Id,omitempty"`
+
+	// XGranaryCallId the call's number (see X-Granary-Client-Id)
+	XGranaryCallId *int `json:"X-Granary-Call-Id,omitempty"`
 }
 
 // NativeGetAdditionalDatanodeParams defines parameters for NativeGetAdditionalDatanode.
@@ -846,6 +858,12 @@ type NativeUpdateBlockForPipelineParams struct {
 type NativeUpdatePipelineParams struct {
 	// UserName caller
 	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
+
+	// XGranaryClientId the client's ID, sent with X-Granary-Call-Id: a retried call with the same pair that was applied (create, append, rename, delete, concat, updatePipeline) is answered from the retry cache, also after a failover
+	XGranaryClientId *string `json:"X-Granary-Client-Id,omitempty"`
+
+	// XGranaryCallId the call's number (see X-Granary-Client-Id)
+	XGranaryCallId *int `json:"X-Granary-Call-Id,omitempty"`
 }
 
 // JmxParams defines parameters for Jmx.
@@ -867,6 +885,12 @@ type WebhdfsDeleteParams struct {
 
 	// Recursive delete a non-empty directory
 	Recursive *bool `form:"recursive,omitempty" json:"recursive,omitempty"`
+
+	// XGranaryClientId the client's ID, sent with X-Granary-Call-Id: a retried call with the same pair that was applied (create, append, rename, delete, concat, updatePipeline) is answered from the retry cache, also after a failover
+	XGranaryClientId *string `json:"X-Granary-Client-Id,omitempty"`
+
+	// XGranaryCallId the call's number (see X-Granary-Client-Id)
+	XGranaryCallId *int `json:"X-Granary-Call-Id,omitempty"`
 }
 
 // WebhdfsDeleteParamsOp defines parameters for WebhdfsDelete.
@@ -918,6 +942,12 @@ type WebhdfsPostParams struct {
 
 	// Newlength TRUNCATE: the new length
 	Newlength *int `form:"newlength,omitempty" json:"newlength,omitempty"`
+
+	// XGranaryClientId the client's ID, sent with X-Granary-Call-Id: a retried call with the same pair that was applied (create, append, rename, delete, concat, updatePipeline) is answered from the retry cache, also after a failover
+	XGranaryClientId *string `json:"X-Granary-Client-Id,omitempty"`
+
+	// XGranaryCallId the call's number (see X-Granary-Client-Id)
+	XGranaryCallId *int `json:"X-Granary-Call-Id,omitempty"`
 }
 
 // WebhdfsPostParamsOp defines parameters for WebhdfsPost.
@@ -972,6 +1002,12 @@ type WebhdfsPutParams struct {
 
 	// Token RENEWDELEGATIONTOKEN, CANCELDELEGATIONTOKEN: the token (its urlString)
 	Token *string `form:"token,omitempty" json:"token,omitempty"`
+
+	// XGranaryClientId the client's ID, sent with X-Granary-Call-Id: a retried call with the same pair that was applied (create, append, rename, delete, concat, updatePipeline) is answered from the retry cache, also after a failover
+	XGranaryClientId *string `json:"X-Granary-Client-Id,omitempty"`
+
+	// XGranaryCallId the call's number (see X-Granary-Client-Id)
+	XGranaryCallId *int `json:"X-Granary-Call-Id,omitempty"`
 }
 
 // WebhdfsPutParamsOp defines parameters for WebhdfsPut.
@@ -2763,6 +2799,32 @@ func NewNativeAppendRequestWithBody(server string, params *NativeAppendParams, c
 
 	req.Header.Add("Content-Type", contentType)
 
+	if params != nil {
+
+		if params.XGranaryClientId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Granary-Client-Id", *params.XGranaryClientId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Granary-Client-Id", headerParam0)
+		}
+
+		if params.XGranaryCallId != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Granary-Call-Id", *params.XGranaryCallId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "integer", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Granary-Call-Id", headerParam1)
+		}
+
+	}
+
 	return req, nil
 }
 
@@ -2982,6 +3044,32 @@ func NewNativeCreateRequestWithBody(server string, params *NativeCreateParams, c
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.XGranaryClientId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Granary-Client-Id", *params.XGranaryClientId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Granary-Client-Id", headerParam0)
+		}
+
+		if params.XGranaryCallId != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Granary-Call-Id", *params.XGranaryCallId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "integer", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Granary-Call-Id", headerParam1)
+		}
+
+	}
 
 	return req, nil
 }
@@ -3290,6 +3378,32 @@ func NewNativeUpdatePipelineRequestWithBody(server string, params *NativeUpdateP
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.XGranaryClientId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Granary-Client-Id", *params.XGranaryClientId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Granary-Client-Id", headerParam0)
+		}
+
+		if params.XGranaryCallId != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Granary-Call-Id", *params.XGranaryCallId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "integer", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Granary-Call-Id", headerParam1)
+		}
+
+	}
 
 	return req, nil
 }
@@ -3730,6 +3844,32 @@ func NewWebhdfsDeleteRequest(server string, path string, params *WebhdfsDeletePa
 		return nil, err
 	}
 
+	if params != nil {
+
+		if params.XGranaryClientId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Granary-Client-Id", *params.XGranaryClientId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Granary-Client-Id", headerParam0)
+		}
+
+		if params.XGranaryCallId != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Granary-Call-Id", *params.XGranaryCallId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "integer", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Granary-Call-Id", headerParam1)
+		}
+
+	}
+
 	return req, nil
 }
 
@@ -3976,6 +4116,32 @@ func NewWebhdfsPostRequest(server string, path string, params *WebhdfsPostParams
 		return nil, err
 	}
 
+	if params != nil {
+
+		if params.XGranaryClientId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Granary-Client-Id", *params.XGranaryClientId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Granary-Client-Id", headerParam0)
+		}
+
+		if params.XGranaryCallId != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Granary-Call-Id", *params.XGranaryCallId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "integer", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Granary-Call-Id", headerParam1)
+		}
+
+	}
+
 	return req, nil
 }
 
@@ -4211,6 +4377,32 @@ func NewWebhdfsPutRequest(server string, path string, params *WebhdfsPutParams) 
 	req, err := http.NewRequest(http.MethodPut, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XGranaryClientId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Granary-Client-Id", *params.XGranaryClientId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Granary-Client-Id", headerParam0)
+		}
+
+		if params.XGranaryCallId != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Granary-Call-Id", *params.XGranaryCallId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "integer", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Granary-Call-Id", headerParam1)
+		}
+
 	}
 
 	return req, nil

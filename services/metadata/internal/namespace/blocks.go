@@ -53,6 +53,15 @@ func (ns *Namespace) AddBlock(ctx context.Context, path, clientName string, prev
 func (ns *Namespace) logAddBlock(t *tx, n *Inode, comps []string, previous *Block) (Block, error) {
 	path := hdfspath.Join(comps)
 	k := len(n.blocks)
+	if k > 0 && n.blocks[k-1].NumBytes == 0 &&
+		((previous == nil && k == 1) || (previous != nil && k > 1 && n.blocks[k-2].ID == previous.ID && n.blocks[k-2].GenStamp == previous.GenStamp)) {
+		// A retry of the addBlock that allocated the last block, whose
+		// answer the client missed (a lost connection, a failover, or a
+		// create answered from the retry cache without its first block):
+		// nothing was written to it, so it is answered again (HDFS's
+		// analyzeFileState, "caught retry for allocation of a new block").
+		return n.blocks[k-1], nil
+	}
 	switch {
 	case previous == nil && k > 0:
 		return Block{}, errs.E(errs.IO, "addBlock on %s without the previous block %d", path, n.blocks[k-1].ID)
@@ -141,28 +150,35 @@ func (ns *Namespace) UpdatePipeline(ctx context.Context, path, clientName string
 	if err != nil {
 		return err
 	}
-	return ns.mutate(ctx, "Cannot update the pipeline of "+path, func(t *tx) error {
-		n, err := ns.heldLastBlock(comps, path, clientName, old.ID)
-		if err != nil {
-			return err
-		}
-		k := len(n.blocks)
-		switch {
-		case updated.ID != old.ID:
-			return errs.E(errs.IllegalArgument, "updatePipeline of block %d to block %d", old.ID, updated.ID)
-		case n.blocks[k-1].GenStamp != old.GenStamp:
-			cur := n.blocks[k-1]
-			return errs.E(errs.IO, "blk_%d_%d is not the current state of the last block of %s: blk_%d_%d",
-				old.ID, old.GenStamp, path, cur.ID, cur.GenStamp)
-		case updated.GenStamp <= old.GenStamp || updated.GenStamp > ns.genStamp:
-			return errs.E(errs.IO, "Generation stamp %d of block %d was not issued by updateBlockForPipeline", updated.GenStamp, old.ID)
-		case updated.NumBytes < 0 || updated.NumBytes > n.blockSize:
-			return errs.E(errs.IllegalArgument, "block length %d out of range [0, %d]", updated.NumBytes, n.blockSize)
-		}
-		blocks := append([]Block(nil), n.blocks...)
-		blocks[k-1] = updated
-		return t.log(&UpdateBlocks{Path: hdfspath.Join(comps), Blocks: blocks})
+	_, err = atMostOnce(ctx, ns, func(ctx context.Context, call CallID) (struct{}, error) {
+		return struct{}{}, ns.mutate(ctx, "Cannot update the pipeline of "+path, func(t *tx) error {
+			return ns.logUpdatePipeline(t, comps, path, clientName, old, updated, call)
+		})
 	})
+	return err
+}
+
+func (ns *Namespace) logUpdatePipeline(t *tx, comps []string, path, clientName string, old, updated Block, call CallID) error {
+	n, err := ns.heldLastBlock(comps, path, clientName, old.ID)
+	if err != nil {
+		return err
+	}
+	k := len(n.blocks)
+	switch {
+	case updated.ID != old.ID:
+		return errs.E(errs.IllegalArgument, "updatePipeline of block %d to block %d", old.ID, updated.ID)
+	case n.blocks[k-1].GenStamp != old.GenStamp:
+		cur := n.blocks[k-1]
+		return errs.E(errs.IO, "blk_%d_%d is not the current state of the last block of %s: blk_%d_%d",
+			old.ID, old.GenStamp, path, cur.ID, cur.GenStamp)
+	case updated.GenStamp <= old.GenStamp || updated.GenStamp > ns.genStamp:
+		return errs.E(errs.IO, "Generation stamp %d of block %d was not issued by updateBlockForPipeline", updated.GenStamp, old.ID)
+	case updated.NumBytes < 0 || updated.NumBytes > n.blockSize:
+		return errs.E(errs.IllegalArgument, "block length %d out of range [0, %d]", updated.NumBytes, n.blockSize)
+	}
+	blocks := append([]Block(nil), n.blocks...)
+	blocks[k-1] = updated
+	return t.log(&UpdateBlocks{Path: hdfspath.Join(comps), Blocks: blocks, RPC: call})
 }
 
 // LastBlock returns the last block of a file under construction held by
@@ -213,34 +229,39 @@ func (ns *Namespace) Append(ctx context.Context, u *User, path, clientName, clie
 	if err != nil {
 		return Status{}, err
 	}
-	var st Status
-	err = ns.mutate(ctx, "Cannot append to file "+path, func(t *tx) error {
-		ip, n, err := ns.existingFile(comps, path)
-		if err != nil {
+	return atMostOnce(ctx, ns, func(ctx context.Context, call CallID) (st Status, err error) {
+		err = ns.mutate(ctx, "Cannot append to file "+path, func(t *tx) error {
+			st, err = ns.logAppend(t, u, comps, path, clientName, clientMachine, call)
 			return err
-		}
-		if err := ns.checkPermission(u, ip, check{access: actWrite}); err != nil {
-			return err
-		}
-		if n.uc != nil {
-			return errs.E(errs.AlreadyBeingCreated,
-				"Failed to APPEND_FILE %s for %s on %s because this file lease is currently owned by %s on %s",
-				path, clientName, clientMachine, n.uc.clientName, n.uc.clientMachine)
-		}
-		// A partial last block becomes under construction again and counts
-		// at its full size (HDFS's verifyQuotaForUCBlock).
-		if k := len(n.blocks); k > 0 && n.blocks[k-1].NumBytes < n.blockSize {
-			if err := checkQuota(n.parent, nil, 0, (n.blockSize-n.blocks[k-1].NumBytes)*int64(n.repl)); err != nil {
-				return err
-			}
-		}
-		if err := t.log(&AppendOp{Path: hdfspath.Join(comps), ClientName: clientName, ClientMachine: clientMachine}); err != nil {
-			return err
-		}
-		st = ns.status(n, "")
-		return nil
+		})
+		return st, err
 	})
-	return st, err
+}
+
+func (ns *Namespace) logAppend(t *tx, u *User, comps []string, path, clientName, clientMachine string, call CallID) (Status, error) {
+	ip, n, err := ns.existingFile(comps, path)
+	if err != nil {
+		return Status{}, err
+	}
+	if err := ns.checkPermission(u, ip, check{access: actWrite}); err != nil {
+		return Status{}, err
+	}
+	if n.uc != nil {
+		return Status{}, errs.E(errs.AlreadyBeingCreated,
+			"Failed to APPEND_FILE %s for %s on %s because this file lease is currently owned by %s on %s",
+			path, clientName, clientMachine, n.uc.clientName, n.uc.clientMachine)
+	}
+	// A partial last block becomes under construction again and counts
+	// at its full size (HDFS's verifyQuotaForUCBlock).
+	if k := len(n.blocks); k > 0 && n.blocks[k-1].NumBytes < n.blockSize {
+		if err := checkQuota(n.parent, nil, 0, (n.blockSize-n.blocks[k-1].NumBytes)*int64(n.repl)); err != nil {
+			return Status{}, err
+		}
+	}
+	if err := t.log(&AppendOp{Path: hdfspath.Join(comps), ClientName: clientName, ClientMachine: clientMachine, RPC: call}); err != nil {
+		return Status{}, err
+	}
+	return ns.status(n, ""), nil
 }
 
 // UnderConstruction returns the files under construction by lease holder.
@@ -319,47 +340,54 @@ func (ns *Namespace) Concat(ctx context.Context, u *User, target string, sources
 	if len(sources) == 0 {
 		return errs.E(errs.IllegalArgument, "Concat: no sources given")
 	}
-	return ns.mutate(ctx, "Cannot concat "+target, func(t *tx) error {
-		tip, _ := ns.resolve(tc)
-		tn := tip[len(tip)-1]
-		if tn == nil {
-			return errs.E(errs.FileNotFound, "File does not exist: %s", target)
-		}
-		if tn.dir != nil || tn.uc != nil {
-			return errs.E(errs.IllegalArgument, "concat: target file %s is not a closed file", target)
-		}
-		if err := ns.checkPermission(u, tip, check{access: actWrite, parent: actWrite}); err != nil {
+	_, err = atMostOnce(ctx, ns, func(ctx context.Context, call CallID) (struct{}, error) {
+		return struct{}{}, ns.mutate(ctx, "Cannot concat "+target, func(t *tx) error {
+			return ns.logConcat(t, u, tc, target, sources, call)
+		})
+	})
+	return err
+}
+
+func (ns *Namespace) logConcat(t *tx, u *User, tc []string, target string, sources []string, call CallID) error {
+	tip, _ := ns.resolve(tc)
+	tn := tip[len(tip)-1]
+	if tn == nil {
+		return errs.E(errs.FileNotFound, "File does not exist: %s", target)
+	}
+	if tn.dir != nil || tn.uc != nil {
+		return errs.E(errs.IllegalArgument, "concat: target file %s is not a closed file", target)
+	}
+	if err := ns.checkPermission(u, tip, check{access: actWrite, parent: actWrite}); err != nil {
+		return err
+	}
+	seen := map[*Inode]bool{}
+	var paths []string
+	for _, src := range sources {
+		sc, err := hdfspath.Split(src)
+		if err != nil {
 			return err
 		}
-		seen := map[*Inode]bool{}
-		var paths []string
-		for _, src := range sources {
-			sc, err := hdfspath.Split(src)
-			if err != nil {
-				return err
-			}
-			sip, _ := ns.resolve(sc)
-			sn := sip[len(sip)-1]
-			switch {
-			case sn == nil:
-				return errs.E(errs.FileNotFound, "File does not exist: %s", src)
-			case sn == tn:
-				return errs.E(errs.IllegalArgument, "concat: the target file %s is among the sources", target)
-			case seen[sn]:
-				return errs.E(errs.IllegalArgument, "concat: %s is given twice", src)
-			case sn.dir != nil || sn.uc != nil:
-				return errs.E(errs.IllegalArgument, "concat: source file %s is invalid or empty or underConstruction", src)
-			case sn.parent != tn.parent:
-				return errs.E(errs.IllegalArgument, "Source file %s is not in the same directory with the target %s", src, target)
-			}
-			if err := ns.checkPermission(u, sip, check{access: actRead, parent: actWrite}); err != nil {
-				return err
-			}
-			seen[sn] = true
-			paths = append(paths, hdfspath.Join(sc))
+		sip, _ := ns.resolve(sc)
+		sn := sip[len(sip)-1]
+		switch {
+		case sn == nil:
+			return errs.E(errs.FileNotFound, "File does not exist: %s", src)
+		case sn == tn:
+			return errs.E(errs.IllegalArgument, "concat: the target file %s is among the sources", target)
+		case seen[sn]:
+			return errs.E(errs.IllegalArgument, "concat: %s is given twice", src)
+		case sn.dir != nil || sn.uc != nil:
+			return errs.E(errs.IllegalArgument, "concat: source file %s is invalid or empty or underConstruction", src)
+		case sn.parent != tn.parent:
+			return errs.E(errs.IllegalArgument, "Source file %s is not in the same directory with the target %s", src, target)
 		}
-		return t.log(&ConcatDelete{Target: hdfspath.Join(tc), Sources: paths, Mtime: ns.millis()})
-	})
+		if err := ns.checkPermission(u, sip, check{access: actRead, parent: actWrite}); err != nil {
+			return err
+		}
+		seen[sn] = true
+		paths = append(paths, hdfspath.Join(sc))
+	}
+	return t.log(&ConcatDelete{Target: hdfspath.Join(tc), Sources: paths, Mtime: ns.millis(), RPC: call})
 }
 
 // Truncate cuts a closed file to newLength (ClientProtocol.truncate). On a

@@ -114,8 +114,8 @@ type CreateOptions struct {
 // Create makes a new file under construction, leased to opts.ClientName
 // (HDFS's startFile). The file is closed by Complete.
 func (ns *Namespace) Create(ctx context.Context, u *User, path string, opts CreateOptions) (Status, error) {
-	st, _, err := ns.create(ctx, u, path, opts, false)
-	return st, err
+	r, err := ns.create(ctx, u, path, opts, false)
+	return r.st, err
 }
 
 // CreateWithBlock is Create followed by AddBlock of the first block, both
@@ -123,20 +123,31 @@ func (ns *Namespace) Create(ctx context.Context, u *User, path string, opts Crea
 // less. The block is nil when the first block cannot be allocated (a
 // space quota): the file is created all the same and the caller's addBlock
 // reports the refusal, as after HDFS's create.
+//
+// A create retried with the same CallID after it was applied (also by the
+// previous active) is answered from the retry cache; then the block is nil
+// unless this service allocated it, and the client's addBlock finds it.
 func (ns *Namespace) CreateWithBlock(ctx context.Context, u *User, path string, opts CreateOptions) (Status, *Block, error) {
-	return ns.create(ctx, u, path, opts, true)
+	r, err := ns.create(ctx, u, path, opts, true)
+	return r.st, r.first, err
 }
 
-func (ns *Namespace) create(ctx context.Context, u *User, path string, opts CreateOptions, withBlock bool) (Status, *Block, error) {
+// createResult is a create's answer, kept in the retry cache.
+type createResult struct {
+	st    Status
+	first *Block
+}
+
+func (ns *Namespace) create(ctx context.Context, u *User, path string, opts CreateOptions, withBlock bool) (createResult, error) {
 	comps, err := hdfspath.Split(path)
 	if err != nil {
-		return Status{}, nil, err
+		return createResult{}, err
 	}
 	if err := hdfspath.CheckPathLength("create", path, len(comps)); err != nil {
-		return Status{}, nil, err
+		return createResult{}, err
 	}
 	if len(comps) == 0 {
-		return Status{}, nil, errs.E(errs.FileAlreadyExists, "/ already exists as a directory")
+		return createResult{}, errs.E(errs.FileAlreadyExists, "/ already exists as a directory")
 	}
 	if opts.Replication == 0 {
 		opts.Replication = DefaultReplication
@@ -148,77 +159,84 @@ func (ns *Namespace) create(ctx context.Context, u *User, path string, opts Crea
 		opts.Mode = DefaultFileMode
 	}
 	if err := verifyReplication(path, opts.Replication); err != nil {
-		return Status{}, nil, err
+		return createResult{}, err
 	}
 	if opts.BlockSize < ns.minBlockSize() {
-		return Status{}, nil, errs.E(errs.IO, "Specified block size is less than configured minimum value (dfs.namenode.fs-limits.min-block-size): %d < %d", opts.BlockSize, ns.minBlockSize())
+		return createResult{}, errs.E(errs.IO, "Specified block size is less than configured minimum value (dfs.namenode.fs-limits.min-block-size): %d < %d", opts.BlockSize, ns.minBlockSize())
 	}
-	var st Status
-	var first *Block
-	err = ns.mutate(ctx, "Cannot create file "+path, func(t *tx) error {
-		ip, notDir := ns.resolve(comps)
-		if notDir >= 0 {
-			return errs.E(errs.ParentNotDirectory, "Parent path is not a directory: %s", hdfspath.Join(comps[:notDir]))
-		}
-		existing := ip[len(ip)-1]
-		if existing != nil {
-			if existing.dir != nil {
-				return errs.E(errs.FileAlreadyExists, "%s already exists as a directory", path)
-			}
-			if existing.uc != nil {
-				return errs.E(errs.AlreadyBeingCreated,
-					"Failed to CREATE_FILE %s for %s on %s because this file lease is currently owned by %s on %s",
-					path, opts.ClientName, opts.ClientMachine, existing.uc.clientName, existing.uc.clientMachine)
-			}
-			if !opts.Overwrite {
-				return errs.E(errs.FileAlreadyExists, "%s for client %s already exists", path, opts.ClientMachine)
-			}
-			if err := ns.checkPermission(u, ip, check{access: actWrite}); err != nil {
-				return err
-			}
-			if err := ns.checkSticky(u, existing.parent, existing); err != nil {
-				return err
-			}
-		}
-		if ip[len(ip)-2] == nil && !opts.CreateParent {
-			return errs.E(errs.FileNotFound, "Parent directory doesn't exist: %s", hdfspath.Join(comps[:len(comps)-1]))
-		}
-		if err := ns.checkPermission(u, ip, check{ancestor: actWrite}); err != nil {
-			return err
-		}
-		if err := ns.createMissingDirs(t, u, comps, ip, DefaultDirMode, false); err != nil {
-			return err
-		}
-		parent := ip[len(ip)-2]
-		if existing == nil {
-			if err := ns.checkNewChild(parent, comps[len(comps)-1]); err != nil {
-				return err
-			}
-		}
-		now := ns.millis()
-		op := &Add{
-			InodeID: ns.lastInodeID + 1, Path: hdfspath.Join(comps), Replication: uint16(opts.Replication),
-			Mtime: now, Atime: now, BlockSize: opts.BlockSize,
-			Owner: u.Name, Group: ns.strings.name(parent.group), Mode: uint16(opts.Mode),
-			ClientName: opts.ClientName, ClientMachine: opts.ClientMachine, Overwrite: existing != nil,
-		}
-		if err := t.log(op); err != nil {
-			return err
-		}
-		n := parent.dir.child(comps[len(comps)-1])
-		if withBlock {
-			b, err := ns.logAddBlock(t, n, comps, nil)
-			switch {
-			case err == nil:
-				first = &b
-			case !errs.Is(err, errs.DSQuotaExceeded):
-				return err
-			}
-		}
-		st = ns.status(n, "")
-		return nil
+	return atMostOnce(ctx, ns, func(ctx context.Context, call CallID) (createResult, error) {
+		var r createResult
+		err := ns.mutate(ctx, "Cannot create file "+path, func(t *tx) error {
+			return ns.logCreate(t, u, comps, path, opts, withBlock, call, &r)
+		})
+		return r, err
 	})
-	return st, first, err
+}
+
+// logCreate logs the creation of the file at comps (and its first block
+// when withBlock), leaving the answer in r.
+func (ns *Namespace) logCreate(t *tx, u *User, comps []string, path string, opts CreateOptions, withBlock bool, call CallID, r *createResult) error {
+	ip, notDir := ns.resolve(comps)
+	if notDir >= 0 {
+		return errs.E(errs.ParentNotDirectory, "Parent path is not a directory: %s", hdfspath.Join(comps[:notDir]))
+	}
+	existing := ip[len(ip)-1]
+	if existing != nil {
+		if existing.dir != nil {
+			return errs.E(errs.FileAlreadyExists, "%s already exists as a directory", path)
+		}
+		if existing.uc != nil {
+			return errs.E(errs.AlreadyBeingCreated,
+				"Failed to CREATE_FILE %s for %s on %s because this file lease is currently owned by %s on %s",
+				path, opts.ClientName, opts.ClientMachine, existing.uc.clientName, existing.uc.clientMachine)
+		}
+		if !opts.Overwrite {
+			return errs.E(errs.FileAlreadyExists, "%s for client %s already exists", path, opts.ClientMachine)
+		}
+		if err := ns.checkPermission(u, ip, check{access: actWrite}); err != nil {
+			return err
+		}
+		if err := ns.checkSticky(u, existing.parent, existing); err != nil {
+			return err
+		}
+	}
+	if ip[len(ip)-2] == nil && !opts.CreateParent {
+		return errs.E(errs.FileNotFound, "Parent directory doesn't exist: %s", hdfspath.Join(comps[:len(comps)-1]))
+	}
+	if err := ns.checkPermission(u, ip, check{ancestor: actWrite}); err != nil {
+		return err
+	}
+	if err := ns.createMissingDirs(t, u, comps, ip, DefaultDirMode, false); err != nil {
+		return err
+	}
+	parent := ip[len(ip)-2]
+	if existing == nil {
+		if err := ns.checkNewChild(parent, comps[len(comps)-1]); err != nil {
+			return err
+		}
+	}
+	now := ns.millis()
+	op := &Add{
+		InodeID: ns.lastInodeID + 1, Path: hdfspath.Join(comps), Replication: uint16(opts.Replication),
+		Mtime: now, Atime: now, BlockSize: opts.BlockSize,
+		Owner: u.Name, Group: ns.strings.name(parent.group), Mode: uint16(opts.Mode),
+		ClientName: opts.ClientName, ClientMachine: opts.ClientMachine, Overwrite: existing != nil, RPC: call,
+	}
+	if err := t.log(op); err != nil {
+		return err
+	}
+	n := parent.dir.child(comps[len(comps)-1])
+	if withBlock {
+		b, err := ns.logAddBlock(t, n, comps, nil)
+		switch {
+		case err == nil:
+			r.first = &b
+		case !errs.Is(err, errs.DSQuotaExceeded):
+			return err
+		}
+	}
+	r.st = ns.status(n, "")
+	return nil
 }
 
 func verifyReplication(path string, r int) error {
@@ -273,29 +291,38 @@ func (ns *Namespace) Delete(ctx context.Context, u *User, path string, recursive
 	if err != nil {
 		return false, err
 	}
-	deleted := false
-	err = ns.mutate(ctx, "Cannot delete "+path, func(t *tx) error {
-		ip, _ := ns.resolve(comps)
-		n := ip[len(ip)-1]
-		if n == nil || len(comps) == 0 {
-			return ns.checkPermission(u, ip, check{})
-		}
-		if !recursive && n.dir != nil && len(n.dir.children) > 0 {
-			return errs.E(errs.PathIsNotEmptyDirectory, "`%s is non empty': Directory is not empty", path)
-		}
-		if err := ns.checkPermission(u, ip, check{parent: actWrite, sub: actAll}); err != nil {
+	return atMostOnce(ctx, ns, func(ctx context.Context, call CallID) (bool, error) {
+		deleted := false
+		err := ns.mutate(ctx, "Cannot delete "+path, func(t *tx) error {
+			var err error
+			deleted, err = ns.logDelete(t, u, comps, path, recursive, call)
 			return err
-		}
-		if err := ns.checkSticky(u, n.parent, n); err != nil {
-			return err
-		}
-		if err := t.log(&Delete{Path: hdfspath.Join(comps), Mtime: ns.millis()}); err != nil {
-			return err
-		}
-		deleted = true
-		return nil
+		})
+		return deleted, err
 	})
-	return deleted, err
+}
+
+// logDelete logs the deletion of comps, reporting false when there was
+// nothing to delete.
+func (ns *Namespace) logDelete(t *tx, u *User, comps []string, path string, recursive bool, call CallID) (bool, error) {
+	ip, _ := ns.resolve(comps)
+	n := ip[len(ip)-1]
+	if n == nil || len(comps) == 0 {
+		return false, ns.checkPermission(u, ip, check{})
+	}
+	if !recursive && n.dir != nil && len(n.dir.children) > 0 {
+		return false, errs.E(errs.PathIsNotEmptyDirectory, "`%s is non empty': Directory is not empty", path)
+	}
+	if err := ns.checkPermission(u, ip, check{parent: actWrite, sub: actAll}); err != nil {
+		return false, err
+	}
+	if err := ns.checkSticky(u, n.parent, n); err != nil {
+		return false, err
+	}
+	if err := t.log(&Delete{Path: hdfspath.Join(comps), Mtime: ns.millis(), RPC: call}); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // Rename moves src to dst with the semantics of HDFS's old rename (the one
@@ -314,57 +341,65 @@ func (ns *Namespace) Rename(ctx context.Context, u *User, src, dst string) (bool
 	if err := hdfspath.CheckPathLength("rename", dst, len(dc)); err != nil {
 		return false, err
 	}
-	renamed := false
-	err = ns.mutate(ctx, "Cannot rename "+src, func(t *tx) error {
-		sip, _ := ns.resolve(sc)
-		n := sip[len(sip)-1]
-		if err := ns.checkPermission(u, sip, check{parent: actWrite}); err != nil {
+	return atMostOnce(ctx, ns, func(ctx context.Context, call CallID) (bool, error) {
+		renamed := false
+		err := ns.mutate(ctx, "Cannot rename "+src, func(t *tx) error {
+			var err error
+			renamed, err = ns.logRename(t, u, sc, dc, call)
 			return err
-		}
-		if n == nil || len(sc) == 0 {
-			return nil
-		}
-		dip, _ := ns.resolve(dc)
-		if d := dip[len(dip)-1]; d != nil && d.dir != nil && d != n {
-			dc = append(dc[:len(dc):len(dc)], n.name)
-			dip, _ = ns.resolve(dc)
-		}
-		if hdfspath.Join(dc) == hdfspath.Join(sc) {
-			renamed = true
-			return nil
-		}
-		if hdfspath.IsAncestor(sc, dc) || dip[len(dip)-1] != nil {
-			return nil
-		}
-		dparent := dip[len(dip)-2]
-		if dparent == nil || dparent.dir == nil {
-			return nil
-		}
-		if err := ns.checkPermission(u, dip, check{ancestor: actWrite}); err != nil {
-			return err
-		}
-		if err := ns.checkSticky(u, n.parent, n); err != nil {
-			return err
-		}
-		if err := hdfspath.CheckComponentLength(dparent.path(), dc[len(dc)-1]); err != nil {
-			return err
-		}
-		if dparent != n.parent {
-			if err := checkItems(dparent); err != nil {
-				return err
-			}
-		}
-		c, ds := count(n)
-		if err := checkQuota(dparent, commonAncestor(n.parent, dparent), c, ds); err != nil {
-			return err
-		}
-		if err := t.log(&RenameOld{Src: hdfspath.Join(sc), Dst: hdfspath.Join(dc), Mtime: ns.millis()}); err != nil {
-			return err
-		}
-		renamed = true
-		return nil
+		})
+		return renamed, err
 	})
-	return renamed, err
+}
+
+// logRename logs the move of sc to dc (into it when it is a directory),
+// reporting false when the rename changes nothing.
+func (ns *Namespace) logRename(t *tx, u *User, sc, dc []string, call CallID) (bool, error) {
+	sip, _ := ns.resolve(sc)
+	n := sip[len(sip)-1]
+	if err := ns.checkPermission(u, sip, check{parent: actWrite}); err != nil {
+		return false, err
+	}
+	if n == nil || len(sc) == 0 {
+		return false, nil
+	}
+	dip, _ := ns.resolve(dc)
+	if d := dip[len(dip)-1]; d != nil && d.dir != nil && d != n {
+		dc = append(dc[:len(dc):len(dc)], n.name)
+		dip, _ = ns.resolve(dc)
+	}
+	if hdfspath.Join(dc) == hdfspath.Join(sc) {
+		return true, nil
+	}
+	if hdfspath.IsAncestor(sc, dc) || dip[len(dip)-1] != nil {
+		return false, nil
+	}
+	dparent := dip[len(dip)-2]
+	if dparent == nil || dparent.dir == nil {
+		return false, nil
+	}
+	if err := ns.checkPermission(u, dip, check{ancestor: actWrite}); err != nil {
+		return false, err
+	}
+	if err := ns.checkSticky(u, n.parent, n); err != nil {
+		return false, err
+	}
+	if err := hdfspath.CheckComponentLength(dparent.path(), dc[len(dc)-1]); err != nil {
+		return false, err
+	}
+	if dparent != n.parent {
+		if err := checkItems(dparent); err != nil {
+			return false, err
+		}
+	}
+	c, ds := count(n)
+	if err := checkQuota(dparent, commonAncestor(n.parent, dparent), c, ds); err != nil {
+		return false, err
+	}
+	if err := t.log(&RenameOld{Src: hdfspath.Join(sc), Dst: hdfspath.Join(dc), Mtime: ns.millis(), RPC: call}); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 func commonAncestor(a, b *Inode) *Inode {

@@ -87,6 +87,7 @@ type Namespace struct {
 	lastMkdirPath string
 
 	secrets secrets // delegation-token keys and tokens
+	retry   *retryCache
 
 	journal    Journal
 	superuser  string
@@ -117,6 +118,7 @@ func New(cfg Config) *Namespace {
 	if ns.now == nil {
 		ns.now = time.Now
 	}
+	ns.retry = newRetryCache(ns.now)
 	ns.root = &Inode{
 		id:    RootInodeID,
 		dir:   &dirInfo{},
@@ -174,7 +176,32 @@ func (ns *Namespace) Replay(txid int64, op Op) error {
 		return fmt.Errorf("txid %d (%v): %w", txid, op.Code(), err)
 	}
 	ns.txid = txid
+	if c, ok := op.(callOp); ok && c.rpc().Client != "" {
+		ns.retry.replayed(*c.rpc(), ns.replayedResult(op))
+	}
 	return nil
+}
+
+// replayedResult is what a retry of the call that logged op is answered:
+// the same type as the live call's result.
+func (ns *Namespace) replayedResult(op Op) any {
+	switch o := op.(type) {
+	case *Add:
+		n, _, _ := ns.lookup(o.Path)
+		if n == nil {
+			return nil
+		}
+		return createResult{st: ns.status(n, "")}
+	case *AppendOp:
+		n, _, _ := ns.lookup(o.Path)
+		if n == nil {
+			return nil
+		}
+		return ns.status(n, "")
+	case *Delete, *RenameOld:
+		return true
+	}
+	return struct{}{}
 }
 
 // SetTxID sets the last applied txid, for a namespace just loaded from an

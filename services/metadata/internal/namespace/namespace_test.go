@@ -53,9 +53,10 @@ func image(t *testing.T, ns *Namespace) []byte {
 func allOps() []Op {
 	return []Op{
 		&Mkdir{InodeID: 16386, Path: "/a", Owner: "u", Group: "g", Mode: 0o755, Mtime: 5},
-		&Add{InodeID: 16387, Path: "/a/f", Replication: 3, Mtime: 6, Atime: 6, BlockSize: 1 << 27, Owner: "u", Group: "g", Mode: 0o644, ClientName: "c", ClientMachine: "127.0.0.1", Overwrite: true},
+		&Add{InodeID: 16387, Path: "/a/f", Replication: 3, Mtime: 6, Atime: 6, BlockSize: 1 << 27, Owner: "u", Group: "g", Mode: 0o644, ClientName: "c", ClientMachine: "127.0.0.1", Overwrite: true, RPC: CallID{Client: "0f1e", Call: 7}},
 		&Close{Path: "/a/f", Mtime: 7, Atime: 8, Blocks: []Block{{ID: 1 << 30, GenStamp: 1001, NumBytes: 42}}},
 		&Delete{Path: "/a/f", Mtime: 9},
+		&Delete{Path: "/a/g", Mtime: 9, RPC: CallID{Client: "c-1", Call: 1 << 40}},
 		&RenameOld{Src: "/a", Dst: "/b", Mtime: 10},
 		&SetPermissions{Path: "/b", Mode: 0o1777},
 		&SetOwner{Path: "/b", Owner: "x", Group: ""},
@@ -67,7 +68,7 @@ func allOps() []Op {
 		&UpdateBlocks{Path: "/b/f", Blocks: []Block{{ID: 1 << 30, GenStamp: 1001, NumBytes: 9}}},
 		&SetGenstamp{GenStamp: 1004},
 		&AppendOp{Path: "/b/f", ClientName: "c2", ClientMachine: "10.0.0.1"},
-		&ConcatDelete{Target: "/b/f", Sources: []string{"/b/g", "/b/h"}, Mtime: 12},
+		&ConcatDelete{Target: "/b/f", Sources: []string{"/b/g", "/b/h"}, Mtime: 12, RPC: CallID{Client: "x", Call: 0}},
 		&Truncate{Path: "/b/f", Blocks: []Block{{ID: 1 << 30, GenStamp: 1001, NumBytes: 9}}, Mtime: 13},
 		&UpdateMasterKey{Key: DelegationKey{ID: 1, Expiry: 14, Key: []byte{1, 2, 3}}},
 		&GetDelegationToken{Token: DelegationToken{Ident: []byte{0, 1, 'a'}, Renewal: 15, Groups: []string{"a", "b"}}},
@@ -92,6 +93,11 @@ func TestOpCodecRoundTrip(t *testing.T) {
 	}
 	if _, err := DecodeOp(99, []byte{1}); err == nil {
 		t.Fatal("unknown op code decoded")
+	}
+	// Only the ops of non-idempotent calls carry a call ID (version 2).
+	mkdir := EncodeOp(allOps()[0])
+	if _, err := DecodeOp(OpMkdir, append([]byte{payloadVersionCall}, mkdir[1:]...)); err == nil {
+		t.Fatal("a mkdir with a call ID decoded")
 	}
 }
 

@@ -84,6 +84,7 @@ type Add struct {
 	ClientName    string
 	ClientMachine string
 	Overwrite     bool
+	RPC           CallID // the client call that created the file, if it sent one
 }
 
 // Close completes a file under construction (OP_CLOSE) with its final blocks.
@@ -97,6 +98,7 @@ type Close struct {
 type Delete struct {
 	Path  string
 	Mtime int64
+	RPC   CallID
 }
 
 // RenameOld moves Src to exactly Dst (OP_RENAME_OLD); the caller has already
@@ -104,6 +106,7 @@ type Delete struct {
 type RenameOld struct {
 	Src, Dst string
 	Mtime    int64
+	RPC      CallID
 }
 
 // SetPermissions sets the mode bits of a path (OP_SET_PERMISSIONS).
@@ -152,6 +155,7 @@ type AddBlock struct {
 type UpdateBlocks struct {
 	Path   string
 	Blocks []Block
+	RPC    CallID // updatePipeline's call; abandonBlock sends none
 }
 
 // SetGenstamp records a newly issued generation stamp (OP_SET_GENSTAMP_V2):
@@ -171,6 +175,7 @@ type AppendOp struct {
 	Path          string
 	ClientName    string
 	ClientMachine string
+	RPC           CallID
 }
 
 func (*AppendOp) Code() OpCode { return OpAppend }
@@ -186,6 +191,7 @@ type ConcatDelete struct {
 	Target  string
 	Sources []string
 	Mtime   int64
+	RPC     CallID
 }
 
 // Truncate cuts a closed file to the blocks given, on a block boundary
@@ -332,14 +338,44 @@ func (o *SetReplication) decode(d *decoder) { o.Path, o.Replication = d.str(), d
 func (o *SetQuota) encode(e *encoder) { e.str(o.Path); e.int(o.NS); e.int(o.DS) }
 func (o *SetQuota) decode(d *decoder) { o.Path, o.NS, o.DS = d.str(), d.int(), d.int() }
 
-// payloadVersion is the first byte of every encoded op (docs/formats/edit-log.md).
-const payloadVersion = 1
+// callOp is an op of a non-idempotent client call, logged with the call's
+// ID (HDFS logs rpcClientId and rpcCallId with the same ops) so that the
+// retry cache is rebuilt from the edit log.
+type callOp interface {
+	Op
+	rpc() *CallID
+}
+
+func (o *Add) rpc() *CallID          { return &o.RPC }
+func (o *AppendOp) rpc() *CallID     { return &o.RPC }
+func (o *Delete) rpc() *CallID       { return &o.RPC }
+func (o *RenameOld) rpc() *CallID    { return &o.RPC }
+func (o *ConcatDelete) rpc() *CallID { return &o.RPC }
+func (o *UpdateBlocks) rpc() *CallID { return &o.RPC }
+
+// The first byte of every encoded op (docs/formats/edit-log.md): version 1
+// is the op's fields; version 2, written for an op carrying a CallID, is
+// followed by the call's client ID and number.
+const (
+	payloadVersion     = 1
+	payloadVersionCall = 2
+)
 
 // EncodeOp returns the versioned binary payload of op.
 func EncodeOp(op Op) []byte {
 	e := encoder{buf: make([]byte, 0, 64)}
-	e.buf = append(e.buf, payloadVersion)
+	c, withCall := op.(callOp)
+	withCall = withCall && c.rpc().Client != ""
+	if withCall {
+		e.buf = append(e.buf, payloadVersionCall)
+	} else {
+		e.buf = append(e.buf, payloadVersion)
+	}
 	op.encode(&e)
+	if withCall {
+		e.str(c.rpc().Client)
+		e.int(c.rpc().Call)
+	}
 	return e.buf
 }
 
@@ -393,11 +429,19 @@ func DecodeOp(code OpCode, payload []byte) (Op, error) {
 	default:
 		return nil, fmt.Errorf("%w: unknown op code %d", ErrCorruptOp, code)
 	}
-	if len(payload) == 0 || payload[0] != payloadVersion {
+	c, isCall := op.(callOp)
+	if len(payload) == 0 || (payload[0] != payloadVersion && (payload[0] != payloadVersionCall || !isCall)) {
 		return nil, fmt.Errorf("%w: %v: unsupported payload version", ErrCorruptOp, code)
 	}
 	d := decoder{buf: payload[1:]}
 	op.decode(&d)
+	if payload[0] == payloadVersionCall {
+		id := c.rpc()
+		id.Client, id.Call = d.str(), d.int()
+		if id.Client == "" && d.err == nil {
+			d.fail("empty call client ID")
+		}
+	}
 	if d.err != nil {
 		return nil, fmt.Errorf("%w: %v: %v", ErrCorruptOp, code, d.err)
 	}
