@@ -29,7 +29,7 @@ func devCmd(ctx context.Context, args []string) error {
 		cfg.DatanodeAddrs = strings.Split(v, ",")
 	}
 	fs.IntVar(&cfg.Nameservices, "nameservices", envInt("GRANARY_DEV_NAMESERVICES", 1), "how many nameservices share the datanodes (federation): nameservice k (from 0) has its metadata service on :9870+2k and its coordinator on :9880+2k (GRANARY_DEV_NAMESERVICES)")
-	fs.BoolVar(&cfg.HA, "ha", envBool("GRANARY_DEV_HA", false), "run ns1's metadata service as nn1 with a standby nn2 on the next port (HA; docs/ha.md) (GRANARY_DEV_HA)")
+	fs.BoolVar(&cfg.HA, "ha", envBool("GRANARY_DEV_HA", false), "run ns1's metadata service as nn1 with a standby nn2 on the next port, and its coordinators c1 and c2 (the next port too) (HA; docs/ha.md) (GRANARY_DEV_HA)")
 	fs.BoolVar(&cfg.Secure, "secure", envBool("GRANARY_DEV_SECURE", false), "run secured: HTTPS from a throwaway CA, token authentication against a development OIDC issuer, block tokens, NATS with nkeys (GRANARY_DEV_SECURE)")
 	fs.StringVar(&cfg.IssuerAddr, "issuer-addr", env("GRANARY_DEV_ISSUER_ADDR", cluster.DefaultIssuerAddr), "-secure: the development OIDC issuer's address (GRANARY_DEV_ISSUER_ADDR)")
 	level := fs.String("log-level", env("GRANARY_LOG_LEVEL", "info"), "debug, info, warn or error")
@@ -61,7 +61,8 @@ Try:
 			c.CoordinatorURL, c.CoordinatorURL, strings.Join(c.DatanodeURLs, " "), c.MetadataURL, c.MetadataURL, c.MetadataURL, c.MetadataURL)
 		printFederated(c)
 		if c.StandbyURL != "" {
-			fmt.Printf("HA: nn1 %s is active, nn2 %s standby; clients: granary fs -fs %s,%s ...\n", c.MetadataURL, c.StandbyURL, c.MetadataURL, c.StandbyURL)
+			fmt.Printf("HA: nn1 %s is active, nn2 %s standby; coordinators c1 %s and c2 %s; clients: granary fs -fs %s,%s ...\n",
+				c.MetadataURL, c.StandbyURL, c.CoordinatorURL, c.Coordinator2URL, c.MetadataURL, c.StandbyURL)
 		}
 	})
 }

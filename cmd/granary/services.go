@@ -22,6 +22,7 @@ func coordinatorCmd(ctx context.Context, args []string, run bool) error {
 	fs.StringVar(&cfg.NATSURL, "nats-url", env("GRANARY_NATS_URL", "nats://127.0.0.1:4222"), "NATS server(s), comma separated (GRANARY_NATS_URL)")
 	natsFlags(fs, &cfg.NATSNKeyFile, &cfg.NATSCAFile)
 	fs.StringVar(&cfg.Nameservice, "nameservice", env("GRANARY_NAMESERVICE", "ns1"), "dfs.nameservice.id: the nameservice whose blocks this coordinator manages; it names every NATS subject (GRANARY_NAMESERVICE)")
+	fs.StringVar(&cfg.CoordinatorID, "coordinator-id", env("GRANARY_COORDINATOR_ID", ""), "HA: this coordinator's ID (as dfs.ha.namenode.id); coordinators with IDs run active and standby, the datanodes list them with -coordinators (GRANARY_COORDINATOR_ID)")
 	tlsFlags(fs, &cfg.TLS)
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", env("GRANARY_COORDINATOR_HTTP_ADDR", ":9880"), "HTTP listen address (GRANARY_COORDINATOR_HTTP_ADDR)")
 	fs.StringVar(&cfg.Superuser, "superuser", env("GRANARY_SUPERUSER", ""), "superuser name, who may run the admin endpoints; default the user running the service (GRANARY_SUPERUSER)")
@@ -77,6 +78,22 @@ func datanodeCmd(ctx context.Context, args []string, run bool) error {
 		cfg.Nameservices = splitList(v)
 		return nil
 	})
+	coordFlag := func(v string) error {
+		if v == "" {
+			return nil
+		}
+		ns, ids, ok := strings.Cut(v, ":")
+		if !ok {
+			ns, ids = "", v
+		}
+		if cfg.Coordinators == nil {
+			cfg.Coordinators = map[string][]string{}
+		}
+		cfg.Coordinators[ns] = splitList(ids)
+		return nil
+	}
+	_ = coordFlag(env("GRANARY_COORDINATORS", ""))
+	fs.Func("coordinators", "HA: the coordinator IDs of the nameservices (as dfs.ha.namenodes.<ns>), comma separated, for every nameservice, or ns1:c1,c2 for one (repeatable): one actor per coordinator, the active one's commands followed (GRANARY_COORDINATORS)", coordFlag)
 	tlsFlags(fs, &cfg.TLS)
 	fs.StringVar(&cfg.NATSIdentity, "nats-identity", env("GRANARY_NATS_IDENTITY", ""), "the datanode's NATS identity: its subjects are granary.v1.<ns>.dn.<identity>.*, its replies come to _INBOX.<identity>.> (default: its UUID) (GRANARY_NATS_IDENTITY)")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", env("GRANARY_DATANODE_HTTP_ADDR", ":9864"), "HTTP listen address (GRANARY_DATANODE_HTTP_ADDR)")

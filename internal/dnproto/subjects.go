@@ -43,11 +43,22 @@ func ForIdentity(subj, id string) string { return strings.Replace(subj, "{identi
 // AnyIdentity is subj for every datanode (the coordinator subscribes to it).
 func AnyIdentity(subj string) string { return strings.Replace(subj, "{identity}", "*", 1) }
 
+// ToCoordinator is a datanode subject addressed to the coordinator with HA
+// ID coord (granary.v1.<ns>.dn.<identity>.<verb>.<coord>): with coordinator
+// HA every datanode talks to each coordinator of its nameservice on
+// subjects of its own. Without an ID (one coordinator) it is subj.
+func ToCoordinator(subj, coord string) string {
+	if coord == "" {
+		return subj
+	}
+	return subj + "." + coord
+}
+
 // IdentityOf returns the datanode identity in a datanode subject
-// (granary.v1.<ns>.dn.<identity>.<verb>), or "".
+// (granary.v1.<ns>.dn.<identity>.<verb>[.<coord>]), or "".
 func IdentityOf(subject string) string {
 	parts := strings.Split(subject, ".")
-	if len(parts) != 6 || parts[3] != "dn" {
+	if len(parts) < 6 || len(parts) > 7 || parts[3] != "dn" {
 		return ""
 	}
 	return parts[4]
@@ -65,6 +76,10 @@ const (
 	// SubjBlockKeys: coordinator asks metadata for the block keys
 	// (→ blocktoken.Keys; generation 0: block tokens are off).
 	SubjBlockKeys = "granary.v1.{ns}.ns.blockkeys"
+	// SubjCoordinatorClaim: a coordinator with an HA ID asks the active
+	// metadata service for the active role, and keeps it by asking again
+	// (CoordinatorClaimRequest → CoordinatorClaim).
+	SubjCoordinatorClaim = "granary.v1.{ns}.ns.coordinator"
 	// SubjSafeModeCounts: metadata asks the coordinator for SafeModeCounts.
 	SubjSafeModeCounts = "granary.v1.{ns}.coord.safemode"
 	// SubjChooseTargets: ChooseTargetsRequest → ChooseTargetsReply.
@@ -85,7 +100,7 @@ const (
 // AllSubjects lists every subject, for the contract test and the docs.
 var AllSubjects = []string{
 	SubjHandshake, SubjRegister, SubjHeartbeat, SubjBlockReport, SubjIncrementalReport, SubjBadBlocks,
-	SubjNamespaceEvents, SubjNamespaceInventory, SubjNamespaceInfo, SubjBlockKeys, SubjSafeModeCounts, SubjChooseTargets, SubjBlockLocations,
+	SubjNamespaceEvents, SubjNamespaceInventory, SubjNamespaceInfo, SubjBlockKeys, SubjCoordinatorClaim, SubjSafeModeCounts, SubjChooseTargets, SubjBlockLocations,
 	SubjReaderBadBlocks,
 	SubjCluster, SubjDatanodes,
 }

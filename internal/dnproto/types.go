@@ -1,6 +1,10 @@
 package dnproto
 
-import "github.com/granary-fs/granary/internal/blocktoken"
+import (
+	"time"
+
+	"github.com/granary-fs/granary/internal/blocktoken"
+)
 
 // NamespaceInfo is the answer of the handshake (HDFS's NamespaceInfo).
 type NamespaceInfo struct {
@@ -98,8 +102,35 @@ type HeartbeatReply struct {
 	Commands []Command `json:"commands,omitempty"`
 	// LeaseID is a full-block-report lease (0: none granted).
 	LeaseID uint64 `json:"leaseId,omitempty"`
-	HAState string `json:"haState"` // "active"
+	// HAState, Epoch and TxID are HDFS's NNHAStatusHeartbeat: the
+	// coordinator's state ("active" or "standby") and, for an active, its
+	// claim — the metadata writer epoch and txid at which it was made
+	// active. A datanode follows an active whose claim is newer than the
+	// last one it followed (docs/ha.md). Without coordinator HA the
+	// coordinator is always active.
+	HAState string `json:"haState"`
+	Epoch   int64  `json:"epoch,omitempty"`
 	TxID    int64  `json:"txid"`
+}
+
+// CoordinatorLease is how long the active metadata service keeps the
+// active role of a coordinator that stopped asking for it; the coordinator
+// itself stops acting as active that long after its last granted ask was
+// sent, so the two never overlap.
+const CoordinatorLease = 2 * time.Second
+
+// CoordinatorClaimRequest asks for the active role.
+type CoordinatorClaimRequest struct {
+	CoordinatorID string `json:"coordinatorId"`
+}
+
+// CoordinatorClaim answers it: whether the asker is active, and the claim
+// it is active with (writer epoch, txid); Holder names the active.
+type CoordinatorClaim struct {
+	Active bool   `json:"active"`
+	Holder string `json:"holder"`
+	Epoch  int64  `json:"epoch"`
+	TxID   int64  `json:"txid"`
 }
 
 // RegisterReply is the answer to a registration.

@@ -66,9 +66,12 @@ type Config struct {
 	// when the table is empty.
 	Router bool
 	// HA runs ns1's metadata service as nn1 (MetadataAddr) with a standby
-	// nn2 (StandbyAddr, default the next port) on the same database.
+	// nn2 (StandbyAddr, default the next port) on the same database, and
+	// its coordinator as c1 (CoordinatorAddr) with a second one, c2
+	// (StandbyCoordinatorAddr, default the next port); the datanodes
+	// report to both.
 	HA                                                bool
-	StandbyAddr                                       string
+	StandbyAddr, StandbyCoordinatorAddr               string
 	RouterAddr, RouterDatabaseURL                     string
 	FederatedDatabaseURLs                             []string
 	FederatedMetadataAddrs, FederatedCoordinatorAddrs []string
@@ -113,6 +116,10 @@ type Cluster struct {
 	// Standby and StandbyURL: ns1's standby metadata service (Config.HA).
 	Standby    *metadata.Service
 	StandbyURL string
+	// Coordinator2 and Coordinator2URL: ns1's second coordinator, c2
+	// (Config.HA); Coordinator is c1.
+	Coordinator2    *coordinator.Service
+	Coordinator2URL string
 	// Router and RouterURL: the router, with Config.Router.
 	Router    *router.Service
 	RouterURL string
@@ -238,6 +245,11 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	if err := c.StartCoordinator(ctx); err != nil {
 		return nil, err
 	}
+	if cfg.HA {
+		if err := c.StartCoordinator2(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if err := c.startFederated(ctx); err != nil {
 		return nil, err
 	}
@@ -293,11 +305,40 @@ func (c *Cluster) StartCoordinator(ctx context.Context) error {
 	return nil
 }
 
+// StartCoordinator2 (re)starts ns1's second coordinator, c2 (Config.HA).
+func (c *Cluster) StartCoordinator2(ctx context.Context) error {
+	addr := c.cfg.StandbyCoordinatorAddr
+	if c.Coordinator2URL != "" {
+		addr = hostPort(c.Coordinator2URL)
+	}
+	if addr == "" {
+		addr = nextPort(c.cfg.CoordinatorAddr)
+	}
+	ccfg := c.coordinatorConfig(addr)
+	ccfg.CoordinatorID = "c2"
+	svc, err := coordinator.New(ccfg)
+	if err != nil {
+		return err
+	}
+	c.Coordinator2 = svc
+	if err := c.start(ctx, "coordinator2", svc.Run, svc.Started()); err != nil {
+		return err
+	}
+	c.Coordinator2URL = c.tls.Scheme() + "://" + localAddr(svc.Addr())
+	return nil
+}
+
+// StopCoordinator2 stops ns1's second coordinator (Config.HA).
+func (c *Cluster) StopCoordinator2() error { return c.stopMember("coordinator2") }
+
 // coordinatorConfig is a coordinator's configuration on addr, after the
 // Coordinator hook.
 func (c *Cluster) coordinatorConfig(addr string) coordinator.Config {
 	ccfg := coordinator.Config{NATSURL: c.NATSURL, HTTPAddr: addr, Logger: c.cfg.Logger,
 		Superuser: c.mcfg.Superuser, Supergroup: c.mcfg.Supergroup, Nameservice: c.mcfg.Nameservice}
+	if c.cfg.HA {
+		ccfg.CoordinatorID = "c1"
+	}
 	if c.cfg.SecureNATS {
 		ccfg.NATSNKeyFile = c.NATSKey("coordinator")
 	}
@@ -329,6 +370,9 @@ func (c *Cluster) StartDatanode(ctx context.Context, i int) error {
 	dcfg.NATSCAFile = c.CAFile
 	dcfg.Auth, dcfg.TLS = c.auth, c.tls
 	dcfg.Nameservices = c.nameserviceNames()
+	if c.cfg.HA {
+		dcfg.Coordinators = map[string][]string{c.mcfg.Nameservice: {"c1", "c2"}}
+	}
 	if c.cfg.Datanode != nil {
 		c.cfg.Datanode(i, &dcfg)
 	}
@@ -389,6 +433,7 @@ func (c *Cluster) Stop() {
 	}
 	_ = c.stopMember("router")
 	c.stopFederated()
+	_ = c.StopCoordinator2()
 	_ = c.StopCoordinator()
 	_ = c.StopMetadata()
 	_ = c.stopMember("metadata-standby")
@@ -491,12 +536,7 @@ func (c *Cluster) startStandby(ctx context.Context) error {
 	cfg.NamenodeID = "nn2"
 	cfg.HTTPAddr = c.cfg.StandbyAddr
 	if cfg.HTTPAddr == "" {
-		host, port, err := net.SplitHostPort(c.mcfg.HTTPAddr)
-		if err != nil {
-			return err
-		}
-		p, _ := strconv.Atoi(port)
-		cfg.HTTPAddr = net.JoinHostPort(host, strconv.Itoa(p+1))
+		cfg.HTTPAddr = nextPort(c.mcfg.HTTPAddr)
 	}
 	c.Standby = metadata.New(cfg)
 	listening := make(chan struct{})
@@ -506,4 +546,18 @@ func (c *Cluster) startStandby(ctx context.Context) error {
 	}
 	c.StandbyURL = c.tls.Scheme() + "://" + localAddr(c.Standby.Addr())
 	return nil
+}
+
+// nextPort is addr with the next port number (":9870" → ":9871"); a port
+// chosen by the system (0) stays 0.
+func nextPort(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	p, _ := strconv.Atoi(port)
+	if p == 0 {
+		return addr
+	}
+	return net.JoinHostPort(host, strconv.Itoa(p+1))
 }

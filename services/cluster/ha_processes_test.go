@@ -168,3 +168,67 @@ func TestHAClusterTakeover(t *testing.T) {
 		t.Fatalf("/ha/routed2: %+v %v", st, err)
 	}
 }
+
+// TestCoordinatorFailover: with coordinator HA every datanode reports to
+// both coordinators and follows the active's commands. When the active
+// (c1) stops, the metadata service hands the role to c2 once c1's lease
+// lapses; the datanodes follow c2's newer claim, its commands are executed
+// (a deleted file's replicas go), placement goes on through it, and its
+// warm block map schedules no transfer on the healthy cluster.
+func TestCoordinatorFailover(t *testing.T) {
+	c := testCluster(t, 3, func(cfg *cluster.Config) {
+		cfg.HA, cfg.StandbyAddr, cfg.StandbyCoordinatorAddr = true, "127.0.0.1:0", "127.0.0.1:0"
+	})
+	following := func(id string) func() bool {
+		return func() bool {
+			for _, dn := range c.Datanodes {
+				if dn.Info().ActiveCoordinators["ns1"] != id {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	eventually(t, 10*time.Second, "c1 active, followed by every datanode", func() bool {
+		return c.Coordinator.HAState() == "active" && c.Coordinator2.HAState() == "standby" && following("c1")()
+	})
+	cl := newClient(c, "hdfs")
+	one, two := bytes.Repeat([]byte("a"), 5000), bytes.Repeat([]byte("b"), 7000)
+	writeFile(t, cl, "/cf/one", one, client.CreateOptions{Replication: 3})
+	writeFile(t, cl, "/cf/two", two, client.CreateOptions{Replication: 3})
+	replicas := func() int {
+		n := 0
+		for _, dn := range c.Datanodes {
+			n += dn.Info().Replicas
+		}
+		return n
+	}
+	eventually(t, 10*time.Second, "6 replicas", func() bool { return replicas() == 6 })
+
+	stopped := time.Now()
+	if err := c.StopCoordinator(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "c2 to be active", func() bool { return c.Coordinator2.HAState() == "active" })
+	eventually(t, 10*time.Second, "every datanode to follow c2", following("c2"))
+	t.Logf("coordinator failover: c2 active and followed %v after c1 stopped", time.Since(stopped).Round(time.Millisecond))
+	before := c.Coordinator2.TransfersScheduled()
+
+	// c2's commands are executed: the replicas of a deleted file go.
+	if ok, err := cl.Delete(context.Background(), "/cf/one", false); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	eventually(t, 10*time.Second, "the deleted file's replicas to be invalidated by c2", func() bool { return replicas() == 3 })
+	// Placement and reads go on through c2.
+	three := bytes.Repeat([]byte("c"), 9000)
+	writeFile(t, cl, "/cf/three", three, client.CreateOptions{Replication: 3})
+	if got := readFile(t, cl, "/cf/two"); !bytes.Equal(got, two) {
+		t.Fatal("/cf/two differs after the coordinator failover")
+	}
+	if got := readFile(t, cl, "/cf/three"); !bytes.Equal(got, three) {
+		t.Fatal("/cf/three differs")
+	}
+	if n := c.Coordinator2.TransfersScheduled() - before; n != 0 {
+		t.Fatalf("c2 scheduled %d transfers on a healthy cluster after taking over", n)
+	}
+}

@@ -229,6 +229,7 @@ func (s *Service) healthz(w http.ResponseWriter, r *http.Request) {
 // readyz godoc
 //
 //	@Summary	Readiness: connected to NATS and the block map is synchronised with the namespace
+//	@Description	With coordinator HA (-coordinator-id) the body also names the coordinator's state: "ready active" or "ready standby" (a standby keeps its block map warm and is ready to take over).
 //	@Tags		operations
 //	@Produce	plain
 //	@Success	200	{string}	string	"ready"
@@ -239,6 +240,10 @@ func (s *Service) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.nc == nil || !s.nc.IsConnected() || s.mgr.NeedsResync() {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("not ready\n"))
+		return
+	}
+	if s.cfg.CoordinatorID != "" {
+		_, _ = w.Write([]byte("ready " + s.HAState() + "\n"))
 		return
 	}
 	_, _ = w.Write([]byte("ready\n"))

@@ -16,6 +16,7 @@ type metrics struct {
 	reportedReplicas prometheus.Counter
 	reportSeconds    prometheus.Histogram
 	reconcileRuns    prometheus.Counter
+	transfers        prometheus.Counter
 }
 
 func newMetrics(s *Service) *metrics {
@@ -34,11 +35,20 @@ func newMetrics(s *Service) *metrics {
 		reconcileRuns: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "granary_coordinator_reconcile_runs_total", Help: "Passes that checked suspect replicas against the namespace.",
 		}),
+		transfers: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "granary_coordinator_transfers_scheduled_total", Help: "Replica transfers (re-replication) the redundancy monitor scheduled.",
+		}),
 	}
 	gauge := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
 	}
-	m.reg.MustRegister(m.requests, m.reportedReplicas, m.reportSeconds, m.reconcileRuns,
+	m.reg.MustRegister(m.requests, m.reportedReplicas, m.reportSeconds, m.reconcileRuns, m.transfers,
+		gauge("granary_coordinator_ha_active", "1 while this coordinator is the active one (always without coordinator HA).", func() float64 {
+			if s.IsActive() {
+				return 1
+			}
+			return 0
+		}),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		gauge("granary_coordinator_live_datanodes", "Live datanodes.", func() float64 { return float64(s.mgr.Cluster().Live) }),
 		gauge("granary_coordinator_stale_datanodes", "Stale datanodes.", func() float64 { return float64(s.mgr.Cluster().Stale) }),
@@ -57,6 +67,9 @@ func newMetrics(s *Service) *metrics {
 
 // counted wraps a handler to count its outcomes.
 func (s *Service) counted(subj string, h dnproto.Handler) dnproto.Handler {
+	if s.cfg.CoordinatorID != "" {
+		subj = strings.TrimSuffix(subj, "."+s.cfg.CoordinatorID)
+	}
 	label := subj[strings.LastIndex(subj, ".")+1:]
 	return func(ctx context.Context, data []byte) (any, error) {
 		resp, err := h(ctx, data)

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"runtime"
@@ -45,6 +46,11 @@ type Config struct {
 	// Nameservice is dfs.nameservice.id (default ns1): the namespace whose
 	// blocks this coordinator manages; it names every NATS subject.
 	Nameservice string
+	// CoordinatorID is this coordinator's HA ID (HDFS's
+	// dfs.ha.namenode.id): with one, several coordinators of the
+	// nameservice run active and standby (docs/ha.md); datanodes list the
+	// IDs (-coordinators). Empty: the only coordinator, always active.
+	CoordinatorID string
 	// TLS is the HTTPS material of the HTTP API.
 	TLS      tlsconf.Files
 	HTTPAddr string // default :9880
@@ -93,6 +99,9 @@ type Service struct {
 	mgr       *blockmgr.Manager
 	nc        *nats.Conn
 	metrics   *metrics
+
+	ha                 haState
+	transfersScheduled atomic.Int64 // by the redundancy monitor, since start
 
 	niMu      sync.Mutex
 	lastEpoch atomic.Int64 // the metadata writer's epoch in the last events
@@ -217,6 +226,9 @@ func (s *Service) Run(ctx context.Context) error {
 		"reconciler": s.reconcileLoop, "redundancy monitor": s.redundancyLoop,
 		"block keys": s.blockKeysLoop,
 	}
+	if s.cfg.CoordinatorID != "" {
+		loops["HA claim"] = s.claimLoop
+	}
 	for name, loop := range loops {
 		g.Go(name, func(ctx context.Context) error { loop(ctx); return nil })
 	}
@@ -228,14 +240,32 @@ func (s *Service) Run(ctx context.Context) error {
 }
 
 func (s *Service) subscribe() error {
-	handlers := map[string]dnproto.Handler{
-		dnproto.AnyIdentity(dnproto.SubjHandshake):         s.handshake,
-		dnproto.AnyIdentity(dnproto.SubjRegister):          dnproto.JSON(s.register),
-		dnproto.AnyIdentity(dnproto.SubjHeartbeat):         dnproto.JSON(s.heartbeat),
-		dnproto.AnyIdentity(dnproto.SubjBlockReport):       s.blockReport,
-		dnproto.AnyIdentity(dnproto.SubjIncrementalReport): dnproto.JSON(s.incremental),
-		dnproto.AnyIdentity(dnproto.SubjBadBlocks):         dnproto.JSON(s.badBlocks),
-		dnproto.SubjReaderBadBlocks:                        dnproto.JSON(s.badBlocks),
+	handlers := map[string]dnproto.Handler{}
+	for tmpl, h := range map[string]dnproto.Handler{
+		dnproto.SubjHandshake:         s.handshake,
+		dnproto.SubjRegister:          dnproto.JSON(s.register),
+		dnproto.SubjHeartbeat:         dnproto.JSON(s.heartbeat),
+		dnproto.SubjBlockReport:       s.blockReport,
+		dnproto.SubjIncrementalReport: dnproto.JSON(s.incremental),
+		dnproto.SubjBadBlocks:         dnproto.JSON(s.badBlocks),
+	} {
+		handlers[dnproto.ToCoordinator(dnproto.AnyIdentity(tmpl), s.cfg.CoordinatorID)] = h
+	}
+	if s.cfg.CoordinatorID == "" {
+		maps.Copy(handlers, s.activeHandlers())
+	}
+	if _, err := s.serve(handlers); err != nil {
+		return err
+	}
+	_, err := s.nc.Subscribe(s.subj(dnproto.SubjNamespaceEvents), s.namespaceEvents)
+	return err
+}
+
+// activeHandlers answer the metadata service: only the active coordinator
+// subscribes to them.
+func (s *Service) activeHandlers() map[string]dnproto.Handler {
+	return map[string]dnproto.Handler{
+		dnproto.SubjReaderBadBlocks: dnproto.JSON(s.badBlocks),
 		dnproto.SubjSafeModeCounts: func(context.Context, []byte) (any, error) {
 			return s.mgr.SafeModeCounts(), nil
 		},
@@ -255,6 +285,11 @@ func (s *Service) subscribe() error {
 			return api.DatanodeList{Datanodes: s.mgr.Datanodes()}, nil
 		},
 	}
+}
+
+// serve subscribes each handler to its subject in this nameservice.
+func (s *Service) serve(handlers map[string]dnproto.Handler) ([]*nats.Subscription, error) {
+	var subs []*nats.Subscription
 	for tmpl, h := range handlers {
 		subj := s.subj(tmpl)
 		// Look-ups that change nothing are answered concurrently (one
@@ -264,13 +299,14 @@ func (s *Service) subscribe() error {
 			members = runtime.GOMAXPROCS(0)
 		}
 		for range members {
-			if _, err := dnproto.Serve(s.nc, subj, s.log, s.counted(subj, h)); err != nil {
-				return err
+			sub, err := dnproto.Serve(s.nc, subj, s.log, s.counted(subj, h))
+			if err != nil {
+				return subs, err
 			}
+			subs = append(subs, sub)
 		}
 	}
-	_, err := s.nc.Subscribe(s.subj(dnproto.SubjNamespaceEvents), s.namespaceEvents)
-	return err
+	return subs, nil
 }
 
 // namespaceInfo returns the namespace identity, asking the metadata service
@@ -321,7 +357,9 @@ func (s *Service) heartbeat(ctx context.Context, hb *dnproto.Heartbeat) (any, er
 	if err := s.checkSender(ctx, hb.DatanodeUUID, hb.BlockPoolID); err != nil {
 		return nil, err
 	}
-	return s.withKeysAndTokens(hb, s.mgr.Heartbeat(*hb)), nil
+	reply := s.withKeysAndTokens(hb, s.mgr.Heartbeat(*hb))
+	s.haStatus(&reply)
+	return reply, nil
 }
 
 func (s *Service) blockReport(ctx context.Context, data []byte) (any, error) {
@@ -467,9 +505,13 @@ func (s *Service) livenessLoop(ctx context.Context) {
 	})
 }
 
-// reconcileLoop checks suspect replicas against the namespace.
+// reconcileLoop checks suspect replicas against the namespace (the
+// active's work).
 func (s *Service) reconcileLoop(ctx context.Context) {
 	every(ctx, s.cfg.ReconcileInterval, func() {
+		if !s.IsActive() {
+			return
+		}
 		n := s.mgr.Reconcile()
 		s.metrics.reconcileRuns.Inc()
 		if n > 0 {
@@ -484,10 +526,16 @@ func (s *Service) mgrConfig() blockmgr.Config {
 	return c
 }
 
-// redundancyLoop runs the redundancy monitor every redundancy interval.
+// redundancyLoop runs the redundancy monitor every redundancy interval
+// (the active's work).
 func (s *Service) redundancyLoop(ctx context.Context) {
 	every(ctx, s.cfg.RedundancyInterval, func() {
+		if !s.IsActive() {
+			return
+		}
 		st := s.mgr.CheckRedundancy()
+		s.metrics.transfers.Add(float64(st.Scheduled))
+		s.transfersScheduled.Add(int64(st.Scheduled))
 		if st.Scheduled > 0 {
 			s.log.Info("re-replication scheduled", "transfers", st.Scheduled, "under_replicated", st.UnderReplicated, "missing", st.Missing)
 		} else if st.UnderReplicated > 0 {
@@ -498,3 +546,7 @@ func (s *Service) redundancyLoop(ctx context.Context) {
 
 // subj is a NATS subject in this coordinator's nameservice.
 func (s *Service) subj(t string) string { return dnproto.In(s.cfg.Nameservice, t) }
+
+// TransfersScheduled is the number of replica transfers the redundancy
+// monitor scheduled since the coordinator started.
+func (s *Service) TransfersScheduled() int64 { return s.transfersScheduled.Load() }

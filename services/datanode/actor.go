@@ -12,50 +12,50 @@ import (
 
 	"github.com/granary-fs/granary/internal/dnproto"
 	"github.com/granary-fs/granary/internal/errs"
-	"github.com/granary-fs/granary/services/datanode/internal/storage"
 )
 
-// actor is HDFS's BPServiceActor for the one block pool this datanode
-// serves: connect → handshake → verify/initialise storage → register →
-// offerService (heartbeats, incremental and full block reports, commands).
-// Every step retries with backoff while NATS or the coordinator cannot be
-// reached; reads keep being served meanwhile.
+// actor is HDFS's BPServiceActor: a block pool's service to one
+// coordinator — connect → handshake → verify/initialise storage → register
+// → offerService (heartbeats, incremental and full block reports,
+// commands). Every step retries with backoff while NATS or the coordinator
+// cannot be reached; reads keep being served meanwhile.
 type actor struct {
-	dn *Service
-	nc *nats.Conn
-	ns string // the nameservice served
+	dn    *Service
+	nc    *nats.Conn
+	bp    *bpService
+	ns    string // the nameservice served
+	coord string // the coordinator's HA ID ("" without coordinator HA)
 
 	mu            sync.Mutex
 	state         string // connecting, handshake, registering, running, refused
-	bpid          string
-	clusterID     string
 	lastHeartbeat time.Time
 	lastReport    time.Time
-	fatal         error // the datanode may not join (another cluster)
 
 	ibrMu   sync.Mutex
 	ibr     []dnproto.ReceivedDeleted
 	ibrKick chan struct{}
 
 	fbrNow chan struct{} // an administrator asked for a full report
-
-	// bad are the replicas this datanode found corrupt (block ID → the
-	// replica and its storage), re-reported after every registration so a
-	// coordinator that restarted learns them again; an entry goes when the
-	// replica is no longer the one held.
-	badMu sync.Mutex
-	bad   map[int64]badReplica
 }
 
-type badReplica struct {
-	ref       dnproto.BlockRef
-	storageID string
+func newActor(dn *Service, nc *nats.Conn, bp *bpService, coord string) *actor {
+	return &actor{dn: dn, nc: nc, bp: bp, ns: bp.ns, coord: coord, state: "connecting", ibrKick: make(chan struct{}, 1),
+		fbrNow: make(chan struct{}, 1)}
 }
 
-func newActor(dn *Service, nc *nats.Conn, ns string) *actor {
-	return &actor{dn: dn, nc: nc, ns: ns, state: "connecting", ibrKick: make(chan struct{}, 1),
-		fbrNow: make(chan struct{}, 1), bad: map[int64]badReplica{}}
+// String names the actor as HDFS's log lines do.
+func (a *actor) String() string { return a.name(a.blockPool()) }
+
+// name is String for block pool bpid (for callers holding the pool's lock).
+func (a *actor) name(bpid string) string {
+	name := "coordinator " + a.ns
+	if a.coord != "" {
+		name += "/" + a.coord
+	}
+	return fmt.Sprintf("Block pool %s service to %s", bpid, name)
 }
+
+func (a *actor) blockPool() string { return a.bp.blockPool() }
 
 func (a *actor) setState(s string) {
 	a.mu.Lock()
@@ -86,9 +86,10 @@ func (a *actor) run(ctx context.Context) error {
 		if errors.As(err, &fatal) {
 			// HDFS: the actor exits, and a datanode with no block pool
 			// service left shuts down.
-			a.mu.Lock()
-			a.state, a.fatal = "refused", fatal.err
-			a.mu.Unlock()
+			a.setState("refused")
+			a.bp.mu.Lock()
+			a.bp.fatal = fatal.err
+			a.bp.mu.Unlock()
 			return fmt.Errorf("this datanode cannot join the cluster: %w", fatal.err)
 		}
 		a.dn.log.Info("block pool service: retrying", "err", err, "in", backoff)
@@ -119,25 +120,9 @@ func (a *actor) connectAndServe(ctx context.Context) error {
 	if err := a.call(ctx, dnproto.SubjHandshake, struct{}{}, &ni); err != nil {
 		return err
 	}
-	st := a.dn.store
-	if err := st.InitBlockPool(ni.ClusterID, ni.BlockPoolID, ni.NamespaceID, ni.CTime); err != nil {
-		if errors.Is(err, storage.ErrWrongCluster) || errors.Is(err, storage.ErrWrongNamespace) {
-			// This datanode serves one block pool: with it refused there is
-			// nothing left to serve (HDFS's datanode ends when its last
-			// block pool service does).
-			return &fatalError{err}
-		}
+	if err := a.bp.initBlockPool(ni); err != nil {
 		return err
 	}
-	a.mu.Lock()
-	if a.bpid != "" && a.bpid != ni.BlockPoolID {
-		// The nameservice was re-formatted: its old pool is retired (its
-		// replicas stay on disk, no longer served or reported).
-		a.dn.log.Warn("Blockpool ID mismatch: previously connected to Blockpool ID "+a.bpid+" but now connected to Blockpool ID "+ni.BlockPoolID,
-			"nameservice", a.ns)
-	}
-	a.bpid, a.clusterID = ni.BlockPoolID, ni.ClusterID
-	a.mu.Unlock()
 	if err := a.register(ctx); err != nil {
 		return err
 	}
@@ -146,7 +131,9 @@ func (a *actor) connectAndServe(ctx context.Context) error {
 
 func (a *actor) register(ctx context.Context) error {
 	a.setState("registering")
-	reg := a.dn.registration(a.bpid, a.clusterID)
+	a.bp.mu.Lock()
+	reg := a.dn.registration(a.bp.bpid, a.bp.clusterID)
+	a.bp.mu.Unlock()
 	var reply dnproto.RegisterReply
 	if err := a.call(ctx, dnproto.SubjRegister, reg, &reply); err != nil {
 		if errs.Is(err, errs.IncorrectVersion) {
@@ -158,7 +145,7 @@ func (a *actor) register(ctx context.Context) error {
 		a.dn.blockKeys.Update(*reply.Keys)
 	}
 	a.setState("running")
-	a.dn.log.Info("registered with the coordinator", "datanode", reg.DatanodeUUID, "block_pool", a.bpid)
+	a.dn.log.Info("registered with the coordinator", "datanode", reg.DatanodeUUID, "block_pool", reg.BlockPoolID, "coordinator", a.coord)
 	a.rereportBad()
 	return nil
 }
@@ -166,16 +153,17 @@ func (a *actor) register(ctx context.Context) error {
 // rereportBad sends again the bad-block reports of the replicas still held
 // as they were when found corrupt.
 func (a *actor) rereportBad() {
-	a.badMu.Lock()
+	bp, bpid := a.bp, a.blockPool()
+	bp.badMu.Lock()
 	var again []badReplica
-	for id, b := range a.bad {
-		if r, ok := a.dn.store.Get(a.bpid, id); ok && r.GenStamp == b.ref.GenStamp {
+	for id, b := range bp.bad {
+		if r, ok := a.dn.store.Get(bpid, id); ok && r.GenStamp == b.ref.GenStamp {
 			again = append(again, b)
 		} else {
-			delete(a.bad, id)
+			delete(bp.bad, id)
 		}
 	}
-	a.badMu.Unlock()
+	bp.badMu.Unlock()
 	for _, b := range again {
 		a.sendBad(b.ref, b.storageID)
 	}
@@ -218,6 +206,7 @@ func (a *actor) offerService(ctx context.Context) error {
 			continue
 		}
 		failures = 0
+		a.bp.updateActorStatesFromHeartbeat(a, reply)
 		if err := a.execute(ctx, reply.Commands); err != nil {
 			return err
 		}
@@ -238,12 +227,12 @@ func (a *actor) offerService(ctx context.Context) error {
 func (a *actor) heartbeat(ctx context.Context, wantLease bool) (*dnproto.HeartbeatReply, error) {
 	st := a.dn.store
 	hb := dnproto.Heartbeat{
-		DatanodeUUID: st.DatanodeUUID(), BlockPoolID: a.bpid, FailedVolumes: st.FailedVolumes(),
+		DatanodeUUID: st.DatanodeUUID(), BlockPoolID: a.blockPool(), FailedVolumes: st.FailedVolumes(),
 		XceiverCount: int(a.dn.xceivers.Load()), XmitsInProgress: int(a.dn.xmits.Load()), RequestLease: wantLease,
 		KeysGeneration: a.dn.blockKeys.Generation(),
 		SlowDisks:      []string{}, SlowPeers: []string{},
 	}
-	for _, v := range st.Reports(a.bpid) {
+	for _, v := range st.Reports(hb.BlockPoolID) {
 		hb.Storages = append(hb.Storages, dnproto.StorageReport{
 			StorageID: v.StorageID, Failed: v.Failed, Capacity: v.Capacity, DfsUsed: v.DfsUsed,
 			Remaining: v.Remaining, BlockPoolUsed: v.BPUsed,
@@ -259,20 +248,30 @@ func (a *actor) heartbeat(ctx context.Context, wantLease bool) (*dnproto.Heartbe
 	return &reply, nil
 }
 
-// execute runs the commands of a heartbeat reply.
+// execute runs the commands of a heartbeat reply: all of them from the
+// active coordinator's actor; from a standby's only REGISTER and KEYUPDATE,
+// as HDFS's processCommandFromStandby (the others are logged and ignored:
+// a stale INVALIDATE deletes nothing).
 func (a *actor) execute(ctx context.Context, cmds []dnproto.Command) error {
+	active := a.bp.fromActive(a)
+	bpid := a.blockPool()
 	for _, c := range cmds {
+		if !active && c.Action != dnproto.ActionReregister && c.Action != dnproto.ActionKeyUpdate {
+			a.dn.log.Warn("Got a command from standby NN - ignoring command:"+c.Action, "actor", a.String())
+			a.dn.metrics.standbyCommandsIgnored.Inc()
+			continue
+		}
 		switch c.Action {
 		case dnproto.ActionInvalidate:
 			var deleted []dnproto.ReceivedDeleted
 			for _, b := range c.Blocks {
-				if r, ok := a.dn.store.Get(a.bpid, b.ID); ok && a.dn.store.Delete(a.bpid, b.ID, b.GenStamp) {
+				if r, ok := a.dn.store.Get(bpid, b.ID); ok && a.dn.store.Delete(bpid, b.ID, b.GenStamp) {
 					deleted = append(deleted, dnproto.ReceivedDeleted{Block: b, Status: dnproto.Deleted, StorageID: r.Volume.StorageID})
 				}
 			}
 			a.dn.log.Info("invalidated replicas", "count", len(deleted))
 			if len(deleted) > 0 {
-				a.queueIBR(deleted...)
+				a.bp.queueIBR(deleted...)
 			}
 		case dnproto.ActionReregister:
 			a.dn.log.Info("the coordinator asked this datanode to re-register")
@@ -290,7 +289,7 @@ func (a *actor) execute(ctx context.Context, cmds []dnproto.Command) error {
 					token = c.Tokens[i]
 				}
 				go func() {
-					if err := a.dn.transfer(ctx, a.blockPool(), b, c.Targets[i], token); err != nil {
+					if err := a.dn.transfer(ctx, bpid, b, c.Targets[i], token); err != nil {
 						a.dn.log.Warn("block transfer failed", "block", b.ID, "targets", c.Targets[i], "err", err)
 					} else {
 						a.dn.log.Info("block transferred", "block", b.ID, "targets", c.Targets[i])
@@ -323,7 +322,7 @@ func (a *actor) sendIBR(ctx context.Context) error {
 		return nil
 	}
 	err := a.call(ctx, dnproto.SubjIncrementalReport, dnproto.IncrementalReport{
-		DatanodeUUID: a.dn.store.DatanodeUUID(), BlockPoolID: a.bpid, Blocks: items,
+		DatanodeUUID: a.dn.store.DatanodeUUID(), BlockPoolID: a.blockPool(), Blocks: items,
 	}, nil)
 	if err != nil {
 		a.ibrMu.Lock()
@@ -340,7 +339,8 @@ func (a *actor) sendIBR(ctx context.Context) error {
 // split.threshold replicas or a message would pass NATS's payload limit.
 func (a *actor) sendFullReport(ctx context.Context, lease uint64) error {
 	start := time.Now()
-	byStorage := a.dn.store.Replicas(a.bpid)
+	bpid := a.blockPool()
+	byStorage := a.dn.store.Replicas(bpid)
 	reportID := uint64(time.Now().UnixNano())
 	chunkSize := min(a.dn.cfg.SplitThreshold, dnproto.MaxReplicasPerChunk)
 	storages := make([]string, 0, len(byStorage))
@@ -354,7 +354,7 @@ func (a *actor) sendFullReport(ctx context.Context, lease uint64) error {
 		for i := 0; i < n; i++ {
 			part := reps[i*chunkSize : min(len(reps), (i+1)*chunkSize)]
 			c := &dnproto.ReportChunk{
-				DatanodeUUID: a.dn.store.DatanodeUUID(), BlockPoolID: a.bpid, StorageID: sid,
+				DatanodeUUID: a.dn.store.DatanodeUUID(), BlockPoolID: bpid, StorageID: sid,
 				LeaseID: lease, ReportID: reportID, Index: i, Count: n, Last: si == len(storages)-1 && i == n-1,
 			}
 			c.Replicas = make([]dnproto.Replica, len(part))
@@ -385,7 +385,7 @@ func (a *actor) triggerFBR() {
 	}
 }
 
-// subj is a NATS subject of this datanode in the actor's nameservice.
+// subj is a NATS subject of this datanode to the actor's coordinator.
 func (a *actor) subj(t string) string {
-	return dnproto.In(a.ns, dnproto.ForIdentity(t, a.dn.cfg.NATSIdentity))
+	return dnproto.ToCoordinator(dnproto.In(a.ns, dnproto.ForIdentity(t, a.dn.cfg.NATSIdentity)), a.coord)
 }

@@ -54,7 +54,7 @@ func (s *Service) blockID(r *http.Request) (bpid string, id int64, err error) {
 		return "", 0, errs.E(errs.IllegalArgument, "invalid block ID %q", chi.URLParam(r, "id"))
 	}
 	bpid = r.URL.Query().Get("bpid")
-	if s.actorFor(bpid) == nil {
+	if s.poolFor(bpid) == nil {
 		return "", 0, errs.E(errs.IO, "block pool %q is not served by this datanode (it serves %q)", bpid, s.blockPools())
 	}
 	return bpid, id, nil
@@ -190,7 +190,7 @@ func (s *Service) receiveBlock(r *http.Request) (*api.BlockWriteResult, error) {
 	// The RECEIVED report goes out before the writer is answered, so that
 	// the coordinator knows the replica by the time the client completes
 	// the file; if it cannot be sent now it is queued and re-sent.
-	s.actorFor(bpid).reportReceived(r.Context(), dnproto.ReceivedDeleted{
+	s.poolFor(bpid).reportReceived(r.Context(), dnproto.ReceivedDeleted{
 		Block: dnproto.BlockRef{ID: id, GenStamp: gs, NumBytes: rep.NumBytes}, Status: dnproto.Received, StorageID: rep.Volume.StorageID,
 	})
 	return res, nil
@@ -425,14 +425,6 @@ func (s *Service) blockChecksum(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_ = rest.WriteJSON(w, http.StatusOK, api.BlockChecksum{BlockID: id, MD5: hex.EncodeToString(sum[:]), CRCPerBlock: crcs, BytesPerCRC: storage.BytesPerChecksum, CRCType: "CRC32C"})
-}
-
-// reportBad tells the coordinator about a corrupt replica, in the background.
-func (a *actor) reportBad(b dnproto.BlockRef, storageID string) {
-	a.badMu.Lock()
-	a.bad[b.ID] = badReplica{ref: b, storageID: storageID}
-	a.badMu.Unlock()
-	a.sendBad(b, storageID)
 }
 
 // sendBad sends one bad-block report, in the background.

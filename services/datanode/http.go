@@ -105,6 +105,10 @@ type Info struct {
 	HTTPAddress       string       `json:"httpAddress"`
 	StartedAt         time.Time    `json:"startedAt"`
 	HeartbeatInterval string       `json:"heartbeatInterval"`
+	// ActiveCoordinators names, per nameservice with coordinator HA, the
+	// coordinator whose commands this datanode follows ("" while none
+	// claims the active role with the newest claim).
+	ActiveCoordinators map[string]string `json:"activeCoordinators,omitempty"`
 }
 
 // info godoc
@@ -131,18 +135,31 @@ func (s *Service) Info() Info {
 		FailedVolumes: s.store.FailedVolumes(),
 	}
 	var refused []string
-	for _, a := range s.actorList() {
-		a.mu.Lock()
-		if a.fatal != nil {
-			refused = append(refused, a.ns+": "+a.fatal.Error())
+	for _, bp := range s.poolList() {
+		bp.mu.Lock()
+		if bp.fatal != nil {
+			refused = append(refused, bp.ns+": "+bp.fatal.Error())
 		}
-		if t := a.lastHeartbeat; !t.IsZero() && (in.LastHeartbeat == nil || t.After(*in.LastHeartbeat)) {
-			in.LastHeartbeat = &t
+		if bp.ha {
+			if in.ActiveCoordinators == nil {
+				in.ActiveCoordinators = map[string]string{}
+			}
+			in.ActiveCoordinators[bp.ns] = ""
+			if bp.active != nil {
+				in.ActiveCoordinators[bp.ns] = bp.active.coord
+			}
 		}
-		if t := a.lastReport; !t.IsZero() && (in.LastBlockReport == nil || t.After(*in.LastBlockReport)) {
-			in.LastBlockReport = &t
+		bp.mu.Unlock()
+		for _, a := range bp.actors {
+			a.mu.Lock()
+			if t := a.lastHeartbeat; !t.IsZero() && (in.LastHeartbeat == nil || t.After(*in.LastHeartbeat)) {
+				in.LastHeartbeat = &t
+			}
+			if t := a.lastReport; !t.IsZero() && (in.LastBlockReport == nil || t.After(*in.LastBlockReport)) {
+				in.LastBlockReport = &t
+			}
+			a.mu.Unlock()
 		}
-		a.mu.Unlock()
 	}
 	in.RefusedBecause = strings.Join(refused, "; ")
 	bpUsed := map[string]int64{}
@@ -171,12 +188,14 @@ func (s *Service) Info() Info {
 func (s *Service) registrationState() string {
 	order := map[string]int{"refused": 0, "connecting": 1, "handshake": 2, "registering": 3, "running": 4}
 	state := "running"
-	for _, a := range s.actorList() {
-		a.mu.Lock()
-		st := a.state
-		a.mu.Unlock()
-		if order[st] < order[state] {
-			state = st
+	for _, bp := range s.poolList() {
+		for _, a := range bp.actors {
+			a.mu.Lock()
+			st := a.state
+			a.mu.Unlock()
+			if order[st] < order[state] {
+				state = st
+			}
 		}
 	}
 	return state
@@ -198,7 +217,7 @@ func (s *Service) triggerBlockReport(w http.ResponseWriter, r *http.Request) {
 		rest.WriteError(w, errs.E(errs.IO, "the datanode has not joined a block pool yet"))
 		return
 	}
-	for _, a := range s.actorList() {
+	for _, a := range s.poolList() {
 		a.triggerFBR()
 	}
 	_ = rest.WriteJSON(w, http.StatusOK, api.BooleanResponse{Boolean: true})

@@ -39,7 +39,7 @@ func (s *Service) checkMetadataAddr(ctx context.Context, addr string) error {
 	// Every nameservice's metadata service, as each may redirect here.
 	var addrs []string
 	var lastErr error
-	for _, a := range s.actorList() {
+	for _, a := range s.poolList() {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		var ni dnproto.NamespaceInfo
 		err := dnproto.Call(cctx, s.nc, dnproto.In(a.ns, dnproto.SubjNamespaceInfo), struct{}{}, &ni)

@@ -11,6 +11,9 @@ type metrics struct {
 	scanned      prometheus.Counter
 	corruptFound prometheus.Counter
 	volumeChecks prometheus.Counter
+	// standbyCommandsIgnored counts commands of a standby (or stale
+	// active) coordinator that were not executed (coordinator HA).
+	standbyCommandsIgnored prometheus.Counter
 }
 
 func newMetrics(s *Service) *metrics {
@@ -23,7 +26,8 @@ func newMetrics(s *Service) *metrics {
 	m.scanned = prometheus.NewCounter(prometheus.CounterOpts{Name: "granary_datanode_block_scanner_replicas_total", Help: "Replicas verified by the block scanner."})
 	m.corruptFound = prometheus.NewCounter(prometheus.CounterOpts{Name: "granary_datanode_block_scanner_corrupt_total", Help: "Corrupt replicas found by the block scanner."})
 	m.volumeChecks = prometheus.NewCounter(prometheus.CounterOpts{Name: "granary_datanode_volume_checks_total", Help: "Passes of the volume checker over every volume."})
-	m.reg.MustRegister(m.ibrSent, m.scanned, m.corruptFound, m.volumeChecks,
+	m.standbyCommandsIgnored = prometheus.NewCounter(prometheus.CounterOpts{Name: "granary_datanode_standby_commands_ignored_total", Help: "Commands from a coordinator that is not the active one, ignored (seed 004's rule)."})
+	m.reg.MustRegister(m.ibrSent, m.scanned, m.corruptFound, m.volumeChecks, m.standbyCommandsIgnored,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "granary_datanode_replicas", Help: "Replicas in the replica map."}, func() float64 {
 			if s.store == nil {

@@ -52,6 +52,12 @@ type Config struct {
 	// serves (dfs.nameservices; default ns1): one block pool service (HDFS's
 	// BPOfferService) each, on that nameservice's NATS subjects.
 	Nameservices []string
+	// Coordinators are the HA IDs of each nameservice's coordinators
+	// (HDFS's dfs.ha.namenodes.<ns>), by nameservice; the "" entry is for
+	// nameservices not listed. The datanode runs one actor per coordinator
+	// and follows the active one's commands (docs/ha.md). None: one
+	// coordinator without an ID.
+	Coordinators map[string][]string
 	// NameservicesFile, when set, lists the nameservices instead (one per
 	// line); refreshNamenodes re-reads it and adds or removes block pool
 	// services without a restart.
@@ -149,8 +155,8 @@ func (c *Config) defaults() {
 // Service is one datanode.
 type Service struct {
 	nc        *nats.Conn
-	actorsMu  sync.RWMutex
-	actors    []*actor      // one per nameservice served
+	poolsMu   sync.RWMutex
+	pools     []*bpService  // one per nameservice served
 	refresh   chan struct{} // refreshNamenodes: re-read the nameservices
 	authn     *auth.Authenticator
 	blockKeys *blocktoken.Set // from the coordinator; checked in token mode
@@ -265,7 +271,7 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	for _, ns := range names {
-		s.addActor(newActor(s, nc, ns))
+		s.addPool(newBPService(s, nc, ns))
 	}
 	ln, err := tlsconf.Listen(s.cfg.HTTPAddr, s.cfg.TLS)
 	if err != nil {
@@ -337,7 +343,7 @@ func portOf(addr string) string {
 // pool and reports it received (the data path will write through the same
 // storage; tests use it to place replicas).
 func (s *Service) PutReplica(id, genStamp int64, data []byte) error {
-	bpid := s.actorList()[0].blockPool()
+	bpid := s.poolList()[0].blockPool()
 	if bpid == "" {
 		return errors.New("the datanode has no block pool yet")
 	}
@@ -349,12 +355,6 @@ func (s *Service) PutReplica(id, genStamp int64, data []byte) error {
 		Block: dnproto.BlockRef{ID: id, GenStamp: genStamp, NumBytes: r.NumBytes}, Status: dnproto.Received, StorageID: r.Volume.StorageID,
 	})
 	return nil
-}
-
-func (a *actor) blockPool() string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.bpid
 }
 
 // FinalizedPath is where HDFS's layout keeps the block file of a finalized
@@ -378,17 +378,17 @@ func MetaFile(data []byte) []byte { return storage.ChecksumFile(data) }
 // HDFS's), the others go on.
 func (s *Service) runActors(ctx context.Context) error {
 	type ended struct {
-		a   *actor
+		a   *bpService
 		err error
 	}
 	endc := make(chan ended, 16)
-	running := map[*actor]context.CancelFunc{}
-	start := func(a *actor) {
+	running := map[*bpService]context.CancelFunc{}
+	start := func(a *bpService) {
 		actx, cancel := context.WithCancel(ctx)
 		running[a] = cancel
 		go func() { endc <- ended{a, a.run(actx)} }()
 	}
-	for _, a := range s.actorList() {
+	for _, a := range s.poolList() {
 		start(a)
 	}
 	var last error
@@ -417,7 +417,7 @@ func (s *Service) runActors(ctx context.Context) error {
 				s.log.Error("refreshNamenodes: cannot read the nameservices", "err", err)
 				continue
 			}
-			for _, a := range s.actorList() {
+			for _, a := range s.poolList() {
 				if !slices.Contains(names, a.ns) {
 					s.log.Info("refreshNamenodes: stopping the block pool service", "nameservice", a.ns, "block_pool", a.blockPool())
 					if cancel := running[a]; cancel != nil {
@@ -433,14 +433,14 @@ func (s *Service) runActors(ctx context.Context) error {
 							}
 						}
 					}
-					s.removeActor(a)
+					s.removePool(a)
 				}
 			}
 			for _, ns := range names {
-				if s.actorOf(ns) == nil {
+				if s.poolOf(ns) == nil {
 					s.log.Info("refreshNamenodes: starting a block pool service", "nameservice", ns)
-					a := newActor(s, s.nc, ns)
-					s.addActor(a)
+					a := newBPService(s, s.nc, ns)
+					s.addPool(a)
 					start(a)
 				}
 			}
@@ -470,28 +470,28 @@ func (s *Service) nameservices() ([]string, error) {
 	return out, nil
 }
 
-// actorList is a copy of the block pool services.
-func (s *Service) actorList() []*actor {
-	s.actorsMu.RLock()
-	defer s.actorsMu.RUnlock()
-	return slices.Clone(s.actors)
+// poolList is a copy of the block pool services.
+func (s *Service) poolList() []*bpService {
+	s.poolsMu.RLock()
+	defer s.poolsMu.RUnlock()
+	return slices.Clone(s.pools)
 }
 
-func (s *Service) addActor(a *actor) {
-	s.actorsMu.Lock()
-	s.actors = append(s.actors, a)
-	s.actorsMu.Unlock()
+func (s *Service) addPool(a *bpService) {
+	s.poolsMu.Lock()
+	s.pools = append(s.pools, a)
+	s.poolsMu.Unlock()
 }
 
-func (s *Service) removeActor(a *actor) {
-	s.actorsMu.Lock()
-	s.actors = slices.DeleteFunc(s.actors, func(x *actor) bool { return x == a })
-	s.actorsMu.Unlock()
+func (s *Service) removePool(a *bpService) {
+	s.poolsMu.Lock()
+	s.pools = slices.DeleteFunc(s.pools, func(x *bpService) bool { return x == a })
+	s.poolsMu.Unlock()
 }
 
-// actorOf is the block pool service of nameservice ns, or nil.
-func (s *Service) actorOf(ns string) *actor {
-	for _, a := range s.actorList() {
+// poolOf is the block pool service of nameservice ns, or nil.
+func (s *Service) poolOf(ns string) *bpService {
+	for _, a := range s.poolList() {
 		if a.ns == ns {
 			return a
 		}
@@ -499,12 +499,12 @@ func (s *Service) actorOf(ns string) *actor {
 	return nil
 }
 
-// actorFor is the block pool service of bpid, or nil.
-func (s *Service) actorFor(bpid string) *actor {
+// poolFor is the block pool service of bpid, or nil.
+func (s *Service) poolFor(bpid string) *bpService {
 	// Every block request asks: no copy of the list.
-	s.actorsMu.RLock()
-	defer s.actorsMu.RUnlock()
-	for _, a := range s.actors {
+	s.poolsMu.RLock()
+	defer s.poolsMu.RUnlock()
+	for _, a := range s.pools {
 		if bpid != "" && a.blockPool() == bpid {
 			return a
 		}
@@ -515,7 +515,7 @@ func (s *Service) actorFor(bpid string) *actor {
 // blockPools lists the block pools this datanode has joined.
 func (s *Service) blockPools() []string {
 	var out []string
-	for _, a := range s.actorList() {
+	for _, a := range s.poolList() {
 		if bp := a.blockPool(); bp != "" {
 			out = append(out, bp)
 		}
@@ -526,14 +526,14 @@ func (s *Service) blockPools() []string {
 // queueIBR queues replica changes of block pool bpid for its next
 // incremental report (dropped for a pool no longer served).
 func (s *Service) queueIBR(bpid string, items ...dnproto.ReceivedDeleted) {
-	if a := s.actorFor(bpid); a != nil {
+	if a := s.poolFor(bpid); a != nil {
 		a.queueIBR(items...)
 	}
 }
 
 // reportBad reports a corrupt replica of block pool bpid.
 func (s *Service) reportBad(bpid string, b dnproto.BlockRef, storageID string) {
-	if a := s.actorFor(bpid); a != nil {
+	if a := s.poolFor(bpid); a != nil {
 		a.reportBad(b, storageID)
 	}
 }

@@ -34,6 +34,13 @@ type coordination struct {
 	snapID    uint64
 
 	counts atomic.Pointer[dnproto.SafeModeCounts]
+
+	// The active coordinator (coordinator HA): who holds the role, when it
+	// last asked, and its claim's txid.
+	claimMu   sync.Mutex
+	claimant  string
+	claimSeen time.Time
+	claimTxID int64
 }
 
 type pendingChanges struct {
@@ -81,6 +88,7 @@ func (c *coordination) run(ctx context.Context) error {
 		{c.s.subj(dnproto.SubjNamespaceInfo), func(context.Context, []byte) (any, error) { return c.s.namespaceInfo(), nil }},
 		{c.s.subj(dnproto.SubjNamespaceInventory), dnproto.JSON(c.inventory)},
 		{c.s.subj(dnproto.SubjBlockKeys), c.s.exportBlockKeys},
+		{c.s.subj(dnproto.SubjCoordinatorClaim), dnproto.JSON(c.coordinatorClaim)},
 	}
 	for _, sub := range subs {
 		s, err := dnproto.Serve(c.nc, sub.subj, c.s.log, sub.h)
@@ -240,3 +248,34 @@ func (s *Service) namespaceInfo() dnproto.NamespaceInfo {
 
 // SoftwareVersion is reported in handshakes.
 const SoftwareVersion = "0.1.0"
+
+// coordinatorClaim decides which coordinator of the nameservice is active
+// (coordinator HA): the active metadata service gives the role to the
+// first coordinator that asks and keeps it for that one while it asks
+// again within dnproto.CoordinatorLease; after that the next to ask gets
+// it. Each grant is a claim (this writer's epoch, a txid) newer than the
+// one before: the namespace's txid, or one past the last grant's when no
+// edit came in between, so two grants never share a claim — and a new
+// active metadata service's epoch is higher than every claim of the
+// previous one. Datanodes follow the newest claim (seed 004's rule).
+func (c *coordination) coordinatorClaim(_ context.Context, req *dnproto.CoordinatorClaimRequest) (any, error) {
+	if req.CoordinatorID == "" {
+		return nil, errs.E(errs.IllegalArgument, "coordinatorId is required")
+	}
+	now := time.Now()
+	c.claimMu.Lock()
+	defer c.claimMu.Unlock()
+	if c.claimant != req.CoordinatorID && (c.claimant == "" || now.Sub(c.claimSeen) > dnproto.CoordinatorLease) {
+		if c.claimant != "" {
+			c.s.log.Warn("the active coordinator stopped asking for its role; it passes on", "from", c.claimant, "to", req.CoordinatorID)
+		}
+		c.claimant = req.CoordinatorID
+		c.claimTxID = max(c.s.namespace().TxID(), c.claimTxID+1)
+		c.s.log.Info("coordinator made active", "coordinator", req.CoordinatorID, "epoch", c.epoch, "txid", c.claimTxID)
+	}
+	active := c.claimant == req.CoordinatorID
+	if active {
+		c.claimSeen = now
+	}
+	return dnproto.CoordinatorClaim{Active: active, Holder: c.claimant, Epoch: c.epoch, TxID: c.claimTxID}, nil
+}

@@ -306,6 +306,8 @@ type ClientInterface interface {
 
 	// Readyz Readiness: connected to NATS and the block map is synchronised with the namespace
 	//
+	// With coordinator HA (-coordinator-id) the body also names the coordinator's state: "ready active" or "ready standby" (a standby keeps its block map warm and is ready to take over).
+	//
 	// Corresponds with GET /readyz (the `Readyz` operationId).
 	Readyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -515,6 +517,8 @@ func (c *Client) OpenapiYAML(ctx context.Context, reqEditors ...RequestEditorFn)
 }
 
 // Readyz Readiness: connected to NATS and the block map is synchronised with the namespace
+//
+// With coordinator HA (-coordinator-id) the body also names the coordinator's state: "ready active" or "ready standby" (a standby keeps its block map warm and is ready to take over).
 //
 // Corresponds with GET /readyz (the `Readyz` operationId).
 func (c *Client) Readyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1225,6 +1229,8 @@ type ClientWithResponsesInterface interface {
 	OpenapiYAMLWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*OpenapiYAMLResponse, error)
 
 	// ReadyzWithResponse Readiness: connected to NATS and the block map is synchronised with the namespace
+	//
+	// With coordinator HA (-coordinator-id) the body also names the coordinator's state: "ready active" or "ready standby" (a standby keeps its block map warm and is ready to take over).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2147,6 +2153,8 @@ func (c *ClientWithResponses) OpenapiYAMLWithResponse(ctx context.Context, reqEd
 }
 
 // ReadyzWithResponse Readiness: connected to NATS and the block map is synchronised with the namespace
+//
+// With coordinator HA (-coordinator-id) the body also names the coordinator's state: "ready active" or "ready standby" (a standby keeps its block map warm and is ready to take over).
 //
 // Returns a wrapper object for the known response body format(s).
 //

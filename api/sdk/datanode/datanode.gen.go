@@ -145,15 +145,19 @@ type FileChecksumResponse struct {
 
 // Info defines model for Info.
 type Info struct {
-	BlockPools        *[]string `json:"blockPools,omitempty"`
-	ClusterId         *string   `json:"clusterId,omitempty"`
-	DatanodeUuid      *string   `json:"datanodeUuid,omitempty"`
-	FailedVolumes     *int      `json:"failedVolumes,omitempty"`
-	HeartbeatInterval *string   `json:"heartbeatInterval,omitempty"`
-	HttpAddress       *string   `json:"httpAddress,omitempty"`
-	LastBlockReport   *string   `json:"lastBlockReport,omitempty"`
-	LastHeartbeat     *string   `json:"lastHeartbeat,omitempty"`
-	RefusedBecause    *string   `json:"refusedBecause,omitempty"`
+	// ActiveCoordinators ActiveCoordinators names, per nameservice with coordinator HA, the
+	// coordinator whose commands this datanode follows ("" while none
+	// claims the active role with the newest claim).
+	ActiveCoordinators *map[string]string `json:"activeCoordinators,omitempty"`
+	BlockPools         *[]string          `json:"blockPools,omitempty"`
+	ClusterId          *string            `json:"clusterId,omitempty"`
+	DatanodeUuid       *string            `json:"datanodeUuid,omitempty"`
+	FailedVolumes      *int               `json:"failedVolumes,omitempty"`
+	HeartbeatInterval  *string            `json:"heartbeatInterval,omitempty"`
+	HttpAddress        *string            `json:"httpAddress,omitempty"`
+	LastBlockReport    *string            `json:"lastBlockReport,omitempty"`
+	LastHeartbeat      *string            `json:"lastHeartbeat,omitempty"`
+	RefusedBecause     *string            `json:"refusedBecause,omitempty"`
 
 	// Registration Example: running
 	Registration *InfoRegistration `json:"registration,omitempty"`

@@ -102,14 +102,14 @@ func (m *Manager) Heartbeat(hb dnproto.Heartbeat) dnproto.HeartbeatReply {
 	}
 	n.xceivers, n.xmits, n.failedVolumes = hb.XceiverCount, hb.XmitsInProgress, hb.FailedVolumes
 	n.cacheCapacity, n.cacheUsed = hb.CacheCapacity, hb.CacheUsed
-	if len(n.invalidate) > 0 {
+	if len(n.invalidate) > 0 && !m.standby {
 		k := min(len(n.invalidate), m.cfg.InvalidateLimit)
 		reply.Commands = append(reply.Commands, dnproto.Command{
 			Action: dnproto.ActionInvalidate, BlockPoolID: hb.BlockPoolID, Blocks: append([]dnproto.BlockRef(nil), n.invalidate[:k]...),
 		})
 		n.invalidate = n.invalidate[k:]
 	}
-	if len(n.transfers) > 0 {
+	if len(n.transfers) > 0 && !m.standby {
 		reply.Commands = append(reply.Commands, n.transfers...)
 		n.transfers = nil
 	}

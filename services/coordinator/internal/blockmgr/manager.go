@@ -103,6 +103,26 @@ type Manager struct {
 
 	pendingRepl map[int64]*pending // scheduled transfers by block
 	stats       RedundancyStats
+
+	// standby: with coordinator HA, this block manager keeps its map warm
+	// but sends no command but REGISTER (SetActive).
+	standby bool
+}
+
+// SetActive makes the manager the active one, which sends commands, or a
+// standby, which keeps the block map but drops the commands it has not
+// sent: the next active decides them again from its own map.
+func (m *Manager) SetActive(active bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.standby = !active
+	if active {
+		return
+	}
+	for _, n := range m.nodes {
+		n.invalidate, n.transfers = nil, nil
+	}
+	clear(m.pendingRepl)
 }
 
 // New returns an empty manager.
