@@ -4,19 +4,21 @@ import (
 	"context"
 	"io"
 
+	"github.com/granary-fs/granary/services/cluster/failbench"
 	"github.com/granary-fs/granary/services/cluster/iobench"
 	"github.com/granary-fs/granary/services/coordinator/cobench"
 	"github.com/granary-fs/granary/services/datanode/dnbench"
 	"github.com/granary-fs/granary/services/metadata/nnbench"
 )
 
-const benchUsage = `usage: granary bench nn|coordinator|dnscan|io|smallfiles|rereplication [flags]
+const benchUsage = `usage: granary bench nn|coordinator|dnscan|io|smallfiles|rereplication|failover [flags]
   nn           -op create|mkdirs|open|fileStatus|listStatus|rename|delete|httpFileStatus|heap|imageLoad|all [-threads N] [-files M]
   coordinator  -op fbr|heartbeat|heartbeat-nats|all [-blocks N] [-datanodes N] [-duration D]
   dnscan       [-replicas N] [-volumes N] [-dir DIR]
   io           [-nrFiles N] [-fileSize MB] [-blockSize MB] [-synconclose] [-auth simple|token|both]   (like TestDFSIO)
   smallfiles   [-files N] [-clients N] [-size BYTES] [-auth simple|token|both]                        (like weed benchmark)
-  rereplication [-blocks N] [-blockSize BYTES] [-datanodes N] [-redundancy-interval D] [-max-streams N]`
+  rereplication [-blocks N] [-blockSize BYTES] [-datanodes N] [-redundancy-interval D] [-max-streams N]
+  failover     [-runs N] [-clients N]   (kill -9 of the active metadata service under load: takeover, errors, lost)`
 
 // benchCmd is `granary bench ...`.
 func benchCmd(ctx context.Context, args []string, out io.Writer) error {
@@ -36,6 +38,8 @@ func benchCmd(ctx context.Context, args []string, out io.Writer) error {
 		return iobench.SmallFilesMain(ctx, args[1:], out)
 	case "rereplication":
 		return iobench.ReReplicationMain(ctx, args[1:], out)
+	case "failover":
+		return failbench.Main(ctx, args[1:], out)
 	}
 	return usageError{benchUsage}
 }

@@ -262,6 +262,11 @@ func (ns *Namespace) Complete(ctx context.Context, u *User, path, clientName str
 	return ns.mutate(ctx, "Cannot complete file "+path, func(t *tx) error {
 		n, err := ns.leaseHolder(comps, path, clientName)
 		if err != nil {
+			if _, f, ferr := ns.existingFile(comps, path); ferr == nil && f.uc == nil && isLastBlock(f, last) {
+				// A retry of the complete that closed the file, whose
+				// answer the client missed (HDFS-3031): success.
+				return nil
+			}
 			return err
 		}
 		blocks := append([]Block(nil), n.blocks...)
@@ -282,6 +287,16 @@ func (ns *Namespace) Complete(ctx context.Context, u *User, path, clientName str
 		}
 		return t.log(&Close{Path: hdfspath.Join(comps), Mtime: ns.millis(), Atime: n.atime, Blocks: blocks})
 	})
+}
+
+// isLastBlock reports whether last (nil: none) is n's last block, by ID
+// and generation stamp.
+func isLastBlock(n *Inode, last *Block) bool {
+	k := len(n.blocks)
+	if last == nil || k == 0 {
+		return last == nil && k == 0
+	}
+	return n.blocks[k-1].ID == last.ID && n.blocks[k-1].GenStamp == last.GenStamp
 }
 
 // Delete removes path; a non-empty directory only when recursive. It

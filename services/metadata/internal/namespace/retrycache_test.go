@@ -186,3 +186,33 @@ func TestRetryCacheExpiry(t *testing.T) {
 		t.Fatalf("%d entries after the expiry, want 1", c.len())
 	}
 }
+
+// TestCompleteRetried: a complete sent again after it closed the file (its
+// answer lost) succeeds, as HDFS's (HDFS-3031); another last block, or a
+// file never closed by it, still fails.
+func TestCompleteRetried(t *testing.T) {
+	ns, rec := newTestNS()
+	if _, err := ns.Create(context.Background(), super, "/f", CreateOptions{ClientName: "w", Mode: -1}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := ns.AddBlock(context.Background(), "/f", "w", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.NumBytes = 10
+	if err := ns.Complete(context.Background(), super, "/f", "w", &b); err != nil {
+		t.Fatal(err)
+	}
+	logged := len(rec.ops)
+	if err := ns.Complete(context.Background(), super, "/f", "w", &b); err != nil {
+		t.Fatalf("a retried complete: %v", err)
+	}
+	if len(rec.ops) != logged {
+		t.Fatal("a retried complete logged an op")
+	}
+	other := b
+	other.GenStamp++
+	if err := ns.Complete(context.Background(), super, "/f", "w", &other); !errs.Is(err, errs.LeaseExpired) {
+		t.Fatalf("a complete with another last block: %v", err)
+	}
+}
