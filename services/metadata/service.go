@@ -481,10 +481,17 @@ func (s *Service) awaitActive(ctx context.Context, st *store.Store) (*store.Writ
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-time.After(500 * time.Millisecond):
+		case <-time.After(standbyTailPeriod):
 		}
 	}
 }
+
+// standbyTailPeriod is how often a standby tails the edit log and tries the
+// writer lock (HDFS's dfs.ha.tail-edits.period with in-progress tailing):
+// short, so that the standby stays well under a second behind the active
+// and takes over quickly; each round is one indexed read of the new edits
+// and one pg_try_advisory_lock.
+const standbyTailPeriod = 100 * time.Millisecond
 
 // watchLock ends the service when the session holding the writer lock is
 // lost: a standby may take over at once, and this one must not go on.

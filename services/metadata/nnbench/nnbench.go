@@ -37,6 +37,9 @@ type Options struct {
 	DatabaseURL string
 	Duration    time.Duration // httpFileStatus: how long to run
 	AuditLog    string        // httpFileStatus: the service writes its audit log here
+	// Standby runs a standby metadata service on the database during a
+	// throughput op and prints how far behind the writes it stays (HA).
+	Standby bool
 }
 
 // Main parses args and runs the benchmark.
@@ -51,6 +54,7 @@ func Main(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&o.DatabaseURL, "database-url", os.Getenv("GRANARY_DATABASE_URL"), "PostgreSQL server to create the benchmark database on; default a throwaway local one")
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "httpFileStatus: run time")
 	fs.StringVar(&o.AuditLog, "audit-log", "", "httpFileStatus: write the service's audit log to this file (compare with and without)")
+	fs.BoolVar(&o.Standby, "standby", false, "create, mkdirs, rename, delete: run a standby metadata service tailing the edit log and print its lag")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -148,12 +152,22 @@ type journaled struct {
 	stop  context.CancelFunc
 	done  chan error
 	edits *store.EditLog
+	lock  *store.WriterLock // with a standby: the active's lock
 }
 
-func openJournaled(ctx context.Context, url string, conns int32) (*journaled, error) {
+func openJournaled(ctx context.Context, url string, conns int32, writerLock bool) (*journaled, error) {
 	st, err := store.Open(ctx, url, conns)
 	if err != nil {
 		return nil, err
+	}
+	var lock *store.WriterLock
+	if writerLock {
+		// The active's lock, as a metadata service's: a standby on the
+		// same database waits for it instead of taking over.
+		if lock, err = st.LockWriter(ctx); err != nil {
+			st.Close()
+			return nil, err
+		}
 	}
 	epoch, err := st.ClaimEpoch(ctx)
 	if err != nil {
@@ -163,7 +177,7 @@ func openJournaled(ctx context.Context, url string, conns int32) (*journaled, er
 	edits := st.NewEditLog(epoch, 0, 30*time.Second, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ns.SetJournal(edits)
 	rctx, stop := context.WithCancel(context.Background())
-	j := &journaled{ns: ns, st: st, stop: stop, done: make(chan error, 1), edits: edits}
+	j := &journaled{ns: ns, st: st, stop: stop, done: make(chan error, 1), edits: edits, lock: lock}
 	go func() { j.done <- edits.Run(rctx) }()
 	return j, nil
 }
@@ -171,6 +185,9 @@ func openJournaled(ctx context.Context, url string, conns int32) (*journaled, er
 func (j *journaled) close() error {
 	j.stop()
 	err := <-j.done
+	if j.lock != nil {
+		j.lock.Release()
+	}
 	j.st.Close()
 	return err
 }
@@ -188,7 +205,7 @@ func throughput(ctx context.Context, e *env, o Options, op string, out io.Writer
 	if err != nil {
 		return err
 	}
-	j, err := openJournaled(ctx, url, int32(max(8, o.Threads/4)))
+	j, err := openJournaled(ctx, url, int32(max(8, o.Threads/4)), o.Standby)
 	if err != nil {
 		return err
 	}
@@ -265,15 +282,36 @@ func throughput(ctx context.Context, e *env, o Options, op string, out io.Writer
 	default:
 		return fmt.Errorf("unknown op %q", op)
 	}
+	var lag *standbyLag
+	if o.Standby {
+		if lag, err = startStandby(ctx, url); err != nil {
+			return err
+		}
+		defer lag.close()
+	}
+	sctx, stopSampling := context.WithCancel(ctx)
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		if lag != nil {
+			lag.run(sctx, j.edits.Committed)
+		}
+	}()
 	start := time.Now()
-	if err := runThreads(o.Threads, per, fn); err != nil {
+	err = runThreads(o.Threads, per, fn)
+	elapsed := time.Since(start)
+	stopSampling()
+	<-sampled
+	if err != nil {
 		return err
 	}
-	elapsed := time.Since(start)
 	total := per * o.Threads
 	fmt.Fprintf(out, "--- %s inputs ---\nnrFiles = %d\nnrThreads = %d\nnrFilesPerDir = %d\n", op, total, o.Threads, o.FilesPerDir)
 	fmt.Fprintf(out, "--- %s stats  ---\n# operations: %d\nElapsed Time: %d\n Ops per sec: %.0f\nAverage Time: %.3f\n",
 		op, total, elapsed.Milliseconds(), float64(total)/elapsed.Seconds(), float64(elapsed.Microseconds())/1000/float64(per))
+	if lag != nil {
+		lag.report(out)
+	}
 	return nil
 }
 
