@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -28,6 +29,40 @@ func Call(ctx context.Context, nc *nats.Conn, subj string, req, resp any) error 
 		return err
 	}
 	return CallRaw(ctx, nc, subj, data, resp)
+}
+
+// CallRetrying is Call for a request that is safe to send again (a
+// look-up, a placement): an attempt that gets no reply within perTry or
+// finds no responder — a NATS server of a cluster dying under it, the
+// active coordinator changing — is sent again, with a short back-off,
+// until ctx ends. An error reply is returned at once.
+func CallRetrying(ctx context.Context, nc *nats.Conn, subj string, req, resp any, perTry time.Duration) error {
+	data, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	backoff := 50 * time.Millisecond
+	for {
+		actx, cancel := context.WithTimeout(ctx, perTry)
+		err := CallRaw(actx, nc, subj, data, resp)
+		cancel()
+		if err == nil || ctx.Err() != nil || !lost(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// lost reports whether err is a request that got no answer.
+func lost(err error) bool {
+	return errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrConnectionClosed) ||
+		errors.Is(err, nats.ErrConnectionReconnecting)
 }
 
 // CallRaw sends a ready payload (a binary block report) on subj.

@@ -40,6 +40,10 @@ type Config struct {
 	CoordinatorAddr string
 	// NATSAddr is the embedded NATS server's address (default 127.0.0.1:4222).
 	NATSAddr string
+	// ExternalNATS, when set, is the URL of NATS servers the services use
+	// instead of an embedded one — e.g. a NATS cluster's members, comma
+	// separated (plain NATS: not with SecureNATS).
+	ExternalNATS string
 	// Datanodes is how many datanodes to run (default 3); DatanodeAddrs
 	// their HTTP addresses (default :9864, :9865, :9866, ...).
 	Datanodes     int
@@ -213,10 +217,14 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 			return nil, err
 		}
 	}
-	if c.nats, err = startNATS(cfg.NATSAddr, filepath.Join(cfg.DataDir, "nats"), users, natsTLS); err != nil {
-		return nil, err
+	if cfg.ExternalNATS != "" {
+		c.NATSURL = cfg.ExternalNATS
+	} else {
+		if c.nats, err = startNATS(cfg.NATSAddr, filepath.Join(cfg.DataDir, "nats"), users, natsTLS); err != nil {
+			return nil, err
+		}
+		c.NATSURL = c.nats.ClientURL()
 	}
-	c.NATSURL = c.nats.ClientURL()
 	c.mcfg = metadata.Config{DatabaseURL: c.DatabaseURL, HTTPAddr: cfg.MetadataAddr, NATSURL: c.NATSURL, Logger: log}
 	if cfg.SecureNATS {
 		c.mcfg.NATSNKeyFile = c.NATSKey("metadata")

@@ -77,10 +77,10 @@ func (s *Service) jmxBeans(ctx context.Context, names []string) ([]map[string]an
 		}
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		if err := dnproto.Call(cctx, s.coord.nc, s.subj(dnproto.SubjCluster), struct{}{}, &cl); err != nil {
+		if err := dnproto.CallRetrying(cctx, s.coord.nc, s.subj(dnproto.SubjCluster), struct{}{}, &cl, coordinatorTry); err != nil {
 			return nil, err
 		}
-		if err := dnproto.Call(cctx, s.coord.nc, s.subj(dnproto.SubjDatanodes), struct{}{}, &dns); err != nil {
+		if err := dnproto.CallRetrying(cctx, s.coord.nc, s.subj(dnproto.SubjDatanodes), struct{}{}, &dns, coordinatorTry); err != nil {
 			return nil, err
 		}
 	}

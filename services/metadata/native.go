@@ -223,9 +223,9 @@ func (s *Service) chooseTargets(ctx context.Context, path string, repl int, bloc
 	var reply dnproto.ChooseTargetsReply
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	err := dnproto.Call(cctx, s.coord.nc, s.subj(dnproto.SubjChooseTargets), dnproto.ChooseTargetsRequest{
+	err := dnproto.CallRetrying(cctx, s.coord.nc, s.subj(dnproto.SubjChooseTargets), dnproto.ChooseTargetsRequest{
 		Replication: repl, ClientHost: client, Exclude: exclude, BlockSize: blockSize,
-	}, &reply)
+	}, &reply, coordinatorTry)
 	if err != nil {
 		return nil, err
 	}
@@ -235,6 +235,12 @@ func (s *Service) chooseTargets(ctx context.Context, path string, repl int, bloc
 	}
 	return reply.Targets, nil
 }
+
+// coordinatorTry bounds one attempt of a look-up or placement request to
+// the coordinator; an unanswered one is sent again (dnproto.CallRetrying)
+// within the caller's deadline, so a NATS server or the active coordinator
+// changing under it costs a retry, not a failed client call.
+const coordinatorTry = 2 * time.Second
 
 // minReplication is dfs.namenode.replication.min.
 const minReplication = 1
@@ -262,7 +268,7 @@ func (s *Service) askLocations(ctx context.Context, req dnproto.LocationsRequest
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	var reply dnproto.LocationsReply
-	if err := dnproto.Call(cctx, s.coord.nc, s.subj(dnproto.SubjBlockLocations), req, &reply); err != nil {
+	if err := dnproto.CallRetrying(cctx, s.coord.nc, s.subj(dnproto.SubjBlockLocations), req, &reply, coordinatorTry); err != nil {
 		return nil, err
 	}
 	if len(reply.Blocks) != len(ids) {
