@@ -156,15 +156,18 @@ const maxFailovers = 15
 
 // do sends a request to the metadata service and decodes a JSON answer
 // into out (if not nil). Every call carries the client's ID and a new call
-// number, the same on every attempt. With several metadata services (HA),
-// a request that could not reach one (connection refused), that one
-// answered in standby (StandbyException) or whose answer was lost (the
-// connection failed after it was sent: the service may have applied it) is
-// sent to the next, with HDFS's exponential back-off, as HDFS's
-// RetryInvocationHandler does for idempotent and at-most-once calls: a
-// non-idempotent call that was applied is answered from the service's
-// retry cache, which a new active rebuilds from the edit log. Any other
-// failure is returned, never retried here.
+// number, the same on every attempt. A RetriableException (the service
+// could not apply the call now: its edit log cannot commit, it is still
+// starting) is sent again to the same service. With several metadata
+// services (HA), a request that could not reach one (connection refused),
+// that one answered in standby (StandbyException) or whose answer was lost
+// (the connection failed after it was sent: the service may have applied
+// it) is sent to the next, as HDFS's RetryInvocationHandler does for
+// idempotent and at-most-once calls: a non-idempotent call that was applied
+// is answered from the service's retry cache, which a new active rebuilds
+// from the edit log. Retries back off as HDFS's failover policy
+// (dfs.client.failover.sleep.base.millis 500, max 15 s, 15 attempts). Any
+// other failure is returned.
 func (c *Client) do(ctx context.Context, method, u string, body any, out any) error {
 	var payload []byte
 	if body != nil {
@@ -177,20 +180,25 @@ func (c *Client) do(ctx context.Context, method, u string, body any, out any) er
 	for attempt := 0; ; attempt++ {
 		base := c.baseURL()
 		err := c.doOnce(ctx, method, u, call, body != nil, payload, out)
-		if len(c.bases) == 1 || attempt >= maxFailovers || !strings.HasPrefix(u, base) || ctx.Err() != nil ||
-			!(errs.Is(err, errs.Standby) || refused(err) || lostAnswer(err)) {
+		if err == nil || attempt >= maxFailovers || ctx.Err() != nil || !strings.HasPrefix(u, base) {
 			return err
 		}
-		c.failoverFrom(base)
-		u = c.baseURL() + strings.TrimPrefix(u, base)
-		if attempt >= len(c.bases)-1 {
-			// Every service was tried: wait before the next round
-			// (dfs.client.failover.sleep.base.millis 500, capped at 15 s).
-			select {
-			case <-ctx.Done():
-				return err
-			case <-time.After(min(500*time.Millisecond<<min(attempt/len(c.bases), 5), 15*time.Second)):
+		switch {
+		case errs.Is(err, errs.Retriable) && !lostAnswer(err):
+			// Asked to retry: the same service, after a pause.
+		case len(c.bases) > 1 && (errs.Is(err, errs.Standby) || lostAnswer(err)):
+			c.failoverFrom(base)
+			u = c.baseURL() + strings.TrimPrefix(u, base)
+			if attempt < len(c.bases)-1 {
+				continue // the other services first, without a pause
 			}
+		default:
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(min(500*time.Millisecond<<min(attempt/len(c.bases), 5), 15*time.Second)):
 		}
 	}
 }

@@ -99,6 +99,22 @@ func TestFailover(t *testing.T) {
 		t.Fatalf("without HA: %v, sent %d times", err, broken.Load()-1)
 	}
 
+	// A RetriableException (the service could not apply the call now) is
+	// sent again to the same service, HA or not.
+	var busy atomic.Int32
+	retr := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if busy.Add(1) <= 2 {
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = w.Write([]byte(`{"RemoteException":{"exception":"RetriableException","javaClassName":"org.apache.hadoop.ipc.RetriableException","message":"the edit log cannot commit right now; retry later"}}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"boolean":true}`))
+	}))
+	defer retr.Close()
+	if err := New(retr.URL, "alice").Mkdirs(ctx, "/r", 0o755); err != nil || busy.Load() != 3 {
+		t.Fatalf("after two RetriableExceptions: %v, %d attempts", err, busy.Load())
+	}
+
 	// Every service in standby: the error comes back once the attempts
 	// are spent (the context bounds the back-off).
 	c = New(sb.URL+","+sb.URL, "alice")

@@ -189,3 +189,39 @@ func (s *Server) PID() (int, error) {
 	first, _, _ := strings.Cut(string(b), "\n")
 	return strconv.Atoi(strings.TrimSpace(first))
 }
+
+// StartReplica makes dir a streaming replica of primary (pg_basebackup
+// with -R: it follows the primary's WAL) and starts it on 127.0.0.1:port.
+// Make the primary wait for it with the primary's
+// synchronous_standby_names='*'.
+func StartReplica(ctx context.Context, primary *Server, dir string, port int) (*Server, error) {
+	if port == 0 {
+		var err error
+		if port, err = FreePort(); err != nil {
+			return nil, err
+		}
+	}
+	s := &Server{Dir: dir, Port: port, bin: primary.bin, asPG: primary.asPG}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	if s.asPG {
+		if err := s.handToPostgres(); err != nil {
+			return nil, err
+		}
+	}
+	if out, err := s.run(ctx, "pg_basebackup", "-D", s.Dir, "-h", "127.0.0.1", "-p", strconv.Itoa(primary.Port), "-U", "granary",
+		"-R", "-X", "stream", "--no-sync", "-c", "fast"); err != nil {
+		return nil, fmt.Errorf("pg_basebackup: %v: %s", err, out)
+	}
+	return Start(ctx, s.Dir, port)
+}
+
+// Promote makes a replica the primary (pg_ctl promote) and waits until it
+// accepts writes.
+func (s *Server) Promote(ctx context.Context) error {
+	if out, err := s.run(ctx, "pg_ctl", "-D", s.Dir, "-w", "-t", "60", "promote"); err != nil {
+		return fmt.Errorf("pg_ctl promote: %v: %s", err, out)
+	}
+	return nil
+}

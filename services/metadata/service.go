@@ -293,8 +293,15 @@ func (s *Service) nsConfig() namespace.Config {
 }
 
 func (s *Service) guard(what string) error {
-	if e := s.edits.Load(); e != nil && e.Failing() {
-		return errs.E(errs.Retriable, "%s: the edit log cannot commit right now; retry later", what)
+	if e := s.edits.Load(); e != nil {
+		if e.Failing() {
+			return errs.E(errs.Retriable, "%s: the edit log cannot commit right now; retry later", what)
+		}
+		// Committing again: the resource safe mode of the failure ends
+		// now, not at the safe-mode loop's next tick (a mutation in
+		// between would be refused with SafeModeException, which clients
+		// do not retry).
+		s.safe.SetResourceLow(false)
 	}
 	return s.safe.Guard(what)
 }

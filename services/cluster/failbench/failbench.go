@@ -125,16 +125,16 @@ func Measure(ctx context.Context, cfg Config) (Report, error) {
 		return rep, err
 	}
 
-	l := newLoad(svcs[0].url+","+svcs[1].url, cfg.Clients)
+	l := NewLoad(svcs[0].url+","+svcs[1].url, cfg.Clients)
 	lctx, stopLoad := context.WithCancel(ctx)
-	loadDone := l.start(lctx)
+	loadDone := l.Start(lctx)
 	defer func() { stopLoad(); <-loadDone }()
 	for run := 0; run < cfg.Runs; run++ {
 		other := svcs[1-slices.Index(svcs, active)]
 		if err := waitState(ctx, other, "standby", 60*time.Second); err != nil {
 			return rep, err
 		}
-		before := l.ops()
+		before := l.Ops()
 		// A random moment under load.
 		select {
 		case <-ctx.Done():
@@ -148,13 +148,13 @@ func Measure(ctx context.Context, cfg Config) (Report, error) {
 		}
 		takeover := time.Since(killed)
 		// The clients go on against the new active before the next run.
-		mid := l.ops()
-		for l.ops() < mid+int64(20*cfg.Clients) {
+		mid := l.Ops()
+		for l.Ops() < mid+int64(20*cfg.Clients) {
 			if err := sleep(ctx, 10*time.Millisecond); err != nil {
 				return rep, err
 			}
 		}
-		rep.Runs = append(rep.Runs, Run{Takeover: takeover, Ops: l.ops() - before})
+		rep.Runs = append(rep.Runs, Run{Takeover: takeover, Ops: l.Ops() - before})
 		fmt.Fprintf(cfg.Log, "run %d: killed %s, %s active after %v\n", run+1, active.id, other.id, takeover.Round(time.Millisecond))
 		if err := active.start(cfg); err != nil { // back as the standby of the next run
 			return rep, err
@@ -163,8 +163,9 @@ func Measure(ctx context.Context, cfg Config) (Report, error) {
 	}
 	stopLoad()
 	<-loadDone
-	rep.Ops, rep.Errors, rep.Examples = l.ops(), l.errors(), l.examples
-	rep.Lost, err = l.verify(ctx, active.url)
+	rep.Ops, rep.Errors = l.Ops(), l.Errors()
+	rep.Lost, err = l.Verify(ctx, active.url)
+	rep.Examples = l.Examples
 	return rep, err
 }
 
@@ -248,37 +249,44 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// load is the clients: each makes a directory, renames it, creates a file
+// Load is the clients: each makes a directory, renames it, creates a file
 // in it, and deletes every other one — creates, renames and deletes are
 // not idempotent, so a retry applied twice would fail (a second rename or
 // delete answers false, a second create AlreadyBeingCreated).
-type load struct {
+type Load struct {
 	url     string
 	clients int
 
-	mu       sync.Mutex
-	n, errs  int64
-	exist    map[string]bool // acknowledged: the path must exist (true) or not (false)
-	examples []string
+	mu      sync.Mutex
+	n, errs int64
+	exist   map[string]bool // acknowledged: the path must exist (true) or not (false)
+	// Examples are some failures and missing outcomes, for the report.
+	Examples []string
 }
 
-func newLoad(url string, clients int) *load {
-	return &load{url: url, clients: clients, exist: map[string]bool{}}
+// NewLoad returns clients of the metadata services at url (comma
+// separated for HA).
+func NewLoad(url string, clients int) *Load {
+	return &Load{url: url, clients: clients, exist: map[string]bool{}}
 }
 
-func (l *load) ops() int64 {
+// Ops is the number of acknowledged operations so far.
+func (l *Load) Ops() int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.n
 }
 
-func (l *load) errors() int64 {
+// Errors is the number of failed operations so far.
+func (l *Load) Errors() int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.errs
 }
 
-func (l *load) start(ctx context.Context) <-chan struct{} {
+// Start runs the clients until ctx ends; the channel closes when they
+// have stopped.
+func (l *Load) Start(ctx context.Context) <-chan struct{} {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	for g := 0; g < l.clients; g++ {
@@ -292,7 +300,7 @@ func (l *load) start(ctx context.Context) <-chan struct{} {
 	return done
 }
 
-func (l *load) client(ctx context.Context, g int) {
+func (l *Load) client(ctx context.Context, g int) {
 	cl := client.New(l.url, "hdfs")
 	for i := 0; ctx.Err() == nil; i++ {
 		d := fmt.Sprintf("/failover/c%d/d%d", g, i)
@@ -324,8 +332,8 @@ func (l *load) client(ctx context.Context, g int) {
 		l.mu.Lock()
 		if err != nil {
 			l.errs++
-			if len(l.examples) < 5 {
-				l.examples = append(l.examples, err.Error())
+			if len(l.Examples) < 5 {
+				l.Examples = append(l.Examples, err.Error())
 			}
 		} else {
 			l.n += 3
@@ -339,16 +347,17 @@ func (l *load) client(ctx context.Context, g int) {
 	}
 }
 
-// verify checks every acknowledged outcome on the active at url.
-func (l *load) verify(ctx context.Context, url string) (lost int, err error) {
+// Verify checks every acknowledged outcome on the metadata service at
+// url, returning how many are missing (Examples names some).
+func (l *Load) Verify(ctx context.Context, url string) (lost int, err error) {
 	cl := client.New(url, "hdfs")
 	for p, want := range l.exist {
 		_, serr := cl.Stat(ctx, p)
 		switch {
 		case serr == nil && !want, errs.Is(serr, errs.FileNotFound) && want:
 			lost++
-			if len(l.examples) < 10 {
-				l.examples = append(l.examples, fmt.Sprintf("%s: exists=%v, acknowledged %v", p, serr == nil, want))
+			if len(l.Examples) < 10 {
+				l.Examples = append(l.Examples, fmt.Sprintf("%s: exists=%v, acknowledged %v", p, serr == nil, want))
 			}
 		case serr != nil && !errs.Is(serr, errs.FileNotFound):
 			return lost, serr

@@ -160,10 +160,7 @@ func (l *EditLog) commitWithRetry(ctx context.Context, b *batch) error {
 		start := time.Now()
 		err := l.commit(ctx, b)
 		if err == nil {
-			if attempt > 1 {
-				l.log.Info("edit log is committing again", "attempts", attempt)
-				l.failing.Store(false)
-			}
+			l.recovered(attempt)
 			if l.metrics != nil {
 				l.metrics.BatchCommitted(len(b.ops), time.Since(start))
 			}
@@ -174,6 +171,7 @@ func (l *EditLog) commitWithRetry(ctx context.Context, b *batch) error {
 		}
 		// The commit may have happened even though we saw an error.
 		if ok, cerr := l.isCommitted(b); cerr == nil && ok {
+			l.recovered(attempt + 1)
 			return nil
 		}
 		if time.Now().After(deadline) {
@@ -189,6 +187,14 @@ func (l *EditLog) commitWithRetry(ctx context.Context, b *batch) error {
 			t.Stop()
 		}
 		backoff = min(backoff*2, 2*time.Second)
+	}
+}
+
+// recovered ends a failure after a batch committed at the given attempt:
+// the namespace takes mutations again.
+func (l *EditLog) recovered(attempt int) {
+	if attempt > 1 && l.failing.Swap(false) {
+		l.log.Info("edit log is committing again", "attempts", attempt)
 	}
 }
 
