@@ -195,3 +195,21 @@ func (m *Master) roll() {
 func (k Keys) String() string {
 	return fmt.Sprintf("generation %d, current key %d of %d", k.Generation, k.Current, len(k.Keys))
 }
+
+// Resume makes the master go on from keys another master made (the
+// previous active metadata service's, read back from the database): the
+// datanodes already hold them, so tokens signed now verify at once. The
+// next roll is an update interval from now. Keys that have all expired are
+// not resumed (it reports false).
+func (m *Master) Resume(k Keys) bool {
+	now := m.now()
+	live := slices.DeleteFunc(slices.Clone(k.Keys), func(x Key) bool { return x.Expiry < now.UnixMilli() })
+	if len(live) == 0 || !slices.ContainsFunc(live, func(x Key) bool { return x.ID == k.Current }) {
+		return false
+	}
+	k.Keys = live
+	m.Update(k)
+	m.nextID = live[len(live)-1].ID
+	m.made = now
+	return true
+}

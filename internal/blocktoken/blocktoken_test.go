@@ -66,3 +66,33 @@ func TestCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestResume: a master resuming another's keys (a new active metadata
+// service) signs tokens that a datanode holding the old keys accepts, and
+// rolls on from them; keys that have all expired are not resumed.
+func TestResume(t *testing.T) {
+	old := NewMaster(time.Hour, 2*time.Hour)
+	dn := NewSet()
+	dn.Update(old.Keys())
+	next := NewMaster(time.Hour, 2*time.Hour)
+	if !next.Resume(old.Keys()) {
+		t.Fatal("live keys were not resumed")
+	}
+	tok, err := next.Issue("alice", "BP-1", 7, hadooptoken.Read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dn.Check(tok, "BP-1", 7, hadooptoken.Read); err != nil {
+		t.Fatalf("a token of the resumed keys: %v", err)
+	}
+	clock := time.Now().Add(time.Hour)
+	next.now = func() time.Time { return clock }
+	if !next.RollIfDue() || next.Keys().Current == old.Keys().Current {
+		t.Fatal("the resumed master did not roll on")
+	}
+	late := NewMaster(time.Hour, 2*time.Hour)
+	late.now = func() time.Time { return time.Now().Add(24 * time.Hour) }
+	if late.Resume(old.Keys()) {
+		t.Fatal("expired keys were resumed")
+	}
+}

@@ -485,3 +485,49 @@ func sendRaw(t *testing.T, method, u string) (int, []byte, http.Header) {
 	data, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, data, resp.Header
 }
+
+// TestHATokensSurviveFailover: in token mode with metadata HA, a
+// delegation token issued by nn1 is valid on nn2 after nn2 took over (the
+// edit log carries keys and tokens, which the standby tailed), for
+// namespace calls and for a two-step OPEN whose datanode checks the token
+// and the new active's block tokens.
+func TestHATokensSurviveFailover(t *testing.T) {
+	c, iss := secureCluster(t, 3, func(cfg *cluster.Config) { cfg.HA, cfg.StandbyAddr = true, "127.0.0.1:0" })
+	aliceTok, err := iss.Token("alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdfs := bearerClient(t, c, iss, "hdfs")
+	ctx := context.Background()
+	if err := hdfs.Mkdirs(ctx, "/user/alice", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := hdfs.SetOwner(ctx, "/user/alice", "alice", ""); err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("token "), 5000)
+	if code, body := twoStep(t, "PUT", c.MetadataURL+"/webhdfs/v1/user/alice/f?op=CREATE", aliceTok, data); code != http.StatusCreated {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	code, body, _ := send(t, "GET", c.MetadataURL+"/webhdfs/v1/?op=GETDELEGATIONTOKEN&renewer=alice", aliceTok, nil)
+	var tr struct{ Token struct{ URLString string } }
+	if code != 200 || json.Unmarshal(body, &tr) != nil || tr.Token.URLString == "" {
+		t.Fatalf("GETDELEGATIONTOKEN: %d %s", code, body)
+	}
+	d := "delegation=" + url.QueryEscape(tr.Token.URLString)
+
+	if err := c.StopMetadata(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "nn2 to be active", func() bool { code, _ := readyzBody(c.StandbyURL); return code == 200 })
+	base := c.StandbyURL + "/webhdfs/v1"
+	if code, body, _ := send(t, "GET", base+"/user/alice/f?op=GETFILESTATUS&"+d, "", nil); code != 200 {
+		t.Fatalf("nn1's delegation token on nn2: %d %s", code, body)
+	}
+	if code, got := twoStep(t, "GET", base+"/user/alice/f?op=OPEN&"+d, "", nil); code != 200 || !bytes.Equal(got, data) {
+		t.Fatalf("OPEN on nn2 with nn1's delegation token: %d %.300s", code, got)
+	}
+	if code, body, _ := send(t, "PUT", base+"/?op=RENEWDELEGATIONTOKEN&token="+url.QueryEscape(tr.Token.URLString), aliceTok, nil); code != 200 {
+		t.Fatalf("renew on nn2: %d %s", code, body)
+	}
+}

@@ -42,6 +42,9 @@ type EditLog struct {
 	onCommit func(lastTxID int64, changes []namespace.BlockChange)
 }
 
+// Epoch is the writer epoch this log commits under.
+func (l *EditLog) Epoch() int64 { return l.epoch }
+
 // OnCommit sets the function told of every committed batch; set it before Run.
 func (l *EditLog) OnCommit(fn func(lastTxID int64, changes []namespace.BlockChange)) { l.onCommit = fn }
 

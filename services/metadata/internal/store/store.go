@@ -232,3 +232,28 @@ func Redacted(url string) string {
 	fmt.Fprintf(&b, "postgres://%s@%s:%d/%s", cfg.User, cfg.Host, cfg.Port, cfg.Database)
 	return b.String()
 }
+
+// SaveBlockKeys stores the block keys (JSON) while epoch is the writer
+// epoch; a fenced writer's keys are not stored.
+func (s *Store) SaveBlockKeys(ctx context.Context, epoch int64, keys []byte) error {
+	tag, err := s.Pool.Exec(ctx, `INSERT INTO block_keys (id, epoch, keys)
+		SELECT 1, $1, $2 WHERE EXISTS (SELECT 1 FROM namespace_info WHERE writer_epoch = $1 FOR SHARE)
+		ON CONFLICT (id) DO UPDATE SET epoch = excluded.epoch, keys = excluded.keys`, epoch, keys)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() != 1 {
+		return ErrFenced
+	}
+	return nil
+}
+
+// LoadBlockKeys returns the stored block keys (JSON), or nil.
+func (s *Store) LoadBlockKeys(ctx context.Context) ([]byte, error) {
+	var keys []byte
+	err := s.Pool.QueryRow(ctx, `SELECT keys FROM block_keys WHERE id = 1`).Scan(&keys)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	return keys, err
+}
