@@ -20,6 +20,7 @@ import (
 
 	"github.com/granary-fs/granary/api"
 	"github.com/granary-fs/granary/internal/client"
+	"github.com/granary-fs/granary/services/cluster"
 )
 
 // screenshotDir is where the UI test writes a screenshot of each page
@@ -314,5 +315,31 @@ func TestWebUI(t *testing.T) {
 	}
 	if len(unexpected) > 0 {
 		t.Fatalf("the browser reported problems:\n%s", strings.Join(unexpected, "\n"))
+	}
+}
+
+// TestWebUIHAState: with HA the overview names the service's state, as
+// HDFS's "Overview 'host:port' (active)", and the active metadata service
+// names the active coordinator; the standby's page loads too (without
+// datanode figures, which only the active asks the coordinator for).
+func TestWebUIHAState(t *testing.T) {
+	c := testCluster(t, 1, func(cfg *cluster.Config) {
+		cfg.HA, cfg.StandbyAddr, cfg.StandbyCoordinatorAddr = true, "127.0.0.1:0", "127.0.0.1:0"
+	})
+	eventually(t, 10*time.Second, "c1 to be active", func() bool { return c.Coordinator.HAState() == "active" })
+	ctx, _ := browser(t)
+	for _, p := range []struct{ url, state, coordinator string }{{c.MetadataURL, "active", "c1"}, {c.StandbyURL, "standby", ""}} {
+		if err := chromedp.Run(ctx, chromedp.Navigate(p.url+"/"), chromedp.WaitVisible(`#page[data-loaded="overview"]`, chromedp.ByQuery)); err != nil {
+			t.Fatalf("loading %s's overview: %v", p.state, err)
+		}
+		var state, coord string
+		if err := chromedp.Run(ctx, chromedp.Text("#ha-state", &state, chromedp.ByQuery),
+			chromedp.Evaluate(`(document.getElementById("active-coordinator") || {}).textContent || ""`, &coord)); err != nil {
+			t.Fatal(err)
+		}
+		if state != p.state || coord != p.coordinator {
+			t.Fatalf("%s's overview shows state %q, active coordinator %q", p.url, state, coord)
+		}
+		screenshot(t, ctx, "overview-"+p.state)
 	}
 }

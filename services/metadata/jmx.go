@@ -71,7 +71,9 @@ func (s *Service) jmxBeans(ctx context.Context, names []string) ([]map[string]an
 	}
 	var cl api.ClusterView
 	var dns api.DatanodeList
-	if needsCoordinator(names) {
+	// A standby has no coordinator to ask: its datanode figures are 0, as a
+	// standby NameNode's UI shows none.
+	if needsCoordinator(names) && !s.standby.Load() {
 		if s.coord == nil {
 			return nil, errs.E(errs.IO, "no coordinator: this metadata service runs without block management")
 		}
@@ -148,6 +150,16 @@ func (s *Service) jmxBeans(ctx context.Context, names []string) ([]map[string]an
 			b["modelerType"] = "org.apache.hadoop.hdfs.server.namenode.NameNode"
 			b["NNRole"] = "NameNode"
 			b["State"] = s.HAState()
+			if s.cfg.NamenodeID != "" {
+				b["NamenodeId"] = s.cfg.NamenodeID
+			}
+			if c := s.coord; c != nil {
+				c.claimMu.Lock()
+				if c.claimant != "" {
+					b["ActiveCoordinator"] = c.claimant // coordinator HA: the one holding the role
+				}
+				c.claimMu.Unlock()
+			}
 			b["SecurityEnabled"] = false
 			b["HostAndPort"] = s.listener.Addr().String()
 		}

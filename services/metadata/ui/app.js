@@ -64,11 +64,14 @@ function user() { return localStorage.getItem("granary.user") || "dr.who"; }
 
 async function overview() {
   const b = await beans();
-  const info = b.NameNodeInfo, st = b.FSNamesystemState, fs = b.FSNamesystem;
+  const info = b.NameNodeInfo, st = b.FSNamesystemState, fs = b.FSNamesystem, status = b.NameNodeStatus;
   const safe = info.Safemode ? el("p", { class: "safemode", id: "safemode" }, info.Safemode) : el("p", { class: "ok", id: "safemode" }, "Safe mode is OFF.");
+  const ha = [["HA state", el("span", { id: "ha-state", class: status.State === "active" ? "ok" : "safemode" }, status.State)]];
+  if (status.NamenodeId) ha.push(["Namenode ID", status.NamenodeId]);
+  if (status.ActiveCoordinator) ha.push(["Active coordinator", el("span", { id: "active-coordinator" }, status.ActiveCoordinator)]);
   return [
-    el("h2", {}, "Overview"),
-    kv([["Cluster ID", info.ClusterId], ["Block pool ID", info.BlockPoolId], ["Version", info.Version], ["Started", when(info.NNStartedTimeInMillis)]]),
+    el("h2", {}, "Overview '" + status.HostAndPort + "' (" + status.State + ")"),
+    kv([...ha, ["Cluster ID", info.ClusterId], ["Block pool ID", info.BlockPoolId], ["Version", info.Version], ["Started", when(info.NNStartedTimeInMillis)]]),
     el("h2", {}, "Summary"), safe,
     kv([
       ["Files and directories", el("span", { id: "total-files" }, info.TotalFiles)],
