@@ -18,7 +18,8 @@ const benchUsage = `usage: granary bench nn|coordinator|dnscan|io|smallfiles|rer
   io           [-nrFiles N] [-fileSize MB] [-blockSize MB] [-synconclose] [-auth simple|token|both]   (like TestDFSIO)
   smallfiles   [-files N] [-clients N] [-size BYTES] [-auth simple|token|both]                        (like weed benchmark)
   rereplication [-blocks N] [-blockSize BYTES] [-datanodes N] [-redundancy-interval D] [-max-streams N]
-  failover     [-runs N] [-clients N]   (kill -9 of the active metadata service under load: takeover, errors, lost)`
+  failover     [-runs N] [-clients N]   (kill -9 of the active metadata service under load: takeover, errors, lost)
+               -coordinator [-files N] [-watch D]   (the active coordinator stopped: takeover, first command, transfers after)`
 
 // benchCmd is `granary bench ...`.
 func benchCmd(ctx context.Context, args []string, out io.Writer) error {

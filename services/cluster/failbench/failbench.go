@@ -372,8 +372,14 @@ func Main(ctx context.Context, args []string, out io.Writer) error {
 	fs.SetOutput(out)
 	runs := fs.Int("runs", 20, "kills of the active metadata service")
 	clients := fs.Int("clients", 8, "concurrent clients (create, rename, delete)")
+	coord := fs.Bool("coordinator", false, "instead, fail over the active coordinator of a cluster and watch the new one's transfers")
+	watch := fs.Duration("watch", 30*time.Second, "-coordinator: how long to count the new active's transfers")
+	files := fs.Int("files", 20, "-coordinator: files written before the failover")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *coord {
+		return coordinatorMain(ctx, *files, *watch, out)
 	}
 	bin, err := os.Executable()
 	if err != nil {

@@ -58,8 +58,12 @@ func (m *Manager) applyEvent(e *dnproto.BlockEvent) {
 	b := m.blocks[e.ID]
 	if e.Removed {
 		if b != nil {
+			// The namespace removed the block (IDs are never reused): its
+			// replicas are deleted at the next reconcile pass, without the
+			// grace a replica of a block not known yet gets.
+			removed := m.cfg.Now().Add(-m.cfg.UnknownReplicaGrace)
 			for _, h := range b.holders {
-				h.suspects[e.ID] = m.cfg.Now()
+				h.suspects[e.ID] = removed
 			}
 			delete(m.blocks, e.ID)
 		}
