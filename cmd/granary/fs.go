@@ -70,7 +70,8 @@ var fsUsage = func() string {
 		b.WriteString("\t[" + c + "]\n")
 	}
 	b.WriteString(`Generic options: -fs <hdfs://host:port | webhdfs://host:port | http://host:port>
-  (the port defaults to 9870), -D key=value (fs.defaultFS, user.name, dfs.client.*).
+  (the port defaults to 9870), -D key=value (fs.defaultFS, user.name, dfs.client.*,
+  and for an HA nameservice hdfs://ns1: dfs.ha.namenodes.ns1, dfs.namenode.http-address.ns1.<id>).
 Paths are absolute, URIs of the same cluster, or relative to /user/<you>.`)
 	return b.String()
 }()
@@ -120,16 +121,24 @@ func fsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		base = v
 	}
 	// -fs may list the metadata services of an HA nameservice, comma
-	// separated: the client fails over between them; paths are shown and
-	// checked against the first.
-	var bases []string
-	for _, b := range strings.Split(base, ",") {
-		u, err := fsBaseURL(strings.TrimSpace(b))
-		if err != nil {
-			fmt.Fprintf(stderr, "-fs: %v\n", err)
-			return 2
+	// separated, or name one configured as Hadoop's client does
+	// (hdfs://ns1 with dfs.ha.namenodes.ns1 and
+	// dfs.namenode.http-address.ns1.<id>): the client fails over between
+	// them; paths are shown and checked against the first.
+	bases, logical, err := haBases(base, conf)
+	if err != nil {
+		fmt.Fprintf(stderr, "-fs %s: %v\n", base, err)
+		return 2
+	}
+	if bases == nil {
+		for _, b := range strings.Split(base, ",") {
+			u, err := fsBaseURL(strings.TrimSpace(b))
+			if err != nil {
+				fmt.Fprintf(stderr, "-fs: %v\n", err)
+				return 2
+			}
+			bases = append(bases, u)
 		}
-		bases = append(bases, u)
 	}
 	base = bases[0]
 	if len(args) == 0 {
@@ -156,13 +165,14 @@ func fsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		c.ReplaceDatanodeOnFailure = "NEVER"
 	}
 	c.ReplaceDatanodeBestEffort = conf["dfs.client.block.write.replace-datanode-on-failure.best-effort"] == "true"
-	sh := &shell{c: c, ctx: ctx, out: stdout, errw: stderr, cmd: strings.TrimPrefix(args[0], "-"), base: base, typed: map[string]string{}}
+	sh := &shell{c: c, ctx: ctx, out: stdout, errw: stderr, cmd: strings.TrimPrefix(args[0], "-"), base: base, logical: logical, typed: map[string]string{}}
 	return sh.run(args[0], args[1:])
 }
 
 type shell struct {
-	c    *client.Client
-	base string // the metadata service's URL
+	c       *client.Client
+	base    string // the metadata service's URL
+	logical string // the HA nameservice -fs named (hdfs://ns1), if any
 	// typed maps an operand resolved to an absolute path back to the form
 	// it was typed in (relative, or a URI), so that output names paths as
 	// Hadoop's shell does: as the user typed them.
@@ -280,7 +290,7 @@ func (s *shell) run(command string, args []string) int {
 		if !h.paths(i, len(operands), operands[i]) {
 			continue
 		}
-		p, err := resolve(s.base, s.c.User(), operands[i])
+		p, err := resolve(s.base, s.logical, s.c.User(), operands[i])
 		if err != nil {
 			fmt.Fprintf(s.errw, "%s: %v\n", s.cmd, err)
 			return 1

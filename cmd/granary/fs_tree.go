@@ -44,7 +44,7 @@ func (s *shell) rmdir(f map[byte]bool, args []string) int {
 func (s *shell) find(_ map[byte]bool, args []string) int {
 	var paths []string
 	for len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		p, err := resolve(s.base, s.c.User(), args[0])
+		p, err := resolve(s.base, s.logical, s.c.User(), args[0])
 		if err != nil {
 			fmt.Fprintf(s.errw, "find: %v\n", err)
 			return 1

@@ -176,4 +176,21 @@ func TestHaadminServiceState(t *testing.T) {
 		}
 	}
 
+	// HDFS's client configuration of an HA nameservice: -fs hdfs://mycluster
+	// with dfs.ha.namenodes and the http-addresses, nn1 (gone now) first;
+	// paths typed with the logical URI belong to it.
+	ha := []string{"-D", "dfs.nameservices=mycluster", "-D", "dfs.ha.namenodes.mycluster=nn1,nn2",
+		"-D", "dfs.namenode.http-address.mycluster.nn1=" + strings.TrimPrefix(u1, "http://"),
+		"-D", "dfs.namenode.http-address.mycluster.nn2=" + strings.TrimPrefix(u2, "http://"), "-fs", "hdfs://mycluster"}
+	var fout, ferr bytes.Buffer
+	if code := fsCmd(ctx, append(ha, "-mkdir", "-p", "hdfs://mycluster/ha/logical"), &fout, &ferr); code != 0 {
+		t.Fatalf("fs -mkdir through hdfs://mycluster: %d %s", code, ferr.String())
+	}
+	if st, err := cl.Stat(ctx, "/ha/logical"); err != nil || st.Type != "DIRECTORY" {
+		t.Fatalf("/ha/logical: %+v %v", st, err)
+	}
+	ferr.Reset()
+	if code := fsCmd(ctx, append(ha[:len(ha)-4:len(ha)-4], "-fs", "hdfs://mycluster", "-ls", "/"), &fout, &ferr); code != 2 || !strings.Contains(ferr.String(), "dfs.namenode.http-address.mycluster.nn2 is not set") {
+		t.Fatalf("a nameservice missing an address: %d %s", code, ferr.String())
+	}
 }
