@@ -26,6 +26,7 @@ import (
 
 	"github.com/granary-fs/granary/api"
 	"github.com/granary-fs/granary/internal/errs"
+	"github.com/granary-fs/granary/internal/failover"
 )
 
 // Client talks to one metadata service as one user.
@@ -46,9 +47,8 @@ type Client struct {
 	// instead of failing.
 	ReplaceDatanodeBestEffort bool
 
-	bases      []string     // the metadata services of the nameservice (HA), e.g. http://localhost:9870
-	current    atomic.Int32 // the one in use: the first, until a failover
-	scheme     string       // of base: datanodes are reached the same way
+	bases      *failover.Targets // the metadata services of the nameservice (HA), e.g. http://localhost:9870
+	scheme     string            // of base: datanodes are reached the same way
 	user       string
 	bearer     string // token mode: an OIDC bearer token for the metadata service
 	delegation string // token mode: a delegation token, sent as the delegation parameter
@@ -73,18 +73,9 @@ func New(metadataURL, user string) *Client {
 	if strings.HasPrefix(metadataURL, "https://") {
 		scheme = "https"
 	}
-	var bases []string
-	for _, u := range strings.Split(metadataURL, ",") {
-		if u = strings.TrimRight(strings.TrimSpace(u), "/"); u != "" {
-			bases = append(bases, u)
-		}
-	}
-	if len(bases) == 0 {
-		bases = []string{""}
-	}
 	return &Client{
 		scheme: scheme,
-		bases:  bases, user: user, clientName: "granary-client-" + hex.EncodeToString(b[:]), clientID: hex.EncodeToString(id[:]),
+		bases:  failover.New(metadataURL), user: user, clientName: "granary-client-" + hex.EncodeToString(b[:]), clientID: hex.EncodeToString(id[:]),
 		http: &http.Client{Transport: tr, Timeout: 5 * time.Minute},
 		data: &http.Client{Transport: tr},
 	}
@@ -138,21 +129,7 @@ func remoteError(resp *http.Response) error {
 }
 
 // baseURL is the metadata service in use.
-func (c *Client) baseURL() string { return c.bases[int(c.current.Load())%len(c.bases)] }
-
-// failoverFrom moves to the metadata service after base, unless another
-// call did already.
-func (c *Client) failoverFrom(base string) {
-	for i, b := range c.bases {
-		if b == base {
-			c.current.CompareAndSwap(int32(i), int32((i+1)%len(c.bases)))
-			return
-		}
-	}
-}
-
-// maxFailovers is dfs.client.failover.max.attempts (15).
-const maxFailovers = 15
+func (c *Client) baseURL() string { return c.bases.Current() }
 
 // do sends a request to the metadata service and decodes a JSON answer
 // into out (if not nil). Every call carries the client's ID and a new call
@@ -180,16 +157,16 @@ func (c *Client) do(ctx context.Context, method, u string, body any, out any) er
 	for attempt := 0; ; attempt++ {
 		base := c.baseURL()
 		err := c.doOnce(ctx, method, u, call, body != nil, payload, out)
-		if err == nil || attempt >= maxFailovers || ctx.Err() != nil || !strings.HasPrefix(u, base) {
+		if err == nil || attempt >= failover.MaxAttempts || ctx.Err() != nil || !strings.HasPrefix(u, base) {
 			return err
 		}
 		switch {
 		case errs.Is(err, errs.Retriable) && !lostAnswer(err):
 			// Asked to retry: the same service, after a pause.
-		case len(c.bases) > 1 && (errs.Is(err, errs.Standby) || lostAnswer(err)):
-			c.failoverFrom(base)
+		case c.bases.Len() > 1 && (errs.Is(err, errs.Standby) || lostAnswer(err)):
+			c.bases.From(base)
 			u = c.baseURL() + strings.TrimPrefix(u, base)
-			if attempt < len(c.bases)-1 {
+			if c.bases.Untried(attempt) {
 				continue // the other services first, without a pause
 			}
 		default:
@@ -198,7 +175,7 @@ func (c *Client) do(ctx context.Context, method, u string, body any, out any) er
 		select {
 		case <-ctx.Done():
 			return err
-		case <-time.After(min(500*time.Millisecond<<min(attempt/len(c.bases), 5), 15*time.Second)):
+		case <-time.After(c.bases.Pause(attempt)):
 		}
 	}
 }

@@ -171,7 +171,7 @@ func (s *Service) forward(r *http.Request, ns, dest string, q url.Values, body i
 	if !ok {
 		return nil, errNoNameservice(ns)
 	}
-	u := n.base() + "/webhdfs/v1" + (&url.URL{Path: dest}).EscapedPath() + "?" + q.Encode()
+	u := n.Current() + "/webhdfs/v1" + (&url.URL{Path: dest}).EscapedPath() + "?" + q.Encode()
 	if r.Method == http.MethodGet || r.Method == http.MethodDelete {
 		body = nil
 	}

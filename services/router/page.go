@@ -53,7 +53,7 @@ func (s *Service) nameserviceState(ctx context.Context, ns string) string {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	state := "unreachable"
-	for _, base := range s.nameservices[ns].bases {
+	for _, base := range s.nameservices[ns].URLs() {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/readyz", nil)
 		if err != nil {
 			continue

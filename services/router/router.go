@@ -23,6 +23,7 @@ import (
 
 	"github.com/granary-fs/granary/api"
 	"github.com/granary-fs/granary/internal/auth"
+	"github.com/granary-fs/granary/internal/failover"
 	"github.com/granary-fs/granary/internal/lifecycle"
 	"github.com/granary-fs/granary/internal/simpleauth"
 )
@@ -54,7 +55,7 @@ type Service struct {
 	mounts mountTable
 	proxy  *http.Client
 	// nameservices holds each nameservice's metadata services.
-	nameservices map[string]*nameservice
+	nameservices map[string]*failover.Targets
 	ids          *callIDs
 	started      chan struct{}
 	addrSet      chan struct{}
@@ -78,10 +79,10 @@ func New(cfg Config) (*Service, error) {
 	if len(cfg.Nameservices) == 0 {
 		return nil, fmt.Errorf("router: no nameservice (-nameservice ns1=http://host:9870)")
 	}
-	nss := map[string]*nameservice{}
+	nss := map[string]*failover.Targets{}
 	for ns, u := range cfg.Nameservices {
 		cfg.Nameservices[ns] = strings.TrimRight(u, "/")
-		if nss[ns] = newNameservice(u); len(nss[ns].bases) == 0 {
+		if nss[ns] = failover.New(u); nss[ns].Current() == "" {
 			return nil, fmt.Errorf("router: nameservice %s has no URL", ns)
 		}
 	}
