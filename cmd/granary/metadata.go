@@ -34,7 +34,7 @@ func metadataFlags(fs *flag.FlagSet, cfg *metadata.Config) (level *string, dbCon
 	fs.StringVar(&cfg.AdvertiseAddr, "advertise-addr", env("GRANARY_METADATA_ADVERTISE_ADDR", ""), "host:port datanodes reach this service at, in WebHDFS redirects (GRANARY_METADATA_ADVERTISE_ADDR)")
 	fs.StringVar(&cfg.Superuser, "superuser", env("GRANARY_SUPERUSER", ""), "superuser name; default the user running the service (GRANARY_SUPERUSER)")
 	fs.StringVar(&cfg.Supergroup, "supergroup", env("GRANARY_SUPERGROUP", "supergroup"), "dfs.permissions.superusergroup (GRANARY_SUPERGROUP)")
-	fs.Float64Var(&cfg.SafeModeThresholdPct, "safemode-threshold-pct", envFloat("GRANARY_SAFEMODE_THRESHOLD_PCT", 0.999), "dfs.namenode.safemode.threshold-pct (GRANARY_SAFEMODE_THRESHOLD_PCT)")
+	fs.Float64Var(&cfg.SafeModeThresholdPct, "safemode-threshold-pct", envFloat("GRANARY_SAFEMODE_THRESHOLD_PCT", 0.999), "dfs.namenode.safemode.threshold-pct: the fraction of blocks that must be reported before safe mode ends; 0 or less waits for none (GRANARY_SAFEMODE_THRESHOLD_PCT)")
 	fs.IntVar(&cfg.SafeModeMinDatanodes, "safemode-min-datanodes", envInt("GRANARY_SAFEMODE_MIN_DATANODES", 0), "dfs.namenode.safemode.min.datanodes (GRANARY_SAFEMODE_MIN_DATANODES)")
 	fs.DurationVar(&cfg.SafeModeExtension, "safemode-extension", envDuration("GRANARY_SAFEMODE_EXTENSION", 30e9), "dfs.namenode.safemode.extension (GRANARY_SAFEMODE_EXTENSION)")
 	fs.Int64Var(&cfg.CheckpointTxns, "checkpoint-txns", int64(envInt("GRANARY_CHECKPOINT_TXNS", 1_000_000)), "dfs.namenode.checkpoint.txns (GRANARY_CHECKPOINT_TXNS)")
@@ -75,6 +75,9 @@ func metadataCmd(ctx context.Context, args []string, run bool) error {
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("unexpected arguments: %v", fs.Args())}
+	}
+	if cfg.SafeModeThresholdPct <= 0 {
+		cfg.SafeModeThresholdPct = -1 // HDFS's ≤ 0: wait for no block (Config's 0 is the default)
 	}
 	cfg.Logger = newLogger(os.Stderr, *level)
 	cfg.DBMaxConns = int32(*dbConns)

@@ -273,6 +273,14 @@ func TestSafeModeLeavesOnlyWhenEnoughBlocksAreReported(t *testing.T) {
 	eventually(t, 20*time.Second, "safe mode to count 2 reported blocks", func() bool {
 		return strings.Contains(safeModeOf(t, c).Message, "The reported blocks 2 needs additional 1 blocks to reach the threshold 1.0000 of total blocks 3.")
 	})
+	// ...and the start-up progress's SafeMode step counts them while it
+	// waits (HDFS's AwaitingReportedBlocks: reported of needed).
+	eventually(t, 10*time.Second, "the SafeMode step to count 2 of 3", func() bool {
+		var prog metadata.StartupProgressView
+		call(t, "GET", c.MetadataURL+"/startupProgress", nil, &prog)
+		ph := prog.Phases[3]
+		return ph.Name == "SafeMode" && ph.Status == "RUNNING" && len(ph.Steps) == 1 && ph.Steps[0].Count == 2 && ph.Steps[0].Total == 3
+	})
 	// ...and stays in safe mode: mutations are refused.
 	if !safeModeOf(t, c).On {
 		t.Fatal("safe mode left with 2 of 3 blocks reported")

@@ -48,7 +48,10 @@ type Config struct {
 	Superuser  string // default: the user running the process
 	Supergroup string // dfs.permissions.superusergroup
 
-	SafeModeThresholdPct float64       // dfs.namenode.safemode.threshold-pct
+	// SafeModeThresholdPct is dfs.namenode.safemode.threshold-pct; 0 means
+	// the default 0.999, a negative value waits for no block (HDFS's ≤ 0:
+	// the CLI's -safemode-threshold-pct 0).
+	SafeModeThresholdPct float64
 	SafeModeMinDatanodes int           // dfs.namenode.safemode.min.datanodes
 	SafeModeExtension    time.Duration // dfs.namenode.safemode.extension
 

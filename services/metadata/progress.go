@@ -75,6 +75,13 @@ func (p *Progress) Set(name string, count, total int64) {
 	ph.count, ph.total = count, total
 }
 
+// Running reports whether a phase has begun and not ended.
+func (p *Progress) Running(name string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.find(name).status == "RUNNING"
+}
+
 // End marks a phase complete.
 func (p *Progress) End(name string) {
 	p.mu.Lock()

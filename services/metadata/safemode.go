@@ -69,13 +69,16 @@ func (s *SafeMode) setReports(r BlockReports) {
 	s.mu.Unlock()
 }
 
-// activate enters start-up safe mode and leaves at once if the thresholds
-// already hold (no blocks yet, as on a fresh namespace).
+// activate enters start-up safe mode, unless the thresholds already hold
+// (no blocks yet, a threshold of 0, reports already in): then safe mode is
+// left at once, with no extension, as HDFS's BlockManagerSafeMode.activate.
 func (s *SafeMode) activate() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.status = smPendingThreshold
-	s.checkLocked()
+	if s.thresholdsMet() {
+		s.status = smOff
+	}
 	s.notify()
 }
 
@@ -83,6 +86,15 @@ func (s *SafeMode) thresholdBlocks() (safe, total, need int64) {
 	total = s.blockTotal()
 	need = int64(float64(total) * s.threshold)
 	return s.reports.SafeBlocks(), total, need
+}
+
+// Awaiting is the start-up progress of safe mode (HDFS's
+// AwaitingReportedBlocks step): blocks reported safe and blocks needed.
+func (s *SafeMode) Awaiting() (safe, need int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	safe, _, need = s.thresholdBlocks()
+	return safe, max(need, 0)
 }
 
 func (s *SafeMode) thresholdsMet() bool {

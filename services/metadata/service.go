@@ -225,7 +225,8 @@ func (s *Service) open(g *lifecycle.Group, httpStopped <-chan struct{}) error {
 	s.ns.Store(ns)
 	s.log.Info("edit log open for writing", "epoch", epoch, "txid", ns.TxID())
 
-	s.progress.Begin(PhaseSafeMode, ns.CompleteBlocks())
+	_, need := s.safe.Awaiting()
+	s.progress.Begin(PhaseSafeMode, need)
 	s.safe.activate()
 	if !s.safe.On() {
 		s.progress.End(PhaseSafeMode)
@@ -417,6 +418,11 @@ func (s *Service) safeModeLoop(ctx context.Context) error {
 		}
 		s.safe.Check()
 		on := s.safe.On()
+		if on && s.progress.Running(PhaseSafeMode) {
+			// The step's count advances while safe mode waits for reports.
+			safe, need := s.safe.Awaiting()
+			s.progress.Set(PhaseSafeMode, min(safe, need), need)
+		}
 		if wasOn && !on {
 			s.progress.End(PhaseSafeMode)
 			s.log.Info("STATE* Safe mode is OFF")
