@@ -265,3 +265,29 @@ func TestLostDatabaseStopsTheService(t *testing.T) {
 		t.Fatal("Run returned nil after losing its database")
 	}
 }
+
+// TestStaleImageSavedAtStart: an image older than
+// dfs.namenode.checkpoint.period with edits after it is saved again at
+// start-up (HDFS's needsResaveBasedOnStaleCheckpoint), even with fewer
+// edits than dfs.namenode.checkpoint.txns.
+func TestStaleImageSavedAtStart(t *testing.T) {
+	db := formatted(t)
+	n := start(t, testConfig(db))
+	mkdirs(n, "/stale", 3)
+	if err := n.stop(); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), `UPDATE fsimage SET created_at = now() - interval '2 hours'`); err != nil {
+		t.Fatal(err)
+	}
+	n2 := start(t, testConfig(db)) // checkpoint period: the default hour
+	checkDirs(n2, "/stale", 3)
+	if got := queryInt(t, db, `SELECT max(txid) FROM fsimage`); got != 4 {
+		t.Fatalf("the newest image is at txid %d; the stale one was not saved again at start (want 4)", got)
+	}
+}

@@ -325,7 +325,7 @@ func (s *Service) load(ctx context.Context) (*namespace.Namespace, error) {
 		if err == nil {
 			s.log.Info("loaded fsimage", "txid", img.TxID, "inodes", img.Inodes, "bytes", img.Size, "took", time.Since(start))
 			s.lastImageTxID.Store(img.TxID)
-			s.lastImageAt.Store(time.Now().UnixMilli())
+			s.lastImageAt.Store(img.Created.UnixMilli())
 			break
 		}
 		if ctx.Err() != nil {
@@ -361,8 +361,12 @@ func (s *Service) load(ctx context.Context) (*namespace.Namespace, error) {
 	s.progress.End(PhaseLoadingEdits)
 	s.log.Info("replayed edits", "count", replayed, "txid", ns.TxID(), "took", time.Since(start))
 
+	// HDFS's needsResaveBasedOnStaleCheckpoint: the edits loaded reach the
+	// checkpoint's transactions, or the image is older than its period
+	// (with edits after it: an image of the same txid would be the same).
 	s.progress.Begin(PhaseSavingCheckpoint, 0)
-	if replayed >= s.cfg.CheckpointTxns && !s.standby.Load() {
+	stale := replayed > 0 && time.Since(time.UnixMilli(s.lastImageAt.Load())) >= s.cfg.CheckpointPeriod
+	if (replayed >= s.cfg.CheckpointTxns || stale) && !s.standby.Load() {
 		if err := s.saveImage(ctx, ns); err != nil {
 			return nil, fmt.Errorf("saving checkpoint: %w", err)
 		}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -21,9 +22,10 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // ImageInfo describes a stored image.
 type ImageInfo struct {
-	TxID   int64
-	Size   int64
-	Inodes int64
+	TxID    int64
+	Size    int64
+	Inodes  int64
+	Created time.Time // when it was saved: the checkpoint's age
 }
 
 func insertImage(ctx context.Context, tx pgx.Tx, txid int64, data []byte, inodes int64) error {
@@ -66,13 +68,13 @@ func (s *Store) SaveImage(ctx context.Context, txid int64, data []byte, inodes i
 
 // Images lists the stored images, newest first.
 func (s *Store) Images(ctx context.Context) ([]ImageInfo, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT txid, size, inodes FROM fsimage ORDER BY txid DESC`)
+	rows, err := s.Pool.Query(ctx, `SELECT txid, size, inodes, created_at FROM fsimage ORDER BY txid DESC`)
 	if err != nil {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (ImageInfo, error) {
 		var ii ImageInfo
-		err := r.Scan(&ii.TxID, &ii.Size, &ii.Inodes)
+		err := r.Scan(&ii.TxID, &ii.Size, &ii.Inodes, &ii.Created)
 		return ii, err
 	})
 }
