@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/granary-fs/granary/services/coordinator"
@@ -70,6 +71,20 @@ func datanodeCmd(ctx context.Context, args []string, run bool) error {
 	var cfg datanode.Config
 	var dirs dirList
 	fs.Var(&dirs, "data-dir", "a volume (repeat for several; GRANARY_DATA_DIRS, comma separated)")
+	permFlag := func(v string) error {
+		p, err := strconv.ParseUint(v, 8, 32)
+		if err != nil || p > 0o777 || p == 0 {
+			return fmt.Errorf("%q is not an octal permission such as 700", v)
+		}
+		cfg.DataDirPerm = os.FileMode(p)
+		return nil
+	}
+	if v := env("GRANARY_DATA_DIR_PERM", ""); v != "" {
+		if err := permFlag(v); err != nil {
+			return fmt.Errorf("GRANARY_DATA_DIR_PERM: %w", err)
+		}
+	}
+	fs.Func("data-dir-perm", "dfs.datanode.data.dir.perm: the permission the data directories are created with, or set to (default 700) (GRANARY_DATA_DIR_PERM)", permFlag)
 	fs.StringVar(&cfg.NATSURL, "nats-url", env("GRANARY_NATS_URL", "nats://127.0.0.1:4222"), "NATS server(s) (GRANARY_NATS_URL)")
 	natsFlags(fs, &cfg.NATSNKeyFile, &cfg.NATSCAFile)
 	cfg.Nameservices = splitList(env("GRANARY_NAMESERVICES", "ns1"))

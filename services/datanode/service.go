@@ -41,6 +41,9 @@ import (
 // Config configures a datanode. Zero fields take HDFS's defaults.
 type Config struct {
 	DataDirs []string // dfs.datanode.data.dir
+	// DataDirPerm is dfs.datanode.data.dir.perm (0: 700): each data
+	// directory is created with it, or set to it when it differs.
+	DataDirPerm os.FileMode
 	NATSURL  string
 	// NATSIdentity names the datanode on NATS: its subjects are
 	// granary.v1.<ns>.dn.<identity>.* and its replies come to
@@ -244,7 +247,7 @@ func (s *Service) Run(ctx context.Context) error {
 	s.stop = g.Stop
 	s.startedAt = time.Now()
 	start := time.Now()
-	st, err := storage.Open(s.cfg.DataDirs, s.cfg.FailedVolumesTolerated)
+	st, err := storage.Open(s.cfg.DataDirs, s.cfg.FailedVolumesTolerated, s.cfg.DataDirPerm)
 	if err != nil {
 		return err
 	}

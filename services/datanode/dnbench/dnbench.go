@@ -37,7 +37,7 @@ func Main(ctx context.Context, args []string, out io.Writer) error {
 	for i := range dirs {
 		dirs[i] = filepath.Join(root, fmt.Sprintf("vol%d", i))
 	}
-	st, err := storage.Open(dirs, 0)
+	st, err := storage.Open(dirs, 0, 0)
 	if err != nil {
 		return err
 	}
@@ -53,7 +53,7 @@ func Main(ctx context.Context, args []string, out io.Writer) error {
 	// Drop nothing from the page cache (no privileges needed): this is the
 	// warm-cache start-up a restarted datanode sees.
 	start = time.Now()
-	st2, err := storage.Open(dirs, 0)
+	st2, err := storage.Open(dirs, 0, 0)
 	if err != nil {
 		return err
 	}

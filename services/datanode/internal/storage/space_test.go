@@ -14,7 +14,7 @@ import (
 // space, as HDFS's DiskOutOfSpaceException — and is not failed: it keeps
 // serving its replicas.
 func TestVolumeWithoutRoomTakesNoReplica(t *testing.T) {
-	st, err := Open(volumes(t, 1), 0)
+	st, err := Open(volumes(t, 1), 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestVolumeWithoutRoomTakesNoReplica(t *testing.T) {
 // VERSION.tmp).
 func TestRestartLeavesVersionFilesAlone(t *testing.T) {
 	dirs := volumes(t, 1)
-	st, err := Open(dirs, 0)
+	st, err := Open(dirs, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestRestartLeavesVersionFilesAlone(t *testing.T) {
 		}
 		before = append(before, fi)
 	}
-	st2, err := Open(dirs, 0)
+	st2, err := Open(dirs, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestRestartLeavesVersionFilesAlone(t *testing.T) {
 // (or block pool) is refused with HDFS's message and left as it was.
 func TestBlockPoolVersionIsVerified(t *testing.T) {
 	dirs := volumes(t, 2)
-	st, err := Open(dirs, 0)
+	st, err := Open(dirs, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

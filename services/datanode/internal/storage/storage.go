@@ -76,17 +76,25 @@ type Store struct {
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// Open prepares every data directory (creating current/VERSION on a new
-// one), takes out volumes that cannot be used, refuses to start when more
-// than tolerated failed, and scans all block pools' replicas in parallel.
-func Open(dirs []string, tolerated int) (*Store, error) {
+// DefaultDirPerm is dfs.datanode.data.dir.perm's default (700).
+const DefaultDirPerm os.FileMode = 0o700
+
+// Open prepares every data directory (created with perm, or set to it when
+// it differs, as HDFS's DiskChecker does; 0 means DefaultDirPerm, and
+// current/VERSION on a new one), takes out volumes that cannot be used,
+// refuses to start when more than tolerated failed, and scans all block
+// pools' replicas in parallel.
+func Open(dirs []string, tolerated int, perm os.FileMode) (*Store, error) {
+	if perm == 0 {
+		perm = DefaultDirPerm
+	}
 	if len(dirs) == 0 {
 		return nil, errors.New("no data directories configured")
 	}
 	s := &Store{replicas: map[string]map[int64]*Replica{}, writing: map[string]int{}, appends: map[string]*ReplicaWriter{}}
 	var failed int
 	for _, d := range dirs {
-		v, err := s.openVolume(d)
+		v, err := s.openVolume(d, perm)
 		if err != nil {
 			v = &Volume{Dir: d}
 			v.fail(err)
@@ -118,8 +126,19 @@ func Open(dirs []string, tolerated int) (*Store, error) {
 	return s, nil
 }
 
-// openVolume checks a data directory and reads (or creates) its VERSION.
-func (s *Store) openVolume(dir string) (*Volume, error) {
+// openVolume checks a data directory (its permission made perm) and
+// reads (or creates) its VERSION.
+func (s *Store) openVolume(dir string, perm os.FileMode) (*Volume, error) {
+	if err := os.MkdirAll(dir, perm); err != nil {
+		return nil, fmt.Errorf("volume %s: %w", dir, err)
+	}
+	if fi, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("volume %s: %w", dir, err)
+	} else if fi.Mode().Perm() != perm {
+		if err := os.Chmod(dir, perm); err != nil {
+			return nil, fmt.Errorf("volume %s: setting its permission to %o (dfs.datanode.data.dir.perm): %w", dir, perm, err)
+		}
+	}
 	cur := filepath.Join(dir, "current")
 	if err := os.MkdirAll(cur, 0o755); err != nil {
 		return nil, fmt.Errorf("volume %s: %w", dir, err)

@@ -24,7 +24,7 @@ func volumes(t *testing.T, n int) []string {
 
 func TestLayoutAndRestart(t *testing.T) {
 	dirs := volumes(t, 2)
-	st, err := Open(dirs, 0)
+	st, err := Open(dirs, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestLayoutAndRestart(t *testing.T) {
 	}
 	uuid := st.DatanodeUUID()
 	st.SaveDfsUsed()
-	st2, err := Open(dirs, 0)
+	st2, err := Open(dirs, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,10 +106,10 @@ func TestFailedVolumesTolerated(t *testing.T) {
 	if err := os.WriteFile(dirs[1], []byte("not a directory"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(dirs, 0); err == nil || !strings.Contains(err.Error(), "volumes failed: 1, volume failures tolerated: 0") {
+	if _, err := Open(dirs, 0, 0); err == nil || !strings.Contains(err.Error(), "volumes failed: 1, volume failures tolerated: 0") {
 		t.Fatalf("with 0 tolerated: %v", err)
 	}
-	st, err := Open(dirs, 1)
+	st, err := Open(dirs, 1, 0)
 	if err != nil {
 		t.Fatalf("with 1 tolerated: %v", err)
 	}
@@ -121,7 +121,7 @@ func TestFailedVolumesTolerated(t *testing.T) {
 // openStore opens a store of one volume with the test block pool.
 func openStore(t *testing.T) *Store {
 	t.Helper()
-	st, err := Open(volumes(t, 1), 0)
+	st, err := Open(volumes(t, 1), 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,5 +314,30 @@ func TestReadsDuringAnAppend(t *testing.T) {
 	var got bytes.Buffer
 	if _, err := after.ReadVerified(&got, 0, after.NumBytes); err != nil || got.String() != string(data) {
 		t.Fatalf("after the append: %d bytes, %v", got.Len(), err)
+	}
+}
+
+// TestDataDirPermission: data directories are created with
+// dfs.datanode.data.dir.perm (700), and an existing one with another
+// permission is set to it, as HDFS's DiskChecker does.
+func TestDataDirPermission(t *testing.T) {
+	dirs := volumes(t, 2)
+	if err := os.MkdirAll(dirs[1], 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dirs, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dirs {
+		fi, err := os.Stat(d)
+		if err != nil || fi.Mode().Perm() != 0o700 {
+			t.Fatalf("%s: %v %v, want 700", d, fi.Mode().Perm(), err)
+		}
+	}
+	if _, err := Open(dirs[:1], 0, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(dirs[0]); fi.Mode().Perm() != 0o750 {
+		t.Fatalf("a configured permission of 750: %v", fi.Mode().Perm())
 	}
 }
