@@ -44,7 +44,7 @@ type Config struct {
 	// DataDirPerm is dfs.datanode.data.dir.perm (0: 700): each data
 	// directory is created with it, or set to it when it differs.
 	DataDirPerm os.FileMode
-	NATSURL  string
+	NATSURL     string
 	// NATSIdentity names the datanode on NATS: its subjects are
 	// granary.v1.<ns>.dn.<identity>.* and its replies come to
 	// _INBOX.<identity>.>, which a secured NATS server limits it to
