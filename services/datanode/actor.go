@@ -180,15 +180,31 @@ func (a *actor) offerService(ctx context.Context) error {
 	}
 	hb := time.NewTimer(0)
 	defer hb.Stop()
+	// A failed incremental report is sent again soon, not at the next
+	// heartbeat: retry fires after a short back-off.
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
+	retryWait := 100 * time.Millisecond
+	flushIBR := func() {
+		if err := a.sendIBR(ctx); err != nil {
+			a.dn.log.Warn("incremental block report failed; re-queued", "err", err, "retry_in", retryWait)
+			retry.Reset(retryWait)
+			retryWait = min(2*retryWait, cfg.HeartbeatInterval)
+			return
+		}
+		retryWait = 100 * time.Millisecond
+	}
 	failures := 0
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-a.ibrKick:
-			if err := a.sendIBR(ctx); err != nil {
-				a.dn.log.Warn("incremental block report failed; re-queued", "err", err)
-			}
+			flushIBR()
+			continue
+		case <-retry.C:
+			flushIBR()
 			continue
 		case <-a.fbrNow:
 			nextFBR = time.Now()
@@ -210,16 +226,21 @@ func (a *actor) offerService(ctx context.Context) error {
 		if err := a.execute(ctx, reply.Commands); err != nil {
 			return err
 		}
+		// Pending incremental reports go first, so that the full report
+		// does not come before changes that preceded it (HDFS's
+		// offerService: reportReceivedDeletedBlocks, then blockReport).
+		flushIBR()
 		if reply.LeaseID != 0 && wantFBR {
-			if err := a.sendFullReport(ctx, reply.LeaseID); err != nil {
+			cmds, err := a.sendFullReport(ctx, reply.LeaseID)
+			if err != nil {
 				a.dn.log.Warn("full block report failed", "err", err)
 				continue
 			}
 			nextFBR = time.Now().Add(cfg.BlockReportInterval)
-		}
-		// Pending IBRs that failed before are retried with each heartbeat.
-		if err := a.sendIBR(ctx); err != nil {
-			a.dn.log.Warn("incremental block report failed; re-queued", "err", err)
+			// The commands of the report's reply are executed too.
+			if err := a.execute(ctx, cmds); err != nil {
+				return err
+			}
 		}
 	}
 }
@@ -336,11 +357,13 @@ func (a *actor) sendIBR(ctx context.Context) error {
 
 // sendFullReport sends every storage's replicas under the lease, one
 // message per storage, or several when a storage holds more than
-// split.threshold replicas or a message would pass NATS's payload limit.
-func (a *actor) sendFullReport(ctx context.Context, lease uint64) error {
+// split.threshold replicas or a message would pass NATS's payload limit,
+// and returns the commands the replies carried.
+func (a *actor) sendFullReport(ctx context.Context, lease uint64) ([]dnproto.Command, error) {
 	start := time.Now()
 	bpid := a.blockPool()
 	byStorage := a.dn.store.Replicas(bpid)
+	var cmds []dnproto.Command
 	reportID := uint64(time.Now().UnixNano())
 	chunkSize := min(a.dn.cfg.SplitThreshold, dnproto.MaxReplicasPerChunk)
 	storages := make([]string, 0, len(byStorage))
@@ -362,11 +385,13 @@ func (a *actor) sendFullReport(ctx context.Context, lease uint64) error {
 				c.Replicas[k] = dnproto.Replica{ID: r.ID, GenStamp: r.GenStamp, NumBytes: r.NumBytes, State: r.State}
 			}
 			cctx, cancel := context.WithTimeout(ctx, a.dn.cfg.RPCTimeout)
-			err := dnproto.CallRaw(cctx, a.nc, a.subj(dnproto.SubjBlockReport), dnproto.EncodeChunk(c), nil)
+			var reply dnproto.BlockReportReply
+			err := dnproto.CallRaw(cctx, a.nc, a.subj(dnproto.SubjBlockReport), dnproto.EncodeChunk(c), &reply)
 			cancel()
 			if err != nil {
-				return err
+				return nil, err
 			}
+			cmds = append(cmds, reply.Commands...)
 			total += len(part)
 		}
 	}
@@ -374,7 +399,7 @@ func (a *actor) sendFullReport(ctx context.Context, lease uint64) error {
 	a.lastReport = time.Now()
 	a.mu.Unlock()
 	a.dn.log.Info("sent full block report", "replicas", total, "storages", len(storages), "took", time.Since(start))
-	return nil
+	return cmds, nil
 }
 
 // triggerFBR asks for a full block report with the next heartbeat.

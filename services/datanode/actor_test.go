@@ -135,3 +135,148 @@ func TestLostIncrementalReportIsResent(t *testing.T) {
 		t.Fatalf("%d reports sent; the accepted one was sent again", len(fake.ibrs))
 	}
 }
+
+// orderCoordinator records the order of the datanode's messages and grants
+// a full-report lease only when told to.
+type orderCoordinator struct {
+	mu       sync.Mutex
+	lease    bool
+	failIBRs bool
+	log      []string
+	fbrCmds  []dnproto.Command
+}
+
+func (f *orderCoordinator) serve(t *testing.T, nc *nats.Conn) {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ni := dnproto.NamespaceInfo{ClusterID: "CID-test", NamespaceID: 7, BlockPoolID: "BP-1-127.0.0.1-1"}
+	handlers := map[string]dnproto.Handler{
+		dnproto.SubjHandshake: func(context.Context, []byte) (any, error) { return ni, nil },
+		dnproto.SubjRegister: func(_ context.Context, data []byte) (any, error) {
+			var r dnproto.Registration
+			_ = json.Unmarshal(data, &r)
+			return dnproto.RegisterReply{DatanodeUUID: r.DatanodeUUID}, nil
+		},
+		dnproto.SubjHeartbeat: func(context.Context, []byte) (any, error) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if f.lease {
+				f.failIBRs = false
+				return dnproto.HeartbeatReply{HAState: "active", LeaseID: 1}, nil
+			}
+			return dnproto.HeartbeatReply{HAState: "active"}, nil
+		},
+		dnproto.SubjBlockReport: func(context.Context, []byte) (any, error) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.log = append(f.log, "fbr")
+			return dnproto.BlockReportReply{Commands: f.fbrCmds}, nil
+		},
+		dnproto.SubjIncrementalReport: func(context.Context, []byte) (any, error) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if f.failIBRs {
+				f.log = append(f.log, "ibr-refused")
+				return nil, errs.E(errs.Retriable, "coordinator busy")
+			}
+			f.log = append(f.log, "ibr")
+			return dnproto.Ack{}, nil
+		},
+	}
+	for subj, h := range handlers {
+		if _, err := dnproto.Serve(nc, dnproto.In(dnproto.DefaultNameservice, dnproto.AnyIdentity(subj)), log, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestReportOrderAndFullReportCommands (seed 004): incremental reports
+// pending when a full report is due go first; a refused incremental
+// report is sent again at once (within a second here, with heartbeats an
+// hour apart), not at the next heartbeat; the commands of a full report's
+// reply are executed.
+func TestReportOrderAndFullReportCommands(t *testing.T) {
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	defer srv.Shutdown()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats did not start")
+	}
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	const a, b = 1<<30 + 1, 1<<30 + 2
+	f := &orderCoordinator{failIBRs: true, fbrCmds: []dnproto.Command{{Action: dnproto.ActionInvalidate, Blocks: []dnproto.BlockRef{{ID: b, GenStamp: 1001}}}}}
+	f.serve(t, nc)
+	start := func(hb time.Duration) (*Service, func()) {
+		dn, err := New(Config{DataDirs: []string{t.TempDir()}, NATSURL: srv.ClientURL(), HTTPAddr: "127.0.0.1:0",
+			HeartbeatInterval: hb, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- dn.Run(ctx) }()
+		<-dn.Started()
+		waitFor(t, "registration", func() bool { return dn.Info().Registration == "running" })
+		return dn, func() { cancel(); <-done }
+	}
+	logged := func(what string) int {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		n := 0
+		for _, l := range f.log {
+			if l == what {
+				n++
+			}
+		}
+		return n
+	}
+
+	// Heartbeats an hour apart: a refused incremental report comes back
+	// by itself, soon.
+	dn, stop := start(time.Hour)
+	if err := dn.PutReplica(a, 1001, []byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the refused report to be sent again twice", func() bool { return logged("ibr-refused") >= 3 })
+	stop()
+
+	// Heartbeats every 50 ms: the report refused until the heartbeat
+	// that grants the lease is sent before the full report.
+	f.mu.Lock()
+	f.log, f.failIBRs = nil, true
+	f.mu.Unlock()
+	dn, stop = start(50 * time.Millisecond)
+	defer stop()
+	if err := dn.PutReplica(b, 1001, []byte("b")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the report to be refused", func() bool { return logged("ibr-refused") >= 1 })
+	f.mu.Lock()
+	f.lease = true
+	f.mu.Unlock()
+	waitFor(t, "a full report", func() bool { return logged("fbr") >= 1 })
+	f.mu.Lock()
+	order := append([]string(nil), f.log...)
+	f.mu.Unlock()
+	first := map[string]int{}
+	for i, l := range order {
+		if _, ok := first[l]; !ok {
+			first[l] = i
+		}
+	}
+	if i, ok := first["ibr"]; !ok || i > first["fbr"] {
+		t.Fatalf("the pending incremental report was not sent before the full report: %v", order)
+	}
+	// The full report's reply said INVALIDATE b.
+	waitFor(t, "the full report's INVALIDATE to be executed", func() bool {
+		_, ok := dn.store.Get(dn.poolList()[0].blockPool(), b)
+		return !ok
+	})
+}
