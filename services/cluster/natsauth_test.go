@@ -99,7 +99,7 @@ func TestNATSAuthorization(t *testing.T) {
 			loc := locations(t, c, "/victim")[0]
 			bpid := loc.Block.BlockPoolID
 			b := dnproto.BlockRef{ID: loc.Block.BlockID, GenStamp: loc.Block.GenerationStamp, NumBytes: loc.Block.NumBytes}
-			fake := dnproto.Registration{DatanodeUUID: "fake-datanode", BlockPoolID: bpid, HostName: "evil", IPAddr: "10.6.6.6", HTTPPort: 1,
+			fake := dnproto.Registration{DatanodeUUID: "fake-datanode", BlockPoolID: bpid, HostName: "evil", IPAddr: "10.6.6.6", HTTPPort: 1, SoftwareVersion: dnproto.SoftwareVersion,
 				Storages: []dnproto.StorageInfo{{StorageID: "DS-evil", StorageType: "DISK"}}}
 			call := func(nc *nats.Conn, subj string, req, resp any) error {
 				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)

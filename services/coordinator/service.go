@@ -83,6 +83,9 @@ type Config struct {
 	RedundancyInterval time.Duration
 	MaxStreams         int           // dfs.namenode.replication.max-streams (2)
 	PendingTimeout     time.Duration // dfs.namenode.reconstruction.pending.timeout-sec (300 s)
+	// MinDatanodeVersion is dfs.namenode.min.supported.datanode.version
+	// (default dnproto.MinDatanodeVersion).
+	MinDatanodeVersion string
 	// IgnoreLoad is dfs.namenode.redundancy.considerLoad=false (default:
 	// consider it, skipping datanodes busier than twice the average).
 	IgnoreLoad bool
@@ -142,7 +145,7 @@ func New(cfg Config) (*Service, error) {
 			HeartbeatInterval: cfg.HeartbeatInterval, RecheckInterval: cfg.RecheckInterval,
 			StaleInterval: cfg.StaleInterval, MaxFBRLeases: cfg.MaxFBRLeases, Topology: topo,
 			UnknownReplicaGrace: cfg.UnknownReplicaGrace, MaxStreams: cfg.MaxStreams, PendingTimeout: cfg.PendingTimeout,
-			IgnoreLoad: cfg.IgnoreLoad,
+			IgnoreLoad: cfg.IgnoreLoad, MinDatanodeVersion: cfg.MinDatanodeVersion,
 		}),
 		resync: make(chan struct{}, 1), addrSet: make(chan struct{}), started: make(chan struct{}),
 	}
@@ -343,6 +346,10 @@ func (s *Service) register(ctx context.Context, reg *dnproto.Registration) (any,
 	if err := s.mgr.Register(*reg, ni); err != nil {
 		s.log.Warn("registration refused", "datanode", reg.DatanodeUUID, "err", err)
 		return nil, err
+	}
+	if reg.SoftwareVersion != dnproto.SoftwareVersion {
+		s.log.Info(fmt.Sprintf("Reported DataNode version '%s' of DN %s does not match NameNode version '%s'. Note: This is normal during a rolling upgrade.",
+			reg.SoftwareVersion, reg.DatanodeUUID, dnproto.SoftwareVersion))
 	}
 	s.log.Info("datanode registered", "datanode", reg.DatanodeUUID, "host", reg.HostName, "http_port", reg.HTTPPort, "storages", len(reg.Storages))
 	if s.blockKeys.Generation() == 0 {

@@ -2,6 +2,7 @@ package datanode
 
 import (
 	"fmt"
+	"github.com/granary-fs/granary/internal/dnproto"
 	"html/template"
 	"net/http"
 	"time"
@@ -15,7 +16,7 @@ import (
 // links every datanode's name here.
 
 // softwareVersion is what the datanode reports in its registration.
-const softwareVersion = "0.1.0"
+const softwareVersion = dnproto.SoftwareVersion
 
 var pageTmpl = template.Must(template.New("datanode").Funcs(template.FuncMap{
 	"bytes": units.ByteDesc,

@@ -247,7 +247,7 @@ func (s *Service) namespaceInfo() dnproto.NamespaceInfo {
 }
 
 // SoftwareVersion is reported in handshakes.
-const SoftwareVersion = "0.1.0"
+const SoftwareVersion = dnproto.SoftwareVersion
 
 // coordinatorClaim decides which coordinator of the nameservice is active
 // (coordinator HA): the active metadata service gives the role to the

@@ -63,7 +63,7 @@ func registration(i int) dnproto.Registration {
 	id := fmt.Sprintf("dn-%06d", i)
 	return dnproto.Registration{
 		DatanodeUUID: id, ClusterID: ni.ClusterID, BlockPoolID: ni.BlockPoolID, HostName: id,
-		IPAddr: fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255), HTTPPort: 9864,
+		IPAddr: fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255), HTTPPort: 9864, SoftwareVersion: dnproto.SoftwareVersion,
 		Storages: []dnproto.StorageInfo{{StorageID: "DS-" + id, StorageType: "DISK"}},
 	}
 }

@@ -2,10 +2,12 @@ package blockmgr
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/granary-fs/granary/internal/dnproto"
+	"github.com/granary-fs/granary/internal/errs"
 )
 
 var ni = dnproto.NamespaceInfo{ClusterID: "CID-1", BlockPoolID: "BP-1"}
@@ -23,7 +25,7 @@ func register(t testing.TB, m *Manager, i int) string {
 	id := fmt.Sprintf("dn-%d", i)
 	err := m.Register(dnproto.Registration{
 		DatanodeUUID: id, ClusterID: "CID-1", BlockPoolID: "BP-1", HostName: fmt.Sprintf("host%d", i),
-		IPAddr: fmt.Sprintf("10.0.0.%d", i), HTTPPort: 9864, Storages: []dnproto.StorageInfo{{StorageID: "DS-" + id}},
+		IPAddr: fmt.Sprintf("10.0.0.%d", i), HTTPPort: 9864, SoftwareVersion: dnproto.SoftwareVersion, Storages: []dnproto.StorageInfo{{StorageID: "DS-" + id}},
 	}, ni)
 	if err != nil {
 		t.Fatal(err)
@@ -46,6 +48,23 @@ func TestRegistrationChecksCluster(t *testing.T) {
 	}
 	if r := m.Heartbeat(dnproto.Heartbeat{DatanodeUUID: "unknown"}); len(r.Commands) != 1 || r.Commands[0].Action != dnproto.ActionReregister {
 		t.Fatalf("unknown datanode's heartbeat reply %+v", r)
+	}
+}
+
+// TestRegistrationChecksVersion: a datanode older than
+// dfs.namenode.min.supported.datanode.version is refused with HDFS's
+// IncorrectVersionException message; a newer one registers.
+func TestRegistrationChecksVersion(t *testing.T) {
+	m := New(Config{MinDatanodeVersion: "0.2.0"})
+	reg := dnproto.Registration{DatanodeUUID: "x", ClusterID: "CID-1", BlockPoolID: "BP-1", HTTPPort: 1, SoftwareVersion: "0.1.9"}
+	err := m.Register(reg, ni)
+	if !errs.Is(err, errs.IncorrectVersion) || !strings.Contains(err.Error(),
+		"The reported DataNode version is too low to communicate with this NameNode. DataNode version: '0.1.9' Minimum DataNode version: '0.2.0'") {
+		t.Fatalf("an old datanode: %v", err)
+	}
+	reg.SoftwareVersion = "0.3.0"
+	if err := m.Register(reg, ni); err != nil {
+		t.Fatalf("a newer datanode: %v", err)
 	}
 }
 

@@ -57,6 +57,11 @@ func (m *Manager) Register(reg dnproto.Registration, ni dnproto.NamespaceInfo) e
 	if reg.DatanodeUUID == "" || reg.HTTPPort <= 0 || reg.HTTPPort > 65535 {
 		return errs.E(errs.IllegalArgument, "registration needs a datanode UUID and an HTTP port")
 	}
+	// HDFS's verifySoftwareVersion (IncorrectVersionException's message).
+	if dnproto.CompareVersions(reg.SoftwareVersion, m.cfg.MinDatanodeVersion) < 0 {
+		return errs.E(errs.IncorrectVersion, "The reported DataNode version is too low to communicate with this NameNode. DataNode version: '%s' Minimum DataNode version: '%s'",
+			reg.SoftwareVersion, m.cfg.MinDatanodeVersion)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.cfg.Now()

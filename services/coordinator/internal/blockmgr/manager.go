@@ -26,6 +26,9 @@ type Config struct {
 	FBRLeaseLength    time.Duration // dfs.namenode.full.block.report.lease.length.ms, 5 min
 	ReplicationMin    int           // dfs.namenode.replication.min, 1
 	InvalidateLimit   int           // dfs.block.invalidate.limit, 1000 per heartbeat
+	// MinDatanodeVersion is dfs.namenode.min.supported.datanode.version:
+	// an older datanode is refused at registration.
+	MinDatanodeVersion string
 	// UnknownReplicaGrace is how long a replica of a block the namespace
 	// does not know is kept before it is invalidated (default 30 s): the
 	// namespace event of a new block can arrive after the replica's report.
@@ -41,6 +44,9 @@ type Config struct {
 
 // Defaults fills zero fields.
 func (c *Config) Defaults() {
+	if c.MinDatanodeVersion == "" {
+		c.MinDatanodeVersion = dnproto.MinDatanodeVersion
+	}
 	if c.HeartbeatInterval == 0 {
 		c.HeartbeatInterval = 3 * time.Second
 	}
