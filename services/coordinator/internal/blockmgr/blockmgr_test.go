@@ -385,3 +385,25 @@ func TestCorruptReplicasStayCorruptAcrossAResync(t *testing.T) {
 		t.Fatalf("a new stamp kept the old stamp's corrupt mark: %+v", got[0])
 	}
 }
+
+// TestReregistrationKeepsReplicas (seed 000): a live node registering again
+// keeps its replicas in the block map — no block becomes under-replicated
+// — and the full report that follows reconciles them.
+func TestReregistrationKeepsReplicas(t *testing.T) {
+	m, _ := newTestManager(nil)
+	dn := register(t, m, 1)
+	syncNS(m, dnproto.BlockEvent{ID: 1, GenStamp: 1001, NumBytes: 10, Complete: true, Replication: 1},
+		dnproto.BlockEvent{ID: 2, GenStamp: 1001, NumBytes: 10, Complete: true, Replication: 1})
+	report(t, m, dn, 1, 1, 2)
+	register(t, m, 1)
+	if holders(m, 1) != 1 || holders(m, 2) != 1 {
+		t.Fatal("re-registration dropped the node's replicas")
+	}
+	if c := m.Cluster(); c.UnderReplicated != 0 {
+		t.Fatalf("%d blocks under-replicated after a re-registration", c.UnderReplicated)
+	}
+	report(t, m, dn, 2, 2)
+	if holders(m, 1) != 0 || holders(m, 2) != 1 {
+		t.Fatal("the full report after the re-registration did not reconcile the replicas")
+	}
+}

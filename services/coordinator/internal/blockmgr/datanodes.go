@@ -65,6 +65,21 @@ func (m *Manager) Register(reg dnproto.Registration, ni dnproto.NamespaceInfo) e
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.cfg.Now()
+	if old := m.nodes[reg.DatanodeUUID]; old != nil && !old.dead {
+		// Re-registration of a live node (HDFS's updateRegInfo): its
+		// replicas stay in the block map — dropping them would make every
+		// block it holds under-replicated for a moment and could schedule
+		// transfers — and the full report that follows every registration
+		// reconciles them. Unsent commands are dropped: they were decided
+		// for the node's previous life.
+		old.reg, old.rack = reg, m.rackOf(reg)
+		old.registeredAt, old.lastHeartbeat = now, now
+		old.invalidate, old.transfers = nil, nil
+		for _, s := range reg.Storages {
+			old.storageIndex(s.StorageID)
+		}
+		return nil
+	}
 	if old := m.nodes[reg.DatanodeUUID]; old != nil {
 		m.dropReplicas(old)
 	}
