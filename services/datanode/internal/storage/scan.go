@@ -46,6 +46,11 @@ func (s *Store) scanAll() error {
 	wg.Wait()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	type duplicate struct {
+		bpid string
+		r    *Replica
+	}
+	var duplicates []duplicate
 	for i, v := range vols {
 		var used int64
 		for _, f := range results[i] {
@@ -59,10 +64,17 @@ func (s *Store) scanAll() error {
 				s.replicas[f.bpid] = m
 			}
 			for _, r := range f.replicas {
-				// The same block on two volumes: keep the newer generation stamp.
-				if old := m[r.ID]; old == nil || old.GenStamp < r.GenStamp {
+				old := m[r.ID]
+				if old == nil {
 					m[r.ID] = r
+					continue
 				}
+				// The same block twice (two volumes, or rbw/ and
+				// finalized/): HDFS's resolveDuplicateReplicas keeps one
+				// and deletes the other's files.
+				keep, del := selectReplicaToKeep(old, r)
+				m[r.ID] = keep
+				duplicates = append(duplicates, duplicate{f.bpid, del})
 			}
 			used += f.used
 		}
@@ -70,6 +82,11 @@ func (s *Store) scanAll() error {
 			used = cached
 		}
 		v.used = used
+	}
+	for _, d := range duplicates {
+		if d.r.Volume.Failed() == nil {
+			s.removeFilesLocked(d.bpid, d.r) // dfs.datanode.duplicate.replica.deletion
+		}
 	}
 	for bpid, m := range s.replicas {
 		for id, r := range m {
@@ -79,6 +96,23 @@ func (s *Store) scanAll() error {
 		}
 	}
 	return nil
+}
+
+// selectReplicaToKeep is HDFS's BlockPoolSlice.selectReplicaToDelete: of
+// two replicas of one block the newer generation stamp wins, then the
+// longer one, then the one found first.
+func selectReplicaToKeep(first, second *Replica) (keep, del *Replica) {
+	switch {
+	case first.GenStamp != second.GenStamp:
+		if second.GenStamp > first.GenStamp {
+			return second, first
+		}
+	case first.NumBytes != second.NumBytes:
+		if second.NumBytes > first.NumBytes {
+			return second, first
+		}
+	}
+	return first, second
 }
 
 // readDfsUsed reads and removes a volume's cached dfsUsed when it is fresh.

@@ -341,3 +341,60 @@ func TestDataDirPermission(t *testing.T) {
 		t.Fatalf("a configured permission of 750: %v", fi.Mode().Perm())
 	}
 }
+
+// TestDuplicateReplicasDeleted: the same block found on two volumes at
+// start keeps the newer generation stamp and the other copy's files are
+// deleted (HDFS's deleteDuplicateReplicas), not only ignored.
+func TestDuplicateReplicasDeleted(t *testing.T) {
+	dirs := volumes(t, 2)
+	st, err := Open(dirs, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.InitBlockPool("CID-1", bp, 42, 7); err != nil {
+		t.Fatal(err)
+	}
+	const id = 1 << 30
+	data := []byte(strings.Repeat("d", 2000))
+	if _, err := st.WriteFinalized(bp, id, 1001, data); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := st.Get(bp, id)
+	oldDir := filepath.Dir(old.Volume.FinalizedPath(bp, id))
+	other := st.Volumes()[0]
+	if other == old.Volume {
+		other = st.Volumes()[1]
+	}
+	// A newer copy of the block on the other volume.
+	newDir := filepath.Dir(other.FinalizedPath(bp, id))
+	if err := os.MkdirAll(newDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(newDir, BlockFileName(id)), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(newDir, MetaFileName(id, 1002)), ChecksumFile(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st2, err := Open(dirs, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, ok := st2.Get(bp, id)
+	if !ok || r.GenStamp != 1002 || r.Volume.Dir != other.Dir {
+		t.Fatalf("kept %+v, want the copy of stamp 1002 on %s", r, other.Dir)
+	}
+	for _, f := range []string{BlockFileName(id), MetaFileName(id, 1001)} {
+		if _, err := os.Stat(filepath.Join(oldDir, f)); !os.IsNotExist(err) {
+			t.Fatalf("the older copy's %s is still there: %v", f, err)
+		}
+	}
+	// Same stamp: the longer copy wins; same length: the first found.
+	a, b := &Replica{GenStamp: 5, NumBytes: 10}, &Replica{GenStamp: 5, NumBytes: 20}
+	if keep, _ := selectReplicaToKeep(a, b); keep != b {
+		t.Fatal("the shorter copy was kept")
+	}
+	if keep, _ := selectReplicaToKeep(b, &Replica{GenStamp: 5, NumBytes: 20}); keep != b {
+		t.Fatal("of two equal copies the first found was not kept")
+	}
+}
