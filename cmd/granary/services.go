@@ -34,6 +34,7 @@ func coordinatorCmd(ctx context.Context, args []string, run bool) error {
 	fs.DurationVar(&cfg.HTTPIdleTimeout, "http-idle-timeout", envDuration("GRANARY_HTTP_IDLE_TIMEOUT", 60e9), "hadoop.http.idle_timeout.ms: idle keep-alive connections are closed after this (GRANARY_HTTP_IDLE_TIMEOUT)")
 	fs.StringVar(&cfg.TopologyFile, "topology-file", env("GRANARY_TOPOLOGY_FILE", ""), "host-to-rack table, lines \"host /rack\" (GRANARY_TOPOLOGY_FILE)")
 	fs.StringVar(&cfg.HostsExcludeFile, "hosts-exclude-file", env("GRANARY_HOSTS_EXCLUDE_FILE", ""), "dfs.hosts.exclude: datanodes to decommission, re-read by admin -refreshNodes (GRANARY_HOSTS_EXCLUDE_FILE)")
+	fs.StringVar(&cfg.HostsFile, "hosts-file", env("GRANARY_HOSTS_FILE", ""), "dfs.hosts: the include list, one host (IP, name, ip:port or datanode UUID) per line; when set only those datanodes may register (refreshNodes re-reads it) (GRANARY_HOSTS_FILE)")
 	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat-interval", envDuration("GRANARY_HEARTBEAT_INTERVAL", 3e9), "dfs.heartbeat.interval (GRANARY_HEARTBEAT_INTERVAL)")
 	fs.DurationVar(&cfg.RecheckInterval, "heartbeat-recheck-interval", envDuration("GRANARY_HEARTBEAT_RECHECK_INTERVAL", 300e9), "dfs.namenode.heartbeat.recheck-interval (GRANARY_HEARTBEAT_RECHECK_INTERVAL)")
 	fs.DurationVar(&cfg.StaleInterval, "stale-interval", envDuration("GRANARY_STALE_INTERVAL", 30e9), "dfs.namenode.stale.datanode.interval (GRANARY_STALE_INTERVAL)")

@@ -49,6 +49,7 @@ const (
 	InvalidToken
 	Security // no or a bad credential in token mode: 401
 	Standby  // a standby metadata service refuses client operations
+	DisallowedDatanode
 
 	numKinds // not a kind: every kind above is in the table below
 )
@@ -95,6 +96,7 @@ var kinds = map[Kind]kindInfo{
 	InvalidToken:              {"InvalidToken", "org.apache.hadoop.security.token.SecretManager$InvalidToken", http.StatusForbidden},
 	Security:                  {"SecurityException", "java.lang.SecurityException", http.StatusUnauthorized},
 	Standby:                   {"StandbyException", "org.apache.hadoop.ipc.StandbyException", http.StatusForbidden},
+	DisallowedDatanode:        {"DisallowedDatanodeException", "org.apache.hadoop.hdfs.server.protocol.DisallowedDatanodeException", http.StatusForbidden},
 }
 
 // Error is a Granary error: a kind, the operation that failed and a message

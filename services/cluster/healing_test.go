@@ -477,3 +477,32 @@ func TestFsckLeavesOpenFilesOut(t *testing.T) {
 		}
 	}
 }
+
+// TestIncludeListRefusesDatanodes (dfs.hosts): datanodes an include file
+// lists register; after the file stops listing them and refreshNodes,
+// their heartbeats are refused with DisallowedDatanodeException and their
+// block pool service ends, saying why.
+func TestIncludeListRefusesDatanodes(t *testing.T) {
+	include := filepath.Join(t.TempDir(), "dfs.hosts")
+	if err := os.WriteFile(include, []byte("# the datanodes of this test\n127.0.0.1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := testCluster(t, 1, func(cfg *cluster.Config) {
+		co := cfg.Coordinator
+		cfg.Coordinator = func(c *coordinator.Config) { co(c); c.HostsFile = include }
+	})
+	if got := c.Datanodes[0].Info().Registration; got != "running" {
+		t.Fatalf("an included datanode: %s", got)
+	}
+	if err := os.WriteFile(include, []byte("10.9.9.9\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var r struct{ Changed int }
+	if code := call(t, "POST", c.CoordinatorURL+"/api/v1/admin/refreshNodes?user.name=hdfs", nil, &r); code != 200 {
+		t.Fatalf("refreshNodes: %d", code)
+	}
+	eventually(t, 10*time.Second, "the datanode to be refused", func() bool {
+		in := c.Datanodes[0].Info()
+		return in.Registration == "refused" && strings.Contains(in.RefusedBecause, "not in the include-list")
+	})
+}

@@ -127,35 +127,66 @@ func (s *Service) adminChange(w http.ResponseWriter, r *http.Request, change fun
 
 // refreshNodes godoc
 //
-//	@Summary		Re-read the exclude file (dfsadmin -refreshNodes)
-//	@Description	Datanodes listed in the hosts exclude file (by IP, host name, ip:port or UUID) start decommissioning; those no longer listed return to service.
+//	@Summary		Re-read the include and exclude files (dfsadmin -refreshNodes)
+//	@Description	Datanodes listed in the hosts exclude file (by IP, host name, ip:port or UUID) start decommissioning; those no longer listed return to service. With an include file (-hosts-file, dfs.hosts) only the datanodes it lists may register; a registered one it no longer lists has its next heartbeat refused with DisallowedDatanodeException.
 //	@Tags			admin
 //	@Produce		json
 //	@Param	user.name	query	string	false	"the caller: the superuser or a member of the supergroup (dr.who when absent)"
 //	@Success		200	{object}	api.RefreshNodesResponse
-//	@Failure		403	{object}	errs.RemoteExceptionBody	"AccessControlException (not the superuser), or IOException: no exclude file configured, or it cannot be read"
+//	@Failure		403	{object}	errs.RemoteExceptionBody	"AccessControlException (not the superuser), or IOException: neither file configured, or one cannot be read"
 //	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@ID			refreshExcludedNodes
 //	@Router			/api/v1/admin/refreshNodes [post]
 func (s *Service) refreshNodes(w http.ResponseWriter, r *http.Request) {
-	if s.cfg.HostsExcludeFile == "" {
-		rest.WriteError(w, errs.E(errs.IO, "no hosts exclude file is configured (-hosts-exclude-file)"))
+	if s.cfg.HostsExcludeFile == "" && s.cfg.HostsFile == "" {
+		rest.WriteError(w, errs.E(errs.IO, "no hosts include or exclude file is configured (-hosts-file, -hosts-exclude-file)"))
 		return
 	}
-	data, err := os.ReadFile(s.cfg.HostsExcludeFile)
+	if err := s.loadIncluded(); err != nil {
+		rest.WriteError(w, err)
+		return
+	}
+	changed := 0
+	if s.cfg.HostsExcludeFile != "" {
+		excluded, err := readHostsFile(s.cfg.HostsExcludeFile)
+		if err != nil {
+			rest.WriteError(w, errs.Wrap(errs.IO, err, "reading the hosts exclude file"))
+			return
+		}
+		changed = s.mgr.RefreshNodes(excluded)
+		s.log.Info("nodes refreshed from the exclude file", "excluded", len(excluded), "changed", changed)
+	}
+	_ = rest.WriteJSON(w, http.StatusOK, api.RefreshNodesResponse{Changed: changed})
+}
+
+// loadIncluded (re)reads the include file, when there is one.
+func (s *Service) loadIncluded() error {
+	if s.cfg.HostsFile == "" {
+		return nil
+	}
+	included, err := readHostsFile(s.cfg.HostsFile)
 	if err != nil {
-		rest.WriteError(w, errs.Wrap(errs.IO, err, "reading the hosts exclude file"))
-		return
+		return errs.Wrap(errs.IO, err, "reading the hosts include file")
 	}
-	excluded := map[string]bool{}
+	s.mgr.SetIncluded(included)
+	s.log.Info("include list read", "hosts", len(included))
+	return nil
+}
+
+// readHostsFile reads a dfs.hosts / dfs.hosts.exclude file: one host (IP,
+// name, ip:port or datanode UUID) per line, # comments.
+func readHostsFile(path string) (map[string]bool, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	hosts := map[string]bool{}
 	for _, line := range strings.Split(string(data), "\n") {
 		if f := strings.Fields(line); len(f) > 0 && !strings.HasPrefix(f[0], "#") {
-			excluded[f[0]] = true
+			hosts[f[0]] = true
 		}
 	}
-	changed := s.mgr.RefreshNodes(excluded)
-	s.log.Info("nodes refreshed from the exclude file", "excluded", len(excluded), "changed", changed)
-	_ = rest.WriteJSON(w, http.StatusOK, api.RefreshNodesResponse{Changed: changed})
+	return hosts, nil
 }
 
 // metasave godoc

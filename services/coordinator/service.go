@@ -69,7 +69,11 @@ type Config struct {
 	TopologyFile string
 	// HostsExcludeFile is dfs.hosts.exclude: datanodes to decommission,
 	// re-read by refreshNodes.
-	HostsExcludeFile  string
+	HostsExcludeFile string
+	// HostsFile is dfs.hosts, the include list: when set, only the
+	// datanodes it names may register (DisallowedDatanodeException for the
+	// others); re-read by refreshNodes.
+	HostsFile         string
 	HeartbeatInterval time.Duration
 	RecheckInterval   time.Duration
 	StaleInterval     time.Duration
@@ -150,6 +154,9 @@ func New(cfg Config) (*Service, error) {
 		resync: make(chan struct{}, 1), addrSet: make(chan struct{}), started: make(chan struct{}),
 	}
 	s.metrics = newMetrics(s)
+	if err := s.loadIncluded(); err != nil {
+		return nil, err
+	}
 	s.blockKeys = blocktoken.NewSet()
 	if cfg.Auth.CAFile == "" {
 		cfg.Auth.CAFile = cfg.TLS.CA
@@ -362,6 +369,9 @@ func (s *Service) register(ctx context.Context, reg *dnproto.Registration) (any,
 
 func (s *Service) heartbeat(ctx context.Context, hb *dnproto.Heartbeat) (any, error) {
 	if err := s.checkSender(ctx, hb.DatanodeUUID, hb.BlockPoolID); err != nil {
+		return nil, err
+	}
+	if err := s.mgr.CheckAllowed(hb.DatanodeUUID); err != nil {
 		return nil, err
 	}
 	reply := s.withKeysAndTokens(hb, s.mgr.Heartbeat(*hb))

@@ -136,7 +136,7 @@ func (a *actor) register(ctx context.Context) error {
 	a.bp.mu.Unlock()
 	var reply dnproto.RegisterReply
 	if err := a.call(ctx, dnproto.SubjRegister, reg, &reply); err != nil {
-		if errs.Is(err, errs.IncorrectVersion) {
+		if errs.Is(err, errs.IncorrectVersion) || errs.Is(err, errs.DisallowedDatanode) {
 			return &fatalError{err}
 		}
 		return err
@@ -214,6 +214,11 @@ func (a *actor) offerService(ctx context.Context) error {
 		wantFBR := !time.Now().Before(nextFBR)
 		reply, err := a.heartbeat(ctx, wantFBR)
 		if err != nil {
+			if errs.Is(err, errs.DisallowedDatanode) {
+				// Left out of the include list: this block pool service ends,
+				// as HDFS's does.
+				return &fatalError{err}
+			}
 			failures++
 			if errs.Is(err, errs.Unregistered) || failures >= 10 {
 				return err

@@ -240,9 +240,9 @@ type ClientInterface interface {
 	// Corresponds with GET /api/v1/admin/metasave (the `Metasave` operationId).
 	Metasave(ctx context.Context, params *MetasaveParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// RefreshExcludedNodes Re-read the exclude file (dfsadmin -refreshNodes)
+	// RefreshExcludedNodes Re-read the include and exclude files (dfsadmin -refreshNodes)
 	//
-	// Datanodes listed in the hosts exclude file (by IP, host name, ip:port or UUID) start decommissioning; those no longer listed return to service.
+	// Datanodes listed in the hosts exclude file (by IP, host name, ip:port or UUID) start decommissioning; those no longer listed return to service. With an include file (-hosts-file, dfs.hosts) only the datanodes it lists may register; a registered one it no longer lists has its next heartbeat refused with DisallowedDatanodeException.
 	//
 	// Corresponds with POST /api/v1/admin/refreshNodes (the `RefreshExcludedNodes` operationId).
 	RefreshExcludedNodes(ctx context.Context, params *RefreshExcludedNodesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -332,9 +332,9 @@ func (c *Client) Metasave(ctx context.Context, params *MetasaveParams, reqEditor
 	return c.Client.Do(req)
 }
 
-// RefreshExcludedNodes Re-read the exclude file (dfsadmin -refreshNodes)
+// RefreshExcludedNodes Re-read the include and exclude files (dfsadmin -refreshNodes)
 //
-// Datanodes listed in the hosts exclude file (by IP, host name, ip:port or UUID) start decommissioning; those no longer listed return to service.
+// Datanodes listed in the hosts exclude file (by IP, host name, ip:port or UUID) start decommissioning; those no longer listed return to service. With an include file (-hosts-file, dfs.hosts) only the datanodes it lists may register; a registered one it no longer lists has its next heartbeat refused with DisallowedDatanodeException.
 //
 // Corresponds with POST /api/v1/admin/refreshNodes (the `RefreshExcludedNodes` operationId).
 func (c *Client) RefreshExcludedNodes(ctx context.Context, params *RefreshExcludedNodesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1140,9 +1140,9 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/v1/admin/metasave (the `Metasave` operationId).
 	MetasaveWithResponse(ctx context.Context, params *MetasaveParams, reqEditors ...RequestEditorFn) (*MetasaveResponse, error)
 
-	// RefreshExcludedNodesWithResponse Re-read the exclude file (dfsadmin -refreshNodes)
+	// RefreshExcludedNodesWithResponse Re-read the include and exclude files (dfsadmin -refreshNodes)
 	//
-	// Datanodes listed in the hosts exclude file (by IP, host name, ip:port or UUID) start decommissioning; those no longer listed return to service.
+	// Datanodes listed in the hosts exclude file (by IP, host name, ip:port or UUID) start decommissioning; those no longer listed return to service. With an include file (-hosts-file, dfs.hosts) only the datanodes it lists may register; a registered one it no longer lists has its next heartbeat refused with DisallowedDatanodeException.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -1992,9 +1992,9 @@ func (c *ClientWithResponses) MetasaveWithResponse(ctx context.Context, params *
 	return ParseMetasaveResponse(rsp)
 }
 
-// RefreshExcludedNodesWithResponse Re-read the exclude file (dfsadmin -refreshNodes)
+// RefreshExcludedNodesWithResponse Re-read the include and exclude files (dfsadmin -refreshNodes)
 //
-// Datanodes listed in the hosts exclude file (by IP, host name, ip:port or UUID) start decommissioning; those no longer listed return to service.
+// Datanodes listed in the hosts exclude file (by IP, host name, ip:port or UUID) start decommissioning; those no longer listed return to service. With an include file (-hosts-file, dfs.hosts) only the datanodes it lists may register; a registered one it no longer lists has its next heartbeat refused with DisallowedDatanodeException.
 //
 // Returns a wrapper object for the known response body format(s).
 //

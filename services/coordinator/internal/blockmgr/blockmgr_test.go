@@ -407,3 +407,28 @@ func TestReregistrationKeepsReplicas(t *testing.T) {
 		t.Fatal("the full report after the re-registration did not reconcile the replicas")
 	}
 }
+
+// TestIncludeList (dfs.hosts): with an include list only the hosts it
+// names register; a registered node it no longer names is refused.
+func TestIncludeList(t *testing.T) {
+	m, _ := newTestManager(nil)
+	m.SetIncluded(map[string]bool{"10.0.0.1": true, "host2": true})
+	register(t, m, 1)
+	register(t, m, 2) // by host name
+	err := m.Register(dnproto.Registration{DatanodeUUID: "dn-3", ClusterID: "CID-1", BlockPoolID: "BP-1", HostName: "host3",
+		IPAddr: "10.0.0.3", HTTPPort: 9864, SoftwareVersion: dnproto.SoftwareVersion}, ni)
+	if !errs.Is(err, errs.DisallowedDatanode) || !strings.Contains(err.Error(), "Datanode denied communication with namenode because the host is not in the include-list") {
+		t.Fatalf("a host not included: %v", err)
+	}
+	if err := m.CheckAllowed("dn-1"); err != nil {
+		t.Fatal(err)
+	}
+	m.SetIncluded(map[string]bool{"host2": true}) // refreshNodes
+	if err := m.CheckAllowed("dn-1"); !errs.Is(err, errs.DisallowedDatanode) {
+		t.Fatalf("a registered node no longer included: %v", err)
+	}
+	m.SetIncluded(nil)
+	if err := m.CheckAllowed("dn-1"); err != nil {
+		t.Fatalf("without an include list: %v", err)
+	}
+}

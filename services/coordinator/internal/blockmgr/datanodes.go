@@ -64,6 +64,9 @@ func (m *Manager) Register(reg dnproto.Registration, ni dnproto.NamespaceInfo) e
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err := m.disallowed(reg); err != nil {
+		return err
+	}
 	now := m.cfg.Now()
 	if old := m.nodes[reg.DatanodeUUID]; old != nil && !old.dead {
 		// Re-registration of a live node (HDFS's updateRegInfo): its

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/granary-fs/granary/internal/dnproto"
 	"github.com/granary-fs/granary/internal/errs"
 )
 
@@ -95,19 +96,57 @@ func (m *Manager) RefreshNodes(excluded map[string]bool) int {
 	defer m.mu.Unlock()
 	changed := 0
 	for _, n := range m.nodes {
-		r := n.reg
-		listed := excluded[r.IPAddr] || excluded[r.HostName] || excluded[r.DatanodeUUID] ||
-			excluded[r.IPAddr+":"+strconv.Itoa(r.HTTPPort)] || excluded[r.HostName+":"+strconv.Itoa(r.HTTPPort)]
+		out := listed(n.reg, excluded)
 		switch {
-		case listed && n.adminState == AdminNormal:
+		case out && n.adminState == AdminNormal:
 			n.adminState = AdminDecommissionInProgress
 			changed++
-		case !listed && n.adminState != AdminNormal:
+		case !out && n.adminState != AdminNormal:
 			n.adminState = AdminNormal
 			changed++
 		}
 	}
 	return changed
+}
+
+// SetIncluded applies a dfs.hosts include list (nil or empty: every host
+// may join): a datanode whose IP, host name, ip:port or UUID is not listed
+// is refused at registration and, when it was registered, at its next
+// heartbeat (DisallowedDatanodeException, as HDFS's refreshNodes).
+func (m *Manager) SetIncluded(hosts map[string]bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(hosts) == 0 {
+		hosts = nil
+	}
+	m.included = hosts
+}
+
+// listed reports whether reg is named in hosts.
+func listed(reg dnproto.Registration, hosts map[string]bool) bool {
+	return hosts[reg.IPAddr] || hosts[reg.HostName] || hosts[reg.DatanodeUUID] ||
+		hosts[reg.IPAddr+":"+strconv.Itoa(reg.HTTPPort)] || hosts[reg.HostName+":"+strconv.Itoa(reg.HTTPPort)]
+}
+
+// CheckAllowed refuses a registered datanode the include list now leaves
+// out (its heartbeats are answered with the refusal).
+func (m *Manager) CheckAllowed(uuid string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if n := m.nodes[uuid]; n != nil {
+		return m.disallowed(n.reg)
+	}
+	return nil
+}
+
+// disallowed is the refusal of a datanode the include list leaves out; m.mu
+// is held.
+func (m *Manager) disallowed(reg dnproto.Registration) error {
+	if m.included == nil || listed(reg, m.included) {
+		return nil
+	}
+	return errs.E(errs.DisallowedDatanode, "Datanode denied communication with namenode because the host is not in the include-list: DatanodeRegistration(%s:%d, datanodeUuid=%s, hostName=%s)",
+		reg.IPAddr, reg.HTTPPort, reg.DatanodeUUID, reg.HostName)
 }
 
 // MetaSave writes the block manager's queues, as dfsadmin -metasave: the

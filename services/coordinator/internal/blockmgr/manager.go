@@ -113,6 +113,8 @@ type Manager struct {
 	// standby: with coordinator HA, this block manager keeps its map warm
 	// but sends no command but REGISTER (SetActive).
 	standby bool
+	// included is the dfs.hosts include list (nil: every host may join).
+	included map[string]bool
 }
 
 // SetActive makes the manager the active one, which sends commands, or a
