@@ -432,3 +432,39 @@ func TestIncludeList(t *testing.T) {
 		t.Fatalf("without an include list: %v", err)
 	}
 }
+
+// TestFullReportLeaseExpiryAndPriority: a report under an expired lease
+// (dfs.namenode.full.block.report.lease.length.ms) is refused with HDFS's
+// message; while nodes that never reported wait for a lease, one that has
+// reported before does not take the slot freed for them.
+func TestFullReportLeaseExpiryAndPriority(t *testing.T) {
+	m, clk := newTestManager(nil)
+	m.cfg.MaxFBRLeases = 1
+	a, b, c := register(t, m, 1), register(t, m, 2), register(t, m, 3)
+	la := m.Heartbeat(dnproto.Heartbeat{DatanodeUUID: a, RequestLease: true}).LeaseID
+	if la == 0 {
+		t.Fatal("no lease for a")
+	}
+	clk.t = clk.t.Add(m.cfg.FBRLeaseLength + time.Second)
+	err := m.FullReport(&dnproto.ReportChunk{DatanodeUUID: a, StorageID: "DS-" + a, LeaseID: la, Count: 1, Last: true})
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("BR lease 0x%x is not valid for DN %s, because the lease has expired.", la, a)) {
+		t.Fatalf("a report under an expired lease: %v", err)
+	}
+	// a reports (under a new lease); b, which never reported, is refused
+	// while c holds the only lease, and comes before a when it is free.
+	report(t, m, a, 1)
+	if lc := m.Heartbeat(dnproto.Heartbeat{DatanodeUUID: c, RequestLease: true}).LeaseID; lc == 0 {
+		t.Fatal("no lease for c")
+	} else {
+		if m.Heartbeat(dnproto.Heartbeat{DatanodeUUID: b, RequestLease: true}).LeaseID != 0 {
+			t.Fatal("b got a second lease")
+		}
+		m.ReleaseLease(lc)
+	}
+	if m.Heartbeat(dnproto.Heartbeat{DatanodeUUID: a, RequestLease: true}).LeaseID != 0 {
+		t.Fatal("a, which has reported, took the lease b (never reported) waits for")
+	}
+	if m.Heartbeat(dnproto.Heartbeat{DatanodeUUID: b, RequestLease: true}).LeaseID == 0 {
+		t.Fatal("b, never reported, got no lease")
+	}
+}

@@ -148,7 +148,10 @@ type lease struct {
 }
 
 // grantLease hands out a full-block-report lease while fewer than
-// MaxFBRLeases are outstanding (HDFS's BlockReportLeaseManager).
+// MaxFBRLeases are outstanding (HDFS's BlockReportLeaseManager). Nodes that
+// have never reported come first: while some wait for a lease, a node that
+// has reported before gets one only if a slot is left over for each of
+// them.
 func (m *Manager) grantLease(n *Node, now time.Time) uint64 {
 	active := 0
 	for id, l := range m.leases {
@@ -161,7 +164,24 @@ func (m *Manager) grantLease(n *Node, now time.Time) uint64 {
 		}
 		active++
 	}
-	if active >= m.cfg.MaxFBRLeases {
+	waiting := 0
+	for id, since := range m.waitingFirstReport {
+		if w := m.nodes[id]; w == nil || w.dead || w.reported || now.Sub(since) > 3*m.cfg.HeartbeatInterval {
+			delete(m.waitingFirstReport, id) // reported, gone, or no longer asking
+			continue
+		}
+		if id != n.reg.DatanodeUUID {
+			waiting++
+		}
+	}
+	free := m.cfg.MaxFBRLeases - active
+	if !n.reported {
+		if free <= 0 {
+			m.waitingFirstReport[n.reg.DatanodeUUID] = now
+			return 0
+		}
+		delete(m.waitingFirstReport, n.reg.DatanodeUUID)
+	} else if free <= waiting {
 		return 0
 	}
 	m.lease++

@@ -115,6 +115,9 @@ type Manager struct {
 	standby bool
 	// included is the dfs.hosts include list (nil: every host may join).
 	included map[string]bool
+	// waitingFirstReport are nodes that never reported and were refused a
+	// lease (all taken), with when they last asked: they come first.
+	waitingFirstReport map[string]time.Time
 }
 
 // SetActive makes the manager the active one, which sends commands, or a
@@ -139,7 +142,8 @@ func New(cfg Config) *Manager {
 	return &Manager{
 		cfg: cfg, rng: rand.New(rand.NewSource(time.Now().UnixNano())),
 		nodes: map[string]*Node{}, blocks: map[int64]*Block{}, leases: map[uint64]*lease{}, pendingRepl: map[int64]*pending{},
-		nsSafeMode: true,
+		waitingFirstReport: map[string]time.Time{},
+		nsSafeMode:         true,
 	}
 }
 

@@ -29,6 +29,12 @@ func (m *Manager) FullReport(c *dnproto.ReportChunk) error {
 	if l == nil || l.node != c.DatanodeUUID {
 		return errs.E(errs.IO, "full block report from %s has no valid lease (lease ID %d)", c.DatanodeUUID, c.LeaseID)
 	}
+	if m.cfg.Now().After(l.expires) {
+		// dfs.namenode.full.block.report.lease.length.ms: the datanode asks
+		// for a new lease with a later heartbeat.
+		delete(m.leases, c.LeaseID)
+		return errs.E(errs.IO, "BR lease 0x%x is not valid for DN %s, because the lease has expired.", c.LeaseID, c.DatanodeUUID)
+	}
 	storage := n.storageIndex(c.StorageID)
 	n.reportID = c.ReportID
 	for _, r := range c.Replicas {
