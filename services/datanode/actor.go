@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"slices"
 	"sync"
 	"time"
 
@@ -31,9 +32,11 @@ type actor struct {
 	lastHeartbeat time.Time
 	lastReport    time.Time
 
-	ibrMu   sync.Mutex
-	ibr     []dnproto.ReceivedDeleted
-	ibrKick chan struct{}
+	ibrMu     sync.Mutex
+	ibr       []dnproto.ReceivedDeleted
+	ibrUrgent bool      // ibr holds a RECEIVED entry
+	lastIBR   time.Time // the last incremental report sent
+	ibrKick   chan struct{}
 
 	fbrNow chan struct{} // an administrator asked for a full report
 }
@@ -63,16 +66,42 @@ func (a *actor) setState(s string) {
 	a.mu.Unlock()
 }
 
-// queueIBR adds replica changes to the next incremental report and wakes
-// the sender.
+// queueIBR adds replica changes to the next incremental report. A newer
+// entry of a block replaces a pending one (HDFS keeps one pending entry
+// per block: a RECEIVED supersedes its RECEIVING). A RECEIVED entry wakes
+// the sender at once; RECEIVING and DELETED ones wait for the next send —
+// one woken by a RECEIVED, the one before a full report, or the delete
+// report interval (100 heartbeats, HDFS's deleteReportInterval) — as
+// HDFS's IncrementalBlockReportManager batches them.
 func (a *actor) queueIBR(items ...dnproto.ReceivedDeleted) {
+	urgent := false
 	a.ibrMu.Lock()
-	a.ibr = append(a.ibr, items...)
-	a.ibrMu.Unlock()
-	select {
-	case a.ibrKick <- struct{}{}:
-	default:
+	for _, it := range items {
+		a.ibr = slices.DeleteFunc(a.ibr, func(p dnproto.ReceivedDeleted) bool { return p.Block.ID == it.Block.ID })
+		a.ibr = append(a.ibr, it)
+		if it.Status == dnproto.Received {
+			urgent = true
+		}
 	}
+	if urgent {
+		a.ibrUrgent = true
+	}
+	a.ibrMu.Unlock()
+	if urgent {
+		select {
+		case a.ibrKick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// ibrDue reports whether the pending incremental report should go with
+// this heartbeat: it holds a RECEIVED entry, or its oldest deletion has
+// waited the delete report interval.
+func (a *actor) ibrDue() bool {
+	a.ibrMu.Lock()
+	defer a.ibrMu.Unlock()
+	return len(a.ibr) > 0 && (a.ibrUrgent || time.Since(a.lastIBR) >= 100*a.dn.cfg.HeartbeatInterval)
 }
 
 func (a *actor) run(ctx context.Context) error {
@@ -178,6 +207,9 @@ func (a *actor) offerService(ctx context.Context) error {
 	if cfg.BlockReportInitialDelay > 0 {
 		nextFBR = nextFBR.Add(time.Duration(rand.Int63n(int64(cfg.BlockReportInitialDelay))))
 	}
+	a.ibrMu.Lock()
+	a.lastIBR = time.Now() // the delete report interval runs from here
+	a.ibrMu.Unlock()
 	hb := time.NewTimer(0)
 	defer hb.Stop()
 	// A failed incremental report is sent again soon, not at the next
@@ -234,7 +266,9 @@ func (a *actor) offerService(ctx context.Context) error {
 		// Pending incremental reports go first, so that the full report
 		// does not come before changes that preceded it (HDFS's
 		// offerService: reportReceivedDeletedBlocks, then blockReport).
-		flushIBR()
+		if a.ibrDue() || (reply.LeaseID != 0 && wantFBR) {
+			flushIBR()
+		}
 		if reply.LeaseID != 0 && wantFBR {
 			cmds, err := a.sendFullReport(ctx, reply.LeaseID)
 			if err != nil {
@@ -341,8 +375,8 @@ func (a *actor) execute(ctx context.Context, cmds []dnproto.Command) error {
 // back to the front of the queue.
 func (a *actor) sendIBR(ctx context.Context) error {
 	a.ibrMu.Lock()
-	items := a.ibr
-	a.ibr = nil
+	items, urgent := a.ibr, a.ibrUrgent
+	a.ibr, a.ibrUrgent = nil, false
 	a.ibrMu.Unlock()
 	if len(items) == 0 {
 		return nil
@@ -350,12 +384,22 @@ func (a *actor) sendIBR(ctx context.Context) error {
 	err := a.call(ctx, dnproto.SubjIncrementalReport, dnproto.IncrementalReport{
 		DatanodeUUID: a.dn.store.DatanodeUUID(), BlockPoolID: a.blockPool(), Blocks: items,
 	}, nil)
+	a.ibrMu.Lock()
 	if err != nil {
-		a.ibrMu.Lock()
-		a.ibr = append(items, a.ibr...)
+		// Back to the front, unless a newer entry of the block came in.
+		var back []dnproto.ReceivedDeleted
+		for _, it := range items {
+			if !slices.ContainsFunc(a.ibr, func(p dnproto.ReceivedDeleted) bool { return p.Block.ID == it.Block.ID }) {
+				back = append(back, it)
+			}
+		}
+		a.ibr = append(back, a.ibr...)
+		a.ibrUrgent = a.ibrUrgent || urgent
 		a.ibrMu.Unlock()
 		return err
 	}
+	a.lastIBR = time.Now()
+	a.ibrMu.Unlock()
 	a.dn.metrics.ibrSent.Add(float64(len(items)))
 	return nil
 }

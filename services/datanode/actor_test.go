@@ -3,8 +3,10 @@ package datanode
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"sync"
 	"testing"
@@ -279,4 +281,69 @@ func TestReportOrderAndFullReportCommands(t *testing.T) {
 		_, ok := dn.store.Get(dn.poolList()[0].blockPool(), b)
 		return !ok
 	})
+}
+
+// TestIncrementalReportBatching (seed 004): RECEIVING and DELETED entries
+// wait for the next send (a RECEIVED wakes it; deletions alone wait the
+// delete report interval), a RECEIVED supersedes its block's pending
+// RECEIVING, and all go in one report.
+func TestIncrementalReportBatching(t *testing.T) {
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	defer srv.Shutdown()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats did not start")
+	}
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	fake := &fakeCoordinator{}
+	fake.serve(t, nc)
+	dn, err := New(Config{DataDirs: []string{t.TempDir()}, NATSURL: srv.ClientURL(), HTTPAddr: "127.0.0.1:0",
+		HeartbeatInterval: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- dn.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	<-dn.Started()
+	waitFor(t, "registration", func() bool { return dn.Info().Registration == "running" })
+	const a, b = 1<<30 + 1, 1<<30 + 2
+	bp := dn.poolList()[0]
+	bp.queueIBR(dnproto.ReceivedDeleted{Block: dnproto.BlockRef{ID: a, GenStamp: 1001}, Status: dnproto.Receiving, StorageID: "DS-1"},
+		dnproto.ReceivedDeleted{Block: dnproto.BlockRef{ID: b, GenStamp: 1001}, Status: dnproto.Deleted, StorageID: "DS-1"})
+	// Several heartbeats go by (the delete report interval is 100 of them).
+	fake.mu.Lock()
+	hb := fake.heartbeat
+	fake.mu.Unlock()
+	waitFor(t, "5 heartbeats", func() bool { fake.mu.Lock(); defer fake.mu.Unlock(); return fake.heartbeat >= hb+5 })
+	fake.mu.Lock()
+	early := len(fake.ibrs)
+	fake.mu.Unlock()
+	if early != 0 {
+		t.Fatalf("RECEIVING and DELETED entries were sent on their own: %+v", fake.ibrs)
+	}
+	if err := dn.PutReplica(a, 1001, []byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "an incremental report", func() bool { fake.mu.Lock(); defer fake.mu.Unlock(); return len(fake.ibrs) > 0 })
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	got := map[string]bool{}
+	for _, r := range fake.ibrs {
+		for _, e := range r.Blocks {
+			got[fmt.Sprintf("%d %s", e.Block.ID, e.Status)] = true
+		}
+	}
+	want := map[string]bool{fmt.Sprintf("%d RECEIVED", a): true, fmt.Sprintf("%d DELETED", b): true}
+	if len(fake.ibrs) != 1 || !maps.Equal(got, want) {
+		t.Fatalf("reports %+v, want one with %v", fake.ibrs, want)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -146,6 +147,11 @@ func (s *Service) receiveBlock(r *http.Request) (*api.BlockWriteResult, error) {
 	if err != nil {
 		return nil, storageError(err, id)
 	}
+	// RECEIVING_BLOCK: the coordinators learn of the replica being written
+	// with the next incremental report (not at once, as HDFS).
+	s.poolFor(bpid).queueIBR(dnproto.ReceivedDeleted{
+		Block: dnproto.BlockRef{ID: id, GenStamp: gs, NumBytes: appendLen}, Status: dnproto.Receiving, StorageID: rw.StorageID(),
+	})
 	var down *downstream
 	if len(targets) > 0 {
 		down = s.startDownstream(r.Context(), targets, r.Header.Get(blocktoken.Header), bpid, id, gs, appendGS, appendLen, maxLen)
@@ -443,6 +449,10 @@ func (a *actor) sendBad(b dnproto.BlockRef, storageID string) {
 // reportReceived sends one RECEIVED entry at once (falling back to the
 // incremental-report queue when that fails).
 func (a *actor) reportReceived(ctx context.Context, e dnproto.ReceivedDeleted) {
+	// The pending RECEIVING of the block is superseded.
+	a.ibrMu.Lock()
+	a.ibr = slices.DeleteFunc(a.ibr, func(p dnproto.ReceivedDeleted) bool { return p.Block.ID == e.Block.ID })
+	a.ibrMu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	err := a.call(ctx, dnproto.SubjIncrementalReport, dnproto.IncrementalReport{

@@ -468,3 +468,33 @@ func TestFullReportLeaseExpiryAndPriority(t *testing.T) {
 		t.Fatal("b, never reported, got no lease")
 	}
 }
+
+// TestReceivingReplica: RECEIVING_BLOCK makes a replica being written known
+// (RBW); a RECEIVING that arrives after the replica was finalized is
+// ignored.
+func TestReceivingReplica(t *testing.T) {
+	m, _ := newTestManager(nil)
+	dn := register(t, m, 1)
+	syncNS(m, dnproto.BlockEvent{ID: 1, GenStamp: 1001, NumBytes: 0, Replication: 1})
+	ibr := func(status string, n int64) {
+		if err := m.Incremental(&dnproto.IncrementalReport{DatanodeUUID: dn, BlockPoolID: "BP-1",
+			Blocks: []dnproto.ReceivedDeleted{{Block: dnproto.BlockRef{ID: 1, GenStamp: 1001, NumBytes: n}, Status: status, StorageID: "DS-" + dn}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ibr(dnproto.Receiving, 0)
+	m.mu.Lock()
+	r, ok := m.nodes[dn].replicas[1]
+	m.mu.Unlock()
+	if !ok || r.state != dnproto.StateRBW {
+		t.Fatalf("a RECEIVING replica is not known as being written: %+v %v", r, ok)
+	}
+	ibr(dnproto.Received, 10)
+	ibr(dnproto.Receiving, 0) // late
+	m.mu.Lock()
+	r = m.nodes[dn].replicas[1]
+	m.mu.Unlock()
+	if r.state != dnproto.StateFinalized || r.numBytes != 10 {
+		t.Fatalf("a late RECEIVING changed the finalized replica: %+v", r)
+	}
+}

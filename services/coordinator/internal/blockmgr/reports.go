@@ -100,6 +100,9 @@ func (m *Manager) Incremental(r *dnproto.IncrementalReport) error {
 		case dnproto.Received:
 			m.addReplica(n, e.Block.ID, replica{genStamp: e.Block.GenStamp, numBytes: e.Block.NumBytes, storage: n.storageIndex(e.StorageID), report: n.reportID})
 		case dnproto.Receiving:
+			if r, ok := n.replicas[e.Block.ID]; ok && r.state == dnproto.StateFinalized && r.genStamp >= e.Block.GenStamp {
+				continue // a late RECEIVING of a replica already finalized
+			}
 			m.addReplica(n, e.Block.ID, replica{genStamp: e.Block.GenStamp, numBytes: e.Block.NumBytes, state: dnproto.StateRBW, storage: n.storageIndex(e.StorageID), report: n.reportID})
 		case dnproto.Deleted:
 			m.removeReplica(n, e.Block.ID)

@@ -190,6 +190,9 @@ func VerifyChunks(data, crcs []byte, base int64) error {
 // Len is the number of bytes written so far.
 func (w *ReplicaWriter) Len() int64 { return w.n }
 
+// StorageID is the storage (volume) the replica is written to.
+func (w *ReplicaWriter) StorageID() string { return w.vol.StorageID }
+
 // Finalize flushes (and with SyncOnClose fsyncs) the replica and moves it
 // to finalized/, replacing an older replica of the block.
 func (w *ReplicaWriter) Finalize() (Replica, error) {
