@@ -35,6 +35,11 @@ const (
 	SubjIncrementalReport = "granary.v1.{ns}.dn.{identity}.ibr"
 	// SubjBadBlocks: BadBlocks → Ack (reportBadBlocks).
 	SubjBadBlocks = "granary.v1.{ns}.dn.{identity}.badblocks"
+	// SubjLifeline: Lifeline → Ack (DatanodeLifelineProtocol's
+	// sendLifeline): sent when a heartbeat is late, answered apart from
+	// heartbeats, so that a coordinator too busy for heartbeats does not
+	// declare live datanodes dead.
+	SubjLifeline = "granary.v1.{ns}.dn.{identity}.lifeline"
 )
 
 // ForIdentity is subj as the datanode with NATS identity id sends it.
@@ -99,7 +104,7 @@ const (
 
 // AllSubjects lists every subject, for the contract test and the docs.
 var AllSubjects = []string{
-	SubjHandshake, SubjRegister, SubjHeartbeat, SubjBlockReport, SubjIncrementalReport, SubjBadBlocks,
+	SubjHandshake, SubjRegister, SubjHeartbeat, SubjBlockReport, SubjIncrementalReport, SubjBadBlocks, SubjLifeline,
 	SubjNamespaceEvents, SubjNamespaceInventory, SubjNamespaceInfo, SubjBlockKeys, SubjCoordinatorClaim, SubjSafeModeCounts, SubjChooseTargets, SubjBlockLocations,
 	SubjReaderBadBlocks,
 	SubjCluster, SubjDatanodes,

@@ -113,6 +113,17 @@ type HeartbeatReply struct {
 	TxID    int64  `json:"txid"`
 }
 
+// Lifeline is a datanode's lightweight liveness message (HDFS's
+// sendLifeline): its storages' figures and load, no commands back.
+type Lifeline struct {
+	DatanodeUUID    string          `json:"datanodeUuid"`
+	BlockPoolID     string          `json:"blockPoolId"`
+	Storages        []StorageReport `json:"storages"`
+	XceiverCount    int             `json:"xceiverCount"`
+	XmitsInProgress int             `json:"xmitsInProgress"`
+	FailedVolumes   int             `json:"failedVolumes"`
+}
+
 // CoordinatorLease is how long the active metadata service keeps the
 // active role of a coordinator that stopped asking for it; the coordinator
 // itself stops acting as active that long after its last granted ask was

@@ -258,6 +258,7 @@ func (s *Service) subscribe() error {
 		dnproto.SubjBlockReport:       s.blockReport,
 		dnproto.SubjIncrementalReport: dnproto.JSON(s.incremental),
 		dnproto.SubjBadBlocks:         dnproto.JSON(s.badBlocks),
+		dnproto.SubjLifeline:          dnproto.JSON(s.lifeline),
 	} {
 		handlers[dnproto.ToCoordinator(dnproto.AnyIdentity(tmpl), s.cfg.CoordinatorID)] = h
 	}
@@ -377,6 +378,15 @@ func (s *Service) heartbeat(ctx context.Context, hb *dnproto.Heartbeat) (any, er
 	reply := s.withKeysAndTokens(hb, s.mgr.Heartbeat(*hb))
 	s.haStatus(&reply)
 	return reply, nil
+}
+
+// lifeline answers a datanode's lifeline, on its own subscription: a
+// backlog of heartbeats does not hold it up.
+func (s *Service) lifeline(ctx context.Context, l *dnproto.Lifeline) (any, error) {
+	if err := s.checkSender(ctx, l.DatanodeUUID, l.BlockPoolID); err != nil {
+		return nil, err
+	}
+	return dnproto.Ack{}, s.mgr.Lifeline(*l)
 }
 
 func (s *Service) blockReport(ctx context.Context, data []byte) (any, error) {

@@ -210,6 +210,9 @@ func (a *actor) offerService(ctx context.Context) error {
 	a.ibrMu.Lock()
 	a.lastIBR = time.Now() // the delete report interval runs from here
 	a.ibrMu.Unlock()
+	lctx, stopLifeline := context.WithCancel(ctx)
+	defer stopLifeline()
+	go a.lifelineSender(lctx)
 	hb := time.NewTimer(0)
 	defer hb.Stop()
 	// A failed incremental report is sent again soon, not at the next
@@ -280,6 +283,44 @@ func (a *actor) offerService(ctx context.Context) error {
 			if err := a.execute(ctx, cmds); err != nil {
 				return err
 			}
+		}
+	}
+}
+
+// lifelineSender is seed 000's LifelineSender: every lifeline interval,
+// if no heartbeat succeeded for that long (a coordinator too busy to
+// answer them, or a heartbeat stuck waiting), it sends a lifeline, which
+// the coordinator answers apart from heartbeats.
+func (a *actor) lifelineSender(ctx context.Context) {
+	interval := a.dn.cfg.LifelineInterval
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		a.mu.Lock()
+		late := time.Since(a.lastHeartbeat) > interval
+		a.mu.Unlock()
+		if !late {
+			continue
+		}
+		st := a.dn.store
+		l := dnproto.Lifeline{DatanodeUUID: st.DatanodeUUID(), BlockPoolID: a.blockPool(), FailedVolumes: st.FailedVolumes(),
+			XceiverCount: int(a.dn.xceivers.Load()), XmitsInProgress: int(a.dn.xmits.Load())}
+		for _, v := range st.Reports(l.BlockPoolID) {
+			l.Storages = append(l.Storages, dnproto.StorageReport{StorageID: v.StorageID, Failed: v.Failed, Capacity: v.Capacity,
+				DfsUsed: v.DfsUsed, Remaining: v.Remaining, BlockPoolUsed: v.BPUsed})
+		}
+		cctx, cancel := context.WithTimeout(ctx, interval)
+		err := dnproto.Call(cctx, a.nc, a.subj(dnproto.SubjLifeline), l, nil)
+		cancel()
+		if err != nil {
+			a.dn.log.Warn("lifeline failed", "err", err)
+		} else {
+			a.dn.metrics.lifelines.Inc()
 		}
 	}
 }

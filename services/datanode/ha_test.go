@@ -29,6 +29,7 @@ type haCoordinator struct {
 	heartbeats int
 	registers  int
 	ibrBlocks  map[int64]bool
+	hold       func() // called before each heartbeat is answered, if set
 }
 
 func (c *haCoordinator) set(state string, epoch, txid int64, cmds ...dnproto.Command) {
@@ -58,6 +59,12 @@ func (c *haCoordinator) serve(t *testing.T, nc *nats.Conn) {
 			return dnproto.RegisterReply{DatanodeUUID: r.DatanodeUUID}, nil
 		},
 		dnproto.SubjHeartbeat: func(context.Context, []byte) (any, error) {
+			c.mu.Lock()
+			hold := c.hold
+			c.mu.Unlock()
+			if hold != nil {
+				hold()
+			}
 			c.mu.Lock()
 			defer c.mu.Unlock()
 			c.heartbeats++
@@ -203,5 +210,84 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestLifelineWhenHeartbeatsStall (seed 000's LifelineSender): while the
+// coordinator does not answer heartbeats, the datanode sends lifelines on
+// their own subject; once heartbeats flow again it stops.
+func TestLifelineWhenHeartbeatsStall(t *testing.T) {
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	defer srv.Shutdown()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats did not start")
+	}
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	c := &haCoordinator{ibrBlocks: map[int64]bool{}}
+	c.set("active", 0, 0)
+	c.serve(t, nc)
+	var mu sync.Mutex
+	stall, lifelines := false, 0
+	release := make(chan struct{})
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	// The heartbeat responder stalls while stall is set (a coordinator too
+	// busy for heartbeats); lifelines are counted.
+	if _, err := dnproto.Serve(nc, dnproto.In(dnproto.DefaultNameservice, dnproto.AnyIdentity(dnproto.SubjLifeline)), log,
+		func(context.Context, []byte) (any, error) {
+			mu.Lock()
+			lifelines++
+			mu.Unlock()
+			return dnproto.Ack{}, nil
+		}); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	c.hold = func() {
+		mu.Lock()
+		s := stall
+		mu.Unlock()
+		if s {
+			<-release
+		}
+	}
+	c.mu.Unlock()
+	dn, err := New(Config{DataDirs: []string{t.TempDir()}, NATSURL: srv.ClientURL(), HTTPAddr: "127.0.0.1:0",
+		HeartbeatInterval: 20 * time.Millisecond, LifelineInterval: 60 * time.Millisecond, RPCTimeout: 5 * time.Second, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- dn.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	<-dn.Started()
+	waitFor(t, "registration", func() bool { return dn.Info().Registration == "running" })
+	count := func() int { mu.Lock(); defer mu.Unlock(); return lifelines }
+	if n := count(); n != 0 {
+		t.Fatalf("%d lifelines while heartbeats flow", n)
+	}
+	mu.Lock()
+	stall = true
+	mu.Unlock()
+	waitFor(t, "3 lifelines while heartbeats stall", func() bool { return count() >= 3 })
+	mu.Lock()
+	stall = false
+	mu.Unlock()
+	close(release)
+	h0, _ := c.count()
+	waitFor(t, "heartbeats again", func() bool { h, _ := c.count(); return h >= h0+3 })
+	n := count()
+	hb, _ := c.count()
+	waitFor(t, "10 more heartbeats", func() bool { h, _ := c.count(); return h >= hb+10 })
+	if got := count(); got > n+1 {
+		t.Fatalf("lifelines went on while heartbeats flowed: %d then %d", n, got)
 	}
 }

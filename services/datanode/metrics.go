@@ -14,6 +14,7 @@ type metrics struct {
 	// standbyCommandsIgnored counts commands of a standby (or stale
 	// active) coordinator that were not executed (coordinator HA).
 	standbyCommandsIgnored prometheus.Counter
+	lifelines              prometheus.Counter
 }
 
 func newMetrics(s *Service) *metrics {
@@ -27,7 +28,8 @@ func newMetrics(s *Service) *metrics {
 	m.corruptFound = prometheus.NewCounter(prometheus.CounterOpts{Name: "granary_datanode_block_scanner_corrupt_total", Help: "Corrupt replicas found by the block scanner."})
 	m.volumeChecks = prometheus.NewCounter(prometheus.CounterOpts{Name: "granary_datanode_volume_checks_total", Help: "Passes of the volume checker over every volume."})
 	m.standbyCommandsIgnored = prometheus.NewCounter(prometheus.CounterOpts{Name: "granary_datanode_standby_commands_ignored_total", Help: "Commands from a coordinator that is not the active one, ignored (seed 004's rule)."})
-	m.reg.MustRegister(m.ibrSent, m.scanned, m.corruptFound, m.volumeChecks, m.standbyCommandsIgnored,
+	m.lifelines = prometheus.NewCounter(prometheus.CounterOpts{Name: "granary_datanode_lifelines_total", Help: "Lifelines sent (a heartbeat was late)."})
+	m.reg.MustRegister(m.ibrSent, m.scanned, m.corruptFound, m.volumeChecks, m.standbyCommandsIgnored, m.lifelines,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "granary_datanode_replicas", Help: "Replicas in the replica map."}, func() float64 {
 			if s.store == nil {

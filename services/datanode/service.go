@@ -55,6 +55,10 @@ type Config struct {
 	// serves (dfs.nameservices; default ns1): one block pool service (HDFS's
 	// BPOfferService) each, on that nameservice's NATS subjects.
 	Nameservices []string
+	// LifelineInterval is dfs.datanode.lifeline.interval.seconds (default
+	// 3 heartbeat intervals): when no heartbeat succeeded for that long, a
+	// lifeline is sent on its own subject.
+	LifelineInterval time.Duration
 	// Coordinators are the HA IDs of each nameservice's coordinators
 	// (HDFS's dfs.ha.namenodes.<ns>), by nameservice; the "" entry is for
 	// nameservices not listed. The datanode runs one actor per coordinator
@@ -122,6 +126,9 @@ func (c *Config) defaults() {
 	c.Superuser, c.Supergroup = simpleauth.Defaults(c.Superuser, c.Supergroup)
 	if c.HeartbeatInterval == 0 {
 		c.HeartbeatInterval = 3 * time.Second
+	}
+	if c.LifelineInterval == 0 {
+		c.LifelineInterval = 3 * c.HeartbeatInterval
 	}
 	if c.BlockReportInterval == 0 {
 		c.BlockReportInterval = 6 * time.Hour

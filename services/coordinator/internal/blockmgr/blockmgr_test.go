@@ -498,3 +498,31 @@ func TestReceivingReplica(t *testing.T) {
 		t.Fatalf("a late RECEIVING changed the finalized replica: %+v", r)
 	}
 }
+
+// TestLifelineKeepsANodeAlive (seed 000): with heartbeats held back and
+// lifelines flowing, a node goes stale but never dead; once the lifelines
+// stop too it dies after the dead interval.
+func TestLifelineKeepsANodeAlive(t *testing.T) {
+	m, clk := newTestManager(nil)
+	dn := register(t, m, 1)
+	dead := m.cfg.DeadInterval()
+	for elapsed := time.Duration(0); elapsed < 3*dead; elapsed += 10 * time.Second {
+		clk.t = clk.t.Add(10 * time.Second)
+		if err := m.Lifeline(dnproto.Lifeline{DatanodeUUID: dn, BlockPoolID: "BP-1"}); err != nil {
+			t.Fatal(err)
+		}
+		if died := m.CheckLiveness(); len(died) != 0 {
+			t.Fatalf("a node sending lifelines died after %v without heartbeats", elapsed)
+		}
+	}
+	if c := m.Cluster(); c.Stale != 1 {
+		t.Fatalf("a node without heartbeats is not stale: %+v", c)
+	}
+	clk.t = clk.t.Add(dead + time.Second)
+	if died := m.CheckLiveness(); len(died) != 1 {
+		t.Fatal("a node with neither heartbeats nor lifelines did not die")
+	}
+	if err := m.Lifeline(dnproto.Lifeline{DatanodeUUID: dn}); !errs.Is(err, errs.Unregistered) {
+		t.Fatalf("a dead node's lifeline: %v", err)
+	}
+}

@@ -17,6 +17,7 @@ type Node struct {
 
 	registeredAt  time.Time
 	lastHeartbeat time.Time
+	lastLifeline  time.Time // keeps the node from dying, not from going stale
 	dead          bool
 	xceivers      int
 	xmits         int
@@ -223,6 +224,26 @@ func (m *Manager) state(n *Node, now time.Time) State {
 	return Live
 }
 
+// Lifeline records a datanode's lifeline (HDFS's handleLifeline): its
+// figures and that it is alive, which keeps it from being declared dead;
+// it is still stale while its heartbeats are late. An unknown or dead node
+// must register (its next heartbeat is told so).
+func (m *Manager) Lifeline(l dnproto.Lifeline) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := m.nodes[l.DatanodeUUID]
+	if n == nil || n.dead {
+		return errs.E(errs.Unregistered, "lifeline from an unregistered datanode %s", l.DatanodeUUID)
+	}
+	n.lastLifeline = m.cfg.Now()
+	for _, s := range l.Storages {
+		n.storages[s.StorageID] = s
+		n.storageIndex(s.StorageID)
+	}
+	n.xceivers, n.xmits, n.failedVolumes = l.XceiverCount, l.XmitsInProgress, l.FailedVolumes
+	return nil
+}
+
 // CheckLiveness marks nodes dead after DeadInterval without a heartbeat and
 // removes their replicas from the block map (HeartbeatManager's check).
 // It returns the UUIDs of the nodes it declared dead.
@@ -232,7 +253,7 @@ func (m *Manager) CheckLiveness() []string {
 	now := m.cfg.Now()
 	var died []string
 	for id, n := range m.nodes {
-		if !n.dead && now.Sub(n.lastHeartbeat) > m.cfg.DeadInterval() {
+		if !n.dead && now.Sub(n.lastHeartbeat) > m.cfg.DeadInterval() && now.Sub(n.lastLifeline) > m.cfg.DeadInterval() {
 			n.dead = true
 			m.dropReplicas(n)
 			for lid, l := range m.leases {
