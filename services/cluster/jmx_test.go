@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,8 +75,16 @@ func TestJMXBeansMatchTheCluster(t *testing.T) {
 	}
 
 	// Patterns: every NameNode bean; one that matches nothing; a malformed one.
-	if _, beans := jmxBeans(t, c.MetadataURL, "Hadoop:service=NameNode,*"); len(beans) != 4 {
-		t.Fatalf("Hadoop:service=NameNode,* matched %d beans, want 4", len(beans))
+	if _, beans := jmxBeans(t, c.MetadataURL, "Hadoop:service=NameNode,*"); len(beans) != 5 {
+		t.Fatalf("Hadoop:service=NameNode,* matched %d beans, want 5", len(beans))
+	}
+	// JvmMetrics carries the pause monitor's figures (HDFS's JvmPauseMonitor).
+	if _, beans := jmxBeans(t, c.MetadataURL, "Hadoop:service=NameNode,name=JvmMetrics"); len(beans) != 1 ||
+		beans[0]["GcNumInfoThresholdExceeded"] == nil || beans[0]["GcNumWarnThresholdExceeded"] == nil || beans[0]["GcTotalExtraSleepTime"] == nil {
+		t.Fatalf("JvmMetrics: %v", beans)
+	}
+	if code, _, body := curlL(t, "GET", c.MetadataURL+"/metrics?user.name=hdfs", nil); code != 200 || !strings.Contains(string(body), "granary_metadata_pause_warn_threshold_exceeded_total") {
+		t.Fatalf("/metrics has no pause figures: %d", code)
 	}
 	_, beans = jmxBeans(t, c.MetadataURL, "Hadoop:service=NameNode,name=FSNamesystem")
 	if len(beans) != 1 || beans[0]["TransactionsSinceLastCheckpoint"].(float64) <= 0 || beans[0]["LastWrittenTransactionId"].(float64) <= 0 {

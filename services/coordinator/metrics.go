@@ -42,6 +42,7 @@ func newMetrics(s *Service) *metrics {
 	gauge := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
 	}
+	m.reg.MustRegister(s.pauses.Collectors("granary_coordinator_")...)
 	m.reg.MustRegister(m.requests, m.reportedReplicas, m.reportSeconds, m.reconcileRuns, m.transfers,
 		gauge("granary_coordinator_ha_active", "1 while this coordinator is the active one (always without coordinator HA).", func() float64 {
 			if s.IsActive() {

@@ -32,6 +32,7 @@ import (
 	"github.com/granary-fs/granary/internal/errs"
 	"github.com/granary-fs/granary/internal/lifecycle"
 	"github.com/granary-fs/granary/internal/natsconn"
+	"github.com/granary-fs/granary/internal/pausemon"
 	"github.com/granary-fs/granary/internal/simpleauth"
 	"github.com/granary-fs/granary/internal/tlsconf"
 	"github.com/granary-fs/granary/services/coordinator/internal/blockmgr"
@@ -98,6 +99,7 @@ type Config struct {
 
 // Service is a running coordinator.
 type Service struct {
+	pauses    *pausemon.Monitor // HDFS\'s JvmPauseMonitor
 	idents    identities
 	authn     *auth.Authenticator
 	blockKeys *blocktoken.Set // the metadata service's, when block tokens are on
@@ -153,6 +155,7 @@ func New(cfg Config) (*Service, error) {
 		}),
 		resync: make(chan struct{}, 1), addrSet: make(chan struct{}), started: make(chan struct{}),
 	}
+	s.pauses = pausemon.New(s.log)
 	s.metrics = newMetrics(s)
 	if err := s.loadIncluded(); err != nil {
 		return nil, err
@@ -216,6 +219,7 @@ func (s *Service) Run(ctx context.Context) error {
 	defer nc.Close()
 
 	g := lifecycle.New(ctx)
+	g.Go("pause monitor", func(ctx context.Context) error { s.pauses.Run(ctx); return nil })
 	ln, err := tlsconf.Listen(s.cfg.HTTPAddr, s.cfg.TLS)
 	if err != nil {
 		return fmt.Errorf("coordinator HTTP: %w", err)

@@ -29,6 +29,7 @@ func newMetrics(s *Service) *metrics {
 	m.volumeChecks = prometheus.NewCounter(prometheus.CounterOpts{Name: "granary_datanode_volume_checks_total", Help: "Passes of the volume checker over every volume."})
 	m.standbyCommandsIgnored = prometheus.NewCounter(prometheus.CounterOpts{Name: "granary_datanode_standby_commands_ignored_total", Help: "Commands from a coordinator that is not the active one, ignored (seed 004's rule)."})
 	m.lifelines = prometheus.NewCounter(prometheus.CounterOpts{Name: "granary_datanode_lifelines_total", Help: "Lifelines sent (a heartbeat was late)."})
+	m.reg.MustRegister(s.pauses.Collectors("granary_datanode_")...)
 	m.reg.MustRegister(m.ibrSent, m.scanned, m.corruptFound, m.volumeChecks, m.standbyCommandsIgnored, m.lifelines,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "granary_datanode_replicas", Help: "Replicas in the replica map."}, func() float64 {

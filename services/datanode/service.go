@@ -33,6 +33,7 @@ import (
 	"github.com/granary-fs/granary/internal/hadooptoken"
 	"github.com/granary-fs/granary/internal/lifecycle"
 	"github.com/granary-fs/granary/internal/natsconn"
+	"github.com/granary-fs/granary/internal/pausemon"
 	"github.com/granary-fs/granary/internal/simpleauth"
 	"github.com/granary-fs/granary/internal/tlsconf"
 	"github.com/granary-fs/granary/services/datanode/internal/storage"
@@ -164,6 +165,7 @@ func (c *Config) defaults() {
 
 // Service is one datanode.
 type Service struct {
+	pauses    *pausemon.Monitor // HDFS\'s JvmPauseMonitor
 	nc        *nats.Conn
 	poolsMu   sync.RWMutex
 	pools     []*bpService  // one per nameservice served
@@ -198,6 +200,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, log: cfg.Logger.With("service", "datanode"), addrSet: make(chan struct{}), started: make(chan struct{}), refresh: make(chan struct{}, 1),
 		pipelineClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}}
+	s.pauses = pausemon.New(s.log)
 	s.metrics = newMetrics(s)
 	var err error
 	s.blockKeys = blocktoken.NewSet()
@@ -251,6 +254,7 @@ func (s *Service) UUID() string { return s.store.DatanodeUUID() }
 func (s *Service) Run(ctx context.Context) error {
 	defer s.once.Do(func() { close(s.started) })
 	g := lifecycle.New(ctx)
+	g.Go("pause monitor", func(ctx context.Context) error { s.pauses.Run(ctx); return nil })
 	s.stop = g.Stop
 	s.startedAt = time.Now()
 	start := time.Now()

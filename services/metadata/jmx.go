@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -21,9 +22,10 @@ const (
 	beanFSNamesystemState = "Hadoop:service=NameNode,name=FSNamesystemState"
 	beanFSNamesystem      = "Hadoop:service=NameNode,name=FSNamesystem"
 	beanNameNodeStatus    = "Hadoop:service=NameNode,name=NameNodeStatus"
+	beanJvmMetrics        = "Hadoop:service=NameNode,name=JvmMetrics"
 )
 
-var jmxBeans = []string{beanNameNodeInfo, beanFSNamesystemState, beanFSNamesystem, beanNameNodeStatus}
+var jmxBeans = []string{beanNameNodeInfo, beanFSNamesystemState, beanFSNamesystem, beanNameNodeStatus, beanJvmMetrics}
 
 // jmx godoc
 //
@@ -146,6 +148,23 @@ func (s *Service) jmxBeans(ctx context.Context, names []string) ([]map[string]an
 			b["LastWrittenTransactionId"] = txid
 			b["FilesTotal"] = files + dirs
 			b["BlocksTotal"] = blocks
+		case beanJvmMetrics:
+			// HDFS's JvmMetrics, the figures a Go process has: the pause
+			// monitor's, the heap and the goroutines (as threads).
+			var mem runtime.MemStats
+			runtime.ReadMemStats(&mem)
+			f := s.pauses.Figures()
+			b["modelerType"] = "JvmMetrics"
+			b["tag.Context"] = "jvm"
+			b["tag.ProcessName"] = "NameNode"
+			b["MemHeapUsedM"] = float64(mem.HeapAlloc) / (1 << 20)
+			b["MemHeapCommittedM"] = float64(mem.HeapSys) / (1 << 20)
+			b["GcCount"] = mem.NumGC
+			b["GcTimeMillis"] = time.Duration(mem.PauseTotalNs).Milliseconds()
+			b["ThreadsRunnable"] = runtime.NumGoroutine()
+			b["GcNumInfoThresholdExceeded"] = f.GcNumInfoThresholdExceeded
+			b["GcNumWarnThresholdExceeded"] = f.GcNumWarnThresholdExceeded
+			b["GcTotalExtraSleepTime"] = f.GcTotalExtraSleepTime
 		case beanNameNodeStatus:
 			b["modelerType"] = "org.apache.hadoop.hdfs.server.namenode.NameNode"
 			b["NNRole"] = "NameNode"

@@ -41,6 +41,7 @@ func newMetrics(s *Service) *metrics {
 	gauge := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
 	}
+	m.reg.MustRegister(s.pauses.Collectors("granary_metadata_")...)
 	m.reg.MustRegister(m.batches, m.ops, m.batchTime, m.checkpoints, m.requests,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		gauge("granary_metadata_files", "Files in the namespace.", func() float64 {

@@ -24,6 +24,7 @@ import (
 	"github.com/granary-fs/granary/internal/errs"
 	"github.com/granary-fs/granary/internal/lifecycle"
 	"github.com/granary-fs/granary/internal/natsconn"
+	"github.com/granary-fs/granary/internal/pausemon"
 	"github.com/granary-fs/granary/internal/simpleauth"
 	"github.com/granary-fs/granary/internal/tlsconf"
 	"github.com/granary-fs/granary/services/metadata/internal/namespace"
@@ -32,6 +33,7 @@ import (
 
 // Service is one metadata process.
 type Service struct {
+	pauses   *pausemon.Monitor // HDFS\'s JvmPauseMonitor
 	cfg      Config
 	log      *slog.Logger
 	safe     *SafeMode
@@ -83,6 +85,7 @@ func New(cfg Config) *Service {
 	}
 	s.safe = newSafeMode(cfg.SafeModeThresholdPct, cfg.SafeModeMinDatanodes, cfg.SafeModeExtension, s.completeBlocks)
 	s.safe.reports = cfg.BlockReports
+	s.pauses = pausemon.New(s.log)
 	s.metrics = newMetrics(s)
 	if cfg.Auth.CAFile == "" {
 		cfg.Auth.CAFile = cfg.TLS.CA // the issuer's certificate is signed like the cluster's
@@ -148,6 +151,7 @@ func (s *Service) Run(ctx context.Context) error {
 	// fenced edit log, a dead listener) stops every other, and Run
 	// returns its error.
 	g := lifecycle.New(ctx)
+	g.Go("pause monitor", func(ctx context.Context) error { s.pauses.Run(ctx); return nil })
 	stop := g.Stop
 	s.stopFn.Store(&stop)
 	ln, err := tlsconf.Listen(s.cfg.HTTPAddr, s.cfg.TLS)
