@@ -30,7 +30,7 @@ var jmxBeans = []string{beanNameNodeInfo, beanFSNamesystemState, beanFSNamesyste
 // jmx godoc
 //
 //	@Summary		NameNode JMX beans (HDFS's /jmx servlet)
-//	@Description	The beans HDFS's web UI reads: NameNodeInfo, FSNamesystemState, FSNamesystem and NameNodeStatus, with HDFS's attribute names. qry is a JMX object-name pattern ("Hadoop:service=NameNode,name=NameNodeInfo", "Hadoop:service=NameNode,*", "Hadoop:*"); a pattern matching nothing answers {"beans":[]}. Datanode figures come from the coordinator.
+//	@Description	The beans HDFS's web UI reads: NameNodeInfo, FSNamesystemState, FSNamesystem and NameNodeStatus, and JvmMetrics (the pause monitor's figures), with HDFS's attribute names. qry is a JMX object-name pattern ("Hadoop:service=NameNode,name=NameNodeInfo", "Hadoop:service=NameNode,*", "Hadoop:*"); a pattern matching nothing answers {"beans":[]}. Datanode figures come from the coordinator.
 //	@Tags			admin
 //	@Produce		json
 //	@Param			qry	query		string	false	"JMX object-name pattern"

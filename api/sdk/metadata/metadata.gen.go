@@ -1356,7 +1356,7 @@ type ClientInterface interface {
 
 	// Jmx NameNode JMX beans (HDFS's /jmx servlet)
 	//
-	// The beans HDFS's web UI reads: NameNodeInfo, FSNamesystemState, FSNamesystem and NameNodeStatus, with HDFS's attribute names. qry is a JMX object-name pattern ("Hadoop:service=NameNode,name=NameNodeInfo", "Hadoop:service=NameNode,*", "Hadoop:*"); a pattern matching nothing answers {"beans":[]}. Datanode figures come from the coordinator.
+	// The beans HDFS's web UI reads: NameNodeInfo, FSNamesystemState, FSNamesystem and NameNodeStatus, and JvmMetrics (the pause monitor's figures), with HDFS's attribute names. qry is a JMX object-name pattern ("Hadoop:service=NameNode,name=NameNodeInfo", "Hadoop:service=NameNode,*", "Hadoop:*"); a pattern matching nothing answers {"beans":[]}. Datanode figures come from the coordinator.
 	//
 	// Corresponds with GET /jmx (the `Jmx` operationId).
 	Jmx(ctx context.Context, params *JmxParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1983,7 +1983,7 @@ func (c *Client) Healthz(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 
 // Jmx NameNode JMX beans (HDFS's /jmx servlet)
 //
-// The beans HDFS's web UI reads: NameNodeInfo, FSNamesystemState, FSNamesystem and NameNodeStatus, with HDFS's attribute names. qry is a JMX object-name pattern ("Hadoop:service=NameNode,name=NameNodeInfo", "Hadoop:service=NameNode,*", "Hadoop:*"); a pattern matching nothing answers {"beans":[]}. Datanode figures come from the coordinator.
+// The beans HDFS's web UI reads: NameNodeInfo, FSNamesystemState, FSNamesystem and NameNodeStatus, and JvmMetrics (the pause monitor's figures), with HDFS's attribute names. qry is a JMX object-name pattern ("Hadoop:service=NameNode,name=NameNodeInfo", "Hadoop:service=NameNode,*", "Hadoop:*"); a pattern matching nothing answers {"beans":[]}. Datanode figures come from the coordinator.
 //
 // Corresponds with GET /jmx (the `Jmx` operationId).
 func (c *Client) Jmx(ctx context.Context, params *JmxParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -4713,7 +4713,7 @@ type ClientWithResponsesInterface interface {
 
 	// JmxWithResponse NameNode JMX beans (HDFS's /jmx servlet)
 	//
-	// The beans HDFS's web UI reads: NameNodeInfo, FSNamesystemState, FSNamesystem and NameNodeStatus, with HDFS's attribute names. qry is a JMX object-name pattern ("Hadoop:service=NameNode,name=NameNodeInfo", "Hadoop:service=NameNode,*", "Hadoop:*"); a pattern matching nothing answers {"beans":[]}. Datanode figures come from the coordinator.
+	// The beans HDFS's web UI reads: NameNodeInfo, FSNamesystemState, FSNamesystem and NameNodeStatus, and JvmMetrics (the pause monitor's figures), with HDFS's attribute names. qry is a JMX object-name pattern ("Hadoop:service=NameNode,name=NameNodeInfo", "Hadoop:service=NameNode,*", "Hadoop:*"); a pattern matching nothing answers {"beans":[]}. Datanode figures come from the coordinator.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -7267,7 +7267,7 @@ func (c *ClientWithResponses) HealthzWithResponse(ctx context.Context, reqEditor
 
 // JmxWithResponse NameNode JMX beans (HDFS's /jmx servlet)
 //
-// The beans HDFS's web UI reads: NameNodeInfo, FSNamesystemState, FSNamesystem and NameNodeStatus, with HDFS's attribute names. qry is a JMX object-name pattern ("Hadoop:service=NameNode,name=NameNodeInfo", "Hadoop:service=NameNode,*", "Hadoop:*"); a pattern matching nothing answers {"beans":[]}. Datanode figures come from the coordinator.
+// The beans HDFS's web UI reads: NameNodeInfo, FSNamesystemState, FSNamesystem and NameNodeStatus, and JvmMetrics (the pause monitor's figures), with HDFS's attribute names. qry is a JMX object-name pattern ("Hadoop:service=NameNode,name=NameNodeInfo", "Hadoop:service=NameNode,*", "Hadoop:*"); a pattern matching nothing answers {"beans":[]}. Datanode figures come from the coordinator.
 //
 // Returns a wrapper object for the known response body format(s).
 //
