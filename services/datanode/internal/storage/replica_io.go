@@ -72,10 +72,7 @@ func (s *Store) CreateRBW(bpid string, id, gs, blockSize int64) (*ReplicaWriter,
 	s.mu.Lock()
 	if old := s.replicas[bpid][id]; old != nil && old.GenStamp >= gs {
 		s.mu.Unlock()
-		state := "FINALIZED"
-		if old.State == RBW {
-			state = "RBW"
-		}
+		state := map[uint8]string{Finalized: "FINALIZED", RBW: "RBW", RWR: "RWR"}[old.State]
 		return nil, fmt.Errorf("%w: Block %s:blk_%d_%d already exists in state %s and thus cannot be created",
 			ErrReplicaExists, bpid, id, old.GenStamp, state)
 	}

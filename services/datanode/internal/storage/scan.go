@@ -1,6 +1,8 @@
 package storage
 
 import (
+	"encoding/binary"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -38,7 +40,7 @@ func (s *Store) scanAll() error {
 				bpid := filepath.Base(bp)
 				_ = os.RemoveAll(filepath.Join(bp, "tmp"))
 				_ = os.MkdirAll(filepath.Join(bp, "tmp"), 0o755)
-				reps, used, err := scanBlockPool(v, bp)
+				reps, used, err := scanBlockPool(v, bp, true)
 				results[i] = append(results[i], found{bpid: bpid, replicas: reps, used: used, err: err})
 			}
 		}()
@@ -135,8 +137,10 @@ func readDfsUsed(dir string) (int64, bool) {
 	return used, true
 }
 
-// scanBlockPool lists the replicas of one block pool on one volume.
-func scanBlockPool(v *Volume, bp string) ([]*Replica, int64, error) {
+// scanBlockPool lists the replicas of one block pool on one volume; with
+// recover (at start, when nothing is being written) the replicas of rbw/
+// are cut to the length their checksums vouch for.
+func scanBlockPool(v *Volume, bp string, recover bool) ([]*Replica, int64, error) {
 	var out []*Replica
 	var used int64
 	finalized := filepath.Join(bp, "current", "finalized")
@@ -189,11 +193,66 @@ func scanBlockPool(v *Volume, bp string) ([]*Replica, int64, error) {
 		out = append(out, p.reps...)
 		used += p.used
 	}
-	reps, u, err := scanDir(v, filepath.Join(bp, "current", "rbw"), RBW)
+	rbw := filepath.Join(bp, "current", "rbw")
+	reps, u, err := scanDir(v, rbw, RWR)
 	if err != nil && !os.IsNotExist(err) {
 		return nil, 0, err
 	}
+	for _, r := range reps {
+		if !recover {
+			break
+		}
+		// Written before a restart: waiting to be recovered, at the
+		// length its checksums vouch for.
+		n := validLength(filepath.Join(rbw, BlockFileName(r.ID)), filepath.Join(rbw, MetaFileName(r.ID, r.GenStamp)))
+		u -= r.NumBytes + metaSize(r.NumBytes) - n - metaSize(n)
+		r.NumBytes = n
+	}
 	return append(out, reps...), used + u, nil
+}
+
+// validLength is HDFS's validateIntegrityAndSetLength for a replica found in
+// rbw/: the bytes covered by checksums, the last chunk kept only if its
+// CRC matches; the block file (and the meta file) are cut to it.
+func validLength(blockPath, metaPath string) int64 {
+	bi, err1 := os.Stat(blockPath)
+	mi, err2 := os.Stat(metaPath)
+	if err1 != nil || err2 != nil || bi.Size() == 0 || mi.Size() < MetaHeaderLen {
+		return 0
+	}
+	chunks := min((bi.Size()+BytesPerChecksum-1)/BytesPerChecksum, (mi.Size()-MetaHeaderLen)/4)
+	if chunks == 0 {
+		_ = os.Truncate(blockPath, 0)
+		return 0
+	}
+	lastStart := (chunks - 1) * BytesPerChecksum
+	lastLen := min(BytesPerChecksum, bi.Size()-lastStart)
+	valid := lastStart
+	bf, err1 := os.Open(blockPath)
+	mf, err2 := os.Open(metaPath)
+	if err1 == nil && err2 == nil {
+		buf := make([]byte, lastLen)
+		var crc [4]byte
+		if _, err := bf.ReadAt(buf, lastStart); err == nil {
+			if _, err := mf.ReadAt(crc[:], MetaHeaderLen+4*(chunks-1)); err == nil &&
+				binary.BigEndian.Uint32(crc[:]) == crc32.Checksum(buf, castagnoli) {
+				valid = lastStart + lastLen
+			}
+		}
+	}
+	if bf != nil {
+		bf.Close()
+	}
+	if mf != nil {
+		mf.Close()
+	}
+	if bi.Size() > valid {
+		_ = os.Truncate(blockPath, valid)
+	}
+	if want := metaSize(valid); mi.Size() > want {
+		_ = os.Truncate(metaPath, want)
+	}
+	return valid
 }
 
 // scanDir pairs blk_<id> files with their blk_<id>_<gs>.meta files. A block

@@ -21,6 +21,10 @@ import (
 const (
 	Finalized uint8 = 0
 	RBW       uint8 = 1
+	// RWR is a replica found in rbw/ at start (HDFS's
+	// ReplicaWaitingToBeRecovered): its writer is gone; its length is what
+	// its checksums vouch for, and only a recovery makes it final.
+	RWR uint8 = 2
 )
 
 // Replica is one replica in the replica map.
@@ -409,7 +413,7 @@ func (s *Store) forget(bpid string, r Replica) {
 
 func (s *Store) removeFilesLocked(bpid string, r *Replica) {
 	dir := filepath.Dir(r.Volume.FinalizedPath(bpid, r.ID))
-	if r.State == RBW {
+	if r.State != Finalized {
 		dir = filepath.Join(r.Volume.bpDir(bpid), "current", "rbw")
 	}
 	_ = os.Remove(filepath.Join(dir, BlockFileName(r.ID)))
@@ -527,7 +531,7 @@ func (s *Store) ReconcileDisk(bpid string) (DirectoryDiff, error) {
 	var d DirectoryDiff
 	onDisk := map[int64]*Replica{}
 	for _, v := range s.healthy() {
-		reps, _, err := scanBlockPool(v, v.bpDir(bpid))
+		reps, _, err := scanBlockPool(v, v.bpDir(bpid), false)
 		if err != nil {
 			return d, err
 		}

@@ -398,3 +398,49 @@ func TestDuplicateReplicasDeleted(t *testing.T) {
 		t.Fatal("of two equal copies the first found was not kept")
 	}
 }
+
+// TestRBWReplicasRecoveredAtStart: a replica found in rbw/ at start is
+// waiting to be recovered (RWR), at the length its checksums vouch for: a
+// tail without its CRC, or a last chunk whose CRC does not match, is cut
+// off (HDFS's validateIntegrityAndSetLength).
+func TestRBWReplicasRecoveredAtStart(t *testing.T) {
+	dirs := volumes(t, 1)
+	st, err := Open(dirs, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.InitBlockPool("CID-1", bp, 42, 7); err != nil {
+		t.Fatal(err)
+	}
+	rbw := filepath.Join(dirs[0], "current", bp, "current", "rbw")
+	if err := os.MkdirAll(rbw, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data := []byte(strings.Repeat("r", 1300))
+	put := func(id int64, block, meta []byte) {
+		if err := os.WriteFile(filepath.Join(rbw, BlockFileName(id)), block, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(rbw, MetaFileName(id, 1001)), meta, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	meta := ChecksumFile(data)
+	const whole, noCRC, badCRC = 1 << 30, 1<<30 + 1, 1<<30 + 2
+	put(whole, data, meta)                              // every chunk vouched for
+	put(noCRC, append(data, "tail"...), meta)           // 4 bytes past the last CRC'd chunk
+	put(badCRC, data, append(meta[:len(meta)-1], 0xff)) // the last chunk's CRC is wrong
+	st2, err := Open(dirs, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[int64]int64{whole: 1300, noCRC: 1024, badCRC: 1024} {
+		r, ok := st2.Get(bp, id)
+		if !ok || r.State != RWR || r.NumBytes != want {
+			t.Fatalf("block %d: %+v, want RWR of %d bytes", id, r, want)
+		}
+		if fi, err := os.Stat(filepath.Join(rbw, BlockFileName(id))); err != nil || fi.Size() != want {
+			t.Fatalf("block %d's file was not cut to %d: %v %v", id, want, fi.Size(), err)
+		}
+	}
+}
