@@ -526,3 +526,45 @@ func TestLifelineKeepsANodeAlive(t *testing.T) {
 		t.Fatalf("a dead node's lifeline: %v", err)
 	}
 }
+
+// TestBlocksScheduled (seed 000): each write placed on a node counts until
+// its RECEIVED report (or two roll intervals), and placement leaves out a
+// node whose remaining space the scheduled writes already take.
+func TestBlocksScheduled(t *testing.T) {
+	m, clk := newTestManager(nil)
+	syncNS(m)
+	small := "dn-small"
+	if err := m.Register(dnproto.Registration{DatanodeUUID: small, ClusterID: "CID-1", BlockPoolID: "BP-1", HostName: "small",
+		IPAddr: "10.0.0.9", HTTPPort: 9864, SoftwareVersion: dnproto.SoftwareVersion, Storages: []dnproto.StorageInfo{{StorageID: "DS-s"}}}, ni); err != nil {
+		t.Fatal(err)
+	}
+	const bs = 64 << 20
+	m.Heartbeat(dnproto.Heartbeat{DatanodeUUID: small, Storages: []dnproto.StorageReport{{StorageID: "DS-s", Capacity: 3 * bs, Remaining: 2 * bs}}})
+	choose := func() []dnproto.DatanodeInfo {
+		return m.ChooseTargets(dnproto.ChooseTargetsRequest{Replication: 1, BlockSize: bs})
+	}
+	if got := choose(); len(got) != 1 || got[0].UUID != small {
+		t.Fatalf("first write: %+v", got)
+	}
+	// Room for 2 blocks, one scheduled: one more fits, then none.
+	if got := choose(); len(got) != 1 {
+		t.Fatalf("second write: %+v", got)
+	}
+	if got := choose(); len(got) != 0 {
+		t.Fatalf("a node whose space the scheduled writes take was chosen: %+v", got)
+	}
+	// A RECEIVED report takes one back.
+	if err := m.Incremental(&dnproto.IncrementalReport{DatanodeUUID: small, BlockPoolID: "BP-1",
+		Blocks: []dnproto.ReceivedDeleted{{Block: dnproto.BlockRef{ID: 77, GenStamp: 1001, NumBytes: 1}, Status: dnproto.Received, StorageID: "DS-s"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := choose(); len(got) != 1 {
+		t.Fatalf("after a RECEIVED: %+v", got)
+	}
+	// Writes that never report stop counting after two roll intervals.
+	clk.t = clk.t.Add(2 * blocksScheduledRoll)
+	m.Heartbeat(dnproto.Heartbeat{DatanodeUUID: small, Storages: []dnproto.StorageReport{{StorageID: "DS-s", Capacity: 3 * bs, Remaining: 2 * bs}}})
+	if got := choose(); len(got) != 1 {
+		t.Fatalf("after two roll intervals: %+v", got)
+	}
+}

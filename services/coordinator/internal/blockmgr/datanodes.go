@@ -18,13 +18,18 @@ type Node struct {
 	registeredAt  time.Time
 	lastHeartbeat time.Time
 	lastLifeline  time.Time // keeps the node from dying, not from going stale
-	dead          bool
-	xceivers      int
-	xmits         int
-	failedVolumes int
-	cacheCapacity int64
-	cacheUsed     int64
-	adminState    string
+	// scheduled are the writes placed on the node not reported yet, in
+	// this roll interval and the last (HDFS's currApproxBlocksScheduled
+	// and prevApproxBlocksScheduled).
+	scheduled       [2]int
+	scheduledRolled time.Time
+	dead            bool
+	xceivers        int
+	xmits           int
+	failedVolumes   int
+	cacheCapacity   int64
+	cacheUsed       int64
+	adminState      string
 
 	invalidate []dnproto.BlockRef  // replicas to delete, sent with heartbeats
 	transfers  []dnproto.Command   // TRANSFER commands, sent with heartbeats

@@ -2,6 +2,7 @@ package blockmgr
 
 import (
 	"slices"
+	"time"
 
 	"github.com/granary-fs/granary/internal/dnproto"
 )
@@ -24,11 +25,51 @@ func (m *Manager) ChooseTargets(req dnproto.ChooseTargetsRequest) []dnproto.Data
 	}
 	chosen := m.chooseLocked(req.Replication, req.ClientHost, exclude, req.BlockSize, nil)
 	out := make([]dnproto.DatanodeInfo, len(chosen))
+	now := m.cfg.Now()
 	for i, n := range chosen {
 		out[i] = n.info()
+		n.scheduleBlock(now)
 	}
 	return out
 }
+
+// blocksScheduledRoll is HDFS's BLOCKS_SCHEDULED_ROLL_INTERVAL (10 min).
+const blocksScheduledRoll = 10 * time.Minute
+
+// rollBlocksScheduled is seed 000's rollBlocksScheduled: the writes
+// scheduled to a node count for two roll intervals at most, so that a
+// write that never reported does not count for ever.
+func (n *Node) rollBlocksScheduled(now time.Time) {
+	switch elapsed := now.Sub(n.scheduledRolled); {
+	case elapsed >= 2*blocksScheduledRoll:
+		n.scheduled = [2]int{}
+		n.scheduledRolled = now
+	case elapsed >= blocksScheduledRoll:
+		n.scheduled[1], n.scheduled[0] = n.scheduled[0], 0
+		n.scheduledRolled = now
+	}
+}
+
+// scheduleBlock counts a write placed on n (HDFS's
+// incrementBlocksScheduled); a RECEIVED report takes it back.
+func (n *Node) scheduleBlock(now time.Time) {
+	n.rollBlocksScheduled(now)
+	n.scheduled[0]++
+}
+
+// blockReceived takes back one scheduled write
+// (decrementBlocksScheduled): from the current interval, else the last.
+func (n *Node) blockReceived() {
+	switch {
+	case n.scheduled[0] > 0:
+		n.scheduled[0]--
+	case n.scheduled[1] > 0:
+		n.scheduled[1]--
+	}
+}
+
+// BlocksScheduled is the writes placed on n that have not reported yet.
+func (n *Node) BlocksScheduled() int { return n.scheduled[0] + n.scheduled[1] }
 
 // chooseLocked picks up to want nodes not in exclude. existing are the
 // racks of replicas the block already has (re-replication): the first new
@@ -55,8 +96,13 @@ func (m *Manager) chooseLocked(want int, clientHost string, exclude map[*Node]bo
 		if !m.cfg.IgnoreLoad && avg > 0 && float64(n.xceivers) > 2*avg {
 			continue
 		}
-		if blockSize > 0 && len(n.storages) > 0 && n.remaining() < blockSize {
-			continue
+		// HDFS's isGoodTarget: room for one more block beyond the writes
+		// already scheduled to the node.
+		if blockSize > 0 && len(n.storages) > 0 {
+			n.rollBlocksScheduled(now)
+			if n.remaining()-int64(n.BlocksScheduled())*blockSize < blockSize {
+				continue
+			}
 		}
 		good = append(good, n)
 		racks[n.rack] = true

@@ -149,6 +149,7 @@ func (m *Manager) scheduleTransfer(b *Block, live int, streams map[*Node]int, no
 	for i, t := range targets {
 		addrs[i] = fmt.Sprintf("%s:%d", t.reg.IPAddr, t.reg.HTTPPort)
 		t.cancelInvalidate(b.ID) // it must not delete the copy it is about to get
+		t.scheduleBlock(now)
 	}
 	source.transfers = append(source.transfers, dnproto.Command{
 		Action: dnproto.ActionTransfer, Blocks: []dnproto.BlockRef{{ID: b.ID, GenStamp: b.GenStamp, NumBytes: b.NumBytes}},

@@ -98,6 +98,7 @@ func (m *Manager) Incremental(r *dnproto.IncrementalReport) error {
 	for _, e := range r.Blocks {
 		switch e.Status {
 		case dnproto.Received:
+			n.blockReceived()
 			m.addReplica(n, e.Block.ID, replica{genStamp: e.Block.GenStamp, numBytes: e.Block.NumBytes, storage: n.storageIndex(e.StorageID), report: n.reportID})
 		case dnproto.Receiving:
 			if r, ok := n.replicas[e.Block.ID]; ok && r.state == dnproto.StateFinalized && r.genStamp >= e.Block.GenStamp {
