@@ -163,6 +163,9 @@ func (s *Store) openVolume(dir string, perm os.FileMode) (*Volume, error) {
 		if p["storageType"] != "DATA_NODE" || p["storageID"] == "" {
 			return nil, fmt.Errorf("volume %s: VERSION is not a datanode's", dir)
 		}
+		if err := checkLayoutVersion(p, dir); err != nil {
+			return nil, err
+		}
 		v.StorageID = p["storageID"]
 		if id := p["datanodeUuid"]; id != "" {
 			if s.datanodeUUID != "" && s.datanodeUUID != id {
@@ -242,6 +245,9 @@ func (s *Store) InitBlockPool(clusterID, bpid string, namespaceID, cTime int64) 
 		if old, err := readProperties(version); err == nil {
 			if old["namespaceID"] != strconv.FormatInt(namespaceID, 10) {
 				return fmt.Errorf("%w: Incompatible namespaceIDs in %s: namenode namespaceID = %d; datanode namespaceID = %s", ErrWrongNamespace, bp, namespaceID, old["namespaceID"])
+			}
+			if err := checkLayoutVersion(old, bp); err != nil {
+				return err
 			}
 			if old["blockpoolID"] != bpid {
 				return fmt.Errorf("%w: Incompatible blockpoolIDs in %s: namenode blockpoolID = %s; datanode blockpoolID = %s", ErrWrongNamespace, bp, bpid, old["blockpoolID"])
@@ -569,4 +575,19 @@ func (s *Store) ReconcileDisk(bpid string) (DirectoryDiff, error) {
 		}
 	}
 	return d, nil
+}
+
+// checkLayoutVersion refuses a storage directory written by a newer
+// layout than this datanode's (layout versions are negative: newer is
+// lower), with HDFS's IncorrectVersionException message
+// (StorageInfo.setLayoutVersion).
+func checkLayoutVersion(p properties, dir string) error {
+	lv, err := strconv.Atoi(p["layoutVersion"])
+	if err != nil {
+		return fmt.Errorf("volume %s: VERSION has no valid layoutVersion (%q)", dir, p["layoutVersion"])
+	}
+	if lv < LayoutVersion {
+		return fmt.Errorf("Unexpected version of storage directory %s. Reported: %d. Expecting = %d.", dir, lv, LayoutVersion)
+	}
+	return nil
 }

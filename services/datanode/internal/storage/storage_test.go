@@ -444,3 +444,28 @@ func TestRBWReplicasRecoveredAtStart(t *testing.T) {
 		}
 	}
 }
+
+// TestNewerLayoutRefused: a volume whose VERSION was written by a newer
+// layout (a lower layoutVersion) is refused with HDFS's message.
+func TestNewerLayoutRefused(t *testing.T) {
+	dirs := volumes(t, 1)
+	if _, err := Open(dirs, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	version := filepath.Join(dirs[0], "current", "VERSION")
+	b, err := os.ReadFile(version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newer := strings.Replace(string(b), "layoutVersion=-57", "layoutVersion=-58", 1)
+	if newer == string(b) {
+		t.Fatalf("VERSION has no layoutVersion=-57:\n%s", b)
+	}
+	if err := os.WriteFile(version, []byte(newer), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(dirs, 0, 0)
+	if err == nil || !strings.Contains(err.Error(), "Unexpected version of storage directory "+dirs[0]+". Reported: -58. Expecting = -57.") {
+		t.Fatalf("a newer layout: %v", err)
+	}
+}
