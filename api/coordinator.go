@@ -26,6 +26,9 @@ type DatanodeView struct {
 	LastReport    time.Time `json:"lastBlockReport" validate:"required"`
 	RegisteredAt  time.Time `json:"registeredAt" validate:"required"`
 	Storages      []string  `json:"storages" validate:"required"`
+	// StorageTypes are the storages' types, in the order of Storages
+	// (DISK, SSD, ARCHIVE, ...: the data directory's [TYPE] prefix).
+	StorageTypes []string `json:"storageTypes" validate:"required"`
 }
 
 // ClusterView is the cluster summary (the head of dfsadmin -report).

@@ -46,7 +46,12 @@ func fsCluster(t *testing.T, config func(*metadata.Config)) (c *cluster.Cluster,
 			}
 		},
 		Coordinator: func(c *coordinator.Config) { c.HeartbeatInterval = 100 * time.Millisecond },
-		Datanode:    func(i int, c *datanode.Config) { c.HeartbeatInterval = 100 * time.Millisecond },
+		Datanode: func(i int, c *datanode.Config) {
+			c.HeartbeatInterval = 100 * time.Millisecond
+			if i == 0 {
+				c.DataDirs[0] = "[SSD]" + c.DataDirs[0] // a storage type from the directory's prefix
+			}
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -541,6 +546,9 @@ func TestAdminCommands(t *testing.T) {
 	}
 	if !strings.Contains(out, "Dead datanodes (0):") || strings.Contains(out, "Decommissioning datanodes") {
 		t.Fatalf("-report:\n%s", out)
+	}
+	if strings.Count(out, "Storage types: SSD (1)\n") != 1 || strings.Count(out, "Storage types: DISK (1)\n") != 2 {
+		t.Fatalf("-report does not show the storage types (one SSD datanode, two DISK):\n%s", out)
 	}
 	out, err := admin("-report", "-dead")
 	if err != nil || !strings.Contains(out, "Dead datanodes (0):") || strings.Contains(out, "Live datanodes") || !strings.Contains(out, "Configured Capacity:") {

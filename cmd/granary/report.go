@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/granary-fs/granary/api"
@@ -114,6 +115,7 @@ func printDatanode(out io.Writer, d api.DatanodeView) {
 		"NORMAL": "Normal", "DECOMMISSION_INPROGRESS": "Decommission in progress", "DECOMMISSIONED": "Decommissioned",
 	}[d.AdminState]
 	fmt.Fprintf(out, "Decommission Status : %s\n", status)
+	fmt.Fprintf(out, "Storage types: %s\n", storageTypes(d.StorageTypes))
 	fmt.Fprintf(out, "Configured Capacity: %d (%s)\n", d.Capacity, units.ByteDesc(d.Capacity))
 	fmt.Fprintf(out, "DFS Used: %d (%s)\n", d.DfsUsed, units.ByteDesc(d.DfsUsed))
 	fmt.Fprintf(out, "Non DFS Used: %d (%s)\n", d.NonDfsUsed, units.ByteDesc(d.NonDfsUsed))
@@ -156,4 +158,21 @@ func percentRemaining(part, whole int64) string {
 		return "0.00%"
 	}
 	return fmt.Sprintf("%.2f%%", float64(part)*100/float64(whole))
+}
+
+// storageTypes counts a datanode's storages by type: "DISK (2), SSD (1)".
+func storageTypes(types []string) string {
+	count := map[string]int{}
+	var order []string
+	for _, t := range types {
+		if count[t] == 0 {
+			order = append(order, t)
+		}
+		count[t]++
+	}
+	parts := make([]string, len(order))
+	for i, t := range order {
+		parts[i] = fmt.Sprintf("%s (%d)", t, count[t])
+	}
+	return strings.Join(parts, ", ")
 }

@@ -170,7 +170,7 @@ func TestWebUI(t *testing.T) {
 	if err := chromedp.Run(ctx, chromedp.Text("#live-table thead", &head, chromedp.ByQuery), chromedp.Text("#dead-table tbody", &deadText, chromedp.ByQuery)); err != nil {
 		t.Fatal(err)
 	}
-	for _, col := range []string{"Capacity", "Non DFS used", "Last block report"} {
+	for _, col := range []string{"Capacity", "Non DFS used", "Last block report", "Storage types"} {
 		if !strings.Contains(head, col) {
 			t.Fatalf("the datanodes table has no %s column: %q", col, head)
 		}

@@ -82,6 +82,7 @@ func (s *Service) webhdfsPreflight(w http.ResponseWriter, r *http.Request) {
 // VolumeInfo is one volume in /api/v1/info.
 type VolumeInfo struct {
 	Dir           string `json:"dir" example:"/data/1"`
+	StorageType   string `json:"storageType" example:"DISK"` // from the data directory's [TYPE] prefix
 	StorageID     string `json:"storageId" example:"DS-6c1c..."`
 	Failed        string `json:"failed,omitempty" example:""`
 	Capacity      int64  `json:"capacity"`
@@ -172,7 +173,7 @@ func (s *Service) Info() Info {
 	}
 	reports := s.store.Reports("")
 	for i, v := range s.store.Volumes() {
-		vi := VolumeInfo{Dir: v.Dir, StorageID: v.StorageID, BlockPoolUsed: bpUsed[v.StorageID]}
+		vi := VolumeInfo{Dir: v.Dir, StorageID: v.StorageID, StorageType: v.StorageType, BlockPoolUsed: bpUsed[v.StorageID]}
 		if err := v.Failed(); err != nil {
 			vi.Failed = err.Error()
 		}

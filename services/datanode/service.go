@@ -337,7 +337,7 @@ func (s *Service) registration(bpid, clusterID string) dnproto.Registration {
 	}
 	for _, v := range s.store.Volumes() {
 		if v.Failed() == nil {
-			reg.Storages = append(reg.Storages, dnproto.StorageInfo{StorageID: v.StorageID, StorageType: "DISK"})
+			reg.Storages = append(reg.Storages, dnproto.StorageInfo{StorageID: v.StorageID, StorageType: v.StorageType})
 		}
 	}
 	return reg

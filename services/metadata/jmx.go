@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -224,7 +225,7 @@ func nodeMaps(nodes []api.DatanodeView) (live, dead, decom string) {
 			"capacity": d.Capacity, "numBlocks": d.Blocks, "version": SoftwareVersion,
 			"used": d.DfsUsed, "remaining": d.Remaining, "blockPoolUsed": d.BlockPoolUsed,
 			"blockPoolUsedPercent": percent(d.BlockPoolUsed, d.Capacity), "volfails": d.FailedVolumes,
-			"lastBlockReport": lastReportMinutes(d.LastReport),
+			"lastBlockReport": lastReportMinutes(d.LastReport), "storageTypes": strings.Join(slices.Compact(slices.Sorted(slices.Values(d.StorageTypes))), ","),
 		}
 		if d.AdminState == "DECOMMISSION_INPROGRESS" {
 			cm[key] = map[string]any{"xferaddr": addr}

@@ -103,8 +103,12 @@ type DatanodeView struct {
 	Remaining    int    `json:"remaining"`
 
 	// State Example: live
-	State    DatanodeViewState `json:"state"`
-	Storages []string          `json:"storages"`
+	State DatanodeViewState `json:"state"`
+
+	// StorageTypes StorageTypes are the storages' types, in the order of Storages
+	// (DISK, SSD, ARCHIVE, ...: the data directory's [TYPE] prefix).
+	StorageTypes []string `json:"storageTypes"`
+	Storages     []string `json:"storages"`
 
 	// Uuid Example: 3f2a...
 	Uuid         string `json:"uuid"`

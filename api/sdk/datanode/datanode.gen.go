@@ -201,6 +201,11 @@ type VolumeInfo struct {
 
 	// StorageId Example: DS-6c1c...
 	StorageId *string `json:"storageId,omitempty"`
+
+	// StorageType from the data directory's [TYPE] prefix
+	//
+	// Example: DISK
+	StorageType *string `json:"storageType,omitempty"`
 }
 
 // RefreshNamenodesParams defines parameters for RefreshNamenodes.

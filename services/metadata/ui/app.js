@@ -107,10 +107,10 @@ async function datanodes() {
   const liveRows = Object.entries(live).sort().map(([k, n]) => [node(k, n), n.lastContact + " s",
     n.lastBlockReport < 0 ? "never" : n.lastBlockReport + " min", n.adminState, bytes(n.capacity),
     el("span", {}, bytes(n.used) + " ", bar(n.capacity ? 100 * n.used / n.capacity : 0)), bytes(n.nonDfsUsedSpace),
-    n.volfails, n.numBlocks, n.version]);
+    n.volfails, n.numBlocks, n.storageTypes || "DISK", n.version]);
   const deadRows = Object.entries(dead).sort().map(([k, n]) => [k, n.lastContact + " s", n.adminState]);
   const decomRows = Object.entries(decom).sort().map(([k, n]) => [k, n.xferaddr]);
-  const liveHead = ["Node", "Last contact", "Last block report", "Admin state", "Capacity", "Used", "Non DFS used", "Failed volumes", "Blocks", "Version"];
+  const liveHead = ["Node", "Last contact", "Last block report", "Admin state", "Capacity", "Used", "Non DFS used", "Failed volumes", "Blocks", "Storage types", "Version"];
   return [
     el("h2", {}, "In operation (" + liveRows.length + ")"),
     el("div", { id: "live-table" }, table(liveHead, rowsOrNone(liveRows, liveHead.length))),

@@ -15,6 +15,15 @@ func (m *Manager) view(n *Node, now time.Time) api.DatanodeView {
 		Blocks: len(n.replicas), LastContact: int64(now.Sub(n.lastHeartbeat).Seconds()),
 		LastHeartbeat: n.lastHeartbeat, LastReport: n.lastReport, RegisteredAt: n.registeredAt, Storages: append([]string(nil), n.storageIDs...),
 	}
+	v.StorageTypes = make([]string, len(n.storageIDs))
+	for i, id := range n.storageIDs {
+		v.StorageTypes[i] = "DISK"
+		for _, s := range n.reg.Storages {
+			if s.StorageID == id && s.StorageType != "" {
+				v.StorageTypes[i] = s.StorageType
+			}
+		}
+	}
 	for _, s := range n.storages {
 		v.Capacity += s.Capacity
 		v.DfsUsed += s.DfsUsed

@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,6 +39,9 @@ type Replica struct {
 type Volume struct {
 	Dir       string
 	StorageID string
+	// StorageType is the volume's kind from its data directory's prefix
+	// ([SSD]/mnt/ssd1; DISK without one), as HDFS's StorageLocation.
+	StorageType string
 	// failed is why the volume was taken out: set by the volume checker
 	// and read by HTTP handlers and heartbeats without the store's lock.
 	failed atomic.Pointer[volumeFailure]
@@ -97,13 +101,18 @@ func Open(dirs []string, tolerated int, perm os.FileMode) (*Store, error) {
 	}
 	s := &Store{replicas: map[string]map[int64]*Replica{}, writing: map[string]int{}, appends: map[string]*ReplicaWriter{}}
 	var failed int
-	for _, d := range dirs {
+	for _, loc := range dirs {
+		typ, d, err := ParseLocation(loc)
+		if err != nil {
+			return nil, err
+		}
 		v, err := s.openVolume(d, perm)
 		if err != nil {
 			v = &Volume{Dir: d}
 			v.fail(err)
 			failed++
 		}
+		v.StorageType = typ
 		s.volumes = append(s.volumes, v)
 	}
 	if failed > tolerated {
@@ -590,4 +599,25 @@ func checkLayoutVersion(p properties, dir string) error {
 		return fmt.Errorf("Unexpected version of storage directory %s. Reported: %d. Expecting = %d.", dir, lv, LayoutVersion)
 	}
 	return nil
+}
+
+// StorageTypes are HDFS's StorageType values a data directory may name.
+var StorageTypes = []string{"RAM_DISK", "SSD", "DISK", "ARCHIVE", "PROVIDED", "NVDIMM"}
+
+// ParseLocation splits a dfs.datanode.data.dir entry into its storage type
+// (the [TYPE] prefix, DISK without one) and its directory, as HDFS's
+// StorageLocation.parse.
+func ParseLocation(loc string) (storageType, dir string, err error) {
+	if !strings.HasPrefix(loc, "[") {
+		return "DISK", loc, nil
+	}
+	end := strings.Index(loc, "]")
+	if end < 0 {
+		return "", "", fmt.Errorf("data directory %q: no ] after the storage type", loc)
+	}
+	typ := strings.ToUpper(loc[1:end])
+	if !slices.Contains(StorageTypes, typ) {
+		return "", "", fmt.Errorf("data directory %q: No enum constant org.apache.hadoop.fs.StorageType.%s", loc, loc[1:end])
+	}
+	return typ, loc[end+1:], nil
 }

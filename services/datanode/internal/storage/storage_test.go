@@ -469,3 +469,22 @@ func TestNewerLayoutRefused(t *testing.T) {
 		t.Fatalf("a newer layout: %v", err)
 	}
 }
+
+// TestStorageTypes: a data directory's [TYPE] prefix names its storage
+// type (DISK without one), as HDFS's StorageLocation; an unknown one is an
+// error.
+func TestStorageTypes(t *testing.T) {
+	dirs := volumes(t, 3)
+	st, err := Open([]string{"[SSD]" + dirs[0], "[archive]" + dirs[1], dirs[2]}, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"SSD", "ARCHIVE", "DISK"} {
+		if v := st.Volumes()[i]; v.StorageType != want || v.Dir != dirs[i] {
+			t.Fatalf("volume %d: %s at %s, want %s at %s", i, v.StorageType, v.Dir, want, dirs[i])
+		}
+	}
+	if _, err := Open([]string{"[FLOPPY]" + dirs[0]}, 0, 0); err == nil || !strings.Contains(err.Error(), "No enum constant org.apache.hadoop.fs.StorageType.FLOPPY") {
+		t.Fatalf("an unknown storage type: %v", err)
+	}
+}
