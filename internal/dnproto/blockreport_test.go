@@ -3,6 +3,8 @@ package dnproto
 import (
 	"reflect"
 	"testing"
+
+	"github.com/granary-fs/granary/internal/golden"
 )
 
 func sample() *ReportChunk {
@@ -51,4 +53,17 @@ func FuzzDecodeChunk(f *testing.F) {
 			t.Fatalf("re-encode: %v", err)
 		}
 	})
+}
+
+// TestChunkGolden: a block-report chunk (docs/nats-protocol.md) decoded
+// from the committed bytes and encoded again byte for byte.
+func TestChunkGolden(t *testing.T) {
+	data := golden.Check(t, "chunk.bin", EncodeChunk(sample()))
+	c, err := DecodeChunk(data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again := EncodeChunk(c); string(again) != string(data) {
+		t.Fatal("the golden chunk does not encode again byte for byte")
+	}
 }

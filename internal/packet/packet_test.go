@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"testing"
+
+	"github.com/granary-fs/granary/internal/golden"
 )
 
 func TestRoundTrip(t *testing.T) {
@@ -73,5 +75,35 @@ func TestAppendStreamStartsInsideAChunk(t *testing.T) {
 		if !errors.Is(err, ErrMalformed) {
 			t.Fatalf("misaligned append stream: %v", err)
 		}
+	}
+}
+
+// TestStreamGolden: a packet stream (docs/formats/packets.md) — a whole
+// packet, a short one, the end — read from the committed bytes, its data
+// and CRCs written again byte for byte.
+func TestStreamGolden(t *testing.T) {
+	full := bytes.Repeat([]byte{0x5a}, 3*512) // whole chunks: only the last packet may end inside one
+	var stream []byte
+	stream = Append(stream, full)
+	stream = Append(stream, []byte("tail"))
+	stream = AppendEnd(stream)
+	data := golden.Check(t, "stream.bin", stream)
+	r := NewReader(bytes.NewReader(data))
+	var again []byte
+	for {
+		d, crcs, _, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(crcs, Checksums(nil, d)) {
+			t.Fatal("the golden stream's CRCs do not match its data")
+		}
+		again = Append(again, d)
+	}
+	if again = AppendEnd(again); !bytes.Equal(again, data) {
+		t.Fatal("the golden stream does not encode again byte for byte")
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/granary-fs/granary/internal/golden"
 )
 
 const bp = "BP-1-127.0.0.1-1"
@@ -486,5 +488,16 @@ func TestStorageTypes(t *testing.T) {
 	}
 	if _, err := Open([]string{"[FLOPPY]" + dirs[0]}, 0, 0); err == nil || !strings.Contains(err.Error(), "No enum constant org.apache.hadoop.fs.StorageType.FLOPPY") {
 		t.Fatalf("an unknown storage type: %v", err)
+	}
+}
+
+// TestMetaFileGolden: a meta file (HDFS's BlockMetadataHeader — version 1,
+// CRC32C, 512 bytes per checksum — and one CRC per chunk) for 1300 bytes,
+// against the committed bytes; the header decodes to what it says.
+func TestMetaFileGolden(t *testing.T) {
+	data := bytes.Repeat([]byte("m"), 1300)
+	meta := golden.Check(t, "meta.bin", ChecksumFile(data))
+	if binary.BigEndian.Uint16(meta[0:2]) != 1 || meta[2] != 2 || binary.BigEndian.Uint32(meta[3:7]) != BytesPerChecksum || len(meta) != int(metaSize(1300)) {
+		t.Fatalf("golden meta header %x, length %d", meta[:7], len(meta))
 	}
 }
