@@ -24,6 +24,7 @@ func coordinatorCmd(ctx context.Context, args []string, run bool) error {
 	fs.StringVar(&cfg.NATSURL, "nats-url", env("GRANARY_NATS_URL", "nats://127.0.0.1:4222"), "NATS server(s), comma separated (GRANARY_NATS_URL)")
 	natsFlags(fs, &cfg.NATSNKeyFile, &cfg.NATSCAFile)
 	fs.StringVar(&cfg.Nameservice, "nameservice", env("GRANARY_NAMESERVICE", "ns1"), "dfs.nameservice.id: the nameservice whose blocks this coordinator manages; it names every NATS subject (GRANARY_NAMESERVICE)")
+	fs.Float64Var(&cfg.ReplQueueThreshold, "replqueue-threshold-pct", envFloat("GRANARY_REPLQUEUE_THRESHOLD_PCT", 0.999), "dfs.namenode.replqueue.threshold-pct: in safe mode the replication queues are initialised once this fraction of the blocks is reported (GRANARY_REPLQUEUE_THRESHOLD_PCT)")
 	fs.StringVar(&cfg.MinDatanodeVersion, "min-supported-datanode-version", env("GRANARY_MIN_DATANODE_VERSION", ""), "dfs.namenode.min.supported.datanode.version: older datanodes are refused at registration (default "+dnproto.MinDatanodeVersion+") (GRANARY_MIN_DATANODE_VERSION)")
 	fs.StringVar(&cfg.CoordinatorID, "coordinator-id", env("GRANARY_COORDINATOR_ID", ""), "HA: this coordinator's ID (as dfs.ha.namenode.id); coordinators with IDs run active and standby, the datanodes list them with -coordinators (GRANARY_COORDINATOR_ID)")
 	tlsFlags(fs, &cfg.TLS)

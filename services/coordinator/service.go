@@ -91,6 +91,8 @@ type Config struct {
 	// MinDatanodeVersion is dfs.namenode.min.supported.datanode.version
 	// (default dnproto.MinDatanodeVersion).
 	MinDatanodeVersion string
+	// ReplQueueThreshold is dfs.namenode.replqueue.threshold-pct (0.999).
+	ReplQueueThreshold float64
 	// IgnoreLoad is dfs.namenode.redundancy.considerLoad=false (default:
 	// consider it, skipping datanodes busier than twice the average).
 	IgnoreLoad bool
@@ -151,7 +153,7 @@ func New(cfg Config) (*Service, error) {
 			HeartbeatInterval: cfg.HeartbeatInterval, RecheckInterval: cfg.RecheckInterval,
 			StaleInterval: cfg.StaleInterval, MaxFBRLeases: cfg.MaxFBRLeases, Topology: topo,
 			UnknownReplicaGrace: cfg.UnknownReplicaGrace, MaxStreams: cfg.MaxStreams, PendingTimeout: cfg.PendingTimeout,
-			IgnoreLoad: cfg.IgnoreLoad, MinDatanodeVersion: cfg.MinDatanodeVersion,
+			IgnoreLoad: cfg.IgnoreLoad, MinDatanodeVersion: cfg.MinDatanodeVersion, ReplQueueThreshold: cfg.ReplQueueThreshold,
 		}),
 		resync: make(chan struct{}, 1), addrSet: make(chan struct{}), started: make(chan struct{}),
 	}

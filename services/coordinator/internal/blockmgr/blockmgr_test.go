@@ -568,3 +568,30 @@ func TestBlocksScheduled(t *testing.T) {
 		t.Fatalf("after two roll intervals: %+v", got)
 	}
 }
+
+// TestReplicationQueuesInSafeMode: in safe mode the redundancy figures are
+// computed once the reported blocks reach dfs.namenode.replqueue.threshold-pct,
+// but nothing is scheduled until safe mode ends (HDFS's
+// initializeReplQueues and computeDatanodeWork).
+func TestReplicationQueuesInSafeMode(t *testing.T) {
+	m, _ := newTestManager(nil)
+	m.cfg.ReplQueueThreshold = 0.5
+	a, b := register(t, m, 1), register(t, m, 2)
+	syncNS(m, dnproto.BlockEvent{ID: 1, GenStamp: 1001, NumBytes: 10, Complete: true, Replication: 2},
+		dnproto.BlockEvent{ID: 2, GenStamp: 1001, NumBytes: 10, Complete: true, Replication: 2},
+		dnproto.BlockEvent{ID: 3, GenStamp: 1001, NumBytes: 10, Complete: true, Replication: 2})
+	m.SetNamespaceSafeMode(true)
+	report(t, m, a, 1, 1)
+	if st := m.CheckRedundancy(); st.UnderReplicated != 0 {
+		t.Fatalf("1 of 3 blocks reported (under the 0.5 threshold): queues initialised %+v", st)
+	}
+	report(t, m, a, 2, 1, 2)
+	st := m.CheckRedundancy()
+	if st.UnderReplicated != 2 || st.Missing != 1 || st.Scheduled != 0 {
+		t.Fatalf("2 of 3 reported, in safe mode: %+v, want 2 under-replicated, 1 missing, nothing scheduled", st)
+	}
+	m.SetNamespaceSafeMode(false)
+	if st := m.CheckRedundancy(); st.Scheduled != 2 {
+		t.Fatalf("out of safe mode: %+v, want 2 transfers to %s", st, b)
+	}
+}

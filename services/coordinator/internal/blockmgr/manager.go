@@ -26,6 +26,10 @@ type Config struct {
 	FBRLeaseLength    time.Duration // dfs.namenode.full.block.report.lease.length.ms, 5 min
 	ReplicationMin    int           // dfs.namenode.replication.min, 1
 	InvalidateLimit   int           // dfs.block.invalidate.limit, 1000 per heartbeat
+	// ReplQueueThreshold is dfs.namenode.replqueue.threshold-pct (default
+	// the safe-mode threshold, 0.999): in safe mode the replication queues
+	// are initialised once that fraction of the blocks is reported.
+	ReplQueueThreshold float64
 	// MinDatanodeVersion is dfs.namenode.min.supported.datanode.version:
 	// an older datanode is refused at registration.
 	MinDatanodeVersion string
@@ -44,6 +48,9 @@ type Config struct {
 
 // Defaults fills zero fields.
 func (c *Config) Defaults() {
+	if c.ReplQueueThreshold == 0 {
+		c.ReplQueueThreshold = 0.999
+	}
 	if c.MinDatanodeVersion == "" {
 		c.MinDatanodeVersion = dnproto.MinDatanodeVersion
 	}

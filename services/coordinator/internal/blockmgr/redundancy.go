@@ -34,7 +34,12 @@ func (m *Manager) CheckRedundancy() RedundancyStats {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var st RedundancyStats
-	if !m.synced || m.nsSafeMode {
+	// In safe mode the queues are initialised once the reported blocks
+	// reach dfs.namenode.replqueue.threshold-pct (the figures are known),
+	// but nothing is scheduled or deleted until it ends, as HDFS's
+	// computeDatanodeWork.
+	safe := m.nsSafeMode
+	if !m.synced || (safe && !m.replQueuesReady()) {
 		return st
 	}
 	now := m.cfg.Now()
@@ -74,14 +79,21 @@ func (m *Manager) CheckRedundancy() RedundancyStats {
 			under = append(under, need{b, live})
 		case live > want:
 			st.Excess += live - want
-			m.removeExcess(b, live-want)
+			if !safe {
+				m.removeExcess(b, live-want)
+			}
 		}
 		if len(b.corrupt) > 0 {
 			st.Corrupt++
-			if live >= want {
+			if live >= want && !safe {
 				m.dropCorrupt(b)
 			}
 		}
+	}
+	if safe {
+		st.PendingReplication = len(m.pendingRepl)
+		m.stats = st
+		return st
 	}
 	// Highest priority first: the fewest live replicas.
 	sort.Slice(under, func(i, j int) bool { return under[i].live < under[j].live })
@@ -103,6 +115,21 @@ func (m *Manager) CheckRedundancy() RedundancyStats {
 	m.checkDecommissioning()
 	m.stats = st
 	return st
+}
+
+// replQueuesReady reports whether the reported blocks reach
+// dfs.namenode.replqueue.threshold-pct of the complete ones; m.mu is held.
+func (m *Manager) replQueuesReady() bool {
+	var complete, safe int64
+	for _, b := range m.blocks {
+		if b.Complete {
+			complete++
+			if len(b.holders) >= m.cfg.ReplicationMin {
+				safe++
+			}
+		}
+	}
+	return float64(safe) >= m.cfg.ReplQueueThreshold*float64(complete)
 }
 
 // liveHolders counts replicas on live nodes that are not being decommissioned.
