@@ -37,6 +37,12 @@ func metadataFlags(fs *flag.FlagSet, cfg *metadata.Config) (level *string, dbCon
 	fs.Float64Var(&cfg.SafeModeThresholdPct, "safemode-threshold-pct", envFloat("GRANARY_SAFEMODE_THRESHOLD_PCT", 0.999), "dfs.namenode.safemode.threshold-pct: the fraction of blocks that must be reported before safe mode ends; 0 or less waits for none (GRANARY_SAFEMODE_THRESHOLD_PCT)")
 	fs.IntVar(&cfg.SafeModeMinDatanodes, "safemode-min-datanodes", envInt("GRANARY_SAFEMODE_MIN_DATANODES", 0), "dfs.namenode.safemode.min.datanodes (GRANARY_SAFEMODE_MIN_DATANODES)")
 	fs.DurationVar(&cfg.SafeModeExtension, "safemode-extension", envDuration("GRANARY_SAFEMODE_EXTENSION", 30e9), "dfs.namenode.safemode.extension (GRANARY_SAFEMODE_EXTENSION)")
+	fs.Int64Var(&cfg.ResourceReserved, "resource-du-reserved", int64(envInt("GRANARY_RESOURCE_DU_RESERVED", 100<<20)), "dfs.namenode.resource.du.reserved: below this much free space on a checked volume (PostgreSQL's data directory when local, the audit log's, -resource-dirs) the service enters safe mode until a manual leave; negative: no check (GRANARY_RESOURCE_DU_RESERVED)")
+	cfg.ResourceDirs = splitList(env("GRANARY_RESOURCE_DIRS", ""))
+	fs.Func("resource-dirs", "dfs.namenode.resource.checked.volumes: more directories whose volumes are checked, comma separated (GRANARY_RESOURCE_DIRS)", func(v string) error {
+		cfg.ResourceDirs = splitList(v)
+		return nil
+	})
 	fs.Int64Var(&cfg.CheckpointTxns, "checkpoint-txns", int64(envInt("GRANARY_CHECKPOINT_TXNS", 1_000_000)), "dfs.namenode.checkpoint.txns (GRANARY_CHECKPOINT_TXNS)")
 	fs.DurationVar(&cfg.CheckpointPeriod, "checkpoint-period", envDuration("GRANARY_CHECKPOINT_PERIOD", 3600e9), "dfs.namenode.checkpoint.period (GRANARY_CHECKPOINT_PERIOD)")
 	fs.DurationVar(&cfg.CheckpointCheck, "checkpoint-check-period", envDuration("GRANARY_CHECKPOINT_CHECK_PERIOD", 60e9), "dfs.namenode.checkpoint.check.period (GRANARY_CHECKPOINT_CHECK_PERIOD)")

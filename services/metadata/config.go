@@ -58,6 +58,16 @@ type Config struct {
 	CheckpointTxns   int64         // dfs.namenode.checkpoint.txns
 	CheckpointPeriod time.Duration // dfs.namenode.checkpoint.period
 	CheckpointCheck  time.Duration // dfs.namenode.checkpoint.check.period
+	// ResourceReserved is dfs.namenode.resource.du.reserved (100 MB): when a
+	// checked volume has less free space, the service enters safe mode for
+	// low resources, left only by a manual leave. Negative: no check.
+	ResourceReserved int64
+	// ResourceDirs are extra directories whose volumes are checked
+	// (dfs.namenode.resource.checked.volumes), besides the audit log's and
+	// PostgreSQL's data directory when it is on this machine.
+	ResourceDirs []string
+	// ResourceCheckInterval is dfs.namenode.resource.check.interval (5 s).
+	ResourceCheckInterval time.Duration
 
 	MinBlockSize int64 // dfs.namenode.fs-limits.min-block-size
 	// Lease limits (HdfsConstants.LEASE_SOFTLIMIT_PERIOD, 60 s, and
@@ -145,6 +155,12 @@ func (c *Config) Defaults() {
 	}
 	if c.CheckpointPeriod == 0 {
 		c.CheckpointPeriod = time.Hour
+	}
+	if c.ResourceReserved == 0 {
+		c.ResourceReserved = 100 << 20
+	}
+	if c.ResourceCheckInterval == 0 {
+		c.ResourceCheckInterval = 5 * time.Second
 	}
 	if c.CheckpointCheck == 0 {
 		c.CheckpointCheck = time.Minute

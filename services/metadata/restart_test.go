@@ -291,3 +291,28 @@ func TestStaleImageSavedAtStart(t *testing.T) {
 		t.Fatalf("the newest image is at txid %d; the stale one was not saved again at start (want 4)", got)
 	}
 }
+
+// TestLowResourcesSafeMode: a checked volume with less free space than
+// dfs.namenode.resource.du.reserved puts the service in safe mode with
+// HDFS's tip; a manual leave with the space still short is undone at once.
+func TestLowResourcesSafeMode(t *testing.T) {
+	cfg := testConfig(formatted(t))
+	cfg.ResourceDirs = []string{t.TempDir()}
+	cfg.ResourceReserved = 1 << 62 // more than any disk has
+	cfg.ResourceCheckInterval = 20 * time.Millisecond
+	n := start(t, cfg)
+	var sm struct {
+		On      bool
+		Message string
+	}
+	eventually(t, 10*time.Second, "safe mode for low resources", func() bool {
+		n.want(200, "GET", "/api/v1/admin/safemode?user.name=hdfs", &sm)
+		return sm.On && strings.Contains(sm.Message, "Resources are low on NN")
+	})
+	n.remote(403, "SafeModeException", "PUT", "/webhdfs/v1/x?op=MKDIRS&user.name=hdfs")
+	n.want(200, "POST", "/api/v1/admin/safemode/leave?user.name=hdfs", nil)
+	eventually(t, 10*time.Second, "safe mode back at once (resources still low)", func() bool {
+		n.want(200, "GET", "/api/v1/admin/safemode?user.name=hdfs", &sm)
+		return sm.On
+	})
+}

@@ -39,7 +39,8 @@ type SafeMode struct {
 	mu          sync.Mutex
 	status      safeModeStatus
 	manual      bool
-	resourceLow bool
+	resourceLow bool // low disk: left only by a manual leave, as HDFS's
+	editsFail   bool // the edit log cannot commit: ends with the failure
 	threshold   float64
 	minDN       int
 	extension   time.Duration
@@ -141,7 +142,9 @@ func (s *SafeMode) On() bool {
 	return s.onLocked()
 }
 
-func (s *SafeMode) onLocked() bool { return s.status != smOff || s.manual || s.resourceLow }
+func (s *SafeMode) onLocked() bool {
+	return s.status != smOff || s.manual || s.resourceLow || s.editsFail
+}
 
 // Enter turns manual safe mode on.
 func (s *SafeMode) Enter() {
@@ -151,22 +154,35 @@ func (s *SafeMode) Enter() {
 	s.notify()
 }
 
-// Leave turns safe mode off, start-up safe mode included (dfsadmin -safemode leave).
+// Leave turns safe mode off, start-up and low-resource safe mode included
+// (dfsadmin -safemode leave): with resources still low the resource check
+// puts it back at once, as HDFS's tip warns.
 func (s *SafeMode) Leave() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.manual = false
+	s.manual, s.resourceLow = false, false
 	s.status = smOff
 	s.notify()
 }
 
-// SetResourceLow enters (or leaves) safe mode for lack of resources, such
-// as an edit log that cannot commit.
-func (s *SafeMode) SetResourceLow(low bool) {
+// EnterResourceLow enters safe mode for low resources (HDFS's
+// NameNodeResourceChecker): it stays on until a manual leave.
+func (s *SafeMode) EnterResourceLow() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.resourceLow != low {
-		s.resourceLow = low
+	if !s.resourceLow {
+		s.resourceLow = true
+		s.notify()
+	}
+}
+
+// SetEditsFailing turns on (or off) the safe mode of an edit log that
+// cannot commit; it ends with the failure.
+func (s *SafeMode) SetEditsFailing(failing bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.editsFail != failing {
+		s.editsFail = failing
 		s.notify()
 	}
 }
@@ -194,6 +210,9 @@ func (s *SafeMode) tipLocked() string {
 	}
 	if s.resourceLow {
 		return "Safe mode is ON. Resources are low on NN. Please add or free up more resources then turn off safe mode manually. NOTE:  If you turn off safe mode before adding resources, the NN will immediately return to safe mode. Use \"granary admin -safemode leave\" to turn safe mode off."
+	}
+	if s.editsFail {
+		return "Safe mode is ON. The edit log cannot commit to PostgreSQL right now; safe mode will be turned off automatically once it can."
 	}
 	safe, total, need := s.thresholdBlocks()
 	msg := "Safe mode is ON. "

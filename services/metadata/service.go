@@ -263,6 +263,7 @@ func (s *Service) open(g *lifecycle.Group, httpStopped <-chan struct{}) error {
 		g.Go("audit log", func(ctx context.Context) error { return a.run(ctx, httpStopped) })
 	}
 	g.Go("safe mode monitor", s.safeModeLoop)
+	g.Go("resource checker", s.resourceLoop)
 	if s.cfg.NamenodeID == "" {
 		// With HA the standbys checkpoint (HDFS's StandbyCheckpointer):
 		// the active never spends its time on one.
@@ -307,7 +308,7 @@ func (s *Service) guard(what string) error {
 		// now, not at the safe-mode loop's next tick (a mutation in
 		// between would be refused with SafeModeException, which clients
 		// do not retry).
-		s.safe.SetResourceLow(false)
+		s.safe.SetEditsFailing(false)
 	}
 	return s.safe.Guard(what)
 }
@@ -437,7 +438,7 @@ func (s *Service) safeModeLoop(ctx context.Context) error {
 		}
 		wasOn = on
 		if e := s.edits.Load(); e != nil {
-			s.safe.SetResourceLow(e.Failing())
+			s.safe.SetEditsFailing(e.Failing())
 		}
 	}
 }
