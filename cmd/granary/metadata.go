@@ -73,7 +73,7 @@ func metadataCmd(ctx context.Context, args []string, run bool) error {
 	var cfg metadata.Config
 	level, dbConns := metadataFlags(fs, &cfg)
 	dbURLFile := fs.String("database-url-file", env("GRANARY_DATABASE_URL_FILE", ""), "read the PostgreSQL URL from this file (a mounted secret), so that no password shows on the command line (GRANARY_DATABASE_URL_FILE)")
-	force := fs.Bool("force", envBool("GRANARY_FORMAT_FORCE", false), "format: erase an existing namespace (GRANARY_FORMAT_FORCE)")
+	force := fs.Bool("force", envBool("GRANARY_FORMAT_FORCE", false), "format: erase an existing namespace; recover: take the first choice without asking (GRANARY_FORMAT_FORCE)")
 	clusterID := fs.String("clusterid", env("GRANARY_CLUSTER_ID", ""), "format: use this cluster ID instead of a new one (GRANARY_CLUSTER_ID)")
 	formatIfNeeded := fs.Bool("format-if-needed", envBool("GRANARY_FORMAT_IF_NEEDED", false), "run: format the namespace first when the database holds none (never re-formats), then create /tmp (1777) and /user (755) (GRANARY_FORMAT_IF_NEEDED)")
 	if err := fs.Parse(args); err != nil {
@@ -88,7 +88,7 @@ func metadataCmd(ctx context.Context, args []string, run bool) error {
 	cfg.Logger = newLogger(os.Stderr, *level)
 	cfg.DBMaxConns = int32(*dbConns)
 	switch sub {
-	case "", "format", "genclusterid", "metadataversion", "migrate":
+	case "", "format", "genclusterid", "metadataversion", "migrate", "recover":
 	default:
 		return usageError{fmt.Sprintf("unknown metadata subcommand %q", sub)}
 	}
@@ -129,6 +129,13 @@ func metadataCmd(ctx context.Context, args []string, run bool) error {
 			}
 		}
 		return metadata.New(cfg).Run(ctx)
+	case "recover":
+		// HDFS's namenode -recover: stop at the bad edit, save what was
+		// read, drop the rest.
+		if err := needDB(); err != nil {
+			return err
+		}
+		return metadata.Recover(ctx, cfg, metadata.RecoverOptions{Force: *force, In: os.Stdin, Out: os.Stdout})
 	case "format":
 		if err := needDB(); err != nil {
 			return err

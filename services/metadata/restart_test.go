@@ -316,3 +316,44 @@ func TestLowResourcesSafeMode(t *testing.T) {
 		return sm.On
 	})
 }
+
+// TestRecover: a corrupt edit stops start-up (naming its txid); recovery
+// (HDFS's -recover) asked to quit changes nothing, and with -force saves
+// an image of what was read and drops the bad edit and those after it,
+// after which the service starts with the namespace up to the bad edit.
+func TestRecover(t *testing.T) {
+	db := formatted(t)
+	cfg := testConfig(db)
+	n := start(t, cfg)
+	mkdirs(n, "/r", 9) // txids 1 to 10
+	if err := n.stop(); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), `UPDATE edit_log SET crc = crc + 1 WHERE txid = 6`); err != nil {
+		t.Fatal(err)
+	}
+	bad := metadata.New(cfg)
+	if err := bad.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "txid 6") {
+		t.Fatalf("start-up past a corrupt edit: %v", err)
+	}
+	var out strings.Builder
+	err = metadata.Recover(context.Background(), cfg, metadata.RecoverOptions{In: strings.NewReader("q\n"), Out: &out})
+	if !errors.Is(err, metadata.ErrRecoveryAborted) || queryInt(t, db, `SELECT count(*) FROM edit_log`) != 10 {
+		t.Fatalf("recovery quit: %v, %d edits left\n%s", err, queryInt(t, db, `SELECT count(*) FROM edit_log`), out.String())
+	}
+	out.Reset()
+	if err := metadata.Recover(context.Background(), cfg, metadata.RecoverOptions{Force: true, Out: &out}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "abandoning 5 edits (txids 6 to 10)") || !strings.Contains(out.String(), "RECOVERY COMPLETE: saved an fsimage at txid 5; 5 edits dropped.") {
+		t.Fatalf("recovery said:\n%s", out.String())
+	}
+	n2 := start(t, cfg)
+	checkDirs(n2, "/r", 4) // /r and /r/d0../r/d3: txids 1 to 5
+	n2.remote(404, "FileNotFoundException", "GET", "/webhdfs/v1/r/d4?op=GETFILESTATUS&user.name=hdfs")
+}

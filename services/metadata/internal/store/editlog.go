@@ -301,3 +301,13 @@ func (s *Store) MaxTxID(ctx context.Context) (int64, error) {
 	err := s.Pool.QueryRow(ctx, `SELECT greatest((SELECT coalesce(max(txid), 0) FROM edit_log), (SELECT coalesce(max(txid), 0) FROM fsimage))`).Scan(&n)
 	return n, err
 }
+
+// DeleteEditsAfter removes every edit after txid (metadata recovery drops
+// the unreadable tail) and returns how many went.
+func (s *Store) DeleteEditsAfter(ctx context.Context, txid int64) (int64, error) {
+	tag, err := s.Pool.Exec(ctx, `DELETE FROM edit_log WHERE txid > $1`, txid)
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}
