@@ -125,6 +125,7 @@ func datanodeCmd(ctx context.Context, args []string, run bool) error {
 	fs.StringVar(&cfg.IPAddr, "ip", env("GRANARY_DATANODE_IP", "127.0.0.1"), "advertised IP address (GRANARY_DATANODE_IP)")
 	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat-interval", envDuration("GRANARY_HEARTBEAT_INTERVAL", 3e9), "dfs.heartbeat.interval (GRANARY_HEARTBEAT_INTERVAL)")
 	fs.DurationVar(&cfg.LifelineInterval, "lifeline-interval", envDuration("GRANARY_LIFELINE_INTERVAL", 0), "dfs.datanode.lifeline.interval.seconds: a lifeline is sent when no heartbeat succeeded for this long (default 3 heartbeat intervals) (GRANARY_LIFELINE_INTERVAL)")
+	fs.DurationVar(&cfg.CachedDfsUsedInterval, "cached-dfsused-check-interval", envDuration("GRANARY_CACHED_DFSUSED_CHECK_INTERVAL", 10*time.Minute), "dfs.datanode.cached-dfsused.check.interval.ms: how often each block pool slice's dfsUsed is saved (also at shutdown); a saved figure is trusted at start only while this fresh (GRANARY_CACHED_DFSUSED_CHECK_INTERVAL)")
 	fs.DurationVar(&cfg.BlockReportInterval, "blockreport-interval", envDuration("GRANARY_BLOCKREPORT_INTERVAL", 6*3600e9), "dfs.blockreport.intervalMsec (GRANARY_BLOCKREPORT_INTERVAL)")
 	fs.DurationVar(&cfg.BlockReportInitialDelay, "blockreport-initial-delay", envDuration("GRANARY_BLOCKREPORT_INITIAL_DELAY", 0), "dfs.blockreport.initialDelay (GRANARY_BLOCKREPORT_INITIAL_DELAY)")
 	fs.IntVar(&cfg.SplitThreshold, "blockreport-split-threshold", envInt("GRANARY_BLOCKREPORT_SPLIT_THRESHOLD", 1_000_000), "dfs.blockreport.split.threshold (GRANARY_BLOCKREPORT_SPLIT_THRESHOLD)")

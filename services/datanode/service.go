@@ -112,6 +112,9 @@ type Config struct {
 	ScanBytesPerSecond int64
 	// VolumeCheckInterval is how often volumes are probed (default 1 min).
 	VolumeCheckInterval time.Duration
+	// CachedDfsUsedInterval is dfs.datanode.cached-dfsused.check.interval.ms
+	// (10 min): how often each block pool slice's dfsUsed is saved.
+	CachedDfsUsedInterval time.Duration
 	// DirectoryScanInterval is dfs.datanode.directoryscan.interval (6 h).
 	DirectoryScanInterval time.Duration
 	Logger                *slog.Logger
@@ -145,6 +148,9 @@ func (c *Config) defaults() {
 	}
 	if c.ScanBytesPerSecond == 0 {
 		c.ScanBytesPerSecond = 1 << 20
+	}
+	if c.CachedDfsUsedInterval == 0 {
+		c.CachedDfsUsedInterval = 10 * time.Minute
 	}
 	if c.VolumeCheckInterval == 0 {
 		c.VolumeCheckInterval = time.Minute
@@ -304,6 +310,21 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	g.Go("volume checker", s.volumeChecker)
 	g.Go("directory scanner", func(ctx context.Context) error { s.directoryScanner(ctx); return nil })
+	g.Go("dfsUsed saver", func(ctx context.Context) error {
+		// dfs.datanode.cached-dfsused.check.interval.ms: the figures are
+		// saved periodically, so that a crash leaves recent ones, and at
+		// shutdown.
+		t := time.NewTicker(s.cfg.CachedDfsUsedInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+				st.SaveDfsUsed()
+			}
+		}
+	})
 	s.once.Do(func() { close(s.started) })
 	s.log.Info("datanode started", "http", ln.Addr().String(), "nats", s.cfg.NATSURL)
 

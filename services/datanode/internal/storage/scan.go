@@ -78,10 +78,14 @@ func (s *Store) scanAll() error {
 				m[r.ID] = keep
 				duplicates = append(duplicates, duplicate{f.bpid, del})
 			}
-			used += f.used
-		}
-		if cached, ok := readDfsUsed(v.Dir); ok {
-			used = cached
+			// A block pool slice's cached dfsUsed, saved at shutdown and
+			// every dfs.datanode.cached-dfsused.check.interval, is trusted
+			// only while fresh.
+			if cached, ok := readDfsUsed(filepath.Join(v.bpDir(f.bpid), "current")); ok {
+				used += cached
+			} else {
+				used += f.used
+			}
 		}
 		v.used = used
 	}
@@ -117,9 +121,10 @@ func selectReplicaToKeep(first, second *Replica) (keep, del *Replica) {
 	return first, second
 }
 
-// readDfsUsed reads and removes a volume's cached dfsUsed when it is fresh.
+// readDfsUsed reads and removes the cached dfsUsed in dir (a block pool
+// slice's current/) when it is fresh.
 func readDfsUsed(dir string) (int64, bool) {
-	path := filepath.Join(dir, "current", "dfsUsed")
+	path := filepath.Join(dir, "dfsUsed")
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0, false

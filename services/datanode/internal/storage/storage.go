@@ -456,9 +456,23 @@ func (s *Store) doneWriting(bpid string, id int64) {
 func (s *Store) SaveDfsUsed() {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	now := time.Now().UnixMilli()
 	for _, v := range s.healthy() {
-		line := fmt.Sprintf("%d %d\n", v.used, time.Now().UnixMilli())
-		_ = writeFileAtomic(filepath.Join(v.Dir, "current", "dfsUsed"), []byte(line))
+		// One figure per block pool slice (HDFS's BlockPoolSlice dfsUsed
+		// file): the bytes of its block and meta files on this volume.
+		for bpid, m := range s.replicas {
+			if _, err := os.Stat(v.bpDir(bpid)); err != nil {
+				continue
+			}
+			var used int64
+			for _, r := range m {
+				if r.Volume == v {
+					used += r.NumBytes + metaSize(r.NumBytes)
+				}
+			}
+			line := fmt.Sprintf("%d %d\n", used, now)
+			_ = writeFileAtomic(filepath.Join(v.bpDir(bpid), "current", "dfsUsed"), []byte(line))
+		}
 	}
 }
 

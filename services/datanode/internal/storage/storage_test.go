@@ -3,11 +3,13 @@ package storage
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/granary-fs/granary/internal/golden"
 )
@@ -499,5 +501,50 @@ func TestMetaFileGolden(t *testing.T) {
 	meta := golden.Check(t, "meta.bin", ChecksumFile(data))
 	if binary.BigEndian.Uint16(meta[0:2]) != 1 || meta[2] != 2 || binary.BigEndian.Uint32(meta[3:7]) != BytesPerChecksum || len(meta) != int(metaSize(1300)) {
 		t.Fatalf("golden meta header %x, length %d", meta[:7], len(meta))
+	}
+}
+
+// TestDfsUsedPerBlockPoolSlice: dfsUsed is saved per block pool slice
+// (current/<bpid>/current/dfsUsed) and read back at start only while
+// fresh; a stale figure is ignored and the scan's counts.
+func TestDfsUsedPerBlockPoolSlice(t *testing.T) {
+	dirs := volumes(t, 1)
+	st, err := Open(dirs, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.InitBlockPool("CID-1", bp, 42, 7); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.WriteFinalized(bp, 1<<30, 1001, bytes.Repeat([]byte("u"), 1000)); err != nil {
+		t.Fatal(err)
+	}
+	st.SaveDfsUsed()
+	file := filepath.Join(dirs[0], "current", bp, "current", "dfsUsed")
+	b, err := os.ReadFile(file)
+	if err != nil || !strings.HasPrefix(string(b), fmt.Sprintf("%d ", 1000+metaSize(1000))) {
+		t.Fatalf("the slice's dfsUsed: %q %v", b, err)
+	}
+	// A fresh figure is trusted (here one that differs from the disk's).
+	if err := os.WriteFile(file, []byte(fmt.Sprintf("777 %d\n", time.Now().UnixMilli())), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st2, err := Open(dirs, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st2.Reports("")[0].DfsUsed; got != 777 {
+		t.Fatalf("a fresh cached dfsUsed was not used: %d", got)
+	}
+	// A stale one is not.
+	if err := os.WriteFile(file, []byte(fmt.Sprintf("777 %d\n", time.Now().Add(-time.Hour).UnixMilli())), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st3, err := Open(dirs, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st3.Reports("")[0].DfsUsed; got != 1000+metaSize(1000) {
+		t.Fatalf("a stale cached dfsUsed was trusted: %d", got)
 	}
 }
