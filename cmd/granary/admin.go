@@ -25,6 +25,7 @@ Note: Administrative commands can only be run as the superuser.
 	[-saveNamespace]
 	[-rollEdits]
 	[-refreshNodes]
+	[-finalizeUpgrade]
 	[-printTopology]
 	[-metasave]
 	[-decommission <datanode UUID>]
@@ -56,6 +57,7 @@ func adminCmd(ctx context.Context, args []string, out io.Writer) error {
 	decom := fs.String("decommission", "", "start decommissioning the datanode with this UUID")
 	recom := fs.String("recommission", "", "return the datanode with this UUID to service")
 	refresh := fs.Bool("refreshNodes", false, "re-read the coordinator's hosts exclude file")
+	finalize := fs.Bool("finalizeUpgrade", false, "finalize the upgrade: datanodes delete the previous layout of upgraded block pool slices")
 	roll := fs.Bool("rollEdits", false, "roll the edit log (make every edit durable, print the next txid)")
 	metasave := fs.Bool("metasave", false, "print the coordinator's block queues")
 	refreshNN := fs.String("refreshNamenodes", "", "make the datanode at host:port re-read its nameservices and start or stop block pool services")
@@ -135,6 +137,14 @@ func adminCmd(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 		fmt.Fprintln(out, "Refresh nodes successful")
+		return nil
+	case *finalize:
+		cc := &adminClient{base: strings.TrimRight(*coordURL, "/"), user: *userName, http: c.http}
+		var r api.BooleanResponse
+		if err := cc.post(ctx, "/api/v1/admin/finalizeUpgrade", &r); err != nil {
+			return err
+		}
+		fmt.Fprintln(out, "Finalize upgrade successful")
 		return nil
 	case *metasave:
 		resp, err := c.http.Get(strings.TrimRight(*coordURL, "/") + "/api/v1/admin/metasave?user.name=" + url.QueryEscape(*userName))

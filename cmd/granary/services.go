@@ -26,6 +26,7 @@ func coordinatorCmd(ctx context.Context, args []string, run bool) error {
 	fs.StringVar(&cfg.Nameservice, "nameservice", env("GRANARY_NAMESERVICE", "ns1"), "dfs.nameservice.id: the nameservice whose blocks this coordinator manages; it names every NATS subject (GRANARY_NAMESERVICE)")
 	fs.Float64Var(&cfg.ReplQueueThreshold, "replqueue-threshold-pct", envFloat("GRANARY_REPLQUEUE_THRESHOLD_PCT", 0.999), "dfs.namenode.replqueue.threshold-pct: in safe mode the replication queues are initialised once this fraction of the blocks is reported (GRANARY_REPLQUEUE_THRESHOLD_PCT)")
 	fs.StringVar(&cfg.MinDatanodeVersion, "min-supported-datanode-version", env("GRANARY_MIN_DATANODE_VERSION", ""), "dfs.namenode.min.supported.datanode.version: older datanodes are refused at registration (default "+dnproto.MinDatanodeVersion+") (GRANARY_MIN_DATANODE_VERSION)")
+	fs.BoolVar(&cfg.Upgrade, "upgrade", envBool("GRANARY_UPGRADE", false), "the cluster is being upgraded: datanodes keep the previous layout of upgraded block pool slices (for datanode -rollback) until admin -finalizeUpgrade (GRANARY_UPGRADE)")
 	fs.StringVar(&cfg.CoordinatorID, "coordinator-id", env("GRANARY_COORDINATOR_ID", ""), "HA: this coordinator's ID (as dfs.ha.namenode.id); coordinators with IDs run active and standby, the datanodes list them with -coordinators (GRANARY_COORDINATOR_ID)")
 	tlsFlags(fs, &cfg.TLS)
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", env("GRANARY_COORDINATOR_HTTP_ADDR", ":9880"), "HTTP listen address (GRANARY_COORDINATOR_HTTP_ADDR)")
@@ -88,6 +89,7 @@ func datanodeCmd(ctx context.Context, args []string, run bool) error {
 			return fmt.Errorf("GRANARY_DATA_DIR_PERM: %w", err)
 		}
 	}
+	fs.BoolVar(&cfg.Rollback, "rollback", envBool("GRANARY_ROLLBACK", false), "start by rolling back every upgraded block pool slice to the previous layout it kept (HDFS's datanode -rollback) (GRANARY_ROLLBACK)")
 	fs.Func("data-dir-perm", "dfs.datanode.data.dir.perm: the permission the data directories are created with, or set to (default 700) (GRANARY_DATA_DIR_PERM)", permFlag)
 	fs.StringVar(&cfg.NATSURL, "nats-url", env("GRANARY_NATS_URL", "nats://127.0.0.1:4222"), "NATS server(s) (GRANARY_NATS_URL)")
 	natsFlags(fs, &cfg.NATSNKeyFile, &cfg.NATSCAFile)

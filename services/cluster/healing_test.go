@@ -506,3 +506,64 @@ func TestIncludeListRefusesDatanodes(t *testing.T) {
 		return in.Registration == "refused" && strings.Contains(in.RefusedBecause, "not in the include-list")
 	})
 }
+
+// TestDatanodeUpgradeFinalized: a datanode whose block pool slice has an
+// older layout upgrades it at start and keeps previous/ while the
+// coordinator runs with -upgrade; after admin -finalizeUpgrade the next
+// full report's reply carries FINALIZE and previous/ is deleted; the data
+// stays readable throughout.
+func TestDatanodeUpgradeFinalized(t *testing.T) {
+	c := testCluster(t, 1, func(cfg *cluster.Config) {
+		co := cfg.Coordinator
+		cfg.Coordinator = func(cc *coordinator.Config) { co(cc); cc.Upgrade = true }
+	})
+	cl := newClient(c, "hdfs")
+	data := randomBytes(10_000, 5)
+	writeFile(t, cl, "/up/f", data, client.CreateOptions{Replication: 1})
+	bpid := locations(t, c, "/up/f")[0].Block.BlockPoolID
+	if err := c.StopDatanode(0); err != nil {
+		t.Fatal(err)
+	}
+	slice := filepath.Join(c.DatanodeDir(0), "current", bpid)
+	version := filepath.Join(slice, "current", "VERSION")
+	b, err := os.ReadFile(version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(version, []byte(strings.Replace(string(b), "layoutVersion=-57", "layoutVersion=-56", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StartDatanode(context.Background(), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(slice, "previous")); err != nil {
+		t.Fatalf("the upgraded slice kept no previous/: %v", err)
+	}
+	trigger := func() {
+		if code, _, body := curlL(t, "POST", c.DatanodeURLs[0]+"/api/v1/admin/triggerBlockReport?user.name=hdfs", nil); code != 200 {
+			t.Fatalf("triggerBlockReport: %d %s", code, body)
+		}
+	}
+	report := func() time.Time { return c.Datanodes[0].Info().LastBlockReport.UTC() }
+	eventually(t, 10*time.Second, "a full report", func() bool { return c.Datanodes[0].Info().LastBlockReport != nil })
+	before := report()
+	trigger()
+	eventually(t, 10*time.Second, "another full report", func() bool { return report().After(before) })
+	if _, err := os.Stat(filepath.Join(slice, "previous")); err != nil {
+		t.Fatalf("previous/ went before the upgrade was finalized: %v", err)
+	}
+	if got := readFile(t, cl, "/up/f"); !bytes.Equal(got, data) {
+		t.Fatal("/up/f differs after the upgrade")
+	}
+	if code, _, body := curlL(t, "POST", c.CoordinatorURL+"/api/v1/admin/finalizeUpgrade?user.name=hdfs", nil); code != 200 {
+		t.Fatalf("finalizeUpgrade: %d %s", code, body)
+	}
+	trigger()
+	eventually(t, 10*time.Second, "previous/ deleted by FINALIZE", func() bool {
+		_, err := os.Stat(filepath.Join(slice, "previous"))
+		return os.IsNotExist(err)
+	})
+	if got := readFile(t, cl, "/up/f"); !bytes.Equal(got, data) {
+		t.Fatal("/up/f differs after finalizing")
+	}
+}

@@ -29,6 +29,7 @@ func (s *Service) routes() http.Handler {
 	admin.Post("/api/v1/datanodes/{uuid}/recommission", s.recommission)
 	r.Get("/api/v1/cluster", s.getCluster)
 	admin.Post("/api/v1/admin/refreshNodes", s.refreshNodes)
+	admin.Post("/api/v1/admin/finalizeUpgrade", s.finalizeUpgrade)
 	admin.Get("/api/v1/admin/metasave", s.metasave)
 	// The block map tells where every block is: the superuser's in
 	// token mode, where block IDs must not be handed out.
@@ -157,6 +158,25 @@ func (s *Service) refreshNodes(w http.ResponseWriter, r *http.Request) {
 		s.log.Info("nodes refreshed from the exclude file", "excluded", len(excluded), "changed", changed)
 	}
 	_ = rest.WriteJSON(w, http.StatusOK, api.RefreshNodesResponse{Changed: changed})
+}
+
+// finalizeUpgrade godoc
+//
+//	@Summary		Finalize the upgrade (dfsadmin -finalizeUpgrade)
+//	@Description	From now on every full block report's reply carries FINALIZE: the datanodes delete the previous layout they kept of upgraded block pool slices (a rollback is no longer possible). Without -upgrade the replies carry it already.
+//	@Tags			admin
+//	@Produce		json
+//	@Param	user.name	query	string	false	"the caller: the superuser or a member of the supergroup (dr.who when absent)"
+//	@Success		200	{object}	api.BooleanResponse
+//	@Failure		403	{object}	errs.RemoteExceptionBody	"AccessControlException: not the superuser"
+//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
+//	@ID			finalizeUpgrade
+//	@Router			/api/v1/admin/finalizeUpgrade [post]
+func (s *Service) finalizeUpgrade(w http.ResponseWriter, r *http.Request) {
+	if !s.upgradeFinalized.Swap(true) {
+		s.log.Info("upgrade finalized: full-report replies carry FINALIZE")
+	}
+	_ = rest.WriteJSON(w, http.StatusOK, api.BooleanResponse{Boolean: true})
 }
 
 // loadIncluded (re)reads the include file, when there is one.

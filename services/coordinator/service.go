@@ -93,6 +93,12 @@ type Config struct {
 	MinDatanodeVersion string
 	// ReplQueueThreshold is dfs.namenode.replqueue.threshold-pct (0.999).
 	ReplQueueThreshold float64
+	// Upgrade is HDFS's -upgrade start option seen from the datanodes: the
+	// full-report replies withhold FINALIZE — the datanodes keep the
+	// previous layout of upgraded block pool slices, for a rollback — until
+	// admin -finalizeUpgrade. Without it every full report's reply carries
+	// FINALIZE, as a finalized NameNode's does.
+	Upgrade bool
 	// IgnoreLoad is dfs.namenode.redundancy.considerLoad=false (default:
 	// consider it, skipping datanodes busier than twice the average).
 	IgnoreLoad bool
@@ -112,6 +118,7 @@ type Service struct {
 	metrics   *metrics
 
 	ha                 haState
+	upgradeFinalized   atomic.Bool
 	transfersScheduled atomic.Int64 // by the redundancy monitor, since start
 
 	niMu      sync.Mutex
@@ -411,6 +418,11 @@ func (s *Service) blockReport(ctx context.Context, data []byte) (any, error) {
 	s.metrics.reportSeconds.Observe(time.Since(start).Seconds())
 	if c.Index == c.Count-1 && c.Last {
 		s.mgr.ReleaseLease(c.LeaseID)
+		if !s.cfg.Upgrade || s.upgradeFinalized.Load() {
+			// HDFS's blockReport answers a finalized namespace's datanodes
+			// with DNA_FINALIZE: an upgraded slice drops its previous/.
+			return dnproto.BlockReportReply{Commands: []dnproto.Command{{Action: dnproto.ActionFinalize, BlockPoolID: c.BlockPoolID}}}, nil
+		}
 	}
 	return dnproto.BlockReportReply{}, nil
 }

@@ -397,6 +397,14 @@ func (a *actor) execute(ctx context.Context, cmds []dnproto.Command) error {
 					}
 				}()
 			}
+		case dnproto.ActionFinalize:
+			done, err := a.dn.store.FinalizeUpgrade(bpid)
+			for _, d := range done {
+				a.dn.log.Info("Finalizing upgrade for storage directory " + d)
+			}
+			if err != nil {
+				a.dn.log.Warn("finalizing the upgrade failed", "block_pool", bpid, "err", err)
+			}
 		case dnproto.ActionKeyUpdate:
 			if c.Keys != nil {
 				a.dn.blockKeys.Update(*c.Keys)

@@ -42,6 +42,9 @@ import (
 // Config configures a datanode. Zero fields take HDFS's defaults.
 type Config struct {
 	DataDirs []string // dfs.datanode.data.dir
+	// Rollback brings back, before start, the previous layout of every
+	// upgraded block pool slice (HDFS's datanode -rollback).
+	Rollback bool
 	// DataDirPerm is dfs.datanode.data.dir.perm (0: 700): each data
 	// directory is created with it, or set to it when it differs.
 	DataDirPerm os.FileMode
@@ -264,6 +267,15 @@ func (s *Service) Run(ctx context.Context) error {
 	s.stop = g.Stop
 	s.startedAt = time.Now()
 	start := time.Now()
+	if s.cfg.Rollback {
+		rolled, err := storage.Rollback(s.cfg.DataDirs)
+		for _, bp := range rolled {
+			s.log.Info("Rolling back storage directory " + bp + ": the previous layout is current again")
+		}
+		if err != nil {
+			return fmt.Errorf("rollback: %w", err)
+		}
+	}
 	st, err := storage.Open(s.cfg.DataDirs, s.cfg.FailedVolumesTolerated, s.cfg.DataDirPerm)
 	if err != nil {
 		return err

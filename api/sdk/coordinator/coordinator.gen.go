@@ -49,6 +49,12 @@ type BlockView struct {
 	Replication int      `json:"replication"`
 }
 
+// BooleanResponse defines model for BooleanResponse.
+type BooleanResponse struct {
+	// Boolean Example: true
+	Boolean bool `json:"boolean"`
+}
+
 // ClusterView defines model for ClusterView.
 type ClusterView struct {
 	BlockPoolUsed            int  `json:"blockPoolUsed"`
@@ -139,6 +145,12 @@ type RemoteException struct {
 // RemoteExceptionBody defines model for RemoteExceptionBody.
 type RemoteExceptionBody struct {
 	RemoteException *RemoteException `json:"RemoteException,omitempty"`
+}
+
+// FinalizeUpgradeParams defines parameters for FinalizeUpgrade.
+type FinalizeUpgradeParams struct {
+	// UserName the caller: the superuser or a member of the supergroup (dr.who when absent)
+	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
 }
 
 // MetasaveParams defines parameters for Metasave.
@@ -239,6 +251,13 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 // The interface specification for the client above.
 type ClientInterface interface {
 
+	// FinalizeUpgrade Finalize the upgrade (dfsadmin -finalizeUpgrade)
+	//
+	// From now on every full block report's reply carries FINALIZE: the datanodes delete the previous layout they kept of upgraded block pool slices (a rollback is no longer possible). Without -upgrade the replies carry it already.
+	//
+	// Corresponds with POST /api/v1/admin/finalizeUpgrade (the `FinalizeUpgrade` operationId).
+	FinalizeUpgrade(ctx context.Context, params *FinalizeUpgradeParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// Metasave The block manager's queues (dfsadmin -metasave)
 	//
 	// Corresponds with GET /api/v1/admin/metasave (the `Metasave` operationId).
@@ -319,6 +338,23 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /swagger.json (the `SwaggerJSON` operationId).
 	SwaggerJSON(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+// FinalizeUpgrade Finalize the upgrade (dfsadmin -finalizeUpgrade)
+//
+// From now on every full block report's reply carries FINALIZE: the datanodes delete the previous layout they kept of upgraded block pool slices (a rollback is no longer possible). Without -upgrade the replies carry it already.
+//
+// Corresponds with POST /api/v1/admin/finalizeUpgrade (the `FinalizeUpgrade` operationId).
+func (c *Client) FinalizeUpgrade(ctx context.Context, params *FinalizeUpgradeParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewFinalizeUpgradeRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
 }
 
 // Metasave The block manager's queues (dfsadmin -metasave)
@@ -550,6 +586,60 @@ func (c *Client) SwaggerJSON(ctx context.Context, reqEditors ...RequestEditorFn)
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// NewFinalizeUpgradeRequest constructs an http.Request for the FinalizeUpgrade method
+func NewFinalizeUpgradeRequest(server string, params *FinalizeUpgradeParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/admin/finalizeUpgrade")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.UserName != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "user.name", *params.UserName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
 }
 
 // NewMetasaveRequest constructs an http.Request for the Metasave method
@@ -1137,6 +1227,15 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// FinalizeUpgradeWithResponse Finalize the upgrade (dfsadmin -finalizeUpgrade)
+	//
+	// From now on every full block report's reply carries FINALIZE: the datanodes delete the previous layout they kept of upgraded block pool slices (a rollback is no longer possible). Without -upgrade the replies carry it already.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/admin/finalizeUpgrade (the `FinalizeUpgrade` operationId).
+	FinalizeUpgradeWithResponse(ctx context.Context, params *FinalizeUpgradeParams, reqEditors ...RequestEditorFn) (*FinalizeUpgradeResponse, error)
+
 	// MetasaveWithResponse The block manager's queues (dfsadmin -metasave)
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -1247,6 +1346,61 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /swagger.json (the `SwaggerJSON` operationId).
 	SwaggerJSONWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*SwaggerJSONResponse, error)
+}
+
+type FinalizeUpgradeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *BooleanResponse
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *RemoteExceptionBody
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r FinalizeUpgradeResponse) GetJSON200() *BooleanResponse {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r FinalizeUpgradeResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r FinalizeUpgradeResponse) GetJSON403() *RemoteExceptionBody {
+	return r.JSON403
+}
+
+// GetBody returns the raw response body bytes
+func (r FinalizeUpgradeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r FinalizeUpgradeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r FinalizeUpgradeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r FinalizeUpgradeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 type MetasaveResponse struct {
@@ -1983,6 +2137,21 @@ func (r SwaggerJSONResponse) ContentType() string {
 	return ""
 }
 
+// FinalizeUpgradeWithResponse Finalize the upgrade (dfsadmin -finalizeUpgrade)
+//
+// From now on every full block report's reply carries FINALIZE: the datanodes delete the previous layout they kept of upgraded block pool slices (a rollback is no longer possible). Without -upgrade the replies carry it already.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/admin/finalizeUpgrade (the `FinalizeUpgrade` operationId).
+func (c *ClientWithResponses) FinalizeUpgradeWithResponse(ctx context.Context, params *FinalizeUpgradeParams, reqEditors ...RequestEditorFn) (*FinalizeUpgradeResponse, error) {
+	rsp, err := c.FinalizeUpgrade(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseFinalizeUpgradeResponse(rsp)
+}
+
 // MetasaveWithResponse The block manager's queues (dfsadmin -metasave)
 //
 // Returns a wrapper object for the known response body format(s).
@@ -2182,6 +2351,46 @@ func (c *ClientWithResponses) SwaggerJSONWithResponse(ctx context.Context, reqEd
 		return nil, err
 	}
 	return ParseSwaggerJSONResponse(rsp)
+}
+
+// ParseFinalizeUpgradeResponse parses an HTTP response from a FinalizeUpgradeWithResponse call
+func ParseFinalizeUpgradeResponse(rsp *http.Response) (*FinalizeUpgradeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &FinalizeUpgradeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest BooleanResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	}
+
+	return response, nil
 }
 
 // ParseMetasaveResponse parses an HTTP response from a MetasaveWithResponse call

@@ -38,6 +38,10 @@ func (s *Store) scanAll() error {
 			}
 			for _, bp := range bps {
 				bpid := filepath.Base(bp)
+				if _, err := upgradeSlice(bp); err != nil {
+					results[i] = append(results[i], found{bpid: bpid, err: err})
+					continue
+				}
 				_ = os.RemoveAll(filepath.Join(bp, "tmp"))
 				_ = os.MkdirAll(filepath.Join(bp, "tmp"), 0o755)
 				reps, used, err := scanBlockPool(v, bp, true)

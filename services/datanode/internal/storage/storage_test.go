@@ -548,3 +548,80 @@ func TestDfsUsedPerBlockPoolSlice(t *testing.T) {
 		t.Fatalf("a stale cached dfsUsed was trusted: %d", got)
 	}
 }
+
+// TestUpgradeRollbackFinalize (HDFS's BlockPoolSliceStorage): a block pool
+// slice of an older layout is upgraded at start with previous/ kept as hard
+// links to the same block files; a rollback brings the old layout back,
+// with a replica deleted since; finalizing deletes previous/.
+func TestUpgradeRollbackFinalize(t *testing.T) {
+	dirs := volumes(t, 1)
+	st, err := Open(dirs, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.InitBlockPool("CID-1", bp, 42, 7); err != nil {
+		t.Fatal(err)
+	}
+	const id = 1 << 30
+	data := []byte(strings.Repeat("v", 700))
+	if _, err := st.WriteFinalized(bp, id, 1001, data); err != nil {
+		t.Fatal(err)
+	}
+	slice := filepath.Join(dirs[0], "current", bp)
+	older := func() {
+		version := filepath.Join(slice, "current", "VERSION")
+		b, err := os.ReadFile(version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(version, []byte(strings.Replace(string(b), "layoutVersion=-57", "layoutVersion=-56", 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	older()
+	st2, err := Open(dirs, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := st2.Get(bp, id); !ok || r.NumBytes != 700 {
+		t.Fatalf("the replica after the upgrade: %+v %v", r, ok)
+	}
+	rel := strings.TrimPrefix(st2.Volumes()[0].FinalizedPath(bp, id), filepath.Join(slice, "current"))
+	cur, err1 := os.Stat(filepath.Join(slice, "current", rel))
+	prev, err2 := os.Stat(filepath.Join(slice, "previous", rel))
+	if err1 != nil || err2 != nil || !os.SameFile(cur, prev) {
+		t.Fatalf("the block file is not one file linked from current/ and previous/: %v %v", err1, err2)
+	}
+	if b, _ := os.ReadFile(filepath.Join(slice, "current", "VERSION")); !strings.Contains(string(b), "layoutVersion=-57") {
+		t.Fatalf("the upgraded VERSION:\n%s", b)
+	}
+	// A replica deleted after the upgrade comes back with a rollback.
+	if !st2.Delete(bp, id, 1001) {
+		t.Fatal("delete")
+	}
+	rolled, err := Rollback(dirs)
+	if err != nil || len(rolled) != 1 {
+		t.Fatalf("rollback: %v %v", rolled, err)
+	}
+	if _, err := os.Stat(filepath.Join(slice, "current", rel)); err != nil {
+		t.Fatalf("the rollback did not bring the replica back: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(slice, "current", "VERSION")); !strings.Contains(string(b), "layoutVersion=-56") {
+		t.Fatalf("the rolled-back VERSION:\n%s", b)
+	}
+	// Upgraded again, then finalized: previous/ goes, current/ stays.
+	st3, err := Open(dirs, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, err := st3.FinalizeUpgrade(bp)
+	if err != nil || len(done) != 1 {
+		t.Fatalf("finalize: %v %v", done, err)
+	}
+	if _, err := os.Stat(filepath.Join(slice, "previous")); !os.IsNotExist(err) {
+		t.Fatalf("previous/ after finalizing: %v", err)
+	}
+	if r, ok := st3.Get(bp, id); !ok || r.NumBytes != 700 {
+		t.Fatalf("the replica after finalizing: %+v %v", r, ok)
+	}
+}
