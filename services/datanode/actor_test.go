@@ -69,20 +69,7 @@ func (f *fakeCoordinator) serve(t *testing.T, nc *nats.Conn) {
 }
 
 func TestLostIncrementalReportIsResent(t *testing.T) {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	defer ns.Shutdown()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats did not start")
-	}
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	natsURL, nc := embeddedNATS(t)
 	fake := &fakeCoordinator{failIBRs: 2}
 	fake.serve(t, nc)
 
@@ -91,7 +78,7 @@ func TestLostIncrementalReportIsResent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	dn, err := New(Config{DataDirs: []string{dir}, NATSURL: ns.ClientURL(), HTTPAddr: "127.0.0.1:0",
+	dn, err := New(Config{DataDirs: []string{dir}, NATSURL: natsURL, HTTPAddr: "127.0.0.1:0",
 		HeartbeatInterval: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -198,25 +185,12 @@ func (f *orderCoordinator) serve(t *testing.T, nc *nats.Conn) {
 // hour apart), not at the next heartbeat; the commands of a full report's
 // reply are executed.
 func TestReportOrderAndFullReportCommands(t *testing.T) {
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	defer srv.Shutdown()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats did not start")
-	}
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	natsURL, nc := embeddedNATS(t)
 	const a, b = 1<<30 + 1, 1<<30 + 2
 	f := &orderCoordinator{failIBRs: true, fbrCmds: []dnproto.Command{{Action: dnproto.ActionInvalidate, Blocks: []dnproto.BlockRef{{ID: b, GenStamp: 1001}}}}}
 	f.serve(t, nc)
 	start := func(hb time.Duration) (*Service, func()) {
-		dn, err := New(Config{DataDirs: []string{t.TempDir()}, NATSURL: srv.ClientURL(), HTTPAddr: "127.0.0.1:0",
+		dn, err := New(Config{DataDirs: []string{t.TempDir()}, NATSURL: natsURL, HTTPAddr: "127.0.0.1:0",
 			HeartbeatInterval: hb, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		if err != nil {
 			t.Fatal(err)
@@ -288,33 +262,13 @@ func TestReportOrderAndFullReportCommands(t *testing.T) {
 // delete report interval), a RECEIVED supersedes its block's pending
 // RECEIVING, and all go in one report.
 func TestIncrementalReportBatching(t *testing.T) {
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	defer srv.Shutdown()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats did not start")
-	}
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	natsURL, nc := embeddedNATS(t)
 	fake := &fakeCoordinator{}
 	fake.serve(t, nc)
-	dn, err := New(Config{DataDirs: []string{t.TempDir()}, NATSURL: srv.ClientURL(), HTTPAddr: "127.0.0.1:0",
-		HeartbeatInterval: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- dn.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	<-dn.Started()
-	waitFor(t, "registration", func() bool { return dn.Info().Registration == "running" })
+	dn := runDatanode(t, Config{NATSURL: natsURL, HeartbeatInterval: 50 * time.Millisecond})
+	// The first full report is sent (pending entries would rightly go
+	// with it); the next is 6 hours off.
+	waitFor(t, "the first full report", func() bool { return dn.Info().LastBlockReport != nil })
 	const a, b = 1<<30 + 1, 1<<30 + 2
 	bp := dn.poolList()[0]
 	bp.queueIBR(dnproto.ReceivedDeleted{Block: dnproto.BlockRef{ID: a, GenStamp: 1001}, Status: dnproto.Receiving, StorageID: "DS-1"},
@@ -346,4 +300,48 @@ func TestIncrementalReportBatching(t *testing.T) {
 	if len(fake.ibrs) != 1 || !maps.Equal(got, want) {
 		t.Fatalf("reports %+v, want one with %v", fake.ibrs, want)
 	}
+}
+
+// embeddedNATS starts a real NATS server in the test process and returns
+// its URL and a connection to it, both closed when t ends.
+func embeddedNATS(t *testing.T) (string, *nats.Conn) {
+	t.Helper()
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	t.Cleanup(srv.Shutdown)
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats did not start")
+	}
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return srv.ClientURL(), nc
+}
+
+// runDatanode starts a datanode with cfg (a data directory of its own, any
+// HTTP port, no logs unless cfg has a logger) and waits until it is
+// registered; it stops when t ends.
+func runDatanode(t *testing.T, cfg Config) *Service {
+	t.Helper()
+	cfg.DataDirs = []string{t.TempDir()}
+	cfg.HTTPAddr = "127.0.0.1:0"
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	dn, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- dn.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	<-dn.Started()
+	waitFor(t, "registration", func() bool { return dn.Info().Registration == "running" })
+	return dn
 }

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/granary-fs/granary/internal/dnproto"
@@ -100,20 +99,7 @@ func (c *haCoordinator) serve(t *testing.T, nc *nats.Conn) {
 // ignored (a stale INVALIDATE deletes nothing); an active relinquishing is
 // dropped; the active's commands are executed; replica changes reach both.
 func TestSeed004ActiveClaims(t *testing.T) {
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	defer srv.Shutdown()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats did not start")
-	}
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	natsURL, nc := embeddedNATS(t)
 	c1 := &haCoordinator{id: "c1", ibrBlocks: map[int64]bool{}}
 	c2 := &haCoordinator{id: "c2", ibrBlocks: map[int64]bool{}}
 	c1.set("active", 1, 10)
@@ -121,18 +107,7 @@ func TestSeed004ActiveClaims(t *testing.T) {
 	c1.serve(t, nc)
 	c2.serve(t, nc)
 
-	dn, err := New(Config{DataDirs: []string{t.TempDir()}, NATSURL: srv.ClientURL(), HTTPAddr: "127.0.0.1:0",
-		Coordinators: map[string][]string{dnproto.DefaultNameservice: {"c1", "c2"}}, HeartbeatInterval: 20 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- dn.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	<-dn.Started()
-	waitFor(t, "both actors to register", func() bool { return dn.Info().Registration == "running" })
+	dn := runDatanode(t, Config{NATSURL: natsURL, Coordinators: map[string][]string{dnproto.DefaultNameservice: {"c1", "c2"}}, HeartbeatInterval: 20 * time.Millisecond})
 	bp := dn.poolList()[0]
 	activeIs := func(id string) func() bool {
 		return func() bool {
@@ -217,20 +192,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // coordinator does not answer heartbeats, the datanode sends lifelines on
 // their own subject; once heartbeats flow again it stops.
 func TestLifelineWhenHeartbeatsStall(t *testing.T) {
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	defer srv.Shutdown()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats did not start")
-	}
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	natsURL, nc := embeddedNATS(t)
 	c := &haCoordinator{ibrBlocks: map[int64]bool{}}
 	c.set("active", 0, 0)
 	c.serve(t, nc)
@@ -259,17 +221,7 @@ func TestLifelineWhenHeartbeatsStall(t *testing.T) {
 		}
 	}
 	c.mu.Unlock()
-	dn, err := New(Config{DataDirs: []string{t.TempDir()}, NATSURL: srv.ClientURL(), HTTPAddr: "127.0.0.1:0",
-		HeartbeatInterval: 20 * time.Millisecond, LifelineInterval: 60 * time.Millisecond, RPCTimeout: 5 * time.Second, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- dn.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	<-dn.Started()
-	waitFor(t, "registration", func() bool { return dn.Info().Registration == "running" })
+	runDatanode(t, Config{NATSURL: natsURL, HeartbeatInterval: 20 * time.Millisecond, LifelineInterval: 60 * time.Millisecond, RPCTimeout: 5 * time.Second, Logger: log})
 	count := func() int { mu.Lock(); defer mu.Unlock(); return lifelines }
 	if n := count(); n != 0 {
 		t.Fatalf("%d lifelines while heartbeats flow", n)
