@@ -221,7 +221,7 @@ func TestLifelineWhenHeartbeatsStall(t *testing.T) {
 		}
 	}
 	c.mu.Unlock()
-	runDatanode(t, Config{NATSURL: natsURL, HeartbeatInterval: 20 * time.Millisecond, LifelineInterval: 60 * time.Millisecond, RPCTimeout: 5 * time.Second, Logger: log})
+	runDatanode(t, Config{NATSURL: natsURL, HeartbeatInterval: 20 * time.Millisecond, LifelineInterval: 250 * time.Millisecond, RPCTimeout: 5 * time.Second, Logger: log})
 	count := func() int { mu.Lock(); defer mu.Unlock(); return lifelines }
 	if n := count(); n != 0 {
 		t.Fatalf("%d lifelines while heartbeats flow", n)
