@@ -139,8 +139,13 @@ func adminCmd(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprintln(out, "Refresh nodes successful")
 		return nil
 	case *finalize:
-		cc := &adminClient{base: strings.TrimRight(*coordURL, "/"), user: *userName, http: c.http}
+		// The metadata service first, then the coordinator, whose
+		// full-report replies make the datanodes finalize theirs.
 		var r api.BooleanResponse
+		if err := c.post(ctx, "/api/v1/admin/finalizeUpgrade", &r); err != nil {
+			return err
+		}
+		cc := &adminClient{base: strings.TrimRight(*coordURL, "/"), user: *userName, http: c.http}
 		if err := cc.post(ctx, "/api/v1/admin/finalizeUpgrade", &r); err != nil {
 			return err
 		}

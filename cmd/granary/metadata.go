@@ -75,6 +75,7 @@ func metadataCmd(ctx context.Context, args []string, run bool) error {
 	dbURLFile := fs.String("database-url-file", env("GRANARY_DATABASE_URL_FILE", ""), "read the PostgreSQL URL from this file (a mounted secret), so that no password shows on the command line (GRANARY_DATABASE_URL_FILE)")
 	force := fs.Bool("force", envBool("GRANARY_FORMAT_FORCE", false), "format: erase an existing namespace; recover: take the first choice without asking (GRANARY_FORMAT_FORCE)")
 	clusterID := fs.String("clusterid", env("GRANARY_CLUSTER_ID", ""), "format: use this cluster ID instead of a new one (GRANARY_CLUSTER_ID)")
+	fs.BoolVar(&cfg.Upgrade, "upgrade", envBool("GRANARY_UPGRADE", false), "start an upgrade: migrate a database schema older than this service's, keeping the namespace as it is until granary admin -finalizeUpgrade (granary metadata rollback returns to it); without it such a schema refuses to start (HDFS's -upgrade) (GRANARY_UPGRADE)")
 	formatIfNeeded := fs.Bool("format-if-needed", envBool("GRANARY_FORMAT_IF_NEEDED", false), "run: format the namespace first when the database holds none (never re-formats), then create /tmp (1777) and /user (755) (GRANARY_FORMAT_IF_NEEDED)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -88,7 +89,7 @@ func metadataCmd(ctx context.Context, args []string, run bool) error {
 	cfg.Logger = newLogger(os.Stderr, *level)
 	cfg.DBMaxConns = int32(*dbConns)
 	switch sub {
-	case "", "format", "genclusterid", "metadataversion", "migrate", "recover":
+	case "", "format", "genclusterid", "metadataversion", "migrate", "recover", "rollback", "finalize":
 	default:
 		return usageError{fmt.Sprintf("unknown metadata subcommand %q", sub)}
 	}
@@ -129,6 +130,21 @@ func metadataCmd(ctx context.Context, args []string, run bool) error {
 			}
 		}
 		return metadata.New(cfg).Run(ctx)
+	case "rollback":
+		// HDFS's namenode -rollback: back to the image the upgrade kept.
+		if err := needDB(); err != nil {
+			return err
+		}
+		return metadata.RollbackUpgrade(ctx, cfg, os.Stdout)
+	case "finalize":
+		if err := needDB(); err != nil {
+			return err
+		}
+		was, err := metadata.FinalizeUpgrade(ctx, cfg)
+		if err == nil {
+			fmt.Printf("Finalize upgrade: %v\n", map[bool]string{true: "done", false: "no upgrade was in progress"}[was])
+		}
+		return err
 	case "recover":
 		// HDFS's namenode -recover: stop at the bad edit, save what was
 		// read, drop the rest.

@@ -225,7 +225,9 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 		}
 		c.NATSURL = c.nats.ClientURL()
 	}
-	c.mcfg = metadata.Config{DatabaseURL: c.DatabaseURL, HTTPAddr: cfg.MetadataAddr, NATSURL: c.NATSURL, Logger: log}
+	// Upgrade: a development data directory made by an older build has its
+	// schema migrated at start (kept for a rollback until finalized).
+	c.mcfg = metadata.Config{DatabaseURL: c.DatabaseURL, HTTPAddr: cfg.MetadataAddr, NATSURL: c.NATSURL, Logger: log, Upgrade: true}
 	if cfg.SecureNATS {
 		c.mcfg.NATSNKeyFile = c.NATSKey("metadata")
 	}

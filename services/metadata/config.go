@@ -58,6 +58,12 @@ type Config struct {
 	CheckpointTxns   int64         // dfs.namenode.checkpoint.txns
 	CheckpointPeriod time.Duration // dfs.namenode.checkpoint.period
 	CheckpointCheck  time.Duration // dfs.namenode.checkpoint.check.period
+	// Upgrade is HDFS's -upgrade start option: a database schema older
+	// than this service's is migrated, keeping the image it starts from
+	// until the upgrade is finalized (admin -finalizeUpgrade) or rolled
+	// back (granary metadata rollback). Without it such a schema refuses
+	// to start.
+	Upgrade bool
 	// ResourceReserved is dfs.namenode.resource.du.reserved (100 MB): when a
 	// checked volume has less free space, the service enters safe mode for
 	// low resources, left only by a manual leave. Negative: no check.

@@ -357,3 +357,75 @@ func TestRecover(t *testing.T) {
 	checkDirs(n2, "/r", 4) // /r and /r/d0../r/d3: txids 1 to 5
 	n2.remote(404, "FileNotFoundException", "GET", "/webhdfs/v1/r/d4?op=GETFILESTATUS&user.name=hdfs")
 }
+
+// TestUpgradeRollbackFinalize (HDFS's -upgrade, -rollback, -finalize): a
+// database whose schema is older than the service's refuses to start
+// without -upgrade; with it the schema is migrated and the image it started
+// from is kept; a rollback returns the namespace to that image; after
+// another upgrade, finalizing forgets it and what was written stays.
+func TestUpgradeRollbackFinalize(t *testing.T) {
+	db := formatted(t)
+	cfg := testConfig(db)
+	n := start(t, cfg)
+	mkdirs(n, "/before", 2)
+	n.want(200, "POST", "/api/v1/admin/safemode/enter?user.name=hdfs", nil)
+	n.want(200, "POST", "/api/v1/admin/saveNamespace?user.name=hdfs", nil)
+	n.want(200, "POST", "/api/v1/admin/safemode/leave?user.name=hdfs", nil)
+	if err := n.stop(); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	older := func() { // the schema as an older build left it
+		if _, err := conn.Exec(context.Background(), `DELETE FROM schema_migrations WHERE name = '0002_block_keys.sql'; DROP TABLE block_keys`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	older()
+	if err := metadata.New(cfg).Run(context.Background()); err == nil || !strings.Contains(err.Error(), "An upgrade is required: restart the metadata service with -upgrade") {
+		t.Fatalf("an older schema without -upgrade: %v", err)
+	}
+	up := cfg
+	up.Upgrade = true
+	n2 := start(t, up)
+	mkdirs(n2, "/during", 2)
+	n2.want(200, "POST", "/api/v1/admin/safemode/enter?user.name=hdfs", nil)
+	n2.want(200, "POST", "/api/v1/admin/saveNamespace?user.name=hdfs", nil) // a newer image: the kept one stays
+	n2.want(200, "POST", "/api/v1/admin/safemode/leave?user.name=hdfs", nil)
+	if err := n2.stop(); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := metadata.RollbackUpgrade(context.Background(), cfg, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "the namespace is back at the image of txid 3") {
+		t.Fatalf("rollback said: %s", out.String())
+	}
+	n3 := start(t, cfg)
+	checkDirs(n3, "/before", 2)
+	n3.remote(404, "FileNotFoundException", "GET", "/webhdfs/v1/during?op=GETFILESTATUS&user.name=hdfs")
+	if err := n3.stop(); err != nil {
+		t.Fatal(err)
+	}
+	// Upgraded again, then finalized: what was written stays.
+	older()
+	n4 := start(t, up)
+	mkdirs(n4, "/after", 2)
+	var was struct{ Boolean bool }
+	n4.want(200, "POST", "/api/v1/admin/finalizeUpgrade?user.name=hdfs", &was)
+	if !was.Boolean || queryInt(t, db, `SELECT count(*) FROM upgrade_state`) != 0 {
+		t.Fatalf("finalize: %v", was)
+	}
+	if err := n4.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := metadata.RollbackUpgrade(context.Background(), cfg, &out); err == nil {
+		t.Fatal("a rollback after finalizing")
+	}
+	n5 := start(t, cfg)
+	checkDirs(n5, "/after", 2)
+}

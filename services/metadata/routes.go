@@ -53,6 +53,7 @@ func (s *Service) routes() http.Handler {
 	r.Post("/api/v1/admin/saveNamespace", s.adminSaveNamespace)
 	r.Get("/api/v1/admin/fsck", s.fsck)
 	r.Post("/api/v1/admin/rollEdits", s.adminRollEdits)
+	r.Post("/api/v1/admin/finalizeUpgrade", s.adminFinalizeUpgrade)
 	r.Post("/api/v1/admin/transitionToStandby", s.adminTransitionToStandby)
 	r.Get("/api/v1/admin/startupProgress", s.startupProgress)
 	r.Get("/startupProgress", s.startupProgress)
@@ -381,4 +382,32 @@ func (s *Service) adminTransitionToStandby(w http.ResponseWriter, r *http.Reques
 		// waits for the requests in flight, this one included.
 		go (*stop)()
 	}
+}
+
+// adminFinalizeUpgrade godoc
+//
+//	@Summary		Finalize the upgrade (dfsadmin -finalizeUpgrade)
+//	@Description	Superuser only. Ends an upgrade started with -upgrade: the image kept for granary metadata rollback may be purged from now on. Answers true when an upgrade was in progress. granary admin -finalizeUpgrade then tells the coordinator, whose full-report replies make the datanodes finalize theirs.
+//	@Tags			admin
+//	@Produce		json
+//	@Param			user.name	query		string	false	"caller (superuser)"
+//	@Success		200			{object}	api.BooleanResponse
+//	@Failure		401			{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
+//	@Failure		403			{object}	errs.RemoteExceptionBody	"AccessControlException: not the superuser"
+//	@ID				adminFinalizeUpgrade
+//	@Router			/api/v1/admin/finalizeUpgrade [post]
+func (s *Service) adminFinalizeUpgrade(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.adminUser(r); err != nil {
+		writeError(w, err)
+		return
+	}
+	was, err := s.store.FinalizeUpgrade(r.Context())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if was {
+		s.log.Info("upgrade finalized: the image kept for a rollback may be purged")
+	}
+	_ = writeJSON(w, http.StatusOK, api.BooleanResponse{Boolean: was})
 }

@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -133,6 +135,23 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	defer st.Close()
 	s.store = st
+	// A schema older than this service's needs -upgrade (HDFS: "An
+	// upgrade to version … is required"): the image it starts from is kept
+	// until the upgrade is finalized, for a rollback.
+	pending, err := st.PendingMigrations(ctx)
+	if err != nil {
+		return err
+	}
+	if len(pending) > 0 {
+		if !s.cfg.Upgrade {
+			return fmt.Errorf("the metadata database's schema is older than this metadata service's (%s to apply). An upgrade is required: restart the metadata service with -upgrade, which keeps the namespace as it is now until granary admin -finalizeUpgrade (granary metadata rollback returns to it)", strings.Join(pending, ", "))
+		}
+		txid, err := st.BeginUpgrade(ctx, pending)
+		if err != nil {
+			return err
+		}
+		s.log.Warn("starting an upgrade of the metadata database: the image at txid "+strconv.FormatInt(txid, 10)+" is kept until it is finalized", "migrations", pending)
+	}
 	if err := st.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrating the metadata database: %w", err)
 	}

@@ -737,6 +737,12 @@ type NativeAddBlockParams struct {
 	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
 }
 
+// AdminFinalizeUpgradeParams defines parameters for AdminFinalizeUpgrade.
+type AdminFinalizeUpgradeParams struct {
+	// UserName caller (superuser)
+	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
+}
+
 // FsckParams defines parameters for Fsck.
 type FsckParams struct {
 	// Path absolute path
@@ -1156,6 +1162,13 @@ type ClientInterface interface {
 	// Corresponds with POST /api/v1/addBlock (the `NativeAddBlock` operationId).
 	NativeAddBlock(ctx context.Context, params *NativeAddBlockParams, body NativeAddBlockJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// AdminFinalizeUpgrade Finalize the upgrade (dfsadmin -finalizeUpgrade)
+	//
+	// Superuser only. Ends an upgrade started with -upgrade: the image kept for granary metadata rollback may be purged from now on. Answers true when an upgrade was in progress. granary admin -finalizeUpgrade then tells the coordinator, whose full-report replies make the datanodes finalize theirs.
+	//
+	// Corresponds with POST /api/v1/admin/finalizeUpgrade (the `AdminFinalizeUpgrade` operationId).
+	AdminFinalizeUpgrade(ctx context.Context, params *AdminFinalizeUpgradeParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// Fsck Check the health of a subtree (hdfs fsck)
 	//
 	// A text report as HDFS's fsck prints it: per file (with files=true) its blocks (blocks=true), their locations (locations=true) and racks (racks=true); then the totals (minimally, under-, over- and mis-replicated, missing and corrupt blocks) and the status, HEALTHY or CORRUPT (missing blocks). The X-Granary-Fsck-Status header carries the status too.
@@ -1513,6 +1526,23 @@ func (c *Client) NativeAddBlockWithBody(ctx context.Context, params *NativeAddBl
 // Corresponds with POST /api/v1/addBlock (the `NativeAddBlock` operationId).
 func (c *Client) NativeAddBlock(ctx context.Context, params *NativeAddBlockParams, body NativeAddBlockJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewNativeAddBlockRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminFinalizeUpgrade Finalize the upgrade (dfsadmin -finalizeUpgrade)
+//
+// Superuser only. Ends an upgrade started with -upgrade: the image kept for granary metadata rollback may be purged from now on. Answers true when an upgrade was in progress. granary admin -finalizeUpgrade then tells the coordinator, whose full-report replies make the datanodes finalize theirs.
+//
+// Corresponds with POST /api/v1/admin/finalizeUpgrade (the `AdminFinalizeUpgrade` operationId).
+func (c *Client) AdminFinalizeUpgrade(ctx context.Context, params *AdminFinalizeUpgradeParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminFinalizeUpgradeRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -2347,6 +2377,60 @@ func NewNativeAddBlockRequestWithBody(server string, params *NativeAddBlockParam
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAdminFinalizeUpgradeRequest constructs an http.Request for the AdminFinalizeUpgrade method
+func NewAdminFinalizeUpgradeRequest(server string, params *AdminFinalizeUpgradeParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/admin/finalizeUpgrade")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.UserName != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "user.name", *params.UserName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -4493,6 +4577,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/v1/addBlock (the `NativeAddBlock` operationId).
 	NativeAddBlockWithResponse(ctx context.Context, params *NativeAddBlockParams, body NativeAddBlockJSONRequestBody, reqEditors ...RequestEditorFn) (*NativeAddBlockResponse, error)
 
+	// AdminFinalizeUpgradeWithResponse Finalize the upgrade (dfsadmin -finalizeUpgrade)
+	//
+	// Superuser only. Ends an upgrade started with -upgrade: the image kept for granary metadata rollback may be purged from now on. Answers true when an upgrade was in progress. granary admin -finalizeUpgrade then tells the coordinator, whose full-report replies make the datanodes finalize theirs.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/admin/finalizeUpgrade (the `AdminFinalizeUpgrade` operationId).
+	AdminFinalizeUpgradeWithResponse(ctx context.Context, params *AdminFinalizeUpgradeParams, reqEditors ...RequestEditorFn) (*AdminFinalizeUpgradeResponse, error)
+
 	// FsckWithResponse Check the health of a subtree (hdfs fsck)
 	//
 	// A text report as HDFS's fsck prints it: per file (with files=true) its blocks (blocks=true), their locations (locations=true) and racks (racks=true); then the totals (minimally, under-, over- and mis-replicated, missing and corrupt blocks) and the status, HEALTHY or CORRUPT (missing blocks). The X-Granary-Fsck-Status header carries the status too.
@@ -4997,6 +5090,61 @@ func (r NativeAddBlockResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r NativeAddBlockResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminFinalizeUpgradeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *BooleanResponse
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *RemoteExceptionBody
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminFinalizeUpgradeResponse) GetJSON200() *BooleanResponse {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminFinalizeUpgradeResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AdminFinalizeUpgradeResponse) GetJSON403() *RemoteExceptionBody {
+	return r.JSON403
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminFinalizeUpgradeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminFinalizeUpgradeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminFinalizeUpgradeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminFinalizeUpgradeResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -6891,6 +7039,21 @@ func (c *ClientWithResponses) NativeAddBlockWithResponse(ctx context.Context, pa
 	return ParseNativeAddBlockResponse(rsp)
 }
 
+// AdminFinalizeUpgradeWithResponse Finalize the upgrade (dfsadmin -finalizeUpgrade)
+//
+// Superuser only. Ends an upgrade started with -upgrade: the image kept for granary metadata rollback may be purged from now on. Answers true when an upgrade was in progress. granary admin -finalizeUpgrade then tells the coordinator, whose full-report replies make the datanodes finalize theirs.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/admin/finalizeUpgrade (the `AdminFinalizeUpgrade` operationId).
+func (c *ClientWithResponses) AdminFinalizeUpgradeWithResponse(ctx context.Context, params *AdminFinalizeUpgradeParams, reqEditors ...RequestEditorFn) (*AdminFinalizeUpgradeResponse, error) {
+	rsp, err := c.AdminFinalizeUpgrade(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminFinalizeUpgradeResponse(rsp)
+}
+
 // FsckWithResponse Check the health of a subtree (hdfs fsck)
 //
 // A text report as HDFS's fsck prints it: per file (with files=true) its blocks (blocks=true), their locations (locations=true) and racks (racks=true); then the totals (minimally, under-, over- and mis-replicated, missing and corrupt blocks) and the status, HEALTHY or CORRUPT (missing blocks). The X-Granary-Fsck-Status header carries the status too.
@@ -7589,6 +7752,46 @@ func ParseNativeAddBlockResponse(rsp *http.Response) (*NativeAddBlockResponse, e
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminFinalizeUpgradeResponse parses an HTTP response from a AdminFinalizeUpgradeWithResponse call
+func ParseAdminFinalizeUpgradeResponse(rsp *http.Response) (*AdminFinalizeUpgradeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminFinalizeUpgradeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest BooleanResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	}
 

@@ -58,7 +58,9 @@ func (s *Store) SaveImage(ctx context.Context, txid int64, data []byte, inodes i
 		if err := insertImage(ctx, tx, txid, data, inodes); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM fsimage WHERE txid NOT IN (SELECT txid FROM fsimage ORDER BY txid DESC LIMIT $1)`, ImagesRetained); err != nil {
+		// The image an upgrade in progress keeps for a rollback stays too.
+		if _, err := tx.Exec(ctx, `DELETE FROM fsimage WHERE txid NOT IN (SELECT txid FROM fsimage ORDER BY txid DESC LIMIT $1)
+			AND txid NOT IN (SELECT image_txid FROM upgrade_state)`, ImagesRetained); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `DELETE FROM edit_log WHERE txid <= (SELECT min(txid) FROM fsimage)`)

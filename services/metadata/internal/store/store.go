@@ -257,3 +257,108 @@ func (s *Store) LoadBlockKeys(ctx context.Context) ([]byte, error) {
 	}
 	return keys, err
 }
+
+// Upgrades of the schema (HDFS's -upgrade/-rollback/-finalize): a metadata
+// service started with -upgrade on a database whose schema has migrations
+// to apply first records the newest image in upgrade_state, which image
+// purging keeps; a rollback goes back to that image (the edits and images
+// after it are dropped; migrations only add, so the older service runs on
+// the newer schema); finalizing forgets it.
+
+// ensureUpgradeState creates the upgrade bookkeeping when missing.
+func (s *Store) ensureUpgradeState(ctx context.Context) error {
+	_, err := s.Pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS upgrade_state (
+		id smallint PRIMARY KEY DEFAULT 1 CHECK (id = 1),
+		image_txid bigint NOT NULL,
+		migrations text NOT NULL,
+		started_at timestamptz NOT NULL DEFAULT now())`)
+	return err
+}
+
+// PendingMigrations lists the migrations not applied yet; nil when the
+// database was never migrated (not formatted: format applies them all).
+func (s *Store) PendingMigrations(ctx context.Context) ([]string, error) {
+	var exists bool
+	if err := s.Pool.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil || !exists {
+		return nil, err
+	}
+	names, err := fs.Glob(migrations.FS, "*.sql")
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	var pending []string
+	for _, name := range names {
+		var done bool
+		if err := s.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE name = $1)`, name).Scan(&done); err != nil {
+			return nil, err
+		}
+		if !done {
+			pending = append(pending, name)
+		}
+	}
+	return pending, nil
+}
+
+// BeginUpgrade records an upgrade (unless one is in progress) and returns
+// the txid of the image it keeps.
+func (s *Store) BeginUpgrade(ctx context.Context, pending []string) (int64, error) {
+	if err := s.ensureUpgradeState(ctx); err != nil {
+		return 0, err
+	}
+	_, err := s.Pool.Exec(ctx, `INSERT INTO upgrade_state (id, image_txid, migrations)
+		SELECT 1, max(txid), $1 FROM fsimage ON CONFLICT (id) DO NOTHING`, strings.Join(pending, ","))
+	if err != nil {
+		return 0, err
+	}
+	txid, _, err := s.UpgradeState(ctx)
+	return txid, err
+}
+
+// UpgradeState returns the image an upgrade in progress keeps.
+func (s *Store) UpgradeState(ctx context.Context) (imageTxID int64, inProgress bool, err error) {
+	if err := s.ensureUpgradeState(ctx); err != nil {
+		return 0, false, err
+	}
+	err = s.Pool.QueryRow(ctx, `SELECT image_txid FROM upgrade_state WHERE id = 1`).Scan(&imageTxID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
+	}
+	return imageTxID, err == nil, err
+}
+
+// FinalizeUpgrade forgets the upgrade in progress; it reports whether there
+// was one.
+func (s *Store) FinalizeUpgrade(ctx context.Context) (bool, error) {
+	if err := s.ensureUpgradeState(ctx); err != nil {
+		return false, err
+	}
+	tag, err := s.Pool.Exec(ctx, `DELETE FROM upgrade_state`)
+	return tag.RowsAffected() > 0, err
+}
+
+// RollbackUpgrade returns the namespace to the image the upgrade kept: the
+// images and edits after it are deleted, in one transaction, and the
+// upgrade is over. It returns the image's txid and the edits dropped.
+func (s *Store) RollbackUpgrade(ctx context.Context) (txid, dropped int64, err error) {
+	txid, ok, err := s.UpgradeState(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	if !ok {
+		return 0, 0, errors.New("no upgrade is in progress: there is nothing to roll back to")
+	}
+	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM fsimage WHERE txid > $1`, txid); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM edit_log WHERE txid > $1`, txid)
+		if err != nil {
+			return err
+		}
+		dropped = tag.RowsAffected()
+		_, err = tx.Exec(ctx, `DELETE FROM upgrade_state`)
+		return err
+	})
+	return txid, dropped, err
+}
