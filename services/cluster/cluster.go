@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats-server/v2/server"
@@ -256,6 +257,19 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 		return nil, err
 	}
 	if cfg.HA {
+		// c1 takes the active role before c2 starts, so that the layout is
+		// the documented one (c1 active, c2 standby).
+		deadline := time.Now().Add(30 * time.Second)
+		for !c.Coordinator.IsActive() {
+			if time.Now().After(deadline) {
+				return nil, fmt.Errorf("coordinator c1 did not become active")
+			}
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
 		if err := c.StartCoordinator2(ctx); err != nil {
 			return nil, err
 		}
