@@ -1,6 +1,7 @@
 package dnproto
 
 import (
+	"cmp"
 	"strconv"
 	"strings"
 )
@@ -33,7 +34,7 @@ func CompareVersions(a, b string) int {
 		yn, yerr := strconv.Atoi(y)
 		var c int
 		if xerr == nil && yerr == nil {
-			c = cmpInt(xn, yn)
+			c = cmp.Compare(xn, yn)
 		} else {
 			c = strings.Compare(x, y)
 		}
@@ -50,14 +51,4 @@ func CompareVersions(a, b string) int {
 		return -1
 	}
 	return strings.Compare(aq, bq)
-}
-
-func cmpInt(a, b int) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -73,7 +73,7 @@ func (m *Monitor) Run(ctx context.Context) {
 
 // record accounts for one sleep that overran by extra.
 func (m *Monitor) record(extra time.Duration, gcBefore *runtime.MemStats) {
-	if extra > m.InfoThreshold || extra > m.WarnThreshold {
+	if extra > min(m.InfoThreshold, m.WarnThreshold) {
 		var gc runtime.MemStats
 		runtime.ReadMemStats(&gc)
 		msg := fmt.Sprintf("Detected pause in JVM or host machine (eg GC): pause of approximately %dms", extra.Milliseconds())

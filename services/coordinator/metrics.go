@@ -16,7 +16,6 @@ type metrics struct {
 	reportedReplicas prometheus.Counter
 	reportSeconds    prometheus.Histogram
 	reconcileRuns    prometheus.Counter
-	transfers        prometheus.Counter
 }
 
 func newMetrics(s *Service) *metrics {
@@ -35,15 +34,15 @@ func newMetrics(s *Service) *metrics {
 		reconcileRuns: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "granary_coordinator_reconcile_runs_total", Help: "Passes that checked suspect replicas against the namespace.",
 		}),
-		transfers: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "granary_coordinator_transfers_scheduled_total", Help: "Replica transfers (re-replication) the redundancy monitor scheduled.",
-		}),
 	}
 	gauge := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
 	}
 	m.reg.MustRegister(s.pauses.Collectors("granary_coordinator_")...)
-	m.reg.MustRegister(m.requests, m.reportedReplicas, m.reportSeconds, m.reconcileRuns, m.transfers,
+	m.reg.MustRegister(m.requests, m.reportedReplicas, m.reportSeconds, m.reconcileRuns,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "granary_coordinator_transfers_scheduled_total", Help: "Replica transfers (re-replication) the redundancy monitor scheduled.",
+		}, func() float64 { return float64(s.TransfersScheduled()) }),
 		gauge("granary_coordinator_ha_active", "1 while this coordinator is the active one (always without coordinator HA).", func() float64 {
 			if s.IsActive() {
 				return 1

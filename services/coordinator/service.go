@@ -579,7 +579,6 @@ func (s *Service) redundancyLoop(ctx context.Context) {
 			return
 		}
 		st := s.mgr.CheckRedundancy()
-		s.metrics.transfers.Add(float64(st.Scheduled))
 		s.transfersScheduled.Add(int64(st.Scheduled))
 		if st.Scheduled > 0 {
 			s.log.Info("re-replication scheduled", "transfers", st.Scheduled, "under_replicated", st.UnderReplicated, "missing", st.Missing)

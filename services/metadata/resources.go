@@ -4,8 +4,9 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
+
+	"github.com/granary-fs/granary/internal/diskspace"
 )
 
 // The low-resource check (HDFS's NameNodeResourceChecker). HDFS checks the
@@ -35,11 +36,8 @@ func (s *Service) resourceDirs(ctx context.Context) []string {
 
 // freeSpace is the space left to unprivileged writers on path's volume.
 func freeSpace(path string) (int64, error) {
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(path, &st); err != nil {
-		return 0, err
-	}
-	return int64(st.Bavail) * int64(st.Bsize), nil
+	_, free, err := diskspace.Of(path)
+	return free, err
 }
 
 // lowResources returns the first directory whose volume has less than

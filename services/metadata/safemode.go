@@ -3,6 +3,7 @@ package metadata
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/granary-fs/granary/internal/errs"
@@ -39,8 +40,8 @@ type SafeMode struct {
 	mu          sync.Mutex
 	status      safeModeStatus
 	manual      bool
-	resourceLow bool // low disk: left only by a manual leave, as HDFS's
-	editsFail   bool // the edit log cannot commit: ends with the failure
+	resourceLow bool        // low disk: left only by a manual leave, as HDFS's
+	editsFail   atomic.Bool // the edit log cannot commit: ends with the failure
 	threshold   float64
 	minDN       int
 	extension   time.Duration
@@ -143,7 +144,7 @@ func (s *SafeMode) On() bool {
 }
 
 func (s *SafeMode) onLocked() bool {
-	return s.status != smOff || s.manual || s.resourceLow || s.editsFail
+	return s.status != smOff || s.manual || s.resourceLow || s.editsFail.Load()
 }
 
 // Enter turns manual safe mode on.
@@ -177,13 +178,13 @@ func (s *SafeMode) EnterResourceLow() {
 }
 
 // SetEditsFailing turns on (or off) the safe mode of an edit log that
-// cannot commit; it ends with the failure.
+// cannot commit; it ends with the failure. Unchanged, it costs one atomic
+// swap: the guard of every mutation calls it.
 func (s *SafeMode) SetEditsFailing(failing bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.editsFail != failing {
-		s.editsFail = failing
+	if s.editsFail.Swap(failing) != failing {
+		s.mu.Lock()
 		s.notify()
+		s.mu.Unlock()
 	}
 }
 
@@ -211,7 +212,7 @@ func (s *SafeMode) tipLocked() string {
 	if s.resourceLow {
 		return "Safe mode is ON. Resources are low on NN. Please add or free up more resources then turn off safe mode manually. NOTE:  If you turn off safe mode before adding resources, the NN will immediately return to safe mode. Use \"granary admin -safemode leave\" to turn safe mode off."
 	}
-	if s.editsFail {
+	if s.editsFail.Load() {
 		return "Safe mode is ON. The edit log cannot commit to PostgreSQL right now; safe mode will be turned off automatically once it can."
 	}
 	safe, total, need := s.thresholdBlocks()

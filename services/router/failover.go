@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -50,7 +51,7 @@ func (s *Service) send(n *failover.Targets, req *http.Request) (*http.Response, 
 		u := base + rest
 		try := req.Clone(req.Context())
 		var err error
-		if try.URL, err = try.URL.Parse(u); err != nil {
+		if try.URL, err = url.Parse(u); err != nil {
 			return nil, err
 		}
 		try.Host = ""

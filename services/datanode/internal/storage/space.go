@@ -3,6 +3,7 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"github.com/granary-fs/granary/internal/diskspace"
 	"os"
 	"syscall"
 )
@@ -23,13 +24,7 @@ func isNoSpace(err error) bool {
 }
 
 // capacity returns the volume's file-system size and free bytes.
-func (v *Volume) capacity() (total, free int64, err error) {
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(v.Dir, &st); err != nil {
-		return 0, 0, err
-	}
-	return int64(st.Blocks) * int64(st.Bsize), int64(st.Bavail) * int64(st.Bsize), nil
-}
+func (v *Volume) capacity() (total, free int64, err error) { return diskspace.Of(v.Dir) }
 
 // available is the space a new replica may use on v.
 func (s *Store) available(v *Volume) int64 {
