@@ -174,4 +174,25 @@ func TestCoordinatorFailover(t *testing.T) {
 	if n := c.Coordinator2.TransfersScheduled() - before; n != 0 {
 		t.Fatalf("c2 scheduled %d transfers on a healthy cluster after taking over", n)
 	}
+	// Its request counts are labelled by verb, not by its ID (the
+	// subjects end with .c2).
+	code, _, body := curlL(t, "GET", c.Coordinator2URL+"/metrics", nil)
+	if code != 200 || !strings.Contains(string(body), `subject="heartbeat"`) || strings.Contains(string(body), `subject="c2"`) {
+		t.Fatalf("c2's /metrics: %d\n%s", code, body)
+	}
+}
+
+// TestStartFailureStopsWhatStarted: a cluster that cannot start (here a
+// router with no database for its mount table) returns the error, having
+// stopped what it had started, rather than panicking on its way out (the
+// cluster it returns is nil).
+func TestStartFailureStopsWhatStarted(t *testing.T) {
+	c, err := cluster.Start(context.Background(), cluster.Config{
+		DataDir: t.TempDir(), DatabaseURL: pgtest.NewDatabase(t), MetadataAddr: "127.0.0.1:0", CoordinatorAddr: "127.0.0.1:0",
+		NATSAddr: "127.0.0.1:0", Datanodes: 1, DatanodeAddrs: []string{"127.0.0.1:0"}, Router: true, RouterAddr: "127.0.0.1:0",
+		Logger: testLogger(),
+	})
+	if c != nil || err == nil || !strings.Contains(err.Error(), "the router needs a database") {
+		t.Fatalf("a router without a database: %v, %v", c, err)
+	}
 }
