@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/granary-fs/granary/internal/poll"
 	"io"
 	"log/slog"
 	"strings"
@@ -47,13 +48,7 @@ func TestHaadminServiceState(t *testing.T) {
 	nn2 := metadata.New(cfg("nn2"))
 	run(nn2)
 	u1, u2 := "http://"+nn1.Addr(), "http://"+nn2.Addr()
-	deadline := time.Now().Add(10 * time.Second)
-	for nn2.HAState() != "standby" {
-		if time.Now().After(deadline) {
-			t.Fatal("nn2 is not standby")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	poll.Until(t, 10*time.Second, "nn2 to be standby", func() bool { return nn2.HAState() == "standby" })
 	t.Setenv("HADOOP_USER_NAME", "hdfs")
 	var out bytes.Buffer
 	if err := adminCmd(ctx, []string{"-fs", u1 + "," + u2, "-getAllServiceState"}, &out); err != nil {
@@ -147,19 +142,11 @@ func TestHaadminServiceState(t *testing.T) {
 	mu.Lock()
 	atFailover := len(acked)
 	mu.Unlock()
-	deadline = time.Now().Add(30 * time.Second)
-	for {
+	poll.Until(t, 30*time.Second, "20 more operations after the failover", func() bool {
 		mu.Lock()
-		n := len(acked)
-		mu.Unlock()
-		if n >= atFailover+20 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the clients made %d operations after the failover", n-atFailover)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		defer mu.Unlock()
+		return len(acked) >= atFailover+20
+	})
 	close(stop)
 	wg.Wait()
 	for _, err := range failures {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"github.com/granary-fs/granary/internal/poll"
 	"io"
 	"log/slog"
 	"net/http"
@@ -142,13 +143,7 @@ func consistently(t *testing.T, d time.Duration, what string, cond func() bool) 
 
 func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll.Until(t, within, what, cond)
 }
 
 // call sends a JSON request (body may be nil) and decodes the answer.

@@ -3,6 +3,7 @@ package datanode
 import (
 	"context"
 	"encoding/json"
+	"github.com/granary-fs/granary/internal/poll"
 	"io"
 	"log/slog"
 	"sync"
@@ -179,13 +180,7 @@ func TestSeed004ActiveClaims(t *testing.T) {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll.Until(t, 10*time.Second, what, cond)
 }
 
 // TestLifelineWhenHeartbeatsStall (seed 000's LifelineSender): while the

@@ -3,6 +3,7 @@ package metadata_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/granary-fs/granary/internal/poll"
 	"io"
 	"log/slog"
 	"net/http"
@@ -172,11 +173,5 @@ func (n *node) remote(code int, exception, method, path string) string {
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll.Until(t, within, what, cond)
 }
