@@ -3,8 +3,10 @@ package cluster_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -180,6 +182,79 @@ func TestCoordinatorFailover(t *testing.T) {
 	if code != 200 || !strings.Contains(string(body), `subject="heartbeat"`) || strings.Contains(string(body), `subject="c2"`) {
 		t.Fatalf("c2's /metrics: %d\n%s", code, body)
 	}
+}
+
+// TestKill9ActiveCoordinator: coordinators c1 and c2 of ns1 and three
+// datanodes as separate processes; c1, active, is killed with SIGKILL.
+// c2 takes over (its lease from the metadata service lapses with c1's
+// asks), every datanode follows c2's newer claim, c2's commands are
+// executed (a deleted file's replicas go) and what was acknowledged
+// before reads back.
+func TestKill9ActiveCoordinator(t *testing.T) {
+	c := newProcCluster(t, func(c *procCluster) {
+		c.coordArgs = []string{"-coordinator-id", "c1"}
+		c.dnArgs = []string{"-coordinators", "c1,c2"}
+	})
+	state := func(port int) string {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", port))
+		if err != nil {
+			return ""
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return strings.TrimSpace(string(b))
+	}
+	eventually(t, 30*time.Second, "c1 active", func() bool { return state(c.coordPort) == "ready active" })
+	c2Port := freePort(t)
+	c2 := c.coordinator("c2", c2Port, "-coordinator-id", "c2")
+	for i := range 3 {
+		c.addDatanode(filepath.Join(c.dir, fmt.Sprintf("dn%d", i+1)))
+	}
+	following := func(id string) func() bool {
+		return func() bool {
+			for _, port := range c.dnPorts {
+				var info struct{ ActiveCoordinators map[string]string }
+				if c.getJSON(fmt.Sprintf("http://127.0.0.1:%d/api/v1/info", port), &info) != 200 || info.ActiveCoordinators["ns1"] != id {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	replicas := func() int {
+		n := 0
+		for _, port := range c.dnPorts {
+			var info struct{ Replicas int }
+			c.getJSON(fmt.Sprintf("http://127.0.0.1:%d/api/v1/info", port), &info)
+			n += info.Replicas
+		}
+		return n
+	}
+	eventually(t, 30*time.Second, "3 live datanodes following c1, c2 standby", func() bool {
+		return c.cluster().Live == 3 && following("c1")() && state(c2Port) == "ready standby"
+	})
+	for i, path := range []string{"/kc/one", "/kc/two"} {
+		if err := c.write(path, randomBytes(5000+i, int64(i)), client.CreateOptions{Replication: 3}); err != nil {
+			t.Fatalf("write %s with c1 active: %v", path, err)
+		}
+	}
+	eventually(t, 30*time.Second, "6 replicas", func() bool { return replicas() == 6 })
+
+	killed := time.Now()
+	c.coord.Kill9()
+	eventually(t, 30*time.Second, "c2 active", func() bool { return state(c2Port) == "ready active" })
+	eventually(t, 30*time.Second, "every datanode following c2", following("c2"))
+	t.Logf("c2 active and followed %v after c1 was killed", time.Since(killed).Round(time.Millisecond))
+	c.coordPort = c2Port // cluster() and datanodes() ask c2 now
+
+	if ok, err := c.client().Delete(context.Background(), "/kc/one", false); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	delete(c.acked, "/kc/one")
+	eventually(t, 30*time.Second, "the deleted file's replicas invalidated by c2", func() bool { return replicas() == 3 })
+	c.writeEventually("/kc/three", randomBytes(9000, 3), "a write with c2 active")
+	c.mustRun(c.meta, c2, c.dns[0], c.dns[1], c.dns[2])
+	c.checkAcked("after the active coordinator was killed")
 }
 
 // TestStartFailureStopsWhatStarted: a cluster that cannot start (here a

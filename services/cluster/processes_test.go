@@ -40,6 +40,7 @@ type procCluster struct {
 	ackedDirs            []string
 	natsURL, dbURL       string
 	granary, natsBinPath string
+	coordArgs, dnArgs    []string // more arguments of the coordinator, of every datanode
 }
 
 // procLogLevel is the processes' log level: warn, or
@@ -61,8 +62,13 @@ func freePort(t *testing.T) int {
 	return p
 }
 
-func newProcCluster(t *testing.T) *procCluster {
+// newProcCluster starts PostgreSQL, nats-server, metadata and a
+// coordinator; setup, if any, sets the cluster's arguments first.
+func newProcCluster(t *testing.T, setup ...func(*procCluster)) *procCluster {
 	c := &procCluster{t: t, procs: proctest.NewGroup(t), dir: t.TempDir(), acked: map[string][]byte{}, granary: proctest.Granary(t), natsBinPath: proctest.NATSServer(t)}
+	for _, f := range setup {
+		f(c)
+	}
 	c.pgPort, c.natsPort, c.metaPort, c.coordPort = freePort(t), freePort(t), freePort(t), freePort(t)
 	c.natsURL = fmt.Sprintf("nats://127.0.0.1:%d", c.natsPort)
 	c.startPostgres()
@@ -103,13 +109,20 @@ func (c *procCluster) startMetadata() {
 }
 
 func (c *procCluster) startCoordinator() {
-	c.coord = c.procs.Start(c.t, "coordinator", c.granary, "coordinator", "-nats-url", c.natsURL,
-		"-http-addr", fmt.Sprintf("127.0.0.1:%d", c.coordPort), "-superuser", "hdfs", "-heartbeat-interval", "200ms",
+	c.coord = c.coordinator("coordinator", c.coordPort, c.coordArgs...)
+}
+
+// coordinator starts a coordinator process on port, with more arguments,
+// and waits until it is ready.
+func (c *procCluster) coordinator(name string, port int, extra ...string) *proctest.Proc {
+	p := c.procs.Start(c.t, name, c.granary, append([]string{"coordinator", "-nats-url", c.natsURL,
+		"-http-addr", fmt.Sprintf("127.0.0.1:%d", port), "-superuser", "hdfs", "-heartbeat-interval", "200ms",
 		"-heartbeat-recheck-interval", "500ms", "-stale-interval", "1s", "-log-level", procLogLevel(),
 		// One write in flight makes a node of three "busy" (twice an
 		// average of a fraction): the small test clusters ignore load.
-		"-consider-load=false")
-	c.waitHTTP(fmt.Sprintf("http://127.0.0.1:%d/readyz", c.coordPort), "coordinator")
+		"-consider-load=false"}, extra...)...)
+	c.waitHTTP(fmt.Sprintf("http://127.0.0.1:%d/readyz", port), name)
+	return p
 }
 
 // addDatanode starts a datanode on dir (a new port) and returns its index.
@@ -123,10 +136,10 @@ func (c *procCluster) addDatanode(dir string) int {
 }
 
 func (c *procCluster) startDatanode(i int) {
-	c.dns[i] = c.procs.Start(c.t, fmt.Sprintf("datanode%d", i+1), c.granary, "datanode", "-data-dir", c.dnDirs[i],
+	c.dns[i] = c.procs.Start(c.t, fmt.Sprintf("datanode%d", i+1), c.granary, append([]string{"datanode", "-data-dir", c.dnDirs[i],
 		"-nats-url", c.natsURL, "-http-addr", fmt.Sprintf("127.0.0.1:%d", c.dnPorts[i]), "-ip", "127.0.0.1",
 		"-hostname", "localhost", "-superuser", "hdfs", "-heartbeat-interval", "200ms", "-volume-check-interval", "300ms",
-		"-log-level", procLogLevel())
+		"-log-level", procLogLevel()}, c.dnArgs...)...)
 	c.waitHTTP(fmt.Sprintf("http://127.0.0.1:%d/readyz", c.dnPorts[i]), fmt.Sprintf("datanode%d", i+1))
 }
 
