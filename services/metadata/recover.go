@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/granary-fs/granary/services/metadata/internal/namespace"
-	"github.com/granary-fs/granary/services/metadata/internal/store"
 )
 
 // RecoverOptions are those of `granary metadata recover` (HDFS's
@@ -32,16 +31,11 @@ var ErrRecoveryAborted = errors.New("RECOVERY ABORTED")
 // No metadata service may run on the database meanwhile.
 func Recover(ctx context.Context, cfg Config, opts RecoverOptions) error {
 	cfg.Defaults()
-	st, err := store.Open(ctx, cfg.DatabaseURL, 2)
+	st, release, err := openOffline(ctx, cfg, "recovering")
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	lock, err := st.LockWriter(ctx)
-	if err != nil {
-		return fmt.Errorf("a metadata service holds this namespace: stop it before recovering (%w)", err)
-	}
-	defer lock.Release()
+	defer release()
 	nscfg := namespace.Config{Superuser: cfg.Superuser, Supergroup: cfg.Supergroup, MinBlockSize: cfg.MinBlockSize}
 	images, err := st.Images(ctx)
 	if err != nil {

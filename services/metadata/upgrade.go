@@ -13,16 +13,11 @@ import (
 // the image an upgrade kept; the edits and images after it are dropped.
 func RollbackUpgrade(ctx context.Context, cfg Config, out io.Writer) error {
 	cfg.Defaults()
-	st, err := store.Open(ctx, cfg.DatabaseURL, 2)
+	st, release, err := openOffline(ctx, cfg, "rolling back")
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	lock, err := st.LockWriter(ctx)
-	if err != nil {
-		return fmt.Errorf("a metadata service holds this namespace: stop it before rolling back (%w)", err)
-	}
-	defer lock.Release()
+	defer release()
 	if _, err := st.ClaimEpoch(ctx); err != nil {
 		return err
 	}
@@ -43,4 +38,20 @@ func FinalizeUpgrade(ctx context.Context, cfg Config) (bool, error) {
 	}
 	defer st.Close()
 	return st.FinalizeUpgrade(ctx)
+}
+
+// openOffline opens the namespace's database for an offline command
+// (rollback, recover) and takes the writer lock, which no metadata service
+// may hold meanwhile; release unlocks and closes.
+func openOffline(ctx context.Context, cfg Config, doing string) (st *store.Store, release func(), err error) {
+	st, err = store.Open(ctx, cfg.DatabaseURL, 2)
+	if err != nil {
+		return nil, nil, err
+	}
+	lock, err := st.LockWriter(ctx)
+	if err != nil {
+		st.Close()
+		return nil, nil, fmt.Errorf("a metadata service holds this namespace: stop it before %s (%w)", doing, err)
+	}
+	return st, func() { lock.Release(); st.Close() }, nil
 }
