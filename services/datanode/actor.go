@@ -309,11 +309,7 @@ func (a *actor) lifelineSender(ctx context.Context) {
 		}
 		st := a.dn.store
 		l := dnproto.Lifeline{DatanodeUUID: st.DatanodeUUID(), BlockPoolID: a.blockPool(), FailedVolumes: st.FailedVolumes(),
-			XceiverCount: int(a.dn.xceivers.Load()), XmitsInProgress: int(a.dn.xmits.Load())}
-		for _, v := range st.Reports(l.BlockPoolID) {
-			l.Storages = append(l.Storages, dnproto.StorageReport{StorageID: v.StorageID, Failed: v.Failed, Capacity: v.Capacity,
-				DfsUsed: v.DfsUsed, Remaining: v.Remaining, BlockPoolUsed: v.BPUsed})
-		}
+			XceiverCount: int(a.dn.xceivers.Load()), XmitsInProgress: int(a.dn.xmits.Load()), Storages: a.storageReports()}
 		cctx, cancel := context.WithTimeout(ctx, interval)
 		err := dnproto.Call(cctx, a.nc, a.subj(dnproto.SubjLifeline), l, nil)
 		cancel()
@@ -325,19 +321,24 @@ func (a *actor) lifelineSender(ctx context.Context) {
 	}
 }
 
+// storageReports are the volumes' figures for this actor's block pool,
+// as heartbeats and lifelines carry them.
+func (a *actor) storageReports() []dnproto.StorageReport {
+	var out []dnproto.StorageReport
+	for _, v := range a.dn.store.Reports(a.blockPool()) {
+		out = append(out, dnproto.StorageReport{StorageID: v.StorageID, Failed: v.Failed, Capacity: v.Capacity,
+			DfsUsed: v.DfsUsed, Remaining: v.Remaining, BlockPoolUsed: v.BPUsed})
+	}
+	return out
+}
+
 func (a *actor) heartbeat(ctx context.Context, wantLease bool) (*dnproto.HeartbeatReply, error) {
 	st := a.dn.store
 	hb := dnproto.Heartbeat{
 		DatanodeUUID: st.DatanodeUUID(), BlockPoolID: a.blockPool(), FailedVolumes: st.FailedVolumes(),
 		XceiverCount: int(a.dn.xceivers.Load()), XmitsInProgress: int(a.dn.xmits.Load()), RequestLease: wantLease,
 		KeysGeneration: a.dn.blockKeys.Generation(),
-		SlowDisks:      []string{}, SlowPeers: []string{},
-	}
-	for _, v := range st.Reports(hb.BlockPoolID) {
-		hb.Storages = append(hb.Storages, dnproto.StorageReport{
-			StorageID: v.StorageID, Failed: v.Failed, Capacity: v.Capacity, DfsUsed: v.DfsUsed,
-			Remaining: v.Remaining, BlockPoolUsed: v.BPUsed,
-		})
+		SlowDisks:      []string{}, SlowPeers: []string{}, Storages: a.storageReports(),
 	}
 	var reply dnproto.HeartbeatReply
 	if err := a.call(ctx, dnproto.SubjHeartbeat, hb, &reply); err != nil {
