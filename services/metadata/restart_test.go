@@ -30,6 +30,20 @@ func queryInt(t *testing.T, db, sql string, args ...any) int64 {
 	return v
 }
 
+// execSQL runs sql on the database at db, as an operator or a fault would.
+func execSQL(t *testing.T, db, sql string) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if _, err := c.Exec(ctx, sql); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
 func mkdirs(n *node, prefix string, count int) {
 	n.t.Helper()
 	for i := 0; i < count; i++ {
@@ -277,14 +291,7 @@ func TestStaleImageSavedAtStart(t *testing.T) {
 	if err := n.stop(); err != nil {
 		t.Fatal(err)
 	}
-	conn, err := pgx.Connect(context.Background(), db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(context.Background(), `UPDATE fsimage SET created_at = now() - interval '2 hours'`); err != nil {
-		t.Fatal(err)
-	}
+	execSQL(t, db, `UPDATE fsimage SET created_at = now() - interval '2 hours'`)
 	n2 := start(t, testConfig(db)) // checkpoint period: the default hour
 	checkDirs(n2, "/stale", 3)
 	if got := queryInt(t, db, `SELECT max(txid) FROM fsimage`); got != 4 {
@@ -329,20 +336,13 @@ func TestRecover(t *testing.T) {
 	if err := n.stop(); err != nil {
 		t.Fatal(err)
 	}
-	conn, err := pgx.Connect(context.Background(), db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(context.Background(), `UPDATE edit_log SET crc = crc + 1 WHERE txid = 6`); err != nil {
-		t.Fatal(err)
-	}
+	execSQL(t, db, `UPDATE edit_log SET crc = crc + 1 WHERE txid = 6`)
 	bad := metadata.New(cfg)
 	if err := bad.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "txid 6") {
 		t.Fatalf("start-up past a corrupt edit: %v", err)
 	}
 	var out strings.Builder
-	err = metadata.Recover(context.Background(), cfg, metadata.RecoverOptions{In: strings.NewReader("q\n"), Out: &out})
+	err := metadata.Recover(context.Background(), cfg, metadata.RecoverOptions{In: strings.NewReader("q\n"), Out: &out})
 	if !errors.Is(err, metadata.ErrRecoveryAborted) || queryInt(t, db, `SELECT count(*) FROM edit_log`) != 10 {
 		t.Fatalf("recovery quit: %v, %d edits left\n%s", err, queryInt(t, db, `SELECT count(*) FROM edit_log`), out.String())
 	}
@@ -374,15 +374,8 @@ func TestUpgradeRollbackFinalize(t *testing.T) {
 	if err := n.stop(); err != nil {
 		t.Fatal(err)
 	}
-	conn, err := pgx.Connect(context.Background(), db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
 	older := func() { // the schema as an older build left it
-		if _, err := conn.Exec(context.Background(), `DELETE FROM schema_migrations WHERE name = '0002_block_keys.sql'; DROP TABLE block_keys`); err != nil {
-			t.Fatal(err)
-		}
+		execSQL(t, db, `DELETE FROM schema_migrations WHERE name = '0002_block_keys.sql'; DROP TABLE block_keys`)
 	}
 	older()
 	if err := metadata.New(cfg).Run(context.Background()); err == nil || !strings.Contains(err.Error(), "An upgrade is required: restart the metadata service with -upgrade") {
