@@ -19,8 +19,45 @@ import (
 	"github.com/granary-fs/granary/internal/errs"
 )
 
-// fakeCoordinator answers the datanode protocol on a real (embedded) NATS
-// server, so the datanode's side can be tested alone.
+// serveCoordinator answers the datanode protocol on a real (embedded)
+// NATS server as coordinator id ("" for one without HA), so that the
+// datanode's side can be tested alone: the handshake, registration and
+// full reports as a coordinator answers them, unless handlers has its own,
+// and handlers for the rest.
+func serveCoordinator(t *testing.T, nc *nats.Conn, id string, handlers map[string]dnproto.Handler) {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ni := dnproto.NamespaceInfo{ClusterID: "CID-test", NamespaceID: 7, BlockPoolID: "BP-1-127.0.0.1-1"}
+	defaults := map[string]dnproto.Handler{
+		dnproto.SubjHandshake:   func(context.Context, []byte) (any, error) { return ni, nil },
+		dnproto.SubjRegister:    registered,
+		dnproto.SubjBlockReport: func(context.Context, []byte) (any, error) { return dnproto.BlockReportReply{}, nil },
+	}
+	for subj, h := range defaults {
+		if handlers[subj] == nil {
+			handlers[subj] = h
+		}
+	}
+	for subj, h := range handlers {
+		full := dnproto.In(dnproto.DefaultNameservice, dnproto.AnyIdentity(subj))
+		if id != "" {
+			full = dnproto.ToCoordinator(full, id)
+		}
+		if _, err := dnproto.Serve(nc, full, log, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// registered answers a registration with the datanode's own UUID.
+func registered(_ context.Context, data []byte) (any, error) {
+	var r dnproto.Registration
+	_ = json.Unmarshal(data, &r)
+	return dnproto.RegisterReply{DatanodeUUID: r.DatanodeUUID}, nil
+}
+
+// fakeCoordinator counts heartbeats and keeps the incremental reports,
+// refusing the first failIBRs.
 type fakeCoordinator struct {
 	mu        sync.Mutex
 	failIBRs  int // how many incremental reports to refuse
@@ -30,22 +67,13 @@ type fakeCoordinator struct {
 
 func (f *fakeCoordinator) serve(t *testing.T, nc *nats.Conn) {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ni := dnproto.NamespaceInfo{ClusterID: "CID-test", NamespaceID: 7, BlockPoolID: "BP-1-127.0.0.1-1"}
-	handlers := map[string]dnproto.Handler{
-		dnproto.SubjHandshake: func(context.Context, []byte) (any, error) { return ni, nil },
-		dnproto.SubjRegister: func(_ context.Context, data []byte) (any, error) {
-			var r dnproto.Registration
-			_ = json.Unmarshal(data, &r)
-			return dnproto.RegisterReply{DatanodeUUID: r.DatanodeUUID}, nil
-		},
+	serveCoordinator(t, nc, "", map[string]dnproto.Handler{
 		dnproto.SubjHeartbeat: func(context.Context, []byte) (any, error) {
 			f.mu.Lock()
 			f.heartbeat++
 			f.mu.Unlock()
 			return dnproto.HeartbeatReply{HAState: "active", LeaseID: 1}, nil
 		},
-		dnproto.SubjBlockReport: func(context.Context, []byte) (any, error) { return dnproto.BlockReportReply{}, nil },
 		dnproto.SubjIncrementalReport: func(_ context.Context, data []byte) (any, error) {
 			var r dnproto.IncrementalReport
 			if err := json.Unmarshal(data, &r); err != nil {
@@ -60,12 +88,7 @@ func (f *fakeCoordinator) serve(t *testing.T, nc *nats.Conn) {
 			}
 			return dnproto.Ack{}, nil
 		},
-	}
-	for subj, h := range handlers {
-		if _, err := dnproto.Serve(nc, dnproto.In(dnproto.DefaultNameservice, dnproto.AnyIdentity(subj)), log, h); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 }
 
 func TestLostIncrementalReportIsResent(t *testing.T) {
@@ -137,15 +160,7 @@ type orderCoordinator struct {
 
 func (f *orderCoordinator) serve(t *testing.T, nc *nats.Conn) {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ni := dnproto.NamespaceInfo{ClusterID: "CID-test", NamespaceID: 7, BlockPoolID: "BP-1-127.0.0.1-1"}
-	handlers := map[string]dnproto.Handler{
-		dnproto.SubjHandshake: func(context.Context, []byte) (any, error) { return ni, nil },
-		dnproto.SubjRegister: func(_ context.Context, data []byte) (any, error) {
-			var r dnproto.Registration
-			_ = json.Unmarshal(data, &r)
-			return dnproto.RegisterReply{DatanodeUUID: r.DatanodeUUID}, nil
-		},
+	serveCoordinator(t, nc, "", map[string]dnproto.Handler{
 		dnproto.SubjHeartbeat: func(context.Context, []byte) (any, error) {
 			f.mu.Lock()
 			defer f.mu.Unlock()
@@ -171,12 +186,7 @@ func (f *orderCoordinator) serve(t *testing.T, nc *nats.Conn) {
 			f.log = append(f.log, "ibr")
 			return dnproto.Ack{}, nil
 		},
-	}
-	for subj, h := range handlers {
-		if _, err := dnproto.Serve(nc, dnproto.In(dnproto.DefaultNameservice, dnproto.AnyIdentity(subj)), log, h); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 }
 
 // TestReportOrderAndFullReportCommands (seed 004): incremental reports

@@ -46,17 +46,12 @@ func (c *haCoordinator) count() (heartbeats, registers int) {
 
 func (c *haCoordinator) serve(t *testing.T, nc *nats.Conn) {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ni := dnproto.NamespaceInfo{ClusterID: "CID-test", NamespaceID: 7, BlockPoolID: "BP-1-127.0.0.1-1"}
-	handlers := map[string]dnproto.Handler{
-		dnproto.SubjHandshake: func(context.Context, []byte) (any, error) { return ni, nil },
-		dnproto.SubjRegister: func(_ context.Context, data []byte) (any, error) {
-			var r dnproto.Registration
-			_ = json.Unmarshal(data, &r)
+	serveCoordinator(t, nc, c.id, map[string]dnproto.Handler{
+		dnproto.SubjRegister: func(ctx context.Context, data []byte) (any, error) {
 			c.mu.Lock()
 			c.registers++
 			c.mu.Unlock()
-			return dnproto.RegisterReply{DatanodeUUID: r.DatanodeUUID}, nil
+			return registered(ctx, data)
 		},
 		dnproto.SubjHeartbeat: func(context.Context, []byte) (any, error) {
 			c.mu.Lock()
@@ -70,7 +65,6 @@ func (c *haCoordinator) serve(t *testing.T, nc *nats.Conn) {
 			c.heartbeats++
 			return dnproto.HeartbeatReply{HAState: c.state, Epoch: c.epoch, TxID: c.txid, Commands: c.cmds}, nil
 		},
-		dnproto.SubjBlockReport: func(context.Context, []byte) (any, error) { return dnproto.BlockReportReply{}, nil },
 		dnproto.SubjIncrementalReport: func(_ context.Context, data []byte) (any, error) {
 			var r dnproto.IncrementalReport
 			if err := json.Unmarshal(data, &r); err != nil {
@@ -83,13 +77,7 @@ func (c *haCoordinator) serve(t *testing.T, nc *nats.Conn) {
 			c.mu.Unlock()
 			return dnproto.Ack{}, nil
 		},
-	}
-	for subj, h := range handlers {
-		full := dnproto.ToCoordinator(dnproto.In(dnproto.DefaultNameservice, dnproto.AnyIdentity(subj)), c.id)
-		if _, err := dnproto.Serve(nc, full, log, h); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 }
 
 // TestSeed004ActiveClaims: a datanode of an HA pair of coordinators runs
