@@ -67,13 +67,7 @@ func TestVolumeWithoutRoomTakesNoReplica(t *testing.T) {
 // VERSION.tmp).
 func TestRestartLeavesVersionFilesAlone(t *testing.T) {
 	dirs := volumes(t, 1)
-	st, err := Open(dirs, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.InitBlockPool("CID-1", bp, 42, 7); err != nil {
-		t.Fatal(err)
-	}
+	openPool(t, dirs)
 	files := []string{filepath.Join(dirs[0], "current", "VERSION"), filepath.Join(dirs[0], "current", bp, "current", "VERSION")}
 	var before []os.FileInfo
 	for _, f := range files {
@@ -83,13 +77,7 @@ func TestRestartLeavesVersionFilesAlone(t *testing.T) {
 		}
 		before = append(before, fi)
 	}
-	st2, err := Open(dirs, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st2.InitBlockPool("CID-1", bp, 42, 7); err != nil {
-		t.Fatal(err)
-	}
+	openPool(t, dirs) // a restart
 	for i, f := range files {
 		fi, err := os.Stat(f)
 		if err != nil {
@@ -106,13 +94,7 @@ func TestRestartLeavesVersionFilesAlone(t *testing.T) {
 // (or block pool) is refused with HDFS's message and left as it was.
 func TestBlockPoolVersionIsVerified(t *testing.T) {
 	dirs := volumes(t, 2)
-	st, err := Open(dirs, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.InitBlockPool("CID-1", bp, 42, 7); err != nil {
-		t.Fatal(err)
-	}
+	st := openPool(t, dirs)
 	version := filepath.Join(dirs[0], "current", bp, "current", "VERSION")
 	before, err := os.Stat(version)
 	if err != nil {

@@ -28,13 +28,7 @@ func volumes(t *testing.T, n int) []string {
 
 func TestLayoutAndRestart(t *testing.T) {
 	dirs := volumes(t, 2)
-	st, err := Open(dirs, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.InitBlockPool("CID-1", bp, 42, 7); err != nil {
-		t.Fatal(err)
-	}
+	st := openPool(t, dirs)
 	data := []byte(strings.Repeat("a", 1300))
 	ids := []int64{1 << 30, 1<<30 + 1, 1<<30 + 0x12345}
 	for _, id := range ids {
@@ -123,9 +117,12 @@ func TestFailedVolumesTolerated(t *testing.T) {
 }
 
 // openStore opens a store of one volume with the test block pool.
-func openStore(t *testing.T) *Store {
+func openStore(t *testing.T) *Store { return openPool(t, volumes(t, 1)) }
+
+// openPool opens a store of dirs with the test block pool.
+func openPool(t *testing.T, dirs []string) *Store {
 	t.Helper()
-	st, err := Open(volumes(t, 1), 0, 0)
+	st, err := Open(dirs, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,13 +348,7 @@ func TestDataDirPermission(t *testing.T) {
 // deleted (HDFS's deleteDuplicateReplicas), not only ignored.
 func TestDuplicateReplicasDeleted(t *testing.T) {
 	dirs := volumes(t, 2)
-	st, err := Open(dirs, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.InitBlockPool("CID-1", bp, 42, 7); err != nil {
-		t.Fatal(err)
-	}
+	st := openPool(t, dirs)
 	const id = 1 << 30
 	data := []byte(strings.Repeat("d", 2000))
 	if _, err := st.WriteFinalized(bp, id, 1001, data); err != nil {
@@ -409,13 +400,7 @@ func TestDuplicateReplicasDeleted(t *testing.T) {
 // off (HDFS's validateIntegrityAndSetLength).
 func TestRBWReplicasRecoveredAtStart(t *testing.T) {
 	dirs := volumes(t, 1)
-	st, err := Open(dirs, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.InitBlockPool("CID-1", bp, 42, 7); err != nil {
-		t.Fatal(err)
-	}
+	openPool(t, dirs)
 	rbw := filepath.Join(dirs[0], "current", bp, "current", "rbw")
 	if err := os.MkdirAll(rbw, 0o755); err != nil {
 		t.Fatal(err)
@@ -509,13 +494,7 @@ func TestMetaFileGolden(t *testing.T) {
 // fresh; a stale figure is ignored and the scan's counts.
 func TestDfsUsedPerBlockPoolSlice(t *testing.T) {
 	dirs := volumes(t, 1)
-	st, err := Open(dirs, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.InitBlockPool("CID-1", bp, 42, 7); err != nil {
-		t.Fatal(err)
-	}
+	st := openPool(t, dirs)
 	if _, err := st.WriteFinalized(bp, 1<<30, 1001, bytes.Repeat([]byte("u"), 1000)); err != nil {
 		t.Fatal(err)
 	}
@@ -555,13 +534,7 @@ func TestDfsUsedPerBlockPoolSlice(t *testing.T) {
 // with a replica deleted since; finalizing deletes previous/.
 func TestUpgradeRollbackFinalize(t *testing.T) {
 	dirs := volumes(t, 1)
-	st, err := Open(dirs, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.InitBlockPool("CID-1", bp, 42, 7); err != nil {
-		t.Fatal(err)
-	}
+	st := openPool(t, dirs)
 	const id = 1 << 30
 	data := []byte(strings.Repeat("v", 700))
 	if _, err := st.WriteFinalized(bp, id, 1001, data); err != nil {
