@@ -32,11 +32,9 @@ type actor struct {
 	lastHeartbeat time.Time
 	lastReport    time.Time
 
-	ibrMu     sync.Mutex
-	ibr       []dnproto.ReceivedDeleted
-	ibrUrgent bool      // ibr holds a RECEIVED entry
-	lastIBR   time.Time // the last incremental report sent
-	ibrKick   chan struct{}
+	ibrMu   sync.Mutex
+	ibr     []dnproto.ReceivedDeleted
+	ibrKick chan struct{}
 
 	fbrNow chan struct{} // an administrator asked for a full report
 }
@@ -69,22 +67,17 @@ func (a *actor) setState(s string) {
 // queueIBR adds replica changes to the next incremental report. A newer
 // entry of a block replaces a pending one (HDFS keeps one pending entry
 // per block: a RECEIVED supersedes its RECEIVING). A RECEIVED entry wakes
-// the sender at once; RECEIVING and DELETED ones wait for the next send —
-// one woken by a RECEIVED, the one before a full report, or the delete
-// report interval (100 heartbeats, HDFS's deleteReportInterval) — as
-// HDFS's IncrementalBlockReportManager batches them.
+// the sender at once; RECEIVING and DELETED ones go with the next send —
+// one woken by a RECEIVED, or the one that follows every heartbeat — as
+// HDFS's IncrementalBlockReportManager batches them (BPServiceActor's
+// offerService: sendImmediately() || sendHeartbeat).
 func (a *actor) queueIBR(items ...dnproto.ReceivedDeleted) {
 	urgent := false
 	a.ibrMu.Lock()
 	for _, it := range items {
 		a.ibr = slices.DeleteFunc(a.ibr, func(p dnproto.ReceivedDeleted) bool { return p.Block.ID == it.Block.ID })
 		a.ibr = append(a.ibr, it)
-		if it.Status == dnproto.Received {
-			urgent = true
-		}
-	}
-	if urgent {
-		a.ibrUrgent = true
+		urgent = urgent || it.Status == dnproto.Received
 	}
 	a.ibrMu.Unlock()
 	if urgent {
@@ -93,15 +86,6 @@ func (a *actor) queueIBR(items ...dnproto.ReceivedDeleted) {
 		default:
 		}
 	}
-}
-
-// ibrDue reports whether the pending incremental report should go with
-// this heartbeat: it holds a RECEIVED entry, or its oldest deletion has
-// waited the delete report interval.
-func (a *actor) ibrDue() bool {
-	a.ibrMu.Lock()
-	defer a.ibrMu.Unlock()
-	return len(a.ibr) > 0 && (a.ibrUrgent || time.Since(a.lastIBR) >= 100*a.dn.cfg.HeartbeatInterval)
 }
 
 func (a *actor) run(ctx context.Context) error {
@@ -207,9 +191,6 @@ func (a *actor) offerService(ctx context.Context) error {
 	if cfg.BlockReportInitialDelay > 0 {
 		nextFBR = nextFBR.Add(time.Duration(rand.Int63n(int64(cfg.BlockReportInitialDelay))))
 	}
-	a.ibrMu.Lock()
-	a.lastIBR = time.Now() // the delete report interval runs from here
-	a.ibrMu.Unlock()
 	lctx, stopLifeline := context.WithCancel(ctx)
 	defer stopLifeline()
 	go a.lifelineSender(lctx)
@@ -266,12 +247,10 @@ func (a *actor) offerService(ctx context.Context) error {
 		if err := a.execute(ctx, reply.Commands); err != nil {
 			return err
 		}
-		// Pending incremental reports go first, so that the full report
-		// does not come before changes that preceded it (HDFS's
-		// offerService: reportReceivedDeletedBlocks, then blockReport).
-		if a.ibrDue() || (reply.LeaseID != 0 && wantFBR) {
-			flushIBR()
-		}
+		// Pending incremental reports go with every heartbeat, and before
+		// a full report, so that it does not come before changes that
+		// preceded it (HDFS's offerService: sendIBRs, then blockReport).
+		flushIBR()
 		if reply.LeaseID != 0 && wantFBR {
 			cmds, err := a.sendFullReport(ctx, reply.LeaseID)
 			if err != nil {
@@ -425,8 +404,8 @@ func (a *actor) execute(ctx context.Context, cmds []dnproto.Command) error {
 // back to the front of the queue.
 func (a *actor) sendIBR(ctx context.Context) error {
 	a.ibrMu.Lock()
-	items, urgent := a.ibr, a.ibrUrgent
-	a.ibr, a.ibrUrgent = nil, false
+	items := a.ibr
+	a.ibr = nil
 	a.ibrMu.Unlock()
 	if len(items) == 0 {
 		return nil
@@ -434,9 +413,9 @@ func (a *actor) sendIBR(ctx context.Context) error {
 	err := a.call(ctx, dnproto.SubjIncrementalReport, dnproto.IncrementalReport{
 		DatanodeUUID: a.dn.store.DatanodeUUID(), BlockPoolID: a.blockPool(), Blocks: items,
 	}, nil)
-	a.ibrMu.Lock()
 	if err != nil {
 		// Back to the front, unless a newer entry of the block came in.
+		a.ibrMu.Lock()
 		var back []dnproto.ReceivedDeleted
 		for _, it := range items {
 			if !slices.ContainsFunc(a.ibr, func(p dnproto.ReceivedDeleted) bool { return p.Block.ID == it.Block.ID }) {
@@ -444,12 +423,9 @@ func (a *actor) sendIBR(ctx context.Context) error {
 			}
 		}
 		a.ibr = append(back, a.ibr...)
-		a.ibrUrgent = a.ibrUrgent || urgent
 		a.ibrMu.Unlock()
 		return err
 	}
-	a.lastIBR = time.Now()
-	a.ibrMu.Unlock()
 	a.dn.metrics.ibrSent.Add(float64(len(items)))
 	return nil
 }

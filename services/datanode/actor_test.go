@@ -17,6 +17,7 @@ import (
 
 	"github.com/granary-fs/granary/internal/dnproto"
 	"github.com/granary-fs/granary/internal/errs"
+	"github.com/granary-fs/granary/internal/poll"
 )
 
 // serveCoordinator answers the datanode protocol on a real (embedded)
@@ -268,38 +269,25 @@ func TestReportOrderAndFullReportCommands(t *testing.T) {
 }
 
 // TestIncrementalReportBatching (seed 004): RECEIVING and DELETED entries
-// wait for the next send (a RECEIVED wakes it; deletions alone wait the
-// delete report interval), a RECEIVED supersedes its block's pending
-// RECEIVING, and all go in one report.
+// wait for the next send — a RECEIVED wakes it, and one follows every
+// heartbeat (Hadoop 3's offerService) — a RECEIVED supersedes its block's
+// pending RECEIVING, and all go in one report.
 func TestIncrementalReportBatching(t *testing.T) {
 	natsURL, nc := embeddedNATS(t)
 	fake := &fakeCoordinator{}
 	fake.serve(t, nc)
-	dn := runDatanode(t, Config{NATSURL: natsURL, HeartbeatInterval: 50 * time.Millisecond})
-	// The first full report is sent (pending entries would rightly go
-	// with it); the next is 6 hours off.
+	// Heartbeats an hour apart: after the first, only a RECEIVED can send.
+	dn := runDatanode(t, Config{NATSURL: natsURL, HeartbeatInterval: time.Hour})
 	waitFor(t, "the first full report", func() bool { return dn.Info().LastBlockReport != nil })
 	const a, b = 1<<30 + 1, 1<<30 + 2
 	bp := dn.poolList()[0]
 	bp.queueIBR(dnproto.ReceivedDeleted{Block: dnproto.BlockRef{ID: a, GenStamp: 1001}, Status: dnproto.Receiving, StorageID: "DS-1"},
 		dnproto.ReceivedDeleted{Block: dnproto.BlockRef{ID: b, GenStamp: 1001}, Status: dnproto.Deleted, StorageID: "DS-1"})
-	// Several heartbeats go by (the delete report interval is 100 of them).
-	fake.mu.Lock()
-	hb := fake.heartbeat
-	fake.mu.Unlock()
-	waitFor(t, "5 heartbeats", func() bool { fake.mu.Lock(); defer fake.mu.Unlock(); return fake.heartbeat >= hb+5 })
-	fake.mu.Lock()
-	early := len(fake.ibrs)
-	fake.mu.Unlock()
-	if early != 0 {
-		t.Fatalf("RECEIVING and DELETED entries were sent on their own: %+v", fake.ibrs)
-	}
 	if err := dn.PutReplica(a, 1001, []byte("a")); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "an incremental report", func() bool { fake.mu.Lock(); defer fake.mu.Unlock(); return len(fake.ibrs) > 0 })
 	fake.mu.Lock()
-	defer fake.mu.Unlock()
 	got := map[string]bool{}
 	for _, r := range fake.ibrs {
 		for _, e := range r.Blocks {
@@ -310,6 +298,21 @@ func TestIncrementalReportBatching(t *testing.T) {
 	if len(fake.ibrs) != 1 || !maps.Equal(got, want) {
 		t.Fatalf("reports %+v, want one with %v", fake.ibrs, want)
 	}
+	fake.mu.Unlock()
+
+	// A deletion alone goes with the next heartbeat, not after HDFS 2's
+	// delete report interval of 100 heartbeats (5 s here).
+	natsURL2, nc2 := embeddedNATS(t)
+	fast := &fakeCoordinator{}
+	fast.serve(t, nc2)
+	dn2 := runDatanode(t, Config{NATSURL: natsURL2, HeartbeatInterval: 50 * time.Millisecond})
+	waitFor(t, "the first full report", func() bool { return dn2.Info().LastBlockReport != nil })
+	dn2.poolList()[0].queueIBR(dnproto.ReceivedDeleted{Block: dnproto.BlockRef{ID: b, GenStamp: 1001}, Status: dnproto.Deleted, StorageID: "DS-1"})
+	poll.Until(t, 2*time.Second, "the deletion to be reported", func() bool {
+		fast.mu.Lock()
+		defer fast.mu.Unlock()
+		return len(fast.ibrs) == 1 && fast.ibrs[0].Blocks[0].Block.ID == b
+	})
 }
 
 // embeddedNATS starts a real NATS server in the test process and returns
