@@ -114,6 +114,14 @@ type BlockChecksum struct {
 	CRCType     string `json:"crcType" example:"CRC32C" validate:"required"`
 }
 
+// ReplicaInfo is one replica a datanode holds (HDFS's ReplicaRecoveryInfo).
+type ReplicaInfo struct {
+	BlockID   int64  `json:"blockId" example:"1073741825" validate:"required"`
+	GenStamp  int64  `json:"genStamp" example:"1005" validate:"required"`
+	NumBytes  int64  `json:"numBytes" example:"1300" validate:"required"`
+	StorageID string `json:"storageId" example:"DS-2f1c0d5e-8a7b-4c3d-9e1f-0a2b3c4d5e6f" validate:"required"`
+}
+
 // AppendRequest is ClientProtocol.append.
 type AppendRequest struct {
 	Path       string `json:"path" example:"/user/me/f"`

@@ -50,6 +50,7 @@ const (
 	Security // no or a bad credential in token mode: 401
 	Standby  // a standby metadata service refuses client operations
 	DisallowedDatanode
+	RecoveryInProgress
 
 	numKinds // not a kind: every kind above is in the table below
 )
@@ -97,6 +98,7 @@ var kinds = map[Kind]kindInfo{
 	Security:                  {"SecurityException", "java.lang.SecurityException", http.StatusUnauthorized},
 	Standby:                   {"StandbyException", "org.apache.hadoop.ipc.StandbyException", http.StatusForbidden},
 	DisallowedDatanode:        {"DisallowedDatanodeException", "org.apache.hadoop.hdfs.server.protocol.DisallowedDatanodeException", http.StatusForbidden},
+	RecoveryInProgress:        {"RecoveryInProgressException", "org.apache.hadoop.hdfs.protocol.RecoveryInProgressException", http.StatusForbidden},
 }
 
 // Error is a Granary error: a kind, the operation that failed and a message

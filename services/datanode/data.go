@@ -433,6 +433,56 @@ func (s *Service) blockChecksum(w http.ResponseWriter, r *http.Request) {
 	_ = rest.WriteJSON(w, http.StatusOK, api.BlockChecksum{BlockID: id, MD5: hex.EncodeToString(sum[:]), CRCPerBlock: crcs, BytesPerCRC: storage.BytesPerChecksum, CRCType: "CRC32C"})
 }
 
+// truncateBlock godoc
+//
+//	@Summary		Cut a replica in place to a new length under a new generation stamp (truncate recovery)
+//	@Description	HDFS's updateReplicaUnderRecovery for an in-place truncate, sent by the metadata service after a TRUNCATE that cut this block: the finalized replica of stamp gs keeps its first newlength bytes (checked against its CRCs; the last partial chunk gets a CRC of its own) and takes stamp newgs; the coordinator is told at once. A replica already at newgs and newlength is answered as it is, so a retried recovery finishes an interrupted one. Token mode: a WRITE block token for the block.
+//	@Tags			blocks
+//	@Produce		json
+//	@Param			id			path		integer	true	"block ID"
+//	@Param			bpid		query		string	true	"block pool ID"
+//	@Param			gs			query		integer	true	"the replica's generation stamp"
+//	@Param			newgs		query		integer	true	"the new generation stamp (above gs)"
+//	@Param			newlength	query		integer	true	"the bytes to keep (at most the replica's length)"
+//	@Success		200			{object}	api.ReplicaInfo
+//	@Failure		400			{object}	errs.RemoteExceptionBody	"IllegalArgumentException"
+//	@Failure		403			{object}	errs.RemoteExceptionBody	"ReplicaNotFoundException (no finalized replica of that stamp), ChecksumException (the kept bytes fail their CRC), IOException"
+//	@Failure		401			{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
+//	@ID				truncateBlock
+//	@Router			/api/v1/blocks/{id}/truncate [post]
+func (s *Service) truncateBlock(w http.ResponseWriter, r *http.Request) {
+	bpid, id, err := s.blockParams(r, hadooptoken.Write)
+	if err != nil {
+		rest.WriteError(w, err)
+		return
+	}
+	var gs, newGS, newLength int64
+	for _, p := range []struct {
+		name string
+		v    *int64
+	}{{"gs", &gs}, {"newgs", &newGS}, {"newlength", &newLength}} {
+		if r.URL.Query().Get(p.name) == "" {
+			rest.WriteError(w, errs.E(errs.IllegalArgument, "Required param %s for a block truncate is null or empty", p.name))
+			return
+		}
+		if *p.v, err = queryInt(r, p.name, 0); err != nil {
+			rest.WriteError(w, err)
+			return
+		}
+	}
+	rep, err := s.store.TruncateReplica(bpid, id, gs, newGS, newLength)
+	if err != nil {
+		s.log.Warn("truncate recovery failed", "block", id, "err", err)
+		rest.WriteError(w, storageError(err, id))
+		return
+	}
+	s.log.Info("replica truncated", "block", id, "genStamp", rep.GenStamp, "length", rep.NumBytes)
+	s.poolFor(bpid).reportReceived(r.Context(), dnproto.ReceivedDeleted{
+		Block: dnproto.BlockRef{ID: id, GenStamp: rep.GenStamp, NumBytes: rep.NumBytes}, Status: dnproto.Received, StorageID: rep.Volume.StorageID,
+	})
+	_ = rest.WriteJSON(w, http.StatusOK, api.ReplicaInfo{BlockID: id, GenStamp: rep.GenStamp, NumBytes: rep.NumBytes, StorageID: rep.Volume.StorageID})
+}
+
 // sendBad sends one bad-block report, in the background.
 func (a *actor) sendBad(b dnproto.BlockRef, storageID string) {
 	go func() {

@@ -27,6 +27,7 @@ func (s *Service) routes() http.Handler {
 	r.Put("/api/v1/blocks/{id}", s.writeBlock)
 	r.Get("/api/v1/blocks/{id}", s.readBlock)
 	r.Get("/api/v1/blocks/{id}/checksum", s.blockChecksum)
+	r.Post("/api/v1/blocks/{id}/truncate", s.truncateBlock)
 	r.Group(func(r chi.Router) {
 		r.Use(allowAnyOrigin)
 		r.Put("/webhdfs/v1/*", s.webhdfsPut)

@@ -55,10 +55,16 @@ func (l *leaseManager) prune(holding map[string][]string, limit time.Duration) {
 	}
 }
 
-// leaseLoop checks leases every LeaseCheck (2 s) and recovers the files of
-// holders past the hard limit.
+// leaseLoop checks leases every LeaseCheck (2 s): it finishes the truncate
+// recoveries in progress (HDFS's NameNode resends a block recovery that
+// did not finish) and recovers the files of holders past the hard limit.
 func (s *Service) leaseLoop(ctx context.Context) error {
 	s.whileActive(ctx, s.cfg.LeaseCheck, func(time.Time) {
+		for _, tr := range s.namespace().Truncating() {
+			if err := s.recoverTruncate(ctx, tr); err != nil {
+				s.log.Warn("truncate recovery failed", "path", tr.Path, "err", err)
+			}
+		}
 		holding := s.namespace().UnderConstruction()
 		s.leases.prune(holding, s.cfg.LeaseHardLimit)
 		for holder, paths := range holding {
@@ -104,6 +110,10 @@ func (s *Service) recoverLease(ctx context.Context, path, holder string) error {
 	h, blocks, lastOpen, err := ns.LeaseOf(path)
 	if err != nil || h != holder {
 		return err
+	}
+	if tr, ok := ns.TruncatingOf(path); ok {
+		// A truncate's lease ends with its recovery, at the new length.
+		return s.recoverTruncate(ctx, tr)
 	}
 	adopted := false
 	if len(blocks) > 0 {

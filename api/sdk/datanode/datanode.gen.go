@@ -186,6 +186,21 @@ type RemoteExceptionBody struct {
 	RemoteException *RemoteException `json:"RemoteException,omitempty"`
 }
 
+// ReplicaInfo defines model for ReplicaInfo.
+type ReplicaInfo struct {
+	// BlockId Example: 1073741825
+	BlockId int `json:"blockId"`
+
+	// GenStamp Example: 1005
+	GenStamp int `json:"genStamp"`
+
+	// NumBytes Example: 1300
+	NumBytes int `json:"numBytes"`
+
+	// StorageId Example: DS-2f1c0d5e-8a7b-4c3d-9e1f-0a2b3c4d5e6f
+	StorageId string `json:"storageId"`
+}
+
 // VolumeInfo defines model for VolumeInfo.
 type VolumeInfo struct {
 	BlockPoolUsed *int `json:"blockPoolUsed,omitempty"`
@@ -269,6 +284,21 @@ type WriteBlockParams struct {
 type GetBlockChecksumParams struct {
 	// Bpid block pool ID
 	Bpid string `form:"bpid" json:"bpid"`
+}
+
+// TruncateBlockParams defines parameters for TruncateBlock.
+type TruncateBlockParams struct {
+	// Bpid block pool ID
+	Bpid string `form:"bpid" json:"bpid"`
+
+	// Gs the replica's generation stamp
+	Gs int `form:"gs" json:"gs"`
+
+	// Newgs the new generation stamp (above gs)
+	Newgs int `form:"newgs" json:"newgs"`
+
+	// Newlength the bytes to keep (at most the replica's length)
+	Newlength int `form:"newlength" json:"newlength"`
 }
 
 // WebhdfsGetParams defines parameters for WebhdfsGet.
@@ -447,6 +477,13 @@ type ClientInterface interface {
 	// Corresponds with GET /api/v1/blocks/{id}/checksum (the `GetBlockChecksum` operationId).
 	GetBlockChecksum(ctx context.Context, id int, params *GetBlockChecksumParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// TruncateBlock Cut a replica in place to a new length under a new generation stamp (truncate recovery)
+	//
+	// HDFS's updateReplicaUnderRecovery for an in-place truncate, sent by the metadata service after a TRUNCATE that cut this block: the finalized replica of stamp gs keeps its first newlength bytes (checked against its CRCs; the last partial chunk gets a CRC of its own) and takes stamp newgs; the coordinator is told at once. A replica already at newgs and newlength is answered as it is, so a retried recovery finishes an interrupted one. Token mode: a WRITE block token for the block.
+	//
+	// Corresponds with POST /api/v1/blocks/{id}/truncate (the `TruncateBlock` operationId).
+	TruncateBlock(ctx context.Context, id int, params *TruncateBlockParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetDatanodeInfo Volumes, block pools, registration state, last heartbeat and block report
 	//
 	// Corresponds with GET /api/v1/info (the `GetDatanodeInfo` operationId).
@@ -617,6 +654,23 @@ func (c *Client) WriteBlock(ctx context.Context, id int, params *WriteBlockParam
 // Corresponds with GET /api/v1/blocks/{id}/checksum (the `GetBlockChecksum` operationId).
 func (c *Client) GetBlockChecksum(ctx context.Context, id int, params *GetBlockChecksumParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetBlockChecksumRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// TruncateBlock Cut a replica in place to a new length under a new generation stamp (truncate recovery)
+//
+// HDFS's updateReplicaUnderRecovery for an in-place truncate, sent by the metadata service after a TRUNCATE that cut this block: the finalized replica of stamp gs keeps its first newlength bytes (checked against its CRCs; the last partial chunk gets a CRC of its own) and takes stamp newgs; the coordinator is told at once. A replica already at newgs and newlength is answered as it is, so a retried recovery finishes an interrupted one. Token mode: a WRITE block token for the block.
+//
+// Corresponds with POST /api/v1/blocks/{id}/truncate (the `TruncateBlock` operationId).
+func (c *Client) TruncateBlock(ctx context.Context, id int, params *TruncateBlockParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewTruncateBlockRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -1283,6 +1337,87 @@ func NewGetBlockChecksumRequest(server string, id int, params *GetBlockChecksumP
 	return req, nil
 }
 
+// NewTruncateBlockRequest constructs an http.Request for the TruncateBlock method
+func NewTruncateBlockRequest(server string, id int, params *TruncateBlockParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/blocks/%s/truncate", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "bpid", params.Bpid, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "gs", params.Gs, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "newgs", params.Newgs, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "newlength", params.Newlength, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetDatanodeInfoRequest constructs an http.Request for the GetDatanodeInfo method
 func NewGetDatanodeInfoRequest(server string) (*http.Request, error) {
 	var err error
@@ -1937,6 +2072,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/v1/blocks/{id}/checksum (the `GetBlockChecksum` operationId).
 	GetBlockChecksumWithResponse(ctx context.Context, id int, params *GetBlockChecksumParams, reqEditors ...RequestEditorFn) (*GetBlockChecksumResponse, error)
 
+	// TruncateBlockWithResponse Cut a replica in place to a new length under a new generation stamp (truncate recovery)
+	//
+	// HDFS's updateReplicaUnderRecovery for an in-place truncate, sent by the metadata service after a TRUNCATE that cut this block: the finalized replica of stamp gs keeps its first newlength bytes (checked against its CRCs; the last partial chunk gets a CRC of its own) and takes stamp newgs; the coordinator is told at once. A replica already at newgs and newlength is answered as it is, so a retried recovery finishes an interrupted one. Token mode: a WRITE block token for the block.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/blocks/{id}/truncate (the `TruncateBlock` operationId).
+	TruncateBlockWithResponse(ctx context.Context, id int, params *TruncateBlockParams, reqEditors ...RequestEditorFn) (*TruncateBlockResponse, error)
+
 	// GetDatanodeInfoWithResponse Volumes, block pools, registration state, last heartbeat and block report
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -2428,6 +2572,68 @@ func (r GetBlockChecksumResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetBlockChecksumResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type TruncateBlockResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ReplicaInfo
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *RemoteExceptionBody
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *RemoteExceptionBody
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r TruncateBlockResponse) GetJSON200() *ReplicaInfo {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r TruncateBlockResponse) GetJSON400() *RemoteExceptionBody {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r TruncateBlockResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r TruncateBlockResponse) GetJSON403() *RemoteExceptionBody {
+	return r.JSON403
+}
+
+// GetBody returns the raw response body bytes
+func (r TruncateBlockResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r TruncateBlockResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r TruncateBlockResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r TruncateBlockResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -3105,6 +3311,21 @@ func (c *ClientWithResponses) GetBlockChecksumWithResponse(ctx context.Context, 
 	return ParseGetBlockChecksumResponse(rsp)
 }
 
+// TruncateBlockWithResponse Cut a replica in place to a new length under a new generation stamp (truncate recovery)
+//
+// HDFS's updateReplicaUnderRecovery for an in-place truncate, sent by the metadata service after a TRUNCATE that cut this block: the finalized replica of stamp gs keeps its first newlength bytes (checked against its CRCs; the last partial chunk gets a CRC of its own) and takes stamp newgs; the coordinator is told at once. A replica already at newgs and newlength is answered as it is, so a retried recovery finishes an interrupted one. Token mode: a WRITE block token for the block.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/blocks/{id}/truncate (the `TruncateBlock` operationId).
+func (c *ClientWithResponses) TruncateBlockWithResponse(ctx context.Context, id int, params *TruncateBlockParams, reqEditors ...RequestEditorFn) (*TruncateBlockResponse, error) {
+	rsp, err := c.TruncateBlock(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseTruncateBlockResponse(rsp)
+}
+
 // GetDatanodeInfoWithResponse Volumes, block pools, registration state, last heartbeat and block report
 //
 // Returns a wrapper object for the known response body format(s).
@@ -3558,6 +3779,53 @@ func ParseGetBlockChecksumResponse(rsp *http.Response) (*GetBlockChecksumRespons
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest BlockChecksum
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseTruncateBlockResponse parses an HTTP response from a TruncateBlockWithResponse call
+func ParseTruncateBlockResponse(rsp *http.Response) (*TruncateBlockResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &TruncateBlockResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ReplicaInfo
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

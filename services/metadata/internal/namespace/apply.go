@@ -77,8 +77,21 @@ func (ns *Namespace) apply(op Op) error {
 			if n.dir != nil || n.uc != nil {
 				return fmt.Errorf("%s is not a closed file", o.Path)
 			}
+			if o.ClientName != "" && (len(o.Blocks) == 0 || o.RecoveryGS <= o.Blocks[len(o.Blocks)-1].GenStamp) {
+				return fmt.Errorf("%s: truncate recovery stamp %d is not above the last block's", o.Path, o.RecoveryGS)
+			}
 			ns.replaceBlocks(n, o.Blocks)
 			n.mtime = o.Mtime
+			if o.ClientName != "" {
+				// The cut block is under recovery: the file is under
+				// construction until the recovery closes it.
+				before := n.storageSpace()
+				_, _, had := countKinds(n)
+				n.uc = &ucInfo{clientName: o.ClientName, clientMachine: o.ClientMachine, truncateGS: o.RecoveryGS}
+				ns.recount(n, had)
+				addUsage(n.parent, 0, n.storageSpace()-before)
+				ns.genStamp = max(ns.genStamp, o.RecoveryGS)
+			}
 			ns.emit(n)
 			return nil
 		})

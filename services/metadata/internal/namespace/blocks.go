@@ -247,9 +247,7 @@ func (ns *Namespace) logAppend(t *tx, u *User, comps []string, path, clientName,
 		return Status{}, err
 	}
 	if n.uc != nil {
-		return Status{}, errs.E(errs.AlreadyBeingCreated,
-			"Failed to APPEND_FILE %s for %s on %s because this file lease is currently owned by %s on %s",
-			path, clientName, clientMachine, n.uc.clientName, n.uc.clientMachine)
+		return Status{}, leaseConflict("APPEND_FILE", path, clientName, clientMachine, n)
 	}
 	// A partial last block becomes under construction again and counts
 	// at its full size (HDFS's verifyQuotaForUCBlock).
@@ -390,16 +388,20 @@ func (ns *Namespace) logConcat(t *tx, u *User, tc []string, target string, sourc
 	return t.log(&ConcatDelete{Target: hdfspath.Join(tc), Sources: paths, Mtime: ns.millis(), RPC: call})
 }
 
-// Truncate cuts a closed file to newLength (ClientProtocol.truncate). On a
-// block boundary it is done at once; otherwise the block holding the new
-// end is dropped too and tail returns how many of its bytes the caller
-// must write back (with Append) to finish the truncation, and from which
-// block: HDFS's copy-on-truncate.
-func (ns *Namespace) Truncate(ctx context.Context, u *User, path string, newLength int64) (tail int64, from Block, err error) {
+// Truncate cuts a closed file to newLength for clientName
+// (ClientProtocol.truncate), in one edit. On a block boundary it is done
+// and Truncate returns true. Otherwise the block holding the new end
+// keeps its ID and takes its new length, and its replicas are to be cut
+// in place under a new generation stamp (HDFS's in-place truncate): the
+// file stays under construction by clientName until CommitTruncate, and
+// Truncate returns false, as HDFS's does when the client must wait for the
+// block's recovery.
+func (ns *Namespace) Truncate(ctx context.Context, u *User, path string, newLength int64, clientName, clientMachine string) (done bool, err error) {
 	comps, err := hdfspath.Split(path)
 	if err != nil {
-		return 0, Block{}, err
+		return false, err
 	}
+	done = true
 	err = ns.mutate(ctx, "Cannot truncate "+path, func(t *tx) error {
 		ip, n, err := ns.existingFile(comps, path)
 		if err != nil {
@@ -409,7 +411,7 @@ func (ns *Namespace) Truncate(ctx context.Context, u *User, path string, newLeng
 			return err
 		}
 		if n.uc != nil {
-			return errs.E(errs.AlreadyBeingCreated, "Failed to TRUNCATE_FILE %s because this file lease is currently owned by %s on %s", path, n.uc.clientName, n.uc.clientMachine)
+			return leaseConflict("TRUNCATE_FILE", path, clientName, clientMachine, n)
 		}
 		length := n.length()
 		if newLength > length {
@@ -418,20 +420,83 @@ func (ns *Namespace) Truncate(ctx context.Context, u *User, path string, newLeng
 		if newLength == length {
 			return nil
 		}
-		var kept []Block
+		op := &Truncate{Path: hdfspath.Join(comps), Mtime: ns.millis()}
 		var pos int64
 		for _, b := range n.blocks {
 			if pos+b.NumBytes <= newLength {
-				kept = append(kept, b)
+				op.Blocks = append(op.Blocks, b)
 				pos += b.NumBytes
 				continue
 			}
 			if pos < newLength {
-				tail, from = newLength-pos, b
+				b.NumBytes = newLength - pos
+				op.Blocks = append(op.Blocks, b)
+				op.ClientName, op.ClientMachine, op.RecoveryGS = clientName, clientMachine, ns.genStamp+1
+				done = false
 			}
 			break
 		}
-		return t.log(&Truncate{Path: hdfspath.Join(comps), Blocks: kept, Mtime: ns.millis()})
+		return t.log(op)
 	})
-	return tail, from, err
+	return done, err
+}
+
+// TruncateRecovery is a truncate whose cut block is being recovered: the
+// block as the namespace has it (its new length, its old stamp) and the
+// stamp its replicas take.
+type TruncateRecovery struct {
+	Path     string
+	Block    Block
+	NewStamp int64
+}
+
+// Truncating returns the truncate recoveries in progress.
+func (ns *Namespace) Truncating() []TruncateRecovery {
+	ns.mu.RLock()
+	defer ns.mu.RUnlock()
+	var out []TruncateRecovery
+	for _, n := range ns.inodes {
+		if n.uc != nil && n.uc.truncateGS != 0 && len(n.blocks) > 0 {
+			out = append(out, TruncateRecovery{Path: n.path(), Block: n.blocks[len(n.blocks)-1], NewStamp: n.uc.truncateGS})
+		}
+	}
+	return out
+}
+
+// TruncatingOf returns the truncate recovery of path, if one is in
+// progress.
+func (ns *Namespace) TruncatingOf(path string) (TruncateRecovery, bool) {
+	comps, err := hdfspath.Split(path)
+	if err != nil {
+		return TruncateRecovery{}, false
+	}
+	ns.mu.RLock()
+	defer ns.mu.RUnlock()
+	ip, _ := ns.resolve(comps)
+	n := ip[len(ip)-1]
+	if n == nil || n.dir != nil || n.uc == nil || n.uc.truncateGS == 0 || len(n.blocks) == 0 {
+		return TruncateRecovery{}, false
+	}
+	return TruncateRecovery{Path: path, Block: n.blocks[len(n.blocks)-1], NewStamp: n.uc.truncateGS}, true
+}
+
+// CommitTruncate closes a file once the replicas of its cut block hold
+// the new length under the recovery's stamp (HDFS's
+// commitBlockSynchronization with closeFile): one OP_CLOSE. It does
+// nothing when the recovery r is no longer in progress.
+func (ns *Namespace) CommitTruncate(ctx context.Context, r TruncateRecovery) error {
+	comps, err := hdfspath.Split(r.Path)
+	if err != nil {
+		return err
+	}
+	return ns.mutate(ctx, "Cannot close "+r.Path, func(t *tx) error {
+		ip, _ := ns.resolve(comps)
+		n := ip[len(ip)-1]
+		if n == nil || n.dir != nil || n.uc == nil || n.uc.truncateGS != r.NewStamp || len(n.blocks) == 0 || n.blocks[len(n.blocks)-1] != r.Block {
+			return nil
+		}
+		blocks := append([]Block(nil), n.blocks...)
+		blocks[len(blocks)-1].GenStamp = r.NewStamp
+		return t.log(&Close{Path: hdfspath.Join(comps), Mtime: n.mtime, Atime: n.atime, Blocks: blocks})
+	})
 }

@@ -57,4 +57,18 @@ func TestGoldenFiles(t *testing.T) {
 	if again := image(t, loaded); !bytes.Equal(again, img) {
 		t.Fatal("the golden image does not encode again byte for byte")
 	}
+
+	// A file whose truncate is being recovered (flagTruncating).
+	ns, _ = newTestNS()
+	writeBlocks(t, ns, "/t", 700)
+	if done, err := ns.Truncate(ctx, super, "/t", 300, "DFSClient_7", "10.0.0.7"); err != nil || done {
+		t.Fatalf("truncate = %v, %v", done, err)
+	}
+	img = golden.Check(t, "image-truncating.bin", image(t, ns))
+	if loaded, err = LoadImage(Config{Superuser: "hdfs"}, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	if again := image(t, loaded); !bytes.Equal(again, img) || len(loaded.Truncating()) != 1 {
+		t.Fatal("the golden image of a truncate in progress does not load or encode again byte for byte")
+	}
 }

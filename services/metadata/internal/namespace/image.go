@@ -21,6 +21,9 @@ const (
 	flagDir   = 1 << 0
 	flagQuota = 1 << 1
 	flagUC    = 1 << 2
+	// flagTruncating: under construction by a truncate whose recovery
+	// stamp follows lastComplete.
+	flagTruncating = 1 << 3
 )
 
 // WriteImage serialises the whole namespace (at TxID) to w.
@@ -86,6 +89,9 @@ func writeInode(e *encoder, n *Inode) {
 	}
 	if n.uc != nil {
 		flags |= flagUC
+		if n.uc.truncateGS != 0 {
+			flags |= flagTruncating
+		}
 	}
 	e.uint(flags)
 	e.int(n.id)
@@ -114,6 +120,9 @@ func writeInode(e *encoder, n *Inode) {
 		e.str(n.uc.clientName)
 		e.str(n.uc.clientMachine)
 		e.bool(n.uc.lastComplete)
+		if n.uc.truncateGS != 0 {
+			e.int(n.uc.truncateGS)
+		}
 	}
 }
 
@@ -239,6 +248,9 @@ func readInode(d *decoder, ns *Namespace) (*Inode, int64) {
 	}
 	if flags&flagUC != 0 {
 		n.uc = &ucInfo{clientName: d.str(), clientMachine: d.str(), lastComplete: d.bool()}
+		if flags&flagTruncating != 0 {
+			n.uc.truncateGS = d.int()
+		}
 	}
 	return n, parentID
 }

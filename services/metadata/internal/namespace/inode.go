@@ -3,6 +3,8 @@ package namespace
 import (
 	"sort"
 	"strings"
+
+	"github.com/granary-fs/granary/internal/errs"
 )
 
 // Reserved identifiers, as HDFS: inode IDs up to 16384 are reserved and the
@@ -72,6 +74,23 @@ type ucInfo struct {
 	// lastComplete: the last block was complete when the file was reopened
 	// for append and no block was added since.
 	lastComplete bool
+	// truncateGS, when not 0: a truncate cut the last block, whose
+	// replicas are being cut to its recorded length under this new
+	// generation stamp (HDFS's truncateBlock of a block under recovery).
+	truncateGS int64
+}
+
+// leaseConflict is HDFS's refusal of op on path by holder on machine
+// while file n is under construction by another client: a recovery in
+// progress (a truncate's) is RecoveryInProgressException, a writer's
+// lease AlreadyBeingCreatedException.
+func leaseConflict(op, path, holder, machine string, n *Inode) error {
+	if n.uc.truncateGS != 0 {
+		return errs.E(errs.RecoveryInProgress, "Failed to %s %s for %s on %s because another recovery is in progress by %s on %s",
+			op, path, holder, machine, n.uc.clientName, n.uc.clientMachine)
+	}
+	return errs.E(errs.AlreadyBeingCreated, "Failed to %s %s for %s on %s because this file lease is currently owned by %s on %s",
+		op, path, holder, machine, n.uc.clientName, n.uc.clientMachine)
 }
 
 // blockComplete reports whether block i of file n is complete.

@@ -186,9 +186,7 @@ func (ns *Namespace) logCreate(t *tx, u *User, comps []string, path string, opts
 			return errs.E(errs.FileAlreadyExists, "%s already exists as a directory", path)
 		}
 		if existing.uc != nil {
-			return errs.E(errs.AlreadyBeingCreated,
-				"Failed to CREATE_FILE %s for %s on %s because this file lease is currently owned by %s on %s",
-				path, opts.ClientName, opts.ClientMachine, existing.uc.clientName, existing.uc.clientMachine)
+			return leaseConflict("CREATE_FILE", path, opts.ClientName, opts.ClientMachine, existing)
 		}
 		if !opts.Overwrite {
 			return errs.E(errs.FileAlreadyExists, "%s for client %s already exists", path, opts.ClientMachine)

@@ -74,6 +74,7 @@ func allOps() []Op {
 		&GetDelegationToken{Token: DelegationToken{Ident: []byte{0, 1, 'a'}, Renewal: 15, Groups: []string{"a", "b"}}},
 		&RenewDelegationToken{Ident: []byte{0, 1, 'a'}, Renewal: 16},
 		&CancelDelegationToken{Ident: []byte{0, 1, 'a'}},
+		&Truncate{Path: "/b/f", Blocks: []Block{{ID: 1 << 30, GenStamp: 1001, NumBytes: 5}}, Mtime: 17, ClientName: "DFSClient_-42", ClientMachine: "10.0.0.3", RecoveryGS: 1005},
 	}
 }
 
@@ -199,7 +200,7 @@ func randomWorkload(ns *Namespace, seed int64, n int) {
 			case 1:
 				err = ns.Concat(ctx, u, path(), []string{path(), path()})
 			case 2:
-				_, _, err = ns.Truncate(ctx, u, path(), int64(rng.Intn(1<<21)))
+				_, err = ns.Truncate(ctx, u, path(), int64(rng.Intn(1<<21)), "t", "10.0.0.9")
 			}
 		}
 		_ = err // failures are part of the workload: they must log nothing
@@ -464,4 +465,129 @@ func FuzzLoadImage(f *testing.F) {
 func lastOf(ns *Namespace, p string) *Block {
 	b, _ := ns.LastBlock(p, "c")
 	return b
+}
+
+// writeBlocks creates path, closed, with blocks of the given lengths.
+func writeBlocks(t *testing.T, ns *Namespace, path string, lengths ...int64) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := ns.Create(ctx, super, path, CreateOptions{CreateParent: true, Mode: -1, ClientName: "w", BlockSize: 1 << 20, Replication: 3}); err != nil {
+		t.Fatal(err)
+	}
+	var prev *Block
+	for _, n := range lengths {
+		b, err := ns.AddBlock(ctx, path, "w", prev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.NumBytes = n
+		prev = &b
+	}
+	if err := ns.Complete(ctx, super, path, "w", prev); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func fileBlocks(t *testing.T, ns *Namespace, path string) []Block {
+	t.Helper()
+	_, blocks, err := ns.Open(super, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return blocks
+}
+
+// TestTruncateRecovery: a truncate on a block boundary is done in one
+// OP_TRUNCATE; inside a block it is one OP_TRUNCATE that leaves the file
+// under construction with the cut block at its new length under its old
+// stamp, the recovery's stamp issued, until CommitTruncate closes it with
+// one OP_CLOSE. Meanwhile append, create and truncate are refused with
+// HDFS's RecoveryInProgressException; replay and the image reproduce
+// the state.
+func TestTruncateRecovery(t *testing.T) {
+	ctx := context.Background()
+	ns, rec := newTestNS()
+	writeBlocks(t, ns, "/t/f", 1000, 1000, 500)
+	if done, err := ns.Truncate(ctx, super, "/t/f", 2000, "a", "h"); err != nil || !done {
+		t.Fatalf("truncate on a block boundary = %v, %v", done, err)
+	}
+	if st, _ := ns.GetFileInfo(super, "/t/f"); st.Length != 2000 || st.UnderConstruction {
+		t.Fatalf("after the boundary truncate: %+v", st)
+	}
+	before := len(rec.ops)
+	cut := fileBlocks(t, ns, "/t/f")[1]
+	done, err := ns.Truncate(ctx, super, "/t/f", 1300, "DFSClient_1", "10.0.0.1")
+	if err != nil || done {
+		t.Fatalf("truncate inside a block = %v, %v; want false", done, err)
+	}
+	if len(rec.ops) != before+1 || rec.ops[before].Code() != OpTruncate {
+		t.Fatalf("logged %v, want one OP_TRUNCATE", rec.ops[before:])
+	}
+	st, _ := ns.GetFileInfo(super, "/t/f")
+	if st.Length != 1000 || !st.UnderConstruction {
+		t.Fatalf("during the recovery: %+v", st)
+	}
+	trs := ns.Truncating()
+	if len(trs) != 1 {
+		t.Fatalf("Truncating() = %+v", trs)
+	}
+	tr := trs[0]
+	if tr.Path != "/t/f" || tr.Block.ID != cut.ID || tr.Block.GenStamp != cut.GenStamp || tr.Block.NumBytes != 300 || tr.NewStamp <= tr.Block.GenStamp {
+		t.Fatalf("the recovery %+v", tr)
+	}
+	checkBlockCount(t, "recovering", ns)
+	for what, try := range map[string]func() error{
+		"append": func() error { _, err := ns.Append(ctx, super, "/t/f", "b", "h2"); return err },
+		"create": func() error {
+			_, err := ns.Create(ctx, super, "/t/f", CreateOptions{Overwrite: true, Mode: -1, ClientName: "b"})
+			return err
+		},
+		"truncate": func() error { _, err := ns.Truncate(ctx, super, "/t/f", 10, "b", "h2"); return err },
+	} {
+		if err := try(); !errs.Is(err, errs.RecoveryInProgress) || !strings.Contains(err.Error(), "another recovery is in progress by DFSClient_1 on 10.0.0.1") {
+			t.Fatalf("%s during the recovery: %v", what, err)
+		}
+	}
+	// The image and the edit log both keep the recovery.
+	loaded, err := LoadImage(Config{Superuser: "hdfs"}, image(t, ns), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, other := range map[string]*Namespace{"loaded": loaded, "replayed": replay(t, rec)} {
+		if got := other.Truncating(); !reflect.DeepEqual(got, trs) {
+			t.Fatalf("%s namespace: Truncating() = %+v, want %+v", what, got, trs)
+		}
+	}
+	// A commit of another recovery changes nothing; the right one closes
+	// the file with the block's new stamp.
+	stale := tr
+	stale.NewStamp++
+	if err := ns.CommitTruncate(ctx, stale); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := ns.TruncatingOf("/t/f"); !ok {
+		t.Fatal("a stale commit ended the recovery")
+	}
+	before = len(rec.ops)
+	if err := ns.CommitTruncate(ctx, tr); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.ops) != before+1 || rec.ops[before].Code() != OpClose {
+		t.Fatalf("the commit logged %v, want one OP_CLOSE", rec.ops[before:])
+	}
+	st, _ = ns.GetFileInfo(super, "/t/f")
+	last := fileBlocks(t, ns, "/t/f")[1]
+	if st.Length != 1300 || st.UnderConstruction || last.GenStamp != tr.NewStamp || last.NumBytes != 300 {
+		t.Fatalf("after the commit: %+v, last block %+v", st, last)
+	}
+	if len(ns.Truncating()) != 0 {
+		t.Fatal("the recovery is still listed")
+	}
+	checkBlockCount(t, "closed", ns)
+	if !bytes.Equal(image(t, ns), image(t, replay(t, rec))) {
+		t.Fatal("the replayed tree differs")
+	}
+	if _, err := ns.Truncate(ctx, super, "/t/f", 1301, "c", "h"); !errs.Is(err, errs.IllegalArgument) {
+		t.Fatalf("truncate past the end: %v", err)
+	}
 }

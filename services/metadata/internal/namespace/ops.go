@@ -194,12 +194,18 @@ type ConcatDelete struct {
 	RPC     CallID
 }
 
-// Truncate cuts a closed file to the blocks given, on a block boundary
-// (OP_TRUNCATE).
+// Truncate cuts a closed file to Blocks (OP_TRUNCATE). On a block boundary
+// the file stays closed. Otherwise the last of Blocks is the block holding
+// the new end, with its new length and its old stamp, and the file is
+// under construction by ClientName until the datanodes have cut that
+// block's replicas under RecoveryGS and the recovery closes it (HDFS logs
+// the same: clientName, clientMachine and the truncateBlock).
 type Truncate struct {
-	Path   string
-	Blocks []Block
-	Mtime  int64
+	Path                      string
+	Blocks                    []Block
+	Mtime                     int64
+	ClientName, ClientMachine string // "" on a block boundary
+	RecoveryGS                int64
 }
 
 func (*ConcatDelete) Code() OpCode { return OpConcatDelete }
@@ -228,8 +234,26 @@ func (o *ConcatDelete) decode(d *decoder) {
 	o.Mtime = d.int()
 }
 
-func (o *Truncate) encode(e *encoder) { e.str(o.Path); e.blocks(o.Blocks); e.int(o.Mtime) }
-func (o *Truncate) decode(d *decoder) { o.Path, o.Blocks, o.Mtime = d.str(), d.blocks(), d.int() }
+func (o *Truncate) encode(e *encoder) {
+	e.str(o.Path)
+	e.blocks(o.Blocks)
+	e.int(o.Mtime)
+	if o.ClientName != "" {
+		e.str(o.ClientName)
+		e.str(o.ClientMachine)
+		e.int(o.RecoveryGS)
+	}
+}
+
+func (o *Truncate) decode(d *decoder) {
+	o.Path, o.Blocks, o.Mtime = d.str(), d.blocks(), d.int()
+	if len(d.buf) > 0 && d.err == nil {
+		o.ClientName, o.ClientMachine, o.RecoveryGS = d.str(), d.str(), d.int()
+		if o.ClientName == "" && d.err == nil {
+			d.fail("empty truncate client name")
+		}
+	}
+}
 
 func (*AddBlock) Code() OpCode     { return OpAddBlock }
 func (*UpdateBlocks) Code() OpCode { return OpUpdateBlocks }

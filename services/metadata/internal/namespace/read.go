@@ -31,6 +31,13 @@ func (ns *Namespace) status(n *Inode, name string) Status {
 		s.ChildrenNum = len(n.dir.children)
 	} else {
 		s.Length, s.BlockSize, s.Replication, s.Atime = n.length(), n.blockSize, int(n.repl), n.atime
+		if k := len(n.blocks); k > 0 && !n.blockComplete(k-1) {
+			// HDFS's computeFileSizeNotIncludingLastUcBlock: a block being
+			// written or recovered does not count yet (a client waiting
+			// for a truncate's recovery watches the length reach the new
+			// one).
+			s.Length -= n.blocks[k-1].NumBytes
+		}
 	}
 	return s
 }
