@@ -15,8 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/granary-fs/granary/api"
 	"github.com/granary-fs/granary/internal/client"
+	"github.com/granary-fs/granary/internal/errs"
 	"github.com/granary-fs/granary/internal/localpg"
 	"github.com/granary-fs/granary/internal/proctest"
 )
@@ -551,4 +554,124 @@ func TestProcessFaults(t *testing.T) {
 		c.writeEventually("/faults/after-pg", randomBytes(20_000, 12), "a write after PostgreSQL came back")
 		c.checkAcked("after PostgreSQL came back")
 	})
+	t.Run("truncate interrupted by kill -9", func(t *testing.T) {
+		c.t = t
+		c.truncateKilled()
+	})
+}
+
+// editCount counts the edits of op code in the edit log.
+func (c *procCluster) editCount(op int) int64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	db, err := pgx.Connect(ctx, c.dbURL)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer db.Close(ctx)
+	var n int64
+	if err := db.QueryRow(ctx, "SELECT count(*) FROM edit_log WHERE op = $1", op).Scan(&n); err != nil {
+		c.t.Fatal(err)
+	}
+	return n
+}
+
+// truncate asks the metadata service to truncate path to n and returns
+// the status and body of its answer.
+func (c *procCluster) truncate(path string, n int) (int, string, error) {
+	resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/webhdfs/v1%s?op=TRUNCATE&newlength=%d&user.name=hdfs", c.metaPort, path, n), "", nil)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), nil
+}
+
+// truncateKilled: a TRUNCATE inside a block is one OP_TRUNCATE, and the
+// metadata service killed before the datanodes cut their replicas, or
+// while one of them does, leaves no third length: restarted, it finishes
+// the recovery, and the file holds exactly the bytes it kept. Meanwhile an
+// append is refused (RecoveryInProgressException), not slipped in.
+func (c *procCluster) truncateKilled() {
+	t := c.t
+	const n = 60_000
+	files := map[string][]byte{"/trunc/a": randomBytes(100_000, 30), "/trunc/b": randomBytes(100_000, 31)}
+	for p, data := range files {
+		// 1 MiB blocks: the full volume takes none; the replicas are on
+		// datanodes 1 and 2.
+		if err := c.write(p, data, client.CreateOptions{Replication: 2, BlockSize: 1 << 20}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	status := func(p string) (int64, int) {
+		var st struct{ FileStatus struct{ Length int64 } }
+		code := c.getJSON(fmt.Sprintf("http://127.0.0.1:%d/webhdfs/v1%s?op=GETFILESTATUS&user.name=hdfs", c.metaPort, p), &st)
+		return st.FileStatus.Length, code
+	}
+	truncates := c.editCount(46) // OP_TRUNCATE
+
+	// Killed before any datanode was asked: they are down, so the
+	// recovery cannot even start.
+	c.dns[0].Kill9()
+	c.dns[1].Kill9()
+	if code, body, err := c.truncate("/trunc/a", n); err != nil || code != 200 || body != `{"boolean":false}` {
+		t.Fatalf("TRUNCATE /trunc/a with its datanodes down: %d %s %v, want {\"boolean\":false}", code, body, err)
+	}
+	if l, _ := status("/trunc/a"); l != 0 {
+		t.Fatalf("during the recovery /trunc/a is %d bytes long; HDFS does not count a block under recovery", l)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if w, err := c.client().Append(ctx, "/trunc/a"); !errs.Is(err, errs.RecoveryInProgress) {
+		if w != nil {
+			_ = w.Close()
+		}
+		t.Fatalf("an append during the truncate's recovery: %v, want RecoveryInProgressException", err)
+	}
+	c.meta.Kill9()
+	c.startDatanode(0)
+	c.startDatanode(1)
+	c.startMetadata()
+	want := func(p string) {
+		t.Helper()
+		eventually(t, 60*time.Second, p+" recovered and closed at the new length", func() bool {
+			l, code := status(p)
+			return code == 200 && l == n
+		})
+		files[p] = files[p][:n]
+		c.acked[p] = files[p]
+	}
+	want("/trunc/a")
+
+	// Killed while a datanode is being asked: both are stopped, the
+	// service waits on the first; after the kill that one cuts its
+	// replica, the other keeps the old one.
+	eventually(t, 30*time.Second, "3 live datanodes", func() bool { return c.cluster().Live == 3 })
+	c.dns[0].Signal(syscall.SIGSTOP)
+	c.dns[1].Signal(syscall.SIGSTOP)
+	answered := make(chan struct{})
+	go func() {
+		defer close(answered)
+		_, _, _ = c.truncate("/trunc/b", n) // never answered: the service is killed
+	}()
+	eventually(t, 30*time.Second, "the OP_TRUNCATE of /trunc/b committed", func() bool { return c.editCount(46) >= truncates+2 })
+	c.meta.Kill9()
+	<-answered
+	c.dns[0].Signal(syscall.SIGCONT)
+	c.dns[1].Signal(syscall.SIGCONT)
+	c.startMetadata()
+	want("/trunc/b")
+	c.mustRun(c.coord, c.dns[0], c.dns[1], c.dns[2])
+	c.checkAcked("after the truncates interrupted by kill -9")
+	// The old replicas are replaced: both files have two replicas again,
+	// all under the block's new stamp.
+	for p := range files {
+		eventually(t, 60*time.Second, p+" with two replicas of its recovered block", func() bool {
+			var lbs api.LocatedBlocksResponse
+			code := c.getJSON(fmt.Sprintf("http://127.0.0.1:%d/api/v1/blockLocations?path=%s&user.name=hdfs", c.metaPort, p), &lbs)
+			return code == 200 && len(lbs.LocatedBlocks.LocatedBlocks) == 1 && len(lbs.LocatedBlocks.LocatedBlocks[0].Locations) == 2
+		})
+	}
+	c.checkAcked("with the recovered replicas")
 }
