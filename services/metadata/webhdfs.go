@@ -122,7 +122,7 @@ func (s *Service) webhdfsPut(w http.ResponseWriter, r *http.Request) { s.webhdfs
 // webhdfsPost godoc
 //
 //	@Summary		WebHDFS POST operations
-//	@Description	APPEND answers 307 to the datanode holding the file's last block; CONCAT (sources=comma list) answers 200 with an empty body; TRUNCATE (newlength) answers {"boolean": true} when the new length is on a block boundary (or the file's length) and {"boolean": false} when a block was cut, as HDFS, whose client then waits for the file to be closed; here the cut block is rewritten before the answer, so the file is already closed.
+//	@Description	APPEND answers 307 to the datanode holding the file's last block; CONCAT (sources=comma list) answers 200 with an empty body; TRUNCATE (newlength) answers {"boolean": true} when the new length is on a block boundary (or the file's length) and {"boolean": false} when a block was cut, as HDFS, whose client then waits for the length to reach the new one: the cut block's replicas are cut in place under a new generation stamp (tried before the answer, so the file is usually closed by then; meanwhile append, create and truncate get RecoveryInProgressException).
 //	@Tags			webhdfs
 //	@Produce		json
 //	@Param			path		path		string	true	"absolute path without the leading slash"

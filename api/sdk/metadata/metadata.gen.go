@@ -1434,7 +1434,7 @@ type ClientInterface interface {
 
 	// WebhdfsPost WebHDFS POST operations
 	//
-	// APPEND answers 307 to the datanode holding the file's last block; CONCAT (sources=comma list) answers 200 with an empty body; TRUNCATE (newlength) answers {"boolean": true} when the new length is on a block boundary (or the file's length) and {"boolean": false} when a block was cut, as HDFS, whose client then waits for the file to be closed; here the cut block is rewritten before the answer, so the file is already closed.
+	// APPEND answers 307 to the datanode holding the file's last block; CONCAT (sources=comma list) answers 200 with an empty body; TRUNCATE (newlength) answers {"boolean": true} when the new length is on a block boundary (or the file's length) and {"boolean": false} when a block was cut, as HDFS, whose client then waits for the length to reach the new one: the cut block's replicas are cut in place under a new generation stamp (tried before the answer, so the file is usually closed by then; meanwhile append, create and truncate get RecoveryInProgressException).
 	//
 	// Corresponds with POST /webhdfs/v1/{path} (the `WebhdfsPost` operationId).
 	WebhdfsPost(ctx context.Context, path string, params *WebhdfsPostParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2188,7 +2188,7 @@ func (c *Client) WebhdfsGet(ctx context.Context, path string, params *WebhdfsGet
 
 // WebhdfsPost WebHDFS POST operations
 //
-// APPEND answers 307 to the datanode holding the file's last block; CONCAT (sources=comma list) answers 200 with an empty body; TRUNCATE (newlength) answers {"boolean": true} when the new length is on a block boundary (or the file's length) and {"boolean": false} when a block was cut, as HDFS, whose client then waits for the file to be closed; here the cut block is rewritten before the answer, so the file is already closed.
+// APPEND answers 307 to the datanode holding the file's last block; CONCAT (sources=comma list) answers 200 with an empty body; TRUNCATE (newlength) answers {"boolean": true} when the new length is on a block boundary (or the file's length) and {"boolean": false} when a block was cut, as HDFS, whose client then waits for the length to reach the new one: the cut block's replicas are cut in place under a new generation stamp (tried before the answer, so the file is usually closed by then; meanwhile append, create and truncate get RecoveryInProgressException).
 //
 // Corresponds with POST /webhdfs/v1/{path} (the `WebhdfsPost` operationId).
 func (c *Client) WebhdfsPost(ctx context.Context, path string, params *WebhdfsPostParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -4893,7 +4893,7 @@ type ClientWithResponsesInterface interface {
 
 	// WebhdfsPostWithResponse WebHDFS POST operations
 	//
-	// APPEND answers 307 to the datanode holding the file's last block; CONCAT (sources=comma list) answers 200 with an empty body; TRUNCATE (newlength) answers {"boolean": true} when the new length is on a block boundary (or the file's length) and {"boolean": false} when a block was cut, as HDFS, whose client then waits for the file to be closed; here the cut block is rewritten before the answer, so the file is already closed.
+	// APPEND answers 307 to the datanode holding the file's last block; CONCAT (sources=comma list) answers 200 with an empty body; TRUNCATE (newlength) answers {"boolean": true} when the new length is on a block boundary (or the file's length) and {"boolean": false} when a block was cut, as HDFS, whose client then waits for the length to reach the new one: the cut block's replicas are cut in place under a new generation stamp (tried before the answer, so the file is usually closed by then; meanwhile append, create and truncate get RecoveryInProgressException).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -7583,7 +7583,7 @@ func (c *ClientWithResponses) WebhdfsGetWithResponse(ctx context.Context, path s
 
 // WebhdfsPostWithResponse WebHDFS POST operations
 //
-// APPEND answers 307 to the datanode holding the file's last block; CONCAT (sources=comma list) answers 200 with an empty body; TRUNCATE (newlength) answers {"boolean": true} when the new length is on a block boundary (or the file's length) and {"boolean": false} when a block was cut, as HDFS, whose client then waits for the file to be closed; here the cut block is rewritten before the answer, so the file is already closed.
+// APPEND answers 307 to the datanode holding the file's last block; CONCAT (sources=comma list) answers 200 with an empty body; TRUNCATE (newlength) answers {"boolean": true} when the new length is on a block boundary (or the file's length) and {"boolean": false} when a block was cut, as HDFS, whose client then waits for the length to reach the new one: the cut block's replicas are cut in place under a new generation stamp (tried before the answer, so the file is usually closed by then; meanwhile append, create and truncate get RecoveryInProgressException).
 //
 // Returns a wrapper object for the known response body format(s).
 //
