@@ -11,12 +11,13 @@ import (
 	"github.com/granary-fs/granary/services/metadata/nnbench"
 )
 
-const benchUsage = `usage: granary bench nn|coordinator|dnscan|io|smallfiles|rereplication|failover [flags]
+const benchUsage = `usage: granary bench nn|coordinator|dnscan|io|smallfiles|put|rereplication|failover [flags]
   nn           -op create|mkdirs|open|fileStatus|listStatus|rename|delete|httpFileStatus|heap|imageLoad|all [-threads N] [-files M]
   coordinator  -op fbr|heartbeat|heartbeat-nats|all [-blocks N] [-datanodes N] [-duration D]
   dnscan       [-replicas N] [-volumes N] [-dir DIR]
   io           [-nrFiles N] [-fileSize MB] [-blockSize MB] [-synconclose] [-auth simple|token|both]   (like TestDFSIO)
   smallfiles   [-files N] [-clients N] [-size BYTES] [-auth simple|token|both]                        (like weed benchmark)
+  put          [-size MB]   (granary fs -put of one file as its own process: its peak RSS)
   rereplication [-blocks N] [-blockSize BYTES] [-datanodes N] [-redundancy-interval D] [-max-streams N]
   failover     [-runs N] [-clients N]   (kill -9 of the active metadata service under load: takeover, errors, lost)
                -coordinator [-files N] [-watch D]   (the active coordinator stopped: takeover, first command, transfers after)`
@@ -37,6 +38,8 @@ func benchCmd(ctx context.Context, args []string, out io.Writer) error {
 		return iobench.IOMain(ctx, args[1:], out)
 	case "smallfiles":
 		return iobench.SmallFilesMain(ctx, args[1:], out)
+	case "put":
+		return iobench.PutMain(ctx, args[1:], out)
 	case "rereplication":
 		return iobench.ReReplicationMain(ctx, args[1:], out)
 	case "failover":

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/granary-fs/granary/api"
@@ -25,13 +26,16 @@ type CreateOptions struct {
 	Permission  uint16
 }
 
-// Writer streams a file's bytes into blocks through the datanode pipeline.
-// The bytes of the block in flight are kept until the pipeline stored them,
-// so that when a datanode fails the block is written again to the
-// survivors under a new generation stamp (HDFS's pipeline recovery, with
-// its replace-datanode-on-failure policy); with no survivor a new block is
-// written to other datanodes. A writer from Append first continues the
-// file's partial last block.
+// Writer streams a file's bytes into blocks through the datanode pipeline,
+// as HDFS's DataStreamer and ResponseProcessor: packets go out while the
+// datanodes acknowledge the ones before, and the writer keeps only the
+// packets not acknowledged yet (at most maxPacketsInFlight). When a
+// datanode fails, the survivors are cut to the acknowledged length under
+// a new generation stamp and the unacknowledged packets are sent again
+// (HDFS's pipeline recovery, with its replace-datanode-on-failure policy);
+// with no survivor and nothing acknowledged a new block is written to
+// other datanodes. A writer from Append first continues the file's
+// partial last block.
 type Writer struct {
 	c         *Client
 	ctx       context.Context
@@ -47,9 +51,15 @@ type Writer struct {
 	closed    bool
 	err       error
 	stopRenew chan struct{}
-	spare     []byte // the block buffer, reused from block to block
 	hdr       []byte // a packet header being sent
 }
+
+// maxPacketsInFlight is dfs.client.write.max-packets-in-flight: the
+// packets a writer sends ahead of the acknowledgements, and keeps.
+const maxPacketsInFlight = 80
+
+// packetBufs are the buffers of the packets in flight.
+var packetBufs = sync.Pool{New: func() any { b := make([]byte, 0, packet.MaxData); return &b }}
 
 // renewInterval is how often an open writer renews its lease (half the
 // 60 s soft limit, as HDFS's LeaseRenewer).
@@ -74,24 +84,74 @@ func (w *Writer) renewer() {
 	}()
 }
 
+// blockWrite is one block's pipeline: the packets sent and not yet
+// acknowledged, and what the datanodes answered.
 type blockWrite struct {
 	lb       api.LocatedBlock
-	data     []byte // what was sent so far, for a retry
 	pw       *io.PipeWriter
-	result   chan blockResult
 	excluded []string
 	// recovered is the block as the namespace knows it while the pipeline
 	// writes it under a new generation stamp (updatePipeline records it).
 	recovered *api.ExtendedBlock
-	// An append continues the replicas of stamp appendGS, which hold base
-	// bytes already; data is what follows them.
+	// An append (or a recovered pipeline) continues the replicas of stamp
+	// appendGS, which hold base bytes already.
 	appendGS int64
 	base     int64
+	sent     int64 // the block's length once the packets sent are stored
+
+	mu      sync.Mutex
+	cond    *sync.Cond
+	window  []sentPacket // sent and not acknowledged, in order
+	acked   int64        // the length every datanode of the pipeline stored
+	failed  []string     // datanodes reported failed (AckFailed)
+	done    bool         // the pipeline answered its last
+	res     api.BlockWriteResult
+	err     error // why the pipeline ended without a result
+	refused bool  // the first datanode refused the block at set-up
 }
 
-type blockResult struct {
-	res api.BlockWriteResult
-	err error
+type sentPacket struct {
+	off  int64 // block offset of data
+	data *[]byte
+}
+
+func newBlockWrite(lb api.LocatedBlock, excluded []string, recovered *api.ExtendedBlock, appendGS, base int64) *blockWrite {
+	b := &blockWrite{lb: lb, excluded: excluded, recovered: recovered, appendGS: appendGS, base: base, sent: base, acked: base}
+	b.cond = sync.NewCond(&b.mu)
+	return b
+}
+
+// end records the pipeline's last answer and wakes the writer.
+func (b *blockWrite) end(res api.BlockWriteResult, err error, refused bool) {
+	b.mu.Lock()
+	b.done, b.res, b.err, b.refused = true, res, err, refused
+	b.mu.Unlock()
+	b.cond.Broadcast()
+}
+
+// ack drops the packets the datanodes stored.
+func (b *blockWrite) ack(n int64) {
+	b.mu.Lock()
+	b.acked = n
+	k := 0
+	for k < len(b.window) && b.window[k].off+int64(len(*b.window[k].data)) <= n {
+		*b.window[k].data = (*b.window[k].data)[:0]
+		packetBufs.Put(b.window[k].data)
+		k++
+	}
+	b.window = b.window[k:]
+	b.mu.Unlock()
+	b.cond.Broadcast()
+}
+
+// wait waits for the pipeline's last answer.
+func (b *blockWrite) wait() (api.BlockWriteResult, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for !b.done {
+		b.cond.Wait()
+	}
+	return b.res, b.err
 }
 
 // Create starts a new file (its parents are created) and returns its writer.
@@ -152,9 +212,9 @@ func (w *Writer) Write(p []byte) (int, error) {
 				return written, err
 			}
 		}
-		inBlock := w.blk.base + int64(len(w.blk.data)+len(w.pkt))
+		inBlock := w.blk.sent + int64(len(w.pkt))
 		room := packet.MaxData - len(w.pkt)
-		if partial := int(w.blk.base % packet.ChunkSize); partial > 0 && len(w.blk.data) == 0 {
+		if partial := int(w.blk.sent % packet.ChunkSize); partial > 0 {
 			// An append's first packet completes the partial chunk alone.
 			room = packet.ChunkSize - partial - len(w.pkt)
 		}
@@ -163,9 +223,12 @@ func (w *Writer) Write(p []byte) (int, error) {
 		p = p[n:]
 		written += n
 		if n == room || inBlock+int64(n) == w.blockSize {
-			w.sendPacket()
+			if err := w.sendPacket(); err != nil {
+				w.err = err
+				return written, err
+			}
 		}
-		if w.blk.base+int64(len(w.blk.data)) == w.blockSize {
+		if w.blk.sent == w.blockSize {
 			if err := w.finishBlock(); err != nil {
 				w.err = err
 				return written, err
@@ -175,17 +238,49 @@ func (w *Writer) Write(p []byte) (int, error) {
 	return written, nil
 }
 
-// sendPacket sends the pending bytes; a broken pipeline shows at finishBlock.
-func (w *Writer) sendPacket() {
+// sendPacket sends the pending bytes as a packet, waiting while
+// maxPacketsInFlight are unacknowledged; a pipeline that failed is
+// recovered first.
+func (w *Writer) sendPacket() error {
 	if len(w.pkt) == 0 {
-		return
+		return nil
 	}
-	w.blk.data = append(w.blk.data, w.pkt...)
-	w.hdr = packet.AppendHeader(w.hdr[:0], w.pkt)
-	if _, err := w.blk.pw.Write(w.hdr); err == nil {
-		_, _ = w.blk.pw.Write(w.pkt)
+	for {
+		b := w.blk
+		b.mu.Lock()
+		for len(b.window) >= maxPacketsInFlight && !b.done {
+			b.cond.Wait()
+		}
+		failed := b.done
+		b.mu.Unlock()
+		if !failed {
+			break
+		}
+		// The pipeline ended before its end marker: a datanode failed.
+		_, err := b.wait()
+		if err := w.recoverStream(b, err); err != nil {
+			return err
+		}
 	}
+	buf := packetBufs.Get().(*[]byte)
+	*buf = append((*buf)[:0], w.pkt...)
+	w.send(buf)
 	w.pkt = w.pkt[:0]
+	return nil
+}
+
+// send adds a packet to the window of the block in flight and streams
+// it; a broken pipeline shows in its answer.
+func (w *Writer) send(buf *[]byte) {
+	b := w.blk
+	b.mu.Lock()
+	b.window = append(b.window, sentPacket{off: b.sent, data: buf})
+	b.sent += int64(len(*buf))
+	b.mu.Unlock()
+	w.hdr = packet.AppendHeader(w.hdr[:0], *buf)
+	if _, err := b.pw.Write(w.hdr); err == nil {
+		_, _ = b.pw.Write(*buf)
+	}
 }
 
 // startBlock allocates the next block (or takes the one create allocated)
@@ -221,11 +316,7 @@ func (w *Writer) startBlock(excluded []string) error {
 	if len(lb.Locations) == 0 {
 		return errs.E(errs.IO, "addBlock of %s returned no datanodes", w.path)
 	}
-	w.blk = &blockWrite{lb: lb, excluded: excluded, result: make(chan blockResult, 1)}
-	w.blk.data, w.spare = w.spare[:0], nil
-	if w.blk.data == nil {
-		w.blk.data = make([]byte, 0, min(w.blockSize, packet.MaxData))
-	}
+	w.blk = newBlockWrite(lb, excluded, nil, 0, 0)
 	w.openPipeline()
 	return nil
 }
@@ -242,16 +333,14 @@ func (w *Writer) startAppend() error {
 		return err
 	}
 	old := lb.Block
-	w.blk = &blockWrite{
-		lb:       api.LocatedBlock{Block: nb.Block, StartOffset: lb.StartOffset, Locations: lb.Locations, BlockToken: nb.BlockToken},
-		result:   make(chan blockResult, 1),
-		appendGS: old.GenerationStamp, base: old.NumBytes, recovered: &old,
-	}
-	w.blk.data, w.spare = w.spare[:0], nil
+	w.blk = newBlockWrite(api.LocatedBlock{Block: nb.Block, StartOffset: lb.StartOffset, Locations: lb.Locations, BlockToken: nb.BlockToken},
+		nil, &old, old.GenerationStamp, old.NumBytes)
 	w.openPipeline()
 	return nil
 }
 
+// openPipeline sends the block PUT of the block in flight, asking for the
+// acknowledgements, and follows them in the background.
 func (w *Writer) openPipeline() {
 	b := w.blk
 	pr, pw := io.Pipe()
@@ -268,205 +357,349 @@ func (w *Writer) openPipeline() {
 		u += fmt.Sprintf("&appendgs=%d&appendlength=%d", b.appendGS, b.base)
 	}
 	go func() {
+		fail := func(err error, refused bool) {
+			pr.CloseWithError(err)
+			b.end(api.BlockWriteResult{}, err, refused)
+		}
 		req, err := http.NewRequestWithContext(w.ctx, http.MethodPut, u, pr)
 		if err != nil {
-			pr.CloseWithError(err)
-			b.result <- blockResult{err: err}
+			fail(err, false)
 			return
 		}
 		req.Header.Set("Content-Type", packet.ContentType)
+		req.Header.Set("Accept", packet.AcksContentType)
 		setBlockToken(req, b.lb)
 		resp, err := w.c.data.Do(req)
 		if err != nil {
-			pr.CloseWithError(err)
-			b.result <- blockResult{err: err}
+			fail(err, false)
 			return
 		}
 		defer resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
-			err := remoteError(resp)
-			pr.CloseWithError(err)
-			b.result <- blockResult{err: err}
+			fail(remoteError(resp), true)
 			return
 		}
-		var res api.BlockWriteResult
-		err = json.NewDecoder(resp.Body).Decode(&res)
-		pr.Close()
-		b.result <- blockResult{res: res, err: err}
+		ar := packet.NewAckReader(resp.Body)
+		for {
+			kind, n, body, err := ar.Next()
+			if err != nil {
+				fail(err, false)
+				return
+			}
+			switch kind {
+			case packet.AckStored:
+				b.ack(n)
+			case packet.AckFailed:
+				b.mu.Lock()
+				b.failed = append(b.failed, string(body))
+				b.mu.Unlock()
+			case packet.AckError:
+				var re errs.RemoteExceptionBody
+				if json.Unmarshal(body, &re) != nil || re.RemoteException.Exception == "" {
+					fail(errs.E(errs.IO, "datanode %s failed: %s", internalAddr(b.lb.Locations[0]), body), false)
+				} else {
+					fail(errs.FromRemote(http.StatusForbidden, re.RemoteException), false)
+				}
+				return
+			case packet.AckResult:
+				var res api.BlockWriteResult
+				if err := json.Unmarshal(body, &res); err != nil {
+					fail(err, false)
+					return
+				}
+				b.ack(res.Length)
+				pr.Close()
+				b.end(res, nil, false)
+				return
+			}
+		}
 	}()
 }
 
 // finishBlock ends the block's stream and waits for the pipeline. When a
-// datanode failed, the block is written again, whole, to the others under
-// a new generation stamp (recoverPipeline); when none is left it is
-// abandoned and written to a new pipeline without the failed node.
+// datanode failed after storing its part, the survivors take the block
+// under a new generation stamp (recoverClose); when the stream broke, the
+// pipeline is recovered and the unacknowledged packets sent again
+// (recoverStream).
 func (w *Writer) finishBlock() error {
-	w.sendPacket()
+	if err := w.sendPacket(); err != nil {
+		return err
+	}
 	for attempt := 0; ; attempt++ {
 		b := w.blk
 		_, _ = b.pw.Write(packet.AppendEnd(nil))
 		b.pw.Close()
-		r := <-b.result
-		length := b.base + int64(len(b.data))
-		stored := r.err == nil && len(r.res.Stored) > 0 && r.res.Length == length
-		if stored && len(r.res.Failed) > 0 && attempt < 3 {
-			// A datanode further down the pipeline failed: the block goes
-			// on without it, under a new stamp, so that what it kept is
-			// stale. (Nodes after it were not reached; they stay.)
-			if survivors := without(b.lb.Locations, r.res.Failed); len(survivors) > 0 {
-				if err := w.withPrefix(b); err != nil {
-					return err
-				}
-				excluded := slices.Clip(b.excluded)
-				for _, d := range b.lb.Locations {
-					if !slices.Contains(survivors, d) {
-						excluded = append(excluded, d.UUID)
-					}
-				}
-				if err := w.recoverPipeline(b, survivors, excluded); err != nil {
-					return err
-				}
-				w.resend(b.data)
-				continue
-			}
-		}
-		if stored {
+		res, err := b.wait()
+		if err == nil && res.Length == b.sent && len(res.Stored) > 0 {
 			done := &api.ExtendedBlock{BlockPoolID: b.lb.Block.BlockPoolID, BlockID: b.lb.Block.BlockID,
-				GenerationStamp: b.lb.Block.GenerationStamp, NumBytes: length}
-			if b.recovered != nil {
-				if err := w.c.do(w.ctx, http.MethodPost, w.c.native("updatePipeline"), api.UpdatePipelineRequest{
-					Path: w.path, ClientName: w.c.clientName, OldBlock: *b.recovered, NewBlock: *done,
-				}, nil); err != nil {
+				GenerationStamp: b.lb.Block.GenerationStamp, NumBytes: b.sent}
+			if len(res.Failed) > 0 {
+				// A datanode further down failed: the block goes on without
+				// it, under a new stamp, so that what it kept is stale.
+				var rerr error
+				if done, rerr = w.recoverClose(b, res.Failed); rerr != nil {
+					return rerr
+				}
+			} else if b.recovered != nil {
+				if err := w.updatePipeline(b.recovered, done); err != nil {
 					return err
 				}
 			}
 			w.prev = done
-			w.blk, w.spare = nil, b.data
+			w.blk = nil
 			return nil
 		}
-		if errs.Is(r.err, errs.Checksum) || attempt >= 3 {
-			return fmt.Errorf("writing block %d of %s: %w", b.lb.Block.BlockID, w.path, r.err)
+		if err == nil {
+			err = errs.E(errs.IO, "block %d of %s: the pipeline stored %d bytes of %d", b.lb.Block.BlockID, w.path, res.Length, b.sent)
 		}
-		// The first datanode failed (the pipeline could not be set up, or
-		// broke): the rest of the pipeline lost the stream with it.
-		excluded := append(b.excluded, b.lb.Locations[0].UUID)
-		if b.base > 0 && len(b.lb.Locations) == 1 {
-			return fmt.Errorf("appending to block %d of %s: all datanodes are bad: %w", b.lb.Block.BlockID, w.path, r.err)
+		if attempt >= 3 {
+			return fmt.Errorf("writing block %d of %s: %w", b.lb.Block.BlockID, w.path, err)
 		}
-		// A first datanode that refused the block when the pipeline was set
-		// up (no room for it) stored nothing: as HDFS's DataStreamer does
-		// when createBlockOutputStream fails, the block is abandoned and a
-		// new one allocated without that datanode.
-		refused := b.base == 0 && b.recovered == nil && errs.Is(r.err, errs.DiskOutOfSpace)
-		if survivors := b.lb.Locations[1:]; len(survivors) > 0 && !refused {
-			if err := w.withPrefix(b); err != nil {
-				return err
-			}
-			// HDFS's pipeline recovery: the surviving datanodes take the
-			// block again under a new generation stamp, same block ID, so
-			// that whatever the failed node kept is stale; the coordinator
-			// restores the replication later.
-			if err := w.recoverPipeline(b, survivors, excluded); err != nil {
-				return err
-			}
-		} else {
-			// Nobody is left, or the block was refused: abandon it and
-			// write it to a new pipeline without the failed node.
-			if err := w.abandon(b.lb.Block.BlockID); err != nil {
-				return err
-			}
-			if err := w.startBlock(excluded); err != nil {
-				return err
-			}
+		if err := w.recoverStream(b, err); err != nil {
+			return err
 		}
-		w.resend(b.data)
 	}
 }
 
-// withPrefix turns a failed append into a whole-block write: the bytes the
-// block held before the append are read from its pipeline's datanodes
-// (those that took part of the append hold them too, under the new
-// stamp) and put before the appended ones.
-func (w *Writer) withPrefix(b *blockWrite) error {
-	if b.base == 0 {
+func (w *Writer) updatePipeline(old, updated *api.ExtendedBlock) error {
+	return w.c.do(w.ctx, http.MethodPost, w.c.native("updatePipeline"), api.UpdatePipelineRequest{
+		Path: w.path, ClientName: w.c.clientName, OldBlock: *old, NewBlock: *updated,
+	}, nil)
+}
+
+// recoverStream recovers the pipeline of b after it broke (HDFS's
+// pipeline recovery): the first datanode, and any reported failed, are
+// left out; the survivors are cut to the acknowledged length under a new
+// generation stamp (a datanode added by the replace-datanode-on-failure
+// policy is given a copy of those bytes); a new pipeline continues from
+// there and the unacknowledged packets are sent again. A first datanode
+// that refused the block (no room), or no survivor with nothing
+// acknowledged, makes the block abandoned and written to a new pipeline.
+func (w *Writer) recoverStream(b *blockWrite, cause error) error {
+	if errs.Is(cause, errs.Checksum) {
+		return fmt.Errorf("writing block %d of %s: %w", b.lb.Block.BlockID, w.path, cause)
+	}
+	b.mu.Lock()
+	acked, window, reported, refused := b.acked, b.window, b.failed, b.refused
+	b.window = nil
+	b.mu.Unlock()
+	failedFirst := b.lb.Locations[0]
+	excluded := append(slices.Clip(b.excluded), failedFirst.UUID)
+	var survivors []api.DatanodeInfo
+	for _, d := range b.lb.Locations[1:] {
+		if slices.Contains(reported, internalAddr(d)) {
+			excluded = append(excluded, d.UUID)
+		} else {
+			survivors = append(survivors, d)
+		}
+	}
+	fresh := acked == 0
+	if (refused && fresh && errs.Is(cause, errs.DiskOutOfSpace)) || (len(survivors) == 0 && fresh) {
+		// Nothing was stored that must be kept: as HDFS's DataStreamer
+		// when createBlockOutputStream fails, the block is abandoned and a
+		// new one allocated without the failed datanode.
+		if err := w.abandon(b.lb.Block.BlockID); err != nil {
+			return err
+		}
+		if err := w.startBlock(excluded); err != nil {
+			return err
+		}
+		w.resend(window)
 		return nil
 	}
-	prefix, err := w.c.ReadBlock(w.ctx, b.lb, 0, b.base)
+	if len(survivors) == 0 {
+		return fmt.Errorf("writing block %d of %s: all datanodes are bad (%s failed): %w", b.lb.Block.BlockID, w.path, internalAddr(failedFirst), cause)
+	}
+	lb, survivors, err := w.newStamp(b, survivors, excluded, acked, !fresh)
 	if err != nil {
-		return fmt.Errorf("appending to block %d of %s: the block's first %d bytes cannot be read again: %w", b.lb.Block.BlockID, w.path, b.base, err)
-	}
-	b.data = append(prefix, b.data...)
-	b.base, b.appendGS = 0, 0
-	return nil
-}
-
-// resend streams data, a whole block kept by the writer, into the block in
-// flight.
-func (w *Writer) resend(data []byte) {
-	for off := 0; off < len(data); off += packet.MaxData {
-		w.pkt = append(w.pkt[:0], data[off:min(len(data), off+packet.MaxData)]...)
-		w.sendPacket()
-	}
-}
-
-// without returns the datanodes of pipeline whose addresses are not in
-// failed, in pipeline order.
-func without(pipeline []api.DatanodeInfo, failed []string) []api.DatanodeInfo {
-	var out []api.DatanodeInfo
-	for _, d := range pipeline {
-		if !slices.Contains(failed, internalAddr(d)) {
-			out = append(out, d)
-		}
-	}
-	return out
-}
-
-// recoverPipeline asks for a new generation stamp for the block in flight
-// and opens a pipeline of the survivors for it (the caller sends the data
-// again); the old block is kept for updatePipeline.
-func (w *Writer) recoverPipeline(b *blockWrite, survivors []api.DatanodeInfo, excluded []string) error {
-	if w.needsReplacement(len(survivors)) {
-		var add api.LocatedBlock
-		existing := make([]string, len(survivors))
-		for i, d := range survivors {
-			existing[i] = d.UUID
-		}
-		err := w.c.do(w.ctx, http.MethodPost, w.c.native("getAdditionalDatanode"), api.GetAdditionalDatanodeRequest{
-			Path: w.path, ClientName: w.c.clientName, Block: b.lb.Block, Existing: existing, Exclude: excluded, NumAdditionalNodes: 1,
-		}, &add)
-		switch {
-		case err == nil && len(add.Locations) > 0:
-			survivors = append(slices.Clip(survivors), add.Locations...)
-		case !w.c.ReplaceDatanodeBestEffort:
-			var original []string
-			for _, d := range b.lb.Locations {
-				original = append(original, internalAddr(d))
-			}
-			var current []string
-			for _, d := range survivors {
-				current = append(current, internalAddr(d))
-			}
-			return errs.E(errs.IO, "Failed to replace a bad datanode on the existing pipeline due to no more good datanodes being available to try. (Nodes: current=%v, original=%v). The current failed datanode replacement policy is %s, and a client may configure this via 'dfs.client.block.write.replace-datanode-on-failure.policy' in its configuration.",
-				current, original, cmp.Or(w.c.ReplaceDatanodeOnFailure, "DEFAULT"))
-		}
-	}
-	var lb api.LocatedBlock
-	if err := w.c.do(w.ctx, http.MethodPost, w.c.native("updateBlockForPipeline"), api.UpdateBlockForPipelineRequest{
-		Path: w.path, ClientName: w.c.clientName, Block: b.lb.Block,
-	}, &lb); err != nil {
 		return err
 	}
 	old := b.recovered
 	if old == nil {
 		old = &b.lb.Block
 	}
-	w.blk = &blockWrite{
-		lb:       api.LocatedBlock{Block: lb.Block, StartOffset: b.lb.StartOffset, Locations: survivors, BlockToken: lb.BlockToken},
-		data:     make([]byte, 0, len(b.data)),
-		excluded: excluded, result: make(chan blockResult, 1), recovered: old,
+	appendGS := int64(0)
+	if !fresh {
+		appendGS = lb.Block.GenerationStamp
 	}
+	w.blk = newBlockWrite(api.LocatedBlock{Block: lb.Block, StartOffset: b.lb.StartOffset, Locations: survivors, BlockToken: lb.BlockToken},
+		excluded, old, appendGS, acked)
 	w.openPipeline()
+	w.resend(window)
 	return nil
+}
+
+// recoverClose gives the block's replicas on the datanodes that did not
+// fail a new generation stamp (HDFS's PIPELINE_CLOSE_RECOVERY; those after
+// the failed one, which the stream did not reach, get a copy), adding a
+// datanode when the replace-datanode-on-failure policy asks for one, and
+// records the block under it.
+func (w *Writer) recoverClose(b *blockWrite, failed []string) (*api.ExtendedBlock, error) {
+	var survivors []api.DatanodeInfo
+	excluded := slices.Clip(b.excluded)
+	for _, d := range b.lb.Locations {
+		if slices.Contains(failed, internalAddr(d)) {
+			excluded = append(excluded, d.UUID)
+		} else {
+			survivors = append(survivors, d)
+		}
+	}
+	lb, _, err := w.newStamp(b, survivors, excluded, b.sent, true)
+	if err != nil {
+		return nil, err
+	}
+	old := b.recovered
+	if old == nil {
+		old = &b.lb.Block
+	}
+	done := &api.ExtendedBlock{BlockPoolID: lb.Block.BlockPoolID, BlockID: lb.Block.BlockID, GenerationStamp: lb.Block.GenerationStamp, NumBytes: b.sent}
+	return done, w.updatePipeline(old, done)
+}
+
+// newStamp asks for a new generation stamp for b's block; with cut, the
+// survivors' replicas are cut to length under it (those that cannot are
+// left out). A datanode is added when the replace-datanode-on-failure
+// policy asks for one, with a copy of the block's first length bytes.
+// It returns the block under the new stamp and its datanodes.
+func (w *Writer) newStamp(b *blockWrite, survivors []api.DatanodeInfo, excluded []string, length int64, cut bool) (api.LocatedBlock, []api.DatanodeInfo, error) {
+	var lb api.LocatedBlock
+	if err := w.c.do(w.ctx, http.MethodPost, w.c.native("updateBlockForPipeline"), api.UpdateBlockForPipelineRequest{
+		Path: w.path, ClientName: w.c.clientName, Block: b.lb.Block,
+	}, &lb); err != nil {
+		return lb, nil, err
+	}
+	if cut {
+		var kept, missing []api.DatanodeInfo
+		var last error
+		for _, d := range survivors {
+			err := w.cutReplica(d, lb, b.lb.Block.GenerationStamp, length)
+			if errs.Is(err, errs.ReplicaNotFound) && b.appendGS > 0 && b.appendGS != b.lb.Block.GenerationStamp {
+				// A datanode the append never reached holds the replica
+				// under its stamp from before.
+				err = w.cutReplica(d, lb, b.appendGS, length)
+			}
+			if err != nil {
+				last = err
+				missing = append(missing, d)
+				continue
+			}
+			kept = append(kept, d)
+		}
+		if len(kept) == 0 {
+			return lb, nil, fmt.Errorf("writing block %d of %s: all datanodes are bad: %w", b.lb.Block.BlockID, w.path, last)
+		}
+		// A datanode the stream never reached (the one before it failed)
+		// is given a copy.
+		for _, d := range missing {
+			if w.copyReplica(kept[0], d, lb, length) == nil {
+				kept = append(kept, d)
+			}
+		}
+		survivors = kept
+	}
+	if !w.needsReplacement(len(survivors)) {
+		return lb, survivors, nil
+	}
+	var add api.LocatedBlock
+	existing := make([]string, len(survivors))
+	for i, d := range survivors {
+		existing[i] = d.UUID
+	}
+	err := w.c.do(w.ctx, http.MethodPost, w.c.native("getAdditionalDatanode"), api.GetAdditionalDatanodeRequest{
+		Path: w.path, ClientName: w.c.clientName, Block: b.lb.Block, Existing: existing, Exclude: excluded, NumAdditionalNodes: 1,
+	}, &add)
+	if err == nil && len(add.Locations) > 0 && length > 0 {
+		// HDFS's transferBlock: the new datanode gets the bytes so far.
+		err = w.copyReplica(survivors[0], add.Locations[0], lb, length)
+	}
+	switch {
+	case err == nil && len(add.Locations) > 0:
+		return lb, append(slices.Clip(survivors), add.Locations[0]), nil
+	case w.c.ReplaceDatanodeBestEffort:
+		return lb, survivors, nil
+	}
+	var original, current []string
+	for _, d := range b.lb.Locations {
+		original = append(original, internalAddr(d))
+	}
+	for _, d := range survivors {
+		current = append(current, internalAddr(d))
+	}
+	return lb, nil, errs.E(errs.IO, "Failed to replace a bad datanode on the existing pipeline due to no more good datanodes being available to try. (Nodes: current=%v, original=%v). The current failed datanode replacement policy is %s, and a client may configure this via 'dfs.client.block.write.replace-datanode-on-failure.policy' in its configuration.",
+		current, original, cmp.Or(w.c.ReplaceDatanodeOnFailure, "DEFAULT"))
+}
+
+// cutReplica asks datanode d to cut its replica of lb's block, of stamp
+// gs, to length bytes under lb's new stamp.
+func (w *Writer) cutReplica(d api.DatanodeInfo, lb api.LocatedBlock, gs, length int64) error {
+	u := fmt.Sprintf("%s://%s/api/v1/blocks/%d/truncate?bpid=%s&gs=%d&newgs=%d&newlength=%d", w.c.scheme, w.c.addr(d),
+		lb.Block.BlockID, lb.Block.BlockPoolID, gs, lb.Block.GenerationStamp, length)
+	req, err := http.NewRequestWithContext(w.ctx, http.MethodPost, u, nil)
+	if err != nil {
+		return err
+	}
+	setBlockToken(req, lb)
+	resp, err := w.c.data.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return remoteError(resp)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return nil
+}
+
+// copyReplica streams the first length bytes of lb's block from datanode
+// from to datanode to, under lb's stamp.
+func (w *Writer) copyReplica(from, to api.DatanodeInfo, lb api.LocatedBlock, length int64) error {
+	get, err := http.NewRequestWithContext(w.ctx, http.MethodGet, fmt.Sprintf("%s://%s/api/v1/blocks/%d?bpid=%s&offset=0&length=%d",
+		w.c.scheme, w.c.addr(from), lb.Block.BlockID, lb.Block.BlockPoolID, length), nil)
+	if err != nil {
+		return err
+	}
+	get.Header.Set("Accept", packet.ContentType)
+	setBlockToken(get, lb)
+	src, err := w.c.data.Do(get)
+	if err != nil {
+		return err
+	}
+	defer src.Body.Close()
+	if src.StatusCode != http.StatusOK {
+		return remoteError(src)
+	}
+	put, err := http.NewRequestWithContext(w.ctx, http.MethodPut, fmt.Sprintf("%s://%s/api/v1/blocks/%d?bpid=%s&gs=%d&blocksize=%d",
+		w.c.scheme, w.c.addr(to), lb.Block.BlockID, lb.Block.BlockPoolID, lb.Block.GenerationStamp, w.blockSize), src.Body)
+	if err != nil {
+		return err
+	}
+	put.Header.Set("Content-Type", packet.ContentType)
+	setBlockToken(put, lb)
+	resp, err := w.c.data.Do(put)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return remoteError(resp)
+	}
+	var res api.BlockWriteResult
+	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
+		return err
+	}
+	if res.Length != length {
+		return errs.E(errs.IO, "copy of block %d to %s: %d bytes stored of %d", lb.Block.BlockID, internalAddr(to), res.Length, length)
+	}
+	return nil
+}
+
+// resend sends the packets of window, unacknowledged on a pipeline that
+// failed, on the block in flight.
+func (w *Writer) resend(window []sentPacket) {
+	for _, p := range window {
+		w.send(p.data)
+	}
 }
 
 // needsReplacement applies the replace-datanode-on-failure policy to a
@@ -537,6 +770,21 @@ func (w *Writer) Close() error {
 		}
 		backoff = min(backoff*2, time.Second)
 	}
+}
+
+// Buffered returns the bytes the writer holds: the packets sent and not
+// acknowledged yet, and the one being filled (at most
+// maxPacketsInFlight+1 packets, whatever the file's size).
+func (w *Writer) Buffered() int64 {
+	n := int64(len(w.pkt))
+	if b := w.blk; b != nil {
+		b.mu.Lock()
+		for _, p := range b.window {
+			n += int64(len(*p.data))
+		}
+		b.mu.Unlock()
+	}
+	return n
 }
 
 // Block returns the block in flight (nil between blocks).

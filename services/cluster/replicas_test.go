@@ -82,6 +82,42 @@ func TestFinalizedReplicaIsNotOverwritten(t *testing.T) {
 	}
 }
 
+// TestStoppedStreamKeepsTheReplica: a block PUT whose stream stops before
+// its end marker (the writer went away) leaves the replica finalized at
+// the length received, for the pipeline recovery; one with a bad CRC
+// leaves nothing.
+func TestStoppedStreamKeepsTheReplica(t *testing.T) {
+	c := testCluster(t, 1, smallBlocks)
+	data := randomBytes(3*packet.MaxData+100, 24)
+	stream := packets(data)
+	stream = stream[:len(stream)-4] // no end marker
+	bpid := c.Metadata.BlockPoolID()
+	put := fmt.Sprintf("%s/api/v1/blocks/%d?bpid=%s&gs=1001", c.DatanodeURLs[0], int64(1<<40), bpid)
+	if code, _ := blockRequest(t, "PUT", put, stream); code == 200 {
+		t.Fatal("a stream without its end marker was answered 200")
+	}
+	get := fmt.Sprintf("%s/api/v1/blocks/%d?bpid=%s", c.DatanodeURLs[0], int64(1<<40), bpid)
+	resp, err := http.Get(get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Equal(got, data) {
+		t.Fatalf("the stopped stream's replica: %d, %d bytes of %d", resp.StatusCode, len(got), len(data))
+	}
+	bad := packets(data[:1000])
+	bad[4] ^= 0xff // the first CRC
+	put = fmt.Sprintf("%s/api/v1/blocks/%d?bpid=%s&gs=1001", c.DatanodeURLs[0], int64(1<<40+1), bpid)
+	if code, exc := blockRequest(t, "PUT", put, bad); code != 403 || exc != "ChecksumException" {
+		t.Fatalf("a bad CRC: %d %s", code, exc)
+	}
+	get = fmt.Sprintf("%s/api/v1/blocks/%d?bpid=%s", c.DatanodeURLs[0], int64(1<<40+1), bpid)
+	if code, exc := blockRequest(t, "GET", get, nil); code != 403 || exc != "ReplicaNotFoundException" {
+		t.Fatalf("the bad stream's replica was kept: %d %s", code, exc)
+	}
+}
+
 // TestGoneAndShortReplicasAreReported: a replica whose block file was
 // removed, or truncated, behind the datanode's back is reported when a
 // read finds it (deleted, or bad), so the coordinator stops offering it

@@ -3,10 +3,8 @@ package datanode
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -76,199 +74,6 @@ func queryInt(r *http.Request, name string, def int64) (int64, error) {
 // DefaultBlockSize is dfs.blocksize's default: the most a block PUT that
 // names no blocksize may store.
 const DefaultBlockSize = 128 << 20
-
-// writeBlock godoc
-//
-//	@Summary		Write a block and forward it down the pipeline
-//	@Description	The body is a packet stream (docs/formats/packets.md): each packet's CRC32C checksums are verified before it is stored and it is forwarded unchanged to the next datanode of targets. The replica is written in rbw/ and finalized when the stream ends; the answer lists the datanodes that stored it and those that failed. With appendgs and appendlength the stream continues this datanode's finalized replica of that stamp and length under the new stamp gs (HDFS's PIPELINE_SETUP_APPEND); the first packet then carries at most the rest of the replica's partial 512-byte chunk. A failed append leaves the replica as it was.
-//	@Tags			blocks
-//	@Accept			application/x-granary-packets
-//	@Produce		json
-//	@Param			id		path		integer	true	"block ID"
-//	@Param			bpid	query		string	true	"block pool ID"
-//	@Param			gs		query		integer	true	"generation stamp"
-//	@Param			targets	query		string	false	"the rest of the pipeline: datanode HTTP addresses, comma separated"
-//	@Param			appendgs		query		integer	false	"append: the stamp of the replica to continue"
-//	@Param			appendlength	query		integer	false	"append: the length of the replica to continue"
-//	@Param			blocksize		query		integer	false	"the file's block size: the block may not grow past it (default dfs.blocksize, 134217728)"
-//	@Success		200		{object}	api.BlockWriteResult
-//	@Failure		400		{object}	errs.RemoteExceptionBody
-//	@Failure		403		{object}	errs.RemoteExceptionBody	"ChecksumException, ReplicaAlreadyExistsException (a replica of this or a newer stamp exists), ReplicaNotFoundException (append), IOException"
-//	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
-//	@ID			writeBlock
-//	@Router			/api/v1/blocks/{id} [put]
-func (s *Service) writeBlock(w http.ResponseWriter, r *http.Request) {
-	res, err := s.receiveBlock(r)
-	if err != nil {
-		rest.WriteError(w, err)
-		return
-	}
-	_ = rest.WriteJSON(w, http.StatusOK, res)
-}
-
-func (s *Service) receiveBlock(r *http.Request) (*api.BlockWriteResult, error) {
-	bpid, id, err := s.blockParams(r, hadooptoken.Write)
-	if err != nil {
-		return nil, err
-	}
-	gs, err := queryInt(r, "gs", 0)
-	if err != nil || gs == 0 {
-		return nil, errs.E(errs.IllegalArgument, "a generation stamp (gs) is required")
-	}
-	var targets []string
-	if t := r.URL.Query().Get("targets"); t != "" {
-		targets = strings.Split(t, ",")
-	}
-	appendGS, err := queryInt(r, "appendgs", 0)
-	if err != nil {
-		return nil, err
-	}
-	appendLen, err := queryInt(r, "appendlength", 0)
-	if err != nil {
-		return nil, err
-	}
-	if appendLen > 0 && appendGS == 0 {
-		return nil, errs.E(errs.IllegalArgument, "appendlength without appendgs")
-	}
-	// The block never grows past the file's block size (the writer and
-	// transfers send it; dfs.blocksize's default when absent).
-	maxLen, err := queryInt(r, "blocksize", DefaultBlockSize)
-	if err != nil {
-		return nil, err
-	}
-	s.xceivers.Add(1)
-	defer s.xceivers.Add(-1)
-	var rw *storage.ReplicaWriter
-	if appendGS > 0 {
-		rw, err = s.store.AppendRBW(bpid, id, appendGS, gs, appendLen)
-	} else {
-		rw, err = s.store.CreateRBW(bpid, id, gs, maxLen)
-	}
-	if err != nil {
-		return nil, storageError(err, id)
-	}
-	// RECEIVING_BLOCK: the coordinators learn of the replica being written
-	// with the next incremental report (not at once, as HDFS).
-	s.poolFor(bpid).queueIBR(dnproto.ReceivedDeleted{
-		Block: dnproto.BlockRef{ID: id, GenStamp: gs, NumBytes: appendLen}, Status: dnproto.Receiving, StorageID: rw.StorageID(),
-	})
-	var down *downstream
-	if len(targets) > 0 {
-		down = s.startDownstream(r.Context(), targets, r.Header.Get(blocktoken.Header), bpid, id, gs, appendGS, appendLen, maxLen)
-	}
-	pr := packet.NewReaderAt(r.Body, appendLen)
-	defer pr.Release()
-	for {
-		data, crcs, raw, err := pr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err == nil && rw.Len()+int64(len(data)) > maxLen {
-			err = errs.E(errs.IO, "block %d would grow past the block size of %d bytes", id, maxLen)
-		}
-		if err == nil {
-			err = rw.Write(data, crcs)
-		}
-		if err != nil {
-			rw.Abort()
-			if down != nil {
-				down.abort(err)
-			}
-			return nil, storageError(err, id)
-		}
-		if down != nil {
-			down.send(raw)
-		}
-	}
-	rep, err := rw.Finalize()
-	if err != nil {
-		if down != nil {
-			down.abort(err)
-		}
-		return nil, storageError(err, id)
-	}
-	res := &api.BlockWriteResult{BlockID: id, Length: rep.NumBytes, Stored: []string{s.advertisedAddr()}, Failed: []string{}}
-	if down != nil {
-		dres := down.finish()
-		res.Stored = append(res.Stored, dres.Stored...)
-		res.Failed = append(res.Failed, dres.Failed...)
-	}
-	// The RECEIVED report goes out before the writer is answered, so that
-	// the coordinator knows the replica by the time the client completes
-	// the file; if it cannot be sent now it is queued and re-sent.
-	s.poolFor(bpid).reportReceived(r.Context(), dnproto.ReceivedDeleted{
-		Block: dnproto.BlockRef{ID: id, GenStamp: gs, NumBytes: rep.NumBytes}, Status: dnproto.Received, StorageID: rep.Volume.StorageID,
-	})
-	return res, nil
-}
-
-// downstream forwards packets to the next datanode of the pipeline.
-type downstream struct {
-	targets []string
-	pw      *io.PipeWriter
-	err     error
-	done    chan api.BlockWriteResult
-}
-
-func (s *Service) startDownstream(ctx context.Context, targets []string, token, bpid string, id, gs, appendGS, appendLen, blockSize int64) *downstream {
-	pr, pw := io.Pipe()
-	d := &downstream{targets: targets, pw: pw, done: make(chan api.BlockWriteResult, 1)}
-	u := fmt.Sprintf("%s://%s/api/v1/blocks/%d?bpid=%s&gs=%d&blocksize=%d", s.cfg.TLS.Scheme(), targets[0], id, bpid, gs, blockSize)
-	if appendGS > 0 {
-		u += fmt.Sprintf("&appendgs=%d&appendlength=%d", appendGS, appendLen)
-	}
-	if len(targets) > 1 {
-		u += "&targets=" + strings.Join(targets[1:], ",")
-	}
-	go func() {
-		// Only the next datanode failed; those after it were not reached
-		// (HDFS's pipeline error index names the one bad node).
-		failed := api.BlockWriteResult{Failed: targets[:1]}
-		req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodPut, u, pr)
-		if err != nil {
-			pr.CloseWithError(err)
-			d.done <- failed
-			return
-		}
-		req.Header.Set("Content-Type", packet.ContentType)
-		if token != "" {
-			req.Header.Set(blocktoken.Header, token)
-		}
-		resp, err := s.pipelineClient.Do(req)
-		if err != nil {
-			pr.CloseWithError(err)
-			s.log.Warn("pipeline: downstream datanode failed", "target", targets[0], "err", err)
-			d.done <- failed
-			return
-		}
-		defer resp.Body.Close()
-		var res api.BlockWriteResult
-		if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&res) != nil {
-			pr.CloseWithError(fmt.Errorf("downstream %s answered %s", targets[0], resp.Status))
-			d.done <- failed
-			return
-		}
-		pr.Close()
-		d.done <- res
-	}()
-	return d
-}
-
-func (d *downstream) send(raw []byte) {
-	if d.err == nil {
-		_, d.err = d.pw.Write(raw)
-	}
-}
-
-func (d *downstream) abort(err error) { d.pw.CloseWithError(err) }
-
-func (d *downstream) finish() api.BlockWriteResult {
-	if d.err == nil {
-		_, d.err = d.pw.Write(packet.AppendEnd(nil))
-	}
-	d.pw.Close()
-	return <-d.done
-}
 
 // readBlock godoc
 //
@@ -436,7 +241,7 @@ func (s *Service) blockChecksum(w http.ResponseWriter, r *http.Request) {
 // truncateBlock godoc
 //
 //	@Summary		Cut a replica in place to a new length under a new generation stamp (truncate recovery)
-//	@Description	HDFS's updateReplicaUnderRecovery for an in-place truncate, sent by the metadata service after a TRUNCATE that cut this block: the finalized replica of stamp gs keeps its first newlength bytes (checked against its CRCs; the last partial chunk gets a CRC of its own) and takes stamp newgs; the coordinator is told at once. A replica already at newgs and newlength is answered as it is, so a retried recovery finishes an interrupted one. Token mode: a WRITE block token for the block.
+//	@Description	HDFS's updateReplicaUnderRecovery, sent by the metadata service after a TRUNCATE that cut this block (an in-place truncate) and by a writer recovering its pipeline (cut to the acknowledged length; a PUT still receiving the replica under an older stamp is stopped first): the finalized replica of stamp gs keeps its first newlength bytes (checked against its CRCs; the last partial chunk gets a CRC of its own) and takes stamp newgs; the coordinator is told at once. A replica already at newgs and newlength is answered as it is, so a retried recovery finishes an interrupted one. Token mode: a WRITE block token for the block.
 //	@Tags			blocks
 //	@Produce		json
 //	@Param			id			path		integer	true	"block ID"
@@ -470,6 +275,9 @@ func (s *Service) truncateBlock(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// A replica still being received (the stream of a pipeline being
+	// recovered has not broken here yet) is stopped first.
+	s.stopWriters(bpid, id, newGS)
 	rep, err := s.store.TruncateReplica(bpid, id, gs, newGS, newLength)
 	if err != nil {
 		s.log.Warn("truncate recovery failed", "block", id, "err", err)

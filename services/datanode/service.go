@@ -197,6 +197,8 @@ type Service struct {
 	startedAt time.Time
 	// pipelineClient forwards blocks to the next datanode.
 	pipelineClient *http.Client
+	writersMu      sync.Mutex
+	writers        map[string][]*activeWrite // "bpid/id" → the block PUTs receiving it
 	srv            *http.Server
 	nnAddrs        metadataAddrs // the metadata service's addresses, for WebHDFS
 }

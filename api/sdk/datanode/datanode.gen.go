@@ -278,6 +278,9 @@ type WriteBlockParams struct {
 
 	// Blocksize the file's block size: the block may not grow past it (default dfs.blocksize, 134217728)
 	Blocksize *int `form:"blocksize,omitempty" json:"blocksize,omitempty"`
+
+	// Accept application/x-granary-acks for the acknowledgement stream
+	Accept *string `json:"Accept,omitempty"`
 }
 
 // GetBlockChecksumParams defines parameters for GetBlockChecksum.
@@ -467,7 +470,7 @@ type ClientInterface interface {
 
 	// WriteBlock Write a block and forward it down the pipeline
 	//
-	// The body is a packet stream (docs/formats/packets.md): each packet's CRC32C checksums are verified before it is stored and it is forwarded unchanged to the next datanode of targets. The replica is written in rbw/ and finalized when the stream ends; the answer lists the datanodes that stored it and those that failed. With appendgs and appendlength the stream continues this datanode's finalized replica of that stamp and length under the new stamp gs (HDFS's PIPELINE_SETUP_APPEND); the first packet then carries at most the rest of the replica's partial 512-byte chunk. A failed append leaves the replica as it was.
+	// The body is a packet stream (docs/formats/packets.md): each packet's CRC32C checksums are verified before it is stored and it is forwarded unchanged to the next datanode of targets. The replica is written in rbw/ and finalized when the stream ends; the answer lists the datanodes that stored it and those that failed. With Accept: application/x-granary-acks the answer (200 at once) is a stream of acknowledgements sent while the packets still arrive: each packet once this datanode and those after it stored it, a failed datanode further down as soon as it fails, then the result or the error (docs/formats/packets.md). A stream that stops before its end marker leaves the replica finalized at the length received, for the writer's pipeline recovery. With appendgs and appendlength the stream continues this datanode's finalized replica of that stamp and length under the new stamp gs (HDFS's PIPELINE_SETUP_APPEND; gs may equal appendgs when a pipeline recovery has given the replica its new stamp); the first packet then carries at most the rest of the replica's partial 512-byte chunk. An append refused for a bad CRC or a disk error leaves the replica as it was.
 	//
 	// Corresponds with PUT /api/v1/blocks/{id} (the `WriteBlock` operationId).
 	WriteBlock(ctx context.Context, id int, params *WriteBlockParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -479,7 +482,7 @@ type ClientInterface interface {
 
 	// TruncateBlock Cut a replica in place to a new length under a new generation stamp (truncate recovery)
 	//
-	// HDFS's updateReplicaUnderRecovery for an in-place truncate, sent by the metadata service after a TRUNCATE that cut this block: the finalized replica of stamp gs keeps its first newlength bytes (checked against its CRCs; the last partial chunk gets a CRC of its own) and takes stamp newgs; the coordinator is told at once. A replica already at newgs and newlength is answered as it is, so a retried recovery finishes an interrupted one. Token mode: a WRITE block token for the block.
+	// HDFS's updateReplicaUnderRecovery, sent by the metadata service after a TRUNCATE that cut this block (an in-place truncate) and by a writer recovering its pipeline (cut to the acknowledged length; a PUT still receiving the replica under an older stamp is stopped first): the finalized replica of stamp gs keeps its first newlength bytes (checked against its CRCs; the last partial chunk gets a CRC of its own) and takes stamp newgs; the coordinator is told at once. A replica already at newgs and newlength is answered as it is, so a retried recovery finishes an interrupted one. Token mode: a WRITE block token for the block.
 	//
 	// Corresponds with POST /api/v1/blocks/{id}/truncate (the `TruncateBlock` operationId).
 	TruncateBlock(ctx context.Context, id int, params *TruncateBlockParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -634,7 +637,7 @@ func (c *Client) ReadBlock(ctx context.Context, id int, params *ReadBlockParams,
 
 // WriteBlock Write a block and forward it down the pipeline
 //
-// The body is a packet stream (docs/formats/packets.md): each packet's CRC32C checksums are verified before it is stored and it is forwarded unchanged to the next datanode of targets. The replica is written in rbw/ and finalized when the stream ends; the answer lists the datanodes that stored it and those that failed. With appendgs and appendlength the stream continues this datanode's finalized replica of that stamp and length under the new stamp gs (HDFS's PIPELINE_SETUP_APPEND); the first packet then carries at most the rest of the replica's partial 512-byte chunk. A failed append leaves the replica as it was.
+// The body is a packet stream (docs/formats/packets.md): each packet's CRC32C checksums are verified before it is stored and it is forwarded unchanged to the next datanode of targets. The replica is written in rbw/ and finalized when the stream ends; the answer lists the datanodes that stored it and those that failed. With Accept: application/x-granary-acks the answer (200 at once) is a stream of acknowledgements sent while the packets still arrive: each packet once this datanode and those after it stored it, a failed datanode further down as soon as it fails, then the result or the error (docs/formats/packets.md). A stream that stops before its end marker leaves the replica finalized at the length received, for the writer's pipeline recovery. With appendgs and appendlength the stream continues this datanode's finalized replica of that stamp and length under the new stamp gs (HDFS's PIPELINE_SETUP_APPEND; gs may equal appendgs when a pipeline recovery has given the replica its new stamp); the first packet then carries at most the rest of the replica's partial 512-byte chunk. An append refused for a bad CRC or a disk error leaves the replica as it was.
 //
 // Corresponds with PUT /api/v1/blocks/{id} (the `WriteBlock` operationId).
 func (c *Client) WriteBlock(ctx context.Context, id int, params *WriteBlockParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -666,7 +669,7 @@ func (c *Client) GetBlockChecksum(ctx context.Context, id int, params *GetBlockC
 
 // TruncateBlock Cut a replica in place to a new length under a new generation stamp (truncate recovery)
 //
-// HDFS's updateReplicaUnderRecovery for an in-place truncate, sent by the metadata service after a TRUNCATE that cut this block: the finalized replica of stamp gs keeps its first newlength bytes (checked against its CRCs; the last partial chunk gets a CRC of its own) and takes stamp newgs; the coordinator is told at once. A replica already at newgs and newlength is answered as it is, so a retried recovery finishes an interrupted one. Token mode: a WRITE block token for the block.
+// HDFS's updateReplicaUnderRecovery, sent by the metadata service after a TRUNCATE that cut this block (an in-place truncate) and by a writer recovering its pipeline (cut to the acknowledged length; a PUT still receiving the replica under an older stamp is stopped first): the finalized replica of stamp gs keeps its first newlength bytes (checked against its CRCs; the last partial chunk gets a CRC of its own) and takes stamp newgs; the coordinator is told at once. A replica already at newgs and newlength is answered as it is, so a retried recovery finishes an interrupted one. Token mode: a WRITE block token for the block.
 //
 // Corresponds with POST /api/v1/blocks/{id}/truncate (the `TruncateBlock` operationId).
 func (c *Client) TruncateBlock(ctx context.Context, id int, params *TruncateBlockParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1275,6 +1278,21 @@ func NewWriteBlockRequest(server string, id int, params *WriteBlockParams) (*htt
 	req, err := http.NewRequest(http.MethodPut, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+
+		if params.Accept != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Accept", *params.Accept, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Accept", headerParam0)
+		}
+
 	}
 
 	return req, nil
@@ -2058,7 +2076,7 @@ type ClientWithResponsesInterface interface {
 
 	// WriteBlockWithResponse Write a block and forward it down the pipeline
 	//
-	// The body is a packet stream (docs/formats/packets.md): each packet's CRC32C checksums are verified before it is stored and it is forwarded unchanged to the next datanode of targets. The replica is written in rbw/ and finalized when the stream ends; the answer lists the datanodes that stored it and those that failed. With appendgs and appendlength the stream continues this datanode's finalized replica of that stamp and length under the new stamp gs (HDFS's PIPELINE_SETUP_APPEND); the first packet then carries at most the rest of the replica's partial 512-byte chunk. A failed append leaves the replica as it was.
+	// The body is a packet stream (docs/formats/packets.md): each packet's CRC32C checksums are verified before it is stored and it is forwarded unchanged to the next datanode of targets. The replica is written in rbw/ and finalized when the stream ends; the answer lists the datanodes that stored it and those that failed. With Accept: application/x-granary-acks the answer (200 at once) is a stream of acknowledgements sent while the packets still arrive: each packet once this datanode and those after it stored it, a failed datanode further down as soon as it fails, then the result or the error (docs/formats/packets.md). A stream that stops before its end marker leaves the replica finalized at the length received, for the writer's pipeline recovery. With appendgs and appendlength the stream continues this datanode's finalized replica of that stamp and length under the new stamp gs (HDFS's PIPELINE_SETUP_APPEND; gs may equal appendgs when a pipeline recovery has given the replica its new stamp); the first packet then carries at most the rest of the replica's partial 512-byte chunk. An append refused for a bad CRC or a disk error leaves the replica as it was.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2074,7 +2092,7 @@ type ClientWithResponsesInterface interface {
 
 	// TruncateBlockWithResponse Cut a replica in place to a new length under a new generation stamp (truncate recovery)
 	//
-	// HDFS's updateReplicaUnderRecovery for an in-place truncate, sent by the metadata service after a TRUNCATE that cut this block: the finalized replica of stamp gs keeps its first newlength bytes (checked against its CRCs; the last partial chunk gets a CRC of its own) and takes stamp newgs; the coordinator is told at once. A replica already at newgs and newlength is answered as it is, so a retried recovery finishes an interrupted one. Token mode: a WRITE block token for the block.
+	// HDFS's updateReplicaUnderRecovery, sent by the metadata service after a TRUNCATE that cut this block (an in-place truncate) and by a writer recovering its pipeline (cut to the acknowledged length; a PUT still receiving the replica under an older stamp is stopped first): the finalized replica of stamp gs keeps its first newlength bytes (checked against its CRCs; the last partial chunk gets a CRC of its own) and takes stamp newgs; the coordinator is told at once. A replica already at newgs and newlength is answered as it is, so a retried recovery finishes an interrupted one. Token mode: a WRITE block token for the block.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3285,7 +3303,7 @@ func (c *ClientWithResponses) ReadBlockWithResponse(ctx context.Context, id int,
 
 // WriteBlockWithResponse Write a block and forward it down the pipeline
 //
-// The body is a packet stream (docs/formats/packets.md): each packet's CRC32C checksums are verified before it is stored and it is forwarded unchanged to the next datanode of targets. The replica is written in rbw/ and finalized when the stream ends; the answer lists the datanodes that stored it and those that failed. With appendgs and appendlength the stream continues this datanode's finalized replica of that stamp and length under the new stamp gs (HDFS's PIPELINE_SETUP_APPEND); the first packet then carries at most the rest of the replica's partial 512-byte chunk. A failed append leaves the replica as it was.
+// The body is a packet stream (docs/formats/packets.md): each packet's CRC32C checksums are verified before it is stored and it is forwarded unchanged to the next datanode of targets. The replica is written in rbw/ and finalized when the stream ends; the answer lists the datanodes that stored it and those that failed. With Accept: application/x-granary-acks the answer (200 at once) is a stream of acknowledgements sent while the packets still arrive: each packet once this datanode and those after it stored it, a failed datanode further down as soon as it fails, then the result or the error (docs/formats/packets.md). A stream that stops before its end marker leaves the replica finalized at the length received, for the writer's pipeline recovery. With appendgs and appendlength the stream continues this datanode's finalized replica of that stamp and length under the new stamp gs (HDFS's PIPELINE_SETUP_APPEND; gs may equal appendgs when a pipeline recovery has given the replica its new stamp); the first packet then carries at most the rest of the replica's partial 512-byte chunk. An append refused for a bad CRC or a disk error leaves the replica as it was.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -3313,7 +3331,7 @@ func (c *ClientWithResponses) GetBlockChecksumWithResponse(ctx context.Context, 
 
 // TruncateBlockWithResponse Cut a replica in place to a new length under a new generation stamp (truncate recovery)
 //
-// HDFS's updateReplicaUnderRecovery for an in-place truncate, sent by the metadata service after a TRUNCATE that cut this block: the finalized replica of stamp gs keeps its first newlength bytes (checked against its CRCs; the last partial chunk gets a CRC of its own) and takes stamp newgs; the coordinator is told at once. A replica already at newgs and newlength is answered as it is, so a retried recovery finishes an interrupted one. Token mode: a WRITE block token for the block.
+// HDFS's updateReplicaUnderRecovery, sent by the metadata service after a TRUNCATE that cut this block (an in-place truncate) and by a writer recovering its pipeline (cut to the acknowledged length; a PUT still receiving the replica under an older stamp is stopped first): the finalized replica of stamp gs keeps its first newlength bytes (checked against its CRCs; the last partial chunk gets a CRC of its own) and takes stamp newgs; the coordinator is told at once. A replica already at newgs and newlength is answered as it is, so a retried recovery finishes an interrupted one. Token mode: a WRITE block token for the block.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -3757,6 +3775,18 @@ func ParseWriteBlockResponse(rsp *http.Response) (*WriteBlockResponse, error) {
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case rsp.StatusCode == 200:
+	// Content-type (application/x-granary-acks) unsupported
+
+	case rsp.StatusCode == 400:
+	// Content-type (application/x-granary-acks) unsupported
+
+	case rsp.StatusCode == 401:
+	// Content-type (application/x-granary-acks) unsupported
+
+	case rsp.StatusCode == 403:
+		// Content-type (application/x-granary-acks) unsupported
 
 	}
 

@@ -271,7 +271,9 @@ func (w *ReplicaWriter) Abort() {
 // AppendRBW reopens finalized replica id, of generation stamp gs and
 // numBytes bytes, for an append under stamp newGS (HDFS's
 // FsDatasetImpl.append): its files move to rbw/, the meta file taking the
-// new stamp, and writing continues at its end. The replica is not offered
+// new stamp, and writing continues at its end. newGS may equal gs: a
+// pipeline recovery cuts the replica to the acknowledged length under the
+// new stamp first (TruncateReplica), then continues it. The replica is not offered
 // for reading until Finalize; Abort puts it back as it was.
 func (s *Store) AppendRBW(bpid string, id, gs, newGS, numBytes int64) (*ReplicaWriter, error) {
 	s.mu.Lock()
@@ -282,8 +284,8 @@ func (s *Store) AppendRBW(bpid string, id, gs, newGS, numBytes int64) (*ReplicaW
 		return nil, fmt.Errorf("%w: no finalized replica of block %d to append to", ErrNoReplica, id)
 	case r.GenStamp != gs || r.NumBytes != numBytes:
 		return nil, fmt.Errorf("%w: replica blk_%d_%d has %d bytes; the append expects stamp %d and %d bytes", ErrNoReplica, id, r.GenStamp, r.NumBytes, gs, numBytes)
-	case newGS <= gs:
-		return nil, fmt.Errorf("append to block %d: new generation stamp %d is not above %d", id, newGS, gs)
+	case newGS < gs:
+		return nil, fmt.Errorf("append to block %d: new generation stamp %d is below %d", id, newGS, gs)
 	}
 	fin := filepath.Dir(r.Volume.FinalizedPath(bpid, id))
 	rbw := filepath.Join(r.Volume.bpDir(bpid), "current", "rbw")
