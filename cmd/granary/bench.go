@@ -17,7 +17,7 @@ const benchUsage = `usage: granary bench nn|coordinator|dnscan|io|smallfiles|put
   dnscan       [-replicas N] [-volumes N] [-dir DIR]
   io           [-nrFiles N] [-fileSize MB] [-blockSize MB] [-synconclose] [-auth simple|token|both]   (like TestDFSIO)
   smallfiles   [-files N] [-clients N] [-size BYTES] [-auth simple|token|both]                        (like weed benchmark)
-  put          [-size MB]   (granary fs -put of one file as its own process: its peak RSS)
+  put          [-size MB] [-bin GRANARY]   (granary fs -put of one file as its own process: its peak RSS)
   rereplication [-blocks N] [-blockSize BYTES] [-datanodes N] [-redundancy-interval D] [-max-streams N]
   failover     [-runs N] [-clients N]   (kill -9 of the active metadata service under load: takeover, errors, lost)
                -coordinator [-files N] [-watch D]   (the active coordinator stopped: takeover, first command, transfers after)`

@@ -23,6 +23,7 @@ func PutMain(ctx context.Context, args []string, out io.Writer) error {
 	size := fs.Int64("size", 300, "file size in MB")
 	dir := fs.String("dir", "", "where the cluster and the local file live (default: a temporary folder)")
 	dbURL := fs.String("database-url", os.Getenv("GRANARY_DATABASE_URL"), "use this PostgreSQL instead of starting one")
+	bin := fs.String("bin", "", "the granary binary whose fs -put is measured (default: this one; another build compares side by side)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -34,12 +35,16 @@ func PutMain(ctx context.Context, args []string, out io.Writer) error {
 		defer os.RemoveAll(*dir)
 	}
 	local := filepath.Join(*dir, "local")
-	if err := randomFile(local, *size<<20); err != nil {
-		return err
-	}
-	self, err := os.Executable()
+	err := randomFile(local, *size<<20)
 	if err != nil {
 		return err
+	}
+	self := *bin
+	if self == "" {
+		var err error
+		if self, err = os.Executable(); err != nil {
+			return err
+		}
 	}
 	e, err := start(ctx, filepath.Join(*dir, "run"), *dbURL, 3, false, false)
 	if err != nil {
