@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -143,8 +144,9 @@ func IOMain(ctx context.Context, args []string, out io.Writer) error {
 	syncClose := fs.Bool("synconclose", false, "fsync replicas (and the raw file) on close")
 	dbURL := fs.String("database-url", os.Getenv("GRANARY_DATABASE_URL"), "use this PostgreSQL instead of starting one")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the Granary part of the run to this file")
-	drop := fs.Bool("dropcaches", true, "drop the page cache before each read phase (needs root), so reads come from the disk on both sides")
+	drop := fs.Bool("dropcaches", true, "sync and drop the page cache before each phase (needs root), so phases do not slow each other and reads come from the disk on both sides")
 	authMode := fs.String("auth", "simple", "simple, token, or both (side by side: what token mode costs)")
+	rounds := fs.Int("rounds", 3, "rounds of raw disk then Granary; the medians are the figures")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -161,55 +163,89 @@ func IOMain(ctx context.Context, args []string, out io.Writer) error {
 	buf := make([]byte, 1<<20)
 	_, _ = rand.Read(buf)
 
-	beforeRead := func() {}
-	cacheNote := "page cache dropped before reads"
+	// Every phase starts on a settled page cache: dirty pages written back
+	// and the cache dropped (where permitted), so that one phase's
+	// write-back does not slow the next and reads come from the disk on
+	// both sides.
+	settle := func() { syscall.Sync() }
+	cacheNote := "page cache dropped before each phase"
 	if *drop {
 		if err := dropCaches(); err != nil {
 			cacheNote = "page cache NOT dropped (" + err.Error() + "): reads may come from memory"
 		} else {
-			beforeRead = func() { _ = dropCaches() }
+			settle = func() { syscall.Sync(); _ = dropCaches() }
 		}
 	} else {
 		cacheNote = "page cache not dropped: reads may come from memory"
 	}
-	rawW, rawR, err := rawDisk(filepath.Join(*dir, "raw"), *nrFiles, *size<<20, buf, *syncClose, beforeRead)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "----- raw disk (same folder, %d files in parallel, synconclose=%v, %s) -----\nwrite: %.1f MB/s\nread:  %.1f MB/s\n", *nrFiles, *syncClose, cacheNote, rawW, rawR)
 	if *cpuProfile != "" {
 		if err := startProfile(*cpuProfile); err != nil {
 			return err
 		}
 		defer pprof.StopCPUProfile()
 	}
-	var rates [2][2][2]float64 // [token][replication 1, 3][write, read], summed over runs
-	for round, token := range modes {
-		e, err := start(ctx, filepath.Join(*dir, fmt.Sprintf("%s%d", modeDir(token), round)), *dbURL, 3, *syncClose, token)
+	fmt.Fprintf(out, "raw disk and Granary alternate, %d rounds (same folder, %d files in parallel, synconclose=%v on both sides, %s)\n", *rounds, *nrFiles, *syncClose, cacheNote)
+	// [token][raw, replication 1, replication 3][write, read]: each round's figure.
+	var figs [2][3][2][]float64
+	for _, token := range modes {
+		e, err := start(ctx, filepath.Join(*dir, modeDir(token)), *dbURL, 3, *syncClose, token)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "===== %s =====\n", modeName(token))
-		var r [2][2]float64
-		err = ioRuns(ctx, e, out, *nrFiles, *size, *blockSize, buf, rawW, rawR, beforeRead, &r)
-		e.close()
-		if err != nil {
-			return err
-		}
-		for i := range r {
-			for j := range r[i] {
-				rates[b2i(token)][i][j] += r[i][j] / float64(max(1, len(modes)/2))
+		for round := 1; round <= *rounds; round++ {
+			settle()
+			rawW, rawR, err := rawDisk(filepath.Join(*dir, "raw"), *nrFiles, *size<<20, buf, *syncClose, settle)
+			if err != nil {
+				e.close()
+				return err
 			}
+			fmt.Fprintf(out, "round %d: raw disk write %.1f MB/s, read %.1f MB/s\n", round, rawW, rawR)
+			var r [2][2]float64
+			if err := ioRuns(ctx, e, out, *nrFiles, *size, *blockSize, buf, rawW, rawR, settle, &r); err != nil {
+				e.close()
+				return err
+			}
+			t := b2i(token)
+			figs[t][0][0], figs[t][0][1] = append(figs[t][0][0], rawW), append(figs[t][0][1], rawR)
+			for i := range r {
+				for j := range r[i] {
+					figs[t][i+1][j] = append(figs[t][i+1][j], r[i][j])
+				}
+			}
+		}
+		e.close()
+		t := b2i(token)
+		rawW, rawR := median(figs[t][0][0]), median(figs[t][0][1])
+		fmt.Fprintf(out, "----- medians of %d rounds (%s) -----\nraw disk: write %.1f MB/s, read %.1f MB/s\n", *rounds, modeName(token), rawW, rawR)
+		for i, repl := range []int{1, 3} {
+			w, rd := median(figs[t][i+1][0]), median(figs[t][i+1][1])
+			base := rawW / float64(repl)
+			fmt.Fprintf(out, "replication %d: write %.1f MB/s (%.0f%% of raw write%s), read %.1f MB/s (%.0f%% of raw read)\n",
+				repl, w, 100*w/base, map[bool]string{true: " ÷ 3", false: ""}[repl == 3], rd, 100*rd/rawR)
 		}
 	}
 	if len(modes) > 1 {
-		fmt.Fprintf(out, "----- token mode against simple mode (means of %d runs each, alternated) -----\n", len(modes)/2)
+		fmt.Fprintf(out, "----- token mode against simple mode (medians) -----\n")
 		for i, repl := range []int{1, 3} {
-			fmt.Fprintf(out, "replication %d: write %.1f vs %.1f MB/s (%+.1f%%), read %.1f vs %.1f MB/s (%+.1f%%)\n", repl,
-				rates[1][i][0], rates[0][i][0], pct(rates[1][i][0], rates[0][i][0]), rates[1][i][1], rates[0][i][1], pct(rates[1][i][1], rates[0][i][1]))
+			tw, sw := median(figs[1][i+1][0]), median(figs[0][i+1][0])
+			tr, sr := median(figs[1][i+1][1]), median(figs[0][i+1][1])
+			fmt.Fprintf(out, "replication %d: write %.1f vs %.1f MB/s (%+.1f%%), read %.1f vs %.1f MB/s (%+.1f%%)\n", repl, tw, sw, pct(tw, sw), tr, sr, pct(tr, sr))
 		}
 	}
 	return nil
+}
+
+// median returns the median of xs (0 for none).
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Sorted(slices.Values(xs))
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func b2i(b bool) int {
@@ -225,9 +261,10 @@ func modeDir(token bool) string { return map[bool]string{false: "simple", true: 
 func pct(a, b float64) float64 { return 100 * (a - b) / b }
 
 // ioRuns is TestDFSIO's write and read at replication 1 and 3 on one cluster.
-func ioRuns(ctx context.Context, e *env, out io.Writer, nrFiles int, size, blockSize int64, buf []byte, rawW, rawR float64, beforeRead func(), rates *[2][2]float64) error {
+func ioRuns(ctx context.Context, e *env, out io.Writer, nrFiles int, size, blockSize int64, buf []byte, rawW, rawR float64, settle func(), rates *[2][2]float64) error {
 	total := int64(nrFiles) * size << 20
 	for ri, repl := range []int{1, 3} {
+		settle()
 		var written atomic.Int64
 		start := time.Now()
 		err := parallel(nrFiles, func(i int) error {
@@ -248,7 +285,7 @@ func ioRuns(ctx context.Context, e *env, out io.Writer, nrFiles int, size, block
 			return err
 		}
 		wMBs := mbps(total, time.Since(start))
-		beforeRead()
+		settle()
 		start = time.Now()
 		var read atomic.Int64
 		err = parallel(nrFiles, func(i int) error {
