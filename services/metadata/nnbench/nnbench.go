@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -151,8 +152,50 @@ type journaled struct {
 	st    *store.Store
 	stop  context.CancelFunc
 	done  chan error
-	edits *store.EditLog
-	lock  *store.WriterLock // with a standby: the active's lock
+	edits   *store.EditLog
+	lock    *store.WriterLock // with a standby: the active's lock
+	batches *batchStats
+}
+
+// batchStats records the edit log's group commits: how many edits each
+// carried and how long its commit took.
+type batchStats struct {
+	mu    sync.Mutex
+	sizes []int
+	times []time.Duration
+}
+
+// BatchCommitted implements store.EditLogMetrics.
+func (b *batchStats) BatchCommitted(ops int, d time.Duration) {
+	b.mu.Lock()
+	b.sizes = append(b.sizes, ops)
+	b.times = append(b.times, d)
+	b.mu.Unlock()
+}
+
+func (b *batchStats) reset() {
+	b.mu.Lock()
+	b.sizes, b.times = nil, nil
+	b.mu.Unlock()
+}
+
+// report prints the batch size distribution and the commit times.
+func (b *batchStats) report(out io.Writer) {
+	b.mu.Lock()
+	sizes := slices.Sorted(slices.Values(b.sizes))
+	times := slices.Sorted(slices.Values(b.times))
+	b.mu.Unlock()
+	if len(sizes) == 0 {
+		return
+	}
+	total := 0
+	for _, n := range sizes {
+		total += n
+	}
+	q := func(p float64) int { return min(len(sizes)-1, int(p*float64(len(sizes)))) }
+	fmt.Fprintf(out, "edit log batches: %d, edits per batch: mean %.1f, p50 %d, p90 %d, p99 %d, max %d; commit time: p50 %v, p90 %v, p99 %v\n",
+		len(sizes), float64(total)/float64(len(sizes)), sizes[q(0.5)], sizes[q(0.9)], sizes[q(0.99)], sizes[len(sizes)-1],
+		times[q(0.5)].Round(time.Microsecond), times[q(0.9)].Round(time.Microsecond), times[q(0.99)].Round(time.Microsecond))
 }
 
 func openJournaled(ctx context.Context, url string, conns int32, writerLock bool) (*journaled, error) {
@@ -174,10 +217,11 @@ func openJournaled(ctx context.Context, url string, conns int32, writerLock bool
 		return nil, err
 	}
 	ns := namespace.New(namespace.Config{Superuser: "bench"})
-	edits := st.NewEditLog(epoch, 0, 30*time.Second, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	batches := &batchStats{}
+	edits := st.NewEditLog(epoch, 0, 30*time.Second, batches, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ns.SetJournal(edits)
 	rctx, stop := context.WithCancel(context.Background())
-	j := &journaled{ns: ns, st: st, stop: stop, done: make(chan error, 1), edits: edits, lock: lock}
+	j := &journaled{ns: ns, st: st, stop: stop, done: make(chan error, 1), edits: edits, lock: lock, batches: batches}
 	go func() { j.done <- edits.Run(rctx) }()
 	return j, nil
 }
@@ -297,6 +341,7 @@ func throughput(ctx context.Context, e *env, o Options, op string, out io.Writer
 			lag.run(sctx, j.edits.Committed)
 		}
 	}()
+	j.batches.reset()
 	start := time.Now()
 	err = runThreads(o.Threads, per, fn)
 	elapsed := time.Since(start)
@@ -309,6 +354,7 @@ func throughput(ctx context.Context, e *env, o Options, op string, out io.Writer
 	fmt.Fprintf(out, "--- %s inputs ---\nnrFiles = %d\nnrThreads = %d\nnrFilesPerDir = %d\n", op, total, o.Threads, o.FilesPerDir)
 	fmt.Fprintf(out, "--- %s stats  ---\n# operations: %d\nElapsed Time: %d\n Ops per sec: %.0f\nAverage Time: %.3f\n",
 		op, total, elapsed.Milliseconds(), float64(total)/elapsed.Seconds(), float64(elapsed.Microseconds())/1000/float64(per))
+	j.batches.report(out)
 	if lag != nil {
 		lag.report(out)
 	}
