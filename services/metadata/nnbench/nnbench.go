@@ -148,10 +148,10 @@ func (e *env) database(ctx context.Context) (string, error) {
 
 // journaled is a namespace whose mutations commit to a real edit log.
 type journaled struct {
-	ns    *namespace.Namespace
-	st    *store.Store
-	stop  context.CancelFunc
-	done  chan error
+	ns      *namespace.Namespace
+	st      *store.Store
+	stop    context.CancelFunc
+	done    chan error
 	edits   *store.EditLog
 	lock    *store.WriterLock // with a standby: the active's lock
 	batches *batchStats
