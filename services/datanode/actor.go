@@ -35,6 +35,13 @@ type actor struct {
 	ibrMu   sync.Mutex
 	ibr     []dnproto.ReceivedDeleted
 	ibrKick chan struct{}
+	// fbrMu orders the RECEIVED reports sent at once with the full
+	// reports: a full report is taken and sent holding it, a RECEIVED is
+	// sent holding it shared, so that a report taken before a replica was
+	// finalized never reaches the coordinator after that replica's
+	// RECEIVED (it would remove the replica again until the next full
+	// report). HDFS gets the same order from sending both on one thread.
+	fbrMu sync.RWMutex
 
 	fbrNow chan struct{} // an administrator asked for a full report
 }
@@ -435,6 +442,8 @@ func (a *actor) sendIBR(ctx context.Context) error {
 // split.threshold replicas or a message would pass NATS's payload limit,
 // and returns the commands the replies carried.
 func (a *actor) sendFullReport(ctx context.Context, lease uint64) ([]dnproto.Command, error) {
+	a.fbrMu.Lock()
+	defer a.fbrMu.Unlock()
 	start := time.Now()
 	bpid := a.blockPool()
 	byStorage := a.dn.store.Replicas(bpid)

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -357,4 +359,70 @@ func runDatanode(t *testing.T, cfg Config) *Service {
 	<-dn.Started()
 	waitFor(t, "registration", func() bool { return dn.Info().Registration == "running" })
 	return dn
+}
+
+// TestReceivedFollowsAFullReportInFlight: a RECEIVED that would be sent at
+// once while a full report is on its way is sent after it, so that the
+// report, taken before the replica was finalized, cannot remove the
+// replica at the coordinator after its RECEIVED was counted.
+func TestReceivedFollowsAFullReportInFlight(t *testing.T) {
+	natsURL, nc := embeddedNATS(t)
+	var mu sync.Mutex
+	var events []string
+	record := func(e string) {
+		mu.Lock()
+		events = append(events, e)
+		mu.Unlock()
+	}
+	holding, release := make(chan struct{}), make(chan struct{})
+	reports := 0
+	serveCoordinator(t, nc, "", map[string]dnproto.Handler{
+		dnproto.SubjHeartbeat: func(context.Context, []byte) (any, error) {
+			return dnproto.HeartbeatReply{HAState: "active", LeaseID: 1}, nil
+		},
+		dnproto.SubjBlockReport: func(context.Context, []byte) (any, error) {
+			mu.Lock()
+			reports++
+			second := reports == 2
+			mu.Unlock()
+			if second {
+				close(holding)
+				<-release
+			}
+			record("full report")
+			return dnproto.BlockReportReply{}, nil
+		},
+		dnproto.SubjIncrementalReport: func(_ context.Context, data []byte) (any, error) {
+			var r dnproto.IncrementalReport
+			_ = json.Unmarshal(data, &r)
+			for _, e := range r.Blocks {
+				record(fmt.Sprintf("%s %d", e.Status, e.Block.ID))
+			}
+			return dnproto.Ack{}, nil
+		},
+	})
+	dn := runDatanode(t, Config{NATSURL: natsURL, HeartbeatInterval: 50 * time.Millisecond})
+	waitFor(t, "the first full report", func() bool { return dn.Info().LastBlockReport != nil })
+	bp := dn.poolList()[0]
+	bp.actors[0].triggerFBR()
+	<-holding
+	const id = 1<<30 + 7
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		bp.reportReceived(context.Background(), dnproto.ReceivedDeleted{Block: dnproto.BlockRef{ID: id, GenStamp: 1001, NumBytes: 1}, Status: dnproto.Received, StorageID: "DS-1"})
+	}()
+	<-sent // not held back: the entry waits in the queue
+	close(release)
+	want := fmt.Sprintf("RECEIVED %d", id)
+	waitFor(t, "the RECEIVED", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Contains(events, want)
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if i := slices.Index(events, want); i == 0 || events[i-1] != "full report" || strings.Count(strings.Join(events[:i], ","), "full report") != 2 {
+		t.Fatalf("events %v: the RECEIVED must follow the second full report", events)
+	}
 }

@@ -307,6 +307,12 @@ func (a *actor) sendBad(b dnproto.BlockRef, storageID string) {
 // reportReceived sends one RECEIVED entry at once (falling back to the
 // incremental-report queue when that fails).
 func (a *actor) reportReceived(ctx context.Context, e dnproto.ReceivedDeleted) {
+	if !a.fbrMu.TryRLock() {
+		// A full report is being sent: the entry follows it.
+		a.queueIBR(e)
+		return
+	}
+	defer a.fbrMu.RUnlock()
 	// The pending RECEIVING of the block is superseded.
 	a.ibrMu.Lock()
 	a.ibr = slices.DeleteFunc(a.ibr, func(p dnproto.ReceivedDeleted) bool { return p.Block.ID == e.Block.ID })
