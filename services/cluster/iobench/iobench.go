@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -28,6 +27,7 @@ import (
 	"github.com/granary-fs/granary/internal/auth"
 	"github.com/granary-fs/granary/internal/client"
 	"github.com/granary-fs/granary/internal/devissuer"
+	"github.com/granary-fs/granary/internal/httpceiling"
 	"github.com/granary-fs/granary/services/cluster"
 	"github.com/granary-fs/granary/services/coordinator"
 	"github.com/granary-fs/granary/services/datanode"
@@ -393,7 +393,7 @@ func SmallFilesMain(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	// The ceiling is measured first, on an idle machine.
-	ceiling, err := httpCeiling(*clients, 2*time.Second)
+	ceiling, err := httpceiling.Measure(*clients, 2*time.Second)
 	if err != nil {
 		return err
 	}
@@ -529,41 +529,6 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// httpCeiling measures how many HTTP round trips per second net/http makes
-// on this machine, client and server in this process, with a handler that
-// does nothing: the ceiling of any service built on it here.
-func httpCeiling(clients int, d time.Duration) (float64, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"boolean":true}`))
-	})}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
-	defer hc.CloseIdleConnections()
-	u := "http://" + ln.Addr().String() + "/"
-	var n atomic.Int64
-	stop := time.Now().Add(d)
-	start := time.Now()
-	err = parallel(clients, func(int) error {
-		for time.Now().Before(stop) {
-			resp, err := hc.Get(u)
-			if err != nil {
-				return err
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			n.Add(1)
-		}
-		return nil
-	})
-	return float64(n.Load()) / time.Since(start).Seconds(), err
 }
 
 // benchLogger discards logs unless GRANARY_BENCH_LOG is set.

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/granary-fs/granary/internal/httpceiling"
 	"github.com/granary-fs/granary/services/metadata"
 )
 
@@ -78,11 +79,19 @@ func httpFileStatus(ctx context.Context, e *env, o Options, out io.Writer) error
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	rate := float64(count.Load()) / elapsed.Seconds()
 	fmt.Fprintf(out, "--- httpFileStatus ---\nconnections: %d (keep-alive)\nrequests: %d, failures: %d, elapsed: %v\nrequests per sec: %.0f\n",
-		o.Threads, count.Load(), failures.Load(), elapsed.Round(time.Millisecond), float64(count.Load())/elapsed.Seconds())
+		o.Threads, count.Load(), failures.Load(), elapsed.Round(time.Millisecond), rate)
 	if failures.Load() > 0 {
 		return fmt.Errorf("%d requests failed", failures.Load())
 	}
+	// The same load on an empty handler, right after: what net/http alone
+	// does on this machine now.
+	ceiling, err := httpceiling.Measure(o.Threads, o.Duration)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "net/http ceiling (empty handler, %d keep-alive connections): %.0f req/s; GETFILESTATUS is %.0f%% of it\n", o.Threads, ceiling, 100*rate/ceiling)
 	return nil
 }
 
