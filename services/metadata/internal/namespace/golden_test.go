@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -56,6 +58,15 @@ func TestGoldenFiles(t *testing.T) {
 	}
 	if again := image(t, loaded); !bytes.Equal(again, img) {
 		t.Fatal("the golden image does not encode again byte for byte")
+	}
+	// The same namespace in the version-2 format (no sections) still
+	// loads, and is written in the current one.
+	v2, err := os.ReadFile(filepath.Join("testdata", "golden", "image-v2.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if old, err := LoadImage(Config{Superuser: "hdfs"}, v2, nil); err != nil || !bytes.Equal(image(t, old), img) {
+		t.Fatalf("the version-2 golden image: %v, or it loads as another namespace", err)
 	}
 
 	// A file whose truncate is being recovered (flagTruncating).

@@ -5,17 +5,26 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
+	"sync"
+	"sync/atomic"
 )
 
 // Image format (docs/formats/fsimage.md): the magic, a header of uvarints,
 // the string table, then every inode in pre-order (a parent always before
-// its children, children in name order), then a trailer repeating the inode
-// count. Integrity (checksums) is the store's business.
+// its children, children in name order) in sections of sectionInodes, each
+// led by its length in bytes so that sections decode in parallel, then a
+// trailer repeating the inode count. Integrity (checksums) is the store's
+// business.
 const (
 	imageMagic   = "GRNIMG01"
-	imageVersion = 2 // 2 adds the secret section; 1 is still read
+	imageVersion = 3 // 3 puts the inodes in sections; 2 adds the secret section; 1 and 2 are still read
 	imageTrailer = "GRNEND01"
 )
+
+// sectionInodes is how many inodes an image section holds (the last
+// fewer); the image records it. A variable so that tests make many.
+var sectionInodes int64 = 1 << 16
 
 const (
 	flagDir   = 1 << 0
@@ -43,19 +52,27 @@ func (ns *Namespace) WriteImage(w io.Writer) (inodes int64, err error) {
 	for _, s := range ns.strings.names {
 		e.str(s)
 	}
-	flush := func() error {
-		if len(e.buf) < 1<<16 {
+	// Each section is encoded apart, then written after its length.
+	e.uint(uint64(sectionInodes))
+	sec := encoder{buf: make([]byte, 0, 1<<20)}
+	var inSection int64
+	flush := func(force bool) error {
+		if inSection == 0 || (!force && inSection < sectionInodes) {
 			return nil
 		}
+		e.uint(uint64(len(sec.buf)))
+		e.buf = append(e.buf, sec.buf...)
+		sec.buf, inSection = sec.buf[:0], 0
 		_, err := bw.Write(e.buf)
 		e.buf = e.buf[:0]
 		return err
 	}
 	var walk func(n *Inode) error
 	walk = func(n *Inode) error {
-		writeInode(&e, n)
+		writeInode(&sec, n)
 		inodes++
-		if err := flush(); err != nil {
+		inSection++
+		if err := flush(false); err != nil {
 			return err
 		}
 		if n.dir != nil {
@@ -68,6 +85,9 @@ func (ns *Namespace) WriteImage(w io.Writer) (inodes int64, err error) {
 		return nil
 	}
 	if err := walk(ns.root); err != nil {
+		return 0, err
+	}
+	if err := flush(true); err != nil {
 		return 0, err
 	}
 	ns.writeSecrets(&e)
@@ -137,7 +157,7 @@ func LoadImage(cfg Config, data []byte, progress func(loaded, total int64)) (*Na
 	}
 	d := decoder{buf: data[len(imageMagic):]}
 	v := d.uint()
-	if v != 1 && v != imageVersion {
+	if v < 1 || v > imageVersion {
 		return nil, fmt.Errorf("%w: unsupported image version %d", ErrCorruptImage, v)
 	}
 	ns := New(cfg)
@@ -152,49 +172,94 @@ func LoadImage(cfg Config, data []byte, progress func(loaded, total int64)) (*Na
 	}
 	ns.inodes = make(map[int64]*Inode, total)
 	ns.files, ns.dirs = 0, 0
+	// The inodes are decoded (in parallel, section by section, from
+	// version 3) and then linked in their order.
+	var sections [][]inodeRecord
+	if v >= 3 {
+		size := int64(d.uint())
+		if d.err != nil || size < 1 {
+			return nil, fmt.Errorf("%w: bad section size", ErrCorruptImage)
+		}
+		var bufs [][]byte
+		for left := total; left > 0; left -= min(left, size) {
+			n := d.uint()
+			if d.err != nil || n > uint64(len(d.buf)) {
+				return nil, fmt.Errorf("%w: section %d: bad length", ErrCorruptImage, len(bufs))
+			}
+			bufs = append(bufs, d.buf[:n])
+			d.buf = d.buf[n:]
+		}
+		sections = make([][]inodeRecord, len(bufs))
+		errs := make([]error, len(bufs))
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range min(runtime.GOMAXPROCS(0), len(bufs)) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := int(next.Add(1) - 1); i < len(bufs); i = int(next.Add(1) - 1) {
+					count := min(size, total-int64(i)*size)
+					sd := decoder{buf: bufs[i]}
+					sections[i], errs[i] = readInodes(&sd, ns, count)
+					if errs[i] == nil && len(sd.buf) != 0 {
+						errs[i] = fmt.Errorf("%d bytes after its inodes", len(sd.buf))
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				return nil, fmt.Errorf("%w: section %d: %v", ErrCorruptImage, i, err)
+			}
+		}
+	} else {
+		recs, err := readInodes(&d, ns, total)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrCorruptImage, err)
+		}
+		sections = [][]inodeRecord{recs}
+	}
 	var quotaDirs []*Inode
 	var loaded int64
-	for loaded = 0; loaded < total && d.err == nil; loaded++ {
-		n, parentID := readInode(&d, ns)
-		if d.err != nil {
-			break
-		}
-		if loaded == 0 {
-			if n.id != RootInodeID || n.dir == nil {
-				return nil, fmt.Errorf("%w: first inode is not the root", ErrCorruptImage)
+	for _, recs := range sections {
+		for _, r := range recs {
+			n, parentID := r.n, r.parent
+			if loaded == 0 {
+				if n.id != RootInodeID || n.dir == nil {
+					return nil, fmt.Errorf("%w: first inode is not the root", ErrCorruptImage)
+				}
+				ns.root = n
+			} else {
+				parent := ns.inodes[parentID]
+				if parent == nil || parent.dir == nil {
+					return nil, fmt.Errorf("%w: inode %d has no parent directory %d", ErrCorruptImage, n.id, parentID)
+				}
+				if k := len(parent.dir.children); k > 0 && parent.dir.children[k-1].name >= n.name {
+					return nil, fmt.Errorf("%w: children of inode %d out of order", ErrCorruptImage, parentID)
+				}
+				n.parent = parent
+				parent.dir.children = append(parent.dir.children, n)
 			}
-			ns.root = n
-		} else {
-			parent := ns.inodes[parentID]
-			if parent == nil || parent.dir == nil {
-				return nil, fmt.Errorf("%w: inode %d has no parent directory %d", ErrCorruptImage, n.id, parentID)
+			if _, dup := ns.inodes[n.id]; dup {
+				return nil, fmt.Errorf("%w: duplicate inode %d", ErrCorruptImage, n.id)
 			}
-			if k := len(parent.dir.children); k > 0 && parent.dir.children[k-1].name >= n.name {
-				return nil, fmt.Errorf("%w: children of inode %d out of order", ErrCorruptImage, parentID)
+			ns.inodes[n.id] = n
+			if n.dir != nil {
+				ns.dirs++
+				if n.dir.quota != nil {
+					quotaDirs = append(quotaDirs, n)
+				}
+			} else {
+				ns.files++
+				_, _, b := countKinds(n)
+				ns.blocks.Add(b)
 			}
-			n.parent = parent
-			parent.dir.children = append(parent.dir.children, n)
-		}
-		if _, dup := ns.inodes[n.id]; dup {
-			return nil, fmt.Errorf("%w: duplicate inode %d", ErrCorruptImage, n.id)
-		}
-		ns.inodes[n.id] = n
-		if n.dir != nil {
-			ns.dirs++
-			if n.dir.quota != nil {
-				quotaDirs = append(quotaDirs, n)
+			if progress != nil && loaded&0xffff == 0 {
+				progress(loaded, total)
 			}
-		} else {
-			ns.files++
-			_, _, b := countKinds(n)
-			ns.blocks.Add(b)
+			loaded++
 		}
-		if progress != nil && loaded&0xffff == 0 {
-			progress(loaded, total)
-		}
-	}
-	if d.err != nil {
-		return nil, fmt.Errorf("%w: inode %d: %v", ErrCorruptImage, loaded, d.err)
 	}
 	if v >= 2 {
 		ns.readSecrets(&d)
@@ -219,9 +284,33 @@ func LoadImage(cfg Config, data []byte, progress func(loaded, total int64)) (*Na
 	return ns, nil
 }
 
-func readInode(d *decoder, ns *Namespace) (*Inode, int64) {
+// inodeRecord is a decoded inode and its parent's ID, not linked yet.
+type inodeRecord struct {
+	n      *Inode
+	parent int64
+}
+
+// readInodes decodes count inodes from d, allocated together.
+func readInodes(d *decoder, ns *Namespace, count int64) ([]inodeRecord, error) {
+	if count > int64(len(d.buf)) {
+		return nil, fmt.Errorf("%d inodes in %d bytes", count, len(d.buf))
+	}
+	slab := make([]Inode, count)
+	recs := make([]inodeRecord, count)
+	for i := range slab {
+		recs[i] = inodeRecord{&slab[i], readInode(d, ns, &slab[i])}
+		if d.err != nil {
+			return nil, fmt.Errorf("inode %d: %v", i, d.err)
+		}
+	}
+	return recs, nil
+}
+
+// readInode decodes one inode into n and returns its parent's ID. It only
+// reads ns (its string table), so sections decode concurrently.
+func readInode(d *decoder, ns *Namespace, n *Inode) int64 {
 	flags := d.uint()
-	n := &Inode{id: d.int()}
+	n.id = d.int()
 	parentID := d.int()
 	n.name = d.str()
 	n.mtime = d.int()
@@ -229,7 +318,7 @@ func readInode(d *decoder, ns *Namespace) (*Inode, int64) {
 	n.mode = d.u16()
 	if owner >= uint64(len(ns.strings.names)) || group >= uint64(len(ns.strings.names)) {
 		d.fail("owner or group index")
-		return n, 0
+		return 0
 	}
 	n.owner, n.group = uint32(owner), uint32(group)
 	if flags&flagDir != 0 {
@@ -237,7 +326,7 @@ func readInode(d *decoder, ns *Namespace) (*Inode, int64) {
 		if flags&flagQuota != 0 {
 			n.dir.quota = &quota{ns: d.int(), ds: d.int()}
 		}
-		return n, parentID
+		return parentID
 	}
 	n.atime = d.int()
 	n.repl = d.u16()
@@ -252,5 +341,5 @@ func readInode(d *decoder, ns *Namespace) (*Inode, int64) {
 			n.uc.truncateGS = d.int()
 		}
 	}
-	return n, parentID
+	return parentID
 }

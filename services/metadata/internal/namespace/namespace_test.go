@@ -411,7 +411,13 @@ func TestReplayRefusesGaps(t *testing.T) {
 func TestImageRoundTrip(t *testing.T) {
 	live, _ := newTestNS()
 	randomWorkload(live, 42, 3000)
+	// Sections of 3 inodes: the image has many, decoded in parallel.
+	defer func(n int64) { sectionInodes = n }(sectionInodes)
+	sectionInodes = 3
 	data := image(t, live)
+	if f, d := live.Counts(); f+d < 5*sectionInodes {
+		t.Fatalf("only %d inodes: too few sections", f+d)
+	}
 	loaded, err := LoadImage(Config{Superuser: "hdfs"}, data, nil)
 	if err != nil {
 		t.Fatal(err)
