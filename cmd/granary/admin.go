@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -38,15 +39,25 @@ Note: Administrative commands can only be run as the superuser.
 	[-getServiceState <metadata URL>] [-getAllServiceState]   (like hdfs haadmin; -fs may list several)
 	[-transitionToStandby <metadata URL>] [-failover <from URL> <to URL>]
 	[-help]
-Generic options: -fs <metadata service URL>, -coordinator <coordinator URL>, -user <name>
+Generic options: -conf <file>, -D <key=value>, -fs <metadata service URL>, -coordinator <coordinator URL>, -user <name>
 `
 
 // adminCmd is `granary admin`, HDFS's dfsadmin: it prints what dfsadmin prints.
 func adminCmd(ctx context.Context, args []string, out io.Writer) error {
+	// Hadoop's configuration and generic options (-conf, -D) first: they
+	// give -fs and -user their defaults.
+	conf, args, err := clientConf(args, os.Stderr)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	defaultFS, err := metadataURLs(conf, env("GRANARY_METADATA_URL", "http://localhost:9870"))
+	if err != nil {
+		return usageError{err.Error()}
+	}
 	fs := flag.NewFlagSet("granary admin", flag.ContinueOnError)
 	fs.Usage = func() { fmt.Fprint(fs.Output(), adminUsage) }
-	addr := fs.String("fs", env("GRANARY_METADATA_URL", "http://localhost:9870"), "metadata service URL (GRANARY_METADATA_URL)")
-	userName := fs.String("user", currentUser(), "caller (HADOOP_USER_NAME)")
+	addr := fs.String("fs", defaultFS, "metadata service URL (fs.defaultFS, GRANARY_METADATA_URL)")
+	userName := fs.String("user", cmp.Or(conf.Value("user.name"), currentUser()), "caller (user.name, HADOOP_USER_NAME)")
 	safemode := fs.String("safemode", "", "get, enter, leave or wait")
 	save := fs.Bool("saveNamespace", false, "save the namespace as a new fsimage (in safe mode)")
 	report := fs.Bool("report", false, "print the cluster's capacity and datanodes, as dfsadmin -report")

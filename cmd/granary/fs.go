@@ -93,30 +93,16 @@ func commandUsage(cmd string, stdout, stderr io.Writer) int {
 // fsCmd is `granary fs`, HDFS's `hdfs dfs`: same commands, same output.
 func fsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	base := env("GRANARY_METADATA_URL", "http://localhost:9870")
-	// Hadoop's generic options: -fs URL and -D key=value (keys this client
-	// has no use for are ignored, as Hadoop's configuration does).
-	conf := map[string]string{}
-	for len(args) >= 2 {
-		switch {
-		case args[0] == "-fs":
-			base, args = args[1], args[2:]
-			continue
-		case args[0] == "-D" || strings.HasPrefix(args[0], "-D") && len(args[0]) > 2:
-			kv := strings.TrimPrefix(args[0], "-D")
-			args = args[1:]
-			if kv == "" {
-				kv, args = args[0], args[1:]
-			}
-			k, v, ok := strings.Cut(kv, "=")
-			if !ok {
-				fmt.Fprintf(stderr, "-D %s: expected key=value\n", kv)
-				return 2
-			}
-			conf[k] = v
-			continue
-		}
-		break
+	// Hadoop's configuration ($HADOOP_CONF_DIR's core-site.xml and
+	// hdfs-site.xml, -conf FILE) and generic options: -fs URL and
+	// -D key=value (keys this client has no use for are ignored, as
+	// Hadoop's configuration does).
+	hc, args, err := clientConf(args, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "%v\n", err)
+		return 2
 	}
+	conf := hc.Map()
 	if v, ok := conf["fs.defaultFS"]; ok {
 		base = v
 	}
@@ -166,6 +152,14 @@ func fsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	c.ReplaceDatanodeBestEffort = conf["dfs.client.block.write.replace-datanode-on-failure.best-effort"] == "true"
 	sh := &shell{c: c, ctx: ctx, out: stdout, errw: stderr, cmd: strings.TrimPrefix(args[0], "-"), base: base, logical: logical, typed: map[string]string{}}
+	if sh.create, err = createDefaults(hc); err != nil {
+		fmt.Fprintf(stderr, "%v\n", err)
+		return 2
+	}
+	if sh.trashInterval, _, err = hc.Duration("fs.trash.interval", time.Minute); err != nil {
+		fmt.Fprintf(stderr, "%v\n", err)
+		return 2
+	}
 	return sh.run(args[0], args[1:])
 }
 
@@ -182,6 +176,12 @@ type shell struct {
 	errw  io.Writer
 	cmd   string
 	ls    lsWidths
+	// create holds the files' replication and block size from
+	// dfs.replication and dfs.blocksize (0: the service's defaults).
+	create client.CreateOptions
+	// trashInterval is the client's fs.trash.interval, used when the
+	// service has none (as Hadoop's TrashPolicyDefault).
+	trashInterval time.Duration
 }
 
 // lsWidths are -ls's column widths, grown with every listing as Hadoop's
@@ -556,13 +556,13 @@ func (s *shell) putOne(src, to string, overwrite, appendTo, direct bool) error {
 	case appendTo:
 		w, err = s.c.Append(s.ctx, to)
 		if errs.Is(err, errs.FileNotFound) {
-			w, err = s.c.Create(s.ctx, to, client.CreateOptions{})
+			w, err = s.c.Create(s.ctx, to, s.createOptions(false))
 		}
 	case direct:
-		w, err = s.c.Create(s.ctx, to, client.CreateOptions{Overwrite: overwrite})
+		w, err = s.c.Create(s.ctx, to, s.createOptions(overwrite))
 	default:
 		target = to + "._COPYING_"
-		w, err = s.c.Create(s.ctx, target, client.CreateOptions{Overwrite: true})
+		w, err = s.c.Create(s.ctx, target, s.createOptions(true))
 	}
 	if err != nil {
 		return err
@@ -675,7 +675,7 @@ func (s *shell) rm(f map[byte]bool, args []string) int {
 		if err != nil {
 			return s.fail(args[0], err)
 		}
-		trash = defaults.TrashInterval > 0
+		trash = defaults.TrashInterval > 0 || s.trashInterval > 0
 	}
 	for _, p := range args {
 		st, err := s.c.Stat(s.ctx, p)

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/granary-fs/granary/api"
-	"github.com/granary-fs/granary/internal/client"
 	"github.com/granary-fs/granary/internal/errs"
 )
 
@@ -64,7 +63,7 @@ func (s *shell) cpOne(src, to string, overwrite, preserve bool) error {
 	}
 	defer r.Close()
 	tmp := to + "._COPYING_"
-	w, err := s.c.Create(s.ctx, tmp, client.CreateOptions{Overwrite: true})
+	w, err := s.c.Create(s.ctx, tmp, s.createOptions(true))
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,8 +18,18 @@ import (
 // fsck: it prints the report and exits 0 when the subtree is HEALTHY, 1
 // otherwise.
 func fsckCmd(ctx context.Context, args []string, out, errw io.Writer) int {
-	base := env("GRANARY_METADATA_URL", "http://localhost:9870")
-	q := url.Values{"user.name": {currentUser()}}
+	conf, args, err := clientConf(args, errw)
+	if err != nil {
+		fmt.Fprintln(errw, err)
+		return 2
+	}
+	base, err := metadataURLs(conf, env("GRANARY_METADATA_URL", "http://localhost:9870"))
+	if err != nil {
+		fmt.Fprintln(errw, err)
+		return 2
+	}
+	base, _, _ = strings.Cut(base, ",")
+	q := url.Values{"user.name": {cmp.Or(conf.Value("user.name"), currentUser())}}
 	path := ""
 	for i := 0; i < len(args); i++ {
 		switch a := args[i]; a {
