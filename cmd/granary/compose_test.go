@@ -10,6 +10,8 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/granary-fs/granary/internal/hadoopconf"
 )
 
 // loadCompose loads docker-compose.yml as `docker compose` does and returns
@@ -62,6 +64,21 @@ func TestComposeFile(t *testing.T) {
 		s := project.Services[name]
 		if s.Build == nil || s.Build.Context != filepath.Dir(path) || s.Image != "granary:dev" || s.Restart != "unless-stopped" {
 			t.Fatalf("%s: build %+v image %q restart %q", name, s.Build, s.Image, s.Restart)
+		}
+		if name != "issuer" {
+			// ./conf is the services' HADOOP_CONF_DIR, and it holds a
+			// configuration they read.
+			mounted := false
+			for _, v := range s.Volumes {
+				mounted = mounted || v.Type == types.VolumeTypeBind && v.Source == filepath.Join(filepath.Dir(path), "conf") && v.Target == "/etc/hadoop/conf" && v.ReadOnly
+			}
+			if dir := s.Environment["HADOOP_CONF_DIR"]; !mounted || dir == nil || *dir != "/etc/hadoop/conf" {
+				t.Fatalf("%s: ./conf mounted read-only at /etc/hadoop/conf %v, HADOOP_CONF_DIR %v", name, mounted, dir)
+			}
+			hc := hadoopconf.New()
+			if err := hc.AddFile(filepath.Join(filepath.Dir(path), "conf", "hdfs-site.xml")); err != nil || hc.Value("dfs.heartbeat.interval") == "" {
+				t.Fatalf("conf/hdfs-site.xml: %v", err)
+			}
 		}
 		if err := validateCommand(s.Command); err != nil {
 			t.Fatalf("%s runs `granary %s`: %v", name, strings.Join(s.Command, " "), err)

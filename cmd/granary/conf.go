@@ -1,12 +1,17 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/granary-fs/granary/api"
 	"github.com/granary-fs/granary/internal/client"
 	"github.com/granary-fs/granary/internal/hadoopconf"
 )
@@ -119,4 +124,193 @@ func metadataURLs(hc *hadoopconf.Conf, def string) (string, error) {
 		}
 	}
 	return strings.Join(bases, ","), nil
+}
+
+// confFiles adds a service's repeatable -conf FILE to fs.
+func confFiles(fs *flag.FlagSet) *dirList {
+	var files dirList
+	fs.Var(&files, "conf", "a Hadoop configuration file (hdfs-site.xml's format; repeatable, a later file over an earlier one, all over $HADOOP_CONF_DIR's core-site.xml and hdfs-site.xml): every flag whose help names an HDFS key takes its value from that key unless the flag or its GRANARY_* variable is given")
+	return &files
+}
+
+var (
+	// hdfsKey is the HDFS key a flag's help starts with.
+	hdfsKey = regexp.MustCompile(`^((?:dfs|hadoop|fs|io|ipc)\.[A-Za-z0-9._-]*[A-Za-z0-9])(?:[: ]|$)`)
+	// envName is the GRANARY_* variable a flag's help names.
+	envName = regexp.MustCompile(`\b(GRANARY_[A-Z0-9_]+)\b`)
+	// secretFlag names the flags whose values /conf hides.
+	secretFlag = regexp.MustCompile(`password|secret|token|database-url|nkey|key-file`)
+)
+
+// keyUnits are the units of the duration keys whose plain numbers are not
+// seconds (hdfs-default.xml); keys ending in ms, Msec or millis are in
+// milliseconds, fs.trash.interval in minutes.
+var keyUnits = map[string]time.Duration{
+	"dfs.namenode.heartbeat.recheck-interval":      time.Millisecond,
+	"dfs.namenode.stale.datanode.interval":         time.Millisecond,
+	"dfs.namenode.safemode.extension":              time.Millisecond,
+	"dfs.namenode.delegation.key.update-interval":  time.Millisecond,
+	"dfs.namenode.delegation.token.max-lifetime":   time.Millisecond,
+	"dfs.namenode.delegation.token.renew-interval": time.Millisecond,
+	"fs.trash.interval":                            time.Minute,
+	"fs.trash.checkpoint.interval":                 time.Minute,
+}
+
+func unitOf(key string) time.Duration {
+	if u, ok := keyUnits[key]; ok {
+		return u
+	}
+	for _, s := range []string{".ms", "Msec", ".millis", "-ms"} {
+		if strings.HasSuffix(key, s) {
+			return time.Millisecond
+		}
+	}
+	return time.Second
+}
+
+// applyConf gives the flags of fs that were not set on the command line
+// nor through their GRANARY_* variable the values of the HDFS keys their
+// help names, from files (Hadoop configuration files, in order), and
+// returns the effective configuration with each value's source: flag >
+// GRANARY_* variable > configuration file > default. Keys no flag names
+// are ignored (debug).
+func applyConf(fs *flag.FlagSet, files []string, log func(string)) ([]api.ConfProperty, error) {
+	hc := hadoopconf.New()
+	hc.Warn = log
+	for _, f := range files {
+		if err := hc.AddFile(f); err != nil {
+			return nil, err
+		}
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	used := map[string]bool{}
+	var props []api.ConfProperty
+	var failed error
+	fs.VisitAll(func(f *flag.Flag) {
+		if failed != nil || f.Name == "conf" {
+			return
+		}
+		key := ""
+		if m := hdfsKey.FindStringSubmatch(f.Usage); m != nil {
+			key = m[1]
+		}
+		env := ""
+		if m := envName.FindStringSubmatch(f.Usage); m != nil {
+			env = m[1]
+		}
+		source := hadoopconf.SourceDefault
+		switch {
+		case given[f.Name]:
+			source = hadoopconf.SourceFlag
+		case env != "" && os.Getenv(env) != "":
+			source = hadoopconf.SourceEnv
+		case key != "" && hc.Has(key):
+			used[key] = true
+			if err := setFromConf(fs, f, hc, key); err != nil {
+				failed = fmt.Errorf("%s: %w", hc.Source(key), err)
+				return
+			}
+			source = hc.Source(key)
+		}
+		name := key
+		if name == "" {
+			name = "-" + f.Name
+		}
+		value := f.Value.String()
+		if secretFlag.MatchString(f.Name) && value != "" {
+			value = "******"
+		}
+		props = append(props, api.ConfProperty{Key: name, Value: value, Resource: source})
+	})
+	if failed != nil {
+		return nil, failed
+	}
+	for _, k := range hc.Keys() {
+		if !used[k] {
+			log(fmt.Sprintf("DEBUG %s (from %s) is not a key this service uses: ignored", k, hc.Source(k)))
+		}
+	}
+	return props, nil
+}
+
+// setFromConf sets flag f from key's value, read as the flag's type:
+// durations with Hadoop's suffixes or in the key's unit, int64 sizes with
+// size suffixes, a data-dir list comma separated (file:// URIs allowed, as
+// dfs.datanode.data.dir).
+func setFromConf(fs *flag.FlagSet, f *flag.Flag, hc *hadoopconf.Conf, key string) error {
+	v, _, err := hc.Get(key)
+	if err != nil {
+		return err
+	}
+	if list, ok := f.Value.(*dirList); ok {
+		*list = nil
+		for _, d := range strings.Split(v, ",") {
+			d = strings.TrimSpace(d)
+			prefix := ""
+			if strings.HasPrefix(d, "[") {
+				if i := strings.IndexByte(d, ']'); i > 0 {
+					prefix, d = d[:i+1], d[i+1:]
+				}
+			}
+			if d != "" {
+				*list = append(*list, prefix+strings.TrimPrefix(d, "file://"))
+			}
+		}
+		return nil
+	}
+	if g, ok := f.Value.(flag.Getter); ok {
+		switch g.Get().(type) {
+		case time.Duration:
+			d, err := hadoopconf.ParseDuration(v, unitOf(key))
+			if err != nil {
+				return fmt.Errorf("%s: %w", key, err)
+			}
+			v = d.String()
+		case int64:
+			n, err := hadoopconf.ParseBytes(v)
+			if err != nil {
+				return fmt.Errorf("%s: %w", key, err)
+			}
+			v = strconv.FormatInt(n, 10)
+		}
+	}
+	if err := fs.Set(f.Name, v); err != nil {
+		return fmt.Errorf("%s: %q: %w", key, v, err)
+	}
+	return nil
+}
+
+// parseServiceFlags parses a service's command line, then applies
+// $HADOOP_CONF_DIR's core-site.xml and hdfs-site.xml and its -conf files,
+// in that order (applyConf); it returns the effective configuration and
+// the messages to log once the service's logger exists (logConf).
+func parseServiceFlags(fs *flag.FlagSet, args []string) ([]api.ConfProperty, []string, error) {
+	files := confFiles(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, err
+	}
+	var all []string
+	if dir := os.Getenv("HADOOP_CONF_DIR"); dir != "" {
+		all = hadoopconf.FilesIn(dir)
+	}
+	all = append(all, *files...)
+	var msgs []string
+	props, err := applyConf(fs, all, func(m string) { msgs = append(msgs, m) })
+	if err != nil {
+		return nil, nil, usageError{err.Error()}
+	}
+	return props, msgs, nil
+}
+
+// logConf logs applyConf's messages: the ignored keys at debug level, the
+// rest (Hadoop's final-override warning) as warnings.
+func logConf(log *slog.Logger, msgs []string) {
+	for _, m := range msgs {
+		if d, ok := strings.CutPrefix(m, "DEBUG "); ok {
+			log.Debug(d)
+		} else {
+			log.Warn(m)
+		}
+	}
 }

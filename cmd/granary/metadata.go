@@ -77,16 +77,19 @@ func metadataCmd(ctx context.Context, args []string, run bool) error {
 	clusterID := fs.String("clusterid", env("GRANARY_CLUSTER_ID", ""), "format: use this cluster ID instead of a new one (GRANARY_CLUSTER_ID)")
 	fs.BoolVar(&cfg.Upgrade, "upgrade", envBool("GRANARY_UPGRADE", false), "start an upgrade: migrate a database schema older than this service's, keeping the namespace as it is until granary admin -finalizeUpgrade (granary metadata rollback returns to it); without it such a schema refuses to start (HDFS's -upgrade) (GRANARY_UPGRADE)")
 	formatIfNeeded := fs.Bool("format-if-needed", envBool("GRANARY_FORMAT_IF_NEEDED", false), "run: format the namespace first when the database holds none (never re-formats), then create /tmp (1777) and /user (755) (GRANARY_FORMAT_IF_NEEDED)")
-	if err := fs.Parse(args); err != nil {
+	props, confMsgs, err := parseServiceFlags(fs, args)
+	if err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("unexpected arguments: %v", fs.Args())}
 	}
+	cfg.Conf = props
 	if cfg.SafeModeThresholdPct <= 0 {
 		cfg.SafeModeThresholdPct = -1 // HDFS's ≤ 0: wait for no block (Config's 0 is the default)
 	}
 	cfg.Logger = newLogger(os.Stderr, *level)
+	logConf(cfg.Logger, confMsgs)
 	cfg.DBMaxConns = int32(*dbConns)
 	switch sub {
 	case "", "format", "genclusterid", "metadataversion", "migrate", "recover", "rollback", "finalize":

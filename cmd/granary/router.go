@@ -42,16 +42,19 @@ func routerCmd(ctx context.Context, args []string, run bool) error {
 	authFlags(fs, &cfg.Auth)
 	fs.DurationVar(&cfg.HTTPIdleTimeout, "http-idle-timeout", envDuration("GRANARY_HTTP_IDLE_TIMEOUT", 60e9), "hadoop.http.idle_timeout.ms (GRANARY_HTTP_IDLE_TIMEOUT)")
 	level := fs.String("log-level", env("GRANARY_LOG_LEVEL", "info"), "debug, info, warn or error (GRANARY_LOG_LEVEL)")
-	if err := fs.Parse(args); err != nil {
+	props, confMsgs, err := parseServiceFlags(fs, args)
+	if err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("unexpected arguments: %v", fs.Args())}
 	}
+	cfg.Conf = props
 	if cfg.Superuser == "" {
 		cfg.Superuser = currentUser()
 	}
 	cfg.Logger = newLogger(os.Stderr, *level)
+	logConf(cfg.Logger, confMsgs)
 	if !run {
 		return nil
 	}

@@ -43,14 +43,17 @@ func coordinatorCmd(ctx context.Context, args []string, run bool) error {
 	fs.IntVar(&cfg.MaxFBRLeases, "max-full-block-report-leases", envInt("GRANARY_MAX_FBR_LEASES", 6), "dfs.namenode.max.full.block.report.leases (GRANARY_MAX_FBR_LEASES)")
 	considerLoad := fs.Bool("consider-load", envBool("GRANARY_CONSIDER_LOAD", true), "dfs.namenode.redundancy.considerLoad: placement skips datanodes busier than twice the average (GRANARY_CONSIDER_LOAD)")
 	level := fs.String("log-level", env("GRANARY_LOG_LEVEL", "info"), "debug, info, warn or error (GRANARY_LOG_LEVEL)")
-	if err := fs.Parse(args); err != nil {
+	props, confMsgs, err := parseServiceFlags(fs, args)
+	if err != nil {
 		return err
 	}
 	cfg.IgnoreLoad = !*considerLoad
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("unexpected arguments: %v", fs.Args())}
 	}
+	cfg.Conf = props
 	cfg.Logger = newLogger(os.Stderr, *level)
+	logConf(cfg.Logger, confMsgs)
 	if !run {
 		return nil
 	}
@@ -75,7 +78,7 @@ func datanodeCmd(ctx context.Context, args []string, run bool) error {
 	}
 	var cfg datanode.Config
 	var dirs dirList
-	fs.Var(&dirs, "data-dir", "a volume (repeat for several; GRANARY_DATA_DIRS, comma separated)")
+	fs.Var(&dirs, "data-dir", "dfs.datanode.data.dir: a volume, [SSD]/[ARCHIVE]/[DISK] prefix for its storage type (repeat for several; GRANARY_DATA_DIRS, comma separated)")
 	permFlag := func(v string) error {
 		p, err := strconv.ParseUint(v, 8, 32)
 		if err != nil || p > 0o777 || p == 0 {
@@ -134,12 +137,14 @@ func datanodeCmd(ctx context.Context, args []string, run bool) error {
 	fs.DurationVar(&cfg.VolumeCheckInterval, "volume-check-interval", envDuration("GRANARY_VOLUME_CHECK_INTERVAL", 60e9), "how often every volume is probed (a failed one is taken out; a full one is not failed) (GRANARY_VOLUME_CHECK_INTERVAL)")
 	fs.IntVar(&cfg.FailedVolumesTolerated, "failed-volumes-tolerated", envInt("GRANARY_FAILED_VOLUMES_TOLERATED", 0), "dfs.datanode.failed.volumes.tolerated (GRANARY_FAILED_VOLUMES_TOLERATED)")
 	level := fs.String("log-level", env("GRANARY_LOG_LEVEL", "info"), "debug, info, warn or error (GRANARY_LOG_LEVEL)")
-	if err := fs.Parse(args); err != nil {
+	props, confMsgs, err := parseServiceFlags(fs, args)
+	if err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("unexpected arguments: %v", fs.Args())}
 	}
+	cfg.Conf = props
 	if len(dirs) == 0 {
 		if v := os.Getenv("GRANARY_DATA_DIRS"); v != "" {
 			dirs = strings.Split(v, ",")
@@ -150,6 +155,7 @@ func datanodeCmd(ctx context.Context, args []string, run bool) error {
 	}
 	cfg.DataDirs = dirs
 	cfg.Logger = newLogger(os.Stderr, *level)
+	logConf(cfg.Logger, confMsgs)
 	if !run {
 		return nil
 	}

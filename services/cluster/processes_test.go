@@ -44,6 +44,7 @@ type procCluster struct {
 	natsURL, dbURL       string
 	granary, natsBinPath string
 	coordArgs, dnArgs    []string // more arguments of the coordinator, of every datanode
+	metaArgs             []string // more arguments of the metadata service
 }
 
 // procLogLevel is the processes' log level: warn, or
@@ -105,9 +106,9 @@ func (c *procCluster) startMetadata() {
 	if err := os.WriteFile(secret, []byte(c.dbURL+"\n"), 0o600); err != nil {
 		c.t.Fatal(err)
 	}
-	c.meta = c.procs.Start(c.t, "metadata", c.granary, "metadata", "-format-if-needed", "-database-url-file", secret,
+	c.meta = c.procs.Start(c.t, "metadata", c.granary, append([]string{"metadata", "-format-if-needed", "-database-url-file", secret,
 		"-nats-url", c.natsURL, "-http-addr", fmt.Sprintf("127.0.0.1:%d", c.metaPort), "-superuser", "hdfs",
-		"-safemode-extension", "0", "-edit-log-retry", "3s", "-log-level", procLogLevel())
+		"-safemode-extension", "0", "-edit-log-retry", "3s", "-log-level", procLogLevel()}, c.metaArgs...)...)
 	c.waitHTTP(fmt.Sprintf("http://127.0.0.1:%d/readyz", c.metaPort), "metadata")
 }
 

@@ -34,6 +34,7 @@ func (s *Service) routes() http.Handler {
 	// The block map tells where every block is: the superuser's in
 	// token mode, where block IDs must not be handed out.
 	r.With(s.authn.AdminOnly).Get("/api/v1/blocks/{id}", s.getBlock)
+	r.With(s.authn.AdminOnly).Get("/conf", s.conf)
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	r.With(s.authn.AdminOnly).Get("/metrics", s.metricsHandler)
@@ -360,3 +361,17 @@ func (s *Service) openapiYAML(w http.ResponseWriter, r *http.Request) {
 //	@ID			docs
 //	@Router		/docs [get]
 func (s *Service) docs(w http.ResponseWriter, r *http.Request) { rest.SwaggerUI()(w, r) }
+
+// conf godoc
+//
+//	@Summary		The effective configuration
+//	@Description	The coordinator's settings under the HDFS keys they mirror (a flag without one under its name), each with where it came from: default, a -conf file's path, env (a GRANARY_* variable) or flag, as HDFS's /conf; secrets are redacted. JSON, or Hadoop's configuration XML with format=xml. Empty for a service not started by its command.
+//	@Tags			operations
+//	@Produce		json,xml
+//	@Param			format	query	string	false	"json (default) or xml"	Enums(json,xml)
+//	@Success		200	{object}	api.ConfResponse
+//	@Failure		401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
+//	@Failure		403	{object}	errs.RemoteExceptionBody	"token mode: not the superuser (AccessControlException)"
+//	@ID				getConfiguration
+//	@Router			/conf [get]
+func (s *Service) conf(w http.ResponseWriter, r *http.Request) { rest.WriteConf(w, r, s.cfg.Conf) }

@@ -40,6 +40,10 @@ import (
 
 // Config configures the coordinator.
 type Config struct {
+	// Conf is the effective configuration as the command built it —
+	// flags, GRANARY_* variables, -conf files, defaults — which GET /conf
+	// shows.
+	Conf    []api.ConfProperty
 	NATSURL string
 	// NATSNKeyFile and NATSCAFile authenticate to NATS with an nkey and
 	// check its TLS certificate (docs/security.md).

@@ -13,6 +13,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/granary-fs/granary/api"
 	"log/slog"
 	"net"
 	"net/http"
@@ -41,6 +42,10 @@ import (
 
 // Config configures a datanode. Zero fields take HDFS's defaults.
 type Config struct {
+	// Conf is the effective configuration as the command built it —
+	// flags, GRANARY_* variables, -conf files, defaults — which GET /conf
+	// shows.
+	Conf     []api.ConfProperty
 	DataDirs []string // dfs.datanode.data.dir
 	// Rollback brings back, before start, the previous layout of every
 	// upgraded block pool slice (HDFS's datanode -rollback).

@@ -1,6 +1,7 @@
 package metadata
 
 import (
+	"github.com/granary-fs/granary/api"
 	"log/slog"
 
 	"github.com/granary-fs/granary/internal/auth"
@@ -13,6 +14,10 @@ import (
 // Config configures the metadata service. Zero fields take HDFS's defaults
 // (hdfs-default.xml) through Defaults.
 type Config struct {
+	// Conf is the effective configuration as the command built it —
+	// flags, GRANARY_* variables, -conf files, defaults — which GET /conf
+	// shows.
+	Conf        []api.ConfProperty
 	DatabaseURL string
 	HTTPAddr    string // dfs.namenode.http-address, default :9870
 	// HTTPIdleTimeout closes idle keep-alive connections

@@ -100,15 +100,20 @@ func (s *Service) logs(w http.ResponseWriter, r *http.Request) {
 // conf godoc
 //
 //	@Summary		The effective configuration
-//	@Description	The metadata service's settings under the HDFS keys they mirror, as HDFS's /conf?format=json; passwords in URLs are redacted.
+//	@Description	The metadata service's settings under the HDFS keys they mirror (a flag without one under its name), each with where it came from: default, a -conf file's path, env (a GRANARY_* variable) or flag, as HDFS's /conf; secrets are redacted. JSON, or Hadoop's configuration XML with format=xml. A service not started by its command lists its main settings.
 //	@Tags			operations
-//	@Produce		json
+//	@Produce		json,xml
+//	@Param			format	query	string	false	"json (default) or xml"	Enums(json,xml)
 //	@Success		200	{object}	api.ConfResponse
 //	@Failure	401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
 //	@Failure	403	{object}	errs.RemoteExceptionBody	"token mode: not the superuser (AccessControlException)"
 //	@ID				getConfiguration
 //	@Router			/conf [get]
 func (s *Service) conf(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Conf != nil {
+		rest.WriteConf(w, r, s.cfg.Conf)
+		return
+	}
 	c := s.cfg
 	props := []api.ConfProperty{
 		{Key: "dfs.namenode.http-address", Value: c.HTTPAddr},
@@ -134,5 +139,5 @@ func (s *Service) conf(w http.ResponseWriter, r *http.Request) {
 	for i := range props {
 		props[i].Resource = "granary metadata"
 	}
-	_ = writeJSON(w, http.StatusOK, api.ConfResponse{Properties: props})
+	rest.WriteConf(w, r, props)
 }

@@ -35,6 +35,7 @@ func (s *Service) routes() http.Handler {
 	admin.Put("/api/v1/router/mounttable", s.putMount)
 	admin.Delete("/api/v1/router/mounttable", s.deleteMount)
 	r.Get("/", s.page)
+	r.With(s.authn.AdminOnly).Get("/conf", s.conf)
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.healthz)
 	r.Get("/openapi.json", s.openapiJSON)
@@ -415,3 +416,17 @@ func (s *Service) openapiJSON(w http.ResponseWriter, r *http.Request) {
 func (s *Service) openapiYAML(w http.ResponseWriter, r *http.Request) {
 	openapi.Handler("router.openapi.yaml")(w, r)
 }
+
+// conf godoc
+//
+//	@Summary		The effective configuration
+//	@Description	The router's settings under the HDFS keys they mirror (a flag without one under its name), each with where it came from: default, a -conf file's path, env (a GRANARY_* variable) or flag, as HDFS's /conf; secrets are redacted. JSON, or Hadoop's configuration XML with format=xml. Empty for a service not started by its command.
+//	@Tags			operations
+//	@Produce		json,xml
+//	@Param			format	query	string	false	"json (default) or xml"	Enums(json,xml)
+//	@Success		200	{object}	api.ConfResponse
+//	@Failure		401	{object}	errs.RemoteExceptionBody	"token mode: no valid credential (SecurityException)"
+//	@Failure		403	{object}	errs.RemoteExceptionBody	"token mode: not the superuser (AccessControlException)"
+//	@ID				getConfiguration
+//	@Router			/conf [get]
+func (s *Service) conf(w http.ResponseWriter, r *http.Request) { rest.WriteConf(w, r, s.cfg.Conf) }

@@ -30,6 +30,10 @@ import (
 
 // Config configures a router.
 type Config struct {
+	// Conf is the effective configuration as the command built it —
+	// flags, GRANARY_* variables, -conf files, defaults — which GET /conf
+	// shows.
+	Conf        []api.ConfProperty
 	HTTPAddr    string // dfs.federation.router.http-address, default :50071
 	DatabaseURL string // the mount table's PostgreSQL (the State Store)
 	// Nameservices maps each nameservice to its metadata service's URL,

@@ -6,6 +6,7 @@ package coordinator
 import (
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"io"
 	"net/http"
@@ -30,6 +31,24 @@ func (e DatanodeViewState) Valid() bool {
 	case Live:
 		return true
 	case Stale:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetConfigurationParamsFormat.
+const (
+	Json GetConfigurationParamsFormat = "json"
+	Xml  GetConfigurationParamsFormat = "xml"
+)
+
+// Valid indicates whether the value is a known member of the GetConfigurationParamsFormat enum.
+func (e GetConfigurationParamsFormat) Valid() bool {
+	switch e {
+	case Json:
+		return true
+	case Xml:
 		return true
 	default:
 		return false
@@ -71,6 +90,25 @@ type ClusterView struct {
 	Remaining                int  `json:"remaining"`
 	StaleDatanodes           int  `json:"staleDatanodes"`
 	UnderReplicatedBlocks    int  `json:"underReplicatedBlocks"`
+}
+
+// ConfProperty defines model for ConfProperty.
+type ConfProperty struct {
+	IsFinal bool `json:"isFinal"`
+
+	// Key Example: dfs.namenode.http-address
+	Key string `json:"key"`
+
+	// Resource Example: granary metadata
+	Resource string `json:"resource"`
+
+	// Value Example: :9870
+	Value string `json:"value"`
+}
+
+// ConfResponse defines model for ConfResponse.
+type ConfResponse struct {
+	Properties []ConfProperty `json:"properties"`
 }
 
 // DatanodeList defines model for DatanodeList.
@@ -176,6 +214,15 @@ type RecommissionParams struct {
 	// UserName the caller: the superuser or a member of the supergroup (dr.who when absent)
 	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
 }
+
+// GetConfigurationParams defines parameters for GetConfiguration.
+type GetConfigurationParams struct {
+	// Format json (default) or xml
+	Format *GetConfigurationParamsFormat `form:"format,omitempty" json:"format,omitempty"`
+}
+
+// GetConfigurationParamsFormat defines parameters for GetConfiguration.
+type GetConfigurationParamsFormat string
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -301,6 +348,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/v1/datanodes/{uuid}/recommission (the `Recommission` operationId).
 	Recommission(ctx context.Context, uuid string, params *RecommissionParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetConfiguration The effective configuration
+	//
+	// The coordinator's settings under the HDFS keys they mirror (a flag without one under its name), each with where it came from: default, a -conf file's path, env (a GRANARY_* variable) or flag, as HDFS's /conf; secrets are redacted. JSON, or Hadoop's configuration XML with format=xml. Empty for a service not started by its command.
+	//
+	// Corresponds with GET /conf (the `GetConfiguration` operationId).
+	GetConfiguration(ctx context.Context, params *GetConfigurationParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// Docs Swagger UI for this service's OpenAPI 3 contract
 	//
@@ -471,6 +525,23 @@ func (c *Client) Decommission(ctx context.Context, uuid string, params *Decommis
 // Corresponds with POST /api/v1/datanodes/{uuid}/recommission (the `Recommission` operationId).
 func (c *Client) Recommission(ctx context.Context, uuid string, params *RecommissionParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRecommissionRequest(c.Server, uuid, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetConfiguration The effective configuration
+//
+// The coordinator's settings under the HDFS keys they mirror (a flag without one under its name), each with where it came from: default, a -conf file's path, env (a GRANARY_* variable) or flag, as HDFS's /conf; secrets are redacted. JSON, or Hadoop's configuration XML with format=xml. Empty for a service not started by its command.
+//
+// Corresponds with GET /conf (the `GetConfiguration` operationId).
+func (c *Client) GetConfiguration(ctx context.Context, params *GetConfigurationParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetConfigurationRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -994,6 +1065,60 @@ func NewRecommissionRequest(server string, uuid string, params *RecommissionPara
 	return req, nil
 }
 
+// NewGetConfigurationRequest constructs an http.Request for the GetConfiguration method
+func NewGetConfigurationRequest(server string, params *GetConfigurationParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conf")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Format != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", *params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewDocsRequest constructs an http.Request for the Docs method
 func NewDocsRequest(server string) (*http.Request, error) {
 	var err error
@@ -1295,6 +1420,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/v1/datanodes/{uuid}/recommission (the `Recommission` operationId).
 	RecommissionWithResponse(ctx context.Context, uuid string, params *RecommissionParams, reqEditors ...RequestEditorFn) (*RecommissionResponse, error)
+
+	// GetConfigurationWithResponse The effective configuration
+	//
+	// The coordinator's settings under the HDFS keys they mirror (a flag without one under its name), each with where it came from: default, a -conf file's path, env (a GRANARY_* variable) or flag, as HDFS's /conf; secrets are redacted. JSON, or Hadoop's configuration XML with format=xml. Empty for a service not started by its command.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /conf (the `GetConfiguration` operationId).
+	GetConfigurationWithResponse(ctx context.Context, params *GetConfigurationParams, reqEditors ...RequestEditorFn) (*GetConfigurationResponse, error)
 
 	// DocsWithResponse Swagger UI for this service's OpenAPI 3 contract
 	//
@@ -1857,6 +1991,82 @@ func (r RecommissionResponse) ContentType() string {
 	return ""
 }
 
+type GetConfigurationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ConfResponse
+	// XML200 the response for an HTTP 200 `text/xml` response
+	XML200 *ConfResponse
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
+	// XML401 the response for an HTTP 401 `text/xml` response
+	XML401 *RemoteExceptionBody
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *RemoteExceptionBody
+	// XML403 the response for an HTTP 403 `text/xml` response
+	XML403 *RemoteExceptionBody
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetConfigurationResponse) GetJSON200() *ConfResponse {
+	return r.JSON200
+}
+
+// GetXML200 returns the response for an HTTP 200 `text/xml` response
+func (r GetConfigurationResponse) GetXML200() *ConfResponse {
+	return r.XML200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetConfigurationResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
+}
+
+// GetXML401 returns the response for an HTTP 401 `text/xml` response
+func (r GetConfigurationResponse) GetXML401() *RemoteExceptionBody {
+	return r.XML401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetConfigurationResponse) GetJSON403() *RemoteExceptionBody {
+	return r.JSON403
+}
+
+// GetXML403 returns the response for an HTTP 403 `text/xml` response
+func (r GetConfigurationResponse) GetXML403() *RemoteExceptionBody {
+	return r.XML403
+}
+
+// GetBody returns the raw response body bytes
+func (r GetConfigurationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetConfigurationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetConfigurationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetConfigurationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type DocsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -2258,6 +2468,21 @@ func (c *ClientWithResponses) RecommissionWithResponse(ctx context.Context, uuid
 		return nil, err
 	}
 	return ParseRecommissionResponse(rsp)
+}
+
+// GetConfigurationWithResponse The effective configuration
+//
+// The coordinator's settings under the HDFS keys they mirror (a flag without one under its name), each with where it came from: default, a -conf file's path, env (a GRANARY_* variable) or flag, as HDFS's /conf; secrets are redacted. JSON, or Hadoop's configuration XML with format=xml. Empty for a service not started by its command.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /conf (the `GetConfiguration` operationId).
+func (c *ClientWithResponses) GetConfigurationWithResponse(ctx context.Context, params *GetConfigurationParams, reqEditors ...RequestEditorFn) (*GetConfigurationResponse, error) {
+	rsp, err := c.GetConfiguration(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetConfigurationResponse(rsp)
 }
 
 // DocsWithResponse Swagger UI for this service's OpenAPI 3 contract
@@ -2730,6 +2955,67 @@ func ParseRecommissionResponse(rsp *http.Response) (*RecommissionResponse, error
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetConfigurationResponse parses an HTTP response from a GetConfigurationWithResponse call
+func ParseGetConfigurationResponse(rsp *http.Response) (*GetConfigurationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetConfigurationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ConfResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "xml") && rsp.StatusCode == 200:
+		var dest ConfResponse
+		if err := xml.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.XML200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "xml") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := xml.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.XML401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "xml") && rsp.StatusCode == 403:
+		var dest RemoteExceptionBody
+		if err := xml.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.XML403 = &dest
 
 	}
 

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"io"
 	"net/http"
@@ -76,6 +77,24 @@ func (e AdminSafeModeParamsAction) Valid() bool {
 	case Leave:
 		return true
 	case Wait:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetConfigurationParamsFormat.
+const (
+	Json GetConfigurationParamsFormat = "json"
+	Xml  GetConfigurationParamsFormat = "xml"
+)
+
+// Valid indicates whether the value is a known member of the GetConfigurationParamsFormat enum.
+func (e GetConfigurationParamsFormat) Valid() bool {
+	switch e {
+	case Json:
+		return true
+	case Xml:
 		return true
 	default:
 		return false
@@ -872,6 +891,15 @@ type NativeUpdatePipelineParams struct {
 	XGranaryCallId *int `json:"X-Granary-Call-Id,omitempty"`
 }
 
+// GetConfigurationParams defines parameters for GetConfiguration.
+type GetConfigurationParams struct {
+	// Format json (default) or xml
+	Format *GetConfigurationParamsFormat `form:"format,omitempty" json:"format,omitempty"`
+}
+
+// GetConfigurationParamsFormat defines parameters for GetConfiguration.
+type GetConfigurationParamsFormat string
+
 // JmxParams defines parameters for Jmx.
 type JmxParams struct {
 	// Qry JMX object-name pattern
@@ -1352,10 +1380,10 @@ type ClientInterface interface {
 
 	// GetConfiguration The effective configuration
 	//
-	// The metadata service's settings under the HDFS keys they mirror, as HDFS's /conf?format=json; passwords in URLs are redacted.
+	// The metadata service's settings under the HDFS keys they mirror (a flag without one under its name), each with where it came from: default, a -conf file's path, env (a GRANARY_* variable) or flag, as HDFS's /conf; secrets are redacted. JSON, or Hadoop's configuration XML with format=xml. A service not started by its command lists its main settings.
 	//
 	// Corresponds with GET /conf (the `GetConfiguration` operationId).
-	GetConfiguration(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetConfiguration(ctx context.Context, params *GetConfigurationParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// Docs Swagger UI for this service's OpenAPI 3 contract
 	//
@@ -1966,11 +1994,11 @@ func (c *Client) NativeUpdatePipeline(ctx context.Context, params *NativeUpdateP
 
 // GetConfiguration The effective configuration
 //
-// The metadata service's settings under the HDFS keys they mirror, as HDFS's /conf?format=json; passwords in URLs are redacted.
+// The metadata service's settings under the HDFS keys they mirror (a flag without one under its name), each with where it came from: default, a -conf file's path, env (a GRANARY_* variable) or flag, as HDFS's /conf; secrets are redacted. JSON, or Hadoop's configuration XML with format=xml. A service not started by its command lists its main settings.
 //
 // Corresponds with GET /conf (the `GetConfiguration` operationId).
-func (c *Client) GetConfiguration(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetConfigurationRequest(c.Server)
+func (c *Client) GetConfiguration(ctx context.Context, params *GetConfigurationParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetConfigurationRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -3493,7 +3521,7 @@ func NewNativeUpdatePipelineRequestWithBody(server string, params *NativeUpdateP
 }
 
 // NewGetConfigurationRequest constructs an http.Request for the GetConfiguration method
-func NewGetConfigurationRequest(server string) (*http.Request, error) {
+func NewGetConfigurationRequest(server string, params *GetConfigurationParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -3509,6 +3537,33 @@ func NewGetConfigurationRequest(server string) (*http.Request, error) {
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Format != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", *params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -4783,12 +4838,12 @@ type ClientWithResponsesInterface interface {
 
 	// GetConfigurationWithResponse The effective configuration
 	//
-	// The metadata service's settings under the HDFS keys they mirror, as HDFS's /conf?format=json; passwords in URLs are redacted.
+	// The metadata service's settings under the HDFS keys they mirror (a flag without one under its name), each with where it came from: default, a -conf file's path, env (a GRANARY_* variable) or flag, as HDFS's /conf; secrets are redacted. JSON, or Hadoop's configuration XML with format=xml. A service not started by its command lists its main settings.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /conf (the `GetConfiguration` operationId).
-	GetConfigurationWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetConfigurationResponse, error)
+	GetConfigurationWithResponse(ctx context.Context, params *GetConfigurationParams, reqEditors ...RequestEditorFn) (*GetConfigurationResponse, error)
 
 	// DocsWithResponse Swagger UI for this service's OpenAPI 3 contract
 	//
@@ -6107,10 +6162,16 @@ type GetConfigurationResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *ConfResponse
+	// XML200 the response for an HTTP 200 `text/xml` response
+	XML200 *ConfResponse
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *RemoteExceptionBody
+	// XML401 the response for an HTTP 401 `text/xml` response
+	XML401 *RemoteExceptionBody
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *RemoteExceptionBody
+	// XML403 the response for an HTTP 403 `text/xml` response
+	XML403 *RemoteExceptionBody
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6118,14 +6179,29 @@ func (r GetConfigurationResponse) GetJSON200() *ConfResponse {
 	return r.JSON200
 }
 
+// GetXML200 returns the response for an HTTP 200 `text/xml` response
+func (r GetConfigurationResponse) GetXML200() *ConfResponse {
+	return r.XML200
+}
+
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r GetConfigurationResponse) GetJSON401() *RemoteExceptionBody {
 	return r.JSON401
 }
 
+// GetXML401 returns the response for an HTTP 401 `text/xml` response
+func (r GetConfigurationResponse) GetXML401() *RemoteExceptionBody {
+	return r.XML401
+}
+
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r GetConfigurationResponse) GetJSON403() *RemoteExceptionBody {
 	return r.JSON403
+}
+
+// GetXML403 returns the response for an HTTP 403 `text/xml` response
+func (r GetConfigurationResponse) GetXML403() *RemoteExceptionBody {
+	return r.XML403
 }
 
 // GetBody returns the raw response body bytes
@@ -7389,13 +7465,13 @@ func (c *ClientWithResponses) NativeUpdatePipelineWithResponse(ctx context.Conte
 
 // GetConfigurationWithResponse The effective configuration
 //
-// The metadata service's settings under the HDFS keys they mirror, as HDFS's /conf?format=json; passwords in URLs are redacted.
+// The metadata service's settings under the HDFS keys they mirror (a flag without one under its name), each with where it came from: default, a -conf file's path, env (a GRANARY_* variable) or flag, as HDFS's /conf; secrets are redacted. JSON, or Hadoop's configuration XML with format=xml. A service not started by its command lists its main settings.
 //
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /conf (the `GetConfiguration` operationId).
-func (c *ClientWithResponses) GetConfigurationWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetConfigurationResponse, error) {
-	rsp, err := c.GetConfiguration(ctx, reqEditors...)
+func (c *ClientWithResponses) GetConfigurationWithResponse(ctx context.Context, params *GetConfigurationParams, reqEditors ...RequestEditorFn) (*GetConfigurationResponse, error) {
+	rsp, err := c.GetConfiguration(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -8560,6 +8636,13 @@ func ParseGetConfigurationResponse(rsp *http.Response) (*GetConfigurationRespons
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "xml") && rsp.StatusCode == 200:
+		var dest ConfResponse
+		if err := xml.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.XML200 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest RemoteExceptionBody
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8567,12 +8650,26 @@ func ParseGetConfigurationResponse(rsp *http.Response) (*GetConfigurationRespons
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "xml") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := xml.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.XML401 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
 		var dest RemoteExceptionBody
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "xml") && rsp.StatusCode == 403:
+		var dest RemoteExceptionBody
+		if err := xml.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.XML403 = &dest
 
 	}
 

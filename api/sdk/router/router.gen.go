@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,6 +16,43 @@ import (
 
 	"github.com/oapi-codegen/runtime"
 )
+
+// Defines values for GetConfigurationParamsFormat.
+const (
+	Json GetConfigurationParamsFormat = "json"
+	Xml  GetConfigurationParamsFormat = "xml"
+)
+
+// Valid indicates whether the value is a known member of the GetConfigurationParamsFormat enum.
+func (e GetConfigurationParamsFormat) Valid() bool {
+	switch e {
+	case Json:
+		return true
+	case Xml:
+		return true
+	default:
+		return false
+	}
+}
+
+// ConfProperty defines model for ConfProperty.
+type ConfProperty struct {
+	IsFinal bool `json:"isFinal"`
+
+	// Key Example: dfs.namenode.http-address
+	Key string `json:"key"`
+
+	// Resource Example: granary metadata
+	Resource string `json:"resource"`
+
+	// Value Example: :9870
+	Value string `json:"value"`
+}
+
+// ConfResponse defines model for ConfResponse.
+type ConfResponse struct {
+	Properties []ConfProperty `json:"properties"`
+}
 
 // MountEntry defines model for MountEntry.
 type MountEntry struct {
@@ -67,6 +105,15 @@ type PutMountParams struct {
 	// UserName the caller: the superuser or a member of the supergroup
 	UserName *string `form:"user.name,omitempty" json:"user.name,omitempty"`
 }
+
+// GetConfigurationParams defines parameters for GetConfiguration.
+type GetConfigurationParams struct {
+	// Format json (default) or xml
+	Format *GetConfigurationParamsFormat `form:"format,omitempty" json:"format,omitempty"`
+}
+
+// GetConfigurationParamsFormat defines parameters for GetConfiguration.
+type GetConfigurationParamsFormat string
 
 // RouterWebhdfsDeleteParams defines parameters for RouterWebhdfsDelete.
 type RouterWebhdfsDeleteParams struct {
@@ -202,6 +249,13 @@ type ClientInterface interface {
 	// Corresponds with PUT /api/v1/router/mounttable (the `PutMount` operationId).
 	PutMount(ctx context.Context, params *PutMountParams, body PutMountJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetConfiguration The effective configuration
+	//
+	// The router's settings under the HDFS keys they mirror (a flag without one under its name), each with where it came from: default, a -conf file's path, env (a GRANARY_* variable) or flag, as HDFS's /conf; secrets are redacted. JSON, or Hadoop's configuration XML with format=xml. Empty for a service not started by its command.
+	//
+	// Corresponds with GET /conf (the `GetConfiguration` operationId).
+	GetConfiguration(ctx context.Context, params *GetConfigurationParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// RouterHealthz Liveness and readiness: the router serves
 	//
 	// Corresponds with GET /healthz (the `RouterHealthz` operationId).
@@ -315,6 +369,23 @@ func (c *Client) PutMountWithBody(ctx context.Context, params *PutMountParams, c
 // Corresponds with PUT /api/v1/router/mounttable (the `PutMount` operationId).
 func (c *Client) PutMount(ctx context.Context, params *PutMountParams, body PutMountJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPutMountRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetConfiguration The effective configuration
+//
+// The router's settings under the HDFS keys they mirror (a flag without one under its name), each with where it came from: default, a -conf file's path, env (a GRANARY_* variable) or flag, as HDFS's /conf; secrets are redacted. JSON, or Hadoop's configuration XML with format=xml. Empty for a service not started by its command.
+//
+// Corresponds with GET /conf (the `GetConfiguration` operationId).
+func (c *Client) GetConfiguration(ctx context.Context, params *GetConfigurationParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetConfigurationRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -613,6 +684,60 @@ func NewPutMountRequestWithBody(server string, params *PutMountParams, contentTy
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetConfigurationRequest constructs an http.Request for the GetConfiguration method
+func NewGetConfigurationRequest(server string, params *GetConfigurationParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conf")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Format != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", *params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -1009,6 +1134,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /api/v1/router/mounttable (the `PutMount` operationId).
 	PutMountWithResponse(ctx context.Context, params *PutMountParams, body PutMountJSONRequestBody, reqEditors ...RequestEditorFn) (*PutMountResponse, error)
 
+	// GetConfigurationWithResponse The effective configuration
+	//
+	// The router's settings under the HDFS keys they mirror (a flag without one under its name), each with where it came from: default, a -conf file's path, env (a GRANARY_* variable) or flag, as HDFS's /conf; secrets are redacted. JSON, or Hadoop's configuration XML with format=xml. Empty for a service not started by its command.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /conf (the `GetConfiguration` operationId).
+	GetConfigurationWithResponse(ctx context.Context, params *GetConfigurationParams, reqEditors ...RequestEditorFn) (*GetConfigurationResponse, error)
+
 	// RouterHealthzWithResponse Liveness and readiness: the router serves
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -1270,6 +1404,82 @@ func (r PutMountResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PutMountResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetConfigurationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ConfResponse
+	// XML200 the response for an HTTP 200 `text/xml` response
+	XML200 *ConfResponse
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *RemoteExceptionBody
+	// XML401 the response for an HTTP 401 `text/xml` response
+	XML401 *RemoteExceptionBody
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *RemoteExceptionBody
+	// XML403 the response for an HTTP 403 `text/xml` response
+	XML403 *RemoteExceptionBody
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetConfigurationResponse) GetJSON200() *ConfResponse {
+	return r.JSON200
+}
+
+// GetXML200 returns the response for an HTTP 200 `text/xml` response
+func (r GetConfigurationResponse) GetXML200() *ConfResponse {
+	return r.XML200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetConfigurationResponse) GetJSON401() *RemoteExceptionBody {
+	return r.JSON401
+}
+
+// GetXML401 returns the response for an HTTP 401 `text/xml` response
+func (r GetConfigurationResponse) GetXML401() *RemoteExceptionBody {
+	return r.XML401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetConfigurationResponse) GetJSON403() *RemoteExceptionBody {
+	return r.JSON403
+}
+
+// GetXML403 returns the response for an HTTP 403 `text/xml` response
+func (r GetConfigurationResponse) GetXML403() *RemoteExceptionBody {
+	return r.XML403
+}
+
+// GetBody returns the raw response body bytes
+func (r GetConfigurationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetConfigurationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetConfigurationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetConfigurationResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -1702,6 +1912,21 @@ func (c *ClientWithResponses) PutMountWithResponse(ctx context.Context, params *
 	return ParsePutMountResponse(rsp)
 }
 
+// GetConfigurationWithResponse The effective configuration
+//
+// The router's settings under the HDFS keys they mirror (a flag without one under its name), each with where it came from: default, a -conf file's path, env (a GRANARY_* variable) or flag, as HDFS's /conf; secrets are redacted. JSON, or Hadoop's configuration XML with format=xml. Empty for a service not started by its command.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /conf (the `GetConfiguration` operationId).
+func (c *ClientWithResponses) GetConfigurationWithResponse(ctx context.Context, params *GetConfigurationParams, reqEditors ...RequestEditorFn) (*GetConfigurationResponse, error) {
+	rsp, err := c.GetConfiguration(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetConfigurationResponse(rsp)
+}
+
 // RouterHealthzWithResponse Liveness and readiness: the router serves
 //
 // Returns a wrapper object for the known response body format(s).
@@ -1941,6 +2166,67 @@ func ParsePutMountResponse(rsp *http.Response) (*PutMountResponse, error) {
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetConfigurationResponse parses an HTTP response from a GetConfigurationWithResponse call
+func ParseGetConfigurationResponse(rsp *http.Response) (*GetConfigurationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetConfigurationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ConfResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "xml") && rsp.StatusCode == 200:
+		var dest ConfResponse
+		if err := xml.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.XML200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "xml") && rsp.StatusCode == 401:
+		var dest RemoteExceptionBody
+		if err := xml.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.XML401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest RemoteExceptionBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "xml") && rsp.StatusCode == 403:
+		var dest RemoteExceptionBody
+		if err := xml.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.XML403 = &dest
 
 	}
 
