@@ -50,6 +50,9 @@ func adminCmd(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return usageError{err.Error()}
 	}
+	if err := checkAuth(conf); err != nil {
+		return usageError{err.Error()}
+	}
 	defaultFS, err := metadataURLs(conf, env("GRANARY_METADATA_URL", "http://localhost:9870"))
 	if err != nil {
 		return usageError{err.Error()}

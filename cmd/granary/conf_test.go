@@ -73,6 +73,8 @@ func TestFsReadsHadoopConf(t *testing.T) {
 		{[]string{"-D", "dfs.replication=two", "-ls", "/"}, `dfs.replication: "two" is not a replication factor`},
 		{[]string{"-D", "dfs.bytes-per-checksum=1024", "-ls", "/"}, "dfs.bytes-per-checksum: 1024 is not supported"},
 		{[]string{"-D", "novalue", "-ls", "/"}, "-D novalue: expected key=value"},
+		{[]string{"-D", "hadoop.security.authentication=token", "-ls", "/"}, "hadoop.security.authentication is token (from command line): set GRANARY_TOKEN"},
+		{[]string{"-D", "hadoop.security.authentication=kerberos", "-ls", "/"}, `hadoop.security.authentication: "kerberos" is not supported`},
 	} {
 		if code, _, errs := fs(bad.args...); code != 2 || !strings.Contains(errs, bad.want) {
 			t.Errorf("granary fs %v: exit %d, %q; want exit 2 and %q", bad.args, code, errs, bad.want)

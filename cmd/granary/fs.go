@@ -102,6 +102,10 @@ func fsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%v\n", err)
 		return 2
 	}
+	if err := checkAuth(hc); err != nil {
+		fmt.Fprintf(stderr, "%v\n", err)
+		return 2
+	}
 	conf := hc.Map()
 	if v, ok := conf["fs.defaultFS"]; ok {
 		base = v

@@ -23,6 +23,10 @@ func fsckCmd(ctx context.Context, args []string, out, errw io.Writer) int {
 		fmt.Fprintln(errw, err)
 		return 2
 	}
+	if err := checkAuth(conf); err != nil {
+		fmt.Fprintln(errw, err)
+		return 2
+	}
 	base, err := metadataURLs(conf, env("GRANARY_METADATA_URL", "http://localhost:9870"))
 	if err != nil {
 		fmt.Fprintln(errw, err)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/granary-fs/granary/api"
 	"github.com/granary-fs/granary/internal/blocktoken"
@@ -112,10 +113,21 @@ func (r *Reader) Close() error {
 	return nil
 }
 
+// maxBlockAcquireFailures is dfs.client.max.block.acquire.failures: how
+// many times the locations are fetched again when no replica of a block
+// can be read.
+const maxBlockAcquireFailures = 3
+
 // openAt opens the block holding pos on the first replica that answers.
+// When none does, the locations are fetched again, up to
+// maxBlockAcquireFailures times after a growing wait (HDFS's
+// DFSInputStream.chooseDataNode): re-replication, or a block whose new
+// generation stamp (an append, a pipeline recovery) the coordinator has
+// not heard of yet.
 func (r *Reader) openAt(pos int64) error {
 	var missing string // the block holding pos, as HDFS names it
-	for refreshed := false; ; refreshed = true {
+	wait := 100 * time.Millisecond
+	for failures := 0; ; failures++ {
 		for _, b := range r.blocks {
 			start, end := b.StartOffset, b.StartOffset+b.Block.NumBytes
 			if pos < start || pos >= end {
@@ -136,14 +148,21 @@ func (r *Reader) openAt(pos int64) error {
 				return nil
 			}
 		}
-		if refreshed {
+		if failures == maxBlockAcquireFailures {
 			if missing == "" {
 				return errs.E(errs.IO, "no block holds offset %d of %s", pos, r.path)
 			}
 			// HDFS's DFSInputStream: no replica could be read.
 			return errs.E(errs.BlockMissing, "Could not obtain block: %s file=%s", missing, r.path)
 		}
-		// Locations may have changed (re-replication): ask again once.
+		if failures > 0 {
+			select {
+			case <-r.ctx.Done():
+				return r.ctx.Err()
+			case <-time.After(wait):
+			}
+			wait *= 2
+		}
 		lbs, err := r.c.blockLocations(r.ctx, r.path)
 		if err != nil {
 			return err
