@@ -30,7 +30,7 @@ func metadataFlags(fs *flag.FlagSet, cfg *metadata.Config) (level *string, dbCon
 	fs.StringVar(&cfg.AuditLog, "audit-log", env("GRANARY_AUDIT_LOG", ""), "the audit log (HDFS's hdfs-audit.log format): a file, or - for standard error; empty for none (GRANARY_AUDIT_LOG)")
 	fs.DurationVar(&cfg.EditLogRetry, "edit-log-retry", envDuration("GRANARY_EDIT_LOG_RETRY", 30e9), "how long a failing edit-log commit is retried (writes answer RetriableException meanwhile) before the service exits (GRANARY_EDIT_LOG_RETRY)")
 	fs.StringVar(&cfg.NATSURL, "nats-url", env("GRANARY_NATS_URL", "nats://127.0.0.1:4222"), "NATS server(s) shared with the coordinator, comma separated; empty runs the namespace alone, without block management (GRANARY_NATS_URL)")
-	fs.BoolVar(&cfg.RedirectToDatanodeHostname, "redirect-to-datanode-hostname", envBool("GRANARY_REDIRECT_TO_DATANODE_HOSTNAME", false), "WebHDFS redirects name datanodes by host name, not IP (dfs.client.use.datanode.hostname; GRANARY_REDIRECT_TO_DATANODE_HOSTNAME)")
+	fs.BoolVar(&cfg.RedirectToDatanodeHostname, "redirect-to-datanode-hostname", envBool("GRANARY_REDIRECT_TO_DATANODE_HOSTNAME", false), "dfs.client.use.datanode.hostname: WebHDFS redirects name datanodes by host name, not IP (GRANARY_REDIRECT_TO_DATANODE_HOSTNAME)")
 	fs.StringVar(&cfg.AdvertiseAddr, "advertise-addr", env("GRANARY_METADATA_ADVERTISE_ADDR", ""), "host:port datanodes reach this service at, in WebHDFS redirects (GRANARY_METADATA_ADVERTISE_ADDR)")
 	fs.StringVar(&cfg.Superuser, "superuser", env("GRANARY_SUPERUSER", ""), "superuser name; default the user running the service (GRANARY_SUPERUSER)")
 	fs.StringVar(&cfg.Supergroup, "supergroup", env("GRANARY_SUPERGROUP", "supergroup"), "dfs.permissions.superusergroup (GRANARY_SUPERGROUP)")
