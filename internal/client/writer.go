@@ -632,21 +632,12 @@ func (w *Writer) newStamp(b *blockWrite, survivors []api.DatanodeInfo, excluded 
 // cutReplica asks datanode d to cut its replica of lb's block, of stamp
 // gs, to length bytes under lb's new stamp.
 func (w *Writer) cutReplica(d api.DatanodeInfo, lb api.LocatedBlock, gs, length int64) error {
-	u := fmt.Sprintf("%s://%s/api/v1/blocks/%d/truncate?bpid=%s&gs=%d&newgs=%d&newlength=%d", w.c.scheme, w.c.addr(d),
-		lb.Block.BlockID, lb.Block.BlockPoolID, gs, lb.Block.GenerationStamp, length)
-	req, err := http.NewRequestWithContext(w.ctx, http.MethodPost, u, nil)
-	if err != nil {
-		return err
-	}
-	setBlockToken(req, lb)
-	resp, err := w.c.data.Do(req)
+	resp, err := w.blockCall(http.MethodPost, fmt.Sprintf("%s://%s/api/v1/blocks/%d/truncate?bpid=%s&gs=%d&newgs=%d&newlength=%d", w.c.scheme, w.c.addr(d),
+		lb.Block.BlockID, lb.Block.BlockPoolID, gs, lb.Block.GenerationStamp, length), "", nil, lb)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return remoteError(resp)
-	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return nil
 }
@@ -654,36 +645,18 @@ func (w *Writer) cutReplica(d api.DatanodeInfo, lb api.LocatedBlock, gs, length 
 // copyReplica streams the first length bytes of lb's block from datanode
 // from to datanode to, under lb's stamp.
 func (w *Writer) copyReplica(from, to api.DatanodeInfo, lb api.LocatedBlock, length int64) error {
-	get, err := http.NewRequestWithContext(w.ctx, http.MethodGet, fmt.Sprintf("%s://%s/api/v1/blocks/%d?bpid=%s&offset=0&length=%d",
-		w.c.scheme, w.c.addr(from), lb.Block.BlockID, lb.Block.BlockPoolID, length), nil)
-	if err != nil {
-		return err
-	}
-	get.Header.Set("Accept", packet.ContentType)
-	setBlockToken(get, lb)
-	src, err := w.c.data.Do(get)
+	src, err := w.blockCall(http.MethodGet, fmt.Sprintf("%s://%s/api/v1/blocks/%d?bpid=%s&offset=0&length=%d",
+		w.c.scheme, w.c.addr(from), lb.Block.BlockID, lb.Block.BlockPoolID, length), "", nil, lb)
 	if err != nil {
 		return err
 	}
 	defer src.Body.Close()
-	if src.StatusCode != http.StatusOK {
-		return remoteError(src)
-	}
-	put, err := http.NewRequestWithContext(w.ctx, http.MethodPut, fmt.Sprintf("%s://%s/api/v1/blocks/%d?bpid=%s&gs=%d&blocksize=%d",
-		w.c.scheme, w.c.addr(to), lb.Block.BlockID, lb.Block.BlockPoolID, lb.Block.GenerationStamp, w.blockSize), src.Body)
-	if err != nil {
-		return err
-	}
-	put.Header.Set("Content-Type", packet.ContentType)
-	setBlockToken(put, lb)
-	resp, err := w.c.data.Do(put)
+	resp, err := w.blockCall(http.MethodPut, fmt.Sprintf("%s://%s/api/v1/blocks/%d?bpid=%s&gs=%d&blocksize=%d",
+		w.c.scheme, w.c.addr(to), lb.Block.BlockID, lb.Block.BlockPoolID, lb.Block.GenerationStamp, w.blockSize), packet.ContentType, src.Body, lb)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return remoteError(resp)
-	}
 	var res api.BlockWriteResult
 	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
 		return err
@@ -692,6 +665,32 @@ func (w *Writer) copyReplica(from, to api.DatanodeInfo, lb api.LocatedBlock, len
 		return errs.E(errs.IO, "copy of block %d to %s: %d bytes stored of %d", lb.Block.BlockID, internalAddr(to), res.Length, length)
 	}
 	return nil
+}
+
+// blockCall sends a request of the block API with lb's token: body, when
+// not nil, is a packet stream (contentType), and a GET asks for one. An
+// answer other than 200 is returned as its RemoteException.
+func (w *Writer) blockCall(method, u, contentType string, body io.Reader, lb api.LocatedBlock) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(w.ctx, method, u, body)
+	if err != nil {
+		return nil, err
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if method == http.MethodGet {
+		req.Header.Set("Accept", packet.ContentType)
+	}
+	setBlockToken(req, lb)
+	resp, err := w.c.data.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		return nil, remoteError(resp)
+	}
+	return resp, nil
 }
 
 // resend sends the packets of window, unacknowledged on a pipeline that
