@@ -78,7 +78,7 @@ const DefaultBlockSize = 128 << 20
 // readBlock godoc
 //
 //	@Summary		Read a block or a byte range of it, checksums verified
-//	@Description	Every 512-byte chunk is checked against the replica's meta file before it is sent. A mismatch is reported to the coordinator as a bad replica and answered with ChecksumException (or, once bytes were sent, by cutting the connection) so that the client reads another replica. With Accept: application/x-granary-packets the answer is a packet stream (docs/formats/packets.md) of the whole chunks covering the range, with their CRCs, for the reader to verify again (HDFS's end-to-end checksums); X-Granary-Block-Offset is the block offset of its first byte.
+//	@Description	Every 512-byte chunk is checked against the replica's meta file before it is sent. A mismatch is reported to the coordinator as a bad replica and answered with ChecksumException (or, once bytes were sent, by cutting the connection) so that the client reads another replica. With Accept: application/x-granary-packets the answer is a packet stream (docs/formats/packets.md) of the whole chunks covering the range with their CRCs, which the reader checks (HDFS's end-to-end checksums: the datanode leaves the check to it, as HDFS's BlockSender); X-Granary-Block-Offset is the block offset of its first byte.
 //	@Tags			blocks
 //	@Produce		octet-stream,json
 //	@Produce		application/x-granary-packets,json

@@ -510,7 +510,7 @@ type ClientInterface interface {
 
 	// ReadBlock Read a block or a byte range of it, checksums verified
 	//
-	// Every 512-byte chunk is checked against the replica's meta file before it is sent. A mismatch is reported to the coordinator as a bad replica and answered with ChecksumException (or, once bytes were sent, by cutting the connection) so that the client reads another replica. With Accept: application/x-granary-packets the answer is a packet stream (docs/formats/packets.md) of the whole chunks covering the range, with their CRCs, for the reader to verify again (HDFS's end-to-end checksums); X-Granary-Block-Offset is the block offset of its first byte.
+	// Every 512-byte chunk is checked against the replica's meta file before it is sent. A mismatch is reported to the coordinator as a bad replica and answered with ChecksumException (or, once bytes were sent, by cutting the connection) so that the client reads another replica. With Accept: application/x-granary-packets the answer is a packet stream (docs/formats/packets.md) of the whole chunks covering the range with their CRCs, which the reader checks (HDFS's end-to-end checksums: the datanode leaves the check to it, as HDFS's BlockSender); X-Granary-Block-Offset is the block offset of its first byte.
 	//
 	// Corresponds with GET /api/v1/blocks/{id} (the `ReadBlock` operationId).
 	ReadBlock(ctx context.Context, id int, params *ReadBlockParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -674,7 +674,7 @@ func (c *Client) TriggerBlockReport(ctx context.Context, params *TriggerBlockRep
 
 // ReadBlock Read a block or a byte range of it, checksums verified
 //
-// Every 512-byte chunk is checked against the replica's meta file before it is sent. A mismatch is reported to the coordinator as a bad replica and answered with ChecksumException (or, once bytes were sent, by cutting the connection) so that the client reads another replica. With Accept: application/x-granary-packets the answer is a packet stream (docs/formats/packets.md) of the whole chunks covering the range, with their CRCs, for the reader to verify again (HDFS's end-to-end checksums); X-Granary-Block-Offset is the block offset of its first byte.
+// Every 512-byte chunk is checked against the replica's meta file before it is sent. A mismatch is reported to the coordinator as a bad replica and answered with ChecksumException (or, once bytes were sent, by cutting the connection) so that the client reads another replica. With Accept: application/x-granary-packets the answer is a packet stream (docs/formats/packets.md) of the whole chunks covering the range with their CRCs, which the reader checks (HDFS's end-to-end checksums: the datanode leaves the check to it, as HDFS's BlockSender); X-Granary-Block-Offset is the block offset of its first byte.
 //
 // Corresponds with GET /api/v1/blocks/{id} (the `ReadBlock` operationId).
 func (c *Client) ReadBlock(ctx context.Context, id int, params *ReadBlockParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2192,7 +2192,7 @@ type ClientWithResponsesInterface interface {
 
 	// ReadBlockWithResponse Read a block or a byte range of it, checksums verified
 	//
-	// Every 512-byte chunk is checked against the replica's meta file before it is sent. A mismatch is reported to the coordinator as a bad replica and answered with ChecksumException (or, once bytes were sent, by cutting the connection) so that the client reads another replica. With Accept: application/x-granary-packets the answer is a packet stream (docs/formats/packets.md) of the whole chunks covering the range, with their CRCs, for the reader to verify again (HDFS's end-to-end checksums); X-Granary-Block-Offset is the block offset of its first byte.
+	// Every 512-byte chunk is checked against the replica's meta file before it is sent. A mismatch is reported to the coordinator as a bad replica and answered with ChecksumException (or, once bytes were sent, by cutting the connection) so that the client reads another replica. With Accept: application/x-granary-packets the answer is a packet stream (docs/formats/packets.md) of the whole chunks covering the range with their CRCs, which the reader checks (HDFS's end-to-end checksums: the datanode leaves the check to it, as HDFS's BlockSender); X-Granary-Block-Offset is the block offset of its first byte.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3498,7 +3498,7 @@ func (c *ClientWithResponses) TriggerBlockReportWithResponse(ctx context.Context
 
 // ReadBlockWithResponse Read a block or a byte range of it, checksums verified
 //
-// Every 512-byte chunk is checked against the replica's meta file before it is sent. A mismatch is reported to the coordinator as a bad replica and answered with ChecksumException (or, once bytes were sent, by cutting the connection) so that the client reads another replica. With Accept: application/x-granary-packets the answer is a packet stream (docs/formats/packets.md) of the whole chunks covering the range, with their CRCs, for the reader to verify again (HDFS's end-to-end checksums); X-Granary-Block-Offset is the block offset of its first byte.
+// Every 512-byte chunk is checked against the replica's meta file before it is sent. A mismatch is reported to the coordinator as a bad replica and answered with ChecksumException (or, once bytes were sent, by cutting the connection) so that the client reads another replica. With Accept: application/x-granary-packets the answer is a packet stream (docs/formats/packets.md) of the whole chunks covering the range with their CRCs, which the reader checks (HDFS's end-to-end checksums: the datanode leaves the check to it, as HDFS's BlockSender); X-Granary-Block-Offset is the block offset of its first byte.
 //
 // Returns a wrapper object for the known response body format(s).
 //
