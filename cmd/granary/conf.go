@@ -153,6 +153,7 @@ var keyUnits = map[string]time.Duration{
 	"dfs.namenode.delegation.token.max-lifetime":   time.Millisecond,
 	"dfs.namenode.delegation.token.renew-interval": time.Millisecond,
 	"fs.trash.interval":                            time.Minute,
+	"dfs.client.socket-timeout":                    time.Millisecond,
 	"fs.trash.checkpoint.interval":                 time.Minute,
 }
 

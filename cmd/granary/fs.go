@@ -155,6 +155,10 @@ func fsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		c.ReplaceDatanodeOnFailure = "NEVER"
 	}
 	c.ReplaceDatanodeBestEffort = conf["dfs.client.block.write.replace-datanode-on-failure.best-effort"] == "true"
+	if c.SocketTimeout, _, err = hc.Duration("dfs.client.socket-timeout", time.Millisecond); err != nil {
+		fmt.Fprintf(stderr, "%v\n", err)
+		return 2
+	}
 	sh := &shell{c: c, ctx: ctx, out: stdout, errw: stderr, cmd: strings.TrimPrefix(args[0], "-"), base: base, logical: logical, typed: map[string]string{}}
 	if sh.create, err = createDefaults(hc); err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)

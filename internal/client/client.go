@@ -46,6 +46,10 @@ type Client struct {
 	// when no datanode can be added the write goes on with the survivors
 	// instead of failing.
 	ReplaceDatanodeBestEffort bool
+	// SocketTimeout is HDFS's dfs.client.socket-timeout (60 s when 0): a
+	// pipeline that acknowledges nothing for this long while packets wait
+	// is taken as failed and recovered.
+	SocketTimeout time.Duration
 
 	bases      *failover.Targets // the metadata services of the nameservice (HA), e.g. http://localhost:9870
 	scheme     string            // of base: datanodes are reached the same way
@@ -79,6 +83,14 @@ func New(metadataURL, user string) *Client {
 		http: &http.Client{Transport: tr, Timeout: 5 * time.Minute},
 		data: &http.Client{Transport: tr},
 	}
+}
+
+// socketTimeout is SocketTimeout or HDFS's default.
+func (c *Client) socketTimeout() time.Duration {
+	if c.SocketTimeout > 0 {
+		return c.SocketTimeout
+	}
+	return 60 * time.Second
 }
 
 // SetTransport routes this client's HTTP exchanges (with the metadata

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/granary-fs/granary/api"
@@ -53,6 +54,10 @@ type Writer struct {
 	stopRenew chan struct{}
 	hdr       []byte // a packet header being sent
 }
+
+// readTimeoutExtension is HDFS's READ_TIMEOUT_EXTENSION: what a pipeline's
+// acknowledgement wait grows by per datanode below.
+const readTimeoutExtension = 5 * time.Second
 
 // maxPacketsInFlight is dfs.client.write.max-packets-in-flight: the
 // packets a writer sends ahead of the acknowledgements, and keeps.
@@ -105,9 +110,13 @@ type blockWrite struct {
 	acked   int64        // the length every datanode of the pipeline stored
 	failed  []string     // datanodes reported failed (AckFailed)
 	done    bool         // the pipeline answered its last
+	ending  bool         // the end marker was sent
 	res     api.BlockWriteResult
 	err     error // why the pipeline ended without a result
 	refused bool  // the first datanode refused the block at set-up
+
+	heard   atomic.Int64 // when the pipeline last answered (unix ns)
+	stalled atomic.Bool  // the watchdog gave up on it
 }
 
 type sentPacket struct {
@@ -361,7 +370,10 @@ func (w *Writer) openPipeline() {
 			pr.CloseWithError(err)
 			b.end(api.BlockWriteResult{}, err, refused)
 		}
-		req, err := http.NewRequestWithContext(w.ctx, http.MethodPut, u, pr)
+		ctx, cancel := context.WithCancel(w.ctx)
+		defer cancel()
+		defer w.watch(b, cancel)()
+		req, err := http.NewRequestWithContext(ctx, http.MethodPut, u, pr)
 		if err != nil {
 			fail(err, false)
 			return
@@ -383,9 +395,13 @@ func (w *Writer) openPipeline() {
 		for {
 			kind, n, body, err := ar.Next()
 			if err != nil {
+				if b.stalled.Load() {
+					err = errs.E(errs.IO, "datanode %s acknowledged nothing in time (dfs.client.socket-timeout %v)", internalAddr(b.lb.Locations[0]), w.c.socketTimeout())
+				}
 				fail(err, false)
 				return
 			}
+			b.heard.Store(time.Now().UnixNano())
 			switch kind {
 			case packet.AckStored:
 				b.ack(n)
@@ -416,6 +432,39 @@ func (w *Writer) openPipeline() {
 	}()
 }
 
+// watch is the pipeline's watchdog (HDFS's dfs.client.socket-timeout on
+// the acknowledgements): while packets or the end marker wait for an
+// answer and none came for the timeout, it cancels the block PUT, which
+// fails the pipeline and has it recovered. The function returned stops it.
+func (w *Writer) watch(b *blockWrite, cancel context.CancelFunc) (stop func()) {
+	// HDFS's getDatanodeReadTimeout: 5 s more per datanode of the
+	// pipeline, so that a datanode further down, whose own wait is
+	// shorter, reports the one after it first.
+	timeout := w.c.socketTimeout() + readTimeoutExtension*time.Duration(len(b.lb.Locations))
+	b.heard.Store(time.Now().UnixNano())
+	t := time.NewTicker(timeout / 4)
+	quit := make(chan struct{})
+	go func() {
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case now := <-t.C:
+				b.mu.Lock()
+				waiting := len(b.window) > 0 || b.ending
+				b.mu.Unlock()
+				if waiting && now.Sub(time.Unix(0, b.heard.Load())) > timeout {
+					b.stalled.Store(true)
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	return func() { close(quit) }
+}
+
 // finishBlock ends the block's stream and waits for the pipeline. When a
 // datanode failed after storing its part, the survivors take the block
 // under a new generation stamp (recoverClose); when the stream broke, the
@@ -427,6 +476,9 @@ func (w *Writer) finishBlock() error {
 	}
 	for attempt := 0; ; attempt++ {
 		b := w.blk
+		b.mu.Lock()
+		b.ending = true
+		b.mu.Unlock()
 		_, _ = b.pw.Write(packet.AppendEnd(nil))
 		b.pw.Close()
 		res, err := b.wait()
@@ -632,7 +684,10 @@ func (w *Writer) newStamp(b *blockWrite, survivors []api.DatanodeInfo, excluded 
 // cutReplica asks datanode d to cut its replica of lb's block, of stamp
 // gs, to length bytes under lb's new stamp.
 func (w *Writer) cutReplica(d api.DatanodeInfo, lb api.LocatedBlock, gs, length int64) error {
-	resp, err := w.blockCall(http.MethodPost, fmt.Sprintf("%s://%s/api/v1/blocks/%d/truncate?bpid=%s&gs=%d&newgs=%d&newlength=%d", w.c.scheme, w.c.addr(d),
+	// A datanode that does not answer in time is left out.
+	ctx, cancel := context.WithTimeout(w.ctx, w.c.socketTimeout()+readTimeoutExtension)
+	defer cancel()
+	resp, err := w.blockCall(ctx, http.MethodPost, fmt.Sprintf("%s://%s/api/v1/blocks/%d/truncate?bpid=%s&gs=%d&newgs=%d&newlength=%d", w.c.scheme, w.c.addr(d),
 		lb.Block.BlockID, lb.Block.BlockPoolID, gs, lb.Block.GenerationStamp, length), "", nil, lb)
 	if err != nil {
 		return err
@@ -645,13 +700,13 @@ func (w *Writer) cutReplica(d api.DatanodeInfo, lb api.LocatedBlock, gs, length 
 // copyReplica streams the first length bytes of lb's block from datanode
 // from to datanode to, under lb's stamp.
 func (w *Writer) copyReplica(from, to api.DatanodeInfo, lb api.LocatedBlock, length int64) error {
-	src, err := w.blockCall(http.MethodGet, fmt.Sprintf("%s://%s/api/v1/blocks/%d?bpid=%s&offset=0&length=%d",
+	src, err := w.blockCall(w.ctx, http.MethodGet, fmt.Sprintf("%s://%s/api/v1/blocks/%d?bpid=%s&offset=0&length=%d",
 		w.c.scheme, w.c.addr(from), lb.Block.BlockID, lb.Block.BlockPoolID, length), "", nil, lb)
 	if err != nil {
 		return err
 	}
 	defer src.Body.Close()
-	resp, err := w.blockCall(http.MethodPut, fmt.Sprintf("%s://%s/api/v1/blocks/%d?bpid=%s&gs=%d&blocksize=%d",
+	resp, err := w.blockCall(w.ctx, http.MethodPut, fmt.Sprintf("%s://%s/api/v1/blocks/%d?bpid=%s&gs=%d&blocksize=%d",
 		w.c.scheme, w.c.addr(to), lb.Block.BlockID, lb.Block.BlockPoolID, lb.Block.GenerationStamp, w.blockSize), packet.ContentType, src.Body, lb)
 	if err != nil {
 		return err
@@ -670,8 +725,8 @@ func (w *Writer) copyReplica(from, to api.DatanodeInfo, lb api.LocatedBlock, len
 // blockCall sends a request of the block API with lb's token: body, when
 // not nil, is a packet stream (contentType), and a GET asks for one. An
 // answer other than 200 is returned as its RemoteException.
-func (w *Writer) blockCall(method, u, contentType string, body io.Reader, lb api.LocatedBlock) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(w.ctx, method, u, body)
+func (w *Writer) blockCall(ctx context.Context, method, u, contentType string, body io.Reader, lb api.LocatedBlock) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
 		return nil, err
 	}

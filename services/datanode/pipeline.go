@@ -314,7 +314,7 @@ func (b *blockWrite) receive(ctx context.Context, body io.Reader, acks *ackSende
 			return fail(err, false)
 		}
 		if down != nil {
-			down.send(raw)
+			down.send(raw, b.rw.Len())
 		}
 		if stored != nil {
 			stored <- b.rw.Len()
@@ -354,6 +354,9 @@ type downstream struct {
 
 	mu     sync.Mutex
 	cond   *sync.Cond
+	sent   int64 // the block length sent down
+	heard  time.Time
+	ending bool
 	acked  int64
 	gone   bool     // the next datanode failed: its acknowledgements no longer count
 	failed []string // datanodes reported failed from down there
@@ -363,8 +366,9 @@ type downstream struct {
 
 func (s *Service) startDownstream(ctx context.Context, b *blockWrite, up *ackSender) *downstream {
 	pr, pw := io.Pipe()
-	d := &downstream{target: b.targets[0], pw: pw, up: up, done: make(chan struct{})}
+	d := &downstream{target: b.targets[0], pw: pw, up: up, done: make(chan struct{}), sent: b.appendLen, acked: b.appendLen, heard: time.Now()}
 	d.cond = sync.NewCond(&d.mu)
+	reqCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	u := fmt.Sprintf("%s://%s/api/v1/blocks/%d?bpid=%s&gs=%d&blocksize=%d", s.cfg.TLS.Scheme(), b.targets[0], b.id, b.bpid, b.gs, b.maxLen)
 	if b.appendGS > 0 {
 		u += fmt.Sprintf("&appendgs=%d&appendlength=%d", b.appendGS, b.appendLen)
@@ -372,14 +376,17 @@ func (s *Service) startDownstream(ctx context.Context, b *blockWrite, up *ackSen
 	if len(b.targets) > 1 {
 		u += "&targets=" + strings.Join(b.targets[1:], ",")
 	}
+	// HDFS's read timeout for the mirror: 5 s more per datanode below.
+	go d.watch(s.cfg.SocketTimeout+5*time.Second*time.Duration(len(b.targets)), cancel)
 	go func() {
 		defer close(d.done)
+		defer cancel()
 		fail := func(err error) {
 			pr.CloseWithError(err)
 			s.log.Warn("pipeline: downstream datanode failed", "target", d.target, "err", err)
 			d.fail(d.target)
 		}
-		req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodPut, u, pr)
+		req, err := http.NewRequestWithContext(reqCtx, http.MethodPut, u, pr)
 		if err != nil {
 			fail(err)
 			return
@@ -406,6 +413,9 @@ func (s *Service) startDownstream(ctx context.Context, b *blockWrite, up *ackSen
 				fail(err)
 				return
 			}
+			d.mu.Lock()
+			d.heard = time.Now()
+			d.mu.Unlock()
 			switch kind {
 			case packet.AckStored:
 				d.mu.Lock()
@@ -463,9 +473,35 @@ func (d *downstream) waitStored(n int64) {
 	}
 }
 
-func (d *downstream) send(raw []byte) {
+// send forwards a packet; through is the block's length with it.
+func (d *downstream) send(raw []byte, through int64) {
+	d.mu.Lock()
+	d.sent = through
+	d.mu.Unlock()
 	if d.werr == nil {
 		_, d.werr = d.pw.Write(raw)
+	}
+}
+
+// watch cancels the PUT to the next datanode when it acknowledges nothing
+// for timeout while packets or the end marker wait (dfs.client.socket-timeout):
+// the next datanode is then reported failed.
+func (d *downstream) watch(timeout time.Duration, cancel context.CancelFunc) {
+	t := time.NewTicker(timeout / 4)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.done:
+			return
+		case now := <-t.C:
+			d.mu.Lock()
+			stalled := !d.gone && d.result == nil && (d.sent > d.acked || d.ending) && now.Sub(d.heard) > timeout
+			d.mu.Unlock()
+			if stalled {
+				cancel()
+				return
+			}
+		}
 	}
 }
 
@@ -482,6 +518,9 @@ func (d *downstream) abort(err error) {
 // finish sends the end marker and returns what the datanodes downstream
 // stored and which failed.
 func (d *downstream) finish() api.BlockWriteResult {
+	d.mu.Lock()
+	d.ending = true
+	d.mu.Unlock()
 	if d.werr == nil {
 		_, d.werr = d.pw.Write(packet.AppendEnd(nil))
 	}

@@ -68,6 +68,11 @@ type Config struct {
 	// 3 heartbeat intervals): when no heartbeat succeeded for that long, a
 	// lifeline is sent on its own subject.
 	LifelineInterval time.Duration
+	// SocketTimeout is dfs.client.socket-timeout (default 60 s), which
+	// HDFS's datanodes use too: a datanode further down the pipeline that
+	// acknowledges nothing for this long while packets wait is reported
+	// failed and the block goes on without it.
+	SocketTimeout time.Duration
 	// Coordinators are the HA IDs of each nameservice's coordinators
 	// (HDFS's dfs.ha.namenodes.<ns>), by nameservice; the "" entry is for
 	// nameservices not listed. The datanode runs one actor per coordinator
@@ -138,6 +143,9 @@ func (c *Config) defaults() {
 	c.Superuser, c.Supergroup = simpleauth.Defaults(c.Superuser, c.Supergroup)
 	if c.HeartbeatInterval == 0 {
 		c.HeartbeatInterval = 3 * time.Second
+	}
+	if c.SocketTimeout == 0 {
+		c.SocketTimeout = 60 * time.Second
 	}
 	if c.LifelineInterval == 0 {
 		c.LifelineInterval = 3 * c.HeartbeatInterval
