@@ -82,10 +82,11 @@ func TestFinalizedReplicaIsNotOverwritten(t *testing.T) {
 	}
 }
 
-// TestStoppedStreamKeepsTheReplica: a block PUT whose stream stops before
-// its end marker (the writer went away) leaves the replica finalized at
-// the length received, for the pipeline recovery; one with a bad CRC
-// leaves nothing.
+// TestStoppedStreamKeepsTheReplica: a pipeline's block PUT (one that
+// follows the acknowledgements) whose stream stops before its end marker
+// (the writer went away) leaves the replica finalized at the length
+// received, for the pipeline recovery; a plain PUT (a transfer) that stops,
+// or one with a bad CRC, leaves nothing.
 func TestStoppedStreamKeepsTheReplica(t *testing.T) {
 	c := testCluster(t, 1, smallBlocks)
 	data := randomBytes(3*packet.MaxData+100, 24)
@@ -93,8 +94,30 @@ func TestStoppedStreamKeepsTheReplica(t *testing.T) {
 	stream = stream[:len(stream)-4] // no end marker
 	bpid := c.Metadata.BlockPoolID()
 	put := fmt.Sprintf("%s/api/v1/blocks/%d?bpid=%s&gs=1001", c.DatanodeURLs[0], int64(1<<40), bpid)
-	if code, _ := blockRequest(t, "PUT", put, stream); code == 200 {
-		t.Fatal("a stream without its end marker was answered 200")
+	req, err := http.NewRequest("PUT", put, bytes.NewReader(stream))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", packet.ContentType)
+	req.Header.Set("Accept", packet.AcksContentType)
+	resp0, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The acknowledgements end with the error: the stream broke.
+	ar := packet.NewAckReader(resp0.Body)
+	var last byte
+	var lastBody []byte
+	for {
+		kind, _, body, err := ar.Next()
+		if err != nil {
+			break
+		}
+		last, lastBody = kind, body
+	}
+	resp0.Body.Close()
+	if resp0.StatusCode != 200 || last != packet.AckError || !bytes.Contains(lastBody, []byte(`"IOException"`)) {
+		t.Fatalf("a stream without its end marker: %d, last acknowledgement %q %s", resp0.StatusCode, last, lastBody)
 	}
 	get := fmt.Sprintf("%s/api/v1/blocks/%d?bpid=%s", c.DatanodeURLs[0], int64(1<<40), bpid)
 	resp, err := http.Get(get)
@@ -108,13 +131,16 @@ func TestStoppedStreamKeepsTheReplica(t *testing.T) {
 	}
 	bad := packets(data[:1000])
 	bad[4] ^= 0xff // the first CRC
-	put = fmt.Sprintf("%s/api/v1/blocks/%d?bpid=%s&gs=1001", c.DatanodeURLs[0], int64(1<<40+1), bpid)
-	if code, exc := blockRequest(t, "PUT", put, bad); code != 403 || exc != "ChecksumException" {
-		t.Fatalf("a bad CRC: %d %s", code, exc)
-	}
-	get = fmt.Sprintf("%s/api/v1/blocks/%d?bpid=%s", c.DatanodeURLs[0], int64(1<<40+1), bpid)
-	if code, exc := blockRequest(t, "GET", get, nil); code != 403 || exc != "ReplicaNotFoundException" {
-		t.Fatalf("the bad stream's replica was kept: %d %s", code, exc)
+	for i, body := range [][]byte{bad, stream} {
+		id := int64(1<<40 + 1 + i)
+		put = fmt.Sprintf("%s/api/v1/blocks/%d?bpid=%s&gs=1001", c.DatanodeURLs[0], id, bpid)
+		if code, _ := blockRequest(t, "PUT", put, body); code != 403 {
+			t.Fatalf("a plain PUT of a bad stream: %d", code)
+		}
+		get = fmt.Sprintf("%s/api/v1/blocks/%d?bpid=%s", c.DatanodeURLs[0], id, bpid)
+		if code, exc := blockRequest(t, "GET", get, nil); code != 403 || exc != "ReplicaNotFoundException" {
+			t.Fatalf("the bad stream's replica was kept: %d %s", code, exc)
+		}
 	}
 }
 

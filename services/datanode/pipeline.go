@@ -25,7 +25,7 @@ import (
 // writeBlock godoc
 //
 //	@Summary		Write a block and forward it down the pipeline
-//	@Description	The body is a packet stream (docs/formats/packets.md): each packet's CRC32C checksums are verified before it is stored and it is forwarded unchanged to the next datanode of targets. The replica is written in rbw/ and finalized when the stream ends; the answer lists the datanodes that stored it and those that failed. With Accept: application/x-granary-acks the answer (200 at once) is a stream of acknowledgements sent while the packets still arrive: each packet once this datanode and those after it stored it, a failed datanode further down as soon as it fails, then the result or the error (docs/formats/packets.md). A stream that stops before its end marker leaves the replica finalized at the length received, for the writer's pipeline recovery. With appendgs and appendlength the stream continues this datanode's finalized replica of that stamp and length under the new stamp gs (HDFS's PIPELINE_SETUP_APPEND; gs may equal appendgs when a pipeline recovery has given the replica its new stamp); the first packet then carries at most the rest of the replica's partial 512-byte chunk. An append refused for a bad CRC or a disk error leaves the replica as it was.
+//	@Description	The body is a packet stream (docs/formats/packets.md): each packet's CRC32C checksums are verified before it is stored and it is forwarded unchanged to the next datanode of targets. The replica is written in rbw/ and finalized when the stream ends; the answer lists the datanodes that stored it and those that failed. With Accept: application/x-granary-acks the answer (200 at once) is a stream of acknowledgements sent while the packets still arrive: each packet once this datanode and those after it stored it, a failed datanode further down as soon as it fails, then the result or the error (docs/formats/packets.md). A stream with acknowledgements that stops before its end marker leaves the replica finalized at the length received, for the writer's pipeline recovery (without them, as a transfer, it leaves nothing). With appendgs and appendlength the stream continues this datanode's finalized replica of that stamp and length under the new stamp gs (HDFS's PIPELINE_SETUP_APPEND; gs may equal appendgs when a pipeline recovery has given the replica its new stamp); the first packet then carries at most the rest of the replica's partial 512-byte chunk. An append refused for a bad CRC or a disk error leaves the replica as it was.
 //	@Tags			blocks
 //	@Accept			application/x-granary-packets
 //	@Produce		json,application/x-granary-acks
@@ -247,11 +247,11 @@ func (s *Service) openBlockWrite(r *http.Request) (*blockWrite, error) {
 // packet is acknowledged once it is stored here and acknowledged by the
 // datanode downstream (HDFS's PacketResponder); a downstream datanode
 // that fails is reported at once (AckFailed) and the block goes on
-// without it. A stream that stops before its end marker (the writer or
-// the datanode upstream went away) leaves the replica finalized at the
-// length stored, for the writer's pipeline recovery (or the lease
+// without it. A pipeline stream that stops before its end marker (the
+// writer or the datanode upstream went away) leaves the replica finalized
+// at the length stored, for the writer's pipeline recovery (or the lease
 // recovery) to cut or take; a stream that is wrong (a bad CRC, a broken
-// frame, too long) or a disk error drops it.
+// frame, too long), a disk error, or a stopped transfer drops it.
 func (b *blockWrite) receive(ctx context.Context, body io.Reader, acks *ackSender) (*api.BlockWriteResult, error) {
 	s := b.s
 	var down *downstream
@@ -285,7 +285,10 @@ func (b *blockWrite) receive(ctx context.Context, body io.Reader, acks *ackSende
 			down.abort(err)
 		}
 		endAcks()
-		if keep && (b.rw.Len() > 0 || b.appendGS > 0) {
+		// Only a pipeline write (its writer follows the acknowledgements
+		// and recovers) keeps what it received; a transfer or a plain PUT
+		// that stops is dropped, so that it can simply be sent again.
+		if keep && acks != nil && (b.rw.Len() > 0 || b.appendGS > 0) {
 			if rep, ferr := b.rw.Finalize(); ferr == nil {
 				s.log.Info("pipeline: the stream stopped; replica kept for recovery", "block", b.id, "genStamp", b.gs, "length", rep.NumBytes, "err", err)
 				s.poolFor(b.bpid).queueIBR(dnproto.ReceivedDeleted{
