@@ -27,6 +27,7 @@ import (
 	"github.com/granary-fs/granary/api"
 	"github.com/granary-fs/granary/internal/errs"
 	"github.com/granary-fs/granary/internal/failover"
+	"github.com/granary-fs/granary/internal/packet"
 )
 
 // Client talks to one metadata service as one user.
@@ -430,3 +431,51 @@ func (c *Client) addr(d api.DatanodeInfo) string {
 
 // internalAddr is where datanodes reach each other (pipeline targets).
 func internalAddr(d api.DatanodeInfo) string { return fmt.Sprintf("%s:%d", d.IPAddr, d.HTTPPort) }
+
+// CutReplica asks datanode d to cut its replica of lb's block, of stamp
+// gs, to length bytes under lb's stamp (POST /api/v1/blocks/{id}/truncate,
+// HDFS's updateReplicaUnderRecovery), with lb's token: a writer's pipeline
+// recovery, the metadata service's recovery of a truncate.
+func (c *Client) CutReplica(ctx context.Context, d api.DatanodeInfo, lb api.LocatedBlock, gs, length int64) error {
+	resp, err := c.blockCall(ctx, http.MethodPost, fmt.Sprintf("%s://%s/api/v1/blocks/%d/truncate?bpid=%s&gs=%d&newgs=%d&newlength=%d",
+		c.scheme, c.addr(d), lb.Block.BlockID, lb.Block.BlockPoolID, gs, lb.Block.GenerationStamp, length), "", nil, lb)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var ri api.ReplicaInfo
+	if err := json.NewDecoder(resp.Body).Decode(&ri); err != nil {
+		return err
+	}
+	if ri.GenStamp != lb.Block.GenerationStamp || ri.NumBytes != length {
+		return errs.E(errs.IO, "datanode %s left replica blk_%d_%d of %d bytes, not %d bytes under stamp %d",
+			internalAddr(d), ri.BlockID, ri.GenStamp, ri.NumBytes, length, lb.Block.GenerationStamp)
+	}
+	return nil
+}
+
+// blockCall sends a request of the block API with lb's token: body, when
+// not nil, is a packet stream (contentType), and a GET asks for one. An
+// answer other than 200 is returned as its RemoteException.
+func (c *Client) blockCall(ctx context.Context, method, u, contentType string, body io.Reader, lb api.LocatedBlock) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return nil, err
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if method == http.MethodGet {
+		req.Header.Set("Accept", packet.ContentType)
+	}
+	setBlockToken(req, lb)
+	resp, err := c.data.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		return nil, remoteError(resp)
+	}
+	return resp, nil
+}

@@ -682,31 +682,24 @@ func (w *Writer) newStamp(b *blockWrite, survivors []api.DatanodeInfo, excluded 
 }
 
 // cutReplica asks datanode d to cut its replica of lb's block, of stamp
-// gs, to length bytes under lb's new stamp.
+// gs, to length bytes under lb's new stamp; a datanode that does not
+// answer in time is left out.
 func (w *Writer) cutReplica(d api.DatanodeInfo, lb api.LocatedBlock, gs, length int64) error {
-	// A datanode that does not answer in time is left out.
 	ctx, cancel := context.WithTimeout(w.ctx, w.c.socketTimeout()+readTimeoutExtension)
 	defer cancel()
-	resp, err := w.blockCall(ctx, http.MethodPost, fmt.Sprintf("%s://%s/api/v1/blocks/%d/truncate?bpid=%s&gs=%d&newgs=%d&newlength=%d", w.c.scheme, w.c.addr(d),
-		lb.Block.BlockID, lb.Block.BlockPoolID, gs, lb.Block.GenerationStamp, length), "", nil, lb)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	return nil
+	return w.c.CutReplica(ctx, d, lb, gs, length)
 }
 
 // copyReplica streams the first length bytes of lb's block from datanode
 // from to datanode to, under lb's stamp.
 func (w *Writer) copyReplica(from, to api.DatanodeInfo, lb api.LocatedBlock, length int64) error {
-	src, err := w.blockCall(w.ctx, http.MethodGet, fmt.Sprintf("%s://%s/api/v1/blocks/%d?bpid=%s&offset=0&length=%d",
+	src, err := w.c.blockCall(w.ctx, http.MethodGet, fmt.Sprintf("%s://%s/api/v1/blocks/%d?bpid=%s&offset=0&length=%d",
 		w.c.scheme, w.c.addr(from), lb.Block.BlockID, lb.Block.BlockPoolID, length), "", nil, lb)
 	if err != nil {
 		return err
 	}
 	defer src.Body.Close()
-	resp, err := w.blockCall(w.ctx, http.MethodPut, fmt.Sprintf("%s://%s/api/v1/blocks/%d?bpid=%s&gs=%d&blocksize=%d",
+	resp, err := w.c.blockCall(w.ctx, http.MethodPut, fmt.Sprintf("%s://%s/api/v1/blocks/%d?bpid=%s&gs=%d&blocksize=%d",
 		w.c.scheme, w.c.addr(to), lb.Block.BlockID, lb.Block.BlockPoolID, lb.Block.GenerationStamp, w.blockSize), packet.ContentType, src.Body, lb)
 	if err != nil {
 		return err
@@ -720,32 +713,6 @@ func (w *Writer) copyReplica(from, to api.DatanodeInfo, lb api.LocatedBlock, len
 		return errs.E(errs.IO, "copy of block %d to %s: %d bytes stored of %d", lb.Block.BlockID, internalAddr(to), res.Length, length)
 	}
 	return nil
-}
-
-// blockCall sends a request of the block API with lb's token: body, when
-// not nil, is a packet stream (contentType), and a GET asks for one. An
-// answer other than 200 is returned as its RemoteException.
-func (w *Writer) blockCall(ctx context.Context, method, u, contentType string, body io.Reader, lb api.LocatedBlock) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
-	if err != nil {
-		return nil, err
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	if method == http.MethodGet {
-		req.Header.Set("Accept", packet.ContentType)
-	}
-	setBlockToken(req, lb)
-	resp, err := w.c.data.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		defer resp.Body.Close()
-		return nil, remoteError(resp)
-	}
-	return resp, nil
 }
 
 // resend sends the packets of window, unacknowledged on a pipeline that

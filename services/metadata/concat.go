@@ -29,13 +29,9 @@ func (s *Service) selfAddr() string {
 // selfClient is a client of this service acting as the caller (with a
 // delegation token in token mode), for the operations that move data.
 func (s *Service) selfClient(r *http.Request, c *webhdfsCall) (*client.Client, error) {
-	cl := client.New(s.cfg.TLS.Scheme()+"://"+s.selfAddr(), c.user.Name)
-	if s.cfg.TLS.Enabled() {
-		tc, err := s.cfg.TLS.Client()
-		if err != nil {
-			return nil, err
-		}
-		cl.SetTLS(tc)
+	cl, err := s.clientAs(c.user.Name)
+	if err != nil {
+		return nil, err
 	}
 	if s.authn.TokenMode() {
 		tok, err := s.redirectDelegation(r, c.id)
@@ -43,6 +39,20 @@ func (s *Service) selfClient(r *http.Request, c *webhdfsCall) (*client.Client, e
 			return nil, err
 		}
 		cl.SetDelegation(tok)
+	}
+	return cl, nil
+}
+
+// clientAs is a client of this service acting as user, with the TLS trust
+// of the service's own calls.
+func (s *Service) clientAs(user string) (*client.Client, error) {
+	cl := client.New(s.cfg.TLS.Scheme()+"://"+s.selfAddr(), user)
+	if s.cfg.TLS.Enabled() {
+		tc, err := s.cfg.TLS.Client()
+		if err != nil {
+			return nil, err
+		}
+		cl.SetTLS(tc)
 	}
 	return cl, nil
 }

@@ -4,17 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"encoding/json"
-	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/granary-fs/granary/api"
-	"github.com/granary-fs/granary/internal/blocktoken"
 	"github.com/granary-fs/granary/internal/dnproto"
 	"github.com/granary-fs/granary/internal/errs"
 	"github.com/granary-fs/granary/internal/hadooptoken"
@@ -106,50 +100,22 @@ func (s *Service) recoverTruncate(ctx context.Context, tr namespace.TruncateReco
 	return nil
 }
 
-// truncateReplica asks datanode d to cut its replica of tr's block.
+// truncateReplica asks datanode d to cut its replica of tr's block, with
+// a WRITE block token for it in token mode.
 func (s *Service) truncateReplica(ctx context.Context, d dnproto.DatanodeInfo, tr namespace.TruncateRecovery) error {
-	q := url.Values{
-		"bpid": {s.info.BlockPoolID}, "gs": {strconv.FormatInt(tr.Block.GenStamp, 10)},
-		"newgs": {strconv.FormatInt(tr.NewStamp, 10)}, "newlength": {strconv.FormatInt(tr.Block.NumBytes, 10)},
-	}
-	u := fmt.Sprintf("%s://%s/api/v1/blocks/%d/truncate?%s", s.cfg.TLS.Scheme(), net.JoinHostPort(d.IPAddr, strconv.Itoa(d.HTTPPort)), tr.Block.ID, q.Encode())
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
+	cl, err := s.clientAs(s.cfg.Superuser)
 	if err != nil {
 		return err
 	}
+	lb := api.LocatedBlock{Block: api.ExtendedBlock{BlockPoolID: s.info.BlockPoolID, BlockID: tr.Block.ID, GenerationStamp: tr.NewStamp}}
 	if s.blockKeys != nil {
 		tok, err := s.blockKeys.Issue(s.cfg.Superuser, s.info.BlockPoolID, tr.Block.ID, hadooptoken.Write)
 		if err != nil {
 			return err
 		}
-		req.Header.Set(blocktoken.Header, tok)
+		lb.BlockToken = &api.DelegationToken{URLString: tok}
 	}
-	hc := http.DefaultClient
-	if s.cfg.TLS.Enabled() {
-		tc, err := s.cfg.TLS.Client()
-		if err != nil {
-			return err
-		}
-		hc = &http.Client{Transport: &http.Transport{TLSClientConfig: tc}}
-		defer hc.CloseIdleConnections()
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s: %s", u, resp.Status, body)
-	}
-	var ri api.ReplicaInfo
-	if err := json.Unmarshal(body, &ri); err != nil {
-		return err
-	}
-	if ri.GenStamp != tr.NewStamp || ri.NumBytes != tr.Block.NumBytes {
-		return fmt.Errorf("datanode %s left replica blk_%d_%d of %d bytes", d.IPAddr, ri.BlockID, ri.GenStamp, ri.NumBytes)
-	}
-	return nil
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return cl.CutReplica(ctx, toDatanodes([]dnproto.DatanodeInfo{d})[0], lb, tr.Block.GenStamp, tr.Block.NumBytes)
 }
