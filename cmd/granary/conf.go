@@ -110,20 +110,33 @@ func metadataURLs(hc *hadoopconf.Conf, def string) (string, error) {
 	if !ok {
 		return def, nil
 	}
-	bases, _, err := haBases(base, conf)
+	bases, _, err := metadataBases(base, conf)
 	if err != nil {
-		return "", fmt.Errorf("fs.defaultFS %s: %w", base, err)
-	}
-	if bases == nil {
-		for _, b := range strings.Split(base, ",") {
-			u, err := fsBaseURL(strings.TrimSpace(b))
-			if err != nil {
-				return "", err
-			}
-			bases = append(bases, u)
-		}
+		return "", fmt.Errorf("fs.defaultFS %w", err)
 	}
 	return strings.Join(bases, ","), nil
+}
+
+// metadataBases are the metadata services a file system URI names: an HA
+// nameservice's (hdfs://ns1 with dfs.ha.namenodes.ns1 and
+// dfs.namenode.http-address.ns1.<id>, named logical), or each of a comma
+// list.
+func metadataBases(fsURI string, conf map[string]string) (bases []string, logical string, err error) {
+	bases, logical, err = haBases(fsURI, conf)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", fsURI, err)
+	}
+	if bases != nil {
+		return bases, logical, nil
+	}
+	for _, b := range strings.Split(fsURI, ",") {
+		u, err := fsBaseURL(strings.TrimSpace(b))
+		if err != nil {
+			return nil, "", err
+		}
+		bases = append(bases, u)
+	}
+	return bases, "", nil
 }
 
 // confFiles adds a service's repeatable -conf FILE to fs.

@@ -115,20 +115,10 @@ func fsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// (hdfs://ns1 with dfs.ha.namenodes.ns1 and
 	// dfs.namenode.http-address.ns1.<id>): the client fails over between
 	// them; paths are shown and checked against the first.
-	bases, logical, err := haBases(base, conf)
+	bases, logical, err := metadataBases(base, conf)
 	if err != nil {
-		fmt.Fprintf(stderr, "-fs %s: %v\n", base, err)
+		fmt.Fprintf(stderr, "-fs %v\n", err)
 		return 2
-	}
-	if bases == nil {
-		for _, b := range strings.Split(base, ",") {
-			u, err := fsBaseURL(strings.TrimSpace(b))
-			if err != nil {
-				fmt.Fprintf(stderr, "-fs: %v\n", err)
-				return 2
-			}
-			bases = append(bases, u)
-		}
 	}
 	base = bases[0]
 	if len(args) == 0 {
