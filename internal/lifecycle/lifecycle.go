@@ -129,3 +129,16 @@ func Serve(srv *http.Server, ln net.Listener, stopped chan<- struct{}) func(cont
 		return nil
 	}
 }
+
+// Sleep waits d, or less when ctx ends; it reports whether the whole wait
+// went by.
+func Sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

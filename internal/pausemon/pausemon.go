@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/granary-fs/granary/internal/lifecycle"
 )
 
 // HDFS's defaults.
@@ -40,18 +42,7 @@ type Monitor struct {
 
 // New returns a monitor with HDFS's thresholds.
 func New(log *slog.Logger) *Monitor {
-	return &Monitor{InfoThreshold: InfoThreshold, WarnThreshold: WarnThreshold, Log: log, now: time.Now, sleep: sleepCtx}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
+	return &Monitor{InfoThreshold: InfoThreshold, WarnThreshold: WarnThreshold, Log: log, now: time.Now, sleep: lifecycle.Sleep}
 }
 
 // Run watches until ctx ends.

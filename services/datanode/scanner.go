@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/granary-fs/granary/internal/dnproto"
+	"github.com/granary-fs/granary/internal/lifecycle"
 	"github.com/granary-fs/granary/services/datanode/internal/storage"
 )
 
@@ -23,7 +24,7 @@ func (s *Service) blockScanner(ctx context.Context, v *storage.Volume) {
 	for ctx.Err() == nil {
 		pools := s.blockPools()
 		if len(pools) == 0 || v.Failed() != nil {
-			if !sleepCtx(ctx, time.Second) {
+			if !lifecycle.Sleep(ctx, time.Second) {
 				return
 			}
 			continue
@@ -39,7 +40,7 @@ func (s *Service) blockScanner(ctx context.Context, v *storage.Volume) {
 				break
 			}
 		}
-		if !ran && !sleepCtx(ctx, wait) {
+		if !ran && !lifecycle.Sleep(ctx, wait) {
 			return // every pool's pass is recent: wait for the next period
 		}
 	}
@@ -117,7 +118,7 @@ type throttled struct {
 
 func (t *throttled) Write(p []byte) (int, error) {
 	if t.rate > 0 {
-		if !sleepCtx(t.ctx, time.Duration(int64(len(p))*int64(time.Second)/t.rate)) {
+		if !lifecycle.Sleep(t.ctx, time.Duration(int64(len(p))*int64(time.Second)/t.rate)) {
 			return 0, t.ctx.Err()
 		}
 	}
@@ -126,23 +127,12 @@ func (t *throttled) Write(p []byte) (int, error) {
 
 var _ io.Writer = (*throttled)(nil)
 
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
 // volumeChecker probes the volumes every VolumeCheckInterval. A failed
 // volume is taken out: its replicas are reported DELETED so the coordinator
 // re-replicates them, heartbeats report it failed, and more failures than
 // failed.volumes.tolerated stop the datanode (its error ends Run).
 func (s *Service) volumeChecker(ctx context.Context) error {
-	for sleepCtx(ctx, s.cfg.VolumeCheckInterval) {
+	for lifecycle.Sleep(ctx, s.cfg.VolumeCheckInterval) {
 		failed, lost := s.store.CheckVolumes()
 		s.metrics.volumeChecks.Inc()
 		if len(failed) == 0 {
@@ -173,7 +163,7 @@ func (s *Service) volumeChecker(ctx context.Context) error {
 // DirectoryScanInterval (dfs.datanode.directoryscan.interval, 6 h) and
 // reports what changed: new replicas as RECEIVED, vanished ones as DELETED.
 func (s *Service) directoryScanner(ctx context.Context) {
-	for sleepCtx(ctx, s.cfg.DirectoryScanInterval) {
+	for lifecycle.Sleep(ctx, s.cfg.DirectoryScanInterval) {
 		for _, bpid := range s.blockPools() {
 			s.scanDirectories(bpid)
 		}
