@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -99,7 +100,7 @@ type activeWrite struct {
 // with its replica.
 func (s *Service) addWriter(bw *blockWrite, rc *http.ResponseController) func() {
 	aw := &activeWrite{gs: bw.gs, stop: func() { _ = rc.SetReadDeadline(time.Now()) }, done: make(chan struct{})}
-	k := fmt.Sprintf("%s/%d", bw.bpid, bw.id)
+	k := writerKey(bw.bpid, bw.id)
 	s.writersMu.Lock()
 	if s.writers == nil {
 		s.writers = map[string][]*activeWrite{}
@@ -117,12 +118,14 @@ func (s *Service) addWriter(bw *blockWrite, rc *http.ResponseController) func() 
 	}
 }
 
+func writerKey(bpid string, id int64) string { return bpid + "/" + strconv.FormatInt(id, 10) }
+
 // stopWriters stops the block PUTs receiving block id under a stamp below
 // gs and waits (up to a minute) until they have kept what they received.
 func (s *Service) stopWriters(bpid string, id, gs int64) {
 	s.writersMu.Lock()
 	var stopping []*activeWrite
-	for _, aw := range s.writers[fmt.Sprintf("%s/%d", bpid, id)] {
+	for _, aw := range s.writers[writerKey(bpid, id)] {
 		if aw.gs < gs {
 			stopping = append(stopping, aw)
 		}
