@@ -88,6 +88,7 @@ func (ns *Namespace) apply(op Op) error {
 				before := n.storageSpace()
 				_, _, had := countKinds(n)
 				n.uc = &ucInfo{clientName: o.ClientName, clientMachine: o.ClientMachine, truncateGS: o.RecoveryGS}
+				ns.truncating[n] = true
 				ns.recount(n, had)
 				addUsage(n.parent, 0, n.storageSpace()-before)
 				ns.genStamp = max(ns.genStamp, o.RecoveryGS)
@@ -203,6 +204,7 @@ func (ns *Namespace) applyClose(o *Close) error {
 		n.blocks = o.Blocks
 		n.mtime, n.atime = o.Mtime, o.Atime
 		n.uc = nil
+		delete(ns.truncating, n)
 		ns.recount(n, had)
 		addUsage(n.parent, 0, n.storageSpace()-before)
 		ns.emit(n)
@@ -228,6 +230,7 @@ func (ns *Namespace) detach(n *Inode, mtime int64) {
 
 func (ns *Namespace) forget(n *Inode) {
 	delete(ns.inodes, n.id)
+	delete(ns.truncating, n)
 	if n.dir != nil {
 		for _, c := range n.dir.children {
 			ns.forget(c)

@@ -450,12 +450,13 @@ type TruncateRecovery struct {
 	NewStamp int64
 }
 
-// Truncating returns the truncate recoveries in progress.
+// Truncating returns the truncate recoveries in progress (from an index:
+// the lease monitor asks every few seconds).
 func (ns *Namespace) Truncating() []TruncateRecovery {
 	ns.mu.RLock()
 	defer ns.mu.RUnlock()
 	var out []TruncateRecovery
-	for _, n := range ns.inodes {
+	for n := range ns.truncating {
 		if n.uc != nil && n.uc.truncateGS != 0 && len(n.blocks) > 0 {
 			out = append(out, TruncateRecovery{Path: n.path(), Block: n.blocks[len(n.blocks)-1], NewStamp: n.uc.truncateGS})
 		}

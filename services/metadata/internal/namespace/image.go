@@ -245,6 +245,9 @@ func LoadImage(cfg Config, data []byte, progress func(loaded, total int64)) (*Na
 				return nil, fmt.Errorf("%w: duplicate inode %d", ErrCorruptImage, n.id)
 			}
 			ns.inodes[n.id] = n
+			if n.uc != nil && n.uc.truncateGS != 0 {
+				ns.truncating[n] = true
+			}
 			if n.dir != nil {
 				ns.dirs++
 				if n.dir.quota != nil {

@@ -69,8 +69,10 @@ type Config struct {
 type Namespace struct {
 	mu sync.RWMutex
 
-	root        *Inode
-	inodes      map[int64]*Inode
+	root   *Inode
+	inodes map[int64]*Inode
+	// truncating are the files whose truncate is being recovered.
+	truncating  map[*Inode]bool
 	strings     *strtab
 	lastInodeID int64
 	txid        int64 // the last applied transaction
@@ -102,6 +104,7 @@ type Namespace struct {
 func New(cfg Config) *Namespace {
 	ns := &Namespace{
 		inodes:     map[int64]*Inode{},
+		truncating: map[*Inode]bool{},
 		strings:    newStrtab(),
 		superuser:  cfg.Superuser,
 		supergroup: cfg.Supergroup,

@@ -596,4 +596,14 @@ func TestTruncateRecovery(t *testing.T) {
 	if _, err := ns.Truncate(ctx, super, "/t/f", 1301, "c", "h"); !errs.Is(err, errs.IllegalArgument) {
 		t.Fatalf("truncate past the end: %v", err)
 	}
+	// A file deleted during its recovery leaves no recovery behind.
+	if done, err := ns.Truncate(ctx, super, "/t/f", 100, "d", "h"); err != nil || done || len(ns.Truncating()) != 1 {
+		t.Fatalf("a second truncate: %v %v, %d recoveries", done, err, len(ns.Truncating()))
+	}
+	if ok, err := ns.Delete(ctx, super, "/t", true); !ok || err != nil {
+		t.Fatalf("delete: %v %v", ok, err)
+	}
+	if got := ns.Truncating(); len(got) != 0 {
+		t.Fatalf("recoveries of a deleted file: %+v", got)
+	}
 }
