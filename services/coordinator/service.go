@@ -531,23 +531,9 @@ func (s *Service) loadInventory(ctx context.Context) error {
 	return nil
 }
 
-// every runs fn every d until ctx is done.
-func every(ctx context.Context, d time.Duration, fn func()) {
-	t := time.NewTicker(d)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		fn()
-	}
-}
-
 // livenessLoop marks datanodes dead (HeartbeatManager's check).
 func (s *Service) livenessLoop(ctx context.Context) {
-	every(ctx, min(time.Second, s.mgrConfig().HeartbeatInterval), func() {
+	lifecycle.Every(ctx, min(time.Second, s.mgrConfig().HeartbeatInterval), func() {
 		for _, id := range s.mgr.CheckLiveness() {
 			s.log.Warn("datanode is dead: its replicas leave the block map", "datanode", id)
 		}
@@ -557,7 +543,7 @@ func (s *Service) livenessLoop(ctx context.Context) {
 // reconcileLoop checks suspect replicas against the namespace (the
 // active's work).
 func (s *Service) reconcileLoop(ctx context.Context) {
-	every(ctx, s.cfg.ReconcileInterval, func() {
+	lifecycle.Every(ctx, s.cfg.ReconcileInterval, func() {
 		if !s.IsActive() {
 			return
 		}
@@ -578,7 +564,7 @@ func (s *Service) mgrConfig() blockmgr.Config {
 // redundancyLoop runs the redundancy monitor every redundancy interval
 // (the active's work).
 func (s *Service) redundancyLoop(ctx context.Context) {
-	every(ctx, s.cfg.RedundancyInterval, func() {
+	lifecycle.Every(ctx, s.cfg.RedundancyInterval, func() {
 		if !s.IsActive() {
 			return
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/granary-fs/granary/internal/dnproto"
 	"github.com/granary-fs/granary/internal/errs"
+	"github.com/granary-fs/granary/internal/lifecycle"
 )
 
 // actor is HDFS's BPServiceActor: a block pool's service to one
@@ -279,19 +280,12 @@ func (a *actor) offerService(ctx context.Context) error {
 // the coordinator answers apart from heartbeats.
 func (a *actor) lifelineSender(ctx context.Context) {
 	interval := a.dn.cfg.LifelineInterval
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	lifecycle.Every(ctx, interval, func() {
 		a.mu.Lock()
 		late := time.Since(a.lastHeartbeat) > interval
 		a.mu.Unlock()
 		if !late {
-			continue
+			return
 		}
 		st := a.dn.store
 		l := dnproto.Lifeline{DatanodeUUID: st.DatanodeUUID(), BlockPoolID: a.blockPool(), FailedVolumes: st.FailedVolumes(),
@@ -304,7 +298,7 @@ func (a *actor) lifelineSender(ctx context.Context) {
 		} else {
 			a.dn.metrics.lifelines.Inc()
 		}
-	}
+	})
 }
 
 // storageReports are the volumes' figures for this actor's block pool,

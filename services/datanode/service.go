@@ -341,16 +341,8 @@ func (s *Service) Run(ctx context.Context) error {
 		// dfs.datanode.cached-dfsused.check.interval.ms: the figures are
 		// saved periodically, so that a crash leaves recent ones, and at
 		// shutdown.
-		t := time.NewTicker(s.cfg.CachedDfsUsedInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-t.C:
-				st.SaveDfsUsed()
-			}
-		}
+		lifecycle.Every(ctx, s.cfg.CachedDfsUsedInterval, st.SaveDfsUsed)
+		return nil
 	})
 	s.once.Do(func() { close(s.started) })
 	s.log.Info("datanode started", "http", ln.Addr().String(), "nats", s.cfg.NATSURL)

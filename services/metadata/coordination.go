@@ -12,6 +12,7 @@ import (
 
 	"github.com/granary-fs/granary/internal/dnproto"
 	"github.com/granary-fs/granary/internal/errs"
+	"github.com/granary-fs/granary/internal/lifecycle"
 	"github.com/granary-fs/granary/services/metadata/internal/namespace"
 )
 
@@ -202,24 +203,17 @@ func (c *coordination) inventory(ctx context.Context, req *dnproto.InventoryRequ
 
 // countsLoop polls the coordinator's safe-mode counts every second.
 func (c *coordination) countsLoop(ctx context.Context) {
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	lifecycle.Every(ctx, time.Second, func() {
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		var counts dnproto.SafeModeCounts
 		err := dnproto.Call(cctx, c.nc, c.s.subj(dnproto.SubjSafeModeCounts), struct{}{}, &counts)
 		cancel()
 		if err != nil {
-			continue
+			return
 		}
 		c.counts.Store(&counts)
 		c.s.safe.Check()
-	}
+	})
 }
 
 // SafeBlocks implements BlockReports.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/granary-fs/granary/internal/dnproto"
+	"github.com/granary-fs/granary/internal/lifecycle"
 )
 
 // leaseManager is HDFS's LeaseManager: the last renewal of each lease
@@ -85,18 +86,11 @@ func (s *Service) leaseLoop(ctx context.Context) error {
 // when the namespace is not loaded yet or in safe mode (when it may not
 // change).
 func (s *Service) whileActive(ctx context.Context, period time.Duration, fn func(now time.Time)) {
-	t := time.NewTicker(period)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			if s.ns.Load() != nil && !s.safe.On() {
-				fn(now)
-			}
+	lifecycle.Every(ctx, period, func() {
+		if s.ns.Load() != nil && !s.safe.On() {
+			fn(time.Now())
 		}
-	}
+	})
 }
 
 // recoverLease closes path, held by holder, at the length the datanodes

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/granary-fs/granary/internal/lifecycle"
 	"github.com/granary-fs/granary/services/metadata"
 )
 
@@ -75,16 +76,7 @@ func (s *standbyLag) sample(committed int64) {
 
 // run samples every 20 ms until ctx ends.
 func (s *standbyLag) run(ctx context.Context, committed func() int64) {
-	t := time.NewTicker(20 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			s.sample(committed())
-		}
-	}
+	lifecycle.Every(ctx, 20*time.Millisecond, func() { s.sample(committed()) })
 }
 
 // report prints the lag's median and maximum over the run.
