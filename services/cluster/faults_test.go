@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/granary-fs/granary/api"
 	"github.com/granary-fs/granary/internal/client"
 	"github.com/granary-fs/granary/internal/packet"
 	"github.com/granary-fs/granary/services/cluster"
@@ -27,51 +26,6 @@ import (
 func TestWriteSurvivesADatanodeKilledMidWrite(t *testing.T) {
 	for _, pos := range []int{0, 1} {
 		t.Run(fmt.Sprintf("pipeline node %d", pos), func(t *testing.T) { killMidWrite(t, pos) })
-	}
-}
-
-// TestWriterKeepsOnlyUnacknowledgedPackets: a writer holds at most the
-// packets in flight (80 of 64 KiB, HDFS's
-// dfs.client.write.max-packets-in-flight), not its block; when the first
-// datanode dies in the middle of a block larger than that, the survivors
-// are cut to the acknowledged length under a new stamp and only the
-// unacknowledged packets are sent again.
-func TestWriterKeepsOnlyUnacknowledgedPackets(t *testing.T) {
-	c := testCluster(t, 4, smallBlocks)
-	cl := newClient(c, "hdfs")
-	const bs = 16 << 20
-	const most = 81 * 64 << 10
-	data := randomBytes(2*bs+4321, 8)
-	w, err := cl.Create(context.Background(), "/window/f", client.CreateOptions{BlockSize: bs, Replication: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var inFlight *api.ExtendedBlock
-	var pipeline []string
-	for off := 0; off < len(data); off += 1 << 20 {
-		if _, err := w.Write(data[off:min(len(data), off+1<<20)]); err != nil {
-			t.Fatalf("write at %d: %v", off, err)
-		}
-		if held := w.Buffered(); held > most {
-			t.Fatalf("the writer holds %d bytes at offset %d, more than the %d packets in flight", held, off, most/(64<<10))
-		}
-		if off == bs+bs/2 {
-			// Half-way through the second block: its first datanode dies.
-			pipeline, inFlight = w.Pipeline(), w.Block()
-			if err := c.KillDatanode(index(t, c, pipeline[0])); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatalf("close: %v", err)
-	}
-	if got := readFile(t, cl, "/window/f"); !bytes.Equal(got, data) {
-		t.Fatalf("read back %d bytes, different from the %d written", len(got), len(data))
-	}
-	lbs := locations(t, c, "/window/f")
-	if len(lbs) != 3 || lbs[1].Block.BlockID != inFlight.BlockID || lbs[1].Block.GenerationStamp <= inFlight.GenerationStamp || slices.Contains(lbs[1].uuids(), pipeline[0]) {
-		t.Fatalf("the second block after the recovery: %+v on %v; it was %+v on %v", lbs[1].Block, lbs[1].uuids(), inFlight, pipeline)
 	}
 }
 

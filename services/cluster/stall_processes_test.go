@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/granary-fs/granary/api"
 	"github.com/granary-fs/granary/internal/client"
 )
 
@@ -19,7 +20,9 @@ import (
 // first of the pipeline, the client's watchdog (dfs.client.socket-timeout)
 // gives up on it and recovers the pipeline with the others; when it is the
 // second, the first datanode's watchdog reports it failed and the block
-// goes on without it. Either way the file is written whole.
+// goes on without it. Either way the file is written whole. Then the
+// first datanode of a pipeline is killed with kill -9 half-way through a
+// block larger than what the writer keeps (writerKeepsOnlyUnacknowledgedPackets).
 func TestWriteSurvivesAStalledDatanode(t *testing.T) {
 	c := newProcCluster(t, func(c *procCluster) { c.dnArgs = []string{"-socket-timeout", "2s"} })
 	for i := range 4 {
@@ -43,19 +46,7 @@ func TestWriteSurvivesAStalledDatanode(t *testing.T) {
 			if _, err := w.Write(data[:half]); err != nil {
 				t.Fatal(err)
 			}
-			victim := -1
-			for _, d := range c.datanodes() {
-				if d.UUID == w.Pipeline()[pos] {
-					for i, p := range c.dnPorts {
-						if p == d.HTTPPort {
-							victim = i
-						}
-					}
-				}
-			}
-			if victim < 0 {
-				t.Fatalf("pipeline %v: datanode %d not found", w.Pipeline(), pos)
-			}
+			victim := c.datanodeIndex(w.Pipeline()[pos])
 			c.dns[victim].Signal(syscall.SIGSTOP)
 			defer c.dns[victim].Signal(syscall.SIGCONT)
 			if _, err := w.Write(data[half:]); err != nil {
@@ -75,5 +66,85 @@ func TestWriteSurvivesAStalledDatanode(t *testing.T) {
 				t.Fatalf("read back %d bytes (%v), different from the %d written", len(got), err, len(data))
 			}
 		})
+	}
+	t.Run("first datanode killed", func(t *testing.T) {
+		c.t = t
+		writerKeepsOnlyUnacknowledgedPackets(c)
+	})
+}
+
+// datanodeIndex is the index of the datanode process with UUID uuid.
+func (c *procCluster) datanodeIndex(uuid string) int {
+	c.t.Helper()
+	for _, d := range c.datanodes() {
+		if d.UUID == uuid {
+			for i, p := range c.dnPorts {
+				if p == d.HTTPPort {
+					return i
+				}
+			}
+		}
+	}
+	c.t.Fatalf("no datanode process has UUID %s", uuid)
+	return -1
+}
+
+// writerKeepsOnlyUnacknowledgedPackets: a writer holds at most the packets
+// in flight (80 of 64 KiB, HDFS's dfs.client.write.max-packets-in-flight),
+// not its block; when the first datanode is killed (kill -9) in the middle
+// of a block larger than that, the survivors are cut to the acknowledged
+// length under a new stamp and only the unacknowledged packets are sent
+// again.
+func writerKeepsOnlyUnacknowledgedPackets(c *procCluster) {
+	t := c.t
+	cl := c.client()
+	const bs = 16 << 20
+	const most = 81 * 64 << 10
+	data := randomBytes(2*bs+4321, 8)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	w, err := cl.Create(ctx, "/window/f", client.CreateOptions{BlockSize: bs, Replication: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inFlight *api.ExtendedBlock
+	var pipeline []string
+	for off := 0; off < len(data); off += 1 << 20 {
+		if _, err := w.Write(data[off:min(len(data), off+1<<20)]); err != nil {
+			t.Fatalf("write at %d: %v", off, err)
+		}
+		if held := w.Buffered(); held > most {
+			t.Fatalf("the writer holds %d bytes at offset %d, more than the %d packets in flight", held, off, most/(64<<10))
+		}
+		if off == bs+bs/2 {
+			// Half-way through the second block: its first datanode dies.
+			pipeline, inFlight = w.Pipeline(), w.Block()
+			c.dns[c.datanodeIndex(pipeline[0])].Kill9()
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	r, err := cl.Open(ctx, "/window/f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r)
+	r.Close()
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read back %d bytes (%v), different from the %d written", len(got), err, len(data))
+	}
+	var lbs api.LocatedBlocksResponse
+	if code := c.getJSON(fmt.Sprintf("http://127.0.0.1:%d/api/v1/blockLocations?path=/window/f&user.name=hdfs", c.metaPort), &lbs); code != 200 {
+		t.Fatalf("block locations: %d", code)
+	}
+	blocks := lbs.LocatedBlocks.LocatedBlocks
+	if len(blocks) != 3 || blocks[1].Block.BlockID != inFlight.BlockID || blocks[1].Block.GenerationStamp <= inFlight.GenerationStamp {
+		t.Fatalf("the second block after the recovery: %+v; it was %+v", blocks, inFlight)
+	}
+	for _, d := range blocks[1].Locations {
+		if d.UUID == pipeline[0] {
+			t.Fatalf("the killed datanode still holds the recovered block: %+v", blocks[1].Locations)
+		}
 	}
 }
