@@ -179,20 +179,10 @@ func (r *Reader) openAt(pos int64) error {
 // replica.
 func (c *Client) getBlock(ctx context.Context, d api.DatanodeInfo, lb api.LocatedBlock, offset, length int64) (io.ReadCloser, error) {
 	blk := lb.Block
-	u := fmt.Sprintf("%s://%s/api/v1/blocks/%d?bpid=%s&offset=%d&length=%d", c.scheme, c.addr(d), blk.BlockID, blk.BlockPoolID, offset, length)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	resp, err := c.blockCall(ctx, http.MethodGet, fmt.Sprintf("%s://%s/api/v1/blocks/%d?bpid=%s&offset=%d&length=%d",
+		c.scheme, c.addr(d), blk.BlockID, blk.BlockPoolID, offset, length), "", nil, lb)
 	if err != nil {
 		return nil, err
-	}
-	req.Header.Set("Accept", packet.ContentType)
-	setBlockToken(req, lb)
-	resp, err := c.data.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		defer resp.Body.Close()
-		return nil, remoteError(resp)
 	}
 	if resp.Header.Get("Content-Type") != packet.ContentType {
 		return resp.Body, nil
