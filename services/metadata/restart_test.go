@@ -15,7 +15,8 @@ import (
 	"github.com/granary-fs/granary/services/metadata"
 )
 
-func queryInt(t *testing.T, db, sql string, args ...any) int64 {
+// withConn runs fn on a connection to the database at db, closed after.
+func withConn(t *testing.T, db, sql string, fn func(ctx context.Context, c *pgx.Conn) error) {
 	t.Helper()
 	ctx := context.Background()
 	c, err := pgx.Connect(ctx, db)
@@ -23,25 +24,22 @@ func queryInt(t *testing.T, db, sql string, args ...any) int64 {
 		t.Fatal(err)
 	}
 	defer c.Close(ctx)
-	var v int64
-	if err := c.QueryRow(ctx, sql, args...).Scan(&v); err != nil {
+	if err := fn(ctx, c); err != nil {
 		t.Fatalf("%s: %v", sql, err)
 	}
+}
+
+func queryInt(t *testing.T, db, sql string, args ...any) int64 {
+	t.Helper()
+	var v int64
+	withConn(t, db, sql, func(ctx context.Context, c *pgx.Conn) error { return c.QueryRow(ctx, sql, args...).Scan(&v) })
 	return v
 }
 
 // execSQL runs sql on the database at db, as an operator or a fault would.
 func execSQL(t *testing.T, db, sql string) {
 	t.Helper()
-	ctx := context.Background()
-	c, err := pgx.Connect(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
-	if _, err := c.Exec(ctx, sql); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
+	withConn(t, db, sql, func(ctx context.Context, c *pgx.Conn) error { _, err := c.Exec(ctx, sql); return err })
 }
 
 func mkdirs(n *node, prefix string, count int) {
