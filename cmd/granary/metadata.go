@@ -45,6 +45,7 @@ func metadataFlags(fs *flag.FlagSet, cfg *metadata.Config) (level *string, dbCon
 	})
 	fs.Int64Var(&cfg.CheckpointTxns, "checkpoint-txns", int64(envInt("GRANARY_CHECKPOINT_TXNS", 1_000_000)), "dfs.namenode.checkpoint.txns (GRANARY_CHECKPOINT_TXNS)")
 	fs.DurationVar(&cfg.CheckpointPeriod, "checkpoint-period", envDuration("GRANARY_CHECKPOINT_PERIOD", 3600e9), "dfs.namenode.checkpoint.period (GRANARY_CHECKPOINT_PERIOD)")
+	fs.Int64Var(&cfg.ExtraEditsRetained, "num-extra-edits-retained", int64(envInt("GRANARY_NUM_EXTRA_EDITS_RETAINED", 1_000_000)), "dfs.namenode.num.extra.edits.retained: edits kept before the oldest retained image, for a lagging standby (GRANARY_NUM_EXTRA_EDITS_RETAINED)")
 	fs.DurationVar(&cfg.CheckpointCheck, "checkpoint-check-period", envDuration("GRANARY_CHECKPOINT_CHECK_PERIOD", 60e9), "dfs.namenode.checkpoint.check.period (GRANARY_CHECKPOINT_CHECK_PERIOD)")
 	fs.Int64Var(&cfg.MinBlockSize, "min-block-size", int64(envInt("GRANARY_MIN_BLOCK_SIZE", 1<<20)), "dfs.namenode.fs-limits.min-block-size (GRANARY_MIN_BLOCK_SIZE)")
 	fs.Int64Var(&cfg.TrashInterval, "trash-interval", int64(envInt("GRANARY_TRASH_INTERVAL", 0)), "fs.trash.interval in minutes: granary fs -rm moves to the trash, checkpoints older than this are deleted (0: no trash; GRANARY_TRASH_INTERVAL)")
@@ -87,6 +88,9 @@ func metadataCmd(ctx context.Context, args []string, run bool) error {
 	cfg.Conf = props
 	if cfg.SafeModeThresholdPct <= 0 {
 		cfg.SafeModeThresholdPct = -1 // HDFS's ≤ 0: wait for no block (Config's 0 is the default)
+	}
+	if cfg.ExtraEditsRetained <= 0 {
+		cfg.ExtraEditsRetained = -1 // none (Config's 0 is the default)
 	}
 	cfg.Logger = newLogger(os.Stderr, *level)
 	logConf(cfg.Logger, confMsgs)

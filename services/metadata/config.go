@@ -1,14 +1,15 @@
 package metadata
 
 import (
-	"github.com/granary-fs/granary/api"
 	"log/slog"
+	"os/user"
+	"time"
 
+	"github.com/granary-fs/granary/api"
 	"github.com/granary-fs/granary/internal/auth"
 	"github.com/granary-fs/granary/internal/dnproto"
 	"github.com/granary-fs/granary/internal/tlsconf"
-	"os/user"
-	"time"
+	"github.com/granary-fs/granary/services/metadata/internal/store"
 )
 
 // Config configures the metadata service. Zero fields take HDFS's defaults
@@ -63,6 +64,11 @@ type Config struct {
 	CheckpointTxns   int64         // dfs.namenode.checkpoint.txns
 	CheckpointPeriod time.Duration // dfs.namenode.checkpoint.period
 	CheckpointCheck  time.Duration // dfs.namenode.checkpoint.check.period
+	// ExtraEditsRetained is dfs.namenode.num.extra.edits.retained: edits
+	// kept before the oldest retained image, so that a standby lagging
+	// behind a checkpoint can still tail them (0: 1,000,000; negative:
+	// none).
+	ExtraEditsRetained int64
 	// Upgrade is HDFS's -upgrade start option: a database schema older
 	// than this service's is migrated, keeping the image it starts from
 	// until the upgrade is finalized (admin -finalizeUpgrade) or rolled
@@ -160,6 +166,9 @@ func (c *Config) Defaults() {
 	}
 	if c.SafeModeExtension < 0 {
 		c.SafeModeExtension = 0
+	}
+	if c.ExtraEditsRetained == 0 {
+		c.ExtraEditsRetained = store.DefaultExtraEditsRetained
 	}
 	if c.CheckpointTxns == 0 {
 		c.CheckpointTxns = 1_000_000

@@ -111,6 +111,7 @@ func TestAutomaticCheckpointAndPurge(t *testing.T) {
 	cfg := testConfig(db)
 	cfg.CheckpointTxns = 25
 	cfg.CheckpointCheck = 20 * time.Millisecond
+	cfg.ExtraEditsRetained = 10 // dfs.namenode.num.extra.edits.retained
 	n := start(t, cfg)
 	mkdirs(n, "/a", 60)
 	// 61 edits: a checkpoint is due once 25 have accumulated.
@@ -126,8 +127,12 @@ func TestAutomaticCheckpointAndPurge(t *testing.T) {
 		t.Fatalf("%d images kept, want at most 2", got)
 	}
 	oldest := queryInt(t, db, `SELECT min(txid) FROM fsimage`)
-	if got := queryInt(t, db, `SELECT count(*) FROM edit_log WHERE txid <= $1`, oldest); got != 0 {
-		t.Fatalf("%d edits at or before the oldest retained image were not purged", got)
+	if got := queryInt(t, db, `SELECT count(*) FROM edit_log WHERE txid <= $1`, oldest-10); got != 0 {
+		t.Fatalf("%d edits more than 10 before the oldest retained image were not purged", got)
+	}
+	// The 10 extra edits before it stay, for a lagging standby.
+	if got := queryInt(t, db, `SELECT count(*) FROM edit_log WHERE txid > $1 AND txid <= $2`, oldest-10, oldest); got != 10 {
+		t.Fatalf("%d of the 10 extra edits before the oldest retained image kept", got)
 	}
 	if err := n.stop(); err != nil {
 		t.Fatal(err)

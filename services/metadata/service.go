@@ -134,6 +134,7 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	defer st.Close()
+	st.ExtraEditsRetained = max(s.cfg.ExtraEditsRetained, 0)
 	s.store = st
 	// A schema older than this service's needs -upgrade (HDFS: "An
 	// upgrade to version … is required"): the image it starts from is kept

@@ -129,6 +129,7 @@ func (s *Service) conf(w http.ResponseWriter, r *http.Request) {
 		{Key: "dfs.namenode.checkpoint.txns", Value: strconv.FormatInt(c.CheckpointTxns, 10)},
 		{Key: "dfs.namenode.checkpoint.period", Value: c.CheckpointPeriod.String()},
 		{Key: "dfs.namenode.checkpoint.check.period", Value: c.CheckpointCheck.String()},
+		{Key: "dfs.namenode.num.extra.edits.retained", Value: strconv.FormatInt(max(c.ExtraEditsRetained, 0), 10)},
 		{Key: "dfs.namenode.fs-limits.min-block-size", Value: strconv.FormatInt(c.MinBlockSize, 10)},
 		{Key: "dfs.namenode.lease-hard-limit-sec", Value: c.LeaseHardLimit.String()},
 		{Key: "fs.trash.interval", Value: strconv.FormatInt(c.TrashInterval, 10)},

@@ -18,6 +18,11 @@ const chunkSize = 4 << 20
 // ImagesRetained is dfs.namenode.num.checkpoints.retained.
 const ImagesRetained = 2
 
+// DefaultExtraEditsRetained is dfs.namenode.num.extra.edits.retained's
+// default: edits kept before the oldest retained image, for a standby or a
+// recovery that lags behind it.
+const DefaultExtraEditsRetained = 1_000_000
+
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // ImageInfo describes a stored image.
@@ -45,7 +50,9 @@ func insertImage(ctx context.Context, tx pgx.Tx, txid int64, data []byte, inodes
 }
 
 // SaveImage stores a checkpoint at txid, then keeps only the newest
-// ImagesRetained images and purges the edits no retained image needs.
+// ImagesRetained images and purges the edits no retained image needs but
+// the ExtraEditsRetained before the oldest one (HDFS's
+// NNStorageRetentionManager: edits from minImageTxId+1-extra stay).
 func (s *Store) SaveImage(ctx context.Context, txid int64, data []byte, inodes int64) error {
 	return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 		var exists bool
@@ -63,7 +70,7 @@ func (s *Store) SaveImage(ctx context.Context, txid int64, data []byte, inodes i
 			AND txid NOT IN (SELECT image_txid FROM upgrade_state)`, ImagesRetained); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `DELETE FROM edit_log WHERE txid <= (SELECT min(txid) FROM fsimage)`)
+		_, err := tx.Exec(ctx, `DELETE FROM edit_log WHERE txid <= (SELECT min(txid) FROM fsimage) - $1`, s.ExtraEditsRetained)
 		return err
 	})
 }

@@ -26,6 +26,9 @@ const LayoutVersion = -1
 // Store is a connection pool to the metadata database.
 type Store struct {
 	Pool *pgxpool.Pool
+	// ExtraEditsRetained is dfs.namenode.num.extra.edits.retained (Open
+	// sets DefaultExtraEditsRetained).
+	ExtraEditsRetained int64
 }
 
 // Open connects to url with a pool of at least minConns connections.
@@ -45,7 +48,7 @@ func Open(ctx context.Context, url string, maxConns int32) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("connecting to PostgreSQL: %w", err)
 	}
-	return &Store{Pool: pool}, nil
+	return &Store{Pool: pool, ExtraEditsRetained: DefaultExtraEditsRetained}, nil
 }
 
 // Close closes the pool.
