@@ -20,6 +20,7 @@ func devCmd(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.MetadataAddr, "metadata-addr", env("GRANARY_METADATA_HTTP_ADDR", ":9870"), "metadata HTTP address")
 	fs.StringVar(&cfg.CoordinatorAddr, "coordinator-addr", env("GRANARY_COORDINATOR_HTTP_ADDR", ":9880"), "coordinator HTTP address")
 	fs.StringVar(&cfg.NATSAddr, "nats-addr", env("GRANARY_NATS_ADDR", "127.0.0.1:4222"), "embedded NATS server address")
+	fs.IntVar(&cfg.NATSCluster, "nats-cluster", envInt("GRANARY_DEV_NATS_CLUSTER", 1), "run this many embedded NATS servers as a NATS cluster (routes between them) on -nats-addr's port and the ones after; every service is given them all (docs/ha.md) (GRANARY_DEV_NATS_CLUSTER)")
 	fs.IntVar(&cfg.Datanodes, "datanodes", envInt("GRANARY_DEV_DATANODES", 3), "how many datanodes to run")
 	fs.Func("datanode-addrs", "the datanodes' HTTP addresses, comma separated (default :9864, :9865, ...) (GRANARY_DEV_DATANODE_ADDRS)", func(v string) error {
 		cfg.DatanodeAddrs = strings.Split(v, ",")
@@ -29,7 +30,7 @@ func devCmd(ctx context.Context, args []string) error {
 		cfg.DatanodeAddrs = strings.Split(v, ",")
 	}
 	fs.IntVar(&cfg.Nameservices, "nameservices", envInt("GRANARY_DEV_NAMESERVICES", 1), "how many nameservices share the datanodes (federation): nameservice k (from 0) has its metadata service on :9870+2k and its coordinator on :9880+2k (GRANARY_DEV_NAMESERVICES)")
-	fs.BoolVar(&cfg.HA, "ha", envBool("GRANARY_DEV_HA", false), "run ns1's metadata service as nn1 with a standby nn2 on the next port, and its coordinators c1 and c2 (the next port too) (HA; docs/ha.md) (GRANARY_DEV_HA)")
+	fs.BoolVar(&cfg.HA, "ha", envBool("GRANARY_DEV_HA", false), "run each nameservice's metadata service as nn1 with a standby nn2 on the next port (:9870 and :9871 for ns1, :9872 and :9873 for ns2, ...), and its coordinators c1 and c2 (:9880 and :9881, ...) (HA; docs/ha.md) (GRANARY_DEV_HA)")
 	fs.BoolVar(&cfg.Secure, "secure", envBool("GRANARY_DEV_SECURE", false), "run secured: HTTPS from a throwaway CA, token authentication against a development OIDC issuer, block tokens, NATS with nkeys (GRANARY_DEV_SECURE)")
 	fs.StringVar(&cfg.IssuerAddr, "issuer-addr", env("GRANARY_DEV_ISSUER_ADDR", cluster.DefaultIssuerAddr), "-secure: the development OIDC issuer's address (GRANARY_DEV_ISSUER_ADDR)")
 	level := fs.String("log-level", env("GRANARY_LOG_LEVEL", "info"), "debug, info, warn or error")
@@ -99,7 +100,12 @@ func printFederated(c *cluster.Cluster) {
 	}
 	fmt.Printf("Federation: ns1 above, and over the same datanodes:\n")
 	for _, n := range c.Federated {
-		fmt.Printf("  %s  metadata %s   coordinator %s   (granary fs -fs %s -ls /)\n", n.Name, n.MetadataURL, n.CoordinatorURL, n.MetadataURL)
+		if n.StandbyURL == "" {
+			fmt.Printf("  %s  metadata %s   coordinator %s   (granary fs -fs %s -ls /)\n", n.Name, n.MetadataURL, n.CoordinatorURL, n.MetadataURL)
+			continue
+		}
+		fmt.Printf("  %s  metadata nn1 %s (active), nn2 %s (standby)   coordinators c1 %s, c2 %s   (granary fs -fs %s,%s -ls /)\n",
+			n.Name, n.MetadataURL, n.StandbyURL, n.CoordinatorURL, n.Coordinator2URL, n.MetadataURL, n.StandbyURL)
 	}
 	if c.RouterURL != "" {
 		fmt.Printf("  router  %s   (WebHDFS over every nameservice; mounts: granary admin -router -ls)\n    curl '%s/webhdfs/v1/?op=LISTSTATUS&user.name=me'\n", c.RouterURL, c.RouterURL)

@@ -23,6 +23,7 @@ import (
 
 	"github.com/granary-fs/granary/internal/auth"
 	"github.com/granary-fs/granary/internal/devissuer"
+	"github.com/granary-fs/granary/internal/lifecycle"
 	"github.com/granary-fs/granary/internal/localpg"
 	"github.com/granary-fs/granary/internal/natsauth"
 	"github.com/granary-fs/granary/internal/tlsconf"
@@ -41,6 +42,10 @@ type Config struct {
 	CoordinatorAddr string
 	// NATSAddr is the embedded NATS server's address (default 127.0.0.1:4222).
 	NATSAddr string
+	// NATSCluster runs that many embedded NATS servers as a NATS cluster
+	// (routes between them), on NATSAddr's port and the ones after it
+	// (any free ports when it is 0); every service is given them all.
+	NATSCluster int
 	// ExternalNATS, when set, is the URL of NATS servers the services use
 	// instead of an embedded one — e.g. a NATS cluster's members, comma
 	// separated (plain NATS: not with SecureNATS).
@@ -70,11 +75,13 @@ type Config struct {
 	// of the local PostgreSQL), mounting /<ns> on each nameservice's root
 	// when the table is empty.
 	Router bool
-	// HA runs ns1's metadata service as nn1 (MetadataAddr) with a standby
-	// nn2 (StandbyAddr, default the next port) on the same database, and
-	// its coordinator as c1 (CoordinatorAddr) with a second one, c2
-	// (StandbyCoordinatorAddr, default the next port); the datanodes
-	// report to both.
+	// HA runs each nameservice's metadata service as nn1 with a standby
+	// nn2 on the same database, and its coordinator as c1 with a second
+	// one, c2; the datanodes report to both. ns1's nn2 is on StandbyAddr
+	// and its c2 on StandbyCoordinatorAddr; unset, and for the other
+	// nameservices, each is on the port after its nn1's or c1's (the
+	// federation layout leaves it free: ns2 is nn1 :9872, nn2 :9873, c1
+	// :9882, c2 :9883).
 	HA                                                bool
 	StandbyAddr, StandbyCoordinatorAddr               string
 	RouterAddr, RouterDatabaseURL                     string
@@ -134,7 +141,7 @@ type Cluster struct {
 	cfg     Config
 	mcfg    metadata.Config
 	pg      *localpg.Server
-	nats    *server.Server
+	nats    []*server.Server
 	members map[string]*member
 	failed  chan error
 }
@@ -221,10 +228,14 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	if cfg.ExternalNATS != "" {
 		c.NATSURL = cfg.ExternalNATS
 	} else {
-		if c.nats, err = startNATS(cfg.NATSAddr, filepath.Join(cfg.DataDir, "nats"), users, natsTLS); err != nil {
+		if c.nats, err = startNATS(cfg.NATSAddr, filepath.Join(cfg.DataDir, "nats"), cfg.NATSCluster, users, natsTLS); err != nil {
 			return nil, err
 		}
-		c.NATSURL = c.nats.ClientURL()
+		urls := make([]string, len(c.nats))
+		for i, ns := range c.nats {
+			urls[i] = ns.ClientURL()
+		}
+		c.NATSURL = strings.Join(urls, ",")
 	}
 	// Upgrade: a development data directory made by an older build has its
 	// schema migrated at start (kept for a rollback until finalized).
@@ -257,18 +268,8 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 		return nil, err
 	}
 	if cfg.HA {
-		// c1 takes the active role before c2 starts, so that the layout is
-		// the documented one (c1 active, c2 standby).
-		deadline := time.Now().Add(30 * time.Second)
-		for !c.Coordinator.IsActive() {
-			if time.Now().After(deadline) {
-				return nil, fmt.Errorf("coordinator c1 did not become active")
-			}
-			select {
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			case <-time.After(10 * time.Millisecond):
-			}
+		if err := waitActive(ctx, c.Coordinator); err != nil {
+			return nil, err
 		}
 		if err := c.StartCoordinator2(ctx); err != nil {
 			return nil, err
@@ -338,17 +339,37 @@ func (c *Cluster) StartCoordinator2(ctx context.Context) error {
 	if addr == "" {
 		addr = nextPort(c.cfg.CoordinatorAddr)
 	}
-	ccfg := c.coordinatorConfig(addr)
+	var err error
+	c.Coordinator2, c.Coordinator2URL, err = c.startCoordinator2(ctx, "coordinator2", c.coordinatorConfig(addr))
+	return err
+}
+
+// startCoordinator2 starts a nameservice's second coordinator, c2, as
+// member name with ccfg (its c1's configuration on c2's address).
+func (c *Cluster) startCoordinator2(ctx context.Context, name string, ccfg coordinator.Config) (*coordinator.Service, string, error) {
 	ccfg.CoordinatorID = "c2"
 	svc, err := coordinator.New(ccfg)
 	if err != nil {
-		return err
+		return nil, "", err
 	}
-	c.Coordinator2 = svc
-	if err := c.start(ctx, "coordinator2", svc.Run, svc.Started()); err != nil {
-		return err
+	if err := c.start(ctx, name, svc.Run, svc.Started()); err != nil {
+		return nil, "", err
 	}
-	c.Coordinator2URL = c.tls.Scheme() + "://" + localAddr(svc.Addr())
+	return svc, c.tls.Scheme() + "://" + localAddr(svc.Addr()), nil
+}
+
+// waitActive waits until coordinator c1 holds the active role, so that c2,
+// started after it, is the standby (the documented layout).
+func waitActive(ctx context.Context, c1 *coordinator.Service) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for !c1.IsActive() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("coordinator c1 did not become active")
+		}
+		if !lifecycle.Sleep(ctx, 10*time.Millisecond) {
+			return ctx.Err()
+		}
+	}
 	return nil
 }
 
@@ -395,7 +416,10 @@ func (c *Cluster) StartDatanode(ctx context.Context, i int) error {
 	dcfg.Auth, dcfg.TLS = c.auth, c.tls
 	dcfg.Nameservices = c.nameserviceNames()
 	if c.cfg.HA {
-		dcfg.Coordinators = map[string][]string{c.mcfg.Nameservice: {"c1", "c2"}}
+		dcfg.Coordinators = map[string][]string{}
+		for _, ns := range dcfg.Nameservices {
+			dcfg.Coordinators[ns] = []string{"c1", "c2"}
+		}
 	}
 	if c.cfg.Datanode != nil {
 		c.cfg.Datanode(i, &dcfg)
@@ -411,6 +435,9 @@ func (c *Cluster) StartDatanode(ctx context.Context, i int) error {
 	c.DatanodeURLs[i] = c.tls.Scheme() + "://" + localAddr(dn.Addr())
 	return nil
 }
+
+// NATSServers are the embedded NATS servers (none with ExternalNATS).
+func (c *Cluster) NATSServers() []*server.Server { return c.nats }
 
 // NATSKeyDir holds the services' nkey seeds with SecureNATS.
 func (c *Cluster) NATSKeyDir() string { return filepath.Join(c.cfg.DataDir, "nats-keys") }
@@ -464,10 +491,8 @@ func (c *Cluster) Stop() {
 	if c.issuerSrv != nil {
 		_ = c.issuerSrv.Close()
 	}
-	if c.nats != nil {
-		c.nats.Shutdown()
-		c.nats = nil
-	}
+	shutdownNATS(c.nats)
+	c.nats = nil
 	if c.pg != nil {
 		if err := c.pg.Stop(); err != nil {
 			c.cfg.Logger.Error("stopping PostgreSQL", "err", err)
@@ -556,20 +581,27 @@ func CurrentUser() string {
 // startStandby starts ns1's standby metadata service (nn2) and waits until
 // it serves HTTP as standby.
 func (c *Cluster) startStandby(ctx context.Context) error {
-	cfg := c.mcfg
-	cfg.NamenodeID = "nn2"
-	cfg.HTTPAddr = c.cfg.StandbyAddr
-	if cfg.HTTPAddr == "" {
-		cfg.HTTPAddr = nextPort(c.mcfg.HTTPAddr)
+	addr := c.cfg.StandbyAddr
+	if addr == "" {
+		addr = nextPort(c.mcfg.HTTPAddr)
 	}
-	c.Standby = metadata.New(cfg)
+	var err error
+	c.Standby, c.StandbyURL, err = c.startStandbyMetadata(ctx, "metadata-standby", c.mcfg, addr)
+	return err
+}
+
+// startStandbyMetadata starts a nameservice's standby metadata service,
+// nn2, as member name with cfg (its nn1's configuration) on addr, and
+// waits until it serves HTTP.
+func (c *Cluster) startStandbyMetadata(ctx context.Context, name string, cfg metadata.Config, addr string) (*metadata.Service, string, error) {
+	cfg.NamenodeID, cfg.HTTPAddr = "nn2", addr
+	svc := metadata.New(cfg)
 	listening := make(chan struct{})
-	go func() { c.Standby.Addr(); close(listening) }()
-	if err := c.start(ctx, "metadata-standby", c.Standby.Run, listening); err != nil {
-		return err
+	go func() { svc.Addr(); close(listening) }()
+	if err := c.start(ctx, name, svc.Run, listening); err != nil {
+		return nil, "", err
 	}
-	c.StandbyURL = c.tls.Scheme() + "://" + localAddr(c.Standby.Addr())
-	return nil
+	return svc, c.tls.Scheme() + "://" + localAddr(svc.Addr()), nil
 }
 
 // nextPort is addr with the next port number (":9870" → ":9871"); a port

@@ -24,7 +24,13 @@ type Nameservice struct {
 	MetadataURL    string
 	Coordinator    *coordinator.Service
 	CoordinatorURL string
-	mcfg           metadata.Config
+	// With Config.HA: its standby metadata service (nn2) and second
+	// coordinator (c2).
+	Standby         *metadata.Service
+	StandbyURL      string
+	Coordinator2    *coordinator.Service
+	Coordinator2URL string
+	mcfg            metadata.Config
 }
 
 // nameserviceName is the name of nameservice k (counting from 0): ns1, ns2...
@@ -100,14 +106,26 @@ func (c *Cluster) AddNameservice(ctx context.Context, dbURL, metaAddr, coordAddr
 }
 
 // startNameservice starts n's metadata service (on n.mcfg.HTTPAddr) and
-// coordinator (on coordAddr).
+// coordinator (on coordAddr); with HA also their nn2 and c2, each on the
+// port after (or where they ran before).
 func (c *Cluster) startNameservice(ctx context.Context, n *Nameservice, coordAddr string) error {
+	metaAddr := n.mcfg.HTTPAddr
 	n.Metadata = metadata.New(n.mcfg)
 	if err := c.start(ctx, "metadata-"+n.Name, n.Metadata.Run, n.Metadata.Started()); err != nil {
 		return err
 	}
 	n.MetadataURL = c.tls.Scheme() + "://" + localAddr(n.Metadata.Addr())
 	n.mcfg.HTTPAddr = hostPort(n.MetadataURL) // a restart keeps the address
+	if c.cfg.HA {
+		addr := nextPort(metaAddr)
+		if n.StandbyURL != "" {
+			addr = hostPort(n.StandbyURL)
+		}
+		var err error
+		if n.Standby, n.StandbyURL, err = c.startStandbyMetadata(ctx, "metadata-standby-"+n.Name, n.mcfg, addr); err != nil {
+			return err
+		}
+	}
 	ccfg := c.coordinatorConfig(coordAddr)
 	ccfg.Nameservice = n.Name
 	svc, err := coordinator.New(ccfg)
@@ -118,14 +136,39 @@ func (c *Cluster) startNameservice(ctx context.Context, n *Nameservice, coordAdd
 		return err
 	}
 	n.Coordinator, n.CoordinatorURL = svc, c.tls.Scheme()+"://"+localAddr(svc.Addr())
-	return nil
+	if !c.cfg.HA {
+		return nil
+	}
+	if err := waitActive(ctx, svc); err != nil {
+		return err
+	}
+	ccfg.HTTPAddr = nextPort(coordAddr)
+	if n.Coordinator2URL != "" {
+		ccfg.HTTPAddr = hostPort(n.Coordinator2URL)
+	}
+	n.Coordinator2, n.Coordinator2URL, err = c.startCoordinator2(ctx, "coordinator2-"+n.Name, ccfg)
+	return err
 }
 
-// StopNameservice stops a federated nameservice's metadata service and
-// coordinator (the datanodes keep serving the others).
+// StopNameservice stops a federated nameservice's metadata services and
+// coordinators (the datanodes keep serving the others).
 func (c *Cluster) StopNameservice(n *Nameservice) {
+	_ = c.stopMember("coordinator2-" + n.Name)
 	_ = c.stopMember("coordinator-" + n.Name)
 	_ = c.stopMember("metadata-" + n.Name)
+	_ = c.stopMember("metadata-standby-" + n.Name)
+}
+
+// StopNameserviceMetadata stops a federated nameservice's (first) metadata
+// service, nn1; with HA its standby takes over.
+func (c *Cluster) StopNameserviceMetadata(n *Nameservice) error {
+	return c.stopMember("metadata-" + n.Name)
+}
+
+// StopNameserviceCoordinator stops a federated nameservice's (first)
+// coordinator, c1; with HA c2 takes over.
+func (c *Cluster) StopNameserviceCoordinator(n *Nameservice) error {
+	return c.stopMember("coordinator-" + n.Name)
 }
 
 // ReformatNameservice stops a federated nameservice, formats its namespace
@@ -181,6 +224,9 @@ func (c *Cluster) startRouter(ctx context.Context) error {
 	}
 	for _, n := range c.Federated {
 		nss[n.Name] = n.MetadataURL
+		if n.StandbyURL != "" {
+			nss[n.Name] += "," + n.StandbyURL
+		}
 	}
 	addr := c.cfg.RouterAddr
 	if addr == "" {

@@ -271,3 +271,80 @@ func TestStartFailureStopsWhatStarted(t *testing.T) {
 		t.Fatalf("a router without a database: %v, %v", c, err)
 	}
 }
+
+// TestFederatedHA: with HA and two nameservices, ns2 has its own nn1/nn2
+// and c1/c2 (dev -ha's layout for every nameservice) and the datanodes
+// follow each nameservice's active coordinator. ns2's nn1 and c1 stop:
+// nn2 and c2 take over, the datanodes follow c2 for ns2 only, and ns2's
+// files are written and read through both metadata URLs and through the
+// router, while ns1 keeps its c1.
+func TestFederatedHA(t *testing.T) {
+	c := testCluster(t, 3, func(cfg *cluster.Config) {
+		twoNameservices(t, cfg)
+		cfg.HA, cfg.StandbyAddr, cfg.StandbyCoordinatorAddr = true, "127.0.0.1:0", "127.0.0.1:0"
+		cfg.Router, cfg.RouterAddr, cfg.RouterDatabaseURL = true, "127.0.0.1:0", pgtest.NewDatabase(t)
+	})
+	ns2 := c.Federated[0]
+	if ns2.Standby == nil || ns2.Coordinator2 == nil {
+		t.Fatal("ns2 has no nn2 or c2")
+	}
+	if st := ns2.Standby.HAState(); st != "standby" {
+		t.Fatalf("ns2's nn2 is %s", st)
+	}
+	following := func(ns, id string) func() bool {
+		return func() bool {
+			for _, dn := range c.Datanodes {
+				if dn.Info().ActiveCoordinators[ns] != id {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	eventually(t, 30*time.Second, "the datanodes following c1 of each nameservice", func() bool {
+		return following("ns1", "c1")() && following("ns2", "c1")() && !ns2.Coordinator2.IsActive()
+	})
+	cl := client.New(ns2.MetadataURL+","+ns2.StandbyURL, "hdfs")
+	one := bytes.Repeat([]byte("ns2 before "), 2000)
+	writeFile(t, cl, "/fha/before", one, client.CreateOptions{Replication: 3})
+
+	if err := c.StopNameserviceMetadata(ns2); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StopNameserviceCoordinator(ns2); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "ns2's nn2 active", func() bool { code, _ := readyzBody(ns2.StandbyURL); return code == 200 })
+	eventually(t, 30*time.Second, "ns2's c2 active and followed", func() bool { return ns2.Coordinator2.IsActive() && following("ns2", "c2")() })
+	if !following("ns1", "c1")() {
+		t.Fatal("ns2's failover moved ns1's datanodes off c1")
+	}
+	two := bytes.Repeat([]byte("ns2 after "), 2000)
+	writeFile(t, cl, "/fha/after", two, client.CreateOptions{Replication: 3})
+	for p, want := range map[string][]byte{"/fha/before": one, "/fha/after": two} {
+		if got := readFile(t, cl, p); !bytes.Equal(got, want) {
+			t.Fatalf("ns2's %s differs after the takeover", p)
+		}
+	}
+	eventually(t, 30*time.Second, "3 replicas of ns2's new file in c2's block map", func() bool {
+		l, err := cl.BlockLocations(context.Background(), "/fha/after")
+		return err == nil && len(l.LocatedBlocks) == 1 && len(l.LocatedBlocks[0].Locations) == 3
+	})
+	resp, err := http.Get(c.RouterURL + "/webhdfs/v1/ns2/fha/after?op=GETFILESTATUS&user.name=hdfs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), fmt.Sprintf(`"length":%d`, len(two))) {
+		t.Fatalf("ns2's file through the router after the takeover: %d %s", resp.StatusCode, body)
+	}
+	// A standby sends no command but REGISTER and KEYUPDATE: none was
+	// ignored on any datanode (HDFS's standby does not answer a full report
+	// with FINALIZE either).
+	for i, u := range c.DatanodeURLs {
+		if n := metricValue(t, u, "granary_datanode_standby_commands_ignored_total"); n != 0 {
+			t.Errorf("datanode %d ignored %v commands from a standby coordinator", i+1, n)
+		}
+	}
+}

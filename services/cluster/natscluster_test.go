@@ -39,37 +39,8 @@ func TestNATSClusterMemberKilled(t *testing.T) {
 	waitNATSCluster(t, urls)
 
 	c := testCluster(t, 3, func(cfg *cluster.Config) { cfg.ExternalNATS = strings.Join(urls, ",") })
-	cl := newClient(c, "hdfs")
-	var mu sync.Mutex
-	var written []string
-	var failures []error
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for g := 0; g < 6; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				p := fmt.Sprintf("/natsload/c%d/f%d", g, i)
-				data := bytes.Repeat([]byte{byte(g), byte(i)}, 4000+i)
-				err := writeErr(cl, p, data, client.CreateOptions{Replication: 3})
-				mu.Lock()
-				if err != nil {
-					failures = append(failures, fmt.Errorf("%s: %w", p, err))
-				} else {
-					written = append(written, p)
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	count := func() int { mu.Lock(); defer mu.Unlock(); return len(written) }
-	eventually(t, 60*time.Second, "30 files written", func() bool { return count() >= 30 })
+	w := startWriters(newClient(c, "hdfs"), "/natsload", 6)
+	eventually(t, 60*time.Second, "30 files written", func() bool { return w.count() >= 30 })
 	// The victim is a server that services are connected to.
 	victim := -1
 	for i, port := range monitorPorts {
@@ -86,19 +57,102 @@ func TestNATSClusterMemberKilled(t *testing.T) {
 		t.Fatal("no NATS server has a connection")
 	}
 	servers[victim].Kill9()
-	killedAt := count()
-	eventually(t, 60*time.Second, "30 more files written after the kill", func() bool { return count() >= killedAt+30 })
-	close(stop)
-	wg.Wait()
-	for _, err := range failures {
+	killedAt := w.count()
+	eventually(t, 60*time.Second, "30 more files written after the kill", func() bool { return w.count() >= killedAt+30 })
+	written := w.finish(t)
+	t.Logf("%d files written, one NATS server of three killed after %d", len(written), killedAt)
+	checkReplicas(t, c, written, 3)
+}
+
+// TestDevNATSCluster: `granary dev -nats-cluster 3` runs three embedded
+// NATS servers routed to each other and gives every service all three.
+// One with service connections is shut down under 6 writers (the first,
+// which the others were routed to first: the mesh outlives it): no write
+// fails and every block has its 3 replicas in the block map.
+func TestDevNATSCluster(t *testing.T) {
+	c := testCluster(t, 3, func(cfg *cluster.Config) { cfg.NATSCluster = 3 })
+	servers := c.NATSServers()
+	if len(servers) != 3 || len(strings.Split(c.NATSURL, ",")) != 3 {
+		t.Fatalf("%d NATS servers, services given %q", len(servers), c.NATSURL)
+	}
+	for _, ns := range servers {
+		if ns.NumRemotes() != 2 {
+			t.Fatalf("NATS server %s routes to %d others, want 2", ns.Name(), ns.NumRemotes())
+		}
+	}
+	w := startWriters(newClient(c, "hdfs"), "/devnats", 6)
+	eventually(t, 60*time.Second, "20 files written", func() bool { return w.count() >= 20 })
+	if servers[0].NumClients() == 0 {
+		t.Fatal("the first NATS server has no service connection")
+	}
+	t.Logf("shutting down NATS server 1, with %d connections", servers[0].NumClients())
+	servers[0].Shutdown()
+	killedAt := w.count()
+	eventually(t, 60*time.Second, "20 more files written after the shutdown", func() bool { return w.count() >= killedAt+20 })
+	checkReplicas(t, c, w.finish(t), 3)
+}
+
+// writers are clients writing files of replication 3 in a loop.
+type writers struct {
+	mu       sync.Mutex
+	written  []string
+	failures []error
+	stop     chan struct{}
+	wg       sync.WaitGroup
+}
+
+// startWriters starts n writers of files under prefix.
+func startWriters(cl *client.Client, prefix string, n int) *writers {
+	w := &writers{stop: make(chan struct{})}
+	for g := 0; g < n; g++ {
+		w.wg.Add(1)
+		go func() {
+			defer w.wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-w.stop:
+					return
+				default:
+				}
+				p := fmt.Sprintf("%s/c%d/f%d", prefix, g, i)
+				data := bytes.Repeat([]byte{byte(g), byte(i)}, 4000+i)
+				err := writeErr(cl, p, data, client.CreateOptions{Replication: 3})
+				w.mu.Lock()
+				if err != nil {
+					w.failures = append(w.failures, fmt.Errorf("%s: %w", p, err))
+				} else {
+					w.written = append(w.written, p)
+				}
+				w.mu.Unlock()
+			}
+		}()
+	}
+	return w
+}
+
+func (w *writers) count() int { w.mu.Lock(); defer w.mu.Unlock(); return len(w.written) }
+
+// finish stops the writers, fails the test for every failed write and
+// returns the files written.
+func (w *writers) finish(t *testing.T) []string {
+	t.Helper()
+	close(w.stop)
+	w.wg.Wait()
+	for _, err := range w.failures {
 		t.Errorf("a write failed: %v", err)
 	}
-	t.Logf("%d files written, one NATS server of three killed after %d", len(written), killedAt)
-	for _, p := range written {
-		eventually(t, 30*time.Second, "3 replicas of every block of "+p+" in the block map", func() bool {
+	return w.written
+}
+
+// checkReplicas waits until every block of every file has want replicas
+// in the block map.
+func checkReplicas(t *testing.T, c *cluster.Cluster, files []string, want int) {
+	t.Helper()
+	for _, p := range files {
+		eventually(t, 30*time.Second, fmt.Sprintf("%d replicas of every block of %s in the block map", want, p), func() bool {
 			bs := locations(t, c, p)
 			for _, b := range bs {
-				if len(b.uuids()) != 3 {
+				if len(b.uuids()) != want {
 					return false
 				}
 			}

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -58,9 +59,12 @@ func (c *Cluster) stopMember(name string) error {
 	return <-m.done
 }
 
-// startNATS runs an embedded NATS server (JetStream on, in its own store
-// directory) on addr, "127.0.0.1:4222" by default ("127.0.0.1:0" picks a port).
-func startNATS(addr, storeDir string, users []*server.NkeyUser, tlsCfg *tls.Config) (*server.Server, error) {
+// startNATS runs n embedded NATS servers (JetStream on, in its own store
+// directory, when n is 1): the first on addr, "127.0.0.1:4222" by default
+// ("127.0.0.1:0" picks a port), the others on the ports after it. Several
+// form a NATS cluster: each routes to the first, whose gossip completes the
+// mesh.
+func startNATS(addr, storeDir string, n int, users []*server.NkeyUser, tlsCfg *tls.Config) ([]*server.Server, error) {
 	if addr == "" {
 		addr = "127.0.0.1:4222"
 	}
@@ -72,20 +76,53 @@ func startNATS(addr, storeDir string, users []*server.NkeyUser, tlsCfg *tls.Conf
 	if err != nil {
 		return nil, fmt.Errorf("NATS address %q: %w", addr, err)
 	}
-	if port == 0 {
-		port = server.RANDOM_PORT
+	n = max(n, 1)
+	var servers []*server.Server
+	for i := range n {
+		opts := &server.Options{
+			Host: host, Port: server.RANDOM_PORT, NoSigs: true, NoLog: true,
+			MaxPayload: 8 << 20, Nkeys: users, TLSConfig: tlsCfg, TLS: tlsCfg != nil, TLSTimeout: 5,
+		}
+		if port != 0 {
+			opts.Port = port + i
+		}
+		if n == 1 {
+			opts.JetStream, opts.StoreDir = true, storeDir
+		} else {
+			opts.ServerName = fmt.Sprintf("granary-nats-%d", i+1)
+			opts.Cluster = server.ClusterOpts{Name: "granary", Host: host, Port: server.RANDOM_PORT}
+			if i > 0 {
+				opts.Routes = []*url.URL{{Scheme: "nats", Host: servers[0].ClusterAddr().String()}}
+			}
+		}
+		ns, err := server.NewServer(opts)
+		if err != nil {
+			shutdownNATS(servers)
+			return nil, fmt.Errorf("embedded NATS: %w", err)
+		}
+		ns.Start()
+		servers = append(servers, ns)
+		if !ns.ReadyForConnections(10 * time.Second) {
+			shutdownNATS(servers)
+			return nil, fmt.Errorf("embedded NATS on %s:%d did not start", host, opts.Port)
+		}
 	}
-	ns, err := server.NewServer(&server.Options{
-		Host: host, Port: port, JetStream: true, StoreDir: storeDir, NoSigs: true, NoLog: true,
-		MaxPayload: 8 << 20, Nkeys: users, TLSConfig: tlsCfg, TLS: tlsCfg != nil, TLSTimeout: 5,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("embedded NATS: %w", err)
+	// A cluster serves once every server routes to every other.
+	deadline := time.Now().Add(10 * time.Second)
+	for _, ns := range servers {
+		for n > 1 && ns.NumRemotes() < n-1 {
+			if time.Now().After(deadline) {
+				shutdownNATS(servers)
+				return nil, fmt.Errorf("embedded NATS cluster: %s routes to %d servers of %d", ns.Name(), ns.NumRemotes(), n-1)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
-	ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
+	return servers, nil
+}
+
+func shutdownNATS(servers []*server.Server) {
+	for _, ns := range servers {
 		ns.Shutdown()
-		return nil, fmt.Errorf("embedded NATS on %s did not start", addr)
 	}
-	return ns, nil
 }

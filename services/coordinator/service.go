@@ -422,9 +422,10 @@ func (s *Service) blockReport(ctx context.Context, data []byte) (any, error) {
 	s.metrics.reportSeconds.Observe(time.Since(start).Seconds())
 	if c.Index == c.Count-1 && c.Last {
 		s.mgr.ReleaseLease(c.LeaseID)
-		if !s.cfg.Upgrade || s.upgradeFinalized.Load() {
+		if (!s.cfg.Upgrade || s.upgradeFinalized.Load()) && s.IsActive() {
 			// HDFS's blockReport answers a finalized namespace's datanodes
-			// with DNA_FINALIZE: an upgraded slice drops its previous/.
+			// with DNA_FINALIZE (the active only: a standby's commands are
+			// ignored): an upgraded slice drops its previous/.
 			return dnproto.BlockReportReply{Commands: []dnproto.Command{{Action: dnproto.ActionFinalize, BlockPoolID: c.BlockPoolID}}}, nil
 		}
 	}
