@@ -255,6 +255,10 @@ func TestKill9ActiveCoordinator(t *testing.T) {
 	c.writeEventually("/kc/three", randomBytes(9000, 3), "a write with c2 active")
 	c.mustRun(c.meta, c2, c.dns[0], c.dns[1], c.dns[2])
 	c.checkAcked("after the active coordinator was killed")
+	// Its block map was warm: no replication storm on the healthy cluster.
+	if n := metricValue(t, fmt.Sprintf("http://127.0.0.1:%d", c2Port), "granary_coordinator_transfers_scheduled_total"); n != 0 {
+		t.Fatalf("c2 scheduled %v transfers after taking over a healthy cluster", n)
+	}
 }
 
 // TestStartFailureStopsWhatStarted: a cluster that cannot start (here a

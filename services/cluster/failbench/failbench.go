@@ -20,7 +20,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -113,7 +112,7 @@ func Measure(ctx context.Context, cfg Config) (Report, error) {
 		}
 	}()
 	for _, s := range svcs {
-		if err := s.start(cfg); err != nil {
+		if err := s.start(cfg.Bin, cfg.Dir); err != nil {
 			return rep, err
 		}
 		if err := waitState(ctx, s, "", 60*time.Second); err != nil {
@@ -156,7 +155,7 @@ func Measure(ctx context.Context, cfg Config) (Report, error) {
 		}
 		rep.Runs = append(rep.Runs, Run{Takeover: takeover, Ops: l.Ops() - before})
 		fmt.Fprintf(cfg.Log, "run %d: killed %s, %s active after %v\n", run+1, active.id, other.id, takeover.Round(time.Millisecond))
-		if err := active.start(cfg); err != nil { // back as the standby of the next run
+		if err := active.start(cfg.Bin, cfg.Dir); err != nil { // back as the standby of the next run
 			return rep, err
 		}
 		active = other
@@ -169,12 +168,13 @@ func Measure(ctx context.Context, cfg Config) (Report, error) {
 	return rep, err
 }
 
-func (s *service) start(cfg Config) error {
-	logf, err := os.OpenFile(filepath.Join(cfg.Dir, s.id+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+// start runs s from the granary binary bin, its output in dir/<id>.log.
+func (s *service) start(bin, dir string) error {
+	logf, err := os.OpenFile(filepath.Join(dir, s.id+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
-	s.cmd = exec.Command(cfg.Bin, s.args...)
+	s.cmd = exec.Command(bin, s.args...)
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	if err := s.cmd.Start(); err != nil {
 		logf.Close()
@@ -196,19 +196,10 @@ func (s *service) kill() {
 
 // state is "active" (ready), "standby", or "" when not answering.
 func state(ctx context.Context, url string) string {
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url+"/readyz", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return ""
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	switch {
-	case resp.StatusCode == http.StatusOK:
+	switch code, body := readyz(ctx, url); {
+	case code == http.StatusOK:
 		return "active"
-	case strings.TrimSpace(string(b)) == "standby":
+	case body == "standby":
 		return "standby"
 	}
 	return ""
@@ -372,18 +363,19 @@ func Main(ctx context.Context, args []string, out io.Writer) error {
 	fs.SetOutput(out)
 	runs := fs.Int("runs", 20, "kills of the active metadata service")
 	clients := fs.Int("clients", 8, "concurrent clients (create, rename, delete)")
-	coord := fs.Bool("coordinator", false, "instead, fail over the active coordinator of a cluster and watch the new one's transfers")
+	coord := fs.Bool("coordinator", false, "instead, kill -9 the active coordinator of a nameservice and watch the new one's commands and transfers")
 	watch := fs.Duration("watch", 30*time.Second, "-coordinator: how long to count the new active's transfers")
 	files := fs.Int("files", 20, "-coordinator: files written before the failover")
+	heartbeat := fs.Duration("heartbeat", 3*time.Second, "-coordinator: dfs.heartbeat.interval of the coordinators and datanodes")
 	if err := fs.Parse(args); err != nil {
 		return err
-	}
-	if *coord {
-		return coordinatorMain(ctx, *files, *watch, out)
 	}
 	bin, err := os.Executable()
 	if err != nil {
 		return err
+	}
+	if *coord {
+		return coordinatorMain(ctx, CoordinatorConfig{Bin: bin, Files: *files, Watch: *watch, Heartbeat: *heartbeat}, out)
 	}
 	dir, err := os.MkdirTemp("", "granary-bench-failover-")
 	if err != nil {
