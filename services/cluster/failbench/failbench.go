@@ -396,5 +396,8 @@ func Main(ctx context.Context, args []string, out io.Writer) error {
 	if rep.Errors > 0 || rep.Lost > 0 {
 		return fmt.Errorf("failover lost operations or failed clients")
 	}
+	if hi > 5*time.Second {
+		return fmt.Errorf("a takeover took longer than 5 s")
+	}
 	return nil
 }
