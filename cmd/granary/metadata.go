@@ -45,6 +45,7 @@ func metadataFlags(fs *flag.FlagSet, cfg *metadata.Config) (level *string, dbCon
 	})
 	fs.Int64Var(&cfg.CheckpointTxns, "checkpoint-txns", int64(envInt("GRANARY_CHECKPOINT_TXNS", 1_000_000)), "dfs.namenode.checkpoint.txns (GRANARY_CHECKPOINT_TXNS)")
 	fs.DurationVar(&cfg.CheckpointPeriod, "checkpoint-period", envDuration("GRANARY_CHECKPOINT_PERIOD", 3600e9), "dfs.namenode.checkpoint.period (GRANARY_CHECKPOINT_PERIOD)")
+	fs.IntVar(&cfg.LocationCacheSize, "location-cache-size", envInt("GRANARY_LOCATION_CACHE_SIZE", 100_000), "blocks whose locations are kept for readers, dropped as the coordinator announces changes (0: none; GRANARY_LOCATION_CACHE_SIZE)")
 	fs.Int64Var(&cfg.ExtraEditsRetained, "num-extra-edits-retained", int64(envInt("GRANARY_NUM_EXTRA_EDITS_RETAINED", 1_000_000)), "dfs.namenode.num.extra.edits.retained: edits kept before the oldest retained image, for a lagging standby (GRANARY_NUM_EXTRA_EDITS_RETAINED)")
 	fs.DurationVar(&cfg.CheckpointCheck, "checkpoint-check-period", envDuration("GRANARY_CHECKPOINT_CHECK_PERIOD", 60e9), "dfs.namenode.checkpoint.check.period (GRANARY_CHECKPOINT_CHECK_PERIOD)")
 	fs.Int64Var(&cfg.MinBlockSize, "min-block-size", int64(envInt("GRANARY_MIN_BLOCK_SIZE", 1<<20)), "dfs.namenode.fs-limits.min-block-size (GRANARY_MIN_BLOCK_SIZE)")
@@ -88,6 +89,9 @@ func metadataCmd(ctx context.Context, args []string, run bool) error {
 	cfg.Conf = props
 	if cfg.SafeModeThresholdPct <= 0 {
 		cfg.SafeModeThresholdPct = -1 // HDFS's ≤ 0: wait for no block (Config's 0 is the default)
+	}
+	if cfg.LocationCacheSize <= 0 {
+		cfg.LocationCacheSize = -1 // none (Config's 0 is the default)
 	}
 	if cfg.ExtraEditsRetained <= 0 {
 		cfg.ExtraEditsRetained = -1 // none (Config's 0 is the default)

@@ -85,6 +85,10 @@ const (
 	// metadata service for the active role, and keeps it by asking again
 	// (CoordinatorClaimRequest → CoordinatorClaim).
 	SubjCoordinatorClaim = "granary.v1.{ns}.ns.coordinator"
+	// SubjLocationsChanged: the active coordinator tells the metadata
+	// services which cached block locations changed (LocationsChanged, no
+	// reply; docs/nats-protocol.md).
+	SubjLocationsChanged = "granary.v1.{ns}.ns.locations"
 	// SubjSafeModeCounts: metadata asks the coordinator for SafeModeCounts.
 	SubjSafeModeCounts = "granary.v1.{ns}.coord.safemode"
 	// SubjChooseTargets: ChooseTargetsRequest → ChooseTargetsReply.
@@ -105,7 +109,7 @@ const (
 // AllSubjects lists every subject, for the contract test and the docs.
 var AllSubjects = []string{
 	SubjHandshake, SubjRegister, SubjHeartbeat, SubjBlockReport, SubjIncrementalReport, SubjBadBlocks, SubjLifeline,
-	SubjNamespaceEvents, SubjNamespaceInventory, SubjNamespaceInfo, SubjBlockKeys, SubjCoordinatorClaim, SubjSafeModeCounts, SubjChooseTargets, SubjBlockLocations,
+	SubjNamespaceEvents, SubjNamespaceInventory, SubjNamespaceInfo, SubjBlockKeys, SubjCoordinatorClaim, SubjLocationsChanged, SubjSafeModeCounts, SubjChooseTargets, SubjBlockLocations,
 	SubjReaderBadBlocks,
 	SubjCluster, SubjDatanodes,
 }

@@ -265,6 +265,9 @@ type DatanodeInfo struct {
 	Rack         string `json:"rack"`
 	StorageID    string `json:"storageId,omitempty"`
 	Decommission bool   `json:"decommissioning,omitempty"`
+	// Decommissioned: the node's decommission is complete (its replicas
+	// are read last).
+	Decommissioned bool `json:"decommissioned,omitempty"`
 }
 
 // ChooseTargetsReply lists the pipeline, first node first.
@@ -286,6 +289,10 @@ type LocationsRequest struct {
 	// than the namespace's: a pipeline recovery or an append the datanodes
 	// finished but the namespace never recorded (lease recovery adopts them).
 	Newer bool `json:"newer,omitempty"`
+	// Cache asks for the reply's Cache: the asker keeps the answer and
+	// the coordinator tells it when a kept block's locations change
+	// (SubjLocationsChanged).
+	Cache bool `json:"cache,omitempty"`
 }
 
 // BlockLocation is one block's live replicas.
@@ -304,4 +311,35 @@ type BlockLocation struct {
 // LocationsReply answers a LocationsRequest in its order.
 type LocationsReply struct {
 	Blocks []BlockLocation `json:"blocks"`
+	// Cache (asked with LocationsRequest.Cache) says what may be kept.
+	Cache *LocationCache `json:"cache,omitempty"`
+}
+
+// LocationCache tells a metadata service which answered locations it may
+// keep, and where they stand in the coordinator's stream of changes.
+type LocationCache struct {
+	// Instance names this run of the active coordinator: changes are
+	// numbered per instance.
+	Instance string `json:"instance"`
+	// Seq is the number of the last location change the answer reflects.
+	Seq uint64 `json:"seq"`
+	// ReaderRack is the rack of the request's ClientHost, to sort kept
+	// locations for that reader again (SortLocations).
+	ReaderRack string `json:"readerRack"`
+	// Cacheable says, per block, whether the answer may be kept: the
+	// coordinator will announce its next change (the unsorted holders are
+	// in Locations).
+	Cacheable []bool `json:"cacheable"`
+}
+
+// LocationsChanged (SubjLocationsChanged) announces the location changes
+// numbered (From, To] of coordinator Instance: the kept answers of Blocks
+// are stale — of every block with All. A receiver whose last change is
+// not From has missed an announcement and drops everything it kept.
+type LocationsChanged struct {
+	Instance string  `json:"instance"`
+	From     uint64  `json:"from"`
+	To       uint64  `json:"to"`
+	Blocks   []int64 `json:"blocks,omitempty"`
+	All      bool    `json:"all,omitempty"`
 }

@@ -56,12 +56,12 @@ func RulesFor(id Identity) Rules {
 	case Metadata:
 		return Rules{
 			Publish:   []string{"granary.v1.*.ns.events", "granary.v1.*.coord.>"},
-			Subscribe: []string{"granary.v1.*.ns.info", "granary.v1.*.ns.inventory", "granary.v1.*.ns.blockkeys", "granary.v1.*.ns.coordinator", "_INBOX.metadata.>"},
+			Subscribe: []string{"granary.v1.*.ns.info", "granary.v1.*.ns.inventory", "granary.v1.*.ns.blockkeys", "granary.v1.*.ns.coordinator", "granary.v1.*.ns.locations", "_INBOX.metadata.>"},
 			Responses: true,
 		}
 	case Coordinator:
 		return Rules{
-			Publish:   []string{"granary.v1.*.ns.info", "granary.v1.*.ns.inventory", "granary.v1.*.ns.blockkeys", "granary.v1.*.ns.coordinator"},
+			Publish:   []string{"granary.v1.*.ns.info", "granary.v1.*.ns.inventory", "granary.v1.*.ns.blockkeys", "granary.v1.*.ns.coordinator", "granary.v1.*.ns.locations"},
 			Subscribe: []string{"granary.v1.*.dn.*.>", "granary.v1.*.coord.>", "granary.v1.*.ns.events", "_INBOX.coordinator.>"},
 			Responses: true,
 		}

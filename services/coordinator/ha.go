@@ -133,6 +133,8 @@ func (s *Service) setActive(active bool, why string) {
 		}
 		s.ha.subs = subs
 		s.mgr.SetActive(true)
+		// Locations another coordinator answered are not to be kept.
+		s.mgr.AnnounceAll()
 		return
 	}
 	s.log.Warn("coordinator is standby", "coordinator", s.cfg.CoordinatorID, "why", why)

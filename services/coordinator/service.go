@@ -251,7 +251,7 @@ func (s *Service) Run(ctx context.Context) error {
 	loops := map[string]func(context.Context){
 		"namespace resync": s.resyncLoop, "liveness monitor": s.livenessLoop,
 		"reconciler": s.reconcileLoop, "redundancy monitor": s.redundancyLoop,
-		"block keys": s.blockKeysLoop,
+		"block keys": s.blockKeysLoop, "location announcements": s.announceLoop,
 	}
 	if s.cfg.CoordinatorID != "" {
 		loops["HA claim"] = s.claimLoop
@@ -264,6 +264,31 @@ func (s *Service) Run(ctx context.Context) error {
 	_ = nc.Drain()
 	s.log.Info("coordinator stopped", "err", err)
 	return err
+}
+
+// announceLoop publishes the changes to locations the metadata services
+// keep (SubjLocationsChanged), each batch once it is there.
+func (s *Service) announceLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.mgr.LocationChanges():
+		}
+		c, ok := s.mgr.TakeLocationChanges()
+		if !ok {
+			continue
+		}
+		data, err := json.Marshal(c)
+		if err == nil {
+			err = s.nc.Publish(s.subj(dnproto.SubjLocationsChanged), data)
+		}
+		if err != nil {
+			// The metadata services see the gap in the numbering at the
+			// next announcement and drop everything they kept.
+			s.log.Warn("announcing location changes failed", "err", err)
+		}
+	}
 }
 
 func (s *Service) subscribe() error {
@@ -303,6 +328,10 @@ func (s *Service) activeHandlers() map[string]dnproto.Handler {
 		dnproto.SubjBlockLocations: dnproto.JSON(func(_ context.Context, req *dnproto.LocationsRequest) (any, error) {
 			if req.Newer {
 				return dnproto.LocationsReply{Blocks: s.mgr.NewerReplicas(req.Blocks)}, nil
+			}
+			if req.Cache {
+				blocks, cache := s.mgr.LocationsForCache(req.Blocks, req.GenStamps, req.ClientHost)
+				return dnproto.LocationsReply{Blocks: blocks, Cache: cache}, nil
 			}
 			return dnproto.LocationsReply{Blocks: s.mgr.Locations(req.Blocks, req.GenStamps, req.ClientHost)}, nil
 		}),

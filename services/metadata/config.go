@@ -64,6 +64,11 @@ type Config struct {
 	CheckpointTxns   int64         // dfs.namenode.checkpoint.txns
 	CheckpointPeriod time.Duration // dfs.namenode.checkpoint.period
 	CheckpointCheck  time.Duration // dfs.namenode.checkpoint.check.period
+	// LocationCacheSize is how many blocks' locations are kept for readers
+	// (locations.go; 0: 100,000; negative: none), each at most
+	// LocationCacheTTL (0: 10 s).
+	LocationCacheSize int
+	LocationCacheTTL  time.Duration
 	// ExtraEditsRetained is dfs.namenode.num.extra.edits.retained: edits
 	// kept before the oldest retained image, so that a standby lagging
 	// behind a checkpoint can still tail them (0: 1,000,000; negative:
@@ -166,6 +171,12 @@ func (c *Config) Defaults() {
 	}
 	if c.SafeModeExtension < 0 {
 		c.SafeModeExtension = 0
+	}
+	if c.LocationCacheSize == 0 {
+		c.LocationCacheSize = 100_000
+	}
+	if c.LocationCacheTTL == 0 {
+		c.LocationCacheTTL = 10 * time.Second
 	}
 	if c.ExtraEditsRetained == 0 {
 		c.ExtraEditsRetained = store.DefaultExtraEditsRetained

@@ -36,6 +36,9 @@ type coordination struct {
 
 	counts atomic.Pointer[dnproto.SafeModeCounts]
 
+	// locs keeps the coordinator's location answers for readers.
+	locs *locationCache
+
 	// The active coordinator (coordinator HA): who holds the role, when it
 	// last asked, and its claim's txid.
 	claimMu   sync.Mutex
@@ -59,8 +62,12 @@ type snapshot struct {
 const maxEventsPerMessage = 4096
 
 func newCoordination(s *Service, nc *nats.Conn, epoch, lastTxID int64) *coordination {
-	c := &coordination{s: s, nc: nc, epoch: epoch, kick: make(chan struct{}, 1), snapshots: map[uint64]*snapshot{}}
+	c := &coordination{s: s, nc: nc, epoch: epoch, kick: make(chan struct{}, 1), snapshots: map[uint64]*snapshot{},
+		locs: newLocationCache(s.cfg.LocationCacheSize, s.cfg.LocationCacheTTL)}
 	c.published.Store(lastTxID)
+	// Announcements may be lost while the connection is down.
+	nc.SetDisconnectErrHandler(func(*nats.Conn, error) { c.locs.drop() })
+	nc.SetReconnectHandler(func(*nats.Conn) { c.locs.drop() })
 	return c
 }
 
@@ -98,6 +105,19 @@ func (c *coordination) run(ctx context.Context) error {
 		}
 		defer s.Unsubscribe()
 	}
+	ann, err := c.nc.Subscribe(c.s.subj(dnproto.SubjLocationsChanged), func(m *nats.Msg) {
+		var a dnproto.LocationsChanged
+		if err := json.Unmarshal(m.Data, &a); err != nil {
+			c.s.log.Warn("a location announcement does not decode; dropping the kept locations", "err", err)
+			c.locs.drop()
+			return
+		}
+		c.locs.announced(a)
+	})
+	if err != nil {
+		return err
+	}
+	defer ann.Unsubscribe()
 	go c.countsLoop(ctx)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -264,6 +284,7 @@ func (c *coordination) coordinatorClaim(_ context.Context, req *dnproto.Coordina
 			c.s.log.Warn("the active coordinator stopped asking for its role; it passes on", "from", c.claimant, "to", req.CoordinatorID)
 		}
 		c.claimant = req.CoordinatorID
+		c.locs.drop() // the new active announces its own changes
 		c.claimTxID = max(c.s.namespace().TxID(), c.claimTxID+1)
 		c.s.log.Info("coordinator made active", "coordinator", req.CoordinatorID, "epoch", c.epoch, "txid", c.claimTxID)
 	}

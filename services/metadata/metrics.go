@@ -73,6 +73,10 @@ func newMetrics(s *Service) *metrics {
 		gauge("granary_metadata_last_checkpoint_txid", "Transaction ID of the newest fsimage.", func() float64 {
 			return float64(s.lastImageTxID.Load())
 		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "granary_metadata_location_cache_hits_total",
+			Help: "Readers' block look-ups answered from the kept locations."}, func() float64 { h, _ := s.LocationCacheStats(); return float64(h) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "granary_metadata_location_cache_misses_total",
+			Help: "Readers' block look-ups of complete files that asked the coordinator."}, func() float64 { _, m := s.LocationCacheStats(); return float64(m) }),
 	)
 	return m
 }

@@ -181,7 +181,7 @@ func (s *Service) addBlock(ctx context.Context, u *namespace.User, req *api.AddB
 	// The previous block must be minimally replicated first (HDFS throws
 	// NotReplicatedYetException and the client retries).
 	if last != nil {
-		ok, err := s.minReplicated(ctx, *last)
+		ok, err := s.minReplicated(ctx, *last, client)
 		if err != nil {
 			return nil, err
 		}
@@ -247,12 +247,16 @@ const minReplication = 1
 
 // minReplicated asks the coordinator whether block b has replication.min
 // live replicas of its generation stamp.
-func (s *Service) minReplicated(ctx context.Context, b namespace.Block) (bool, error) {
-	locs, err := s.askLocations(ctx, dnproto.LocationsRequest{Blocks: []int64{b.ID}, GenStamps: []int64{b.GenStamp}})
+// The answer is kept for readers (a file is usually read soon after it is
+// written): its changes are announced like those of a reader's look-up.
+func (s *Service) minReplicated(ctx context.Context, b namespace.Block, client string) (bool, error) {
+	req := dnproto.LocationsRequest{Blocks: []int64{b.ID}, GenStamps: []int64{b.GenStamp}, ClientHost: client, Cache: true}
+	reply, err := s.askLocationsReply(ctx, req)
 	if err != nil {
 		return false, err
 	}
-	return len(locs[0].Locations) >= minReplication, nil
+	s.coord.locs.put(req, reply)
+	return len(reply.Blocks[0].Locations) >= minReplication, nil
 }
 
 // locations asks the coordinator where blocks are, nearest reader first.
@@ -261,19 +265,42 @@ func (s *Service) locations(ctx context.Context, ids []int64, reader string) ([]
 }
 
 func (s *Service) askLocations(ctx context.Context, req dnproto.LocationsRequest) ([]dnproto.BlockLocation, error) {
-	ids := req.Blocks
+	reply, err := s.askLocationsReply(ctx, req)
+	return reply.Blocks, err
+}
+
+func (s *Service) askLocationsReply(ctx context.Context, req dnproto.LocationsRequest) (dnproto.LocationsReply, error) {
+	var reply dnproto.LocationsReply
 	if s.coord == nil {
-		return nil, errs.E(errs.IO, "no coordinator: this metadata service runs without block management")
+		return reply, errs.E(errs.IO, "no coordinator: this metadata service runs without block management")
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	var reply dnproto.LocationsReply
 	if err := dnproto.CallRetrying(cctx, s.coord.nc, s.subj(dnproto.SubjBlockLocations), req, &reply, coordinatorTry); err != nil {
+		return reply, err
+	}
+	if len(reply.Blocks) != len(req.Blocks) {
+		return reply, errs.E(errs.IO, "coordinator answered %d locations for %d blocks", len(reply.Blocks), len(req.Blocks))
+	}
+	return reply, nil
+}
+
+// readerLocations answers a reader's look-up from the kept locations when
+// it can (never for a file being written: its last block changes), and
+// asks the coordinator otherwise, keeping what it may.
+func (s *Service) readerLocations(ctx context.Context, req dnproto.LocationsRequest, underConstruction bool) ([]dnproto.BlockLocation, error) {
+	if s.coord == nil || underConstruction {
+		return s.askLocations(ctx, req)
+	}
+	if locs, ok := s.coord.locs.get(req); ok {
+		return locs, nil
+	}
+	req.Cache = true
+	reply, err := s.askLocationsReply(ctx, req)
+	if err != nil {
 		return nil, err
 	}
-	if len(reply.Blocks) != len(ids) {
-		return nil, errs.E(errs.IO, "coordinator answered %d locations for %d blocks", len(reply.Blocks), len(ids))
-	}
+	s.coord.locs.put(req, reply)
 	return reply.Blocks, nil
 }
 
@@ -540,7 +567,7 @@ func (s *Service) nativeComplete(w http.ResponseWriter, r *http.Request) {
 	var last *namespace.Block
 	if req.Last != nil {
 		last = &namespace.Block{ID: req.Last.BlockID, GenStamp: req.Last.GenerationStamp, NumBytes: req.Last.NumBytes}
-		ok, err := s.minReplicated(r.Context(), *last)
+		ok, err := s.minReplicated(r.Context(), *last, clientHost(r))
 		if err != nil {
 			writeError(w, err)
 			return
@@ -657,7 +684,7 @@ func (s *Service) getBlockLocations(ctx context.Context, u *namespace.User, path
 		// The stamps make the answer follow this namespace even while the
 		// coordinator's mirror still has an older stamp (just appended to
 		// or recovered).
-		locs, err := s.askLocations(ctx, dnproto.LocationsRequest{Blocks: ids, GenStamps: stamps, ClientHost: reader})
+		locs, err := s.readerLocations(ctx, dnproto.LocationsRequest{Blocks: ids, GenStamps: stamps, ClientHost: reader}, st.UnderConstruction)
 		if err != nil {
 			return nil, err
 		}

@@ -383,7 +383,7 @@ func SmallFilesMain(ctx context.Context, args []string, out io.Writer) error {
 	size := fs.Int("size", 1024, "bytes per file")
 	dir := fs.String("dir", "", "where the cluster lives (default: a temporary folder)")
 	dbURL := fs.String("database-url", os.Getenv("GRANARY_DATABASE_URL"), "use this PostgreSQL instead of starting one")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	cpuProfile := fs.String("cpuprofile", "", "write CPU profiles of the run's write and read phases to this path with .<mode>.write and .<mode>.read appended")
 	authMode := fs.String("auth", "simple", "simple, token, or both (side by side: what token mode costs)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -414,6 +414,7 @@ func SmallFilesMain(ctx context.Context, args []string, out io.Writer) error {
 			modeName(token), r.files, *size, *clients, r.wRate, r.wd.Round(time.Millisecond), r.rRate, r.rd.Round(time.Millisecond))
 		fmt.Fprintf(out, "CPU per file in this process (every service, NATS and the clients; PostgreSQL apart): write %v, read %v\n",
 			r.wCPU.Round(time.Microsecond), r.rCPU.Round(time.Microsecond))
+		fmt.Fprintf(out, "block look-ups answered from the metadata service's kept locations: %d, from the coordinator: %d\n", r.locHits, r.locMisses)
 	}
 	if len(modes) > 1 {
 		res[0].mean()
@@ -435,7 +436,10 @@ type smallResult struct {
 	wd, rd       time.Duration
 	wRate, rRate float64       // files/s
 	wCPU, rCPU   time.Duration // per file
-	runs         int
+	// locHits, locMisses: readers' look-ups the metadata service answered
+	// from its kept locations, and those that asked the coordinator.
+	locHits, locMisses int64
+	runs               int
 }
 
 // add sums r into s (mean divides).
@@ -464,11 +468,19 @@ func smallRun(ctx context.Context, dir, dbURL string, token bool, n, clients, si
 	data := make([]byte, size)
 	_, _ = rand.Read(data)
 	per := n / clients
-	if cpuProfile != "" {
-		if err := startProfile(cpuProfile + "." + modeDir(token)); err != nil {
-			return smallResult{}, err
+	// A profile per phase: <cpuprofile>.<mode>.write and .read.
+	profile := func(phase string) (stop func(), err error) {
+		if cpuProfile == "" {
+			return func() {}, nil
 		}
-		defer pprof.StopCPUProfile()
+		if err := startProfile(cpuProfile + "." + modeDir(token) + "." + phase); err != nil {
+			return nil, err
+		}
+		return pprof.StopCPUProfile, nil
+	}
+	stopProfile, err := profile("write")
+	if err != nil {
+		return smallResult{}, err
 	}
 	name := func(c, i int) string { return fmt.Sprintf("/bench/small/c%d/d%d/f%d", c, i/100, i%100) }
 	cpu0 := processCPU()
@@ -494,6 +506,11 @@ func smallRun(ctx context.Context, dir, dbURL string, token bool, n, clients, si
 	}
 	wd := time.Since(start)
 	wCPU := processCPU() - cpu0
+	stopProfile()
+	if stopProfile, err = profile("read"); err != nil {
+		return smallResult{}, err
+	}
+	defer stopProfile()
 	cpu0 = processCPU()
 	start = time.Now()
 	err = parallel(clients, func(c int) error {
@@ -517,9 +534,10 @@ func smallRun(ctx context.Context, dir, dbURL string, token bool, n, clients, si
 	}
 	rd := time.Since(start)
 	rCPU := processCPU() - cpu0
+	hits, misses := e.c.Metadata.LocationCacheStats()
 	total := per * clients
 	return smallResult{files: total, wd: wd, rd: rd, wRate: float64(total) / wd.Seconds(), rRate: float64(total) / rd.Seconds(),
-		wCPU: wCPU / time.Duration(total), rCPU: rCPU / time.Duration(total)}, nil
+		wCPU: wCPU / time.Duration(total), rCPU: rCPU / time.Duration(total), locHits: hits, locMisses: misses}, nil
 }
 
 // processCPU is the CPU time this process has used so far (all threads).

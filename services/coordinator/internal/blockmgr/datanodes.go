@@ -82,6 +82,7 @@ func (m *Manager) Register(reg dnproto.Registration, ni dnproto.NamespaceInfo) e
 		// reconciles them. Unsent commands are dropped: they were decided
 		// for the node's previous life.
 		old.reg, old.rack = reg, m.rackOf(reg)
+		m.locChangedAll(false) // its address may be another
 		old.registeredAt, old.lastHeartbeat = now, now
 		old.invalidate, old.transfers = nil, nil
 		for _, s := range reg.Storages {
@@ -276,7 +277,7 @@ func (m *Manager) CheckLiveness() []string {
 func (m *Manager) dropReplicas(n *Node) {
 	for id := range n.replicas {
 		if b := m.blocks[id]; b != nil {
-			b.removeHolder(n)
+			m.removeHolder(b, n)
 		}
 	}
 	n.replicas = map[int64]replica{}

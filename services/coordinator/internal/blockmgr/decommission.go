@@ -32,6 +32,7 @@ func (m *Manager) Decommission(uuid string) error {
 	}
 	if n.adminState == AdminNormal {
 		n.adminState = AdminDecommissionInProgress
+		m.locChangedAll(false) // every answer may show it
 	}
 	return nil
 }
@@ -46,6 +47,7 @@ func (m *Manager) Recommission(uuid string) error {
 		return errs.E(errs.FileNotFound, "no datanode %s", uuid)
 	}
 	n.adminState = AdminNormal
+	m.locChangedAll(false) // every answer may show it
 	return nil
 }
 
@@ -66,6 +68,7 @@ func (m *Manager) checkDecommissioning() {
 		}
 		if done {
 			n.adminState = AdminDecommissioned
+			m.locChangedAll(false) // every answer may show it
 		}
 	}
 }
@@ -100,9 +103,11 @@ func (m *Manager) RefreshNodes(excluded map[string]bool) int {
 		switch {
 		case out && n.adminState == AdminNormal:
 			n.adminState = AdminDecommissionInProgress
+			m.locChangedAll(false) // every answer may show it
 			changed++
 		case !out && n.adminState != AdminNormal:
 			n.adminState = AdminNormal
+			m.locChangedAll(false) // every answer may show it
 			changed++
 		}
 	}

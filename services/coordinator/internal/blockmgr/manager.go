@@ -125,6 +125,9 @@ type Manager struct {
 	// waitingFirstReport are nodes that never reported and were refused a
 	// lease (all taken), with when they last asked: they come first.
 	waitingFirstReport map[string]time.Time
+	// ann numbers the changes to locations the metadata service keeps
+	// (announce.go).
+	ann announcements
 }
 
 // SetActive makes the manager the active one, which sends commands, or a
@@ -150,7 +153,7 @@ func New(cfg Config) *Manager {
 		cfg: cfg, rng: rand.New(rand.NewSource(time.Now().UnixNano())),
 		nodes: map[string]*Node{}, blocks: map[int64]*Block{}, leases: map[uint64]*lease{}, pendingRepl: map[int64]*pending{},
 		waitingFirstReport: map[string]time.Time{},
-		nsSafeMode:         true,
+		nsSafeMode:         true, ann: newAnnouncements(),
 	}
 }
 
@@ -178,21 +181,25 @@ type replica struct {
 	report             uint64 // the last full report that listed it
 }
 
-func (b *Block) addHolder(n *Node) {
+// addHolder links n's replica to b (an announced location change).
+func (m *Manager) addHolder(b *Block, n *Node) {
 	for _, h := range b.holders {
 		if h == n {
 			return
 		}
 	}
 	b.holders = append(b.holders, n)
+	m.locChanged(b.ID)
 }
 
-func (b *Block) removeHolder(n *Node) {
+// removeHolder unlinks n's replica from b (an announced location change).
+func (m *Manager) removeHolder(b *Block, n *Node) {
 	for i, h := range b.holders {
 		if h == n {
 			b.holders[i] = b.holders[len(b.holders)-1]
 			b.holders[len(b.holders)-1] = nil
 			b.holders = b.holders[:len(b.holders)-1]
+			m.locChanged(b.ID)
 			return
 		}
 	}

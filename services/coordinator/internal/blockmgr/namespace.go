@@ -1,6 +1,10 @@
 package blockmgr
 
-import "github.com/granary-fs/granary/internal/dnproto"
+import (
+	"slices"
+
+	"github.com/granary-fs/granary/internal/dnproto"
+)
 
 // The block map mirrors the namespace's blocks from the metadata service's
 // events (dnproto.BlockEvents). Each publication names the sequence number
@@ -58,6 +62,7 @@ func (m *Manager) applyEvent(e *dnproto.BlockEvent) {
 	b := m.blocks[e.ID]
 	if e.Removed {
 		if b != nil {
+			m.locChanged(e.ID)
 			// The namespace removed the block (IDs are never reused): its
 			// replicas are deleted at the next reconcile pass, without the
 			// grace a replica of a block not known yet gets.
@@ -73,8 +78,16 @@ func (m *Manager) applyEvent(e *dnproto.BlockEvent) {
 		b = &Block{ID: e.ID}
 		m.blocks[e.ID] = b
 	}
+	// A kept answer changes with the stamp or the holders; a block
+	// completing with the same holders keeps it.
+	_, kept := m.ann.answered[e.ID]
+	var before []*Node
+	if kept {
+		before = slices.Clone(b.holders)
+	}
 	if b.GenStamp != e.GenStamp {
 		b.corrupt = nil // marks were for the replicas of the old stamp
+		m.locChanged(e.ID)
 	}
 	b.GenStamp, b.NumBytes, b.Replication, b.Complete, b.InodeID = e.GenStamp, e.NumBytes, e.Replication, e.Complete, e.InodeID
 	// Re-link the replicas every node reported of this block, but those
@@ -92,6 +105,22 @@ func (m *Manager) applyEvent(e *dnproto.BlockEvent) {
 			}
 		}
 	}
+	if kept && !sameNodes(before, b.holders) {
+		m.locChanged(e.ID)
+	}
+}
+
+// sameNodes reports whether a and b hold the same nodes.
+func sameNodes(a, b []*Node) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, n := range a {
+		if !slices.Contains(b, n) {
+			return false
+		}
+	}
+	return true
 }
 
 // Resync replaces the mirror with an inventory taken at (epoch, seq).
@@ -126,6 +155,7 @@ func (r *Resync) Commit() {
 	defer m.mu.Unlock()
 	old := m.blocks
 	m.blocks = r.blocks
+	m.locChangedAll(false)
 	for id, b := range m.blocks {
 		if o := old[id]; o != nil && o.GenStamp == b.GenStamp && len(o.corrupt) > 0 {
 			b.corrupt = o.corrupt
@@ -133,7 +163,7 @@ func (r *Resync) Commit() {
 	}
 	for _, p := range m.pendingBad {
 		if b := m.blocks[p.id]; b != nil && b.GenStamp == p.genStamp {
-			b.markCorrupt(p.node)
+			m.markCorrupt(b, p.node)
 		}
 	}
 	m.pendingBad = nil

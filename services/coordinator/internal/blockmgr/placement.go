@@ -1,7 +1,6 @@
 package blockmgr
 
 import (
-	"slices"
 	"time"
 
 	"github.com/granary-fs/granary/internal/dnproto"
@@ -171,7 +170,7 @@ func (n *Node) remaining() int64 {
 func (n *Node) info() dnproto.DatanodeInfo {
 	d := dnproto.DatanodeInfo{
 		UUID: n.reg.DatanodeUUID, HostName: n.reg.HostName, IPAddr: n.reg.IPAddr, HTTPPort: n.reg.HTTPPort,
-		Rack: n.rack, Decommission: n.adminState != "NORMAL",
+		Rack: n.rack, Decommission: n.adminState != "NORMAL", Decommissioned: n.adminState == AdminDecommissioned,
 	}
 	if len(n.storageIDs) > 0 {
 		d.StorageID = n.storageIDs[0]
@@ -192,6 +191,12 @@ func (n *Node) info() dnproto.DatanodeInfo {
 func (m *Manager) Locations(ids, genStamps []int64, reader string) []dnproto.BlockLocation {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	out, _ := m.locations(ids, genStamps, reader)
+	return out
+}
+
+// locations is Locations with m.mu held; it also returns the reader's rack.
+func (m *Manager) locations(ids, genStamps []int64, reader string) ([]dnproto.BlockLocation, string) {
 	readerRack, known := m.cfg.Topology[reader]
 	if !known {
 		readerRack = "/default-rack"
@@ -216,27 +221,15 @@ func (m *Manager) Locations(ids, genStamps []int64, reader string) []dnproto.Blo
 				}
 			}
 		}
-		m.rng.Shuffle(len(hs), func(i, j int) { hs[i], hs[j] = hs[j], hs[i] })
-		weight := func(n *Node) int {
-			switch {
-			case n.adminState == AdminDecommissioned:
-				return 3
-			case reader != "" && (n.reg.IPAddr == reader || n.reg.HostName == reader):
-				return 0
-			case reader != "" && n.rack == readerRack:
-				return 1
-			}
-			return 2
-		}
-		slices.SortStableFunc(hs, func(a, b *Node) int { return weight(a) - weight(b) })
 		out[i].Locations = make([]dnproto.DatanodeInfo, len(hs))
 		out[i].Lengths = make([]int64, len(hs))
 		for k, h := range hs {
 			out[i].Locations[k] = h.info()
 			out[i].Lengths[k] = h.replicas[id].numBytes
 		}
+		dnproto.SortLocations(out[i].Locations, out[i].Lengths, reader, readerRack, m.rng.Shuffle)
 	}
-	return out
+	return out, readerRack
 }
 
 // NewerReplicas returns, for each block, the replicas whose generation

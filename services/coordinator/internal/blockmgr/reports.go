@@ -66,12 +66,12 @@ func (m *Manager) addReplica(n *Node, id int64, r replica) {
 	b := m.blocks[id]
 	if b != nil && b.matches(r) {
 		if !b.corrupt[n] {
-			b.addHolder(n)
+			m.addHolder(b, n)
 		}
 		return
 	}
 	if b != nil {
-		b.removeHolder(n)
+		m.removeHolder(b, n)
 	}
 	if _, ok := n.suspects[id]; !ok {
 		n.suspects[id] = m.cfg.Now()
@@ -82,7 +82,7 @@ func (m *Manager) removeReplica(n *Node, id int64) {
 	delete(n.replicas, id)
 	delete(n.suspects, id)
 	if b := m.blocks[id]; b != nil {
-		b.removeHolder(n)
+		m.removeHolder(b, n)
 		delete(b.corrupt, n)
 	}
 }
@@ -156,13 +156,13 @@ func (m *Manager) Reconcile() int {
 			switch {
 			case b != nil && b.matches(r):
 				if !b.corrupt[n] { // a replica known corrupt is never offered again
-					b.addHolder(n)
+					m.addHolder(b, n)
 				}
 			case b != nil && b.Complete && r.state == 0 && r.genStamp == b.GenStamp:
 				// A finalized replica of the right stamp but another length
 				// than the complete block (HDFS's SIZE_MISMATCH): corrupt,
 				// deleted once the block has enough good replicas.
-				b.removeHolder(n)
+				m.removeHolder(b, n)
 				if b.corrupt == nil {
 					b.corrupt = map[*Node]bool{}
 				}
@@ -171,7 +171,7 @@ func (m *Manager) Reconcile() int {
 				n.invalidate = append(n.invalidate, dnproto.BlockRef{ID: id, GenStamp: r.genStamp, NumBytes: r.numBytes})
 				delete(n.replicas, id)
 				if b != nil {
-					b.removeHolder(n)
+					m.removeHolder(b, n)
 				}
 				queued++
 			}
@@ -181,8 +181,8 @@ func (m *Manager) Reconcile() int {
 }
 
 // markCorrupt takes n's replica out of b's locations as corrupt.
-func (b *Block) markCorrupt(n *Node) {
-	b.removeHolder(n)
+func (m *Manager) markCorrupt(b *Block, n *Node) {
+	m.removeHolder(b, n)
 	if b.corrupt == nil {
 		b.corrupt = map[*Node]bool{}
 	}
@@ -201,7 +201,7 @@ func (m *Manager) BadBlocks(r *dnproto.BadBlocks) error {
 	}
 	for _, b := range r.Blocks {
 		if blk := m.blocks[b.ID]; blk != nil {
-			blk.markCorrupt(n)
+			m.markCorrupt(blk, n)
 		} else if !m.synced && len(m.pendingBad) < maxPending {
 			// A datanode re-reporting to a coordinator that is still
 			// loading the namespace.

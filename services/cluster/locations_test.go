@@ -1,0 +1,77 @@
+package cluster_test
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/granary-fs/granary/internal/client"
+	"github.com/granary-fs/granary/services/cluster"
+	"github.com/granary-fs/granary/services/metadata"
+)
+
+// TestKeptLocationsFollowChanges: readers' look-ups of a complete file are
+// answered from the metadata service's kept locations, and every change
+// the coordinator makes to them — a replica added by setrep 3, an excess
+// one deleted by setrep 2, a datanode declared dead — reaches the readers
+// at once through the coordinator's announcements, although nothing kept
+// expires for an hour here.
+func TestKeptLocationsFollowChanges(t *testing.T) {
+	c := testCluster(t, 3, func(cfg *cluster.Config) {
+		hook := cfg.Metadata
+		cfg.Metadata = func(m *metadata.Config) { hook(m); m.LocationCacheTTL = time.Hour }
+	})
+	cl := newClient(c, "hdfs")
+	writeFile(t, cl, "/kept/f", randomBytes(10_000, 7), client.CreateOptions{Replication: 2})
+	hits := func() float64 { return metricValue(t, c.MetadataURL, "granary_metadata_location_cache_hits_total") }
+	// The coordinator's own view, and the readers' (through the cache).
+	holders := func() []string {
+		bs := locations(t, c, "/kept/f")
+		u := bs[0].uuids()
+		slices.Sort(u)
+		return u
+	}
+	truth := func() []string {
+		ids := locations(t, c, "/kept/f") // a look-up: the block's ID
+		var u []string
+		for _, d := range c.Coordinator.Manager().Locations([]int64{ids[0].Block.BlockID}, nil, "")[0].Locations {
+			u = append(u, d.UUID)
+		}
+		slices.Sort(u)
+		return u
+	}
+	eventually(t, 10*time.Second, "two replicas", func() bool { return len(holders()) == 2 })
+	before := hits()
+	for range 5 {
+		holders()
+	}
+	if got := hits() - before; got < 5 {
+		t.Fatalf("%v of 5 look-ups of a complete file answered from the kept locations", got)
+	}
+	follow := func(what string, want int) {
+		t.Helper()
+		eventually(t, 30*time.Second, "the coordinator to hold "+strconv.Itoa(want)+" replicas after "+what, func() bool { return len(truth()) == want })
+		// Announced: the readers see it within moments, not after the
+		// hour a kept answer could otherwise live.
+		eventually(t, 5*time.Second, "the readers to see the coordinator's locations after "+what, func() bool {
+			return slices.Equal(holders(), truth())
+		})
+	}
+	for _, r := range []int{3, 2} {
+		if ok, err := cl.SetReplication(context.Background(), "/kept/f", r); err != nil || !ok {
+			t.Fatalf("setrep %d: %v %v", r, ok, err)
+		}
+		follow("setrep "+strconv.Itoa(r), r)
+	}
+	// A holder stops: once it is declared dead the readers stop being sent
+	// to it, and the replacement replica shows.
+	gone := holders()[0]
+	if err := c.StopDatanode(index(t, c, gone)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 60*time.Second, "the stopped holder gone from the coordinator's locations", func() bool { return !slices.Contains(truth(), gone) })
+	eventually(t, 5*time.Second, "the readers to stop seeing the stopped holder", func() bool { return !slices.Contains(holders(), gone) })
+	follow("a datanode's death", 2)
+}

@@ -1,0 +1,116 @@
+package blockmgr
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+
+	"github.com/granary-fs/granary/internal/dnproto"
+)
+
+// Location announcements (docs/nats-protocol.md, "Cached locations"): the
+// metadata service keeps the locations it was answered with
+// LocationsForCache, and this manager numbers every later change to a kept
+// answer — a holder added or removed (a new replica, a deletion, a corrupt
+// mark, a dead node), the block's stamp changing or the block removed — so
+// that TakeLocationChanges can tell it which to drop. Changes to a node
+// that every answer may show (its address, its decommission) drop them
+// all.
+
+// maxAnswered bounds the blocks whose answers are followed; past it every
+// kept answer is dropped and following starts again.
+const maxAnswered = 1 << 20
+
+type announcements struct {
+	instance  string
+	seq, sent uint64
+	answered  map[int64]struct{} // blocks whose answers may be kept
+	blocks    []int64            // changed since the last announcement
+	all       bool
+	kick      chan struct{}
+}
+
+func newAnnouncements() announcements {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return announcements{instance: hex.EncodeToString(b[:]), answered: map[int64]struct{}{}, kick: make(chan struct{}, 1)}
+}
+
+func (a *announcements) signal() {
+	select {
+	case a.kick <- struct{}{}:
+	default:
+	}
+}
+
+// locChanged records that block id's locations changed (m.mu held).
+func (m *Manager) locChanged(id int64) {
+	a := &m.ann
+	if _, ok := a.answered[id]; !ok {
+		return
+	}
+	delete(a.answered, id)
+	a.blocks = append(a.blocks, id)
+	a.seq++
+	a.signal()
+}
+
+// locChangedAll records a change every kept answer may show (m.mu held);
+// force announces it even when nothing was answered.
+func (m *Manager) locChangedAll(force bool) {
+	a := &m.ann
+	if len(a.answered) == 0 && !force {
+		return
+	}
+	clear(a.answered)
+	a.blocks, a.all = nil, true
+	a.seq++
+	a.signal()
+}
+
+// LocationChanges is signalled when there are changes to announce.
+func (m *Manager) LocationChanges() <-chan struct{} { return m.ann.kick }
+
+// TakeLocationChanges returns the changes not announced yet, as the next
+// announcement; false when there are none.
+func (m *Manager) TakeLocationChanges() (dnproto.LocationsChanged, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a := &m.ann
+	if a.seq == a.sent {
+		return dnproto.LocationsChanged{}, false
+	}
+	c := dnproto.LocationsChanged{Instance: a.instance, From: a.sent, To: a.seq, Blocks: a.blocks, All: a.all}
+	a.sent, a.blocks, a.all = a.seq, nil, false
+	return c, true
+}
+
+// AnnounceAll drops every answer kept from any coordinator: a coordinator
+// that becomes active announces it, so that what another one answered is
+// not used.
+func (m *Manager) AnnounceAll() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.locChangedAll(true)
+}
+
+// LocationsForCache is Locations for an answer the asker keeps: each
+// block whose stamp the mirror has is marked cacheable and its next change
+// will be announced.
+func (m *Manager) LocationsForCache(ids, genStamps []int64, reader string) ([]dnproto.BlockLocation, *dnproto.LocationCache) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out, rack := m.locations(ids, genStamps, reader)
+	if len(m.ann.answered) >= maxAnswered {
+		m.locChangedAll(false)
+	}
+	c := &dnproto.LocationCache{Instance: m.ann.instance, Seq: m.ann.seq, ReaderRack: rack, Cacheable: make([]bool, len(ids))}
+	for i, id := range ids {
+		b := m.blocks[id]
+		if b == nil || i < len(genStamps) && genStamps[i] != b.GenStamp {
+			continue
+		}
+		c.Cacheable[i] = true
+		m.ann.answered[id] = struct{}{}
+	}
+	return out, c
+}

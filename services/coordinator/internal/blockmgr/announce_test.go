@@ -1,0 +1,112 @@
+package blockmgr
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/granary-fs/granary/internal/dnproto"
+)
+
+// TestLocationAnnouncements: an answer given for keeping marks its blocks
+// the mirror has; every later change to such a block's locations is
+// announced once, numbered after the answer's seq; changes to blocks no
+// one keeps are not, nor a block completing with the same holders; a node
+// change every answer may show is announced as all.
+func TestLocationAnnouncements(t *testing.T) {
+	m, clk := newTestManager(nil)
+	dn1, dn2, dn3 := register(t, m, 1), register(t, m, 2), register(t, m, 3)
+	syncNS(m,
+		dnproto.BlockEvent{ID: 1, GenStamp: 1001, NumBytes: 10, Complete: true, Replication: 2},
+		dnproto.BlockEvent{ID: 2, GenStamp: 1001, NumBytes: 10, Complete: true, Replication: 2},
+		dnproto.BlockEvent{ID: 3, GenStamp: 1001, NumBytes: 10, Replication: 2}) // being written
+	report(t, m, dn1, 1, 1, 2, 3)
+	if _, ok := m.TakeLocationChanges(); ok {
+		t.Fatal("changes announced before any answer was kept")
+	}
+	locs, c := m.LocationsForCache([]int64{1, 3, 9}, []int64{1001, 1001, 1001}, "10.0.0.1")
+	if len(locs[0].Locations) != 1 || !slices.Equal(c.Cacheable, []bool{true, true, false}) || c.ReaderRack != "/default-rack" {
+		t.Fatalf("answer %+v, cache %+v", locs, c)
+	}
+	seq := c.Seq
+	// Block 3 completes on the same holder: its kept answer stays good.
+	m.ApplyEvents(&dnproto.BlockEvents{Epoch: 1, PrevSeq: 10, Seq: 11, Events: []dnproto.BlockEvent{{ID: 3, GenStamp: 1001, NumBytes: 10, Complete: true, Replication: 2}}})
+	if a, ok := m.TakeLocationChanges(); ok {
+		t.Fatalf("a block completing on the same holders was announced: %+v", a)
+	}
+
+	// A replica of block 1 reported by dn2, and of block 2 (not kept).
+	if err := m.Incremental(&dnproto.IncrementalReport{DatanodeUUID: dn2, Blocks: []dnproto.ReceivedDeleted{
+		{Block: dnproto.BlockRef{ID: 1, GenStamp: 1001, NumBytes: 10}, Status: dnproto.Received, StorageID: "DS-" + dn2},
+		{Block: dnproto.BlockRef{ID: 2, GenStamp: 1001, NumBytes: 10}, Status: dnproto.Received, StorageID: "DS-" + dn2},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	a, ok := m.TakeLocationChanges()
+	if !ok || a.Instance != c.Instance || a.From != seq || a.To != seq+1 || !slices.Equal(a.Blocks, []int64{1}) || a.All {
+		t.Fatalf("announcement %+v (answer seq %d)", a, seq)
+	}
+	// Announced once: the next change of block 1 is not followed until it
+	// is answered for keeping again.
+	if err := m.Incremental(&dnproto.IncrementalReport{DatanodeUUID: dn3, Blocks: []dnproto.ReceivedDeleted{
+		{Block: dnproto.BlockRef{ID: 1, GenStamp: 1001, NumBytes: 10}, Status: dnproto.Received, StorageID: "DS-" + dn3},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if a, ok := m.TakeLocationChanges(); ok {
+		t.Fatalf("a change announced twice: %+v", a)
+	}
+
+	// Kept again: a deletion, a corrupt mark, a dead node, a namespace
+	// event are each announced.
+	for _, change := range []struct {
+		name string
+		do   func()
+	}{
+		{"a deleted replica", func() {
+			_ = m.Incremental(&dnproto.IncrementalReport{DatanodeUUID: dn3, Blocks: []dnproto.ReceivedDeleted{{Block: dnproto.BlockRef{ID: 1, GenStamp: 1001}, Status: dnproto.Deleted, StorageID: "DS-" + dn3}}})
+		}},
+		{"a corrupt replica", func() {
+			_ = m.BadBlocks(&dnproto.BadBlocks{DatanodeUUID: dn2, Blocks: []dnproto.BlockRef{{ID: 1, GenStamp: 1001, NumBytes: 10}}})
+		}},
+		{"a new stamp", func() {
+			m.ApplyEvents(&dnproto.BlockEvents{Epoch: 1, PrevSeq: 11, Seq: 12, Events: []dnproto.BlockEvent{{ID: 1, GenStamp: 1002, NumBytes: 10, Complete: true, Replication: 2}}})
+		}},
+	} {
+		_, c := m.LocationsForCache([]int64{1}, []int64{1001}, "")
+		if !c.Cacheable[0] {
+			t.Fatalf("before %s: block 1 not cacheable", change.name)
+		}
+		change.do()
+		if a, ok := m.TakeLocationChanges(); !ok || !slices.Equal(a.Blocks, []int64{1}) || a.From != c.Seq {
+			t.Fatalf("%s: announcement %+v %v (answer seq %d)", change.name, a, ok, c.Seq)
+		}
+	}
+
+	// A node change every answer may show: all.
+	m.LocationsForCache([]int64{2}, []int64{1001}, "")
+	if err := m.Decommission(dn1); err != nil {
+		t.Fatal(err)
+	}
+	if a, ok := m.TakeLocationChanges(); !ok || !a.All {
+		t.Fatalf("a decommission: %+v %v", a, ok)
+	}
+	// A dead node's replicas leave every kept answer holding them.
+	m.LocationsForCache([]int64{2}, []int64{1001}, "")
+	clk.t = clk.t.Add(time.Hour)
+	for _, id := range []string{dn2, dn3} {
+		m.Heartbeat(dnproto.Heartbeat{DatanodeUUID: id})
+	}
+	if died := m.CheckLiveness(); len(died) != 1 {
+		t.Fatalf("died: %v", died)
+	}
+	if a, ok := m.TakeLocationChanges(); !ok || !slices.Equal(a.Blocks, []int64{2}) {
+		t.Fatalf("a dead holder: %+v %v", a, ok)
+	}
+	// A coordinator that becomes active announces all, even with nothing
+	// kept.
+	m.AnnounceAll()
+	if a, ok := m.TakeLocationChanges(); !ok || !a.All {
+		t.Fatalf("AnnounceAll: %+v %v", a, ok)
+	}
+}

@@ -1,0 +1,167 @@
+package metadata
+
+import (
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/granary-fs/granary/internal/dnproto"
+)
+
+// locationCache keeps the block locations the coordinator answered for
+// readers, so that a read of a complete block needs no NATS round trip.
+// The coordinator numbers every later change to a kept answer and
+// announces it (SubjLocationsChanged; docs/nats-protocol.md, "Cached
+// locations"): an announced block is dropped, a gap in the numbering, a
+// new coordinator instance or a lost connection drops everything, and
+// nothing is kept longer than ttl. What a hit answers is what the
+// coordinator answered at most one announcement ago: the same snapshot a
+// reader holds while it reads.
+type locationCache struct {
+	max int
+	ttl time.Duration
+	now func() time.Time
+
+	mu       sync.Mutex
+	instance string // the coordinator run the entries come from
+	seq      uint64 // its last change reflected here
+	blocks   map[int64]cachedLocation
+	racks    map[string]string // reader host → rack, as the coordinator placed it
+
+	hits, misses atomic.Int64
+}
+
+type cachedLocation struct {
+	genStamp int64
+	locs     []dnproto.DatanodeInfo
+	at       time.Time
+}
+
+// maxRacks bounds the reader hosts whose racks are kept.
+const maxRacks = 65536
+
+func newLocationCache(max int, ttl time.Duration) *locationCache {
+	return &locationCache{max: max, ttl: ttl, now: time.Now, blocks: map[int64]cachedLocation{}, racks: map[string]string{}}
+}
+
+// get answers req from the cache, each block's holders sorted for the
+// reader; false when any block (or the reader's rack) is not there.
+func (c *locationCache) get(req dnproto.LocationsRequest) ([]dnproto.BlockLocation, bool) {
+	if c == nil || c.max <= 0 {
+		return nil, false
+	}
+	now := c.now()
+	out := make([]dnproto.BlockLocation, len(req.Blocks))
+	c.mu.Lock()
+	rack, ok := c.racks[req.ClientHost]
+	for i, id := range req.Blocks {
+		e, hit := c.blocks[id]
+		if !ok || !hit || i >= len(req.GenStamps) || e.genStamp != req.GenStamps[i] || now.Sub(e.at) > c.ttl {
+			ok = false
+			break
+		}
+		out[i] = dnproto.BlockLocation{ID: id, Locations: append([]dnproto.DatanodeInfo(nil), e.locs...)}
+	}
+	c.mu.Unlock()
+	if !ok {
+		c.misses.Add(1)
+		return nil, false
+	}
+	c.hits.Add(1)
+	for i := range out {
+		dnproto.SortLocations(out[i].Locations, nil, req.ClientHost, rack, rand.Shuffle)
+	}
+	return out, true
+}
+
+// put keeps what the coordinator marked cacheable in its answer to req,
+// unless a change newer than the answer was announced already.
+func (c *locationCache) put(req dnproto.LocationsRequest, reply dnproto.LocationsReply) {
+	if c == nil || c.max <= 0 || reply.Cache == nil || len(reply.Cache.Cacheable) != len(req.Blocks) {
+		return
+	}
+	rc := reply.Cache
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case rc.Instance != c.instance:
+		c.dropLocked()
+		c.instance, c.seq = rc.Instance, rc.Seq
+	case rc.Seq < c.seq:
+		return // a change after this answer was announced: it may be stale
+	}
+	if len(c.racks) >= maxRacks {
+		clear(c.racks)
+	}
+	c.racks[req.ClientHost] = rc.ReaderRack
+	for i, id := range req.Blocks {
+		if !rc.Cacheable[i] || i >= len(req.GenStamps) {
+			continue
+		}
+		if len(c.blocks) >= c.max {
+			c.evictLocked()
+		}
+		c.blocks[id] = cachedLocation{genStamp: req.GenStamps[i], locs: reply.Blocks[i].Locations, at: now}
+	}
+}
+
+// announced applies a coordinator's announcement.
+func (c *locationCache) announced(a dnproto.LocationsChanged) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case a.Instance != c.instance:
+		// Another coordinator: what the previous one answered goes.
+		c.dropLocked()
+		c.instance, c.seq = a.Instance, a.To
+	case a.From > c.seq || a.All:
+		// A missed announcement, or a change every answer may show.
+		c.dropLocked()
+		c.seq = max(c.seq, a.To)
+	default:
+		for _, id := range a.Blocks {
+			delete(c.blocks, id)
+		}
+		c.seq = max(c.seq, a.To)
+	}
+}
+
+// drop forgets everything (a lost connection may have lost announcements;
+// another coordinator took the role).
+func (c *locationCache) drop() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.dropLocked()
+	c.instance, c.seq = "", 0
+}
+
+func (c *locationCache) dropLocked() {
+	clear(c.blocks)
+}
+
+// evictLocked makes room by dropping an eighth of the entries (the map's
+// random order picks them).
+func (c *locationCache) evictLocked() {
+	n := max(1, len(c.blocks)/8)
+	for id := range c.blocks {
+		delete(c.blocks, id)
+		if n--; n == 0 {
+			return
+		}
+	}
+}
+
+// LocationCacheStats returns how many readers' look-ups the kept
+// locations answered, and how many asked the coordinator, so far.
+func (s *Service) LocationCacheStats() (hits, misses int64) {
+	// s.coord is set before the namespace is published.
+	if s.ns.Load() == nil || s.coord == nil {
+		return 0, 0
+	}
+	return s.coord.locs.hits.Load(), s.coord.locs.misses.Load()
+}

@@ -1,0 +1,123 @@
+package metadata
+
+import (
+	"testing"
+	"time"
+
+	"github.com/granary-fs/granary/internal/dnproto"
+)
+
+// TestLocationCache: a reader's look-up is kept as the coordinator marked
+// it and answered again sorted for each reader; an announced block, a
+// gap in the announcements, another coordinator, an answer older than an
+// announcement, another stamp and the age limit each keep the cache from
+// answering what may be stale.
+func TestLocationCache(t *testing.T) {
+	dn := func(i int, rack string) dnproto.DatanodeInfo {
+		return dnproto.DatanodeInfo{UUID: "dn" + string(rune('0'+i)), IPAddr: "10.0.0." + string(rune('0'+i)), Rack: rack}
+	}
+	locs := []dnproto.DatanodeInfo{dn(1, "/r1"), dn(2, "/r2"), dn(3, "/r2")}
+	req := func(reader string, ids ...int64) dnproto.LocationsRequest {
+		gs := make([]int64, len(ids))
+		for i := range gs {
+			gs[i] = 1001
+		}
+		return dnproto.LocationsRequest{Blocks: ids, GenStamps: gs, ClientHost: reader}
+	}
+	reply := func(seq uint64, rack string, ids ...int64) dnproto.LocationsReply {
+		r := dnproto.LocationsReply{Cache: &dnproto.LocationCache{Instance: "c1", Seq: seq, ReaderRack: rack}}
+		for _, id := range ids {
+			r.Blocks = append(r.Blocks, dnproto.BlockLocation{ID: id, Locations: locs})
+			r.Cache.Cacheable = append(r.Cache.Cacheable, id != 3) // 3: under construction
+		}
+		return r
+	}
+	c := newLocationCache(100, time.Minute)
+	if _, ok := c.get(req("10.0.0.2", 1)); ok {
+		t.Fatal("an empty cache answered")
+	}
+	c.put(req("10.0.0.2", 1, 2, 3), reply(5, "/r2", 1, 2, 3))
+	got, ok := c.get(req("10.0.0.2", 1, 2))
+	if !ok || len(got) != 2 || got[0].Locations[0].UUID != "dn2" || got[0].Locations[1].UUID != "dn3" || got[0].Locations[2].UUID != "dn1" {
+		t.Fatalf("a hit for the reader on dn2: %+v %v", got, ok)
+	}
+	if _, ok := c.get(req("10.0.0.2", 1, 3)); ok {
+		t.Fatal("a block not marked cacheable was answered")
+	}
+	if _, ok := c.get(req("10.0.0.9", 1)); ok {
+		t.Fatal("a reader whose rack is unknown was answered")
+	}
+	other := req("10.0.0.2", 1)
+	other.GenStamps[0] = 1002
+	if _, ok := c.get(other); ok {
+		t.Fatal("another stamp was answered")
+	}
+	// Equally distant holders are shuffled: a reader on no datanode of
+	// rack /r2 gets dn2 and dn3 first in both orders, dn1 always last.
+	c.put(req("10.0.0.7", 2), reply(5, "/r2", 2))
+	first := map[string]bool{}
+	for range 200 {
+		got, ok := c.get(req("10.0.0.7", 2))
+		if !ok || got[0].Locations[2].UUID != "dn1" {
+			t.Fatalf("a reader in /r2: %+v %v", got, ok)
+		}
+		first[got[0].Locations[0].UUID] = true
+	}
+	if !first["dn2"] || !first["dn3"] {
+		t.Fatalf("first holders seen: %v (equally distant holders are not shuffled)", first)
+	}
+
+	// An announcement drops what it names.
+	c.announced(dnproto.LocationsChanged{Instance: "c1", From: 5, To: 6, Blocks: []int64{1}})
+	if _, ok := c.get(req("10.0.0.2", 1)); ok {
+		t.Fatal("an announced block was answered")
+	}
+	if _, ok := c.get(req("10.0.0.2", 2)); !ok {
+		t.Fatal("a block not announced was dropped")
+	}
+	// An answer older than an applied announcement is not kept.
+	c.put(req("10.0.0.2", 1), reply(5, "/r2", 1))
+	if _, ok := c.get(req("10.0.0.2", 1)); ok {
+		t.Fatal("an answer older than an applied announcement was kept")
+	}
+	c.put(req("10.0.0.2", 1), reply(6, "/r2", 1))
+	if _, ok := c.get(req("10.0.0.2", 1)); !ok {
+		t.Fatal("a current answer was not kept")
+	}
+	// A gap (6 → 8 without 6 → 7) drops everything.
+	c.announced(dnproto.LocationsChanged{Instance: "c1", From: 7, To: 8, Blocks: []int64{99}})
+	if _, ok := c.get(req("10.0.0.2", 2)); ok {
+		t.Fatal("a missed announcement left the cache answering")
+	}
+	// Another coordinator drops everything too.
+	c.put(req("10.0.0.2", 2), reply(8, "/r2", 2))
+	c.announced(dnproto.LocationsChanged{Instance: "c2", From: 0, To: 1, All: true})
+	if _, ok := c.get(req("10.0.0.2", 2)); ok {
+		t.Fatal("another coordinator's announcement left the cache answering")
+	}
+	// So does a lost connection.
+	c.put(req("10.0.0.2", 2), dnproto.LocationsReply{Blocks: []dnproto.BlockLocation{{ID: 2, Locations: locs}},
+		Cache: &dnproto.LocationCache{Instance: "c2", Seq: 1, ReaderRack: "/r2", Cacheable: []bool{true}}})
+	if _, ok := c.get(req("10.0.0.2", 2)); !ok {
+		t.Fatal("c2's answer was not kept")
+	}
+	c.drop()
+	if _, ok := c.get(req("10.0.0.2", 2)); ok {
+		t.Fatal("drop left the cache answering")
+	}
+	// Nothing is kept past its age limit.
+	now := time.Now()
+	young := newLocationCache(100, time.Minute)
+	young.now = func() time.Time { return now }
+	young.put(req("", 1), reply(1, "/default-rack", 1))
+	if _, ok := young.get(req("", 1)); !ok {
+		t.Fatal("a fresh answer was not kept")
+	}
+	now = now.Add(time.Minute + time.Second)
+	if _, ok := young.get(req("", 1)); ok {
+		t.Fatal("an answer outlived the age limit")
+	}
+	if c.hits.Load() == 0 || c.misses.Load() == 0 {
+		t.Fatalf("hits %d, misses %d", c.hits.Load(), c.misses.Load())
+	}
+}
