@@ -66,7 +66,8 @@ type Config struct {
 	CheckpointCheck  time.Duration // dfs.namenode.checkpoint.check.period
 	// LocationCacheSize is how many blocks' locations are kept for readers
 	// (locations.go; 0: 100,000; negative: none), each at most
-	// LocationCacheTTL (0: 10 s).
+	// LocationCacheTTL (0: 5 min; the coordinator's announcements keep them
+	// current, the age limit only bounds what a fault could leave).
 	LocationCacheSize int
 	LocationCacheTTL  time.Duration
 	// ExtraEditsRetained is dfs.namenode.num.extra.edits.retained: edits
@@ -176,7 +177,7 @@ func (c *Config) Defaults() {
 		c.LocationCacheSize = 100_000
 	}
 	if c.LocationCacheTTL == 0 {
-		c.LocationCacheTTL = 10 * time.Second
+		c.LocationCacheTTL = 5 * time.Minute
 	}
 	if c.ExtraEditsRetained == 0 {
 		c.ExtraEditsRetained = store.DefaultExtraEditsRetained

@@ -65,9 +65,16 @@ func newCoordination(s *Service, nc *nats.Conn, epoch, lastTxID int64) *coordina
 	c := &coordination{s: s, nc: nc, epoch: epoch, kick: make(chan struct{}, 1), snapshots: map[uint64]*snapshot{},
 		locs: newLocationCache(s.cfg.LocationCacheSize, s.cfg.LocationCacheTTL)}
 	c.published.Store(lastTxID)
-	// Announcements may be lost while the connection is down.
+	// Announcements may be lost while the connection is down, or dropped
+	// by a subscription that fell behind (a slow consumer).
 	nc.SetDisconnectErrHandler(func(*nats.Conn, error) { c.locs.drop() })
 	nc.SetReconnectHandler(func(*nats.Conn) { c.locs.drop() })
+	nc.SetErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+		if sub != nil && sub.Subject == s.subj(dnproto.SubjLocationsChanged) {
+			c.locs.drop()
+		}
+		s.log.Warn("NATS", "err", err)
+	})
 	return c
 }
 
