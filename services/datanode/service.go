@@ -300,6 +300,7 @@ func (s *Service) Run(ctx context.Context) error {
 	st.Reserved = s.cfg.DuReserved
 	s.log.Info("volumes scanned", "volumes", len(s.cfg.DataDirs), "failed", st.FailedVolumes(), "took", time.Since(start), "datanode", st.DatanodeUUID())
 	defer st.SaveDfsUsed()
+	defer st.CloseOpenFiles()
 
 	// NATS and the block pool services exist before HTTP serves (the
 	// connection retries in the background), so handlers always see them.

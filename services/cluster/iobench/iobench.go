@@ -385,8 +385,12 @@ func SmallFilesMain(ctx context.Context, args []string, out io.Writer) error {
 	dbURL := fs.String("database-url", os.Getenv("GRANARY_DATABASE_URL"), "use this PostgreSQL instead of starting one")
 	cpuProfile := fs.String("cpuprofile", "", "write CPU profiles of the run's write and read phases to this path with .<mode>.write and .<mode>.read appended")
 	authMode := fs.String("auth", "simple", "simple, token, or both (side by side: what token mode costs)")
+	reads := fs.Int("reads", 1, "times each file is read (hot files: later reads find their locations and files kept)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *reads < 1 {
+		return fmt.Errorf("-reads must be at least 1")
 	}
 	modes, err := authModes(*authMode)
 	if err != nil {
@@ -405,13 +409,13 @@ func SmallFilesMain(ctx context.Context, args []string, out io.Writer) error {
 	}
 	var res [2]smallResult
 	for round, token := range modes {
-		r, err := smallRun(ctx, filepath.Join(*dir, fmt.Sprintf("%s%d", modeDir(token), round)), *dbURL, token, *n, *clients, *size, *cpuProfile)
+		r, err := smallRun(ctx, filepath.Join(*dir, fmt.Sprintf("%s%d", modeDir(token), round)), *dbURL, token, *n, *clients, *size, *reads, *cpuProfile)
 		if err != nil {
 			return err
 		}
 		res[b2i(token)].add(r)
-		fmt.Fprintf(out, "----- small files, %s: %d files of %d bytes, replication 1, %d concurrent clients (Go client) -----\nwrite: %.0f files/s (%v)\nread:  %.0f files/s (%v)\n",
-			modeName(token), r.files, *size, *clients, r.wRate, r.wd.Round(time.Millisecond), r.rRate, r.rd.Round(time.Millisecond))
+		fmt.Fprintf(out, "----- small files, %s: %d files of %d bytes, replication 1, %d concurrent clients (Go client), each read %d time(s) -----\nwrite: %.0f files/s (%v)\nread:  %.0f files/s (%v)\n",
+			modeName(token), r.files, *size, *clients, *reads, r.wRate, r.wd.Round(time.Millisecond), r.rRate, r.rd.Round(time.Millisecond))
 		fmt.Fprintf(out, "CPU per file in this process (every service, NATS and the clients; PostgreSQL apart): write %v, read %v\n",
 			r.wCPU.Round(time.Microsecond), r.rCPU.Round(time.Microsecond))
 		fmt.Fprintf(out, "block look-ups answered from the metadata service's kept locations: %d, from the coordinator: %d\n", r.locHits, r.locMisses)
@@ -459,7 +463,7 @@ func (s *smallResult) mean() {
 }
 
 // smallRun writes and reads the small files on a new cluster.
-func smallRun(ctx context.Context, dir, dbURL string, token bool, n, clients, size int, cpuProfile string) (smallResult, error) {
+func smallRun(ctx context.Context, dir, dbURL string, token bool, n, clients, size, reads int, cpuProfile string) (smallResult, error) {
 	e, err := start(ctx, dir, dbURL, 3, false, token)
 	if err != nil {
 		return smallResult{}, err
@@ -516,15 +520,15 @@ func smallRun(ctx context.Context, dir, dbURL string, token bool, n, clients, si
 	err = parallel(clients, func(c int) error {
 		cl := e.client()
 		buf := make([]byte, size+1)
-		for i := 0; i < per; i++ {
-			r, err := cl.Open(ctx, name(c, i))
+		for i := 0; i < per*reads; i++ {
+			r, err := cl.Open(ctx, name(c, i%per))
 			if err != nil {
 				return err
 			}
 			k, err := io.ReadFull(r, buf)
 			r.Close()
 			if err != io.ErrUnexpectedEOF || k != size {
-				return fmt.Errorf("read %d bytes of %s: %v", k, name(c, i), err)
+				return fmt.Errorf("read %d bytes of %s: %v", k, name(c, i%per), err)
 			}
 		}
 		return nil
@@ -535,9 +539,9 @@ func smallRun(ctx context.Context, dir, dbURL string, token bool, n, clients, si
 	rd := time.Since(start)
 	rCPU := processCPU() - cpu0
 	hits, misses := e.c.Metadata.LocationCacheStats()
-	total := per * clients
-	return smallResult{files: total, wd: wd, rd: rd, wRate: float64(total) / wd.Seconds(), rRate: float64(total) / rd.Seconds(),
-		wCPU: wCPU / time.Duration(total), rCPU: rCPU / time.Duration(total), locHits: hits, locMisses: misses}, nil
+	total, read := per*clients, per*clients*reads
+	return smallResult{files: total, wd: wd, rd: rd, wRate: float64(total) / wd.Seconds(), rRate: float64(read) / rd.Seconds(),
+		wCPU: wCPU / time.Duration(total), rCPU: rCPU / time.Duration(read), locHits: hits, locMisses: misses}, nil
 }
 
 // processCPU is the CPU time this process has used so far (all threads).

@@ -330,6 +330,7 @@ func (s *Store) AppendRBW(bpid string, id, gs, newGS, numBytes int64) (*ReplicaW
 		return nil, err
 	}
 	delete(s.replicas[bpid], id)
+	s.files.evict(bpid, id) // moved to rbw for the append
 	r.Volume.used -= r.NumBytes + metaSize(r.NumBytes)
 	var err error
 	if w.blk, err = os.OpenFile(blkPath, os.O_WRONLY|os.O_APPEND, 0); err == nil {
@@ -434,6 +435,12 @@ func (s *Store) OpenReplica(bpid string, id int64) (*ReplicaReader, error) {
 	if blkPath == "" {
 		return nil, fmt.Errorf("%w: block %d in %s", ErrNoReplica, id, bpid)
 	}
+	finalized := lastCRC == nil
+	if finalized {
+		if f := s.files.get(bpid, r); f != nil {
+			return s.replicaReader(r, f)
+		}
+	}
 	blk, err := os.Open(blkPath)
 	if errors.Is(err, os.ErrNotExist) && lastCRC == nil {
 		// Removed behind the datanode's back (HDFS's invalidateMissingBlock).
@@ -457,12 +464,20 @@ func (s *Store) OpenReplica(bpid string, id int64) (*ReplicaReader, error) {
 		meta.Close()
 		return nil, &UnreadableError{BlockPoolID: bpid, Replica: r, Err: fmt.Errorf("%w: the block file of block %d has %d bytes, the replica %d", ErrChecksum, id, fi.Size(), r.NumBytes)}
 	}
-	rr := &ReplicaReader{Replica: r, blk: blk, meta: meta, lastCRC: lastCRC}
-	if rr.lastCRC == nil && r.NumBytes%BytesPerChecksum != 0 {
+	if finalized {
+		return s.replicaReader(r, s.files.put(bpid, r, blk, meta))
+	}
+	return &ReplicaReader{Replica: r, blk: blk, meta: meta, lastCRC: lastCRC}, nil
+}
+
+// replicaReader reads finalized replica r from its shared files f.
+func (s *Store) replicaReader(r Replica, f *sharedFiles) (*ReplicaReader, error) {
+	rr := &ReplicaReader{Replica: r, blk: f.blk, meta: f.meta, files: s.files, shared: f}
+	if r.NumBytes%BytesPerChecksum != 0 {
 		// The CRC of a partial last chunk is taken now: an append may
 		// replace it while this reader reads the bytes it covers.
 		rr.lastCRC = make([]byte, 4)
-		if _, err := meta.ReadAt(rr.lastCRC, MetaHeaderLen+4*(r.NumBytes/BytesPerChecksum)); err != nil {
+		if _, err := f.meta.ReadAt(rr.lastCRC, MetaHeaderLen+4*(r.NumBytes/BytesPerChecksum)); err != nil {
 			rr.Close()
 			return nil, fmt.Errorf("%w: meta file too short: %v", ErrChecksum, err)
 		}
@@ -475,10 +490,20 @@ type ReplicaReader struct {
 	Replica
 	blk, meta *os.File
 	lastCRC   []byte // the CRC of a partial last chunk, as of the open
+	// A finalized replica's files are shared with other readers (openFiles).
+	files  *openFiles
+	shared *sharedFiles
 }
 
-// Close closes the files.
+// Close closes the files (gives up its hold on shared ones).
 func (r *ReplicaReader) Close() error {
+	if r.files != nil {
+		if r.shared != nil {
+			r.files.release(r.shared)
+			r.shared = nil
+		}
+		return nil
+	}
 	r.meta.Close()
 	return r.blk.Close()
 }

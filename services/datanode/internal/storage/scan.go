@@ -102,6 +102,7 @@ func (s *Store) scanAll() error {
 		for id, r := range m {
 			if r.Volume.Failed() != nil {
 				delete(s.replicas[bpid], id)
+				s.files.evict(bpid, id)
 			}
 		}
 	}

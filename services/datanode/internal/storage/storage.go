@@ -80,6 +80,8 @@ type Store struct {
 	// other uses; a volume with less than a block's size available beyond
 	// it takes no new replica.
 	Reserved int64
+	// files keeps recently read finalized replicas' files open.
+	files *openFiles
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -99,7 +101,8 @@ func Open(dirs []string, tolerated int, perm os.FileMode) (*Store, error) {
 	if len(dirs) == 0 {
 		return nil, errors.New("no data directories configured")
 	}
-	s := &Store{replicas: map[string]map[int64]*Replica{}, writing: map[string]int{}, appends: map[string]*ReplicaWriter{}}
+	s := &Store{replicas: map[string]map[int64]*Replica{}, writing: map[string]int{}, appends: map[string]*ReplicaWriter{},
+		files: newOpenFiles(maxOpenReplicas)}
 	var failed int
 	for _, loc := range dirs {
 		typ, d, err := ParseLocation(loc)
@@ -422,11 +425,13 @@ func (s *Store) forget(bpid string, r Replica) {
 	defer s.mu.Unlock()
 	if cur := s.replicas[bpid][r.ID]; cur != nil && cur.GenStamp == r.GenStamp && cur.Volume == r.Volume && cur.State == r.State {
 		delete(s.replicas[bpid], r.ID)
+		s.files.evict(bpid, r.ID)
 		cur.Volume.used -= cur.NumBytes + metaSize(cur.NumBytes)
 	}
 }
 
 func (s *Store) removeFilesLocked(bpid string, r *Replica) {
+	s.files.evict(bpid, r.ID)
 	dir := filepath.Dir(r.Volume.FinalizedPath(bpid, r.ID))
 	if r.State != Finalized {
 		dir = filepath.Join(r.Volume.bpDir(bpid), "current", "rbw")

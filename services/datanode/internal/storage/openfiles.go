@@ -1,0 +1,147 @@
+package storage
+
+import (
+	"container/list"
+	"os"
+	"sync"
+	"syscall"
+)
+
+// openFiles keeps the data and meta files of recently read finalized
+// replicas open, so that a read needs no open(2) and close(2) of either
+// (two path look-ups and four system calls per read otherwise; HDFS's
+// short-circuit readers keep them open on the client's side for the same
+// reason). Readers share the files: they read with ReadAt only. An entry is
+// used only for the replica it was opened for — same stamp, length and
+// volume — and while its data and meta files are still linked (a replica
+// removed behind the datanode's back is noticed as before); it is dropped
+// when the datanode deletes or moves the replica, and the least recently
+// used go beyond max. Files are closed once no reader holds them.
+type openFiles struct {
+	max int
+
+	mu  sync.Mutex
+	m   map[openKey]*sharedFiles
+	lru list.List // of *sharedFiles, most recently used first
+}
+
+type openKey struct {
+	bpid string
+	id   int64
+}
+
+// sharedFiles are one replica's open files.
+type sharedFiles struct {
+	key            openKey
+	genStamp, size int64
+	vol            *Volume
+	blk, meta      *os.File
+	refs           int // readers holding them, plus one while cached
+	elem           *list.Element
+}
+
+// maxOpenReplicas bounds the replicas whose files stay open (two
+// descriptors each).
+const maxOpenReplicas = 512
+
+func newOpenFiles(max int) *openFiles {
+	return &openFiles{max: max, m: map[openKey]*sharedFiles{}}
+}
+
+// get returns r's files if they are open and still linked, holding them
+// for the caller (release them).
+func (o *openFiles) get(bpid string, r Replica) *sharedFiles {
+	k := openKey{bpid, r.ID}
+	o.mu.Lock()
+	f := o.m[k]
+	if f == nil || f.genStamp != r.GenStamp || f.size != r.NumBytes || f.vol != r.Volume {
+		o.mu.Unlock()
+		return nil
+	}
+	f.refs++
+	o.lru.MoveToFront(f.elem)
+	o.mu.Unlock()
+	if !linked(f.blk, r.NumBytes) || !linked(f.meta, 0) {
+		o.evict(bpid, r.ID)
+		o.release(f)
+		return nil
+	}
+	return f
+}
+
+// linked reports whether f is still a file of the volume (not unlinked)
+// with at least size bytes.
+func linked(f *os.File, size int64) bool {
+	var st syscall.Stat_t
+	return syscall.Fstat(int(f.Fd()), &st) == nil && st.Nlink > 0 && st.Size >= size
+}
+
+// put caches r's newly opened files and returns them held for the caller.
+func (o *openFiles) put(bpid string, r Replica, blk, meta *os.File) *sharedFiles {
+	f := &sharedFiles{key: openKey{bpid, r.ID}, genStamp: r.GenStamp, size: r.NumBytes, vol: r.Volume, blk: blk, meta: meta, refs: 2}
+	o.mu.Lock()
+	var drop []*sharedFiles
+	if old := o.m[f.key]; old != nil {
+		drop = append(drop, o.removeLocked(old))
+	}
+	o.m[f.key] = f
+	f.elem = o.lru.PushFront(f)
+	for len(o.m) > o.max {
+		drop = append(drop, o.removeLocked(o.lru.Back().Value.(*sharedFiles)))
+	}
+	o.mu.Unlock()
+	for _, d := range drop {
+		o.release(d)
+	}
+	return f
+}
+
+// removeLocked takes f out of the cache; the caller releases the cache's
+// hold on it.
+func (o *openFiles) removeLocked(f *sharedFiles) *sharedFiles {
+	delete(o.m, f.key)
+	o.lru.Remove(f.elem)
+	return f
+}
+
+// evict drops block id's files (deleted, moved or changed): they are
+// closed once their readers are done.
+func (o *openFiles) evict(bpid string, id int64) {
+	o.mu.Lock()
+	f := o.m[openKey{bpid, id}]
+	if f != nil {
+		o.removeLocked(f)
+	}
+	o.mu.Unlock()
+	if f != nil {
+		o.release(f)
+	}
+}
+
+// release gives up one hold on f, closing its files with the last.
+func (o *openFiles) release(f *sharedFiles) {
+	o.mu.Lock()
+	f.refs--
+	last := f.refs == 0
+	o.mu.Unlock()
+	if last {
+		f.blk.Close()
+		f.meta.Close()
+	}
+}
+
+// CloseOpenFiles closes the files kept open for readers (those a reader
+// still holds once it is done).
+func (s *Store) CloseOpenFiles() { s.files.closeAll() }
+
+func (o *openFiles) closeAll() {
+	o.mu.Lock()
+	var drop []*sharedFiles
+	for _, f := range o.m {
+		drop = append(drop, o.removeLocked(f))
+	}
+	o.mu.Unlock()
+	for _, f := range drop {
+		o.release(f)
+	}
+}

@@ -1,0 +1,127 @@
+package storage
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestOpenFilesAreKept: a finalized replica read twice is read from the
+// same open files; a deletion, an append and a removal behind the
+// datanode's back each stop them being used (the removal is reported as
+// before), a reader holding them reads on until it closes them, and the
+// least recently read go beyond the bound — every file the cache gave up
+// is closed once its last reader is done.
+func TestOpenFilesAreKept(t *testing.T) {
+	st := openPool(t, volumes(t, 1))
+	st.files = newOpenFiles(2)
+	data := []byte(strings.Repeat("x", 1300))
+	for id := int64(1); id <= 4; id++ {
+		if _, err := st.WriteFinalized(bp, id, 1001, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(id int64) *ReplicaReader {
+		t.Helper()
+		rr, err := st.OpenReplica(bp, id)
+		if err != nil {
+			t.Fatalf("open %d: %v", id, err)
+		}
+		var buf bytes.Buffer
+		if _, err := rr.ReadVerified(&buf, 0, rr.NumBytes); err != nil || !bytes.Equal(buf.Bytes(), data) {
+			t.Fatalf("read %d: %v", id, err)
+		}
+		return rr
+	}
+	closed := func(f *os.File) bool { _, err := f.Stat(); return errors.Is(err, os.ErrClosed) }
+
+	first := read(1)
+	blk := first.blk
+	first.Close()
+	second := read(1)
+	if second.blk != blk {
+		t.Fatal("a second read of a finalized replica opened its files again")
+	}
+	// Deleted while a reader holds the files: it reads on; they close
+	// with it.
+	if !st.Delete(bp, 1, 1001) {
+		t.Fatal("delete failed")
+	}
+	if closed(blk) {
+		t.Fatal("a deletion closed files a reader holds")
+	}
+	var buf bytes.Buffer
+	if _, err := second.ReadVerified(&buf, 0, second.NumBytes); err != nil || !bytes.Equal(buf.Bytes(), data) {
+		t.Fatalf("a reader of a deleted replica: %v", err)
+	}
+	second.Close()
+	if !closed(blk) {
+		t.Fatal("a deleted replica's files stayed open after its last reader")
+	}
+	if _, err := st.OpenReplica(bp, 1); err == nil {
+		t.Fatal("a deleted replica opened")
+	}
+
+	// Removed behind the datanode's back: noticed although its files are
+	// kept open.
+	r2 := read(2)
+	r2.Close()
+	r, _ := st.Get(bp, 2)
+	if err := os.Remove(r.Volume.FinalizedPath(bp, 2)); err != nil {
+		t.Fatal(err)
+	}
+	var ue *UnreadableError
+	if _, err := st.OpenReplica(bp, 2); !errors.As(err, &ue) || !ue.Gone {
+		t.Fatalf("a block file removed behind the datanode's back: %v", err)
+	}
+	if !closed(r2.blk) {
+		t.Fatal("the removed replica's files stayed open")
+	}
+
+	// An append moves the replica: the next read opens the new files.
+	r3 := read(3)
+	r3.Close()
+	w, err := st.AppendRBW(bp, 3, 1001, 1002, 1300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	more := append(append([]byte(nil), data...), "more"...)
+	if err := appendPackets(w, 1300, more[1300:]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Finalize(); err != nil {
+		t.Fatal(err)
+	}
+	if !closed(r3.blk) {
+		t.Fatal("an appended replica's old files stayed open")
+	}
+	rr, err := st.OpenReplica(bp, 3)
+	if err != nil || rr.NumBytes != 1304 || rr.GenStamp != 1002 {
+		t.Fatalf("after the append: %+v %v", rr, err)
+	}
+	buf.Reset()
+	if _, err := rr.ReadVerified(&buf, 0, rr.NumBytes); err != nil || !bytes.Equal(buf.Bytes(), more) {
+		t.Fatalf("reading the appended replica: %v", err)
+	}
+	rr.Close()
+
+	// At most two replicas' files stay open: reading a third closes the
+	// least recently read.
+	read(4).Close() // open: 3, 4
+	r4 := st.files.m[openKey{bp, 4}]
+	for _, id := range []int64{5, 6} {
+		if _, err := st.WriteFinalized(bp, id, 1001, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read(5).Close() // 4, 5
+	if len(st.files.m) != 2 || closed(r4.blk) {
+		t.Fatalf("%d replicas' files open; 4's closed: %v", len(st.files.m), closed(r4.blk))
+	}
+	read(6).Close() // 5, 6
+	if len(st.files.m) != 2 || !closed(r4.blk) {
+		t.Fatalf("beyond the bound: %d open; the least recently read closed: %v", len(st.files.m), closed(r4.blk))
+	}
+}
