@@ -121,6 +121,8 @@ func datanodeCmd(ctx context.Context, args []string, run bool) error {
 	tlsFlags(fs, &cfg.TLS)
 	fs.StringVar(&cfg.NATSIdentity, "nats-identity", env("GRANARY_NATS_IDENTITY", ""), "the datanode's NATS identity: its subjects are granary.v1.<ns>.dn.<identity>.*, its replies come to _INBOX.<identity>.> (default: its UUID) (GRANARY_NATS_IDENTITY)")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", env("GRANARY_DATANODE_HTTP_ADDR", ":9864"), "HTTP listen address (GRANARY_DATANODE_HTTP_ADDR)")
+	fs.BoolVar(&cfg.SyncOnClose, "synconclose", envBool("GRANARY_SYNCONCLOSE", false), "dfs.datanode.synconclose: fsync a replica's files when it is finalized (GRANARY_SYNCONCLOSE)")
+	fs.BoolVar(&cfg.SyncBehindWrites, "sync-behind-writes", envBool("GRANARY_SYNC_BEHIND_WRITES", false), "dfs.datanode.sync.behind.writes: start writing a replica's data to disk every 8 MB as it arrives (sync_file_range), instead of when the kernel flushes or at the fsync of -synconclose (GRANARY_SYNC_BEHIND_WRITES)")
 	fs.Int64Var(&cfg.DuReserved, "du-reserved", int64(envInt("GRANARY_DU_RESERVED", 0)), "dfs.datanode.du.reserved: bytes per volume kept free; a volume with less than a block's size available beyond it takes no new replica (GRANARY_DU_RESERVED)")
 	fs.StringVar(&cfg.Superuser, "superuser", env("GRANARY_SUPERUSER", ""), "superuser name, who may run the admin endpoints; default the user running the service (GRANARY_SUPERUSER)")
 	fs.StringVar(&cfg.Supergroup, "supergroup", env("GRANARY_SUPERGROUP", "supergroup"), "dfs.permissions.superusergroup (GRANARY_SUPERGROUP)")

@@ -118,6 +118,10 @@ type Config struct {
 	// SyncOnClose fsyncs a replica's files when it is finalized
 	// (dfs.datanode.synconclose, false by default as in HDFS).
 	SyncOnClose bool
+	// SyncBehindWrites is dfs.datanode.sync.behind.writes (false by
+	// default as in HDFS): a replica's data is handed to the disk every
+	// 8 MB as it arrives, so that writing it back overlaps receiving it.
+	SyncBehindWrites bool
 	// ScanPeriod is dfs.datanode.scan.period.hours (3 weeks); negative
 	// disables the block scanner. ScanBytesPerSecond is
 	// dfs.block.scanner.volume.bytes.per.second (1 MiB/s).
@@ -297,6 +301,7 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	s.store = st
 	st.SyncOnClose = s.cfg.SyncOnClose
+	st.SyncBehindWrites = s.cfg.SyncBehindWrites
 	st.Reserved = s.cfg.DuReserved
 	s.log.Info("volumes scanned", "volumes", len(s.cfg.DataDirs), "failed", st.FailedVolumes(), "took", time.Since(start), "datanode", st.DatanodeUUID())
 	defer st.SaveDfsUsed()

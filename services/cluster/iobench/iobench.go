@@ -42,6 +42,10 @@ type env struct {
 	issuer *http.Server
 }
 
+// syncPolicy is the datanodes' dfs.datanode.synconclose and
+// dfs.datanode.sync.behind.writes.
+type syncPolicy struct{ onClose, behindWrites bool }
+
 // client is a client of the cluster as the bench user.
 func (e *env) client() *client.Client {
 	cl := client.New(e.c.MetadataURL, "bench")
@@ -60,7 +64,7 @@ func tokenMode() (auth.Config, *http.Server, string, error) {
 	return auth.Config{Mode: auth.Token, OIDCIssuer: iss.URL, OIDCAudience: "granary"}, srv, tok, err
 }
 
-func start(ctx context.Context, dir, dbURL string, datanodes int, sync, token bool) (*env, error) {
+func start(ctx context.Context, dir, dbURL string, datanodes int, sync syncPolicy, token bool) (*env, error) {
 	if dir == "" {
 		var err error
 		if dir, err = os.MkdirTemp("", "granary-bench-"); err != nil {
@@ -90,7 +94,9 @@ func start(ctx context.Context, dir, dbURL string, datanodes int, sync, token bo
 			m.Auth = ac
 		},
 		Coordinator: func(c *coordinator.Config) { c.Auth = ac },
-		Datanode:    func(i int, c *datanode.Config) { c.SyncOnClose = sync; c.Auth = ac },
+		Datanode: func(i int, c *datanode.Config) {
+			c.SyncOnClose, c.SyncBehindWrites, c.Auth = sync.onClose, sync.behindWrites, ac
+		},
 	})
 	if err != nil {
 		if e.issuer != nil {
@@ -142,6 +148,7 @@ func IOMain(ctx context.Context, args []string, out io.Writer) error {
 	blockSize := fs.Int64("blockSize", 128, "block size in MB")
 	dir := fs.String("dir", "", "where the cluster and the raw-disk file live (default: a temporary folder on the same disk as /tmp)")
 	syncClose := fs.Bool("synconclose", false, "fsync replicas (and the raw file) on close")
+	syncBehind := fs.Bool("syncbehindwrites", false, "the datanodes hand each replica's data to the disk every 8 MB as it arrives (dfs.datanode.sync.behind.writes)")
 	dbURL := fs.String("database-url", os.Getenv("GRANARY_DATABASE_URL"), "use this PostgreSQL instead of starting one")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the Granary part of the run to this file")
 	drop := fs.Bool("dropcaches", true, "sync and drop the page cache before each phase (needs root), so phases do not slow each other and reads come from the disk on both sides")
@@ -184,11 +191,11 @@ func IOMain(ctx context.Context, args []string, out io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	fmt.Fprintf(out, "raw disk and Granary alternate, %d rounds (same folder, %d files in parallel, synconclose=%v on both sides, %s)\n", *rounds, *nrFiles, *syncClose, cacheNote)
+	fmt.Fprintf(out, "raw disk and Granary alternate, %d rounds (same folder, %d files in parallel, synconclose=%v on both sides, the datanodes' sync.behind.writes=%v, %s)\n", *rounds, *nrFiles, *syncClose, *syncBehind, cacheNote)
 	// [token][raw, replication 1, replication 3][write, read]: each round's figure.
 	var figs [2][3][2][]float64
 	for _, token := range modes {
-		e, err := start(ctx, filepath.Join(*dir, modeDir(token)), *dbURL, 3, *syncClose, token)
+		e, err := start(ctx, filepath.Join(*dir, modeDir(token)), *dbURL, 3, syncPolicy{*syncClose, *syncBehind}, token)
 		if err != nil {
 			return err
 		}
@@ -464,7 +471,7 @@ func (s *smallResult) mean() {
 
 // smallRun writes and reads the small files on a new cluster.
 func smallRun(ctx context.Context, dir, dbURL string, token bool, n, clients, size, reads int, cpuProfile string) (smallResult, error) {
-	e, err := start(ctx, dir, dbURL, 3, false, token)
+	e, err := start(ctx, dir, dbURL, 3, syncPolicy{}, token)
 	if err != nil {
 		return smallResult{}, err
 	}

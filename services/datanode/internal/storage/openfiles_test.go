@@ -125,3 +125,37 @@ func TestOpenFilesAreKept(t *testing.T) {
 		t.Fatalf("beyond the bound: %d open; the least recently read closed: %v", len(st.files.m), closed(r4.blk))
 	}
 }
+
+// TestSyncBehindWrites: with dfs.datanode.sync.behind.writes a replica's
+// data is handed to the disk every 8 MB as it is written (the calls
+// succeed on this file system), and the replica reads back whole.
+func TestSyncBehindWrites(t *testing.T) {
+	st := openPool(t, volumes(t, 1))
+	st.SyncBehindWrites = true
+	data := bytes.Repeat([]byte("sync behind "), 20<<20/12) // ~20 MB
+	w, err := st.CreateRBW(bp, 7, 1001, 64<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for off := 0; off < len(data); off += 64 << 10 {
+		chunk := data[off:min(len(data), off+64<<10)]
+		if err := w.Write(chunk, ChecksumFile(chunk)[MetaHeaderLen:]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if w.synced != 2*SyncBehindBytes {
+		t.Fatalf("%d bytes handed to the disk of %d written, want %d", w.synced, len(data), 2*SyncBehindBytes)
+	}
+	if _, err := w.Finalize(); err != nil {
+		t.Fatal(err)
+	}
+	rr, err := st.OpenReplica(bp, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rr.Close()
+	var buf bytes.Buffer
+	if _, err := rr.ReadVerified(&buf, 0, rr.NumBytes); err != nil || !bytes.Equal(buf.Bytes(), data) {
+		t.Fatalf("read back: %v", err)
+	}
+}

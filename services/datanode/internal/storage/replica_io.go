@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"sync"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/granary-fs/granary/internal/packet"
 )
 
@@ -52,6 +54,7 @@ type ReplicaWriter struct {
 	n         int64
 	done      bool
 	reserved  int64 // space reserved on vol until finalized or aborted
+	synced    int64 // with SyncBehindWrites: bytes handed to the disk
 
 	// An append (AppendRBW) continues a finalized replica: partial holds
 	// the bytes of its last, partial checksum chunk, whose CRC is
@@ -169,6 +172,26 @@ func (w *ReplicaWriter) Write(data, crcs []byte) error {
 		return err
 	}
 	w.n += int64(len(data))
+	if w.s.SyncBehindWrites && w.n-w.synced >= SyncBehindBytes {
+		return w.syncBehind()
+	}
+	return nil
+}
+
+// SyncBehindBytes is how much written data SyncBehindWrites hands to the
+// disk at a time (HDFS's CACHE_DROP_LAG_BYTES).
+const SyncBehindBytes = 8 << 20
+
+// syncBehind starts writing the data written since the last call back to
+// the disk, without waiting for it (sync_file_range SYNC_FILE_RANGE_WRITE).
+func (w *ReplicaWriter) syncBehind() error {
+	if err := w.bw.Flush(); err != nil {
+		return err
+	}
+	if err := unix.SyncFileRange(int(w.blk.Fd()), w.synced, w.n-w.synced, unix.SYNC_FILE_RANGE_WRITE); err != nil && err != unix.ENOSYS {
+		return fmt.Errorf("sync_file_range: %w", err)
+	}
+	w.synced = w.n
 	return nil
 }
 

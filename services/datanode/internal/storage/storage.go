@@ -76,6 +76,10 @@ type Store struct {
 	next         int                           // round-robin volume index
 	// SyncOnClose fsyncs finalized replicas (dfs.datanode.synconclose).
 	SyncOnClose bool
+	// SyncBehindWrites starts the write-back of a replica's data every
+	// SyncBehindBytes as it is written (dfs.datanode.sync.behind.writes;
+	// HDFS's BlockReceiver.manageWriterOsCache).
+	SyncBehindWrites bool
 	// Reserved is dfs.datanode.du.reserved: bytes per volume left free for
 	// other uses; a volume with less than a block's size available beyond
 	// it takes no new replica.
