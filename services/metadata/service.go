@@ -401,13 +401,20 @@ func (s *Service) load(ctx context.Context) (*namespace.Namespace, error) {
 }
 
 func (s *Service) loadImage(ctx context.Context, img store.ImageInfo) (*namespace.Namespace, error) {
-	data, err := s.store.ReadImage(ctx, img.TxID)
+	// The image is decoded while it is read; a read that fails its
+	// checksums is the error even when decoding failed first.
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	im, err := s.store.StreamImage(rctx, img.TxID)
 	if err != nil {
 		return nil, err
 	}
-	ns, err := namespace.LoadImage(s.nsConfig(), data, func(loaded, total int64) {
+	ns, err := namespace.LoadImageFrom(s.nsConfig(), im, func(loaded, total int64) {
 		s.progress.Set(PhaseLoadingFsImage, loaded, total)
 	})
+	if rerr := im.Err(); rerr != nil {
+		return nil, rerr
+	}
 	if err != nil {
 		return nil, err
 	}

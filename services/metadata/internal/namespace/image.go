@@ -2,12 +2,12 @@ package namespace
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"runtime"
 	"sync"
-	"sync/atomic"
 )
 
 // Image format (docs/formats/fsimage.md): the magic, a header of uvarints,
@@ -149,71 +149,124 @@ func writeInode(e *encoder, n *Inode) {
 // ErrCorruptImage is returned (wrapped) for an image that does not decode.
 var ErrCorruptImage = errors.New("corrupt fsimage")
 
+// ImageSource is an image whose bytes may still be arriving (the store's
+// ImageStream): Data is the buffer of its final size, of which only the
+// first n bytes may be read once Wait(n) returned nil.
+type ImageSource interface {
+	Data() []byte
+	Wait(n int) error
+}
+
+// wholeImage is an image already read.
+type wholeImage []byte
+
+func (w wholeImage) Data() []byte   { return w }
+func (w wholeImage) Wait(int) error { return nil }
+
 // LoadImage builds a namespace from an image. progress, when set, is called
 // with the number of inodes loaded so far every 65,536 inodes.
 func LoadImage(cfg Config, data []byte, progress func(loaded, total int64)) (*Namespace, error) {
-	if len(data) < len(imageMagic) || string(data[:len(imageMagic)]) != imageMagic {
+	return LoadImageFrom(cfg, wholeImage(data), progress)
+}
+
+// imageHeader is what precedes an image's inodes.
+type imageHeader struct {
+	version                                  uint64
+	txid, lastID, lastBlock, genStamp, total int64
+	sectionSize                              int64 // version 3
+}
+
+// headerPrefix is how much of an image is awaited before its header is
+// decoded; a longer header (a large string table) waits for twice as much.
+const headerPrefix = 1 << 20
+
+// LoadImageFrom is LoadImage over an image still being read: the header
+// is decoded once its bytes are there, and each section of inodes
+// (version 3) as soon as it has arrived, in parallel with the read.
+func LoadImageFrom(cfg Config, src ImageSource, progress func(loaded, total int64)) (*Namespace, error) {
+	data := src.Data()
+	if len(data) < len(imageMagic) {
 		return nil, fmt.Errorf("%w: bad magic", ErrCorruptImage)
 	}
-	d := decoder{buf: data[len(imageMagic):]}
-	v := d.uint()
-	if v < 1 || v > imageVersion {
-		return nil, fmt.Errorf("%w: unsupported image version %d", ErrCorruptImage, v)
+	var ns *Namespace
+	var h imageHeader
+	var pos int // where the inodes start
+	for avail := min(len(data), headerPrefix); ; avail = min(len(data), 2*avail) {
+		if err := src.Wait(avail); err != nil {
+			return nil, err
+		}
+		var err error
+		if ns, h, pos, err = readImageHeader(cfg, data[:avail], len(data)); err == nil {
+			break
+		} else if avail == len(data) {
+			return nil, err
+		}
 	}
-	ns := New(cfg)
-	txid, lastID, lastBlock, genStamp, total := d.int(), d.int(), d.int(), d.int(), d.int()
-	nstr := d.uint()
-	if d.err != nil || nstr > uint64(len(d.buf)) || total < 1 || total > int64(len(d.buf)) {
-		return nil, fmt.Errorf("%w: bad header", ErrCorruptImage)
-	}
-	ns.strings = newStrtab()
-	for i := uint64(0); i < nstr; i++ {
-		ns.strings.id(d.str())
-	}
-	ns.inodes = make(map[int64]*Inode, total)
-	ns.files, ns.dirs = 0, 0
+	total := h.total
 	// The inodes are decoded (in parallel, section by section, from
 	// version 3) and then linked in their order.
 	var sections [][]inodeRecord
-	if v >= 3 {
-		size := int64(d.uint())
-		if d.err != nil || size < 1 {
-			return nil, fmt.Errorf("%w: bad section size", ErrCorruptImage)
+	if h.version >= 3 {
+		size := h.sectionSize
+		type job struct {
+			i   int
+			buf []byte
 		}
-		var bufs [][]byte
-		for left := total; left > 0; left -= min(left, size) {
-			n := d.uint()
-			if d.err != nil || n > uint64(len(d.buf)) {
-				return nil, fmt.Errorf("%w: section %d: bad length", ErrCorruptImage, len(bufs))
-			}
-			bufs = append(bufs, d.buf[:n])
-			d.buf = d.buf[n:]
-		}
-		sections = make([][]inodeRecord, len(bufs))
-		errs := make([]error, len(bufs))
-		var next atomic.Int64
+		jobs := make(chan job, runtime.GOMAXPROCS(0))
+		count := int((total + size - 1) / size)
+		sections = make([][]inodeRecord, count)
+		errs := make([]error, count)
 		var wg sync.WaitGroup
-		for range min(runtime.GOMAXPROCS(0), len(bufs)) {
+		for range min(runtime.GOMAXPROCS(0), count) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for i := int(next.Add(1) - 1); i < len(bufs); i = int(next.Add(1) - 1) {
-					count := min(size, total-int64(i)*size)
-					sd := decoder{buf: bufs[i]}
-					sections[i], errs[i] = readInodes(&sd, ns, count)
-					if errs[i] == nil && len(sd.buf) != 0 {
-						errs[i] = fmt.Errorf("%d bytes after its inodes", len(sd.buf))
+				for j := range jobs {
+					n := min(size, total-int64(j.i)*size)
+					sd := decoder{buf: j.buf}
+					sections[j.i], errs[j.i] = readInodes(&sd, ns, n)
+					if errs[j.i] == nil && len(sd.buf) != 0 {
+						errs[j.i] = fmt.Errorf("%d bytes after its inodes", len(sd.buf))
 					}
 				}
 			}()
 		}
+		var err error
+		for i := 0; i < count && err == nil; i++ {
+			// Each section is led by its byte length.
+			if err = src.Wait(min(len(data), pos+binary.MaxVarintLen64)); err != nil {
+				break
+			}
+			window := data[pos:min(len(data), pos+binary.MaxVarintLen64)]
+			d := decoder{buf: window}
+			n := d.uint()
+			pos += len(window) - len(d.buf)
+			if d.err != nil || n > uint64(len(data)-pos) {
+				err = fmt.Errorf("%w: section %d: bad length", ErrCorruptImage, i)
+				break
+			}
+			if err = src.Wait(pos + int(n)); err != nil {
+				break
+			}
+			jobs <- job{i, data[pos : pos+int(n)]}
+			pos += int(n)
+		}
+		close(jobs)
 		wg.Wait()
+		if err != nil {
+			return nil, err
+		}
 		for i, err := range errs {
 			if err != nil {
 				return nil, fmt.Errorf("%w: section %d: %v", ErrCorruptImage, i, err)
 			}
 		}
-	} else {
+	}
+	if err := src.Wait(len(data)); err != nil {
+		return nil, err
+	}
+	d := decoder{buf: data[pos:]}
+	if h.version < 3 {
 		recs, err := readInodes(&d, ns, total)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrCorruptImage, err)
@@ -264,7 +317,7 @@ func LoadImage(cfg Config, data []byte, progress func(loaded, total int64)) (*Na
 			loaded++
 		}
 	}
-	if v >= 2 {
+	if h.version >= 2 {
 		ns.readSecrets(&d)
 		if d.err != nil {
 			return nil, fmt.Errorf("%w: secret section: %v", ErrCorruptImage, d.err)
@@ -280,11 +333,48 @@ func LoadImage(cfg Config, data []byte, progress func(loaded, total int64)) (*Na
 	for _, q := range quotaDirs {
 		q.dir.quota.nsUsed, q.dir.quota.dsUsed = count(q)
 	}
-	ns.txid, ns.lastInodeID, ns.lastBlockID, ns.genStamp = txid, lastID, lastBlock, genStamp
+	ns.txid, ns.lastInodeID, ns.lastBlockID, ns.genStamp = h.txid, h.lastID, h.lastBlock, h.genStamp
 	if progress != nil {
 		progress(total, total)
 	}
 	return ns, nil
+}
+
+// readImageHeader decodes the header and string table at the start of
+// data, the first bytes of an image of size bytes, into a new namespace;
+// it returns where the inodes start.
+func readImageHeader(cfg Config, data []byte, size int) (*Namespace, imageHeader, int, error) {
+	var h imageHeader
+	if string(data[:len(imageMagic)]) != imageMagic {
+		return nil, h, 0, fmt.Errorf("%w: bad magic", ErrCorruptImage)
+	}
+	d := decoder{buf: data[len(imageMagic):]}
+	h.version = d.uint()
+	if h.version < 1 || h.version > imageVersion {
+		return nil, h, 0, fmt.Errorf("%w: unsupported image version %d", ErrCorruptImage, h.version)
+	}
+	ns := New(cfg)
+	h.txid, h.lastID, h.lastBlock, h.genStamp, h.total = d.int(), d.int(), d.int(), d.int(), d.int()
+	nstr := d.uint()
+	if d.err != nil || nstr > uint64(size) || h.total < 1 || h.total > int64(size) {
+		return nil, h, 0, fmt.Errorf("%w: bad header", ErrCorruptImage)
+	}
+	ns.strings = newStrtab()
+	for i := uint64(0); i < nstr && d.err == nil; i++ {
+		ns.strings.id(d.str())
+	}
+	if h.version >= 3 {
+		h.sectionSize = int64(d.uint())
+		if d.err == nil && h.sectionSize < 1 {
+			return nil, h, 0, fmt.Errorf("%w: bad section size", ErrCorruptImage)
+		}
+	}
+	if d.err != nil {
+		return nil, h, 0, fmt.Errorf("%w: header: %v", ErrCorruptImage, d.err)
+	}
+	ns.inodes = make(map[int64]*Inode, h.total)
+	ns.files, ns.dirs = 0, 0
+	return ns, h, len(data) - len(d.buf), nil
 }
 
 // inodeRecord is a decoded inode and its parent's ID, not linked yet.

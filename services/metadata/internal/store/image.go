@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -93,43 +94,125 @@ var ErrImageChecksum = errors.New("fsimage checksum mismatch")
 
 // ReadImage reads and verifies the image at txid.
 func (s *Store) ReadImage(ctx context.Context, txid int64) ([]byte, error) {
+	im, err := s.StreamImage(ctx, txid)
+	if err != nil {
+		return nil, err
+	}
+	if err := im.Err(); err != nil {
+		return nil, err
+	}
+	return im.Data(), nil
+}
+
+// ImageStream is an image being read from PostgreSQL into a buffer of its
+// final size: Wait lets a loader decode what has arrived while the rest
+// is read. Each chunk is checked against its CRC as it arrives and the
+// whole against its SHA-256 at the end (Err).
+type ImageStream struct {
+	data   []byte
+	mu     sync.Mutex
+	cond   sync.Cond
+	filled int
+	done   bool
+	err    error
+}
+
+// StreamImage starts reading the image at txid.
+func (s *Store) StreamImage(ctx context.Context, txid int64) (*ImageStream, error) {
 	var size int64
 	var chunks int
 	var want []byte
 	if err := s.Pool.QueryRow(ctx, `SELECT size, chunks, sha256 FROM fsimage WHERE txid = $1`, txid).Scan(&size, &chunks, &want); err != nil {
 		return nil, err
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, size))
+	im := &ImageStream{data: make([]byte, size)}
+	im.cond.L = &im.mu
+	go func() { im.finish(im.read(ctx, s, txid, chunks, want)) }()
+	return im, nil
+}
+
+// read copies the image's chunks into im.data in order, verifying them.
+func (im *ImageStream) read(ctx context.Context, s *Store, txid int64, chunks int, want []byte) error {
 	rows, err := s.Pool.Query(ctx, `SELECT seq, crc, data FROM fsimage_chunk WHERE txid = $1 ORDER BY seq`, txid)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rows.Close()
+	sum := sha256.New()
 	next := 0
 	for rows.Next() {
 		var seq int
 		var crc int32
 		var data []byte
 		if err := rows.Scan(&seq, &crc, &data); err != nil {
-			return nil, err
+			return err
 		}
 		if seq != next {
-			return nil, fmt.Errorf("%w: image %d is missing chunk %d", ErrImageChecksum, txid, next)
+			return fmt.Errorf("%w: image %d is missing chunk %d", ErrImageChecksum, txid, next)
 		}
 		if int32(crc32.Checksum(data, castagnoli)) != crc {
-			return nil, fmt.Errorf("%w: image %d chunk %d", ErrImageChecksum, txid, seq)
+			return fmt.Errorf("%w: image %d chunk %d", ErrImageChecksum, txid, seq)
 		}
-		buf.Write(data)
+		if len(data) > len(im.data)-im.filled {
+			return fmt.Errorf("%w: image %d is longer than its %d bytes", ErrImageChecksum, txid, len(im.data))
+		}
+		copy(im.data[im.filled:], data)
+		sum.Write(data)
+		im.mu.Lock()
+		im.filled += len(data)
+		im.cond.Broadcast()
+		im.mu.Unlock()
 		next++
 	}
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return err
 	}
-	if next != chunks || int64(buf.Len()) != size {
-		return nil, fmt.Errorf("%w: image %d has %d of %d chunks", ErrImageChecksum, txid, next, chunks)
+	if next != chunks || im.filled != len(im.data) {
+		return fmt.Errorf("%w: image %d has %d of %d chunks", ErrImageChecksum, txid, next, chunks)
 	}
-	if sum := sha256.Sum256(buf.Bytes()); !bytes.Equal(sum[:], want) {
-		return nil, fmt.Errorf("%w: image %d sha256", ErrImageChecksum, txid)
+	if !bytes.Equal(sum.Sum(nil), want) {
+		return fmt.Errorf("%w: image %d sha256", ErrImageChecksum, txid)
 	}
-	return buf.Bytes(), nil
+	return nil
+}
+
+func (im *ImageStream) finish(err error) {
+	im.mu.Lock()
+	im.done, im.err = true, err
+	im.cond.Broadcast()
+	im.mu.Unlock()
+}
+
+// Size is the image's size in bytes.
+func (im *ImageStream) Size() int { return len(im.data) }
+
+// Data is the image's buffer, of its final size; only what Wait
+// confirmed is there may be read.
+func (im *ImageStream) Data() []byte { return im.data }
+
+// Wait waits until the image's first n bytes are there; it returns the
+// read's error if it ended before.
+func (im *ImageStream) Wait(n int) error {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	for im.filled < n && !im.done {
+		im.cond.Wait()
+	}
+	if im.filled >= n {
+		return nil
+	}
+	if im.err != nil {
+		return im.err
+	}
+	return fmt.Errorf("%w: the image ended at byte %d of %d", ErrImageChecksum, im.filled, n)
+}
+
+// Err waits until the whole image is read and verified.
+func (im *ImageStream) Err() error {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	for !im.done {
+		im.cond.Wait()
+	}
+	return im.err
 }
