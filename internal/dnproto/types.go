@@ -327,8 +327,8 @@ type LocationCache struct {
 	// locations for that reader again (SortLocations).
 	ReaderRack string `json:"readerRack"`
 	// Cacheable says, per block, whether the answer may be kept: the
-	// coordinator will announce its next change (the unsorted holders are
-	// in Locations).
+	// coordinator will announce its next change (a kept answer is sorted
+	// again for each reader).
 	Cacheable []bool `json:"cacheable"`
 }
 
