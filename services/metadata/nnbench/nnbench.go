@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	neturl "net/url"
 	"os"
 	"runtime"
 	"slices"
@@ -135,11 +136,12 @@ func (e *env) database(ctx context.Context) (string, error) {
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
 		return "", err
 	}
-	cfg := conn.Config()
-	url := fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Host, cfg.Port, name)
-	if cfg.Password != "" {
-		url = fmt.Sprintf("postgres://%s:%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Password, cfg.Host, cfg.Port, name)
+	u, err := neturl.Parse(e.adminURL)
+	if err != nil {
+		return "", err
 	}
+	u.Path = "/" + name // the same server, user and options
+	url := u.String()
 	if _, err := metadata.Format(ctx, metadata.Config{DatabaseURL: url, Superuser: "bench"}, metadata.FormatOptions{}); err != nil {
 		return "", err
 	}

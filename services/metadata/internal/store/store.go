@@ -231,9 +231,10 @@ func Redacted(url string) string {
 	if err != nil {
 		return "(unparsable database URL)"
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "postgres://%s@%s:%d/%s", cfg.User, cfg.Host, cfg.Port, cfg.Database)
-	return b.String()
+	if strings.HasPrefix(cfg.Host, "/") { // a Unix-domain socket's directory
+		return fmt.Sprintf("postgres://%s@/%s?host=%s&port=%d", cfg.User, cfg.Database, cfg.Host, cfg.Port)
+	}
+	return fmt.Sprintf("postgres://%s@%s:%d/%s", cfg.User, cfg.Host, cfg.Port, cfg.Database)
 }
 
 // SaveBlockKeys stores the block keys (JSON) while epoch is the writer
