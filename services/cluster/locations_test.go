@@ -17,7 +17,7 @@ import (
 // the coordinator makes to them — a replica added by setrep 3, an excess
 // one deleted by setrep 2, a datanode declared dead — reaches the readers
 // at once through the coordinator's announcements, although nothing kept
-// expires for an hour here.
+// expires for an hour here; so does a coordinator's restart.
 func TestKeptLocationsFollowChanges(t *testing.T) {
 	c := testCluster(t, 3, func(cfg *cluster.Config) {
 		hook := cfg.Metadata
@@ -74,4 +74,24 @@ func TestKeptLocationsFollowChanges(t *testing.T) {
 	eventually(t, 60*time.Second, "the stopped holder gone from the coordinator's locations", func() bool { return !slices.Contains(truth(), gone) })
 	eventually(t, 5*time.Second, "the readers to stop seeing the stopped holder", func() bool { return !slices.Contains(holders(), gone) })
 	follow("a datanode's death", 2)
+
+	// A restarted coordinator (another run, with its own numbering)
+	// announces that nothing kept from its previous run is to be used.
+	misses := func() float64 { return metricValue(t, c.MetadataURL, "granary_metadata_location_cache_misses_total") }
+	holders()
+	before = misses()
+	holders()
+	if misses() != before {
+		t.Fatal("a kept look-up was not answered from the kept locations")
+	}
+	if err := c.StopCoordinator(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StartCoordinator(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "a look-up after the coordinator's restart to ask it", func() bool {
+		holders()
+		return misses() > before
+	})
 }

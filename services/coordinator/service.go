@@ -255,6 +255,10 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	if s.cfg.CoordinatorID != "" {
 		loops["HA claim"] = s.claimLoop
+	} else {
+		// Locations a previous run answered are not to be kept (an HA
+		// coordinator announces this when it becomes active).
+		s.mgr.AnnounceAll()
 	}
 	for name, loop := range loops {
 		g.Go(name, func(ctx context.Context) error { loop(ctx); return nil })
