@@ -195,18 +195,23 @@ func TestDecommissionCopiesEveryBlockFirst(t *testing.T) {
 		call(t, "GET", c.CoordinatorURL+"/api/v1/datanodes/"+node, nil, &v)
 		return v.AdminState == "DECOMMISSIONED"
 	})
-	// Every block now has 3 replicas besides the decommissioned node.
-	for _, b := range locations(t, c, "/decom/f") {
-		others := 0
-		for _, u := range b.uuids() {
-			if u != node {
-				others++
+	// Every block now has 3 replicas besides the decommissioned node (as
+	// readers see it: from the coordinator's announcements, moments after
+	// the coordinator).
+	eventually(t, 5*time.Second, "every block with 3 replicas besides the decommissioned node", func() bool {
+		for _, b := range locations(t, c, "/decom/f") {
+			others := 0
+			for _, u := range b.uuids() {
+				if u != node {
+					others++
+				}
+			}
+			if others < 3 {
+				return false
 			}
 		}
-		if others < 3 {
-			t.Fatalf("block %d has %d replicas besides the decommissioned node", b.Block.BlockID, others)
-		}
-	}
+		return true
+	})
 	if code := call(t, "POST", c.CoordinatorURL+"/api/v1/datanodes/"+node+"/recommission?user.name=hdfs", nil, &v); code != 200 || v.AdminState != "NORMAL" {
 		t.Fatalf("recommission: %d %+v", code, v)
 	}
@@ -302,9 +307,10 @@ func TestStaleReplicaOnARestartedDatanodeIsInvalidated(t *testing.T) {
 		_, err := os.Stat(path)
 		return os.IsNotExist(err)
 	})
-	if l := locations(t, c, "/stale/f")[0].uuids(); len(l) != 1 || l[0] != lb.uuids()[0] {
-		t.Fatalf("locations after the stale replica: %v", l)
-	}
+	eventually(t, 5*time.Second, "the block located on its one good replica", func() bool {
+		l := locations(t, c, "/stale/f")[0].uuids()
+		return len(l) == 1 && l[0] == lb.uuids()[0]
+	})
 }
 
 func TestReReplicationCrossesRacks(t *testing.T) {
