@@ -48,7 +48,7 @@ func newLocationCache(max int, ttl time.Duration) *locationCache {
 // get answers req from the cache, each block's holders sorted for the
 // reader; false when any block (or the reader's rack) is not there.
 func (c *locationCache) get(req dnproto.LocationsRequest) ([]dnproto.BlockLocation, bool) {
-	if c == nil || c.max <= 0 {
+	if c.max <= 0 {
 		return nil, false
 	}
 	now := c.now()
@@ -78,7 +78,7 @@ func (c *locationCache) get(req dnproto.LocationsRequest) ([]dnproto.BlockLocati
 // put keeps what the coordinator marked cacheable in its answer to req,
 // unless a change newer than the answer was announced already.
 func (c *locationCache) put(req dnproto.LocationsRequest, reply dnproto.LocationsReply) {
-	if c == nil || c.max <= 0 || reply.Cache == nil || len(reply.Cache.Cacheable) != len(req.Blocks) {
+	if c.max <= 0 || reply.Cache == nil || len(reply.Cache.Cacheable) != len(req.Blocks) {
 		return
 	}
 	rc := reply.Cache
@@ -131,9 +131,6 @@ func (c *locationCache) announced(a dnproto.LocationsChanged) {
 // drop forgets everything (a lost connection may have lost announcements;
 // another coordinator took the role).
 func (c *locationCache) drop() {
-	if c == nil {
-		return
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.dropLocked()

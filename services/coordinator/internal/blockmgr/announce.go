@@ -45,6 +45,9 @@ func (a *announcements) signal() {
 // locChanged records that block id's locations changed (m.mu held).
 func (m *Manager) locChanged(id int64) {
 	a := &m.ann
+	if len(a.answered) == 0 {
+		return // nothing kept: a full report's replicas cost no hashing
+	}
 	if _, ok := a.answered[id]; !ok {
 		return
 	}
