@@ -7,6 +7,16 @@ import (
 	"github.com/granary-fs/granary/api"
 )
 
+// WriteSettings answers GET /conf for a service its command did not start
+// (granary dev, tests): the main settings it runs with, each from
+// resource.
+func WriteSettings(w http.ResponseWriter, r *http.Request, resource string, props []api.ConfProperty) {
+	for i := range props {
+		props[i].Resource = resource
+	}
+	WriteConf(w, r, props)
+}
+
 // WriteConf answers GET /conf with props (HDFS's /conf servlet): JSON, or
 // Hadoop's configuration XML with ?format=xml.
 func WriteConf(w http.ResponseWriter, r *http.Request, props []api.ConfProperty) {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/granary-fs/granary/api"
 	"github.com/granary-fs/granary/internal/client"
 	"github.com/granary-fs/granary/internal/pgtest"
 	"github.com/granary-fs/granary/internal/proctest"
@@ -165,4 +166,50 @@ func TestRouter(t *testing.T) {
 			t.Fatalf("the npm client's folder is not in ns1: %v", err)
 		}
 	})
+}
+
+// inProcessConf returns the /conf of a service started in-process (as
+// granary dev starts them), by key.
+func inProcessConf(t *testing.T, base string) map[string]api.ConfProperty {
+	t.Helper()
+	code, _, body := curlL(t, "GET", base+"/conf?user.name=hdfs", nil)
+	var r api.ConfResponse
+	if code != 200 {
+		t.Fatalf("%s/conf: %d %s", base, code, body)
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		t.Fatalf("%s/conf: %v", base, err)
+	}
+	m := map[string]api.ConfProperty{}
+	for _, p := range r.Properties {
+		m[p.Key] = p
+	}
+	return m
+}
+
+// TestInProcessConf: services granary dev starts in-process (no command
+// line) list the settings they run with in /conf, as the metadata service
+// does, instead of nothing.
+func TestInProcessConf(t *testing.T) {
+	c := testCluster(t, 1, func(cfg *cluster.Config) {
+		cfg.Router, cfg.RouterAddr, cfg.RouterDatabaseURL = true, "127.0.0.1:0", pgtest.NewDatabase(t)
+	})
+	for _, w := range []struct {
+		url, key, value, resource string
+	}{
+		{c.CoordinatorURL, "dfs.heartbeat.interval", "100ms", "granary coordinator"},
+		{c.CoordinatorURL, "dfs.namenode.stale.datanode.interval", "500ms", "granary coordinator"},
+		{c.CoordinatorURL, "dfs.namenode.replication.max-streams", "2", "granary coordinator"},
+		{c.CoordinatorURL, "dfs.nameservice.id", "ns1", "granary coordinator"},
+		{c.DatanodeURLs[0], "dfs.heartbeat.interval", "100ms", "granary datanode"},
+		{c.DatanodeURLs[0], "dfs.blockreport.intervalMsec", "6h0m0s", "granary datanode"},
+		{c.DatanodeURLs[0], "dfs.datanode.data.dir", c.DatanodeDir(0), "granary datanode"},
+		{c.RouterURL, "-nameservice", "ns1=" + c.MetadataURL, "granary router"},
+		{c.MetadataURL, "dfs.permissions.superuser", "hdfs", "granary metadata"},
+	} {
+		got := inProcessConf(t, w.url)[w.key]
+		if got.Value != w.value || got.Resource != w.resource {
+			t.Errorf("%s/conf %s: %+v, want %q from %q", w.url, w.key, got, w.value, w.resource)
+		}
+	}
 }

@@ -365,7 +365,7 @@ func (s *Service) docs(w http.ResponseWriter, r *http.Request) { rest.SwaggerUI(
 // conf godoc
 //
 //	@Summary		The effective configuration
-//	@Description	The coordinator's settings under the HDFS keys they mirror (a flag without one under its name), each with where it came from: default, a -conf file's path, env (a GRANARY_* variable) or flag, as HDFS's /conf; secrets are redacted. JSON, or Hadoop's configuration XML with format=xml. Empty for a service not started by its command.
+//	@Description	The coordinator's settings under the HDFS keys they mirror (a flag without one under its name), each with where it came from: default, a -conf file's path, env (a GRANARY_* variable) or flag, as HDFS's /conf; secrets are redacted. JSON, or Hadoop's configuration XML with format=xml. A service not started by its command lists its main settings.
 //	@Tags			operations
 //	@Produce		json,xml
 //	@Param			format	query	string	false	"json (default) or xml"	Enums(json,xml)
@@ -374,4 +374,33 @@ func (s *Service) docs(w http.ResponseWriter, r *http.Request) { rest.SwaggerUI(
 //	@Failure		403	{object}	errs.RemoteExceptionBody	"token mode: not the superuser (AccessControlException)"
 //	@ID				getConfiguration
 //	@Router			/conf [get]
-func (s *Service) conf(w http.ResponseWriter, r *http.Request) { rest.WriteConf(w, r, s.cfg.Conf) }
+func (s *Service) conf(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Conf != nil {
+		rest.WriteConf(w, r, s.cfg.Conf)
+		return
+	}
+	c, m := s.cfg, s.mgr.Config()
+	rest.WriteSettings(w, r, "granary coordinator", []api.ConfProperty{
+		{Key: "-http-addr", Value: c.HTTPAddr},
+		{Key: "-nats-url", Value: rest.RedactURLs(c.NATSURL)},
+		{Key: "dfs.nameservice.id", Value: c.Nameservice},
+		{Key: "-coordinator-id", Value: c.CoordinatorID},
+		{Key: "dfs.permissions.superusergroup", Value: c.Supergroup},
+		{Key: "-superuser", Value: c.Superuser},
+		{Key: "-topology-file", Value: c.TopologyFile},
+		{Key: "dfs.hosts", Value: c.HostsFile},
+		{Key: "dfs.hosts.exclude", Value: c.HostsExcludeFile},
+		{Key: "dfs.heartbeat.interval", Value: m.HeartbeatInterval.String()},
+		{Key: "dfs.namenode.heartbeat.recheck-interval", Value: m.RecheckInterval.String()},
+		{Key: "dfs.namenode.stale.datanode.interval", Value: m.StaleInterval.String()},
+		{Key: "dfs.namenode.max.full.block.report.leases", Value: strconv.Itoa(m.MaxFBRLeases)},
+		{Key: "dfs.namenode.replication.max-streams", Value: strconv.Itoa(m.MaxStreams)},
+		{Key: "dfs.namenode.reconstruction.pending.timeout-sec", Value: m.PendingTimeout.String()},
+		{Key: "dfs.namenode.replqueue.threshold-pct", Value: strconv.FormatFloat(m.ReplQueueThreshold, 'f', -1, 64)},
+		{Key: "dfs.namenode.min.supported.datanode.version", Value: m.MinDatanodeVersion},
+		{Key: "dfs.namenode.redundancy.considerLoad", Value: strconv.FormatBool(!m.IgnoreLoad)},
+		{Key: "dfs.namenode.redundancy.interval.seconds", Value: c.RedundancyInterval.String()},
+		{Key: "hadoop.http.idle_timeout.ms", Value: c.HTTPIdleTimeout.String()},
+		{Key: "-upgrade", Value: strconv.FormatBool(c.Upgrade)},
+	})
+}

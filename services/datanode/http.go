@@ -1,7 +1,9 @@
 package datanode
 
 import (
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -353,7 +355,7 @@ func (s *Service) docs(w http.ResponseWriter, r *http.Request) { rest.SwaggerUI(
 // conf godoc
 //
 //	@Summary		The effective configuration
-//	@Description	The datanode's settings under the HDFS keys they mirror (a flag without one under its name), each with where it came from: default, a -conf file's path, env (a GRANARY_* variable) or flag, as HDFS's /conf; secrets are redacted. JSON, or Hadoop's configuration XML with format=xml. Empty for a service not started by its command.
+//	@Description	The datanode's settings under the HDFS keys they mirror (a flag without one under its name), each with where it came from: default, a -conf file's path, env (a GRANARY_* variable) or flag, as HDFS's /conf; secrets are redacted. JSON, or Hadoop's configuration XML with format=xml. A service not started by its command lists its main settings.
 //	@Tags			operations
 //	@Produce		json,xml
 //	@Param			format	query	string	false	"json (default) or xml"	Enums(json,xml)
@@ -362,4 +364,35 @@ func (s *Service) docs(w http.ResponseWriter, r *http.Request) { rest.SwaggerUI(
 //	@Failure		403	{object}	errs.RemoteExceptionBody	"token mode: not the superuser (AccessControlException)"
 //	@ID				getConfiguration
 //	@Router			/conf [get]
-func (s *Service) conf(w http.ResponseWriter, r *http.Request) { rest.WriteConf(w, r, s.cfg.Conf) }
+func (s *Service) conf(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Conf != nil {
+		rest.WriteConf(w, r, s.cfg.Conf)
+		return
+	}
+	c := s.cfg
+	rest.WriteSettings(w, r, "granary datanode", []api.ConfProperty{
+		{Key: "dfs.datanode.data.dir", Value: strings.Join(c.DataDirs, ",")},
+		{Key: "dfs.datanode.data.dir.perm", Value: fmt.Sprintf("%o", c.DataDirPerm)},
+		{Key: "-http-addr", Value: c.HTTPAddr},
+		{Key: "-nats-url", Value: rest.RedactURLs(c.NATSURL)},
+		{Key: "dfs.nameservices", Value: strings.Join(c.Nameservices, ",")},
+		{Key: "-hostname", Value: c.HostName},
+		{Key: "-ip", Value: c.IPAddr},
+		{Key: "dfs.permissions.superusergroup", Value: c.Supergroup},
+		{Key: "-superuser", Value: c.Superuser},
+		{Key: "dfs.heartbeat.interval", Value: c.HeartbeatInterval.String()},
+		{Key: "dfs.datanode.lifeline.interval.seconds", Value: c.LifelineInterval.String()},
+		{Key: "dfs.client.socket-timeout", Value: c.SocketTimeout.String()},
+		{Key: "dfs.blockreport.intervalMsec", Value: c.BlockReportInterval.String()},
+		{Key: "dfs.blockreport.initialDelay", Value: c.BlockReportInitialDelay.String()},
+		{Key: "dfs.blockreport.split.threshold", Value: strconv.Itoa(c.SplitThreshold)},
+		{Key: "dfs.datanode.failed.volumes.tolerated", Value: strconv.Itoa(c.FailedVolumesTolerated)},
+		{Key: "dfs.datanode.du.reserved", Value: strconv.FormatInt(c.DuReserved, 10)},
+		{Key: "dfs.datanode.synconclose", Value: strconv.FormatBool(c.SyncOnClose)},
+		{Key: "dfs.datanode.sync.behind.writes", Value: strconv.FormatBool(c.SyncBehindWrites)},
+		{Key: "dfs.datanode.cached-dfsused.check.interval.ms", Value: c.CachedDfsUsedInterval.String()},
+		{Key: "dfs.datanode.directoryscan.interval", Value: c.DirectoryScanInterval.String()},
+		{Key: "dfs.datanode.scan.period.hours", Value: c.ScanPeriod.String()},
+		{Key: "hadoop.http.idle_timeout.ms", Value: c.HTTPIdleTimeout.String()},
+	})
+}

@@ -137,8 +137,5 @@ func (s *Service) conf(w http.ResponseWriter, r *http.Request) {
 		{Key: "hadoop.http.idle_timeout.ms", Value: c.HTTPIdleTimeout.String()},
 		{Key: "granary.metadata.edit-log-retry", Value: c.EditLogRetry.String()},
 	}
-	for i := range props {
-		props[i].Resource = "granary metadata"
-	}
-	rest.WriteConf(w, r, props)
+	rest.WriteSettings(w, r, "granary metadata", props)
 }

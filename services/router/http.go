@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"sort"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -420,7 +421,7 @@ func (s *Service) openapiYAML(w http.ResponseWriter, r *http.Request) {
 // conf godoc
 //
 //	@Summary		The effective configuration
-//	@Description	The router's settings under the HDFS keys they mirror (a flag without one under its name), each with where it came from: default, a -conf file's path, env (a GRANARY_* variable) or flag, as HDFS's /conf; secrets are redacted. JSON, or Hadoop's configuration XML with format=xml. Empty for a service not started by its command.
+//	@Description	The router's settings under the HDFS keys they mirror (a flag without one under its name), each with where it came from: default, a -conf file's path, env (a GRANARY_* variable) or flag, as HDFS's /conf; secrets are redacted. JSON, or Hadoop's configuration XML with format=xml. A service not started by its command lists its main settings.
 //	@Tags			operations
 //	@Produce		json,xml
 //	@Param			format	query	string	false	"json (default) or xml"	Enums(json,xml)
@@ -429,4 +430,23 @@ func (s *Service) openapiYAML(w http.ResponseWriter, r *http.Request) {
 //	@Failure		403	{object}	errs.RemoteExceptionBody	"token mode: not the superuser (AccessControlException)"
 //	@ID				getConfiguration
 //	@Router			/conf [get]
-func (s *Service) conf(w http.ResponseWriter, r *http.Request) { rest.WriteConf(w, r, s.cfg.Conf) }
+func (s *Service) conf(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Conf != nil {
+		rest.WriteConf(w, r, s.cfg.Conf)
+		return
+	}
+	c := s.cfg
+	nameservices := make([]string, 0, len(c.Nameservices))
+	for ns, u := range c.Nameservices {
+		nameservices = append(nameservices, ns+"="+rest.RedactURLs(u))
+	}
+	sort.Strings(nameservices)
+	rest.WriteSettings(w, r, "granary router", []api.ConfProperty{
+		{Key: "dfs.federation.router.http-address", Value: c.HTTPAddr},
+		{Key: "-database-url", Value: rest.RedactURLs(c.DatabaseURL)},
+		{Key: "-nameservice", Value: strings.Join(nameservices, ",")},
+		{Key: "dfs.permissions.superusergroup", Value: c.Supergroup},
+		{Key: "-superuser", Value: c.Superuser},
+		{Key: "hadoop.http.idle_timeout.ms", Value: c.HTTPIdleTimeout.String()},
+	})
+}

@@ -541,7 +541,7 @@ type ClientInterface interface {
 
 	// GetConfiguration The effective configuration
 	//
-	// The datanode's settings under the HDFS keys they mirror (a flag without one under its name), each with where it came from: default, a -conf file's path, env (a GRANARY_* variable) or flag, as HDFS's /conf; secrets are redacted. JSON, or Hadoop's configuration XML with format=xml. Empty for a service not started by its command.
+	// The datanode's settings under the HDFS keys they mirror (a flag without one under its name), each with where it came from: default, a -conf file's path, env (a GRANARY_* variable) or flag, as HDFS's /conf; secrets are redacted. JSON, or Hadoop's configuration XML with format=xml. A service not started by its command lists its main settings.
 	//
 	// Corresponds with GET /conf (the `GetConfiguration` operationId).
 	GetConfiguration(ctx context.Context, params *GetConfigurationParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -755,7 +755,7 @@ func (c *Client) GetDatanodeInfo(ctx context.Context, reqEditors ...RequestEdito
 
 // GetConfiguration The effective configuration
 //
-// The datanode's settings under the HDFS keys they mirror (a flag without one under its name), each with where it came from: default, a -conf file's path, env (a GRANARY_* variable) or flag, as HDFS's /conf; secrets are redacted. JSON, or Hadoop's configuration XML with format=xml. Empty for a service not started by its command.
+// The datanode's settings under the HDFS keys they mirror (a flag without one under its name), each with where it came from: default, a -conf file's path, env (a GRANARY_* variable) or flag, as HDFS's /conf; secrets are redacted. JSON, or Hadoop's configuration XML with format=xml. A service not started by its command lists its main settings.
 //
 // Corresponds with GET /conf (the `GetConfiguration` operationId).
 func (c *Client) GetConfiguration(ctx context.Context, params *GetConfigurationParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2233,7 +2233,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetConfigurationWithResponse The effective configuration
 	//
-	// The datanode's settings under the HDFS keys they mirror (a flag without one under its name), each with where it came from: default, a -conf file's path, env (a GRANARY_* variable) or flag, as HDFS's /conf; secrets are redacted. JSON, or Hadoop's configuration XML with format=xml. Empty for a service not started by its command.
+	// The datanode's settings under the HDFS keys they mirror (a flag without one under its name), each with where it came from: default, a -conf file's path, env (a GRANARY_* variable) or flag, as HDFS's /conf; secrets are redacted. JSON, or Hadoop's configuration XML with format=xml. A service not started by its command lists its main settings.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3569,7 +3569,7 @@ func (c *ClientWithResponses) GetDatanodeInfoWithResponse(ctx context.Context, r
 
 // GetConfigurationWithResponse The effective configuration
 //
-// The datanode's settings under the HDFS keys they mirror (a flag without one under its name), each with where it came from: default, a -conf file's path, env (a GRANARY_* variable) or flag, as HDFS's /conf; secrets are redacted. JSON, or Hadoop's configuration XML with format=xml. Empty for a service not started by its command.
+// The datanode's settings under the HDFS keys they mirror (a flag without one under its name), each with where it came from: default, a -conf file's path, env (a GRANARY_* variable) or flag, as HDFS's /conf; secrets are redacted. JSON, or Hadoop's configuration XML with format=xml. A service not started by its command lists its main settings.
 //
 // Returns a wrapper object for the known response body format(s).
 //

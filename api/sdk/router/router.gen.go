@@ -251,7 +251,7 @@ type ClientInterface interface {
 
 	// GetConfiguration The effective configuration
 	//
-	// The router's settings under the HDFS keys they mirror (a flag without one under its name), each with where it came from: default, a -conf file's path, env (a GRANARY_* variable) or flag, as HDFS's /conf; secrets are redacted. JSON, or Hadoop's configuration XML with format=xml. Empty for a service not started by its command.
+	// The router's settings under the HDFS keys they mirror (a flag without one under its name), each with where it came from: default, a -conf file's path, env (a GRANARY_* variable) or flag, as HDFS's /conf; secrets are redacted. JSON, or Hadoop's configuration XML with format=xml. A service not started by its command lists its main settings.
 	//
 	// Corresponds with GET /conf (the `GetConfiguration` operationId).
 	GetConfiguration(ctx context.Context, params *GetConfigurationParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -381,7 +381,7 @@ func (c *Client) PutMount(ctx context.Context, params *PutMountParams, body PutM
 
 // GetConfiguration The effective configuration
 //
-// The router's settings under the HDFS keys they mirror (a flag without one under its name), each with where it came from: default, a -conf file's path, env (a GRANARY_* variable) or flag, as HDFS's /conf; secrets are redacted. JSON, or Hadoop's configuration XML with format=xml. Empty for a service not started by its command.
+// The router's settings under the HDFS keys they mirror (a flag without one under its name), each with where it came from: default, a -conf file's path, env (a GRANARY_* variable) or flag, as HDFS's /conf; secrets are redacted. JSON, or Hadoop's configuration XML with format=xml. A service not started by its command lists its main settings.
 //
 // Corresponds with GET /conf (the `GetConfiguration` operationId).
 func (c *Client) GetConfiguration(ctx context.Context, params *GetConfigurationParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1136,7 +1136,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetConfigurationWithResponse The effective configuration
 	//
-	// The router's settings under the HDFS keys they mirror (a flag without one under its name), each with where it came from: default, a -conf file's path, env (a GRANARY_* variable) or flag, as HDFS's /conf; secrets are redacted. JSON, or Hadoop's configuration XML with format=xml. Empty for a service not started by its command.
+	// The router's settings under the HDFS keys they mirror (a flag without one under its name), each with where it came from: default, a -conf file's path, env (a GRANARY_* variable) or flag, as HDFS's /conf; secrets are redacted. JSON, or Hadoop's configuration XML with format=xml. A service not started by its command lists its main settings.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -1914,7 +1914,7 @@ func (c *ClientWithResponses) PutMountWithResponse(ctx context.Context, params *
 
 // GetConfigurationWithResponse The effective configuration
 //
-// The router's settings under the HDFS keys they mirror (a flag without one under its name), each with where it came from: default, a -conf file's path, env (a GRANARY_* variable) or flag, as HDFS's /conf; secrets are redacted. JSON, or Hadoop's configuration XML with format=xml. Empty for a service not started by its command.
+// The router's settings under the HDFS keys they mirror (a flag without one under its name), each with where it came from: default, a -conf file's path, env (a GRANARY_* variable) or flag, as HDFS's /conf; secrets are redacted. JSON, or Hadoop's configuration XML with format=xml. A service not started by its command lists its main settings.
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -89,6 +89,9 @@ func (c *Config) Defaults() {
 	}
 }
 
+// Config is the manager's configuration, defaults filled in.
+func (m *Manager) Config() Config { return m.cfg }
+
 // DeadInterval is 2 × recheck + 10 × heartbeat (630 s by default).
 func (c *Config) DeadInterval() time.Duration {
 	return 2*c.RecheckInterval + 10*c.HeartbeatInterval
