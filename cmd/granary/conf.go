@@ -331,14 +331,15 @@ func logConf(log *slog.Logger, msgs []string) {
 
 // checkAuth applies a client's hadoop.security.authentication: simple
 // (user.name is sent), or token, which needs a credential in the
-// environment (GRANARY_TOKEN, a bearer JWT, or GRANARY_DELEGATION_TOKEN).
+// environment (GRANARY_TOKEN, a bearer JWT, GRANARY_DELEGATION_TOKEN or
+// HADOOP_TOKEN_FILE_LOCATION).
 func checkAuth(hc *hadoopconf.Conf) error {
 	switch m := hc.Value("hadoop.security.authentication"); m {
 	case "", "simple":
 		return nil
 	case "token":
-		if os.Getenv("GRANARY_TOKEN") == "" && os.Getenv("GRANARY_DELEGATION_TOKEN") == "" {
-			return fmt.Errorf("hadoop.security.authentication is token (from %s): set GRANARY_TOKEN (a bearer JWT from the OpenID Connect issuer) or GRANARY_DELEGATION_TOKEN", hc.Source("hadoop.security.authentication"))
+		if os.Getenv("GRANARY_TOKEN") == "" && os.Getenv("GRANARY_DELEGATION_TOKEN") == "" && os.Getenv("HADOOP_TOKEN_FILE_LOCATION") == "" {
+			return fmt.Errorf("hadoop.security.authentication is token (from %s): set GRANARY_TOKEN (a bearer JWT from the OpenID Connect issuer), GRANARY_DELEGATION_TOKEN or HADOOP_TOKEN_FILE_LOCATION", hc.Source("hadoop.security.authentication"))
 		}
 		return nil
 	default:

@@ -12,7 +12,8 @@ import (
 // The CLI's credentials and trust, from the environment, as Hadoop's
 // tools take a Kerberos ticket cache and a token file from theirs:
 // GRANARY_TOKEN is a bearer JWT from the OpenID Connect issuer,
-// GRANARY_DELEGATION_TOKEN a WebHDFS delegation token (a URL string), and
+// GRANARY_DELEGATION_TOKEN a WebHDFS delegation token (a URL string), or
+// HADOOP_TOKEN_FILE_LOCATION a token storage file holding one, and
 // GRANARY_TLS_CA the CA bundle that signed the services' certificates.
 
 // cliTLS is the TLS configuration GRANARY_TLS_CA asks for (nil: system
@@ -25,10 +26,21 @@ func cliTLS() (*tls.Config, error) {
 	return tlsconf.Files{CA: ca}.Client()
 }
 
-// withCredentials sets the environment's credential and trust on a client.
-func withCredentials(c *client.Client) error {
+// withCredentials sets the environment's credential and trust on a client
+// of the metadata services at bases (of the HA nameservice logical, when
+// named): without GRANARY_DELEGATION_TOKEN, the delegation token for them
+// in the token storage file HADOOP_TOKEN_FILE_LOCATION names, as Hadoop's
+// UserGroupInformation reads it (YARN containers get one).
+func withCredentials(c *client.Client, bases []string, logical string) error {
 	c.SetBearer(os.Getenv("GRANARY_TOKEN"))
-	c.SetDelegation(os.Getenv("GRANARY_DELEGATION_TOKEN"))
+	delegation := os.Getenv("GRANARY_DELEGATION_TOKEN")
+	if file := os.Getenv("HADOOP_TOKEN_FILE_LOCATION"); delegation == "" && file != "" {
+		var err error
+		if delegation, err = delegationFromFile(file, bases, logical); err != nil {
+			return err
+		}
+	}
+	c.SetDelegation(delegation)
 	cfg, err := cliTLS()
 	if err != nil {
 		return err

@@ -135,7 +135,7 @@ func fsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	userName := cmp.Or(conf["user.name"], currentUser())
 	c := client.New(strings.Join(bases, ","), userName)
-	if err := withCredentials(c); err != nil {
+	if err := withCredentials(c, bases, logical); err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)
 		return 1
 	}

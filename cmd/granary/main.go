@@ -38,6 +38,7 @@ Operations:
   dev                  run the whole cluster in one process (PostgreSQL, NATS, metadata, coordinator, 3 datanodes)
   fs                   file system shell, like hdfs dfs: -ls -put -get -cat -mkdir -rm -mv -du -count -stat ...
   fsck <path>          check the health of a subtree: -files -blocks -locations -racks (like hdfs fsck)
+  fetchdt FILE         fetch a delegation token into a token file for HADOOP_TOKEN_FILE_LOCATION; --print, --renew, --cancel (like hdfs fetchdt)
   admin                administer the cluster: -report, -safemode get|enter|leave|wait, -saveNamespace
   bench nn             namespace throughput benchmark (like NNThroughputBenchmark)
   secure-init          nkeys, a nats-server.conf and a throwaway CA for a secured cluster: -dir DIR -hosts h1,h2
@@ -79,6 +80,8 @@ func main() {
 		os.Exit(fsckCmd(ctx, args, os.Stdout, os.Stderr))
 	case "fs", "dfs":
 		os.Exit(fsCmd(ctx, args, os.Stdout, os.Stderr))
+	case "fetchdt":
+		os.Exit(fetchdtCmd(ctx, args, os.Stdout, os.Stderr))
 	case "dev":
 		err = devCmd(ctx, args)
 	case "bench":

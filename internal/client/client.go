@@ -479,3 +479,31 @@ func (c *Client) blockCall(ctx context.Context, method, u, contentType string, b
 	}
 	return resp, nil
 }
+
+// GetDelegationToken is WebHDFS GETDELEGATIONTOKEN: a delegation token
+// (its URL string) for the client's user, renewer "" for the user itself;
+// "" when the service runs without security (simple authentication).
+func (c *Client) GetDelegationToken(ctx context.Context, renewer string) (string, error) {
+	var r api.TokenResponse
+	params := []string{}
+	if renewer != "" {
+		params = append(params, "renewer", renewer)
+	}
+	if err := c.do(ctx, http.MethodGet, c.webhdfs("/", "GETDELEGATIONTOKEN", params...), nil, &r); err != nil || r.Token == nil {
+		return "", err
+	}
+	return r.Token.URLString, nil
+}
+
+// RenewDelegationToken is WebHDFS RENEWDELEGATIONTOKEN: it returns the
+// token's new expiry (milliseconds since the epoch).
+func (c *Client) RenewDelegationToken(ctx context.Context, token string) (int64, error) {
+	var r api.LongResponse
+	err := c.do(ctx, http.MethodPut, c.webhdfs("/", "RENEWDELEGATIONTOKEN", "token", token), nil, &r)
+	return r.Long, err
+}
+
+// CancelDelegationToken is WebHDFS CANCELDELEGATIONTOKEN.
+func (c *Client) CancelDelegationToken(ctx context.Context, token string) error {
+	return c.do(ctx, http.MethodPut, c.webhdfs("/", "CANCELDELEGATIONTOKEN", "token", token), nil, nil)
+}

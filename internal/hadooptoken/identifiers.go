@@ -156,3 +156,15 @@ func (r *Reader) javaString() string {
 	r.buf = r.buf[n:]
 	return s
 }
+
+// StringStable is HDFS's DelegationTokenIdentifier.toStringStable, what
+// `hdfs fetchdt --print` shows.
+func (d Delegation) StringStable() string {
+	return fmt.Sprintf("%s token %d for %s with renewer %s", KindHDFS, d.SequenceNumber, d.Owner, d.Renewer)
+}
+
+// Verbose is HDFS's DelegationTokenIdentifier.toString, what `hdfs
+// fetchdt --print --verbose` shows.
+func (d Delegation) Verbose() string {
+	return fmt.Sprintf("token for %s: %s %s", d.Owner, KindHDFS, d)
+}
