@@ -74,6 +74,11 @@ func New(metadataURL, user string) *Client {
 	var id [16]byte
 	_, _ = rand.Read(id[:])
 	tr := &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true, IdleConnTimeout: 90 * time.Second}
+	// To the datanodes: a write buffer that holds a whole packet, so that
+	// each packet of a block stream leaves in one system call
+	// (packet.Body).
+	dtr := tr.Clone()
+	dtr.WriteBufferSize = packet.BufferSize
 	scheme := "http"
 	if strings.HasPrefix(metadataURL, "https://") {
 		scheme = "https"
@@ -82,7 +87,7 @@ func New(metadataURL, user string) *Client {
 		scheme: scheme,
 		bases:  failover.New(metadataURL), user: user, clientName: "granary-client-" + hex.EncodeToString(b[:]), clientID: hex.EncodeToString(id[:]),
 		http: &http.Client{Transport: tr, Timeout: 5 * time.Minute},
-		data: &http.Client{Transport: tr},
+		data: &http.Client{Transport: dtr},
 	}
 }
 

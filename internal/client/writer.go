@@ -352,7 +352,7 @@ func (w *Writer) startAppend() error {
 // acknowledgements, and follows them in the background.
 func (w *Writer) openPipeline() {
 	b := w.blk
-	pr, pw := io.Pipe()
+	pr, pw := packet.NewBody()
 	b.pw = pw
 	var rest []string
 	for _, d := range b.lb.Locations[1:] {

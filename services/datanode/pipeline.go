@@ -371,7 +371,7 @@ type downstream struct {
 }
 
 func (s *Service) startDownstream(ctx context.Context, b *blockWrite, up *ackSender) *downstream {
-	pr, pw := io.Pipe()
+	pr, pw := packet.NewBody()
 	d := &downstream{target: b.targets[0], pw: pw, up: up, done: make(chan struct{}), sent: b.appendLen, acked: b.appendLen, heard: time.Now()}
 	d.cond = sync.NewCond(&d.mu)
 	reqCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))

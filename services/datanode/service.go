@@ -34,6 +34,7 @@ import (
 	"github.com/granary-fs/granary/internal/hadooptoken"
 	"github.com/granary-fs/granary/internal/lifecycle"
 	"github.com/granary-fs/granary/internal/natsconn"
+	"github.com/granary-fs/granary/internal/packet"
 	"github.com/granary-fs/granary/internal/pausemon"
 	"github.com/granary-fs/granary/internal/simpleauth"
 	"github.com/granary-fs/granary/internal/tlsconf"
@@ -227,7 +228,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, errors.New("datanode: at least one -data-dir is needed")
 	}
 	s := &Service{cfg: cfg, log: cfg.Logger.With("service", "datanode"), addrSet: make(chan struct{}), started: make(chan struct{}), refresh: make(chan struct{}, 1),
-		pipelineClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}}
+		pipelineClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true, WriteBufferSize: packet.BufferSize}}}
 	s.pauses = pausemon.New(s.log)
 	s.metrics = newMetrics(s)
 	var err error

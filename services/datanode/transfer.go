@@ -31,7 +31,7 @@ func (s *Service) transfer(ctx context.Context, bpid string, b dnproto.BlockRef,
 	if rr.GenStamp != b.GenStamp {
 		return fmt.Errorf("replica of block %d has generation stamp %d, the coordinator asked for %d", b.ID, rr.GenStamp, b.GenStamp)
 	}
-	pr, pw := io.Pipe()
+	pr, pw := packet.NewBody()
 	go func() {
 		pw.CloseWithError(s.streamReplica(bpid, rr, pw))
 	}()

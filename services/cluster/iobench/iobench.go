@@ -273,7 +273,7 @@ func ioRuns(ctx context.Context, e *env, out io.Writer, nrFiles int, size, block
 	for ri, repl := range []int{1, 3} {
 		settle()
 		var written atomic.Int64
-		start := time.Now()
+		start, cpu0 := time.Now(), processCPU()
 		err := parallel(nrFiles, func(i int) error {
 			w, err := e.cl.Create(ctx, fmt.Sprintf("/benchmarks/TestDFSIO/r%d/io_data/test_io_%d", repl, i),
 				client.CreateOptions{Replication: repl, BlockSize: blockSize << 20, Overwrite: true})
@@ -292,6 +292,7 @@ func ioRuns(ctx context.Context, e *env, out io.Writer, nrFiles int, size, block
 			return err
 		}
 		wMBs := mbps(total, time.Since(start))
+		wCPU := (processCPU() - cpu0) / time.Duration(total>>20)
 		settle()
 		start = time.Now()
 		var read atomic.Int64
@@ -313,8 +314,8 @@ func ioRuns(ctx context.Context, e *env, out io.Writer, nrFiles int, size, block
 		}
 		rMBs := mbps(total, time.Since(start))
 		rates[ri] = [2]float64{wMBs, rMBs}
-		fmt.Fprintf(out, "----- TestDFSIO ----- : replication %d\n           Number of files: %d\n    Total MBytes processed: %d\n  write throughput MB/sec: %.1f (%.0f%% of raw write%s)\n   read throughput MB/sec: %.1f (%.0f%% of raw read)\n",
-			repl, nrFiles, total>>20, wMBs, 100*wMBs/rawW, map[bool]string{true: fmt.Sprintf("; %.0f%% of raw write ÷ 3", 300*wMBs/rawW), false: ""}[repl == 3], rMBs, 100*rMBs/rawR)
+		fmt.Fprintf(out, "----- TestDFSIO ----- : replication %d\n           Number of files: %d\n    Total MBytes processed: %d\n  write throughput MB/sec: %.1f (%.0f%% of raw write%s; CPU per MB in this process %v)\n   read throughput MB/sec: %.1f (%.0f%% of raw read)\n",
+			repl, nrFiles, total>>20, wMBs, 100*wMBs/rawW, map[bool]string{true: fmt.Sprintf("; %.0f%% of raw write ÷ 3", 300*wMBs/rawW), false: ""}[repl == 3], wCPU.Round(time.Microsecond), rMBs, 100*rMBs/rawR)
 	}
 	return nil
 }
