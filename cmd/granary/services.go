@@ -97,7 +97,7 @@ func datanodeCmd(ctx context.Context, args []string, run bool) error {
 	fs.StringVar(&cfg.NATSURL, "nats-url", env("GRANARY_NATS_URL", "nats://127.0.0.1:4222"), "NATS server(s) (GRANARY_NATS_URL)")
 	natsFlags(fs, &cfg.NATSNKeyFile, &cfg.NATSCAFile)
 	cfg.Nameservices = splitList(env("GRANARY_NAMESERVICES", "ns1"))
-	fs.StringVar(&cfg.NameservicesFile, "nameservices-file", env("GRANARY_NAMESERVICES_FILE", ""), "read the nameservices from this file, one per line, instead; granary admin -refreshNamenodes makes the datanode re-read it (GRANARY_NAMESERVICES_FILE)")
+	fs.StringVar(&cfg.NameservicesFile, "nameservices-file", env("GRANARY_NAMESERVICES_FILE", ""), "read the nameservices from this file, one per line, instead, each optionally followed by its coordinators' IDs (ns1 c1,c2); granary admin -refreshNamenodes makes the datanode re-read it (GRANARY_NAMESERVICES_FILE)")
 	fs.Func("nameservices", "dfs.nameservices: the nameservices whose block pools this datanode serves, comma separated, one block pool service each (default ns1) (GRANARY_NAMESERVICES)", func(v string) error {
 		cfg.Nameservices = splitList(v)
 		return nil

@@ -306,3 +306,79 @@ func TestDatanodeLossHealsEachPool(t *testing.T) {
 		t.Fatal("ns2's /a differs")
 	}
 }
+
+// TestRefreshNamenodesCoordinators: a nameservices file line can name the
+// nameservice's coordinators ("ns1 c1,c2", HDFS's dfs.ha.namenodes.ns1);
+// refreshNamenodes starts an actor for a coordinator new to the line and
+// stops the one of a coordinator no longer on it, as HDFS's
+// BPOfferService.refreshNNList: running datanodes join a standby added
+// later, and after c1 leaves the line and stops, they follow c2 alone.
+func TestRefreshNamenodesCoordinators(t *testing.T) {
+	dir := t.TempDir()
+	files := make([]string, 3)
+	c := testCluster(t, 3, func(cfg *cluster.Config) {
+		cfg.HA, cfg.StandbyAddr, cfg.StandbyCoordinatorAddr = true, "127.0.0.1:0", "127.0.0.1:0"
+		d := cfg.Datanode
+		cfg.Datanode = func(i int, dc *datanode.Config) {
+			d(i, dc)
+			files[i] = filepath.Join(dir, fmt.Sprintf("nameservices%d", i))
+			if err := os.WriteFile(files[i], []byte("ns1 c1\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			dc.NameservicesFile = files[i]
+		}
+	})
+	refresh := func(line string) {
+		t.Helper()
+		for i, f := range files {
+			if err := os.WriteFile(f, []byte(line+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if code, exc := blockRequest(t, "POST", c.DatanodeURLs[i]+"/api/v1/admin/refreshNamenodes?user.name=hdfs", nil); code != 200 {
+				t.Fatalf("refreshNamenodes: %d %s", code, exc)
+			}
+		}
+	}
+	following := func(id string) func() bool {
+		return func() bool {
+			for _, dn := range c.Datanodes {
+				if dn.Info().ActiveCoordinators["ns1"] != id {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	eventually(t, 30*time.Second, "c1 to see the three datanodes", func() bool { return c.Coordinator.Manager().Cluster().Live == 3 })
+	eventually(t, 10*time.Second, "every datanode to follow c1", following("c1"))
+	consistently(t, 500*time.Millisecond, "c2 to see no datanode before it is listed", func() bool { return c.Coordinator2.Manager().Cluster().Live == 0 })
+
+	refresh("ns1 c1,c2")
+	eventually(t, 30*time.Second, "c2 to see the three datanodes", func() bool { return c.Coordinator2.Manager().Cluster().Live == 3 })
+	cl := newClient(c, "hdfs")
+	data := bytes.Repeat([]byte("refresh "), 1000)
+	writeFile(t, cl, "/both", data, client.CreateOptions{Replication: 3})
+
+	// c1 leaves the line and stops: the datanodes follow c2 alone.
+	refresh("ns1 c2")
+	if err := c.StopCoordinator(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "c2 to be active", func() bool { return c.Coordinator2.HAState() == "active" })
+	eventually(t, 15*time.Second, "every datanode to follow c2", following("c2"))
+	writeFile(t, cl, "/c2only", data, client.CreateOptions{Replication: 3})
+	if got := readFile(t, cl, "/both"); !bytes.Equal(got, data) {
+		t.Fatal("/both differs")
+	}
+
+	// A malformed line is refused and changes nothing.
+	for i, f := range files {
+		if err := os.WriteFile(f, []byte("ns1 c2 extra\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if code, _ := blockRequest(t, "POST", c.DatanodeURLs[i]+"/api/v1/admin/refreshNamenodes?user.name=hdfs", nil); code != 200 {
+			t.Fatalf("refreshNamenodes: %d", code)
+		}
+	}
+	consistently(t, 500*time.Millisecond, "the datanodes to keep following c2", following("c2"))
+}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/nats-io/nats.go"
 
@@ -20,10 +22,19 @@ import (
 // commands are executed only from the actor of the active coordinator,
 // chosen by seed 004's rule (updateActorStatesFromHeartbeat).
 type bpService struct {
-	dn     *Service
-	ns     string
-	actors []*actor
-	ha     bool // coordinator HA: the claims in heartbeat replies decide
+	dn *Service
+	ns string
+	nc *nats.Conn
+
+	// actors change on refreshNamenodes (HDFS's refreshNNList): read them
+	// with actorList. running holds the cancel function of each started
+	// actor; ended hears from each that stops.
+	actorsMu sync.Mutex
+	actors   []*actor
+	running  map[*actor]context.CancelFunc
+	runCtx   context.Context
+	ended    chan actorEnd
+	ha       atomic.Bool // coordinator HA: the claims in heartbeat replies decide
 
 	mu        sync.Mutex
 	bpid      string
@@ -59,37 +70,117 @@ type badReplica struct {
 	storageID string
 }
 
-func newBPService(dn *Service, nc *nats.Conn, ns string) *bpService {
-	bp := &bpService{dn: dn, ns: ns, bad: map[int64]badReplica{}}
-	coords, ok := dn.cfg.Coordinators[ns]
-	if !ok {
-		coords = dn.cfg.Coordinators[""]
-	}
+// actorEnd is an actor that stopped, with its error; removed when
+// refreshNamenodes stopped it.
+type actorEnd struct {
+	a       *actor
+	err     error
+	removed bool
+}
+
+// newBPService is the service of nameservice ns with one actor per
+// coordinator ID in coords (none or one empty ID: a coordinator without
+// HA).
+func newBPService(dn *Service, nc *nats.Conn, ns string, coords []string) *bpService {
+	bp := &bpService{dn: dn, ns: ns, nc: nc, bad: map[int64]badReplica{}, running: map[*actor]context.CancelFunc{}, ended: make(chan actorEnd, 16)}
 	if len(coords) == 0 {
 		coords = []string{""}
 	}
-	bp.ha = len(coords) > 1 || coords[0] != ""
+	bp.ha.Store(len(coords) > 1 || coords[0] != "")
 	for _, c := range coords {
 		bp.actors = append(bp.actors, newActor(dn, nc, bp, c))
 	}
 	return bp
 }
 
+// actorList is a copy of the actors.
+func (bp *bpService) actorList() []*actor {
+	bp.actorsMu.Lock()
+	defer bp.actorsMu.Unlock()
+	return slices.Clone(bp.actors)
+}
+
 // run runs the actors until ctx ends or all of them have ended; the
 // error is the last actor's that ended with one (HDFS: the pool's service
-// ends when its last actor does).
+// ends when its last actor does). Actors refreshCoordinators adds start
+// here too; those it removes end without counting as errors.
 func (bp *bpService) run(ctx context.Context) error {
-	errc := make(chan error, len(bp.actors))
+	bp.actorsMu.Lock()
+	bp.runCtx = ctx
 	for _, a := range bp.actors {
-		go func() { errc <- a.run(ctx) }()
+		bp.startLocked(a)
 	}
+	bp.actorsMu.Unlock()
 	var last error
-	for range bp.actors {
-		if err := <-errc; err != nil {
-			last = err
+	for e := range bp.ended {
+		bp.actorsMu.Lock()
+		delete(bp.running, e.a)
+		left := len(bp.running)
+		if left == 0 {
+			bp.runCtx = nil // nothing more starts
+		}
+		bp.actorsMu.Unlock()
+		if e.err != nil && !e.removed {
+			last = e.err
+		}
+		if left == 0 {
+			return last
 		}
 	}
 	return last
+}
+
+// startLocked starts actor a under the pool's context (actorsMu held;
+// nothing when the pool is not running).
+func (bp *bpService) startLocked(a *actor) {
+	if bp.runCtx == nil {
+		return
+	}
+	pctx := bp.runCtx
+	actx, cancel := context.WithCancel(pctx)
+	bp.running[a] = cancel
+	go func() {
+		err := a.run(actx)
+		removed := actx.Err() != nil && pctx.Err() == nil
+		bp.ended <- actorEnd{a: a, err: err, removed: removed}
+	}()
+}
+
+// refreshCoordinators is HDFS's BPOfferService.refreshNNList: actors start
+// for coordinator IDs new to coords and stop for those no longer in it
+// (an active one stopped leaves no active until another claims it).
+func (bp *bpService) refreshCoordinators(coords []string) {
+	if len(coords) == 0 {
+		coords = []string{""}
+	}
+	bp.actorsMu.Lock()
+	defer bp.actorsMu.Unlock()
+	var kept []*actor
+	for _, a := range bp.actors {
+		if slices.Contains(coords, a.coord) {
+			kept = append(kept, a)
+			continue
+		}
+		bp.dn.log.Info("refreshNamenodes: stopping the actor of a coordinator no longer listed", "nameservice", bp.ns, "coordinator", a.coord)
+		if cancel := bp.running[a]; cancel != nil {
+			cancel()
+		}
+		bp.mu.Lock()
+		if bp.active == a {
+			bp.active = nil
+		}
+		bp.mu.Unlock()
+	}
+	for _, c := range coords {
+		if !slices.ContainsFunc(kept, func(a *actor) bool { return a.coord == c }) {
+			bp.dn.log.Info("refreshNamenodes: starting an actor for a new coordinator", "nameservice", bp.ns, "coordinator", c)
+			a := newActor(bp.dn, bp.nc, bp, c)
+			kept = append(kept, a)
+			bp.startLocked(a)
+		}
+	}
+	bp.actors = kept
+	bp.ha.Store(len(coords) > 1 || coords[0] != "")
 }
 
 // initBlockPool sets up the pool's storage for the namespace a
@@ -131,7 +222,7 @@ func (bp *bpService) blockPool() string {
 // replaced keeps claiming with an older one: split brain, ignored); an
 // active that reports standby is dropped.
 func (bp *bpService) updateActorStatesFromHeartbeat(a *actor, r *dnproto.HeartbeatReply) {
-	if !bp.ha {
+	if !bp.ha.Load() {
 		return
 	}
 	name := a.String()
@@ -165,7 +256,7 @@ func (bp *bpService) updateActorStatesFromHeartbeat(a *actor, r *dnproto.Heartbe
 
 // fromActive reports whether commands of a's coordinator are executed.
 func (bp *bpService) fromActive(a *actor) bool {
-	if !bp.ha {
+	if !bp.ha.Load() {
 		return true
 	}
 	bp.mu.Lock()
@@ -175,7 +266,7 @@ func (bp *bpService) fromActive(a *actor) bool {
 
 // queueIBR adds replica changes to every actor's next incremental report.
 func (bp *bpService) queueIBR(items ...dnproto.ReceivedDeleted) {
-	for _, a := range bp.actors {
+	for _, a := range bp.actorList() {
 		a.queueIBR(items...)
 	}
 }
@@ -184,14 +275,15 @@ func (bp *bpService) queueIBR(items ...dnproto.ReceivedDeleted) {
 // coordinator (the active, when known) at once, the others through their
 // incremental-report queue, sent right away too.
 func (bp *bpService) reportReceived(ctx context.Context, e dnproto.ReceivedDeleted) {
+	actors := bp.actorList()
 	bp.mu.Lock()
 	first := bp.active
 	bp.mu.Unlock()
-	if first == nil {
-		first = bp.actors[0]
+	if first == nil || !slices.Contains(actors, first) {
+		first = actors[0]
 	}
 	first.reportReceived(ctx, e)
-	for _, a := range bp.actors {
+	for _, a := range actors {
 		if a != first {
 			a.queueIBR(e)
 		}
@@ -204,7 +296,7 @@ func (bp *bpService) reportBad(b dnproto.BlockRef, storageID string) {
 	bp.badMu.Lock()
 	bp.bad[b.ID] = badReplica{ref: b, storageID: storageID}
 	bp.badMu.Unlock()
-	for _, a := range bp.actors {
+	for _, a := range bp.actorList() {
 		a.sendBad(b, storageID)
 	}
 }
@@ -212,7 +304,7 @@ func (bp *bpService) reportBad(b dnproto.BlockRef, storageID string) {
 // triggerFBR asks every actor for a full block report with its next
 // heartbeat.
 func (bp *bpService) triggerFBR() {
-	for _, a := range bp.actors {
+	for _, a := range bp.actorList() {
 		a.triggerFBR()
 	}
 }

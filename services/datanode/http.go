@@ -145,7 +145,7 @@ func (s *Service) Info() Info {
 		if bp.fatal != nil {
 			refused = append(refused, bp.ns+": "+bp.fatal.Error())
 		}
-		if bp.ha {
+		if bp.ha.Load() {
 			if in.ActiveCoordinators == nil {
 				in.ActiveCoordinators = map[string]string{}
 			}
@@ -155,7 +155,7 @@ func (s *Service) Info() Info {
 			}
 		}
 		bp.mu.Unlock()
-		for _, a := range bp.actors {
+		for _, a := range bp.actorList() {
 			a.mu.Lock()
 			if t := a.lastHeartbeat; !t.IsZero() && (in.LastHeartbeat == nil || t.After(*in.LastHeartbeat)) {
 				in.LastHeartbeat = &t
@@ -194,7 +194,7 @@ func (s *Service) registrationState() string {
 	order := map[string]int{"refused": 0, "connecting": 1, "handshake": 2, "registering": 3, "running": 4}
 	state := "running"
 	for _, bp := range s.poolList() {
-		for _, a := range bp.actors {
+		for _, a := range bp.actorList() {
 			a.mu.Lock()
 			st := a.state
 			a.mu.Unlock()
@@ -230,7 +230,7 @@ func (s *Service) triggerBlockReport(w http.ResponseWriter, r *http.Request) {
 
 // refreshNamenodes godoc
 //
-//	@Summary		Re-read the nameservices (-nameservices-file): start block pool services for new ones, stop those no longer listed, their replicas kept (dfsadmin -refreshNamenodes)
+//	@Summary		Re-read the nameservices (-nameservices-file): start block pool services for new ones, stop those no longer listed, their replicas kept; for a listed one, start and stop actors as its coordinator IDs changed (dfsadmin -refreshNamenodes)
 //	@Tags		datanode
 //	@Produce	json
 //	@Param		user.name	query	string	false	"the caller: the superuser or a member of the supergroup (dr.who when absent)"

@@ -325,7 +325,7 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	for _, ns := range names {
-		s.addPool(newBPService(s, nc, ns))
+		s.addPool(newBPService(s, nc, ns.name, ns.coords))
 	}
 	ln, err := tlsconf.Listen(s.cfg.HTTPAddr, s.cfg.TLS)
 	if err != nil {
@@ -478,29 +478,38 @@ func (s *Service) runActors(ctx context.Context) error {
 				s.log.Error("refreshNamenodes: cannot read the nameservices", "err", err)
 				continue
 			}
+			listed := func(ns string) (nsSpec, bool) {
+				i := slices.IndexFunc(names, func(n nsSpec) bool { return n.name == ns })
+				if i < 0 {
+					return nsSpec{}, false
+				}
+				return names[i], true
+			}
 			for _, a := range s.poolList() {
-				if !slices.Contains(names, a.ns) {
-					s.log.Info("refreshNamenodes: stopping the block pool service", "nameservice", a.ns, "block_pool", a.blockPool())
-					if cancel := running[a]; cancel != nil {
-						cancel()
-						for e := range endc {
-							delete(running, e.a)
-							if e.a == a {
-								break
-							}
-							if e.err != nil {
-								s.log.Error("a block pool service ended", "nameservice", e.a.ns, "err", e.err)
-								last = e.err
-							}
+				if spec, ok := listed(a.ns); ok {
+					a.refreshCoordinators(spec.coords)
+					continue
+				}
+				s.log.Info("refreshNamenodes: stopping the block pool service", "nameservice", a.ns, "block_pool", a.blockPool())
+				if cancel := running[a]; cancel != nil {
+					cancel()
+					for e := range endc {
+						delete(running, e.a)
+						if e.a == a {
+							break
+						}
+						if e.err != nil {
+							s.log.Error("a block pool service ended", "nameservice", e.a.ns, "err", e.err)
+							last = e.err
 						}
 					}
-					s.removePool(a)
 				}
+				s.removePool(a)
 			}
 			for _, ns := range names {
-				if s.poolOf(ns) == nil {
-					s.log.Info("refreshNamenodes: starting a block pool service", "nameservice", ns)
-					a := newBPService(s, s.nc, ns)
+				if s.poolOf(ns.name) == nil {
+					s.log.Info("refreshNamenodes: starting a block pool service", "nameservice", ns.name)
+					a := newBPService(s, s.nc, ns.name, ns.coords)
 					s.addPool(a)
 					start(a)
 				}
@@ -509,26 +518,65 @@ func (s *Service) runActors(ctx context.Context) error {
 	}
 }
 
+// nsSpec is a nameservice to serve and the HA IDs of its coordinators
+// (none: one coordinator without an ID).
+type nsSpec struct {
+	name   string
+	coords []string
+}
+
 // nameservices is the list of nameservices to serve: -nameservices-file
-// when set (re-read on every refresh), else -nameservices.
-func (s *Service) nameservices() ([]string, error) {
+// when set (re-read on every refresh), else -nameservices. A line of the
+// file is a nameservice, optionally followed by its coordinators' IDs
+// ("ns1 c1,c2", HDFS's dfs.ha.namenodes.ns1); without them, -coordinators
+// gives them.
+func (s *Service) nameservices() ([]nsSpec, error) {
 	if s.cfg.NameservicesFile == "" {
-		return s.cfg.Nameservices, nil
+		var out []nsSpec
+		for _, ns := range s.cfg.Nameservices {
+			out = append(out, nsSpec{ns, s.coordinatorsOf(ns)})
+		}
+		return out, nil
 	}
 	data, err := os.ReadFile(s.cfg.NameservicesFile)
 	if err != nil {
 		return nil, err
 	}
-	var out []string
-	for _, l := range strings.Split(string(data), "\n") {
-		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
-			out = append(out, l)
+	var out []nsSpec
+	for i, l := range strings.Split(string(data), "\n") {
+		f := strings.Fields(l)
+		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+			continue
 		}
+		spec := nsSpec{name: f[0], coords: s.coordinatorsOf(f[0])}
+		switch {
+		case len(f) == 2:
+			spec.coords = nil
+			for _, c := range strings.Split(f[1], ",") {
+				if c = strings.TrimSpace(c); c != "" && !slices.Contains(spec.coords, c) {
+					spec.coords = append(spec.coords, c)
+				}
+			}
+			if len(spec.coords) == 0 {
+				return nil, fmt.Errorf("%s:%d: no coordinator ID in %q", s.cfg.NameservicesFile, i+1, f[1])
+			}
+		case len(f) > 2:
+			return nil, fmt.Errorf("%s:%d: want a nameservice and its coordinator IDs (ns1 c1,c2), got %q", s.cfg.NameservicesFile, i+1, strings.TrimSpace(l))
+		}
+		out = append(out, spec)
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%s lists no nameservice", s.cfg.NameservicesFile)
 	}
 	return out, nil
+}
+
+// coordinatorsOf is -coordinators for nameservice ns.
+func (s *Service) coordinatorsOf(ns string) []string {
+	if coords, ok := s.cfg.Coordinators[ns]; ok {
+		return coords
+	}
+	return s.cfg.Coordinators[""]
 }
 
 // poolList is a copy of the block pool services.

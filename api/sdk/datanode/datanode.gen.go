@@ -493,7 +493,7 @@ type ClientInterface interface {
 	// Corresponds with GET / (the `DatanodePage` operationId).
 	DatanodePage(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// RefreshNamenodes Re-read the nameservices (-nameservices-file): start block pool services for new ones, stop those no longer listed, their replicas kept (dfsadmin -refreshNamenodes)
+	// RefreshNamenodes Re-read the nameservices (-nameservices-file): start block pool services for new ones, stop those no longer listed, their replicas kept; for a listed one, start and stop actors as its coordinator IDs changed (dfsadmin -refreshNamenodes)
 	//
 	// Corresponds with POST /api/v1/admin/refreshNamenodes (the `RefreshNamenodes` operationId).
 	RefreshNamenodes(ctx context.Context, params *RefreshNamenodesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -627,7 +627,7 @@ func (c *Client) DatanodePage(ctx context.Context, reqEditors ...RequestEditorFn
 	return c.Client.Do(req)
 }
 
-// RefreshNamenodes Re-read the nameservices (-nameservices-file): start block pool services for new ones, stop those no longer listed, their replicas kept (dfsadmin -refreshNamenodes)
+// RefreshNamenodes Re-read the nameservices (-nameservices-file): start block pool services for new ones, stop those no longer listed, their replicas kept; for a listed one, start and stop actors as its coordinator IDs changed (dfsadmin -refreshNamenodes)
 //
 // Corresponds with POST /api/v1/admin/refreshNamenodes (the `RefreshNamenodes` operationId).
 func (c *Client) RefreshNamenodes(ctx context.Context, params *RefreshNamenodesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2169,7 +2169,7 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET / (the `DatanodePage` operationId).
 	DatanodePageWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*DatanodePageResponse, error)
 
-	// RefreshNamenodesWithResponse Re-read the nameservices (-nameservices-file): start block pool services for new ones, stop those no longer listed, their replicas kept (dfsadmin -refreshNamenodes)
+	// RefreshNamenodesWithResponse Re-read the nameservices (-nameservices-file): start block pool services for new ones, stop those no longer listed, their replicas kept; for a listed one, start and stop actors as its coordinator IDs changed (dfsadmin -refreshNamenodes)
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3457,7 +3457,7 @@ func (c *ClientWithResponses) DatanodePageWithResponse(ctx context.Context, reqE
 	return ParseDatanodePageResponse(rsp)
 }
 
-// RefreshNamenodesWithResponse Re-read the nameservices (-nameservices-file): start block pool services for new ones, stop those no longer listed, their replicas kept (dfsadmin -refreshNamenodes)
+// RefreshNamenodesWithResponse Re-read the nameservices (-nameservices-file): start block pool services for new ones, stop those no longer listed, their replicas kept; for a listed one, start and stop actors as its coordinator IDs changed (dfsadmin -refreshNamenodes)
 //
 // Returns a wrapper object for the known response body format(s).
 //
