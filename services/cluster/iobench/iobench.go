@@ -294,7 +294,7 @@ func ioRuns(ctx context.Context, e *env, out io.Writer, nrFiles int, size, block
 		wMBs := mbps(total, time.Since(start))
 		wCPU := (processCPU() - cpu0) / time.Duration(total>>20)
 		settle()
-		start = time.Now()
+		start, cpu0 = time.Now(), processCPU()
 		var read atomic.Int64
 		err = parallel(nrFiles, func(i int) error {
 			r, err := e.cl.Open(ctx, fmt.Sprintf("/benchmarks/TestDFSIO/r%d/io_data/test_io_%d", repl, i))
@@ -313,9 +313,10 @@ func ioRuns(ctx context.Context, e *env, out io.Writer, nrFiles int, size, block
 			return fmt.Errorf("read %d bytes, wrote %d", read.Load(), total)
 		}
 		rMBs := mbps(total, time.Since(start))
+		rCPU := (processCPU() - cpu0) / time.Duration(total>>20)
 		rates[ri] = [2]float64{wMBs, rMBs}
-		fmt.Fprintf(out, "----- TestDFSIO ----- : replication %d\n           Number of files: %d\n    Total MBytes processed: %d\n  write throughput MB/sec: %.1f (%.0f%% of raw write%s; CPU per MB in this process %v)\n   read throughput MB/sec: %.1f (%.0f%% of raw read)\n",
-			repl, nrFiles, total>>20, wMBs, 100*wMBs/rawW, map[bool]string{true: fmt.Sprintf("; %.0f%% of raw write ÷ 3", 300*wMBs/rawW), false: ""}[repl == 3], wCPU.Round(time.Microsecond), rMBs, 100*rMBs/rawR)
+		fmt.Fprintf(out, "----- TestDFSIO ----- : replication %d\n           Number of files: %d\n    Total MBytes processed: %d\n  write throughput MB/sec: %.1f (%.0f%% of raw write%s; CPU per MB in this process %v)\n   read throughput MB/sec: %.1f (%.0f%% of raw read; CPU per MB in this process %v)\n",
+			repl, nrFiles, total>>20, wMBs, 100*wMBs/rawW, map[bool]string{true: fmt.Sprintf("; %.0f%% of raw write ÷ 3", 300*wMBs/rawW), false: ""}[repl == 3], wCPU.Round(time.Microsecond), rMBs, 100*rMBs/rawR, rCPU.Round(time.Microsecond))
 	}
 	return nil
 }
