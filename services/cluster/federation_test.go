@@ -339,18 +339,8 @@ func TestRefreshNamenodesCoordinators(t *testing.T) {
 			}
 		}
 	}
-	following := func(id string) func() bool {
-		return func() bool {
-			for _, dn := range c.Datanodes {
-				if dn.Info().ActiveCoordinators["ns1"] != id {
-					return false
-				}
-			}
-			return true
-		}
-	}
 	eventually(t, 30*time.Second, "c1 to see the three datanodes", func() bool { return c.Coordinator.Manager().Cluster().Live == 3 })
-	eventually(t, 10*time.Second, "every datanode to follow c1", following("c1"))
+	eventually(t, 10*time.Second, "every datanode to follow c1", following(c, "ns1", "c1"))
 	consistently(t, 500*time.Millisecond, "c2 to see no datanode before it is listed", func() bool { return c.Coordinator2.Manager().Cluster().Live == 0 })
 
 	refresh("ns1 c1,c2")
@@ -365,7 +355,7 @@ func TestRefreshNamenodesCoordinators(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 15*time.Second, "c2 to be active", func() bool { return c.Coordinator2.HAState() == "active" })
-	eventually(t, 15*time.Second, "every datanode to follow c2", following("c2"))
+	eventually(t, 15*time.Second, "every datanode to follow c2", following(c, "ns1", "c2"))
 	writeFile(t, cl, "/c2only", data, client.CreateOptions{Replication: 3})
 	if got := readFile(t, cl, "/both"); !bytes.Equal(got, data) {
 		t.Fatal("/both differs")
@@ -380,5 +370,5 @@ func TestRefreshNamenodesCoordinators(t *testing.T) {
 			t.Fatalf("refreshNamenodes: %d", code)
 		}
 	}
-	consistently(t, 500*time.Millisecond, "the datanodes to keep following c2", following("c2"))
+	consistently(t, 500*time.Millisecond, "the datanodes to keep following c2", following(c, "ns1", "c2"))
 }

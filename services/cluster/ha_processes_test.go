@@ -124,18 +124,8 @@ func TestCoordinatorFailover(t *testing.T) {
 	c := testCluster(t, 3, func(cfg *cluster.Config) {
 		cfg.HA, cfg.StandbyAddr, cfg.StandbyCoordinatorAddr = true, "127.0.0.1:0", "127.0.0.1:0"
 	})
-	following := func(id string) func() bool {
-		return func() bool {
-			for _, dn := range c.Datanodes {
-				if dn.Info().ActiveCoordinators["ns1"] != id {
-					return false
-				}
-			}
-			return true
-		}
-	}
 	eventually(t, 10*time.Second, "c1 active, followed by every datanode", func() bool {
-		return c.Coordinator.HAState() == "active" && c.Coordinator2.HAState() == "standby" && following("c1")()
+		return c.Coordinator.HAState() == "active" && c.Coordinator2.HAState() == "standby" && following(c, "ns1", "c1")()
 	})
 	cl := newClient(c, "hdfs")
 	one, two := bytes.Repeat([]byte("a"), 5000), bytes.Repeat([]byte("b"), 7000)
@@ -155,7 +145,7 @@ func TestCoordinatorFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 10*time.Second, "c2 to be active", func() bool { return c.Coordinator2.HAState() == "active" })
-	eventually(t, 10*time.Second, "every datanode to follow c2", following("c2"))
+	eventually(t, 10*time.Second, "every datanode to follow c2", following(c, "ns1", "c2"))
 	t.Logf("coordinator failover: c2 active and followed %v after c1 stopped", time.Since(stopped).Round(time.Millisecond))
 	before := c.Coordinator2.TransfersScheduled()
 
@@ -295,18 +285,8 @@ func TestFederatedHA(t *testing.T) {
 	if st := ns2.Standby.HAState(); st != "standby" {
 		t.Fatalf("ns2's nn2 is %s", st)
 	}
-	following := func(ns, id string) func() bool {
-		return func() bool {
-			for _, dn := range c.Datanodes {
-				if dn.Info().ActiveCoordinators[ns] != id {
-					return false
-				}
-			}
-			return true
-		}
-	}
 	eventually(t, 30*time.Second, "the datanodes following c1 of each nameservice", func() bool {
-		return following("ns1", "c1")() && following("ns2", "c1")() && !ns2.Coordinator2.IsActive()
+		return following(c, "ns1", "c1")() && following(c, "ns2", "c1")() && !ns2.Coordinator2.IsActive()
 	})
 	cl := client.New(ns2.MetadataURL+","+ns2.StandbyURL, "hdfs")
 	one := bytes.Repeat([]byte("ns2 before "), 2000)
@@ -319,8 +299,8 @@ func TestFederatedHA(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 30*time.Second, "ns2's nn2 active", func() bool { code, _ := readyzBody(ns2.StandbyURL); return code == 200 })
-	eventually(t, 30*time.Second, "ns2's c2 active and followed", func() bool { return ns2.Coordinator2.IsActive() && following("ns2", "c2")() })
-	if !following("ns1", "c1")() {
+	eventually(t, 30*time.Second, "ns2's c2 active and followed", func() bool { return ns2.Coordinator2.IsActive() && following(c, "ns2", "c2")() })
+	if !following(c, "ns1", "c1")() {
 		t.Fatal("ns2's failover moved ns1's datanodes off c1")
 	}
 	two := bytes.Repeat([]byte("ns2 after "), 2000)

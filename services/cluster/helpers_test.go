@@ -344,3 +344,16 @@ func (b withBearer) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	return b.next.RoundTrip(r)
 }
+
+// following reports whether every running datanode of c follows
+// coordinator id of nameservice ns as the active one.
+func following(c *cluster.Cluster, ns, id string) func() bool {
+	return func() bool {
+		for _, dn := range c.Datanodes {
+			if dn != nil && dn.Info().ActiveCoordinators[ns] != id {
+				return false
+			}
+		}
+		return true
+	}
+}
