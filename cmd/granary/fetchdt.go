@@ -45,7 +45,7 @@ func fetchdtCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	renewer := fs.String("renewer", "", "")
 	cancel := fs.Bool("cancel", false, "")
 	renew := fs.Bool("renew", false, "")
-	print := fs.Bool("print", false, "")
+	printTokens := fs.Bool("print", false, "")
 	verbose := fs.Bool("verbose", false, "")
 	help := fs.Bool("help", false, "")
 	fs.BoolVar(help, "h", false, "")
@@ -63,7 +63,7 @@ func fetchdtCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprint(stdout, fetchdtUsage)
 		return 0
 	}
-	if n := btoi(*cancel) + btoi(*renew) + btoi(*print); n > 1 {
+	if n := btoi(*cancel) + btoi(*renew) + btoi(*printTokens); n > 1 {
 		return usage("ERROR: Only specify cancel, renew or print.")
 	}
 	if fs.NArg() != 1 || strings.HasPrefix(fs.Arg(0), "-") {
@@ -71,7 +71,7 @@ func fetchdtCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	file := fs.Arg(0)
 	switch {
-	case *print:
+	case *printTokens:
 		creds, err := readTokenFile(file)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
