@@ -28,6 +28,8 @@ func metadataFlags(fs *flag.FlagSet, cfg *metadata.Config) (level *string, dbCon
 	fs.DurationVar(&cfg.DelegationTokenMaxLifetime, "delegation-token-max-lifetime", envDuration("GRANARY_DELEGATION_TOKEN_MAX_LIFETIME", 7*24*time.Hour), "dfs.namenode.delegation.token.max-lifetime (GRANARY_DELEGATION_TOKEN_MAX_LIFETIME)")
 	fs.DurationVar(&cfg.DelegationTokenRenewInterval, "delegation-token-renew-interval", envDuration("GRANARY_DELEGATION_TOKEN_RENEW_INTERVAL", 24*time.Hour), "dfs.namenode.delegation.token.renew-interval: a token lapses unless renewed within this (GRANARY_DELEGATION_TOKEN_RENEW_INTERVAL)")
 	fs.StringVar(&cfg.AuditLog, "audit-log", env("GRANARY_AUDIT_LOG", ""), "the audit log (HDFS's hdfs-audit.log format): a file, or - for standard error; empty for none (GRANARY_AUDIT_LOG)")
+	cfg.EditLogNoGather = !envBool("GRANARY_EDIT_LOG_GATHER", true)
+	fs.Var(notFlag{&cfg.EditLogNoGather}, "edit-log-gather", "let an edit-log batch grow, for at most half a commit's time, while the last batch's callers come back; paused while they do not (GRANARY_EDIT_LOG_GATHER)")
 	fs.DurationVar(&cfg.EditLogRetry, "edit-log-retry", envDuration("GRANARY_EDIT_LOG_RETRY", 30e9), "how long a failing edit-log commit is retried (writes answer RetriableException meanwhile) before the service exits (GRANARY_EDIT_LOG_RETRY)")
 	fs.StringVar(&cfg.NATSURL, "nats-url", env("GRANARY_NATS_URL", "nats://127.0.0.1:4222"), "NATS server(s) shared with the coordinator, comma separated; empty runs the namespace alone, without block management (GRANARY_NATS_URL)")
 	fs.BoolVar(&cfg.RedirectToDatanodeHostname, "redirect-to-datanode-hostname", envBool("GRANARY_REDIRECT_TO_DATANODE_HOSTNAME", false), "dfs.client.use.datanode.hostname: WebHDFS redirects name datanodes by host name, not IP (GRANARY_REDIRECT_TO_DATANODE_HOSTNAME)")
@@ -188,3 +190,25 @@ func metadataCmd(ctx context.Context, args []string, run bool) error {
 	}
 	return usageError{fmt.Sprintf("unknown metadata subcommand %q", sub)}
 }
+
+// notFlag is a boolean flag that sets the negation of *p (a Config field
+// named for the non-default case).
+type notFlag struct{ p *bool }
+
+func (f notFlag) String() string {
+	if f.p == nil {
+		return "true"
+	}
+	return strconv.FormatBool(!*f.p)
+}
+
+func (f notFlag) Set(s string) error {
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	*f.p = !v
+	return nil
+}
+
+func (f notFlag) IsBoolFlag() bool { return true }

@@ -99,7 +99,11 @@ type Config struct {
 	LeaseHardLimit time.Duration
 	LeaseCheck     time.Duration
 	EditLogRetry   time.Duration // how long a failing batch is retried before the service stops
-	TrashInterval  int64         // fs.trash.interval, minutes (0: no trash)
+	// EditLogNoGather commits each edit-log batch as soon as the last one
+	// is committed (HDFS's FSEditLog), instead of letting it grow while the
+	// last batch's callers come back (docs/formats/edit-log.md).
+	EditLogNoGather bool
+	TrashInterval   int64 // fs.trash.interval, minutes (0: no trash)
 	// TrashCheckpointInterval is fs.trash.checkpoint.interval: how often the
 	// trash emptier runs (0 or more than TrashInterval: TrashInterval).
 	TrashCheckpointInterval time.Duration

@@ -229,6 +229,7 @@ func (s *Service) open(g *lifecycle.Group, httpStopped <-chan struct{}) error {
 		return err
 	}
 	edits := s.store.NewEditLog(epoch, ns.TxID(), s.cfg.EditLogRetry, s.metrics, s.log)
+	edits.NoGather = s.cfg.EditLogNoGather
 	s.resumeBlockKeys(ctx, epoch)
 	if s.cfg.NATSURL != "" {
 		nc, err := natsconn.Connect(natsconn.Config{URL: s.cfg.NATSURL, Name: "granary-metadata", Identity: "metadata",

@@ -136,6 +136,7 @@ func (s *Service) conf(w http.ResponseWriter, r *http.Request) {
 		{Key: "fs.trash.checkpoint.interval", Value: c.TrashCheckpointInterval.String()},
 		{Key: "hadoop.http.idle_timeout.ms", Value: c.HTTPIdleTimeout.String()},
 		{Key: "granary.metadata.edit-log-retry", Value: c.EditLogRetry.String()},
+		{Key: "granary.metadata.edit-log-gather", Value: strconv.FormatBool(!c.EditLogNoGather)},
 	}
 	rest.WriteSettings(w, r, "granary metadata", props)
 }

@@ -42,9 +42,10 @@ type env struct {
 	issuer *http.Server
 }
 
-// syncPolicy is the datanodes' dfs.datanode.synconclose and
-// dfs.datanode.sync.behind.writes.
-type syncPolicy struct{ onClose, behindWrites bool }
+// clusterOpts are the datanodes' dfs.datanode.synconclose and
+// dfs.datanode.sync.behind.writes, and the metadata service's edit-log
+// gathering (off with noGather).
+type clusterOpts struct{ onClose, behindWrites, noGather bool }
 
 // client is a client of the cluster as the bench user.
 func (e *env) client() *client.Client {
@@ -64,7 +65,7 @@ func tokenMode() (auth.Config, *http.Server, string, error) {
 	return auth.Config{Mode: auth.Token, OIDCIssuer: iss.URL, OIDCAudience: "granary"}, srv, tok, err
 }
 
-func start(ctx context.Context, dir, dbURL string, datanodes int, sync syncPolicy, token bool) (*env, error) {
+func start(ctx context.Context, dir, dbURL string, datanodes int, opts clusterOpts, token bool) (*env, error) {
 	if dir == "" {
 		var err error
 		if dir, err = os.MkdirTemp("", "granary-bench-"); err != nil {
@@ -92,10 +93,11 @@ func start(ctx context.Context, dir, dbURL string, datanodes int, sync syncPolic
 			m.SafeModeExtension = -1
 			m.DBMaxConns = 32
 			m.Auth = ac
+			m.EditLogNoGather = opts.noGather
 		},
 		Coordinator: func(c *coordinator.Config) { c.Auth = ac },
 		Datanode: func(i int, c *datanode.Config) {
-			c.SyncOnClose, c.SyncBehindWrites, c.Auth = sync.onClose, sync.behindWrites, ac
+			c.SyncOnClose, c.SyncBehindWrites, c.Auth = opts.onClose, opts.behindWrites, ac
 		},
 	})
 	if err != nil {
@@ -195,7 +197,7 @@ func IOMain(ctx context.Context, args []string, out io.Writer) error {
 	// [token][raw, replication 1, replication 3][write, read]: each round's figure.
 	var figs [2][3][2][]float64
 	for _, token := range modes {
-		e, err := start(ctx, filepath.Join(*dir, modeDir(token)), *dbURL, 3, syncPolicy{*syncClose, *syncBehind}, token)
+		e, err := start(ctx, filepath.Join(*dir, modeDir(token)), *dbURL, 3, clusterOpts{onClose: *syncClose, behindWrites: *syncBehind}, token)
 		if err != nil {
 			return err
 		}
@@ -395,6 +397,7 @@ func SmallFilesMain(ctx context.Context, args []string, out io.Writer) error {
 	cpuProfile := fs.String("cpuprofile", "", "write CPU profiles of the run's write and read phases to this path with .<mode>.write and .<mode>.read appended")
 	authMode := fs.String("auth", "simple", "simple, token, or both (side by side: what token mode costs)")
 	reads := fs.Int("reads", 1, "times each file is read (hot files: later reads find their locations and files kept)")
+	noGather := fs.Bool("nogather", false, "the metadata service commits each edit-log batch as soon as the last one is (metadata -edit-log-gather=false), to compare")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -418,7 +421,7 @@ func SmallFilesMain(ctx context.Context, args []string, out io.Writer) error {
 	}
 	var res [2]smallResult
 	for round, token := range modes {
-		r, err := smallRun(ctx, filepath.Join(*dir, fmt.Sprintf("%s%d", modeDir(token), round)), *dbURL, token, *n, *clients, *size, *reads, *cpuProfile)
+		r, err := smallRun(ctx, filepath.Join(*dir, fmt.Sprintf("%s%d", modeDir(token), round)), *dbURL, token, *noGather, *n, *clients, *size, *reads, *cpuProfile)
 		if err != nil {
 			return err
 		}
@@ -472,8 +475,8 @@ func (s *smallResult) mean() {
 }
 
 // smallRun writes and reads the small files on a new cluster.
-func smallRun(ctx context.Context, dir, dbURL string, token bool, n, clients, size, reads int, cpuProfile string) (smallResult, error) {
-	e, err := start(ctx, dir, dbURL, 3, syncPolicy{}, token)
+func smallRun(ctx context.Context, dir, dbURL string, token, noGather bool, n, clients, size, reads int, cpuProfile string) (smallResult, error) {
+	e, err := start(ctx, dir, dbURL, 3, clusterOpts{noGather: noGather}, token)
 	if err != nil {
 		return smallResult{}, err
 	}

@@ -46,7 +46,7 @@ func PutMain(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 	}
-	e, err := start(ctx, filepath.Join(*dir, "run"), *dbURL, 3, syncPolicy{}, false)
+	e, err := start(ctx, filepath.Join(*dir, "run"), *dbURL, 3, clusterOpts{}, false)
 	if err != nil {
 		return err
 	}

@@ -42,6 +42,9 @@ type Options struct {
 	// Standby runs a standby metadata service on the database during a
 	// throughput op and prints how far behind the writes it stays (HA).
 	Standby bool
+	// NoGather commits each batch as soon as the last one is (HDFS's
+	// FSEditLog) instead of letting it grow.
+	NoGather bool
 }
 
 // Main parses args and runs the benchmark.
@@ -57,6 +60,7 @@ func Main(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "httpFileStatus: run time")
 	fs.StringVar(&o.AuditLog, "audit-log", "", "httpFileStatus: write the service's audit log to this file (compare with and without)")
 	fs.BoolVar(&o.Standby, "standby", false, "create, mkdirs, rename, delete: run a standby metadata service tailing the edit log and print its lag")
+	fs.BoolVar(&o.NoGather, "nogather", false, "create, mkdirs, rename, delete: commit each edit-log batch as soon as the last one is, without letting it grow (compare)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -200,7 +204,7 @@ func (b *batchStats) report(out io.Writer) {
 		times[q(0.5)].Round(time.Microsecond), times[q(0.9)].Round(time.Microsecond), times[q(0.99)].Round(time.Microsecond))
 }
 
-func openJournaled(ctx context.Context, url string, conns int32, writerLock bool) (*journaled, error) {
+func openJournaled(ctx context.Context, url string, conns int32, writerLock, noGather bool) (*journaled, error) {
 	st, err := store.Open(ctx, url, conns)
 	if err != nil {
 		return nil, err
@@ -221,6 +225,7 @@ func openJournaled(ctx context.Context, url string, conns int32, writerLock bool
 	ns := namespace.New(namespace.Config{Superuser: "bench"})
 	batches := &batchStats{}
 	edits := st.NewEditLog(epoch, 0, 30*time.Second, batches, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	edits.NoGather = noGather
 	ns.SetJournal(edits)
 	rctx, stop := context.WithCancel(context.Background())
 	j := &journaled{ns: ns, st: st, stop: stop, done: make(chan error, 1), edits: edits, lock: lock, batches: batches}
@@ -251,7 +256,7 @@ func throughput(ctx context.Context, e *env, o Options, op string, out io.Writer
 	if err != nil {
 		return err
 	}
-	j, err := openJournaled(ctx, url, int32(max(8, o.Threads/4)), o.Standby)
+	j, err := openJournaled(ctx, url, int32(max(8, o.Threads/4)), o.Standby, o.NoGather)
 	if err != nil {
 		return err
 	}

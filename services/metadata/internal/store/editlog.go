@@ -34,6 +34,21 @@ type EditLog struct {
 	cur  *batch
 	kick chan struct{}
 
+	// NoGather commits whatever is queued at once (set before Run), as
+	// HDFS's FSEditLog does; benchmarks compare with it.
+	NoGather bool
+	// target is how many ops the open batch should hold before it is
+	// committed: those queued when the last batch committed and most of
+	// that batch's waiters, answered then and likely to append again;
+	// lastCommit bounds how long the writer waits for them. After
+	// gatherMisses waits in a row ran out (waiters that do not come back
+	// soon: clients busy elsewhere between their calls), gatherOff
+	// batches are committed without waiting, then waiting is tried again.
+	target       int
+	lastCommit   time.Duration
+	gatherMisses int
+	gatherOff    int
+
 	failing   atomic.Bool
 	committed atomic.Int64
 	metrics   EditLogMetrics
@@ -112,11 +127,65 @@ func (l *EditLog) Run(ctx context.Context) error {
 			// Flush what was appended before the stop.
 			return l.flush(context.Background())
 		}
+		if !l.NoGather {
+			l.gather(ctx)
+		}
 		if err := l.flush(ctx); err != nil {
 			return err
 		}
 	}
 }
+
+// gather lets the open batch grow before it is committed: it waits, at
+// most half the last commit's time (and maxGather), until the batch
+// reaches target. Under
+// load from callers that append again as soon as they are answered (HDFS's
+// NNThroughputBenchmark, a busy namespace), the waiters of one batch then
+// join the next instead of forming a cohort of their own, and each commit
+// carries about twice the edits; callers that go elsewhere between calls
+// make the waits run out, and gathering pauses.
+func (l *EditLog) gather(ctx context.Context) {
+	if l.gatherOff > 0 {
+		l.gatherOff--
+		return
+	}
+	l.mu.Lock()
+	n := len(l.cur.ops)
+	l.mu.Unlock()
+	if n >= l.target {
+		return
+	}
+	t := time.NewTimer(min(l.lastCommit/2, maxGather))
+	defer t.Stop()
+	for {
+		select {
+		case <-l.kick:
+		case <-t.C:
+			if l.gatherMisses++; l.gatherMisses >= gatherMissesAllowed {
+				l.gatherMisses, l.gatherOff = 0, gatherPause
+			}
+			return
+		case <-ctx.Done():
+			return
+		}
+		l.mu.Lock()
+		n := len(l.cur.ops)
+		l.mu.Unlock()
+		if n >= l.target {
+			l.gatherMisses = 0
+			return
+		}
+	}
+}
+
+// gatherMissesAllowed waits in a row may run out before gathering pauses
+// for gatherPause batches.
+// maxGather bounds a wait whatever the last commit took (a retried one).
+const (
+	gatherMissesAllowed = 3
+	gatherPause         = 64
+	maxGather           = 2 * time.Millisecond
+)
 
 func (l *EditLog) flush(ctx context.Context) error {
 	for {
@@ -128,7 +197,9 @@ func (l *EditLog) flush(ctx context.Context) error {
 		}
 		l.cur = newBatch()
 		l.mu.Unlock()
+		start := time.Now()
 		err := l.commitWithRetry(ctx, b)
+		l.lastCommit = time.Since(start)
 		b.err = err
 		if err != nil {
 			close(b.done)
@@ -149,6 +220,9 @@ func (l *EditLog) flush(ctx context.Context) error {
 		if l.onCommit != nil {
 			l.onCommit(last, b.changes)
 		}
+		l.mu.Lock()
+		l.target = len(l.cur.ops) + (3*len(b.ops)+3)/4
+		l.mu.Unlock()
 		close(b.done)
 		if ctx.Err() == nil {
 			return nil
