@@ -17,7 +17,8 @@ import (
 // EditLog is the namespace's Journal in PostgreSQL. Appended ops collect in
 // an open batch; one writer goroutine commits a whole batch in a single
 // statement (group commit) while the next batch fills, then wakes every
-// waiter of the committed batch. A batch is committed only while this
+// waiter of the committed batch, and lets the next batch grow a moment
+// for them (gather). A batch is committed only while this
 // process's writer epoch is current, so a fenced process can never commit.
 //
 // If PostgreSQL refuses a batch, the writer retries that same batch for
@@ -138,12 +139,11 @@ func (l *EditLog) Run(ctx context.Context) error {
 
 // gather lets the open batch grow before it is committed: it waits, at
 // most half the last commit's time (and maxGather), until the batch
-// reaches target. Under
-// load from callers that append again as soon as they are answered (HDFS's
-// NNThroughputBenchmark, a busy namespace), the waiters of one batch then
-// join the next instead of forming a cohort of their own, and each commit
-// carries about twice the edits; callers that go elsewhere between calls
-// make the waits run out, and gathering pauses.
+// reaches target. Under load from callers that append again as soon as
+// they are answered (HDFS's NNThroughputBenchmark, a busy namespace), the
+// waiters of one batch then join the next instead of forming a cohort of
+// their own, and each commit carries about twice the edits; callers that
+// go elsewhere between calls make the waits run out, and gathering pauses.
 func (l *EditLog) gather(ctx context.Context) {
 	if l.gatherOff > 0 {
 		l.gatherOff--
@@ -179,8 +179,8 @@ func (l *EditLog) gather(ctx context.Context) {
 }
 
 // gatherMissesAllowed waits in a row may run out before gathering pauses
-// for gatherPause batches.
-// maxGather bounds a wait whatever the last commit took (a retried one).
+// for gatherPause batches; maxGather bounds a wait whatever the last
+// commit took (a retried one).
 const (
 	gatherMissesAllowed = 3
 	gatherPause         = 64
