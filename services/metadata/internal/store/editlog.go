@@ -184,8 +184,9 @@ func (l *EditLog) gather(ctx context.Context) {
 const (
 	gatherMissesAllowed = 3
 	gatherPause         = 64
-	maxGather           = 2 * time.Millisecond
 )
+
+var maxGather = 2 * time.Millisecond // a variable for tests
 
 func (l *EditLog) flush(ctx context.Context) error {
 	for {
