@@ -32,7 +32,6 @@ func cliTLS() (*tls.Config, error) {
 // in the token storage file HADOOP_TOKEN_FILE_LOCATION names, as Hadoop's
 // UserGroupInformation reads it (YARN containers get one).
 func withCredentials(c *client.Client, bases []string, logical string) error {
-	c.SetBearer(os.Getenv("GRANARY_TOKEN"))
 	delegation := os.Getenv("GRANARY_DELEGATION_TOKEN")
 	if file := os.Getenv("HADOOP_TOKEN_FILE_LOCATION"); delegation == "" && file != "" {
 		var err error
@@ -41,6 +40,14 @@ func withCredentials(c *client.Client, bases []string, logical string) error {
 		}
 	}
 	c.SetDelegation(delegation)
+	return withBearer(c)
+}
+
+// withBearer sets the environment's bearer token (GRANARY_TOKEN) and trust
+// (GRANARY_TLS_CA) on a client, and no delegation token: fetching,
+// renewing and cancelling one needs another credential, as in HDFS.
+func withBearer(c *client.Client) error {
+	c.SetBearer(os.Getenv("GRANARY_TOKEN"))
 	cfg, err := cliTLS()
 	if err != nil {
 		return err

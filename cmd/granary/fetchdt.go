@@ -177,19 +177,10 @@ func btoi(b bool) int {
 }
 
 // cliClient is a client of the metadata service at base with the
-// environment's bearer token and trust, but no delegation token: fetching,
-// renewing and cancelling one needs another credential, as in HDFS.
+// environment's bearer token and trust (withBearer).
 func cliClient(base, user string) (*client.Client, error) {
 	c := client.New(base, cmp.Or(user, currentUser()))
-	c.SetBearer(os.Getenv("GRANARY_TOKEN"))
-	cfg, err := cliTLS()
-	if err != nil {
-		return nil, err
-	}
-	if cfg != nil {
-		c.SetTLS(cfg)
-	}
-	return c, nil
+	return c, withBearer(c)
 }
 
 // readTokenFile reads a token storage file (either format).
@@ -236,13 +227,13 @@ func tokenServiceURL(t hadooptoken.Token) (string, bool) {
 	if strings.HasPrefix(t.Service, "ha-") {
 		return "", false // a logical nameservice: no address to reach
 	}
-	switch t.Kind {
-	case hadooptoken.KindWebHDFS, hadooptoken.KindHDFS:
-		return "http://" + t.Service, t.Service != ""
-	case hadooptoken.KindSWebHDFS:
-		return "https://" + t.Service, t.Service != ""
+	switch {
+	case !hadooptoken.IsDelegation(t.Kind) || t.Service == "":
+		return "", false
+	case t.Kind == hadooptoken.KindSWebHDFS:
+		return "https://" + t.Service, true
 	}
-	return "", false
+	return "http://" + t.Service, true
 }
 
 // fsURIOf is how HDFS names the file system of a metadata URL in messages
@@ -277,12 +268,7 @@ func delegationFromFile(file string, bases []string, logical string) (string, er
 		}
 	}
 	for _, t := range creds.Tokens {
-		switch t.Token.Kind {
-		case hadooptoken.KindWebHDFS, hadooptoken.KindSWebHDFS, hadooptoken.KindHDFS:
-		default:
-			continue
-		}
-		if want[t.Token.Service] {
+		if hadooptoken.IsDelegation(t.Token.Kind) && want[t.Token.Service] {
 			return t.Token.Encode(), nil
 		}
 	}

@@ -27,6 +27,12 @@ const (
 	KindBlock    = "HDFS_BLOCK_TOKEN"
 )
 
+// IsDelegation reports whether kind is a delegation token a metadata
+// service issues (over WebHDFS, HTTPS or RPC's kind).
+func IsDelegation(kind string) bool {
+	return kind == KindWebHDFS || kind == KindSWebHDFS || kind == KindHDFS
+}
+
 // Token is org.apache.hadoop.security.token.Token.
 type Token struct {
 	Identifier []byte
