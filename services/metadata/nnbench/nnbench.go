@@ -16,6 +16,7 @@ import (
 	neturl "net/url"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -45,6 +46,9 @@ type Options struct {
 	// NoGather commits each batch as soon as the last one is (HDFS's
 	// FSEditLog) instead of letting it grow.
 	NoGather bool
+	// CPUProfile, when set, receives a CPU profile of each throughput op's
+	// timed part (the op's name appended when -op all).
+	CPUProfile string
 }
 
 // Main parses args and runs the benchmark.
@@ -60,6 +64,7 @@ func Main(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "httpFileStatus: run time")
 	fs.StringVar(&o.AuditLog, "audit-log", "", "httpFileStatus: write the service's audit log to this file (compare with and without)")
 	fs.BoolVar(&o.Standby, "standby", false, "create, mkdirs, rename, delete: run a standby metadata service tailing the edit log and print its lag")
+	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "create, mkdirs, rename, delete, open, fileStatus, listStatus: write a CPU profile of the timed part to this file")
 	fs.BoolVar(&o.NoGather, "nogather", false, "create, mkdirs, rename, delete: commit each edit-log batch as soon as the last one is, without letting it grow (compare)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -349,9 +354,26 @@ func throughput(ctx context.Context, e *env, o Options, op string, out io.Writer
 		}
 	}()
 	j.batches.reset()
+	if o.CPUProfile != "" {
+		path := o.CPUProfile
+		if o.Op == "all" {
+			path += "." + op
+		}
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 	start := time.Now()
 	err = runThreads(o.Threads, per, fn)
 	elapsed := time.Since(start)
+	if o.CPUProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	stopSampling()
 	<-sampled
 	if err != nil {
