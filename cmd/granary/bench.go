@@ -12,10 +12,10 @@ import (
 )
 
 const benchUsage = `usage: granary bench nn|coordinator|dnscan|io|smallfiles|put|rereplication|failover [flags]
-  nn           -op create|mkdirs|open|fileStatus|listStatus|rename|delete|httpFileStatus|heap|imageLoad|all [-threads N] [-files M]
+  nn           -op create|mkdirs|open|fileStatus|listStatus|rename|delete|httpFileStatus|heap|imageLoad|all [-threads N] [-files M] [-nogather] [-cpuprofile F]
   coordinator  -op fbr|heartbeat|heartbeat-nats|all [-blocks N] [-datanodes N] [-duration D]
   dnscan       [-replicas N] [-volumes N] [-dir DIR]
-  io           [-nrFiles N] [-fileSize MB] [-blockSize MB] [-synconclose] [-rounds N] [-auth simple|token|both]   (like TestDFSIO)
+  io           [-nrFiles N] [-fileSize MB] [-blockSize MB] [-synconclose] [-syncbehindwrites] [-dropbehindwrites] [-rounds N] [-auth simple|token|both]   (like TestDFSIO)
   smallfiles   [-files N] [-clients N] [-size BYTES] [-auth simple|token|both]                        (like weed benchmark)
   put          [-size MB] [-bin GRANARY]   (granary fs -put of one file as its own process: its peak RSS)
   rereplication [-blocks N] [-blockSize BYTES] [-datanodes N] [-redundancy-interval D] [-max-streams N]

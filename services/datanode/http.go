@@ -390,6 +390,7 @@ func (s *Service) conf(w http.ResponseWriter, r *http.Request) {
 		{Key: "dfs.datanode.du.reserved", Value: strconv.FormatInt(c.DuReserved, 10)},
 		{Key: "dfs.datanode.synconclose", Value: strconv.FormatBool(c.SyncOnClose)},
 		{Key: "dfs.datanode.sync.behind.writes", Value: strconv.FormatBool(c.SyncBehindWrites)},
+		{Key: "dfs.datanode.drop.cache.behind.writes", Value: strconv.FormatBool(c.DropCacheBehindWrites)},
 		{Key: "dfs.datanode.cached-dfsused.check.interval.ms", Value: c.CachedDfsUsedInterval.String()},
 		{Key: "dfs.datanode.directoryscan.interval", Value: c.DirectoryScanInterval.String()},
 		{Key: "dfs.datanode.scan.period.hours", Value: c.ScanPeriod.String()},

@@ -123,6 +123,10 @@ type Config struct {
 	// default as in HDFS): a replica's data is handed to the disk every
 	// 8 MB as it arrives, so that writing it back overlaps receiving it.
 	SyncBehindWrites bool
+	// DropCacheBehindWrites is dfs.datanode.drop.cache.behind.writes
+	// (false by default as in HDFS): a replica's data is dropped from the
+	// page cache 8 MB behind the write, instead of filling the cache.
+	DropCacheBehindWrites bool
 	// ScanPeriod is dfs.datanode.scan.period.hours (3 weeks); negative
 	// disables the block scanner. ScanBytesPerSecond is
 	// dfs.block.scanner.volume.bytes.per.second (1 MiB/s).
@@ -303,6 +307,7 @@ func (s *Service) Run(ctx context.Context) error {
 	s.store = st
 	st.SyncOnClose = s.cfg.SyncOnClose
 	st.SyncBehindWrites = s.cfg.SyncBehindWrites
+	st.DropCacheBehindWrites = s.cfg.DropCacheBehindWrites
 	st.Reserved = s.cfg.DuReserved
 	s.log.Info("volumes scanned", "volumes", len(s.cfg.DataDirs), "failed", st.FailedVolumes(), "took", time.Since(start), "datanode", st.DatanodeUUID())
 	defer st.SaveDfsUsed()

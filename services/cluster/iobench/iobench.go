@@ -42,10 +42,10 @@ type env struct {
 	issuer *http.Server
 }
 
-// clusterOpts are the datanodes' dfs.datanode.synconclose and
-// dfs.datanode.sync.behind.writes, and the metadata service's edit-log
-// gathering (off with noGather).
-type clusterOpts struct{ onClose, behindWrites, noGather bool }
+// clusterOpts are the datanodes' dfs.datanode.synconclose,
+// dfs.datanode.sync.behind.writes and dfs.datanode.drop.cache.behind.writes,
+// and the metadata service's edit-log gathering (off with noGather).
+type clusterOpts struct{ onClose, behindWrites, dropBehind, noGather bool }
 
 // client is a client of the cluster as the bench user.
 func (e *env) client() *client.Client {
@@ -97,7 +97,7 @@ func start(ctx context.Context, dir, dbURL string, datanodes int, opts clusterOp
 		},
 		Coordinator: func(c *coordinator.Config) { c.Auth = ac },
 		Datanode: func(i int, c *datanode.Config) {
-			c.SyncOnClose, c.SyncBehindWrites, c.Auth = opts.onClose, opts.behindWrites, ac
+			c.SyncOnClose, c.SyncBehindWrites, c.DropCacheBehindWrites, c.Auth = opts.onClose, opts.behindWrites, opts.dropBehind, ac
 		},
 	})
 	if err != nil {
@@ -151,6 +151,7 @@ func IOMain(ctx context.Context, args []string, out io.Writer) error {
 	dir := fs.String("dir", "", "where the cluster and the raw-disk file live (default: a temporary folder on the same disk as /tmp)")
 	syncClose := fs.Bool("synconclose", false, "fsync replicas (and the raw file) on close")
 	syncBehind := fs.Bool("syncbehindwrites", false, "the datanodes hand each replica's data to the disk every 8 MB as it arrives (dfs.datanode.sync.behind.writes)")
+	dropBehind := fs.Bool("dropbehindwrites", false, "the datanodes drop each replica's data from the page cache 8 MB behind the write-back (dfs.datanode.drop.cache.behind.writes)")
 	dbURL := fs.String("database-url", os.Getenv("GRANARY_DATABASE_URL"), "use this PostgreSQL instead of starting one")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the Granary part of the run to this file")
 	drop := fs.Bool("dropcaches", true, "sync and drop the page cache before each phase (needs root), so phases do not slow each other and reads come from the disk on both sides")
@@ -193,11 +194,11 @@ func IOMain(ctx context.Context, args []string, out io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	fmt.Fprintf(out, "raw disk and Granary alternate, %d rounds (same folder, %d files in parallel, synconclose=%v on both sides, the datanodes' sync.behind.writes=%v, %s)\n", *rounds, *nrFiles, *syncClose, *syncBehind, cacheNote)
+	fmt.Fprintf(out, "raw disk and Granary alternate, %d rounds (same folder, %d files in parallel, synconclose=%v on both sides, the datanodes' sync.behind.writes=%v and drop.cache.behind.writes=%v, %s)\n", *rounds, *nrFiles, *syncClose, *syncBehind, *dropBehind, cacheNote)
 	// [token][raw, replication 1, replication 3][write, read]: each round's figure.
 	var figs [2][3][2][]float64
 	for _, token := range modes {
-		e, err := start(ctx, filepath.Join(*dir, modeDir(token)), *dbURL, 3, clusterOpts{onClose: *syncClose, behindWrites: *syncBehind}, token)
+		e, err := start(ctx, filepath.Join(*dir, modeDir(token)), *dbURL, 3, clusterOpts{onClose: *syncClose, behindWrites: *syncBehind, dropBehind: *dropBehind}, token)
 		if err != nil {
 			return err
 		}

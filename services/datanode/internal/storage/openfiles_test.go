@@ -143,8 +143,8 @@ func TestSyncBehindWrites(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if w.synced != 2*SyncBehindBytes {
-		t.Fatalf("%d bytes handed to the disk of %d written, want %d", w.synced, len(data), 2*SyncBehindBytes)
+	if w.managed != 2*CacheLagBytes {
+		t.Fatalf("%d bytes handed to the disk of %d written, want %d", w.managed, len(data), 2*CacheLagBytes)
 	}
 	if _, err := w.Finalize(); err != nil {
 		t.Fatal(err)

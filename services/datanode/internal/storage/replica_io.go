@@ -54,7 +54,7 @@ type ReplicaWriter struct {
 	n         int64
 	done      bool
 	reserved  int64 // space reserved on vol until finalized or aborted
-	synced    int64 // with SyncBehindWrites: bytes handed to the disk
+	managed   int64 // SyncBehindWrites, DropCacheBehindWrites: bytes of the block file the page cache was managed up to
 
 	// An append (AppendRBW) continues a finalized replica: partial holds
 	// the bytes of its last, partial checksum chunk, whose CRC is
@@ -172,28 +172,48 @@ func (w *ReplicaWriter) Write(data, crcs []byte) error {
 		return err
 	}
 	w.n += int64(len(data))
-	if w.s.SyncBehindWrites && w.n-w.synced >= SyncBehindBytes {
-		return w.syncBehind()
+	if (w.s.SyncBehindWrites || w.s.DropCacheBehindWrites) && w.n-w.managed >= CacheLagBytes {
+		return w.manageCache()
 	}
 	return nil
 }
 
-// SyncBehindBytes is how much written data SyncBehindWrites hands to the
-// disk at a time (HDFS's CACHE_DROP_LAG_BYTES).
-const SyncBehindBytes = 8 << 20
+// CacheLagBytes is how much written data goes between two calls of
+// manageCache, and how far behind the last call the page cache is dropped
+// (HDFS's CACHE_DROP_LAG_BYTES).
+const CacheLagBytes = 8 << 20
 
-// syncBehind starts writing the data written since the last call back to
-// the disk, without waiting for it (sync_file_range SYNC_FILE_RANGE_WRITE).
-func (w *ReplicaWriter) syncBehind() error {
+// manageCache is HDFS's BlockReceiver.manageWriterOsCache, called every
+// CacheLagBytes of data. With SyncBehindWrites it starts writing the data
+// written since the last call back to the disk without waiting for it
+// (sync_file_range SYNC_FILE_RANGE_WRITE). With DropCacheBehindWrites it
+// drops the block file's pages from the page cache up to CacheLagBytes
+// before the last call (posix_fadvise POSIX_FADV_DONTNEED): data whose
+// write-back had that long to finish, as the kernel drops clean pages only.
+// A written replica then leaves at most a few lags of its data cached
+// instead of filling the cache with data nobody reads soon.
+func (w *ReplicaWriter) manageCache() error {
 	if err := w.bw.Flush(); err != nil {
 		return err
 	}
-	if err := unix.SyncFileRange(int(w.blk.Fd()), w.synced, w.n-w.synced, unix.SYNC_FILE_RANGE_WRITE); err != nil && err != unix.ENOSYS {
-		return fmt.Errorf("sync_file_range: %w", err)
+	fd := int(w.blk.Fd())
+	if w.s.SyncBehindWrites {
+		if err := unix.SyncFileRange(fd, w.managed, w.n-w.managed, unix.SYNC_FILE_RANGE_WRITE); err != nil && err != unix.ENOSYS {
+			return fmt.Errorf("sync_file_range: %w", err)
+		}
 	}
-	w.synced = w.n
+	if drop := w.managed - CacheLagBytes; w.s.DropCacheBehindWrites && drop > 0 {
+		// Advice only, as in HDFS: the data is written whether or not the
+		// kernel takes it (it cannot fail on an open regular file).
+		_ = dropCache(fd, 0, drop)
+	}
+	w.managed = w.n
 	return nil
 }
+
+// dropCache asks the kernel to drop n bytes of fd's pages from offset off
+// (a variable for tests).
+var dropCache = func(fd int, off, n int64) error { return unix.Fadvise(fd, off, n, unix.FADV_DONTNEED) }
 
 // VerifyChunks checks data against crcs; base is the offset of data in the
 // block, for the error message.
@@ -315,7 +335,7 @@ func (s *Store) AppendRBW(bpid string, id, gs, newGS, numBytes int64) (*ReplicaW
 	if err := os.MkdirAll(rbw, 0o755); err != nil {
 		return nil, err
 	}
-	w := &ReplicaWriter{s: s, bpid: bpid, id: id, gs: newGS, vol: r.Volume, n: numBytes, orig: r}
+	w := &ReplicaWriter{s: s, bpid: bpid, id: id, gs: newGS, vol: r.Volume, n: numBytes, managed: numBytes, orig: r}
 	full := numBytes / BytesPerChecksum * BytesPerChecksum
 	if full < numBytes {
 		// Keep the partial chunk's bytes and CRC: the CRC is recomputed as

@@ -77,9 +77,13 @@ type Store struct {
 	// SyncOnClose fsyncs finalized replicas (dfs.datanode.synconclose).
 	SyncOnClose bool
 	// SyncBehindWrites starts the write-back of a replica's data every
-	// SyncBehindBytes as it is written (dfs.datanode.sync.behind.writes;
+	// CacheLagBytes as it is written (dfs.datanode.sync.behind.writes;
 	// HDFS's BlockReceiver.manageWriterOsCache).
 	SyncBehindWrites bool
+	// DropCacheBehindWrites drops a replica's written data from the page
+	// cache as it is written, CacheLagBytes behind the write-back
+	// (dfs.datanode.drop.cache.behind.writes).
+	DropCacheBehindWrites bool
 	// Reserved is dfs.datanode.du.reserved: bytes per volume left free for
 	// other uses; a volume with less than a block's size available beyond
 	// it takes no new replica.
