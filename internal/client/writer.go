@@ -271,10 +271,11 @@ func (w *Writer) sendPacket() error {
 			return err
 		}
 	}
+	// The filled buffer goes to the window as it is, and an empty one
+	// from the pool takes its place: the data is not copied again.
 	buf := packetBufs.Get().(*[]byte)
-	*buf = append((*buf)[:0], w.pkt...)
+	*buf, w.pkt = w.pkt, (*buf)[:0]
 	w.send(buf)
-	w.pkt = w.pkt[:0]
 	return nil
 }
 

@@ -165,7 +165,7 @@ func (w *ReplicaWriter) Write(data, crcs []byte) error {
 			w.partial = nil
 		}
 	}
-	if _, err := w.bw.Write(data); err != nil {
+	if err := w.writeData(data); err != nil {
 		return err
 	}
 	if _, err := w.mw.Write(crcs); err != nil {
@@ -177,6 +177,25 @@ func (w *ReplicaWriter) Write(data, crcs []byte) error {
 	}
 	return nil
 }
+
+// writeData writes data to the block file: a packet's worth straight from
+// the caller's buffer (after what is buffered, to keep the order), smaller
+// pieces through the buffer. Copying whole packets into the buffer first
+// cost more than the write calls it saved.
+func (w *ReplicaWriter) writeData(data []byte) error {
+	if len(data) < directWriteBytes {
+		_, err := w.bw.Write(data)
+		return err
+	}
+	if err := w.bw.Flush(); err != nil {
+		return err
+	}
+	_, err := w.blk.Write(data)
+	return err
+}
+
+// directWriteBytes is the size from which writeData writes directly.
+const directWriteBytes = 32 << 10
 
 // CacheLagBytes is how much written data goes between two calls of
 // manageCache, and how far behind the last call the page cache is dropped
