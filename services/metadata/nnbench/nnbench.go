@@ -345,15 +345,6 @@ func throughput(ctx context.Context, e *env, o Options, op string, out io.Writer
 		}
 		defer lag.close()
 	}
-	sctx, stopSampling := context.WithCancel(ctx)
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		if lag != nil {
-			lag.run(sctx, j.edits.Committed)
-		}
-	}()
-	j.batches.reset()
 	if o.CPUProfile != "" {
 		path := o.CPUProfile
 		if o.Op == "all" {
@@ -368,6 +359,15 @@ func throughput(ctx context.Context, e *env, o Options, op string, out io.Writer
 			return err
 		}
 	}
+	sctx, stopSampling := context.WithCancel(ctx)
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		if lag != nil {
+			lag.run(sctx, j.edits.Committed)
+		}
+	}()
+	j.batches.reset()
 	start := time.Now()
 	err = runThreads(o.Threads, per, fn)
 	elapsed := time.Since(start)

@@ -62,8 +62,22 @@ func TestPathLengthAndDepthLimits(t *testing.T) {
 	logged = len(rec.ops)
 	_, err = ns.Rename(ctx, super, "/f", deepPath(999)+"/a/b")
 	tooLong("rename", err)
+	// A name of 256 bytes is refused as a rename's target, naming the
+	// directory (HDFS's dfs.namenode.fs-limits.max-component-length); 255
+	// pass.
+	if err := ns.Mkdirs(ctx, super, "/dir", -1); err != nil {
+		t.Fatal(err)
+	}
+	logged = len(rec.ops)
+	_, err = ns.Rename(ctx, super, "/f", "/dir/"+strings.Repeat("n", 256))
+	if want := "The maximum path component name limit of " + strings.Repeat("n", 256) + " in directory /dir is exceeded: limit=255 length=256"; !errors.Is(err, errs.E(errs.PathComponentTooLong, "")) || err.Error() != want {
+		t.Fatalf("rename to a 256-byte name: %v, want PathComponentTooLongException %q", err, want)
+	}
 	if len(rec.ops) != logged {
 		t.Fatalf("refused operations logged %d ops", len(rec.ops)-logged)
+	}
+	if ok, err := ns.Rename(ctx, super, "/f", "/dir/"+strings.Repeat("n", 255)); !ok || err != nil {
+		t.Fatalf("rename to a 255-byte name: %v, %v", ok, err)
 	}
 }
 

@@ -2,6 +2,7 @@ package namespace
 
 import (
 	"context"
+	"slices"
 
 	"github.com/granary-fs/granary/internal/errs"
 	"github.com/granary-fs/granary/internal/hdfspath"
@@ -381,7 +382,7 @@ func (ns *Namespace) logRename(t *tx, u *User, sc, dc []string, call CallID) (bo
 		dc = append(dc[:len(dc):len(dc)], n.name)
 		dip, _ = ns.resolve(dc)
 	}
-	if hdfspath.Join(dc) == hdfspath.Join(sc) {
+	if slices.Equal(dc, sc) {
 		return true, nil
 	}
 	if hdfspath.IsAncestor(sc, dc) || dip[len(dip)-1] != nil {
@@ -397,8 +398,9 @@ func (ns *Namespace) logRename(t *tx, u *User, sc, dc []string, call CallID) (bo
 	if err := ns.checkSticky(u, n.parent, n); err != nil {
 		return false, err
 	}
-	if err := hdfspath.CheckComponentLength(dparent.path(), dc[len(dc)-1]); err != nil {
-		return false, err
+	if name := dc[len(dc)-1]; len(name) > hdfspath.MaxComponentLength {
+		// The parent's path is built only for the error.
+		return false, hdfspath.CheckComponentLength(dparent.path(), name)
 	}
 	if dparent != n.parent {
 		if err := checkItems(dparent); err != nil {
