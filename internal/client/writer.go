@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -48,11 +47,12 @@ type Writer struct {
 	first     *api.LocatedBlock  // allocated by create, not used yet
 	appendTo  *api.LocatedBlock  // the partial last block an append continues
 	blk       *blockWrite
+	// pkt is the packet being filled: packet.HeaderRoom bytes kept free
+	// for its header, then its data.
 	pkt       []byte
 	closed    bool
 	err       error
 	stopRenew chan struct{}
-	hdr       []byte // a packet header being sent
 }
 
 // readTimeoutExtension is HDFS's READ_TIMEOUT_EXTENSION: what a pipeline's
@@ -63,8 +63,11 @@ const readTimeoutExtension = 5 * time.Second
 // packets a writer sends ahead of the acknowledgements, and keeps.
 const maxPacketsInFlight = 80
 
-// packetBufs are the buffers of the packets in flight.
-var packetBufs = sync.Pool{New: func() any { b := make([]byte, 0, packet.MaxData); return &b }}
+// packetBufs are the buffers of the packets in flight: room for a header,
+// then a packet's data.
+var packetBufs = sync.Pool{New: func() any { b := newPacketBuf(); return &b }}
+
+func newPacketBuf() []byte { return make([]byte, packet.HeaderRoom, packet.HeaderRoom+packet.MaxData) }
 
 // renewInterval is how often an open writer renews its lease (half the
 // 60 s soft limit, as HDFS's LeaseRenewer).
@@ -93,7 +96,7 @@ func (w *Writer) renewer() {
 // acknowledged, and what the datanodes answered.
 type blockWrite struct {
 	lb       api.LocatedBlock
-	pw       *io.PipeWriter
+	pw       *packet.BodyWriter
 	excluded []string
 	// recovered is the block as the namespace knows it while the pipeline
 	// writes it under a new generation stamp (updatePipeline records it).
@@ -120,9 +123,12 @@ type blockWrite struct {
 }
 
 type sentPacket struct {
-	off  int64 // block offset of data
-	data *[]byte
+	off int64   // block offset of data
+	buf *[]byte // packet.HeaderRoom bytes, then the data
 }
+
+// size is the packet's data length.
+func (p sentPacket) size() int64 { return int64(len(*p.buf) - packet.HeaderRoom) }
 
 func newBlockWrite(lb api.LocatedBlock, excluded []string, recovered *api.ExtendedBlock, appendGS, base int64) *blockWrite {
 	b := &blockWrite{lb: lb, excluded: excluded, recovered: recovered, appendGS: appendGS, base: base, sent: base, acked: base}
@@ -143,9 +149,8 @@ func (b *blockWrite) ack(n int64) {
 	b.mu.Lock()
 	b.acked = n
 	k := 0
-	for k < len(b.window) && b.window[k].off+int64(len(*b.window[k].data)) <= n {
-		*b.window[k].data = (*b.window[k].data)[:0]
-		packetBufs.Put(b.window[k].data)
+	for k < len(b.window) && b.window[k].off+b.window[k].size() <= n {
+		packetBufs.Put(b.window[k].buf)
 		k++
 	}
 	b.window = b.window[k:]
@@ -175,7 +180,7 @@ func (c *Client) Create(ctx context.Context, path string, opts CreateOptions) (*
 	if err := c.do(ctx, http.MethodPost, c.native("create"), req, &cr); err != nil {
 		return nil, err
 	}
-	w := &Writer{c: c, ctx: ctx, path: path, blockSize: cr.FileStatus.BlockSize, repl: cr.FileStatus.Replication, first: cr.Block, pkt: make([]byte, 0, packet.MaxData)}
+	w := &Writer{c: c, ctx: ctx, path: path, blockSize: cr.FileStatus.BlockSize, repl: cr.FileStatus.Replication, first: cr.Block, pkt: newPacketBuf()}
 	w.renewer()
 	return w, nil
 }
@@ -187,7 +192,7 @@ func (c *Client) Append(ctx context.Context, path string) (*Writer, error) {
 		return nil, err
 	}
 	w := &Writer{c: c, ctx: ctx, path: path, blockSize: r.FileStatus.BlockSize, repl: r.FileStatus.Replication, appending: true,
-		prev: r.LastBlock, pkt: make([]byte, 0, packet.MaxData)}
+		prev: r.LastBlock, pkt: newPacketBuf()}
 	if last := r.LastBlock; last != nil && last.NumBytes > 0 && last.NumBytes < w.blockSize {
 		// The new bytes continue the partial last block (HDFS's append
 		// without NEW_BLOCK), on the datanodes that hold it.
@@ -221,11 +226,12 @@ func (w *Writer) Write(p []byte) (int, error) {
 				return written, err
 			}
 		}
-		inBlock := w.blk.sent + int64(len(w.pkt))
-		room := packet.MaxData - len(w.pkt)
+		filled := len(w.pkt) - packet.HeaderRoom
+		inBlock := w.blk.sent + int64(filled)
+		room := packet.MaxData - filled
 		if partial := int(w.blk.sent % packet.ChunkSize); partial > 0 {
 			// An append's first packet completes the partial chunk alone.
-			room = packet.ChunkSize - partial - len(w.pkt)
+			room = packet.ChunkSize - partial - filled
 		}
 		n := min(len(p), room, int(w.blockSize-inBlock))
 		w.pkt = append(w.pkt, p[:n]...)
@@ -251,7 +257,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 // maxPacketsInFlight are unacknowledged; a pipeline that failed is
 // recovered first.
 func (w *Writer) sendPacket() error {
-	if len(w.pkt) == 0 {
+	if len(w.pkt) == packet.HeaderRoom {
 		return nil
 	}
 	for {
@@ -274,7 +280,7 @@ func (w *Writer) sendPacket() error {
 	// The filled buffer goes to the window as it is, and an empty one
 	// from the pool takes its place: the data is not copied again.
 	buf := packetBufs.Get().(*[]byte)
-	*buf, w.pkt = w.pkt, (*buf)[:0]
+	*buf, w.pkt = w.pkt, (*buf)[:packet.HeaderRoom]
 	w.send(buf)
 	return nil
 }
@@ -284,13 +290,13 @@ func (w *Writer) sendPacket() error {
 func (w *Writer) send(buf *[]byte) {
 	b := w.blk
 	b.mu.Lock()
-	b.window = append(b.window, sentPacket{off: b.sent, data: buf})
-	b.sent += int64(len(*buf))
+	p := sentPacket{off: b.sent, buf: buf}
+	b.window = append(b.window, p)
+	b.sent += p.size()
 	b.mu.Unlock()
-	w.hdr = packet.AppendHeader(w.hdr[:0], *buf)
-	if _, err := b.pw.Write(w.hdr); err == nil {
-		_, _ = b.pw.Write(*buf)
-	}
+	// The header goes in the room before the data: the packet leaves as
+	// one piece, without a copy.
+	_, _ = b.pw.Write(packet.PutHeader(*buf))
 }
 
 // startBlock allocates the next block (or takes the one create allocated)
@@ -720,7 +726,7 @@ func (w *Writer) copyReplica(from, to api.DatanodeInfo, lb api.LocatedBlock, len
 // failed, on the block in flight.
 func (w *Writer) resend(window []sentPacket) {
 	for _, p := range window {
-		w.send(p.data)
+		w.send(p.buf)
 	}
 }
 
@@ -798,11 +804,11 @@ func (w *Writer) Close() error {
 // acknowledged yet, and the one being filled (at most
 // maxPacketsInFlight+1 packets, whatever the file's size).
 func (w *Writer) Buffered() int64 {
-	n := int64(len(w.pkt))
+	n := int64(len(w.pkt) - packet.HeaderRoom)
 	if b := w.blk; b != nil {
 		b.mu.Lock()
 		for _, p := range b.window {
-			n += int64(len(*p.data))
+			n += p.size()
 		}
 		b.mu.Unlock()
 	}

@@ -354,7 +354,7 @@ func (b *blockWrite) receive(ctx context.Context, body io.Reader, acks *ackSende
 // follows its acknowledgements.
 type downstream struct {
 	target string
-	pw     *io.PipeWriter
+	pw     *packet.BodyWriter
 	werr   error // of the writes to pw
 	up     *ackSender
 

@@ -74,20 +74,20 @@ func (s *Service) streamReplica(bpid string, rr *storage.ReplicaReader, w io.Wri
 	return err
 }
 
-// packetWriter frames what is written into packets of up to 64 KiB.
+// packetWriter frames what is written into packets of up to 64 KiB, each
+// written whole with one Write (a packet.BodyWriter's rule).
 type packetWriter struct {
 	w   io.Writer
-	hdr []byte
+	buf []byte
 }
 
 func (p *packetWriter) Write(b []byte) (int, error) {
+	if p.buf == nil {
+		p.buf = make([]byte, packet.HeaderRoom+packet.MaxData)
+	}
 	for off := 0; off < len(b); off += packet.MaxData {
-		chunk := b[off:min(len(b), off+packet.MaxData)]
-		p.hdr = packet.AppendHeader(p.hdr[:0], chunk)
-		if _, err := p.w.Write(p.hdr); err != nil {
-			return off, err
-		}
-		if _, err := p.w.Write(chunk); err != nil {
+		n := copy(p.buf[packet.HeaderRoom:], b[off:])
+		if _, err := p.w.Write(packet.PutHeader(p.buf[:packet.HeaderRoom+n])); err != nil {
 			return off, err
 		}
 	}
