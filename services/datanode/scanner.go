@@ -50,8 +50,8 @@ func (s *Service) blockScanner(ctx context.Context, v *storage.Volume) {
 // within the scan period; it reports whether it scanned, and otherwise how
 // long until the next pass is due.
 func (s *Service) scanPool(ctx context.Context, v *storage.Volume, bpid string) (bool, time.Duration) {
-	cursorFile := filepath.Join(v.Dir, "current", bpid, "scanner.cursor")
-	cur := readCursor(cursorFile)
+	cf := openCursor(filepath.Join(v.Dir, "current", bpid, "scanner.cursor"), time.Now())
+	cur := &cf.cur
 	start := time.Now()
 	if !cur.Start.IsZero() && cur.Last == 0 && time.Since(cur.Start) < s.cfg.ScanPeriod {
 		return false, s.cfg.ScanPeriod - time.Since(cur.Start)
@@ -64,16 +64,30 @@ func (s *Service) scanPool(ctx context.Context, v *storage.Volume, bpid string) 
 			continue
 		}
 		if ctx.Err() != nil || v.Failed() != nil {
+			s.saveCursor(cf)
 			return true, 0
 		}
 		s.scanReplica(ctx, bpid, r)
-		cur.Last = r.ID
-		writeCursor(cursorFile, cur)
+		if ctx.Err() != nil {
+			// Stopped inside the replica: it is scanned again next time.
+			continue
+		}
+		if err := cf.advance(r.ID, time.Now()); err != nil {
+			s.log.Warn("block scanner could not save its cursor", "volume", v.Dir, "err", err)
+		}
 	}
 	cur.Last = 0 // the pass is complete
-	writeCursor(cursorFile, cur)
+	s.saveCursor(cf)
 	s.log.Info("block scanner pass complete", "volume", v.Dir, "block_pool", bpid, "took", time.Since(start))
 	return true, 0
+}
+
+// saveCursor saves cf now, logging a failure (the pass goes on; a restart
+// rescans from the last cursor saved).
+func (s *Service) saveCursor(cf *cursorFile) {
+	if err := cf.save(time.Now()); err != nil {
+		s.log.Warn("block scanner could not save its cursor", "file", cf.path, "err", err)
+	}
 }
 
 type scanCursor struct {
@@ -81,17 +95,55 @@ type scanCursor struct {
 	Last  int64     `json:"last"`
 }
 
-func readCursor(path string) scanCursor {
-	var c scanCursor
-	if b, err := os.ReadFile(path); err == nil {
-		_ = json.Unmarshal(b, &c)
-	}
-	return c
+// cursorSaveInterval is how often a pass saves its cursor (HDFS's
+// dfs.block.scanner.cursor.save.interval.ms, 10 minutes): a restart
+// resumes from the last cursor saved, rescanning at most that long's
+// replicas. The end of a pass and a stop save it too.
+var cursorSaveInterval = 10 * time.Minute
+
+// cursorFile is a block pool's scanner.cursor on a volume.
+type cursorFile struct {
+	path  string
+	cur   scanCursor
+	saved time.Time // when cur was last saved (or read)
 }
 
-func writeCursor(path string, c scanCursor) {
-	b, _ := json.Marshal(c)
-	_ = os.WriteFile(path, b, 0o644)
+// openCursor reads the cursor saved at path; none (or one that does not
+// decode) starts a pass from the beginning.
+func openCursor(path string, now time.Time) *cursorFile {
+	f := &cursorFile{path: path, saved: now}
+	if b, err := os.ReadFile(path); err == nil {
+		_ = json.Unmarshal(b, &f.cur)
+	}
+	return f
+}
+
+// advance records that the replica id is verified, saving the cursor when
+// cursorSaveInterval has passed since it was last saved.
+func (f *cursorFile) advance(id int64, now time.Time) error {
+	f.cur.Last = id
+	if now.Sub(f.saved) < cursorSaveInterval {
+		return nil
+	}
+	return f.save(now)
+}
+
+// save writes the cursor whole: to a temporary file, then renamed over the
+// old one, so a crash leaves the old cursor or the new one.
+func (f *cursorFile) save(now time.Time) error {
+	b, err := json.Marshal(f.cur)
+	if err != nil {
+		return err
+	}
+	tmp := f.path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, f.path); err != nil {
+		return err
+	}
+	f.saved = now
+	return nil
 }
 
 // scanReplica verifies one replica at the configured bandwidth.
