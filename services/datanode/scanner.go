@@ -76,6 +76,11 @@ func (s *Service) scanPool(ctx context.Context, v *storage.Volume, bpid string) 
 			s.log.Warn("block scanner could not save its cursor", "volume", v.Dir, "err", err)
 		}
 	}
+	if ctx.Err() != nil {
+		// Stopped inside the last replica: the pass is not complete.
+		s.saveCursor(cf)
+		return true, 0
+	}
 	cur.Last = 0 // the pass is complete
 	s.saveCursor(cf)
 	s.log.Info("block scanner pass complete", "volume", v.Dir, "block_pool", bpid, "took", time.Since(start))
@@ -99,7 +104,7 @@ type scanCursor struct {
 // dfs.block.scanner.cursor.save.interval.ms, 10 minutes): a restart
 // resumes from the last cursor saved, rescanning at most that long's
 // replicas. The end of a pass and a stop save it too.
-var cursorSaveInterval = 10 * time.Minute
+const cursorSaveInterval = 10 * time.Minute
 
 // cursorFile is a block pool's scanner.cursor on a volume.
 type cursorFile struct {

@@ -1,10 +1,15 @@
 package datanode
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // TestScannerCursorIsSavedEveryInterval: a pass records each replica it
@@ -50,4 +55,43 @@ func TestScannerCursorIsSavedEveryInterval(t *testing.T) {
 	if entries, _ := os.ReadDir(filepath.Dir(path)); len(entries) != 1 {
 		t.Fatalf("%d files beside the cursor after its saves, want it alone", len(entries)-1)
 	}
+}
+
+// TestScannerStoppedInsideTheLastReplica: a pass stopped while it verifies
+// its last replica saves the cursor at the replica before, so that the next
+// pass verifies that one, instead of recording the replica verified and
+// the pass complete.
+func TestScannerStoppedInsideTheLastReplica(t *testing.T) {
+	natsURL, nc := embeddedNATS(t)
+	(&fakeCoordinator{}).serve(t, nc)
+	// No background scanner; 1 KiB/s, so the last replica takes a minute.
+	dn := runDatanode(t, Config{NATSURL: natsURL, HeartbeatInterval: time.Hour, ScanPeriod: -1, ScanBytesPerSecond: 1 << 10})
+	waitFor(t, "the first full report", func() bool { return dn.Info().LastBlockReport != nil })
+	const first, last = 1<<30 + 1, 1<<30 + 2
+	if err := dn.PutReplica(first, 1001, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := dn.PutReplica(last, 1001, bytes.Repeat([]byte("y"), 64<<10)); err != nil {
+		t.Fatal(err)
+	}
+	bpid, v := dn.poolList()[0].blockPool(), dn.store.Volumes()[0]
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); dn.scanPool(ctx, v, bpid) }()
+	waitFor(t, "the first replica verified", func() bool { return counterValue(t, dn.metrics.scanned) >= 1 })
+	cancel()
+	<-done
+	cur := openCursor(filepath.Join(v.Dir, "current", bpid, "scanner.cursor"), time.Now()).cur
+	if cur.Last != first || cur.Start.IsZero() {
+		t.Fatalf("cursor after a stop inside the last replica: %+v, want the pass under way at replica %d", cur, first)
+	}
+}
+
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
 }
