@@ -124,6 +124,8 @@ func datanodeCmd(ctx context.Context, args []string, run bool) error {
 	fs.BoolVar(&cfg.SyncOnClose, "synconclose", envBool("GRANARY_SYNCONCLOSE", false), "dfs.datanode.synconclose: fsync a replica's files when it is finalized (GRANARY_SYNCONCLOSE)")
 	fs.BoolVar(&cfg.SyncBehindWrites, "sync-behind-writes", envBool("GRANARY_SYNC_BEHIND_WRITES", false), "dfs.datanode.sync.behind.writes: start writing a replica's data to disk every 8 MB as it arrives (sync_file_range), instead of when the kernel flushes or at the fsync of -synconclose (GRANARY_SYNC_BEHIND_WRITES)")
 	fs.BoolVar(&cfg.DropCacheBehindWrites, "drop-cache-behind-writes", envBool("GRANARY_DROP_CACHE_BEHIND_WRITES", false), "dfs.datanode.drop.cache.behind.writes: drop a replica's data from the page cache 8 MB behind the write-back as it is written (posix_fadvise DONTNEED), instead of filling the cache with it (GRANARY_DROP_CACHE_BEHIND_WRITES)")
+	fs.Int64Var(&cfg.ReadaheadBytes, "readahead-bytes", int64(envInt("GRANARY_READAHEAD_BYTES", 4<<20)), "dfs.datanode.readahead.bytes: how far ahead of a read longer than 256 KiB the kernel is asked to read (posix_fadvise WILLNEED; 0: not asked) (GRANARY_READAHEAD_BYTES)")
+	fs.BoolVar(&cfg.DropCacheBehindReads, "drop-cache-behind-reads", envBool("GRANARY_DROP_CACHE_BEHIND_READS", false), "dfs.datanode.drop.cache.behind.reads: drop what a read longer than 256 KiB read from the page cache behind it (posix_fadvise DONTNEED) (GRANARY_DROP_CACHE_BEHIND_READS)")
 	fs.Int64Var(&cfg.DuReserved, "du-reserved", int64(envInt("GRANARY_DU_RESERVED", 0)), "dfs.datanode.du.reserved: bytes per volume kept free; a volume with less than a block's size available beyond it takes no new replica (GRANARY_DU_RESERVED)")
 	fs.StringVar(&cfg.Superuser, "superuser", env("GRANARY_SUPERUSER", ""), "superuser name, who may run the admin endpoints; default the user running the service (GRANARY_SUPERUSER)")
 	fs.StringVar(&cfg.Supergroup, "supergroup", env("GRANARY_SUPERGROUP", "supergroup"), "dfs.permissions.superusergroup (GRANARY_SUPERGROUP)")
@@ -149,6 +151,9 @@ func datanodeCmd(ctx context.Context, args []string, run bool) error {
 		return usageError{fmt.Sprintf("unexpected arguments: %v", fs.Args())}
 	}
 	cfg.Conf = props
+	if cfg.ReadaheadBytes <= 0 {
+		cfg.ReadaheadBytes = -1 // none (Config's 0 is the default)
+	}
 	if len(dirs) == 0 {
 		if v := os.Getenv("GRANARY_DATA_DIRS"); v != "" {
 			dirs = strings.Split(v, ",")

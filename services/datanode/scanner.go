@@ -158,6 +158,9 @@ func (s *Service) scanReplica(ctx context.Context, bpid string, r storage.Replic
 		return // deleted meanwhile, or found unreadable and reported
 	}
 	defer rr.Close()
+	// As HDFS's VolumeScanner: what the scanner reads leaves the page
+	// cache behind it, not to push out what readers use.
+	rr.DropBehind()
 	_, err = rr.ReadVerified(&throttled{ctx: ctx, rate: s.cfg.ScanBytesPerSecond}, 0, rr.NumBytes)
 	if errors.Is(err, storage.ErrChecksum) {
 		s.log.Error("block scanner found a corrupt replica", "block", r.ID, "err", err)

@@ -127,6 +127,13 @@ type Config struct {
 	// (false by default as in HDFS): a replica's data is dropped from the
 	// page cache 8 MB behind the write, instead of filling the cache.
 	DropCacheBehindWrites bool
+	// ReadaheadBytes is dfs.datanode.readahead.bytes (4 MiB; negative:
+	// none): how far ahead of a long read (over 256 KiB) the kernel is
+	// asked to read. DropCacheBehindReads is
+	// dfs.datanode.drop.cache.behind.reads (false): a long read's data is
+	// dropped from the page cache behind it.
+	ReadaheadBytes       int64
+	DropCacheBehindReads bool
 	// ScanPeriod is dfs.datanode.scan.period.hours (3 weeks); negative
 	// disables the block scanner. ScanBytesPerSecond is
 	// dfs.block.scanner.volume.bytes.per.second (1 MiB/s).
@@ -170,6 +177,9 @@ func (c *Config) defaults() {
 	}
 	if c.ScanPeriod == 0 {
 		c.ScanPeriod = 504 * time.Hour
+	}
+	if c.ReadaheadBytes == 0 {
+		c.ReadaheadBytes = 4 << 20
 	}
 	if c.ScanBytesPerSecond == 0 {
 		c.ScanBytesPerSecond = 1 << 20
@@ -308,6 +318,8 @@ func (s *Service) Run(ctx context.Context) error {
 	st.SyncOnClose = s.cfg.SyncOnClose
 	st.SyncBehindWrites = s.cfg.SyncBehindWrites
 	st.DropCacheBehindWrites = s.cfg.DropCacheBehindWrites
+	st.ReadaheadBytes = max(0, s.cfg.ReadaheadBytes)
+	st.DropCacheBehindReads = s.cfg.DropCacheBehindReads
 	st.Reserved = s.cfg.DuReserved
 	s.log.Info("volumes scanned", "volumes", len(s.cfg.DataDirs), "failed", st.FailedVolumes(), "took", time.Since(start), "datanode", st.DatanodeUUID())
 	defer st.SaveDfsUsed()

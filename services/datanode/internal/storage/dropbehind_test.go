@@ -2,7 +2,9 @@ package storage
 
 import (
 	"bytes"
+	"io"
 	"os"
+	"slices"
 	"testing"
 	"unsafe"
 
@@ -34,6 +36,26 @@ func resident(t *testing.T, path string, off, n int64) int {
 	return k
 }
 
+// diskVolume is a volume directory on a disk-backed file system: tmpfs
+// pages are the files themselves and are never dropped, so on a tmpfs
+// TMPDIR it is made beside the package instead.
+func diskVolume(t *testing.T) []string {
+	t.Helper()
+	var st unix.Statfs_t
+	if err := unix.Statfs(os.TempDir(), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Type != unix.TMPFS_MAGIC {
+		return volumes(t, 1)
+	}
+	root, err := os.MkdirTemp(".", "dropbehind-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	return []string{root + "/vol"}
+}
+
 // TestDropCacheBehindWrites: with dfs.datanode.drop.cache.behind.writes a
 // replica's data leaves the page cache as it is written, one lag behind
 // the sync-behind point (HDFS's manageWriterOsCache): after 32 MB, the
@@ -41,21 +63,7 @@ func resident(t *testing.T, path string, off, n int64) int {
 // the replica reads back whole, and without the setting nothing is
 // dropped. An append starts managing the cache at the replica's end.
 func TestDropCacheBehindWrites(t *testing.T) {
-	dirs := volumes(t, 1)
-	var st unix.Statfs_t
-	if err := unix.Statfs(os.TempDir(), &st); err != nil {
-		t.Fatal(err)
-	}
-	if st.Type == unix.TMPFS_MAGIC {
-		// tmpfs pages are the files themselves and are never dropped:
-		// write the replica on the disk holding the package instead.
-		root, err := os.MkdirTemp(".", "dropbehind-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { os.RemoveAll(root) })
-		dirs = []string{root + "/vol"}
-	}
+	dirs := diskVolume(t)
 	data := bytes.Repeat([]byte("drop behind "), 32<<20/12+1)[:32<<20]
 	for _, drop := range []bool{true, false} {
 		s := openPool(t, dirs)
@@ -66,19 +74,22 @@ func TestDropCacheBehindWrites(t *testing.T) {
 		}
 		type call struct{ off, n int64 }
 		var calls []call
-		orig := dropCache
-		dropCache = func(fd int, off, n int64) error {
+		orig := fadvise
+		fadvise = func(fd int, off, n int64, advice int) error {
+			if advice != unix.FADV_DONTNEED {
+				return orig(fd, off, n, advice)
+			}
 			// Wait for the range's write-back first, so that what the
 			// kernel drops does not depend on the disk's speed.
 			if err := unix.SyncFileRange(fd, off, n, unix.SYNC_FILE_RANGE_WAIT_BEFORE|unix.SYNC_FILE_RANGE_WRITE|unix.SYNC_FILE_RANGE_WAIT_AFTER); err != nil {
 				t.Error(err)
 			}
 			calls = append(calls, call{off, n})
-			return orig(fd, off, n)
+			return orig(fd, off, n, advice)
 		}
 		w, err := s.CreateRBW(bp, id, 1001, 64<<20)
 		if err != nil {
-			dropCache = orig
+			fadvise = orig
 			t.Fatal(err)
 		}
 		for off := 0; off < len(data); off += 64 << 10 {
@@ -87,7 +98,7 @@ func TestDropCacheBehindWrites(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		dropCache = orig
+		fadvise = orig
 		if drop {
 			want := []call{{0, 8 << 20}, {0, 16 << 20}}
 			if len(calls) != len(want) {
@@ -128,5 +139,94 @@ func TestDropCacheBehindWrites(t *testing.T) {
 			a.Abort()
 		}
 		s.CloseOpenFiles()
+	}
+}
+
+// TestReadCacheManagement: a long read (over 256 KiB) asks the kernel to
+// read dfs.datanode.readahead.bytes ahead, again each time it has gone
+// half that far, never past the replica's end; with
+// dfs.datanode.drop.cache.behind.reads it drops what it read every MiB and
+// all it read at its end, and its pages are no longer cached afterwards. A
+// short read does neither, unless the reader drops behind every read (the
+// block scanner's), and then only what it read.
+func TestReadCacheManagement(t *testing.T) {
+	s := openPool(t, diskVolume(t))
+	data := bytes.Repeat([]byte("read ahead "), 8<<20/11+1)[:8<<20]
+	if _, err := s.WriteFinalized(bp, 9, 1001, data); err != nil {
+		t.Fatal(err)
+	}
+	rr, err := s.OpenReplica(bp, 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := rr.blk.Name()
+	rr.Close()
+	// Clean pages: the kernel drops only those.
+	if f, err := os.Open(path); err != nil {
+		t.Fatal(err)
+	} else if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	} else {
+		f.Close()
+	}
+	type call struct {
+		off, n int64
+		advice int
+	}
+	var calls []call
+	orig := fadvise
+	fadvise = func(fd int, off, n int64, advice int) error {
+		calls = append(calls, call{off, n, advice})
+		return orig(fd, off, n, advice)
+	}
+	defer func() { fadvise = orig }()
+	read := func(offset, length int64, dropAll bool) {
+		t.Helper()
+		calls = nil
+		rr, err := s.OpenReplica(bp, 9)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rr.Close()
+		if dropAll {
+			rr.DropBehind()
+		}
+		if _, err := rr.ReadPackets(io.Discard, offset, length); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const mib = 1 << 20
+	ahead, drop := unix.FADV_WILLNEED, unix.FADV_DONTNEED
+	s.ReadaheadBytes = 4 * mib
+	read(0, 8*mib, false)
+	want := []call{{0, 4 * mib, ahead}, {2 * mib, 4 * mib, ahead}, {4 * mib, 4 * mib, ahead}, {6 * mib, 2 * mib, ahead}}
+	if !slices.Equal(calls, want) {
+		t.Fatalf("a long read advised %v, want %v", calls, want)
+	}
+	read(0, 256<<10, false)
+	if len(calls) != 0 {
+		t.Fatalf("a short read advised %v", calls)
+	}
+	s.ReadaheadBytes, s.DropCacheBehindReads = 0, true
+	read(0, 8*mib, false)
+
+	want = nil
+	for off := int64(0); off < 7*mib; off += mib {
+		want = append(want, call{off, mib, drop})
+	}
+	want = append(want, call{0, 8 * mib, drop}) // all it read, at its end
+	if !slices.Equal(calls, want) {
+		t.Fatalf("a long read dropping behind advised %v, want %v", calls, want)
+	}
+	if k := resident(t, path, 0, 8*mib); k != 0 {
+		t.Fatalf("%d pages still cached after a read that dropped behind it", k)
+	}
+	read(mib, 1000, false)
+	if len(calls) != 0 {
+		t.Fatalf("a short read dropped %v without the scanner's setting", calls)
+	}
+	read(mib, 1000, true)
+	if want := []call{{mib, 1024, drop}}; !slices.Equal(calls, want) {
+		t.Fatalf("a short read of the scanner advised %v, want %v (the chunks it read)", calls, want)
 	}
 }

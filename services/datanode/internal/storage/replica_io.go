@@ -224,15 +224,16 @@ func (w *ReplicaWriter) manageCache() error {
 	if drop := w.managed - CacheLagBytes; w.s.DropCacheBehindWrites && drop > 0 {
 		// Advice only, as in HDFS: the data is written whether or not the
 		// kernel takes it (it cannot fail on an open regular file).
-		_ = dropCache(fd, 0, drop)
+		_ = fadvise(fd, 0, drop, unix.FADV_DONTNEED)
 	}
 	w.managed = w.n
 	return nil
 }
 
-// dropCache asks the kernel to drop n bytes of fd's pages from offset off
-// (a variable for tests).
-var dropCache = func(fd int, off, n int64) error { return unix.Fadvise(fd, off, n, unix.FADV_DONTNEED) }
+// fadvise gives the kernel advice about n bytes of fd's pages from offset
+// off: read them ahead (FADV_WILLNEED), drop them (FADV_DONTNEED). A
+// variable for tests.
+var fadvise = unix.Fadvise
 
 // VerifyChunks checks data against crcs; base is the offset of data in the
 // block, for the error message.
@@ -529,12 +530,12 @@ func (s *Store) OpenReplica(bpid string, id int64) (*ReplicaReader, error) {
 	if finalized {
 		return s.replicaReader(r, s.files.put(bpid, r, blk, meta))
 	}
-	return &ReplicaReader{Replica: r, blk: blk, meta: meta, lastCRC: lastCRC}, nil
+	return &ReplicaReader{Replica: r, blk: blk, meta: meta, lastCRC: lastCRC, readahead: s.ReadaheadBytes, dropLarge: s.DropCacheBehindReads}, nil
 }
 
 // replicaReader reads finalized replica r from its shared files f.
 func (s *Store) replicaReader(r Replica, f *sharedFiles) (*ReplicaReader, error) {
-	rr := &ReplicaReader{Replica: r, blk: f.blk, meta: f.meta, files: s.files, shared: f}
+	rr := &ReplicaReader{Replica: r, blk: f.blk, meta: f.meta, files: s.files, shared: f, readahead: s.ReadaheadBytes, dropLarge: s.DropCacheBehindReads}
 	if r.NumBytes%BytesPerChecksum != 0 {
 		// The CRC of a partial last chunk is taken now: an append may
 		// replace it while this reader reads the bytes it covers.
@@ -555,6 +556,84 @@ type ReplicaReader struct {
 	// A finalized replica's files are shared with other readers (openFiles).
 	files  *openFiles
 	shared *sharedFiles
+	// The page cache around long reads (osCache): read ahead this many
+	// bytes, drop what was read (dropLarge), and for every read (dropAll).
+	readahead          int64
+	dropLarge, dropAll bool
+}
+
+// DropBehind makes the reader drop from the page cache what each of its
+// reads read, whatever its length: HDFS's block scanner reads so
+// (CachingStrategy.newDropBehind), not to push the data readers use out of
+// the cache.
+func (r *ReplicaReader) DropBehind() { r.dropAll = true }
+
+// HDFS's BlockSender: a read longer than longReadBytes is a long read (the
+// page cache is managed for it), and drops behind it happen every
+// dropIntervalBytes.
+const (
+	longReadBytes     = 256 << 10 // LONG_READ_THRESHOLD_BYTES
+	dropIntervalBytes = 1 << 20   // CACHE_DROP_INTERVAL_BYTES
+)
+
+// osCache manages the page cache for one read of a replica, as HDFS's
+// BlockSender.manageOsCache: before each piece, a long read asks the
+// kernel to read ahead (dfs.datanode.readahead.bytes, again each time the
+// read has gone half that far), and drops what it read behind it every
+// dropIntervalBytes (dfs.datanode.drop.cache.behind.reads, or always for
+// DropBehind), and all it read at its end. Advice only: its failures are ignored,
+// as in HDFS.
+type osCache struct {
+	fd        int
+	size      int64 // the replica's length: no readahead beyond it
+	readahead int64
+	lastAhead int64 // where the last readahead started (-1: none yet)
+	drop      bool
+	start     int64 // where the read started
+	dropped   int64 // the read's bytes before this are dropped
+}
+
+// osCache returns the cache management for a read of [offset, end), nil
+// when there is none.
+func (r *ReplicaReader) osCache(offset, end int64) *osCache {
+	long := end-offset > longReadBytes
+	var readahead int64
+	if long {
+		readahead = r.readahead
+	}
+	drop := r.dropAll || (r.dropLarge && long)
+	if readahead <= 0 && !drop {
+		return nil
+	}
+	return &osCache{fd: int(r.blk.Fd()), size: r.NumBytes, readahead: readahead, lastAhead: -1, drop: drop, start: offset, dropped: offset}
+}
+
+// before runs before the piece at pos is read.
+func (c *osCache) before(pos int64) {
+	if c == nil {
+		return
+	}
+	if c.readahead > 0 && (c.lastAhead < 0 || pos >= c.lastAhead+c.readahead/2) {
+		if n := min(c.readahead, c.size-pos); n > 0 {
+			_ = fadvise(c.fd, pos, n, unix.FADV_WILLNEED)
+		}
+		c.lastAhead = pos
+	}
+	if c.drop && pos >= c.dropped+dropIntervalBytes {
+		_ = fadvise(c.fd, c.dropped, pos-c.dropped, unix.FADV_DONTNEED)
+		c.dropped = pos
+	}
+}
+
+// finish drops, at the end of the read (up to pos), all it read: HDFS
+// drops only the rest since the last drop, but the kernel drops only the
+// folios wholly inside a range, and a large folio (a write's, a
+// readahead's) can straddle the MiB boundaries of the drops along the way.
+func (c *osCache) finish(pos int64) {
+	if c != nil && c.drop && pos > c.start {
+		_ = fadvise(c.fd, c.start, pos-c.start, unix.FADV_DONTNEED)
+		c.dropped = pos
+	}
 }
 
 // Close closes the files (gives up its hold on shared ones).
@@ -637,7 +716,10 @@ func (r *ReplicaReader) eachPiece(offset, end, piece int64, verify bool, fn func
 	}
 	crcs := make([]byte, 4*(piece/BytesPerChecksum))
 	limit := min(r.NumBytes, (end+BytesPerChecksum-1)/BytesPerChecksum*BytesPerChecksum)
+	cache := r.osCache(pos, limit)
+	defer func() { cache.finish(pos) }()
 	for pos < end {
+		cache.before(pos)
 		n := min(piece, limit-pos)
 		nc := (n + BytesPerChecksum - 1) / BytesPerChecksum
 		if _, err := r.blk.ReadAt(data[:n], pos); err != nil {

@@ -84,6 +84,12 @@ type Store struct {
 	// cache as it is written, CacheLagBytes behind the write-back
 	// (dfs.datanode.drop.cache.behind.writes).
 	DropCacheBehindWrites bool
+	// ReadaheadBytes is dfs.datanode.readahead.bytes: how far ahead of a
+	// long read the kernel is asked to read (0: not asked).
+	ReadaheadBytes int64
+	// DropCacheBehindReads drops what a long read read from the page cache
+	// behind it (dfs.datanode.drop.cache.behind.reads).
+	DropCacheBehindReads bool
 	// Reserved is dfs.datanode.du.reserved: bytes per volume left free for
 	// other uses; a volume with less than a block's size available beyond
 	// it takes no new replica.
