@@ -3,6 +3,7 @@ package metadata
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -65,17 +66,37 @@ func newCoordination(s *Service, nc *nats.Conn, epoch, lastTxID int64) *coordina
 	c := &coordination{s: s, nc: nc, epoch: epoch, kick: make(chan struct{}, 1), snapshots: map[uint64]*snapshot{},
 		locs: newLocationCache(s.cfg.LocationCacheSize, s.cfg.LocationCacheTTL)}
 	c.published.Store(lastTxID)
-	// Announcements may be lost while the connection is down, or dropped
-	// by a subscription that fell behind (a slow consumer).
-	nc.SetDisconnectErrHandler(func(*nats.Conn, error) { c.locs.drop() })
-	nc.SetReconnectHandler(func(*nats.Conn) { c.locs.drop() })
-	nc.SetErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
-		if sub != nil && sub.Subject == s.subj(dnproto.SubjLocationsChanged) {
-			c.locs.drop()
-		}
-		s.log.Warn("NATS", "err", err)
-	})
+	watchLostAnnouncements(nc, s.subj(dnproto.SubjLocationsChanged), c.locs, s.log)
 	return c
+}
+
+// watchLostAnnouncements makes nc drop everything locs keeps whenever
+// announcements on subj may have been lost: while the connection was down
+// (a disconnection, a reconnection), or dropped by their subscription
+// falling behind (a slow consumer). Every asynchronous error is logged.
+func watchLostAnnouncements(nc *nats.Conn, subj string, locs *locationCache, log *slog.Logger) {
+	nc.SetDisconnectErrHandler(func(*nats.Conn, error) { locs.drop() })
+	nc.SetReconnectHandler(func(*nats.Conn) { locs.drop() })
+	nc.SetErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+		if sub != nil && sub.Subject == subj {
+			locs.drop()
+		}
+		log.Warn("NATS", "err", err)
+	})
+}
+
+// followAnnouncements applies the coordinator's announcements on subj to
+// locs; one that does not decode drops everything.
+func followAnnouncements(nc *nats.Conn, subj string, locs *locationCache, log *slog.Logger) (*nats.Subscription, error) {
+	return nc.Subscribe(subj, func(m *nats.Msg) {
+		var a dnproto.LocationsChanged
+		if err := json.Unmarshal(m.Data, &a); err != nil {
+			log.Warn("a location announcement does not decode; dropping the kept locations", "err", err)
+			locs.drop()
+			return
+		}
+		locs.announced(a)
+	})
 }
 
 // committed is the edit log's OnCommit hook: it only queues.
@@ -112,15 +133,7 @@ func (c *coordination) run(ctx context.Context) error {
 		}
 		defer s.Unsubscribe()
 	}
-	ann, err := c.nc.Subscribe(c.s.subj(dnproto.SubjLocationsChanged), func(m *nats.Msg) {
-		var a dnproto.LocationsChanged
-		if err := json.Unmarshal(m.Data, &a); err != nil {
-			c.s.log.Warn("a location announcement does not decode; dropping the kept locations", "err", err)
-			c.locs.drop()
-			return
-		}
-		c.locs.announced(a)
-	})
+	ann, err := followAnnouncements(c.nc, c.s.subj(dnproto.SubjLocationsChanged), c.locs, c.s.log)
 	if err != nil {
 		return err
 	}

@@ -1,10 +1,17 @@
 package metadata
 
 import (
+	"encoding/json"
+	"io"
+	"log/slog"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
 	"github.com/granary-fs/granary/internal/dnproto"
+	"github.com/granary-fs/granary/internal/poll"
 )
 
 // TestLocationCache: a reader's look-up is kept as the coordinator marked
@@ -120,4 +127,69 @@ func TestLocationCache(t *testing.T) {
 	if c.hits.Load() == 0 || c.misses.Load() == 0 {
 		t.Fatalf("hits %d, misses %d", c.hits.Load(), c.misses.Load())
 	}
+}
+
+// TestLostAnnouncementsDropKeptLocations: announcements of other blocks
+// leave a kept location in place, but when the announcement subscription
+// falls behind and NATS drops announcements (a slow consumer), everything
+// kept is dropped: one of the lost announcements may have been the kept
+// block's.
+func TestLostAnnouncementsDropKeptLocations(t *testing.T) {
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	t.Cleanup(srv.Shutdown)
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats did not start")
+	}
+	conn := func() *nats.Conn {
+		nc, err := nats.Connect(srv.ClientURL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		return nc
+	}
+	nc, pub := conn(), conn()
+	const subj = "granary.v1.ns1.locations.changed"
+	locs := newLocationCache(100, time.Minute)
+	req := dnproto.LocationsRequest{Blocks: []int64{1}, GenStamps: []int64{1001}, ClientHost: "10.0.0.1"}
+	locs.put(req, dnproto.LocationsReply{Blocks: []dnproto.BlockLocation{{ID: 1, Locations: []dnproto.DatanodeInfo{{UUID: "dn1"}}}},
+		Cache: &dnproto.LocationCache{Instance: "c1", Seq: 5, ReaderRack: "/r1", Cacheable: []bool{true}}})
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	watchLostAnnouncements(nc, subj, locs, log)
+	sub, err := followAnnouncements(nc, subj, locs, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := json.Marshal(dnproto.LocationsChanged{Instance: "c1", From: 5, To: 5, Blocks: []int64{99}})
+	announce := func(n int) {
+		t.Helper()
+		for range n {
+			if err := pub.Publish(subj, other); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := pub.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kept := func() bool { _, ok := locs.get(req); return ok }
+	announce(10)
+	poll.Until(t, 10*time.Second, "the announcements to be handled", func() bool { n, _, _ := sub.Pending(); return n == 0 })
+	if !kept() {
+		t.Fatal("announcements of another block dropped the kept location")
+	}
+	// The handler blocks on the cache while announcements pile up beyond
+	// the subscription's limit.
+	if err := sub.SetPendingLimits(2, -1); err != nil {
+		t.Fatal(err)
+	}
+	locs.mu.Lock()
+	announce(20)
+	poll.Until(t, 10*time.Second, "NATS to drop announcements", func() bool { n, _ := sub.Dropped(); return n > 0 })
+	locs.mu.Unlock()
+	poll.Until(t, 10*time.Second, "the kept location to be dropped", func() bool { return !kept() })
 }
