@@ -14,11 +14,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/granary-fs/granary/internal/dnproto"
 	"github.com/granary-fs/granary/internal/errs"
+	"github.com/granary-fs/granary/internal/natstest"
 	"github.com/granary-fs/granary/internal/poll"
 )
 
@@ -321,21 +321,8 @@ func TestIncrementalReportBatching(t *testing.T) {
 // its URL and a connection to it, both closed when t ends.
 func embeddedNATS(t *testing.T) (string, *nats.Conn) {
 	t.Helper()
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	t.Cleanup(srv.Shutdown)
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats did not start")
-	}
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	return srv.ClientURL(), nc
+	url := natstest.Start(t)
+	return url, natstest.Connect(t, url)
 }
 
 // runDatanode starts a datanode with cfg (a data directory of its own, any

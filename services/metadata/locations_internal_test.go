@@ -7,10 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-
 	"github.com/granary-fs/granary/internal/dnproto"
+	"github.com/granary-fs/granary/internal/natstest"
 	"github.com/granary-fs/granary/internal/poll"
 )
 
@@ -135,24 +133,8 @@ func TestLocationCache(t *testing.T) {
 // kept is dropped: one of the lost announcements may have been the kept
 // block's.
 func TestLostAnnouncementsDropKeptLocations(t *testing.T) {
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	t.Cleanup(srv.Shutdown)
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats did not start")
-	}
-	conn := func() *nats.Conn {
-		nc, err := nats.Connect(srv.ClientURL())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		return nc
-	}
-	nc, pub := conn(), conn()
+	url := natstest.Start(t)
+	nc, pub := natstest.Connect(t, url), natstest.Connect(t, url)
 	const subj = "granary.v1.ns1.locations.changed"
 	locs := newLocationCache(100, time.Minute)
 	req := dnproto.LocationsRequest{Blocks: []int64{1}, GenStamps: []int64{1001}, ClientHost: "10.0.0.1"}
