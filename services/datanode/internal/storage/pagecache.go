@@ -67,8 +67,8 @@ const (
 // kernel to read ahead (dfs.datanode.readahead.bytes, again each time the
 // read has gone half that far), and drops what it read behind it every
 // dropIntervalBytes (dfs.datanode.drop.cache.behind.reads, or always for
-// DropBehind), and all it read at its end. Advice only: its failures are ignored,
-// as in HDFS.
+// DropBehind), and all it read at its end. Advice only: its failures are
+// ignored, as in HDFS.
 type osCache struct {
 	fd        int
 	size      int64 // the replica's length: no readahead beyond it
