@@ -118,6 +118,5 @@ func (c *osCache) before(pos int64) {
 func (c *osCache) finish(pos int64) {
 	if c != nil && c.drop && pos > c.start {
 		_ = fadvise(c.fd, c.start, pos-c.start, unix.FADV_DONTNEED)
-		c.dropped = pos
 	}
 }
