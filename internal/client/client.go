@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -28,6 +29,7 @@ import (
 	"github.com/granary-fs/granary/internal/errs"
 	"github.com/granary-fs/granary/internal/failover"
 	"github.com/granary-fs/granary/internal/packet"
+	"github.com/granary-fs/granary/internal/wirejson"
 )
 
 // Client talks to one metadata service as one user.
@@ -246,7 +248,20 @@ func (c *Client) doOnce(ctx context.Context, method, u, call string, hasBody boo
 		}
 		return nil
 	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+	bp := bodyBufs.Get().(*bytes.Buffer)
+	defer func() {
+		if bp.Cap() <= maxPooledBody {
+			bp.Reset()
+			bodyBufs.Put(bp)
+		}
+	}()
+	if _, err := bp.ReadFrom(resp.Body); err != nil {
+		return errs.Wrap(errs.Retriable, transportError{err}, "%s %s", method, u)
+	}
+	if err := wirejson.Decode(bp.Bytes(), out); !errors.Is(err, wirejson.ErrNotCanonical) {
+		return err
+	}
+	if err := json.NewDecoder(bytes.NewReader(bp.Bytes())).Decode(out); err != nil {
 		var syn *json.SyntaxError
 		var typ *json.UnmarshalTypeError
 		if errors.As(err, &syn) || errors.As(err, &typ) {
@@ -256,6 +271,11 @@ func (c *Client) doOnce(ctx context.Context, method, u, call string, hasBody boo
 	}
 	return nil
 }
+
+// bodyBufs hold answers while they are decoded, kept up to maxPooledBody.
+var bodyBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledBody = 64 << 10
 
 // doBlock GETs a datanode's JSON answer about block lb, with its token.
 func (c *Client) doBlock(ctx context.Context, u string, lb api.LocatedBlock, out any) error {

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,20 +22,39 @@ import (
 	httpSwagger "github.com/swaggo/http-swagger/v2"
 
 	"github.com/granary-fs/granary/internal/errs"
+	"github.com/granary-fs/granary/internal/wirejson"
 )
 
-// WriteJSON writes v with status code.
+// WriteJSON writes v with status code. The answers of the request path's
+// hottest routes are written without reflection (internal/wirejson).
 func WriteJSON(w http.ResponseWriter, code int, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
+	bp := jsonBufs.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= maxPooledJSON {
+			jsonBufs.Put(bp)
+		}
+	}()
+	b, ok := wirejson.Append((*bp)[:0], v)
+	if ok {
+		*bp = b
+	} else {
+		var err error
+		if b, err = json.Marshal(v); err != nil {
+			return err
+		}
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	h := w.Header()
+	h["Content-Type"] = []string{"application/json"}
+	h["Content-Length"] = []string{strconv.Itoa(len(b))}
 	w.WriteHeader(code)
-	_, err = w.Write(b)
+	_, err := w.Write(b)
 	return err
 }
+
+// jsonBufs are WriteJSON's buffers, kept up to maxPooledJSON.
+var jsonBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+const maxPooledJSON = 64 << 10
 
 // WriteError writes err as a RemoteException and returns the status.
 func WriteError(w http.ResponseWriter, err error) int {

@@ -1,0 +1,203 @@
+package wirejson
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+
+	"github.com/granary-fs/granary/api"
+)
+
+// types are the answers this package writes and reads.
+var types = []reflect.Type{
+	reflect.TypeFor[api.LocatedBlocksResponse](),
+	reflect.TypeFor[api.LocatedBlock](),
+	reflect.TypeFor[api.CreateResponse](),
+	reflect.TypeFor[api.FileStatusResponse](),
+	reflect.TypeFor[api.BooleanResponse](),
+}
+
+// strs are drawn for strings: the plain ones mostly, and one of those
+// encoding/json escapes now and then.
+var (
+	strs    = []string{"", "dn1", "10.0.0.5", "/default-rack", "BP-1-10.0.0.1-1700000000000", "né", "日本", "HAAEaGRmcwRoZGZz-_"}
+	escaped = []string{"a\"b", `back\slash`, "<tag>&amp;", "tab\there", "\x01", "\xff\xfe", "line\u2028sep"}
+)
+
+var ints = []int64{0, 1, -1, 1073741825, 134217728, math.MaxInt64, math.MinInt64, 420}
+
+// fill sets every field of v, reached through structs, slices and
+// pointers, to a value drawn from r: a field added to an answer's type
+// and not to this package shows up as a difference from encoding/json.
+func fill(v reflect.Value, r *rand.Rand) {
+	switch v.Kind() {
+	case reflect.Struct:
+		for i := range v.NumField() {
+			fill(v.Field(i), r)
+		}
+	case reflect.String:
+		if r.IntN(40) == 0 {
+			v.SetString(escaped[r.IntN(len(escaped))])
+		} else {
+			v.SetString(strs[r.IntN(len(strs))])
+		}
+	case reflect.Int, reflect.Int64:
+		v.SetInt(ints[r.IntN(len(ints))])
+	case reflect.Bool:
+		v.SetBool(r.IntN(2) == 1)
+	case reflect.Slice:
+		n := r.IntN(5) - 1 // -1: nil
+		if n < 0 {
+			return
+		}
+		v.Set(reflect.MakeSlice(v.Type(), n, n))
+		for i := range n {
+			fill(v.Index(i), r)
+		}
+	case reflect.Pointer:
+		if r.IntN(3) == 0 {
+			return
+		}
+		v.Set(reflect.New(v.Type().Elem()))
+		fill(v.Elem(), r)
+	default:
+		panic("fill: unexpected kind " + v.Kind().String())
+	}
+}
+
+func TestAppendWritesWhatEncodingJSONWrites(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, typ := range types {
+		for range 2000 {
+			v := reflect.New(typ)
+			fill(v.Elem(), r)
+			for _, x := range []any{v.Interface(), v.Elem().Interface()} {
+				want, err := json.Marshal(x)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, ok := Append([]byte("prefix"), x)
+				if !ok {
+					t.Fatalf("Append does not write %T", x)
+				}
+				if !bytes.Equal(got, append([]byte("prefix"), want...)) {
+					t.Fatalf("%T:\nAppend:       %s\nencoding/json: prefix%s", x, got, want)
+				}
+			}
+		}
+	}
+	if _, ok := Append(nil, api.FileStatuses{}); ok {
+		t.Fatal("Append wrote a type it does not know")
+	}
+}
+
+// TestDecodeReadsWhatAppendWrites: every answer without nil slices or
+// strings encoding/json escapes is read by Decode itself, and to what
+// encoding/json reads; the others are left to encoding/json.
+func TestDecodeReadsWhatAppendWrites(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	left := 0
+	for _, typ := range types {
+		read := 0
+		for range 2000 {
+			v := reflect.New(typ)
+			fill(v.Elem(), r)
+			data, _ := Append(nil, v.Interface())
+			got := reflect.New(typ)
+			err := Decode(data, got.Interface())
+			if errors.Is(err, ErrNotCanonical) {
+				left++
+				if !got.Elem().IsZero() {
+					t.Fatalf("%T left partly decoded after ErrNotCanonical", got.Interface())
+				}
+				if !bytes.Contains(data, []byte("null")) && !bytes.Contains(data, []byte(`\`)) && !bytes.Contains(data, []byte("\xff")) {
+					t.Fatalf("canonical input left to encoding/json: %s", data)
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			read++
+			want := reflect.New(typ)
+			if err := json.Unmarshal(data, want.Interface()); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got.Interface(), want.Interface()) {
+				t.Fatalf("%s\nDecode:        %+v\nencoding/json: %+v", data, got.Elem(), want.Elem())
+			}
+		}
+		if read < 100 {
+			t.Fatalf("%v: only %d of 2000 read by Decode", typ, read)
+		}
+	}
+	if left < 100 {
+		t.Fatalf("only %d answers left to encoding/json: the values drawn do not cover them", left)
+	}
+}
+
+func TestDecodeLeavesTheUnusualToEncodingJSON(t *testing.T) {
+	for _, in := range []string{
+		`{"boolean":true} x`,         // trailing data
+		`{"Boolean":true}`,           // another case of the key
+		`{"boolean":true,"other":1}`, // an unknown key
+		`{"boolean":true,"boolean":false}`,
+		`{"boolean":null}`,
+		`{"FileStatus":{"length":1.0}}`,
+		`{"FileStatus":{"length":1e3}}`,
+		`{"FileStatus":{"length":01}}`,
+		`{"FileStatus":{"length":99999999999999999999}}`,
+		`{"FileStatus":{"owner":"a\u0062"}}`,
+		"{\"FileStatus\":{\"owner\":\"\xff\"}}",
+		`{"LocatedBlocks":{"locatedBlocks":null}}`,
+		`{"LocatedBlocks":{"locatedBlocks":[{"locations":[1]}]}}`,
+		`{"boolean":tru}`,
+		`{"boolean":true`,
+		``,
+	} {
+		for _, v := range []any{&api.BooleanResponse{}, &api.FileStatusResponse{}, &api.LocatedBlocksResponse{}} {
+			if err := Decode([]byte(in), v); !errors.Is(err, ErrNotCanonical) {
+				t.Errorf("Decode(%q, %T) = %v, want ErrNotCanonical", in, v, err)
+			}
+		}
+	}
+	if err := Decode([]byte(" {\n\"boolean\" : true }\r\n\t"), &api.BooleanResponse{}); err != nil {
+		t.Errorf("white space: %v", err)
+	}
+}
+
+// FuzzDecode: whatever Decode reads, encoding/json reads the same way.
+func FuzzDecode(f *testing.F) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, typ := range types {
+		for range 5 {
+			v := reflect.New(typ)
+			fill(v.Elem(), r)
+			data, _ := Append(nil, v.Interface())
+			f.Add(data)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, typ := range types {
+			got := reflect.New(typ)
+			err := Decode(data, got.Interface())
+			if errors.Is(err, ErrNotCanonical) {
+				continue
+			}
+			if err != nil {
+				t.Fatalf("Decode answered %v, not ErrNotCanonical", err)
+			}
+			want := reflect.New(typ)
+			if err := json.Unmarshal(data, want.Interface()); err != nil {
+				t.Fatalf("Decode read %q, which encoding/json refuses: %v", data, err)
+			}
+			if !reflect.DeepEqual(got.Interface(), want.Interface()) {
+				t.Fatalf("%q\nDecode:        %+v\nencoding/json: %+v", data, got.Elem(), want.Elem())
+			}
+		}
+	})
+}
