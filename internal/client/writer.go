@@ -65,9 +65,21 @@ const maxPacketsInFlight = 80
 
 // packetBufs are the buffers of the packets in flight: room for a header,
 // then a packet's data.
-var packetBufs = sync.Pool{New: func() any { b := newPacketBuf(); return &b }}
+var packetBufs = sync.Pool{New: func() any { b := make([]byte, packet.HeaderRoom, packet.HeaderRoom+packet.MaxData); return &b }}
 
-func newPacketBuf() []byte { return make([]byte, packet.HeaderRoom, packet.HeaderRoom+packet.MaxData) }
+// newPacketBuf takes an empty packet buffer from the pool: a writer of a
+// small file allocates none of its own.
+func newPacketBuf() []byte { return (*packetBufs.Get().(*[]byte))[:packet.HeaderRoom] }
+
+// releasePacketBuf gives the buffer being filled back to the pool when the
+// writer is closed; no packet in flight shares it.
+func (w *Writer) releasePacketBuf() {
+	if w.pkt != nil {
+		b := w.pkt
+		w.pkt = nil
+		packetBufs.Put(&b)
+	}
+}
 
 // renewInterval is how often an open writer renews its lease (half the
 // 60 s soft limit, as HDFS's LeaseRenewer).
@@ -758,6 +770,7 @@ func (w *Writer) Close() error {
 	}
 	w.closed = true
 	close(w.stopRenew)
+	defer w.releasePacketBuf()
 	if w.err != nil {
 		return w.err
 	}
@@ -804,7 +817,7 @@ func (w *Writer) Close() error {
 // acknowledged yet, and the one being filled (at most
 // maxPacketsInFlight+1 packets, whatever the file's size).
 func (w *Writer) Buffered() int64 {
-	n := int64(len(w.pkt) - packet.HeaderRoom)
+	n := int64(max(len(w.pkt)-packet.HeaderRoom, 0))
 	if b := w.blk; b != nil {
 		b.mu.Lock()
 		for _, p := range b.window {

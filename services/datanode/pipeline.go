@@ -264,7 +264,10 @@ func (b *blockWrite) receive(ctx context.Context, body io.Reader, acks *ackSende
 	var stored chan int64
 	responded := make(chan struct{})
 	if acks != nil {
-		stored = make(chan int64, 1024)
+		// The writer keeps at most 80 packets unacknowledged (HDFS's
+		// dfs.client.write.max-packets-in-flight): room for more would
+		// only cost every block's stream memory.
+		stored = make(chan int64, 128)
 		go func() {
 			defer close(responded)
 			for n := range stored {

@@ -396,6 +396,7 @@ func SmallFilesMain(ctx context.Context, args []string, out io.Writer) error {
 	dir := fs.String("dir", "", "where the cluster lives (default: a temporary folder)")
 	dbURL := fs.String("database-url", os.Getenv("GRANARY_DATABASE_URL"), "use this PostgreSQL instead of starting one")
 	cpuProfile := fs.String("cpuprofile", "", "write CPU profiles of the run's write and read phases to this path with .<mode>.write and .<mode>.read appended")
+	memProfile := fs.String("memprofile", "", "write the allocations so far at the end of the write and read phases to this path with .<mode>.write and .<mode>.read appended (the read phase's own: go tool pprof -base <path>.<mode>.write <path>.<mode>.read)")
 	authMode := fs.String("auth", "simple", "simple, token, or both (side by side: what token mode costs)")
 	reads := fs.Int("reads", 1, "times each file is read (hot files: later reads find their locations and files kept)")
 	noGather := fs.Bool("nogather", false, "the metadata service commits each edit-log batch as soon as the last one is (metadata -edit-log-gather=false), to compare")
@@ -422,7 +423,7 @@ func SmallFilesMain(ctx context.Context, args []string, out io.Writer) error {
 	}
 	var res [2]smallResult
 	for round, token := range modes {
-		r, err := smallRun(ctx, filepath.Join(*dir, fmt.Sprintf("%s%d", modeDir(token), round)), *dbURL, token, *noGather, *n, *clients, *size, *reads, *cpuProfile)
+		r, err := smallRun(ctx, filepath.Join(*dir, fmt.Sprintf("%s%d", modeDir(token), round)), *dbURL, token, *noGather, *n, *clients, *size, *reads, profiles{cpu: *cpuProfile, mem: *memProfile})
 		if err != nil {
 			return err
 		}
@@ -476,7 +477,10 @@ func (s *smallResult) mean() {
 }
 
 // smallRun writes and reads the small files on a new cluster.
-func smallRun(ctx context.Context, dir, dbURL string, token, noGather bool, n, clients, size, reads int, cpuProfile string) (smallResult, error) {
+// profiles are the paths the profiles of a small-files run go to ("": none).
+type profiles struct{ cpu, mem string }
+
+func smallRun(ctx context.Context, dir, dbURL string, token, noGather bool, n, clients, size, reads int, prof profiles) (smallResult, error) {
 	e, err := start(ctx, dir, dbURL, 3, clusterOpts{noGather: noGather}, token)
 	if err != nil {
 		return smallResult{}, err
@@ -485,15 +489,23 @@ func smallRun(ctx context.Context, dir, dbURL string, token, noGather bool, n, c
 	data := make([]byte, size)
 	_, _ = rand.Read(data)
 	per := n / clients
-	// A profile per phase: <cpuprofile>.<mode>.write and .read.
-	profile := func(phase string) (stop func(), err error) {
-		if cpuProfile == "" {
-			return func() {}, nil
+	// Profiles per phase: <path>.<mode>.write and .read.
+	profile := func(phase string) (stop func() error, err error) {
+		suffix := "." + modeDir(token) + "." + phase
+		stopCPU := func() {}
+		if prof.cpu != "" {
+			if err := startProfile(prof.cpu + suffix); err != nil {
+				return nil, err
+			}
+			stopCPU = pprof.StopCPUProfile
 		}
-		if err := startProfile(cpuProfile + "." + modeDir(token) + "." + phase); err != nil {
-			return nil, err
-		}
-		return pprof.StopCPUProfile, nil
+		return func() error {
+			stopCPU()
+			if prof.mem == "" {
+				return nil
+			}
+			return writeAllocs(prof.mem + suffix)
+		}, nil
 	}
 	stopProfile, err := profile("write")
 	if err != nil {
@@ -523,11 +535,12 @@ func smallRun(ctx context.Context, dir, dbURL string, token, noGather bool, n, c
 	}
 	wd := time.Since(start)
 	wCPU := processCPU() - cpu0
-	stopProfile()
+	if err := stopProfile(); err != nil {
+		return smallResult{}, err
+	}
 	if stopProfile, err = profile("read"); err != nil {
 		return smallResult{}, err
 	}
-	defer stopProfile()
 	cpu0 = processCPU()
 	start = time.Now()
 	err = parallel(clients, func(c int) error {
@@ -551,6 +564,9 @@ func smallRun(ctx context.Context, dir, dbURL string, token, noGather bool, n, c
 	}
 	rd := time.Since(start)
 	rCPU := processCPU() - cpu0
+	if err := stopProfile(); err != nil {
+		return smallResult{}, err
+	}
 	hits, misses := e.c.Metadata.LocationCacheStats()
 	total, read := per*clients, per*clients*reads
 	return smallResult{files: total, wd: wd, rd: rd, wRate: float64(total) / wd.Seconds(), rRate: float64(read) / rd.Seconds(),
@@ -581,6 +597,20 @@ func startProfile(path string) error {
 		return err
 	}
 	return pprof.StartCPUProfile(f)
+}
+
+// writeAllocs writes the allocations made so far (pprof's allocs profile)
+// into path.
+func writeAllocs(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // dropCaches writes dirty pages back and drops the page cache (root only).
