@@ -16,7 +16,7 @@ const benchUsage = `usage: granary bench nn|coordinator|dnscan|io|smallfiles|put
   coordinator  -op fbr|heartbeat|heartbeat-nats|all [-blocks N] [-datanodes N] [-duration D]
   dnscan       [-replicas N] [-volumes N] [-dir DIR]
   io           [-nrFiles N] [-fileSize MB] [-blockSize MB] [-synconclose] [-syncbehindwrites] [-dropbehindwrites] [-rounds N] [-auth simple|token|both]   (like TestDFSIO)
-  smallfiles   [-files N] [-clients N] [-size BYTES] [-auth simple|token|both]                        (like weed benchmark)
+  smallfiles   [-files N] [-clients N] [-size BYTES] [-auth simple|token|both] [-cpuprofile F] [-memprofile F]   (like weed benchmark)
   put          [-size MB] [-bin GRANARY]   (granary fs -put of one file as its own process: its peak RSS)
   rereplication [-blocks N] [-blockSize BYTES] [-datanodes N] [-redundancy-interval D] [-max-streams N]
   failover     [-runs N] [-clients N]   (kill -9 of the active metadata service under load: takeover, errors, lost)
