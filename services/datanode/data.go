@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,17 +24,17 @@ import (
 	"github.com/granary-fs/granary/services/datanode/internal/storage"
 )
 
-// blockParams reads the block ID from the path and the block pool from the query.
-// blockParams reads the block of a block request and, in token mode,
+// blockParams reads the block of a block request (its ID from the path,
+// its block pool from q, the request's query parsed once) and, in token mode,
 // checks its block token for mode: no token is 401 (the request carries no
 // credential), a bad one 403 InvalidToken, as HDFS's
 // BlockTokenSecretManager.checkAccess.
-func (s *Service) blockParams(r *http.Request, mode hadooptoken.AccessMode) (bpid string, id int64, err error) {
+func (s *Service) blockParams(r *http.Request, q url.Values, mode hadooptoken.AccessMode) (bpid string, id int64, err error) {
 	tok := r.Header.Get(blocktoken.Header)
 	if s.authn.TokenMode() && tok == "" {
 		return "", 0, errs.E(errs.Security, "Block token is required for %s access to block %s (send it in %s)", mode, chi.URLParam(r, "id"), blocktoken.Header)
 	}
-	bpid, id, err = s.blockID(r)
+	bpid, id, err = s.blockID(r, q)
 	if err != nil || !s.authn.TokenMode() {
 		return bpid, id, err
 	}
@@ -47,20 +48,20 @@ func (s *Service) blockParams(r *http.Request, mode hadooptoken.AccessMode) (bpi
 	return bpid, id, nil
 }
 
-func (s *Service) blockID(r *http.Request) (bpid string, id int64, err error) {
+func (s *Service) blockID(r *http.Request, q url.Values) (bpid string, id int64, err error) {
 	id, err = strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
 	if err != nil || id <= 0 {
 		return "", 0, errs.E(errs.IllegalArgument, "invalid block ID %q", chi.URLParam(r, "id"))
 	}
-	bpid = r.URL.Query().Get("bpid")
+	bpid = q.Get("bpid")
 	if s.poolFor(bpid) == nil {
 		return "", 0, errs.E(errs.IO, "block pool %q is not served by this datanode (it serves %q)", bpid, s.blockPools())
 	}
 	return bpid, id, nil
 }
 
-func queryInt(r *http.Request, name string, def int64) (int64, error) {
-	v := r.URL.Query().Get(name)
+func queryInt(q url.Values, name string, def int64) (int64, error) {
+	v := q.Get(name)
 	if v == "" {
 		return def, nil
 	}
@@ -97,7 +98,8 @@ const DefaultBlockSize = 128 << 20
 //	@ID			readBlock
 //	@Router			/api/v1/blocks/{id} [get]
 func (s *Service) readBlock(w http.ResponseWriter, r *http.Request) {
-	bpid, id, err := s.blockParams(r, hadooptoken.Read)
+	q := r.URL.Query()
+	bpid, id, err := s.blockParams(r, q, hadooptoken.Read)
 	if err != nil {
 		rest.WriteError(w, err)
 		return
@@ -108,12 +110,12 @@ func (s *Service) readBlock(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer rr.Close()
-	offset, err := queryInt(r, "offset", 0)
+	offset, err := queryInt(q, "offset", 0)
 	if err != nil {
 		rest.WriteError(w, err)
 		return
 	}
-	length, err := queryInt(r, "length", rr.NumBytes-min(offset, rr.NumBytes))
+	length, err := queryInt(q, "length", rr.NumBytes-min(offset, rr.NumBytes))
 	if err != nil {
 		rest.WriteError(w, err)
 		return
@@ -224,7 +226,8 @@ func parseRange(h string, size int64) (first, last int64, ok bool) {
 //	@ID			getBlockChecksum
 //	@Router		/api/v1/blocks/{id}/checksum [get]
 func (s *Service) blockChecksum(w http.ResponseWriter, r *http.Request) {
-	bpid, id, err := s.blockParams(r, hadooptoken.Read)
+	q := r.URL.Query()
+	bpid, id, err := s.blockParams(r, q, hadooptoken.Read)
 	if err != nil {
 		rest.WriteError(w, err)
 		return
@@ -256,7 +259,8 @@ func (s *Service) blockChecksum(w http.ResponseWriter, r *http.Request) {
 //	@ID				truncateBlock
 //	@Router			/api/v1/blocks/{id}/truncate [post]
 func (s *Service) truncateBlock(w http.ResponseWriter, r *http.Request) {
-	bpid, id, err := s.blockParams(r, hadooptoken.Write)
+	q := r.URL.Query()
+	bpid, id, err := s.blockParams(r, q, hadooptoken.Write)
 	if err != nil {
 		rest.WriteError(w, err)
 		return
@@ -266,11 +270,11 @@ func (s *Service) truncateBlock(w http.ResponseWriter, r *http.Request) {
 		name string
 		v    *int64
 	}{{"gs", &gs}, {"newgs", &newGS}, {"newlength", &newLength}} {
-		if r.URL.Query().Get(p.name) == "" {
+		if q.Get(p.name) == "" {
 			rest.WriteError(w, errs.E(errs.IllegalArgument, "Required param %s for a block truncate is null or empty", p.name))
 			return
 		}
-		if *p.v, err = queryInt(r, p.name, 0); err != nil {
+		if *p.v, err = queryInt(q, p.name, 0); err != nil {
 			rest.WriteError(w, err)
 			return
 		}

@@ -203,22 +203,23 @@ type blockWrite struct {
 // openBlockWrite checks a block PUT and opens its replica: a new one, or
 // with appendgs/appendlength the continuation of a finalized one.
 func (s *Service) openBlockWrite(r *http.Request) (*blockWrite, error) {
-	bpid, id, err := s.blockParams(r, hadooptoken.Write)
+	q := r.URL.Query()
+	bpid, id, err := s.blockParams(r, q, hadooptoken.Write)
 	if err != nil {
 		return nil, err
 	}
 	b := &blockWrite{s: s, bpid: bpid, id: id, token: r.Header.Get(blocktoken.Header)}
-	b.gs, err = queryInt(r, "gs", 0)
+	b.gs, err = queryInt(q, "gs", 0)
 	if err != nil || b.gs == 0 {
 		return nil, errs.E(errs.IllegalArgument, "a generation stamp (gs) is required")
 	}
-	if t := r.URL.Query().Get("targets"); t != "" {
+	if t := q.Get("targets"); t != "" {
 		b.targets = strings.Split(t, ",")
 	}
-	if b.appendGS, err = queryInt(r, "appendgs", 0); err != nil {
+	if b.appendGS, err = queryInt(q, "appendgs", 0); err != nil {
 		return nil, err
 	}
-	if b.appendLen, err = queryInt(r, "appendlength", 0); err != nil {
+	if b.appendLen, err = queryInt(q, "appendlength", 0); err != nil {
 		return nil, err
 	}
 	if b.appendLen > 0 && b.appendGS == 0 {
@@ -226,7 +227,7 @@ func (s *Service) openBlockWrite(r *http.Request) (*blockWrite, error) {
 	}
 	// The block never grows past the file's block size (the writer and
 	// transfers send it; dfs.blocksize's default when absent).
-	if b.maxLen, err = queryInt(r, "blocksize", DefaultBlockSize); err != nil {
+	if b.maxLen, err = queryInt(q, "blocksize", DefaultBlockSize); err != nil {
 		return nil, err
 	}
 	if b.appendGS > 0 {
