@@ -168,9 +168,12 @@ func (c *Client) baseURL() string { return c.bases.Current() }
 func (c *Client) do(ctx context.Context, method, u string, body any, out any) error {
 	var payload []byte
 	if body != nil {
-		var err error
-		if payload, err = json.Marshal(body); err != nil {
-			return err
+		var ok bool
+		if payload, ok = wirejson.Append(nil, body); !ok {
+			var err error
+			if payload, err = json.Marshal(body); err != nil {
+				return err
+			}
 		}
 	}
 	call := strconv.FormatInt(c.calls.Add(1), 10)

@@ -34,6 +34,10 @@ func zero(v any) {
 		*v = api.FileStatusResponse{}
 	case *api.BooleanResponse:
 		*v = api.BooleanResponse{}
+	case *api.CreateRequest:
+		*v = api.CreateRequest{}
+	case *api.CompleteRequest:
+		*v = api.CompleteRequest{}
 	}
 }
 
@@ -74,6 +78,41 @@ func decode(data []byte, v any) error {
 				return ErrNotCanonical
 			}
 			return d.bool(&v.Boolean)
+		})
+	case *api.CreateRequest:
+		err = d.object(func(key []byte) error {
+			switch string(key) {
+			case "path":
+				return d.string(&v.Path)
+			case "clientName":
+				return d.string(&v.ClientName)
+			case "overwrite":
+				return d.bool(&v.Overwrite)
+			case "createParent":
+				return d.bool(&v.CreateParent)
+			case "replication":
+				return d.int(&v.Replication)
+			case "blockSize":
+				return d.int64(&v.BlockSize)
+			case "permission":
+				return d.string(&v.Permission)
+			case "firstBlock":
+				return d.bool(&v.FirstBlock)
+			}
+			return ErrNotCanonical
+		})
+	case *api.CompleteRequest:
+		err = d.object(func(key []byte) error {
+			switch string(key) {
+			case "path":
+				return d.string(&v.Path)
+			case "clientName":
+				return d.string(&v.ClientName)
+			case "last":
+				v.Last = &api.ExtendedBlock{}
+				return d.extendedBlock(v.Last)
+			}
+			return ErrNotCanonical
 		})
 	default:
 		return ErrNotCanonical

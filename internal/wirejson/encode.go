@@ -1,6 +1,7 @@
-// Package wirejson writes and reads the answers on the request path's
-// hottest routes — a file's status, its block locations, a new file with
-// its first block, a boolean — without encoding/json's reflection.
+// Package wirejson writes and reads the messages of the request path's
+// hottest routes — the create and complete requests; a file's status, its
+// block locations, a new file with its first block, a boolean — without
+// encoding/json's reflection.
 //
 // What Append writes is byte for byte what json.Marshal writes for the same
 // value. Decode reads only the canonical form Append writes (keys spelled
@@ -42,8 +43,46 @@ func Append(dst []byte, v any) ([]byte, bool) {
 		return appendBooleanResponse(dst, &v), true
 	case *api.BooleanResponse:
 		return appendBooleanResponse(dst, v), true
+	case api.CreateRequest:
+		return appendCreateRequest(dst, &v), true
+	case *api.CreateRequest:
+		return appendCreateRequest(dst, v), true
+	case api.CompleteRequest:
+		return appendCompleteRequest(dst, &v), true
+	case *api.CompleteRequest:
+		return appendCompleteRequest(dst, v), true
 	}
 	return dst, false
+}
+
+func appendCreateRequest(dst []byte, r *api.CreateRequest) []byte {
+	dst = appendString(dst, `{"path":`, r.Path)
+	dst = appendString(dst, `,"clientName":`, r.ClientName)
+	dst = appendBool(dst, `,"overwrite":`, r.Overwrite)
+	dst = appendBool(dst, `,"createParent":`, r.CreateParent)
+	if r.Replication != 0 {
+		dst = appendInt(dst, `,"replication":`, int64(r.Replication))
+	}
+	if r.BlockSize != 0 {
+		dst = appendInt(dst, `,"blockSize":`, r.BlockSize)
+	}
+	if r.Permission != "" {
+		dst = appendString(dst, `,"permission":`, r.Permission)
+	}
+	if r.FirstBlock {
+		dst = append(dst, `,"firstBlock":true`...)
+	}
+	return append(dst, '}')
+}
+
+func appendCompleteRequest(dst []byte, r *api.CompleteRequest) []byte {
+	dst = appendString(dst, `{"path":`, r.Path)
+	dst = appendString(dst, `,"clientName":`, r.ClientName)
+	if r.Last != nil {
+		dst = append(dst, `,"last":`...)
+		dst = appendExtendedBlock(dst, r.Last)
+	}
+	return append(dst, '}')
 }
 
 func appendBooleanResponse(dst []byte, r *api.BooleanResponse) []byte {

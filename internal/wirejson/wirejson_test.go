@@ -12,13 +12,15 @@ import (
 	"github.com/granary-fs/granary/api"
 )
 
-// types are the answers this package writes and reads.
+// types are the messages this package writes and reads.
 var types = []reflect.Type{
 	reflect.TypeFor[api.LocatedBlocksResponse](),
 	reflect.TypeFor[api.LocatedBlock](),
 	reflect.TypeFor[api.CreateResponse](),
 	reflect.TypeFor[api.FileStatusResponse](),
 	reflect.TypeFor[api.BooleanResponse](),
+	reflect.TypeFor[api.CreateRequest](),
+	reflect.TypeFor[api.CompleteRequest](),
 }
 
 // strs are drawn for strings: the plain ones mostly, and one of those

@@ -561,3 +561,44 @@ func TestSafeModeAdmin(t *testing.T) {
 	n.remote(400, "IllegalArgumentException", "POST", "/api/v1/admin/safemode/sideways?user.name=hdfs")
 	n.boolean("PUT", "/webhdfs/v1/x?op=MKDIRS&user.name=hdfs")
 }
+
+// TestNativeRequestBodies: a native call's body is read the same whether
+// it is in the form the Go client writes or any other valid JSON (keys in
+// another order or case, escapes, white space), and a body that is not
+// valid, names a key the request does not have, or is too large is a 400
+// IllegalArgumentException that changes nothing.
+func TestNativeRequestBodies(t *testing.T) {
+	n := start(t, testConfig(formatted(t)))
+	for _, body := range []string{
+		`{"path":"/bodies/a","clientName":"c1","overwrite":false,"createParent":true,"replication":2}`,
+		"{ \"REPLICATION\" : 2,\n\"createparent\":true, \"clientName\":\"c1\", \"path\":\"/bodies/\\u0062\" }",
+	} {
+		code, b := n.call("POST", "/api/v1/create?user.name=hdfs", strings.NewReader(body))
+		if code != http.StatusOK {
+			t.Fatalf("create %s: %d %s", body, code, b)
+		}
+	}
+	for _, p := range []string{"/bodies/a", "/bodies/b"} {
+		if st := n.status(p, "hdfs"); st["replication"] != float64(2) {
+			t.Fatalf("%s: replication %v, want 2 (the body's)", p, st["replication"])
+		}
+		code, b := n.call("POST", "/api/v1/complete?user.name=hdfs", strings.NewReader(`{"clientName":"c1","path":"`+p+`"}`))
+		if code != http.StatusOK || !strings.Contains(string(b), `"boolean":true`) {
+			t.Fatalf("complete %s: %d %s", p, code, b)
+		}
+	}
+	for _, body := range []string{
+		`{"path":"/bodies/c","clientName":"c1","createParent":true,"colour":"red"}`,
+		`{"path":"/bodies/c","clientName":"c1","createParent":true,"replication":"2"}`,
+		`{"path":"/bodies/c","clientName":"c1","createParent":true,"replication":2.5}`,
+		`{"path":"/bodies/c","clientName":"c1","createParent":tru}`,
+		`{"path":"/bodies/c","clientName":"c1"`,
+		`{"path":"/bodies/c","clientName":"c1","createParent":true,"permission":"` + strings.Repeat("7", 2<<20) + `"}`,
+	} {
+		code, b := n.call("POST", "/api/v1/create?user.name=hdfs", strings.NewReader(body))
+		if code != http.StatusBadRequest || !strings.Contains(string(b), "IllegalArgumentException") {
+			t.Fatalf("create %.80s: %d %s, want 400 IllegalArgumentException", body, code, b)
+		}
+	}
+	n.remote(http.StatusNotFound, "FileNotFoundException", "GET", "/webhdfs/v1/bodies/c?op=GETFILESTATUS&user.name=hdfs")
+}
