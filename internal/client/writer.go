@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -306,13 +307,18 @@ func (w *Writer) send(buf *[]byte) {
 	b.window = append(b.window, p)
 	b.sent += p.size()
 	b.mu.Unlock()
+	if b.pw == nil {
+		w.openPipeline()
+	}
 	// The header goes in the room before the data: the packet leaves as
 	// one piece, without a copy.
 	_, _ = b.pw.Write(packet.PutHeader(*buf))
 }
 
-// startBlock allocates the next block (or takes the one create allocated)
-// and opens its pipeline.
+// startBlock allocates the next block (or takes the one create allocated);
+// its pipeline opens with its first packet (HDFS's DataStreamer sets it
+// up for the first packet queued), or not at all for a block that is one
+// packet at the writer's close (finishBlock).
 func (w *Writer) startBlock(excluded []string) error {
 	if w.appendTo != nil {
 		return w.startAppend()
@@ -345,7 +351,6 @@ func (w *Writer) startBlock(excluded []string) error {
 		return errs.E(errs.IO, "addBlock of %s returned no datanodes", w.path)
 	}
 	w.blk = newBlockWrite(lb, excluded, nil, 0, 0)
-	w.openPipeline()
 	return nil
 }
 
@@ -373,17 +378,7 @@ func (w *Writer) openPipeline() {
 	b := w.blk
 	pr, pw := packet.NewBody()
 	b.pw = pw
-	var rest []string
-	for _, d := range b.lb.Locations[1:] {
-		rest = append(rest, internalAddr(d))
-	}
-	u := fmt.Sprintf("%s://%s/api/v1/blocks/%d?bpid=%s&gs=%d&blocksize=%d", w.c.scheme, w.c.addr(b.lb.Locations[0]), b.lb.Block.BlockID, b.lb.Block.BlockPoolID, b.lb.Block.GenerationStamp, w.blockSize)
-	if len(rest) > 0 {
-		u += "&targets=" + strings.Join(rest, ",")
-	}
-	if b.appendGS > 0 {
-		u += fmt.Sprintf("&appendgs=%d&appendlength=%d", b.appendGS, b.base)
-	}
+	u := w.blockURL(b)
 	go func() {
 		fail := func(err error, refused bool) {
 			pr.CloseWithError(err)
@@ -451,15 +446,101 @@ func (w *Writer) openPipeline() {
 	}()
 }
 
+// blockURL is the block PUT of b, to its first datanode.
+func (w *Writer) blockURL(b *blockWrite) string {
+	var rest []string
+	for _, d := range b.lb.Locations[1:] {
+		rest = append(rest, internalAddr(d))
+	}
+	u := fmt.Sprintf("%s://%s/api/v1/blocks/%d?bpid=%s&gs=%d&blocksize=%d", w.c.scheme, w.c.addr(b.lb.Locations[0]), b.lb.Block.BlockID, b.lb.Block.BlockPoolID, b.lb.Block.GenerationStamp, w.blockSize)
+	if len(rest) > 0 {
+		u += "&targets=" + strings.Join(rest, ",")
+	}
+	if b.appendGS > 0 {
+		u += fmt.Sprintf("&appendgs=%d&appendlength=%d", b.appendGS, b.base)
+	}
+	return u
+}
+
+// putWhole stores a block that is one packet, b's window, in one request
+// without acknowledgements: the packet and the end marker as the body
+// (with its length), the pipeline's result as the answer — what the last
+// acknowledgement of a stream says. A failure leaves no replica on the
+// first datanode (a stream's break would keep what it received), and the
+// block is recovered as a stream's would be, with nothing acknowledged.
+// The wait is bounded as the stream's watchdog bounds it.
+func (w *Writer) putWhole(b *blockWrite) {
+	b.mu.Lock()
+	buf := b.window[0].buf
+	b.mu.Unlock()
+	data := packet.AppendEnd(packet.PutHeader(*buf))
+	ctx, cancel := context.WithTimeout(w.ctx, w.pipelineTimeout(b))
+	defer cancel()
+	// The packet is the window's buffer: the transport may read the body
+	// until it closes it, even after the answer came (http.RoundTripper),
+	// and the buffer is neither reused nor sent again before that.
+	body := &closingReader{Reader: bytes.NewReader(data), closed: make(chan struct{})}
+	defer body.wait()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, w.blockURL(b), body)
+	if err != nil {
+		body.Close()
+		b.end(api.BlockWriteResult{}, err, false)
+		return
+	}
+	req.ContentLength = int64(len(data))
+	req.Header.Set("Content-Type", packet.ContentType)
+	setBlockToken(req, b.lb)
+	resp, err := w.c.data.Do(req)
+	if err != nil {
+		if ctx.Err() == context.DeadlineExceeded && w.ctx.Err() == nil {
+			err = errs.E(errs.IO, "datanode %s answered nothing in time (dfs.client.socket-timeout %v)", internalAddr(b.lb.Locations[0]), w.c.socketTimeout())
+		}
+		b.end(api.BlockWriteResult{}, err, false)
+		return
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b.end(api.BlockWriteResult{}, remoteError(resp), true)
+		return
+	}
+	var res api.BlockWriteResult
+	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
+		b.end(api.BlockWriteResult{}, errs.Wrap(errs.IO, err, "datanode %s", internalAddr(b.lb.Locations[0])), false)
+		return
+	}
+	body.wait()
+	b.ack(res.Length)
+	b.end(res, nil, false)
+}
+
+// closingReader is a request body that tells when the transport closed it.
+type closingReader struct {
+	*bytes.Reader
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (r *closingReader) Close() error {
+	r.once.Do(func() { close(r.closed) })
+	return nil
+}
+
+func (r *closingReader) wait() { <-r.closed }
+
+// pipelineTimeout is how long a pipeline may leave a packet or the end
+// marker unanswered: HDFS's getDatanodeReadTimeout, dfs.client.socket-
+// timeout and 5 s more per datanode of the pipeline, so that a datanode
+// further down, whose own wait is shorter, reports the one after it first.
+func (w *Writer) pipelineTimeout(b *blockWrite) time.Duration {
+	return w.c.socketTimeout() + readTimeoutExtension*time.Duration(len(b.lb.Locations))
+}
+
 // watch is the pipeline's watchdog (HDFS's dfs.client.socket-timeout on
 // the acknowledgements): while packets or the end marker wait for an
 // answer and none came for the timeout, it cancels the block PUT, which
 // fails the pipeline and has it recovered. The function returned stops it.
 func (w *Writer) watch(b *blockWrite, cancel context.CancelFunc) (stop func()) {
-	// HDFS's getDatanodeReadTimeout: 5 s more per datanode of the
-	// pipeline, so that a datanode further down, whose own wait is
-	// shorter, reports the one after it first.
-	timeout := w.c.socketTimeout() + readTimeoutExtension*time.Duration(len(b.lb.Locations))
+	timeout := w.pipelineTimeout(b)
 	b.heard.Store(time.Now().UnixNano())
 	t := time.NewTicker(timeout / 4)
 	quit := make(chan struct{})
@@ -490,7 +571,16 @@ func (w *Writer) watch(b *blockWrite, cancel context.CancelFunc) (stop func()) {
 // pipeline is recovered and the unacknowledged packets sent again
 // (recoverStream).
 func (w *Writer) finishBlock() error {
-	if err := w.sendPacket(); err != nil {
+	// A block whose pipeline never opened is the packet being filled: it
+	// goes in one request (putWhole).
+	whole := w.blk.pw == nil && len(w.pkt) > packet.HeaderRoom
+	if whole {
+		buf := packetBufs.Get().(*[]byte)
+		*buf, w.pkt = w.pkt, (*buf)[:packet.HeaderRoom]
+		b := w.blk
+		b.window = append(b.window, sentPacket{off: b.sent, buf: buf})
+		b.sent += b.window[0].size()
+	} else if err := w.sendPacket(); err != nil {
 		return err
 	}
 	for attempt := 0; ; attempt++ {
@@ -498,8 +588,15 @@ func (w *Writer) finishBlock() error {
 		b.mu.Lock()
 		b.ending = true
 		b.mu.Unlock()
-		_, _ = b.pw.Write(packet.AppendEnd(nil))
-		b.pw.Close()
+		if attempt == 0 && whole {
+			w.putWhole(b)
+		} else {
+			if b.pw == nil {
+				w.openPipeline()
+			}
+			_, _ = b.pw.Write(packet.AppendEnd(nil))
+			b.pw.Close()
+		}
 		res, err := b.wait()
 		if err == nil && res.Length == b.sent && len(res.Stored) > 0 {
 			done := &api.ExtendedBlock{BlockPoolID: b.lb.Block.BlockPoolID, BlockID: b.lb.Block.BlockID,
