@@ -98,6 +98,45 @@ func killMidWrite(t *testing.T, pos int) {
 	}
 }
 
+// TestSmallBlockSurvivesADeadDatanode: a block that is one packet at the
+// writer's close goes in one request (no acknowledgement stream); a
+// datanode of its pipeline that died before the close is left out as a
+// stream's recovery leaves it out, first (the request fails) or second
+// (the first reports it failed).
+func TestSmallBlockSurvivesADeadDatanode(t *testing.T) {
+	for _, pos := range []int{0, 1} {
+		t.Run(fmt.Sprintf("pipeline node %d", pos), func(t *testing.T) {
+			c := testCluster(t, 4, smallBlocks)
+			cl := newClient(c, "hdfs")
+			data := randomBytes(1000, 11)
+			w, err := cl.Create(context.Background(), "/small/f", client.CreateOptions{Replication: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.Write(data); err != nil {
+				t.Fatal(err)
+			}
+			pipeline := w.Pipeline()
+			if len(pipeline) != 3 {
+				t.Fatalf("pipeline %v", pipeline)
+			}
+			if err := c.KillDatanode(index(t, c, pipeline[pos])); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatalf("close after the kill: %v", err)
+			}
+			if got := readFile(t, cl, "/small/f"); !bytes.Equal(got, data) {
+				t.Fatalf("read back %q, wrote %q", got, data)
+			}
+			lbs := locations(t, c, "/small/f")
+			if len(lbs) != 1 || slices.Contains(lbs[0].uuids(), pipeline[pos]) || len(lbs[0].uuids()) < 2 {
+				t.Fatalf("locations %+v: want the block without the dead datanode %s", lbs, pipeline[pos])
+			}
+		})
+	}
+}
+
 func TestCorruptReplicaIsSkippedAndReported(t *testing.T) {
 	c := testCluster(t, 3, smallBlocks)
 	cl := newClient(c, "hdfs")
