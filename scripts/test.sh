@@ -44,4 +44,5 @@ fuzz ./services/metadata/internal/namespace FuzzDecodeOp
 fuzz ./services/metadata/internal/namespace FuzzLoadImage
 fuzz ./services/metadata FuzzWebHDFSParams
 fuzz ./internal/dnproto FuzzDecodeChunk
+fuzz ./internal/wirejson FuzzDecode
 echo "== all tests passed"
