@@ -6,9 +6,6 @@ package pgtest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
 	"os"
 	"sync"
 	"testing"
@@ -17,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/granary-fs/granary/internal/localpg"
+	"github.com/granary-fs/granary/internal/pgdb"
 )
 
 var (
@@ -64,33 +62,12 @@ func NewDatabase(t testing.TB) string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	admin, err := pgx.Connect(ctx, baseURL)
+	u, drop, err := pgdb.Create(ctx, baseURL, "granary_test_")
 	if err != nil {
-		t.Fatalf("connecting to the test PostgreSQL: %v", err)
+		t.Fatalf("test database: %v", err)
 	}
-	defer admin.Close(context.Background())
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := "granary_test_" + hex.EncodeToString(b[:])
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("creating test database: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		c, err := pgx.Connect(ctx, baseURL)
-		if err != nil {
-			return
-		}
-		defer c.Close(context.Background())
-		_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-	})
-	u, err := url.Parse(baseURL)
-	if err != nil {
-		t.Fatalf("GRANARY_DATABASE_URL: %v", err)
-	}
-	u.Path = "/" + name
-	return u.String()
+	t.Cleanup(func() { _ = drop() })
+	return u
 }
 
 // Exec runs one statement on the database at dbURL (for tests that damage

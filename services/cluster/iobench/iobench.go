@@ -28,6 +28,7 @@ import (
 	"github.com/granary-fs/granary/internal/client"
 	"github.com/granary-fs/granary/internal/devissuer"
 	"github.com/granary-fs/granary/internal/httpceiling"
+	"github.com/granary-fs/granary/internal/pgdb"
 	"github.com/granary-fs/granary/services/cluster"
 	"github.com/granary-fs/granary/services/coordinator"
 	"github.com/granary-fs/granary/services/datanode"
@@ -40,6 +41,7 @@ type env struct {
 	cl     *client.Client
 	bearer string // token mode: the bench user's bearer token
 	issuer *http.Server
+	dropDB func() error // with -database-url: drops the run's database
 }
 
 // clusterOpts are the datanodes' dfs.datanode.synconclose,
@@ -77,10 +79,20 @@ func start(ctx context.Context, dir, dbURL string, datanodes int, opts clusterOp
 		addrs[i] = "127.0.0.1:0"
 	}
 	e := &env{dir: dir}
+	if dbURL != "" {
+		// Each run formats a namespace of its own in a database of its own
+		// on that server: the last run's files, whose blocks went with its
+		// datanodes, would hold this one in safe mode.
+		var err error
+		if dbURL, e.dropDB, err = pgdb.Create(ctx, dbURL, "granary_bench_"); err != nil {
+			return nil, err
+		}
+	}
 	var ac auth.Config
 	if token {
 		var err error
 		if ac, e.issuer, e.bearer, err = tokenMode(); err != nil {
+			e.closeDB()
 			return nil, err
 		}
 	}
@@ -104,6 +116,7 @@ func start(ctx context.Context, dir, dbURL string, datanodes int, opts clusterOp
 		if e.issuer != nil {
 			_ = e.issuer.Close()
 		}
+		e.closeDB()
 		return nil, err
 	}
 	e.c = c
@@ -138,8 +151,16 @@ func (e *env) close() {
 	if e.issuer != nil {
 		_ = e.issuer.Close()
 	}
+	e.closeDB()
 	defer syscall.Sync() // the next run starts on a settled disk
 	_ = os.RemoveAll(e.dir)
+}
+
+// closeDB drops the run's database on the server -database-url named.
+func (e *env) closeDB() {
+	if e.dropDB != nil {
+		_ = e.dropDB()
+	}
 }
 
 // IOMain is `granary bench io`.
@@ -152,7 +173,7 @@ func IOMain(ctx context.Context, args []string, out io.Writer) error {
 	syncClose := fs.Bool("synconclose", false, "fsync replicas (and the raw file) on close")
 	syncBehind := fs.Bool("syncbehindwrites", false, "the datanodes hand each replica's data to the disk every 8 MB as it arrives (dfs.datanode.sync.behind.writes)")
 	dropBehind := fs.Bool("dropbehindwrites", false, "the datanodes drop each replica's data from the page cache 8 MB behind the write-back (dfs.datanode.drop.cache.behind.writes)")
-	dbURL := fs.String("database-url", os.Getenv("GRANARY_DATABASE_URL"), "use this PostgreSQL instead of starting one")
+	dbURL := fs.String("database-url", os.Getenv("GRANARY_DATABASE_URL"), "PostgreSQL server to create each run's database on (dropped after it) instead of starting one")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the Granary part of the run to this file")
 	drop := fs.Bool("dropcaches", true, "sync and drop the page cache before each phase (needs root), so phases do not slow each other and reads come from the disk on both sides")
 	authMode := fs.String("auth", "simple", "simple, token, or both (side by side: what token mode costs)")
@@ -394,7 +415,7 @@ func SmallFilesMain(ctx context.Context, args []string, out io.Writer) error {
 	clients := fs.Int("clients", 16, "concurrent clients")
 	size := fs.Int("size", 1024, "bytes per file")
 	dir := fs.String("dir", "", "where the cluster lives (default: a temporary folder)")
-	dbURL := fs.String("database-url", os.Getenv("GRANARY_DATABASE_URL"), "use this PostgreSQL instead of starting one")
+	dbURL := fs.String("database-url", os.Getenv("GRANARY_DATABASE_URL"), "PostgreSQL server to create each run's database on (dropped after it) instead of starting one")
 	cpuProfile := fs.String("cpuprofile", "", "write CPU profiles of the run's write and read phases to this path with .<mode>.write and .<mode>.read appended")
 	memProfile := fs.String("memprofile", "", "write the allocations so far at the end of the write and read phases to this path with .<mode>.write and .<mode>.read appended (the read phase's own: go tool pprof -base <path>.<mode>.write <path>.<mode>.read)")
 	authMode := fs.String("auth", "simple", "simple, token, or both (side by side: what token mode costs)")

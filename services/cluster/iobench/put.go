@@ -22,7 +22,7 @@ func PutMain(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("granary bench put", flag.ContinueOnError)
 	size := fs.Int64("size", 300, "file size in MB")
 	dir := fs.String("dir", "", "where the cluster and the local file live (default: a temporary folder)")
-	dbURL := fs.String("database-url", os.Getenv("GRANARY_DATABASE_URL"), "use this PostgreSQL instead of starting one")
+	dbURL := fs.String("database-url", os.Getenv("GRANARY_DATABASE_URL"), "PostgreSQL server to create each run's database on (dropped after it) instead of starting one")
 	bin := fs.String("bin", "", "the granary binary whose fs -put is measured (default: this one; another build compares side by side)")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/granary-fs/granary/api"
 	"github.com/granary-fs/granary/internal/client"
+	"github.com/granary-fs/granary/internal/pgdb"
 	"github.com/granary-fs/granary/internal/rest"
 	"github.com/granary-fs/granary/services/cluster"
 	"github.com/granary-fs/granary/services/coordinator"
@@ -29,7 +30,7 @@ func ReReplicationMain(ctx context.Context, args []string, out io.Writer) error 
 	datanodes := fs.Int("datanodes", 4, "datanodes")
 	interval := fs.Duration("redundancy-interval", 100*time.Millisecond, "redundancy monitor period (HDFS: 3s)")
 	streams := fs.Int("max-streams", 8, "transfers at once per source datanode (HDFS: 2)")
-	dbURL := fs.String("database-url", os.Getenv("GRANARY_DATABASE_URL"), "use this PostgreSQL instead of starting one")
+	dbURL := fs.String("database-url", os.Getenv("GRANARY_DATABASE_URL"), "PostgreSQL server to create each run's database on (dropped after it) instead of starting one")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -41,6 +42,13 @@ func ReReplicationMain(ctx context.Context, args []string, out io.Writer) error 
 	addrs := make([]string, *datanodes)
 	for i := range addrs {
 		addrs[i] = "127.0.0.1:0"
+	}
+	if *dbURL != "" {
+		var drop func() error
+		if *dbURL, drop, err = pgdb.Create(ctx, *dbURL, "granary_bench_"); err != nil {
+			return err
+		}
+		defer drop()
 	}
 	c, err := cluster.Start(ctx, cluster.Config{
 		DataDir: filepath.Join(dir, "cluster"), DatabaseURL: *dbURL, MetadataAddr: "127.0.0.1:0", CoordinatorAddr: "127.0.0.1:0",

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	neturl "net/url"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -22,9 +21,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/granary-fs/granary/internal/localpg"
+	"github.com/granary-fs/granary/internal/pgdb"
 	"github.com/granary-fs/granary/services/metadata"
 	"github.com/granary-fs/granary/services/metadata/internal/namespace"
 	"github.com/granary-fs/granary/services/metadata/internal/store"
@@ -105,7 +103,7 @@ type env struct {
 	adminURL string
 	pg       *localpg.Server
 	dir      string
-	n        int
+	drops    []func() error // the databases made, dropped at close
 }
 
 func newEnv(ctx context.Context, url string) (*env, error) {
@@ -124,33 +122,23 @@ func newEnv(ctx context.Context, url string) (*env, error) {
 }
 
 func (e *env) close() {
+	for _, drop := range e.drops {
+		_ = drop()
+	}
 	if e.pg != nil {
 		_ = e.pg.Stop()
 		_ = os.RemoveAll(e.dir)
 	}
 }
 
-// database creates a fresh formatted database and returns its URL.
+// database creates a fresh formatted database, dropped at close, and
+// returns its URL.
 func (e *env) database(ctx context.Context) (string, error) {
-	conn, err := pgx.Connect(ctx, e.adminURL)
+	url, drop, err := pgdb.Create(ctx, e.adminURL, "granary_nnbench_")
 	if err != nil {
 		return "", err
 	}
-	defer conn.Close(context.Background())
-	e.n++
-	name := fmt.Sprintf("granary_nnbench_%d_%d", os.Getpid(), e.n)
-	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name); err != nil {
-		return "", err
-	}
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		return "", err
-	}
-	u, err := neturl.Parse(e.adminURL)
-	if err != nil {
-		return "", err
-	}
-	u.Path = "/" + name // the same server, user and options
-	url := u.String()
+	e.drops = append(e.drops, drop)
 	if _, err := metadata.Format(ctx, metadata.Config{DatabaseURL: url, Superuser: "bench"}, metadata.FormatOptions{}); err != nil {
 		return "", err
 	}
