@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 
 	"github.com/granary-fs/granary/internal/packet"
 )
@@ -96,11 +97,11 @@ func (s *Store) CreateRBW(bpid string, id, gs, blockSize int64) (*ReplicaWriter,
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fail(err)
 	}
-	blk, err := os.OpenFile(filepath.Join(dir, BlockFileName(id)), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	blk, err := openFile(filepath.Join(dir, BlockFileName(id)), syscall.O_WRONLY|syscall.O_CREAT|syscall.O_TRUNC, 0o644)
 	if err != nil {
 		return fail(err)
 	}
-	meta, err := os.OpenFile(filepath.Join(dir, MetaFileName(id, gs)), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	meta, err := openFile(filepath.Join(dir, MetaFileName(id, gs)), syscall.O_WRONLY|syscall.O_CREAT|syscall.O_TRUNC, 0o644)
 	if err != nil {
 		blk.Close()
 		return fail(err)
@@ -320,7 +321,7 @@ func (s *Store) AppendRBW(bpid string, id, gs, newGS, numBytes int64) (*ReplicaW
 	if full < numBytes {
 		// Keep the partial chunk's bytes and CRC: the CRC is recomputed as
 		// the chunk fills, and put back if the append is aborted.
-		f, err := os.Open(filepath.Join(fin, BlockFileName(id)))
+		f, err := openFile(filepath.Join(fin, BlockFileName(id)), syscall.O_RDONLY, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -330,7 +331,7 @@ func (s *Store) AppendRBW(bpid string, id, gs, newGS, numBytes int64) (*ReplicaW
 		if err != nil {
 			return nil, err
 		}
-		m, err := os.Open(filepath.Join(fin, MetaFileName(id, gs)))
+		m, err := openFile(filepath.Join(fin, MetaFileName(id, gs)), syscall.O_RDONLY, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -356,8 +357,8 @@ func (s *Store) AppendRBW(bpid string, id, gs, newGS, numBytes int64) (*ReplicaW
 	s.files.evict(bpid, id) // moved to rbw for the append
 	r.Volume.used -= r.NumBytes + metaSize(r.NumBytes)
 	var err error
-	if w.blk, err = os.OpenFile(blkPath, os.O_WRONLY|os.O_APPEND, 0); err == nil {
-		w.meta, err = os.OpenFile(metaPath, os.O_RDWR, 0)
+	if w.blk, err = openFile(blkPath, syscall.O_WRONLY|syscall.O_APPEND, 0); err == nil {
+		w.meta, err = openFile(metaPath, syscall.O_RDWR, 0)
 	}
 	if err == nil {
 		// The meta file continues at its end; a partial chunk's CRC is
@@ -401,7 +402,7 @@ func (w *ReplicaWriter) rollBackLocked() {
 	}
 	if err == nil && w.origCRC != nil {
 		var f *os.File
-		if f, err = os.OpenFile(metaPath, os.O_WRONLY|os.O_APPEND, 0); err == nil {
+		if f, err = openFile(metaPath, syscall.O_WRONLY|syscall.O_APPEND, 0); err == nil {
 			_, err = f.Write(w.origCRC)
 			if cerr := f.Close(); err == nil {
 				err = cerr
@@ -464,7 +465,7 @@ func (s *Store) OpenReplica(bpid string, id int64) (*ReplicaReader, error) {
 			return s.replicaReader(r, f)
 		}
 	}
-	blk, err := os.Open(blkPath)
+	blk, err := openFile(blkPath, syscall.O_RDONLY, 0)
 	if errors.Is(err, os.ErrNotExist) && lastCRC == nil {
 		// Removed behind the datanode's back (HDFS's invalidateMissingBlock).
 		s.forget(bpid, r)
@@ -473,7 +474,7 @@ func (s *Store) OpenReplica(bpid string, id int64) (*ReplicaReader, error) {
 	if err != nil {
 		return nil, err
 	}
-	meta, err := os.Open(metaPath)
+	meta, err := openFile(metaPath, syscall.O_RDONLY, 0)
 	if errors.Is(err, os.ErrNotExist) && lastCRC == nil {
 		blk.Close()
 		return nil, &UnreadableError{BlockPoolID: bpid, Replica: r, Err: fmt.Errorf("%w: the meta file of block %d is gone: %v", ErrChecksum, id, err)}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -238,8 +239,8 @@ func validLength(blockPath, metaPath string) int64 {
 	lastStart := (chunks - 1) * BytesPerChecksum
 	lastLen := min(BytesPerChecksum, bi.Size()-lastStart)
 	valid := lastStart
-	bf, err1 := os.Open(blockPath)
-	mf, err2 := os.Open(metaPath)
+	bf, err1 := openFile(blockPath, syscall.O_RDONLY, 0)
+	mf, err2 := openFile(metaPath, syscall.O_RDONLY, 0)
 	if err1 == nil && err2 == nil {
 		buf := make([]byte, lastLen)
 		var crc [4]byte

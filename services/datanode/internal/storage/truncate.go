@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // TruncateReplica cuts finalized replica id, of generation stamp gs, to
@@ -44,7 +45,7 @@ func (s *Store) TruncateReplica(bpid string, id, gs, newGS, newLength int64) (Re
 
 	full := newLength / BytesPerChecksum
 	meta := make([]byte, metaSize(newLength))
-	mf, err := os.Open(oldMeta)
+	mf, err := openFile(oldMeta, syscall.O_RDONLY, 0)
 	if err != nil {
 		return Replica{}, err
 	}
@@ -61,7 +62,7 @@ func (s *Store) TruncateReplica(bpid string, id, gs, newGS, newLength int64) (Re
 			end = newLength
 		}
 		chunk := make([]byte, end-start)
-		bf, err := os.Open(blkPath)
+		bf, err := openFile(blkPath, syscall.O_RDONLY, 0)
 		if err != nil {
 			return Replica{}, err
 		}
@@ -98,7 +99,7 @@ func (s *Store) TruncateReplica(bpid string, id, gs, newGS, newLength int64) (Re
 
 // truncateSync cuts the file at path to n bytes and fsyncs it.
 func truncateSync(path string, n int64) error {
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	f, err := openFile(path, syscall.O_WRONLY, 0)
 	if err != nil {
 		return err
 	}
