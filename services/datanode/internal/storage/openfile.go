@@ -1,7 +1,10 @@
 package storage
 
 import (
+	"errors"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"syscall"
 )
 
@@ -23,4 +26,51 @@ func openFile(name string, flag int, perm uint32) (*os.File, error) {
 		}
 		return os.NewFile(uintptr(fd), name), nil
 	}
+}
+
+// createIn creates (or truncates) file name in dir for writing, making dir
+// first only when it is missing: a replica's files are created in rbw/,
+// which is there, without a stat of it each time.
+func createIn(dir, name string) (*os.File, error) {
+	path := filepath.Join(dir, name)
+	f, err := openFile(path, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_TRUNC, 0o644)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		f, err = openFile(path, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_TRUNC, 0o644)
+	}
+	return f, err
+}
+
+// renameFile renames a file, replacing any file at newpath. os.Rename
+// first looks whether newpath is a directory (an lstat that a replica's
+// rename never needs: its paths are files).
+func renameFile(oldpath, newpath string) error {
+	for {
+		err := syscall.Rename(oldpath, newpath)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
+		}
+		return nil
+	}
+}
+
+// renameInto renames oldpath to name in dir, making dir first when it is
+// missing (a finalized/ subdirectory's first replica).
+func renameInto(oldpath, dir, name string) error {
+	err := renameFile(oldpath, filepath.Join(dir, name))
+	if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if _, serr := os.Lstat(oldpath); serr != nil {
+		return err // the file itself is missing
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return renameFile(oldpath, filepath.Join(dir, name))
 }

@@ -3,6 +3,7 @@ package storage
 import (
 	"errors"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -47,5 +48,38 @@ func TestOpenFileIsOsOpenFile(t *testing.T) {
 	}
 	if _, err := r.Write([]byte("x")); err == nil {
 		t.Fatal("a file opened read-only took a write")
+	}
+}
+
+// TestCreateInAndRenameIntoMakeMissingFolders: a replica's file is created
+// in, and renamed into, a folder made only when it is missing; a missing
+// source is an error, not a folder made for nothing.
+func TestCreateInAndRenameIntoMakeMissingFolders(t *testing.T) {
+	root := t.TempDir()
+	rbw := filepath.Join(root, "current", "rbw")
+	f, err := createIn(rbw, "blk_2")
+	if err != nil {
+		t.Fatalf("creating in a missing rbw/: %v", err)
+	}
+	f.Close()
+	sub := filepath.Join(root, "current", "finalized", "subdir0", "subdir1")
+	if err := renameInto(filepath.Join(rbw, "blk_2"), sub, "blk_2"); err != nil {
+		t.Fatalf("renaming into a missing subdir: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(sub, "blk_2")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(rbw, "blk_2")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the source is still there: %v", err)
+	}
+	if err := renameInto(filepath.Join(rbw, "blk_3"), sub, "blk_3"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("renaming a missing file: %v, want fs.ErrNotExist", err)
+	}
+	other := filepath.Join(root, "current", "finalized", "subdir9")
+	if err := renameInto(filepath.Join(rbw, "blk_3"), other, "blk_3"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("renaming a missing file into a missing folder: %v, want fs.ErrNotExist", err)
+	}
+	if _, err := os.Stat(other); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a folder was made for a file that is missing: %v", err)
 	}
 }

@@ -94,14 +94,11 @@ func (s *Store) CreateRBW(bpid string, id, gs, blockSize int64) (*ReplicaWriter,
 		return nil, err
 	}
 	dir := filepath.Join(v.bpDir(bpid), "current", "rbw")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fail(err)
-	}
-	blk, err := openFile(filepath.Join(dir, BlockFileName(id)), syscall.O_WRONLY|syscall.O_CREAT|syscall.O_TRUNC, 0o644)
+	blk, err := createIn(dir, BlockFileName(id))
 	if err != nil {
 		return fail(err)
 	}
-	meta, err := openFile(filepath.Join(dir, MetaFileName(id, gs)), syscall.O_WRONLY|syscall.O_CREAT|syscall.O_TRUNC, 0o644)
+	meta, err := createIn(dir, MetaFileName(id, gs))
 	if err != nil {
 		blk.Close()
 		return fail(err)
@@ -246,9 +243,6 @@ func (w *ReplicaWriter) Finalize() (Replica, error) {
 		}
 	}
 	dst := filepath.Dir(w.vol.FinalizedPath(w.bpid, w.id))
-	if err := os.MkdirAll(dst, 0o755); err != nil {
-		return Replica{}, err
-	}
 	s := w.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -261,10 +255,10 @@ func (w *ReplicaWriter) Finalize() (Replica, error) {
 		}
 		s.removeFilesLocked(w.bpid, old)
 	}
-	if err := os.Rename(w.meta.Name(), filepath.Join(dst, MetaFileName(w.id, w.gs))); err != nil {
+	if err := renameInto(w.meta.Name(), dst, MetaFileName(w.id, w.gs)); err != nil {
 		return Replica{}, err
 	}
-	if err := os.Rename(w.blk.Name(), filepath.Join(dst, BlockFileName(w.id))); err != nil {
+	if err := renameFile(w.blk.Name(), filepath.Join(dst, BlockFileName(w.id))); err != nil {
 		return Replica{}, err
 	}
 	r := &Replica{ID: w.id, GenStamp: w.gs, NumBytes: w.n, State: Finalized, Volume: w.vol}
@@ -346,11 +340,11 @@ func (s *Store) AppendRBW(bpid string, id, gs, newGS, numBytes int64) (*ReplicaW
 		}
 	}
 	blkPath, metaPath := filepath.Join(rbw, BlockFileName(id)), filepath.Join(rbw, MetaFileName(id, newGS))
-	if err := os.Rename(filepath.Join(fin, MetaFileName(id, gs)), metaPath); err != nil {
+	if err := renameFile(filepath.Join(fin, MetaFileName(id, gs)), metaPath); err != nil {
 		return nil, err
 	}
-	if err := os.Rename(filepath.Join(fin, BlockFileName(id)), blkPath); err != nil {
-		_ = os.Rename(metaPath, filepath.Join(fin, MetaFileName(id, gs)))
+	if err := renameFile(filepath.Join(fin, BlockFileName(id)), blkPath); err != nil {
+		_ = renameFile(metaPath, filepath.Join(fin, MetaFileName(id, gs)))
 		return nil, err
 	}
 	delete(s.replicas[bpid], id)
@@ -410,10 +404,10 @@ func (w *ReplicaWriter) rollBackLocked() {
 		}
 	}
 	if err == nil {
-		err = os.Rename(metaPath, filepath.Join(fin, MetaFileName(w.id, r.GenStamp)))
+		err = renameFile(metaPath, filepath.Join(fin, MetaFileName(w.id, r.GenStamp)))
 	}
 	if err == nil {
-		err = os.Rename(blkPath, filepath.Join(fin, BlockFileName(w.id)))
+		err = renameFile(blkPath, filepath.Join(fin, BlockFileName(w.id)))
 	}
 	if err != nil {
 		// The replica stays in rbw/ under the new stamp: the restart scan
