@@ -71,12 +71,18 @@ func fill(v reflect.Value, r *rand.Rand) {
 	}
 }
 
+// drawn is a pointer to a new value of typ, filled from r.
+func drawn(typ reflect.Type, r *rand.Rand) reflect.Value {
+	v := reflect.New(typ)
+	fill(v.Elem(), r)
+	return v
+}
+
 func TestAppendWritesWhatEncodingJSONWrites(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, typ := range types {
 		for range 2000 {
-			v := reflect.New(typ)
-			fill(v.Elem(), r)
+			v := drawn(typ, r)
 			for _, x := range []any{v.Interface(), v.Elem().Interface()} {
 				want, err := json.Marshal(x)
 				if err != nil {
@@ -106,8 +112,7 @@ func TestDecodeReadsWhatAppendWrites(t *testing.T) {
 	for _, typ := range types {
 		read := 0
 		for range 2000 {
-			v := reflect.New(typ)
-			fill(v.Elem(), r)
+			v := drawn(typ, r)
 			data, _ := Append(nil, v.Interface())
 			got := reflect.New(typ)
 			err := Decode(data, got.Interface())
@@ -177,8 +182,7 @@ func FuzzDecode(f *testing.F) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for _, typ := range types {
 		for range 5 {
-			v := reflect.New(typ)
-			fill(v.Elem(), r)
+			v := drawn(typ, r)
 			data, _ := Append(nil, v.Interface())
 			f.Add(data)
 		}
