@@ -393,6 +393,7 @@ func (s *Service) conf(w http.ResponseWriter, r *http.Request) {
 		{Key: "dfs.datanode.drop.cache.behind.writes", Value: strconv.FormatBool(c.DropCacheBehindWrites)},
 		{Key: "dfs.datanode.readahead.bytes", Value: strconv.FormatInt(max(0, c.ReadaheadBytes), 10)},
 		{Key: "dfs.datanode.drop.cache.behind.reads", Value: strconv.FormatBool(c.DropCacheBehindReads)},
+		{Key: "dfs.datanode.fileio.profiling.sampling.percentage", Value: strconv.Itoa(c.FileIOProfilingPercentage)},
 		{Key: "dfs.datanode.cached-dfsused.check.interval.ms", Value: c.CachedDfsUsedInterval.String()},
 		{Key: "dfs.datanode.directoryscan.interval", Value: c.DirectoryScanInterval.String()},
 		{Key: "dfs.datanode.scan.period.hours", Value: c.ScanPeriod.String()},

@@ -42,6 +42,7 @@ func newMetrics(s *Service) *metrics {
 			}
 			return float64(n)
 		}),
+		volumeMetadataOps{s},
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "granary_datanode_failed_volumes", Help: "Failed volumes."}, func() float64 {
 			if s.store == nil {
 				return 0
@@ -50,4 +51,32 @@ func newMetrics(s *Service) *metrics {
 		}),
 	)
 	return m
+}
+
+// volumeMetadataOps reports each volume's profiled metadata operations
+// (dfs.datanode.fileio.profiling.sampling.percentage; HDFS's
+// DataNodeVolumeMetrics MetadataOperationRate).
+type volumeMetadataOps struct{ s *Service }
+
+var (
+	metadataOpsDesc = prometheus.NewDesc("granary_datanode_volume_metadata_operations_total",
+		"Profiled metadata operations on the volume's replica files (creates, renames, deletes).", []string{"volume"}, nil)
+	metadataOpSecondsDesc = prometheus.NewDesc("granary_datanode_volume_metadata_operation_seconds_total",
+		"Time the volume's profiled metadata operations took.", []string{"volume"}, nil)
+)
+
+func (c volumeMetadataOps) Describe(ch chan<- *prometheus.Desc) {
+	ch <- metadataOpsDesc
+	ch <- metadataOpSecondsDesc
+}
+
+func (c volumeMetadataOps) Collect(ch chan<- prometheus.Metric) {
+	if c.s.store == nil {
+		return
+	}
+	for _, v := range c.s.store.Volumes() {
+		ops := v.MetadataOps()
+		ch <- prometheus.MustNewConstMetric(metadataOpsDesc, prometheus.CounterValue, float64(ops.Count), v.Dir)
+		ch <- prometheus.MustNewConstMetric(metadataOpSecondsDesc, prometheus.CounterValue, ops.Time.Seconds(), v.Dir)
+	}
 }

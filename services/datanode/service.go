@@ -134,6 +134,11 @@ type Config struct {
 	// dropped from the page cache behind it.
 	ReadaheadBytes       int64
 	DropCacheBehindReads bool
+	// FileIOProfilingPercentage is
+	// dfs.datanode.fileio.profiling.sampling.percentage (0: off, as in
+	// HDFS): the share of the metadata operations on replica files
+	// (creates, renames, deletes) each volume times, for /metrics.
+	FileIOProfilingPercentage int
 	// ScanPeriod is dfs.datanode.scan.period.hours (3 weeks); negative
 	// disables the block scanner. ScanBytesPerSecond is
 	// dfs.block.scanner.volume.bytes.per.second (1 MiB/s).
@@ -241,6 +246,9 @@ func New(cfg Config) (*Service, error) {
 	if len(cfg.DataDirs) == 0 {
 		return nil, errors.New("datanode: at least one -data-dir is needed")
 	}
+	if p := cfg.FileIOProfilingPercentage; p < 0 || p > 100 {
+		return nil, fmt.Errorf("datanode: dfs.datanode.fileio.profiling.sampling.percentage (-fileio-profiling-sampling-percentage) must be 0 to 100, not %d", p)
+	}
 	s := &Service{cfg: cfg, log: cfg.Logger.With("service", "datanode"), addrSet: make(chan struct{}), started: make(chan struct{}), refresh: make(chan struct{}, 1),
 		pipelineClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true, WriteBufferSize: packet.BufferSize}}}
 	s.pauses = pausemon.New(s.log)
@@ -320,6 +328,7 @@ func (s *Service) Run(ctx context.Context) error {
 	st.DropCacheBehindWrites = s.cfg.DropCacheBehindWrites
 	st.ReadaheadBytes = max(0, s.cfg.ReadaheadBytes)
 	st.DropCacheBehindReads = s.cfg.DropCacheBehindReads
+	st.FileIOProfilingPercentage = s.cfg.FileIOProfilingPercentage
 	st.Reserved = s.cfg.DuReserved
 	s.log.Info("volumes scanned", "volumes", len(s.cfg.DataDirs), "failed", st.FailedVolumes(), "took", time.Since(start), "datanode", st.DatanodeUUID())
 	defer st.SaveDfsUsed()
@@ -662,4 +671,18 @@ func (s *Service) reportBad(bpid string, b dnproto.BlockRef, storageID string) {
 	if a := s.poolFor(bpid); a != nil {
 		a.reportBad(b, storageID)
 	}
+}
+
+// VolumeMetadataOps returns what the profiled metadata operations on the
+// replica files of every volume took so far
+// (dfs.datanode.fileio.profiling.sampling.percentage).
+func (s *Service) VolumeMetadataOps() (n int64, d time.Duration) {
+	if s.store == nil {
+		return 0, 0
+	}
+	for _, v := range s.store.Volumes() {
+		ops := v.MetadataOps()
+		n, d = n+ops.Count, d+ops.Time
+	}
+	return n, d
 }

@@ -94,11 +94,15 @@ func (s *Store) CreateRBW(bpid string, id, gs, blockSize int64) (*ReplicaWriter,
 		return nil, err
 	}
 	dir := filepath.Join(v.bpDir(bpid), "current", "rbw")
+	t := s.metaOpStart()
 	blk, err := createIn(dir, BlockFileName(id))
+	v.metaOpDone(t)
 	if err != nil {
 		return fail(err)
 	}
+	t = s.metaOpStart()
 	meta, err := createIn(dir, MetaFileName(id, gs))
+	v.metaOpDone(t)
 	if err != nil {
 		blk.Close()
 		return fail(err)
@@ -255,10 +259,16 @@ func (w *ReplicaWriter) Finalize() (Replica, error) {
 		}
 		s.removeFilesLocked(w.bpid, old)
 	}
-	if err := renameInto(w.meta.Name(), dst, MetaFileName(w.id, w.gs)); err != nil {
+	t := s.metaOpStart()
+	err := renameInto(w.meta.Name(), dst, MetaFileName(w.id, w.gs))
+	w.vol.metaOpDone(t)
+	if err != nil {
 		return Replica{}, err
 	}
-	if err := renameFile(w.blk.Name(), filepath.Join(dst, BlockFileName(w.id))); err != nil {
+	t = s.metaOpStart()
+	err = renameFile(w.blk.Name(), filepath.Join(dst, BlockFileName(w.id)))
+	w.vol.metaOpDone(t)
+	if err != nil {
 		return Replica{}, err
 	}
 	r := &Replica{ID: w.id, GenStamp: w.gs, NumBytes: w.n, State: Finalized, Volume: w.vol}
@@ -429,8 +439,11 @@ func (w *ReplicaWriter) discard() {
 }
 
 func (w *ReplicaWriter) removeFiles() {
-	_ = os.Remove(w.blk.Name())
-	_ = os.Remove(w.meta.Name())
+	for _, f := range []*os.File{w.blk, w.meta} {
+		t := w.s.metaOpStart()
+		_ = os.Remove(f.Name())
+		w.vol.metaOpDone(t)
+	}
 }
 
 // OpenReplica opens a finalized replica's block and meta files. A replica

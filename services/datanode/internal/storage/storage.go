@@ -49,6 +49,9 @@ type Volume struct {
 	// inflight is the block sizes reserved by the replicas being written
 	// to the volume (HDFS's reservedForReplicas).
 	inflight atomic.Int64
+	// metaOps and metaNanos count the profiled metadata operations on the
+	// volume's replica files and their time (profiling.go).
+	metaOps, metaNanos atomic.Int64
 }
 
 type volumeFailure struct{ err error }
@@ -90,6 +93,10 @@ type Store struct {
 	// DropCacheBehindReads drops what a long read read from the page cache
 	// behind it (dfs.datanode.drop.cache.behind.reads).
 	DropCacheBehindReads bool
+	// FileIOProfilingPercentage is
+	// dfs.datanode.fileio.profiling.sampling.percentage (0: off): the
+	// share of metadata operations on replica files each volume times.
+	FileIOProfilingPercentage int
 	// Reserved is dfs.datanode.du.reserved: bytes per volume left free for
 	// other uses; a volume with less than a block's size available beyond
 	// it takes no new replica.
@@ -450,8 +457,11 @@ func (s *Store) removeFilesLocked(bpid string, r *Replica) {
 	if r.State != Finalized {
 		dir = filepath.Join(r.Volume.bpDir(bpid), "current", "rbw")
 	}
-	_ = os.Remove(filepath.Join(dir, BlockFileName(r.ID)))
-	_ = os.Remove(filepath.Join(dir, MetaFileName(r.ID, r.GenStamp)))
+	for _, name := range []string{BlockFileName(r.ID), MetaFileName(r.ID, r.GenStamp)} {
+		t := s.metaOpStart()
+		_ = os.Remove(filepath.Join(dir, name))
+		r.Volume.metaOpDone(t)
+	}
 	r.Volume.used -= r.NumBytes + metaSize(r.NumBytes)
 }
 
