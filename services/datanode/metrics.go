@@ -3,6 +3,8 @@ package datanode
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/granary-fs/granary/services/datanode/internal/storage"
 )
 
 type metrics struct {
@@ -42,7 +44,7 @@ func newMetrics(s *Service) *metrics {
 			}
 			return float64(n)
 		}),
-		volumeMetadataOps{s},
+		volumeFileIO{s},
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "granary_datanode_failed_volumes", Help: "Failed volumes."}, func() float64 {
 			if s.store == nil {
 				return 0
@@ -53,30 +55,36 @@ func newMetrics(s *Service) *metrics {
 	return m
 }
 
-// volumeMetadataOps reports each volume's profiled metadata operations
+// volumeFileIO reports each volume's profiled operations on replica files
 // (dfs.datanode.fileio.profiling.sampling.percentage; HDFS's
-// DataNodeVolumeMetrics MetadataOperationRate).
-type volumeMetadataOps struct{ s *Service }
+// DataNodeVolumeMetrics).
+type volumeFileIO struct{ s *Service }
 
 var (
-	metadataOpsDesc = prometheus.NewDesc("granary_datanode_volume_metadata_operations_total",
-		"Profiled metadata operations on the volume's replica files (creates, renames, deletes).", []string{"volume"}, nil)
-	metadataOpSecondsDesc = prometheus.NewDesc("granary_datanode_volume_metadata_operation_seconds_total",
-		"Time the volume's profiled metadata operations took.", []string{"volume"}, nil)
+	fileIOOpsDesc = prometheus.NewDesc("granary_datanode_volume_file_io_operations_total",
+		"Profiled operations on the volume's replica files, by kind: metadata (creates, renames, deletes), read, write, sync.", []string{"volume", "op"}, nil)
+	fileIOSecondsDesc = prometheus.NewDesc("granary_datanode_volume_file_io_seconds_total",
+		"Time the volume's profiled operations took, by kind.", []string{"volume", "op"}, nil)
+	fileIOErrorsDesc = prometheus.NewDesc("granary_datanode_volume_file_io_errors_total",
+		"Profiled operations on the volume's replica files that failed.", []string{"volume"}, nil)
 )
 
-func (c volumeMetadataOps) Describe(ch chan<- *prometheus.Desc) {
-	ch <- metadataOpsDesc
-	ch <- metadataOpSecondsDesc
+func (c volumeFileIO) Describe(ch chan<- *prometheus.Desc) {
+	ch <- fileIOOpsDesc
+	ch <- fileIOSecondsDesc
+	ch <- fileIOErrorsDesc
 }
 
-func (c volumeMetadataOps) Collect(ch chan<- prometheus.Metric) {
+func (c volumeFileIO) Collect(ch chan<- prometheus.Metric) {
 	if c.s.store == nil {
 		return
 	}
 	for _, v := range c.s.store.Volumes() {
-		ops := v.MetadataOps()
-		ch <- prometheus.MustNewConstMetric(metadataOpsDesc, prometheus.CounterValue, float64(ops.Count), v.Dir)
-		ch <- prometheus.MustNewConstMetric(metadataOpSecondsDesc, prometheus.CounterValue, ops.Time.Seconds(), v.Dir)
+		stats, failed := v.FileIO()
+		for k, st := range stats {
+			ch <- prometheus.MustNewConstMetric(fileIOOpsDesc, prometheus.CounterValue, float64(st.Count), v.Dir, storage.IOKinds[k])
+			ch <- prometheus.MustNewConstMetric(fileIOSecondsDesc, prometheus.CounterValue, st.Time.Seconds(), v.Dir, storage.IOKinds[k])
+		}
+		ch <- prometheus.MustNewConstMetric(fileIOErrorsDesc, prometheus.CounterValue, float64(failed), v.Dir)
 	}
 }

@@ -136,8 +136,9 @@ type Config struct {
 	DropCacheBehindReads bool
 	// FileIOProfilingPercentage is
 	// dfs.datanode.fileio.profiling.sampling.percentage (0: off, as in
-	// HDFS): the share of the metadata operations on replica files
-	// (creates, renames, deletes) each volume times, for /metrics.
+	// HDFS): the share of the operations on replica files (creates,
+	// renames, deletes; reads, writes, syncs) each volume times, for
+	// /metrics.
 	FileIOProfilingPercentage int
 	// ScanPeriod is dfs.datanode.scan.period.hours (3 weeks); negative
 	// disables the block scanner. ScanBytesPerSecond is
@@ -681,8 +682,8 @@ func (s *Service) VolumeMetadataOps() (n int64, d time.Duration) {
 		return 0, 0
 	}
 	for _, v := range s.store.Volumes() {
-		ops := v.MetadataOps()
-		n, d = n+ops.Count, d+ops.Time
+		stats, _ := v.FileIO()
+		n, d = n+stats[storage.IOMetadata].Count, d+stats[storage.IOMetadata].Time
 	}
 	return n, d
 }

@@ -30,7 +30,13 @@ func (w *ReplicaWriter) manageCache() error {
 	}
 	fd := int(w.blk.Fd())
 	if w.s.SyncBehindWrites {
-		if err := unix.SyncFileRange(fd, w.managed, w.n-w.managed, unix.SYNC_FILE_RANGE_WRITE); err != nil && err != unix.ENOSYS {
+		t := w.s.ioStart()
+		err := unix.SyncFileRange(fd, w.managed, w.n-w.managed, unix.SYNC_FILE_RANGE_WRITE)
+		if err == unix.ENOSYS {
+			err = nil
+		}
+		w.vol.ioDone(IOSync, t, err)
+		if err != nil {
 			return fmt.Errorf("sync_file_range: %w", err)
 		}
 	}

@@ -2,43 +2,99 @@ package storage
 
 import (
 	"math/rand/v2"
+	"os"
+	"sync/atomic"
 	"time"
 )
 
 // File I/O profiling, as HDFS's DataNodeVolumeMetrics with
-// dfs.datanode.fileio.profiling.sampling.percentage: that percentage of
-// the metadata operations on a volume's replica files — creating them in
-// rbw/, renaming them into finalized/, deleting them — is timed, and the
-// volume counts them and the time they took (HDFS's
-// MetadataOperationRate). Reads and writes of the data are not profiled.
-// A slow file system shows here first: ext4 without a journal, for
-// minutes after many files were deleted, spends hundreds of microseconds
-// finding an inode for each new file.
+// dfs.datanode.fileio.profiling.sampling.percentage: that percentage of the
+// operations on a volume's replica files is timed, and the volume counts
+// them, the time they took and those that failed, by kind — metadata
+// (creating a replica's files in rbw/, renaming them into finalized/,
+// deleting them; HDFS's MetadataOperationRate), read and write (the
+// system calls that move a replica's data and checksums; ReadIoRate,
+// WriteIoRate), sync (fsync and sync_file_range; SyncIoRate) — and errors
+// (FileIoErrorRate). A slow or contended file system shows here first:
+// ext4 without a journal, for minutes after many files were deleted,
+// spends hundreds of microseconds finding an inode for each new file.
 
-// MetadataOps is what a volume's profiled metadata operations took.
-type MetadataOps struct {
+// IOKind is a kind of profiled operation.
+type IOKind int
+
+const (
+	IOMetadata IOKind = iota
+	IORead
+	IOWrite
+	IOSync
+	ioKinds
+)
+
+// IOKinds are the kinds, in order, with their names.
+var IOKinds = [ioKinds]string{"metadata", "read", "write", "sync"}
+
+// IOStat is what a volume's profiled operations of one kind took.
+type IOStat struct {
 	Count int64
 	Time  time.Duration
 }
 
-// MetadataOps returns the volume's profiled metadata operations so far.
-func (v *Volume) MetadataOps() MetadataOps {
-	return MetadataOps{Count: v.metaOps.Load(), Time: time.Duration(v.metaNanos.Load())}
+// FileIO returns what the volume's profiled operations of each kind
+// (indexed as IOKinds) took so far, and how many failed.
+func (v *Volume) FileIO() (stats [ioKinds]IOStat, errors int64) {
+	for k := range stats {
+		stats[k] = IOStat{Count: v.io[k].ops.Load(), Time: time.Duration(v.io[k].nanos.Load())}
+	}
+	return stats, v.ioErrors.Load()
 }
 
-// metaOpStart is when a metadata operation starts, if it is sampled (zero
-// otherwise).
-func (s *Store) metaOpStart() time.Time {
-	if p := s.FileIOProfilingPercentage; p >= 100 || p > 0 && rand.IntN(100) < p {
+type ioCounter struct{ ops, nanos atomic.Int64 }
+
+// ioStart is when an operation starts, if it is sampled at pct percent
+// (zero otherwise).
+func ioStart(pct int) time.Time {
+	if pct >= 100 || pct > 0 && rand.IntN(100) < pct {
 		return time.Now()
 	}
 	return time.Time{}
 }
 
-// metaOpDone counts a metadata operation on v that started at start.
-func (v *Volume) metaOpDone(start time.Time) {
-	if !start.IsZero() {
-		v.metaOps.Add(1)
-		v.metaNanos.Add(int64(time.Since(start)))
+// ioStart is when an operation on one of the store's volumes starts, if
+// it is sampled.
+func (s *Store) ioStart() time.Time { return ioStart(s.FileIOProfilingPercentage) }
+
+// ioDone counts an operation of kind k on v that started at start (a
+// sampled one) and ended with err.
+func (v *Volume) ioDone(k IOKind, start time.Time, err error) {
+	if start.IsZero() {
+		return
 	}
+	v.io[k].ops.Add(1)
+	v.io[k].nanos.Add(int64(time.Since(start)))
+	if err != nil {
+		v.ioErrors.Add(1)
+	}
+}
+
+// profiledFile is a replica file whose writes are profiled: the target of
+// a replica writer's buffers and of its direct writes.
+type profiledFile struct {
+	f   *os.File
+	v   *Volume
+	pct int
+}
+
+func (p *profiledFile) Write(b []byte) (int, error) {
+	t := ioStart(p.pct)
+	n, err := p.f.Write(b)
+	p.v.ioDone(IOWrite, t, err)
+	return n, err
+}
+
+// readAt reads from a replica file, profiled.
+func readAt(f *os.File, v *Volume, pct int, b []byte, off int64) (int, error) {
+	t := ioStart(pct)
+	n, err := f.ReadAt(b, off)
+	v.ioDone(IORead, t, err)
+	return n, err
 }

@@ -49,6 +49,7 @@ type ReplicaWriter struct {
 	id, gs    int64
 	vol       *Volume
 	blk, meta *os.File
+	bf, mf    profiledFile // blk and meta, their writes profiled
 	bw, mw    *bufio.Writer
 	n         int64
 	done      bool
@@ -94,29 +95,36 @@ func (s *Store) CreateRBW(bpid string, id, gs, blockSize int64) (*ReplicaWriter,
 		return nil, err
 	}
 	dir := filepath.Join(v.bpDir(bpid), "current", "rbw")
-	t := s.metaOpStart()
+	t := s.ioStart()
 	blk, err := createIn(dir, BlockFileName(id))
-	v.metaOpDone(t)
+	v.ioDone(IOMetadata, t, err)
 	if err != nil {
 		return fail(err)
 	}
-	t = s.metaOpStart()
+	t = s.ioStart()
 	meta, err := createIn(dir, MetaFileName(id, gs))
-	v.metaOpDone(t)
+	v.ioDone(IOMetadata, t, err)
 	if err != nil {
 		blk.Close()
 		return fail(err)
 	}
-	bw, mw := blockBufs.Get().(*bufio.Writer), metaBufs.Get().(*bufio.Writer)
-	bw.Reset(blk)
-	mw.Reset(meta)
-	w := &ReplicaWriter{s: s, bpid: bpid, id: id, gs: gs, vol: v, blk: blk, meta: meta, bw: bw, mw: mw, reserved: blockSize}
+	w := &ReplicaWriter{s: s, bpid: bpid, id: id, gs: gs, vol: v, blk: blk, meta: meta, reserved: blockSize}
+	w.buffers()
 	hdr := ChecksumFile(nil)
 	if _, err := w.mw.Write(hdr); err != nil {
 		w.Abort()
 		return nil, err
 	}
 	return w, nil
+}
+
+// buffers gives the writer its buffers over its (profiled) files.
+func (w *ReplicaWriter) buffers() {
+	pct := w.s.FileIOProfilingPercentage
+	w.bf, w.mf = profiledFile{w.blk, w.vol, pct}, profiledFile{w.meta, w.vol, pct}
+	w.bw, w.mw = blockBufs.Get().(*bufio.Writer), metaBufs.Get().(*bufio.Writer)
+	w.bw.Reset(&w.bf)
+	w.mw.Reset(&w.mf)
 }
 
 // Buffers of replica writers are reused: a datanode receiving many small
@@ -190,7 +198,7 @@ func (w *ReplicaWriter) writeData(data []byte) error {
 	if err := w.bw.Flush(); err != nil {
 		return err
 	}
-	_, err := w.blk.Write(data)
+	_, err := w.bf.Write(data)
 	return err
 }
 
@@ -234,7 +242,9 @@ func (w *ReplicaWriter) Finalize() (Replica, error) {
 	}{{w.bw, w.blk}, {w.mw, w.meta}} {
 		err := f.b.Flush()
 		if err == nil && w.s.SyncOnClose {
+			t := w.s.ioStart()
 			err = f.f.Sync()
+			w.vol.ioDone(IOSync, t, err)
 		}
 		if cerr := f.f.Close(); err == nil {
 			err = cerr
@@ -259,15 +269,15 @@ func (w *ReplicaWriter) Finalize() (Replica, error) {
 		}
 		s.removeFilesLocked(w.bpid, old)
 	}
-	t := s.metaOpStart()
+	t := s.ioStart()
 	err := renameInto(w.meta.Name(), dst, MetaFileName(w.id, w.gs))
-	w.vol.metaOpDone(t)
+	w.vol.ioDone(IOMetadata, t, err)
 	if err != nil {
 		return Replica{}, err
 	}
-	t = s.metaOpStart()
+	t = s.ioStart()
 	err = renameFile(w.blk.Name(), filepath.Join(dst, BlockFileName(w.id)))
-	w.vol.metaOpDone(t)
+	w.vol.ioDone(IOMetadata, t, err)
 	if err != nil {
 		return Replica{}, err
 	}
@@ -379,9 +389,7 @@ func (s *Store) AppendRBW(bpid string, id, gs, newGS, numBytes int64) (*ReplicaW
 		w.rollBackLocked()
 		return nil, err
 	}
-	w.bw, w.mw = blockBufs.Get().(*bufio.Writer), metaBufs.Get().(*bufio.Writer)
-	w.bw.Reset(w.blk)
-	w.mw.Reset(w.meta)
+	w.buffers()
 	s.startWriting(bpid, id)
 	s.appends[writingKey(bpid, id)] = w
 	return w, nil
@@ -440,9 +448,9 @@ func (w *ReplicaWriter) discard() {
 
 func (w *ReplicaWriter) removeFiles() {
 	for _, f := range []*os.File{w.blk, w.meta} {
-		t := w.s.metaOpStart()
-		_ = os.Remove(f.Name())
-		w.vol.metaOpDone(t)
+		t := w.s.ioStart()
+		err := os.Remove(f.Name())
+		w.vol.ioDone(IOMetadata, t, err)
 	}
 }
 
@@ -498,17 +506,17 @@ func (s *Store) OpenReplica(bpid string, id int64) (*ReplicaReader, error) {
 	if finalized {
 		return s.replicaReader(r, s.files.put(bpid, r, blk, meta))
 	}
-	return &ReplicaReader{Replica: r, blk: blk, meta: meta, lastCRC: lastCRC, readahead: s.ReadaheadBytes, dropLarge: s.DropCacheBehindReads}, nil
+	return &ReplicaReader{Replica: r, blk: blk, meta: meta, lastCRC: lastCRC, readahead: s.ReadaheadBytes, dropLarge: s.DropCacheBehindReads, prof: s.FileIOProfilingPercentage}, nil
 }
 
 // replicaReader reads finalized replica r from its shared files f.
 func (s *Store) replicaReader(r Replica, f *sharedFiles) (*ReplicaReader, error) {
-	rr := &ReplicaReader{Replica: r, blk: f.blk, meta: f.meta, files: s.files, shared: f, readahead: s.ReadaheadBytes, dropLarge: s.DropCacheBehindReads}
+	rr := &ReplicaReader{Replica: r, blk: f.blk, meta: f.meta, files: s.files, shared: f, readahead: s.ReadaheadBytes, dropLarge: s.DropCacheBehindReads, prof: s.FileIOProfilingPercentage}
 	if r.NumBytes%BytesPerChecksum != 0 {
 		// The CRC of a partial last chunk is taken now: an append may
 		// replace it while this reader reads the bytes it covers.
 		rr.lastCRC = make([]byte, 4)
-		if _, err := f.meta.ReadAt(rr.lastCRC, MetaHeaderLen+4*(r.NumBytes/BytesPerChecksum)); err != nil {
+		if _, err := readAt(f.meta, r.Volume, rr.prof, rr.lastCRC, MetaHeaderLen+4*(r.NumBytes/BytesPerChecksum)); err != nil {
 			rr.Close()
 			return nil, fmt.Errorf("%w: meta file too short: %v", ErrChecksum, err)
 		}
@@ -528,6 +536,7 @@ type ReplicaReader struct {
 	// bytes, drop what was read (dropLarge), and for every read (dropAll).
 	readahead          int64
 	dropLarge, dropAll bool
+	prof               int // dfs.datanode.fileio.profiling.sampling.percentage
 }
 
 // Close closes the files (gives up its hold on shared ones).
@@ -616,13 +625,13 @@ func (r *ReplicaReader) eachPiece(offset, end, piece int64, verify bool, fn func
 		cache.before(pos)
 		n := min(piece, limit-pos)
 		nc := (n + BytesPerChecksum - 1) / BytesPerChecksum
-		if _, err := r.blk.ReadAt(data[:n], pos); err != nil {
+		if _, err := readAt(r.blk, r.Volume, r.prof, data[:n], pos); err != nil {
 			if errors.Is(err, io.EOF) { // truncated since it was opened
 				return fmt.Errorf("%w: the block file ends before byte %d of %d", ErrChecksum, pos+n, r.NumBytes)
 			}
 			return err
 		}
-		if _, err := r.meta.ReadAt(crcs[:4*nc], MetaHeaderLen+4*(pos/BytesPerChecksum)); err != nil {
+		if _, err := readAt(r.meta, r.Volume, r.prof, crcs[:4*nc], MetaHeaderLen+4*(pos/BytesPerChecksum)); err != nil {
 			return fmt.Errorf("%w: meta file too short: %v", ErrChecksum, err)
 		}
 		if r.lastCRC != nil && pos+n == r.NumBytes {

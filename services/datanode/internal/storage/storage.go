@@ -49,9 +49,10 @@ type Volume struct {
 	// inflight is the block sizes reserved by the replicas being written
 	// to the volume (HDFS's reservedForReplicas).
 	inflight atomic.Int64
-	// metaOps and metaNanos count the profiled metadata operations on the
-	// volume's replica files and their time (profiling.go).
-	metaOps, metaNanos atomic.Int64
+	// io counts the profiled operations on the volume's replica files by
+	// kind, and their time; ioErrors those that failed (profiling.go).
+	io       [ioKinds]ioCounter
+	ioErrors atomic.Int64
 }
 
 type volumeFailure struct{ err error }
@@ -95,7 +96,7 @@ type Store struct {
 	DropCacheBehindReads bool
 	// FileIOProfilingPercentage is
 	// dfs.datanode.fileio.profiling.sampling.percentage (0: off): the
-	// share of metadata operations on replica files each volume times.
+	// share of the operations on replica files each volume times.
 	FileIOProfilingPercentage int
 	// Reserved is dfs.datanode.du.reserved: bytes per volume left free for
 	// other uses; a volume with less than a block's size available beyond
@@ -458,9 +459,9 @@ func (s *Store) removeFilesLocked(bpid string, r *Replica) {
 		dir = filepath.Join(r.Volume.bpDir(bpid), "current", "rbw")
 	}
 	for _, name := range []string{BlockFileName(r.ID), MetaFileName(r.ID, r.GenStamp)} {
-		t := s.metaOpStart()
-		_ = os.Remove(filepath.Join(dir, name))
-		r.Volume.metaOpDone(t)
+		t := s.ioStart()
+		err := os.Remove(filepath.Join(dir, name))
+		r.Volume.ioDone(IOMetadata, t, err)
 	}
 	r.Volume.used -= r.NumBytes + metaSize(r.NumBytes)
 }
