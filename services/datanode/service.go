@@ -674,16 +674,18 @@ func (s *Service) reportBad(bpid string, b dnproto.BlockRef, storageID string) {
 	}
 }
 
-// VolumeMetadataOps returns what the profiled metadata operations on the
-// replica files of every volume took so far
+// FileIO returns how many of the profiled operations of kind op
+// ("metadata", "read", "write" or "sync") the datanode's volumes made so
+// far and what they took, their latencies summed
 // (dfs.datanode.fileio.profiling.sampling.percentage).
-func (s *Service) VolumeMetadataOps() (n int64, d time.Duration) {
-	if s.store == nil {
+func (s *Service) FileIO(op string) (n int64, d time.Duration) {
+	k := slices.Index(storage.IOKinds[:], op)
+	if s.store == nil || k < 0 {
 		return 0, 0
 	}
 	for _, v := range s.store.Volumes() {
 		stats, _ := v.FileIO()
-		n, d = n+stats[storage.IOMetadata].Count, d+stats[storage.IOMetadata].Time
+		n, d = n+stats[k].Count, d+stats[k].Time
 	}
 	return n, d
 }

@@ -300,6 +300,7 @@ func ioRuns(ctx context.Context, e *env, out io.Writer, nrFiles int, size, block
 	for ri, repl := range []int{1, 3} {
 		settle()
 		var written atomic.Int64
+		writes0, syncs0 := e.fileIO("write"), e.fileIO("sync")
 		start, cpu0 := time.Now(), processCPU()
 		err := parallel(nrFiles, func(i int) error {
 			w, err := e.cl.Create(ctx, fmt.Sprintf("/benchmarks/TestDFSIO/r%d/io_data/test_io_%d", repl, i),
@@ -320,6 +321,8 @@ func ioRuns(ctx context.Context, e *env, out io.Writer, nrFiles int, size, block
 		}
 		wMBs := mbps(total, time.Since(start))
 		wCPU := (processCPU() - cpu0) / time.Duration(total>>20)
+		stored := time.Duration(int64(repl) * total >> 20) // MB the datanodes stored
+		writes, syncs := e.fileIO("write").minus(writes0), e.fileIO("sync").minus(syncs0)
 		settle()
 		start, cpu0 = time.Now(), processCPU()
 		var read atomic.Int64
@@ -344,6 +347,8 @@ func ioRuns(ctx context.Context, e *env, out io.Writer, nrFiles int, size, block
 		rates[ri] = [2]float64{wMBs, rMBs}
 		fmt.Fprintf(out, "----- TestDFSIO ----- : replication %d\n           Number of files: %d\n    Total MBytes processed: %d\n  write throughput MB/sec: %.1f (%.0f%% of raw write%s; CPU per MB in this process %v)\n   read throughput MB/sec: %.1f (%.0f%% of raw read; CPU per MB in this process %v)\n",
 			repl, nrFiles, total>>20, wMBs, 100*wMBs/rawW, map[bool]string{true: fmt.Sprintf("; %.0f%% of raw write ÷ 3", 300*wMBs/rawW), false: ""}[repl == 3], wCPU.Round(time.Microsecond), rMBs, 100*rMBs/rawR, rCPU.Round(time.Microsecond))
+		fmt.Fprintf(out, "  per MB the datanodes stored: their write calls took %v, their syncs (sync_file_range, fsync) %v (latencies summed)\n",
+			(writes.d / stored).Round(time.Microsecond), (syncs.d / stored).Round(time.Microsecond))
 	}
 	return nil
 }
@@ -542,7 +547,7 @@ func smallRun(ctx context.Context, dir, dbURL string, token, noGather bool, n, c
 		return smallResult{}, err
 	}
 	name := func(c, i int) string { return fmt.Sprintf("/bench/small/c%d/d%d/f%d", c, i/100, i%100) }
-	fileOps0 := e.fileOps()
+	fileOps0 := e.fileIO("metadata")
 	cpu0 := processCPU()
 	start := time.Now()
 	err = parallel(clients, func(c int) error {
@@ -566,7 +571,7 @@ func smallRun(ctx context.Context, dir, dbURL string, token, noGather bool, n, c
 	}
 	wd := time.Since(start)
 	wCPU := processCPU() - cpu0
-	fileOps := e.fileOps().minus(fileOps0)
+	fileOps := e.fileIO("metadata").minus(fileOps0)
 	if err := stopProfile(); err != nil {
 		return smallResult{}, err
 	}
@@ -606,8 +611,8 @@ func smallRun(ctx context.Context, dir, dbURL string, token, noGather bool, n, c
 		wFileOps: fileOps.n / float64(total), wFileOpTime: fileOps.d / time.Duration(total)}, nil
 }
 
-// fileOpTotals are the datanodes' profiled metadata operations on replica
-// files and their time.
+// fileOpTotals are profiled operations of the datanodes on replica files
+// and their time, latencies summed.
 type fileOpTotals struct {
 	n float64
 	d time.Duration
@@ -615,12 +620,12 @@ type fileOpTotals struct {
 
 func (a fileOpTotals) minus(b fileOpTotals) fileOpTotals { return fileOpTotals{a.n - b.n, a.d - b.d} }
 
-// fileOps sums the profiled metadata operations of every datanode.
-func (e *env) fileOps() fileOpTotals {
+// fileIO sums the profiled operations of kind op of every datanode.
+func (e *env) fileIO(op string) fileOpTotals {
 	var t fileOpTotals
 	for _, dn := range e.c.Datanodes {
 		if dn != nil {
-			n, d := dn.VolumeMetadataOps()
+			n, d := dn.FileIO(op)
 			t.n, t.d = t.n+float64(n), t.d+d
 		}
 	}
