@@ -32,7 +32,7 @@ const (
 // subdirs returns the finalized sub-directories of a block ID, as HDFS's
 // DatanodeUtil.idToBlockDir.
 func subdirs(id int64) string {
-	return filepath.Join(fmt.Sprintf("subdir%d", (id>>16)&0x1F), fmt.Sprintf("subdir%d", (id>>8)&0x1F))
+	return "subdir" + strconv.FormatInt((id>>16)&0x1F, 10) + string(filepath.Separator) + "subdir" + strconv.FormatInt((id>>8)&0x1F, 10)
 }
 
 // BlockFileName is blk_<id>.

@@ -256,7 +256,7 @@ func (w *ReplicaWriter) Finalize() (Replica, error) {
 			return Replica{}, err
 		}
 	}
-	dst := filepath.Dir(w.vol.FinalizedPath(w.bpid, w.id))
+	dst := w.vol.finalizedDir(w.bpid, w.id)
 	s := w.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -325,7 +325,7 @@ func (s *Store) AppendRBW(bpid string, id, gs, newGS, numBytes int64) (*ReplicaW
 	case newGS < gs:
 		return nil, fmt.Errorf("append to block %d: new generation stamp %d is below %d", id, newGS, gs)
 	}
-	fin := filepath.Dir(r.Volume.FinalizedPath(bpid, id))
+	fin := r.Volume.finalizedDir(bpid, id)
 	rbw := filepath.Join(r.Volume.bpDir(bpid), "current", "rbw")
 	if err := os.MkdirAll(rbw, 0o755); err != nil {
 		return nil, err
@@ -404,7 +404,7 @@ func (w *ReplicaWriter) rollBack() {
 
 func (w *ReplicaWriter) rollBackLocked() {
 	r := w.orig
-	fin := filepath.Dir(r.Volume.FinalizedPath(w.bpid, w.id))
+	fin := r.Volume.finalizedDir(w.bpid, w.id)
 	rbw := filepath.Join(r.Volume.bpDir(w.bpid), "current", "rbw")
 	blkPath, metaPath := filepath.Join(rbw, BlockFileName(w.id)), filepath.Join(rbw, MetaFileName(w.id, w.gs))
 	full := r.NumBytes / BytesPerChecksum * BytesPerChecksum
@@ -464,8 +464,8 @@ func (s *Store) OpenReplica(bpid string, id int64) (*ReplicaReader, error) {
 	var lastCRC []byte
 	if p, ok := s.replicas[bpid][id]; ok && p.State == Finalized {
 		r = *p
-		dir := filepath.Dir(r.Volume.FinalizedPath(bpid, id))
-		blkPath, metaPath = filepath.Join(dir, BlockFileName(id)), filepath.Join(dir, MetaFileName(id, r.GenStamp))
+		dir := r.Volume.finalizedDir(bpid, id) + string(filepath.Separator)
+		blkPath, metaPath = dir+BlockFileName(id), dir+MetaFileName(id, r.GenStamp)
 	} else if w := s.appends[writingKey(bpid, id)]; w != nil {
 		r, lastCRC = *w.orig, w.origCRC
 		blkPath, metaPath = w.blk.Name(), w.meta.Name()

@@ -392,7 +392,14 @@ func (v *Volume) bpDir(bpid string) string { return filepath.Join(v.Dir, "curren
 
 // FinalizedPath returns the block file path of a finalized replica on v.
 func (v *Volume) FinalizedPath(bpid string, id int64) string {
-	return filepath.Join(v.bpDir(bpid), "current", "finalized", subdirs(id), BlockFileName(id))
+	return v.finalizedDir(bpid, id) + string(filepath.Separator) + BlockFileName(id)
+}
+
+// finalizedDir is the folder of a finalized replica's files on v. Only
+// its prefix is cleaned: the rest is made of names this package writes
+// (it is built for every read).
+func (v *Volume) finalizedDir(bpid string, id int64) string {
+	return filepath.Join(v.bpDir(bpid), "current", "finalized") + string(filepath.Separator) + subdirs(id)
 }
 
 // nextVolume picks a healthy volume round-robin.
@@ -454,7 +461,7 @@ func (s *Store) forget(bpid string, r Replica) {
 
 func (s *Store) removeFilesLocked(bpid string, r *Replica) {
 	s.files.evict(bpid, r.ID)
-	dir := filepath.Dir(r.Volume.FinalizedPath(bpid, r.ID))
+	dir := r.Volume.finalizedDir(bpid, r.ID)
 	if r.State != Finalized {
 		dir = filepath.Join(r.Volume.bpDir(bpid), "current", "rbw")
 	}

@@ -39,7 +39,7 @@ func (s *Store) TruncateReplica(bpid string, id, gs, newGS, newLength int64) (Re
 	case s.writing[writingKey(bpid, id)] > 0:
 		return Replica{}, fmt.Errorf("truncate of block %d: the replica is being written", id)
 	}
-	dir := filepath.Dir(r.Volume.FinalizedPath(bpid, id))
+	dir := r.Volume.finalizedDir(bpid, id)
 	blkPath, oldMeta := filepath.Join(dir, BlockFileName(id)), filepath.Join(dir, MetaFileName(id, r.GenStamp))
 	newMeta := filepath.Join(dir, MetaFileName(id, newGS))
 
