@@ -45,4 +45,5 @@ fuzz ./services/metadata/internal/namespace FuzzLoadImage
 fuzz ./services/metadata FuzzWebHDFSParams
 fuzz ./internal/dnproto FuzzDecodeChunk
 fuzz ./internal/wirejson FuzzDecode
+fuzz ./internal/dnproto FuzzUnmarshal
 echo "== all tests passed"

@@ -41,12 +41,23 @@ func zero(v any) {
 	}
 }
 
+// NewDecoder returns a Decoder of data.
+func NewDecoder(data []byte) Decoder { return Decoder{b: data} }
+
+// End answers ErrNotCanonical unless only white space is left.
+func (d *Decoder) End() error {
+	if d.ws(); d.i != len(d.b) {
+		return ErrNotCanonical
+	}
+	return nil
+}
+
 func decode(data []byte, v any) error {
-	d := decoder{b: data}
+	d := Decoder{b: data}
 	var err error
 	switch v := v.(type) {
 	case *api.LocatedBlocksResponse:
-		err = d.object(func(key []byte) error {
+		err = d.Object(func(key []byte) error {
 			if string(key) != "LocatedBlocks" {
 				return ErrNotCanonical
 			}
@@ -55,7 +66,7 @@ func decode(data []byte, v any) error {
 	case *api.LocatedBlock:
 		err = d.locatedBlock(v)
 	case *api.CreateResponse:
-		err = d.object(func(key []byte) error {
+		err = d.Object(func(key []byte) error {
 			switch string(key) {
 			case "FileStatus":
 				return d.fileStatus(&v.FileStatus)
@@ -66,48 +77,48 @@ func decode(data []byte, v any) error {
 			return ErrNotCanonical
 		})
 	case *api.FileStatusResponse:
-		err = d.object(func(key []byte) error {
+		err = d.Object(func(key []byte) error {
 			if string(key) != "FileStatus" {
 				return ErrNotCanonical
 			}
 			return d.fileStatus(&v.FileStatus)
 		})
 	case *api.BooleanResponse:
-		err = d.object(func(key []byte) error {
+		err = d.Object(func(key []byte) error {
 			if string(key) != "boolean" {
 				return ErrNotCanonical
 			}
-			return d.bool(&v.Boolean)
+			return d.Bool(&v.Boolean)
 		})
 	case *api.CreateRequest:
-		err = d.object(func(key []byte) error {
+		err = d.Object(func(key []byte) error {
 			switch string(key) {
 			case "path":
-				return d.string(&v.Path)
+				return d.String(&v.Path)
 			case "clientName":
-				return d.string(&v.ClientName)
+				return d.String(&v.ClientName)
 			case "overwrite":
-				return d.bool(&v.Overwrite)
+				return d.Bool(&v.Overwrite)
 			case "createParent":
-				return d.bool(&v.CreateParent)
+				return d.Bool(&v.CreateParent)
 			case "replication":
-				return d.int(&v.Replication)
+				return d.Int(&v.Replication)
 			case "blockSize":
-				return d.int64(&v.BlockSize)
+				return d.Int64(&v.BlockSize)
 			case "permission":
-				return d.string(&v.Permission)
+				return d.String(&v.Permission)
 			case "firstBlock":
-				return d.bool(&v.FirstBlock)
+				return d.Bool(&v.FirstBlock)
 			}
 			return ErrNotCanonical
 		})
 	case *api.CompleteRequest:
-		err = d.object(func(key []byte) error {
+		err = d.Object(func(key []byte) error {
 			switch string(key) {
 			case "path":
-				return d.string(&v.Path)
+				return d.String(&v.Path)
 			case "clientName":
-				return d.string(&v.ClientName)
+				return d.String(&v.ClientName)
 			case "last":
 				v.Last = &api.ExtendedBlock{}
 				return d.extendedBlock(v.Last)
@@ -120,136 +131,135 @@ func decode(data []byte, v any) error {
 	if err != nil {
 		return err
 	}
-	if d.ws(); d.i != len(d.b) {
-		return ErrNotCanonical
-	}
-	return nil
+	return d.End()
 }
 
-func (d *decoder) locatedBlocks(lbs *api.LocatedBlocks) error {
-	return d.object(func(key []byte) error {
+func (d *Decoder) locatedBlocks(lbs *api.LocatedBlocks) error {
+	return d.Object(func(key []byte) error {
 		switch string(key) {
 		case "fileLength":
-			return d.int64(&lbs.FileLength)
+			return d.Int64(&lbs.FileLength)
 		case "isUnderConstruction":
-			return d.bool(&lbs.IsUnderConstruction)
+			return d.Bool(&lbs.IsUnderConstruction)
 		case "locatedBlocks":
 			lbs.LocatedBlocks = []api.LocatedBlock{}
-			return d.array(func() error {
+			return d.Array(func() error {
 				lbs.LocatedBlocks = append(lbs.LocatedBlocks, api.LocatedBlock{})
 				return d.locatedBlock(&lbs.LocatedBlocks[len(lbs.LocatedBlocks)-1])
 			})
 		case "isLastBlockComplete":
-			return d.bool(&lbs.IsLastBlockComplete)
+			return d.Bool(&lbs.IsLastBlockComplete)
 		}
 		return ErrNotCanonical
 	})
 }
 
-func (d *decoder) locatedBlock(lb *api.LocatedBlock) error {
-	return d.object(func(key []byte) error {
+func (d *Decoder) locatedBlock(lb *api.LocatedBlock) error {
+	return d.Object(func(key []byte) error {
 		switch string(key) {
 		case "block":
 			return d.extendedBlock(&lb.Block)
 		case "startOffset":
-			return d.int64(&lb.StartOffset)
+			return d.Int64(&lb.StartOffset)
 		case "locations":
 			lb.Locations = []api.DatanodeInfo{}
-			return d.array(func() error {
+			return d.Array(func() error {
 				lb.Locations = append(lb.Locations, api.DatanodeInfo{})
 				return d.datanodeInfo(&lb.Locations[len(lb.Locations)-1])
 			})
 		case "isCorrupt":
-			return d.bool(&lb.IsCorrupt)
+			return d.Bool(&lb.IsCorrupt)
 		case "blockToken":
 			lb.BlockToken = &api.DelegationToken{}
-			return d.object(func(key []byte) error {
+			return d.Object(func(key []byte) error {
 				if string(key) != "urlString" {
 					return ErrNotCanonical
 				}
-				return d.string(&lb.BlockToken.URLString)
+				return d.String(&lb.BlockToken.URLString)
 			})
 		}
 		return ErrNotCanonical
 	})
 }
 
-func (d *decoder) extendedBlock(b *api.ExtendedBlock) error {
-	return d.object(func(key []byte) error {
+func (d *Decoder) extendedBlock(b *api.ExtendedBlock) error {
+	return d.Object(func(key []byte) error {
 		switch string(key) {
 		case "blockPoolId":
-			return d.string(&b.BlockPoolID)
+			return d.String(&b.BlockPoolID)
 		case "blockId":
-			return d.int64(&b.BlockID)
+			return d.Int64(&b.BlockID)
 		case "generationStamp":
-			return d.int64(&b.GenerationStamp)
+			return d.Int64(&b.GenerationStamp)
 		case "numBytes":
-			return d.int64(&b.NumBytes)
+			return d.Int64(&b.NumBytes)
 		}
 		return ErrNotCanonical
 	})
 }
 
-func (d *decoder) datanodeInfo(n *api.DatanodeInfo) error {
-	return d.object(func(key []byte) error {
+func (d *Decoder) datanodeInfo(n *api.DatanodeInfo) error {
+	return d.Object(func(key []byte) error {
 		switch string(key) {
 		case "uuid":
-			return d.string(&n.UUID)
+			return d.String(&n.UUID)
 		case "hostName":
-			return d.string(&n.HostName)
+			return d.String(&n.HostName)
 		case "ipAddr":
-			return d.string(&n.IPAddr)
+			return d.String(&n.IPAddr)
 		case "infoPort":
-			return d.int(&n.HTTPPort)
+			return d.Int(&n.HTTPPort)
 		case "networkLocation":
-			return d.string(&n.Rack)
+			return d.String(&n.Rack)
 		}
 		return ErrNotCanonical
 	})
 }
 
-func (d *decoder) fileStatus(s *api.FileStatus) error {
-	return d.object(func(key []byte) error {
+func (d *Decoder) fileStatus(s *api.FileStatus) error {
+	return d.Object(func(key []byte) error {
 		switch string(key) {
 		case "accessTime":
-			return d.int64(&s.AccessTime)
+			return d.Int64(&s.AccessTime)
 		case "blockSize":
-			return d.int64(&s.BlockSize)
+			return d.Int64(&s.BlockSize)
 		case "childrenNum":
-			return d.int(&s.ChildrenNum)
+			return d.Int(&s.ChildrenNum)
 		case "fileId":
-			return d.int64(&s.FileID)
+			return d.Int64(&s.FileID)
 		case "group":
-			return d.string(&s.Group)
+			return d.String(&s.Group)
 		case "length":
-			return d.int64(&s.Length)
+			return d.Int64(&s.Length)
 		case "modificationTime":
-			return d.int64(&s.ModificationTime)
+			return d.Int64(&s.ModificationTime)
 		case "owner":
-			return d.string(&s.Owner)
+			return d.String(&s.Owner)
 		case "pathSuffix":
-			return d.string(&s.PathSuffix)
+			return d.String(&s.PathSuffix)
 		case "permission":
-			return d.string(&s.Permission)
+			return d.String(&s.Permission)
 		case "replication":
-			return d.int(&s.Replication)
+			return d.Int(&s.Replication)
 		case "storagePolicy":
-			return d.int(&s.StoragePolicy)
+			return d.Int(&s.StoragePolicy)
 		case "type":
-			return d.string(&s.Type)
+			return d.String(&s.Type)
 		}
 		return ErrNotCanonical
 	})
 }
 
-// decoder reads JSON tokens from b; every method answers ErrNotCanonical
-// for what it does not read.
-type decoder struct {
+// Decoder reads the canonical form of JSON values from a byte slice, for
+// the decoders of other packages' messages (internal/dnproto); every
+// method answers ErrNotCanonical for what it does not read, and the caller
+// then decodes the whole input with encoding/json.
+type Decoder struct {
 	b []byte
 	i int
 }
 
-func (d *decoder) ws() {
+func (d *Decoder) ws() {
 	for d.i < len(d.b) {
 		switch d.b[d.i] {
 		case ' ', '\t', '\n', '\r':
@@ -261,7 +271,7 @@ func (d *decoder) ws() {
 }
 
 // next skips white space and consumes c if it comes next.
-func (d *decoder) next(c byte) bool {
+func (d *Decoder) next(c byte) bool {
 	d.ws()
 	if d.i < len(d.b) && d.b[d.i] == c {
 		d.i++
@@ -273,7 +283,7 @@ func (d *decoder) next(c byte) bool {
 // object reads an object, calling field after each key for its value. A
 // key that comes twice is left to encoding/json (which merges into what
 // the first one filled).
-func (d *decoder) object(field func(key []byte) error) error {
+func (d *Decoder) Object(field func(key []byte) error) error {
 	if !d.next('{') {
 		return ErrNotCanonical
 	}
@@ -316,7 +326,7 @@ func (d *decoder) object(field func(key []byte) error) error {
 const maxKeys = 16
 
 // array reads an array, calling elem for each element.
-func (d *decoder) array(elem func() error) error {
+func (d *Decoder) Array(elem func() error) error {
 	if !d.next('[') {
 		return ErrNotCanonical
 	}
@@ -339,7 +349,7 @@ func (d *decoder) array(elem func() error) error {
 
 // raw reads a string without escapes or control characters and in valid
 // UTF-8, and returns its bytes (a slice of the input).
-func (d *decoder) raw() ([]byte, error) {
+func (d *Decoder) raw() ([]byte, error) {
 	if d.i >= len(d.b) || d.b[d.i] != '"' {
 		return nil, ErrNotCanonical
 	}
@@ -363,7 +373,7 @@ func (d *decoder) raw() ([]byte, error) {
 	return nil, ErrNotCanonical
 }
 
-func (d *decoder) string(s *string) error {
+func (d *Decoder) String(s *string) error {
 	d.ws()
 	b, err := d.raw()
 	if err != nil {
@@ -373,7 +383,7 @@ func (d *decoder) string(s *string) error {
 	return nil
 }
 
-func (d *decoder) bool(b *bool) error {
+func (d *Decoder) Bool(b *bool) error {
 	d.ws()
 	switch {
 	case d.lit("true"):
@@ -386,7 +396,7 @@ func (d *decoder) bool(b *bool) error {
 	return nil
 }
 
-func (d *decoder) lit(s string) bool {
+func (d *Decoder) lit(s string) bool {
 	if len(d.b)-d.i >= len(s) && string(d.b[d.i:d.i+len(s)]) == s {
 		d.i += len(s)
 		return true
@@ -397,7 +407,7 @@ func (d *decoder) lit(s string) bool {
 // int64 reads an integer: an optional minus, then 0 or digits not
 // starting with 0; a fraction, an exponent or an overflow is left to
 // encoding/json (which refuses them for an integer field).
-func (d *decoder) int64(n *int64) error {
+func (d *Decoder) Int64(n *int64) error {
 	d.ws()
 	start := d.i
 	if d.i < len(d.b) && d.b[d.i] == '-' {
@@ -424,9 +434,33 @@ func (d *decoder) int64(n *int64) error {
 	return nil
 }
 
-func (d *decoder) int(n *int) error {
+// Uint64 reads an integer of no sign, as Int64 reads one.
+func (d *Decoder) Uint64(n *uint64) error {
+	d.ws()
+	start := d.i
+	for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
+		d.i++
+	}
+	if d.i == start || d.b[start] == '0' && d.i-start > 1 {
+		return ErrNotCanonical
+	}
+	if d.i < len(d.b) {
+		switch d.b[d.i] {
+		case '.', 'e', 'E':
+			return ErrNotCanonical
+		}
+	}
+	v, err := strconv.ParseUint(string(d.b[start:d.i]), 10, 64)
+	if err != nil {
+		return ErrNotCanonical
+	}
+	*n = v
+	return nil
+}
+
+func (d *Decoder) Int(n *int) error {
 	var v int64
-	if err := d.int64(&v); err != nil {
+	if err := d.Int64(&v); err != nil {
 		return err
 	}
 	if int64(int(v)) != v {

@@ -56,18 +56,18 @@ func Append(dst []byte, v any) ([]byte, bool) {
 }
 
 func appendCreateRequest(dst []byte, r *api.CreateRequest) []byte {
-	dst = appendString(dst, `{"path":`, r.Path)
-	dst = appendString(dst, `,"clientName":`, r.ClientName)
-	dst = appendBool(dst, `,"overwrite":`, r.Overwrite)
-	dst = appendBool(dst, `,"createParent":`, r.CreateParent)
+	dst = AppendString(dst, `{"path":`, r.Path)
+	dst = AppendString(dst, `,"clientName":`, r.ClientName)
+	dst = AppendBool(dst, `,"overwrite":`, r.Overwrite)
+	dst = AppendBool(dst, `,"createParent":`, r.CreateParent)
 	if r.Replication != 0 {
-		dst = appendInt(dst, `,"replication":`, int64(r.Replication))
+		dst = AppendInt(dst, `,"replication":`, int64(r.Replication))
 	}
 	if r.BlockSize != 0 {
-		dst = appendInt(dst, `,"blockSize":`, r.BlockSize)
+		dst = AppendInt(dst, `,"blockSize":`, r.BlockSize)
 	}
 	if r.Permission != "" {
-		dst = appendString(dst, `,"permission":`, r.Permission)
+		dst = AppendString(dst, `,"permission":`, r.Permission)
 	}
 	if r.FirstBlock {
 		dst = append(dst, `,"firstBlock":true`...)
@@ -76,8 +76,8 @@ func appendCreateRequest(dst []byte, r *api.CreateRequest) []byte {
 }
 
 func appendCompleteRequest(dst []byte, r *api.CompleteRequest) []byte {
-	dst = appendString(dst, `{"path":`, r.Path)
-	dst = appendString(dst, `,"clientName":`, r.ClientName)
+	dst = AppendString(dst, `{"path":`, r.Path)
+	dst = AppendString(dst, `,"clientName":`, r.ClientName)
 	if r.Last != nil {
 		dst = append(dst, `,"last":`...)
 		dst = appendExtendedBlock(dst, r.Last)
@@ -106,26 +106,26 @@ func appendCreateResponse(dst []byte, r *api.CreateResponse) []byte {
 }
 
 func appendFileStatus(dst []byte, s *api.FileStatus) []byte {
-	dst = appendInt(dst, `{"accessTime":`, s.AccessTime)
-	dst = appendInt(dst, `,"blockSize":`, s.BlockSize)
-	dst = appendInt(dst, `,"childrenNum":`, int64(s.ChildrenNum))
-	dst = appendInt(dst, `,"fileId":`, s.FileID)
-	dst = appendString(dst, `,"group":`, s.Group)
-	dst = appendInt(dst, `,"length":`, s.Length)
-	dst = appendInt(dst, `,"modificationTime":`, s.ModificationTime)
-	dst = appendString(dst, `,"owner":`, s.Owner)
-	dst = appendString(dst, `,"pathSuffix":`, s.PathSuffix)
-	dst = appendString(dst, `,"permission":`, s.Permission)
-	dst = appendInt(dst, `,"replication":`, int64(s.Replication))
-	dst = appendInt(dst, `,"storagePolicy":`, int64(s.StoragePolicy))
-	dst = appendString(dst, `,"type":`, s.Type)
+	dst = AppendInt(dst, `{"accessTime":`, s.AccessTime)
+	dst = AppendInt(dst, `,"blockSize":`, s.BlockSize)
+	dst = AppendInt(dst, `,"childrenNum":`, int64(s.ChildrenNum))
+	dst = AppendInt(dst, `,"fileId":`, s.FileID)
+	dst = AppendString(dst, `,"group":`, s.Group)
+	dst = AppendInt(dst, `,"length":`, s.Length)
+	dst = AppendInt(dst, `,"modificationTime":`, s.ModificationTime)
+	dst = AppendString(dst, `,"owner":`, s.Owner)
+	dst = AppendString(dst, `,"pathSuffix":`, s.PathSuffix)
+	dst = AppendString(dst, `,"permission":`, s.Permission)
+	dst = AppendInt(dst, `,"replication":`, int64(s.Replication))
+	dst = AppendInt(dst, `,"storagePolicy":`, int64(s.StoragePolicy))
+	dst = AppendString(dst, `,"type":`, s.Type)
 	return append(dst, '}')
 }
 
 func appendLocatedBlocksResponse(dst []byte, r *api.LocatedBlocksResponse) []byte {
 	lbs := &r.LocatedBlocks
-	dst = appendInt(dst, `{"LocatedBlocks":{"fileLength":`, lbs.FileLength)
-	dst = appendBool(dst, `,"isUnderConstruction":`, lbs.IsUnderConstruction)
+	dst = AppendInt(dst, `{"LocatedBlocks":{"fileLength":`, lbs.FileLength)
+	dst = AppendBool(dst, `,"isUnderConstruction":`, lbs.IsUnderConstruction)
 	dst = append(dst, `,"locatedBlocks":`...)
 	if lbs.LocatedBlocks == nil {
 		dst = append(dst, "null"...)
@@ -139,14 +139,14 @@ func appendLocatedBlocksResponse(dst []byte, r *api.LocatedBlocksResponse) []byt
 		}
 		dst = append(dst, ']')
 	}
-	dst = appendBool(dst, `,"isLastBlockComplete":`, lbs.IsLastBlockComplete)
+	dst = AppendBool(dst, `,"isLastBlockComplete":`, lbs.IsLastBlockComplete)
 	return append(dst, "}}"...)
 }
 
 func appendLocatedBlock(dst []byte, lb *api.LocatedBlock) []byte {
 	dst = append(dst, `{"block":`...)
 	dst = appendExtendedBlock(dst, &lb.Block)
-	dst = appendInt(dst, `,"startOffset":`, lb.StartOffset)
+	dst = AppendInt(dst, `,"startOffset":`, lb.StartOffset)
 	dst = append(dst, `,"locations":`...)
 	if lb.Locations == nil {
 		dst = append(dst, "null"...)
@@ -160,9 +160,9 @@ func appendLocatedBlock(dst []byte, lb *api.LocatedBlock) []byte {
 		}
 		dst = append(dst, ']')
 	}
-	dst = appendBool(dst, `,"isCorrupt":`, lb.IsCorrupt)
+	dst = AppendBool(dst, `,"isCorrupt":`, lb.IsCorrupt)
 	if lb.BlockToken != nil {
-		dst = appendString(dst, `,"blockToken":{"urlString":`, lb.BlockToken.URLString)
+		dst = AppendString(dst, `,"blockToken":{"urlString":`, lb.BlockToken.URLString)
 		dst = append(dst, '}')
 	}
 	return append(dst, '}')
@@ -170,36 +170,41 @@ func appendLocatedBlock(dst []byte, lb *api.LocatedBlock) []byte {
 
 func appendExtendedBlock(dst []byte, b *api.ExtendedBlock) []byte {
 	if b.BlockPoolID != "" {
-		dst = appendString(dst, `{"blockPoolId":`, b.BlockPoolID)
-		dst = appendInt(dst, `,"blockId":`, b.BlockID)
+		dst = AppendString(dst, `{"blockPoolId":`, b.BlockPoolID)
+		dst = AppendInt(dst, `,"blockId":`, b.BlockID)
 	} else {
-		dst = appendInt(dst, `{"blockId":`, b.BlockID)
+		dst = AppendInt(dst, `{"blockId":`, b.BlockID)
 	}
-	dst = appendInt(dst, `,"generationStamp":`, b.GenerationStamp)
-	dst = appendInt(dst, `,"numBytes":`, b.NumBytes)
+	dst = AppendInt(dst, `,"generationStamp":`, b.GenerationStamp)
+	dst = AppendInt(dst, `,"numBytes":`, b.NumBytes)
 	return append(dst, '}')
 }
 
 func appendDatanodeInfo(dst []byte, d *api.DatanodeInfo) []byte {
-	dst = appendString(dst, `{"uuid":`, d.UUID)
-	dst = appendString(dst, `,"hostName":`, d.HostName)
-	dst = appendString(dst, `,"ipAddr":`, d.IPAddr)
-	dst = appendInt(dst, `,"infoPort":`, int64(d.HTTPPort))
-	dst = appendString(dst, `,"networkLocation":`, d.Rack)
+	dst = AppendString(dst, `{"uuid":`, d.UUID)
+	dst = AppendString(dst, `,"hostName":`, d.HostName)
+	dst = AppendString(dst, `,"ipAddr":`, d.IPAddr)
+	dst = AppendInt(dst, `,"infoPort":`, int64(d.HTTPPort))
+	dst = AppendString(dst, `,"networkLocation":`, d.Rack)
 	return append(dst, '}')
 }
 
-// appendInt, appendBool and appendString append key (the punctuation and
-// quoted name before a value) and the value.
-func appendInt(dst []byte, key string, n int64) []byte {
+// AppendInt, AppendUint, AppendBool and AppendString append key (the
+// punctuation and quoted name before a value) and the value, as
+// json.Marshal writes it: for the encoders of other packages' messages.
+func AppendInt(dst []byte, key string, n int64) []byte {
 	return strconv.AppendInt(append(dst, key...), n, 10)
 }
 
-func appendBool(dst []byte, key string, b bool) []byte {
+func AppendUint(dst []byte, key string, n uint64) []byte {
+	return strconv.AppendUint(append(dst, key...), n, 10)
+}
+
+func AppendBool(dst []byte, key string, b bool) []byte {
 	return strconv.AppendBool(append(dst, key...), b)
 }
 
-func appendString(dst []byte, key, s string) []byte {
+func AppendString(dst []byte, key, s string) []byte {
 	dst = append(dst, key...)
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {

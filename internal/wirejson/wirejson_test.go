@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"math"
 	"math/rand/v2"
 	"reflect"
 	"testing"
 
 	"github.com/granary-fs/granary/api"
+	"github.com/granary-fs/granary/internal/wirejson/wirejsontest"
 )
 
 // types are the messages this package writes and reads.
@@ -23,66 +23,11 @@ var types = []reflect.Type{
 	reflect.TypeFor[api.CompleteRequest](),
 }
 
-// strs are drawn for strings: the plain ones mostly, and one of those
-// encoding/json escapes now and then.
-var (
-	strs    = []string{"", "dn1", "10.0.0.5", "/default-rack", "BP-1-10.0.0.1-1700000000000", "né", "日本", "HAAEaGRmcwRoZGZz-_"}
-	escaped = []string{"a\"b", `back\slash`, "<tag>&amp;", "tab\there", "\x01", "\xff\xfe", "line\u2028sep"}
-)
-
-var ints = []int64{0, 1, -1, 1073741825, 134217728, math.MaxInt64, math.MinInt64, 420}
-
-// fill sets every field of v, reached through structs, slices and
-// pointers, to a value drawn from r: a field added to an answer's type
-// and not to this package shows up as a difference from encoding/json.
-func fill(v reflect.Value, r *rand.Rand) {
-	switch v.Kind() {
-	case reflect.Struct:
-		for i := range v.NumField() {
-			fill(v.Field(i), r)
-		}
-	case reflect.String:
-		if r.IntN(40) == 0 {
-			v.SetString(escaped[r.IntN(len(escaped))])
-		} else {
-			v.SetString(strs[r.IntN(len(strs))])
-		}
-	case reflect.Int, reflect.Int64:
-		v.SetInt(ints[r.IntN(len(ints))])
-	case reflect.Bool:
-		v.SetBool(r.IntN(2) == 1)
-	case reflect.Slice:
-		n := r.IntN(5) - 1 // -1: nil
-		if n < 0 {
-			return
-		}
-		v.Set(reflect.MakeSlice(v.Type(), n, n))
-		for i := range n {
-			fill(v.Index(i), r)
-		}
-	case reflect.Pointer:
-		if r.IntN(3) == 0 {
-			return
-		}
-		v.Set(reflect.New(v.Type().Elem()))
-		fill(v.Elem(), r)
-	default:
-		panic("fill: unexpected kind " + v.Kind().String())
-	}
-}
-
-// drawn is a pointer to a new value of typ, filled from r.
-func drawn(typ reflect.Type, r *rand.Rand) reflect.Value {
-	v := reflect.New(typ)
-	fill(v.Elem(), r)
-	return v
-}
-
 func TestAppendWritesWhatEncodingJSONWrites(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, typ := range types {
 		for range 2000 {
-			v := drawn(typ, r)
+			v := wirejsontest.Drawn(typ, r)
 			for _, x := range []any{v.Interface(), v.Elem().Interface()} {
 				want, err := json.Marshal(x)
 				if err != nil {
@@ -112,7 +57,7 @@ func TestDecodeReadsWhatAppendWrites(t *testing.T) {
 	for _, typ := range types {
 		read := 0
 		for range 2000 {
-			v := drawn(typ, r)
+			v := wirejsontest.Drawn(typ, r)
 			data, _ := Append(nil, v.Interface())
 			got := reflect.New(typ)
 			err := Decode(data, got.Interface())
@@ -182,7 +127,7 @@ func FuzzDecode(f *testing.F) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for _, typ := range types {
 		for range 5 {
-			v := drawn(typ, r)
+			v := wirejsontest.Drawn(typ, r)
 			data, _ := Append(nil, v.Interface())
 			f.Add(data)
 		}

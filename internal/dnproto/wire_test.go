@@ -1,0 +1,121 @@
+package dnproto
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+
+	"github.com/granary-fs/granary/internal/wirejson"
+	"github.com/granary-fs/granary/internal/wirejson/wirejsontest"
+)
+
+// wireTypes are the messages marshal and unmarshal write and read
+// themselves.
+var wireTypes = []reflect.Type{
+	reflect.TypeFor[IncrementalReport](),
+	reflect.TypeFor[Ack](),
+	reflect.TypeFor[LocationsRequest](),
+	reflect.TypeFor[LocationsReply](),
+	reflect.TypeFor[ChooseTargetsRequest](),
+	reflect.TypeFor[ChooseTargetsReply](),
+}
+
+func TestMarshalWritesWhatEncodingJSONWrites(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, typ := range wireTypes {
+		for range 2000 {
+			v := wirejsontest.Drawn(typ, r)
+			for _, x := range []any{v.Interface(), v.Elem().Interface()} {
+				want, err := json.Marshal(x)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, ok := appendMsg(nil, x)
+				if !ok {
+					t.Fatalf("marshal does not write %T itself", x)
+				}
+				if !bytes.Equal(got, want) {
+					t.Fatalf("%T:\nmarshal:       %s\nencoding/json: %s", x, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestUnmarshalReadsWhatMarshalWrites: decodeMsg reads what marshal
+// writes unless it has a null or an escape, and to what encoding/json
+// reads; unmarshal reads everything as encoding/json does.
+func TestUnmarshalReadsWhatMarshalWrites(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, typ := range wireTypes {
+		read := 0
+		for range 2000 {
+			data, _ := marshal(wirejsontest.Drawn(typ, r).Interface())
+			want := reflect.New(typ)
+			if err := json.Unmarshal(data, want.Interface()); err != nil {
+				t.Fatal(err)
+			}
+			got := reflect.New(typ)
+			err := decodeMsg(data, got.Interface())
+			if errors.Is(err, wirejson.ErrNotCanonical) {
+				if !got.Elem().IsZero() {
+					t.Fatalf("%T left partly decoded", got.Interface())
+				}
+				if !bytes.Contains(data, []byte("null")) && !bytes.Contains(data, []byte(`\`)) && !bytes.Contains(data, []byte("\xff")) {
+					t.Fatalf("canonical input left to encoding/json: %s", data)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			} else {
+				read++
+				if !reflect.DeepEqual(got.Interface(), want.Interface()) {
+					t.Fatalf("%s\ndecodeMsg:     %+v\nencoding/json: %+v", data, got.Elem(), want.Elem())
+				}
+			}
+			again := reflect.New(typ)
+			if err := unmarshal(data, again.Interface()); err != nil || !reflect.DeepEqual(again.Interface(), want.Interface()) {
+				t.Fatalf("unmarshal %s: %+v, %v", data, again.Elem(), err)
+			}
+		}
+		if read < 100 {
+			t.Fatalf("%v: only %d of 2000 read by decodeMsg", typ, read)
+		}
+	}
+}
+
+// FuzzUnmarshal: whatever decodeMsg reads, encoding/json reads the same
+// way.
+func FuzzUnmarshal(f *testing.F) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, typ := range wireTypes {
+		for range 5 {
+			data, _ := marshal(wirejsontest.Drawn(typ, r).Interface())
+			f.Add(data)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, typ := range wireTypes {
+			got := reflect.New(typ)
+			err := decodeMsg(data, got.Interface())
+			if errors.Is(err, wirejson.ErrNotCanonical) {
+				if !got.Elem().IsZero() {
+					t.Fatalf("%T left partly decoded", got.Interface())
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatalf("decodeMsg answered %v, not ErrNotCanonical", err)
+			}
+			want := reflect.New(typ)
+			if err := json.Unmarshal(data, want.Interface()); err != nil {
+				t.Fatalf("decodeMsg read %q, which encoding/json refuses: %v", data, err)
+			}
+			if !reflect.DeepEqual(got.Interface(), want.Interface()) {
+				t.Fatalf("%q\ndecodeMsg:     %+v\nencoding/json: %+v", data, got.Elem(), want.Elem())
+			}
+		}
+	})
+}
