@@ -196,14 +196,18 @@ func AppendInt(dst []byte, key string, n int64) []byte {
 	return strconv.AppendInt(append(dst, key...), n, 10)
 }
 
+// AppendUint appends key and n.
 func AppendUint(dst []byte, key string, n uint64) []byte {
 	return strconv.AppendUint(append(dst, key...), n, 10)
 }
 
+// AppendBool appends key and b.
 func AppendBool(dst []byte, key string, b bool) []byte {
 	return strconv.AppendBool(append(dst, key...), b)
 }
 
+// AppendString appends key and s, quoted and escaped as json.Marshal
+// does.
 func AppendString(dst []byte, key, s string) []byte {
 	dst = append(dst, key...)
 	for i := 0; i < len(s); i++ {
