@@ -97,25 +97,6 @@ func FuzzUnmarshal(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		for _, typ := range wireTypes {
-			got := reflect.New(typ)
-			err := decodeMsg(data, got.Interface())
-			if errors.Is(err, wirejson.ErrNotCanonical) {
-				if !got.Elem().IsZero() {
-					t.Fatalf("%T left partly decoded", got.Interface())
-				}
-				continue
-			}
-			if err != nil {
-				t.Fatalf("decodeMsg answered %v, not ErrNotCanonical", err)
-			}
-			want := reflect.New(typ)
-			if err := json.Unmarshal(data, want.Interface()); err != nil {
-				t.Fatalf("decodeMsg read %q, which encoding/json refuses: %v", data, err)
-			}
-			if !reflect.DeepEqual(got.Interface(), want.Interface()) {
-				t.Fatalf("%q\ndecodeMsg:     %+v\nencoding/json: %+v", data, got.Elem(), want.Elem())
-			}
-		}
+		wirejsontest.SameAsEncodingJSON(t, data, wireTypes, decodeMsg, wirejson.ErrNotCanonical)
 	})
 }

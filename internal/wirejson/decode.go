@@ -404,29 +404,15 @@ func (d *Decoder) lit(s string) bool {
 	return false
 }
 
-// int64 reads an integer: an optional minus, then 0 or digits not
+// Int64 reads an integer: an optional minus, then 0 or digits not
 // starting with 0; a fraction, an exponent or an overflow is left to
 // encoding/json (which refuses them for an integer field).
 func (d *Decoder) Int64(n *int64) error {
-	d.ws()
-	start := d.i
-	if d.i < len(d.b) && d.b[d.i] == '-' {
-		d.i++
+	num, err := d.integer(true)
+	if err != nil {
+		return err
 	}
-	digits := d.i
-	for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
-		d.i++
-	}
-	if d.i == digits || d.b[digits] == '0' && d.i-digits > 1 {
-		return ErrNotCanonical
-	}
-	if d.i < len(d.b) {
-		switch d.b[d.i] {
-		case '.', 'e', 'E':
-			return ErrNotCanonical
-		}
-	}
-	v, err := strconv.ParseInt(string(d.b[start:d.i]), 10, 64)
+	v, err := strconv.ParseInt(string(num), 10, 64)
 	if err != nil {
 		return ErrNotCanonical
 	}
@@ -436,26 +422,39 @@ func (d *Decoder) Int64(n *int64) error {
 
 // Uint64 reads an integer of no sign, as Int64 reads one.
 func (d *Decoder) Uint64(n *uint64) error {
-	d.ws()
-	start := d.i
-	for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
-		d.i++
+	num, err := d.integer(false)
+	if err != nil {
+		return err
 	}
-	if d.i == start || d.b[start] == '0' && d.i-start > 1 {
-		return ErrNotCanonical
-	}
-	if d.i < len(d.b) {
-		switch d.b[d.i] {
-		case '.', 'e', 'E':
-			return ErrNotCanonical
-		}
-	}
-	v, err := strconv.ParseUint(string(d.b[start:d.i]), 10, 64)
+	v, err := strconv.ParseUint(string(num), 10, 64)
 	if err != nil {
 		return ErrNotCanonical
 	}
 	*n = v
 	return nil
+}
+
+// integer reads the bytes of an integer, with a minus first if signed.
+func (d *Decoder) integer(signed bool) ([]byte, error) {
+	d.ws()
+	start := d.i
+	if signed && d.i < len(d.b) && d.b[d.i] == '-' {
+		d.i++
+	}
+	digits := d.i
+	for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
+		d.i++
+	}
+	if d.i == digits || d.b[digits] == '0' && d.i-digits > 1 {
+		return nil, ErrNotCanonical
+	}
+	if d.i < len(d.b) {
+		switch d.b[d.i] {
+		case '.', 'e', 'E':
+			return nil, ErrNotCanonical
+		}
+	}
+	return d.b[start:d.i], nil
 }
 
 func (d *Decoder) Int(n *int) error {

@@ -133,22 +133,6 @@ func FuzzDecode(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		for _, typ := range types {
-			got := reflect.New(typ)
-			err := Decode(data, got.Interface())
-			if errors.Is(err, ErrNotCanonical) {
-				continue
-			}
-			if err != nil {
-				t.Fatalf("Decode answered %v, not ErrNotCanonical", err)
-			}
-			want := reflect.New(typ)
-			if err := json.Unmarshal(data, want.Interface()); err != nil {
-				t.Fatalf("Decode read %q, which encoding/json refuses: %v", data, err)
-			}
-			if !reflect.DeepEqual(got.Interface(), want.Interface()) {
-				t.Fatalf("%q\nDecode:        %+v\nencoding/json: %+v", data, got.Elem(), want.Elem())
-			}
-		}
+		wirejsontest.SameAsEncodingJSON(t, data, types, Decode, ErrNotCanonical)
 	})
 }

@@ -1,12 +1,16 @@
-// Package wirejsontest draws values for the tests of hand-written JSON
-// codecs: every field of a value filled, so that a field added to a type
-// and not to its codec shows up as a difference from encoding/json.
+// Package wirejsontest serves the tests of hand-written JSON codecs: it
+// draws values with every field filled, so that a field added to a type
+// and not to its codec shows up as a difference from encoding/json, and
+// holds a decoder to what encoding/json reads.
 package wirejsontest
 
 import (
+	"encoding/json"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"testing"
 )
 
 // strs are drawn for strings: the plain ones mostly, and one of those
@@ -63,4 +67,31 @@ func Drawn(typ reflect.Type, r *rand.Rand) reflect.Value {
 	v := reflect.New(typ)
 	Fill(v.Elem(), r)
 	return v
+}
+
+// SameAsEncodingJSON checks, for each of types, that what decode reads of
+// data encoding/json reads the same way, and that a value decode leaves
+// to encoding/json (answering notCanonical) is left zero.
+func SameAsEncodingJSON(t *testing.T, data []byte, types []reflect.Type, decode func([]byte, any) error, notCanonical error) {
+	t.Helper()
+	for _, typ := range types {
+		got := reflect.New(typ)
+		err := decode(data, got.Interface())
+		if errors.Is(err, notCanonical) {
+			if !got.Elem().IsZero() {
+				t.Fatalf("%v left partly decoded", typ)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%v: the decoder answered %v, not %v", typ, err, notCanonical)
+		}
+		want := reflect.New(typ)
+		if err := json.Unmarshal(data, want.Interface()); err != nil {
+			t.Fatalf("%v: the decoder read %q, which encoding/json refuses: %v", typ, data, err)
+		}
+		if !reflect.DeepEqual(got.Interface(), want.Interface()) {
+			t.Fatalf("%q\ndecoder:       %+v\nencoding/json: %+v", data, got.Elem(), want.Elem())
+		}
+	}
 }
