@@ -24,25 +24,7 @@ var wireTypes = []reflect.Type{
 }
 
 func TestMarshalWritesWhatEncodingJSONWrites(t *testing.T) {
-	r := rand.New(rand.NewPCG(7, 8))
-	for _, typ := range wireTypes {
-		for range 2000 {
-			v := wirejsontest.Drawn(typ, r)
-			for _, x := range []any{v.Interface(), v.Elem().Interface()} {
-				want, err := json.Marshal(x)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got, ok := appendMsg(nil, x)
-				if !ok {
-					t.Fatalf("marshal does not write %T itself", x)
-				}
-				if !bytes.Equal(got, want) {
-					t.Fatalf("%T:\nmarshal:       %s\nencoding/json: %s", x, got, want)
-				}
-			}
-		}
-	}
+	wirejsontest.WritesAsEncodingJSON(t, wireTypes, rand.New(rand.NewPCG(7, 8)), appendMsg)
 }
 
 // TestUnmarshalReadsWhatMarshalWrites: decodeMsg reads what marshal

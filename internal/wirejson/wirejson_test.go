@@ -24,25 +24,7 @@ var types = []reflect.Type{
 }
 
 func TestAppendWritesWhatEncodingJSONWrites(t *testing.T) {
-	r := rand.New(rand.NewPCG(1, 2))
-	for _, typ := range types {
-		for range 2000 {
-			v := wirejsontest.Drawn(typ, r)
-			for _, x := range []any{v.Interface(), v.Elem().Interface()} {
-				want, err := json.Marshal(x)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got, ok := Append([]byte("prefix"), x)
-				if !ok {
-					t.Fatalf("Append does not write %T", x)
-				}
-				if !bytes.Equal(got, append([]byte("prefix"), want...)) {
-					t.Fatalf("%T:\nAppend:       %s\nencoding/json: prefix%s", x, got, want)
-				}
-			}
-		}
-	}
+	wirejsontest.WritesAsEncodingJSON(t, types, rand.New(rand.NewPCG(1, 2)), Append)
 	if _, ok := Append(nil, api.FileStatuses{}); ok {
 		t.Fatal("Append wrote a type it does not know")
 	}

@@ -5,6 +5,7 @@
 package wirejsontest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"math"
@@ -92,6 +93,31 @@ func SameAsEncodingJSON(t *testing.T, data []byte, types []reflect.Type, decode 
 		}
 		if !reflect.DeepEqual(got.Interface(), want.Interface()) {
 			t.Fatalf("%q\ndecoder:       %+v\nencoding/json: %+v", data, got.Elem(), want.Elem())
+		}
+	}
+}
+
+// WritesAsEncodingJSON checks that appendFn appends, after what dst held,
+// what json.Marshal writes for values of each of types drawn from r, given
+// as values and as pointers.
+func WritesAsEncodingJSON(t *testing.T, types []reflect.Type, r *rand.Rand, appendFn func(dst []byte, v any) ([]byte, bool)) {
+	t.Helper()
+	for _, typ := range types {
+		for range 2000 {
+			v := Drawn(typ, r)
+			for _, x := range []any{v.Interface(), v.Elem().Interface()} {
+				want, err := json.Marshal(x)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, ok := appendFn([]byte("prefix"), x)
+				if !ok {
+					t.Fatalf("%T is not written", x)
+				}
+				if !bytes.Equal(got, append([]byte("prefix"), want...)) {
+					t.Fatalf("%T:\nwritten:       %s\nencoding/json: prefix%s", x, got, want)
+				}
+			}
 		}
 	}
 }
