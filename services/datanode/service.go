@@ -136,9 +136,9 @@ type Config struct {
 	DropCacheBehindReads bool
 	// FileIOProfilingPercentage is
 	// dfs.datanode.fileio.profiling.sampling.percentage (0: off, as in
-	// HDFS): the share of the operations on replica files (creates,
-	// renames, deletes; reads, writes, syncs) each volume times, for
-	// /metrics.
+	// HDFS): above 0, every metadata operation on replica files (creates,
+	// renames, deletes) and this share of their reads, writes and syncs
+	// are timed per volume, for /metrics.
 	FileIOProfilingPercentage int
 	// ScanPeriod is dfs.datanode.scan.period.hours (3 weeks); negative
 	// disables the block scanner. ScanBytesPerSecond is
@@ -247,11 +247,9 @@ func New(cfg Config) (*Service, error) {
 	if len(cfg.DataDirs) == 0 {
 		return nil, errors.New("datanode: at least one -data-dir is needed")
 	}
-	if p := cfg.FileIOProfilingPercentage; p < 0 || p > 100 {
-		return nil, fmt.Errorf("datanode: dfs.datanode.fileio.profiling.sampling.percentage (-fileio-profiling-sampling-percentage) must be 0 to 100, not %d", p)
-	}
 	s := &Service{cfg: cfg, log: cfg.Logger.With("service", "datanode"), addrSet: make(chan struct{}), started: make(chan struct{}), refresh: make(chan struct{}, 1),
 		pipelineClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true, WriteBufferSize: packet.BufferSize}}}
+	s.cfg.FileIOProfilingPercentage = fileIOPercentage(cfg.FileIOProfilingPercentage, s.log)
 	s.pauses = pausemon.New(s.log)
 	s.metrics = newMetrics(s)
 	var err error
@@ -688,4 +686,19 @@ func (s *Service) FileIO(op string) (n int64, d time.Duration) {
 		n, d = n+stats[k].Count, d+stats[k].Time
 	}
 	return n, d
+}
+
+// fileIOPercentage is dfs.datanode.fileio.profiling.sampling.percentage as
+// HDFS takes it: 0 or less turns profiling off, more than 100 is 100.
+func fileIOPercentage(p int, log *slog.Logger) int {
+	if p <= 0 {
+		log.Info(fmt.Sprintf("dfs.datanode.fileio.profiling.sampling.percentage set to %d. Disabling file IO profiling", p))
+		return 0
+	}
+	log.Info(fmt.Sprintf("dfs.datanode.fileio.profiling.sampling.percentage set to %d. Enabling file IO profiling", p))
+	if p > 100 {
+		log.Warn("dfs.datanode.fileio.profiling.sampling.percentage value cannot be more than 100. Setting value to 100")
+		p = 100
+	}
+	return p
 }

@@ -8,9 +8,10 @@ import (
 )
 
 // File I/O profiling, as HDFS's DataNodeVolumeMetrics with
-// dfs.datanode.fileio.profiling.sampling.percentage: that percentage of the
-// operations on a volume's replica files is timed, and the volume counts
-// them, the time they took and those that failed, by kind — metadata
+// dfs.datanode.fileio.profiling.sampling.percentage: with it above 0 every
+// metadata operation on a volume's replica files and that percentage of
+// its data operations is timed (HDFS samples only the latter), and the
+// volume counts them, the time they took and every failure, by kind — metadata
 // (creating a replica's files in rbw/, renaming them into finalized/,
 // deleting them; HDFS's MetadataOperationRate), read and write (the
 // system calls that move a replica's data and checksums; ReadIoRate,
@@ -50,30 +51,51 @@ func (v *Volume) FileIO() (stats [ioKinds]IOStat, errors int64) {
 
 type ioCounter struct{ ops, nanos atomic.Int64 }
 
-// ioStart is when an operation starts, if it is sampled at pct percent
-// (zero otherwise).
+// ioStart is when a data operation starts, as HDFS's
+// ProfilingFileIoEvents.beforeFileIo: zero with profiling off, notTimed
+// for an operation the pct percent sample leaves out.
 func ioStart(pct int) time.Time {
-	if pct >= 100 || pct > 0 && rand.IntN(100) < pct {
+	switch {
+	case pct <= 0:
+		return time.Time{}
+	case pct >= 100 || rand.IntN(100) < pct:
 		return time.Now()
 	}
-	return time.Time{}
+	return notTimed
 }
 
-// ioStart is when an operation on one of the store's volumes starts, if
-// it is sampled.
+// notTimed is ioStart's answer for an operation profiling counts only if
+// it fails (HDFS's onFailure counts every failure).
+var notTimed = time.Unix(0, 1)
+
+// ioStart is when a data operation on one of the store's volumes starts.
 func (s *Store) ioStart() time.Time { return ioStart(s.FileIOProfilingPercentage) }
 
-// ioDone counts an operation of kind k on v that started at start (a
-// sampled one) and ended with err.
+// metaStart is when a metadata operation starts: with profiling on, every
+// one is timed, as HDFS's beforeMetadataOp does (only data operations are
+// sampled).
+func (s *Store) metaStart() time.Time {
+	if s.FileIOProfilingPercentage <= 0 {
+		return time.Time{}
+	}
+	return time.Now()
+}
+
+// ioDone counts an operation of kind k on v that started at start and
+// ended with err: its time if it was timed, its failure if profiling is
+// on.
 func (v *Volume) ioDone(k IOKind, start time.Time, err error) {
 	if start.IsZero() {
 		return
 	}
-	v.io[k].ops.Add(1)
-	v.io[k].nanos.Add(int64(time.Since(start)))
 	if err != nil {
 		v.ioErrors.Add(1)
 	}
+	if start.Equal(notTimed) {
+		return
+	}
+	v.io[k].ops.Add(1)
+	v.io[k].nanos.Add(int64(time.Since(start)))
 }
 
 // profiledFile is a replica file whose writes are profiled: the target of

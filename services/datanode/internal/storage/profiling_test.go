@@ -10,9 +10,10 @@ import (
 // TestFileIOProfiled: with dfs.datanode.fileio.profiling.sampling.percentage
 // at 100, a replica's two creates and two renames, its two deletes, its
 // writes, its two fsyncs (synconclose) and its reads are counted and timed
-// on its volume; at 0 (HDFS's default) nothing is.
+// on its volume; at 0 (HDFS's default) nothing is. At 1, as HDFS, every
+// metadata operation is still timed: only data operations are sampled.
 func TestFileIOProfiled(t *testing.T) {
-	for _, pct := range []int{0, 100} {
+	for _, pct := range []int{0, 1, 100} {
 		st := openStore(t)
 		st.FileIOProfilingPercentage = pct
 		st.SyncOnClose = true
@@ -40,7 +41,10 @@ func TestFileIOProfiled(t *testing.T) {
 			continue
 		}
 		if written[IOMetadata].Count != 4 || all[IOMetadata].Count != 6 {
-			t.Fatalf("metadata operations: %d after the write, %d after the delete; want 4, 6", written[IOMetadata].Count, all[IOMetadata].Count)
+			t.Fatalf("percentage %d: metadata operations: %d after the write, %d after the delete; want 4, 6", pct, written[IOMetadata].Count, all[IOMetadata].Count)
+		}
+		if pct < 100 {
+			continue // data operations sampled
 		}
 		if written[IOWrite].Count < 2 || written[IOSync].Count != 2 || written[IORead].Count != 0 {
 			t.Fatalf("after the write: %+v; want 2 writes or more, 2 syncs, no read", written)

@@ -95,13 +95,13 @@ func (s *Store) CreateRBW(bpid string, id, gs, blockSize int64) (*ReplicaWriter,
 		return nil, err
 	}
 	dir := filepath.Join(v.bpDir(bpid), "current", "rbw")
-	t := s.ioStart()
+	t := s.metaStart()
 	blk, err := createIn(dir, BlockFileName(id))
 	v.ioDone(IOMetadata, t, err)
 	if err != nil {
 		return fail(err)
 	}
-	t = s.ioStart()
+	t = s.metaStart()
 	meta, err := createIn(dir, MetaFileName(id, gs))
 	v.ioDone(IOMetadata, t, err)
 	if err != nil {
@@ -269,13 +269,13 @@ func (w *ReplicaWriter) Finalize() (Replica, error) {
 		}
 		s.removeFilesLocked(w.bpid, old)
 	}
-	t := s.ioStart()
+	t := s.metaStart()
 	err := renameInto(w.meta.Name(), dst, MetaFileName(w.id, w.gs))
 	w.vol.ioDone(IOMetadata, t, err)
 	if err != nil {
 		return Replica{}, err
 	}
-	t = s.ioStart()
+	t = s.metaStart()
 	err = renameFile(w.blk.Name(), filepath.Join(dst, BlockFileName(w.id)))
 	w.vol.ioDone(IOMetadata, t, err)
 	if err != nil {
@@ -448,7 +448,7 @@ func (w *ReplicaWriter) discard() {
 
 func (w *ReplicaWriter) removeFiles() {
 	for _, f := range []*os.File{w.blk, w.meta} {
-		t := w.s.ioStart()
+		t := w.s.metaStart()
 		err := os.Remove(f.Name())
 		w.vol.ioDone(IOMetadata, t, err)
 	}

@@ -95,8 +95,9 @@ type Store struct {
 	// behind it (dfs.datanode.drop.cache.behind.reads).
 	DropCacheBehindReads bool
 	// FileIOProfilingPercentage is
-	// dfs.datanode.fileio.profiling.sampling.percentage (0: off): the
-	// share of the operations on replica files each volume times.
+	// dfs.datanode.fileio.profiling.sampling.percentage (0: off, 1 to
+	// 100): above 0 every metadata operation on replica files is timed,
+	// and this share of the data operations (profiling.go).
 	FileIOProfilingPercentage int
 	// Reserved is dfs.datanode.du.reserved: bytes per volume left free for
 	// other uses; a volume with less than a block's size available beyond
@@ -466,7 +467,7 @@ func (s *Store) removeFilesLocked(bpid string, r *Replica) {
 		dir = filepath.Join(r.Volume.bpDir(bpid), "current", "rbw")
 	}
 	for _, name := range []string{BlockFileName(r.ID), MetaFileName(r.ID, r.GenStamp)} {
-		t := s.ioStart()
+		t := s.metaStart()
 		err := os.Remove(filepath.Join(dir, name))
 		r.Volume.ioDone(IOMetadata, t, err)
 	}
