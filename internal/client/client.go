@@ -20,7 +20,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -251,20 +250,11 @@ func (c *Client) doOnce(ctx context.Context, method, u, call string, hasBody boo
 		}
 		return nil
 	}
-	bp := bodyBufs.Get().(*bytes.Buffer)
-	defer func() {
-		if bp.Cap() <= maxPooledBody {
-			bp.Reset()
-			bodyBufs.Put(bp)
-		}
-	}()
-	if _, err := bp.ReadFrom(resp.Body); err != nil {
-		return errs.Wrap(errs.Retriable, transportError{err}, "%s %s", method, u)
+	readErr, err := wirejson.ReadDecode(resp.Body, out, decodeAnswer)
+	if readErr != nil {
+		return errs.Wrap(errs.Retriable, transportError{readErr}, "%s %s", method, u)
 	}
-	if err := wirejson.Decode(bp.Bytes(), out); !errors.Is(err, wirejson.ErrNotCanonical) {
-		return err
-	}
-	if err := json.NewDecoder(bytes.NewReader(bp.Bytes())).Decode(out); err != nil {
+	if err != nil {
 		var syn *json.SyntaxError
 		var typ *json.UnmarshalTypeError
 		if errors.As(err, &syn) || errors.As(err, &typ) {
@@ -275,10 +265,9 @@ func (c *Client) doOnce(ctx context.Context, method, u, call string, hasBody boo
 	return nil
 }
 
-// bodyBufs hold answers while they are decoded, kept up to maxPooledBody.
-var bodyBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-const maxPooledBody = 64 << 10
+// decodeAnswer decodes an answer as a json.Decoder reads a stream: its
+// first value.
+func decodeAnswer(data []byte, v any) error { return json.NewDecoder(bytes.NewReader(data)).Decode(v) }
 
 // doBlock GETs a datanode's JSON answer about block lb, with its token.
 func (c *Client) doBlock(ctx context.Context, u string, lb api.LocatedBlock, out any) error {

@@ -24,7 +24,7 @@ func marshal(v any) ([]byte, error) {
 
 // unmarshal is json.Unmarshal; v points to a zero value.
 func unmarshal(data []byte, v any) error {
-	err := decodeMsg(data, v)
+	err := wirejson.Read(data, v, readMsg)
 	if errors.Is(err, wirejson.ErrNotCanonical) {
 		return json.Unmarshal(data, v)
 	}
@@ -204,51 +204,31 @@ func appendInts(dst []byte, ns []int64) []byte {
 	return append(dst, ']')
 }
 
-// decodeMsg reads data into v (a pointer to a zero value) when it is in
-// marshal's form; otherwise it answers wirejson.ErrNotCanonical with v zero
-// again.
-func decodeMsg(data []byte, v any) error {
-	d := wirejson.NewDecoder(data)
+// readMsg reads one of the messages marshal writes itself.
+func readMsg(d *wirejson.Decoder, v any) (bool, error) {
 	var err error
 	switch v := v.(type) {
 	case *IncrementalReport:
-		err = decodeIncrementalReport(&d, v)
+		err = decodeIncrementalReport(d, v)
 	case *Ack:
 		err = d.Object(func([]byte) error { return wirejson.ErrNotCanonical })
 	case *LocationsRequest:
-		err = decodeLocationsRequest(&d, v)
+		err = decodeLocationsRequest(d, v)
 	case *LocationsReply:
-		err = decodeLocationsReply(&d, v)
+		err = decodeLocationsReply(d, v)
 	case *ChooseTargetsRequest:
-		err = decodeChooseTargetsRequest(&d, v)
+		err = decodeChooseTargetsRequest(d, v)
 	case *ChooseTargetsReply:
 		err = d.Object(func(key []byte) error {
 			if string(key) != "targets" {
 				return wirejson.ErrNotCanonical
 			}
-			return decodeDatanodes(&d, &v.Targets)
+			return decodeDatanodes(d, &v.Targets)
 		})
 	default:
-		return wirejson.ErrNotCanonical
+		return false, nil
 	}
-	if err == nil {
-		err = d.End()
-	}
-	if err != nil {
-		switch v := v.(type) {
-		case *IncrementalReport:
-			*v = IncrementalReport{}
-		case *LocationsRequest:
-			*v = LocationsRequest{}
-		case *LocationsReply:
-			*v = LocationsReply{}
-		case *ChooseTargetsRequest:
-			*v = ChooseTargetsRequest{}
-		case *ChooseTargetsReply:
-			*v = ChooseTargetsReply{}
-		}
-	}
-	return err
+	return true, err
 }
 
 func decodeIncrementalReport(d *wirejson.Decoder, r *IncrementalReport) error {

@@ -68,6 +68,9 @@ func TestUnmarshalReadsWhatMarshalWrites(t *testing.T) {
 	}
 }
 
+// decodeMsg is what unmarshal reads itself.
+func decodeMsg(data []byte, v any) error { return wirejson.Read(data, v, readMsg) }
+
 // FuzzUnmarshal: whatever decodeMsg reads, encoding/json reads the same
 // way.
 func FuzzUnmarshal(f *testing.F) {

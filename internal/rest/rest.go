@@ -14,7 +14,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,33 +27,19 @@ import (
 // WriteJSON writes v with status code. The answers of the request path's
 // hottest routes are written without reflection (internal/wirejson).
 func WriteJSON(w http.ResponseWriter, code int, v any) error {
-	bp := jsonBufs.Get().(*[]byte)
-	defer func() {
-		if cap(*bp) <= maxPooledJSON {
-			jsonBufs.Put(bp)
-		}
-	}()
-	b, ok := wirejson.Append((*bp)[:0], v)
-	if ok {
-		*bp = b
-	} else {
-		var err error
-		if b, err = json.Marshal(v); err != nil {
-			return err
-		}
+	buf, err := wirejson.Marshal(v)
+	if err != nil {
+		return err
 	}
+	defer buf.Release()
+	b := buf.Bytes()
 	h := w.Header()
 	h["Content-Type"] = []string{"application/json"}
 	h["Content-Length"] = []string{strconv.Itoa(len(b))}
 	w.WriteHeader(code)
-	_, err := w.Write(b)
+	_, err = w.Write(b)
 	return err
 }
-
-// jsonBufs are WriteJSON's buffers, kept up to maxPooledJSON.
-var jsonBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
-
-const maxPooledJSON = 64 << 10
 
 // WriteError writes err as a RemoteException and returns the status.
 func WriteError(w http.ResponseWriter, err error) int {

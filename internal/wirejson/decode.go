@@ -2,6 +2,7 @@ package wirejson
 
 import (
 	"errors"
+	"reflect"
 	"strconv"
 	"unicode/utf8"
 
@@ -14,31 +15,25 @@ var ErrNotCanonical = errors.New("wirejson: not in canonical form")
 
 // Decode reads data, one JSON value of a type Append writes, into v (a
 // pointer to a zero value). On an error v is zero again.
-func Decode(data []byte, v any) error {
-	err := decode(data, v)
+func Decode(data []byte, v any) error { return Read(data, v, readAPI) }
+
+// Read reads data, one JSON value, into v (a pointer to a zero value) with
+// read, which answers false for a type it does not read (v is then left
+// as it is and ErrNotCanonical answered); only white space may follow the
+// value. On an error v is zero again.
+func Read(data []byte, v any, read func(d *Decoder, v any) (known bool, err error)) error {
+	d := Decoder{b: data}
+	known, err := read(&d, v)
+	if !known {
+		return ErrNotCanonical
+	}
+	if err == nil {
+		err = d.End()
+	}
 	if err != nil {
-		zero(v)
+		reflect.ValueOf(v).Elem().SetZero()
 	}
 	return err
-}
-
-func zero(v any) {
-	switch v := v.(type) {
-	case *api.LocatedBlocksResponse:
-		*v = api.LocatedBlocksResponse{}
-	case *api.LocatedBlock:
-		*v = api.LocatedBlock{}
-	case *api.CreateResponse:
-		*v = api.CreateResponse{}
-	case *api.FileStatusResponse:
-		*v = api.FileStatusResponse{}
-	case *api.BooleanResponse:
-		*v = api.BooleanResponse{}
-	case *api.CreateRequest:
-		*v = api.CreateRequest{}
-	case *api.CompleteRequest:
-		*v = api.CompleteRequest{}
-	}
 }
 
 // NewDecoder returns a Decoder of data.
@@ -52,8 +47,8 @@ func (d *Decoder) End() error {
 	return nil
 }
 
-func decode(data []byte, v any) error {
-	d := Decoder{b: data}
+// readAPI reads the api types Append writes.
+func readAPI(d *Decoder, v any) (bool, error) {
 	var err error
 	switch v := v.(type) {
 	case *api.LocatedBlocksResponse:
@@ -126,12 +121,9 @@ func decode(data []byte, v any) error {
 			return ErrNotCanonical
 		})
 	default:
-		return ErrNotCanonical
+		return false, nil
 	}
-	if err != nil {
-		return err
-	}
-	return d.End()
+	return true, err
 }
 
 func (d *Decoder) locatedBlocks(lbs *api.LocatedBlocks) error {

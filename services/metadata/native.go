@@ -5,10 +5,8 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/granary-fs/granary/api"
@@ -722,26 +720,17 @@ func (s *Service) nativeCall(r *http.Request, v any) (*namespace.User, error) {
 // a key v does not have is an error. The hottest requests are read
 // without reflection (internal/wirejson).
 func decodeBody(r *http.Request, v any) error {
-	buf := bodyBufs.Get().(*bytes.Buffer)
-	defer func() {
-		if buf.Cap() <= maxPooledBody {
-			buf.Reset()
-			bodyBufs.Put(buf)
-		}
-	}()
-	if _, err := buf.ReadFrom(http.MaxBytesReader(nil, r.Body, maxBody)); err != nil {
-		return err
+	readErr, err := wirejson.ReadDecode(http.MaxBytesReader(nil, r.Body, maxBody), v, decodeStrict)
+	if readErr != nil {
+		return readErr
 	}
-	if err := wirejson.Decode(buf.Bytes(), v); !errors.Is(err, wirejson.ErrNotCanonical) {
-		return err
-	}
-	dec := json.NewDecoder(bytes.NewReader(buf.Bytes()))
+	return err
+}
+
+// decodeStrict decodes a request body's first value, refusing unknown
+// keys.
+func decodeStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	return dec.Decode(v)
 }
-
-// bodyBufs hold request bodies while they are decoded, kept up to
-// maxPooledBody.
-var bodyBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-const maxPooledBody = 64 << 10
