@@ -288,29 +288,44 @@ func (w *Writer) sendPacket() error {
 			return err
 		}
 	}
-	// The filled buffer goes to the window as it is, and an empty one
-	// from the pool takes its place: the data is not copied again.
-	buf := packetBufs.Get().(*[]byte)
-	*buf, w.pkt = w.pkt, (*buf)[:packet.HeaderRoom]
-	w.send(buf)
+	w.send(w.takePacket())
 	return nil
 }
 
-// send adds a packet to the window of the block in flight and streams
-// it; a broken pipeline shows in its answer.
-func (w *Writer) send(buf *[]byte) {
+// takePacket takes the filled packet buffer, which goes to the window as
+// it is, and puts an empty one from the pool in its place: the data is
+// not copied again.
+func (w *Writer) takePacket() *[]byte {
+	buf := packetBufs.Get().(*[]byte)
+	*buf, w.pkt = w.pkt, (*buf)[:packet.HeaderRoom]
+	return buf
+}
+
+// queue adds a packet to the window of the block in flight.
+func (w *Writer) queue(buf *[]byte) {
 	b := w.blk
 	b.mu.Lock()
 	p := sentPacket{off: b.sent, buf: buf}
 	b.window = append(b.window, p)
 	b.sent += p.size()
 	b.mu.Unlock()
-	if b.pw == nil {
-		w.openPipeline()
-	}
+}
+
+// send queues a packet and streams it, opening the block's pipeline with
+// its first packet; a broken pipeline shows in its answer.
+func (w *Writer) send(buf *[]byte) {
+	w.queue(buf)
 	// The header goes in the room before the data: the packet leaves as
 	// one piece, without a copy.
-	_, _ = b.pw.Write(packet.PutHeader(*buf))
+	_, _ = w.pipe().Write(packet.PutHeader(*buf))
+}
+
+// pipe is the packet stream of the block in flight, opened if it is not.
+func (w *Writer) pipe() *packet.BodyWriter {
+	if w.blk.pw == nil {
+		w.openPipeline()
+	}
+	return w.blk.pw
 }
 
 // startBlock allocates the next block (or takes the one create allocated);
@@ -573,11 +588,7 @@ func (w *Writer) finishBlock() error {
 	// goes in one request (putWhole).
 	whole := w.blk.pw == nil && len(w.pkt) > packet.HeaderRoom
 	if whole {
-		buf := packetBufs.Get().(*[]byte)
-		*buf, w.pkt = w.pkt, (*buf)[:packet.HeaderRoom]
-		b := w.blk
-		b.window = append(b.window, sentPacket{off: b.sent, buf: buf})
-		b.sent += b.window[0].size()
+		w.queue(w.takePacket())
 	} else if err := w.sendPacket(); err != nil {
 		return err
 	}
@@ -589,11 +600,9 @@ func (w *Writer) finishBlock() error {
 		if attempt == 0 && whole {
 			w.putWhole(b)
 		} else {
-			if b.pw == nil {
-				w.openPipeline()
-			}
-			_, _ = b.pw.Write(packet.AppendEnd(nil))
-			b.pw.Close()
+			pw := w.pipe()
+			_, _ = pw.Write(packet.AppendEnd(nil))
+			pw.Close()
 		}
 		res, err := b.wait()
 		if err == nil && res.Length == b.sent && len(res.Stored) > 0 {

@@ -103,7 +103,7 @@ type env struct {
 	adminURL string
 	pg       *localpg.Server
 	dir      string
-	drops    []func() error // the databases made, dropped at close
+	drops    []func() error // the databases made on the user's server, dropped at close
 }
 
 func newEnv(ctx context.Context, url string) (*env, error) {
@@ -131,14 +131,18 @@ func (e *env) close() {
 	}
 }
 
-// database creates a fresh formatted database, dropped at close, and
-// returns its URL.
+// database creates a fresh formatted database, gone at close, and returns
+// its URL.
 func (e *env) database(ctx context.Context) (string, error) {
 	url, drop, err := pgdb.Create(ctx, e.adminURL, "granary_nnbench_")
 	if err != nil {
 		return "", err
 	}
-	e.drops = append(e.drops, drop)
+	if e.pg == nil {
+		// On the user's server: dropped at close. A throwaway server goes
+		// whole.
+		e.drops = append(e.drops, drop)
+	}
 	if _, err := metadata.Format(ctx, metadata.Config{DatabaseURL: url, Superuser: "bench"}, metadata.FormatOptions{}); err != nil {
 		return "", err
 	}
