@@ -62,6 +62,38 @@ func TestWriteSurvivesAStalledDatanode(t *testing.T) {
 		c.t = t
 		writerKeepsOnlyUnacknowledgedPackets(c)
 	})
+	t.Run("first datanode of a one-packet block killed", func(t *testing.T) {
+		c.t = t
+		onePacketBlockSurvivesAKilledDatanode(c)
+	})
+}
+
+// onePacketBlockSurvivesAKilledDatanode: a file that is one packet at its
+// close goes in one plain PUT; when the first datanode of its pipeline was
+// killed (kill -9) before the close, the PUT fails and the block goes on
+// the survivors, as a stream's recovery with nothing acknowledged.
+func onePacketBlockSurvivesAKilledDatanode(c *procCluster) {
+	t := c.t
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	data := randomBytes(1000, 50)
+	w, err := c.client().Create(ctx, "/stall/small", client.CreateOptions{Replication: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	pipeline := w.Pipeline()
+	if len(pipeline) < 2 {
+		t.Fatalf("pipeline %v: two datanodes or more wanted", pipeline)
+	}
+	c.dns[c.datanodeIndex(pipeline[0])].Kill9()
+	if err := w.Close(); err != nil {
+		t.Fatalf("close with the first datanode killed: %v", err)
+	}
+	c.acked["/stall/small"] = data
+	c.checkAcked("after the first datanode of a one-packet block was killed")
 }
 
 // datanodeIndex is the index of the datanode process with UUID uuid.
