@@ -3,9 +3,14 @@ package storage
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/granary-fs/granary/internal/packet"
 )
 
 // TestOpenFilesAreKept: a finalized replica read twice is read from the
@@ -157,5 +162,81 @@ func TestSyncBehindWrites(t *testing.T) {
 	var buf bytes.Buffer
 	if _, err := rr.ReadVerified(&buf, 0, rr.NumBytes); err != nil || !bytes.Equal(buf.Bytes(), data) {
 		t.Fatalf("read back: %v", err)
+	}
+}
+
+// TestReadBuffersAreNotShared: readers of replicas of many sizes, some
+// packet streams and some verified copies, all at once, each get their own
+// replica's bytes and CRCs though the read buffers are pooled (the race
+// detector watches the sharing).
+func TestReadBuffersAreNotShared(t *testing.T) {
+	st := openStore(t)
+	sizes := []int{1, 511, 512, 1300, 64 << 10, 64<<10 + 1, 1<<20 + 700}
+	want := map[int64][]byte{}
+	for i, size := range sizes {
+		id := int64(i + 1)
+		data := bytes.Repeat([]byte{byte('a' + i)}, size)
+		if _, err := st.WriteFinalized(bp, id, 1001, data); err != nil {
+			t.Fatal(err)
+		}
+		want[id] = data
+	}
+	read := func(id int64, packets bool) error {
+		rr, err := st.OpenReplica(bp, id)
+		if err != nil {
+			return err
+		}
+		defer rr.Close()
+		var buf bytes.Buffer
+		if !packets {
+			if _, err := rr.ReadVerified(&buf, 0, rr.NumBytes); err != nil {
+				return err
+			}
+			if !bytes.Equal(buf.Bytes(), want[id]) {
+				return fmt.Errorf("block %d read back %d bytes unlike those written", id, buf.Len())
+			}
+			return nil
+		}
+		if _, err := rr.ReadPackets(&buf, 0, rr.NumBytes); err != nil {
+			return err
+		}
+		pr := packet.NewReader(&buf)
+		defer pr.Release()
+		var got []byte
+		for {
+			data, crcs, _, err := pr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			if bad := packet.Verify(data, crcs); bad >= 0 {
+				return fmt.Errorf("block %d: chunk %d of a packet fails its CRC", id, bad)
+			}
+			got = append(got, data...)
+		}
+		if !bytes.Equal(got, want[id]) {
+			return fmt.Errorf("block %d streamed %d bytes unlike those written", id, len(got))
+		}
+		return nil
+	}
+	errc := make(chan error, 8)
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range 40 {
+				id := int64((w+i)%len(sizes) + 1)
+				if err := read(id, (w+i)%2 == 0); err != nil {
+					errc <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Error(err)
 	}
 }

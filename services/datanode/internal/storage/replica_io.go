@@ -555,7 +555,40 @@ func (r *ReplicaReader) Close() error {
 // readPiece is how much of a replica is read and verified at a time.
 const readPiece = 2048 * BytesPerChecksum // 1 MiB
 
-var readBufs = sync.Pool{New: func() any { b := make([]byte, readPiece); return &b }}
+// pieceBuf holds a piece of a replica and its CRCs while it is read.
+type pieceBuf struct{ data, crcs []byte }
+
+// pieceBufs are the read buffers, one pool per piece size: a megabyte for
+// verified reads, a packet for packet streams. A read smaller than its
+// piece size uses the front of a pooled buffer (a fresh buffer per read was
+// most of what a small read allocated in the datanode).
+var pieceBufs = [2]struct {
+	size int64
+	pool sync.Pool
+}{{size: packet.MaxData}, {size: readPiece}}
+
+// takePiece returns a buffer for pieces of up to size bytes; put it back
+// with putPiece.
+func takePiece(size int64) *pieceBuf {
+	for i := range pieceBufs {
+		if c := &pieceBufs[i]; size <= c.size {
+			if b, ok := c.pool.Get().(*pieceBuf); ok {
+				return b
+			}
+			return &pieceBuf{data: make([]byte, c.size), crcs: make([]byte, 4*(c.size/BytesPerChecksum))}
+		}
+	}
+	return &pieceBuf{data: make([]byte, size), crcs: make([]byte, 4*((size+BytesPerChecksum-1)/BytesPerChecksum))}
+}
+
+func putPiece(b *pieceBuf) {
+	for i := range pieceBufs {
+		if c := &pieceBufs[i]; int64(len(b.data)) == c.size {
+			c.pool.Put(b)
+			return
+		}
+	}
+}
 
 // ReadVerified copies length bytes from offset to w, reading whole 512-byte
 // chunks and checking each against the meta file before any of its bytes
@@ -581,7 +614,7 @@ func (r *ReplicaReader) ReadVerified(w io.Writer, offset, length int64) (int64, 
 // rounded down to a chunk.
 func (r *ReplicaReader) ReadPackets(w io.Writer, offset, length int64) (int64, error) {
 	start := offset / BytesPerChecksum * BytesPerChecksum
-	var hdr []byte
+	hdr := make([]byte, 0, 4+4*(min(max(length, 0), packet.MaxData)/BytesPerChecksum+2))
 	err := r.eachPiece(offset, offset+length, packet.MaxData, false, func(_ int64, data, crcs []byte) error {
 		hdr = binary.BigEndian.AppendUint32(hdr[:0], uint32(len(data)))
 		hdr = append(hdr, crcs...)
@@ -592,7 +625,7 @@ func (r *ReplicaReader) ReadPackets(w io.Writer, offset, length int64) (int64, e
 		return err
 	})
 	if err == nil {
-		_, err = w.Write(packet.AppendEnd(nil))
+		_, err = w.Write(packet.AppendEnd(hdr[:0]))
 	}
 	return start, err
 }
@@ -605,19 +638,12 @@ func (r *ReplicaReader) eachPiece(offset, end, piece int64, verify bool, fn func
 		return fmt.Errorf("range [%d, %d) is outside the replica's %d bytes", offset, end, r.NumBytes)
 	}
 	pos := offset / BytesPerChecksum * BytesPerChecksum
-	// Small reads get a small buffer; large ones a pooled megabyte.
 	if span := end - pos; span < piece {
 		piece = (span + BytesPerChecksum - 1) / BytesPerChecksum * BytesPerChecksum
 	}
-	var data []byte
-	if piece == readPiece {
-		bp := readBufs.Get().(*[]byte)
-		defer readBufs.Put(bp)
-		data = *bp
-	} else {
-		data = make([]byte, piece)
-	}
-	crcs := make([]byte, 4*(piece/BytesPerChecksum))
+	buf := takePiece(piece)
+	defer putPiece(buf)
+	data, crcs := buf.data, buf.crcs
 	limit := min(r.NumBytes, (end+BytesPerChecksum-1)/BytesPerChecksum*BytesPerChecksum)
 	cache := r.osCache(pos, limit)
 	defer func() { cache.finish(pos) }()
