@@ -27,6 +27,7 @@ import (
 	"github.com/granary-fs/granary/api"
 	"github.com/granary-fs/granary/internal/errs"
 	"github.com/granary-fs/granary/internal/failover"
+	"github.com/granary-fs/granary/internal/inlinehttp"
 	"github.com/granary-fs/granary/internal/packet"
 	"github.com/granary-fs/granary/internal/wirejson"
 )
@@ -80,6 +81,13 @@ func New(metadataURL, user string) *Client {
 	// (packet.Body).
 	dtr := tr.Clone()
 	dtr.WriteBufferSize = packet.BufferSize
+	// Calls, block reads and one-packet block writes make their round
+	// trips on the caller's goroutine (inlinehttp); streamed bodies and
+	// https go through net/http's transports. Idle connections are closed
+	// before the services' 60 s idle timeout would close them.
+	inline := func(fallback *http.Transport) *inlinehttp.Transport {
+		return &inlinehttp.Transport{Fallback: fallback, MaxIdleConnsPerHost: 64, IdleConnTimeout: 50 * time.Second}
+	}
 	scheme := "http"
 	if strings.HasPrefix(metadataURL, "https://") {
 		scheme = "https"
@@ -87,8 +95,8 @@ func New(metadataURL, user string) *Client {
 	return &Client{
 		scheme: scheme,
 		bases:  failover.New(metadataURL), user: user, clientName: "granary-client-" + hex.EncodeToString(b[:]), clientID: hex.EncodeToString(id[:]),
-		http: &http.Client{Transport: tr, Timeout: 5 * time.Minute},
-		data: &http.Client{Transport: dtr},
+		http: &http.Client{Transport: inline(tr)},
+		data: &http.Client{Transport: inline(dtr)},
 	}
 }
 
@@ -111,7 +119,11 @@ func (c *Client) SetTransport(rt http.RoundTripper) {
 // CA it trusts, a client certificate).
 func (c *Client) SetTLS(cfg *tls.Config) {
 	for _, hc := range []*http.Client{c.http, c.data} {
-		if tr, ok := hc.Transport.(*http.Transport); ok {
+		rt := hc.Transport
+		if it, ok := rt.(*inlinehttp.Transport); ok {
+			rt = it.Fallback // https goes there
+		}
+		if tr, ok := rt.(*http.Transport); ok {
 			tr.TLSClientConfig = cfg
 		}
 	}
@@ -219,7 +231,12 @@ func lostAnswer(err error) bool {
 	return errors.As(err, &te)
 }
 
+// callTimeout bounds a call to the metadata service, its answer read.
+const callTimeout = 5 * time.Minute
+
 func (c *Client) doOnce(ctx context.Context, method, u, call string, hasBody bool, payload []byte, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
 	var rd io.Reader
 	if hasBody {
 		rd = bytes.NewReader(payload)
