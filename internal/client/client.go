@@ -88,6 +88,11 @@ func New(metadataURL, user string) *Client {
 	inline := func(fallback *http.Transport) *inlinehttp.Transport {
 		return &inlinehttp.Transport{Fallback: fallback, MaxIdleConnsPerHost: 64, IdleConnTimeout: 50 * time.Second}
 	}
+	calls := inline(tr)
+	// A call the metadata service closed the connection of unanswered is
+	// sent again: it carries its call ID, so a call that was applied is
+	// answered from the retry cache.
+	calls.Replayable = func(r *http.Request) bool { return r.Header.Get(api.CallIDHeader) != "" }
 	scheme := "http"
 	if strings.HasPrefix(metadataURL, "https://") {
 		scheme = "https"
@@ -95,7 +100,7 @@ func New(metadataURL, user string) *Client {
 	return &Client{
 		scheme: scheme,
 		bases:  failover.New(metadataURL), user: user, clientName: "granary-client-" + hex.EncodeToString(b[:]), clientID: hex.EncodeToString(id[:]),
-		http: &http.Client{Transport: inline(tr)},
+		http: &http.Client{Transport: calls},
 		data: &http.Client{Transport: inline(dtr)},
 	}
 }

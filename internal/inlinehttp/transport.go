@@ -19,8 +19,8 @@
 // goroutine watches it — and closed after IdleConnTimeout. A request that
 // fails on a reused connection before any answer came is sent again on a
 // new one when it is replayable (net/http's rule: GET, HEAD, OPTIONS or
-// TRACE without a body); any other failure is the caller's, as with
-// net/http.
+// TRACE without a body, or one Transport.Replayable names); any other
+// failure is the caller's, as with net/http.
 package inlinehttp
 
 import (
@@ -50,6 +50,11 @@ type Transport struct {
 	MaxIdleConnsPerHost int
 	// IdleConnTimeout closes a connection idle for this long (never when 0).
 	IdleConnTimeout time.Duration
+	// Replayable, when set, names more requests that may be sent again
+	// after their reused connection failed before any answer came: calls
+	// the server recognises when they are repeated. A body is taken again
+	// from GetBody.
+	Replayable func(*http.Request) bool
 
 	mu       sync.Mutex
 	idle     map[string][]*conn // most recently used last
@@ -84,10 +89,23 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err == nil {
 			return resp, nil
 		}
-		if reused && !answered && replayable(req) && ctx.Err() == nil {
-			continue // a connection the server had closed: a new one
+		if !reused || answered || ctx.Err() != nil {
+			return nil, err
 		}
-		return nil, err
+		// A connection the server had closed: the request again on a new
+		// one, if it may be sent twice.
+		switch {
+		case replayable(req):
+		case t.Replayable != nil && t.Replayable(req) && req.GetBody != nil:
+			body, gerr := req.GetBody()
+			if gerr != nil {
+				return nil, err
+			}
+			req = req.Clone(ctx)
+			req.Body = body
+		default:
+			return nil, err
+		}
 	}
 }
 

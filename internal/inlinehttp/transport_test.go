@@ -164,6 +164,21 @@ func TestStaleConnectionRetriedForGET(t *testing.T) {
 	if _, err := c.Post(s.URL, "text/plain", strings.NewReader("x")); err == nil {
 		t.Fatal("a POST whose connection closed unanswered succeeded")
 	}
+	// Unless Replayable names it: then its body is sent again whole.
+	tr.Replayable = func(r *http.Request) bool { return r.Header.Get("X-Call") != "" }
+	get(t, c, s.URL+"/3")
+	hits.Store(1)
+	req, _ := http.NewRequest(http.MethodPost, s.URL+"/call", strings.NewReader("again"))
+	req.Header.Set("X-Call", "7")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("a replayable POST whose connection closed unanswered: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "POST /call again" {
+		t.Fatalf("answer %q", b)
+	}
 }
 
 // TestConnectionCloseAndEarlyClose: an answer with Connection: close, and
