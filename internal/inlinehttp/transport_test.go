@@ -76,6 +76,20 @@ func get(t *testing.T, c *http.Client, u string) string {
 	return string(b)
 }
 
+func post(t *testing.T, c *http.Client, u, body string) string {
+	t.Helper()
+	resp, err := c.Post(u, "text/plain", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 func echo(w http.ResponseWriter, r *http.Request) {
 	b, _ := io.ReadAll(r.Body)
 	fmt.Fprintf(w, "%s %s %s", r.Method, r.URL.RequestURI(), b)
@@ -92,14 +106,8 @@ func TestReusesOneConnection(t *testing.T) {
 		if got, want := get(t, c, fmt.Sprintf("%s/a?i=%d", s.URL, i)), fmt.Sprintf("GET /a?i=%d ", i); got != want {
 			t.Fatalf("answer %q, want %q", got, want)
 		}
-		resp, err := c.Post(s.URL+"/p", "text/plain", strings.NewReader("body"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if string(b) != "POST /p body" {
-			t.Fatalf("answer %q", b)
+		if got := post(t, c, s.URL+"/p", "body"); got != "POST /p body" {
+			t.Fatalf("answer %q", got)
 		}
 	}
 	if n := s.opened.Load(); n != 1 {
@@ -125,12 +133,16 @@ func TestServerClosedIdleConnection(t *testing.T) {
 	c := &http.Client{Transport: tr}
 	get(t, c, s.URL)
 	poll.Until(t, 10*time.Second, "the server to close the idle connection", func() bool { return s.closed.Load() == 1 })
-	resp, err := c.Post(s.URL, "text/plain", strings.NewReader("once"))
-	if err != nil {
-		t.Fatalf("a POST after the server closed the idle connection: %v", err)
+	// The server's close reaches this side's socket a moment later.
+	poll.Until(t, 10*time.Second, "the close to reach the client's socket", func() bool {
+		tr.mu.Lock()
+		defer tr.mu.Unlock()
+		l := tr.idle[s.Listener.Addr().String()]
+		return len(l) == 1 && !l[0].open()
+	})
+	if got := post(t, c, s.URL, "once"); got != "POST / once" {
+		t.Fatalf("answer %q", got)
 	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
 	if n := posts.Load(); n != 1 {
 		t.Errorf("the server saw %d POSTs, want 1", n)
 	}
