@@ -14,8 +14,9 @@ import (
 
 // Measure sends GETs to an empty handler from clients goroutines over as
 // many keep-alive connections for d, and returns the round trips per
-// second.
-func Measure(clients int, d time.Duration) (float64, error) {
+// second. The client's transport is net/http's, or what wrap makes of it
+// (the Go client's inline transport, with net/http's as its fallback).
+func Measure(clients int, d time.Duration, wrap func(*http.Transport) http.RoundTripper) (float64, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
@@ -26,7 +27,12 @@ func Measure(clients int, d time.Duration) (float64, error) {
 	})}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients, DisableCompression: true}}
+	tr := &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients, DisableCompression: true}
+	var rt http.RoundTripper = tr
+	if wrap != nil {
+		rt = wrap(tr)
+	}
+	hc := &http.Client{Transport: rt}
 	defer hc.CloseIdleConnections()
 	u := "http://" + ln.Addr().String() + "/"
 	var n atomic.Int64

@@ -28,6 +28,7 @@ import (
 	"github.com/granary-fs/granary/internal/client"
 	"github.com/granary-fs/granary/internal/devissuer"
 	"github.com/granary-fs/granary/internal/httpceiling"
+	"github.com/granary-fs/granary/internal/inlinehttp"
 	"github.com/granary-fs/granary/internal/pgdb"
 	"github.com/granary-fs/granary/services/cluster"
 	"github.com/granary-fs/granary/services/coordinator"
@@ -439,8 +440,16 @@ func SmallFilesMain(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// The ceiling is measured first, on an idle machine.
-	ceiling, err := httpceiling.Measure(*clients, 2*time.Second)
+	// The ceilings are measured first, on an idle machine: net/http's
+	// client and the Go client's own transport, each against net/http's
+	// server.
+	ceiling, err := httpceiling.Measure(*clients, 2*time.Second, nil)
+	if err != nil {
+		return err
+	}
+	inlineCeiling, err := httpceiling.Measure(*clients, 2*time.Second, func(tr *http.Transport) http.RoundTripper {
+		return &inlinehttp.Transport{Fallback: tr, MaxIdleConnsPerHost: *clients}
+	})
 	if err != nil {
 		return err
 	}
@@ -472,10 +481,10 @@ func SmallFilesMain(ctx context.Context, args []string, out io.Writer) error {
 			len(modes)/2, res[1].wRate, res[0].wRate, pct(res[1].wRate, res[0].wRate), res[1].wCPU.Round(time.Microsecond), res[0].wCPU.Round(time.Microsecond), pct(float64(res[1].wCPU), float64(res[0].wCPU)),
 			res[1].rRate, res[0].rRate, pct(res[1].rRate, res[0].rRate), res[1].rCPU.Round(time.Microsecond), res[0].rCPU.Round(time.Microsecond), pct(float64(res[1].rCPU), float64(res[0].rCPU)))
 	}
-	fmt.Fprintf(out, "this machine's net/http ceiling: %.0f round trips/s (empty handler, %d keep-alive clients)\n"+
+	fmt.Fprintf(out, "this machine's net/http ceiling: %.0f round trips/s (empty handler, %d keep-alive clients); with the Go client's transport (inlinehttp): %.0f\n"+
 		"  a write needs >= 3 (create with its first block, block PUT, complete): <= %.0f files/s doing nothing else\n"+
 		"  a read needs >= 2 (getBlockLocations, block GET): <= %.0f files/s doing nothing else\n",
-		ceiling, *clients, ceiling/3, ceiling/2)
+		ceiling, *clients, inlineCeiling, inlineCeiling/3, inlineCeiling/2)
 	return nil
 }
 

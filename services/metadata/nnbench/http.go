@@ -87,7 +87,7 @@ func httpFileStatus(ctx context.Context, e *env, o Options, out io.Writer) error
 	}
 	// The same load on an empty handler, right after: what net/http alone
 	// does on this machine now.
-	ceiling, err := httpceiling.Measure(o.Threads, o.Duration)
+	ceiling, err := httpceiling.Measure(o.Threads, o.Duration, nil)
 	if err != nil {
 		return err
 	}
