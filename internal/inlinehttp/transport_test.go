@@ -285,7 +285,7 @@ func TestContextEndsTheExchange(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/slow", nil)
-	if _, err := c.Do(req); !errors.Is(err, context.DeadlineExceeded) {
+	if err := within(t, func() error { _, err := c.Do(req); return err }); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("waiting for the answer: %v, want the context's deadline", err)
 	}
 
@@ -300,12 +300,27 @@ func TestContextEndsTheExchange(t *testing.T) {
 		t.Fatal(err)
 	}
 	cancel2()
-	if _, err := resp.Body.Read(b); !errors.Is(err, context.Canceled) {
+	if err := within(t, func() error { _, err := resp.Body.Read(b); return err }); !errors.Is(err, context.Canceled) {
 		t.Fatalf("reading the body: %v, want context.Canceled", err)
 	}
 	resp.Body.Close()
 	if got := get(t, c, s.URL+"/fast"); got != "" {
 		t.Fatalf("answer %q", got)
+	}
+}
+
+// within runs f and returns its error, failing the test if f outlives the
+// context it was meant to end with by far.
+func within(t *testing.T, f func() error) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatal("the exchange went on 10 s after its context ended")
+		return nil
 	}
 }
 
