@@ -15,6 +15,7 @@ import (
 	"github.com/granary-fs/granary/api"
 	"github.com/granary-fs/granary/internal/errs"
 	"github.com/granary-fs/granary/internal/packet"
+	"github.com/granary-fs/granary/internal/wirejson"
 )
 
 // CreateOptions are the options of Create; zero values take the server's defaults.
@@ -446,7 +447,7 @@ func (w *Writer) openPipeline() {
 				return
 			case packet.AckResult:
 				var res api.BlockWriteResult
-				if err := json.Unmarshal(body, &res); err != nil {
+				if err := wirejson.Unmarshal(body, &res); err != nil {
 					fail(err, false)
 					return
 				}
@@ -517,7 +518,11 @@ func (w *Writer) putWhole(b *blockWrite) {
 		return
 	}
 	var res api.BlockWriteResult
-	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
+	readErr, err := wirejson.ReadDecode(resp.Body, &res, decodeAnswer)
+	if readErr != nil {
+		err = readErr
+	}
+	if err != nil {
 		b.end(api.BlockWriteResult{}, errs.Wrap(errs.IO, err, "datanode %s", internalAddr(b.lb.Locations[0])), false)
 		return
 	}

@@ -60,6 +60,15 @@ func ReadDecode(r io.Reader, v any, fallback func(data []byte, v any) error) (re
 	return nil, err
 }
 
+// Unmarshal decodes data into v (a pointer to a zero value): with Decode
+// when it is in canonical form, else with json.Unmarshal.
+func Unmarshal(data []byte, v any) error {
+	if err := Decode(data, v); !errors.Is(err, ErrNotCanonical) {
+		return err
+	}
+	return json.Unmarshal(data, v)
+}
+
 // readAll appends what r has to its end to b.
 func readAll(r io.Reader, b []byte) ([]byte, error) {
 	for {

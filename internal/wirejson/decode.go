@@ -120,10 +120,33 @@ func readAPI(d *Decoder, v any) (bool, error) {
 			}
 			return ErrNotCanonical
 		})
+	case *api.BlockWriteResult:
+		err = d.Object(func(key []byte) error {
+			switch string(key) {
+			case "blockId":
+				return d.Int64(&v.BlockID)
+			case "length":
+				return d.Int64(&v.Length)
+			case "stored":
+				return d.strings(&v.Stored)
+			case "failed":
+				return d.strings(&v.Failed)
+			}
+			return ErrNotCanonical
+		})
 	default:
 		return false, nil
 	}
 	return true, err
+}
+
+// strings reads an array of strings (null is not canonical).
+func (d *Decoder) strings(ss *[]string) error {
+	*ss = []string{}
+	return d.Array(func() error {
+		*ss = append(*ss, "")
+		return d.String(&(*ss)[len(*ss)-1])
+	})
 }
 
 func (d *Decoder) locatedBlocks(lbs *api.LocatedBlocks) error {

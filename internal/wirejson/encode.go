@@ -1,7 +1,7 @@
 // Package wirejson writes and reads the messages of the request path's
 // hottest routes — the create and complete requests; a file's status, its
-// block locations, a new file with its first block, a boolean — without
-// encoding/json's reflection.
+// block locations, a new file with its first block, a boolean, a block
+// write's result — without encoding/json's reflection.
 //
 // What Append writes is byte for byte what json.Marshal writes for the same
 // value. Decode reads only the canonical form Append writes (keys spelled
@@ -51,8 +51,37 @@ func Append(dst []byte, v any) ([]byte, bool) {
 		return appendCompleteRequest(dst, &v), true
 	case *api.CompleteRequest:
 		return appendCompleteRequest(dst, v), true
+	case api.BlockWriteResult:
+		return appendBlockWriteResult(dst, &v), true
+	case *api.BlockWriteResult:
+		return appendBlockWriteResult(dst, v), true
 	}
 	return dst, false
+}
+
+func appendBlockWriteResult(dst []byte, r *api.BlockWriteResult) []byte {
+	dst = AppendInt(dst, `{"blockId":`, r.BlockID)
+	dst = AppendInt(dst, `,"length":`, r.Length)
+	dst = appendStrings(dst, `,"stored":`, r.Stored)
+	dst = appendStrings(dst, `,"failed":`, r.Failed)
+	return append(dst, '}')
+}
+
+// appendStrings appends key and ss as json.Marshal writes them (null for
+// a nil slice).
+func appendStrings(dst []byte, key string, ss []string) []byte {
+	if ss == nil {
+		return append(append(dst, key...), "null"...)
+	}
+	dst = append(append(dst, key...), '[')
+	for i, s := range ss {
+		sep := ","
+		if i == 0 {
+			sep = ""
+		}
+		dst = AppendString(dst, sep, s)
+	}
+	return append(dst, ']')
 }
 
 func appendCreateRequest(dst []byte, r *api.CreateRequest) []byte {

@@ -21,6 +21,7 @@ var types = []reflect.Type{
 	reflect.TypeFor[api.BooleanResponse](),
 	reflect.TypeFor[api.CreateRequest](),
 	reflect.TypeFor[api.CompleteRequest](),
+	reflect.TypeFor[api.BlockWriteResult](),
 }
 
 func TestAppendWritesWhatEncodingJSONWrites(t *testing.T) {

@@ -20,6 +20,7 @@ import (
 	"github.com/granary-fs/granary/internal/hadooptoken"
 	"github.com/granary-fs/granary/internal/packet"
 	"github.com/granary-fs/granary/internal/rest"
+	"github.com/granary-fs/granary/internal/wirejson"
 	"github.com/granary-fs/granary/services/datanode/internal/storage"
 )
 
@@ -84,8 +85,10 @@ func (s *Service) writeBlock(w http.ResponseWriter, r *http.Request) {
 		acks.last(packet.AckError, b)
 		return
 	}
-	b, _ := json.Marshal(res)
-	acks.last(packet.AckResult, b)
+	if buf, err := wirejson.Marshal(res); err == nil {
+		acks.last(packet.AckResult, buf.Bytes()) // copied into the acknowledgements
+		buf.Release()
+	}
 }
 
 // activeWrite is a block PUT in progress, which a pipeline recovery can
@@ -444,7 +447,7 @@ func (s *Service) startDownstream(ctx context.Context, b *blockWrite, up *ackSen
 				return
 			case packet.AckResult:
 				var res api.BlockWriteResult
-				if err := json.Unmarshal(body, &res); err != nil {
+				if err := wirejson.Unmarshal(body, &res); err != nil {
 					fail(err)
 					return
 				}

@@ -41,6 +41,8 @@ func Fill(v reflect.Value, r *rand.Rand) {
 		v.SetInt(ints[r.IntN(len(ints))])
 	case reflect.Uint64:
 		v.SetUint(uint64(ints[r.IntN(len(ints))]))
+	case reflect.Uint16:
+		v.SetUint(uint64(uint16(ints[r.IntN(len(ints))])))
 	case reflect.Bool:
 		v.SetBool(r.IntN(2) == 1)
 	case reflect.Slice:
