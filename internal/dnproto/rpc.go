@@ -23,7 +23,7 @@ const (
 // (which may be nil). An error reply comes back as an *errs.Error of the
 // exception's kind.
 func Call(ctx context.Context, nc *nats.Conn, subj string, req, resp any) error {
-	data, err := marshal(req)
+	data, err := Marshal(req)
 	if err != nil {
 		return err
 	}
@@ -36,7 +36,7 @@ func Call(ctx context.Context, nc *nats.Conn, subj string, req, resp any) error 
 // active coordinator changing — is sent again, with a short back-off,
 // until ctx ends. An error reply is returned at once.
 func CallRetrying(ctx context.Context, nc *nats.Conn, subj string, req, resp any, perTry time.Duration) error {
-	data, err := marshal(req)
+	data, err := Marshal(req)
 	if err != nil {
 		return err
 	}
@@ -79,7 +79,7 @@ func CallRaw(ctx context.Context, nc *nats.Conn, subj string, data []byte, resp 
 	if resp == nil {
 		return nil
 	}
-	if err := unmarshal(msg.Data, resp); err != nil {
+	if err := Unmarshal(msg.Data, resp); err != nil {
 		return fmt.Errorf("decoding reply of %s: %w", subj, err)
 	}
 	return nil
@@ -99,7 +99,7 @@ func Serve(nc *nats.Conn, subj string, log *slog.Logger, h Handler) (*nats.Subsc
 			reply.Header.Set(HeaderException, body.RemoteException.Exception)
 			reply.Header.Set(HeaderMessage, body.RemoteException.Message)
 		} else if resp != nil {
-			if reply.Data, err = marshal(resp); err != nil {
+			if reply.Data, err = Marshal(resp); err != nil {
 				reply.Header.Set(HeaderException, "IOException")
 				reply.Header.Set(HeaderMessage, err.Error())
 			}
@@ -125,7 +125,7 @@ func Subject(ctx context.Context) string {
 func JSON[T any](fn func(ctx context.Context, req *T) (any, error)) Handler {
 	return func(ctx context.Context, data []byte) (any, error) {
 		req := new(T)
-		if err := unmarshal(data, req); err != nil {
+		if err := Unmarshal(data, req); err != nil {
 			return nil, errs.E(errs.IllegalArgument, "malformed request: %v", err)
 		}
 		return fn(ctx, req)

@@ -3,27 +3,29 @@ package dnproto
 import (
 	"encoding/json"
 	"errors"
+	"math"
 
 	"github.com/granary-fs/granary/internal/wirejson"
 )
 
 // The messages of every block written and every location look-up —
 // incremental reports and their acknowledgements, placement and location
-// requests and their replies — are written and read without encoding/json's
-// reflection (internal/wirejson): marshal writes what json.Marshal writes,
-// unmarshal reads that form itself and leaves any other JSON to
+// requests and their replies, the namespace's block events — are written
+// and read without encoding/json's reflection (internal/wirejson): Marshal writes what json.Marshal writes,
+// Unmarshal reads that form itself and leaves any other JSON to
 // encoding/json, so a message never reads differently.
 
-// marshal is json.Marshal.
-func marshal(v any) ([]byte, error) {
+// Marshal is json.Marshal, for the protocol's messages.
+func Marshal(v any) ([]byte, error) {
 	if b, ok := appendMsg(nil, v); ok {
 		return b, nil
 	}
 	return json.Marshal(v)
 }
 
-// unmarshal is json.Unmarshal; v points to a zero value.
-func unmarshal(data []byte, v any) error {
+// Unmarshal is json.Unmarshal, for the protocol's messages; v points to a
+// zero value.
+func Unmarshal(data []byte, v any) error {
 	err := wirejson.Read(data, v, readMsg)
 	if errors.Is(err, wirejson.ErrNotCanonical) {
 		return json.Unmarshal(data, v)
@@ -55,8 +57,40 @@ func appendMsg(dst []byte, v any) ([]byte, bool) {
 		return appendDatanodes(append(dst, `{"targets":`...), v.Targets, "}"), true
 	case *ChooseTargetsReply:
 		return appendDatanodes(append(dst, `{"targets":`...), v.Targets, "}"), true
+	case BlockEvents:
+		return appendBlockEvents(dst, &v), true
+	case *BlockEvents:
+		return appendBlockEvents(dst, v), true
 	}
 	return dst, false
+}
+
+func appendBlockEvents(dst []byte, e *BlockEvents) []byte {
+	dst = wirejson.AppendBool(dst, `{"safeMode":`, e.SafeMode)
+	dst = wirejson.AppendInt(dst, `,"epoch":`, e.Epoch)
+	dst = wirejson.AppendInt(dst, `,"seq":`, e.Seq)
+	dst = wirejson.AppendInt(dst, `,"prevSeq":`, e.PrevSeq)
+	dst = append(dst, `,"events":`...)
+	if e.Events == nil {
+		return append(dst, "null}"...)
+	}
+	dst = append(dst, '[')
+	for i := range e.Events {
+		ev := &e.Events[i]
+		key := `{"id":`
+		if i > 0 {
+			key = `,{"id":`
+		}
+		dst = wirejson.AppendInt(dst, key, ev.ID)
+		dst = wirejson.AppendInt(dst, `,"genStamp":`, ev.GenStamp)
+		dst = wirejson.AppendInt(dst, `,"numBytes":`, ev.NumBytes)
+		dst = wirejson.AppendUint(dst, `,"replication":`, uint64(ev.Replication))
+		dst = wirejson.AppendBool(dst, `,"complete":`, ev.Complete)
+		dst = wirejson.AppendBool(dst, `,"removed":`, ev.Removed)
+		dst = wirejson.AppendInt(dst, `,"inodeId":`, ev.InodeID)
+		dst = append(dst, '}')
+	}
+	return append(dst, "]}"...)
 }
 
 func appendIncrementalReport(dst []byte, r *IncrementalReport) []byte {
@@ -204,7 +238,7 @@ func appendInts(dst []byte, ns []int64) []byte {
 	return append(dst, ']')
 }
 
-// readMsg reads one of the messages marshal writes itself.
+// readMsg reads one of the messages Marshal writes itself.
 func readMsg(d *wirejson.Decoder, v any) (bool, error) {
 	var err error
 	switch v := v.(type) {
@@ -225,10 +259,58 @@ func readMsg(d *wirejson.Decoder, v any) (bool, error) {
 			}
 			return decodeDatanodes(d, &v.Targets)
 		})
+	case *BlockEvents:
+		err = decodeBlockEvents(d, v)
 	default:
 		return false, nil
 	}
 	return true, err
+}
+
+func decodeBlockEvents(d *wirejson.Decoder, e *BlockEvents) error {
+	return d.Object(func(key []byte) error {
+		switch string(key) {
+		case "safeMode":
+			return d.Bool(&e.SafeMode)
+		case "epoch":
+			return d.Int64(&e.Epoch)
+		case "seq":
+			return d.Int64(&e.Seq)
+		case "prevSeq":
+			return d.Int64(&e.PrevSeq)
+		case "events":
+			e.Events = []BlockEvent{}
+			return d.Array(func() error {
+				e.Events = append(e.Events, BlockEvent{})
+				ev := &e.Events[len(e.Events)-1]
+				return d.Object(func(key []byte) error {
+					switch string(key) {
+					case "id":
+						return d.Int64(&ev.ID)
+					case "genStamp":
+						return d.Int64(&ev.GenStamp)
+					case "numBytes":
+						return d.Int64(&ev.NumBytes)
+					case "replication":
+						var n uint64
+						if err := d.Uint64(&n); err != nil || n > math.MaxUint16 {
+							return wirejson.ErrNotCanonical
+						}
+						ev.Replication = uint16(n)
+						return nil
+					case "complete":
+						return d.Bool(&ev.Complete)
+					case "removed":
+						return d.Bool(&ev.Removed)
+					case "inodeId":
+						return d.Int64(&ev.InodeID)
+					}
+					return wirejson.ErrNotCanonical
+				})
+			})
+		}
+		return wirejson.ErrNotCanonical
+	})
 }
 
 func decodeIncrementalReport(d *wirejson.Decoder, r *IncrementalReport) error {

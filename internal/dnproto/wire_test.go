@@ -12,7 +12,7 @@ import (
 	"github.com/granary-fs/granary/internal/wirejson/wirejsontest"
 )
 
-// wireTypes are the messages marshal and unmarshal write and read
+// wireTypes are the messages Marshal and Unmarshal write and read
 // themselves.
 var wireTypes = []reflect.Type{
 	reflect.TypeFor[IncrementalReport](),
@@ -21,21 +21,22 @@ var wireTypes = []reflect.Type{
 	reflect.TypeFor[LocationsReply](),
 	reflect.TypeFor[ChooseTargetsRequest](),
 	reflect.TypeFor[ChooseTargetsReply](),
+	reflect.TypeFor[BlockEvents](),
 }
 
 func TestMarshalWritesWhatEncodingJSONWrites(t *testing.T) {
 	wirejsontest.WritesAsEncodingJSON(t, wireTypes, rand.New(rand.NewPCG(7, 8)), appendMsg)
 }
 
-// TestUnmarshalReadsWhatMarshalWrites: decodeMsg reads what marshal
+// TestUnmarshalReadsWhatMarshalWrites: decodeMsg reads what Marshal
 // writes unless it has a null or an escape, and to what encoding/json
-// reads; unmarshal reads everything as encoding/json does.
+// reads; Unmarshal reads everything as encoding/json does.
 func TestUnmarshalReadsWhatMarshalWrites(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	for _, typ := range wireTypes {
 		read := 0
 		for range 2000 {
-			data, _ := marshal(wirejsontest.Drawn(typ, r).Interface())
+			data, _ := Marshal(wirejsontest.Drawn(typ, r).Interface())
 			want := reflect.New(typ)
 			if err := json.Unmarshal(data, want.Interface()); err != nil {
 				t.Fatal(err)
@@ -58,8 +59,8 @@ func TestUnmarshalReadsWhatMarshalWrites(t *testing.T) {
 				}
 			}
 			again := reflect.New(typ)
-			if err := unmarshal(data, again.Interface()); err != nil || !reflect.DeepEqual(again.Interface(), want.Interface()) {
-				t.Fatalf("unmarshal %s: %+v, %v", data, again.Elem(), err)
+			if err := Unmarshal(data, again.Interface()); err != nil || !reflect.DeepEqual(again.Interface(), want.Interface()) {
+				t.Fatalf("Unmarshal %s: %+v, %v", data, again.Elem(), err)
 			}
 		}
 		if read < 100 {
@@ -68,7 +69,7 @@ func TestUnmarshalReadsWhatMarshalWrites(t *testing.T) {
 	}
 }
 
-// decodeMsg is what unmarshal reads itself.
+// decodeMsg is what Unmarshal reads itself.
 func decodeMsg(data []byte, v any) error { return wirejson.Read(data, v, readMsg) }
 
 // FuzzUnmarshal: whatever decodeMsg reads, encoding/json reads the same
@@ -77,7 +78,7 @@ func FuzzUnmarshal(f *testing.F) {
 	r := rand.New(rand.NewPCG(11, 12))
 	for _, typ := range wireTypes {
 		for range 5 {
-			data, _ := marshal(wirejsontest.Drawn(typ, r).Interface())
+			data, _ := Marshal(wirejsontest.Drawn(typ, r).Interface())
 			f.Add(data)
 		}
 	}

@@ -482,7 +482,7 @@ func (s *Service) badBlocks(ctx context.Context, r *dnproto.BadBlocks) (any, err
 
 func (s *Service) namespaceEvents(m *nats.Msg) {
 	var ev dnproto.BlockEvents
-	if err := json.Unmarshal(m.Data, &ev); err != nil {
+	if err := dnproto.Unmarshal(m.Data, &ev); err != nil {
 		s.log.Warn("malformed namespace events", "err", err)
 		return
 	}

@@ -178,7 +178,7 @@ func (c *coordination) publish(changes []namespace.BlockChange, seq int64) {
 		SafeMode: c.s.safe.On(), Epoch: c.epoch, Seq: seq, PrevSeq: c.published.Load(),
 		Events: toEvents(changes),
 	}
-	data, err := json.Marshal(ev)
+	data, err := dnproto.Marshal(ev)
 	if err == nil {
 		err = c.nc.Publish(c.s.subj(dnproto.SubjNamespaceEvents), data)
 	}
