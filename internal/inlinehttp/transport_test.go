@@ -55,11 +55,13 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	return r.rt.RoundTrip(req)
 }
 
-func newTransport(t *testing.T) (*Transport, *recorder) {
+// newClient is a client on a new Transport (4 idle connections per host,
+// a minute idle) whose fallback is a recorder of net/http's.
+func newClient(t *testing.T) (*http.Client, *Transport, *recorder) {
 	fb := &recorder{rt: &http.Transport{}}
 	tr := &Transport{Fallback: fb, MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Minute}
 	t.Cleanup(tr.CloseIdleConnections)
-	return tr, fb
+	return &http.Client{Transport: tr}, tr, fb
 }
 
 func get(t *testing.T, c *http.Client, u string) string {
@@ -100,8 +102,7 @@ func echo(w http.ResponseWriter, r *http.Request) {
 // fallback.
 func TestReusesOneConnection(t *testing.T) {
 	s := newServer(t, echo, 0)
-	tr, fb := newTransport(t)
-	c := &http.Client{Transport: tr}
+	c, _, fb := newClient(t)
 	for i := range 50 {
 		if got, want := get(t, c, fmt.Sprintf("%s/a?i=%d", s.URL, i)), fmt.Sprintf("GET /a?i=%d ", i); got != want {
 			t.Fatalf("answer %q, want %q", got, want)
@@ -129,8 +130,7 @@ func TestServerClosedIdleConnection(t *testing.T) {
 		}
 		echo(w, r)
 	}, 50*time.Millisecond)
-	tr, _ := newTransport(t)
-	c := &http.Client{Transport: tr}
+	c, tr, _ := newClient(t)
 	get(t, c, s.URL)
 	poll.Until(t, 10*time.Second, "the server to close the idle connection", func() bool { return s.closed.Load() == 1 })
 	// The server's close reaches this side's socket a moment later.
@@ -165,8 +165,7 @@ func TestStaleConnectionRetriedForGET(t *testing.T) {
 		}
 		echo(w, r)
 	}, 0)
-	tr, _ := newTransport(t)
-	c := &http.Client{Transport: tr}
+	c, tr, _ := newClient(t)
 	get(t, c, s.URL+"/1")
 	if got := get(t, c, s.URL+"/2"); got != "GET /2 " {
 		t.Fatalf("answer %q", got)
@@ -203,8 +202,7 @@ func TestConnectionCloseAndEarlyClose(t *testing.T) {
 		}
 		w.Write(bytes.Repeat([]byte("x"), 100_000))
 	}, 0)
-	tr, _ := newTransport(t)
-	c := &http.Client{Transport: tr}
+	c, _, _ := newClient(t)
 	if got := get(t, c, s.URL+"/close"); len(got) != 100_000 {
 		t.Fatalf("%d bytes", len(got))
 	}
@@ -235,8 +233,7 @@ func TestChunkedAndInformational(t *testing.T) {
 			w.(http.Flusher).Flush()
 		}
 	}, 0)
-	tr, _ := newTransport(t)
-	c := &http.Client{Transport: tr}
+	c, _, _ := newClient(t)
 	var want strings.Builder
 	for i := range 20 {
 		fmt.Fprintf(&want, "%04d", i)
@@ -279,8 +276,7 @@ func TestContextEndsTheExchange(t *testing.T) {
 		}
 	}, 0)
 	defer close(release)
-	tr, _ := newTransport(t)
-	c := &http.Client{Transport: tr}
+	c, _, _ := newClient(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
@@ -337,8 +333,7 @@ func (c *closeCounter) Close() error { c.closes.Add(1); return nil }
 // a refused connection is ECONNREFUSED to errors.Is.
 func TestFallbackAndBodies(t *testing.T) {
 	s := newServer(t, echo, 0)
-	tr, fb := newTransport(t)
-	c := &http.Client{Transport: tr}
+	c, _, fb := newClient(t)
 
 	// Unknown length (a streamed body).
 	pr, pw := io.Pipe()
@@ -396,14 +391,11 @@ func TestFallbackAndBodies(t *testing.T) {
 func TestIdleConnectionsBoundedAndSwept(t *testing.T) {
 	gate := make(chan struct{})
 	s := newServer(t, func(w http.ResponseWriter, r *http.Request) { <-gate }, 0)
-	tr, _ := newTransport(t)
+	c, tr, _ := newClient(t)
 	tr.IdleConnTimeout = 200 * time.Millisecond
-	c := &http.Client{Transport: tr}
 	var wg sync.WaitGroup
-	var started atomic.Int64
 	for range 8 {
 		wg.Go(func() {
-			started.Add(1)
 			resp, err := c.Get(s.URL)
 			if err != nil {
 				t.Error(err)
@@ -431,8 +423,7 @@ func TestIdleConnectionsBoundedAndSwept(t *testing.T) {
 // answer is its own request's.
 func TestConcurrentRequests(t *testing.T) {
 	s := newServer(t, echo, 0)
-	tr, _ := newTransport(t)
-	c := &http.Client{Transport: tr}
+	c, _, _ := newClient(t)
 	var wg sync.WaitGroup
 	for g := range 16 {
 		wg.Go(func() {
