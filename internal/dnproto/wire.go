@@ -54,9 +54,9 @@ func appendMsg(dst []byte, v any) ([]byte, bool) {
 	case *ChooseTargetsRequest:
 		return appendChooseTargetsRequest(dst, v), true
 	case ChooseTargetsReply:
-		return appendDatanodes(append(dst, `{"targets":`...), v.Targets, "}"), true
+		return append(wirejson.AppendArray(dst, `{"targets":`, v.Targets, appendDatanode), '}'), true
 	case *ChooseTargetsReply:
-		return appendDatanodes(append(dst, `{"targets":`...), v.Targets, "}"), true
+		return append(wirejson.AppendArray(dst, `{"targets":`, v.Targets, appendDatanode), '}'), true
 	case BlockEvents:
 		return appendBlockEvents(dst, &v), true
 	case *BlockEvents:
@@ -70,59 +70,40 @@ func appendBlockEvents(dst []byte, e *BlockEvents) []byte {
 	dst = wirejson.AppendInt(dst, `,"epoch":`, e.Epoch)
 	dst = wirejson.AppendInt(dst, `,"seq":`, e.Seq)
 	dst = wirejson.AppendInt(dst, `,"prevSeq":`, e.PrevSeq)
-	dst = append(dst, `,"events":`...)
-	if e.Events == nil {
-		return append(dst, "null}"...)
-	}
-	dst = append(dst, '[')
-	for i := range e.Events {
-		ev := &e.Events[i]
-		key := `{"id":`
-		if i > 0 {
-			key = `,{"id":`
-		}
-		dst = wirejson.AppendInt(dst, key, ev.ID)
+	dst = wirejson.AppendArray(dst, `,"events":`, e.Events, func(dst []byte, ev *BlockEvent) []byte {
+		dst = wirejson.AppendInt(dst, `{"id":`, ev.ID)
 		dst = wirejson.AppendInt(dst, `,"genStamp":`, ev.GenStamp)
 		dst = wirejson.AppendInt(dst, `,"numBytes":`, ev.NumBytes)
 		dst = wirejson.AppendUint(dst, `,"replication":`, uint64(ev.Replication))
 		dst = wirejson.AppendBool(dst, `,"complete":`, ev.Complete)
 		dst = wirejson.AppendBool(dst, `,"removed":`, ev.Removed)
 		dst = wirejson.AppendInt(dst, `,"inodeId":`, ev.InodeID)
-		dst = append(dst, '}')
-	}
-	return append(dst, "]}"...)
+		return append(dst, '}')
+	})
+	return append(dst, '}')
 }
 
 func appendIncrementalReport(dst []byte, r *IncrementalReport) []byte {
 	dst = wirejson.AppendString(dst, `{"datanodeUuid":`, r.DatanodeUUID)
 	dst = wirejson.AppendString(dst, `,"blockPoolId":`, r.BlockPoolID)
-	dst = append(dst, `,"blocks":`...)
-	if r.Blocks == nil {
-		return append(dst, "null}"...)
-	}
-	dst = append(dst, '[')
-	for i := range r.Blocks {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		b := &r.Blocks[i]
+	dst = wirejson.AppendArray(dst, `,"blocks":`, r.Blocks, func(dst []byte, b *ReceivedDeleted) []byte {
 		dst = wirejson.AppendInt(dst, `{"block":{"id":`, b.Block.ID)
 		dst = wirejson.AppendInt(dst, `,"genStamp":`, b.Block.GenStamp)
 		dst = wirejson.AppendInt(dst, `,"numBytes":`, b.Block.NumBytes)
 		dst = wirejson.AppendString(dst, `},"status":`, b.Status)
 		dst = wirejson.AppendString(dst, `,"storageId":`, b.StorageID)
-		dst = append(dst, '}')
-	}
-	return append(dst, "]}"...)
+		return append(dst, '}')
+	})
+	return append(dst, '}')
 }
 
 func appendLocationsRequest(dst []byte, r *LocationsRequest) []byte {
-	dst = appendInts(append(dst, `{"blocks":`...), r.Blocks)
+	dst = wirejson.AppendArray(dst, `{"blocks":`, r.Blocks, appendInt)
 	if r.ClientHost != "" {
 		dst = wirejson.AppendString(dst, `,"clientHost":`, r.ClientHost)
 	}
 	if len(r.GenStamps) > 0 {
-		dst = appendInts(append(dst, `,"genStamps":`...), r.GenStamps)
+		dst = wirejson.AppendArray(dst, `,"genStamps":`, r.GenStamps, appendInt)
 	}
 	if r.Newer {
 		dst = append(dst, `,"newer":true`...)
@@ -134,44 +115,21 @@ func appendLocationsRequest(dst []byte, r *LocationsRequest) []byte {
 }
 
 func appendLocationsReply(dst []byte, r *LocationsReply) []byte {
-	dst = append(dst, `{"blocks":`...)
-	if r.Blocks == nil {
-		dst = append(dst, "null"...)
-	} else {
-		dst = append(dst, '[')
-		for i := range r.Blocks {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			b := &r.Blocks[i]
-			dst = wirejson.AppendInt(dst, `{"id":`, b.ID)
-			dst = appendDatanodes(append(dst, `,"locations":`...), b.Locations, "")
-			dst = appendInts(append(dst, `,"lengths":`...), b.Lengths)
-			if len(b.GenStamps) > 0 {
-				dst = appendInts(append(dst, `,"genStamps":`...), b.GenStamps)
-			}
-			dst = wirejson.AppendBool(dst, `,"corrupt":`, b.Corrupt)
-			dst = append(dst, '}')
+	dst = wirejson.AppendArray(dst, `{"blocks":`, r.Blocks, func(dst []byte, b *BlockLocation) []byte {
+		dst = wirejson.AppendInt(dst, `{"id":`, b.ID)
+		dst = wirejson.AppendArray(dst, `,"locations":`, b.Locations, appendDatanode)
+		dst = wirejson.AppendArray(dst, `,"lengths":`, b.Lengths, appendInt)
+		if len(b.GenStamps) > 0 {
+			dst = wirejson.AppendArray(dst, `,"genStamps":`, b.GenStamps, appendInt)
 		}
-		dst = append(dst, ']')
-	}
+		dst = wirejson.AppendBool(dst, `,"corrupt":`, b.Corrupt)
+		return append(dst, '}')
+	})
 	if c := r.Cache; c != nil {
 		dst = wirejson.AppendString(dst, `,"cache":{"instance":`, c.Instance)
 		dst = wirejson.AppendUint(dst, `,"seq":`, c.Seq)
 		dst = wirejson.AppendString(dst, `,"readerRack":`, c.ReaderRack)
-		dst = append(dst, `,"cacheable":`...)
-		if c.Cacheable == nil {
-			dst = append(dst, "null"...)
-		} else {
-			dst = append(dst, '[')
-			for i, ok := range c.Cacheable {
-				if i > 0 {
-					dst = append(dst, ',')
-				}
-				dst = wirejson.AppendBool(dst, "", ok)
-			}
-			dst = append(dst, ']')
-		}
+		dst = wirejson.AppendArray(dst, `,"cacheable":`, c.Cacheable, func(dst []byte, ok *bool) []byte { return wirejson.AppendBool(dst, "", *ok) })
 		dst = append(dst, '}')
 	}
 	return append(dst, '}')
@@ -181,62 +139,33 @@ func appendChooseTargetsRequest(dst []byte, r *ChooseTargetsRequest) []byte {
 	dst = wirejson.AppendInt(dst, `{"replication":`, int64(r.Replication))
 	dst = wirejson.AppendString(dst, `,"clientHost":`, r.ClientHost)
 	if len(r.Exclude) > 0 {
-		dst = append(dst, `,"exclude":[`...)
-		for i, s := range r.Exclude {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = wirejson.AppendString(dst, "", s)
-		}
-		dst = append(dst, ']')
+		dst = wirejson.AppendArray(dst, `,"exclude":`, r.Exclude, func(dst []byte, s *string) []byte { return wirejson.AppendString(dst, "", *s) })
 	}
 	dst = wirejson.AppendInt(dst, `,"blockSize":`, r.BlockSize)
 	return append(dst, '}')
 }
 
-// appendDatanodes appends ds, then end.
-func appendDatanodes(dst []byte, ds []DatanodeInfo, end string) []byte {
-	if ds == nil {
-		return append(append(dst, "null"...), end...)
+// appendDatanode, for wirejson.AppendArray, appends one datanode.
+func appendDatanode(dst []byte, d *DatanodeInfo) []byte {
+	dst = wirejson.AppendString(dst, `{"uuid":`, d.UUID)
+	dst = wirejson.AppendString(dst, `,"hostName":`, d.HostName)
+	dst = wirejson.AppendString(dst, `,"ipAddr":`, d.IPAddr)
+	dst = wirejson.AppendInt(dst, `,"httpPort":`, int64(d.HTTPPort))
+	dst = wirejson.AppendString(dst, `,"rack":`, d.Rack)
+	if d.StorageID != "" {
+		dst = wirejson.AppendString(dst, `,"storageId":`, d.StorageID)
 	}
-	dst = append(dst, '[')
-	for i := range ds {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		d := &ds[i]
-		dst = wirejson.AppendString(dst, `{"uuid":`, d.UUID)
-		dst = wirejson.AppendString(dst, `,"hostName":`, d.HostName)
-		dst = wirejson.AppendString(dst, `,"ipAddr":`, d.IPAddr)
-		dst = wirejson.AppendInt(dst, `,"httpPort":`, int64(d.HTTPPort))
-		dst = wirejson.AppendString(dst, `,"rack":`, d.Rack)
-		if d.StorageID != "" {
-			dst = wirejson.AppendString(dst, `,"storageId":`, d.StorageID)
-		}
-		if d.Decommission {
-			dst = append(dst, `,"decommissioning":true`...)
-		}
-		if d.Decommissioned {
-			dst = append(dst, `,"decommissioned":true`...)
-		}
-		dst = append(dst, '}')
+	if d.Decommission {
+		dst = append(dst, `,"decommissioning":true`...)
 	}
-	return append(append(dst, ']'), end...)
+	if d.Decommissioned {
+		dst = append(dst, `,"decommissioned":true`...)
+	}
+	return append(dst, '}')
 }
 
-func appendInts(dst []byte, ns []int64) []byte {
-	if ns == nil {
-		return append(dst, "null"...)
-	}
-	dst = append(dst, '[')
-	for i, n := range ns {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = wirejson.AppendInt(dst, "", n)
-	}
-	return append(dst, ']')
-}
+// appendInt, for wirejson.AppendArray, appends one integer.
+func appendInt(dst []byte, n *int64) []byte { return wirejson.AppendInt(dst, "", *n) }
 
 // readMsg reads one of the messages Marshal writes itself.
 func readMsg(d *wirejson.Decoder, v any) (bool, error) {
@@ -257,7 +186,7 @@ func readMsg(d *wirejson.Decoder, v any) (bool, error) {
 			if string(key) != "targets" {
 				return wirejson.ErrNotCanonical
 			}
-			return decodeDatanodes(d, &v.Targets)
+			return wirejson.ReadArray(d, &v.Targets, func(n *DatanodeInfo) error { return decodeDatanode(d, n) })
 		})
 	case *BlockEvents:
 		err = decodeBlockEvents(d, v)
@@ -279,10 +208,7 @@ func decodeBlockEvents(d *wirejson.Decoder, e *BlockEvents) error {
 		case "prevSeq":
 			return d.Int64(&e.PrevSeq)
 		case "events":
-			e.Events = []BlockEvent{}
-			return d.Array(func() error {
-				e.Events = append(e.Events, BlockEvent{})
-				ev := &e.Events[len(e.Events)-1]
+			return wirejson.ReadArray(d, &e.Events, func(ev *BlockEvent) error {
 				return d.Object(func(key []byte) error {
 					switch string(key) {
 					case "id":
@@ -321,10 +247,7 @@ func decodeIncrementalReport(d *wirejson.Decoder, r *IncrementalReport) error {
 		case "blockPoolId":
 			return d.String(&r.BlockPoolID)
 		case "blocks":
-			r.Blocks = []ReceivedDeleted{}
-			return d.Array(func() error {
-				r.Blocks = append(r.Blocks, ReceivedDeleted{})
-				b := &r.Blocks[len(r.Blocks)-1]
+			return wirejson.ReadArray(d, &r.Blocks, func(b *ReceivedDeleted) error {
 				return d.Object(func(key []byte) error {
 					switch string(key) {
 					case "block":
@@ -360,11 +283,11 @@ func decodeLocationsRequest(d *wirejson.Decoder, r *LocationsRequest) error {
 	return d.Object(func(key []byte) error {
 		switch string(key) {
 		case "blocks":
-			return decodeInts(d, &r.Blocks)
+			return wirejson.ReadArray(d, &r.Blocks, d.Int64)
 		case "clientHost":
 			return d.String(&r.ClientHost)
 		case "genStamps":
-			return decodeInts(d, &r.GenStamps)
+			return wirejson.ReadArray(d, &r.GenStamps, d.Int64)
 		case "newer":
 			return d.Bool(&r.Newer)
 		case "cache":
@@ -378,20 +301,17 @@ func decodeLocationsReply(d *wirejson.Decoder, r *LocationsReply) error {
 	return d.Object(func(key []byte) error {
 		switch string(key) {
 		case "blocks":
-			r.Blocks = []BlockLocation{}
-			return d.Array(func() error {
-				r.Blocks = append(r.Blocks, BlockLocation{})
-				b := &r.Blocks[len(r.Blocks)-1]
+			return wirejson.ReadArray(d, &r.Blocks, func(b *BlockLocation) error {
 				return d.Object(func(key []byte) error {
 					switch string(key) {
 					case "id":
 						return d.Int64(&b.ID)
 					case "locations":
-						return decodeDatanodes(d, &b.Locations)
+						return wirejson.ReadArray(d, &b.Locations, func(n *DatanodeInfo) error { return decodeDatanode(d, n) })
 					case "lengths":
-						return decodeInts(d, &b.Lengths)
+						return wirejson.ReadArray(d, &b.Lengths, d.Int64)
 					case "genStamps":
-						return decodeInts(d, &b.GenStamps)
+						return wirejson.ReadArray(d, &b.GenStamps, d.Int64)
 					case "corrupt":
 						return d.Bool(&b.Corrupt)
 					}
@@ -410,13 +330,7 @@ func decodeLocationsReply(d *wirejson.Decoder, r *LocationsReply) error {
 				case "readerRack":
 					return d.String(&c.ReaderRack)
 				case "cacheable":
-					c.Cacheable = []bool{}
-					return d.Array(func() error {
-						var ok bool
-						err := d.Bool(&ok)
-						c.Cacheable = append(c.Cacheable, ok)
-						return err
-					})
+					return wirejson.ReadArray(d, &c.Cacheable, d.Bool)
 				}
 				return wirejson.ErrNotCanonical
 			})
@@ -433,13 +347,7 @@ func decodeChooseTargetsRequest(d *wirejson.Decoder, r *ChooseTargetsRequest) er
 		case "clientHost":
 			return d.String(&r.ClientHost)
 		case "exclude":
-			r.Exclude = []string{}
-			return d.Array(func() error {
-				var s string
-				err := d.String(&s)
-				r.Exclude = append(r.Exclude, s)
-				return err
-			})
+			return wirejson.ReadArray(d, &r.Exclude, d.String)
 		case "blockSize":
 			return d.Int64(&r.BlockSize)
 		}
@@ -447,41 +355,26 @@ func decodeChooseTargetsRequest(d *wirejson.Decoder, r *ChooseTargetsRequest) er
 	})
 }
 
-func decodeDatanodes(d *wirejson.Decoder, ds *[]DatanodeInfo) error {
-	*ds = []DatanodeInfo{}
-	return d.Array(func() error {
-		*ds = append(*ds, DatanodeInfo{})
-		n := &(*ds)[len(*ds)-1]
-		return d.Object(func(key []byte) error {
-			switch string(key) {
-			case "uuid":
-				return d.String(&n.UUID)
-			case "hostName":
-				return d.String(&n.HostName)
-			case "ipAddr":
-				return d.String(&n.IPAddr)
-			case "httpPort":
-				return d.Int(&n.HTTPPort)
-			case "rack":
-				return d.String(&n.Rack)
-			case "storageId":
-				return d.String(&n.StorageID)
-			case "decommissioning":
-				return d.Bool(&n.Decommission)
-			case "decommissioned":
-				return d.Bool(&n.Decommissioned)
-			}
-			return wirejson.ErrNotCanonical
-		})
-	})
-}
-
-func decodeInts(d *wirejson.Decoder, ns *[]int64) error {
-	*ns = []int64{}
-	return d.Array(func() error {
-		var n int64
-		err := d.Int64(&n)
-		*ns = append(*ns, n)
-		return err
+func decodeDatanode(d *wirejson.Decoder, n *DatanodeInfo) error {
+	return d.Object(func(key []byte) error {
+		switch string(key) {
+		case "uuid":
+			return d.String(&n.UUID)
+		case "hostName":
+			return d.String(&n.HostName)
+		case "ipAddr":
+			return d.String(&n.IPAddr)
+		case "httpPort":
+			return d.Int(&n.HTTPPort)
+		case "rack":
+			return d.String(&n.Rack)
+		case "storageId":
+			return d.String(&n.StorageID)
+		case "decommissioning":
+			return d.Bool(&n.Decommission)
+		case "decommissioned":
+			return d.Bool(&n.Decommissioned)
+		}
+		return wirejson.ErrNotCanonical
 	})
 }

@@ -128,9 +128,9 @@ func readAPI(d *Decoder, v any) (bool, error) {
 			case "length":
 				return d.Int64(&v.Length)
 			case "stored":
-				return d.strings(&v.Stored)
+				return ReadArray(d, &v.Stored, d.String)
 			case "failed":
-				return d.strings(&v.Failed)
+				return ReadArray(d, &v.Failed, d.String)
 			}
 			return ErrNotCanonical
 		})
@@ -140,12 +140,15 @@ func readAPI(d *Decoder, v any) (bool, error) {
 	return true, err
 }
 
-// strings reads an array of strings (null is not canonical).
-func (d *Decoder) strings(ss *[]string) error {
-	*ss = []string{}
+// ReadArray reads an array into *s, each element with elem: an empty
+// array is an empty slice, as encoding/json reads it (null is not
+// canonical).
+func ReadArray[T any](d *Decoder, s *[]T, elem func(v *T) error) error {
+	*s = []T{}
 	return d.Array(func() error {
-		*ss = append(*ss, "")
-		return d.String(&(*ss)[len(*ss)-1])
+		var zero T
+		*s = append(*s, zero)
+		return elem(&(*s)[len(*s)-1])
 	})
 }
 
@@ -157,11 +160,7 @@ func (d *Decoder) locatedBlocks(lbs *api.LocatedBlocks) error {
 		case "isUnderConstruction":
 			return d.Bool(&lbs.IsUnderConstruction)
 		case "locatedBlocks":
-			lbs.LocatedBlocks = []api.LocatedBlock{}
-			return d.Array(func() error {
-				lbs.LocatedBlocks = append(lbs.LocatedBlocks, api.LocatedBlock{})
-				return d.locatedBlock(&lbs.LocatedBlocks[len(lbs.LocatedBlocks)-1])
-			})
+			return ReadArray(d, &lbs.LocatedBlocks, d.locatedBlock)
 		case "isLastBlockComplete":
 			return d.Bool(&lbs.IsLastBlockComplete)
 		}
@@ -177,11 +176,7 @@ func (d *Decoder) locatedBlock(lb *api.LocatedBlock) error {
 		case "startOffset":
 			return d.Int64(&lb.StartOffset)
 		case "locations":
-			lb.Locations = []api.DatanodeInfo{}
-			return d.Array(func() error {
-				lb.Locations = append(lb.Locations, api.DatanodeInfo{})
-				return d.datanodeInfo(&lb.Locations[len(lb.Locations)-1])
-			})
+			return ReadArray(d, &lb.Locations, d.datanodeInfo)
 		case "isCorrupt":
 			return d.Bool(&lb.IsCorrupt)
 		case "blockToken":

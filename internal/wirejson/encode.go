@@ -62,27 +62,11 @@ func Append(dst []byte, v any) ([]byte, bool) {
 func appendBlockWriteResult(dst []byte, r *api.BlockWriteResult) []byte {
 	dst = AppendInt(dst, `{"blockId":`, r.BlockID)
 	dst = AppendInt(dst, `,"length":`, r.Length)
-	dst = appendStrings(dst, `,"stored":`, r.Stored)
-	dst = appendStrings(dst, `,"failed":`, r.Failed)
+	dst = AppendArray(dst, `,"stored":`, r.Stored, appendElemString)
+	dst = AppendArray(dst, `,"failed":`, r.Failed, appendElemString)
 	return append(dst, '}')
 }
 
-// appendStrings appends key and ss as json.Marshal writes them (null for
-// a nil slice).
-func appendStrings(dst []byte, key string, ss []string) []byte {
-	if ss == nil {
-		return append(append(dst, key...), "null"...)
-	}
-	dst = append(append(dst, key...), '[')
-	for i, s := range ss {
-		sep := ","
-		if i == 0 {
-			sep = ""
-		}
-		dst = AppendString(dst, sep, s)
-	}
-	return append(dst, ']')
-}
 
 func appendCreateRequest(dst []byte, r *api.CreateRequest) []byte {
 	dst = AppendString(dst, `{"path":`, r.Path)
@@ -155,19 +139,7 @@ func appendLocatedBlocksResponse(dst []byte, r *api.LocatedBlocksResponse) []byt
 	lbs := &r.LocatedBlocks
 	dst = AppendInt(dst, `{"LocatedBlocks":{"fileLength":`, lbs.FileLength)
 	dst = AppendBool(dst, `,"isUnderConstruction":`, lbs.IsUnderConstruction)
-	dst = append(dst, `,"locatedBlocks":`...)
-	if lbs.LocatedBlocks == nil {
-		dst = append(dst, "null"...)
-	} else {
-		dst = append(dst, '[')
-		for i := range lbs.LocatedBlocks {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendLocatedBlock(dst, &lbs.LocatedBlocks[i])
-		}
-		dst = append(dst, ']')
-	}
+	dst = AppendArray(dst, `,"locatedBlocks":`, lbs.LocatedBlocks, appendLocatedBlock)
 	dst = AppendBool(dst, `,"isLastBlockComplete":`, lbs.IsLastBlockComplete)
 	return append(dst, "}}"...)
 }
@@ -176,19 +148,7 @@ func appendLocatedBlock(dst []byte, lb *api.LocatedBlock) []byte {
 	dst = append(dst, `{"block":`...)
 	dst = appendExtendedBlock(dst, &lb.Block)
 	dst = AppendInt(dst, `,"startOffset":`, lb.StartOffset)
-	dst = append(dst, `,"locations":`...)
-	if lb.Locations == nil {
-		dst = append(dst, "null"...)
-	} else {
-		dst = append(dst, '[')
-		for i := range lb.Locations {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendDatanodeInfo(dst, &lb.Locations[i])
-		}
-		dst = append(dst, ']')
-	}
+	dst = AppendArray(dst, `,"locations":`, lb.Locations, appendDatanodeInfo)
 	dst = AppendBool(dst, `,"isCorrupt":`, lb.IsCorrupt)
 	if lb.BlockToken != nil {
 		dst = AppendString(dst, `,"blockToken":{"urlString":`, lb.BlockToken.URLString)
@@ -217,6 +177,26 @@ func appendDatanodeInfo(dst []byte, d *api.DatanodeInfo) []byte {
 	dst = AppendString(dst, `,"networkLocation":`, d.Rack)
 	return append(dst, '}')
 }
+
+// AppendArray appends key and s as json.Marshal writes a slice — null
+// when it is nil — each element with elem.
+func AppendArray[T any](dst []byte, key string, s []T, elem func(dst []byte, v *T) []byte) []byte {
+	dst = append(dst, key...)
+	if s == nil {
+		return append(dst, "null"...)
+	}
+	dst = append(dst, '[')
+	for i := range s {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = elem(dst, &s[i])
+	}
+	return append(dst, ']')
+}
+
+// appendElemString, for AppendArray, appends a string element.
+func appendElemString(dst []byte, s *string) []byte { return AppendString(dst, "", *s) }
 
 // AppendInt, AppendUint, AppendBool and AppendString append key (the
 // punctuation and quoted name before a value) and the value, as
