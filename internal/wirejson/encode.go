@@ -67,7 +67,6 @@ func appendBlockWriteResult(dst []byte, r *api.BlockWriteResult) []byte {
 	return append(dst, '}')
 }
 
-
 func appendCreateRequest(dst []byte, r *api.CreateRequest) []byte {
 	dst = AppendString(dst, `{"path":`, r.Path)
 	dst = AppendString(dst, `,"clientName":`, r.ClientName)
