@@ -30,15 +30,16 @@ func openFile(name string, flag int, perm uint32) (*os.File, error) {
 
 // createIn creates (or truncates) file name in dir for writing, making dir
 // first only when it is missing: a replica's files are created in rbw/,
-// which is there, without a stat of it each time.
+// which is there, without a stat of it each time. The file is opened for
+// reading too: once finalized, its descriptor serves readers (openFiles).
 func createIn(dir, name string) (*os.File, error) {
 	path := filepath.Join(dir, name)
-	f, err := openFile(path, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_TRUNC, 0o644)
+	f, err := openFile(path, syscall.O_RDWR|syscall.O_CREAT|syscall.O_TRUNC, 0o644)
 	if errors.Is(err, fs.ErrNotExist) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, err
 		}
-		f, err = openFile(path, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_TRUNC, 0o644)
+		f, err = openFile(path, syscall.O_RDWR|syscall.O_CREAT|syscall.O_TRUNC, 0o644)
 	}
 	return f, err
 }
@@ -73,4 +74,20 @@ func renameInto(oldpath, dir, name string) error {
 		return err
 	}
 	return renameFile(oldpath, filepath.Join(dir, name))
+}
+
+// dupFile returns a second descriptor of f's open file, named name (a
+// finalized replica's path; the descriptor follows the file through its
+// rename).
+func dupFile(f *os.File, name string) (*os.File, error) {
+	for {
+		fd, _, errno := syscall.Syscall(syscall.SYS_FCNTL, f.Fd(), syscall.F_DUPFD_CLOEXEC, 0)
+		if errno == syscall.EINTR {
+			continue
+		}
+		if errno != 0 {
+			return nil, &os.PathError{Op: "dup", Path: f.Name(), Err: errno}
+		}
+		return os.NewFile(fd, name), nil
+	}
 }

@@ -4,11 +4,12 @@ import (
 	"container/list"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
-// openFiles keeps the data and meta files of recently read finalized
-// replicas open, so that a read needs no open(2) and close(2) of either
+// openFiles keeps the data and meta files of recently written and read
+// finalized replicas open, so that a read needs no open(2) and close(2) of either
 // (two path look-ups and four system calls per read otherwise; HDFS's
 // short-circuit readers keep them open on the client's side for the same
 // reason). Readers share the files: they read with ReadAt only. An entry is
@@ -16,9 +17,11 @@ import (
 // volume — and while its data and meta files are still linked (a replica
 // removed behind the datanode's back is noticed as before); it is dropped
 // when the datanode deletes or moves the replica, and the least recently
-// used go beyond max. Files are closed once no reader holds them.
+// used go beyond max, or beyond the process's budget. Files are
+// closed once no reader holds them.
 type openFiles struct {
-	max int
+	max    int
+	budget *openBudget
 
 	mu  sync.Mutex
 	m   map[openKey]*sharedFiles
@@ -40,12 +43,33 @@ type sharedFiles struct {
 	elem           *list.Element
 }
 
-// maxOpenReplicas bounds the replicas whose files stay open (two
-// descriptors each).
-const maxOpenReplicas = 512
+// maxOpenReplicas bounds the replicas of one datanode whose files stay
+// open (two descriptors each): HDFS's dfs.datanode.max.transfer.threads,
+// the reads a datanode serves at once, each with a replica's two files
+// open.
+const maxOpenReplicas = 4096
+
+// openBudget bounds the replicas kept open by several datanodes' caches
+// together.
+type openBudget struct {
+	limit int64
+	n     atomic.Int64
+}
+
+// processBudget is that of all the datanodes of this process: a quarter
+// of the descriptors it may open, so that sockets and writes never go
+// short (at least 64 replicas).
+var processBudget = sync.OnceValue(func() *openBudget {
+	const least = 64
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return &openBudget{limit: least}
+	}
+	return &openBudget{limit: int64(max(least, min(1<<40, lim.Cur/8)))}
+})
 
 func newOpenFiles(max int) *openFiles {
-	return &openFiles{max: max, m: map[openKey]*sharedFiles{}}
+	return &openFiles{max: max, budget: processBudget(), m: map[openKey]*sharedFiles{}}
 }
 
 // get returns r's files if they are open and still linked, holding them
@@ -76,7 +100,9 @@ func linked(f *os.File, size int64) bool {
 	return syscall.Fstat(int(f.Fd()), &st) == nil && st.Nlink > 0 && st.Size >= size
 }
 
-// put caches r's newly opened files and returns them held for the caller.
+// put caches r's newly opened files (a reader's, or a writer's just
+// finalized: a file is usually read soon after it is written) and returns
+// them held for the caller.
 func (o *openFiles) put(bpid string, r Replica, blk, meta *os.File) *sharedFiles {
 	f := &sharedFiles{key: openKey{bpid, r.ID}, genStamp: r.GenStamp, size: r.NumBytes, vol: r.Volume, blk: blk, meta: meta, refs: 2}
 	o.mu.Lock()
@@ -86,7 +112,8 @@ func (o *openFiles) put(bpid string, r Replica, blk, meta *os.File) *sharedFiles
 	}
 	o.m[f.key] = f
 	f.elem = o.lru.PushFront(f)
-	for len(o.m) > o.max {
+	o.budget.n.Add(1)
+	for len(o.m) > 0 && (len(o.m) > o.max || o.budget.n.Load() > o.budget.limit) {
 		drop = append(drop, o.removeLocked(o.lru.Back().Value.(*sharedFiles)))
 	}
 	o.mu.Unlock()
@@ -101,6 +128,7 @@ func (o *openFiles) put(bpid string, r Replica, blk, meta *os.File) *sharedFiles
 func (o *openFiles) removeLocked(f *sharedFiles) *sharedFiles {
 	delete(o.m, f.key)
 	o.lru.Remove(f.elem)
+	o.budget.n.Add(-1)
 	return f
 }
 

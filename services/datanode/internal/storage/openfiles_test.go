@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/granary-fs/granary/internal/packet"
@@ -112,22 +113,123 @@ func TestOpenFilesAreKept(t *testing.T) {
 	}
 	rr.Close()
 
-	// At most two replicas' files stay open: reading a third closes the
-	// least recently read.
-	read(4).Close() // open: 3, 4
+	// At most two replicas' files stay open: a third written or read
+	// closes the least recently used.
+	read(4).Close() // open: 4, 3
 	r4 := st.files.m[openKey{bp, 4}]
-	for _, id := range []int64{5, 6} {
-		if _, err := st.WriteFinalized(bp, id, 1001, data); err != nil {
-			t.Fatal(err)
-		}
+	if _, err := st.WriteFinalized(bp, 5, 1001, data); err != nil {
+		t.Fatal(err)
 	}
-	read(5).Close() // 4, 5
 	if len(st.files.m) != 2 || closed(r4.blk) {
 		t.Fatalf("%d replicas' files open; 4's closed: %v", len(st.files.m), closed(r4.blk))
 	}
-	read(6).Close() // 5, 6
-	if len(st.files.m) != 2 || !closed(r4.blk) {
-		t.Fatalf("beyond the bound: %d open; the least recently read closed: %v", len(st.files.m), closed(r4.blk))
+	read(4).Close() // 4, 5
+	if _, err := st.WriteFinalized(bp, 6, 1001, data); err != nil {
+		t.Fatal(err)
+	}
+	r5 := st.files.m[openKey{bp, 5}]
+	if len(st.files.m) != 2 || r5 != nil || closed(r4.blk) {
+		t.Fatalf("beyond the bound: %d open; the least recently used kept: %v; the one read again closed: %v", len(st.files.m), r5 != nil, closed(r4.blk))
+	}
+}
+
+// TestWrittenReplicasStayOpen: a replica just written is read from the
+// files its writer opened (no open of its own), through the finalized
+// replica's paths, while the writer's own descriptors are closed; an
+// append's writer (its files opened for writing only) leaves none.
+func TestWrittenReplicasStayOpen(t *testing.T) {
+	st := openPool(t, volumes(t, 1))
+	data := []byte(strings.Repeat("w", 1300))
+	w, err := st.CreateRBW(bp, 1, 1001, int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(data, ChecksumFile(data)[MetaHeaderLen:]); err != nil {
+		t.Fatal(err)
+	}
+	writerBlk := w.blk
+	r, err := w.Finalize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := writerBlk.Stat(); !errors.Is(err, os.ErrClosed) {
+		t.Fatalf("the writer's block file is not closed: %v", err)
+	}
+	kept := st.files.m[openKey{bp, 1}]
+	if kept == nil {
+		t.Fatal("a replica just written has no files kept open")
+	}
+	if kept.blk.Name() != r.Volume.FinalizedPath(bp, 1) {
+		t.Fatalf("the kept block file is named %s, the replica's path is %s", kept.blk.Name(), r.Volume.FinalizedPath(bp, 1))
+	}
+	rr, err := st.OpenReplica(bp, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rr.blk != kept.blk || rr.meta != kept.meta {
+		t.Fatal("reading a replica just written opened its files again")
+	}
+	var buf bytes.Buffer
+	if _, err := rr.ReadVerified(&buf, 0, rr.NumBytes); err != nil || !bytes.Equal(buf.Bytes(), data) {
+		t.Fatalf("read back: %v", err)
+	}
+	rr.Close()
+
+	w, err = st.AppendRBW(bp, 1, 1001, 1002, int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := appendPackets(w, 1300, []byte("more")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Finalize(); err != nil {
+		t.Fatal(err)
+	}
+	if f := st.files.m[openKey{bp, 1}]; f != nil {
+		t.Fatalf("an append left files open: %s", f.blk.Name())
+	}
+}
+
+// TestOpenReplicasBudget: the datanodes of one process together keep no
+// more replicas open than their budget; each closes its own least recently
+// used to stay within it. The process's budget is a quarter of its
+// descriptors.
+func TestOpenReplicasBudget(t *testing.T) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := processBudget().limit, int64(max(64, lim.Cur/8)); got != want {
+		t.Fatalf("the process's budget is %d replicas, want %d (%d descriptors)", got, want, lim.Cur)
+	}
+	budget := &openBudget{limit: 10}
+	stores := []*Store{openPool(t, volumes(t, 1)), openPool(t, volumes(t, 1))}
+	for _, st := range stores {
+		st.files.budget = budget
+	}
+	data := []byte("x")
+	const n = 31
+	for i := range int64(n) {
+		if _, err := stores[i%2].WriteFinalized(bp, i+1, 1001, data); err != nil {
+			t.Fatal(err)
+		}
+		if got := budget.n.Load(); got > budget.limit {
+			t.Fatalf("%d replicas kept open, the budget is %d", got, budget.limit)
+		}
+	}
+	if got := budget.n.Load(); got != budget.limit {
+		t.Fatalf("%d replicas kept open at the end, want the budget's %d", got, budget.limit)
+	}
+	for i := int64(n - 6); i < n; i++ {
+		if stores[i%2].files.m[openKey{bp, i + 1}] == nil {
+			t.Fatalf("replica %d, among the last written, was closed", i+1)
+		}
+	}
+	for _, st := range stores {
+		st.CloseOpenFiles()
+	}
+	if got := budget.n.Load(); got != 0 {
+		t.Fatalf("%d replicas counted open after both caches closed", got)
 	}
 }
 

@@ -63,6 +63,8 @@ type ReplicaWriter struct {
 	partial []byte
 	orig    *Replica
 	origCRC []byte // the partial chunk's CRC as it was
+
+	readable bool // blk and meta were opened for reading too (createIn)
 }
 
 // CreateRBW starts a replica of block id in a volume chosen round-robin.
@@ -108,7 +110,7 @@ func (s *Store) CreateRBW(bpid string, id, gs, blockSize int64) (*ReplicaWriter,
 		blk.Close()
 		return fail(err)
 	}
-	w := &ReplicaWriter{s: s, bpid: bpid, id: id, gs: gs, vol: v, blk: blk, meta: meta, reserved: blockSize}
+	w := &ReplicaWriter{s: s, bpid: bpid, id: id, gs: gs, vol: v, blk: blk, meta: meta, reserved: blockSize, readable: true}
 	w.buffers()
 	hdr := ChecksumFile(nil)
 	if _, err := w.mw.Write(hdr); err != nil {
@@ -236,15 +238,31 @@ func (w *ReplicaWriter) Finalize() (Replica, error) {
 		w.s.doneWriting(w.bpid, w.id)
 		w.s.mu.Unlock()
 	}()
-	for _, f := range []struct {
-		b *bufio.Writer
-		f *os.File
-	}{{w.bw, w.blk}, {w.mw, w.meta}} {
+	dst := w.vol.finalizedDir(w.bpid, w.id)
+	// A new replica's files stay open for its readers (openFiles: a file
+	// is usually read soon after it is written), as second descriptors:
+	// the writer's own are closed as always, their errors its own.
+	var keep [2]*os.File
+	defer func() {
+		for _, f := range keep {
+			if f != nil {
+				f.Close()
+			}
+		}
+	}()
+	for i, f := range []struct {
+		b    *bufio.Writer
+		f    *os.File
+		name string
+	}{{w.bw, w.blk, BlockFileName(w.id)}, {w.mw, w.meta, MetaFileName(w.id, w.gs)}} {
 		err := f.b.Flush()
 		if err == nil && w.s.SyncOnClose {
 			t := w.s.ioStart()
 			err = f.f.Sync()
 			w.vol.ioDone(IOSync, t, err)
+		}
+		if err == nil && w.readable {
+			keep[i], _ = dupFile(f.f, filepath.Join(dst, f.name))
 		}
 		if cerr := f.f.Close(); err == nil {
 			err = cerr
@@ -256,7 +274,6 @@ func (w *ReplicaWriter) Finalize() (Replica, error) {
 			return Replica{}, err
 		}
 	}
-	dst := w.vol.finalizedDir(w.bpid, w.id)
 	s := w.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -287,6 +304,10 @@ func (w *ReplicaWriter) Finalize() (Replica, error) {
 	}
 	s.replicas[w.bpid][w.id] = r
 	w.vol.used += r.NumBytes + metaSize(r.NumBytes)
+	if keep[0] != nil && keep[1] != nil {
+		s.files.release(s.files.put(w.bpid, *r, keep[0], keep[1]))
+		keep = [2]*os.File{}
+	}
 	return *r, nil
 }
 
