@@ -483,23 +483,23 @@ func (s *Store) OpenReplica(bpid string, id int64) (*ReplicaReader, error) {
 	var r Replica
 	var blkPath, metaPath string
 	var lastCRC []byte
+	finalized := false
 	if p, ok := s.replicas[bpid][id]; ok && p.State == Finalized {
-		r = *p
-		dir := r.Volume.finalizedDir(bpid, id) + string(filepath.Separator)
-		blkPath, metaPath = dir+BlockFileName(id), dir+MetaFileName(id, r.GenStamp)
+		r, finalized = *p, true
 	} else if w := s.appends[writingKey(bpid, id)]; w != nil {
 		r, lastCRC = *w.orig, w.origCRC
 		blkPath, metaPath = w.blk.Name(), w.meta.Name()
 	}
 	s.mu.RUnlock()
-	if blkPath == "" {
-		return nil, fmt.Errorf("%w: block %d in %s", ErrNoReplica, id, bpid)
-	}
-	finalized := lastCRC == nil
 	if finalized {
 		if f := s.files.get(bpid, r); f != nil {
 			return s.replicaReader(r, f)
 		}
+		dir := r.Volume.finalizedDir(bpid, id) + string(filepath.Separator)
+		blkPath, metaPath = dir+BlockFileName(id), dir+MetaFileName(id, r.GenStamp)
+	}
+	if blkPath == "" {
+		return nil, fmt.Errorf("%w: block %d in %s", ErrNoReplica, id, bpid)
 	}
 	blk, err := openFile(blkPath, syscall.O_RDONLY, 0)
 	if errors.Is(err, os.ErrNotExist) && lastCRC == nil {
