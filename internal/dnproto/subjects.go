@@ -89,6 +89,11 @@ const (
 	// services which cached block locations changed (LocationsChanged, no
 	// reply; docs/nats-protocol.md).
 	SubjLocationsChanged = "granary.v1.{ns}.ns.locations"
+	// SubjLocationsReceived: the active coordinator tells the metadata
+	// services the locations of blocks being written that a datanode
+	// reported RECEIVED, as answers to keep (LocationsReceived, no reply;
+	// docs/nats-protocol.md).
+	SubjLocationsReceived = "granary.v1.{ns}.ns.received"
 	// SubjSafeModeCounts: metadata asks the coordinator for SafeModeCounts.
 	SubjSafeModeCounts = "granary.v1.{ns}.coord.safemode"
 	// SubjChooseTargets: ChooseTargetsRequest → ChooseTargetsReply.
@@ -109,7 +114,7 @@ const (
 // AllSubjects lists every subject, for the contract test and the docs.
 var AllSubjects = []string{
 	SubjHandshake, SubjRegister, SubjHeartbeat, SubjBlockReport, SubjIncrementalReport, SubjBadBlocks, SubjLifeline,
-	SubjNamespaceEvents, SubjNamespaceInventory, SubjNamespaceInfo, SubjBlockKeys, SubjCoordinatorClaim, SubjLocationsChanged, SubjSafeModeCounts, SubjChooseTargets, SubjBlockLocations,
+	SubjNamespaceEvents, SubjNamespaceInventory, SubjNamespaceInfo, SubjBlockKeys, SubjCoordinatorClaim, SubjLocationsChanged, SubjLocationsReceived, SubjSafeModeCounts, SubjChooseTargets, SubjBlockLocations,
 	SubjReaderBadBlocks,
 	SubjCluster, SubjDatanodes,
 }

@@ -332,6 +332,17 @@ type LocationCache struct {
 	Cacheable []bool `json:"cacheable"`
 }
 
+// LocationsReceived (SubjLocationsReceived) is the answer Request would
+// have had — LocationsRequest.Cache set, no reader — for blocks being
+// written that a datanode just reported RECEIVED: a metadata service keeps
+// it as it keeps a look-up's answer, so that the file's complete (is its
+// last block minimally replicated?) and a first read after it need not
+// ask. The coordinator sends it before it acknowledges the report.
+type LocationsReceived struct {
+	Request LocationsRequest `json:"request"`
+	Reply   LocationsReply   `json:"reply"`
+}
+
 // LocationsChanged (SubjLocationsChanged) announces the location changes
 // numbered (From, To] of coordinator Instance: the kept answers of Blocks
 // are stale — of every block with All. A receiver whose last change is

@@ -57,6 +57,10 @@ func appendMsg(dst []byte, v any) ([]byte, bool) {
 		return append(wirejson.AppendArray(dst, `{"targets":`, v.Targets, appendDatanode), '}'), true
 	case *ChooseTargetsReply:
 		return append(wirejson.AppendArray(dst, `{"targets":`, v.Targets, appendDatanode), '}'), true
+	case LocationsReceived:
+		return appendLocationsReceived(dst, &v), true
+	case *LocationsReceived:
+		return appendLocationsReceived(dst, v), true
 	case BlockEvents:
 		return appendBlockEvents(dst, &v), true
 	case *BlockEvents:
@@ -188,12 +192,27 @@ func readMsg(d *wirejson.Decoder, v any) (bool, error) {
 			}
 			return wirejson.ReadArray(d, &v.Targets, func(n *DatanodeInfo) error { return decodeDatanode(d, n) })
 		})
+	case *LocationsReceived:
+		err = d.Object(func(key []byte) error {
+			switch string(key) {
+			case "request":
+				return decodeLocationsRequest(d, &v.Request)
+			case "reply":
+				return decodeLocationsReply(d, &v.Reply)
+			}
+			return wirejson.ErrNotCanonical
+		})
 	case *BlockEvents:
 		err = decodeBlockEvents(d, v)
 	default:
 		return false, nil
 	}
 	return true, err
+}
+
+func appendLocationsReceived(dst []byte, m *LocationsReceived) []byte {
+	dst = appendLocationsRequest(append(dst, `{"request":`...), &m.Request)
+	return append(appendLocationsReply(append(dst, `,"reply":`...), &m.Reply), '}')
 }
 
 func decodeBlockEvents(d *wirejson.Decoder, e *BlockEvents) error {

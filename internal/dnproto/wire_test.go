@@ -22,6 +22,7 @@ var wireTypes = []reflect.Type{
 	reflect.TypeFor[ChooseTargetsRequest](),
 	reflect.TypeFor[ChooseTargetsReply](),
 	reflect.TypeFor[BlockEvents](),
+	reflect.TypeFor[LocationsReceived](),
 }
 
 func TestMarshalWritesWhatEncodingJSONWrites(t *testing.T) {

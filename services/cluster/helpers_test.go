@@ -283,6 +283,17 @@ func placeOnDisk(t *testing.T, c *cluster.Cluster, i int, bpid string, b extBloc
 
 func metricValue(t *testing.T, url, name string) float64 {
 	t.Helper()
+	v, ok := metricSample(t, url, name)
+	if !ok {
+		t.Fatalf("no metric %s at %s", name, url)
+	}
+	return v
+}
+
+// metricSample returns the sample of series name (with its labels, as the
+// exposition writes them) at url's /metrics; false when there is none yet.
+func metricSample(t *testing.T, url, name string) (float64, bool) {
+	t.Helper()
 	resp, err := http.Get(url + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -292,11 +303,10 @@ func metricValue(t *testing.T, url, name string) float64 {
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
 			f, _ := strconv.ParseFloat(v, 64)
-			return f
+			return f, true
 		}
 	}
-	t.Fatalf("no metric %s at %s", name, url)
-	return 0
+	return 0, false
 }
 
 type safeMode struct {

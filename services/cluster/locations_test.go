@@ -95,3 +95,48 @@ func TestKeptLocationsFollowChanges(t *testing.T) {
 		return misses() > before
 	})
 }
+
+// TestCompleteNeedsNoLookUp: the coordinator sends the metadata service
+// the locations of each block a datanode reports RECEIVED, before it
+// acknowledges the report, so the complete that follows (is the last block
+// minimally replicated?) needs no look-up of its own: writing small files
+// makes the coordinator answer fewer location look-ups than there are files
+// (one each before), and reading them back is answered from what the
+// metadata service kept. With three replicas, each reported apart, what
+// readers are answered is every holder.
+func TestCompleteNeedsNoLookUp(t *testing.T) {
+	c := testCluster(t, 3, nil)
+	cl := newClient(c, "hdfs")
+	lookUps := func() float64 {
+		n, _ := metricSample(t, c.CoordinatorURL, `granary_coordinator_requests_total{outcome="ok",subject="locations"}`)
+		return n // none yet: 0
+	}
+	hits := func() float64 { return metricValue(t, c.MetadataURL, "granary_metadata_location_cache_hits_total") }
+	const files = 20
+	name := func(repl, i int) string { return "/complete/r" + strconv.Itoa(repl) + "/f" + strconv.Itoa(i) }
+	before, hitsBefore := lookUps(), hits()
+	for i := range files {
+		writeFile(t, cl, name(1, i), randomBytes(1000, int64(i)), client.CreateOptions{Replication: 1})
+	}
+	if n := lookUps() - before; n >= files {
+		t.Fatalf("%v location look-ups for %d files written", n, files)
+	}
+	if hits() == hitsBefore {
+		t.Fatal("no complete was answered from the kept locations")
+	}
+	before = lookUps()
+	for i := range files {
+		if got := readFile(t, cl, name(1, i)); len(got) != 1000 {
+			t.Fatalf("read back %d bytes", len(got))
+		}
+	}
+	if n := lookUps() - before; n >= files {
+		t.Fatalf("%v location look-ups for %d files read after they were written", n, files)
+	}
+	var three []string
+	for i := range 5 {
+		writeFile(t, cl, name(3, i), randomBytes(1000, int64(i)), client.CreateOptions{Replication: 3})
+		three = append(three, name(3, i))
+	}
+	checkReplicas(t, c, three, 3)
+}

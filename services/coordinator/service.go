@@ -469,7 +469,22 @@ func (s *Service) incremental(ctx context.Context, r *dnproto.IncrementalReport)
 	if err := s.checkSender(ctx, r.DatanodeUUID, r.BlockPoolID); err != nil {
 		return nil, err
 	}
-	return dnproto.Ack{}, s.mgr.Incremental(r)
+	received, err := s.mgr.IncrementalLocations(r)
+	if err != nil {
+		return nil, err
+	}
+	if received != nil && s.IsActive() {
+		// Before the acknowledgement, upon which the datanode answers the
+		// writer, who completes the file next.
+		data, err := dnproto.Marshal(received)
+		if err == nil {
+			err = s.nc.Publish(s.subj(dnproto.SubjLocationsReceived), data)
+		}
+		if err != nil {
+			s.log.Debug("telling the metadata services of received blocks failed", "err", err)
+		}
+	}
+	return dnproto.Ack{}, nil
 }
 
 func (s *Service) badBlocks(ctx context.Context, r *dnproto.BadBlocks) (any, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -66,22 +67,36 @@ func newCoordination(s *Service, nc *nats.Conn, epoch, lastTxID int64) *coordina
 	c := &coordination{s: s, nc: nc, epoch: epoch, kick: make(chan struct{}, 1), snapshots: map[uint64]*snapshot{},
 		locs: newLocationCache(s.cfg.LocationCacheSize, s.cfg.LocationCacheTTL)}
 	c.published.Store(lastTxID)
-	watchLostAnnouncements(nc, s.subj(dnproto.SubjLocationsChanged), c.locs, s.log)
+	watchLostAnnouncements(nc, []string{s.subj(dnproto.SubjLocationsChanged), s.subj(dnproto.SubjLocationsReceived)}, c.locs, s.log)
 	return c
 }
 
 // watchLostAnnouncements makes nc drop everything locs keeps whenever
-// announcements on subj may have been lost: while the connection was down
+// announcements on subjs may have been lost: while the connection was down
 // (a disconnection, a reconnection), or dropped by their subscription
 // falling behind (a slow consumer). Every asynchronous error is logged.
-func watchLostAnnouncements(nc *nats.Conn, subj string, locs *locationCache, log *slog.Logger) {
+func watchLostAnnouncements(nc *nats.Conn, subjs []string, locs *locationCache, log *slog.Logger) {
 	nc.SetDisconnectErrHandler(func(*nats.Conn, error) { locs.drop() })
 	nc.SetReconnectHandler(func(*nats.Conn) { locs.drop() })
 	nc.SetErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
-		if sub != nil && sub.Subject == subj {
+		if sub != nil && slices.Contains(subjs, sub.Subject) {
 			locs.drop()
 		}
 		log.Warn("NATS", "err", err)
+	})
+}
+
+// followReceived keeps the locations the coordinator sends on subj of
+// blocks being written (LocationsReceived) as it keeps a look-up's answer;
+// one that does not decode is ignored (the look-up it spares is made).
+func followReceived(nc *nats.Conn, subj string, locs *locationCache, log *slog.Logger) (*nats.Subscription, error) {
+	return nc.Subscribe(subj, func(m *nats.Msg) {
+		var r dnproto.LocationsReceived
+		if err := dnproto.Unmarshal(m.Data, &r); err != nil {
+			log.Warn("received locations do not decode", "err", err)
+			return
+		}
+		locs.put(r.Request, r.Reply)
 	})
 }
 
@@ -138,6 +153,11 @@ func (c *coordination) run(ctx context.Context) error {
 		return err
 	}
 	defer ann.Unsubscribe()
+	received, err := followReceived(c.nc, c.s.subj(dnproto.SubjLocationsReceived), c.locs, c.s.log)
+	if err != nil {
+		return err
+	}
+	defer received.Unsubscribe()
 	go c.countsLoop(ctx)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()

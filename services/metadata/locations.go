@@ -75,6 +75,24 @@ func (c *locationCache) get(req dnproto.LocationsRequest) ([]dnproto.BlockLocati
 	return out, true
 }
 
+// holders returns how many holders the kept answer of block id under
+// stamp genStamp has; false when none is kept.
+func (c *locationCache) holders(id, genStamp int64) (int, bool) {
+	if c.max <= 0 {
+		return 0, false
+	}
+	now := c.now()
+	c.mu.Lock()
+	e, ok := c.blocks[id]
+	c.mu.Unlock()
+	if !ok || e.genStamp != genStamp || now.Sub(e.at) > c.ttl {
+		c.misses.Add(1)
+		return 0, false
+	}
+	c.hits.Add(1)
+	return len(e.locs), true
+}
+
 // put keeps what the coordinator marked cacheable in its answer to req,
 // unless a change newer than the answer was announced already.
 func (c *locationCache) put(req dnproto.LocationsRequest, reply dnproto.LocationsReply) {

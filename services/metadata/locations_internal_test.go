@@ -141,7 +141,7 @@ func TestLostAnnouncementsDropKeptLocations(t *testing.T) {
 	locs.put(req, dnproto.LocationsReply{Blocks: []dnproto.BlockLocation{{ID: 1, Locations: []dnproto.DatanodeInfo{{UUID: "dn1"}}}},
 		Cache: &dnproto.LocationCache{Instance: "c1", Seq: 5, ReaderRack: "/r1", Cacheable: []bool{true}}})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	watchLostAnnouncements(nc, subj, locs, log)
+	watchLostAnnouncements(nc, []string{subj}, locs, log)
 	sub, err := followAnnouncements(nc, subj, locs, log)
 	if err != nil {
 		t.Fatal(err)
@@ -174,4 +174,70 @@ func TestLostAnnouncementsDropKeptLocations(t *testing.T) {
 	poll.Until(t, 10*time.Second, "NATS to drop announcements", func() bool { n, _ := sub.Dropped(); return n > 0 })
 	locs.mu.Unlock()
 	poll.Until(t, 10*time.Second, "the kept location to be dropped", func() bool { return !kept() })
+}
+
+// TestReceivedLocationsAreKept: the locations the coordinator sends of a
+// block being written (LocationsReceived, over a real NATS server) are
+// kept as a look-up's answer: complete's replica count finds them without
+// asking, and readers on a host whose rack is known are answered from
+// them; one older than an announcement already applied is not kept.
+func TestReceivedLocationsAreKept(t *testing.T) {
+	url := natstest.Start(t)
+	nc, pub := natstest.Connect(t, url), natstest.Connect(t, url)
+	const subj = "granary.v1.ns1.ns.received"
+	locs := newLocationCache(100, time.Minute)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if _, err := followReceived(nc, subj, locs, log); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil { // the server has the subscription
+		t.Fatal(err)
+	}
+	send := func(id int64, seq uint64, holders ...string) {
+		t.Helper()
+		r := dnproto.LocationsReceived{
+			Request: dnproto.LocationsRequest{Blocks: []int64{id}, GenStamps: []int64{1001}, Cache: true},
+			Reply: dnproto.LocationsReply{Blocks: []dnproto.BlockLocation{{ID: id}},
+				Cache: &dnproto.LocationCache{Instance: "c1", Seq: seq, ReaderRack: "/default-rack", Cacheable: []bool{true}}},
+		}
+		for _, h := range holders {
+			r.Reply.Blocks[0].Locations = append(r.Reply.Blocks[0].Locations, dnproto.DatanodeInfo{UUID: h, IPAddr: h, Rack: "/r1"})
+		}
+		data, err := dnproto.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pub.Publish(subj, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := locs.holders(1, 1001); ok {
+		t.Fatal("holders of a block never sent")
+	}
+	send(1, 4, "10.0.0.1")
+	poll.Until(t, 10*time.Second, "the received locations to be kept", func() bool { _, ok := locs.holders(1, 1001); return ok })
+	if n, _ := locs.holders(1, 1001); n != 1 {
+		t.Fatalf("%d holders kept, sent 1", n)
+	}
+	if _, ok := locs.holders(1, 1002); ok {
+		t.Fatal("holders answered for another stamp")
+	}
+	// A reader whose rack is known (its own look-up) is answered.
+	read := dnproto.LocationsRequest{Blocks: []int64{1}, GenStamps: []int64{1001}, ClientHost: "10.0.0.5"}
+	if _, ok := locs.get(read); ok {
+		t.Fatal("a reader of unknown rack answered")
+	}
+	locs.put(dnproto.LocationsRequest{Blocks: []int64{8}, GenStamps: []int64{1001}, ClientHost: "10.0.0.5"},
+		dnproto.LocationsReply{Blocks: []dnproto.BlockLocation{{ID: 8}}, Cache: &dnproto.LocationCache{Instance: "c1", Seq: 4, ReaderRack: "/r5", Cacheable: []bool{true}}})
+	if got, ok := locs.get(read); !ok || len(got[0].Locations) != 1 || got[0].Locations[0].UUID != "10.0.0.1" {
+		t.Fatalf("a reader of known rack: %+v %v", got, ok)
+	}
+	// Older than an announcement applied: not kept.
+	locs.announced(dnproto.LocationsChanged{Instance: "c1", From: 4, To: 6, Blocks: []int64{2}})
+	send(2, 5, "10.0.0.2")
+	send(3, 6, "10.0.0.3")
+	poll.Until(t, 10*time.Second, "the newer answer to be kept", func() bool { _, ok := locs.holders(3, 1001); return ok })
+	if _, ok := locs.holders(2, 1001); ok {
+		t.Fatal("an answer older than an applied announcement was kept")
+	}
 }

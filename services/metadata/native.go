@@ -247,11 +247,19 @@ const coordinatorTry = 2 * time.Second
 // minReplication is dfs.namenode.replication.min.
 const minReplication = 1
 
-// minReplicated asks the coordinator whether block b has replication.min
-// live replicas of its generation stamp.
+// minReplicated tells whether block b has replication.min live replicas
+// of its generation stamp, asking the coordinator unless it sent them.
 // The answer is kept for readers (a file is usually read soon after it is
 // written): its changes are announced like those of a reader's look-up.
 func (s *Service) minReplicated(ctx context.Context, b namespace.Block, client string) (bool, error) {
+	// The coordinator sends the locations of a block being written when a
+	// datanode reports it RECEIVED, before it acknowledges the report (and
+	// the datanode the writer): kept, they answer without asking.
+	if s.coord != nil {
+		if n, ok := s.coord.locs.holders(b.ID, b.GenStamp); ok && n >= minReplication {
+			return true, nil
+		}
+	}
 	req := dnproto.LocationsRequest{Blocks: []int64{b.ID}, GenStamps: []int64{b.GenStamp}, ClientHost: client, Cache: true}
 	reply, err := s.askLocationsReply(ctx, req)
 	if err != nil {

@@ -3,6 +3,7 @@ package blockmgr
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"slices"
 
 	"github.com/granary-fs/granary/internal/dnproto"
 )
@@ -22,6 +23,7 @@ const maxAnswered = 1 << 20
 
 type announcements struct {
 	instance  string
+	following bool // a metadata service keeps answers (asked LocationsForCache)
 	seq, sent uint64
 	answered  map[int64]struct{} // blocks whose answers may be kept
 	blocks    []int64            // changed since the last announcement
@@ -102,6 +104,11 @@ func (m *Manager) AnnounceAll() {
 func (m *Manager) LocationsForCache(ids, genStamps []int64, reader string) ([]dnproto.BlockLocation, *dnproto.LocationCache) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.ann.following = true
+	return m.locationsForCacheLocked(ids, genStamps, reader)
+}
+
+func (m *Manager) locationsForCacheLocked(ids, genStamps []int64, reader string) ([]dnproto.BlockLocation, *dnproto.LocationCache) {
 	out, rack := m.locations(ids, genStamps, reader)
 	if len(m.ann.answered) >= maxAnswered {
 		m.locChangedAll(false)
@@ -116,4 +123,35 @@ func (m *Manager) LocationsForCache(ids, genStamps []int64, reader string) ([]dn
 		m.ann.answered[id] = struct{}{}
 	}
 	return out, c
+}
+
+// IncrementalLocations is Incremental, and returns what the report made
+// known of blocks being written: the LocationsForCache answer (no
+// reader) for each block under construction that gained a RECEIVED
+// replica, to tell the metadata services at once (SubjLocationsReceived)
+// — nil when there is none, or when no metadata service keeps answers.
+func (m *Manager) IncrementalLocations(r *dnproto.IncrementalReport) (*dnproto.LocationsReceived, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.incrementalLocked(r); err != nil {
+		return nil, err
+	}
+	if !m.ann.following {
+		return nil, nil
+	}
+	var req dnproto.LocationsRequest
+	for _, e := range r.Blocks {
+		b := m.blocks[e.Block.ID]
+		if e.Status != dnproto.Received || b == nil || b.Complete || b.GenStamp != e.Block.GenStamp || slices.Contains(req.Blocks, b.ID) {
+			continue
+		}
+		req.Blocks = append(req.Blocks, b.ID)
+		req.GenStamps = append(req.GenStamps, b.GenStamp)
+	}
+	if len(req.Blocks) == 0 {
+		return nil, nil
+	}
+	req.Cache = true
+	blocks, cache := m.locationsForCacheLocked(req.Blocks, req.GenStamps, "")
+	return &dnproto.LocationsReceived{Request: req, Reply: dnproto.LocationsReply{Blocks: blocks, Cache: cache}}, nil
 }

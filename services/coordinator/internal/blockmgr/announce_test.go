@@ -110,3 +110,68 @@ func TestLocationAnnouncements(t *testing.T) {
 		t.Fatalf("AnnounceAll: %+v %v", a, ok)
 	}
 }
+
+// TestIncrementalLocations: once a metadata service keeps answers, a
+// RECEIVED replica of a block being written comes back as the answer to
+// keep (no reader), marked so that its next change is announced; blocks
+// already complete, of another stamp, or unknown come back as nothing. A
+// second holder's report numbers a change to the answered block: its drop
+// is announced, and the answer that comes with it is numbered after it.
+func TestIncrementalLocations(t *testing.T) {
+	m, _ := newTestManager(nil)
+	dn1, dn2, dn3 := register(t, m, 1), register(t, m, 2), register(t, m, 3)
+	syncNS(m,
+		dnproto.BlockEvent{ID: 1, GenStamp: 1001, Replication: 3}, // being written
+		dnproto.BlockEvent{ID: 2, GenStamp: 1001, NumBytes: 10, Complete: true, Replication: 3},
+		dnproto.BlockEvent{ID: 3, GenStamp: 1002, Replication: 3})
+	received := func(dn string, blocks ...dnproto.BlockRef) *dnproto.LocationsReceived {
+		t.Helper()
+		r := &dnproto.IncrementalReport{DatanodeUUID: dn}
+		for _, b := range blocks {
+			r.Blocks = append(r.Blocks, dnproto.ReceivedDeleted{Block: b, Status: dnproto.Received, StorageID: "DS-" + dn})
+		}
+		got, err := m.IncrementalLocations(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := received(dn1, dnproto.BlockRef{ID: 1, GenStamp: 1001, NumBytes: 10}); got != nil {
+		t.Fatalf("answers sent while no metadata service keeps any: %+v", got)
+	}
+	m.LocationsForCache([]int64{9}, nil, "") // a metadata service keeps answers
+
+	got := received(dn2,
+		dnproto.BlockRef{ID: 1, GenStamp: 1001, NumBytes: 10},
+		dnproto.BlockRef{ID: 2, GenStamp: 1001, NumBytes: 10}, // complete
+		dnproto.BlockRef{ID: 3, GenStamp: 1001, NumBytes: 10}, // an older stamp
+		dnproto.BlockRef{ID: 7, GenStamp: 1001, NumBytes: 10}) // unknown
+	if got == nil || !slices.Equal(got.Request.Blocks, []int64{1}) || !slices.Equal(got.Request.GenStamps, []int64{1001}) ||
+		!got.Request.Cache || got.Request.ClientHost != "" {
+		t.Fatalf("request %+v", got)
+	}
+	c := got.Reply.Cache
+	if c == nil || !slices.Equal(c.Cacheable, []bool{true}) || len(got.Reply.Blocks) != 1 || len(got.Reply.Blocks[0].Locations) != 2 {
+		t.Fatalf("reply %+v, cache %+v", got.Reply, c)
+	}
+	if a, ok := m.TakeLocationChanges(); ok {
+		t.Fatalf("a first answer numbered a change: %+v", a)
+	}
+	// The third holder: a change to the answered block, announced, and
+	// its new answer numbered after it.
+	got = received(dn3, dnproto.BlockRef{ID: 1, GenStamp: 1001, NumBytes: 10})
+	if got == nil || len(got.Reply.Blocks[0].Locations) != 3 || got.Reply.Cache.Seq != c.Seq+1 {
+		t.Fatalf("the third holder's answer %+v (first at seq %d)", got, c.Seq)
+	}
+	if a, ok := m.TakeLocationChanges(); !ok || !slices.Equal(a.Blocks, []int64{1}) || a.To != c.Seq+1 {
+		t.Fatalf("the third holder's change: %+v %v", a, ok)
+	}
+	// Answered again: its next change is announced.
+	if err := m.Incremental(&dnproto.IncrementalReport{DatanodeUUID: dn3, Blocks: []dnproto.ReceivedDeleted{
+		{Block: dnproto.BlockRef{ID: 1, GenStamp: 1001}, Status: dnproto.Deleted, StorageID: "DS-" + dn3}}}); err != nil {
+		t.Fatal(err)
+	}
+	if a, ok := m.TakeLocationChanges(); !ok || !slices.Equal(a.Blocks, []int64{1}) {
+		t.Fatalf("a deletion after the answer: %+v %v", a, ok)
+	}
+}

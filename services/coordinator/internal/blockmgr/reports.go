@@ -91,6 +91,10 @@ func (m *Manager) removeReplica(n *Node, id int64) {
 func (m *Manager) Incremental(r *dnproto.IncrementalReport) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.incrementalLocked(r)
+}
+
+func (m *Manager) incrementalLocked(r *dnproto.IncrementalReport) error {
 	n, err := m.reportingNode(r.DatanodeUUID)
 	if err != nil {
 		return err
