@@ -146,6 +146,22 @@ func (o *openFiles) evict(bpid string, id int64) {
 	}
 }
 
+// evictVolume drops the files of every replica on v (taken out): they
+// are closed once their readers are done.
+func (o *openFiles) evictVolume(v *Volume) {
+	o.mu.Lock()
+	var drop []*sharedFiles
+	for _, f := range o.m {
+		if f.vol == v {
+			drop = append(drop, o.removeLocked(f))
+		}
+	}
+	o.mu.Unlock()
+	for _, f := range drop {
+		o.release(f)
+	}
+}
+
 // release gives up one hold on f, closing its files with the last.
 func (o *openFiles) release(f *sharedFiles) {
 	o.mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -187,6 +188,45 @@ func TestWrittenReplicasStayOpen(t *testing.T) {
 	}
 	if f := st.files.m[openKey{bp, 1}]; f != nil {
 		t.Fatalf("an append left files open: %s", f.blk.Name())
+	}
+}
+
+// TestFailedVolumeClosesItsFiles: the files kept open of replicas on a
+// volume that fails its check are closed (the disk can be taken out); those
+// of the other volume stay.
+func TestFailedVolumeClosesItsFiles(t *testing.T) {
+	dirs := volumes(t, 2)
+	st := openPool(t, dirs)
+	data := []byte("replica")
+	for id := int64(1); id <= 6; id++ {
+		if _, err := st.WriteFinalized(bp, id, 1001, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	byVol := map[*Volume][]*sharedFiles{}
+	for _, f := range st.files.m {
+		byVol[f.vol] = append(byVol[f.vol], f)
+	}
+	bad, good := st.Volumes()[0], st.Volumes()[1]
+	if len(byVol[bad]) == 0 || len(byVol[good]) == 0 {
+		t.Fatalf("replicas kept open per volume: %d and %d", len(byVol[bad]), len(byVol[good]))
+	}
+	if err := os.Rename(filepath.Join(bad.Dir, "current"), filepath.Join(bad.Dir, "gone")); err != nil {
+		t.Fatal(err)
+	}
+	if failed, _ := st.CheckVolumes(); len(failed) != 1 || failed[0] != bad {
+		t.Fatalf("failed volumes %v", failed)
+	}
+	closed := func(f *os.File) bool { _, err := f.Stat(); return errors.Is(err, os.ErrClosed) }
+	for _, f := range byVol[bad] {
+		if !closed(f.blk) || !closed(f.meta) {
+			t.Fatalf("a file of the failed volume stayed open: %s", f.blk.Name())
+		}
+	}
+	for _, f := range byVol[good] {
+		if closed(f.blk) || st.files.m[f.key] != f {
+			t.Fatalf("a file of the healthy volume was closed: %s", f.blk.Name())
+		}
 	}
 }
 

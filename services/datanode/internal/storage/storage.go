@@ -547,6 +547,7 @@ func (s *Store) CheckVolumes() (failed []*Volume, lost map[string][]Replica) {
 				}
 			}
 			s.mu.Unlock()
+			s.files.evictVolume(v) // no descriptor stays open on the failed disk
 			failed = append(failed, v)
 		}
 	}
