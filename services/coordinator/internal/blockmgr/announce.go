@@ -3,7 +3,6 @@ package blockmgr
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"slices"
 
 	"github.com/granary-fs/granary/internal/dnproto"
 )
@@ -125,6 +124,11 @@ func (m *Manager) locationsForCacheLocked(ids, genStamps []int64, reader string)
 	return out, c
 }
 
+// maxReceivedSent bounds the blocks of one LocationsReceived (a report
+// queued while the coordinator was away can hold thousands), well under
+// NATS's payload limit.
+const maxReceivedSent = 1024
+
 // IncrementalLocations is Incremental, and returns what the report made
 // known of blocks being written: the LocationsForCache answer (no
 // reader) for each block under construction that gained a RECEIVED
@@ -142,8 +146,11 @@ func (m *Manager) IncrementalLocations(r *dnproto.IncrementalReport) (*dnproto.L
 	var req dnproto.LocationsRequest
 	for _, e := range r.Blocks {
 		b := m.blocks[e.Block.ID]
-		if e.Status != dnproto.Received || b == nil || b.Complete || b.GenStamp != e.Block.GenStamp || slices.Contains(req.Blocks, b.ID) {
+		if e.Status != dnproto.Received || b == nil || b.Complete || b.GenStamp != e.Block.GenStamp {
 			continue
+		}
+		if len(req.Blocks) == maxReceivedSent {
+			break // the rest ask, as before
 		}
 		req.Blocks = append(req.Blocks, b.ID)
 		req.GenStamps = append(req.GenStamps, b.GenStamp)

@@ -175,3 +175,26 @@ func TestIncrementalLocations(t *testing.T) {
 		t.Fatalf("a deletion after the answer: %+v %v", a, ok)
 	}
 }
+
+// TestIncrementalLocationsBounded: a report with more blocks being written
+// than one message carries (a queued report sent at once) sends the first
+// maxReceivedSent; the others' completes ask.
+func TestIncrementalLocationsBounded(t *testing.T) {
+	m, _ := newTestManager(nil)
+	dn := register(t, m, 1)
+	var events []dnproto.BlockEvent
+	r := &dnproto.IncrementalReport{DatanodeUUID: dn}
+	for id := int64(1); id <= maxReceivedSent+10; id++ {
+		events = append(events, dnproto.BlockEvent{ID: id, GenStamp: 1001, Replication: 1})
+		r.Blocks = append(r.Blocks, dnproto.ReceivedDeleted{Block: dnproto.BlockRef{ID: id, GenStamp: 1001, NumBytes: 1}, Status: dnproto.Received, StorageID: "DS-" + dn})
+	}
+	syncNS(m, events...)
+	m.LocationsForCache([]int64{1}, nil, "")
+	got, err := m.IncrementalLocations(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got == nil || len(got.Request.Blocks) != maxReceivedSent || len(got.Reply.Blocks) != maxReceivedSent || got.Request.Blocks[0] != 1 {
+		t.Fatalf("%+v", got != nil)
+	}
+}
