@@ -194,7 +194,10 @@ func TestIncrementalLocationsBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got == nil || len(got.Request.Blocks) != maxReceivedSent || len(got.Reply.Blocks) != maxReceivedSent || got.Request.Blocks[0] != 1 {
-		t.Fatalf("%+v", got != nil)
+	if got == nil {
+		t.Fatal("nothing to send")
+	}
+	if len(got.Request.Blocks) != maxReceivedSent || len(got.Reply.Blocks) != maxReceivedSent || got.Request.Blocks[0] != 1 {
+		t.Fatalf("%d blocks asked, %d answered, the first %d; want the first %d", len(got.Request.Blocks), len(got.Reply.Blocks), got.Request.Blocks[0], maxReceivedSent)
 	}
 }
