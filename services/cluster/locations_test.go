@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/granary-fs/granary/internal/client"
+	"github.com/granary-fs/granary/internal/dnproto"
 	"github.com/granary-fs/granary/services/cluster"
 	"github.com/granary-fs/granary/services/metadata"
 )
@@ -139,4 +142,45 @@ func TestCompleteNeedsNoLookUp(t *testing.T) {
 		three = append(three, name(3, i))
 	}
 	checkReplicas(t, c, three, 3)
+}
+
+// TestNoLocationCacheNoAnswersSent: a metadata service that keeps no
+// locations (-location-cache-size 0) never asks answers to keep, so
+// the coordinator follows none and sends no locations of blocks written;
+// files are written and read as before.
+func TestNoLocationCacheNoAnswersSent(t *testing.T) {
+	c := testCluster(t, 1, func(cfg *cluster.Config) {
+		hook := cfg.Metadata
+		cfg.Metadata = func(m *metadata.Config) { hook(m); m.LocationCacheSize = -1 }
+	})
+	nc, err := nats.Connect(c.NATSURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	sent, err := nc.SubscribeSync(dnproto.In(dnproto.DefaultNameservice, dnproto.SubjLocationsReceived))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	cl := newClient(c, "hdfs")
+	for i := range 3 {
+		p := "/uncached/f" + strconv.Itoa(i)
+		writeFile(t, cl, p, randomBytes(1000, int64(i)), client.CreateOptions{Replication: 1})
+		if got := readFile(t, cl, p); len(got) != 1000 {
+			t.Fatalf("read back %d bytes", len(got))
+		}
+	}
+	// Each report was acknowledged before its file's write returned, and
+	// the coordinator sends before it acknowledges: whatever it sent has
+	// reached the server before this round trip does, and this
+	// connection's queue with it.
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, _ := sent.Pending(); n != 0 {
+		t.Fatalf("%d messages of received locations sent to a metadata service that keeps none", n)
+	}
 }

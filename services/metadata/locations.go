@@ -75,6 +75,11 @@ func (c *locationCache) get(req dnproto.LocationsRequest) ([]dnproto.BlockLocati
 	return out, true
 }
 
+// keeps reports whether the cache keeps anything (-location-cache-size
+// above 0): only then are answers asked for keeping, which has the
+// coordinator follow them and send those of blocks being written.
+func (c *locationCache) keeps() bool { return c.max > 0 }
+
 // holders returns how many holders the kept answer of block id under
 // stamp genStamp has; false when none is kept.
 func (c *locationCache) holders(id, genStamp int64) (int, bool) {

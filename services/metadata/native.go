@@ -260,7 +260,7 @@ func (s *Service) minReplicated(ctx context.Context, b namespace.Block, client s
 			return true, nil
 		}
 	}
-	req := dnproto.LocationsRequest{Blocks: []int64{b.ID}, GenStamps: []int64{b.GenStamp}, ClientHost: client, Cache: true}
+	req := dnproto.LocationsRequest{Blocks: []int64{b.ID}, GenStamps: []int64{b.GenStamp}, ClientHost: client, Cache: s.coord != nil && s.coord.locs.keeps()}
 	reply, err := s.askLocationsReply(ctx, req)
 	if err != nil {
 		return false, err
@@ -305,7 +305,7 @@ func (s *Service) readerLocations(ctx context.Context, req dnproto.LocationsRequ
 	if locs, ok := s.coord.locs.get(req); ok {
 		return locs, nil
 	}
-	req.Cache = true
+	req.Cache = s.coord.locs.keeps()
 	reply, err := s.askLocationsReply(ctx, req)
 	if err != nil {
 		return nil, err
