@@ -39,9 +39,9 @@ type EditLog struct {
 	// HDFS's FSEditLog does; benchmarks compare with it.
 	NoGather bool
 	// target is how many ops the open batch should hold before it is
-	// committed: those queued when the last batch committed and most of
-	// that batch's waiters, answered then and likely to append again;
-	// lastCommit bounds how long the writer waits for them. After
+	// committed: those queued when the last batch committed and as many
+	// as that batch held, its waiters answered then and likely to append
+	// again; lastCommit bounds how long the writer waits for them. After
 	// gatherMisses waits in a row ran out (waiters that do not come back
 	// soon: clients busy elsewhere between their calls), gatherOff
 	// batches are committed without waiting, then waiting is tried again.
@@ -222,7 +222,7 @@ func (l *EditLog) flush(ctx context.Context) error {
 			l.onCommit(last, b.changes)
 		}
 		l.mu.Lock()
-		l.target = len(l.cur.ops) + (3*len(b.ops)+3)/4
+		l.target = len(l.cur.ops) + len(b.ops)
 		l.mu.Unlock()
 		close(b.done)
 		if ctx.Err() == nil {
