@@ -230,6 +230,36 @@ func TestFailedVolumeClosesItsFiles(t *testing.T) {
 	}
 }
 
+// TestTruncatedReplicaClosesItsFiles: the files kept open of a replica cut
+// by a truncate recovery are given up (closed, no reader holding them), and
+// the replica under its new stamp reads back at its new length.
+func TestTruncatedReplicaClosesItsFiles(t *testing.T) {
+	st := openStore(t)
+	data := []byte(strings.Repeat("t", 1300))
+	if _, err := st.WriteFinalized(bp, 1, 1001, data); err != nil {
+		t.Fatal(err)
+	}
+	kept := st.files.m[openKey{bp, 1}]
+	if kept == nil {
+		t.Fatal("the replica written has no files kept open")
+	}
+	if _, err := st.TruncateReplica(bp, 1, 1001, 1002, 700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kept.meta.Stat(); !errors.Is(err, os.ErrClosed) || st.files.m[openKey{bp, 1}] != nil {
+		t.Fatalf("the truncated replica's kept files: %v, still cached: %v", err, st.files.m[openKey{bp, 1}] != nil)
+	}
+	rr, err := st.OpenReplica(bp, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rr.Close()
+	var buf bytes.Buffer
+	if _, err := rr.ReadVerified(&buf, 0, rr.NumBytes); err != nil || !bytes.Equal(buf.Bytes(), data[:700]) || rr.GenStamp != 1002 {
+		t.Fatalf("read back %d bytes under stamp %d: %v", buf.Len(), rr.GenStamp, err)
+	}
+}
+
 // TestOpenReplicasBudget: the datanodes of one process together keep no
 // more replicas open than their budget; each closes its own least recently
 // used to stay within it. The process's budget is a quarter of its

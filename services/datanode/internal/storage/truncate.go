@@ -80,6 +80,7 @@ func (s *Store) TruncateReplica(bpid string, id, gs, newGS, newLength int64) (Re
 		}
 		binary.BigEndian.PutUint32(meta[MetaHeaderLen+4*full:], crc32.Checksum(chunk[:newLength-start], castagnoli))
 	}
+	s.files.evict(bpid, id) // the replica's files change under it
 	if err := writeFileAtomic(newMeta, meta); err != nil {
 		return Replica{}, err
 	}
