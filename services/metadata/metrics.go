@@ -74,9 +74,9 @@ func newMetrics(s *Service) *metrics {
 			return float64(s.lastImageTxID.Load())
 		}),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "granary_metadata_location_cache_hits_total",
-			Help: "Readers' block look-ups answered from the kept locations."}, func() float64 { h, _ := s.LocationCacheStats(); return float64(h) }),
+			Help: "Block look-ups (readers', and the replica count of a file's complete) answered from the kept locations."}, func() float64 { h, _ := s.LocationCacheStats(); return float64(h) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "granary_metadata_location_cache_misses_total",
-			Help: "Readers' block look-ups of complete files that asked the coordinator."}, func() float64 { _, m := s.LocationCacheStats(); return float64(m) }),
+			Help: "Block look-ups (readers' of complete files, and the replica count of a file's complete) that asked the coordinator."}, func() float64 { _, m := s.LocationCacheStats(); return float64(m) }),
 	)
 	return m
 }

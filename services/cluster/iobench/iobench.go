@@ -472,7 +472,7 @@ func SmallFilesMain(ctx context.Context, args []string, out io.Writer) error {
 			r.wCPU.Round(time.Microsecond), r.rCPU.Round(time.Microsecond))
 		fmt.Fprintf(out, "of a write, the datanodes' %.1f creates, renames and deletes of replica files took %v, their latencies summed (16 writers share each volume's rbw/; ext4 without a journal takes far longer for minutes after many files were deleted)\n",
 			r.wFileOps, r.wFileOpTime.Round(time.Microsecond))
-		fmt.Fprintf(out, "block look-ups answered from the metadata service's kept locations: %d, from the coordinator: %d\n", r.locHits, r.locMisses)
+		fmt.Fprintf(out, "block look-ups (readers', and completes' replica counts) answered from the metadata service's kept locations: %d, from the coordinator: %d\n", r.locHits, r.locMisses)
 	}
 	if len(modes) > 1 {
 		res[0].mean()
