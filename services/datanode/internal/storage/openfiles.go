@@ -65,7 +65,7 @@ var processBudget = sync.OnceValue(func() *openBudget {
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		return &openBudget{limit: least}
 	}
-	return &openBudget{limit: int64(max(least, min(1<<40, lim.Cur/8)))}
+	return &openBudget{limit: int64(max(least, lim.Cur/8))}
 })
 
 func newOpenFiles(max int) *openFiles {

@@ -63,8 +63,6 @@ type ReplicaWriter struct {
 	partial []byte
 	orig    *Replica
 	origCRC []byte // the partial chunk's CRC as it was
-
-	readable bool // blk and meta were opened for reading too (createIn)
 }
 
 // CreateRBW starts a replica of block id in a volume chosen round-robin.
@@ -110,7 +108,7 @@ func (s *Store) CreateRBW(bpid string, id, gs, blockSize int64) (*ReplicaWriter,
 		blk.Close()
 		return fail(err)
 	}
-	w := &ReplicaWriter{s: s, bpid: bpid, id: id, gs: gs, vol: v, blk: blk, meta: meta, reserved: blockSize, readable: true}
+	w := &ReplicaWriter{s: s, bpid: bpid, id: id, gs: gs, vol: v, blk: blk, meta: meta, reserved: blockSize}
 	w.buffers()
 	hdr := ChecksumFile(nil)
 	if _, err := w.mw.Write(hdr); err != nil {
@@ -239,9 +237,10 @@ func (w *ReplicaWriter) Finalize() (Replica, error) {
 		w.s.mu.Unlock()
 	}()
 	dst := w.vol.finalizedDir(w.bpid, w.id)
-	// A new replica's files stay open for its readers (openFiles: a file
-	// is usually read soon after it is written), as second descriptors:
-	// the writer's own are closed as always, their errors its own.
+	// A new replica's files (opened for reading too by createIn; an
+	// append's are not) stay open for its readers (openFiles: a file is
+	// usually read soon after it is written), as second descriptors: the
+	// writer's own are closed as always, their errors its own.
 	var keep [2]*os.File
 	defer func() {
 		for _, f := range keep {
@@ -261,7 +260,7 @@ func (w *ReplicaWriter) Finalize() (Replica, error) {
 			err = f.f.Sync()
 			w.vol.ioDone(IOSync, t, err)
 		}
-		if err == nil && w.readable {
+		if err == nil && w.orig == nil {
 			keep[i], _ = dupFile(f.f, filepath.Join(dst, f.name))
 		}
 		if cerr := f.f.Close(); err == nil {
