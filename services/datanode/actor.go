@@ -44,6 +44,14 @@ type actor struct {
 	// report). HDFS gets the same order from sending both on one thread.
 	fbrMu sync.RWMutex
 
+	// The RECEIVED reports sent at once: while one is on its way, those
+	// of other writers gather into the next (recvNext) and go together
+	// when it is answered, as HDFS's IncrementalBlockReportManager sends
+	// every pending entry in one blockReceivedAndDeleted call.
+	recvMu     sync.Mutex
+	recvFlying *receivedBatch
+	recvNext   *receivedBatch
+
 	fbrNow chan struct{} // an administrator asked for a full report
 }
 

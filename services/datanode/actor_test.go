@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -411,5 +412,77 @@ func TestReceivedFollowsAFullReportInFlight(t *testing.T) {
 	defer mu.Unlock()
 	if i := slices.Index(events, want); i == 0 || events[i-1] != "full report" || strings.Count(strings.Join(events[:i], ","), "full report") != 2 {
 		t.Fatalf("events %v: the RECEIVED must follow the second full report", events)
+	}
+}
+
+// TestReceivedReportsGather: the RECEIVED entries of writers that finish
+// while a report is on its way go together in the next one, and each
+// writer is answered only when the report holding its entry is.
+func TestReceivedReportsGather(t *testing.T) {
+	natsURL, nc := embeddedNATS(t)
+	var mu sync.Mutex
+	var reports [][]int64
+	holding, release := make(chan struct{}), make(chan struct{})
+	serveCoordinator(t, nc, "", map[string]dnproto.Handler{
+		dnproto.SubjHeartbeat: func(context.Context, []byte) (any, error) {
+			return dnproto.HeartbeatReply{HAState: "active", LeaseID: 1}, nil
+		},
+		dnproto.SubjIncrementalReport: func(_ context.Context, data []byte) (any, error) {
+			var r dnproto.IncrementalReport
+			if err := json.Unmarshal(data, &r); err != nil {
+				return nil, err
+			}
+			var ids []int64
+			for _, e := range r.Blocks {
+				ids = append(ids, e.Block.ID)
+			}
+			mu.Lock()
+			reports = append(reports, ids)
+			first := len(reports) == 1
+			mu.Unlock()
+			if first {
+				close(holding)
+				<-release
+			}
+			return dnproto.Ack{}, nil
+		},
+	})
+	dn := runDatanode(t, Config{NATSURL: natsURL, HeartbeatInterval: time.Hour})
+	waitFor(t, "the first full report", func() bool { return dn.Info().LastBlockReport != nil })
+	a := dn.poolList()[0].actors[0]
+	const base = 1 << 30
+	var answered sync.WaitGroup
+	var early atomic.Int32 // writers answered before the first report was
+	report := func(id int64) {
+		answered.Add(1)
+		go func() {
+			defer answered.Done()
+			a.reportReceived(context.Background(), dnproto.ReceivedDeleted{Block: dnproto.BlockRef{ID: id, GenStamp: 1001, NumBytes: 1}, Status: dnproto.Received, StorageID: "DS-1"})
+			select {
+			case <-release:
+			default:
+				early.Add(1)
+			}
+		}()
+	}
+	report(base)
+	<-holding
+	for i := int64(1); i <= 5; i++ {
+		report(base + i)
+	}
+	waitFor(t, "five entries waiting", func() bool {
+		a.recvMu.Lock()
+		defer a.recvMu.Unlock()
+		return a.recvNext != nil && len(a.recvNext.items) == 5
+	})
+	close(release)
+	answered.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(reports) != 2 || len(reports[0]) != 1 || len(reports[1]) != 5 {
+		t.Fatalf("reports %v: want one of the first entry, then one of the five that waited", reports)
+	}
+	if n := early.Load(); n != 0 {
+		t.Fatalf("%d writers answered before their report was", n)
 	}
 }

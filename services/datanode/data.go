@@ -308,8 +308,11 @@ func (a *actor) sendBad(b dnproto.BlockRef, storageID string) {
 	}()
 }
 
-// reportReceived sends one RECEIVED entry at once (falling back to the
-// incremental-report queue when that fails).
+// reportReceived sends a RECEIVED entry at once (falling back to the
+// incremental-report queue when that fails) and returns when the
+// coordinator has it, or the entry is queued, or ctx ends. Entries that
+// arrive while a report is on its way go together in the next one: it is
+// sent, by the first of their writers, when the one before is answered.
 func (a *actor) reportReceived(ctx context.Context, e dnproto.ReceivedDeleted) {
 	if !a.fbrMu.TryRLock() {
 		// A full report is being sent: the entry follows it.
@@ -321,14 +324,50 @@ func (a *actor) reportReceived(ctx context.Context, e dnproto.ReceivedDeleted) {
 	a.ibrMu.Lock()
 	a.ibr = slices.DeleteFunc(a.ibr, func(p dnproto.ReceivedDeleted) bool { return p.Block.ID == e.Block.ID })
 	a.ibrMu.Unlock()
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	err := a.call(ctx, dnproto.SubjIncrementalReport, dnproto.IncrementalReport{
-		DatanodeUUID: a.dn.store.DatanodeUUID(), BlockPoolID: a.blockPool(), Blocks: []dnproto.ReceivedDeleted{e},
-	}, nil)
-	if err != nil {
-		a.queueIBR(e)
+
+	a.recvMu.Lock()
+	if b := a.recvNext; b != nil {
+		b.items = append(b.items, e)
+		a.recvMu.Unlock()
+		select {
+		case <-b.sent:
+		case <-ctx.Done(): // the entry goes all the same
+		}
 		return
 	}
-	a.dn.metrics.ibrSent.Inc()
+	b := &receivedBatch{items: []dnproto.ReceivedDeleted{e}, sent: make(chan struct{})}
+	if prev := a.recvFlying; prev != nil {
+		a.recvNext = b
+		a.recvMu.Unlock()
+		<-prev.sent // within its send's time-out
+		a.recvMu.Lock()
+		a.recvNext = nil
+	}
+	a.recvFlying = b
+	items := b.items
+	a.recvMu.Unlock()
+	defer func() {
+		a.recvMu.Lock()
+		a.recvFlying = nil
+		a.recvMu.Unlock()
+		close(b.sent)
+	}()
+
+	// Other writers' entries ride on this call: it does not end with ctx.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	err := a.call(sctx, dnproto.SubjIncrementalReport, dnproto.IncrementalReport{
+		DatanodeUUID: a.dn.store.DatanodeUUID(), BlockPoolID: a.blockPool(), Blocks: items,
+	}, nil)
+	if err != nil {
+		a.queueIBR(items...)
+		return
+	}
+	a.dn.metrics.ibrSent.Add(float64(len(items)))
+}
+
+// receivedBatch is the RECEIVED entries of one report sent at once.
+type receivedBatch struct {
+	items []dnproto.ReceivedDeleted
+	sent  chan struct{} // closed when the report is answered or its entries queued
 }

@@ -472,6 +472,7 @@ func SmallFilesMain(ctx context.Context, args []string, out io.Writer) error {
 			r.wCPU.Round(time.Microsecond), r.rCPU.Round(time.Microsecond))
 		fmt.Fprintf(out, "of a write, the datanodes' %.1f creates, renames and deletes of replica files took %v, their latencies summed (16 writers share each volume's rbw/; ext4 without a journal takes far longer for minutes after many files were deleted)\n",
 			r.wFileOps, r.wFileOpTime.Round(time.Microsecond))
+		fmt.Fprintf(out, "NATS messages per file (requests, replies and announcements, every service's): write %.2f, read %.2f\n", r.wMsgs, r.rMsgs)
 		fmt.Fprintf(out, "block look-ups (readers', and completes' replica counts) answered from the metadata service's kept locations: %d, from the coordinator: %d\n", r.locHits, r.locMisses)
 	}
 	if len(modes) > 1 {
@@ -501,7 +502,9 @@ type smallResult struct {
 	// replica files per file written, and their time.
 	wFileOps    float64
 	wFileOpTime time.Duration
-	runs        int
+	// wMsgs, rMsgs: messages sent to NATS per file written and read.
+	wMsgs, rMsgs float64
+	runs         int
 }
 
 // add sums r into s (mean divides).
@@ -557,6 +560,7 @@ func smallRun(ctx context.Context, dir, dbURL string, token, noGather bool, n, c
 	}
 	name := func(c, i int) string { return fmt.Sprintf("/bench/small/c%d/d%d/f%d", c, i/100, i%100) }
 	fileOps0 := e.fileIO("metadata")
+	msgs0 := e.natsMessages()
 	cpu0 := processCPU()
 	start := time.Now()
 	err = parallel(clients, func(c int) error {
@@ -581,6 +585,7 @@ func smallRun(ctx context.Context, dir, dbURL string, token, noGather bool, n, c
 	wd := time.Since(start)
 	wCPU := processCPU() - cpu0
 	fileOps := e.fileIO("metadata").minus(fileOps0)
+	msgs1 := e.natsMessages()
 	if err := stopProfile(); err != nil {
 		return smallResult{}, err
 	}
@@ -610,6 +615,7 @@ func smallRun(ctx context.Context, dir, dbURL string, token, noGather bool, n, c
 	}
 	rd := time.Since(start)
 	rCPU := processCPU() - cpu0
+	msgs2 := e.natsMessages()
 	if err := stopProfile(); err != nil {
 		return smallResult{}, err
 	}
@@ -617,7 +623,20 @@ func smallRun(ctx context.Context, dir, dbURL string, token, noGather bool, n, c
 	total, read := per*clients, per*clients*reads
 	return smallResult{files: total, wd: wd, rd: rd, wRate: float64(total) / wd.Seconds(), rRate: float64(read) / rd.Seconds(),
 		wCPU: wCPU / time.Duration(total), rCPU: rCPU / time.Duration(read), locHits: hits, locMisses: misses,
-		wFileOps: fileOps.n / float64(total), wFileOpTime: fileOps.d / time.Duration(total)}, nil
+		wFileOps: fileOps.n / float64(total), wFileOpTime: fileOps.d / time.Duration(total),
+		wMsgs: float64(msgs1-msgs0) / float64(total), rMsgs: float64(msgs2-msgs1) / float64(read)}, nil
+}
+
+// natsMessages counts the messages the cluster's NATS servers were sent
+// (each request and each reply is one).
+func (e *env) natsMessages() int64 {
+	var n int64
+	for _, ns := range e.c.NATSServers() {
+		if v, err := ns.Varz(nil); err == nil {
+			n += v.InMsgs
+		}
+	}
+	return n
 }
 
 // fileOpTotals are profiled operations of the datanodes on replica files

@@ -3,6 +3,8 @@ package iobench
 import (
 	"bytes"
 	"context"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +29,15 @@ func TestSmallFilesTwiceOnOneServer(t *testing.T) {
 		}
 		if !strings.Contains(out.String(), "write: ") || !strings.Contains(out.String(), "read: ") {
 			t.Fatalf("run %d printed no figures:\n%s", run, out.String())
+		}
+		// Each file written asks the coordinator for its placement at
+		// least: a request and its reply.
+		m := regexp.MustCompile(`NATS messages per file .*: write ([0-9.]+), read ([0-9.]+)`).FindStringSubmatch(out.String())
+		if m == nil {
+			t.Fatalf("run %d printed no NATS message counts:\n%s", run, out.String())
+		}
+		if w, _ := strconv.ParseFloat(m[1], 64); w < 2 {
+			t.Fatalf("run %d: %s NATS messages per file written, want at least 2 (the placement request and its reply)", run, m[1])
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
