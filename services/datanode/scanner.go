@@ -153,8 +153,11 @@ func (f *cursorFile) save(now time.Time) error {
 
 // scanReplica verifies one replica at the configured bandwidth.
 func (s *Service) scanReplica(ctx context.Context, bpid string, r storage.Replica) {
-	rr, err := s.openReplica(bpid, r.ID)
+	// The CRCs on disk, not those kept for readers: the scanner checks
+	// the meta file too.
+	rr, err := s.store.OpenReplicaOnDisk(bpid, r.ID)
 	if err != nil {
+		s.reportUnreadable(err)
 		return // deleted meanwhile, or found unreadable and reported
 	}
 	defer rr.Close()

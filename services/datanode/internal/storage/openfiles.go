@@ -18,7 +18,8 @@ import (
 // removed behind the datanode's back is noticed as before); it is dropped
 // when the datanode deletes or moves the replica, and the least recently
 // used go beyond max, or beyond the process's budget. Files are
-// closed once no reader holds them.
+// closed once no reader holds them. A small replica whose CRCs are kept
+// (crcCache) has its block file only.
 type openFiles struct {
 	max    int
 	budget *openBudget
@@ -26,6 +27,10 @@ type openFiles struct {
 	mu  sync.Mutex
 	m   map[openKey]*sharedFiles
 	lru list.List // of *sharedFiles, most recently used first
+
+	// crcs are the CRCs of small replicas, kept beyond their files (and
+	// dropped with them when a replica is deleted or moved).
+	crcs crcCache
 }
 
 type openKey struct {
@@ -38,8 +43,8 @@ type sharedFiles struct {
 	key            openKey
 	genStamp, size int64
 	vol            *Volume
-	blk, meta      *os.File
-	refs           int // readers holding them, plus one while cached
+	blk, meta      *os.File // meta is nil when the replica's CRCs are kept (crcCache)
+	refs           int      // readers holding them, plus one while cached
 	elem           *list.Element
 }
 
@@ -69,7 +74,7 @@ var processBudget = sync.OnceValue(func() *openBudget {
 })
 
 func newOpenFiles(max int) *openFiles {
-	return &openFiles{max: max, budget: processBudget(), m: map[openKey]*sharedFiles{}}
+	return &openFiles{max: max, budget: processBudget(), m: map[openKey]*sharedFiles{}, crcs: crcCache{max: crcCacheBytes}}
 }
 
 // get returns r's files if they are open and still linked, holding them
@@ -85,7 +90,7 @@ func (o *openFiles) get(bpid string, r Replica) *sharedFiles {
 	f.refs++
 	o.lru.MoveToFront(f.elem)
 	o.mu.Unlock()
-	if !linked(f.blk, r.NumBytes) || !linked(f.meta, 0) {
+	if !linked(f.blk, r.NumBytes) || f.meta != nil && !linked(f.meta, 0) {
 		o.evict(bpid, r.ID)
 		o.release(f)
 		return nil
@@ -135,6 +140,7 @@ func (o *openFiles) removeLocked(f *sharedFiles) *sharedFiles {
 // evict drops block id's files (deleted, moved or changed): they are
 // closed once their readers are done.
 func (o *openFiles) evict(bpid string, id int64) {
+	o.crcs.drop(bpid, id)
 	o.mu.Lock()
 	f := o.m[openKey{bpid, id}]
 	if f != nil {
@@ -149,6 +155,7 @@ func (o *openFiles) evict(bpid string, id int64) {
 // evictVolume drops the files of every replica on v (taken out): they
 // are closed once their readers are done.
 func (o *openFiles) evictVolume(v *Volume) {
+	o.crcs.dropVolume(v)
 	o.mu.Lock()
 	var drop []*sharedFiles
 	for _, f := range o.m {
@@ -170,7 +177,9 @@ func (o *openFiles) release(f *sharedFiles) {
 	o.mu.Unlock()
 	if last {
 		f.blk.Close()
-		f.meta.Close()
+		if f.meta != nil {
+			f.meta.Close()
+		}
 	}
 }
 

@@ -167,8 +167,8 @@ func TestWrittenReplicasStayOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rr.blk != kept.blk || rr.meta != kept.meta {
-		t.Fatal("reading a replica just written opened its files again")
+	if rr.blk != kept.blk || kept.meta != nil || !bytes.Equal(rr.crcs, ChecksumFile(data)[MetaHeaderLen:]) {
+		t.Fatal("reading a replica just written opened its files again, or did not read its kept CRCs")
 	}
 	var buf bytes.Buffer
 	if _, err := rr.ReadVerified(&buf, 0, rr.NumBytes); err != nil || !bytes.Equal(buf.Bytes(), data) {
@@ -185,6 +185,9 @@ func TestWrittenReplicasStayOpen(t *testing.T) {
 	}
 	if _, err := w.Finalize(); err != nil {
 		t.Fatal(err)
+	}
+	if _, ok := st.files.crcs.get(bp, Replica{ID: 1, GenStamp: 1002, NumBytes: 1304, Volume: r.Volume}); ok {
+		t.Fatal("an append's CRCs were kept")
 	}
 	if f := st.files.m[openKey{bp, 1}]; f != nil {
 		t.Fatalf("an append left files open: %s", f.blk.Name())
@@ -219,13 +222,18 @@ func TestFailedVolumeClosesItsFiles(t *testing.T) {
 	}
 	closed := func(f *os.File) bool { _, err := f.Stat(); return errors.Is(err, os.ErrClosed) }
 	for _, f := range byVol[bad] {
-		if !closed(f.blk) || !closed(f.meta) {
+		if !closed(f.blk) || f.meta != nil && !closed(f.meta) {
 			t.Fatalf("a file of the failed volume stayed open: %s", f.blk.Name())
 		}
 	}
 	for _, f := range byVol[good] {
 		if closed(f.blk) || st.files.m[f.key] != f {
 			t.Fatalf("a file of the healthy volume was closed: %s", f.blk.Name())
+		}
+	}
+	for _, e := range st.files.crcs.m {
+		if e.vol == bad {
+			t.Fatalf("the CRCs of block %d of the failed volume are kept", e.key.id)
 		}
 	}
 }
@@ -246,8 +254,8 @@ func TestTruncatedReplicaClosesItsFiles(t *testing.T) {
 	if _, err := st.TruncateReplica(bp, 1, 1001, 1002, 700); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := kept.meta.Stat(); !errors.Is(err, os.ErrClosed) || st.files.m[openKey{bp, 1}] != nil {
-		t.Fatalf("the truncated replica's kept files: %v, still cached: %v", err, st.files.m[openKey{bp, 1}] != nil)
+	if _, err := kept.blk.Stat(); !errors.Is(err, os.ErrClosed) || st.files.m[openKey{bp, 1}] != nil || st.files.crcs.m[openKey{bp, 1}] != nil {
+		t.Fatalf("the truncated replica's kept files: %v, still cached: %v, CRCs kept: %v", err, st.files.m[openKey{bp, 1}] != nil, st.files.crcs.m[openKey{bp, 1}] != nil)
 	}
 	rr, err := st.OpenReplica(bp, 1)
 	if err != nil {

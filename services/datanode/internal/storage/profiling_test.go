@@ -22,7 +22,8 @@ func TestFileIOProfiled(t *testing.T) {
 			t.Fatal(err)
 		}
 		written, _ := r.Volume.FileIO()
-		rr, err := st.OpenReplica(bp, 1<<30)
+		// From disk: a reader would use the CRCs the writer kept.
+		rr, err := st.OpenReplicaOnDisk(bp, 1<<30)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -63,6 +63,11 @@ type ReplicaWriter struct {
 	partial []byte
 	orig    *Replica
 	origCRC []byte // the partial chunk's CRC as it was
+
+	// crcs are the CRCs written, kept for readers (crcCache) while they
+	// fit (crcsOff once they no longer do, and for an append).
+	crcs    []byte
+	crcsOff bool
 }
 
 // CreateRBW starts a replica of block id in a volume chosen round-robin.
@@ -179,6 +184,13 @@ func (w *ReplicaWriter) Write(data, crcs []byte) error {
 	if _, err := w.mw.Write(crcs); err != nil {
 		return err
 	}
+	if !w.crcsOff {
+		if w.orig == nil && len(w.crcs)+len(crcs) <= maxKeptCRCs {
+			w.crcs = append(w.crcs, crcs...)
+		} else {
+			w.crcs, w.crcsOff = nil, true
+		}
+	}
 	w.n += int64(len(data))
 	if (w.s.SyncBehindWrites || w.s.DropCacheBehindWrites) && w.n-w.managed >= CacheLagBytes {
 		return w.manageCache()
@@ -240,7 +252,9 @@ func (w *ReplicaWriter) Finalize() (Replica, error) {
 	// A new replica's files (opened for reading too by createIn; an
 	// append's are not) stay open for its readers (openFiles: a file is
 	// usually read soon after it is written), as second descriptors: the
-	// writer's own are closed as always, their errors its own.
+	// writer's own are closed as always, their errors its own. A small
+	// replica's CRCs are kept instead of its meta file (crcCache).
+	keepCRCs := w.orig == nil && !w.crcsOff
 	var keep [2]*os.File
 	defer func() {
 		for _, f := range keep {
@@ -260,7 +274,7 @@ func (w *ReplicaWriter) Finalize() (Replica, error) {
 			err = f.f.Sync()
 			w.vol.ioDone(IOSync, t, err)
 		}
-		if err == nil && w.orig == nil {
+		if err == nil && w.orig == nil && (i == 0 || !keepCRCs) {
 			keep[i], _ = dupFile(f.f, filepath.Join(dst, f.name))
 		}
 		if cerr := f.f.Close(); err == nil {
@@ -303,7 +317,10 @@ func (w *ReplicaWriter) Finalize() (Replica, error) {
 	}
 	s.replicas[w.bpid][w.id] = r
 	w.vol.used += r.NumBytes + metaSize(r.NumBytes)
-	if keep[0] != nil && keep[1] != nil {
+	if keepCRCs {
+		s.files.crcs.put(w.bpid, *r, w.crcs)
+	}
+	if keep[0] != nil && (keep[1] != nil || keepCRCs) {
 		s.files.release(s.files.put(w.bpid, *r, keep[0], keep[1]))
 		keep = [2]*os.File{}
 	}
@@ -474,10 +491,21 @@ func (w *ReplicaWriter) removeFiles() {
 	}
 }
 
-// OpenReplica opens a finalized replica's block and meta files. A replica
-// being appended to is read as it was before the append (HDFS serves its
+// OpenReplica opens a finalized replica's block and meta files — its
+// block file only when its CRCs are kept (crcCache). A replica being
+// appended to is read as it was before the append (HDFS serves its
 // visible length), from rbw/.
 func (s *Store) OpenReplica(bpid string, id int64) (*ReplicaReader, error) {
+	return s.openReplica(bpid, id, true)
+}
+
+// OpenReplicaOnDisk is OpenReplica reading the CRCs from the meta file
+// always: the block scanner verifies what the disk holds.
+func (s *Store) OpenReplicaOnDisk(bpid string, id int64) (*ReplicaReader, error) {
+	return s.openReplica(bpid, id, false)
+}
+
+func (s *Store) openReplica(bpid string, id int64, keptCRCs bool) (*ReplicaReader, error) {
 	s.mu.RLock()
 	var r Replica
 	var blkPath, metaPath string
@@ -490,9 +518,16 @@ func (s *Store) OpenReplica(bpid string, id int64) (*ReplicaReader, error) {
 		blkPath, metaPath = w.blk.Name(), w.meta.Name()
 	}
 	s.mu.RUnlock()
+	var crcs []byte
 	if finalized {
+		if keptCRCs {
+			crcs, _ = s.files.crcs.get(bpid, r)
+		}
 		if f := s.files.get(bpid, r); f != nil {
-			return s.replicaReader(r, f)
+			if f.meta != nil || crcs != nil {
+				return s.replicaReader(r, f, crcs)
+			}
+			s.files.release(f) // kept without its meta file, which is wanted
 		}
 		dir := r.Volume.finalizedDir(bpid, id) + string(filepath.Separator)
 		blkPath, metaPath = dir+BlockFileName(id), dir+MetaFileName(id, r.GenStamp)
@@ -509,6 +544,13 @@ func (s *Store) OpenReplica(bpid string, id int64) (*ReplicaReader, error) {
 	if err != nil {
 		return nil, err
 	}
+	if fi, err := blk.Stat(); err == nil && fi.Size() < r.NumBytes && lastCRC == nil {
+		blk.Close()
+		return nil, &UnreadableError{BlockPoolID: bpid, Replica: r, Err: fmt.Errorf("%w: the block file of block %d has %d bytes, the replica %d", ErrChecksum, id, fi.Size(), r.NumBytes)}
+	}
+	if crcs != nil {
+		return s.replicaReader(r, s.files.put(bpid, r, blk, nil), crcs)
+	}
 	meta, err := openFile(metaPath, syscall.O_RDONLY, 0)
 	if errors.Is(err, os.ErrNotExist) && lastCRC == nil {
 		blk.Close()
@@ -518,21 +560,30 @@ func (s *Store) OpenReplica(bpid string, id int64) (*ReplicaReader, error) {
 		blk.Close()
 		return nil, err
 	}
-	if fi, err := blk.Stat(); err == nil && fi.Size() < r.NumBytes && lastCRC == nil {
-		blk.Close()
+	if finalized && keptCRCs && 4*((r.NumBytes+BytesPerChecksum-1)/BytesPerChecksum) <= maxKeptCRCs {
+		// A small replica's CRCs are read whole, kept, and its meta file
+		// closed: the next reader opens the block file only.
+		crcs = make([]byte, 4*((r.NumBytes+BytesPerChecksum-1)/BytesPerChecksum))
+		_, err := readAt(meta, r.Volume, s.FileIOProfilingPercentage, crcs, MetaHeaderLen)
 		meta.Close()
-		return nil, &UnreadableError{BlockPoolID: bpid, Replica: r, Err: fmt.Errorf("%w: the block file of block %d has %d bytes, the replica %d", ErrChecksum, id, fi.Size(), r.NumBytes)}
+		if err != nil {
+			blk.Close()
+			return nil, &UnreadableError{BlockPoolID: bpid, Replica: r, Err: fmt.Errorf("%w: the meta file of block %d is too short: %v", ErrChecksum, id, err)}
+		}
+		s.files.crcs.put(bpid, r, crcs)
+		return s.replicaReader(r, s.files.put(bpid, r, blk, nil), crcs)
 	}
 	if finalized {
-		return s.replicaReader(r, s.files.put(bpid, r, blk, meta))
+		return s.replicaReader(r, s.files.put(bpid, r, blk, meta), nil)
 	}
 	return &ReplicaReader{Replica: r, blk: blk, meta: meta, lastCRC: lastCRC, readahead: s.ReadaheadBytes, dropLarge: s.DropCacheBehindReads, prof: s.FileIOProfilingPercentage}, nil
 }
 
-// replicaReader reads finalized replica r from its shared files f.
-func (s *Store) replicaReader(r Replica, f *sharedFiles) (*ReplicaReader, error) {
-	rr := &ReplicaReader{Replica: r, blk: f.blk, meta: f.meta, files: s.files, shared: f, readahead: s.ReadaheadBytes, dropLarge: s.DropCacheBehindReads, prof: s.FileIOProfilingPercentage}
-	if r.NumBytes%BytesPerChecksum != 0 {
+// replicaReader reads finalized replica r from its shared files f, with
+// its kept CRCs (nil: from the meta file).
+func (s *Store) replicaReader(r Replica, f *sharedFiles, crcs []byte) (*ReplicaReader, error) {
+	rr := &ReplicaReader{Replica: r, blk: f.blk, meta: f.meta, crcs: crcs, files: s.files, shared: f, readahead: s.ReadaheadBytes, dropLarge: s.DropCacheBehindReads, prof: s.FileIOProfilingPercentage}
+	if crcs == nil && r.NumBytes%BytesPerChecksum != 0 {
 		// The CRC of a partial last chunk is taken now: an append may
 		// replace it while this reader reads the bytes it covers.
 		rr.lastCRC = make([]byte, 4)
@@ -549,6 +600,7 @@ type ReplicaReader struct {
 	Replica
 	blk, meta *os.File
 	lastCRC   []byte // the CRC of a partial last chunk, as of the open
+	crcs      []byte // the replica's kept CRCs (crcCache); nil: read from meta
 	// A finalized replica's files are shared with other readers (openFiles).
 	files  *openFiles
 	shared *sharedFiles
@@ -677,7 +729,9 @@ func (r *ReplicaReader) eachPiece(offset, end, piece int64, verify bool, fn func
 			}
 			return err
 		}
-		if _, err := readAt(r.meta, r.Volume, r.prof, crcs[:4*nc], MetaHeaderLen+4*(pos/BytesPerChecksum)); err != nil {
+		if r.crcs != nil {
+			copy(crcs[:4*nc], r.crcs[4*(pos/BytesPerChecksum):])
+		} else if _, err := readAt(r.meta, r.Volume, r.prof, crcs[:4*nc], MetaHeaderLen+4*(pos/BytesPerChecksum)); err != nil {
 			return fmt.Errorf("%w: meta file too short: %v", ErrChecksum, err)
 		}
 		if r.lastCRC != nil && pos+n == r.NumBytes {
@@ -707,10 +761,14 @@ func (s *Store) BlockChecksum(bpid string, id int64) ([16]byte, int64, error) {
 	h := md5.New()
 	crcs := (rr.NumBytes + BytesPerChecksum - 1) / BytesPerChecksum
 	full := rr.NumBytes / BytesPerChecksum
-	if _, err := io.Copy(h, io.NewSectionReader(rr.meta, MetaHeaderLen, 4*full)); err != nil {
-		return [16]byte{}, 0, err
+	if rr.crcs != nil {
+		h.Write(rr.crcs) // with a partial chunk's CRC, if any
+	} else {
+		if _, err := io.Copy(h, io.NewSectionReader(rr.meta, MetaHeaderLen, 4*full)); err != nil {
+			return [16]byte{}, 0, err
+		}
+		h.Write(rr.lastCRC) // nil without a partial chunk
 	}
-	h.Write(rr.lastCRC) // nil without a partial chunk
 	var sum [16]byte
 	copy(sum[:], h.Sum(nil))
 	return sum, crcs, nil
