@@ -44,18 +44,19 @@ type sharedFiles struct {
 	genStamp, size int64
 	vol            *Volume
 	blk, meta      *os.File // meta is nil when the replica's CRCs are kept (crcCache)
+	fds            int64    // descriptors: 2, or 1 without meta
 	refs           int      // readers holding them, plus one while cached
 	elem           *list.Element
 }
 
 // maxOpenReplicas bounds the replicas of one datanode whose files stay
-// open (two descriptors each): HDFS's dfs.datanode.max.transfer.threads,
+// open (two descriptors each, or one): HDFS's dfs.datanode.max.transfer.threads,
 // the reads a datanode serves at once, each with a replica's two files
 // open.
 const maxOpenReplicas = 4096
 
-// openBudget bounds the replicas kept open by several datanodes' caches
-// together.
+// openBudget bounds the descriptors kept open by several datanodes'
+// caches together.
 type openBudget struct {
 	limit int64
 	n     atomic.Int64
@@ -63,14 +64,14 @@ type openBudget struct {
 
 // processBudget is that of all the datanodes of this process: a quarter
 // of the descriptors it may open, so that sockets and writes never go
-// short (at least 64 replicas).
+// short (at least 128).
 var processBudget = sync.OnceValue(func() *openBudget {
-	const least = 64
+	const least = 128
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		return &openBudget{limit: least}
 	}
-	return &openBudget{limit: int64(max(least, lim.Cur/8))}
+	return &openBudget{limit: int64(max(least, lim.Cur/4))}
 })
 
 func newOpenFiles(max int) *openFiles {
@@ -109,7 +110,10 @@ func linked(f *os.File, size int64) bool {
 // finalized: a file is usually read soon after it is written) and returns
 // them held for the caller.
 func (o *openFiles) put(bpid string, r Replica, blk, meta *os.File) *sharedFiles {
-	f := &sharedFiles{key: openKey{bpid, r.ID}, genStamp: r.GenStamp, size: r.NumBytes, vol: r.Volume, blk: blk, meta: meta, refs: 2}
+	f := &sharedFiles{key: openKey{bpid, r.ID}, genStamp: r.GenStamp, size: r.NumBytes, vol: r.Volume, blk: blk, meta: meta, fds: 2, refs: 2}
+	if meta == nil {
+		f.fds = 1
+	}
 	o.mu.Lock()
 	var drop []*sharedFiles
 	if old := o.m[f.key]; old != nil {
@@ -117,7 +121,7 @@ func (o *openFiles) put(bpid string, r Replica, blk, meta *os.File) *sharedFiles
 	}
 	o.m[f.key] = f
 	f.elem = o.lru.PushFront(f)
-	o.budget.n.Add(1)
+	o.budget.n.Add(f.fds)
 	for len(o.m) > 0 && (len(o.m) > o.max || o.budget.n.Load() > o.budget.limit) {
 		drop = append(drop, o.removeLocked(o.lru.Back().Value.(*sharedFiles)))
 	}
@@ -133,7 +137,7 @@ func (o *openFiles) put(bpid string, r Replica, blk, meta *os.File) *sharedFiles
 func (o *openFiles) removeLocked(f *sharedFiles) *sharedFiles {
 	delete(o.m, f.key)
 	o.lru.Remove(f.elem)
-	o.budget.n.Add(-1)
+	o.budget.n.Add(-f.fds)
 	return f
 }
 

@@ -269,16 +269,17 @@ func TestTruncatedReplicaClosesItsFiles(t *testing.T) {
 }
 
 // TestOpenReplicasBudget: the datanodes of one process together keep no
-// more replicas open than their budget; each closes its own least recently
-// used to stay within it. The process's budget is a quarter of its
-// descriptors.
+// more descriptors open than their budget — one for a small replica whose
+// CRCs are kept, two for a larger one —; each closes its own least
+// recently used to stay within it. The process's budget is a quarter of
+// its descriptors.
 func TestOpenReplicasBudget(t *testing.T) {
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := processBudget().limit, int64(max(64, lim.Cur/8)); got != want {
-		t.Fatalf("the process's budget is %d replicas, want %d (%d descriptors)", got, want, lim.Cur)
+	if got, want := processBudget().limit, int64(max(128, lim.Cur/4)); got != want {
+		t.Fatalf("the process's budget is %d descriptors, want %d (of %d)", got, want, lim.Cur)
 	}
 	budget := &openBudget{limit: 10}
 	stores := []*Store{openPool(t, volumes(t, 1)), openPool(t, volumes(t, 1))}
@@ -292,22 +293,29 @@ func TestOpenReplicasBudget(t *testing.T) {
 			t.Fatal(err)
 		}
 		if got := budget.n.Load(); got > budget.limit {
-			t.Fatalf("%d replicas kept open, the budget is %d", got, budget.limit)
+			t.Fatalf("%d descriptors kept open, the budget is %d", got, budget.limit)
 		}
 	}
-	if got := budget.n.Load(); got != budget.limit {
-		t.Fatalf("%d replicas kept open at the end, want the budget's %d", got, budget.limit)
+	if got := budget.n.Load(); got != budget.limit || len(stores[0].files.m)+len(stores[1].files.m) != int(budget.limit) {
+		t.Fatalf("%d descriptors of %d replicas kept open at the end, want the budget's %d (one each)", got, len(stores[0].files.m)+len(stores[1].files.m), budget.limit)
 	}
 	for i := int64(n - 6); i < n; i++ {
 		if stores[i%2].files.m[openKey{bp, i + 1}] == nil {
 			t.Fatalf("replica %d, among the last written, was closed", i+1)
 		}
 	}
+	// A replica beyond a packet keeps its meta file open too: two.
+	if _, err := stores[0].WriteFinalized(bp, 100, 1001, bytes.Repeat([]byte("b"), 70<<10)); err != nil {
+		t.Fatal(err)
+	}
+	if f := stores[0].files.m[openKey{bp, 100}]; f == nil || f.fds != 2 || budget.n.Load() != budget.limit {
+		t.Fatalf("after a 70 KiB replica: %d descriptors kept open, the budget is %d", budget.n.Load(), budget.limit)
+	}
 	for _, st := range stores {
 		st.CloseOpenFiles()
 	}
 	if got := budget.n.Load(); got != 0 {
-		t.Fatalf("%d replicas counted open after both caches closed", got)
+		t.Fatalf("%d descriptors counted open after both caches closed", got)
 	}
 }
 
