@@ -417,11 +417,13 @@ func TestReceivedFollowsAFullReportInFlight(t *testing.T) {
 
 // TestReceivedReportsGather: the RECEIVED entries of writers that finish
 // while a report is on its way go together in the next one, and each
-// writer is answered only when the report holding its entry is.
+// writer is answered only when the report holding its entry is. Refused
+// (both reports are, here), the entries are queued and sent again.
 func TestReceivedReportsGather(t *testing.T) {
 	natsURL, nc := embeddedNATS(t)
 	var mu sync.Mutex
 	var reports [][]int64
+	accepted := map[int64]bool{}
 	holding, release := make(chan struct{}), make(chan struct{})
 	serveCoordinator(t, nc, "", map[string]dnproto.Handler{
 		dnproto.SubjHeartbeat: func(context.Context, []byte) (any, error) {
@@ -438,12 +440,20 @@ func TestReceivedReportsGather(t *testing.T) {
 			}
 			mu.Lock()
 			reports = append(reports, ids)
-			first := len(reports) == 1
+			n := len(reports)
 			mu.Unlock()
-			if first {
+			if n == 1 {
 				close(holding)
 				<-release
 			}
+			if n <= 2 {
+				return nil, errs.E(errs.Retriable, "coordinator busy")
+			}
+			mu.Lock()
+			for _, id := range ids {
+				accepted[id] = true
+			}
+			mu.Unlock()
 			return dnproto.Ack{}, nil
 		},
 	})
@@ -477,12 +487,25 @@ func TestReceivedReportsGather(t *testing.T) {
 	})
 	close(release)
 	answered.Wait()
-	mu.Lock()
-	defer mu.Unlock()
-	if len(reports) != 2 || len(reports[0]) != 1 || len(reports[1]) != 5 {
-		t.Fatalf("reports %v: want one of the first entry, then one of the five that waited", reports)
-	}
 	if n := early.Load(); n != 0 {
 		t.Fatalf("%d writers answered before their report was", n)
+	}
+	waitFor(t, "the six entries accepted", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(accepted) == 6
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	// The first report's entry, queued when it was refused, may go again
+	// before the five that waited: they go together all the same.
+	together := slices.ContainsFunc(reports, func(ids []int64) bool { return len(ids) == 5 && !slices.Contains(ids, base) })
+	if len(reports[0]) != 1 || !together {
+		t.Fatalf("reports %v: want one of the first entry, and one of the five that waited", reports)
+	}
+	for id := int64(base); id <= base+5; id++ {
+		if !accepted[id] {
+			t.Fatalf("block %d was never reported again (accepted %v)", id, accepted)
+		}
 	}
 }
