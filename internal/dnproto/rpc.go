@@ -2,9 +2,11 @@ package dnproto
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -23,11 +25,39 @@ const (
 // (which may be nil). An error reply comes back as an *errs.Error of the
 // exception's kind.
 func Call(ctx context.Context, nc *nats.Conn, subj string, req, resp any) error {
-	data, err := Marshal(req)
+	data, err := marshalPooled(req)
 	if err != nil {
 		return err
 	}
+	defer putMsgBuf(data)
 	return CallRaw(ctx, nc, subj, data, resp)
+}
+
+// msgBufs are the buffers requests and replies are encoded into: NATS
+// copies a message as it is sent, so its buffer is reused after (a
+// message encoded into a fresh slice grew it six or seven times).
+var msgBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// maxPooledMsg is the largest buffer kept for reuse (a large reply's
+// goes to the collector).
+const maxPooledMsg = 64 << 10
+
+// marshalPooled is Marshal into a pooled buffer; give it back with
+// putMsgBuf once the message is sent.
+func marshalPooled(v any) ([]byte, error) {
+	bp := msgBufs.Get().(*[]byte)
+	if b, ok := appendMsg((*bp)[:0], v); ok {
+		return b, nil
+	}
+	msgBufs.Put(bp)
+	return json.Marshal(v)
+}
+
+func putMsgBuf(b []byte) {
+	if cap(b) <= maxPooledMsg {
+		b = b[:0]
+		msgBufs.Put(&b)
+	}
 }
 
 // CallRetrying is Call for a request that is safe to send again (a
@@ -36,10 +66,11 @@ func Call(ctx context.Context, nc *nats.Conn, subj string, req, resp any) error 
 // active coordinator changing — is sent again, with a short back-off,
 // until ctx ends. An error reply is returned at once.
 func CallRetrying(ctx context.Context, nc *nats.Conn, subj string, req, resp any, perTry time.Duration) error {
-	data, err := Marshal(req)
+	data, err := marshalPooled(req)
 	if err != nil {
 		return err
 	}
+	defer putMsgBuf(data)
 	backoff := 50 * time.Millisecond
 	for {
 		actx, cancel := context.WithTimeout(ctx, perTry)
@@ -99,9 +130,11 @@ func Serve(nc *nats.Conn, subj string, log *slog.Logger, h Handler) (*nats.Subsc
 			reply.Header.Set(HeaderException, body.RemoteException.Exception)
 			reply.Header.Set(HeaderMessage, body.RemoteException.Message)
 		} else if resp != nil {
-			if reply.Data, err = Marshal(resp); err != nil {
+			if reply.Data, err = marshalPooled(resp); err != nil {
 				reply.Header.Set(HeaderException, "IOException")
 				reply.Header.Set(HeaderMessage, err.Error())
+			} else {
+				defer putMsgBuf(reply.Data)
 			}
 		}
 		if m.Reply == "" {
