@@ -2,16 +2,15 @@ package dnproto
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/granary-fs/granary/internal/errs"
+	"github.com/granary-fs/granary/internal/wirejson"
 )
 
 // Reply headers: an error reply carries the exception name and message in
@@ -25,40 +24,19 @@ const (
 // (which may be nil). An error reply comes back as an *errs.Error of the
 // exception's kind.
 func Call(ctx context.Context, nc *nats.Conn, subj string, req, resp any) error {
-	data, err := marshalPooled(req)
+	buf, err := marshalPooled(req)
 	if err != nil {
 		return err
 	}
-	defer putMsgBuf(data)
-	return CallRaw(ctx, nc, subj, data, resp)
+	defer buf.Release()
+	return CallRaw(ctx, nc, subj, buf.Bytes(), resp)
 }
 
-// msgBufs are the buffers requests and replies are encoded into: NATS
-// copies a message as it is sent, so its buffer is reused after (a
-// message encoded into a fresh slice grew it six or seven times).
-var msgBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
-
-// maxPooledMsg is the largest buffer kept for reuse (a large reply's
-// goes to the collector).
-const maxPooledMsg = 64 << 10
-
-// marshalPooled is Marshal into a pooled buffer; give it back with
-// putMsgBuf once the message is sent.
-func marshalPooled(v any) ([]byte, error) {
-	bp := msgBufs.Get().(*[]byte)
-	if b, ok := appendMsg((*bp)[:0], v); ok {
-		return b, nil
-	}
-	msgBufs.Put(bp)
-	return json.Marshal(v)
-}
-
-func putMsgBuf(b []byte) {
-	if cap(b) <= maxPooledMsg {
-		b = b[:0]
-		msgBufs.Put(&b)
-	}
-}
+// marshalPooled is Marshal into a pooled buffer, for a message sent at
+// once: NATS copies a message as it is sent, so the buffer is given back
+// after (a message encoded into a fresh slice grew it six or seven
+// times).
+func marshalPooled(v any) (*wirejson.Buffer, error) { return wirejson.MarshalWith(v, appendMsg) }
 
 // CallRetrying is Call for a request that is safe to send again (a
 // look-up, a placement): an attempt that gets no reply within perTry or
@@ -66,11 +44,12 @@ func putMsgBuf(b []byte) {
 // active coordinator changing — is sent again, with a short back-off,
 // until ctx ends. An error reply is returned at once.
 func CallRetrying(ctx context.Context, nc *nats.Conn, subj string, req, resp any, perTry time.Duration) error {
-	data, err := marshalPooled(req)
+	buf, err := marshalPooled(req)
 	if err != nil {
 		return err
 	}
-	defer putMsgBuf(data)
+	defer buf.Release()
+	data := buf.Bytes()
 	backoff := 50 * time.Millisecond
 	for {
 		actx, cancel := context.WithTimeout(ctx, perTry)
@@ -130,11 +109,12 @@ func Serve(nc *nats.Conn, subj string, log *slog.Logger, h Handler) (*nats.Subsc
 			reply.Header.Set(HeaderException, body.RemoteException.Exception)
 			reply.Header.Set(HeaderMessage, body.RemoteException.Message)
 		} else if resp != nil {
-			if reply.Data, err = marshalPooled(resp); err != nil {
+			if buf, err := marshalPooled(resp); err != nil {
 				reply.Header.Set(HeaderException, "IOException")
 				reply.Header.Set(HeaderMessage, err.Error())
 			} else {
-				defer putMsgBuf(reply.Data)
+				defer buf.Release()
+				reply.Data = buf.Bytes()
 			}
 		}
 		if m.Reply == "" {

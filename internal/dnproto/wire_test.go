@@ -105,11 +105,11 @@ func BenchmarkEncodeReply(b *testing.B) {
 	b.Run("pooled", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			data, err := marshalPooled(reply)
+			buf, err := marshalPooled(reply)
 			if err != nil {
 				b.Fatal(err)
 			}
-			putMsgBuf(data)
+			buf.Release()
 		}
 	})
 }

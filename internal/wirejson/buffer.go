@@ -29,9 +29,13 @@ func (b *Buffer) Release() {
 
 // Marshal writes v's JSON (Append's, or json.Marshal's for the other
 // types) into a pooled buffer.
-func Marshal(v any) (*Buffer, error) {
+func Marshal(v any) (*Buffer, error) { return MarshalWith(v, Append) }
+
+// MarshalWith is Marshal with another encoder than Append (ok false: the
+// type is not its own, and json.Marshal writes it).
+func MarshalWith(v any, appendJSON func(dst []byte, v any) ([]byte, bool)) (*Buffer, error) {
 	buf := buffers.Get().(*Buffer)
-	if b, ok := Append(buf.b[:0], v); ok {
+	if b, ok := appendJSON(buf.b[:0], v); ok {
 		buf.b = b
 		return buf, nil
 	}
