@@ -32,6 +32,16 @@ func Call(ctx context.Context, nc *nats.Conn, subj string, req, resp any) error 
 	return CallRaw(ctx, nc, subj, buf.Bytes(), resp)
 }
 
+// Publish sends v as JSON on subj, expecting no reply (an announcement).
+func Publish(nc *nats.Conn, subj string, v any) error {
+	buf, err := marshalPooled(v)
+	if err != nil {
+		return err
+	}
+	defer buf.Release()
+	return nc.Publish(subj, buf.Bytes())
+}
+
 // marshalPooled is Marshal into a pooled buffer, for a message sent at
 // once: NATS copies a message as it is sent, so the buffer is given back
 // after (a message encoded into a fresh slice grew it six or seven

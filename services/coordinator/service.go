@@ -11,7 +11,6 @@ package coordinator
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -283,11 +282,7 @@ func (s *Service) announceLoop(ctx context.Context) {
 		if !ok {
 			continue
 		}
-		data, err := json.Marshal(c)
-		if err == nil {
-			err = s.nc.Publish(s.subj(dnproto.SubjLocationsChanged), data)
-		}
-		if err != nil {
+		if err := dnproto.Publish(s.nc, s.subj(dnproto.SubjLocationsChanged), c); err != nil {
 			// The metadata services see the gap in the numbering at the
 			// next announcement and drop everything they kept.
 			s.log.Warn("announcing location changes failed", "err", err)
@@ -476,11 +471,7 @@ func (s *Service) incremental(ctx context.Context, r *dnproto.IncrementalReport)
 	if received != nil && s.IsActive() {
 		// Before the acknowledgement, upon which the datanode answers the
 		// writer, who completes the file next.
-		data, err := dnproto.Marshal(received)
-		if err == nil {
-			err = s.nc.Publish(s.subj(dnproto.SubjLocationsReceived), data)
-		}
-		if err != nil {
+		if err := dnproto.Publish(s.nc, s.subj(dnproto.SubjLocationsReceived), received); err != nil {
 			s.log.Debug("telling the metadata services of received blocks failed", "err", err)
 		}
 	}

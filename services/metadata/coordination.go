@@ -198,11 +198,7 @@ func (c *coordination) publish(changes []namespace.BlockChange, seq int64) {
 		SafeMode: c.s.safe.On(), Epoch: c.epoch, Seq: seq, PrevSeq: c.published.Load(),
 		Events: toEvents(changes),
 	}
-	data, err := dnproto.Marshal(ev)
-	if err == nil {
-		err = c.nc.Publish(c.s.subj(dnproto.SubjNamespaceEvents), data)
-	}
-	if err != nil {
+	if err := dnproto.Publish(c.nc, c.s.subj(dnproto.SubjNamespaceEvents), ev); err != nil {
 		// The coordinator will notice the gap and resynchronise.
 		c.s.log.Warn("publishing block changes failed", "seq", seq, "err", err)
 	}
