@@ -65,8 +65,25 @@ func appendMsg(dst []byte, v any) ([]byte, bool) {
 		return appendBlockEvents(dst, &v), true
 	case *BlockEvents:
 		return appendBlockEvents(dst, v), true
+	case LocationsChanged:
+		return appendLocationsChanged(dst, &v), true
+	case *LocationsChanged:
+		return appendLocationsChanged(dst, v), true
 	}
 	return dst, false
+}
+
+func appendLocationsChanged(dst []byte, c *LocationsChanged) []byte {
+	dst = wirejson.AppendString(dst, `{"instance":`, c.Instance)
+	dst = wirejson.AppendUint(dst, `,"from":`, c.From)
+	dst = wirejson.AppendUint(dst, `,"to":`, c.To)
+	if len(c.Blocks) > 0 {
+		dst = wirejson.AppendArray(dst, `,"blocks":`, c.Blocks, appendInt)
+	}
+	if c.All {
+		dst = append(dst, `,"all":true`...)
+	}
+	return append(dst, '}')
 }
 
 func appendBlockEvents(dst []byte, e *BlockEvents) []byte {
@@ -204,6 +221,22 @@ func readMsg(d *wirejson.Decoder, v any) (bool, error) {
 		})
 	case *BlockEvents:
 		err = decodeBlockEvents(d, v)
+	case *LocationsChanged:
+		err = d.Object(func(key []byte) error {
+			switch string(key) {
+			case "instance":
+				return d.String(&v.Instance)
+			case "from":
+				return d.Uint64(&v.From)
+			case "to":
+				return d.Uint64(&v.To)
+			case "blocks":
+				return wirejson.ReadArray(d, &v.Blocks, d.Int64)
+			case "all":
+				return d.Bool(&v.All)
+			}
+			return wirejson.ErrNotCanonical
+		})
 	default:
 		return false, nil
 	}

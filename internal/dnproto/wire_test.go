@@ -23,6 +23,7 @@ var wireTypes = []reflect.Type{
 	reflect.TypeFor[ChooseTargetsReply](),
 	reflect.TypeFor[BlockEvents](),
 	reflect.TypeFor[LocationsReceived](),
+	reflect.TypeFor[LocationsChanged](),
 }
 
 func TestMarshalWritesWhatEncodingJSONWrites(t *testing.T) {

@@ -2,7 +2,6 @@ package metadata
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"slices"
 	"sort"
@@ -105,7 +104,7 @@ func followReceived(nc *nats.Conn, subj string, locs *locationCache, log *slog.L
 func followAnnouncements(nc *nats.Conn, subj string, locs *locationCache, log *slog.Logger) (*nats.Subscription, error) {
 	return nc.Subscribe(subj, func(m *nats.Msg) {
 		var a dnproto.LocationsChanged
-		if err := json.Unmarshal(m.Data, &a); err != nil {
+		if err := dnproto.Unmarshal(m.Data, &a); err != nil {
 			log.Warn("a location announcement does not decode; dropping the kept locations", "err", err)
 			locs.drop()
 			return
