@@ -7,8 +7,9 @@
 // handler: 38,000–45,000 round trips per second through net/http's
 // Transport against 51,000–58,000 through this one, docs/performance.md).
 //
-// The wire format is net/http's own: requests are written with
-// http.Request.Write and answers read with http.ReadResponse. What this
+// The wire format is net/http's own: requests are written as
+// http.Request.Write writes them (writeRequest) and answers read with
+// http.ReadResponse. What this
 // transport does not carry goes to Fallback: https, a request body of
 // unknown length or larger than MaxBody (a streamed body, whose answer may
 // come while it is sent), an Expect header, CONNECT.
@@ -222,10 +223,7 @@ func (c *conn) roundTrip(req *http.Request) (resp *http.Response, answered bool,
 		}
 		return nil, answered, err
 	}
-	if err := req.Write(c.bw); err != nil {
-		return fail(err)
-	}
-	if err := c.bw.Flush(); err != nil {
+	if err := writeRequest(c.bw, req); err != nil {
 		return fail(err)
 	}
 	for {
