@@ -41,6 +41,15 @@ type params struct {
 // without regard to case, and a parameter given more than once takes its
 // first value (Jersey's getFirst); unknown names are ignored.
 func newParams(v url.Values) *params {
+	if plainParams(v) {
+		return &params{v: v}
+	}
+	return foldParams(v)
+}
+
+// foldParams is newParams for any query: names folded to lower case, the
+// first value kept, unknown names set aside.
+func foldParams(v url.Values) *params {
 	lower := url.Values{}
 	var unknownNames []string
 	keys := make([]string, 0, len(v))
@@ -64,6 +73,22 @@ func newParams(v url.Values) *params {
 		lower[k] = vals[:1]
 	}
 	return &params{v: lower, unknown: unknownNames}
+}
+
+// plainParams reports whether v is read as it is: every name known and
+// in lower case, given once (the query of every Go client's call).
+func plainParams(v url.Values) bool {
+	for k, vals := range v {
+		if len(vals) != 1 || !knownParams[k] {
+			return false
+		}
+		for i := 0; i < len(k); i++ {
+			if 'A' <= k[i] && k[i] <= 'Z' {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func (p *params) has(name string) bool { return p.v.Get(name) != "" }

@@ -2,6 +2,7 @@ package metadata
 
 import (
 	"net/url"
+	"reflect"
 	"testing"
 
 	"github.com/granary-fs/granary/internal/errs"
@@ -12,7 +13,7 @@ import (
 func FuzzWebHDFSParams(f *testing.F) {
 	for _, q := range []string{
 		"op=MKDIRS&permission=755", "op=SETTIMES&modificationtime=-1&accesstime=5", "recursive=true",
-		"permission=1777", "permission=8", "replication=70000", "destination=/a/b", "frob=1", "op=a&op=b",
+		"permission=1777", "permission=8", "replication=70000", "destination=/a/b", "frob=1", "op=a&op=b", "op=GETFILESTATUS&user.name=hdfs", "Op=OPEN&offset=1",
 	} {
 		f.Add(q)
 	}
@@ -22,6 +23,11 @@ func FuzzWebHDFSParams(f *testing.F) {
 			return
 		}
 		p := newParams(v)
+		// A query read as it is (plainParams) reads as the folding does.
+		again, _ := url.ParseQuery(raw)
+		if f := foldParams(again); !reflect.DeepEqual(p.v, f.v) || !reflect.DeepEqual(p.unknown, f.unknown) {
+			t.Fatalf("%q: read as %v (unknown %q), folded %v (unknown %q)", raw, p.v, p.unknown, f.v, f.unknown)
+		}
 		p.boolean("recursive", false)
 		p.permission("permission")
 		p.int64("modificationtime", -1, -1, 1<<62)
