@@ -81,7 +81,8 @@ func (c *locationCache) get(req dnproto.LocationsRequest) ([]dnproto.BlockLocati
 func (c *locationCache) keeps() bool { return c.max > 0 }
 
 // holders returns how many holders the kept answer of block id under
-// stamp genStamp has; false when none is kept.
+// stamp genStamp has; false when none is kept, or the one kept names no
+// holder (the caller asks: a miss).
 func (c *locationCache) holders(id, genStamp int64) (int, bool) {
 	if c.max <= 0 {
 		return 0, false
@@ -90,7 +91,7 @@ func (c *locationCache) holders(id, genStamp int64) (int, bool) {
 	c.mu.Lock()
 	e, ok := c.blocks[id]
 	c.mu.Unlock()
-	if !ok || e.genStamp != genStamp || now.Sub(e.at) > c.ttl {
+	if !ok || e.genStamp != genStamp || now.Sub(e.at) > c.ttl || len(e.locs) == 0 {
 		c.misses.Add(1)
 		return 0, false
 	}

@@ -240,4 +240,12 @@ func TestReceivedLocationsAreKept(t *testing.T) {
 	if _, ok := locs.holders(2, 1001); ok {
 		t.Fatal("an answer older than an applied announcement was kept")
 	}
+	// An answer with no holder answers nothing: complete asks, a miss.
+	send(4, 7)
+	send(5, 8, "10.0.0.5")
+	poll.Until(t, 10*time.Second, "the later answer to be kept", func() bool { _, ok := locs.holders(5, 1001); return ok })
+	hits, misses := locs.hits.Load(), locs.misses.Load()
+	if _, ok := locs.holders(4, 1001); ok || locs.hits.Load() != hits || locs.misses.Load() != misses+1 {
+		t.Fatalf("an answer with no holder: kept %v, hits %d → %d, misses %d → %d", ok, hits, locs.hits.Load(), misses, locs.misses.Load())
+	}
 }
