@@ -152,6 +152,7 @@ func (a *actor) connectAndServe(ctx context.Context) error {
 	if err := a.bp.initBlockPool(ni); err != nil {
 		return err
 	}
+	a.dn.beginPasses(ni.BlockPoolID)
 	if err := a.register(ctx); err != nil {
 		return err
 	}

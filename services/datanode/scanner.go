@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -50,7 +51,7 @@ func (s *Service) blockScanner(ctx context.Context, v *storage.Volume) {
 // within the scan period; it reports whether it scanned, and otherwise how
 // long until the next pass is due.
 func (s *Service) scanPool(ctx context.Context, v *storage.Volume, bpid string) (bool, time.Duration) {
-	cf := openCursor(filepath.Join(v.Dir, "current", bpid, "scanner.cursor"), time.Now())
+	cf := openCursor(cursorPath(v, bpid), time.Now())
 	cur := &cf.cur
 	start := time.Now()
 	if !cur.Start.IsZero() && cur.Last == 0 && time.Since(cur.Start) < s.cfg.ScanPeriod {
@@ -85,6 +86,32 @@ func (s *Service) scanPool(ctx context.Context, v *storage.Volume, bpid string) 
 	s.saveCursor(cf)
 	s.log.Info("block scanner pass complete", "volume", v.Dir, "block_pool", bpid, "took", time.Since(start))
 	return true, 0
+}
+
+// cursorPath is where the scanner keeps its cursor of bpid on v.
+func cursorPath(v *storage.Volume, bpid string) string {
+	return filepath.Join(v.Dir, "current", bpid, "scanner.cursor")
+}
+
+// beginPasses begins the scanner's pass of block pool bpid, which the
+// datanode has just taken up, on every volume where the pool has no cursor
+// and no replica: as HDFS's VolumeScanner begins a pool's iteration when
+// the pool is enabled, and finds it at its end, that pass over nothing is
+// complete at once, and the replicas written from then on wait for the
+// next period. Left to the scanner, which looks for new pools every
+// second, the pass would take in the replicas written meanwhile.
+func (s *Service) beginPasses(bpid string) {
+	if s.cfg.ScanPeriod <= 0 {
+		return
+	}
+	now := time.Now()
+	for _, v := range s.store.Volumes() {
+		path := cursorPath(v, bpid)
+		if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) || len(s.store.ReplicasOn(bpid, v)) > 0 {
+			continue
+		}
+		s.saveCursor(&cursorFile{path: path, cur: scanCursor{Start: now}})
+	}
 }
 
 // saveCursor saves cf now, logging a failure (the pass goes on; a restart
@@ -140,11 +167,24 @@ func (f *cursorFile) save(now time.Time) error {
 	if err != nil {
 		return err
 	}
-	tmp := f.path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+	// A file of its own: the pass beginning with a new pool
+	// (beginPasses) may save at the same time.
+	tmp, err := os.CreateTemp(filepath.Dir(f.path), "scanner.cursor.*.tmp")
+	if err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, f.path); err != nil {
+	_, err = tmp.Write(b)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), f.path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
 		return err
 	}
 	f.saved = now

@@ -95,3 +95,35 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+// TestScannerBeginsWithTheBlockPool: the scanner's pass of a block pool
+// the datanode takes up with no replica begins, and ends, as the pool is
+// taken up (HDFS's VolumeScanner starts the pool's iterator when it is
+// enabled): a replica written right after waits for the next period
+// instead of being verified by a first pass that began later.
+func TestScannerBeginsWithTheBlockPool(t *testing.T) {
+	natsURL, nc := embeddedNATS(t)
+	fake := &fakeCoordinator{}
+	fake.serve(t, nc)
+	before := time.Now()
+	dn := runDatanode(t, Config{NATSURL: natsURL, HeartbeatInterval: time.Hour})
+	bpid := dn.poolList()[0].blockPool()
+	v := dn.store.Volumes()[0]
+	cur := openCursor(cursorPath(v, bpid), time.Now()).cur
+	if cur.Start.Before(before) || cur.Start.After(time.Now()) || cur.Last != 0 {
+		t.Fatalf("cursor %+v as the pool is taken up at %v: want a pass begun then, complete", cur, before)
+	}
+	if err := dn.PutReplica(1<<30+1, 1001, []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	// The pass is recent: the scanner waits out the period.
+	if did, wait := dn.scanPool(context.Background(), v, bpid); did || wait < dn.cfg.ScanPeriod-time.Minute {
+		t.Fatalf("a pass %v, the next in %v: want none before the period (%v)", did, wait, dn.cfg.ScanPeriod)
+	}
+	// A pool that has a cursor, or replicas, is left to the scanner.
+	saved := cur.Start
+	dn.beginPasses(bpid)
+	if got := openCursor(cursorPath(v, bpid), time.Now()).cur; !got.Start.Equal(saved) {
+		t.Fatalf("taken up again, the pool's pass began anew at %v", got.Start)
+	}
+}
