@@ -71,13 +71,15 @@ func (s *Service) counted(subj string, h dnproto.Handler) dnproto.Handler {
 		subj = strings.TrimSuffix(subj, "."+s.cfg.CoordinatorID)
 	}
 	label := subj[strings.LastIndex(subj, ".")+1:]
+	// The two counters are looked up once, not per request.
+	ok, failed := s.metrics.requests.WithLabelValues(label, "ok"), s.metrics.requests.WithLabelValues(label, "error")
 	return func(ctx context.Context, data []byte) (any, error) {
 		resp, err := h(ctx, data)
-		outcome := "ok"
 		if err != nil {
-			outcome = "error"
+			failed.Inc()
+		} else {
+			ok.Inc()
 		}
-		s.metrics.requests.WithLabelValues(label, outcome).Inc()
 		return resp, err
 	}
 }
