@@ -105,6 +105,13 @@ func New(metadataURL, user string) *Client {
 	}
 }
 
+// dataDo makes a round trip with a datanode on the data transport itself:
+// http.Client would copy every request's headers for redirects, which a
+// datanode never answers with.
+func (c *Client) dataDo(req *http.Request) (*http.Response, error) {
+	return c.data.Transport.RoundTrip(req)
+}
+
 // socketTimeout is SocketTimeout or HDFS's default.
 func (c *Client) socketTimeout() time.Duration {
 	if c.SocketTimeout > 0 {
@@ -298,7 +305,7 @@ func (c *Client) doBlock(ctx context.Context, u string, lb api.LocatedBlock, out
 		return err
 	}
 	setBlockToken(req, lb)
-	resp, err := c.data.Do(req)
+	resp, err := c.dataDo(req)
 	if err != nil {
 		return errs.Wrap(errs.Retriable, err, "GET %s", u)
 	}
@@ -508,7 +515,7 @@ func (c *Client) blockCall(ctx context.Context, method, u, contentType string, b
 		req.Header.Set("Accept", packet.ContentType)
 	}
 	setBlockToken(req, lb)
-	resp, err := c.data.Do(req)
+	resp, err := c.dataDo(req)
 	if err != nil {
 		return nil, err
 	}

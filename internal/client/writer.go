@@ -409,7 +409,7 @@ func (w *Writer) openPipeline() {
 		req.Header.Set("Content-Type", packet.ContentType)
 		req.Header.Set("Accept", packet.AcksContentType)
 		setBlockToken(req, b.lb)
-		resp, err := w.c.data.Do(req)
+		resp, err := w.c.dataDo(req)
 		if err != nil {
 			fail(err, false)
 			return
@@ -504,7 +504,7 @@ func (w *Writer) putWhole(b *blockWrite) {
 	req.ContentLength = int64(len(data))
 	req.Header.Set("Content-Type", packet.ContentType)
 	setBlockToken(req, b.lb)
-	resp, err := w.c.data.Do(req)
+	resp, err := w.c.dataDo(req)
 	if err != nil {
 		if ctx.Err() == context.DeadlineExceeded && w.ctx.Err() == nil {
 			err = errs.E(errs.IO, "datanode %s answered nothing in time (dfs.client.socket-timeout %v)", internalAddr(b.lb.Locations[0]), w.c.socketTimeout())
