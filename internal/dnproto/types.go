@@ -248,12 +248,21 @@ type SafeModeCounts struct {
 	Synced bool `json:"synced"`
 }
 
-// ChooseTargetsRequest asks for datanodes to write a new block to.
-type ChooseTargetsRequest struct {
+// Placement asks for datanodes to write a new block to.
+type Placement struct {
 	Replication int      `json:"replication"`
 	ClientHost  string   `json:"clientHost"`
 	Exclude     []string `json:"exclude,omitempty"` // datanode UUIDs
 	BlockSize   int64    `json:"blockSize"`
+}
+
+// ChooseTargetsRequest asks for the pipeline of a new block and, with
+// More, for those of other new blocks in the same message (writers'
+// placements the metadata service gathered while one request was on its
+// way), answered in order.
+type ChooseTargetsRequest struct {
+	Placement
+	More []Placement `json:"more,omitempty"`
 }
 
 // DatanodeInfo describes a datanode to clients (HDFS's DatanodeInfo).
@@ -270,9 +279,11 @@ type DatanodeInfo struct {
 	Decommissioned bool `json:"decommissioned,omitempty"`
 }
 
-// ChooseTargetsReply lists the pipeline, first node first.
+// ChooseTargetsReply lists the pipeline, first node first, and in More
+// those of the request's More, in order.
 type ChooseTargetsReply struct {
-	Targets []DatanodeInfo `json:"targets"`
+	Targets []DatanodeInfo   `json:"targets"`
+	More    [][]DatanodeInfo `json:"more,omitempty"`
 }
 
 // LocationsRequest asks where blocks are.

@@ -54,9 +54,9 @@ func appendMsg(dst []byte, v any) ([]byte, bool) {
 	case *ChooseTargetsRequest:
 		return appendChooseTargetsRequest(dst, v), true
 	case ChooseTargetsReply:
-		return append(wirejson.AppendArray(dst, `{"targets":`, v.Targets, appendDatanode), '}'), true
+		return appendChooseTargetsReply(dst, &v), true
 	case *ChooseTargetsReply:
-		return append(wirejson.AppendArray(dst, `{"targets":`, v.Targets, appendDatanode), '}'), true
+		return appendChooseTargetsReply(dst, v), true
 	case LocationsReceived:
 		return appendLocationsReceived(dst, &v), true
 	case *LocationsReceived:
@@ -157,12 +157,32 @@ func appendLocationsReply(dst []byte, r *LocationsReply) []byte {
 }
 
 func appendChooseTargetsRequest(dst []byte, r *ChooseTargetsRequest) []byte {
-	dst = wirejson.AppendInt(dst, `{"replication":`, int64(r.Replication))
-	dst = wirejson.AppendString(dst, `,"clientHost":`, r.ClientHost)
-	if len(r.Exclude) > 0 {
-		dst = wirejson.AppendArray(dst, `,"exclude":`, r.Exclude, func(dst []byte, s *string) []byte { return wirejson.AppendString(dst, "", *s) })
+	dst = appendPlacementFields(append(dst, '{'), &r.Placement)
+	if len(r.More) > 0 {
+		dst = wirejson.AppendArray(dst, `,"more":`, r.More, func(dst []byte, p *Placement) []byte {
+			return append(appendPlacementFields(append(dst, '{'), p), '}')
+		})
 	}
-	dst = wirejson.AppendInt(dst, `,"blockSize":`, r.BlockSize)
+	return append(dst, '}')
+}
+
+// appendPlacementFields appends p's fields, without the braces.
+func appendPlacementFields(dst []byte, p *Placement) []byte {
+	dst = wirejson.AppendInt(dst, `"replication":`, int64(p.Replication))
+	dst = wirejson.AppendString(dst, `,"clientHost":`, p.ClientHost)
+	if len(p.Exclude) > 0 {
+		dst = wirejson.AppendArray(dst, `,"exclude":`, p.Exclude, func(dst []byte, s *string) []byte { return wirejson.AppendString(dst, "", *s) })
+	}
+	return wirejson.AppendInt(dst, `,"blockSize":`, p.BlockSize)
+}
+
+func appendChooseTargetsReply(dst []byte, r *ChooseTargetsReply) []byte {
+	dst = wirejson.AppendArray(dst, `{"targets":`, r.Targets, appendDatanode)
+	if len(r.More) > 0 {
+		dst = wirejson.AppendArray(dst, `,"more":`, r.More, func(dst []byte, ts *[]DatanodeInfo) []byte {
+			return wirejson.AppendArray(dst, "", *ts, appendDatanode)
+		})
+	}
 	return append(dst, '}')
 }
 
@@ -203,11 +223,17 @@ func readMsg(d *wirejson.Decoder, v any) (bool, error) {
 	case *ChooseTargetsRequest:
 		err = decodeChooseTargetsRequest(d, v)
 	case *ChooseTargetsReply:
+		datanodes := func(ts *[]DatanodeInfo) error {
+			return wirejson.ReadArray(d, ts, func(n *DatanodeInfo) error { return decodeDatanode(d, n) })
+		}
 		err = d.Object(func(key []byte) error {
-			if string(key) != "targets" {
-				return wirejson.ErrNotCanonical
+			switch string(key) {
+			case "targets":
+				return datanodes(&v.Targets)
+			case "more":
+				return wirejson.ReadArray(d, &v.More, datanodes)
 			}
-			return wirejson.ReadArray(d, &v.Targets, func(n *DatanodeInfo) error { return decodeDatanode(d, n) })
+			return wirejson.ErrNotCanonical
 		})
 	case *LocationsReceived:
 		err = d.Object(func(key []byte) error {
@@ -393,18 +419,28 @@ func decodeLocationsReply(d *wirejson.Decoder, r *LocationsReply) error {
 
 func decodeChooseTargetsRequest(d *wirejson.Decoder, r *ChooseTargetsRequest) error {
 	return d.Object(func(key []byte) error {
-		switch string(key) {
-		case "replication":
-			return d.Int(&r.Replication)
-		case "clientHost":
-			return d.String(&r.ClientHost)
-		case "exclude":
-			return wirejson.ReadArray(d, &r.Exclude, d.String)
-		case "blockSize":
-			return d.Int64(&r.BlockSize)
+		if string(key) == "more" {
+			return wirejson.ReadArray(d, &r.More, func(p *Placement) error {
+				return d.Object(func(key []byte) error { return decodePlacementField(d, key, p) })
+			})
 		}
-		return wirejson.ErrNotCanonical
+		return decodePlacementField(d, key, &r.Placement)
 	})
+}
+
+// decodePlacementField reads the value of p's field key.
+func decodePlacementField(d *wirejson.Decoder, key []byte, p *Placement) error {
+	switch string(key) {
+	case "replication":
+		return d.Int(&p.Replication)
+	case "clientHost":
+		return d.String(&p.ClientHost)
+	case "exclude":
+		return wirejson.ReadArray(d, &p.Exclude, d.String)
+	case "blockSize":
+		return d.Int64(&p.BlockSize)
+	}
+	return wirejson.ErrNotCanonical
 }
 
 func decodeDatanode(d *wirejson.Decoder, n *DatanodeInfo) error {

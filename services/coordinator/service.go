@@ -322,7 +322,14 @@ func (s *Service) activeHandlers() map[string]dnproto.Handler {
 			return s.mgr.SafeModeCounts(), nil
 		},
 		dnproto.SubjChooseTargets: dnproto.JSON(func(_ context.Context, req *dnproto.ChooseTargetsRequest) (any, error) {
-			return dnproto.ChooseTargetsReply{Targets: s.mgr.ChooseTargets(*req)}, nil
+			reply := dnproto.ChooseTargetsReply{Targets: s.mgr.ChooseTargets(req.Placement)}
+			if len(req.More) > 0 {
+				reply.More = make([][]dnproto.DatanodeInfo, len(req.More))
+				for i, p := range req.More {
+					reply.More[i] = s.mgr.ChooseTargets(p)
+				}
+			}
+			return reply, nil
 		}),
 		dnproto.SubjBlockLocations: dnproto.JSON(func(_ context.Context, req *dnproto.LocationsRequest) (any, error) {
 			if req.Newer {

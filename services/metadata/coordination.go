@@ -40,6 +40,9 @@ type coordination struct {
 	// locs keeps the coordinator's location answers for readers.
 	locs *locationCache
 
+	// placements gathers concurrent writers' placement requests.
+	placements placements
+
 	// The active coordinator (coordinator HA): who holds the role, when it
 	// last asked, and its claim's txid.
 	claimMu   sync.Mutex

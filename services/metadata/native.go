@@ -222,20 +222,24 @@ func (s *Service) chooseTargets(ctx context.Context, path string, repl int, bloc
 	if s.coord == nil {
 		return nil, errs.E(errs.IO, "no coordinator: this metadata service runs without block management")
 	}
-	var reply dnproto.ChooseTargetsReply
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	err := dnproto.CallRetrying(cctx, s.coord.nc, s.subj(dnproto.SubjChooseTargets), dnproto.ChooseTargetsRequest{
-		Replication: repl, ClientHost: client, Exclude: exclude, BlockSize: blockSize,
-	}, &reply, coordinatorTry)
+	// Sent with a deadline of its own: a gathered request carries other
+	// writers' placements, which this caller's end must not fail.
+	send := func(req dnproto.ChooseTargetsRequest) (dnproto.ChooseTargetsReply, error) {
+		var reply dnproto.ChooseTargetsReply
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		err := dnproto.CallRetrying(cctx, s.coord.nc, s.subj(dnproto.SubjChooseTargets), req, &reply, coordinatorTry)
+		return reply, err
+	}
+	targets, err := s.coord.placements.choose(ctx, dnproto.Placement{Replication: repl, ClientHost: client, Exclude: exclude, BlockSize: blockSize}, send)
 	if err != nil {
 		return nil, err
 	}
-	if len(reply.Targets) < minReplication {
+	if len(targets) < minReplication {
 		return nil, errs.E(errs.IO, "File %s could only be written to %d of the %d minReplication nodes. There are %d datanode(s) running and %d node(s) are excluded in this operation.",
-			path, len(reply.Targets), minReplication, s.coord.LiveDatanodes(), len(exclude))
+			path, len(targets), minReplication, s.coord.LiveDatanodes(), len(exclude))
 	}
-	return reply.Targets, nil
+	return targets, nil
 }
 
 // coordinatorTry bounds one attempt of a look-up or placement request to

@@ -71,7 +71,7 @@ func (s *Service) anyDatanode(ctx context.Context, client string) (dnproto.Datan
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	var reply dnproto.ChooseTargetsReply
-	if err := dnproto.CallRetrying(cctx, s.coord.nc, s.subj(dnproto.SubjChooseTargets), dnproto.ChooseTargetsRequest{Replication: 1, ClientHost: client}, &reply, coordinatorTry); err != nil {
+	if err := dnproto.CallRetrying(cctx, s.coord.nc, s.subj(dnproto.SubjChooseTargets), dnproto.ChooseTargetsRequest{Placement: dnproto.Placement{Replication: 1, ClientHost: client}}, &reply, coordinatorTry); err != nil {
 		return dnproto.DatanodeInfo{}, err
 	}
 	if len(reply.Targets) == 0 {

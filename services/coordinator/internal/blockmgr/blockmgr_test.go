@@ -213,7 +213,7 @@ func TestPlacementFollowsTheDefaultPolicy(t *testing.T) {
 		register(t, m, i)
 	}
 	for round := 0; round < 200; round++ {
-		targets := m.ChooseTargets(dnproto.ChooseTargetsRequest{Replication: 3, ClientHost: "10.0.0.2", BlockSize: 1 << 20})
+		targets := m.ChooseTargets(dnproto.Placement{Replication: 3, ClientHost: "10.0.0.2", BlockSize: 1 << 20})
 		if len(targets) != 3 {
 			t.Fatalf("%d targets", len(targets))
 		}
@@ -229,7 +229,7 @@ func TestPlacementFollowsTheDefaultPolicy(t *testing.T) {
 	}
 	// A writer that is not a datanode still gets 3 distinct nodes; more than
 	// the cluster has is capped.
-	targets := m.ChooseTargets(dnproto.ChooseTargetsRequest{Replication: 10, ClientHost: "192.0.2.1"})
+	targets := m.ChooseTargets(dnproto.Placement{Replication: 10, ClientHost: "192.0.2.1"})
 	seen := map[string]bool{}
 	for _, d := range targets {
 		if seen[d.UUID] {
@@ -541,7 +541,7 @@ func TestBlocksScheduled(t *testing.T) {
 	const bs = 64 << 20
 	m.Heartbeat(dnproto.Heartbeat{DatanodeUUID: small, Storages: []dnproto.StorageReport{{StorageID: "DS-s", Capacity: 3 * bs, Remaining: 2 * bs}}})
 	choose := func() []dnproto.DatanodeInfo {
-		return m.ChooseTargets(dnproto.ChooseTargetsRequest{Replication: 1, BlockSize: bs})
+		return m.ChooseTargets(dnproto.Placement{Replication: 1, BlockSize: bs})
 	}
 	if got := choose(); len(got) != 1 || got[0].UUID != small {
 		t.Fatalf("first write: %+v", got)

@@ -13,7 +13,7 @@ import (
 // random with at most (replicas-1)/racks+2 per rack. Never two on one node;
 // dead, stale, decommissioning, full and overloaded (load > 2 × average)
 // nodes are skipped.
-func (m *Manager) ChooseTargets(req dnproto.ChooseTargetsRequest) []dnproto.DatanodeInfo {
+func (m *Manager) ChooseTargets(req dnproto.Placement) []dnproto.DatanodeInfo {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	exclude := map[*Node]bool{}
