@@ -13,6 +13,7 @@ import (
 
 	"github.com/granary-fs/granary/internal/dnproto"
 	"github.com/granary-fs/granary/internal/errs"
+	"github.com/granary-fs/granary/internal/gather"
 	"github.com/granary-fs/granary/internal/lifecycle"
 )
 
@@ -45,12 +46,10 @@ type actor struct {
 	fbrMu sync.RWMutex
 
 	// The RECEIVED reports sent at once: while one is on its way, those
-	// of other writers gather into the next (recvNext) and go together
-	// when it is answered, as HDFS's IncrementalBlockReportManager sends
-	// every pending entry in one blockReceivedAndDeleted call.
-	recvMu     sync.Mutex
-	recvFlying *receivedBatch
-	recvNext   *receivedBatch
+	// of other writers gather and go together in the next, as HDFS's
+	// IncrementalBlockReportManager sends every pending entry in one
+	// blockReceivedAndDeleted call.
+	received gather.Gatherer[dnproto.ReceivedDeleted, struct{}]
 
 	fbrNow chan struct{} // an administrator asked for a full report
 }

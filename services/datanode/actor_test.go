@@ -481,9 +481,7 @@ func TestReceivedReportsGather(t *testing.T) {
 		report(base + i)
 	}
 	waitFor(t, "five entries waiting", func() bool {
-		a.recvMu.Lock()
-		defer a.recvMu.Unlock()
-		return a.recvNext != nil && len(a.recvNext.items) == 5
+		return a.received.Waiting() == 5
 	})
 	close(release)
 	answered.Wait()

@@ -325,49 +325,18 @@ func (a *actor) reportReceived(ctx context.Context, e dnproto.ReceivedDeleted) {
 	a.ibr = slices.DeleteFunc(a.ibr, func(p dnproto.ReceivedDeleted) bool { return p.Block.ID == e.Block.ID })
 	a.ibrMu.Unlock()
 
-	a.recvMu.Lock()
-	if b := a.recvNext; b != nil {
-		b.items = append(b.items, e)
-		a.recvMu.Unlock()
-		select {
-		case <-b.sent:
-		case <-ctx.Done(): // the entry goes all the same
+	// Other writers' entries ride on the report: it does not end with ctx.
+	_, _, _ = a.received.Do(ctx, e, func(items []dnproto.ReceivedDeleted) ([]struct{}, error) {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		err := a.call(sctx, dnproto.SubjIncrementalReport, dnproto.IncrementalReport{
+			DatanodeUUID: a.dn.store.DatanodeUUID(), BlockPoolID: a.blockPool(), Blocks: items,
+		}, nil)
+		if err != nil {
+			a.queueIBR(items...)
+			return nil, nil
 		}
-		return
-	}
-	b := &receivedBatch{items: []dnproto.ReceivedDeleted{e}, sent: make(chan struct{})}
-	if prev := a.recvFlying; prev != nil {
-		a.recvNext = b
-		a.recvMu.Unlock()
-		<-prev.sent // within its send's time-out
-		a.recvMu.Lock()
-		a.recvNext = nil
-	}
-	a.recvFlying = b
-	items := b.items
-	a.recvMu.Unlock()
-	defer func() {
-		a.recvMu.Lock()
-		a.recvFlying = nil
-		a.recvMu.Unlock()
-		close(b.sent)
-	}()
-
-	// Other writers' entries ride on this call: it does not end with ctx.
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	defer cancel()
-	err := a.call(sctx, dnproto.SubjIncrementalReport, dnproto.IncrementalReport{
-		DatanodeUUID: a.dn.store.DatanodeUUID(), BlockPoolID: a.blockPool(), Blocks: items,
-	}, nil)
-	if err != nil {
-		a.queueIBR(items...)
-		return
-	}
-	a.dn.metrics.ibrSent.Add(float64(len(items)))
-}
-
-// receivedBatch is the RECEIVED entries of one report sent at once.
-type receivedBatch struct {
-	items []dnproto.ReceivedDeleted
-	sent  chan struct{} // closed when the report is answered or its entries queued
+		a.dn.metrics.ibrSent.Add(float64(len(items)))
+		return nil, nil
+	})
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/granary-fs/granary/internal/dnproto"
 	"github.com/granary-fs/granary/internal/errs"
+	"github.com/granary-fs/granary/internal/gather"
 	"github.com/granary-fs/granary/internal/lifecycle"
 	"github.com/granary-fs/granary/services/metadata/internal/namespace"
 )
@@ -21,6 +22,10 @@ import (
 // the coordinator: it publishes block changes after they commit, answers
 // inventory and namespace-info requests, and polls the coordinator's
 // safe-mode counts.
+// maxPlacementBatch bounds the placements of one request to the
+// coordinator; beyond it a writer asks alone.
+const maxPlacementBatch = 64
+
 type coordination struct {
 	s     *Service
 	nc    *nats.Conn
@@ -40,8 +45,11 @@ type coordination struct {
 	// locs keeps the coordinator's location answers for readers.
 	locs *locationCache
 
-	// placements gathers concurrent writers' placement requests.
-	placements placements
+	// placements gathers the placement requests of concurrent writers:
+	// their creates come in bursts (a committed edit-log batch answers
+	// many at once, and they ask for their next blocks together), so most
+	// would be on their way beside others, each a request and a reply.
+	placements gather.Gatherer[dnproto.Placement, []dnproto.DatanodeInfo]
 
 	// The active coordinator (coordinator HA): who holds the role, when it
 	// last asked, and its claim's txid.
@@ -67,7 +75,8 @@ const maxEventsPerMessage = 4096
 
 func newCoordination(s *Service, nc *nats.Conn, epoch, lastTxID int64) *coordination {
 	c := &coordination{s: s, nc: nc, epoch: epoch, kick: make(chan struct{}, 1), snapshots: map[uint64]*snapshot{},
-		locs: newLocationCache(s.cfg.LocationCacheSize, s.cfg.LocationCacheTTL)}
+		placements: gather.Gatherer[dnproto.Placement, []dnproto.DatanodeInfo]{Max: maxPlacementBatch},
+		locs:       newLocationCache(s.cfg.LocationCacheSize, s.cfg.LocationCacheTTL)}
 	c.published.Store(lastTxID)
 	watchLostAnnouncements(nc, []string{s.subj(dnproto.SubjLocationsChanged), s.subj(dnproto.SubjLocationsReceived)}, c.locs, s.log)
 	return c

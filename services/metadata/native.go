@@ -231,7 +231,7 @@ func (s *Service) chooseTargets(ctx context.Context, path string, repl int, bloc
 		err := dnproto.CallRetrying(cctx, s.coord.nc, s.subj(dnproto.SubjChooseTargets), req, &reply, coordinatorTry)
 		return reply, err
 	}
-	targets, err := s.coord.placements.choose(ctx, dnproto.Placement{Replication: repl, ClientHost: client, Exclude: exclude, BlockSize: blockSize}, send)
+	targets, err := s.coord.place(ctx, dnproto.Placement{Replication: repl, ClientHost: client, Exclude: exclude, BlockSize: blockSize}, send)
 	if err != nil {
 		return nil, err
 	}
@@ -240,6 +240,27 @@ func (s *Service) chooseTargets(ctx context.Context, path string, repl int, bloc
 			path, len(targets), minReplication, s.coord.LiveDatanodes(), len(exclude))
 	}
 	return targets, nil
+}
+
+// place returns the pipeline for p, asked with send in a request that
+// carries the placements of the writers that asked while the one before
+// was on its way (placements), or alone.
+func (c *coordination) place(ctx context.Context, p dnproto.Placement, send func(dnproto.ChooseTargetsRequest) (dnproto.ChooseTargetsReply, error)) ([]dnproto.DatanodeInfo, error) {
+	targets, answered, err := c.placements.Do(ctx, p, func(ps []dnproto.Placement) ([][]dnproto.DatanodeInfo, error) {
+		reply, err := send(dnproto.ChooseTargetsRequest{Placement: ps[0], More: ps[1:]})
+		if err != nil {
+			return nil, err
+		}
+		return append([][]dnproto.DatanodeInfo{reply.Targets}, reply.More...), nil
+	})
+	if err == nil && !answered {
+		// A full batch, or a coordinator that answered the first
+		// placement of the request only: asked alone.
+		var reply dnproto.ChooseTargetsReply
+		reply, err = send(dnproto.ChooseTargetsRequest{Placement: p})
+		targets = reply.Targets
+	}
+	return targets, err
 }
 
 // coordinatorTry bounds one attempt of a look-up or placement request to

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/granary-fs/granary/internal/dnproto"
+	"github.com/granary-fs/granary/internal/gather"
 	"github.com/granary-fs/granary/internal/natstest"
 	"github.com/granary-fs/granary/internal/poll"
 )
@@ -53,7 +54,7 @@ func TestPlacementsGather(t *testing.T) {
 			})); err != nil {
 				t.Fatal(err)
 			}
-			var pl placements
+			c := &coordination{placements: gather.Gatherer[dnproto.Placement, []dnproto.DatanodeInfo]{Max: maxPlacementBatch}}
 			send := func(req dnproto.ChooseTargetsRequest) (dnproto.ChooseTargetsReply, error) {
 				var reply dnproto.ChooseTargetsReply
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -68,7 +69,7 @@ func TestPlacementsGather(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					host := fmt.Sprintf("10.0.0.%d", i)
-					got, err := pl.choose(context.Background(), dnproto.Placement{Replication: 1, ClientHost: host}, send)
+					got, err := c.place(context.Background(), dnproto.Placement{Replication: 1, ClientHost: host}, send)
 					if err == nil && (len(got) != 1 || got[0].UUID != "for "+host) {
 						err = fmt.Errorf("writer %d got %+v", i, got)
 					}
@@ -82,11 +83,7 @@ func TestPlacementsGather(t *testing.T) {
 			for i := 1; i <= 5; i++ {
 				writer(i)
 			}
-			poll.Until(t, 10*time.Second, "five placements gathered", func() bool {
-				pl.mu.Lock()
-				defer pl.mu.Unlock()
-				return pl.next != nil && len(pl.next.reqs) == 5
-			})
+			poll.Until(t, 10*time.Second, "five placements gathered", func() bool { return c.placements.Waiting() == 5 })
 			close(release)
 			wg.Wait()
 			close(errs)
