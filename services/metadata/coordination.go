@@ -22,10 +22,6 @@ import (
 // the coordinator: it publishes block changes after they commit, answers
 // inventory and namespace-info requests, and polls the coordinator's
 // safe-mode counts.
-// maxPlacementBatch bounds the placements of one request to the
-// coordinator; beyond it a writer asks alone.
-const maxPlacementBatch = 64
-
 type coordination struct {
 	s     *Service
 	nc    *nats.Conn
@@ -72,6 +68,10 @@ type snapshot struct {
 
 // maxEventsPerMessage keeps publications well under NATS's payload limit.
 const maxEventsPerMessage = 4096
+
+// maxPlacementBatch bounds the placements of one request to the
+// coordinator; beyond it a writer asks alone.
+const maxPlacementBatch = 64
 
 func newCoordination(s *Service, nc *nats.Conn, epoch, lastTxID int64) *coordination {
 	c := &coordination{s: s, nc: nc, epoch: epoch, kick: make(chan struct{}, 1), snapshots: map[uint64]*snapshot{},
