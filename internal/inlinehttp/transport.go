@@ -9,10 +9,10 @@
 //
 // The wire format is net/http's own: requests are written as
 // http.Request.Write writes them (writeRequest) and answers read with
-// http.ReadResponse. What this
-// transport does not carry goes to Fallback: https, a request body of
-// unknown length or larger than MaxBody (a streamed body, whose answer may
-// come while it is sent), an Expect header, CONNECT.
+// http.ReadResponse. What this transport does not carry goes to Fallback:
+// https, a request body of unknown length or larger than MaxBody (a
+// streamed body, whose answer may come while it is sent), an Expect
+// header, CONNECT.
 //
 // A connection is reused once its answer's body was read to its end (as
 // net/http's); one closed early is closed. An idle connection is checked
