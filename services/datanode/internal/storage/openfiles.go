@@ -44,9 +44,16 @@ type sharedFiles struct {
 	genStamp, size int64
 	vol            *Volume
 	blk, meta      *os.File // meta is nil when the replica's CRCs are kept (crcCache)
-	fds            int64    // descriptors: 2, or 1 without meta
 	refs           int      // readers holding them, plus one while cached
 	elem           *list.Element
+}
+
+// fds is how many descriptors f holds: 2, or 1 without its meta file.
+func (f *sharedFiles) fds() int64 {
+	if f.meta == nil {
+		return 1
+	}
+	return 2
 }
 
 // maxOpenReplicas bounds the replicas of one datanode whose files stay
@@ -110,10 +117,7 @@ func linked(f *os.File, size int64) bool {
 // finalized: a file is usually read soon after it is written) and returns
 // them held for the caller.
 func (o *openFiles) put(bpid string, r Replica, blk, meta *os.File) *sharedFiles {
-	f := &sharedFiles{key: openKey{bpid, r.ID}, genStamp: r.GenStamp, size: r.NumBytes, vol: r.Volume, blk: blk, meta: meta, fds: 2, refs: 2}
-	if meta == nil {
-		f.fds = 1
-	}
+	f := &sharedFiles{key: openKey{bpid, r.ID}, genStamp: r.GenStamp, size: r.NumBytes, vol: r.Volume, blk: blk, meta: meta, refs: 2}
 	o.mu.Lock()
 	var drop []*sharedFiles
 	if old := o.m[f.key]; old != nil {
@@ -121,7 +125,7 @@ func (o *openFiles) put(bpid string, r Replica, blk, meta *os.File) *sharedFiles
 	}
 	o.m[f.key] = f
 	f.elem = o.lru.PushFront(f)
-	o.budget.n.Add(f.fds)
+	o.budget.n.Add(f.fds())
 	for len(o.m) > 0 && (len(o.m) > o.max || o.budget.n.Load() > o.budget.limit) {
 		drop = append(drop, o.removeLocked(o.lru.Back().Value.(*sharedFiles)))
 	}
@@ -137,7 +141,7 @@ func (o *openFiles) put(bpid string, r Replica, blk, meta *os.File) *sharedFiles
 func (o *openFiles) removeLocked(f *sharedFiles) *sharedFiles {
 	delete(o.m, f.key)
 	o.lru.Remove(f.elem)
-	o.budget.n.Add(-f.fds)
+	o.budget.n.Add(-f.fds())
 	return f
 }
 

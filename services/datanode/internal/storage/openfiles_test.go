@@ -308,7 +308,7 @@ func TestOpenReplicasBudget(t *testing.T) {
 	if _, err := stores[0].WriteFinalized(bp, 100, 1001, bytes.Repeat([]byte("b"), 70<<10)); err != nil {
 		t.Fatal(err)
 	}
-	if f := stores[0].files.m[openKey{bp, 100}]; f == nil || f.fds != 2 || budget.n.Load() != budget.limit {
+	if f := stores[0].files.m[openKey{bp, 100}]; f == nil || f.fds() != 2 || budget.n.Load() != budget.limit {
 		t.Fatalf("after a 70 KiB replica: %d descriptors kept open, the budget is %d", budget.n.Load(), budget.limit)
 	}
 	for _, st := range stores {
