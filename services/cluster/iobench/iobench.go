@@ -426,7 +426,7 @@ func SmallFilesMain(ctx context.Context, args []string, out io.Writer) error {
 	dir := fs.String("dir", "", "where the cluster lives (default: a temporary folder)")
 	dbURL := fs.String("database-url", os.Getenv("GRANARY_DATABASE_URL"), "PostgreSQL server to create each run's database on (dropped after it) instead of starting one")
 	cpuProfile := fs.String("cpuprofile", "", "write CPU profiles of the run's write and read phases to this path with .<mode>.write and .<mode>.read appended")
-	memProfile := fs.String("memprofile", "", "write the allocations so far at the end of the write and read phases to this path with .<mode>.write and .<mode>.read appended (the read phase's own: go tool pprof -base <path>.<mode>.write <path>.<mode>.read)")
+	memProfile := fs.String("memprofile", "", "write the allocations so far before the write phase and at the end of the write and read phases to this path with .<mode>.start, .<mode>.write and .<mode>.read appended (a phase's own: go tool pprof -base <path>.<mode>.start <path>.<mode>.write)")
 	authMode := fs.String("auth", "simple", "simple, token, or both (side by side: what token mode costs)")
 	reads := fs.Int("reads", 1, "times each file is read (hot files: later reads find their locations and files kept)")
 	noGather := fs.Bool("nogather", false, "the metadata service commits each edit-log batch as soon as the last one is (metadata -edit-log-gather=false), to compare")
@@ -553,6 +553,13 @@ func smallRun(ctx context.Context, dir, dbURL string, token, noGather bool, n, c
 			}
 			return writeAllocs(prof.mem + suffix)
 		}, nil
+	}
+	if prof.mem != "" {
+		// The allocations before the write phase (the cluster's start,
+		// the ceilings measured first), to take away: -base.
+		if err := writeAllocs(prof.mem + "." + modeDir(token) + ".start"); err != nil {
+			return smallResult{}, err
+		}
 	}
 	stopProfile, err := profile("write")
 	if err != nil {
