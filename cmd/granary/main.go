@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/granary-fs/granary/internal/heapfloor"
 )
 
 // version is set at build time (-ldflags "-X main.version=...").
@@ -57,6 +59,17 @@ func main() {
 	defer stop()
 	var err error
 	args := os.Args[2:]
+	switch os.Args[1] {
+	case "metadata", "coordinator", "datanode", "router", "dev", "bench":
+		// The services' heap floor (HADOOP_HEAPSIZE_MIN's kind); the
+		// client commands keep Go's collector as it is, small.
+		floor, ferr := heapfloor.FromEnv()
+		if ferr != nil {
+			fmt.Fprintln(os.Stderr, "granary:", ferr)
+			os.Exit(2)
+		}
+		defer heapfloor.Start(floor)()
+	}
 	switch os.Args[1] {
 	case "metadata":
 		err = metadataCmd(ctx, args, true)
