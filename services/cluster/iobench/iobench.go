@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"sync"
@@ -696,6 +697,9 @@ func startProfile(path string) error {
 // writeAllocs writes the allocations made so far (pprof's allocs profile)
 // into path.
 func writeAllocs(path string) error {
+	// The profile stands as of the last collection, which the services'
+	// heap floor makes rare: one now brings it up to date.
+	runtime.GC()
 	f, err := os.Create(path)
 	if err != nil {
 		return err
