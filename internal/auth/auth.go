@@ -247,7 +247,7 @@ func (a *Authenticator) authenticate(r *http.Request) (Identity, error) {
 		id.Bearer = strings.TrimSpace(tok)
 		return id, err
 	}
-	if d := r.URL.Query().Get("delegation"); d != "" {
+	if d := rest.Query(r.URL.RawQuery).Get("delegation"); d != "" {
 		if a.delegation == nil {
 			return Identity{}, errs.E(errs.Security, "Authentication failed: this service takes no delegation tokens; send a bearer token")
 		}
@@ -359,7 +359,7 @@ func (a *Authenticator) oidcVerifier(ctx context.Context) (*oidc.IDTokenVerifier
 // authenticated identity (with doas allowed by the proxy-user rules), in
 // simple mode user.name and doas as simpleauth rules them.
 func (a *Authenticator) Identify(r *http.Request) (Identity, error) {
-	q := r.URL.Query()
+	q := rest.Query(r.URL.RawQuery)
 	if !a.TokenMode() {
 		name, err := a.policy.Caller(q)
 		if err != nil {

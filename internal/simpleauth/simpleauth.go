@@ -9,7 +9,6 @@
 package simpleauth
 
 import (
-	"net/url"
 	"os/user"
 
 	"github.com/granary-fs/granary/internal/errs"
@@ -41,8 +40,9 @@ func Defaults(superuser, supergroup string) (string, string) {
 
 // Caller returns the effective user of a request: user.name, or doas when
 // the superuser impersonates someone (AccessControlException for anyone
-// else, as HDFS's proxy-user check).
-func (p Policy) Caller(q url.Values) (string, error) {
+// else, as HDFS's proxy-user check). q is the request's query: url.Values,
+// or rest.Query read in place.
+func (p Policy) Caller(q interface{ Get(string) string }) (string, error) {
 	name := q.Get("user.name")
 	if name == "" {
 		name = Anonymous

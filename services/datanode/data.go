@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,7 +28,7 @@ import (
 // checks its block token for mode: no token is 401 (the request carries no
 // credential), a bad one 403 InvalidToken, as HDFS's
 // BlockTokenSecretManager.checkAccess.
-func (s *Service) blockParams(r *http.Request, q url.Values, mode hadooptoken.AccessMode) (bpid string, id int64, err error) {
+func (s *Service) blockParams(r *http.Request, q rest.Query, mode hadooptoken.AccessMode) (bpid string, id int64, err error) {
 	tok := r.Header.Get(blocktoken.Header)
 	if s.authn.TokenMode() && tok == "" {
 		return "", 0, errs.E(errs.Security, "Block token is required for %s access to block %s (send it in %s)", mode, chi.URLParam(r, "id"), blocktoken.Header)
@@ -48,7 +47,7 @@ func (s *Service) blockParams(r *http.Request, q url.Values, mode hadooptoken.Ac
 	return bpid, id, nil
 }
 
-func (s *Service) blockID(r *http.Request, q url.Values) (bpid string, id int64, err error) {
+func (s *Service) blockID(r *http.Request, q rest.Query) (bpid string, id int64, err error) {
 	id, err = strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
 	if err != nil || id <= 0 {
 		return "", 0, errs.E(errs.IllegalArgument, "invalid block ID %q", chi.URLParam(r, "id"))
@@ -60,7 +59,7 @@ func (s *Service) blockID(r *http.Request, q url.Values) (bpid string, id int64,
 	return bpid, id, nil
 }
 
-func queryInt(q url.Values, name string, def int64) (int64, error) {
+func queryInt(q rest.Query, name string, def int64) (int64, error) {
 	v := q.Get(name)
 	if v == "" {
 		return def, nil
@@ -98,7 +97,7 @@ const DefaultBlockSize = 128 << 20
 //	@ID			readBlock
 //	@Router			/api/v1/blocks/{id} [get]
 func (s *Service) readBlock(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+	q := rest.Query(r.URL.RawQuery)
 	bpid, id, err := s.blockParams(r, q, hadooptoken.Read)
 	if err != nil {
 		rest.WriteError(w, err)
@@ -226,7 +225,7 @@ func parseRange(h string, size int64) (first, last int64, ok bool) {
 //	@ID			getBlockChecksum
 //	@Router		/api/v1/blocks/{id}/checksum [get]
 func (s *Service) blockChecksum(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+	q := rest.Query(r.URL.RawQuery)
 	bpid, id, err := s.blockParams(r, q, hadooptoken.Read)
 	if err != nil {
 		rest.WriteError(w, err)
@@ -259,7 +258,7 @@ func (s *Service) blockChecksum(w http.ResponseWriter, r *http.Request) {
 //	@ID				truncateBlock
 //	@Router			/api/v1/blocks/{id}/truncate [post]
 func (s *Service) truncateBlock(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+	q := rest.Query(r.URL.RawQuery)
 	bpid, id, err := s.blockParams(r, q, hadooptoken.Write)
 	if err != nil {
 		rest.WriteError(w, err)

@@ -206,7 +206,7 @@ type blockWrite struct {
 // openBlockWrite checks a block PUT and opens its replica: a new one, or
 // with appendgs/appendlength the continuation of a finalized one.
 func (s *Service) openBlockWrite(r *http.Request) (*blockWrite, error) {
-	q := r.URL.Query()
+	q := rest.Query(r.URL.RawQuery)
 	bpid, id, err := s.blockParams(r, q, hadooptoken.Write)
 	if err != nil {
 		return nil, err

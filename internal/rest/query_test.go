@@ -1,0 +1,54 @@
+package rest
+
+import (
+	"math/rand/v2"
+	"net/url"
+	"testing"
+)
+
+// TestQueryAsURLValues compares Query with url.ParseQuery on drawn
+// queries: names escaped or not, repeated, empty, with semicolons, bad
+// escapes, '+' for spaces.
+func TestQueryAsURLValues(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	parts := []string{"a", "b", "user.name", "doas", "", "%", "%4", "%41", "+", " ", ";", "=", "x y", "%zz", "%2B", "&", "é", "%C3%A9"}
+	draw := func(n int) string {
+		s := ""
+		for range n {
+			s += parts[rng.IntN(len(parts))]
+		}
+		return s
+	}
+	names := []string{"a", "b", "user.name", "doas", "", "A", "x y", "+", " ", "é", "=", "%"}
+	for i := range 20000 {
+		raw := ""
+		for j := range rng.IntN(5) {
+			if j > 0 || rng.IntN(8) == 0 {
+				raw += "&"
+			}
+			raw += draw(1 + rng.IntN(2))
+			if rng.IntN(4) > 0 {
+				raw += "=" + draw(rng.IntN(3))
+			}
+		}
+		want, _ := url.ParseQuery(raw)
+		for _, name := range names {
+			got, ok := Query(raw).Lookup(name)
+			if got != want.Get(name) || ok != want.Has(name) {
+				t.Fatalf("query %d %q, name %q: Lookup = %q, %v; url.Values: %q, %v", i, raw, name, got, ok, want.Get(name), want.Has(name))
+			}
+		}
+	}
+}
+
+func TestQuery(t *testing.T) {
+	q := Query("user.name=bob&op=OPEN&path=%2Fa%20b&op=CREATE&e=&flag&bad=%zz&bad=ok&sp=a+b&x;y=1&x=2")
+	for name, want := range map[string]string{"user.name": "bob", "op": "OPEN", "path": "/a b", "e": "", "flag": "", "bad": "ok", "sp": "a b", "x": "2", "none": ""} {
+		if got := q.Get(name); got != want {
+			t.Errorf("Get(%q) = %q, want %q", name, got, want)
+		}
+	}
+	if !q.Has("flag") || !q.Has("e") || q.Has("none") || q.Has("x;y") {
+		t.Error("Has: flag and e are named (empty), none and x;y are not")
+	}
+}
