@@ -112,6 +112,34 @@ func (c *Client) dataDo(req *http.Request) (*http.Response, error) {
 	return c.data.Transport.RoundTrip(req)
 }
 
+// callDo makes a call's round trip on the call transport itself, as
+// dataDo: http.Client would copy its headers for redirects, which the
+// services never answer a call with. An answer that is one all the same (a
+// proxy in front of the service) is left to http.Client, which asks again
+// and follows it.
+func (c *Client) callDo(req *http.Request) (*http.Response, error) {
+	resp, err := c.http.Transport.RoundTrip(req)
+	if err != nil || !followed(resp) {
+		return resp, err
+	}
+	resp.Body.Close()
+	if req.GetBody != nil {
+		if req.Body, err = req.GetBody(); err != nil {
+			return nil, err
+		}
+	}
+	return c.http.Do(req)
+}
+
+// followed says whether http.Client follows resp: a redirect naming where.
+func followed(resp *http.Response) bool {
+	switch resp.StatusCode {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return resp.Header.Get("Location") != ""
+	}
+	return false
+}
+
 // socketTimeout is SocketTimeout or HDFS's default.
 func (c *Client) socketTimeout() time.Duration {
 	if c.SocketTimeout > 0 {
@@ -265,7 +293,7 @@ func (c *Client) doOnce(ctx context.Context, method, u, call string, hasBody boo
 	}
 	req.Header.Set(api.ClientIDHeader, c.clientID)
 	req.Header.Set(api.CallIDHeader, call)
-	resp, err := c.http.Do(req)
+	resp, err := c.callDo(req)
 	if err != nil {
 		return errs.Wrap(errs.Retriable, transportError{err}, "%s %s", method, u)
 	}
