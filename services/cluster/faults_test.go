@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -184,6 +185,42 @@ func leaseCluster(t *testing.T, hardLimit time.Duration) *cluster.Cluster {
 			m.LeaseCheck = 100 * time.Millisecond
 		}
 	})
+}
+
+// TestOverwriteTakesOverAnExpiredLease: a create with overwrite of a file
+// another client is writing is refused while that client's lease is within
+// the soft limit (AlreadyBeingCreatedException, as HDFS), and takes the
+// file over once the lease is past it; the new writer's lease then holds
+// against the old one.
+func TestOverwriteTakesOverAnExpiredLease(t *testing.T) {
+	c := testCluster(t, 1, func(cfg *cluster.Config) {
+		inner := cfg.Metadata
+		cfg.Metadata = func(m *metadata.Config) {
+			if inner != nil {
+				inner(m)
+			}
+			m.LeaseSoftLimit = time.Second
+			m.LeaseHardLimit = time.Hour
+		}
+	})
+	create := func(client string, overwrite bool) (int, string) {
+		b, _ := json.Marshal(map[string]any{"path": "/lease/o", "clientName": client, "overwrite": overwrite, "createParent": true})
+		code, _, body := curlL(t, http.MethodPost, c.MetadataURL+"/api/v1/create?user.name=hdfs", b)
+		return code, string(body)
+	}
+	if code, body := create("ghost", false); code != 200 {
+		t.Fatalf("first create: %d %s", code, body)
+	}
+	if code, body := create("other", true); code != 403 || !strings.Contains(body, "AlreadyBeingCreatedException") || !strings.Contains(body, "ghost") {
+		t.Fatalf("overwrite within the holder's soft limit: %d %s", code, body)
+	}
+	eventually(t, 20*time.Second, "the overwrite to take the file over past the soft limit", func() bool {
+		code, _ := create("other", true)
+		return code == 200
+	})
+	if code, body := create("ghost", true); code != 403 || !strings.Contains(body, "AlreadyBeingCreatedException") || !strings.Contains(body, "other") {
+		t.Fatalf("the old writer's overwrite against the new lease: %d %s", code, body)
+	}
 }
 
 func TestAbandonedFileIsClosedByLeaseRecovery(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/granary-fs/granary/internal/dnproto"
+	"github.com/granary-fs/granary/internal/errs"
 	"github.com/granary-fs/granary/internal/lifecycle"
 )
 
@@ -155,15 +156,25 @@ func (s *Service) recoverLease(ctx context.Context, path, holder string) error {
 }
 
 // takeOver recovers path first when another client's lease on it is past
-// the soft limit, so that create-with-overwrite or append can proceed.
-func (s *Service) takeOver(ctx context.Context, path, client string) {
+// the soft limit, so that create-with-overwrite or append can proceed. It
+// says whether it did.
+func (s *Service) takeOver(ctx context.Context, path, client string) (recovered bool) {
 	holder, _, _, err := s.namespace().LeaseOf(path)
 	if err != nil || holder == "" || holder == client {
-		return
+		return false
 	}
-	if s.leases.expired(holder, s.cfg.LeaseSoftLimit) {
-		if err := s.recoverLease(ctx, path, holder); err != nil {
-			s.log.Warn("soft-limit lease recovery failed", "path", path, "holder", holder, "err", err)
-		}
+	if !s.leases.expired(holder, s.cfg.LeaseSoftLimit) {
+		return false
 	}
+	if err := s.recoverLease(ctx, path, holder); err != nil {
+		s.log.Warn("soft-limit lease recovery failed", "path", path, "holder", holder, "err", err)
+		return false
+	}
+	return true
+}
+
+// leaseHeld says whether err refuses a change because another client holds
+// the file (its writer, or a recovery in progress).
+func leaseHeld(err error) bool {
+	return errs.Is(err, errs.AlreadyBeingCreated) || errs.Is(err, errs.RecoveryInProgress)
 }

@@ -53,9 +53,6 @@ func (s *Service) nativeCreate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if req.Overwrite {
-		s.takeOver(r.Context(), req.Path, req.ClientName)
-	}
 	s.leases.renew(req.ClientName)
 	opts := namespace.CreateOptions{
 		Overwrite: req.Overwrite, CreateParent: req.CreateParent, Replication: req.Replication,
@@ -69,12 +66,20 @@ func (s *Service) nativeCreate(w http.ResponseWriter, r *http.Request) {
 		targets, _ = s.chooseTargets(r.Context(), req.Path, cmp.Or(req.Replication, namespace.DefaultReplication),
 			cmp.Or(req.BlockSize, namespace.DefaultBlockSize), clientHost(r), nil)
 	}
-	var st namespace.Status
-	var first *namespace.Block
-	if targets != nil {
-		st, first, err = s.namespace().CreateWithBlock(r.Context(), u, req.Path, opts)
-	} else {
+	create := func() (st namespace.Status, first *namespace.Block, err error) {
+		if targets != nil {
+			return s.namespace().CreateWithBlock(r.Context(), u, req.Path, opts)
+		}
 		st, err = s.namespace().Create(r.Context(), u, req.Path, opts)
+		return st, nil, err
+	}
+	st, first, err := create()
+	// An overwrite of a file another client holds past the soft limit
+	// takes it over: the file is recovered and created again. (Only then
+	// is the holder looked up: a failed create is not kept by the retry
+	// cache, so the call may run again.)
+	if err != nil && req.Overwrite && leaseHeld(err) && s.takeOver(r.Context(), req.Path, req.ClientName) {
+		st, first, err = create()
 	}
 	s.audit(u, clientHost(r), "create", req.Path, "", "rpc", err)
 	if err != nil {
