@@ -247,7 +247,7 @@ func (a *Authenticator) authenticate(r *http.Request) (Identity, error) {
 		id.Bearer = strings.TrimSpace(tok)
 		return id, err
 	}
-	if d := rest.Query(r.URL.RawQuery).Get("delegation"); d != "" {
+	if d := rest.Query(r.URL.RawQuery).GetFold("delegation"); d != "" {
 		if a.delegation == nil {
 			return Identity{}, errs.E(errs.Security, "Authentication failed: this service takes no delegation tokens; send a bearer token")
 		}
@@ -375,7 +375,7 @@ func (a *Authenticator) Identify(r *http.Request) (Identity, error) {
 	if !ok {
 		return Identity{}, errs.E(errs.Security, "Authentication required")
 	}
-	doas := q.Get("doas")
+	doas := q.GetFold("doas")
 	if doas == "" || doas == id.User {
 		return id, nil
 	}

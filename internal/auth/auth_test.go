@@ -130,7 +130,11 @@ func TestBearerTokens(t *testing.T) {
 		bearer, doas string
 		code         int
 	}{{hue, "alice", 200}, {hue, "bob", 403}, {oozie, "bob", 403}, {alice, "bob", 403}} {
-		code, id := call(t, h, "/x?doas="+c.doas, c.bearer)
+		name := "doas"
+		if c.doas == "alice" {
+			name = "doAs" // any case, as HDFS's ProxyUserAuthenticationFilter
+		}
+		code, id := call(t, h, "/x?"+name+"="+c.doas, c.bearer)
 		if code != c.code || code == 200 && (id.User != c.doas || id.UGI() != "alice (auth:PROXY) via hue (auth:TOKEN)") {
 			t.Errorf("doas %s: %d %+v, want %d", c.doas, code, id, c.code)
 		}
@@ -150,6 +154,9 @@ func TestDelegationCredential(t *testing.T) {
 	h := whoami(a)
 	if code, id := call(t, h, "/x?delegation=good", ""); code != 200 || id.User != "carol" || id.Delegation != "good" || id.Method != "TOKEN" {
 		t.Fatalf("%d %+v", code, id)
+	}
+	if code, id := call(t, h, "/x?Delegation=good", ""); code != 200 || id.User != "carol" {
+		t.Fatalf("the delegation parameter spelled Delegation (HDFS's AuthFilter folds names): %d %+v", code, id)
 	}
 	if code, _ := call(t, h, "/x?delegation=bad", ""); code != http.StatusForbidden {
 		t.Fatalf("bad delegation token: %d, want 403 InvalidToken", code)

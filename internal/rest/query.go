@@ -24,8 +24,21 @@ func (q Query) Has(name string) bool {
 	return ok
 }
 
+// GetFold is Get with name matched without regard to case, as HDFS's
+// filters read doas and delegation (ProxyUserAuthenticationFilter and
+// AuthFilter fold the query's names to lower case): the first value of
+// any of its spellings.
+func (q Query) GetFold(name string) string {
+	v, _ := q.lookup(name, strings.EqualFold)
+	return v
+}
+
 // Lookup is the first value of name and whether the query names it.
 func (q Query) Lookup(name string) (string, bool) {
+	return q.lookup(name, func(a, b string) bool { return a == b })
+}
+
+func (q Query) lookup(name string, same func(a, b string) bool) (string, bool) {
 	s := string(q)
 	for s != "" {
 		var pair string
@@ -34,7 +47,7 @@ func (q Query) Lookup(name string) (string, bool) {
 			continue
 		}
 		k, v, _ := strings.Cut(pair, "=")
-		if !matches(k, name) {
+		if !matches(k, name, same) {
 			continue
 		}
 		if strings.ContainsAny(v, "%+") {
@@ -50,10 +63,10 @@ func (q Query) Lookup(name string) (string, bool) {
 
 // matches says whether the escaped key k unescapes to name (a key that
 // does not unescape matches nothing, as ParseQuery drops its pair).
-func matches(k, name string) bool {
+func matches(k, name string, same func(a, b string) bool) bool {
 	if !strings.ContainsAny(k, "%+") {
-		return k == name
+		return same(k, name)
 	}
 	u, err := url.QueryUnescape(k)
-	return err == nil && u == name
+	return err == nil && same(u, name)
 }

@@ -51,4 +51,7 @@ func TestQuery(t *testing.T) {
 	if !q.Has("flag") || !q.Has("e") || q.Has("none") || q.Has("x;y") {
 		t.Error("Has: flag and e are named (empty), none and x;y are not")
 	}
+	if q.Get("USER.NAME") != "" || q.GetFold("USER.NAME") != "bob" || q.GetFold("Op") != "OPEN" || Query("DoAs=a&doas=b").GetFold("doas") != "a" || Query("D%6FAS=a").GetFold("doas") != "a" {
+		t.Error("GetFold: the first value of any spelling of the name")
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"os/user"
 
 	"github.com/granary-fs/granary/internal/errs"
+	"github.com/granary-fs/granary/internal/rest"
 )
 
 // Anonymous is HDFS's name for a caller that gave no user.name
@@ -38,16 +39,17 @@ func Defaults(superuser, supergroup string) (string, string) {
 	return superuser, supergroup
 }
 
-// Caller returns the effective user of a request: user.name, or doas when
-// the superuser impersonates someone (AccessControlException for anyone
-// else, as HDFS's proxy-user check). q is the request's query: url.Values,
-// or rest.Query read in place.
-func (p Policy) Caller(q interface{ Get(string) string }) (string, error) {
+// Caller returns the effective user of a request with query q: user.name,
+// or doas when the superuser impersonates someone (AccessControlException
+// for anyone else, as HDFS's proxy-user check). As in HDFS, user.name is
+// matched as it is spelled (PseudoAuthenticationHandler), doas in any case
+// (ProxyUserAuthenticationFilter).
+func (p Policy) Caller(q rest.Query) (string, error) {
 	name := q.Get("user.name")
 	if name == "" {
 		name = Anonymous
 	}
-	if doas := q.Get("doas"); doas != "" && doas != name {
+	if doas := q.GetFold("doas"); doas != "" && doas != name {
 		if name != p.Superuser {
 			return "", errs.E(errs.AccessControl, "User: %s is not allowed to impersonate %s", name, doas)
 		}

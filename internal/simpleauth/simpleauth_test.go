@@ -1,10 +1,10 @@
 package simpleauth
 
 import (
-	"net/url"
 	"testing"
 
 	"github.com/granary-fs/granary/internal/errs"
+	"github.com/granary-fs/granary/internal/rest"
 )
 
 func TestCaller(t *testing.T) {
@@ -19,9 +19,11 @@ func TestCaller(t *testing.T) {
 		{"user.name=bob&doas=alice", "", true},
 		{"user.name=hdfs&doas=alice", "alice", false},
 		{"user.name=hdfs", "hdfs", false},
+		{"user.name=hdfs&DoAs=alice", "alice", false},
+		{"user.name=bob&DOAS=alice", "", true},
+		{"User.Name=bob", Anonymous, false},
 	} {
-		q, _ := url.ParseQuery(c.query)
-		name, err := p.Caller(q)
+		name, err := p.Caller(rest.Query(c.query))
 		if c.denied != errs.Is(err, errs.AccessControl) || !c.denied && name != c.caller {
 			t.Errorf("Caller(%q) = %q, %v", c.query, name, err)
 		}
