@@ -46,4 +46,5 @@ fuzz ./services/metadata FuzzWebHDFSParams
 fuzz ./internal/dnproto FuzzDecodeChunk
 fuzz ./internal/wirejson FuzzDecode
 fuzz ./internal/dnproto FuzzUnmarshal
+fuzz ./internal/rest FuzzQuery
 echo "== all tests passed"

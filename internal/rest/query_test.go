@@ -3,6 +3,7 @@ package rest
 import (
 	"math/rand/v2"
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -54,4 +55,41 @@ func TestQuery(t *testing.T) {
 	if q.Get("USER.NAME") != "" || q.GetFold("USER.NAME") != "bob" || q.GetFold("Op") != "OPEN" || Query("DoAs=a&doas=b").GetFold("doas") != "a" || Query("D%6FAS=a").GetFold("doas") != "a" {
 		t.Error("GetFold: the first value of any spelling of the name")
 	}
+}
+
+// FuzzQuery: Query reads any query and name as url.ParseQuery and
+// url.Values do.
+func FuzzQuery(f *testing.F) {
+	for _, seed := range [][2]string{{"user.name=bob&doas=alice", "doas"}, {"a=1;b=2&a=3", "a"}, {"%zz=1&x=%41+b", "x"}, {"=&&==", ""}, {"D%6FAS=a&doas=b", "DOAS"}} {
+		f.Add(seed[0], seed[1])
+	}
+	f.Fuzz(func(t *testing.T, raw, name string) {
+		want, _ := url.ParseQuery(raw)
+		if got, ok := Query(raw).Lookup(name); got != want.Get(name) || ok != want.Has(name) {
+			t.Fatalf("Lookup(%q) of %q = %q, %v; url.Values: %q, %v", name, raw, got, ok, want.Get(name), want.Has(name))
+		}
+		fold := ""
+		for _, pair := range strings.Split(raw, "&") {
+			if k, v, ok := unescapedPair(pair); ok && strings.EqualFold(k, name) {
+				fold = v
+				break
+			}
+		}
+		if got := Query(raw).GetFold(name); got != fold {
+			t.Fatalf("GetFold(%q) of %q = %q, want %q", name, raw, got, fold)
+		}
+	})
+}
+
+// unescapedPair is one pair of a query as url.ParseQuery reads it, and
+// whether it keeps it.
+func unescapedPair(pair string) (k, v string, ok bool) {
+	if pair == "" || strings.Contains(pair, ";") {
+		return "", "", false
+	}
+	k, v, _ = strings.Cut(pair, "=")
+	var err1, err2 error
+	k, err1 = url.QueryUnescape(k)
+	v, err2 = url.QueryUnescape(v)
+	return k, v, err1 == nil && err2 == nil
 }
