@@ -18,12 +18,6 @@ func (q Query) Get(name string) string {
 	return v
 }
 
-// Has is url.Values.Has of the parsed query.
-func (q Query) Has(name string) bool {
-	_, ok := q.Lookup(name)
-	return ok
-}
-
 // GetFold is Get with name matched without regard to case, as HDFS's
 // filters read doas and delegation (ProxyUserAuthenticationFilter and
 // AuthFilter fold the query's names to lower case): the first value of
