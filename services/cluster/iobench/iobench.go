@@ -537,30 +537,32 @@ func smallRun(ctx context.Context, dir, dbURL string, token, noGather bool, n, c
 	data := make([]byte, size)
 	_, _ = rand.Read(data)
 	per := n / clients
-	// Profiles per phase: <path>.<mode>.write and .read.
+	// Profiles per phase: <path>.<mode>.write and .read; the allocations
+	// at .start too.
+	suffix := func(phase string) string { return "." + modeDir(token) + "." + phase }
+	allocs := func(phase string) error {
+		if prof.mem == "" {
+			return nil
+		}
+		return writeAllocs(prof.mem + suffix(phase))
+	}
 	profile := func(phase string) (stop func() error, err error) {
-		suffix := "." + modeDir(token) + "." + phase
 		stopCPU := func() {}
 		if prof.cpu != "" {
-			if err := startProfile(prof.cpu + suffix); err != nil {
+			if err := startProfile(prof.cpu + suffix(phase)); err != nil {
 				return nil, err
 			}
 			stopCPU = pprof.StopCPUProfile
 		}
 		return func() error {
 			stopCPU()
-			if prof.mem == "" {
-				return nil
-			}
-			return writeAllocs(prof.mem + suffix)
+			return allocs(phase)
 		}, nil
 	}
-	if prof.mem != "" {
-		// The allocations before the write phase (the cluster's start,
-		// the ceilings measured first), to take away: -base.
-		if err := writeAllocs(prof.mem + "." + modeDir(token) + ".start"); err != nil {
-			return smallResult{}, err
-		}
+	// The allocations before the write phase (the cluster's start, the
+	// ceilings measured first), to take away: -base.
+	if err := allocs("start"); err != nil {
+		return smallResult{}, err
 	}
 	stopProfile, err := profile("write")
 	if err != nil {
