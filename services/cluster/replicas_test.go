@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -323,5 +324,78 @@ func TestCorruptMarksSurviveRestarts(t *testing.T) {
 	consistently(t, time.Second, "the corrupt replica left out after a coordinator restart", notOffered)
 	if got := readFile(t, cl, "/cm/f"); !bytes.Equal(got, data) {
 		t.Fatal("read returned wrong bytes")
+	}
+}
+
+// TestPlainPutWritesUnnamedFiles: a block PUT without acknowledgements
+// (a small file's only packet, a transfer) writes its replica into files
+// that have no name until it is finalized — nothing of it is acknowledged
+// before, and nothing is kept if it stops — and none in rbw/ (where a
+// pipeline PUT, which acknowledges as it goes, writes).
+func TestPlainPutWritesUnnamedFiles(t *testing.T) {
+	c := testCluster(t, 1, smallBlocks)
+	bpid := c.Metadata.BlockPoolID()
+	rbw := filepath.Join(c.DatanodeDir(0), "current", bpid, "current", "rbw")
+	data := randomBytes(packet.MaxData, 31)
+	const id = int64(1<<40 + 10)
+	inRBW := func() []string {
+		m, _ := filepath.Glob(filepath.Join(rbw, fmt.Sprintf("blk_%d*", id)))
+		return m
+	}
+	// unnamed says whether this process holds a file of rbw/ open that has
+	// no name (O_TMPFILE).
+	unnamed := func() bool {
+		fds, _ := os.ReadDir("/proc/self/fd")
+		for _, fd := range fds {
+			l, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
+			if err == nil && strings.HasPrefix(l, rbw+"/") && strings.HasSuffix(l, "(deleted)") {
+				return true
+			}
+		}
+		return false
+	}
+	pr, pw := io.Pipe()
+	put := fmt.Sprintf("%s/api/v1/blocks/%d?bpid=%s&gs=1001", c.DatanodeURLs[0], id, bpid)
+	req, err := http.NewRequest("PUT", put, pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", packet.ContentType)
+	type answer struct {
+		code int
+		err  error
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			pr.CloseWithError(err)
+			answered <- answer{err: err}
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		answered <- answer{code: resp.StatusCode}
+	}()
+	if _, err := pw.Write(packets(data)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the plain PUT's unnamed files", unnamed)
+	if f := inRBW(); len(f) != 0 {
+		t.Fatalf("a plain PUT's replica has files in rbw/: %v", f)
+	}
+	if _, err := pw.Write(packet.AppendEnd(nil)); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	if a := <-answered; a.err != nil || a.code != 200 {
+		t.Fatalf("PUT: %d %v", a.code, a.err)
+	}
+	fin := datanode.FinalizedPath(c.DatanodeDir(0), bpid, id)
+	if got, err := os.ReadFile(fin); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("finalized replica: %d bytes, %v", len(got), err)
+	}
+	if f := inRBW(); len(f) != 0 {
+		t.Fatalf("files left in rbw/: %v", f)
 	}
 }

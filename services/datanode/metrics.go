@@ -62,7 +62,7 @@ type volumeFileIO struct{ s *Service }
 
 var (
 	fileIOOpsDesc = prometheus.NewDesc("granary_datanode_volume_file_io_operations_total",
-		"Profiled operations on the volume's replica files, by kind: metadata (creates, renames, deletes), read, write, sync.", []string{"volume", "op"}, nil)
+		"Profiled operations on the volume's replica files, by kind: metadata (creates, renames and links, deletes), read, write, sync.", []string{"volume", "op"}, nil)
 	fileIOSecondsDesc = prometheus.NewDesc("granary_datanode_volume_file_io_seconds_total",
 		"Time the volume's profiled operations took, by kind.", []string{"volume", "op"}, nil)
 	fileIOErrorsDesc = prometheus.NewDesc("granary_datanode_volume_file_io_errors_total",

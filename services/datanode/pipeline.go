@@ -27,7 +27,7 @@ import (
 // writeBlock godoc
 //
 //	@Summary		Write a block and forward it down the pipeline
-//	@Description	The body is a packet stream (docs/formats/packets.md): each packet's CRC32C checksums are verified before it is stored and it is forwarded unchanged to the next datanode of targets. The replica is written in rbw/ and finalized when the stream ends; the answer lists the datanodes that stored it and those that failed. With Accept: application/x-granary-acks the answer (200 at once) is a stream of acknowledgements sent while the packets still arrive: each packet once this datanode and those after it stored it, a failed datanode further down as soon as it fails, then the result or the error (docs/formats/packets.md). A stream with acknowledgements that stops before its end marker leaves the replica finalized at the length received, for the writer's pipeline recovery (without them, as a transfer, it leaves nothing). With appendgs and appendlength the stream continues this datanode's finalized replica of that stamp and length under the new stamp gs (HDFS's PIPELINE_SETUP_APPEND; gs may equal appendgs when a pipeline recovery has given the replica its new stamp); the first packet then carries at most the rest of the replica's partial 512-byte chunk. An append refused for a bad CRC or a disk error leaves the replica as it was.
+//	@Description	The body is a packet stream (docs/formats/packets.md): each packet's CRC32C checksums are verified before it is stored and it is forwarded unchanged to the next datanode of targets. The replica is written in rbw/ (without acknowledgements, into files that have no name until it is finalized: nothing of it is kept if the stream stops) and finalized when the stream ends; the answer lists the datanodes that stored it and those that failed. With Accept: application/x-granary-acks the answer (200 at once) is a stream of acknowledgements sent while the packets still arrive: each packet once this datanode and those after it stored it, a failed datanode further down as soon as it fails, then the result or the error (docs/formats/packets.md). A stream with acknowledgements that stops before its end marker leaves the replica finalized at the length received, for the writer's pipeline recovery (without them, as a transfer, it leaves nothing). With appendgs and appendlength the stream continues this datanode's finalized replica of that stamp and length under the new stamp gs (HDFS's PIPELINE_SETUP_APPEND; gs may equal appendgs when a pipeline recovery has given the replica its new stamp); the first packet then carries at most the rest of the replica's partial 512-byte chunk. An append refused for a bad CRC or a disk error leaves the replica as it was.
 //	@Tags			blocks
 //	@Accept			application/x-granary-packets
 //	@Produce		json,application/x-granary-acks
@@ -48,14 +48,15 @@ import (
 func (s *Service) writeBlock(w http.ResponseWriter, r *http.Request) {
 	s.xceivers.Add(1)
 	defer s.xceivers.Add(-1)
-	bw, err := s.openBlockWrite(r)
+	withAcks := strings.Contains(r.Header.Get("Accept"), packet.AcksContentType)
+	bw, err := s.openBlockWrite(r, withAcks)
 	if err != nil {
 		rest.WriteError(w, err)
 		return
 	}
 	rc := http.NewResponseController(w)
 	received := s.addWriter(bw, rc)
-	if !strings.Contains(r.Header.Get("Accept"), packet.AcksContentType) {
+	if !withAcks {
 		res, err := bw.receive(r.Context(), r.Body, nil)
 		received()
 		if err != nil {
@@ -204,8 +205,9 @@ type blockWrite struct {
 }
 
 // openBlockWrite checks a block PUT and opens its replica: a new one, or
-// with appendgs/appendlength the continuation of a finalized one.
-func (s *Service) openBlockWrite(r *http.Request) (*blockWrite, error) {
+// with appendgs/appendlength the continuation of a finalized one. withAcks
+// says whether the writer asked for acknowledgements.
+func (s *Service) openBlockWrite(r *http.Request, withAcks bool) (*blockWrite, error) {
 	q := rest.Query(r.URL.RawQuery)
 	bpid, id, err := s.blockParams(r, q, hadooptoken.Write)
 	if err != nil {
@@ -233,10 +235,17 @@ func (s *Service) openBlockWrite(r *http.Request) (*blockWrite, error) {
 	if b.maxLen, err = queryInt(q, "blocksize", DefaultBlockSize); err != nil {
 		return nil, err
 	}
-	if b.appendGS > 0 {
+	switch {
+	case b.appendGS > 0:
 		b.rw, err = s.store.AppendRBW(bpid, id, b.appendGS, b.gs, b.appendLen)
-	} else {
+	case withAcks:
 		b.rw, err = s.store.CreateRBW(bpid, id, b.gs, b.maxLen)
+	default:
+		// Nothing is acknowledged before the end (a plain PUT: a small
+		// file's only packet, a transfer) and nothing is kept if the
+		// stream stops: the replica's files get their names when it is
+		// finalized (HDFS's createTemporary).
+		b.rw, err = s.store.CreateTemporary(bpid, id, b.gs, b.maxLen)
 	}
 	if err != nil {
 		return nil, storageError(err, id)

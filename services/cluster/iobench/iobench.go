@@ -471,7 +471,7 @@ func SmallFilesMain(ctx context.Context, args []string, out io.Writer) error {
 			modeName(token), r.files, *size, *clients, *reads, r.wRate, r.wd.Round(time.Millisecond), r.rRate, r.rd.Round(time.Millisecond))
 		fmt.Fprintf(out, "CPU per file in this process (every service, NATS and the clients; PostgreSQL apart): write %v, read %v\n",
 			r.wCPU.Round(time.Microsecond), r.rCPU.Round(time.Microsecond))
-		fmt.Fprintf(out, "of a write, the datanodes' %.1f creates, renames and deletes of replica files took %v, their latencies summed (16 writers share each volume's rbw/; ext4 without a journal takes far longer for minutes after many files were deleted)\n",
+		fmt.Fprintf(out, "of a write, the datanodes' %.1f creates, renames, links and deletes of replica files took %v, their latencies summed (16 writers share three volumes; ext4 without a journal takes far longer for minutes after many files were deleted)\n",
 			r.wFileOps, r.wFileOpTime.Round(time.Microsecond))
 		fmt.Fprintf(out, "NATS messages per file (requests, replies and announcements, every service's): write %.2f, read %.2f\n", r.wMsgs, r.rMsgs)
 		fmt.Fprintf(out, "block look-ups (readers', and completes' replica counts) answered from the metadata service's kept locations: %d, from the coordinator: %d\n", r.locHits, r.locMisses)

@@ -53,6 +53,7 @@ type ReplicaWriter struct {
 	bw, mw    *bufio.Writer
 	n         int64
 	done      bool
+	temp      bool  // blk and meta have no names (CreateTemporary)
 	reserved  int64 // space reserved on vol until finalized or aborted
 	managed   int64 // SyncBehindWrites, DropCacheBehindWrites: bytes of the block file the page cache was managed up to
 
@@ -77,6 +78,19 @@ type ReplicaWriter struct {
 // blockSize is reserved on the volume chosen until the replica is finalized
 // or aborted; no volume with room for it is ErrOutOfSpace.
 func (s *Store) CreateRBW(bpid string, id, gs, blockSize int64) (*ReplicaWriter, error) {
+	return s.create(bpid, id, gs, blockSize, false)
+}
+
+// CreateTemporary starts a replica as CreateRBW does, for a writer that
+// acknowledges nothing before the replica is finalized (HDFS's
+// createTemporary): its files have no name until Finalize links them into
+// finalized/ (tempfile.go), and a datanode that dies before leaves
+// nothing. A volume without unnamed files writes it in rbw/.
+func (s *Store) CreateTemporary(bpid string, id, gs, blockSize int64) (*ReplicaWriter, error) {
+	return s.create(bpid, id, gs, blockSize, true)
+}
+
+func (s *Store) create(bpid string, id, gs, blockSize int64, temp bool) (*ReplicaWriter, error) {
 	s.mu.Lock()
 	if old := s.replicas[bpid][id]; old != nil && old.GenStamp >= gs {
 		s.mu.Unlock()
@@ -100,20 +114,25 @@ func (s *Store) CreateRBW(bpid string, id, gs, blockSize int64) (*ReplicaWriter,
 		return nil, err
 	}
 	dir := filepath.Join(v.bpDir(bpid), "current", "rbw")
+	temp = temp && v.link != noTempFiles
+	open := createIn
+	if temp {
+		open = createTemp
+	}
 	t := s.metaStart()
-	blk, err := createIn(dir, BlockFileName(id))
+	blk, err := open(dir, BlockFileName(id))
 	v.ioDone(IOMetadata, t, err)
 	if err != nil {
 		return fail(err)
 	}
 	t = s.metaStart()
-	meta, err := createIn(dir, MetaFileName(id, gs))
+	meta, err := open(dir, MetaFileName(id, gs))
 	v.ioDone(IOMetadata, t, err)
 	if err != nil {
 		blk.Close()
 		return fail(err)
 	}
-	w := &ReplicaWriter{s: s, bpid: bpid, id: id, gs: gs, vol: v, blk: blk, meta: meta, reserved: blockSize}
+	w := &ReplicaWriter{s: s, bpid: bpid, id: id, gs: gs, vol: v, blk: blk, meta: meta, reserved: blockSize, temp: temp}
 	w.buffers()
 	hdr := ChecksumFile(nil)
 	if _, err := w.mw.Write(hdr); err != nil {
@@ -274,7 +293,11 @@ func (w *ReplicaWriter) Finalize() (Replica, error) {
 			err = f.f.Sync()
 			w.vol.ioDone(IOSync, t, err)
 		}
-		if err == nil && w.orig == nil && (i == 0 || !keepCRCs) {
+		if err == nil && w.temp {
+			// The second descriptor keeps the unnamed file alive to be
+			// linked (and is closed after if it is not kept).
+			keep[i], err = dupFile(f.f, filepath.Join(dst, f.name))
+		} else if err == nil && w.orig == nil && (i == 0 || !keepCRCs) {
 			keep[i], _ = dupFile(f.f, filepath.Join(dst, f.name))
 		}
 		if cerr := f.f.Close(); err == nil {
@@ -300,16 +323,32 @@ func (w *ReplicaWriter) Finalize() (Replica, error) {
 		s.removeFilesLocked(w.bpid, old)
 	}
 	t := s.metaStart()
-	err := renameInto(w.meta.Name(), dst, MetaFileName(w.id, w.gs))
+	var err error
+	if w.temp {
+		err = w.vol.link.linkInto(keep[1], dst, MetaFileName(w.id, w.gs))
+	} else {
+		err = renameInto(w.meta.Name(), dst, MetaFileName(w.id, w.gs))
+	}
 	w.vol.ioDone(IOMetadata, t, err)
 	if err != nil {
 		return Replica{}, err
 	}
 	t = s.metaStart()
-	err = renameFile(w.blk.Name(), filepath.Join(dst, BlockFileName(w.id)))
+	if w.temp {
+		err = w.vol.link.link(keep[0], filepath.Join(dst, BlockFileName(w.id)))
+		if err != nil {
+			_ = os.Remove(filepath.Join(dst, MetaFileName(w.id, w.gs)))
+		}
+	} else {
+		err = renameFile(w.blk.Name(), filepath.Join(dst, BlockFileName(w.id)))
+	}
 	w.vol.ioDone(IOMetadata, t, err)
 	if err != nil {
 		return Replica{}, err
+	}
+	if w.temp && keepCRCs {
+		keep[1].Close()
+		keep[1] = nil
 	}
 	r := &Replica{ID: w.id, GenStamp: w.gs, NumBytes: w.n, State: Finalized, Volume: w.vol}
 	if s.replicas[w.bpid] == nil {
@@ -484,6 +523,9 @@ func (w *ReplicaWriter) discard() {
 }
 
 func (w *ReplicaWriter) removeFiles() {
+	if w.temp {
+		return // unnamed: gone with their last descriptors
+	}
 	for _, f := range []*os.File{w.blk, w.meta} {
 		t := w.s.metaStart()
 		err := os.Remove(f.Name())

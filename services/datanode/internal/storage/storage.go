@@ -53,6 +53,8 @@ type Volume struct {
 	// kind, and their time; ioErrors those that failed (profiling.go).
 	io       [ioKinds]ioCounter
 	ioErrors atomic.Int64
+	// link is how the volume names unnamed replica files (tempfile.go).
+	link linkMode
 }
 
 type volumeFailure struct{ err error }
@@ -187,7 +189,7 @@ func (s *Store) openVolume(dir string, perm os.FileMode) (*Volume, error) {
 		return nil, fmt.Errorf("volume %s is not writable: %w", dir, err)
 	}
 	_ = os.Remove(probe)
-	v := &Volume{Dir: dir}
+	v := &Volume{Dir: dir, link: probeTempFiles(cur)}
 	p, err := readProperties(filepath.Join(cur, "VERSION"))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -405,10 +407,11 @@ func (v *Volume) finalizedDir(bpid string, id int64) string {
 
 // nextVolume picks a healthy volume round-robin.
 
-// WriteFinalized stores data as a finalized replica (through rbw/, like a
-// received block), replacing an older replica of the block.
+// WriteFinalized stores data as a finalized replica (as a received block
+// without acknowledgements: CreateTemporary), replacing an older replica
+// of the block.
 func (s *Store) WriteFinalized(bpid string, id, gs int64, data []byte) (Replica, error) {
-	w, err := s.CreateRBW(bpid, id, gs, int64(len(data)))
+	w, err := s.CreateTemporary(bpid, id, gs, int64(len(data)))
 	if err != nil {
 		return Replica{}, err
 	}
