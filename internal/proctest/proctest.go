@@ -150,6 +150,9 @@ func (p *Proc) Kill9() {
 	<-p.done
 }
 
+// PID is the process's ID.
+func (p *Proc) PID() int { return p.cmd.Process.Pid }
+
 // Running reports whether the process has not exited.
 func (p *Proc) Running() bool {
 	select {

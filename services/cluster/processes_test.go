@@ -21,6 +21,7 @@ import (
 	"github.com/granary-fs/granary/internal/client"
 	"github.com/granary-fs/granary/internal/errs"
 	"github.com/granary-fs/granary/internal/localpg"
+	"github.com/granary-fs/granary/internal/packet"
 	"github.com/granary-fs/granary/internal/proctest"
 )
 
@@ -507,6 +508,67 @@ func TestProcessFaults(t *testing.T) {
 		})
 		c.mustRun(c.dns[full])
 		c.checkAcked("after restarting the full datanode")
+	})
+
+	t.Run("datanode killed during a plain PUT", func(t *testing.T) {
+		c.t = t
+		// A plain PUT (a small file's block, a transfer) acknowledges
+		// nothing before its end: a datanode killed while it receives one
+		// comes back without any of it — no replica in rbw/ to recover.
+		var lbs api.LocatedBlocksResponse
+		if code := c.getJSON(fmt.Sprintf("http://127.0.0.1:%d/api/v1/blockLocations?path=/faults/fill-0&user.name=hdfs", c.metaPort), &lbs); code != 200 || len(lbs.LocatedBlocks.LocatedBlocks) == 0 {
+			t.Fatalf("block locations of /faults/fill-0: %d %+v", code, lbs)
+		}
+		bpid := lbs.LocatedBlocks.LocatedBlocks[0].Block.BlockPoolID
+		const victim, id = 0, int64(1<<40 + 77)
+		pool := filepath.Join(c.dnDirs[victim], "current", bpid, "current")
+		pr, pw := io.Pipe()
+		url := fmt.Sprintf("http://127.0.0.1:%d/api/v1/blocks/%d?bpid=%s&gs=1001", c.dnPorts[victim], id, bpid)
+		req, err := http.NewRequest("PUT", url, pr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", packet.ContentType)
+		answer := make(chan error, 1)
+		go func() {
+			resp, err := http.DefaultClient.Do(req)
+			if err == nil {
+				resp.Body.Close()
+				err = fmt.Errorf("answered %s", resp.Status)
+			}
+			pr.CloseWithError(err)
+			answer <- err
+		}()
+		stream := packets(randomBytes(packet.MaxData, 77))
+		if _, err := pw.Write(stream[:len(stream)-4]); err != nil { // no end marker
+			t.Fatal(err)
+		}
+		pid := strconv.Itoa(c.dns[victim].PID())
+		eventually(t, 10*time.Second, "the datanode to hold the replica's unnamed files", func() bool {
+			return holdsUnnamed(pid, filepath.Join(pool, "rbw"))
+		})
+		c.dns[victim].Kill9()
+		pw.Close() // the transport's writer waits for more of the body
+		if err := <-answer; err == nil || strings.HasPrefix(err.Error(), "answered") {
+			t.Fatalf("the PUT to the killed datanode: %v", err)
+		}
+		c.startDatanode(victim)
+		eventually(t, 30*time.Second, "the killed datanode to rejoin", func() bool {
+			for _, d := range c.datanodes() {
+				if d.HTTPPort == c.dnPorts[victim] {
+					return d.State == "live"
+				}
+			}
+			return false
+		})
+		if left, _ := filepath.Glob(filepath.Join(pool, "*", fmt.Sprintf("blk_%d*", id))); len(left) != 0 {
+			t.Fatalf("files of the unfinished PUT after the restart: %v", left)
+		}
+		if code, exc := blockRequest(t, "GET", url, nil); code != 403 || exc != "ReplicaNotFoundException" {
+			t.Fatalf("the unfinished PUT's block after the restart: %d %s", code, exc)
+		}
+		c.mustRun(c.dns[victim])
+		c.checkAcked("after a datanode was killed during a plain PUT")
 	})
 
 	t.Run("PostgreSQL down past the retry window", func(t *testing.T) {

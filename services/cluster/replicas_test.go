@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -327,6 +328,23 @@ func TestCorruptMarksSurviveRestarts(t *testing.T) {
 	}
 }
 
+// holdsUnnamed says whether process pid ("self": this one) holds a file
+// of dir open that has no name (O_TMPFILE, or unlinked): no link to it.
+func holdsUnnamed(pid, dir string) bool {
+	fds, _ := os.ReadDir(filepath.Join("/proc", pid, "fd"))
+	for _, fd := range fds {
+		p := filepath.Join("/proc", pid, "fd", fd.Name())
+		l, err := os.Readlink(p)
+		if err != nil || !strings.HasPrefix(l, dir+"/") {
+			continue
+		}
+		if fi, err := os.Stat(p); err == nil && fi.Sys().(*syscall.Stat_t).Nlink == 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // TestPlainPutWritesUnnamedFiles: a block PUT without acknowledgements
 // (a small file's only packet, a transfer) writes its replica into files
 // that have no name until it is finalized — nothing of it is acknowledged
@@ -341,18 +359,6 @@ func TestPlainPutWritesUnnamedFiles(t *testing.T) {
 	inRBW := func() []string {
 		m, _ := filepath.Glob(filepath.Join(rbw, fmt.Sprintf("blk_%d*", id)))
 		return m
-	}
-	// unnamed says whether this process holds a file of rbw/ open that has
-	// no name (O_TMPFILE).
-	unnamed := func() bool {
-		fds, _ := os.ReadDir("/proc/self/fd")
-		for _, fd := range fds {
-			l, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
-			if err == nil && strings.HasPrefix(l, rbw+"/") && strings.HasSuffix(l, "(deleted)") {
-				return true
-			}
-		}
-		return false
 	}
 	pr, pw := io.Pipe()
 	put := fmt.Sprintf("%s/api/v1/blocks/%d?bpid=%s&gs=1001", c.DatanodeURLs[0], id, bpid)
@@ -377,10 +383,11 @@ func TestPlainPutWritesUnnamedFiles(t *testing.T) {
 		resp.Body.Close()
 		answered <- answer{code: resp.StatusCode}
 	}()
-	if _, err := pw.Write(packets(data)); err != nil {
+	stream := packets(data)
+	if _, err := pw.Write(stream[:len(stream)-4]); err != nil { // not its end marker yet
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "the plain PUT's unnamed files", unnamed)
+	eventually(t, 10*time.Second, "the plain PUT's unnamed files", func() bool { return holdsUnnamed("self", rbw) })
 	if f := inRBW(); len(f) != 0 {
 		t.Fatalf("a plain PUT's replica has files in rbw/: %v", f)
 	}
