@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/granary-fs/granary/api"
 	"github.com/granary-fs/granary/internal/client"
 	"github.com/granary-fs/granary/internal/packet"
 	"github.com/granary-fs/granary/services/cluster"
@@ -404,5 +405,96 @@ func TestPlainPutWritesUnnamedFiles(t *testing.T) {
 	}
 	if f := inRBW(); len(f) != 0 {
 		t.Fatalf("files left in rbw/: %v", f)
+	}
+}
+
+// TestPlainPutGoesDownPlain: the first datanode of a plain PUT forwards it
+// down the pipeline as a plain PUT (the datanodes below write unnamed
+// files too, and acknowledge nothing but the result), and the answer
+// lists who stored the block and who failed as with acknowledgements: a
+// datanode that cannot be reached is reported failed and the block goes
+// on without it.
+func TestPlainPutGoesDownPlain(t *testing.T) {
+	c := testCluster(t, 3, smallBlocks)
+	bpid := c.Metadata.BlockPoolID()
+	host := func(u string) string { return strings.TrimPrefix(u, "http://") }
+	dead := host(c.DatanodeURLs[2])
+	if err := c.StopDatanode(2); err != nil {
+		t.Fatal(err)
+	}
+	data := randomBytes(3*packet.MaxData/2, 41)
+	for i, acks := range []bool{false, true} {
+		id := int64(1<<40 + 20 + i)
+		pr, pw := io.Pipe()
+		put := fmt.Sprintf("%s/api/v1/blocks/%d?bpid=%s&gs=1001&targets=%s,%s", c.DatanodeURLs[0], id, bpid, host(c.DatanodeURLs[1]), dead)
+		req, err := http.NewRequest("PUT", put, pr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", packet.ContentType)
+		if acks {
+			req.Header.Set("Accept", packet.AcksContentType)
+		}
+		type answer struct {
+			resp *http.Response
+			err  error
+		}
+		answered := make(chan answer, 1)
+		go func() {
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				pr.CloseWithError(err)
+			}
+			answered <- answer{resp, err}
+		}()
+		stream := packets(data)
+		if _, err := pw.Write(stream[:len(stream)-4]); err != nil { // not its end marker yet
+			t.Fatal(err)
+		}
+		second := filepath.Join(c.DatanodeDir(1), "current", bpid, "current", "rbw")
+		if acks {
+			eventually(t, 10*time.Second, "the second datanode's replica in rbw/", func() bool {
+				m, _ := filepath.Glob(filepath.Join(second, fmt.Sprintf("blk_%d", id)))
+				return len(m) == 1
+			})
+		} else {
+			eventually(t, 10*time.Second, "the second datanode's unnamed replica files", func() bool { return holdsUnnamed("self", second) })
+		}
+		if _, err := pw.Write(packet.AppendEnd(nil)); err != nil {
+			t.Fatal(err)
+		}
+		pw.Close()
+		a := <-answered
+		if a.err != nil {
+			t.Fatal(a.err)
+		}
+		var res api.BlockWriteResult
+		if acks {
+			ar := packet.NewAckReader(a.resp.Body)
+			for {
+				kind, _, body, err := ar.Next()
+				if err != nil {
+					t.Fatalf("acknowledgements: %v", err)
+				}
+				if kind == packet.AckResult {
+					if err := json.Unmarshal(body, &res); err != nil {
+						t.Fatal(err)
+					}
+					break
+				}
+			}
+		} else if err := json.NewDecoder(a.resp.Body).Decode(&res); err != nil {
+			t.Fatal(err)
+		}
+		a.resp.Body.Close()
+		want := []string{host(c.DatanodeURLs[0]), host(c.DatanodeURLs[1])}
+		if a.resp.StatusCode != 200 || strings.Join(res.Stored, ",") != strings.Join(want, ",") || strings.Join(res.Failed, ",") != dead || res.Length != int64(len(data)) {
+			t.Fatalf("acknowledgements %v: %d %+v, want stored by %v and %s failed", acks, a.resp.StatusCode, res, want, dead)
+		}
+		for dn := range 2 {
+			if got, err := os.ReadFile(datanode.FinalizedPath(c.DatanodeDir(dn), bpid, id)); err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("acknowledgements %v: datanode %d's replica: %d bytes, %v", acks, dn, len(got), err)
+			}
+		}
 	}
 }

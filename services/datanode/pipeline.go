@@ -373,6 +373,7 @@ type downstream struct {
 	pw     *packet.BodyWriter
 	werr   error // of the writes to pw
 	up     *ackSender
+	plain  bool // a plain PUT: no acknowledgements, only the result
 
 	mu     sync.Mutex
 	cond   *sync.Cond
@@ -386,9 +387,13 @@ type downstream struct {
 	done   chan struct{}
 }
 
+// startDownstream starts the PUT to the next datanode of the pipeline.
+// It follows the acknowledgements of the datanodes below when up, the
+// writer's, is there; for a writer that asked for none (a plain PUT) it
+// is a plain PUT too, whose answer is the result.
 func (s *Service) startDownstream(ctx context.Context, b *blockWrite, up *ackSender) *downstream {
 	pr, pw := packet.NewBody()
-	d := &downstream{target: b.targets[0], pw: pw, up: up, done: make(chan struct{}), sent: b.appendLen, acked: b.appendLen, heard: time.Now()}
+	d := &downstream{target: b.targets[0], pw: pw, up: up, plain: up == nil, done: make(chan struct{}), sent: b.appendLen, acked: b.appendLen, heard: time.Now()}
 	d.cond = sync.NewCond(&d.mu)
 	reqCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	u := fmt.Sprintf("%s://%s/api/v1/blocks/%d?bpid=%s&gs=%d&blocksize=%d", s.cfg.TLS.Scheme(), b.targets[0], b.id, b.bpid, b.gs, b.maxLen)
@@ -414,7 +419,9 @@ func (s *Service) startDownstream(ctx context.Context, b *blockWrite, up *ackSen
 			return
 		}
 		req.Header.Set("Content-Type", packet.ContentType)
-		req.Header.Set("Accept", packet.AcksContentType)
+		if !d.plain {
+			req.Header.Set("Accept", packet.AcksContentType)
+		}
 		if b.token != "" {
 			req.Header.Set(blocktoken.Header, b.token)
 		}
@@ -424,52 +431,84 @@ func (s *Service) startDownstream(ctx context.Context, b *blockWrite, up *ackSen
 			return
 		}
 		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), packet.AcksContentType) {
-			fail(fmt.Errorf("downstream %s answered %s", d.target, resp.Status))
+		if d.plain {
+			err = d.readResult(resp)
+		} else {
+			err = d.followAcks(resp)
+		}
+		if err != nil {
+			fail(err)
 			return
 		}
-		ar := packet.NewAckReader(resp.Body)
-		for {
-			kind, n, body, err := ar.Next()
-			if err != nil {
-				fail(err)
-				return
-			}
-			d.mu.Lock()
-			d.heard = time.Now()
-			d.mu.Unlock()
-			switch kind {
-			case packet.AckStored:
-				d.mu.Lock()
-				d.acked = n
-				d.mu.Unlock()
-				d.cond.Broadcast()
-			case packet.AckFailed:
-				d.mu.Lock()
-				d.failed = append(d.failed, string(body))
-				d.mu.Unlock()
-				if d.up != nil {
-					d.up.record(packet.AckFailed, body)
-				}
-			case packet.AckError:
-				fail(fmt.Errorf("downstream %s failed: %s", d.target, body))
-				return
-			case packet.AckResult:
-				var res api.BlockWriteResult
-				if err := wirejson.Unmarshal(body, &res); err != nil {
-					fail(err)
-					return
-				}
-				pr.Close()
-				d.mu.Lock()
-				d.result = &res
-				d.mu.Unlock()
-				d.cond.Broadcast()
-				return
-			}
-		}
+		pr.Close()
 	}()
 	return d
+}
+
+// readResult reads the answer of a plain PUT: the datanodes' result, or
+// the error of the next one.
+func (d *downstream) readResult(resp *http.Response) error {
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("downstream %s answered %s: %s", d.target, resp.Status, body)
+	}
+	var res api.BlockWriteResult
+	if err := wirejson.Unmarshal(body, &res); err != nil {
+		return err
+	}
+	d.setResult(&res)
+	return nil
+}
+
+// followAcks follows the acknowledgements of the datanodes downstream to
+// the result.
+func (d *downstream) followAcks(resp *http.Response) error {
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), packet.AcksContentType) {
+		return fmt.Errorf("downstream %s answered %s", d.target, resp.Status)
+	}
+	ar := packet.NewAckReader(resp.Body)
+	for {
+		kind, n, body, err := ar.Next()
+		if err != nil {
+			return err
+		}
+		d.mu.Lock()
+		d.heard = time.Now()
+		d.mu.Unlock()
+		switch kind {
+		case packet.AckStored:
+			d.mu.Lock()
+			d.acked = n
+			d.mu.Unlock()
+			d.cond.Broadcast()
+		case packet.AckFailed:
+			d.mu.Lock()
+			d.failed = append(d.failed, string(body))
+			d.mu.Unlock()
+			if d.up != nil {
+				d.up.record(packet.AckFailed, body)
+			}
+		case packet.AckError:
+			return fmt.Errorf("downstream %s failed: %s", d.target, body)
+		case packet.AckResult:
+			var res api.BlockWriteResult
+			if err := wirejson.Unmarshal(body, &res); err != nil {
+				return err
+			}
+			d.setResult(&res)
+			return nil
+		}
+	}
+}
+
+func (d *downstream) setResult(res *api.BlockWriteResult) {
+	d.mu.Lock()
+	d.result = res
+	d.mu.Unlock()
+	d.cond.Broadcast()
 }
 
 // fail records that datanode addr, the next one, failed and tells the
@@ -499,6 +538,12 @@ func (d *downstream) waitStored(n int64) {
 func (d *downstream) send(raw []byte, through int64) {
 	d.mu.Lock()
 	d.sent = through
+	if d.plain {
+		// No acknowledgements come: the next datanode has the timeout
+		// from the last packet it was sent (one it does not take blocks
+		// the send and counts as its silence).
+		d.heard = time.Now()
+	}
 	d.mu.Unlock()
 	if d.werr == nil {
 		_, d.werr = d.pw.Write(raw)
