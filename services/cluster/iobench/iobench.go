@@ -430,12 +430,16 @@ func SmallFilesMain(ctx context.Context, args []string, out io.Writer) error {
 	memProfile := fs.String("memprofile", "", "write the allocations so far before the write phase and at the end of the write and read phases to this path with .<mode>.start, .<mode>.write and .<mode>.read appended (a phase's own: go tool pprof -base <path>.<mode>.start <path>.<mode>.write)")
 	authMode := fs.String("auth", "simple", "simple, token, or both (side by side: what token mode costs)")
 	reads := fs.Int("reads", 1, "times each file is read (hot files: later reads find their locations and files kept)")
+	replication := fs.Int("replication", 1, "replicas of each file (1 to 3: the benchmark's cluster has three datanodes)")
 	noGather := fs.Bool("nogather", false, "the metadata service commits each edit-log batch as soon as the last one is (metadata -edit-log-gather=false), to compare")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *reads < 1 {
 		return fmt.Errorf("-reads must be at least 1")
+	}
+	if *replication < 1 || *replication > 3 {
+		return fmt.Errorf("-replication must be 1, 2 or 3")
 	}
 	modes, err := authModes(*authMode)
 	if err != nil {
@@ -462,13 +466,14 @@ func SmallFilesMain(ctx context.Context, args []string, out io.Writer) error {
 	}
 	var res [2]smallResult
 	for round, token := range modes {
-		r, err := smallRun(ctx, filepath.Join(*dir, fmt.Sprintf("%s%d", modeDir(token), round)), *dbURL, token, *noGather, *n, *clients, *size, *reads, profiles{cpu: *cpuProfile, mem: *memProfile})
+		o := smallOpts{files: *n, clients: *clients, size: *size, reads: *reads, replication: *replication, noGather: *noGather}
+		r, err := smallRun(ctx, filepath.Join(*dir, fmt.Sprintf("%s%d", modeDir(token), round)), *dbURL, token, o, profiles{cpu: *cpuProfile, mem: *memProfile})
 		if err != nil {
 			return err
 		}
 		res[b2i(token)].add(r)
-		fmt.Fprintf(out, "----- small files, %s: %d files of %d bytes, replication 1, %d concurrent clients (Go client), each read %d time(s) -----\nwrite: %.0f files/s (%v)\nread:  %.0f files/s (%v)\n",
-			modeName(token), r.files, *size, *clients, *reads, r.wRate, r.wd.Round(time.Millisecond), r.rRate, r.rd.Round(time.Millisecond))
+		fmt.Fprintf(out, "----- small files, %s: %d files of %d bytes, replication %d, %d concurrent clients (Go client), each read %d time(s) -----\nwrite: %.0f files/s (%v)\nread:  %.0f files/s (%v)\n",
+			modeName(token), r.files, *size, *replication, *clients, *reads, r.wRate, r.wd.Round(time.Millisecond), r.rRate, r.rd.Round(time.Millisecond))
 		fmt.Fprintf(out, "CPU per file in this process (every service, NATS and the clients; PostgreSQL apart): write %v, read %v\n",
 			r.wCPU.Round(time.Microsecond), r.rCPU.Round(time.Microsecond))
 		fmt.Fprintf(out, "of a write, the datanodes' %.1f creates, renames, links and deletes of replica files took %v, their latencies summed (16 writers share three volumes; ext4 without a journal takes far longer for minutes after many files were deleted)\n",
@@ -528,15 +533,22 @@ func (s *smallResult) mean() {
 type profiles struct{ cpu, mem string }
 
 // smallRun writes and reads the small files on a new cluster.
-func smallRun(ctx context.Context, dir, dbURL string, token, noGather bool, n, clients, size, reads int, prof profiles) (smallResult, error) {
-	e, err := start(ctx, dir, dbURL, 3, clusterOpts{noGather: noGather}, token)
+// smallOpts are a small-files run's settings.
+type smallOpts struct {
+	files, clients, size, reads, replication int
+	noGather                                 bool
+}
+
+func smallRun(ctx context.Context, dir, dbURL string, token bool, o smallOpts, prof profiles) (smallResult, error) {
+	clients, size, reads := o.clients, o.size, o.reads
+	e, err := start(ctx, dir, dbURL, 3, clusterOpts{noGather: o.noGather}, token)
 	if err != nil {
 		return smallResult{}, err
 	}
 	defer e.close()
 	data := make([]byte, size)
 	_, _ = rand.Read(data)
-	per := n / clients
+	per := o.files / clients
 	// Profiles per phase: <path>.<mode>.write and .read; the allocations
 	// at .start too.
 	suffix := func(phase string) string { return "." + modeDir(token) + "." + phase }
@@ -576,7 +588,7 @@ func smallRun(ctx context.Context, dir, dbURL string, token, noGather bool, n, c
 	err = parallel(clients, func(c int) error {
 		cl := e.client()
 		for i := 0; i < per; i++ {
-			w, err := cl.Create(ctx, name(c, i), client.CreateOptions{Replication: 1, Overwrite: true})
+			w, err := cl.Create(ctx, name(c, i), client.CreateOptions{Replication: o.replication, Overwrite: true})
 			if err != nil {
 				return err
 			}
