@@ -522,23 +522,8 @@ func TestProcessFaults(t *testing.T) {
 		bpid := lbs.LocatedBlocks.LocatedBlocks[0].Block.BlockPoolID
 		const victim, id = 0, int64(1<<40 + 77)
 		pool := filepath.Join(c.dnDirs[victim], "current", bpid, "current")
-		pr, pw := io.Pipe()
 		url := fmt.Sprintf("http://127.0.0.1:%d/api/v1/blocks/%d?bpid=%s&gs=1001", c.dnPorts[victim], id, bpid)
-		req, err := http.NewRequest("PUT", url, pr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", packet.ContentType)
-		answer := make(chan error, 1)
-		go func() {
-			resp, err := http.DefaultClient.Do(req)
-			if err == nil {
-				resp.Body.Close()
-				err = fmt.Errorf("answered %s", resp.Status)
-			}
-			pr.CloseWithError(err)
-			answer <- err
-		}()
+		pw, answered := streamPut(t, url, false)
 		stream := packets(randomBytes(packet.MaxData, 77))
 		if _, err := pw.Write(stream[:len(stream)-4]); err != nil { // no end marker
 			t.Fatal(err)
@@ -549,8 +534,9 @@ func TestProcessFaults(t *testing.T) {
 		})
 		c.dns[victim].Kill9()
 		pw.Close() // the transport's writer waits for more of the body
-		if err := <-answer; err == nil || strings.HasPrefix(err.Error(), "answered") {
-			t.Fatalf("the PUT to the killed datanode: %v", err)
+		if a := <-answered; a.err == nil {
+			a.resp.Body.Close()
+			t.Fatalf("the PUT to the killed datanode answered %s", a.resp.Status)
 		}
 		c.startDatanode(victim)
 		eventually(t, 30*time.Second, "the killed datanode to rejoin", func() bool {

@@ -346,6 +346,52 @@ func holdsUnnamed(pid, dir string) bool {
 	return false
 }
 
+// putAnswer is the answer of a block PUT started by streamPut.
+type putAnswer struct {
+	resp *http.Response
+	err  error
+}
+
+// streamPut starts a block PUT (with acknowledgements if acks) whose body
+// the caller writes, through the pipe returned, as it goes; its answer
+// arrives on the channel.
+func streamPut(t *testing.T, url string, acks bool) (*io.PipeWriter, <-chan putAnswer) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	req, err := http.NewRequest("PUT", url, pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", packet.ContentType)
+	if acks {
+		req.Header.Set("Accept", packet.AcksContentType)
+	}
+	answered := make(chan putAnswer, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			pr.CloseWithError(err)
+		}
+		answered <- putAnswer{resp, err}
+	}()
+	return pw, answered
+}
+
+// endPut sends the end marker of a PUT started by streamPut and returns
+// its answer.
+func endPut(t *testing.T, pw *io.PipeWriter, answered <-chan putAnswer) *http.Response {
+	t.Helper()
+	if _, err := pw.Write(packet.AppendEnd(nil)); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	a := <-answered
+	if a.err != nil {
+		t.Fatal(a.err)
+	}
+	return a.resp
+}
+
 // TestPlainPutWritesUnnamedFiles: a block PUT without acknowledgements
 // (a small file's only packet, a transfer) writes its replica into files
 // that have no name until it is finalized — nothing of it is acknowledged
@@ -361,29 +407,7 @@ func TestPlainPutWritesUnnamedFiles(t *testing.T) {
 		m, _ := filepath.Glob(filepath.Join(rbw, fmt.Sprintf("blk_%d*", id)))
 		return m
 	}
-	pr, pw := io.Pipe()
-	put := fmt.Sprintf("%s/api/v1/blocks/%d?bpid=%s&gs=1001", c.DatanodeURLs[0], id, bpid)
-	req, err := http.NewRequest("PUT", put, pr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", packet.ContentType)
-	type answer struct {
-		code int
-		err  error
-	}
-	answered := make(chan answer, 1)
-	go func() {
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			pr.CloseWithError(err)
-			answered <- answer{err: err}
-			return
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		answered <- answer{code: resp.StatusCode}
-	}()
+	pw, answered := streamPut(t, fmt.Sprintf("%s/api/v1/blocks/%d?bpid=%s&gs=1001", c.DatanodeURLs[0], id, bpid), false)
 	stream := packets(data)
 	if _, err := pw.Write(stream[:len(stream)-4]); err != nil { // not its end marker yet
 		t.Fatal(err)
@@ -392,12 +416,10 @@ func TestPlainPutWritesUnnamedFiles(t *testing.T) {
 	if f := inRBW(); len(f) != 0 {
 		t.Fatalf("a plain PUT's replica has files in rbw/: %v", f)
 	}
-	if _, err := pw.Write(packet.AppendEnd(nil)); err != nil {
-		t.Fatal(err)
-	}
-	pw.Close()
-	if a := <-answered; a.err != nil || a.code != 200 {
-		t.Fatalf("PUT: %d %v", a.code, a.err)
+	resp := endPut(t, pw, answered)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("PUT: %s", resp.Status)
 	}
 	fin := datanode.FinalizedPath(c.DatanodeDir(0), bpid, id)
 	if got, err := os.ReadFile(fin); err != nil || !bytes.Equal(got, data) {
@@ -425,28 +447,8 @@ func TestPlainPutGoesDownPlain(t *testing.T) {
 	data := randomBytes(3*packet.MaxData/2, 41)
 	for i, acks := range []bool{false, true} {
 		id := int64(1<<40 + 20 + i)
-		pr, pw := io.Pipe()
 		put := fmt.Sprintf("%s/api/v1/blocks/%d?bpid=%s&gs=1001&targets=%s,%s", c.DatanodeURLs[0], id, bpid, host(c.DatanodeURLs[1]), dead)
-		req, err := http.NewRequest("PUT", put, pr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", packet.ContentType)
-		if acks {
-			req.Header.Set("Accept", packet.AcksContentType)
-		}
-		type answer struct {
-			resp *http.Response
-			err  error
-		}
-		answered := make(chan answer, 1)
-		go func() {
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				pr.CloseWithError(err)
-			}
-			answered <- answer{resp, err}
-		}()
+		pw, answered := streamPut(t, put, acks)
 		stream := packets(data)
 		if _, err := pw.Write(stream[:len(stream)-4]); err != nil { // not its end marker yet
 			t.Fatal(err)
@@ -460,17 +462,10 @@ func TestPlainPutGoesDownPlain(t *testing.T) {
 		} else {
 			eventually(t, 10*time.Second, "the second datanode's unnamed replica files", func() bool { return holdsUnnamed("self", second) })
 		}
-		if _, err := pw.Write(packet.AppendEnd(nil)); err != nil {
-			t.Fatal(err)
-		}
-		pw.Close()
-		a := <-answered
-		if a.err != nil {
-			t.Fatal(a.err)
-		}
+		resp := endPut(t, pw, answered)
 		var res api.BlockWriteResult
 		if acks {
-			ar := packet.NewAckReader(a.resp.Body)
+			ar := packet.NewAckReader(resp.Body)
 			for {
 				kind, _, body, err := ar.Next()
 				if err != nil {
@@ -483,13 +478,13 @@ func TestPlainPutGoesDownPlain(t *testing.T) {
 					break
 				}
 			}
-		} else if err := json.NewDecoder(a.resp.Body).Decode(&res); err != nil {
+		} else if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
 			t.Fatal(err)
 		}
-		a.resp.Body.Close()
+		resp.Body.Close()
 		want := []string{host(c.DatanodeURLs[0]), host(c.DatanodeURLs[1])}
-		if a.resp.StatusCode != 200 || strings.Join(res.Stored, ",") != strings.Join(want, ",") || strings.Join(res.Failed, ",") != dead || res.Length != int64(len(data)) {
-			t.Fatalf("acknowledgements %v: %d %+v, want stored by %v and %s failed", acks, a.resp.StatusCode, res, want, dead)
+		if resp.StatusCode != 200 || strings.Join(res.Stored, ",") != strings.Join(want, ",") || strings.Join(res.Failed, ",") != dead || res.Length != int64(len(data)) {
+			t.Fatalf("acknowledgements %v: %d %+v, want stored by %v and %s failed", acks, resp.StatusCode, res, want, dead)
 		}
 		for dn := range 2 {
 			if got, err := os.ReadFile(datanode.FinalizedPath(c.DatanodeDir(dn), bpid, id)); err != nil || !bytes.Equal(got, data) {
