@@ -33,8 +33,20 @@ const (
 )
 
 // createTemp opens an unnamed file for reading and writing on dir's file
-// system; name is the path it is meant to have, for messages.
+// system, making dir first only when it is missing (as createIn); name is
+// the path it is meant to have, for messages.
 func createTemp(dir, name string) (*os.File, error) {
+	f, err := openTemp(dir, name)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		f, err = openTemp(dir, name)
+	}
+	return f, err
+}
+
+func openTemp(dir, name string) (*os.File, error) {
 	for {
 		fd, err := unix.Open(dir, unix.O_RDWR|unix.O_TMPFILE|unix.O_CLOEXEC, 0o644)
 		if err == unix.EINTR {
@@ -99,7 +111,7 @@ func (m linkMode) linkInto(f *os.File, dir, name string) error {
 // O_TMPFILE needs the file system's support (ext4, XFS, btrfs, tmpfs) and
 // a link by descriptor needs either a capability or /proc.
 func probeTempFiles(dir string) linkMode {
-	f, err := createTemp(dir, ".probe-tmpfile")
+	f, err := openTemp(dir, ".probe-tmpfile")
 	if err != nil {
 		return noTempFiles
 	}

@@ -157,3 +157,20 @@ func TestTemporaryReplacesAnOlderReplica(t *testing.T) {
 		t.Fatalf("block 6: %q %v", b, err)
 	}
 }
+
+// TestTemporaryWithoutRBW: a block pool whose rbw/ is missing (removed by
+// hand) gets it back at the next temporary replica, as at the next replica
+// written in rbw/.
+func TestTemporaryWithoutRBW(t *testing.T) {
+	dirs := volumes(t, 1)
+	st := openPool(t, dirs)
+	if err := os.RemoveAll(filepath.Join(dirs[0], "current", bp, "current", "rbw")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.WriteFinalized(bp, 3, 1001, []byte("after rbw/ went")); err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := st.Get(bp, 3); !ok || r.NumBytes != 15 {
+		t.Fatalf("replica %+v %v", r, ok)
+	}
+}
