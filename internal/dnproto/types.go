@@ -356,12 +356,15 @@ type LocationsReceived struct {
 
 // LocationsChanged (SubjLocationsChanged) announces the location changes
 // numbered (From, To] of coordinator Instance: the kept answers of Blocks
-// are stale — of every block with All. A receiver whose last change is
-// not From has missed an announcement and drops everything it kept.
+// are stale — of every block with All. Seqs, when there, numbers each
+// block's change: a kept answer given at or after it (its Seq) reflects
+// it and stays. A receiver whose last change is not From has missed an
+// announcement and drops everything it kept.
 type LocationsChanged struct {
-	Instance string  `json:"instance"`
-	From     uint64  `json:"from"`
-	To       uint64  `json:"to"`
-	Blocks   []int64 `json:"blocks,omitempty"`
-	All      bool    `json:"all,omitempty"`
+	Instance string   `json:"instance"`
+	From     uint64   `json:"from"`
+	To       uint64   `json:"to"`
+	Blocks   []int64  `json:"blocks,omitempty"`
+	Seqs     []uint64 `json:"seqs,omitempty"`
+	All      bool     `json:"all,omitempty"`
 }

@@ -80,6 +80,9 @@ func appendLocationsChanged(dst []byte, c *LocationsChanged) []byte {
 	if len(c.Blocks) > 0 {
 		dst = wirejson.AppendArray(dst, `,"blocks":`, c.Blocks, appendInt)
 	}
+	if len(c.Seqs) > 0 {
+		dst = wirejson.AppendArray(dst, `,"seqs":`, c.Seqs, appendUint)
+	}
 	if c.All {
 		dst = append(dst, `,"all":true`...)
 	}
@@ -205,8 +208,9 @@ func appendDatanode(dst []byte, d *DatanodeInfo) []byte {
 	return append(dst, '}')
 }
 
-// appendInt, for wirejson.AppendArray, appends one integer.
-func appendInt(dst []byte, n *int64) []byte { return wirejson.AppendInt(dst, "", *n) }
+// appendInt and appendUint, for wirejson.AppendArray, append one integer.
+func appendInt(dst []byte, n *int64) []byte   { return wirejson.AppendInt(dst, "", *n) }
+func appendUint(dst []byte, n *uint64) []byte { return wirejson.AppendUint(dst, "", *n) }
 
 // readMsg reads one of the messages Marshal writes itself.
 func readMsg(d *wirejson.Decoder, v any) (bool, error) {
@@ -258,6 +262,8 @@ func readMsg(d *wirejson.Decoder, v any) (bool, error) {
 				return d.Uint64(&v.To)
 			case "blocks":
 				return wirejson.ReadArray(d, &v.Blocks, d.Int64)
+			case "seqs":
+				return wirejson.ReadArray(d, &v.Seqs, d.Uint64)
 			case "all":
 				return d.Bool(&v.All)
 			}

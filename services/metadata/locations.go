@@ -36,6 +36,7 @@ type cachedLocation struct {
 	genStamp int64
 	locs     []dnproto.DatanodeInfo
 	at       time.Time
+	seq      uint64 // the coordinator's last change the answer reflects
 }
 
 // maxRacks bounds the reader hosts whose racks are kept.
@@ -127,7 +128,7 @@ func (c *locationCache) put(req dnproto.LocationsRequest, reply dnproto.Location
 		if len(c.blocks) >= c.max {
 			c.evictLocked()
 		}
-		c.blocks[id] = cachedLocation{genStamp: req.GenStamps[i], locs: reply.Blocks[i].Locations, at: now}
+		c.blocks[id] = cachedLocation{genStamp: req.GenStamps[i], locs: reply.Blocks[i].Locations, at: now, seq: rc.Seq}
 	}
 }
 
@@ -145,7 +146,14 @@ func (c *locationCache) announced(a dnproto.LocationsChanged) {
 		c.dropLocked()
 		c.seq = max(c.seq, a.To)
 	default:
-		for _, id := range a.Blocks {
+		for i, id := range a.Blocks {
+			// An answer given after the block's change reflects it: the
+			// next replicas of a block being written each change it, and
+			// their RECEIVED answers (put) often arrive before the
+			// announcement that numbers the change.
+			if e, ok := c.blocks[id]; ok && i < len(a.Seqs) && e.seq >= a.Seqs[i] {
+				continue
+			}
 			delete(c.blocks, id)
 		}
 		c.seq = max(c.seq, a.To)

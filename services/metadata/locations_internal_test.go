@@ -181,6 +181,39 @@ func TestLostAnnouncementsDropKeptLocations(t *testing.T) {
 // kept as a look-up's answer: complete's replica count finds them without
 // asking, and readers on a host whose rack is known are answered from
 // them; one older than an announcement already applied is not kept.
+// TestAnswerAfterAnAnnouncedChangeStays: an announcement that numbers
+// its blocks' changes (Seqs) leaves a kept answer given after the change
+// — the next replica of a block being written changes it, and its
+// RECEIVED answer often arrives before the announcement — and drops one
+// given before it; without the numbers every announced block goes.
+func TestAnswerAfterAnAnnouncedChangeStays(t *testing.T) {
+	c := newLocationCache(100, time.Minute)
+	keep := func(id int64, seq uint64) {
+		c.put(dnproto.LocationsRequest{Blocks: []int64{id}, GenStamps: []int64{1001}},
+			dnproto.LocationsReply{Blocks: []dnproto.BlockLocation{{ID: id, Locations: []dnproto.DatanodeInfo{{UUID: "dn1"}}}},
+				Cache: &dnproto.LocationCache{Instance: "c1", Seq: seq, Cacheable: []bool{true}}})
+	}
+	kept := func(id int64) bool { _, ok := c.holders(id, 1001); return ok }
+	keep(1, 5) // the coordinator's fifth change is block 1's
+	keep(2, 4) // given before block 2's change, the fifth
+	keep(3, 5)
+	c.announced(dnproto.LocationsChanged{Instance: "c1", From: 0, To: 5, Blocks: []int64{1, 2}, Seqs: []uint64{5, 5}})
+	if !kept(1) {
+		t.Fatal("an answer given after its block's announced change was dropped")
+	}
+	if kept(2) {
+		t.Fatal("an answer given before its block's announced change was kept")
+	}
+	c.announced(dnproto.LocationsChanged{Instance: "c1", From: 5, To: 6, Blocks: []int64{1}, Seqs: []uint64{6}})
+	if kept(1) {
+		t.Fatal("an answer given before a later change of its block was kept")
+	}
+	c.announced(dnproto.LocationsChanged{Instance: "c1", From: 6, To: 7, Blocks: []int64{3}})
+	if kept(3) {
+		t.Fatal("an announcement without the changes' numbers left its block")
+	}
+}
+
 func TestReceivedLocationsAreKept(t *testing.T) {
 	url := natstest.Start(t)
 	nc, pub := natstest.Connect(t, url), natstest.Connect(t, url)

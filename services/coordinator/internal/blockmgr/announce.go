@@ -26,6 +26,7 @@ type announcements struct {
 	seq, sent uint64
 	answered  map[int64]struct{} // blocks whose answers may be kept
 	blocks    []int64            // changed since the last announcement
+	seqs      []uint64           // the number of each one's change
 	all       bool
 	kick      chan struct{}
 }
@@ -53,8 +54,9 @@ func (m *Manager) locChanged(id int64) {
 		return
 	}
 	delete(a.answered, id)
-	a.blocks = append(a.blocks, id)
 	a.seq++
+	a.blocks = append(a.blocks, id)
+	a.seqs = append(a.seqs, a.seq)
 	a.signal()
 }
 
@@ -66,7 +68,7 @@ func (m *Manager) locChangedAll(force bool) {
 		return
 	}
 	clear(a.answered)
-	a.blocks, a.all = nil, true
+	a.blocks, a.seqs, a.all = nil, nil, true
 	a.seq++
 	a.signal()
 }
@@ -83,8 +85,8 @@ func (m *Manager) TakeLocationChanges() (dnproto.LocationsChanged, bool) {
 	if a.seq == a.sent {
 		return dnproto.LocationsChanged{}, false
 	}
-	c := dnproto.LocationsChanged{Instance: a.instance, From: a.sent, To: a.seq, Blocks: a.blocks, All: a.all}
-	a.sent, a.blocks, a.all = a.seq, nil, false
+	c := dnproto.LocationsChanged{Instance: a.instance, From: a.sent, To: a.seq, Blocks: a.blocks, Seqs: a.seqs, All: a.all}
+	a.sent, a.blocks, a.seqs, a.all = a.seq, nil, nil, false
 	return c, true
 }
 

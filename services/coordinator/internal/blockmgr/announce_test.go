@@ -78,8 +78,13 @@ func TestLocationAnnouncements(t *testing.T) {
 			t.Fatalf("before %s: block 1 not cacheable", change.name)
 		}
 		change.do()
-		if a, ok := m.TakeLocationChanges(); !ok || !slices.Equal(a.Blocks, []int64{1}) || a.From != c.Seq {
+		// The change is numbered: an answer given after it (Seq at
+		// least this) reflects it.
+		if a, ok := m.TakeLocationChanges(); !ok || !slices.Equal(a.Blocks, []int64{1}) || a.From != c.Seq || !slices.Equal(a.Seqs, []uint64{c.Seq + 1}) {
 			t.Fatalf("%s: announcement %+v %v (answer seq %d)", change.name, a, ok, c.Seq)
+		}
+		if _, after := m.LocationsForCache([]int64{1}, []int64{1001}, ""); after.Seq != c.Seq+1 {
+			t.Fatalf("%s: an answer after the change has seq %d, the change %d", change.name, after.Seq, c.Seq+1)
 		}
 	}
 
