@@ -1,7 +1,9 @@
 package metadata
 
 import (
+	"cmp"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,8 +31,23 @@ type locationCache struct {
 	blocks   map[int64]cachedLocation
 	racks    map[string]string // reader host → rack, as the coordinator placed it
 
+	// recent are the numbered changes of the announcements applied, in
+	// order: every change after recentFrom up to seq. An answer older than
+	// seq is still kept for a block none of the changes after it touched.
+	recent     []numberedChange
+	recentFrom uint64
+
 	hits, misses atomic.Int64
 }
+
+type numberedChange struct {
+	seq   uint64
+	block int64
+}
+
+// maxRecent is how many numbered changes are remembered at least (twice
+// as many at most).
+const maxRecent = 4096
 
 type cachedLocation struct {
 	genStamp int64
@@ -101,7 +118,8 @@ func (c *locationCache) holders(id, genStamp int64) (int, bool) {
 }
 
 // put keeps what the coordinator marked cacheable in its answer to req,
-// unless a change newer than the answer was announced already.
+// unless a change of the block newer than the answer was announced
+// already (or may have been: one older than the changes remembered).
 func (c *locationCache) put(req dnproto.LocationsRequest, reply dnproto.LocationsReply) {
 	if c.max <= 0 || reply.Cache == nil || len(reply.Cache.Cacheable) != len(req.Blocks) {
 		return
@@ -110,19 +128,23 @@ func (c *locationCache) put(req dnproto.LocationsRequest, reply dnproto.Location
 	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	switch {
-	case rc.Instance != c.instance:
+	if rc.Instance != c.instance {
 		c.dropLocked()
 		c.instance, c.seq = rc.Instance, rc.Seq
-	case rc.Seq < c.seq:
-		return // a change after this answer was announced: it may be stale
+		c.forgetChangesLocked()
 	}
-	if len(c.racks) >= maxRacks {
-		clear(c.racks)
+	older := rc.Seq < c.seq
+	if older && rc.Seq < c.recentFrom {
+		return // changes after this answer are not all known: it may be stale
 	}
-	c.racks[req.ClientHost] = rc.ReaderRack
+	if !older {
+		if len(c.racks) >= maxRacks {
+			clear(c.racks)
+		}
+		c.racks[req.ClientHost] = rc.ReaderRack
+	}
 	for i, id := range req.Blocks {
-		if !rc.Cacheable[i] || i >= len(req.GenStamps) {
+		if !rc.Cacheable[i] || i >= len(req.GenStamps) || older && c.changedSinceLocked(id, rc.Seq) {
 			continue
 		}
 		if len(c.blocks) >= c.max {
@@ -141,11 +163,14 @@ func (c *locationCache) announced(a dnproto.LocationsChanged) {
 		// Another coordinator: what the previous one answered goes.
 		c.dropLocked()
 		c.instance, c.seq = a.Instance, a.To
+		c.forgetChangesLocked()
 	case a.From > c.seq || a.All:
 		// A missed announcement, or a change every answer may show.
 		c.dropLocked()
 		c.seq = max(c.seq, a.To)
+		c.forgetChangesLocked()
 	default:
+		c.rememberLocked(a)
 		for i, id := range a.Blocks {
 			// An answer given after the block's change reflects it: the
 			// next replicas of a block being written each change it, and
@@ -167,6 +192,48 @@ func (c *locationCache) drop() {
 	defer c.mu.Unlock()
 	c.dropLocked()
 	c.instance, c.seq = "", 0
+	c.forgetChangesLocked()
+}
+
+// rememberLocked adds the numbered changes of announcement a, which
+// follows the last one applied (c.seq not yet raised to a.To); one that
+// does not number every change it covers (a coordinator before the
+// numbers) leaves nothing remembered.
+func (c *locationCache) rememberLocked(a dnproto.LocationsChanged) {
+	if len(a.Seqs) != len(a.Blocks) || a.To-a.From != uint64(len(a.Blocks)) {
+		c.recent = c.recent[:0]
+		c.recentFrom = max(c.seq, a.To)
+		return
+	}
+	for i, id := range a.Blocks {
+		if a.Seqs[i] > c.recentFrom {
+			c.recent = append(c.recent, numberedChange{a.Seqs[i], id})
+		}
+	}
+	if len(c.recent) > 2*maxRecent { // the oldest go, maxRecent at a time
+		n := len(c.recent) - maxRecent
+		c.recentFrom = c.recent[n-1].seq
+		c.recent = append(c.recent[:0], c.recent[n:]...)
+	}
+}
+
+// forgetChangesLocked forgets the numbered changes: only answers as new
+// as c.seq are kept until more are remembered.
+func (c *locationCache) forgetChangesLocked() {
+	c.recent = c.recent[:0]
+	c.recentFrom = c.seq
+}
+
+// changedSinceLocked reports whether a remembered change after seq
+// touched block id.
+func (c *locationCache) changedSinceLocked(id int64, seq uint64) bool {
+	i, _ := slices.BinarySearchFunc(c.recent, seq+1, func(ch numberedChange, s uint64) int { return cmp.Compare(ch.seq, s) })
+	for _, ch := range c.recent[i:] {
+		if ch.block == id {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *locationCache) dropLocked() {

@@ -214,6 +214,51 @@ func TestAnswerAfterAnAnnouncedChangeStays(t *testing.T) {
 	}
 }
 
+// TestOlderAnswerKeptWhenNoLaterChangeTouchedIt: an answer older than the
+// last announcement applied is kept for a block none of the numbered
+// changes after it touched, and not for one a change touched, nor when
+// the changes after it are not all known (older than those remembered,
+// or an announcement without the numbers).
+func TestOlderAnswerKeptWhenNoLaterChangeTouchedIt(t *testing.T) {
+	c := newLocationCache(100, time.Minute)
+	answer := func(seq uint64, ids ...int64) {
+		req := dnproto.LocationsRequest{GenStamps: make([]int64, len(ids))}
+		reply := dnproto.LocationsReply{Cache: &dnproto.LocationCache{Instance: "c1", Seq: seq}}
+		for _, id := range ids {
+			req.Blocks = append(req.Blocks, id)
+			reply.Blocks = append(reply.Blocks, dnproto.BlockLocation{ID: id, Locations: []dnproto.DatanodeInfo{{UUID: "dn1"}}})
+			reply.Cache.Cacheable = append(reply.Cache.Cacheable, true)
+		}
+		for i := range req.GenStamps {
+			req.GenStamps[i] = 1001
+		}
+		c.put(req, reply)
+	}
+	kept := func(id int64) bool { _, ok := c.holders(id, 1001); return ok }
+	answer(4, 100) // instance c1 from change 4 on
+	c.announced(dnproto.LocationsChanged{Instance: "c1", From: 4, To: 7, Blocks: []int64{10, 11, 12}, Seqs: []uint64{5, 6, 7}})
+	answer(5, 1, 11) // block 11 changed at 6, after this answer
+	if !kept(1) {
+		t.Fatal("an older answer of a block no later change touched was not kept")
+	}
+	if kept(11) {
+		t.Fatal("an older answer of a block changed after it was kept")
+	}
+	answer(3, 2) // older than the changes remembered (from 4 on)
+	if kept(2) {
+		t.Fatal("an answer older than the changes remembered was kept")
+	}
+	c.announced(dnproto.LocationsChanged{Instance: "c1", From: 7, To: 8, Blocks: []int64{13}})
+	answer(7, 3)
+	if kept(3) {
+		t.Fatal("an older answer was kept after an announcement without the numbers")
+	}
+	answer(8, 4)
+	if !kept(4) {
+		t.Fatal("an answer as new as the last announcement was not kept")
+	}
+}
+
 func TestReceivedLocationsAreKept(t *testing.T) {
 	url := natstest.Start(t)
 	nc, pub := natstest.Connect(t, url), natstest.Connect(t, url)
