@@ -2,6 +2,7 @@ package metadata
 
 import (
 	"cmp"
+	"context"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -36,6 +37,9 @@ type locationCache struct {
 	// seq is still kept for a block none of the changes after it touched.
 	recent     []numberedChange
 	recentFrom uint64
+
+	// put is closed (and cleared) by the next put, for waitHolders.
+	putCh chan struct{}
 
 	hits, misses atomic.Int64
 }
@@ -98,23 +102,50 @@ func (c *locationCache) get(req dnproto.LocationsRequest) ([]dnproto.BlockLocati
 // coordinator follow them and send those of blocks being written.
 func (c *locationCache) keeps() bool { return c.max > 0 }
 
-// holders returns how many holders the kept answer of block id under
+// waitHolders returns how many holders the kept answer of block id under
 // stamp genStamp has; false when none is kept, or the one kept names no
-// holder (the caller asks: a miss).
-func (c *locationCache) holders(id, genStamp int64) (int, bool) {
+// holder (the caller asks: a miss). It waits up to d for an answer to be
+// put: the
+// RECEIVED answer of a block being written is on its way when its writer
+// completes (the coordinator sends it before it acknowledges the
+// datanode's report, which the datanode awaits before it answers the
+// writer), but may arrive after the writer's call.
+func (c *locationCache) waitHolders(ctx context.Context, id, genStamp int64, d time.Duration) (int, bool) {
 	if c.max <= 0 {
 		return 0, false
 	}
-	now := c.now()
-	c.mu.Lock()
-	e, ok := c.blocks[id]
-	c.mu.Unlock()
-	if !ok || e.genStamp != genStamp || now.Sub(e.at) > c.ttl || len(e.locs) == 0 {
-		c.misses.Add(1)
-		return 0, false
+	var timer *time.Timer
+	for {
+		now := c.now()
+		c.mu.Lock()
+		e, ok := c.blocks[id]
+		if ok && e.genStamp == genStamp && now.Sub(e.at) <= c.ttl && len(e.locs) > 0 {
+			c.mu.Unlock()
+			c.hits.Add(1)
+			return len(e.locs), true
+		}
+		if d <= 0 {
+			c.mu.Unlock()
+			c.misses.Add(1)
+			return 0, false
+		}
+		if c.putCh == nil {
+			c.putCh = make(chan struct{})
+		}
+		next := c.putCh
+		c.mu.Unlock()
+		if timer == nil {
+			timer = time.NewTimer(d)
+			defer timer.Stop()
+		}
+		select {
+		case <-next:
+		case <-timer.C:
+			d = 0
+		case <-ctx.Done():
+			d = 0
+		}
 	}
-	c.hits.Add(1)
-	return len(e.locs), true
 }
 
 // put keeps what the coordinator marked cacheable in its answer to req,
@@ -151,6 +182,10 @@ func (c *locationCache) put(req dnproto.LocationsRequest, reply dnproto.Location
 			c.evictLocked()
 		}
 		c.blocks[id] = cachedLocation{genStamp: req.GenStamps[i], locs: reply.Blocks[i].Locations, at: now, seq: rc.Seq}
+	}
+	if c.putCh != nil {
+		close(c.putCh)
+		c.putCh = nil
 	}
 }
 

@@ -1,6 +1,7 @@
 package metadata
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -259,6 +260,47 @@ func TestOlderAnswerKeptWhenNoLaterChangeTouchedIt(t *testing.T) {
 	}
 }
 
+// TestCompleteWaitsForItsReceivedAnswer: the holders of a block whose
+// RECEIVED answer is on its way are answered once it is put (a put of
+// another block does not end the wait); with nothing coming the wait runs
+// out and is one miss.
+func TestCompleteWaitsForItsReceivedAnswer(t *testing.T) {
+	c := newLocationCache(100, time.Minute)
+	answer := func(id int64) {
+		c.put(dnproto.LocationsRequest{Blocks: []int64{id}, GenStamps: []int64{1001}},
+			dnproto.LocationsReply{Blocks: []dnproto.BlockLocation{{ID: id, Locations: []dnproto.DatanodeInfo{{UUID: "dn1"}, {UUID: "dn2"}}}},
+				Cache: &dnproto.LocationCache{Instance: "c1", Seq: 1, Cacheable: []bool{true}}})
+	}
+	type result struct {
+		n  int
+		ok bool
+	}
+	got := make(chan result, 1)
+	go func() {
+		n, ok := c.waitHolders(context.Background(), 7, 1001, time.Minute)
+		got <- result{n, ok}
+	}()
+	poll.Until(t, 10*time.Second, "the complete to wait", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.putCh != nil
+	})
+	answer(8)
+	answer(7)
+	if r := <-got; !r.ok || r.n != 2 {
+		t.Fatalf("the awaited answer: %+v", r)
+	}
+	misses := c.misses.Load()
+	if _, ok := c.waitHolders(context.Background(), 9, 1001, 20*time.Millisecond); ok || c.misses.Load() != misses+1 {
+		t.Fatalf("nothing coming: kept %v, misses %d → %d", ok, misses, c.misses.Load())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, ok := c.waitHolders(ctx, 9, 1001, time.Minute); ok {
+		t.Fatal("a cancelled wait answered")
+	}
+}
+
 func TestReceivedLocationsAreKept(t *testing.T) {
 	url := natstest.Start(t)
 	nc, pub := natstest.Connect(t, url), natstest.Connect(t, url)
@@ -326,4 +368,9 @@ func TestReceivedLocationsAreKept(t *testing.T) {
 	if _, ok := locs.holders(4, 1001); ok || locs.hits.Load() != hits || locs.misses.Load() != misses+1 {
 		t.Fatalf("an answer with no holder: kept %v, hits %d → %d, misses %d → %d", ok, hits, locs.hits.Load(), misses, locs.misses.Load())
 	}
+}
+
+// holders is waitHolders without waiting.
+func (c *locationCache) holders(id, genStamp int64) (int, bool) {
+	return c.waitHolders(context.Background(), id, genStamp, 0)
 }

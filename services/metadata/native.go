@@ -274,6 +274,11 @@ func (c *coordination) place(ctx context.Context, p dnproto.Placement, send func
 // changing under it costs a retry, not a failed client call.
 const coordinatorTry = 2 * time.Second
 
+// receivedWait bounds how long a complete (or the next addBlock) waits
+// for its last block's RECEIVED answer, which is on its way, before it
+// asks the coordinator.
+const receivedWait = 2 * time.Millisecond
+
 // minReplication is dfs.namenode.replication.min.
 const minReplication = 1
 
@@ -286,7 +291,7 @@ func (s *Service) minReplicated(ctx context.Context, b namespace.Block, client s
 	// datanode reports it RECEIVED, before it acknowledges the report (and
 	// the datanode the writer): kept, they answer without asking.
 	if s.coord != nil {
-		if n, ok := s.coord.locs.holders(b.ID, b.GenStamp); ok && n >= minReplication {
+		if n, ok := s.coord.locs.waitHolders(ctx, b.ID, b.GenStamp, receivedWait); ok && n >= minReplication {
 			return true, nil
 		}
 	}
