@@ -475,14 +475,20 @@ func (s *Service) incremental(ctx context.Context, r *dnproto.IncrementalReport)
 	if err != nil {
 		return nil, err
 	}
+	// Before the acknowledgement, upon which the datanode answers the
+	// writer, who completes the file next.
+	s.sendReceived(received)
+	return dnproto.Ack{}, nil
+}
+
+// sendReceived tells the metadata services the locations of blocks being
+// written that gained RECEIVED replicas (the active coordinator only).
+func (s *Service) sendReceived(received *dnproto.LocationsReceived) {
 	if received != nil && s.IsActive() {
-		// Before the acknowledgement, upon which the datanode answers the
-		// writer, who completes the file next.
 		if err := dnproto.Publish(s.nc, s.subj(dnproto.SubjLocationsReceived), received); err != nil {
 			s.log.Debug("telling the metadata services of received blocks failed", "err", err)
 		}
 	}
-	return dnproto.Ack{}, nil
 }
 
 func (s *Service) badBlocks(ctx context.Context, r *dnproto.BadBlocks) (any, error) {
@@ -508,7 +514,9 @@ func (s *Service) namespaceEvents(m *nats.Msg) {
 	}
 	if !s.mgr.ApplyEvents(&ev) {
 		s.requestResync()
+		return
 	}
+	s.sendReceived(s.mgr.ReceivedBeforeTheirBlocks())
 }
 
 func (s *Service) requestResync() {

@@ -142,13 +142,26 @@ func (m *Manager) IncrementalLocations(r *dnproto.IncrementalReport) (*dnproto.L
 	if err := m.incrementalLocked(r); err != nil {
 		return nil, err
 	}
+	var ids []int64
+	for _, e := range r.Blocks {
+		if b := m.blocks[e.Block.ID]; e.Status == dnproto.Received && b != nil && b.GenStamp == e.Block.GenStamp {
+			ids = append(ids, b.ID)
+		}
+	}
+	return m.receivedLocked(ids), nil
+}
+
+// receivedLocked is the LocationsForCache answer, for no reader, of the
+// blocks of ids still being written — nil when there is none, or when no
+// metadata service keeps answers.
+func (m *Manager) receivedLocked(ids []int64) *dnproto.LocationsReceived {
 	if !m.ann.following {
-		return nil, nil
+		return nil
 	}
 	var req dnproto.LocationsRequest
-	for _, e := range r.Blocks {
-		b := m.blocks[e.Block.ID]
-		if e.Status != dnproto.Received || b == nil || b.Complete || b.GenStamp != e.Block.GenStamp {
+	for _, id := range ids {
+		b := m.blocks[id]
+		if b == nil || b.Complete {
 			continue
 		}
 		if len(req.Blocks) == maxReceivedSent {
@@ -158,9 +171,9 @@ func (m *Manager) IncrementalLocations(r *dnproto.IncrementalReport) (*dnproto.L
 		req.GenStamps = append(req.GenStamps, b.GenStamp)
 	}
 	if len(req.Blocks) == 0 {
-		return nil, nil
+		return nil
 	}
 	req.Cache = true
 	blocks, cache := m.locationsForCacheLocked(req.Blocks, req.GenStamps, "")
-	return &dnproto.LocationsReceived{Request: req, Reply: dnproto.LocationsReply{Blocks: blocks, Cache: cache}}, nil
+	return &dnproto.LocationsReceived{Request: req, Reply: dnproto.LocationsReply{Blocks: blocks, Cache: cache}}
 }

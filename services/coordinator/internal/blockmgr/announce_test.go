@@ -181,6 +181,39 @@ func TestIncrementalLocations(t *testing.T) {
 	}
 }
 
+// TestReceivedBeforeTheirBlocks: replicas reported RECEIVED before the
+// namespace event of their new block come back, once it is applied, as
+// the answer to keep — once, and only for a block still being written,
+// once a metadata service keeps answers.
+func TestReceivedBeforeTheirBlocks(t *testing.T) {
+	m, _ := newTestManager(nil)
+	dn1, dn2 := register(t, m, 1), register(t, m, 2)
+	syncNS(m)
+	m.LocationsForCache([]int64{9}, nil, "") // a metadata service keeps answers
+	for _, dn := range []string{dn1, dn2} {
+		got, err := m.IncrementalLocations(&dnproto.IncrementalReport{DatanodeUUID: dn, Blocks: []dnproto.ReceivedDeleted{
+			{Block: dnproto.BlockRef{ID: 5, GenStamp: 1001, NumBytes: 10}, Status: dnproto.Received, StorageID: "DS-" + dn},
+			{Block: dnproto.BlockRef{ID: 6, GenStamp: 1001, NumBytes: 10}, Status: dnproto.Received, StorageID: "DS-" + dn},
+		}})
+		if err != nil || got != nil {
+			t.Fatalf("received before the blocks are known: %+v %v", got, err)
+		}
+	}
+	if !m.ApplyEvents(&dnproto.BlockEvents{Epoch: 1, PrevSeq: 10, Seq: 11, Events: []dnproto.BlockEvent{
+		{ID: 5, GenStamp: 1001, Replication: 2},                               // being written
+		{ID: 6, GenStamp: 1001, NumBytes: 10, Complete: true, Replication: 2}, // closed already
+	}}) {
+		t.Fatal("the events were not applied")
+	}
+	got := m.ReceivedBeforeTheirBlocks()
+	if got == nil || !slices.Equal(got.Request.Blocks, []int64{5}) || len(got.Reply.Blocks[0].Locations) != 2 || !slices.Equal(got.Reply.Cache.Cacheable, []bool{true}) {
+		t.Fatalf("the early replicas' answer: %+v", got)
+	}
+	if again := m.ReceivedBeforeTheirBlocks(); again != nil {
+		t.Fatalf("sent twice: %+v", again)
+	}
+}
+
 // TestIncrementalLocationsBounded: a report with more blocks being written
 // than one message carries (a queued report sent at once) sends the first
 // maxReceivedSent; the others' completes ask.

@@ -118,7 +118,10 @@ type Manager struct {
 	pendingBad []pendingBad
 
 	pendingRepl map[int64]*pending // scheduled transfers by block
-	stats       RedundancyStats
+	// receivedEarly are blocks being written that the namespace events
+	// made known after their replicas were reported RECEIVED.
+	receivedEarly []int64
+	stats         RedundancyStats
 
 	// standby: with coordinator HA, this block manager keeps its map warm
 	// but sends no command but REGISTER (SetActive).

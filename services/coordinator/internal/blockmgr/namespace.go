@@ -74,7 +74,8 @@ func (m *Manager) applyEvent(e *dnproto.BlockEvent) {
 		}
 		return
 	}
-	if b == nil {
+	created := b == nil
+	if created {
 		b = &Block{ID: e.ID}
 		m.blocks[e.ID] = b
 	}
@@ -108,6 +109,24 @@ func (m *Manager) applyEvent(e *dnproto.BlockEvent) {
 	if kept && !sameNodes(before, b.holders) {
 		m.locChanged(e.ID)
 	}
+	if created && !b.Complete && len(b.holders) > 0 && m.ann.following {
+		// Replicas reported RECEIVED before the event of their new block
+		// (the writer was quick): their answer goes to the metadata
+		// services now, as the report's would have (ReceivedBeforeTheirBlocks).
+		m.receivedEarly = append(m.receivedEarly, e.ID)
+	}
+}
+
+// ReceivedBeforeTheirBlocks is IncrementalLocations's answer for the
+// blocks being written whose RECEIVED replicas were reported before the
+// namespace event that made the blocks known, applied since the last
+// call; nil when there are none.
+func (m *Manager) ReceivedBeforeTheirBlocks() *dnproto.LocationsReceived {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ids := m.receivedEarly
+	m.receivedEarly = nil
+	return m.receivedLocked(ids)
 }
 
 // sameNodes reports whether a and b hold the same nodes.
