@@ -38,7 +38,7 @@ type locationCache struct {
 	recent     []numberedChange
 	recentFrom uint64
 
-	// put is closed (and cleared) by the next put, for waitHolders.
+	// putCh is closed (and cleared) by the next put, for waitHolders.
 	putCh chan struct{}
 
 	hits, misses atomic.Int64

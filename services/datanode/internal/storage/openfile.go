@@ -33,13 +33,20 @@ func openFile(name string, flag int, perm uint32) (*os.File, error) {
 // which is there, without a stat of it each time. The file is opened for
 // reading too: once finalized, its descriptor serves readers (openFiles).
 func createIn(dir, name string) (*os.File, error) {
-	path := filepath.Join(dir, name)
-	f, err := openFile(path, syscall.O_RDWR|syscall.O_CREAT|syscall.O_TRUNC, 0o644)
+	return openMakingDir(dir, name, func(dir, name string) (*os.File, error) {
+		return openFile(filepath.Join(dir, name), syscall.O_RDWR|syscall.O_CREAT|syscall.O_TRUNC, 0o644)
+	})
+}
+
+// openMakingDir opens name in dir with open, and again after making dir
+// when it is missing.
+func openMakingDir(dir, name string, open func(dir, name string) (*os.File, error)) (*os.File, error) {
+	f, err := open(dir, name)
 	if errors.Is(err, fs.ErrNotExist) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, err
 		}
-		f, err = openFile(path, syscall.O_RDWR|syscall.O_CREAT|syscall.O_TRUNC, 0o644)
+		f, err = open(dir, name)
 	}
 	return f, err
 }

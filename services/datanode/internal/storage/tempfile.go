@@ -35,16 +35,7 @@ const (
 // createTemp opens an unnamed file for reading and writing on dir's file
 // system, making dir first only when it is missing (as createIn); name is
 // the path it is meant to have, for messages.
-func createTemp(dir, name string) (*os.File, error) {
-	f, err := openTemp(dir, name)
-	if errors.Is(err, fs.ErrNotExist) {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, err
-		}
-		f, err = openTemp(dir, name)
-	}
-	return f, err
-}
+func createTemp(dir, name string) (*os.File, error) { return openMakingDir(dir, name, openTemp) }
 
 func openTemp(dir, name string) (*os.File, error) {
 	for {
