@@ -322,28 +322,13 @@ func (w *ReplicaWriter) Finalize() (Replica, error) {
 		}
 		s.removeFilesLocked(w.bpid, old)
 	}
-	t := s.metaStart()
-	var err error
-	if w.temp {
-		err = w.vol.link.linkInto(keep[1], dst, MetaFileName(w.id, w.gs))
-	} else {
-		err = renameInto(w.meta.Name(), dst, MetaFileName(w.id, w.gs))
-	}
-	w.vol.ioDone(IOMetadata, t, err)
-	if err != nil {
+	if err := w.moveInto(w.meta, keep[1], dst, MetaFileName(w.id, w.gs)); err != nil {
 		return Replica{}, err
 	}
-	t = s.metaStart()
-	if w.temp {
-		err = w.vol.link.link(keep[0], filepath.Join(dst, BlockFileName(w.id)))
-		if err != nil {
+	if err := w.moveInto(w.blk, keep[0], dst, BlockFileName(w.id)); err != nil {
+		if w.temp {
 			_ = os.Remove(filepath.Join(dst, MetaFileName(w.id, w.gs)))
 		}
-	} else {
-		err = renameFile(w.blk.Name(), filepath.Join(dst, BlockFileName(w.id)))
-	}
-	w.vol.ioDone(IOMetadata, t, err)
-	if err != nil {
 		return Replica{}, err
 	}
 	if w.temp && keepCRCs {
@@ -364,6 +349,21 @@ func (w *ReplicaWriter) Finalize() (Replica, error) {
 		keep = [2]*os.File{}
 	}
 	return *r, nil
+}
+
+// moveInto gives the writer's file f its name in dir: a rename out of
+// rbw/, or for an unnamed file a link of second, its other descriptor
+// (f's own is closed by then).
+func (w *ReplicaWriter) moveInto(f, second *os.File, dir, name string) error {
+	t := w.s.metaStart()
+	var err error
+	if w.temp {
+		err = w.vol.link.linkInto(second, dir, name)
+	} else {
+		err = renameInto(f.Name(), dir, name)
+	}
+	w.vol.ioDone(IOMetadata, t, err)
+	return err
 }
 
 // Abort drops a replica being written; an append is rolled back to the
