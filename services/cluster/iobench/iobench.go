@@ -25,6 +25,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/granary-fs/granary/internal/auth"
 	"github.com/granary-fs/granary/internal/client"
 	"github.com/granary-fs/granary/internal/devissuer"
@@ -220,7 +222,7 @@ func IOMain(ctx context.Context, args []string, out io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	fmt.Fprintf(out, "raw disk and Granary alternate, %d rounds (same folder, %d files in parallel, synconclose=%v on both sides, the datanodes' sync.behind.writes=%v and drop.cache.behind.writes=%v, %s)\n", *rounds, *nrFiles, *syncClose, *syncBehind, *dropBehind, cacheNote)
+	fmt.Fprintf(out, "raw disk and Granary alternate, %d rounds (same folder, %d files in parallel, on both sides synconclose=%v, sync.behind.writes=%v and drop.cache.behind.writes=%v, %s)\n", *rounds, *nrFiles, *syncClose, *syncBehind, *dropBehind, cacheNote)
 	// [token][raw, replication 1, replication 3][write, read]: each round's figure.
 	var figs [2][3][2][]float64
 	for _, token := range modes {
@@ -231,7 +233,7 @@ func IOMain(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprintf(out, "===== %s =====\n", modeName(token))
 		for round := 1; round <= *rounds; round++ {
 			settle()
-			rawW, rawR, err := rawDisk(filepath.Join(*dir, "raw"), *nrFiles, *size<<20, buf, *syncClose, settle)
+			rawW, rawR, err := rawDisk(filepath.Join(*dir, "raw"), *nrFiles, *size<<20, buf, rawPolicy{*syncClose, *syncBehind, *dropBehind}, settle)
 			if err != nil {
 				e.close()
 				return err
@@ -374,8 +376,36 @@ func parallel(n int, fn func(i int) error) error {
 	return <-errs
 }
 
-// rawDisk writes and reads n files of size bytes in dir, in parallel.
-func rawDisk(dir string, n int, size int64, buf []byte, syncClose bool, beforeRead func()) (float64, float64, error) {
+// cacheLag is the datanodes' storage.CacheLagBytes: how much written data
+// goes between two calls of their page-cache management (HDFS's
+// CACHE_DROP_LAG_BYTES).
+const cacheLag = 8 << 20
+
+// rawPolicy is the datanodes' sync policy, which the raw files follow too:
+// what the raw write measures is the disk with the same calls around it.
+type rawPolicy struct{ syncClose, behindWrites, dropBehind bool }
+
+// manageCache does for a raw file what a datanode does for a replica every
+// cacheLag bytes (storage's ReplicaWriter.manageCache, HDFS's
+// manageWriterOsCache): with behindWrites it starts the write-back of the
+// bytes from managed to n (sync_file_range), with dropBehind it drops the
+// pages up to cacheLag before managed from the page cache.
+func (p rawPolicy) manageCache(f *os.File, managed, n int64) error {
+	fd := int(f.Fd())
+	if p.behindWrites {
+		if err := unix.SyncFileRange(fd, managed, n-managed, unix.SYNC_FILE_RANGE_WRITE); err != nil && err != unix.ENOSYS {
+			return fmt.Errorf("sync_file_range: %w", err)
+		}
+	}
+	if drop := managed - cacheLag; p.dropBehind && drop > 0 {
+		_ = unix.Fadvise(fd, 0, drop, unix.FADV_DONTNEED)
+	}
+	return nil
+}
+
+// rawDisk writes and reads n files of size bytes in dir, in parallel, with
+// the datanodes' sync policy p.
+func rawDisk(dir string, n int, size int64, buf []byte, p rawPolicy, beforeRead func()) (float64, float64, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 0, 0, err
 	}
@@ -386,13 +416,21 @@ func rawDisk(dir string, n int, size int64, buf []byte, syncClose bool, beforeRe
 		if err != nil {
 			return err
 		}
+		var managed int64 // written and handed to manageCache
 		for w := int64(0); w < size; w += int64(len(buf)) {
 			if _, err := f.Write(buf); err != nil {
 				f.Close()
 				return err
 			}
+			if n := w + int64(len(buf)); n-managed >= cacheLag {
+				if err := p.manageCache(f, managed, n); err != nil {
+					f.Close()
+					return err
+				}
+				managed = n
+			}
 		}
-		if syncClose {
+		if p.syncClose {
 			if err := f.Sync(); err != nil {
 				f.Close()
 				return err
