@@ -53,9 +53,10 @@ type ReplicaWriter struct {
 	bw, mw    *bufio.Writer
 	n         int64
 	done      bool
-	temp      bool  // blk and meta have no names (CreateTemporary)
-	reserved  int64 // space reserved on vol until finalized or aborted
-	managed   int64 // SyncBehindWrites, DropCacheBehindWrites: bytes of the block file the page cache was managed up to
+	temp      bool     // blk and meta have no names (CreateTemporary)
+	link      linkMode // how they are linked at Finalize, when temp
+	reserved  int64    // space reserved on vol until finalized or aborted
+	managed   int64    // SyncBehindWrites, DropCacheBehindWrites: bytes of the block file the page cache was managed up to
 
 	// An append (AppendRBW) continues a finalized replica: partial holds
 	// the bytes of its last, partial checksum chunk, whose CRC is
@@ -114,7 +115,11 @@ func (s *Store) create(bpid string, id, gs, blockSize int64, temp bool) (*Replic
 		return nil, err
 	}
 	dir := filepath.Join(v.bpDir(bpid), "current", "rbw")
-	temp = temp && v.link != noTempFiles
+	link := noTempFiles
+	if temp {
+		link = v.tempLink()
+		temp = link != noTempFiles
+	}
 	open := createIn
 	if temp {
 		open = createTemp
@@ -132,7 +137,7 @@ func (s *Store) create(bpid string, id, gs, blockSize int64, temp bool) (*Replic
 		blk.Close()
 		return fail(err)
 	}
-	w := &ReplicaWriter{s: s, bpid: bpid, id: id, gs: gs, vol: v, blk: blk, meta: meta, reserved: blockSize, temp: temp}
+	w := &ReplicaWriter{s: s, bpid: bpid, id: id, gs: gs, vol: v, blk: blk, meta: meta, reserved: blockSize, temp: temp, link: link}
 	w.buffers()
 	hdr := ChecksumFile(nil)
 	if _, err := w.mw.Write(hdr); err != nil {
@@ -358,7 +363,7 @@ func (w *ReplicaWriter) moveInto(f, second *os.File, dir, name string) error {
 	t := w.s.metaStart()
 	var err error
 	if w.temp {
-		err = w.vol.link.linkInto(second, dir, name)
+		err = w.link.linkInto(second, dir, name)
 	} else {
 		err = renameInto(f.Name(), dir, name)
 	}

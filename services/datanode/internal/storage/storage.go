@@ -53,8 +53,11 @@ type Volume struct {
 	// kind, and their time; ioErrors those that failed (profiling.go).
 	io       [ioKinds]ioCounter
 	ioErrors atomic.Int64
-	// link is how the volume names unnamed replica files (tempfile.go).
-	link linkMode
+	// link is how the volume names unnamed replica files (tempfile.go);
+	// linkFull: its probe found the volume full, and it is probed again.
+	linkMu   sync.Mutex
+	link     linkMode
+	linkFull bool
 }
 
 type volumeFailure struct{ err error }
@@ -189,7 +192,8 @@ func (s *Store) openVolume(dir string, perm os.FileMode) (*Volume, error) {
 		return nil, fmt.Errorf("volume %s is not writable: %w", dir, err)
 	}
 	_ = os.Remove(probe)
-	v := &Volume{Dir: dir, link: probeTempFiles(cur)}
+	v := &Volume{Dir: dir}
+	v.link, v.linkFull = probeTempFiles(cur)
 	p, err := readProperties(filepath.Join(cur, "VERSION"))
 	switch {
 	case errors.Is(err, os.ErrNotExist):

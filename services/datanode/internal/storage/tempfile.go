@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -100,11 +99,13 @@ func (m linkMode) linkInto(f *os.File, dir, name string) error {
 
 // probeTempFiles finds how unnamed files can be made and linked in dir:
 // O_TMPFILE needs the file system's support (ext4, XFS, btrfs, tmpfs) and
-// a link by descriptor needs either a capability or /proc.
-func probeTempFiles(dir string) linkMode {
-	f, err := openTemp(dir, ".probe-tmpfile")
+// a link by descriptor needs either a capability or /proc. full reports a
+// probe that could not tell because the volume was full (ENOSPC, EDQUOT):
+// it is probed again later.
+func probeTempFiles(dir string) (m linkMode, full bool) {
+	f, err := probeOpen(dir, ".probe-tmpfile")
 	if err != nil {
-		return noTempFiles
+		return noTempFiles, isNoSpace(err)
 	}
 	defer f.Close()
 	path := filepath.Join(dir, ".probe-tmpfile")
@@ -112,10 +113,26 @@ func probeTempFiles(dir string) linkMode {
 	for _, m := range []linkMode{linkEmptyPath, linkProcFD} {
 		if err := m.linkat(f, path); err == nil {
 			_ = os.Remove(path)
-			return m
-		} else if errors.Is(err, syscall.ENOSPC) {
-			break
+			return m, false
+		} else if isNoSpace(err) {
+			return noTempFiles, true
 		}
 	}
-	return noTempFiles
+	return noTempFiles, false
+}
+
+// probeOpen is openTemp, for the probe; a variable for tests.
+var probeOpen = openTemp
+
+// tempLink is how the volume links unnamed files (noTempFiles: it has
+// none). A volume that was full when it was probed is probed again, so
+// that one found full when the datanode started writes unnamed files
+// once it has room.
+func (v *Volume) tempLink() linkMode {
+	v.linkMu.Lock()
+	defer v.linkMu.Unlock()
+	if v.linkFull {
+		v.link, v.linkFull = probeTempFiles(filepath.Join(v.Dir, "current"))
+	}
+	return v.link
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -172,5 +173,55 @@ func TestTemporaryWithoutRBW(t *testing.T) {
 	}
 	if r, ok := st.Get(bp, 3); !ok || r.NumBytes != 15 {
 		t.Fatalf("replica %+v %v", r, ok)
+	}
+}
+
+// TestTemporaryAfterAFullProbe: a volume full when the datanode started
+// (its probe for unnamed files failed with ENOSPC) writes temporary
+// replicas in rbw/ meanwhile, and unnamed ones once a probe succeeds; a
+// volume without O_TMPFILE support is not probed again.
+func TestTemporaryAfterAFullProbe(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		err      error
+		unnamed2 bool // the second replica is unnamed
+	}{
+		{"full", syscall.ENOSPC, true},
+		{"quota", syscall.EDQUOT, true},
+		{"unsupported", syscall.EOPNOTSUPP, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dirs := volumes(t, 1)
+			probeOpen = func(dir, name string) (*os.File, error) {
+				return nil, &os.PathError{Op: "open", Path: dir, Err: c.err}
+			}
+			defer func() { probeOpen = openTemp }()
+			st, err := Open(dirs, 0, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := st.InitBlockPool("CID-1", bp, 42, 7); err != nil {
+				t.Fatal(err)
+			}
+			rbw := filepath.Join(dirs[0], "current", bp, "current", "rbw")
+			data := []byte("probed again")
+			for i, unnamed := range []bool{false, c.unnamed2} {
+				w, err := st.CreateTemporary(bp, int64(10+i), 1001, 1<<20)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := w.Write(data, ChecksumFile(data)[MetaHeaderLen:]); err != nil {
+					t.Fatal(err)
+				}
+				named := namesUnder(t, rbw)
+				if unnamed && len(named) != 0 || !unnamed && len(named) != 2 {
+					t.Fatalf("replica %d (unnamed: %v) being written: %v in rbw/", i, unnamed, named)
+				}
+				if _, err := w.Finalize(); err != nil {
+					t.Fatal(err)
+				}
+				probeOpen = openTemp // the volume has room again
+			}
+		})
 	}
 }
