@@ -735,7 +735,8 @@ func processCPU() time.Duration {
 
 // machineCPU is the CPU time the whole machine spent busy, every process
 // and the kernel's own threads (write-back, softirqs) included, from
-// /proc/stat; 0 where it cannot be read.
+// /proc/stat; 0 where it cannot be read. It counts in ticks of 10 ms per
+// core: over a phase shorter than a few seconds, a rough figure.
 func machineCPU() time.Duration {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
