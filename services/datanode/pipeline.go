@@ -371,9 +371,8 @@ func (b *blockWrite) receive(ctx context.Context, body io.Reader, acks *ackSende
 type downstream struct {
 	target string
 	pw     *packet.BodyWriter
-	werr   error // of the writes to pw
-	up     *ackSender
-	plain  bool // a plain PUT: no acknowledgements, only the result
+	werr   error      // of the writes to pw
+	up     *ackSender // the writer's acknowledgements; nil for a plain PUT (only the result)
 
 	mu     sync.Mutex
 	cond   *sync.Cond
@@ -393,7 +392,7 @@ type downstream struct {
 // is a plain PUT too, whose answer is the result.
 func (s *Service) startDownstream(ctx context.Context, b *blockWrite, up *ackSender) *downstream {
 	pr, pw := packet.NewBody()
-	d := &downstream{target: b.targets[0], pw: pw, up: up, plain: up == nil, done: make(chan struct{}), sent: b.appendLen, acked: b.appendLen, heard: time.Now()}
+	d := &downstream{target: b.targets[0], pw: pw, up: up, done: make(chan struct{}), sent: b.appendLen, acked: b.appendLen, heard: time.Now()}
 	d.cond = sync.NewCond(&d.mu)
 	reqCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	u := fmt.Sprintf("%s://%s/api/v1/blocks/%d?bpid=%s&gs=%d&blocksize=%d", s.cfg.TLS.Scheme(), b.targets[0], b.id, b.bpid, b.gs, b.maxLen)
@@ -419,7 +418,7 @@ func (s *Service) startDownstream(ctx context.Context, b *blockWrite, up *ackSen
 			return
 		}
 		req.Header.Set("Content-Type", packet.ContentType)
-		if !d.plain {
+		if !d.plain() {
 			req.Header.Set("Accept", packet.AcksContentType)
 		}
 		if b.token != "" {
@@ -431,7 +430,7 @@ func (s *Service) startDownstream(ctx context.Context, b *blockWrite, up *ackSen
 			return
 		}
 		defer resp.Body.Close()
-		if d.plain {
+		if d.plain() {
 			err = d.readResult(resp)
 		} else {
 			err = d.followAcks(resp)
@@ -488,9 +487,7 @@ func (d *downstream) followAcks(resp *http.Response) error {
 			d.mu.Lock()
 			d.failed = append(d.failed, string(body))
 			d.mu.Unlock()
-			if d.up != nil {
-				d.up.record(packet.AckFailed, body)
-			}
+			d.up.record(packet.AckFailed, body)
 		case packet.AckError:
 			return fmt.Errorf("downstream %s failed: %s", d.target, body)
 		case packet.AckResult:
@@ -503,6 +500,9 @@ func (d *downstream) followAcks(resp *http.Response) error {
 		}
 	}
 }
+
+// plain reports a plain PUT: no acknowledgements, only the result.
+func (d *downstream) plain() bool { return d.up == nil }
 
 func (d *downstream) setResult(res *api.BlockWriteResult) {
 	d.mu.Lock()
@@ -538,7 +538,7 @@ func (d *downstream) waitStored(n int64) {
 func (d *downstream) send(raw []byte, through int64) {
 	d.mu.Lock()
 	d.sent = through
-	if d.plain {
+	if d.plain() {
 		// No acknowledgements come: the next datanode has the timeout
 		// from the last packet it was sent (one it does not take blocks
 		// the send and counts as its silence).

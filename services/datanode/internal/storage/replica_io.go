@@ -53,8 +53,7 @@ type ReplicaWriter struct {
 	bw, mw    *bufio.Writer
 	n         int64
 	done      bool
-	temp      bool     // blk and meta have no names (CreateTemporary)
-	link      linkMode // how they are linked at Finalize, when temp
+	link      linkMode // blk and meta have no names (CreateTemporary): how Finalize links them; noTempFiles for named files
 	reserved  int64    // space reserved on vol until finalized or aborted
 	managed   int64    // SyncBehindWrites, DropCacheBehindWrites: bytes of the block file the page cache was managed up to
 
@@ -115,14 +114,11 @@ func (s *Store) create(bpid string, id, gs, blockSize int64, temp bool) (*Replic
 		return nil, err
 	}
 	dir := filepath.Join(v.bpDir(bpid), "current", "rbw")
-	link := noTempFiles
+	link, open := noTempFiles, createIn
 	if temp {
-		link = v.tempLink()
-		temp = link != noTempFiles
-	}
-	open := createIn
-	if temp {
-		open = createTemp
+		if link = v.tempLink(); link != noTempFiles {
+			open = createTemp
+		}
 	}
 	t := s.metaStart()
 	blk, err := open(dir, BlockFileName(id))
@@ -137,7 +133,7 @@ func (s *Store) create(bpid string, id, gs, blockSize int64, temp bool) (*Replic
 		blk.Close()
 		return fail(err)
 	}
-	w := &ReplicaWriter{s: s, bpid: bpid, id: id, gs: gs, vol: v, blk: blk, meta: meta, reserved: blockSize, temp: temp, link: link}
+	w := &ReplicaWriter{s: s, bpid: bpid, id: id, gs: gs, vol: v, blk: blk, meta: meta, reserved: blockSize, link: link}
 	w.buffers()
 	hdr := ChecksumFile(nil)
 	if _, err := w.mw.Write(hdr); err != nil {
@@ -298,7 +294,7 @@ func (w *ReplicaWriter) Finalize() (Replica, error) {
 			err = f.f.Sync()
 			w.vol.ioDone(IOSync, t, err)
 		}
-		if err == nil && w.temp {
+		if err == nil && w.unnamed() {
 			// The second descriptor keeps the unnamed file alive to be
 			// linked (and is closed after if it is not kept).
 			keep[i], err = dupFile(f.f, filepath.Join(dst, f.name))
@@ -331,12 +327,12 @@ func (w *ReplicaWriter) Finalize() (Replica, error) {
 		return Replica{}, err
 	}
 	if err := w.moveInto(w.blk, keep[0], dst, BlockFileName(w.id)); err != nil {
-		if w.temp {
+		if w.unnamed() {
 			_ = os.Remove(filepath.Join(dst, MetaFileName(w.id, w.gs)))
 		}
 		return Replica{}, err
 	}
-	if w.temp && keepCRCs {
+	if w.unnamed() && keepCRCs {
 		keep[1].Close()
 		keep[1] = nil
 	}
@@ -356,13 +352,16 @@ func (w *ReplicaWriter) Finalize() (Replica, error) {
 	return *r, nil
 }
 
+// unnamed reports whether the replica's files have no names until Finalize.
+func (w *ReplicaWriter) unnamed() bool { return w.link != noTempFiles }
+
 // moveInto gives the writer's file f its name in dir: a rename out of
 // rbw/, or for an unnamed file a link of second, its other descriptor
 // (f's own is closed by then).
 func (w *ReplicaWriter) moveInto(f, second *os.File, dir, name string) error {
 	t := w.s.metaStart()
 	var err error
-	if w.temp {
+	if w.unnamed() {
 		err = w.link.linkInto(second, dir, name)
 	} else {
 		err = renameInto(f.Name(), dir, name)
@@ -528,7 +527,7 @@ func (w *ReplicaWriter) discard() {
 }
 
 func (w *ReplicaWriter) removeFiles() {
-	if w.temp {
+	if w.unnamed() {
 		return // unnamed: gone with their last descriptors
 	}
 	for _, f := range []*os.File{w.blk, w.meta} {

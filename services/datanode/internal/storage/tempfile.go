@@ -22,7 +22,7 @@ import (
 // tmp/: nothing of it was acknowledged.
 
 // linkMode is how a volume links an unnamed file, found by a probe when
-// the volume is opened.
+// the volume is opened (again later if it was full: tempLink).
 type linkMode uint8
 
 const (
