@@ -105,10 +105,9 @@ func (c *locationCache) keeps() bool { return c.max > 0 }
 // waitHolders returns how many holders the kept answer of block id under
 // stamp genStamp has; false when none is kept, or the one kept names no
 // holder (the caller asks: a miss). It waits up to d for an answer to be
-// put: the
-// RECEIVED answer of a block being written is on its way when its writer
-// completes (the coordinator sends it before it acknowledges the
-// datanode's report, which the datanode awaits before it answers the
+// put: the RECEIVED answer of a block being written is on its way when
+// its writer completes (the coordinator sends it before it acknowledges
+// the datanode's report, which the datanode awaits before it answers the
 // writer), but may arrive after the writer's call.
 func (c *locationCache) waitHolders(ctx context.Context, id, genStamp int64, d time.Duration) (int, bool) {
 	if c.max <= 0 {
@@ -205,6 +204,7 @@ func (c *locationCache) announced(a dnproto.LocationsChanged) {
 		c.seq = max(c.seq, a.To)
 		c.forgetChangesLocked()
 	default:
+		c.seq = max(c.seq, a.To)
 		c.rememberLocked(a)
 		for i, id := range a.Blocks {
 			// An answer given after the block's change reflects it: the
@@ -216,7 +216,6 @@ func (c *locationCache) announced(a dnproto.LocationsChanged) {
 			}
 			delete(c.blocks, id)
 		}
-		c.seq = max(c.seq, a.To)
 	}
 }
 
@@ -231,13 +230,12 @@ func (c *locationCache) drop() {
 }
 
 // rememberLocked adds the numbered changes of announcement a, which
-// follows the last one applied (c.seq not yet raised to a.To); one that
+// follows the last one applied (c.seq already raised to a.To); one that
 // does not number every change it covers (a coordinator before the
 // numbers) leaves nothing remembered.
 func (c *locationCache) rememberLocked(a dnproto.LocationsChanged) {
 	if len(a.Seqs) != len(a.Blocks) || a.To-a.From != uint64(len(a.Blocks)) {
-		c.recent = c.recent[:0]
-		c.recentFrom = max(c.seq, a.To)
+		c.forgetChangesLocked()
 		return
 	}
 	for i, id := range a.Blocks {
