@@ -3,6 +3,7 @@ package metadata
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
@@ -177,11 +178,6 @@ func TestLostAnnouncementsDropKeptLocations(t *testing.T) {
 	poll.Until(t, 10*time.Second, "the kept location to be dropped", func() bool { return !kept() })
 }
 
-// TestReceivedLocationsAreKept: the locations the coordinator sends of a
-// block being written (LocationsReceived, over a real NATS server) are
-// kept as a look-up's answer: complete's replica count finds them without
-// asking, and readers on a host whose rack is known are answered from
-// them; one older than an announcement already applied is not kept.
 // TestAnswerAfterAnAnnouncedChangeStays: an announcement that numbers
 // its blocks' changes (Seqs) leaves a kept answer given after the change
 // — the next replica of a block being written changes it, and its
@@ -189,11 +185,7 @@ func TestLostAnnouncementsDropKeptLocations(t *testing.T) {
 // given before it; without the numbers every announced block goes.
 func TestAnswerAfterAnAnnouncedChangeStays(t *testing.T) {
 	c := newLocationCache(100, time.Minute)
-	keep := func(id int64, seq uint64) {
-		c.put(dnproto.LocationsRequest{Blocks: []int64{id}, GenStamps: []int64{1001}},
-			dnproto.LocationsReply{Blocks: []dnproto.BlockLocation{{ID: id, Locations: []dnproto.DatanodeInfo{{UUID: "dn1"}}}},
-				Cache: &dnproto.LocationCache{Instance: "c1", Seq: seq, Cacheable: []bool{true}}})
-	}
+	keep := func(id int64, seq uint64) { putAnswer(c, seq, 1, id) }
 	kept := func(id int64) bool { _, ok := c.holders(id, 1001); return ok }
 	keep(1, 5) // the coordinator's fifth change is block 1's
 	keep(2, 4) // given before block 2's change, the fifth
@@ -222,19 +214,7 @@ func TestAnswerAfterAnAnnouncedChangeStays(t *testing.T) {
 // or an announcement without the numbers).
 func TestOlderAnswerKeptWhenNoLaterChangeTouchedIt(t *testing.T) {
 	c := newLocationCache(100, time.Minute)
-	answer := func(seq uint64, ids ...int64) {
-		req := dnproto.LocationsRequest{GenStamps: make([]int64, len(ids))}
-		reply := dnproto.LocationsReply{Cache: &dnproto.LocationCache{Instance: "c1", Seq: seq}}
-		for _, id := range ids {
-			req.Blocks = append(req.Blocks, id)
-			reply.Blocks = append(reply.Blocks, dnproto.BlockLocation{ID: id, Locations: []dnproto.DatanodeInfo{{UUID: "dn1"}}})
-			reply.Cache.Cacheable = append(reply.Cache.Cacheable, true)
-		}
-		for i := range req.GenStamps {
-			req.GenStamps[i] = 1001
-		}
-		c.put(req, reply)
-	}
+	answer := func(seq uint64, ids ...int64) { putAnswer(c, seq, 1, ids...) }
 	kept := func(id int64) bool { _, ok := c.holders(id, 1001); return ok }
 	answer(4, 100) // instance c1 from change 4 on
 	c.announced(dnproto.LocationsChanged{Instance: "c1", From: 4, To: 7, Blocks: []int64{10, 11, 12}, Seqs: []uint64{5, 6, 7}})
@@ -266,11 +246,7 @@ func TestOlderAnswerKeptWhenNoLaterChangeTouchedIt(t *testing.T) {
 // out and is one miss.
 func TestCompleteWaitsForItsReceivedAnswer(t *testing.T) {
 	c := newLocationCache(100, time.Minute)
-	answer := func(id int64) {
-		c.put(dnproto.LocationsRequest{Blocks: []int64{id}, GenStamps: []int64{1001}},
-			dnproto.LocationsReply{Blocks: []dnproto.BlockLocation{{ID: id, Locations: []dnproto.DatanodeInfo{{UUID: "dn1"}, {UUID: "dn2"}}}},
-				Cache: &dnproto.LocationCache{Instance: "c1", Seq: 1, Cacheable: []bool{true}}})
-	}
+	answer := func(id int64) { putAnswer(c, 1, 2, id) }
 	type result struct {
 		n  int
 		ok bool
@@ -301,6 +277,11 @@ func TestCompleteWaitsForItsReceivedAnswer(t *testing.T) {
 	}
 }
 
+// TestReceivedLocationsAreKept: the locations the coordinator sends of a
+// block being written (LocationsReceived, over a real NATS server) are
+// kept as a look-up's answer: complete's replica count finds them without
+// asking, and readers on a host whose rack is known are answered from
+// them; one older than an announcement already applied is not kept.
 func TestReceivedLocationsAreKept(t *testing.T) {
 	url := natstest.Start(t)
 	nc, pub := natstest.Connect(t, url), natstest.Connect(t, url)
@@ -373,4 +354,21 @@ func TestReceivedLocationsAreKept(t *testing.T) {
 // holders is waitHolders without waiting.
 func (c *locationCache) holders(id, genStamp int64) (int, bool) {
 	return c.waitHolders(context.Background(), id, genStamp, 0)
+}
+
+// putAnswer puts coordinator c1's answer, as of its change seq, of blocks
+// ids (stamp 1001), each held by holders datanodes and cacheable.
+func putAnswer(c *locationCache, seq uint64, holders int, ids ...int64) {
+	req := dnproto.LocationsRequest{}
+	reply := dnproto.LocationsReply{Cache: &dnproto.LocationCache{Instance: "c1", Seq: seq}}
+	for _, id := range ids {
+		b := dnproto.BlockLocation{ID: id}
+		for h := range holders {
+			b.Locations = append(b.Locations, dnproto.DatanodeInfo{UUID: fmt.Sprint("dn", h+1)})
+		}
+		req.Blocks, req.GenStamps = append(req.Blocks, id), append(req.GenStamps, 1001)
+		reply.Blocks = append(reply.Blocks, b)
+		reply.Cache.Cacheable = append(reply.Cache.Cacheable, true)
+	}
+	c.put(req, reply)
 }
