@@ -196,13 +196,7 @@ func TestTemporaryAfterAFullProbe(t *testing.T) {
 				return nil, &os.PathError{Op: "open", Path: dir, Err: c.err}
 			}
 			defer func() { probeOpen = openTemp }()
-			st, err := Open(dirs, 0, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := st.InitBlockPool("CID-1", bp, 42, 7); err != nil {
-				t.Fatal(err)
-			}
+			st := openPool(t, dirs)
 			rbw := filepath.Join(dirs[0], "current", bp, "current", "rbw")
 			data := []byte("probed again")
 			for i, unnamed := range []bool{false, c.unnamed2} {
