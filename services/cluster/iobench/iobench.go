@@ -397,15 +397,22 @@ type rawPolicy struct{ syncClose, behindWrites, dropBehind bool }
 func (p rawPolicy) manageCache(f *os.File, managed, n int64) error {
 	fd := int(f.Fd())
 	if p.behindWrites {
-		if err := unix.SyncFileRange(fd, managed, n-managed, unix.SYNC_FILE_RANGE_WRITE); err != nil && err != unix.ENOSYS {
+		if err := syncFileRange(fd, managed, n-managed, unix.SYNC_FILE_RANGE_WRITE); err != nil && err != unix.ENOSYS {
 			return fmt.Errorf("sync_file_range: %w", err)
 		}
 	}
 	if drop := managed - cacheLag; p.dropBehind && drop > 0 {
-		_ = unix.Fadvise(fd, 0, drop, unix.FADV_DONTNEED)
+		_ = fadvise(fd, 0, drop, unix.FADV_DONTNEED)
 	}
 	return nil
 }
+
+// syncFileRange and fadvise are the calls manageCache makes; variables
+// for tests.
+var (
+	syncFileRange = unix.SyncFileRange
+	fadvise       = unix.Fadvise
+)
 
 // rawDisk writes and reads n files of size bytes in dir, in parallel, with
 // the datanodes' sync policy p.

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/sys/unix"
 
 	"github.com/granary-fs/granary/internal/pgtest"
 )
@@ -53,5 +55,38 @@ func TestSmallFilesTwiceOnOneServer(t *testing.T) {
 	}
 	if left != 0 {
 		t.Fatalf("%d benchmark databases left on the server", left)
+	}
+}
+
+// TestRawDiskFollowsTheSyncPolicy: the raw files get the calls a datanode
+// makes for a replica (storage's manageCache) — sync_file_range of every
+// 8 MB written with sync-behind, and the page cache dropped 8 MB behind
+// the last one with drop-behind — and none without either.
+func TestRawDiskFollowsTheSyncPolicy(t *testing.T) {
+	type call struct{ off, n int64 }
+	var syncs, drops []call
+	syncFileRange = func(fd int, off, n int64, flags int) error {
+		syncs = append(syncs, call{off, n})
+		return nil
+	}
+	fadvise = func(fd int, off, n int64, advice int) error {
+		drops = append(drops, call{off, n})
+		return nil
+	}
+	defer func() { syncFileRange, fadvise = unix.SyncFileRange, unix.Fadvise }()
+	buf := make([]byte, 1<<20)
+	for _, p := range []rawPolicy{{behindWrites: true, dropBehind: true}, {syncClose: true}} {
+		syncs, drops = nil, nil
+		if _, _, err := rawDisk(t.TempDir(), 1, 32<<20, buf, p, func() {}); err != nil {
+			t.Fatal(err)
+		}
+		wantSyncs := []call{{0, 8 << 20}, {8 << 20, 8 << 20}, {16 << 20, 8 << 20}, {24 << 20, 8 << 20}}
+		wantDrops := []call{{0, 8 << 20}, {0, 16 << 20}}
+		if !p.behindWrites {
+			wantSyncs, wantDrops = nil, nil
+		}
+		if !slices.Equal(syncs, wantSyncs) || !slices.Equal(drops, wantDrops) {
+			t.Errorf("%+v: sync_file_range %v, fadvise %v; want %v and %v", p, syncs, drops, wantSyncs, wantDrops)
+		}
 	}
 }
